@@ -1,0 +1,91 @@
+package commands
+
+import (
+	"context"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/events"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// ChangeProfile changes the caller's display name and/or email. Nil fields
+// keep their value; IfMatch, if non-zero, is the version the caller saw.
+type ChangeProfile struct {
+	UserID      string
+	DisplayName *string
+	Email       *string
+	IfMatch     int64
+}
+
+// ChangeProfile updates a profile. EINVALID, ENOTFOUND, EPRECONDITIONFAILED.
+func (h *Handlers) ChangeProfile(ctx context.Context, cmd ChangeProfile) (Result, error) {
+	if cmd.DisplayName != nil {
+		if *cmd.DisplayName == "" {
+			return Result{}, invalid("display_name", "display_name may not be empty")
+		}
+		if err := validateDisplayName(*cmd.DisplayName); err != nil {
+			return Result{}, err
+		}
+	}
+	if cmd.Email != nil {
+		if err := validateEmail(*cmd.Email); err != nil {
+			return Result{}, err
+		}
+	}
+	return h.execute(ctx, cmd.UserID, func() (*batch, error) {
+		u, err := h.Read.UserByID(ctx, cmd.UserID)
+		if err != nil {
+			return nil, err
+		}
+		if cmd.IfMatch != 0 && cmd.IfMatch != u.Version {
+			return nil, agenda.Errorf(agenda.EPRECONDITIONFAILED, "profile is at version %d, not %d", u.Version, cmd.IfMatch)
+		}
+		e := events.UserProfileChanged{UserID: u.ID, DisplayName: u.DisplayName, Email: u.Email}
+		if cmd.DisplayName != nil {
+			e.DisplayName = *cmd.DisplayName
+		}
+		if cmd.Email != nil {
+			e.Email = *cmd.Email
+		}
+		b := h.newBatch(ctx, cmd.UserID)
+		b.expect(events.UserStream(u.ID), u.Version)
+		b.add(events.UserStream(u.ID), e)
+		return b, nil
+	})
+}
+
+// ChangePassword replaces the caller's password after checking the current one.
+type ChangePassword struct {
+	UserID          string
+	CurrentPassword string
+	NewPassword     string
+}
+
+// ChangePassword changes a password. EINVALID for a weak new password,
+// EFORBIDDEN if the current password is wrong.
+func (h *Handlers) ChangePassword(ctx context.Context, cmd ChangePassword) (Result, error) {
+	if err := validatePassword("new_password", cmd.NewPassword); err != nil {
+		return Result{}, err
+	}
+	u, err := h.Read.UserByID(ctx, cmd.UserID)
+	if err != nil {
+		return Result{}, err
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(cmd.CurrentPassword)) != nil {
+		return Result{}, agenda.Errorf(agenda.EFORBIDDEN, "current_password is wrong").WithDetails(map[string]any{"field": "current_password"})
+	}
+	hash, err := h.hash(cmd.NewPassword)
+	if err != nil {
+		return Result{}, err
+	}
+	return h.execute(ctx, cmd.UserID, func() (*batch, error) {
+		u, err := h.Read.UserByID(ctx, cmd.UserID)
+		if err != nil {
+			return nil, err
+		}
+		b := h.newBatch(ctx, cmd.UserID)
+		b.expect(events.UserStream(u.ID), u.Version)
+		b.add(events.UserStream(u.ID), events.UserPasswordChanged{UserID: u.ID, PasswordHash: string(hash)})
+		return b, nil
+	})
+}

@@ -1,0 +1,198 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/events"
+	"github.com/agendahq/agenda/readmodel"
+	"github.com/google/uuid"
+)
+
+// Log is where commands propose batches: the Raft log.
+type Log interface {
+	Propose(ctx context.Context, b events.Batch) (events.Committed, error)
+}
+
+// ReadModel is what commands read to decide.
+type ReadModel interface {
+	UserByID(ctx context.Context, id string) (readmodel.User, error)
+	UserByUsername(ctx context.Context, username string) (readmodel.User, error)
+	Appointment(ctx context.Context, id, viewerID string) (readmodel.Appointment, error)
+	Schedule(ctx context.Context, userID string, start, end time.Time, exclude string) (readmodel.Schedule, error)
+	AgendaVersion(ctx context.Context, userID string) (int64, error)
+	WaitFor(ctx context.Context, position int64) error
+}
+
+// Handlers carries what every command handler needs.
+type Handlers struct {
+	Log    Log
+	Read   ReadModel
+	NodeID string
+	// Now and NewID are replaceable for tests.
+	Now   func() time.Time
+	NewID func() string
+	// BcryptCost is the cost of password hashes (bcrypt.DefaultCost if 0).
+	BcryptCost int
+	// MaxRetries bounds how often a command is decided again after a
+	// version conflict (default 8).
+	MaxRetries int
+
+	dummyOnce sync.Once
+	dummy     []byte
+}
+
+// New returns handlers with production defaults.
+func New(log Log, read ReadModel, nodeID string) *Handlers {
+	return &Handlers{Log: log, Read: read, NodeID: nodeID}
+}
+
+func (h *Handlers) now() time.Time {
+	if h.Now != nil {
+		return h.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (h *Handlers) newID() string {
+	if h.NewID != nil {
+		return h.NewID()
+	}
+	return uuid.NewString()
+}
+
+type ctxKey int
+
+const correlationKey ctxKey = iota
+
+// WithCorrelationID returns a context whose commands record id as the
+// correlation ID of their events.
+func WithCorrelationID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, correlationKey, id)
+}
+
+func correlationID(ctx context.Context) string {
+	id, _ := ctx.Value(correlationKey).(string)
+	return id
+}
+
+// batch accumulates the events of one decision.
+type batch struct {
+	h    *Handlers
+	meta events.Meta
+	b    events.Batch
+	next map[string]int64
+	err  error
+}
+
+func (h *Handlers) newBatch(ctx context.Context, actor string) *batch {
+	return &batch{h: h, meta: events.Meta{
+		Time: h.now(), OriginNode: h.NodeID, Actor: actor, CorrelationID: correlationID(ctx),
+	}, next: map[string]int64{}}
+}
+
+// expect records that stream must be at version for the batch to commit.
+func (b *batch) expect(stream string, version int64) {
+	if _, ok := b.next[stream]; ok {
+		return
+	}
+	b.b.Expect = append(b.b.Expect, events.Expectation{Stream: stream, Version: version})
+	b.next[stream] = version + 1
+}
+
+// add appends e to stream, which must have been expected first.
+func (b *batch) add(stream string, e events.Event) {
+	if b.err != nil {
+		return
+	}
+	v, ok := b.next[stream]
+	if !ok {
+		b.err = fmt.Errorf("command bug: %s written without an expected version", stream)
+		return
+	}
+	env, err := events.New(b.h.newID(), stream, v, e, b.meta)
+	if err != nil {
+		b.err = err
+		return
+	}
+	b.next[stream] = v + 1
+	b.b.Events = append(b.b.Events, env)
+}
+
+// Result is what a successful command reports.
+type Result struct {
+	// ID is the ID of the resource the command created or changed.
+	ID string
+	// Position is the global position of the command's last event.
+	Position int64
+}
+
+// execute decides and proposes until the log accepts the decision or the
+// decision itself fails. decide reads the read model and returns a batch
+// (or a domain error). After a version conflict it waits until the read
+// model has seen the write that moved the stream, and decides again.
+func (h *Handlers) execute(ctx context.Context, id string, decide func() (*batch, error)) (Result, error) {
+	retries := h.MaxRetries
+	if retries <= 0 {
+		retries = 8
+	}
+	for attempt := 0; ; attempt++ {
+		b, err := decide()
+		if err != nil {
+			return Result{}, err
+		}
+		if b.err != nil {
+			return Result{}, b.err
+		}
+		c, err := h.propose(ctx, b.b)
+		var vc *events.VersionConflictError
+		if errors.As(err, &vc) {
+			if attempt >= retries {
+				return Result{}, agenda.Errorf(agenda.ECONFLICT, "too many concurrent changes; retry")
+			}
+			wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			werr := h.Read.WaitFor(wctx, vc.Position)
+			cancel()
+			if werr != nil {
+				return Result{}, werr
+			}
+			continue
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{ID: id, Position: c.LastPosition}, nil
+	}
+}
+
+// propose hands b to the log. If the outcome is unknown (leadership lost
+// mid-commit) it proposes the same batch again: a duplicate answer then
+// means the first attempt did commit.
+func (h *Handlers) propose(ctx context.Context, b events.Batch) (events.Committed, error) {
+	for attempt := 0; ; attempt++ {
+		c, err := h.Log.Propose(ctx, b)
+		var dup *events.DuplicateEventError
+		switch {
+		case err == nil:
+			return c, nil
+		case errors.Is(err, events.ErrOutcomeUnknown) && attempt < 5:
+			select {
+			case <-time.After(time.Duration(50*(attempt+1)) * time.Millisecond):
+			case <-ctx.Done():
+				return c, agenda.Errorf(agenda.EUNAVAILABLE, "request ended before the outcome of the write was known")
+			}
+		case errors.As(err, &dup) && attempt > 0 && dup.EventID == b.Events[0].ID:
+			return events.Committed{FirstPosition: dup.Position, LastPosition: dup.Position + int64(len(b.Events)) - 1}, nil
+		case errors.Is(err, events.ErrOutcomeUnknown):
+			return c, agenda.Errorf(agenda.EUNAVAILABLE, "leadership changed while writing; the write may or may not have happened")
+		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+			return c, agenda.Errorf(agenda.EUNAVAILABLE, "timed out waiting for the cluster to commit")
+		default:
+			return c, err
+		}
+	}
+}

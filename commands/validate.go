@@ -1,0 +1,112 @@
+package commands
+
+import (
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/agendahq/agenda"
+)
+
+// invalid returns an EINVALID error naming the offending field.
+func invalid(field, format string, args ...any) *agenda.Error {
+	return agenda.Errorf(agenda.EINVALID, format, args...).WithDetails(map[string]any{"field": field})
+}
+
+var usernameRE = regexp.MustCompile(`^[a-z0-9_.-]{3,32}$`)
+
+func validateUsername(u string) error {
+	if !usernameRE.MatchString(u) {
+		return invalid("username", "username must be 3 to 32 characters of a-z, 0-9, '_', '.' or '-'")
+	}
+	return nil
+}
+
+// bcrypt reads at most 72 bytes; longer passwords are refused rather than
+// silently truncated.
+func validatePassword(field, p string) error {
+	switch {
+	case utf8.RuneCountInString(p) < 8:
+		return invalid(field, "%s must be at least 8 characters", field)
+	case len(p) > 72:
+		return invalid(field, "%s must be at most 72 bytes", field)
+	case !utf8.ValidString(p):
+		return invalid(field, "%s must be valid UTF-8", field)
+	}
+	return nil
+}
+
+// validateText checks a free-text field: valid UTF-8, no control characters
+// other than newlines and tabs, at most max characters.
+func validateText(field, s string, max int) error {
+	if !utf8.ValidString(s) {
+		return invalid(field, "%s must be valid UTF-8", field)
+	}
+	if n := utf8.RuneCountInString(s); n > max {
+		return invalid(field, "%s must be at most %d characters (got %d)", field, max, n)
+	}
+	for _, r := range s {
+		if r < 0x20 && r != '\n' && r != '\t' && r != '\r' || r == 0x7f {
+			return invalid(field, "%s contains a control character", field)
+		}
+	}
+	return nil
+}
+
+func validateEmail(e string) error {
+	if e == "" {
+		return nil
+	}
+	if err := validateText("email", e, 254); err != nil {
+		return err
+	}
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Address != e || a.Name != "" {
+		return invalid("email", "email must be a plain address such as ana@example.com")
+	}
+	return nil
+}
+
+func validateDisplayName(d string) error {
+	if err := validateText("display_name", d, 100); err != nil {
+		return err
+	}
+	if strings.ContainsAny(d, "\n\r\t") {
+		return invalid("display_name", "display_name must be one line")
+	}
+	return nil
+}
+
+var (
+	minTime = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// ValidateInterval checks an appointment's or a query's time range: both
+// ends set, within years 1900–2200, end after start, and no longer than max.
+func ValidateInterval(start, end time.Time, max time.Duration) error {
+	switch {
+	case start.IsZero():
+		return invalid("start", "start is required")
+	case end.IsZero():
+		return invalid("end", "end is required")
+	case start.Before(minTime) || !start.Before(maxTime):
+		return invalid("start", "start must be between 1900 and 2200")
+	case end.Before(minTime) || end.After(maxTime):
+		return invalid("end", "end must be between 1900 and 2200")
+	case !end.After(start):
+		return invalid("end", "end must be after start")
+	case end.Sub(start) > max:
+		return invalid("end", "the interval may span at most %s", max)
+	}
+	return nil
+}
+
+func validatePrivacy(p string) error {
+	if p != agenda.PrivacyFull && p != agenda.PrivacyFreeBusy {
+		return invalid("privacy", "privacy must be %q or %q", agenda.PrivacyFull, agenda.PrivacyFreeBusy)
+	}
+	return nil
+}

@@ -1,0 +1,151 @@
+package consensus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/agendahq/agenda/eventstore"
+	"github.com/agendahq/agenda/events"
+	"github.com/hashicorp/raft"
+)
+
+// applyResult is what the FSM returns for a command entry; it travels back to
+// the proposer through the ApplyFuture.
+type applyResult struct {
+	Committed events.Committed
+	Err       error
+}
+
+// fsm applies committed entries to the event store. It is thin: decoding
+// and dispatch here, the log's invariants in eventstore.
+type fsm struct {
+	store  *eventstore.Store
+	logger *slog.Logger
+}
+
+var _ raft.BatchingFSM = (*fsm)(nil)
+
+// Apply applies one entry; raft uses ApplyBatch instead, but the FSM
+// interface requires it.
+func (f *fsm) Apply(l *raft.Log) any {
+	return f.ApplyBatch([]*raft.Log{l})[0]
+}
+
+// ApplyBatch applies a run of committed entries in one SQLite transaction,
+// recording the index of the last one with them. Entries at or below the
+// recorded index were applied before a restart and are skipped, which is
+// what makes application exactly-once (raft replays the log from its last
+// snapshot because NoSnapshotRestoreOnStart is set).
+//
+// A storage failure or an entry this build cannot understand panics: the
+// replica must stop rather than skip an entry and diverge.
+func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	out := make([]any, len(logs))
+	ctx := context.Background()
+	tx, err := f.store.Begin(ctx)
+	if err != nil {
+		f.halt("begin apply", err)
+	}
+	defer tx.Rollback()
+	applied, err := tx.Applied()
+	if err != nil {
+		f.halt("read applied index", err)
+	}
+	var last *raft.Log
+	for i, l := range logs {
+		if l.Index <= applied {
+			out[i] = applyResult{Err: fmt.Errorf("entry %d applied before restart", l.Index)}
+			continue
+		}
+		last = l
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		out[i] = f.applyCommand(tx, l)
+	}
+	if last == nil {
+		return out
+	}
+	if err := tx.SetApplied(last.Index, last.Term); err != nil {
+		f.halt("record applied index", err)
+	}
+	if err := tx.Commit(); err != nil {
+		f.halt("commit applied entries", err)
+	}
+	return out
+}
+
+func (f *fsm) applyCommand(tx *eventstore.Tx, l *raft.Log) applyResult {
+	if len(l.Data) == 0 {
+		f.halt(fmt.Sprintf("entry %d", l.Index), errors.New("empty command entry"))
+	}
+	switch entryType(l.Data[0]) {
+	case entryAppendEvents:
+		b, err := decodeBatch(l.Data[1:])
+		if err != nil {
+			// Every replica rejects the same bytes the same way.
+			return applyResult{Err: err}
+		}
+		for i := range b.Events {
+			if _, err := b.Events[i].Decode(); errors.Is(err, events.ErrUnknownType) {
+				f.halt(fmt.Sprintf("entry %d", l.Index), err)
+			} else if err != nil {
+				return applyResult{Err: err}
+			}
+		}
+		c, err := tx.Append(b)
+		if err != nil {
+			var vc *events.VersionConflictError
+			var dup *events.DuplicateEventError
+			if errors.As(err, &vc) || errors.As(err, &dup) || errors.Is(err, events.ErrMalformed) {
+				return applyResult{Err: err}
+			}
+			f.halt(fmt.Sprintf("append entry %d", l.Index), err)
+		}
+		c.Index = l.Index
+		return applyResult{Committed: c}
+	default:
+		f.halt(fmt.Sprintf("entry %d", l.Index), fmt.Errorf("unknown entry type %d: this build is older than the cluster", l.Data[0]))
+	}
+	panic("unreachable")
+}
+
+// halt stops the node: continuing past an entry it cannot apply would make
+// this replica diverge from the others.
+func (f *fsm) halt(what string, err error) {
+	f.logger.Error("FATAL: raft state machine cannot continue", "step", what, "err", err)
+	panic(fmt.Sprintf("consensus: %s: %v", what, err))
+}
+
+// Snapshot pins the event store's current state; Persist streams it while
+// the FSM goes on applying.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	sn, err := f.store.Snapshot(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	return &fsmSnapshot{sn: sn}, nil
+}
+
+// Restore brings the event store to a snapshot received from the leader.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	return f.store.Restore(context.Background(), rc)
+}
+
+type fsmSnapshot struct {
+	sn *eventstore.Snapshot
+}
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := s.sn.WriteTo(sink); err != nil {
+		sink.Cancel()
+		return fmt.Errorf("persist snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) Release() { s.sn.Release() }

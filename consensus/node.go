@@ -1,0 +1,294 @@
+package consensus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/agendahq/agenda/eventstore"
+	"github.com/agendahq/agenda/events"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+)
+
+// Config configures a Raft node.
+type Config struct {
+	// NodeID is the stable identity of this node in the cluster.
+	NodeID string
+	// Dir holds the Raft log, stable store and snapshots.
+	Dir string
+	// BindAddr is the TCP address Raft listens on ("127.0.0.1:0" picks a port).
+	BindAddr string
+	// AdvertiseAddr is the address other nodes dial; empty means the bound one.
+	AdvertiseAddr string
+	// Bootstrap makes a node with no Raft state form a single-node cluster.
+	Bootstrap bool
+
+	// Timeouts; zero values take the package defaults, tuned for a LAN.
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	// SnapshotThreshold is the number of entries after which a snapshot is
+	// taken and the log compacted; TrailingLogs are kept behind it.
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	TrailingLogs      uint64
+
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.HeartbeatTimeout == 0 {
+		c.HeartbeatTimeout = 250 * time.Millisecond
+	}
+	if c.ElectionTimeout == 0 {
+		c.ElectionTimeout = 250 * time.Millisecond
+	}
+	if c.LeaderLeaseTimeout == 0 {
+		c.LeaderLeaseTimeout = 200 * time.Millisecond
+	}
+	if c.SnapshotThreshold == 0 {
+		c.SnapshotThreshold = 16384
+	}
+	if c.SnapshotInterval == 0 {
+		c.SnapshotInterval = 30 * time.Second
+	}
+	if c.TrailingLogs == 0 {
+		c.TrailingLogs = 10240
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Node is one replica of the Raft log and its event store.
+type Node struct {
+	cfg       Config
+	raft      *raft.Raft
+	fsm       *fsm
+	logStore  *raftboltdb.BoltStore
+	transport *raft.NetworkTransport
+	store     *eventstore.Store
+}
+
+// Open starts the Raft node over store. With cfg.Bootstrap and no existing
+// state it bootstraps a single-node cluster; on restart it recovers from its
+// log and snapshots.
+func Open(cfg Config, store *eventstore.Store) (*Node, error) {
+	cfg.setDefaults()
+	if cfg.NodeID == "" {
+		return nil, errors.New("consensus: empty node ID")
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create raft dir: %w", err)
+	}
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.NodeID)
+	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
+	rc.CommitTimeout = 5 * time.Millisecond
+	rc.SnapshotThreshold = cfg.SnapshotThreshold
+	rc.SnapshotInterval = cfg.SnapshotInterval
+	rc.TrailingLogs = cfg.TrailingLogs
+	rc.MaxAppendEntries = 256
+	// The event store is durable and records its applied index, so a
+	// restart need not reload the last snapshot: raft replays the entries
+	// after it and the FSM skips those it already has.
+	rc.NoSnapshotRestoreOnStart = true
+	rc.Logger = hclog.New(&hclog.LoggerOptions{
+		Name:   "raft",
+		Level:  hclog.Warn,
+		Output: os.Stderr,
+	})
+
+	logStore, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")})
+	if err != nil {
+		return nil, fmt.Errorf("open raft log: %w", err)
+	}
+	cached, err := raft.NewLogCache(1024, logStore)
+	if err != nil {
+		logStore.Close()
+		return nil, err
+	}
+	snaps, err := raft.NewFileSnapshotStore(cfg.Dir, 2, io.Discard)
+	if err != nil {
+		logStore.Close()
+		return nil, fmt.Errorf("open snapshot store: %w", err)
+	}
+
+	var advertise net.Addr
+	if cfg.AdvertiseAddr != "" {
+		a, err := net.ResolveTCPAddr("tcp", cfg.AdvertiseAddr)
+		if err != nil {
+			logStore.Close()
+			return nil, fmt.Errorf("resolve raft advertise address: %w", err)
+		}
+		advertise = a
+	}
+	transport, err := raft.NewTCPTransport(cfg.BindAddr, advertise, 3, 10*time.Second, io.Discard)
+	if err != nil {
+		logStore.Close()
+		return nil, fmt.Errorf("raft transport on %s: %w", cfg.BindAddr, err)
+	}
+
+	f := &fsm{store: store, logger: cfg.Logger}
+	if cfg.Bootstrap {
+		has, err := raft.HasExistingState(cached, logStore, snaps)
+		if err != nil {
+			transport.Close()
+			logStore.Close()
+			return nil, err
+		}
+		if !has {
+			cfg.Logger.Info("bootstrapping single-node raft cluster", "node_id", cfg.NodeID, "raft_addr", transport.LocalAddr())
+			conf := raft.Configuration{Servers: []raft.Server{{
+				ID: rc.LocalID, Address: transport.LocalAddr(), Suffrage: raft.Voter,
+			}}}
+			if err := raft.BootstrapCluster(rc, cached, logStore, snaps, transport, conf); err != nil {
+				transport.Close()
+				logStore.Close()
+				return nil, fmt.Errorf("bootstrap: %w", err)
+			}
+		}
+	}
+	r, err := raft.NewRaft(rc, f, cached, logStore, snaps, transport)
+	if err != nil {
+		transport.Close()
+		logStore.Close()
+		return nil, fmt.Errorf("start raft: %w", err)
+	}
+	return &Node{cfg: cfg, raft: r, fsm: f, logStore: logStore, transport: transport, store: store}, nil
+}
+
+// Close shuts Raft down and closes its stores. It does not close the event
+// store, which the node does not own.
+func (n *Node) Close() error {
+	err := n.raft.Shutdown().Error()
+	if cerr := n.transport.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := n.logStore.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// ID returns the node ID.
+func (n *Node) ID() string { return n.cfg.NodeID }
+
+// RaftAddr returns the address Raft listens on.
+func (n *Node) RaftAddr() string { return string(n.transport.LocalAddr()) }
+
+// IsLeader reports whether this node currently believes it leads.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// Leader returns the ID and Raft address of the known leader, empty if none.
+func (n *Node) Leader() (id, addr string) {
+	a, i := n.raft.LeaderWithID()
+	return string(i), string(a)
+}
+
+// WaitLeader waits until a leader is known.
+func (n *Node) WaitLeader(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if id, _ := n.Leader(); id != "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ErrNoLeader
+		case <-t.C:
+		}
+	}
+}
+
+// Status is a summary of the node's Raft state.
+type Status struct {
+	NodeID       string
+	State        string
+	LeaderID     string
+	LeaderAddr   string
+	Term         uint64
+	CommitIndex  uint64
+	AppliedIndex uint64
+	Servers      []Server
+}
+
+// Server is one member of the Raft configuration.
+type Server struct {
+	ID       string
+	Address  string
+	Suffrage string
+}
+
+// Status returns the node's current Raft state.
+func (n *Node) Status() Status {
+	lid, laddr := n.Leader()
+	s := Status{
+		NodeID:       n.cfg.NodeID,
+		State:        n.raft.State().String(),
+		LeaderID:     lid,
+		LeaderAddr:   laddr,
+		Term:         n.raft.CurrentTerm(),
+		CommitIndex:  n.raft.CommitIndex(),
+		AppliedIndex: n.raft.AppliedIndex(),
+	}
+	if f := n.raft.GetConfiguration(); f.Error() == nil {
+		for _, srv := range f.Configuration().Servers {
+			s.Servers = append(s.Servers, Server{ID: string(srv.ID), Address: string(srv.Address), Suffrage: srv.Suffrage.String()})
+		}
+	}
+	return s
+}
+
+// Propose replicates b and returns where it landed once the local FSM has
+// applied it. A batch the log refuses returns the FSM's verdict:
+// *events.VersionConflictError, *events.DuplicateEventError or a wrapped
+// events.ErrMalformed. Raft-level failures return ErrNotLeader, ErrNoLeader,
+// ErrShutdown or events.ErrOutcomeUnknown.
+func (n *Node) Propose(ctx context.Context, b events.Batch) (events.Committed, error) {
+	data, err := encodeBatch(b)
+	if err != nil {
+		return events.Committed{}, err
+	}
+	timeout := 10 * time.Second
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+		if timeout <= 0 {
+			return events.Committed{}, context.DeadlineExceeded
+		}
+	}
+	f := n.raft.Apply(data, timeout)
+	if err := f.Error(); err != nil {
+		switch {
+		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+			return events.Committed{}, ErrNotLeader
+		case errors.Is(err, raft.ErrLeadershipLost):
+			return events.Committed{}, events.ErrOutcomeUnknown
+		case errors.Is(err, raft.ErrRaftShutdown):
+			return events.Committed{}, ErrShutdown
+		case errors.Is(err, raft.ErrEnqueueTimeout):
+			return events.Committed{}, ErrNoLeader
+		}
+		return events.Committed{}, fmt.Errorf("raft apply: %w", err)
+	}
+	res, ok := f.Response().(applyResult)
+	if !ok {
+		return events.Committed{}, fmt.Errorf("raft apply: unexpected response %T", f.Response())
+	}
+	return res.Committed, res.Err
+}
+
+// Snapshot forces a snapshot and log compaction (used by tests and admins).
+func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }

@@ -1,0 +1,104 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Envelope is one event as it travels through the log and sits in the event
+// store. Everything but Position is fixed by the command side before the
+// event is proposed; Position is assigned by the state machine when the event
+// is committed, so it is the same on every replica.
+type Envelope struct {
+	ID            string          `json:"id"`
+	Stream        string          `json:"stream"`
+	Version       int64           `json:"version"`
+	Type          string          `json:"type"`
+	SchemaVersion int             `json:"schema_version"`
+	Time          time.Time       `json:"time"`
+	OriginNode    string          `json:"origin_node"`
+	Position      int64           `json:"position"`
+	Actor         string          `json:"actor"`
+	CorrelationID string          `json:"correlation_id"`
+	Data          json.RawMessage `json:"data"`
+}
+
+// Meta is what a command knows about the circumstances of its events.
+type Meta struct {
+	Time          time.Time
+	OriginNode    string
+	Actor         string
+	CorrelationID string
+}
+
+// Event is a typed domain event.
+type Event interface {
+	// EventType returns the registered type name, e.g. "appointment.created".
+	EventType() string
+}
+
+// New wraps e in an envelope for stream at version, with the current schema
+// version of its type. id must be unique across the whole log.
+func New(id, stream string, version int64, e Event, m Meta) (Envelope, error) {
+	t, ok := lookupType(e.EventType())
+	if !ok {
+		return Envelope{}, fmt.Errorf("new event: %w: %q", ErrUnknownType, e.EventType())
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		return Envelope{}, fmt.Errorf("encode %s: %w", e.EventType(), err)
+	}
+	return Envelope{
+		ID:            id,
+		Stream:        stream,
+		Version:       version,
+		Type:          e.EventType(),
+		SchemaVersion: t.current,
+		Time:          m.Time.UTC(),
+		OriginNode:    m.OriginNode,
+		Actor:         m.Actor,
+		CorrelationID: m.CorrelationID,
+		Data:          data,
+	}, nil
+}
+
+// Validate checks the fields every envelope must have.
+func (e *Envelope) Validate() error {
+	switch {
+	case e.ID == "":
+		return fmt.Errorf("%w: missing id", ErrMalformed)
+	case e.Stream == "":
+		return fmt.Errorf("%w: event %s: missing stream", ErrMalformed, e.ID)
+	case e.Version < 1:
+		return fmt.Errorf("%w: event %s: version %d < 1", ErrMalformed, e.ID, e.Version)
+	case e.Type == "":
+		return fmt.Errorf("%w: event %s: missing type", ErrMalformed, e.ID)
+	case e.SchemaVersion < 1:
+		return fmt.Errorf("%w: event %s: schema version %d < 1", ErrMalformed, e.ID, e.SchemaVersion)
+	case e.Time.IsZero():
+		return fmt.Errorf("%w: event %s: missing time", ErrMalformed, e.ID)
+	case len(e.Data) == 0:
+		return fmt.Errorf("%w: event %s: missing data", ErrMalformed, e.ID)
+	}
+	return nil
+}
+
+// Decode returns the typed event in the envelope, upcast to the current
+// schema version. It fails with ErrUnknownType for a type or schema version
+// this build does not know, and with ErrMalformed for undecodable data.
+func (e *Envelope) Decode() (Event, error) {
+	t, ok := lookupType(e.Type)
+	if !ok {
+		return nil, fmt.Errorf("decode event %s: %w: %q", e.ID, ErrUnknownType, e.Type)
+	}
+	dec, ok := t.decoders[e.SchemaVersion]
+	if !ok {
+		return nil, fmt.Errorf("decode event %s: %w: %q schema version %d", e.ID, ErrUnknownType, e.Type, e.SchemaVersion)
+	}
+	ev, err := dec(e.Data)
+	if err != nil {
+		return nil, fmt.Errorf("decode event %s (%s v%d): %w: %v", e.ID, e.Type, e.SchemaVersion, ErrMalformed, err)
+	}
+	return ev, nil
+}

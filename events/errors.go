@@ -1,0 +1,45 @@
+package events
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrUnknownType means an event's type or schema version is not registered
+// in this build. A replica that meets one must stop rather than skip it.
+var ErrUnknownType = errors.New("unknown event type")
+
+// ErrMalformed means an envelope or its data cannot be decoded.
+var ErrMalformed = errors.New("malformed event")
+
+// VersionConflictError is returned when a batch expected a stream to be at a
+// version it is not at. Position is the global position of the stream's last
+// event, so a caller can wait for its read model to reach it and retry.
+type VersionConflictError struct {
+	Stream   string
+	Expected int64
+	Actual   int64
+	Position int64
+}
+
+func (e *VersionConflictError) Error() string {
+	return fmt.Sprintf("stream %s: expected version %d, at %d", e.Stream, e.Expected, e.Actual)
+}
+
+// DuplicateEventError is returned when a batch carries an event ID that is
+// already in the log. When every event of a retried batch is a duplicate the
+// batch was committed before; Position is the position of the event found.
+type DuplicateEventError struct {
+	EventID  string
+	Position int64
+}
+
+func (e *DuplicateEventError) Error() string {
+	return fmt.Sprintf("event %s already committed at position %d", e.EventID, e.Position)
+}
+
+// ErrOutcomeUnknown means a batch was handed to the log but leadership was
+// lost before its fate was known: it may or may not have committed.
+// Proposing the very same batch again is safe, because its event IDs make a
+// second commit fail with a DuplicateEventError.
+var ErrOutcomeUnknown = errors.New("outcome unknown: leadership lost while committing")

@@ -1,0 +1,201 @@
+package eventstore
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/agendahq/agenda/events"
+)
+
+// snapshotFormat versions the snapshot encoding below.
+const snapshotFormat = 1
+
+// snapshotHeader is the first line of a snapshot.
+type snapshotHeader struct {
+	Format       int    `json:"format"`
+	AppliedIndex uint64 `json:"applied_index"`
+	AppliedTerm  uint64 `json:"applied_term"`
+	Head         int64  `json:"head"`
+}
+
+// Snapshot is a consistent, point-in-time view of the store, pinned by an
+// open read transaction (WAL lets the writer go on meanwhile). Release it
+// when done.
+type Snapshot struct {
+	tx     *sql.Tx
+	header snapshotHeader
+}
+
+// Snapshot pins the current state of the store.
+func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
+	tx, err := s.db.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("begin snapshot: %w", err)
+	}
+	h := snapshotHeader{Format: snapshotFormat}
+	// The first read fixes the transaction's view of the database.
+	err = tx.QueryRowContext(ctx, `SELECT
+		(SELECT value FROM meta WHERE key = 'applied_index'),
+		(SELECT value FROM meta WHERE key = 'applied_term'),
+		(SELECT COALESCE(MAX(position), 0) FROM events)`).Scan(&h.AppliedIndex, &h.AppliedTerm, &h.Head)
+	if err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("read snapshot header: %w", err)
+	}
+	return &Snapshot{tx: tx, header: h}, nil
+}
+
+// AppliedIndex is the Raft index the snapshot reflects.
+func (sn *Snapshot) AppliedIndex() uint64 { return sn.header.AppliedIndex }
+
+// WriteTo writes the snapshot as gzip-compressed JSON lines: a header, then
+// every event in position order.
+func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
+	cw := &countingWriter{w: w}
+	zw := gzip.NewWriter(cw)
+	bw := bufio.NewWriterSize(zw, 1<<16)
+	enc := json.NewEncoder(bw)
+	if err := enc.Encode(sn.header); err != nil {
+		return cw.n, err
+	}
+	rows, err := sn.tx.Query(selectEvents+" WHERE position <= ? ORDER BY position", sn.header.Head)
+	if err != nil {
+		return cw.n, fmt.Errorf("read events for snapshot: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return cw.n, err
+		}
+		if err := enc.Encode(&e); err != nil {
+			return cw.n, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return cw.n, fmt.Errorf("read events for snapshot: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return cw.n, err
+	}
+	if err := zw.Close(); err != nil {
+		return cw.n, err
+	}
+	return cw.n, nil
+}
+
+// Release ends the snapshot's read transaction.
+func (sn *Snapshot) Release() { sn.tx.Rollback() }
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// Restore brings the store to the state of a snapshot written by WriteTo.
+//
+// Committed history never changes, so the store is always a prefix of any
+// later snapshot: Restore checks that the events it already holds agree with
+// the snapshot (the event at its head has the same ID) and appends the rest.
+// The store therefore stays append-only, and read models built from it stay
+// valid. A disagreement means the replica's history diverged: Restore fails
+// and leaves the store untouched.
+func (s *Store) Restore(ctx context.Context, r io.Reader) error {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return fmt.Errorf("open snapshot: %w", err)
+	}
+	defer zr.Close()
+	dec := json.NewDecoder(bufio.NewReaderSize(zr, 1<<16))
+	var h snapshotHeader
+	if err := dec.Decode(&h); err != nil {
+		return fmt.Errorf("read snapshot header: %w", err)
+	}
+	if h.Format != snapshotFormat {
+		return fmt.Errorf("snapshot format %d, this build reads %d", h.Format, snapshotFormat)
+	}
+
+	tx, err := s.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	applied, err := tx.Applied()
+	if err != nil {
+		return err
+	}
+	if h.AppliedIndex <= applied {
+		// Nothing new: the store is already at or past the snapshot.
+		return nil
+	}
+	var ourHeadID string
+	if tx.head > 0 {
+		if err := tx.tx.QueryRowContext(ctx, "SELECT id FROM events WHERE position = ?", tx.head).Scan(&ourHeadID); err != nil {
+			return fmt.Errorf("read head event: %w", err)
+		}
+	}
+	if h.Head < tx.head {
+		return fmt.Errorf("snapshot ends at position %d, before this store's head %d: histories diverged", h.Head, tx.head)
+	}
+	for {
+		var e events.Envelope
+		if err := dec.Decode(&e); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return fmt.Errorf("read snapshot event: %w", err)
+		}
+		switch {
+		case e.Position < tx.head:
+			continue
+		case e.Position == tx.head:
+			if e.ID != ourHeadID {
+				return fmt.Errorf("event at position %d is %s here and %s in the snapshot: histories diverged", e.Position, ourHeadID, e.ID)
+			}
+			continue
+		case e.Position != tx.head+1:
+			return fmt.Errorf("snapshot skips from position %d to %d", tx.head, e.Position)
+		}
+		if err := tx.insert(&e); err != nil {
+			return err
+		}
+	}
+	if tx.head != h.Head {
+		return fmt.Errorf("snapshot truncated: header says head %d, events end at %d", h.Head, tx.head)
+	}
+	if err := tx.SetApplied(h.AppliedIndex, h.AppliedTerm); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// insert appends e at the next position without the checks of Append: its
+// caller vouches that e is committed history.
+func (t *Tx) insert(e *events.Envelope) error {
+	t.head++
+	if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO events (position, id, stream, version, type,
+		schema_version, time, origin_node, actor, correlation_id, data)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.head, e.ID, e.Stream, e.Version, e.Type, e.SchemaVersion, e.Time.UTC().Format(time.RFC3339Nano),
+		e.OriginNode, e.Actor, e.CorrelationID, []byte(e.Data)); err != nil {
+		return fmt.Errorf("append event %s to %s: %w", e.ID, e.Stream, err)
+	}
+	if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO streams (stream, version, position) VALUES (?, ?, ?)
+		ON CONFLICT (stream) DO UPDATE SET version = excluded.version, position = excluded.position`,
+		e.Stream, e.Version, t.head); err != nil {
+		return fmt.Errorf("advance stream %s: %w", e.Stream, err)
+	}
+	return nil
+}

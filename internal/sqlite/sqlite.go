@@ -1,0 +1,139 @@
+// Package sqlite opens SQLite databases the way every store in Agenda uses
+// them: WAL mode, one writer connection that takes the write lock at BEGIN
+// (so transactions never fail half way with SQLITE_BUSY), and a separate pool
+// of query-only readers that WAL lets run beside the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+
+	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+)
+
+// Durability chooses SQLite's synchronous setting for the writer.
+type Durability string
+
+const (
+	// Full fsyncs on every commit: for state that must survive power loss.
+	Full Durability = "FULL"
+	// Normal fsyncs at WAL checkpoints only: a committed transaction survives
+	// a process crash but may be lost on power loss. For state that can be
+	// rebuilt (read models).
+	Normal Durability = "NORMAL"
+)
+
+// DB is a SQLite database with a single writer and a pool of readers.
+type DB struct {
+	Path  string
+	Write *sql.DB
+	Read  *sql.DB
+}
+
+// Open opens (creating if needed) the database at path.
+func Open(path string, d Durability) (*DB, error) {
+	common := url.Values{}
+	common.Set("_journal_mode", "WAL")
+	common.Set("_busy_timeout", "10000")
+	common.Set("_foreign_keys", "on")
+	common.Set("_synchronous", string(d))
+	common.Set("_cache_size", "-32000")
+
+	w := url.Values{}
+	for k, v := range common {
+		w[k] = v
+	}
+	w.Set("_txlock", "immediate")
+	wdb, err := sql.Open("sqlite3", "file:"+path+"?"+w.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	// Touch the file so that WAL mode is set before any reader opens it.
+	if err := wdb.PingContext(context.Background()); err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+
+	r := url.Values{}
+	for k, v := range common {
+		r[k] = v
+	}
+	r.Set("_query_only", "1")
+	rdb, err := sql.Open("sqlite3", "file:"+path+"?"+r.Encode())
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("open %s for reading: %w", path, err)
+	}
+	n := 2 * runtime.GOMAXPROCS(0)
+	if n < 4 {
+		n = 4
+	}
+	rdb.SetMaxOpenConns(n)
+	rdb.SetMaxIdleConns(n)
+	rdb.SetConnMaxIdleTime(0)
+	return &DB{Path: path, Write: wdb, Read: rdb}, nil
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	err1 := db.Read.Close()
+	err2 := db.Write.Close()
+	if err1 != nil {
+		return err1
+	}
+	return err2
+}
+
+// WithTx runs fn in a write transaction, committing if fn returns nil.
+func (db *DB) WithTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.Write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// ErrSchemaMismatch means the database was written with another schema
+// version than this build's.
+var ErrSchemaMismatch = errors.New("schema version mismatch")
+
+// Init creates the schema in an empty database (user_version 0) in one
+// transaction and stamps it with version. A database already at version is
+// left alone; any other version fails with ErrSchemaMismatch, so the caller
+// decides between migrating, rebuilding and refusing to start.
+func (db *DB) Init(ctx context.Context, version int, schema string) (fresh bool, err error) {
+	var cur int
+	if err := db.Write.QueryRowContext(ctx, "PRAGMA user_version").Scan(&cur); err != nil {
+		return false, fmt.Errorf("read schema version of %s: %w", db.Path, err)
+	}
+	if cur == version {
+		return false, nil
+	}
+	if cur != 0 {
+		return false, fmt.Errorf("%w: %s has schema version %d, this build knows %d", ErrSchemaMismatch, db.Path, cur, version)
+	}
+	return true, db.WithTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, schema); err != nil {
+			return fmt.Errorf("migrate %s: %w", db.Path, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", version)); err != nil {
+			return fmt.Errorf("set schema version of %s: %w", db.Path, err)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,199 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/events"
+	"github.com/agendahq/agenda/readmodel"
+)
+
+// maxAttempts is how many times a failing batch is retried before its
+// projection is stopped: skipping it would leave the read model wrong for
+// good, so a projection that cannot apply an event stops and says so.
+const maxAttempts = 8
+
+// Projector runs every projection under one watermill Router.
+type Projector struct {
+	source EventSource
+	rm     *readmodel.DB
+	logger *slog.Logger
+	router *message.Router
+
+	mu     sync.Mutex
+	status map[string]*Status
+	subs   map[string]*EventStoreSubscriber
+}
+
+// Status describes one projection.
+type Status struct {
+	Name      string `json:"name"`
+	Position  int64  `json:"position"`
+	Head      int64  `json:"head"`
+	Lag       int64  `json:"lag"`
+	State     string `json:"state"` // "running", "retrying", "stopped"
+	LastError string `json:"last_error,omitempty"`
+}
+
+// New builds a projector for the given projections over source into rm.
+func New(source EventSource, rm *readmodel.DB, projections []Projection, logger *slog.Logger) (*Projector, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second},
+		watermill.NewSlogLoggerWithLevelMapping(logger, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug}))
+	if err != nil {
+		return nil, err
+	}
+	router.AddMiddleware(middleware.Recoverer)
+	p := &Projector{source: source, rm: rm, logger: logger, router: router,
+		status: map[string]*Status{}, subs: map[string]*EventStoreSubscriber{}}
+	for _, proj := range projections {
+		proj := proj
+		name := proj.Name()
+		p.status[name] = &Status{Name: name, State: "running"}
+		sub := &EventStoreSubscriber{
+			Source:     source,
+			Checkpoint: func() int64 { return rm.Checkpoint(name) },
+			Logger:     logger,
+			OnNack:     func(attempt int) { p.setState(name, "retrying", "") },
+		}
+		p.subs[name] = sub
+		router.AddConsumerHandler("projection-"+name, name, sub, p.handler(proj))
+	}
+	return p, nil
+}
+
+// Run runs the router until ctx ends or Close is called.
+func (p *Projector) Run(ctx context.Context) error { return p.router.Run(ctx) }
+
+// Running is closed once every handler has started.
+func (p *Projector) Running() chan struct{} { return p.router.Running() }
+
+// Close stops the router and waits for in-flight batches.
+func (p *Projector) Close() error { return p.router.Close() }
+
+func (p *Projector) handler(proj Projection) message.NoPublishHandlerFunc {
+	name := proj.Name()
+	attempts := 0
+	return func(msg *message.Message) error {
+		from, to, err := batchRange(msg)
+		if err != nil {
+			return err
+		}
+		var envs []events.Envelope
+		if err := json.Unmarshal(msg.Payload, &envs); err != nil {
+			return fmt.Errorf("decode batch: %w", err)
+		}
+		err = p.rm.Apply(msg.Context(), name, from, to, func(tx *readmodel.Tx) error {
+			for i := range envs {
+				ev, err := envs[i].Decode()
+				if err != nil {
+					return err
+				}
+				if err := proj.Handle(tx, &envs[i], ev); err != nil {
+					return fmt.Errorf("projection %s: event %d (%s): %w", name, envs[i].Position, envs[i].Type, err)
+				}
+			}
+			return nil
+		})
+		if errors.Is(err, readmodel.ErrCheckpointMoved) {
+			// A reset or a concurrent apply moved the checkpoint: the
+			// subscriber resumes from the stored one.
+			attempts = 0
+			return err
+		}
+		if err != nil {
+			attempts++
+			p.logger.Error("projection failed to apply batch", "projection", name, "from", from, "to", to, "attempt", attempts, "err", err)
+			if attempts >= maxAttempts {
+				p.setState(name, "stopped", err.Error())
+				p.logger.Error("projection stopped: it cannot apply an event and will not skip it", "projection", name, "position", from+1)
+				p.stop(name)
+			} else {
+				p.setState(name, "retrying", err.Error())
+			}
+			return err
+		}
+		attempts = 0
+		p.setState(name, "running", "")
+		return nil
+	}
+}
+
+func (p *Projector) stop(name string) {
+	p.mu.Lock()
+	sub := p.subs[name]
+	p.mu.Unlock()
+	// Close from another goroutine: the subscriber waits for this handler.
+	go sub.Close()
+}
+
+func (p *Projector) setState(name, state, lastErr string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.status[name]
+	if s.State == "stopped" {
+		return
+	}
+	s.State = state
+	if lastErr != "" || state == "running" {
+		s.LastError = lastErr
+	}
+}
+
+// Status reports every projection.
+func (p *Projector) Status() []Status {
+	head, _ := p.source.Watch()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]Status, 0, len(p.status))
+	for _, name := range readmodel.Projections {
+		s, ok := p.status[name]
+		if !ok {
+			continue
+		}
+		c := *s
+		c.Position = p.rm.Checkpoint(name)
+		c.Head = head
+		c.Lag = head - c.Position
+		out = append(out, c)
+	}
+	return out
+}
+
+// Healthy reports whether no projection has stopped.
+func (p *Projector) Healthy() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.status {
+		if s.State == "stopped" {
+			return false
+		}
+	}
+	return true
+}
+
+// Rebuild clears a running projection; its subscriber notices the reset
+// checkpoint and replays the event store into it.
+func (p *Projector) Rebuild(ctx context.Context, name string) error {
+	p.mu.Lock()
+	s, ok := p.status[name]
+	p.mu.Unlock()
+	if !ok {
+		return agenda.Errorf(agenda.ENOTFOUND, "no projection %q", name)
+	}
+	if s.State == "stopped" {
+		return agenda.Errorf(agenda.ECONFLICT, "projection %q is stopped; restart the node to retry it", name)
+	}
+	return p.rm.Reset(ctx, name)
+}

@@ -1,0 +1,178 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/agendahq/agenda/events"
+)
+
+// EventSource is the part of the event store a subscriber reads.
+type EventSource interface {
+	Read(ctx context.Context, after int64, limit int) ([]events.Envelope, error)
+	Watch() (head int64, changed <-chan struct{})
+}
+
+// Metadata keys of a batch message.
+const (
+	metaFrom = "from_position"
+	metaTo   = "to_position"
+)
+
+// EventStoreSubscriber is a watermill Subscriber that delivers the event
+// store, from a checkpoint, as messages of up to BatchSize events each.
+//
+// Unlike gochannel it loses nothing and keeps order: it holds one message in
+// flight and fetches the next batch only when the handler has acked the
+// current one; a nacked batch is delivered again after a backoff. The
+// checkpoint function is read before every fetch, so the stream resumes from
+// whatever the projection last committed (after a crash, a nack or a reset).
+type EventStoreSubscriber struct {
+	Source     EventSource
+	Checkpoint func() int64
+	BatchSize  int
+	// PollInterval is a fallback in case a wake-up is missed.
+	PollInterval time.Duration
+	// OnNack is told of each redelivery (for status reporting).
+	OnNack func(attempt int)
+	Logger *slog.Logger
+
+	mu     sync.Mutex
+	closed bool
+	cancel []context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+var _ message.Subscriber = (*EventStoreSubscriber)(nil)
+
+// Subscribe implements message.Subscriber. The topic is only a label.
+func (s *EventStoreSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, fmt.Errorf("subscriber closed")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	s.cancel = append(s.cancel, cancel)
+	out := make(chan *message.Message)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(out)
+		s.run(ctx, out)
+	}()
+	return out, nil
+}
+
+func (s *EventStoreSubscriber) run(ctx context.Context, out chan<- *message.Message) {
+	batch := s.BatchSize
+	if batch <= 0 {
+		batch = 512
+	}
+	poll := s.PollInterval
+	if poll <= 0 {
+		poll = time.Second
+	}
+	attempt := 0
+	for ctx.Err() == nil {
+		from := s.Checkpoint()
+		head, changed := s.Source.Watch()
+		if head <= from {
+			select {
+			case <-changed:
+			case <-time.After(poll):
+			case <-ctx.Done():
+			}
+			continue
+		}
+		evs, err := s.Source.Read(ctx, from, batch)
+		if err != nil || len(evs) == 0 {
+			if err != nil && ctx.Err() == nil {
+				s.Logger.Error("projection subscriber: read event store", "err", err)
+			}
+			sleep(ctx, poll)
+			continue
+		}
+		payload, err := json.Marshal(evs)
+		if err != nil {
+			s.Logger.Error("projection subscriber: encode batch", "err", err)
+			sleep(ctx, poll)
+			continue
+		}
+		to := evs[len(evs)-1].Position
+		msg := message.NewMessage(watermill.NewUUID(), payload)
+		msg.Metadata.Set(metaFrom, strconv.FormatInt(from, 10))
+		msg.Metadata.Set(metaTo, strconv.FormatInt(to, 10))
+		msgCtx, cancel := context.WithCancel(ctx)
+		msg.SetContext(msgCtx)
+		select {
+		case out <- msg:
+		case <-ctx.Done():
+			cancel()
+			return
+		}
+		select {
+		case <-msg.Acked():
+			attempt = 0
+		case <-msg.Nacked():
+			attempt++
+			if s.OnNack != nil {
+				s.OnNack(attempt)
+			}
+			sleep(ctx, backoff(attempt))
+		case <-ctx.Done():
+		}
+		cancel()
+	}
+}
+
+func backoff(attempt int) time.Duration {
+	d := 50 * time.Millisecond << min(attempt, 7)
+	return min(d, 5*time.Second)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// Close implements message.Subscriber: it ends every subscription and waits
+// for their goroutines.
+func (s *EventStoreSubscriber) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	for _, c := range s.cancel {
+		c()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}
+
+// batchRange returns the positions a batch message covers.
+func batchRange(msg *message.Message) (from, to int64, err error) {
+	from, err = strconv.ParseInt(msg.Metadata.Get(metaFrom), 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("batch message without %s: %w", metaFrom, err)
+	}
+	to, err = strconv.ParseInt(msg.Metadata.Get(metaTo), 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("batch message without %s: %w", metaTo, err)
+	}
+	return from, to, nil
+}

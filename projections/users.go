@@ -1,0 +1,28 @@
+package projections
+
+import (
+	"github.com/agendahq/agenda/events"
+	"github.com/agendahq/agenda/readmodel"
+)
+
+// UsersProjection builds the users table.
+type UsersProjection struct{}
+
+// Name implements Projection.
+func (UsersProjection) Name() string { return readmodel.ProjectionUsers }
+
+// Handle implements Projection.
+func (UsersProjection) Handle(tx *readmodel.Tx, env *events.Envelope, ev events.Event) error {
+	switch e := ev.(type) {
+	case events.UserRegistered:
+		return tx.InsertUser(readmodel.User{
+			ID: e.UserID, Username: e.Username, DisplayName: e.DisplayName, Email: e.Email,
+			PasswordHash: e.PasswordHash, CreatedAt: env.Time, Version: env.Version, OriginNode: env.OriginNode,
+		})
+	case events.UserProfileChanged:
+		return tx.UpdateUserProfile(e.UserID, e.DisplayName, e.Email, env.Time, env.Version, env.OriginNode)
+	case events.UserPasswordChanged:
+		return tx.UpdateUserPassword(e.UserID, e.PasswordHash, env.Time, env.Version, env.OriginNode)
+	}
+	return nil
+}

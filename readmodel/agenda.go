@@ -1,0 +1,158 @@
+package readmodel
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/agendahq/agenda"
+)
+
+// AgendaEntry is one appointment in a user's agenda, with that user's
+// status in it.
+type AgendaEntry struct {
+	AppointmentID string    `json:"appointment_id"`
+	GroupID       *string   `json:"group_id"`
+	Title         string    `json:"title"`
+	Description   string    `json:"description"`
+	Location      string    `json:"location"`
+	Start         time.Time `json:"start"`
+	End           time.Time `json:"end"`
+	Privacy       string    `json:"privacy"`
+	Status        string    `json:"status"`
+	MyStatus      string    `json:"my_status"`
+	Pending       bool      `json:"pending"`
+	Version       int64     `json:"version"`
+	OriginNode    string    `json:"origin_node"`
+}
+
+// Slot is a clashing appointment reported with a schedule conflict.
+type Slot struct {
+	AppointmentID string    `json:"appointment_id"`
+	Title         string    `json:"title"`
+	Start         time.Time `json:"start"`
+	End           time.Time `json:"end"`
+}
+
+// Schedule is what a command needs to book a user's time: the version of
+// the user's agenda stream and the blocking entries that overlap the
+// requested interval, read in one transaction so they agree.
+type Schedule struct {
+	Version   int64
+	Conflicts []Slot
+}
+
+// Agenda returns a user's entries overlapping [from, to), by start time.
+func (db *DB) Agenda(ctx context.Context, userID string, from, to time.Time) ([]AgendaEntry, error) {
+	// Entries are at most MaxAppointmentDuration long, so every entry that
+	// overlaps the window starts after from-MaxAppointmentDuration: the
+	// index on (user_id, start_ns) bounds the scan on both sides.
+	rows, err := db.db.Read.QueryContext(ctx, `SELECT e.appointment_id, a.group_id, a.title, a.description,
+		a.location, e.start_ns, e.end_ns, a.privacy, a.status, e.role, e.version, e.origin_node
+		FROM agenda_entries e JOIN appointments a ON a.id = e.appointment_id
+		WHERE e.user_id = ? AND e.start_ns > ? AND e.start_ns < ? AND e.end_ns > ?
+		ORDER BY e.start_ns, e.appointment_id`,
+		userID, from.Add(-agenda.MaxAppointmentDuration).UnixNano(), to.UnixNano(), from.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("read agenda of %s: %w", userID, err)
+	}
+	defer rows.Close()
+	out := []AgendaEntry{}
+	for rows.Next() {
+		var e AgendaEntry
+		var groupID string
+		var start, end int64
+		if err := rows.Scan(&e.AppointmentID, &groupID, &e.Title, &e.Description, &e.Location, &start, &end,
+			&e.Privacy, &e.Status, &e.MyStatus, &e.Version, &e.OriginNode); err != nil {
+			return nil, err
+		}
+		e.GroupID = nullable(groupID)
+		e.Start, e.End = time.Unix(0, start).UTC(), time.Unix(0, end).UTC()
+		e.Pending = e.MyStatus == agenda.RolePending
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Schedule returns the version of userID's agenda stream and the entries
+// that block [start, end), other than appointment exclude.
+func (db *DB) Schedule(ctx context.Context, userID string, start, end time.Time, exclude string) (Schedule, error) {
+	tx, err := db.db.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return Schedule{}, fmt.Errorf("read schedule: %w", err)
+	}
+	defer tx.Rollback()
+	var s Schedule
+	err = tx.QueryRowContext(ctx, "SELECT version FROM agenda_streams WHERE user_id = ?", userID).Scan(&s.Version)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return Schedule{}, fmt.Errorf("read agenda version of %s: %w", userID, err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT e.appointment_id, COALESCE(a.title, ''), e.start_ns, e.end_ns
+		FROM agenda_entries e LEFT JOIN appointments a ON a.id = e.appointment_id
+		WHERE e.user_id = ? AND e.start_ns > ? AND e.start_ns < ? AND e.end_ns > ?
+		AND e.role IN (?, ?, ?) AND e.appointment_id <> ?
+		ORDER BY e.start_ns`,
+		userID, start.Add(-agenda.MaxAppointmentDuration).UnixNano(), end.UnixNano(), start.UnixNano(),
+		agenda.RoleOwner, agenda.RoleAuto, agenda.RoleAccepted, exclude)
+	if err != nil {
+		return Schedule{}, fmt.Errorf("read schedule of %s: %w", userID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sl Slot
+		var st, en int64
+		if err := rows.Scan(&sl.AppointmentID, &sl.Title, &st, &en); err != nil {
+			return Schedule{}, err
+		}
+		sl.Start, sl.End = time.Unix(0, st).UTC(), time.Unix(0, en).UTC()
+		s.Conflicts = append(s.Conflicts, sl)
+	}
+	return s, rows.Err()
+}
+
+// AgendaVersion returns the version of userID's agenda stream as far as
+// the read model has seen it.
+func (db *DB) AgendaVersion(ctx context.Context, userID string) (int64, error) {
+	var v int64
+	err := db.db.Read.QueryRowContext(ctx, "SELECT version FROM agenda_streams WHERE user_id = ?", userID).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return v, err
+}
+
+// AddAgendaEntry puts an appointment in a user's agenda.
+func (t *Tx) AddAgendaEntry(userID, appointmentID string, start, end time.Time, role, origin string) error {
+	_, err := t.exec(`INSERT INTO agenda_entries (user_id, appointment_id, start_ns, end_ns, role, version, origin_node)
+		VALUES (?, ?, ?, ?, ?, 1, ?)`, userID, appointmentID, start.UnixNano(), end.UnixNano(), role, origin)
+	if err != nil {
+		return fmt.Errorf("add agenda entry %s/%s: %w", userID, appointmentID, err)
+	}
+	return nil
+}
+
+// RescheduleAgendaEntry moves an entry.
+func (t *Tx) RescheduleAgendaEntry(userID, appointmentID string, start, end time.Time, origin string) error {
+	return t.execOne("reschedule agenda entry "+userID+"/"+appointmentID, `UPDATE agenda_entries
+		SET start_ns = ?, end_ns = ?, version = version + 1, origin_node = ? WHERE user_id = ? AND appointment_id = ?`,
+		start.UnixNano(), end.UnixNano(), origin, userID, appointmentID)
+}
+
+// RemoveAgendaEntry takes an entry out of a user's agenda.
+func (t *Tx) RemoveAgendaEntry(userID, appointmentID string) error {
+	return t.execOne("remove agenda entry "+userID+"/"+appointmentID,
+		`DELETE FROM agenda_entries WHERE user_id = ? AND appointment_id = ?`, userID, appointmentID)
+}
+
+// SetAgendaVersion records the version of a user's agenda stream.
+func (t *Tx) SetAgendaVersion(userID string, version int64, origin string) error {
+	_, err := t.exec(`INSERT INTO agenda_streams (user_id, version, origin_node) VALUES (?, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET version = excluded.version, origin_node = excluded.origin_node`,
+		userID, version, origin)
+	if err != nil {
+		return fmt.Errorf("set agenda version of %s: %w", userID, err)
+	}
+	return nil
+}

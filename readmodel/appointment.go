@@ -1,0 +1,137 @@
+package readmodel
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/agendahq/agenda"
+)
+
+// Appointment is an appointment as its participants see it.
+type Appointment struct {
+	ID           string        `json:"id"`
+	OwnerID      string        `json:"owner_id"`
+	GroupID      *string       `json:"group_id"`
+	Title        string        `json:"title"`
+	Description  string        `json:"description"`
+	Location     string        `json:"location"`
+	Start        time.Time     `json:"start"`
+	End          time.Time     `json:"end"`
+	Privacy      string        `json:"privacy"`
+	Status       string        `json:"status"`
+	MyStatus     string        `json:"my_status"`
+	Participants []Participant `json:"participants"`
+	CreatedAt    time.Time     `json:"created_at"`
+	UpdatedAt    time.Time     `json:"updated_at"`
+	Version      int64         `json:"version"`
+	OriginNode   string        `json:"origin_node"`
+}
+
+// Participant is one person's part in an appointment.
+type Participant struct {
+	UserID   string `json:"user_id"`
+	Username string `json:"username"`
+	Status   string `json:"status"`
+}
+
+// AppointmentRecord is the stored state of an appointment, as a projector
+// writes it.
+type AppointmentRecord struct {
+	ID, OwnerID, GroupID         string
+	Title, Description, Location string
+	Start, End                   time.Time
+	Privacy, Status              string
+	CreatedAt, UpdatedAt         time.Time
+	Version                      int64
+	OriginNode                   string
+}
+
+// Appointment returns an appointment as viewer sees it, with its
+// participants and the viewer's own status. ENOTFOUND if it does not exist or
+// the viewer neither owns nor takes part in it: the caller cannot tell which.
+func (db *DB) Appointment(ctx context.Context, id, viewerID string) (Appointment, error) {
+	tx, err := db.db.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return Appointment{}, fmt.Errorf("read appointment: %w", err)
+	}
+	defer tx.Rollback()
+	var a Appointment
+	var groupID string
+	var start, end, created, updated int64
+	err = tx.QueryRowContext(ctx, `SELECT id, owner_id, group_id, title, description, location, start_ns, end_ns,
+		privacy, status, created_at, updated_at, version, origin_node FROM appointments WHERE id = ?`, id).Scan(
+		&a.ID, &a.OwnerID, &groupID, &a.Title, &a.Description, &a.Location, &start, &end,
+		&a.Privacy, &a.Status, &created, &updated, &a.Version, &a.OriginNode)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Appointment{}, agenda.Errorf(agenda.ENOTFOUND, "appointment not found")
+	} else if err != nil {
+		return Appointment{}, fmt.Errorf("read appointment %s: %w", id, err)
+	}
+	a.GroupID = nullable(groupID)
+	a.Start, a.End = time.Unix(0, start).UTC(), time.Unix(0, end).UTC()
+	a.CreatedAt, a.UpdatedAt = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
+
+	rows, err := tx.QueryContext(ctx, `SELECT e.user_id, COALESCE(u.username, ''), e.role FROM agenda_entries e
+		LEFT JOIN users u ON u.id = e.user_id WHERE e.appointment_id = ? ORDER BY u.username`, id)
+	if err != nil {
+		return Appointment{}, fmt.Errorf("read participants of %s: %w", id, err)
+	}
+	defer rows.Close()
+	a.Participants = []Participant{}
+	for rows.Next() {
+		var p Participant
+		if err := rows.Scan(&p.UserID, &p.Username, &p.Status); err != nil {
+			return Appointment{}, err
+		}
+		a.Participants = append(a.Participants, p)
+		if p.UserID == viewerID {
+			a.MyStatus = p.Status
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return Appointment{}, err
+	}
+	if a.MyStatus == "" && a.OwnerID != viewerID {
+		return Appointment{}, agenda.Errorf(agenda.ENOTFOUND, "appointment not found")
+	}
+	if a.MyStatus == "" {
+		a.MyStatus = agenda.RoleOwner
+	}
+	return a, nil
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// InsertAppointment stores a new appointment.
+func (t *Tx) InsertAppointment(a AppointmentRecord) error {
+	_, err := t.exec(`INSERT INTO appointments (id, owner_id, group_id, title, description, location, start_ns,
+		end_ns, privacy, status, created_at, updated_at, version, origin_node)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.ID, a.OwnerID, a.GroupID, a.Title, a.Description, a.Location, a.Start.UnixNano(), a.End.UnixNano(),
+		a.Privacy, a.Status, a.CreatedAt.UnixNano(), a.UpdatedAt.UnixNano(), a.Version, a.OriginNode)
+	if err != nil {
+		return fmt.Errorf("insert appointment %s: %w", a.ID, err)
+	}
+	return nil
+}
+
+// UpdateAppointment replaces the editable fields of an appointment.
+func (t *Tx) UpdateAppointment(a AppointmentRecord) error {
+	return t.execOne("update appointment "+a.ID, `UPDATE appointments SET title = ?, description = ?, location = ?,
+		start_ns = ?, end_ns = ?, privacy = ?, updated_at = ?, version = ?, origin_node = ? WHERE id = ?`,
+		a.Title, a.Description, a.Location, a.Start.UnixNano(), a.End.UnixNano(), a.Privacy,
+		a.UpdatedAt.UnixNano(), a.Version, a.OriginNode, a.ID)
+}
+
+// DeleteAppointment removes an appointment.
+func (t *Tx) DeleteAppointment(id string) error {
+	return t.execOne("delete appointment "+id, `DELETE FROM appointments WHERE id = ?`, id)
+}

@@ -1,0 +1,209 @@
+package readmodel
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/internal/sqlite"
+)
+
+// DB is the read model database.
+type DB struct {
+	db *sqlite.DB
+
+	mu          sync.Mutex
+	checkpoints map[string]int64
+	changed     chan struct{} // closed and replaced when a checkpoint moves
+}
+
+// Open opens the read model at path. A file written with another schema
+// version is deleted and recreated empty, so the projectors rebuild it.
+func Open(ctx context.Context, path string) (*DB, error) {
+	db, err := open(ctx, path)
+	if errors.Is(err, sqlite.ErrSchemaMismatch) {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("discard outdated read model: %w", err)
+			}
+		}
+		db, err = open(ctx, path)
+	}
+	return db, err
+}
+
+func open(ctx context.Context, path string) (*DB, error) {
+	sdb, err := sqlite.Open(path, sqlite.Normal)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := sdb.Init(ctx, schemaVersion, schema); err != nil {
+		sdb.Close()
+		return nil, err
+	}
+	db := &DB{db: sdb, checkpoints: map[string]int64{}, changed: make(chan struct{})}
+	for _, p := range Projections {
+		db.checkpoints[p] = 0
+	}
+	rows, err := sdb.Read.QueryContext(ctx, "SELECT projection, position FROM checkpoints")
+	if err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("read checkpoints: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var pos int64
+		if err := rows.Scan(&name, &pos); err != nil {
+			sdb.Close()
+			return nil, err
+		}
+		db.checkpoints[name] = pos
+	}
+	return db, rows.Err()
+}
+
+// Close closes the database.
+func (db *DB) Close() error { return db.db.Close() }
+
+// Checkpoint returns the position a projection has applied up to.
+func (db *DB) Checkpoint(projection string) int64 {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.checkpoints[projection]
+}
+
+// Position returns the position every projection has reached: the read
+// model reflects all events up to it.
+func (db *DB) Position() int64 {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.positionLocked()
+}
+
+func (db *DB) positionLocked() int64 {
+	first := true
+	var p int64
+	for _, c := range db.checkpoints {
+		if first || c < p {
+			p, first = c, false
+		}
+	}
+	return p
+}
+
+// WaitFor blocks until Position reaches position. It returns an
+// EUNAVAILABLE error if ctx ends first.
+func (db *DB) WaitFor(ctx context.Context, position int64) error {
+	for {
+		db.mu.Lock()
+		p, ch := db.positionLocked(), db.changed
+		db.mu.Unlock()
+		if p >= position {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return agenda.Errorf(agenda.EUNAVAILABLE, "read model has not reached position %d (at %d)", position, p)
+		}
+	}
+}
+
+func (db *DB) setCheckpoint(projection string, position int64) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.checkpoints[projection] = position
+	close(db.changed)
+	db.changed = make(chan struct{})
+}
+
+// ErrCheckpointMoved means a projector tried to apply events from a position
+// other than its stored checkpoint: it must resume from the checkpoint.
+var ErrCheckpointMoved = errors.New("projection checkpoint moved")
+
+// Apply runs fn in one write transaction that also moves projection's
+// checkpoint from `from` to `to`; the change and the checkpoint commit
+// together or not at all, so a projector that crashes resumes exactly where
+// its last commit left off.
+func (db *DB) Apply(ctx context.Context, projection string, from, to int64, fn func(*Tx) error) error {
+	err := db.db.WithTx(ctx, func(tx *sql.Tx) error {
+		var cur int64
+		err := tx.QueryRowContext(ctx, "SELECT position FROM checkpoints WHERE projection = ?", projection).Scan(&cur)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("read checkpoint of %s: %w", projection, err)
+		}
+		if cur != from {
+			return fmt.Errorf("%w: %s is at %d, batch starts at %d", ErrCheckpointMoved, projection, cur, from)
+		}
+		if err := fn(&Tx{tx: tx, ctx: ctx}); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (projection, position) VALUES (?, ?)
+			ON CONFLICT (projection) DO UPDATE SET position = excluded.position`, projection, to); err != nil {
+			return fmt.Errorf("store checkpoint of %s: %w", projection, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	db.setCheckpoint(projection, to)
+	return nil
+}
+
+// Reset clears a projection's tables and checkpoint so that it is rebuilt
+// from the start of the event store.
+func (db *DB) Reset(ctx context.Context, projection string) error {
+	tables, ok := projectionTables[projection]
+	if !ok {
+		return agenda.Errorf(agenda.ENOTFOUND, "no projection %q", projection)
+	}
+	err := db.db.WithTx(ctx, func(tx *sql.Tx) error {
+		for _, t := range tables {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
+				return fmt.Errorf("clear %s: %w", t, err)
+			}
+		}
+		_, err := tx.ExecContext(ctx, "DELETE FROM checkpoints WHERE projection = ?", projection)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	db.mu.Lock()
+	db.checkpoints[projection] = 0
+	db.mu.Unlock()
+	return nil
+}
+
+// Tx is a projector's write transaction.
+type Tx struct {
+	tx  *sql.Tx
+	ctx context.Context
+}
+
+func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(t.ctx, query, args...)
+}
+
+// execOne runs a statement that must change exactly one row; anything else
+// means the projection and the event store disagree.
+func (t *Tx) execOne(what, query string, args ...any) error {
+	res, err := t.exec(query, args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n != 1 {
+		return fmt.Errorf("%s: changed %d rows, want 1", what, n)
+	}
+	return nil
+}

@@ -1,0 +1,80 @@
+package readmodel
+
+// schemaVersion changes whenever the schema below does; a read model file
+// with another version is discarded and rebuilt from the event store.
+const schemaVersion = 1
+
+// Times are stored as Unix nanoseconds so range queries compare integers.
+const schema = `
+CREATE TABLE checkpoints (
+	projection TEXT    PRIMARY KEY,
+	position   INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE users (
+	id            TEXT    PRIMARY KEY,
+	username      TEXT    NOT NULL UNIQUE,
+	display_name  TEXT    NOT NULL,
+	email         TEXT    NOT NULL,
+	password_hash TEXT    NOT NULL,
+	created_at    INTEGER NOT NULL,
+	updated_at    INTEGER NOT NULL,
+	version       INTEGER NOT NULL,
+	origin_node   TEXT    NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE appointments (
+	id          TEXT    PRIMARY KEY,
+	owner_id    TEXT    NOT NULL,
+	group_id    TEXT    NOT NULL,
+	title       TEXT    NOT NULL,
+	description TEXT    NOT NULL,
+	location    TEXT    NOT NULL,
+	start_ns    INTEGER NOT NULL,
+	end_ns      INTEGER NOT NULL,
+	privacy     TEXT    NOT NULL,
+	status      TEXT    NOT NULL,
+	created_at  INTEGER NOT NULL,
+	updated_at  INTEGER NOT NULL,
+	version     INTEGER NOT NULL,
+	origin_node TEXT    NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE agenda_entries (
+	user_id        TEXT    NOT NULL,
+	appointment_id TEXT    NOT NULL,
+	start_ns       INTEGER NOT NULL,
+	end_ns         INTEGER NOT NULL,
+	role           TEXT    NOT NULL,
+	version        INTEGER NOT NULL,
+	origin_node    TEXT    NOT NULL,
+	PRIMARY KEY (user_id, appointment_id)
+) WITHOUT ROWID;
+CREATE INDEX agenda_entries_by_start ON agenda_entries (user_id, start_ns);
+CREATE INDEX agenda_entries_by_appointment ON agenda_entries (appointment_id);
+
+-- The version of each user's agenda stream, as far as this read model has
+-- seen it: what a command expects when it checked the agenda for overlaps.
+CREATE TABLE agenda_streams (
+	user_id     TEXT    PRIMARY KEY,
+	version     INTEGER NOT NULL,
+	origin_node TEXT    NOT NULL
+) WITHOUT ROWID;
+`
+
+// Projection names, each with its own checkpoint.
+const (
+	ProjectionUsers        = "users"
+	ProjectionAppointments = "appointments"
+	ProjectionAgenda       = "agenda"
+)
+
+// Projections lists every projection of this read model.
+var Projections = []string{ProjectionUsers, ProjectionAppointments, ProjectionAgenda}
+
+// projectionTables lists the tables each projection owns, cleared on rebuild.
+var projectionTables = map[string][]string{
+	ProjectionUsers:        {"users"},
+	ProjectionAppointments: {"appointments"},
+	ProjectionAgenda:       {"agenda_entries", "agenda_streams"},
+}

@@ -1,0 +1,115 @@
+package readmodel
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/agendahq/agenda"
+)
+
+// User is a registered user as clients see it (PasswordHash never leaves
+// the server).
+type User struct {
+	ID           string    `json:"id"`
+	Username     string    `json:"username"`
+	DisplayName  string    `json:"display_name"`
+	Email        string    `json:"email"`
+	CreatedAt    time.Time `json:"created_at"`
+	Version      int64     `json:"version"`
+	OriginNode   string    `json:"origin_node"`
+	PasswordHash string    `json:"-"`
+}
+
+// UserSummary is what other people see of a user.
+type UserSummary struct {
+	ID          string `json:"id"`
+	Username    string `json:"username"`
+	DisplayName string `json:"display_name"`
+}
+
+const selectUser = `SELECT id, username, display_name, email, password_hash, created_at, version, origin_node FROM users`
+
+func scanUser(r interface{ Scan(...any) error }) (User, error) {
+	var u User
+	var created int64
+	err := r.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Email, &u.PasswordHash, &created, &u.Version, &u.OriginNode)
+	u.CreatedAt = time.Unix(0, created).UTC()
+	return u, err
+}
+
+// UserByID returns a user. ENOTFOUND if there is none.
+func (db *DB) UserByID(ctx context.Context, id string) (User, error) {
+	u, err := scanUser(db.db.Read.QueryRowContext(ctx, selectUser+" WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, agenda.Errorf(agenda.ENOTFOUND, "user not found")
+	} else if err != nil {
+		return u, fmt.Errorf("read user %s: %w", id, err)
+	}
+	return u, nil
+}
+
+// UserByUsername returns a user by username. ENOTFOUND if there is none.
+func (db *DB) UserByUsername(ctx context.Context, username string) (User, error) {
+	u, err := scanUser(db.db.Read.QueryRowContext(ctx, selectUser+" WHERE username = ?", username))
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, agenda.Errorf(agenda.ENOTFOUND, "user not found")
+	} else if err != nil {
+		return u, fmt.Errorf("read user %q: %w", username, err)
+	}
+	return u, nil
+}
+
+// SearchUsers returns up to limit users whose username or display name
+// starts with prefix (case-insensitive), by username.
+func (db *DB) SearchUsers(ctx context.Context, prefix string, limit int) ([]UserSummary, error) {
+	like := escapeLike(strings.ToLower(prefix)) + "%"
+	rows, err := db.db.Read.QueryContext(ctx, `SELECT id, username, display_name FROM users
+		WHERE username LIKE ? ESCAPE '\' OR lower(display_name) LIKE ? ESCAPE '\'
+		ORDER BY username LIMIT ?`, like, like, limit)
+	if err != nil {
+		return nil, fmt.Errorf("search users: %w", err)
+	}
+	defer rows.Close()
+	out := []UserSummary{}
+	for rows.Next() {
+		var u UserSummary
+		if err := rows.Scan(&u.ID, &u.Username, &u.DisplayName); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+func escapeLike(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s)
+}
+
+// InsertUser adds a newly registered user.
+func (t *Tx) InsertUser(u User) error {
+	_, err := t.exec(`INSERT INTO users (id, username, display_name, email, password_hash, created_at,
+		updated_at, version, origin_node) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Username, u.DisplayName, u.Email, u.PasswordHash, u.CreatedAt.UnixNano(), u.CreatedAt.UnixNano(),
+		u.Version, u.OriginNode)
+	if err != nil {
+		return fmt.Errorf("insert user %s: %w", u.ID, err)
+	}
+	return nil
+}
+
+// UpdateUserProfile changes a user's display name and email.
+func (t *Tx) UpdateUserProfile(id, displayName, email string, at time.Time, version int64, origin string) error {
+	return t.execOne("update profile of "+id, `UPDATE users SET display_name = ?, email = ?, updated_at = ?,
+		version = ?, origin_node = ? WHERE id = ?`, displayName, email, at.UnixNano(), version, origin, id)
+}
+
+// UpdateUserPassword changes a user's password hash.
+func (t *Tx) UpdateUserPassword(id, hash string, at time.Time, version int64, origin string) error {
+	return t.execOne("update password of "+id, `UPDATE users SET password_hash = ?, updated_at = ?,
+		version = ?, origin_node = ? WHERE id = ?`, hash, at.UnixNano(), version, origin, id)
+}
