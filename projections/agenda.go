@@ -5,8 +5,8 @@ import (
 	"github.com/agendahq/agenda/readmodel"
 )
 
-// AgendaProjection builds each user's agenda entries and records the
-// version of each agenda stream, which commands expect when they book time.
+// AgendaProjection builds appointments, each user's agenda entries, and the
+// version of each agenda stream (which commands expect when they book time).
 type AgendaProjection struct{}
 
 // Name implements Projection.
@@ -14,6 +14,24 @@ func (AgendaProjection) Name() string { return readmodel.ProjectionAgenda }
 
 // Handle implements Projection.
 func (AgendaProjection) Handle(tx *readmodel.Tx, env *events.Envelope, ev events.Event) error {
+	switch e := ev.(type) {
+	case events.AppointmentCreated:
+		return tx.InsertAppointment(readmodel.AppointmentRecord{
+			ID: e.AppointmentID, OwnerID: e.OwnerID, GroupID: e.GroupID,
+			Title: e.Title, Description: e.Description, Location: e.Location,
+			Start: e.Start, End: e.End, Privacy: e.Privacy, Status: e.Status,
+			CreatedAt: env.Time, UpdatedAt: env.Time, Version: env.Version, OriginNode: env.OriginNode,
+		})
+	case events.AppointmentUpdated:
+		return tx.UpdateAppointment(readmodel.AppointmentRecord{
+			ID: e.AppointmentID, Title: e.Title, Description: e.Description, Location: e.Location,
+			Start: e.Start, End: e.End, Privacy: e.Privacy,
+			UpdatedAt: env.Time, Version: env.Version, OriginNode: env.OriginNode,
+		})
+	case events.AppointmentDeleted:
+		return tx.DeleteAppointment(e.AppointmentID)
+	}
+
 	var err error
 	var user string
 	switch e := ev.(type) {

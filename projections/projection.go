@@ -16,5 +16,5 @@ type Projection interface {
 
 // All returns every projection of the read model.
 func All() []Projection {
-	return []Projection{UsersProjection{}, AppointmentsProjection{}, AgendaProjection{}}
+	return []Projection{UsersProjection{}, AgendaProjection{}}
 }

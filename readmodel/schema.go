@@ -63,18 +63,21 @@ CREATE TABLE agenda_streams (
 `
 
 // Projection names, each with its own checkpoint.
+//
+// Appointments and agenda entries belong to one projection on purpose: an
+// appointment and its participants are read together to decide commands
+// (who must be told of a change, whose agenda stream to expect), so they must
+// always reflect the same position.
 const (
-	ProjectionUsers        = "users"
-	ProjectionAppointments = "appointments"
-	ProjectionAgenda       = "agenda"
+	ProjectionUsers  = "users"
+	ProjectionAgenda = "agenda"
 )
 
 // Projections lists every projection of this read model.
-var Projections = []string{ProjectionUsers, ProjectionAppointments, ProjectionAgenda}
+var Projections = []string{ProjectionUsers, ProjectionAgenda}
 
 // projectionTables lists the tables each projection owns, cleared on rebuild.
 var projectionTables = map[string][]string{
-	ProjectionUsers:        {"users"},
-	ProjectionAppointments: {"appointments"},
-	ProjectionAgenda:       {"agenda_entries", "agenda_streams"},
+	ProjectionUsers:  {"users"},
+	ProjectionAgenda: {"appointments", "agenda_entries", "agenda_streams"},
 }

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is the configuration of `agenda serve`. Every field comes from a
+// flag or, failing that, from the environment variable of the same meaning
+// (see ../shared/API.md, "Configuration"); secrets may also come from
+// <NAME>_FILE, as Docker secrets do.
+type Config struct {
+	NodeID            string
+	HTTPAddr          string
+	RaftAddr          string
+	AdvertiseAddr     string
+	RaftAdvertiseAddr string
+	DataDir           string
+	JWTSecret         string
+	LogLevel          string
+	TokenTTL          time.Duration
+	// BcryptCost is lowered by tests; production keeps the default.
+	BcryptCost int
+}
+
+// envOr returns the environment variable name, or def.
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// secretFromEnv reads NAME, or the file named by NAME_FILE.
+func secretFromEnv(name string) (string, error) {
+	if v := os.Getenv(name); v != "" {
+		return v, nil
+	}
+	if f := os.Getenv(name + "_FILE"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", fmt.Errorf("read %s_FILE: %w", name, err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	return "", nil
+}
+
+// parseServeFlags builds a Config from args and the environment.
+func parseServeFlags(args []string) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&c.NodeID, "node-id", envOr("NODE_ID", ""), "stable node ID (NODE_ID; default: generated once and kept in the data dir)")
+	fs.StringVar(&c.HTTPAddr, "http-addr", envOr("HTTP_ADDR", ":8080"), "HTTP listen address (HTTP_ADDR)")
+	fs.StringVar(&c.RaftAddr, "raft-addr", envOr("RAFT_ADDR", "127.0.0.1:7000"), "Raft listen address (RAFT_ADDR)")
+	fs.StringVar(&c.AdvertiseAddr, "advertise-addr", envOr("ADVERTISE_ADDR", ""), "host:port other nodes use for HTTP (ADVERTISE_ADDR)")
+	fs.StringVar(&c.RaftAdvertiseAddr, "raft-advertise-addr", envOr("RAFT_ADVERTISE_ADDR", ""), "host:port other nodes use for Raft (RAFT_ADVERTISE_ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", envOr("DATA_DIR", "./data"), "data directory (DATA_DIR)")
+	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HS256 secret for client tokens (JWT_SECRET or JWT_SECRET_FILE; default: a development secret kept in the data dir)")
+	fs.StringVar(&c.LogLevel, "log-level", envOr("LOG_LEVEL", "info"), "debug, info, warn or error (LOG_LEVEL)")
+	fs.DurationVar(&c.TokenTTL, "token-ttl", 24*time.Hour, "lifetime of login tokens")
+	fs.IntVar(&c.BcryptCost, "bcrypt-cost", 0, "bcrypt cost of password hashes (0: library default)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if c.JWTSecret == "" {
+		s, err := secretFromEnv("JWT_SECRET")
+		if err != nil {
+			return c, err
+		}
+		c.JWTSecret = s
+	}
+	return c, nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(s))
+	return l, err
+}
+
+// resolveIdentity fills in the node ID and the JWT secret that were not
+// configured, generating them once and keeping them in the data dir so that
+// a restart keeps both (and the tokens already issued stay valid).
+func (c *Config) resolveIdentity(logger *slog.Logger) error {
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	if c.NodeID == "" {
+		id, created, err := keepFile(filepath.Join(c.DataDir, "node-id"), func() string { return "node-" + randomHex(4) })
+		if err != nil {
+			return err
+		}
+		if created {
+			logger.Info("generated node ID", "node_id", id)
+		}
+		c.NodeID = id
+	}
+	if c.JWTSecret == "" {
+		path := filepath.Join(c.DataDir, "secrets", "jwt_secret")
+		s, created, err := keepFile(path, func() string { return randomHex(32) })
+		if err != nil {
+			return err
+		}
+		c.JWTSecret = s
+		logger.Warn("using a development JWT secret kept in the data dir; set JWT_SECRET in production", "path", path, "generated", created)
+	}
+	if len(c.JWTSecret) < 32 {
+		return errors.New("JWT secret must be at least 32 characters")
+	}
+	return nil
+}
+
+// keepFile returns the trimmed content of path, creating it with gen() first
+// if it does not exist.
+func keepFile(path string, gen func() string) (string, bool, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && strings.TrimSpace(string(b)) != "" {
+		return strings.TrimSpace(string(b)), false, nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", false, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", false, err
+	}
+	v := gen()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(v+"\n"), 0o600); err != nil {
+		return "", false, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", false, err
+	}
+	return v, true, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}

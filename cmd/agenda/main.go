@@ -1,0 +1,66 @@
+// Command agenda runs an Agenda node.
+//
+//	agenda serve [flags]   run a node (the default with no subcommand)
+//	agenda help            list subcommands
+//
+// With no configuration at all, `agenda serve` runs a single-node cluster on
+// :8080 with its data in ./data.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "agenda:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+func run(args []string) error {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(args)
+	case "help":
+		fmt.Println("usage: agenda [serve] [flags]\n\nsubcommands:\n  serve   run a node (default)\n  help    this text\n\nagenda serve -h lists the flags.")
+		return nil
+	}
+	return fmt.Errorf("unknown subcommand %q (try: agenda help)", cmd)
+}
+
+func serve(args []string) error {
+	cfg, err := parseServeFlags(args)
+	if err != nil {
+		return err
+	}
+	level, err := parseLevel(cfg.LogLevel)
+	if err != nil {
+		return fmt.Errorf("bad log level %q", cfg.LogLevel)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(logger)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	n := &Node{Config: cfg, Logger: logger}
+	if err := n.Open(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	logger.Info("shutting down")
+	return n.Close()
+}

@@ -1,0 +1,165 @@
+package http
+
+import (
+	"net/http"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/commands"
+	"github.com/go-chi/chi/v5"
+)
+
+// appointmentRequest is the body of POST /api/appointments and PATCH
+// /api/appointments/{id}. Times are strings so a bad one gets a clear error.
+type appointmentRequest struct {
+	Title       *string `json:"title"`
+	Description *string `json:"description"`
+	Location    *string `json:"location"`
+	Start       *string `json:"start"`
+	End         *string `json:"end"`
+	Privacy     *string `json:"privacy"`
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func (s *Server) handleAppointmentCreate(w http.ResponseWriter, r *http.Request) {
+	var req appointmentRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if err := required("title", req.Title); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	start, err := parseTime("start", deref(req.Start))
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	end, err := parseTime("end", deref(req.End))
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	res, err := s.Commands.CreateAppointment(r.Context(), commands.CreateAppointment{
+		OwnerID: userID(r), Title: *req.Title, Description: deref(req.Description), Location: deref(req.Location),
+		Start: start, End: end, Privacy: deref(req.Privacy),
+	})
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.answerAppointment(w, r, res, http.StatusCreated)
+}
+
+func (s *Server) answerAppointment(w http.ResponseWriter, r *http.Request, res commands.Result, status int) {
+	if !s.committed(w, r, res) {
+		return
+	}
+	a, err := s.Queries.Appointment(r.Context(), res.ID, userID(r))
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	setETag(w, a.Version)
+	if status == http.StatusCreated {
+		w.Header().Set("Location", "/api/appointments/"+a.ID)
+	}
+	writeJSON(w, status, a)
+}
+
+func (s *Server) handleAppointmentGet(w http.ResponseWriter, r *http.Request) {
+	a, err := s.Queries.Appointment(r.Context(), chi.URLParam(r, "id"), userID(r))
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	setETag(w, a.Version)
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) handleAppointmentPatch(w http.ResponseWriter, r *http.Request) {
+	var req appointmentRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	ifMatch, err := parseIfMatch(r)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	start, err := optionalTime("start", req.Start)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	end, err := optionalTime("end", req.End)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if req == (appointmentRequest{}) {
+		s.Error(w, r, agenda.Errorf(agenda.EINVALID, "nothing to change: give at least one field"))
+		return
+	}
+	res, err := s.Commands.UpdateAppointment(r.Context(), commands.UpdateAppointment{
+		ActorID: userID(r), AppointmentID: chi.URLParam(r, "id"), Title: req.Title, Description: req.Description,
+		Location: req.Location, Start: start, End: end, Privacy: req.Privacy, IfMatch: ifMatch,
+	})
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.answerAppointment(w, r, res, http.StatusOK)
+}
+
+func (s *Server) handleAppointmentDelete(w http.ResponseWriter, r *http.Request) {
+	ifMatch, err := parseIfMatch(r)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	res, err := s.Commands.DeleteAppointment(r.Context(), commands.DeleteAppointment{
+		ActorID: userID(r), AppointmentID: chi.URLParam(r, "id"), IfMatch: ifMatch,
+	})
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if s.committed(w, r, res) {
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (s *Server) handleAgenda(w http.ResponseWriter, r *http.Request) {
+	from, err := parseTime("from", r.URL.Query().Get("from"))
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	to, err := parseTime("to", r.URL.Query().Get("to"))
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if !to.After(from) {
+		s.Error(w, r, agenda.Errorf(agenda.EINVALID, "to must be after from").WithDetails(map[string]any{"field": "to"}))
+		return
+	}
+	if to.Sub(from) > agenda.MaxAgendaWindow {
+		s.Error(w, r, agenda.Errorf(agenda.EINVALID, "the window may span at most 366 days").WithDetails(map[string]any{"field": "to"}))
+		return
+	}
+	entries, err := s.Queries.Agenda(r.Context(), userID(r), from, to)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, entries)
+}

@@ -1,0 +1,75 @@
+package http
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/agendahq/agenda"
+)
+
+// codes maps each error code to its HTTP status. It is the only place that
+// does.
+var codes = map[string]int{
+	agenda.EINVALID:              http.StatusBadRequest,
+	agenda.EUNAUTHORIZED:         http.StatusUnauthorized,
+	agenda.EFORBIDDEN:            http.StatusForbidden,
+	agenda.ENOTFOUND:             http.StatusNotFound,
+	agenda.ECONFLICT:             http.StatusConflict,
+	agenda.ESCHEDULECONFLICT:     http.StatusConflict,
+	agenda.EPRECONDITIONFAILED:   http.StatusPreconditionFailed,
+	agenda.ETOOLARGE:             http.StatusRequestEntityTooLarge,
+	agenda.EUNSUPPORTEDMEDIATYPE: http.StatusUnsupportedMediaType,
+	agenda.ERATELIMITED:          http.StatusTooManyRequests,
+	agenda.EUNAVAILABLE:          http.StatusServiceUnavailable,
+	agenda.EINTERNAL:             http.StatusInternalServerError,
+}
+
+// ErrorStatus returns the HTTP status for an error code.
+func ErrorStatus(code string) int {
+	if s, ok := codes[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+type errorBody struct {
+	Error errorPayload `json:"error"`
+}
+
+type errorPayload struct {
+	Code    string         `json:"code"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details,omitempty"`
+}
+
+// Error writes err as the contract's error JSON. Internal errors are logged
+// and answered with a generic message; their text never reaches the client.
+func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
+	code, message := agenda.ErrorCode(err), agenda.ErrorMessage(err)
+	if code == agenda.EINTERNAL {
+		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+			// The client went away; nothing to answer.
+			return
+		}
+		s.logger.Error("internal error", "method", r.Method, "path", r.URL.Path,
+			"request_id", requestID(r.Context()), "err", err)
+	}
+	status := ErrorStatus(code)
+	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, status, errorBody{Error: errorPayload{Code: code, Message: message, Details: agenda.ErrorDetails(err)}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if v != nil {
+		enc := jsonEncoder(w)
+		if err := enc.Encode(v); err != nil {
+			slog.Debug("write response", "err", err)
+		}
+	}
+}

@@ -1,0 +1,140 @@
+package http
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/agendahq/agenda"
+)
+
+// maxBodyBytes bounds every request body.
+const maxBodyBytes = 64 << 10
+
+func jsonEncoder(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc
+}
+
+// decodeBody decodes a JSON request body into dst strictly: the content type
+// must be JSON, the body at most maxBodyBytes, a single object with no
+// unknown fields and nothing after it. Every failure is a client error.
+func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return agenda.Errorf(agenda.EUNSUPPORTEDMEDIATYPE, "Content-Type must be application/json")
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return agenda.Errorf(agenda.EUNSUPPORTEDMEDIATYPE, "Content-Type must be application/json, not %q", ct)
+	}
+	body := http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	return decodeJSON(body, dst)
+}
+
+// decodeJSON is the reader-level half of decodeBody (and the fuzz target).
+func decodeJSON(body io.Reader, dst any) error {
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return jsonError(err)
+		}
+		return agenda.Errorf(agenda.EINVALID, "request body must hold a single JSON object")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return agenda.Errorf(agenda.ETOOLARGE, "request body exceeds %d bytes", mbe.Limit)
+	case errors.Is(err, io.EOF):
+		return agenda.Errorf(agenda.EINVALID, "request body is empty")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return agenda.Errorf(agenda.EINVALID, "request body is truncated JSON")
+	case errors.As(err, &syntax):
+		return agenda.Errorf(agenda.EINVALID, "request body is not valid JSON (at byte %d)", syntax.Offset)
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return agenda.Errorf(agenda.EINVALID, "request body must be a JSON object")
+		}
+		return agenda.Errorf(agenda.EINVALID, "field %q must be %s", typ.Field, jsonKind(typ.Type.Kind().String())).
+			WithDetails(map[string]any{"field": typ.Field})
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return agenda.Errorf(agenda.EINVALID, "unknown field %q", field).WithDetails(map[string]any{"field": field})
+	}
+	return agenda.Errorf(agenda.EINVALID, "request body is not valid: %v", err)
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "int", "int64", "float64", "uint64":
+		return "a number"
+	case "struct", "map":
+		return "an object"
+	case "slice":
+		return "an array"
+	}
+	return "of another type"
+}
+
+// parseTime parses an RFC 3339 time from a named field or parameter.
+func parseTime(field, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, agenda.Errorf(agenda.EINVALID, "%s is required", field).WithDetails(map[string]any{"field": field})
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, agenda.Errorf(agenda.EINVALID, "%s must be an RFC 3339 time such as 2026-12-01T09:00:00Z", field).
+			WithDetails(map[string]any{"field": field})
+	}
+	return t.UTC(), nil
+}
+
+// optionalTime parses a time field of a PATCH body (nil if absent).
+func optionalTime(field string, s *string) (*time.Time, error) {
+	if s == nil {
+		return nil, nil
+	}
+	t, err := parseTime(field, *s)
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// parseIfMatch reads If-Match: "<version>" (quotes optional; W/ refused).
+func parseIfMatch(r *http.Request) (int64, error) {
+	h := strings.TrimSpace(r.Header.Get("If-Match"))
+	if h == "" {
+		return 0, nil
+	}
+	var v int64
+	if _, err := fmt.Sscanf(strings.Trim(h, `"`), "%d", &v); err != nil || v < 1 || fmt.Sprint(v) != strings.Trim(h, `"`) {
+		return 0, agenda.Errorf(agenda.EINVALID, `If-Match must be a version such as "3"`)
+	}
+	return v, nil
+}
+
+func setETag(w http.ResponseWriter, version int64) {
+	w.Header().Set("ETag", fmt.Sprintf(`"%d"`, version))
+}

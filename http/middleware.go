@@ -1,0 +1,133 @@
+package http
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/commands"
+	"github.com/google/uuid"
+)
+
+type ctxKey int
+
+const (
+	userKey ctxKey = iota
+	requestIDKey
+)
+
+func errNotFound(msg string) error { return agenda.Errorf(agenda.ENOTFOUND, "%s", msg) }
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// withRequestID gives every request an ID (the client's X-Request-ID if it
+// is sane), echoes it, and makes it the correlation ID of any events the
+// request causes.
+func (s *Server) withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-ID")
+		if len(id) == 0 || len(id) > 64 || strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+			id = uuid.NewString()
+		}
+		w.Header().Set("X-Request-ID", id)
+		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		ctx = commands.WithCorrelationID(ctx, id)
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// recoverer turns a panic in a handler into a logged 500, never a dropped
+// connection.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Error(w, r, fmt.Errorf("panic: %v\n%s", v, debug.Stack()))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requireAuth admits requests with a valid bearer token and puts the user ID
+// in the context.
+func (s *Server) requireAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		scheme, token, ok := strings.Cut(h, " ")
+		if h == "" {
+			s.Error(w, r, agenda.Errorf(agenda.EUNAUTHORIZED, "missing Authorization: Bearer <token>"))
+			return
+		}
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+			s.Error(w, r, agenda.Errorf(agenda.EUNAUTHORIZED, "Authorization must be Bearer <token>"))
+			return
+		}
+		userID, err := s.Tokens.Verify(strings.TrimSpace(token))
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey, userID)))
+	})
+}
+
+func userID(r *http.Request) string {
+	id, _ := r.Context().Value(userKey).(string)
+	return id
+}
+
+// minPosition makes a read wait until the local read model has reached the
+// position the client asks for (?min_position= or X-Agenda-Min-Position):
+// read-your-writes on any node.
+func (s *Server) minPosition(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw := r.URL.Query().Get("min_position")
+		if raw == "" {
+			raw = r.Header.Get("X-Agenda-Min-Position")
+		}
+		if raw != "" {
+			p, err := strconv.ParseInt(raw, 10, 64)
+			if err != nil || p < 0 {
+				s.Error(w, r, agenda.Errorf(agenda.EINVALID, "min_position must be a non-negative integer").
+					WithDetails(map[string]any{"field": "min_position"}))
+				return
+			}
+			ctx, cancel := context.WithTimeout(r.Context(), s.readWait())
+			err = s.Queries.WaitFor(ctx, p)
+			cancel()
+			if err != nil {
+				s.Error(w, r, err)
+				return
+			}
+		}
+		w.Header().Set("X-Agenda-Position", strconv.FormatInt(s.Queries.Position(), 10))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// committed answers a successful write: it sets X-Agenda-Position and waits
+// (briefly) for the local read model to show the write, so the response and
+// any read that follows on this node reflect it. It reports false, after
+// answering 202 with the position, if the read model did not catch up in time.
+func (s *Server) committed(w http.ResponseWriter, r *http.Request, res commands.Result) bool {
+	w.Header().Set("X-Agenda-Position", strconv.FormatInt(res.Position, 10))
+	ctx, cancel := context.WithTimeout(r.Context(), s.readWait())
+	defer cancel()
+	if err := s.Queries.WaitFor(ctx, res.Position); err != nil {
+		writeJSON(w, http.StatusAccepted, map[string]any{"id": res.ID, "position": res.Position,
+			"message": "committed; not yet visible on this node, read with min_position"})
+		return false
+	}
+	return true
+}

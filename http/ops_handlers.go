@@ -1,0 +1,65 @@
+package http
+
+import (
+	_ "embed"
+	"net/http"
+	"time"
+)
+
+//go:embed openapi.json
+var openAPI []byte
+
+// ClusterStatus is the body of GET /cluster/status.
+type ClusterStatus struct {
+	NodeID       string        `json:"node_id"`
+	State        string        `json:"state"`
+	LeaderID     string        `json:"leader_id"`
+	LeaderAddr   string        `json:"leader_addr"`
+	Term         uint64        `json:"term"`
+	CommitIndex  uint64        `json:"commit_index"`
+	AppliedIndex uint64        `json:"applied_index"`
+	Position     int64         `json:"position"`
+	Nodes        []ClusterNode `json:"nodes"`
+}
+
+// ClusterNode is one member of the cluster.
+type ClusterNode struct {
+	ID       string     `json:"id"`
+	Address  string     `json:"address"`
+	Suffrage string     `json:"suffrage"`
+	LastSeen *time.Time `json:"last_seen"`
+	Source   string     `json:"source"`
+}
+
+// Readiness is the body of GET /readyz.
+type Readiness struct {
+	Ready    bool   `json:"-"`
+	Status   string `json:"status"`
+	Leader   string `json:"leader"`
+	Position int64  `json:"position"`
+	Head     int64  `json:"head"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	rd := s.Node.Readiness()
+	status := http.StatusOK
+	if !rd.Ready {
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, status, rd)
+}
+
+func (s *Server) handleClusterStatus(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.Node.ClusterStatus())
+}
+
+func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(openAPI)
+}

@@ -1,0 +1,109 @@
+package http
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/agendahq/agenda/commands"
+	"github.com/agendahq/agenda/readmodel"
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+)
+
+// Commands is the write side as the HTTP layer uses it.
+type Commands interface {
+	RegisterUser(ctx context.Context, cmd commands.RegisterUser) (commands.Result, error)
+	Authenticate(ctx context.Context, username, password string) (string, error)
+	ChangeProfile(ctx context.Context, cmd commands.ChangeProfile) (commands.Result, error)
+	ChangePassword(ctx context.Context, cmd commands.ChangePassword) (commands.Result, error)
+	CreateAppointment(ctx context.Context, cmd commands.CreateAppointment) (commands.Result, error)
+	UpdateAppointment(ctx context.Context, cmd commands.UpdateAppointment) (commands.Result, error)
+	DeleteAppointment(ctx context.Context, cmd commands.DeleteAppointment) (commands.Result, error)
+}
+
+// Queries is the read side as the HTTP layer uses it.
+type Queries interface {
+	UserByID(ctx context.Context, id string) (readmodel.User, error)
+	SearchUsers(ctx context.Context, prefix string, limit int) ([]readmodel.UserSummary, error)
+	Appointment(ctx context.Context, id, viewerID string) (readmodel.Appointment, error)
+	Agenda(ctx context.Context, userID string, from, to time.Time) ([]readmodel.AgendaEntry, error)
+	WaitFor(ctx context.Context, position int64) error
+	Position() int64
+}
+
+// Node reports the state of the local node for the operational endpoints.
+type Node interface {
+	ClusterStatus() ClusterStatus
+	// Readiness reports whether the node can serve: a leader is known and the
+	// read model has caught up with the event store.
+	Readiness() Readiness
+}
+
+// Server serves the HTTP API.
+type Server struct {
+	Commands Commands
+	Queries  Queries
+	Node     Node
+	Tokens   *Tokens
+	Metrics  *Metrics
+	Logger   *slog.Logger
+	// ReadWait bounds how long a read waits for min_position, and a write for
+	// the local read model to show what it committed (default 5s).
+	ReadWait time.Duration
+
+	logger *slog.Logger
+}
+
+func (s *Server) readWait() time.Duration {
+	if s.ReadWait > 0 {
+		return s.ReadWait
+	}
+	return 5 * time.Second
+}
+
+// Handler returns the routed handler.
+func (s *Server) Handler() http.Handler {
+	s.logger = s.Logger
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	r := chi.NewRouter()
+	r.Use(s.withRequestID, s.recoverer)
+	if s.Metrics != nil {
+		r.Use(s.Metrics.middleware)
+	}
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.Error(w, r, errNotFound("no such endpoint"))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: errorPayload{Code: "method_not_allowed", Message: "method not allowed"}})
+	})
+
+	r.Get("/healthz", s.handleHealthz)
+	r.Get("/readyz", s.handleReadyz)
+	r.Get("/cluster/status", s.handleClusterStatus)
+	if s.Metrics != nil {
+		r.Handle("/metrics", s.Metrics.Handler())
+	}
+
+	r.Route("/api", func(r chi.Router) {
+		r.Get("/openapi.json", s.handleOpenAPI)
+		r.Post("/auth/register", s.handleRegister)
+		r.Post("/auth/login", s.handleLogin)
+		r.Group(func(r chi.Router) {
+			r.Use(s.requireAuth)
+			r.With(s.minPosition).Get("/me", s.handleMe)
+			r.Patch("/me", s.handleMePatch)
+			r.Put("/me/password", s.handlePasswordChange)
+			r.With(s.minPosition).Get("/users", s.handleUserSearch)
+			r.Post("/appointments", s.handleAppointmentCreate)
+			r.With(s.minPosition).Get("/appointments/{id}", s.handleAppointmentGet)
+			r.Patch("/appointments/{id}", s.handleAppointmentPatch)
+			r.Delete("/appointments/{id}", s.handleAppointmentDelete)
+			r.With(s.minPosition).Get("/agenda", s.handleAgenda)
+		})
+	})
+	return middleware.StripSlashes(r)
+}

@@ -1,0 +1,198 @@
+package http
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/commands"
+	"github.com/agendahq/agenda/readmodel"
+)
+
+type registerRequest struct {
+	Username    *string `json:"username"`
+	Password    *string `json:"password"`
+	DisplayName string  `json:"display_name"`
+	Email       string  `json:"email"`
+}
+
+func required(field string, v *string) error {
+	if v == nil {
+		return agenda.Errorf(agenda.EINVALID, "%s is required", field).WithDetails(map[string]any{"field": field})
+	}
+	return nil
+}
+
+func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
+	var req registerRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if err := firstErr(required("username", req.Username), required("password", req.Password)); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	res, err := s.Commands.RegisterUser(r.Context(), commands.RegisterUser{
+		Username: *req.Username, Password: *req.Password, DisplayName: req.DisplayName, Email: req.Email,
+	})
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.answerUser(w, r, res, http.StatusCreated)
+}
+
+func (s *Server) answerUser(w http.ResponseWriter, r *http.Request, res commands.Result, status int) {
+	if !s.committed(w, r, res) {
+		return
+	}
+	u, err := s.Queries.UserByID(r.Context(), res.ID)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	setETag(w, u.Version)
+	writeJSON(w, status, u)
+}
+
+type loginRequest struct {
+	Username *string `json:"username"`
+	Password *string `json:"password"`
+}
+
+type loginResponse struct {
+	Token     string         `json:"token"`
+	ExpiresAt time.Time      `json:"expires_at"`
+	User      readmodel.User `json:"user"`
+}
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	var req loginRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if err := firstErr(required("username", req.Username), required("password", req.Password)); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	id, err := s.Commands.Authenticate(r.Context(), *req.Username, *req.Password)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	u, err := s.Queries.UserByID(r.Context(), id)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	token, exp, err := s.Tokens.Issue(u.ID, u.Username)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, loginResponse{Token: token, ExpiresAt: exp, User: u})
+}
+
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
+	u, err := s.Queries.UserByID(r.Context(), userID(r))
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	setETag(w, u.Version)
+	writeJSON(w, http.StatusOK, u)
+}
+
+type profilePatch struct {
+	DisplayName *string `json:"display_name"`
+	Email       *string `json:"email"`
+}
+
+func (s *Server) handleMePatch(w http.ResponseWriter, r *http.Request) {
+	var req profilePatch
+	if err := decodeBody(w, r, &req); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if req == (profilePatch{}) {
+		s.Error(w, r, agenda.Errorf(agenda.EINVALID, "nothing to change: give display_name or email"))
+		return
+	}
+	ifMatch, err := parseIfMatch(r)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	res, err := s.Commands.ChangeProfile(r.Context(), commands.ChangeProfile{
+		UserID: userID(r), DisplayName: req.DisplayName, Email: req.Email, IfMatch: ifMatch,
+	})
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.answerUser(w, r, res, http.StatusOK)
+}
+
+type passwordChange struct {
+	CurrentPassword *string `json:"current_password"`
+	NewPassword     *string `json:"new_password"`
+}
+
+func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) {
+	var req passwordChange
+	if err := decodeBody(w, r, &req); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if err := firstErr(required("current_password", req.CurrentPassword), required("new_password", req.NewPassword)); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	res, err := s.Commands.ChangePassword(r.Context(), commands.ChangePassword{
+		UserID: userID(r), CurrentPassword: *req.CurrentPassword, NewPassword: *req.NewPassword,
+	})
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if s.committed(w, r, res) {
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (s *Server) handleUserSearch(w http.ResponseWriter, r *http.Request) {
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	limit := 20
+	if raw := r.URL.Query().Get("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > 100 {
+			s.Error(w, r, agenda.Errorf(agenda.EINVALID, "limit must be an integer from 1 to 100").WithDetails(map[string]any{"field": "limit"}))
+			return
+		}
+		limit = n
+	}
+	if len(q) > 64 {
+		s.Error(w, r, agenda.Errorf(agenda.EINVALID, "q must be at most 64 characters").WithDetails(map[string]any{"field": "q"}))
+		return
+	}
+	users, err := s.Queries.SearchUsers(r.Context(), q, limit)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, users)
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
