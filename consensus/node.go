@@ -149,7 +149,7 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 			return nil, err
 		}
 		if !has {
-			cfg.Logger.Info("bootstrapping single-node raft cluster", "node_id", cfg.NodeID, "raft_addr", transport.LocalAddr())
+			cfg.Logger.Info("bootstrapping single-node raft cluster", "raft_addr", transport.LocalAddr())
 			conf := raft.Configuration{Servers: []raft.Server{{
 				ID: rc.LocalID, Address: transport.LocalAddr(), Suffrage: raft.Voter,
 			}}}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/agendahq/agenda/commands"
@@ -36,6 +37,8 @@ type Node struct {
 
 	projectorDone chan error
 	cancel        context.CancelFunc
+	closeOnce     sync.Once
+	closeErr      error
 }
 
 // Open opens the node's stores and starts Raft, the projector and the HTTP
@@ -127,7 +130,13 @@ func (n *Node) HTTPAddr() string {
 
 // Close shuts the node down in reverse order: stop taking requests, let
 // in-flight ones finish, stop the projector, then Raft, then the stores.
+// Calling it again is a no-op.
 func (n *Node) Close() error {
+	n.closeOnce.Do(func() { n.closeErr = n.close() })
+	return n.closeErr
+}
+
+func (n *Node) close() error {
 	var errs []error
 	if n.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
