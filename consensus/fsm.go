@@ -7,8 +7,8 @@ import (
 	"io"
 	"log/slog"
 
-	"github.com/agendahq/agenda/eventstore"
 	"github.com/agendahq/agenda/events"
+	"github.com/agendahq/agenda/eventstore"
 	"github.com/hashicorp/raft"
 )
 

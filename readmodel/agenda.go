@@ -79,32 +79,34 @@ func (db *DB) Agenda(ctx context.Context, userID string, from, to time.Time) ([]
 // Schedule returns the version of userID's agenda stream and the entries
 // that block [start, end), other than appointment exclude.
 func (db *DB) Schedule(ctx context.Context, userID string, start, end time.Time, exclude string) (Schedule, error) {
-	tx, err := db.db.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return Schedule{}, fmt.Errorf("read schedule: %w", err)
-	}
-	defer tx.Rollback()
-	var s Schedule
-	err = tx.QueryRowContext(ctx, "SELECT version FROM agenda_streams WHERE user_id = ?", userID).Scan(&s.Version)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return Schedule{}, fmt.Errorf("read agenda version of %s: %w", userID, err)
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT e.appointment_id, COALESCE(a.title, ''), e.start_ns, e.end_ns
+	// One statement, so the version and the conflicts come from the same
+	// snapshot without the cost of an explicit transaction: the first row
+	// (kind 0) carries the version, the others (kind 1) the conflicts.
+	rows, err := db.db.Read.QueryContext(ctx, `
+		SELECT 0 AS kind, '', '', COALESCE((SELECT version FROM agenda_streams WHERE user_id = ?1), 0), 0
+		UNION ALL
+		SELECT 1, e.appointment_id, COALESCE(a.title, ''), e.start_ns, e.end_ns
 		FROM agenda_entries e LEFT JOIN appointments a ON a.id = e.appointment_id
-		WHERE e.user_id = ? AND e.start_ns > ? AND e.start_ns < ? AND e.end_ns > ?
-		AND e.role IN (?, ?, ?) AND e.appointment_id <> ?
-		ORDER BY e.start_ns`,
+		WHERE e.user_id = ?1 AND e.start_ns > ?2 AND e.start_ns < ?3 AND e.end_ns > ?4
+		AND e.role IN (?5, ?6, ?7) AND e.appointment_id <> ?8
+		ORDER BY 1, 4`,
 		userID, start.Add(-agenda.MaxAppointmentDuration).UnixNano(), end.UnixNano(), start.UnixNano(),
 		agenda.RoleOwner, agenda.RoleAuto, agenda.RoleAccepted, exclude)
 	if err != nil {
 		return Schedule{}, fmt.Errorf("read schedule of %s: %w", userID, err)
 	}
 	defer rows.Close()
+	var s Schedule
 	for rows.Next() {
+		var kind int
 		var sl Slot
 		var st, en int64
-		if err := rows.Scan(&sl.AppointmentID, &sl.Title, &st, &en); err != nil {
+		if err := rows.Scan(&kind, &sl.AppointmentID, &sl.Title, &st, &en); err != nil {
 			return Schedule{}, err
+		}
+		if kind == 0 {
+			s.Version = st
+			continue
 		}
 		sl.Start, sl.End = time.Unix(0, st).UTC(), time.Unix(0, en).UTC()
 		s.Conflicts = append(s.Conflicts, sl)

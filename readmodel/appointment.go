@@ -2,8 +2,6 @@ package readmodel
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -53,38 +51,37 @@ type AppointmentRecord struct {
 // participants and the viewer's own status. ENOTFOUND if it does not exist or
 // the viewer neither owns nor takes part in it: the caller cannot tell which.
 func (db *DB) Appointment(ctx context.Context, id, viewerID string) (Appointment, error) {
-	tx, err := db.db.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	// One statement (appointment columns repeated on each participant row)
+	// reads the appointment and its participants from the same snapshot.
+	rows, err := db.db.Read.QueryContext(ctx, `SELECT a.id, a.owner_id, a.group_id, a.title, a.description,
+		a.location, a.start_ns, a.end_ns, a.privacy, a.status, a.created_at, a.updated_at, a.version, a.origin_node,
+		COALESCE(e.user_id, ''), COALESCE(u.username, ''), COALESCE(e.role, '')
+		FROM appointments a
+		LEFT JOIN agenda_entries e ON e.appointment_id = a.id
+		LEFT JOIN users u ON u.id = e.user_id
+		WHERE a.id = ? ORDER BY u.username, e.user_id`, id)
 	if err != nil {
-		return Appointment{}, fmt.Errorf("read appointment: %w", err)
-	}
-	defer tx.Rollback()
-	var a Appointment
-	var groupID string
-	var start, end, created, updated int64
-	err = tx.QueryRowContext(ctx, `SELECT id, owner_id, group_id, title, description, location, start_ns, end_ns,
-		privacy, status, created_at, updated_at, version, origin_node FROM appointments WHERE id = ?`, id).Scan(
-		&a.ID, &a.OwnerID, &groupID, &a.Title, &a.Description, &a.Location, &start, &end,
-		&a.Privacy, &a.Status, &created, &updated, &a.Version, &a.OriginNode)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Appointment{}, agenda.Errorf(agenda.ENOTFOUND, "appointment not found")
-	} else if err != nil {
 		return Appointment{}, fmt.Errorf("read appointment %s: %w", id, err)
 	}
-	a.GroupID = nullable(groupID)
-	a.Start, a.End = time.Unix(0, start).UTC(), time.Unix(0, end).UTC()
-	a.CreatedAt, a.UpdatedAt = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
-
-	rows, err := tx.QueryContext(ctx, `SELECT e.user_id, COALESCE(u.username, ''), e.role FROM agenda_entries e
-		LEFT JOIN users u ON u.id = e.user_id WHERE e.appointment_id = ? ORDER BY u.username`, id)
-	if err != nil {
-		return Appointment{}, fmt.Errorf("read participants of %s: %w", id, err)
-	}
 	defer rows.Close()
+	var a Appointment
+	found := false
 	a.Participants = []Participant{}
 	for rows.Next() {
+		var groupID string
+		var start, end, created, updated int64
 		var p Participant
-		if err := rows.Scan(&p.UserID, &p.Username, &p.Status); err != nil {
-			return Appointment{}, err
+		if err := rows.Scan(&a.ID, &a.OwnerID, &groupID, &a.Title, &a.Description, &a.Location, &start, &end,
+			&a.Privacy, &a.Status, &created, &updated, &a.Version, &a.OriginNode,
+			&p.UserID, &p.Username, &p.Status); err != nil {
+			return Appointment{}, fmt.Errorf("read appointment %s: %w", id, err)
+		}
+		found = true
+		a.GroupID = nullable(groupID)
+		a.Start, a.End = time.Unix(0, start).UTC(), time.Unix(0, end).UTC()
+		a.CreatedAt, a.UpdatedAt = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
+		if p.UserID == "" {
+			continue
 		}
 		a.Participants = append(a.Participants, p)
 		if p.UserID == viewerID {
@@ -92,9 +89,9 @@ func (db *DB) Appointment(ctx context.Context, id, viewerID string) (Appointment
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return Appointment{}, err
+		return Appointment{}, fmt.Errorf("read appointment %s: %w", id, err)
 	}
-	if a.MyStatus == "" && a.OwnerID != viewerID {
+	if !found || (a.MyStatus == "" && a.OwnerID != viewerID) {
 		return Appointment{}, agenda.Errorf(agenda.ENOTFOUND, "appointment not found")
 	}
 	if a.MyStatus == "" {

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/internal/notify"
 	"github.com/agendahq/agenda/internal/sqlite"
 )
 
@@ -18,7 +19,7 @@ type DB struct {
 
 	mu          sync.Mutex
 	checkpoints map[string]int64
-	changed     chan struct{} // closed and replaced when a checkpoint moves
+	position    notify.Position // the lowest checkpoint
 }
 
 // Open opens the read model at path. A file written with another schema
@@ -45,7 +46,7 @@ func open(ctx context.Context, path string) (*DB, error) {
 		sdb.Close()
 		return nil, err
 	}
-	db := &DB{db: sdb, checkpoints: map[string]int64{}, changed: make(chan struct{})}
+	db := &DB{db: sdb, checkpoints: map[string]int64{}}
 	for _, p := range Projections {
 		db.checkpoints[p] = 0
 	}
@@ -64,6 +65,7 @@ func open(ctx context.Context, path string) (*DB, error) {
 		}
 		db.checkpoints[name] = pos
 	}
+	db.position.Reset(db.lowest())
 	return db, rows.Err()
 }
 
@@ -79,13 +81,10 @@ func (db *DB) Checkpoint(projection string) int64 {
 
 // Position returns the position every projection has reached: the read
 // model reflects all events up to it.
-func (db *DB) Position() int64 {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	return db.positionLocked()
-}
+func (db *DB) Position() int64 { return db.position.Get() }
 
-func (db *DB) positionLocked() int64 {
+// lowest returns the lowest checkpoint; db.mu must be held (or db unshared).
+func (db *DB) lowest() int64 {
 	first := true
 	var p int64
 	for _, c := range db.checkpoints {
@@ -99,27 +98,17 @@ func (db *DB) positionLocked() int64 {
 // WaitFor blocks until Position reaches position. It returns an
 // EUNAVAILABLE error if ctx ends first.
 func (db *DB) WaitFor(ctx context.Context, position int64) error {
-	for {
-		db.mu.Lock()
-		p, ch := db.positionLocked(), db.changed
-		db.mu.Unlock()
-		if p >= position {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return agenda.Errorf(agenda.EUNAVAILABLE, "read model has not reached position %d (at %d)", position, p)
-		}
+	if err := db.position.Wait(ctx, position); err != nil {
+		return agenda.Errorf(agenda.EUNAVAILABLE, "read model has not reached position %d (at %d)", position, db.position.Get())
 	}
+	return nil
 }
 
 func (db *DB) setCheckpoint(projection string, position int64) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	db.checkpoints[projection] = position
-	close(db.changed)
-	db.changed = make(chan struct{})
+	db.position.Set(db.lowest())
 }
 
 // ErrCheckpointMoved means a projector tried to apply events from a position
@@ -177,6 +166,7 @@ func (db *DB) Reset(ctx context.Context, projection string) error {
 	}
 	db.mu.Lock()
 	db.checkpoints[projection] = 0
+	db.position.Reset(db.lowest())
 	db.mu.Unlock()
 	return nil
 }

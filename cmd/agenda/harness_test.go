@@ -215,3 +215,6 @@ func agendaPath(from, to time.Time) string {
 	return fmt.Sprintf("/api/agenda?from=%s&to=%s", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
 }
 
+func decodeInto(resp *http.Response, v any) error {
+	return json.NewDecoder(resp.Body).Decode(v)
+}

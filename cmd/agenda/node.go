@@ -199,4 +199,3 @@ func (s nodeStatus) Readiness() agendahttp.Readiness {
 	}
 	return r
 }
-

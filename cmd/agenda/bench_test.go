@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/events"
+	"github.com/google/uuid"
+)
+
+// latencies collects per-request durations and reports throughput and
+// percentiles as benchmark metrics.
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	l.d = append(l.d, d)
+	l.mu.Unlock()
+}
+
+func (l *latencies) report(b *testing.B, elapsed time.Duration) {
+	sort.Slice(l.d, func(i, j int) bool { return l.d[i] < l.d[j] })
+	if len(l.d) == 0 {
+		return
+	}
+	pct := func(p float64) float64 {
+		return float64(l.d[int(p*float64(len(l.d)-1))].Microseconds()) / 1000
+	}
+	b.ReportMetric(float64(len(l.d))/elapsed.Seconds(), "req/s")
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(pct(1), "max-ms")
+}
+
+func benchClient(n *Node) *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 128, MaxConnsPerHost: 128}}
+}
+
+// BenchmarkCreateAppointment64 measures personal appointment creation through
+// the whole stack with 64 concurrent HTTP clients, each its own user.
+// Target (issue 2): ≥ 3,000/s with p99 < 50 ms on one node.
+func BenchmarkCreateAppointment64(b *testing.B) {
+	n := mustStartNode(b)
+	const clients = 64
+	users := make([]*client, clients)
+	for i := range users {
+		users[i] = registerUser(b, n, fmt.Sprintf("bench%02d", i))
+	}
+	hc := benchClient(n)
+	base := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	var next atomic.Int64
+	var failed atomic.Int64
+	var lat latencies
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func(u *client) {
+			defer wg.Done()
+			slot := 0
+			for next.Add(1) <= int64(b.N) {
+				slot++
+				st := base.Add(time.Duration(slot) * time.Hour)
+				body := fmt.Sprintf(`{"title":"bench","start":%q,"end":%q}`, st.Format(time.RFC3339), st.Add(30*time.Minute).Format(time.RFC3339))
+				req, _ := http.NewRequest("POST", u.base+"/api/appointments", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+u.token)
+				t0 := time.Now()
+				resp, err := hc.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				resp.Body.Close()
+				lat.add(time.Since(t0))
+				if resp.StatusCode != http.StatusCreated {
+					failed.Add(1)
+				}
+			}
+		}(users[i])
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if f := failed.Load(); f > 0 {
+		b.Fatalf("%d of %d requests failed", f, b.N)
+	}
+	lat.report(b, elapsed)
+}
+
+// seedAppointments commits count personal appointments for userID straight
+// through Raft in large batches (the command path would take minutes), one
+// per hour from base, and waits until the read model has them.
+func seedAppointments(b *testing.B, n *Node, userID string, base time.Time, count int) {
+	b.Helper()
+	ctx := context.Background()
+	version, err := n.rm.AgendaVersion(ctx, userID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	meta := events.Meta{Time: time.Now().UTC(), OriginNode: n.Config.NodeID, Actor: userID}
+	const perBatch = 250
+	var last int64
+	for done := 0; done < count; {
+		var batch events.Batch
+		batch.Expect = append(batch.Expect, events.Expectation{Stream: events.AgendaStream(userID), Version: version})
+		for i := 0; i < perBatch && done < count; i, done = i+1, done+1 {
+			id := uuid.NewString()
+			st := base.Add(time.Duration(done) * time.Hour)
+			en := st.Add(45 * time.Minute)
+			created, err := events.New(uuid.NewString(), events.AppointmentStream(id), 1, events.AppointmentCreated{
+				AppointmentID: id, OwnerID: userID, Title: fmt.Sprintf("seed %d", done), Start: st, End: en,
+				Privacy: agenda.PrivacyFull, Status: agenda.StatusConfirmed,
+			}, meta)
+			if err != nil {
+				b.Fatal(err)
+			}
+			version++
+			added, err := events.New(uuid.NewString(), events.AgendaStream(userID), version, events.AgendaEntryAdded{
+				UserID: userID, AppointmentID: id, Start: st, End: en, Role: agenda.RoleOwner,
+			}, meta)
+			if err != nil {
+				b.Fatal(err)
+			}
+			batch.Expect = append(batch.Expect, events.Expectation{Stream: events.AppointmentStream(id), Version: 0})
+			batch.Events = append(batch.Events, created, added)
+		}
+		c, err := n.raft.Propose(ctx, batch)
+		if err != nil {
+			b.Fatalf("seed: %v", err)
+		}
+		last = c.LastPosition
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	if err := n.rm.WaitFor(wctx, last); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkAgendaWeek measures GET /api/agenda for a one-week window with
+// 100,000 appointments stored. Target (issue 2): p99 < 5 ms.
+func BenchmarkAgendaWeek(b *testing.B) {
+	n := mustStartNode(b)
+	u := registerUser(b, n, "reader")
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const stored = 100_000
+	seedStart := time.Now()
+	seedAppointments(b, n, u.userID, base, stored)
+	b.Logf("seeded %d appointments (%d events) in %s", stored, 2*stored, time.Since(seedStart).Round(time.Millisecond))
+
+	hc := benchClient(n)
+	var lat latencies
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		from := base.Add(time.Duration(i%500) * 7 * 24 * time.Hour)
+		req, _ := http.NewRequest("GET", u.base+agendaPath(from, from.Add(7*24*time.Hour)), nil)
+		req.Header.Set("Authorization", "Bearer "+u.token)
+		t0 := time.Now()
+		resp, err := hc.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var entries []map[string]any
+		if err := decodeInto(resp, &entries); err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
+		lat.add(time.Since(t0))
+		if resp.StatusCode != http.StatusOK || len(entries) != 168 {
+			b.Fatalf("status %d, %d entries (want 168)", resp.StatusCode, len(entries))
+		}
+	}
+	lat.report(b, time.Since(start))
+}
