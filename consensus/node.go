@@ -140,6 +140,12 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		return nil, fmt.Errorf("raft transport on %s: %w", cfg.BindAddr, err)
 	}
 
+	if err := catchUpFromSnapshot(snaps, store, cfg.Logger); err != nil {
+		transport.Close()
+		logStore.Close()
+		return nil, err
+	}
+
 	f := &fsm{store: store, logger: cfg.Logger}
 	if cfg.Bootstrap {
 		has, err := raft.HasExistingState(cached, logStore, snaps)
@@ -292,3 +298,36 @@ func (n *Node) Propose(ctx context.Context, b events.Batch) (events.Committed, e
 
 // Snapshot forces a snapshot and log compaction (used by tests and admins).
 func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
+
+// catchUpFromSnapshot restores the latest snapshot into the event store if
+// the store is behind it. Raft is told not to restore snapshots on start
+// (the store is durable and knows its applied index), so this is what covers
+// a store that lost its tail, or a data dir whose event store was removed:
+// raft only replays the log after its latest snapshot.
+func catchUpFromSnapshot(snaps raft.SnapshotStore, store *eventstore.Store, logger *slog.Logger) error {
+	list, err := snaps.List()
+	if err != nil {
+		return fmt.Errorf("list snapshots: %w", err)
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	applied, _, err := store.Applied(context.Background())
+	if err != nil {
+		return err
+	}
+	latest := list[0]
+	if applied >= latest.Index {
+		return nil
+	}
+	logger.Warn("event store is behind the latest raft snapshot; restoring it", "applied_index", applied, "snapshot_index", latest.Index)
+	_, rc, err := snaps.Open(latest.ID)
+	if err != nil {
+		return fmt.Errorf("open snapshot %s: %w", latest.ID, err)
+	}
+	defer rc.Close()
+	if err := store.Restore(context.Background(), rc); err != nil {
+		return fmt.Errorf("restore snapshot %s: %w", latest.ID, err)
+	}
+	return nil
+}
