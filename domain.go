@@ -39,3 +39,11 @@ const MaxAppointmentDuration = 31 * 24 * time.Hour
 
 // MaxAgendaWindow bounds the window of one agenda query.
 const MaxAgendaWindow = 366 * 24 * time.Hour
+
+// Times outside [MinTime, MaxTime) are refused as invalid: they are no
+// plausible calendar entries, and the read model stores times as int64
+// nanoseconds, which would overflow far outside this range.
+var (
+	MinTime = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)

@@ -9,6 +9,7 @@ import (
 // package maps each to a status code in one place.
 const (
 	EINVALID              = "invalid"
+	EMETHODNOTALLOWED     = "method_not_allowed"
 	EUNAUTHORIZED         = "unauthorized"
 	EFORBIDDEN            = "forbidden"
 	ENOTFOUND             = "not_found"

@@ -71,9 +71,11 @@ func (h *Handlers) ChangePassword(ctx context.Context, cmd ChangePassword) (Resu
 	if err != nil {
 		return Result{}, err
 	}
+	wrong := agenda.Errorf(agenda.EFORBIDDEN, "current_password is wrong").WithDetails(map[string]any{"field": "current_password"})
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(cmd.CurrentPassword)) != nil {
-		return Result{}, agenda.Errorf(agenda.EFORBIDDEN, "current_password is wrong").WithDetails(map[string]any{"field": "current_password"})
+		return Result{}, wrong
 	}
+	checked := u.PasswordHash
 	hash, err := h.hash(cmd.NewPassword)
 	if err != nil {
 		return Result{}, err
@@ -82,6 +84,14 @@ func (h *Handlers) ChangePassword(ctx context.Context, cmd ChangePassword) (Resu
 		u, err := h.Read.UserByID(ctx, cmd.UserID)
 		if err != nil {
 			return nil, err
+		}
+		// A concurrent change may have replaced the password we checked:
+		// the current password must still be the current one.
+		if u.PasswordHash != checked {
+			if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(cmd.CurrentPassword)) != nil {
+				return nil, wrong
+			}
+			checked = u.PasswordHash
 		}
 		b := h.newBatch(ctx, cmd.UserID)
 		b.expect(events.UserStream(u.ID), u.Version)

@@ -70,6 +70,9 @@ func validateEmail(e string) error {
 }
 
 func validateDisplayName(d string) error {
+	if strings.TrimSpace(d) == "" {
+		return invalid("display_name", "display_name may not be blank")
+	}
 	if err := validateText("display_name", d, 100); err != nil {
 		return err
 	}
@@ -79,11 +82,6 @@ func validateDisplayName(d string) error {
 	return nil
 }
 
-var (
-	minTime = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
-	maxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
-)
-
 // ValidateInterval checks an appointment's or a query's time range: both
 // ends set, within years 1900–2200, end after start, and no longer than max.
 func ValidateInterval(start, end time.Time, max time.Duration) error {
@@ -92,9 +90,9 @@ func ValidateInterval(start, end time.Time, max time.Duration) error {
 		return invalid("start", "start is required")
 	case end.IsZero():
 		return invalid("end", "end is required")
-	case start.Before(minTime) || !start.Before(maxTime):
+	case start.Before(agenda.MinTime) || !start.Before(agenda.MaxTime):
 		return invalid("start", "start must be between 1900 and 2200")
-	case end.Before(minTime) || end.After(maxTime):
+	case end.Before(agenda.MinTime) || end.After(agenda.MaxTime):
 		return invalid("end", "end must be between 1900 and 2200")
 	case !end.After(start):
 		return invalid("end", "end must be after start")

@@ -13,6 +13,7 @@ import (
 // does.
 var codes = map[string]int{
 	agenda.EINVALID:              http.StatusBadRequest,
+	agenda.EMETHODNOTALLOWED:     http.StatusMethodNotAllowed,
 	agenda.EUNAUTHORIZED:         http.StatusUnauthorized,
 	agenda.EFORBIDDEN:            http.StatusForbidden,
 	agenda.ENOTFOUND:             http.StatusNotFound,

@@ -1,13 +1,16 @@
 package http
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/agendahq/agenda"
@@ -39,20 +42,89 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
 }
 
 // decodeJSON is the reader-level half of decodeBody (and the fuzz target).
+// Beyond encoding/json's own checks it insists that field names match
+// exactly (encoding/json matches them case-insensitively) and appear once:
+// {"username":"a","username":"admin"} is refused, not read as "admin".
 func decodeJSON(body io.Reader, dst any) error {
-	dec := json.NewDecoder(body)
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return jsonError(err)
+	}
+	if err := checkKeys(data, dst); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return jsonError(err)
-		}
 		return agenda.Errorf(agenda.EINVALID, "request body must hold a single JSON object")
 	}
 	return nil
+}
+
+// checkKeys walks the top-level object of data and refuses keys that are
+// not exactly a JSON field name of dst's struct type, or that repeat.
+func checkKeys(data []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return jsonError(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return agenda.Errorf(agenda.EINVALID, "request body must be a JSON object")
+	}
+	allowed := fieldNames(reflect.TypeOf(dst))
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return jsonError(err)
+		}
+		key, _ := tok.(string)
+		if !allowed[key] {
+			return agenda.Errorf(agenda.EINVALID, "unknown field %q", key).WithDetails(map[string]any{"field": key})
+		}
+		if seen[key] {
+			return agenda.Errorf(agenda.EINVALID, "field %q appears twice", key).WithDetails(map[string]any{"field": key})
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return jsonError(err)
+		}
+	}
+	return nil
+}
+
+var fieldNameCache sync.Map // reflect.Type → map[string]bool
+
+// fieldNames returns the JSON names of the fields of the struct t points to.
+func fieldNames(t reflect.Type) map[string]bool {
+	if v, ok := fieldNameCache.Load(t); ok {
+		return v.(map[string]bool)
+	}
+	names := map[string]bool{}
+	st := t
+	for st.Kind() == reflect.Pointer {
+		st = st.Elem()
+	}
+	if st.Kind() == reflect.Struct {
+		for i := 0; i < st.NumField(); i++ {
+			f := st.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" || !f.IsExported() {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			names[name] = true
+		}
+	}
+	fieldNameCache.Store(t, names)
+	return names
 }
 
 func jsonError(err error) error {
@@ -103,6 +175,10 @@ func parseTime(field, s string) (time.Time, error) {
 		return time.Time{}, agenda.Errorf(agenda.EINVALID, "%s is required", field).WithDetails(map[string]any{"field": field})
 	}
 	t, err := time.Parse(time.RFC3339, s)
+	if err == nil && (t.Before(agenda.MinTime) || !t.Before(agenda.MaxTime)) {
+		return time.Time{}, agenda.Errorf(agenda.EINVALID, "%s must be between 1900 and 2200", field).
+			WithDetails(map[string]any{"field": field})
+	}
 	if err != nil {
 		return time.Time{}, agenda.Errorf(agenda.EINVALID, "%s must be an RFC 3339 time such as 2026-12-01T09:00:00Z", field).
 			WithDetails(map[string]any{"field": field})

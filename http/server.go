@@ -2,10 +2,12 @@ package http
 
 import (
 	"context"
+	"strings"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/commands"
 	"github.com/agendahq/agenda/readmodel"
 	"github.com/go-chi/chi/v5"
@@ -77,8 +79,15 @@ func (s *Server) Handler() http.Handler {
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, errNotFound("no such endpoint"))
 	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: errorPayload{Code: "method_not_allowed", Message: "method not allowed"}})
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		var allowed []string
+		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+			if r.Match(chi.NewRouteContext(), m, req.URL.Path) {
+				allowed = append(allowed, m)
+			}
+		}
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		s.Error(w, req, agenda.Errorf(agenda.EMETHODNOTALLOWED, "%s is not allowed here; use %s", req.Method, strings.Join(allowed, " or ")))
 	})
 
 	r.Get("/healthz", s.handleHealthz)

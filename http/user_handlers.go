@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/commands"
@@ -176,8 +177,8 @@ func (s *Server) handleUserSearch(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	if len(q) > 64 {
-		s.Error(w, r, agenda.Errorf(agenda.EINVALID, "q must be at most 64 characters").WithDetails(map[string]any{"field": "q"}))
+	if q == "" || utf8.RuneCountInString(q) > 64 {
+		s.Error(w, r, agenda.Errorf(agenda.EINVALID, "q must be 1 to 64 characters").WithDetails(map[string]any{"field": "q"}))
 		return
 	}
 	users, err := s.Queries.SearchUsers(r.Context(), q, limit)

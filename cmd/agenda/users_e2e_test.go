@@ -1,0 +1,673 @@
+package main
+
+// End-to-end tests of accounts: registration, login, profile, password and
+// user search, through the whole node (HTTP → command → Raft → event store
+// → projector → read model → HTTP).
+//
+// This file also holds the small helpers the other *_e2e_test.go files share.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// ---------------------------------------------------------------------------
+// Shared e2e helpers.
+
+// withT returns a copy of c that reports to t, for use inside subtests (a
+// subtest must not call FailNow on its parent's T).
+func (c *client) withT(t testing.TB) *client {
+	cp := *c
+	cp.t = t
+	return &cp
+}
+
+// send is the goroutine-safe counterpart of client.do: it never touches the
+// test and returns the transport error instead. Concurrency tests use it.
+func (c *client) send(method, path string, v any) (*response, error) {
+	var body io.Reader
+	if v != nil {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if v != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read body: %w", method, path, err)
+	}
+	return &response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
+}
+
+// apiError is the contract's error body.
+type apiError struct {
+	Code    string         `json:"code"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details"`
+}
+
+// expectError fails the test unless r is a JSON error with the given status
+// and code, shaped {"error":{"code","message"[,"details"]}}.
+func expectError(t testing.TB, r *response, status int, code string) apiError {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status = %d, want %d; body: %s", r.Status, status, r.Body)
+	}
+	e := expectErrorShape(t, r)
+	if e.Code != code {
+		t.Fatalf("error code = %q, want %q; body: %s", e.Code, code, r.Body)
+	}
+	return e
+}
+
+// expectErrorShape fails the test unless r is a JSON error body of the
+// contract's shape, and returns it.
+func expectErrorShape(t testing.TB, r *response) apiError {
+	t.Helper()
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("Content-Type = %q, want application/json; status %d, body: %q", ct, r.Status, r.Body)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(r.Body, &raw); err != nil {
+		t.Fatalf("error body is not a JSON object: %v; body: %q", err, r.Body)
+	}
+	if keys := sortedKeys(raw); !slices.Equal(keys, []string{"error"}) {
+		t.Fatalf("error body has keys %v, want [error]; body: %s", keys, r.Body)
+	}
+	var inner map[string]json.RawMessage
+	if err := json.Unmarshal(raw["error"], &inner); err != nil {
+		t.Fatalf(`"error" is not an object: %v; body: %s`, err, r.Body)
+	}
+	for _, k := range sortedKeys(inner) {
+		if k != "code" && k != "message" && k != "details" {
+			t.Fatalf("error object has unexpected key %q; body: %s", k, r.Body)
+		}
+	}
+	var e struct {
+		Error apiError `json:"error"`
+	}
+	if err := json.Unmarshal(r.Body, &e); err != nil {
+		t.Fatalf("decode error body: %v; body: %s", err, r.Body)
+	}
+	if e.Error.Code == "" || strings.TrimSpace(e.Error.Message) == "" {
+		t.Fatalf("error body needs a code and a message; body: %s", r.Body)
+	}
+	if r.Status >= 500 && r.Status != http.StatusServiceUnavailable {
+		t.Fatalf("server error %d; body: %s", r.Status, r.Body)
+	}
+	return e.Error
+}
+
+// expectField fails the test unless the error's details name field.
+func expectField(t testing.TB, e apiError, field string) {
+	t.Helper()
+	if got, _ := e.Details["field"].(string); got != field {
+		t.Fatalf("details.field = %q, want %q (error %+v)", got, field, e)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// expectKeys fails the test unless body is a JSON object with exactly the
+// given keys (so nothing is missing and nothing leaks, e.g. a password hash).
+func expectKeys(t testing.TB, body []byte, want ...string) map[string]json.RawMessage {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatalf("body is not a JSON object: %v; body: %s", err, body)
+	}
+	want = slices.Clone(want)
+	slices.Sort(want)
+	if got := sortedKeys(m); !slices.Equal(got, want) {
+		t.Fatalf("keys = %v, want %v; body: %s", got, want, body)
+	}
+	return m
+}
+
+// rawString returns the JSON string m[key] as sent (to check time formats).
+func rawString(t testing.TB, m map[string]json.RawMessage, key string) string {
+	t.Helper()
+	var s string
+	if err := json.Unmarshal(m[key], &s); err != nil {
+		t.Fatalf("%s = %s, want a JSON string", key, m[key])
+	}
+	return s
+}
+
+// positionOf returns the X-Agenda-Position of r, which must be an integer > 0.
+func positionOf(t testing.TB, r *response) int64 {
+	t.Helper()
+	raw := r.Header.Get("X-Agenda-Position")
+	p, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || p <= 0 {
+		t.Fatalf("X-Agenda-Position = %q, want an integer > 0 (status %d)", raw, r.Status)
+	}
+	return p
+}
+
+// expectETag fails the test unless r carries ETag: "<version>".
+func expectETag(t testing.TB, r *response, version int64) {
+	t.Helper()
+	if got, want := r.Header.Get("ETag"), fmt.Sprintf(`"%d"`, version); got != want {
+		t.Fatalf("ETag = %s, want %s", got, want)
+	}
+}
+
+// nodeTrace is what a request that fails must leave untouched: the event
+// store's head and the read model's position.
+type nodeTrace struct {
+	Head     int64 `json:"head"`
+	Position int64 `json:"position"`
+}
+
+// traceOf reads the node's event store head and read-model position from
+// /readyz.
+func traceOf(t testing.TB, n *Node) nodeTrace {
+	t.Helper()
+	var tr nodeTrace
+	newClient(t, n).do("GET", "/readyz", nil).expect(t, http.StatusOK).JSON(t, &tr)
+	return tr
+}
+
+// expectNoTrace fails the test if the node's log moved since before.
+func expectNoTrace(t testing.TB, n *Node, before nodeTrace) {
+	t.Helper()
+	if after := traceOf(t, n); after != before {
+		t.Fatalf("the request left a trace: event store head/read model position %d/%d, was %d/%d",
+			after.Head, after.Position, before.Head, before.Position)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// User resources.
+
+// apiUser is the contract's User.
+type apiUser struct {
+	ID          string    `json:"id"`
+	Username    string    `json:"username"`
+	DisplayName string    `json:"display_name"`
+	Email       string    `json:"email"`
+	CreatedAt   time.Time `json:"created_at"`
+	Version     int64     `json:"version"`
+	OriginNode  string    `json:"origin_node"`
+}
+
+var userKeys = []string{"id", "username", "display_name", "email", "created_at", "version", "origin_node"}
+
+// decodeUser checks that r's body has exactly the User shape and decodes it.
+func decodeUser(t testing.TB, r *response) apiUser {
+	t.Helper()
+	m := expectKeys(t, r.Body, userKeys...)
+	if s := rawString(t, m, "created_at"); !strings.HasSuffix(s, "Z") {
+		t.Fatalf("created_at = %q, want UTC (ending in Z)", s)
+	}
+	var u apiUser
+	r.JSON(t, &u)
+	if u.OriginNode == "" {
+		t.Fatalf("origin_node is empty; body: %s", r.Body)
+	}
+	if _, err := uuid.Parse(u.ID); err != nil {
+		t.Fatalf("id = %q, want a UUID", u.ID)
+	}
+	return u
+}
+
+// me returns the caller's profile.
+func (c *client) me() apiUser {
+	c.t.Helper()
+	return decodeUser(c.t, c.do("GET", "/api/me", nil).expect(c.t, http.StatusOK))
+}
+
+// tryLogin returns the status of a login attempt.
+func tryLogin(t testing.TB, n *Node, username, password string) *response {
+	t.Helper()
+	return newClient(t, n).do("POST", "/api/auth/login", map[string]any{"username": username, "password": password})
+}
+
+// ---------------------------------------------------------------------------
+// Tests.
+
+func TestE2EUserRegister(t *testing.T) {
+	t.Parallel()
+	n := mustStartNode(t)
+	tests := []struct {
+		name            string
+		body            map[string]any
+		wantDisplayName string
+		wantEmail       string
+	}{
+		{
+			name:            "display name defaults to username",
+			body:            map[string]any{"username": "ana", "password": "password-ana"},
+			wantDisplayName: "ana",
+		},
+		{
+			name:            "display name and email given",
+			body:            map[string]any{"username": "bob", "password": "password-bob", "display_name": "Bob Builder", "email": "bob@example.com"},
+			wantDisplayName: "Bob Builder",
+			wantEmail:       "bob@example.com",
+		},
+		{
+			name:            "every allowed username character",
+			body:            map[string]any{"username": "a_b.c-9", "password": "password-abc"},
+			wantDisplayName: "a_b.c-9",
+		},
+		{
+			name:            "32-character username and unicode display name",
+			body:            map[string]any{"username": strings.Repeat("x", 32), "password": "ünïcödé-pässwörd", "display_name": "Zoë Ünïcode 日本"},
+			wantDisplayName: "Zoë Ünïcode 日本",
+		},
+		{
+			name:            "3-character username and 8-character password",
+			body:            map[string]any{"username": "cat", "password": "12345678"},
+			wantDisplayName: "cat",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := time.Now().Add(-time.Second)
+			r := newClient(t, n).do("POST", "/api/auth/register", tc.body).expect(t, http.StatusCreated)
+			pos := positionOf(t, r)
+			expectETag(t, r, 1)
+			if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Fatalf("Content-Type = %q, want application/json", ct)
+			}
+			u := decodeUser(t, r)
+			if got, want := u.Username, tc.body["username"]; got != want {
+				t.Errorf("username = %q, want %q", got, want)
+			}
+			if u.DisplayName != tc.wantDisplayName {
+				t.Errorf("display_name = %q, want %q", u.DisplayName, tc.wantDisplayName)
+			}
+			if u.Email != tc.wantEmail {
+				t.Errorf("email = %q, want %q", u.Email, tc.wantEmail)
+			}
+			if u.Version != 1 {
+				t.Errorf("version = %d, want 1", u.Version)
+			}
+			if u.OriginNode != n.Config.NodeID {
+				t.Errorf("origin_node = %q, want %q", u.OriginNode, n.Config.NodeID)
+			}
+			if u.CreatedAt.Before(before) || u.CreatedAt.After(time.Now().Add(time.Second)) {
+				t.Errorf("created_at = %v, want about now", u.CreatedAt)
+			}
+			if tr := traceOf(t, n); tr.Head < pos {
+				t.Errorf("event store head %d is behind the write's position %d", tr.Head, pos)
+			}
+
+			// The new account can log in and sees the same record.
+			c := newClient(t, n)
+			c.login(u.Username, tc.body["password"].(string))
+			if c.userID != u.ID {
+				t.Fatalf("login user id = %q, want %q", c.userID, u.ID)
+			}
+			if got := c.me(); got != u {
+				t.Fatalf("GET /api/me = %+v, want %+v", got, u)
+			}
+		})
+	}
+}
+
+func TestE2EUserRegisterDuplicate(t *testing.T) {
+	t.Parallel()
+	n := mustStartNode(t)
+	registerUser(t, n, "ana")
+	tests := []struct {
+		name string
+		body map[string]any
+	}{
+		{"same username and password", map[string]any{"username": "ana", "password": "password-ana"}},
+		{"same username, other password and profile", map[string]any{"username": "ana", "password": "another-password", "display_name": "Other Ana", "email": "x@example.com"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := traceOf(t, n)
+			r := newClient(t, n).do("POST", "/api/auth/register", tc.body)
+			expectError(t, r, http.StatusConflict, "conflict")
+			expectNoTrace(t, n, before)
+		})
+	}
+	// The original password still works; the second one never did.
+	tryLogin(t, n, "ana", "password-ana").expect(t, http.StatusOK)
+	expectError(t, tryLogin(t, n, "ana", "another-password"), http.StatusUnauthorized, "unauthorized")
+}
+
+func TestE2ELogin(t *testing.T) {
+	t.Parallel()
+	n := mustStartNode(t)
+	ana := registerUser(t, n, "ana")
+
+	t.Run("right credentials", func(t *testing.T) {
+		r := tryLogin(t, n, "ana", "password-ana").expect(t, http.StatusOK)
+		m := expectKeys(t, r.Body, "token", "expires_at", "user")
+		var out struct {
+			Token     string    `json:"token"`
+			ExpiresAt time.Time `json:"expires_at"`
+		}
+		r.JSON(t, &out)
+		if strings.Count(out.Token, ".") != 2 {
+			t.Errorf("token = %q, want a JWT", out.Token)
+		}
+		// testConfig issues tokens for an hour.
+		if d := time.Until(out.ExpiresAt); d < 50*time.Minute || d > 61*time.Minute {
+			t.Errorf("expires_at = %v (in %v), want in about an hour", out.ExpiresAt, d)
+		}
+		if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("Cache-Control = %q, want no-store", cc)
+		}
+		u := decodeUser(t, &response{Status: r.Status, Header: r.Header, Body: m["user"]})
+		if u.ID != ana.userID || u.Username != "ana" {
+			t.Errorf("user = %+v, want ana (%s)", u, ana.userID)
+		}
+		// The token works.
+		c := newClient(t, n)
+		c.token = out.Token
+		if got := c.me(); got.ID != ana.userID {
+			t.Errorf("GET /api/me with the new token: id = %q, want %q", got.ID, ana.userID)
+		}
+	})
+
+	failures := []struct {
+		name, username, password string
+	}{
+		{"wrong password", "ana", "password-bob"},
+		{"unknown user", "nobody", "password-ana"},
+		{"username in another case", "ANA", "password-ana"},
+		{"empty password", "ana", ""},
+		{"empty username", "", "password-ana"},
+		{"password with a trailing space", "ana", "password-ana "},
+	}
+	var messages []string
+	for _, tc := range failures {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tryLogin(t, n, tc.username, tc.password)
+			e := expectError(t, r, http.StatusUnauthorized, "unauthorized")
+			if strings.Contains(r.Header.Get("Cache-Control"), "public") {
+				t.Errorf("a failed login may not be cached publicly")
+			}
+			messages = append(messages, e.Message)
+		})
+	}
+	t.Run("same message whether or not the user exists", func(t *testing.T) {
+		for i, m := range messages {
+			if m != messages[0] {
+				t.Fatalf("message of %q = %q, want %q (as for %q)", failures[i].name, m, messages[0], failures[0].name)
+			}
+		}
+	})
+}
+
+func TestE2EMe(t *testing.T) {
+	t.Parallel()
+	n := mustStartNode(t)
+	ana := registerUser(t, n, "ana")
+	bob := registerUser(t, n, "bob")
+	tests := []struct {
+		name string
+		c    *client
+		want string
+	}{
+		{"ana sees herself", ana, "ana"},
+		{"bob sees himself", bob, "bob"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.c.withT(t).do("GET", "/api/me", nil).expect(t, http.StatusOK)
+			expectETag(t, r, 1)
+			if p := r.Header.Get("X-Agenda-Position"); p == "" {
+				t.Errorf("a read should carry X-Agenda-Position")
+			}
+			u := decodeUser(t, r)
+			if u.Username != tc.want || u.ID != tc.c.userID || u.Version != 1 {
+				t.Fatalf("GET /api/me = %+v, want %s (%s) at version 1", u, tc.want, tc.c.userID)
+			}
+		})
+	}
+}
+
+func TestE2EProfilePatch(t *testing.T) {
+	t.Parallel()
+	n := mustStartNode(t)
+	ana := registerUser(t, n, "ana")
+	registerUser(t, n, "bob")
+
+	// The steps run in order, each on the state the previous ones left.
+	steps := []struct {
+		name        string
+		body        any
+		ifMatch     string
+		wantStatus  int
+		wantCode    string
+		wantVersion int64 // after the step
+		wantName    string
+		wantEmail   string
+	}{
+		{name: "change display name", body: map[string]any{"display_name": "Ana Lovelace"},
+			wantStatus: 200, wantVersion: 2, wantName: "Ana Lovelace"},
+		{name: "change email keeps display name", body: map[string]any{"email": "ana@example.com"},
+			wantStatus: 200, wantVersion: 3, wantName: "Ana Lovelace", wantEmail: "ana@example.com"},
+		{name: "stale If-Match changes nothing", body: map[string]any{"display_name": "Stale"}, ifMatch: `"1"`,
+			wantStatus: 412, wantCode: "precondition_failed", wantVersion: 3, wantName: "Ana Lovelace", wantEmail: "ana@example.com"},
+		{name: "future If-Match changes nothing", body: map[string]any{"display_name": "Future"}, ifMatch: `"4"`,
+			wantStatus: 412, wantCode: "precondition_failed", wantVersion: 3, wantName: "Ana Lovelace", wantEmail: "ana@example.com"},
+		{name: "current If-Match", body: map[string]any{"display_name": "Ana L.", "email": "ana@lovelace.org"}, ifMatch: `"3"`,
+			wantStatus: 200, wantVersion: 4, wantName: "Ana L.", wantEmail: "ana@lovelace.org"},
+		{name: "unquoted current If-Match", body: map[string]any{"display_name": "Ana"}, ifMatch: `4`,
+			wantStatus: 200, wantVersion: 5, wantName: "Ana", wantEmail: "ana@lovelace.org"},
+		{name: "clear email", body: map[string]any{"email": ""},
+			wantStatus: 200, wantVersion: 6, wantName: "Ana"},
+		{name: "same values still make a new version", body: map[string]any{"display_name": "Ana"},
+			wantStatus: 200, wantVersion: 7, wantName: "Ana"},
+		{name: "empty display name is invalid", body: map[string]any{"display_name": ""},
+			wantStatus: 400, wantCode: "invalid", wantVersion: 7, wantName: "Ana"},
+		{name: "nothing to change is invalid", body: map[string]any{},
+			wantStatus: 400, wantCode: "invalid", wantVersion: 7, wantName: "Ana"},
+		{name: "username cannot be changed", body: map[string]any{"username": "root"},
+			wantStatus: 400, wantCode: "invalid", wantVersion: 7, wantName: "Ana"},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			c := ana.withT(t)
+			hdr := map[string]string{"Content-Type": "application/json"}
+			if st.ifMatch != "" {
+				hdr["If-Match"] = st.ifMatch
+			}
+			body, _ := json.Marshal(st.body)
+			before := traceOf(t, n)
+			r := c.raw("PATCH", "/api/me", body, hdr)
+			if st.wantCode != "" {
+				expectError(t, r, st.wantStatus, st.wantCode)
+				expectNoTrace(t, n, before)
+			} else {
+				r.expect(t, st.wantStatus)
+				positionOf(t, r)
+				expectETag(t, r, st.wantVersion)
+				if got := decodeUser(t, r); got.Version != st.wantVersion {
+					t.Fatalf("response version = %d, want %d", got.Version, st.wantVersion)
+				}
+			}
+			u := c.me()
+			if u.Version != st.wantVersion || u.DisplayName != st.wantName || u.Email != st.wantEmail {
+				t.Fatalf("after the step GET /api/me = {version %d, display_name %q, email %q}, want {%d, %q, %q}",
+					u.Version, u.DisplayName, u.Email, st.wantVersion, st.wantName, st.wantEmail)
+			}
+			if u.Username != "ana" {
+				t.Fatalf("username = %q, want ana", u.Username)
+			}
+		})
+	}
+}
+
+func TestE2EPasswordChange(t *testing.T) {
+	t.Parallel()
+	n := mustStartNode(t)
+	ana := registerUser(t, n, "ana")
+
+	steps := []struct {
+		name       string
+		body       map[string]any
+		wantStatus int
+		wantCode   string
+		wantField  string
+		// After the step, these passwords must log in / must not.
+		loginOK, loginFails []string
+	}{
+		{name: "wrong current password is forbidden",
+			body:       map[string]any{"current_password": "not-my-password", "new_password": "brand-new-password"},
+			wantStatus: 403, wantCode: "forbidden", wantField: "current_password",
+			loginOK: []string{"password-ana"}, loginFails: []string{"brand-new-password"}},
+		{name: "weak new password is invalid",
+			body:       map[string]any{"current_password": "password-ana", "new_password": "short"},
+			wantStatus: 400, wantCode: "invalid", wantField: "new_password",
+			loginOK: []string{"password-ana"}, loginFails: []string{"short"}},
+		{name: "new password over 72 bytes is invalid",
+			body:       map[string]any{"current_password": "password-ana", "new_password": strings.Repeat("p", 73)},
+			wantStatus: 400, wantCode: "invalid", wantField: "new_password",
+			loginOK: []string{"password-ana"}},
+		{name: "missing new password is invalid",
+			body:       map[string]any{"current_password": "password-ana"},
+			wantStatus: 400, wantCode: "invalid", wantField: "new_password",
+			loginOK: []string{"password-ana"}},
+		{name: "success",
+			body:       map[string]any{"current_password": "password-ana", "new_password": "brand-new-password"},
+			wantStatus: 204,
+			loginOK:    []string{"brand-new-password"}, loginFails: []string{"password-ana"}},
+		{name: "the old password is no longer current",
+			body:       map[string]any{"current_password": "password-ana", "new_password": "third-password"},
+			wantStatus: 403, wantCode: "forbidden", wantField: "current_password",
+			loginOK: []string{"brand-new-password"}, loginFails: []string{"password-ana", "third-password"}},
+		{name: "change again from the new password",
+			body:       map[string]any{"current_password": "brand-new-password", "new_password": "third-password"},
+			wantStatus: 204,
+			loginOK:    []string{"third-password"}, loginFails: []string{"password-ana", "brand-new-password"}},
+	}
+	version := int64(1)
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			before := traceOf(t, n)
+			r := ana.withT(t).do("PUT", "/api/me/password", st.body)
+			if st.wantCode != "" {
+				e := expectError(t, r, st.wantStatus, st.wantCode)
+				expectField(t, e, st.wantField)
+				expectNoTrace(t, n, before)
+			} else {
+				r.expect(t, st.wantStatus)
+				if len(r.Body) != 0 {
+					t.Errorf("204 with a body: %q", r.Body)
+				}
+				if p := positionOf(t, r); p <= before.Head {
+					t.Errorf("X-Agenda-Position = %d, want > %d", p, before.Head)
+				}
+				version++
+			}
+			for _, p := range st.loginOK {
+				tryLogin(t, n, "ana", p).expect(t, http.StatusOK)
+			}
+			for _, p := range st.loginFails {
+				expectError(t, tryLogin(t, n, "ana", p), http.StatusUnauthorized, "unauthorized")
+			}
+			// A password change is a change of the user resource.
+			if u := ana.withT(t).me(); u.Version != version {
+				t.Errorf("user version = %d, want %d", u.Version, version)
+			}
+		})
+	}
+}
+
+func TestE2EUserSearch(t *testing.T) {
+	t.Parallel()
+	n := mustStartNode(t)
+	ana := registerUser(t, n, "ana")
+	for _, u := range []struct{ username, display string }{
+		{"anabel", "Anabel"}, {"bob", "Bob"}, {"carl", "Anatole Carl"}, {"dora_x", "Dora"}, {"eve", "eve@home"},
+	} {
+		newClient(t, n).do("POST", "/api/auth/register", map[string]any{
+			"username": u.username, "password": "password-" + u.username, "display_name": u.display,
+			"email": u.username + "@example.com",
+		}).expect(t, http.StatusCreated)
+	}
+
+	tests := []struct {
+		name      string
+		query     string
+		want      []string // usernames, in order
+		wantCode  string
+		wantField string
+	}{
+		{name: "username prefix", query: "q=ana", want: []string{"ana", "anabel", "carl"}},
+		{name: "prefix is case-insensitive", query: "q=ANA", want: []string{"ana", "anabel", "carl"}},
+		{name: "display name prefix", query: "q=anat", want: []string{"carl"}},
+		{name: "exact username", query: "q=bob", want: []string{"bob"}},
+		{name: "not a prefix", query: "q=nab", want: []string{}},
+		{name: "no match", query: "q=zzz", want: []string{}},
+		{name: "surrounding spaces are trimmed", query: "q=%20bob%20", want: []string{"bob"}},
+		{name: "percent is literal", query: "q=%25", want: []string{}},
+		{name: "underscore is literal", query: "q=dora_", want: []string{"dora_x"}},
+		{name: "underscore matches nothing else", query: "q=_", want: []string{}},
+		{name: "backslash is literal", query: `q=%5C`, want: []string{}},
+		{name: "limit", query: "q=ana&limit=2", want: []string{"ana", "anabel"}},
+		{name: "limit 100", query: "q=a&limit=100", want: []string{"ana", "anabel", "carl"}},
+		{name: "64-character query", query: "q=" + strings.Repeat("a", 64), want: []string{}},
+		{name: "limit 0", query: "q=a&limit=0", wantCode: "invalid", wantField: "limit"},
+		{name: "limit 101", query: "q=a&limit=101", wantCode: "invalid", wantField: "limit"},
+		{name: "negative limit", query: "q=a&limit=-1", wantCode: "invalid", wantField: "limit"},
+		{name: "limit not a number", query: "q=a&limit=ten", wantCode: "invalid", wantField: "limit"},
+		{name: "65-character query", query: "q=" + strings.Repeat("a", 65), wantCode: "invalid", wantField: "q"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := ana.withT(t).do("GET", "/api/users?"+tc.query, nil)
+			if tc.wantCode != "" {
+				expectField(t, expectError(t, r, http.StatusBadRequest, tc.wantCode), tc.wantField)
+				return
+			}
+			r.expect(t, http.StatusOK)
+			var raw []map[string]json.RawMessage
+			r.JSON(t, &raw)
+			got := []string{}
+			for i, m := range raw {
+				// Other people see only id, username and display name.
+				if keys := sortedKeys(m); !slices.Equal(keys, []string{"display_name", "id", "username"}) {
+					t.Fatalf("result %d has keys %v, want [display_name id username]", i, keys)
+				}
+				got = append(got, rawString(t, m, "username"))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("usernames = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

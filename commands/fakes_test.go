@@ -1,0 +1,229 @@
+package commands_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/commands"
+	"github.com/agendahq/agenda/events"
+	"github.com/agendahq/agenda/readmodel"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// fakeLog records every proposed batch. Scripted answers are used in order;
+// once they run out, every batch commits.
+type fakeLog struct {
+	mu       sync.Mutex
+	batches  []events.Batch
+	answers  []func(b events.Batch) (events.Committed, error)
+	position int64
+}
+
+func (l *fakeLog) Propose(ctx context.Context, b events.Batch) (events.Committed, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.batches = append(l.batches, b)
+	if len(l.answers) > 0 {
+		a := l.answers[0]
+		l.answers = l.answers[1:]
+		return a(b)
+	}
+	c := events.Committed{FirstPosition: l.position + 1, LastPosition: l.position + int64(len(b.Events))}
+	l.position = c.LastPosition
+	return c, nil
+}
+
+func (l *fakeLog) proposed() []events.Batch {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]events.Batch(nil), l.batches...)
+}
+
+// fail answers once with err.
+func fail(err error) func(events.Batch) (events.Committed, error) {
+	return func(events.Batch) (events.Committed, error) { return events.Committed{}, err }
+}
+
+// fakeRead is a read model held in maps. Appointment applies the real
+// visibility rule (owner or participant).
+type fakeRead struct {
+	mu             sync.Mutex
+	users          map[string]readmodel.User // by ID
+	appointments   map[string]readmodel.Appointment
+	schedules      map[string]readmodel.Schedule // by user ID
+	agendaVersions map[string]int64
+	err            error // when set, every read fails with it
+
+	waited        []int64
+	waitErr       error
+	onWait        func(position int64) // called (locked) by WaitFor
+	scheduleCalls int
+}
+
+func newFakeRead() *fakeRead {
+	return &fakeRead{users: map[string]readmodel.User{}, appointments: map[string]readmodel.Appointment{},
+		schedules: map[string]readmodel.Schedule{}, agendaVersions: map[string]int64{}}
+}
+
+func (r *fakeRead) UserByID(ctx context.Context, id string) (readmodel.User, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return readmodel.User{}, r.err
+	}
+	u, ok := r.users[id]
+	if !ok {
+		return u, agenda.Errorf(agenda.ENOTFOUND, "user not found")
+	}
+	return u, nil
+}
+
+func (r *fakeRead) UserByUsername(ctx context.Context, username string) (readmodel.User, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return readmodel.User{}, r.err
+	}
+	for _, u := range r.users {
+		if u.Username == username {
+			return u, nil
+		}
+	}
+	return readmodel.User{}, agenda.Errorf(agenda.ENOTFOUND, "user not found")
+}
+
+func (r *fakeRead) Appointment(ctx context.Context, id, viewerID string) (readmodel.Appointment, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return readmodel.Appointment{}, r.err
+	}
+	a, ok := r.appointments[id]
+	if !ok {
+		return a, agenda.Errorf(agenda.ENOTFOUND, "appointment not found")
+	}
+	for _, p := range a.Participants {
+		if p.UserID == viewerID {
+			a.MyStatus = p.Status
+			return a, nil
+		}
+	}
+	if a.OwnerID == viewerID {
+		a.MyStatus = agenda.RoleOwner
+		return a, nil
+	}
+	return readmodel.Appointment{}, agenda.Errorf(agenda.ENOTFOUND, "appointment not found")
+}
+
+func (r *fakeRead) Schedule(ctx context.Context, userID string, start, end time.Time, exclude string) (readmodel.Schedule, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.scheduleCalls++
+	if r.err != nil {
+		return readmodel.Schedule{}, r.err
+	}
+	s := r.schedules[userID]
+	out := readmodel.Schedule{Version: s.Version}
+	for _, c := range s.Conflicts {
+		if c.AppointmentID != exclude {
+			out.Conflicts = append(out.Conflicts, c)
+		}
+	}
+	return out, nil
+}
+
+func (r *fakeRead) AgendaVersion(ctx context.Context, userID string) (int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return 0, r.err
+	}
+	return r.agendaVersions[userID], nil
+}
+
+func (r *fakeRead) WaitFor(ctx context.Context, position int64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.waited = append(r.waited, position)
+	if r.onWait != nil {
+		r.onWait(position)
+	}
+	return r.waitErr
+}
+
+var (
+	now      = time.Date(2026, 5, 4, 12, 0, 0, 0, time.UTC)
+	apptFrom = time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+	apptTo   = apptFrom.Add(time.Hour)
+)
+
+const password = "correct horse battery"
+
+// hashOf hashes a password at bcrypt's minimum cost.
+func hashOf(t testing.TB, pw string) string {
+	t.Helper()
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(h)
+}
+
+// world is a fake read model with two users, ana (version 3) and bob, and
+// appointment a1 (version 5) owned by ana with bob invited (pending).
+func world(t testing.TB) *fakeRead {
+	t.Helper()
+	r := newFakeRead()
+	r.users["ana"] = readmodel.User{ID: "ana", Username: "ana", DisplayName: "Ana", Email: "ana@example.com",
+		PasswordHash: hashOf(t, password), Version: 3}
+	r.users["bob"] = readmodel.User{ID: "bob", Username: "bob", DisplayName: "Bob", PasswordHash: hashOf(t, password), Version: 1}
+	r.appointments["a1"] = readmodel.Appointment{ID: "a1", OwnerID: "ana", Title: "Standup", Description: "daily",
+		Location: "Room 1", Start: apptFrom, End: apptTo, Privacy: agenda.PrivacyFull, Status: agenda.StatusConfirmed,
+		Version: 5, Participants: []readmodel.Participant{
+			{UserID: "ana", Username: "ana", Status: agenda.RoleOwner},
+			{UserID: "bob", Username: "bob", Status: agenda.RolePending},
+		}}
+	r.schedules["ana"] = readmodel.Schedule{Version: 7}
+	r.schedules["bob"] = readmodel.Schedule{Version: 2}
+	r.agendaVersions["ana"] = 7
+	r.agendaVersions["bob"] = 2
+	return r
+}
+
+// newHandlers wires handlers to fakes with a fixed clock, sequential IDs and
+// cheap bcrypt.
+func newHandlers(log commands.Log, read commands.ReadModel) *commands.Handlers {
+	h := commands.New(log, read, "node-x")
+	h.Now = func() time.Time { return now }
+	var mu sync.Mutex
+	n := 0
+	h.NewID = func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		return fmt.Sprintf("id-%03d", n)
+	}
+	h.BcryptCost = bcrypt.MinCost
+	return h
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// wantCode checks err's agenda code and, when field is given, its
+// details.field.
+func wantCode(t *testing.T, err error, code, field string) {
+	t.Helper()
+	if got := agenda.ErrorCode(err); got != code {
+		t.Fatalf("error code = %q (%v), want %q", got, err, code)
+	}
+	if field == "" {
+		return
+	}
+	if got := agenda.ErrorDetails(err)["field"]; got != field {
+		t.Errorf("details.field = %v, want %q (error: %v)", got, field, err)
+	}
+}

@@ -1,0 +1,454 @@
+package commands_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/commands"
+	"github.com/agendahq/agenda/events"
+	"github.com/agendahq/agenda/readmodel"
+)
+
+// expectations returns a batch's expected versions by stream.
+func expectations(b events.Batch) map[string]int64 {
+	out := map[string]int64{}
+	for _, x := range b.Expect {
+		out[x.Stream] = x.Version
+	}
+	return out
+}
+
+func TestProposedBatchExpectsTheVersionsRead(t *testing.T) {
+	ctx := commands.WithCorrelationID(context.Background(), "req-42")
+	bobBusy := readmodel.Schedule{Version: 2, Conflicts: []readmodel.Slot{{AppointmentID: "x", Title: "Dentist", Start: apptFrom, End: apptTo}}}
+
+	tests := []struct {
+		name  string
+		setup func(r *fakeRead)
+		run   func(h *commands.Handlers) (commands.Result, error)
+		want  map[string]int64
+		types []string
+		actor string
+	}{
+		{
+			name: "register user",
+			run: func(h *commands.Handlers) (commands.Result, error) {
+				return h.RegisterUser(ctx, commands.RegisterUser{Username: "carla", Password: password})
+			},
+			// id-001 is the user ID; the hash is computed before it.
+			want:  map[string]int64{"user-id-001": 0, "username-carla": 0},
+			types: []string{"user.registered", "username.claimed"},
+			actor: "id-001",
+		},
+		{
+			name: "change profile",
+			run: func(h *commands.Handlers) (commands.Result, error) {
+				return h.ChangeProfile(ctx, commands.ChangeProfile{UserID: "ana", DisplayName: ptr("Ana María")})
+			},
+			want:  map[string]int64{"user-ana": 3},
+			types: []string{"user.profile_changed"},
+			actor: "ana",
+		},
+		{
+			name: "change password",
+			run: func(h *commands.Handlers) (commands.Result, error) {
+				return h.ChangePassword(ctx, commands.ChangePassword{UserID: "ana", CurrentPassword: password, NewPassword: "a much newer password"})
+			},
+			want:  map[string]int64{"user-ana": 3},
+			types: []string{"user.password_changed"},
+			actor: "ana",
+		},
+		{
+			name: "create appointment",
+			run: func(h *commands.Handlers) (commands.Result, error) {
+				return h.CreateAppointment(ctx, commands.CreateAppointment{OwnerID: "ana", Title: " Lunch ", Start: apptFrom.Add(3 * time.Hour), End: apptTo.Add(3 * time.Hour)})
+			},
+			want:  map[string]int64{"appointment-id-001": 0, "agenda-ana": 7},
+			types: []string{"appointment.created", "agenda.entry_added"},
+			actor: "ana",
+		},
+		{
+			name: "update appointment without moving it",
+			run: func(h *commands.Handlers) (commands.Result, error) {
+				return h.UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "ana", AppointmentID: "a1", Title: ptr("Retro")})
+			},
+			want:  map[string]int64{"appointment-a1": 5},
+			types: []string{"appointment.updated"},
+			actor: "ana",
+		},
+		{
+			name:  "update appointment moving it, a pending participant's clash does not block",
+			setup: func(r *fakeRead) { r.schedules["bob"] = bobBusy },
+			run: func(h *commands.Handlers) (commands.Result, error) {
+				return h.UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "ana", AppointmentID: "a1", Start: ptr(apptFrom.Add(time.Hour)), End: ptr(apptTo.Add(time.Hour))})
+			},
+			want:  map[string]int64{"appointment-a1": 5, "agenda-ana": 7, "agenda-bob": 2},
+			types: []string{"appointment.updated", "agenda.entry_rescheduled", "agenda.entry_rescheduled"},
+			actor: "ana",
+		},
+		{
+			name: "delete appointment",
+			run: func(h *commands.Handlers) (commands.Result, error) {
+				return h.DeleteAppointment(ctx, commands.DeleteAppointment{ActorID: "ana", AppointmentID: "a1"})
+			},
+			want:  map[string]int64{"appointment-a1": 5, "agenda-ana": 7, "agenda-bob": 2},
+			types: []string{"appointment.deleted", "agenda.entry_removed", "agenda.entry_removed"},
+			actor: "ana",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			log := &fakeLog{position: 10}
+			r := world(t)
+			if tc.setup != nil {
+				tc.setup(r)
+			}
+			h := newHandlers(log, r)
+			res, err := tc.run(h)
+			if err != nil {
+				t.Fatalf("command failed: %v", err)
+			}
+			bs := log.proposed()
+			if len(bs) != 1 {
+				t.Fatalf("proposed %d batches, want 1", len(bs))
+			}
+			b := bs[0]
+			got := expectations(b)
+			if len(got) != len(tc.want) || len(b.Expect) != len(tc.want) {
+				t.Errorf("expectations = %v, want exactly %v", b.Expect, tc.want)
+			}
+			for s, v := range tc.want {
+				if gv, ok := got[s]; !ok || gv != v {
+					t.Errorf("expected version of %s = %d (present %v), want %d", s, gv, ok, v)
+				}
+			}
+			if err := b.Validate(); err != nil {
+				t.Errorf("batch does not validate: %v", err)
+			}
+			if len(b.Events) != len(tc.types) {
+				t.Fatalf("batch holds %d events, want %v", len(b.Events), tc.types)
+			}
+			for i, e := range b.Events {
+				if e.Type != tc.types[i] {
+					t.Errorf("event %d type = %s, want %s", i, e.Type, tc.types[i])
+				}
+				if e.OriginNode != "node-x" || !e.Time.Equal(now) || e.Actor != tc.actor || e.CorrelationID != "req-42" {
+					t.Errorf("event %d meta = origin %q time %s actor %q correlation %q, want node-x/%s/%s/req-42",
+						i, e.OriginNode, e.Time, e.Actor, e.CorrelationID, now, tc.actor)
+				}
+				if _, err := e.Decode(); err != nil {
+					t.Errorf("event %d does not decode: %v", i, err)
+				}
+			}
+			if want := int64(10 + len(b.Events)); res.Position != want {
+				t.Errorf("result position = %d, want %d (the batch's last event)", res.Position, want)
+			}
+		})
+	}
+}
+
+func TestCreateAppointmentTrimsTitleAndDefaultsPrivacy(t *testing.T) {
+	log := &fakeLog{}
+	h := newHandlers(log, world(t))
+	loc := time.FixedZone("CEST", 2*60*60)
+	res, err := h.CreateAppointment(context.Background(), commands.CreateAppointment{OwnerID: "ana", Title: "  Lunch  ",
+		Start: apptFrom.In(loc), End: apptTo.In(loc)})
+	if err != nil {
+		t.Fatalf("CreateAppointment: %v", err)
+	}
+	ev, err := log.proposed()[0].Events[0].Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ev.(events.AppointmentCreated)
+	if c.Title != "Lunch" || c.Privacy != agenda.PrivacyFull || c.Status != agenda.StatusConfirmed || c.AppointmentID != res.ID || c.OwnerID != "ana" {
+		t.Errorf("created = %+v, want trimmed title, full privacy, confirmed, id %s", c, res.ID)
+	}
+	if !c.Start.Equal(apptFrom) || c.Start.Location() != time.UTC {
+		t.Errorf("start = %s, want %s in UTC", c.Start, apptFrom)
+	}
+}
+
+func TestScheduleConflicts(t *testing.T) {
+	ctx := context.Background()
+	clash := readmodel.Schedule{Version: 7, Conflicts: []readmodel.Slot{{AppointmentID: "x", Title: "Dentist", Start: apptFrom, End: apptTo}}}
+
+	t.Run("creating over a blocking appointment", func(t *testing.T) {
+		log := &fakeLog{}
+		r := world(t)
+		r.schedules["ana"] = clash
+		_, err := newHandlers(log, r).CreateAppointment(ctx, commands.CreateAppointment{OwnerID: "ana", Title: "Lunch", Start: apptFrom, End: apptTo})
+		wantCode(t, err, agenda.ESCHEDULECONFLICT, "")
+		list, _ := agenda.ErrorDetails(err)["conflicts"].([]map[string]any)
+		if len(list) != 1 || list[0]["appointment_id"] != "x" || list[0]["title"] != "Dentist" {
+			t.Errorf("details.conflicts = %v, want the clashing slot", agenda.ErrorDetails(err)["conflicts"])
+		}
+		if n := len(log.proposed()); n != 0 {
+			t.Errorf("proposed %d batches, want none", n)
+		}
+	})
+
+	t.Run("moving onto the owner's other appointment", func(t *testing.T) {
+		r := world(t)
+		r.schedules["ana"] = clash
+		_, err := newHandlers(&fakeLog{}, r).UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "ana", AppointmentID: "a1",
+			Start: ptr(apptFrom.Add(30 * time.Minute)), End: ptr(apptTo.Add(30 * time.Minute))})
+		wantCode(t, err, agenda.ESCHEDULECONFLICT, "")
+	})
+
+	t.Run("the appointment itself is not a conflict", func(t *testing.T) {
+		r := world(t)
+		r.schedules["ana"] = readmodel.Schedule{Version: 7, Conflicts: []readmodel.Slot{{AppointmentID: "a1", Start: apptFrom, End: apptTo}}}
+		_, err := newHandlers(&fakeLog{}, r).UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "ana", AppointmentID: "a1",
+			Start: ptr(apptFrom.Add(30 * time.Minute)), End: ptr(apptTo.Add(30 * time.Minute))})
+		if err != nil {
+			t.Errorf("UpdateAppointment: %v", err)
+		}
+	})
+}
+
+func TestVersionConflictWaitsAndDecidesAgain(t *testing.T) {
+	ctx := context.Background()
+	conflict := &events.VersionConflictError{Stream: "agenda-ana", Expected: 7, Actual: 8, Position: 42}
+
+	t.Run("the new decision expects the new version", func(t *testing.T) {
+		log := &fakeLog{position: 42, answers: []func(events.Batch) (events.Committed, error){fail(conflict)}}
+		r := world(t)
+		// By the time the read model reaches 42 it shows the other write.
+		r.onWait = func(int64) { r.schedules["ana"] = readmodel.Schedule{Version: 8} }
+		h := newHandlers(log, r)
+		res, err := h.CreateAppointment(ctx, commands.CreateAppointment{OwnerID: "ana", Title: "Lunch", Start: apptFrom, End: apptTo})
+		if err != nil {
+			t.Fatalf("CreateAppointment: %v", err)
+		}
+		bs := log.proposed()
+		if len(bs) != 2 {
+			t.Fatalf("proposed %d batches, want 2", len(bs))
+		}
+		if len(r.waited) != 1 || r.waited[0] != 42 {
+			t.Errorf("waited for %v, want [42] (the conflicting stream's position)", r.waited)
+		}
+		if r.scheduleCalls != 2 {
+			t.Errorf("read the schedule %d times, want 2 (decided again)", r.scheduleCalls)
+		}
+		if got := expectations(bs[0])["agenda-ana"]; got != 7 {
+			t.Errorf("first batch expects agenda-ana at %d, want 7", got)
+		}
+		if got := expectations(bs[1])["agenda-ana"]; got != 8 {
+			t.Errorf("second batch expects agenda-ana at %d, want 8", got)
+		}
+		if bs[0].Events[0].ID == bs[1].Events[0].ID {
+			t.Error("the second decision reused the first one's event IDs")
+		}
+		if res.ID != "id-001" || res.Position != 44 {
+			t.Errorf("result = %+v, want the appointment id-001 at position 44", res)
+		}
+	})
+
+	t.Run("the new decision can refuse", func(t *testing.T) {
+		log := &fakeLog{answers: []func(events.Batch) (events.Committed, error){fail(conflict)}}
+		r := world(t)
+		r.onWait = func(int64) {
+			r.schedules["ana"] = readmodel.Schedule{Version: 8, Conflicts: []readmodel.Slot{{AppointmentID: "rival", Start: apptFrom, End: apptTo}}}
+		}
+		_, err := newHandlers(log, r).CreateAppointment(ctx, commands.CreateAppointment{OwnerID: "ana", Title: "Lunch", Start: apptFrom, End: apptTo})
+		wantCode(t, err, agenda.ESCHEDULECONFLICT, "")
+		if n := len(log.proposed()); n != 1 {
+			t.Errorf("proposed %d batches, want 1", n)
+		}
+	})
+
+	t.Run("a read model that does not catch up ends the command", func(t *testing.T) {
+		log := &fakeLog{answers: []func(events.Batch) (events.Committed, error){fail(conflict)}}
+		r := world(t)
+		r.waitErr = agenda.Errorf(agenda.EUNAVAILABLE, "read model behind")
+		_, err := newHandlers(log, r).ChangeProfile(ctx, commands.ChangeProfile{UserID: "ana", Email: ptr("a@b.example")})
+		wantCode(t, err, agenda.EUNAVAILABLE, "")
+	})
+
+	t.Run("conflicts wrapped by the log are recognised", func(t *testing.T) {
+		log := &fakeLog{answers: []func(events.Batch) (events.Committed, error){fail(fmt.Errorf("apply: %w", conflict))}}
+		if _, err := newHandlers(log, world(t)).ChangeProfile(ctx, commands.ChangeProfile{UserID: "ana", Email: ptr("a@b.example")}); err != nil {
+			t.Errorf("ChangeProfile: %v", err)
+		}
+		if n := len(log.proposed()); n != 2 {
+			t.Errorf("proposed %d batches, want 2", n)
+		}
+	})
+}
+
+func TestTooManyConflictsIsConflict(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name       string
+		maxRetries int
+		want       int // proposals
+	}{
+		{name: "default of 8 retries", maxRetries: 0, want: 9},
+		{name: "3 retries", maxRetries: 3, want: 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log := &fakeLog{}
+			for i := 0; i < 100; i++ {
+				log.answers = append(log.answers, fail(&events.VersionConflictError{Stream: "user-ana", Expected: 3, Actual: 4, Position: int64(i)}))
+			}
+			r := world(t)
+			h := newHandlers(log, r)
+			h.MaxRetries = tc.maxRetries
+			_, err := h.ChangeProfile(ctx, commands.ChangeProfile{UserID: "ana", Email: ptr("a@b.example")})
+			wantCode(t, err, agenda.ECONFLICT, "")
+			if n := len(log.proposed()); n != tc.want {
+				t.Errorf("proposed %d batches, want %d", n, tc.want)
+			}
+			if len(r.waited) != tc.want-1 {
+				t.Errorf("waited %d times, want %d", len(r.waited), tc.want-1)
+			}
+		})
+	}
+}
+
+func TestOutcomeUnknown(t *testing.T) {
+	ctx := context.Background()
+	create := func(h *commands.Handlers) (commands.Result, error) {
+		return h.CreateAppointment(ctx, commands.CreateAppointment{OwnerID: "ana", Title: "Lunch", Start: apptFrom, End: apptTo})
+	}
+	// duplicateOf answers that the batch's first event is already committed
+	// at position 100.
+	duplicateOf := func(b events.Batch) (events.Committed, error) {
+		return events.Committed{}, &events.DuplicateEventError{EventID: b.Events[0].ID, Position: 100}
+	}
+
+	t.Run("then a duplicate of the same batch is success", func(t *testing.T) {
+		log := &fakeLog{answers: []func(events.Batch) (events.Committed, error){fail(events.ErrOutcomeUnknown), duplicateOf}}
+		r := world(t)
+		res, err := create(newHandlers(log, r))
+		if err != nil {
+			t.Fatalf("CreateAppointment: %v", err)
+		}
+		if res.Position != 101 || res.ID != "id-001" {
+			t.Errorf("result = %+v, want id-001 ending at position 101", res)
+		}
+		bs := log.proposed()
+		if len(bs) != 2 {
+			t.Fatalf("proposed %d batches, want 2", len(bs))
+		}
+		for i := range bs[0].Events {
+			if bs[0].Events[i].ID != bs[1].Events[i].ID {
+				t.Errorf("retry event %d has ID %s, want the same batch again (%s)", i, bs[1].Events[i].ID, bs[0].Events[i].ID)
+			}
+		}
+		if r.scheduleCalls != 1 || len(r.waited) != 0 {
+			t.Errorf("decided %d times and waited %v, want one decision and no wait", r.scheduleCalls, r.waited)
+		}
+	})
+
+	t.Run("then a commit is success", func(t *testing.T) {
+		log := &fakeLog{answers: []func(events.Batch) (events.Committed, error){fail(events.ErrOutcomeUnknown), fail(events.ErrOutcomeUnknown)}}
+		if _, err := create(newHandlers(log, world(t))); err != nil {
+			t.Fatalf("CreateAppointment: %v", err)
+		}
+		if n := len(log.proposed()); n != 3 {
+			t.Errorf("proposed %d batches, want 3", n)
+		}
+	})
+
+	t.Run("for good is unavailable", func(t *testing.T) {
+		log := &fakeLog{}
+		for i := 0; i < 20; i++ {
+			log.answers = append(log.answers, fail(events.ErrOutcomeUnknown))
+		}
+		_, err := create(newHandlers(log, world(t)))
+		wantCode(t, err, agenda.EUNAVAILABLE, "")
+		if n := len(log.proposed()); n != 6 {
+			t.Errorf("proposed %d batches, want 6", n)
+		}
+	})
+
+	t.Run("a duplicate without an unknown outcome first is not success", func(t *testing.T) {
+		log := &fakeLog{answers: []func(events.Batch) (events.Committed, error){duplicateOf}}
+		_, err := create(newHandlers(log, world(t)))
+		if err == nil {
+			t.Fatal("succeeded, want an error: a fresh batch colliding with the log is a bug")
+		}
+		if code := agenda.ErrorCode(err); code != agenda.EINTERNAL {
+			t.Errorf("code = %q, want internal", code)
+		}
+	})
+
+	t.Run("a duplicate of another event is not success", func(t *testing.T) {
+		log := &fakeLog{answers: []func(events.Batch) (events.Committed, error){
+			fail(events.ErrOutcomeUnknown),
+			func(b events.Batch) (events.Committed, error) {
+				return events.Committed{}, &events.DuplicateEventError{EventID: "someone-elses", Position: 7}
+			},
+		}}
+		if _, err := create(newHandlers(log, world(t))); err == nil {
+			t.Error("succeeded, want an error")
+		}
+	})
+
+	t.Run("a request that ends while retrying is unavailable", func(t *testing.T) {
+		cctx, cancel := context.WithCancel(ctx)
+		log := &fakeLog{answers: []func(events.Batch) (events.Committed, error){
+			func(events.Batch) (events.Committed, error) {
+				cancel()
+				return events.Committed{}, events.ErrOutcomeUnknown
+			},
+		}}
+		_, err := newHandlers(log, world(t)).CreateAppointment(cctx, commands.CreateAppointment{OwnerID: "ana", Title: "Lunch", Start: apptFrom, End: apptTo})
+		wantCode(t, err, agenda.EUNAVAILABLE, "")
+	})
+
+	t.Run("a log timeout is unavailable", func(t *testing.T) {
+		log := &fakeLog{answers: []func(events.Batch) (events.Committed, error){fail(fmt.Errorf("apply: %w", context.DeadlineExceeded))}}
+		_, err := create(newHandlers(log, world(t)))
+		wantCode(t, err, agenda.EUNAVAILABLE, "")
+	})
+}
+
+func TestAuthenticate(t *testing.T) {
+	ctx := context.Background()
+	r := world(t)
+	h := newHandlers(&fakeLog{}, r)
+
+	id, err := h.Authenticate(ctx, "ana", password)
+	if err != nil || id != "ana" {
+		t.Fatalf("Authenticate(ana, right password) = %q, %v; want ana", id, err)
+	}
+
+	var first error
+	for _, tc := range []struct{ name, username, password string }{
+		{name: "unknown user", username: "nobody", password: password},
+		{name: "wrong password", username: "ana", password: "wrong password"},
+		{name: "empty password", username: "ana", password: ""},
+		{name: "right password with a character more", username: "ana", password: password + "!"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id, err := h.Authenticate(ctx, tc.username, tc.password)
+			if id != "" {
+				t.Errorf("id = %q, want none", id)
+			}
+			wantCode(t, err, agenda.EUNAUTHORIZED, "")
+			if first == nil {
+				first = err
+				return
+			}
+			if agenda.ErrorMessage(err) != agenda.ErrorMessage(first) || fmt.Sprint(agenda.ErrorDetails(err)) != fmt.Sprint(agenda.ErrorDetails(first)) {
+				t.Errorf("error = %v, want the same as for an unknown user (%v)", err, first)
+			}
+		})
+	}
+
+	t.Run("a failing read model is not reported as a wrong password", func(t *testing.T) {
+		r.err = errors.New("disk on fire")
+		defer func() { r.err = nil }()
+		_, err := h.Authenticate(ctx, "ana", password)
+		if code := agenda.ErrorCode(err); code != agenda.EINTERNAL {
+			t.Errorf("code = %q (%v), want internal", code, err)
+		}
+	})
+}

@@ -1,0 +1,255 @@
+package commands_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/commands"
+)
+
+// validationCase runs one command with one bad field.
+type validationCase struct {
+	name  string
+	run   func(h *commands.Handlers) error
+	field string
+}
+
+func runValidationCases(t *testing.T, cases []validationCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			log := &fakeLog{}
+			h := newHandlers(log, world(t))
+			err := tc.run(h)
+			wantCode(t, err, agenda.EINVALID, tc.field)
+			if n := len(log.proposed()); n != 0 {
+				t.Errorf("proposed %d batches for an invalid command, want none", n)
+			}
+		})
+	}
+}
+
+func TestRegisterUserValidation(t *testing.T) {
+	ctx := context.Background()
+	reg := func(mod func(c *commands.RegisterUser)) func(h *commands.Handlers) error {
+		return func(h *commands.Handlers) error {
+			c := commands.RegisterUser{Username: "carla", Password: password, DisplayName: "Carla", Email: "carla@example.com"}
+			mod(&c)
+			_, err := h.RegisterUser(ctx, c)
+			return err
+		}
+	}
+	runValidationCases(t, []validationCase{
+		{name: "username too short", field: "username", run: reg(func(c *commands.RegisterUser) { c.Username = "ab" })},
+		{name: "username too long", field: "username", run: reg(func(c *commands.RegisterUser) { c.Username = strings.Repeat("a", 33) })},
+		{name: "username with capitals", field: "username", run: reg(func(c *commands.RegisterUser) { c.Username = "Carla" })},
+		{name: "username with a space", field: "username", run: reg(func(c *commands.RegisterUser) { c.Username = "car la" })},
+		{name: "username with a LIKE wildcard", field: "username", run: reg(func(c *commands.RegisterUser) { c.Username = "car%la" })},
+		{name: "empty username", field: "username", run: reg(func(c *commands.RegisterUser) { c.Username = "" })},
+		{name: "password too short", field: "password", run: reg(func(c *commands.RegisterUser) { c.Password = "1234567" })},
+		{name: "password over bcrypt's 72 bytes", field: "password", run: reg(func(c *commands.RegisterUser) { c.Password = strings.Repeat("é", 37) })},
+		{name: "password not UTF-8", field: "password", run: reg(func(c *commands.RegisterUser) { c.Password = strings.Repeat("\xff", 8) })},
+		{name: "display name with a newline", field: "display_name", run: reg(func(c *commands.RegisterUser) { c.DisplayName = "Car\nla" })},
+		{name: "display name with a tab", field: "display_name", run: reg(func(c *commands.RegisterUser) { c.DisplayName = "Car\tla" })},
+		{name: "display name with a control character", field: "display_name", run: reg(func(c *commands.RegisterUser) { c.DisplayName = "Car\x00la" })},
+		{name: "display name too long", field: "display_name", run: reg(func(c *commands.RegisterUser) { c.DisplayName = strings.Repeat("x", 101) })},
+		{name: "email without an at sign", field: "email", run: reg(func(c *commands.RegisterUser) { c.Email = "carla.example.com" })},
+		{name: "email with a display name", field: "email", run: reg(func(c *commands.RegisterUser) { c.Email = "Carla <carla@example.com>" })},
+		{name: "email with surrounding space", field: "email", run: reg(func(c *commands.RegisterUser) { c.Email = " carla@example.com" })},
+		{name: "email too long", field: "email", run: reg(func(c *commands.RegisterUser) { c.Email = strings.Repeat("a", 250) + "@example.com" })},
+	})
+
+	t.Run("valid edge cases are accepted", func(t *testing.T) {
+		for _, c := range []commands.RegisterUser{
+			{Username: "a.b-c_9", Password: strings.Repeat("p", 72)},
+			{Username: "abc", Password: "12345678", DisplayName: strings.Repeat("é", 100), Email: ""},
+		} {
+			h := newHandlers(&fakeLog{}, newFakeRead())
+			if _, err := h.RegisterUser(context.Background(), c); err != nil {
+				t.Errorf("RegisterUser(%q): %v", c.Username, err)
+			}
+		}
+	})
+}
+
+func TestChangeProfileValidation(t *testing.T) {
+	ctx := context.Background()
+	change := func(display, email *string) func(h *commands.Handlers) error {
+		return func(h *commands.Handlers) error {
+			_, err := h.ChangeProfile(ctx, commands.ChangeProfile{UserID: "ana", DisplayName: display, Email: email})
+			return err
+		}
+	}
+	runValidationCases(t, []validationCase{
+		{name: "empty display name", field: "display_name", run: change(ptr(""), nil)},
+		{name: "display name with a newline", field: "display_name", run: change(ptr("A\nB"), nil)},
+		{name: "display name too long", field: "display_name", run: change(ptr(strings.Repeat("x", 101)), nil)},
+		{name: "display name not UTF-8", field: "display_name", run: change(ptr("\xffAna"), nil)},
+		{name: "malformed email", field: "email", run: change(nil, ptr("ana@"))},
+		{name: "email with a name", field: "email", run: change(nil, ptr("Ana <ana@example.com>"))},
+	})
+}
+
+func TestChangePasswordValidation(t *testing.T) {
+	ctx := context.Background()
+	runValidationCases(t, []validationCase{
+		{name: "new password too short", field: "new_password", run: func(h *commands.Handlers) error {
+			_, err := h.ChangePassword(ctx, commands.ChangePassword{UserID: "ana", CurrentPassword: password, NewPassword: "short"})
+			return err
+		}},
+		{name: "new password too long", field: "new_password", run: func(h *commands.Handlers) error {
+			_, err := h.ChangePassword(ctx, commands.ChangePassword{UserID: "ana", CurrentPassword: password, NewPassword: strings.Repeat("x", 73)})
+			return err
+		}},
+	})
+
+	t.Run("wrong current password is forbidden", func(t *testing.T) {
+		log := &fakeLog{}
+		h := newHandlers(log, world(t))
+		_, err := h.ChangePassword(ctx, commands.ChangePassword{UserID: "ana", CurrentPassword: "not the password", NewPassword: "a new password"})
+		wantCode(t, err, agenda.EFORBIDDEN, "current_password")
+		if n := len(log.proposed()); n != 0 {
+			t.Errorf("proposed %d batches, want none", n)
+		}
+	})
+}
+
+// appointmentCases are the bad appointment fields shared by create and
+// update; apply sets them on a command.
+type appointmentFields struct {
+	title, description, location, privacy *string
+	start, end                            *time.Time
+}
+
+var badAppointmentFields = []struct {
+	name   string
+	fields appointmentFields
+	field  string
+}{
+	{name: "empty title", field: "title", fields: appointmentFields{title: ptr("")}},
+	{name: "blank title", field: "title", fields: appointmentFields{title: ptr("  \t ")}},
+	{name: "title too long", field: "title", fields: appointmentFields{title: ptr(strings.Repeat("t", 201))}},
+	{name: "title on two lines", field: "title", fields: appointmentFields{title: ptr("a\nb")}},
+	{name: "title with a control character", field: "title", fields: appointmentFields{title: ptr("a\x1bb")}},
+	{name: "description too long", field: "description", fields: appointmentFields{description: ptr(strings.Repeat("d", 2001))}},
+	{name: "description with DEL", field: "description", fields: appointmentFields{description: ptr("a\x7fb")}},
+	{name: "location too long", field: "location", fields: appointmentFields{location: ptr(strings.Repeat("l", 201))}},
+	{name: "location not UTF-8", field: "location", fields: appointmentFields{location: ptr("\xc3")}},
+	{name: "missing start", field: "start", fields: appointmentFields{start: ptr(time.Time{})}},
+	{name: "missing end", field: "end", fields: appointmentFields{end: ptr(time.Time{})}},
+	{name: "end before start", field: "end", fields: appointmentFields{start: ptr(apptTo), end: ptr(apptFrom)}},
+	{name: "end equal to start", field: "end", fields: appointmentFields{start: ptr(apptFrom), end: ptr(apptFrom)}},
+	{name: "longer than 31 days", field: "end", fields: appointmentFields{start: ptr(apptFrom), end: ptr(apptFrom.Add(agenda.MaxAppointmentDuration + time.Second))}},
+	{name: "start before 1900", field: "start", fields: appointmentFields{start: ptr(time.Date(1899, 12, 31, 0, 0, 0, 0, time.UTC)), end: ptr(time.Date(1900, 1, 1, 1, 0, 0, 0, time.UTC))}},
+	{name: "end after 2200", field: "end", fields: appointmentFields{start: ptr(time.Date(2199, 12, 31, 23, 0, 0, 0, time.UTC)), end: ptr(time.Date(2200, 1, 1, 0, 0, 1, 0, time.UTC))}},
+	{name: "unknown privacy", field: "privacy", fields: appointmentFields{privacy: ptr("public")}},
+}
+
+func TestCreateAppointmentValidation(t *testing.T) {
+	ctx := context.Background()
+	var cases []validationCase
+	for _, bad := range badAppointmentFields {
+		bad := bad
+		cases = append(cases, validationCase{name: bad.name, field: bad.field, run: func(h *commands.Handlers) error {
+			c := commands.CreateAppointment{OwnerID: "ana", Title: "Lunch", Start: apptFrom, End: apptTo}
+			setIf(&c.Title, bad.fields.title)
+			setIf(&c.Description, bad.fields.description)
+			setIf(&c.Location, bad.fields.location)
+			setIf(&c.Privacy, bad.fields.privacy)
+			setIf(&c.Start, bad.fields.start)
+			setIf(&c.End, bad.fields.end)
+			_, err := h.CreateAppointment(ctx, c)
+			return err
+		}})
+	}
+	runValidationCases(t, cases)
+
+	t.Run("exactly 31 days is allowed", func(t *testing.T) {
+		h := newHandlers(&fakeLog{}, world(t))
+		if _, err := h.CreateAppointment(ctx, commands.CreateAppointment{OwnerID: "ana", Title: "Trip",
+			Start: apptFrom, End: apptFrom.Add(agenda.MaxAppointmentDuration)}); err != nil {
+			t.Errorf("CreateAppointment: %v", err)
+		}
+	})
+}
+
+func TestUpdateAppointmentValidation(t *testing.T) {
+	ctx := context.Background()
+	var cases []validationCase
+	for _, bad := range badAppointmentFields {
+		bad := bad
+		cases = append(cases, validationCase{name: bad.name, field: bad.field, run: func(h *commands.Handlers) error {
+			f := bad.fields
+			_, err := h.UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "ana", AppointmentID: "a1",
+				Title: f.title, Description: f.description, Location: f.location, Privacy: f.privacy, Start: f.start, End: f.end})
+			return err
+		}})
+	}
+	// A new start alone must still come before the stored end.
+	cases = append(cases, validationCase{name: "new start after the stored end", field: "end", run: func(h *commands.Handlers) error {
+		_, err := h.UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "ana", AppointmentID: "a1", Start: ptr(apptTo.Add(time.Hour))})
+		return err
+	}})
+	runValidationCases(t, cases)
+}
+
+// TestAppointmentAccess covers the non-validation refusals of update and
+// delete, which share them.
+func TestAppointmentAccess(t *testing.T) {
+	ctx := context.Background()
+	commandsUnderTest := []struct {
+		name string
+		run  func(h *commands.Handlers, actor, id string, ifMatch int64) error
+	}{
+		{name: "update", run: func(h *commands.Handlers, actor, id string, ifMatch int64) error {
+			_, err := h.UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: actor, AppointmentID: id, Title: ptr("New"), IfMatch: ifMatch})
+			return err
+		}},
+		{name: "delete", run: func(h *commands.Handlers, actor, id string, ifMatch int64) error {
+			_, err := h.DeleteAppointment(ctx, commands.DeleteAppointment{ActorID: actor, AppointmentID: id, IfMatch: ifMatch})
+			return err
+		}},
+	}
+	cases := []struct {
+		name    string
+		actor   string
+		id      string
+		ifMatch int64
+		code    string
+	}{
+		{name: "appointment that does not exist", actor: "ana", id: "nope", code: agenda.ENOTFOUND},
+		{name: "empty appointment id", actor: "ana", id: "", code: agenda.ENOTFOUND},
+		{name: "someone who cannot see it", actor: "eve", id: "a1", code: agenda.ENOTFOUND},
+		{name: "a participant who does not own it", actor: "bob", id: "a1", code: agenda.EFORBIDDEN},
+		{name: "a stale If-Match", actor: "ana", id: "a1", ifMatch: 4, code: agenda.EPRECONDITIONFAILED},
+		{name: "a matching If-Match", actor: "ana", id: "a1", ifMatch: 5, code: ""},
+	}
+	for _, cmd := range commandsUnderTest {
+		for _, tc := range cases {
+			t.Run(cmd.name+" by "+tc.name, func(t *testing.T) {
+				log := &fakeLog{}
+				h := newHandlers(log, world(t))
+				err := cmd.run(h, tc.actor, tc.id, tc.ifMatch)
+				if tc.code == "" {
+					if err != nil {
+						t.Fatalf("error = %v, want success", err)
+					}
+					return
+				}
+				wantCode(t, err, tc.code, "")
+				if n := len(log.proposed()); n != 0 {
+					t.Errorf("proposed %d batches, want none", n)
+				}
+			})
+		}
+	}
+}
+
+func setIf[T any](dst *T, src *T) {
+	if src != nil {
+		*dst = *src
+	}
+}

@@ -1,0 +1,403 @@
+package http
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/commands"
+	"github.com/agendahq/agenda/readmodel"
+)
+
+func TestErrorStatus(t *testing.T) {
+	want := map[string]int{
+		agenda.EINVALID:              http.StatusBadRequest,
+		agenda.EMETHODNOTALLOWED:     http.StatusMethodNotAllowed,
+		agenda.EUNAUTHORIZED:         http.StatusUnauthorized,
+		agenda.EFORBIDDEN:            http.StatusForbidden,
+		agenda.ENOTFOUND:             http.StatusNotFound,
+		agenda.ECONFLICT:             http.StatusConflict,
+		agenda.ESCHEDULECONFLICT:     http.StatusConflict,
+		agenda.EPRECONDITIONFAILED:   http.StatusPreconditionFailed,
+		agenda.ETOOLARGE:             http.StatusRequestEntityTooLarge,
+		agenda.EUNSUPPORTEDMEDIATYPE: http.StatusUnsupportedMediaType,
+		agenda.ERATELIMITED:          http.StatusTooManyRequests,
+		agenda.EUNAVAILABLE:          http.StatusServiceUnavailable,
+		agenda.EINTERNAL:             http.StatusInternalServerError,
+		"":                           http.StatusInternalServerError,
+		"no_such_code":               http.StatusInternalServerError,
+	}
+	for code, status := range want {
+		t.Run("code "+strconv.Quote(code), func(t *testing.T) {
+			if got := ErrorStatus(code); got != status {
+				t.Errorf("ErrorStatus(%q) = %d, want %d", code, got, status)
+			}
+		})
+	}
+
+	// Every code package agenda declares must be mapped on purpose: a new
+	// code that falls through to 500 would turn a client error into an
+	// internal one.
+	t.Run("every declared code is mapped", func(t *testing.T) {
+		declared := declaredErrorCodes(t)
+		if len(declared) < 12 {
+			t.Fatalf("found only %d codes in package agenda: %v", len(declared), declared)
+		}
+		for name, code := range declared {
+			if _, ok := want[code]; !ok {
+				t.Errorf("agenda.%s = %q has no expected status in this test", name, code)
+			}
+			if code != agenda.EINTERNAL && ErrorStatus(code) == http.StatusInternalServerError {
+				t.Errorf("agenda.%s = %q maps to 500", name, code)
+			}
+		}
+	})
+}
+
+// declaredErrorCodes reads the E* string constants of package agenda from
+// its source.
+func declaredErrorCodes(t *testing.T) map[string]string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "*.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("list package agenda's files: %v", err)
+	}
+	fset := token.NewFileSet()
+	out := map[string]string{}
+	for _, path := range files {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			t.Fatalf("parse %s: %v", path, err)
+		}
+		if file.Name.Name != "agenda" {
+			continue
+		}
+		for _, decl := range file.Decls {
+			gd, ok := decl.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, id := range vs.Names {
+					if !strings.HasPrefix(id.Name, "E") || i >= len(vs.Values) {
+						continue
+					}
+					if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+						s, _ := strconv.Unquote(lit.Value)
+						out[id.Name] = s
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// errorResponse is the contract's error body, decoded strictly.
+type errorResponse struct {
+	Error struct {
+		Code    string         `json:"code"`
+		Message string         `json:"message"`
+		Details map[string]any `json:"details"`
+	} `json:"error"`
+}
+
+// decodeError checks a response is a JSON error with the given status and
+// returns its body.
+func decodeError(t *testing.T, rec *httptest.ResponseRecorder, status int) errorResponse {
+	t.Helper()
+	if rec.Code != status {
+		t.Errorf("status = %d, want %d (body %s)", rec.Code, status, rec.Body)
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", ct)
+	}
+	var raw map[string]map[string]json.RawMessage
+	if err := json.Unmarshal(rec.Body.Bytes(), &raw); err != nil {
+		t.Fatalf("body %s is not an error object: %v", rec.Body, err)
+	}
+	if len(raw) != 1 || raw["error"] == nil {
+		t.Fatalf("body %s: want exactly one top-level key, \"error\"", rec.Body)
+	}
+	for k := range raw["error"] {
+		if k != "code" && k != "message" && k != "details" {
+			t.Errorf("error object has unexpected key %q", k)
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(rec.Body.Bytes()))
+	dec.DisallowUnknownFields()
+	var body errorResponse
+	if err := dec.Decode(&body); err != nil {
+		t.Fatalf("decode error body %s: %v", rec.Body, err)
+	}
+	return body
+}
+
+func TestErrorJSONShape(t *testing.T) {
+	s, _ := newTestServer(t, &fakeCommands{}, &fakeQueries{})
+	tests := []struct {
+		name       string
+		err        error
+		status     int
+		code       string
+		message    string
+		details    map[string]any
+		retryAfter string
+	}{
+		{name: "invalid with a field", err: agenda.Errorf(agenda.EINVALID, "title is required").WithDetails(map[string]any{"field": "title"}),
+			status: 400, code: "invalid", message: "title is required", details: map[string]any{"field": "title"}},
+		{name: "not found without details", err: agenda.Errorf(agenda.ENOTFOUND, "appointment not found"),
+			status: 404, code: "not_found", message: "appointment not found"},
+		{name: "wrapped application error keeps its code", err: fmt.Errorf("update: %w", agenda.Errorf(agenda.EPRECONDITIONFAILED, "stale")),
+			status: 412, code: "precondition_failed", message: "stale"},
+		{name: "unavailable asks to retry", err: agenda.Errorf(agenda.EUNAVAILABLE, "no leader"),
+			status: 503, code: "unavailable", message: "no leader", retryAfter: "1"},
+		{name: "rate limited asks to retry", err: agenda.Errorf(agenda.ERATELIMITED, "slow down"),
+			status: 429, code: "rate_limited", message: "slow down", retryAfter: "1"},
+		{name: "internal error is generic", err: errors.New("open /var/lib/agenda/events.db: permission denied"),
+			status: 500, code: "internal", message: "internal error"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			s.Error(rec, httptest.NewRequest(http.MethodGet, "/api/me", nil), tc.err)
+			body := decodeError(t, rec, tc.status)
+			if body.Error.Code != tc.code || body.Error.Message != tc.message {
+				t.Errorf("error = %s/%q, want %s/%q", body.Error.Code, body.Error.Message, tc.code, tc.message)
+			}
+			if fmt.Sprint(body.Error.Details) != fmt.Sprint(tc.details) || (tc.details == nil) != (body.Error.Details == nil) {
+				t.Errorf("details = %#v, want %#v (absent when there are none)", body.Error.Details, tc.details)
+			}
+			if got := rec.Header().Get("Retry-After"); got != tc.retryAfter {
+				t.Errorf("Retry-After = %q, want %q", got, tc.retryAfter)
+			}
+		})
+	}
+}
+
+// fakeCommands answers every command with err, or panics with panicWith.
+type fakeCommands struct {
+	err       error
+	panicWith any
+	userID    string
+}
+
+func (c *fakeCommands) answer() (commands.Result, error) {
+	if c.panicWith != nil {
+		panic(c.panicWith)
+	}
+	return commands.Result{ID: "x", Position: 1}, c.err
+}
+
+func (c *fakeCommands) RegisterUser(context.Context, commands.RegisterUser) (commands.Result, error) {
+	return c.answer()
+}
+func (c *fakeCommands) Authenticate(context.Context, string, string) (string, error) {
+	_, err := c.answer()
+	return c.userID, err
+}
+func (c *fakeCommands) ChangeProfile(context.Context, commands.ChangeProfile) (commands.Result, error) {
+	return c.answer()
+}
+func (c *fakeCommands) ChangePassword(context.Context, commands.ChangePassword) (commands.Result, error) {
+	return c.answer()
+}
+func (c *fakeCommands) CreateAppointment(context.Context, commands.CreateAppointment) (commands.Result, error) {
+	return c.answer()
+}
+func (c *fakeCommands) UpdateAppointment(context.Context, commands.UpdateAppointment) (commands.Result, error) {
+	return c.answer()
+}
+func (c *fakeCommands) DeleteAppointment(context.Context, commands.DeleteAppointment) (commands.Result, error) {
+	return c.answer()
+}
+
+// fakeQueries answers every query with err (and otherwise empty results).
+type fakeQueries struct{ err error }
+
+func (q *fakeQueries) UserByID(context.Context, string) (readmodel.User, error) {
+	return readmodel.User{ID: "u1", Username: "ana", Version: 1}, q.err
+}
+func (q *fakeQueries) SearchUsers(context.Context, string, int) ([]readmodel.UserSummary, error) {
+	return []readmodel.UserSummary{}, q.err
+}
+func (q *fakeQueries) Appointment(context.Context, string, string) (readmodel.Appointment, error) {
+	return readmodel.Appointment{}, q.err
+}
+func (q *fakeQueries) Agenda(context.Context, string, time.Time, time.Time) ([]readmodel.AgendaEntry, error) {
+	return []readmodel.AgendaEntry{}, q.err
+}
+func (q *fakeQueries) WaitFor(context.Context, int64) error { return nil }
+func (q *fakeQueries) Position() int64                      { return 1 }
+
+var testSecret = []byte("test-secret-0123456789abcdef0123456789")
+
+// newTestServer returns a server over fakes and the buffer its logger
+// writes to.
+func newTestServer(t *testing.T, c Commands, q Queries) (*Server, *bytes.Buffer) {
+	t.Helper()
+	var logs bytes.Buffer
+	s := &Server{Commands: c, Queries: q, Tokens: &Tokens{Secret: testSecret, TTL: time.Hour},
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	s.Handler() // sets up the logger
+	return s, &logs
+}
+
+func bearer(t *testing.T, s *Server) string {
+	t.Helper()
+	tok, _, err := s.Tokens.Issue("u1", "ana")
+	if err != nil {
+		t.Fatalf("issue token: %v", err)
+	}
+	return "Bearer " + tok
+}
+
+func TestInternalErrorsDoNotLeak(t *testing.T) {
+	const secret = "secret db path /x"
+	tests := []struct {
+		name    string
+		cmds    *fakeCommands
+		queries *fakeQueries
+		method  string
+		path    string
+		body    string
+		auth    bool
+	}{
+		{name: "register fails internally", cmds: &fakeCommands{err: fmt.Errorf(secret)},
+			method: "POST", path: "/api/auth/register", body: `{"username":"ana","password":"12345678"}`},
+		{name: "register fails with a wrapped internal error", cmds: &fakeCommands{err: fmt.Errorf("register: %w", errors.New(secret))},
+			method: "POST", path: "/api/auth/register", body: `{"username":"ana","password":"12345678"}`},
+		{name: "login fails internally", cmds: &fakeCommands{err: fmt.Errorf(secret)},
+			method: "POST", path: "/api/auth/login", body: `{"username":"ana","password":"12345678"}`},
+		{name: "creating an appointment fails internally", cmds: &fakeCommands{err: fmt.Errorf(secret)}, auth: true,
+			method: "POST", path: "/api/appointments", body: `{"title":"Lunch","start":"2026-06-01T12:00:00Z","end":"2026-06-01T13:00:00Z"}`},
+		{name: "a command panics", cmds: &fakeCommands{panicWith: secret},
+			method: "POST", path: "/api/auth/register", body: `{"username":"ana","password":"12345678"}`},
+		{name: "a query fails internally", cmds: &fakeCommands{}, queries: &fakeQueries{err: errors.New(secret)}, auth: true,
+			method: "GET", path: "/api/me"},
+		{name: "the agenda query fails internally", cmds: &fakeCommands{}, queries: &fakeQueries{err: errors.New(secret)}, auth: true,
+			method: "GET", path: "/api/agenda?from=2026-06-01T00:00:00Z&to=2026-06-08T00:00:00Z"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q := tc.queries
+			if q == nil {
+				q = &fakeQueries{}
+			}
+			s, logs := newTestServer(t, tc.cmds, q)
+			r := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+			r.Header.Set("Content-Type", "application/json")
+			if tc.auth {
+				r.Header.Set("Authorization", bearer(t, s))
+			}
+			rec := httptest.NewRecorder()
+			s.Handler().ServeHTTP(rec, r)
+
+			body := decodeError(t, rec, http.StatusInternalServerError)
+			if body.Error.Code != "internal" || body.Error.Message != "internal error" || body.Error.Details != nil {
+				t.Errorf("error = %+v, want code internal, message \"internal error\", no details", body.Error)
+			}
+			for _, leak := range []string{"secret", "/x", "panic", "goroutine"} {
+				if strings.Contains(rec.Body.String(), leak) {
+					t.Errorf("body %s leaks %q", rec.Body, leak)
+				}
+			}
+			if !strings.Contains(logs.String(), secret) {
+				t.Errorf("the internal error was not logged; log: %s", logs)
+			}
+		})
+	}
+
+	t.Run("client errors are answered but not logged", func(t *testing.T) {
+		s, logs := newTestServer(t, &fakeCommands{err: fmt.Errorf("register: %w", agenda.Errorf(agenda.ECONFLICT, "username \"ana\" is taken"))}, &fakeQueries{})
+		r := httptest.NewRequest("POST", "/api/auth/register", strings.NewReader(`{"username":"ana","password":"12345678"}`))
+		r.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, r)
+		body := decodeError(t, rec, http.StatusConflict)
+		if body.Error.Code != "conflict" || body.Error.Message != `username "ana" is taken` {
+			t.Errorf("error = %+v, want the conflict's own message", body.Error)
+		}
+		if logs.Len() != 0 {
+			t.Errorf("a client error was logged: %s", logs)
+		}
+	})
+}
+
+func TestRequestErrorsThroughTheRouter(t *testing.T) {
+	s, _ := newTestServer(t, &fakeCommands{}, &fakeQueries{})
+	expired := &Tokens{Secret: testSecret, TTL: time.Minute, Now: func() time.Time { return time.Now().Add(-time.Hour) }}
+	old, _, err := expired.Issue("u1", "ana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name        string
+		method      string
+		path        string
+		contentType string
+		auth        string
+		body        string
+		status      int
+		code        string
+		field       string
+	}{
+		{name: "text/plain body", method: "POST", path: "/api/auth/register", contentType: "text/plain",
+			body: `{"username":"ana","password":"12345678"}`, status: 415, code: "unsupported_media_type"},
+		{name: "body too large", method: "POST", path: "/api/auth/register", contentType: "application/json",
+			body: `{"username":"` + strings.Repeat("a", maxBodyBytes) + `"}`, status: 413, code: "too_large"},
+		{name: "unknown field", method: "POST", path: "/api/auth/register", contentType: "application/json",
+			body: `{"username":"ana","password":"12345678","role":"admin"}`, status: 400, code: "invalid", field: "role"},
+		{name: "missing required field", method: "POST", path: "/api/auth/register", contentType: "application/json",
+			body: `{"username":"ana"}`, status: 400, code: "invalid", field: "password"},
+		{name: "no token", method: "GET", path: "/api/me", status: 401, code: "unauthorized"},
+		{name: "not a bearer token", method: "GET", path: "/api/me", auth: "Basic YW5hOnB3", status: 401, code: "unauthorized"},
+		{name: "expired token", method: "GET", path: "/api/me", auth: "Bearer " + old, status: 401, code: "unauthorized"},
+		{name: "bad min_position", method: "GET", path: "/api/me?min_position=-1", auth: "valid", status: 400, code: "invalid", field: "min_position"},
+		{name: "agenda window backwards", method: "GET", path: "/api/agenda?from=2026-06-08T00:00:00Z&to=2026-06-01T00:00:00Z", auth: "valid", status: 400, code: "invalid", field: "to"},
+		{name: "agenda time not RFC 3339", method: "GET", path: "/api/agenda?from=yesterday&to=2026-06-01T00:00:00Z", auth: "valid", status: 400, code: "invalid", field: "from"},
+		{name: "unknown endpoint", method: "GET", path: "/api/nope", status: 404, code: "not_found"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+			if tc.contentType != "" {
+				r.Header.Set("Content-Type", tc.contentType)
+			}
+			switch tc.auth {
+			case "":
+			case "valid":
+				r.Header.Set("Authorization", bearer(t, s))
+			default:
+				r.Header.Set("Authorization", tc.auth)
+			}
+			rec := httptest.NewRecorder()
+			s.Handler().ServeHTTP(rec, r)
+			body := decodeError(t, rec, tc.status)
+			if body.Error.Code != tc.code {
+				t.Errorf("code = %q (%q), want %q", body.Error.Code, body.Error.Message, tc.code)
+			}
+			if got, _ := body.Error.Details["field"].(string); got != tc.field {
+				t.Errorf("details.field = %q, want %q", got, tc.field)
+			}
+		})
+	}
+}

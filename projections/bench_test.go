@@ -1,0 +1,99 @@
+package projections_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/events"
+	"github.com/agendahq/agenda/eventstore"
+)
+
+// catchUpEvents is the size of the history a fresh projector catches up on.
+const catchUpEvents = 100_000
+
+// fillStore appends n events of a realistic mix to store: users registering
+// (user.registered + username.claimed), then appointments created with an
+// agenda entry for the owner and, for every fourth one, a second
+// participant. Batches are committed a thousand to a transaction, as the
+// Raft FSM's ApplyBatch would. It returns the head position.
+func fillStore(tb testing.TB, store *eventstore.Store, n int) int64 {
+	tb.Helper()
+	l := newEventLog(tb, store)
+	const users = 2000
+	roles := []string{agenda.RolePending, agenda.RoleAccepted, agenda.RoleAuto, agenda.RoleDeclined}
+	day := time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC)
+	var pending []events.Batch
+	var head int64
+	count := 0
+	flush := func() {
+		if len(pending) > 0 {
+			head = l.commit(pending...)
+			pending = pending[:0]
+		}
+	}
+	for i := 0; count < n; i++ {
+		var b events.Batch
+		switch {
+		case i < users && count+2 <= n:
+			id := fmt.Sprintf("u%05d", i)
+			b = l.batch("node-a", registerUser(id, "user"+id, fmt.Sprintf("User %d", i))...)
+		default:
+			owner := fmt.Sprintf("u%05d", i%users)
+			start := day.Add(time.Duration(i) * 37 * time.Minute)
+			others := map[string]string{}
+			if i%4 == 0 && count+3 <= n {
+				others[fmt.Sprintf("u%05d", (i+7)%users)] = roles[i%len(roles)]
+			}
+			ws := createAppointment(fmt.Sprintf("a%07d", i), owner, start, start.Add(30*time.Minute), others)
+			if count+len(ws) > n {
+				ws = ws[:n-count] // the last batch: just the appointment
+			}
+			b = l.batch([]string{"node-a", "node-b", "node-c"}[i%3], ws...)
+		}
+		count += len(b.Events)
+		pending = append(pending, b)
+		if len(pending) == 1000 {
+			flush()
+		}
+	}
+	flush()
+	if head != int64(n) {
+		tb.Fatalf("filled the store to position %d, want %d", head, n)
+	}
+	return head
+}
+
+// BenchmarkProjectorCatchUp times a fresh projector (both projections)
+// catching up from an empty read model to the head of a 100,000-event store.
+// Target: at least 50,000 events/s.
+func BenchmarkProjectorCatchUp(b *testing.B) {
+	store := mustOpenStore(b)
+	head := fillStore(b, store, catchUpEvents)
+	dir := b.TempDir()
+	b.ResetTimer()
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		rm := mustOpenReadModel(b, filepath.Join(dir, fmt.Sprintf("readmodel-%d.db", i)))
+		b.StartTimer()
+
+		began := time.Now()
+		p := startProjector(b, store, rm)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		if err := rm.WaitFor(ctx, head); err != nil {
+			b.Fatalf("projector did not catch up to %d (at %d): %v", head, rm.Position(), err)
+		}
+		cancel()
+		total += time.Since(began)
+
+		b.StopTimer()
+		p.stop(b)
+		rm.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(catchUpEvents)*float64(b.N)/total.Seconds(), "events/s")
+}

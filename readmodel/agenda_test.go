@@ -1,0 +1,215 @@
+package readmodel_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/readmodel"
+)
+
+func TestAgendaWindow(t *testing.T) {
+	ctx := context.Background()
+	db, _ := mustOpenDB(t)
+	from, to := at, at.Add(7*24*time.Hour)
+	h := time.Hour
+	max := agenda.MaxAppointmentDuration
+
+	// Each case is one of "me"'s appointments and whether the window
+	// [from, to) must return it.
+	cases := []struct {
+		name       string
+		start, end time.Time
+		want       bool
+	}{
+		{name: "inside the window", start: from.Add(25 * h), end: from.Add(26 * h), want: true},
+		{name: "overlapping from", start: from.Add(-h), end: from.Add(h), want: true},
+		{name: "overlapping to", start: to.Add(-h), end: to.Add(h), want: true},
+		{name: "covering the whole window", start: from.Add(-24 * h), end: to.Add(24 * h), want: true},
+		{name: "exactly the window", start: from, end: to, want: true},
+		{name: "starting at from", start: from, end: from.Add(time.Minute), want: true},
+		{name: "ending just after from", start: from.Add(-h), end: from.Add(time.Nanosecond), want: true},
+		{name: "starting just before to", start: to.Add(-time.Nanosecond), end: to.Add(h), want: true},
+		{name: "ending exactly at from (touching)", start: from.Add(-h), end: from, want: false},
+		{name: "starting exactly at to (touching)", start: to, end: to.Add(h), want: false},
+		{name: "entirely before", start: from.Add(-48 * h), end: from.Add(-47 * h), want: false},
+		{name: "entirely after", start: to.Add(47 * h), end: to.Add(48 * h), want: false},
+		{name: "maximum length, starting 31 days before from, still running", start: from.Add(-max + h), end: from.Add(h), want: true},
+		{name: "maximum length, starting a nanosecond after 31 days before from", start: from.Add(-max + time.Nanosecond), end: from.Add(time.Nanosecond), want: true},
+		{name: "maximum length ending exactly at from", start: from.Add(-max), end: from, want: false},
+	}
+	var bs []booking
+	for i, c := range cases {
+		bs = append(bs, booking{id: string(rune('A'+i)) + "-" + c.name, owner: "me", start: c.start, end: c.end})
+	}
+	// Other users' appointments in the window never show.
+	bs = append(bs, booking{id: "other-in-window", owner: "you", start: from.Add(h), end: from.Add(2 * h)})
+	book(t, db, bs...)
+
+	entries, err := db.Agenda(ctx, "me", from, to)
+	if err != nil {
+		t.Fatalf("Agenda: %v", err)
+	}
+	got := map[string]bool{}
+	for _, e := range entries {
+		got[e.AppointmentID] = true
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if id := bs[i].id; got[id] != c.want {
+				t.Errorf("%s–%s in [%s, %s): returned = %v, want %v", c.start, c.end, from, to, got[id], c.want)
+			}
+		})
+	}
+	if got["other-in-window"] {
+		t.Error("another user's appointment is in my agenda")
+	}
+}
+
+func TestAgendaSortingAndFields(t *testing.T) {
+	ctx := context.Background()
+	db, _ := mustOpenDB(t)
+	t0 := at.Add(9 * time.Hour)
+	book(t, db,
+		booking{id: "late", owner: "me", start: t0.Add(3 * time.Hour), end: t0.Add(4 * time.Hour)},
+		booking{id: "b-same-start", owner: "me", start: t0, end: t0.Add(time.Hour)},
+		booking{id: "a-same-start", owner: "me", start: t0, end: t0.Add(2 * time.Hour)},
+		booking{id: "invited", owner: "boss", start: t0.Add(time.Hour), end: t0.Add(2 * time.Hour),
+			roles: map[string]string{"me": agenda.RolePending}},
+		booking{id: "earlier", owner: "me", start: t0.Add(-time.Hour), end: t0},
+	)
+	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+		r := appointmentRecord("grouped", "me", t0.Add(5*time.Hour), t0.Add(6*time.Hour))
+		r.GroupID = "team"
+		if err := tx.InsertAppointment(r); err != nil {
+			return err
+		}
+		return tx.AddAgendaEntry("me", "grouped", r.Start, r.End, agenda.RoleOwner, "node-c")
+	})
+
+	entries, err := db.Agenda(ctx, "me", at, at.Add(24*time.Hour))
+	if err != nil {
+		t.Fatalf("Agenda: %v", err)
+	}
+	gotIDs := ids(entries, func(e readmodel.AgendaEntry) string { return e.AppointmentID })
+	wantIDs := []string{"earlier", "a-same-start", "b-same-start", "invited", "late", "grouped"}
+	if !equalStrings(gotIDs, wantIDs) {
+		t.Fatalf("agenda order = %v, want %v (by start, then appointment id)", gotIDs, wantIDs)
+	}
+
+	byID := map[string]readmodel.AgendaEntry{}
+	for _, e := range entries {
+		byID[e.AppointmentID] = e
+	}
+	inv := byID["invited"]
+	if inv.MyStatus != agenda.RolePending || !inv.Pending || inv.OriginNode != "node-b" || inv.Version != 1 {
+		t.Errorf("invited entry = my_status %s pending %v origin %s version %d, want pending/true/node-b/1",
+			inv.MyStatus, inv.Pending, inv.OriginNode, inv.Version)
+	}
+	late := byID["late"]
+	if late.MyStatus != agenda.RoleOwner || late.Pending || late.Title != "Title late" || late.Location != "Loc late" ||
+		late.Privacy != agenda.PrivacyFull || late.Status != agenda.StatusConfirmed || late.GroupID != nil {
+		t.Errorf("late entry = %+v, want the appointment's fields, my_status owner, no group", late)
+	}
+	if !late.Start.Equal(t0.Add(3*time.Hour)) || late.Start.Location() != time.UTC {
+		t.Errorf("late start = %s, want %s in UTC", late.Start, t0.Add(3*time.Hour))
+	}
+	if g := byID["grouped"].GroupID; g == nil || *g != "team" {
+		t.Errorf("grouped entry group_id = %v, want team", g)
+	}
+
+	t.Run("empty agenda is an empty list, not nil", func(t *testing.T) {
+		entries, err := db.Agenda(ctx, "nobody", at, at.Add(time.Hour))
+		if err != nil {
+			t.Fatalf("Agenda: %v", err)
+		}
+		if entries == nil || len(entries) != 0 {
+			t.Errorf("Agenda(nobody) = %#v, want an empty non-nil slice", entries)
+		}
+	})
+}
+
+func TestSchedule(t *testing.T) {
+	ctx := context.Background()
+	db, _ := mustOpenDB(t)
+	s, e := at.Add(10*time.Hour), at.Add(11*time.Hour)
+	overlap := func(id, role string) booking {
+		return booking{id: id, owner: "boss", start: s.Add(-30 * time.Minute), end: s.Add(30 * time.Minute),
+			roles: map[string]string{"me": role}}
+	}
+	book(t, db,
+		booking{id: "mine", owner: "me", start: s.Add(15 * time.Minute), end: e.Add(time.Hour)},
+		overlap("imposed", agenda.RoleAuto),
+		overlap("accepted", agenda.RoleAccepted),
+		overlap("pending", agenda.RolePending),
+		overlap("declined", agenda.RoleDeclined),
+		booking{id: "touching-before", owner: "me", start: s.Add(-time.Hour), end: s},
+		booking{id: "touching-after", owner: "me", start: e, end: e.Add(time.Hour)},
+		booking{id: "long-ago", owner: "me", start: s.Add(-30 * 24 * time.Hour), end: s.Add(-29 * 24 * time.Hour)},
+		booking{id: "someone-elses", owner: "you", start: s, end: e},
+	)
+	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+		return tx.SetAgendaVersion("me", 9, "node-a")
+	})
+
+	tests := []struct {
+		name        string
+		user        string
+		exclude     string
+		wantVersion int64
+		want        []string
+	}{
+		{name: "only blocking roles conflict", user: "me", wantVersion: 9, want: []string{"accepted", "imposed", "mine"}},
+		{name: "the appointment being moved is excluded", user: "me", exclude: "mine", wantVersion: 9, want: []string{"accepted", "imposed"}},
+		{name: "a user with no agenda stream", user: "ghost", wantVersion: 0, want: nil},
+		{name: "an agenda without a recorded version", user: "you", wantVersion: 0, want: []string{"someone-elses"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := db.Schedule(ctx, tc.user, s, e, tc.exclude)
+			if err != nil {
+				t.Fatalf("Schedule: %v", err)
+			}
+			if got.Version != tc.wantVersion {
+				t.Errorf("version = %d, want %d", got.Version, tc.wantVersion)
+			}
+			gotIDs := ids(got.Conflicts, func(sl readmodel.Slot) string { return sl.AppointmentID })
+			// Conflicts come by start; the two overlapping invitations share
+			// one, so compare as sets.
+			if !equalStrings(sorted(gotIDs), tc.want) {
+				t.Errorf("conflicts = %v, want %v", gotIDs, tc.want)
+			}
+			for _, sl := range got.Conflicts {
+				if sl.Title != "Title "+sl.AppointmentID || !sl.End.After(s) || !sl.Start.Before(e) {
+					t.Errorf("conflict %+v: want its title and a time overlapping [%s, %s)", sl, s, e)
+				}
+			}
+		})
+	}
+
+	t.Run("conflicts are ordered by start", func(t *testing.T) {
+		got, err := db.Schedule(ctx, "me", s, e, "")
+		if err != nil {
+			t.Fatalf("Schedule: %v", err)
+		}
+		for i := 1; i < len(got.Conflicts); i++ {
+			if got.Conflicts[i].Start.Before(got.Conflicts[i-1].Start) {
+				t.Errorf("conflict %d starts %s, before conflict %d at %s", i, got.Conflicts[i].Start, i-1, got.Conflicts[i-1].Start)
+			}
+		}
+	})
+}
+
+func sorted(s []string) []string {
+	out := append([]string(nil), s...)
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j] < out[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}

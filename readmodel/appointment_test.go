@@ -1,0 +1,154 @@
+package readmodel_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/readmodel"
+)
+
+func TestAppointmentVisibility(t *testing.T) {
+	ctx := context.Background()
+	db, _ := mustOpenDB(t)
+	mustApply(t, db, readmodel.ProjectionUsers, func(tx *readmodel.Tx) error {
+		for _, u := range []readmodel.User{user("own", "owen", "Owen"), user("pen", "penny", "Penny"),
+			user("dec", "dexter", "Dexter"), user("acc", "ace", "Ace"), user("out", "outsider", "Out")} {
+			if err := tx.InsertUser(u); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	book(t, db, booking{id: "a1", owner: "own", start: at, end: at.Add(time.Hour), roles: map[string]string{
+		"pen": agenda.RolePending, "dec": agenda.RoleDeclined, "acc": agenda.RoleAccepted}})
+	// An appointment whose owner has no entry of their own.
+	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+		if err := tx.InsertAppointment(appointmentRecord("a2", "own", at, at.Add(time.Hour))); err != nil {
+			return err
+		}
+		return tx.AddAgendaEntry("pen", "a2", at, at.Add(time.Hour), agenda.RoleAuto, "node-a")
+	})
+
+	tests := []struct {
+		name         string
+		appointment  string
+		viewer       string
+		wantMyStatus string // empty: not_found
+	}{
+		{name: "owner", appointment: "a1", viewer: "own", wantMyStatus: agenda.RoleOwner},
+		{name: "pending participant", appointment: "a1", viewer: "pen", wantMyStatus: agenda.RolePending},
+		{name: "declined participant", appointment: "a1", viewer: "dec", wantMyStatus: agenda.RoleDeclined},
+		{name: "accepted participant", appointment: "a1", viewer: "acc", wantMyStatus: agenda.RoleAccepted},
+		{name: "non-participant", appointment: "a1", viewer: "out", wantMyStatus: ""},
+		{name: "anonymous viewer", appointment: "a1", viewer: "", wantMyStatus: ""},
+		{name: "appointment that does not exist", appointment: "nope", viewer: "own", wantMyStatus: ""},
+		{name: "owner without an entry of their own", appointment: "a2", viewer: "own", wantMyStatus: agenda.RoleOwner},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := db.Appointment(ctx, tc.appointment, tc.viewer)
+			if tc.wantMyStatus == "" {
+				if code := agenda.ErrorCode(err); code != agenda.ENOTFOUND {
+					t.Fatalf("Appointment(%s) as %q: code %q (%v), want not_found", tc.appointment, tc.viewer, code, err)
+				}
+				// Hidden and missing must read the same.
+				if msg := agenda.ErrorMessage(err); msg != "appointment not found" {
+					t.Errorf("message = %q, want %q", msg, "appointment not found")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Appointment(%s) as %s: %v", tc.appointment, tc.viewer, err)
+			}
+			if a.MyStatus != tc.wantMyStatus {
+				t.Errorf("my_status = %s, want %s", a.MyStatus, tc.wantMyStatus)
+			}
+		})
+	}
+
+	t.Run("participants by username with their status", func(t *testing.T) {
+		a, err := db.Appointment(ctx, "a1", "own")
+		if err != nil {
+			t.Fatalf("Appointment: %v", err)
+		}
+		want := []readmodel.Participant{
+			{UserID: "acc", Username: "ace", Status: agenda.RoleAccepted},
+			{UserID: "dec", Username: "dexter", Status: agenda.RoleDeclined},
+			{UserID: "own", Username: "owen", Status: agenda.RoleOwner},
+			{UserID: "pen", Username: "penny", Status: agenda.RolePending},
+		}
+		if len(a.Participants) != len(want) {
+			t.Fatalf("participants = %+v, want %+v", a.Participants, want)
+		}
+		for i := range want {
+			if a.Participants[i] != want[i] {
+				t.Errorf("participant %d = %+v, want %+v", i, a.Participants[i], want[i])
+			}
+		}
+		if a.Title != "Title a1" || a.OwnerID != "own" || a.Version != 1 || a.OriginNode != "node-a" ||
+			!a.Start.Equal(at) || !a.CreatedAt.Equal(at) || a.GroupID != nil {
+			t.Errorf("appointment = %+v, want the stored record", a)
+		}
+	})
+}
+
+func TestAppointmentUpdateAndDelete(t *testing.T) {
+	ctx := context.Background()
+	db, _ := mustOpenDB(t)
+	book(t, db, booking{id: "a1", owner: "own", start: at, end: at.Add(time.Hour)})
+	later := at.Add(48 * time.Hour)
+	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+		r := appointmentRecord("a1", "own", later, later.Add(time.Hour))
+		r.Title, r.Version, r.OriginNode, r.UpdatedAt = "Moved", 2, "node-c", later
+		if err := tx.UpdateAppointment(r); err != nil {
+			return err
+		}
+		return tx.RescheduleAgendaEntry("own", "a1", later, later.Add(time.Hour), "node-c")
+	})
+	a, err := db.Appointment(ctx, "a1", "own")
+	if err != nil {
+		t.Fatalf("Appointment: %v", err)
+	}
+	if a.Title != "Moved" || a.Version != 2 || a.OriginNode != "node-c" || !a.Start.Equal(later) ||
+		!a.UpdatedAt.Equal(later) || !a.CreatedAt.Equal(at) {
+		t.Errorf("updated appointment = %+v", a)
+	}
+	entries, err := db.Agenda(ctx, "own", later, later.Add(time.Hour))
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("Agenda after reschedule = %v, %v; want one entry", entries, err)
+	}
+	if e := entries[0]; e.Version != 2 || e.OriginNode != "node-c" {
+		t.Errorf("rescheduled entry version/origin = %d/%s, want 2/node-c", e.Version, e.OriginNode)
+	}
+
+	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+		if err := tx.DeleteAppointment("a1"); err != nil {
+			return err
+		}
+		return tx.RemoveAgendaEntry("own", "a1")
+	})
+	if _, err := db.Appointment(ctx, "a1", "own"); agenda.ErrorCode(err) != agenda.ENOTFOUND {
+		t.Errorf("deleted appointment: %v, want not_found", err)
+	}
+
+	t.Run("changes to rows that are not there fail", func(t *testing.T) {
+		for _, tc := range []struct {
+			name   string
+			change func(tx *readmodel.Tx) error
+		}{
+			{name: "update", change: func(tx *readmodel.Tx) error { return tx.UpdateAppointment(appointmentRecord("nope", "own", at, at)) }},
+			{name: "delete", change: func(tx *readmodel.Tx) error { return tx.DeleteAppointment("nope") }},
+			{name: "reschedule entry", change: func(tx *readmodel.Tx) error { return tx.RescheduleAgendaEntry("own", "nope", at, at, "n") }},
+			{name: "remove entry", change: func(tx *readmodel.Tx) error { return tx.RemoveAgendaEntry("own", "nope") }},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				from := db.Checkpoint(readmodel.ProjectionAgenda)
+				if err := db.Apply(ctx, readmodel.ProjectionAgenda, from, from+1, tc.change); err == nil {
+					t.Error("succeeded, want an error: the projection and the event store disagree")
+				}
+			})
+		}
+	})
+}

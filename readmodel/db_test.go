@@ -1,0 +1,194 @@
+package readmodel_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/readmodel"
+)
+
+func TestApplyMovesCheckpointWithTheChange(t *testing.T) {
+	ctx := context.Background()
+	db, path := mustOpenDB(t)
+	err := db.Apply(ctx, readmodel.ProjectionUsers, 0, 5, func(tx *readmodel.Tx) error {
+		return tx.InsertUser(user("u1", "ana", "Ana"))
+	})
+	if err != nil {
+		t.Fatalf("Apply(0→5): %v", err)
+	}
+	if got := db.Checkpoint(readmodel.ProjectionUsers); got != 5 {
+		t.Errorf("Checkpoint(users) = %d, want 5", got)
+	}
+	if got := queryInt(t, rawDB(t, path), "SELECT position FROM checkpoints WHERE projection = 'users'"); got != 5 {
+		t.Errorf("stored checkpoint of users = %d, want 5", got)
+	}
+	if got := db.Position(); got != 0 {
+		t.Errorf("Position() = %d, want 0 while agenda is at 0", got)
+	}
+}
+
+func TestApplyFromAnotherCheckpointChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	db, path := mustOpenDB(t)
+	if err := db.Apply(ctx, readmodel.ProjectionUsers, 0, 5, func(tx *readmodel.Tx) error {
+		return tx.InsertUser(user("u1", "ana", "Ana"))
+	}); err != nil {
+		t.Fatalf("Apply(0→5): %v", err)
+	}
+
+	tests := []struct {
+		name       string
+		projection string
+		from, to   int64
+	}{
+		{name: "replaying an applied batch", projection: readmodel.ProjectionUsers, from: 0, to: 5},
+		{name: "batch starting behind the checkpoint", projection: readmodel.ProjectionUsers, from: 3, to: 9},
+		{name: "batch starting ahead of the checkpoint", projection: readmodel.ProjectionUsers, from: 7, to: 9},
+		{name: "projection without a stored checkpoint", projection: readmodel.ProjectionAgenda, from: 2, to: 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := db.Checkpoint(tc.projection)
+			called := false
+			err := db.Apply(ctx, tc.projection, tc.from, tc.to, func(tx *readmodel.Tx) error {
+				called = true
+				return tx.InsertUser(user("u2", "bob", "Bob"))
+			})
+			if !errors.Is(err, readmodel.ErrCheckpointMoved) {
+				t.Fatalf("Apply(%d→%d) error = %v, want ErrCheckpointMoved", tc.from, tc.to, err)
+			}
+			if called {
+				t.Error("the change ran although the checkpoint did not match")
+			}
+			if got := db.Checkpoint(tc.projection); got != before {
+				t.Errorf("Checkpoint(%s) = %d, want %d", tc.projection, got, before)
+			}
+			raw := rawDB(t, path)
+			if n := queryInt(t, raw, "SELECT COUNT(*) FROM users"); n != 1 {
+				t.Errorf("users holds %d rows, want 1", n)
+			}
+			// A projection that never applied anything has no stored row.
+			if n := queryInt(t, raw, "SELECT COALESCE(MAX(position), 0) FROM checkpoints WHERE projection = ?", tc.projection); n != before {
+				t.Errorf("stored checkpoint of %s = %d, want %d", tc.projection, n, before)
+			}
+		})
+	}
+}
+
+func TestApplyRollsBackAFailedChange(t *testing.T) {
+	ctx := context.Background()
+	db, path := mustOpenDB(t)
+	boom := errors.New("boom")
+	err := db.Apply(ctx, readmodel.ProjectionUsers, 0, 3, func(tx *readmodel.Tx) error {
+		if err := tx.InsertUser(user("u1", "ana", "Ana")); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Apply error = %v, want the change's error", err)
+	}
+	if got := db.Checkpoint(readmodel.ProjectionUsers); got != 0 {
+		t.Errorf("Checkpoint(users) = %d, want 0", got)
+	}
+	if n := queryInt(t, rawDB(t, path), "SELECT COUNT(*) FROM users"); n != 0 {
+		t.Errorf("users holds %d rows after a failed apply, want 0", n)
+	}
+	// A change that must touch one row and touches none fails too.
+	err = db.Apply(ctx, readmodel.ProjectionUsers, 0, 1, func(tx *readmodel.Tx) error {
+		return tx.UpdateUserProfile("nobody", "X", "", at, 2, "node-a")
+	})
+	if err == nil {
+		t.Error("updating a user that does not exist succeeded, want an error")
+	}
+}
+
+func TestOpenDiscardsReadModelOfAnotherSchemaVersion(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name        string
+		userVersion int // 0: leave the file's version alone
+		wantKept    bool
+	}{
+		{name: "same schema version keeps the data", userVersion: 0, wantKept: true},
+		{name: "newer schema version is discarded", userVersion: 2, wantKept: false},
+		{name: "unknown schema version is discarded", userVersion: 99, wantKept: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, path := mustOpenDB(t)
+			mustApply(t, db, readmodel.ProjectionUsers, func(tx *readmodel.Tx) error {
+				return tx.InsertUser(user("u1", "ana", "Ana"))
+			})
+			book(t, db, booking{id: "a1", owner: "u1", start: at, end: at.Add(1e9)})
+			if err := db.Close(); err != nil {
+				t.Fatalf("close: %v", err)
+			}
+			if tc.userVersion != 0 {
+				raw := rawDB(t, path)
+				if _, err := raw.Exec(fmt.Sprintf("PRAGMA user_version = %d", tc.userVersion)); err != nil {
+					t.Fatalf("set user_version: %v", err)
+				}
+				raw.Close()
+			}
+
+			db2, err := readmodel.Open(ctx, path)
+			if err != nil {
+				t.Fatalf("reopen: %v", err)
+			}
+			defer db2.Close()
+			_, err = db2.UserByID(ctx, "u1")
+			if kept := err == nil; kept != tc.wantKept {
+				t.Errorf("user kept = %v (err %v), want %v", kept, err, tc.wantKept)
+			}
+			if !tc.wantKept && agenda.ErrorCode(err) != agenda.ENOTFOUND {
+				t.Errorf("UserByID in a discarded read model: %v, want not_found", err)
+			}
+			var wantCheckpoint int64 // a discarded read model starts over
+			if tc.wantKept {
+				wantCheckpoint = 1
+			}
+			for _, p := range readmodel.Projections {
+				if got := db2.Checkpoint(p); got != wantCheckpoint {
+					t.Errorf("Checkpoint(%s) = %d, want %d", p, got, wantCheckpoint)
+				}
+			}
+			if got := queryInt(t, rawDB(t, path), "PRAGMA user_version"); got != 1 {
+				t.Errorf("user_version after Open = %d, want 1", got)
+			}
+		})
+	}
+}
+
+func TestResetClearsOnlyItsProjection(t *testing.T) {
+	ctx := context.Background()
+	db, path := mustOpenDB(t)
+	mustApply(t, db, readmodel.ProjectionUsers, func(tx *readmodel.Tx) error {
+		return tx.InsertUser(user("u1", "ana", "Ana"))
+	})
+	book(t, db, booking{id: "a1", owner: "u1", start: at, end: at.Add(1e9)})
+	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+		return tx.SetAgendaVersion("u1", 1, "node-a")
+	})
+
+	if err := db.Reset(ctx, readmodel.ProjectionAgenda); err != nil {
+		t.Fatalf("Reset(agenda): %v", err)
+	}
+	raw := rawDB(t, path)
+	for table, want := range map[string]int64{"appointments": 0, "agenda_entries": 0, "agenda_streams": 0, "users": 1} {
+		if n := queryInt(t, raw, "SELECT COUNT(*) FROM "+table); n != want {
+			t.Errorf("%s holds %d rows after Reset(agenda), want %d", table, n, want)
+		}
+	}
+	if got := db.Checkpoint(readmodel.ProjectionAgenda); got != 0 {
+		t.Errorf("Checkpoint(agenda) = %d, want 0", got)
+	}
+	if got := db.Checkpoint(readmodel.ProjectionUsers); got != 1 {
+		t.Errorf("Checkpoint(users) = %d, want 1", got)
+	}
+	if err := db.Reset(ctx, "calendars"); agenda.ErrorCode(err) != agenda.ENOTFOUND {
+		t.Errorf("Reset(calendars) = %v, want not_found", err)
+	}
+}
