@@ -104,9 +104,15 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 	// restart need not reload the last snapshot: raft replays the entries
 	// after it and the FSM skips those it already has.
 	rc.NoSnapshotRestoreOnStart = true
+	// hashicorp/raft logs every election at WARN, including the expected
+	// one at start; its log follows ours only when we debug.
+	raftLevel := hclog.Error
+	if cfg.Logger.Enabled(context.Background(), slog.LevelDebug) {
+		raftLevel = hclog.Debug
+	}
 	rc.Logger = hclog.New(&hclog.LoggerOptions{
 		Name:   "raft",
-		Level:  hclog.Warn,
+		Level:  raftLevel,
 		Output: os.Stderr,
 	})
 
@@ -264,6 +270,16 @@ func (n *Node) Status() Status {
 // events.ErrMalformed. Raft-level failures return ErrNotLeader, ErrNoLeader,
 // ErrShutdown or events.ErrOutcomeUnknown.
 func (n *Node) Propose(ctx context.Context, b events.Batch) (events.Committed, error) {
+	// Refuse here what the FSM would refuse or halt on: an event type this
+	// build does not know would otherwise commit and stop every replica.
+	if err := b.Validate(); err != nil {
+		return events.Committed{}, err
+	}
+	for i := range b.Events {
+		if _, err := b.Events[i].Decode(); err != nil {
+			return events.Committed{}, err
+		}
+	}
 	data, err := encodeBatch(b)
 	if err != nil {
 		return events.Committed{}, err

@@ -80,6 +80,8 @@ func (e *Envelope) Validate() error {
 		return fmt.Errorf("%w: event %s: missing time", ErrMalformed, e.ID)
 	case len(e.Data) == 0:
 		return fmt.Errorf("%w: event %s: missing data", ErrMalformed, e.ID)
+	case !json.Valid(e.Data):
+		return fmt.Errorf("%w: event %s: data is not JSON", ErrMalformed, e.ID)
 	}
 	return nil
 }

@@ -24,6 +24,11 @@ CREATE TRIGGER events_no_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 CREATE TRIGGER events_no_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+-- INSERT OR REPLACE deletes the old row without firing delete triggers.
+CREATE TRIGGER events_no_replace BEFORE INSERT ON events
+WHEN EXISTS (SELECT 1 FROM events WHERE position = NEW.position OR id = NEW.id
+	OR (stream = NEW.stream AND version = NEW.version))
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 
 CREATE TABLE streams (
 	stream   TEXT    PRIMARY KEY,

@@ -62,6 +62,9 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	zw := gzip.NewWriter(cw)
 	bw := bufio.NewWriterSize(zw, 1<<16)
 	enc := json.NewEncoder(bw)
+	// Event data is compact JSON as events.New produced it; with HTML
+	// escaping off the encoder writes it back byte for byte.
+	enc.SetEscapeHTML(false)
 	if err := enc.Encode(sn.header); err != nil {
 		return cw.n, err
 	}
@@ -150,6 +153,8 @@ func (s *Store) Restore(ctx context.Context, r io.Reader) error {
 	if h.Head < tx.head {
 		return fmt.Errorf("snapshot ends at position %d, before this store's head %d: histories diverged", h.Head, tx.head)
 	}
+	matched := tx.head == 0
+	var want int64 = 1
 	for {
 		var e events.Envelope
 		if err := dec.Decode(&e); errors.Is(err, io.EOF) {
@@ -157,6 +162,11 @@ func (s *Store) Restore(ctx context.Context, r io.Reader) error {
 		} else if err != nil {
 			return fmt.Errorf("read snapshot event: %w", err)
 		}
+		// Positions must run 1, 2, 3… with no gap.
+		if e.Position != want {
+			return fmt.Errorf("snapshot has position %d where %d was expected", e.Position, want)
+		}
+		want++
 		switch {
 		case e.Position < tx.head:
 			continue
@@ -164,13 +174,21 @@ func (s *Store) Restore(ctx context.Context, r io.Reader) error {
 			if e.ID != ourHeadID {
 				return fmt.Errorf("event at position %d is %s here and %s in the snapshot: histories diverged", e.Position, ourHeadID, e.ID)
 			}
+			matched = true
 			continue
-		case e.Position != tx.head+1:
-			return fmt.Errorf("snapshot skips from position %d to %d", tx.head, e.Position)
+		}
+		if !matched {
+			return fmt.Errorf("snapshot never showed this store's head event %d", tx.head)
+		}
+		if err := e.Validate(); err != nil {
+			return fmt.Errorf("snapshot event %d: %w", e.Position, err)
 		}
 		if err := tx.insert(&e); err != nil {
 			return err
 		}
+	}
+	if !matched {
+		return fmt.Errorf("snapshot never showed this store's head event %d", tx.head)
 	}
 	if tx.head != h.Head {
 		return fmt.Errorf("snapshot truncated: header says head %d, events end at %d", h.Head, tx.head)

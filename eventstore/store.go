@@ -117,12 +117,15 @@ const selectEvents = `SELECT position, id, stream, version, type, schema_version
 
 // Read returns up to limit events with position > after, in order.
 func (s *Store) Read(ctx context.Context, after int64, limit int) ([]events.Envelope, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
 	rows, err := s.db.Read.QueryContext(ctx, selectEvents+" WHERE position > ? ORDER BY position LIMIT ?", after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read events after %d: %w", after, err)
 	}
 	defer rows.Close()
-	out := make([]events.Envelope, 0, min(limit, 1024))
+	out := make([]events.Envelope, 0, max(0, min(limit, 1024)))
 	for rows.Next() {
 		e, err := scanEvent(rows)
 		if err != nil {
@@ -205,15 +208,8 @@ func (t *Tx) Append(b events.Batch) (events.Committed, error) {
 	if err := b.Validate(); err != nil {
 		return events.Committed{}, err
 	}
-	for _, x := range b.Expect {
-		v, pos, err := t.streamVersion(x.Stream)
-		if err != nil {
-			return events.Committed{}, err
-		}
-		if v != x.Version {
-			return events.Committed{}, &events.VersionConflictError{Stream: x.Stream, Expected: x.Version, Actual: v, Position: pos}
-		}
-	}
+	// Duplicates first: an exact retry of a committed batch must be
+	// recognised as such, not reported as a version conflict.
 	for i := range b.Events {
 		var pos int64
 		err := t.tx.QueryRowContext(t.ctx, "SELECT position FROM events WHERE id = ?", b.Events[i].ID).Scan(&pos)
@@ -224,6 +220,15 @@ func (t *Tx) Append(b events.Batch) (events.Committed, error) {
 		}
 	}
 
+	for _, x := range b.Expect {
+		v, pos, err := t.streamVersion(x.Stream)
+		if err != nil {
+			return events.Committed{}, err
+		}
+		if v != x.Version {
+			return events.Committed{}, &events.VersionConflictError{Stream: x.Stream, Expected: x.Version, Actual: v, Position: pos}
+		}
+	}
 	// The checks above passed, so the inserts below can only fail on a
 	// storage error; the savepoint still keeps a failed batch from leaving
 	// half its events behind.
