@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -82,8 +83,21 @@ func (e *Envelope) Validate() error {
 		return fmt.Errorf("%w: event %s: missing data", ErrMalformed, e.ID)
 	case !json.Valid(e.Data):
 		return fmt.Errorf("%w: event %s: data is not JSON", ErrMalformed, e.ID)
+	case !isCompact(e.Data):
+		// Data is stored and replicated byte for byte; one canonical
+		// (compact, as New writes it) form keeps every copy identical.
+		return fmt.Errorf("%w: event %s: data is not compact JSON", ErrMalformed, e.ID)
 	}
 	return nil
+}
+
+func isCompact(data []byte) bool {
+	var buf bytes.Buffer
+	buf.Grow(len(data))
+	if err := json.Compact(&buf, data); err != nil {
+		return false
+	}
+	return bytes.Equal(buf.Bytes(), data)
 }
 
 // Decode returns the typed event in the envelope, upcast to the current

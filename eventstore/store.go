@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -137,6 +138,44 @@ func (s *Store) Read(ctx context.Context, after int64, limit int) ([]events.Enve
 		return nil, fmt.Errorf("read events after %d: %w", after, err)
 	}
 	return out, nil
+}
+
+// ReadTypes returns, in order, up to limit events whose type is one of types
+// and whose position is in (after, upTo], and the position up to which the
+// log was examined: the last event returned if the limit was reached, upTo
+// otherwise. Filtering in SQLite spares a projection decoding the events it
+// does not care about.
+func (s *Store) ReadTypes(ctx context.Context, after, upTo int64, limit int, types []string) ([]events.Envelope, int64, error) {
+	if limit <= 0 || upTo <= after || len(types) == 0 {
+		return nil, after, nil
+	}
+	q := selectEvents + " WHERE position > ? AND position <= ? AND type IN (?" + strings.Repeat(", ?", len(types)-1) + ") ORDER BY position LIMIT ?"
+	args := make([]any, 0, len(types)+3)
+	args = append(args, after, upTo)
+	for _, t := range types {
+		args = append(args, t)
+	}
+	args = append(args, limit)
+	rows, err := s.db.Read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, after, fmt.Errorf("read events after %d: %w", after, err)
+	}
+	defer rows.Close()
+	var out []events.Envelope
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, after, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, after, fmt.Errorf("read events after %d: %w", after, err)
+	}
+	if len(out) == limit {
+		return out, out[len(out)-1].Position, nil
+	}
+	return out, upTo, nil
 }
 
 // ReadStream returns the events of one stream in version order.

@@ -12,6 +12,18 @@ type AgendaProjection struct{}
 // Name implements Projection.
 func (AgendaProjection) Name() string { return readmodel.ProjectionAgenda }
 
+// EventTypes implements Projection.
+func (AgendaProjection) EventTypes() []string {
+	return []string{
+		events.AppointmentCreated{}.EventType(),
+		events.AppointmentUpdated{}.EventType(),
+		events.AppointmentDeleted{}.EventType(),
+		events.AgendaEntryAdded{}.EventType(),
+		events.AgendaEntryRescheduled{}.EventType(),
+		events.AgendaEntryRemoved{}.EventType(),
+	}
+}
+
 // Handle implements Projection.
 func (AgendaProjection) Handle(tx *readmodel.Tx, env *events.Envelope, ev events.Event) error {
 	switch e := ev.(type) {

@@ -11,6 +11,9 @@ import (
 // about. It must be deterministic and must not call the clock.
 type Projection interface {
 	Name() string
+	// EventTypes lists the event types the projection handles; the others
+	// are filtered out before they are read.
+	EventTypes() []string
 	Handle(tx *readmodel.Tx, env *events.Envelope, ev events.Event) error
 }
 

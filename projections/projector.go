@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,14 +12,13 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/agendahq/agenda"
-	"github.com/agendahq/agenda/events"
 	"github.com/agendahq/agenda/readmodel"
 )
 
-// maxAttempts is how many times a failing batch is retried before its
+// DefaultMaxAttempts is how many times a failing batch is tried before its
 // projection is stopped: skipping it would leave the read model wrong for
 // good, so a projection that cannot apply an event stops and says so.
-const maxAttempts = 8
+const DefaultMaxAttempts = 8
 
 // Projector runs every projection under one watermill Router.
 type Projector struct {
@@ -28,6 +26,11 @@ type Projector struct {
 	rm     *readmodel.DB
 	logger *slog.Logger
 	router *message.Router
+
+	// MaxAttempts and Backoff govern retries of a failing batch; set them
+	// before Run (tests shorten them).
+	MaxAttempts int
+	Backoff     func(attempt int) time.Duration
 
 	mu     sync.Mutex
 	status map[string]*Status
@@ -56,6 +59,7 @@ func New(source EventSource, rm *readmodel.DB, projections []Projection, logger 
 	}
 	router.AddMiddleware(middleware.Recoverer)
 	p := &Projector{source: source, rm: rm, logger: logger, router: router,
+		MaxAttempts: DefaultMaxAttempts, Backoff: backoff,
 		status: map[string]*Status{}, subs: map[string]*EventStoreSubscriber{}}
 	for _, proj := range projections {
 		proj := proj
@@ -64,8 +68,10 @@ func New(source EventSource, rm *readmodel.DB, projections []Projection, logger 
 		sub := &EventStoreSubscriber{
 			Source:     source,
 			Checkpoint: func() int64 { return rm.Checkpoint(name) },
+			Types:      proj.EventTypes(),
 			Logger:     logger,
 			OnNack:     func(attempt int) { p.setState(name, "retrying", "") },
+			Backoff:    func(attempt int) time.Duration { return p.Backoff(attempt) },
 		}
 		p.subs[name] = sub
 		router.AddConsumerHandler("projection-"+name, name, sub, p.handler(proj))
@@ -90,11 +96,13 @@ func (p *Projector) handler(proj Projection) message.NoPublishHandlerFunc {
 		if err != nil {
 			return err
 		}
-		var envs []events.Envelope
-		if err := json.Unmarshal(msg.Payload, &envs); err != nil {
-			return fmt.Errorf("decode batch: %w", err)
+		envs, err := BatchEvents(msg)
+		if err != nil {
+			return err
 		}
-		err = p.rm.Apply(msg.Context(), name, from, to, func(tx *readmodel.Tx) error {
+		// Once started, a batch runs to its commit or rollback; an
+		// uncancellable context also spares go-sqlite3 a watcher per statement.
+		err = p.rm.Apply(context.WithoutCancel(msg.Context()), name, from, to, func(tx *readmodel.Tx) error {
 			for i := range envs {
 				ev, err := envs[i].Decode()
 				if err != nil {
@@ -115,7 +123,7 @@ func (p *Projector) handler(proj Projection) message.NoPublishHandlerFunc {
 		if err != nil {
 			attempts++
 			p.logger.Error("projection failed to apply batch", "projection", name, "from", from, "to", to, "attempt", attempts, "err", err)
-			if attempts >= maxAttempts {
+			if attempts >= p.MaxAttempts {
 				p.setState(name, "stopped", err.Error())
 				p.logger.Error("projection stopped: it cannot apply an event and will not skip it", "projection", name, "position", from+1)
 				p.stop(name)
@@ -188,11 +196,15 @@ func (p *Projector) Healthy() bool {
 func (p *Projector) Rebuild(ctx context.Context, name string) error {
 	p.mu.Lock()
 	s, ok := p.status[name]
+	var state string
+	if ok {
+		state = s.State
+	}
 	p.mu.Unlock()
 	if !ok {
 		return agenda.Errorf(agenda.ENOTFOUND, "no projection %q", name)
 	}
-	if s.State == "stopped" {
+	if state == "stopped" {
 		return agenda.Errorf(agenda.ECONFLICT, "projection %q is stopped; restart the node to retry it", name)
 	}
 	return p.rm.Reset(ctx, name)

@@ -2,7 +2,6 @@ package projections_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -34,6 +33,7 @@ func newSubscriberFixture(t *testing.T, batchSize int) *subscriberFixture {
 	f.sub = &projections.EventStoreSubscriber{
 		Source:     f.store,
 		Checkpoint: f.checkpoint.Load,
+		Types:      allEventTypes(),
 		BatchSize:  batchSize,
 		// Long enough that a test passing in time proves the store's
 		// wake-up, not the poll, delivered the events.
@@ -101,9 +101,9 @@ func checkBatch(t *testing.T, msg *message.Message, wantFrom, wantTo int64) []ev
 	if from != wantFrom || to != wantTo {
 		t.Fatalf("batch = (%d, %d], want (%d, %d]", from, to, wantFrom, wantTo)
 	}
-	var envs []events.Envelope
-	if err := json.Unmarshal(msg.Payload, &envs); err != nil {
-		t.Fatalf("decode payload: %v", err)
+	envs, err := projections.BatchEvents(msg)
+	if err != nil {
+		t.Fatalf("batch events: %v", err)
 	}
 	if int64(len(envs)) != to-from {
 		t.Fatalf("batch (%d, %d] holds %d events, want %d", from, to, len(envs), to-from)
@@ -248,4 +248,13 @@ func TestEventStoreSubscriberClose(t *testing.T) {
 			t.Fatal("output channel still open after the context ended")
 		}
 	})
+}
+
+// allEventTypes lists every registered event type.
+func allEventTypes() []string {
+	var out []string
+	for t := range events.Types() {
+		out = append(out, t)
+	}
+	return out
 }

@@ -11,6 +11,15 @@ type UsersProjection struct{}
 // Name implements Projection.
 func (UsersProjection) Name() string { return readmodel.ProjectionUsers }
 
+// EventTypes implements Projection.
+func (UsersProjection) EventTypes() []string {
+	return []string{
+		events.UserRegistered{}.EventType(),
+		events.UserProfileChanged{}.EventType(),
+		events.UserPasswordChanged{}.EventType(),
+	}
+}
+
 // Handle implements Projection.
 func (UsersProjection) Handle(tx *readmodel.Tx, env *events.Envelope, ev events.Event) error {
 	switch e := ev.(type) {

@@ -148,13 +148,12 @@ func (t *Tx) RemoveAgendaEntry(userID, appointmentID string) error {
 		`DELETE FROM agenda_entries WHERE user_id = ? AND appointment_id = ?`, userID, appointmentID)
 }
 
-// SetAgendaVersion records the version of a user's agenda stream.
+// SetAgendaVersion records the version of a user's agenda stream (written
+// when the transaction commits).
 func (t *Tx) SetAgendaVersion(userID string, version int64, origin string) error {
-	_, err := t.exec(`INSERT INTO agenda_streams (user_id, version, origin_node) VALUES (?, ?, ?)
-		ON CONFLICT (user_id) DO UPDATE SET version = excluded.version, origin_node = excluded.origin_node`,
-		userID, version, origin)
-	if err != nil {
-		return fmt.Errorf("set agenda version of %s: %w", userID, err)
+	if t.agendaVersions == nil {
+		t.agendaVersions = map[string]agendaVersion{}
 	}
+	t.agendaVersions[userID] = agendaVersion{version: version, origin: origin}
 	return nil
 }

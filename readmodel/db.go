@@ -17,6 +17,9 @@ import (
 type DB struct {
 	db *sqlite.DB
 
+	// writeMu serialises Apply and Reset, so that a checkpoint in memory
+	// never disagrees with the one in the file.
+	writeMu     sync.Mutex
 	mu          sync.Mutex
 	checkpoints map[string]int64
 	position    notify.Position // the lowest checkpoint
@@ -42,7 +45,7 @@ func open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := sdb.Init(ctx, schemaVersion, schema); err != nil {
+	if _, err := sdb.Init(ctx, SchemaVersion, schema); err != nil {
 		sdb.Close()
 		return nil, err
 	}
@@ -120,6 +123,8 @@ var ErrCheckpointMoved = errors.New("projection checkpoint moved")
 // together or not at all, so a projector that crashes resumes exactly where
 // its last commit left off.
 func (db *DB) Apply(ctx context.Context, projection string, from, to int64, fn func(*Tx) error) error {
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
 	err := db.db.WithTx(ctx, func(tx *sql.Tx) error {
 		var cur int64
 		err := tx.QueryRowContext(ctx, "SELECT position FROM checkpoints WHERE projection = ?", projection).Scan(&cur)
@@ -129,7 +134,11 @@ func (db *DB) Apply(ctx context.Context, projection string, from, to int64, fn f
 		if cur != from {
 			return fmt.Errorf("%w: %s is at %d, batch starts at %d", ErrCheckpointMoved, projection, cur, from)
 		}
-		if err := fn(&Tx{tx: tx, ctx: ctx}); err != nil {
+		t := &Tx{tx: tx, ctx: ctx}
+		if err := fn(t); err != nil {
+			return err
+		}
+		if err := t.flush(); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (projection, position) VALUES (?, ?)
@@ -152,6 +161,8 @@ func (db *DB) Reset(ctx context.Context, projection string) error {
 	if !ok {
 		return agenda.Errorf(agenda.ENOTFOUND, "no projection %q", projection)
 	}
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
 	err := db.db.WithTx(ctx, func(tx *sql.Tx) error {
 		for _, t := range tables {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
@@ -175,6 +186,28 @@ func (db *DB) Reset(ctx context.Context, projection string) error {
 type Tx struct {
 	tx  *sql.Tx
 	ctx context.Context
+	// agendaVersions holds the last agenda stream version seen per user in
+	// this transaction; it is written once, at the end, rather than once per
+	// event.
+	agendaVersions map[string]agendaVersion
+}
+
+type agendaVersion struct {
+	version int64
+	origin  string
+}
+
+// flush writes what the transaction deferred.
+func (t *Tx) flush() error {
+	for user, v := range t.agendaVersions {
+		_, err := t.exec(`INSERT INTO agenda_streams (user_id, version, origin_node) VALUES (?, ?, ?)
+			ON CONFLICT (user_id) DO UPDATE SET version = excluded.version, origin_node = excluded.origin_node`,
+			user, v.version, v.origin)
+		if err != nil {
+			return fmt.Errorf("set agenda version of %s: %w", user, err)
+		}
+	}
+	return nil
 }
 
 func (t *Tx) exec(query string, args ...any) (sql.Result, error) {

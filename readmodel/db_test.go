@@ -114,7 +114,8 @@ func TestOpenDiscardsReadModelOfAnotherSchemaVersion(t *testing.T) {
 		wantKept    bool
 	}{
 		{name: "same schema version keeps the data", userVersion: 0, wantKept: true},
-		{name: "newer schema version is discarded", userVersion: 2, wantKept: false},
+		{name: "newer schema version is discarded", userVersion: readmodel.SchemaVersion + 1, wantKept: false},
+		{name: "older schema version is discarded", userVersion: readmodel.SchemaVersion - 1, wantKept: false},
 		{name: "unknown schema version is discarded", userVersion: 99, wantKept: false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -155,8 +156,8 @@ func TestOpenDiscardsReadModelOfAnotherSchemaVersion(t *testing.T) {
 					t.Errorf("Checkpoint(%s) = %d, want %d", p, got, wantCheckpoint)
 				}
 			}
-			if got := queryInt(t, rawDB(t, path), "PRAGMA user_version"); got != 1 {
-				t.Errorf("user_version after Open = %d, want 1", got)
+			if got := queryInt(t, rawDB(t, path), "PRAGMA user_version"); got != readmodel.SchemaVersion {
+				t.Errorf("user_version after Open = %d, want %d", got, readmodel.SchemaVersion)
 			}
 		})
 	}

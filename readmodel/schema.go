@@ -1,8 +1,8 @@
 package readmodel
 
-// schemaVersion changes whenever the schema below does; a read model file
+// SchemaVersion changes whenever the schema below does; a read model file
 // with another version is discarded and rebuilt from the event store.
-const schemaVersion = 1
+const SchemaVersion = 2
 
 // Times are stored as Unix nanoseconds so range queries compare integers.
 const schema = `
@@ -15,6 +15,9 @@ CREATE TABLE users (
 	id            TEXT    PRIMARY KEY,
 	username      TEXT    NOT NULL UNIQUE,
 	display_name  TEXT    NOT NULL,
+	-- display_name lower-cased by Go (SQLite's lower() folds ASCII only),
+	-- for case-insensitive search.
+	display_fold  TEXT    NOT NULL,
 	email         TEXT    NOT NULL,
 	password_hash TEXT    NOT NULL,
 	created_at    INTEGER NOT NULL,
@@ -22,6 +25,7 @@ CREATE TABLE users (
 	version       INTEGER NOT NULL,
 	origin_node   TEXT    NOT NULL
 ) WITHOUT ROWID;
+CREATE INDEX users_by_display_fold ON users (display_fold);
 
 CREATE TABLE appointments (
 	id          TEXT    PRIMARY KEY,
@@ -50,7 +54,7 @@ CREATE TABLE agenda_entries (
 	origin_node    TEXT    NOT NULL,
 	PRIMARY KEY (user_id, appointment_id)
 ) WITHOUT ROWID;
-CREATE INDEX agenda_entries_by_start ON agenda_entries (user_id, start_ns);
+CREATE INDEX agenda_entries_by_start ON agenda_entries (user_id, start_ns, end_ns, role);
 CREATE INDEX agenda_entries_by_appointment ON agenda_entries (appointment_id);
 
 -- The version of each user's agenda stream, as far as this read model has

@@ -68,8 +68,8 @@ func (db *DB) UserByUsername(ctx context.Context, username string) (User, error)
 func (db *DB) SearchUsers(ctx context.Context, prefix string, limit int) ([]UserSummary, error) {
 	like := escapeLike(strings.ToLower(prefix)) + "%"
 	rows, err := db.db.Read.QueryContext(ctx, `SELECT id, username, display_name FROM users
-		WHERE username LIKE ? ESCAPE '\' OR lower(display_name) LIKE ? ESCAPE '\'
-		ORDER BY username LIMIT ?`, like, like, limit)
+		WHERE username LIKE ?1 ESCAPE '\' OR display_fold LIKE ?1 ESCAPE '\'
+		ORDER BY username LIMIT ?2`, like, limit)
 	if err != nil {
 		return nil, fmt.Errorf("search users: %w", err)
 	}
@@ -92,9 +92,9 @@ func escapeLike(s string) string {
 
 // InsertUser adds a newly registered user.
 func (t *Tx) InsertUser(u User) error {
-	_, err := t.exec(`INSERT INTO users (id, username, display_name, email, password_hash, created_at,
-		updated_at, version, origin_node) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Username, u.DisplayName, u.Email, u.PasswordHash, u.CreatedAt.UnixNano(), u.CreatedAt.UnixNano(),
+	_, err := t.exec(`INSERT INTO users (id, username, display_name, display_fold, email, password_hash, created_at,
+		updated_at, version, origin_node) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Username, u.DisplayName, strings.ToLower(u.DisplayName), u.Email, u.PasswordHash, u.CreatedAt.UnixNano(), u.CreatedAt.UnixNano(),
 		u.Version, u.OriginNode)
 	if err != nil {
 		return fmt.Errorf("insert user %s: %w", u.ID, err)
@@ -104,8 +104,9 @@ func (t *Tx) InsertUser(u User) error {
 
 // UpdateUserProfile changes a user's display name and email.
 func (t *Tx) UpdateUserProfile(id, displayName, email string, at time.Time, version int64, origin string) error {
-	return t.execOne("update profile of "+id, `UPDATE users SET display_name = ?, email = ?, updated_at = ?,
-		version = ?, origin_node = ? WHERE id = ?`, displayName, email, at.UnixNano(), version, origin, id)
+	return t.execOne("update profile of "+id, `UPDATE users SET display_name = ?, display_fold = ?, email = ?,
+		updated_at = ?, version = ?, origin_node = ? WHERE id = ?`,
+		displayName, strings.ToLower(displayName), email, at.UnixNano(), version, origin, id)
 }
 
 // UpdateUserPassword changes a user's password hash.

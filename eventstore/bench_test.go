@@ -1,0 +1,65 @@
+package eventstore_test
+
+import (
+	"strconv"
+	"testing"
+
+	"github.com/agendahq/agenda/events"
+)
+
+// BenchmarkEventStoreAppend measures apply transactions as the FSM runs
+// them: Begin, Append, SetApplied, Commit. One op is one transaction.
+func BenchmarkEventStoreAppend(b *testing.B) {
+	cases := []struct {
+		name     string
+		batches  int // batches per transaction
+		perBatch int // events per batch
+	}{
+		{name: "tx=1batch/events=1", batches: 1, perBatch: 1},
+		{name: "tx=1batch/events=64", batches: 1, perBatch: 64},
+		{name: "tx=64batches/events=1", batches: 64, perBatch: 1},
+	}
+	for _, bc := range cases {
+		b.Run(bc.name, func(b *testing.B) {
+			s := mustOpenStore(b)
+			template := newEvent(b, "template", "bench", 1)
+			var version int64
+			var index uint64
+			next := func() events.Batch {
+				batch := events.Batch{Expect: []events.Expectation{expect("bench", version)}}
+				for range bc.perBatch {
+					version++
+					e := template
+					e.ID = "e" + strconv.FormatInt(version, 10)
+					e.Version = version
+					batch.Events = append(batch.Events, e)
+				}
+				return batch
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				tx, err := s.Begin(b.Context())
+				if err != nil {
+					b.Fatalf("Begin: %v", err)
+				}
+				for range bc.batches {
+					if _, err := tx.Append(next()); err != nil {
+						b.Fatalf("Append: %v", err)
+					}
+				}
+				index++
+				if err := tx.SetApplied(index, 1); err != nil {
+					b.Fatalf("SetApplied: %v", err)
+				}
+				if err := tx.Commit(); err != nil {
+					b.Fatalf("Commit: %v", err)
+				}
+			}
+			b.ReportMetric(float64(version)/b.Elapsed().Seconds(), "events/s")
+			if got := s.Head(); got != version {
+				b.Fatalf("Head: got %d, want %d", got, version)
+			}
+		})
+	}
+}
