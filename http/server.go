@@ -2,9 +2,9 @@ package http
 
 import (
 	"context"
-	"strings"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/agendahq/agenda"

@@ -44,17 +44,22 @@ type Schedule struct {
 	Conflicts []Slot
 }
 
+// lookBack is how far before a window an overlapping entry of user ?1 may
+// start: their longest entry so far (read in the same statement, hence from
+// the same snapshot as the entries).
+const lookBack = `COALESCE((SELECT max_duration_ns FROM agenda_streams WHERE user_id = ?1), 0)`
+
 // Agenda returns a user's entries overlapping [from, to), by start time.
 func (db *DB) Agenda(ctx context.Context, userID string, from, to time.Time) ([]AgendaEntry, error) {
-	// Entries are at most MaxAppointmentDuration long, so every entry that
-	// overlaps the window starts after from-MaxAppointmentDuration: the
-	// index on (user_id, start_ns) bounds the scan on both sides.
-	rows, err := db.db.Read.QueryContext(ctx, `SELECT e.appointment_id, a.group_id, a.title, a.description,
+	// No entry of the user is longer than their max_duration_ns, so every
+	// entry that overlaps the window starts after from minus that: the index
+	// on (user_id, start_ns) bounds the scan on both sides.
+	rows, err := db.query(ctx, `SELECT e.appointment_id, a.group_id, a.title, a.description,
 		a.location, e.start_ns, e.end_ns, a.privacy, a.status, e.role, e.version, e.origin_node
 		FROM agenda_entries e JOIN appointments a ON a.id = e.appointment_id
-		WHERE e.user_id = ? AND e.start_ns > ? AND e.start_ns < ? AND e.end_ns > ?
+		WHERE e.user_id = ?1 AND e.start_ns > ?2 - `+lookBack+` AND e.start_ns < ?3 AND e.end_ns > ?2
 		ORDER BY e.start_ns, e.appointment_id`,
-		userID, from.Add(-agenda.MaxAppointmentDuration).UnixNano(), to.UnixNano(), from.UnixNano())
+		userID, from.UnixNano(), to.UnixNano())
 	if err != nil {
 		return nil, fmt.Errorf("read agenda of %s: %w", userID, err)
 	}
@@ -82,15 +87,15 @@ func (db *DB) Schedule(ctx context.Context, userID string, start, end time.Time,
 	// One statement, so the version and the conflicts come from the same
 	// snapshot without the cost of an explicit transaction: the first row
 	// (kind 0) carries the version, the others (kind 1) the conflicts.
-	rows, err := db.db.Read.QueryContext(ctx, `
+	rows, err := db.query(ctx, `
 		SELECT 0 AS kind, '', '', COALESCE((SELECT version FROM agenda_streams WHERE user_id = ?1), 0), 0
 		UNION ALL
 		SELECT 1, e.appointment_id, COALESCE(a.title, ''), e.start_ns, e.end_ns
 		FROM agenda_entries e LEFT JOIN appointments a ON a.id = e.appointment_id
-		WHERE e.user_id = ?1 AND e.start_ns > ?2 AND e.start_ns < ?3 AND e.end_ns > ?4
+		WHERE e.user_id = ?1 AND e.start_ns > ?4 - `+lookBack+` AND e.start_ns < ?3 AND e.end_ns > ?4
 		AND e.role IN (?5, ?6, ?7) AND e.appointment_id <> ?8
 		ORDER BY 1, 4`,
-		userID, start.Add(-agenda.MaxAppointmentDuration).UnixNano(), end.UnixNano(), start.UnixNano(),
+		userID, nil, end.UnixNano(), start.UnixNano(),
 		agenda.RoleOwner, agenda.RoleAuto, agenda.RoleAccepted, exclude)
 	if err != nil {
 		return Schedule{}, fmt.Errorf("read schedule of %s: %w", userID, err)
@@ -118,7 +123,7 @@ func (db *DB) Schedule(ctx context.Context, userID string, start, end time.Time,
 // the read model has seen it.
 func (db *DB) AgendaVersion(ctx context.Context, userID string) (int64, error) {
 	var v int64
-	err := db.db.Read.QueryRowContext(ctx, "SELECT version FROM agenda_streams WHERE user_id = ?", userID).Scan(&v)
+	err := db.queryRow(ctx, "SELECT version FROM agenda_streams WHERE user_id = ?", userID).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -127,6 +132,7 @@ func (db *DB) AgendaVersion(ctx context.Context, userID string) (int64, error) {
 
 // AddAgendaEntry puts an appointment in a user's agenda.
 func (t *Tx) AddAgendaEntry(userID, appointmentID string, start, end time.Time, role, origin string) error {
+	t.noteDuration(userID, start, end)
 	_, err := t.exec(`INSERT INTO agenda_entries (user_id, appointment_id, start_ns, end_ns, role, version, origin_node)
 		VALUES (?, ?, ?, ?, ?, 1, ?)`, userID, appointmentID, start.UnixNano(), end.UnixNano(), role, origin)
 	if err != nil {
@@ -137,6 +143,7 @@ func (t *Tx) AddAgendaEntry(userID, appointmentID string, start, end time.Time, 
 
 // RescheduleAgendaEntry moves an entry.
 func (t *Tx) RescheduleAgendaEntry(userID, appointmentID string, start, end time.Time, origin string) error {
+	t.noteDuration(userID, start, end)
 	return t.execOne("reschedule agenda entry "+userID+"/"+appointmentID, `UPDATE agenda_entries
 		SET start_ns = ?, end_ns = ?, version = version + 1, origin_node = ? WHERE user_id = ? AND appointment_id = ?`,
 		start.UnixNano(), end.UnixNano(), origin, userID, appointmentID)
@@ -151,9 +158,22 @@ func (t *Tx) RemoveAgendaEntry(userID, appointmentID string) error {
 // SetAgendaVersion records the version of a user's agenda stream (written
 // when the transaction commits).
 func (t *Tx) SetAgendaVersion(userID string, version int64, origin string) error {
+	v := t.agendaVersion(userID)
+	v.version, v.origin = version, origin
+	t.agendaVersions[userID] = v
+	return nil
+}
+
+func (t *Tx) agendaVersion(userID string) agendaVersion {
 	if t.agendaVersions == nil {
 		t.agendaVersions = map[string]agendaVersion{}
 	}
-	t.agendaVersions[userID] = agendaVersion{version: version, origin: origin}
-	return nil
+	return t.agendaVersions[userID]
+}
+
+// noteDuration records an entry's length for the user's look-back bound.
+func (t *Tx) noteDuration(userID string, start, end time.Time) {
+	v := t.agendaVersion(userID)
+	v.maxDuration = max(v.maxDuration, int64(end.Sub(start)))
+	t.agendaVersions[userID] = v
 }

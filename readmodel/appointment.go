@@ -53,7 +53,7 @@ type AppointmentRecord struct {
 func (db *DB) Appointment(ctx context.Context, id, viewerID string) (Appointment, error) {
 	// One statement (appointment columns repeated on each participant row)
 	// reads the appointment and its participants from the same snapshot.
-	rows, err := db.db.Read.QueryContext(ctx, `SELECT a.id, a.owner_id, a.group_id, a.title, a.description,
+	rows, err := db.query(ctx, `SELECT a.id, a.owner_id, a.group_id, a.title, a.description,
 		a.location, a.start_ns, a.end_ns, a.privacy, a.status, a.created_at, a.updated_at, a.version, a.origin_node,
 		COALESCE(e.user_id, ''), COALESCE(u.username, ''), COALESCE(e.role, '')
 		FROM appointments a

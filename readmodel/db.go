@@ -72,6 +72,17 @@ func open(ctx context.Context, path string) (*DB, error) {
 	return db, rows.Err()
 }
 
+// query runs a read. Reads are short and bounded, so they ignore
+// cancellation: go-sqlite3 otherwise starts a watcher goroutine per query
+// and checks the context on every row, which cost more than the query.
+func (db *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return db.db.Read.QueryContext(context.WithoutCancel(ctx), q, args...)
+}
+
+func (db *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return db.db.Read.QueryRowContext(context.WithoutCancel(ctx), q, args...)
+}
+
 // Close closes the database.
 func (db *DB) Close() error { return db.db.Close() }
 
@@ -193,16 +204,18 @@ type Tx struct {
 }
 
 type agendaVersion struct {
-	version int64
-	origin  string
+	version     int64
+	origin      string
+	maxDuration int64
 }
 
 // flush writes what the transaction deferred.
 func (t *Tx) flush() error {
 	for user, v := range t.agendaVersions {
-		_, err := t.exec(`INSERT INTO agenda_streams (user_id, version, origin_node) VALUES (?, ?, ?)
-			ON CONFLICT (user_id) DO UPDATE SET version = excluded.version, origin_node = excluded.origin_node`,
-			user, v.version, v.origin)
+		_, err := t.exec(`INSERT INTO agenda_streams (user_id, version, origin_node, max_duration_ns) VALUES (?, ?, ?, ?)
+			ON CONFLICT (user_id) DO UPDATE SET version = excluded.version, origin_node = excluded.origin_node,
+			max_duration_ns = MAX(max_duration_ns, excluded.max_duration_ns)`,
+			user, v.version, v.origin, v.maxDuration)
 		if err != nil {
 			return fmt.Errorf("set agenda version of %s: %w", user, err)
 		}

@@ -2,7 +2,7 @@ package readmodel
 
 // SchemaVersion changes whenever the schema below does; a read model file
 // with another version is discarded and rebuilt from the event store.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // Times are stored as Unix nanoseconds so range queries compare integers.
 const schema = `
@@ -59,10 +59,13 @@ CREATE INDEX agenda_entries_by_appointment ON agenda_entries (appointment_id);
 
 -- The version of each user's agenda stream, as far as this read model has
 -- seen it: what a command expects when it checked the agenda for overlaps.
+-- max_duration_ns is the longest entry the user has ever had: overlap
+-- queries look back that far before a window (instead of the 31-day bound).
 CREATE TABLE agenda_streams (
-	user_id     TEXT    PRIMARY KEY,
-	version     INTEGER NOT NULL,
-	origin_node TEXT    NOT NULL
+	user_id         TEXT    PRIMARY KEY,
+	version         INTEGER NOT NULL,
+	origin_node     TEXT    NOT NULL,
+	max_duration_ns INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 `
 

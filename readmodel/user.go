@@ -43,7 +43,7 @@ func scanUser(r interface{ Scan(...any) error }) (User, error) {
 
 // UserByID returns a user. ENOTFOUND if there is none.
 func (db *DB) UserByID(ctx context.Context, id string) (User, error) {
-	u, err := scanUser(db.db.Read.QueryRowContext(ctx, selectUser+" WHERE id = ?", id))
+	u, err := scanUser(db.queryRow(ctx, selectUser+" WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, agenda.Errorf(agenda.ENOTFOUND, "user not found")
 	} else if err != nil {
@@ -54,7 +54,7 @@ func (db *DB) UserByID(ctx context.Context, id string) (User, error) {
 
 // UserByUsername returns a user by username. ENOTFOUND if there is none.
 func (db *DB) UserByUsername(ctx context.Context, username string) (User, error) {
-	u, err := scanUser(db.db.Read.QueryRowContext(ctx, selectUser+" WHERE username = ?", username))
+	u, err := scanUser(db.queryRow(ctx, selectUser+" WHERE username = ?", username))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, agenda.Errorf(agenda.ENOTFOUND, "user not found")
 	} else if err != nil {
@@ -67,7 +67,7 @@ func (db *DB) UserByUsername(ctx context.Context, username string) (User, error)
 // starts with prefix (case-insensitive), by username.
 func (db *DB) SearchUsers(ctx context.Context, prefix string, limit int) ([]UserSummary, error) {
 	like := escapeLike(strings.ToLower(prefix)) + "%"
-	rows, err := db.db.Read.QueryContext(ctx, `SELECT id, username, display_name FROM users
+	rows, err := db.query(ctx, `SELECT id, username, display_name FROM users
 		WHERE username LIKE ?1 ESCAPE '\' OR display_fold LIKE ?1 ESCAPE '\'
 		ORDER BY username LIMIT ?2`, like, limit)
 	if err != nil {

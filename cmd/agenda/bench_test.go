@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"context"
 	"fmt"
 	"net/http"
@@ -98,6 +100,11 @@ func BenchmarkCreateAppointment64(b *testing.B) {
 		b.Fatalf("%d of %d requests failed", f, b.N)
 	}
 	lat.report(b, elapsed)
+	for _, f := range []string{"events.db-wal", "readmodel.db-wal"} {
+		if fi, err := os.Stat(filepath.Join(n.Config.DataDir, f)); err == nil {
+			b.Logf("%s: %d KiB", f, fi.Size()>>10)
+		}
+	}
 }
 
 // seedAppointments commits count personal appointments for userID straight
@@ -174,7 +181,9 @@ func BenchmarkAgendaWeek(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		var entries []map[string]any
+		var entries []struct {
+			AppointmentID string `json:"appointment_id"`
+		}
 		if err := decodeInto(resp, &entries); err != nil {
 			b.Fatal(err)
 		}
