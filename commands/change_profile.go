@@ -3,9 +3,10 @@ package commands
 import (
 	"context"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/events"
-	"golang.org/x/crypto/bcrypt"
 )
 
 // ChangeProfile changes the caller's display name and/or email. Nil fields

@@ -7,7 +7,6 @@ import (
 
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/events"
-	"github.com/agendahq/agenda/readmodel"
 )
 
 // CreateAppointment books a personal appointment in the owner's agenda.
@@ -57,7 +56,7 @@ func (f *appointmentFields) validate() error {
 
 // scheduleConflict builds the error for an overlap. The slots are the
 // caller's own appointments, so they may show their titles.
-func scheduleConflict(slots []readmodel.Slot) error {
+func scheduleConflict(slots []agenda.Slot) error {
 	list := make([]map[string]any, 0, len(slots))
 	for _, s := range slots {
 		list = append(list, map[string]any{

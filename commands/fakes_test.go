@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/commands"
 	"github.com/agendahq/agenda/events"
-	"github.com/agendahq/agenda/readmodel"
-	"golang.org/x/crypto/bcrypt"
 )
 
 // fakeLog records every proposed batch. Scripted answers are used in order;
@@ -52,9 +52,9 @@ func fail(err error) func(events.Batch) (events.Committed, error) {
 // visibility rule (owner or participant).
 type fakeRead struct {
 	mu             sync.Mutex
-	users          map[string]readmodel.User // by ID
-	appointments   map[string]readmodel.Appointment
-	schedules      map[string]readmodel.Schedule // by user ID
+	users          map[string]agenda.User // by ID
+	appointments   map[string]agenda.Appointment
+	schedules      map[string]agenda.Schedule // by user ID
 	agendaVersions map[string]int64
 	err            error // when set, every read fails with it
 
@@ -65,15 +65,15 @@ type fakeRead struct {
 }
 
 func newFakeRead() *fakeRead {
-	return &fakeRead{users: map[string]readmodel.User{}, appointments: map[string]readmodel.Appointment{},
-		schedules: map[string]readmodel.Schedule{}, agendaVersions: map[string]int64{}}
+	return &fakeRead{users: map[string]agenda.User{}, appointments: map[string]agenda.Appointment{},
+		schedules: map[string]agenda.Schedule{}, agendaVersions: map[string]int64{}}
 }
 
-func (r *fakeRead) UserByID(ctx context.Context, id string) (readmodel.User, error) {
+func (r *fakeRead) UserByID(ctx context.Context, id string) (agenda.User, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err != nil {
-		return readmodel.User{}, r.err
+		return agenda.User{}, r.err
 	}
 	u, ok := r.users[id]
 	if !ok {
@@ -82,25 +82,25 @@ func (r *fakeRead) UserByID(ctx context.Context, id string) (readmodel.User, err
 	return u, nil
 }
 
-func (r *fakeRead) UserByUsername(ctx context.Context, username string) (readmodel.User, error) {
+func (r *fakeRead) UserByUsername(ctx context.Context, username string) (agenda.User, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err != nil {
-		return readmodel.User{}, r.err
+		return agenda.User{}, r.err
 	}
 	for _, u := range r.users {
 		if u.Username == username {
 			return u, nil
 		}
 	}
-	return readmodel.User{}, agenda.Errorf(agenda.ENOTFOUND, "user not found")
+	return agenda.User{}, agenda.Errorf(agenda.ENOTFOUND, "user not found")
 }
 
-func (r *fakeRead) Appointment(ctx context.Context, id, viewerID string) (readmodel.Appointment, error) {
+func (r *fakeRead) Appointment(ctx context.Context, id, viewerID string) (agenda.Appointment, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err != nil {
-		return readmodel.Appointment{}, r.err
+		return agenda.Appointment{}, r.err
 	}
 	a, ok := r.appointments[id]
 	if !ok {
@@ -116,18 +116,18 @@ func (r *fakeRead) Appointment(ctx context.Context, id, viewerID string) (readmo
 		a.MyStatus = agenda.RoleOwner
 		return a, nil
 	}
-	return readmodel.Appointment{}, agenda.Errorf(agenda.ENOTFOUND, "appointment not found")
+	return agenda.Appointment{}, agenda.Errorf(agenda.ENOTFOUND, "appointment not found")
 }
 
-func (r *fakeRead) Schedule(ctx context.Context, userID string, start, end time.Time, exclude string) (readmodel.Schedule, error) {
+func (r *fakeRead) Schedule(ctx context.Context, userID string, start, end time.Time, exclude string) (agenda.Schedule, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.scheduleCalls++
 	if r.err != nil {
-		return readmodel.Schedule{}, r.err
+		return agenda.Schedule{}, r.err
 	}
 	s := r.schedules[userID]
-	out := readmodel.Schedule{Version: s.Version}
+	out := agenda.Schedule{Version: s.Version}
 	for _, c := range s.Conflicts {
 		if c.AppointmentID != exclude {
 			out.Conflicts = append(out.Conflicts, c)
@@ -178,17 +178,17 @@ func hashOf(t testing.TB, pw string) string {
 func world(t testing.TB) *fakeRead {
 	t.Helper()
 	r := newFakeRead()
-	r.users["ana"] = readmodel.User{ID: "ana", Username: "ana", DisplayName: "Ana", Email: "ana@example.com",
+	r.users["ana"] = agenda.User{ID: "ana", Username: "ana", DisplayName: "Ana", Email: "ana@example.com",
 		PasswordHash: hashOf(t, password), Version: 3}
-	r.users["bob"] = readmodel.User{ID: "bob", Username: "bob", DisplayName: "Bob", PasswordHash: hashOf(t, password), Version: 1}
-	r.appointments["a1"] = readmodel.Appointment{ID: "a1", OwnerID: "ana", Title: "Standup", Description: "daily",
+	r.users["bob"] = agenda.User{ID: "bob", Username: "bob", DisplayName: "Bob", PasswordHash: hashOf(t, password), Version: 1}
+	r.appointments["a1"] = agenda.Appointment{ID: "a1", OwnerID: "ana", Title: "Standup", Description: "daily",
 		Location: "Room 1", Start: apptFrom, End: apptTo, Privacy: agenda.PrivacyFull, Status: agenda.StatusConfirmed,
-		Version: 5, Participants: []readmodel.Participant{
+		Version: 5, Participants: []agenda.Participant{
 			{UserID: "ana", Username: "ana", Status: agenda.RoleOwner},
 			{UserID: "bob", Username: "bob", Status: agenda.RolePending},
 		}}
-	r.schedules["ana"] = readmodel.Schedule{Version: 7}
-	r.schedules["bob"] = readmodel.Schedule{Version: 2}
+	r.schedules["ana"] = agenda.Schedule{Version: 7}
+	r.schedules["bob"] = agenda.Schedule{Version: 2}
 	r.agendaVersions["ana"] = 7
 	r.agendaVersions["bob"] = 2
 	return r

@@ -7,10 +7,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/events"
-	"github.com/agendahq/agenda/readmodel"
-	"github.com/google/uuid"
 )
 
 // Log is where commands propose batches: the Raft log.
@@ -20,10 +20,10 @@ type Log interface {
 
 // ReadModel is what commands read to decide.
 type ReadModel interface {
-	UserByID(ctx context.Context, id string) (readmodel.User, error)
-	UserByUsername(ctx context.Context, username string) (readmodel.User, error)
-	Appointment(ctx context.Context, id, viewerID string) (readmodel.Appointment, error)
-	Schedule(ctx context.Context, userID string, start, end time.Time, exclude string) (readmodel.Schedule, error)
+	UserByID(ctx context.Context, id string) (agenda.User, error)
+	UserByUsername(ctx context.Context, username string) (agenda.User, error)
+	Appointment(ctx context.Context, id, viewerID string) (agenda.Appointment, error)
+	Schedule(ctx context.Context, userID string, start, end time.Time, exclude string) (agenda.Schedule, error)
 	AgendaVersion(ctx context.Context, userID string) (int64, error)
 	WaitFor(ctx context.Context, position int64) error
 }

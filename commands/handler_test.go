@@ -10,7 +10,6 @@ import (
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/commands"
 	"github.com/agendahq/agenda/events"
-	"github.com/agendahq/agenda/readmodel"
 )
 
 // expectations returns a batch's expected versions by stream.
@@ -24,7 +23,7 @@ func expectations(b events.Batch) map[string]int64 {
 
 func TestProposedBatchExpectsTheVersionsRead(t *testing.T) {
 	ctx := commands.WithCorrelationID(context.Background(), "req-42")
-	bobBusy := readmodel.Schedule{Version: 2, Conflicts: []readmodel.Slot{{AppointmentID: "x", Title: "Dentist", Start: apptFrom, End: apptTo}}}
+	bobBusy := agenda.Schedule{Version: 2, Conflicts: []agenda.Slot{{AppointmentID: "x", Title: "Dentist", Start: apptFrom, End: apptTo}}}
 
 	tests := []struct {
 		name  string
@@ -175,7 +174,7 @@ func TestCreateAppointmentTrimsTitleAndDefaultsPrivacy(t *testing.T) {
 
 func TestScheduleConflicts(t *testing.T) {
 	ctx := context.Background()
-	clash := readmodel.Schedule{Version: 7, Conflicts: []readmodel.Slot{{AppointmentID: "x", Title: "Dentist", Start: apptFrom, End: apptTo}}}
+	clash := agenda.Schedule{Version: 7, Conflicts: []agenda.Slot{{AppointmentID: "x", Title: "Dentist", Start: apptFrom, End: apptTo}}}
 
 	t.Run("creating over a blocking appointment", func(t *testing.T) {
 		log := &fakeLog{}
@@ -202,7 +201,7 @@ func TestScheduleConflicts(t *testing.T) {
 
 	t.Run("the appointment itself is not a conflict", func(t *testing.T) {
 		r := world(t)
-		r.schedules["ana"] = readmodel.Schedule{Version: 7, Conflicts: []readmodel.Slot{{AppointmentID: "a1", Start: apptFrom, End: apptTo}}}
+		r.schedules["ana"] = agenda.Schedule{Version: 7, Conflicts: []agenda.Slot{{AppointmentID: "a1", Start: apptFrom, End: apptTo}}}
 		_, err := newHandlers(&fakeLog{}, r).UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "ana", AppointmentID: "a1",
 			Start: ptr(apptFrom.Add(30 * time.Minute)), End: ptr(apptTo.Add(30 * time.Minute))})
 		if err != nil {
@@ -219,7 +218,7 @@ func TestVersionConflictWaitsAndDecidesAgain(t *testing.T) {
 		log := &fakeLog{position: 42, answers: []func(events.Batch) (events.Committed, error){fail(conflict)}}
 		r := world(t)
 		// By the time the read model reaches 42 it shows the other write.
-		r.onWait = func(int64) { r.schedules["ana"] = readmodel.Schedule{Version: 8} }
+		r.onWait = func(int64) { r.schedules["ana"] = agenda.Schedule{Version: 8} }
 		h := newHandlers(log, r)
 		res, err := h.CreateAppointment(ctx, commands.CreateAppointment{OwnerID: "ana", Title: "Lunch", Start: apptFrom, End: apptTo})
 		if err != nil {
@@ -253,7 +252,7 @@ func TestVersionConflictWaitsAndDecidesAgain(t *testing.T) {
 		log := &fakeLog{answers: []func(events.Batch) (events.Committed, error){fail(conflict)}}
 		r := world(t)
 		r.onWait = func(int64) {
-			r.schedules["ana"] = readmodel.Schedule{Version: 8, Conflicts: []readmodel.Slot{{AppointmentID: "rival", Start: apptFrom, End: apptTo}}}
+			r.schedules["ana"] = agenda.Schedule{Version: 8, Conflicts: []agenda.Slot{{AppointmentID: "rival", Start: apptFrom, End: apptTo}}}
 		}
 		_, err := newHandlers(log, r).CreateAppointment(ctx, commands.CreateAppointment{OwnerID: "ana", Title: "Lunch", Start: apptFrom, End: apptTo})
 		wantCode(t, err, agenda.ESCHEDULECONFLICT, "")

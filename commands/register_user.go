@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/events"
-	"golang.org/x/crypto/bcrypt"
 )
 
 // RegisterUser creates an account.

@@ -7,9 +7,10 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/agendahq/agenda/events"
 	"github.com/agendahq/agenda/eventstore"
-	"github.com/hashicorp/raft"
 )
 
 // applyResult is what the FSM returns for a command entry; it travels back to

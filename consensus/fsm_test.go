@@ -13,9 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/agendahq/agenda/events"
 	"github.com/agendahq/agenda/eventstore"
-	"github.com/hashicorp/raft"
 )
 
 // The FSM is tested directly with hand-made raft logs: this is the only way

@@ -11,11 +11,12 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/agendahq/agenda/events"
-	"github.com/agendahq/agenda/eventstore"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/agendahq/agenda/events"
+	"github.com/agendahq/agenda/eventstore"
 )
 
 // Config configures a Raft node.

@@ -3,9 +3,10 @@ package http
 import (
 	"net/http"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/commands"
-	"github.com/go-chi/chi/v5"
 )
 
 // appointmentRequest is the body of POST /api/appointments and PATCH

@@ -20,7 +20,6 @@ import (
 
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/commands"
-	"github.com/agendahq/agenda/readmodel"
 )
 
 func TestErrorStatus(t *testing.T) {
@@ -233,17 +232,17 @@ func (c *fakeCommands) DeleteAppointment(context.Context, commands.DeleteAppoint
 // fakeQueries answers every query with err (and otherwise empty results).
 type fakeQueries struct{ err error }
 
-func (q *fakeQueries) UserByID(context.Context, string) (readmodel.User, error) {
-	return readmodel.User{ID: "u1", Username: "ana", Version: 1}, q.err
+func (q *fakeQueries) UserByID(context.Context, string) (agenda.User, error) {
+	return agenda.User{ID: "u1", Username: "ana", Version: 1}, q.err
 }
-func (q *fakeQueries) SearchUsers(context.Context, string, int) ([]readmodel.UserSummary, error) {
-	return []readmodel.UserSummary{}, q.err
+func (q *fakeQueries) SearchUsers(context.Context, string, int) ([]agenda.UserSummary, error) {
+	return []agenda.UserSummary{}, q.err
 }
-func (q *fakeQueries) Appointment(context.Context, string, string) (readmodel.Appointment, error) {
-	return readmodel.Appointment{}, q.err
+func (q *fakeQueries) Appointment(context.Context, string, string) (agenda.Appointment, error) {
+	return agenda.Appointment{}, q.err
 }
-func (q *fakeQueries) Agenda(context.Context, string, time.Time, time.Time) ([]readmodel.AgendaEntry, error) {
-	return []readmodel.AgendaEntry{}, q.err
+func (q *fakeQueries) Agenda(context.Context, string, time.Time, time.Time) ([]agenda.AgendaEntry, error) {
+	return []agenda.AgendaEntry{}, q.err
 }
 func (q *fakeQueries) WaitFor(context.Context, int64) error { return nil }
 func (q *fakeQueries) Position() int64                      { return 1 }

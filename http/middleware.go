@@ -8,9 +8,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/commands"
-	"github.com/google/uuid"
 )
 
 type ctxKey int

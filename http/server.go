@@ -7,11 +7,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/agendahq/agenda"
-	"github.com/agendahq/agenda/commands"
-	"github.com/agendahq/agenda/readmodel"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/commands"
 )
 
 // Commands is the write side as the HTTP layer uses it.
@@ -27,10 +27,10 @@ type Commands interface {
 
 // Queries is the read side as the HTTP layer uses it.
 type Queries interface {
-	UserByID(ctx context.Context, id string) (readmodel.User, error)
-	SearchUsers(ctx context.Context, prefix string, limit int) ([]readmodel.UserSummary, error)
-	Appointment(ctx context.Context, id, viewerID string) (readmodel.Appointment, error)
-	Agenda(ctx context.Context, userID string, from, to time.Time) ([]readmodel.AgendaEntry, error)
+	UserByID(ctx context.Context, id string) (agenda.User, error)
+	SearchUsers(ctx context.Context, prefix string, limit int) ([]agenda.UserSummary, error)
+	Appointment(ctx context.Context, id, viewerID string) (agenda.Appointment, error)
+	Agenda(ctx context.Context, userID string, from, to time.Time) ([]agenda.AgendaEntry, error)
 	WaitFor(ctx context.Context, position int64) error
 	Position() int64
 }

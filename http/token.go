@@ -4,8 +4,9 @@ import (
 	"errors"
 	"time"
 
-	"github.com/agendahq/agenda"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/agendahq/agenda"
 )
 
 // Tokens issues and verifies the JWTs clients authenticate with: HS256

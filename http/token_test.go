@@ -5,8 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agendahq/agenda"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/agendahq/agenda"
 )
 
 // clock is a settable time source for Tokens.

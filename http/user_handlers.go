@@ -9,7 +9,6 @@ import (
 
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/commands"
-	"github.com/agendahq/agenda/readmodel"
 )
 
 type registerRequest struct {
@@ -65,9 +64,9 @@ type loginRequest struct {
 }
 
 type loginResponse struct {
-	Token     string         `json:"token"`
-	ExpiresAt time.Time      `json:"expires_at"`
-	User      readmodel.User `json:"user"`
+	Token     string      `json:"token"`
+	ExpiresAt time.Time   `json:"expires_at"`
+	User      agenda.User `json:"user"`
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {

@@ -13,12 +13,13 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/mattn/go-sqlite3" // the read-only dumps open the read model file directly
+
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/events"
 	"github.com/agendahq/agenda/eventstore"
 	"github.com/agendahq/agenda/projections"
 	"github.com/agendahq/agenda/readmodel"
-	_ "github.com/mattn/go-sqlite3" // the read-only dumps open the read model file directly
 )
 
 // testLogger discards logs unless AGENDA_TEST_LOG is set: the projector logs

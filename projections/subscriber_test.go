@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+
 	"github.com/agendahq/agenda/events"
 	"github.com/agendahq/agenda/eventstore"
 	"github.com/agendahq/agenda/projections"

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/events"
 	"github.com/agendahq/agenda/readmodel"
 )
@@ -24,7 +25,7 @@ func (UsersProjection) EventTypes() []string {
 func (UsersProjection) Handle(tx *readmodel.Tx, env *events.Envelope, ev events.Event) error {
 	switch e := ev.(type) {
 	case events.UserRegistered:
-		return tx.InsertUser(readmodel.User{
+		return tx.InsertUser(agenda.User{
 			ID: e.UserID, Username: e.Username, DisplayName: e.DisplayName, Email: e.Email,
 			PasswordHash: e.PasswordHash, CreatedAt: env.Time, Version: env.Version, OriginNode: env.OriginNode,
 		})

@@ -10,47 +10,13 @@ import (
 	"github.com/agendahq/agenda"
 )
 
-// AgendaEntry is one appointment in a user's agenda, with that user's
-// status in it.
-type AgendaEntry struct {
-	AppointmentID string    `json:"appointment_id"`
-	GroupID       *string   `json:"group_id"`
-	Title         string    `json:"title"`
-	Description   string    `json:"description"`
-	Location      string    `json:"location"`
-	Start         time.Time `json:"start"`
-	End           time.Time `json:"end"`
-	Privacy       string    `json:"privacy"`
-	Status        string    `json:"status"`
-	MyStatus      string    `json:"my_status"`
-	Pending       bool      `json:"pending"`
-	Version       int64     `json:"version"`
-	OriginNode    string    `json:"origin_node"`
-}
-
-// Slot is a clashing appointment reported with a schedule conflict.
-type Slot struct {
-	AppointmentID string    `json:"appointment_id"`
-	Title         string    `json:"title"`
-	Start         time.Time `json:"start"`
-	End           time.Time `json:"end"`
-}
-
-// Schedule is what a command needs to book a user's time: the version of
-// the user's agenda stream and the blocking entries that overlap the
-// requested interval, read in one transaction so they agree.
-type Schedule struct {
-	Version   int64
-	Conflicts []Slot
-}
-
 // lookBack is how far before a window an overlapping entry of user ?1 may
 // start: their longest entry so far (read in the same statement, hence from
 // the same snapshot as the entries).
 const lookBack = `COALESCE((SELECT max_duration_ns FROM agenda_streams WHERE user_id = ?1), 0)`
 
 // Agenda returns a user's entries overlapping [from, to), by start time.
-func (db *DB) Agenda(ctx context.Context, userID string, from, to time.Time) ([]AgendaEntry, error) {
+func (db *DB) Agenda(ctx context.Context, userID string, from, to time.Time) ([]agenda.AgendaEntry, error) {
 	// No entry of the user is longer than their max_duration_ns, so every
 	// entry that overlaps the window starts after from minus that: the index
 	// on (user_id, start_ns) bounds the scan on both sides.
@@ -64,9 +30,9 @@ func (db *DB) Agenda(ctx context.Context, userID string, from, to time.Time) ([]
 		return nil, fmt.Errorf("read agenda of %s: %w", userID, err)
 	}
 	defer rows.Close()
-	out := []AgendaEntry{}
+	out := []agenda.AgendaEntry{}
 	for rows.Next() {
-		var e AgendaEntry
+		var e agenda.AgendaEntry
 		var groupID string
 		var start, end int64
 		if err := rows.Scan(&e.AppointmentID, &groupID, &e.Title, &e.Description, &e.Location, &start, &end,
@@ -83,7 +49,7 @@ func (db *DB) Agenda(ctx context.Context, userID string, from, to time.Time) ([]
 
 // Schedule returns the version of userID's agenda stream and the entries
 // that block [start, end), other than appointment exclude.
-func (db *DB) Schedule(ctx context.Context, userID string, start, end time.Time, exclude string) (Schedule, error) {
+func (db *DB) Schedule(ctx context.Context, userID string, start, end time.Time, exclude string) (agenda.Schedule, error) {
 	// One statement, so the version and the conflicts come from the same
 	// snapshot without the cost of an explicit transaction: the first row
 	// (kind 0) carries the version, the others (kind 1) the conflicts.
@@ -98,16 +64,16 @@ func (db *DB) Schedule(ctx context.Context, userID string, start, end time.Time,
 		userID, nil, end.UnixNano(), start.UnixNano(),
 		agenda.RoleOwner, agenda.RoleAuto, agenda.RoleAccepted, exclude)
 	if err != nil {
-		return Schedule{}, fmt.Errorf("read schedule of %s: %w", userID, err)
+		return agenda.Schedule{}, fmt.Errorf("read schedule of %s: %w", userID, err)
 	}
 	defer rows.Close()
-	var s Schedule
+	var s agenda.Schedule
 	for rows.Next() {
 		var kind int
-		var sl Slot
+		var sl agenda.Slot
 		var st, en int64
 		if err := rows.Scan(&kind, &sl.AppointmentID, &sl.Title, &st, &en); err != nil {
-			return Schedule{}, err
+			return agenda.Schedule{}, err
 		}
 		if kind == 0 {
 			s.Version = st

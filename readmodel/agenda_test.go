@@ -92,13 +92,13 @@ func TestAgendaSortingAndFields(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Agenda: %v", err)
 	}
-	gotIDs := ids(entries, func(e readmodel.AgendaEntry) string { return e.AppointmentID })
+	gotIDs := ids(entries, func(e agenda.AgendaEntry) string { return e.AppointmentID })
 	wantIDs := []string{"earlier", "a-same-start", "b-same-start", "invited", "late", "grouped"}
 	if !equalStrings(gotIDs, wantIDs) {
 		t.Fatalf("agenda order = %v, want %v (by start, then appointment id)", gotIDs, wantIDs)
 	}
 
-	byID := map[string]readmodel.AgendaEntry{}
+	byID := map[string]agenda.AgendaEntry{}
 	for _, e := range entries {
 		byID[e.AppointmentID] = e
 	}
@@ -174,7 +174,7 @@ func TestSchedule(t *testing.T) {
 			if got.Version != tc.wantVersion {
 				t.Errorf("version = %d, want %d", got.Version, tc.wantVersion)
 			}
-			gotIDs := ids(got.Conflicts, func(sl readmodel.Slot) string { return sl.AppointmentID })
+			gotIDs := ids(got.Conflicts, func(sl agenda.Slot) string { return sl.AppointmentID })
 			// Conflicts come by start; the two overlapping invitations share
 			// one, so compare as sets.
 			if !equalStrings(sorted(gotIDs), tc.want) {

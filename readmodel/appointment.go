@@ -8,33 +8,6 @@ import (
 	"github.com/agendahq/agenda"
 )
 
-// Appointment is an appointment as its participants see it.
-type Appointment struct {
-	ID           string        `json:"id"`
-	OwnerID      string        `json:"owner_id"`
-	GroupID      *string       `json:"group_id"`
-	Title        string        `json:"title"`
-	Description  string        `json:"description"`
-	Location     string        `json:"location"`
-	Start        time.Time     `json:"start"`
-	End          time.Time     `json:"end"`
-	Privacy      string        `json:"privacy"`
-	Status       string        `json:"status"`
-	MyStatus     string        `json:"my_status"`
-	Participants []Participant `json:"participants"`
-	CreatedAt    time.Time     `json:"created_at"`
-	UpdatedAt    time.Time     `json:"updated_at"`
-	Version      int64         `json:"version"`
-	OriginNode   string        `json:"origin_node"`
-}
-
-// Participant is one person's part in an appointment.
-type Participant struct {
-	UserID   string `json:"user_id"`
-	Username string `json:"username"`
-	Status   string `json:"status"`
-}
-
 // AppointmentRecord is the stored state of an appointment, as a projector
 // writes it.
 type AppointmentRecord struct {
@@ -50,7 +23,7 @@ type AppointmentRecord struct {
 // Appointment returns an appointment as viewer sees it, with its
 // participants and the viewer's own status. ENOTFOUND if it does not exist or
 // the viewer neither owns nor takes part in it: the caller cannot tell which.
-func (db *DB) Appointment(ctx context.Context, id, viewerID string) (Appointment, error) {
+func (db *DB) Appointment(ctx context.Context, id, viewerID string) (agenda.Appointment, error) {
 	// One statement (appointment columns repeated on each participant row)
 	// reads the appointment and its participants from the same snapshot.
 	rows, err := db.query(ctx, `SELECT a.id, a.owner_id, a.group_id, a.title, a.description,
@@ -61,20 +34,20 @@ func (db *DB) Appointment(ctx context.Context, id, viewerID string) (Appointment
 		LEFT JOIN users u ON u.id = e.user_id
 		WHERE a.id = ? ORDER BY u.username, e.user_id`, id)
 	if err != nil {
-		return Appointment{}, fmt.Errorf("read appointment %s: %w", id, err)
+		return agenda.Appointment{}, fmt.Errorf("read appointment %s: %w", id, err)
 	}
 	defer rows.Close()
-	var a Appointment
+	var a agenda.Appointment
 	found := false
-	a.Participants = []Participant{}
+	a.Participants = []agenda.Participant{}
 	for rows.Next() {
 		var groupID string
 		var start, end, created, updated int64
-		var p Participant
+		var p agenda.Participant
 		if err := rows.Scan(&a.ID, &a.OwnerID, &groupID, &a.Title, &a.Description, &a.Location, &start, &end,
 			&a.Privacy, &a.Status, &created, &updated, &a.Version, &a.OriginNode,
 			&p.UserID, &p.Username, &p.Status); err != nil {
-			return Appointment{}, fmt.Errorf("read appointment %s: %w", id, err)
+			return agenda.Appointment{}, fmt.Errorf("read appointment %s: %w", id, err)
 		}
 		found = true
 		a.GroupID = nullable(groupID)
@@ -89,10 +62,10 @@ func (db *DB) Appointment(ctx context.Context, id, viewerID string) (Appointment
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return Appointment{}, fmt.Errorf("read appointment %s: %w", id, err)
+		return agenda.Appointment{}, fmt.Errorf("read appointment %s: %w", id, err)
 	}
 	if !found || (a.MyStatus == "" && a.OwnerID != viewerID) {
-		return Appointment{}, agenda.Errorf(agenda.ENOTFOUND, "appointment not found")
+		return agenda.Appointment{}, agenda.Errorf(agenda.ENOTFOUND, "appointment not found")
 	}
 	if a.MyStatus == "" {
 		a.MyStatus = agenda.RoleOwner

@@ -13,7 +13,7 @@ func TestAppointmentVisibility(t *testing.T) {
 	ctx := context.Background()
 	db, _ := mustOpenDB(t)
 	mustApply(t, db, readmodel.ProjectionUsers, func(tx *readmodel.Tx) error {
-		for _, u := range []readmodel.User{user("own", "owen", "Owen"), user("pen", "penny", "Penny"),
+		for _, u := range []agenda.User{user("own", "owen", "Owen"), user("pen", "penny", "Penny"),
 			user("dec", "dexter", "Dexter"), user("acc", "ace", "Ace"), user("out", "outsider", "Out")} {
 			if err := tx.InsertUser(u); err != nil {
 				return err
@@ -73,7 +73,7 @@ func TestAppointmentVisibility(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Appointment: %v", err)
 		}
-		want := []readmodel.Participant{
+		want := []agenda.Participant{
 			{UserID: "acc", Username: "ace", Status: agenda.RoleAccepted},
 			{UserID: "dec", Username: "dexter", Status: agenda.RoleDeclined},
 			{UserID: "own", Username: "owen", Status: agenda.RoleOwner},

@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/mattn/go-sqlite3" // raw access to the read model file
+
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/readmodel"
-	_ "github.com/mattn/go-sqlite3" // raw access to the read model file
 )
 
 // mustOpenDB opens a read model in a temp dir, closed when the test ends.
@@ -58,8 +59,8 @@ func queryInt(tb testing.TB, db *sql.DB, query string, args ...any) int64 {
 // at is a fixed reference time for the tests.
 var at = time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 
-func user(id, username, display string) readmodel.User {
-	return readmodel.User{ID: id, Username: username, DisplayName: display, Email: username + "@example.com",
+func user(id, username, display string) agenda.User {
+	return agenda.User{ID: id, Username: username, DisplayName: display, Email: username + "@example.com",
 		PasswordHash: "hash", CreatedAt: at, Version: 1, OriginNode: "node-a"}
 }
 

@@ -11,30 +11,10 @@ import (
 	"github.com/agendahq/agenda"
 )
 
-// User is a registered user as clients see it (PasswordHash never leaves
-// the server).
-type User struct {
-	ID           string    `json:"id"`
-	Username     string    `json:"username"`
-	DisplayName  string    `json:"display_name"`
-	Email        string    `json:"email"`
-	CreatedAt    time.Time `json:"created_at"`
-	Version      int64     `json:"version"`
-	OriginNode   string    `json:"origin_node"`
-	PasswordHash string    `json:"-"`
-}
-
-// UserSummary is what other people see of a user.
-type UserSummary struct {
-	ID          string `json:"id"`
-	Username    string `json:"username"`
-	DisplayName string `json:"display_name"`
-}
-
 const selectUser = `SELECT id, username, display_name, email, password_hash, created_at, version, origin_node FROM users`
 
-func scanUser(r interface{ Scan(...any) error }) (User, error) {
-	var u User
+func scanUser(r interface{ Scan(...any) error }) (agenda.User, error) {
+	var u agenda.User
 	var created int64
 	err := r.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Email, &u.PasswordHash, &created, &u.Version, &u.OriginNode)
 	u.CreatedAt = time.Unix(0, created).UTC()
@@ -42,7 +22,7 @@ func scanUser(r interface{ Scan(...any) error }) (User, error) {
 }
 
 // UserByID returns a user. ENOTFOUND if there is none.
-func (db *DB) UserByID(ctx context.Context, id string) (User, error) {
+func (db *DB) UserByID(ctx context.Context, id string) (agenda.User, error) {
 	u, err := scanUser(db.queryRow(ctx, selectUser+" WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, agenda.Errorf(agenda.ENOTFOUND, "user not found")
@@ -53,7 +33,7 @@ func (db *DB) UserByID(ctx context.Context, id string) (User, error) {
 }
 
 // UserByUsername returns a user by username. ENOTFOUND if there is none.
-func (db *DB) UserByUsername(ctx context.Context, username string) (User, error) {
+func (db *DB) UserByUsername(ctx context.Context, username string) (agenda.User, error) {
 	u, err := scanUser(db.queryRow(ctx, selectUser+" WHERE username = ?", username))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, agenda.Errorf(agenda.ENOTFOUND, "user not found")
@@ -65,7 +45,7 @@ func (db *DB) UserByUsername(ctx context.Context, username string) (User, error)
 
 // SearchUsers returns up to limit users whose username or display name
 // starts with prefix (case-insensitive), by username.
-func (db *DB) SearchUsers(ctx context.Context, prefix string, limit int) ([]UserSummary, error) {
+func (db *DB) SearchUsers(ctx context.Context, prefix string, limit int) ([]agenda.UserSummary, error) {
 	like := escapeLike(strings.ToLower(prefix)) + "%"
 	rows, err := db.query(ctx, `SELECT id, username, display_name FROM users
 		WHERE username LIKE ?1 ESCAPE '\' OR display_fold LIKE ?1 ESCAPE '\'
@@ -74,9 +54,9 @@ func (db *DB) SearchUsers(ctx context.Context, prefix string, limit int) ([]User
 		return nil, fmt.Errorf("search users: %w", err)
 	}
 	defer rows.Close()
-	out := []UserSummary{}
+	out := []agenda.UserSummary{}
 	for rows.Next() {
-		var u UserSummary
+		var u agenda.UserSummary
 		if err := rows.Scan(&u.ID, &u.Username, &u.DisplayName); err != nil {
 			return nil, err
 		}
@@ -91,7 +71,7 @@ func escapeLike(s string) string {
 }
 
 // InsertUser adds a newly registered user.
-func (t *Tx) InsertUser(u User) error {
+func (t *Tx) InsertUser(u agenda.User) error {
 	_, err := t.exec(`INSERT INTO users (id, username, display_name, display_fold, email, password_hash, created_at,
 		updated_at, version, origin_node) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.Username, u.DisplayName, strings.ToLower(u.DisplayName), u.Email, u.PasswordHash, u.CreatedAt.UnixNano(), u.CreatedAt.UnixNano(),

@@ -12,7 +12,7 @@ func TestSearchUsers(t *testing.T) {
 	ctx := context.Background()
 	db, _ := mustOpenDB(t)
 	mustApply(t, db, readmodel.ProjectionUsers, func(tx *readmodel.Tx) error {
-		for _, u := range []readmodel.User{
+		for _, u := range []agenda.User{
 			user("1", "ana", "Ana Lopez"),
 			user("2", "anabel", "Anabel"),
 			user("3", "bob", "Bob Anders"),
@@ -55,7 +55,7 @@ func TestSearchUsers(t *testing.T) {
 			if got == nil {
 				t.Fatalf("SearchUsers(%q) = nil, want a non-nil list", tc.prefix)
 			}
-			names := ids(got, func(u readmodel.UserSummary) string { return u.Username })
+			names := ids(got, func(u agenda.UserSummary) string { return u.Username })
 			if !equalStrings(names, tc.want) {
 				t.Errorf("SearchUsers(%q, %d) = %v, want %v", tc.prefix, tc.limit, names, tc.want)
 			}
@@ -81,7 +81,7 @@ func TestSearchUsers(t *testing.T) {
 		if err != nil || len(got) != 1 {
 			t.Fatalf("SearchUsers(bob) = %v, %v", got, err)
 		}
-		if want := (readmodel.UserSummary{ID: "3", Username: "bob", DisplayName: "Bob Anders"}); got[0] != want {
+		if want := (agenda.UserSummary{ID: "3", Username: "bob", DisplayName: "Bob Anders"}); got[0] != want {
 			t.Errorf("summary = %+v, want %+v", got[0], want)
 		}
 	})

@@ -11,14 +11,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/agendahq/agenda/commands"
 	"github.com/agendahq/agenda/consensus"
 	"github.com/agendahq/agenda/eventstore"
 	agendahttp "github.com/agendahq/agenda/http"
 	"github.com/agendahq/agenda/projections"
 	"github.com/agendahq/agenda/readmodel"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Node is one running Agenda node: event store, Raft, projector, read model
