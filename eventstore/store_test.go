@@ -770,7 +770,7 @@ func TestEventFieldsRoundTrip(t *testing.T) {
 		{
 			name:     "data bytes kept as given",
 			time:     testTime,
-			data:     json.RawMessage("{ \"appointment_id\" :\n\t\"<é & \\u00e9>\" }"),
+			data:     json.RawMessage(`{"appointment_id":"<é & \u00e9>"}`),
 			wantTime: testTime,
 		},
 	}
