@@ -67,6 +67,10 @@ func (s *Server) readWait() time.Duration {
 
 // Handler returns the routed handler.
 func (s *Server) Handler() http.Handler {
+	return middleware.StripSlashes(s.router())
+}
+
+func (s *Server) router() chi.Router {
 	s.logger = s.Logger
 	if s.logger == nil {
 		s.logger = slog.Default()
@@ -94,7 +98,7 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/readyz", s.handleReadyz)
 	r.Get("/cluster/status", s.handleClusterStatus)
 	if s.Metrics != nil {
-		r.Handle("/metrics", s.Metrics.Handler())
+		r.Method(http.MethodGet, "/metrics", s.Metrics.Handler())
 	}
 
 	r.Route("/api", func(r chi.Router) {
@@ -114,5 +118,5 @@ func (s *Server) Handler() http.Handler {
 			r.With(s.minPosition).Get("/agenda", s.handleAgenda)
 		})
 	})
-	return middleware.StripSlashes(r)
+	return r
 }
