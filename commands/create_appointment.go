@@ -54,16 +54,25 @@ func (f *appointmentFields) validate() error {
 	return validatePrivacy(f.Privacy)
 }
 
-// scheduleConflict builds the error for an overlap. The slots are the
-// caller's own appointments, so they may show their titles.
-func scheduleConflict(slots []agenda.Slot) error {
+// scheduleConflict builds the error for an overlap in userID's agenda as
+// viewerID may see it: their own slots in full, anyone else's only as busy
+// time (no ID, no title).
+func scheduleConflict(viewerID, userID string, slots []agenda.Slot) error {
 	list := make([]map[string]any, 0, len(slots))
 	for _, s := range slots {
-		list = append(list, map[string]any{
-			"appointment_id": s.AppointmentID, "title": s.Title, "start": s.Start, "end": s.End,
-		})
+		if userID == viewerID {
+			list = append(list, map[string]any{
+				"appointment_id": s.AppointmentID, "title": s.Title, "start": s.Start, "end": s.End,
+			})
+		} else {
+			list = append(list, map[string]any{"user_id": userID, "start": s.Start, "end": s.End, "busy": true})
+		}
 	}
-	return agenda.Errorf(agenda.ESCHEDULECONFLICT, "the appointment overlaps %d of your appointments", len(slots)).
+	msg := "the appointment overlaps %d of your appointments"
+	if userID != viewerID {
+		msg = "the appointment overlaps %d busy slots of a participant"
+	}
+	return agenda.Errorf(agenda.ESCHEDULECONFLICT, msg, len(slots)).
 		WithDetails(map[string]any{"conflicts": list})
 }
 
@@ -84,7 +93,7 @@ func (h *Handlers) CreateAppointment(ctx context.Context, cmd CreateAppointment)
 			return nil, err
 		}
 		if len(s.Conflicts) > 0 {
-			return nil, scheduleConflict(s.Conflicts)
+			return nil, scheduleConflict(cmd.OwnerID, cmd.OwnerID, s.Conflicts)
 		}
 		b := h.newBatch(ctx, cmd.OwnerID)
 		b.expect(events.AppointmentStream(id), 0)

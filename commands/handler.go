@@ -171,24 +171,32 @@ func (h *Handlers) execute(ctx context.Context, id string, decide func() (*batch
 
 // propose hands b to the log. If the outcome is unknown (leadership lost
 // mid-commit) it proposes the same batch again: a duplicate answer then
-// means the first attempt did commit.
+// means the first attempt did commit, and a version conflict that it did
+// not (duplicates are checked first). Any other failure of a retry leaves
+// the outcome unknown, and the client is told so rather than invited to
+// retry blindly.
 func (h *Handlers) propose(ctx context.Context, b events.Batch) (events.Committed, error) {
+	unknown := agenda.Errorf(agenda.EUNAVAILABLE, "the cluster lost its leader while writing; the write may or may not have happened: read before retrying").
+		WithDetails(map[string]any{"outcome": "unknown"})
 	for attempt := 0; ; attempt++ {
 		c, err := h.Log.Propose(ctx, b)
 		var dup *events.DuplicateEventError
+		var vc *events.VersionConflictError
 		switch {
 		case err == nil:
 			return c, nil
+		case errors.As(err, &dup) && attempt > 0 && dup.EventID == b.Events[0].ID:
+			return events.Committed{FirstPosition: dup.Position, LastPosition: dup.Position + int64(len(b.Events)) - 1}, nil
+		case errors.As(err, &vc):
+			return c, err
 		case errors.Is(err, events.ErrOutcomeUnknown) && attempt < 5:
 			select {
 			case <-time.After(time.Duration(50*(attempt+1)) * time.Millisecond):
 			case <-ctx.Done():
-				return c, agenda.Errorf(agenda.EUNAVAILABLE, "request ended before the outcome of the write was known")
+				return c, unknown
 			}
-		case errors.As(err, &dup) && attempt > 0 && dup.EventID == b.Events[0].ID:
-			return events.Committed{FirstPosition: dup.Position, LastPosition: dup.Position + int64(len(b.Events)) - 1}, nil
-		case errors.Is(err, events.ErrOutcomeUnknown):
-			return c, agenda.Errorf(agenda.EUNAVAILABLE, "leadership changed while writing; the write may or may not have happened")
+		case errors.Is(err, events.ErrOutcomeUnknown), attempt > 0:
+			return c, unknown
 		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 			return c, agenda.Errorf(agenda.EUNAVAILABLE, "timed out waiting for the cluster to commit")
 		default:

@@ -402,6 +402,16 @@ func TestOutcomeUnknown(t *testing.T) {
 		wantCode(t, err, agenda.EUNAVAILABLE, "")
 	})
 
+	t.Run("then a refusal leaves the outcome unknown", func(t *testing.T) {
+		notLeader := agenda.Errorf(agenda.EUNAVAILABLE, "not the leader")
+		log := &fakeLog{answers: []func(events.Batch) (events.Committed, error){fail(events.ErrOutcomeUnknown), fail(notLeader)}}
+		_, err := create(newHandlers(log, world(t)))
+		wantCode(t, err, agenda.EUNAVAILABLE, "")
+		if got := agenda.ErrorDetails(err)["outcome"]; got != "unknown" {
+			t.Errorf("details.outcome = %v, want unknown: the first attempt may have committed", got)
+		}
+	})
+
 	t.Run("a log timeout is unavailable", func(t *testing.T) {
 		log := &fakeLog{answers: []func(events.Batch) (events.Committed, error){fail(fmt.Errorf("apply: %w", context.DeadlineExceeded))}}
 		_, err := create(newHandlers(log, world(t)))

@@ -62,7 +62,7 @@ func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment)
 					return nil, err
 				}
 				if agenda.Blocks(p.Status) && len(s.Conflicts) > 0 {
-					return nil, scheduleConflict(s.Conflicts)
+					return nil, scheduleConflict(cmd.ActorID, p.UserID, s.Conflicts)
 				}
 				b.expect(events.AgendaStream(p.UserID), s.Version)
 				b.add(events.AgendaStream(p.UserID), events.AgendaEntryRescheduled{

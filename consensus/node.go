@@ -293,7 +293,16 @@ func (n *Node) Propose(ctx context.Context, b events.Batch) (events.Committed, e
 		}
 	}
 	f := n.raft.Apply(data, timeout)
-	if err := f.Error(); err != nil {
+	// Apply's timeout only bounds queueing; once the entry is in flight,
+	// the caller's context decides how long to wait for its fate.
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		return events.Committed{}, events.ErrOutcomeUnknown
+	}
+	if err != nil {
 		switch {
 		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
 			return events.Committed{}, ErrNotLeader
@@ -337,7 +346,9 @@ func catchUpFromSnapshot(snaps raft.SnapshotStore, store *eventstore.Store, logg
 	if applied >= latest.Index {
 		return nil
 	}
-	logger.Warn("event store is behind the latest raft snapshot; restoring it", "applied_index", applied, "snapshot_index", latest.Index)
+	// The snapshot index also counts entries the FSM never sees (no-ops,
+	// barriers), so this may find nothing new; Restore then does nothing.
+	logger.Info("event store may be behind the latest raft snapshot; restoring what it lacks", "applied_index", applied, "snapshot_index", latest.Index)
 	_, rc, err := snaps.Open(latest.ID)
 	if err != nil {
 		return fmt.Errorf("open snapshot %s: %w", latest.ID, err)

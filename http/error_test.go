@@ -400,3 +400,11 @@ func TestRequestErrorsThroughTheRouter(t *testing.T) {
 		})
 	}
 }
+
+func TestMethodLabelIsBounded(t *testing.T) {
+	for m, want := range map[string]string{"GET": "GET", "DELETE": "DELETE", "BREW": "OTHER", "get": "OTHER", "": "OTHER"} {
+		if got := methodLabel(m); got != want {
+			t.Errorf("methodLabel(%q) = %q, want %q", m, got, want)
+		}
+	}
+}

@@ -175,7 +175,7 @@ func parseTime(field, s string) (time.Time, error) {
 		return time.Time{}, agenda.Errorf(agenda.EINVALID, "%s is required", field).WithDetails(map[string]any{"field": field})
 	}
 	t, err := time.Parse(time.RFC3339, s)
-	if err == nil && (t.Before(agenda.MinTime) || !t.Before(agenda.MaxTime)) {
+	if err == nil && (t.Before(agenda.MinTime) || t.After(agenda.MaxTime)) {
 		return time.Time{}, agenda.Errorf(agenda.EINVALID, "%s must be between 1900 and 2200", field).
 			WithDetails(map[string]any{"field": field})
 	}

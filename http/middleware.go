@@ -126,6 +126,7 @@ func (s *Server) committed(w http.ResponseWriter, r *http.Request, res commands.
 	ctx, cancel := context.WithTimeout(r.Context(), s.readWait())
 	defer cancel()
 	if err := s.Queries.WaitFor(ctx, res.Position); err != nil {
+		s.logger.Warn("write committed but the read model did not show it in time", "position", res.Position, "read_model", s.Queries.Position())
 		writeJSON(w, http.StatusAccepted, map[string]any{"id": res.ID, "position": res.Position,
 			"message": "committed; not yet visible on this node, read with min_position"})
 		return false

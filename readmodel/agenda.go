@@ -21,7 +21,7 @@ func (db *DB) Agenda(ctx context.Context, userID string, from, to time.Time) ([]
 	// entry that overlaps the window starts after from minus that: the index
 	// on (user_id, start_ns) bounds the scan on both sides.
 	rows, err := db.query(ctx, `SELECT e.appointment_id, a.group_id, a.title, a.description,
-		a.location, e.start_ns, e.end_ns, a.privacy, a.status, e.role, e.version, e.origin_node
+		a.location, e.start_ns, e.end_ns, a.privacy, a.status, e.role, a.version, a.origin_node
 		FROM agenda_entries e JOIN appointments a ON a.id = e.appointment_id
 		WHERE e.user_id = ?1 AND e.start_ns > ?2 - `+lookBack+` AND e.start_ns < ?3 AND e.end_ns > ?2
 		ORDER BY e.start_ns, e.appointment_id`,

@@ -103,8 +103,10 @@ func TestAgendaSortingAndFields(t *testing.T) {
 		byID[e.AppointmentID] = e
 	}
 	inv := byID["invited"]
-	if inv.MyStatus != agenda.RolePending || !inv.Pending || inv.OriginNode != "node-b" || inv.Version != 1 {
-		t.Errorf("invited entry = my_status %s pending %v origin %s version %d, want pending/true/node-b/1",
+	// An entry shows the appointment's version and origin node: they are
+	// what If-Match on the appointment compares against.
+	if inv.MyStatus != agenda.RolePending || !inv.Pending || inv.OriginNode != "node-a" || inv.Version != 1 {
+		t.Errorf("invited entry = my_status %s pending %v origin %s version %d, want pending/true/node-a/1",
 			inv.MyStatus, inv.Pending, inv.OriginNode, inv.Version)
 	}
 	late := byID["late"]

@@ -66,7 +66,9 @@ func open(ctx context.Context, path string) (*DB, error) {
 			sdb.Close()
 			return nil, err
 		}
-		db.checkpoints[name] = pos
+		if _, ok := db.checkpoints[name]; ok { // ignore projections that no longer exist
+			db.checkpoints[name] = pos
+		}
 	}
 	db.position.Reset(db.lowest())
 	return db, rows.Err()

@@ -86,6 +86,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	select {
 	case <-n.projector.Running():
 	case err := <-n.projectorDone:
+		n.projectorDone <- err // for Close, which waits on it
 		return fmt.Errorf("projector: %w", err)
 	}
 
@@ -141,7 +142,12 @@ func (n *Node) close() error {
 	var errs []error
 	if n.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		errs = append(errs, n.server.Shutdown(ctx))
+		if err := n.server.Shutdown(ctx); err != nil {
+			// Handlers still running after the grace period: cut them off
+			// before the stores they use are closed.
+			n.server.Close()
+			errs = append(errs, err)
+		}
 		cancel()
 	}
 	if n.projector != nil {
