@@ -18,7 +18,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	closeBenchNodes()
+	os.Exit(code)
 }
 
 // splitArgs splits on the unit separator, so arguments may hold spaces.
