@@ -118,3 +118,20 @@ func (e *Envelope) Decode() (Event, error) {
 	}
 	return ev, nil
 }
+
+// DecodeCommitted is Decode for events read back from the event store. The
+// state machine decoded every one of them strictly before appending it, so
+// the current schema version is decoded without repeating the strict checks
+// (which cost a third of a projector's time); anything else takes the strict
+// path.
+func (e *Envelope) DecodeCommitted() (Event, error) {
+	t, ok := lookupType(e.Type)
+	if !ok || e.SchemaVersion != t.current {
+		return e.Decode()
+	}
+	ev, err := t.fast(e.Data)
+	if err != nil {
+		return nil, fmt.Errorf("decode event %s (%s v%d): %w: %v", e.ID, e.Type, e.SchemaVersion, ErrMalformed, err)
+	}
+	return ev, nil
+}

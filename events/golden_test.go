@@ -340,6 +340,14 @@ func checkGoldenFixture(t *testing.T, typ string, schemaVersion, current int) {
 	if got := ev.EventType(); got != typ {
 		t.Fatalf("Decode returned %T with EventType %q, want %q", ev, got, typ)
 	}
+	// The projectors' fast path must read the same event.
+	fast, err := env.DecodeCommitted()
+	if err != nil {
+		t.Fatalf("DecodeCommitted: %v", err)
+	}
+	if !reflect.DeepEqual(fast, ev) {
+		t.Fatalf("DecodeCommitted = %#v, Decode = %#v", fast, ev)
+	}
 	if s, ok := goldenSamples[typ]; ok {
 		if got, want := reflect.TypeOf(ev), reflect.TypeOf(s.event); got != want {
 			t.Fatalf("Decode returned %v, want %v", got, want)

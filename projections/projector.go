@@ -105,7 +105,7 @@ func (p *Projector) handler(proj Projection) message.NoPublishHandlerFunc {
 		// uncancellable context also spares go-sqlite3 a watcher per statement.
 		err = p.rm.Apply(context.WithoutCancel(msg.Context()), name, from, to, func(tx *readmodel.Tx) error {
 			for i := range envs {
-				ev, err := envs[i].Decode()
+				ev, err := envs[i].DecodeCommitted()
 				if err != nil {
 					return err
 				}
