@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -142,7 +143,10 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		advertise = a
 	}
 	transport, err := raft.NewTCPTransport(cfg.BindAddr, advertise, 3, 10*time.Second, io.Discard)
-	if err != nil {
+	if err != nil && advertise == nil && strings.Contains(err.Error(), "not advertisable") {
+		logStore.Close()
+		return nil, fmt.Errorf("raft transport on %s: %w (bind to a specific address or set the Raft advertise address)", cfg.BindAddr, err)
+	} else if err != nil {
 		logStore.Close()
 		return nil, fmt.Errorf("raft transport on %s: %w", cfg.BindAddr, err)
 	}
