@@ -65,6 +65,9 @@ func New(source EventSource, rm *readmodel.DB, projections []Projection, logger 
 	for _, proj := range projections {
 		proj := proj
 		name := proj.Name()
+		if len(proj.EventTypes()) == 0 {
+			return nil, fmt.Errorf("projection %s handles no event type", name)
+		}
 		p.status[name] = &Status{Name: name, State: "running"}
 		sub := &EventStoreSubscriber{
 			Source:     source,
