@@ -38,6 +38,8 @@ type AppointmentDeleted struct {
 	AppointmentID string `json:"appointment_id"`
 }
 
+
+// EventType implements Event; the names are the registered type names.
 func (AppointmentCreated) EventType() string { return "appointment.created" }
 func (AppointmentUpdated) EventType() string { return "appointment.updated" }
 func (AppointmentDeleted) EventType() string { return "appointment.deleted" }

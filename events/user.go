@@ -37,6 +37,8 @@ type UserPasswordChanged struct {
 	PasswordHash string `json:"password_hash"`
 }
 
+
+// EventType implements Event; the names are the registered type names.
 func (UserRegistered) EventType() string      { return "user.registered" }
 func (UsernameClaimed) EventType() string     { return "username.claimed" }
 func (UserProfileChanged) EventType() string  { return "user.profile_changed" }
