@@ -33,7 +33,6 @@ type AgendaEntryRemoved struct {
 	AppointmentID string `json:"appointment_id"`
 }
 
-
 // EventType implements Event; the names are the registered type names.
 func (AgendaEntryAdded) EventType() string       { return "agenda.entry_added" }
 func (AgendaEntryRescheduled) EventType() string { return "agenda.entry_rescheduled" }

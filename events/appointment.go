@@ -38,7 +38,6 @@ type AppointmentDeleted struct {
 	AppointmentID string `json:"appointment_id"`
 }
 
-
 // EventType implements Event; the names are the registered type names.
 func (AppointmentCreated) EventType() string { return "appointment.created" }
 func (AppointmentUpdated) EventType() string { return "appointment.updated" }

@@ -37,7 +37,6 @@ type UserPasswordChanged struct {
 	PasswordHash string `json:"password_hash"`
 }
 
-
 // EventType implements Event; the names are the registered type names.
 func (UserRegistered) EventType() string      { return "user.registered" }
 func (UsernameClaimed) EventType() string     { return "username.claimed" }
