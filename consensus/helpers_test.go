@@ -47,6 +47,7 @@ func nodeConfig(dir string) consensus.Config {
 		Dir:       dir,
 		BindAddr:  "127.0.0.1:0",
 		Bootstrap: true,
+		Secret:    []byte("consensus-test-cluster-secret-0123456789"),
 		Logger:    quietLogger,
 	}
 }

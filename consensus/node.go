@@ -2,14 +2,13 @@ package consensus
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -28,10 +27,18 @@ type Config struct {
 	Dir string
 	// BindAddr is the TCP address Raft listens on ("127.0.0.1:0" picks a port).
 	BindAddr string
-	// AdvertiseAddr is the address other nodes dial; empty means the bound one.
+	// AdvertiseAddr is the host:port other nodes dial (a DNS name is kept as
+	// is); empty means the bound one.
 	AdvertiseAddr string
 	// Bootstrap makes a node with no Raft state form a single-node cluster.
 	Bootstrap bool
+	// Secret is the cluster secret every Raft connection must prove
+	// knowledge of (at least 32 bytes); see StreamLayer.
+	Secret []byte
+	// TLS, if set, encrypts Raft traffic.
+	TLS *tls.Config
+	// OnReject is told of every Raft connection refused by the handshake.
+	OnReject func(remote, reason string)
 
 	// Timeouts; zero values take the package defaults, tuned for a LAN.
 	HeartbeatTimeout   time.Duration
@@ -133,23 +140,20 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		return nil, fmt.Errorf("open snapshot store: %w", err)
 	}
 
-	var advertise net.Addr
-	if cfg.AdvertiseAddr != "" {
-		a, err := net.ResolveTCPAddr("tcp", cfg.AdvertiseAddr)
-		if err != nil {
-			logStore.Close()
-			return nil, fmt.Errorf("resolve raft advertise address: %w", err)
-		}
-		advertise = a
-	}
-	transport, err := raft.NewTCPTransport(cfg.BindAddr, advertise, 3, 10*time.Second, io.Discard)
-	if err != nil && advertise == nil && strings.Contains(err.Error(), "not advertisable") {
+	layer, err := NewStreamLayer(StreamConfig{
+		BindAddr:      cfg.BindAddr,
+		AdvertiseAddr: cfg.AdvertiseAddr,
+		Secret:        cfg.Secret,
+		TLS:           cfg.TLS,
+		NodeID:        cfg.NodeID,
+		OnReject:      cfg.OnReject,
+		Logger:        cfg.Logger,
+	})
+	if err != nil {
 		logStore.Close()
-		return nil, fmt.Errorf("raft transport on %s: %w (bind to a specific address or set the Raft advertise address)", cfg.BindAddr, err)
-	} else if err != nil {
-		logStore.Close()
-		return nil, fmt.Errorf("raft transport on %s: %w", cfg.BindAddr, err)
+		return nil, fmt.Errorf("raft transport: %w", err)
 	}
+	transport := raft.NewNetworkTransport(layer, 3, 10*time.Second, io.Discard)
 
 	if err := catchUpFromSnapshot(snaps, store, cfg.Logger); err != nil {
 		transport.Close()

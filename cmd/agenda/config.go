@@ -25,6 +25,7 @@ type Config struct {
 	RaftAdvertiseAddr string
 	DataDir           string
 	JWTSecret         string
+	ClusterSecret     string
 	LogLevel          string
 	TokenTTL          time.Duration
 	// BcryptCost is lowered by tests; production keeps the default.
@@ -65,6 +66,7 @@ func parseServeFlags(args []string) (Config, error) {
 	fs.StringVar(&c.RaftAdvertiseAddr, "raft-advertise-addr", envOr("RAFT_ADVERTISE_ADDR", ""), "host:port other nodes use for Raft (RAFT_ADVERTISE_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", envOr("DATA_DIR", "./data"), "data directory (DATA_DIR)")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HS256 secret for client tokens (JWT_SECRET or JWT_SECRET_FILE; default: a development secret kept in the data dir)")
+	fs.StringVar(&c.ClusterSecret, "cluster-hmac-secret", "", "secret every Raft connection must prove knowledge of, ≥ 32 characters (CLUSTER_HMAC_SECRET or CLUSTER_HMAC_SECRET_FILE; default: a development secret kept in the data dir)")
 	fs.StringVar(&c.LogLevel, "log-level", envOr("LOG_LEVEL", "info"), "debug, info, warn or error (LOG_LEVEL)")
 	fs.DurationVar(&c.TokenTTL, "token-ttl", 24*time.Hour, "lifetime of login tokens")
 	fs.IntVar(&c.BcryptCost, "bcrypt-cost", 0, "bcrypt cost of password hashes (0: library default)")
@@ -74,12 +76,17 @@ func parseServeFlags(args []string) (Config, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	if c.JWTSecret == "" {
-		s, err := secretFromEnv("JWT_SECRET")
-		if err != nil {
-			return c, err
+	for _, sec := range []struct {
+		dst *string
+		env string
+	}{{&c.JWTSecret, "JWT_SECRET"}, {&c.ClusterSecret, "CLUSTER_HMAC_SECRET"}} {
+		if *sec.dst == "" {
+			v, err := secretFromEnv(sec.env)
+			if err != nil {
+				return c, err
+			}
+			*sec.dst = v
 		}
-		c.JWTSecret = s
 	}
 	return c, nil
 }
@@ -90,9 +97,9 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, err
 }
 
-// resolveIdentity fills in the node ID and the JWT secret that were not
+// resolveIdentity fills in the node ID and the secrets that were not
 // configured, generating them once and keeping them in the data dir so that
-// a restart keeps both (and the tokens already issued stay valid).
+// a restart keeps them (and the tokens already issued stay valid).
 func (c *Config) resolveIdentity(logger *slog.Logger) error {
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
@@ -107,17 +114,27 @@ func (c *Config) resolveIdentity(logger *slog.Logger) error {
 		}
 		c.NodeID = id
 	}
-	if c.JWTSecret == "" {
-		path := filepath.Join(c.DataDir, "secrets", "jwt_secret")
-		s, created, err := keepFile(path, func() string { return randomHex(32) })
+	for _, sec := range []struct {
+		dst  *string
+		file string
+		env  string
+	}{{&c.JWTSecret, "jwt_secret", "JWT_SECRET"}, {&c.ClusterSecret, "cluster_hmac_secret", "CLUSTER_HMAC_SECRET"}} {
+		if *sec.dst != "" {
+			continue
+		}
+		path := filepath.Join(c.DataDir, "secrets", sec.file)
+		v, created, err := keepFile(path, func() string { return randomHex(32) })
 		if err != nil {
 			return err
 		}
-		c.JWTSecret = s
-		logger.Warn("using a development JWT secret kept in the data dir; set JWT_SECRET in production", "path", path, "generated", created)
+		*sec.dst = v
+		logger.Warn("using a development secret kept in the data dir; set "+sec.env+" in production", "path", path, "generated", created)
 	}
 	if len(c.JWTSecret) < 32 {
 		return errors.New("JWT secret must be at least 32 characters")
+	}
+	if len(c.ClusterSecret) < 32 {
+		return errors.New("cluster HMAC secret must be at least 32 characters")
 	}
 	return nil
 }

@@ -34,14 +34,15 @@ func freeAddr(t testing.TB) string {
 func testConfig(t testing.TB, dir string) Config {
 	t.Helper()
 	return Config{
-		NodeID:     "test-node",
-		HTTPAddr:   "127.0.0.1:0",
-		RaftAddr:   freeAddr(t),
-		DataDir:    dir,
-		JWTSecret:  testJWTSecret,
-		LogLevel:   "warn",
-		TokenTTL:   time.Hour,
-		BcryptCost: 4,
+		NodeID:        "test-node",
+		HTTPAddr:      "127.0.0.1:0",
+		RaftAddr:      freeAddr(t),
+		DataDir:       dir,
+		JWTSecret:     testJWTSecret,
+		ClusterSecret: "test-cluster-secret-0123456789abcdef",
+		LogLevel:      "warn",
+		TokenTTL:      time.Hour,
+		BcryptCost:    4,
 	}
 }
 

@@ -71,6 +71,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		BindAddr:      c.RaftAddr,
 		AdvertiseAddr: c.RaftAdvertiseAddr,
 		Bootstrap:     true,
+		Secret:        []byte(c.ClusterSecret),
 		Logger:        n.Logger,
 	}, n.store); err != nil {
 		return fmt.Errorf("start raft: %w", err)
