@@ -367,3 +367,28 @@ func catchUpFromSnapshot(snaps raft.SnapshotStore, store *eventstore.Store, logg
 	}
 	return nil
 }
+
+// AddVoter adds (or, for a known ID, re-addresses) a voting member. Only the
+// leader can; others get ErrNotLeader.
+func (n *Node) AddVoter(id, addr string) error {
+	err := n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, 10*time.Second).Error()
+	if errors.Is(err, raft.ErrNotLeader) {
+		return ErrNotLeader
+	}
+	return err
+}
+
+// RemoveServer removes a member. Only the leader can.
+func (n *Node) RemoveServer(id string) error {
+	err := n.raft.RemoveServer(raft.ServerID(id), 0, 10*time.Second).Error()
+	if errors.Is(err, raft.ErrNotLeader) {
+		return ErrNotLeader
+	}
+	return err
+}
+
+// TransferLeadership hands leadership to another voter, so that a planned
+// shutdown of the leader costs milliseconds rather than an election.
+func (n *Node) TransferLeadership() error {
+	return n.raft.LeadershipTransfer().Error()
+}
