@@ -192,7 +192,16 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 
 // Close shuts Raft down and closes its stores. It does not close the event
 // store, which the node does not own.
+//
+// A leader with other voters first hands leadership over, so that a planned
+// stop (SIGTERM, a rolling restart) pauses writes for milliseconds instead
+// of an election timeout.
 func (n *Node) Close() error {
+	if n.IsLeader() && n.otherVoters() > 0 {
+		if err := n.TransferLeadership(); err != nil {
+			n.cfg.Logger.Warn("leadership transfer before shutdown failed", "err", err)
+		}
+	}
 	err := n.raft.Shutdown().Error()
 	if cerr := n.transport.Close(); err == nil {
 		err = cerr
@@ -391,4 +400,18 @@ func (n *Node) RemoveServer(id string) error {
 // shutdown of the leader costs milliseconds rather than an election.
 func (n *Node) TransferLeadership() error {
 	return n.raft.LeadershipTransfer().Error()
+}
+
+func (n *Node) otherVoters() int {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return 0
+	}
+	count := 0
+	for _, srv := range f.Configuration().Servers {
+		if srv.Suffrage == raft.Voter && srv.ID != raft.ServerID(n.cfg.NodeID) {
+			count++
+		}
+	}
+	return count
 }
