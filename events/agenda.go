@@ -33,7 +33,17 @@ type AgendaEntryRemoved struct {
 	AppointmentID string `json:"appointment_id"`
 }
 
+// AgendaEntryRoleChanged changes how a user takes part in an entry already
+// in their agenda: an invitation ("pending") becomes "accepted", which then
+// blocks their time.
+type AgendaEntryRoleChanged struct {
+	UserID        string `json:"user_id"`
+	AppointmentID string `json:"appointment_id"`
+	Role          string `json:"role"`
+}
+
 // EventType implements Event; the names are the registered type names.
+func (AgendaEntryRoleChanged) EventType() string { return "agenda.entry_role_changed" }
 func (AgendaEntryAdded) EventType() string       { return "agenda.entry_added" }
 func (AgendaEntryRescheduled) EventType() string { return "agenda.entry_rescheduled" }
 func (AgendaEntryRemoved) EventType() string     { return "agenda.entry_removed" }
@@ -42,4 +52,5 @@ func init() {
 	register[AgendaEntryAdded]("agenda.entry_added", 1)
 	register[AgendaEntryRescheduled]("agenda.entry_rescheduled", 1)
 	register[AgendaEntryRemoved]("agenda.entry_removed", 1)
+	register[AgendaEntryRoleChanged]("agenda.entry_role_changed", 1)
 }

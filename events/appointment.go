@@ -38,13 +38,66 @@ type AppointmentDeleted struct {
 	AppointmentID string `json:"appointment_id"`
 }
 
+// AppointmentParticipantAdded makes a user a participant of a group
+// appointment: Status is "auto" (imposed by a superior, already in their
+// agenda and blocking) or "pending" (an invitation to accept or decline).
+type AppointmentParticipantAdded struct {
+	AppointmentID string `json:"appointment_id"`
+	UserID        string `json:"user_id"`
+	Status        string `json:"status"`
+}
+
+// AppointmentAccepted records that an invited participant accepted.
+type AppointmentAccepted struct {
+	AppointmentID string `json:"appointment_id"`
+	UserID        string `json:"user_id"`
+}
+
+// AppointmentDeclined records that a participant declined. In a flat group
+// it is followed in the same batch by AppointmentCancelled.
+type AppointmentDeclined struct {
+	AppointmentID string `json:"appointment_id"`
+	UserID        string `json:"user_id"`
+}
+
+// AppointmentConfirmed records that the last invited participant of a
+// flat-group appointment accepted: it now holds for everyone.
+type AppointmentConfirmed struct {
+	AppointmentID string `json:"appointment_id"`
+}
+
+// AppointmentCancelled records that a group appointment no longer holds
+// for anyone. Reason is "declined" (a participant of a flat group declined)
+// or "deleted" (the organiser deleted it). The appointment stays readable by
+// its participants, with status "cancelled".
+type AppointmentCancelled struct {
+	AppointmentID string `json:"appointment_id"`
+	Reason        string `json:"reason"`
+}
+
+// Reasons of an AppointmentCancelled.
+const (
+	CancelledDeclined = "declined"
+	CancelledDeleted  = "deleted"
+)
+
 // EventType implements Event; the names are the registered type names.
-func (AppointmentCreated) EventType() string { return "appointment.created" }
-func (AppointmentUpdated) EventType() string { return "appointment.updated" }
-func (AppointmentDeleted) EventType() string { return "appointment.deleted" }
+func (AppointmentCreated) EventType() string          { return "appointment.created" }
+func (AppointmentUpdated) EventType() string          { return "appointment.updated" }
+func (AppointmentDeleted) EventType() string          { return "appointment.deleted" }
+func (AppointmentParticipantAdded) EventType() string { return "appointment.participant_added" }
+func (AppointmentAccepted) EventType() string         { return "appointment.accepted" }
+func (AppointmentDeclined) EventType() string         { return "appointment.declined" }
+func (AppointmentConfirmed) EventType() string        { return "appointment.confirmed" }
+func (AppointmentCancelled) EventType() string        { return "appointment.cancelled" }
 
 func init() {
 	register[AppointmentCreated]("appointment.created", 1)
 	register[AppointmentUpdated]("appointment.updated", 1)
 	register[AppointmentDeleted]("appointment.deleted", 1)
+	register[AppointmentParticipantAdded]("appointment.participant_added", 1)
+	register[AppointmentAccepted]("appointment.accepted", 1)
+	register[AppointmentDeclined]("appointment.declined", 1)
+	register[AppointmentConfirmed]("appointment.confirmed", 1)
+	register[AppointmentCancelled]("appointment.cancelled", 1)
 }

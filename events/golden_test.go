@@ -160,6 +160,77 @@ var goldenSamples = map[string]goldenSample{
 			AppointmentID: goldenApptID,
 		},
 	},
+	"agenda.entry_role_changed": {
+		id: "01JQ6A1B2C3D4E5F6G7H8J9K0M", stream: events.AgendaStream(goldenInviteeID), version: 15, position: 131,
+		time: time.Date(2025, 3, 22, 11, 4, 9, 0, time.UTC), actor: goldenInviteeID,
+		event: events.AgendaEntryRoleChanged{UserID: goldenInviteeID, AppointmentID: goldenApptID, Role: "accepted"},
+	},
+	"appointment.participant_added": {
+		id: "01JQ6A1B2C3D4E5F6G7H8J9K0N", stream: events.AppointmentStream(goldenApptID), version: 2, position: 90,
+		time: time.Date(2025, 3, 17, 8, 45, 0, 123_456_789, time.UTC), actor: goldenUserID,
+		event: events.AppointmentParticipantAdded{AppointmentID: goldenApptID, UserID: goldenInviteeID, Status: "pending"},
+	},
+	"appointment.accepted": {
+		id: "01JQ6A1B2C3D4E5F6G7H8J9K0P", stream: events.AppointmentStream(goldenApptID), version: 3, position: 130,
+		time: time.Date(2025, 3, 22, 11, 4, 9, 0, time.UTC), actor: goldenInviteeID,
+		event: events.AppointmentAccepted{AppointmentID: goldenApptID, UserID: goldenInviteeID},
+	},
+	"appointment.declined": {
+		id: "01JQ6A1B2C3D4E5F6G7H8J9K0Q", stream: events.AppointmentStream(goldenApptID), version: 4, position: 140,
+		time: time.Date(2025, 3, 23, 7, 30, 0, 0, time.UTC), actor: goldenInviteeID,
+		event: events.AppointmentDeclined{AppointmentID: goldenApptID, UserID: goldenInviteeID},
+	},
+	"appointment.confirmed": {
+		id: "01JQ6A1B2C3D4E5F6G7H8J9K0R", stream: events.AppointmentStream(goldenApptID), version: 4, position: 132,
+		time: time.Date(2025, 3, 22, 11, 4, 9, 0, time.UTC), actor: goldenInviteeID,
+		event: events.AppointmentConfirmed{AppointmentID: goldenApptID},
+	},
+	"appointment.cancelled": {
+		id: "01JQ6A1B2C3D4E5F6G7H8J9K0S", stream: events.AppointmentStream(goldenApptID), version: 5, position: 141,
+		time: time.Date(2025, 3, 23, 7, 30, 0, 0, time.UTC), actor: goldenInviteeID,
+		event: events.AppointmentCancelled{AppointmentID: goldenApptID, Reason: "declined"},
+	},
+	"group.created": {
+		id: "01JQ6B1B2C3D4E5F6G7H8J9K0A", stream: events.GroupStream(goldenGroupID), version: 1, position: 70,
+		time: time.Date(2025, 3, 16, 9, 0, 0, 0, time.UTC), actor: goldenUserID,
+		event: events.GroupCreated{GroupID: goldenGroupID, Name: "Dirección de Operaciones", Description: "Weekly ops & <staff> sync",
+			Hierarchical: true, CreatorID: goldenUserID},
+	},
+	"group.updated": {
+		id: "01JQ6B1B2C3D4E5F6G7H8J9K0B", stream: events.GroupStream(goldenGroupID), version: 4, position: 77,
+		time: time.Date(2025, 3, 16, 10, 0, 0, 0, time.UTC), actor: goldenUserID,
+		event: events.GroupUpdated{GroupID: goldenGroupID, Name: "Operaciones", Description: ""},
+	},
+	"group.deleted": {
+		id: "01JQ6B1B2C3D4E5F6G7H8J9K0C", stream: events.GroupStream(goldenGroupID), version: 9, position: 300,
+		time: time.Date(2025, 4, 1, 10, 0, 0, 0, time.UTC), actor: goldenUserID,
+		event: events.GroupDeleted{GroupID: goldenGroupID},
+	},
+	"group.member_added": {
+		id: "01JQ6B1B2C3D4E5F6G7H8J9K0D", stream: events.GroupStream(goldenGroupID), version: 2, position: 71,
+		time: time.Date(2025, 3, 16, 9, 0, 0, 0, time.UTC), actor: goldenUserID,
+		event: events.GroupMemberAdded{GroupID: goldenGroupID, UserID: goldenInviteeID, Rank: 40},
+	},
+	"group.member_rank_changed": {
+		id: "01JQ6B1B2C3D4E5F6G7H8J9K0E", stream: events.GroupStream(goldenGroupID), version: 5, position: 80,
+		time: time.Date(2025, 3, 16, 11, 0, 0, 0, time.UTC), actor: goldenUserID,
+		event: events.GroupMemberRankChanged{GroupID: goldenGroupID, UserID: goldenInviteeID, Rank: 60},
+	},
+	"group.member_removed": {
+		id: "01JQ6B1B2C3D4E5F6G7H8J9K0F", stream: events.GroupStream(goldenGroupID), version: 6, position: 85,
+		time: time.Date(2025, 3, 16, 12, 0, 0, 0, time.UTC), actor: goldenInviteeID,
+		event: events.GroupMemberRemoved{GroupID: goldenGroupID, UserID: goldenInviteeID, Left: true},
+	},
+	"notification.read": {
+		id: "01JQ6C1B2C3D4E5F6G7H8J9K0A", stream: events.NotificationStream(goldenInviteeID), version: 1, position: 133,
+		time: time.Date(2025, 3, 22, 11, 5, 0, 0, time.UTC), actor: goldenInviteeID,
+		event: events.NotificationRead{UserID: goldenInviteeID, NotificationID: "5df6a2f1-7b0c-5a53-9b0e-3c1c1f0e9a77"},
+	},
+	"notification.all_read": {
+		id: "01JQ6C1B2C3D4E5F6G7H8J9K0B", stream: events.NotificationStream(goldenInviteeID), version: 2, position: 150,
+		time: time.Date(2025, 3, 23, 8, 0, 0, 0, time.UTC), actor: goldenInviteeID,
+		event: events.NotificationsAllRead{UserID: goldenInviteeID, UpToPosition: 149},
+	},
 }
 
 // envelope builds the fixture envelope of s with the public constructor, so

@@ -1,0 +1,69 @@
+package events
+
+// GroupStream is the stream of one group: its settings and its membership.
+// Commands that depend on who is in a group, and at which rank, expect this
+// stream at the version they read, so a membership change and a decision
+// based on the old membership cannot both commit.
+func GroupStream(groupID string) string { return "group-" + groupID }
+
+// GroupCreated is the first event of a group stream. The creator's
+// membership follows as a GroupMemberAdded in the same batch.
+type GroupCreated struct {
+	GroupID      string `json:"group_id"`
+	Name         string `json:"name"`
+	Description  string `json:"description"`
+	Hierarchical bool   `json:"hierarchical"`
+	CreatorID    string `json:"creator_id"`
+}
+
+// GroupUpdated carries the whole new state of a group's editable fields.
+type GroupUpdated struct {
+	GroupID     string `json:"group_id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// GroupDeleted ends a group stream. Appointments already made in the group
+// stay in their participants' agendas.
+type GroupDeleted struct {
+	GroupID string `json:"group_id"`
+}
+
+// GroupMemberAdded makes a user a member of a group at a rank.
+type GroupMemberAdded struct {
+	GroupID string `json:"group_id"`
+	UserID  string `json:"user_id"`
+	Rank    int    `json:"rank"`
+}
+
+// GroupMemberRankChanged gives a member a new rank.
+type GroupMemberRankChanged struct {
+	GroupID string `json:"group_id"`
+	UserID  string `json:"user_id"`
+	Rank    int    `json:"rank"`
+}
+
+// GroupMemberRemoved takes a user out of a group. Left is true when the
+// member left on their own.
+type GroupMemberRemoved struct {
+	GroupID string `json:"group_id"`
+	UserID  string `json:"user_id"`
+	Left    bool   `json:"left"`
+}
+
+// EventType implements Event; the names are the registered type names.
+func (GroupCreated) EventType() string           { return "group.created" }
+func (GroupUpdated) EventType() string           { return "group.updated" }
+func (GroupDeleted) EventType() string           { return "group.deleted" }
+func (GroupMemberAdded) EventType() string       { return "group.member_added" }
+func (GroupMemberRankChanged) EventType() string { return "group.member_rank_changed" }
+func (GroupMemberRemoved) EventType() string     { return "group.member_removed" }
+
+func init() {
+	register[GroupCreated]("group.created", 1)
+	register[GroupUpdated]("group.updated", 1)
+	register[GroupDeleted]("group.deleted", 1)
+	register[GroupMemberAdded]("group.member_added", 1)
+	register[GroupMemberRankChanged]("group.member_rank_changed", 1)
+	register[GroupMemberRemoved]("group.member_removed", 1)
+}
