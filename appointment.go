@@ -4,17 +4,20 @@ import "time"
 
 // Appointment is an appointment as its participants see it.
 type Appointment struct {
-	ID           string        `json:"id"`
-	OwnerID      string        `json:"owner_id"`
-	GroupID      *string       `json:"group_id"`
-	Title        string        `json:"title"`
-	Description  string        `json:"description"`
-	Location     string        `json:"location"`
-	Start        time.Time     `json:"start"`
-	End          time.Time     `json:"end"`
-	Privacy      string        `json:"privacy"`
-	Status       string        `json:"status"`
-	MyStatus     string        `json:"my_status"`
+	ID          string    `json:"id"`
+	OwnerID     string    `json:"owner_id"`
+	GroupID     *string   `json:"group_id"`
+	Title       string    `json:"title"`
+	Description string    `json:"description"`
+	Location    string    `json:"location"`
+	Start       time.Time `json:"start"`
+	End         time.Time `json:"end"`
+	Privacy     string    `json:"privacy"`
+	Status      string    `json:"status"`
+	MyStatus    string    `json:"my_status"`
+	// NeedsAll is true for an appointment that holds only once every
+	// invitee accepts (a flat group's); one decline cancels it.
+	NeedsAll     bool          `json:"-"`
 	Participants []Participant `json:"participants"`
 	CreatedAt    time.Time     `json:"created_at"`
 	UpdatedAt    time.Time     `json:"updated_at"`

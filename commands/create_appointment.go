@@ -54,25 +54,38 @@ func (f *appointmentFields) validate() error {
 	return validatePrivacy(f.Privacy)
 }
 
-// scheduleConflict builds the error for an overlap in userID's agenda as
-// viewerID may see it: their own slots in full, anyone else's only as busy
-// time (no ID, no title).
-func scheduleConflict(viewerID, userID string, slots []agenda.Slot) error {
-	list := make([]map[string]any, 0, len(slots))
-	for _, s := range slots {
-		if userID == viewerID {
-			list = append(list, map[string]any{
-				"appointment_id": s.AppointmentID, "title": s.Title, "start": s.Start, "end": s.End,
-			})
-		} else {
-			list = append(list, map[string]any{"user_id": userID, "start": s.Start, "end": s.End, "busy": true})
+// clash is one person's blocking entries that overlap a requested slot.
+type clash struct {
+	userID string
+	slots  []agenda.Slot
+}
+
+// scheduleConflict builds the error for overlaps in the agendas of one or
+// more people, as viewerID may see them: their own slots in full, anyone
+// else's only as busy time (no ID, no title), whatever the viewer may know
+// of them otherwise.
+func scheduleConflict(viewerID string, clashes ...clash) error {
+	list := []map[string]any{}
+	others := 0
+	for _, c := range clashes {
+		if c.userID != viewerID {
+			others++
+		}
+		for _, s := range c.slots {
+			if c.userID == viewerID {
+				list = append(list, map[string]any{
+					"user_id": c.userID, "appointment_id": s.AppointmentID, "title": s.Title, "start": s.Start, "end": s.End,
+				})
+			} else {
+				list = append(list, map[string]any{"user_id": c.userID, "start": s.Start, "end": s.End, "busy": true})
+			}
 		}
 	}
 	msg := "the appointment overlaps %d of your appointments"
-	if userID != viewerID {
-		msg = "the appointment overlaps %d busy slots of a participant"
+	if others > 0 {
+		msg = "the appointment overlaps %d busy slots of its participants"
 	}
-	return agenda.Errorf(agenda.ESCHEDULECONFLICT, msg, len(slots)).
+	return agenda.Errorf(agenda.ESCHEDULECONFLICT, msg, len(list)).
 		WithDetails(map[string]any{"conflicts": list})
 }
 
@@ -93,7 +106,7 @@ func (h *Handlers) CreateAppointment(ctx context.Context, cmd CreateAppointment)
 			return nil, err
 		}
 		if len(s.Conflicts) > 0 {
-			return nil, scheduleConflict(cmd.OwnerID, cmd.OwnerID, s.Conflicts)
+			return nil, scheduleConflict(cmd.OwnerID, clash{cmd.OwnerID, s.Conflicts})
 		}
 		b := h.newBatch(ctx, cmd.OwnerID)
 		b.expect(events.AppointmentStream(id), 0)

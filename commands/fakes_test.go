@@ -56,6 +56,9 @@ type fakeRead struct {
 	appointments   map[string]agenda.Appointment
 	schedules      map[string]agenda.Schedule // by user ID
 	agendaVersions map[string]int64
+	groups         map[string]agenda.Group
+	notifications  map[string]agenda.NotificationState // by "user/id"
+	position       int64
 	err            error // when set, every read fails with it
 
 	waited        []int64
@@ -66,7 +69,8 @@ type fakeRead struct {
 
 func newFakeRead() *fakeRead {
 	return &fakeRead{users: map[string]agenda.User{}, appointments: map[string]agenda.Appointment{},
-		schedules: map[string]agenda.Schedule{}, agendaVersions: map[string]int64{}}
+		schedules: map[string]agenda.Schedule{}, agendaVersions: map[string]int64{},
+		groups: map[string]agenda.Group{}, notifications: map[string]agenda.NotificationState{}}
 }
 
 func (r *fakeRead) UserByID(ctx context.Context, id string) (agenda.User, error) {
@@ -143,6 +147,48 @@ func (r *fakeRead) AgendaVersion(ctx context.Context, userID string) (int64, err
 		return 0, r.err
 	}
 	return r.agendaVersions[userID], nil
+}
+
+func (r *fakeRead) Group(ctx context.Context, id, viewerID string) (agenda.Group, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return agenda.Group{}, r.err
+	}
+	g, ok := r.groups[id]
+	if ok {
+		for _, m := range g.Members {
+			if m.UserID == viewerID {
+				g.MyRank = m.Rank
+				return g, nil
+			}
+		}
+	}
+	return agenda.Group{}, agenda.Errorf(agenda.ENOTFOUND, "group not found")
+}
+
+func (r *fakeRead) PendingGroupAppointments(ctx context.Context, groupID string) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, a := range r.appointments {
+		if a.GroupID != nil && *a.GroupID == groupID && a.Status == agenda.StatusPending {
+			n++
+		}
+	}
+	return n, r.err
+}
+
+func (r *fakeRead) NotificationState(ctx context.Context, userID, id string) (agenda.NotificationState, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.notifications[userID+"/"+id], r.err
+}
+
+func (r *fakeRead) Position() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.position
 }
 
 func (r *fakeRead) WaitFor(ctx context.Context, position int64) error {

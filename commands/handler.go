@@ -25,7 +25,12 @@ type ReadModel interface {
 	Appointment(ctx context.Context, id, viewerID string) (agenda.Appointment, error)
 	Schedule(ctx context.Context, userID string, start, end time.Time, exclude string) (agenda.Schedule, error)
 	AgendaVersion(ctx context.Context, userID string) (int64, error)
+	Group(ctx context.Context, id, viewerID string) (agenda.Group, error)
+	PendingGroupAppointments(ctx context.Context, groupID string) (int, error)
+	NotificationState(ctx context.Context, userID, id string) (agenda.NotificationState, error)
 	WaitFor(ctx context.Context, position int64) error
+	// Position is the position the read model has reached.
+	Position() int64
 }
 
 // Handlers carries what every command handler needs.
@@ -127,7 +132,8 @@ func (b *batch) add(stream string, e events.Event) {
 type Result struct {
 	// ID is the ID of the resource the command created or changed.
 	ID string
-	// Position is the global position of the command's last event.
+	// Position is the global position of the command's last event; 0 if the
+	// command found nothing to change and wrote nothing.
 	Position int64
 }
 
@@ -144,6 +150,9 @@ func (h *Handlers) execute(ctx context.Context, id string, decide func() (*batch
 		b, err := decide()
 		if err != nil {
 			return Result{}, err
+		}
+		if b == nil { // nothing to change
+			return Result{ID: id}, nil
 		}
 		if b.err != nil {
 			return Result{}, b.err

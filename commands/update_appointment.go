@@ -38,6 +38,9 @@ func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment)
 		if cmd.IfMatch != 0 && cmd.IfMatch != a.Version {
 			return nil, agenda.Errorf(agenda.EPRECONDITIONFAILED, "appointment is at version %d, not %d", a.Version, cmd.IfMatch)
 		}
+		if a.Status == agenda.StatusCancelled {
+			return nil, agenda.Errorf(agenda.ECONFLICT, "the appointment is cancelled")
+		}
 		f := appointmentFields{Title: a.Title, Description: a.Description, Location: a.Location,
 			Start: a.Start, End: a.End, Privacy: a.Privacy}
 		set(&f.Title, cmd.Title)
@@ -56,18 +59,27 @@ func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment)
 			Start: f.Start, End: f.End, Privacy: f.Privacy,
 		})
 		if !f.Start.Equal(a.Start) || !f.End.Equal(a.End) {
+			// Every participant who has the appointment in their agenda
+			// follows it; those whose time it blocks must be free then.
+			var clashes []clash
 			for _, p := range a.Participants {
+				if p.Status == agenda.RoleDeclined {
+					continue
+				}
 				s, err := h.Read.Schedule(ctx, p.UserID, f.Start, f.End, a.ID)
 				if err != nil {
 					return nil, err
 				}
 				if agenda.Blocks(p.Status) && len(s.Conflicts) > 0 {
-					return nil, scheduleConflict(cmd.ActorID, p.UserID, s.Conflicts)
+					clashes = append(clashes, clash{p.UserID, s.Conflicts})
 				}
 				b.expect(events.AgendaStream(p.UserID), s.Version)
 				b.add(events.AgendaStream(p.UserID), events.AgendaEntryRescheduled{
 					UserID: p.UserID, AppointmentID: a.ID, Start: f.Start, End: f.End,
 				})
+			}
+			if len(clashes) > 0 {
+				return nil, scheduleConflict(cmd.ActorID, clashes...)
 			}
 		}
 		return b, nil
@@ -87,8 +99,11 @@ type DeleteAppointment struct {
 	IfMatch       int64
 }
 
-// DeleteAppointment deletes an appointment. ENOTFOUND if the caller cannot
-// see it, EFORBIDDEN unless the caller owns it, EPRECONDITIONFAILED.
+// DeleteAppointment deletes a personal appointment, or cancels a group
+// appointment for everyone (it stays readable by its participants, with
+// status cancelled). ENOTFOUND if the caller cannot see it, EFORBIDDEN
+// unless the caller owns it, EPRECONDITIONFAILED, ECONFLICT if it is
+// cancelled already.
 func (h *Handlers) DeleteAppointment(ctx context.Context, cmd DeleteAppointment) (Result, error) {
 	return h.execute(ctx, cmd.AppointmentID, func() (*batch, error) {
 		a, err := h.Read.Appointment(ctx, cmd.AppointmentID, cmd.ActorID)
@@ -101,16 +116,18 @@ func (h *Handlers) DeleteAppointment(ctx context.Context, cmd DeleteAppointment)
 		if cmd.IfMatch != 0 && cmd.IfMatch != a.Version {
 			return nil, agenda.Errorf(agenda.EPRECONDITIONFAILED, "appointment is at version %d, not %d", a.Version, cmd.IfMatch)
 		}
+		if a.Status == agenda.StatusCancelled {
+			return nil, agenda.Errorf(agenda.ECONFLICT, "the appointment is cancelled already")
+		}
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.AppointmentStream(a.ID), a.Version)
-		b.add(events.AppointmentStream(a.ID), events.AppointmentDeleted{AppointmentID: a.ID})
-		for _, p := range a.Participants {
-			v, err := h.Read.AgendaVersion(ctx, p.UserID)
-			if err != nil {
-				return nil, err
-			}
-			b.expect(events.AgendaStream(p.UserID), v)
-			b.add(events.AgendaStream(p.UserID), events.AgendaEntryRemoved{UserID: p.UserID, AppointmentID: a.ID})
+		if a.GroupID == nil {
+			b.add(events.AppointmentStream(a.ID), events.AppointmentDeleted{AppointmentID: a.ID})
+		} else {
+			b.add(events.AppointmentStream(a.ID), events.AppointmentCancelled{AppointmentID: a.ID, Reason: events.CancelledDeleted})
+		}
+		if err := h.removeEntries(ctx, b, a.ID, a.Participants); err != nil {
+			return nil, err
 		}
 		return b, nil
 	})

@@ -1,7 +1,9 @@
 package http
 
 import (
+	"context"
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -139,22 +141,9 @@ func (s *Server) handleAppointmentDelete(w http.ResponseWriter, r *http.Request)
 }
 
 func (s *Server) handleAgenda(w http.ResponseWriter, r *http.Request) {
-	from, err := parseTime("from", r.URL.Query().Get("from"))
+	from, to, err := parseWindow(r)
 	if err != nil {
 		s.Error(w, r, err)
-		return
-	}
-	to, err := parseTime("to", r.URL.Query().Get("to"))
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	if !to.After(from) {
-		s.Error(w, r, agenda.Errorf(agenda.EINVALID, "to must be after from").WithDetails(map[string]any{"field": "to"}))
-		return
-	}
-	if to.Sub(from) > agenda.MaxAgendaWindow {
-		s.Error(w, r, agenda.Errorf(agenda.EINVALID, "the window may span at most 366 days").WithDetails(map[string]any{"field": "to"}))
 		return
 	}
 	entries, err := s.Queries.Agenda(r.Context(), userID(r), from, to)
@@ -163,4 +152,73 @@ func (s *Server) handleAgenda(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, entries)
+}
+
+// parseWindow reads the from and to parameters of an agenda query: both
+// required, to after from, at most MaxAgendaWindow apart.
+func parseWindow(r *http.Request) (from, to time.Time, err error) {
+	from, err = parseTime("from", r.URL.Query().Get("from"))
+	if err != nil {
+		return from, to, err
+	}
+	to, err = parseTime("to", r.URL.Query().Get("to"))
+	if err != nil {
+		return from, to, err
+	}
+	if !to.After(from) {
+		return from, to, agenda.Errorf(agenda.EINVALID, "to must be after from").WithDetails(map[string]any{"field": "to"})
+	}
+	if to.Sub(from) > agenda.MaxAgendaWindow {
+		return from, to, agenda.Errorf(agenda.EINVALID, "the window may span at most 366 days").WithDetails(map[string]any{"field": "to"})
+	}
+	return from, to, nil
+}
+
+// participation is the answer to accept and decline: the caller's part in
+// the appointment, and the appointment as it now stands.
+type participation struct {
+	AppointmentID string             `json:"appointment_id"`
+	UserID        string             `json:"user_id"`
+	Status        string             `json:"status"`
+	Appointment   agenda.Appointment `json:"appointment"`
+}
+
+func (s *Server) handleAppointmentAccept(w http.ResponseWriter, r *http.Request) {
+	s.answerInvitation(w, r, s.Commands.AcceptAppointment)
+}
+
+func (s *Server) handleAppointmentDecline(w http.ResponseWriter, r *http.Request) {
+	s.answerInvitation(w, r, s.Commands.DeclineAppointment)
+}
+
+func (s *Server) answerInvitation(w http.ResponseWriter, r *http.Request,
+	answer func(context.Context, commands.AnswerInvitation) (commands.Result, error)) {
+	if err := emptyBody(r); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	res, err := answer(r.Context(), commands.AnswerInvitation{ActorID: userID(r), AppointmentID: chi.URLParam(r, "id")})
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if !s.committed(w, r, res) {
+		return
+	}
+	a, err := s.Queries.Appointment(r.Context(), res.ID, userID(r))
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	setETag(w, a.Version)
+	writeJSON(w, http.StatusOK, participation{AppointmentID: a.ID, UserID: userID(r), Status: a.MyStatus, Appointment: a})
+}
+
+func (s *Server) handleInvitations(w http.ResponseWriter, r *http.Request) {
+	list, err := s.Queries.Invitations(r.Context(), userID(r))
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
 }

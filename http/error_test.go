@@ -228,6 +228,39 @@ func (c *fakeCommands) UpdateAppointment(context.Context, commands.UpdateAppoint
 func (c *fakeCommands) DeleteAppointment(context.Context, commands.DeleteAppointment) (commands.Result, error) {
 	return c.answer()
 }
+func (c *fakeCommands) AcceptAppointment(context.Context, commands.AnswerInvitation) (commands.Result, error) {
+	return c.answer()
+}
+func (c *fakeCommands) DeclineAppointment(context.Context, commands.AnswerInvitation) (commands.Result, error) {
+	return c.answer()
+}
+func (c *fakeCommands) CreateGroup(context.Context, commands.CreateGroup) (commands.Result, error) {
+	return c.answer()
+}
+func (c *fakeCommands) UpdateGroup(context.Context, commands.UpdateGroup) (commands.Result, error) {
+	return c.answer()
+}
+func (c *fakeCommands) DeleteGroup(context.Context, commands.DeleteGroup) (commands.Result, error) {
+	return c.answer()
+}
+func (c *fakeCommands) AddMember(context.Context, commands.AddMember) (commands.Result, error) {
+	return c.answer()
+}
+func (c *fakeCommands) ChangeRank(context.Context, commands.ChangeRank) (commands.Result, error) {
+	return c.answer()
+}
+func (c *fakeCommands) RemoveMember(context.Context, commands.RemoveMember) (commands.Result, error) {
+	return c.answer()
+}
+func (c *fakeCommands) CreateGroupAppointment(context.Context, commands.CreateGroupAppointment) (commands.Result, error) {
+	return c.answer()
+}
+func (c *fakeCommands) MarkNotificationRead(context.Context, commands.MarkNotificationRead) (commands.Result, error) {
+	return c.answer()
+}
+func (c *fakeCommands) MarkAllNotificationsRead(context.Context, string) (commands.Result, error) {
+	return c.answer()
+}
 
 // fakeQueries answers every query with err (and otherwise empty results).
 type fakeQueries struct{ err error }
@@ -243,6 +276,24 @@ func (q *fakeQueries) Appointment(context.Context, string, string) (agenda.Appoi
 }
 func (q *fakeQueries) Agenda(context.Context, string, time.Time, time.Time) ([]agenda.AgendaEntry, error) {
 	return []agenda.AgendaEntry{}, q.err
+}
+func (q *fakeQueries) Invitations(context.Context, string) ([]agenda.Appointment, error) {
+	return []agenda.Appointment{}, q.err
+}
+func (q *fakeQueries) Group(context.Context, string, string) (agenda.Group, error) {
+	return agenda.Group{}, q.err
+}
+func (q *fakeQueries) GroupsOf(context.Context, string) ([]agenda.Group, error) {
+	return []agenda.Group{}, q.err
+}
+func (q *fakeQueries) GroupAgenda(context.Context, string, string, time.Time, time.Time) ([]agenda.MemberAgenda, error) {
+	return []agenda.MemberAgenda{}, q.err
+}
+func (q *fakeQueries) GroupBusy(context.Context, string, string, time.Time, time.Time) ([]agenda.Interval, error) {
+	return []agenda.Interval{}, q.err
+}
+func (q *fakeQueries) Notifications(context.Context, string, bool, int) ([]agenda.Notification, error) {
+	return []agenda.Notification{}, q.err
 }
 func (q *fakeQueries) WaitFor(context.Context, int64) error { return nil }
 func (q *fakeQueries) Position() int64                      { return 1 }

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -213,4 +214,44 @@ func parseIfMatch(r *http.Request) (int64, error) {
 
 func setETag(w http.ResponseWriter, version int64) {
 	w.Header().Set("ETag", fmt.Sprintf(`"%d"`, version))
+}
+
+// emptyBody refuses a body on an endpoint that takes none (an empty JSON
+// object is accepted), so a client that thinks it is sending something
+// learns it is not.
+func emptyBody(r *http.Request) error {
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	if err != nil {
+		return agenda.Errorf(agenda.EINVALID, "could not read the body")
+	}
+	switch strings.Join(strings.Fields(string(data)), "") {
+	case "", "{}":
+		return nil
+	}
+	return agenda.Errorf(agenda.EINVALID, "this endpoint takes no body")
+}
+
+// queryInt reads an optional integer parameter within [lo, hi].
+func queryInt(r *http.Request, name string, def, lo, hi int) (int, error) {
+	raw := r.URL.Query().Get(name)
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < lo || n > hi {
+		return 0, agenda.Errorf(agenda.EINVALID, "%s must be an integer from %d to %d", name, lo, hi).
+			WithDetails(map[string]any{"field": name})
+	}
+	return n, nil
+}
+
+// queryBool reads an optional boolean parameter: true, false, 1 or 0.
+func queryBool(r *http.Request, name string) (bool, error) {
+	switch r.URL.Query().Get(name) {
+	case "", "false", "0":
+		return false, nil
+	case "true", "1":
+		return true, nil
+	}
+	return false, agenda.Errorf(agenda.EINVALID, "%s must be true or false", name).WithDetails(map[string]any{"field": name})
 }

@@ -122,6 +122,10 @@ func (s *Server) minPosition(next http.Handler) http.Handler {
 // any read that follows on this node reflect it. It reports false, after
 // answering 202 with the position, if the read model did not catch up in time.
 func (s *Server) committed(w http.ResponseWriter, r *http.Request, res commands.Result) bool {
+	if res.Position == 0 { // nothing changed: the read model already shows it
+		w.Header().Set("X-Agenda-Position", strconv.FormatInt(s.Queries.Position(), 10))
+		return true
+	}
 	w.Header().Set("X-Agenda-Position", strconv.FormatInt(res.Position, 10))
 	ctx, cancel := context.WithTimeout(r.Context(), s.readWait())
 	defer cancel()

@@ -23,6 +23,17 @@ type Commands interface {
 	CreateAppointment(ctx context.Context, cmd commands.CreateAppointment) (commands.Result, error)
 	UpdateAppointment(ctx context.Context, cmd commands.UpdateAppointment) (commands.Result, error)
 	DeleteAppointment(ctx context.Context, cmd commands.DeleteAppointment) (commands.Result, error)
+	AcceptAppointment(ctx context.Context, cmd commands.AnswerInvitation) (commands.Result, error)
+	DeclineAppointment(ctx context.Context, cmd commands.AnswerInvitation) (commands.Result, error)
+	CreateGroup(ctx context.Context, cmd commands.CreateGroup) (commands.Result, error)
+	UpdateGroup(ctx context.Context, cmd commands.UpdateGroup) (commands.Result, error)
+	DeleteGroup(ctx context.Context, cmd commands.DeleteGroup) (commands.Result, error)
+	AddMember(ctx context.Context, cmd commands.AddMember) (commands.Result, error)
+	ChangeRank(ctx context.Context, cmd commands.ChangeRank) (commands.Result, error)
+	RemoveMember(ctx context.Context, cmd commands.RemoveMember) (commands.Result, error)
+	CreateGroupAppointment(ctx context.Context, cmd commands.CreateGroupAppointment) (commands.Result, error)
+	MarkNotificationRead(ctx context.Context, cmd commands.MarkNotificationRead) (commands.Result, error)
+	MarkAllNotificationsRead(ctx context.Context, actorID string) (commands.Result, error)
 }
 
 // Queries is the read side as the HTTP layer uses it.
@@ -31,6 +42,12 @@ type Queries interface {
 	SearchUsers(ctx context.Context, prefix string, limit int) ([]agenda.UserSummary, error)
 	Appointment(ctx context.Context, id, viewerID string) (agenda.Appointment, error)
 	Agenda(ctx context.Context, userID string, from, to time.Time) ([]agenda.AgendaEntry, error)
+	Invitations(ctx context.Context, userID string) ([]agenda.Appointment, error)
+	Group(ctx context.Context, id, viewerID string) (agenda.Group, error)
+	GroupsOf(ctx context.Context, userID string) ([]agenda.Group, error)
+	GroupAgenda(ctx context.Context, groupID, viewerID string, from, to time.Time) ([]agenda.MemberAgenda, error)
+	GroupBusy(ctx context.Context, groupID, viewerID string, from, to time.Time) ([]agenda.Interval, error)
+	Notifications(ctx context.Context, userID string, unreadOnly bool, limit int) ([]agenda.Notification, error)
 	WaitFor(ctx context.Context, position int64) error
 	Position() int64
 }
@@ -115,7 +132,26 @@ func (s *Server) router() chi.Router {
 			r.With(s.minPosition).Get("/appointments/{id}", s.handleAppointmentGet)
 			r.Patch("/appointments/{id}", s.handleAppointmentPatch)
 			r.Delete("/appointments/{id}", s.handleAppointmentDelete)
+			r.Post("/appointments/{id}/accept", s.handleAppointmentAccept)
+			r.Post("/appointments/{id}/decline", s.handleAppointmentDecline)
 			r.With(s.minPosition).Get("/agenda", s.handleAgenda)
+			r.With(s.minPosition).Get("/invitations", s.handleInvitations)
+
+			r.Post("/groups", s.handleGroupCreate)
+			r.With(s.minPosition).Get("/groups", s.handleGroupList)
+			r.With(s.minPosition).Get("/groups/{id}", s.handleGroupGet)
+			r.Patch("/groups/{id}", s.handleGroupPatch)
+			r.Delete("/groups/{id}", s.handleGroupDelete)
+			r.Post("/groups/{id}/members", s.handleMemberAdd)
+			r.Patch("/groups/{id}/members/{user_id}", s.handleMemberPatch)
+			r.Delete("/groups/{id}/members/{user_id}", s.handleMemberDelete)
+			r.Post("/groups/{id}/appointments", s.handleGroupAppointmentCreate)
+			r.With(s.minPosition).Get("/groups/{id}/agenda", s.handleGroupAgenda)
+			r.With(s.minPosition).Get("/groups/{id}/free-slots", s.handleFreeSlots)
+
+			r.With(s.minPosition).Get("/notifications", s.handleNotifications)
+			r.Post("/notifications/read-all", s.handleNotificationsReadAll)
+			r.Post("/notifications/{id}/read", s.handleNotificationRead)
 		})
 	})
 	return r

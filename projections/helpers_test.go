@@ -225,6 +225,8 @@ func createAppointment(id, owner string, start, end time.Time, others map[string
 			Start: start, End: end, Role: agenda.RoleOwner}},
 	}
 	for _, u := range sortedKeys(others) {
+		ws = append(ws, write{events.AppointmentStream(id), events.AppointmentParticipantAdded{AppointmentID: id,
+			UserID: u, Status: others[u]}})
 		ws = append(ws, write{events.AgendaStream(u), events.AgendaEntryAdded{UserID: u, AppointmentID: id,
 			Start: start, End: end, Role: others[u]}})
 	}

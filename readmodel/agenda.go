@@ -143,3 +143,10 @@ func (t *Tx) noteDuration(userID string, start, end time.Time) {
 	v.maxDuration = max(v.maxDuration, int64(end.Sub(start)))
 	t.agendaVersions[userID] = v
 }
+
+// ChangeAgendaEntryRole changes how a user takes part in an entry.
+func (t *Tx) ChangeAgendaEntryRole(userID, appointmentID, role, origin string) error {
+	return t.execOne("change role of agenda entry "+userID+"/"+appointmentID, `UPDATE agenda_entries
+		SET role = ?, version = version + 1, origin_node = ? WHERE user_id = ? AND appointment_id = ?`,
+		role, origin, userID, appointmentID)
+}

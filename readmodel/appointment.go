@@ -20,19 +20,22 @@ type AppointmentRecord struct {
 	OriginNode                   string
 }
 
+const selectAppointment = `SELECT a.id, a.owner_id, a.group_id, a.title, a.description,
+	a.location, a.start_ns, a.end_ns, a.privacy, a.status, a.needs_all, a.created_at, a.updated_at, a.version,
+	a.origin_node`
+
 // Appointment returns an appointment as viewer sees it, with its
 // participants and the viewer's own status. ENOTFOUND if it does not exist or
-// the viewer neither owns nor takes part in it: the caller cannot tell which.
+// the viewer takes no part in it: the caller cannot tell which.
 func (db *DB) Appointment(ctx context.Context, id, viewerID string) (agenda.Appointment, error) {
 	// One statement (appointment columns repeated on each participant row)
 	// reads the appointment and its participants from the same snapshot.
-	rows, err := db.query(ctx, `SELECT a.id, a.owner_id, a.group_id, a.title, a.description,
-		a.location, a.start_ns, a.end_ns, a.privacy, a.status, a.created_at, a.updated_at, a.version, a.origin_node,
-		COALESCE(e.user_id, ''), COALESCE(u.username, ''), COALESCE(e.role, '')
+	rows, err := db.query(ctx, selectAppointment+`,
+		COALESCE(p.user_id, ''), COALESCE(u.username, ''), COALESCE(p.status, '')
 		FROM appointments a
-		LEFT JOIN agenda_entries e ON e.appointment_id = a.id
-		LEFT JOIN users u ON u.id = e.user_id
-		WHERE a.id = ? ORDER BY u.username, e.user_id`, id)
+		LEFT JOIN participants p ON p.appointment_id = a.id
+		LEFT JOIN users u ON u.id = p.user_id
+		WHERE a.id = ? ORDER BY u.username, p.user_id`, id)
 	if err != nil {
 		return agenda.Appointment{}, fmt.Errorf("read appointment %s: %w", id, err)
 	}
@@ -41,18 +44,11 @@ func (db *DB) Appointment(ctx context.Context, id, viewerID string) (agenda.Appo
 	found := false
 	a.Participants = []agenda.Participant{}
 	for rows.Next() {
-		var groupID string
-		var start, end, created, updated int64
 		var p agenda.Participant
-		if err := rows.Scan(&a.ID, &a.OwnerID, &groupID, &a.Title, &a.Description, &a.Location, &start, &end,
-			&a.Privacy, &a.Status, &created, &updated, &a.Version, &a.OriginNode,
-			&p.UserID, &p.Username, &p.Status); err != nil {
+		if err := scanAppointment(rows, &a, &p.UserID, &p.Username, &p.Status); err != nil {
 			return agenda.Appointment{}, fmt.Errorf("read appointment %s: %w", id, err)
 		}
 		found = true
-		a.GroupID = nullable(groupID)
-		a.Start, a.End = time.Unix(0, start).UTC(), time.Unix(0, end).UTC()
-		a.CreatedAt, a.UpdatedAt = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
 		if p.UserID == "" {
 			continue
 		}
@@ -64,13 +60,63 @@ func (db *DB) Appointment(ctx context.Context, id, viewerID string) (agenda.Appo
 	if err := rows.Err(); err != nil {
 		return agenda.Appointment{}, fmt.Errorf("read appointment %s: %w", id, err)
 	}
-	if !found || (a.MyStatus == "" && a.OwnerID != viewerID) {
+	if !found || a.MyStatus == "" {
 		return agenda.Appointment{}, agenda.Errorf(agenda.ENOTFOUND, "appointment not found")
 	}
-	if a.MyStatus == "" {
-		a.MyStatus = agenda.RoleOwner
-	}
 	return a, nil
+}
+
+// scanAppointment scans the columns of selectAppointment into a, then extra.
+func scanAppointment(r interface{ Scan(...any) error }, a *agenda.Appointment, extra ...any) error {
+	var groupID string
+	var start, end, created, updated int64
+	dst := append([]any{&a.ID, &a.OwnerID, &groupID, &a.Title, &a.Description, &a.Location, &start, &end,
+		&a.Privacy, &a.Status, &a.NeedsAll, &created, &updated, &a.Version, &a.OriginNode}, extra...)
+	if err := r.Scan(dst...); err != nil {
+		return err
+	}
+	a.GroupID = nullable(groupID)
+	a.Start, a.End = time.Unix(0, start).UTC(), time.Unix(0, end).UTC()
+	a.CreatedAt, a.UpdatedAt = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
+	return nil
+}
+
+// Invitations returns the appointments userID is invited to and has not
+// answered, by start time; cancelled ones are left out.
+func (db *DB) Invitations(ctx context.Context, userID string) ([]agenda.Appointment, error) {
+	rows, err := db.query(ctx, selectAppointment+`
+		FROM participants p JOIN appointments a ON a.id = p.appointment_id
+		WHERE p.user_id = ? AND p.status = ? AND a.status <> ?
+		ORDER BY a.start_ns, a.id LIMIT 1000`, userID, agenda.RolePending, agenda.StatusCancelled)
+	if err != nil {
+		return nil, fmt.Errorf("read invitations of %s: %w", userID, err)
+	}
+	var ids []string
+	for rows.Next() {
+		var a agenda.Appointment
+		if err := scanAppointment(rows, &a); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, a.ID)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]agenda.Appointment, 0, len(ids))
+	for _, id := range ids {
+		a, err := db.Appointment(ctx, id, userID)
+		if agenda.ErrorCode(err) == agenda.ENOTFOUND {
+			continue // changed since the first statement
+		} else if err != nil {
+			return nil, err
+		}
+		if a.MyStatus == agenda.RolePending && a.Status != agenda.StatusCancelled {
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
 
 func nullable(s string) *string {
@@ -83,10 +129,10 @@ func nullable(s string) *string {
 // InsertAppointment stores a new appointment.
 func (t *Tx) InsertAppointment(a AppointmentRecord) error {
 	_, err := t.exec(`INSERT INTO appointments (id, owner_id, group_id, title, description, location, start_ns,
-		end_ns, privacy, status, created_at, updated_at, version, origin_node)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		end_ns, privacy, status, needs_all, created_at, updated_at, version, origin_node)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.OwnerID, a.GroupID, a.Title, a.Description, a.Location, a.Start.UnixNano(), a.End.UnixNano(),
-		a.Privacy, a.Status, a.CreatedAt.UnixNano(), a.UpdatedAt.UnixNano(), a.Version, a.OriginNode)
+		a.Privacy, a.Status, a.Status == agenda.StatusPending, a.CreatedAt.UnixNano(), a.UpdatedAt.UnixNano(), a.Version, a.OriginNode)
 	if err != nil {
 		return fmt.Errorf("insert appointment %s: %w", a.ID, err)
 	}
@@ -101,7 +147,72 @@ func (t *Tx) UpdateAppointment(a AppointmentRecord) error {
 		a.UpdatedAt.UnixNano(), a.Version, a.OriginNode, a.ID)
 }
 
-// DeleteAppointment removes an appointment.
+// DeleteAppointment removes an appointment and its participants.
 func (t *Tx) DeleteAppointment(id string) error {
+	if _, err := t.exec(`DELETE FROM participants WHERE appointment_id = ?`, id); err != nil {
+		return fmt.Errorf("delete participants of %s: %w", id, err)
+	}
 	return t.execOne("delete appointment "+id, `DELETE FROM appointments WHERE id = ?`, id)
+}
+
+// SetAppointmentStatus changes an appointment's status (confirmed,
+// cancelled) and records the version of the event that did.
+func (t *Tx) SetAppointmentStatus(id, status string, at time.Time, version int64, origin string) error {
+	return t.execOne("set status of appointment "+id, `UPDATE appointments SET status = ?, updated_at = ?,
+		version = ?, origin_node = ? WHERE id = ?`, status, at.UnixNano(), version, origin, id)
+}
+
+// TouchAppointment records that an event changed the appointment's stream
+// (a participant joined or answered): its version moves.
+func (t *Tx) TouchAppointment(id string, at time.Time, version int64, origin string) error {
+	return t.execOne("touch appointment "+id, `UPDATE appointments SET updated_at = ?, version = ?, origin_node = ?
+		WHERE id = ?`, at.UnixNano(), version, origin, id)
+}
+
+// SetParticipant records how userID takes part in an appointment.
+func (t *Tx) SetParticipant(appointmentID, userID, status string, version int64, origin string) error {
+	_, err := t.exec(`INSERT INTO participants (appointment_id, user_id, status, version, origin_node)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (appointment_id, user_id) DO UPDATE SET status = excluded.status,
+		version = excluded.version, origin_node = excluded.origin_node`,
+		appointmentID, userID, status, version, origin)
+	if err != nil {
+		return fmt.Errorf("set participant %s of %s: %w", userID, appointmentID, err)
+	}
+	return nil
+}
+
+// AppointmentInfo is what the projection needs of an appointment to word
+// notifications about it.
+type AppointmentInfo struct {
+	ID, OwnerID, GroupID, Title string
+	Start, End                  time.Time
+	Status                      string
+	// Participants maps each participant to their status.
+	Participants map[string]string
+}
+
+// AppointmentInfo reads an appointment inside the projection's transaction.
+func (t *Tx) AppointmentInfo(id string) (AppointmentInfo, error) {
+	var a AppointmentInfo
+	var start, end int64
+	err := t.tx.QueryRowContext(t.ctx, `SELECT id, owner_id, group_id, title, start_ns, end_ns, status
+		FROM appointments WHERE id = ?`, id).Scan(&a.ID, &a.OwnerID, &a.GroupID, &a.Title, &start, &end, &a.Status)
+	if err != nil {
+		return a, fmt.Errorf("read appointment %s: %w", id, err)
+	}
+	a.Start, a.End = time.Unix(0, start).UTC(), time.Unix(0, end).UTC()
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT user_id, status FROM participants WHERE appointment_id = ?`, id)
+	if err != nil {
+		return a, fmt.Errorf("read participants of %s: %w", id, err)
+	}
+	defer rows.Close()
+	a.Participants = map[string]string{}
+	for rows.Next() {
+		var u, st string
+		if err := rows.Scan(&u, &st); err != nil {
+			return a, err
+		}
+		a.Participants[u] = st
+	}
+	return a, rows.Err()
 }

@@ -28,6 +28,12 @@ func TestAppointmentVisibility(t *testing.T) {
 		if err := tx.InsertAppointment(appointmentRecord("a2", "own", at, at.Add(time.Hour))); err != nil {
 			return err
 		}
+		if err := tx.SetParticipant("a2", "own", agenda.RoleOwner, 1, "node-a"); err != nil {
+			return err
+		}
+		if err := tx.SetParticipant("a2", "pen", agenda.RoleAuto, 1, "node-a"); err != nil {
+			return err
+		}
 		return tx.AddAgendaEntry("pen", "a2", at, at.Add(time.Hour), agenda.RoleAuto, "node-a")
 	})
 

@@ -90,9 +90,15 @@ func book(tb testing.TB, db *readmodel.DB, bs ...booking) {
 				if err := tx.AddAgendaEntry(b.owner, b.id, b.start, b.end, agenda.RoleOwner, "node-a"); err != nil {
 					return err
 				}
+				if err := tx.SetParticipant(b.id, b.owner, agenda.RoleOwner, 1, "node-a"); err != nil {
+					return err
+				}
 			}
 			for u, role := range b.roles {
 				if err := tx.AddAgendaEntry(u, b.id, b.start, b.end, role, "node-b"); err != nil {
+					return err
+				}
+				if err := tx.SetParticipant(b.id, u, role, 1, "node-b"); err != nil {
 					return err
 				}
 			}

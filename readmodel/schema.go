@@ -2,7 +2,7 @@ package readmodel
 
 // SchemaVersion changes whenever the schema below does; a read model file
 // with another version is discarded and rebuilt from the event store.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // Times are stored as Unix nanoseconds so range queries compare integers.
 const schema = `
@@ -38,11 +38,15 @@ CREATE TABLE appointments (
 	end_ns      INTEGER NOT NULL,
 	privacy     TEXT    NOT NULL,
 	status      TEXT    NOT NULL,
+	-- 1 for an appointment that holds only once every invitee accepts (a
+	-- flat group's): created pending. One decline cancels it.
+	needs_all   INTEGER NOT NULL,
 	created_at  INTEGER NOT NULL,
 	updated_at  INTEGER NOT NULL,
 	version     INTEGER NOT NULL,
 	origin_node TEXT    NOT NULL
 ) WITHOUT ROWID;
+CREATE INDEX appointments_by_group ON appointments (group_id, status);
 
 CREATE TABLE agenda_entries (
 	user_id        TEXT    NOT NULL,
@@ -67,14 +71,77 @@ CREATE TABLE agenda_streams (
 	origin_node     TEXT    NOT NULL,
 	max_duration_ns INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
+
+-- Who takes part in an appointment, and how (owner, auto, pending,
+-- accepted, declined). Unlike agenda_entries, a participant stays listed
+-- after declining or after a cancellation. version is the appointment
+-- stream's version when the row last changed.
+CREATE TABLE participants (
+	appointment_id TEXT    NOT NULL,
+	user_id        TEXT    NOT NULL,
+	status         TEXT    NOT NULL,
+	version        INTEGER NOT NULL,
+	origin_node    TEXT    NOT NULL,
+	PRIMARY KEY (appointment_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX participants_by_user ON participants (user_id, status);
+
+CREATE TABLE groups (
+	id           TEXT    PRIMARY KEY,
+	name         TEXT    NOT NULL,
+	description  TEXT    NOT NULL,
+	hierarchical INTEGER NOT NULL,
+	creator_id   TEXT    NOT NULL,
+	created_at   INTEGER NOT NULL,
+	updated_at   INTEGER NOT NULL,
+	version      INTEGER NOT NULL,
+	origin_node  TEXT    NOT NULL
+) WITHOUT ROWID;
+
+-- version is the group stream's version when the row last changed.
+CREATE TABLE group_members (
+	group_id    TEXT    NOT NULL,
+	user_id     TEXT    NOT NULL,
+	rank        INTEGER NOT NULL,
+	joined_at   INTEGER NOT NULL,
+	version     INTEGER NOT NULL,
+	origin_node TEXT    NOT NULL,
+	PRIMARY KEY (group_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX group_members_by_user ON group_members (user_id);
+
+-- Notifications are derived from the events that concern a user; id is a
+-- name-based UUID of (event ID, recipient), so a rebuild derives the same
+-- IDs. position is the event's global position; read_at is NULL if unread.
+CREATE TABLE notifications (
+	id          TEXT    PRIMARY KEY,
+	user_id     TEXT    NOT NULL,
+	type        TEXT    NOT NULL,
+	payload     TEXT    NOT NULL,
+	created_at  INTEGER NOT NULL,
+	read_at     INTEGER,
+	position    INTEGER NOT NULL,
+	version     INTEGER NOT NULL,
+	origin_node TEXT    NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX notifications_by_user ON notifications (user_id, position);
+
+-- The version of each user's notification stream (what they marked read).
+CREATE TABLE notification_streams (
+	user_id     TEXT    PRIMARY KEY,
+	version     INTEGER NOT NULL,
+	origin_node TEXT    NOT NULL
+) WITHOUT ROWID;
 `
 
 // Projection names, each with its own checkpoint.
 //
-// Appointments and agenda entries belong to one projection on purpose: an
-// appointment and its participants are read together to decide commands
-// (who must be told of a change, whose agenda stream to expect), so they must
-// always reflect the same position.
+// Appointments, participants, agenda entries, groups, memberships and
+// notifications belong to one projection on purpose: they are read together
+// to decide commands (who is in a group at which rank, who takes part in an
+// appointment, whose agenda stream to expect) and to show a group's agendas,
+// and notifications are derived from all of them, so they must always
+// reflect the same position.
 const (
 	ProjectionUsers  = "users"
 	ProjectionAgenda = "agenda"
@@ -85,6 +152,7 @@ var Projections = []string{ProjectionUsers, ProjectionAgenda}
 
 // projectionTables lists the tables each projection owns, cleared on rebuild.
 var projectionTables = map[string][]string{
-	ProjectionUsers:  {"users"},
-	ProjectionAgenda: {"appointments", "agenda_entries", "agenda_streams"},
+	ProjectionUsers: {"users"},
+	ProjectionAgenda: {"appointments", "agenda_entries", "agenda_streams", "participants",
+		"groups", "group_members", "notifications", "notification_streams"},
 }

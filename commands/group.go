@@ -1,0 +1,132 @@
+package commands
+
+import (
+	"context"
+	"strings"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/events"
+)
+
+// CreateGroup creates a group whose only member is its creator.
+type CreateGroup struct {
+	ActorID      string
+	Name         string
+	Description  string
+	Hierarchical bool
+}
+
+func validateGroupFields(name, description string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", invalid("name", "name is required")
+	}
+	if err := validateText("name", name, 100); err != nil {
+		return "", err
+	}
+	if strings.ContainsAny(name, "\n\r\t") {
+		return "", invalid("name", "name must be one line")
+	}
+	return name, validateText("description", description, 2000)
+}
+
+// creatorRank is the rank of a group's creator: the top rank in a
+// hierarchical group, the only rank in a flat one.
+func creatorRank(hierarchical bool) int {
+	if hierarchical {
+		return agenda.MaxRank
+	}
+	return 0
+}
+
+// CreateGroup creates a group. EINVALID for a bad name or description.
+func (h *Handlers) CreateGroup(ctx context.Context, cmd CreateGroup) (Result, error) {
+	name, err := validateGroupFields(cmd.Name, cmd.Description)
+	if err != nil {
+		return Result{}, err
+	}
+	id := h.newID()
+	return h.execute(ctx, id, func() (*batch, error) {
+		b := h.newBatch(ctx, cmd.ActorID)
+		b.expect(events.GroupStream(id), 0)
+		b.add(events.GroupStream(id), events.GroupCreated{
+			GroupID: id, Name: name, Description: cmd.Description, Hierarchical: cmd.Hierarchical, CreatorID: cmd.ActorID,
+		})
+		b.add(events.GroupStream(id), events.GroupMemberAdded{GroupID: id, UserID: cmd.ActorID, Rank: creatorRank(cmd.Hierarchical)})
+		return b, nil
+	})
+}
+
+// UpdateGroup renames or describes a group; nil fields keep their value.
+type UpdateGroup struct {
+	ActorID     string
+	GroupID     string
+	Name        *string
+	Description *string
+	IfMatch     int64
+}
+
+// UpdateGroup changes a group. ENOTFOUND for non-members, EFORBIDDEN unless
+// the caller created it, EPRECONDITIONFAILED, EINVALID.
+func (h *Handlers) UpdateGroup(ctx context.Context, cmd UpdateGroup) (Result, error) {
+	return h.execute(ctx, cmd.GroupID, func() (*batch, error) {
+		g, err := h.Read.Group(ctx, cmd.GroupID, cmd.ActorID)
+		if err != nil {
+			return nil, err
+		}
+		if g.CreatorID != cmd.ActorID {
+			return nil, agenda.Errorf(agenda.EFORBIDDEN, "only the group's creator may change it")
+		}
+		if cmd.IfMatch != 0 && cmd.IfMatch != g.Version {
+			return nil, agenda.Errorf(agenda.EPRECONDITIONFAILED, "group is at version %d, not %d", g.Version, cmd.IfMatch)
+		}
+		name, desc := g.Name, g.Description
+		set(&name, cmd.Name)
+		set(&desc, cmd.Description)
+		if name, err = validateGroupFields(name, desc); err != nil {
+			return nil, err
+		}
+		b := h.newBatch(ctx, cmd.ActorID)
+		b.expect(events.GroupStream(g.ID), g.Version)
+		b.add(events.GroupStream(g.ID), events.GroupUpdated{GroupID: g.ID, Name: name, Description: desc})
+		return b, nil
+	})
+}
+
+// DeleteGroup deletes a group.
+type DeleteGroup struct {
+	ActorID string
+	GroupID string
+	IfMatch int64
+}
+
+// DeleteGroup deletes a group. ENOTFOUND for non-members, EFORBIDDEN unless
+// the caller created it, ECONFLICT while appointments of the group still
+// wait for answers (cancel them first: deleting the group would leave them
+// pending forever). Appointments already confirmed stay in the agendas.
+func (h *Handlers) DeleteGroup(ctx context.Context, cmd DeleteGroup) (Result, error) {
+	return h.execute(ctx, cmd.GroupID, func() (*batch, error) {
+		g, err := h.Read.Group(ctx, cmd.GroupID, cmd.ActorID)
+		if err != nil {
+			return nil, err
+		}
+		if g.CreatorID != cmd.ActorID {
+			return nil, agenda.Errorf(agenda.EFORBIDDEN, "only the group's creator may delete it")
+		}
+		if cmd.IfMatch != 0 && cmd.IfMatch != g.Version {
+			return nil, agenda.Errorf(agenda.EPRECONDITIONFAILED, "group is at version %d, not %d", g.Version, cmd.IfMatch)
+		}
+		pending, err := h.Read.PendingGroupAppointments(ctx, g.ID)
+		if err != nil {
+			return nil, err
+		}
+		if pending > 0 {
+			return nil, agenda.Errorf(agenda.ECONFLICT, "the group has %d appointments still waiting for answers; cancel them first", pending).
+				WithDetails(map[string]any{"pending_appointments": pending})
+		}
+		b := h.newBatch(ctx, cmd.ActorID)
+		b.expect(events.GroupStream(g.ID), g.Version)
+		b.add(events.GroupStream(g.ID), events.GroupDeleted{GroupID: g.ID})
+		return b, nil
+	})
+}

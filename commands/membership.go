@@ -1,0 +1,176 @@
+package commands
+
+import (
+	"context"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/events"
+)
+
+// AddMember adds a user, named by ID or username, to a group.
+type AddMember struct {
+	ActorID  string
+	GroupID  string
+	UserID   string
+	Username string
+	// Rank is the new member's rank; nil means the lowest rank (0).
+	Rank *int
+}
+
+// member returns userID's membership of g.
+func member(g agenda.Group, userID string) (agenda.Member, bool) {
+	for _, m := range g.Members {
+		if m.UserID == userID {
+			return m, true
+		}
+	}
+	return agenda.Member{}, false
+}
+
+// checkRank checks a rank the actor wants to give in g: a hierarchical group
+// takes ranks in [MinRank, MaxRank) strictly below the actor's own; a flat
+// one has no ranks.
+func checkRank(g agenda.Group, rank int) error {
+	if !g.Hierarchical {
+		if rank != 0 {
+			return invalid("rank", "members of a flat group have no rank")
+		}
+		return nil
+	}
+	if rank < agenda.MinRank || rank >= agenda.MaxRank {
+		return invalid("rank", "rank must be between %d and %d", agenda.MinRank, agenda.MaxRank-1)
+	}
+	if rank >= g.MyRank {
+		return agenda.Errorf(agenda.EFORBIDDEN, "you may only give ranks below your own (%d)", g.MyRank).
+			WithDetails(map[string]any{"field": "rank", "your_rank": g.MyRank})
+	}
+	return nil
+}
+
+// AddMember adds a member. ENOTFOUND if the caller is not in the group or
+// the user does not exist, EFORBIDDEN if the caller may not give that rank,
+// ECONFLICT if the user is a member already, EINVALID.
+func (h *Handlers) AddMember(ctx context.Context, cmd AddMember) (Result, error) {
+	if (cmd.UserID == "") == (cmd.Username == "") {
+		return Result{}, invalid("user_id", "give exactly one of user_id and username")
+	}
+	rank := 0
+	if cmd.Rank != nil {
+		rank = *cmd.Rank
+	}
+	// Users are never deleted, so the user can be found once, before the
+	// decision that may be retried.
+	var u agenda.User
+	var err error
+	if cmd.UserID != "" {
+		u, err = h.Read.UserByID(ctx, cmd.UserID)
+	} else {
+		u, err = h.Read.UserByUsername(ctx, cmd.Username)
+	}
+	if agenda.ErrorCode(err) == agenda.ENOTFOUND {
+		field := "user_id"
+		if cmd.UserID == "" {
+			field = "username"
+		}
+		return Result{}, agenda.Errorf(agenda.ENOTFOUND, "no such user").WithDetails(map[string]any{"field": field})
+	} else if err != nil {
+		return Result{}, err
+	}
+	return h.execute(ctx, u.ID, func() (*batch, error) {
+		g, err := h.Read.Group(ctx, cmd.GroupID, cmd.ActorID)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkRank(g, rank); err != nil {
+			return nil, err
+		}
+		if _, ok := member(g, u.ID); ok {
+			return nil, agenda.Errorf(agenda.ECONFLICT, "%s is a member already", u.Username).
+				WithDetails(map[string]any{"user_id": u.ID})
+		}
+		b := h.newBatch(ctx, cmd.ActorID)
+		b.expect(events.GroupStream(g.ID), g.Version)
+		b.add(events.GroupStream(g.ID), events.GroupMemberAdded{GroupID: g.ID, UserID: u.ID, Rank: rank})
+		return b, nil
+	})
+}
+
+// ChangeRank gives a member of a hierarchical group a new rank.
+type ChangeRank struct {
+	ActorID string
+	GroupID string
+	UserID  string
+	Rank    int
+}
+
+// ChangeRank re-ranks a member. ENOTFOUND if the caller or the member is not
+// in the group, EINVALID in a flat group, EFORBIDDEN unless both the member's
+// current and new rank are strictly below the caller's.
+func (h *Handlers) ChangeRank(ctx context.Context, cmd ChangeRank) (Result, error) {
+	return h.execute(ctx, cmd.UserID, func() (*batch, error) {
+		g, err := h.Read.Group(ctx, cmd.GroupID, cmd.ActorID)
+		if err != nil {
+			return nil, err
+		}
+		m, ok := member(g, cmd.UserID)
+		if !ok {
+			return nil, agenda.Errorf(agenda.ENOTFOUND, "no such member")
+		}
+		if !g.Hierarchical {
+			return nil, invalid("rank", "members of a flat group have no rank")
+		}
+		if m.Rank >= g.MyRank {
+			return nil, agenda.Errorf(agenda.EFORBIDDEN, "you may only re-rank members below your own rank (%d)", g.MyRank)
+		}
+		if err := checkRank(g, cmd.Rank); err != nil {
+			return nil, err
+		}
+		if m.Rank == cmd.Rank {
+			return nil, nil // nothing to change
+		}
+		b := h.newBatch(ctx, cmd.ActorID)
+		b.expect(events.GroupStream(g.ID), g.Version)
+		b.add(events.GroupStream(g.ID), events.GroupMemberRankChanged{GroupID: g.ID, UserID: m.UserID, Rank: cmd.Rank})
+		return b, nil
+	})
+}
+
+// RemoveMember takes a member out of a group, or lets them leave.
+type RemoveMember struct {
+	ActorID string
+	GroupID string
+	UserID  string
+}
+
+// RemoveMember removes a member. A member may always leave; the last one to
+// leave deletes the group. Removing someone else takes, in a hierarchical
+// group, a rank strictly above theirs, and in a flat group being its
+// creator: EFORBIDDEN otherwise. ENOTFOUND if the caller or the member is not
+// in the group.
+func (h *Handlers) RemoveMember(ctx context.Context, cmd RemoveMember) (Result, error) {
+	return h.execute(ctx, cmd.UserID, func() (*batch, error) {
+		g, err := h.Read.Group(ctx, cmd.GroupID, cmd.ActorID)
+		if err != nil {
+			return nil, err
+		}
+		m, ok := member(g, cmd.UserID)
+		if !ok {
+			return nil, agenda.Errorf(agenda.ENOTFOUND, "no such member")
+		}
+		leaving := cmd.UserID == cmd.ActorID
+		switch {
+		case leaving:
+		case g.Hierarchical && m.Rank >= g.MyRank:
+			return nil, agenda.Errorf(agenda.EFORBIDDEN, "you may only remove members below your own rank (%d)", g.MyRank)
+		case !g.Hierarchical && g.CreatorID != cmd.ActorID:
+			return nil, agenda.Errorf(agenda.EFORBIDDEN, "in a flat group only the creator removes others")
+		}
+		b := h.newBatch(ctx, cmd.ActorID)
+		b.expect(events.GroupStream(g.ID), g.Version)
+		b.add(events.GroupStream(g.ID), events.GroupMemberRemoved{GroupID: g.ID, UserID: m.UserID, Left: leaving})
+		if len(g.Members) == 1 {
+			b.add(events.GroupStream(g.ID), events.GroupDeleted{GroupID: g.ID})
+		}
+		return b, nil
+	})
+}

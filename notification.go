@@ -1,0 +1,44 @@
+package agenda
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Notification types.
+const (
+	NotifyInvitation    = "invitation"
+	NotifyImposed       = "imposed"
+	NotifyAccepted      = "accepted"
+	NotifyDeclined      = "declined"
+	NotifyConfirmed     = "confirmed"
+	NotifyCancelled     = "cancelled"
+	NotifyUpdated       = "updated"
+	NotifyMemberAdded   = "member_added"
+	NotifyMemberRemoved = "member_removed"
+	NotifyRankChanged   = "rank_changed"
+)
+
+// Notification tells a user of something that concerns them. Its payload
+// holds only what the recipient may see.
+type Notification struct {
+	ID        string          `json:"id"`
+	Type      string          `json:"type"`
+	Payload   json.RawMessage `json:"payload"`
+	CreatedAt time.Time       `json:"created_at"`
+	ReadAt    *time.Time      `json:"read_at"`
+	// Position is the global position of the event it was derived from.
+	Position   int64  `json:"position"`
+	Version    int64  `json:"version"`
+	OriginNode string `json:"origin_node"`
+}
+
+// NotificationState is what a command needs to mark notifications read.
+type NotificationState struct {
+	// StreamVersion is the version of the user's notification stream.
+	StreamVersion int64
+	// Found and Read describe the notification asked for, if any.
+	Found, Read bool
+	// Unread counts the user's unread notifications.
+	Unread int
+}

@@ -1,0 +1,119 @@
+package readmodel
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/agendahq/agenda"
+)
+
+// Notifications returns userID's notifications, newest first, at most limit
+// of them; only unread ones if unreadOnly.
+func (db *DB) Notifications(ctx context.Context, userID string, unreadOnly bool, limit int) ([]agenda.Notification, error) {
+	q := `SELECT id, type, payload, created_at, read_at, position, version, origin_node
+		FROM notifications WHERE user_id = ?`
+	if unreadOnly {
+		q += ` AND read_at IS NULL`
+	}
+	rows, err := db.query(ctx, q+` ORDER BY position DESC, id LIMIT ?`, userID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read notifications of %s: %w", userID, err)
+	}
+	defer rows.Close()
+	out := []agenda.Notification{}
+	for rows.Next() {
+		var n agenda.Notification
+		var payload string
+		var created int64
+		var readAt sql.NullInt64
+		if err := rows.Scan(&n.ID, &n.Type, &payload, &created, &readAt, &n.Position, &n.Version, &n.OriginNode); err != nil {
+			return nil, err
+		}
+		n.Payload = []byte(payload)
+		n.CreatedAt = time.Unix(0, created).UTC()
+		if readAt.Valid {
+			t := time.Unix(0, readAt.Int64).UTC()
+			n.ReadAt = &t
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// NotificationState reads, in one statement, the version of userID's
+// notification stream, whether notification id is theirs and read, and how
+// many are unread.
+func (db *DB) NotificationState(ctx context.Context, userID, id string) (agenda.NotificationState, error) {
+	var s agenda.NotificationState
+	var readAt sql.NullInt64
+	var found int
+	err := db.queryRow(ctx, `SELECT
+		COALESCE((SELECT version FROM notification_streams WHERE user_id = ?1), 0),
+		(SELECT COUNT(*) FROM notifications WHERE id = ?2 AND user_id = ?1),
+		(SELECT read_at FROM notifications WHERE id = ?2 AND user_id = ?1),
+		(SELECT COUNT(*) FROM notifications WHERE user_id = ?1 AND read_at IS NULL)`, userID, id).
+		Scan(&s.StreamVersion, &found, &readAt, &s.Unread)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return s, fmt.Errorf("read notification state of %s: %w", userID, err)
+	}
+	s.Found, s.Read = found > 0, readAt.Valid
+	return s, nil
+}
+
+// NotificationRecord is a notification as the projector writes it.
+type NotificationRecord struct {
+	ID, UserID, Type string
+	Payload          []byte
+	At               time.Time
+	Position         int64
+	Version          int64
+	OriginNode       string
+}
+
+// InsertNotification stores a notification. Inserting one that exists is a
+// no-op: the ID is derived from the event and the recipient.
+func (t *Tx) InsertNotification(n NotificationRecord) error {
+	_, err := t.exec(`INSERT INTO notifications (id, user_id, type, payload, created_at, read_at, position, version,
+		origin_node) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		n.ID, n.UserID, n.Type, string(n.Payload), n.At.UnixNano(), n.Position, n.Version, n.OriginNode)
+	if err != nil {
+		return fmt.Errorf("insert notification %s: %w", n.ID, err)
+	}
+	return nil
+}
+
+// MarkNotificationRead marks one notification of userID read, if unread.
+func (t *Tx) MarkNotificationRead(userID, id string, at time.Time, origin string) error {
+	_, err := t.exec(`UPDATE notifications SET read_at = ?, version = version + 1, origin_node = ?
+		WHERE id = ? AND user_id = ? AND read_at IS NULL`, at.UnixNano(), origin, id, userID)
+	if err != nil {
+		return fmt.Errorf("mark notification %s read: %w", id, err)
+	}
+	return nil
+}
+
+// MarkNotificationsRead marks read every unread notification of userID
+// derived from an event at or before position.
+func (t *Tx) MarkNotificationsRead(userID string, upTo int64, at time.Time, origin string) error {
+	_, err := t.exec(`UPDATE notifications SET read_at = ?, version = version + 1, origin_node = ?
+		WHERE user_id = ? AND position <= ? AND read_at IS NULL`, at.UnixNano(), origin, userID, upTo)
+	if err != nil {
+		return fmt.Errorf("mark notifications of %s read: %w", userID, err)
+	}
+	return nil
+}
+
+// SetNotificationStreamVersion records the version of a user's
+// notification stream.
+func (t *Tx) SetNotificationStreamVersion(userID string, version int64, origin string) error {
+	_, err := t.exec(`INSERT INTO notification_streams (user_id, version, origin_node) VALUES (?, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET version = excluded.version, origin_node = excluded.origin_node`,
+		userID, version, origin)
+	if err != nil {
+		return fmt.Errorf("set notification stream version of %s: %w", userID, err)
+	}
+	return nil
+}
