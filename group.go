@@ -1,9 +1,6 @@
 package agenda
 
-import (
-	"encoding/json"
-	"time"
-)
+import "time"
 
 // Ranks are integers in [MinRank, MaxRank]; higher means more senior. The
 // creator of a hierarchical group holds MaxRank, so no one can be ranked
@@ -52,27 +49,14 @@ type MemberAgenda struct {
 }
 
 // GroupAgendaEntry is an entry of a group agenda as the viewer may see it.
-// A masked entry has only start, end and busy=true; a detailed one embeds
-// the member's agenda entry and has busy=false.
+// A masked entry has only start, end and busy=true: its AgendaEntry is nil,
+// and encoding/json writes none of a nil embedded struct's fields. A
+// detailed one embeds the member's agenda entry and has busy=false.
 type GroupAgendaEntry struct {
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
 	Busy  bool      `json:"busy"`
 	*AgendaEntry
-}
-
-// MarshalJSON writes a masked entry with nothing but its interval, so no
-// zero-valued field of the hidden entry can even hint at its shape.
-func (e GroupAgendaEntry) MarshalJSON() ([]byte, error) {
-	if e.AgendaEntry == nil {
-		return json.Marshal(struct {
-			Start time.Time `json:"start"`
-			End   time.Time `json:"end"`
-			Busy  bool      `json:"busy"`
-		}{e.Start, e.End, true})
-	}
-	type detailed GroupAgendaEntry // drops this method
-	return json.Marshal(detailed(e))
 }
 
 // Interval is a half-open span of time [Start, End).

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/agendahq/agenda"
@@ -94,75 +95,150 @@ func (db *DB) PendingGroupAppointments(ctx context.Context, groupID string) (int
 
 // GroupAgenda returns the blocking entries of every member of a group that
 // overlap [from, to), masked for viewerID: an entry shows its details only
-// if the viewer is the member, takes part in the appointment, or (in a
-// hierarchical group) outranks the member and the appointment's privacy is
-// full. ENOTFOUND if viewerID is not a member.
+// if the viewer is the member, takes part in the appointment themselves
+// (it is in their own agenda), or (in a hierarchical group) outranks the
+// member and the appointment's privacy is full. ENOTFOUND if viewerID is
+// not a member.
 func (db *DB) GroupAgenda(ctx context.Context, groupID, viewerID string, from, to time.Time) ([]agenda.MemberAgenda, error) {
-	// One statement: the viewer's rank, the group's kind, the members and
-	// their entries all come from the same snapshot, so a rank change can
-	// never pair an old rank with new entries.
-	rows, err := db.query(ctx, `SELECT
-		(SELECT rank FROM group_members WHERE group_id = ?1 AND user_id = ?2),
-		g.hierarchical, m.user_id, COALESCE(u.username, ''), m.rank,
-		COALESCE(e.appointment_id, ''), COALESCE(e.start_ns, 0), COALESCE(e.end_ns, 0), COALESCE(e.role, ''),
-		COALESCE(a.group_id, ''), COALESCE(a.title, ''), COALESCE(a.description, ''), COALESCE(a.location, ''),
-		COALESCE(a.privacy, ''), COALESCE(a.status, ''), COALESCE(a.version, 0), COALESCE(a.origin_node, ''),
-		vp.user_id IS NOT NULL
-		FROM groups g
-		JOIN group_members m ON m.group_id = g.id
-		LEFT JOIN users u ON u.id = m.user_id
-		LEFT JOIN agenda_entries e ON e.user_id = m.user_id AND e.role IN (?5, ?6, ?7)
-			AND e.start_ns > ?3 - COALESCE((SELECT max_duration_ns FROM agenda_streams s WHERE s.user_id = m.user_id), 0)
-			AND e.start_ns < ?4 AND e.end_ns > ?3
-		LEFT JOIN appointments a ON a.id = e.appointment_id
-		LEFT JOIN participants vp ON vp.appointment_id = e.appointment_id AND vp.user_id = ?2
-		WHERE g.id = ?1
-		ORDER BY m.rank DESC, u.username, m.user_id, e.start_ns, e.appointment_id`,
-		groupID, viewerID, from.UnixNano(), to.UnixNano(), agenda.RoleOwner, agenda.RoleAuto, agenda.RoleAccepted)
+	// One read transaction, so the ranks, the entries and the details all
+	// come from the same snapshot: a rank or privacy change can never pair
+	// with entries or titles from another moment. Visibility is decided
+	// before any detail is read, so a masked entry's title never even leaves
+	// the database.
+	tx, err := db.db.Read.BeginTx(context.WithoutCancel(ctx), &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("read agenda of group %s: %w", groupID, err)
 	}
-	defer rows.Close()
-	out := []agenda.MemberAgenda{}
+	defer tx.Rollback()
+
+	// The appointments the viewer takes part in, as far as the window goes.
+	mine := map[string]bool{}
+	rows, err := tx.Query(`SELECT appointment_id FROM agenda_entries
+		WHERE user_id = ?1 AND start_ns > ?2 - `+lookBackOf("?1")+` AND start_ns < ?3 AND end_ns > ?2`,
+		viewerID, from.UnixNano(), to.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("read agenda of group %s: %w", groupID, err)
+	}
 	for rows.Next() {
-		var viewerRank sql.NullInt64
-		var hierarchical, takesPart bool
-		var userID, username string
-		var rank int
-		var e agenda.AgendaEntry
-		var groupID string
-		var start, end int64
-		if err := rows.Scan(&viewerRank, &hierarchical, &userID, &username, &rank,
-			&e.AppointmentID, &start, &end, &e.MyStatus, &groupID, &e.Title, &e.Description, &e.Location,
-			&e.Privacy, &e.Status, &e.Version, &e.OriginNode, &takesPart); err != nil {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
 			return nil, err
 		}
-		if !viewerRank.Valid {
-			return nil, agenda.Errorf(agenda.ENOTFOUND, "group not found")
+		mine[id] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	// Every member's blocking entries; the privacy of an entry is looked up
+	// only where it decides (a member ranked below the viewer).
+	rows, err = tx.Query(`WITH viewer AS (SELECT rank FROM group_members WHERE group_id = ?1 AND user_id = ?2)
+		SELECT m.user_id, COALESCE(u.username, ''), e.appointment_id, e.start_ns, e.end_ns, e.role,
+		CASE WHEN e.appointment_id IS NULL THEN 0
+			WHEN m.user_id = ?2 THEN 1
+			WHEN g.hierarchical AND v.rank > m.rank THEN
+				COALESCE((SELECT privacy = ?8 FROM appointments a WHERE a.id = e.appointment_id), 0)
+			ELSE 0 END
+		FROM groups g
+		JOIN viewer v
+		JOIN group_members m ON m.group_id = g.id
+		LEFT JOIN users u ON u.id = m.user_id
+		LEFT JOIN agenda_entries e ON e.user_id = m.user_id AND e.role IN (?5, ?6, ?7)
+			AND e.start_ns > ?3 - `+lookBackOf("m.user_id")+`
+			AND e.start_ns < ?4 AND e.end_ns > ?3
+		WHERE g.id = ?1
+		ORDER BY m.rank DESC, u.username, m.user_id, e.start_ns, e.appointment_id`,
+		groupID, viewerID, from.UnixNano(), to.UnixNano(), agenda.RoleOwner, agenda.RoleAuto, agenda.RoleAccepted,
+		agenda.PrivacyFull)
+	if err != nil {
+		return nil, fmt.Errorf("read agenda of group %s: %w", groupID, err)
+	}
+	out := []agenda.MemberAgenda{}
+	var details []string // appointment IDs of the visible entries
+	var visible []*agenda.AgendaEntry
+	for rows.Next() {
+		var userID, username string
+		var apptID, role sql.NullString
+		var start, end sql.NullInt64
+		var show bool
+		if err := rows.Scan(&userID, &username, &apptID, &start, &end, &role, &show); err != nil {
+			rows.Close()
+			return nil, err
 		}
 		if len(out) == 0 || out[len(out)-1].UserID != userID {
 			out = append(out, agenda.MemberAgenda{UserID: userID, Username: username, Entries: []agenda.GroupAgendaEntry{}})
 		}
-		if e.AppointmentID == "" {
+		if !apptID.Valid {
 			continue // a member with nothing in the window
 		}
-		entry := agenda.GroupAgendaEntry{Start: time.Unix(0, start).UTC(), End: time.Unix(0, end).UTC(), Busy: true}
-		seesDetails := userID == viewerID || takesPart ||
-			(hierarchical && int(viewerRank.Int64) > rank && e.Privacy == agenda.PrivacyFull)
-		if seesDetails {
-			e.GroupID = nullable(groupID)
-			e.Start, e.End = entry.Start, entry.End
-			e.Pending = false
-			entry.Busy, entry.AgendaEntry = false, &e
-		}
 		m := &out[len(out)-1]
+		entry := agenda.GroupAgendaEntry{Start: time.Unix(0, start.Int64).UTC(), End: time.Unix(0, end.Int64).UTC(), Busy: true}
+		if show || mine[apptID.String] {
+			entry.Busy = false
+			entry.AgendaEntry = &agenda.AgendaEntry{AppointmentID: apptID.String, MyStatus: role.String,
+				Start: entry.Start, End: entry.End}
+			details = append(details, apptID.String)
+			visible = append(visible, entry.AgendaEntry)
+		}
 		m.Entries = append(m.Entries, entry)
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	if len(out) == 0 {
+		// No row: the viewer is not a member (or there is no such group).
 		return nil, agenda.Errorf(agenda.ENOTFOUND, "group not found")
+	}
+	byID, err := appointmentDetails(tx, details)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range visible {
+		d := byID[e.AppointmentID]
+		e.GroupID, e.Title, e.Description, e.Location = d.GroupID, d.Title, d.Description, d.Location
+		e.Privacy, e.Status, e.Version, e.OriginNode = d.Privacy, d.Status, d.Version, d.OriginNode
+	}
+	return out, nil
+}
+
+// lookBackOf is lookBack for the user in column or parameter col.
+func lookBackOf(col string) string {
+	return `COALESCE((SELECT max_duration_ns FROM agenda_streams s WHERE s.user_id = ` + col + `), 0)`
+}
+
+// appointmentDetails reads the descriptive fields of appointments by ID.
+func appointmentDetails(tx *sql.Tx, ids []string) (map[string]agenda.AgendaEntry, error) {
+	out := make(map[string]agenda.AgendaEntry, len(ids))
+	const chunk = 500
+	for lo := 0; lo < len(ids); lo += chunk {
+		part := ids[lo:min(lo+chunk, len(ids))]
+		args := make([]any, len(part))
+		for i, id := range part {
+			args[i] = id
+		}
+		rows, err := tx.Query(`SELECT id, group_id, title, description, location, privacy, status, version, origin_node
+			FROM appointments WHERE id IN (?`+strings.Repeat(",?", len(part)-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read appointments: %w", err)
+		}
+		for rows.Next() {
+			var id, groupID string
+			var e agenda.AgendaEntry
+			if err := rows.Scan(&id, &groupID, &e.Title, &e.Description, &e.Location, &e.Privacy, &e.Status,
+				&e.Version, &e.OriginNode); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			e.GroupID = nullable(groupID)
+			out[id] = e
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

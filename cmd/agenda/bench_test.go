@@ -112,6 +112,11 @@ func BenchmarkCreateAppointment64(b *testing.B) {
 // through Raft in large batches (the command path would take minutes), one
 // per hour from base, and waits until the read model has them.
 func seedAppointments(b *testing.B, n *Node, userID string, base time.Time, count int) {
+	seedAppointmentsEvery(b, n, userID, base, count, time.Hour)
+}
+
+// seedAppointmentsEvery is seedAppointments with one appointment every step.
+func seedAppointmentsEvery(b *testing.B, n *Node, userID string, base time.Time, count int, step time.Duration) {
 	b.Helper()
 	ctx := context.Background()
 	version, err := n.rm.AgendaVersion(ctx, userID)
@@ -126,11 +131,11 @@ func seedAppointments(b *testing.B, n *Node, userID string, base time.Time, coun
 		batch.Expect = append(batch.Expect, events.Expectation{Stream: events.AgendaStream(userID), Version: version})
 		for i := 0; i < perBatch && done < count; i, done = i+1, done+1 {
 			id := uuid.NewString()
-			st := base.Add(time.Duration(done) * time.Hour)
+			st := base.Add(time.Duration(done) * step)
 			en := st.Add(45 * time.Minute)
 			created, err := events.New(uuid.NewString(), events.AppointmentStream(id), 1, events.AppointmentCreated{
 				AppointmentID: id, OwnerID: userID, Title: fmt.Sprintf("seed %d", done), Start: st, End: en,
-				Privacy: agenda.PrivacyFull, Status: agenda.StatusConfirmed,
+				Privacy: []string{agenda.PrivacyFull, agenda.PrivacyFreeBusy}[done%2], Status: agenda.StatusConfirmed,
 			}, meta)
 			if err != nil {
 				b.Fatal(err)
@@ -195,11 +200,16 @@ func seededAgendaNode(b *testing.B) (*Node, *client, time.Time) {
 }
 
 func closeBenchNodes() {
-	if agendaBench.node != nil {
-		agendaBench.node.Close()
-	}
-	if agendaBench.dir != "" {
-		os.RemoveAll(agendaBench.dir)
+	for _, nd := range []struct {
+		node *Node
+		dir  string
+	}{{agendaBench.node, agendaBench.dir}, {groupReadBench.node, groupReadBench.dir}} {
+		if nd.node != nil {
+			nd.node.Close()
+		}
+		if nd.dir != "" {
+			os.RemoveAll(nd.dir)
+		}
 	}
 }
 
