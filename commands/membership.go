@@ -95,6 +95,20 @@ func (h *Handlers) AddMember(ctx context.Context, cmd AddMember) (Result, error)
 	})
 }
 
+// groupMember reads a group as actorID sees it and one of its members.
+// ENOTFOUND if either is not in the group.
+func (h *Handlers) groupMember(ctx context.Context, groupID, actorID, userID string) (agenda.Group, agenda.Member, error) {
+	g, err := h.Read.Group(ctx, groupID, actorID)
+	if err != nil {
+		return g, agenda.Member{}, err
+	}
+	m, ok := member(g, userID)
+	if !ok {
+		return g, m, agenda.Errorf(agenda.ENOTFOUND, "no such member")
+	}
+	return g, m, nil
+}
+
 // ChangeRank gives a member of a hierarchical group a new rank.
 type ChangeRank struct {
 	ActorID string
@@ -108,13 +122,9 @@ type ChangeRank struct {
 // current and new rank are strictly below the caller's.
 func (h *Handlers) ChangeRank(ctx context.Context, cmd ChangeRank) (Result, error) {
 	return h.execute(ctx, cmd.UserID, func() (*batch, error) {
-		g, err := h.Read.Group(ctx, cmd.GroupID, cmd.ActorID)
+		g, m, err := h.groupMember(ctx, cmd.GroupID, cmd.ActorID, cmd.UserID)
 		if err != nil {
 			return nil, err
-		}
-		m, ok := member(g, cmd.UserID)
-		if !ok {
-			return nil, agenda.Errorf(agenda.ENOTFOUND, "no such member")
 		}
 		if !g.Hierarchical {
 			return nil, invalid("rank", "members of a flat group have no rank")
@@ -149,13 +159,9 @@ type RemoveMember struct {
 // in the group.
 func (h *Handlers) RemoveMember(ctx context.Context, cmd RemoveMember) (Result, error) {
 	return h.execute(ctx, cmd.UserID, func() (*batch, error) {
-		g, err := h.Read.Group(ctx, cmd.GroupID, cmd.ActorID)
+		g, m, err := h.groupMember(ctx, cmd.GroupID, cmd.ActorID, cmd.UserID)
 		if err != nil {
 			return nil, err
-		}
-		m, ok := member(g, cmd.UserID)
-		if !ok {
-			return nil, agenda.Errorf(agenda.ENOTFOUND, "no such member")
 		}
 		leaving := cmd.UserID == cmd.ActorID
 		switch {
