@@ -1,0 +1,223 @@
+package readmodel_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/readmodel"
+)
+
+// notification is a notification of user derived from the event at
+// position.
+func notification(id, user string, position int64) readmodel.NotificationRecord {
+	return readmodel.NotificationRecord{ID: id, UserID: user, Type: agenda.NotifyInvitation,
+		Payload: []byte(`{"appointment_id":"a-` + id + `"}`), At: at.Add(time.Duration(position) * time.Second),
+		Position: position, Version: 1, OriginNode: "node-a"}
+}
+
+func insertNotifications(tb testing.TB, db *readmodel.DB, ns ...readmodel.NotificationRecord) {
+	tb.Helper()
+	mustApply(tb, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+		for _, n := range ns {
+			if err := tx.InsertNotification(n); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func mustNotifications(t *testing.T, db *readmodel.DB, user string, unread bool, limit int) []agenda.Notification {
+	t.Helper()
+	ns, err := db.Notifications(context.Background(), user, unread, limit)
+	if err != nil {
+		t.Fatalf("Notifications(%s, unread=%v, %d): %v", user, unread, limit, err)
+	}
+	if ns == nil {
+		t.Fatalf("Notifications(%s) = nil, want a list", user)
+	}
+	return ns
+}
+
+func notificationIDs(ns []agenda.Notification) []string {
+	return ids(ns, func(n agenda.Notification) string { return n.ID })
+}
+
+func TestNotifications(t *testing.T) {
+	db, _ := mustOpenDB(t)
+	insertNotifications(t, db, notification("n3", "bob", 3), notification("n9", "bob", 9), notification("n5", "bob", 5),
+		notification("other", "ana", 7))
+
+	t.Run("newest first, only the user's", func(t *testing.T) {
+		ns := mustNotifications(t, db, "bob", false, 100)
+		if got, want := notificationIDs(ns), []string{"n9", "n5", "n3"}; !equalStrings(got, want) {
+			t.Fatalf("notifications = %v, want %v", got, want)
+		}
+		n := ns[0]
+		if n.Type != agenda.NotifyInvitation || string(n.Payload) != `{"appointment_id":"a-n9"}` || n.Position != 9 ||
+			!n.CreatedAt.Equal(at.Add(9*time.Second)) || n.ReadAt != nil || n.Version != 1 || n.OriginNode != "node-a" {
+			t.Errorf("n9 = %+v (payload %s), want the stored fields, unread", n, n.Payload)
+		}
+	})
+	t.Run("limit keeps the newest", func(t *testing.T) {
+		if got, want := notificationIDs(mustNotifications(t, db, "bob", false, 2)), []string{"n9", "n5"}; !equalStrings(got, want) {
+			t.Errorf("notifications = %v, want %v", got, want)
+		}
+	})
+	t.Run("nobody's", func(t *testing.T) {
+		if ns := mustNotifications(t, db, "nobody", false, 10); len(ns) != 0 {
+			t.Errorf("notifications of nobody = %v", ns)
+		}
+	})
+
+	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+		return tx.MarkNotificationRead("bob", "n5", at.Add(time.Hour), "node-r")
+	})
+	t.Run("unread only", func(t *testing.T) {
+		if got, want := notificationIDs(mustNotifications(t, db, "bob", true, 100)), []string{"n9", "n3"}; !equalStrings(got, want) {
+			t.Errorf("unread = %v, want %v", got, want)
+		}
+		if got, want := notificationIDs(mustNotifications(t, db, "bob", true, 1)), []string{"n9"}; !equalStrings(got, want) {
+			t.Errorf("unread, limit 1 = %v, want %v", got, want)
+		}
+		all := mustNotifications(t, db, "bob", false, 100)
+		if got, want := notificationIDs(all), []string{"n9", "n5", "n3"}; !equalStrings(got, want) {
+			t.Errorf("all = %v, want %v (read ones stay listed)", got, want)
+		}
+		n5 := all[1]
+		if n5.ReadAt == nil || !n5.ReadAt.Equal(at.Add(time.Hour)) || n5.Version != 2 || n5.OriginNode != "node-r" {
+			t.Errorf("n5 read_at/version/origin = %v/%d/%s, want %s/2/node-r", n5.ReadAt, n5.Version, n5.OriginNode, at.Add(time.Hour))
+		}
+	})
+}
+
+func TestInsertNotificationIsIdempotent(t *testing.T) {
+	db, _ := mustOpenDB(t)
+	first := notification("n1", "bob", 4)
+	insertNotifications(t, db, first)
+	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+		return tx.MarkNotificationRead("bob", "n1", at.Add(time.Hour), "node-r")
+	})
+	// The same ID again (a replayed event), even with other contents,
+	// changes nothing: in particular it does not make a read one unread.
+	again := first
+	again.Type, again.Payload, again.Position = agenda.NotifyCancelled, []byte(`{}`), 40
+	insertNotifications(t, db, again, again)
+	ns := mustNotifications(t, db, "bob", false, 10)
+	if len(ns) != 1 {
+		t.Fatalf("notifications = %+v, want one", ns)
+	}
+	n := ns[0]
+	if n.Type != agenda.NotifyInvitation || n.Position != 4 || string(n.Payload) != string(first.Payload) || n.ReadAt == nil || n.Version != 2 {
+		t.Errorf("n1 = %+v (payload %s), want the first insert, still read, version 2", n, n.Payload)
+	}
+}
+
+func TestNotificationState(t *testing.T) {
+	ctx := context.Background()
+	db, _ := mustOpenDB(t)
+	insertNotifications(t, db, notification("n1", "bob", 1), notification("n2", "bob", 2), notification("n3", "bob", 3),
+		notification("a1", "ana", 4))
+	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+		if err := tx.MarkNotificationRead("bob", "n2", at, "node-r"); err != nil {
+			return err
+		}
+		return tx.SetNotificationStreamVersion("bob", 6, "node-r")
+	})
+	tests := []struct {
+		name, user, id string
+		want           agenda.NotificationState
+	}{
+		{name: "unread one", user: "bob", id: "n1", want: agenda.NotificationState{StreamVersion: 6, Found: true, Unread: 2}},
+		{name: "read one", user: "bob", id: "n2", want: agenda.NotificationState{StreamVersion: 6, Found: true, Read: true, Unread: 2}},
+		{name: "no id: only counts", user: "bob", id: "", want: agenda.NotificationState{StreamVersion: 6, Unread: 2}},
+		{name: "someone else's", user: "bob", id: "a1", want: agenda.NotificationState{StreamVersion: 6, Unread: 2}},
+		{name: "unknown", user: "bob", id: "zz", want: agenda.NotificationState{StreamVersion: 6, Unread: 2}},
+		{name: "user without a stream", user: "ana", id: "a1", want: agenda.NotificationState{Found: true, Unread: 1}},
+		{name: "user with nothing", user: "nobody", id: "n1", want: agenda.NotificationState{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := db.NotificationState(ctx, tc.user, tc.id)
+			if err != nil {
+				t.Fatalf("NotificationState(%s, %s): %v", tc.user, tc.id, err)
+			}
+			if got != tc.want {
+				t.Errorf("NotificationState(%s, %s) = %+v, want %+v", tc.user, tc.id, got, tc.want)
+			}
+		})
+	}
+	t.Run("the stream version moves", func(t *testing.T) {
+		mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+			return tx.SetNotificationStreamVersion("bob", 7, "node-s")
+		})
+		if s, _ := db.NotificationState(ctx, "bob", ""); s.StreamVersion != 7 {
+			t.Errorf("stream version = %d, want 7", s.StreamVersion)
+		}
+	})
+}
+
+func TestMarkNotificationRead(t *testing.T) {
+	db, _ := mustOpenDB(t)
+	insertNotifications(t, db, notification("n1", "bob", 1), notification("a1", "ana", 2))
+	mark := func(user, id string, when time.Time) {
+		t.Helper()
+		mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+			return tx.MarkNotificationRead(user, id, when, "node-r")
+		})
+	}
+	mark("bob", "n1", at.Add(time.Hour))
+	mark("bob", "n1", at.Add(2*time.Hour)) // again: the first read time stays
+	mark("bob", "a1", at.Add(time.Hour))   // someone else's: nothing happens
+	mark("bob", "zz", at.Add(time.Hour))   // unknown: nothing happens, no error
+
+	n := mustNotifications(t, db, "bob", false, 10)[0]
+	if n.ReadAt == nil || !n.ReadAt.Equal(at.Add(time.Hour)) || n.Version != 2 {
+		t.Errorf("n1 read_at/version = %v/%d, want %s/2 (marked once)", n.ReadAt, n.Version, at.Add(time.Hour))
+	}
+	a := mustNotifications(t, db, "ana", false, 10)[0]
+	if a.ReadAt != nil || a.Version != 1 {
+		t.Errorf("ana's a1 read_at/version = %v/%d, want unread/1", a.ReadAt, a.Version)
+	}
+}
+
+func TestMarkNotificationsReadUpToPosition(t *testing.T) {
+	db, _ := mustOpenDB(t)
+	insertNotifications(t, db, notification("n2", "bob", 2), notification("n4", "bob", 4), notification("n5", "bob", 5),
+		notification("n8", "bob", 8), notification("a3", "ana", 3))
+	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+		return tx.MarkNotificationRead("bob", "n2", at, "node-r")
+	})
+	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+		return tx.MarkNotificationsRead("bob", 5, at.Add(time.Hour), "node-s")
+	})
+	ns := mustNotifications(t, db, "bob", false, 10)
+	want := map[string]struct {
+		readAt  *time.Time
+		version int64
+	}{
+		"n8": {nil, 1},                        // after the position: stays unread
+		"n5": {ptrTime(at.Add(time.Hour)), 2}, // at the position
+		"n4": {ptrTime(at.Add(time.Hour)), 2}, // before it
+		"n2": {ptrTime(at), 2},                // read already: keeps its first read time
+	}
+	if got := notificationIDs(ns); !equalStrings(got, []string{"n8", "n5", "n4", "n2"}) {
+		t.Fatalf("notifications = %v", got)
+	}
+	for _, n := range ns {
+		w := want[n.ID]
+		if (w.readAt == nil) != (n.ReadAt == nil) || (w.readAt != nil && !w.readAt.Equal(*n.ReadAt)) || n.Version != w.version {
+			t.Errorf("%s read_at/version = %v/%d, want %v/%d", n.ID, n.ReadAt, n.Version, w.readAt, w.version)
+		}
+	}
+	if unread := mustNotifications(t, db, "bob", true, 10); !equalStrings(notificationIDs(unread), []string{"n8"}) {
+		t.Errorf("unread = %v, want [n8]", notificationIDs(unread))
+	}
+	if a := mustNotifications(t, db, "ana", true, 10); len(a) != 1 {
+		t.Errorf("ana's unread = %v, want a3 untouched", notificationIDs(a))
+	}
+}
+
+func ptrTime(t time.Time) *time.Time { return &t }
