@@ -1,0 +1,734 @@
+package main
+
+// End-to-end scenarios of groups (issue 3), each played by several people on
+// one real node through HTTP: a hierarchy imposing and inviting, a flat
+// study group confirming and cancelling, privacy in group agendas, schedule
+// conflicts across people, free slots, a group's life from creation to
+// deletion with its notifications, an organiser moving and cancelling, and
+// what someone outside a group or an appointment can learn (nothing).
+//
+// Every read asks for the position of the scenario's last write
+// (min_position), so each step sees what the steps before it wrote.
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	_ "github.com/mattn/go-sqlite3"
+)
+
+// ---------------------------------------------------------------------------
+// Scenario plumbing.
+
+// groupPlay is one scenario: its node, the people in it (for messages) and
+// the position of its last write, which every read waits for.
+type groupPlay struct {
+	n     *Node
+	pos   int64
+	names map[string]string // user ID → username
+}
+
+func newGroupPlay(t *testing.T) *groupPlay {
+	t.Helper()
+	return &groupPlay{n: mustStartNode(t), names: map[string]string{}}
+}
+
+// user registers a person.
+func (g *groupPlay) user(t testing.TB, name string) *client {
+	t.Helper()
+	c := registerUser(t, g.n, name)
+	g.names[c.userID] = name
+	return c
+}
+
+func (g *groupPlay) who(c *client) string { return g.names[c.userID] }
+
+// write sends a request that must succeed with status, and remembers the
+// position it answers.
+func (g *groupPlay) write(t testing.TB, c *client, method, path string, body any, status int) *response {
+	t.Helper()
+	r := c.withT(t).do(method, path, body)
+	if r.Status != status {
+		t.Fatalf("%s %s as %s: status = %d, want %d; body: %s", method, path, g.who(c), r.Status, status, r.Body)
+	}
+	if p := positionOf(t, r); p > g.pos {
+		g.pos = p
+	}
+	return r
+}
+
+// refuse sends a request that must fail with status and code and leave no
+// trace in the event store or the read model; it returns the error.
+func (g *groupPlay) refuse(t testing.TB, c *client, method, path string, body any, status int, code string) (apiError, *response) {
+	t.Helper()
+	before := traceOf(t, g.n)
+	r := c.withT(t).do(method, path, body)
+	if r.Status != status || r.ErrorCode() != code {
+		t.Fatalf("%s %s as %s: %d %q, want %d %q; body: %s", method, path, g.who(c), r.Status, r.ErrorCode(), status, code, r.Body)
+	}
+	e := expectError(t, r, status, code)
+	expectNoTrace(t, g.n, before)
+	return e, r
+}
+
+// get reads path as c at the scenario's last write position.
+func (g *groupPlay) get(t testing.TB, c *client, path string) *response {
+	t.Helper()
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return c.withT(t).do("GET", path+sep+"min_position="+strconv.FormatInt(g.pos, 10), nil)
+}
+
+// read reads path as c, expects 200 and decodes the body into v.
+func (g *groupPlay) read(t testing.TB, c *client, path string, v any) []byte {
+	t.Helper()
+	r := g.get(t, c, path)
+	if r.Status != http.StatusOK {
+		t.Fatalf("GET %s as %s: status = %d, want 200; body: %s", path, g.who(c), r.Status, r.Body)
+	}
+	if v != nil {
+		r.JSON(t, v)
+	}
+	return r.Body
+}
+
+// notFound expects GET path as c to answer 404 not_found.
+func (g *groupPlay) notFound(t testing.TB, c *client, path string) *response {
+	t.Helper()
+	r := g.get(t, c, path)
+	if r.Status != http.StatusNotFound {
+		t.Fatalf("GET %s as %s: status = %d, want 404; body: %s", path, g.who(c), r.Status, r.Body)
+	}
+	expectError(t, r, http.StatusNotFound, "not_found")
+	return r
+}
+
+// ---------------------------------------------------------------------------
+// Resources.
+
+// apiGroup is the contract's Group.
+type apiGroup struct {
+	ID           string      `json:"id"`
+	Name         string      `json:"name"`
+	Description  string      `json:"description"`
+	Hierarchical bool        `json:"hierarchical"`
+	CreatorID    string      `json:"creator_id"`
+	MyRank       int         `json:"my_rank"`
+	MemberCount  int         `json:"member_count"`
+	Members      []apiMember `json:"members"`
+	CreatedAt    time.Time   `json:"created_at"`
+	UpdatedAt    time.Time   `json:"updated_at"`
+	Version      int64       `json:"version"`
+	OriginNode   string      `json:"origin_node"`
+}
+
+// apiMember is one member of a group.
+type apiMember struct {
+	UserID     string    `json:"user_id"`
+	Username   string    `json:"username"`
+	Rank       int       `json:"rank"`
+	JoinedAt   time.Time `json:"joined_at"`
+	Version    int64     `json:"version"`
+	OriginNode string    `json:"origin_node"`
+}
+
+var (
+	groupKeys  = []string{"id", "name", "description", "hierarchical", "creator_id", "my_rank", "member_count", "created_at", "updated_at", "version", "origin_node"}
+	memberKeys = []string{"user_id", "username", "rank", "joined_at", "version", "origin_node"}
+)
+
+// decodeGroup checks that body is exactly a Group (with members if one group
+// was read, without them in a list) and decodes it.
+func decodeGroup(t testing.TB, body []byte, withMembers bool) apiGroup {
+	t.Helper()
+	keys := groupKeys
+	if withMembers {
+		keys = append(slices.Clone(groupKeys), "members")
+	}
+	m := expectKeys(t, body, keys...)
+	if withMembers {
+		var members []json.RawMessage
+		if err := json.Unmarshal(m["members"], &members); err != nil {
+			t.Fatalf("members = %s: %v", m["members"], err)
+		}
+		for _, mb := range members {
+			decodeMember(t, mb)
+		}
+	}
+	var g apiGroup
+	if err := json.Unmarshal(body, &g); err != nil {
+		t.Fatalf("decode group %s: %v", body, err)
+	}
+	if _, err := uuid.Parse(g.ID); err != nil || g.OriginNode == "" || g.Version < 1 {
+		t.Fatalf("group without a UUID, origin_node or version: %s", body)
+	}
+	return g
+}
+
+// decodeMember checks that body is exactly a Member and decodes it.
+func decodeMember(t testing.TB, body []byte) apiMember {
+	t.Helper()
+	m := expectKeys(t, body, memberKeys...)
+	if s := rawString(t, m, "joined_at"); !strings.HasSuffix(s, "Z") {
+		t.Fatalf("joined_at = %q, want UTC", s)
+	}
+	var mb apiMember
+	if err := json.Unmarshal(body, &mb); err != nil {
+		t.Fatalf("decode member %s: %v", body, err)
+	}
+	if mb.Version < 1 || mb.OriginNode == "" {
+		t.Fatalf("member without version or origin_node: %s", body)
+	}
+	return mb
+}
+
+// ranks renders members as "username:rank", in order.
+func ranks(members []apiMember) []string {
+	out := []string{}
+	for _, m := range members {
+		out = append(out, fmt.Sprintf("%s:%d", m.Username, m.Rank))
+	}
+	return out
+}
+
+// statuses renders an appointment's participants as "username:status", in
+// the order answered.
+func statuses(a apiAppointment) []string {
+	out := []string{}
+	for _, p := range a.Participants {
+		out = append(out, p.Username+":"+p.Status)
+	}
+	return out
+}
+
+var agendaEntryKeys = []string{"appointment_id", "group_id", "title", "description", "location", "start", "end",
+	"privacy", "status", "my_status", "pending", "version", "origin_node"}
+
+// agenda reads c's agenda for [from, to), checking each entry's shape.
+func (g *groupPlay) agenda(t testing.TB, c *client, from, to time.Time) []apiEntry {
+	t.Helper()
+	var raw []json.RawMessage
+	g.read(t, c, agendaPath(from, to), &raw)
+	out := []apiEntry{}
+	for _, r := range raw {
+		expectKeys(t, r, agendaEntryKeys...)
+		var e apiEntry
+		if err := json.Unmarshal(r, &e); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// entryLines renders agenda entries as "title my_status status pending".
+func entryLines(entries []apiEntry) []string {
+	out := []string{}
+	for _, e := range entries {
+		out = append(out, fmt.Sprintf("%s %s-%s %s/%s pending=%v", e.Title, e.Start.Format("15:04"), e.End.Format("15:04"),
+			e.MyStatus, e.Status, e.Pending))
+	}
+	return out
+}
+
+// expectAgenda fails unless c's agenda on [from, to) renders as want.
+func (g *groupPlay) expectAgenda(t testing.TB, c *client, from, to time.Time, want ...string) []apiEntry {
+	t.Helper()
+	entries := g.agenda(t, c, from, to)
+	if got := entryLines(entries); !slices.Equal(got, append([]string{}, want...)) {
+		t.Fatalf("agenda of %s [%s, %s) =\n  %q\nwant\n  %q", g.who(c), from.Format("15:04"), to.Format("15:04"), got, want)
+	}
+	return entries
+}
+
+// invitations lists the IDs of c's pending invitations, checking each is an
+// Appointment with my_status pending.
+func (g *groupPlay) invitations(t testing.TB, c *client) []string {
+	t.Helper()
+	var raw []json.RawMessage
+	g.read(t, c, "/api/invitations", &raw)
+	ids := []string{}
+	for _, r := range raw {
+		a := decodeAppointment(t, &response{Body: r})
+		if a.MyStatus != "pending" || a.Status == "cancelled" {
+			t.Fatalf("invitation of %s with my_status %q, status %q: %s", g.who(c), a.MyStatus, a.Status, r)
+		}
+		ids = append(ids, a.ID)
+	}
+	return ids
+}
+
+func (g *groupPlay) expectInvitations(t testing.TB, c *client, want ...string) {
+	t.Helper()
+	if got := g.invitations(t, c); !slices.Equal(got, append([]string{}, want...)) {
+		t.Fatalf("invitations of %s = %v, want %v", g.who(c), got, want)
+	}
+}
+
+// appointment reads appointment id as c.
+func (g *groupPlay) appointment(t testing.TB, c *client, id string) apiAppointment {
+	t.Helper()
+	r := g.get(t, c, "/api/appointments/"+id)
+	if r.Status != http.StatusOK {
+		t.Fatalf("GET appointment %s as %s: %d; body: %s", id, g.who(c), r.Status, r.Body)
+	}
+	return decodeAppointment(t, r)
+}
+
+// apiParticipation is the answer to accept and decline.
+type apiParticipation struct {
+	AppointmentID string
+	UserID        string
+	Status        string
+	Appointment   apiAppointment
+}
+
+// answer accepts or declines (verb) appointment id as c, expecting 200.
+func (g *groupPlay) answer(t testing.TB, c *client, id, verb string) apiParticipation {
+	t.Helper()
+	r := g.write(t, c, "POST", "/api/appointments/"+id+"/"+verb, nil, http.StatusOK)
+	m := expectKeys(t, r.Body, "appointment_id", "user_id", "status", "appointment")
+	p := apiParticipation{
+		AppointmentID: rawString(t, m, "appointment_id"), UserID: rawString(t, m, "user_id"), Status: rawString(t, m, "status"),
+		Appointment: decodeAppointment(t, &response{Body: m["appointment"]}),
+	}
+	if p.AppointmentID != id || p.UserID != c.userID || p.Appointment.ID != id || p.Appointment.MyStatus != p.Status {
+		t.Fatalf("%s as %s answered %+v", verb, g.who(c), p)
+	}
+	return p
+}
+
+// apiNotification is one notification.
+type apiNotification struct {
+	ID         string         `json:"id"`
+	Type       string         `json:"type"`
+	Payload    map[string]any `json:"payload"`
+	CreatedAt  time.Time      `json:"created_at"`
+	ReadAt     *time.Time     `json:"read_at"`
+	Position   int64          `json:"position"`
+	Version    int64          `json:"version"`
+	OriginNode string         `json:"origin_node"`
+}
+
+var notificationKeys = []string{"id", "type", "payload", "created_at", "read_at", "position", "version", "origin_node"}
+
+// notifications reads c's notifications (query: "", "?unread=true", ...),
+// checking each one's shape.
+func (g *groupPlay) notifications(t testing.TB, c *client, query string) []apiNotification {
+	t.Helper()
+	var raw []json.RawMessage
+	g.read(t, c, "/api/notifications"+query, &raw)
+	out := []apiNotification{}
+	for _, r := range raw {
+		expectKeys(t, r, notificationKeys...)
+		var n apiNotification
+		if err := json.Unmarshal(r, &n); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := uuid.Parse(n.ID); err != nil || n.Position < 1 || n.Version < 1 || n.OriginNode == "" {
+			t.Fatalf("notification of %s without id, position, version or origin: %s", g.who(c), r)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// note is an expected notification: its type and exact payload.
+type note struct {
+	Type    string
+	Payload map[string]any
+}
+
+// expectNotes fails unless c's notifications, newest first, are exactly
+// want (types and payloads).
+func (g *groupPlay) expectNotes(t testing.TB, c *client, want ...note) []apiNotification {
+	t.Helper()
+	got := g.notifications(t, c, "")
+	render := func(ns []note) string {
+		var b strings.Builder
+		for _, n := range ns {
+			p, _ := json.Marshal(n.Payload)
+			fmt.Fprintf(&b, "\n  %s %s", n.Type, p)
+		}
+		return b.String()
+	}
+	var gotNotes []note
+	for _, n := range got {
+		gotNotes = append(gotNotes, note{n.Type, n.Payload})
+	}
+	// Round-trip want through JSON so numbers compare as float64.
+	var wantNotes []note
+	for _, n := range want {
+		b, _ := json.Marshal(n.Payload)
+		var p map[string]any
+		json.Unmarshal(b, &p)
+		wantNotes = append(wantNotes, note{n.Type, p})
+	}
+	if !reflect.DeepEqual(gotNotes, wantNotes) {
+		t.Fatalf("notifications of %s, newest first:%s\nwant:%s", g.who(c), render(gotNotes), render(wantNotes))
+	}
+	return got
+}
+
+// apptNote is the payload of a notification about appointment a.
+func apptNote(a apiAppointment, status, by string, extra ...any) map[string]any {
+	p := map[string]any{"appointment_id": a.ID, "title": a.Title, "start": rfc(a.Start), "end": rfc(a.End),
+		"organiser_id": a.OwnerID, "status": status, "by": by}
+	if a.GroupID != nil {
+		p["group_id"] = *a.GroupID
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		p[extra[i].(string)] = extra[i+1]
+	}
+	return p
+}
+
+// groupNote is the payload of a membership notification.
+func groupNote(grp apiGroup, name, by, userID string, extra ...any) map[string]any {
+	p := map[string]any{"group_id": grp.ID, "group_name": name, "by": by, "user_id": userID}
+	for i := 0; i+1 < len(extra); i += 2 {
+		p[extra[i].(string)] = extra[i+1]
+	}
+	return p
+}
+
+// createGroup creates a group as c and checks the answer.
+func (g *groupPlay) createGroup(t testing.TB, c *client, name string, hierarchical bool) apiGroup {
+	t.Helper()
+	r := g.write(t, c, "POST", "/api/groups", map[string]any{"name": name, "hierarchical": hierarchical}, http.StatusCreated)
+	grp := decodeGroup(t, r.Body, true)
+	if got, want := r.Header.Get("Location"), "/api/groups/"+grp.ID; got != want {
+		t.Fatalf("Location = %q, want %q", got, want)
+	}
+	expectETag(t, r, grp.Version)
+	top := 0
+	if hierarchical {
+		top = 1000
+	}
+	if grp.Name != name || grp.Hierarchical != hierarchical || grp.CreatorID != c.userID || grp.MyRank != top ||
+		grp.MemberCount != 1 || !slices.Equal(ranks(grp.Members), []string{fmt.Sprintf("%s:%d", g.who(c), top)}) {
+		t.Fatalf("created group = %+v", grp)
+	}
+	return grp
+}
+
+// addMember adds who to grp as c with body (user_id or username, rank) and
+// checks the member answered.
+func (g *groupPlay) addMember(t testing.TB, c *client, grp apiGroup, who *client, body map[string]any, wantRank int) apiMember {
+	t.Helper()
+	r := g.write(t, c, "POST", "/api/groups/"+grp.ID+"/members", body, http.StatusCreated)
+	m := decodeMember(t, r.Body)
+	if m.UserID != who.userID || m.Username != g.who(who) || m.Rank != wantRank {
+		t.Fatalf("added member = %+v, want %s with rank %d", m, g.who(who), wantRank)
+	}
+	expectETag(t, r, m.Version)
+	return m
+}
+
+// groupAppointment creates a group appointment as c.
+func (g *groupPlay) groupAppointment(t testing.TB, c *client, grp apiGroup, body map[string]any) apiAppointment {
+	t.Helper()
+	r := g.write(t, c, "POST", "/api/groups/"+grp.ID+"/appointments", body, http.StatusCreated)
+	a := decodeAppointment(t, r)
+	if got, want := r.Header.Get("Location"), "/api/appointments/"+a.ID; got != want {
+		t.Fatalf("Location = %q, want %q", got, want)
+	}
+	if a.GroupID == nil || *a.GroupID != grp.ID || a.OwnerID != c.userID || a.MyStatus != "owner" {
+		t.Fatalf("group appointment = %+v, want one of group %s owned by %s", a, grp.ID, g.who(c))
+	}
+	return a
+}
+
+// personal books a personal appointment for c.
+func (g *groupPlay) personal(t testing.TB, c *client, body map[string]any) apiAppointment {
+	t.Helper()
+	return decodeAppointment(t, g.write(t, c, "POST", "/api/appointments", body, http.StatusCreated))
+}
+
+func slot(title string, start, end time.Time, more ...string) map[string]any {
+	b := map[string]any{"title": title, "start": rfc(start), "end": rfc(end)}
+	for i := 0; i+1 < len(more); i += 2 {
+		b[more[i]] = more[i+1]
+	}
+	return b
+}
+
+// conflictsOf returns details.conflicts of a schedule_conflict, checking
+// that the caller's own slots carry {user_id, appointment_id, title, start,
+// end} and everyone else's exactly {user_id, start, end, busy}.
+func conflictsOf(t testing.TB, e apiError, caller string) []map[string]any {
+	t.Helper()
+	raw, _ := json.Marshal(e.Details["conflicts"])
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil || len(list) == 0 {
+		t.Fatalf("details.conflicts = %s, want a non-empty list", raw)
+	}
+	out := []map[string]any{}
+	for _, r := range list {
+		var m map[string]any
+		json.Unmarshal(r, &m)
+		if m["user_id"] == caller {
+			expectKeys(t, r, "user_id", "appointment_id", "title", "start", "end")
+		} else {
+			expectKeys(t, r, "user_id", "start", "end", "busy")
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios.
+
+// TestE2EGroupsHierarchyImposes: a director's department; one head of
+// department sets a meeting. The three people below the head have it in
+// their agendas at once (auto, not pending, blocking); the director above
+// and the other head at the same rank get invitations instead. Everyone is
+// told, and the head hears of each answer.
+func TestE2EGroupsHierarchyImposes(t *testing.T) {
+	g := newGroupPlay(t)
+	dora := g.user(t, "dora") // director: creates the department, rank 1000
+	hugo := g.user(t, "hugo") // head of department, rank 500, organises
+	pia := g.user(t, "pia")   // another head, rank 500: level with the organiser
+	sam := g.user(t, "sam")   // rank 100
+	sue := g.user(t, "sue")   // rank 100
+	syd := g.user(t, "syd")   // rank 0 (the default)
+
+	dept := g.createGroup(t, dora, "Engineering", true)
+	gp := "/api/groups/" + dept.ID
+	g.addMember(t, dora, dept, hugo, map[string]any{"username": "hugo", "rank": 500}, 500)
+	g.addMember(t, dora, dept, pia, map[string]any{"user_id": pia.userID, "rank": 500}, 500)
+	g.addMember(t, dora, dept, sam, map[string]any{"user_id": sam.userID, "rank": 100}, 100)
+	g.addMember(t, dora, dept, sue, map[string]any{"username": "sue", "rank": 100}, 100)
+	g.addMember(t, dora, dept, syd, map[string]any{"user_id": syd.userID}, 0)
+
+	// The department as its lowest member sees it: most senior first.
+	var got apiGroup
+	r := g.get(t, syd, gp).expect(t, http.StatusOK)
+	got = decodeGroup(t, r.Body, true)
+	expectETag(t, r, got.Version)
+	if want := []string{"dora:1000", "hugo:500", "pia:500", "sam:100", "sue:100", "syd:0"}; !slices.Equal(ranks(got.Members), want) {
+		t.Fatalf("members = %v, want %v", ranks(got.Members), want)
+	}
+	if got.MyRank != 0 || got.MemberCount != 6 || got.CreatorID != dora.userID || !got.Hierarchical {
+		t.Fatalf("group as syd = %+v", got)
+	}
+	var list []json.RawMessage
+	g.read(t, syd, "/api/groups", &list)
+	if len(list) != 1 {
+		t.Fatalf("syd's groups = %d, want 1", len(list))
+	}
+	if lg := decodeGroup(t, list[0], false); lg.ID != dept.ID || lg.MyRank != 0 || lg.MemberCount != 6 {
+		t.Fatalf("syd's group in the list = %+v", lg)
+	}
+
+	// Hugo sets the meeting.
+	meeting := g.groupAppointment(t, hugo, dept, slot("Quarterly planning", at(9, 0), at(10, 30),
+		"description", "bring the numbers", "location", "Room 1"))
+	if meeting.Status != "confirmed" || meeting.Privacy != "full" || meeting.Description != "bring the numbers" || meeting.Location != "Room 1" {
+		t.Fatalf("meeting = %+v", meeting)
+	}
+	wantParts := []string{"dora:pending", "hugo:owner", "pia:pending", "sam:auto", "sue:auto", "syd:auto"}
+	if got := statuses(meeting); !slices.Equal(got, wantParts) {
+		t.Fatalf("participants = %v, want %v", got, wantParts)
+	}
+	morning, noon := at(8, 0), at(12, 0)
+
+	// Below the organiser: in the agenda at once, imposed, not an invitation.
+	for _, c := range []*client{sam, sue, syd} {
+		entries := g.expectAgenda(t, c, morning, noon, "Quarterly planning 09:00-10:30 auto/confirmed pending=false")
+		if entries[0].AppointmentID != meeting.ID {
+			t.Fatalf("%s's entry is %s, want %s", g.who(c), entries[0].AppointmentID, meeting.ID)
+		}
+		g.expectInvitations(t, c)
+		if a := g.appointment(t, c, meeting.ID); a.MyStatus != "auto" || a.Status != "confirmed" || !slices.Equal(statuses(a), wantParts) {
+			t.Fatalf("meeting as %s = %+v", g.who(c), a)
+		}
+	}
+	// Level with or above the organiser: an invitation, pending in the agenda.
+	for _, c := range []*client{dora, pia} {
+		g.expectAgenda(t, c, morning, noon, "Quarterly planning 09:00-10:30 pending/confirmed pending=true")
+		g.expectInvitations(t, c, meeting.ID)
+	}
+	g.expectAgenda(t, hugo, morning, noon, "Quarterly planning 09:00-10:30 owner/confirmed pending=false")
+
+	// Who was told what.
+	imposed := note{"imposed", apptNote(meeting, "confirmed", hugo.userID)}
+	invited := note{"invitation", apptNote(meeting, "confirmed", hugo.userID)}
+	added := func(c *client, rank int) note {
+		return note{"member_added", groupNote(dept, "Engineering", dora.userID, c.userID, "rank", rank)}
+	}
+	g.expectNotes(t, sam, imposed, added(sam, 100))
+	g.expectNotes(t, sue, imposed, added(sue, 100))
+	g.expectNotes(t, syd, imposed, added(syd, 0))
+	g.expectNotes(t, pia, invited, added(pia, 500))
+	g.expectNotes(t, dora, invited) // the creator is not told she added herself
+	g.expectNotes(t, hugo, added(hugo, 500))
+
+	// Imposed time blocks: syd cannot book over it, and sees why in full.
+	e, _ := g.refuse(t, syd, "POST", "/api/appointments", slot("Gym", at(10, 0), at(11, 0)), http.StatusConflict, "schedule_conflict")
+	cs := conflictsOf(t, e, syd.userID)
+	if len(cs) != 1 || cs[0]["appointment_id"] != meeting.ID || cs[0]["title"] != "Quarterly planning" ||
+		cs[0]["start"] != rfc(at(9, 0)) || cs[0]["end"] != rfc(at(10, 30)) {
+		t.Fatalf("conflicts = %v, want the meeting", cs)
+	}
+	// An imposed meeting cannot be answered.
+	g.refuse(t, sam, "POST", "/api/appointments/"+meeting.ID+"/accept", nil, http.StatusConflict, "conflict")
+	g.refuse(t, sam, "POST", "/api/appointments/"+meeting.ID+"/decline", nil, http.StatusConflict, "conflict")
+
+	// Pia accepts: it becomes blocking time of hers, and hugo hears of it.
+	p := g.answer(t, pia, meeting.ID, "accept")
+	if p.Status != "accepted" || p.Appointment.Status != "confirmed" {
+		t.Fatalf("accept = %+v", p)
+	}
+	g.expectAgenda(t, pia, morning, noon, "Quarterly planning 09:00-10:30 accepted/confirmed pending=false")
+	g.expectInvitations(t, pia)
+	g.expectNotes(t, hugo, note{"accepted", apptNote(meeting, "confirmed", pia.userID, "user_id", pia.userID)}, added(hugo, 500))
+
+	// Dora declines: it leaves her agenda; she can still read it.
+	p = g.answer(t, dora, meeting.ID, "decline")
+	if p.Status != "declined" || p.Appointment.Status != "confirmed" {
+		t.Fatalf("decline = %+v", p)
+	}
+	g.expectAgenda(t, dora, morning, noon)
+	g.expectInvitations(t, dora)
+	a := g.appointment(t, dora, meeting.ID)
+	wantParts = []string{"dora:declined", "hugo:owner", "pia:accepted", "sam:auto", "sue:auto", "syd:auto"}
+	if a.MyStatus != "declined" || a.Status != "confirmed" || !slices.Equal(statuses(a), wantParts) {
+		t.Fatalf("meeting as dora after declining = %+v", a)
+	}
+	g.expectNotes(t, hugo,
+		note{"declined", apptNote(meeting, "confirmed", dora.userID, "user_id", dora.userID)},
+		note{"accepted", apptNote(meeting, "confirmed", pia.userID, "user_id", pia.userID)},
+		added(hugo, 500))
+	// The others heard nothing of the answers.
+	g.expectNotes(t, sam, imposed, added(sam, 100))
+}
+
+// TestE2EGroupsFlatStudyGroup: in a flat group everyone is invited; a
+// meeting holds only once all accept, and one refusal cancels it for all.
+func TestE2EGroupsFlatStudyGroup(t *testing.T) {
+	g := newGroupPlay(t)
+	lea := g.user(t, "lea")
+	max := g.user(t, "max")
+	noa := g.user(t, "noa")
+	ola := g.user(t, "ola")
+
+	club := g.createGroup(t, lea, "Study group", false)
+	g.addMember(t, lea, club, max, map[string]any{"username": "max"}, 0)
+	g.addMember(t, max, club, noa, map[string]any{"user_id": noa.userID}, 0)         // any member may add
+	g.addMember(t, noa, club, ola, map[string]any{"username": "ola", "rank": 0}, 0) // rank 0 is the only rank
+	var grp apiGroup
+	grp = decodeGroup(t, g.read(t, ola, "/api/groups/"+club.ID, nil), true)
+	if want := []string{"lea:0", "max:0", "noa:0", "ola:0"}; !slices.Equal(ranks(grp.Members), want) || grp.Hierarchical {
+		t.Fatalf("members = %v, want %v", ranks(grp.Members), want)
+	}
+	evening, night := at(17, 0), at(23, 0)
+	added := func(c, by *client) []note {
+		return []note{{"member_added", groupNote(club, "Study group", by.userID, c.userID, "rank", 0)}}
+	}
+	addedBy := map[string][]note{lea.userID: nil, max.userID: added(max, lea), noa.userID: added(noa, max), ola.userID: added(ola, noa)}
+
+	// Meeting 1: pending until everyone accepted.
+	m1 := g.groupAppointment(t, max, club, slot("Study session", at(18, 0), at(20, 0)))
+	if m1.Status != "pending" || !slices.Equal(statuses(m1), []string{"lea:pending", "max:owner", "noa:pending", "ola:pending"}) {
+		t.Fatalf("meeting 1 = %+v", m1)
+	}
+	for _, c := range []*client{lea, noa, ola} {
+		g.expectAgenda(t, c, evening, night, "Study session 18:00-20:00 pending/pending pending=true")
+		g.expectInvitations(t, c, m1.ID)
+		g.expectNotes(t, c, append([]note{{"invitation", apptNote(m1, "pending", max.userID)}}, addedBy[c.userID]...)...)
+	}
+	g.expectAgenda(t, max, evening, night, "Study session 18:00-20:00 owner/pending pending=false")
+
+	for i, c := range []*client{lea, noa} {
+		p := g.answer(t, c, m1.ID, "accept")
+		if p.Status != "accepted" || p.Appointment.Status != "pending" {
+			t.Fatalf("acceptance %d by %s = %+v, want the meeting still pending", i+1, g.who(c), p)
+		}
+		if a := g.appointment(t, max, m1.ID); a.Status != "pending" {
+			t.Fatalf("after %s accepted, status = %q, want pending", g.who(c), a.Status)
+		}
+	}
+	p := g.answer(t, ola, m1.ID, "accept") // the last one
+	if p.Status != "accepted" || p.Appointment.Status != "confirmed" {
+		t.Fatalf("last acceptance = %+v, want the meeting confirmed", p)
+	}
+	for _, c := range []*client{lea, max, noa, ola} {
+		a := g.appointment(t, c, m1.ID)
+		if a.Status != "confirmed" || !slices.Equal(statuses(a), []string{"lea:accepted", "max:owner", "noa:accepted", "ola:accepted"}) {
+			t.Fatalf("meeting 1 as %s = %+v", g.who(c), a)
+		}
+		g.expectInvitations(t, c)
+	}
+	for _, c := range []*client{lea, noa, ola} {
+		g.expectAgenda(t, c, evening, night, "Study session 18:00-20:00 accepted/confirmed pending=false")
+	}
+	g.expectAgenda(t, max, evening, night, "Study session 18:00-20:00 owner/confirmed pending=false")
+	confirmed := note{"confirmed", apptNote(m1, "confirmed", ola.userID)}
+	accepted := func(c *client) note {
+		return note{"accepted", apptNote(m1, "pending", c.userID, "user_id", c.userID)}
+	}
+	g.expectNotes(t, max, append([]note{confirmed, accepted(ola), accepted(noa), accepted(lea)}, addedBy[max.userID]...)...)
+	for _, c := range []*client{lea, noa} {
+		g.expectNotes(t, c, append([]note{confirmed, {"invitation", apptNote(m1, "pending", max.userID)}}, addedBy[c.userID]...)...)
+	}
+	// Ola confirmed it herself: not told.
+	g.expectNotes(t, ola, append([]note{{"invitation", apptNote(m1, "pending", max.userID)}}, addedBy[ola.userID]...)...)
+	notesBefore := map[string][]apiNotification{}
+	for _, c := range []*client{lea, max, noa, ola} {
+		notesBefore[c.userID] = g.notifications(t, c, "")
+	}
+
+	// Meeting 2: one refusal cancels it for everyone.
+	m2 := g.groupAppointment(t, lea, club, slot("Exam prep", at(21, 0), at(22, 0)))
+	g.answer(t, noa, m2.ID, "accept")
+	p = g.answer(t, ola, m2.ID, "decline")
+	if p.Status != "declined" || p.Appointment.Status != "cancelled" {
+		t.Fatalf("decline = %+v, want the meeting cancelled", p)
+	}
+	for _, c := range []*client{lea, max, noa, ola} {
+		a := g.appointment(t, c, m2.ID)
+		if a.Status != "cancelled" || !slices.Equal(statuses(a), []string{"lea:owner", "max:pending", "noa:accepted", "ola:declined"}) {
+			t.Fatalf("meeting 2 as %s = %+v", g.who(c), a)
+		}
+		g.expectAgenda(t, c, at(20, 30), night) // gone from every agenda
+		g.expectInvitations(t, c)
+	}
+	cancelled := note{"cancelled", apptNote(m2, "cancelled", ola.userID, "reason", "declined")}
+	invitedTo2 := note{"invitation", apptNote(m2, "pending", lea.userID)}
+	noteTypes := func(ns []apiNotification) []note {
+		var out []note
+		for _, n := range ns {
+			out = append(out, note{n.Type, n.Payload})
+		}
+		return out
+	}
+	g.expectNotes(t, max, append([]note{cancelled, invitedTo2}, noteTypes(notesBefore[max.userID])...)...)
+	g.expectNotes(t, noa, append([]note{cancelled, invitedTo2}, noteTypes(notesBefore[noa.userID])...)...)
+	g.expectNotes(t, lea, append([]note{cancelled,
+		{"declined", apptNote(m2, "pending", ola.userID, "user_id", ola.userID)},
+		{"accepted", apptNote(m2, "pending", noa.userID, "user_id", noa.userID)},
+	}, noteTypes(notesBefore[lea.userID])...)...)
+	g.expectNotes(t, ola, append([]note{invitedTo2}, noteTypes(notesBefore[ola.userID])...)...)
+
+	// Nothing more to answer, and nothing more to cancel.
+	path := "/api/appointments/" + m2.ID
+	g.refuse(t, max, "POST", path+"/accept", nil, http.StatusConflict, "conflict")
+	g.refuse(t, max, "POST", path+"/decline", nil, http.StatusConflict, "conflict")
+	g.refuse(t, noa, "POST", path+"/decline", nil, http.StatusConflict, "conflict")
+	g.refuse(t, ola, "POST", path+"/accept", nil, http.StatusConflict, "conflict")
+	g.refuse(t, lea, "DELETE", path, nil, http.StatusConflict, "conflict")
+	// The evening is free again for everyone but the confirmed session.
+	g.personal(t, max, slot("Max's run", at(21, 0), at(22, 0)))
+}
