@@ -194,12 +194,14 @@ func TestGroupAgendaMasking(t *testing.T) {
 		wantMyStatus, wantGp string // when detailed
 	}{
 		{name: "member sees their own freebusy entry", group: "h", viewer: "mid", member: "mid", appointment: "mid-fb", wantDetails: true, wantMyStatus: owner},
-		{name: "participant (declined) sees a freebusy entry of a superior", group: "h", viewer: "low", member: "mid", appointment: "mid-shared",
+		{name: "participant who declined (a participant row, no entry) sees a freebusy entry of a superior", group: "h", viewer: "low", member: "mid", appointment: "mid-shared",
 			wantDetails: true, wantMyStatus: owner, wantGp: "h"},
 		{name: "participant (accepted peer) sees it in the organiser's agenda", group: "h", viewer: "peer", member: "mid", appointment: "mid-shared",
 			wantDetails: true, wantMyStatus: owner, wantGp: "h"},
 		{name: "participant sees it in their own agenda", group: "h", viewer: "peer", member: "peer", appointment: "mid-shared",
 			wantDetails: true, wantMyStatus: agenda.RoleAccepted, wantGp: "h"},
+		{name: "pending invitee (a peer) sees the organiser's entry", group: "h", viewer: "mid", member: "peer", appointment: "mid-invited",
+			wantDetails: true, wantMyStatus: owner, wantGp: "h"},
 		{name: "superior sees full details", group: "h", viewer: "boss", member: "mid", appointment: "mid-full", wantDetails: true, wantMyStatus: owner},
 		{name: "superior two ranks up sees full details", group: "h", viewer: "boss", member: "low", appointment: "low-full", wantDetails: true, wantMyStatus: owner},
 		{name: "superior does not see freebusy", group: "h", viewer: "boss", member: "mid", appointment: "mid-fb"},
@@ -212,7 +214,7 @@ func TestGroupAgendaMasking(t *testing.T) {
 		{name: "flat: nobody outranks (creator)", group: "f", viewer: "low", member: "mid", appointment: "mid-full"},
 		{name: "flat: nobody outranks (rank 1000 elsewhere)", group: "f", viewer: "boss", member: "low", appointment: "low-full"},
 		{name: "flat: member still sees their own", group: "f", viewer: "boss", member: "boss", appointment: "boss-full", wantDetails: true, wantMyStatus: owner},
-		{name: "flat: participant still sees it", group: "f", viewer: "low", member: "mid", appointment: "mid-shared", wantDetails: true, wantMyStatus: owner, wantGp: "h"},
+		{name: "flat: participant who declined still sees it", group: "f", viewer: "low", member: "mid", appointment: "mid-shared", wantDetails: true, wantMyStatus: owner, wantGp: "h"},
 	}
 	views := map[string][]agenda.MemberAgenda{}
 	view := func(t *testing.T, group, viewer string) []agenda.MemberAgenda {
@@ -272,8 +274,16 @@ func TestGroupAgendaMasking(t *testing.T) {
 			if gp := e.GroupID; (tc.wantGp == "") != (gp == nil) || (gp != nil && *gp != tc.wantGp) {
 				t.Errorf("group_id = %v, want %q", gp, tc.wantGp)
 			}
-			if !e.Start.Equal(entry.Start) || !e.End.Equal(entry.End) || e.Status != agenda.StatusConfirmed || e.Version == 0 {
-				t.Errorf("details = %+v, want the entry's interval, status confirmed and a version", e)
+			if !e.Start.Equal(entry.Start) || !e.End.Equal(entry.End) || e.Status != agenda.StatusConfirmed || e.Version != 1 || e.OriginNode != "node-a" {
+				t.Errorf("details = %+v, want the entry's interval, status confirmed, version 1 from node-a", e)
+			}
+			wantPrivacy := full
+			if strings.Contains(tc.appointment, "fb") || tc.appointment == "mid-shared" || tc.appointment == "boss-imposed" {
+				wantPrivacy = fb
+			}
+			if e.Description != "Desc "+tc.appointment || e.Location != "Loc "+tc.appointment || e.Title != "Title "+tc.appointment || e.Privacy != wantPrivacy {
+				t.Errorf("details = %q/%q/%q/%s, want the appointment's title, description, location and privacy %s",
+					e.Title, e.Description, e.Location, e.Privacy, wantPrivacy)
 			}
 		})
 	}
