@@ -726,3 +726,104 @@ func TestMarkAllNotificationsRead(t *testing.T) {
 		}
 	})
 }
+
+func TestUpdateAndDeleteGroup(t *testing.T) {
+	ctx := context.Background()
+	t.Run("the creator renames", func(t *testing.T) {
+		log := &fakeLog{}
+		_, err := newHandlers(log, groupWorld(t)).UpdateGroup(ctx, commands.UpdateGroup{ActorID: "boss", GroupID: "h", Name: ptr(" Tree "), IfMatch: 4})
+		if err != nil {
+			t.Fatalf("UpdateGroup: %v", err)
+		}
+		evs := proposal(t, log, "boss", map[string]int64{"group-h": 4}, "group.updated")
+		if got := evs[0].(events.GroupUpdated); got != (events.GroupUpdated{GroupID: "h", Name: "Tree"}) {
+			t.Errorf("updated = %+v, want name Tree, description kept", got)
+		}
+	})
+	for _, tc := range []struct {
+		name      string
+		cmd       commands.UpdateGroup
+		code      string
+		wantField string
+	}{
+		{name: "another member", cmd: commands.UpdateGroup{ActorID: "mid", GroupID: "h", Name: ptr("X")}, code: agenda.EFORBIDDEN},
+		{name: "a non-member", cmd: commands.UpdateGroup{ActorID: "dan", GroupID: "h", Name: ptr("X")}, code: agenda.ENOTFOUND},
+		{name: "a stale If-Match", cmd: commands.UpdateGroup{ActorID: "boss", GroupID: "h", Name: ptr("X"), IfMatch: 3}, code: agenda.EPRECONDITIONFAILED},
+		{name: "a blank name", cmd: commands.UpdateGroup{ActorID: "boss", GroupID: "h", Name: ptr(" ")}, code: agenda.EINVALID, wantField: "name"},
+	} {
+		t.Run("update refused: "+tc.name, func(t *testing.T) {
+			log := &fakeLog{}
+			_, err := newHandlers(log, groupWorld(t)).UpdateGroup(ctx, tc.cmd)
+			wantCode(t, err, tc.code, tc.wantField)
+			noProposal(t, log)
+		})
+	}
+	t.Run("the creator deletes", func(t *testing.T) {
+		log := &fakeLog{}
+		if _, err := newHandlers(log, answerWorld(t)).DeleteGroup(ctx, commands.DeleteGroup{ActorID: "boss", GroupID: "h"}); err != nil {
+			t.Fatalf("DeleteGroup: %v", err)
+		}
+		proposal(t, log, "boss", map[string]int64{"group-h": 4}, "group.deleted")
+	})
+	t.Run("delete refused while appointments wait for answers", func(t *testing.T) {
+		log := &fakeLog{}
+		_, err := newHandlers(log, answerWorld(t)).DeleteGroup(ctx, commands.DeleteGroup{ActorID: "ana", GroupID: "f"})
+		wantCode(t, err, agenda.ECONFLICT, "")
+		if n := agenda.ErrorDetails(err)["pending_appointments"]; n != 1 {
+			t.Errorf("details.pending_appointments = %v, want 1", n)
+		}
+		noProposal(t, log)
+	})
+	t.Run("delete refused to another member", func(t *testing.T) {
+		log := &fakeLog{}
+		_, err := newHandlers(log, groupWorld(t)).DeleteGroup(ctx, commands.DeleteGroup{ActorID: "bob", GroupID: "f"})
+		wantCode(t, err, agenda.EFORBIDDEN, "")
+		noProposal(t, log)
+	})
+}
+
+func TestUpdateGroupAppointment(t *testing.T) {
+	ctx := context.Background()
+	later := func(d time.Duration) *time.Time { v := apptFrom.Add(d); return &v }
+	t.Run("a new time moves every entry but declined ones", func(t *testing.T) {
+		log := &fakeLog{}
+		r := answerWorld(t)
+		a := r.appointments["ha"]
+		a.Participants[0].Status = agenda.RoleDeclined // boss
+		r.appointments["ha"] = a
+		// low's (imposed) agenda is free at the new time; boss's clash
+		// does not matter, boss declined.
+		r.schedules["boss"] = agenda.Schedule{Version: 11, Conflicts: []agenda.Slot{{AppointmentID: "x", Start: apptFrom, End: apptTo}}}
+		_, err := newHandlers(log, r).UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "mid", AppointmentID: "ha",
+			Start: later(2 * time.Hour), End: later(3 * time.Hour)})
+		if err != nil {
+			t.Fatalf("UpdateAppointment: %v", err)
+		}
+		evs := proposal(t, log, "mid", map[string]int64{"appointment-ha": 8, "agenda-mid": 12, "agenda-low": 13},
+			"appointment.updated", "agenda.entry_rescheduled", "agenda.entry_rescheduled")
+		for _, ev := range evs[1:] {
+			if e := ev.(events.AgendaEntryRescheduled); !e.Start.Equal(*later(2 * time.Hour)) {
+				t.Errorf("rescheduled = %+v, want the new start", e)
+			}
+		}
+	})
+	t.Run("an imposed participant's clash refuses it", func(t *testing.T) {
+		log := &fakeLog{}
+		r := answerWorld(t)
+		r.schedules["low"] = agenda.Schedule{Version: 13, Conflicts: []agenda.Slot{{AppointmentID: "x", Title: "Secret", Start: apptFrom, End: apptTo}}}
+		_, err := newHandlers(log, r).UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "mid", AppointmentID: "ha",
+			Start: later(30 * time.Minute), End: later(90 * time.Minute)})
+		wantCode(t, err, agenda.ESCHEDULECONFLICT, "")
+		list, _ := agenda.ErrorDetails(err)["conflicts"].([]map[string]any)
+		if len(list) != 1 || list[0]["user_id"] != "low" || list[0]["title"] != nil || list[0]["busy"] != true {
+			t.Errorf("details.conflicts = %v, want low's slot as busy time only", list)
+		}
+		noProposal(t, log)
+	})
+	t.Run("a cancelled appointment cannot change", func(t *testing.T) {
+		log := &fakeLog{}
+		_, err := newHandlers(log, answerWorld(t)).UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "mid", AppointmentID: "hx", Title: ptr("X")})
+		wantCode(t, err, agenda.ECONFLICT, "")
+		noProposal(t, log)
+	})
+}
