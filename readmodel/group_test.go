@@ -267,6 +267,18 @@ func TestGroupAgendaMasking(t *testing.T) {
 			if entry.AgendaEntry == nil || entry.Busy {
 				t.Fatalf("entry = busy %v, no details; want details", entry.Busy)
 			}
+			b, err := json.Marshal(entry)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fields map[string]any
+			if err := json.Unmarshal(b, &fields); err != nil {
+				t.Fatal(err)
+			}
+			if fields["busy"] != false || fields["appointment_id"] != tc.appointment || fields["title"] != "Title "+tc.appointment ||
+				fields["my_status"] != tc.wantMyStatus || fields["start"] == nil || fields["end"] == nil {
+				t.Errorf("detailed entry JSON = %s, want busy:false with the appointment's fields", b)
+			}
 			e := entry.AgendaEntry
 			if e.AppointmentID != tc.appointment || !strings.HasPrefix(e.Title, "Title ") || e.MyStatus != tc.wantMyStatus || e.Pending {
 				t.Errorf("details = %+v, want %s with title, my_status %s, not pending", e, tc.appointment, tc.wantMyStatus)
