@@ -626,7 +626,7 @@ func TestE2EGroupsFlatStudyGroup(t *testing.T) {
 
 	club := g.createGroup(t, lea, "Study group", false)
 	g.addMember(t, lea, club, max, map[string]any{"username": "max"}, 0)
-	g.addMember(t, max, club, noa, map[string]any{"user_id": noa.userID}, 0)         // any member may add
+	g.addMember(t, max, club, noa, map[string]any{"user_id": noa.userID}, 0)        // any member may add
 	g.addMember(t, noa, club, ola, map[string]any{"username": "ola", "rank": 0}, 0) // rank 0 is the only rank
 	var grp apiGroup
 	grp = decodeGroup(t, g.read(t, ola, "/api/groups/"+club.ID, nil), true)
@@ -731,4 +731,404 @@ func TestE2EGroupsFlatStudyGroup(t *testing.T) {
 	g.refuse(t, lea, "DELETE", path, nil, http.StatusConflict, "conflict")
 	// The evening is free again for everyone but the confirmed session.
 	g.personal(t, max, slot("Max's run", at(21, 0), at(22, 0)))
+}
+
+// groupAgendaLines reads grp's agenda for [from, to) as viewer and renders
+// it as "member: 09:00-10:00 Title (my_status)" for an entry shown in
+// detail and "member: 09:00-10:00 busy" for a masked one, checking that a
+// masked entry is exactly {start, end, busy: true} and a detailed one has
+// every agenda entry field and busy false. It returns the raw body too.
+func (g *groupPlay) groupAgendaLines(t testing.TB, viewer *client, grp apiGroup, from, to time.Time) ([]string, []byte) {
+	t.Helper()
+	var members []json.RawMessage
+	body := g.read(t, viewer, fmt.Sprintf("/api/groups/%s/agenda?from=%s&to=%s", grp.ID, rfc(from), rfc(to)), &members)
+	detailKeys := append([]string{"busy"}, agendaEntryKeys...)
+	out := []string{}
+	for _, mr := range members {
+		m := expectKeys(t, mr, "user_id", "username", "entries")
+		name := rawString(t, m, "username")
+		var entries []json.RawMessage
+		if err := json.Unmarshal(m["entries"], &entries); err != nil || entries == nil {
+			t.Fatalf("entries of %s = %s, want a list", name, m["entries"])
+		}
+		if len(entries) == 0 {
+			out = append(out, name+": -")
+		}
+		for _, er := range entries {
+			var e struct {
+				Start, End time.Time
+				Busy       bool
+				Title      string
+				MyStatus   string `json:"my_status"`
+			}
+			if err := json.Unmarshal(er, &e); err != nil {
+				t.Fatal(err)
+			}
+			span := e.Start.Format("15:04") + "-" + e.End.Format("15:04")
+			var raw map[string]json.RawMessage
+			json.Unmarshal(er, &raw)
+			if len(raw) == 3 {
+				expectKeys(t, er, "start", "end", "busy")
+				if !e.Busy {
+					t.Fatalf("masked entry with busy false: %s", er)
+				}
+				out = append(out, name+": "+span+" busy")
+				continue
+			}
+			expectKeys(t, er, detailKeys...)
+			if e.Busy {
+				t.Fatalf("detailed entry with busy true: %s", er)
+			}
+			out = append(out, fmt.Sprintf("%s: %s %s (%s)", name, span, e.Title, e.MyStatus))
+		}
+	}
+	return out, body
+}
+
+// expectGroupAgenda fails unless viewer's view of grp's agenda renders as
+// want and the raw body contains none of hidden.
+func (g *groupPlay) expectGroupAgenda(t testing.TB, viewer *client, grp apiGroup, from, to time.Time, want []string, hidden ...string) {
+	t.Helper()
+	got, body := g.groupAgendaLines(t, viewer, grp, from, to)
+	if !slices.Equal(got, want) {
+		t.Fatalf("agenda of group %q as %s =\n  %s\nwant\n  %s", grp.Name, g.who(viewer), strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	for _, h := range hidden {
+		if strings.Contains(string(body), h) {
+			t.Fatalf("agenda of group %q as %s leaks %q: %s", grp.Name, g.who(viewer), h, body)
+		}
+	}
+}
+
+// TestE2EGroupsAgendaPrivacy: who sees what of whom in a group agenda. A
+// superior sees a subordinate's entries in detail when their privacy is
+// full and only busy time when it is freebusy; peers and subordinates see
+// only busy time of what they take no part in; taking part shows details;
+// a flat group has no superiors.
+func TestE2EGroupsAgendaPrivacy(t *testing.T) {
+	g := newGroupPlay(t)
+	boss := g.user(t, "boss") // 1000
+	mona := g.user(t, "mona") // 500
+	lily := g.user(t, "lily") // 100
+	luke := g.user(t, "luke") // 100
+
+	dept := g.createGroup(t, boss, "Dept", true)
+	g.addMember(t, boss, dept, mona, map[string]any{"user_id": mona.userID, "rank": 500}, 500)
+	g.addMember(t, boss, dept, lily, map[string]any{"user_id": lily.userID, "rank": 100}, 100)
+	g.addMember(t, mona, dept, luke, map[string]any{"user_id": luke.userID, "rank": 100}, 100)
+
+	therapy := g.personal(t, luke, slot("Therapy session", at(9, 0), at(10, 0), "privacy", "freebusy"))
+	review := g.personal(t, luke, slot("Code review", at(11, 0), at(12, 0), "privacy", "full"))
+	dentist := g.personal(t, lily, slot("Dentist visit", at(9, 0), at(10, 0)))
+	sync := g.groupAppointment(t, mona, dept, slot("Team sync", at(14, 0), at(15, 0), "privacy", "full"))
+	private := g.personal(t, mona, slot("Mona private", at(16, 0), at(17, 0), "privacy", "full"))
+	board := g.personal(t, boss, slot("Board meeting", at(16, 0), at(17, 0), "privacy", "freebusy"))
+	if !slices.Equal(statuses(sync), []string{"boss:pending", "lily:auto", "luke:auto", "mona:owner"}) {
+		t.Fatalf("team sync participants = %v", statuses(sync))
+	}
+	from, to := at(8, 0), at(18, 0)
+
+	// The boss outranks everyone: full entries in detail, freebusy ones
+	// masked. His pending invitation to the sync blocks nothing, so it is
+	// not in his row.
+	g.expectGroupAgenda(t, boss, dept, from, to, []string{
+		"boss: 16:00-17:00 Board meeting (owner)",
+		"mona: 14:00-15:00 Team sync (owner)",
+		"mona: 16:00-17:00 Mona private (owner)",
+		"lily: 09:00-10:00 Dentist visit (owner)",
+		"lily: 14:00-15:00 Team sync (auto)",
+		"luke: 09:00-10:00 busy",
+		"luke: 11:00-12:00 Code review (owner)",
+		"luke: 14:00-15:00 Team sync (auto)",
+	}, "Therapy session", therapy.ID)
+	// Mona outranks lily and luke, not the boss.
+	g.expectGroupAgenda(t, mona, dept, from, to, []string{
+		"boss: 16:00-17:00 busy",
+		"mona: 14:00-15:00 Team sync (owner)",
+		"mona: 16:00-17:00 Mona private (owner)",
+		"lily: 09:00-10:00 Dentist visit (owner)",
+		"lily: 14:00-15:00 Team sync (auto)",
+		"luke: 09:00-10:00 busy",
+		"luke: 11:00-12:00 Code review (owner)",
+		"luke: 14:00-15:00 Team sync (auto)",
+	}, "Therapy session", therapy.ID, "Board meeting", board.ID)
+	// Luke is a peer of lily and below mona: busy time only, except the
+	// sync he takes part in; his own entries in full.
+	g.expectGroupAgenda(t, luke, dept, from, to, []string{
+		"boss: 16:00-17:00 busy",
+		"mona: 14:00-15:00 Team sync (owner)",
+		"mona: 16:00-17:00 busy",
+		"lily: 09:00-10:00 busy",
+		"lily: 14:00-15:00 Team sync (auto)",
+		"luke: 09:00-10:00 Therapy session (owner)",
+		"luke: 11:00-12:00 Code review (owner)",
+		"luke: 14:00-15:00 Team sync (auto)",
+	}, "Dentist visit", dentist.ID, "Mona private", private.ID, "Board meeting", board.ID)
+	g.expectGroupAgenda(t, lily, dept, from, to, []string{
+		"boss: 16:00-17:00 busy",
+		"mona: 14:00-15:00 Team sync (owner)",
+		"mona: 16:00-17:00 busy",
+		"lily: 09:00-10:00 Dentist visit (owner)",
+		"lily: 14:00-15:00 Team sync (auto)",
+		"luke: 09:00-10:00 busy",
+		"luke: 11:00-12:00 busy",
+		"luke: 14:00-15:00 Team sync (auto)",
+	}, "Therapy session", therapy.ID, "Code review", review.ID, "Mona private", private.ID, "Board meeting", board.ID)
+
+	// Once the boss accepts, the sync is blocking time of his too.
+	g.answer(t, boss, sync.ID, "accept")
+	g.expectGroupAgenda(t, luke, dept, at(13, 0), at(18, 0), []string{
+		"boss: 14:00-15:00 Team sync (accepted)",
+		"boss: 16:00-17:00 busy",
+		"mona: 14:00-15:00 Team sync (owner)",
+		"mona: 16:00-17:00 busy",
+		"lily: 14:00-15:00 Team sync (auto)",
+		"luke: 14:00-15:00 Team sync (auto)",
+	}, "Board meeting", "Mona private")
+	// A window shows only what overlaps it, and every member, even idle.
+	g.expectGroupAgenda(t, lily, dept, at(10, 0), at(11, 0), []string{"boss: -", "mona: -", "lily: -", "luke: -"})
+
+	// In a flat group no one outranks anyone: full privacy shows nothing to
+	// the others, a shared appointment shows in detail.
+	club := g.createGroup(t, mona, "Lunch club", false)
+	g.addMember(t, mona, club, luke, map[string]any{"username": "luke"}, 0)
+	lunch := g.groupAppointment(t, mona, club, slot("Lunch", at(12, 0), at(13, 0)))
+	g.answer(t, luke, lunch.ID, "accept")
+	// (Equal ranks: members by username.)
+	g.expectGroupAgenda(t, mona, club, from, to, []string{
+		"luke: 09:00-10:00 busy",
+		"luke: 11:00-12:00 busy",
+		"luke: 12:00-13:00 Lunch (accepted)",
+		"luke: 14:00-15:00 Team sync (auto)",
+		"mona: 12:00-13:00 Lunch (owner)",
+		"mona: 14:00-15:00 Team sync (owner)",
+		"mona: 16:00-17:00 Mona private (owner)",
+	}, "Therapy session", "Code review", review.ID)
+}
+
+// TestE2EGroupsAgendaDeclinedInviteeSeesDetails: "takes part" is any
+// participation, a declined one included (the invitee can read the
+// appointment with GET /api/appointments/{id} all the same). A peer of the
+// organiser who declined still sees it in detail in the group agenda.
+func TestE2EGroupsAgendaDeclinedInviteeSeesDetails(t *testing.T) {
+	g := newGroupPlay(t)
+	boss := g.user(t, "boss")
+	mona := g.user(t, "mona") // 500, organises
+	mark := g.user(t, "mark") // 500, a peer: invited
+	dept := g.createGroup(t, boss, "Dept", true)
+	g.addMember(t, boss, dept, mona, map[string]any{"username": "mona", "rank": 500}, 500)
+	g.addMember(t, boss, dept, mark, map[string]any{"username": "mark", "rank": 500}, 500)
+	sync := g.groupAppointment(t, mona, dept, slot("Heads sync", at(14, 0), at(15, 0), "privacy", "freebusy"))
+
+	want := []string{"boss: -", "mark: -", "mona: 14:00-15:00 Heads sync (owner)"}
+	g.expectGroupAgenda(t, mark, dept, at(8, 0), at(18, 0), want) // pending: takes part
+	g.answer(t, mark, sync.ID, "decline")
+	if a := g.appointment(t, mark, sync.ID); a.MyStatus != "declined" || a.Title != "Heads sync" {
+		t.Fatalf("the declined invitee reads %+v", a)
+	}
+	g.expectGroupAgenda(t, mark, dept, at(8, 0), at(18, 0), want) // declined: still a participant
+}
+
+// TestE2EGroupsConflictsAcrossPeople: imposing a meeting checks every
+// imposed person's agenda and reports their clashes as busy time only,
+// never what they are; nothing is committed. Accepting into an overlap is
+// refused the same way; touching intervals never clash.
+func TestE2EGroupsConflictsAcrossPeople(t *testing.T) {
+	g := newGroupPlay(t)
+	chief := g.user(t, "chief")
+	ann := g.user(t, "ann")
+	ben := g.user(t, "ben")
+	team := g.createGroup(t, chief, "Team", true)
+	g.addMember(t, chief, team, ann, map[string]any{"username": "ann"}, 0)
+	g.addMember(t, chief, team, ben, map[string]any{"username": "ben"}, 0)
+	interview := g.personal(t, ben, slot("Ben's job interview", at(10, 0), at(11, 0)))
+	gp := "/api/groups/" + team.ID + "/appointments"
+	day := [2]time.Time{at(0, 0), at(23, 59)}
+	annNotes := g.notifications(t, ann, "")
+	benNotes := g.notifications(t, ben, "")
+
+	// Imposing over ben's interview: refused, and the answer shows chief only
+	// that ben is busy then.
+	e, r := g.refuse(t, chief, "POST", gp, slot("All hands", at(10, 30), at(11, 30)), http.StatusConflict, "schedule_conflict")
+	cs := conflictsOf(t, e, chief.userID)
+	want := []map[string]any{{"user_id": ben.userID, "start": rfc(at(10, 0)), "end": rfc(at(11, 0)), "busy": true}}
+	if !reflect.DeepEqual(cs, want) {
+		t.Fatalf("details.conflicts = %v, want %v", cs, want)
+	}
+	for _, leak := range []string{"job interview", interview.ID} {
+		if strings.Contains(string(r.Body), leak) {
+			t.Fatalf("the conflict leaks %q: %s", leak, r.Body)
+		}
+	}
+	// Nothing was committed: no entries, no invitations, no notifications.
+	for _, c := range []*client{chief, ann} {
+		g.expectAgenda(t, c, day[0], day[1])
+		g.expectInvitations(t, c)
+	}
+	g.expectAgenda(t, ben, day[0], day[1], "Ben's job interview 10:00-11:00 owner/confirmed pending=false")
+	if got := g.notifications(t, ann, ""); !reflect.DeepEqual(got, annNotes) {
+		t.Fatalf("ann's notifications changed: %+v", got)
+	}
+	if got := g.notifications(t, ben, ""); !reflect.DeepEqual(got, benNotes) {
+		t.Fatalf("ben's notifications changed: %+v", got)
+	}
+
+	// Clashes of the organiser (in full) and of an imposed member (busy
+	// only), in one answer, organiser first.
+	lunch := g.personal(t, chief, slot("Chief lunch", at(12, 0), at(13, 0)))
+	doctor := g.personal(t, ben, slot("Ben's doctor", at(12, 30), at(13, 30)))
+	e, r = g.refuse(t, chief, "POST", gp, slot("Budget", at(12, 15), at(12, 45)), http.StatusConflict, "schedule_conflict")
+	cs = conflictsOf(t, e, chief.userID)
+	want = []map[string]any{
+		{"user_id": chief.userID, "appointment_id": lunch.ID, "title": "Chief lunch", "start": rfc(at(12, 0)), "end": rfc(at(13, 0))},
+		{"user_id": ben.userID, "start": rfc(at(12, 30)), "end": rfc(at(13, 30)), "busy": true},
+	}
+	if !reflect.DeepEqual(cs, want) {
+		t.Fatalf("details.conflicts = %v, want %v", cs, want)
+	}
+	if strings.Contains(string(r.Body), "doctor") || strings.Contains(string(r.Body), doctor.ID) {
+		t.Fatalf("the conflict leaks ben's appointment: %s", r.Body)
+	}
+
+	// Touching both ben's interview and chief's lunch: fine.
+	standup := g.groupAppointment(t, chief, team, slot("Standup", at(11, 0), at(12, 0)))
+	for _, c := range []*client{ann, ben} {
+		if a := g.appointment(t, c, standup.ID); a.MyStatus != "auto" {
+			t.Fatalf("standup as %s: my_status %q, want auto", g.who(c), a.MyStatus)
+		}
+	}
+	g.expectAgenda(t, ben, day[0], day[1],
+		"Ben's job interview 10:00-11:00 owner/confirmed pending=false",
+		"Standup 11:00-12:00 auto/confirmed pending=false",
+		"Ben's doctor 12:30-13:30 owner/confirmed pending=false")
+
+	// Ann (rank 0) invites: chief above her and ben level with her are
+	// invited. An invitation blocks nothing, so ben books over it; then he
+	// cannot accept it.
+	retro := g.groupAppointment(t, ann, team, slot("Ann's retro", at(15, 0), at(16, 0)))
+	if !slices.Equal(statuses(retro), []string{"ann:owner", "ben:pending", "chief:pending"}) {
+		t.Fatalf("retro participants = %v", statuses(retro))
+	}
+	gym := g.personal(t, ben, slot("Ben's gym", at(15, 30), at(16, 30)))
+	e, _ = g.refuse(t, ben, "POST", "/api/appointments/"+retro.ID+"/accept", nil, http.StatusConflict, "schedule_conflict")
+	cs = conflictsOf(t, e, ben.userID)
+	want = []map[string]any{{"user_id": ben.userID, "appointment_id": gym.ID, "title": "Ben's gym", "start": rfc(at(15, 30)), "end": rfc(at(16, 30))}}
+	if !reflect.DeepEqual(cs, want) {
+		t.Fatalf("details.conflicts = %v, want %v", cs, want)
+	}
+	g.expectInvitations(t, ben, retro.ID)
+	if a := g.appointment(t, ben, retro.ID); a.MyStatus != "pending" {
+		t.Fatalf("after the refused acceptance ben is %q, want pending", a.MyStatus)
+	}
+	// Moving the gym to touch the retro frees him to accept.
+	g.write(t, ben, "PATCH", "/api/appointments/"+gym.ID, map[string]any{"start": rfc(at(16, 0)), "end": rfc(at(17, 0))}, http.StatusOK)
+	g.answer(t, ben, retro.ID, "accept")
+	// Chief accepts into a slot touching his own call.
+	g.personal(t, chief, slot("Chief call", at(14, 0), at(15, 0)))
+	g.answer(t, chief, retro.ID, "accept")
+	g.expectAgenda(t, ben, at(14, 0), at(18, 0),
+		"Ann's retro 15:00-16:00 accepted/confirmed pending=false",
+		"Ben's gym 16:00-17:00 owner/confirmed pending=false")
+}
+
+// freeSlotsPath is the free-slots query of grp.
+func freeSlotsPath(grp apiGroup, from, to time.Time, duration string) string {
+	return fmt.Sprintf("/api/groups/%s/free-slots?from=%s&to=%s&duration=%s", grp.ID, rfc(from), rfc(to), duration)
+}
+
+// expectFreeSlots fails unless the free slots of grp are exactly want
+// ("09:00-10:00" each), each shaped {start, end}.
+func (g *groupPlay) expectFreeSlots(t testing.TB, c *client, grp apiGroup, from, to time.Time, duration string, want ...string) {
+	t.Helper()
+	var raw []json.RawMessage
+	g.read(t, c, freeSlotsPath(grp, from, to, duration), &raw)
+	got := []string{}
+	for _, r := range raw {
+		m := expectKeys(t, r, "start", "end")
+		s, e := rawString(t, m, "start"), rawString(t, m, "end")
+		st, err1 := time.Parse(time.RFC3339, s)
+		en, err2 := time.Parse(time.RFC3339, e)
+		if err1 != nil || err2 != nil || !strings.HasSuffix(s, "Z") || !strings.HasSuffix(e, "Z") {
+			t.Fatalf("slot %s: want RFC 3339 UTC times", r)
+		}
+		got = append(got, st.Format("15:04")+"-"+en.Format("15:04"))
+	}
+	if !slices.Equal(got, append([]string{}, want...)) {
+		t.Fatalf("free slots of %q [%s, %s) of %s = %v, want %v", grp.Name, from.Format("15:04"), to.Format("15:04"), duration, got, want)
+	}
+}
+
+// TestE2EGroupsFreeSlots: the common free time of a group's members, from
+// what blocks their time (own, imposed, accepted; not pending invitations).
+func TestE2EGroupsFreeSlots(t *testing.T) {
+	g := newGroupPlay(t)
+	fay := g.user(t, "fay")
+	gus := g.user(t, "gus")
+	ida := g.user(t, "ida")
+	oli := g.user(t, "oli")
+	zed := g.user(t, "zed") // in no group
+	team := g.createGroup(t, fay, "Planning", false)
+	g.addMember(t, fay, team, gus, map[string]any{"username": "gus"}, 0)
+	g.addMember(t, fay, team, ida, map[string]any{"username": "ida"}, 0)
+
+	g.personal(t, ida, slot("early", at(7, 0), at(8, 30))) // starts before the window
+	g.personal(t, fay, slot("f1", at(9, 0), at(10, 0)))
+	g.personal(t, gus, slot("g1", at(9, 30), at(11, 0))) // overlaps fay's
+	g.personal(t, ida, slot("i1", at(12, 0), at(12, 20)))
+	g.personal(t, ida, slot("i2", at(12, 40), at(13, 0)))
+	g.personal(t, gus, slot("outside", at(19, 0), at(20, 0))) // after the window
+	// A pending flat-group meeting blocks its organiser only.
+	g.groupAppointment(t, fay, team, slot("Planning session", at(15, 0), at(16, 0)))
+	// Gus is invited elsewhere at 17:00: an invitation blocks nothing.
+	side := g.createGroup(t, gus, "Side", true)
+	g.addMember(t, gus, side, oli, map[string]any{"username": "oli"}, 0)
+	sideMeeting := g.groupAppointment(t, oli, side, slot("Side meeting", at(17, 0), at(17, 30)))
+	from, to := at(8, 0), at(18, 0)
+
+	tests := []struct {
+		duration string
+		want     []string
+	}{
+		{"30m", []string{"08:30-09:00", "11:00-12:00", "13:00-15:00", "16:00-18:00"}},
+		{"20m", []string{"08:30-09:00", "11:00-12:00", "12:20-12:40", "13:00-15:00", "16:00-18:00"}},
+		{"21m", []string{"08:30-09:00", "11:00-12:00", "13:00-15:00", "16:00-18:00"}},
+		{"1h", []string{"11:00-12:00", "13:00-15:00", "16:00-18:00"}},
+		{"1h30m", []string{"13:00-15:00", "16:00-18:00"}},
+		{"2h", []string{"13:00-15:00", "16:00-18:00"}},
+		{"2h1m", []string{}},
+	}
+	for _, tc := range tests {
+		g.expectFreeSlots(t, ida, team, from, to, tc.duration, tc.want...)
+	}
+	// Every member gets the same answer.
+	g.expectFreeSlots(t, fay, team, from, to, "30m", "08:30-09:00", "11:00-12:00", "13:00-15:00", "16:00-18:00")
+	// A window inside the day is clipped to it.
+	g.expectFreeSlots(t, gus, team, at(12, 10), at(12, 50), "10m", "12:20-12:40")
+	g.expectFreeSlots(t, gus, team, at(9, 15), at(10, 45), "1m")
+
+	// Once gus accepts the side meeting, it is busy time of the team too.
+	g.answer(t, gus, sideMeeting.ID, "accept")
+	g.expectFreeSlots(t, ida, team, from, to, "30m", "08:30-09:00", "11:00-12:00", "13:00-15:00", "16:00-17:00", "17:30-18:00")
+	// The side group sees gus's and oli's time only (gus is merely invited
+	// to the planning session at 15:00).
+	g.expectFreeSlots(t, oli, side, from, to, "1h", "08:00-09:30", "11:00-17:00")
+
+	// Not a member: the same 404 as a group that does not exist.
+	missing := apiGroup{ID: uuid.NewString()}
+	nonMember := g.notFound(t, zed, freeSlotsPath(team, from, to, "30m"))
+	noGroup := g.notFound(t, zed, freeSlotsPath(missing, from, to, "30m"))
+	if string(nonMember.Body) != string(noGroup.Body) {
+		t.Fatalf("non-member 404 %s differs from unknown-group 404 %s", nonMember.Body, noGroup.Body)
+	}
+
+	// Bad durations and windows.
+	for _, d := range []string{"", "abc", "30", "30s", "0", "-1h", "745h"} {
+		r := g.get(t, fay, freeSlotsPath(team, from, to, d))
+		expectField(t, expectError(t, r, http.StatusBadRequest, "invalid"), "duration")
+	}
+	r := g.get(t, fay, freeSlotsPath(team, to, from, "30m"))
+	expectError(t, r, http.StatusBadRequest, "invalid")
+	r = g.get(t, fay, fmt.Sprintf("/api/groups/%s/free-slots?duration=30m", team.ID))
+	expectError(t, r, http.StatusBadRequest, "invalid")
+	g.expectFreeSlots(t, fay, team, from, to, "744h")
 }
