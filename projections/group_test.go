@@ -440,3 +440,65 @@ func TestFlatGroupFlow(t *testing.T) {
 		}
 	})
 }
+
+func TestDeletedGroupAppointmentIsCancelledForItsParticipants(t *testing.T) {
+	ctx := context.Background()
+	f, _ := newGroupFlow(t)
+	start := time.Date(2026, 7, 3, 9, 0, 0, 0, time.UTC)
+	end := start.Add(time.Hour)
+	for _, u := range []string{"org", "sub", "sup", "dec"} {
+		f.do("", registerUser(u, u, u)...)
+	}
+	f.do("sup", groupCreated("h", "sup", true)...)
+	for _, m := range []struct {
+		user string
+		rank int
+	}{{"org", 500}, {"sub", 10}, {"dec", 600}} {
+		e := f.do("sup", write{events.GroupStream("h"), events.GroupMemberAdded{GroupID: "h", UserID: m.user, Rank: m.rank}})
+		f.expect(e[0], m.user, agenda.NotifyMemberAdded, nil)
+	}
+	evs := f.do("org", groupAppointment("g", "h", "org", agenda.StatusConfirmed, start, end, []string{"sup", "dec", "sub"},
+		map[string]string{"sup": agenda.RolePending, "dec": agenda.RolePending, "sub": agenda.RoleAuto})...)
+	f.expect(evs[1], "sup", agenda.NotifyInvitation, nil)
+	f.expect(evs[2], "dec", agenda.NotifyInvitation, nil)
+	f.expect(evs[3], "sub", agenda.NotifyImposed, nil)
+	evs = f.do("dec", write{events.AppointmentStream("g"), events.AppointmentDeclined{AppointmentID: "g", UserID: "dec"}},
+		write{events.AgendaStream("dec"), events.AgendaEntryRemoved{UserID: "dec", AppointmentID: "g"}})
+	f.expect(evs[0], "org", agenda.NotifyDeclined, nil)
+	// The organiser deletes it: cancelled, every entry (but the declined
+	// one's, already gone) removed; the pending sup and the imposed sub hear
+	// of it, the decliner and the organiser do not.
+	evs = f.do("org", write{events.AppointmentStream("g"), events.AppointmentCancelled{AppointmentID: "g", Reason: events.CancelledDeleted}},
+		write{events.AgendaStream("org"), events.AgendaEntryRemoved{UserID: "org", AppointmentID: "g"}},
+		write{events.AgendaStream("sup"), events.AgendaEntryRemoved{UserID: "sup", AppointmentID: "g"}},
+		write{events.AgendaStream("sub"), events.AgendaEntryRemoved{UserID: "sub", AppointmentID: "g"}})
+	cancelled := payloadHas(t, map[string]any{"status": agenda.StatusCancelled, "reason": "deleted", "by": "org", "group_id": "h"})
+	f.expect(evs[0], "sup", agenda.NotifyCancelled, cancelled)
+	f.expect(evs[0], "sub", agenda.NotifyCancelled, cancelled)
+	f.checkNotifications("org", "sub", "sup", "dec")
+
+	for _, u := range []string{"org", "sub", "sup", "dec"} {
+		a, err := f.rm.Appointment(ctx, "g", u)
+		if err != nil {
+			t.Fatalf("Appointment(g) as %s: %v (a cancelled group appointment stays readable)", u, err)
+		}
+		if a.Status != agenda.StatusCancelled {
+			t.Errorf("g as %s: status %s, want cancelled", u, a.Status)
+		}
+		if entries, _ := f.rm.Agenda(ctx, u, start, end); len(entries) != 0 {
+			t.Errorf("%s's agenda still holds %+v", u, entries)
+		}
+	}
+	if inv, _ := f.rm.Invitations(ctx, "sup"); len(inv) != 0 {
+		t.Errorf("sup's invitations = %v, want none: g is cancelled", inv)
+	}
+	v, err := f.rm.GroupAgenda(ctx, "h", "sup", start, end)
+	if err != nil {
+		t.Fatalf("GroupAgenda: %v", err)
+	}
+	for _, m := range v {
+		if len(m.Entries) != 0 {
+			t.Errorf("%s's group agenda entries = %+v, want none", m.UserID, m.Entries)
+		}
+	}
+}
