@@ -827,3 +827,42 @@ func TestUpdateGroupAppointment(t *testing.T) {
 		noProposal(t, log)
 	})
 }
+
+func TestGroupAppointmentDecidedAgainAfterAMembershipChange(t *testing.T) {
+	ctx := context.Background()
+	conflict := &events.VersionConflictError{Stream: "group-h", Expected: 4, Actual: 5, Position: 30}
+	log := &fakeLog{position: 30, answers: []func(events.Batch) (events.Committed, error){fail(conflict)}}
+	r := groupWorld(t)
+	// By the time the read model reaches 30, dan has joined below boss.
+	r.onWait = func(int64) {
+		g := r.groups["h"]
+		g.Members = append(g.Members, agenda.Member{UserID: "dan", Username: "dan", Rank: 1})
+		g.Version = 5
+		r.groups["h"] = g
+	}
+	res, err := newHandlers(log, r).CreateGroupAppointment(ctx, commands.CreateGroupAppointment{ActorID: "boss", GroupID: "h",
+		Title: "All hands", Start: apptFrom, End: apptTo})
+	if err != nil {
+		t.Fatalf("CreateGroupAppointment: %v", err)
+	}
+	bs := log.proposed()
+	if len(bs) != 2 {
+		t.Fatalf("proposed %d batches, want 2", len(bs))
+	}
+	if got := expectations(bs[1]); got["group-h"] != 5 || got["agenda-dan"] != 24 || got["appointment-id-001"] != 0 {
+		t.Errorf("second batch expects %v, want group-h at 5, agenda-dan at 24, the same appointment ID", got)
+	}
+	var imposed []string
+	for _, e := range bs[1].Events {
+		ev, _ := e.Decode()
+		if p, ok := ev.(events.AppointmentParticipantAdded); ok && p.Status == agenda.RoleAuto {
+			imposed = append(imposed, p.UserID)
+		}
+	}
+	if want := []string{"mid", "low", "dan"}; !equalTypes(imposed, want) {
+		t.Errorf("imposed on %v, want %v (the new member included)", imposed, want)
+	}
+	if res.ID != "id-001" {
+		t.Errorf("result ID = %s, want id-001 (kept across decisions)", res.ID)
+	}
+}
