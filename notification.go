@@ -41,4 +41,6 @@ type NotificationState struct {
 	Found, Read bool
 	// Unread counts the user's unread notifications.
 	Unread int
+	// Latest is the position of the user's newest notification.
+	Latest int64
 }

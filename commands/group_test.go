@@ -698,11 +698,11 @@ func TestMarkNotificationRead(t *testing.T) {
 
 func TestMarkAllNotificationsRead(t *testing.T) {
 	ctx := context.Background()
-	t.Run("marks read up to the read model's position", func(t *testing.T) {
+	t.Run("marks read up to the newest notification the user could see", func(t *testing.T) {
 		log := &fakeLog{}
 		r := groupWorld(t)
-		r.position = 57
-		r.notifications["bob/"] = agenda.NotificationState{StreamVersion: 3, Unread: 4}
+		r.position = 60 // the read model as a whole is not what the user saw
+		r.notifications["bob/"] = agenda.NotificationState{StreamVersion: 3, Unread: 4, Latest: 57}
 		if _, err := newHandlers(log, r).MarkAllNotificationsRead(ctx, "bob"); err != nil {
 			t.Fatalf("MarkAllNotificationsRead: %v", err)
 		}

@@ -29,8 +29,6 @@ type ReadModel interface {
 	PendingGroupAppointments(ctx context.Context, groupID string) (int, error)
 	NotificationState(ctx context.Context, userID, id string) (agenda.NotificationState, error)
 	WaitFor(ctx context.Context, position int64) error
-	// Position is the position the read model has reached.
-	Position() int64
 }
 
 // Handlers carries what every command handler needs.

@@ -81,12 +81,12 @@ func (h *Handlers) AddMember(ctx context.Context, cmd AddMember) (Result, error)
 		if err != nil {
 			return nil, err
 		}
-		if err := checkRank(g, rank); err != nil {
-			return nil, err
-		}
 		if _, ok := member(g, u.ID); ok {
 			return nil, agenda.Errorf(agenda.ECONFLICT, "%s is a member already", u.Username).
 				WithDetails(map[string]any{"user_id": u.ID})
+		}
+		if err := checkRank(g, rank); err != nil {
+			return nil, err
 		}
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.GroupStream(g.ID), g.Version)

@@ -37,8 +37,8 @@ func (h *Handlers) MarkNotificationRead(ctx context.Context, cmd MarkNotificatio
 }
 
 // MarkAllNotificationsRead marks read every notification the actor could
-// have seen when they asked: those derived from events up to the read
-// model's position then. Later ones stay unread.
+// have seen when they asked: those up to the newest the read model had for
+// them. Later ones stay unread.
 func (h *Handlers) MarkAllNotificationsRead(ctx context.Context, actorID string) (Result, error) {
 	return h.execute(ctx, "", func() (*batch, error) {
 		s, err := h.Read.NotificationState(ctx, actorID, "")
@@ -48,11 +48,9 @@ func (h *Handlers) MarkAllNotificationsRead(ctx context.Context, actorID string)
 		if s.Unread == 0 {
 			return nil, nil
 		}
-		// Read after the state: at least as far as what was counted.
-		upTo := h.Read.Position()
 		b := h.newBatch(ctx, actorID)
 		b.expect(events.NotificationStream(actorID), s.StreamVersion)
-		b.add(events.NotificationStream(actorID), events.NotificationsAllRead{UserID: actorID, UpToPosition: upTo})
+		b.add(events.NotificationStream(actorID), events.NotificationsAllRead{UserID: actorID, UpToPosition: s.Latest})
 		return b, nil
 	})
 }

@@ -44,8 +44,8 @@ func (db *DB) Notifications(ctx context.Context, userID string, unreadOnly bool,
 }
 
 // NotificationState reads, in one statement, the version of userID's
-// notification stream, whether notification id is theirs and read, and how
-// many are unread.
+// notification stream, whether notification id is theirs and read, how
+// many are unread, and the position of the newest.
 func (db *DB) NotificationState(ctx context.Context, userID, id string) (agenda.NotificationState, error) {
 	var s agenda.NotificationState
 	var readAt sql.NullInt64
@@ -54,8 +54,9 @@ func (db *DB) NotificationState(ctx context.Context, userID, id string) (agenda.
 		COALESCE((SELECT version FROM notification_streams WHERE user_id = ?1), 0),
 		(SELECT COUNT(*) FROM notifications WHERE id = ?2 AND user_id = ?1),
 		(SELECT read_at FROM notifications WHERE id = ?2 AND user_id = ?1),
-		(SELECT COUNT(*) FROM notifications WHERE user_id = ?1 AND read_at IS NULL)`, userID, id).
-		Scan(&s.StreamVersion, &found, &readAt, &s.Unread)
+		(SELECT COUNT(*) FROM notifications WHERE user_id = ?1 AND read_at IS NULL),
+		COALESCE((SELECT MAX(position) FROM notifications WHERE user_id = ?1), 0)`, userID, id).
+		Scan(&s.StreamVersion, &found, &readAt, &s.Unread, &s.Latest)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return s, fmt.Errorf("read notification state of %s: %w", userID, err)
 	}
