@@ -17,6 +17,9 @@ const (
 	NotifyMemberAdded   = "member_added"
 	NotifyMemberRemoved = "member_removed"
 	NotifyRankChanged   = "rank_changed"
+	// NotifyCreatorChanged tells a member they now hold the creator's
+	// rights, the creator having left.
+	NotifyCreatorChanged = "creator_changed"
 )
 
 // Notification tells a user of something that concerns them. Its payload

@@ -191,7 +191,6 @@ func TestRemoveMember(t *testing.T) {
 		wantLeft bool
 	}{
 		{name: "lowest rank leaves", cmd: commands.RemoveMember{ActorID: "low", GroupID: "h", UserID: "low"}, wantLeft: true},
-		{name: "the creator leaves", cmd: commands.RemoveMember{ActorID: "boss", GroupID: "h", UserID: "boss"}, wantLeft: true},
 		{name: "creator removes a member", cmd: commands.RemoveMember{ActorID: "boss", GroupID: "h", UserID: "mid"}},
 		{name: "middle rank removes a subordinate", cmd: commands.RemoveMember{ActorID: "mid", GroupID: "h", UserID: "low"}},
 		{name: "middle rank cannot remove its superior", cmd: commands.RemoveMember{ActorID: "mid", GroupID: "h", UserID: "boss"},
@@ -230,6 +229,33 @@ func TestRemoveMember(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a creator leaving hands their rights to the most senior member left", func(t *testing.T) {
+		for _, tc := range []struct {
+			group, creator, heir string
+			wantTypes            []string
+		}{
+			// mid (500) outranks low and takes the top rank too.
+			{"h", "boss", "mid", []string{"group.member_removed", "group.creator_changed", "group.member_rank_changed"}},
+			// In a flat group all are equal: the lowest user ID among equal joins.
+			{"f", "ana", "bob", []string{"group.member_removed", "group.creator_changed"}},
+		} {
+			log := &fakeLog{}
+			r := groupWorld(t)
+			_, err := newHandlers(log, r).RemoveMember(ctx, commands.RemoveMember{ActorID: tc.creator, GroupID: tc.group, UserID: tc.creator})
+			if err != nil {
+				t.Fatalf("RemoveMember: %v", err)
+			}
+			evs := proposal(t, log, tc.creator, map[string]int64{"group-" + tc.group: r.groups[tc.group].Version}, tc.wantTypes...)
+			if got := evs[1].(events.GroupCreatorChanged); got != (events.GroupCreatorChanged{GroupID: tc.group, UserID: tc.heir}) {
+				t.Errorf("creator changed = %+v, want %s", got, tc.heir)
+			}
+			if len(evs) == 3 {
+				if got := evs[2].(events.GroupMemberRankChanged); got != (events.GroupMemberRankChanged{GroupID: tc.group, UserID: tc.heir, Rank: agenda.MaxRank}) {
+					t.Errorf("rank changed = %+v, want %s at the top rank", got, tc.heir)
+				}
+			}
+		}
+	})
 	t.Run("the last member leaving deletes the group", func(t *testing.T) {
 		log := &fakeLog{}
 		_, err := newHandlers(log, groupWorld(t)).RemoveMember(ctx, commands.RemoveMember{ActorID: "ana", GroupID: "solo", UserID: "ana"})

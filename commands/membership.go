@@ -174,9 +174,38 @@ func (h *Handlers) RemoveMember(ctx context.Context, cmd RemoveMember) (Result, 
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.GroupStream(g.ID), g.Version)
 		b.add(events.GroupStream(g.ID), events.GroupMemberRemoved{GroupID: g.ID, UserID: m.UserID, Left: leaving})
-		if len(g.Members) == 1 {
+		switch {
+		case len(g.Members) == 1:
 			b.add(events.GroupStream(g.ID), events.GroupDeleted{GroupID: g.ID})
+		case m.UserID == g.CreatorID:
+			// A group is never left without someone holding the creator's
+			// rights: they pass to the most senior member left, who in a
+			// hierarchical group also takes the top rank.
+			heir := successor(g, m.UserID)
+			b.add(events.GroupStream(g.ID), events.GroupCreatorChanged{GroupID: g.ID, UserID: heir.UserID})
+			if g.Hierarchical && heir.Rank != agenda.MaxRank {
+				b.add(events.GroupStream(g.ID), events.GroupMemberRankChanged{GroupID: g.ID, UserID: heir.UserID, Rank: agenda.MaxRank})
+			}
 		}
 		return b, nil
 	})
+}
+
+// successor is the member who takes over from a leaving creator: the most
+// senior, the earliest to join among equals, then the lowest user ID.
+func successor(g agenda.Group, leaving string) agenda.Member {
+	var best agenda.Member
+	found := false
+	for _, m := range g.Members {
+		if m.UserID == leaving {
+			continue
+		}
+		better := !found || m.Rank > best.Rank ||
+			(m.Rank == best.Rank && (m.JoinedAt.Before(best.JoinedAt) ||
+				(m.JoinedAt.Equal(best.JoinedAt) && m.UserID < best.UserID)))
+		if better {
+			best, found = m, true
+		}
+	}
+	return best
 }

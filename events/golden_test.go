@@ -221,6 +221,11 @@ var goldenSamples = map[string]goldenSample{
 		time: time.Date(2025, 3, 16, 12, 0, 0, 0, time.UTC), actor: goldenInviteeID,
 		event: events.GroupMemberRemoved{GroupID: goldenGroupID, UserID: goldenInviteeID, Left: true},
 	},
+	"group.creator_changed": {
+		id: "01JQ6B1B2C3D4E5F6G7H8J9K0G", stream: events.GroupStream(goldenGroupID), version: 7, position: 86,
+		time: time.Date(2025, 3, 16, 12, 30, 0, 0, time.UTC), actor: goldenUserID,
+		event: events.GroupCreatorChanged{GroupID: goldenGroupID, UserID: goldenInviteeID},
+	},
 	"notification.read": {
 		id: "01JQ6C1B2C3D4E5F6G7H8J9K0A", stream: events.NotificationStream(goldenInviteeID), version: 1, position: 133,
 		time: time.Date(2025, 3, 22, 11, 5, 0, 0, time.UTC), actor: goldenInviteeID,

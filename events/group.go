@@ -51,7 +51,16 @@ type GroupMemberRemoved struct {
 	Left    bool   `json:"left"`
 }
 
+// GroupCreatorChanged hands the creator's rights (changing and deleting the
+// group, removing members of a flat one) to another member: when the
+// creator leaves a group that still has members, to the most senior of them.
+type GroupCreatorChanged struct {
+	GroupID string `json:"group_id"`
+	UserID  string `json:"user_id"`
+}
+
 // EventType implements Event; the names are the registered type names.
+func (GroupCreatorChanged) EventType() string    { return "group.creator_changed" }
 func (GroupCreated) EventType() string           { return "group.created" }
 func (GroupUpdated) EventType() string           { return "group.updated" }
 func (GroupDeleted) EventType() string           { return "group.deleted" }
@@ -66,4 +75,5 @@ func init() {
 	register[GroupMemberAdded]("group.member_added", 1)
 	register[GroupMemberRankChanged]("group.member_rank_changed", 1)
 	register[GroupMemberRemoved]("group.member_removed", 1)
+	register[GroupCreatorChanged]("group.creator_changed", 1)
 }

@@ -38,6 +38,7 @@ func (AgendaProjection) EventTypes() []string {
 		events.GroupMemberAdded{}.EventType(),
 		events.GroupMemberRankChanged{}.EventType(),
 		events.GroupMemberRemoved{}.EventType(),
+		events.GroupCreatorChanged{}.EventType(),
 		events.NotificationRead{}.EventType(),
 		events.NotificationsAllRead{}.EventType(),
 	}
@@ -49,7 +50,7 @@ func (AgendaProjection) Handle(tx *readmodel.Tx, env *events.Envelope, ev events
 	case events.AgendaEntryAdded, events.AgendaEntryRescheduled, events.AgendaEntryRemoved, events.AgendaEntryRoleChanged:
 		return handleAgendaEntry(tx, env, ev)
 	case events.GroupCreated, events.GroupUpdated, events.GroupDeleted,
-		events.GroupMemberAdded, events.GroupMemberRankChanged, events.GroupMemberRemoved:
+		events.GroupMemberAdded, events.GroupMemberRankChanged, events.GroupMemberRemoved, events.GroupCreatorChanged:
 		return handleGroup(tx, env, ev)
 	case events.NotificationRead, events.NotificationsAllRead:
 		return handleNotificationRead(tx, env, ev)
@@ -176,6 +177,11 @@ func handleGroup(tx *readmodel.Tx, env *events.Envelope, ev events.Event) error 
 			return err
 		}
 		return n.group(e.GroupID, agenda.NotifyRankChanged, e.UserID, map[string]any{"user_id": e.UserID, "rank": e.Rank})
+	case events.GroupCreatorChanged:
+		if err := tx.SetGroupCreator(e.GroupID, e.UserID, env.Time, env.Version, env.OriginNode); err != nil {
+			return err
+		}
+		return n.group(e.GroupID, agenda.NotifyCreatorChanged, e.UserID, map[string]any{"user_id": e.UserID})
 	case events.GroupMemberRemoved:
 		// Notify before removing, while the group still lists its creator.
 		to := e.UserID

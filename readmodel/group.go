@@ -316,6 +316,12 @@ func (t *Tx) TouchGroup(id string, at time.Time, version int64, origin string) e
 		at.UnixNano(), version, origin, id)
 }
 
+// SetGroupCreator hands a group's creator rights to another member.
+func (t *Tx) SetGroupCreator(id, userID string, at time.Time, version int64, origin string) error {
+	return t.execOne("set creator of group "+id, `UPDATE groups SET creator_id = ?, updated_at = ?, version = ?,
+		origin_node = ? WHERE id = ?`, userID, at.UnixNano(), version, origin, id)
+}
+
 // DeleteGroup removes a group and its memberships.
 func (t *Tx) DeleteGroup(id string) error {
 	if _, err := t.exec(`DELETE FROM group_members WHERE group_id = ?`, id); err != nil {
