@@ -1465,29 +1465,30 @@ func TestE2EGroupsNeverLeak(t *testing.T) {
 	window := fmt.Sprintf("from=%s&to=%s", rfc(at(0, 0)), rfc(at(23, 0)))
 
 	type call struct {
+		name         string
 		method, path string // %s is the group or appointment ID
 		body         any
 	}
 	groupCalls := []call{
-		{"GET", "/api/groups/%s", nil},
-		{"PATCH", "/api/groups/%s", map[string]any{"name": "Mine"}},
-		{"DELETE", "/api/groups/%s", nil},
-		{"POST", "/api/groups/%s/members", map[string]any{"user_id": eve.userID}},
-		{"POST", "/api/groups/%s/members", map[string]any{"username": "eve", "rank": 5}},
-		{"PATCH", "/api/groups/%s/members/" + bo.userID, map[string]any{"rank": 1}},
-		{"PATCH", "/api/groups/%s/members/" + eve.userID, map[string]any{"rank": 1}},
-		{"DELETE", "/api/groups/%s/members/" + bo.userID, nil},
-		{"DELETE", "/api/groups/%s/members/" + eve.userID, nil},
-		{"POST", "/api/groups/%s/appointments", slot("Hijack", at(11, 0), at(12, 0))},
-		{"GET", "/api/groups/%s/agenda?" + window, nil},
-		{"GET", "/api/groups/%s/free-slots?duration=30m&" + window, nil},
+		{"read the group", "GET", "/api/groups/%s", nil},
+		{"rename the group", "PATCH", "/api/groups/%s", map[string]any{"name": "Mine"}},
+		{"delete the group", "DELETE", "/api/groups/%s", nil},
+		{"add herself by ID", "POST", "/api/groups/%s/members", map[string]any{"user_id": eve.userID}},
+		{"add herself by name with a rank", "POST", "/api/groups/%s/members", map[string]any{"username": "eve", "rank": 5}},
+		{"re-rank a member", "PATCH", "/api/groups/%s/members/" + bo.userID, map[string]any{"rank": 1}},
+		{"re-rank herself", "PATCH", "/api/groups/%s/members/" + eve.userID, map[string]any{"rank": 1}},
+		{"remove a member", "DELETE", "/api/groups/%s/members/" + bo.userID, nil},
+		{"leave", "DELETE", "/api/groups/%s/members/" + eve.userID, nil},
+		{"set an appointment", "POST", "/api/groups/%s/appointments", slot("Hijack", at(11, 0), at(12, 0))},
+		{"read the agenda", "GET", "/api/groups/%s/agenda?" + window, nil},
+		{"read the free slots", "GET", "/api/groups/%s/free-slots?duration=30m&" + window, nil},
 	}
 	apptCalls := []call{
-		{"GET", "/api/appointments/%s", nil},
-		{"PATCH", "/api/appointments/%s", map[string]any{"title": "Mine"}},
-		{"DELETE", "/api/appointments/%s", nil},
-		{"POST", "/api/appointments/%s/accept", nil},
-		{"POST", "/api/appointments/%s/decline", nil},
+		{"read", "GET", "/api/appointments/%s", nil},
+		{"change", "PATCH", "/api/appointments/%s", map[string]any{"title": "Mine"}},
+		{"cancel", "DELETE", "/api/appointments/%s", nil},
+		{"accept", "POST", "/api/appointments/%s/accept", nil},
+		{"decline", "POST", "/api/appointments/%s/decline", nil},
 	}
 	check := func(t *testing.T, c call, real, missing string) {
 		_, rReal := g.refuse(t, eve, c.method, fmt.Sprintf(c.path, real), c.body, http.StatusNotFound, "not_found")
@@ -1502,10 +1503,10 @@ func TestE2EGroupsNeverLeak(t *testing.T) {
 		}
 	}
 	for _, c := range groupCalls {
-		t.Run("group "+c.method+" "+strings.SplitN(c.path, "?", 2)[0], func(t *testing.T) { check(t, c, team.ID, missingGroup) })
+		t.Run("outsider: "+c.name+" of a group", func(t *testing.T) { check(t, c, team.ID, missingGroup) })
 	}
 	for _, c := range apptCalls {
-		t.Run("appointment "+c.method+" "+c.path, func(t *testing.T) { check(t, c, plan.ID, missingAppt) })
+		t.Run("outsider: "+c.name+" an appointment", func(t *testing.T) { check(t, c, plan.ID, missingAppt) })
 	}
 	// Eve's own lists show none of it.
 	var list []json.RawMessage
@@ -1531,7 +1532,7 @@ func TestE2EGroupsNeverLeak(t *testing.T) {
 	cy := g.user(t, "cyd")
 	g.addMember(t, al, team, cy, map[string]any{"username": "cyd"}, 0)
 	for _, c := range apptCalls {
-		t.Run("late member "+c.method+" "+c.path, func(t *testing.T) {
+		t.Run("late member: "+c.name+" an appointment", func(t *testing.T) {
 			before := traceOf(t, g.n)
 			rReal := cy.withT(t).do(c.method, fmt.Sprintf(c.path, plan.ID), c.body)
 			rMissing := cy.withT(t).do(c.method, fmt.Sprintf(c.path, missingAppt), c.body)
