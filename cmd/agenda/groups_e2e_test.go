@@ -738,6 +738,13 @@ func TestE2EGroupsFlatStudyGroup(t *testing.T) {
 	g.refuse(t, lea, "DELETE", path, nil, http.StatusConflict, "conflict")
 	// The evening is free again for everyone but the confirmed session.
 	g.personal(t, max, slot("Max's run", at(21, 0), at(22, 0)))
+
+	// A flat group of one: nobody to wait for, confirmed at once.
+	solo := g.createGroup(t, noa, "Just me", false)
+	if a := g.groupAppointment(t, noa, solo, slot("Revision", at(21, 0), at(22, 0))); a.Status != "confirmed" ||
+		!slices.Equal(statuses(a), []string{"noa:owner"}) {
+		t.Fatalf("a one-member flat group's appointment = %s %v, want confirmed", a.Status, statuses(a))
+	}
 }
 
 // groupAgendaLines reads grp's agenda for [from, to) as viewer and renders
@@ -881,6 +888,13 @@ func TestE2EGroupsAgendaPrivacy(t *testing.T) {
 		"luke: 11:00-12:00 busy",
 		"luke: 14:00-15:00 Team sync (auto)",
 	}, "Therapy session", therapy.ID, "Code review", review.ID, "Mona private", private.ID, "Board meeting", board.ID)
+
+	// Luke makes his code review freebusy: his superiors now see busy time.
+	g.write(t, luke, "PATCH", "/api/appointments/"+review.ID, map[string]any{"privacy": "freebusy"}, http.StatusOK)
+	g.expectGroupAgenda(t, boss, dept, at(11, 0), at(12, 0),
+		[]string{"boss: -", "mona: -", "lily: -", "luke: 11:00-12:00 busy"}, "Code review", review.ID)
+	g.expectGroupAgenda(t, luke, dept, at(11, 0), at(12, 0),
+		[]string{"boss: -", "mona: -", "lily: -", "luke: 11:00-12:00 Code review (owner)"})
 
 	// Once the boss accepts, the sync is blocking time of his too.
 	g.answer(t, boss, sync.ID, "accept")
@@ -1169,6 +1183,10 @@ func TestE2EGroupsLifecycle(t *testing.T) {
 	mia := g.user(t, "mia")
 	ned := g.user(t, "ned")
 
+	e, _ := g.refuse(t, kim, "POST", "/api/groups", map[string]any{"name": "No kind"}, http.StatusBadRequest, "invalid")
+	expectField(t, e, "hierarchical")
+	e, _ = g.refuse(t, kim, "POST", "/api/groups", map[string]any{"name": "  ", "hierarchical": false}, http.StatusBadRequest, "invalid")
+	expectField(t, e, "name")
 	club := g.createGroup(t, kim, "Book club", false)
 	gp := "/api/groups/" + club.ID
 	for _, c := range []*client{lou, mia, ned} {
@@ -1179,7 +1197,7 @@ func TestE2EGroupsLifecycle(t *testing.T) {
 	// Renaming: the creator only, If-Match honoured.
 	g.refuse(t, lou, "PATCH", gp, map[string]any{"name": "Lou's club"}, http.StatusForbidden, "forbidden")
 	g.refuse(t, kim, "PATCH", gp, map[string]any{}, http.StatusBadRequest, "invalid")
-	e, _ := g.refuse(t, kim, "PATCH", gp, map[string]any{"hierarchical": true}, http.StatusBadRequest, "invalid")
+	e, _ = g.refuse(t, kim, "PATCH", gp, map[string]any{"hierarchical": true}, http.StatusBadRequest, "invalid")
 	expectField(t, e, "hierarchical")
 	cur := decodeGroup(t, g.read(t, kim, gp, nil), true)
 	before := traceOf(t, g.n)
@@ -1325,7 +1343,9 @@ func TestE2EGroupsLifecycle(t *testing.T) {
 	kimsNote := g.notifications(t, kim, "")[0]
 	g.refuse(t, lou, "POST", "/api/notifications/"+kimsNote.ID+"/read", nil, http.StatusNotFound, "not_found")
 	g.refuse(t, lou, "POST", "/api/notifications/"+uuid.NewString()+"/read", nil, http.StatusNotFound, "not_found")
-	g.refuse(t, lou, "GET", "/api/notifications?unread=maybe", nil, http.StatusBadRequest, "invalid")
+	for _, q := range []string{"?unread=maybe", "?limit=0", "?limit=501", "?limit=ten"} {
+		g.refuse(t, lou, "GET", "/api/notifications"+q, nil, http.StatusBadRequest, "invalid")
+	}
 	// Read them all.
 	g.write(t, lou, "POST", "/api/notifications/read-all", nil, http.StatusNoContent)
 	if got := g.notifications(t, lou, "?unread=true"); len(got) != 0 {
@@ -1503,10 +1523,10 @@ func TestE2EGroupsNeverLeak(t *testing.T) {
 		}
 	}
 	for _, c := range groupCalls {
-		t.Run("outsider: "+c.name+" of a group", func(t *testing.T) { check(t, c, team.ID, missingGroup) })
+		t.Run("outsider: "+c.name, func(t *testing.T) { check(t, c, team.ID, missingGroup) })
 	}
 	for _, c := range apptCalls {
-		t.Run("outsider: "+c.name+" an appointment", func(t *testing.T) { check(t, c, plan.ID, missingAppt) })
+		t.Run("outsider: "+c.name+" the appointment", func(t *testing.T) { check(t, c, plan.ID, missingAppt) })
 	}
 	// Eve's own lists show none of it.
 	var list []json.RawMessage
@@ -1532,7 +1552,7 @@ func TestE2EGroupsNeverLeak(t *testing.T) {
 	cy := g.user(t, "cyd")
 	g.addMember(t, al, team, cy, map[string]any{"username": "cyd"}, 0)
 	for _, c := range apptCalls {
-		t.Run("late member: "+c.name+" an appointment", func(t *testing.T) {
+		t.Run("late member: "+c.name+" the appointment", func(t *testing.T) {
 			before := traceOf(t, g.n)
 			rReal := cy.withT(t).do(c.method, fmt.Sprintf(c.path, plan.ID), c.body)
 			rMissing := cy.withT(t).do(c.method, fmt.Sprintf(c.path, missingAppt), c.body)
