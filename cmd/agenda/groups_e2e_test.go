@@ -927,11 +927,12 @@ func TestE2EGroupsAgendaPrivacy(t *testing.T) {
 	}, "Therapy session", "Code review", review.ID)
 }
 
-// TestE2EGroupsAgendaDeclinedInviteeSeesDetails: "takes part" is any
-// participation, a declined one included (the invitee can read the
-// appointment with GET /api/appointments/{id} all the same). A peer of the
-// organiser who declined still sees it in detail in the group agenda.
-func TestE2EGroupsAgendaDeclinedInviteeSeesDetails(t *testing.T) {
+// TestE2EGroupsAgendaDeclinedInviteeSeesBusyOnly: an invitee who declined
+// takes no part any more in the group agenda's eyes (commit 5a1c53f): a peer
+// of the organiser sees the appointment in detail while invited, and only
+// as busy time once they declined, although they can still read it with
+// GET /api/appointments/{id}.
+func TestE2EGroupsAgendaDeclinedInviteeSeesBusyOnly(t *testing.T) {
 	g := newGroupPlay(t)
 	boss := g.user(t, "boss")
 	mona := g.user(t, "mona") // 500, organises
@@ -941,13 +942,18 @@ func TestE2EGroupsAgendaDeclinedInviteeSeesDetails(t *testing.T) {
 	g.addMember(t, boss, dept, mark, map[string]any{"username": "mark", "rank": 500}, 500)
 	sync := g.groupAppointment(t, mona, dept, slot("Heads sync", at(14, 0), at(15, 0), "privacy", "freebusy"))
 
-	want := []string{"boss: -", "mark: -", "mona: 14:00-15:00 Heads sync (owner)"}
-	g.expectGroupAgenda(t, mark, dept, at(8, 0), at(18, 0), want) // pending: takes part
+	g.expectGroupAgenda(t, mark, dept, at(8, 0), at(18, 0), // pending: takes part
+		[]string{"boss: -", "mark: -", "mona: 14:00-15:00 Heads sync (owner)"})
 	g.answer(t, mark, sync.ID, "decline")
 	if a := g.appointment(t, mark, sync.ID); a.MyStatus != "declined" || a.Title != "Heads sync" {
 		t.Fatalf("the declined invitee reads %+v", a)
 	}
-	g.expectGroupAgenda(t, mark, dept, at(8, 0), at(18, 0), want) // declined: still a participant
+	g.expectGroupAgenda(t, mark, dept, at(8, 0), at(18, 0), // declined: busy time only
+		[]string{"boss: -", "mark: -", "mona: 14:00-15:00 busy"}, "Heads sync", sync.ID)
+	// Accepting again brings the details back.
+	g.answer(t, mark, sync.ID, "accept")
+	g.expectGroupAgenda(t, mark, dept, at(8, 0), at(18, 0),
+		[]string{"boss: -", "mark: 14:00-15:00 Heads sync (accepted)", "mona: 14:00-15:00 Heads sync (owner)"})
 }
 
 // TestE2EGroupsConflictsAcrossPeople: imposing a meeting checks every
