@@ -1387,19 +1387,22 @@ func TestE2EGroupsOrganiserMovesAndCancels(t *testing.T) {
 	vic := g.user(t, "vic")   // 500, organises
 	quin := g.user(t, "quin") // 0
 	rex := g.user(t, "rex")   // 0
+	una := g.user(t, "una")   // 500, invited, declines
 	team := g.createGroup(t, pat, "Team", true)
 	g.addMember(t, pat, team, vic, map[string]any{"username": "vic", "rank": 500}, 500)
 	g.addMember(t, pat, team, quin, map[string]any{"username": "quin"}, 0)
 	g.addMember(t, vic, team, rex, map[string]any{"username": "rex"}, 0)
+	g.addMember(t, pat, team, una, map[string]any{"username": "una", "rank": 500}, 500)
 	dentist := g.personal(t, quin, slot("Quin's dentist", at(11, 0), at(12, 0)))
 	standup := g.groupAppointment(t, vic, team, slot("Standup", at(9, 0), at(9, 15)))
-	if !slices.Equal(statuses(standup), []string{"pat:pending", "quin:auto", "rex:auto", "vic:owner"}) {
+	if !slices.Equal(statuses(standup), []string{"pat:pending", "quin:auto", "rex:auto", "una:pending", "vic:owner"}) {
 		t.Fatalf("participants = %v", statuses(standup))
 	}
+	g.answer(t, una, standup.ID, "decline")
 	path := "/api/appointments/" + standup.ID
 	morning, noon := at(8, 0), at(13, 0)
 	notesBefore := map[string]int{}
-	for _, c := range []*client{pat, quin, rex, vic} {
+	for _, c := range []*client{pat, quin, rex, una, vic} {
 		notesBefore[c.userID] = len(g.notifications(t, c, ""))
 	}
 
@@ -1440,6 +1443,22 @@ func TestE2EGroupsOrganiserMovesAndCancels(t *testing.T) {
 	if got := g.notifications(t, vic, ""); len(got) != notesBefore[vic.userID] {
 		t.Fatalf("the organiser was told of her own move: %+v", got[0])
 	}
+	// Una declined: it stays out of her agenda, and she is not told.
+	g.expectAgenda(t, una, morning, noon)
+	if got := g.notifications(t, una, ""); len(got) != notesBefore[una.userID] {
+		t.Fatalf("una, who declined, was told of the move: %+v", got[0])
+	}
+	// Once pat accepts, his time blocks a move too (busy only, no title).
+	g.answer(t, pat, standup.ID, "accept")
+	board := g.personal(t, pat, slot("Pat's board meeting", at(10, 0), at(11, 0)))
+	e, r = g.refuse(t, vic, "PATCH", path, map[string]any{"start": rfc(at(10, 30)), "end": rfc(at(10, 45))}, http.StatusConflict, "schedule_conflict")
+	want = []map[string]any{{"user_id": pat.userID, "start": rfc(at(10, 0)), "end": rfc(at(11, 0)), "busy": true}}
+	if cs := conflictsOf(t, e, vic.userID); !reflect.DeepEqual(cs, want) {
+		t.Fatalf("details.conflicts = %v, want %v", cs, want)
+	}
+	if strings.Contains(string(r.Body), "board") || strings.Contains(string(r.Body), board.ID) {
+		t.Fatalf("the conflict leaks pat's appointment: %s", r.Body)
+	}
 	// The old slot is free for the imposed members.
 	g.personal(t, rex, slot("Rex's coffee", at(9, 0), at(9, 30)))
 
@@ -1447,7 +1466,7 @@ func TestE2EGroupsOrganiserMovesAndCancels(t *testing.T) {
 	g.refuse(t, quin, "DELETE", path, nil, http.StatusForbidden, "forbidden")
 	g.refuse(t, pat, "DELETE", path, nil, http.StatusForbidden, "forbidden")
 	g.write(t, vic, "DELETE", path, nil, http.StatusNoContent)
-	for _, c := range []*client{pat, quin, rex, vic} {
+	for _, c := range []*client{pat, quin, rex, una, vic} {
 		a := g.appointment(t, c, standup.ID)
 		if a.Status != "cancelled" || a.Title != "Standup (late)" {
 			t.Fatalf("after the cancellation %s reads %+v", g.who(c), a)
@@ -1455,7 +1474,7 @@ func TestE2EGroupsOrganiserMovesAndCancels(t *testing.T) {
 		g.expectInvitations(t, c)
 	}
 	g.expectAgenda(t, vic, morning, noon)
-	g.expectAgenda(t, pat, morning, noon)
+	g.expectAgenda(t, pat, morning, noon, "Pat's board meeting 10:00-11:00 owner/confirmed pending=false")
 	g.expectAgenda(t, rex, morning, noon, "Rex's coffee 09:00-09:30 owner/confirmed pending=false")
 	g.expectAgenda(t, quin, morning, noon, "Quin's dentist 11:00-12:00 owner/confirmed pending=false")
 	cancelled := g.roundTrip(note{"cancelled", apptNote(moved, "cancelled", vic.userID, "reason", "deleted")})
@@ -1464,6 +1483,9 @@ func TestE2EGroupsOrganiserMovesAndCancels(t *testing.T) {
 		if len(got) != notesBefore[c.userID]+2 || !reflect.DeepEqual(note{got[0].Type, got[0].Payload}, cancelled) {
 			t.Fatalf("%s's notifications after the cancellation: %+v", g.who(c), got)
 		}
+	}
+	if got := g.notifications(t, una, ""); len(got) != notesBefore[una.userID] {
+		t.Fatalf("una, who declined, was told of the cancellation: %+v", got[0])
 	}
 	// Done for good.
 	g.refuse(t, vic, "DELETE", path, nil, http.StatusConflict, "conflict")
