@@ -520,9 +520,8 @@ func TestE2EGroupsHierarchyImposes(t *testing.T) {
 	g.addMember(t, dora, dept, syd, map[string]any{"user_id": syd.userID}, 0)
 
 	// The department as its lowest member sees it: most senior first.
-	var got apiGroup
 	r := g.get(t, syd, gp).expect(t, http.StatusOK)
-	got = decodeGroup(t, r.Body, true)
+	got := decodeGroup(t, r.Body, true)
 	expectETag(t, r, got.Version)
 	if want := []string{"dora:1000", "hugo:500", "pia:500", "sam:100", "sue:100", "syd:0"}; !slices.Equal(ranks(got.Members), want) {
 		t.Fatalf("members = %v, want %v", ranks(got.Members), want)
@@ -970,7 +969,7 @@ func TestE2EGroupsConflictsAcrossPeople(t *testing.T) {
 	g.addMember(t, chief, team, ben, map[string]any{"username": "ben"}, 0)
 	interview := g.personal(t, ben, slot("Ben's job interview", at(10, 0), at(11, 0)))
 	gp := "/api/groups/" + team.ID + "/appointments"
-	day := [2]time.Time{at(0, 0), at(23, 59)}
+	dayStart, dayEnd := at(0, 0), at(23, 59)
 	annNotes := g.notifications(t, ann, "")
 	benNotes := g.notifications(t, ben, "")
 
@@ -989,10 +988,10 @@ func TestE2EGroupsConflictsAcrossPeople(t *testing.T) {
 	}
 	// Nothing was committed: no entries, no invitations, no notifications.
 	for _, c := range []*client{chief, ann} {
-		g.expectAgenda(t, c, day[0], day[1])
+		g.expectAgenda(t, c, dayStart, dayEnd)
 		g.expectInvitations(t, c)
 	}
-	g.expectAgenda(t, ben, day[0], day[1], "Ben's job interview 10:00-11:00 owner/confirmed pending=false")
+	g.expectAgenda(t, ben, dayStart, dayEnd, "Ben's job interview 10:00-11:00 owner/confirmed pending=false")
 	if got := g.notifications(t, ann, ""); !reflect.DeepEqual(got, annNotes) {
 		t.Fatalf("ann's notifications changed: %+v", got)
 	}
@@ -1024,7 +1023,7 @@ func TestE2EGroupsConflictsAcrossPeople(t *testing.T) {
 			t.Fatalf("standup as %s: my_status %q, want auto", g.who(c), a.MyStatus)
 		}
 	}
-	g.expectAgenda(t, ben, day[0], day[1],
+	g.expectAgenda(t, ben, dayStart, dayEnd,
 		"Ben's job interview 10:00-11:00 owner/confirmed pending=false",
 		"Standup 11:00-12:00 auto/confirmed pending=false",
 		"Ben's doctor 12:30-13:30 owner/confirmed pending=false")
