@@ -160,13 +160,18 @@ func (s *Server) answerMember(w http.ResponseWriter, r *http.Request, res comman
 	if !s.committed(w, r, res) {
 		return
 	}
+	if memberID == "" {
+		memberID = res.ID
+	}
+	s.writeMember(w, r, groupID, memberID, status)
+}
+
+// writeMember answers with one member of a group as the caller sees it.
+func (s *Server) writeMember(w http.ResponseWriter, r *http.Request, groupID, memberID string, status int) {
 	g, err := s.Queries.Group(r.Context(), groupID, userID(r))
 	if err != nil {
 		s.Error(w, r, err)
 		return
-	}
-	if memberID == "" {
-		memberID = res.ID
 	}
 	for _, m := range g.Members {
 		if m.UserID == memberID {
@@ -179,6 +184,10 @@ func (s *Server) answerMember(w http.ResponseWriter, r *http.Request, res comman
 		}
 	}
 	s.Error(w, r, errNotFound("member not found"))
+}
+
+func (s *Server) handleMemberGet(w http.ResponseWriter, r *http.Request) {
+	s.writeMember(w, r, chi.URLParam(r, "id"), chi.URLParam(r, "user_id"), http.StatusOK)
 }
 
 func (s *Server) handleMemberPatch(w http.ResponseWriter, r *http.Request) {

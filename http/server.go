@@ -143,6 +143,7 @@ func (s *Server) router() chi.Router {
 			r.Patch("/groups/{id}", s.handleGroupPatch)
 			r.Delete("/groups/{id}", s.handleGroupDelete)
 			r.Post("/groups/{id}/members", s.handleMemberAdd)
+			r.With(s.minPosition).Get("/groups/{id}/members/{user_id}", s.handleMemberGet)
 			r.Patch("/groups/{id}/members/{user_id}", s.handleMemberPatch)
 			r.Delete("/groups/{id}/members/{user_id}", s.handleMemberDelete)
 			r.Post("/groups/{id}/appointments", s.handleGroupAppointmentCreate)
