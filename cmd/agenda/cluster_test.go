@@ -1,0 +1,435 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Multi-process cluster scenarios; the harness (and how partitions are made)
+// is described in cluster_harness_test.go. Every scenario ends by stopping
+// the nodes and comparing their event stores byte for byte.
+
+// clusterTimeout bounds each wait for the cluster to settle: generous, as
+// two cores run every node; the tests measure no speed (the benchmarks in
+// clusterbench_test.go do).
+const clusterTimeout = 30 * time.Second
+
+// startCluster starts a cluster of size nodes and waits until it is stable.
+func startCluster(t *testing.T, size int) (*testCluster, *clusterNode) {
+	t.Helper()
+	tc := newTestCluster(t, size)
+	tc.start()
+	leader := tc.waitStable(clusterTimeout, nil, false)
+	t.Logf("cluster of %d formed; leader %s", size, leader.id)
+	return tc, leader
+}
+
+// maxPosition returns the highest position among ws.
+func maxPosition(ws []written) int64 {
+	var p int64
+	for _, w := range ws {
+		p = max(p, w.Position)
+	}
+	return p
+}
+
+// (a) Writes on any node; reads with min_position on every node.
+func TestClusterWritesOnAnyNodeReadEverywhere(t *testing.T) {
+	tc, _ := startCluster(t, 3)
+
+	// One user per node, registered through that node (followers forward).
+	users := make([]*client, len(tc.nodes))
+	for i, n := range tc.nodes {
+		users[i] = tc.registerOn(n, fmt.Sprintf("anynode%d", i+1))
+	}
+
+	// Sequential writes on every node, each read back at once on every
+	// node with min_position.
+	var all []written
+	slot := 0
+	for i, n := range tc.nodes {
+		for k := 0; k < 5; k++ {
+			slot++
+			w := create(t, users[i], slot)
+			w.Node = n.id
+			tc.expectVisibleEverywhere(users[i], tc.nodes, []written{w})
+			all = append(all, w)
+		}
+	}
+
+	// Concurrent writes through every node at once.
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make(chan string, 100)
+	for i := range tc.nodes {
+		for g := 0; g < 2; g++ {
+			wg.Add(1)
+			go func(u *client, first int) {
+				defer wg.Done()
+				for k := 0; k < 10; k++ {
+					r, w, err := tryCreate(u, first+k)
+					if err != nil || w == nil {
+						st := 0
+						if r != nil {
+							st = r.Status
+						}
+						errs <- fmt.Sprintf("%s slot %d: status %d, %v", u.base, first+k, st, err)
+						return
+					}
+					mu.Lock()
+					all = append(all, *w)
+					mu.Unlock()
+				}
+			}(users[i], 1000+g*100)
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Errorf("concurrent write failed: %s", e)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	// Positions are unique: no two acknowledged writes share one.
+	seen := map[int64]string{}
+	for _, w := range all {
+		if id, dup := seen[w.Position]; dup {
+			t.Fatalf("writes %s and %s both acknowledged at position %d", id, w.ID, w.Position)
+		}
+		seen[w.Position] = w.ID
+	}
+	// Every write of every user, on every node, with min_position.
+	last := maxPosition(all)
+	for _, n := range tc.nodes {
+		for i, u := range users {
+			r := u.as(n).do("GET", agendaPath(clusterBase, clusterBase.Add(24*365*time.Hour))+fmt.Sprintf("&min_position=%d", last), nil)
+			r.expect(t, http.StatusOK)
+			var entries []map[string]any
+			r.JSON(t, &entries)
+			if want := 5 + 20; len(entries) != want {
+				t.Fatalf("user %d's agenda on %s has %d entries, want %d", i+1, n.id, len(entries), want)
+			}
+		}
+	}
+	tc.stopAndCompareEventStores(nil, last)
+}
+
+// (b) The leader is SIGKILLed: the survivors elect a leader and take writes
+// again; the killed node restarts on its data dir and converges.
+func TestClusterLeaderKilled(t *testing.T) {
+	tc, leader := startCluster(t, 3)
+	follower := followers(tc.nodes, leader)[0]
+	u := tc.registerOn(follower, "leaderkill")
+	var acked []written
+	for s := 1; s <= 10; s++ {
+		acked = append(acked, create(t, u.as(tc.nodes[s%3]), s))
+	}
+
+	leader.kill()
+	survivors := others(tc.nodes, leader)
+	w, took := tc.createEventually(u.as(survivors[0]), 100, clusterTimeout)
+	acked = append(acked, w)
+	t.Logf("first write after killing leader %s acknowledged after %v", leader.id, took)
+	newLeader := tc.waitStable(clusterTimeout, survivors, true)
+	if newLeader == leader {
+		t.Fatalf("the killed node is still leader")
+	}
+	for s := 101; s <= 110; s++ {
+		acked = append(acked, create(t, u.as(survivors[s%2]), s))
+	}
+	tc.expectVisibleEverywhere(u, survivors, acked)
+
+	leader.start()
+	tc.waitStable(clusterTimeout, tc.nodes, false)
+	tc.expectVisibleEverywhere(u, tc.nodes, acked)
+	// The restarted node takes writes again too.
+	acked = append(acked, create(t, u.as(leader), 200))
+	tc.expectVisibleEverywhere(u, tc.nodes, acked[len(acked)-1:])
+	tc.stopAndCompareEventStores(nil, maxPosition(acked))
+}
+
+// (c) A follower cut off from the others misses writes, and catches up once
+// the partition heals.
+func TestClusterFollowerPartitionedCatchesUp(t *testing.T) {
+	tc, leader := startCluster(t, 3)
+	fs := followers(tc.nodes, leader)
+	cut, other := fs[0], fs[1]
+	u := tc.registerOn(leader, "partfollower")
+	before := create(t, u, 1)
+	tc.waitPosition(clusterTimeout, tc.nodes, before.Position)
+
+	tc.isolate(cut)
+	var acked []written
+	for s := 2; s <= 21; s++ {
+		n := leader
+		if s%2 == 0 {
+			n = other
+		}
+		acked = append(acked, create(t, u.as(n), s))
+	}
+	last := maxPosition(acked)
+	st, err := cut.status()
+	if err != nil {
+		t.Fatalf("status of the cut-off node: %v", err)
+	}
+	if st.Position >= last {
+		t.Fatalf("cut-off node %s is at position %d, which it cannot have reached (last write at %d)", cut.id, st.Position, last)
+	}
+	// It cannot serve a read that needs what it missed.
+	r, err := readAt(u.as(cut), acked[len(acked)-1].ID, last, "")
+	if err == nil && r.Status == http.StatusOK {
+		t.Fatalf("cut-off node served a read at position %d it cannot have: %s", last, r.Body)
+	}
+	if err == nil {
+		expectError(t, r, http.StatusServiceUnavailable, "unavailable")
+	}
+
+	tc.heal()
+	tc.waitPosition(clusterTimeout, tc.nodes, last)
+	tc.expectVisibleEverywhere(u, []*clusterNode{cut}, acked)
+	tc.waitStable(clusterTimeout, tc.nodes, false)
+	tc.stopAndCompareEventStores(nil, last)
+}
+
+// expectNotAcknowledged sends a write to n and fails if it is acknowledged:
+// a node on the minority side must answer unavailable (or not at all).
+func expectNotAcknowledged(t *testing.T, u *client, n *clusterNode, slot int) {
+	t.Helper()
+	c := u.as(n)
+	c.http = &http.Client{Timeout: 12 * time.Second}
+	r, w, err := tryCreate(c, slot)
+	switch {
+	case w != nil:
+		t.Fatalf("%s, on the minority side, acknowledged a write at position %d", n.id, w.Position)
+	case err != nil:
+		t.Logf("write on minority-side %s: no answer (%v)", n.id, err)
+	default:
+		expectError(t, r, http.StatusServiceUnavailable, "unavailable")
+		if r.Header.Get("Retry-After") == "" {
+			t.Errorf("503 without Retry-After")
+		}
+	}
+}
+
+// expectNoStrongRead reads the appointment with consistency=strong on n and
+// fails unless n refuses (503) or does not answer: a node cut off from the
+// majority cannot know that its copy is current.
+func expectNoStrongRead(t *testing.T, u *client, n *clusterNode, id string) {
+	t.Helper()
+	c := u.as(n)
+	c.http = &http.Client{Timeout: 12 * time.Second}
+	r, err := c.send("GET", "/api/appointments/"+id+"?consistency=strong", nil)
+	switch {
+	case err != nil:
+		t.Logf("strong read on minority-side %s: no answer (%v)", n.id, err)
+	case r.Status == http.StatusOK:
+		t.Fatalf("%s, on the minority side, served a consistency=strong read: %s", n.id, r.Body)
+	default:
+		expectError(t, r, http.StatusServiceUnavailable, "unavailable")
+	}
+}
+
+// (d) A minority — first one follower, then the leader — refuses writes
+// and strong reads while the majority elects (if needed) and goes on; once
+// healed, everything acknowledged is everywhere.
+func TestClusterMinorityPartition(t *testing.T) {
+	tc, leader := startCluster(t, 3)
+	u := tc.registerOn(leader, "minority")
+	first := create(t, u, 1)
+	acked := []written{first}
+	tc.waitPosition(clusterTimeout, tc.nodes, first.Position)
+	// A strong read works on every node while all is well.
+	for _, n := range tc.nodes {
+		u.as(n).do("GET", "/api/appointments/"+first.ID+"?consistency=strong", nil).expect(t, http.StatusOK)
+	}
+
+	slot := 10
+	for round, pick := range []string{"follower", "leader"} {
+		leader = tc.waitStable(clusterTimeout, tc.nodes, false)
+		cut := leader
+		if pick == "follower" {
+			cut = followers(tc.nodes, leader)[0]
+		}
+		majority := others(tc.nodes, cut)
+		t.Logf("round %d: cutting off %s %s", round, pick, cut.id)
+		tc.isolate(cut)
+
+		slot++
+		expectNotAcknowledged(t, u, cut, slot)
+		// The majority (re-)elects and takes writes.
+		newLeader := tc.waitStable(clusterTimeout, majority, true)
+		if newLeader == cut {
+			t.Fatalf("the cut-off node %s is the majority's leader", cut.id)
+		}
+		for k := 0; k < 5; k++ {
+			slot++
+			w, _ := tc.createEventually(u.as(majority[k%2]), slot, clusterTimeout)
+			acked = append(acked, w)
+		}
+		// Change an appointment the cut-off node has: a strong read there
+		// would be stale.
+		upd := u.as(newLeader).do("PATCH", "/api/appointments/"+first.ID, map[string]any{"title": fmt.Sprintf("renamed in round %d", round)})
+		upd.expect(t, http.StatusOK)
+		expectNoStrongRead(t, u, cut, first.ID)
+		slot++
+		expectNotAcknowledged(t, u, cut, slot)
+		st, err := cut.status()
+		if err == nil && st.State == "Leader" {
+			t.Errorf("cut-off node %s still claims to lead (term %d)", cut.id, st.Term)
+		}
+
+		tc.heal()
+		tc.waitStable(clusterTimeout, tc.nodes, false)
+		last := maxPosition(acked)
+		pos := positionOf(t, upd)
+		tc.waitPosition(clusterTimeout, tc.nodes, max(last, pos))
+		tc.expectVisibleEverywhere(u, tc.nodes, acked)
+		// Strong reads work again on the healed node, and see the change.
+		var a struct {
+			Title string `json:"title"`
+		}
+		u.as(cut).do("GET", "/api/appointments/"+first.ID+"?consistency=strong", nil).expect(t, http.StatusOK).JSON(t, &a)
+		if want := fmt.Sprintf("renamed in round %d", round); a.Title != want {
+			t.Fatalf("strong read on healed %s: title %q, want %q", cut.id, a.Title, want)
+		}
+	}
+	tc.stopAndCompareEventStores(nil, maxPosition(acked))
+}
+
+// (e) A node with the wrong CLUSTER_HMAC_SECRET can neither join nor vote;
+// the cluster carries on.
+func TestClusterWrongSecretCannotJoin(t *testing.T) {
+	tc, leader := startCluster(t, 3)
+	u := tc.registerOn(leader, "wrongsecret")
+	intruder := tc.addNode()
+	intruder.env["CLUSTER_HMAC_SECRET"] = "not-the-cluster-secret-0123456789abcdef"
+	intruder.start()
+
+	members := tc.nodes[:3]
+	var acked []written
+	deadline := time.Now().Add(6 * time.Second)
+	for s := 1; time.Now().Before(deadline); s++ {
+		// Writes keep working meanwhile, through every member.
+		acked = append(acked, create(t, u.as(members[s%3]), s))
+		for _, n := range members {
+			st, err := n.status()
+			if err != nil {
+				t.Fatalf("status of %s: %v", n.id, err)
+			}
+			for _, m := range st.Nodes {
+				if m.ID == intruder.id && m.Suffrage == "Voter" {
+					t.Fatalf("%s lists the intruder %s as a voter: %+v", n.id, intruder.id, st.Nodes)
+				}
+			}
+			if st.LeaderID == intruder.id {
+				t.Fatalf("%s follows the intruder", n.id)
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if v := tc.waitStable(clusterTimeout, members, false); v == nil {
+		t.Fatal("no leader")
+	}
+	if intruder.ready() {
+		t.Errorf("the intruder says it is ready")
+	}
+	if st, err := intruder.status(); err == nil && slices.Contains(st.voters(), "n1") {
+		t.Errorf("the intruder believes it shares a configuration with n1: %+v", st)
+	}
+	intruder.kill()
+	tc.stopAndCompareEventStores(members, maxPosition(acked))
+}
+
+// (f) A five-node cluster survives two SIGKILLs (the leader and a
+// follower), and the two converge when restarted.
+func TestClusterFiveNodesSurviveTwoKills(t *testing.T) {
+	tc, leader := startCluster(t, 5)
+	u := tc.registerOn(leader, "fivenodes")
+	var acked []written
+	for s := 1; s <= 10; s++ {
+		acked = append(acked, create(t, u.as(tc.nodes[s%5]), s))
+	}
+	victims := []*clusterNode{leader, followers(tc.nodes, leader)[0]}
+	for _, v := range victims {
+		v.kill()
+	}
+	survivors := others(others(tc.nodes, victims[0]), victims[1])
+	w, took := tc.createEventually(u.as(survivors[0]), 100, clusterTimeout)
+	acked = append(acked, w)
+	t.Logf("first write after killing %s and %s acknowledged after %v", victims[0].id, victims[1].id, took)
+	tc.waitStable(clusterTimeout, survivors, true)
+	for s := 101; s <= 115; s++ {
+		acked = append(acked, create(t, u.as(survivors[s%3]), s))
+	}
+	tc.expectVisibleEverywhere(u, survivors, acked)
+
+	for _, v := range victims {
+		v.start()
+	}
+	tc.waitStable(clusterTimeout, tc.nodes, false)
+	tc.expectVisibleEverywhere(u, victims, acked)
+	tc.stopAndCompareEventStores(nil, maxPosition(acked))
+}
+
+// (g) A node joins a running cluster whose log was compacted behind a
+// snapshot: it catches up from the snapshot and its event store ends
+// identical.
+func TestClusterJoinCatchesUpFromSnapshot(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	for _, n := range tc.nodes {
+		n.env["SNAPSHOT_THRESHOLD"] = "32"
+		n.env["SNAPSHOT_INTERVAL"] = "100ms"
+		n.env["TRAILING_LOGS"] = "8"
+	}
+	tc.start()
+	leader := tc.waitStable(clusterTimeout, nil, false)
+	u := tc.registerOn(leader, "snapjoin")
+	var acked []written
+	for s := 1; s <= 120; s++ {
+		acked = append(acked, create(t, u.as(tc.nodes[s%3]), s))
+	}
+	// Wait for the leader to have snapshotted past most of the log.
+	tc.eventually(clusterTimeout, "a snapshot on the leader", func() string {
+		if snaps := snapshotDirs(leader); len(snaps) == 0 {
+			return "none yet"
+		}
+		return ""
+	})
+
+	joiner := tc.addNode()
+	joiner.start()
+	tc.waitStable(clusterTimeout, tc.nodes, false)
+	last := maxPosition(acked)
+	tc.waitPosition(clusterTimeout, []*clusterNode{joiner}, last)
+	tc.expectVisibleEverywhere(u, []*clusterNode{joiner}, acked)
+	if snaps := snapshotDirs(joiner); len(snaps) == 0 {
+		t.Errorf("the joiner has no snapshot: it did not catch up from one")
+	} else {
+		t.Logf("joiner's snapshots: %v", snaps)
+	}
+	// It takes writes like any member.
+	acked = append(acked, create(t, u.as(joiner), 500))
+	tc.stopAndCompareEventStores(nil, maxPosition(acked))
+}
+
+// snapshotDirs lists the Raft snapshots in the node's data dir.
+func snapshotDirs(n *clusterNode) []string {
+	var out []string
+	for _, pattern := range []string{"raft/snapshots/*", "raft/*/snapshots/*"} {
+		m, _ := filepath.Glob(filepath.Join(n.dataDir, pattern))
+		for _, d := range m {
+			if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+				out = append(out, filepath.Base(d))
+			}
+		}
+	}
+	return out
+}
