@@ -1,0 +1,122 @@
+package cluster
+
+import "sort"
+
+// View is what a node knows when it decides how to become part of a
+// cluster: the input of Decide.
+type View struct {
+	Self Member
+	// Member reports whether the local Raft configuration lists this node
+	// at its current Raft address: then there is nothing to do.
+	Member bool
+	// Expect is BOOTSTRAP_EXPECT: 0 means this node never forms a cluster
+	// with others, it only joins one.
+	Expect int
+	// Peers are the other nodes heard from directly and recently, with
+	// their own view (state, leader).
+	Peers []Member
+	// LeaderID is the leader the local Raft knows, if any.
+	LeaderID string
+}
+
+// Action kinds.
+const (
+	Wait      = "wait"
+	Join      = "join"
+	Bootstrap = "bootstrap"
+)
+
+// Action is what Decide says to do.
+type Action struct {
+	Kind string
+	// Servers are the voters to bootstrap with (Bootstrap).
+	Servers []Member
+	// LeaderID is the leader to ask (Join); the request may go through any
+	// node, which forwards it.
+	LeaderID string
+}
+
+// Decide is the discovery rule, a pure function of what the node knows:
+//
+//   - a node in the configuration at its own address has nothing to do;
+//   - a node that knows a leader (its own Raft's, or one a peer reports)
+//     asks to join: that covers a new node, a node restarting with a new
+//     address, and a node that was removed and comes back;
+//   - a node with Raft state waits: its cluster is electing a leader;
+//   - otherwise, with BOOTSTRAP_EXPECT = n, once n nodes (itself included)
+//     are known and none of them has state, the one with the lowest ID
+//     bootstraps the lowest n as voters; the others wait for its leader to
+//     reach them. Exactly one node bootstraps, so there is exactly one
+//     initial configuration.
+func Decide(v View) Action {
+	if v.Member {
+		return Action{Kind: Wait}
+	}
+	if v.LeaderID != "" {
+		return Action{Kind: Join, LeaderID: v.LeaderID}
+	}
+	for _, p := range v.Peers {
+		if p.LeaderID != "" {
+			return Action{Kind: Join, LeaderID: p.LeaderID}
+		}
+	}
+	if v.Self.HasState || v.Expect <= 0 {
+		return Action{Kind: Wait}
+	}
+	candidates := []Member{v.Self}
+	for _, p := range v.Peers {
+		if p.HasState {
+			return Action{Kind: Wait}
+		}
+		if p.ID != v.Self.ID {
+			candidates = append(candidates, p)
+		}
+	}
+	if len(candidates) < v.Expect {
+		return Action{Kind: Wait}
+	}
+	sort.Slice(candidates, func(i, j int) bool { return candidates[i].ID < candidates[j].ID })
+	chosen := candidates[:v.Expect]
+	if chosen[0].ID != v.Self.ID {
+		return Action{Kind: Wait}
+	}
+	return Action{Kind: Bootstrap, Servers: chosen}
+}
+
+// RemovalFloor is the fewest voters the dead-node reaper leaves: the
+// configured BOOTSTRAP_EXPECT, and never fewer than three (a cluster that
+// size loses nothing by keeping a dead voter until an operator removes it
+// or it comes back).
+func RemovalFloor(expect int) int {
+	return max(expect, 3)
+}
+
+// Reapable returns the voter to remove, if any: one unreachable for longer
+// than the timeout, never the leader itself, only while the voters left stay
+// at or above floor and the reachable ones remain a majority of them.
+func Reapable(self string, voters []string, unreachableFor map[string]int64, timeout int64, floor int) string {
+	if len(voters)-1 < floor {
+		return ""
+	}
+	var dead []string
+	for _, id := range voters {
+		if d, ok := unreachableFor[id]; ok && id != self && d > timeout {
+			dead = append(dead, id)
+		}
+	}
+	if len(dead) == 0 {
+		return ""
+	}
+	sort.Strings(dead)
+	unreachable := 0
+	for _, id := range voters {
+		if _, ok := unreachableFor[id]; ok && id != self {
+			unreachable++
+		}
+	}
+	left := len(voters) - 1
+	if reachable := left - (unreachable - 1); reachable <= left/2 {
+		return ""
+	}
+	return dead[0]
+}
