@@ -8,12 +8,14 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/agendahq/agenda/cluster"
 	"github.com/agendahq/agenda/commands"
 	"github.com/agendahq/agenda/consensus"
 	"github.com/agendahq/agenda/eventstore"
@@ -30,6 +32,7 @@ type Node struct {
 
 	store     *eventstore.Store
 	raft      *consensus.Node
+	agent     *cluster.Agent
 	rm        *readmodel.DB
 	projector *projections.Projector
 	commands  *commands.Handlers
@@ -70,9 +73,14 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		Dir:           filepath.Join(c.DataDir, "raft"),
 		BindAddr:      c.RaftAddr,
 		AdvertiseAddr: c.RaftAdvertiseAddr,
-		Bootstrap:     true,
-		Secret:        []byte(c.ClusterSecret),
-		Logger:        n.Logger,
+		// Alone, a node forms its own cluster at once, as it always has;
+		// with others, the cluster agent decides (cluster.Decide).
+		Bootstrap:         !c.MultiNode(),
+		Secret:            []byte(c.ClusterSecret),
+		SnapshotThreshold: c.SnapshotThreshold,
+		SnapshotInterval:  c.SnapshotInterval,
+		TrailingLogs:      c.TrailingLogs,
+		Logger:            n.Logger,
 	}, n.store); err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
@@ -91,7 +99,26 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("projector: %w", err)
 	}
 
-	n.commands = commands.New(n.raft, n.rm, c.NodeID)
+	if n.ln, err = net.Listen("tcp", c.HTTPAddr); err != nil {
+		return fmt.Errorf("listen on %s: %w", c.HTTPAddr, err)
+	}
+	httpAdvertise := c.AdvertiseAddr
+	if httpAdvertise == "" {
+		httpAdvertise = advertiseAddr(n.ln.Addr().String(), c.DiscoveryDNSName)
+	}
+	_, httpPort, _ := net.SplitHostPort(httpAdvertise)
+	n.agent = cluster.NewAgent(cluster.Config{
+		Self:            cluster.Member{ID: c.NodeID, RaftAddr: n.raft.RaftAddr(), HTTPAddr: httpAdvertise},
+		Secret:          []byte(c.ClusterSecret),
+		Expect:          c.BootstrapExpect,
+		Seeds:           c.DiscoverySeeds,
+		DNSName:         c.DiscoveryDNSName,
+		DNSPort:         httpPort,
+		DeadNodeTimeout: c.DeadNodeTimeout,
+		Logger:          n.Logger,
+	}, n.raft)
+
+	n.commands = commands.New(n.agent, n.rm, c.NodeID)
 	n.commands.BcryptCost = c.BcryptCost
 
 	reg := prometheus.NewRegistry()
@@ -103,9 +130,8 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		Tokens:   &agendahttp.Tokens{Secret: []byte(c.JWTSecret), TTL: c.TokenTTL},
 		Metrics:  agendahttp.NewMetrics(reg),
 		Logger:   n.Logger,
-	}
-	if n.ln, err = net.Listen("tcp", c.HTTPAddr); err != nil {
-		return fmt.Errorf("listen on %s: %w", c.HTTPAddr, err)
+		Internal: n.agent.Handler(),
+		Reads:    strongReads{n},
 	}
 	n.server = &http.Server{
 		Handler:           srv.Handler(),
@@ -119,7 +145,9 @@ func (n *Node) Open(ctx context.Context) (err error) {
 			n.Logger.Error("http server stopped", "err", err)
 		}
 	}()
-	n.Logger.Info("agenda node started", "http_addr", n.HTTPAddr(), "raft_addr", n.raft.RaftAddr(), "data_dir", c.DataDir)
+	n.agent.Start()
+	n.Logger.Info("agenda node started", "http_addr", n.HTTPAddr(), "http_advertise", httpAdvertise, "raft_addr", n.raft.RaftAddr(),
+		"data_dir", c.DataDir, "bootstrap_expect", c.BootstrapExpect, "seeds", c.DiscoverySeeds, "dns_name", c.DiscoveryDNSName)
 	return nil
 }
 
@@ -150,6 +178,9 @@ func (n *Node) close() error {
 			errs = append(errs, err)
 		}
 		cancel()
+	}
+	if n.agent != nil {
+		n.agent.Close()
 	}
 	if n.projector != nil {
 		errs = append(errs, n.projector.Close())
@@ -182,16 +213,60 @@ func (s nodeStatus) ClusterStatus() agendahttp.ClusterStatus {
 		Term: st.Term, CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex,
 		Position: s.n.rm.Position(), Nodes: []agendahttp.ClusterNode{},
 	}
+	inConfig := map[string]bool{}
+	unreachable := s.n.raft.Unreachable()
+	now := time.Now().UTC()
 	for _, srv := range st.Servers {
-		cs.Nodes = append(cs.Nodes, agendahttp.ClusterNode{ID: srv.ID, Address: srv.Address, Suffrage: srv.Suffrage, Source: "raft"})
+		inConfig[srv.ID] = true
+		node := agendahttp.ClusterNode{ID: srv.ID, Address: srv.Address, Suffrage: strings.ToLower(srv.Suffrage), Source: cluster.SourceRaft}
+		if m, ok := s.n.agent.Members().Get(srv.ID); ok {
+			node.Source = m.Source
+			if !m.LastSeen.IsZero() {
+				t := m.LastSeen.UTC()
+				node.LastSeen = &t
+			}
+		}
+		// The leader's heartbeats are the best evidence of life.
+		if st.State == "Leader" {
+			t := now
+			if last, failing := unreachable[srv.ID]; failing {
+				t = last.UTC()
+			}
+			if node.LastSeen == nil || t.After(*node.LastSeen) {
+				node.LastSeen = &t
+			}
+		}
+		cs.Nodes = append(cs.Nodes, node)
+	}
+	// Nodes known by gossip but not (or no longer) in the configuration.
+	for _, m := range s.n.agent.Members().All() {
+		if inConfig[m.ID] {
+			continue
+		}
+		node := agendahttp.ClusterNode{ID: m.ID, Address: m.RaftAddr, Suffrage: "none", Source: m.Source}
+		if !m.LastSeen.IsZero() {
+			t := m.LastSeen.UTC()
+			node.LastSeen = &t
+		}
+		cs.Nodes = append(cs.Nodes, node)
 	}
 	return cs
+}
+
+// strongReads adapts the cluster agent to the HTTP layer's linearizable
+// reads: read index from the leader, local apply, then projection.
+type strongReads struct{ n *Node }
+
+func (s strongReads) ReadBarrier(ctx context.Context) error {
+	return s.n.agent.ReadBarrier(ctx, s.n.store.Head, s.n.rm.WaitFor)
 }
 
 func (s nodeStatus) Readiness() agendahttp.Readiness {
 	leader, _ := s.n.raft.Leader()
 	r := agendahttp.Readiness{Leader: leader, Position: s.n.rm.Position(), Head: s.n.store.Head()}
 	switch {
+	case s.n.raft.IsShutdown():
+		r.Reason = "raft has stopped (removed from the cluster?)"
 	case leader == "":
 		r.Reason = "no leader known"
 	case !s.n.projector.Healthy():

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"net"
+	"os"
+	"time"
+)
+
+// advertiseAddr returns the host:port other nodes should use to reach a
+// listener bound at bound (an address with a real port). A specific bound
+// host is kept; a wildcard is replaced by this node's own address: the A
+// record of dnsName that is one of our interface addresses (in Docker
+// Swarm, tasks.<service> lists every task's IP, ours among them), else the
+// first non-loopback interface address, else the host name.
+func advertiseAddr(bound, dnsName string) string {
+	host, port, err := net.SplitHostPort(bound)
+	if err != nil {
+		return bound
+	}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return bound
+	}
+	return net.JoinHostPort(ownHost(dnsName), port)
+}
+
+func ownHost(dnsName string) string {
+	local := map[string]bool{}
+	var first string
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			if !ok || ipn.IP.IsLoopback() || ipn.IP.IsLinkLocalUnicast() {
+				continue
+			}
+			local[ipn.IP.String()] = true
+			if first == "" && ipn.IP.To4() != nil {
+				first = ipn.IP.String()
+			}
+		}
+	}
+	if dnsName != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ips, _ := net.DefaultResolver.LookupHost(ctx, dnsName)
+		cancel()
+		for _, ip := range ips {
+			if local[ip] {
+				return ip
+			}
+		}
+	}
+	if first != "" {
+		return first
+	}
+	if h, err := os.Hostname(); err == nil {
+		return h
+	}
+	return "127.0.0.1"
+}
