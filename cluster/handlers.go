@@ -204,3 +204,12 @@ func (a *Agent) handleReadIndex(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, readIndexWire{idx})
 }
+
+// RemoveVia asks the node at addr (HTTP host:port) to remove node id from
+// the cluster; the node forwards the request to the leader. It is what
+// `agenda cluster remove-node` runs, signed with the cluster secret.
+func RemoveVia(ctx context.Context, addr string, secret []byte, id string) error {
+	a := &Agent{signer: NewSigner(secret, "agenda-cli"), client: newClient()}
+	defer a.client.CloseIdleConnections()
+	return a.call(ctx, addr, "/internal/cluster/remove", removeRequest{ID: id}, nil)
+}
