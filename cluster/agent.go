@@ -63,6 +63,9 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// forgetAfter is how long a member nobody hears from stays in the table.
+const forgetAfter = 10 * time.Minute
+
 // Agent keeps this node in its cluster: it gossips with seeds, DNS answers
 // and known members, bootstraps or joins as Decide says, and on the leader
 // admits joins and removes dead voters. It also serves the signed /internal
@@ -161,6 +164,7 @@ func (a *Agent) round(ctx context.Context) {
 	leaderID, _ := a.raft.Leader()
 	a.members.UpdateSelf(a.raft.HasState(), leaderID, time.Now())
 	a.gossip(ctx)
+	a.members.Prune(time.Now().Add(-forgetAfter))
 	a.syncRaftMembers()
 	a.act(ctx)
 	if a.raft.IsLeader() {

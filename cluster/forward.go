@@ -12,6 +12,14 @@ import (
 	"github.com/agendahq/agenda/events"
 )
 
+// ForwardTimeout bounds one forwarded proposal, so that a leader that went
+// silent (a partition that drops packets) costs a bounded wait; the leader
+// gives its own Raft a little less (proposeTimeout).
+const (
+	ForwardTimeout = 5 * time.Second
+	proposeTimeout = ForwardTimeout - 500*time.Millisecond
+)
+
 // LeaderWait bounds how long a forwarded request waits for a leader to be
 // known (and reachable) before it answers unavailable.
 const LeaderWait = 2 * time.Second
@@ -105,7 +113,9 @@ func (a *Agent) Propose(ctx context.Context, b events.Batch) (events.Committed, 
 			return true, err
 		}
 		var out committedWire
-		sent, err := a.callSent(ctx, addr, "/internal/propose", b, &out)
+		fctx, cancel := context.WithTimeout(ctx, ForwardTimeout)
+		sent, err := a.callSent(fctx, addr, "/internal/propose", b, &out)
+		cancel()
 		switch {
 		case err == nil:
 			c = events.Committed{FirstPosition: out.FirstPosition, LastPosition: out.LastPosition, Index: out.Index}
@@ -154,7 +164,9 @@ func (a *Agent) ReadIndex(ctx context.Context) (uint64, error) {
 			return true, err
 		}
 		var out readIndexWire
-		_, err = a.callSent(ctx, addr, "/internal/read-index", struct{}{}, &out)
+		rctx, cancel := context.WithTimeout(ctx, ForwardTimeout)
+		_, err = a.callSent(rctx, addr, "/internal/read-index", struct{}{}, &out)
+		cancel()
 		idx = out.Index
 		return retryable(err), err
 	})

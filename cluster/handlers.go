@@ -175,7 +175,7 @@ func (a *Agent) handlePropose(w http.ResponseWriter, r *http.Request) {
 		writeWire(w, consensus.ErrNotLeader)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), proposeTimeout)
 	defer cancel()
 	c, err := a.raft.Propose(ctx, b)
 	if err != nil {

@@ -199,3 +199,19 @@ func (m *Members) setSource(id, source string) {
 		e.Source = source
 	}
 }
+
+// Prune forgets the members nobody has heard from since before: removed or
+// long-gone nodes do not linger in gossip forever. The Raft configuration's
+// members come back at once (they are listed from it).
+func (m *Members) Prune(before time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, e := range m.byID {
+		if id != m.self && e.LastSeen.Before(before) {
+			if m.byAddr[e.HTTPAddr] == id {
+				delete(m.byAddr, e.HTTPAddr)
+			}
+			delete(m.byID, id)
+		}
+	}
+}

@@ -234,3 +234,60 @@ func (c *client) on(n *Node) *client {
 	cc.base = "http://" + n.HTTPAddr()
 	return &cc
 }
+
+// TestExtraNodeJoinsAndDeadVoterIsRemoved starts four nodes with
+// BOOTSTRAP_EXPECT=3: three bootstrap, the fourth joins through the
+// leader. Then a follower stops, and the leader removes it once it has been
+// unreachable for DEAD_NODE_TIMEOUT (it may: three voters stay).
+func TestExtraNodeJoinsAndDeadVoterIsRemoved(t *testing.T) {
+	cfgs := fwConfigs(t, 4)
+	for i := range cfgs {
+		cfgs[i].BootstrapExpect = 3
+		cfgs[i].DeadNodeTimeout = time.Second
+	}
+	nodes := fwStartCluster(t, cfgs)
+	voters := func(n *Node) []string {
+		var ids []string
+		for _, m := range fwGetStatus(t, n).Nodes {
+			if m.Suffrage == "voter" {
+				ids = append(ids, m.ID)
+			}
+		}
+		return ids
+	}
+	waitVoters := func(n *Node, want int) []string {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			v := voters(n)
+			if len(v) == want {
+				return v
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s sees voters %v, want %d", n.Config.NodeID, v, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	li := fwLeaderIndex(t, nodes)
+	for _, n := range nodes {
+		waitVoters(n, 4)
+	}
+	victim := nodes[(li+1)%4]
+	if err := victim.Close(); err != nil {
+		t.Fatalf("close %s: %v", victim.Config.NodeID, err)
+	}
+	left := waitVoters(nodes[li], 3)
+	if strings.Contains(strings.Join(left, ","), victim.Config.NodeID) {
+		t.Fatalf("voters after removal: %v, still has %s", left, victim.Config.NodeID)
+	}
+	// And no further: three is the floor, even with another one gone.
+	second := nodes[(li+2)%4]
+	if err := second.Close(); err != nil {
+		t.Fatalf("close %s: %v", second.Config.NodeID, err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if v := voters(nodes[li]); len(v) != 3 {
+		t.Fatalf("voters = %v, want 3 to remain", v)
+	}
+}

@@ -238,9 +238,10 @@ func (s nodeStatus) ClusterStatus() agendahttp.ClusterStatus {
 		}
 		cs.Nodes = append(cs.Nodes, node)
 	}
-	// Nodes known by gossip but not (or no longer) in the configuration.
+	// Nodes heard of lately but not (or no longer) in the configuration:
+	// joining, or removed and still running.
 	for _, m := range s.n.agent.Members().All() {
-		if inConfig[m.ID] {
+		if inConfig[m.ID] || now.Sub(m.LastSeen) > time.Minute {
 			continue
 		}
 		node := agendahttp.ClusterNode{ID: m.ID, Address: m.RaftAddr, Suffrage: "none", Source: m.Source}
