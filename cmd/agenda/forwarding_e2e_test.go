@@ -291,3 +291,44 @@ func TestExtraNodeJoinsAndDeadVoterIsRemoved(t *testing.T) {
 		t.Fatalf("voters = %v, want 3 to remain", v)
 	}
 }
+
+// TestRestartWithNewAddressRejoins restarts a follower with the same ID and
+// data but new Raft and HTTP addresses: it asks to join again, the leader
+// re-addresses it, and it takes writes again.
+func TestRestartWithNewAddressRejoins(t *testing.T) {
+	cfgs := fwConfigs(t, 3)
+	nodes := fwStartCluster(t, cfgs)
+	li := fwLeaderIndex(t, nodes)
+	fi := (li + 1) % 3
+	ana := registerUser(t, nodes[li], "ana")
+	if err := nodes[fi].Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := cfgs[fi]
+	cfg.RaftAddr, cfg.HTTPAddr = freeAddr(t), freeAddr(t)
+	restarted := startNode(t, cfg)
+
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var addr string
+		for _, m := range fwGetStatus(t, nodes[li]).Nodes {
+			if m.ID == cfg.NodeID {
+				addr = m.Address
+			}
+		}
+		if addr == cfg.RaftAddr {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("leader still has %s at %s, want %s", cfg.NodeID, addr, cfg.RaftAddr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r := ana.on(restarted).do("POST", "/api/appointments", appointmentBody("back", time.Date(2027, 2, 1, 9, 0, 0, 0, time.UTC), time.Hour)).
+		expect(t, http.StatusCreated)
+	var a struct {
+		ID string `json:"id"`
+	}
+	r.JSON(t, &a)
+	ana.on(nodes[li]).do("GET", "/api/appointments/"+a.ID+"?min_position="+r.Header.Get("X-Agenda-Position"), nil).expect(t, http.StatusOK)
+}
