@@ -122,7 +122,7 @@ func TestClusterFormsFromOneCommandLine(t *testing.T) {
 			t.Fatalf("%s lists %d nodes, want 3: %+v", n.Config.NodeID, len(st.Nodes), st.Nodes)
 		}
 		for _, m := range st.Nodes {
-			if m.Suffrage != "voter" {
+			if !strings.EqualFold(m.Suffrage, "voter") {
 				t.Errorf("%s: node %s suffrage %q, want voter", n.Config.NodeID, m.ID, m.Suffrage)
 			}
 		}
@@ -205,7 +205,7 @@ func TestWritesAndReadsOnAnyNode(t *testing.T) {
 	st := fwGetStatus(t, nodes[li])
 	var voters []string
 	for _, m := range st.Nodes {
-		if m.Suffrage == "voter" {
+		if strings.EqualFold(m.Suffrage, "voter") {
 			voters = append(voters, m.ID)
 		}
 	}
@@ -249,7 +249,7 @@ func TestExtraNodeJoinsAndDeadVoterIsRemoved(t *testing.T) {
 	voters := func(n *Node) []string {
 		var ids []string
 		for _, m := range fwGetStatus(t, n).Nodes {
-			if m.Suffrage == "voter" {
+			if strings.EqualFold(m.Suffrage, "voter") {
 				ids = append(ids, m.ID)
 			}
 		}

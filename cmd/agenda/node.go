@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -218,7 +217,7 @@ func (s nodeStatus) ClusterStatus() agendahttp.ClusterStatus {
 	now := time.Now().UTC()
 	for _, srv := range st.Servers {
 		inConfig[srv.ID] = true
-		node := agendahttp.ClusterNode{ID: srv.ID, Address: srv.Address, Suffrage: strings.ToLower(srv.Suffrage), Source: cluster.SourceRaft}
+		node := agendahttp.ClusterNode{ID: srv.ID, Address: srv.Address, Suffrage: srv.Suffrage, Source: cluster.SourceRaft}
 		if m, ok := s.n.agent.Members().Get(srv.ID); ok {
 			node.Source = m.Source
 			if !m.LastSeen.IsZero() {
@@ -244,7 +243,7 @@ func (s nodeStatus) ClusterStatus() agendahttp.ClusterStatus {
 		if inConfig[m.ID] || now.Sub(m.LastSeen) > time.Minute {
 			continue
 		}
-		node := agendahttp.ClusterNode{ID: m.ID, Address: m.RaftAddr, Suffrage: "none", Source: m.Source}
+		node := agendahttp.ClusterNode{ID: m.ID, Address: m.RaftAddr, Suffrage: "None", Source: m.Source}
 		if !m.LastSeen.IsZero() {
 			t := m.LastSeen.UTC()
 			node.LastSeen = &t
