@@ -34,6 +34,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -60,10 +61,13 @@ const testClusterSecret = "cluster-test-secret-0123456789abcdef-0123"
 
 // testCluster is a set of node processes and their proxies.
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
 	nodes []*clusterNode
 	// expect is the BOOTSTRAP_EXPECT of every node.
 	expect int
+	// direct has nodes advertise their own ports, not their proxies: no
+	// faults, and no proxy in the way of what benchmarks measure.
+	direct bool
 
 	mu   sync.Mutex
 	pids map[int]string // live child process → node ID
@@ -93,12 +97,24 @@ type clusterNode struct {
 
 // newTestCluster prepares size nodes n1..n<size> that expect each other
 // (BOOTSTRAP_EXPECT=size, DISCOVERY_SEEDS=the others); none is started.
-func newTestCluster(t *testing.T, size int) *testCluster {
+func newTestCluster(t testing.TB, size int) *testCluster {
+	t.Helper()
+	return newCluster(t, size, false)
+}
+
+// newDirectCluster is newTestCluster with the proxies out of the nodes' way
+// (they cannot inject faults): for benchmarks.
+func newDirectCluster(t testing.TB, size int) *testCluster {
+	t.Helper()
+	return newCluster(t, size, true)
+}
+
+func newCluster(t testing.TB, size int, direct bool) *testCluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a multi-process cluster")
 	}
-	tc := &testCluster{t: t, expect: size, pids: map[int]string{}}
+	tc := &testCluster{t: t, expect: size, direct: direct, pids: map[int]string{}}
 	for i := 0; i < size; i++ {
 		tc.addNode()
 	}
@@ -124,6 +140,11 @@ func (tc *testCluster) addNode() *clusterNode {
 		httpAddr: freeAddr(t),
 		raftAddr: freeAddr(t),
 	}
+	if dir := os.Getenv("AGENDA_TEST_KEEP_LOGS"); dir != "" {
+		// Keep the node logs after the test, in dir.
+		name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
+		n.logPath = filepath.Join(dir, fmt.Sprintf("%s-%s-%d.log", name, id, time.Now().UnixNano()))
+	}
 	var err error
 	if n.httpProxy, err = faultproxy.New("127.0.0.1:0", n.httpAddr); err != nil {
 		t.Fatal(err)
@@ -133,31 +154,37 @@ func (tc *testCluster) addNode() *clusterNode {
 		t.Fatal(err)
 	}
 	for _, p := range n.proxies() {
-		p.SetSource(tc.sourceOf)
+		if !tc.direct {
+			p.SetSource(tc.sourceOf)
+		}
+	}
+	httpAdv, raftAdv := n.httpProxy.Addr(), n.raftProxy.Addr()
+	if tc.direct {
+		httpAdv, raftAdv = n.httpAddr, n.raftAddr
 	}
 	n.env = map[string]string{
 		"NODE_ID":             id,
 		"DATA_DIR":            n.dataDir,
 		"HTTP_ADDR":           n.httpAddr,
 		"RAFT_ADDR":           n.raftAddr,
-		"ADVERTISE_ADDR":      n.httpProxy.Addr(),
-		"RAFT_ADVERTISE_ADDR": n.raftProxy.Addr(),
+		"ADVERTISE_ADDR":      httpAdv,
+		"RAFT_ADVERTISE_ADDR": raftAdv,
 		"BOOTSTRAP_EXPECT":    strconv.Itoa(tc.expect),
 		"CLUSTER_HMAC_SECRET": testClusterSecret,
 		"JWT_SECRET":          testJWTSecret,
-		"LOG_LEVEL":           "info",
+		"LOG_LEVEL":           cmp.Or(os.Getenv("AGENDA_TEST_NODE_LOG_LEVEL"), "info"),
 	}
 	tc.nodes = append(tc.nodes, n)
 	n.env["DISCOVERY_SEEDS"] = tc.seedsFor(n)
 	return n
 }
 
-// seedsFor lists the HTTP proxies of every node but n.
+// seedsFor lists the advertised HTTP addresses of every node but n.
 func (tc *testCluster) seedsFor(n *clusterNode) string {
 	var seeds []string
 	for _, m := range tc.nodes {
 		if m != n {
-			seeds = append(seeds, m.httpProxy.Addr())
+			seeds = append(seeds, m.env["ADVERTISE_ADDR"])
 		}
 	}
 	return strings.Join(seeds, ",")

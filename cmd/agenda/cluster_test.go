@@ -205,13 +205,15 @@ func expectNotAcknowledged(t *testing.T, u *client, n *clusterNode, slot int) {
 	t.Helper()
 	c := u.as(n)
 	c.http = &http.Client{Timeout: 12 * time.Second}
+	start := time.Now()
 	r, w, err := tryCreate(c, slot)
 	switch {
 	case w != nil:
 		t.Fatalf("%s, on the minority side, acknowledged a write at position %d", n.id, w.Position)
 	case err != nil:
-		t.Logf("write on minority-side %s: no answer (%v)", n.id, err)
+		t.Logf("write on minority-side %s: no answer after %v (%v)", n.id, time.Since(start).Round(time.Millisecond), err)
 	default:
+		t.Logf("write on minority-side %s: status %d after %v", n.id, r.Status, time.Since(start).Round(time.Millisecond))
 		expectError(t, r, http.StatusServiceUnavailable, "unavailable")
 		if r.Header.Get("Retry-After") == "" {
 			t.Errorf("503 without Retry-After")
@@ -226,13 +228,15 @@ func expectNoStrongRead(t *testing.T, u *client, n *clusterNode, id string) {
 	t.Helper()
 	c := u.as(n)
 	c.http = &http.Client{Timeout: 12 * time.Second}
+	start := time.Now()
 	r, err := c.send("GET", "/api/appointments/"+id+"?consistency=strong", nil)
 	switch {
 	case err != nil:
-		t.Logf("strong read on minority-side %s: no answer (%v)", n.id, err)
+		t.Logf("strong read on minority-side %s: no answer after %v (%v)", n.id, time.Since(start).Round(time.Millisecond), err)
 	case r.Status == http.StatusOK:
 		t.Fatalf("%s, on the minority side, served a consistency=strong read: %s", n.id, r.Body)
 	default:
+		t.Logf("strong read on minority-side %s: status %d after %v", n.id, r.Status, time.Since(start).Round(time.Millisecond))
 		expectError(t, r, http.StatusServiceUnavailable, "unavailable")
 	}
 }
@@ -282,7 +286,11 @@ func TestClusterMinorityPartition(t *testing.T) {
 		slot++
 		expectNotAcknowledged(t, u, cut, slot)
 		st, err := cut.status()
-		if err == nil && st.State == "Leader" {
+		if err != nil {
+			t.Fatalf("status of cut-off %s: %v", cut.id, err)
+		}
+		t.Logf("cut-off %s: state %s, term %d, leader %q, position %d", cut.id, st.State, st.Term, st.LeaderID, st.Position)
+		if st.State == "Leader" {
 			t.Errorf("cut-off node %s still claims to lead (term %d)", cut.id, st.Term)
 		}
 
