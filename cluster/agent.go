@@ -78,10 +78,10 @@ type Agent struct {
 	client  *http.Client
 	logger  *slog.Logger
 
-	cancel context.CancelFunc
-	done   chan struct{}
-	mu     sync.Mutex
-	joined string // last leader a join succeeded with
+	cancel    context.CancelFunc
+	done      chan struct{}
+	vote      string // the node this one endorses to bootstrap
+	voteSince time.Time
 }
 
 // NewAgent returns an agent for raft; Start runs it.
@@ -280,6 +280,10 @@ func (a *Agent) act(ctx context.Context) {
 		Peers:    peersOf(a.members.Direct(time.Now().Add(-5*time.Second)), a.cfg.Self.ID),
 		LeaderID: leaderID,
 	}
+	now := time.Now()
+	a.vote, a.voteSince = NextVote(v, a.vote, a.voteSince, now)
+	v.Self.Vote = a.vote
+	a.members.SetVote(a.vote)
 	act := Decide(v)
 	switch act.Kind {
 	case Bootstrap:

@@ -1,6 +1,9 @@
 package cluster
 
-import "sort"
+import (
+	"sort"
+	"time"
+)
 
 // View is what a node knows when it decides how to become part of a
 // cluster: the input of Decide.
@@ -45,9 +48,11 @@ type Action struct {
 //   - a node with Raft state waits: its cluster is electing a leader;
 //   - otherwise, with BOOTSTRAP_EXPECT = n, once n nodes (itself included)
 //     are known and none of them has state, the one with the lowest ID
-//     bootstraps the lowest n as voters; the others wait for its leader to
-//     reach them. Exactly one node bootstraps, so there is exactly one
-//     initial configuration.
+//     bootstraps the lowest n as voters — but only once each of them
+//     endorses it (Member.Vote, see NextVote); the others wait for its
+//     leader to reach them. A vote is sticky, so two nodes whose views
+//     differ for a moment cannot both collect the votes of a shared member:
+//     one node bootstraps, and there is one initial configuration.
 func Decide(v View) Action {
 	if v.Member {
 		return Action{Kind: Wait}
@@ -77,10 +82,50 @@ func Decide(v View) Action {
 	}
 	sort.Slice(candidates, func(i, j int) bool { return candidates[i].ID < candidates[j].ID })
 	chosen := candidates[:v.Expect]
-	if chosen[0].ID != v.Self.ID {
+	if chosen[0].ID != v.Self.ID || v.Self.Vote != v.Self.ID {
 		return Action{Kind: Wait}
 	}
+	for _, p := range chosen[1:] {
+		if p.Vote != v.Self.ID {
+			return Action{Kind: Wait}
+		}
+	}
 	return Action{Kind: Bootstrap, Servers: chosen}
+}
+
+// VoteTTL is how long a bootstrap vote stands before it may change: long
+// enough that the node voted for can collect every vote and bootstrap,
+// short enough that views which disagreed at first converge.
+const VoteTTL = 10 * time.Second
+
+// NextVote returns the node this one endorses to bootstrap, and since when.
+// With no vote (or one older than VoteTTL) it votes for the lowest ID of
+// the stateless nodes it knows, once it knows expect of them; otherwise the
+// vote stands.
+func NextVote(v View, current string, since, now time.Time) (string, time.Time) {
+	if current != "" && now.Sub(since) < VoteTTL {
+		return current, since
+	}
+	if v.Expect <= 0 || v.Self.HasState {
+		return "", now
+	}
+	lowest, n := v.Self.ID, 1
+	for _, p := range v.Peers {
+		if p.HasState {
+			return "", now
+		}
+		if p.ID != v.Self.ID {
+			n++
+			lowest = min(lowest, p.ID)
+		}
+	}
+	if n < v.Expect {
+		return "", now
+	}
+	if lowest == current {
+		return current, since
+	}
+	return lowest, now
 }
 
 // RemovalFloor is the fewest voters the dead-node reaper leaves: the

@@ -10,6 +10,7 @@ func TestDecide(t *testing.T) {
 	m := func(id string) Member { return Member{ID: id, RaftAddr: id + ":7000", HTTPAddr: id + ":8080"} }
 	withState := func(mm Member) Member { mm.HasState = true; return mm }
 	withLeader := func(mm Member, l string) Member { mm.LeaderID = l; return mm }
+	votes := func(mm Member, v string) Member { mm.Vote = v; return mm }
 	tests := []struct {
 		name    string
 		view    View
@@ -19,14 +20,17 @@ func TestDecide(t *testing.T) {
 	}{
 		{"member already", View{Self: m("a"), Member: true, Expect: 3, LeaderID: "b"}, Wait, nil, ""},
 		{"too few known", View{Self: m("a"), Expect: 3, Peers: []Member{m("b")}}, Wait, nil, ""},
-		{"lowest bootstraps", View{Self: m("a"), Expect: 3, Peers: []Member{m("c"), m("b")}}, Bootstrap, []string{"a", "b", "c"}, ""},
+		{"lowest bootstraps once all voted for it", View{Self: votes(m("a"), "a"), Expect: 3, Peers: []Member{votes(m("c"), "a"), votes(m("b"), "a")}}, Bootstrap, []string{"a", "b", "c"}, ""},
+		{"lowest waits for the votes", View{Self: votes(m("a"), "a"), Expect: 3, Peers: []Member{votes(m("c"), "a"), m("b")}}, Wait, nil, ""},
+		{"a vote for another node blocks", View{Self: votes(m("a"), "a"), Expect: 3, Peers: []Member{votes(m("c"), "a"), votes(m("b"), "b")}}, Wait, nil, ""},
+		{"lowest that has not voted for itself waits", View{Self: votes(m("a"), "x"), Expect: 3, Peers: []Member{votes(m("c"), "a"), votes(m("b"), "a")}}, Wait, nil, ""},
 		{"not lowest waits", View{Self: m("b"), Expect: 3, Peers: []Member{m("a"), m("c")}}, Wait, nil, ""},
-		{"lowest of expect among more", View{Self: m("a"), Expect: 3, Peers: []Member{m("d"), m("c"), m("b")}}, Bootstrap, []string{"a", "b", "c"}, ""},
+		{"lowest of expect among more", View{Self: votes(m("a"), "a"), Expect: 3, Peers: []Member{m("d"), votes(m("c"), "a"), votes(m("b"), "a")}}, Bootstrap, []string{"a", "b", "c"}, ""},
 		{"extra node waits", View{Self: m("d"), Expect: 3, Peers: []Member{m("a"), m("b"), m("c")}}, Wait, nil, ""},
 		{"peer with state: no bootstrap", View{Self: m("a"), Expect: 3, Peers: []Member{withState(m("b")), m("c")}}, Wait, nil, ""},
 		{"own state: no bootstrap", View{Self: withState(m("a")), Expect: 3, Peers: []Member{m("b"), m("c")}}, Wait, nil, ""},
 		{"expect 0 never bootstraps", View{Self: m("a"), Expect: 0, Peers: []Member{m("b"), m("c")}}, Wait, nil, ""},
-		{"expect 1 alone", View{Self: m("a"), Expect: 1}, Bootstrap, []string{"a"}, ""},
+		{"expect 1 alone", View{Self: votes(m("a"), "a"), Expect: 1}, Bootstrap, []string{"a"}, ""},
 		{"peer knows a leader: join", View{Self: m("d"), Expect: 3, Peers: []Member{withLeader(withState(m("b")), "a")}}, Join, nil, "a"},
 		{"restarted with state and new address: join", View{Self: withState(m("c")), Expect: 3, Peers: []Member{withLeader(m("a"), "a")}}, Join, nil, "a"},
 		{"own raft knows the leader", View{Self: withState(m("c")), Expect: 3, LeaderID: "b"}, Join, nil, "b"},
@@ -52,18 +56,30 @@ func TestDecide(t *testing.T) {
 }
 
 // TestDecideBootstrapsOnce checks, for every node of a forming cluster with
-// the same knowledge, that exactly one bootstraps, with the same voters.
+// the same knowledge, that all vote for the same node and exactly that one
+// bootstraps, with the same voters.
 func TestDecideBootstrapsOnce(t *testing.T) {
 	ids := []string{"node-3", "node-1", "node-5", "node-2", "node-4"}
-	bootstraps := 0
-	for _, self := range ids {
-		v := View{Self: Member{ID: self}, Expect: 3}
+	now := time.Now()
+	view := func(self string, vote func(string) string) View {
+		v := View{Self: Member{ID: self, Vote: vote(self)}, Expect: 3}
 		for _, p := range ids {
 			if p != self {
-				v.Peers = append(v.Peers, Member{ID: p})
+				v.Peers = append(v.Peers, Member{ID: p, Vote: vote(p)})
 			}
 		}
-		if a := Decide(v); a.Kind == Bootstrap {
+		return v
+	}
+	voted := map[string]string{}
+	for _, self := range ids {
+		voted[self], _ = NextVote(view(self, func(string) string { return "" }), "", time.Time{}, now)
+	}
+	bootstraps := 0
+	for _, self := range ids {
+		if voted[self] != "node-1" {
+			t.Errorf("%s votes %q, want node-1", self, voted[self])
+		}
+		if a := Decide(view(self, func(id string) string { return voted[id] })); a.Kind == Bootstrap {
 			bootstraps++
 			if self != "node-1" || len(a.Servers) != 3 || a.Servers[2].ID != "node-3" {
 				t.Errorf("%s bootstraps %v", self, a.Servers)
@@ -130,5 +146,32 @@ func TestMembersNewerIncarnationWins(t *testing.T) {
 	ms.Learned(Member{ID: "a", HTTPAddr: "elsewhere"})
 	if ms.Self().HTTPAddr != "a:8080" {
 		t.Errorf("gossip changed our own entry")
+	}
+}
+
+func TestNextVote(t *testing.T) {
+	now := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	m := func(id string) Member { return Member{ID: id} }
+	three := View{Self: m("b"), Expect: 3, Peers: []Member{m("c"), m("a")}}
+	tests := []struct {
+		name    string
+		view    View
+		current string
+		since   time.Time
+		want    string
+	}{
+		{"too few known: no vote", View{Self: m("b"), Expect: 3, Peers: []Member{m("c")}}, "", time.Time{}, ""},
+		{"votes for the lowest", three, "", time.Time{}, "a"},
+		{"a fresh vote stands", three, "b", now.Add(-time.Second), "b"},
+		{"an old vote moves", three, "b", now.Add(-VoteTTL), "a"},
+		{"no vote once someone has state", View{Self: m("b"), Expect: 3, Peers: []Member{m("c"), {ID: "a", HasState: true}}}, "", time.Time{}, ""},
+		{"never with expect 0", View{Self: m("b"), Peers: []Member{m("c"), m("a")}}, "", time.Time{}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, _ := NextVote(tt.view, tt.current, tt.since, now); got != tt.want {
+				t.Errorf("vote = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -28,6 +28,9 @@ type Member struct {
 	// HasState and LeaderID are the member's own view, as of LastSeen.
 	HasState bool   `json:"has_state"`
 	LeaderID string `json:"leader_id,omitempty"`
+	// Vote is the node this member endorses to bootstrap a new cluster
+	// (see NextVote); empty until it knows BOOTSTRAP_EXPECT nodes.
+	Vote string `json:"vote,omitempty"`
 	// LastSeen is when some node last heard from the member directly.
 	LastSeen time.Time `json:"last_seen"`
 	Source   string    `json:"source,omitempty"`
@@ -73,6 +76,13 @@ func (m *Members) UpdateSelf(hasState bool, leaderID string, now time.Time) {
 	e.HasState, e.LeaderID, e.LastSeen, e.direct = hasState, leaderID, now, now
 }
 
+// SetVote records this node's bootstrap vote.
+func (m *Members) SetVote(vote string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.byID[m.self].Vote = vote
+}
+
 // Heard records what mem said about itself, heard directly at now.
 func (m *Members) Heard(mem Member, source string, now time.Time) {
 	m.mu.Lock()
@@ -82,7 +92,7 @@ func (m *Members) Heard(mem Member, source string, now time.Time) {
 		return
 	}
 	if mem.Incarnation >= e.Incarnation {
-		e.HasState, e.LeaderID = mem.HasState, mem.LeaderID
+		e.HasState, e.LeaderID, e.Vote = mem.HasState, mem.LeaderID, mem.Vote
 	}
 	e.LastSeen, e.direct = now, now
 }

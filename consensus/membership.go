@@ -57,12 +57,10 @@ func (n *Node) Servers() ([]Server, error) {
 	return out, nil
 }
 
-// AppliedIndex returns the index of the last entry the local FSM applied.
-func (n *Node) AppliedIndex() uint64 { return n.raft.AppliedIndex() }
-
-// WaitApplied waits until the local FSM has applied the entry at index.
+// WaitApplied waits until the local FSM has applied every entry up to
+// index, so that the event store shows them.
 func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
-	if n.raft.AppliedIndex() >= index {
+	if n.appliedThrough(index) {
 		return nil
 	}
 	t := time.NewTicker(2 * time.Millisecond)
@@ -72,11 +70,37 @@ func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.C:
-			if n.raft.AppliedIndex() >= index {
+			if n.appliedThrough(index) {
 				return nil
 			}
 		}
 	}
+}
+
+// appliedThrough reports whether the FSM has applied every entry up to
+// index. raft.AppliedIndex counts entries handed to the FSM goroutine, and
+// barriers and no-ops never reach the FSM, so: the FSM's own index has
+// reached it, or raft has handed everything over and nothing between the
+// FSM's index and it is an entry the FSM applies (entries no longer in the
+// log are covered by a snapshot, hence applied).
+func (n *Node) appliedThrough(index uint64) bool {
+	done := n.fsm.index.Load()
+	if done >= index {
+		return true
+	}
+	if n.raft.AppliedIndex() < index {
+		return false
+	}
+	var l raft.Log
+	for i := done + 1; i <= index; i++ {
+		if err := n.logs.GetLog(i, &l); err != nil {
+			continue
+		}
+		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
+			return false
+		}
+	}
+	return true
 }
 
 // ReadIndex returns a commit index that is safe for a linearizable read: a

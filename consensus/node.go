@@ -86,6 +86,7 @@ type Node struct {
 	raft      *raft.Raft
 	fsm       *fsm
 	logStore  *raftboltdb.BoltStore
+	logs      raft.LogStore // logStore behind its cache
 	transport *raft.NetworkTransport
 	store     *eventstore.Store
 
@@ -173,6 +174,9 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 	}
 
 	f := &fsm{store: store, logger: cfg.Logger}
+	if applied, _, err := store.Applied(context.Background()); err == nil {
+		f.advance(applied)
+	}
 	if cfg.Bootstrap {
 		has, err := raft.HasExistingState(cached, logStore, snaps)
 		if err != nil {
@@ -198,7 +202,7 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		logStore.Close()
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
-	n := &Node{cfg: cfg, raft: r, fsm: f, logStore: logStore, transport: transport, store: store}
+	n := &Node{cfg: cfg, raft: r, fsm: f, logStore: logStore, logs: cached, transport: transport, store: store}
 	n.startObserver()
 	return n, nil
 }
