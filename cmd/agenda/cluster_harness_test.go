@@ -865,3 +865,57 @@ func (n *clusterNode) logContains(s string) bool {
 	}
 	return false
 }
+
+// writers write in a loop through nodes, one user each, recording every
+// acknowledged write: the test checks afterwards that none was lost.
+type writers struct {
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	acked    []written
+	attempts int
+}
+
+// startWriters starts one writer per user, user i writing through
+// nodes[i], in slots from firstSlot on (each user's own), with a client
+// timeout of 8 s.
+func startWriters(users []*client, nodes []*clusterNode, firstSlot int) *writers {
+	ws := &writers{stop: make(chan struct{})}
+	for i, u := range users {
+		c := u.as(nodes[i])
+		c.http = &http.Client{Timeout: 8 * time.Second}
+		ws.wg.Add(1)
+		go func(c *client, node string) {
+			defer ws.wg.Done()
+			for slot := firstSlot; ; slot++ {
+				select {
+				case <-ws.stop:
+					return
+				default:
+				}
+				_, w, _ := tryCreate(c, slot)
+				ws.mu.Lock()
+				ws.attempts++
+				if w != nil {
+					w.Node = node
+					ws.acked = append(ws.acked, *w)
+				}
+				ws.mu.Unlock()
+				// A modest, steady load: the point is what happens to
+				// writes across the faults, not throughput.
+				time.Sleep(20 * time.Millisecond)
+			}
+		}(c, nodes[i].id)
+	}
+	return ws
+}
+
+// end stops the writers and returns the acknowledged writes and the number
+// of attempts.
+func (ws *writers) end() ([]written, int) {
+	close(ws.stop)
+	ws.wg.Wait()
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	return ws.acked, ws.attempts
+}

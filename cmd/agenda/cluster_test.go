@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -204,7 +205,7 @@ func TestClusterFollowerPartitionedCatchesUp(t *testing.T) {
 func expectNotAcknowledged(t *testing.T, u *client, n *clusterNode, slot int) {
 	t.Helper()
 	c := u.as(n)
-	c.http = &http.Client{Timeout: 12 * time.Second}
+	c.http = &http.Client{Timeout: 20 * time.Second}
 	start := time.Now()
 	r, w, err := tryCreate(c, slot)
 	switch {
@@ -255,6 +256,15 @@ func TestClusterMinorityPartition(t *testing.T) {
 		u.as(n).do("GET", "/api/appointments/"+first.ID+"?consistency=strong", nil).expect(t, http.StatusOK)
 	}
 
+	// Background writers, one user per node, write through every node
+	// throughout: whatever any node acknowledges must survive.
+	var bgUsers []*client
+	for i := range tc.nodes {
+		bgUsers = append(bgUsers, tc.registerOn(tc.nodes[i], fmt.Sprintf("minoritybg%d", i+1)))
+	}
+	var bgAcked []written
+	bgAttempts := 0
+
 	slot := 10
 	for round, pick := range []string{"follower", "leader"} {
 		leader = tc.waitStable(clusterTimeout, tc.nodes, false)
@@ -263,6 +273,8 @@ func TestClusterMinorityPartition(t *testing.T) {
 			cut = followers(tc.nodes, leader)[0]
 		}
 		majority := others(tc.nodes, cut)
+		bg := startWriters(bgUsers, tc.nodes, 10_000*(round+1))
+		time.Sleep(300 * time.Millisecond)
 		t.Logf("round %d: cutting off %s %s", round, pick, cut.id)
 		tc.isolate(cut)
 
@@ -296,7 +308,15 @@ func TestClusterMinorityPartition(t *testing.T) {
 
 		tc.heal()
 		tc.waitStable(clusterTimeout, tc.nodes, false)
-		last := maxPosition(acked)
+		time.Sleep(300 * time.Millisecond)
+		ws, n := bg.end()
+		bgAcked, bgAttempts = append(bgAcked, ws...), bgAttempts+n
+		perNode := map[string]int{}
+		for _, w := range ws {
+			perNode[w.Node]++
+		}
+		t.Logf("round %d: background writers: %d of %d writes acknowledged (by node: %v)", round, len(ws), n, perNode)
+		last := max(maxPosition(acked), maxPosition(bgAcked))
 		pos := positionOf(t, upd)
 		tc.waitPosition(clusterTimeout, tc.nodes, max(last, pos))
 		tc.expectVisibleEverywhere(u, tc.nodes, acked)
@@ -309,7 +329,17 @@ func TestClusterMinorityPartition(t *testing.T) {
 			t.Fatalf("strong read on healed %s: title %q, want %q", cut.id, a.Title, want)
 		}
 	}
-	tc.stopAndCompareEventStores(nil, maxPosition(acked))
+	// Every write any node acknowledged, on every node.
+	for i, u := range bgUsers {
+		var mine []written
+		for _, w := range bgAcked {
+			if w.Node == tc.nodes[i].id {
+				mine = append(mine, w)
+			}
+		}
+		tc.expectVisibleEverywhere(u, tc.nodes, mine)
+	}
+	tc.stopAndCompareEventStores(nil, max(maxPosition(acked), maxPosition(bgAcked)))
 }
 
 // (e) A node with the wrong CLUSTER_HMAC_SECRET can neither join nor vote;
@@ -333,7 +363,7 @@ func TestClusterWrongSecretCannotJoin(t *testing.T) {
 				t.Fatalf("status of %s: %v", n.id, err)
 			}
 			for _, m := range st.Nodes {
-				if m.ID == intruder.id && m.Suffrage == "Voter" {
+				if m.ID == intruder.id && strings.EqualFold(m.Suffrage, "voter") {
 					t.Fatalf("%s lists the intruder %s as a voter: %+v", n.id, intruder.id, st.Nodes)
 				}
 			}
