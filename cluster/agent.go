@@ -82,6 +82,14 @@ type Agent struct {
 	done      chan struct{}
 	vote      string // the node this one endorses to bootstrap
 	voteSince time.Time
+	// leaderlessSince is when the local Raft last knew a leader.
+	leaderlessSince time.Time
+
+	mu sync.Mutex
+	// removed holds, on the node that removed them on request, the
+	// incarnation each removed node had: the same process may not rejoin,
+	// a restart (a higher incarnation) may.
+	removed map[string]int64
 }
 
 // NewAgent returns an agent for raft; Start runs it.
@@ -273,14 +281,18 @@ func (a *Agent) isMember() bool {
 
 func (a *Agent) act(ctx context.Context) {
 	leaderID, _ := a.raft.Leader()
-	v := View{
-		Self:     a.members.Self(),
-		Member:   a.isMember(),
-		Expect:   a.cfg.Expect,
-		Peers:    peersOf(a.members.Direct(time.Now().Add(-5*time.Second)), a.cfg.Self.ID),
-		LeaderID: leaderID,
-	}
 	now := time.Now()
+	if leaderID != "" || a.leaderlessSince.IsZero() {
+		a.leaderlessSince = now
+	}
+	v := View{
+		Self:       a.members.Self(),
+		Member:     a.isMember(),
+		Expect:     a.cfg.Expect,
+		Peers:      peersOf(a.members.Direct(now.Add(-5*time.Second)), a.cfg.Self.ID),
+		LeaderID:   leaderID,
+		Leaderless: now.Sub(a.leaderlessSince),
+	}
 	a.vote, a.voteSince = NextVote(v, a.vote, a.voteSince, now)
 	v.Self.Vote = a.vote
 	a.members.SetVote(a.vote)
@@ -301,7 +313,7 @@ func (a *Agent) act(ctx context.Context) {
 		jctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		if err := a.Join(jctx, a.members.Self()); err != nil {
-			a.logger.Info("join not done yet", "leader", act.LeaderID, "err", err)
+			a.logger.Debug("join not done yet", "leader", act.LeaderID, "err", err)
 			return
 		}
 		a.logger.Info("joined the cluster", "leader", act.LeaderID)

@@ -20,7 +20,15 @@ type View struct {
 	Peers []Member
 	// LeaderID is the leader the local Raft knows, if any.
 	LeaderID string
+	// Leaderless is how long the local Raft has known no leader.
+	Leaderless time.Duration
 }
+
+// StaleMemberAfter is how long a node that believes it is a member may go
+// without a leader of its own while its peers report one, before it asks to
+// join again: its configuration may be stale (it was removed while it was
+// down, so it never saw the change). The join is harmless if it was not.
+const StaleMemberAfter = 2 * time.Second
 
 // Action kinds.
 const (
@@ -41,7 +49,9 @@ type Action struct {
 
 // Decide is the discovery rule, a pure function of what the node knows:
 //
-//   - a node in the configuration at its own address has nothing to do;
+//   - a node in the configuration at its own address has nothing to do
+//     (unless it has had no leader for StaleMemberAfter while its peers
+//     report one: then it asks to join, as below);
 //   - a node that knows a leader (its own Raft's, or one a peer reports)
 //     asks to join: that covers a new node, a node restarting with a new
 //     address, and a node that was removed and comes back;
@@ -54,16 +64,20 @@ type Action struct {
 //     differ for a moment cannot both collect the votes of a shared member:
 //     one node bootstraps, and there is one initial configuration.
 func Decide(v View) Action {
-	if v.Member {
-		return Action{Kind: Wait}
-	}
-	if v.LeaderID != "" {
-		return Action{Kind: Join, LeaderID: v.LeaderID}
-	}
+	var peerLeader string
 	for _, p := range v.Peers {
 		if p.LeaderID != "" {
-			return Action{Kind: Join, LeaderID: p.LeaderID}
+			peerLeader = p.LeaderID
+			break
 		}
+	}
+	switch {
+	case v.Member && (v.LeaderID != "" || peerLeader == "" || v.Leaderless < StaleMemberAfter):
+		return Action{Kind: Wait}
+	case v.LeaderID != "":
+		return Action{Kind: Join, LeaderID: v.LeaderID}
+	case peerLeader != "":
+		return Action{Kind: Join, LeaderID: peerLeader}
 	}
 	if v.Self.HasState || v.Expect <= 0 {
 		return Action{Kind: Wait}

@@ -19,6 +19,8 @@ func TestDecide(t *testing.T) {
 		leader  string
 	}{
 		{"member already", View{Self: m("a"), Member: true, Expect: 3, LeaderID: "b"}, Wait, nil, ""},
+		{"member electing", View{Self: withState(m("a")), Member: true, Expect: 3, Peers: []Member{withLeader(m("b"), "b")}, Leaderless: time.Second}, Wait, nil, ""},
+		{"member by a stale configuration", View{Self: withState(m("a")), Member: true, Expect: 3, Peers: []Member{withLeader(m("b"), "b")}, Leaderless: StaleMemberAfter}, Join, nil, "b"},
 		{"too few known", View{Self: m("a"), Expect: 3, Peers: []Member{m("b")}}, Wait, nil, ""},
 		{"lowest bootstraps once all voted for it", View{Self: votes(m("a"), "a"), Expect: 3, Peers: []Member{votes(m("c"), "a"), votes(m("b"), "a")}}, Bootstrap, []string{"a", "b", "c"}, ""},
 		{"lowest waits for the votes", View{Self: votes(m("a"), "a"), Expect: 3, Peers: []Member{votes(m("c"), "a"), m("b")}}, Wait, nil, ""},

@@ -26,6 +26,10 @@ const LeaderWait = 2 * time.Second
 
 var errUnknownNode = agenda.Errorf(agenda.ENOTFOUND, "no such node in the cluster")
 
+// errRemoved refuses a join from a node removed on request, until it
+// restarts.
+var errRemoved = agenda.Errorf(agenda.EFORBIDDEN, "this node was removed from the cluster; restart it to rejoin")
+
 // errUnavailable is what a caller gets when no leader could be reached in
 // LeaderWait: the HTTP layer answers 503 with Retry-After.
 var errUnavailable = agenda.Errorf(agenda.EUNAVAILABLE, "no leader is reachable; retry shortly")

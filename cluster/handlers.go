@@ -91,6 +91,12 @@ func (a *Agent) admit(m Member) error {
 	if m.ID == "" || m.RaftAddr == "" {
 		return fmt.Errorf("%w: join without id or raft address", events.ErrMalformed)
 	}
+	a.mu.Lock()
+	inc, wasRemoved := a.removed[m.ID]
+	a.mu.Unlock()
+	if wasRemoved && m.Incarnation <= inc {
+		return errRemoved
+	}
 	a.members.Heard(m, SourceJoin, time.Now())
 	servers, err := a.raft.Servers()
 	if err != nil {
@@ -125,6 +131,13 @@ func (a *Agent) remove(id string) error {
 	if err := a.raft.RemoveServer(id); err != nil {
 		return err
 	}
+	m, _ := a.members.Get(id)
+	a.mu.Lock()
+	if a.removed == nil {
+		a.removed = map[string]int64{}
+	}
+	a.removed[id] = m.Incarnation
+	a.mu.Unlock()
 	a.members.Forget(id)
 	return nil
 }

@@ -332,3 +332,40 @@ func TestRestartWithNewAddressRejoins(t *testing.T) {
 	r.JSON(t, &a)
 	ana.on(nodes[li]).do("GET", "/api/appointments/"+a.ID+"?min_position="+r.Header.Get("X-Agenda-Position"), nil).expect(t, http.StatusOK)
 }
+
+// TestRemovedNodeStaysOutUntilRestart removes a running follower: it does
+// not rejoin by itself, and does on its next start.
+func TestRemovedNodeStaysOutUntilRestart(t *testing.T) {
+	cfgs := fwConfigs(t, 3)
+	nodes := fwStartCluster(t, cfgs)
+	li := fwLeaderIndex(t, nodes)
+	fi := (li + 1) % 3
+	voterCount := func() int {
+		n := 0
+		for _, m := range fwGetStatus(t, nodes[li]).Nodes {
+			if strings.EqualFold(m.Suffrage, "voter") {
+				n++
+			}
+		}
+		return n
+	}
+	err := run([]string{"cluster", "remove-node", "-addr", nodes[li].HTTPAddr(), "-cluster-hmac-secret", cfgs[0].ClusterSecret, cfgs[fi].NodeID})
+	if err != nil {
+		t.Fatalf("remove-node: %v", err)
+	}
+	time.Sleep(3 * time.Second) // > StaleMemberAfter plus a few gossip rounds
+	if got := voterCount(); got != 2 {
+		t.Fatalf("%d voters after removing a running node, want 2 (it must not rejoin by itself)", got)
+	}
+	if err := nodes[fi].Close(); err != nil {
+		t.Fatal(err)
+	}
+	startNode(t, cfgs[fi])
+	deadline := time.Now().Add(20 * time.Second)
+	for voterCount() != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("restarted node did not rejoin: %d voters", voterCount())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

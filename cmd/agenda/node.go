@@ -74,8 +74,11 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		AdvertiseAddr: c.RaftAdvertiseAddr,
 		// Alone, a node forms its own cluster at once, as it always has;
 		// with others, the cluster agent decides (cluster.Decide).
-		Bootstrap:         !c.MultiNode(),
-		Secret:            []byte(c.ClusterSecret),
+		Bootstrap: !c.MultiNode(),
+		Secret:    []byte(c.ClusterSecret),
+		OnReject: func(remote, reason string) {
+			n.Logger.Warn("raft connection refused", "action", "cluster.auth_refused", "transport", "raft", "remote", remote, "reason", reason)
+		},
 		SnapshotThreshold: c.SnapshotThreshold,
 		SnapshotInterval:  c.SnapshotInterval,
 		TrailingLogs:      c.TrailingLogs,
