@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -10,6 +11,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/agendahq/agenda/consensus"
 )
 
 // Multi-process cluster scenarios; the harness (and how partitions are made)
@@ -133,6 +138,14 @@ func TestClusterLeaderKilled(t *testing.T) {
 	for s := 1; s <= 10; s++ {
 		acked = append(acked, create(t, u.as(tc.nodes[s%3]), s))
 	}
+	// Background writers through every node, across the kill and the
+	// restart: whatever any node acknowledged must survive.
+	var bgUsers []*client
+	for i := range tc.nodes {
+		bgUsers = append(bgUsers, tc.registerOn(tc.nodes[i], fmt.Sprintf("leaderkillbg%d", i+1)))
+	}
+	bg := startWriters(bgUsers, tc.nodes, 1)
+	time.Sleep(500 * time.Millisecond)
 
 	leader.kill()
 	survivors := others(tc.nodes, leader)
@@ -154,7 +167,26 @@ func TestClusterLeaderKilled(t *testing.T) {
 	// The restarted node takes writes again too.
 	acked = append(acked, create(t, u.as(leader), 200))
 	tc.expectVisibleEverywhere(u, tc.nodes, acked[len(acked)-1:])
-	tc.stopAndCompareEventStores(nil, maxPosition(acked))
+	time.Sleep(300 * time.Millisecond)
+	bgAcked, attempts := bg.end()
+	t.Logf("background writers: %d of %d writes acknowledged", len(bgAcked), attempts)
+	expectAllVisible(tc, bgUsers, bgAcked)
+	tc.stopAndCompareEventStores(nil, max(maxPosition(acked), maxPosition(bgAcked)))
+}
+
+// expectAllVisible reads every write of ws (made by startWriters with
+// users, user i through node i) on every node.
+func expectAllVisible(tc *testCluster, users []*client, ws []written) {
+	tc.t.Helper()
+	for i, u := range users {
+		var mine []written
+		for _, w := range ws {
+			if w.Node == tc.nodes[i].id {
+				mine = append(mine, w)
+			}
+		}
+		tc.expectVisibleEverywhere(u, tc.nodes, mine)
+	}
 }
 
 // (c) A follower cut off from the others misses writes, and catches up once
@@ -330,15 +362,7 @@ func TestClusterMinorityPartition(t *testing.T) {
 		}
 	}
 	// Every write any node acknowledged, on every node.
-	for i, u := range bgUsers {
-		var mine []written
-		for _, w := range bgAcked {
-			if w.Node == tc.nodes[i].id {
-				mine = append(mine, w)
-			}
-		}
-		tc.expectVisibleEverywhere(u, tc.nodes, mine)
-	}
+	expectAllVisible(tc, bgUsers, bgAcked)
 	tc.stopAndCompareEventStores(nil, max(maxPosition(acked), maxPosition(bgAcked)))
 }
 
@@ -383,6 +407,58 @@ func TestClusterWrongSecretCannotJoin(t *testing.T) {
 		t.Errorf("the intruder believes it shares a configuration with n1: %+v", st)
 	}
 	intruder.kill()
+
+	// Even knowing a member's Raft address, a wrong secret gets no Raft
+	// connection: the handshake fails before any vote could be asked.
+	layer, err := consensus.NewStreamLayer(consensus.StreamConfig{
+		BindAddr: "127.0.0.1:0", Secret: []byte(intruder.env["CLUSTER_HMAC_SECRET"]), NodeID: intruder.id,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer layer.Close()
+	leader = tc.waitStable(clusterTimeout, members, false)
+	for _, addr := range []string{leader.raftAddr, leader.env["RAFT_ADVERTISE_ADDR"]} {
+		if conn, err := layer.Dial(raft.ServerAddress(addr), 2*time.Second); err == nil {
+			conn.Close()
+			t.Fatalf("a Raft connection to %s with the wrong secret passed the handshake", addr)
+		} else if !errors.Is(err, consensus.ErrHandshake) {
+			t.Fatalf("Raft dial to %s with the wrong secret: %v, want ErrHandshake", addr, err)
+		}
+	}
+
+	// A member restarted with the wrong secret is cut off: it neither
+	// votes nor receives the log, and the others carry on without it.
+	victim := followers(members, leader)[0]
+	victim.stop()
+	goodSecret := victim.env["CLUSTER_HMAC_SECRET"]
+	victim.env["CLUSTER_HMAC_SECRET"] = intruder.env["CLUSTER_HMAC_SECRET"]
+	victim.start()
+	rest := others(members, victim)
+	deadline = time.Now().Add(4 * time.Second)
+	for s := 1000; time.Now().Before(deadline); s++ {
+		acked = append(acked, create(t, u.as(rest[s%2]), s))
+		time.Sleep(100 * time.Millisecond)
+	}
+	if l := tc.waitStable(clusterTimeout, rest, true); l == victim {
+		t.Fatalf("the member with the wrong secret leads")
+	}
+	if st, err := victim.status(); err != nil {
+		t.Fatalf("status of %s: %v", victim.id, err)
+	} else if last := maxPosition(acked); st.Position >= last {
+		t.Fatalf("%s, with the wrong secret, reached position %d (last write at %d)", victim.id, st.Position, last)
+	} else {
+		t.Logf("%s with the wrong secret: state %s, term %d, leader %q, position %d (cluster at %d)", victim.id, st.State, st.Term, st.LeaderID, st.Position, last)
+	}
+	if victim.ready() {
+		t.Errorf("%s, with the wrong secret, says it is ready", victim.id)
+	}
+	// With the right secret again, it catches up.
+	victim.stop()
+	victim.env["CLUSTER_HMAC_SECRET"] = goodSecret
+	victim.start()
+	tc.waitStable(clusterTimeout, members, false)
+	tc.expectVisibleEverywhere(u, []*clusterNode{victim}, acked)
 	tc.stopAndCompareEventStores(members, maxPosition(acked))
 }
 
