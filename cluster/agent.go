@@ -191,9 +191,6 @@ func (a *Agent) targets(ctx context.Context) []target {
 			out = append(out, target{addr, source})
 		}
 	}
-	for _, addr := range a.members.HTTPAddrs() {
-		add(addr, SourceGossip)
-	}
 	for _, s := range a.cfg.Seeds {
 		add(s, SourceSeed)
 	}
@@ -207,6 +204,9 @@ func (a *Agent) targets(ctx context.Context) []target {
 		for _, h := range hosts {
 			add(net.JoinHostPort(h, a.cfg.DNSPort), SourceDNS)
 		}
+	}
+	for _, addr := range a.members.HTTPAddrs() {
+		add(addr, SourceGossip)
 	}
 	return out
 }

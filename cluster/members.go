@@ -94,6 +94,10 @@ func (m *Members) Heard(mem Member, source string, now time.Time) {
 	if mem.Incarnation >= e.Incarnation {
 		e.HasState, e.LeaderID, e.Vote = mem.HasState, mem.LeaderID, mem.Vote
 	}
+	// Hearing from it on a configured address says more than hearsay.
+	if (e.Source == SourceGossip || e.Source == SourceRaft) && source != SourceGossip {
+		e.Source = source
+	}
 	e.LastSeen, e.direct = now, now
 }
 

@@ -67,11 +67,20 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if n.rm, err = readmodel.Open(ctx, filepath.Join(c.DataDir, "readmodel.db")); err != nil {
 		return fmt.Errorf("open read model: %w", err)
 	}
+	raftAdvertise := c.RaftAdvertiseAddr
+	if raftAdvertise == "" {
+		// A wildcard listener (":7000" in a container) advertises this
+		// node's own address; a specific one advertises itself.
+		raftAdvertise = advertiseAddr(c.RaftAddr, c.DiscoveryDNSName)
+		if raftAdvertise == c.RaftAddr {
+			raftAdvertise = ""
+		}
+	}
 	if n.raft, err = consensus.Open(consensus.Config{
 		NodeID:        c.NodeID,
 		Dir:           filepath.Join(c.DataDir, "raft"),
 		BindAddr:      c.RaftAddr,
-		AdvertiseAddr: c.RaftAdvertiseAddr,
+		AdvertiseAddr: raftAdvertise,
 		// Alone, a node forms its own cluster at once, as it always has;
 		// with others, the cluster agent decides (cluster.Decide).
 		Bootstrap: !c.MultiNode(),
