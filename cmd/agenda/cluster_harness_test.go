@@ -133,13 +133,27 @@ func (tc *testCluster) addNode() *clusterNode {
 	id := fmt.Sprintf("n%d", len(tc.nodes)+1)
 	root := t.TempDir()
 	n := &clusterNode{
-		tc:       tc,
-		id:       id,
-		dataDir:  filepath.Join(root, "data"),
-		logPath:  filepath.Join(root, "node.log"),
-		httpAddr: freeAddr(t),
-		raftAddr: freeAddr(t),
+		tc:      tc,
+		id:      id,
+		dataDir: filepath.Join(root, "data"),
+		logPath: filepath.Join(root, "node.log"),
 	}
+	// Hold the node's ports while the proxies pick theirs, so that no proxy
+	// takes one of them.
+	var held []net.Listener
+	for _, addr := range []*string{&n.httpAddr, &n.raftAddr} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, ln)
+		*addr = ln.Addr().String()
+	}
+	defer func() {
+		for _, ln := range held {
+			ln.Close()
+		}
+	}()
 	if dir := os.Getenv("AGENDA_TEST_KEEP_LOGS"); dir != "" {
 		// Keep the node logs after the test, in dir.
 		name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
@@ -690,22 +704,25 @@ func create(t testing.TB, c *client, slot int) written {
 }
 
 // createEventually retries create until the cluster acknowledges it (after
-// a failover, say) and returns the write and how long it took.
+// a failover, say) and returns the write and how long it took. Each retry
+// takes a fresh slot (slot + k·50,000), as an attempt whose answer was lost
+// may have committed.
 func (tc *testCluster) createEventually(c *client, slot int, d time.Duration) (written, time.Duration) {
 	tc.t.Helper()
 	start := time.Now()
 	var w *written
+	try := slot
 	tc.eventually(d, fmt.Sprintf("create slot %d on %s", slot, c.base), func() string {
-		r, ww, err := tryCreate(c, slot)
+		r, ww, err := tryCreate(c, try)
+		try += 50_000
 		switch {
 		case err != nil:
 			return err.Error()
 		case ww != nil:
 			w = ww
 			return ""
-		case r.Status == http.StatusConflict && r.ErrorCode() == "schedule_conflict":
-			// An earlier attempt whose answer was lost committed.
-			tc.t.Fatalf("create slot %d: an earlier attempt committed without acknowledgement (%s); pick slots the test has not tried", slot, r.Body)
+		case r.Status != http.StatusServiceUnavailable:
+			tc.t.Fatalf("create slot %d on %s: status %d: %s", try, c.base, r.Status, r.Body)
 		}
 		return fmt.Sprintf("status %d: %s", r.Status, r.Body)
 	})
