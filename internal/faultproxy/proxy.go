@@ -44,9 +44,9 @@ type Proxy struct {
 	target string
 
 	mu      sync.Mutex
-	refuse  bool            // reset every connection
-	cut     Direction       // directions dropped for every connection
-	blocked map[string]bool // sources whose connections are blackholed
+	refuse  bool                 // reset every connection
+	cut     Direction            // directions dropped for every connection
+	blocked map[string]Direction // per source, the directions dropped
 	latency time.Duration
 	source  func(remote net.Addr) string
 	links   map[*link]struct{}
@@ -66,7 +66,7 @@ func New(listenAddr, targetAddr string) (*Proxy, error) {
 	p := &Proxy{
 		ln:      ln,
 		target:  targetAddr,
-		blocked: map[string]bool{},
+		blocked: map[string]Direction{},
 		links:   map[*link]struct{}{},
 	}
 	p.wg.Add(1)
@@ -121,9 +121,14 @@ func (p *Proxy) Refuse() {
 // Block blackholes every connection, open or new, whose source (see
 // SetSource) is src: it isolates one peer from the target while others
 // still get through. Unblock or Heal undoes it.
-func (p *Proxy) Block(src string) {
+func (p *Proxy) Block(src string) { p.BlockDir(src, Both) }
+
+// BlockDir drops the bytes flowing in dir on src's connections, open or
+// new: with Upstream, what src sends never arrives, while what the target
+// answers still reaches it. Calls add up. Unblock or Heal undoes it.
+func (p *Proxy) BlockDir(src string, dir Direction) {
 	p.mu.Lock()
-	p.blocked[src] = true
+	p.blocked[src] |= dir
 	p.mu.Unlock()
 }
 
@@ -197,7 +202,7 @@ func (p *Proxy) linkList() []*link {
 func (p *Proxy) dropping(l *link, dir Direction) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.cut&dir != 0 || p.blocked[l.source]
+	return (p.cut|p.blocked[l.source])&dir != 0
 }
 
 func (p *Proxy) currentLatency() time.Duration {
@@ -243,7 +248,7 @@ func (p *Proxy) handle(client net.Conn) {
 		return
 	}
 	p.links[l] = struct{}{}
-	blackhole := p.cut == Both || p.blocked[src]
+	blackhole := p.cut|p.blocked[src] == Both
 	p.mu.Unlock()
 	defer func() {
 		p.mu.Lock()

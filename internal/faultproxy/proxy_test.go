@@ -317,3 +317,33 @@ func TestCloseEndsEverything(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 }
+
+func TestBlockOneDirectionOfOneSource(t *testing.T) {
+	echo := startEcho(t)
+	p := startProxy(t, echo.ln.Addr().String())
+	p.SetSource(func(remote net.Addr) string { return remote.(*net.TCPAddr).IP.String() })
+
+	p.BlockDir("127.0.0.2", Upstream)
+	a := dialFrom(t, "127.0.0.2", p.Addr())
+	b := dialFrom(t, "127.0.0.1", p.Addr())
+	a.expectLine("hi") // the target still reaches a
+	a.send("unheard")
+	a.expectSilence(200 * time.Millisecond)
+	b.expectLine("hi")
+	b.send("heard")
+	b.expectLine("heard")
+
+	p.Unblock("127.0.0.2")
+	a.expectClosed()
+	b.send("still")
+	b.expectLine("still")
+
+	p.BlockDir("127.0.0.2", Downstream)
+	c := dialFrom(t, "127.0.0.2", p.Addr())
+	c.expectSilence(200 * time.Millisecond) // no greeting
+	if got := echo.accepted.Load(); got != 3 {
+		t.Fatalf("target accepted %d connections, want 3 (a one-way block still connects)", got)
+	}
+	p.Heal()
+	c.expectClosed()
+}
