@@ -224,7 +224,7 @@ func (a *Agent) gossip(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cctx, cancel := context.WithTimeout(ctx, 2*a.cfg.Interval+time.Second)
+			cctx, cancel := context.WithTimeout(ctx, max(2*a.cfg.Interval, time.Second))
 			defer cancel()
 			var resp gossipMessage
 			if err := a.call(cctx, t.addr, "/internal/cluster/gossip", msg, &resp); err != nil {

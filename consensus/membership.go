@@ -77,6 +77,13 @@ func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 	}
 }
 
+// CaughtUp reports whether the FSM has applied everything this node knows
+// to be committed: false while it replays its log after a restart, or takes
+// in a leader's entries or snapshot.
+func (n *Node) CaughtUp() bool {
+	return n.appliedThrough(n.raft.CommitIndex())
+}
+
 // appliedThrough reports whether the FSM has applied every entry up to
 // index. raft.AppliedIndex counts entries handed to the FSM goroutine, and
 // barriers and no-ops never reach the FSM, so: the FSM's own index has

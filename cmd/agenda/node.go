@@ -281,6 +281,8 @@ func (s nodeStatus) Readiness() agendahttp.Readiness {
 		r.Reason = "raft has stopped (removed from the cluster?)"
 	case leader == "":
 		r.Reason = "no leader known"
+	case !s.n.raft.CaughtUp():
+		r.Reason = "applying committed log entries"
 	case !s.n.projector.Healthy():
 		r.Reason = "a projection has stopped"
 	case r.Position < r.Head:
