@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -368,4 +370,59 @@ func TestRemovedNodeStaysOutUntilRestart(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// BenchmarkCreateAppointmentViaFollower64 measures appointment creation on
+// a follower of an in-process three-node cluster (every write forwarded to
+// the leader, then shown by the follower's read model) with 64 concurrent
+// clients, each its own user; compare with BenchmarkCreateAppointment64.
+func BenchmarkCreateAppointmentViaFollower64(b *testing.B) {
+	nodes := fwStartCluster(b, fwConfigs(b, 3))
+	li := fwLeaderIndex(b, nodes)
+	follower := nodes[(li+1)%3]
+	const clients = 64
+	users := make([]*client, clients)
+	for i := range users {
+		users[i] = registerUser(b, follower, fmt.Sprintf("fbench%02d", i))
+	}
+	hc := benchClient(follower)
+	base := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	var next, failed atomic.Int64
+	var lat latencies
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, u := range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slot := 0
+			for next.Add(1) <= int64(b.N) {
+				slot++
+				st := base.Add(time.Duration(slot) * time.Hour)
+				body := fmt.Sprintf(`{"title":"bench","start":%q,"end":%q}`, st.Format(time.RFC3339), st.Add(30*time.Minute).Format(time.RFC3339))
+				req, _ := http.NewRequest("POST", u.base+"/api/appointments", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+u.token)
+				t0 := time.Now()
+				resp, err := hc.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				resp.Body.Close()
+				lat.add(time.Since(t0))
+				if resp.StatusCode != http.StatusCreated {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if f := failed.Load(); f > 0 {
+		b.Fatalf("%d of %d requests failed", f, b.N)
+	}
+	lat.report(b, elapsed)
 }
