@@ -71,6 +71,8 @@ type testCluster struct {
 
 	mu   sync.Mutex
 	pids map[int]string // live child process → node ID
+	// unknown counts proxied connections not traced to a node.
+	unknown int
 }
 
 // clusterNode is one node: its addresses, proxies and (while running) its
@@ -204,21 +206,27 @@ func (tc *testCluster) seedsFor(n *clusterNode) string {
 	return strings.Join(seeds, ",")
 }
 
-// sourceOf names the node whose process dialed a proxied connection, ""
-// if none (the test process, say).
-func (tc *testCluster) sourceOf(remote net.Addr) string {
+// unknownSource names the source of a proxied connection no node dialed
+// (or that could not be traced): partitions cut it off from everyone, so
+// that a failed lookup cannot leak traffic across a partition.
+const unknownSource = "?"
+
+// sourceOf names the node whose process dialed a proxied connection, or
+// unknownSource.
+func (tc *testCluster) sourceOf(conn net.Conn) string {
 	tc.mu.Lock()
 	pids := make([]int, 0, len(tc.pids))
 	for pid := range tc.pids {
 		pids = append(pids, pid)
 	}
 	tc.mu.Unlock()
-	pid, ok := faultproxy.OwnerPID(remote, pids)
-	if !ok {
-		return ""
-	}
+	pid, ok := faultproxy.OwnerPID(conn, pids)
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
+	if !ok || tc.pids[pid] == "" {
+		tc.unknown++
+		return unknownSource
+	}
 	return tc.pids[pid]
 }
 
@@ -349,6 +357,11 @@ func (tc *testCluster) cleanup() {
 			p.Close()
 		}
 	}
+	tc.mu.Lock()
+	if tc.unknown > 0 {
+		tc.t.Logf("%d proxied connections were not traced to a node", tc.unknown)
+	}
+	tc.mu.Unlock()
 	if tc.t.Failed() || os.Getenv("AGENDA_TEST_LOG") != "" {
 		for _, n := range tc.nodes {
 			tc.t.Logf("--- last lines of %s's log (%s):\n%s", n.id, n.logPath, tailFile(n.logPath, 40))
@@ -570,6 +583,32 @@ func (tc *testCluster) partition(sides ...[]*clusterNode) {
 					p.Block(a.id)
 				}
 			}
+		}
+	}
+	for b := range side {
+		for _, p := range b.proxies() {
+			p.Block(unknownSource)
+		}
+	}
+}
+
+// cutOneWay drops every byte the nodes of from send to the nodes of to —
+// Raft and HTTP, on connections either side dialed — while what to sends
+// from still arrives: an asymmetric partition. heal undoes it.
+func (tc *testCluster) cutOneWay(from, to []*clusterNode) {
+	for _, a := range from {
+		for _, b := range to {
+			for _, p := range b.proxies() {
+				p.BlockDir(a.id, faultproxy.Upstream) // a dialed b: a's requests
+			}
+			for _, p := range a.proxies() {
+				p.BlockDir(b.id, faultproxy.Downstream) // b dialed a: a's answers
+			}
+		}
+	}
+	for _, b := range to {
+		for _, p := range b.proxies() {
+			p.Block(unknownSource)
 		}
 	}
 }

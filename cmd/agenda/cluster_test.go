@@ -334,6 +334,11 @@ func TestClusterMinorityPartition(t *testing.T) {
 			t.Fatalf("status of cut-off %s: %v", cut.id, err)
 		}
 		t.Logf("cut-off %s: state %s, term %d, leader %q, position %d", cut.id, st.State, st.Term, st.LeaderID, st.Position)
+		// The writes sent to the majority after the cut committed after
+		// it: the cut-off node cannot have them.
+		if newest := acked[len(acked)-1]; st.Position >= newest.Position {
+			t.Fatalf("cut-off %s reached position %d, which the majority committed after the cut: the partition leaked", cut.id, st.Position)
+		}
 		if st.State == "Leader" {
 			t.Errorf("cut-off node %s still claims to lead (term %d)", cut.id, st.Term)
 		}
@@ -364,6 +369,36 @@ func TestClusterMinorityPartition(t *testing.T) {
 	// Every write any node acknowledged, on every node.
 	expectAllVisible(tc, bgUsers, bgAcked)
 	tc.stopAndCompareEventStores(nil, max(maxPosition(acked), maxPosition(bgAcked)))
+}
+
+// An asymmetric partition: the leader still reaches the followers but
+// hears nothing back. It must stop acknowledging writes, the followers
+// elect a leader of their own and carry on, and after the heal all
+// converge.
+func TestClusterLeaderHearsNothing(t *testing.T) {
+	tc, leader := startCluster(t, 3)
+	u := tc.registerOn(leader, "deafleader")
+	acked := []written{create(t, u, 1)}
+	fs := followers(tc.nodes, leader)
+	tc.waitPosition(clusterTimeout, tc.nodes, acked[0].Position)
+
+	tc.cutOneWay(fs, []*clusterNode{leader})
+	w, took := tc.createEventually(u.as(fs[0]), 2, clusterTimeout)
+	acked = append(acked, w)
+	t.Logf("first write through follower %s after the leader went deaf: %v", fs[0].id, took)
+	if l := tc.waitStable(clusterTimeout, fs, true); l == leader {
+		t.Fatalf("the deaf leader still leads the followers")
+	}
+	for s := 3; s <= 12; s++ {
+		acked = append(acked, create(t, u.as(fs[s%2]), s))
+	}
+	expectNotAcknowledged(t, u, leader, 13)
+	expectNoStrongRead(t, u, leader, acked[len(acked)-1].ID)
+
+	tc.heal()
+	tc.waitStable(clusterTimeout, tc.nodes, false)
+	tc.expectVisibleEverywhere(u, tc.nodes, acked)
+	tc.stopAndCompareEventStores(nil, maxPosition(acked))
 }
 
 // (e) A node with the wrong CLUSTER_HMAC_SECRET can neither join nor vote;

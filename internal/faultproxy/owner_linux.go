@@ -10,21 +10,24 @@ import (
 	"strings"
 )
 
-// OwnerPID returns which of the processes pids holds the local end of the
-// TCP connection whose address, seen from the other end, is remote: given a
-// proxied connection's RemoteAddr, it names the process that dialed it. It
-// reads /proc/net/tcp{,6} and /proc/<pid>/fd, so it works for processes of
-// the same user on the same host (a test's child processes). ok is false if
-// no process in pids owns it.
+// OwnerPID returns which of the processes pids holds the other end of conn,
+// a TCP connection accepted on this host: it names the process that dialed
+// it. It reads /proc/net/tcp{,6} and /proc/<pid>/fd, so it works for
+// processes of the same user on the same host (a test's child processes).
+// ok is false if no process in pids owns it.
 //
 // It lets a proxy tell apart peers that all dial from 127.0.0.1, without
 // their co-operation.
-func OwnerPID(remote net.Addr, pids []int) (pid int, ok bool) {
-	ta, isTCP := remote.(*net.TCPAddr)
+func OwnerPID(conn net.Conn, pids []int) (pid int, ok bool) {
+	peer, isTCP := conn.RemoteAddr().(*net.TCPAddr)
 	if !isTCP {
 		return 0, false
 	}
-	inode, found := socketInode(ta)
+	us, isTCP := conn.LocalAddr().(*net.TCPAddr)
+	if !isTCP {
+		return 0, false
+	}
+	inode, found := socketInode(peer, us)
 	if !found {
 		return 0, false
 	}
@@ -44,8 +47,10 @@ func OwnerPID(remote net.Addr, pids []int) (pid int, ok bool) {
 	return 0, false
 }
 
-// socketInode finds the inode of the TCP socket whose local address is a.
-func socketInode(a *net.TCPAddr) (string, bool) {
+// socketInode finds the inode of the TCP socket from local to remote. Both
+// ends count: an ephemeral port may be in use by several connections to
+// different destinations at once.
+func socketInode(local, remote *net.TCPAddr) (string, bool) {
 	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		f, err := os.Open(file)
 		if err != nil {
@@ -55,11 +60,15 @@ func socketInode(a *net.TCPAddr) (string, bool) {
 		sc.Scan() // header
 		for sc.Scan() {
 			fields := strings.Fields(sc.Text())
-			if len(fields) < 10 {
+			if len(fields) < 10 || fields[9] == "0" {
 				continue
 			}
-			ip, port, ok := parseProcAddr(fields[1])
-			if ok && port == a.Port && ip.Equal(a.IP) && fields[9] != "0" {
+			lip, lport, ok := parseProcAddr(fields[1])
+			if !ok || lport != local.Port || !lip.Equal(local.IP) {
+				continue
+			}
+			rip, rport, ok := parseProcAddr(fields[2])
+			if ok && rport == remote.Port && rip.Equal(remote.IP) {
 				f.Close()
 				return fields[9], true
 			}

@@ -5,4 +5,4 @@ package faultproxy
 import "net"
 
 // OwnerPID needs Linux's /proc; elsewhere it never finds an owner.
-func OwnerPID(remote net.Addr, pids []int) (pid int, ok bool) { return 0, false }
+func OwnerPID(conn net.Conn, pids []int) (pid int, ok bool) { return 0, false }

@@ -48,7 +48,7 @@ type Proxy struct {
 	cut     Direction            // directions dropped for every connection
 	blocked map[string]Direction // per source, the directions dropped
 	latency time.Duration
-	source  func(remote net.Addr) string
+	source  func(conn net.Conn) string
 	links   map[*link]struct{}
 	closed  bool
 
@@ -84,10 +84,10 @@ func (p *Proxy) Target() string { return p.target }
 func (p *Proxy) Accepted() int64 { return p.accepted.Load() }
 
 // SetSource installs f, which names the source of an accepted connection
-// from its remote address (a node ID, say); Block and Unblock act on those
-// names. f runs once per connection, on the accept path, before the proxy
-// dials the target. Without it every connection's source is "".
-func (p *Proxy) SetSource(f func(remote net.Addr) string) {
+// (a node ID, say: see OwnerPID); Block and Unblock act on those names. f
+// runs once per connection, before the proxy dials the target. Without it
+// every connection's source is "".
+func (p *Proxy) SetSource(f func(conn net.Conn) string) {
 	p.mu.Lock()
 	p.source = f
 	p.mu.Unlock()
@@ -237,7 +237,7 @@ func (p *Proxy) handle(client net.Conn) {
 	p.mu.Unlock()
 	src := ""
 	if srcFunc != nil {
-		src = srcFunc(client.RemoteAddr())
+		src = srcFunc(client)
 	}
 	l := &link{client: client, source: src}
 

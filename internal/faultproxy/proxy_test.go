@@ -252,7 +252,7 @@ func TestBlockIsolatesOneSource(t *testing.T) {
 	p := startProxy(t, echo.ln.Addr().String())
 	// Name connections by their source IP; 127.0.0.2 is another loopback
 	// address on Linux.
-	p.SetSource(func(remote net.Addr) string { return remote.(*net.TCPAddr).IP.String() })
+	p.SetSource(func(c net.Conn) string { return c.RemoteAddr().(*net.TCPAddr).IP.String() })
 	a := dialFrom(t, "127.0.0.2", p.Addr())
 	b := dialFrom(t, "127.0.0.1", p.Addr())
 	a.expectLine("hi")
@@ -321,7 +321,7 @@ func TestCloseEndsEverything(t *testing.T) {
 func TestBlockOneDirectionOfOneSource(t *testing.T) {
 	echo := startEcho(t)
 	p := startProxy(t, echo.ln.Addr().String())
-	p.SetSource(func(remote net.Addr) string { return remote.(*net.TCPAddr).IP.String() })
+	p.SetSource(func(c net.Conn) string { return c.RemoteAddr().(*net.TCPAddr).IP.String() })
 
 	p.BlockDir("127.0.0.2", Upstream)
 	a := dialFrom(t, "127.0.0.2", p.Addr())
