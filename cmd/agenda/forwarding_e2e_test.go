@@ -130,6 +130,24 @@ func TestClusterFormsFromOneCommandLine(t *testing.T) {
 		}
 	}
 	t.Logf("leader: %s", nodes[li].Config.NodeID)
+
+	// The internal endpoints refuse what is not signed with the secret.
+	for _, path := range []string{"/internal/propose", "/internal/cluster/join", "/internal/cluster/remove", "/internal/read-index", "/internal/cluster/gossip"} {
+		resp, err := http.Post("http://"+nodes[li].HTTPAddr()+path, "application/json", strings.NewReader(`{"id":"node-2"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("unsigned POST %s: %d, want 401", path, resp.StatusCode)
+		}
+	}
+	if err := run([]string{"cluster", "remove-node", "-addr", nodes[li].HTTPAddr(), "-cluster-hmac-secret", "wrong-secret-0123456789abcdef-0123456789", "node-2"}); err == nil {
+		t.Error("remove-node with a wrong secret succeeded")
+	}
+	if got := len(fwGetStatus(t, nodes[li]).Nodes); got != 3 {
+		t.Errorf("%d nodes after refused requests, want 3", got)
+	}
 }
 
 // TestWritesAndReadsOnAnyNode writes through a follower (forwarded to the
