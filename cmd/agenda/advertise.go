@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -21,8 +22,23 @@ func advertiseAddr(bound, dnsName string) string {
 	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
 		return bound
 	}
-	return net.JoinHostPort(ownHost(dnsName), port)
+	return net.JoinHostPort(cachedOwnHost(dnsName), port)
 }
+
+var ownHosts sync.Map // DNS name → this node's host, found once
+
+func cachedOwnHost(dnsName string) string {
+	if h, ok := ownHosts.Load(dnsName); ok {
+		return h.(string)
+	}
+	h := ownHost(dnsName)
+	ownHosts.Store(dnsName, h)
+	return h
+}
+
+// dnsWait bounds how long ownHost waits for DISCOVERY_DNS_NAME to list
+// this node.
+var dnsWait = 10 * time.Second
 
 func ownHost(dnsName string) string {
 	local := map[string]bool{}
@@ -40,13 +56,23 @@ func ownHost(dnsName string) string {
 		}
 	}
 	if dnsName != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		ips, _ := net.DefaultResolver.LookupHost(ctx, dnsName)
-		cancel()
-		for _, ip := range ips {
-			if local[ip] {
-				return ip
+		// The orchestrator may publish our record a moment after we start:
+		// wait for it a little rather than guess an interface (a container
+		// on several networks has several).
+		deadline := time.Now().Add(dnsWait)
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			ips, _ := net.DefaultResolver.LookupHost(ctx, dnsName)
+			cancel()
+			for _, ip := range ips {
+				if local[ip] {
+					return ip
+				}
 			}
+			if time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
 		}
 	}
 	if first != "" {
