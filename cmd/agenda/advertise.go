@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -82,4 +86,21 @@ func ownHost(dnsName string) string {
 		return h
 	}
 	return "127.0.0.1"
+}
+
+// nextIncarnation returns this start's incarnation: the time, but always
+// above the one recorded by the previous start (clocks may step back), so
+// that the addresses this start announces replace the old ones everywhere.
+func nextIncarnation(dataDir string, logger *slog.Logger) int64 {
+	path := filepath.Join(dataDir, "incarnation")
+	inc := time.Now().UnixNano()
+	if b, err := os.ReadFile(path); err == nil {
+		if prev, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && prev >= inc {
+			inc = prev + 1
+		}
+	}
+	if err := os.WriteFile(path, []byte(strconv.FormatInt(inc, 10)+"\n"), 0o600); err != nil {
+		logger.Warn("cannot record the incarnation", "path", path, "err", err)
+	}
+	return inc
 }

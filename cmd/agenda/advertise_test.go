@@ -2,6 +2,8 @@ package main
 
 import (
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -20,5 +22,19 @@ func TestAdvertiseAddr(t *testing.T) {
 		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 			t.Errorf("advertiseAddr(%q) = %q, a wildcard", bound, got)
 		}
+	}
+}
+
+func TestIncarnationAlwaysGrows(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "incarnation"), []byte("9000000000000000000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	first := nextIncarnation(dir, testLogger())
+	if first != 9000000000000000001 {
+		t.Fatalf("after a recorded future incarnation: %d", first)
+	}
+	if second := nextIncarnation(dir, testLogger()); second <= first {
+		t.Fatalf("second start %d not above first %d", second, first)
 	}
 }

@@ -119,7 +119,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	}
 	_, httpPort, _ := net.SplitHostPort(httpAdvertise)
 	n.agent = cluster.NewAgent(cluster.Config{
-		Self:            cluster.Member{ID: c.NodeID, RaftAddr: n.raft.RaftAddr(), HTTPAddr: httpAdvertise},
+		Self:            cluster.Member{ID: c.NodeID, RaftAddr: n.raft.RaftAddr(), HTTPAddr: httpAdvertise, Incarnation: nextIncarnation(c.DataDir, n.Logger)},
 		Secret:          []byte(c.ClusterSecret),
 		Expect:          c.BootstrapExpect,
 		Seeds:           c.DiscoverySeeds,
