@@ -69,9 +69,13 @@ func TestClusterWritesOnAnyNodeReadEverywhere(t *testing.T) {
 		}
 	}
 
-	// Concurrent writes through every node at once.
+	// Concurrent writes through every node at once; each user writes
+	// through two nodes at the same time. The contract lets a node answer
+	// "conflict" (409, "retry") when concurrent changes to the same records
+	// keep beating it; the client retries then, as told.
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	var conflicts int
 	errs := make(chan string, 100)
 	for i := range tc.nodes {
 		for g := 0; g < 2; g++ {
@@ -79,20 +83,31 @@ func TestClusterWritesOnAnyNodeReadEverywhere(t *testing.T) {
 			go func(u *client, first int) {
 				defer wg.Done()
 				for k := 0; k < 10; k++ {
-					r, w, err := tryCreate(u, first+k)
+					var r *response
+					var w *written
+					var err error
+					for try := 0; try < 10; try++ {
+						r, w, err = tryCreate(u, first+k)
+						if err != nil || r.Status != http.StatusConflict || r.ErrorCode() != "conflict" {
+							break
+						}
+						mu.Lock()
+						conflicts++
+						mu.Unlock()
+					}
 					if err != nil || w == nil {
 						st := 0
 						if r != nil {
 							st = r.Status
 						}
-						errs <- fmt.Sprintf("%s slot %d: status %d, %v", u.base, first+k, st, err)
+						errs <- fmt.Sprintf("%s slot %d: status %d, %v %s", u.base, first+k, st, err, bodyOf(r))
 						return
 					}
 					mu.Lock()
 					all = append(all, *w)
 					mu.Unlock()
 				}
-			}(users[i], 1000+g*100)
+			}(users[i].as(tc.nodes[(i+g)%len(tc.nodes)]), 1000+g*100)
 		}
 	}
 	wg.Wait()
@@ -102,6 +117,42 @@ func TestClusterWritesOnAnyNodeReadEverywhere(t *testing.T) {
 	}
 	if t.Failed() {
 		t.FailNow()
+	}
+	t.Logf("concurrent writes: 60 acknowledged; %d answers were 409 conflict (retried)", conflicts)
+
+	// The same slot booked for the same user through every node at once:
+	// exactly one wins, the others are told of the conflict.
+	for round := 0; round < 10; round++ {
+		slot := 2000 + round
+		results := make(chan *response, len(tc.nodes))
+		for _, n := range tc.nodes {
+			go func(c *client) {
+				r, w, err := tryCreate(c, slot)
+				if err != nil {
+					r = &response{Body: []byte(err.Error())}
+				}
+				if w != nil {
+					mu.Lock()
+					all = append(all, *w)
+					mu.Unlock()
+				}
+				results <- r
+			}(users[0].as(n))
+		}
+		won := 0
+		for range tc.nodes {
+			r := <-results
+			switch {
+			case r.Status == http.StatusCreated:
+				won++
+			case r.Status == http.StatusConflict && r.ErrorCode() == "schedule_conflict":
+			default:
+				t.Fatalf("concurrent booking of slot %d: status %d: %s", slot, r.Status, r.Body)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("slot %d booked %d times through different nodes at once, want exactly once", slot, won)
+		}
 	}
 
 	// Positions are unique: no two acknowledged writes share one.
@@ -120,7 +171,11 @@ func TestClusterWritesOnAnyNodeReadEverywhere(t *testing.T) {
 			r.expect(t, http.StatusOK)
 			var entries []map[string]any
 			r.JSON(t, &entries)
-			if want := 5 + 20; len(entries) != want {
+			want := 5 + 20
+			if i == 0 {
+				want += 10
+			}
+			if len(entries) != want {
 				t.Fatalf("user %d's agenda on %s has %d entries, want %d", i+1, n.id, len(entries), want)
 			}
 		}
@@ -581,4 +636,12 @@ func snapshotDirs(n *clusterNode) []string {
 		}
 	}
 	return out
+}
+
+// bodyOf returns r's body, "" for no response.
+func bodyOf(r *response) string {
+	if r == nil {
+		return ""
+	}
+	return string(r.Body)
 }
