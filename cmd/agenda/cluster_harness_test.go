@@ -316,12 +316,26 @@ func (n *clusterNode) died() (string, bool) {
 // kill sends SIGKILL and waits for the process to be gone.
 func (n *clusterNode) kill() { n.signalAndWait(syscall.SIGKILL, 5*time.Second) }
 
-// stop sends SIGTERM and waits (up to 20 s, then SIGKILL) for a clean exit.
+// stop sends SIGTERM and waits (up to 20 s, then SIGKILL) for a clean exit,
+// which must be status 0 with no data race reported in the log.
 func (n *clusterNode) stop() {
 	n.tc.t.Helper()
+	if !n.running() {
+		return
+	}
 	if !n.signalAndWait(syscall.SIGTERM, 20*time.Second) {
 		n.tc.t.Errorf("%s did not stop within 20s of SIGTERM; killed", n.id)
 		n.kill()
+		return
+	}
+	n.mu.Lock()
+	exit := n.exit
+	n.mu.Unlock()
+	if exit != nil {
+		n.tc.t.Errorf("%s exited with %v after SIGTERM; last lines of its log:\n%s", n.id, exit, tailFile(n.logPath, 40))
+	}
+	if n.logContains("DATA RACE") {
+		n.tc.t.Errorf("%s reported a data race; see %s", n.id, n.logPath)
 	}
 }
 
