@@ -264,6 +264,10 @@ func (a *Agent) syncRaftMembers() {
 	}
 }
 
+// IsMember reports whether the Raft configuration lists this node at its
+// current Raft address: until it does, the leader cannot reach it.
+func (a *Agent) IsMember() bool { return a.isMember() }
+
 // isMember reports whether the Raft configuration lists this node at its
 // current Raft address.
 func (a *Agent) isMember() bool {

@@ -131,6 +131,11 @@ func (n *Node) Open(ctx context.Context) (err error) {
 
 	n.commands = commands.New(n.agent, n.rm, c.NodeID)
 	n.commands.BcryptCost = c.BcryptCost
+	// A command decided on a follower reads a read model one replication
+	// round behind the leader's, so under contention for one stream it
+	// loses the race to writers on the leader several times in a row. Each
+	// retry is a few milliseconds; allow enough to outlast a burst.
+	n.commands.MaxRetries = 64
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -281,6 +286,8 @@ func (s nodeStatus) Readiness() agendahttp.Readiness {
 		r.Reason = "raft has stopped (removed from the cluster?)"
 	case leader == "":
 		r.Reason = "no leader known"
+	case !s.n.agent.IsMember():
+		r.Reason = "not (yet) in the cluster's configuration at this address"
 	case !s.n.raft.CaughtUp():
 		r.Reason = "applying committed log entries"
 	case !s.n.projector.Healthy():
