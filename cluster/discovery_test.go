@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"reflect"
 	"testing"
 	"time"
@@ -175,5 +176,38 @@ func TestNextVote(t *testing.T) {
 				t.Errorf("vote = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+type fakeResolver map[string][]string
+
+func (f fakeResolver) LookupHost(_ context.Context, host string) ([]string, error) {
+	return f[host], nil
+}
+
+// TestTargetsFromSeedsDNSAndMembers checks who a node gossips with: seeds,
+// the DNS name's records on its own HTTP port, and known members, each
+// once, never itself.
+func TestTargetsFromSeedsDNSAndMembers(t *testing.T) {
+	a := NewAgent(Config{
+		Self:     Member{ID: "a", HTTPAddr: "10.0.0.1:8080"},
+		Secret:   testSecret,
+		Seeds:    []string{"10.0.0.1:8080", "seed:8080"},
+		DNSName:  "tasks.agenda",
+		DNSPort:  "8080",
+		Resolver: fakeResolver{"tasks.agenda": {"10.0.0.1", "10.0.0.2", "10.0.0.3"}},
+	}, &fakeRaft{id: "a"})
+	a.members.Learned(Member{ID: "d", HTTPAddr: "10.0.0.4:8080", Incarnation: 1})
+	a.members.Learned(Member{ID: "c", HTTPAddr: "10.0.0.3:8080", Incarnation: 1})
+	got := map[string]string{}
+	for _, tg := range a.targets(context.Background()) {
+		if _, dup := got[tg.addr]; dup {
+			t.Errorf("%s listed twice", tg.addr)
+		}
+		got[tg.addr] = tg.source
+	}
+	want := map[string]string{"seed:8080": SourceSeed, "10.0.0.2:8080": SourceDNS, "10.0.0.3:8080": SourceDNS, "10.0.0.4:8080": SourceGossip}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("targets = %v, want %v", got, want)
 	}
 }
