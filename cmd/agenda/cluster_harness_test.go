@@ -23,13 +23,22 @@ package main
 // every node dials from 127.0.0.1 (the stream layer does not bind a source
 // address; 127.0.0.2 can be bound here, but the node would have to choose
 // it). So the proxies identify who dialed: at accept time they look the
-// connection's remote address up in /proc/net/tcp and find which child
-// process holds that socket (faultproxy.OwnerPID), which names the node.
+// connection up in /proc/net/tcp by both ends (an ephemeral port can serve
+// several connections at once) and find which child process holds the
+// dialing socket (faultproxy.OwnerPID), which names the node.
 // partition(sides...) then has each proxy of every node Block the nodes on
 // other sides: connections across the cut, open or new, are blackholed (held
 // open, nothing forwarded) like across a real partition, and closed on heal
-// if they lost bytes. This needs Linux and child processes of the same user,
-// both true wherever these tests run.
+// if they lost bytes. A connection not traced to any node is cut off from
+// everyone during a partition, so a failed lookup cannot leak traffic
+// across it. cutOneWay does the same in one direction only (BlockDir). This
+// needs Linux and child processes of the same user, both true wherever
+// these tests run.
+//
+// Other knobs: AGENDA_TEST_LOG=1 prints the tail of every node's log after
+// each test (always done when a test fails); AGENDA_TEST_KEEP_LOGS=<dir>
+// keeps the node logs there; AGENDA_TEST_NODE_LOG_LEVEL=debug turns the
+// nodes' logging (Raft's included) up.
 
 import (
 	"bufio"
