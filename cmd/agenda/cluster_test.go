@@ -624,6 +624,71 @@ func TestClusterJoinCatchesUpFromSnapshot(t *testing.T) {
 	tc.stopAndCompareEventStores(nil, maxPosition(acked))
 }
 
+// A follower cut off while the others compact their log catches up, once
+// healed, from a snapshot laid over the events it already has (the store
+// must be a prefix of the snapshot), and ends identical.
+func TestClusterPartitionedFollowerCatchesUpFromSnapshot(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	for _, n := range tc.nodes {
+		n.env["SNAPSHOT_THRESHOLD"] = "32"
+		n.env["SNAPSHOT_INTERVAL"] = "100ms"
+		n.env["TRAILING_LOGS"] = "8"
+	}
+	tc.start()
+	leader := tc.waitStable(clusterTimeout, nil, false)
+	// The follower to cut off keeps the default snapshot threshold, so
+	// that a snapshot in its data dir can only have come from the leader.
+	cut := followers(tc.nodes, leader)[0]
+	cut.stop()
+	for _, k := range []string{"SNAPSHOT_THRESHOLD", "SNAPSHOT_INTERVAL", "TRAILING_LOGS"} {
+		delete(cut.env, k)
+	}
+	cut.start()
+	leader = tc.waitStable(clusterTimeout, nil, false)
+	if leader == cut {
+		// Cutting off a leader makes the same point: the majority goes on
+		// and compacts without it.
+		t.Logf("the restarted %s leads now; cutting it off all the same", cut.id)
+	}
+	u := tc.registerOn(leader, "snapfollower")
+	var acked []written
+	for s := 1; s <= 20; s++ {
+		acked = append(acked, create(t, u.as(tc.nodes[s%3]), s))
+	}
+	tc.waitPosition(clusterTimeout, tc.nodes, maxPosition(acked))
+	if snaps := snapshotDirs(cut); len(snaps) != 0 {
+		t.Fatalf("%s already has snapshots %v before the partition", cut.id, snaps)
+	}
+
+	tc.isolate(cut)
+	rest := others(tc.nodes, cut)
+	w, _ := tc.createEventually(u.as(rest[0]), 21, clusterTimeout)
+	acked = append(acked, w)
+	for s := 22; s <= 140; s++ {
+		acked = append(acked, create(t, u.as(rest[s%2]), s))
+	}
+	for _, n := range rest {
+		tc.eventually(clusterTimeout, "a snapshot on "+n.id, func() string {
+			if len(snapshotDirs(n)) == 0 {
+				return "none yet"
+			}
+			return ""
+		})
+	}
+
+	tc.heal()
+	tc.waitStable(clusterTimeout, tc.nodes, false)
+	last := maxPosition(acked)
+	tc.waitPosition(clusterTimeout, []*clusterNode{cut}, last)
+	tc.expectVisibleEverywhere(u, []*clusterNode{cut}, acked)
+	if snaps := snapshotDirs(cut); len(snaps) == 0 {
+		t.Errorf("%s has no snapshot: it did not catch up from one", cut.id)
+	} else {
+		t.Logf("%s caught up through snapshot %v", cut.id, snaps)
+	}
+	tc.stopAndCompareEventStores(nil, last)
+}
+
 // snapshotDirs lists the Raft snapshots in the node's data dir.
 func snapshotDirs(n *clusterNode) []string {
 	var out []string
