@@ -689,6 +689,47 @@ func TestClusterPartitionedFollowerCatchesUpFromSnapshot(t *testing.T) {
 	tc.stopAndCompareEventStores(nil, last)
 }
 
+// A slow network (20 ms each way), then one whose delay exceeds the
+// election timeout (400 ms each way, for 3 s, under writes through every
+// node): nothing acknowledged is lost, and once it recovers, all converge.
+// (A steady delay alone rarely triggers an election: heartbeats still
+// arrive at their pace, only later.)
+func TestClusterSlowNetwork(t *testing.T) {
+	tc, leader := startCluster(t, 3)
+	setLatency := func(d time.Duration) {
+		for _, n := range tc.nodes {
+			for _, p := range n.proxies() {
+				p.SetLatency(d)
+			}
+		}
+	}
+	var users []*client
+	for i, n := range tc.nodes {
+		users = append(users, tc.registerOn(n, fmt.Sprintf("slownet%d", i+1)))
+	}
+
+	setLatency(20 * time.Millisecond)
+	var acked []written
+	for s := 1; s <= 9; s++ {
+		acked = append(acked, create(t, users[0].as(tc.nodes[s%3]), s))
+	}
+	for _, n := range followers(tc.nodes, leader) {
+		users[0].as(n).do("GET", "/api/appointments/"+acked[0].ID+"?consistency=strong", nil).expect(t, http.StatusOK)
+	}
+
+	bg := startWriters(users, tc.nodes, 100)
+	setLatency(400 * time.Millisecond)
+	time.Sleep(3 * time.Second)
+	setLatency(0)
+	tc.waitStable(clusterTimeout, tc.nodes, false)
+	time.Sleep(300 * time.Millisecond)
+	bgAcked, attempts := bg.end()
+	t.Logf("background writers: %d of %d writes acknowledged across the slow spell", len(bgAcked), attempts)
+	expectAllVisible(tc, users, bgAcked)
+	tc.expectVisibleEverywhere(users[0], tc.nodes, acked)
+	tc.stopAndCompareEventStores(nil, max(maxPosition(acked), maxPosition(bgAcked)))
+}
+
 // snapshotDirs lists the Raft snapshots in the node's data dir.
 func snapshotDirs(n *clusterNode) []string {
 	var out []string
