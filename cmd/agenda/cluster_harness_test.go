@@ -270,6 +270,7 @@ func (n *clusterNode) start() {
 		env = append(env, k+"="+n.env[k])
 	}
 	cmd.Env = env
+	cmd.SysProcAttr = childProcAttr()
 	logf, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
