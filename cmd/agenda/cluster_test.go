@@ -287,24 +287,56 @@ func TestClusterFollowerPartitionedCatchesUp(t *testing.T) {
 	tc.stopAndCompareEventStores(nil, last)
 }
 
+// refusal is a write a node did not acknowledge.
+type refusal struct {
+	node string
+	slot int
+	// certain is set when the answer said the write did not happen: a 503
+	// not marked details.outcome "unknown". A timeout or an unknown
+	// outcome may have committed.
+	certain bool
+}
+
 // expectNotAcknowledged sends a write to n and fails if it is acknowledged:
-// a node on the minority side must answer unavailable (or not at all).
-func expectNotAcknowledged(t *testing.T, u *client, n *clusterNode, slot int) {
+// a node on the minority side must answer unavailable (or not at all). It
+// returns the refusal, for expectRefusalsHeld once the partition heals.
+func expectNotAcknowledged(t *testing.T, u *client, n *clusterNode, slot int) refusal {
 	t.Helper()
 	c := u.as(n)
 	c.http = &http.Client{Timeout: 20 * time.Second}
 	start := time.Now()
 	r, w, err := tryCreate(c, slot)
+	ref := refusal{node: n.id, slot: slot}
 	switch {
 	case w != nil:
 		t.Fatalf("%s, on the minority side, acknowledged a write at position %d", n.id, w.Position)
 	case err != nil:
 		t.Logf("write on minority-side %s: no answer after %v (%v)", n.id, time.Since(start).Round(time.Millisecond), err)
 	default:
-		t.Logf("write on minority-side %s: status %d after %v", n.id, r.Status, time.Since(start).Round(time.Millisecond))
-		expectError(t, r, http.StatusServiceUnavailable, "unavailable")
+		e := expectError(t, r, http.StatusServiceUnavailable, "unavailable")
 		if r.Header.Get("Retry-After") == "" {
 			t.Errorf("503 without Retry-After")
+		}
+		ref.certain = e.Details["outcome"] != "unknown"
+		t.Logf("write on minority-side %s: status %d after %v (outcome %v)", n.id, r.Status, time.Since(start).Round(time.Millisecond), e.Details["outcome"])
+	}
+	return ref
+}
+
+// expectRefusalsHeld fails if a write that a node said had not happened
+// (a plain 503) is in the user's agenda, read with consistency=strong (so
+// that whatever committed is seen) once the cluster is whole again.
+func expectRefusalsHeld(t *testing.T, u *client, refs []refusal) {
+	t.Helper()
+	for _, ref := range refs {
+		start := clusterBase.Add(time.Duration(ref.slot) * time.Hour)
+		var entries []map[string]any
+		u.do("GET", agendaPath(start, start.Add(time.Hour))+"&consistency=strong", nil).expect(t, http.StatusOK).JSON(t, &entries)
+		switch {
+		case len(entries) > 0 && ref.certain:
+			t.Fatalf("%s answered 503 (not marked outcome unknown) to the write of slot %d, but it committed: %v", ref.node, ref.slot, entries)
+		case len(entries) > 0:
+			t.Logf("the write of slot %d refused by %s with an unknown outcome did commit", ref.slot, ref.node)
 		}
 	}
 }
@@ -353,6 +385,7 @@ func TestClusterMinorityPartition(t *testing.T) {
 	bgAttempts := 0
 
 	slot := 10
+	var refs []refusal
 	for round, pick := range []string{"follower", "leader"} {
 		leader = tc.waitStable(clusterTimeout, tc.nodes, false)
 		cut := leader
@@ -366,7 +399,7 @@ func TestClusterMinorityPartition(t *testing.T) {
 		tc.isolate(cut)
 
 		slot++
-		expectNotAcknowledged(t, u, cut, slot)
+		refs = append(refs, expectNotAcknowledged(t, u, cut, slot))
 		// The majority (re-)elects and takes writes.
 		newLeader := tc.waitStable(clusterTimeout, majority, true)
 		if newLeader == cut {
@@ -383,7 +416,7 @@ func TestClusterMinorityPartition(t *testing.T) {
 		upd.expect(t, http.StatusOK)
 		expectNoStrongRead(t, u, cut, first.ID)
 		slot++
-		expectNotAcknowledged(t, u, cut, slot)
+		refs = append(refs, expectNotAcknowledged(t, u, cut, slot))
 		st, err := cut.status()
 		if err != nil {
 			t.Fatalf("status of cut-off %s: %v", cut.id, err)
@@ -421,9 +454,12 @@ func TestClusterMinorityPartition(t *testing.T) {
 			t.Fatalf("strong read on healed %s: title %q, want %q", cut.id, a.Title, want)
 		}
 	}
-	// Every write any node acknowledged, on every node.
+	// Every write any node acknowledged, on every node; none that a node
+	// said had not happened.
 	expectAllVisible(tc, bgUsers, bgAcked)
-	tc.stopAndCompareEventStores(nil, max(maxPosition(acked), maxPosition(bgAcked)))
+	final := max(maxPosition(acked), maxPosition(bgAcked))
+	expectRefusalsHeld(t, u, refs)
+	tc.stopAndCompareEventStores(nil, final)
 }
 
 // An asymmetric partition: the leader still reaches the followers but
@@ -447,12 +483,60 @@ func TestClusterLeaderHearsNothing(t *testing.T) {
 	for s := 3; s <= 12; s++ {
 		acked = append(acked, create(t, u.as(fs[s%2]), s))
 	}
-	expectNotAcknowledged(t, u, leader, 13)
+	ref := expectNotAcknowledged(t, u, leader, 13)
 	expectNoStrongRead(t, u, leader, acked[len(acked)-1].ID)
 
 	tc.heal()
 	tc.waitStable(clusterTimeout, tc.nodes, false)
 	tc.expectVisibleEverywhere(u, tc.nodes, acked)
+	expectRefusalsHeld(t, u, []refusal{ref})
+	tc.stopAndCompareEventStores(nil, 0)
+}
+
+// The other asymmetric partition: a follower hears nothing from the leader
+// (nor the other follower) but still reaches them. Its election attempts
+// must not stop the majority, which keeps taking writes; writes through
+// the deaf follower itself are never acknowledged wrongly; after the heal
+// all converge.
+func TestClusterFollowerHearsNothing(t *testing.T) {
+	tc, leader := startCluster(t, 3)
+	u := tc.registerOn(leader, "deaffollower")
+	acked := []written{create(t, u, 1)}
+	deaf := followers(tc.nodes, leader)[0]
+	rest := others(tc.nodes, deaf)
+	tc.waitPosition(clusterTimeout, tc.nodes, acked[0].Position)
+	before, err := leader.status()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tc.cutOneWay(rest, []*clusterNode{deaf})
+	deadline := time.Now().Add(3 * time.Second)
+	for s := 2; time.Now().Before(deadline); s++ {
+		w, _ := tc.createEventually(u.as(rest[s%2]), s, clusterTimeout)
+		acked = append(acked, w)
+		time.Sleep(50 * time.Millisecond)
+	}
+	l := tc.waitStable(clusterTimeout, rest, true)
+	after, err := l.status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("while %s was deaf: leader %s term %d → leader %s term %d; %d writes acknowledged", deaf.id, leader.id, before.Term, l.id, after.Term, len(acked)-1)
+	if l == deaf {
+		t.Fatalf("the deaf follower leads")
+	}
+	if st, err := deaf.status(); err == nil && st.Position >= maxPosition(acked) {
+		t.Fatalf("deaf %s reached position %d: the cut leaked", deaf.id, st.Position)
+	}
+	// It can forward a write to the leader (its requests arrive) but never
+	// hears the answer: whatever it says, it must not be a plain refusal of
+	// a write that committed.
+	ref := expectNotAcknowledged(t, u, deaf, 500)
+	tc.heal()
+	tc.waitStable(clusterTimeout, tc.nodes, false)
+	tc.expectVisibleEverywhere(u, tc.nodes, acked)
+	expectRefusalsHeld(t, u, []refusal{ref})
 	tc.stopAndCompareEventStores(nil, maxPosition(acked))
 }
 
