@@ -559,7 +559,7 @@ func (tc *testCluster) waitStable(d time.Duration, group []*clusterNode, allowOt
 }
 
 // followers returns the running nodes of group other than leader.
-func followers(group []*clusterNode, leader *clusterNode) []*clusterNode {
+func followersOf(group []*clusterNode, leader *clusterNode) []*clusterNode {
 	var out []*clusterNode
 	for _, n := range group {
 		if n != leader {
@@ -639,7 +639,7 @@ func (tc *testCluster) cutOneWay(from, to []*clusterNode) {
 
 // isolate cuts n off from every other node.
 func (tc *testCluster) isolate(n *clusterNode) {
-	tc.partition([]*clusterNode{n}, others(tc.nodes, n))
+	tc.partition([]*clusterNode{n}, othersThan(tc.nodes, n))
 }
 
 // heal ends every fault.
@@ -651,8 +651,8 @@ func (tc *testCluster) heal() {
 	}
 }
 
-// others returns group without n.
-func others(group []*clusterNode, n *clusterNode) []*clusterNode {
+// othersThan returns group without n.
+func othersThan(group []*clusterNode, n *clusterNode) []*clusterNode {
 	var out []*clusterNode
 	for _, m := range group {
 		if m != n {
@@ -733,7 +733,7 @@ type written struct {
 // tryCreate creates the appointment in slot (one hour each, so slots never
 // overlap) for c's user. It never touches the test: it returns the answer
 // or the transport error, and the write if it was acknowledged.
-func tryCreate(c *client, slot int) (*response, *written, error) {
+func tryCreateSlot(c *client, slot int) (*response, *written, error) {
 	start := clusterBase.Add(time.Duration(slot) * time.Hour)
 	r, err := c.send("POST", "/api/appointments", appointmentBody(fmt.Sprintf("slot %d", slot), start, 30*time.Minute))
 	if err != nil || r.Status != http.StatusCreated {
@@ -754,9 +754,9 @@ func tryCreate(c *client, slot int) (*response, *written, error) {
 
 // create creates the appointment in slot through c, failing the test unless
 // it is acknowledged.
-func create(t testing.TB, c *client, slot int) written {
+func mustCreateSlot(t testing.TB, c *client, slot int) written {
 	t.Helper()
-	r, w, err := tryCreate(c, slot)
+	r, w, err := tryCreateSlot(c, slot)
 	if err != nil {
 		t.Fatalf("create slot %d on %s: %v", slot, c.base, err)
 	}
@@ -776,7 +776,7 @@ func (tc *testCluster) createEventually(c *client, slot int, d time.Duration) (w
 	var w *written
 	try := slot
 	tc.eventually(d, fmt.Sprintf("create slot %d on %s", slot, c.base), func() string {
-		r, ww, err := tryCreate(c, try)
+		r, ww, err := tryCreateSlot(c, try)
 		try += 50_000
 		switch {
 		case err != nil:
@@ -794,7 +794,7 @@ func (tc *testCluster) createEventually(c *client, slot int, d time.Duration) (w
 
 // readAt fetches appointment id from node n with min_position pos (and the
 // given extra query), returning the answer.
-func readAt(c *client, id string, pos int64, query string) (*response, error) {
+func readAtPosition(c *client, id string, pos int64, query string) (*response, error) {
 	path := fmt.Sprintf("/api/appointments/%s?min_position=%d", id, pos)
 	if query != "" {
 		path += "&" + query
@@ -809,7 +809,7 @@ func (tc *testCluster) expectVisibleEverywhere(c *client, group []*clusterNode, 
 	for _, n := range group {
 		cn := c.as(n)
 		for _, w := range ws {
-			r, err := readAt(cn, w.ID, w.Position, "")
+			r, err := readAtPosition(cn, w.ID, w.Position, "")
 			if err != nil {
 				tc.t.Fatalf("read %s on %s: %v", w.ID, n.id, err)
 			}
@@ -948,7 +948,7 @@ func (n *clusterNode) logContains(s string) bool {
 
 // writers write in a loop through nodes, one user each, recording every
 // acknowledged write: the test checks afterwards that none was lost.
-type writers struct {
+type bgWriters struct {
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	mu       sync.Mutex
@@ -959,8 +959,8 @@ type writers struct {
 // startWriters starts one writer per user, user i writing through
 // nodes[i], in slots from firstSlot on (each user's own), with a client
 // timeout of 8 s.
-func startWriters(users []*client, nodes []*clusterNode, firstSlot int) *writers {
-	ws := &writers{stop: make(chan struct{})}
+func startBgWriters(users []*client, nodes []*clusterNode, firstSlot int) *bgWriters {
+	ws := &bgWriters{stop: make(chan struct{})}
 	for i, u := range users {
 		c := u.as(nodes[i])
 		c.http = &http.Client{Timeout: 8 * time.Second}
@@ -973,7 +973,7 @@ func startWriters(users []*client, nodes []*clusterNode, firstSlot int) *writers
 					return
 				default:
 				}
-				_, w, _ := tryCreate(c, slot)
+				_, w, _ := tryCreateSlot(c, slot)
 				ws.mu.Lock()
 				ws.attempts++
 				if w != nil {
@@ -992,7 +992,7 @@ func startWriters(users []*client, nodes []*clusterNode, firstSlot int) *writers
 
 // end stops the writers and returns the acknowledged writes and the number
 // of attempts.
-func (ws *writers) end() ([]written, int) {
+func (ws *bgWriters) end() ([]written, int) {
 	close(ws.stop)
 	ws.wg.Wait()
 	ws.mu.Lock()

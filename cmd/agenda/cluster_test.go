@@ -62,7 +62,7 @@ func TestClusterWritesOnAnyNodeReadEverywhere(t *testing.T) {
 	for i, n := range tc.nodes {
 		for k := 0; k < 5; k++ {
 			slot++
-			w := create(t, users[i], slot)
+			w := mustCreateSlot(t, users[i], slot)
 			w.Node = n.id
 			tc.expectVisibleEverywhere(users[i], tc.nodes, []written{w})
 			all = append(all, w)
@@ -87,7 +87,7 @@ func TestClusterWritesOnAnyNodeReadEverywhere(t *testing.T) {
 					var w *written
 					var err error
 					for try := 0; try < 10; try++ {
-						r, w, err = tryCreate(u, first+k)
+						r, w, err = tryCreateSlot(u, first+k)
 						if err != nil || r.Status != http.StatusConflict || r.ErrorCode() != "conflict" {
 							break
 						}
@@ -100,7 +100,7 @@ func TestClusterWritesOnAnyNodeReadEverywhere(t *testing.T) {
 						if r != nil {
 							st = r.Status
 						}
-						errs <- fmt.Sprintf("%s slot %d: status %d, %v %s", u.base, first+k, st, err, bodyOf(r))
+						errs <- fmt.Sprintf("%s slot %d: status %d, %v %s", u.base, first+k, st, err, responseBody(r))
 						return
 					}
 					mu.Lock()
@@ -127,7 +127,7 @@ func TestClusterWritesOnAnyNodeReadEverywhere(t *testing.T) {
 		results := make(chan *response, len(tc.nodes))
 		for _, n := range tc.nodes {
 			go func(c *client) {
-				r, w, err := tryCreate(c, slot)
+				r, w, err := tryCreateSlot(c, slot)
 				if err != nil {
 					r = &response{Body: []byte(err.Error())}
 				}
@@ -187,11 +187,11 @@ func TestClusterWritesOnAnyNodeReadEverywhere(t *testing.T) {
 // again; the killed node restarts on its data dir and converges.
 func TestClusterLeaderKilled(t *testing.T) {
 	tc, leader := startCluster(t, 3)
-	follower := followers(tc.nodes, leader)[0]
+	follower := followersOf(tc.nodes, leader)[0]
 	u := tc.registerOn(follower, "leaderkill")
 	var acked []written
 	for s := 1; s <= 10; s++ {
-		acked = append(acked, create(t, u.as(tc.nodes[s%3]), s))
+		acked = append(acked, mustCreateSlot(t, u.as(tc.nodes[s%3]), s))
 	}
 	// Background writers through every node, across the kill and the
 	// restart: whatever any node acknowledged must survive.
@@ -199,11 +199,11 @@ func TestClusterLeaderKilled(t *testing.T) {
 	for i := range tc.nodes {
 		bgUsers = append(bgUsers, tc.registerOn(tc.nodes[i], fmt.Sprintf("leaderkillbg%d", i+1)))
 	}
-	bg := startWriters(bgUsers, tc.nodes, 1)
+	bg := startBgWriters(bgUsers, tc.nodes, 1)
 	time.Sleep(500 * time.Millisecond)
 
 	leader.kill()
-	survivors := others(tc.nodes, leader)
+	survivors := othersThan(tc.nodes, leader)
 	w, took := tc.createEventually(u.as(survivors[0]), 100, clusterTimeout)
 	acked = append(acked, w)
 	t.Logf("first write after killing leader %s acknowledged after %v", leader.id, took)
@@ -212,7 +212,7 @@ func TestClusterLeaderKilled(t *testing.T) {
 		t.Fatalf("the killed node is still leader")
 	}
 	for s := 101; s <= 110; s++ {
-		acked = append(acked, create(t, u.as(survivors[s%2]), s))
+		acked = append(acked, mustCreateSlot(t, u.as(survivors[s%2]), s))
 	}
 	tc.expectVisibleEverywhere(u, survivors, acked)
 
@@ -220,7 +220,7 @@ func TestClusterLeaderKilled(t *testing.T) {
 	tc.waitStable(clusterTimeout, tc.nodes, false)
 	tc.expectVisibleEverywhere(u, tc.nodes, acked)
 	// The restarted node takes writes again too.
-	acked = append(acked, create(t, u.as(leader), 200))
+	acked = append(acked, mustCreateSlot(t, u.as(leader), 200))
 	tc.expectVisibleEverywhere(u, tc.nodes, acked[len(acked)-1:])
 	time.Sleep(300 * time.Millisecond)
 	bgAcked, attempts := bg.end()
@@ -248,10 +248,10 @@ func expectAllVisible(tc *testCluster, users []*client, ws []written) {
 // the partition heals.
 func TestClusterFollowerPartitionedCatchesUp(t *testing.T) {
 	tc, leader := startCluster(t, 3)
-	fs := followers(tc.nodes, leader)
+	fs := followersOf(tc.nodes, leader)
 	cut, other := fs[0], fs[1]
 	u := tc.registerOn(leader, "partfollower")
-	before := create(t, u, 1)
+	before := mustCreateSlot(t, u, 1)
 	tc.waitPosition(clusterTimeout, tc.nodes, before.Position)
 
 	tc.isolate(cut)
@@ -261,7 +261,7 @@ func TestClusterFollowerPartitionedCatchesUp(t *testing.T) {
 		if s%2 == 0 {
 			n = other
 		}
-		acked = append(acked, create(t, u.as(n), s))
+		acked = append(acked, mustCreateSlot(t, u.as(n), s))
 	}
 	last := maxPosition(acked)
 	st, err := cut.status()
@@ -272,7 +272,7 @@ func TestClusterFollowerPartitionedCatchesUp(t *testing.T) {
 		t.Fatalf("cut-off node %s is at position %d, which it cannot have reached (last write at %d)", cut.id, st.Position, last)
 	}
 	// It cannot serve a read that needs what it missed.
-	r, err := readAt(u.as(cut), acked[len(acked)-1].ID, last, "")
+	r, err := readAtPosition(u.as(cut), acked[len(acked)-1].ID, last, "")
 	if err == nil && r.Status == http.StatusOK {
 		t.Fatalf("cut-off node served a read at position %d it cannot have: %s", last, r.Body)
 	}
@@ -305,7 +305,7 @@ func expectNotAcknowledged(t *testing.T, u *client, n *clusterNode, slot int) re
 	c := u.as(n)
 	c.http = &http.Client{Timeout: 20 * time.Second}
 	start := time.Now()
-	r, w, err := tryCreate(c, slot)
+	r, w, err := tryCreateSlot(c, slot)
 	ref := refusal{node: n.id, slot: slot}
 	switch {
 	case w != nil:
@@ -367,7 +367,7 @@ func expectNoStrongRead(t *testing.T, u *client, n *clusterNode, id string) {
 func TestClusterMinorityPartition(t *testing.T) {
 	tc, leader := startCluster(t, 3)
 	u := tc.registerOn(leader, "minority")
-	first := create(t, u, 1)
+	first := mustCreateSlot(t, u, 1)
 	acked := []written{first}
 	tc.waitPosition(clusterTimeout, tc.nodes, first.Position)
 	// A strong read works on every node while all is well.
@@ -390,10 +390,10 @@ func TestClusterMinorityPartition(t *testing.T) {
 		leader = tc.waitStable(clusterTimeout, tc.nodes, false)
 		cut := leader
 		if pick == "follower" {
-			cut = followers(tc.nodes, leader)[0]
+			cut = followersOf(tc.nodes, leader)[0]
 		}
-		majority := others(tc.nodes, cut)
-		bg := startWriters(bgUsers, tc.nodes, 10_000*(round+1))
+		majority := othersThan(tc.nodes, cut)
+		bg := startBgWriters(bgUsers, tc.nodes, 10_000*(round+1))
 		time.Sleep(300 * time.Millisecond)
 		t.Logf("round %d: cutting off %s %s", round, pick, cut.id)
 		tc.isolate(cut)
@@ -469,8 +469,8 @@ func TestClusterMinorityPartition(t *testing.T) {
 func TestClusterLeaderHearsNothing(t *testing.T) {
 	tc, leader := startCluster(t, 3)
 	u := tc.registerOn(leader, "deafleader")
-	acked := []written{create(t, u, 1)}
-	fs := followers(tc.nodes, leader)
+	acked := []written{mustCreateSlot(t, u, 1)}
+	fs := followersOf(tc.nodes, leader)
 	tc.waitPosition(clusterTimeout, tc.nodes, acked[0].Position)
 
 	tc.cutOneWay(fs, []*clusterNode{leader})
@@ -481,7 +481,7 @@ func TestClusterLeaderHearsNothing(t *testing.T) {
 		t.Fatalf("the deaf leader still leads the followers")
 	}
 	for s := 3; s <= 12; s++ {
-		acked = append(acked, create(t, u.as(fs[s%2]), s))
+		acked = append(acked, mustCreateSlot(t, u.as(fs[s%2]), s))
 	}
 	ref := expectNotAcknowledged(t, u, leader, 13)
 	expectNoStrongRead(t, u, leader, acked[len(acked)-1].ID)
@@ -501,9 +501,9 @@ func TestClusterLeaderHearsNothing(t *testing.T) {
 func TestClusterFollowerHearsNothing(t *testing.T) {
 	tc, leader := startCluster(t, 3)
 	u := tc.registerOn(leader, "deaffollower")
-	acked := []written{create(t, u, 1)}
-	deaf := followers(tc.nodes, leader)[0]
-	rest := others(tc.nodes, deaf)
+	acked := []written{mustCreateSlot(t, u, 1)}
+	deaf := followersOf(tc.nodes, leader)[0]
+	rest := othersThan(tc.nodes, deaf)
 	tc.waitPosition(clusterTimeout, tc.nodes, acked[0].Position)
 	before, err := leader.status()
 	if err != nil {
@@ -554,7 +554,7 @@ func TestClusterWrongSecretCannotJoin(t *testing.T) {
 	deadline := time.Now().Add(6 * time.Second)
 	for s := 1; time.Now().Before(deadline); s++ {
 		// Writes keep working meanwhile, through every member.
-		acked = append(acked, create(t, u.as(members[s%3]), s))
+		acked = append(acked, mustCreateSlot(t, u.as(members[s%3]), s))
 		for _, n := range members {
 			st, err := n.status()
 			if err != nil {
@@ -603,15 +603,15 @@ func TestClusterWrongSecretCannotJoin(t *testing.T) {
 
 	// A member restarted with the wrong secret is cut off: it neither
 	// votes nor receives the log, and the others carry on without it.
-	victim := followers(members, leader)[0]
+	victim := followersOf(members, leader)[0]
 	victim.stop()
 	goodSecret := victim.env["CLUSTER_HMAC_SECRET"]
 	victim.env["CLUSTER_HMAC_SECRET"] = intruder.env["CLUSTER_HMAC_SECRET"]
 	victim.start()
-	rest := others(members, victim)
+	rest := othersThan(members, victim)
 	deadline = time.Now().Add(4 * time.Second)
 	for s := 1000; time.Now().Before(deadline); s++ {
-		acked = append(acked, create(t, u.as(rest[s%2]), s))
+		acked = append(acked, mustCreateSlot(t, u.as(rest[s%2]), s))
 		time.Sleep(100 * time.Millisecond)
 	}
 	if l := tc.waitStable(clusterTimeout, rest, true); l == victim {
@@ -643,19 +643,19 @@ func TestClusterFiveNodesSurviveTwoKills(t *testing.T) {
 	u := tc.registerOn(leader, "fivenodes")
 	var acked []written
 	for s := 1; s <= 10; s++ {
-		acked = append(acked, create(t, u.as(tc.nodes[s%5]), s))
+		acked = append(acked, mustCreateSlot(t, u.as(tc.nodes[s%5]), s))
 	}
-	victims := []*clusterNode{leader, followers(tc.nodes, leader)[0]}
+	victims := []*clusterNode{leader, followersOf(tc.nodes, leader)[0]}
 	for _, v := range victims {
 		v.kill()
 	}
-	survivors := others(others(tc.nodes, victims[0]), victims[1])
+	survivors := othersThan(othersThan(tc.nodes, victims[0]), victims[1])
 	w, took := tc.createEventually(u.as(survivors[0]), 100, clusterTimeout)
 	acked = append(acked, w)
 	t.Logf("first write after killing %s and %s acknowledged after %v", victims[0].id, victims[1].id, took)
 	tc.waitStable(clusterTimeout, survivors, true)
 	for s := 101; s <= 115; s++ {
-		acked = append(acked, create(t, u.as(survivors[s%3]), s))
+		acked = append(acked, mustCreateSlot(t, u.as(survivors[s%3]), s))
 	}
 	tc.expectVisibleEverywhere(u, survivors, acked)
 
@@ -682,7 +682,7 @@ func TestClusterJoinCatchesUpFromSnapshot(t *testing.T) {
 	u := tc.registerOn(leader, "snapjoin")
 	var acked []written
 	for s := 1; s <= 120; s++ {
-		acked = append(acked, create(t, u.as(tc.nodes[s%3]), s))
+		acked = append(acked, mustCreateSlot(t, u.as(tc.nodes[s%3]), s))
 	}
 	// Wait for the leader to have snapshotted past most of the log.
 	tc.eventually(clusterTimeout, "a snapshot on the leader", func() string {
@@ -704,7 +704,7 @@ func TestClusterJoinCatchesUpFromSnapshot(t *testing.T) {
 		t.Logf("joiner's snapshots: %v", snaps)
 	}
 	// It takes writes like any member.
-	acked = append(acked, create(t, u.as(joiner), 500))
+	acked = append(acked, mustCreateSlot(t, u.as(joiner), 500))
 	tc.stopAndCompareEventStores(nil, maxPosition(acked))
 }
 
@@ -722,7 +722,7 @@ func TestClusterPartitionedFollowerCatchesUpFromSnapshot(t *testing.T) {
 	leader := tc.waitStable(clusterTimeout, nil, false)
 	// The follower to cut off keeps the default snapshot threshold, so
 	// that a snapshot in its data dir can only have come from the leader.
-	cut := followers(tc.nodes, leader)[0]
+	cut := followersOf(tc.nodes, leader)[0]
 	cut.stop()
 	for _, k := range []string{"SNAPSHOT_THRESHOLD", "SNAPSHOT_INTERVAL", "TRAILING_LOGS"} {
 		delete(cut.env, k)
@@ -737,7 +737,7 @@ func TestClusterPartitionedFollowerCatchesUpFromSnapshot(t *testing.T) {
 	u := tc.registerOn(leader, "snapfollower")
 	var acked []written
 	for s := 1; s <= 20; s++ {
-		acked = append(acked, create(t, u.as(tc.nodes[s%3]), s))
+		acked = append(acked, mustCreateSlot(t, u.as(tc.nodes[s%3]), s))
 	}
 	tc.waitPosition(clusterTimeout, tc.nodes, maxPosition(acked))
 	if snaps := snapshotDirs(cut); len(snaps) != 0 {
@@ -745,11 +745,11 @@ func TestClusterPartitionedFollowerCatchesUpFromSnapshot(t *testing.T) {
 	}
 
 	tc.isolate(cut)
-	rest := others(tc.nodes, cut)
+	rest := othersThan(tc.nodes, cut)
 	w, _ := tc.createEventually(u.as(rest[0]), 21, clusterTimeout)
 	acked = append(acked, w)
 	for s := 22; s <= 140; s++ {
-		acked = append(acked, create(t, u.as(rest[s%2]), s))
+		acked = append(acked, mustCreateSlot(t, u.as(rest[s%2]), s))
 	}
 	for _, n := range rest {
 		tc.eventually(clusterTimeout, "a snapshot on "+n.id, func() string {
@@ -795,13 +795,13 @@ func TestClusterSlowNetwork(t *testing.T) {
 	setLatency(20 * time.Millisecond)
 	var acked []written
 	for s := 1; s <= 9; s++ {
-		acked = append(acked, create(t, users[0].as(tc.nodes[s%3]), s))
+		acked = append(acked, mustCreateSlot(t, users[0].as(tc.nodes[s%3]), s))
 	}
-	for _, n := range followers(tc.nodes, leader) {
+	for _, n := range followersOf(tc.nodes, leader) {
 		users[0].as(n).do("GET", "/api/appointments/"+acked[0].ID+"?consistency=strong", nil).expect(t, http.StatusOK)
 	}
 
-	bg := startWriters(users, tc.nodes, 100)
+	bg := startBgWriters(users, tc.nodes, 100)
 	setLatency(400 * time.Millisecond)
 	time.Sleep(3 * time.Second)
 	setLatency(0)
@@ -829,7 +829,7 @@ func snapshotDirs(n *clusterNode) []string {
 }
 
 // bodyOf returns r's body, "" for no response.
-func bodyOf(r *response) string {
+func responseBody(r *response) string {
 	if r == nil {
 		return ""
 	}

@@ -62,7 +62,7 @@ func BenchmarkClusterCreate64(b *testing.B) {
 			for next.Add(1) <= int64(b.N) {
 				slot++
 				t0 := time.Now()
-				r, w, err := tryCreate(u, slot)
+				r, w, err := tryCreateSlot(u, slot)
 				lat.add(time.Since(t0))
 				if w == nil {
 					failed.Add(1)
@@ -92,7 +92,7 @@ func BenchmarkClusterCreateSequential(b *testing.B) {
 			tc, leader := startBenchCluster(b)
 			n := leader
 			if on == "follower" {
-				n = followers(tc.nodes, leader)[0]
+				n = followersOf(tc.nodes, leader)[0]
 			}
 			u := tc.registerOn(n, "cbenchseq")
 			var lat latencies
@@ -100,7 +100,7 @@ func BenchmarkClusterCreateSequential(b *testing.B) {
 			start := time.Now()
 			for i := 0; i < b.N; i++ {
 				t0 := time.Now()
-				r, w, err := tryCreate(u, i+1)
+				r, w, err := tryCreateSlot(u, i+1)
 				if w == nil {
 					b.Fatalf("write %d: %v %v", i, r, err)
 				}
@@ -110,32 +110,32 @@ func BenchmarkClusterCreateSequential(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "commands/s")
 			sort.Slice(lat.d, func(i, j int) bool { return lat.d[i] < lat.d[j] })
-			b.ReportMetric(ms(lat.d[len(lat.d)/2]), "p50-ms")
-			b.ReportMetric(ms(lat.d[int(0.99*float64(len(lat.d)-1))]), "p99-ms")
+			b.ReportMetric(millis(lat.d[len(lat.d)/2]), "p50-ms")
+			b.ReportMetric(millis(lat.d[int(0.99*float64(len(lat.d)-1))]), "p99-ms")
 		})
 	}
 }
 
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // median returns the median of ds (which it sorts).
-func median(ds []time.Duration) time.Duration {
+func medianDuration(ds []time.Duration) time.Duration {
 	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
 	return ds[len(ds)/2]
 }
 
-// attempt is one write of a writeLoop.
-type attempt struct {
+// writeAttempt is one write of a writeLoop.
+type writeAttempt struct {
 	start, end time.Time
 	ok         bool
 	outcome    string // status and error code, or the transport error
 }
 
 // writeLoop writes appointments for u, one at a time, until stopped,
-// recording every attempt.
+// recording every writeAttempt.
 type writeLoop struct {
 	mu       sync.Mutex
-	attempts []attempt
+	attempts []writeAttempt
 	slot     atomic.Int64
 	stop     chan struct{}
 	done     chan struct{}
@@ -154,8 +154,8 @@ func startWriteLoop(u *client, firstSlot int64) *writeLoop {
 				return
 			default:
 			}
-			a := attempt{start: time.Now()}
-			r, w, err := tryCreate(&c, int(wl.slot.Add(1)))
+			a := writeAttempt{start: time.Now()}
+			r, w, err := tryCreateSlot(&c, int(wl.slot.Add(1)))
 			a.end, a.ok = time.Now(), w != nil
 			switch {
 			case err != nil:
@@ -175,7 +175,7 @@ func startWriteLoop(u *client, firstSlot int64) *writeLoop {
 }
 
 // firstOKAfter returns the first acknowledged write sent after t.
-func (wl *writeLoop) firstOKAfter(t time.Time) (attempt, bool) {
+func (wl *writeLoop) firstOKAfter(t time.Time) (writeAttempt, bool) {
 	wl.mu.Lock()
 	defer wl.mu.Unlock()
 	for _, a := range wl.attempts {
@@ -183,18 +183,18 @@ func (wl *writeLoop) firstOKAfter(t time.Time) (attempt, bool) {
 			return a, true
 		}
 	}
-	return attempt{}, false
+	return writeAttempt{}, false
 }
 
 // snapshot returns the attempts so far.
-func (wl *writeLoop) snapshot() []attempt {
+func (wl *writeLoop) snapshot() []writeAttempt {
 	wl.mu.Lock()
 	defer wl.mu.Unlock()
 	return slices.Clone(wl.attempts)
 }
 
 // end stops the loop and returns its attempts.
-func (wl *writeLoop) end() []attempt {
+func (wl *writeLoop) end() []writeAttempt {
 	close(wl.stop)
 	<-wl.done
 	wl.mu.Lock()
@@ -205,7 +205,7 @@ func (wl *writeLoop) end() []attempt {
 // maxGap returns the longest time between consecutive acknowledgements
 // in [from, to], counting from from and up to to, and the attempts that
 // ended in that gap (the slow or failed ones behind it).
-func maxGap(attempts []attempt, from, to time.Time) (time.Duration, []attempt) {
+func maxGap(attempts []writeAttempt, from, to time.Time) (time.Duration, []writeAttempt) {
 	prev := from
 	var gap time.Duration
 	var gapEnd time.Time = to
@@ -221,7 +221,7 @@ func maxGap(attempts []attempt, from, to time.Time) (time.Duration, []attempt) {
 	if d := to.Sub(prev); d > gap {
 		gap, gapEnd = d, to
 	}
-	var in []attempt
+	var in []writeAttempt
 	for _, a := range attempts {
 		if !a.end.Before(gapEnd.Add(-gap)) && !a.end.After(gapEnd) {
 			in = append(in, a)
@@ -231,7 +231,7 @@ func maxGap(attempts []attempt, from, to time.Time) (time.Duration, []attempt) {
 }
 
 // describe summarises attempts for a log line.
-func describe(as []attempt, since time.Time) string {
+func describeAttempts(as []writeAttempt, since time.Time) string {
 	var parts []string
 	for _, a := range as {
 		parts = append(parts, fmt.Sprintf("[+%v..+%v %s]", a.start.Sub(since).Round(time.Millisecond), a.end.Sub(since).Round(time.Millisecond), a.outcome))
@@ -251,11 +251,11 @@ type failoverRound struct {
 	// gap is the longest gap between acknowledged writes from 1 s before
 	// the signal to 2 s after it; behind it, the attempts that ended in it.
 	gap    time.Duration
-	behind []attempt
+	behind []writeAttempt
 	// rejoinGap is the longest gap in the 3 s after the stopped node was
 	// started again (a rejoining node should not disturb writes).
 	rejoinGap    time.Duration
-	rejoinBehind []attempt
+	rejoinBehind []writeAttempt
 }
 
 // benchFailover runs failoverRounds rounds of: wait for a stable cluster,
@@ -263,11 +263,11 @@ type failoverRound struct {
 // writing for 2 s, restart the old leader, keep writing for 3 s.
 func benchFailover(b *testing.B, username string, stopLeader func(*clusterNode)) []failoverRound {
 	tc, leader := startBenchCluster(b)
-	u := tc.registerOn(followers(tc.nodes, leader)[0], username)
+	u := tc.registerOn(followersOf(tc.nodes, leader)[0], username)
 	var rounds []failoverRound
 	for round := 0; round < failoverRounds; round++ {
 		leader = tc.waitStable(clusterTimeout, tc.nodes, false)
-		via := followers(tc.nodes, leader)[0]
+		via := followersOf(tc.nodes, leader)[0]
 		wl := startWriteLoop(u.as(via), int64(round)*100_000)
 		time.Sleep(time.Second)
 		signalled := time.Now()
@@ -288,8 +288,8 @@ func benchFailover(b *testing.B, username string, stopLeader func(*clusterNode))
 		time.Sleep(3 * time.Second)
 		r.rejoinGap, r.rejoinBehind = maxGap(wl.end(), restarted, restarted.Add(3*time.Second))
 		b.Logf("round %d: leader %s stopped; writes through %s: first acknowledged after %v, longest gap %v (attempts in it: %s); after its restart, longest gap %v (attempts in it: %s)",
-			round, r.leader, r.via, r.toFirst.Round(time.Millisecond), r.gap.Round(time.Millisecond), describe(r.behind, signalled),
-			r.rejoinGap.Round(time.Millisecond), describe(r.rejoinBehind, restarted))
+			round, r.leader, r.via, r.toFirst.Round(time.Millisecond), r.gap.Round(time.Millisecond), describeAttempts(r.behind, signalled),
+			r.rejoinGap.Round(time.Millisecond), describeAttempts(r.rejoinBehind, restarted))
 		rounds = append(rounds, r)
 	}
 	return rounds
@@ -301,8 +301,8 @@ func reportFailover(b *testing.B, rounds []failoverRound, name string, f func(fa
 	for _, r := range rounds {
 		ds = append(ds, f(r))
 	}
-	b.ReportMetric(ms(median(ds)), "median-"+name+"-ms")
-	b.ReportMetric(ms(slices.Max(ds)), "max-"+name+"-ms")
+	b.ReportMetric(millis(medianDuration(ds)), "median-"+name+"-ms")
+	b.ReportMetric(millis(slices.Max(ds)), "max-"+name+"-ms")
 }
 
 // BenchmarkClusterLeaderKill measures how long writes stop when the leader
