@@ -3,9 +3,11 @@
 #   go tool task build && docker build -t agenda .
 FROM scratch
 COPY bin/agenda /agenda
-# Raft stays on loopback until the clustering work (a single node needs no peers).
-ENV DATA_DIR=/data HTTP_ADDR=:8080
+# Raft listens on every interface and advertises the container's own address
+# (or RAFT_ADVERTISE_ADDR); see deploy/ for a three-node stack.
+ENV DATA_DIR=/data HTTP_ADDR=:8080 RAFT_ADDR=:7000
 VOLUME /data
-EXPOSE 8080
+EXPOSE 8080 7000
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s CMD ["/agenda", "healthcheck", "-path", "/healthz"]
 ENTRYPOINT ["/agenda"]
 CMD ["serve"]

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 
@@ -25,6 +26,11 @@ type applyResult struct {
 type fsm struct {
 	store  *eventstore.Store
 	logger *slog.Logger
+	// index is the highest log index ApplyBatch has finished with (applied
+	// or skipped as applied before), or that a restored snapshot covers.
+	// Raft's own AppliedIndex counts entries handed to the FSM goroutine,
+	// not yet applied; reads that must see an index wait on this instead.
+	index atomic.Uint64
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
@@ -55,6 +61,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	if err != nil {
 		f.halt("read applied index", err)
 	}
+	defer f.advance(logs[len(logs)-1].Index)
 	var last *raft.Log
 	for i, l := range logs {
 		if l.Index <= applied {
@@ -134,7 +141,23 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 // Restore brings the event store to a snapshot received from the leader.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	return f.store.Restore(context.Background(), rc)
+	if err := f.store.Restore(context.Background(), rc); err != nil {
+		return err
+	}
+	if idx, _, err := f.store.Applied(context.Background()); err == nil {
+		f.advance(idx)
+	}
+	return nil
+}
+
+// advance raises the FSM's index to idx (never lowers it).
+func (f *fsm) advance(idx uint64) {
+	for {
+		cur := f.index.Load()
+		if idx <= cur || f.index.CompareAndSwap(cur, idx) {
+			return
+		}
+	}
 }
 
 type fsmSnapshot struct {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -30,7 +31,9 @@ type Config struct {
 	// AdvertiseAddr is the host:port other nodes dial (a DNS name is kept as
 	// is); empty means the bound one.
 	AdvertiseAddr string
-	// Bootstrap makes a node with no Raft state form a single-node cluster.
+	// Bootstrap makes a node with no Raft state form a single-node cluster
+	// when it opens. Leave it false for a node that is to form a cluster
+	// with others (Node.Bootstrap) or join one (a leader's AddVoter).
 	Bootstrap bool
 	// Secret is the cluster secret every Raft connection must prove
 	// knowledge of (at least 32 bytes); see StreamLayer.
@@ -83,8 +86,17 @@ type Node struct {
 	raft      *raft.Raft
 	fsm       *fsm
 	logStore  *raftboltdb.BoltStore
+	logs      raft.LogStore // logStore behind its cache
 	transport *raft.NetworkTransport
 	store     *eventstore.Store
+
+	// readTerm is the term in which this node, as leader, last saw its own
+	// barrier applied: from then on its commit index is safe for reads.
+	readTerm atomic.Uint64
+	hb       heartbeats
+	observer *raft.Observer
+	obsCh    chan raft.Observation
+	obsDone  chan struct{}
 }
 
 // Open starts the Raft node over store. With cfg.Bootstrap and no existing
@@ -162,6 +174,9 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 	}
 
 	f := &fsm{store: store, logger: cfg.Logger}
+	if applied, _, err := store.Applied(context.Background()); err == nil {
+		f.advance(applied)
+	}
 	if cfg.Bootstrap {
 		has, err := raft.HasExistingState(cached, logStore, snaps)
 		if err != nil {
@@ -187,7 +202,9 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		logStore.Close()
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
-	return &Node{cfg: cfg, raft: r, fsm: f, logStore: logStore, transport: transport, store: store}, nil
+	n := &Node{cfg: cfg, raft: r, fsm: f, logStore: logStore, logs: cached, transport: transport, store: store}
+	n.startObserver()
+	return n, nil
 }
 
 // Close shuts Raft down and closes its stores. It does not close the event
@@ -203,6 +220,7 @@ func (n *Node) Close() error {
 		}
 	}
 	err := n.raft.Shutdown().Error()
+	n.stopObserver()
 	if cerr := n.transport.Close(); err == nil {
 		err = cerr
 	}

@@ -90,7 +90,10 @@ func userID(r *http.Request) string {
 
 // minPosition makes a read wait until the local read model has reached the
 // position the client asks for (?min_position= or X-Agenda-Min-Position):
-// read-your-writes on any node.
+// read-your-writes on any node. With ?consistency=strong (or
+// X-Agenda-Consistency: strong) it then waits for a linearizable read
+// barrier: the answer reflects every write acknowledged anywhere before the
+// request, or the read fails with unavailable — never a stale answer.
 func (s *Server) minPosition(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw := r.URL.Query().Get("min_position")
@@ -106,6 +109,20 @@ func (s *Server) minPosition(next http.Handler) http.Handler {
 			}
 			ctx, cancel := context.WithTimeout(r.Context(), s.readWait())
 			err = s.Queries.WaitFor(ctx, p)
+			cancel()
+			if err != nil {
+				s.Error(w, r, err)
+				return
+			}
+		}
+		strong, err := strongConsistency(r)
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		if strong && s.Reads != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), s.readWait())
+			err := s.Reads.ReadBarrier(ctx)
 			cancel()
 			if err != nil {
 				s.Error(w, r, err)
@@ -136,4 +153,21 @@ func (s *Server) committed(w http.ResponseWriter, r *http.Request, res commands.
 		return false
 	}
 	return true
+}
+
+// strongConsistency parses ?consistency= (or X-Agenda-Consistency):
+// "strong", or "default"/empty for a local read.
+func strongConsistency(r *http.Request) (bool, error) {
+	v := r.URL.Query().Get("consistency")
+	if v == "" {
+		v = r.Header.Get("X-Agenda-Consistency")
+	}
+	switch v {
+	case "", "default":
+		return false, nil
+	case "strong":
+		return true, nil
+	}
+	return false, agenda.Errorf(agenda.EINVALID, "consistency must be strong or default").
+		WithDetails(map[string]any{"field": "consistency"})
 }

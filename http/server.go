@@ -60,6 +60,13 @@ type Node interface {
 	Readiness() Readiness
 }
 
+// Reads serves linearizable reads (?consistency=strong).
+type Reads interface {
+	// ReadBarrier returns once the local read model reflects every write
+	// acknowledged before it was called, or an EUNAVAILABLE error.
+	ReadBarrier(ctx context.Context) error
+}
+
 // Server serves the HTTP API.
 type Server struct {
 	Commands Commands
@@ -68,6 +75,12 @@ type Server struct {
 	Tokens   *Tokens
 	Metrics  *Metrics
 	Logger   *slog.Logger
+	// Internal, if set, serves the signed node-to-node endpoints under
+	// /internal; it authenticates every request itself.
+	Internal http.Handler
+	// Reads, if set, serves strong reads; without it (one node, tests) a
+	// strong read is a local one.
+	Reads Reads
 	// ReadWait bounds how long a read waits for min_position, and a write for
 	// the local read model to show what it committed (default 5s).
 	ReadWait time.Duration
@@ -114,6 +127,9 @@ func (s *Server) router() chi.Router {
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)
 	r.Get("/cluster/status", s.handleClusterStatus)
+	if s.Internal != nil {
+		r.Mount("/internal", s.Internal)
+	}
 	if s.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", s.Metrics.Handler())
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -28,6 +29,22 @@ type Config struct {
 	ClusterSecret     string
 	LogLevel          string
 	TokenTTL          time.Duration
+	// BootstrapExpect is how many nodes form a new cluster together (0: a
+	// node with no seeds and no DNS name bootstraps alone).
+	BootstrapExpect int
+	// DiscoverySeeds are HTTP host:port of other nodes.
+	DiscoverySeeds []string
+	// DiscoveryDNSName is resolved to the A records of the other nodes,
+	// each combined with this node's HTTP port.
+	DiscoveryDNSName string
+	// DeadNodeTimeout is how long the leader keeps a voter it cannot reach
+	// before removing it (0 disables removal).
+	DeadNodeTimeout time.Duration
+	// SnapshotThreshold, SnapshotInterval and TrailingLogs tune Raft
+	// snapshots (0: consensus defaults); tests lower them.
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	TrailingLogs      uint64
 	// BcryptCost is lowered by tests; production keeps the default.
 	BcryptCost int
 }
@@ -38,6 +55,42 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// envErrs collects environment variables that did not parse, reported by
+// parseServeFlags.
+var envErrs []error
+
+func envInt(name string, def int) int {
+	v := envOr(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		envErrs = append(envErrs, fmt.Errorf("%s: not an integer: %q", name, v))
+		return def
+	}
+	return n
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	v := envOr(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		envErrs = append(envErrs, fmt.Errorf("%s: not a duration (like 2m): %q", name, v))
+		return def
+	}
+	return d
+}
+
+// MultiNode reports whether the configuration asks for a cluster of more
+// than this node.
+func (c *Config) MultiNode() bool {
+	return c.BootstrapExpect > 1 || len(c.DiscoverySeeds) > 0 || c.DiscoveryDNSName != ""
 }
 
 // secretFromEnv reads NAME, or the file named by NAME_FILE.
@@ -70,8 +123,27 @@ func parseServeFlags(args []string) (Config, error) {
 	fs.StringVar(&c.LogLevel, "log-level", envOr("LOG_LEVEL", "info"), "debug, info, warn or error (LOG_LEVEL)")
 	fs.DurationVar(&c.TokenTTL, "token-ttl", 24*time.Hour, "lifetime of login tokens")
 	fs.IntVar(&c.BcryptCost, "bcrypt-cost", 0, "bcrypt cost of password hashes (0: library default)")
+	fs.IntVar(&c.BootstrapExpect, "bootstrap-expect", envInt("BOOTSTRAP_EXPECT", 0), "number of nodes that form a new cluster together (BOOTSTRAP_EXPECT; 0: bootstrap alone unless seeds or a DNS name are given)")
+	seeds := fs.String("discovery-seeds", envOr("DISCOVERY_SEEDS", ""), "comma-separated HTTP host:port of other nodes (DISCOVERY_SEEDS)")
+	fs.StringVar(&c.DiscoveryDNSName, "discovery-dns-name", envOr("DISCOVERY_DNS_NAME", ""), "DNS name whose A records are the other nodes, reached on this node's HTTP port (DISCOVERY_DNS_NAME)")
+	fs.DurationVar(&c.DeadNodeTimeout, "dead-node-timeout", envDuration("DEAD_NODE_TIMEOUT", 2*time.Minute), "the leader removes a voter it cannot reach for this long, never going below BOOTSTRAP_EXPECT or 3 voters (DEAD_NODE_TIMEOUT; 0 disables)")
+	fs.Uint64Var(&c.SnapshotThreshold, "snapshot-threshold", uint64(envInt("SNAPSHOT_THRESHOLD", 0)), "Raft entries between snapshots (SNAPSHOT_THRESHOLD; 0: 16384)")
+	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", envDuration("SNAPSHOT_INTERVAL", 0), "how often Raft checks whether to snapshot (SNAPSHOT_INTERVAL; 0: 30s)")
+	fs.Uint64Var(&c.TrailingLogs, "trailing-logs", uint64(envInt("TRAILING_LOGS", 0)), "Raft entries kept behind a snapshot for slow followers (TRAILING_LOGS; 0: 10240)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	for _, s := range strings.Split(*seeds, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			c.DiscoverySeeds = append(c.DiscoverySeeds, s)
+		}
+	}
+	if c.BootstrapExpect < 0 {
+		return c, fmt.Errorf("BOOTSTRAP_EXPECT must not be negative")
+	}
+	if bad := envErrs; len(bad) > 0 {
+		envErrs = nil
+		return c, errors.Join(bad...)
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
@@ -121,6 +193,9 @@ func (c *Config) resolveIdentity(logger *slog.Logger) error {
 	}{{&c.JWTSecret, "jwt_secret", "JWT_SECRET"}, {&c.ClusterSecret, "cluster_hmac_secret", "CLUSTER_HMAC_SECRET"}} {
 		if *sec.dst != "" {
 			continue
+		}
+		if c.MultiNode() {
+			return fmt.Errorf("%s (or %s_FILE) is required when the node is part of a cluster", sec.env, sec.env)
 		}
 		path := filepath.Join(c.DataDir, "secrets", sec.file)
 		v, created, err := keepFile(path, func() string { return randomHex(32) })

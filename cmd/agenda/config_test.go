@@ -62,3 +62,40 @@ func TestShortSecretsAreRefused(t *testing.T) {
 		})
 	}
 }
+
+func TestClusterSettingsFromEnvironment(t *testing.T) {
+	t.Setenv("BOOTSTRAP_EXPECT", "3")
+	t.Setenv("DISCOVERY_SEEDS", " 10.0.0.1:8080, agenda-2:8080 ,,")
+	t.Setenv("DISCOVERY_DNS_NAME", "tasks.agenda")
+	t.Setenv("DEAD_NODE_TIMEOUT", "45s")
+	t.Setenv("SNAPSHOT_THRESHOLD", "64")
+	c, err := parseServeFlags(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BootstrapExpect != 3 || c.DiscoveryDNSName != "tasks.agenda" || c.DeadNodeTimeout.String() != "45s" || c.SnapshotThreshold != 64 {
+		t.Errorf("config = %+v", c)
+	}
+	if strings.Join(c.DiscoverySeeds, "|") != "10.0.0.1:8080|agenda-2:8080" {
+		t.Errorf("seeds = %q", c.DiscoverySeeds)
+	}
+	if !c.MultiNode() {
+		t.Error("not multi-node")
+	}
+	// A flag wins over the environment.
+	if c, err = parseServeFlags([]string{"-bootstrap-expect", "5"}); err != nil || c.BootstrapExpect != 5 {
+		t.Errorf("flag: %d, %v", c.BootstrapExpect, err)
+	}
+	t.Setenv("BOOTSTRAP_EXPECT", "three")
+	if _, err := parseServeFlags(nil); err == nil || !strings.Contains(err.Error(), "BOOTSTRAP_EXPECT") {
+		t.Errorf("bad BOOTSTRAP_EXPECT: err = %v", err)
+	}
+}
+
+func TestMultiNodeNeedsConfiguredSecrets(t *testing.T) {
+	c := Config{DataDir: t.TempDir(), NodeID: "n", JWTSecret: strings.Repeat("j", 32), DiscoverySeeds: []string{"other:8080"}}
+	err := c.resolveIdentity(testLogger())
+	if err == nil || !strings.Contains(err.Error(), "CLUSTER_HMAC_SECRET") {
+		t.Fatalf("err = %v, want CLUSTER_HMAC_SECRET required", err)
+	}
+}

@@ -1,7 +1,9 @@
 // Command agenda runs an Agenda node.
 //
-//	agenda serve [flags]   run a node (the default with no subcommand)
-//	agenda help            list subcommands
+//	agenda serve [flags]                         run a node (the default with no subcommand)
+//	agenda cluster remove-node -addr h:p <id>    remove a node from the cluster
+//	agenda healthcheck [-path /healthz]          exit 0 if the local node answers 200
+//	agenda help                                  list subcommands
 //
 // With no configuration at all, `agenda serve` runs a single-node cluster on
 // :8080 with its data in ./data.
@@ -35,8 +37,16 @@ func run(args []string) error {
 	switch cmd {
 	case "serve":
 		return serve(args)
+	case "cluster":
+		return clusterCmd(args)
+	case "healthcheck":
+		return healthcheck(args)
 	case "help":
-		fmt.Println("usage: agenda [serve] [flags]\n\nsubcommands:\n  serve   run a node (default)\n  help    this text\n\nagenda serve -h lists the flags.")
+		fmt.Println("usage: agenda [serve] [flags]\n\nsubcommands:\n" +
+			"  serve                                     run a node (default)\n" +
+			"  cluster remove-node -addr host:port <id>  remove a node (signed with CLUSTER_HMAC_SECRET; any node forwards to the leader)\n" +
+			"  healthcheck [-addr host:port] [-path p]   exit 0 if the node answers 200 (default /healthz)\n" +
+			"  help                                      this text\n\nagenda serve -h lists the flags.")
 		return nil
 	}
 	return fmt.Errorf("unknown subcommand %q (try: agenda help)", cmd)

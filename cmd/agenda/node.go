@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/agendahq/agenda/cluster"
 	"github.com/agendahq/agenda/commands"
 	"github.com/agendahq/agenda/consensus"
 	"github.com/agendahq/agenda/eventstore"
@@ -30,6 +31,7 @@ type Node struct {
 
 	store     *eventstore.Store
 	raft      *consensus.Node
+	agent     *cluster.Agent
 	rm        *readmodel.DB
 	projector *projections.Projector
 	commands  *commands.Handlers
@@ -65,14 +67,31 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if n.rm, err = readmodel.Open(ctx, filepath.Join(c.DataDir, "readmodel.db")); err != nil {
 		return fmt.Errorf("open read model: %w", err)
 	}
+	raftAdvertise := c.RaftAdvertiseAddr
+	if raftAdvertise == "" {
+		// A wildcard listener (":7000" in a container) advertises this
+		// node's own address; a specific one advertises itself.
+		raftAdvertise = advertiseAddr(c.RaftAddr, c.DiscoveryDNSName)
+		if raftAdvertise == c.RaftAddr {
+			raftAdvertise = ""
+		}
+	}
 	if n.raft, err = consensus.Open(consensus.Config{
 		NodeID:        c.NodeID,
 		Dir:           filepath.Join(c.DataDir, "raft"),
 		BindAddr:      c.RaftAddr,
-		AdvertiseAddr: c.RaftAdvertiseAddr,
-		Bootstrap:     true,
-		Secret:        []byte(c.ClusterSecret),
-		Logger:        n.Logger,
+		AdvertiseAddr: raftAdvertise,
+		// Alone, a node forms its own cluster at once, as it always has;
+		// with others, the cluster agent decides (cluster.Decide).
+		Bootstrap: !c.MultiNode(),
+		Secret:    []byte(c.ClusterSecret),
+		OnReject: func(remote, reason string) {
+			n.Logger.Warn("raft connection refused", "action", "cluster.auth_refused", "transport", "raft", "remote", remote, "reason", reason)
+		},
+		SnapshotThreshold: c.SnapshotThreshold,
+		SnapshotInterval:  c.SnapshotInterval,
+		TrailingLogs:      c.TrailingLogs,
+		Logger:            n.Logger,
 	}, n.store); err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
@@ -91,8 +110,32 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("projector: %w", err)
 	}
 
-	n.commands = commands.New(n.raft, n.rm, c.NodeID)
+	if n.ln, err = net.Listen("tcp", c.HTTPAddr); err != nil {
+		return fmt.Errorf("listen on %s: %w", c.HTTPAddr, err)
+	}
+	httpAdvertise := c.AdvertiseAddr
+	if httpAdvertise == "" {
+		httpAdvertise = advertiseAddr(n.ln.Addr().String(), c.DiscoveryDNSName)
+	}
+	_, httpPort, _ := net.SplitHostPort(httpAdvertise)
+	n.agent = cluster.NewAgent(cluster.Config{
+		Self:            cluster.Member{ID: c.NodeID, RaftAddr: n.raft.RaftAddr(), HTTPAddr: httpAdvertise, Incarnation: nextIncarnation(c.DataDir, n.Logger)},
+		Secret:          []byte(c.ClusterSecret),
+		Expect:          c.BootstrapExpect,
+		Seeds:           c.DiscoverySeeds,
+		DNSName:         c.DiscoveryDNSName,
+		DNSPort:         httpPort,
+		DeadNodeTimeout: c.DeadNodeTimeout,
+		Logger:          n.Logger,
+	}, n.raft)
+
+	n.commands = commands.New(n.agent, n.rm, c.NodeID)
 	n.commands.BcryptCost = c.BcryptCost
+	// A command decided on a follower reads a read model one replication
+	// round behind the leader's, so under contention for one stream it
+	// loses the race to writers on the leader several times in a row. Each
+	// retry is a few milliseconds; allow enough to outlast a burst.
+	n.commands.MaxRetries = 64
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -103,9 +146,8 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		Tokens:   &agendahttp.Tokens{Secret: []byte(c.JWTSecret), TTL: c.TokenTTL},
 		Metrics:  agendahttp.NewMetrics(reg),
 		Logger:   n.Logger,
-	}
-	if n.ln, err = net.Listen("tcp", c.HTTPAddr); err != nil {
-		return fmt.Errorf("listen on %s: %w", c.HTTPAddr, err)
+		Internal: n.agent.Handler(),
+		Reads:    strongReads{n},
 	}
 	n.server = &http.Server{
 		Handler:           srv.Handler(),
@@ -119,7 +161,9 @@ func (n *Node) Open(ctx context.Context) (err error) {
 			n.Logger.Error("http server stopped", "err", err)
 		}
 	}()
-	n.Logger.Info("agenda node started", "http_addr", n.HTTPAddr(), "raft_addr", n.raft.RaftAddr(), "data_dir", c.DataDir)
+	n.agent.Start()
+	n.Logger.Info("agenda node started", "http_addr", n.HTTPAddr(), "http_advertise", httpAdvertise, "raft_addr", n.raft.RaftAddr(),
+		"data_dir", c.DataDir, "bootstrap_expect", c.BootstrapExpect, "seeds", c.DiscoverySeeds, "dns_name", c.DiscoveryDNSName)
 	return nil
 }
 
@@ -150,6 +194,9 @@ func (n *Node) close() error {
 			errs = append(errs, err)
 		}
 		cancel()
+	}
+	if n.agent != nil {
+		n.agent.Close()
 	}
 	if n.projector != nil {
 		errs = append(errs, n.projector.Close())
@@ -182,18 +229,67 @@ func (s nodeStatus) ClusterStatus() agendahttp.ClusterStatus {
 		Term: st.Term, CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex,
 		Position: s.n.rm.Position(), Nodes: []agendahttp.ClusterNode{},
 	}
+	inConfig := map[string]bool{}
+	unreachable := s.n.raft.Unreachable()
+	now := time.Now().UTC()
 	for _, srv := range st.Servers {
-		cs.Nodes = append(cs.Nodes, agendahttp.ClusterNode{ID: srv.ID, Address: srv.Address, Suffrage: srv.Suffrage, Source: "raft"})
+		inConfig[srv.ID] = true
+		node := agendahttp.ClusterNode{ID: srv.ID, Address: srv.Address, Suffrage: srv.Suffrage, Source: cluster.SourceRaft}
+		if m, ok := s.n.agent.Members().Get(srv.ID); ok {
+			node.Source = m.Source
+			if !m.LastSeen.IsZero() {
+				t := m.LastSeen.UTC()
+				node.LastSeen = &t
+			}
+		}
+		// The leader's heartbeats are the best evidence of life.
+		if st.State == "Leader" {
+			t := now
+			if last, failing := unreachable[srv.ID]; failing {
+				t = last.UTC()
+			}
+			if node.LastSeen == nil || t.After(*node.LastSeen) {
+				node.LastSeen = &t
+			}
+		}
+		cs.Nodes = append(cs.Nodes, node)
+	}
+	// Nodes heard of lately but not (or no longer) in the configuration:
+	// joining, or removed and still running.
+	for _, m := range s.n.agent.Members().All() {
+		if inConfig[m.ID] || now.Sub(m.LastSeen) > time.Minute {
+			continue
+		}
+		node := agendahttp.ClusterNode{ID: m.ID, Address: m.RaftAddr, Suffrage: "None", Source: m.Source}
+		if !m.LastSeen.IsZero() {
+			t := m.LastSeen.UTC()
+			node.LastSeen = &t
+		}
+		cs.Nodes = append(cs.Nodes, node)
 	}
 	return cs
+}
+
+// strongReads adapts the cluster agent to the HTTP layer's linearizable
+// reads: read index from the leader, local apply, then projection.
+type strongReads struct{ n *Node }
+
+func (s strongReads) ReadBarrier(ctx context.Context) error {
+	return s.n.agent.ReadBarrier(ctx, s.n.store.Head, s.n.rm.WaitFor)
 }
 
 func (s nodeStatus) Readiness() agendahttp.Readiness {
 	leader, _ := s.n.raft.Leader()
 	r := agendahttp.Readiness{Leader: leader, Position: s.n.rm.Position(), Head: s.n.store.Head()}
 	switch {
+	case s.n.raft.IsShutdown():
+		r.Reason = "raft has stopped (removed from the cluster?)"
 	case leader == "":
 		r.Reason = "no leader known"
+	case !s.n.agent.IsMember():
+		r.Reason = "not (yet) in the cluster's configuration at this address"
+	case !s.n.raft.CaughtUp():
+		r.Reason = "applying committed log entries"
 	case !s.n.projector.Healthy():
 		r.Reason = "a projection has stopped"
 	case r.Position < r.Head:

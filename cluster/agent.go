@@ -1,0 +1,430 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/agendahq/agenda/consensus"
+	"github.com/agendahq/agenda/events"
+)
+
+// Raft is the consensus node as the cluster agent uses it
+// (*consensus.Node).
+type Raft interface {
+	ID() string
+	RaftAddr() string
+	IsLeader() bool
+	Leader() (id, addr string)
+	HasState() bool
+	IsShutdown() bool
+	Bootstrap(servers []consensus.Server) error
+	Servers() ([]consensus.Server, error)
+	AddVoter(id, addr string) error
+	RemoveServer(id string) error
+	Propose(ctx context.Context, b events.Batch) (events.Committed, error)
+	ReadIndex(ctx context.Context) (uint64, error)
+	WaitApplied(ctx context.Context, index uint64) error
+	Unreachable() map[string]time.Time
+}
+
+// Config configures an Agent.
+type Config struct {
+	// Self describes this node: ID, Raft and HTTP advertise addresses.
+	Self Member
+	// Secret is CLUSTER_HMAC_SECRET.
+	Secret []byte
+	// Expect is BOOTSTRAP_EXPECT (0: never bootstrap with others, only join).
+	Expect int
+	// Seeds are HTTP host:port of other nodes (DISCOVERY_SEEDS).
+	Seeds []string
+	// DNSName is resolved to A records on every round (DISCOVERY_DNS_NAME);
+	// each is combined with DNSPort.
+	DNSName string
+	DNSPort string
+	// DeadNodeTimeout is how long the leader tolerates a voter it cannot
+	// reach before removing it (DEAD_NODE_TIMEOUT; 0 disables).
+	DeadNodeTimeout time.Duration
+	// Interval is the gossip period (default 500 ms).
+	Interval time.Duration
+	// Resolver resolves DNSName (default net.DefaultResolver).
+	Resolver interface {
+		LookupHost(ctx context.Context, host string) ([]string, error)
+	}
+	Logger *slog.Logger
+}
+
+// forgetAfter is how long a member nobody hears from stays in the table.
+const forgetAfter = 10 * time.Minute
+
+// Agent keeps this node in its cluster: it gossips with seeds, DNS answers
+// and known members, bootstraps or joins as Decide says, and on the leader
+// admits joins and removes dead voters. It also serves the signed /internal
+// endpoints and forwards writes and read-index requests to the leader.
+type Agent struct {
+	cfg     Config
+	raft    Raft
+	signer  *Signer
+	members *Members
+	client  *http.Client
+	logger  *slog.Logger
+
+	cancel    context.CancelFunc
+	done      chan struct{}
+	vote      string // the node this one endorses to bootstrap
+	voteSince time.Time
+	// leaderlessSince is when the local Raft last knew a leader.
+	leaderlessSince time.Time
+
+	mu sync.Mutex
+	// removed holds, on the node that removed them on request, the
+	// incarnation each removed node had: the same process may not rejoin,
+	// a restart (a higher incarnation) may.
+	removed map[string]int64
+}
+
+// NewAgent returns an agent for raft; Start runs it.
+func NewAgent(cfg Config, raft Raft) *Agent {
+	if cfg.Interval == 0 {
+		cfg.Interval = 500 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Resolver == nil {
+		cfg.Resolver = net.DefaultResolver
+	}
+	if cfg.Self.Incarnation == 0 {
+		cfg.Self.Incarnation = time.Now().UnixNano()
+	}
+	return &Agent{
+		cfg:     cfg,
+		raft:    raft,
+		signer:  NewSigner(cfg.Secret, cfg.Self.ID),
+		members: NewMembers(cfg.Self),
+		client:  newClient(),
+		logger:  cfg.Logger,
+	}
+}
+
+// newClient returns the pooled client for node-to-node requests.
+func newClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        256,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+	}}
+}
+
+// Members returns the member table.
+func (a *Agent) Members() *Members { return a.members }
+
+// Signer returns the request signer.
+func (a *Agent) Signer() *Signer { return a.signer }
+
+// Start runs the gossip loop until Close.
+func (a *Agent) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+	a.done = make(chan struct{})
+	go func() {
+		defer close(a.done)
+		a.round(ctx)
+		t := time.NewTicker(a.cfg.Interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				a.round(ctx)
+			}
+		}
+	}()
+}
+
+// Close stops the loop and idle connections.
+func (a *Agent) Close() {
+	if a.cancel != nil {
+		a.cancel()
+		<-a.done
+	}
+	a.client.CloseIdleConnections()
+}
+
+// round is one gossip period: refresh our own entry, talk to everyone we
+// know of, then act on what we learned.
+func (a *Agent) round(ctx context.Context) {
+	if a.raft.IsShutdown() {
+		return
+	}
+	leaderID, _ := a.raft.Leader()
+	a.members.UpdateSelf(a.raft.HasState(), leaderID, time.Now())
+	a.gossip(ctx)
+	a.members.Prune(time.Now().Add(-forgetAfter))
+	a.syncRaftMembers()
+	a.act(ctx)
+	if a.raft.IsLeader() {
+		a.reap()
+	}
+}
+
+type target struct{ addr, source string }
+
+func (a *Agent) targets(ctx context.Context) []target {
+	seen := map[string]bool{a.cfg.Self.HTTPAddr: true}
+	var out []target
+	add := func(addr, source string) {
+		if addr != "" && !seen[addr] {
+			seen[addr] = true
+			out = append(out, target{addr, source})
+		}
+	}
+	for _, s := range a.cfg.Seeds {
+		add(s, SourceSeed)
+	}
+	if a.cfg.DNSName != "" {
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		hosts, err := a.cfg.Resolver.LookupHost(rctx, a.cfg.DNSName)
+		cancel()
+		if err != nil {
+			a.logger.Debug("discovery DNS lookup failed", "name", a.cfg.DNSName, "err", err)
+		}
+		for _, h := range hosts {
+			add(net.JoinHostPort(h, a.cfg.DNSPort), SourceDNS)
+		}
+	}
+	for _, addr := range a.members.HTTPAddrs() {
+		add(addr, SourceGossip)
+	}
+	return out
+}
+
+// gossipMessage is the body of /internal/cluster/gossip, both ways.
+type gossipMessage struct {
+	Self    Member   `json:"self"`
+	Members []Member `json:"members"`
+}
+
+func (a *Agent) gossip(ctx context.Context) {
+	msg := gossipMessage{Self: a.members.Self(), Members: a.members.All()}
+	var wg sync.WaitGroup
+	for _, t := range a.targets(ctx) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, max(2*a.cfg.Interval, time.Second))
+			defer cancel()
+			var resp gossipMessage
+			if err := a.call(cctx, t.addr, "/internal/cluster/gossip", msg, &resp); err != nil {
+				a.logger.Debug("gossip failed", "addr", t.addr, "err", err)
+				return
+			}
+			a.absorb(resp, t.source)
+		}()
+	}
+	wg.Wait()
+}
+
+func (a *Agent) absorb(msg gossipMessage, source string) {
+	if msg.Self.ID == "" || msg.Self.ID == a.cfg.Self.ID {
+		return
+	}
+	a.members.Heard(msg.Self, source, time.Now())
+	for _, m := range msg.Members {
+		if m.ID != msg.Self.ID {
+			a.members.Learned(m)
+		}
+	}
+}
+
+// syncRaftMembers adds the voters of the Raft configuration that gossip has
+// not named yet, so /cluster/status lists them.
+func (a *Agent) syncRaftMembers() {
+	servers, err := a.raft.Servers()
+	if err != nil {
+		return
+	}
+	for _, s := range servers {
+		if _, ok := a.members.Get(s.ID); !ok {
+			a.members.Learned(Member{ID: s.ID, RaftAddr: s.Address})
+			a.members.setSource(s.ID, SourceRaft)
+		}
+	}
+}
+
+// IsMember reports whether the Raft configuration lists this node at its
+// current Raft address: until it does, the leader cannot reach it.
+func (a *Agent) IsMember() bool { return a.isMember() }
+
+// isMember reports whether the Raft configuration lists this node at its
+// current Raft address.
+func (a *Agent) isMember() bool {
+	servers, err := a.raft.Servers()
+	if err != nil {
+		return false
+	}
+	for _, s := range servers {
+		if s.ID == a.cfg.Self.ID {
+			return s.Address == a.cfg.Self.RaftAddr
+		}
+	}
+	return false
+}
+
+func (a *Agent) act(ctx context.Context) {
+	leaderID, _ := a.raft.Leader()
+	now := time.Now()
+	if leaderID != "" || a.leaderlessSince.IsZero() {
+		a.leaderlessSince = now
+	}
+	v := View{
+		Self:       a.members.Self(),
+		Member:     a.isMember(),
+		Expect:     a.cfg.Expect,
+		Peers:      peersOf(a.members.Direct(now.Add(-5*time.Second)), a.cfg.Self.ID),
+		LeaderID:   leaderID,
+		Leaderless: now.Sub(a.leaderlessSince),
+	}
+	a.vote, a.voteSince = NextVote(v, a.vote, a.voteSince, now)
+	v.Self.Vote = a.vote
+	a.members.SetVote(a.vote)
+	act := Decide(v)
+	switch act.Kind {
+	case Bootstrap:
+		var servers []consensus.Server
+		var ids []string
+		for _, m := range act.Servers {
+			servers = append(servers, consensus.Server{ID: m.ID, Address: m.RaftAddr})
+			ids = append(ids, m.ID)
+		}
+		a.logger.Info("bootstrapping the cluster", "expect", a.cfg.Expect, "voters", ids)
+		if err := a.raft.Bootstrap(servers); err != nil {
+			a.logger.Warn("bootstrap failed", "err", err)
+		}
+	case Join:
+		jctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := a.Join(jctx, a.members.Self()); err != nil {
+			a.logger.Debug("join not done yet", "leader", act.LeaderID, "err", err)
+			return
+		}
+		a.logger.Info("joined the cluster", "leader", act.LeaderID)
+	}
+}
+
+func peersOf(ms []Member, self string) []Member {
+	out := ms[:0:0]
+	for _, m := range ms {
+		if m.ID != self {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// reap removes, on the leader, one voter that has been unreachable for
+// longer than DeadNodeTimeout, within the bounds of Reapable.
+func (a *Agent) reap() {
+	if a.cfg.DeadNodeTimeout <= 0 {
+		return
+	}
+	servers, err := a.raft.Servers()
+	if err != nil {
+		return
+	}
+	var voters []string
+	for _, s := range servers {
+		if s.Suffrage == "Voter" {
+			voters = append(voters, s.ID)
+		}
+	}
+	now := time.Now()
+	unreachable := map[string]int64{}
+	for id, last := range a.raft.Unreachable() {
+		unreachable[id] = int64(now.Sub(last))
+	}
+	id := Reapable(a.cfg.Self.ID, voters, unreachable, int64(a.cfg.DeadNodeTimeout), RemovalFloor(a.cfg.Expect))
+	if id == "" {
+		return
+	}
+	a.logger.Warn("removing a voter unreachable for longer than the dead-node timeout", "action", "cluster.node_removed", "removed", id, "timeout", a.cfg.DeadNodeTimeout)
+	if err := a.raft.RemoveServer(id); err != nil {
+		a.logger.Warn("remove dead voter failed", "removed", id, "err", err)
+		return
+	}
+	a.members.Forget(id)
+}
+
+// call POSTs v, signed, to addr+path and decodes a 200 answer into out. A
+// wire error in the answer is returned as the error it stands for.
+func (a *Agent) call(ctx context.Context, addr, path string, v, out any) error {
+	_, err := a.callSent(ctx, addr, path, v, out)
+	return err
+}
+
+// callSent is call that also reports whether the request may have reached
+// the other side: false only when it certainly did not.
+func (a *Agent) callSent(ctx context.Context, addr, path string, v, out any) (sent bool, err error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return false, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, bytes.NewReader(body))
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	a.signer.Sign(req, body)
+	var wrote bool
+	var wmu sync.Mutex
+	req = req.WithContext(withWroteHook(req.Context(), func() { wmu.Lock(); wrote = true; wmu.Unlock() }))
+	resp, err := a.client.Do(req)
+	if err != nil {
+		wmu.Lock()
+		defer wmu.Unlock()
+		return wrote, fmt.Errorf("%s %s: %w", addr, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return true, fmt.Errorf("%s %s: read answer: %w", addr, path, err)
+	}
+	if resp.StatusCode == http.StatusOK {
+		if out == nil {
+			return true, nil
+		}
+		return true, json.Unmarshal(data, out)
+	}
+	var we struct {
+		Wire *wireError `json:"wire"`
+	}
+	if json.Unmarshal(data, &we) == nil && we.Wire != nil {
+		return true, we.Wire.err()
+	}
+	return true, &statusError{status: resp.StatusCode, body: string(bytes.TrimSpace(data))}
+}
+
+// statusError is an answer that carries no wire error: the other side
+// refused the request before handling it (bad signature, unknown path).
+type statusError struct {
+	status int
+	body   string
+}
+
+func (e *statusError) Error() string {
+	return "status " + strconv.Itoa(e.status) + ": " + e.body
+}
+
+var errNoLeaderAddr = errors.New("the leader's HTTP address is not known yet")

@@ -1,0 +1,6 @@
+// Package cluster turns Raft nodes into a cluster that runs from one command
+// line: signed node-to-node HTTP (sign.go), discovery and bootstrap through
+// seeds or DNS (agent.go, discovery.go), the member table behind
+// /cluster/status (members.go), write forwarding to the leader and
+// linearizable reads (forward.go). See ../consensus/DESIGN.md.
+package cluster

@@ -1,0 +1,200 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"net/http/httptrace"
+	"net/url"
+	"time"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/consensus"
+	"github.com/agendahq/agenda/events"
+)
+
+// ForwardTimeout bounds one forwarded proposal, so that a leader that went
+// silent (a partition that drops packets) costs a bounded wait; the leader
+// gives its own Raft a little less (proposeTimeout).
+const (
+	ForwardTimeout = 5 * time.Second
+	proposeTimeout = ForwardTimeout - 500*time.Millisecond
+)
+
+// LeaderWait bounds how long a forwarded request waits for a leader to be
+// known (and reachable) before it answers unavailable.
+const LeaderWait = 2 * time.Second
+
+var errUnknownNode = agenda.Errorf(agenda.ENOTFOUND, "no such node in the cluster")
+
+// errRemoved refuses a join from a node removed on request, until it
+// restarts.
+var errRemoved = agenda.Errorf(agenda.EFORBIDDEN, "this node was removed from the cluster; restart it to rejoin")
+
+// errUnavailable is what a caller gets when no leader could be reached in
+// LeaderWait: the HTTP layer answers 503 with Retry-After.
+var errUnavailable = agenda.Errorf(agenda.EUNAVAILABLE, "no leader is reachable; retry shortly")
+
+// leaderHTTP returns the HTTP address of the leader this node's Raft knows.
+func (a *Agent) leaderHTTP() (string, error) {
+	id, _ := a.raft.Leader()
+	if id == "" {
+		// A node that is not (yet) a member has no leader of its own: use
+		// the one its peers report.
+		for _, m := range a.members.Direct(time.Now().Add(-5 * time.Second)) {
+			if m.LeaderID != "" && m.ID != a.cfg.Self.ID {
+				id = m.LeaderID
+				break
+			}
+		}
+	}
+	if id == "" {
+		return "", consensus.ErrNoLeader
+	}
+	if id == a.cfg.Self.ID {
+		return "", consensus.ErrNotLeader // stale: we were, we are not
+	}
+	addr := a.members.HTTPAddr(id)
+	if addr == "" {
+		return "", errNoLeaderAddr
+	}
+	return addr, nil
+}
+
+// retryable reports whether err means "no leader to talk to right now":
+// the request was not handled and may be sent again.
+func retryable(err error) bool {
+	var ue *url.Error
+	return errors.Is(err, consensus.ErrNotLeader) || errors.Is(err, consensus.ErrNoLeader) ||
+		errors.Is(err, errNoLeaderAddr) || errors.As(err, &ue)
+}
+
+// retryLeader runs attempt until it succeeds, fails for good, or LeaderWait
+// passes; attempt says whether its failure is worth another try.
+func retryLeader(ctx context.Context, attempt func() (retry bool, err error)) error {
+	deadline := time.Now().Add(LeaderWait)
+	for {
+		retry, err := attempt()
+		if err == nil || !retry {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return errors.Join(errUnavailable, err)
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(errUnavailable, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// withWroteHook calls wrote once the request has been written to a
+// connection: from then on a transport failure leaves its fate unknown.
+func withWroteHook(ctx context.Context, wrote func()) context.Context {
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteHeaders: wrote,
+		WroteRequest: func(httptrace.WroteRequestInfo) { wrote() },
+	})
+}
+
+// Propose implements commands.Log for any node: the leader proposes
+// locally; a follower forwards the batch, signed, to the leader's
+// /internal/propose and returns its verdict as if it had been local. While
+// there is no leader, or the leader changes before the batch was sent, it
+// retries for up to LeaderWait, then answers unavailable. A failure after
+// the batch may have reached the leader is events.ErrOutcomeUnknown: the
+// command proposes the same batch again, and event IDs make that safe.
+func (a *Agent) Propose(ctx context.Context, b events.Batch) (events.Committed, error) {
+	var c events.Committed
+	err := retryLeader(ctx, func() (bool, error) {
+		if a.raft.IsLeader() {
+			var err error
+			c, err = a.raft.Propose(ctx, b)
+			return errors.Is(err, consensus.ErrNotLeader) || errors.Is(err, consensus.ErrNoLeader), err
+		}
+		addr, err := a.leaderHTTP()
+		if err != nil {
+			return true, err
+		}
+		var out committedWire
+		fctx, cancel := context.WithTimeout(ctx, ForwardTimeout)
+		sent, err := a.callSent(fctx, addr, "/internal/propose", b, &out)
+		cancel()
+		switch {
+		case err == nil:
+			c = events.Committed{FirstPosition: out.FirstPosition, LastPosition: out.LastPosition, Index: out.Index}
+			return false, nil
+		case errors.Is(err, consensus.ErrNotLeader), errors.Is(err, consensus.ErrNoLeader):
+			return true, err // refused before proposing
+		case errors.Is(err, consensus.ErrShutdown):
+			return false, events.ErrOutcomeUnknown // the leader stopped, maybe mid-commit
+		case isTransport(err) && !sent:
+			return true, err
+		case isTransport(err):
+			if ctx.Err() != nil {
+				return false, events.ErrOutcomeUnknown
+			}
+			return false, errors.Join(events.ErrOutcomeUnknown, err)
+		}
+		var se *statusError
+		if errors.As(err, &se) {
+			// Refused before handling (e.g. the leader does not accept our
+			// signature): nothing was proposed.
+			a.logger.Warn("leader refused a forwarded write", "leader_addr", addr, "err", err)
+			return false, errors.Join(errUnavailable, err)
+		}
+		return false, err
+	})
+	return c, err
+}
+
+func isTransport(err error) bool {
+	var ue *url.Error
+	return errors.As(err, &ue)
+}
+
+// ReadIndex returns a commit index safe for a linearizable read: the
+// leader's own, or the one the leader answers on /internal/read-index.
+func (a *Agent) ReadIndex(ctx context.Context) (uint64, error) {
+	var idx uint64
+	err := retryLeader(ctx, func() (bool, error) {
+		if a.raft.IsLeader() {
+			var err error
+			idx, err = a.raft.ReadIndex(ctx)
+			return errors.Is(err, consensus.ErrNotLeader), err
+		}
+		addr, err := a.leaderHTTP()
+		if err != nil {
+			return true, err
+		}
+		var out readIndexWire
+		rctx, cancel := context.WithTimeout(ctx, ForwardTimeout)
+		_, err = a.callSent(rctx, addr, "/internal/read-index", struct{}{}, &out)
+		cancel()
+		idx = out.Index
+		return retryable(err), err
+	})
+	if err != nil && agenda.ErrorCode(err) != agenda.EUNAVAILABLE {
+		err = errors.Join(errUnavailable, err)
+	}
+	return idx, err
+}
+
+// ReadBarrier waits until this node can serve a linearizable read: it gets
+// a read index from the leader, waits for the local FSM to apply it, then
+// for the read model to project everything the store holds at that point
+// (position() and waitProjected). Without a reachable leader it answers
+// unavailable, never a stale read.
+func (a *Agent) ReadBarrier(ctx context.Context, position func() int64, waitProjected func(context.Context, int64) error) error {
+	idx, err := a.ReadIndex(ctx)
+	if err != nil {
+		return err
+	}
+	if err := a.raft.WaitApplied(ctx, idx); err != nil {
+		return agenda.Errorf(agenda.EUNAVAILABLE, "this node has not caught up with the leader yet; retry shortly")
+	}
+	if err := waitProjected(ctx, position()); err != nil {
+		return agenda.Errorf(agenda.EUNAVAILABLE, "this node's read model has not caught up yet; retry shortly")
+	}
+	return nil
+}

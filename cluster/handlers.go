@@ -1,0 +1,228 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/agendahq/agenda/consensus"
+	"github.com/agendahq/agenda/events"
+)
+
+// Handler returns the signed node-to-node endpoints, to be mounted at
+// /internal on the node's HTTP server. Every request must be signed
+// (Signer.Require).
+func (a *Agent) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /internal/cluster/gossip", a.handleGossip)
+	mux.HandleFunc("POST /internal/cluster/join", a.handleJoin)
+	mux.HandleFunc("POST /internal/cluster/remove", a.handleRemove)
+	mux.HandleFunc("POST /internal/propose", a.handlePropose)
+	mux.HandleFunc("POST /internal/read-index", a.handleReadIndex)
+	return a.signer.Require(a.logger, mux)
+}
+
+func writeWire(w http.ResponseWriter, err error) {
+	status := http.StatusConflict
+	we := encodeError(err)
+	switch we.Kind {
+	case kindNotLeader, kindNoLeader, kindShutdown, kindOutcomeUnknown:
+		status = http.StatusServiceUnavailable
+	case kindInternal:
+		status = http.StatusInternalServerError
+	}
+	writeJSON(w, status, map[string]any{"wire": we})
+}
+
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", events.ErrMalformed, err)
+	}
+	return nil
+}
+
+func (a *Agent) handleGossip(w http.ResponseWriter, r *http.Request) {
+	var msg gossipMessage
+	if err := decode(r, &msg); err != nil {
+		writeWire(w, err)
+		return
+	}
+	a.absorb(msg, SourceGossip)
+	writeJSON(w, http.StatusOK, gossipMessage{Self: a.members.Self(), Members: a.members.All()})
+}
+
+// Join asks the leader, through any node, to make m a voter at its current
+// Raft address. It is idempotent.
+func (a *Agent) Join(ctx context.Context, m Member) error {
+	return a.toLeader(ctx, "/internal/cluster/join", m, func() error { return a.admit(m) })
+}
+
+// Remove asks the leader, through any node, to remove node id.
+func (a *Agent) Remove(ctx context.Context, id string) error {
+	return a.toLeader(ctx, "/internal/cluster/remove", removeRequest{ID: id}, func() error { return a.remove(id) })
+}
+
+// toLeader runs local on the leader, or sends body to the leader (retrying
+// for a short while if there is none). Only for idempotent requests.
+func (a *Agent) toLeader(ctx context.Context, path string, body any, local func() error) error {
+	return retryLeader(ctx, func() (bool, error) {
+		if a.raft.IsLeader() {
+			err := local()
+			return errors.Is(err, consensus.ErrNotLeader), err
+		}
+		addr, err := a.leaderHTTP()
+		if err != nil {
+			return true, err
+		}
+		_, err = a.callSent(ctx, addr, path, body, nil)
+		return retryable(err), err
+	})
+}
+
+// admit makes m a voter at its advertised address (the leader only): a new
+// node is added, a known one with a new address is re-addressed, one that
+// is already there is left alone.
+func (a *Agent) admit(m Member) error {
+	if m.ID == "" || m.RaftAddr == "" {
+		return fmt.Errorf("%w: join without id or raft address", events.ErrMalformed)
+	}
+	a.mu.Lock()
+	inc, wasRemoved := a.removed[m.ID]
+	a.mu.Unlock()
+	if wasRemoved && m.Incarnation <= inc {
+		return errRemoved
+	}
+	a.members.Heard(m, SourceJoin, time.Now())
+	servers, err := a.raft.Servers()
+	if err != nil {
+		return err
+	}
+	for _, s := range servers {
+		if s.ID == m.ID && s.Address == m.RaftAddr && s.Suffrage == "Voter" {
+			return nil
+		}
+	}
+	a.logger.Info("adding voter", "action", "cluster.node_joined", "joined", m.ID, "raft_addr", m.RaftAddr, "http_addr", m.HTTPAddr)
+	return a.raft.AddVoter(m.ID, m.RaftAddr)
+}
+
+type removeRequest struct {
+	ID string `json:"id"`
+}
+
+func (a *Agent) remove(id string) error {
+	servers, err := a.raft.Servers()
+	if err != nil {
+		return err
+	}
+	found := false
+	for _, s := range servers {
+		found = found || s.ID == id
+	}
+	if !found {
+		return errUnknownNode
+	}
+	a.logger.Warn("removing node on request", "action", "cluster.node_removed", "removed", id)
+	if err := a.raft.RemoveServer(id); err != nil {
+		return err
+	}
+	m, _ := a.members.Get(id)
+	a.mu.Lock()
+	if a.removed == nil {
+		a.removed = map[string]int64{}
+	}
+	a.removed[id] = m.Incarnation
+	a.mu.Unlock()
+	a.members.Forget(id)
+	return nil
+}
+
+func (a *Agent) handleJoin(w http.ResponseWriter, r *http.Request) {
+	var m Member
+	if err := decode(r, &m); err != nil {
+		writeWire(w, err)
+		return
+	}
+	if err := a.Join(r.Context(), m); err != nil {
+		writeWire(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "joined"})
+}
+
+func (a *Agent) handleRemove(w http.ResponseWriter, r *http.Request) {
+	var req removeRequest
+	if err := decode(r, &req); err != nil {
+		writeWire(w, err)
+		return
+	}
+	if err := a.Remove(r.Context(), req.ID); err != nil {
+		writeWire(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "removed"})
+}
+
+// committedWire is events.Committed on the wire.
+type committedWire struct {
+	FirstPosition int64  `json:"first_position"`
+	LastPosition  int64  `json:"last_position"`
+	Index         uint64 `json:"index"`
+}
+
+// handlePropose proposes a forwarded batch on this node, which the sender
+// believes leads. It never forwards again: a node that is not the leader
+// says so and the sender looks for the new one.
+func (a *Agent) handlePropose(w http.ResponseWriter, r *http.Request) {
+	var b events.Batch
+	if err := decode(r, &b); err != nil {
+		writeWire(w, err)
+		return
+	}
+	if !a.raft.IsLeader() {
+		writeWire(w, consensus.ErrNotLeader)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), proposeTimeout)
+	defer cancel()
+	c, err := a.raft.Propose(ctx, b)
+	if err != nil {
+		writeWire(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, committedWire{c.FirstPosition, c.LastPosition, c.Index})
+}
+
+type readIndexWire struct {
+	Index uint64 `json:"index"`
+}
+
+func (a *Agent) handleReadIndex(w http.ResponseWriter, r *http.Request) {
+	var req struct{}
+	if err := decode(r, &req); err != nil {
+		writeWire(w, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	idx, err := a.raft.ReadIndex(ctx)
+	if err != nil {
+		writeWire(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, readIndexWire{idx})
+}
+
+// RemoveVia asks the node at addr (HTTP host:port) to remove node id from
+// the cluster; the node forwards the request to the leader. It is what
+// `agenda cluster remove-node` runs, signed with the cluster secret.
+func RemoveVia(ctx context.Context, addr string, secret []byte, id string) error {
+	a := &Agent{signer: NewSigner(secret, "agenda-cli"), client: newClient()}
+	defer a.client.CloseIdleConnections()
+	return a.call(ctx, addr, "/internal/cluster/remove", removeRequest{ID: id}, nil)
+}

@@ -1,0 +1,157 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/consensus"
+	"github.com/agendahq/agenda/events"
+)
+
+// TestWireErrorRoundTrip checks that every error a proposal can end in
+// survives the trip through JSON with the identity commands rely on.
+func TestWireErrorRoundTrip(t *testing.T) {
+	tests := []struct {
+		name  string
+		err   error
+		check func(error) bool
+	}{
+		{"version conflict", fmt.Errorf("wrapped: %w", &events.VersionConflictError{Stream: "user-1", Expected: 3, Actual: 4, Position: 17}), func(err error) bool {
+			var vc *events.VersionConflictError
+			return errors.As(err, &vc) && *vc == events.VersionConflictError{Stream: "user-1", Expected: 3, Actual: 4, Position: 17}
+		}},
+		{"duplicate", &events.DuplicateEventError{EventID: "e1", Position: 9}, func(err error) bool {
+			var d *events.DuplicateEventError
+			return errors.As(err, &d) && d.EventID == "e1" && d.Position == 9
+		}},
+		{"outcome unknown", events.ErrOutcomeUnknown, func(err error) bool { return errors.Is(err, events.ErrOutcomeUnknown) }},
+		{"not leader", consensus.ErrNotLeader, func(err error) bool { return errors.Is(err, consensus.ErrNotLeader) }},
+		{"no leader", consensus.ErrNoLeader, func(err error) bool { return errors.Is(err, consensus.ErrNoLeader) }},
+		{"shutdown", consensus.ErrShutdown, func(err error) bool { return errors.Is(err, consensus.ErrShutdown) }},
+		{"malformed", fmt.Errorf("%w: empty batch", events.ErrMalformed), func(err error) bool { return errors.Is(err, events.ErrMalformed) }},
+		{"unknown type", fmt.Errorf("%w: x.y v9", events.ErrUnknownType), func(err error) bool { return errors.Is(err, events.ErrUnknownType) }},
+		{"agenda error", agenda.Errorf(agenda.EINVALID, "bad").WithDetails(map[string]any{"field": "x"}), func(err error) bool {
+			return agenda.ErrorCode(err) == agenda.EINVALID && agenda.ErrorMessage(err) == "bad" && agenda.ErrorDetails(err)["field"] == "x"
+		}},
+		{"internal", errors.New("disk on fire"), func(err error) bool {
+			return agenda.ErrorCode(err) == agenda.EINTERNAL && strings.Contains(err.Error(), "disk on fire")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data, err := json.Marshal(encodeError(tt.err))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var w wireError
+			if err := json.Unmarshal(data, &w); err != nil {
+				t.Fatal(err)
+			}
+			if got := w.err(); !tt.check(got) {
+				t.Errorf("%v came back as %v (%s)", tt.err, got, data)
+			}
+		})
+	}
+}
+
+// fakeRaft is a leader or a follower whose Propose answers a fixed result.
+type fakeRaft struct {
+	id, leader string
+	result     error
+	committed  events.Committed
+	proposed   int
+}
+
+func (f *fakeRaft) ID() string                  { return f.id }
+func (f *fakeRaft) RaftAddr() string            { return f.id + ":7000" }
+func (f *fakeRaft) IsLeader() bool              { return f.leader == f.id }
+func (f *fakeRaft) Leader() (string, string)    { return f.leader, f.leader + ":7000" }
+func (f *fakeRaft) HasState() bool              { return true }
+func (f *fakeRaft) IsShutdown() bool            { return false }
+func (f *fakeRaft) AddVoter(id, a string) error { return nil }
+func (f *fakeRaft) RemoveServer(id string) error {
+	return nil
+}
+func (f *fakeRaft) Bootstrap([]consensus.Server) error        { return nil }
+func (f *fakeRaft) Servers() ([]consensus.Server, error)      { return nil, nil }
+func (f *fakeRaft) Unreachable() map[string]time.Time         { return nil }
+func (f *fakeRaft) WaitApplied(context.Context, uint64) error { return nil }
+func (f *fakeRaft) ReadIndex(context.Context) (uint64, error) { return 42, nil }
+func (f *fakeRaft) Propose(context.Context, events.Batch) (events.Committed, error) {
+	f.proposed++
+	return f.committed, f.result
+}
+
+// TestForwardedProposeMapsErrors forwards a batch from a follower to a
+// leader over real signed HTTP and checks what the follower's caller sees.
+func TestForwardedProposeMapsErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		result error
+		check  func(error) bool
+	}{
+		{"committed", nil, func(err error) bool { return err == nil }},
+		{"version conflict", &events.VersionConflictError{Stream: "s", Expected: 1, Actual: 2, Position: 5}, func(err error) bool {
+			var vc *events.VersionConflictError
+			return errors.As(err, &vc) && vc.Position == 5
+		}},
+		{"duplicate", &events.DuplicateEventError{EventID: "e", Position: 3}, func(err error) bool {
+			var d *events.DuplicateEventError
+			return errors.As(err, &d) && d.Position == 3
+		}},
+		{"outcome unknown", events.ErrOutcomeUnknown, func(err error) bool { return errors.Is(err, events.ErrOutcomeUnknown) }},
+		{"leader shutting down mid-commit", consensus.ErrShutdown, func(err error) bool { return errors.Is(err, events.ErrOutcomeUnknown) }},
+		{"not leader any more: unavailable after the wait", consensus.ErrNotLeader, func(err error) bool {
+			return agenda.ErrorCode(err) == agenda.EUNAVAILABLE
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+			leaderRaft := &fakeRaft{id: "l", leader: "l", result: tt.result, committed: events.Committed{FirstPosition: 7, LastPosition: 8, Index: 12}}
+			leader := NewAgent(Config{Self: Member{ID: "l"}, Secret: testSecret, Logger: logger}, leaderRaft)
+			srv := httptest.NewServer(leader.Handler())
+			defer srv.Close()
+			addr := strings.TrimPrefix(srv.URL, "http://")
+
+			follower := NewAgent(Config{Self: Member{ID: "f"}, Secret: testSecret, Logger: logger}, &fakeRaft{id: "f", leader: "l"})
+			follower.members.Heard(Member{ID: "l", HTTPAddr: addr, Incarnation: 1}, SourceSeed, time.Now())
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, err := follower.Propose(ctx, events.Batch{})
+			if !tt.check(err) {
+				t.Fatalf("err = %v", err)
+			}
+			if err == nil && c != (events.Committed{FirstPosition: 7, LastPosition: 8, Index: 12}) {
+				t.Errorf("committed = %+v", c)
+			}
+			if idx, err := follower.ReadIndex(ctx); tt.result == nil && (err != nil || idx != 42) {
+				t.Errorf("read index = %d, %v; want 42", idx, err)
+			}
+		})
+	}
+}
+
+// TestForwardToUnreachableLeaderIsUnavailable: nothing listens at the
+// leader's address, so nothing was sent, and after the leader wait the
+// caller gets unavailable (not "outcome unknown").
+func TestForwardToUnreachableLeaderIsUnavailable(t *testing.T) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	follower := NewAgent(Config{Self: Member{ID: "f"}, Secret: testSecret, Logger: logger}, &fakeRaft{id: "f", leader: "l"})
+	follower.members.Heard(Member{ID: "l", HTTPAddr: "127.0.0.1:1", Incarnation: 1}, SourceSeed, time.Now())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := follower.Propose(ctx, events.Batch{})
+	if agenda.ErrorCode(err) != agenda.EUNAVAILABLE || errors.Is(err, events.ErrOutcomeUnknown) {
+		t.Fatalf("err = %v, want unavailable", err)
+	}
+}
