@@ -22,12 +22,16 @@ func TestImportDirection(t *testing.T) {
 	forbidden := map[string][]string{
 		"":             {mod + "/"},
 		"/events":      {mod + "/"},
-		"/http":        {"database/sql", "github.com/mattn/go-sqlite3", mod + "/consensus", mod + "/eventstore", mod + "/projections", mod + "/internal/sqlite"},
+		"/http":        {"database/sql", "github.com/mattn/go-sqlite3", mod + "/consensus", mod + "/eventstore", mod + "/projections", mod + "/internal/sqlite", mod + "/cluster"},
 		"/commands":    {"database/sql", mod + "/consensus", mod + "/eventstore", mod + "/http", mod + "/projections"},
 		"/readmodel":   {mod + "/commands", mod + "/consensus", mod + "/http", mod + "/projections", mod + "/eventstore"},
 		"/eventstore":  {mod + "/commands", mod + "/consensus", mod + "/http", mod + "/projections", mod + "/readmodel"},
 		"/consensus":   {mod + "/commands", mod + "/http", mod + "/projections", mod + "/readmodel"},
-		"/projections": {mod + "/commands", mod + "/consensus", mod + "/http"},
+		"/projections": {mod + "/commands", mod + "/consensus", mod + "/http", mod + "/cluster"},
+		// The cluster agent moves batches and addresses between nodes (over
+		// consensus, which owns the event store); it knows nothing of
+		// commands, HTTP routes or read models.
+		"/cluster": {mod + "/commands", mod + "/http", mod + "/projections", mod + "/readmodel"},
 	}
 	for pkg, bad := range forbidden {
 		for _, dep := range deps(pkg) {
