@@ -15,12 +15,13 @@ import (
 // Benchmarks on a three-node multi-process cluster (see
 // cluster_harness_test.go), nodes advertising their own ports: the fault
 // proxies stay out of the way. Every benchmark starts its own cluster for
-// each run of b.N, so pass -benchtime Nx to avoid a throw-away first run:
-//
-//	go test ./cmd/agenda -run '^$' -bench 'Cluster' -benchtime 3000x
-//
+// each run of b.N, so pass -benchtime Nx to avoid a throw-away first run.
 // The failover benchmarks run a fixed number of rounds whatever b.N is and
-// report their figures as metrics; -benchtime 1x suits them.
+// report their figures as metrics; give them -benchtime 1x, or they run
+// twice:
+//
+//	go test ./cmd/agenda -run '^$' -bench 'ClusterCreate' -benchtime 3000x
+//	go test ./cmd/agenda -run '^$' -bench 'ClusterLeader' -benchtime 1x
 
 // benchTransport is shared by the benchmark clients: enough connections for
 // 64 concurrent clients on three nodes.
