@@ -199,6 +199,15 @@ func (tc *testCluster) addNode() *clusterNode {
 		"JWT_SECRET":          testJWTSecret,
 		"LOG_LEVEL":           cmp.Or(os.Getenv("AGENDA_TEST_NODE_LOG_LEVEL"), "info"),
 	}
+	if base := os.Getenv("AGENDA_TEST_DEBUG_PORT"); base != "" {
+		// Profile the nodes of a benchmark: node i serves pprof on
+		// 127.0.0.1:base+i (see debug.go).
+		port, err := strconv.Atoi(base)
+		if err != nil {
+			t.Fatalf("AGENDA_TEST_DEBUG_PORT=%q: %v", base, err)
+		}
+		n.env["DEBUG_ADDR"] = fmt.Sprintf("127.0.0.1:%d", port+len(tc.nodes))
+	}
 	tc.nodes = append(tc.nodes, n)
 	n.env["DISCOVERY_SEEDS"] = tc.seedsFor(n)
 	return n

@@ -47,6 +47,9 @@ type Config struct {
 	TrailingLogs      uint64
 	// BcryptCost is lowered by tests; production keeps the default.
 	BcryptCost int
+	// DebugAddr, when set, serves net/http/pprof on its own listener, kept
+	// off the API port so that it is never exposed by accident.
+	DebugAddr string
 }
 
 // envOr returns the environment variable name, or def.
@@ -130,6 +133,7 @@ func parseServeFlags(args []string) (Config, error) {
 	fs.Uint64Var(&c.SnapshotThreshold, "snapshot-threshold", uint64(envInt("SNAPSHOT_THRESHOLD", 0)), "Raft entries between snapshots (SNAPSHOT_THRESHOLD; 0: 16384)")
 	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", envDuration("SNAPSHOT_INTERVAL", 0), "how often Raft checks whether to snapshot (SNAPSHOT_INTERVAL; 0: 30s)")
 	fs.Uint64Var(&c.TrailingLogs, "trailing-logs", uint64(envInt("TRAILING_LOGS", 0)), "Raft entries kept behind a snapshot for slow followers (TRAILING_LOGS; 0: 10240)")
+	fs.StringVar(&c.DebugAddr, "debug-addr", envOr("DEBUG_ADDR", ""), "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (DEBUG_ADDR; default: off)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -37,6 +37,7 @@ type Node struct {
 	commands  *commands.Handlers
 	ln        net.Listener
 	server    *http.Server
+	debug     *http.Server
 	conns     connTracker
 
 	projectorDone chan error
@@ -163,6 +164,11 @@ func (n *Node) Open(ctx context.Context) (err error) {
 			n.Logger.Error("http server stopped", "err", err)
 		}
 	}()
+	if c.DebugAddr != "" {
+		if n.debug, err = serveDebug(c.DebugAddr, n.Logger); err != nil {
+			return err
+		}
+	}
 	n.agent.Start()
 	n.Logger.Info("agenda node started", "http_addr", n.HTTPAddr(), "http_advertise", httpAdvertise, "raft_addr", n.raft.RaftAddr(),
 		"data_dir", c.DataDir, "bootstrap_expect", c.BootstrapExpect, "seeds", c.DiscoverySeeds, "dns_name", c.DiscoveryDNSName)
@@ -201,6 +207,9 @@ func (n *Node) close() error {
 			errs = append(errs, err)
 		}
 		cancel()
+	}
+	if n.debug != nil {
+		n.debug.Close()
 	}
 	if n.agent != nil {
 		n.agent.Close()
