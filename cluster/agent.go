@@ -32,6 +32,7 @@ type Raft interface {
 	AddVoter(id, addr string) error
 	RemoveServer(id string) error
 	Propose(ctx context.Context, b events.Batch) (events.Committed, error)
+	PublishCommit()
 	ReadIndex(ctx context.Context) (uint64, error)
 	WaitApplied(ctx context.Context, index uint64) error
 	Unreachable() map[string]time.Time

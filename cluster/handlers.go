@@ -195,6 +195,9 @@ func (a *Agent) handlePropose(w http.ResponseWriter, r *http.Request) {
 		writeWire(w, err)
 		return
 	}
+	// The sender answers its client once its own read model shows the
+	// batch, which needs it to learn the commit index.
+	a.raft.PublishCommit()
 	writeJSON(w, http.StatusOK, committedWire{c.FirstPosition, c.LastPosition, c.Index})
 }
 

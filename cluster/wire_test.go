@@ -69,6 +69,7 @@ type fakeRaft struct {
 	result     error
 	committed  events.Committed
 	proposed   int
+	published  int
 }
 
 func (f *fakeRaft) ID() string                  { return f.id }
@@ -86,6 +87,7 @@ func (f *fakeRaft) Servers() ([]consensus.Server, error)      { return nil, nil 
 func (f *fakeRaft) Unreachable() map[string]time.Time         { return nil }
 func (f *fakeRaft) WaitApplied(context.Context, uint64) error { return nil }
 func (f *fakeRaft) ReadIndex(context.Context) (uint64, error) { return 42, nil }
+func (f *fakeRaft) PublishCommit()                            { f.published++ }
 func (f *fakeRaft) Propose(context.Context, events.Batch) (events.Committed, error) {
 	f.proposed++
 	return f.committed, f.result
@@ -133,6 +135,11 @@ func TestForwardedProposeMapsErrors(t *testing.T) {
 			}
 			if err == nil && c != (events.Committed{FirstPosition: 7, LastPosition: 8, Index: 12}) {
 				t.Errorf("committed = %+v", c)
+			}
+			// A committed forwarded batch is published to the followers at
+			// once (the sender waits to see it); a refused one is not.
+			if want := map[bool]int{true: 1, false: 0}[tt.result == nil]; leaderRaft.published != want {
+				t.Errorf("commit published %d times, want %d", leaderRaft.published, want)
 			}
 			if idx, err := follower.ReadIndex(ctx); tt.result == nil && (err != nil || idx != 42) {
 				t.Errorf("read index = %d, %v; want 42", idx, err)

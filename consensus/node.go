@@ -92,11 +92,12 @@ type Node struct {
 
 	// readTerm is the term in which this node, as leader, last saw its own
 	// barrier applied: from then on its commit index is safe for reads.
-	readTerm atomic.Uint64
-	hb       heartbeats
-	observer *raft.Observer
-	obsCh    chan raft.Observation
-	obsDone  chan struct{}
+	readTerm  atomic.Uint64
+	hb        heartbeats
+	publisher commitPublisher
+	observer  *raft.Observer
+	obsCh     chan raft.Observation
+	obsDone   chan struct{}
 }
 
 // Open starts the Raft node over store. With cfg.Bootstrap and no existing
@@ -203,6 +204,7 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
 	n := &Node{cfg: cfg, raft: r, fsm: f, logStore: logStore, logs: cached, transport: transport, store: store}
+	n.publisher.barrier = n.publishBarrier
 	n.startObserver()
 	return n, nil
 }
@@ -219,6 +221,7 @@ func (n *Node) Close() error {
 			n.cfg.Logger.Warn("leadership transfer before shutdown failed", "err", err)
 		}
 	}
+	n.publisher.close()
 	err := n.raft.Shutdown().Error()
 	n.stopObserver()
 	if cerr := n.transport.Close(); err == nil {
