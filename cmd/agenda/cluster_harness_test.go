@@ -439,10 +439,11 @@ type clusterStatus struct {
 	AppliedIndex uint64 `json:"applied_index"`
 	Position     int64  `json:"position"`
 	Nodes        []struct {
-		ID       string `json:"id"`
-		Address  string `json:"address"`
-		Suffrage string `json:"suffrage"`
-		Source   string `json:"source"`
+		ID       string     `json:"id"`
+		Address  string     `json:"address"`
+		Suffrage string     `json:"suffrage"`
+		LastSeen *time.Time `json:"last_seen"`
+		Source   string     `json:"source"`
 	} `json:"nodes"`
 }
 

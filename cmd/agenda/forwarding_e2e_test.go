@@ -12,33 +12,15 @@ import (
 	"time"
 )
 
-// fwStatus is the body of GET /cluster/status.
-type fwStatus struct {
-	NodeID       string `json:"node_id"`
-	State        string `json:"state"`
-	LeaderID     string `json:"leader_id"`
-	LeaderAddr   string `json:"leader_addr"`
-	Term         uint64 `json:"term"`
-	CommitIndex  uint64 `json:"commit_index"`
-	AppliedIndex uint64 `json:"applied_index"`
-	Position     int64  `json:"position"`
-	Nodes        []struct {
-		ID       string     `json:"id"`
-		Address  string     `json:"address"`
-		Suffrage string     `json:"suffrage"`
-		LastSeen *time.Time `json:"last_seen"`
-		Source   string     `json:"source"`
-	} `json:"nodes"`
-}
-
-func fwGetStatus(t testing.TB, n *Node) fwStatus {
+// fwGetStatus fetches an in-process node's /cluster/status.
+func fwGetStatus(t testing.TB, n *Node) clusterStatus {
 	t.Helper()
 	resp, err := http.Get("http://" + n.HTTPAddr() + "/cluster/status")
 	if err != nil {
 		t.Fatalf("cluster status of %s: %v", n.Config.NodeID, err)
 	}
 	defer resp.Body.Close()
-	var st fwStatus
+	var st clusterStatus
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
 		t.Fatalf("decode cluster status: %v", err)
 	}
