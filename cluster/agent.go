@@ -62,6 +62,10 @@ type Config struct {
 		LookupHost(ctx context.Context, host string) ([]string, error)
 	}
 	Logger *slog.Logger
+	// Refusals logs refused internal requests; share it with the Raft
+	// transport's refusals so one host's flood is throttled across both
+	// (default: its own, on Logger).
+	Refusals *Refusals
 }
 
 // forgetAfter is how long a member nobody hears from stays in the table.
@@ -72,12 +76,13 @@ const forgetAfter = 10 * time.Minute
 // admits joins and removes dead voters. It also serves the signed /internal
 // endpoints and forwards writes and read-index requests to the leader.
 type Agent struct {
-	cfg     Config
-	raft    Raft
-	signer  *Signer
-	members *Members
-	client  *http.Client
-	logger  *slog.Logger
+	cfg      Config
+	raft     Raft
+	signer   *Signer
+	members  *Members
+	client   *http.Client
+	logger   *slog.Logger
+	refusals *Refusals
 
 	cancel    context.CancelFunc
 	done      chan struct{}
@@ -107,13 +112,17 @@ func NewAgent(cfg Config, raft Raft) *Agent {
 	if cfg.Self.Incarnation == 0 {
 		cfg.Self.Incarnation = time.Now().UnixNano()
 	}
+	if cfg.Refusals == nil {
+		cfg.Refusals = &Refusals{Logger: cfg.Logger}
+	}
 	return &Agent{
-		cfg:     cfg,
-		raft:    raft,
-		signer:  NewSigner(cfg.Secret, cfg.Self.ID),
-		members: NewMembers(cfg.Self),
-		client:  newClient(),
-		logger:  cfg.Logger,
+		cfg:      cfg,
+		raft:     raft,
+		signer:   NewSigner(cfg.Secret, cfg.Self.ID),
+		members:  NewMembers(cfg.Self),
+		client:   newClient(),
+		logger:   cfg.Logger,
+		refusals: cfg.Refusals,
 	}
 }
 

@@ -22,7 +22,7 @@ func (a *Agent) Handler() http.Handler {
 	mux.HandleFunc("POST /internal/cluster/remove", a.handleRemove)
 	mux.HandleFunc("POST /internal/propose", a.handlePropose)
 	mux.HandleFunc("POST /internal/read-index", a.handleReadIndex)
-	return a.signer.Require(a.logger, mux)
+	return a.signer.Require(a.refusals, mux)
 }
 
 func writeWire(w http.ResponseWriter, err error) {

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -144,10 +143,10 @@ func (s *Signer) remember(nonce string) error {
 	return nil
 }
 
-// Require wraps an internal handler: it reads the body, refuses (401, audit
-// log) anything not signed by a holder of the cluster secret, and hands the
-// body on in place.
-func (s *Signer) Require(logger *slog.Logger, next http.Handler) http.Handler {
+// Require wraps an internal handler: it reads the body, refuses (401, an
+// audit line through refusals) anything not signed by a holder of the
+// cluster secret, and hands the body on in place.
+func (s *Signer) Require(refusals *Refusals, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 		if err == nil && len(body) > maxBody {
@@ -158,8 +157,8 @@ func (s *Signer) Require(logger *slog.Logger, next http.Handler) http.Handler {
 			node, err = s.Verify(r, body)
 		}
 		if err != nil {
-			logger.Warn("internal request refused", "action", "cluster.auth_refused",
-				"remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path, "claimed_node", node, "reason", err.Error())
+			refusals.Log("internal request refused", r.RemoteAddr,
+				"method", r.Method, "path", r.URL.Path, "claimed_node", node, "reason", err.Error())
 			writeError(w, http.StatusUnauthorized, "unauthorized", "node-to-node request refused: "+err.Error())
 			return
 		}

@@ -90,7 +90,7 @@ func TestRequireRefuses(t *testing.T) {
 			sender := NewSigner(testSecret, "node-2")
 			sender.Now = func() time.Time { return now.Add(2 * time.Second) }
 			var got []byte
-			h := receiver.Require(logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := receiver.Require(&Refusals{Logger: logger}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				got, _ = io.ReadAll(r.Body)
 			}))
 			rec := httptest.NewRecorder()
@@ -122,7 +122,7 @@ func TestRequireRefusesReplay(t *testing.T) {
 	receiver.Now = func() time.Time { return clock }
 	sender := NewSigner(testSecret, "node-2")
 	sender.Now = func() time.Time { return now }
-	h := receiver.Require(slog.New(slog.NewTextHandler(io.Discard, nil)), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	h := receiver.Require(&Refusals{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	body := []byte(`{}`)
 	first := signedRequest(t, sender, "POST", "/internal/x", body)
 	replay := func() *http.Request {

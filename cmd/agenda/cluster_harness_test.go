@@ -940,20 +940,24 @@ func diffEnvelope(a, b events.Envelope) string {
 }
 
 // logContains reports whether the node's log has a line containing s.
-func (n *clusterNode) logContains(s string) bool {
+func (n *clusterNode) logContains(s string) bool { return n.logCount(s) > 0 }
+
+// logCount counts the lines of the node's log that contain s.
+func (n *clusterNode) logCount(s string) int {
 	f, err := os.Open(n.logPath)
 	if err != nil {
-		return false
+		return 0
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	count := 0
 	for sc.Scan() {
 		if strings.Contains(sc.Text(), s) {
-			return true
+			count++
 		}
 	}
-	return false
+	return count
 }
 
 // writers write in a loop through nodes, one user each, recording every

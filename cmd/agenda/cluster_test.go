@@ -581,6 +581,14 @@ func TestClusterWrongSecretCannotJoin(t *testing.T) {
 		t.Errorf("the intruder believes it shares a configuration with n1: %+v", st)
 	}
 	intruder.kill()
+	// The members audited the intruder's refused gossip and Raft dials,
+	// throttled: it tried many times a second, and every node here
+	// connects from 127.0.0.1, so each member writes a line or two.
+	for _, n := range members {
+		if c := n.logCount("action=cluster.auth_refused"); c == 0 || c > 3 {
+			t.Errorf("%s logged %d refusals of the intruder, want 1 to 3 (audited, throttled per host)", n.id, c)
+		}
+	}
 
 	// Even knowing a member's Raft address, a wrong secret gets no Raft
 	// connection: the handshake fails before any vote could be asked.

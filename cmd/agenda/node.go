@@ -78,6 +78,9 @@ func (n *Node) Open(ctx context.Context) (err error) {
 			raftAdvertise = ""
 		}
 	}
+	// One throttle for refused Raft connections and internal requests, so
+	// that a host hammering either cannot flood the log.
+	refusals := &cluster.Refusals{Logger: n.Logger}
 	if n.raft, err = consensus.Open(consensus.Config{
 		NodeID:        c.NodeID,
 		Dir:           filepath.Join(c.DataDir, "raft"),
@@ -88,7 +91,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		Bootstrap: !c.MultiNode(),
 		Secret:    []byte(c.ClusterSecret),
 		OnReject: func(remote, reason string) {
-			n.Logger.Warn("raft connection refused", "action", "cluster.auth_refused", "transport", "raft", "remote", remote, "reason", reason)
+			refusals.Log("raft connection refused", remote, "transport", "raft", "reason", reason)
 		},
 		SnapshotThreshold: c.SnapshotThreshold,
 		SnapshotInterval:  c.SnapshotInterval,
@@ -129,6 +132,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		DNSPort:         httpPort,
 		DeadNodeTimeout: c.DeadNodeTimeout,
 		Logger:          n.Logger,
+		Refusals:        refusals,
 	}, n.raft)
 
 	n.commands = commands.New(n.agent, n.rm, c.NodeID)
