@@ -61,9 +61,22 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	if err != nil {
 		f.halt("read applied index", err)
 	}
+	appliedTerm, err := tx.AppliedTerm()
+	if err != nil {
+		f.halt("read applied term", err)
+	}
 	defer f.advance(logs[len(logs)-1].Index)
 	var last *raft.Log
 	for i, l := range logs {
+		if l.Index == applied && appliedTerm != 0 && l.Term != appliedTerm {
+			// A committed entry never changes, so the log and the store
+			// tell two histories: the data dir was written by another
+			// cluster (or its Raft log was replaced). Skipping on would
+			// serve that other history as if it were this one.
+			f.halt(fmt.Sprintf("replay entry %d", l.Index), fmt.Errorf(
+				"the log has it at term %d but the event store applied it at term %d: this data dir holds another cluster's history; move it aside to join as a new node",
+				l.Term, appliedTerm))
+		}
 		if l.Index <= applied {
 			out[i] = applyResult{Err: fmt.Errorf("entry %d applied before restart", l.Index)}
 			continue

@@ -213,6 +213,28 @@ func TestFSMSkipsEntriesAlreadyApplied(t *testing.T) {
 	})
 }
 
+// An entry replayed at the applied index with another term than the one
+// the store recorded comes from another history: the FSM halts rather than
+// skip it and serve that history as this cluster's.
+func TestFSMHaltsOnAnotherHistory(t *testing.T) {
+	f := mustOpenFSM(t)
+	b1, b2 := fsmBatch(t, "a", 0, 1), fsmBatch(t, "a", 1, 1)
+	f.ApplyBatch([]*raft.Log{commandLog(t, 1, b1), commandLog(t, 2, b2)}) // term 2
+	before := storeEvents(t, f)
+
+	foreign := commandLog(t, 2, fsmBatch(t, "z", 0, 1))
+	foreign.Term = 3
+	requirePanic(t, "another cluster's history", func() { f.ApplyBatch([]*raft.Log{commandLog(t, 1, b1), foreign}) })
+	if got := storeEvents(t, f); !reflect.DeepEqual(got, before) {
+		t.Fatalf("events after halt: got %d, want the %d before", len(got), len(before))
+	}
+	// The same history replays quietly.
+	out := f.ApplyBatch([]*raft.Log{commandLog(t, 2, b2)})
+	if r := resultAt(t, out, 0); r.Err == nil || !strings.Contains(r.Err.Error(), "applied before restart") {
+		t.Fatalf("replay of the same entry: %+v, want it skipped", r)
+	}
+}
+
 func TestFSMHalts(t *testing.T) {
 	unknownType := fsmBatch(t, "a", 0, 2)
 	unknownType.Events[1].Type = "appointment.teleported"
