@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/consensus"
 	"github.com/agendahq/agenda/events"
 )
@@ -33,6 +34,8 @@ type Raft interface {
 	RemoveServer(id string) error
 	Propose(ctx context.Context, b events.Batch) (events.Committed, error)
 	PublishCommit()
+	History(ctx context.Context) (consensus.History, error)
+	CheckHistory(ctx context.Context, h consensus.History) error
 	ReadIndex(ctx context.Context) (uint64, error)
 	WaitApplied(ctx context.Context, index uint64) error
 	Unreachable() map[string]time.Time
@@ -90,12 +93,18 @@ type Agent struct {
 	voteSince time.Time
 	// leaderlessSince is when the local Raft last knew a leader.
 	leaderlessSince time.Time
+	// refusedLogged is when this node last logged that the cluster refuses
+	// it, so that a refusal repeated every round is logged once a minute.
+	refusedLogged time.Time
 
 	mu sync.Mutex
 	// removed holds, on the node that removed them on request, the
 	// incarnation each removed node had: the same process may not rejoin,
 	// a restart (a higher incarnation) may.
 	removed map[string]int64
+	// foreignLogged throttles the leader's log of joins refused for their
+	// history, by node ID.
+	foreignLogged map[string]time.Time
 }
 
 // NewAgent returns an agent for raft; Start runs it.
@@ -326,7 +335,19 @@ func (a *Agent) act(ctx context.Context) {
 	case Join:
 		jctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		if err := a.Join(jctx, a.members.Self()); err != nil {
+		self := a.members.Self()
+		h, err := a.raft.History(jctx)
+		if err != nil {
+			a.logger.Warn("cannot read this node's history to join", "err", err)
+			return
+		}
+		self.History = &h
+		if err := a.Join(jctx, self); err != nil {
+			if agenda.ErrorCode(err) == agenda.ECONFLICT && now.Sub(a.refusedLogged) >= time.Minute {
+				a.refusedLogged = now
+				a.logger.Error("the cluster refuses this node", "leader", act.LeaderID, "err", err)
+				return
+			}
 			a.logger.Debug("join not done yet", "leader", act.LeaderID, "err", err)
 			return
 		}

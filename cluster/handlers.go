@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/consensus"
 	"github.com/agendahq/agenda/events"
 )
@@ -59,7 +60,7 @@ func (a *Agent) handleGossip(w http.ResponseWriter, r *http.Request) {
 // Join asks the leader, through any node, to make m a voter at its current
 // Raft address. It is idempotent.
 func (a *Agent) Join(ctx context.Context, m Member) error {
-	return a.toLeader(ctx, "/internal/cluster/join", m, func() error { return a.admit(m) })
+	return a.toLeader(ctx, "/internal/cluster/join", m, func() error { return a.admit(ctx, m) })
 }
 
 // Remove asks the leader, through any node, to remove node id.
@@ -87,7 +88,7 @@ func (a *Agent) toLeader(ctx context.Context, path string, body any, local func(
 // admit makes m a voter at its advertised address (the leader only): a new
 // node is added, a known one with a new address is re-addressed, one that
 // is already there is left alone.
-func (a *Agent) admit(m Member) error {
+func (a *Agent) admit(ctx context.Context, m Member) error {
 	if m.ID == "" || m.RaftAddr == "" {
 		return fmt.Errorf("%w: join without id or raft address", events.ErrMalformed)
 	}
@@ -97,6 +98,15 @@ func (a *Agent) admit(m Member) error {
 	if wasRemoved && m.Incarnation <= inc {
 		return errRemoved
 	}
+	if m.History != nil {
+		if err := a.raft.CheckHistory(ctx, *m.History); errors.Is(err, consensus.ErrForeignHistory) {
+			a.logForeign(m, err)
+			return agenda.Errorf(agenda.ECONFLICT, "node %s cannot join: %v; move its data dir aside to join as a new node", m.ID, err)
+		} else if err != nil {
+			return err
+		}
+	}
+	m.History = nil // the table keeps addresses, not histories
 	a.members.Heard(m, SourceJoin, time.Now())
 	servers, err := a.raft.Servers()
 	if err != nil {
@@ -109,6 +119,24 @@ func (a *Agent) admit(m Member) error {
 	}
 	a.logger.Info("adding voter", "action", "cluster.node_joined", "joined", m.ID, "raft_addr", m.RaftAddr, "http_addr", m.HTTPAddr)
 	return a.raft.AddVoter(m.ID, m.RaftAddr)
+}
+
+// logForeign logs a join refused for its history, once a minute per node:
+// the refused node asks again every gossip round.
+func (a *Agent) logForeign(m Member, err error) {
+	a.mu.Lock()
+	now := time.Now()
+	last, seen := a.foreignLogged[m.ID]
+	if seen && now.Sub(last) < time.Minute {
+		a.mu.Unlock()
+		return
+	}
+	if a.foreignLogged == nil {
+		a.foreignLogged = map[string]time.Time{}
+	}
+	a.foreignLogged[m.ID] = now
+	a.mu.Unlock()
+	a.logger.Warn("join refused", "action", "cluster.join_refused", "node", m.ID, "raft_addr", m.RaftAddr, "http_addr", m.HTTPAddr, "err", err)
 }
 
 type removeRequest struct {

@@ -4,6 +4,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/agendahq/agenda/consensus"
 )
 
 // Sources of a member entry: how this node first learned of it.
@@ -34,6 +36,9 @@ type Member struct {
 	// LastSeen is when some node last heard from the member directly.
 	LastSeen time.Time `json:"last_seen"`
 	Source   string    `json:"source,omitempty"`
+	// History is sent with a join only: how far the joiner's event store
+	// goes, which the leader checks against the cluster's.
+	History *consensus.History `json:"history,omitempty"`
 }
 
 // Members is the table of known nodes, keyed by ID. It is gossip, not

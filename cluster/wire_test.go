@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -70,6 +71,8 @@ type fakeRaft struct {
 	committed  events.Committed
 	proposed   int
 	published  int
+	historyErr error
+	checked    []consensus.History
 }
 
 func (f *fakeRaft) ID() string                  { return f.id }
@@ -87,7 +90,14 @@ func (f *fakeRaft) Servers() ([]consensus.Server, error)      { return nil, nil 
 func (f *fakeRaft) Unreachable() map[string]time.Time         { return nil }
 func (f *fakeRaft) WaitApplied(context.Context, uint64) error { return nil }
 func (f *fakeRaft) ReadIndex(context.Context) (uint64, error) { return 42, nil }
-func (f *fakeRaft) PublishCommit()                            { f.published++ }
+func (f *fakeRaft) History(context.Context) (consensus.History, error) {
+	return consensus.History{Position: 3, EventID: "e3"}, nil
+}
+func (f *fakeRaft) CheckHistory(_ context.Context, h consensus.History) error {
+	f.checked = append(f.checked, h)
+	return f.historyErr
+}
+func (f *fakeRaft) PublishCommit() { f.published++ }
 func (f *fakeRaft) Propose(context.Context, events.Batch) (events.Committed, error) {
 	f.proposed++
 	return f.committed, f.result
@@ -160,5 +170,53 @@ func TestForwardToUnreachableLeaderIsUnavailable(t *testing.T) {
 	_, err := follower.Propose(ctx, events.Batch{})
 	if agenda.ErrorCode(err) != agenda.EUNAVAILABLE || errors.Is(err, events.ErrOutcomeUnknown) {
 		t.Fatalf("err = %v, want unavailable", err)
+	}
+}
+
+// TestJoinChecksHistory: a join carries the joiner's history; the leader
+// admits a node whose history is a prefix of the cluster's, and refuses
+// one with another cluster's history with a conflict the joiner can tell
+// from "not yet", logging the refusal once however often it is asked.
+func TestJoinChecksHistory(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		check   error
+		wantErr string
+	}{
+		{"same history", nil, ""},
+		{"another cluster's history", fmt.Errorf("%w: its event 3 is e3", consensus.ErrForeignHistory), agenda.ECONFLICT},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			logger := slog.New(slog.NewTextHandler(&logs, nil))
+			leaderRaft := &fakeRaft{id: "l", leader: "l", historyErr: tt.check}
+			leader := NewAgent(Config{Self: Member{ID: "l"}, Secret: testSecret, Logger: logger}, leaderRaft)
+			srv := httptest.NewServer(leader.Handler())
+			defer srv.Close()
+			addr := strings.TrimPrefix(srv.URL, "http://")
+
+			joiner := NewAgent(Config{Self: Member{ID: "j", RaftAddr: "j:7000"}, Secret: testSecret, Logger: logger}, &fakeRaft{id: "j", leader: "l"})
+			joiner.members.Heard(Member{ID: "l", HTTPAddr: addr, Incarnation: 1}, SourceSeed, time.Now())
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			h := consensus.History{Position: 3, EventID: "e3"}
+			m := joiner.members.Self()
+			m.History = &h
+			for range 3 {
+				err := joiner.Join(ctx, m)
+				if got := agenda.ErrorCode(err); (err == nil) != (tt.wantErr == "") || (err != nil && got != tt.wantErr) {
+					t.Fatalf("join: %v (code %q), want code %q", err, got, tt.wantErr)
+				}
+			}
+			if len(leaderRaft.checked) != 3 || leaderRaft.checked[0] != h {
+				t.Fatalf("leader checked %+v, want the joiner's history three times", leaderRaft.checked)
+			}
+			if n := strings.Count(logs.String(), "action=cluster.join_refused"); (tt.wantErr == "" && n != 0) || (tt.wantErr != "" && n != 1) {
+				t.Fatalf("%d refusal lines for 3 refused joins: %s", n, logs.String())
+			}
+			if got, ok := leader.members.Get("j"); ok && got.History != nil {
+				t.Errorf("the member table keeps the joiner's history: %+v", got)
+			}
+		})
 	}
 }

@@ -1,0 +1,71 @@
+package consensus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// History is how far a node's event store goes: the position of its last
+// event and that event's ID. Every replica appends the same events in the
+// same order and event IDs are unique, so two stores hold the same history
+// up to a position exactly when the event there has the same ID.
+type History struct {
+	Position int64  `json:"position"`
+	EventID  string `json:"event_id"`
+}
+
+// ErrForeignHistory means a node's event store is not a prefix of this
+// cluster's history: it was written by another cluster.
+var ErrForeignHistory = errors.New("its event store holds another cluster's history")
+
+// History returns where this node's event store stands (zero if empty).
+func (n *Node) History(ctx context.Context) (History, error) {
+	head := n.store.Head()
+	if head == 0 {
+		return History{}, nil
+	}
+	evs, err := n.store.Read(ctx, head-1, 1)
+	if err != nil {
+		return History{}, err
+	}
+	if len(evs) == 0 {
+		return History{}, fmt.Errorf("event %d missing from the store", head)
+	}
+	return History{Position: evs[0].Position, EventID: evs[0].ID}, nil
+}
+
+// CheckHistory returns nil if h (another node's) is a prefix of this
+// node's history, and ErrForeignHistory if it is not.
+//
+// It matters for a node that joins with an event store but no Raft state
+// (its raft directory was lost, or the data dir came from elsewhere): the
+// FSM skips the entries its store says it has applied, which is right for
+// a store of this cluster and silently wrong for another's. A store that
+// goes further than this node's may be this node lagging its own log, so
+// it first catches up with everything committed.
+func (n *Node) CheckHistory(ctx context.Context, h History) error {
+	if h.Position <= 0 {
+		return nil
+	}
+	if h.Position > n.store.Head() {
+		idx, err := n.ReadIndex(ctx)
+		if err != nil {
+			return err
+		}
+		if err := n.WaitApplied(ctx, idx); err != nil {
+			return err
+		}
+	}
+	if head := n.store.Head(); h.Position > head {
+		return fmt.Errorf("%w: it has %d events, the cluster %d", ErrForeignHistory, h.Position, head)
+	}
+	evs, err := n.store.Read(ctx, h.Position-1, 1)
+	if err != nil {
+		return err
+	}
+	if len(evs) == 0 || evs[0].ID != h.EventID {
+		return fmt.Errorf("%w: its event %d is %s, the cluster's is not", ErrForeignHistory, h.Position, h.EventID)
+	}
+	return nil
+}
