@@ -38,9 +38,22 @@ func writeWire(w http.ResponseWriter, err error) {
 	writeJSON(w, status, map[string]any{"wire": we})
 }
 
-func decode(r *http.Request, v any) error {
+// decode reads a request that changes state (a proposal, a removal):
+// a field this build does not know could carry meaning it would drop, so
+// it is refused.
+func decode(r *http.Request, v any) error { return decodeJSON(r, v, true) }
+
+// decodeMembership reads gossip and joins, which tolerate fields this
+// build does not know: during a rolling upgrade newer nodes announce more
+// about themselves (a join's history, say), and an older node should still
+// let them in on what it understands.
+func decodeMembership(r *http.Request, v any) error { return decodeJSON(r, v, false) }
+
+func decodeJSON(r *http.Request, v any, strict bool) error {
 	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("%w: %v", events.ErrMalformed, err)
 	}
@@ -49,7 +62,7 @@ func decode(r *http.Request, v any) error {
 
 func (a *Agent) handleGossip(w http.ResponseWriter, r *http.Request) {
 	var msg gossipMessage
-	if err := decode(r, &msg); err != nil {
+	if err := decodeMembership(r, &msg); err != nil {
 		writeWire(w, err)
 		return
 	}
@@ -172,7 +185,7 @@ func (a *Agent) remove(id string) error {
 
 func (a *Agent) handleJoin(w http.ResponseWriter, r *http.Request) {
 	var m Member
-	if err := decode(r, &m); err != nil {
+	if err := decodeMembership(r, &m); err != nil {
 		writeWire(w, err)
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -218,5 +219,32 @@ func TestJoinChecksHistory(t *testing.T) {
 				t.Errorf("the member table keeps the joiner's history: %+v", got)
 			}
 		})
+	}
+}
+
+// Gossip and joins tolerate fields this build does not know (a newer node
+// in a rolling upgrade); a proposal does not, since a field it would drop
+// could change what the batch means.
+func TestUnknownFieldsOnTheWire(t *testing.T) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	leader := NewAgent(Config{Self: Member{ID: "l"}, Secret: testSecret, Logger: logger}, &fakeRaft{id: "l", leader: "l"})
+	h := leader.Handler()
+	sender := NewSigner(testSecret, "n")
+	for _, tt := range []struct {
+		path, body string
+		status     int
+	}{
+		{"/internal/cluster/gossip", `{"self":{"id":"n","raft_addr":"n:7000","incarnation":1,"from_the_future":true},"members":[]}`, http.StatusOK},
+		{"/internal/cluster/join", `{"id":"n","raft_addr":"n:7000","incarnation":1,"from_the_future":true}`, http.StatusOK},
+		{"/internal/propose", `{"events":[],"from_the_future":true}`, http.StatusConflict},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, signedRequest(t, sender, "POST", tt.path, []byte(tt.body)))
+		if rec.Code != tt.status {
+			t.Errorf("%s with an unknown field: status %d, want %d; body %s", tt.path, rec.Code, tt.status, rec.Body)
+		}
+		if tt.status != http.StatusOK && !strings.Contains(rec.Body.String(), "from_the_future") {
+			t.Errorf("%s: refusal does not name the field: %s", tt.path, rec.Body)
+		}
 	}
 }
