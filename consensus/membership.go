@@ -77,11 +77,46 @@ func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 	}
 }
 
-// CaughtUp reports whether the FSM has applied everything this node knows
-// to be committed: false while it replays its log after a restart, or takes
-// in a leader's entries or snapshot.
+// CaughtUp reports whether the FSM has applied everything committed: false
+// while it replays its log after a restart, or takes in a leader's entries
+// or snapshot.
+//
+// The local commit index alone is not enough. A node that has just started
+// knows no commit index yet (it may read below what its store has already
+// applied), and a new leader learns the true one only once an entry of its
+// own term commits — until then entries of earlier terms in its log may be
+// committed without its knowing. So a leader is caught up only after a
+// barrier of its term has been applied (the same proof ReadIndex uses), and
+// any node only once it has heard a commit index at least as high as what
+// its store holds.
 func (n *Node) CaughtUp() bool {
-	return n.appliedThrough(n.raft.CommitIndex())
+	if n.IsLeader() && !n.termApplied() {
+		return false
+	}
+	commit := n.raft.CommitIndex()
+	if commit < n.fsm.index.Load() {
+		return false
+	}
+	return n.appliedThrough(commit)
+}
+
+// termApplied reports whether this leader has seen a barrier of its current
+// term applied; if not, it starts one (at most one at a time) and reports
+// false until it lands.
+func (n *Node) termApplied() bool {
+	term := n.raft.CurrentTerm()
+	if n.readTerm.Load() == term {
+		return true
+	}
+	if n.termBarrier.CompareAndSwap(false, true) {
+		go func() {
+			defer n.termBarrier.Store(false)
+			if n.raft.Barrier(2*time.Second).Error() == nil && n.raft.CurrentTerm() == term {
+				n.readTerm.Store(term)
+			}
+		}()
+	}
+	return false
 }
 
 // appliedThrough reports whether the FSM has applied every entry up to

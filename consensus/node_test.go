@@ -463,6 +463,31 @@ func TestRestartWithStoreBehindLog(t *testing.T) {
 	requireLog(t, store, append(batches, b))
 }
 
+// CaughtUp (what /readyz relies on) must not say yes while a restarted
+// node still has committed entries to apply: neither before it has heard
+// any commit index, nor as a new leader whose commit index is still that
+// of an earlier term.
+func TestCaughtUpOnlyOnceEverythingCommittedIsApplied(t *testing.T) {
+	cfg, storePath, stalePath, _ := crashSetup(t, func(*consensus.Config) {}, false)
+	copyFile(t, stalePath, storePath)
+	store := mustOpenStoreAt(t, storePath)
+	n, err := consensus.Open(cfg, store)
+	if err != nil {
+		t.Fatalf("consensus.Open: %v", err)
+	}
+	t.Cleanup(func() { n.Close() })
+	deadline := time.Now().Add(10 * time.Second)
+	for !n.CaughtUp() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not caught up after 10s (store head %d)", store.Head())
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	if got := store.Head(); got != 10 {
+		t.Fatalf("CaughtUp with the store at %d of the 10 committed events", got)
+	}
+}
+
 // TestRestartWithStoreBehindSnapshot is the same crash after the log was
 // compacted past the store's applied index: only the snapshot holds the
 // missing events, and Open restores it before raft replays the rest.
