@@ -61,21 +61,20 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	if err != nil {
 		f.halt("read applied index", err)
 	}
-	appliedTerm, err := tx.AppliedTerm()
-	if err != nil {
-		f.halt("read applied term", err)
-	}
 	defer f.advance(logs[len(logs)-1].Index)
 	var last *raft.Log
 	for i, l := range logs {
-		if l.Index == applied && appliedTerm != 0 && l.Term != appliedTerm {
-			// A committed entry never changes, so the log and the store
-			// tell two histories: the data dir was written by another
-			// cluster (or its Raft log was replaced). Skipping on would
-			// serve that other history as if it were this one.
-			f.halt(fmt.Sprintf("replay entry %d", l.Index), fmt.Errorf(
-				"the log has it at term %d but the event store applied it at term %d: this data dir holds another cluster's history; move it aside to join as a new node",
-				l.Term, appliedTerm))
+		if l.Index == applied {
+			// Only replays after a restart get here, so the hot path never
+			// pays this read. A committed entry never changes: another term
+			// means the log and the store tell two histories (the data dir
+			// was written by another cluster, or its Raft log replaced), and
+			// skipping on would serve the other one as this cluster's.
+			if term := f.appliedTerm(tx); term != 0 && l.Term != term {
+				f.halt(fmt.Sprintf("replay entry %d", l.Index), fmt.Errorf(
+					"the log has it at term %d but the event store applied it at term %d: this data dir holds another cluster's history; move it aside to join as a new node",
+					l.Term, term))
+			}
 		}
 		if l.Index <= applied {
 			out[i] = applyResult{Err: fmt.Errorf("entry %d applied before restart", l.Index)}
@@ -132,6 +131,15 @@ func (f *fsm) applyCommand(tx *eventstore.Tx, l *raft.Log) applyResult {
 		f.halt(fmt.Sprintf("entry %d", l.Index), fmt.Errorf("unknown entry type %d: this build is older than the cluster", l.Data[0]))
 	}
 	panic("unreachable")
+}
+
+// appliedTerm reads the term the store recorded with its applied index.
+func (f *fsm) appliedTerm(tx *eventstore.Tx) uint64 {
+	term, err := tx.AppliedTerm()
+	if err != nil {
+		f.halt("read applied term", err)
+	}
+	return term
 }
 
 // halt stops the node: continuing past an entry it cannot apply would make
