@@ -101,22 +101,30 @@ func (n *Node) CaughtUp() bool {
 }
 
 // termApplied reports whether this leader has seen a barrier of its current
-// term applied; if not, it starts one (at most one at a time) and reports
-// false until it lands.
+// term applied; if not, it asks the commit publisher for one (which
+// coalesces them and records the proof) and reports false until it lands.
 func (n *Node) termApplied() bool {
-	term := n.raft.CurrentTerm()
-	if n.readTerm.Load() == term {
+	if n.readTerm.Load() == n.raft.CurrentTerm() {
 		return true
 	}
-	if n.termBarrier.CompareAndSwap(false, true) {
-		go func() {
-			defer n.termBarrier.Store(false)
-			if n.raft.Barrier(2*time.Second).Error() == nil && n.raft.CurrentTerm() == term {
-				n.readTerm.Store(term)
-			}
-		}()
-	}
+	n.publisher.publish()
 	return false
+}
+
+// termBarrier appends a barrier and waits for it to be applied. Once it
+// has been, in the term it started in, this leader knows its commit index
+// is the cluster's: it records that term in readTerm, the proof ReadIndex
+// and CaughtUp need.
+func (n *Node) termBarrier(timeout time.Duration) error {
+	term := n.raft.CurrentTerm()
+	if err := n.raft.Barrier(timeout).Error(); err != nil {
+		return err
+	}
+	if n.raft.CurrentTerm() != term {
+		return raft.ErrLeadershipLost
+	}
+	n.readTerm.Store(term)
+	return nil
 }
 
 // appliedThrough reports whether the FSM has applied every entry up to
@@ -162,10 +170,9 @@ func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
 		if d, ok := ctx.Deadline(); ok {
 			timeout = time.Until(d)
 		}
-		if err := n.raft.Barrier(timeout).Error(); err != nil {
+		if err := n.termBarrier(timeout); err != nil {
 			return 0, n.leaderErr(err)
 		}
-		n.readTerm.Store(term)
 	}
 	index := n.raft.CommitIndex()
 	if err := n.raft.VerifyLeader().Error(); err != nil {

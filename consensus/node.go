@@ -92,14 +92,12 @@ type Node struct {
 
 	// readTerm is the term in which this node, as leader, last saw its own
 	// barrier applied: from then on its commit index is safe for reads.
-	readTerm atomic.Uint64
-	// termBarrier is set while CaughtUp's barrier for readTerm runs.
-	termBarrier atomic.Bool
-	hb          heartbeats
-	publisher   commitPublisher
-	observer    *raft.Observer
-	obsCh       chan raft.Observation
-	obsDone     chan struct{}
+	readTerm  atomic.Uint64
+	hb        heartbeats
+	publisher commitPublisher
+	observer  *raft.Observer
+	obsCh     chan raft.Observation
+	obsDone   chan struct{}
 }
 
 // Open starts the Raft node over store. With cfg.Bootstrap and no existing

@@ -73,8 +73,9 @@ func (n *Node) PublishCommit() {
 	}
 }
 
-// publishBarrier is the barrier PublishCommit appends. Its error needs no
-// handling: a lost leadership or a shutdown leaves nothing to publish.
+// publishBarrier is the barrier PublishCommit (and CaughtUp, on a new
+// leader) appends. Its error needs no handling: a lost leadership or a
+// shutdown leaves nothing to publish.
 func (n *Node) publishBarrier() {
-	_ = n.raft.Barrier(time.Second).Error()
+	_ = n.termBarrier(time.Second)
 }
