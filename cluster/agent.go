@@ -93,18 +93,16 @@ type Agent struct {
 	voteSince time.Time
 	// leaderlessSince is when the local Raft last knew a leader.
 	leaderlessSince time.Time
-	// refusedLogged is when this node last logged that the cluster refuses
-	// it, so that a refusal repeated every round is logged once a minute.
-	refusedLogged time.Time
+	// refusedJoins throttles this node's log of the cluster refusing it
+	// (asked again every round); foreignJoins, on the leader, its log of
+	// the joins it refuses, by node ID.
+	refusedJoins, foreignJoins throttle
 
 	mu sync.Mutex
 	// removed holds, on the node that removed them on request, the
 	// incarnation each removed node had: the same process may not rejoin,
 	// a restart (a higher incarnation) may.
 	removed map[string]int64
-	// foreignLogged throttles the leader's log of joins refused for their
-	// history, by node ID.
-	foreignLogged map[string]time.Time
 }
 
 // NewAgent returns an agent for raft; Start runs it.
@@ -343,9 +341,10 @@ func (a *Agent) act(ctx context.Context) {
 		}
 		self.History = &h
 		if err := a.Join(jctx, self); err != nil {
-			if agenda.ErrorCode(err) == agenda.ECONFLICT && now.Sub(a.refusedLogged) >= time.Minute {
-				a.refusedLogged = now
-				a.logger.Error("the cluster refuses this node", "leader", act.LeaderID, "err", err)
+			if agenda.ErrorCode(err) == agenda.ECONFLICT {
+				if ok, _ := a.refusedJoins.allow(act.LeaderID); ok {
+					a.logger.Error("the cluster refuses this node", "leader", act.LeaderID, "err", err)
+				}
 				return
 			}
 			a.logger.Debug("join not done yet", "leader", act.LeaderID, "err", err)

@@ -137,19 +137,9 @@ func (a *Agent) admit(ctx context.Context, m Member) error {
 // logForeign logs a join refused for its history, once a minute per node:
 // the refused node asks again every gossip round.
 func (a *Agent) logForeign(m Member, err error) {
-	a.mu.Lock()
-	now := time.Now()
-	last, seen := a.foreignLogged[m.ID]
-	if seen && now.Sub(last) < time.Minute {
-		a.mu.Unlock()
-		return
+	if ok, _ := a.foreignJoins.allow(m.ID); ok {
+		a.logger.Warn("join refused", "action", "cluster.join_refused", "node", m.ID, "raft_addr", m.RaftAddr, "http_addr", m.HTTPAddr, "err", err)
 	}
-	if a.foreignLogged == nil {
-		a.foreignLogged = map[string]time.Time{}
-	}
-	a.foreignLogged[m.ID] = now
-	a.mu.Unlock()
-	a.logger.Warn("join refused", "action", "cluster.join_refused", "node", m.ID, "raft_addr", m.RaftAddr, "http_addr", m.HTTPAddr, "err", err)
 }
 
 type removeRequest struct {

@@ -15,7 +15,8 @@ import (
 func TestRefusalsThrottlePerHost(t *testing.T) {
 	var out bytes.Buffer
 	now := time.Date(2027, 1, 1, 12, 0, 0, 0, time.UTC)
-	r := &Refusals{Logger: slog.New(slog.NewTextHandler(&out, nil)), Interval: time.Minute, now: func() time.Time { return now }}
+	r := &Refusals{Logger: slog.New(slog.NewTextHandler(&out, nil)), Interval: time.Minute}
+	r.hosts.now = func() time.Time { return now }
 	lines := func() []string {
 		s := strings.TrimSpace(out.String())
 		out.Reset()
@@ -51,15 +52,16 @@ func TestRefusalsThrottlePerHost(t *testing.T) {
 func TestRefusalsTableIsBounded(t *testing.T) {
 	var out bytes.Buffer
 	now := time.Date(2027, 1, 1, 12, 0, 0, 0, time.UTC)
-	r := &Refusals{Logger: slog.New(slog.NewTextHandler(&out, nil)), now: func() time.Time { return now }}
-	for i := range 3 * maxRefusalHosts {
+	r := &Refusals{Logger: slog.New(slog.NewTextHandler(&out, nil))}
+	r.hosts.now = func() time.Time { return now }
+	for i := range 3 * maxThrottleKeys {
 		r.Log("refused", fmt.Sprintf("10.%d.%d.%d:1", i>>16&255, i>>8&255, i&255))
 	}
-	if n := len(r.hosts); n > maxRefusalHosts+1 {
-		t.Fatalf("%d hosts tracked, want at most %d", n, maxRefusalHosts+1)
+	if n := len(r.hosts.keys); n > maxThrottleKeys+1 {
+		t.Fatalf("%d hosts tracked, want at most %d", n, maxThrottleKeys+1)
 	}
-	if n := strings.Count(out.String(), "\n"); n != maxRefusalHosts+1 {
-		t.Fatalf("%d lines for %d hosts, want %d (one per tracked host, one for the rest)", n, 3*maxRefusalHosts, maxRefusalHosts+1)
+	if n := strings.Count(out.String(), "\n"); n != maxThrottleKeys+1 {
+		t.Fatalf("%d lines for %d hosts, want %d (one per tracked host, one for the rest)", n, 3*maxThrottleKeys, maxThrottleKeys+1)
 	}
 	now = now.Add(time.Minute)
 	out.Reset()
@@ -67,7 +69,7 @@ func TestRefusalsTableIsBounded(t *testing.T) {
 	if !strings.Contains(out.String(), "remote=192.168.1.1:1") {
 		t.Fatalf("a new host after expiry was not logged: %q", out.String())
 	}
-	if n := len(r.hosts); n > maxRefusalHosts {
+	if n := len(r.hosts.keys); n > maxThrottleKeys {
 		t.Fatalf("%d hosts tracked after expiry, want the old ones forgotten", n)
 	}
 }
