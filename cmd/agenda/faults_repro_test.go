@@ -1,0 +1,398 @@
+package main
+
+// Deterministic reproductions of findings 1–3 of issue 8 (the Jepsen-style
+// run): each scenario is fixed, not random, and states what it holds the
+// cluster to. The random, porcupine-checked harness is
+// linearizability_test.go.
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Finding 1. Leader L, followers F1, F2. F1 is cut off while writes commit
+// on L+F2 (acknowledged). F2 is SIGKILLed, its data dir deleted, and it
+// restarts empty with the same NODE_ID and addresses while L is cut off
+// (F1 and F2 can talk). An empty node that votes as its old self elects
+// the stale F1, and the writes L+F2 acknowledged are gone. Held to: no
+// acknowledged write lost, every node converging on one history (event
+// stores identical), and any node not serving that history saying so —
+// /readyz 503 and no consistency=strong reads.
+func TestDiskLossWithLeaderCutOffLosesNothing(t *testing.T) {
+	tc, leader := startCluster(t, 3)
+	fs := followersOf(tc.nodes, leader)
+	f1, f2 := fs[0], fs[1]
+	u := tc.registerOn(leader, "diskloss")
+	acked := []written{mustCreateSlot(t, u, 1)}
+	tc.waitPosition(clusterTimeout, tc.nodes, acked[0].Position)
+
+	tc.isolate(f1)
+	t.Logf("cut off %s; writing through %s (leader) and %s", f1.id, leader.id, f2.id)
+	for s := 2; s <= 31; s++ {
+		n := leader
+		if s%2 == 0 {
+			n = f2
+		}
+		acked = append(acked, mustCreateSlot(t, u.as(n), s))
+	}
+	tc.waitPosition(clusterTimeout, []*clusterNode{leader, f2}, maxPosition(acked))
+	t.Logf("%d writes acknowledged by %s+%s, up to position %d", len(acked), leader.id, f2.id, maxPosition(acked))
+
+	f2.kill()
+	if err := os.RemoveAll(f2.dataDir); err != nil {
+		t.Fatal(err)
+	}
+	tc.heal()
+	tc.isolate(leader)
+	f2.start()
+	t.Logf("%s restarted with an empty data dir; leader %s cut off; %s and %s together", f2.id, leader.id, f1.id, f2.id)
+
+	// F1 and F2 are a majority of the voters. Whatever they acknowledge
+	// from now on counts as well; with a stale leader they would.
+	deadline := time.Now().Add(8 * time.Second)
+	later, tries := 0, 0
+	for s := 100; time.Now().Before(deadline); s++ {
+		c := u.as(f1)
+		c.http = &http.Client{Timeout: 3 * time.Second}
+		tries++
+		if _, w, _ := tryCreateSlot(c, s); w != nil {
+			acked = append(acked, *w)
+			later++
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	st1, _ := f1.status()
+	st2, _ := f2.status()
+	t.Logf("with %s cut off: %s acknowledged %d of %d writes; %s is %s (leader %q, position %d), %s is %s (leader %q, position %d)",
+		leader.id, f1.id, later, tries, f1.id, st1.State, st1.LeaderID, st1.Position, f2.id, st2.State, st2.LeaderID, st2.Position)
+
+	tc.heal()
+	// Once healed, wait for some node to lead and be ready again, then hold
+	// every node to the acknowledged writes: a ready node serves them all,
+	// one that cannot (its history refused) is not ready and refuses
+	// strong reads.
+	var served *clusterNode
+	pollUntil(clusterTimeout, func() bool {
+		for _, n := range tc.nodes {
+			if s, err := n.status(); err == nil && s.State == "Leader" && n.ready() {
+				served = n
+				return true
+			}
+		}
+		return false
+	})
+	if served == nil {
+		t.Fatalf("no ready leader %v after the heal", clusterTimeout)
+	}
+	time.Sleep(2 * time.Second) // let the others settle on it
+	lost := 0
+	for _, n := range tc.nodes {
+		if msg, dead := n.died(); dead {
+			t.Errorf("%s; last lines of its log:\n%s", msg, tailFile(n.logPath, 20))
+			continue
+		}
+		c := u.as(n)
+		c.http = &http.Client{Timeout: 10 * time.Second}
+		ready := n.ready()
+		missing := 0
+		for _, w := range acked {
+			r, err := c.send("GET", "/api/appointments/"+w.ID+"?consistency=strong", nil)
+			switch {
+			case err != nil:
+			case r.Status == http.StatusOK:
+			case r.Status == http.StatusNotFound:
+				missing++
+				if n == served {
+					lost++
+					if lost <= 5 {
+						t.Errorf("acknowledged write %s (position %d, through %s) lost: strong read on leader %s answers 404", w.ID, w.Position, w.Node, n.id)
+					}
+				}
+			case r.Status == http.StatusServiceUnavailable && !ready:
+			default:
+				t.Errorf("strong read of %s on %s: status %d: %s", w.ID, n.id, r.Status, r.Body)
+			}
+		}
+		if missing > 0 && ready {
+			t.Errorf("%s answers /readyz 200 and serves strong reads, but %d of %d acknowledged writes are missing from its history", n.id, missing, len(acked))
+		}
+		t.Logf("%s after the heal: ready %v, %d of %d acknowledged writes missing", n.id, ready, missing, len(acked))
+	}
+	if lost > 0 {
+		t.Errorf("%d of %d acknowledged writes lost (the leader after the heal is %s)", lost, len(acked), served.id)
+	}
+	if reason := waitConverged(tc, 60*time.Second, maxPosition(acked)); reason != "" {
+		t.Fatalf("the cluster did not converge on one history within 60s of the heal: %s", reason)
+	}
+	tc.expectVisibleEverywhere(u, tc.nodes, acked)
+	tc.stopAndCompareEventStores(nil, maxPosition(acked))
+}
+
+// pollUntil polls cond every 100 ms for up to d; false if it never held.
+func pollUntil(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
+}
+
+// Finding 2. Storms of PATCHes (and a DELETE) on one appointment from
+// several clients through every node: each successful answer must show the
+// state its own event produced — body and ETag — never a later write's, and
+// a write that committed must never answer 404. Answers are matched to
+// their events through X-Request-ID, the events' correlation ID.
+func TestWriteAnswerShowsItsOwnEvent(t *testing.T) {
+	tc, leader := startCluster(t, 3)
+	u := tc.registerOn(leader, "ownanswer")
+	hist := newLinHistory()
+	var last int64
+	for round := 0; round < 6; round++ {
+		created := hist.perform(u.as(tc.nodes[round%3]), 0, tc.nodes[round%3].id, round, linInput{Kind: linCreate, Title: fmt.Sprintf("round %d", round)}, 0)
+		if created.Status != http.StatusCreated {
+			t.Fatalf("create: %s", created)
+		}
+		id := created.In.ID
+		var wg sync.WaitGroup
+		for g := 0; g < 6; g++ {
+			wg.Add(1)
+			go func(g int) {
+				defer wg.Done()
+				n := tc.nodes[g%3]
+				c := u.as(n)
+				c.http = &http.Client{Timeout: 10 * time.Second}
+				for k := 0; k < 8; k++ {
+					in := linInput{Kind: linPatch, ID: id, Title: fmt.Sprintf("round %d client %d patch %d", round, g, k)}
+					if round%3 == 2 && g == 0 && k == 5 {
+						in = linInput{Kind: linDelete, ID: id}
+					}
+					r := hist.perform(c, g+1, n.id, round, in, 0)
+					if r.Status == http.StatusNotFound || in.Kind == linDelete && r.succeeded() {
+						return // deleted
+					}
+				}
+			}(g)
+		}
+		wg.Wait()
+	}
+	recs := hist.records()
+	answered := map[int]int{}
+	for _, r := range recs {
+		answered[r.Status]++
+		if r.Position > last && r.succeeded() {
+			last = r.Position
+		}
+	}
+	t.Logf("%d writes, answers by status: %v", len(recs), answered)
+	tc.waitPosition(clusterTimeout, tc.nodes, last)
+	tc.stopAndCompareEventStores(nil, last)
+	f := newStoreFacts(readEventStore(t, tc.nodes[0].dataDir+"/events.db"))
+	var violations []string
+	bad := func(r linRecord, format string, args ...any) {
+		violations = append(violations, fmt.Sprintf(format, args...)+": "+r.String())
+	}
+	for _, r := range recs {
+		eff := f.byReq[r.ReqID]
+		switch {
+		case r.succeeded() && eff == nil:
+			bad(r, "acknowledged, but not in the event store")
+		case r.Status == http.StatusNotFound && eff != nil:
+			bad(r, "answered 404, but the write committed at position %d", eff.Last)
+		case r.refused() && eff != nil:
+			bad(r, "refused with %d, but the write committed at position %d", r.Status, eff.Last)
+		case r.succeeded() && r.Status != http.StatusAccepted:
+			if r.Position != eff.Last {
+				bad(r, "X-Agenda-Position %d, but the write's last event is at %d", r.Position, eff.Last)
+			}
+			checkWriteAnswer(r, eff, bad)
+		}
+	}
+	for i, v := range violations {
+		if i == 20 {
+			t.Errorf("... and %d more", len(violations)-i)
+			break
+		}
+		t.Error(v)
+	}
+	if len(violations) > 0 {
+		t.Errorf("%d of %d write answers do not describe their own write", len(violations), len(recs))
+	}
+}
+
+// Finding 3. A write decided on a read model that has not seen what the
+// client already knows — a create acknowledged elsewhere a moment ago —
+// must not answer 404; writes accept min_position (?min_position= or
+// X-Agenda-Min-Position) as reads do; and a follower cut off from the
+// majority answers 503 unavailable for an appointment created there, not
+// 404.
+func TestWriteDecidedOnFreshState(t *testing.T) {
+	tc, leader := startCluster(t, 3)
+	fs := followersOf(tc.nodes, leader)
+	a, b := fs[0], fs[1]
+	u := tc.registerOn(leader, "freshwrites")
+	tc.waitPosition(clusterTimeout, tc.nodes, 1)
+	patch := func(n *clusterNode, id, title string, hdr map[string]string, query string) (*response, error) {
+		c := u.as(n)
+		c.http = &http.Client{Timeout: 20 * time.Second}
+		return sendWithHeaders(c, "PATCH", "/api/appointments/"+id+query, map[string]any{"title": title}, hdr)
+	}
+	var acked []written
+	slot := 0
+
+	// No fault: a PATCH sent to another node right after the create was
+	// acknowledged.
+	notFound := 0
+	for k := 0; k < 15; k++ {
+		from, to := tc.nodes[k%3], tc.nodes[(k+1)%3]
+		slot++
+		w := mustCreateSlot(t, u.as(from), slot)
+		acked = append(acked, w)
+		r, err := patch(to, w.ID, fmt.Sprintf("next door %d", k), nil, "")
+		if err != nil {
+			t.Fatalf("patch on %s: %v", to.id, err)
+		}
+		if r.Status == http.StatusNotFound {
+			notFound++
+			t.Errorf("PATCH on %s right after the create was acknowledged by %s answered 404: %s", to.id, from.id, r.Body)
+		} else if r.Status != http.StatusOK {
+			t.Errorf("PATCH on %s right after the create on %s: status %d: %s", to.id, from.id, r.Status, r.Body)
+		}
+	}
+	t.Logf("no fault: %d of 15 PATCHes sent to another node right after the create answered 404", notFound)
+
+	// A follower whose replication is slow (150 ms each way on its Raft
+	// port; the other follower keeps the quorum fast): a PATCH there right
+	// after a create acknowledged by the leader.
+	b.raftProxy.SetLatency(150 * time.Millisecond)
+	time.Sleep(500 * time.Millisecond)
+	notFound = 0
+	for k := 0; k < 5; k++ {
+		slot++
+		w := mustCreateSlot(t, u.as(leader), slot)
+		acked = append(acked, w)
+		r, err := patch(b, w.ID, fmt.Sprintf("slow follower %d", k), nil, "")
+		if err != nil {
+			t.Fatalf("patch on %s: %v", b.id, err)
+		}
+		if r.Status == http.StatusNotFound {
+			notFound++
+		} else if r.Status != http.StatusOK {
+			t.Errorf("PATCH on lagging %s right after the create: status %d: %s", b.id, r.Status, r.Body)
+		}
+	}
+	if notFound > 0 {
+		t.Errorf("%d of 5 PATCHes on lagging follower %s, sent right after the leader acknowledged the create, answered 404", notFound, b.id)
+	}
+
+	// min_position on writes: honoured (the write waits for it), as a query
+	// parameter or a header; refused as invalid when malformed; and 503
+	// when it cannot be reached, with nothing written.
+	for k, how := range []string{"query", "header"} {
+		slot++
+		w := mustCreateSlot(t, u.as(leader), slot)
+		acked = append(acked, w)
+		var hdr map[string]string
+		query := ""
+		if how == "query" {
+			query = fmt.Sprintf("?min_position=%d", w.Position)
+		} else {
+			hdr = map[string]string{"X-Agenda-Min-Position": fmt.Sprint(w.Position)}
+		}
+		r, err := patch(b, w.ID, fmt.Sprintf("min_position %d", k), hdr, query)
+		if err != nil {
+			t.Fatalf("patch on %s: %v", b.id, err)
+		}
+		if r.Status != http.StatusOK {
+			t.Errorf("PATCH with min_position (%s) = the create's position on lagging %s: status %d, want 200: %s", how, b.id, r.Status, r.Body)
+		}
+	}
+	b.raftProxy.SetLatency(0)
+	tc.waitPosition(clusterTimeout, tc.nodes, maxPosition(acked))
+	target := acked[0]
+	for _, bad := range []struct {
+		query  string
+		hdr    map[string]string
+		status int
+		code   string
+	}{
+		{"?min_position=abc", nil, http.StatusBadRequest, "invalid"},
+		{"?min_position=-1", nil, http.StatusBadRequest, "invalid"},
+		{"", map[string]string{"X-Agenda-Min-Position": "soon"}, http.StatusBadRequest, "invalid"},
+		{"?min_position=100000000", nil, http.StatusServiceUnavailable, "unavailable"},
+		{"", map[string]string{"X-Agenda-Min-Position": "100000000"}, http.StatusServiceUnavailable, "unavailable"},
+	} {
+		title := "must not be written " + bad.query + fmt.Sprint(bad.hdr)
+		r, err := patch(a, target.ID, title, bad.hdr, bad.query)
+		if err != nil {
+			t.Fatalf("patch: %v", err)
+		}
+		if r.Status != bad.status || r.ErrorCode() != bad.code {
+			t.Errorf("PATCH with min_position %q %v: status %d %q, want %d %s: %s", bad.query, bad.hdr, r.Status, r.ErrorCode(), bad.status, bad.code, r.Body)
+		}
+		var got struct {
+			Title string `json:"title"`
+		}
+		u.as(leader).do("GET", "/api/appointments/"+target.ID+"?consistency=strong", nil).expect(t, http.StatusOK).JSON(t, &got)
+		if got.Title == title {
+			t.Errorf("PATCH with min_position %q %v was written although refused", bad.query, bad.hdr)
+		}
+	}
+	// (Not one of acked: on today's code this DELETE goes through.)
+	slot++
+	victim := mustCreateSlot(t, u.as(leader), slot)
+	c := u.as(a)
+	c.http = &http.Client{Timeout: 20 * time.Second}
+	if r, err := sendWithHeaders(c, "DELETE", "/api/appointments/"+victim.ID+"?min_position=100000000", nil, nil); err != nil {
+		t.Fatalf("delete: %v", err)
+	} else if r.Status != http.StatusServiceUnavailable {
+		t.Errorf("DELETE with an unreachable min_position: status %d, want 503: %s", r.Status, r.Body)
+	}
+	if r := u.as(leader).do("GET", "/api/appointments/"+victim.ID+"?consistency=strong", nil); r.Status != http.StatusOK {
+		t.Errorf("after a DELETE refused for its min_position, the appointment reads %d: %s", r.Status, r.Body)
+	}
+
+	// A follower cut off from the majority: the appointments created on the
+	// majority meanwhile are unknown to it, and it cannot know that; it
+	// must answer 503 unavailable, not 404.
+	tc.isolate(a)
+	rest := othersThan(tc.nodes, a)
+	var fresh []written
+	for k := 0; k < 3; k++ {
+		slot++
+		w, _ := tc.createEventually(u.as(rest[k%2]), slot, clusterTimeout)
+		fresh = append(fresh, w)
+	}
+	acked = append(acked, fresh...)
+	for _, w := range fresh {
+		r, err := patch(a, w.ID, "from the minority", nil, "")
+		switch {
+		case err != nil:
+			t.Errorf("PATCH on minority-side %s: no answer (%v), want 503 unavailable", a.id, err)
+		case r.Status != http.StatusServiceUnavailable || r.ErrorCode() != "unavailable":
+			t.Errorf("PATCH on minority-side %s of an appointment created on the majority: status %d %q, want 503 unavailable: %s", a.id, r.Status, r.ErrorCode(), r.Body)
+		}
+		c := u.as(a)
+		c.http = &http.Client{Timeout: 20 * time.Second}
+		r, err = c.send("DELETE", "/api/appointments/"+w.ID, nil)
+		switch {
+		case err != nil:
+			t.Errorf("DELETE on minority-side %s: no answer (%v), want 503 unavailable", a.id, err)
+		case r.Status != http.StatusServiceUnavailable || r.ErrorCode() != "unavailable":
+			t.Errorf("DELETE on minority-side %s of an appointment created on the majority: status %d %q, want 503 unavailable: %s", a.id, r.Status, r.ErrorCode(), r.Body)
+		}
+	}
+	tc.heal()
+	tc.waitStable(clusterTimeout, tc.nodes, false)
+	for _, w := range fresh {
+		u.as(leader).do("GET", "/api/appointments/"+w.ID+"?consistency=strong", nil).expect(t, http.StatusOK)
+	}
+	tc.expectVisibleEverywhere(u, tc.nodes, acked)
+	tc.stopAndCompareEventStores(nil, maxPosition(acked))
+}

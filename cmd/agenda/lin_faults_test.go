@@ -1,0 +1,278 @@
+package main
+
+// The fault injector of the linearizability harness: a seeded random
+// schedule of real faults — SIGKILL and restart, SIGSTOP/SIGCONT,
+// partitions (a follower, the leader, one-way), and a disk lost while the
+// leader is cut off — applied to a testCluster while clients run.
+
+import (
+	"fmt"
+	"math/rand"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// linFault names a kind of fault.
+type linFault string
+
+const (
+	faultKillLeader      linFault = "kill-leader"
+	faultKillNode        linFault = "kill-node"
+	faultStopNode        linFault = "sigstop"
+	faultIsolateLeader   linFault = "isolate-leader"
+	faultIsolateFollower linFault = "isolate-follower"
+	faultOneWay          linFault = "one-way"
+	faultDiskLoss        linFault = "disk-loss+partition"
+)
+
+// allLinFaults is every kind, for the soak.
+var allLinFaults = []linFault{faultKillLeader, faultKillNode, faultStopNode, faultIsolateLeader,
+	faultIsolateFollower, faultOneWay, faultDiskLoss}
+
+// parseLinFaults reads a comma-separated list of kinds.
+func parseLinFaults(s string) ([]linFault, error) {
+	var out []linFault
+	for _, f := range strings.Split(s, ",") {
+		k := linFault(strings.TrimSpace(f))
+		if !slices.Contains(allLinFaults, k) {
+			return nil, fmt.Errorf("unknown fault %q (known: %v)", k, allLinFaults)
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// nemesis injects faults. It runs on the test goroutine: it may fail the
+// test.
+type nemesis struct {
+	tc    *testCluster
+	rng   *rand.Rand
+	kinds []linFault
+	// calm and hold bound the pause between faults and a fault's length.
+	calm, hold [2]time.Duration
+	injected   map[linFault]int
+	log        []string
+	start      time.Time
+	stopped    map[*clusterNode]bool // SIGSTOPped now
+}
+
+func newNemesis(tc *testCluster, seed int64, kinds []linFault) *nemesis {
+	return &nemesis{tc: tc, rng: rand.New(rand.NewSource(seed)), kinds: kinds,
+		calm: [2]time.Duration{time.Second, 3 * time.Second}, hold: [2]time.Duration{2 * time.Second, 5 * time.Second},
+		injected: map[linFault]int{}, start: time.Now(), stopped: map[*clusterNode]bool{}}
+}
+
+func (nm *nemesis) between(r [2]time.Duration) time.Duration {
+	return r[0] + time.Duration(nm.rng.Int63n(int64(r[1]-r[0])+1))
+}
+
+func (nm *nemesis) note(format string, args ...any) {
+	line := fmt.Sprintf("%7.2fs ", time.Since(nm.start).Seconds()) + fmt.Sprintf(format, args...)
+	nm.log = append(nm.log, line)
+	nm.tc.t.Log("nemesis: " + line)
+}
+
+// total is the number of faults injected.
+func (nm *nemesis) total() int {
+	n := 0
+	for _, c := range nm.injected {
+		n += c
+	}
+	return n
+}
+
+// run injects faults until the deadline, then ends the last one.
+func (nm *nemesis) run(until time.Time) {
+	for time.Now().Add(nm.calm[1] + nm.hold[1]).Before(until) {
+		time.Sleep(nm.between(nm.calm))
+		nm.tc.checkAlive()
+		kind := nm.kinds[nm.rng.Intn(len(nm.kinds))]
+		nm.inject(kind)
+		nm.injected[kind]++
+		// Let the cluster find a leader again before the next fault, so that
+		// faults do not pile up into a permanent outage.
+		nm.awaitLeader(60 * time.Second)
+	}
+}
+
+// inject applies one fault and ends it.
+func (nm *nemesis) inject(kind linFault) {
+	tc := nm.tc
+	leader := nm.leader()
+	if leader == nil {
+		leader = tc.nodes[nm.rng.Intn(len(tc.nodes))]
+	}
+	followers := othersThan(tc.nodes, leader)
+	nm.rng.Shuffle(len(followers), func(i, j int) { followers[i], followers[j] = followers[j], followers[i] })
+	hold := nm.between(nm.hold)
+	switch kind {
+	case faultKillLeader, faultKillNode:
+		victim := leader
+		if kind == faultKillNode {
+			victim = tc.nodes[nm.rng.Intn(len(tc.nodes))]
+		}
+		nm.note("SIGKILL %s (leader %s) for %v", victim.id, leader.id, hold)
+		victim.kill()
+		time.Sleep(hold)
+		victim.start()
+	case faultStopNode:
+		victim := leader
+		if nm.rng.Intn(2) == 0 {
+			victim = tc.nodes[nm.rng.Intn(len(tc.nodes))]
+		}
+		nm.note("SIGSTOP %s (leader %s) for %v", victim.id, leader.id, hold)
+		nm.pause(victim)
+		time.Sleep(hold)
+		nm.resume(victim)
+	case faultIsolateLeader:
+		nm.note("isolate leader %s for %v", leader.id, hold)
+		tc.isolate(leader)
+		time.Sleep(hold)
+		tc.heal()
+	case faultIsolateFollower:
+		// A minority: one follower, or as many as the quorum can spare.
+		k := 1 + nm.rng.Intn(max(1, (len(tc.nodes)-1)/2))
+		cut := followers[:k]
+		nm.note("isolate followers %s for %v", ids(cut), hold)
+		tc.partition(cut, othersThanAll(tc.nodes, cut...))
+		time.Sleep(hold)
+		tc.heal()
+	case faultOneWay:
+		if nm.rng.Intn(2) == 0 {
+			nm.note("leader %s hears nothing from the others for %v", leader.id, hold)
+			tc.cutOneWay(followers, []*clusterNode{leader})
+		} else {
+			nm.note("follower %s hears nothing from the others for %v", followers[0].id, hold)
+			tc.cutOneWay(othersThan(tc.nodes, followers[0]), []*clusterNode{followers[0]})
+		}
+		time.Sleep(hold)
+		tc.heal()
+	case faultDiskLoss:
+		nm.diskLoss(leader, followers, hold)
+	}
+}
+
+// diskLoss is finding 1 of issue 8, generalised to n nodes: a minority of
+// followers (stale) is cut off while writes commit on the rest; then one
+// follower of the rest loses its disk and restarts empty, with the same
+// NODE_ID and addresses, while the leader's side is cut off from the stale
+// nodes and the wiped one — which together are a majority. An empty node
+// that voted as its old self would elect a stale leader and lose what the
+// quorum had acknowledged.
+func (nm *nemesis) diskLoss(leader *clusterNode, followers []*clusterNode, hold time.Duration) {
+	tc := nm.tc
+	m := (len(tc.nodes) - 1) / 2
+	stale, rest := followers[:m], append([]*clusterNode{leader}, followers[m:]...)
+	wiped := rest[len(rest)-1]
+	nm.note("disk loss: cut off %s while %s take writes", ids(stale), ids(rest))
+	tc.partition(stale, rest)
+	time.Sleep(nm.between([2]time.Duration{2 * time.Second, 3 * time.Second}))
+	nm.note("disk loss: SIGKILL %s, delete its data dir; cut off %s; restart %s empty for %v", wiped.id, ids(rest[:len(rest)-1]), wiped.id, hold)
+	wiped.kill()
+	if err := os.RemoveAll(wiped.dataDir); err != nil {
+		tc.t.Fatalf("wipe %s: %v", wiped.id, err)
+	}
+	tc.heal()
+	minority := rest[:len(rest)-1]
+	tc.partition(minority, othersThanAll(tc.nodes, minority...))
+	wiped.start()
+	time.Sleep(hold)
+	tc.heal()
+}
+
+// pause sends SIGSTOP; resume SIGCONT.
+func (nm *nemesis) pause(n *clusterNode) {
+	n.signal(syscall.SIGSTOP)
+	nm.stopped[n] = true
+}
+
+func (nm *nemesis) resume(n *clusterNode) {
+	n.signal(syscall.SIGCONT)
+	delete(nm.stopped, n)
+}
+
+// end heals every fault: the network, stopped and killed nodes.
+func (nm *nemesis) end() {
+	nm.tc.heal()
+	for n := range nm.stopped {
+		nm.resume(n)
+	}
+	for _, n := range nm.tc.nodes {
+		if !n.running() {
+			n.start()
+		}
+	}
+}
+
+// leader returns the node most running nodes name as leader, if it says so
+// itself; nil if none.
+func (nm *nemesis) leader() *clusterNode {
+	votes := map[string]int{}
+	for _, n := range nm.tc.nodes {
+		if !n.running() || nm.stopped[n] {
+			continue
+		}
+		if s, err := n.status(); err == nil && s.LeaderID != "" {
+			votes[s.LeaderID]++
+		}
+	}
+	best, most := "", 0
+	for id, c := range votes {
+		if c > most || c == most && id < best {
+			best, most = id, c
+		}
+	}
+	for _, n := range nm.tc.nodes {
+		if n.id == best && n.running() && !nm.stopped[n] {
+			if s, err := n.status(); err == nil && s.State == "Leader" {
+				return n
+			}
+		}
+	}
+	return nil
+}
+
+// awaitLeader waits until a majority names the same leader, which says so.
+func (nm *nemesis) awaitLeader(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		nm.tc.checkAlive()
+		if nm.leader() != nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	nm.tc.t.Errorf("nemesis: no leader %v after the last fault", d)
+}
+
+// signal sends sig to the node's process, if it runs.
+func (n *clusterNode) signal(sig syscall.Signal) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd != nil {
+		n.cmd.Process.Signal(sig)
+	}
+}
+
+// ids lists the nodes' IDs.
+func ids(nodes []*clusterNode) string {
+	var out []string
+	for _, n := range nodes {
+		out = append(out, n.id)
+	}
+	return strings.Join(out, ",")
+}
+
+// othersThanAll returns group without any of ns.
+func othersThanAll(group []*clusterNode, ns ...*clusterNode) []*clusterNode {
+	var out []*clusterNode
+	for _, m := range group {
+		if !slices.Contains(ns, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}

@@ -1,0 +1,676 @@
+package main
+
+// Recording client operations, and checking the recorded history against
+// the final event store.
+//
+// Every write carries a unique X-Request-ID, which the node records as the
+// correlation ID of the events it commits. Once the cluster has healed and
+// the event stores are identical, the store therefore says, for every
+// write, whether it committed, at which positions, and what it wrote —
+// etcd's robustness tests use their watch stream the same way. That
+// resolves unknown outcomes (a committed one gets the model's "committed"
+// answer, one that did not commit is dropped: it had no effect) and lets
+// every answer be held to the write's own events.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+
+	"github.com/agendahq/agenda/events"
+)
+
+// linRecord is one operation as the client saw it.
+type linRecord struct {
+	Client int
+	Node   string
+	In     linInput
+	ReqID  string
+	// Call and Return are offsets from the history's start.
+	Call, Return time.Duration
+	// Status is the HTTP status; 0 if there was no answer.
+	Status int
+	Code   string // error code of an error answer
+	// Unknown is set when the write may or may not have happened: no answer,
+	// a 5xx, or a 503 with details.outcome "unknown".
+	Unknown bool
+	// Position is the answer's X-Agenda-Position (-1 if absent).
+	Position int64
+	// Version and Title are what a 2xx body showed; ETag its header.
+	Version int64
+	Title   string
+	ETag    int64
+	// MinPosition is what a plain read asked for.
+	MinPosition int64
+	Err         string
+}
+
+func (r linRecord) String() string {
+	s := fmt.Sprintf("client %d on %s: %s %s title %q if-match %d (req %s) → ", r.Client, r.Node, r.In.Kind, r.In.ID, r.In.Title, r.In.IfMatch, r.ReqID)
+	if r.Status == 0 {
+		return s + "no answer: " + r.Err
+	}
+	s += fmt.Sprintf("%d %s position %d version %d title %q etag %d", r.Status, r.Code, r.Position, r.Version, r.Title, r.ETag)
+	if r.Unknown {
+		s += " (outcome unknown)"
+	}
+	return s + fmt.Sprintf(" [%v–%v]", r.Call.Round(time.Millisecond), r.Return.Round(time.Millisecond))
+}
+
+// succeeded reports whether the answer says the write happened.
+func (r linRecord) succeeded() bool {
+	return r.Status == http.StatusOK || r.Status == http.StatusCreated || r.Status == http.StatusNoContent || r.Status == http.StatusAccepted
+}
+
+// refused reports whether the answer says the write did not happen.
+func (r linRecord) refused() bool {
+	return r.Status >= 400 && r.Status < 500 || r.Status == http.StatusServiceUnavailable && !r.Unknown
+}
+
+// linHistory collects records from many goroutines.
+type linHistory struct {
+	start time.Time
+	mu    sync.Mutex
+	recs  []linRecord
+	seq   int
+}
+
+func newLinHistory() *linHistory { return &linHistory{start: time.Now()} }
+
+func (h *linHistory) add(r linRecord) {
+	h.mu.Lock()
+	h.recs = append(h.recs, r)
+	h.mu.Unlock()
+}
+
+func (h *linHistory) records() []linRecord {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.recs)
+}
+
+// nextReqID returns a request ID unique in the history.
+func (h *linHistory) nextReqID(client int) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.seq++
+	return fmt.Sprintf("lin-%d-%d-%d", h.start.UnixNano()%1e9, client, h.seq)
+}
+
+// slotTime is the start of slot s; every slot is the same half hour of each
+// user's day, so slots never overlap.
+func slotTime(s int) time.Time {
+	return time.Date(2028, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(s) * time.Hour)
+}
+
+// perform sends one operation through c (a user's client aimed at node)
+// and records it. Creates are in in.Slot's time; the caller sets Title,
+// ID and IfMatch.
+func (h *linHistory) perform(c *client, client int, node string, slot int, in linInput, minPos int64) linRecord {
+	rec := linRecord{Client: client, Node: node, In: in, ReqID: h.nextReqID(client), Position: -1, MinPosition: minPos}
+	var method, path string
+	var body any
+	switch in.Kind {
+	case linCreate:
+		method, path = "POST", "/api/appointments"
+		body = appointmentBody(in.Title, slotTime(slot), 30*time.Minute)
+	case linPatch:
+		method, path = "PATCH", "/api/appointments/"+in.ID
+		body = map[string]any{"title": in.Title}
+	case linDelete:
+		method, path = "DELETE", "/api/appointments/"+in.ID
+	case linStrongRead:
+		method, path = "GET", "/api/appointments/"+in.ID+"?consistency=strong"
+	case linPlainRead:
+		method, path = "GET", fmt.Sprintf("/api/appointments/%s?min_position=%d", in.ID, minPos)
+	}
+	hdr := map[string]string{"X-Request-ID": rec.ReqID}
+	if in.IfMatch != 0 {
+		hdr["If-Match"] = fmt.Sprintf(`"%d"`, in.IfMatch)
+	}
+	rec.Call = time.Since(h.start)
+	r, err := sendWithHeaders(c, method, path, body, hdr)
+	rec.Return = time.Since(h.start)
+	if err != nil {
+		rec.Err = err.Error()
+		rec.Unknown = true
+		h.add(rec)
+		return rec
+	}
+	rec.Status = r.Status
+	if p, err := strconv.ParseInt(r.Header.Get("X-Agenda-Position"), 10, 64); err == nil {
+		rec.Position = p
+	}
+	if et := strings.Trim(r.Header.Get("ETag"), `"`); et != "" {
+		rec.ETag, _ = strconv.ParseInt(et, 10, 64)
+	}
+	switch {
+	case r.Status == http.StatusOK || r.Status == http.StatusCreated:
+		var a struct {
+			ID      string `json:"id"`
+			Title   string `json:"title"`
+			Version int64  `json:"version"`
+		}
+		if err := json.Unmarshal(r.Body, &a); err != nil {
+			rec.Err = fmt.Sprintf("undecodable body %q", r.Body)
+		}
+		rec.Version, rec.Title = a.Version, a.Title
+		if in.Kind == linCreate {
+			rec.In.ID = a.ID
+		}
+	case r.Status >= 400:
+		var e struct {
+			Error apiError `json:"error"`
+		}
+		json.Unmarshal(r.Body, &e)
+		rec.Code = e.Error.Code
+		rec.Err = e.Error.Message
+		if r.Status >= 500 && (r.Status != http.StatusServiceUnavailable || e.Error.Details["outcome"] == "unknown") {
+			rec.Unknown = true
+		}
+	}
+	h.add(rec)
+	return rec
+}
+
+// sendWithHeaders is client.send with extra request headers.
+func sendWithHeaders(c *client, method, path string, v any, hdr map[string]string) (*response, error) {
+	var body io.Reader
+	if v != nil {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if v != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	for k, val := range hdr {
+		req.Header.Set(k, val)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read body: %w", method, path, err)
+	}
+	return &response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
+}
+
+// ---------------------------------------------------------------------------
+// What the event store says.
+
+// storeEvent is one event of an appointment stream.
+type storeEvent struct {
+	Version, Position int64
+	Type              string
+	// Title is the appointment's title after the event ("" once deleted).
+	Title string
+	ReqID string
+}
+
+// reqEffect is what one request committed.
+type reqEffect struct {
+	First, Last int64 // positions of its first and last events
+	Count       int
+	// Contiguous is false if another request's event lies between its own.
+	Contiguous bool
+	// Appointment is the appointment stream it wrote, its event there.
+	ApptID string
+	Event  storeEvent
+}
+
+// storeFacts indexes a final event store for the checks.
+type storeFacts struct {
+	byReq map[string]*reqEffect
+	// streams maps an appointment ID to its events in version order.
+	streams map[string][]storeEvent
+	head    int64
+}
+
+func newStoreFacts(evs []events.Envelope) *storeFacts {
+	f := &storeFacts{byReq: map[string]*reqEffect{}, streams: map[string][]storeEvent{}}
+	lastReq := ""
+	for _, e := range evs {
+		f.head = max(f.head, e.Position)
+		var data struct {
+			AppointmentID string `json:"appointment_id"`
+			Title         string `json:"title"`
+		}
+		ev := storeEvent{Version: e.Version, Position: e.Position, Type: e.Type, ReqID: e.CorrelationID}
+		id, isAppt := strings.CutPrefix(e.Stream, "appointment-")
+		if isAppt {
+			json.Unmarshal(e.Data, &data)
+			s := f.streams[id]
+			switch e.Type {
+			case "appointment.created", "appointment.updated":
+				ev.Title = data.Title
+			case "appointment.deleted":
+			default:
+				if len(s) > 0 {
+					ev.Title = s[len(s)-1].Title
+				}
+			}
+			f.streams[id] = append(s, ev)
+		}
+		if e.CorrelationID != "" {
+			r := f.byReq[e.CorrelationID]
+			if r == nil {
+				r = &reqEffect{First: e.Position, Contiguous: true}
+				f.byReq[e.CorrelationID] = r
+			} else if lastReq != e.CorrelationID {
+				r.Contiguous = false
+			}
+			r.Last, r.Count = e.Position, r.Count+1
+			if isAppt {
+				r.ApptID, r.Event = id, ev
+			}
+		}
+		lastReq = e.CorrelationID
+	}
+	return f
+}
+
+// stateAt returns the appointment's last event at or before position pos
+// (ok false if it did not exist yet).
+func (f *storeFacts) stateAt(id string, pos int64) (storeEvent, bool) {
+	var last storeEvent
+	found := false
+	for _, e := range f.streams[id] {
+		if e.Position > pos {
+			break
+		}
+		last, found = e, true
+	}
+	return last, found
+}
+
+// event returns version v of the appointment's stream.
+func (f *storeFacts) event(id string, v int64) (storeEvent, bool) {
+	s := f.streams[id]
+	if v < 1 || int(v) > len(s) {
+		return storeEvent{}, false
+	}
+	return s[v-1], true
+}
+
+// deleted reports whether the appointment's stream ends in a deletion.
+func (f *storeFacts) deleted(id string) bool {
+	s := f.streams[id]
+	return len(s) > 0 && s[len(s)-1].Type == "appointment.deleted"
+}
+
+// linVerdict is the outcome of checking a history against the store.
+type linVerdict struct {
+	// Violations are broken promises found without porcupine.
+	Violations []string
+	// Ops is the history for porcupine.
+	Ops []porcupine.Operation
+	// Writes/Reads count the operations checked; Unknown those whose
+	// outcome was unknown (Resolved: found committed).
+	Writes, StrongReads, PlainReads, Unknown, Resolved int
+	// LongestOutage is the longest span with no successful write.
+	LongestOutage time.Duration
+}
+
+// checkAgainstStore holds every record to the final store and builds the
+// porcupine history.
+func checkAgainstStore(recs []linRecord, f *storeFacts, end time.Duration) linVerdict {
+	var v linVerdict
+	bad := func(r linRecord, format string, args ...any) {
+		v.Violations = append(v.Violations, fmt.Sprintf(format, args...)+": "+r.String())
+	}
+	// Writes answered with a position, by position: they bound the return
+	// time of the unknown outcomes that committed before them.
+	type mark struct {
+		pos int64
+		ret time.Duration
+	}
+	var marks []mark
+	seenReq := map[string]bool{}
+	for _, r := range recs {
+		if r.In.Kind == linStrongRead || r.In.Kind == linPlainRead {
+			continue
+		}
+		eff := f.byReq[r.ReqID]
+		if eff != nil && eff.Count > 0 && !eff.Contiguous {
+			bad(r, "the write's events are not contiguous in the log")
+		}
+		if seenReq[r.ReqID] {
+			bad(r, "request ID used twice (harness bug)")
+		}
+		seenReq[r.ReqID] = true
+		switch {
+		case r.succeeded() && eff == nil:
+			bad(r, "acknowledged write is not in the event store (lost)")
+		case r.refused() && eff != nil:
+			bad(r, "write refused with %d %s, but it committed at position %d", r.Status, r.Code, eff.Last)
+		case r.succeeded() && r.Status != http.StatusAccepted:
+			if r.Position != eff.Last {
+				bad(r, "answer's X-Agenda-Position %d, but the write's last event is at %d", r.Position, eff.Last)
+				continue
+			}
+			marks = append(marks, mark{eff.Last, r.Return})
+		}
+	}
+	sort.Slice(marks, func(i, j int) bool { return marks[i].pos > marks[j].pos })
+	// minRet[i]: the earliest return among marks[0..i] (positions ≥ marks[i].pos).
+	minRet := make([]time.Duration, len(marks))
+	for i, m := range marks {
+		minRet[i] = m.ret
+		if i > 0 {
+			minRet[i] = min(minRet[i], minRet[i-1])
+		}
+	}
+	boundFor := func(pos int64) time.Duration {
+		// The last mark with position ≥ pos.
+		i := sort.Search(len(marks), func(i int) bool { return marks[i].pos < pos }) - 1
+		if i < 0 {
+			return end
+		}
+		return minRet[i]
+	}
+
+	var successes []time.Duration
+	for _, r := range recs {
+		eff := f.byReq[r.ReqID]
+		op := porcupine.Operation{ClientId: r.Client, Input: r.In, Call: int64(r.Call), Return: int64(r.Return),
+			Metadata: fmt.Sprintf("%s via %s, %d %s, position %d", r.ReqID, r.Node, r.Status, r.Code, r.Position)}
+		out := linOutput{}
+		switch r.In.Kind {
+		case linPlainRead:
+			v.PlainReads++
+			checkPlainRead(r, f, bad)
+			continue
+		case linStrongRead:
+			switch r.Status {
+			case http.StatusOK:
+				out = linOutput{Outcome: outOK, Version: r.Version, Title: r.Title}
+			case http.StatusNotFound:
+				out.Outcome = outNotFound
+			case http.StatusServiceUnavailable, 0:
+				continue // a refused read says nothing
+			default:
+				bad(r, "unexpected answer to a strong read")
+				continue
+			}
+			v.StrongReads++
+		default:
+			v.Writes++
+			if r.succeeded() {
+				successes = append(successes, r.Return)
+			}
+			if r.Unknown {
+				v.Unknown++
+				if eff == nil {
+					continue // it did not happen
+				}
+				v.Resolved++
+			}
+			if eff != nil && r.In.Kind == linCreate {
+				if r.In.ID != "" && r.In.ID != eff.ApptID {
+					bad(r, "create answered with ID %s, but committed %s", r.In.ID, eff.ApptID)
+				}
+				op.Input = linInput{Kind: r.In.Kind, Slot: r.In.Slot, ID: eff.ApptID, Title: r.In.Title}
+			}
+			switch {
+			case r.Unknown || r.Status == http.StatusAccepted:
+				out.Outcome = outCommitted
+				if r.Unknown {
+					op.Return = int64(boundFor(eff.Last))
+				}
+			case r.succeeded():
+				out = linOutput{Outcome: outOK, Version: r.Version, Title: r.Title}
+				if r.In.Kind == linDelete {
+					out = linOutput{Outcome: outOK}
+				}
+				checkWriteAnswer(r, eff, bad)
+			case r.Status == http.StatusNotFound:
+				out.Outcome = outNotFound
+				if r.In.Kind == linCreate {
+					out = linOutput{Outcome: outIllegal, Note: "a create answered 404"}
+				}
+			case r.Status == http.StatusPreconditionFailed:
+				out.Outcome = outPrecondition
+			case r.Status == http.StatusConflict && r.Code == "schedule_conflict":
+				out.Outcome = outScheduleConflict
+			case r.Status == http.StatusConflict, r.Status == http.StatusServiceUnavailable, r.Status == http.StatusTooManyRequests:
+				continue // refused without effect (the store check holds it to that)
+			default:
+				bad(r, "unexpected answer to a write")
+				continue
+			}
+		}
+		op.Output = out
+		v.Ops = append(v.Ops, op)
+	}
+	checkStaleAnswers(recs, f, bad)
+	slices.Sort(successes)
+	prev := time.Duration(0)
+	for _, s := range successes {
+		v.LongestOutage = max(v.LongestOutage, s-prev)
+		prev = s
+	}
+	if len(successes) > 0 {
+		v.LongestOutage = max(v.LongestOutage, end-prev)
+	}
+	return v
+}
+
+// checkWriteAnswer holds a successful write's answer to its own committed
+// event: the state it shows and its ETag are those right after that event.
+func checkWriteAnswer(r linRecord, eff *reqEffect, bad func(linRecord, string, ...any)) {
+	if eff.ApptID == "" {
+		bad(r, "the write committed no event on an appointment stream")
+		return
+	}
+	want := eff.Event
+	switch r.In.Kind {
+	case linCreate:
+		if want.Type != "appointment.created" {
+			bad(r, "a create committed %s", want.Type)
+		}
+	case linPatch:
+		if want.Type != "appointment.updated" {
+			bad(r, "a patch committed %s", want.Type)
+		}
+	case linDelete:
+		if want.Type != "appointment.deleted" {
+			bad(r, "a delete committed %s", want.Type)
+		}
+		return
+	}
+	if r.Version != want.Version || r.Title != want.Title {
+		bad(r, "answer shows version %d %q, but the write's own event made version %d %q", r.Version, r.Title, want.Version, want.Title)
+	}
+	if r.ETag != want.Version {
+		bad(r, "answer's ETag is %d, but the write made version %d", r.ETag, want.Version)
+	}
+}
+
+// checkPlainRead holds a plain read to what the contract promises of it:
+// not served below its min_position, a state the appointment really had,
+// at least as new as the position the answer names.
+func checkPlainRead(r linRecord, f *storeFacts, bad func(linRecord, string, ...any)) {
+	switch r.Status {
+	case http.StatusOK, http.StatusNotFound:
+	case http.StatusServiceUnavailable, 0:
+		return
+	default:
+		bad(r, "unexpected answer to a read")
+		return
+	}
+	if r.Position < r.MinPosition {
+		bad(r, "read served at position %d, below its min_position %d", r.Position, r.MinPosition)
+	}
+	at, existed := f.stateAt(r.In.ID, r.Position)
+	if r.Status == http.StatusNotFound {
+		if existed && !f.deleted(r.In.ID) {
+			bad(r, "read answered 404 at position %d, where the appointment exists (and was never deleted)", r.Position)
+		}
+		return
+	}
+	e, ok := f.event(r.In.ID, r.Version)
+	switch {
+	case !ok:
+		bad(r, "read shows version %d, which the appointment never had", r.Version)
+	case e.Type == "appointment.deleted":
+		bad(r, "read shows version %d, the appointment's deletion, as live", r.Version)
+	case e.Title != r.Title:
+		bad(r, "read shows version %d titled %q; that version's title is %q", r.Version, r.Title, e.Title)
+	case existed && r.Version < at.Version:
+		bad(r, "read at position %d shows version %d, older than version %d committed at %d", r.Position, r.Version, at.Version, at.Position)
+	}
+	if r.ETag != r.Version {
+		bad(r, "ETag %d for version %d", r.ETag, r.Version)
+	}
+}
+
+// endOfHistory is later than every return time.
+func endOfHistory(recs []linRecord) time.Duration {
+	var end time.Duration
+	for _, r := range recs {
+		end = max(end, r.Return)
+	}
+	return min(end+time.Second, math.MaxInt64)
+}
+
+// checkStaleAnswers finds answers that no state of the window they were
+// in flight allows — the porcupine verdict made readable. Every write
+// acknowledged before an operation was sent committed before it took
+// effect, and every write sent after its answer committed after: so the
+// operation saw the state at some position between the highest position
+// acknowledged before its call (lo) and the lowest committed by a write
+// sent after its return (hi, exclusive). An answer that fits no state in
+// [lo, hi) was decided on stale (or future) state.
+func checkStaleAnswers(recs []linRecord, f *storeFacts, bad func(linRecord, string, ...any)) {
+	type acked struct {
+		pos       int64
+		call, ret time.Duration
+	}
+	var ws []acked
+	slotOf := map[string]string{} // appointment ID → slot key
+	for _, r := range recs {
+		eff := f.byReq[r.ReqID]
+		if r.In.Kind == linCreate && eff != nil {
+			slotOf[eff.ApptID] = r.In.Slot
+		}
+		if eff != nil && r.succeeded() && r.Status != http.StatusAccepted && r.Position == eff.Last {
+			ws = append(ws, acked{eff.Last, r.Call, r.Return})
+		}
+	}
+	bySlot := map[string][]string{}
+	for id, s := range slotOf {
+		bySlot[s] = append(bySlot[s], id)
+	}
+	byRet := slices.Clone(ws)
+	slices.SortFunc(byRet, func(a, b acked) int { return cmpDur(a.ret, b.ret) })
+	prefixMax := make([]int64, len(byRet))
+	for i, w := range byRet {
+		prefixMax[i] = w.pos
+		if i > 0 {
+			prefixMax[i] = max(prefixMax[i], prefixMax[i-1])
+		}
+	}
+	byCall := slices.Clone(ws)
+	slices.SortFunc(byCall, func(a, b acked) int { return cmpDur(a.call, b.call) })
+	suffixMin := make([]int64, len(byCall))
+	for i := len(byCall) - 1; i >= 0; i-- {
+		suffixMin[i] = byCall[i].pos
+		if i < len(byCall)-1 {
+			suffixMin[i] = min(suffixMin[i], suffixMin[i+1])
+		}
+	}
+	window := func(r linRecord) (lo, hi int64) {
+		i := sort.Search(len(byRet), func(i int) bool { return byRet[i].ret >= r.Call })
+		if i > 0 {
+			lo = prefixMax[i-1]
+		}
+		j := sort.Search(len(byCall), func(j int) bool { return byCall[j].call > r.Return })
+		hi = math.MaxInt64
+		if j < len(byCall) {
+			hi = suffixMin[j]
+		}
+		return lo, hi
+	}
+	// fits reports whether pred holds for the stream's state at some
+	// position in [lo, hi).
+	fits := func(id string, lo, hi int64, pred func(e storeEvent, existed bool) bool) bool {
+		e, ok := f.stateAt(id, lo)
+		if pred(e, ok) {
+			return true
+		}
+		for _, ev := range f.streams[id] {
+			if ev.Position > lo && ev.Position < hi && pred(ev, true) {
+				return true
+			}
+		}
+		return false
+	}
+	live := func(e storeEvent, existed bool) bool { return existed && e.Type != "appointment.deleted" }
+	for _, r := range recs {
+		if r.Unknown || r.Status == 0 {
+			continue
+		}
+		lo, hi := window(r)
+		switch {
+		case r.In.Kind == linCreate && r.Code == "schedule_conflict":
+			taken := false
+			for _, id := range bySlot[r.In.Slot] {
+				if fits(id, lo, hi, live) {
+					taken = true
+				}
+			}
+			// Another slot's appointment cannot clash: slots never overlap.
+			if !taken {
+				bad(r, "schedule_conflict, but the slot was free at every position in [%d, %d)", lo, hi)
+			}
+		case (r.In.Kind == linPatch || r.In.Kind == linDelete || r.In.Kind == linStrongRead) && r.Status == http.StatusNotFound:
+			if !fits(r.In.ID, lo, hi, func(e storeEvent, existed bool) bool { return existed && !live(e, existed) }) {
+				bad(r, "404, but the appointment was live at every position in [%d, %d)", lo, hi)
+			}
+		case r.Status == http.StatusPreconditionFailed:
+			if !fits(r.In.ID, lo, hi, func(e storeEvent, existed bool) bool { return live(e, existed) && e.Version != r.In.IfMatch }) {
+				bad(r, "412, but the appointment was at version %d (or gone) at every position in [%d, %d)", r.In.IfMatch, lo, hi)
+			}
+		case r.In.Kind == linStrongRead && r.Status == http.StatusOK:
+			if !fits(r.In.ID, lo, hi, func(e storeEvent, existed bool) bool {
+				return live(e, existed) && e.Version == r.Version && e.Title == r.Title
+			}) {
+				bad(r, "strong read shows version %d %q, a state the appointment was not in at any position in [%d, %d)", r.Version, r.Title, lo, hi)
+			}
+		}
+	}
+}
+
+func cmpDur(a, b time.Duration) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

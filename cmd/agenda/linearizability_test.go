@@ -1,0 +1,479 @@
+package main
+
+// The linearizability harness (issue 8), modelled on etcd's robustness
+// tests: real node processes (cluster_harness_test.go), clients on every
+// node creating, patching (with and without If-Match), deleting and reading
+// (strong and plain) a few users' appointments while a seeded nemesis
+// injects faults (lin_faults_test.go); every operation recorded with its
+// call and return times (lin_history_test.go); afterwards the cluster is
+// healed and must converge, and then:
+//
+//   - every node ready (no projection stopped), no "projection stopped" in
+//     any log;
+//   - nobody double-booked: no two blocking entries overlap in any agenda,
+//     read with consistency=strong on every node;
+//   - event stores identical on every node, byte for byte;
+//   - every acknowledged write in the store, no refused write in it, every
+//     successful answer showing its own event's state, ETag and position;
+//   - plain reads showing states that existed, no older than their position;
+//   - porcupine: writes and strong reads linearizable, per slot, unknown
+//     outcomes resolved against the store. On a failure porcupine's HTML
+//     visualization is written to $AGENDA_TEST_OUTPUT (or a directory under
+//     the system temp dir) and its path logged.
+//
+// TestLinearizability is the short mode, part of `go test ./...` (skipped
+// with -short, like every multi-process test). TestLinearizabilitySoak runs
+// only when AGENDA_SOAK is set:
+//
+//	AGENDA_SOAK=20m AGENDA_SOAK_SEED=1 go test ./cmd/agenda -run TestLinearizabilitySoak -timeout 60m -v
+//
+// alternating 3- and 5-node clusters with every kind of fault, one round
+// after another until the duration is spent. AGENDA_SOAK_FAULTS=kill-leader,
+// sigstop,... restricts the kinds; AGENDA_SOAK_ROUND sets a round's length
+// (default 4m).
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agendahq/agenda/events"
+)
+
+// linConfig is one run of the harness.
+type linConfig struct {
+	nodes    int
+	seed     int64
+	duration time.Duration // of the client load, faults included
+	faults   []linFault
+	users    int
+	slots    int // per user
+	clients  int
+	// snapshotThreshold is SNAPSHOT_THRESHOLD (TRAILING_LOGS is a quarter).
+	snapshotThreshold int
+	// opTimeout bounds each request; checkTimeout porcupine.
+	opTimeout, checkTimeout time.Duration
+}
+
+// linResult sums up a run.
+type linResult struct {
+	ops, unknown, faults int
+	events               int
+	outage               time.Duration
+}
+
+// TestLinearizability is the short mode: 3 nodes, about 25 s of load under
+// leader kills, SIGSTOP, isolated leaders and followers and a
+// snapshot every 128 entries.
+func TestLinearizability(t *testing.T) {
+	seed := time.Now().UnixNano() % 100_000
+	if s := os.Getenv("AGENDA_LIN_SEED"); s != "" {
+		seed, _ = strconv.ParseInt(s, 10, 64)
+	}
+	faults := []linFault{faultKillLeader, faultStopNode, faultIsolateLeader, faultIsolateFollower}
+	if s := os.Getenv("AGENDA_LIN_FAULTS"); s != "" {
+		var err error
+		if faults, err = parseLinFaults(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("seed %d (AGENDA_LIN_SEED=%d reproduces the fault schedule)", seed, seed)
+	res := runLinearizability(t, linConfig{nodes: 3, seed: seed, duration: 25 * time.Second, faults: faults,
+		users: 3, slots: 3, clients: 6, snapshotThreshold: 128, opTimeout: 6 * time.Second, checkTimeout: time.Minute})
+	t.Logf("%d operations checked (%d unknown outcomes), %d faults, %d events, longest span without a successful write %v",
+		res.ops, res.unknown, res.faults, res.events, res.outage.Round(time.Millisecond))
+}
+
+// TestLinearizabilitySoak is the long soak; see the file comment.
+func TestLinearizabilitySoak(t *testing.T) {
+	raw := os.Getenv("AGENDA_SOAK")
+	if raw == "" {
+		t.Skip("set AGENDA_SOAK=<duration> (and AGENDA_SOAK_SEED=<n>) to soak")
+	}
+	total, err := time.ParseDuration(raw)
+	if err != nil {
+		t.Fatalf("AGENDA_SOAK=%q: %v", raw, err)
+	}
+	seed := int64(1)
+	if s := os.Getenv("AGENDA_SOAK_SEED"); s != "" {
+		if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
+			t.Fatalf("AGENDA_SOAK_SEED=%q: %v", s, err)
+		}
+	}
+	round := 4 * time.Minute
+	if s := os.Getenv("AGENDA_SOAK_ROUND"); s != "" {
+		if round, err = time.ParseDuration(s); err != nil {
+			t.Fatalf("AGENDA_SOAK_ROUND=%q: %v", s, err)
+		}
+	}
+	faults := allLinFaults
+	if s := os.Getenv("AGENDA_SOAK_FAULTS"); s != "" {
+		if faults, err = parseLinFaults(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(total)
+	var sum linResult
+	rounds, failed := 0, 0
+	for i := 0; time.Until(deadline) > 30*time.Second; i++ {
+		size := []int{3, 5}[i%2]
+		d := min(round, time.Until(deadline)-20*time.Second)
+		cfg := linConfig{nodes: size, seed: seed + int64(i), duration: d, faults: faults,
+			users: 4, slots: 4, clients: 2 * size, snapshotThreshold: 256,
+			opTimeout: 6 * time.Second, checkTimeout: 5 * time.Minute}
+		name := fmt.Sprintf("%dnodes-seed%d", size, cfg.seed)
+		ok := t.Run(name, func(t *testing.T) {
+			res := runLinearizability(t, cfg)
+			t.Logf("round %s: %d operations checked (%d unknown outcomes), %d faults, %d events, longest span without a successful write %v",
+				name, res.ops, res.unknown, res.faults, res.events, res.outage.Round(time.Millisecond))
+			sum.ops += res.ops
+			sum.unknown += res.unknown
+			sum.faults += res.faults
+			sum.events += res.events
+			sum.outage = max(sum.outage, res.outage)
+		})
+		rounds++
+		if !ok {
+			failed++
+		}
+	}
+	t.Logf("SOAK %v from seed %d: %d rounds (%d failed), %d operations checked (%d unknown outcomes), %d faults injected, %d events, longest unavailability (no successful write) %v",
+		total, seed, rounds, failed, sum.ops, sum.unknown, sum.faults, sum.events, sum.outage.Round(time.Millisecond))
+}
+
+// runLinearizability runs one cluster under load and faults and checks it.
+func runLinearizability(t *testing.T, cfg linConfig) linResult {
+	tc := newTestCluster(t, cfg.nodes)
+	for _, n := range tc.nodes {
+		n.env["SNAPSHOT_THRESHOLD"] = strconv.Itoa(cfg.snapshotThreshold)
+		n.env["SNAPSHOT_INTERVAL"] = "200ms"
+		n.env["TRAILING_LOGS"] = strconv.Itoa(cfg.snapshotThreshold / 4)
+	}
+	tc.start()
+	tc.waitStable(clusterTimeout, nil, false)
+	var users []*client
+	for i := 0; i < cfg.users; i++ {
+		users = append(users, tc.registerOn(tc.nodes[i%len(tc.nodes)], fmt.Sprintf("lin%d", i)))
+	}
+
+	w := &linWorkload{hist: newLinHistory(), users: users, nodes: tc.nodes, slots: cfg.slots,
+		timeout: cfg.opTimeout, known: map[string]linKnown{}}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < cfg.clients; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			w.run(i, cfg.seed*1000+int64(i), stop)
+		}(i)
+	}
+	nm := newNemesis(tc, cfg.seed, cfg.faults)
+	nm.run(time.Now().Add(cfg.duration))
+	nm.end()
+	// A little load after the last fault, then the clients stop (each
+	// within its request timeout).
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+	recs := w.hist.records()
+	end := endOfHistory(recs)
+	res := linResult{faults: nm.total()}
+	t.Logf("nemesis: %d faults %v; %d operations recorded", res.faults, nm.injected, len(recs))
+
+	var acked int64
+	for _, r := range recs {
+		if r.succeeded() && r.In.Kind != linPlainRead && r.In.Kind != linStrongRead {
+			acked = max(acked, r.Position)
+		}
+	}
+	var evs = convergeAndRead(t, tc, users, acked)
+	facts := newStoreFacts(evs)
+	res.events = len(evs)
+	v := checkAgainstStore(recs, facts, end)
+	res.ops, res.unknown, res.outage = len(v.Ops)+v.PlainReads, v.Unknown, v.LongestOutage
+	t.Logf("checked %d writes (%d unknown outcomes, %d of them committed), %d strong reads, %d plain reads",
+		v.Writes, v.Unknown, v.Resolved, v.StrongReads, v.PlainReads)
+	for i, s := range v.Violations {
+		if i == 25 {
+			t.Errorf("... and %d more violations", len(v.Violations)-i)
+			break
+		}
+		t.Error(s)
+	}
+	checkLinearizable(t, v.Ops, cfg.checkTimeout)
+	if t.Failed() {
+		dumpLinHistory(t, recs, nm.log)
+	}
+	return res
+}
+
+// convergeAndRead heals, waits for the cluster to converge, checks what can
+// only be checked live (readiness, agendas), compares the event stores and
+// returns the events. If the cluster does not converge it fails the test
+// and returns the largest store, so that the history is still checked.
+func convergeAndRead(t *testing.T, tc *testCluster, users []*client, acked int64) []events.Envelope {
+	t.Helper()
+	if reason := waitConverged(tc, 90*time.Second, acked); reason != "" {
+		t.Errorf("the cluster did not converge within 90s after the faults ended: %s", reason)
+		for _, n := range tc.nodes {
+			st, err := n.status()
+			t.Logf("%s: ready %v, status %+v %v", n.id, n.ready(), st, err)
+			n.kill()
+		}
+		var best []events.Envelope
+		for _, n := range tc.nodes {
+			evs := readEventStore(t, filepath.Join(n.dataDir, "events.db"))
+			t.Logf("%s's event store: %d events", n.id, len(evs))
+			if len(evs) > len(best) {
+				best = evs
+			}
+		}
+		return best
+	}
+	for _, n := range tc.nodes {
+		if n.logContains("projection stopped") {
+			t.Errorf("%s logged a stopped projection", n.id)
+		}
+	}
+	checkNoDoubleBooking(t, tc, users)
+	tc.stopAndCompareEventStores(nil, acked)
+	return readEventStore(t, filepath.Join(tc.nodes[0].dataDir, "events.db"))
+}
+
+// waitConverged waits until every node is ready, follows the same leader
+// and has reached the same position, at least minPos. It does not look at
+// voter IDs (a wiped node may come back under another Raft identity). It
+// returns "" or why not.
+func waitConverged(tc *testCluster, d time.Duration, minPos int64) string {
+	deadline := time.Now().Add(d)
+	last := ""
+	for time.Now().Before(deadline) {
+		if last = convergedNow(tc, minPos); last == "" {
+			return ""
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return last
+}
+
+func convergedNow(tc *testCluster, minPos int64) string {
+	leader := ""
+	var pos int64 = -1
+	for _, n := range tc.nodes {
+		if msg, dead := n.died(); dead {
+			return msg
+		}
+		s, err := n.status()
+		switch {
+		case err != nil:
+			return fmt.Sprintf("%s: %v", n.id, err)
+		case s.LeaderID == "":
+			return n.id + " knows no leader"
+		case leader != "" && s.LeaderID != leader:
+			return fmt.Sprintf("%s follows %s, another node %s", n.id, s.LeaderID, leader)
+		case s.Position < minPos:
+			return fmt.Sprintf("%s at position %d, below the last acknowledged write's %d", n.id, s.Position, minPos)
+		case pos >= 0 && s.Position != pos:
+			return fmt.Sprintf("%s at position %d, another node at %d", n.id, s.Position, pos)
+		case !n.ready():
+			return n.id + " not ready (/readyz)"
+		}
+		leader, pos = s.LeaderID, s.Position
+	}
+	return ""
+}
+
+// checkNoDoubleBooking reads every user's agenda with consistency=strong on
+// every node: no two blocking entries may overlap.
+func checkNoDoubleBooking(t *testing.T, tc *testCluster, users []*client) {
+	t.Helper()
+	from := slotTime(0).Add(-time.Hour)
+	for _, n := range tc.nodes {
+		for _, u := range users {
+			c := u.as(n)
+			r, err := c.send("GET", agendaPath(from, from.Add(300*24*time.Hour))+"&consistency=strong", nil)
+			if err != nil || r.Status != http.StatusOK {
+				t.Errorf("agenda of %s on %s: %v %s", u.userID, n.id, err, responseBody(r))
+				continue
+			}
+			var entries []struct {
+				ID       string    `json:"appointment_id"`
+				Start    time.Time `json:"start"`
+				End      time.Time `json:"end"`
+				MyStatus string    `json:"my_status"`
+				Status   string    `json:"status"`
+			}
+			if err := json.Unmarshal(r.Body, &entries); err != nil {
+				t.Errorf("agenda: %v", err)
+				continue
+			}
+			for i, a := range entries {
+				for _, b := range entries[i+1:] {
+					blocking := a.Status != "cancelled" && b.Status != "cancelled" &&
+						slices.Contains([]string{"owner", "auto", "accepted"}, a.MyStatus) &&
+						slices.Contains([]string{"owner", "auto", "accepted"}, b.MyStatus)
+					if blocking && a.Start.Before(b.End) && b.Start.Before(a.End) {
+						t.Errorf("user %s double-booked on %s: %s [%v, %v) and %s [%v, %v)", u.userID, n.id,
+							a.ID, a.Start, a.End, b.ID, b.Start, b.End)
+					}
+				}
+			}
+		}
+	}
+}
+
+// dumpLinHistory writes the recorded operations and the fault log to the
+// test's output dir.
+func dumpLinHistory(t *testing.T, recs []linRecord, faults []string) {
+	dir := testOutputDir(t)
+	f, err := os.Create(filepath.Join(dir, "history.txt"))
+	if err != nil {
+		t.Logf("dump history: %v", err)
+		return
+	}
+	defer f.Close()
+	for _, l := range faults {
+		fmt.Fprintln(f, "fault", l)
+	}
+	sorted := slices.Clone(recs)
+	slices.SortFunc(sorted, func(a, b linRecord) int { return int(a.Call - b.Call) })
+	for _, r := range sorted {
+		fmt.Fprintln(f, r.String())
+	}
+	t.Logf("history and fault log: %s", f.Name())
+}
+
+// ---------------------------------------------------------------------------
+// The clients.
+
+// linKnown is what the clients of a user know of one slot.
+type linKnown struct {
+	id      string
+	version int64
+	pos     int64
+}
+
+// linWorkload is the clients' shared state.
+type linWorkload struct {
+	hist    *linHistory
+	users   []*client
+	nodes   []*clusterNode
+	slots   int
+	timeout time.Duration
+
+	mu    sync.Mutex
+	known map[string]linKnown // by slot key
+	title int
+}
+
+// run is one client: user i mod users, a random node and slot per
+// operation, until stop.
+func (w *linWorkload) run(i int, seed int64, stop <-chan struct{}) {
+	rng := rand.New(rand.NewSource(seed))
+	u := i % len(w.users)
+	hc := &http.Client{Timeout: w.timeout}
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		node := w.nodes[rng.Intn(len(w.nodes))]
+		c := w.users[u].as(node)
+		c.http = hc
+		slot := rng.Intn(w.slots)
+		key := fmt.Sprintf("u%d/%d", u, slot)
+		w.mu.Lock()
+		k := w.known[key]
+		w.title++
+		title := fmt.Sprintf("%s c%d #%d", key, i, w.title)
+		w.mu.Unlock()
+		in := linInput{Slot: key, ID: k.id}
+		var minPos int64
+		switch p := rng.Intn(100); {
+		case k.id == "" || p < 5:
+			in = linInput{Kind: linCreate, Slot: key, Title: title}
+		case p < 45:
+			in.Kind, in.Title = linPatch, title
+			if rng.Intn(2) == 0 {
+				in.IfMatch = k.version
+			}
+		case p < 55:
+			in.Kind = linDelete
+			if rng.Intn(3) == 0 {
+				in.IfMatch = k.version
+			}
+		case p < 75:
+			in.Kind = linStrongRead
+		default:
+			in.Kind, minPos = linPlainRead, k.pos
+		}
+		rec := w.hist.perform(c, i, node.id, slot, in, minPos)
+		w.learn(key, rec)
+		if rec.In.Kind == linCreate && rec.Code == "schedule_conflict" {
+			w.discover(c, key, slot)
+		}
+		pause := time.Duration(5+rng.Intn(20)) * time.Millisecond
+		if rec.Status == 0 || rec.Status >= 500 {
+			pause = time.Duration(100+rng.Intn(200)) * time.Millisecond
+		}
+		select {
+		case <-stop:
+			return
+		case <-time.After(pause):
+		}
+	}
+}
+
+// learn updates what the user's clients know of the slot from an answer.
+func (w *linWorkload) learn(key string, r linRecord) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	k := w.known[key]
+	switch {
+	case r.In.Kind == linCreate && r.Status == http.StatusCreated:
+		w.known[key] = linKnown{id: r.In.ID, version: r.Version, pos: r.Position}
+	case r.In.ID != k.id || r.Status == 0:
+	case r.Status == http.StatusNotFound && r.In.Kind != linPlainRead,
+		r.In.Kind == linDelete && r.Status == http.StatusNoContent:
+		delete(w.known, key)
+	case r.Status == http.StatusOK && r.In.Kind != linPlainRead:
+		if r.Version > k.version {
+			k.version = r.Version
+		}
+		k.pos = max(k.pos, r.Position)
+		w.known[key] = k
+	}
+}
+
+// discover learns which appointment holds a slot that a create found
+// taken (one whose create had an unknown outcome, say), from a strong read
+// of the user's agenda. It is not part of the checked history.
+func (w *linWorkload) discover(c *client, key string, slot int) {
+	start := slotTime(slot)
+	r, err := c.send("GET", agendaPath(start, start.Add(30*time.Minute))+"&consistency=strong", nil)
+	if err != nil || r.Status != http.StatusOK {
+		return
+	}
+	var entries []struct {
+		ID      string `json:"appointment_id"`
+		Version int64  `json:"version"`
+	}
+	if json.Unmarshal(r.Body, &entries) != nil || len(entries) == 0 {
+		return
+	}
+	pos, _ := strconv.ParseInt(r.Header.Get("X-Agenda-Position"), 10, 64)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.known[key].id == "" {
+		w.known[key] = linKnown{id: entries[0].ID, version: entries[0].Version, pos: pos}
+	}
+}
