@@ -30,6 +30,7 @@ func TestDiskLossWithLeaderCutOffLosesNothing(t *testing.T) {
 	f1, f2 := fs[0], fs[1]
 	u := tc.registerOn(leader, "diskloss")
 	acked := []written{mustCreateSlot(t, u, 1)}
+	acked[0].Node = leader.id
 	tc.waitPosition(clusterTimeout, tc.nodes, acked[0].Position)
 
 	tc.isolate(f1)
@@ -39,7 +40,9 @@ func TestDiskLossWithLeaderCutOffLosesNothing(t *testing.T) {
 		if s%2 == 0 {
 			n = f2
 		}
-		acked = append(acked, mustCreateSlot(t, u.as(n), s))
+		w := mustCreateSlot(t, u.as(n), s)
+		w.Node = n.id
+		acked = append(acked, w)
 	}
 	tc.waitPosition(clusterTimeout, []*clusterNode{leader, f2}, maxPosition(acked))
 	t.Logf("%d writes acknowledged by %s+%s, up to position %d", len(acked), leader.id, f2.id, maxPosition(acked))
@@ -62,6 +65,7 @@ func TestDiskLossWithLeaderCutOffLosesNothing(t *testing.T) {
 		c.http = &http.Client{Timeout: 3 * time.Second}
 		tries++
 		if _, w, _ := tryCreateSlot(c, s); w != nil {
+			w.Node = f1.id
 			acked = append(acked, *w)
 			later++
 		}
@@ -127,8 +131,8 @@ func TestDiskLossWithLeaderCutOffLosesNothing(t *testing.T) {
 	if lost > 0 {
 		t.Errorf("%d of %d acknowledged writes lost (the leader after the heal is %s)", lost, len(acked), served.id)
 	}
-	if reason := waitConverged(tc, 60*time.Second, maxPosition(acked)); reason != "" {
-		t.Fatalf("the cluster did not converge on one history within 60s of the heal: %s", reason)
+	if reason := waitConverged(tc, clusterTimeout, maxPosition(acked)); reason != "" {
+		t.Fatalf("the cluster did not converge on one history within %v of the heal: %s", clusterTimeout, reason)
 	}
 	tc.expectVisibleEverywhere(u, tc.nodes, acked)
 	tc.stopAndCompareEventStores(nil, maxPosition(acked))
