@@ -441,6 +441,8 @@ func checkAgainstStore(recs []linRecord, f *storeFacts, end time.Duration) linVe
 				if r.Unknown {
 					op.Return = int64(boundFor(eff.Last))
 				}
+			case r.succeeded() && eff == nil:
+				continue // lost: reported above
 			case r.succeeded():
 				out = linOutput{Outcome: outOK, Version: r.Version, Title: r.Title}
 				if r.In.Kind == linDelete {

@@ -229,13 +229,26 @@ func convergeAndRead(t *testing.T, tc *testCluster, users []*client, acked int64
 			n.kill()
 		}
 		var best []events.Envelope
+		bestID := ""
 		for _, n := range tc.nodes {
+			if n.logContains("projection stopped") {
+				t.Errorf("%s logged a stopped projection", n.id)
+			}
 			evs := readEventStore(t, filepath.Join(n.dataDir, "events.db"))
 			t.Logf("%s's event store: %d events", n.id, len(evs))
+			if best != nil {
+				for j := range min(len(evs), len(best)) {
+					if d := diffEnvelope(best[j], evs[j]); d != "" {
+						t.Errorf("event %d differs between %s and %s: %s", j+1, bestID, n.id, d)
+						break
+					}
+				}
+			}
 			if len(evs) > len(best) {
-				best = evs
+				best, bestID = evs, n.id
 			}
 		}
+		t.Logf("checking the history against %s's event store", bestID)
 		return best
 	}
 	for _, n := range tc.nodes {
