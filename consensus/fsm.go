@@ -120,7 +120,7 @@ func (f *fsm) applyCommand(tx *eventstore.Tx, l *raft.Log) applyResult {
 		if err != nil {
 			var vc *events.VersionConflictError
 			var dup *events.DuplicateEventError
-			if errors.As(err, &vc) || errors.As(err, &dup) || errors.Is(err, events.ErrMalformed) {
+			if errors.As(err, &vc) || errors.As(err, &dup) || errors.Is(err, events.ErrMalformed) || errors.Is(err, events.ErrIllegalTransition) {
 				return applyResult{Err: err}
 			}
 			f.halt(fmt.Sprintf("append entry %d", l.Index), err)
