@@ -292,6 +292,12 @@ func (a *Agent) syncRaftMembers() {
 	}
 }
 
+// Refused reports whether the cluster refuses this node's history as
+// another cluster's (its last join was refused with a conflict). Such a node
+// must report not ready and serve no reads: what it holds is not the
+// cluster's.
+func (a *Agent) Refused() bool { return a.refused.Load() }
+
 // IsMember reports whether the Raft configuration lists this node at its
 // current Raft address: until it does, the leader cannot reach it.
 func (a *Agent) IsMember() bool { return a.isMember() }
@@ -360,6 +366,7 @@ func (a *Agent) act(ctx context.Context) {
 		self.History = &h
 		if err := a.Join(jctx, self); err != nil {
 			if agenda.ErrorCode(err) == agenda.ECONFLICT {
+				a.refused.Store(true)
 				if ok, _ := a.refusedJoins.allow(act.LeaderID); ok {
 					a.logger.Error("the cluster refuses this node", "leader", act.LeaderID, "err", err)
 				}
@@ -368,6 +375,7 @@ func (a *Agent) act(ctx context.Context) {
 			a.logger.Debug("join not done yet", "leader", act.LeaderID, "err", err)
 			return
 		}
+		a.refused.Store(false)
 		a.logger.Info("joined the cluster", "leader", act.LeaderID)
 	}
 }

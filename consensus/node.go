@@ -175,9 +175,10 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		return nil, err
 	}
 
-	f := &fsm{store: store, logger: cfg.Logger}
-	if applied, _, err := store.Applied(context.Background()); err == nil {
+	f := &fsm{store: store, logger: cfg.Logger, logs: cached}
+	if applied, term, err := store.Applied(context.Background()); err == nil {
 		f.advance(applied)
+		f.term.Store(term)
 	}
 	has, err := raft.HasExistingState(cached, logStore, snaps)
 	if err != nil {
