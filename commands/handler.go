@@ -201,6 +201,10 @@ func (h *Handlers) propose(ctx context.Context, b events.Batch) (events.Committe
 			return events.Committed{FirstPosition: dup.Position, LastPosition: dup.Position + int64(len(b.Events)) - 1}, nil
 		case errors.As(err, &vc):
 			return c, err
+		case errors.Is(err, events.ErrIllegalTransition):
+			// Decided on state the log has moved past in a way the
+			// expected versions could not tell (see events.CheckLifecycle).
+			return c, agenda.Errorf(agenda.ECONFLICT, "this change no longer applies: the resource changed meanwhile; read it again")
 		case errors.Is(err, events.ErrOutcomeUnknown) && attempt < 5:
 			select {
 			case <-time.After(time.Duration(50*(attempt+1)) * time.Millisecond):
