@@ -5,6 +5,8 @@
 //	go tool -modfile=tools/go.mod staticcheck ./...
 //
 // (or ./task …). Add a tool with: go get -modfile=tools/go.mod -tool <pkg>@<version>
+// from the root; tidy with `cd tools && go mod tidy` (from the root, tidy would
+// scan the product's packages).
 module github.com/agendahq/agenda/tools
 
 go 1.26.8
