@@ -32,11 +32,6 @@ func mustOpenFSM(tb testing.TB) *fsm {
 	return &fsm{store: s, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 
-func fsmEvent(tb testing.TB, stream string, version int64) events.Envelope {
-	tb.Helper()
-	return fsmEventID(tb, fmt.Sprintf("%s@%d", stream, version), stream, version)
-}
-
 func fsmEventID(tb testing.TB, id, stream string, version int64) events.Envelope {
 	tb.Helper()
 	e, err := events.New(id, stream, version, events.AppointmentDeleted{AppointmentID: id}, events.Meta{

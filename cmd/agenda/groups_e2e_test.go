@@ -679,8 +679,7 @@ func TestE2EGroupsFlatStudyGroup(t *testing.T) {
 	g.addMember(t, lea, club, max, map[string]any{"username": "max"}, 0)
 	g.addMember(t, max, club, noa, map[string]any{"user_id": noa.userID}, 0)        // any member may add
 	g.addMember(t, noa, club, ola, map[string]any{"username": "ola", "rank": 0}, 0) // rank 0 is the only rank
-	var grp apiGroup
-	grp = decodeGroup(t, g.read(t, ola, "/api/groups/"+club.ID, nil), true)
+	grp := decodeGroup(t, g.read(t, ola, "/api/groups/"+club.ID, nil), true)
 	if want := []string{"lea:0", "max:0", "noa:0", "ola:0"}; !slices.Equal(ranks(grp.Members), want) || grp.Hierarchical {
 		t.Fatalf("members = %v, want %v", ranks(grp.Members), want)
 	}
