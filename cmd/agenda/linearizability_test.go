@@ -41,6 +41,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -257,6 +258,11 @@ func convergeAndRead(t *testing.T, tc *testCluster, users []*client, acked int64
 		}
 	}
 	checkNoDoubleBooking(t, tc, users)
+	var snaps []string
+	for _, n := range tc.nodes {
+		snaps = append(snaps, fmt.Sprintf("%s %v", n.id, snapshotDirs(n)))
+	}
+	t.Logf("Raft snapshots held: %s", strings.Join(snaps, "; "))
 	tc.stopAndCompareEventStores(nil, acked)
 	return readEventStore(t, filepath.Join(tc.nodes[0].dataDir, "events.db"))
 }
