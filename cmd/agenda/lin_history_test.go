@@ -326,8 +326,11 @@ func (f *storeFacts) deleted(id string) bool {
 type linVerdict struct {
 	// Violations are broken promises found without porcupine.
 	Violations []string
-	// Ops is the history for porcupine.
-	Ops []porcupine.Operation
+	// Ops is the history for porcupine; OpReqs the request ID of each.
+	Ops    []porcupine.Operation
+	OpReqs []string
+	// Stale holds the request IDs of answers checkStaleAnswers flagged.
+	Stale map[string]bool
 	// Writes/Reads count the operations checked; Unknown those whose
 	// outcome was unknown (Resolved: found committed).
 	Writes, StrongReads, PlainReads, Unknown, Resolved int
@@ -467,8 +470,13 @@ func checkAgainstStore(recs []linRecord, f *storeFacts, end time.Duration) linVe
 		}
 		op.Output = out
 		v.Ops = append(v.Ops, op)
+		v.OpReqs = append(v.OpReqs, r.ReqID)
 	}
-	checkStaleAnswers(recs, f, bad)
+	v.Stale = map[string]bool{}
+	checkStaleAnswers(recs, f, func(r linRecord, format string, args ...any) {
+		v.Stale[r.ReqID] = true
+		bad(r, format, args...)
+	})
 	slices.Sort(successes)
 	prev := time.Duration(0)
 	for _, s := range successes {
@@ -564,13 +572,14 @@ func endOfHistory(recs []linRecord) time.Duration {
 // acknowledged before an operation was sent committed before it took
 // effect, and every write sent after its answer committed after: so the
 // operation saw the state at some position between the highest position
-// acknowledged before its call (lo) and the lowest committed by a write
-// sent after its return (hi, exclusive). An answer that fits no state in
-// [lo, hi) was decided on stale (or future) state.
+// acknowledged before its call (lo: a write's last event) and the lowest
+// committed by a write sent after its return (hi, exclusive: a write's
+// first event). An answer that fits no state in [lo, hi) was decided on
+// stale (or future) state.
 func checkStaleAnswers(recs []linRecord, f *storeFacts, bad func(linRecord, string, ...any)) {
 	type acked struct {
-		pos       int64
-		call, ret time.Duration
+		first, last int64 // positions of the write's first and last events
+		call, ret   time.Duration
 	}
 	var ws []acked
 	slotOf := map[string]string{} // appointment ID → slot key
@@ -580,7 +589,7 @@ func checkStaleAnswers(recs []linRecord, f *storeFacts, bad func(linRecord, stri
 			slotOf[eff.ApptID] = r.In.Slot
 		}
 		if eff != nil && r.succeeded() && r.Status != http.StatusAccepted && r.Position == eff.Last {
-			ws = append(ws, acked{eff.Last, r.Call, r.Return})
+			ws = append(ws, acked{eff.First, eff.Last, r.Call, r.Return})
 		}
 	}
 	bySlot := map[string][]string{}
@@ -591,7 +600,7 @@ func checkStaleAnswers(recs []linRecord, f *storeFacts, bad func(linRecord, stri
 	slices.SortFunc(byRet, func(a, b acked) int { return cmpDur(a.ret, b.ret) })
 	prefixMax := make([]int64, len(byRet))
 	for i, w := range byRet {
-		prefixMax[i] = w.pos
+		prefixMax[i] = w.last
 		if i > 0 {
 			prefixMax[i] = max(prefixMax[i], prefixMax[i-1])
 		}
@@ -600,7 +609,7 @@ func checkStaleAnswers(recs []linRecord, f *storeFacts, bad func(linRecord, stri
 	slices.SortFunc(byCall, func(a, b acked) int { return cmpDur(a.call, b.call) })
 	suffixMin := make([]int64, len(byCall))
 	for i := len(byCall) - 1; i >= 0; i-- {
-		suffixMin[i] = byCall[i].pos
+		suffixMin[i] = byCall[i].first
 		if i < len(byCall)-1 {
 			suffixMin[i] = min(suffixMin[i], suffixMin[i+1])
 		}

@@ -213,13 +213,13 @@ func short(id string) string {
 
 // checkLinearizable runs porcupine over ops; on a failure (or a checker
 // timeout) it writes the visualization into the test's output directory
-// and fails the test.
-func checkLinearizable(t testing.TB, ops []porcupine.Operation, timeout time.Duration) {
+// and fails the test. It reports whether the history is linearizable.
+func checkLinearizable(t testing.TB, ops []porcupine.Operation, timeout time.Duration) bool {
 	t.Helper()
 	res, info := porcupine.CheckOperationsVerbose(linModel, ops, timeout)
 	t.Logf("porcupine: %d operations in %d slots: %s", len(ops), len(linModel.Partition(ops)), res)
 	if res == porcupine.Ok {
-		return
+		return true
 	}
 	path := filepath.Join(testOutputDir(t), "linearizability.html")
 	if err := porcupine.VisualizePath(linModel, info, path); err != nil {
@@ -247,9 +247,10 @@ func checkLinearizable(t testing.TB, ops []porcupine.Operation, timeout time.Dur
 	}
 	if res == porcupine.Unknown {
 		t.Errorf("porcupine could not decide within %v: the history is not checked", timeout)
-		return
+		return false
 	}
 	t.Errorf("the history is not linearizable (see %s)", path)
+	return false
 }
 
 // testOutputDir is where a failing test leaves files for a human:
