@@ -647,6 +647,10 @@ func checkStaleAnswers(recs []linRecord, f *storeFacts, bad func(linRecord, stri
 		}
 		lo, hi := window(r)
 		switch {
+		case r.In.Kind == linCreate && r.Status == http.StatusNotFound:
+			// The caller exists (it registered before the run): a node
+			// that does not know it yet decided on stale state.
+			bad(r, "a create answered 404 (%s)", r.Err)
 		case r.In.Kind == linCreate && r.Code == "schedule_conflict":
 			taken := false
 			for _, id := range bySlot[r.In.Slot] {

@@ -227,8 +227,20 @@ func checkLinearizable(t testing.TB, ops []porcupine.Operation, timeout time.Dur
 	} else {
 		t.Logf("porcupine visualization: %s", path)
 	}
-	// Name the slots whose history fails, each with its operations in call
-	// order: easier to read than the visualization in a terminal.
+	writeFailingSlots(t, ops, timeout, filepath.Dir(path), "slot-")
+	if res == porcupine.Unknown {
+		t.Errorf("porcupine could not decide within %v: the history is not checked", timeout)
+		return false
+	}
+	t.Errorf("the history is not linearizable (see %s)", path)
+	return false
+}
+
+// writeFailingSlots names the slots whose history fails, each with its
+// operations in call order in dir/<prefix><slot>.txt: easier to read than
+// the visualization in a terminal.
+func writeFailingSlots(t testing.TB, ops []porcupine.Operation, timeout time.Duration, dir, prefix string) {
+	t.Helper()
 	for _, part := range linModel.Partition(ops) {
 		if porcupine.CheckOperationsTimeout(linModel, part, timeout) == porcupine.Ok {
 			continue
@@ -241,16 +253,10 @@ func checkLinearizable(t testing.TB, ops []porcupine.Operation, timeout time.Dur
 			fmt.Fprintf(&b, "[%9.3f, %9.3f] client %d: %s — %v\n", float64(op.Call)/1e9, float64(op.Return)/1e9, op.ClientId,
 				linModel.DescribeOperation(op.Input, op.Output), op.Metadata)
 		}
-		file := filepath.Join(filepath.Dir(path), "slot-"+strings.ReplaceAll(slot, "/", "-")+".txt")
+		file := filepath.Join(dir, prefix+strings.ReplaceAll(slot, "/", "-")+".txt")
 		os.WriteFile(file, []byte(b.String()), 0o644)
 		t.Logf("slot %s is not linearizable: %d operations in %s", slot, len(part), file)
 	}
-	if res == porcupine.Unknown {
-		t.Errorf("porcupine could not decide within %v: the history is not checked", timeout)
-		return false
-	}
-	t.Errorf("the history is not linearizable (see %s)", path)
-	return false
 }
 
 // testOutputDir is where a failing test leaves files for a human:

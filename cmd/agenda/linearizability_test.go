@@ -166,6 +166,12 @@ func runLinearizability(t *testing.T, cfg linConfig) linResult {
 	for i := 0; i < cfg.users; i++ {
 		users = append(users, tc.registerOn(tc.nodes[i%len(tc.nodes)], fmt.Sprintf("lin%d", i)))
 	}
+	// Every node knows every user before the load starts. (A write through
+	// a node that has not seen its user yet is finding 3's business, tested
+	// by TestWriteDecidedOnFreshState.)
+	if st, err := tc.nodes[0].status(); err == nil {
+		tc.waitPosition(clusterTimeout, tc.nodes, st.Position)
+	}
 
 	w := &linWorkload{hist: newLinHistory(), users: users, nodes: tc.nodes, slots: cfg.slots,
 		timeout: cfg.opTimeout, known: map[string]linKnown{}}
@@ -223,6 +229,9 @@ func runLinearizability(t *testing.T, cfg linConfig) linResult {
 		}
 		res := porcupine.CheckOperationsTimeout(linModel, rest, cfg.checkTimeout)
 		t.Logf("without the %d answers decided on stale state listed above, the history is: %s", len(v.Stale), res)
+		if res != porcupine.Ok {
+			writeFailingSlots(t, rest, cfg.checkTimeout, testOutputDir(t), "without-stale-slot-")
+		}
 	}
 	if t.Failed() {
 		dumpLinHistory(t, recs, nm.log)
