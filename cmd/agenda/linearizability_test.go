@@ -169,9 +169,13 @@ func runLinearizability(t *testing.T, cfg linConfig) linResult {
 	// Every node knows every user before the load starts. (A write through
 	// a node that has not seen its user yet is finding 3's business, tested
 	// by TestWriteDecidedOnFreshState.)
-	if st, err := tc.nodes[0].status(); err == nil {
-		tc.waitPosition(clusterTimeout, tc.nodes, st.Position)
+	var head int64
+	for _, n := range tc.nodes {
+		if st, err := n.status(); err == nil {
+			head = max(head, st.Position)
+		}
 	}
+	tc.waitPosition(clusterTimeout, tc.nodes, head)
 
 	w := &linWorkload{hist: newLinHistory(), users: users, nodes: tc.nodes, slots: cfg.slots,
 		timeout: cfg.opTimeout, known: map[string]linKnown{}}
