@@ -249,6 +249,7 @@ func writeFailingSlots(t testing.TB, ops []porcupine.Operation, timeout time.Dur
 		sorted := slices.Clone(part)
 		slices.SortFunc(sorted, func(a, b porcupine.Operation) int { return cmp.Compare(a.Call, b.Call) })
 		var b strings.Builder
+		describeStuck(&b, part, timeout)
 		for _, op := range sorted {
 			fmt.Fprintf(&b, "[%9.3f, %9.3f] client %d: %s — %v\n", float64(op.Call)/1e9, float64(op.Return)/1e9, op.ClientId,
 				linModel.DescribeOperation(op.Input, op.Output), op.Metadata)
@@ -346,5 +347,41 @@ func TestLinearizabilityModel(t *testing.T) {
 		if got := porcupine.CheckOperations(linModel, c.ops); got != c.ok {
 			t.Errorf("%s: linearizable = %v, want %v", c.name, got, c.ok)
 		}
+	}
+}
+
+// describeStuck writes where the checker got stuck on a failing slot: the
+// end of the longest partial linearization, the state it leaves, and the
+// operation that returned first among those it could not place.
+func describeStuck(b *strings.Builder, part []porcupine.Operation, timeout time.Duration) {
+	_, info := porcupine.CheckOperationsVerbose(linModel, part, timeout)
+	var longest []porcupine.Operation
+	for _, parts := range info.PartialLinearizationsOperations() {
+		for _, l := range parts {
+			if len(l) > len(longest) {
+				longest = l
+			}
+		}
+	}
+	state := linModel.Init()
+	placed := map[[2]int64]bool{}
+	for _, op := range longest {
+		_, state = linModel.Step(state, op.Input, op.Output)
+		placed[[2]int64{op.Call, int64(op.ClientId)}] = true
+	}
+	fmt.Fprintf(b, "longest partial linearization: %d of %d operations; its last ones:\n", len(longest), len(part))
+	for _, op := range longest[max(0, len(longest)-3):] {
+		fmt.Fprintf(b, "    %s — %v\n", linModel.DescribeOperation(op.Input, op.Output), op.Metadata)
+	}
+	fmt.Fprintf(b, "state then: %s\n", linModel.DescribeState(state))
+	var next *porcupine.Operation
+	for i, op := range part {
+		if !placed[[2]int64{op.Call, int64(op.ClientId)}] && (next == nil || op.Return < next.Return) {
+			next = &part[i]
+		}
+	}
+	if next != nil {
+		fmt.Fprintf(b, "first unplaced operation to return: [%.3f, %.3f] %s — %v\n\n", float64(next.Call)/1e9, float64(next.Return)/1e9,
+			linModel.DescribeOperation(next.Input, next.Output), next.Metadata)
 	}
 }
