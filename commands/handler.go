@@ -26,6 +26,8 @@ type ReadModel interface {
 	Schedule(ctx context.Context, userID string, start, end time.Time, exclude string) (agenda.Schedule, error)
 	AgendaVersion(ctx context.Context, userID string) (int64, error)
 	Group(ctx context.Context, id, viewerID string) (agenda.Group, error)
+	GroupInvitation(ctx context.Context, groupID, userID string) (agenda.GroupInvitation, error)
+	GroupParticipations(ctx context.Context, groupID, userID string, after time.Time) ([]agenda.Appointment, error)
 	PendingGroupAppointments(ctx context.Context, groupID string) (int, error)
 	NotificationState(ctx context.Context, userID, id string) (agenda.NotificationState, error)
 	WaitFor(ctx context.Context, position int64) error
