@@ -199,3 +199,33 @@ func TestE2EFinding10TokensEnd(t *testing.T) {
 	expectError(t, ghost.do("GET", "/api/me", nil), http.StatusUnauthorized, "unauthorized")
 	expectNoTrace(t, n2, before)
 }
+
+// TestE2EInputRules: the smaller items of finding 11 through HTTP.
+func TestE2EInputRules(t *testing.T) {
+	n := mustStartNode(t)
+	ana := registerUser(t, n, "ana")
+	body := appointmentBody("Private", at(9, 0), time.Hour)
+	body["privacy"] = "freebusy"
+	a := decodeAppointment(t, ana.do("POST", "/api/appointments", body).expect(t, http.StatusCreated))
+
+	// "privacy": "" does not turn freebusy into full.
+	expectField(t, expectError(t, ana.patchJSON("/api/appointments/"+a.ID, map[string]any{"privacy": ""}, ""),
+		http.StatusBadRequest, "invalid"), "privacy")
+	if got := decodeAppointment(t, ana.do("GET", "/api/appointments/"+a.ID, nil).expect(t, http.StatusOK)); got.Privacy != "freebusy" {
+		t.Fatalf("privacy = %q after a refused change, want freebusy", got.Privacy)
+	}
+
+	// If-Match: * matches the current version; a weak tag never matches.
+	r := ana.patchJSON("/api/appointments/"+a.ID, map[string]any{"title": "Renamed"}, "*").expect(t, http.StatusOK)
+	expectETag(t, r, 2)
+	expectError(t, ana.patchJSON("/api/appointments/"+a.ID, map[string]any{"title": "Again"}, `W/"2"`),
+		http.StatusPreconditionFailed, "precondition_failed")
+	ana.patchJSON("/api/appointments/"+a.ID, map[string]any{"title": "Again"}, `W/"1", "2"`).expect(t, http.StatusOK)
+
+	// Truncated JSON says so.
+	e := expectError(t, ana.raw("POST", "/api/appointments", []byte(`{"title":"Cut`), map[string]string{"Content-Type": "application/json"}),
+		http.StatusBadRequest, "invalid")
+	if strings.Contains(e.Message, "empty") || !strings.Contains(e.Message, "truncated") {
+		t.Fatalf("message for truncated JSON = %q", e.Message)
+	}
+}
