@@ -44,6 +44,13 @@ type Handlers struct {
 	// MaxRetries bounds how often a command is decided again after a
 	// version conflict (default 8).
 	MaxRetries int
+	// Fresh, if set, returns once the read model reflects every write
+	// committed anywhere before the call (a read-index barrier), or fails
+	// with EUNAVAILABLE when no quorum can vouch for that. A command that
+	// would refuse (not found, conflict, ...) on what it read calls it and
+	// decides again before answering: the refusal must not come from a
+	// read model that lags the cluster.
+	Fresh func(ctx context.Context) error
 
 	dummyOnce sync.Once
 	dummy     []byte
@@ -156,8 +163,21 @@ func (h *Handlers) execute(ctx context.Context, id string, decide func() (*batch
 	if retries <= 0 {
 		retries = 8
 	}
+	confirmed := false
 	for attempt := 0; ; attempt++ {
 		b, err := decide()
+		if err != nil && !confirmed && h.Fresh != nil && refusesOnState(err) {
+			// A follower's read model lags the leader by a replication
+			// round, and a node cut off from the majority by much more:
+			// confirm on state at least as fresh as the cluster's commit
+			// index now, or answer unavailable rather than a stale refusal.
+			confirmed = true
+			if ferr := h.Fresh(ctx); ferr != nil {
+				return Result{}, ferr
+			}
+			attempt--
+			continue
+		}
 		if err != nil {
 			return Result{}, err
 		}
@@ -226,4 +246,15 @@ func (h *Handlers) propose(ctx context.Context, b events.Batch) (events.Committe
 			return c, err
 		}
 	}
+}
+
+// refusesOnState reports whether err is a refusal that depends on what the
+// command read (rather than on its input alone), so that a fresher read
+// could change it.
+func refusesOnState(err error) bool {
+	switch agenda.ErrorCode(err) {
+	case agenda.ENOTFOUND, agenda.EFORBIDDEN, agenda.ECONFLICT, agenda.ESCHEDULECONFLICT, agenda.EPRECONDITIONFAILED:
+		return true
+	}
+	return false
 }

@@ -88,9 +88,10 @@ func userID(r *http.Request) string {
 	return id
 }
 
-// minPosition makes a read wait until the local read model has reached the
-// position the client asks for (?min_position= or X-Agenda-Min-Position):
-// read-your-writes on any node. With ?consistency=strong (or
+// minPosition makes a request wait until the local read model has reached
+// the position the client asks for (?min_position= or X-Agenda-Min-Position):
+// read-your-writes on any node, and for a write, a decision taken on state
+// that includes what the client saw. With ?consistency=strong (or
 // X-Agenda-Consistency: strong) it then waits for a linearizable read
 // barrier: the answer reflects every write acknowledged anywhere before the
 // request, or the read fails with unavailable — never a stale answer.

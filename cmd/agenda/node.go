@@ -142,6 +142,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	// loses the race to writers on the leader several times in a row. Each
 	// retry is a few milliseconds; allow enough to outlast a burst.
 	n.commands.MaxRetries = 64
+	n.commands.Fresh = strongReads{n}.ReadBarrier
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
