@@ -142,6 +142,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	// loses the race to writers on the leader several times in a row. Each
 	// retry is a few milliseconds; allow enough to outlast a burst.
 	n.commands.MaxRetries = 64
+	n.commands.Fresh = strongReads{n}.ReadBarrier
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -154,6 +155,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		Logger:   n.Logger,
 		Internal: n.agent.Handler(),
 		Reads:    strongReads{n},
+		Fence:    n.agent.Fence,
 	}
 	n.server = &http.Server{
 		Handler:           srv.Handler(),
@@ -306,8 +308,12 @@ func (s nodeStatus) Readiness() agendahttp.Readiness {
 		r.Reason = "raft has stopped (removed from the cluster?)"
 	case leader == "":
 		r.Reason = "no leader known"
+	case s.n.agent.Refused():
+		r.Reason = "the cluster refuses this node's history as another's: move its data dir aside"
 	case !s.n.agent.IsMember():
 		r.Reason = "not (yet) in the cluster's configuration at this address"
+	case s.n.raft.VoteGated():
+		r.Reason = "catching up with the cluster before it may vote"
 	case !s.n.raft.CaughtUp():
 		r.Reason = "applying committed log entries"
 	case !s.n.projector.Healthy():
