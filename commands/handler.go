@@ -107,6 +107,8 @@ type batch struct {
 	// appointment is the appointment as the batch leaves it, for the
 	// answer (see answer.go); nil if the command answers no appointment.
 	appointment *agenda.Appointment
+	// user is the user as the batch leaves it, likewise.
+	user *agenda.User
 }
 
 func (h *Handlers) newBatch(ctx context.Context, actor string) *batch {
@@ -154,6 +156,9 @@ type Result struct {
 	// (as its actor sees it), for commands that change one; nil otherwise,
 	// and when the command wrote nothing.
 	Appointment *agenda.Appointment
+	// User is the user as the command's own events left it, for commands
+	// that register or change one.
+	User *agenda.User
 }
 
 // execute decides and proposes until the log accepts the decision or the
@@ -206,7 +211,7 @@ func (h *Handlers) execute(ctx context.Context, id string, decide func() (*batch
 		if err != nil {
 			return Result{}, err
 		}
-		return Result{ID: id, Position: c.LastPosition, Appointment: b.appointment}, nil
+		return Result{ID: id, Position: c.LastPosition, Appointment: b.appointment, User: b.user}, nil
 	}
 }
 
