@@ -105,3 +105,38 @@ func (b *batch) answerAppointment(before agenda.Appointment, id, viewer string, 
 		b.appointment = &a
 	}
 }
+
+// userAfter returns user id as the events of b leave it, starting from
+// before (zero for a user the batch registers).
+func userAfter(before agenda.User, b *events.Batch, id string) (u agenda.User, ok bool) {
+	u = before
+	stream := events.UserStream(id)
+	for i := range b.Events {
+		env := &b.Events[i]
+		if env.Stream != stream {
+			continue
+		}
+		ev, err := env.Decode()
+		if err != nil {
+			continue
+		}
+		switch e := ev.(type) {
+		case events.UserRegistered:
+			u = agenda.User{ID: e.UserID, Username: e.Username, DisplayName: e.DisplayName, Email: e.Email,
+				PasswordHash: e.PasswordHash, CreatedAt: env.Time}
+		case events.UserProfileChanged:
+			u.DisplayName, u.Email = e.DisplayName, e.Email
+		case events.UserPasswordChanged:
+			u.PasswordHash = e.PasswordHash
+		}
+		u.Version, u.OriginNode = env.Version, env.OriginNode
+	}
+	return u, u.ID != ""
+}
+
+// answerUser records, on a decided batch, the user as the batch leaves it.
+func (b *batch) answerUser(before agenda.User, id string) {
+	if u, ok := userAfter(before, &b.b, id); ok {
+		b.user = &u
+	}
+}

@@ -186,6 +186,46 @@ func (s *Server) writeMember(w http.ResponseWriter, r *http.Request, groupID, me
 	s.Error(w, r, errNotFound("member not found"))
 }
 
+func (s *Server) handleGroupInvitations(w http.ResponseWriter, r *http.Request) {
+	invs, err := s.Queries.GroupInvitations(r.Context(), userID(r))
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, invs)
+}
+
+// handleGroupAccept makes the caller a member of a group they are invited
+// to, and answers with their membership (status active).
+func (s *Server) handleGroupAccept(w http.ResponseWriter, r *http.Request) {
+	if err := emptyBody(r); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	groupID := chi.URLParam(r, "id")
+	res, err := s.Commands.AcceptGroupInvitation(r.Context(), commands.AnswerGroupInvitation{ActorID: userID(r), GroupID: groupID})
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.answerMember(w, r, res, groupID, userID(r), http.StatusOK)
+}
+
+func (s *Server) handleGroupDecline(w http.ResponseWriter, r *http.Request) {
+	if err := emptyBody(r); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	res, err := s.Commands.DeclineGroupInvitation(r.Context(), commands.AnswerGroupInvitation{ActorID: userID(r), GroupID: chi.URLParam(r, "id")})
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if s.committed(w, r, res) {
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
 func (s *Server) handleMemberGet(w http.ResponseWriter, r *http.Request) {
 	s.writeMember(w, r, chi.URLParam(r, "id"), chi.URLParam(r, "user_id"), http.StatusOK)
 }
@@ -234,7 +274,7 @@ func (s *Server) handleGroupAppointmentCreate(w http.ResponseWriter, r *http.Req
 		s.Error(w, r, err)
 		return
 	}
-	if err := required("title", req.Title); err != nil {
+	if err := firstErr(required("title", req.Title), givenPrivacy(req.Privacy)); err != nil {
 		s.Error(w, r, err)
 		return
 	}
