@@ -117,7 +117,7 @@ func (nm *nemesis) inject(kind linFault) {
 		nm.note("SIGKILL %s (leader %s) for %v", victim.id, leader.id, hold)
 		victim.kill()
 		time.Sleep(hold)
-		victim.start()
+		restart(victim)
 	case faultStopNode:
 		victim := leader
 		if nm.rng.Intn(2) == 0 {
@@ -178,7 +178,7 @@ func (nm *nemesis) diskLoss(leader *clusterNode, followers []*clusterNode, hold 
 	tc.heal()
 	minority := rest[:len(rest)-1]
 	tc.partition(minority, othersThanAll(tc.nodes, minority...))
-	wiped.start()
+	restart(wiped)
 	time.Sleep(hold)
 	tc.heal()
 }
@@ -202,8 +202,36 @@ func (nm *nemesis) end() {
 	}
 	for _, n := range nm.tc.nodes {
 		if !n.running() {
-			n.start()
+			restart(n)
 		}
+	}
+}
+
+// restart starts a node again on its old ports. On this shared machine
+// another socket may hold one of them for a moment (an outgoing
+// connection's ephemeral port, say): a node that exits at once because its
+// address is in use is started again, up to 10 times. That is the test
+// environment's doing, not the node's.
+func restart(n *clusterNode) {
+	for try := 0; ; try++ {
+		n.start()
+		exited := false
+		deadline := time.Now().Add(time.Second)
+		for time.Now().Before(deadline) {
+			if _, dead := n.died(); dead {
+				exited = true
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !exited || try == 9 || !strings.Contains(tailFile(n.logPath, 3), "address already in use") {
+			return
+		}
+		n.tc.t.Logf("%s: its address was in use; starting it again", n.id)
+		n.mu.Lock()
+		n.cmd = nil
+		n.mu.Unlock()
+		time.Sleep(500 * time.Millisecond)
 	}
 }
 

@@ -160,7 +160,9 @@ func runLinearizability(t *testing.T, cfg linConfig) linResult {
 		n.env["SNAPSHOT_INTERVAL"] = "200ms"
 		n.env["TRAILING_LOGS"] = strconv.Itoa(cfg.snapshotThreshold / 4)
 	}
-	tc.start()
+	for _, n := range tc.nodes {
+		restart(n)
+	}
 	tc.waitStable(clusterTimeout, nil, false)
 	var users []*client
 	for i := 0; i < cfg.users; i++ {
