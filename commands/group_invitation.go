@@ -25,9 +25,20 @@ func (h *Handlers) AcceptGroupInvitation(ctx context.Context, cmd AnswerGroupInv
 		if err != nil {
 			return nil, err
 		}
+		u, err := h.Read.UserByID(ctx, cmd.ActorID)
+		if err != nil {
+			return nil, err
+		}
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.GroupStream(inv.GroupID), inv.GroupVersion)
 		b.add(events.GroupStream(inv.GroupID), events.GroupInvitationAccepted{GroupID: inv.GroupID, UserID: cmd.ActorID})
+		// The invitee cannot read the group until this commits, so the
+		// answer folds the acceptance onto the invitation alone.
+		invited := agenda.Group{ID: inv.GroupID, Members: []agenda.Member{{UserID: u.ID, Username: u.Username,
+			Rank: inv.Rank, Status: agenda.MemberInvited, JoinedAt: inv.InvitedAt}}}
+		if g, ok := groupAfter(invited, &b.b, inv.GroupID, u.ID, nil); ok && len(g.Members) == 1 {
+			b.member = &g.Members[0]
+		}
 		return b, nil
 	})
 }

@@ -107,8 +107,11 @@ type batch struct {
 	// appointment is the appointment as the batch leaves it, for the
 	// answer (see answer.go); nil if the command answers no appointment.
 	appointment *agenda.Appointment
-	// user is the user as the batch leaves it, likewise.
-	user *agenda.User
+	// user, group and member are the user, group and membership as the
+	// batch leaves them, likewise.
+	user   *agenda.User
+	group  *agenda.Group
+	member *agenda.Member
 }
 
 func (h *Handlers) newBatch(ctx context.Context, actor string) *batch {
@@ -159,6 +162,10 @@ type Result struct {
 	// User is the user as the command's own events left it, for commands
 	// that register or change one.
 	User *agenda.User
+	// Group and Member are the group (as its actor sees it) and the one
+	// membership the command changed, as its own events left them.
+	Group  *agenda.Group
+	Member *agenda.Member
 }
 
 // execute decides and proposes until the log accepts the decision or the
@@ -211,7 +218,8 @@ func (h *Handlers) execute(ctx context.Context, id string, decide func() (*batch
 		if err != nil {
 			return Result{}, err
 		}
-		return Result{ID: id, Position: c.LastPosition, Appointment: b.appointment, User: b.user}, nil
+		return Result{ID: id, Position: c.LastPosition, Appointment: b.appointment, User: b.user,
+			Group: b.group, Member: b.member}, nil
 	}
 }
 

@@ -61,25 +61,25 @@ func (h *Handlers) AddMember(ctx context.Context, cmd AddMember) (Result, error)
 	if cmd.Rank != nil {
 		rank = *cmd.Rank
 	}
-	// Users are never deleted, so the user can be found once, before the
-	// decision that may be retried.
 	var u agenda.User
-	var err error
-	if cmd.UserID != "" {
-		u, err = h.Read.UserByID(ctx, cmd.UserID)
-	} else {
-		u, err = h.Read.UserByUsername(ctx, cmd.Username)
-	}
-	if agenda.ErrorCode(err) == agenda.ENOTFOUND {
-		field := "user_id"
-		if cmd.UserID == "" {
-			field = "username"
+	res, err := h.execute(ctx, "", func() (*batch, error) {
+		// Looked up in the decision, so that a user this node has not
+		// projected yet is confirmed on fresh state, not refused.
+		var err error
+		if cmd.UserID != "" {
+			u, err = h.Read.UserByID(ctx, cmd.UserID)
+		} else {
+			u, err = h.Read.UserByUsername(ctx, cmd.Username)
 		}
-		return Result{}, agenda.Errorf(agenda.ENOTFOUND, "no such user").WithDetails(map[string]any{"field": field})
-	} else if err != nil {
-		return Result{}, err
-	}
-	return h.execute(ctx, u.ID, func() (*batch, error) {
+		if agenda.ErrorCode(err) == agenda.ENOTFOUND {
+			field := "user_id"
+			if cmd.UserID == "" {
+				field = "username"
+			}
+			return nil, agenda.Errorf(agenda.ENOTFOUND, "no such user").WithDetails(map[string]any{"field": field})
+		} else if err != nil {
+			return nil, err
+		}
 		g, err := h.Read.Group(ctx, cmd.GroupID, cmd.ActorID)
 		if err != nil {
 			return nil, err
@@ -98,8 +98,11 @@ func (h *Handlers) AddMember(ctx context.Context, cmd AddMember) (Result, error)
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.GroupStream(g.ID), g.Version)
 		b.add(events.GroupStream(g.ID), events.GroupMemberInvited{GroupID: g.ID, UserID: u.ID, Rank: rank, InvitedBy: cmd.ActorID})
+		b.answerGroup(g, g.ID, cmd.ActorID, map[string]string{u.ID: u.Username}, u.ID)
 		return b, nil
 	})
+	res.ID = u.ID
+	return res, err
 }
 
 // groupMember reads a group as actorID sees it and one of its members or
@@ -148,6 +151,7 @@ func (h *Handlers) ChangeRank(ctx context.Context, cmd ChangeRank) (Result, erro
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.GroupStream(g.ID), g.Version)
 		b.add(events.GroupStream(g.ID), events.GroupMemberRankChanged{GroupID: g.ID, UserID: m.UserID, Rank: cmd.Rank})
+		b.answerGroup(g, g.ID, cmd.ActorID, nil, m.UserID)
 		return b, nil
 	})
 }

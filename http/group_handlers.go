@@ -46,8 +46,13 @@ func (s *Server) answerGroup(w http.ResponseWriter, r *http.Request, res command
 	if !s.committed(w, r, res) {
 		return
 	}
-	g, err := s.Queries.Group(r.Context(), res.ID, userID(r))
-	if err != nil {
+	// The group as the write left it; only a write that changed nothing
+	// reads the current state.
+	var g agenda.Group
+	var err error
+	if res.Group != nil {
+		g = *res.Group
+	} else if g, err = s.Queries.Group(r.Context(), res.ID, userID(r)); err != nil {
 		s.Error(w, r, err)
 		return
 	}
@@ -162,6 +167,15 @@ func (s *Server) answerMember(w http.ResponseWriter, r *http.Request, res comman
 	}
 	if memberID == "" {
 		memberID = res.ID
+	}
+	if m := res.Member; m != nil {
+		// The membership as the write left it.
+		setETag(w, m.Version)
+		if status == http.StatusCreated {
+			w.Header().Set("Location", "/api/groups/"+groupID+"/members/"+m.UserID)
+		}
+		writeJSON(w, status, m)
+		return
 	}
 	s.writeMember(w, r, groupID, memberID, status)
 }

@@ -68,50 +68,52 @@ func (g *groupPlay) write(t testing.TB, c *client, method, path string, body any
 	return r
 }
 
-// answerIsTheStateWritten checks that an appointment a write answers with
-// is the appointment as stored right after it: scenarios write one thing at
+// answerIsTheStateWritten checks that the resource a write answers with
+// (appointment, group, membership) is the resource as stored right after it: scenarios write one thing at
 // a time, so a read at the write's position must show exactly the answer
 // (which commands build from their own events, not from a read-back).
 func (g *groupPlay) answerIsTheStateWritten(t testing.TB, c *client, path string, r *response) {
 	t.Helper()
-	var body json.RawMessage = r.Body
+	if len(r.Body) == 0 || r.Status == http.StatusNoContent {
+		return
+	}
+	body := json.RawMessage(r.Body)
+	parts := strings.Split(strings.TrimPrefix(path, "/api/"), "/")
+	// readPath is where the resource the write answered with is read.
+	var readPath func(answered map[string]any) string
 	switch {
-	case strings.HasPrefix(path, "/api/groups/"):
-		if !strings.HasSuffix(path, "/appointments") {
-			return // a group or membership answer (accepting an invitation to a group too)
-		}
-	case strings.HasSuffix(path, "/accept"), strings.HasSuffix(path, "/decline"):
+	case parts[0] == "appointments" && len(parts) == 3: // accept, decline
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(r.Body, &m); err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
 		body = m["appointment"]
-	case strings.HasPrefix(path, "/api/appointments"):
+		readPath = func(a map[string]any) string { return "/api/appointments/" + a["id"].(string) }
+	case parts[0] == "appointments", parts[0] == "groups" && len(parts) == 3 && parts[2] == "appointments":
+		readPath = func(a map[string]any) string { return "/api/appointments/" + a["id"].(string) }
+	case parts[0] == "groups" && len(parts) <= 2: // create, change
+		readPath = func(a map[string]any) string { return "/api/groups/" + a["id"].(string) }
+	case parts[0] == "groups" && len(parts) >= 3 && (parts[2] == "members" || parts[2] == "accept"):
+		readPath = func(a map[string]any) string { return "/api/groups/" + parts[1] + "/members/" + a["user_id"].(string) }
 	default:
-		return
-	}
-	if len(r.Body) == 0 || r.Status == http.StatusNoContent {
 		return
 	}
 	var answered map[string]any
 	if err := json.Unmarshal(body, &answered); err != nil {
-		t.Fatalf("%s: answer is not an appointment: %v", path, err)
+		t.Fatalf("%s: answer is not a resource: %v", path, err)
 	}
-	id, _ := answered["id"].(string)
-	if id == "" {
-		return
-	}
-	stored := c.withT(t).do("GET", "/api/appointments/"+id+"?min_position="+strconv.FormatInt(positionOf(t, r), 10), nil)
+	at := readPath(answered)
+	stored := c.withT(t).do("GET", at+"?min_position="+strconv.FormatInt(positionOf(t, r), 10), nil)
 	if stored.Status != http.StatusOK {
-		t.Fatalf("GET appointment %s after %s: %d %s", id, path, stored.Status, stored.Body)
+		t.Fatalf("GET %s after %s: %d %s", at, path, stored.Status, stored.Body)
 	}
 	var read map[string]any
 	stored.JSON(t, &read)
 	if !reflect.DeepEqual(answered, read) {
-		t.Fatalf("%s answered\n%s\nbut the appointment as stored right after it is\n%s", path, body, stored.Body)
+		t.Fatalf("%s answered\n%s\nbut %s as stored right after it is\n%s", path, body, at, stored.Body)
 	}
 	if et := r.Header.Get("ETag"); et != "" && et != stored.Header.Get("ETag") {
-		t.Fatalf("%s answered ETag %s, the stored appointment has %s", path, et, stored.Header.Get("ETag"))
+		t.Fatalf("%s answered ETag %s, %s has %s", path, et, at, stored.Header.Get("ETag"))
 	}
 }
 
