@@ -84,6 +84,11 @@ type Server struct {
 	// ReadWait bounds how long a read waits for min_position, and a write for
 	// the local read model to show what it committed (default 5s).
 	ReadWait time.Duration
+	// Feed and Hub serve /api/events and the live stream /api/ws (see
+	// live_handlers.go); Live tunes the stream.
+	Feed Feed
+	Hub  *Hub
+	Live LiveConfig
 
 	logger *slog.Logger
 }
@@ -95,9 +100,9 @@ func (s *Server) readWait() time.Duration {
 	return 5 * time.Second
 }
 
-// Handler returns the routed handler.
+// Handler returns the routed handler: the API, and the web UI under /ui/.
 func (s *Server) Handler() http.Handler {
-	return middleware.StripSlashes(s.router())
+	return withUI(middleware.StripSlashes(s.router()))
 }
 
 func (s *Server) router() chi.Router {
@@ -169,7 +174,10 @@ func (s *Server) router() chi.Router {
 			r.With(s.minPosition).Get("/notifications", s.handleNotifications)
 			r.Post("/notifications/read-all", s.handleNotificationsReadAll)
 			r.Post("/notifications/{id}/read", s.handleNotificationRead)
+			r.With(s.minPosition).Get("/events", s.handleEvents)
 		})
+		// The stream authenticates itself: browsers pass the token in the query.
+		r.Get("/ws", s.handleStream)
 	})
 	return r
 }

@@ -35,6 +35,7 @@ type Node struct {
 	rm        *readmodel.DB
 	projector *projections.Projector
 	commands  *commands.Handlers
+	hub       *agendahttp.Hub // live subscribers (WebSocket)
 	ln        net.Listener
 	server    *http.Server
 	debug     *http.Server
@@ -143,6 +144,9 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	// retry is a few milliseconds; allow enough to outlast a burst.
 	n.commands.MaxRetries = 64
 
+	n.hub = agendahttp.NewHub(n.rm, n.Logger)
+	go n.hub.Run(runCtx)
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := &agendahttp.Server{
@@ -154,6 +158,8 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		Logger:   n.Logger,
 		Internal: n.agent.Handler(),
 		Reads:    strongReads{n},
+		Feed:     n.rm,
+		Hub:      n.hub,
 	}
 	n.server = &http.Server{
 		Handler:           srv.Handler(),
@@ -211,6 +217,12 @@ func (n *Node) close() error {
 			errs = append(errs, err)
 		}
 		cancel()
+	}
+	if n.hub != nil {
+		// Live streams are hijacked connections, which Shutdown leaves
+		// alone: end them (telling clients to reconnect elsewhere).
+		n.hub.Close()
+		<-n.hub.Done()
 	}
 	if n.debug != nil {
 		n.debug.Close()

@@ -1,0 +1,203 @@
+package projections
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/events"
+	"github.com/agendahq/agenda/readmodel"
+)
+
+// feed derives the per-user feed entries of one event, in the agenda
+// projection's transaction, so that who may see an event is decided with the
+// memberships, participations and privacy of exactly that moment:
+//
+//   - an appointment's events go to everyone who takes part in it (who may
+//     read it), with the event's data;
+//   - a group's events go to its members;
+//   - an agenda entry's events go to its owner in full, and to the people
+//     who share a group with the owner as agenda.SeesEntry decides: details,
+//     or only {user_id, start, end, busy} — and then only if the entry
+//     blocks time (as the group agenda shows it);
+//   - a user's notification-read events go to that user.
+//
+// Removals are decided on the state before the event (the members of a
+// group being deleted, the slot of an entry being removed); everything else
+// on the state after it.
+type feed struct {
+	tx   *readmodel.Tx
+	env  *events.Envelope
+	data map[string]json.RawMessage
+	// order keeps the entries deterministic (map order is not).
+	order []string
+	// slot is the entry an agenda event concerns, as it was before the event.
+	slot readmodel.EntrySlot
+}
+
+// feedBefore reads what the event's feed needs from the state it changes.
+func feedBefore(tx *readmodel.Tx, env *events.Envelope, ev events.Event) (*feed, error) {
+	f := &feed{tx: tx, env: env, data: map[string]json.RawMessage{}}
+	var err error
+	switch e := ev.(type) {
+	case events.AppointmentDeleted:
+		err = f.toAll(tx.ParticipantIDs(e.AppointmentID))
+	case events.GroupDeleted:
+		err = f.toAll(tx.GroupMemberIDs(e.GroupID))
+	case events.GroupMemberRemoved:
+		err = f.toAll(tx.GroupMemberIDs(e.GroupID))
+	case events.AgendaEntryRemoved:
+		f.slot, err = tx.AgendaEntrySlot(e.UserID, e.AppointmentID)
+		if err == nil {
+			err = f.entry(e.UserID, e.AppointmentID, f.slot, readmodel.EntrySlot{})
+		}
+	case events.AgendaEntryRescheduled:
+		f.slot, err = tx.AgendaEntrySlot(e.UserID, e.AppointmentID)
+	case events.AgendaEntryRoleChanged:
+		f.slot, err = tx.AgendaEntrySlot(e.UserID, e.AppointmentID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("feed of %s: %w", env.Type, err)
+	}
+	return f, nil
+}
+
+// after completes the event's feed from the state it produced and writes it.
+func (f *feed) after(ev events.Event) error {
+	var err error
+	switch e := ev.(type) {
+	case events.AppointmentCreated:
+		err = f.toAll(f.tx.ParticipantIDs(e.AppointmentID))
+	case events.AppointmentUpdated:
+		err = f.toAll(f.tx.ParticipantIDs(e.AppointmentID))
+	case events.AppointmentParticipantAdded:
+		err = f.toAll(f.tx.ParticipantIDs(e.AppointmentID))
+	case events.AppointmentAccepted:
+		err = f.toAll(f.tx.ParticipantIDs(e.AppointmentID))
+	case events.AppointmentDeclined:
+		err = f.toAll(f.tx.ParticipantIDs(e.AppointmentID))
+	case events.AppointmentConfirmed:
+		err = f.toAll(f.tx.ParticipantIDs(e.AppointmentID))
+	case events.AppointmentCancelled:
+		err = f.toAll(f.tx.ParticipantIDs(e.AppointmentID))
+	case events.AgendaEntryAdded:
+		err = f.entryAfter(e.UserID, e.AppointmentID, readmodel.EntrySlot{})
+	case events.AgendaEntryRescheduled:
+		err = f.entryAfter(e.UserID, e.AppointmentID, f.slot)
+	case events.AgendaEntryRoleChanged:
+		err = f.entryAfter(e.UserID, e.AppointmentID, f.slot)
+	case events.GroupCreated:
+		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
+	case events.GroupUpdated:
+		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
+	case events.GroupMemberAdded:
+		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
+	case events.GroupMemberRankChanged:
+		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
+	case events.GroupCreatorChanged:
+		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
+	case events.NotificationRead:
+		f.to(e.UserID, f.env.Data)
+	case events.NotificationsAllRead:
+		f.to(e.UserID, f.env.Data)
+	}
+	if err != nil {
+		return fmt.Errorf("feed of %s: %w", f.env.Type, err)
+	}
+	records := make([]readmodel.FeedRecord, 0, len(f.order))
+	for _, user := range f.order {
+		records = append(records, readmodel.FeedRecord{UserID: user, Position: f.env.Position,
+			EventType: f.env.Type, Stream: f.env.Stream, Version: f.env.Version, At: f.env.Time, Data: f.data[user]})
+	}
+	return f.tx.WriteFeed(records)
+}
+
+// to gives user an entry with data; the first entry decided for a user stays.
+func (f *feed) to(user string, data json.RawMessage) {
+	if user == "" {
+		return
+	}
+	if _, ok := f.data[user]; ok {
+		return
+	}
+	f.data[user] = data
+	f.order = append(f.order, user)
+}
+
+// toAll gives every user listed the event's own data.
+func (f *feed) toAll(users []string, err error) error {
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		f.to(u, f.env.Data)
+	}
+	return nil
+}
+
+// entryAfter reads the entry as the event left it and describes it.
+func (f *feed) entryAfter(owner, appointmentID string, before readmodel.EntrySlot) error {
+	now, err := f.tx.AgendaEntrySlot(owner, appointmentID)
+	if err != nil {
+		return err
+	}
+	return f.entry(owner, appointmentID, before, now)
+}
+
+// entry describes a change to owner's entry of appointmentID — from before
+// to now — to its owner and to everyone who may see it. A viewer limited to
+// busy time hears of it only if the entry blocks time before or after the
+// change; busy says whether it blocks now.
+func (f *feed) entry(owner, appointmentID string, before, now readmodel.EntrySlot) error {
+	f.to(owner, f.env.Data)
+	blocksBefore := before.Found && agenda.Blocks(before.Role)
+	blocksNow := now.Found && agenda.Blocks(now.Role)
+	slot := now
+	if !now.Found {
+		slot = before
+	}
+	viewers, err := f.tx.EntryViewers(owner, appointmentID)
+	if err != nil {
+		return err
+	}
+	var detailed json.RawMessage
+	for _, v := range viewers {
+		switch v.Level {
+		case agenda.SeeDetails:
+			if detailed == nil {
+				if detailed, err = f.detailed(appointmentID); err != nil {
+					return err
+				}
+			}
+			f.to(v.UserID, detailed)
+		case agenda.SeeBusy:
+			if !blocksBefore && !blocksNow {
+				continue
+			}
+			busy, err := json.Marshal(map[string]any{"user_id": owner, "start": slot.Start, "end": slot.End, "busy": blocksNow})
+			if err != nil {
+				return err
+			}
+			f.to(v.UserID, busy)
+		}
+	}
+	return nil
+}
+
+// detailed is the event's data with the appointment's descriptive fields,
+// for a viewer allowed the details of someone else's entry.
+func (f *feed) detailed(appointmentID string) (json.RawMessage, error) {
+	d, err := f.tx.AppointmentDetail(appointmentID)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(f.env.Data, &m); err != nil {
+		return nil, err
+	}
+	m["title"], m["description"], m["location"], m["privacy"] = d.Title, d.Description, d.Location, d.Privacy
+	if d.GroupID != "" {
+		m["group_id"] = d.GroupID
+	}
+	return json.Marshal(m)
+}
