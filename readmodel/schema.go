@@ -132,7 +132,7 @@ CREATE TABLE notification_streams (
 	version     INTEGER NOT NULL,
 	origin_node TEXT    NOT NULL
 ) WITHOUT ROWID;
-`+feedSchema
+` + feedSchema
 
 // Projection names, each with its own checkpoint.
 //
