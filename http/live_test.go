@@ -318,3 +318,86 @@ func TestStreamRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestEventsPage: GET /api/events pages through the caller's feed only,
+// says where to continue, and says reset when entries were pruned.
+func TestEventsPage(t *testing.T) {
+	feed := &fakeFeed{pruned: map[string]int64{"bob": 3}}
+	for i := 0; i < 10; i++ {
+		feed.append([]string{"ana", "bob"}[i%2], `{}`)
+	}
+	s, ts := liveServer(t, feed, time.Hour, 16)
+	get := func(user, query string) (int, feedPage) {
+		t.Helper()
+		tok, _, _ := s.Tokens.Issue(user, user)
+		req, _ := http.NewRequest("GET", ts.URL+"/api/events"+query, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var p feedPage
+		json.NewDecoder(resp.Body).Decode(&p)
+		return resp.StatusCode, p
+	}
+	status, p := get("ana", "?after=0&limit=3")
+	if status != 200 || len(p.Events) != 3 || p.Events[0].Position != 1 || p.Events[2].Position != 5 || p.Position != 5 {
+		t.Fatalf("first page: %d %+v", status, p)
+	}
+	status, p = get("ana", "?after=5&limit=3")
+	if status != 200 || len(p.Events) != 2 || p.Events[1].Position != 9 || p.Position != 10 {
+		t.Fatalf("last page: %d %+v (position must be the read model's, 10)", status, p)
+	}
+	if _, p = get("bob", "?after=1"); !p.Reset || len(p.Events) != 0 || p.Position != 10 {
+		t.Fatalf("bob after a pruned position: %+v, want reset", p)
+	}
+	if _, p = get("bob", ""); p.Reset || len(p.Events) != 5 {
+		t.Fatalf("bob from the oldest kept: %+v", p)
+	}
+	for _, q := range []string{"?after=-1", "?after=x", "?limit=0", "?limit=1001"} {
+		if status, _ := get("ana", q); status != 400 {
+			t.Errorf("%s: status %d, want 400", q, status)
+		}
+	}
+}
+
+// TestUIServed: / and /ui redirect to /ui/; the UI's files come with a
+// content security policy; anything else under /ui/ is a plain 404.
+func TestUIServed(t *testing.T) {
+	s, _ := newTestServer(t, &fakeCommands{}, &fakeQueries{})
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, p := range []string{"/", "/ui"} {
+		resp, err := noFollow.Get(ts.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/ui/" {
+			t.Errorf("GET %s: %d to %q, want 302 to /ui/", p, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	for path, ctype := range map[string]string{"/ui/": "text/html", "/ui/app.js": "text/javascript", "/ui/style.css": "text/css"} {
+		resp, err := http.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype) ||
+			!strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'self'") {
+			t.Errorf("GET %s: %d %q CSP %q", path, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Security-Policy"))
+		}
+	}
+	if resp, _ := http.Get(ts.URL + "/ui/nope.js"); resp.StatusCode != 404 {
+		t.Errorf("missing file: %d", resp.StatusCode)
+	}
+	if resp, _ := http.Post(ts.URL+"/ui/", "text/plain", nil); resp.StatusCode != 405 {
+		t.Errorf("POST /ui/: %d", resp.StatusCode)
+	}
+	// The API is still the API.
+	if resp, _ := http.Get(ts.URL + "/api/nope"); resp.StatusCode != 404 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("GET /api/nope: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
