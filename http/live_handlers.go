@@ -208,7 +208,7 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, user string, exp
 		return c.Write(wctx, websocket.MessageText, body)
 	}
 	control := func(typ string, pos int64) error {
-		b, _ := json.Marshal(map[string]any{"type": typ, "position": pos})
+		b, _ := json.Marshal(controlFrame{Type: typ, Position: pos})
 		return write(b)
 	}
 	sendHistory := func(from, upTo int64) (int64, error) {
@@ -317,6 +317,12 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, user string, exp
 			return websocket.StatusNormalClosure, ""
 		}
 	}
+}
+
+// controlFrame is a caught_up or reset frame.
+type controlFrame struct {
+	Type     string `json:"type"`
+	Position int64  `json:"position"`
 }
 
 func endStatus(why string) (websocket.StatusCode, string) {
