@@ -186,6 +186,10 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		s.Error(w, r, agenda.Errorf(agenda.EINVALID, "this endpoint is a WebSocket: open it with a WebSocket client (Upgrade: websocket)"))
+		return
+	}
 	// The server's read and write timeouts would otherwise cut the stream.
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})

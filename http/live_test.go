@@ -285,6 +285,7 @@ func TestStreamRefusals(t *testing.T) {
 		{"bad scheme", "", "Basic abc", 401, agenda.EUNAUTHORIZED},
 		{"negative after", "?after=-1&access_token=" + tok, "", 400, agenda.EINVALID},
 		{"junk after", "?after=x&access_token=" + tok, "", 400, agenda.EINVALID},
+		{"not a websocket", "?access_token=" + tok, "", 400, agenda.EINVALID},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, _ := http.NewRequest("GET", ts.URL+"/api/ws"+tc.query, nil)
