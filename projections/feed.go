@@ -31,8 +31,11 @@ type feed struct {
 	data map[string]json.RawMessage
 	// order keeps the entries deterministic (map order is not).
 	order []string
-	// slot is the entry an agenda event concerns, as it was before the event.
-	slot readmodel.EntrySlot
+	// For an agenda entry's event: the entry as it was before the event,
+	// who else may see it, and the details for those allowed them.
+	slot    readmodel.EntrySlot
+	viewers []readmodel.EntryViewer
+	detail  json.RawMessage
 }
 
 // feedBefore reads what the event's feed needs from the state it changes.
@@ -46,15 +49,14 @@ func feedBefore(tx *readmodel.Tx, env *events.Envelope, ev events.Event) (*feed,
 		err = f.toAll(tx.GroupMemberIDs(e.GroupID))
 	case events.GroupMemberRemoved:
 		err = f.toAll(tx.GroupMemberIDs(e.GroupID))
-	case events.AgendaEntryRemoved:
-		f.slot, err = tx.AgendaEntrySlot(e.UserID, e.AppointmentID)
-		if err == nil {
-			err = f.entry(e.UserID, e.AppointmentID, f.slot, readmodel.EntrySlot{})
-		}
+	case events.AgendaEntryAdded:
+		err = f.entryBefore(e.UserID, e.AppointmentID, false)
 	case events.AgendaEntryRescheduled:
-		f.slot, err = tx.AgendaEntrySlot(e.UserID, e.AppointmentID)
+		err = f.entryBefore(e.UserID, e.AppointmentID, true)
 	case events.AgendaEntryRoleChanged:
-		f.slot, err = tx.AgendaEntrySlot(e.UserID, e.AppointmentID)
+		err = f.entryBefore(e.UserID, e.AppointmentID, true)
+	case events.AgendaEntryRemoved:
+		err = f.entryBefore(e.UserID, e.AppointmentID, true)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("feed of %s: %w", env.Type, err)
@@ -67,7 +69,7 @@ func (f *feed) after(ev events.Event) error {
 	var err error
 	switch e := ev.(type) {
 	case events.AppointmentCreated:
-		err = f.toAll(f.tx.ParticipantIDs(e.AppointmentID))
+		f.to(e.OwnerID, f.env.Data) // its only participant yet
 	case events.AppointmentUpdated:
 		err = f.toAll(f.tx.ParticipantIDs(e.AppointmentID))
 	case events.AppointmentParticipantAdded:
@@ -81,11 +83,13 @@ func (f *feed) after(ev events.Event) error {
 	case events.AppointmentCancelled:
 		err = f.toAll(f.tx.ParticipantIDs(e.AppointmentID))
 	case events.AgendaEntryAdded:
-		err = f.entryAfter(e.UserID, e.AppointmentID, readmodel.EntrySlot{})
+		err = f.entry(e.UserID, readmodel.EntrySlot{Start: e.Start, End: e.End, Role: e.Role, Found: true})
 	case events.AgendaEntryRescheduled:
-		err = f.entryAfter(e.UserID, e.AppointmentID, f.slot)
+		err = f.entry(e.UserID, readmodel.EntrySlot{Start: e.Start, End: e.End, Role: f.slot.Role, Found: f.slot.Found})
 	case events.AgendaEntryRoleChanged:
-		err = f.entryAfter(e.UserID, e.AppointmentID, f.slot)
+		err = f.entry(e.UserID, readmodel.EntrySlot{Start: f.slot.Start, End: f.slot.End, Role: e.Role, Found: f.slot.Found})
+	case events.AgendaEntryRemoved:
+		err = f.entry(e.UserID, readmodel.EntrySlot{})
 	case events.GroupCreated:
 		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
 	case events.GroupUpdated:
@@ -135,41 +139,47 @@ func (f *feed) toAll(users []string, err error) error {
 	return nil
 }
 
-// entryAfter reads the entry as the event left it and describes it.
-func (f *feed) entryAfter(owner, appointmentID string, before readmodel.EntrySlot) error {
-	now, err := f.tx.AgendaEntrySlot(owner, appointmentID)
-	if err != nil {
+// entryBefore decides who, besides its owner, may see owner's entry of
+// appointmentID (memberships and participations are not changed by agenda
+// events, so before is after), and reads what they will need: the slot as
+// it was (withSlot), and the appointment's details for those allowed them.
+// An owner who shares no group costs one query.
+func (f *feed) entryBefore(owner, appointmentID string, withSlot bool) error {
+	var err error
+	if f.viewers, err = f.tx.EntryViewers(owner, appointmentID); err != nil || len(f.viewers) == 0 {
 		return err
 	}
-	return f.entry(owner, appointmentID, before, now)
+	if withSlot {
+		if f.slot, err = f.tx.AgendaEntrySlot(owner, appointmentID); err != nil {
+			return err
+		}
+	}
+	for _, v := range f.viewers {
+		if v.Level == agenda.SeeDetails {
+			f.detail, err = f.detailed(appointmentID)
+			return err
+		}
+	}
+	return nil
 }
 
-// entry describes a change to owner's entry of appointmentID — from before
-// to now — to its owner and to everyone who may see it. A viewer limited to
-// busy time hears of it only if the entry blocks time before or after the
-// change; busy says whether it blocks now.
-func (f *feed) entry(owner, appointmentID string, before, now readmodel.EntrySlot) error {
+// entry describes a change to owner's entry — from f.slot to now — to its
+// owner and to everyone who may see it. A viewer limited to busy time hears
+// of it only if the entry blocks time before or after the change; busy says
+// whether it blocks now.
+func (f *feed) entry(owner string, now readmodel.EntrySlot) error {
 	f.to(owner, f.env.Data)
+	before := f.slot
 	blocksBefore := before.Found && agenda.Blocks(before.Role)
 	blocksNow := now.Found && agenda.Blocks(now.Role)
 	slot := now
 	if !now.Found {
 		slot = before
 	}
-	viewers, err := f.tx.EntryViewers(owner, appointmentID)
-	if err != nil {
-		return err
-	}
-	var detailed json.RawMessage
-	for _, v := range viewers {
+	for _, v := range f.viewers {
 		switch v.Level {
 		case agenda.SeeDetails:
-			if detailed == nil {
-				if detailed, err = f.detailed(appointmentID); err != nil {
-					return err
-				}
-			}
-			f.to(v.UserID, detailed)
+			f.to(v.UserID, f.detail)
 		case agenda.SeeBusy:
 			if !blocksBefore && !blocksNow {
 				continue

@@ -206,7 +206,8 @@ type Tx struct {
 	// feedNotes holds the notifications of the event being projected, until
 	// its feed entries are written (see WriteFeed).
 	feedNotes map[string]agenda.Notification
-	feedHigh  int64 // the newest feed position written
+	feedHigh  int64                // the newest feed position written
+	stmts     map[string]*sql.Stmt // prepared for this transaction (feed.go)
 	// agendaVersions holds the last agenda stream version seen per user in
 	// this transaction; it is written once, at the end, rather than once per
 	// event.

@@ -127,7 +127,7 @@ func (t *Tx) WriteFeed(records []FeedRecord) error {
 }
 
 func (t *Tx) insertFeed(r FeedRecord, note any) error {
-	_, err := t.exec(`INSERT INTO feed (user_id, position, event_type, stream, version, at, data, notification)
+	_, err := t.execPrepared(`INSERT INTO feed (user_id, position, event_type, stream, version, at, data, notification)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.UserID, r.Position, r.EventType, r.Stream, r.Version, r.At.UnixNano(), string(r.Data), note)
 	if err != nil {
@@ -174,7 +174,7 @@ type EntrySlot struct {
 func (t *Tx) AgendaEntrySlot(userID, appointmentID string) (EntrySlot, error) {
 	var s EntrySlot
 	var start, end int64
-	err := t.tx.QueryRowContext(t.ctx, `SELECT start_ns, end_ns, role FROM agenda_entries
+	err := t.queryRowPrepared(`SELECT start_ns, end_ns, role FROM agenda_entries
 		WHERE user_id = ? AND appointment_id = ?`, userID, appointmentID).Scan(&start, &end, &s.Role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, nil
@@ -197,42 +197,30 @@ type EntryViewer struct {
 // appointmentID, and how much. The facts come from SQL; the decision is
 // agenda.SeesEntry's, the one place the visibility rule lives.
 func (t *Tx) EntryViewers(ownerID, appointmentID string) ([]EntryViewer, error) {
-	takesPart := map[string]bool{}
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT user_id FROM agenda_entries WHERE appointment_id = ?`, appointmentID)
-	if err != nil {
+	// Most people are in no group: the cheapest lookup says so.
+	var inGroup int
+	if err := t.queryRowPrepared(`SELECT EXISTS (SELECT 1 FROM group_members WHERE user_id = ?)`, ownerID).
+		Scan(&inGroup); err != nil {
 		return nil, fmt.Errorf("read viewers of %s: %w", appointmentID, err)
 	}
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		takesPart[u] = true
+	if inGroup == 0 {
+		return nil, nil
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows, err = t.tx.QueryContext(t.ctx, `SELECT v.user_id, g.id, g.hierarchical, v.rank, o.rank,
-		COALESCE(a.privacy, ''), COALESCE(a.group_id, '')
+	rows, err := t.queryPrepared(`SELECT v.user_id, g.id, g.hierarchical, v.rank, o.rank
 		FROM group_members o
-		JOIN groups g ON g.id = o.group_id
 		JOIN group_members v ON v.group_id = o.group_id AND v.user_id <> o.user_id
-		LEFT JOIN appointments a ON a.id = ?2
-		WHERE o.user_id = ?1
-		ORDER BY v.user_id`, ownerID, appointmentID)
+		JOIN groups g ON g.id = o.group_id
+		WHERE o.user_id = ?`, ownerID)
 	if err != nil {
 		return nil, fmt.Errorf("read viewers of %s: %w", appointmentID, err)
 	}
-	defer rows.Close()
 	relations := map[string][]agenda.EntryRelation{}
 	var order []string
 	for rows.Next() {
 		var viewer string
 		var r agenda.EntryRelation
-		if err := rows.Scan(&viewer, &r.GroupID, &r.Hierarchical, &r.ViewerRank, &r.OwnerRank, &r.Privacy,
-			&r.AppointmentGroupID); err != nil {
+		if err := rows.Scan(&viewer, &r.GroupID, &r.Hierarchical, &r.ViewerRank, &r.OwnerRank); err != nil {
+			rows.Close()
 			return nil, err
 		}
 		if _, ok := relations[viewer]; !ok {
@@ -240,8 +228,30 @@ func (t *Tx) EntryViewers(ownerID, appointmentID string) ([]EntryViewer, error) 
 		}
 		relations[viewer] = append(relations[viewer], r)
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
+	}
+	if len(order) == 0 {
+		return nil, nil // no shared group: nobody else sees anything
+	}
+	var privacy, groupID string
+	err = t.queryRowPrepared(`SELECT privacy, group_id FROM appointments WHERE id = ?`, appointmentID).Scan(&privacy, &groupID)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("read viewers of %s: %w", appointmentID, err)
+	}
+	for _, rs := range relations {
+		for i := range rs {
+			rs[i].Privacy, rs[i].AppointmentGroupID = privacy, groupID
+		}
+	}
+	takesPart := map[string]bool{}
+	parts, err := t.strings(`SELECT user_id FROM agenda_entries WHERE appointment_id = ?`, appointmentID)
+	if err != nil {
+		return nil, fmt.Errorf("read viewers of %s: %w", appointmentID, err)
+	}
+	for _, u := range parts {
+		takesPart[u] = true
 	}
 	out := make([]EntryViewer, 0, len(order))
 	for _, v := range order {
@@ -261,7 +271,7 @@ type AppointmentDetail struct {
 // the projection's transaction; all empty if it is gone.
 func (t *Tx) AppointmentDetail(id string) (AppointmentDetail, error) {
 	var d AppointmentDetail
-	err := t.tx.QueryRowContext(t.ctx, `SELECT title, description, location, privacy, group_id FROM appointments
+	err := t.queryRowPrepared(`SELECT title, description, location, privacy, group_id FROM appointments
 		WHERE id = ?`, id).Scan(&d.Title, &d.Description, &d.Location, &d.Privacy, &d.GroupID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, nil
@@ -285,7 +295,7 @@ func (t *Tx) ParticipantIDs(appointmentID string) ([]string, error) {
 }
 
 func (t *Tx) strings(q string, args ...any) ([]string, error) {
-	rows, err := t.tx.QueryContext(t.ctx, q, args...)
+	rows, err := t.queryPrepared(q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -359,4 +369,50 @@ func (db *DB) FeedPruned(ctx context.Context, userID string) (int64, error) {
 		return 0, fmt.Errorf("read feed floor of %s: %w", userID, err)
 	}
 	return p, nil
+}
+
+// The feed runs the same few statements for every event of a batch:
+// preparing each once per transaction spares SQLite parsing them again.
+
+func (t *Tx) prepared(q string) (*sql.Stmt, error) {
+	if st, ok := t.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := t.tx.PrepareContext(t.ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if t.stmts == nil {
+		t.stmts = map[string]*sql.Stmt{}
+	}
+	t.stmts[q] = st
+	return st, nil
+}
+
+func (t *Tx) execPrepared(q string, args ...any) (sql.Result, error) {
+	st, err := t.prepared(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(t.ctx, args...)
+}
+
+func (t *Tx) queryPrepared(q string, args ...any) (*sql.Rows, error) {
+	st, err := t.prepared(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(t.ctx, args...)
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+func (t *Tx) queryRowPrepared(q string, args ...any) interface{ Scan(...any) error } {
+	st, err := t.prepared(q)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(t.ctx, args...)
 }
