@@ -18,6 +18,7 @@ import (
 	"github.com/agendahq/agenda/commands"
 	"github.com/agendahq/agenda/consensus"
 	"github.com/agendahq/agenda/eventstore"
+	"github.com/agendahq/agenda/internal/datadir"
 	agendahttp "github.com/agendahq/agenda/http"
 	"github.com/agendahq/agenda/projections"
 	"github.com/agendahq/agenda/readmodel"
@@ -29,6 +30,7 @@ type Node struct {
 	Config Config
 	Logger *slog.Logger
 
+	lock      *datadir.Lock
 	store     *eventstore.Store
 	raft      *consensus.Node
 	agent     *cluster.Agent
@@ -53,7 +55,9 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		n.Logger = slog.Default()
 	}
 	c := &n.Config
-	if err := c.resolveIdentity(n.Logger); err != nil {
+	// A second process on the same data dir fails here, at once, rather
+	// than hanging on the Raft log's lock.
+	if n.lock, err = datadir.Acquire(c.DataDir); err != nil {
 		return err
 	}
 	defer func() {
@@ -61,6 +65,9 @@ func (n *Node) Open(ctx context.Context) (err error) {
 			n.Close()
 		}
 	}()
+	if err := c.resolveIdentity(n.Logger); err != nil {
+		return err
+	}
 	n.Logger = n.Logger.With("node_id", c.NodeID)
 
 	if n.store, err = eventstore.Open(ctx, filepath.Join(c.DataDir, "events.db")); err != nil {
@@ -236,6 +243,7 @@ func (n *Node) close() error {
 	if n.store != nil {
 		errs = append(errs, n.store.Close())
 	}
+	errs = append(errs, n.lock.Unlock())
 	return errors.Join(errs...)
 }
 
