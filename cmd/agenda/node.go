@@ -18,8 +18,8 @@ import (
 	"github.com/agendahq/agenda/commands"
 	"github.com/agendahq/agenda/consensus"
 	"github.com/agendahq/agenda/eventstore"
-	"github.com/agendahq/agenda/internal/datadir"
 	agendahttp "github.com/agendahq/agenda/http"
+	"github.com/agendahq/agenda/internal/datadir"
 	"github.com/agendahq/agenda/projections"
 	"github.com/agendahq/agenda/readmodel"
 )
