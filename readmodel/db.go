@@ -41,7 +41,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 }
 
 func open(ctx context.Context, path string) (*DB, error) {
-	sdb, err := sqlite.Open(path, sqlite.Normal)
+	return openDurability(ctx, path, sqlite.Normal)
+}
+
+func openDurability(ctx context.Context, path string, d sqlite.Durability) (*DB, error) {
+	sdb, err := sqlite.Open(path, d)
 	if err != nil {
 		return nil, err
 	}
