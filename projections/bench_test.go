@@ -10,6 +10,7 @@ import (
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/events"
 	"github.com/agendahq/agenda/eventstore"
+	"github.com/agendahq/agenda/projections"
 )
 
 // catchUpEvents is the size of the history a fresh projector catches up on.
@@ -96,4 +97,89 @@ func BenchmarkProjectorCatchUp(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(catchUpEvents)*float64(b.N)/total.Seconds(), "events/s")
+}
+
+// rebuildEvents is the history of the rebuild benchmarks.
+const rebuildEvents = 1_000_000
+
+// BenchmarkRebuildOffline1M times `agenda projections rebuild` on a stopped
+// node: every projection rebuilt blue/green (RebuildInto) from a
+// 1,000,000-event store, no live projector. Target: ≥ 100,000 events/s.
+func BenchmarkRebuildOffline1M(b *testing.B) {
+	store := mustOpenStore(b)
+	head := fillStore(b, store, rebuildEvents)
+	rm := mustOpenReadModel(b, filepath.Join(b.TempDir(), "readmodel.db"))
+	ctx := context.Background()
+	b.ResetTimer()
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		began := time.Now()
+		for _, proj := range projections.All() {
+			pr, err := projections.RebuildInto(ctx, store, rm, proj, nil)
+			if err != nil || pr.Position != head {
+				b.Fatalf("rebuild %s: %+v, %v", proj.Name(), pr, err)
+			}
+		}
+		total += time.Since(began)
+	}
+	b.ReportMetric(float64(rebuildEvents)*float64(b.N)/total.Seconds(), "events/s")
+}
+
+// BenchmarkRebuildOnline1M times an online rebuild of the agenda projection
+// (the big one) from a 1,000,000-event store while the live projector runs
+// and a writer appends a batch every millisecond.
+func BenchmarkRebuildOnline1M(b *testing.B) {
+	store := mustOpenStore(b)
+	head := fillStore(b, store, rebuildEvents)
+	rm := mustOpenReadModel(b, filepath.Join(b.TempDir(), "readmodel.db"))
+	p := startProjector(b, store, rm)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if err := rm.WaitFor(ctx, head); err != nil {
+		b.Fatal(err)
+	}
+	l := newEventLog(b, store)
+	l.world.round = rebuildEvents // fresh IDs
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			scenario(l, 1)
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	b.ResetTimer()
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		began := time.Now()
+		if _, err := p.StartRebuild("agenda"); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			time.Sleep(20 * time.Millisecond)
+			var last *projections.RebuildProgress
+			for _, s := range p.Status() {
+				if s.Name == "agenda" && s.Rebuild == nil {
+					last = s.LastRebuild
+				}
+			}
+			if last != nil && last.FinishedAt != nil && last.FinishedAt.After(began) {
+				if last.State != "done" {
+					b.Fatalf("rebuild failed: %+v", last)
+				}
+				break
+			}
+		}
+		total += time.Since(began)
+	}
+	b.StopTimer()
+	close(stop)
+	<-done
+	b.ReportMetric(float64(rebuildEvents)*float64(b.N)/total.Seconds(), "events/s")
 }
