@@ -17,6 +17,7 @@ import (
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/consensus"
 	"github.com/agendahq/agenda/events"
+	"github.com/agendahq/agenda/internal/reqid"
 )
 
 // Raft is the consensus node as the cluster agent uses it
@@ -65,6 +66,9 @@ type Config struct {
 		LookupHost(ctx context.Context, host string) ([]string, error)
 	}
 	Logger *slog.Logger
+	// OnForward, if set, is told of every write forwarded to the leader:
+	// how long it took and how it ended (for metrics).
+	OnForward func(took time.Duration, err error)
 	// Refusals logs refused internal requests; share it with the Raft
 	// transport's refusals so one host's flood is throttled across both
 	// (default: its own, on Logger).
@@ -416,6 +420,10 @@ func (a *Agent) callSent(ctx context.Context, addr, path string, v, out any) (se
 		return false, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if id := reqid.From(ctx); id != "" {
+		// The leader logs a forwarded write under the client's request ID.
+		req.Header.Set(reqid.Header, id)
+	}
 	a.signer.Sign(req, body)
 	var wrote bool
 	var wmu sync.Mutex

@@ -118,8 +118,12 @@ func (a *Agent) Propose(ctx context.Context, b events.Batch) (events.Committed, 
 		}
 		var out committedWire
 		fctx, cancel := context.WithTimeout(ctx, ForwardTimeout)
+		began := time.Now()
 		sent, err := a.callSent(fctx, addr, "/internal/propose", b, &out)
 		cancel()
+		if a.cfg.OnForward != nil {
+			a.cfg.OnForward(time.Since(began), err)
+		}
 		switch {
 		case err == nil:
 			c = events.Committed{FirstPosition: out.FirstPosition, LastPosition: out.LastPosition, Index: out.Index}
@@ -140,7 +144,7 @@ func (a *Agent) Propose(ctx context.Context, b events.Batch) (events.Committed, 
 		if errors.As(err, &se) {
 			// Refused before handling (e.g. the leader does not accept our
 			// signature): nothing was proposed.
-			a.logger.Warn("leader refused a forwarded write", "leader_addr", addr, "err", err)
+			a.logger.WarnContext(ctx, "leader refused a forwarded write", "leader_addr", addr, "err", err)
 			return false, errors.Join(errUnavailable, err)
 		}
 		return false, err

@@ -50,8 +50,10 @@ type Config struct {
 	// SnapshotThreshold is the number of entries after which a snapshot is
 	// taken and the log compacted; TrailingLogs are kept behind it.
 	SnapshotThreshold uint64
-	SnapshotInterval  time.Duration
-	TrailingLogs      uint64
+	// Hooks observe proposals and snapshots (hooks.go).
+	Hooks            Hooks
+	SnapshotInterval time.Duration
+	TrailingLogs     uint64
 
 	Logger *slog.Logger
 }
@@ -174,7 +176,7 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		return nil, err
 	}
 
-	f := &fsm{store: store, logger: cfg.Logger}
+	f := &fsm{store: store, logger: cfg.Logger, onSnapshot: cfg.Hooks.Snapshot}
 	if applied, _, err := store.Applied(context.Background()); err == nil {
 		f.advance(applied)
 	}
@@ -330,6 +332,7 @@ func (n *Node) Propose(ctx context.Context, b events.Batch) (events.Committed, e
 			return events.Committed{}, context.DeadlineExceeded
 		}
 	}
+	began := time.Now()
 	f := n.raft.Apply(data, timeout)
 	// Apply's timeout only bounds queueing; once the entry is in flight,
 	// the caller's context decides how long to wait for its fate.
@@ -339,6 +342,9 @@ func (n *Node) Propose(ctx context.Context, b events.Batch) (events.Committed, e
 	case err = <-done:
 	case <-ctx.Done():
 		return events.Committed{}, events.ErrOutcomeUnknown
+	}
+	if h := n.cfg.Hooks.Apply; h != nil {
+		h(time.Since(began), err)
 	}
 	if err != nil {
 		switch {

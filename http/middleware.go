@@ -12,6 +12,7 @@ import (
 
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/commands"
+	"github.com/agendahq/agenda/internal/reqid"
 )
 
 type ctxKey int
@@ -40,6 +41,7 @@ func (s *Server) withRequestID(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-ID", id)
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
 		ctx = commands.WithCorrelationID(ctx, id)
+		ctx = reqid.With(ctx, id)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -79,6 +81,7 @@ func (s *Server) requireAuth(next http.Handler) http.Handler {
 			s.Error(w, r, err)
 			return
 		}
+		noteActor(r, userID)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey, userID)))
 	})
 }
@@ -147,7 +150,7 @@ func (s *Server) committed(w http.ResponseWriter, r *http.Request, res commands.
 	ctx, cancel := context.WithTimeout(r.Context(), s.readWait())
 	defer cancel()
 	if err := s.Queries.WaitFor(ctx, res.Position); err != nil {
-		s.logger.Warn("write committed but the read model did not show it in time", "position", res.Position, "read_model", s.Queries.Position())
+		s.logger.WarnContext(r.Context(), "write committed but the read model did not show it in time", "position", res.Position, "read_model", s.Queries.Position())
 		writeJSON(w, http.StatusAccepted, map[string]any{"id": res.ID, "position": res.Position,
 			"message": "committed; not yet visible on this node, read with min_position"})
 		return false

@@ -35,6 +35,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
+	noteActor(r, *req.Username)
 	res, err := s.Commands.RegisterUser(r.Context(), commands.RegisterUser{
 		Username: *req.Username, Password: *req.Password, DisplayName: req.DisplayName, Email: req.Email,
 	})
@@ -79,6 +80,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
+	noteActor(r, *req.Username)
 	id, err := s.Commands.Authenticate(r.Context(), *req.Username, *req.Password)
 	if err != nil {
 		s.Error(w, r, err)

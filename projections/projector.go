@@ -136,7 +136,7 @@ func (p *Projector) handler(proj Projection) message.NoPublishHandlerFunc {
 		// Once started, a batch runs to its commit or rollback; an
 		// uncancellable context also spares go-sqlite3 a watcher per statement.
 		err = p.rm.Apply(context.WithoutCancel(msg.Context()), name, from, to, func(tx *readmodel.Tx) error {
-			return handleAll(tx, proj, envs)
+			return handleAll(tx, proj, envs, nil)
 		})
 		if errors.Is(err, readmodel.ErrCheckpointMoved) {
 			// A reset or a concurrent apply moved the checkpoint: the
@@ -163,11 +163,16 @@ func (p *Projector) handler(proj Projection) message.NoPublishHandlerFunc {
 }
 
 // handleAll runs proj over envs inside tx: the one place events meet a
-// projection, for the live projector and for rebuilds alike.
-func handleAll(tx *readmodel.Tx, proj Projection, envs []events.Envelope) error {
+// projection, for the live projector and for rebuilds alike. decoded, if
+// not nil, holds the envelopes' events already decoded (a rebuild decodes
+// while the previous batch is applied).
+func handleAll(tx *readmodel.Tx, proj Projection, envs []events.Envelope, decoded []events.Event) error {
 	for i := range envs {
-		ev, err := envs[i].DecodeCommitted()
-		if err != nil {
+		var ev events.Event
+		var err error
+		if decoded != nil {
+			ev = decoded[i]
+		} else if ev, err = envs[i].DecodeCommitted(); err != nil {
 			return err
 		}
 		if err := proj.Handle(tx, &envs[i], ev); err != nil {

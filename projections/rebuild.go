@@ -121,6 +121,7 @@ func build(ctx context.Context, source EventSource, proj Projection, scratch *re
 	type batch struct {
 		from, to int64
 		envs     []events.Envelope
+		evs      []events.Event
 		err      error
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -135,8 +136,17 @@ func build(ctx context.Context, source EventSource, proj Projection, scratch *re
 			if err == nil && to <= from {
 				err = fmt.Errorf("event store returned nothing after %d (head %d)", from, until)
 			}
+			var evs []events.Event
+			if err == nil {
+				evs = make([]events.Event, len(envs))
+				for i := range envs {
+					if evs[i], err = envs[i].DecodeCommitted(); err != nil {
+						break
+					}
+				}
+			}
 			select {
-			case batches <- batch{from, to, envs, err}:
+			case batches <- batch{from, to, envs, evs, err}:
 			case <-ctx.Done():
 				return
 			}
@@ -154,7 +164,7 @@ func build(ctx context.Context, source EventSource, proj Projection, scratch *re
 			return err
 		}
 		err := scratch.Apply(context.WithoutCancel(ctx), name, b.from, b.to, func(tx *readmodel.Tx) error {
-			return handleAll(tx, proj, b.envs)
+			return handleAll(tx, proj, b.envs, b.evs)
 		})
 		if err != nil {
 			return err

@@ -23,7 +23,18 @@ func OpenScratch(ctx context.Context, path string) (*DB, error) {
 	if err := RemoveFile(path); err != nil {
 		return nil, err
 	}
-	return openDurability(ctx, path, sqlite.Off)
+	db, err := openDurability(ctx, path, sqlite.Off)
+	if err != nil {
+		return nil, err
+	}
+	// Bulk loading: a large page cache on the one writer connection.
+	for _, pragma := range []string{"PRAGMA cache_size = -131072"} {
+		if _, err := db.db.Write.ExecContext(ctx, pragma); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("%s: %w", pragma, err)
+		}
+	}
+	return db, nil
 }
 
 // RemoveFile deletes a read model file and its WAL and shared-memory files.

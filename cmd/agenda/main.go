@@ -18,6 +18,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/agendahq/agenda/internal/reqid"
 )
 
 func main() {
@@ -61,7 +63,7 @@ func serve(args []string) error {
 	if err != nil {
 		return fmt.Errorf("bad log level %q", cfg.LogLevel)
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(reqid.Handler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 	slog.SetDefault(logger)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
