@@ -50,10 +50,10 @@ type Config struct {
 	// SnapshotThreshold is the number of entries after which a snapshot is
 	// taken and the log compacted; TrailingLogs are kept behind it.
 	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	TrailingLogs      uint64
 	// Hooks observe proposals and snapshots (hooks.go).
-	Hooks            Hooks
-	SnapshotInterval time.Duration
-	TrailingLogs     uint64
+	Hooks Hooks
 
 	Logger *slog.Logger
 }
