@@ -36,6 +36,7 @@ type Node struct {
 	agent     *cluster.Agent
 	rm        *readmodel.DB
 	projector *projections.Projector
+	ops       *nodeOps
 	commands  *commands.Handlers
 	ln        net.Listener
 	server    *http.Server
@@ -76,6 +77,9 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if n.rm, err = readmodel.Open(ctx, filepath.Join(c.DataDir, "readmodel.db")); err != nil {
 		return fmt.Errorf("open read model: %w", err)
 	}
+	if n.ops, err = newNodeOps(ctx, n); err != nil {
+		return err
+	}
 	raftAdvertise := c.RaftAdvertiseAddr
 	if raftAdvertise == "" {
 		// A wildcard listener (":7000" in a container) advertises this
@@ -87,7 +91,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	}
 	// One throttle for refused Raft connections and internal requests, so
 	// that a host hammering either cannot flood the log.
-	refusals := &cluster.Refusals{Logger: n.Logger}
+	refusals := &cluster.Refusals{Logger: n.Logger, OnRefuse: n.ops.onRefuse}
 	if n.raft, err = consensus.Open(consensus.Config{
 		NodeID:        c.NodeID,
 		Dir:           filepath.Join(c.DataDir, "raft"),
@@ -103,6 +107,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		SnapshotThreshold: c.SnapshotThreshold,
 		SnapshotInterval:  c.SnapshotInterval,
 		TrailingLogs:      c.TrailingLogs,
+		Hooks:             n.ops.raftHooks(),
 		Logger:            n.Logger,
 	}, n.store); err != nil {
 		return fmt.Errorf("start raft: %w", err)
@@ -111,6 +116,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if n.projector, err = projections.New(n.store, n.rm, projections.All(), n.Logger); err != nil {
 		return fmt.Errorf("build projector: %w", err)
 	}
+	n.projector.OnRebuild = n.ops.onRebuild
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	n.projectorDone = make(chan error, 1)
@@ -140,6 +146,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		DeadNodeTimeout: c.DeadNodeTimeout,
 		Logger:          n.Logger,
 		Refusals:        refusals,
+		OnForward:       n.ops.onForward,
 	}, n.raft)
 
 	n.commands = commands.New(n.agent, n.rm, c.NodeID)
@@ -152,6 +159,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.ops.register(reg)
 	srv := &agendahttp.Server{
 		Commands: n.commands,
 		Queries:  n.rm,
@@ -161,6 +169,10 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		Logger:   n.Logger,
 		Internal: n.agent.Handler(),
 		Reads:    strongReads{n},
+		// The audit trail and the admin API (node-local: see ops.go).
+		Audit:      n.ops.audit,
+		Admin:      adminAPI{n},
+		AuditToken: c.AuditToken,
 	}
 	n.server = &http.Server{
 		Handler:           srv.Handler(),
@@ -181,6 +193,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		}
 	}
 	n.agent.Start()
+	go n.ops.watch(runCtx)
 	n.Logger.Info("agenda node started", "http_addr", n.HTTPAddr(), "http_advertise", httpAdvertise, "raft_addr", n.raft.RaftAddr(),
 		"data_dir", c.DataDir, "bootstrap_expect", c.BootstrapExpect, "seeds", c.DiscoverySeeds, "dns_name", c.DiscoveryDNSName)
 	return nil
@@ -242,6 +255,10 @@ func (n *Node) close() error {
 	}
 	if n.store != nil {
 		errs = append(errs, n.store.Close())
+	}
+	if n.ops != nil {
+		// Last: it drains what everything above recorded while stopping.
+		errs = append(errs, n.ops.audit.Close())
 	}
 	errs = append(errs, n.lock.Unlock())
 	return errors.Join(errs...)
