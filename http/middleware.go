@@ -142,6 +142,9 @@ func (s *Server) minPosition(next http.Handler) http.Handler {
 // any read that follows on this node reflect it. It reports false, after
 // answering 202 with the position, if the read model did not catch up in time.
 func (s *Server) committed(w http.ResponseWriter, r *http.Request, res commands.Result) bool {
+	if n := noteOf(r); n != nil && n.target == "" {
+		n.target = res.ID // what the command created or changed
+	}
 	if res.Position == 0 { // nothing changed: the read model already shows it
 		w.Header().Set("X-Agenda-Position", strconv.FormatInt(s.Queries.Position(), 10))
 		return true

@@ -180,3 +180,51 @@ func digestTable(ctx context.Context, q *sql.DB, table string) (string, error) {
 	}
 	return fmt.Sprintf("%d rows %s", n, hex.EncodeToString(h.Sum(nil))[:16]), nil
 }
+
+// FileStatus describes a read model file without opening it for writing.
+type FileStatus struct {
+	// Exists is false if there is no file (the node projects from scratch
+	// at start); SchemaOK is false if it was written with another schema
+	// version (the node discards and rebuilds it at start).
+	Exists, SchemaOK bool
+	Checkpoints      map[string]int64
+}
+
+// Inspect reports on the read model file at path, read-only: unlike Open,
+// it never discards an outdated file.
+func Inspect(ctx context.Context, path string) (FileStatus, error) {
+	st := FileStatus{Checkpoints: map[string]int64{}}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return st, nil
+	}
+	st.Exists = true
+	// Not mode=ro: a read-only connection cannot open a WAL database
+	// whose shared-memory file is gone; nothing here writes.
+	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=10000&_query_only=1")
+	if err != nil {
+		return st, err
+	}
+	defer db.Close()
+	var v int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return st, fmt.Errorf("read %s: %w", path, err)
+	}
+	if v != SchemaVersion {
+		return st, nil
+	}
+	st.SchemaOK = true
+	rows, err := db.QueryContext(ctx, "SELECT projection, position FROM checkpoints")
+	if err != nil {
+		return st, fmt.Errorf("read checkpoints of %s: %w", path, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var pos int64
+		if err := rows.Scan(&name, &pos); err != nil {
+			return st, err
+		}
+		st.Checkpoints[name] = pos
+	}
+	return st, rows.Err()
+}
