@@ -2,11 +2,11 @@ package projections_test
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"syscall"
-	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
