@@ -55,6 +55,9 @@ type Config struct {
 	AuditToken string
 	// AuditRetention bounds the age of audit entries (AUDIT_RETENTION).
 	AuditRetention time.Duration
+	// noHTTPAudit leaves requests unaudited: only for the benchmark that
+	// measures what auditing costs.
+	noHTTPAudit bool
 }
 
 // envOr returns the environment variable name, or def.

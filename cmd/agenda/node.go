@@ -170,7 +170,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		Internal: n.agent.Handler(),
 		Reads:    strongReads{n},
 		// The audit trail and the admin API (node-local: see ops.go).
-		Audit:      n.ops.audit,
+		Audit:      n.ops.httpAudit(),
 		Admin:      adminAPI{n},
 		AuditToken: c.AuditToken,
 	}

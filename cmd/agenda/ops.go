@@ -60,6 +60,14 @@ func newNodeOps(ctx context.Context, n *Node) (*nodeOps, error) {
 	}, nil
 }
 
+// httpAudit is the audit trail the HTTP layer records requests in.
+func (o *nodeOps) httpAudit() agendahttp.AuditLog {
+	if o.n.Config.noHTTPAudit {
+		return nil
+	}
+	return o.audit
+}
+
 // raftHooks feeds the Raft metrics and audits snapshots.
 func (o *nodeOps) raftHooks() consensus.Hooks {
 	return consensus.Hooks{
