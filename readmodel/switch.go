@@ -27,8 +27,10 @@ func OpenScratch(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Bulk loading: a large page cache on the one writer connection.
-	for _, pragma := range []string{"PRAGMA cache_size = -131072"} {
+	// Bulk loading, on the one writer connection: a large page cache, and
+	// no WAL checkpoints while building (each would copy the pages just
+	// written a second time; the scratch file is read once, then deleted).
+	for _, pragma := range []string{"PRAGMA cache_size = -131072", "PRAGMA wal_autocheckpoint = 0"} {
 		if _, err := db.db.Write.ExecContext(ctx, pragma); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("%s: %w", pragma, err)
