@@ -44,6 +44,13 @@ type Handlers struct {
 	// MaxRetries bounds how often a command is decided again after a
 	// version conflict (default 8).
 	MaxRetries int
+	// Fresh, if set, returns once the read model reflects every write
+	// committed anywhere before the call (a read-index barrier), or fails
+	// with EUNAVAILABLE when no quorum can vouch for that. A command that
+	// would refuse (not found, conflict, ...) on what it read calls it and
+	// decides again before answering: the refusal must not come from a
+	// read model that lags the cluster.
+	Fresh func(ctx context.Context) error
 
 	dummyOnce sync.Once
 	dummy     []byte
@@ -95,6 +102,11 @@ type batch struct {
 	b    events.Batch
 	next map[string]int64
 	err  error
+	// appointment is the appointment as the batch leaves it, for the
+	// answer (see answer.go); nil if the command answers no appointment.
+	appointment *agenda.Appointment
+	// user is the user as the batch leaves it, likewise.
+	user *agenda.User
 }
 
 func (h *Handlers) newBatch(ctx context.Context, actor string) *batch {
@@ -138,6 +150,13 @@ type Result struct {
 	// Position is the global position of the command's last event; 0 if the
 	// command found nothing to change and wrote nothing.
 	Position int64
+	// Appointment is the appointment as the command's own events left it
+	// (as its actor sees it), for commands that change one; nil otherwise,
+	// and when the command wrote nothing.
+	Appointment *agenda.Appointment
+	// User is the user as the command's own events left it, for commands
+	// that register or change one.
+	User *agenda.User
 }
 
 // execute decides and proposes until the log accepts the decision or the
@@ -149,8 +168,21 @@ func (h *Handlers) execute(ctx context.Context, id string, decide func() (*batch
 	if retries <= 0 {
 		retries = 8
 	}
+	confirmed := false
 	for attempt := 0; ; attempt++ {
 		b, err := decide()
+		if err != nil && !confirmed && h.Fresh != nil && refusesOnState(err) {
+			// A follower's read model lags the leader by a replication
+			// round, and a node cut off from the majority by much more:
+			// confirm on state at least as fresh as the cluster's commit
+			// index now, or answer unavailable rather than a stale refusal.
+			confirmed = true
+			if ferr := h.Fresh(ctx); ferr != nil {
+				return Result{}, ferr
+			}
+			attempt--
+			continue
+		}
 		if err != nil {
 			return Result{}, err
 		}
@@ -177,7 +209,7 @@ func (h *Handlers) execute(ctx context.Context, id string, decide func() (*batch
 		if err != nil {
 			return Result{}, err
 		}
-		return Result{ID: id, Position: c.LastPosition}, nil
+		return Result{ID: id, Position: c.LastPosition, Appointment: b.appointment, User: b.user}, nil
 	}
 }
 
@@ -201,6 +233,10 @@ func (h *Handlers) propose(ctx context.Context, b events.Batch) (events.Committe
 			return events.Committed{FirstPosition: dup.Position, LastPosition: dup.Position + int64(len(b.Events)) - 1}, nil
 		case errors.As(err, &vc):
 			return c, err
+		case errors.Is(err, events.ErrIllegalTransition):
+			// Decided on state the log has moved past in a way the
+			// expected versions could not tell (see events.CheckLifecycle).
+			return c, agenda.Errorf(agenda.ECONFLICT, "this change no longer applies: the resource changed meanwhile; read it again")
 		case errors.Is(err, events.ErrOutcomeUnknown) && attempt < 5:
 			select {
 			case <-time.After(time.Duration(50*(attempt+1)) * time.Millisecond):
@@ -215,4 +251,15 @@ func (h *Handlers) propose(ctx context.Context, b events.Batch) (events.Committe
 			return c, err
 		}
 	}
+}
+
+// refusesOnState reports whether err is a refusal that depends on what the
+// command read (rather than on its input alone), so that a fresher read
+// could change it.
+func refusesOnState(err error) bool {
+	switch agenda.ErrorCode(err) {
+	case agenda.ENOTFOUND, agenda.EFORBIDDEN, agenda.ECONFLICT, agenda.ESCHEDULECONFLICT, agenda.EPRECONDITIONFAILED:
+		return true
+	}
+	return false
 }

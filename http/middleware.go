@@ -91,9 +91,10 @@ func userID(r *http.Request) string {
 	return id
 }
 
-// minPosition makes a read wait until the local read model has reached the
-// position the client asks for (?min_position= or X-Agenda-Min-Position):
-// read-your-writes on any node. With ?consistency=strong (or
+// minPosition makes a request wait until the local read model has reached
+// the position the client asks for (?min_position= or X-Agenda-Min-Position):
+// read-your-writes on any node, and for a write, a decision taken on state
+// that includes what the client saw. With ?consistency=strong (or
 // X-Agenda-Consistency: strong) it then waits for a linearizable read
 // barrier: the answer reflects every write acknowledged anywhere before the
 // request, or the read fails with unavailable — never a stale answer.
@@ -176,4 +177,18 @@ func strongConsistency(r *http.Request) (bool, error) {
 	}
 	return false, agenda.Errorf(agenda.EINVALID, "consistency must be strong or default").
 		WithDetails(map[string]any{"field": "consistency"})
+}
+
+// fenced refuses every request while Fence says this node must not serve.
+func (s *Server) fenced(next http.Handler) http.Handler {
+	if s.Fence == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.Fence(); err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -50,8 +50,13 @@ func (s *Server) answerUser(w http.ResponseWriter, r *http.Request, res commands
 	if !s.committed(w, r, res) {
 		return
 	}
-	u, err := s.Queries.UserByID(r.Context(), res.ID)
-	if err != nil {
+	// The user as the write left it; only a write that changed nothing
+	// reads the current state.
+	var u agenda.User
+	var err error
+	if res.User != nil {
+		u = *res.User
+	} else if u, err = s.Queries.UserByID(r.Context(), res.ID); err != nil {
 		s.Error(w, r, err)
 		return
 	}
