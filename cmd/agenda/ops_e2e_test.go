@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -587,3 +588,39 @@ type nopT struct{ testing.TB }
 func (n *nopT) Helper()                   {}
 func (n *nopT) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
 func (n *nopT) Fatal(a ...any)            { panic(fmt.Sprint(a...)) }
+
+// A read model written with another schema version (a changed projection)
+// is rebuilt by the node at start: `projections status` says so before,
+// and afterwards every user sees what they saw.
+func TestOutdatedReadModelRebuildsAtStart(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n := startNode(t, cfg)
+	cs := populate(t, n, 3, 3)
+	want := views(t, cs)
+	n.Close()
+
+	path := filepath.Join(cfg.DataDir, "readmodel.db")
+	db, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(fmt.Sprintf("PRAGMA user_version = %d", readmodel.SchemaVersion-1)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	st, err := readmodel.Inspect(context.Background(), path)
+	if err != nil || st.SchemaOK || !st.Exists {
+		t.Fatalf("Inspect of an outdated read model = %+v, %v; want it to exist with the wrong schema", st, err)
+	}
+
+	n = startNode(t, cfg)
+	for _, c := range cs {
+		c.base = "http://" + n.HTTPAddr()
+	}
+	got := views(t, cs)
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("after the rebuild at start, %s:\n got %s\nwant %s", k, got[k], w)
+		}
+	}
+}
