@@ -41,6 +41,7 @@ type RebuildStatus struct {
 	EventsPerSecond float64    `json:"events_per_second"`
 	StartedAt       time.Time  `json:"started_at"`
 	FinishedAt      *time.Time `json:"finished_at,omitempty"`
+	PausedSeconds   float64    `json:"paused_seconds"`
 	Error           string     `json:"error,omitempty"`
 }
 

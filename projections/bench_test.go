@@ -176,6 +176,7 @@ func BenchmarkRebuildOnline1M(b *testing.B) {
 	}()
 	b.ResetTimer()
 	var total time.Duration
+	var paused float64
 	for i := 0; i < b.N; i++ {
 		began := time.Now()
 		if _, err := p.StartRebuild("agenda"); err != nil {
@@ -193,6 +194,7 @@ func BenchmarkRebuildOnline1M(b *testing.B) {
 				if last.State != "done" {
 					b.Fatalf("rebuild failed: %+v", last)
 				}
+				paused += last.PausedSeconds
 				break
 			}
 		}
@@ -202,4 +204,5 @@ func BenchmarkRebuildOnline1M(b *testing.B) {
 	close(stop)
 	<-done
 	b.ReportMetric(float64(rebuildEvents)*float64(b.N)/total.Seconds(), "events/s")
+	b.ReportMetric(paused/float64(b.N), "paused-s")
 }

@@ -24,7 +24,10 @@ type RebuildProgress struct {
 	EventsPerSecond float64    `json:"events_per_second"`
 	StartedAt       time.Time  `json:"started_at"`
 	FinishedAt      *time.Time `json:"finished_at,omitempty"`
-	Error           string     `json:"error,omitempty"`
+	// PausedSeconds is how long the live projection was paused for the
+	// switch (catching up the last events and swapping the tables in).
+	PausedSeconds float64 `json:"paused_seconds"`
+	Error         string  `json:"error,omitempty"`
 }
 
 // Rebuild tuning: positions examined per read, events per transaction, and
@@ -99,9 +102,14 @@ func RebuildInto(ctx context.Context, source EventSource, live *readmodel.DB, pr
 	}
 	pr.State = "switching"
 	report()
+	var paused time.Time
 	pos, err := live.SwitchFrom(ctx, name, scratch, func(liveAt int64) error {
+		paused = time.Now()
 		return build(ctx, source, proj, scratch, liveAt, onBatch)
 	})
+	if !paused.IsZero() {
+		pr.PausedSeconds = time.Since(paused).Seconds()
+	}
 	if err != nil {
 		return fail(err)
 	}

@@ -115,6 +115,7 @@ func (o *nodeOps) onRebuild(pr projections.RebuildProgress) {
 		Details: map[string]any{"mode": "online", "position": pr.Position, "events_per_second": int64(pr.EventsPerSecond)}}
 	if pr.FinishedAt != nil {
 		e.Details["seconds"] = pr.FinishedAt.Sub(pr.StartedAt).Seconds()
+		e.Details["paused_seconds"] = pr.PausedSeconds
 	}
 	if pr.State != "done" {
 		e.Result, e.Details["error"] = agenda.AuditFailure, pr.Error
