@@ -159,7 +159,8 @@ func BenchmarkRebuildOnline1M(b *testing.B) {
 		b.Fatal(err)
 	}
 	l := newEventLog(b, store)
-	l.world.round = rebuildEvents // fresh IDs
+	l.world.round = rebuildEvents // fresh appointment IDs
+	l.seq = 10 * rebuildEvents    // fresh event IDs
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
