@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -21,6 +22,7 @@ func BenchmarkAuditOverhead(b *testing.B) {
 		n    *Node
 		us   []*client
 		rate []float64
+		cpu  []float64 // process CPU-µs per request (the other node idles)
 		slot atomic.Int64
 	}
 	var sides []*side
@@ -42,7 +44,7 @@ func BenchmarkAuditOverhead(b *testing.B) {
 		for _, s := range sides {
 			var next, failed atomic.Int64
 			var wg sync.WaitGroup
-			began := time.Now()
+			began, cpu0 := time.Now(), processCPU()
 			for _, u := range s.us {
 				wg.Add(1)
 				go func(u *client) {
@@ -68,6 +70,7 @@ func BenchmarkAuditOverhead(b *testing.B) {
 				b.Fatalf("%s: %d requests failed", s.name, f)
 			}
 			s.rate = append(s.rate, float64(per)/time.Since(began).Seconds())
+			s.cpu = append(s.cpu, float64((processCPU()-cpu0).Microseconds())/float64(per))
 		}
 	}
 	b.StopTimer()
@@ -82,5 +85,17 @@ func BenchmarkAuditOverhead(b *testing.B) {
 	b.ReportMetric(on, "audit-req/s")
 	b.ReportMetric(off, "no-audit-req/s")
 	b.ReportMetric(100*(off-on)/off, "overhead-%")
+	cpuOn, cpuOff := mean(sides[0].cpu), mean(sides[1].cpu)
+	b.ReportMetric(cpuOn, "audit-cpu-µs/req")
+	b.ReportMetric(cpuOff, "no-audit-cpu-µs/req")
+	b.ReportMetric(100*(cpuOn-cpuOff)/cpuOff, "cpu-overhead-%")
 	b.Logf("rounds with audit %v, without %v (req/s)", sides[0].rate, sides[1].rate)
+	b.Logf("rounds with audit %v, without %v (CPU-µs/req, clients included)", sides[0].cpu, sides[1].cpu)
+}
+
+// processCPU is the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
