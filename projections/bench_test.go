@@ -121,6 +121,7 @@ func BenchmarkRebuildOffline1M(b *testing.B) {
 	ctx := context.Background()
 	b.ResetTimer()
 	var total time.Duration
+	var paused float64
 	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
 		began := time.Now()
@@ -129,6 +130,7 @@ func BenchmarkRebuildOffline1M(b *testing.B) {
 			if err != nil || pr.Position != head {
 				b.Fatalf("rebuild %s: %+v, %v", proj.Name(), pr, err)
 			}
+			paused += pr.PausedSeconds
 		}
 		total += time.Since(began)
 	}
@@ -136,6 +138,7 @@ func BenchmarkRebuildOffline1M(b *testing.B) {
 	// what the rebuild costs, whatever else runs.
 	b.ReportMetric(float64(rebuildEvents)*float64(b.N)/(cpuTime()-cpu0).Seconds(), "events/cpu-s")
 	b.ReportMetric(float64(rebuildEvents)*float64(b.N)/total.Seconds(), "events/s")
+	b.ReportMetric(paused/float64(b.N), "switch-s")
 }
 
 // cpuTime is the user and system CPU time this process has used.
