@@ -26,6 +26,8 @@ type ReadModel interface {
 	Schedule(ctx context.Context, userID string, start, end time.Time, exclude string) (agenda.Schedule, error)
 	AgendaVersion(ctx context.Context, userID string) (int64, error)
 	Group(ctx context.Context, id, viewerID string) (agenda.Group, error)
+	GroupInvitation(ctx context.Context, groupID, userID string) (agenda.GroupInvitation, error)
+	GroupParticipations(ctx context.Context, groupID, userID string, after time.Time) ([]agenda.Appointment, error)
 	PendingGroupAppointments(ctx context.Context, groupID string) (int, error)
 	NotificationState(ctx context.Context, userID, id string) (agenda.NotificationState, error)
 	WaitFor(ctx context.Context, position int64) error
@@ -105,8 +107,11 @@ type batch struct {
 	// appointment is the appointment as the batch leaves it, for the
 	// answer (see answer.go); nil if the command answers no appointment.
 	appointment *agenda.Appointment
-	// user is the user as the batch leaves it, likewise.
-	user *agenda.User
+	// user, group and member are the user, group and membership as the
+	// batch leaves them, likewise.
+	user   *agenda.User
+	group  *agenda.Group
+	member *agenda.Member
 }
 
 func (h *Handlers) newBatch(ctx context.Context, actor string) *batch {
@@ -157,6 +162,10 @@ type Result struct {
 	// User is the user as the command's own events left it, for commands
 	// that register or change one.
 	User *agenda.User
+	// Group and Member are the group (as its actor sees it) and the one
+	// membership the command changed, as its own events left them.
+	Group  *agenda.Group
+	Member *agenda.Member
 }
 
 // execute decides and proposes until the log accepts the decision or the
@@ -209,7 +218,8 @@ func (h *Handlers) execute(ctx context.Context, id string, decide func() (*batch
 		if err != nil {
 			return Result{}, err
 		}
-		return Result{ID: id, Position: c.LastPosition, Appointment: b.appointment, User: b.user}, nil
+		return Result{ID: id, Position: c.LastPosition, Appointment: b.appointment, User: b.user,
+			Group: b.group, Member: b.member}, nil
 	}
 }
 

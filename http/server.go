@@ -34,6 +34,9 @@ type Commands interface {
 	CreateGroupAppointment(ctx context.Context, cmd commands.CreateGroupAppointment) (commands.Result, error)
 	MarkNotificationRead(ctx context.Context, cmd commands.MarkNotificationRead) (commands.Result, error)
 	MarkAllNotificationsRead(ctx context.Context, actorID string) (commands.Result, error)
+	AcceptGroupInvitation(ctx context.Context, cmd commands.AnswerGroupInvitation) (commands.Result, error)
+	DeclineGroupInvitation(ctx context.Context, cmd commands.AnswerGroupInvitation) (commands.Result, error)
+	RevokeToken(ctx context.Context, cmd commands.RevokeToken) (commands.Result, error)
 }
 
 // Queries is the read side as the HTTP layer uses it.
@@ -45,6 +48,8 @@ type Queries interface {
 	Invitations(ctx context.Context, userID string) ([]agenda.Appointment, error)
 	Group(ctx context.Context, id, viewerID string) (agenda.Group, error)
 	GroupsOf(ctx context.Context, userID string) ([]agenda.Group, error)
+	GroupInvitations(ctx context.Context, userID string) ([]agenda.GroupInvitation, error)
+	TokenState(ctx context.Context, userID, tokenID string) (agenda.TokenState, error)
 	GroupAgenda(ctx context.Context, groupID, viewerID string, from, to time.Time) ([]agenda.MemberAgenda, error)
 	GroupBusy(ctx context.Context, groupID, viewerID string, from, to time.Time) ([]agenda.Interval, error)
 	Notifications(ctx context.Context, userID string, unreadOnly bool, limit int) ([]agenda.Notification, error)
@@ -156,6 +161,7 @@ func (s *Server) router() chi.Router {
 			// Writes take min_position and consistency too: a command then
 			// decides on a read model that has reached them.
 			r.Use(s.requireAuth, s.minPosition)
+			r.Post("/auth/logout", s.handleLogout)
 			r.Get("/me", s.handleMe)
 			r.Patch("/me", s.handleMePatch)
 			r.Put("/me/password", s.handlePasswordChange)
@@ -175,6 +181,9 @@ func (s *Server) router() chi.Router {
 			r.Patch("/groups/{id}", s.handleGroupPatch)
 			r.Delete("/groups/{id}", s.handleGroupDelete)
 			r.Post("/groups/{id}/members", s.handleMemberAdd)
+			r.Post("/groups/{id}/accept", s.handleGroupAccept)
+			r.Post("/groups/{id}/decline", s.handleGroupDecline)
+			r.Get("/group-invitations", s.handleGroupInvitations)
 			r.Get("/groups/{id}/members/{user_id}", s.handleMemberGet)
 			r.Patch("/groups/{id}/members/{user_id}", s.handleMemberPatch)
 			r.Delete("/groups/{id}/members/{user_id}", s.handleMemberDelete)
