@@ -34,15 +34,10 @@ type RebuildProgress struct {
 // how close to the head the new tables must be before the switch (the live
 // projection pauses while the switch catches up that last stretch).
 const (
-	rebuildScan   = 65536
-	rebuildBatch  = 8192
-	switchWithin  = 4096
-	rebuildSuffix = ".rebuild-"
+	rebuildScan  = 65536
+	rebuildBatch = 8192
+	switchWithin = 4096
 )
-
-// ScratchPath is where the new tables of a rebuild of projection are built,
-// beside the live read model at live.
-func ScratchPath(live, projection string) string { return live + rebuildSuffix + projection }
 
 // RebuildInto rebuilds projection proj of the live read model blue/green:
 // it projects the whole event store into a scratch read model beside the
@@ -78,7 +73,7 @@ func RebuildInto(ctx context.Context, source EventSource, live *readmodel.DB, pr
 	if _, ok := readmodel.Tables(name); !ok {
 		return fail(agenda.Errorf(agenda.ENOTFOUND, "no projection %q", name))
 	}
-	path := ScratchPath(live.Path(), name)
+	path := readmodel.ScratchPath(live.Path(), name)
 	scratch, err := readmodel.OpenScratch(ctx, path)
 	if err != nil {
 		return fail(err)

@@ -146,7 +146,7 @@ func TestOnlineRebuildUnderWriteLoad(t *testing.T) {
 		t.Errorf("OnRebuild saw %+v, want one done rebuild", rebuilt)
 	}
 	hookMu.Unlock()
-	if _, err := os.Stat(projections.ScratchPath(path, readmodel.ProjectionAgenda)); !os.IsNotExist(err) {
+	if _, err := os.Stat(readmodel.ScratchPath(path, readmodel.ProjectionAgenda)); !os.IsNotExist(err) {
 		t.Errorf("scratch file left behind: %v", err)
 	}
 	t.Logf("%d write rounds and %d reads during the rebuild", writes.Load(), reads.Load())

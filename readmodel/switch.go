@@ -8,12 +8,35 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/internal/sqlite"
 )
+
+// scratchSuffix names the scratch files of rebuilds beside a read model.
+const scratchSuffix = ".rebuild-"
+
+// ScratchPath is where a rebuild of projection builds its new tables,
+// beside the live read model at live.
+func ScratchPath(live, projection string) string { return live + scratchSuffix + projection }
+
+// removeScratch deletes scratch files a crashed rebuild left beside the
+// read model at live (they are never resumed: a rebuild starts afresh).
+func removeScratch(live string) error {
+	matches, err := filepath.Glob(live + scratchSuffix + "*")
+	if err != nil {
+		return err
+	}
+	for _, m := range matches {
+		if err := os.Remove(m); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove leftover rebuild file: %w", err)
+		}
+	}
+	return nil
+}
 
 // OpenScratch creates an empty read model at path, discarding whatever file
 // was there: the "green" side of a blue/green rebuild, built beside the live
