@@ -118,8 +118,12 @@ func (a *Agent) Propose(ctx context.Context, b events.Batch) (events.Committed, 
 		}
 		var out committedWire
 		fctx, cancel := context.WithTimeout(ctx, ForwardTimeout)
+		began := time.Now()
 		sent, err := a.callSent(fctx, addr, "/internal/propose", b, &out)
 		cancel()
+		if a.cfg.OnForward != nil {
+			a.cfg.OnForward(time.Since(began), err)
+		}
 		switch {
 		case err == nil:
 			c = events.Committed{FirstPosition: out.FirstPosition, LastPosition: out.LastPosition, Index: out.Index}
@@ -140,7 +144,7 @@ func (a *Agent) Propose(ctx context.Context, b events.Batch) (events.Committed, 
 		if errors.As(err, &se) {
 			// Refused before handling (e.g. the leader does not accept our
 			// signature): nothing was proposed.
-			a.logger.Warn("leader refused a forwarded write", "leader_addr", addr, "err", err)
+			a.logger.WarnContext(ctx, "leader refused a forwarded write", "leader_addr", addr, "err", err)
 			return false, errors.Join(errUnavailable, err)
 		}
 		return false, err
@@ -180,12 +184,28 @@ func (a *Agent) ReadIndex(ctx context.Context) (uint64, error) {
 	return idx, err
 }
 
+// errRefusedHistory answers every request on a node whose history the
+// cluster refused.
+var errRefusedHistory = agenda.Errorf(agenda.EUNAVAILABLE, "this node's data is not the cluster's history; it serves nothing until an operator moves its data dir aside")
+
+// Fence returns errRefusedHistory while the cluster refuses this node's
+// history, nil otherwise.
+func (a *Agent) Fence() error {
+	if a.Refused() {
+		return errRefusedHistory
+	}
+	return nil
+}
+
 // ReadBarrier waits until this node can serve a linearizable read: it gets
 // a read index from the leader, waits for the local FSM to apply it, then
 // for the read model to project everything the store holds at that point
 // (position() and waitProjected). Without a reachable leader it answers
 // unavailable, never a stale read.
 func (a *Agent) ReadBarrier(ctx context.Context, position func() int64, waitProjected func(context.Context, int64) error) error {
+	if a.Refused() {
+		return errRefusedHistory
+	}
 	idx, err := a.ReadIndex(ctx)
 	if err != nil {
 		return err

@@ -16,6 +16,10 @@ import (
 type Refusals struct {
 	Logger   *slog.Logger
 	Interval time.Duration
+	// OnRefuse, if set, is told of each refusal that is logged (so, as
+	// throttled as the log), with how many were held back before it: the
+	// audit trail's entry.
+	OnRefuse func(remote string, suppressed int, attrs []any)
 
 	once  sync.Once
 	hosts throttle
@@ -42,4 +46,7 @@ func (r *Refusals) Log(msg, remote string, attrs ...any) {
 		args = append(args, "suppressed_since_last", suppressed)
 	}
 	logger.Warn(msg, args...)
+	if r.OnRefuse != nil {
+		r.OnRefuse(remote, suppressed, attrs)
+	}
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/agendahq/agenda"
 )
@@ -134,29 +133,29 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 
 // streamToken authenticates a stream request: the Authorization header or,
 // for browsers (which cannot set headers on a WebSocket), ?access_token=.
-// It returns the user and the token's expiry.
-func (s *Server) streamToken(r *http.Request) (string, time.Time, error) {
+// The token is checked as every request's is (signature, expiry, epoch,
+// logout).
+func (s *Server) streamToken(r *http.Request) (Claims, error) {
 	token := r.URL.Query().Get("access_token")
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, t, ok := strings.Cut(h, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(t) == "" {
-			return "", time.Time{}, agenda.Errorf(agenda.EUNAUTHORIZED, "Authorization must be Bearer <token>")
+			return Claims{}, agenda.Errorf(agenda.EUNAUTHORIZED, "Authorization must be Bearer <token>")
 		}
 		token = strings.TrimSpace(t)
 	}
 	if token == "" {
-		return "", time.Time{}, agenda.Errorf(agenda.EUNAUTHORIZED, "missing Authorization: Bearer <token> (or access_token)")
+		return Claims{}, agenda.Errorf(agenda.EUNAUTHORIZED, "missing Authorization: Bearer <token> (or access_token)")
 	}
-	user, err := s.Tokens.Verify(token)
+	claims, err := s.Tokens.Verify(token)
 	if err != nil {
-		return "", time.Time{}, err
+		return Claims{}, err
 	}
-	// Verify checked the signature; the expiry is read from the same claims.
-	var c jwt.RegisteredClaims
-	if _, _, err := jwt.NewParser().ParseUnverified(token, &c); err != nil || c.ExpiresAt == nil {
-		return "", time.Time{}, agenda.Errorf(agenda.EUNAUTHORIZED, "invalid token")
+	noteActor(r, claims.UserID)
+	if err := s.checkToken(r.Context(), claims); err != nil {
+		return Claims{}, err
 	}
-	return user, c.ExpiresAt.Time, nil
+	return claims, nil
 }
 
 // handleStream serves GET /api/ws: the caller's feed after ?after= from the
@@ -169,11 +168,12 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, agenda.Errorf(agenda.EUNAVAILABLE, "the live stream is not served by this node"))
 		return
 	}
-	user, expires, err := s.streamToken(r)
+	claims, err := s.streamToken(r)
 	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
+	user := claims.UserID
 	after, given, err := parseAfter(r)
 	if err != nil {
 		s.Error(w, r, err)
@@ -200,12 +200,13 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 	c.SetReadLimit(4 << 10)
 	ctx := c.CloseRead(context.WithoutCancel(r.Context()))
-	code, why := s.stream(ctx, c, user, expires, after, given && !reset, reset)
+	code, why := s.stream(ctx, c, claims, after, given && !reset, reset)
 	c.Close(code, why)
 }
 
 // stream runs one live connection; it returns how to close it.
-func (s *Server) stream(ctx context.Context, c *websocket.Conn, user string, expires time.Time, after int64, history, reset bool) (websocket.StatusCode, string) {
+func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, after int64, history, reset bool) (websocket.StatusCode, string) {
+	user := claims.UserID
 	write := func(body []byte) error {
 		wctx, cancel := context.WithTimeout(ctx, liveWriteTimeout)
 		defer cancel()
@@ -287,7 +288,7 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, user string, exp
 
 	ping := time.NewTicker(s.pingInterval())
 	defer ping.Stop()
-	expiry := time.NewTimer(time.Until(expires))
+	expiry := time.NewTimer(time.Until(claims.ExpiresAt))
 	defer expiry.Stop()
 	for {
 		// An ended subscription goes first: a client too slow for its
@@ -309,6 +310,11 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, user string, exp
 			}
 			cursor = f.position
 		case <-ping.C:
+			// A token logged out, or ended by a password change, ends the
+			// stream too (checked as often as the connection is pinged).
+			if err := s.checkToken(ctx, claims); agenda.ErrorCode(err) == agenda.EUNAUTHORIZED {
+				return StatusTokenExpired, "token no longer valid; log in again"
+			}
 			pctx, cancel := context.WithTimeout(ctx, s.pingInterval())
 			err := c.Ping(pctx)
 			cancel()

@@ -98,7 +98,7 @@ func liveServer(t *testing.T, feed *fakeFeed, ttl time.Duration, buffer int) (*S
 
 func dialLive(t *testing.T, s *Server, ts *httptest.Server, user, query string) *websocket.Conn {
 	t.Helper()
-	tok, _, err := s.Tokens.Issue(user, user)
+	tok, _, err := s.Tokens.Issue(Subject{UserID: user, Username: user})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +274,7 @@ func TestStreamRefusals(t *testing.T) {
 		feed.append("ana", `{}`)
 	}
 	s, ts := liveServer(t, feed, time.Hour, 16)
-	tok, _, _ := s.Tokens.Issue("ana", "ana")
+	tok, _, _ := s.Tokens.Issue(Subject{UserID: "ana", Username: "ana"})
 	for _, tc := range []struct {
 		name, query, auth string
 		status            int
@@ -330,7 +330,7 @@ func TestEventsPage(t *testing.T) {
 	s, ts := liveServer(t, feed, time.Hour, 16)
 	get := func(user, query string) (int, feedPage) {
 		t.Helper()
-		tok, _, _ := s.Tokens.Issue(user, user)
+		tok, _, _ := s.Tokens.Issue(Subject{UserID: user, Username: user})
 		req, _ := http.NewRequest("GET", ts.URL+"/api/events"+query, nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := http.DefaultClient.Do(req)

@@ -15,7 +15,8 @@ import (
 //
 //   - an appointment's events go to everyone who takes part in it (who may
 //     read it), with the event's data;
-//   - a group's events go to its members;
+//   - a group's events go to its active members (and an invitation, its
+//     withdrawal or refusal to the person invited, who sees nothing else);
 //   - an agenda entry's events go to its owner in full, and to the people
 //     who share a group with the owner as agenda.SeesEntry decides: details,
 //     or only {user_id, start, end, busy} — and then only if the entry
@@ -48,7 +49,15 @@ func feedBefore(tx *readmodel.Tx, env *events.Envelope, ev events.Event) (*feed,
 	case events.GroupDeleted:
 		err = f.toAll(tx.GroupMemberIDs(e.GroupID))
 	case events.GroupMemberRemoved:
-		err = f.toAll(tx.GroupMemberIDs(e.GroupID))
+		// The members, and the person removed (or whose invitation is
+		// withdrawn).
+		if err = f.toAll(tx.GroupMemberIDs(e.GroupID)); err == nil {
+			f.to(e.UserID, env.Data)
+		}
+	case events.GroupInvitationDeclined:
+		if err = f.toAll(tx.GroupMemberIDs(e.GroupID)); err == nil {
+			f.to(e.UserID, env.Data)
+		}
 	case events.AgendaEntryAdded:
 		err = f.entryBefore(e.UserID, e.AppointmentID, false)
 	case events.AgendaEntryRescheduled:
@@ -95,6 +104,14 @@ func (f *feed) after(ev events.Event) error {
 	case events.GroupUpdated:
 		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
 	case events.GroupMemberAdded:
+		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
+	case events.GroupMemberInvited:
+		// The members see who is invited; the invitee sees their invitation
+		// and nothing else of the group.
+		if err = f.toAll(f.tx.GroupMemberIDs(e.GroupID)); err == nil {
+			f.to(e.UserID, f.env.Data)
+		}
+	case events.GroupInvitationAccepted:
 		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
 	case events.GroupMemberRankChanged:
 		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"sync/atomic"
 	"time"
 
@@ -195,7 +196,8 @@ type EntryViewer struct {
 
 // EntryViewers returns who, besides its owner, may see ownerID's entry of
 // appointmentID, and how much. The facts come from SQL; the decision is
-// agenda.SeesEntry's, the one place the visibility rule lives.
+// agenda.SeesEntry's, over agenda.SeesDetails: the one place the visibility
+// rule lives.
 func (t *Tx) EntryViewers(ownerID, appointmentID string) ([]EntryViewer, error) {
 	// Most people are in no group: the cheapest lookup says so.
 	var inGroup int
@@ -206,27 +208,28 @@ func (t *Tx) EntryViewers(ownerID, appointmentID string) ([]EntryViewer, error) 
 	if inGroup == 0 {
 		return nil, nil
 	}
+	// Only active memberships relate people: someone invited sees nothing.
 	rows, err := t.queryPrepared(`SELECT v.user_id, g.id, g.hierarchical, v.rank, o.rank
 		FROM group_members o
-		JOIN group_members v ON v.group_id = o.group_id AND v.user_id <> o.user_id
+		JOIN group_members v ON v.group_id = o.group_id AND v.user_id <> o.user_id AND v.status = ?2
 		JOIN groups g ON g.id = o.group_id
-		WHERE o.user_id = ?`, ownerID)
+		WHERE o.user_id = ?1 AND o.status = ?2`, ownerID, agenda.MemberActive)
 	if err != nil {
 		return nil, fmt.Errorf("read viewers of %s: %w", appointmentID, err)
 	}
-	relations := map[string][]agenda.EntryRelation{}
+	views := map[string][]agenda.EntryView{}
 	var order []string
 	for rows.Next() {
 		var viewer string
-		var r agenda.EntryRelation
-		if err := rows.Scan(&viewer, &r.GroupID, &r.Hierarchical, &r.ViewerRank, &r.OwnerRank); err != nil {
+		var v agenda.EntryView
+		if err := rows.Scan(&viewer, &v.GroupID, &v.Hierarchical, &v.ViewerRank, &v.MemberRank); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		if _, ok := relations[viewer]; !ok {
+		if _, ok := views[viewer]; !ok {
 			order = append(order, viewer)
 		}
-		relations[viewer] = append(relations[viewer], r)
+		views[viewer] = append(views[viewer], v)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -240,23 +243,23 @@ func (t *Tx) EntryViewers(ownerID, appointmentID string) ([]EntryViewer, error) 
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("read viewers of %s: %w", appointmentID, err)
 	}
-	for _, rs := range relations {
-		for i := range rs {
-			rs[i].Privacy, rs[i].AppointmentGroupID = privacy, groupID
-		}
-	}
-	takesPart := map[string]bool{}
 	parts, err := t.strings(`SELECT user_id FROM agenda_entries WHERE appointment_id = ?`, appointmentID)
 	if err != nil {
 		return nil, fmt.Errorf("read viewers of %s: %w", appointmentID, err)
 	}
+	takesPart := map[string]bool{}
 	for _, u := range parts {
 		takesPart[u] = true
 	}
+	sort.Strings(order)
 	out := make([]EntryViewer, 0, len(order))
-	for _, v := range order {
-		if level := agenda.SeesEntry(takesPart[v], relations[v]); level != agenda.SeeNothing {
-			out = append(out, EntryViewer{UserID: v, Level: level})
+	for _, viewer := range order {
+		vs := views[viewer]
+		for i := range vs {
+			vs[i].Privacy, vs[i].EntryGroupID, vs[i].TakesPart = privacy, groupID, takesPart[viewer]
+		}
+		if level := agenda.SeesEntry(vs); level != agenda.SeeNothing {
+			out = append(out, EntryViewer{UserID: viewer, Level: level})
 		}
 	}
 	return out, nil
@@ -282,10 +285,11 @@ func (t *Tx) AppointmentDetail(id string) (AppointmentDetail, error) {
 	return d, nil
 }
 
-// GroupMemberIDs lists the members of a group inside the projection's
-// transaction.
+// GroupMemberIDs lists the active members of a group inside the
+// projection's transaction (someone invited sees nothing of it).
 func (t *Tx) GroupMemberIDs(groupID string) ([]string, error) {
-	return t.strings(`SELECT user_id FROM group_members WHERE group_id = ? ORDER BY user_id`, groupID)
+	return t.strings(`SELECT user_id FROM group_members WHERE group_id = ? AND status = ? ORDER BY user_id`,
+		groupID, agenda.MemberActive)
 }
 
 // ParticipantIDs lists everyone who takes part in an appointment, in any

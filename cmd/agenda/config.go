@@ -50,6 +50,14 @@ type Config struct {
 	// DebugAddr, when set, serves net/http/pprof on its own listener, kept
 	// off the API port so that it is never exposed by accident.
 	DebugAddr string
+	// AuditToken (AUDIT_API_TOKEN) opens the admin API to holders of a JWT
+	// who also send it as X-Audit-Token; without it the admin API is 404.
+	AuditToken string
+	// AuditRetention bounds the age of audit entries (AUDIT_RETENTION).
+	AuditRetention time.Duration
+	// noHTTPAudit leaves requests unaudited: only for the benchmark that
+	// measures what auditing costs.
+	noHTTPAudit bool
 }
 
 // envOr returns the environment variable name, or def.
@@ -134,6 +142,8 @@ func parseServeFlags(args []string) (Config, error) {
 	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", envDuration("SNAPSHOT_INTERVAL", 0), "how often Raft checks whether to snapshot (SNAPSHOT_INTERVAL; 0: 30s)")
 	fs.Uint64Var(&c.TrailingLogs, "trailing-logs", uint64(envInt("TRAILING_LOGS", 0)), "Raft entries kept behind a snapshot for slow followers (TRAILING_LOGS; 0: 10240)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", envOr("DEBUG_ADDR", ""), "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (DEBUG_ADDR; default: off)")
+	fs.StringVar(&c.AuditToken, "audit-api-token", "", "token the admin API (/api/admin/...) requires in X-Audit-Token, besides a JWT (AUDIT_API_TOKEN or AUDIT_API_TOKEN_FILE; default: none, the admin API answers 404)")
+	fs.DurationVar(&c.AuditRetention, "audit-retention", envDuration("AUDIT_RETENTION", 90*24*time.Hour), "audit entries older than this are deleted (AUDIT_RETENTION)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -155,7 +165,7 @@ func parseServeFlags(args []string) (Config, error) {
 	for _, sec := range []struct {
 		dst *string
 		env string
-	}{{&c.JWTSecret, "JWT_SECRET"}, {&c.ClusterSecret, "CLUSTER_HMAC_SECRET"}} {
+	}{{&c.JWTSecret, "JWT_SECRET"}, {&c.ClusterSecret, "CLUSTER_HMAC_SECRET"}, {&c.AuditToken, "AUDIT_API_TOKEN"}} {
 		if *sec.dst == "" {
 			v, err := secretFromEnv(sec.env)
 			if err != nil {

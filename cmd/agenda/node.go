@@ -19,6 +19,7 @@ import (
 	"github.com/agendahq/agenda/consensus"
 	"github.com/agendahq/agenda/eventstore"
 	agendahttp "github.com/agendahq/agenda/http"
+	"github.com/agendahq/agenda/internal/datadir"
 	"github.com/agendahq/agenda/projections"
 	"github.com/agendahq/agenda/readmodel"
 )
@@ -29,11 +30,13 @@ type Node struct {
 	Config Config
 	Logger *slog.Logger
 
+	lock      *datadir.Lock
 	store     *eventstore.Store
 	raft      *consensus.Node
 	agent     *cluster.Agent
 	rm        *readmodel.DB
 	projector *projections.Projector
+	ops       *nodeOps
 	commands  *commands.Handlers
 	hub       *agendahttp.Hub // live subscribers (WebSocket)
 	ln        net.Listener
@@ -54,7 +57,9 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		n.Logger = slog.Default()
 	}
 	c := &n.Config
-	if err := c.resolveIdentity(n.Logger); err != nil {
+	// A second process on the same data dir fails here, at once, rather
+	// than hanging on the Raft log's lock.
+	if n.lock, err = datadir.Acquire(c.DataDir); err != nil {
 		return err
 	}
 	defer func() {
@@ -62,6 +67,9 @@ func (n *Node) Open(ctx context.Context) (err error) {
 			n.Close()
 		}
 	}()
+	if err := c.resolveIdentity(n.Logger); err != nil {
+		return err
+	}
 	n.Logger = n.Logger.With("node_id", c.NodeID)
 
 	if n.store, err = eventstore.Open(ctx, filepath.Join(c.DataDir, "events.db")); err != nil {
@@ -69,6 +77,9 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	}
 	if n.rm, err = readmodel.Open(ctx, filepath.Join(c.DataDir, "readmodel.db")); err != nil {
 		return fmt.Errorf("open read model: %w", err)
+	}
+	if n.ops, err = newNodeOps(ctx, n); err != nil {
+		return err
 	}
 	raftAdvertise := c.RaftAdvertiseAddr
 	if raftAdvertise == "" {
@@ -81,7 +92,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	}
 	// One throttle for refused Raft connections and internal requests, so
 	// that a host hammering either cannot flood the log.
-	refusals := &cluster.Refusals{Logger: n.Logger}
+	refusals := &cluster.Refusals{Logger: n.Logger, OnRefuse: n.ops.onRefuse}
 	if n.raft, err = consensus.Open(consensus.Config{
 		NodeID:        c.NodeID,
 		Dir:           filepath.Join(c.DataDir, "raft"),
@@ -97,6 +108,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		SnapshotThreshold: c.SnapshotThreshold,
 		SnapshotInterval:  c.SnapshotInterval,
 		TrailingLogs:      c.TrailingLogs,
+		Hooks:             n.ops.raftHooks(),
 		Logger:            n.Logger,
 	}, n.store); err != nil {
 		return fmt.Errorf("start raft: %w", err)
@@ -105,6 +117,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if n.projector, err = projections.New(n.store, n.rm, projections.All(), n.Logger); err != nil {
 		return fmt.Errorf("build projector: %w", err)
 	}
+	n.projector.OnRebuild = n.ops.onRebuild
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	n.projectorDone = make(chan error, 1)
@@ -134,6 +147,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		DeadNodeTimeout: c.DeadNodeTimeout,
 		Logger:          n.Logger,
 		Refusals:        refusals,
+		OnForward:       n.ops.onForward,
 	}, n.raft)
 
 	n.commands = commands.New(n.agent, n.rm, c.NodeID)
@@ -143,12 +157,14 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	// loses the race to writers on the leader several times in a row. Each
 	// retry is a few milliseconds; allow enough to outlast a burst.
 	n.commands.MaxRetries = 64
+	n.commands.Fresh = strongReads{n}.ReadBarrier
 
 	n.hub = agendahttp.NewHub(n.rm, n.Logger)
 	go n.hub.Run(runCtx)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.ops.register(reg)
 	srv := &agendahttp.Server{
 		Commands: n.commands,
 		Queries:  n.rm,
@@ -158,8 +174,14 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		Logger:   n.Logger,
 		Internal: n.agent.Handler(),
 		Reads:    strongReads{n},
-		Feed:     n.rm,
-		Hub:      n.hub,
+		Fence:    n.agent.Fence,
+		// The audit trail and the admin API (node-local: see ops.go).
+		Audit:      n.ops.httpAudit(),
+		Admin:      adminAPI{n},
+		AuditToken: c.AuditToken,
+		// The feed and the live stream (live_handlers.go).
+		Feed: n.rm,
+		Hub:  n.hub,
 	}
 	n.server = &http.Server{
 		Handler:           srv.Handler(),
@@ -180,6 +202,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		}
 	}
 	n.agent.Start()
+	go n.ops.watch(runCtx)
 	n.Logger.Info("agenda node started", "http_addr", n.HTTPAddr(), "http_advertise", httpAdvertise, "raft_addr", n.raft.RaftAddr(),
 		"data_dir", c.DataDir, "bootstrap_expect", c.BootstrapExpect, "seeds", c.DiscoverySeeds, "dns_name", c.DiscoveryDNSName)
 	return nil
@@ -248,6 +271,11 @@ func (n *Node) close() error {
 	if n.store != nil {
 		errs = append(errs, n.store.Close())
 	}
+	if n.ops != nil {
+		// Last: it drains what everything above recorded while stopping.
+		errs = append(errs, n.ops.audit.Close())
+	}
+	errs = append(errs, n.lock.Unlock())
 	return errors.Join(errs...)
 }
 
@@ -318,12 +346,24 @@ func (s nodeStatus) Readiness() agendahttp.Readiness {
 		r.Reason = "raft has stopped (removed from the cluster?)"
 	case leader == "":
 		r.Reason = "no leader known"
+	case s.n.agent.Refused():
+		r.Reason = "the cluster refuses this node's history as another's: move its data dir aside"
 	case !s.n.agent.IsMember():
 		r.Reason = "not (yet) in the cluster's configuration at this address"
+	case s.n.raft.VoteGated():
+		r.Reason = "catching up with the cluster before it may vote"
 	case !s.n.raft.CaughtUp():
 		r.Reason = "applying committed log entries"
 	case !s.n.projector.Healthy():
+		// Name the projection and the event it cannot apply: the
+		// operator's first question, answered without reading logs.
 		r.Reason = "a projection has stopped"
+		for _, st := range s.n.projector.Status() {
+			if st.State == "stopped" {
+				r.Reason = fmt.Sprintf("projection %s stopped at position %d: %s", st.Name, st.Position, st.LastError)
+				break
+			}
+		}
 	case r.Position < r.Head:
 		r.Reason = "read model catching up"
 	default:

@@ -25,6 +25,9 @@ const (
 	// a process crash but may be lost on power loss. For state that can be
 	// rebuilt (read models).
 	Normal Durability = "NORMAL"
+	// Off never fsyncs: for scratch files that are thrown away after a
+	// crash (a read model being rebuilt beside the live one).
+	Off Durability = "OFF"
 )
 
 // DB is a SQLite database with a single writer and a pool of readers.
