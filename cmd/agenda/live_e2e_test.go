@@ -253,15 +253,21 @@ func TestLiveResumeNoGapNoDuplicate(t *testing.T) {
 func TestLivePerUserFiltering(t *testing.T) {
 	n := mustStartNode(t)
 	ana, bob, cleo, dave := registerUser(t, n, "ana"), registerUser(t, n, "bob"), registerUser(t, n, "cleo"), registerUser(t, n, "dave")
+	erin := registerUser(t, n, "erin")
 	gid := createGroup(t, ana, "Team", true)
 	joinGroup(t, ana, bob, gid, 10)
 	start := joinGroup(t, ana, cleo, gid, 10)
 
 	streams := map[string]*liveConn{}
-	for name, c := range map[string]*client{"ana": ana, "cleo": cleo, "dave": dave} {
+	for name, c := range map[string]*client{"ana": ana, "cleo": cleo, "dave": dave, "erin": erin} {
 		streams[name] = dialStream(t, n, c, start)
 		streams[name].until(isCaughtUp)
 	}
+	// erin is invited and does not answer: she is told of the invitation,
+	// and sees nothing of the members' time.
+	r := ana.withT(t).do("POST", "/api/groups/"+gid+"/members", map[string]any{"user_id": erin.userID, "rank": 5}).
+		expect(t, http.StatusCreated)
+	invitedAt := positionOf(t, r)
 	day := time.Date(2031, 4, 7, 9, 0, 0, 0, time.UTC)
 	fullID, _ := createAppt(t, bob, "Secret-Full-Title", "full", day)
 	fbID, _ := createAppt(t, bob, "Secret-FB-Title", "freebusy", day.Add(2*time.Hour))
@@ -274,6 +280,8 @@ func TestLivePerUserFiltering(t *testing.T) {
 	frames["ana"] = streams["ana"].until(func(f liveFrame) bool { return f.Position >= markA })
 	frames["cleo"] = streams["cleo"].until(func(f liveFrame) bool { return f.Position >= markA })
 	frames["dave"] = streams["dave"].until(func(f liveFrame) bool { return f.Position >= markD })
+	_, markE := createAppt(t, erin, "marker-erin", "", day.Add(5*time.Hour))
+	frames["erin"] = streams["erin"].until(func(f liveFrame) bool { return f.Position >= markE })
 
 	secrets := []string{"Secret-Full-Title", "Secret-FB-Title", fullID, fbID}
 	leaks := func(who, where, text string) {
@@ -310,6 +318,19 @@ func TestLivePerUserFiltering(t *testing.T) {
 	}
 	if strings.Contains(anaText.String(), "Secret-FB-Title") || strings.Contains(anaText.String(), fbID) {
 		t.Errorf("ana saw the freebusy appointment's details: %s", anaText.String())
+	}
+	// erin, invited only: her invitation, then only her own.
+	invited := false
+	for _, f := range frames["erin"] {
+		leaks("erin", "a stream frame", f.raw)
+		if f.Position == invitedAt && strings.Contains(string(f.Notification), "group_invitation") {
+			invited = true
+		} else if f.Type == "event" && !strings.Contains(f.Stream, erin.userID) && !strings.Contains(f.raw, `"owner_id":"`+erin.userID) {
+			t.Errorf("erin, invited but not a member, received %s", f.raw)
+		}
+	}
+	if !invited {
+		t.Errorf("erin's stream did not carry her group invitation (position %d): %v", invitedAt, frames["erin"])
 	}
 	// dave, no relation: only his own.
 	for _, f := range frames["dave"] {
