@@ -97,6 +97,9 @@ type Agent struct {
 	// (asked again every round); foreignJoins, on the leader, its log of
 	// the joins it refuses, by node ID.
 	refusedJoins, foreignJoins throttle
+	// joinLogged is set once "joined the cluster" is logged, until this
+	// node is seen in the configuration.
+	joinLogged bool
 
 	mu sync.Mutex
 	// removed holds, on the node that removed them on request, the
@@ -281,6 +284,19 @@ func (a *Agent) syncRaftMembers() {
 	}
 }
 
+// RaftAddrOf returns where node id said it listens for Raft, as gossip
+// last heard (the highest incarnation wins); false if no node has told.
+// The Raft transport dials this rather than the configuration's address,
+// which may be an address the node had before it was rescheduled: see
+// consensus.Config.ServerAddr.
+func (a *Agent) RaftAddrOf(id string) (string, bool) {
+	m, ok := a.members.Get(id)
+	if !ok || m.RaftAddr == "" || m.Incarnation == 0 {
+		return "", false
+	}
+	return m.RaftAddr, true
+}
+
 // IsMember reports whether the Raft configuration lists this node at its
 // current Raft address: until it does, the leader cannot reach it.
 func (a *Agent) IsMember() bool { return a.isMember() }
@@ -313,6 +329,9 @@ func (a *Agent) act(ctx context.Context) {
 		Peers:      peersOf(a.members.Direct(now.Add(-5*time.Second)), a.cfg.Self.ID),
 		LeaderID:   leaderID,
 		Leaderless: now.Sub(a.leaderlessSince),
+	}
+	if v.Member {
+		a.joinLogged = false
 	}
 	a.vote, a.voteSince = NextVote(v, a.vote, a.voteSince, now)
 	v.Self.Vote = a.vote
@@ -350,7 +369,12 @@ func (a *Agent) act(ctx context.Context) {
 			a.logger.Debug("join not done yet", "leader", act.LeaderID, "err", err)
 			return
 		}
-		a.logger.Info("joined the cluster", "leader", act.LeaderID)
+		// The join is asked every round until the configuration that
+		// lists this node reaches it: say so once.
+		if !a.joinLogged {
+			a.logger.Info("joined the cluster", "leader", act.LeaderID)
+			a.joinLogged = true
+		}
 	}
 }
 

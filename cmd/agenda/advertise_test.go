@@ -7,21 +7,67 @@ import (
 	"testing"
 )
 
-func TestAdvertiseAddr(t *testing.T) {
+func TestWithHost(t *testing.T) {
 	for _, bound := range []string{"127.0.0.1:7000", "10.1.2.3:8080", "agenda-1:7000"} {
-		if got := advertiseAddr(bound, ""); got != bound {
-			t.Errorf("advertiseAddr(%q) = %q, want it unchanged", bound, got)
+		if needsHost(bound) {
+			t.Errorf("needsHost(%q) = true, want false", bound)
+		}
+		if got := withHost(bound, "10.0.0.9"); got != bound {
+			t.Errorf("withHost(%q) = %q, want it unchanged", bound, got)
 		}
 	}
 	for _, bound := range []string{":7000", "0.0.0.0:7000", "[::]:7000"} {
-		got := advertiseAddr(bound, "")
-		host, port, err := net.SplitHostPort(got)
-		if err != nil || port != "7000" || host == "" {
-			t.Errorf("advertiseAddr(%q) = %q, want a host and port 7000", bound, got)
+		if !needsHost(bound) {
+			t.Errorf("needsHost(%q) = false, want true", bound)
 		}
-		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-			t.Errorf("advertiseAddr(%q) = %q, a wildcard", bound, got)
+		if got := withHost(bound, "10.0.0.9"); got != "10.0.0.9:7000" {
+			t.Errorf("withHost(%q) = %q, want 10.0.0.9:7000", bound, got)
 		}
+	}
+}
+
+func TestPickOwnHost(t *testing.T) {
+	nets := func(cidrs ...string) []*net.IPNet {
+		var out []*net.IPNet
+		for _, c := range cidrs {
+			ip, n, err := net.ParseCIDR(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n.IP = ip
+			out = append(out, n)
+		}
+		return out
+	}
+	ips := func(ss ...string) []net.IP {
+		var out []net.IP
+		for _, s := range ss {
+			out = append(out, net.ParseIP(s))
+		}
+		return out
+	}
+	// A Swarm task: ingress first, then the stack's overlay.
+	swarm := nets("10.0.0.7/24", "10.0.1.5/24", "172.18.0.3/16")
+	for _, tc := range []struct {
+		name  string
+		local []*net.IPNet
+		peers []net.IP
+		want  string
+	}{
+		{"listed under the name", swarm, ips("10.0.1.4", "10.0.1.5", "10.0.1.6"), "10.0.1.5"},
+		{"not listed yet: the peers' network", swarm, ips("10.0.1.4", "10.0.1.6"), "10.0.1.5"},
+		{"no peers yet: no guess", swarm, nil, ""},
+		{"peers elsewhere: no guess", swarm, ips("192.168.9.9"), ""},
+		{"peers on two of our networks: no guess", swarm, ips("10.0.0.8", "10.0.1.6"), ""},
+		{"one interface, routed peers: no guess", nets("172.17.0.2/16"), ips("10.9.0.1"), ""},
+		{"IPv6", nets("fd00::5/64", "10.0.0.7/24"), ips("fd00::9"), "fd00::5"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, why := pickOwnHost(tc.local, tc.peers)
+			if got != tc.want {
+				t.Fatalf("pickOwnHost = %q (%s), want %q", got, why, tc.want)
+			}
+		})
 	}
 }
 

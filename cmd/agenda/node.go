@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,8 +38,14 @@ type Node struct {
 	commands  *commands.Handlers
 	ln        net.Listener
 	server    *http.Server
-	debug     *http.Server
-	conns     connTracker
+	// handler is what server serves: startingHandler until the node is
+	// wired, then the API.
+	handler atomic.Pointer[http.Handler]
+	// agentRef is agent for Raft's address lookups, which start before
+	// the agent exists.
+	agentRef atomic.Pointer[cluster.Agent]
+	debug    *http.Server
+	conns    connTracker
 
 	projectorDone chan error
 	cancel        context.CancelFunc
@@ -63,20 +70,48 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	}()
 	n.Logger = n.Logger.With("node_id", c.NodeID)
 
+	// Listen first and answer health probes while the rest starts: finding
+	// this node's address may wait for the orchestrator's DNS, which lists
+	// a task only once its health check passes.
+	if n.ln, err = net.Listen("tcp", c.HTTPAddr); err != nil {
+		return fmt.Errorf("listen on %s: %w", c.HTTPAddr, err)
+	}
+	n.handler.Store(startingHandler())
+	n.server = &http.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*n.handler.Load()).ServeHTTP(w, r) }),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ConnState:         n.conns.track,
+	}
+	go func() {
+		if err := n.server.Serve(n.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.Logger.Error("http server stopped", "err", err)
+		}
+	}()
+	raftAdvertise, httpAdvertise := c.RaftAdvertiseAddr, c.AdvertiseAddr
+	if (raftAdvertise == "" && needsHost(c.RaftAddr)) || (httpAdvertise == "" && needsHost(n.ln.Addr().String())) {
+		host, err := findOwnHost(ctx, c, n.Logger)
+		if err != nil {
+			return err
+		}
+		if raftAdvertise == "" {
+			raftAdvertise = withHost(c.RaftAddr, host)
+		}
+		if httpAdvertise == "" {
+			httpAdvertise = withHost(n.ln.Addr().String(), host)
+		}
+	}
+	if httpAdvertise == "" {
+		httpAdvertise = n.ln.Addr().String()
+	}
+
 	if n.store, err = eventstore.Open(ctx, filepath.Join(c.DataDir, "events.db")); err != nil {
 		return fmt.Errorf("open event store: %w", err)
 	}
 	if n.rm, err = readmodel.Open(ctx, filepath.Join(c.DataDir, "readmodel.db")); err != nil {
 		return fmt.Errorf("open read model: %w", err)
-	}
-	raftAdvertise := c.RaftAdvertiseAddr
-	if raftAdvertise == "" {
-		// A wildcard listener (":7000" in a container) advertises this
-		// node's own address; a specific one advertises itself.
-		raftAdvertise = advertiseAddr(c.RaftAddr, c.DiscoveryDNSName)
-		if raftAdvertise == c.RaftAddr {
-			raftAdvertise = ""
-		}
 	}
 	// One throttle for refused Raft connections and internal requests, so
 	// that a host hammering either cannot flood the log.
@@ -92,6 +127,14 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		Secret:    []byte(c.ClusterSecret),
 		OnReject: func(remote, reason string) {
 			refusals.Log("raft connection refused", remote, "transport", "raft", "reason", reason)
+		},
+		// Raft dials each server where gossip last heard it is, not only
+		// at the configuration's address: see consensus.Config.ServerAddr.
+		ServerAddr: func(id string) (string, bool) {
+			if a := n.agentRef.Load(); a != nil {
+				return a.RaftAddrOf(id)
+			}
+			return "", false
 		},
 		SnapshotThreshold: c.SnapshotThreshold,
 		SnapshotInterval:  c.SnapshotInterval,
@@ -115,13 +158,6 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("projector: %w", err)
 	}
 
-	if n.ln, err = net.Listen("tcp", c.HTTPAddr); err != nil {
-		return fmt.Errorf("listen on %s: %w", c.HTTPAddr, err)
-	}
-	httpAdvertise := c.AdvertiseAddr
-	if httpAdvertise == "" {
-		httpAdvertise = advertiseAddr(n.ln.Addr().String(), c.DiscoveryDNSName)
-	}
 	_, httpPort, _ := net.SplitHostPort(httpAdvertise)
 	n.agent = cluster.NewAgent(cluster.Config{
 		Self:            cluster.Member{ID: c.NodeID, RaftAddr: n.raft.RaftAddr(), HTTPAddr: httpAdvertise, Incarnation: nextIncarnation(c.DataDir, n.Logger)},
@@ -134,6 +170,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		Logger:          n.Logger,
 		Refusals:        refusals,
 	}, n.raft)
+	n.agentRef.Store(n.agent)
 
 	n.commands = commands.New(n.agent, n.rm, c.NodeID)
 	n.commands.BcryptCost = c.BcryptCost
@@ -155,19 +192,8 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		Internal: n.agent.Handler(),
 		Reads:    strongReads{n},
 	}
-	n.server = &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    32 << 10,
-		ConnState:         n.conns.track,
-	}
-	go func() {
-		if err := n.server.Serve(n.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			n.Logger.Error("http server stopped", "err", err)
-		}
-	}()
+	h := srv.Handler()
+	n.handler.Store(&h)
 	if c.DebugAddr != "" {
 		if n.debug, err = serveDebug(c.DebugAddr, n.Logger); err != nil {
 			return err
@@ -322,4 +348,26 @@ func (s nodeStatus) Readiness() agendahttp.Readiness {
 		r.Status = "not_ready"
 	}
 	return r
+}
+
+// startingHandler answers while the node starts: alive (/healthz 200), not
+// ready, and every other request 503 with Retry-After, in the API's error
+// format.
+func startingHandler() *http.Handler {
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/healthz" {
+			w.WriteHeader(http.StatusOK)
+			w.Write([]byte(`{"status":"ok"}` + "\n"))
+			return
+		}
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		if r.URL.Path == "/readyz" {
+			w.Write([]byte(`{"status":"not_ready","leader":"","position":0,"head":0,"reason":"starting: finding this node's address"}` + "\n"))
+			return
+		}
+		w.Write([]byte(`{"error":{"code":"unavailable","message":"the node is starting","details":{}}}` + "\n"))
+	})
+	return &h
 }

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"net"
+	"testing"
+	"time"
+)
+
+// TestClusterEveryAddressChanges is a host or daemon restart under an
+// orchestrator: every node comes back with its data but on a new IP and
+// port, while the Raft configuration still lists the old IP addresses.
+// Nobody can be re-addressed by a leader, since no leader can be elected
+// at the old addresses; the nodes must find each other by gossip, dial each
+// other by node ID at the new addresses, elect, and re-address the
+// configuration, with no operator action and nothing lost.
+func TestClusterEveryAddressChanges(t *testing.T) {
+	tc := newDirectCluster(t, 3) // advertise IP:port, as a Swarm task does
+	tc.start()
+	tc.waitStable(clusterTimeout, nil, false)
+	u := tc.registerOn(tc.nodes[0], "moved")
+	var acked []written
+	for s := 1; s <= 9; s++ {
+		acked = append(acked, mustCreateSlot(t, u.as(tc.nodes[s%3]), s))
+	}
+	old := map[string]string{}
+	for _, n := range tc.nodes {
+		old[n.id] = n.raftAddr
+		n.kill()
+	}
+	// New host and port for every node; the seeds follow, as a DNS name's
+	// records would.
+	for i, n := range tc.nodes {
+		host := []string{"127.0.0.21", "127.0.0.22", "127.0.0.23"}[i]
+		n.httpAddr, n.raftAddr = freeAddrOn(t, host), freeAddrOn(t, host)
+		n.env["HTTP_ADDR"], n.env["ADVERTISE_ADDR"] = n.httpAddr, n.httpAddr
+		n.env["RAFT_ADDR"], n.env["RAFT_ADVERTISE_ADDR"] = n.raftAddr, n.raftAddr
+	}
+	for _, n := range tc.nodes {
+		n.env["DISCOVERY_SEEDS"] = tc.seedsFor(n)
+	}
+	start := time.Now()
+	tc.start()
+	leader := tc.waitStable(clusterTimeout, nil, false)
+	t.Logf("every node moved; leader %s elected and every node ready after %v", leader.id, time.Since(start))
+	s, err := leader.status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range tc.nodes {
+		for _, srv := range s.Nodes {
+			if srv.ID == n.id && srv.Address != n.raftAddr {
+				t.Errorf("%s is at %s in the configuration, want its new address %s (was %s)", n.id, srv.Address, n.raftAddr, old[n.id])
+			}
+		}
+	}
+	tc.expectVisibleEverywhere(u, tc.nodes, acked)
+	acked = append(acked, mustCreateSlot(t, u.as(tc.nodes[1]), 100))
+	tc.expectVisibleEverywhere(u, tc.nodes, acked[len(acked)-1:])
+	tc.stopAndCompareEventStores(nil, maxPosition(acked))
+}
+
+// freeAddrOn returns host:port with a port free on host right now.
+func freeAddrOn(t *testing.T, host string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
