@@ -178,25 +178,22 @@ func (s *swarmStack) slots() map[int]string {
 func (s *swarmStack) containerOf(slot int) string { return s.slots()[slot] }
 
 // refresh maps every running task's slot to its IP on docker_gwbridge
-// (whose endpoints are named gateway_<container ID prefix>).
+// (whose endpoints are keyed by container ID).
 func (s *swarmStack) refresh() {
 	slots := s.slots()
 	out, _ := try("docker", "network", "inspect", "docker_gwbridge", "--format",
-		`{{range $k, $v := .Containers}}{{$v.Name}} {{$v.IPv4Address}}{{"\n"}}{{end}}`)
+		`{{range $k, $v := .Containers}}{{$k}} {{$v.IPv4Address}}{{"\n"}}{{end}}`)
 	gw := map[string]string{}
 	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		if len(f) == 2 && strings.HasPrefix(f[0], "gateway_") {
+		if f := strings.Fields(line); len(f) == 2 {
 			ip, _, _ := strings.Cut(f[1], "/")
-			gw[strings.TrimPrefix(f[0], "gateway_")] = ip
+			gw[f[0]] = ip
 		}
 	}
 	ips := map[int]string{}
 	for slot, id := range slots {
-		for prefix, ip := range gw {
-			if strings.HasPrefix(id, prefix) {
-				ips[slot] = ip
-			}
+		if ip, ok := gw[id]; ok {
+			ips[slot] = ip
 		}
 	}
 	s.mu.Lock()

@@ -2,6 +2,8 @@ package main
 
 import (
 	"net"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -68,4 +70,44 @@ func freeAddrOn(t *testing.T, host string) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// TestClusterRecoverAfterLosingMajority: two of three nodes are gone for
+// good, so the survivor can never be elected. `agenda cluster recover`
+// (refused while the node runs) makes it the whole cluster: it leads with
+// every acknowledged write, takes new ones, and a new node joins it.
+func TestClusterRecoverAfterLosingMajority(t *testing.T) {
+	tc := newDirectCluster(t, 3)
+	tc.start()
+	tc.waitStable(clusterTimeout, nil, false)
+	survivor := tc.nodes[0]
+	u := tc.registerOn(survivor, "survivor")
+	var acked []written
+	for s := 1; s <= 6; s++ {
+		acked = append(acked, mustCreateSlot(t, u.as(tc.nodes[s%3]), s))
+	}
+	tc.expectVisibleEverywhere(u, tc.nodes, acked)
+	recoverArgs := []string{"cluster", "recover", "-data-dir", survivor.dataDir, "-node-id", survivor.id, "-voter", survivor.id + "=" + survivor.raftAddr}
+	if err := run(recoverArgs); err == nil || !strings.Contains(err.Error(), "still running") {
+		t.Fatalf("recover with the node running: %v, want a refusal saying it is still running", err)
+	}
+	for _, n := range tc.nodes {
+		n.kill()
+	}
+	if err := run(append(slices.Clone(recoverArgs[:len(recoverArgs)-1]), "nobody=127.0.0.1:1")); err == nil {
+		t.Fatal("recover without this node among the voters: no error")
+	}
+	if err := run(recoverArgs); err != nil {
+		t.Fatalf("recover: %v", err)
+	}
+	survivor.start()
+	tc.waitStable(clusterTimeout, []*clusterNode{survivor}, false)
+	tc.expectVisibleEverywhere(u, []*clusterNode{survivor}, acked)
+	acked = append(acked, mustCreateSlot(t, u.as(survivor), 100))
+
+	fresh := tc.addNode()
+	fresh.env["DISCOVERY_SEEDS"] = survivor.env["ADVERTISE_ADDR"]
+	fresh.start()
+	tc.waitStable(clusterTimeout, []*clusterNode{survivor, fresh}, false)
+	tc.expectVisibleEverywhere(u, []*clusterNode{survivor, fresh}, acked)
 }
