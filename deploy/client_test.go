@@ -17,7 +17,15 @@ import (
 
 // httpc is shared by every request of the tests: short timeouts, as a
 // node that is gone must not hold a writer for long.
-var httpc = &http.Client{Timeout: 5 * time.Second}
+var httpc = &http.Client{
+	Timeout: 5 * time.Second,
+	Transport: &http.Transport{
+		// A task that is gone leaves an IP nobody answers on: fail fast
+		// and let the writer try another node.
+		DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
+		MaxIdleConnsPerHost: 16,
+	},
+}
 
 // client is one user talking to one node (its address can change: a
 // container that restarts may get a new IP).

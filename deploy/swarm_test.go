@@ -73,9 +73,15 @@ func joinSwarm(t *testing.T) {
 // with nothing set but the image, the secrets' names and a free port.
 func deployStack(t *testing.T, tag string, replicas int) *swarmStack {
 	t.Helper()
-	s := &swarmStack{t: t, name: runID + "s"}
+	return deployStackFile(t, tag, replicas, "s", filepath.Join(repoRoot(t), "deploy", "stack.yml"))
+}
+
+// deployStackFile deploys the stack file under the name runID+suffix.
+func deployStackFile(t *testing.T, tag string, replicas int, suffix, file string) *swarmStack {
+	t.Helper()
+	s := &swarmStack{t: t, name: runID + suffix}
 	s.service = s.name + "_agenda"
-	jwt, hmac := runID+"_jwt_secret", runID+"_cluster_hmac_secret"
+	jwt, hmac := s.name+"_jwt_secret", s.name+"_cluster_hmac_secret"
 	port := freePort(t)
 	s.env = []string{
 		"AGENDA_IMAGE=" + tag, "AGENDA_PORT=" + strconv.Itoa(port),
@@ -93,7 +99,7 @@ func deployStack(t *testing.T, tag string, replicas int) *swarmStack {
 		}
 		run(t, "docker", "secret", "create", name, f)
 	}
-	if out, err := tryEnv(s.env, "docker", "stack", "deploy", "--resolve-image", "never", "-c", filepath.Join(repoRoot(t), "deploy", "stack.yml"), s.name); err != nil {
+	if out, err := tryEnv(s.env, "docker", "stack", "deploy", "--resolve-image", "never", "-c", file, s.name); err != nil {
 		t.Fatalf("docker stack deploy: %v %s", err, out)
 	}
 	return s
@@ -141,7 +147,7 @@ func (s *swarmStack) remove() {
 			}
 		}
 	}
-	try("docker", "secret", "rm", runID+"_jwt_secret", runID+"_cluster_hmac_secret")
+	try("docker", "secret", "rm", s.name+"_jwt_secret", s.name+"_cluster_hmac_secret")
 	for i := 0; i < 40; i++ {
 		if _, err := try("docker", "network", "inspect", s.name+"_agenda"); err != nil {
 			break
@@ -319,8 +325,8 @@ func TestSwarmStack(t *testing.T) {
 	forcedUpdate := func(n int) {
 		t.Helper()
 		var users []*client
-		for i := 0; i < 3; i++ {
-			w := newClient(s.targets()[i])
+		for i := 0; i < 6; i++ {
+			w := newClient(s.targets()[i%n])
 			w.register(t, fmt.Sprintf("swarmload%d%d", n, i))
 			users = append(users, w)
 		}
@@ -381,4 +387,94 @@ func TestSwarmStack(t *testing.T) {
 	if long {
 		forcedUpdate(3)
 	}
+}
+
+// TestSwarmStackWithoutHostNames deploys the stack without its per-slot
+// host names and advertise addresses: each node must find its own address
+// (the overlay's, never the ingress network's), and advertises an IP. When
+// every task is killed at once they all come back on new IPs while the
+// Raft configuration holds the old ones; they must find each other and
+// elect a leader with no operator action.
+func TestSwarmStackWithoutHostNames(t *testing.T) {
+	requireEngine(t)
+	tag := image(t)
+	joinSwarm(t)
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "deploy", "stack.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, line := range strings.Split(string(b), "\n") {
+		trimmed := strings.TrimSpace(line)
+		if strings.HasPrefix(trimmed, "hostname:") || strings.HasPrefix(trimmed, "ADVERTISE_ADDR:") || strings.HasPrefix(trimmed, "RAFT_ADVERTISE_ADDR:") {
+			continue
+		}
+		lines = append(lines, line)
+	}
+	file := filepath.Join(t.TempDir(), "stack-ip.yml")
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	s := deployStackFile(t, tag, 3, "i", file)
+	s.waitStable(3, 3*time.Minute, "stack advertising IPs ready")
+	t.Logf("FIGURE swarm (IPs advertised): fresh stack of 3 ready %v after docker stack deploy", time.Since(start).Round(100*time.Millisecond))
+	overlay := s.overlayIPs()
+	addrs := s.raftAddrs(t)
+	for id, addr := range addrs {
+		host, _, _ := net.SplitHostPort(addr)
+		if !overlay[host] {
+			t.Fatalf("%s advertises %s, not one of the tasks' addresses on the stack's network %v", id, addr, overlay)
+		}
+	}
+	u := newClient(s.targets()[0])
+	u.register(t, "ipuser")
+	var acked []written
+	for i := 1; i <= 6; i++ {
+		acked = append(acked, u.via(s.targets()[i%3]).mustCreate(t, i))
+	}
+	var ids []string
+	for _, id := range s.slots() {
+		ids = append(ids, id)
+	}
+	killed := time.Now()
+	run(t, "docker", append([]string{"kill"}, ids...)...)
+	s.waitStable(3, 3*time.Minute, "all tasks killed at once, back on new IPs: recovered")
+	t.Logf("FIGURE swarm (IPs advertised): all 3 tasks killed at once; ready again with one leader after %v", time.Since(killed).Round(100*time.Millisecond))
+	for id, addr := range s.raftAddrs(t) {
+		if addr == addrs[id] {
+			t.Logf("%s came back at the same address %s", id, addr)
+		}
+	}
+	for _, ip := range s.targets() {
+		u.via(ip).expectVisible(t, acked...)
+	}
+	u.via(s.targets()[1]).createEventually(t, 100, time.Minute)
+}
+
+// overlayIPs returns the addresses of the running tasks on the stack's own
+// network.
+func (s *swarmStack) overlayIPs() map[string]bool {
+	out := map[string]bool{}
+	for _, id := range s.slots() {
+		ip, _ := try("docker", "inspect", "--format", `{{(index .NetworkSettings.Networks "`+s.name+`_agenda").IPAddress}}`, id)
+		if ip != "" {
+			out[ip] = true
+		}
+	}
+	return out
+}
+
+// raftAddrs returns every voter's Raft address in the leader's view.
+func (s *swarmStack) raftAddrs(t *testing.T) map[string]string {
+	t.Helper()
+	st, err := getStatus(s.targets()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, n := range st.Nodes {
+		out[n.ID] = n.Address
+	}
+	return out
 }
