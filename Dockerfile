@@ -1,7 +1,7 @@
 # The image holds only the static agenda binary: no registry can be reached
 # here, so there is no builder image to pull. Build it with
-#   go tool task image
-# (that is: go tool task build, mkdir -p bin/image/data, docker build).
+#   ./task image
+# (that is: ./task build, mkdir -p bin/image/data, docker build).
 FROM scratch
 COPY bin/agenda /agenda
 # A scratch image has no useradd: run as a numeric user, and give it /data.

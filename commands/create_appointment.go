@@ -99,6 +99,10 @@ func (h *Handlers) CreateAppointment(ctx context.Context, cmd CreateAppointment)
 	if err := f.validate(); err != nil {
 		return Result{}, err
 	}
+	owner, err := h.Read.UserByID(ctx, cmd.OwnerID)
+	if err != nil {
+		return Result{}, err
+	}
 	id := h.newID()
 	return h.execute(ctx, id, func() (*batch, error) {
 		s, err := h.Read.Schedule(ctx, cmd.OwnerID, f.Start, f.End, "")
@@ -118,6 +122,7 @@ func (h *Handlers) CreateAppointment(ctx context.Context, cmd CreateAppointment)
 		b.add(events.AgendaStream(cmd.OwnerID), events.AgendaEntryAdded{
 			UserID: cmd.OwnerID, AppointmentID: id, Start: f.Start, End: f.End, Role: agenda.RoleOwner,
 		})
+		b.answerAppointment(agenda.Appointment{}, id, cmd.OwnerID, map[string]string{owner.ID: owner.Username})
 		return b, nil
 	})
 }

@@ -94,6 +94,11 @@ func (h *Handlers) CreateGroupAppointment(ctx context.Context, cmd CreateGroupAp
 				UserID: p.userID, AppointmentID: id, Start: f.Start, End: f.End, Role: p.role,
 			})
 		}
+		usernames := make(map[string]string, len(g.Members))
+		for _, m := range g.Members {
+			usernames[m.UserID] = m.Username
+		}
+		b.answerAppointment(agenda.Appointment{}, id, cmd.ActorID, usernames)
 		return b, nil
 	})
 }

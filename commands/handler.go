@@ -95,6 +95,9 @@ type batch struct {
 	b    events.Batch
 	next map[string]int64
 	err  error
+	// appointment is the appointment as the batch leaves it, for the
+	// answer (see answer.go); nil if the command answers no appointment.
+	appointment *agenda.Appointment
 }
 
 func (h *Handlers) newBatch(ctx context.Context, actor string) *batch {
@@ -138,6 +141,10 @@ type Result struct {
 	// Position is the global position of the command's last event; 0 if the
 	// command found nothing to change and wrote nothing.
 	Position int64
+	// Appointment is the appointment as the command's own events left it
+	// (as its actor sees it), for commands that change one; nil otherwise,
+	// and when the command wrote nothing.
+	Appointment *agenda.Appointment
 }
 
 // execute decides and proposes until the log accepts the decision or the
@@ -177,7 +184,7 @@ func (h *Handlers) execute(ctx context.Context, id string, decide func() (*batch
 		if err != nil {
 			return Result{}, err
 		}
-		return Result{ID: id, Position: c.LastPosition}, nil
+		return Result{ID: id, Position: c.LastPosition, Appointment: b.appointment}, nil
 	}
 }
 
@@ -201,6 +208,10 @@ func (h *Handlers) propose(ctx context.Context, b events.Batch) (events.Committe
 			return events.Committed{FirstPosition: dup.Position, LastPosition: dup.Position + int64(len(b.Events)) - 1}, nil
 		case errors.As(err, &vc):
 			return c, err
+		case errors.Is(err, events.ErrIllegalTransition):
+			// Decided on state the log has moved past in a way the
+			// expected versions could not tell (see events.CheckLifecycle).
+			return c, agenda.Errorf(agenda.ECONFLICT, "this change no longer applies: the resource changed meanwhile; read it again")
 		case errors.Is(err, events.ErrOutcomeUnknown) && attempt < 5:
 			select {
 			case <-time.After(time.Duration(50*(attempt+1)) * time.Millisecond):

@@ -59,6 +59,7 @@ func (h *Handlers) AcceptAppointment(ctx context.Context, cmd AnswerInvitation) 
 		if a.Status == agenda.StatusPending && allAcceptedBut(a, cmd.ActorID) {
 			b.add(events.AppointmentStream(a.ID), events.AppointmentConfirmed{AppointmentID: a.ID})
 		}
+		b.answerAppointment(a, a.ID, cmd.ActorID, nil)
 		return b, nil
 	})
 }
@@ -98,6 +99,7 @@ func (h *Handlers) DeclineAppointment(ctx context.Context, cmd AnswerInvitation)
 				return nil, err
 			}
 		}
+		b.answerAppointment(a, a.ID, cmd.ActorID, nil)
 		return b, nil
 	})
 }

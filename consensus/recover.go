@@ -62,9 +62,12 @@ func Recover(dir, nodeID string, servers []Server, store *eventstore.Store, logg
 	if err := catchUpFromSnapshot(snaps, store, logger); err != nil {
 		return err
 	}
-	f := &fsm{store: store, logger: logger}
-	if applied, _, err := store.Applied(context.Background()); err == nil {
+	// Built as Open builds it, so that it applies the log with the same
+	// checks.
+	f := &fsm{store: store, logger: logger, logs: logStore}
+	if applied, term, err := store.Applied(context.Background()); err == nil {
 		f.advance(applied)
+		f.term.Store(term)
 	}
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(nodeID)

@@ -64,7 +64,7 @@ func (s *Server) answerAppointment(w http.ResponseWriter, r *http.Request, res c
 	if !s.committed(w, r, res) {
 		return
 	}
-	a, err := s.Queries.Appointment(r.Context(), res.ID, userID(r))
+	a, err := s.writtenAppointment(r, res)
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -205,7 +205,7 @@ func (s *Server) answerInvitation(w http.ResponseWriter, r *http.Request,
 	if !s.committed(w, r, res) {
 		return
 	}
-	a, err := s.Queries.Appointment(r.Context(), res.ID, userID(r))
+	a, err := s.writtenAppointment(r, res)
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -221,4 +221,14 @@ func (s *Server) handleInvitations(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, list)
+}
+
+// writtenAppointment is the appointment a write answers with: as the
+// write's own events left it, never as a later write left it. Only a write
+// that changed nothing reads the current state.
+func (s *Server) writtenAppointment(r *http.Request, res commands.Result) (agenda.Appointment, error) {
+	if res.Appointment != nil {
+		return *res.Appointment, nil
+	}
+	return s.Queries.Appointment(r.Context(), res.ID, userID(r))
 }

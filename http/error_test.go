@@ -331,13 +331,13 @@ func TestInternalErrorsDoNotLeak(t *testing.T) {
 		body    string
 		auth    bool
 	}{
-		{name: "register fails internally", cmds: &fakeCommands{err: fmt.Errorf(secret)},
+		{name: "register fails internally", cmds: &fakeCommands{err: errors.New(secret)},
 			method: "POST", path: "/api/auth/register", body: `{"username":"ana","password":"12345678"}`},
 		{name: "register fails with a wrapped internal error", cmds: &fakeCommands{err: fmt.Errorf("register: %w", errors.New(secret))},
 			method: "POST", path: "/api/auth/register", body: `{"username":"ana","password":"12345678"}`},
-		{name: "login fails internally", cmds: &fakeCommands{err: fmt.Errorf(secret)},
+		{name: "login fails internally", cmds: &fakeCommands{err: errors.New(secret)},
 			method: "POST", path: "/api/auth/login", body: `{"username":"ana","password":"12345678"}`},
-		{name: "creating an appointment fails internally", cmds: &fakeCommands{err: fmt.Errorf(secret)}, auth: true,
+		{name: "creating an appointment fails internally", cmds: &fakeCommands{err: errors.New(secret)}, auth: true,
 			method: "POST", path: "/api/appointments", body: `{"title":"Lunch","start":"2026-06-01T12:00:00Z","end":"2026-06-01T13:00:00Z"}`},
 		{name: "a command panics", cmds: &fakeCommands{panicWith: secret},
 			method: "POST", path: "/api/auth/register", body: `{"username":"ana","password":"12345678"}`},

@@ -171,3 +171,17 @@ func strongConsistency(r *http.Request) (bool, error) {
 	return false, agenda.Errorf(agenda.EINVALID, "consistency must be strong or default").
 		WithDetails(map[string]any{"field": "consistency"})
 }
+
+// fenced refuses every request while Fence says this node must not serve.
+func (s *Server) fenced(next http.Handler) http.Handler {
+	if s.Fence == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.Fence(); err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

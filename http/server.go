@@ -84,6 +84,10 @@ type Server struct {
 	// ReadWait bounds how long a read waits for min_position, and a write for
 	// the local read model to show what it committed (default 5s).
 	ReadWait time.Duration
+	// Fence, if set, is asked before every API request; an error (503
+	// unavailable) refuses it. A node whose history the cluster refuses must
+	// serve nothing from it.
+	Fence func() error
 
 	logger *slog.Logger
 }
@@ -135,6 +139,7 @@ func (s *Server) router() chi.Router {
 	}
 
 	r.Route("/api", func(r chi.Router) {
+		r.Use(s.fenced)
 		r.Get("/openapi.json", s.handleOpenAPI)
 		r.Post("/auth/register", s.handleRegister)
 		r.Post("/auth/login", s.handleLogin)

@@ -191,6 +191,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		Logger:   n.Logger,
 		Internal: n.agent.Handler(),
 		Reads:    strongReads{n},
+		Fence:    n.agent.Fence,
 	}
 	h := srv.Handler()
 	n.handler.Store(&h)
@@ -332,8 +333,12 @@ func (s nodeStatus) Readiness() agendahttp.Readiness {
 		r.Reason = "raft has stopped (removed from the cluster?)"
 	case leader == "":
 		r.Reason = "no leader known"
+	case s.n.agent.Refused():
+		r.Reason = "the cluster refuses this node's history as another's: move its data dir aside"
 	case !s.n.agent.IsMember():
 		r.Reason = "not (yet) in the cluster's configuration at this address"
+	case s.n.raft.VoteGated():
+		r.Reason = "catching up with the cluster before it may vote"
 	case !s.n.raft.CaughtUp():
 		r.Reason = "applying committed log entries"
 	case !s.n.projector.Healthy():
