@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestWithHost(t *testing.T) {
@@ -82,5 +86,69 @@ func TestIncarnationAlwaysGrows(t *testing.T) {
 	}
 	if second := nextIncarnation(dir, testLogger()); second <= first {
 		t.Fatalf("second start %d not above first %d", second, first)
+	}
+}
+
+// TestNodeHealthyWhileFindingItsAddress: a node that must find its own
+// address (a wildcard Raft listener, no advertise address) answers health
+// probes while it waits for its peers' addresses (Swarm lists a task under
+// tasks.<service> only once it is healthy), is not ready, and when nothing
+// tells it which address is right it refuses to start, saying what to set,
+// rather than guess.
+func TestNodeHealthyWhileFindingItsAddress(t *testing.T) {
+	defer func(d time.Duration) { hostWait = d }(hostWait)
+	hostWait = 3 * time.Second
+	cfg := testConfig(t, t.TempDir())
+	cfg.HTTPAddr = freeAddr(t)
+	cfg.RaftAddr = ":0"
+	cfg.BootstrapExpect = 3
+	// A seed on none of this machine's networks.
+	var far string
+	for _, ip := range []string{"198.51.100.1", "203.0.113.1", "192.0.2.1", "10.255.255.1"} {
+		on := false
+		for _, l := range localNets() {
+			on = on || l.Contains(net.ParseIP(ip))
+		}
+		if !on {
+			far = ip
+			break
+		}
+	}
+	if far == "" {
+		t.Skip("every candidate address is on one of this machine's networks")
+	}
+	cfg.DiscoverySeeds = []string{far + ":8080"}
+	n := &Node{Config: cfg, Logger: testLogger()}
+	opened := make(chan error, 1)
+	go func() { opened <- n.Open(context.Background()) }()
+	t.Cleanup(func() { n.Close() })
+	get := func(path string) int {
+		resp, err := http.Get("http://" + cfg.HTTPAddr + path)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for get("/healthz") != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("/healthz never answered 200 while the node looked for its address")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := get("/readyz"); got != http.StatusServiceUnavailable {
+		t.Errorf("/readyz = %d while starting, want 503", got)
+	}
+	if got := get("/api/agenda"); got != http.StatusServiceUnavailable {
+		t.Errorf("/api/agenda = %d while starting, want 503", got)
+	}
+	select {
+	case err := <-opened:
+		if err == nil || !strings.Contains(err.Error(), "RAFT_ADVERTISE_ADDR") {
+			t.Fatalf("Open = %v, want a refusal naming RAFT_ADVERTISE_ADDR", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Open still waiting long after hostWait")
 	}
 }
