@@ -272,9 +272,9 @@ func (s *swarmStack) waitUpdate(d time.Duration) {
 // setting beyond its secrets and checks what Swarm does to it: it forms;
 // every task killed at once (a daemon restart: every task comes back on a
 // new IP) and it recovers with its data; scaled from 3 to 5 and back; and
-// `docker service update --force` (every task replaced in turn) under a
-// write load loses no acknowledged write. AGENDA_DEPLOY_LONG=1 adds a kill
-// of all five tasks and a second forced update at three.
+// `docker service update --force` (every task replaced in turn) at three
+// under a write load loses no acknowledged write. AGENDA_DEPLOY_LONG=1
+// runs the forced update at five instead, followed by a kill of all five.
 func TestSwarmStack(t *testing.T) {
 	requireEngine(t)
 	tag := image(t)
@@ -314,14 +314,6 @@ func TestSwarmStack(t *testing.T) {
 		expectEverywhere()
 		acked = append(acked, u.via(s.targets()[0]).createEventually(t, 1000+len(acked), time.Minute))
 	}
-	killAll(3)
-
-	scaled := time.Now()
-	run(t, "docker", "service", "scale", "-d", s.service+"=5")
-	s.waitStable(5, 3*time.Minute, "scaled to 5")
-	t.Logf("FIGURE swarm: scaled 3→5; both new tasks voters and ready %v after docker service scale", time.Since(scaled).Round(100*time.Millisecond))
-	expectEverywhere()
-
 	forcedUpdate := func(n int) {
 		t.Helper()
 		var users []*client
@@ -352,8 +344,19 @@ func TestSwarmStack(t *testing.T) {
 		}
 		expectEverywhere()
 	}
-	forcedUpdate(5)
+	killAll(3)
+	if !long {
+		forcedUpdate(3)
+	}
+
+	scaled := time.Now()
+	run(t, "docker", "service", "scale", "-d", s.service+"=5")
+	s.waitStable(5, 3*time.Minute, "scaled to 5")
+	t.Logf("FIGURE swarm: scaled 3→5; both new tasks voters and ready %v after docker service scale", time.Since(scaled).Round(100*time.Millisecond))
+	expectEverywhere()
+
 	if long {
+		forcedUpdate(5)
 		killAll(5)
 	}
 
@@ -384,9 +387,6 @@ func TestSwarmStack(t *testing.T) {
 	}
 	s.waitStable(3, 2*time.Minute, "scaled down to 3")
 	expectEverywhere()
-	if long {
-		forcedUpdate(3)
-	}
 }
 
 // TestSwarmStackWithoutHostNames deploys the stack without its per-slot
