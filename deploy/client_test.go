@@ -98,6 +98,25 @@ func (c *client) register(t *testing.T, username string) {
 	c.login(t)
 }
 
+// knownOn waits until the user is known to every node of ips (each read
+// model has projected the registration), so writes through any node find
+// it.
+func (c *client) knownOn(t *testing.T, ips []string) {
+	t.Helper()
+	for _, ip := range ips {
+		waitFor(t, 60*time.Second, "user "+c.username+" known on "+ip, func() string {
+			st, _, b, err := c.via(ip).send("GET", "/api/me", nil)
+			if err != nil {
+				return err.Error()
+			}
+			if st != http.StatusOK {
+				return fmt.Sprintf("status %d: %s", st, b)
+			}
+			return ""
+		})
+	}
+}
+
 // login gets a token (the user may take a moment to reach this node).
 func (c *client) login(t *testing.T) {
 	t.Helper()

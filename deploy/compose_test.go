@@ -145,6 +145,7 @@ func TestCompose(t *testing.T) {
 	// Writes through every node, read on every node.
 	u := newClient(c.ip("agenda-1"))
 	u.register(t, "composeuser")
+	u.knownOn(t, c.targets())
 	var acked []written
 	for s := 1; s <= 9; s++ {
 		acked = append(acked, u.via(c.ip(fmt.Sprintf("agenda-%d", s%3+1))).mustCreate(t, s))

@@ -289,6 +289,7 @@ func TestSwarmStack(t *testing.T) {
 	ips := s.targets()
 	u := newClient(ips[0])
 	u.register(t, "swarmuser")
+	u.knownOn(t, s.targets())
 	var acked []written
 	for i := 1; i <= 9; i++ {
 		acked = append(acked, u.via(ips[i%3]).mustCreate(t, i))
@@ -429,6 +430,7 @@ func TestSwarmStackWithoutHostNames(t *testing.T) {
 	}
 	u := newClient(s.targets()[0])
 	u.register(t, "ipuser")
+	u.knownOn(t, s.targets())
 	var acked []written
 	for i := 1; i <= 6; i++ {
 		acked = append(acked, u.via(s.targets()[i%3]).mustCreate(t, i))

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"net"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -20,6 +22,7 @@ func TestClusterEveryAddressChanges(t *testing.T) {
 	tc.start()
 	tc.waitStable(clusterTimeout, nil, false)
 	u := tc.registerOn(tc.nodes[0], "moved")
+	knownEverywhere(tc, u)
 	var acked []written
 	for s := 1; s <= 9; s++ {
 		acked = append(acked, mustCreateSlot(t, u.as(tc.nodes[s%3]), s))
@@ -61,6 +64,24 @@ func TestClusterEveryAddressChanges(t *testing.T) {
 	tc.stopAndCompareEventStores(nil, maxPosition(acked))
 }
 
+// knownEverywhere waits until every node's read model knows u's user, so
+// that writes through any node find it.
+func knownEverywhere(tc *testCluster, u *client) {
+	tc.t.Helper()
+	for _, n := range tc.nodes {
+		tc.eventually(clusterTimeout, "user known on "+n.id, func() string {
+			r, err := u.as(n).send("GET", "/api/me", nil)
+			if err != nil {
+				return err.Error()
+			}
+			if r.Status != http.StatusOK {
+				return fmt.Sprintf("status %d: %s", r.Status, r.Body)
+			}
+			return ""
+		})
+	}
+}
+
 // freeAddrOn returns host:port with a port free on host right now.
 func freeAddrOn(t *testing.T, host string) string {
 	t.Helper()
@@ -82,6 +103,7 @@ func TestClusterRecoverAfterLosingMajority(t *testing.T) {
 	tc.waitStable(clusterTimeout, nil, false)
 	survivor := tc.nodes[0]
 	u := tc.registerOn(survivor, "survivor")
+	knownEverywhere(tc, u)
 	var acked []written
 	for s := 1; s <= 6; s++ {
 		acked = append(acked, mustCreateSlot(t, u.as(tc.nodes[s%3]), s))
