@@ -224,6 +224,16 @@ func (n *Node) Close() error {
 
 func (n *Node) close() error {
 	var errs []error
+	// A leader hands leadership over first, while it still serves HTTP:
+	// once its server stops, the followers' forwarded writes cannot reach
+	// it and would wait out their retries (up to 2 s) until Raft's own
+	// shutdown handed leadership over. Its in-flight writes are retried
+	// through the new leader like any write on a follower.
+	if n.raft != nil && n.raft.IsLeader() && len(n.raft.Status().Servers) > 1 {
+		if err := n.raft.TransferLeadership(); err != nil {
+			n.Logger.Warn("leadership transfer before shutdown failed", "err", err)
+		}
+	}
 	if n.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		// Shutdown waits for connections that never sent a request
