@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -191,7 +192,7 @@ func (c *client) createEventually(t *testing.T, slot int, d time.Duration) writt
 	var w *written
 	waitFor(t, d, "a write through "+c.addr, func() string {
 		ww, _, err := c.create(slot)
-		slot += 100_000
+		slot += 1000
 		if err != nil {
 			return err.Error()
 		}
@@ -236,12 +237,22 @@ func (c *client) missing(ws []written) []string {
 // load is a set of writers, one per user, each writing through a node
 // picked at random among targets() on every attempt.
 type load struct {
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	acked   []written
-	tries   int
-	started time.Time
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	acked    []written
+	failures []failure
+	tries    int
+	started  time.Time
+	// gapFrom and gapTo bound the longest gap (set by end).
+	gapFrom, gapTo time.Time
+}
+
+// failure is a write attempt that was not acknowledged.
+type failure struct {
+	at     time.Time
+	target string
+	err    string
 }
 
 func startLoad(users []*client, targets func() []string) *load {
@@ -250,7 +261,9 @@ func startLoad(users []*client, targets func() []string) *load {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
-			slot := 1_000_000 * (i + 1)
+			// Each writer is its own user: slots only have to stay within
+			// the dates the API accepts (before 2200).
+			slot := 10_000 * (i + 1)
 			for {
 				select {
 				case <-l.stop:
@@ -262,13 +275,16 @@ func startLoad(users []*client, targets func() []string) *load {
 					time.Sleep(100 * time.Millisecond)
 					continue
 				}
-				w, _, err := u.via(ips[rand.IntN(len(ips))]).create(slot)
+				target := ips[rand.IntN(len(ips))]
+				w, _, err := u.via(target).create(slot)
 				slot++
 				l.mu.Lock()
 				l.tries++
 				if w != nil {
 					w.User = i
 					l.acked = append(l.acked, *w)
+				} else if err != nil {
+					l.failures = append(l.failures, failure{time.Now(), target, err.Error()})
 				}
 				l.mu.Unlock()
 				if err != nil {
@@ -291,12 +307,39 @@ func (l *load) end() ([]written, int, time.Duration) {
 	ws := append([]written(nil), l.acked...)
 	sort.Slice(ws, func(i, j int) bool { return ws[i].At.Before(ws[j].At) })
 	prev, gap := l.started, time.Duration(0)
-	for _, w := range ws {
-		gap = max(gap, w.At.Sub(prev))
+	for _, w := range append(ws, written{At: end}) {
+		if d := w.At.Sub(prev); d > gap {
+			gap, l.gapFrom, l.gapTo = d, prev, w.At
+		}
 		prev = w.At
 	}
-	gap = max(gap, end.Sub(prev))
 	return ws, l.tries, gap
+}
+
+// gapErrors describes the failed attempts during the longest gap, for the
+// log: why nothing was acknowledged then.
+func (l *load) gapErrors() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	count := map[string]int{}
+	for _, f := range l.failures {
+		if !f.at.Before(l.gapFrom) && !f.at.After(l.gapTo) {
+			msg := f.err
+			if len(msg) > 120 {
+				msg = msg[:120]
+			}
+			count[f.target+": "+msg]++
+		}
+	}
+	var out []string
+	for m, n := range count {
+		out = append(out, fmt.Sprintf("%d× %s", n, m))
+	}
+	sort.Strings(out)
+	if len(out) > 12 {
+		out = out[:12]
+	}
+	return strings.Join(out, "\n")
 }
 
 // lostWrites counts the writes of ws (made by users, each read with its
@@ -396,3 +439,52 @@ func stableErr(ips []string, want int) string {
 	}
 	return ""
 }
+
+// balancer stands for the load balancer in front of a cluster: every
+// 500 ms it probes /readyz on every node all() lists and hands out the
+// ready ones. A node that has just restarted takes writes but answers them
+// only once its read model has caught up; a balancer that checks readiness
+// keeps clients off it meanwhile (deploy/README.md).
+type balancer struct {
+	mu    sync.Mutex
+	ready []string
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+func newBalancer(all func() []string) *balancer {
+	b := &balancer{stop: make(chan struct{}), done: make(chan struct{})}
+	probe := func() {
+		var ready []string
+		for _, ip := range all() {
+			if readyErr(ip) == "" {
+				ready = append(ready, ip)
+			}
+		}
+		b.mu.Lock()
+		b.ready = ready
+		b.mu.Unlock()
+	}
+	probe()
+	go func() {
+		defer close(b.done)
+		for {
+			select {
+			case <-b.stop:
+				return
+			case <-time.After(500 * time.Millisecond):
+				probe()
+			}
+		}
+	}()
+	return b
+}
+
+// targets returns the nodes ready at the last probe.
+func (b *balancer) targets() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.ready...)
+}
+
+func (b *balancer) close() { close(b.stop); <-b.done }

@@ -204,7 +204,9 @@ func TestCompose(t *testing.T) {
 		w.register(t, fmt.Sprintf("composeload%d", i))
 		users = append(users, w)
 	}
-	l := startLoad(users, func() []string { return c.targets() })
+	lb := newBalancer(func() []string { return c.targets() })
+	defer lb.close()
+	l := startLoad(users, lb.targets)
 	time.Sleep(time.Second)
 	for _, svc := range []string{"agenda-1", "agenda-2", "agenda-3"} {
 		run(t, "docker", "restart", "-t", "30", c.container(svc))
@@ -212,7 +214,8 @@ func TestCompose(t *testing.T) {
 	}
 	time.Sleep(time.Second)
 	ws, tries, gap := l.end()
-	t.Logf("FIGURE compose rolling restart: %d of %d writes acknowledged, longest gap %v", len(ws), tries, gap.Round(time.Millisecond))
+	t.Logf("FIGURE compose rolling restart: %d of %d writes acknowledged, longest gap (behind a balancer checking /readyz) %v", len(ws), tries, gap.Round(time.Millisecond))
+	t.Logf("failed attempts during the longest gap:\n%s", l.gapErrors())
 	if len(ws) == 0 {
 		t.Fatal("no write acknowledged during the rolling restart")
 	}

@@ -324,19 +324,22 @@ func TestSwarmStack(t *testing.T) {
 			users = append(users, w)
 		}
 		stop := s.refreshing()
-		l := startLoad(users, s.targets)
+		lb := newBalancer(s.targets)
+		l := startLoad(users, lb.targets)
 		time.Sleep(2 * time.Second)
 		updated := time.Now()
 		run(t, "docker", "service", "update", "-d", "--force", s.service)
 		s.waitUpdate(10 * time.Minute)
+		lb.close()
 		stop()
 		s.waitStable(n, 3*time.Minute, "after service update --force")
 		took := time.Since(updated)
 		time.Sleep(time.Second)
 		ws, tries, gap := l.end()
 		lost := lostWrites(users, ws, s.targets())
-		t.Logf("FIGURE swarm: service update --force of %d tasks took %v under load: %d of %d writes acknowledged, %d lost, longest gap without an acknowledged write %v",
+		t.Logf("FIGURE swarm: service update --force of %d tasks took %v under load: %d of %d writes acknowledged, %d lost, longest gap without an acknowledged write (writers behind a balancer checking /readyz) %v",
 			n, took.Round(100*time.Millisecond), len(ws), tries, lost, gap.Round(time.Millisecond))
+		t.Logf("failed attempts during the longest gap (%s → %s):\n%s", l.gapFrom.Format("15:04:05.000"), l.gapTo.Format("15:04:05.000"), l.gapErrors())
 		if len(ws) == 0 {
 			t.Fatal("no write acknowledged during the update")
 		}
