@@ -105,3 +105,154 @@ func (b *batch) answerAppointment(before agenda.Appointment, id, viewer string, 
 		b.appointment = &a
 	}
 }
+
+// userAfter returns user id as the events of b leave it, starting from
+// before (zero for a user the batch registers).
+func userAfter(before agenda.User, b *events.Batch, id string) (u agenda.User, ok bool) {
+	u = before
+	stream := events.UserStream(id)
+	for i := range b.Events {
+		env := &b.Events[i]
+		if env.Stream != stream {
+			continue
+		}
+		ev, err := env.Decode()
+		if err != nil {
+			continue
+		}
+		switch e := ev.(type) {
+		case events.UserRegistered:
+			u = agenda.User{ID: e.UserID, Username: e.Username, DisplayName: e.DisplayName, Email: e.Email,
+				PasswordHash: e.PasswordHash, CreatedAt: env.Time}
+		case events.UserProfileChanged:
+			u.DisplayName, u.Email = e.DisplayName, e.Email
+		case events.UserPasswordChanged:
+			u.PasswordHash = e.PasswordHash
+		}
+		u.Version, u.OriginNode = env.Version, env.OriginNode
+	}
+	return u, u.ID != ""
+}
+
+// answerUser records, on a decided batch, the user as the batch leaves it.
+func (b *batch) answerUser(before agenda.User, id string) {
+	if u, ok := userAfter(before, &b.b, id); ok {
+		b.user = &u
+	}
+}
+
+// groupAfter returns group id as the events of b leave it, seen by viewer,
+// starting from before (the group as the command read it, with its members;
+// zero for a group the batch creates). usernames names the users the batch
+// adds. ok is false if the batch deletes the group.
+func groupAfter(before agenda.Group, b *events.Batch, id, viewer string, usernames map[string]string) (g agenda.Group, ok bool) {
+	g = before
+	g.Members = append([]agenda.Member(nil), before.Members...)
+	exists := before.ID != ""
+	stream := events.GroupStream(id)
+	find := func(userID string) int {
+		for i := range g.Members {
+			if g.Members[i].UserID == userID {
+				return i
+			}
+		}
+		return -1
+	}
+	remove := func(userID string) {
+		if i := find(userID); i >= 0 {
+			g.Members = append(g.Members[:i], g.Members[i+1:]...)
+		}
+	}
+	for i := range b.Events {
+		env := &b.Events[i]
+		if env.Stream != stream {
+			continue
+		}
+		ev, err := env.Decode()
+		if err != nil {
+			continue
+		}
+		// set adds a member (or, for a known one, changes the rank), as
+		// the projection's upsert does: status and joined_at stay.
+		set := func(userID string, rank int, status string) {
+			if i := find(userID); i >= 0 {
+				g.Members[i].Rank, g.Members[i].Version, g.Members[i].OriginNode = rank, env.Version, env.OriginNode
+				return
+			}
+			g.Members = append(g.Members, agenda.Member{UserID: userID, Username: usernames[userID], Rank: rank,
+				Status: status, JoinedAt: env.Time, Version: env.Version, OriginNode: env.OriginNode})
+		}
+		switch e := ev.(type) {
+		case events.GroupCreated:
+			g = agenda.Group{ID: e.GroupID, Name: e.Name, Description: e.Description, Hierarchical: e.Hierarchical,
+				CreatorID: e.CreatorID, CreatedAt: env.Time}
+			exists = true
+		case events.GroupUpdated:
+			g.Name, g.Description = e.Name, e.Description
+		case events.GroupDeleted:
+			exists = false
+		case events.GroupMemberAdded:
+			set(e.UserID, e.Rank, agenda.MemberActive)
+		case events.GroupMemberInvited:
+			set(e.UserID, e.Rank, agenda.MemberInvited)
+		case events.GroupInvitationAccepted:
+			if i := find(e.UserID); i >= 0 {
+				m := &g.Members[i]
+				m.Status, m.JoinedAt, m.Version, m.OriginNode = agenda.MemberActive, env.Time, env.Version, env.OriginNode
+			}
+		case events.GroupInvitationDeclined:
+			remove(e.UserID)
+		case events.GroupMemberRankChanged:
+			set(e.UserID, e.Rank, agenda.MemberActive)
+		case events.GroupCreatorChanged:
+			g.CreatorID = e.UserID
+		case events.GroupMemberRemoved:
+			remove(e.UserID)
+		}
+		g.UpdatedAt, g.Version, g.OriginNode = env.Time, env.Version, env.OriginNode
+	}
+	if !exists {
+		return agenda.Group{}, false
+	}
+	// The order the read model lists members in: active before invited,
+	// senior first, then by name.
+	sort.SliceStable(g.Members, func(i, j int) bool {
+		a, b := g.Members[i], g.Members[j]
+		switch {
+		case a.Status != b.Status:
+			return a.Status < b.Status
+		case a.Rank != b.Rank:
+			return a.Rank > b.Rank
+		case a.Username != b.Username:
+			return a.Username < b.Username
+		}
+		return a.UserID < b.UserID
+	})
+	g.MyRank, g.MemberCount = 0, 0
+	for _, m := range g.Members {
+		if !m.Active() {
+			continue
+		}
+		g.MemberCount++
+		if m.UserID == viewer {
+			g.MyRank = m.Rank
+		}
+	}
+	return g, true
+}
+
+// answerGroup records, on a decided batch, the group as the batch leaves
+// it; with member set, also that member's entry.
+func (b *batch) answerGroup(before agenda.Group, id, viewer string, usernames map[string]string, member string) {
+	g, ok := groupAfter(before, &b.b, id, viewer, usernames)
+	if !ok {
+		return
+	}
+	b.group = &g
+	for i := range g.Members {
+		if g.Members[i].UserID == member {
+			m := g.Members[i]
+			b.member = &m
+		}
+	}
+}

@@ -99,12 +99,14 @@ func (h *Handlers) CreateAppointment(ctx context.Context, cmd CreateAppointment)
 	if err := f.validate(); err != nil {
 		return Result{}, err
 	}
-	owner, err := h.Read.UserByID(ctx, cmd.OwnerID)
-	if err != nil {
-		return Result{}, err
-	}
 	id := h.newID()
 	return h.execute(ctx, id, func() (*batch, error) {
+		// The owner's username is part of the answer; a node that has
+		// not projected the account yet confirms on fresh state first.
+		owner, err := h.Read.UserByID(ctx, cmd.OwnerID)
+		if err != nil {
+			return nil, err
+		}
 		s, err := h.Read.Schedule(ctx, cmd.OwnerID, f.Start, f.End, "")
 		if err != nil {
 			return nil, err

@@ -22,6 +22,17 @@ type appointmentRequest struct {
 	Privacy     *string `json:"privacy"`
 }
 
+// givenPrivacy refuses an explicit empty privacy: leaving the field out
+// means full, but "" is no privacy level, and reading it as full would
+// reveal what the client may have meant to hide.
+func givenPrivacy(p *string) error {
+	if p != nil && *p == "" {
+		return agenda.Errorf(agenda.EINVALID, "privacy must be %q or %q (or left out for %q)",
+			agenda.PrivacyFull, agenda.PrivacyFreeBusy, agenda.PrivacyFull).WithDetails(map[string]any{"field": "privacy"})
+	}
+	return nil
+}
+
 func deref(s *string) string {
 	if s == nil {
 		return ""
@@ -35,7 +46,7 @@ func (s *Server) handleAppointmentCreate(w http.ResponseWriter, r *http.Request)
 		s.Error(w, r, err)
 		return
 	}
-	if err := required("title", req.Title); err != nil {
+	if err := firstErr(required("title", req.Title), givenPrivacy(req.Privacy)); err != nil {
 		s.Error(w, r, err)
 		return
 	}

@@ -261,6 +261,15 @@ func (c *fakeCommands) MarkNotificationRead(context.Context, commands.MarkNotifi
 func (c *fakeCommands) MarkAllNotificationsRead(context.Context, string) (commands.Result, error) {
 	return c.answer()
 }
+func (c *fakeCommands) AcceptGroupInvitation(context.Context, commands.AnswerGroupInvitation) (commands.Result, error) {
+	return c.answer()
+}
+func (c *fakeCommands) DeclineGroupInvitation(context.Context, commands.AnswerGroupInvitation) (commands.Result, error) {
+	return c.answer()
+}
+func (c *fakeCommands) RevokeToken(context.Context, commands.RevokeToken) (commands.Result, error) {
+	return c.answer()
+}
 
 // fakeQueries answers every query with err (and otherwise empty results).
 type fakeQueries struct{ err error }
@@ -285,6 +294,12 @@ func (q *fakeQueries) Group(context.Context, string, string) (agenda.Group, erro
 }
 func (q *fakeQueries) GroupsOf(context.Context, string) ([]agenda.Group, error) {
 	return []agenda.Group{}, q.err
+}
+func (q *fakeQueries) GroupInvitations(context.Context, string) ([]agenda.GroupInvitation, error) {
+	return []agenda.GroupInvitation{}, q.err
+}
+func (q *fakeQueries) TokenState(context.Context, string, string) (agenda.TokenState, error) {
+	return agenda.TokenState{}, q.err
 }
 func (q *fakeQueries) GroupAgenda(context.Context, string, string, time.Time, time.Time) ([]agenda.MemberAgenda, error) {
 	return []agenda.MemberAgenda{}, q.err
@@ -313,7 +328,7 @@ func newTestServer(t *testing.T, c Commands, q Queries) (*Server, *bytes.Buffer)
 
 func bearer(t *testing.T, s *Server) string {
 	t.Helper()
-	tok, _, err := s.Tokens.Issue("u1", "ana")
+	tok, _, err := s.Tokens.Issue(Subject{UserID: "u1", Username: "ana"})
 	if err != nil {
 		t.Fatalf("issue token: %v", err)
 	}
@@ -395,7 +410,7 @@ func TestInternalErrorsDoNotLeak(t *testing.T) {
 func TestRequestErrorsThroughTheRouter(t *testing.T) {
 	s, _ := newTestServer(t, &fakeCommands{}, &fakeQueries{})
 	expired := &Tokens{Secret: testSecret, TTL: time.Minute, Now: func() time.Time { return time.Now().Add(-time.Hour) }}
-	old, _, err := expired.Issue("u1", "ana")
+	old, _, err := expired.Issue(Subject{UserID: "u1", Username: "ana"})
 	if err != nil {
 		t.Fatal(err)
 	}

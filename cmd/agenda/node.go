@@ -179,6 +179,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	// loses the race to writers on the leader several times in a row. Each
 	// retry is a few milliseconds; allow enough to outlast a burst.
 	n.commands.MaxRetries = 64
+	n.commands.Fresh = strongReads{n}.ReadBarrier
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -352,7 +353,15 @@ func (s nodeStatus) Readiness() agendahttp.Readiness {
 	case !s.n.raft.CaughtUp():
 		r.Reason = "applying committed log entries"
 	case !s.n.projector.Healthy():
+		// Name the projection and the event it cannot apply: the
+		// operator's first question, answered without reading logs.
 		r.Reason = "a projection has stopped"
+		for _, st := range s.n.projector.Status() {
+			if st.State == "stopped" {
+				r.Reason = fmt.Sprintf("projection %s stopped at position %d: %s", st.Name, st.Position, st.LastError)
+				break
+			}
+		}
 	case r.Position < r.Head:
 		r.Reason = "read model catching up"
 	default:
