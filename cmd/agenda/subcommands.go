@@ -21,7 +21,7 @@ import (
 // clusterCmd runs `agenda cluster <subcommand>`.
 func clusterCmd(args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: agenda cluster remove-node -addr host:port <node-id> | agenda cluster recover -data-dir dir -voter id=host:port ...")
+		return errors.New("usage: agenda cluster remove-node -addr host:port <node-id> | agenda cluster recover -data-dir dir -voter id=host:port [-voter ...]")
 	}
 	switch args[0] {
 	case "remove-node":
