@@ -116,6 +116,7 @@ func TestCompose(t *testing.T) {
 	if _, err := exec.LookPath("docker-compose"); err != nil {
 		t.Skip("skipping: no docker-compose (v1) on PATH")
 	}
+	requireTime(t, 4*time.Minute) // an image build (cold: 1-2 min) and the scenario
 	tag := image(t)
 	c := &composeCluster{
 		t:       t,

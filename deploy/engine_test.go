@@ -52,6 +52,17 @@ func requireEngine(t *testing.T) {
 	}
 }
 
+// requireTime skips the test unless the test binary's -timeout leaves it
+// about need: a test killed by the timeout runs no cleanup, and would
+// leave its containers, volumes and swarm behind.
+func requireTime(t *testing.T, need time.Duration) {
+	t.Helper()
+	if deadline, ok := t.Deadline(); ok && time.Until(deadline) < need {
+		t.Skipf("skipping: %v left before the test binary's -timeout, and this test may need %v; run go test -timeout 30m ./deploy",
+			time.Until(deadline).Round(time.Second), need)
+	}
+}
+
 // run runs a command and returns its trimmed standard output; it fails the
 // test with the command's output if it fails.
 func run(t *testing.T, name string, args ...string) string {
@@ -161,6 +172,7 @@ func TestMain(m *testing.M) {
 // node started with a named volume keeps its data across containers.
 func TestImage(t *testing.T) {
 	requireEngine(t)
+	requireTime(t, 2*time.Minute)
 	tag := image(t)
 	if user := run(t, "docker", "image", "inspect", "--format", "{{.Config.User}}", tag); user == "" || strings.HasPrefix(user, "0") || user == "root" {
 		t.Fatalf("image runs as %q, want a non-root user", user)

@@ -277,6 +277,7 @@ func (s *swarmStack) waitUpdate(d time.Duration) {
 // runs the forced update at five instead, followed by a kill of all five.
 func TestSwarmStack(t *testing.T) {
 	requireEngine(t)
+	requireTime(t, 5*time.Minute)
 	tag := image(t)
 	joinSwarm(t)
 	long := os.Getenv("AGENDA_DEPLOY_LONG") != ""
@@ -401,6 +402,7 @@ func TestSwarmStack(t *testing.T) {
 // elect a leader with no operator action.
 func TestSwarmStackWithoutHostNames(t *testing.T) {
 	requireEngine(t)
+	requireTime(t, 2*time.Minute)
 	tag := image(t)
 	joinSwarm(t)
 	b, err := os.ReadFile(filepath.Join(repoRoot(t), "deploy", "stack.yml"))
