@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,6 +65,9 @@ type Config struct {
 	Resolver interface {
 		LookupHost(ctx context.Context, host string) ([]string, error)
 	}
+	// TLS, if set, makes node-to-node HTTP use HTTPS, trusting its
+	// RootCAs (nil: the system's).
+	TLS    *tls.Config
 	Logger *slog.Logger
 	// Refusals logs refused internal requests; share it with the Raft
 	// transport's refusals so one host's flood is throttled across both
@@ -127,15 +131,16 @@ func NewAgent(cfg Config, raft Raft) *Agent {
 		raft:     raft,
 		signer:   NewSigner(cfg.Secret, cfg.Self.ID),
 		members:  NewMembers(cfg.Self),
-		client:   newClient(),
+		client:   newClient(cfg.TLS),
 		logger:   cfg.Logger,
 		refusals: cfg.Refusals,
 	}
 }
 
 // newClient returns the pooled client for node-to-node requests.
-func newClient() *http.Client {
+func newClient(tlsConfig *tls.Config) *http.Client {
 	return &http.Client{Transport: &http.Transport{
+		TLSClientConfig:     tlsConfig,
 		Proxy:               nil,
 		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:        256,
@@ -145,6 +150,14 @@ func newClient() *http.Client {
 }
 
 // Members returns the member table.
+// scheme is the node-to-node HTTP scheme: https when TLS is configured.
+func (a *Agent) scheme() string {
+	if a.cfg.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
 func (a *Agent) Members() *Members { return a.members }
 
 // Signer returns the request signer.
@@ -244,7 +257,7 @@ func (a *Agent) gossip(ctx context.Context) {
 			cctx, cancel := context.WithTimeout(ctx, max(2*a.cfg.Interval, time.Second))
 			defer cancel()
 			var resp gossipMessage
-			if err := a.call(cctx, t.addr, "/internal/cluster/gossip", msg, &resp); err != nil {
+			if err := a.call(cctx, AnyNode, t.addr, "/internal/cluster/gossip", msg, &resp); err != nil {
 				a.logger.Debug("gossip failed", "addr", t.addr, "err", err)
 				return
 			}
@@ -397,26 +410,27 @@ func (a *Agent) reap() {
 	a.members.Forget(id)
 }
 
-// call POSTs v, signed, to addr+path and decodes a 200 answer into out. A
-// wire error in the answer is returned as the error it stands for.
-func (a *Agent) call(ctx context.Context, addr, path string, v, out any) error {
-	_, err := a.callSent(ctx, addr, path, v, out)
+// call POSTs v, signed for node dest, to addr+path and decodes a 200
+// answer into out. A wire error in the answer is returned as the error it
+// stands for.
+func (a *Agent) call(ctx context.Context, dest, addr, path string, v, out any) error {
+	_, err := a.callSent(ctx, dest, addr, path, v, out)
 	return err
 }
 
 // callSent is call that also reports whether the request may have reached
 // the other side: false only when it certainly did not.
-func (a *Agent) callSent(ctx context.Context, addr, path string, v, out any) (sent bool, err error) {
+func (a *Agent) callSent(ctx context.Context, dest, addr, path string, v, out any) (sent bool, err error) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return false, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.scheme()+"://"+addr+path, bytes.NewReader(body))
 	if err != nil {
 		return false, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	a.signer.Sign(req, body)
+	a.signer.Sign(req, dest, body)
 	var wrote bool
 	var wmu sync.Mutex
 	req = req.WithContext(withWroteHook(req.Context(), func() { wmu.Lock(); wrote = true; wmu.Unlock() }))

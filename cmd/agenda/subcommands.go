@@ -56,7 +56,7 @@ func removeNode(args []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	id := fs.Arg(0)
-	if err := cluster.RemoveVia(ctx, *addr, []byte(*secret), id); err != nil {
+	if err := cluster.RemoveVia(ctx, *addr, []byte(*secret), nil, id); err != nil {
 		return fmt.Errorf("remove %s: %w", id, err)
 	}
 	fmt.Printf("removed %s\n", id)
