@@ -18,6 +18,7 @@ import (
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/consensus"
 	"github.com/agendahq/agenda/events"
+	"github.com/agendahq/agenda/internal/throttle"
 )
 
 // Raft is the consensus node as the cluster agent uses it
@@ -100,7 +101,7 @@ type Agent struct {
 	// refusedJoins throttles this node's log of the cluster refusing it
 	// (asked again every round); foreignJoins, on the leader, its log of
 	// the joins it refuses, by node ID.
-	refusedJoins, foreignJoins throttle
+	refusedJoins, foreignJoins throttle.Throttle
 
 	mu sync.Mutex
 	// removed holds, on the node that removed them on request, the
@@ -355,7 +356,7 @@ func (a *Agent) act(ctx context.Context) {
 		self.History = &h
 		if err := a.Join(jctx, self); err != nil {
 			if agenda.ErrorCode(err) == agenda.ECONFLICT {
-				if ok, _ := a.refusedJoins.allow(act.LeaderID); ok {
+				if ok, _ := a.refusedJoins.Allow(act.LeaderID); ok {
 					a.logger.Error("the cluster refuses this node", "leader", act.LeaderID, "err", err)
 				}
 				return

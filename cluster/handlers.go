@@ -142,7 +142,7 @@ func (a *Agent) admit(ctx context.Context, m Member) error {
 // logForeign logs a join refused for its history, once a minute per node:
 // the refused node asks again every gossip round.
 func (a *Agent) logForeign(m Member, err error) {
-	if ok, _ := a.foreignJoins.allow(m.ID); ok {
+	if ok, _ := a.foreignJoins.Allow(m.ID); ok {
 		a.logger.Warn("join refused", "action", "cluster.join_refused", "node", m.ID, "raft_addr", m.RaftAddr, "http_addr", m.HTTPAddr, "err", err)
 	}
 }
