@@ -81,6 +81,9 @@ type Server struct {
 	// Reads, if set, serves strong reads; without it (one node, tests) a
 	// strong read is a local one.
 	Reads Reads
+	// Limits, if set, rate-limits logins, registrations and password
+	// changes, and bounds the password hashing done at once.
+	Limits *Limits
 	// ReadWait bounds how long a read waits for min_position, and a write for
 	// the local read model to show what it committed (default 5s).
 	ReadWait time.Duration
