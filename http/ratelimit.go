@@ -52,7 +52,7 @@ func (r Rate) String() string {
 // registering en masse. Every limit is per node (a cluster of n nodes lets
 // n times through). The zero value limits nothing.
 type Limits struct {
-	LoginPerUser    Rate // login attempts per username
+	LoginPerUser    Rate // failed login attempts per username
 	LoginPerAddr    Rate // login attempts per client address
 	RegisterPerAddr Rate // registrations per client address
 	PasswordPerAddr Rate // password changes per client address
@@ -136,24 +136,41 @@ func (l *Limits) trusted(a netip.Addr) bool {
 // allow takes one event for key from table, or returns a rate_limited
 // error saying when to retry (and sets Retry-After on w).
 func allow(w http.ResponseWriter, t *limiterTable, key, what string) error {
-	wait, ok := t.take(key, time.Now())
-	if ok {
-		return nil
+	return refuseFor(w, what)(t.take(key, time.Now()))
+}
+
+// refuseFor turns a limiter's verdict into nil or a rate_limited error.
+func refuseFor(w http.ResponseWriter, what string) func(time.Duration, bool) error {
+	return func(wait time.Duration, ok bool) error {
+		if ok {
+			return nil
+		}
+		return rateLimited(w, wait, what)
 	}
+}
+
+func rateLimited(w http.ResponseWriter, wait time.Duration, what string) error {
 	secs := max(1, int(math.Ceil(wait.Seconds())))
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	return agenda.Errorf(agenda.ERATELIMITED, "too many %s; retry in %d s", what, secs).
 		WithDetails(map[string]any{"retry_after_seconds": secs})
 }
 
-// allowLogin checks both login limits (the address's first: a flood from
-// one address must not lock its victim out for everyone else).
+// allowLogin checks both login limits: every attempt counts against the
+// address (the address's first, so that a flood from one address does not
+// also lock its victim out), and a username must have failed attempts
+// left (loginFailed counts them: a user logging in often is not limited).
 func (s *Server) allowLogin(w http.ResponseWriter, r *http.Request, username string) error {
 	l := s.limits()
 	if err := allow(w, l.loginAddr, l.ClientAddr(r), "login attempts from this address"); err != nil {
 		return err
 	}
-	return allow(w, l.loginUser, strings.ToLower(username), "login attempts for this user")
+	return refuseFor(w, "failed login attempts for this user")(l.loginUser.peek(strings.ToLower(username), time.Now()))
+}
+
+// loginFailed counts a failed login against its username.
+func (s *Server) loginFailed(username string) {
+	s.limits().loginUser.take(strings.ToLower(username), time.Now())
 }
 
 func (s *Server) allowRegister(w http.ResponseWriter, r *http.Request) error {
@@ -216,8 +233,9 @@ type limiterTable struct {
 	rate rate.Limit
 	rt   Rate
 
-	mu   sync.Mutex
-	keys map[string]*rate.Limiter
+	mu    sync.Mutex
+	keys  map[string]*rate.Limiter
+	swept time.Time // last sweep of refilled keys
 }
 
 func newLimiterTable(r Rate) *limiterTable {
@@ -226,6 +244,27 @@ func newLimiterTable(r Rate) *limiterTable {
 		t.rate = rate.Limit(float64(r.Events) / r.Per.Seconds())
 	}
 	return t
+}
+
+// peek says whether key has a token left, without taking it, or how long
+// until it will.
+func (t *limiterTable) peek(key string, now time.Time) (time.Duration, bool) {
+	if t.rt.Events == 0 {
+		return 0, true
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lim, ok := t.keys[key]
+	if !ok {
+		lim, ok = t.keys[overflowLimiterKey]
+	}
+	if !ok {
+		return 0, true
+	}
+	if tokens := lim.TokensAt(now); tokens < 1 {
+		return time.Duration((1 - tokens) / float64(t.rate) * float64(time.Second)), false
+	}
+	return 0, true
 }
 
 // take takes one token for key, or says how long until one is due.
@@ -237,7 +276,10 @@ func (t *limiterTable) take(key string, now time.Time) (time.Duration, bool) {
 	defer t.mu.Unlock()
 	lim, ok := t.keys[key]
 	if !ok {
-		if len(t.keys) >= maxLimiterKeys {
+		if len(t.keys) >= maxLimiterKeys && now.Sub(t.swept) >= time.Second {
+			// At most once a second: a flood of fresh keys must not make
+			// every request scan the table.
+			t.swept = now
 			for k, l := range t.keys {
 				if l.TokensAt(now) >= float64(t.rt.Events) {
 					delete(t.keys, k)

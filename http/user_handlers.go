@@ -100,6 +100,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	id, err := s.Commands.Authenticate(r.Context(), *req.Username, *req.Password)
 	release()
+	if agenda.ErrorCode(err) == agenda.EUNAUTHORIZED {
+		s.loginFailed(*req.Username)
+	}
 	if err != nil {
 		s.Error(w, r, err)
 		return
