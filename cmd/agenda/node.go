@@ -66,6 +66,9 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		}
 	}()
 	n.Logger = n.Logger.With("node_id", c.NodeID)
+	if err := tightenDataDir(c.DataDir); err != nil {
+		return fmt.Errorf("make the data dir private: %w", err)
+	}
 	tlsCfg, err := loadTLS(c)
 	if err != nil {
 		return err
