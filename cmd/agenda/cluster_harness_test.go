@@ -42,10 +42,10 @@ package main
 
 import (
 	"bufio"
-	"crypto/tls"
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net"
