@@ -1,6 +1,6 @@
 # The image holds only the static agenda binary: no registry can be reached
 # here, so there is no builder image to pull. Build the binary first:
-#   go tool task build && docker build -t agenda .
+#   ./task build && docker build -t agenda .
 FROM scratch
 COPY bin/agenda /agenda
 # Raft listens on every interface and advertises the container's own address

@@ -17,6 +17,12 @@ const (
 	NotifyMemberAdded   = "member_added"
 	NotifyMemberRemoved = "member_removed"
 	NotifyRankChanged   = "rank_changed"
+	// NotifyGroupInvitation invites a user to join a group; they become a
+	// member only by accepting.
+	NotifyGroupInvitation = "group_invitation"
+	// NotifyGroupInvitationDeclined tells whoever invited someone to a
+	// group that they declined.
+	NotifyGroupInvitationDeclined = "group_invitation_declined"
 	// NotifyCreatorChanged tells a member they now hold the creator's
 	// rights, the creator having left.
 	NotifyCreatorChanged = "creator_changed"

@@ -13,6 +13,11 @@ type User struct {
 	Version      int64     `json:"version"`
 	OriginNode   string    `json:"origin_node"`
 	PasswordHash string    `json:"-"`
+	// TokenEpoch counts the user's password changes; a login token is
+	// valid only with the epoch it was issued at.
+	TokenEpoch int64 `json:"-"`
+	// TokensVersion is the version of the user's token stream (logouts).
+	TokensVersion int64 `json:"-"`
 }
 
 // UserSummary is what other people see of a user.
@@ -20,4 +25,14 @@ type UserSummary struct {
 	ID          string `json:"id"`
 	Username    string `json:"username"`
 	DisplayName string `json:"display_name"`
+}
+
+// TokenState is what the read model knows of a user's login tokens: a
+// token is valid only while it carries the user's current epoch (every
+// password change moves it) and has not been revoked by logging out.
+type TokenState struct {
+	// Epoch counts the user's password changes.
+	Epoch int64
+	// Revoked is true if the token asked about was logged out.
+	Revoked bool
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agendahq/agenda"
@@ -41,6 +42,9 @@ type Raft interface {
 	ReadIndex(ctx context.Context) (uint64, error)
 	WaitApplied(ctx context.Context, index uint64) error
 	Unreachable() map[string]time.Time
+	VoteGated() bool
+	OpenVoteGate(target uint64) (bool, error)
+	AllowVoting(why string) error
 }
 
 // Config configures an Agent.
@@ -102,6 +106,12 @@ type Agent struct {
 	// (asked again every round); foreignJoins, on the leader, its log of
 	// the joins it refuses, by node ID.
 	refusedJoins, foreignJoins throttle.Throttle
+	// gateTarget is the read index a leader gave this node while its vote
+	// gate was closed: the gate opens once the local log reaches it.
+	gateTarget uint64
+	// refused is set while the cluster refuses this node's history as
+	// another cluster's: it must then serve nothing.
+	refused atomic.Bool
 
 	mu sync.Mutex
 	// removed holds, on the node that removed them on request, the
@@ -206,6 +216,7 @@ func (a *Agent) round(ctx context.Context) {
 	a.members.Prune(time.Now().Add(-forgetAfter))
 	a.syncRaftMembers()
 	a.act(ctx)
+	a.settleVoteGate(ctx)
 	if a.raft.IsLeader() {
 		a.reap()
 	}
@@ -295,6 +306,12 @@ func (a *Agent) syncRaftMembers() {
 	}
 }
 
+// Refused reports whether the cluster refuses this node's history as
+// another cluster's (its last join was refused with a conflict). Such a node
+// must report not ready and serve no reads: what it holds is not the
+// cluster's.
+func (a *Agent) Refused() bool { return a.refused.Load() }
+
 // IsMember reports whether the Raft configuration lists this node at its
 // current Raft address: until it does, the leader cannot reach it.
 func (a *Agent) IsMember() bool { return a.isMember() }
@@ -329,6 +346,13 @@ func (a *Agent) act(ctx context.Context) {
 		Leaderless: now.Sub(a.leaderlessSince),
 	}
 	a.vote, a.voteSince = NextVote(v, a.vote, a.voteSince, now)
+	if a.vote != "" && a.raft.VoteGated() {
+		// Every node this one knows is stateless: a new cluster is
+		// forming and nobody has history to lose, so it may vote.
+		if err := a.raft.AllowVoting("taking part in the bootstrap of a new cluster"); err != nil {
+			a.logger.Warn("cannot open the vote gate", "err", err)
+		}
+	}
 	v.Self.Vote = a.vote
 	a.members.SetVote(a.vote)
 	act := Decide(v)
@@ -356,6 +380,7 @@ func (a *Agent) act(ctx context.Context) {
 		self.History = &h
 		if err := a.Join(jctx, self); err != nil {
 			if agenda.ErrorCode(err) == agenda.ECONFLICT {
+				a.refused.Store(true)
 				if ok, _ := a.refusedJoins.Allow(act.LeaderID); ok {
 					a.logger.Error("the cluster refuses this node", "leader", act.LeaderID, "err", err)
 				}
@@ -364,6 +389,7 @@ func (a *Agent) act(ctx context.Context) {
 			a.logger.Debug("join not done yet", "leader", act.LeaderID, "err", err)
 			return
 		}
+		a.refused.Store(false)
 		a.logger.Info("joined the cluster", "leader", act.LeaderID)
 	}
 }
@@ -473,3 +499,29 @@ func (e *statusError) Error() string {
 }
 
 var errNoLeaderAddr = errors.New("the leader's HTTP address is not known yet")
+
+// settleVoteGate lets a node that started without Raft state take part in
+// elections once it holds everything the cluster had committed: it asks a
+// confirmed leader for a read index once, then opens the gate when its log
+// reaches it (consensus/votegate.go says why).
+func (a *Agent) settleVoteGate(ctx context.Context) {
+	if !a.raft.VoteGated() {
+		return
+	}
+	if a.gateTarget == 0 {
+		if leaderID, _ := a.raft.Leader(); leaderID == "" {
+			return // no leader: nobody can vouch for the commit index
+		}
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		idx, err := a.ReadIndex(rctx)
+		cancel()
+		if err != nil {
+			a.logger.Debug("vote gate: no read index from the leader yet", "err", err)
+			return
+		}
+		a.gateTarget = idx
+	}
+	if _, err := a.raft.OpenVoteGate(a.gateTarget); err != nil {
+		a.logger.Warn("cannot open the vote gate", "err", err)
+	}
+}

@@ -192,12 +192,28 @@ func (a *Agent) ReadIndex(ctx context.Context) (uint64, error) {
 	return idx, err
 }
 
+// errRefusedHistory answers every request on a node whose history the
+// cluster refused.
+var errRefusedHistory = agenda.Errorf(agenda.EUNAVAILABLE, "this node's data is not the cluster's history; it serves nothing until an operator moves its data dir aside")
+
+// Fence returns errRefusedHistory while the cluster refuses this node's
+// history, nil otherwise.
+func (a *Agent) Fence() error {
+	if a.Refused() {
+		return errRefusedHistory
+	}
+	return nil
+}
+
 // ReadBarrier waits until this node can serve a linearizable read: it gets
 // a read index from the leader, waits for the local FSM to apply it, then
 // for the read model to project everything the store holds at that point
 // (position() and waitProjected). Without a reachable leader it answers
 // unavailable, never a stale read.
 func (a *Agent) ReadBarrier(ctx context.Context, position func() int64, waitProjected func(context.Context, int64) error) error {
+	if a.Refused() {
+		return errRefusedHistory
+	}
 	idx, err := a.ReadIndex(ctx)
 	if err != nil {
 		return err

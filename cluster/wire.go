@@ -33,6 +33,7 @@ const (
 	kindShutdown        = "shutdown"
 	kindMalformed       = "malformed"
 	kindUnknownType     = "unknown_type"
+	kindIllegal         = "illegal_transition"
 	kindAgenda          = "agenda"
 	kindInternal        = "internal"
 )
@@ -58,6 +59,8 @@ func encodeError(err error) wireError {
 		return wireError{Kind: kindMalformed, Message: err.Error()}
 	case errors.Is(err, events.ErrUnknownType):
 		return wireError{Kind: kindUnknownType, Message: err.Error()}
+	case errors.Is(err, events.ErrIllegalTransition):
+		return wireError{Kind: kindIllegal, Message: err.Error()}
 	case errors.As(err, &ae):
 		return wireError{Kind: kindAgenda, Code: ae.Code, Message: ae.Message, Details: ae.Details}
 	}
@@ -87,6 +90,8 @@ func (w wireError) err() error {
 		return errors.Join(events.ErrMalformed, errRemote{w.Message})
 	case kindUnknownType:
 		return errors.Join(events.ErrUnknownType, errRemote{w.Message})
+	case kindIllegal:
+		return errors.Join(events.ErrIllegalTransition, errRemote{w.Message})
 	case kindAgenda:
 		return &agenda.Error{Code: w.Code, Message: w.Message, Details: w.Details}
 	}

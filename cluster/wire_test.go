@@ -41,6 +41,7 @@ func TestWireErrorRoundTrip(t *testing.T) {
 		{"shutdown", consensus.ErrShutdown, func(err error) bool { return errors.Is(err, consensus.ErrShutdown) }},
 		{"malformed", fmt.Errorf("%w: empty batch", events.ErrMalformed), func(err error) bool { return errors.Is(err, events.ErrMalformed) }},
 		{"unknown type", fmt.Errorf("%w: x.y v9", events.ErrUnknownType), func(err error) bool { return errors.Is(err, events.ErrUnknownType) }},
+		{"illegal transition", fmt.Errorf("%w: appointment-1 ended", events.ErrIllegalTransition), func(err error) bool { return errors.Is(err, events.ErrIllegalTransition) }},
 		{"agenda error", agenda.Errorf(agenda.EINVALID, "bad").WithDetails(map[string]any{"field": "x"}), func(err error) bool {
 			return agenda.ErrorCode(err) == agenda.EINVALID && agenda.ErrorMessage(err) == "bad" && agenda.ErrorDetails(err)["field"] == "x"
 		}},
@@ -91,6 +92,9 @@ func (f *fakeRaft) Servers() ([]consensus.Server, error)      { return nil, nil 
 func (f *fakeRaft) Unreachable() map[string]time.Time         { return nil }
 func (f *fakeRaft) WaitApplied(context.Context, uint64) error { return nil }
 func (f *fakeRaft) ReadIndex(context.Context) (uint64, error) { return 42, nil }
+func (f *fakeRaft) VoteGated() bool                           { return false }
+func (f *fakeRaft) OpenVoteGate(uint64) (bool, error)         { return true, nil }
+func (f *fakeRaft) AllowVoting(string) error                  { return nil }
 func (f *fakeRaft) History(context.Context) (consensus.History, error) {
 	return consensus.History{Position: 3, EventID: "e3"}, nil
 }

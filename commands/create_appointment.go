@@ -101,6 +101,12 @@ func (h *Handlers) CreateAppointment(ctx context.Context, cmd CreateAppointment)
 	}
 	id := h.newID()
 	return h.execute(ctx, id, func() (*batch, error) {
+		// The owner's username is part of the answer; a node that has
+		// not projected the account yet confirms on fresh state first.
+		owner, err := h.Read.UserByID(ctx, cmd.OwnerID)
+		if err != nil {
+			return nil, err
+		}
 		s, err := h.Read.Schedule(ctx, cmd.OwnerID, f.Start, f.End, "")
 		if err != nil {
 			return nil, err
@@ -118,6 +124,7 @@ func (h *Handlers) CreateAppointment(ctx context.Context, cmd CreateAppointment)
 		b.add(events.AgendaStream(cmd.OwnerID), events.AgendaEntryAdded{
 			UserID: cmd.OwnerID, AppointmentID: id, Start: f.Start, End: f.End, Role: agenda.RoleOwner,
 		})
+		b.answerAppointment(agenda.Appointment{}, id, cmd.OwnerID, map[string]string{owner.ID: owner.Username})
 		return b, nil
 	})
 }

@@ -3,6 +3,7 @@ package commands_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -158,13 +159,60 @@ func (r *fakeRead) Group(ctx context.Context, id, viewerID string) (agenda.Group
 	g, ok := r.groups[id]
 	if ok {
 		for _, m := range g.Members {
-			if m.UserID == viewerID {
+			if m.UserID == viewerID && m.Active() {
 				g.MyRank = m.Rank
 				return g, nil
 			}
 		}
 	}
 	return agenda.Group{}, agenda.Errorf(agenda.ENOTFOUND, "group not found")
+}
+
+func (r *fakeRead) GroupInvitation(ctx context.Context, groupID, userID string) (agenda.GroupInvitation, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return agenda.GroupInvitation{}, r.err
+	}
+	g, ok := r.groups[groupID]
+	if ok {
+		for _, m := range g.Members {
+			if m.UserID == userID && !m.Active() {
+				return agenda.GroupInvitation{GroupID: g.ID, Name: g.Name, Hierarchical: g.Hierarchical, Rank: m.Rank,
+					GroupVersion: g.Version}, nil
+			}
+		}
+	}
+	return agenda.GroupInvitation{}, agenda.Errorf(agenda.ENOTFOUND, "no invitation to this group")
+}
+
+// GroupParticipations returns the group's appointments (by ID) that end
+// after after, are not cancelled and have userID among their participants.
+func (r *fakeRead) GroupParticipations(ctx context.Context, groupID, userID string, after time.Time) ([]agenda.Appointment, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return nil, r.err
+	}
+	var ids []string
+	for id, a := range r.appointments {
+		if a.GroupID != nil && *a.GroupID == groupID && a.Status != agenda.StatusCancelled && a.End.After(after) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	var out []agenda.Appointment
+	for _, id := range ids {
+		a := r.appointments[id]
+		for _, p := range a.Participants {
+			if p.UserID == userID {
+				a.MyStatus = p.Status
+				out = append(out, a)
+				break
+			}
+		}
+	}
+	return out, nil
 }
 
 func (r *fakeRead) PendingGroupAppointments(ctx context.Context, groupID string) (int, error) {

@@ -47,12 +47,17 @@ func (h *Handlers) CreateGroup(ctx context.Context, cmd CreateGroup) (Result, er
 	}
 	id := h.newID()
 	return h.execute(ctx, id, func() (*batch, error) {
+		creator, err := h.Read.UserByID(ctx, cmd.ActorID)
+		if err != nil {
+			return nil, err
+		}
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.GroupStream(id), 0)
 		b.add(events.GroupStream(id), events.GroupCreated{
 			GroupID: id, Name: name, Description: cmd.Description, Hierarchical: cmd.Hierarchical, CreatorID: cmd.ActorID,
 		})
 		b.add(events.GroupStream(id), events.GroupMemberAdded{GroupID: id, UserID: cmd.ActorID, Rank: creatorRank(cmd.Hierarchical)})
+		b.answerGroup(agenda.Group{}, id, cmd.ActorID, map[string]string{creator.ID: creator.Username}, "")
 		return b, nil
 	})
 }
@@ -89,6 +94,7 @@ func (h *Handlers) UpdateGroup(ctx context.Context, cmd UpdateGroup) (Result, er
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.GroupStream(g.ID), g.Version)
 		b.add(events.GroupStream(g.ID), events.GroupUpdated{GroupID: g.ID, Name: name, Description: desc})
+		b.answerGroup(g, g.ID, cmd.ActorID, nil, "")
 		return b, nil
 	})
 }

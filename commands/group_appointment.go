@@ -24,7 +24,8 @@ type CreateGroupAppointment struct {
 // CreateGroupAppointment creates a group appointment. In a hierarchical
 // group it is imposed ("auto") on every member ranked below the organiser and
 // goes as an invitation to the others; in a flat group every other member is
-// invited and it stays pending until all accept.
+// invited and it stays pending until all accept. People invited to the group
+// who have not accepted take no part.
 //
 // The organiser's and every imposed member's agendas must be free
 // (ESCHEDULECONFLICT, listing every clash as the organiser may see it). The
@@ -50,7 +51,8 @@ func (h *Handlers) CreateGroupAppointment(ctx context.Context, cmd CreateGroupAp
 		}
 		var invitees []invitee
 		var clashes []clash
-		for _, m := range g.Members {
+		members := g.ActiveMembers() // nothing is imposed on invited people
+		for _, m := range members {
 			role := agenda.RolePending
 			switch {
 			case m.UserID == cmd.ActorID:
@@ -71,7 +73,7 @@ func (h *Handlers) CreateGroupAppointment(ctx context.Context, cmd CreateGroupAp
 			return nil, scheduleConflict(cmd.ActorID, clashes...)
 		}
 		status := agenda.StatusConfirmed
-		if !g.Hierarchical && len(g.Members) > 1 {
+		if !g.Hierarchical && len(members) > 1 {
 			status = agenda.StatusPending
 		}
 		b := h.newBatch(ctx, cmd.ActorID)
@@ -94,6 +96,11 @@ func (h *Handlers) CreateGroupAppointment(ctx context.Context, cmd CreateGroupAp
 				UserID: p.userID, AppointmentID: id, Start: f.Start, End: f.End, Role: p.role,
 			})
 		}
+		usernames := make(map[string]string, len(g.Members))
+		for _, m := range g.Members {
+			usernames[m.UserID] = m.Username
+		}
+		b.answerAppointment(agenda.Appointment{}, id, cmd.ActorID, usernames)
 		return b, nil
 	})
 }

@@ -12,30 +12,32 @@ import (
 //   - hierarchical group "h" (version 4): boss (creator, 1000), mid (500), low (0);
 //   - flat group "f" (version 3): ana (creator), bob, cat;
 //   - flat group "solo" (version 2): ana alone;
-//   - dan belongs to no group.
+//   - dan belongs to no group;
+//   - ivy is invited to "h" (rank 10) and has not answered.
 //
 // Every user's agenda stream is at a version of its own (schedules and
 // agendaVersions agree), and nobody is busy.
 func groupWorld(t testing.TB) *fakeRead {
 	t.Helper()
 	r := newFakeRead()
-	for _, id := range []string{"boss", "mid", "low", "ana", "bob", "cat", "dan"} {
+	for _, id := range []string{"boss", "mid", "low", "ana", "bob", "cat", "dan", "ivy"} {
 		r.users[id] = agenda.User{ID: id, Username: id, DisplayName: id, Version: 1}
 	}
-	versions := map[string]int64{"boss": 11, "mid": 12, "low": 13, "ana": 21, "bob": 22, "cat": 23, "dan": 24}
+	versions := map[string]int64{"boss": 11, "mid": 12, "low": 13, "ana": 21, "bob": 22, "cat": 23, "dan": 24, "ivy": 25}
 	for u, v := range versions {
 		r.schedules[u] = agenda.Schedule{Version: v}
 		r.agendaVersions[u] = v
 	}
 	r.groups["h"] = agenda.Group{ID: "h", Name: "Hierarchy", Hierarchical: true, CreatorID: "boss", Version: 4,
 		Members: []agenda.Member{{UserID: "boss", Username: "boss", Rank: agenda.MaxRank},
-			{UserID: "mid", Username: "mid", Rank: 500}, {UserID: "low", Username: "low", Rank: 0}}}
+			{UserID: "mid", Username: "mid", Rank: 500}, {UserID: "low", Username: "low", Rank: 0},
+			{UserID: "ivy", Username: "ivy", Rank: 10, Status: agenda.MemberInvited}}}
 	r.groups["f"] = agenda.Group{ID: "f", Name: "Flat", CreatorID: "ana", Version: 3,
 		Members: []agenda.Member{{UserID: "ana", Username: "ana"}, {UserID: "bob", Username: "bob"}, {UserID: "cat", Username: "cat"}}}
 	r.groups["solo"] = agenda.Group{ID: "solo", Name: "Solo", CreatorID: "ana", Version: 2,
 		Members: []agenda.Member{{UserID: "ana", Username: "ana"}}}
 	for _, g := range r.groups {
-		g.MemberCount = len(g.Members)
+		g.MemberCount = len(g.ActiveMembers())
 		r.groups[g.ID] = g
 	}
 	return r

@@ -92,6 +92,10 @@ func TestAddMember(t *testing.T) {
 			wantCode: agenda.EINVALID, wantField: "rank"},
 		{name: "flat: already a member", cmd: commands.AddMember{ActorID: "bob", GroupID: "f", Username: "cat"},
 			wantCode: agenda.ECONFLICT},
+		{name: "already invited", cmd: commands.AddMember{ActorID: "boss", GroupID: "h", UserID: "ivy"},
+			wantCode: agenda.ECONFLICT},
+		{name: "an invited person cannot invite", cmd: commands.AddMember{ActorID: "ivy", GroupID: "h", UserID: "dan"},
+			wantCode: agenda.ENOTFOUND},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -107,10 +111,10 @@ func TestAddMember(t *testing.T) {
 				t.Fatalf("AddMember: %v", err)
 			}
 			g := r.groups[tc.cmd.GroupID]
-			evs := proposal(t, log, tc.cmd.ActorID, map[string]int64{"group-" + g.ID: g.Version}, "group.member_added")
-			want := events.GroupMemberAdded{GroupID: g.ID, UserID: "dan", Rank: tc.wantRank}
-			if got := evs[0].(events.GroupMemberAdded); got != want {
-				t.Errorf("member added = %+v, want %+v", got, want)
+			evs := proposal(t, log, tc.cmd.ActorID, map[string]int64{"group-" + g.ID: g.Version}, "group.member_invited")
+			want := events.GroupMemberInvited{GroupID: g.ID, UserID: "dan", Rank: tc.wantRank, InvitedBy: tc.cmd.ActorID}
+			if got := evs[0].(events.GroupMemberInvited); got != want {
+				t.Errorf("member invited = %+v, want %+v", got, want)
 			}
 			if res.ID != "dan" || res.Position != 1 {
 				t.Errorf("result = %+v, want dan at position 1", res)
@@ -317,7 +321,7 @@ func TestCreateGroupAppointment(t *testing.T) {
 			for range tc.roles {
 				types = append(types, "appointment.participant_added")
 			}
-			for range g.Members {
+			for range g.ActiveMembers() { // ivy, invited only, takes no part
 				types = append(types, "agenda.entry_added")
 			}
 			evs := proposal(t, log, tc.cmd.ActorID, want, types...)

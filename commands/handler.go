@@ -26,6 +26,8 @@ type ReadModel interface {
 	Schedule(ctx context.Context, userID string, start, end time.Time, exclude string) (agenda.Schedule, error)
 	AgendaVersion(ctx context.Context, userID string) (int64, error)
 	Group(ctx context.Context, id, viewerID string) (agenda.Group, error)
+	GroupInvitation(ctx context.Context, groupID, userID string) (agenda.GroupInvitation, error)
+	GroupParticipations(ctx context.Context, groupID, userID string, after time.Time) ([]agenda.Appointment, error)
 	PendingGroupAppointments(ctx context.Context, groupID string) (int, error)
 	NotificationState(ctx context.Context, userID, id string) (agenda.NotificationState, error)
 	WaitFor(ctx context.Context, position int64) error
@@ -44,6 +46,13 @@ type Handlers struct {
 	// MaxRetries bounds how often a command is decided again after a
 	// version conflict (default 8).
 	MaxRetries int
+	// Fresh, if set, returns once the read model reflects every write
+	// committed anywhere before the call (a read-index barrier), or fails
+	// with EUNAVAILABLE when no quorum can vouch for that. A command that
+	// would refuse (not found, conflict, ...) on what it read calls it and
+	// decides again before answering: the refusal must not come from a
+	// read model that lags the cluster.
+	Fresh func(ctx context.Context) error
 
 	dummyOnce sync.Once
 	dummy     []byte
@@ -95,6 +104,14 @@ type batch struct {
 	b    events.Batch
 	next map[string]int64
 	err  error
+	// appointment is the appointment as the batch leaves it, for the
+	// answer (see answer.go); nil if the command answers no appointment.
+	appointment *agenda.Appointment
+	// user, group and member are the user, group and membership as the
+	// batch leaves them, likewise.
+	user   *agenda.User
+	group  *agenda.Group
+	member *agenda.Member
 }
 
 func (h *Handlers) newBatch(ctx context.Context, actor string) *batch {
@@ -138,6 +155,17 @@ type Result struct {
 	// Position is the global position of the command's last event; 0 if the
 	// command found nothing to change and wrote nothing.
 	Position int64
+	// Appointment is the appointment as the command's own events left it
+	// (as its actor sees it), for commands that change one; nil otherwise,
+	// and when the command wrote nothing.
+	Appointment *agenda.Appointment
+	// User is the user as the command's own events left it, for commands
+	// that register or change one.
+	User *agenda.User
+	// Group and Member are the group (as its actor sees it) and the one
+	// membership the command changed, as its own events left them.
+	Group  *agenda.Group
+	Member *agenda.Member
 }
 
 // execute decides and proposes until the log accepts the decision or the
@@ -149,8 +177,21 @@ func (h *Handlers) execute(ctx context.Context, id string, decide func() (*batch
 	if retries <= 0 {
 		retries = 8
 	}
+	confirmed := false
 	for attempt := 0; ; attempt++ {
 		b, err := decide()
+		if err != nil && !confirmed && h.Fresh != nil && refusesOnState(err) {
+			// A follower's read model lags the leader by a replication
+			// round, and a node cut off from the majority by much more:
+			// confirm on state at least as fresh as the cluster's commit
+			// index now, or answer unavailable rather than a stale refusal.
+			confirmed = true
+			if ferr := h.Fresh(ctx); ferr != nil {
+				return Result{}, ferr
+			}
+			attempt--
+			continue
+		}
 		if err != nil {
 			return Result{}, err
 		}
@@ -177,7 +218,8 @@ func (h *Handlers) execute(ctx context.Context, id string, decide func() (*batch
 		if err != nil {
 			return Result{}, err
 		}
-		return Result{ID: id, Position: c.LastPosition}, nil
+		return Result{ID: id, Position: c.LastPosition, Appointment: b.appointment, User: b.user,
+			Group: b.group, Member: b.member}, nil
 	}
 }
 
@@ -201,6 +243,10 @@ func (h *Handlers) propose(ctx context.Context, b events.Batch) (events.Committe
 			return events.Committed{FirstPosition: dup.Position, LastPosition: dup.Position + int64(len(b.Events)) - 1}, nil
 		case errors.As(err, &vc):
 			return c, err
+		case errors.Is(err, events.ErrIllegalTransition):
+			// Decided on state the log has moved past in a way the
+			// expected versions could not tell (see events.CheckLifecycle).
+			return c, agenda.Errorf(agenda.ECONFLICT, "this change no longer applies: the resource changed meanwhile; read it again")
 		case errors.Is(err, events.ErrOutcomeUnknown) && attempt < 5:
 			select {
 			case <-time.After(time.Duration(50*(attempt+1)) * time.Millisecond):
@@ -215,4 +261,15 @@ func (h *Handlers) propose(ctx context.Context, b events.Batch) (events.Committe
 			return c, err
 		}
 	}
+}
+
+// refusesOnState reports whether err is a refusal that depends on what the
+// command read (rather than on its input alone), so that a fresher read
+// could change it.
+func refusesOnState(err error) bool {
+	switch agenda.ErrorCode(err) {
+	case agenda.ENOTFOUND, agenda.EFORBIDDEN, agenda.ECONFLICT, agenda.ESCHEDULECONFLICT, agenda.EPRECONDITIONFAILED:
+		return true
+	}
+	return false
 }

@@ -29,7 +29,7 @@ func (h *Handlers) AcceptAppointment(ctx context.Context, cmd AnswerInvitation) 
 		if err != nil {
 			return nil, err
 		}
-		if err := answerable(a); err != nil {
+		if err := answerable(a, true); err != nil {
 			return nil, err
 		}
 		switch a.MyStatus {
@@ -59,6 +59,7 @@ func (h *Handlers) AcceptAppointment(ctx context.Context, cmd AnswerInvitation) 
 		if a.Status == agenda.StatusPending && allAcceptedBut(a, cmd.ActorID) {
 			b.add(events.AppointmentStream(a.ID), events.AppointmentConfirmed{AppointmentID: a.ID})
 		}
+		b.answerAppointment(a, a.ID, cmd.ActorID, nil)
 		return b, nil
 	})
 }
@@ -66,15 +67,24 @@ func (h *Handlers) AcceptAppointment(ctx context.Context, cmd AnswerInvitation) 
 // DeclineAppointment declines an invitation, or withdraws an acceptance:
 // the appointment leaves the actor's agenda. In a flat group a decline
 // cancels the appointment for everyone. ENOTFOUND if the actor takes no part
-// in it; ECONFLICT for the organiser, an imposed participant, a second
-// decline, or a cancelled appointment.
+// in it; ECONFLICT for the organiser, a second decline, a cancelled
+// appointment, or an imposed participant who is still a member of the
+// group. An appointment imposed by a group the actor is no longer in (left
+// before leaving ended participation, or the group was deleted) binds them
+// no more: they may decline it.
 func (h *Handlers) DeclineAppointment(ctx context.Context, cmd AnswerInvitation) (Result, error) {
 	return h.execute(ctx, cmd.AppointmentID, func() (*batch, error) {
 		a, err := h.Read.Appointment(ctx, cmd.AppointmentID, cmd.ActorID)
 		if err != nil {
 			return nil, err
 		}
-		if err := answerable(a); err != nil {
+		binding := true
+		if a.MyStatus == agenda.RoleAuto && a.GroupID != nil {
+			if binding, err = h.memberOf(ctx, *a.GroupID, cmd.ActorID); err != nil {
+				return nil, err
+			}
+		}
+		if err := answerable(a, binding); err != nil {
 			return nil, err
 		}
 		if a.MyStatus == agenda.RoleDeclined {
@@ -98,20 +108,22 @@ func (h *Handlers) DeclineAppointment(ctx context.Context, cmd AnswerInvitation)
 				return nil, err
 			}
 		}
+		b.answerAppointment(a, a.ID, cmd.ActorID, nil)
 		return b, nil
 	})
 }
 
 // answerable refuses answers that make no sense whatever the actor's
 // history: to a cancelled appointment, from its organiser, or from someone
-// it was imposed on.
-func answerable(a agenda.Appointment) error {
+// it was imposed on while the imposition binds them (imposedBinds: they are
+// still a member of its group).
+func answerable(a agenda.Appointment, imposedBinds bool) error {
 	switch {
 	case a.Status == agenda.StatusCancelled:
 		return agenda.Errorf(agenda.ECONFLICT, "the appointment is cancelled")
 	case a.MyStatus == agenda.RoleOwner:
 		return agenda.Errorf(agenda.ECONFLICT, "you organise this appointment; change or delete it instead")
-	case a.MyStatus == agenda.RoleAuto:
+	case a.MyStatus == agenda.RoleAuto && imposedBinds:
 		return agenda.Errorf(agenda.ECONFLICT, "this appointment was set by a superior and cannot be answered")
 	}
 	return nil

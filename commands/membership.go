@@ -7,7 +7,9 @@ import (
 	"github.com/agendahq/agenda/events"
 )
 
-// AddMember adds a user, named by ID or username, to a group.
+// AddMember invites a user, named by ID or username, to a group.
+// Membership is by consent: the user becomes a member only by accepting
+// (AcceptGroupInvitation).
 type AddMember struct {
 	ActorID  string
 	GroupID  string
@@ -47,9 +49,10 @@ func checkRank(g agenda.Group, rank int) error {
 	return nil
 }
 
-// AddMember adds a member. ENOTFOUND if the caller is not in the group or
-// the user does not exist, EFORBIDDEN if the caller may not give that rank,
-// ECONFLICT if the user is a member already, EINVALID.
+// AddMember invites a user to a group at a rank. ENOTFOUND if the caller is
+// not an active member of the group or the user does not exist, EFORBIDDEN
+// if the caller may not give that rank, ECONFLICT if the user is a member or
+// invited already, EINVALID.
 func (h *Handlers) AddMember(ctx context.Context, cmd AddMember) (Result, error) {
 	if (cmd.UserID == "") == (cmd.Username == "") {
 		return Result{}, invalid("user_id", "give exactly one of user_id and username")
@@ -58,45 +61,52 @@ func (h *Handlers) AddMember(ctx context.Context, cmd AddMember) (Result, error)
 	if cmd.Rank != nil {
 		rank = *cmd.Rank
 	}
-	// Users are never deleted, so the user can be found once, before the
-	// decision that may be retried.
 	var u agenda.User
-	var err error
-	if cmd.UserID != "" {
-		u, err = h.Read.UserByID(ctx, cmd.UserID)
-	} else {
-		u, err = h.Read.UserByUsername(ctx, cmd.Username)
-	}
-	if agenda.ErrorCode(err) == agenda.ENOTFOUND {
-		field := "user_id"
-		if cmd.UserID == "" {
-			field = "username"
+	res, err := h.execute(ctx, "", func() (*batch, error) {
+		// Looked up in the decision, so that a user this node has not
+		// projected yet is confirmed on fresh state, not refused.
+		var err error
+		if cmd.UserID != "" {
+			u, err = h.Read.UserByID(ctx, cmd.UserID)
+		} else {
+			u, err = h.Read.UserByUsername(ctx, cmd.Username)
 		}
-		return Result{}, agenda.Errorf(agenda.ENOTFOUND, "no such user").WithDetails(map[string]any{"field": field})
-	} else if err != nil {
-		return Result{}, err
-	}
-	return h.execute(ctx, u.ID, func() (*batch, error) {
+		if agenda.ErrorCode(err) == agenda.ENOTFOUND {
+			field := "user_id"
+			if cmd.UserID == "" {
+				field = "username"
+			}
+			return nil, agenda.Errorf(agenda.ENOTFOUND, "no such user").WithDetails(map[string]any{"field": field})
+		} else if err != nil {
+			return nil, err
+		}
 		g, err := h.Read.Group(ctx, cmd.GroupID, cmd.ActorID)
 		if err != nil {
 			return nil, err
 		}
-		if _, ok := member(g, u.ID); ok {
-			return nil, agenda.Errorf(agenda.ECONFLICT, "%s is a member already", u.Username).
-				WithDetails(map[string]any{"user_id": u.ID})
+		if m, ok := member(g, u.ID); ok {
+			what := "a member"
+			if !m.Active() {
+				what = "invited"
+			}
+			return nil, agenda.Errorf(agenda.ECONFLICT, "%s is %s already", u.Username, what).
+				WithDetails(map[string]any{"user_id": u.ID, "status": m.Status})
 		}
 		if err := checkRank(g, rank); err != nil {
 			return nil, err
 		}
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.GroupStream(g.ID), g.Version)
-		b.add(events.GroupStream(g.ID), events.GroupMemberAdded{GroupID: g.ID, UserID: u.ID, Rank: rank})
+		b.add(events.GroupStream(g.ID), events.GroupMemberInvited{GroupID: g.ID, UserID: u.ID, Rank: rank, InvitedBy: cmd.ActorID})
+		b.answerGroup(g, g.ID, cmd.ActorID, map[string]string{u.ID: u.Username}, u.ID)
 		return b, nil
 	})
+	res.ID = u.ID
+	return res, err
 }
 
-// groupMember reads a group as actorID sees it and one of its members.
-// ENOTFOUND if either is not in the group.
+// groupMember reads a group as actorID sees it and one of its members or
+// invited people. ENOTFOUND if either is not in the group.
 func (h *Handlers) groupMember(ctx context.Context, groupID, actorID, userID string) (agenda.Group, agenda.Member, error) {
 	g, err := h.Read.Group(ctx, groupID, actorID)
 	if err != nil {
@@ -141,6 +151,7 @@ func (h *Handlers) ChangeRank(ctx context.Context, cmd ChangeRank) (Result, erro
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.GroupStream(g.ID), g.Version)
 		b.add(events.GroupStream(g.ID), events.GroupMemberRankChanged{GroupID: g.ID, UserID: m.UserID, Rank: cmd.Rank})
+		b.answerGroup(g, g.ID, cmd.ActorID, nil, m.UserID)
 		return b, nil
 	})
 }
@@ -152,11 +163,17 @@ type RemoveMember struct {
 	UserID  string
 }
 
-// RemoveMember removes a member. A member may always leave; the last one to
-// leave deletes the group. Removing someone else takes, in a hierarchical
-// group, a rank strictly above theirs, and in a flat group being its
-// creator: EFORBIDDEN otherwise. ENOTFOUND if the caller or the member is not
-// in the group.
+// RemoveMember removes a member, or withdraws an invitation. A member may
+// always leave; the last one to leave deletes the group. Removing someone
+// else takes, in a hierarchical group, a rank strictly above theirs, and in
+// a flat group being its creator: EFORBIDDEN otherwise. ENOTFOUND if the
+// caller or the member is not in the group.
+//
+// Leaving ends the member's part in the group's appointments that have not
+// ended, in the same batch: imposed and accepted ones leave their agenda,
+// invitations are withdrawn, those they organised are cancelled for
+// everyone, and a flat group's pending appointment that now has every
+// remaining answer is confirmed.
 func (h *Handlers) RemoveMember(ctx context.Context, cmd RemoveMember) (Result, error) {
 	return h.execute(ctx, cmd.UserID, func() (*batch, error) {
 		g, m, err := h.groupMember(ctx, cmd.GroupID, cmd.ActorID, cmd.UserID)
@@ -174,8 +191,11 @@ func (h *Handlers) RemoveMember(ctx context.Context, cmd RemoveMember) (Result, 
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.GroupStream(g.ID), g.Version)
 		b.add(events.GroupStream(g.ID), events.GroupMemberRemoved{GroupID: g.ID, UserID: m.UserID, Left: leaving})
+		if !m.Active() {
+			return b, nil // an invitation withdrawn: nothing else was theirs
+		}
 		switch {
-		case len(g.Members) == 1:
+		case len(g.ActiveMembers()) == 1:
 			b.add(events.GroupStream(g.ID), events.GroupDeleted{GroupID: g.ID})
 		case m.UserID == g.CreatorID:
 			// A group is never left without someone holding the creator's
@@ -187,8 +207,47 @@ func (h *Handlers) RemoveMember(ctx context.Context, cmd RemoveMember) (Result, 
 				b.add(events.GroupStream(g.ID), events.GroupMemberRankChanged{GroupID: g.ID, UserID: heir.UserID, Rank: agenda.MaxRank})
 			}
 		}
+		reason := events.ParticipantRemoved
+		if leaving {
+			reason = events.ParticipantLeft
+		}
+		if err := h.endParticipation(ctx, b, g.ID, m.UserID, reason); err != nil {
+			return nil, err
+		}
 		return b, nil
 	})
+}
+
+// endParticipation adds to b what ends userID's part in the appointments of
+// group groupID that have not ended: each is expected at the version read,
+// so an answer or a change racing with the departure makes the command
+// decide again.
+func (h *Handlers) endParticipation(ctx context.Context, b *batch, groupID, userID, reason string) error {
+	appts, err := h.Read.GroupParticipations(ctx, groupID, userID, h.now())
+	if err != nil {
+		return err
+	}
+	for _, a := range appts {
+		b.expect(events.AppointmentStream(a.ID), a.Version)
+		if a.OwnerID == userID {
+			// An appointment without its organiser holds for no one.
+			b.add(events.AppointmentStream(a.ID), events.AppointmentCancelled{AppointmentID: a.ID, Reason: events.CancelledOrganiserLeft})
+			if err := h.removeEntries(ctx, b, a.ID, a.Participants); err != nil {
+				return err
+			}
+			continue
+		}
+		b.add(events.AppointmentStream(a.ID), events.AppointmentParticipantRemoved{AppointmentID: a.ID, UserID: userID, Reason: reason})
+		if err := h.removeEntries(ctx, b, a.ID, []agenda.Participant{{UserID: userID, Status: a.MyStatus}}); err != nil {
+			return err
+		}
+		if a.Status == agenda.StatusPending && allAcceptedBut(a, userID) {
+			// A flat group's appointment waited for this member's answer
+			// only: decided again among those who remain, it holds.
+			b.add(events.AppointmentStream(a.ID), events.AppointmentConfirmed{AppointmentID: a.ID})
+		}
+	}
+	return nil
 }
 
 // successor is the member who takes over from a leaving creator: the most
@@ -196,7 +255,7 @@ func (h *Handlers) RemoveMember(ctx context.Context, cmd RemoveMember) (Result, 
 func successor(g agenda.Group, leaving string) agenda.Member {
 	var best agenda.Member
 	found := false
-	for _, m := range g.Members {
+	for _, m := range g.ActiveMembers() {
 		if m.UserID == leaving {
 			continue
 		}

@@ -27,6 +27,13 @@ type UpdateAppointment struct {
 // stale, EINVALID, and ESCHEDULECONFLICT if a new time overlaps an
 // appointment of the owner's. A new time reaches every participant's agenda.
 func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment) (Result, error) {
+	// A privacy given must be one: "" is not "keep" nor "full" here, and
+	// turning freebusy into full by accident would reveal the details.
+	if cmd.Privacy != nil {
+		if err := validatePrivacy(*cmd.Privacy); err != nil {
+			return Result{}, err
+		}
+	}
 	return h.execute(ctx, cmd.AppointmentID, func() (*batch, error) {
 		a, err := h.Read.Appointment(ctx, cmd.AppointmentID, cmd.ActorID)
 		if err != nil {
@@ -82,6 +89,7 @@ func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment)
 				return nil, scheduleConflict(cmd.ActorID, clashes...)
 			}
 		}
+		b.answerAppointment(a, a.ID, cmd.ActorID, nil)
 		return b, nil
 	})
 }

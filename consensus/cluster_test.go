@@ -35,8 +35,36 @@ func startCluster(t *testing.T, size int) []*testNode {
 		if err := nodes[0].AddVoter(cfg.NodeID, n.RaftAddr()); err != nil {
 			t.Fatalf("add %s: %v", cfg.NodeID, err)
 		}
+		admitVoter(t, nodes[0], nodes[i])
 	}
 	return nodes
+}
+
+// admitVoter does what the cluster agent does for a node that joined
+// without Raft state: it gets a read index from leader and waits until n's
+// log reaches it, which opens n's vote gate.
+func admitVoter(t *testing.T, leader, n *testNode) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	idx, err := leader.ReadIndex(ctx)
+	if err != nil {
+		t.Fatalf("read index on %s: %v", leader.ID(), err)
+	}
+	for {
+		open, err := n.OpenVoteGate(idx)
+		if err != nil {
+			t.Fatalf("open vote gate of %s: %v", n.ID(), err)
+		}
+		if open {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s never caught up with read index %d (last index %d)", n.ID(), idx, n.Status().AppliedIndex)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // leaderOf waits for one of the open nodes to lead.

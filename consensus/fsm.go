@@ -31,6 +31,12 @@ type fsm struct {
 	// Raft's own AppliedIndex counts entries handed to the FSM goroutine,
 	// not yet applied; reads that must see an index wait on this instead.
 	index atomic.Uint64
+	// term is the term of the entry at the store's applied index, kept in
+	// memory so that every batch can check the log still holds that entry
+	// (see checkHistory).
+	term atomic.Uint64
+	// logs is the Raft log (nil in tests of the FSM alone).
+	logs raft.LogStore
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
@@ -62,6 +68,9 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		f.halt("read applied index", err)
 	}
 	defer f.advance(logs[len(logs)-1].Index)
+	if logs[0].Index > applied {
+		f.checkHistory(applied)
+	}
 	var last *raft.Log
 	for i, l := range logs {
 		if l.Index == applied {
@@ -95,7 +104,31 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	if err := tx.Commit(); err != nil {
 		f.halt("commit applied entries", err)
 	}
+	f.term.Store(last.Term)
 	return out
+}
+
+// checkHistory halts the node if the Raft log no longer holds, at the
+// store's applied index, the entry the store applied there. A committed
+// entry never changes, so this only happens when this node applied entries
+// that the cluster did not keep: its store tells a history the cluster
+// does not (a voter elsewhere lost acknowledged state). Applying on would
+// serve a mixture of two histories as if it were one; stopping makes the
+// node unready and its reads refused until an operator moves its data aside.
+func (f *fsm) checkHistory(applied uint64) {
+	want := f.term.Load()
+	if f.logs == nil || applied == 0 || want == 0 {
+		return
+	}
+	var l raft.Log
+	if err := f.logs.GetLog(applied, &l); err != nil {
+		return // compacted away, or installed by a snapshot
+	}
+	if l.Term != want {
+		f.halt(fmt.Sprintf("apply after entry %d", applied), fmt.Errorf(
+			"the log now has entry %d at term %d but this node applied it at term %d: the cluster kept another history than the one this node applied; move this data dir aside so that the node rejoins as a new one",
+			applied, l.Term, want))
+	}
 }
 
 func (f *fsm) applyCommand(tx *eventstore.Tx, l *raft.Log) applyResult {
@@ -120,7 +153,7 @@ func (f *fsm) applyCommand(tx *eventstore.Tx, l *raft.Log) applyResult {
 		if err != nil {
 			var vc *events.VersionConflictError
 			var dup *events.DuplicateEventError
-			if errors.As(err, &vc) || errors.As(err, &dup) || errors.Is(err, events.ErrMalformed) {
+			if errors.As(err, &vc) || errors.As(err, &dup) || errors.Is(err, events.ErrMalformed) || errors.Is(err, events.ErrIllegalTransition) {
 				return applyResult{Err: err}
 			}
 			f.halt(fmt.Sprintf("append entry %d", l.Index), err)
@@ -165,8 +198,9 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err := f.store.Restore(context.Background(), rc); err != nil {
 		return err
 	}
-	if idx, _, err := f.store.Applied(context.Background()); err == nil {
+	if idx, term, err := f.store.Applied(context.Background()); err == nil {
 		f.advance(idx)
+		f.term.Store(term)
 	}
 	return nil
 }

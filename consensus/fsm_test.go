@@ -32,11 +32,6 @@ func mustOpenFSM(tb testing.TB) *fsm {
 	return &fsm{store: s, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 
-func fsmEvent(tb testing.TB, stream string, version int64) events.Envelope {
-	tb.Helper()
-	return fsmEventID(tb, fmt.Sprintf("%s@%d", stream, version), stream, version)
-}
-
 func fsmEventID(tb testing.TB, id, stream string, version int64) events.Envelope {
 	tb.Helper()
 	e, err := events.New(id, stream, version, events.AppointmentDeleted{AppointmentID: id}, events.Meta{
@@ -405,5 +400,45 @@ func TestEncodeDecodeBatch(t *testing.T) {
 	}
 	if _, err := decodeBatch([]byte("{")); !errors.Is(err, events.ErrMalformed) {
 		t.Fatalf("decodeBatch of broken JSON: got %v, want an error wrapping %v", err, events.ErrMalformed)
+	}
+}
+
+// TestFSMHaltsWhenTheLogRewritesWhatItApplied is the leader of finding 1
+// of issue 8: it applied entries that the cluster did not keep (a stale
+// leader was elected with an emptied voter's help), the new leader's entries
+// replaced them in its log, and it went on applying on top of a history the
+// cluster does not have. The FSM must stop at the next batch instead.
+func TestFSMHaltsWhenTheLogRewritesWhatItApplied(t *testing.T) {
+	f := mustOpenFSM(t)
+	logs := raft.NewInmemStore()
+	f.logs = logs
+	b1, b2 := fsmBatch(t, "a", 0, 1), fsmBatch(t, "a", 1, 1)
+	l1, l2 := commandLog(t, 1, b1), commandLog(t, 2, b2)
+	if err := logs.StoreLogs([]*raft.Log{l1, l2}); err != nil {
+		t.Fatal(err)
+	}
+	f.ApplyBatch([]*raft.Log{l1, l2}) // term 2
+	// The same history goes on quietly.
+	l3 := commandLog(t, 3, fsmBatch(t, "a", 2, 1))
+	logs.StoreLogs([]*raft.Log{l3})
+	if r := resultAt(t, f.ApplyBatch([]*raft.Log{l3}), 0); r.Err != nil {
+		t.Fatalf("apply on the same history: %v", r.Err)
+	}
+	before := storeEvents(t, f)
+
+	// Another leader's entries replace 2..3 at term 3.
+	if err := logs.DeleteRange(2, 3); err != nil {
+		t.Fatal(err)
+	}
+	var replaced []*raft.Log
+	for i := uint64(2); i <= 4; i++ {
+		l := commandLog(t, i, fsmBatch(t, fmt.Sprintf("z%d", i), 0, 1))
+		l.Term = 3
+		replaced = append(replaced, l)
+	}
+	logs.StoreLogs(replaced)
+	requirePanic(t, "another history", func() { f.ApplyBatch(replaced[2:]) })
+	if got := storeEvents(t, f); !reflect.DeepEqual(got, before) {
+		t.Fatalf("events after halt: got %d, want the %d before", len(got), len(before))
 	}
 }

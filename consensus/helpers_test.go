@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -102,17 +101,6 @@ func mustOpenStoreAt(tb testing.TB, path string) *eventstore.Store {
 	}
 	tb.Cleanup(func() { s.Close() })
 	return s
-}
-
-// freePort returns a loopback address with a port that was free a moment ago.
-func freePort(tb testing.TB) string {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("listen: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // newEvent builds a valid appointment.deleted envelope.

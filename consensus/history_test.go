@@ -20,9 +20,9 @@ func TestHistory(t *testing.T) {
 	if h, err := n.History(ctx); err != nil || h != (consensus.History{}) {
 		t.Fatalf("History of an empty store: %+v, %v; want zero", h, err)
 	}
-	first := streamBatch(t, "appointment-1", 0, 2)
+	first := streamBatch(t, "stream-1", 0, 2)
 	mustPropose(t, n, first)
-	mustPropose(t, n, streamBatch(t, "appointment-2", 0, 1))
+	mustPropose(t, n, streamBatch(t, "stream-2", 0, 1))
 	h, err := n.History(ctx)
 	if err != nil || h.Position != 3 || h.EventID == "" {
 		t.Fatalf("History: %+v, %v; want position 3 and its event ID", h, err)

@@ -41,6 +41,9 @@ func (n *Node) Bootstrap(servers []Server) error {
 	if err := n.raft.BootstrapCluster(conf).Error(); err != nil {
 		return fmt.Errorf("bootstrap cluster: %w", err)
 	}
+	if err := n.gate.open("bootstrapped a new cluster"); err != nil {
+		return err
+	}
 	return nil
 }
 

@@ -87,8 +87,9 @@ type Node struct {
 	fsm       *fsm
 	logStore  *raftboltdb.BoltStore
 	logs      raft.LogStore // logStore behind its cache
-	transport *raft.NetworkTransport
+	transport *gatedTransport
 	store     *eventstore.Store
+	gate      *voteGate
 
 	// readTerm is the term in which this node, as leader, last saw its own
 	// barrier applied: from then on its commit index is safe for reads.
@@ -174,17 +175,32 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		return nil, err
 	}
 
-	f := &fsm{store: store, logger: cfg.Logger}
-	if applied, _, err := store.Applied(context.Background()); err == nil {
+	f := &fsm{store: store, logger: cfg.Logger, logs: cached}
+	if applied, term, err := store.Applied(context.Background()); err == nil {
 		f.advance(applied)
+		f.term.Store(term)
+	}
+	has, err := raft.HasExistingState(cached, logStore, snaps)
+	if err != nil {
+		transport.Close()
+		logStore.Close()
+		return nil, err
+	}
+	// A node alone has nobody to mislead; any other node without Raft
+	// state may be a voter that lost its disk (see votegate.go).
+	gate, err := newVoteGate(cfg.Dir, !has && !cfg.Bootstrap, cfg.Logger)
+	if err == nil && cfg.Bootstrap {
+		err = gate.open("single-node cluster")
+	}
+	if err != nil {
+		transport.Close()
+		logStore.Close()
+		return nil, err
+	}
+	if gate.closed.Load() {
+		cfg.Logger.Info("this node started without raft state: it takes no part in elections until it has caught up with the cluster")
 	}
 	if cfg.Bootstrap {
-		has, err := raft.HasExistingState(cached, logStore, snaps)
-		if err != nil {
-			transport.Close()
-			logStore.Close()
-			return nil, err
-		}
 		if !has {
 			cfg.Logger.Info("bootstrapping single-node raft cluster", "raft_addr", transport.LocalAddr())
 			conf := raft.Configuration{Servers: []raft.Server{{
@@ -197,14 +213,15 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 			}
 		}
 	}
-	r, err := raft.NewRaft(rc, f, cached, logStore, snaps, transport)
+	gated := newGatedTransport(transport, gate, rc.LocalID)
+	r, err := raft.NewRaft(rc, f, cached, logStore, snaps, gated)
 	if err != nil {
-		transport.Close()
+		gated.Close()
 		logStore.Close()
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
 	layer.SetKnownPeers(ConfiguredPeers(r)) // handshake slots kept for them
-	n := &Node{cfg: cfg, raft: r, fsm: f, logStore: logStore, logs: cached, transport: transport, store: store}
+	n := &Node{cfg: cfg, raft: r, fsm: f, logStore: logStore, logs: cached, transport: gated, store: store, gate: gate}
 	n.publisher.barrier = n.publishBarrier
 	n.startObserver()
 	return n, nil

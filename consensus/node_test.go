@@ -50,7 +50,7 @@ func TestStatusOfSingleNode(t *testing.T) {
 func TestProposeCommits(t *testing.T) {
 	n := mustStartNode(t)
 
-	first := streamBatch(t, "appointment-1", 0, 3)
+	first := streamBatch(t, "stream-1", 0, 3)
 	c1 := mustPropose(t, n, first)
 	if c1.FirstPosition != 1 || c1.LastPosition != 3 || c1.Index == 0 {
 		t.Fatalf("first batch: got %+v, want positions 1-3 and a log index", c1)
@@ -64,7 +64,7 @@ func TestProposeCommits(t *testing.T) {
 	}
 
 	second := streamBatch(t, "agenda-u1", 0, 1)
-	second.Expect = append(second.Expect, events.Expectation{Stream: "appointment-1", Version: 3})
+	second.Expect = append(second.Expect, events.Expectation{Stream: "stream-1", Version: 3})
 	c2 := mustPropose(t, n, second)
 	if c2.FirstPosition != 4 || c2.LastPosition != 4 || c2.Index <= c1.Index {
 		t.Fatalf("second batch: got %+v, want position 4 at an index after %d", c2, c1.Index)
@@ -200,7 +200,7 @@ func TestProposeRejections(t *testing.T) {
 // answers DuplicateEventError when the first attempt committed.
 func TestProposeRetryOfCommittedBatch(t *testing.T) {
 	n := mustStartNode(t)
-	b := streamBatch(t, "appointment-1", 0, 2)
+	b := streamBatch(t, "stream-1", 0, 2)
 	first := mustPropose(t, n, b)
 	// The retry's expectation is stale too: the duplicate must win.
 	_, err := propose(n, b)

@@ -71,6 +71,16 @@ func TestBootstrapWithVoterList(t *testing.T) {
 		nodes = append(nodes, tn)
 		servers = append(servers, consensus.Server{ID: cfg.NodeID, Address: n.RaftAddr()})
 	}
+	// The others endorse the bootstrap (the agent's vote), which opens
+	// their vote gates: nobody has history to lose.
+	for _, n := range nodes[1:] {
+		if !n.VoteGated() {
+			t.Fatalf("%s may vote before it endorsed a bootstrap", n.cfg.NodeID)
+		}
+		if err := n.AllowVoting("test bootstrap"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := nodes[0].Bootstrap(servers); err != nil {
 		t.Fatalf("bootstrap: %v", err)
 	}

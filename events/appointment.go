@@ -47,6 +47,22 @@ type AppointmentParticipantAdded struct {
 	Status        string `json:"status"`
 }
 
+// AppointmentParticipantRemoved ends a user's part in a group appointment
+// because they left the group or were removed from it (Reason "left" or
+// "removed"): imposed or accepted, it leaves their agenda; an invitation is
+// withdrawn. They are no longer listed among its participants.
+type AppointmentParticipantRemoved struct {
+	AppointmentID string `json:"appointment_id"`
+	UserID        string `json:"user_id"`
+	Reason        string `json:"reason"`
+}
+
+// Reasons of an AppointmentParticipantRemoved.
+const (
+	ParticipantLeft    = "left"
+	ParticipantRemoved = "removed"
+)
+
 // AppointmentAccepted records that an invited participant accepted.
 type AppointmentAccepted struct {
 	AppointmentID string `json:"appointment_id"`
@@ -68,7 +84,8 @@ type AppointmentConfirmed struct {
 
 // AppointmentCancelled records that a group appointment no longer holds
 // for anyone. Reason is "declined" (a participant of a flat group declined)
-// or "deleted" (the organiser deleted it). The appointment stays readable by
+// "deleted" (the organiser deleted it) or "organiser_left" (the organiser
+// left the group, or was removed, before it ended). The appointment stays readable by
 // its participants, with status "cancelled".
 type AppointmentCancelled struct {
 	AppointmentID string `json:"appointment_id"`
@@ -79,6 +96,9 @@ type AppointmentCancelled struct {
 const (
 	CancelledDeclined = "declined"
 	CancelledDeleted  = "deleted"
+	// CancelledOrganiserLeft: the organiser stopped taking part in the
+	// group's appointments by leaving it.
+	CancelledOrganiserLeft = "organiser_left"
 )
 
 // EventType implements Event; the names are the registered type names.
@@ -87,12 +107,16 @@ func (AppointmentUpdated) EventType() string          { return "appointment.upda
 func (AppointmentDeleted) EventType() string          { return "appointment.deleted" }
 func (AppointmentParticipantAdded) EventType() string { return "appointment.participant_added" }
 func (AppointmentAccepted) EventType() string         { return "appointment.accepted" }
-func (AppointmentDeclined) EventType() string         { return "appointment.declined" }
-func (AppointmentConfirmed) EventType() string        { return "appointment.confirmed" }
-func (AppointmentCancelled) EventType() string        { return "appointment.cancelled" }
+func (AppointmentParticipantRemoved) EventType() string {
+	return "appointment.participant_removed"
+}
+func (AppointmentDeclined) EventType() string  { return "appointment.declined" }
+func (AppointmentConfirmed) EventType() string { return "appointment.confirmed" }
+func (AppointmentCancelled) EventType() string { return "appointment.cancelled" }
 
 func init() {
 	register[AppointmentCreated]("appointment.created", 1)
+	register[AppointmentParticipantRemoved]("appointment.participant_removed", 1)
 	register[AppointmentUpdated]("appointment.updated", 1)
 	register[AppointmentDeleted]("appointment.deleted", 1)
 	register[AppointmentParticipantAdded]("appointment.participant_added", 1)

@@ -226,6 +226,32 @@ var goldenSamples = map[string]goldenSample{
 		time: time.Date(2025, 3, 16, 12, 30, 0, 0, time.UTC), actor: goldenUserID,
 		event: events.GroupCreatorChanged{GroupID: goldenGroupID, UserID: goldenInviteeID},
 	},
+	"group.member_invited": {
+		id: "01JQ7A1B2C3D4E5F6G7H8J9K0A", stream: events.GroupStream(goldenGroupID), version: 10, position: 310,
+		time: time.Date(2025, 4, 2, 9, 15, 0, 0, time.UTC), actor: goldenUserID,
+		event: events.GroupMemberInvited{GroupID: goldenGroupID, UserID: goldenInviteeID, Rank: 40, InvitedBy: goldenUserID},
+	},
+	"group.invitation_accepted": {
+		id: "01JQ7A1B2C3D4E5F6G7H8J9K0B", stream: events.GroupStream(goldenGroupID), version: 11, position: 322,
+		time: time.Date(2025, 4, 2, 14, 40, 12, 0, time.UTC), actor: goldenInviteeID,
+		event: events.GroupInvitationAccepted{GroupID: goldenGroupID, UserID: goldenInviteeID},
+	},
+	"group.invitation_declined": {
+		id: "01JQ7A1B2C3D4E5F6G7H8J9K0C", stream: events.GroupStream(goldenGroupID), version: 12, position: 330,
+		time: time.Date(2025, 4, 3, 8, 1, 2, 0, time.UTC), actor: goldenInviteeID,
+		event: events.GroupInvitationDeclined{GroupID: goldenGroupID, UserID: goldenInviteeID},
+	},
+	"appointment.participant_removed": {
+		id: "01JQ7A1B2C3D4E5F6G7H8J9K0D", stream: events.AppointmentStream(goldenApptID), version: 6, position: 340,
+		time: time.Date(2025, 4, 3, 9, 0, 0, 0, time.UTC), actor: goldenUserID,
+		event: events.AppointmentParticipantRemoved{AppointmentID: goldenApptID, UserID: goldenInviteeID, Reason: "removed"},
+	},
+	"user.token_revoked": {
+		id: "01JQ7A1B2C3D4E5F6G7H8J9K0E", stream: events.TokenStream(goldenUserID), version: 1, position: 350,
+		time: time.Date(2025, 4, 3, 18, 22, 5, 0, time.UTC), actor: goldenUserID,
+		event: events.UserTokenRevoked{UserID: goldenUserID, TokenID: "0195f2a4-6b1e-7c3d-9e8f-a1b2c3d4e5f6",
+			ExpiresAt: time.Date(2025, 4, 4, 18, 20, 0, 0, time.UTC)},
+	},
 	"notification.read": {
 		id: "01JQ6C1B2C3D4E5F6G7H8J9K0A", stream: events.NotificationStream(goldenInviteeID), version: 1, position: 133,
 		time: time.Date(2025, 3, 22, 11, 5, 0, 0, time.UTC), actor: goldenInviteeID,

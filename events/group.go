@@ -29,11 +29,39 @@ type GroupDeleted struct {
 	GroupID string `json:"group_id"`
 }
 
-// GroupMemberAdded makes a user a member of a group at a rank.
+// GroupMemberAdded makes a user a member of a group at a rank, without an
+// invitation: since membership is by consent it is written only for the
+// creator of a new group, but logs written before hold it for every member
+// added, and such memberships count as accepted.
 type GroupMemberAdded struct {
 	GroupID string `json:"group_id"`
 	UserID  string `json:"user_id"`
 	Rank    int    `json:"rank"`
+}
+
+// GroupMemberInvited invites a user to join a group at a rank. Membership
+// is by consent: the invited person is no member (nothing is imposed on
+// them, they see nothing of the group) until a GroupInvitationAccepted.
+// Removing them before that (GroupMemberRemoved) withdraws the invitation.
+type GroupMemberInvited struct {
+	GroupID   string `json:"group_id"`
+	UserID    string `json:"user_id"`
+	Rank      int    `json:"rank"`
+	InvitedBy string `json:"invited_by"`
+}
+
+// GroupInvitationAccepted makes an invited person a member of the group at
+// the rank of their invitation (as it stands when they accept).
+type GroupInvitationAccepted struct {
+	GroupID string `json:"group_id"`
+	UserID  string `json:"user_id"`
+}
+
+// GroupInvitationDeclined ends an invitation unanswered; the person may be
+// invited again.
+type GroupInvitationDeclined struct {
+	GroupID string `json:"group_id"`
+	UserID  string `json:"user_id"`
 }
 
 // GroupMemberRankChanged gives a member a new rank.
@@ -60,13 +88,16 @@ type GroupCreatorChanged struct {
 }
 
 // EventType implements Event; the names are the registered type names.
-func (GroupCreatorChanged) EventType() string    { return "group.creator_changed" }
-func (GroupCreated) EventType() string           { return "group.created" }
-func (GroupUpdated) EventType() string           { return "group.updated" }
-func (GroupDeleted) EventType() string           { return "group.deleted" }
-func (GroupMemberAdded) EventType() string       { return "group.member_added" }
-func (GroupMemberRankChanged) EventType() string { return "group.member_rank_changed" }
-func (GroupMemberRemoved) EventType() string     { return "group.member_removed" }
+func (GroupCreatorChanged) EventType() string     { return "group.creator_changed" }
+func (GroupCreated) EventType() string            { return "group.created" }
+func (GroupUpdated) EventType() string            { return "group.updated" }
+func (GroupDeleted) EventType() string            { return "group.deleted" }
+func (GroupMemberAdded) EventType() string        { return "group.member_added" }
+func (GroupMemberRankChanged) EventType() string  { return "group.member_rank_changed" }
+func (GroupMemberInvited) EventType() string      { return "group.member_invited" }
+func (GroupInvitationAccepted) EventType() string { return "group.invitation_accepted" }
+func (GroupInvitationDeclined) EventType() string { return "group.invitation_declined" }
+func (GroupMemberRemoved) EventType() string      { return "group.member_removed" }
 
 func init() {
 	register[GroupCreated]("group.created", 1)
@@ -76,4 +107,7 @@ func init() {
 	register[GroupMemberRankChanged]("group.member_rank_changed", 1)
 	register[GroupMemberRemoved]("group.member_removed", 1)
 	register[GroupCreatorChanged]("group.creator_changed", 1)
+	register[GroupMemberInvited]("group.member_invited", 1)
+	register[GroupInvitationAccepted]("group.invitation_accepted", 1)
+	register[GroupInvitationDeclined]("group.invitation_declined", 1)
 }

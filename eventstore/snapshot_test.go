@@ -20,11 +20,11 @@ import (
 func history(tb testing.TB) []events.Batch {
 	tb.Helper()
 	return []events.Batch{
-		streamBatch(tb, "appointment-1", 0, 1),
+		streamBatch(tb, "stream-1", 0, 1),
 		streamBatch(tb, "agenda-u1", 0, 2),
-		streamBatch(tb, "appointment-1", 1, 3),
-		streamBatch(tb, "user-u1", 0, 1),
-		streamBatch(tb, "appointment-2", 0, 2),
+		streamBatch(tb, "stream-1", 1, 3),
+		streamBatch(tb, "stream-u1", 0, 1),
+		streamBatch(tb, "stream-2", 0, 2),
 		streamBatch(tb, "agenda-u1", 2, 1),
 	}
 }
@@ -107,7 +107,7 @@ func TestSnapshotRestoreIntoFreshStore(t *testing.T) {
 	}
 
 	// The restored store goes on exactly as the original would.
-	next := streamBatch(t, "appointment-1", 4, 1)
+	next := streamBatch(t, "stream-1", 4, 1)
 	cSrc := mustApply(t, src, 7, next)
 	cDst := mustApply(t, dst, 7, next)
 	if cSrc[0] != cDst[0] {
@@ -207,7 +207,7 @@ func TestRestoreDivergedHistoryFails(t *testing.T) {
 		{
 			name: "same stream and version under another id",
 			build: func(t *testing.T, s *eventstore.Store) {
-				b := streamBatch(t, "appointment-1", 0, 1)
+				b := streamBatch(t, "stream-1", 0, 1)
 				b.Events[0].ID = "forked"
 				mustApply(t, s, 1, b)
 			},

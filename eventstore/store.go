@@ -259,14 +259,23 @@ func (t *Tx) Append(b events.Batch) (events.Committed, error) {
 		}
 	}
 
+	lastType := make(map[string]string, len(b.Expect))
 	for _, x := range b.Expect {
-		v, pos, err := t.streamVersion(x.Stream)
+		v, pos, typ, err := t.streamState(x.Stream)
 		if err != nil {
 			return events.Committed{}, err
 		}
 		if v != x.Version {
 			return events.Committed{}, &events.VersionConflictError{Stream: x.Stream, Expected: x.Version, Actual: v, Position: pos}
 		}
+		lastType[x.Stream] = typ
+	}
+	// A batch decided on another history (a node that lost its log) can
+	// meet the versions it expects on streams that moved on differently.
+	// It must not commit an event that cannot follow, which would stop
+	// every replica's projections.
+	if err := b.CheckLifecycle(lastType); err != nil {
+		return events.Committed{}, err
 	}
 	// The checks above passed, so the inserts below can only fail on a
 	// storage error; the savepoint still keeps a failed batch from leaving
@@ -292,14 +301,17 @@ func (t *Tx) Append(b events.Batch) (events.Committed, error) {
 	return c, nil
 }
 
-func (t *Tx) streamVersion(stream string) (version, position int64, err error) {
-	err = t.tx.QueryRowContext(t.ctx, "SELECT version, position FROM streams WHERE stream = ?", stream).Scan(&version, &position)
+// streamState returns a stream's version, the position of its last event
+// and that event's type (zeros and "" for a stream that does not exist).
+func (t *Tx) streamState(stream string) (version, position int64, lastType string, err error) {
+	err = t.tx.QueryRowContext(t.ctx, `SELECT s.version, s.position, e.type FROM streams s
+		JOIN events e ON e.position = s.position WHERE s.stream = ?`, stream).Scan(&version, &position, &lastType)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, 0, nil
+		return 0, 0, "", nil
 	} else if err != nil {
-		return 0, 0, fmt.Errorf("read version of %s: %w", stream, err)
+		return 0, 0, "", fmt.Errorf("read state of %s: %w", stream, err)
 	}
-	return version, position, nil
+	return version, position, lastType, nil
 }
 
 // Applied returns the Raft index and term recorded in this transaction.

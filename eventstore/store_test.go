@@ -779,7 +779,7 @@ func TestEventFieldsRoundTrip(t *testing.T) {
 			s := mustOpenStore(t)
 			in := events.Envelope{
 				ID:            "evt-1",
-				Stream:        "appointment-1",
+				Stream:        "stream-1",
 				Version:       1,
 				Type:          "appointment.deleted",
 				SchemaVersion: 1,

@@ -22,6 +22,17 @@ type appointmentRequest struct {
 	Privacy     *string `json:"privacy"`
 }
 
+// givenPrivacy refuses an explicit empty privacy: leaving the field out
+// means full, but "" is no privacy level, and reading it as full would
+// reveal what the client may have meant to hide.
+func givenPrivacy(p *string) error {
+	if p != nil && *p == "" {
+		return agenda.Errorf(agenda.EINVALID, "privacy must be %q or %q (or left out for %q)",
+			agenda.PrivacyFull, agenda.PrivacyFreeBusy, agenda.PrivacyFull).WithDetails(map[string]any{"field": "privacy"})
+	}
+	return nil
+}
+
 func deref(s *string) string {
 	if s == nil {
 		return ""
@@ -35,7 +46,7 @@ func (s *Server) handleAppointmentCreate(w http.ResponseWriter, r *http.Request)
 		s.Error(w, r, err)
 		return
 	}
-	if err := required("title", req.Title); err != nil {
+	if err := firstErr(required("title", req.Title), givenPrivacy(req.Privacy)); err != nil {
 		s.Error(w, r, err)
 		return
 	}
@@ -64,7 +75,7 @@ func (s *Server) answerAppointment(w http.ResponseWriter, r *http.Request, res c
 	if !s.committed(w, r, res) {
 		return
 	}
-	a, err := s.Queries.Appointment(r.Context(), res.ID, userID(r))
+	a, err := s.writtenAppointment(r, res)
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -205,7 +216,7 @@ func (s *Server) answerInvitation(w http.ResponseWriter, r *http.Request,
 	if !s.committed(w, r, res) {
 		return
 	}
-	a, err := s.Queries.Appointment(r.Context(), res.ID, userID(r))
+	a, err := s.writtenAppointment(r, res)
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -221,4 +232,14 @@ func (s *Server) handleInvitations(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, list)
+}
+
+// writtenAppointment is the appointment a write answers with: as the
+// write's own events left it, never as a later write left it. Only a write
+// that changed nothing reads the current state.
+func (s *Server) writtenAppointment(r *http.Request, res commands.Result) (agenda.Appointment, error) {
+	if res.Appointment != nil {
+		return *res.Appointment, nil
+	}
+	return s.Queries.Appointment(r.Context(), res.ID, userID(r))
 }

@@ -261,6 +261,15 @@ func (c *fakeCommands) MarkNotificationRead(context.Context, commands.MarkNotifi
 func (c *fakeCommands) MarkAllNotificationsRead(context.Context, string) (commands.Result, error) {
 	return c.answer()
 }
+func (c *fakeCommands) AcceptGroupInvitation(context.Context, commands.AnswerGroupInvitation) (commands.Result, error) {
+	return c.answer()
+}
+func (c *fakeCommands) DeclineGroupInvitation(context.Context, commands.AnswerGroupInvitation) (commands.Result, error) {
+	return c.answer()
+}
+func (c *fakeCommands) RevokeToken(context.Context, commands.RevokeToken) (commands.Result, error) {
+	return c.answer()
+}
 
 // fakeQueries answers every query with err (and otherwise empty results).
 type fakeQueries struct{ err error }
@@ -285,6 +294,12 @@ func (q *fakeQueries) Group(context.Context, string, string) (agenda.Group, erro
 }
 func (q *fakeQueries) GroupsOf(context.Context, string) ([]agenda.Group, error) {
 	return []agenda.Group{}, q.err
+}
+func (q *fakeQueries) GroupInvitations(context.Context, string) ([]agenda.GroupInvitation, error) {
+	return []agenda.GroupInvitation{}, q.err
+}
+func (q *fakeQueries) TokenState(context.Context, string, string) (agenda.TokenState, error) {
+	return agenda.TokenState{}, q.err
 }
 func (q *fakeQueries) GroupAgenda(context.Context, string, string, time.Time, time.Time) ([]agenda.MemberAgenda, error) {
 	return []agenda.MemberAgenda{}, q.err
@@ -313,7 +328,7 @@ func newTestServer(t *testing.T, c Commands, q Queries) (*Server, *bytes.Buffer)
 
 func bearer(t *testing.T, s *Server) string {
 	t.Helper()
-	tok, _, err := s.Tokens.Issue("u1", "ana")
+	tok, _, err := s.Tokens.Issue(Subject{UserID: "u1", Username: "ana"})
 	if err != nil {
 		t.Fatalf("issue token: %v", err)
 	}
@@ -331,13 +346,13 @@ func TestInternalErrorsDoNotLeak(t *testing.T) {
 		body    string
 		auth    bool
 	}{
-		{name: "register fails internally", cmds: &fakeCommands{err: fmt.Errorf(secret)},
+		{name: "register fails internally", cmds: &fakeCommands{err: errors.New(secret)},
 			method: "POST", path: "/api/auth/register", body: `{"username":"ana","password":"12345678"}`},
 		{name: "register fails with a wrapped internal error", cmds: &fakeCommands{err: fmt.Errorf("register: %w", errors.New(secret))},
 			method: "POST", path: "/api/auth/register", body: `{"username":"ana","password":"12345678"}`},
-		{name: "login fails internally", cmds: &fakeCommands{err: fmt.Errorf(secret)},
+		{name: "login fails internally", cmds: &fakeCommands{err: errors.New(secret)},
 			method: "POST", path: "/api/auth/login", body: `{"username":"ana","password":"12345678"}`},
-		{name: "creating an appointment fails internally", cmds: &fakeCommands{err: fmt.Errorf(secret)}, auth: true,
+		{name: "creating an appointment fails internally", cmds: &fakeCommands{err: errors.New(secret)}, auth: true,
 			method: "POST", path: "/api/appointments", body: `{"title":"Lunch","start":"2026-06-01T12:00:00Z","end":"2026-06-01T13:00:00Z"}`},
 		{name: "a command panics", cmds: &fakeCommands{panicWith: secret},
 			method: "POST", path: "/api/auth/register", body: `{"username":"ana","password":"12345678"}`},
@@ -395,7 +410,7 @@ func TestInternalErrorsDoNotLeak(t *testing.T) {
 func TestRequestErrorsThroughTheRouter(t *testing.T) {
 	s, _ := newTestServer(t, &fakeCommands{}, &fakeQueries{})
 	expired := &Tokens{Secret: testSecret, TTL: time.Minute, Now: func() time.Time { return time.Now().Add(-time.Hour) }}
-	old, _, err := expired.Issue("u1", "ana")
+	old, _, err := expired.Issue(Subject{UserID: "u1", Username: "ana"})
 	if err != nil {
 		t.Fatal(err)
 	}

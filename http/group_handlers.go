@@ -46,8 +46,13 @@ func (s *Server) answerGroup(w http.ResponseWriter, r *http.Request, res command
 	if !s.committed(w, r, res) {
 		return
 	}
-	g, err := s.Queries.Group(r.Context(), res.ID, userID(r))
-	if err != nil {
+	// The group as the write left it; only a write that changed nothing
+	// reads the current state.
+	var g agenda.Group
+	var err error
+	if res.Group != nil {
+		g = *res.Group
+	} else if g, err = s.Queries.Group(r.Context(), res.ID, userID(r)); err != nil {
 		s.Error(w, r, err)
 		return
 	}
@@ -163,6 +168,15 @@ func (s *Server) answerMember(w http.ResponseWriter, r *http.Request, res comman
 	if memberID == "" {
 		memberID = res.ID
 	}
+	if m := res.Member; m != nil {
+		// The membership as the write left it.
+		setETag(w, m.Version)
+		if status == http.StatusCreated {
+			w.Header().Set("Location", "/api/groups/"+groupID+"/members/"+m.UserID)
+		}
+		writeJSON(w, status, m)
+		return
+	}
 	s.writeMember(w, r, groupID, memberID, status)
 }
 
@@ -184,6 +198,46 @@ func (s *Server) writeMember(w http.ResponseWriter, r *http.Request, groupID, me
 		}
 	}
 	s.Error(w, r, errNotFound("member not found"))
+}
+
+func (s *Server) handleGroupInvitations(w http.ResponseWriter, r *http.Request) {
+	invs, err := s.Queries.GroupInvitations(r.Context(), userID(r))
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, invs)
+}
+
+// handleGroupAccept makes the caller a member of a group they are invited
+// to, and answers with their membership (status active).
+func (s *Server) handleGroupAccept(w http.ResponseWriter, r *http.Request) {
+	if err := emptyBody(r); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	groupID := chi.URLParam(r, "id")
+	res, err := s.Commands.AcceptGroupInvitation(r.Context(), commands.AnswerGroupInvitation{ActorID: userID(r), GroupID: groupID})
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.answerMember(w, r, res, groupID, userID(r), http.StatusOK)
+}
+
+func (s *Server) handleGroupDecline(w http.ResponseWriter, r *http.Request) {
+	if err := emptyBody(r); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	res, err := s.Commands.DeclineGroupInvitation(r.Context(), commands.AnswerGroupInvitation{ActorID: userID(r), GroupID: chi.URLParam(r, "id")})
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if s.committed(w, r, res) {
+		w.WriteHeader(http.StatusNoContent)
+	}
 }
 
 func (s *Server) handleMemberGet(w http.ResponseWriter, r *http.Request) {
@@ -234,7 +288,7 @@ func (s *Server) handleGroupAppointmentCreate(w http.ResponseWriter, r *http.Req
 		s.Error(w, r, err)
 		return
 	}
-	if err := required("title", req.Title); err != nil {
+	if err := firstErr(required("title", req.Title), givenPrivacy(req.Privacy)); err != nil {
 		s.Error(w, r, err)
 		return
 	}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/agendahq/agenda"
 )
@@ -49,7 +51,19 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
 func decodeJSON(body io.Reader, dst any) error {
 	data, err := io.ReadAll(body)
 	if err != nil {
-		return jsonError(err)
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return jsonError(err)
+		}
+		// A client that stalls or drops mid-body: the error names the
+		// connection's addresses, which are nobody's business.
+		return agenda.Errorf(agenda.EINVALID, "could not read the request body (sent too slowly or cut off)")
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return agenda.Errorf(agenda.EINVALID, "request body is empty")
+	}
+	if err := checkText(data); err != nil {
+		return err
 	}
 	if err := checkKeys(data, dst); err != nil {
 		return err
@@ -63,6 +77,59 @@ func decodeJSON(body io.Reader, dst any) error {
 		return agenda.Errorf(agenda.EINVALID, "request body must hold a single JSON object")
 	}
 	return nil
+}
+
+// checkText refuses a body that is not valid UTF-8, or whose strings
+// escape a lone UTF-16 surrogate (\ud800 without its pair): encoding/json
+// would silently store U+FFFD in place of either, so what was sent would
+// not be what is kept.
+func checkText(data []byte) error {
+	if !utf8.Valid(data) {
+		return agenda.Errorf(agenda.EINVALID, "request body is not valid UTF-8")
+	}
+	bad := agenda.Errorf(agenda.EINVALID, "request body holds an invalid \\u escape (a lone UTF-16 surrogate)")
+	inString := false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch {
+		case !inString:
+			inString = c == '"'
+		case c == '"':
+			inString = false
+		case c == '\\' && i+1 < len(data):
+			if data[i+1] != 'u' {
+				i++ // a two-character escape: skip the escaped character
+				continue
+			}
+			r, ok := hex4(data, i+2)
+			if !ok {
+				continue // malformed; the decoder reports it
+			}
+			i += 5
+			switch {
+			case utf16.IsSurrogate(r) && r < 0xdc00: // high: a low one must follow
+				if i+6 < len(data) && data[i+1] == '\\' && data[i+2] == 'u' {
+					if lo, ok := hex4(data, i+3); ok && lo >= 0xdc00 && lo <= 0xdfff {
+						i += 6
+						continue
+					}
+				}
+				return bad
+			case utf16.IsSurrogate(r): // a low one on its own
+				return bad
+			}
+		}
+	}
+	return nil
+}
+
+// hex4 reads four hex digits at data[i:].
+func hex4(data []byte, i int) (rune, bool) {
+	if i+4 > len(data) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(data[i:i+4]), 16, 32)
+	return rune(n), err == nil
 }
 
 // checkKeys walks the top-level object of data and refuses keys that are
@@ -135,9 +202,9 @@ func jsonError(err error) error {
 	switch {
 	case errors.As(err, &mbe):
 		return agenda.Errorf(agenda.ETOOLARGE, "request body exceeds %d bytes", mbe.Limit)
-	case errors.Is(err, io.EOF):
-		return agenda.Errorf(agenda.EINVALID, "request body is empty")
-	case errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		// decodeJSON has refused an empty body already: an end of input
+		// here is an object cut short.
 		return agenda.Errorf(agenda.EINVALID, "request body is truncated JSON")
 	case errors.As(err, &syntax):
 		return agenda.Errorf(agenda.EINVALID, "request body is not valid JSON (at byte %d)", syntax.Offset)
@@ -151,7 +218,9 @@ func jsonError(err error) error {
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return agenda.Errorf(agenda.EINVALID, "unknown field %q", field).WithDetails(map[string]any{"field": field})
 	}
-	return agenda.Errorf(agenda.EINVALID, "request body is not valid: %v", err)
+	// Anything else: a fixed message, as the error's text may name
+	// internals (a reader's or a connection's).
+	return agenda.Errorf(agenda.EINVALID, "request body is not valid JSON")
 }
 
 func jsonKind(k string) string {
@@ -171,11 +240,17 @@ func jsonKind(k string) string {
 }
 
 // parseTime parses an RFC 3339 time from a named field or parameter.
+// time.Parse alone accepts offsets RFC 3339 does not (+24:00, or +12:60 read
+// as +13:00); validOffset refuses them.
 func parseTime(field, s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, agenda.Errorf(agenda.EINVALID, "%s is required", field).WithDetails(map[string]any{"field": field})
 	}
 	t, err := time.Parse(time.RFC3339, s)
+	if err == nil && !validOffset(s) {
+		return time.Time{}, agenda.Errorf(agenda.EINVALID, "%s has an offset outside -23:59..+23:59", field).
+			WithDetails(map[string]any{"field": field})
+	}
 	if err == nil && (t.Before(agenda.MinTime) || t.After(agenda.MaxTime)) {
 		return time.Time{}, agenda.Errorf(agenda.EINVALID, "%s must be between 1900 and 2200", field).
 			WithDetails(map[string]any{"field": field})
@@ -185,6 +260,24 @@ func parseTime(field, s string) (time.Time, error) {
 			WithDetails(map[string]any{"field": field})
 	}
 	return t.UTC(), nil
+}
+
+// validOffset reports whether the time s (which time.Parse accepted as RFC
+// 3339) ends in Z or in an offset of hours 00–23 and minutes 00–59.
+func validOffset(s string) bool {
+	if strings.HasSuffix(s, "Z") || strings.HasSuffix(s, "z") {
+		return true
+	}
+	if len(s) < 6 {
+		return false
+	}
+	off := s[len(s)-6:]
+	if (off[0] != '+' && off[0] != '-') || off[3] != ':' {
+		return false
+	}
+	h, err1 := strconv.Atoi(off[1:3])
+	m, err2 := strconv.Atoi(off[4:6])
+	return err1 == nil && err2 == nil && h <= 23 && m <= 59
 }
 
 // optionalTime parses a time field of a PATCH body (nil if absent).
@@ -199,17 +292,73 @@ func optionalTime(field string, s *string) (*time.Time, error) {
 	return &t, nil
 }
 
-// parseIfMatch reads If-Match: "<version>" (quotes optional; W/ refused).
+// neverMatches is an If-Match version no resource ever has: a precondition
+// that must fail (412) once the resource is found.
+const neverMatches = -1
+
+// parseIfMatch reads If-Match as RFC 9110 (13.1.1) defines it: "*" matches
+// any current version (0: no check); otherwise a list of entity tags
+// compared strongly, so a weak tag (W/"3") never matches — the request then
+// fails with 412, not 400. A list may hold at most one strong tag: a version
+// is one number, and our writes compare against one. Anything that is not
+// an entity tag is invalid.
 func parseIfMatch(r *http.Request) (int64, error) {
-	h := strings.TrimSpace(r.Header.Get("If-Match"))
+	h := strings.TrimSpace(strings.Join(r.Header.Values("If-Match"), ","))
 	if h == "" {
 		return 0, nil
 	}
-	var v int64
-	if _, err := fmt.Sscanf(strings.Trim(h, `"`), "%d", &v); err != nil || v < 1 || fmt.Sprint(v) != strings.Trim(h, `"`) {
-		return 0, agenda.Errorf(agenda.EINVALID, `If-Match must be a version such as "3"`)
+	if h == "*" {
+		return 0, nil
 	}
-	return v, nil
+	bad := agenda.Errorf(agenda.EINVALID, `If-Match must be "*" or entity tags such as "3"`)
+	var strong []int64
+	for _, tag := range strings.Split(h, ",") {
+		tag = strings.TrimSpace(tag)
+		if tag == "" {
+			continue // empty list elements are allowed (RFC 9110 5.6.1)
+		}
+		weak := strings.HasPrefix(tag, "W/")
+		tag = strings.TrimPrefix(tag, "W/")
+		opaque, quoted := strings.CutPrefix(tag, `"`)
+		if quoted {
+			if opaque, quoted = strings.CutSuffix(opaque, `"`); !quoted || !isETag(opaque) {
+				return 0, bad
+			}
+		} else if weak || !isVersion(tag) {
+			return 0, bad // only our own bare versions are taken unquoted
+		}
+		if !weak && isVersion(opaque) {
+			v, _ := strconv.ParseInt(opaque, 10, 64)
+			strong = append(strong, v)
+		}
+		// A weak tag, or one that is none of our versions, matches nothing.
+	}
+	switch len(strong) {
+	case 0:
+		return neverMatches, nil // only weak or foreign tags: nothing matches strongly
+	case 1:
+		return strong[0], nil
+	}
+	return 0, agenda.Errorf(agenda.EINVALID, "If-Match may name one version only")
+}
+
+// isVersion reports whether s is a version as ETags carry it: a positive
+// integer written canonically.
+func isVersion(s string) bool {
+	v, err := strconv.ParseInt(s, 10, 64)
+	return err == nil && v >= 1 && strconv.FormatInt(v, 10) == s
+}
+
+// isETag reports whether raw is a valid opaque-tag body (RFC 9110 8.8.3:
+// %x21 / %x23-7E / obs-text).
+func isETag(raw string) bool {
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c < 0x21 || c == '"' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func setETag(w http.ResponseWriter, version int64) {

@@ -19,6 +19,7 @@ type ctxKey int
 const (
 	userKey ctxKey = iota
 	requestIDKey
+	claimsKey
 )
 
 func errNotFound(msg string) error { return agenda.Errorf(agenda.ENOTFOUND, "%s", msg) }
@@ -61,7 +62,9 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 }
 
 // requireAuth admits requests with a valid bearer token and puts the user ID
-// in the context.
+// (and the token's claims) in the context. A validly signed token is
+// refused too if its user does not exist, if it predates the user's last
+// password change, or if it was logged out (checkToken).
 func (s *Server) requireAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Get("Authorization")
@@ -74,13 +77,58 @@ func (s *Server) requireAuth(next http.Handler) http.Handler {
 			s.Error(w, r, agenda.Errorf(agenda.EUNAUTHORIZED, "Authorization must be Bearer <token>"))
 			return
 		}
-		userID, err := s.Tokens.Verify(strings.TrimSpace(token))
+		claims, err := s.Tokens.Verify(strings.TrimSpace(token))
 		if err != nil {
 			s.Error(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey, userID)))
+		if err := s.checkToken(r.Context(), claims); err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		ctx := context.WithValue(r.Context(), userKey, claims.UserID)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, claimsKey, claims)))
 	})
+}
+
+// checkToken checks a verified token against the read model: the user must
+// exist, the token's epoch must be the user's current one (a password
+// change moves it) and the token must not be logged out. All of it comes
+// from committed events, so every node of a cluster decides alike once it
+// has applied them. A node that does not know the user or the epoch yet
+// (the login was decided on a node further ahead) waits, briefly, for the
+// position the token was issued at before refusing it.
+func (s *Server) checkToken(ctx context.Context, c Claims) error {
+	st, err := s.Queries.TokenState(ctx, c.UserID, c.TokenID)
+	behind := agenda.ErrorCode(err) == agenda.ENOTFOUND || (err == nil && st.Epoch < c.Epoch)
+	if behind && c.Position > s.Queries.Position() {
+		wctx, cancel := context.WithTimeout(ctx, s.readWait())
+		werr := s.Queries.WaitFor(wctx, c.Position)
+		cancel()
+		if werr != nil {
+			return werr
+		}
+		st, err = s.Queries.TokenState(ctx, c.UserID, c.TokenID)
+	}
+	switch {
+	case agenda.ErrorCode(err) == agenda.ENOTFOUND:
+		return agenda.Errorf(agenda.EUNAUTHORIZED, "invalid token")
+	case err != nil:
+		return err
+	case st.Epoch > c.Epoch:
+		return agenda.Errorf(agenda.EUNAUTHORIZED, "token ended by a password change; log in again")
+	case st.Epoch < c.Epoch:
+		return agenda.Errorf(agenda.EUNAUTHORIZED, "invalid token")
+	case st.Revoked:
+		return agenda.Errorf(agenda.EUNAUTHORIZED, "token logged out; log in again")
+	}
+	return nil
+}
+
+// tokenClaims returns the claims of the request's verified token.
+func tokenClaims(r *http.Request) Claims {
+	c, _ := r.Context().Value(claimsKey).(Claims)
+	return c
 }
 
 func userID(r *http.Request) string {
@@ -88,9 +136,10 @@ func userID(r *http.Request) string {
 	return id
 }
 
-// minPosition makes a read wait until the local read model has reached the
-// position the client asks for (?min_position= or X-Agenda-Min-Position):
-// read-your-writes on any node. With ?consistency=strong (or
+// minPosition makes a request wait until the local read model has reached
+// the position the client asks for (?min_position= or X-Agenda-Min-Position):
+// read-your-writes on any node, and for a write, a decision taken on state
+// that includes what the client saw. With ?consistency=strong (or
 // X-Agenda-Consistency: strong) it then waits for a linearizable read
 // barrier: the answer reflects every write acknowledged anywhere before the
 // request, or the read fails with unavailable — never a stale answer.
@@ -105,6 +154,10 @@ func (s *Server) minPosition(next http.Handler) http.Handler {
 			if err != nil || p < 0 {
 				s.Error(w, r, agenda.Errorf(agenda.EINVALID, "min_position must be a non-negative integer").
 					WithDetails(map[string]any{"field": "min_position"}))
+				return
+			}
+			if err := s.plausiblePosition(p); err != nil {
+				s.Error(w, r, err)
 				return
 			}
 			ctx, cancel := context.WithTimeout(r.Context(), s.readWait())
@@ -132,6 +185,30 @@ func (s *Server) minPosition(next http.Handler) http.Handler {
 		w.Header().Set("X-Agenda-Position", strconv.FormatInt(s.Queries.Position(), 10))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// FutureSlack is how far beyond a caught-up node's event store head a
+// min_position may lie and still be waited for: writes other nodes
+// acknowledged that this node has not heard of yet (a heartbeat's worth of
+// commits, even under load, is far less). A position further ahead was
+// never handed to any client.
+const FutureSlack = 10_000
+
+// plausiblePosition answers at once, instead of holding the request for the
+// whole read wait, a min_position that no write of this cluster can have
+// returned: beyond the event store head of a node that has applied every
+// entry it knows to be committed, by more than FutureSlack. A node that is
+// not caught up cannot tell, and waits as usual.
+func (s *Server) plausiblePosition(p int64) error {
+	if s.Node == nil || p <= s.Queries.Position() {
+		return nil
+	}
+	rd := s.Node.Readiness()
+	if rd.Ready && p > rd.Head+FutureSlack {
+		return agenda.Errorf(agenda.EINVALID, "min_position %d is beyond this cluster's log (head %d)", p, rd.Head).
+			WithDetails(map[string]any{"field": "min_position", "head": rd.Head})
+	}
+	return nil
 }
 
 // committed answers a successful write: it sets X-Agenda-Position and waits
@@ -170,4 +247,18 @@ func strongConsistency(r *http.Request) (bool, error) {
 	}
 	return false, agenda.Errorf(agenda.EINVALID, "consistency must be strong or default").
 		WithDetails(map[string]any{"field": "consistency"})
+}
+
+// fenced refuses every request while Fence says this node must not serve.
+func (s *Server) fenced(next http.Handler) http.Handler {
+	if s.Fence == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.Fence(); err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

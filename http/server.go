@@ -34,6 +34,9 @@ type Commands interface {
 	CreateGroupAppointment(ctx context.Context, cmd commands.CreateGroupAppointment) (commands.Result, error)
 	MarkNotificationRead(ctx context.Context, cmd commands.MarkNotificationRead) (commands.Result, error)
 	MarkAllNotificationsRead(ctx context.Context, actorID string) (commands.Result, error)
+	AcceptGroupInvitation(ctx context.Context, cmd commands.AnswerGroupInvitation) (commands.Result, error)
+	DeclineGroupInvitation(ctx context.Context, cmd commands.AnswerGroupInvitation) (commands.Result, error)
+	RevokeToken(ctx context.Context, cmd commands.RevokeToken) (commands.Result, error)
 }
 
 // Queries is the read side as the HTTP layer uses it.
@@ -45,6 +48,8 @@ type Queries interface {
 	Invitations(ctx context.Context, userID string) ([]agenda.Appointment, error)
 	Group(ctx context.Context, id, viewerID string) (agenda.Group, error)
 	GroupsOf(ctx context.Context, userID string) ([]agenda.Group, error)
+	GroupInvitations(ctx context.Context, userID string) ([]agenda.GroupInvitation, error)
+	TokenState(ctx context.Context, userID, tokenID string) (agenda.TokenState, error)
 	GroupAgenda(ctx context.Context, groupID, viewerID string, from, to time.Time) ([]agenda.MemberAgenda, error)
 	GroupBusy(ctx context.Context, groupID, viewerID string, from, to time.Time) ([]agenda.Interval, error)
 	Notifications(ctx context.Context, userID string, unreadOnly bool, limit int) ([]agenda.Notification, error)
@@ -87,6 +92,10 @@ type Server struct {
 	// ReadWait bounds how long a read waits for min_position, and a write for
 	// the local read model to show what it committed (default 5s).
 	ReadWait time.Duration
+	// Fence, if set, is asked before every API request; an error (503
+	// unavailable) refuses it. A node whose history the cluster refuses must
+	// serve nothing from it.
+	Fence func() error
 
 	logger *slog.Logger
 }
@@ -138,38 +147,45 @@ func (s *Server) router() chi.Router {
 	}
 
 	r.Route("/api", func(r chi.Router) {
+		r.Use(s.fenced)
 		r.Get("/openapi.json", s.handleOpenAPI)
 		r.Post("/auth/register", s.handleRegister)
 		r.Post("/auth/login", s.handleLogin)
 		r.Group(func(r chi.Router) {
-			r.Use(s.requireAuth)
-			r.With(s.minPosition).Get("/me", s.handleMe)
+			// Writes take min_position and consistency too: a command then
+			// decides on a read model that has reached them.
+			r.Use(s.requireAuth, s.minPosition)
+			r.Post("/auth/logout", s.handleLogout)
+			r.Get("/me", s.handleMe)
 			r.Patch("/me", s.handleMePatch)
 			r.Put("/me/password", s.handlePasswordChange)
-			r.With(s.minPosition).Get("/users", s.handleUserSearch)
+			r.Get("/users", s.handleUserSearch)
 			r.Post("/appointments", s.handleAppointmentCreate)
-			r.With(s.minPosition).Get("/appointments/{id}", s.handleAppointmentGet)
+			r.Get("/appointments/{id}", s.handleAppointmentGet)
 			r.Patch("/appointments/{id}", s.handleAppointmentPatch)
 			r.Delete("/appointments/{id}", s.handleAppointmentDelete)
 			r.Post("/appointments/{id}/accept", s.handleAppointmentAccept)
 			r.Post("/appointments/{id}/decline", s.handleAppointmentDecline)
-			r.With(s.minPosition).Get("/agenda", s.handleAgenda)
-			r.With(s.minPosition).Get("/invitations", s.handleInvitations)
+			r.Get("/agenda", s.handleAgenda)
+			r.Get("/invitations", s.handleInvitations)
 
 			r.Post("/groups", s.handleGroupCreate)
-			r.With(s.minPosition).Get("/groups", s.handleGroupList)
-			r.With(s.minPosition).Get("/groups/{id}", s.handleGroupGet)
+			r.Get("/groups", s.handleGroupList)
+			r.Get("/groups/{id}", s.handleGroupGet)
 			r.Patch("/groups/{id}", s.handleGroupPatch)
 			r.Delete("/groups/{id}", s.handleGroupDelete)
 			r.Post("/groups/{id}/members", s.handleMemberAdd)
-			r.With(s.minPosition).Get("/groups/{id}/members/{user_id}", s.handleMemberGet)
+			r.Post("/groups/{id}/accept", s.handleGroupAccept)
+			r.Post("/groups/{id}/decline", s.handleGroupDecline)
+			r.Get("/group-invitations", s.handleGroupInvitations)
+			r.Get("/groups/{id}/members/{user_id}", s.handleMemberGet)
 			r.Patch("/groups/{id}/members/{user_id}", s.handleMemberPatch)
 			r.Delete("/groups/{id}/members/{user_id}", s.handleMemberDelete)
 			r.Post("/groups/{id}/appointments", s.handleGroupAppointmentCreate)
-			r.With(s.minPosition).Get("/groups/{id}/agenda", s.handleGroupAgenda)
-			r.With(s.minPosition).Get("/groups/{id}/free-slots", s.handleFreeSlots)
+			r.Get("/groups/{id}/agenda", s.handleGroupAgenda)
+			r.Get("/groups/{id}/free-slots", s.handleFreeSlots)
 
-			r.With(s.minPosition).Get("/notifications", s.handleNotifications)
+			r.Get("/notifications", s.handleNotifications)
 			r.Post("/notifications/read-all", s.handleNotificationsReadAll)
 			r.Post("/notifications/{id}/read", s.handleNotificationRead)
 		})

@@ -1,17 +1,23 @@
 package http
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
 
 	"github.com/agendahq/agenda"
 )
 
 // Tokens issues and verifies the JWTs clients authenticate with: HS256
 // only (the algorithm is pinned, so "none" and key-confusion tricks fail),
-// with issuer and expiry required.
+// with issuer and expiry required. A signature proves only that this
+// cluster issued the token; whether it still holds (the user exists, has
+// not changed their password since, has not logged it out) is checked
+// against the read model on every request (Server.requireAuth).
 type Tokens struct {
 	Secret []byte
 	TTL    time.Duration
@@ -22,7 +28,35 @@ const tokenIssuer = "agenda"
 
 type claims struct {
 	Username string `json:"username"`
+	// Epoch is the user's token epoch when the token was issued: a password
+	// change moves the epoch and so ends every older token. Tokens issued
+	// before epochs existed carry none, which reads as epoch 0.
+	Epoch int64 `json:"epoch"`
+	// Position is the read-model position the login was decided at: a node
+	// that does not know the user (or the epoch) yet waits for it before
+	// refusing the token.
+	Position int64 `json:"pos,omitempty"`
 	jwt.RegisteredClaims
+}
+
+// Subject is who a token is issued to.
+type Subject struct {
+	UserID, Username string
+	// Epoch is the user's current token epoch.
+	Epoch int64
+	// Position is the read model's position when the login was decided.
+	Position int64
+}
+
+// Claims is what a verified token says.
+type Claims struct {
+	UserID string
+	// TokenID identifies the token for logout: its jti claim, or for a token
+	// issued before tokens had one, the hex SHA-256 of the token itself.
+	TokenID   string
+	Epoch     int64
+	Position  int64
+	ExpiresAt time.Time
 }
 
 func (t *Tokens) now() time.Time {
@@ -32,8 +66,9 @@ func (t *Tokens) now() time.Time {
 	return time.Now()
 }
 
-// Issue returns a signed token for a user and its expiry.
-func (t *Tokens) Issue(userID, username string) (string, time.Time, error) {
+// Issue returns a signed token for a user and its expiry. Every token gets
+// an ID of its own (jti), so that logging one out leaves the others.
+func (t *Tokens) Issue(sub Subject) (string, time.Time, error) {
 	now := t.now().UTC().Truncate(time.Second)
 	ttl := t.TTL
 	if ttl <= 0 {
@@ -41,10 +76,13 @@ func (t *Tokens) Issue(userID, username string) (string, time.Time, error) {
 	}
 	exp := now.Add(ttl)
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{
-		Username: username,
+		Username: sub.Username,
+		Epoch:    sub.Epoch,
+		Position: sub.Position,
 		RegisteredClaims: jwt.RegisteredClaims{
+			ID:        uuid.NewString(),
 			Issuer:    tokenIssuer,
-			Subject:   userID,
+			Subject:   sub.UserID,
 			IssuedAt:  jwt.NewNumericDate(now),
 			NotBefore: jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(exp),
@@ -54,9 +92,10 @@ func (t *Tokens) Issue(userID, username string) (string, time.Time, error) {
 	return s, exp, err
 }
 
-// Verify checks a token and returns the user ID it was issued to. Every
-// failure is EUNAUTHORIZED; the reason is kept vague on purpose.
-func (t *Tokens) Verify(token string) (string, error) {
+// Verify checks a token's signature, issuer and times and returns its
+// claims. Every failure is EUNAUTHORIZED; the reason is kept vague on
+// purpose.
+func (t *Tokens) Verify(token string) (Claims, error) {
 	var c claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.Secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
@@ -68,12 +107,18 @@ func (t *Tokens) Verify(token string) (string, error) {
 	)
 	if err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
-			return "", agenda.Errorf(agenda.EUNAUTHORIZED, "token expired; log in again")
+			return Claims{}, agenda.Errorf(agenda.EUNAUTHORIZED, "token expired; log in again")
 		}
-		return "", agenda.Errorf(agenda.EUNAUTHORIZED, "invalid token")
+		return Claims{}, agenda.Errorf(agenda.EUNAUTHORIZED, "invalid token")
 	}
-	if c.Subject == "" {
-		return "", agenda.Errorf(agenda.EUNAUTHORIZED, "invalid token")
+	if c.Subject == "" || c.Epoch < 0 || c.Position < 0 || len(c.ID) > 64 {
+		return Claims{}, agenda.Errorf(agenda.EUNAUTHORIZED, "invalid token")
 	}
-	return c.Subject, nil
+	id := c.ID
+	if id == "" {
+		sum := sha256.Sum256([]byte(token))
+		id = hex.EncodeToString(sum[:])
+	}
+	return Claims{UserID: c.Subject, TokenID: id, Epoch: c.Epoch, Position: c.Position,
+		ExpiresAt: c.ExpiresAt.Time}, nil
 }

@@ -1,6 +1,8 @@
 package http
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +24,7 @@ func newTestTokens() (*Tokens, *clock) {
 
 func TestTokenRoundTrip(t *testing.T) {
 	tokens, c := newTestTokens()
-	tok, exp, err := tokens.Issue("user-1", "ana")
+	tok, exp, err := tokens.Issue(Subject{UserID: "user-1", Username: "ana", Epoch: 3, Position: 42})
 	if err != nil {
 		t.Fatalf("Issue: %v", err)
 	}
@@ -40,21 +42,48 @@ func TestTokenRoundTrip(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tokens, c := newTestTokens()
 			c.t = c.t.Add(tc.advance)
-			sub, err := tokens.Verify(tok)
-			if err != nil || sub != "user-1" {
-				t.Errorf("Verify = %q, %v; want user-1", sub, err)
+			got, err := tokens.Verify(tok)
+			if err != nil || got.UserID != "user-1" || got.Epoch != 3 || got.Position != 42 || got.TokenID == "" || !got.ExpiresAt.Equal(exp) {
+				t.Errorf("Verify = %+v, %v; want user-1 at epoch 3, position 42, with an ID, expiring %s", got, err, exp)
 			}
 		})
 	}
 
+	t.Run("every token has an ID of its own", func(t *testing.T) {
+		tokens, _ := newTestTokens() // the same clock: the same second
+		a, _, _ := tokens.Issue(Subject{UserID: "user-1", Username: "ana"})
+		b, _, _ := tokens.Issue(Subject{UserID: "user-1", Username: "ana"})
+		ca, _ := tokens.Verify(a)
+		cb, _ := tokens.Verify(b)
+		if a == b || ca.TokenID == cb.TokenID {
+			t.Errorf("two logins in one second got the same token or ID: %q", ca.TokenID)
+		}
+	})
+
 	t.Run("default TTL is a day", func(t *testing.T) {
 		tokens, c := newTestTokens()
 		tokens.TTL = 0
-		_, exp, err := tokens.Issue("user-1", "ana")
+		_, exp, err := tokens.Issue(Subject{UserID: "user-1", Username: "ana", Epoch: 3, Position: 42})
 		if err != nil || !exp.Equal(c.t.Add(24*time.Hour)) {
 			t.Errorf("expiry = %s, %v; want %s", exp, err, c.t.Add(24*time.Hour))
 		}
 	})
+}
+
+// A token issued before tokens carried an ID and an epoch still verifies:
+// as epoch 0, identified by its hash (so it can be logged out).
+func TestTokenWithoutIDOrEpoch(t *testing.T) {
+	tokens, c := newTestTokens()
+	legacy, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": "agenda", "sub": "user-1", "username": "ana",
+		"iat": c.t.Unix(), "nbf": c.t.Unix(), "exp": c.t.Add(time.Hour).Unix()}).SignedString(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tokens.Verify(legacy)
+	sum := sha256.Sum256([]byte(legacy))
+	if err != nil || got.UserID != "user-1" || got.Epoch != 0 || got.TokenID != hex.EncodeToString(sum[:]) {
+		t.Errorf("Verify(legacy) = %+v, %v; want user-1, epoch 0, ID the token's SHA-256", got, err)
+	}
 }
 
 func TestTokenRefused(t *testing.T) {
@@ -100,6 +129,8 @@ func TestTokenRefused(t *testing.T) {
 			token: func(t *testing.T) string { return sign(t, jwt.SigningMethodHS256, testSecret, with("iss", "evil")) }},
 		{name: "missing issuer",
 			token: func(t *testing.T) string { return sign(t, jwt.SigningMethodHS256, testSecret, without("iss")) }},
+		{name: "negative epoch",
+			token: func(t *testing.T) string { return sign(t, jwt.SigningMethodHS256, testSecret, with("epoch", -1)) }},
 		{name: "missing subject",
 			token: func(t *testing.T) string { return sign(t, jwt.SigningMethodHS256, testSecret, without("sub")) }},
 		{name: "not yet valid",
@@ -125,9 +156,9 @@ func TestTokenRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tokens, c := newTestTokens()
 			c.t = issued.Add(tc.advance)
-			sub, err := tokens.Verify(tc.token(t))
-			if sub != "" {
-				t.Errorf("subject = %q, want none", sub)
+			got, err := tokens.Verify(tc.token(t))
+			if got != (Claims{}) {
+				t.Errorf("claims = %+v, want none", got)
 			}
 			if code := agenda.ErrorCode(err); code != agenda.EUNAUTHORIZED {
 				t.Fatalf("code = %q (%v), want unauthorized", code, err)

@@ -59,8 +59,13 @@ func (s *Server) answerUser(w http.ResponseWriter, r *http.Request, res commands
 	if !s.committed(w, r, res) {
 		return
 	}
-	u, err := s.Queries.UserByID(r.Context(), res.ID)
-	if err != nil {
+	// The user as the write left it; only a write that changed nothing
+	// reads the current state.
+	var u agenda.User
+	var err error
+	if res.User != nil {
+		u = *res.User
+	} else if u, err = s.Queries.UserByID(r.Context(), res.ID); err != nil {
 		s.Error(w, r, err)
 		return
 	}
@@ -112,13 +117,34 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	token, exp, err := s.Tokens.Issue(u.ID, u.Username)
+	// The token carries the user's epoch and the position this login was
+	// decided at, so any node can tell a token from before a password change
+	// from one issued after a change it has not seen yet.
+	token, exp, err := s.Tokens.Issue(Subject{UserID: u.ID, Username: u.Username, Epoch: u.TokenEpoch, Position: s.Queries.Position()})
 	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, loginResponse{Token: token, ExpiresAt: exp, User: u})
+}
+
+// handleLogout ends the token the request carries, on every node: the
+// revocation is committed like any write.
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	if err := emptyBody(r); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	c := tokenClaims(r)
+	res, err := s.Commands.RevokeToken(r.Context(), commands.RevokeToken{UserID: c.UserID, TokenID: c.TokenID, ExpiresAt: c.ExpiresAt})
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if s.committed(w, r, res) {
+		w.WriteHeader(http.StatusNoContent)
+	}
 }
 
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,8 @@
 package projections
 
 import (
+	"fmt"
+
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/events"
 	"github.com/agendahq/agenda/readmodel"
@@ -24,6 +26,7 @@ func (AgendaProjection) EventTypes() []string {
 		events.AppointmentUpdated{}.EventType(),
 		events.AppointmentDeleted{}.EventType(),
 		events.AppointmentParticipantAdded{}.EventType(),
+		events.AppointmentParticipantRemoved{}.EventType(),
 		events.AppointmentAccepted{}.EventType(),
 		events.AppointmentDeclined{}.EventType(),
 		events.AppointmentConfirmed{}.EventType(),
@@ -39,6 +42,9 @@ func (AgendaProjection) EventTypes() []string {
 		events.GroupMemberRankChanged{}.EventType(),
 		events.GroupMemberRemoved{}.EventType(),
 		events.GroupCreatorChanged{}.EventType(),
+		events.GroupMemberInvited{}.EventType(),
+		events.GroupInvitationAccepted{}.EventType(),
+		events.GroupInvitationDeclined{}.EventType(),
 		events.NotificationRead{}.EventType(),
 		events.NotificationsAllRead{}.EventType(),
 	}
@@ -50,7 +56,8 @@ func (AgendaProjection) Handle(tx *readmodel.Tx, env *events.Envelope, ev events
 	case events.AgendaEntryAdded, events.AgendaEntryRescheduled, events.AgendaEntryRemoved, events.AgendaEntryRoleChanged:
 		return handleAgendaEntry(tx, env, ev)
 	case events.GroupCreated, events.GroupUpdated, events.GroupDeleted,
-		events.GroupMemberAdded, events.GroupMemberRankChanged, events.GroupMemberRemoved, events.GroupCreatorChanged:
+		events.GroupMemberAdded, events.GroupMemberRankChanged, events.GroupMemberRemoved, events.GroupCreatorChanged,
+		events.GroupMemberInvited, events.GroupInvitationAccepted, events.GroupInvitationDeclined:
 		return handleGroup(tx, env, ev)
 	case events.NotificationRead, events.NotificationsAllRead:
 		return handleNotificationRead(tx, env, ev)
@@ -96,6 +103,11 @@ func handleAppointment(tx *readmodel.Tx, env *events.Envelope, ev events.Event) 
 			typ = agenda.NotifyImposed
 		}
 		return n.appointment(e.AppointmentID, typ, func(a readmodel.AppointmentInfo) []string { return []string{e.UserID} }, nil)
+	case events.AppointmentParticipantRemoved:
+		if err := tx.RemoveParticipant(e.AppointmentID, e.UserID); err != nil {
+			return err
+		}
+		return tx.TouchAppointment(e.AppointmentID, env.Time, env.Version, env.OriginNode)
 	case events.AppointmentAccepted:
 		return answer(tx, n, env, e.AppointmentID, e.UserID, agenda.RoleAccepted, agenda.NotifyAccepted)
 	case events.AppointmentDeclined:
@@ -169,6 +181,51 @@ func handleGroup(tx *readmodel.Tx, env *events.Envelope, ev events.Event) error 
 			return err
 		}
 		return n.group(e.GroupID, agenda.NotifyMemberAdded, e.UserID, map[string]any{"user_id": e.UserID, "rank": e.Rank})
+	case events.GroupMemberInvited:
+		if err := tx.InviteMember(e.GroupID, e.UserID, e.Rank, e.InvitedBy, env.Time, env.Version, env.OriginNode); err != nil {
+			return err
+		}
+		if err := tx.TouchGroup(e.GroupID, env.Time, env.Version, env.OriginNode); err != nil {
+			return err
+		}
+		g, err := tx.GroupInfo(e.GroupID)
+		if err != nil {
+			return err
+		}
+		return n.group(e.GroupID, agenda.NotifyGroupInvitation, e.UserID,
+			map[string]any{"rank": e.Rank, "hierarchical": g.Hierarchical})
+	case events.GroupInvitationAccepted:
+		g, err := tx.GroupInfo(e.GroupID)
+		if err != nil {
+			return err
+		}
+		inv, ok := g.Invited[e.UserID]
+		if !ok {
+			return fmt.Errorf("group %s: %s accepted no pending invitation", e.GroupID, e.UserID)
+		}
+		if err := tx.ActivateMember(e.GroupID, e.UserID, env.Time, env.Version, env.OriginNode); err != nil {
+			return err
+		}
+		if err := tx.TouchGroup(e.GroupID, env.Time, env.Version, env.OriginNode); err != nil {
+			return err
+		}
+		return n.group(e.GroupID, agenda.NotifyMemberAdded, stillMember(g, inv.By), map[string]any{"user_id": e.UserID, "rank": inv.Rank})
+	case events.GroupInvitationDeclined:
+		g, err := tx.GroupInfo(e.GroupID)
+		if err != nil {
+			return err
+		}
+		inv, ok := g.Invited[e.UserID]
+		if !ok {
+			return fmt.Errorf("group %s: %s declined no pending invitation", e.GroupID, e.UserID)
+		}
+		if err := n.group(e.GroupID, agenda.NotifyGroupInvitationDeclined, stillMember(g, inv.By), map[string]any{"user_id": e.UserID}); err != nil {
+			return err
+		}
+		if err := tx.RemoveMember(e.GroupID, e.UserID); err != nil {
+			return err
+		}
+		return tx.TouchGroup(e.GroupID, env.Time, env.Version, env.OriginNode)
 	case events.GroupMemberRankChanged:
 		if err := tx.SetMember(e.GroupID, e.UserID, e.Rank, env.Time, env.Version, env.OriginNode); err != nil {
 			return err
@@ -207,6 +264,15 @@ func handleGroup(tx *readmodel.Tx, env *events.Envelope, ev events.Event) error 
 		return tx.TouchGroup(e.GroupID, env.Time, env.Version, env.OriginNode)
 	}
 	return nil
+}
+
+// stillMember returns userID if they are still an active member of g, else
+// "" (nobody is notified): whoever left a group hears nothing more of it.
+func stillMember(g readmodel.GroupInfo, userID string) string {
+	if _, ok := g.Members[userID]; ok {
+		return userID
+	}
+	return ""
 }
 
 func handleNotificationRead(tx *readmodel.Tx, env *events.Envelope, ev events.Event) error {

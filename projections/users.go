@@ -18,6 +18,7 @@ func (UsersProjection) EventTypes() []string {
 		events.UserRegistered{}.EventType(),
 		events.UserProfileChanged{}.EventType(),
 		events.UserPasswordChanged{}.EventType(),
+		events.UserTokenRevoked{}.EventType(),
 	}
 }
 
@@ -33,6 +34,8 @@ func (UsersProjection) Handle(tx *readmodel.Tx, env *events.Envelope, ev events.
 		return tx.UpdateUserProfile(e.UserID, e.DisplayName, e.Email, env.Time, env.Version, env.OriginNode)
 	case events.UserPasswordChanged:
 		return tx.UpdateUserPassword(e.UserID, e.PasswordHash, env.Time, env.Version, env.OriginNode)
+	case events.UserTokenRevoked:
+		return tx.RevokeToken(e.UserID, e.TokenID, e.ExpiresAt, env.Time, env.Version)
 	}
 	return nil
 }

@@ -181,6 +181,12 @@ func (t *Tx) SetParticipant(appointmentID, userID, status string, version int64,
 	return nil
 }
 
+// RemoveParticipant takes userID off an appointment's participants.
+func (t *Tx) RemoveParticipant(appointmentID, userID string) error {
+	return t.execOne("remove participant "+userID+" of "+appointmentID,
+		`DELETE FROM participants WHERE appointment_id = ? AND user_id = ?`, appointmentID, userID)
+}
+
 // AppointmentInfo is what the projection needs of an appointment to word
 // notifications about it.
 type AppointmentInfo struct {

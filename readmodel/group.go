@@ -26,14 +26,16 @@ func scanGroup(r interface{ Scan(...any) error }, g *agenda.Group, extra ...any)
 }
 
 // Group returns a group with its members, most senior first, as viewerID
-// sees it. ENOTFOUND if there is no such group or viewerID is not in it:
-// a non-member cannot tell which.
+// sees it; people invited but not yet members are listed with status
+// "invited". ENOTFOUND if there is no such group or viewerID is not an
+// active member of it: a non-member (an invited person included) cannot
+// tell which.
 func (db *DB) Group(ctx context.Context, id, viewerID string) (agenda.Group, error) {
 	// One statement, so the group and its members come from one snapshot.
-	rows, err := db.query(ctx, selectGroup+`, m.user_id, COALESCE(u.username, ''), m.rank, m.joined_at,
+	rows, err := db.query(ctx, selectGroup+`, m.user_id, COALESCE(u.username, ''), m.rank, m.status, m.joined_at,
 		m.version, m.origin_node
 		FROM groups g JOIN group_members m ON m.group_id = g.id LEFT JOIN users u ON u.id = m.user_id
-		WHERE g.id = ? ORDER BY m.rank DESC, u.username, m.user_id`, id)
+		WHERE g.id = ? ORDER BY m.status, m.rank DESC, u.username, m.user_id`, id)
 	if err != nil {
 		return agenda.Group{}, fmt.Errorf("read group %s: %w", id, err)
 	}
@@ -44,13 +46,16 @@ func (db *DB) Group(ctx context.Context, id, viewerID string) (agenda.Group, err
 	for rows.Next() {
 		var m agenda.Member
 		var joined int64
-		if err := scanGroup(rows, &g, &m.UserID, &m.Username, &m.Rank, &joined, &m.Version, &m.OriginNode); err != nil {
+		if err := scanGroup(rows, &g, &m.UserID, &m.Username, &m.Rank, &m.Status, &joined, &m.Version, &m.OriginNode); err != nil {
 			return agenda.Group{}, fmt.Errorf("read group %s: %w", id, err)
 		}
 		m.JoinedAt = time.Unix(0, joined).UTC()
 		g.Members = append(g.Members, m)
-		if m.UserID == viewerID {
+		if m.UserID == viewerID && m.Active() {
 			isMember, g.MyRank = true, m.Rank
+		}
+		if m.Active() {
+			g.MemberCount++
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -59,16 +64,15 @@ func (db *DB) Group(ctx context.Context, id, viewerID string) (agenda.Group, err
 	if !isMember {
 		return agenda.Group{}, agenda.Errorf(agenda.ENOTFOUND, "group not found")
 	}
-	g.MemberCount = len(g.Members)
 	return g, nil
 }
 
-// GroupsOf returns the groups userID is a member of, by name.
+// GroupsOf returns the groups userID is an active member of, by name.
 func (db *DB) GroupsOf(ctx context.Context, userID string) ([]agenda.Group, error) {
 	rows, err := db.query(ctx, selectGroup+`, m.rank,
-		(SELECT COUNT(*) FROM group_members c WHERE c.group_id = g.id)
+		(SELECT COUNT(*) FROM group_members c WHERE c.group_id = g.id AND c.status = ?2)
 		FROM group_members m JOIN groups g ON g.id = m.group_id
-		WHERE m.user_id = ? ORDER BY g.name, g.id`, userID)
+		WHERE m.user_id = ?1 AND m.status = ?2 ORDER BY g.name, g.id`, userID, agenda.MemberActive)
 	if err != nil {
 		return nil, fmt.Errorf("read groups of %s: %w", userID, err)
 	}
@@ -93,12 +97,14 @@ func (db *DB) PendingGroupAppointments(ctx context.Context, groupID string) (int
 	return n, err
 }
 
-// GroupAgenda returns the blocking entries of every member of a group that
-// overlap [from, to), masked for viewerID: an entry shows its details only
-// if the viewer is the member, takes part in the appointment themselves
-// (it is in their own agenda), or (in a hierarchical group) outranks the
-// member and the appointment's privacy is full. ENOTFOUND if viewerID is
-// not a member.
+// GroupAgenda returns the blocking entries of every active member of a
+// group that overlap [from, to), masked for viewerID by agenda.SeesDetails:
+// an entry shows its details only if the viewer is the member, takes part in
+// the appointment themselves (it is in their own agenda), or (in a
+// hierarchical group) outranks the member, the appointment's privacy is full
+// and it is the member's personal appointment or one of this group. The rule
+// is evaluated in SQL, so a hidden entry's details are never read.
+// ENOTFOUND if viewerID is not an active member.
 func (db *DB) GroupAgenda(ctx context.Context, groupID, viewerID string, from, to time.Time) ([]agenda.MemberAgenda, error) {
 	// One read transaction, so the ranks, the entries and the details all
 	// come from the same snapshot: a rank or privacy change can never pair
@@ -134,16 +140,18 @@ func (db *DB) GroupAgenda(ctx context.Context, groupID, viewerID string, from, t
 
 	// Every member's blocking entries; the privacy of an entry is looked up
 	// only where it decides (a member ranked below the viewer).
-	rows, err = tx.Query(`WITH viewer AS (SELECT rank FROM group_members WHERE group_id = ?1 AND user_id = ?2)
+	rows, err = tx.Query(`WITH viewer AS (SELECT rank FROM group_members WHERE group_id = ?1 AND user_id = ?2
+			AND status = ?9)
 		SELECT m.user_id, COALESCE(u.username, ''), e.appointment_id, e.start_ns, e.end_ns, e.role,
 		CASE WHEN e.appointment_id IS NULL THEN 0
 			WHEN m.user_id = ?2 THEN 1
 			WHEN g.hierarchical AND v.rank > m.rank THEN
-				COALESCE((SELECT privacy = ?8 FROM appointments a WHERE a.id = e.appointment_id), 0)
+				COALESCE((SELECT a.privacy = ?8 AND (a.group_id = '' OR a.group_id = g.id)
+					FROM appointments a WHERE a.id = e.appointment_id), 0)
 			ELSE 0 END
 		FROM groups g
 		JOIN viewer v
-		JOIN group_members m ON m.group_id = g.id
+		JOIN group_members m ON m.group_id = g.id AND m.status = ?9
 		LEFT JOIN users u ON u.id = m.user_id
 		LEFT JOIN agenda_entries e ON e.user_id = m.user_id AND e.role IN (?5, ?6, ?7)
 			AND e.start_ns > ?3 - `+lookBackOf("m.user_id")+`
@@ -151,7 +159,7 @@ func (db *DB) GroupAgenda(ctx context.Context, groupID, viewerID string, from, t
 		WHERE g.id = ?1
 		ORDER BY m.rank DESC, u.username, m.user_id, e.start_ns, e.appointment_id`,
 		groupID, viewerID, from.UnixNano(), to.UnixNano(), agenda.RoleOwner, agenda.RoleAuto, agenda.RoleAccepted,
-		agenda.PrivacyFull)
+		agenda.PrivacyFull, agenda.MemberActive)
 	if err != nil {
 		return nil, fmt.Errorf("read agenda of group %s: %w", groupID, err)
 	}
@@ -243,18 +251,20 @@ func appointmentDetails(tx *sql.Tx, ids []string) (map[string]agenda.AgendaEntry
 	return out, nil
 }
 
-// GroupBusy returns the busy intervals of every member of a group that
-// overlap [from, to), unordered. ENOTFOUND if viewerID is not a member.
+// GroupBusy returns the busy intervals of every active member of a group
+// that overlap [from, to), unordered. ENOTFOUND if viewerID is not an
+// active member.
 func (db *DB) GroupBusy(ctx context.Context, groupID, viewerID string, from, to time.Time) ([]agenda.Interval, error) {
 	rows, err := db.query(ctx, `SELECT
-		(SELECT rank FROM group_members WHERE group_id = ?1 AND user_id = ?2),
+		(SELECT rank FROM group_members WHERE group_id = ?1 AND user_id = ?2 AND status = ?8),
 		COALESCE(e.start_ns, 0), COALESCE(e.end_ns, 0)
 		FROM group_members m
 		LEFT JOIN agenda_entries e ON e.user_id = m.user_id AND e.role IN (?5, ?6, ?7)
 			AND e.start_ns > ?3 - COALESCE((SELECT max_duration_ns FROM agenda_streams s WHERE s.user_id = m.user_id), 0)
 			AND e.start_ns < ?4 AND e.end_ns > ?3
-		WHERE m.group_id = ?1`,
-		groupID, viewerID, from.UnixNano(), to.UnixNano(), agenda.RoleOwner, agenda.RoleAuto, agenda.RoleAccepted)
+		WHERE m.group_id = ?1 AND m.status = ?8`,
+		groupID, viewerID, from.UnixNano(), to.UnixNano(), agenda.RoleOwner, agenda.RoleAuto, agenda.RoleAccepted,
+		agenda.MemberActive)
 	if err != nil {
 		return nil, fmt.Errorf("read busy time of group %s: %w", groupID, err)
 	}
@@ -330,7 +340,8 @@ func (t *Tx) DeleteGroup(id string) error {
 	return t.execOne("delete group "+id, `DELETE FROM groups WHERE id = ?`, id)
 }
 
-// SetMember adds a member or changes their rank.
+// SetMember adds an active member or changes the rank of a member or an
+// invited person.
 func (t *Tx) SetMember(groupID, userID string, rank int, at time.Time, version int64, origin string) error {
 	_, err := t.exec(`INSERT INTO group_members (group_id, user_id, rank, joined_at, version, origin_node)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (group_id, user_id) DO UPDATE SET rank = excluded.rank,
@@ -342,7 +353,7 @@ func (t *Tx) SetMember(groupID, userID string, rank int, at time.Time, version i
 	return nil
 }
 
-// RemoveMember takes a user out of a group.
+// RemoveMember takes a user out of a group (or ends their invitation).
 func (t *Tx) RemoveMember(groupID, userID string) error {
 	return t.execOne("remove member "+userID+" of "+groupID,
 		`DELETE FROM group_members WHERE group_id = ? AND user_id = ?`, groupID, userID)
@@ -351,32 +362,45 @@ func (t *Tx) RemoveMember(groupID, userID string) error {
 // GroupInfo is what the projection needs of a group to word notifications.
 type GroupInfo struct {
 	ID, Name, CreatorID string
-	// Members maps each member to their rank.
+	Hierarchical        bool
+	// Members maps each active member to their rank.
 	Members map[string]int
+	// Invited maps each invited person to their invitation.
+	Invited map[string]Invitee
+}
+
+// Invitee is a pending invitation as the projection sees it.
+type Invitee struct {
+	By   string
+	Rank int
 }
 
 // GroupInfo reads a group inside the projection's transaction.
 func (t *Tx) GroupInfo(id string) (GroupInfo, error) {
-	g := GroupInfo{Members: map[string]int{}}
-	err := t.tx.QueryRowContext(t.ctx, `SELECT id, name, creator_id FROM groups WHERE id = ?`, id).
-		Scan(&g.ID, &g.Name, &g.CreatorID)
+	g := GroupInfo{Members: map[string]int{}, Invited: map[string]Invitee{}}
+	err := t.tx.QueryRowContext(t.ctx, `SELECT id, name, creator_id, hierarchical FROM groups WHERE id = ?`, id).
+		Scan(&g.ID, &g.Name, &g.CreatorID, &g.Hierarchical)
 	if errors.Is(err, sql.ErrNoRows) {
 		return g, fmt.Errorf("group %s not in the read model", id)
 	} else if err != nil {
 		return g, err
 	}
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT user_id, rank FROM group_members WHERE group_id = ?`, id)
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT user_id, rank, status, invited_by FROM group_members WHERE group_id = ?`, id)
 	if err != nil {
 		return g, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var u string
+		var u, status, by string
 		var r int
-		if err := rows.Scan(&u, &r); err != nil {
+		if err := rows.Scan(&u, &r, &status, &by); err != nil {
 			return g, err
 		}
-		g.Members[u] = r
+		if status == agenda.MemberInvited {
+			g.Invited[u] = Invitee{By: by, Rank: r}
+		} else {
+			g.Members[u] = r
+		}
 	}
 	return g, rows.Err()
 }

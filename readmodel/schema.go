@@ -2,7 +2,7 @@ package readmodel
 
 // SchemaVersion changes whenever the schema below does; a read model file
 // with another version is discarded and rebuilt from the event store.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // Times are stored as Unix nanoseconds so range queries compare integers.
 const schema = `
@@ -20,12 +20,26 @@ CREATE TABLE users (
 	display_fold  TEXT    NOT NULL,
 	email         TEXT    NOT NULL,
 	password_hash TEXT    NOT NULL,
+	-- token_epoch counts password changes: a login token is valid only
+	-- with the epoch it was issued at. tokens_version is the version of
+	-- the user's token stream (logouts).
+	token_epoch    INTEGER NOT NULL DEFAULT 0,
+	tokens_version INTEGER NOT NULL DEFAULT 0,
 	created_at    INTEGER NOT NULL,
 	updated_at    INTEGER NOT NULL,
 	version       INTEGER NOT NULL,
 	origin_node   TEXT    NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX users_by_display_fold ON users (display_fold);
+
+-- Login tokens ended by logging out, until they would have expired
+-- anyway (expires_at, Unix nanoseconds).
+CREATE TABLE revoked_tokens (
+	token_id   TEXT    PRIMARY KEY,
+	user_id    TEXT    NOT NULL,
+	expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX revoked_tokens_by_expiry ON revoked_tokens (expires_at);
 
 CREATE TABLE appointments (
 	id          TEXT    PRIMARY KEY,
@@ -98,11 +112,16 @@ CREATE TABLE groups (
 	origin_node  TEXT    NOT NULL
 ) WITHOUT ROWID;
 
--- version is the group stream's version when the row last changed.
+-- version is the group stream's version when the row last changed. status
+-- is 'active' for a member, 'invited' for someone invited who has not
+-- answered yet (invited_by invited them; joined_at is then the time of the
+-- invitation). Invited people see nothing of the group and count nowhere.
 CREATE TABLE group_members (
 	group_id    TEXT    NOT NULL,
 	user_id     TEXT    NOT NULL,
 	rank        INTEGER NOT NULL,
+	status      TEXT    NOT NULL DEFAULT 'active',
+	invited_by  TEXT    NOT NULL DEFAULT '',
 	joined_at   INTEGER NOT NULL,
 	version     INTEGER NOT NULL,
 	origin_node TEXT    NOT NULL,
@@ -152,7 +171,7 @@ var Projections = []string{ProjectionUsers, ProjectionAgenda}
 
 // projectionTables lists the tables each projection owns, cleared on rebuild.
 var projectionTables = map[string][]string{
-	ProjectionUsers: {"users"},
+	ProjectionUsers: {"users", "revoked_tokens"},
 	ProjectionAgenda: {"appointments", "agenda_entries", "agenda_streams", "participants",
 		"groups", "group_members", "notifications", "notification_streams"},
 }

@@ -11,12 +11,14 @@ import (
 	"github.com/agendahq/agenda"
 )
 
-const selectUser = `SELECT id, username, display_name, email, password_hash, created_at, version, origin_node FROM users`
+const selectUser = `SELECT id, username, display_name, email, password_hash, token_epoch, tokens_version, created_at,
+	version, origin_node FROM users`
 
 func scanUser(r interface{ Scan(...any) error }) (agenda.User, error) {
 	var u agenda.User
 	var created int64
-	err := r.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Email, &u.PasswordHash, &created, &u.Version, &u.OriginNode)
+	err := r.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Email, &u.PasswordHash, &u.TokenEpoch, &u.TokensVersion,
+		&created, &u.Version, &u.OriginNode)
 	u.CreatedAt = time.Unix(0, created).UTC()
 	return u, err
 }
@@ -41,6 +43,23 @@ func (db *DB) UserByUsername(ctx context.Context, username string) (agenda.User,
 		return u, fmt.Errorf("read user %q: %w", username, err)
 	}
 	return u, nil
+}
+
+// TokenState returns what the read model knows of userID's login tokens:
+// their epoch, and whether the token tokenID was revoked. One indexed
+// statement, as it runs on every authenticated request. ENOTFOUND if there
+// is no such user.
+func (db *DB) TokenState(ctx context.Context, userID, tokenID string) (agenda.TokenState, error) {
+	var s agenda.TokenState
+	err := db.queryRow(ctx, `SELECT token_epoch,
+		EXISTS (SELECT 1 FROM revoked_tokens WHERE token_id = ?2 AND user_id = ?1)
+		FROM users WHERE id = ?1`, userID, tokenID).Scan(&s.Epoch, &s.Revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, agenda.Errorf(agenda.ENOTFOUND, "user not found")
+	} else if err != nil {
+		return s, fmt.Errorf("read token state of %s: %w", userID, err)
+	}
+	return s, nil
 }
 
 // SearchUsers returns up to limit users whose username or display name
@@ -89,8 +108,23 @@ func (t *Tx) UpdateUserProfile(id, displayName, email string, at time.Time, vers
 		displayName, strings.ToLower(displayName), email, at.UnixNano(), version, origin, id)
 }
 
-// UpdateUserPassword changes a user's password hash.
+// UpdateUserPassword changes a user's password hash and moves their token
+// epoch, which ends every login token issued before.
 func (t *Tx) UpdateUserPassword(id, hash string, at time.Time, version int64, origin string) error {
-	return t.execOne("update password of "+id, `UPDATE users SET password_hash = ?, updated_at = ?,
-		version = ?, origin_node = ? WHERE id = ?`, hash, at.UnixNano(), version, origin, id)
+	return t.execOne("update password of "+id, `UPDATE users SET password_hash = ?, token_epoch = token_epoch + 1,
+		updated_at = ?, version = ?, origin_node = ? WHERE id = ?`, hash, at.UnixNano(), version, origin, id)
+}
+
+// RevokeToken records that a user logged a token out; tokensVersion is the
+// version of their token stream. Revocations of tokens that expired before
+// at are forgotten (an expired token is refused anyway).
+func (t *Tx) RevokeToken(userID, tokenID string, expiresAt, at time.Time, tokensVersion int64) error {
+	if _, err := t.exec(`DELETE FROM revoked_tokens WHERE expires_at < ?`, at.UnixNano()); err != nil {
+		return fmt.Errorf("forget expired revocations: %w", err)
+	}
+	if _, err := t.exec(`INSERT INTO revoked_tokens (token_id, user_id, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT (token_id) DO NOTHING`, tokenID, userID, expiresAt.UnixNano()); err != nil {
+		return fmt.Errorf("revoke token of %s: %w", userID, err)
+	}
+	return t.execOne("note token stream of "+userID, `UPDATE users SET tokens_version = ? WHERE id = ?`, tokensVersion, userID)
 }

@@ -618,12 +618,21 @@ func TestE2EMinPosition(t *testing.T) {
 
 	// The server waits up to its ReadWait (5s by default) before giving up,
 	// so this case runs in parallel with the rest of the package.
-	t.Run("far in the future is unavailable", func(t *testing.T) {
+	t.Run("far beyond the log is refused at once", func(t *testing.T) {
+		e := expectError(t, ana.withT(t).do("GET", agenda+"&min_position="+strconv.FormatInt(pos+1_000_000, 10), nil),
+			http.StatusBadRequest, "invalid")
+		expectField(t, e, "min_position")
+		if h, _ := e.Details["head"].(float64); int64(h) < pos {
+			t.Errorf("details.head = %v, want at least %d", e.Details["head"], pos)
+		}
+	})
+
+	t.Run("a little in the future is waited for, then unavailable", func(t *testing.T) {
 		t.Parallel()
 		c := newClient(t, n)
 		c.token = ana.token
 		start := time.Now()
-		r := c.do("GET", agenda+"&min_position="+strconv.FormatInt(pos+1_000_000, 10), nil)
+		r := c.do("GET", agenda+"&min_position="+strconv.FormatInt(pos+100, 10), nil)
 		elapsed := time.Since(start)
 		expectError(t, r, http.StatusServiceUnavailable, "unavailable")
 		if ra := r.Header.Get("Retry-After"); ra == "" {

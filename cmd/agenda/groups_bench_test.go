@@ -33,6 +33,7 @@ func benchGroup(b *testing.B, n *Node, members int) ([]*client, string) {
 	users[0].do("POST", "/api/groups", map[string]any{"name": "Bench", "hierarchical": true}).expect(b, http.StatusCreated).JSON(b, &g)
 	for _, u := range users[1:] {
 		users[0].do("POST", "/api/groups/"+g.ID+"/members", map[string]any{"user_id": u.userID}).expect(b, http.StatusCreated)
+		u.do("POST", "/api/groups/"+g.ID+"/accept", nil).expect(b, http.StatusOK) // membership is by consent
 	}
 	return users, g.ID
 }

@@ -47,6 +47,8 @@ func TestE2EGroupsConcurrentBookingsNeverDoubleBook(t *testing.T) {
 		}
 		users[0].do("POST", "/api/groups/"+dept.ID+"/members", map[string]any{"user_id": ids[i], "rank": rank}).expect(t, http.StatusCreated)
 		users[0].do("POST", "/api/groups/"+club.ID+"/members", map[string]any{"user_id": ids[i]}).expect(t, http.StatusCreated)
+		users[i].do("POST", "/api/groups/"+dept.ID+"/accept", nil).expect(t, http.StatusOK)
+		users[i].do("POST", "/api/groups/"+club.ID+"/accept", nil).expect(t, http.StatusOK)
 	}
 
 	// Slots on one morning, every 15 minutes, 30 to 90 minutes long: many

@@ -64,7 +64,57 @@ func (g *groupPlay) write(t testing.TB, c *client, method, path string, body any
 	if p := positionOf(t, r); p > g.pos {
 		g.pos = p
 	}
+	g.answerIsTheStateWritten(t, c, path, r)
 	return r
+}
+
+// answerIsTheStateWritten checks that the resource a write answers with
+// (appointment, group, membership) is the resource as stored right after it: scenarios write one thing at
+// a time, so a read at the write's position must show exactly the answer
+// (which commands build from their own events, not from a read-back).
+func (g *groupPlay) answerIsTheStateWritten(t testing.TB, c *client, path string, r *response) {
+	t.Helper()
+	if len(r.Body) == 0 || r.Status == http.StatusNoContent {
+		return
+	}
+	body := json.RawMessage(r.Body)
+	parts := strings.Split(strings.TrimPrefix(path, "/api/"), "/")
+	// readPath is where the resource the write answered with is read.
+	var readPath func(answered map[string]any) string
+	switch {
+	case parts[0] == "appointments" && len(parts) == 3: // accept, decline
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(r.Body, &m); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		body = m["appointment"]
+		readPath = func(a map[string]any) string { return "/api/appointments/" + a["id"].(string) }
+	case parts[0] == "appointments", parts[0] == "groups" && len(parts) == 3 && parts[2] == "appointments":
+		readPath = func(a map[string]any) string { return "/api/appointments/" + a["id"].(string) }
+	case parts[0] == "groups" && len(parts) <= 2: // create, change
+		readPath = func(a map[string]any) string { return "/api/groups/" + a["id"].(string) }
+	case parts[0] == "groups" && len(parts) >= 3 && (parts[2] == "members" || parts[2] == "accept"):
+		readPath = func(a map[string]any) string { return "/api/groups/" + parts[1] + "/members/" + a["user_id"].(string) }
+	default:
+		return
+	}
+	var answered map[string]any
+	if err := json.Unmarshal(body, &answered); err != nil {
+		t.Fatalf("%s: answer is not a resource: %v", path, err)
+	}
+	at := readPath(answered)
+	stored := c.withT(t).do("GET", at+"?min_position="+strconv.FormatInt(positionOf(t, r), 10), nil)
+	if stored.Status != http.StatusOK {
+		t.Fatalf("GET %s after %s: %d %s", at, path, stored.Status, stored.Body)
+	}
+	var read map[string]any
+	stored.JSON(t, &read)
+	if !reflect.DeepEqual(answered, read) {
+		t.Fatalf("%s answered\n%s\nbut %s as stored right after it is\n%s", path, body, at, stored.Body)
+	}
+	if et := r.Header.Get("ETag"); et != "" && et != stored.Header.Get("ETag") {
+		t.Fatalf("%s answered ETag %s, %s has %s", path, et, at, stored.Header.Get("ETag"))
+	}
 }
 
 // refuse sends a request that must fail with status and code and leave no
@@ -139,6 +189,7 @@ type apiMember struct {
 	UserID     string    `json:"user_id"`
 	Username   string    `json:"username"`
 	Rank       int       `json:"rank"`
+	Status     string    `json:"status"`
 	JoinedAt   time.Time `json:"joined_at"`
 	Version    int64     `json:"version"`
 	OriginNode string    `json:"origin_node"`
@@ -146,7 +197,7 @@ type apiMember struct {
 
 var (
 	groupKeys  = []string{"id", "name", "description", "hierarchical", "creator_id", "my_rank", "member_count", "created_at", "updated_at", "version", "origin_node"}
-	memberKeys = []string{"user_id", "username", "rank", "joined_at", "version", "origin_node"}
+	memberKeys = []string{"user_id", "username", "rank", "status", "joined_at", "version", "origin_node"}
 )
 
 // decodeGroup checks that body is exactly a Group (with members if one group
@@ -429,17 +480,39 @@ func (g *groupPlay) createGroup(t testing.TB, c *client, name string, hierarchic
 	return grp
 }
 
-// addMember adds who to grp as c with body (user_id or username, rank) and
-// checks the member answered.
-func (g *groupPlay) addMember(t testing.TB, c *client, grp apiGroup, who *client, body map[string]any, wantRank int) apiMember {
+// invite invites who to grp as c with body (user_id or username, rank) and
+// checks the invitation answered: a member with status invited.
+func (g *groupPlay) invite(t testing.TB, c *client, grp apiGroup, who *client, body map[string]any, wantRank int) apiMember {
 	t.Helper()
 	r := g.write(t, c, "POST", "/api/groups/"+grp.ID+"/members", body, http.StatusCreated)
 	m := decodeMember(t, r.Body)
-	if m.UserID != who.userID || m.Username != g.who(who) || m.Rank != wantRank {
-		t.Fatalf("added member = %+v, want %s with rank %d", m, g.who(who), wantRank)
+	if m.UserID != who.userID || m.Username != g.who(who) || m.Rank != wantRank || m.Status != "invited" {
+		t.Fatalf("invited member = %+v, want %s invited with rank %d", m, g.who(who), wantRank)
 	}
 	expectETag(t, r, m.Version)
 	return m
+}
+
+// accept accepts who's invitation to grp and checks the membership
+// answered: status active.
+func (g *groupPlay) accept(t testing.TB, who *client, grp apiGroup, wantRank int) apiMember {
+	t.Helper()
+	r := g.write(t, who, "POST", "/api/groups/"+grp.ID+"/accept", nil, http.StatusOK)
+	m := decodeMember(t, r.Body)
+	if m.UserID != who.userID || m.Rank != wantRank || m.Status != "active" {
+		t.Fatalf("accepted member = %+v, want %s active with rank %d", m, g.who(who), wantRank)
+	}
+	expectETag(t, r, m.Version)
+	return m
+}
+
+// addMember adds who to grp as c with body (user_id or username, rank):
+// membership is by consent, so c invites and who accepts. It returns the
+// active member.
+func (g *groupPlay) addMember(t testing.TB, c *client, grp apiGroup, who *client, body map[string]any, wantRank int) apiMember {
+	t.Helper()
+	g.invite(t, c, grp, who, body, wantRank)
+	return g.accept(t, who, grp, wantRank)
 }
 
 // groupAppointment creates a group appointment as c.
@@ -571,14 +644,20 @@ func TestE2EGroupsHierarchyImposes(t *testing.T) {
 	// Who was told what.
 	imposed := note{"imposed", apptNote(meeting, "confirmed", hugo.userID)}
 	invited := note{"invitation", apptNote(meeting, "confirmed", hugo.userID)}
+	// Membership is by consent: each was invited by dora, and dora heard
+	// of each acceptance.
 	added := func(c *client, rank int) note {
-		return note{"member_added", groupNote(dept, "Engineering", dora.userID, c.userID, "rank", rank)}
+		return note{"group_invitation", map[string]any{"group_id": dept.ID, "group_name": "Engineering", "by": dora.userID,
+			"rank": rank, "hierarchical": true}}
+	}
+	joined := func(c *client, rank int) note {
+		return note{"member_added", groupNote(dept, "Engineering", c.userID, c.userID, "rank", rank)}
 	}
 	g.expectNotes(t, sam, imposed, added(sam, 100))
 	g.expectNotes(t, sue, imposed, added(sue, 100))
 	g.expectNotes(t, syd, imposed, added(syd, 0))
 	g.expectNotes(t, pia, invited, added(pia, 500))
-	g.expectNotes(t, dora, invited) // the creator is not told she added herself
+	g.expectNotes(t, dora, invited, joined(syd, 0), joined(sue, 100), joined(sam, 100), joined(pia, 500), joined(hugo, 500))
 	g.expectNotes(t, hugo, added(hugo, 500))
 
 	// Imposed time blocks: syd cannot book over it, and sees why in full.
@@ -634,16 +713,22 @@ func TestE2EGroupsFlatStudyGroup(t *testing.T) {
 	g.addMember(t, lea, club, max, map[string]any{"username": "max"}, 0)
 	g.addMember(t, max, club, noa, map[string]any{"user_id": noa.userID}, 0)        // any member may add
 	g.addMember(t, noa, club, ola, map[string]any{"username": "ola", "rank": 0}, 0) // rank 0 is the only rank
-	var grp apiGroup
-	grp = decodeGroup(t, g.read(t, ola, "/api/groups/"+club.ID, nil), true)
+	grp := decodeGroup(t, g.read(t, ola, "/api/groups/"+club.ID, nil), true)
 	if want := []string{"lea:0", "max:0", "noa:0", "ola:0"}; !slices.Equal(ranks(grp.Members), want) || grp.Hierarchical {
 		t.Fatalf("members = %v, want %v", ranks(grp.Members), want)
 	}
 	evening, night := at(17, 0), at(23, 0)
-	added := func(c, by *client) []note {
-		return []note{{"member_added", groupNote(club, "Study group", by.userID, c.userID, "rank", 0)}}
+	// Membership by consent: each was invited (group_invitation) and whoever
+	// invited them heard they joined (member_added); newest first.
+	invitedBy := func(by *client) note {
+		return note{"group_invitation", map[string]any{"group_id": club.ID, "group_name": "Study group", "by": by.userID,
+			"rank": 0, "hierarchical": false}}
 	}
-	addedBy := map[string][]note{lea.userID: nil, max.userID: added(max, lea), noa.userID: added(noa, max), ola.userID: added(ola, noa)}
+	joined := func(c *client) note {
+		return note{"member_added", groupNote(club, "Study group", c.userID, c.userID, "rank", 0)}
+	}
+	addedBy := map[string][]note{lea.userID: {joined(max)}, max.userID: {joined(noa), invitedBy(lea)},
+		noa.userID: {joined(ola), invitedBy(max)}, ola.userID: {invitedBy(noa)}}
 
 	// Meeting 1: pending until everyone accepted.
 	m1 := g.groupAppointment(t, max, club, slot("Study session", at(18, 0), at(20, 0)))
@@ -1196,7 +1281,8 @@ func TestE2EGroupsLifecycle(t *testing.T) {
 	gp := "/api/groups/" + club.ID
 	for _, c := range []*client{lou, mia, ned} {
 		g.addMember(t, kim, club, c, map[string]any{"user_id": c.userID}, 0)
-		g.expectNotes(t, c, note{"member_added", groupNote(club, "Book club", kim.userID, c.userID, "rank", 0)})
+		g.expectNotes(t, c, note{"group_invitation", map[string]any{"group_id": club.ID, "group_name": "Book club",
+			"by": kim.userID, "rank": 0, "hierarchical": false}})
 	}
 
 	// Renaming: the creator only, If-Match honoured.
@@ -1238,12 +1324,17 @@ func TestE2EGroupsLifecycle(t *testing.T) {
 	if len(list) != 0 {
 		t.Fatalf("mia's groups after leaving = %+v", list)
 	}
-	g.expectNotes(t, kim, note{"member_removed", groupNote(club, "Readers", mia.userID, mia.userID, "left", true)})
+	// Kim invited them all, and heard as each joined.
+	joined := func(c *client) note {
+		return note{"member_added", groupNote(club, "Book club", c.userID, c.userID, "rank", 0)}
+	}
+	g.expectNotes(t, kim, note{"member_removed", groupNote(club, "Readers", mia.userID, mia.userID, "left", true)},
+		joined(ned), joined(mia), joined(lou))
 	// Kim removes ned: ned is told, and is out.
 	g.write(t, kim, "DELETE", gp+"/members/"+ned.userID, nil, http.StatusNoContent)
 	g.expectNotes(t, ned,
 		note{"member_removed", groupNote(club, "Readers", kim.userID, ned.userID, "left", false)},
-		note{"member_added", groupNote(club, "Book club", kim.userID, ned.userID, "rank", 0)})
+		note{"group_invitation", map[string]any{"group_id": club.ID, "group_name": "Book club", "by": kim.userID, "rank": 0, "hierarchical": false}})
 	g.notFound(t, ned, gp)
 	if got := decodeGroup(t, g.read(t, lou, gp, nil), true); !slices.Equal(ranks(got.Members), []string{"kim:0", "lou:0"}) || got.MemberCount != 2 {
 		t.Fatalf("members after mia and ned = %v (count %d)", ranks(got.Members), got.MemberCount)
@@ -1278,7 +1369,8 @@ func TestE2EGroupsLifecycle(t *testing.T) {
 	g.expectNotes(t, kim,
 		note{"cancelled", apptNote(chapter, "cancelled", lou.userID, "reason", "deleted")},
 		note{"invitation", apptNote(chapter, "pending", lou.userID)},
-		note{"member_removed", groupNote(club, "Readers", mia.userID, mia.userID, "left", true)})
+		note{"member_removed", groupNote(club, "Readers", mia.userID, mia.userID, "left", true)},
+		joined(ned), joined(mia), joined(lou))
 
 	// A hierarchical team: ranks change, and the last one out deletes it.
 	ops := g.createGroup(t, kim, "Ops", true)
@@ -1296,17 +1388,18 @@ func TestE2EGroupsLifecycle(t *testing.T) {
 	expectNoTrace(t, g.n, before)
 	g.expectNotes(t, lou,
 		note{"rank_changed", groupNote(ops, "Ops", kim.userID, lou.userID, "rank", 20)},
-		note{"member_added", groupNote(ops, "Ops", kim.userID, lou.userID, "rank", 10)},
-		note{"member_added", groupNote(club, "Book club", kim.userID, lou.userID, "rank", 0)})
+		note{"group_invitation", map[string]any{"group_id": ops.ID, "group_name": "Ops", "by": kim.userID, "rank": 10, "hierarchical": true}},
+		note{"group_invitation", map[string]any{"group_id": club.ID, "group_name": "Book club", "by": kim.userID, "rank": 0, "hierarchical": false}})
 	g.write(t, lou, "DELETE", op+"/members/"+lou.userID, nil, http.StatusNoContent)
 	g.notFound(t, lou, op)
 	leftOps := note{"member_removed", groupNote(ops, "Ops", lou.userID, lou.userID, "left", true)}
-	if got := g.notifications(t, kim, ""); len(got) != 4 || !reflect.DeepEqual(note{got[0].Type, got[0].Payload}, g.roundTrip(leftOps)) {
+	// kim: 3 notes of the club, 3 club members joining, lou joining Ops, lou leaving it.
+	if got := g.notifications(t, kim, ""); len(got) != 8 || !reflect.DeepEqual(note{got[0].Type, got[0].Payload}, g.roundTrip(leftOps)) {
 		t.Fatalf("kim's notifications after lou left Ops: %+v", got)
 	}
 	g.write(t, kim, "DELETE", op+"/members/"+kim.userID, nil, http.StatusNoContent) // the last one
 	g.notFound(t, kim, op)
-	if got := g.notifications(t, kim, ""); len(got) != 4 { // no one is told of the last one leaving
+	if got := g.notifications(t, kim, ""); len(got) != 8 { // no one is told of the last one leaving
 		t.Fatalf("kim's notifications after leaving Ops last: %+v", got)
 	}
 	if gr, mr := groupRows(t, g.n, ops.ID); gr != 0 || mr != 0 {
@@ -1370,7 +1463,7 @@ func TestE2EGroupsLifecycle(t *testing.T) {
 	}
 	// New ones after read-all are unread.
 	g.addMember(t, kim, g.createGroup(t, kim, "Later", false), lou, map[string]any{"username": "lou"}, 0)
-	if got := g.notifications(t, lou, "?unread=true"); len(got) != 1 || got[0].Type != "member_added" {
+	if got := g.notifications(t, lou, "?unread=true"); len(got) != 1 || got[0].Type != "group_invitation" {
 		t.Fatalf("unread after a new membership: %+v", got)
 	}
 }

@@ -160,6 +160,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	// loses the race to writers on the leader several times in a row. Each
 	// retry is a few milliseconds; allow enough to outlast a burst.
 	n.commands.MaxRetries = 64
+	n.commands.Fresh = strongReads{n}.ReadBarrier
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -173,6 +174,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		Internal: n.agent.Handler(),
 		Reads:    strongReads{n},
 		Limits:   cmp.Or(c.Limits, agendahttp.DefaultLimits(runtime.NumCPU())),
+		Fence:    n.agent.Fence,
 	}
 	n.server = &http.Server{
 		Handler: srv.Handler(),
@@ -334,12 +336,24 @@ func (s nodeStatus) Readiness() agendahttp.Readiness {
 		r.Reason = "raft has stopped (removed from the cluster?)"
 	case leader == "":
 		r.Reason = "no leader known"
+	case s.n.agent.Refused():
+		r.Reason = "the cluster refuses this node's history as another's: move its data dir aside"
 	case !s.n.agent.IsMember():
 		r.Reason = "not (yet) in the cluster's configuration at this address"
+	case s.n.raft.VoteGated():
+		r.Reason = "catching up with the cluster before it may vote"
 	case !s.n.raft.CaughtUp():
 		r.Reason = "applying committed log entries"
 	case !s.n.projector.Healthy():
+		// Name the projection and the event it cannot apply: the
+		// operator's first question, answered without reading logs.
 		r.Reason = "a projection has stopped"
+		for _, st := range s.n.projector.Status() {
+			if st.State == "stopped" {
+				r.Reason = fmt.Sprintf("projection %s stopped at position %d: %s", st.Name, st.Position, st.LastError)
+				break
+			}
+		}
 	case r.Position < r.Head:
 		r.Reason = "read model catching up"
 	default:

@@ -350,6 +350,11 @@ func TestE2EPasswordChange(t *testing.T) {
 					t.Errorf("X-Agenda-Position = %d, want > %d", p, before.Head)
 				}
 				version++
+				// The change ended every older token, this one too.
+				expectError(t, ana.withT(t).do("GET", "/api/me", nil), http.StatusUnauthorized, "unauthorized")
+				fresh := ana.withT(t)
+				fresh.login("ana", st.loginOK[0])
+				ana.token = fresh.token
 			}
 			for _, p := range st.loginOK {
 				tryLogin(t, n, "ana", p).expect(t, http.StatusOK)

@@ -1,0 +1,68 @@
+package commands_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/commands"
+)
+
+// TestRefusalsAreConfirmedOnFreshState is finding 3 of issue 8: a PATCH sent
+// to a follower right after the create was acknowledged elsewhere found no
+// appointment in its lagging read model and answered 404. A refusal that
+// depends on what the command read is confirmed on fresh state (Fresh, a
+// read-index barrier) before it is answered; a node that cannot get fresh
+// state answers unavailable, never the stale refusal.
+func TestRefusalsAreConfirmedOnFreshState(t *testing.T) {
+	patch := commands.UpdateAppointment{ActorID: "ana", AppointmentID: "a1", Title: ptr("Retro")}
+
+	t.Run("the lagging read model catches up: the write succeeds", func(t *testing.T) {
+		read := world(t)
+		created := read.appointments["a1"]
+		delete(read.appointments, "a1") // not projected here yet
+		h := newHandlers(&fakeLog{}, read)
+		calls := 0
+		h.Fresh = func(context.Context) error {
+			calls++
+			read.mu.Lock()
+			read.appointments["a1"] = created
+			read.mu.Unlock()
+			return nil
+		}
+		res, err := h.UpdateAppointment(context.Background(), patch)
+		if err != nil {
+			t.Fatalf("UpdateAppointment = %v, want success once the read model caught up", err)
+		}
+		if calls != 1 {
+			t.Fatalf("Fresh called %d times, want 1", calls)
+		}
+		if res.Appointment == nil || res.Appointment.Title != "Retro" || res.Appointment.Version != created.Version+1 {
+			t.Fatalf("answer = %+v, want the patched appointment at version %d", res.Appointment, created.Version+1)
+		}
+	})
+	t.Run("no quorum to confirm: unavailable, not not_found", func(t *testing.T) {
+		read := world(t)
+		delete(read.appointments, "a1")
+		h := newHandlers(&fakeLog{}, read)
+		h.Fresh = func(context.Context) error {
+			return agenda.Errorf(agenda.EUNAVAILABLE, "no quorum")
+		}
+		_, err := h.UpdateAppointment(context.Background(), patch)
+		wantCode(t, err, agenda.EUNAVAILABLE, "")
+	})
+	t.Run("still refused on fresh state: the refusal stands", func(t *testing.T) {
+		read := world(t)
+		delete(read.appointments, "a1")
+		h := newHandlers(&fakeLog{}, read)
+		h.Fresh = func(context.Context) error { return nil }
+		_, err := h.UpdateAppointment(context.Background(), patch)
+		wantCode(t, err, agenda.ENOTFOUND, "")
+	})
+	t.Run("input errors need no confirmation", func(t *testing.T) {
+		h := newHandlers(&fakeLog{}, world(t))
+		h.Fresh = func(context.Context) error { t.Fatal("Fresh called for an input error"); return nil }
+		_, err := h.UpdateAppointment(context.Background(), commands.UpdateAppointment{ActorID: "ana", AppointmentID: "a1", Title: ptr(" ")})
+		wantCode(t, err, agenda.EINVALID, "title")
+	})
+}

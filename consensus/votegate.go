@@ -1,0 +1,223 @@
+package consensus
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/raft"
+)
+
+// A node that starts with no Raft state may have been a voter before: its
+// data dir was lost, and it came back with the same NODE_ID and address.
+// Raft's safety rests on a voter never forgetting what it acknowledged; an
+// emptied voter has forgotten, and hashicorp/raft lets a node with an empty
+// configuration grant its vote to anyone. With one other node cut off, the
+// emptied one and a stale follower form a majority that elects the stale
+// follower, and every write the lost disk had acknowledged vanishes.
+//
+// The vote gate closes that hole. A node that opens without Raft state (and
+// does not bootstrap alone) neither grants nor asks for votes — pre-votes
+// included — until its log holds everything the cluster had committed when
+// it asked: the cluster agent gets a read index from a confirmed leader and
+// calls OpenVoteGate with it; the gate opens once the local log reaches it.
+// Until then the node still replicates (it acknowledges entries like any
+// follower), it only takes no part in elections. Nodes that form a brand-new
+// cluster together, where nobody has any history to lose, open the gate when
+// they take part in the bootstrap (AllowVoting).
+//
+// The gate survives restarts: a marker file in the Raft directory is
+// written when the gate closes and removed when it opens, so a node that
+// crashes half-way through catching up comes back still gated.
+
+// voteGateFile marks a Raft directory whose node may not vote yet.
+const voteGateFile = "vote-gate"
+
+// errVoteGated is what an outbound vote request of a gated node fails with.
+var errVoteGated = errors.New("consensus: this node may not take part in elections until it has caught up with the cluster")
+
+// voteGate is open or closed; closed it refuses votes both ways.
+type voteGate struct {
+	closed atomic.Bool
+	marker string
+	logger *slog.Logger
+	mu     sync.Mutex // serialises opening
+}
+
+// newVoteGate returns the gate of the Raft directory dir: closed if the
+// directory is marked, or if fresh is true (then it is marked now).
+func newVoteGate(dir string, fresh bool, logger *slog.Logger) (*voteGate, error) {
+	g := &voteGate{marker: filepath.Join(dir, voteGateFile), logger: logger}
+	if _, err := os.Stat(g.marker); err == nil {
+		g.closed.Store(true)
+		return g, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("vote gate: %w", err)
+	}
+	if !fresh {
+		return g, nil
+	}
+	f, err := os.OpenFile(g.marker, os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("vote gate: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("vote gate: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("vote gate: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		return nil, err
+	}
+	g.closed.Store(true)
+	return g, nil
+}
+
+// open opens the gate for good (removing the marker); why is logged.
+func (g *voteGate) open(why string, attrs ...any) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.closed.Load() {
+		return nil
+	}
+	if err := os.Remove(g.marker); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("vote gate: %w", err)
+	}
+	if err := syncDir(filepath.Dir(g.marker)); err != nil {
+		return err
+	}
+	g.closed.Store(false)
+	g.logger.Info("this node may now vote in elections", append([]any{"why", why}, attrs...)...)
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// gatedTransport is the Raft transport with the vote gate in front: while
+// the gate is closed, vote and pre-vote requests are answered "not granted"
+// without reaching Raft, and this node's own are not sent. Everything else
+// passes through untouched.
+type gatedTransport struct {
+	*raft.NetworkTransport
+	gate    *voteGate
+	localID raft.ServerID
+	rpcs    chan raft.RPC
+	done    chan struct{}
+	once    sync.Once
+}
+
+var (
+	_ raft.Transport   = (*gatedTransport)(nil)
+	_ raft.WithPreVote = (*gatedTransport)(nil)
+	_ raft.WithClose   = (*gatedTransport)(nil)
+)
+
+func newGatedTransport(t *raft.NetworkTransport, gate *voteGate, localID raft.ServerID) *gatedTransport {
+	g := &gatedTransport{NetworkTransport: t, gate: gate, localID: localID,
+		rpcs: make(chan raft.RPC), done: make(chan struct{})}
+	go g.filter()
+	return g
+}
+
+// filter passes RPCs on to Raft, answering vote requests itself while the
+// gate is closed.
+func (g *gatedTransport) filter() {
+	in := g.NetworkTransport.Consumer()
+	for {
+		select {
+		case <-g.done:
+			return
+		case rpc := <-in:
+			if g.gate.closed.Load() && g.refuse(rpc) {
+				continue
+			}
+			select {
+			case g.rpcs <- rpc:
+			case <-g.done:
+				return
+			}
+		}
+	}
+}
+
+// refuse answers a vote or pre-vote request "not granted", at the
+// candidate's own term so that it neither steps down nor counts the vote.
+func (g *gatedTransport) refuse(rpc raft.RPC) bool {
+	header := raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte(g.localID),
+		Addr: g.EncodePeer(g.localID, g.LocalAddr())}
+	switch req := rpc.Command.(type) {
+	case *raft.RequestVoteRequest:
+		rpc.Respond(&raft.RequestVoteResponse{RPCHeader: header, Term: req.Term}, nil)
+		return true
+	case *raft.RequestPreVoteRequest:
+		rpc.Respond(&raft.RequestPreVoteResponse{RPCHeader: header, Term: req.Term}, nil)
+		return true
+	}
+	return false
+}
+
+// Consumer returns the filtered RPCs.
+func (g *gatedTransport) Consumer() <-chan raft.RPC { return g.rpcs }
+
+// RequestVote sends a vote request unless the gate is closed.
+func (g *gatedTransport) RequestVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestVoteRequest, resp *raft.RequestVoteResponse) error {
+	if g.gate.closed.Load() {
+		return errVoteGated
+	}
+	return g.NetworkTransport.RequestVote(id, target, args, resp)
+}
+
+// RequestPreVote sends a pre-vote request unless the gate is closed.
+func (g *gatedTransport) RequestPreVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestPreVoteRequest, resp *raft.RequestPreVoteResponse) error {
+	if g.gate.closed.Load() {
+		return errVoteGated
+	}
+	return g.NetworkTransport.RequestPreVote(id, target, args, resp)
+}
+
+// Close stops the filter and the transport.
+func (g *gatedTransport) Close() error {
+	g.once.Do(func() { close(g.done) })
+	return g.NetworkTransport.Close()
+}
+
+// VoteGated reports whether this node is still barred from elections
+// because it started without Raft state and has not yet caught up.
+func (n *Node) VoteGated() bool { return n.gate.closed.Load() }
+
+// OpenVoteGate opens the vote gate once this node's log reaches target, a
+// read index a confirmed leader gave (everything committed cluster-wide
+// when it was asked). It reports whether the gate is open.
+func (n *Node) OpenVoteGate(target uint64) (bool, error) {
+	if !n.gate.closed.Load() {
+		return true, nil
+	}
+	last := n.raft.LastIndex()
+	if target == 0 || last < target {
+		return false, nil
+	}
+	if err := n.gate.open("caught up with the cluster's commit index", "target", target, "last_index", last); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// AllowVoting opens the vote gate at once. Only for a node taking part in
+// the bootstrap of a new cluster, where no node has history to lose.
+func (n *Node) AllowVoting(why string) error { return n.gate.open(why) }

@@ -1,0 +1,168 @@
+package http
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/agendahq/agenda"
+)
+
+// Smaller input rules of issue 9 (point 11), each at the level it lives.
+
+func TestDecodeJSONRefusesWhatItCannotKeep(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, code, message string
+	}{
+		{name: "invalid UTF-8 in a string", body: "{\"title\":\"caf\xe9\"}", code: agenda.EINVALID, message: "request body is not valid UTF-8"},
+		{name: "a lone high surrogate", body: `{"title":"x\ud800y"}`, code: agenda.EINVALID},
+		{name: "a lone low surrogate", body: `{"title":"x\udc00"}`, code: agenda.EINVALID},
+		{name: "a high surrogate at the end", body: `{"title":"\ud83d"}`, code: agenda.EINVALID},
+		{name: "two high surrogates", body: `{"title":"\ud83d\ud83d"}`, code: agenda.EINVALID},
+		{name: "a surrogate pair is fine", body: `{"title":"\ud83d\ude00 party"}`},
+		{name: "an escaped backslash before u is no escape", body: `{"title":"C:\\ud800"}`},
+		{name: "plain UTF-8 is fine", body: `{"title":"Zoë's café 😀"}`},
+		{name: "truncated JSON is not empty", body: `{"title":"Lunch",`, code: agenda.EINVALID, message: "request body is truncated JSON"},
+		{name: "truncated after the brace", body: `{`, code: agenda.EINVALID, message: "request body is truncated JSON"},
+		{name: "truncated inside a string", body: `{"title":"Lun`, code: agenda.EINVALID, message: "request body is truncated JSON"},
+		{name: "empty is empty", body: ` `, code: agenda.EINVALID, message: "request body is empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := decodeJSON(strings.NewReader(tc.body), &appointmentRequest{})
+			wantDecodeErr(t, err, tc.code, "")
+			if tc.message != "" && agenda.ErrorMessage(err) != tc.message {
+				t.Errorf("message = %q, want %q", agenda.ErrorMessage(err), tc.message)
+			}
+		})
+	}
+}
+
+// failingReader fails like a connection whose client stalled.
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) {
+	return 0, errors.New("read tcp 127.0.0.1:8080->127.0.0.1:53412: i/o timeout")
+}
+
+func TestDecodeJSONReadErrorNamesNoAddress(t *testing.T) {
+	err := decodeJSON(io.MultiReader(strings.NewReader(`{"title":`), failingReader{}), &appointmentRequest{})
+	wantDecodeErr(t, err, agenda.EINVALID, "")
+	if msg := agenda.ErrorMessage(err); strings.Contains(msg, "127.0.0.1") || strings.Contains(msg, "tcp") {
+		t.Errorf("message %q leaks the connection", msg)
+	}
+}
+
+func TestParseTimeOffsets(t *testing.T) {
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{"2026-06-01T12:00:00Z", true},
+		{"2026-06-01T12:00:00+02:00", true},
+		{"2026-06-01T12:00:00-23:59", true},
+		{"2026-06-01T12:00:00+23:59", true},
+		{"2026-06-01T12:00:00.5+05:30", true},
+		{"2026-06-01T12:00:00+24:00", false},
+		{"2026-06-01T12:00:00-24:00", false},
+		{"2026-06-01T12:00:00+12:60", false},
+		{"2026-06-01T12:00:00+99:00", false},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			_, err := parseTime("start", tc.in)
+			if tc.ok {
+				wantDecodeErr(t, err, "", "")
+			} else {
+				wantDecodeErr(t, err, agenda.EINVALID, "start")
+			}
+		})
+	}
+}
+
+func TestParseIfMatch(t *testing.T) {
+	for _, tc := range []struct {
+		header string
+		want   int64
+		code   string
+	}{
+		{header: "", want: 0},
+		{header: `"3"`, want: 3},
+		{header: `3`, want: 3}, // quotes optional, as before
+		{header: `*`, want: 0}, // any current version
+		{header: ` * `, want: 0},
+		{header: `W/"3"`, want: neverMatches}, // strong comparison: a weak tag never matches
+		{header: `W/"3", "4"`, want: 4},
+		{header: `"abc"`, want: neverMatches}, // a tag that is none of ours
+		{header: `"4", W/"5"`, want: 4},
+		{header: `"", "7"`, want: 7},
+		{header: `"3", "4"`, code: agenda.EINVALID},
+		{header: `"3`, code: agenda.EINVALID},
+		{header: `W/3`, code: agenda.EINVALID},
+		{header: `"3"x`, code: agenda.EINVALID},
+		{header: `0`, code: agenda.EINVALID},
+		{header: `-1`, code: agenda.EINVALID},
+		{header: `abc`, code: agenda.EINVALID},
+	} {
+		t.Run(tc.header, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPatch, "/api/appointments/x", nil)
+			if tc.header != "" {
+				r.Header.Set("If-Match", tc.header)
+			}
+			got, err := parseIfMatch(r)
+			wantDecodeErr(t, err, tc.code, "")
+			if tc.code == "" && got != tc.want {
+				t.Errorf("parseIfMatch(%s) = %d, want %d", tc.header, got, tc.want)
+			}
+		})
+	}
+}
+
+// readyNode is a Node that is caught up at a given head.
+type readyNode struct{ head int64 }
+
+func (n readyNode) ClusterStatus() ClusterStatus { return ClusterStatus{} }
+func (n readyNode) Readiness() Readiness {
+	return Readiness{Ready: true, Status: "ready", Position: n.head, Head: n.head}
+}
+
+// slowQueries is at position 1; waiting for anything beyond fails at once
+// as if the read wait had run out.
+type slowQueries struct{ fakeQueries }
+
+func (q *slowQueries) WaitFor(_ context.Context, p int64) error {
+	if p > 1 {
+		return agenda.Errorf(agenda.EUNAVAILABLE, "read model has not reached %d", p)
+	}
+	return nil
+}
+
+func TestMinPositionFarInTheFuture(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		pos    string
+		status int
+	}{
+		{name: "reached", pos: "1", status: http.StatusOK},
+		{name: "just ahead: waited for", pos: "20", status: http.StatusServiceUnavailable},
+		{name: "far beyond the head: refused at once", pos: "1000000", status: http.StatusBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := newTestServer(t, &fakeCommands{}, &fakeQueries{})
+			s.Queries = &slowQueries{}
+			s.Node = readyNode{head: 1}
+			r := httptest.NewRequest("GET", "/api/me?min_position="+tc.pos, nil)
+			r.Header.Set("Authorization", bearer(t, s))
+			rec := httptest.NewRecorder()
+			s.Handler().ServeHTTP(rec, r)
+			if rec.Code != tc.status {
+				t.Fatalf("status = %d, want %d; body %s", rec.Code, tc.status, rec.Body)
+			}
+			if tc.status == http.StatusBadRequest && !strings.Contains(rec.Body.String(), `"field":"min_position"`) {
+				t.Errorf("body %s does not name min_position", rec.Body)
+			}
+		})
+	}
+}
