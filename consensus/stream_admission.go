@@ -137,7 +137,9 @@ func resolvePeers(ctx context.Context, addrs []string) map[string]bool {
 			continue
 		}
 		rctx, cancel := context.WithTimeout(ctx, time.Second)
-		ips, err := net.DefaultResolver.LookupHost(rctx, host)
+		// A name that does not resolve now counts as no peer until it
+		// does (the next refresh).
+		ips, _ := net.DefaultResolver.LookupHost(rctx, host)
 		cancel()
 		for _, ip := range ips {
 			if p := net.ParseIP(ip); p != nil {
