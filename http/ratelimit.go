@@ -44,7 +44,14 @@ func (r Rate) String() string {
 	if r.Events == 0 {
 		return "off"
 	}
-	return fmt.Sprintf("%d/%s", r.Events, r.Per)
+	per := r.Per.String()
+	switch {
+	case r.Per%time.Hour == 0:
+		per = fmt.Sprintf("%dh", r.Per/time.Hour)
+	case r.Per%time.Minute == 0:
+		per = fmt.Sprintf("%dm", r.Per/time.Minute)
+	}
+	return fmt.Sprintf("%d/%s", r.Events, per)
 }
 
 // Limits protect the endpoints that cost a password hash (bcrypt, ~80 ms

@@ -169,7 +169,7 @@ func parseServeFlags(args []string) (Config, error) {
 		flag, env string
 		usage     string
 	}{
-		{&limits.LoginPerUser, "rate-login-user", "RATE_LIMIT_LOGIN_USER", "login attempts per username"},
+		{&limits.LoginPerUser, "rate-login-user", "RATE_LIMIT_LOGIN_USER", "failed login attempts per username"},
 		{&limits.LoginPerAddr, "rate-login-addr", "RATE_LIMIT_LOGIN_ADDR", "login attempts per client address"},
 		{&limits.RegisterPerAddr, "rate-register-addr", "RATE_LIMIT_REGISTER_ADDR", "registrations per client address"},
 		{&limits.PasswordPerAddr, "rate-password-addr", "RATE_LIMIT_PASSWORD_ADDR", "password changes per client address"},
@@ -182,7 +182,7 @@ func parseServeFlags(args []string) (Config, error) {
 			}
 			*r.dst = rt
 		}
-		fs.Var(rateFlag{r.dst}, r.flag, r.usage+" on this node, as N/duration or off ("+r.env+"; default "+r.dst.String()+")")
+		fs.Var(rateFlag{r.dst}, r.flag, r.usage+" on this node, as N/duration or off ("+r.env+")")
 	}
 	proxies := fs.String("trusted-proxies", envOr("TRUSTED_PROXIES", ""), "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client for rate limits (TRUSTED_PROXIES; default: none, the connection's address counts)")
 	fs.IntVar(&limits.MaxHashing, "auth-concurrency", envInt("AUTH_CONCURRENCY", limits.MaxHashing), "password hashes (login, registration, password change) computed at once; others wait (AUTH_CONCURRENCY; default half the CPUs)")

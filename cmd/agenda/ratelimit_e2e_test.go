@@ -68,6 +68,7 @@ func TestRegistrationAndPasswordChangesAreRateLimited(t *testing.T) {
 		next := "password-ana-" + strconv.Itoa(i)
 		ana.do("PUT", "/api/me/password", map[string]any{"current_password": pw, "new_password": next}).expect(t, http.StatusNoContent)
 		pw = next
+		ana.login("ana", pw) // the change ended the old token
 	}
 	expectRateLimited(t, ana.do("PUT", "/api/me/password", map[string]any{"current_password": pw, "new_password": "password-ana-x"}))
 }
