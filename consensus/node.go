@@ -222,6 +222,7 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		logStore.Close()
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
+	layer.SetKnownPeers(ConfiguredPeers(r)) // handshake slots kept for them
 	n := &Node{cfg: cfg, raft: r, fsm: f, logStore: logStore, logs: cached, transport: gated, store: store, gate: gate}
 	n.publisher.barrier = n.publishBarrier
 	n.startObserver()

@@ -76,6 +76,7 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	restrictNewFiles()
 	level, err := parseLevel(cfg.LogLevel)
 	if err != nil {
 		return fmt.Errorf("bad log level %q", cfg.LogLevel)

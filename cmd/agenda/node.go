@@ -1,13 +1,16 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -38,7 +41,8 @@ type Node struct {
 	projector *projections.Projector
 	ops       *nodeOps
 	commands  *commands.Handlers
-	ln        net.Listener
+	ln        net.Listener // bound, for its address
+	bounded   *boundedListener
 	server    *http.Server
 	debug     *http.Server
 	conns     connTracker
@@ -70,6 +74,13 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		return err
 	}
 	n.Logger = n.Logger.With("node_id", c.NodeID)
+	if err := tightenDataDir(c.DataDir); err != nil {
+		return fmt.Errorf("make the data dir private: %w", err)
+	}
+	tlsCfg, err := loadTLS(c)
+	if err != nil {
+		return err
+	}
 
 	if n.store, err = eventstore.Open(ctx, filepath.Join(c.DataDir, "events.db")); err != nil {
 		return fmt.Errorf("open event store: %w", err)
@@ -101,6 +112,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		// with others, the cluster agent decides (cluster.Decide).
 		Bootstrap: !c.MultiNode(),
 		Secret:    []byte(c.ClusterSecret),
+		TLS:       tlsCfg.forRaft(),
 		OnReject: func(remote, reason string) {
 			refusals.Log("raft connection refused", remote, "transport", "raft", "reason", reason)
 		},
@@ -131,6 +143,11 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if n.ln, err = net.Listen("tcp", c.HTTPAddr); err != nil {
 		return fmt.Errorf("listen on %s: %w", c.HTTPAddr, err)
 	}
+	maxConns, nofile := listenerLimits(cmp.Or(c.HTTPMaxConns, defaultMaxConns))
+	if maxConns < cmp.Or(c.HTTPMaxConns, defaultMaxConns) {
+		n.Logger.Warn("HTTP connection limit lowered to fit the file descriptor limit", "http_max_conns", maxConns, "rlimit_nofile", nofile)
+	}
+	n.bounded = newBoundedListener(n.ln, maxConns, cmp.Or(c.HTTPMaxConnsPerAddr, defaultMaxConnsPerAddr))
 	httpAdvertise := c.AdvertiseAddr
 	if httpAdvertise == "" {
 		httpAdvertise = advertiseAddr(n.ln.Addr().String(), c.DiscoveryDNSName)
@@ -147,6 +164,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		Logger:          n.Logger,
 		Refusals:        refusals,
 		OnForward:       n.ops.onForward,
+		TLS:             tlsCfg.forClient(),
 	}, n.raft)
 
 	n.commands = commands.New(n.agent, n.rm, c.NodeID)
@@ -170,6 +188,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		Logger:   n.Logger,
 		Internal: n.agent.Handler(),
 		Reads:    strongReads{n},
+		Limits:   cmp.Or(c.Limits, agendahttp.DefaultLimits(runtime.NumCPU())),
 		Fence:    n.agent.Fence,
 		// The audit trail and the admin API (node-local: see ops.go).
 		Audit:      n.ops.httpAudit(),
@@ -177,15 +196,24 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		AuditToken: c.AuditToken,
 	}
 	n.server = &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler: srv.Handler(),
+		// A connection that sends no request within ReadHeaderTimeout, or
+		// sits idle between requests for IdleTimeout, gives its slot of
+		// the bounded listener back.
+		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       time.Minute,
 		MaxHeaderBytes:    32 << 10,
 		ConnState:         n.conns.track,
+		TLSConfig:         tlsCfg.forServer(),
+		ErrorLog:          slog.NewLogLogger(n.Logger.Handler(), slog.LevelDebug),
+	}
+	var ln net.Listener = n.bounded
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, n.server.TLSConfig)
 	}
 	go func() {
-		if err := n.server.Serve(n.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := n.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			n.Logger.Error("http server stopped", "err", err)
 		}
 	}()
