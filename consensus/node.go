@@ -61,6 +61,8 @@ type Config struct {
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
+	// Hooks observe proposals and snapshots (hooks.go).
+	Hooks Hooks
 
 	Logger *slog.Logger
 }
@@ -193,7 +195,7 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		return nil, err
 	}
 
-	f := &fsm{store: store, logger: cfg.Logger, logs: cached}
+	f := &fsm{store: store, logger: cfg.Logger, logs: cached, onSnapshot: cfg.Hooks.Snapshot}
 	if applied, term, err := store.Applied(context.Background()); err == nil {
 		f.advance(applied)
 		f.term.Store(term)
@@ -238,6 +240,7 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		logStore.Close()
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
+	layer.SetKnownPeers(ConfiguredPeers(r)) // handshake slots kept for them
 	n := &Node{cfg: cfg, raft: r, fsm: f, logStore: logStore, logs: cached, transport: gated, store: store, gate: gate}
 	n.publisher.barrier = n.publishBarrier
 	n.startObserver()
@@ -377,6 +380,7 @@ func (n *Node) Propose(ctx context.Context, b events.Batch) (events.Committed, e
 			return events.Committed{}, context.DeadlineExceeded
 		}
 	}
+	began := time.Now()
 	f := n.raft.Apply(data, timeout)
 	// Apply's timeout only bounds queueing; once the entry is in flight,
 	// the caller's context decides how long to wait for its fate.
@@ -386,6 +390,9 @@ func (n *Node) Propose(ctx context.Context, b events.Batch) (events.Committed, e
 	case err = <-done:
 	case <-ctx.Done():
 		return events.Committed{}, events.ErrOutcomeUnknown
+	}
+	if h := n.cfg.Hooks.Apply; h != nil {
+		h(time.Since(began), err)
 	}
 	if err != nil {
 		switch {

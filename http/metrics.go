@@ -14,6 +14,10 @@ import (
 type Metrics struct {
 	registry *prometheus.Registry
 	requests *prometheus.HistogramVec
+	// WebSocketSubscribers is the number of open WebSocket subscriptions
+	// (agenda_websocket_subscribers): the WebSocket hub Incs it when a
+	// client subscribes and Decs it when the connection ends.
+	WebSocketSubscribers prometheus.Gauge
 }
 
 // NewMetrics registers the HTTP collectors in reg.
@@ -26,7 +30,11 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"route", "method", "status"}),
 	}
-	reg.MustRegister(m.requests)
+	m.WebSocketSubscribers = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "agenda_websocket_subscribers",
+		Help: "Open WebSocket subscriptions on this node.",
+	})
+	reg.MustRegister(m.requests, m.WebSocketSubscribers)
 	return m
 }
 

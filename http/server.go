@@ -86,6 +86,16 @@ type Server struct {
 	// Reads, if set, serves strong reads; without it (one node, tests) a
 	// strong read is a local one.
 	Reads Reads
+	// Audit, if set, records every command and admin request (audit.go)
+	// and serves GET /api/admin/audit/logs; Admin serves the projection
+	// endpoints. Both are reachable only when AuditToken (AUDIT_API_TOKEN)
+	// is set, with a valid JWT and X-Audit-Token (admin_handlers.go).
+	Audit      AuditLog
+	Admin      Admin
+	AuditToken string
+	// Limits, if set, rate-limits logins, registrations and password
+	// changes, and bounds the password hashing done at once.
+	Limits *Limits
 	// ReadWait bounds how long a read waits for min_position, and a write for
 	// the local read model to show what it committed (default 5s).
 	ReadWait time.Duration
@@ -119,6 +129,7 @@ func (s *Server) router() chi.Router {
 	if s.Metrics != nil {
 		r.Use(s.Metrics.middleware)
 	}
+	r.Use(s.auditTrail)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, errNotFound("no such endpoint"))
 	})
@@ -148,6 +159,7 @@ func (s *Server) router() chi.Router {
 		r.Get("/openapi.json", s.handleOpenAPI)
 		r.Post("/auth/register", s.handleRegister)
 		r.Post("/auth/login", s.handleLogin)
+		r.Route("/admin", s.adminRoutes)
 		r.Group(func(r chi.Router) {
 			// Writes take min_position and consistency too: a command then
 			// decides on a read model that has reached them.

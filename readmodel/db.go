@@ -26,8 +26,12 @@ type DB struct {
 }
 
 // Open opens the read model at path. A file written with another schema
-// version is deleted and recreated empty, so the projectors rebuild it.
+// version is deleted and recreated empty, so the projectors rebuild it;
+// scratch files a crashed rebuild left beside it are deleted.
 func Open(ctx context.Context, path string) (*DB, error) {
+	if err := removeScratch(path); err != nil {
+		return nil, err
+	}
 	db, err := open(ctx, path)
 	if errors.Is(err, sqlite.ErrSchemaMismatch) {
 		for _, suffix := range []string{"", "-wal", "-shm"} {
@@ -41,7 +45,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 }
 
 func open(ctx context.Context, path string) (*DB, error) {
-	sdb, err := sqlite.Open(path, sqlite.Normal)
+	return openDurability(ctx, path, sqlite.Normal)
+}
+
+func openDurability(ctx context.Context, path string, d sqlite.Durability) (*DB, error) {
+	sdb, err := sqlite.Open(path, d)
 	if err != nil {
 		return nil, err
 	}

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +23,7 @@ import (
 	"github.com/agendahq/agenda/consensus"
 	"github.com/agendahq/agenda/eventstore"
 	agendahttp "github.com/agendahq/agenda/http"
+	"github.com/agendahq/agenda/internal/datadir"
 	"github.com/agendahq/agenda/projections"
 	"github.com/agendahq/agenda/readmodel"
 )
@@ -30,13 +34,16 @@ type Node struct {
 	Config Config
 	Logger *slog.Logger
 
+	lock      *datadir.Lock
 	store     *eventstore.Store
 	raft      *consensus.Node
 	agent     *cluster.Agent
 	rm        *readmodel.DB
 	projector *projections.Projector
+	ops       *nodeOps
 	commands  *commands.Handlers
-	ln        net.Listener
+	ln        net.Listener // bound, for its address
+	bounded   *boundedListener
 	server    *http.Server
 	// handler is what server serves: startingHandler until the node is
 	// wired, then the API.
@@ -60,7 +67,9 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		n.Logger = slog.Default()
 	}
 	c := &n.Config
-	if err := c.resolveIdentity(n.Logger); err != nil {
+	// A second process on the same data dir fails here, at once, rather
+	// than hanging on the Raft log's lock.
+	if n.lock, err = datadir.Acquire(c.DataDir); err != nil {
 		return err
 	}
 	defer func() {
@@ -68,7 +77,17 @@ func (n *Node) Open(ctx context.Context) (err error) {
 			n.Close()
 		}
 	}()
+	if err := c.resolveIdentity(n.Logger); err != nil {
+		return err
+	}
 	n.Logger = n.Logger.With("node_id", c.NodeID)
+	if err := tightenDataDir(c.DataDir); err != nil {
+		return fmt.Errorf("make the data dir private: %w", err)
+	}
+	tlsCfg, err := loadTLS(c)
+	if err != nil {
+		return err
+	}
 
 	// Listen first and answer health probes while the rest starts: finding
 	// this node's address may wait for the orchestrator's DNS, which lists
@@ -76,17 +95,31 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if n.ln, err = net.Listen("tcp", c.HTTPAddr); err != nil {
 		return fmt.Errorf("listen on %s: %w", c.HTTPAddr, err)
 	}
+	maxConns, nofile := listenerLimits(cmp.Or(c.HTTPMaxConns, defaultMaxConns))
+	if maxConns < cmp.Or(c.HTTPMaxConns, defaultMaxConns) {
+		n.Logger.Warn("HTTP connection limit lowered to fit the file descriptor limit", "http_max_conns", maxConns, "rlimit_nofile", nofile)
+	}
+	n.bounded = newBoundedListener(n.ln, maxConns, cmp.Or(c.HTTPMaxConnsPerAddr, defaultMaxConnsPerAddr))
 	n.handler.Store(startingHandler())
 	n.server = &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*n.handler.Load()).ServeHTTP(w, r) }),
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*n.handler.Load()).ServeHTTP(w, r) }),
+		// A connection that sends no request within ReadHeaderTimeout, or
+		// sits idle between requests for IdleTimeout, gives its slot of
+		// the bounded listener back.
+		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       time.Minute,
 		MaxHeaderBytes:    32 << 10,
 		ConnState:         n.conns.track,
+		TLSConfig:         tlsCfg.forServer(),
+		ErrorLog:          slog.NewLogLogger(n.Logger.Handler(), slog.LevelDebug),
+	}
+	var ln net.Listener = n.bounded
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, n.server.TLSConfig)
 	}
 	go func() {
-		if err := n.server.Serve(n.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := n.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			n.Logger.Error("http server stopped", "err", err)
 		}
 	}()
@@ -113,9 +146,12 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if n.rm, err = readmodel.Open(ctx, filepath.Join(c.DataDir, "readmodel.db")); err != nil {
 		return fmt.Errorf("open read model: %w", err)
 	}
+	if n.ops, err = newNodeOps(ctx, n); err != nil {
+		return err
+	}
 	// One throttle for refused Raft connections and internal requests, so
 	// that a host hammering either cannot flood the log.
-	refusals := &cluster.Refusals{Logger: n.Logger}
+	refusals := &cluster.Refusals{Logger: n.Logger, OnRefuse: n.ops.onRefuse}
 	if n.raft, err = consensus.Open(consensus.Config{
 		NodeID:        c.NodeID,
 		Dir:           filepath.Join(c.DataDir, "raft"),
@@ -125,6 +161,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		// with others, the cluster agent decides (cluster.Decide).
 		Bootstrap: !c.MultiNode(),
 		Secret:    []byte(c.ClusterSecret),
+		TLS:       tlsCfg.forRaft(),
 		OnReject: func(remote, reason string) {
 			refusals.Log("raft connection refused", remote, "transport", "raft", "reason", reason)
 		},
@@ -139,6 +176,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		SnapshotThreshold: c.SnapshotThreshold,
 		SnapshotInterval:  c.SnapshotInterval,
 		TrailingLogs:      c.TrailingLogs,
+		Hooks:             n.ops.raftHooks(),
 		Logger:            n.Logger,
 	}, n.store); err != nil {
 		return fmt.Errorf("start raft: %w", err)
@@ -147,6 +185,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if n.projector, err = projections.New(n.store, n.rm, projections.All(), n.Logger); err != nil {
 		return fmt.Errorf("build projector: %w", err)
 	}
+	n.projector.OnRebuild = n.ops.onRebuild
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	n.projectorDone = make(chan error, 1)
@@ -169,6 +208,8 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		DeadNodeTimeout: c.DeadNodeTimeout,
 		Logger:          n.Logger,
 		Refusals:        refusals,
+		OnForward:       n.ops.onForward,
+		TLS:             tlsCfg.forClient(),
 	}, n.raft)
 	n.agentRef.Store(n.agent)
 
@@ -183,6 +224,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.ops.register(reg)
 	srv := &agendahttp.Server{
 		Commands: n.commands,
 		Queries:  n.rm,
@@ -192,7 +234,12 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		Logger:   n.Logger,
 		Internal: n.agent.Handler(),
 		Reads:    strongReads{n},
+		Limits:   cmp.Or(c.Limits, agendahttp.DefaultLimits(runtime.NumCPU())),
 		Fence:    n.agent.Fence,
+		// The audit trail and the admin API (node-local: see ops.go).
+		Audit:      n.ops.httpAudit(),
+		Admin:      adminAPI{n},
+		AuditToken: c.AuditToken,
 	}
 	h := srv.Handler()
 	n.handler.Store(&h)
@@ -202,6 +249,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		}
 	}
 	n.agent.Start()
+	go n.ops.watch(runCtx)
 	n.Logger.Info("agenda node started", "http_addr", n.HTTPAddr(), "http_advertise", httpAdvertise, "raft_addr", n.raft.RaftAddr(),
 		"data_dir", c.DataDir, "bootstrap_expect", c.BootstrapExpect, "seeds", c.DiscoverySeeds, "dns_name", c.DiscoveryDNSName)
 	return nil
@@ -274,6 +322,11 @@ func (n *Node) close() error {
 	if n.store != nil {
 		errs = append(errs, n.store.Close())
 	}
+	if n.ops != nil {
+		// Last: it drains what everything above recorded while stopping.
+		errs = append(errs, n.ops.audit.Close())
+	}
+	errs = append(errs, n.lock.Unlock())
 	return errors.Join(errs...)
 }
 
