@@ -17,6 +17,7 @@ import (
 	"github.com/agendahq/agenda/cluster"
 	"github.com/agendahq/agenda/consensus"
 	"github.com/agendahq/agenda/eventstore"
+	"github.com/agendahq/agenda/internal/datadir"
 )
 
 // clusterCmd runs `agenda cluster <subcommand>`.
@@ -168,6 +169,12 @@ func recoverCluster(args []string) error {
 	if _, err := os.Stat(filepath.Join(*dataDir, "events.db")); err != nil {
 		return fmt.Errorf("no event store in %s: %w", *dataDir, err)
 	}
+	// The node must be stopped: take its data dir's lock as serve does.
+	lock, err := datadir.Acquire(*dataDir)
+	if err != nil {
+		return fmt.Errorf("the node is still running? stop it first: %w", err)
+	}
+	defer lock.Unlock()
 	store, err := eventstore.Open(ctx, filepath.Join(*dataDir, "events.db"))
 	if err != nil {
 		return fmt.Errorf("open event store: %w", err)
