@@ -5,6 +5,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/agendahq/agenda/internal/throttle"
 )
 
 // Refusals writes the audit line for a refused node-to-node connection or
@@ -22,18 +24,18 @@ type Refusals struct {
 	OnRefuse func(remote string, suppressed int, attrs []any)
 
 	once  sync.Once
-	hosts throttle
+	hosts throttle.Throttle
 }
 
 // Log records one refusal from remote (host:port or host); attrs are
 // slog key-value pairs describing it.
 func (r *Refusals) Log(msg, remote string, attrs ...any) {
-	r.once.Do(func() { r.hosts.interval = r.Interval })
+	r.once.Do(func() { r.hosts.Interval = r.Interval })
 	host := remote
 	if h, _, err := net.SplitHostPort(remote); err == nil {
 		host = h
 	}
-	ok, suppressed := r.hosts.allow(host)
+	ok, suppressed := r.hosts.Allow(host)
 	if !ok {
 		return
 	}

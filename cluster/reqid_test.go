@@ -23,7 +23,7 @@ func TestCallCarriesRequestID(t *testing.T) {
 	a := NewAgent(Config{Self: Member{ID: "a"}, Secret: testSecret}, &fakeRaft{id: "a"})
 	ctx := reqid.With(context.Background(), "req-forwarded-7")
 	var out struct{}
-	if err := a.call(ctx, strings.TrimPrefix(srv.URL, "http://"), "/internal/propose", map[string]int{}, &out); err != nil {
+	if err := a.call(ctx, "b", strings.TrimPrefix(srv.URL, "http://"), "/internal/propose", map[string]int{}, &out); err != nil {
 		t.Fatalf("call: %v", err)
 	}
 	if id := <-got; id != "req-forwarded-7" {

@@ -61,7 +61,7 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 			"request_id", requestID(r.Context()), "err", err)
 	}
 	status := ErrorStatus(code)
-	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+	if (status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests) && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, status, errorBody{Error: errorPayload{Code: code, Message: message, Details: agenda.ErrorDetails(err)}})

@@ -93,6 +93,9 @@ type Server struct {
 	Audit      AuditLog
 	Admin      Admin
 	AuditToken string
+	// Limits, if set, rate-limits logins, registrations and password
+	// changes, and bounds the password hashing done at once.
+	Limits *Limits
 	// ReadWait bounds how long a read waits for min_position, and a write for
 	// the local read model to show what it committed (default 5s).
 	ReadWait time.Duration

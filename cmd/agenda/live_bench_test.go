@@ -35,6 +35,8 @@ func BenchmarkLiveFanout1000(b *testing.B) {
 		subscribers = v // for a quicker look
 	}
 	tc := newDirectCluster(b, 1)
+	// Every subscriber is one more connection from this one address.
+	tc.nodes[0].env["HTTP_MAX_CONNS_PER_ADDR"] = strconv.Itoa(subscribers + 512)
 	tc.start()
 	node := tc.waitStable(clusterTimeout, nil, false)
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: benchTransport()}

@@ -2,6 +2,7 @@
 //
 //	agenda serve [flags]                         run a node (the default with no subcommand)
 //	agenda cluster remove-node -addr h:p <id>    remove a node from the cluster
+//	agenda cluster recover -voter id=h:p ...     make the survivors the whole cluster (node stopped)
 //	agenda healthcheck [-path /healthz]          exit 0 if the local node answers 200
 //	agenda projections status|rebuild [NAME…]   inspect or rebuild a stopped node's read model
 //	agenda backup --out FILE                     back up the event store (node may run)
@@ -60,6 +61,7 @@ func run(args []string) error {
 		fmt.Println("usage: agenda [serve] [flags]\n\nsubcommands:\n" +
 			"  serve                                     run a node (default)\n" +
 			"  cluster remove-node -addr host:port <id>  remove a node (signed with CLUSTER_HMAC_SECRET; any node forwards to the leader)\n" +
+			"  cluster recover -voter id=host:port ...   with the node stopped, make the given voters the whole cluster (a majority lost for good)\n" +
 			"  healthcheck [-addr host:port] [-path p]   exit 0 if the node answers 200 (default /healthz)\n" +
 			"  projections status                        projection positions of a stopped node's data dir\n" +
 			"  projections rebuild [NAME…]               rebuild projections of a stopped node (all if none named)\n" +
@@ -76,6 +78,7 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	restrictNewFiles()
 	level, err := parseLevel(cfg.LogLevel)
 	if err != nil {
 		return fmt.Errorf("bad log level %q", cfg.LogLevel)

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,10 +43,17 @@ type Node struct {
 	ops       *nodeOps
 	commands  *commands.Handlers
 	hub       *agendahttp.Hub // live subscribers (WebSocket)
-	ln        net.Listener
+	ln        net.Listener    // bound, for its address
+	bounded   *boundedListener
 	server    *http.Server
-	debug     *http.Server
-	conns     connTracker
+	// handler is what server serves: startingHandler until the node is
+	// wired, then the API.
+	handler atomic.Pointer[http.Handler]
+	// agentRef is agent for Raft's address lookups, which start before
+	// the agent exists.
+	agentRef atomic.Pointer[cluster.Agent]
+	debug    *http.Server
+	conns    connTracker
 
 	projectorDone chan error
 	cancel        context.CancelFunc
@@ -71,6 +82,64 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		return err
 	}
 	n.Logger = n.Logger.With("node_id", c.NodeID)
+	if err := tightenDataDir(c.DataDir); err != nil {
+		return fmt.Errorf("make the data dir private: %w", err)
+	}
+	tlsCfg, err := loadTLS(c)
+	if err != nil {
+		return err
+	}
+
+	// Listen first and answer health probes while the rest starts: finding
+	// this node's address may wait for the orchestrator's DNS, which lists
+	// a task only once its health check passes.
+	if n.ln, err = net.Listen("tcp", c.HTTPAddr); err != nil {
+		return fmt.Errorf("listen on %s: %w", c.HTTPAddr, err)
+	}
+	maxConns, nofile := listenerLimits(cmp.Or(c.HTTPMaxConns, defaultMaxConns))
+	if maxConns < cmp.Or(c.HTTPMaxConns, defaultMaxConns) {
+		n.Logger.Warn("HTTP connection limit lowered to fit the file descriptor limit", "http_max_conns", maxConns, "rlimit_nofile", nofile)
+	}
+	n.bounded = newBoundedListener(n.ln, maxConns, cmp.Or(c.HTTPMaxConnsPerAddr, defaultMaxConnsPerAddr))
+	n.handler.Store(startingHandler())
+	n.server = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*n.handler.Load()).ServeHTTP(w, r) }),
+		// A connection that sends no request within ReadHeaderTimeout, or
+		// sits idle between requests for IdleTimeout, gives its slot of
+		// the bounded listener back.
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ConnState:         n.conns.track,
+		TLSConfig:         tlsCfg.forServer(),
+		ErrorLog:          slog.NewLogLogger(n.Logger.Handler(), slog.LevelDebug),
+	}
+	var ln net.Listener = n.bounded
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, n.server.TLSConfig)
+	}
+	go func() {
+		if err := n.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.Logger.Error("http server stopped", "err", err)
+		}
+	}()
+	raftAdvertise, httpAdvertise := c.RaftAdvertiseAddr, c.AdvertiseAddr
+	if (raftAdvertise == "" && needsHost(c.RaftAddr)) || (httpAdvertise == "" && needsHost(n.ln.Addr().String())) {
+		host, err := findOwnHost(ctx, c, n.Logger)
+		if err != nil {
+			return err
+		}
+		if raftAdvertise == "" {
+			raftAdvertise = withHost(c.RaftAddr, host)
+		}
+		if httpAdvertise == "" {
+			httpAdvertise = withHost(n.ln.Addr().String(), host)
+		}
+	}
+	if httpAdvertise == "" {
+		httpAdvertise = n.ln.Addr().String()
+	}
 
 	if n.store, err = eventstore.Open(ctx, filepath.Join(c.DataDir, "events.db")); err != nil {
 		return fmt.Errorf("open event store: %w", err)
@@ -80,15 +149,6 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	}
 	if n.ops, err = newNodeOps(ctx, n); err != nil {
 		return err
-	}
-	raftAdvertise := c.RaftAdvertiseAddr
-	if raftAdvertise == "" {
-		// A wildcard listener (":7000" in a container) advertises this
-		// node's own address; a specific one advertises itself.
-		raftAdvertise = advertiseAddr(c.RaftAddr, c.DiscoveryDNSName)
-		if raftAdvertise == c.RaftAddr {
-			raftAdvertise = ""
-		}
 	}
 	// One throttle for refused Raft connections and internal requests, so
 	// that a host hammering either cannot flood the log.
@@ -102,8 +162,17 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		// with others, the cluster agent decides (cluster.Decide).
 		Bootstrap: !c.MultiNode(),
 		Secret:    []byte(c.ClusterSecret),
+		TLS:       tlsCfg.forRaft(),
 		OnReject: func(remote, reason string) {
 			refusals.Log("raft connection refused", remote, "transport", "raft", "reason", reason)
+		},
+		// Raft dials each server where gossip last heard it is, not only
+		// at the configuration's address: see consensus.Config.ServerAddr.
+		ServerAddr: func(id string) (string, bool) {
+			if a := n.agentRef.Load(); a != nil {
+				return a.RaftAddrOf(id)
+			}
+			return "", false
 		},
 		SnapshotThreshold: c.SnapshotThreshold,
 		SnapshotInterval:  c.SnapshotInterval,
@@ -129,13 +198,6 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("projector: %w", err)
 	}
 
-	if n.ln, err = net.Listen("tcp", c.HTTPAddr); err != nil {
-		return fmt.Errorf("listen on %s: %w", c.HTTPAddr, err)
-	}
-	httpAdvertise := c.AdvertiseAddr
-	if httpAdvertise == "" {
-		httpAdvertise = advertiseAddr(n.ln.Addr().String(), c.DiscoveryDNSName)
-	}
 	_, httpPort, _ := net.SplitHostPort(httpAdvertise)
 	n.agent = cluster.NewAgent(cluster.Config{
 		Self:            cluster.Member{ID: c.NodeID, RaftAddr: n.raft.RaftAddr(), HTTPAddr: httpAdvertise, Incarnation: nextIncarnation(c.DataDir, n.Logger)},
@@ -148,7 +210,9 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		Logger:          n.Logger,
 		Refusals:        refusals,
 		OnForward:       n.ops.onForward,
+		TLS:             tlsCfg.forClient(),
 	}, n.raft)
+	n.agentRef.Store(n.agent)
 
 	n.commands = commands.New(n.agent, n.rm, c.NodeID)
 	n.commands.BcryptCost = c.BcryptCost
@@ -174,6 +238,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		Logger:   n.Logger,
 		Internal: n.agent.Handler(),
 		Reads:    strongReads{n},
+		Limits:   cmp.Or(c.Limits, agendahttp.DefaultLimits(runtime.NumCPU())),
 		Fence:    n.agent.Fence,
 		// The audit trail and the admin API (node-local: see ops.go).
 		Audit:      n.ops.httpAudit(),
@@ -183,19 +248,8 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		Feed: n.rm,
 		Hub:  n.hub,
 	}
-	n.server = &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    32 << 10,
-		ConnState:         n.conns.track,
-	}
-	go func() {
-		if err := n.server.Serve(n.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			n.Logger.Error("http server stopped", "err", err)
-		}
-	}()
+	h := srv.Handler()
+	n.handler.Store(&h)
 	if c.DebugAddr != "" {
 		if n.debug, err = serveDebug(c.DebugAddr, n.Logger); err != nil {
 			return err
@@ -226,6 +280,16 @@ func (n *Node) Close() error {
 
 func (n *Node) close() error {
 	var errs []error
+	// A leader hands leadership over first, while it still serves HTTP:
+	// once its server stops, the followers' forwarded writes cannot reach
+	// it and would wait out their retries (up to 2 s) until Raft's own
+	// shutdown handed leadership over. Its in-flight writes are retried
+	// through the new leader like any write on a follower.
+	if n.raft != nil && n.raft.IsLeader() && len(n.raft.Status().Servers) > 1 {
+		if err := n.raft.TransferLeadership(); err != nil {
+			n.Logger.Warn("leadership transfer before shutdown failed", "err", err)
+		}
+	}
 	if n.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		// Shutdown waits for connections that never sent a request
@@ -374,4 +438,26 @@ func (s nodeStatus) Readiness() agendahttp.Readiness {
 		r.Status = "not_ready"
 	}
 	return r
+}
+
+// startingHandler answers while the node starts: alive (/healthz 200), not
+// ready, and every other request 503 with Retry-After, in the API's error
+// format.
+func startingHandler() *http.Handler {
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/healthz" {
+			w.WriteHeader(http.StatusOK)
+			w.Write([]byte(`{"status":"ok"}` + "\n"))
+			return
+		}
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		if r.URL.Path == "/readyz" {
+			w.Write([]byte(`{"status":"not_ready","leader":"","position":0,"head":0,"reason":"starting: finding this node's address"}` + "\n"))
+			return
+		}
+		w.Write([]byte(`{"error":{"code":"unavailable","message":"the node is starting","details":{}}}` + "\n"))
+	})
+	return &h
 }
