@@ -37,6 +37,9 @@ func BenchmarkLiveFanout1000(b *testing.B) {
 	tc := newDirectCluster(b, 1)
 	// Every subscriber is one more connection from this one address.
 	tc.nodes[0].env["HTTP_MAX_CONNS_PER_ADDR"] = strconv.Itoa(subscribers + 512)
+	// A thousand people register and log in from this one address.
+	tc.nodes[0].env["RATE_LIMIT_REGISTER_ADDR"] = "off"
+	tc.nodes[0].env["RATE_LIMIT_LOGIN_ADDR"] = "off"
 	tc.start()
 	node := tc.waitStable(clusterTimeout, nil, false)
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: benchTransport()}
