@@ -14,10 +14,6 @@ import (
 type Metrics struct {
 	registry *prometheus.Registry
 	requests *prometheus.HistogramVec
-	// WebSocketSubscribers is the number of open WebSocket subscriptions
-	// (agenda_websocket_subscribers): the WebSocket hub Incs it when a
-	// client subscribes and Decs it when the connection ends.
-	WebSocketSubscribers prometheus.Gauge
 }
 
 // NewMetrics registers the HTTP collectors in reg.
@@ -30,12 +26,18 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"route", "method", "status"}),
 	}
-	m.WebSocketSubscribers = prometheus.NewGauge(prometheus.GaugeOpts{
+	reg.MustRegister(m.requests)
+	return m
+}
+
+// CountSubscribers exports count, read at every scrape, as
+// agenda_websocket_subscribers: the hub keeps the count, nobody has to keep
+// a second one in step.
+func (m *Metrics) CountSubscribers(count func() int) {
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "agenda_websocket_subscribers",
 		Help: "Open WebSocket subscriptions on this node.",
-	})
-	reg.MustRegister(m.requests, m.WebSocketSubscribers)
-	return m
+	}, func() float64 { return float64(count()) }))
 }
 
 // Handler serves the registry in the Prometheus text format.

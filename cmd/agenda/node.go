@@ -229,12 +229,14 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.ops.register(reg)
+	metrics := agendahttp.NewMetrics(reg)
+	metrics.CountSubscribers(n.hub.Subscribers)
 	srv := &agendahttp.Server{
 		Commands: n.commands,
 		Queries:  n.rm,
 		Node:     nodeStatus{n},
 		Tokens:   &agendahttp.Tokens{Secret: []byte(c.JWTSecret), TTL: c.TokenTTL},
-		Metrics:  agendahttp.NewMetrics(reg),
+		Metrics:  metrics,
 		Logger:   n.Logger,
 		Internal: n.agent.Handler(),
 		Reads:    strongReads{n},
