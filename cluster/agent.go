@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,8 @@ import (
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/consensus"
 	"github.com/agendahq/agenda/events"
+	"github.com/agendahq/agenda/internal/reqid"
+	"github.com/agendahq/agenda/internal/throttle"
 )
 
 // Raft is the consensus node as the cluster agent uses it
@@ -68,7 +71,13 @@ type Config struct {
 	Resolver interface {
 		LookupHost(ctx context.Context, host string) ([]string, error)
 	}
+	// TLS, if set, makes node-to-node HTTP use HTTPS, trusting its
+	// RootCAs (nil: the system's).
+	TLS    *tls.Config
 	Logger *slog.Logger
+	// OnForward, if set, is told of every write forwarded to the leader:
+	// how long it took and how it ended (for metrics).
+	OnForward func(took time.Duration, err error)
 	// Refusals logs refused internal requests; share it with the Raft
 	// transport's refusals so one host's flood is throttled across both
 	// (default: its own, on Logger).
@@ -100,7 +109,10 @@ type Agent struct {
 	// refusedJoins throttles this node's log of the cluster refusing it
 	// (asked again every round); foreignJoins, on the leader, its log of
 	// the joins it refuses, by node ID.
-	refusedJoins, foreignJoins throttle
+	refusedJoins, foreignJoins throttle.Throttle
+	// joinLogged is set once "joined the cluster" is logged, until this
+	// node is seen in the configuration.
+	joinLogged bool
 	// gateTarget is the read index a leader gave this node while its vote
 	// gate was closed: the gate opens once the local log reaches it.
 	gateTarget uint64
@@ -137,15 +149,16 @@ func NewAgent(cfg Config, raft Raft) *Agent {
 		raft:     raft,
 		signer:   NewSigner(cfg.Secret, cfg.Self.ID),
 		members:  NewMembers(cfg.Self),
-		client:   newClient(),
+		client:   newClient(cfg.TLS),
 		logger:   cfg.Logger,
 		refusals: cfg.Refusals,
 	}
 }
 
 // newClient returns the pooled client for node-to-node requests.
-func newClient() *http.Client {
+func newClient(tlsConfig *tls.Config) *http.Client {
 	return &http.Client{Transport: &http.Transport{
+		TLSClientConfig:     tlsConfig,
 		Proxy:               nil,
 		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:        256,
@@ -155,6 +168,14 @@ func newClient() *http.Client {
 }
 
 // Members returns the member table.
+// scheme is the node-to-node HTTP scheme: https when TLS is configured.
+func (a *Agent) scheme() string {
+	if a.cfg.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
 func (a *Agent) Members() *Members { return a.members }
 
 // Signer returns the request signer.
@@ -255,7 +276,7 @@ func (a *Agent) gossip(ctx context.Context) {
 			cctx, cancel := context.WithTimeout(ctx, max(2*a.cfg.Interval, time.Second))
 			defer cancel()
 			var resp gossipMessage
-			if err := a.call(cctx, t.addr, "/internal/cluster/gossip", msg, &resp); err != nil {
+			if err := a.call(cctx, AnyNode, t.addr, "/internal/cluster/gossip", msg, &resp); err != nil {
 				a.logger.Debug("gossip failed", "addr", t.addr, "err", err)
 				return
 			}
@@ -290,6 +311,19 @@ func (a *Agent) syncRaftMembers() {
 			a.members.setSource(s.ID, SourceRaft)
 		}
 	}
+}
+
+// RaftAddrOf returns where node id said it listens for Raft, as gossip
+// last heard (the highest incarnation wins); false if no node has told.
+// The Raft transport dials this rather than the configuration's address,
+// which may be an address the node had before it was rescheduled: see
+// consensus.Config.ServerAddr.
+func (a *Agent) RaftAddrOf(id string) (string, bool) {
+	m, ok := a.members.Get(id)
+	if !ok || m.RaftAddr == "" || m.Incarnation == 0 {
+		return "", false
+	}
+	return m.RaftAddr, true
 }
 
 // Refused reports whether the cluster refuses this node's history as
@@ -331,6 +365,9 @@ func (a *Agent) act(ctx context.Context) {
 		LeaderID:   leaderID,
 		Leaderless: now.Sub(a.leaderlessSince),
 	}
+	if v.Member {
+		a.joinLogged = false
+	}
 	a.vote, a.voteSince = NextVote(v, a.vote, a.voteSince, now)
 	if a.vote != "" && a.raft.VoteGated() {
 		// Every node this one knows is stateless: a new cluster is
@@ -367,7 +404,7 @@ func (a *Agent) act(ctx context.Context) {
 		if err := a.Join(jctx, self); err != nil {
 			if agenda.ErrorCode(err) == agenda.ECONFLICT {
 				a.refused.Store(true)
-				if ok, _ := a.refusedJoins.allow(act.LeaderID); ok {
+				if ok, _ := a.refusedJoins.Allow(act.LeaderID); ok {
 					a.logger.Error("the cluster refuses this node", "leader", act.LeaderID, "err", err)
 				}
 				return
@@ -376,7 +413,12 @@ func (a *Agent) act(ctx context.Context) {
 			return
 		}
 		a.refused.Store(false)
-		a.logger.Info("joined the cluster", "leader", act.LeaderID)
+		// The join is asked every round until the configuration that
+		// lists this node reaches it: say so once.
+		if !a.joinLogged {
+			a.logger.Info("joined the cluster", "leader", act.LeaderID)
+			a.joinLogged = true
+		}
 	}
 }
 
@@ -423,26 +465,31 @@ func (a *Agent) reap() {
 	a.members.Forget(id)
 }
 
-// call POSTs v, signed, to addr+path and decodes a 200 answer into out. A
-// wire error in the answer is returned as the error it stands for.
-func (a *Agent) call(ctx context.Context, addr, path string, v, out any) error {
-	_, err := a.callSent(ctx, addr, path, v, out)
+// call POSTs v, signed for node dest, to addr+path and decodes a 200
+// answer into out. A wire error in the answer is returned as the error it
+// stands for.
+func (a *Agent) call(ctx context.Context, dest, addr, path string, v, out any) error {
+	_, err := a.callSent(ctx, dest, addr, path, v, out)
 	return err
 }
 
 // callSent is call that also reports whether the request may have reached
 // the other side: false only when it certainly did not.
-func (a *Agent) callSent(ctx context.Context, addr, path string, v, out any) (sent bool, err error) {
+func (a *Agent) callSent(ctx context.Context, dest, addr, path string, v, out any) (sent bool, err error) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return false, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.scheme()+"://"+addr+path, bytes.NewReader(body))
 	if err != nil {
 		return false, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	a.signer.Sign(req, body)
+	if id := reqid.From(ctx); id != "" {
+		// The leader logs a forwarded write under the client's request ID.
+		req.Header.Set(reqid.Header, id)
+	}
+	a.signer.Sign(req, dest, body)
 	var wrote bool
 	var wmu sync.Mutex
 	req = req.WithContext(withWroteHook(req.Context(), func() { wmu.Lock(); wrote = true; wmu.Unlock() }))

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptrace"
 	"net/url"
 	"time"
@@ -34,9 +35,10 @@ var errRemoved = agenda.Errorf(agenda.EFORBIDDEN, "this node was removed from th
 // LeaderWait: the HTTP layer answers 503 with Retry-After.
 var errUnavailable = agenda.Errorf(agenda.EUNAVAILABLE, "no leader is reachable; retry shortly")
 
-// leaderHTTP returns the HTTP address of the leader this node's Raft knows.
-func (a *Agent) leaderHTTP() (string, error) {
-	id, _ := a.raft.Leader()
+// leaderHTTP returns the ID and HTTP address of the leader this node's Raft
+// knows.
+func (a *Agent) leaderHTTP() (id, addr string, err error) {
+	id, _ = a.raft.Leader()
 	if id == "" {
 		// A node that is not (yet) a member has no leader of its own: use
 		// the one its peers report.
@@ -48,16 +50,16 @@ func (a *Agent) leaderHTTP() (string, error) {
 		}
 	}
 	if id == "" {
-		return "", consensus.ErrNoLeader
+		return "", "", consensus.ErrNoLeader
 	}
 	if id == a.cfg.Self.ID {
-		return "", consensus.ErrNotLeader // stale: we were, we are not
+		return "", "", consensus.ErrNotLeader // stale: we were, we are not
 	}
-	addr := a.members.HTTPAddr(id)
+	addr = a.members.HTTPAddr(id)
 	if addr == "" {
-		return "", errNoLeaderAddr
+		return "", "", errNoLeaderAddr
 	}
-	return addr, nil
+	return id, addr, nil
 }
 
 // retryable reports whether err means "no leader to talk to right now":
@@ -65,7 +67,14 @@ func (a *Agent) leaderHTTP() (string, error) {
 func retryable(err error) bool {
 	var ue *url.Error
 	return errors.Is(err, consensus.ErrNotLeader) || errors.Is(err, consensus.ErrNoLeader) ||
-		errors.Is(err, errNoLeaderAddr) || errors.As(err, &ue)
+		errors.Is(err, errNoLeaderAddr) || errors.As(err, &ue) || isBusy(err)
+}
+
+// isBusy reports whether err is the leader refusing a request for want of
+// a free slot (Signer.Require): refused before handling, worth another try.
+func isBusy(err error) bool {
+	var se *statusError
+	return errors.As(err, &se) && se.status == http.StatusServiceUnavailable
 }
 
 // retryLeader runs attempt until it succeeds, fails for good, or LeaderWait
@@ -112,14 +121,18 @@ func (a *Agent) Propose(ctx context.Context, b events.Batch) (events.Committed, 
 			c, err = a.raft.Propose(ctx, b)
 			return errors.Is(err, consensus.ErrNotLeader) || errors.Is(err, consensus.ErrNoLeader), err
 		}
-		addr, err := a.leaderHTTP()
+		dest, addr, err := a.leaderHTTP()
 		if err != nil {
 			return true, err
 		}
 		var out committedWire
 		fctx, cancel := context.WithTimeout(ctx, ForwardTimeout)
-		sent, err := a.callSent(fctx, addr, "/internal/propose", b, &out)
+		began := time.Now()
+		sent, err := a.callSent(fctx, dest, addr, "/internal/propose", b, &out)
 		cancel()
+		if a.cfg.OnForward != nil {
+			a.cfg.OnForward(time.Since(began), err)
+		}
 		switch {
 		case err == nil:
 			c = events.Committed{FirstPosition: out.FirstPosition, LastPosition: out.LastPosition, Index: out.Index}
@@ -136,11 +149,14 @@ func (a *Agent) Propose(ctx context.Context, b events.Batch) (events.Committed, 
 			}
 			return false, errors.Join(events.ErrOutcomeUnknown, err)
 		}
+		if isBusy(err) {
+			return true, err // refused before proposing: too many in flight
+		}
 		var se *statusError
 		if errors.As(err, &se) {
 			// Refused before handling (e.g. the leader does not accept our
 			// signature): nothing was proposed.
-			a.logger.Warn("leader refused a forwarded write", "leader_addr", addr, "err", err)
+			a.logger.WarnContext(ctx, "leader refused a forwarded write", "leader_addr", addr, "err", err)
 			return false, errors.Join(errUnavailable, err)
 		}
 		return false, err
@@ -163,13 +179,13 @@ func (a *Agent) ReadIndex(ctx context.Context) (uint64, error) {
 			idx, err = a.raft.ReadIndex(ctx)
 			return errors.Is(err, consensus.ErrNotLeader), err
 		}
-		addr, err := a.leaderHTTP()
+		dest, addr, err := a.leaderHTTP()
 		if err != nil {
 			return true, err
 		}
 		var out readIndexWire
 		rctx, cancel := context.WithTimeout(ctx, ForwardTimeout)
-		_, err = a.callSent(rctx, addr, "/internal/read-index", struct{}{}, &out)
+		_, err = a.callSent(rctx, dest, addr, "/internal/read-index", struct{}{}, &out)
 		cancel()
 		idx = out.Index
 		return retryable(err), err

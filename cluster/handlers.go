@@ -2,9 +2,11 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -23,8 +25,11 @@ func (a *Agent) Handler() http.Handler {
 	mux.HandleFunc("POST /internal/cluster/remove", a.handleRemove)
 	mux.HandleFunc("POST /internal/propose", a.handlePropose)
 	mux.HandleFunc("POST /internal/read-index", a.handleReadIndex)
-	return a.signer.Require(a.refusals, mux)
+	return a.signer.Require(a.refusals, anyDestPaths, mux)
 }
+
+// anyDestPaths take requests signed for AnyNode (see AnyNode).
+var anyDestPaths = map[string]bool{"/internal/cluster/gossip": true}
 
 func writeWire(w http.ResponseWriter, err error) {
 	status := http.StatusConflict
@@ -89,11 +94,11 @@ func (a *Agent) toLeader(ctx context.Context, path string, body any, local func(
 			err := local()
 			return errors.Is(err, consensus.ErrNotLeader), err
 		}
-		addr, err := a.leaderHTTP()
+		dest, addr, err := a.leaderHTTP()
 		if err != nil {
 			return true, err
 		}
-		_, err = a.callSent(ctx, addr, path, body, nil)
+		_, err = a.callSent(ctx, dest, addr, path, body, nil)
 		return retryable(err), err
 	})
 }
@@ -137,7 +142,7 @@ func (a *Agent) admit(ctx context.Context, m Member) error {
 // logForeign logs a join refused for its history, once a minute per node:
 // the refused node asks again every gossip round.
 func (a *Agent) logForeign(m Member, err error) {
-	if ok, _ := a.foreignJoins.allow(m.ID); ok {
+	if ok, _ := a.foreignJoins.Allow(m.ID); ok {
 		a.logger.Warn("join refused", "action", "cluster.join_refused", "node", m.ID, "raft_addr", m.RaftAddr, "http_addr", m.HTTPAddr, "err", err)
 	}
 }
@@ -254,9 +259,35 @@ func (a *Agent) handleReadIndex(w http.ResponseWriter, r *http.Request) {
 
 // RemoveVia asks the node at addr (HTTP host:port) to remove node id from
 // the cluster; the node forwards the request to the leader. It is what
-// `agenda cluster remove-node` runs, signed with the cluster secret.
-func RemoveVia(ctx context.Context, addr string, secret []byte, id string) error {
-	a := &Agent{signer: NewSigner(secret, "agenda-cli"), client: newClient()}
+// `agenda cluster remove-node` runs, signed with the cluster secret for the
+// node at addr, whose ID it first reads from its public /cluster/status.
+// tlsConfig, if set, makes it talk HTTPS (see Config.TLS).
+func RemoveVia(ctx context.Context, addr string, secret []byte, tlsConfig *tls.Config, id string) error {
+	a := &Agent{cfg: Config{TLS: tlsConfig}, signer: NewSigner(secret, "agenda-cli"), client: newClient(tlsConfig)}
 	defer a.client.CloseIdleConnections()
-	return a.call(ctx, addr, "/internal/cluster/remove", removeRequest{ID: id}, nil)
+	dest, err := a.nodeIDAt(ctx, addr)
+	if err != nil {
+		return err
+	}
+	return a.call(ctx, dest, addr, "/internal/cluster/remove", removeRequest{ID: id}, nil)
+}
+
+// nodeIDAt reads the ID of the node at addr from its /cluster/status.
+func (a *Agent) nodeIDAt(ctx context.Context, addr string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.scheme()+"://"+addr+"/cluster/status", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("read the node ID at %s: %w", addr, err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		NodeID string `json:"node_id"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st); err != nil || resp.StatusCode != http.StatusOK || st.NodeID == "" {
+		return "", fmt.Errorf("read the node ID at %s: status %d, %v", addr, resp.StatusCode, err)
+	}
+	return st.NodeID, nil
 }

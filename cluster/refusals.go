@@ -5,6 +5,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/agendahq/agenda/internal/throttle"
 )
 
 // Refusals writes the audit line for a refused node-to-node connection or
@@ -16,20 +18,24 @@ import (
 type Refusals struct {
 	Logger   *slog.Logger
 	Interval time.Duration
+	// OnRefuse, if set, is told of each refusal that is logged (so, as
+	// throttled as the log), with how many were held back before it: the
+	// audit trail's entry.
+	OnRefuse func(remote string, suppressed int, attrs []any)
 
 	once  sync.Once
-	hosts throttle
+	hosts throttle.Throttle
 }
 
 // Log records one refusal from remote (host:port or host); attrs are
 // slog key-value pairs describing it.
 func (r *Refusals) Log(msg, remote string, attrs ...any) {
-	r.once.Do(func() { r.hosts.interval = r.Interval })
+	r.once.Do(func() { r.hosts.Interval = r.Interval })
 	host := remote
 	if h, _, err := net.SplitHostPort(remote); err == nil {
 		host = h
 	}
-	ok, suppressed := r.hosts.allow(host)
+	ok, suppressed := r.hosts.Allow(host)
 	if !ok {
 		return
 	}
@@ -42,4 +48,7 @@ func (r *Refusals) Log(msg, remote string, attrs ...any) {
 		args = append(args, "suppressed_since_last", suppressed)
 	}
 	logger.Warn(msg, args...)
+	if r.OnRefuse != nil {
+		r.OnRefuse(remote, suppressed, attrs)
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/agendahq/agenda/internal/throttle"
 )
 
 // A host hammering with bad credentials gets one audit line per interval,
@@ -16,7 +18,7 @@ func TestRefusalsThrottlePerHost(t *testing.T) {
 	var out bytes.Buffer
 	now := time.Date(2027, 1, 1, 12, 0, 0, 0, time.UTC)
 	r := &Refusals{Logger: slog.New(slog.NewTextHandler(&out, nil)), Interval: time.Minute}
-	r.hosts.now = func() time.Time { return now }
+	r.hosts.Now = func() time.Time { return now }
 	lines := func() []string {
 		s := strings.TrimSpace(out.String())
 		out.Reset()
@@ -53,15 +55,15 @@ func TestRefusalsTableIsBounded(t *testing.T) {
 	var out bytes.Buffer
 	now := time.Date(2027, 1, 1, 12, 0, 0, 0, time.UTC)
 	r := &Refusals{Logger: slog.New(slog.NewTextHandler(&out, nil))}
-	r.hosts.now = func() time.Time { return now }
-	for i := range 3 * maxThrottleKeys {
+	r.hosts.Now = func() time.Time { return now }
+	for i := range 3 * throttle.MaxKeys {
 		r.Log("refused", fmt.Sprintf("10.%d.%d.%d:1", i>>16&255, i>>8&255, i&255))
 	}
-	if n := len(r.hosts.keys); n > maxThrottleKeys+1 {
-		t.Fatalf("%d hosts tracked, want at most %d", n, maxThrottleKeys+1)
+	if n := r.hosts.Len(); n > throttle.MaxKeys+1 {
+		t.Fatalf("%d hosts tracked, want at most %d", n, throttle.MaxKeys+1)
 	}
-	if n := strings.Count(out.String(), "\n"); n != maxThrottleKeys+1 {
-		t.Fatalf("%d lines for %d hosts, want %d (one per tracked host, one for the rest)", n, 3*maxThrottleKeys, maxThrottleKeys+1)
+	if n := strings.Count(out.String(), "\n"); n != throttle.MaxKeys+1 {
+		t.Fatalf("%d lines for %d hosts, want %d (one per tracked host, one for the rest)", n, 3*throttle.MaxKeys, throttle.MaxKeys+1)
 	}
 	now = now.Add(time.Minute)
 	out.Reset()
@@ -69,7 +71,7 @@ func TestRefusalsTableIsBounded(t *testing.T) {
 	if !strings.Contains(out.String(), "remote=192.168.1.1:1") {
 		t.Fatalf("a new host after expiry was not logged: %q", out.String())
 	}
-	if n := len(r.hosts.keys); n > maxThrottleKeys {
+	if n := r.hosts.Len(); n > throttle.MaxKeys {
 		t.Fatalf("%d hosts tracked after expiry, want the old ones forgotten", n)
 	}
 }

@@ -19,17 +19,32 @@ import (
 // Headers of a signed node-to-node request.
 const (
 	HeaderNode      = "X-Agenda-Node"
+	HeaderDest      = "X-Agenda-Dest"
 	HeaderTimestamp = "X-Agenda-Timestamp"
 	HeaderNonce     = "X-Agenda-Nonce"
+	HeaderBodyHash  = "X-Agenda-Body-SHA256"
 	HeaderSignature = "X-Agenda-Signature"
 )
 
+// AnyNode as destination signs a request any node may take. Only gossip
+// accepts it: it goes to seed and DNS addresses whose node ID the sender
+// does not know yet, and carries nothing but what gossip spreads to every
+// node anyway. Every request that changes state names its destination.
+const AnyNode = "*"
+
 // MaxSkew is how far a signed request's timestamp may be from the
-// receiver's clock.
-const MaxSkew = 30 * time.Second
+// receiver's clock: the window in which a captured request could be
+// replayed (to its one destination, which remembers its nonce that long).
+const MaxSkew = 10 * time.Second
 
 // maxBody bounds the body of an internal request.
 const maxBody = 8 << 20
+
+// maxInFlight bounds the internal requests a node handles at once (each
+// may hold a body of up to maxBody); beyond it they are refused with 503
+// before their body is read. Forwarded writes are the many: one per client
+// write on a follower, so this is well above the benchmarks' 64 clients.
+const maxInFlight = 128
 
 // maxNonces bounds each generation of the replay cache: beyond it, signed
 // requests are refused until the generation rotates (only a holder of the
@@ -37,8 +52,8 @@ const maxBody = 8 << 20
 const maxNonces = 1 << 17
 
 // Signer signs and verifies node-to-node HTTP requests with HMAC-SHA256 over
-// method, path, query, sender, timestamp, nonce and the body's hash, keyed
-// by the cluster secret.
+// method, path, query, sender, destination, timestamp, nonce and the body's
+// declared hash, keyed by the cluster secret.
 type Signer struct {
 	key    []byte
 	nodeID string
@@ -50,15 +65,19 @@ type Signer struct {
 	prev     map[string]struct{}
 	rotated  time.Time
 	rotation time.Duration
+
+	inFlight chan struct{} // one slot per internal request past its headers
 }
 
 // NewSigner returns a signer for nodeID keyed by secret. The key is derived
 // with a label, so the same secret used by the Raft handshake never yields
-// the same MACs.
+// the same MACs; the label's version changed with the signed fields, so a
+// request of an older build never verifies.
 func NewSigner(secret []byte, nodeID string) *Signer {
 	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("agenda internal http v1"))
-	return &Signer{key: m.Sum(nil), nodeID: nodeID, Now: time.Now, rotation: 2 * MaxSkew}
+	m.Write([]byte("agenda internal http v2"))
+	return &Signer{key: m.Sum(nil), nodeID: nodeID, Now: time.Now, rotation: 2 * MaxSkew,
+		inFlight: make(chan struct{}, maxInFlight)}
 }
 
 func (s *Signer) now() time.Time {
@@ -68,25 +87,33 @@ func (s *Signer) now() time.Time {
 	return time.Now()
 }
 
-func (s *Signer) mac(method, uri, node, ts, nonce string, body []byte) []byte {
-	sum := sha256.Sum256(body)
+// mac covers every signed field. Each is length-prefixed, so no two
+// different sets of fields share an encoding.
+func (s *Signer) mac(method, uri, node, dest, ts, nonce, bodyHash string) []byte {
 	m := hmac.New(sha256.New, s.key)
-	fmt.Fprintf(m, "%s\n%s\n%s\n%s\n%s\n%x", method, uri, node, ts, nonce, sum)
+	for _, f := range []string{method, uri, node, dest, ts, nonce, bodyHash} {
+		fmt.Fprintf(m, "%d:%s\n", len(f), f)
+	}
 	return m.Sum(nil)
 }
 
-// Sign sets the signature headers of req, whose body is body.
-func (s *Signer) Sign(req *http.Request, body []byte) {
+// Sign sets the signature headers of req, whose body is body, for the node
+// dest (a node ID, or AnyNode for gossip).
+func (s *Signer) Sign(req *http.Request, dest string, body []byte) {
 	nonce := make([]byte, 16)
 	if _, err := rand.Read(nonce); err != nil {
 		panic(err)
 	}
 	ts := strconv.FormatInt(s.now().UnixMilli(), 10)
 	n := hex.EncodeToString(nonce)
+	sum := sha256.Sum256(body)
+	h := hex.EncodeToString(sum[:])
 	req.Header.Set(HeaderNode, s.nodeID)
+	req.Header.Set(HeaderDest, dest)
 	req.Header.Set(HeaderTimestamp, ts)
 	req.Header.Set(HeaderNonce, n)
-	req.Header.Set(HeaderSignature, hex.EncodeToString(s.mac(req.Method, req.URL.RequestURI(), s.nodeID, ts, n, body)))
+	req.Header.Set(HeaderBodyHash, h)
+	req.Header.Set(HeaderSignature, hex.EncodeToString(s.mac(req.Method, req.URL.RequestURI(), s.nodeID, dest, ts, n, h)))
 }
 
 // Refusal reasons, also the audit log's detail.
@@ -97,27 +124,51 @@ var (
 	errReplay       = errors.New("nonce already used")
 	errNonceFlood   = errors.New("replay cache full")
 	errTooLarge     = errors.New("body too large")
+	errOtherDest    = errors.New("signed for another node")
+	errBodyMismatch = errors.New("body does not match its signed hash")
+	errShortBody    = errors.New("body shorter than declared")
 )
 
-// Verify checks the signature of r, whose body is body, and remembers its
-// nonce. It returns the sender's node ID.
-func (s *Signer) Verify(r *http.Request, body []byte) (string, error) {
-	node, ts, nonce, sig := r.Header.Get(HeaderNode), r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderNonce), r.Header.Get(HeaderSignature)
-	if sig == "" || ts == "" || nonce == "" {
-		return node, errUnsigned
+// signedHeaders are the signature headers of a request, not yet trusted.
+type signedHeaders struct {
+	node, dest, ts, nonce, bodyHash, sig string
+}
+
+func headersOf(r *http.Request) signedHeaders {
+	return signedHeaders{
+		node: r.Header.Get(HeaderNode), dest: r.Header.Get(HeaderDest), ts: r.Header.Get(HeaderTimestamp),
+		nonce: r.Header.Get(HeaderNonce), bodyHash: r.Header.Get(HeaderBodyHash), sig: r.Header.Get(HeaderSignature),
 	}
-	got, err := hex.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, s.mac(r.Method, r.URL.RequestURI(), node, ts, nonce, body)) {
-		return node, errBadSignature
+}
+
+// VerifyHeaders checks the signature of r from its headers alone — sender,
+// destination (this node; AnyNode only if anyDest), timestamp, nonce (which
+// it remembers) and the declared body hash — without reading the body. It
+// returns the sender's node ID and the hash the body must have.
+func (s *Signer) VerifyHeaders(r *http.Request, anyDest bool) (node string, bodyHash [sha256.Size]byte, err error) {
+	h := headersOf(r)
+	if h.sig == "" || h.ts == "" || h.nonce == "" || h.bodyHash == "" || h.dest == "" {
+		return h.node, bodyHash, errUnsigned
 	}
-	ms, err := strconv.ParseInt(ts, 10, 64)
+	got, err := hex.DecodeString(h.sig)
+	if err != nil || !hmac.Equal(got, s.mac(r.Method, r.URL.RequestURI(), h.node, h.dest, h.ts, h.nonce, h.bodyHash)) {
+		return h.node, bodyHash, errBadSignature
+	}
+	// Signed, so every field below was written by a holder of the secret.
+	if n, err := hex.Decode(bodyHash[:], []byte(h.bodyHash)); err != nil || n != sha256.Size || len(h.bodyHash) != 2*sha256.Size {
+		return h.node, bodyHash, errBadSignature
+	}
+	ms, err := strconv.ParseInt(h.ts, 10, 64)
 	if err != nil {
-		return node, errBadSignature
+		return h.node, bodyHash, errBadSignature
 	}
 	if d := s.now().Sub(time.UnixMilli(ms)); d > MaxSkew || d < -MaxSkew {
-		return node, errStale
+		return h.node, bodyHash, errStale
 	}
-	return node, s.remember(nonce)
+	if h.dest != s.nodeID && !(anyDest && h.dest == AnyNode) {
+		return h.node, bodyHash, errOtherDest
+	}
+	return h.node, bodyHash, s.remember(h.nonce)
 }
 
 // remember records nonce in a two-generation cache. A generation lives
@@ -143,23 +194,50 @@ func (s *Signer) remember(nonce string) error {
 	return nil
 }
 
-// Require wraps an internal handler: it reads the body, refuses (401, an
-// audit line through refusals) anything not signed by a holder of the
-// cluster secret, and hands the body on in place.
-func (s *Signer) Require(refusals *Refusals, next http.Handler) http.Handler {
+// Require wraps the internal handlers. It refuses (401, an audit line
+// through refusals) any request whose headers are not signed by a holder of
+// the cluster secret for this node — before reading a byte of its body, so
+// that refusals cost no memory; paths in anyDest also take requests signed
+// for AnyNode. Then it takes one of maxInFlight slots (503 when none is
+// free), reads the body up to maxBody (413 beyond) and checks it against
+// the signed hash, and hands it on in place.
+func (s *Signer) Require(refusals *Refusals, anyDest map[string]bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-		if err == nil && len(body) > maxBody {
-			err = errTooLarge
-		}
-		var node string
-		if err == nil {
-			node, err = s.Verify(r, body)
-		}
-		if err != nil {
+		refuse := func(node string, err error) {
 			refusals.Log("internal request refused", r.RemoteAddr,
 				"method", r.Method, "path", r.URL.Path, "claimed_node", node, "reason", err.Error())
 			writeError(w, http.StatusUnauthorized, "unauthorized", "node-to-node request refused: "+err.Error())
+		}
+		node, want, err := s.VerifyHeaders(r, anyDest[r.URL.Path])
+		if err != nil {
+			refuse(node, err)
+			return
+		}
+		if r.ContentLength > maxBody {
+			writeError(w, http.StatusRequestEntityTooLarge, "too_large", errTooLarge.Error())
+			return
+		}
+		select {
+		case s.inFlight <- struct{}{}:
+			defer func() { <-s.inFlight }()
+		default:
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "too many node-to-node requests in progress")
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		switch {
+		case err != nil:
+			writeError(w, http.StatusBadRequest, "invalid", "reading the body failed")
+			return
+		case len(body) > maxBody:
+			writeError(w, http.StatusRequestEntityTooLarge, "too_large", errTooLarge.Error())
+			return
+		case r.ContentLength >= 0 && int64(len(body)) != r.ContentLength:
+			refuse(node, errShortBody)
+			return
+		case sha256.Sum256(body) != want:
+			refuse(node, errBodyMismatch)
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))

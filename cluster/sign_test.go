@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,10 +16,11 @@ import (
 
 var testSecret = []byte("cluster-secret-0123456789abcdef-0123456789")
 
-func signedRequest(t *testing.T, s *Signer, method, target string, body []byte) *http.Request {
+// signedRequest is a request signed by s for node dest.
+func signedRequest(t *testing.T, s *Signer, dest, method, target string, body []byte) *http.Request {
 	t.Helper()
 	req := httptest.NewRequest(method, target, bytes.NewReader(body))
-	s.Sign(req, body)
+	s.Sign(req, dest, body)
 	return req
 }
 
@@ -33,7 +36,7 @@ func TestRequireRefuses(t *testing.T) {
 		reason string
 	}{
 		{"good", func(t *testing.T, s *Signer) *http.Request {
-			return signedRequest(t, s, "POST", "/internal/x", body)
+			return signedRequest(t, s, "node-1", "POST", "/internal/x", body)
 		}, http.StatusOK, ""},
 		{"unsigned", func(t *testing.T, s *Signer) *http.Request {
 			return httptest.NewRequest("POST", "/internal/x", bytes.NewReader(body))
@@ -41,42 +44,69 @@ func TestRequireRefuses(t *testing.T) {
 		{"wrong secret", func(t *testing.T, s *Signer) *http.Request {
 			other := NewSigner([]byte("another-secret-0123456789abcdef-0123456789"), "node-9")
 			other.Now = s.Now
-			return signedRequest(t, other, "POST", "/internal/x", body)
+			return signedRequest(t, other, "node-1", "POST", "/internal/x", body)
 		}, http.StatusUnauthorized, "bad signature"},
 		{"body changed", func(t *testing.T, s *Signer) *http.Request {
-			req := signedRequest(t, s, "POST", "/internal/x", body)
+			req := signedRequest(t, s, "node-1", "POST", "/internal/x", body)
 			req.Body = io.NopCloser(strings.NewReader(`{"id":"node-3"}`))
 			return req
+		}, http.StatusUnauthorized, "does not match"},
+		{"declared hash changed with the body", func(t *testing.T, s *Signer) *http.Request {
+			req := signedRequest(t, s, "node-1", "POST", "/internal/x", body)
+			other := []byte(`{"id":"node-3"}`)
+			sum := sha256.Sum256(other)
+			req.Body = io.NopCloser(bytes.NewReader(other))
+			req.Header.Set(HeaderBodyHash, hex.EncodeToString(sum[:]))
+			return req
 		}, http.StatusUnauthorized, "bad signature"},
+		{"signed for another node", func(t *testing.T, s *Signer) *http.Request {
+			return signedRequest(t, s, "node-3", "POST", "/internal/x", body)
+		}, http.StatusUnauthorized, "another node"},
+		{"destination changed", func(t *testing.T, s *Signer) *http.Request {
+			req := signedRequest(t, s, "node-3", "POST", "/internal/x", body)
+			req.Header.Set(HeaderDest, "node-1")
+			return req
+		}, http.StatusUnauthorized, "bad signature"},
+		{"any node, on a path that needs one", func(t *testing.T, s *Signer) *http.Request {
+			return signedRequest(t, s, AnyNode, "POST", "/internal/x", body)
+		}, http.StatusUnauthorized, "another node"},
+		{"any node, on gossip", func(t *testing.T, s *Signer) *http.Request {
+			return signedRequest(t, s, AnyNode, "POST", "/internal/gossip", body)
+		}, http.StatusOK, ""},
+		{"no destination", func(t *testing.T, s *Signer) *http.Request {
+			req := signedRequest(t, s, "node-1", "POST", "/internal/x", body)
+			req.Header.Del(HeaderDest)
+			return req
+		}, http.StatusUnauthorized, "unsigned"},
 		{"path changed", func(t *testing.T, s *Signer) *http.Request {
-			req := signedRequest(t, s, "POST", "/internal/x", body)
+			req := signedRequest(t, s, "node-1", "POST", "/internal/x", body)
 			signed := req.Header.Clone()
 			req = httptest.NewRequest("POST", "/internal/y", bytes.NewReader(body))
 			req.Header = signed
 			return req
 		}, http.StatusUnauthorized, "bad signature"},
 		{"sender changed", func(t *testing.T, s *Signer) *http.Request {
-			req := signedRequest(t, s, "POST", "/internal/x", body)
+			req := signedRequest(t, s, "node-1", "POST", "/internal/x", body)
 			req.Header.Set(HeaderNode, "node-evil")
 			return req
 		}, http.StatusUnauthorized, "bad signature"},
 		{"garbage signature", func(t *testing.T, s *Signer) *http.Request {
-			req := signedRequest(t, s, "POST", "/internal/x", body)
+			req := signedRequest(t, s, "node-1", "POST", "/internal/x", body)
 			req.Header.Set(HeaderSignature, "zz")
 			return req
 		}, http.StatusUnauthorized, "bad signature"},
 		{"too old", func(t *testing.T, s *Signer) *http.Request {
 			old := NewSigner(testSecret, "node-2")
 			old.Now = func() time.Time { return now.Add(-MaxSkew - time.Second) }
-			return signedRequest(t, old, "POST", "/internal/x", body)
+			return signedRequest(t, old, "node-1", "POST", "/internal/x", body)
 		}, http.StatusUnauthorized, "skew"},
 		{"from the future", func(t *testing.T, s *Signer) *http.Request {
 			fut := NewSigner(testSecret, "node-2")
 			fut.Now = func() time.Time { return now.Add(MaxSkew + time.Second) }
-			return signedRequest(t, fut, "POST", "/internal/x", body)
+			return signedRequest(t, fut, "node-1", "POST", "/internal/x", body)
 		}, http.StatusUnauthorized, "skew"},
 		{"bad timestamp", func(t *testing.T, s *Signer) *http.Request {
-			req := signedRequest(t, s, "POST", "/internal/x", body)
+			req := signedRequest(t, s, "node-1", "POST", "/internal/x", body)
 			req.Header.Set(HeaderTimestamp, "yesterday")
 			return req
 		}, http.StatusUnauthorized, "bad signature"},
@@ -90,7 +120,7 @@ func TestRequireRefuses(t *testing.T) {
 			sender := NewSigner(testSecret, "node-2")
 			sender.Now = func() time.Time { return now.Add(2 * time.Second) }
 			var got []byte
-			h := receiver.Require(&Refusals{Logger: logger}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := receiver.Require(&Refusals{Logger: logger}, map[string]bool{"/internal/gossip": true}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				got, _ = io.ReadAll(r.Body)
 			}))
 			rec := httptest.NewRecorder()
@@ -122,9 +152,9 @@ func TestRequireRefusesReplay(t *testing.T) {
 	receiver.Now = func() time.Time { return clock }
 	sender := NewSigner(testSecret, "node-2")
 	sender.Now = func() time.Time { return now }
-	h := receiver.Require(&Refusals{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	h := receiver.Require(&Refusals{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, nil, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	body := []byte(`{}`)
-	first := signedRequest(t, sender, "POST", "/internal/x", body)
+	first := signedRequest(t, sender, "node-1", "POST", "/internal/x", body)
 	replay := func() *http.Request {
 		r := httptest.NewRequest("POST", "/internal/x", bytes.NewReader(body))
 		r.Header = first.Header.Clone()

@@ -243,7 +243,7 @@ func TestUnknownFieldsOnTheWire(t *testing.T) {
 		{"/internal/propose", `{"events":[],"from_the_future":true}`, http.StatusConflict},
 	} {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, signedRequest(t, sender, "POST", tt.path, []byte(tt.body)))
+		h.ServeHTTP(rec, signedRequest(t, sender, "l", "POST", tt.path, []byte(tt.body)))
 		if rec.Code != tt.status {
 			t.Errorf("%s with an unknown field: status %d, want %d; body %s", tt.path, rec.Code, tt.status, rec.Body)
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -24,8 +25,9 @@ type applyResult struct {
 // fsm applies committed entries to the event store. It is thin: decoding
 // and dispatch here, the log's invariants in eventstore.
 type fsm struct {
-	store  *eventstore.Store
-	logger *slog.Logger
+	store      *eventstore.Store
+	logger     *slog.Logger
+	onSnapshot func(index uint64, took time.Duration, err error)
 	// index is the highest log index ApplyBatch has finished with (applied
 	// or skipped as applied before), or that a restored snapshot covers.
 	// Raft's own AppliedIndex counts entries handed to the FSM goroutine,
@@ -189,7 +191,7 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fsmSnapshot{sn: sn}, nil
+	return &fsmSnapshot{sn: sn, hook: f.onSnapshot, began: time.Now()}, nil
 }
 
 // Restore brings the event store to a snapshot received from the leader.
@@ -216,10 +218,15 @@ func (f *fsm) advance(idx uint64) {
 }
 
 type fsmSnapshot struct {
-	sn *eventstore.Snapshot
+	sn    *eventstore.Snapshot
+	hook  func(index uint64, took time.Duration, err error)
+	began time.Time
 }
 
-func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) (err error) {
+	if s.hook != nil {
+		defer func() { s.hook(s.sn.AppliedIndex(), time.Since(s.began), err) }()
+	}
 	if _, err := s.sn.WriteTo(sink); err != nil {
 		sink.Cancel()
 		return fmt.Errorf("persist snapshot: %w", err)

@@ -42,6 +42,15 @@ type Config struct {
 	TLS *tls.Config
 	// OnReject is told of every Raft connection refused by the handshake.
 	OnReject func(remote, reason string)
+	// ServerAddr, if set, returns where server id can be reached now
+	// (false: not known, dial the address in the configuration). Raft
+	// dials the configuration's addresses, and only a leader can change
+	// them: when every node comes back under a new IP, no leader can be
+	// elected at the old ones. Looking each server up by ID on every dial
+	// (the cluster agent learns the new addresses by gossip) lets the
+	// candidates reach each other, elect, and then re-address the
+	// configuration.
+	ServerAddr func(id string) (string, bool)
 
 	// Timeouts; zero values take the package defaults, tuned for a LAN.
 	HeartbeatTimeout   time.Duration
@@ -52,6 +61,8 @@ type Config struct {
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
+	// Hooks observe proposals and snapshots (hooks.go).
+	Hooks Hooks
 
 	Logger *slog.Logger
 }
@@ -167,7 +178,16 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		logStore.Close()
 		return nil, fmt.Errorf("raft transport: %w", err)
 	}
-	transport := raft.NewNetworkTransport(layer, 3, 10*time.Second, io.Discard)
+	tcfg := &raft.NetworkTransportConfig{
+		Stream:  layer,
+		MaxPool: 3,
+		Timeout: 10 * time.Second,
+		Logger:  hclog.New(&hclog.LoggerOptions{Name: "raft-net", Output: io.Discard}),
+	}
+	if cfg.ServerAddr != nil {
+		tcfg.ServerAddressProvider = addressProvider(cfg.ServerAddr)
+	}
+	transport := raft.NewNetworkTransportWithConfig(tcfg)
 
 	if err := catchUpFromSnapshot(snaps, store, cfg.Logger); err != nil {
 		transport.Close()
@@ -175,7 +195,7 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		return nil, err
 	}
 
-	f := &fsm{store: store, logger: cfg.Logger, logs: cached}
+	f := &fsm{store: store, logger: cfg.Logger, logs: cached, onSnapshot: cfg.Hooks.Snapshot}
 	if applied, term, err := store.Applied(context.Background()); err == nil {
 		f.advance(applied)
 		f.term.Store(term)
@@ -220,10 +240,23 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		logStore.Close()
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
+	layer.SetKnownPeers(ConfiguredPeers(r)) // handshake slots kept for them
 	n := &Node{cfg: cfg, raft: r, fsm: f, logStore: logStore, logs: cached, transport: gated, store: store, gate: gate}
 	n.publisher.barrier = n.publishBarrier
 	n.startObserver()
 	return n, nil
+}
+
+// addressProvider adapts Config.ServerAddr to raft.ServerAddressProvider.
+type addressProvider func(id string) (string, bool)
+
+var errAddrUnknown = errors.New("no current address known")
+
+func (p addressProvider) ServerAddr(id raft.ServerID) (raft.ServerAddress, error) {
+	if addr, ok := p(string(id)); ok && addr != "" {
+		return raft.ServerAddress(addr), nil
+	}
+	return "", errAddrUnknown
 }
 
 // Close shuts Raft down and closes its stores. It does not close the event
@@ -347,6 +380,7 @@ func (n *Node) Propose(ctx context.Context, b events.Batch) (events.Committed, e
 			return events.Committed{}, context.DeadlineExceeded
 		}
 	}
+	began := time.Now()
 	f := n.raft.Apply(data, timeout)
 	// Apply's timeout only bounds queueing; once the entry is in flight,
 	// the caller's context decides how long to wait for its fate.
@@ -356,6 +390,9 @@ func (n *Node) Propose(ctx context.Context, b events.Batch) (events.Committed, e
 	case err = <-done:
 	case <-ctx.Done():
 		return events.Committed{}, events.ErrOutcomeUnknown
+	}
+	if h := n.cfg.Hooks.Apply; h != nil {
+		h(time.Since(began), err)
 	}
 	if err != nil {
 		switch {

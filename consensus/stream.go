@@ -12,15 +12,12 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/agendahq/agenda/internal/throttle"
 )
 
 // minSecretLen is the shortest cluster secret NewStreamLayer accepts.
 const minSecretLen = 32
-
-// maxPendingHandshakes bounds the handshakes a listener runs at once, so
-// that a flood of silent connections costs at most this many goroutines
-// for HandshakeTimeout each; beyond it new connections are refused.
-const maxPendingHandshakes = 64
 
 // StreamConfig configures a StreamLayer.
 type StreamConfig struct {
@@ -42,13 +39,20 @@ type StreamConfig struct {
 	// (1..128 bytes).
 	NodeID string
 	// HandshakeTimeout bounds the whole handshake (TLS included) of one
-	// connection; zero means 2 s.
+	// connection dialed, or accepted from a known peer; zero means 2 s.
 	HandshakeTimeout time.Duration
-	// OnReject, if set, is called (from the handshake's goroutine) for every
-	// accepted connection that fails the handshake, with its remote
-	// address and a short reason; an audit hook.
+	// StrangerHandshakeTimeout bounds the handshake of a connection from a
+	// host that is not a known peer (see SetKnownPeers); zero means 500 ms.
+	// A peer's handshake takes milliseconds; a silent stranger holds a slot
+	// no longer than this.
+	StrangerHandshakeTimeout time.Duration
+	// OnReject, if set, is called for every accepted connection that is
+	// refused or fails the handshake, with its remote address and a short
+	// reason: the audit hook, which must throttle what it logs (the layer
+	// then logs nothing itself). Without it the layer logs a warning,
+	// throttled per host.
 	OnReject func(remote string, reason string)
-	// Logger receives a warning for every rejected connection.
+	// Logger receives the layer's warnings.
 	Logger *slog.Logger
 }
 
@@ -66,7 +70,10 @@ type StreamLayer struct {
 	conns  chan net.Conn // authenticated connections for Accept
 	closed chan struct{}
 	once   sync.Once
-	sem    chan struct{} // one slot per running handshake
+
+	admission admission  // who may start a handshake
+	peers     knownPeers // hosts whose connections are the cluster's own
+	logs      throttle.Throttle
 
 	mu      sync.Mutex
 	pending map[net.Conn]struct{} // connections still in their handshake
@@ -85,6 +92,9 @@ func NewStreamLayer(cfg StreamConfig) (*StreamLayer, error) {
 	}
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = 2 * time.Second
+	}
+	if cfg.StrangerHandshakeTimeout <= 0 {
+		cfg.StrangerHandshakeTimeout = 500 * time.Millisecond
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -105,7 +115,6 @@ func NewStreamLayer(cfg StreamConfig) (*StreamLayer, error) {
 		advertise: advertise,
 		conns:     make(chan net.Conn),
 		closed:    make(chan struct{}),
-		sem:       make(chan struct{}, maxPendingHandshakes),
 		pending:   make(map[net.Conn]struct{}),
 	}
 	s.wg.Add(1)
@@ -214,10 +223,13 @@ func (s *StreamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 	if err != nil {
 		conn.Close()
 		if !isIOFailure(err) {
-			s.cfg.Logger.Warn("raft peer failed the handshake", "peer", string(address), "remote", raw.RemoteAddr().String(), "err", err)
+			if ok, suppressed := s.logs.Allow("dial " + string(address)); ok {
+				s.cfg.Logger.Warn("raft peer failed the handshake", "peer", string(address), "remote", raw.RemoteAddr().String(), "err", err, "suppressed_since_last", suppressed)
+			}
 		}
 		return nil, fmt.Errorf("dial raft peer %s: %w", address, err)
 	}
+	s.peers.prove(hostOf(raw.RemoteAddr()), time.Now())
 	return &PeerConn{Conn: conn, peerID: peerID}, nil
 }
 
@@ -273,7 +285,9 @@ func (s *StreamLayer) acceptLoop() {
 			// Out of file descriptors or similar: back off and retry, as
 			// net/http does, rather than stop serving.
 			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			s.cfg.Logger.Warn("raft stream accept failed; retrying", "err", err, "retry_in", delay)
+			if ok, suppressed := s.logs.Allow("accept"); ok {
+				s.cfg.Logger.Warn("raft stream accept failed; retrying", "err", err, "retry_in", delay, "suppressed_since_last", suppressed)
+			}
 			select {
 			case <-s.closed:
 				return
@@ -282,20 +296,20 @@ func (s *StreamLayer) acceptLoop() {
 			continue
 		}
 		delay = 0
-		select {
-		case s.sem <- struct{}{}:
-		default:
+		host := hostOf(raw.RemoteAddr())
+		known := s.peers.known(host, time.Now())
+		if ok, reason := s.admission.admit(host, known); !ok {
 			raw.Close()
-			s.reject(raw.RemoteAddr().String(), "too many handshakes in progress")
+			s.reject(raw.RemoteAddr().String(), reason)
 			continue
 		}
 		if !s.track(raw) {
-			<-s.sem
+			s.admission.done(host, known)
 			raw.Close()
 			return
 		}
 		s.wg.Add(1)
-		go s.serve(raw)
+		go s.serve(raw, host, known)
 	}
 }
 
@@ -320,16 +334,20 @@ func (s *StreamLayer) untrack(raw net.Conn) {
 
 // serve runs the handshake on one accepted connection and queues it for
 // Accept, or rejects it.
-func (s *StreamLayer) serve(raw net.Conn) {
+func (s *StreamLayer) serve(raw net.Conn, host string, known bool) {
 	defer s.wg.Done()
 	remote := raw.RemoteAddr().String()
 	var conn net.Conn = raw
 	if s.cfg.TLS != nil {
 		conn = tls.Server(raw, s.cfg.TLS)
 	}
-	peerID, err := s.handshake(conn, roleListener, time.Now().Add(s.cfg.HandshakeTimeout))
+	timeout := s.cfg.HandshakeTimeout
+	if !known {
+		timeout = min(timeout, s.cfg.StrangerHandshakeTimeout)
+	}
+	peerID, err := s.handshake(conn, roleListener, time.Now().Add(timeout))
 	s.untrack(raw)
-	<-s.sem
+	s.admission.done(host, known)
 	if err != nil {
 		conn.Close()
 		reason := err.Error()
@@ -348,6 +366,7 @@ func (s *StreamLayer) serve(raw net.Conn) {
 		s.reject(remote, reason)
 		return
 	}
+	s.peers.prove(host, time.Now())
 	select {
 	case s.conns <- &PeerConn{Conn: conn, peerID: peerID}:
 	case <-s.closed:
@@ -355,10 +374,19 @@ func (s *StreamLayer) serve(raw net.Conn) {
 	}
 }
 
+// reject reports a refused connection: to OnReject if set, else to the
+// log, at most one line per host per minute.
 func (s *StreamLayer) reject(remote, reason string) {
-	s.cfg.Logger.Warn("rejected raft connection", "remote", remote, "reason", reason)
 	if s.cfg.OnReject != nil {
 		s.cfg.OnReject(remote, reason)
+		return
+	}
+	host := remote
+	if h, _, err := net.SplitHostPort(remote); err == nil {
+		host = h
+	}
+	if ok, suppressed := s.logs.Allow(host); ok {
+		s.cfg.Logger.Warn("rejected raft connection", "remote", remote, "reason", reason, "suppressed_since_last", suppressed)
 	}
 }
 

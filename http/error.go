@@ -49,16 +49,19 @@ type errorPayload struct {
 // and answered with a generic message; their text never reaches the client.
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	code, message := agenda.ErrorCode(err), agenda.ErrorMessage(err)
+	if n := noteOf(r); n != nil {
+		n.code = code
+	}
 	if code == agenda.EINTERNAL {
 		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 			// The client went away; nothing to answer.
 			return
 		}
-		s.logger.Error("internal error", "method", r.Method, "path", r.URL.Path,
+		s.logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path,
 			"request_id", requestID(r.Context()), "err", err)
 	}
 	status := ErrorStatus(code)
-	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+	if (status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests) && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, status, errorBody{Error: errorPayload{Code: code, Message: message, Details: agenda.ErrorDetails(err)}})

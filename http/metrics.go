@@ -30,6 +30,16 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 	return m
 }
 
+// CountSubscribers exports count, read at every scrape, as
+// agenda_websocket_subscribers: the hub keeps the count, nobody has to keep
+// a second one in step.
+func (m *Metrics) CountSubscribers(count func() int) {
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "agenda_websocket_subscribers",
+		Help: "Open WebSocket subscriptions on this node.",
+	}, func() float64 { return float64(count()) }))
+}
+
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/commands"
+	"github.com/agendahq/agenda/internal/reqid"
 )
 
 type ctxKey int
@@ -41,6 +42,7 @@ func (s *Server) withRequestID(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-ID", id)
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
 		ctx = commands.WithCorrelationID(ctx, id)
+		ctx = reqid.With(ctx, id)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -82,6 +84,7 @@ func (s *Server) requireAuth(next http.Handler) http.Handler {
 			s.Error(w, r, err)
 			return
 		}
+		noteActor(r, claims.UserID)
 		if err := s.checkToken(r.Context(), claims); err != nil {
 			s.Error(w, r, err)
 			return
@@ -216,6 +219,9 @@ func (s *Server) plausiblePosition(p int64) error {
 // any read that follows on this node reflect it. It reports false, after
 // answering 202 with the position, if the read model did not catch up in time.
 func (s *Server) committed(w http.ResponseWriter, r *http.Request, res commands.Result) bool {
+	if n := noteOf(r); n != nil && n.target == "" {
+		n.target = res.ID // what the command created or changed
+	}
 	if res.Position == 0 { // nothing changed: the read model already shows it
 		w.Header().Set("X-Agenda-Position", strconv.FormatInt(s.Queries.Position(), 10))
 		return true
@@ -224,7 +230,7 @@ func (s *Server) committed(w http.ResponseWriter, r *http.Request, res commands.
 	ctx, cancel := context.WithTimeout(r.Context(), s.readWait())
 	defer cancel()
 	if err := s.Queries.WaitFor(ctx, res.Position); err != nil {
-		s.logger.Warn("write committed but the read model did not show it in time", "position", res.Position, "read_model", s.Queries.Position())
+		s.logger.WarnContext(r.Context(), "write committed but the read model did not show it in time", "position", res.Position, "read_model", s.Queries.Position())
 		writeJSON(w, http.StatusAccepted, map[string]any{"id": res.ID, "position": res.Position,
 			"message": "committed; not yet visible on this node, read with min_position"})
 		return false

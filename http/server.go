@@ -86,6 +86,16 @@ type Server struct {
 	// Reads, if set, serves strong reads; without it (one node, tests) a
 	// strong read is a local one.
 	Reads Reads
+	// Audit, if set, records every command and admin request (audit.go)
+	// and serves GET /api/admin/audit/logs; Admin serves the projection
+	// endpoints. Both are reachable only when AuditToken (AUDIT_API_TOKEN)
+	// is set, with a valid JWT and X-Audit-Token (admin_handlers.go).
+	Audit      AuditLog
+	Admin      Admin
+	AuditToken string
+	// Limits, if set, rate-limits logins, registrations and password
+	// changes, and bounds the password hashing done at once.
+	Limits *Limits
 	// ReadWait bounds how long a read waits for min_position, and a write for
 	// the local read model to show what it committed (default 5s).
 	ReadWait time.Duration
@@ -93,6 +103,11 @@ type Server struct {
 	// unavailable) refuses it. A node whose history the cluster refuses must
 	// serve nothing from it.
 	Fence func() error
+	// Feed and Hub serve /api/events and the live stream /api/ws (see
+	// live_handlers.go); Live tunes the stream.
+	Feed Feed
+	Hub  *Hub
+	Live LiveConfig
 
 	logger *slog.Logger
 }
@@ -104,9 +119,9 @@ func (s *Server) readWait() time.Duration {
 	return 5 * time.Second
 }
 
-// Handler returns the routed handler.
+// Handler returns the routed handler: the API, and the web UI under /ui/.
 func (s *Server) Handler() http.Handler {
-	return middleware.StripSlashes(s.router())
+	return withUI(middleware.StripSlashes(s.router()))
 }
 
 func (s *Server) router() chi.Router {
@@ -119,6 +134,7 @@ func (s *Server) router() chi.Router {
 	if s.Metrics != nil {
 		r.Use(s.Metrics.middleware)
 	}
+	r.Use(s.auditTrail)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, errNotFound("no such endpoint"))
 	})
@@ -148,6 +164,7 @@ func (s *Server) router() chi.Router {
 		r.Get("/openapi.json", s.handleOpenAPI)
 		r.Post("/auth/register", s.handleRegister)
 		r.Post("/auth/login", s.handleLogin)
+		r.Route("/admin", s.adminRoutes)
 		r.Group(func(r chi.Router) {
 			// Writes take min_position and consistency too: a command then
 			// decides on a read model that has reached them.
@@ -185,7 +202,10 @@ func (s *Server) router() chi.Router {
 			r.Get("/notifications", s.handleNotifications)
 			r.Post("/notifications/read-all", s.handleNotificationsReadAll)
 			r.Post("/notifications/{id}/read", s.handleNotificationRead)
+			r.Get("/events", s.handleEvents)
 		})
+		// The stream authenticates itself: browsers pass the token in the query.
+		r.Get("/ws", s.handleStream)
 	})
 	return r
 }

@@ -26,6 +26,10 @@ func required(field string, v *string) error {
 }
 
 func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
+	if err := s.allowRegister(w, r); err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	var req registerRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		s.Error(w, r, err)
@@ -35,9 +39,16 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
+	noteActor(r, *req.Username)
+	release, err := s.hashSlot(r.Context(), w)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	res, err := s.Commands.RegisterUser(r.Context(), commands.RegisterUser{
 		Username: *req.Username, Password: *req.Password, DisplayName: req.DisplayName, Email: req.Email,
 	})
+	release()
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -84,7 +95,21 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
+	noteActor(r, *req.Username)
+	if err := s.allowLogin(w, r, *req.Username); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	release, err := s.hashSlot(r.Context(), w)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	id, err := s.Commands.Authenticate(r.Context(), *req.Username, *req.Password)
+	release()
+	if agenda.ErrorCode(err) == agenda.EUNAUTHORIZED {
+		s.loginFailed(*req.Username)
+	}
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -170,6 +195,10 @@ type passwordChange struct {
 }
 
 func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) {
+	if err := s.allowPasswordChange(w, r); err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	var req passwordChange
 	if err := decodeBody(w, r, &req); err != nil {
 		s.Error(w, r, err)
@@ -179,9 +208,15 @@ func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
+	release, err := s.hashSlot(r.Context(), w)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	res, err := s.Commands.ChangePassword(r.Context(), commands.ChangePassword{
 		UserID: userID(r), CurrentPassword: *req.CurrentPassword, NewPassword: *req.NewPassword,
 	})
+	release()
 	if err != nil {
 		s.Error(w, r, err)
 		return

@@ -50,8 +50,20 @@ func (AgendaProjection) EventTypes() []string {
 	}
 }
 
-// Handle implements Projection.
+// Handle implements Projection. Every event also gets its per-user feed
+// entries (see feed), decided in the same transaction.
 func (AgendaProjection) Handle(tx *readmodel.Tx, env *events.Envelope, ev events.Event) error {
+	f, err := feedBefore(tx, env, ev)
+	if err != nil {
+		return err
+	}
+	if err := handleAgenda(tx, env, ev); err != nil {
+		return err
+	}
+	return f.after(ev)
+}
+
+func handleAgenda(tx *readmodel.Tx, env *events.Envelope, ev events.Event) error {
 	switch ev.(type) {
 	case events.AgendaEntryAdded, events.AgendaEntryRescheduled, events.AgendaEntryRemoved, events.AgendaEntryRoleChanged:
 		return handleAgendaEntry(tx, env, ev)

@@ -3,13 +3,17 @@ package projections_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/events"
 	"github.com/agendahq/agenda/eventstore"
+	"github.com/agendahq/agenda/projections"
 )
 
 // catchUpEvents is the size of the history a fresh projector catches up on.
@@ -96,4 +100,113 @@ func BenchmarkProjectorCatchUp(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(catchUpEvents)*float64(b.N)/total.Seconds(), "events/s")
+}
+
+// rebuildEvents is the history of the rebuild benchmarks
+// (AGENDA_BENCH_EVENTS overrides it, for profiling on a smaller store).
+var rebuildEvents = func() int {
+	if n, err := strconv.Atoi(os.Getenv("AGENDA_BENCH_EVENTS")); err == nil && n > 0 {
+		return n
+	}
+	return 1_000_000
+}()
+
+// BenchmarkRebuildOffline1M times `agenda projections rebuild` on a stopped
+// node: every projection rebuilt blue/green (RebuildInto) from a
+// 1,000,000-event store, no live projector. Target: ≥ 100,000 events/s.
+func BenchmarkRebuildOffline1M(b *testing.B) {
+	store := mustOpenStore(b)
+	head := fillStore(b, store, rebuildEvents)
+	rm := mustOpenReadModel(b, filepath.Join(b.TempDir(), "readmodel.db"))
+	ctx := context.Background()
+	b.ResetTimer()
+	var total time.Duration
+	var paused float64
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		began := time.Now()
+		for _, proj := range projections.All() {
+			pr, err := projections.RebuildInto(ctx, store, rm, proj, nil)
+			if err != nil || pr.Position != head {
+				b.Fatalf("rebuild %s: %+v, %v", proj.Name(), pr, err)
+			}
+			paused += pr.PausedSeconds
+		}
+		total += time.Since(began)
+	}
+	// The machine is shared: the rate per CPU-second of this process shows
+	// what the rebuild costs, whatever else runs.
+	b.ReportMetric(float64(rebuildEvents)*float64(b.N)/(cpuTime()-cpu0).Seconds(), "events/cpu-s")
+	b.ReportMetric(float64(rebuildEvents)*float64(b.N)/total.Seconds(), "events/s")
+	b.ReportMetric(paused/float64(b.N), "switch-s")
+}
+
+// cpuTime is the user and system CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkRebuildOnline1M times an online rebuild of the agenda projection
+// (the big one) from a 1,000,000-event store while the live projector runs
+// and a writer appends a batch every millisecond.
+func BenchmarkRebuildOnline1M(b *testing.B) {
+	store := mustOpenStore(b)
+	head := fillStore(b, store, rebuildEvents)
+	rm := mustOpenReadModel(b, filepath.Join(b.TempDir(), "readmodel.db"))
+	p := startProjector(b, store, rm)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if err := rm.WaitFor(ctx, head); err != nil {
+		b.Fatal(err)
+	}
+	l := newEventLog(b, store)
+	l.world.round = rebuildEvents // fresh appointment IDs
+	l.seq = 10 * rebuildEvents    // fresh event IDs
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			scenario(l, 1)
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	b.ResetTimer()
+	var total time.Duration
+	var paused float64
+	for i := 0; i < b.N; i++ {
+		began := time.Now()
+		if _, err := p.StartRebuild("agenda"); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			time.Sleep(20 * time.Millisecond)
+			var last *projections.RebuildProgress
+			for _, s := range p.Status() {
+				if s.Name == "agenda" && s.Rebuild == nil {
+					last = s.LastRebuild
+				}
+			}
+			if last != nil && last.FinishedAt != nil && last.FinishedAt.After(began) {
+				if last.State != "done" {
+					b.Fatalf("rebuild failed: %+v", last)
+				}
+				paused += last.PausedSeconds
+				break
+			}
+		}
+		total += time.Since(began)
+	}
+	b.StopTimer()
+	close(stop)
+	<-done
+	b.ReportMetric(float64(rebuildEvents)*float64(b.N)/total.Seconds(), "events/s")
+	b.ReportMetric(paused/float64(b.N), "paused-s")
 }

@@ -345,6 +345,7 @@ func dump(tb testing.TB, path string) map[string][]string {
 		"appointments":   "id",
 		"agenda_entries": "user_id, appointment_id",
 		"agenda_streams": "user_id",
+		"feed":           "user_id, position",
 	}
 	out := map[string][]string{}
 	for table, order := range tables {

@@ -13,6 +13,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 
 	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/events"
 	"github.com/agendahq/agenda/readmodel"
 )
 
@@ -36,6 +37,18 @@ type Projector struct {
 	mu     sync.Mutex
 	status map[string]*Status
 	subs   map[string]*EventStoreSubscriber
+	projs  map[string]Projection
+	order  []string
+	// rebuild is the online rebuild in progress (nil if none); last holds
+	// each projection's last finished one.
+	rebuild       *RebuildProgress
+	lastRebuild   map[string]*RebuildProgress
+	rebuildCtx    context.Context
+	rebuildCancel context.CancelFunc
+	rebuildWG     sync.WaitGroup
+	// OnRebuild, if set before Run, is told when an online rebuild ends
+	// (for the audit trail).
+	OnRebuild func(RebuildProgress)
 }
 
 // Status describes one projection.
@@ -44,8 +57,12 @@ type Status struct {
 	Position  int64  `json:"position"`
 	Head      int64  `json:"head"`
 	Lag       int64  `json:"lag"`
-	State     string `json:"state"` // "running", "retrying", "stopped"
+	State     string `json:"state"` // "running", "retrying", "stopped", "rebuilding"
 	LastError string `json:"last_error,omitempty"`
+	// Rebuild is the online rebuild in progress, LastRebuild the last one
+	// that ended on this node since it started.
+	Rebuild     *RebuildProgress `json:"rebuild,omitempty"`
+	LastRebuild *RebuildProgress `json:"last_rebuild,omitempty"`
 }
 
 // New builds a projector for the given projections over source into rm.
@@ -61,13 +78,20 @@ func New(source EventSource, rm *readmodel.DB, projections []Projection, logger 
 	router.AddMiddleware(middleware.Recoverer)
 	p := &Projector{source: source, rm: rm, logger: logger, router: router,
 		MaxAttempts: DefaultMaxAttempts, Backoff: backoff,
-		status: map[string]*Status{}, subs: map[string]*EventStoreSubscriber{}}
+		status: map[string]*Status{}, subs: map[string]*EventStoreSubscriber{},
+		projs: map[string]Projection{}, lastRebuild: map[string]*RebuildProgress{}}
+	p.rebuildCtx, p.rebuildCancel = context.WithCancel(context.Background())
 	for _, proj := range projections {
 		proj := proj
 		name := proj.Name()
 		if len(proj.EventTypes()) == 0 {
 			return nil, fmt.Errorf("projection %s handles no event type", name)
 		}
+		if _, dup := p.projs[name]; dup {
+			return nil, fmt.Errorf("two projections named %s", name)
+		}
+		p.projs[name] = proj
+		p.order = append(p.order, name)
 		p.status[name] = &Status{Name: name, State: "running"}
 		sub := &EventStoreSubscriber{
 			Source:     source,
@@ -89,8 +113,13 @@ func (p *Projector) Run(ctx context.Context) error { return p.router.Run(ctx) }
 // Running is closed once every handler has started.
 func (p *Projector) Running() chan struct{} { return p.router.Running() }
 
-// Close stops the router and waits for in-flight batches.
-func (p *Projector) Close() error { return p.router.Close() }
+// Close stops any online rebuild, then the router, and waits for in-flight
+// batches.
+func (p *Projector) Close() error {
+	p.rebuildCancel()
+	p.rebuildWG.Wait()
+	return p.router.Close()
+}
 
 func (p *Projector) handler(proj Projection) message.NoPublishHandlerFunc {
 	name := proj.Name()
@@ -107,16 +136,7 @@ func (p *Projector) handler(proj Projection) message.NoPublishHandlerFunc {
 		// Once started, a batch runs to its commit or rollback; an
 		// uncancellable context also spares go-sqlite3 a watcher per statement.
 		err = p.rm.Apply(context.WithoutCancel(msg.Context()), name, from, to, func(tx *readmodel.Tx) error {
-			for i := range envs {
-				ev, err := envs[i].DecodeCommitted()
-				if err != nil {
-					return err
-				}
-				if err := proj.Handle(tx, &envs[i], ev); err != nil {
-					return fmt.Errorf("projection %s: event %d (%s): %w", name, envs[i].Position, envs[i].Type, err)
-				}
-			}
-			return nil
+			return handleAll(tx, proj, envs, nil)
 		})
 		if errors.Is(err, readmodel.ErrCheckpointMoved) {
 			// A reset or a concurrent apply moved the checkpoint: the
@@ -140,6 +160,26 @@ func (p *Projector) handler(proj Projection) message.NoPublishHandlerFunc {
 		p.setState(name, "running", "")
 		return nil
 	}
+}
+
+// handleAll runs proj over envs inside tx: the one place events meet a
+// projection, for the live projector and for rebuilds alike. decoded, if
+// not nil, holds the envelopes' events already decoded (a rebuild decodes
+// while the previous batch is applied).
+func handleAll(tx *readmodel.Tx, proj Projection, envs []events.Envelope, decoded []events.Event) error {
+	for i := range envs {
+		var ev events.Event
+		var err error
+		if decoded != nil {
+			ev = decoded[i]
+		} else if ev, err = envs[i].DecodeCommitted(); err != nil {
+			return err
+		}
+		if err := proj.Handle(tx, &envs[i], ev); err != nil {
+			return fmt.Errorf("projection %s: event %d (%s): %w", proj.Name(), envs[i].Position, envs[i].Type, err)
+		}
+	}
+	return nil
 }
 
 func (p *Projector) stop(name string) {
@@ -169,15 +209,22 @@ func (p *Projector) Status() []Status {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([]Status, 0, len(p.status))
-	for _, name := range readmodel.Projections {
-		s, ok := p.status[name]
-		if !ok {
-			continue
-		}
-		c := *s
+	for _, name := range p.order {
+		c := *p.status[name]
 		c.Position = p.rm.Checkpoint(name)
 		c.Head = head
 		c.Lag = head - c.Position
+		if r := p.rebuild; r != nil && r.Projection == name {
+			cp := *r
+			c.Rebuild = &cp
+			if c.State == "running" {
+				c.State = "rebuilding"
+			}
+		}
+		if r := p.lastRebuild[name]; r != nil {
+			cp := *r
+			c.LastRebuild = &cp
+		}
 		out = append(out, c)
 	}
 	return out

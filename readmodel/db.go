@@ -23,11 +23,17 @@ type DB struct {
 	mu          sync.Mutex
 	checkpoints map[string]int64
 	position    notify.Position // the lowest checkpoint
+
+	feed feedState
 }
 
 // Open opens the read model at path. A file written with another schema
-// version is deleted and recreated empty, so the projectors rebuild it.
+// version is deleted and recreated empty, so the projectors rebuild it;
+// scratch files a crashed rebuild left beside it are deleted.
 func Open(ctx context.Context, path string) (*DB, error) {
+	if err := removeScratch(path); err != nil {
+		return nil, err
+	}
 	db, err := open(ctx, path)
 	if errors.Is(err, sqlite.ErrSchemaMismatch) {
 		for _, suffix := range []string{"", "-wal", "-shm"} {
@@ -41,7 +47,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 }
 
 func open(ctx context.Context, path string) (*DB, error) {
-	sdb, err := sqlite.Open(path, sqlite.Normal)
+	return openDurability(ctx, path, sqlite.Normal)
+}
+
+func openDurability(ctx context.Context, path string, d sqlite.Durability) (*DB, error) {
+	sdb, err := sqlite.Open(path, d)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +157,7 @@ func (db *DB) Apply(ctx context.Context, projection string, from, to int64, fn f
 		if cur != from {
 			return fmt.Errorf("%w: %s is at %d, batch starts at %d", ErrCheckpointMoved, projection, cur, from)
 		}
-		t := &Tx{tx: tx, ctx: ctx}
+		t := &Tx{tx: tx, ctx: ctx, db: db}
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -192,6 +202,7 @@ func (db *DB) Reset(ctx context.Context, projection string) error {
 	db.checkpoints[projection] = 0
 	db.position.Reset(db.lowest())
 	db.mu.Unlock()
+	db.feed.prunedAt.Store(0)
 	return nil
 }
 
@@ -199,6 +210,12 @@ func (db *DB) Reset(ctx context.Context, projection string) error {
 type Tx struct {
 	tx  *sql.Tx
 	ctx context.Context
+	db  *DB
+	// feedNotes holds the notifications of the event being projected, until
+	// its feed entries are written (see WriteFeed).
+	feedNotes map[string]agenda.Notification
+	feedHigh  int64                // the newest feed position written
+	stmts     map[string]*sql.Stmt // prepared for this transaction (feed.go)
 	// agendaVersions holds the last agenda stream version seen per user in
 	// this transaction; it is written once, at the end, rather than once per
 	// event.
@@ -213,6 +230,9 @@ type agendaVersion struct {
 
 // flush writes what the transaction deferred.
 func (t *Tx) flush() error {
+	if err := t.pruneFeed(); err != nil {
+		return err
+	}
 	for user, v := range t.agendaVersions {
 		_, err := t.exec(`INSERT INTO agenda_streams (user_id, version, origin_node, max_duration_ns) VALUES (?, ?, ?, ?)
 			ON CONFLICT (user_id) DO UPDATE SET version = excluded.version, origin_node = excluded.origin_node,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/agendahq/agenda"
@@ -191,5 +193,25 @@ func TestResetClearsOnlyItsProjection(t *testing.T) {
 	}
 	if err := db.Reset(ctx, "calendars"); agenda.ErrorCode(err) != agenda.ENOTFOUND {
 		t.Errorf("Reset(calendars) = %v, want not_found", err)
+	}
+}
+
+// Scratch files a crashed rebuild left beside the read model are deleted
+// when it is opened.
+func TestOpenRemovesLeftoverScratch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "readmodel.db")
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.WriteFile(readmodel.ScratchPath(path, "agenda")+suffix, []byte("half-built"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := readmodel.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	left, _ := filepath.Glob(path + ".rebuild-*")
+	if len(left) != 0 {
+		t.Errorf("leftover scratch files after Open: %v", left)
 	}
 }

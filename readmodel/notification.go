@@ -83,6 +83,7 @@ func (t *Tx) InsertNotification(n NotificationRecord) error {
 	if err != nil {
 		return fmt.Errorf("insert notification %s: %w", n.ID, err)
 	}
+	t.noteForFeed(n)
 	return nil
 }
 

@@ -2,7 +2,7 @@ package readmodel
 
 // SchemaVersion changes whenever the schema below does; a read model file
 // with another version is discarded and rebuilt from the event store.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // Times are stored as Unix nanoseconds so range queries compare integers.
 const schema = `
@@ -151,7 +151,7 @@ CREATE TABLE notification_streams (
 	version     INTEGER NOT NULL,
 	origin_node TEXT    NOT NULL
 ) WITHOUT ROWID;
-`
+` + feedSchema
 
 // Projection names, each with its own checkpoint.
 //
@@ -173,5 +173,5 @@ var Projections = []string{ProjectionUsers, ProjectionAgenda}
 var projectionTables = map[string][]string{
 	ProjectionUsers: {"users", "revoked_tokens"},
 	ProjectionAgenda: {"appointments", "agenda_entries", "agenda_streams", "participants",
-		"groups", "group_members", "notifications", "notification_streams"},
+		"groups", "group_members", "notifications", "notification_streams", "feed", "feed_pruned"},
 }

@@ -2,90 +2,184 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
-// advertiseAddr returns the host:port other nodes should use to reach a
-// listener bound at bound (an address with a real port). A specific bound
-// host is kept; a wildcard is replaced by this node's own address: the A
-// record of dnsName that is one of our interface addresses (in Docker
-// Swarm, tasks.<service> lists every task's IP, ours among them), else the
-// first non-loopback interface address, else the host name.
-func advertiseAddr(bound, dnsName string) string {
-	host, port, err := net.SplitHostPort(bound)
+// needsHost reports whether a listener bound at bound needs this node's
+// own address to be advertised: its host is a wildcard (":7000" in a
+// container). A specific bound host advertises itself.
+func needsHost(bound string) bool {
+	host, _, err := net.SplitHostPort(bound)
 	if err != nil {
-		return bound
+		return false
 	}
-	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
-		return bound
-	}
-	return net.JoinHostPort(cachedOwnHost(dnsName), port)
+	ip := net.ParseIP(host)
+	return host == "" || (ip != nil && ip.IsUnspecified())
 }
 
-var ownHosts sync.Map // DNS name → this node's host, found once
-
-func cachedOwnHost(dnsName string) string {
-	if h, ok := ownHosts.Load(dnsName); ok {
-		return h.(string)
+// withHost returns bound with its wildcard host replaced by host; a bound
+// address with a specific host is returned unchanged.
+func withHost(bound, host string) string {
+	if !needsHost(bound) {
+		return bound
 	}
-	h := ownHost(dnsName)
-	ownHosts.Store(dnsName, h)
-	return h
+	_, port, _ := net.SplitHostPort(bound)
+	return net.JoinHostPort(host, port)
 }
 
-// dnsWait bounds how long ownHost waits for DISCOVERY_DNS_NAME to list
-// this node.
-var dnsWait = 10 * time.Second
+// localNets lists this machine's non-loopback, non-link-local interface
+// addresses with their networks.
+func localNets() []*net.IPNet {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var out []*net.IPNet
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok || ipn.IP.IsLoopback() || ipn.IP.IsLinkLocalUnicast() {
+			continue
+		}
+		out = append(out, ipn)
+	}
+	return out
+}
 
-func ownHost(dnsName string) string {
-	local := map[string]bool{}
-	var first string
-	if addrs, err := net.InterfaceAddrs(); err == nil {
-		for _, a := range addrs {
-			ipn, ok := a.(*net.IPNet)
-			if !ok || ipn.IP.IsLoopback() || ipn.IP.IsLinkLocalUnicast() {
-				continue
-			}
-			local[ipn.IP.String()] = true
-			if first == "" && ipn.IP.To4() != nil {
-				first = ipn.IP.String()
+// pickOwnHost chooses, among this node's interface addresses (local), the
+// one its peers reach it on, given the peers' addresses (the A records of
+// DISCOVERY_DNS_NAME, the resolved seeds):
+//
+//   - a peer address that is one of ours: the orchestrator lists this node
+//     under the name the others look up, so this is the address they use;
+//   - otherwise, the only local address whose network holds peer addresses:
+//     the network this node shares with them.
+//
+// It returns "" when neither rule decides: no peer is on any of our
+// networks, or peers are on several of them. A Swarm task sits on the
+// ingress network as well as its own overlay, so "the first interface"
+// is a guess that is wrong as often as not; the caller waits or refuses.
+func pickOwnHost(local []*net.IPNet, peers []net.IP) (host, why string) {
+	for _, p := range peers {
+		for _, l := range local {
+			if l.IP.Equal(p) {
+				return l.IP.String(), "listed under the discovery name"
 			}
 		}
 	}
-	if dnsName != "" {
-		// The orchestrator may publish our record a moment after we start:
-		// wait for it a little rather than guess an interface (a container
-		// on several networks has several).
-		deadline := time.Now().Add(dnsWait)
-		for {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			ips, _ := net.DefaultResolver.LookupHost(ctx, dnsName)
-			cancel()
-			for _, ip := range ips {
-				if local[ip] {
-					return ip
+	var shared *net.IPNet
+	for _, l := range local {
+		for _, p := range peers {
+			if l.Contains(p) {
+				if shared != nil && !shared.IP.Equal(l.IP) {
+					return "", ""
 				}
-			}
-			if time.Now().After(deadline) {
+				shared = l
 				break
 			}
-			time.Sleep(500 * time.Millisecond)
 		}
 	}
-	if first != "" {
-		return first
+	if shared != nil {
+		return shared.IP.String(), "on the network shared with the peers"
 	}
-	if h, err := os.Hostname(); err == nil {
-		return h
+	return "", ""
+}
+
+// hostWait bounds how long findOwnHost waits for the peers' addresses to
+// tell which of this node's addresses is the right one.
+var hostWait = 2 * time.Minute
+
+// findOwnHost returns the address this node advertises for a wildcard
+// listener. It never guesses: with DISCOVERY_DNS_NAME or seeds it waits
+// (up to hostWait) until pickOwnHost decides; with neither, a node with
+// one interface address uses it. Otherwise it fails, telling the operator
+// to set ADVERTISE_ADDR and RAFT_ADVERTISE_ADDR. The HTTP listener is
+// already serving health probes while it waits: Swarm lists a task under
+// tasks.<service> only once it is healthy.
+func findOwnHost(ctx context.Context, c *Config, logger *slog.Logger) (string, error) {
+	local := localNets()
+	var addrs []string
+	for _, l := range local {
+		addrs = append(addrs, l.IP.String())
 	}
-	return "127.0.0.1"
+	if c.DiscoveryDNSName == "" && len(c.DiscoverySeeds) == 0 {
+		switch {
+		case len(local) == 1:
+			return local[0].IP.String(), nil
+		case len(local) == 0:
+			if h, err := os.Hostname(); err == nil && h != "" {
+				return h, nil
+			}
+			return "", fmt.Errorf("this node has no network address to advertise; set ADVERTISE_ADDR and RAFT_ADVERTISE_ADDR")
+		}
+		return "", fmt.Errorf("this node has several addresses (%s) and no DISCOVERY_DNS_NAME or DISCOVERY_SEEDS to tell which one the others reach; set ADVERTISE_ADDR and RAFT_ADVERTISE_ADDR (host:port)", strings.Join(addrs, ", "))
+	}
+	deadline := time.Now().Add(hostWait)
+	nextLog := time.Now().Add(10 * time.Second)
+	var peers []net.IP
+	for {
+		peers = peerIPs(ctx, c)
+		if host, why := pickOwnHost(local, peers); host != "" {
+			logger.Info("advertising this node's address", "host", host, "why", why, "peers", ipStrings(peers))
+			return host, nil
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		if time.Now().After(nextLog) {
+			logger.Info("waiting for the discovery name or seeds to show which address to advertise",
+				"dns_name", c.DiscoveryDNSName, "seeds", c.DiscoverySeeds, "peers", ipStrings(peers), "local", addrs)
+			nextLog = time.Now().Add(10 * time.Second)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return "", fmt.Errorf("refusing to guess this node's address after %v: the peers' addresses (%s, from DISCOVERY_DNS_NAME %q and DISCOVERY_SEEDS %v) are not on exactly one of this node's networks (%s); set ADVERTISE_ADDR and RAFT_ADVERTISE_ADDR (host:port), e.g. to the container's host name",
+		hostWait, strings.Join(ipStrings(peers), ", "), c.DiscoveryDNSName, c.DiscoverySeeds, strings.Join(addrs, ", "))
+}
+
+// peerIPs resolves DISCOVERY_DNS_NAME and the seeds' hosts.
+func peerIPs(ctx context.Context, c *Config) []net.IP {
+	names := []string{}
+	if c.DiscoveryDNSName != "" {
+		names = append(names, c.DiscoveryDNSName)
+	}
+	for _, s := range c.DiscoverySeeds {
+		if h, _, err := net.SplitHostPort(s); err == nil && h != "" {
+			names = append(names, h)
+		}
+	}
+	var out []net.IP
+	for _, name := range names {
+		if ip := net.ParseIP(name); ip != nil {
+			out = append(out, ip)
+			continue
+		}
+		lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		ips, _ := net.DefaultResolver.LookupIPAddr(lctx, name)
+		cancel()
+		for _, ip := range ips {
+			out = append(out, ip.IP)
+		}
+	}
+	return out
+}
+
+func ipStrings(ips []net.IP) []string {
+	out := make([]string, 0, len(ips))
+	for _, ip := range ips {
+		out = append(out, ip.String())
+	}
+	return out
 }
 
 // nextIncarnation returns this start's incarnation: the time, but always

@@ -45,6 +45,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -77,6 +78,9 @@ type testCluster struct {
 	// direct has nodes advertise their own ports, not their proxies: no
 	// faults, and no proxy in the way of what benchmarks measure.
 	direct bool
+	// tls, if set, is how the test trusts the nodes, which serve HTTPS
+	// (the test sets their TLS_* environment).
+	tls *tls.Config
 
 	mu   sync.Mutex
 	pids map[int]string // live child process → node ID
@@ -462,10 +466,29 @@ func (s clusterStatus) voters() []string {
 // opsClient is for status probes: short timeouts, no test to fail.
 var opsClient = &http.Client{Timeout: 2 * time.Second}
 
+// url is the base URL of the node's own HTTP port.
+func (n *clusterNode) url() string {
+	if n.tc.tls != nil {
+		return "https://" + n.httpAddr
+	}
+	return "http://" + n.httpAddr
+}
+
+// httpClient is a client of the cluster's nodes with the given timeout.
+func (tc *testCluster) httpClient(timeout time.Duration) *http.Client {
+	if tc.tls == nil {
+		if timeout == opsClient.Timeout {
+			return opsClient
+		}
+		return &http.Client{Timeout: timeout}
+	}
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{TLSClientConfig: tc.tls}}
+}
+
 // status fetches the node's /cluster/status.
 func (n *clusterNode) status() (clusterStatus, error) {
 	var s clusterStatus
-	resp, err := opsClient.Get("http://" + n.httpAddr + "/cluster/status")
+	resp, err := n.tc.httpClient(opsClient.Timeout).Get(n.url() + "/cluster/status")
 	if err != nil {
 		return s, err
 	}
@@ -478,7 +501,7 @@ func (n *clusterNode) status() (clusterStatus, error) {
 
 // ready reports whether the node's /readyz answers 200.
 func (n *clusterNode) ready() bool {
-	resp, err := opsClient.Get("http://" + n.httpAddr + "/readyz")
+	resp, err := n.tc.httpClient(opsClient.Timeout).Get(n.url() + "/readyz")
 	if err != nil {
 		return false
 	}
@@ -677,13 +700,13 @@ func othersThan(group []*clusterNode, n *clusterNode) []*clusterNode {
 
 // client returns an API client of the node, for the test goroutine.
 func (n *clusterNode) client() *client {
-	return &client{t: n.tc.t, base: "http://" + n.httpAddr, http: &http.Client{Timeout: 15 * time.Second}}
+	return &client{t: n.tc.t, base: n.url(), http: n.tc.httpClient(15 * time.Second)}
 }
 
 // as returns a copy of c (its login) talking to node n.
 func (c *client) as(n *clusterNode) *client {
 	cp := *c
-	cp.base = "http://" + n.httpAddr
+	cp.base = n.url()
 	return &cp
 }
 

@@ -7,10 +7,13 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	agendahttp "github.com/agendahq/agenda/http"
 )
 
 // race runs n requests at once (released together) and returns their
@@ -164,7 +167,10 @@ func TestE2EConcurrentUsersNonOverlapping(t *testing.T) {
 func TestE2EConcurrentRegistrationSameUsername(t *testing.T) {
 	t.Parallel()
 	const n = 16
-	node := mustStartNode(t)
+	cfg := testConfig(t, t.TempDir())
+	cfg.Limits = agendahttp.DefaultLimits(runtime.NumCPU())
+	cfg.Limits.LoginPerUser = agendahttp.Rate{} // it tries all 16 passwords
+	node := startNode(t, cfg)
 	anon := newClient(t, node)
 	rs := race(t, n, func(i int) (*response, error) {
 		return anon.send("POST", "/api/auth/register", map[string]any{"username": "zoe", "password": fmt.Sprintf("password-%d", i)})

@@ -7,11 +7,15 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
+
+	agendahttp "github.com/agendahq/agenda/http"
 )
 
 // Config is the configuration of `agenda serve`. Every field comes from a
@@ -50,7 +54,36 @@ type Config struct {
 	// DebugAddr, when set, serves net/http/pprof on its own listener, kept
 	// off the API port so that it is never exposed by accident.
 	DebugAddr string
+	// AuditToken (AUDIT_API_TOKEN) opens the admin API to holders of a JWT
+	// who also send it as X-Audit-Token; without it the admin API is 404.
+	AuditToken string
+	// AuditRetention bounds the age of audit entries (AUDIT_RETENTION).
+	AuditRetention time.Duration
+	// noHTTPAudit leaves requests unaudited: only for the benchmark that
+	// measures what auditing costs.
+	noHTTPAudit bool
+	// TLSCertFile and TLSKeyFile, when set, make the node serve HTTPS
+	// (public API and node-to-node) and encrypt Raft; TLSCAFile names the
+	// CAs a node trusts for its peers (default: the system's).
+	TLSCertFile string
+	TLSKeyFile  string
+	TLSCAFile   string
+	// HTTPMaxConns and HTTPMaxConnsPerAddr bound the public listener's
+	// connections, in all and per client address (0: defaults).
+	HTTPMaxConns        int
+	HTTPMaxConnsPerAddr int
+	// Limits are the rate limits of logins, registrations and password
+	// changes; nil means agendahttp.DefaultLimits.
+	Limits *agendahttp.Limits
 }
+
+// Defaults of the listener's connection limits. The node keeps file
+// descriptors for itself beyond them: its stores, Raft, gossip and
+// forwarding connections (see listenerLimits).
+const (
+	defaultMaxConns        = 4096
+	defaultMaxConnsPerAddr = 1024
+)
 
 // envOr returns the environment variable name, or def.
 func envOr(name, def string) string {
@@ -133,7 +166,38 @@ func parseServeFlags(args []string) (Config, error) {
 	fs.Uint64Var(&c.SnapshotThreshold, "snapshot-threshold", uint64(envInt("SNAPSHOT_THRESHOLD", 0)), "Raft entries between snapshots (SNAPSHOT_THRESHOLD; 0: 16384)")
 	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", envDuration("SNAPSHOT_INTERVAL", 0), "how often Raft checks whether to snapshot (SNAPSHOT_INTERVAL; 0: 30s)")
 	fs.Uint64Var(&c.TrailingLogs, "trailing-logs", uint64(envInt("TRAILING_LOGS", 0)), "Raft entries kept behind a snapshot for slow followers (TRAILING_LOGS; 0: 10240)")
+	fs.StringVar(&c.TLSCertFile, "tls-cert-file", envOr("TLS_CERT_FILE", ""), "PEM certificate (chain) to serve HTTPS with, public API and node-to-node; Raft is encrypted with it too (TLS_CERT_FILE; default: plain HTTP)")
+	fs.StringVar(&c.TLSKeyFile, "tls-key-file", envOr("TLS_KEY_FILE", ""), "PEM private key of -tls-cert-file (TLS_KEY_FILE)")
+	fs.StringVar(&c.TLSCAFile, "tls-ca-file", envOr("TLS_CA_FILE", ""), "PEM CA certificates a node trusts for its peers' HTTPS and Raft TLS (TLS_CA_FILE; default: the system's)")
+	fs.IntVar(&c.HTTPMaxConns, "http-max-conns", envInt("HTTP_MAX_CONNS", defaultMaxConns), "most HTTP connections open at once; more wait to be accepted (HTTP_MAX_CONNS)")
+	fs.IntVar(&c.HTTPMaxConnsPerAddr, "http-max-conns-per-addr", envInt("HTTP_MAX_CONNS_PER_ADDR", defaultMaxConnsPerAddr), "most HTTP connections open at once from one client address; more are closed (HTTP_MAX_CONNS_PER_ADDR)")
+	limits := agendahttp.DefaultLimits(runtime.NumCPU())
+	rates := []struct {
+		dst       *agendahttp.Rate
+		flag, env string
+		usage     string
+	}{
+		{&limits.LoginPerUser, "rate-login-user", "RATE_LIMIT_LOGIN_USER", "failed login attempts per username"},
+		{&limits.LoginPerAddr, "rate-login-addr", "RATE_LIMIT_LOGIN_ADDR", "login attempts per client address"},
+		{&limits.RegisterPerAddr, "rate-register-addr", "RATE_LIMIT_REGISTER_ADDR", "registrations per client address"},
+		{&limits.PasswordPerAddr, "rate-password-addr", "RATE_LIMIT_PASSWORD_ADDR", "password changes per client address"},
+	}
+	for _, r := range rates {
+		if v := envOr(r.env, ""); v != "" {
+			rt, err := agendahttp.ParseRate(v)
+			if err != nil {
+				envErrs = append(envErrs, fmt.Errorf("%s: %w", r.env, err))
+			}
+			*r.dst = rt
+		}
+		fs.Var(rateFlag{r.dst}, r.flag, r.usage+" on this node, as N/duration or off ("+r.env+")")
+	}
+	proxies := fs.String("trusted-proxies", envOr("TRUSTED_PROXIES", ""), "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client for rate limits (TRUSTED_PROXIES; default: none, the connection's address counts)")
+	fs.IntVar(&limits.MaxHashing, "auth-concurrency", envInt("AUTH_CONCURRENCY", limits.MaxHashing), "password hashes (login, registration, password change) computed at once; others wait (AUTH_CONCURRENCY; default half the CPUs)")
+	c.Limits = limits
 	fs.StringVar(&c.DebugAddr, "debug-addr", envOr("DEBUG_ADDR", ""), "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (DEBUG_ADDR; default: off)")
+	fs.StringVar(&c.AuditToken, "audit-api-token", "", "token the admin API (/api/admin/...) requires in X-Audit-Token, besides a JWT (AUDIT_API_TOKEN or AUDIT_API_TOKEN_FILE; default: none, the admin API answers 404)")
+	fs.DurationVar(&c.AuditRetention, "audit-retention", envDuration("AUDIT_RETENTION", 90*24*time.Hour), "audit entries older than this are deleted (AUDIT_RETENTION)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -141,6 +205,29 @@ func parseServeFlags(args []string) (Config, error) {
 		if s = strings.TrimSpace(s); s != "" {
 			c.DiscoverySeeds = append(c.DiscoverySeeds, s)
 		}
+	}
+	for _, p := range strings.Split(*proxies, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return c, fmt.Errorf("TRUSTED_PROXIES: %q is neither an address nor a CIDR", p)
+			}
+			prefix = netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen())
+		}
+		limits.TrustedProxies = append(limits.TrustedProxies, prefix.Masked())
+	}
+	if limits.MaxHashing < 1 {
+		return c, fmt.Errorf("AUTH_CONCURRENCY must be at least 1")
+	}
+	if c.HTTPMaxConns < 1 || c.HTTPMaxConnsPerAddr < 1 {
+		return c, fmt.Errorf("HTTP_MAX_CONNS and HTTP_MAX_CONNS_PER_ADDR must be at least 1")
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return c, fmt.Errorf("TLS_CERT_FILE and TLS_KEY_FILE go together: set both or neither")
 	}
 	if c.BootstrapExpect < 0 {
 		return c, fmt.Errorf("BOOTSTRAP_EXPECT must not be negative")
@@ -155,7 +242,7 @@ func parseServeFlags(args []string) (Config, error) {
 	for _, sec := range []struct {
 		dst *string
 		env string
-	}{{&c.JWTSecret, "JWT_SECRET"}, {&c.ClusterSecret, "CLUSTER_HMAC_SECRET"}} {
+	}{{&c.JWTSecret, "JWT_SECRET"}, {&c.ClusterSecret, "CLUSTER_HMAC_SECRET"}, {&c.AuditToken, "AUDIT_API_TOKEN"}} {
 		if *sec.dst == "" {
 			v, err := secretFromEnv(sec.env)
 			if err != nil {
@@ -248,4 +335,23 @@ func randomHex(n int) string {
 		panic(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// rateFlag is a flag.Value for an agendahttp.Rate.
+type rateFlag struct{ r *agendahttp.Rate }
+
+func (f rateFlag) String() string {
+	if f.r == nil {
+		return ""
+	}
+	return f.r.String()
+}
+
+func (f rateFlag) Set(s string) error {
+	r, err := agendahttp.ParseRate(s)
+	if err != nil {
+		return err
+	}
+	*f.r = r
+	return nil
 }

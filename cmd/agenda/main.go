@@ -2,7 +2,11 @@
 //
 //	agenda serve [flags]                         run a node (the default with no subcommand)
 //	agenda cluster remove-node -addr h:p <id>    remove a node from the cluster
+//	agenda cluster recover -voter id=h:p ...     make the survivors the whole cluster (node stopped)
 //	agenda healthcheck [-path /healthz]          exit 0 if the local node answers 200
+//	agenda projections status|rebuild [NAME…]   inspect or rebuild a stopped node's read model
+//	agenda backup --out FILE                     back up the event store (node may run)
+//	agenda restore --from FILE --data-dir DIR    prepare a new data dir from a backup
 //	agenda help                                  list subcommands
 //
 // With no configuration at all, `agenda serve` runs a single-node cluster on
@@ -18,12 +22,18 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/agendahq/agenda/internal/reqid"
 )
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "agenda:", err)
+		}
+		var ee *exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
 		}
 		os.Exit(2)
 	}
@@ -41,11 +51,22 @@ func run(args []string) error {
 		return clusterCmd(args)
 	case "healthcheck":
 		return healthcheck(args)
+	case "projections":
+		return projectionsCmd(args)
+	case "backup":
+		return backupCmd(args)
+	case "restore":
+		return restoreCmd(args)
 	case "help":
 		fmt.Println("usage: agenda [serve] [flags]\n\nsubcommands:\n" +
 			"  serve                                     run a node (default)\n" +
 			"  cluster remove-node -addr host:port <id>  remove a node (signed with CLUSTER_HMAC_SECRET; any node forwards to the leader)\n" +
+			"  cluster recover -voter id=host:port ...   with the node stopped, make the given voters the whole cluster (a majority lost for good)\n" +
 			"  healthcheck [-addr host:port] [-path p]   exit 0 if the node answers 200 (default /healthz)\n" +
+			"  projections status                        projection positions of a stopped node's data dir\n" +
+			"  projections rebuild [NAME…]               rebuild projections of a stopped node (all if none named)\n" +
+			"  backup --out FILE                         consistent copy of the (running) node's event store\n" +
+			"  restore --from FILE --data-dir DIR        prepare a new data dir from a backup\n" +
 			"  help                                      this text\n\nagenda serve -h lists the flags.")
 		return nil
 	}
@@ -57,11 +78,12 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	restrictNewFiles()
 	level, err := parseLevel(cfg.LogLevel)
 	if err != nil {
 		return fmt.Errorf("bad log level %q", cfg.LogLevel)
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(reqid.Handler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 	slog.SetDefault(logger)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +23,7 @@ import (
 	"github.com/agendahq/agenda/consensus"
 	"github.com/agendahq/agenda/eventstore"
 	agendahttp "github.com/agendahq/agenda/http"
+	"github.com/agendahq/agenda/internal/datadir"
 	"github.com/agendahq/agenda/projections"
 	"github.com/agendahq/agenda/readmodel"
 )
@@ -29,16 +34,26 @@ type Node struct {
 	Config Config
 	Logger *slog.Logger
 
+	lock      *datadir.Lock
 	store     *eventstore.Store
 	raft      *consensus.Node
 	agent     *cluster.Agent
 	rm        *readmodel.DB
 	projector *projections.Projector
+	ops       *nodeOps
 	commands  *commands.Handlers
-	ln        net.Listener
+	hub       *agendahttp.Hub // live subscribers (WebSocket)
+	ln        net.Listener    // bound, for its address
+	bounded   *boundedListener
 	server    *http.Server
-	debug     *http.Server
-	conns     connTracker
+	// handler is what server serves: startingHandler until the node is
+	// wired, then the API.
+	handler atomic.Pointer[http.Handler]
+	// agentRef is agent for Raft's address lookups, which start before
+	// the agent exists.
+	agentRef atomic.Pointer[cluster.Agent]
+	debug    *http.Server
+	conns    connTracker
 
 	projectorDone chan error
 	cancel        context.CancelFunc
@@ -53,7 +68,9 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		n.Logger = slog.Default()
 	}
 	c := &n.Config
-	if err := c.resolveIdentity(n.Logger); err != nil {
+	// A second process on the same data dir fails here, at once, rather
+	// than hanging on the Raft log's lock.
+	if n.lock, err = datadir.Acquire(c.DataDir); err != nil {
 		return err
 	}
 	defer func() {
@@ -61,7 +78,68 @@ func (n *Node) Open(ctx context.Context) (err error) {
 			n.Close()
 		}
 	}()
+	if err := c.resolveIdentity(n.Logger); err != nil {
+		return err
+	}
 	n.Logger = n.Logger.With("node_id", c.NodeID)
+	if err := tightenDataDir(c.DataDir); err != nil {
+		return fmt.Errorf("make the data dir private: %w", err)
+	}
+	tlsCfg, err := loadTLS(c)
+	if err != nil {
+		return err
+	}
+
+	// Listen first and answer health probes while the rest starts: finding
+	// this node's address may wait for the orchestrator's DNS, which lists
+	// a task only once its health check passes.
+	if n.ln, err = net.Listen("tcp", c.HTTPAddr); err != nil {
+		return fmt.Errorf("listen on %s: %w", c.HTTPAddr, err)
+	}
+	maxConns, nofile := listenerLimits(cmp.Or(c.HTTPMaxConns, defaultMaxConns))
+	if maxConns < cmp.Or(c.HTTPMaxConns, defaultMaxConns) {
+		n.Logger.Warn("HTTP connection limit lowered to fit the file descriptor limit", "http_max_conns", maxConns, "rlimit_nofile", nofile)
+	}
+	n.bounded = newBoundedListener(n.ln, maxConns, cmp.Or(c.HTTPMaxConnsPerAddr, defaultMaxConnsPerAddr))
+	n.handler.Store(startingHandler())
+	n.server = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*n.handler.Load()).ServeHTTP(w, r) }),
+		// A connection that sends no request within ReadHeaderTimeout, or
+		// sits idle between requests for IdleTimeout, gives its slot of
+		// the bounded listener back.
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ConnState:         n.conns.track,
+		TLSConfig:         tlsCfg.forServer(),
+		ErrorLog:          slog.NewLogLogger(n.Logger.Handler(), slog.LevelDebug),
+	}
+	var ln net.Listener = n.bounded
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, n.server.TLSConfig)
+	}
+	go func() {
+		if err := n.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.Logger.Error("http server stopped", "err", err)
+		}
+	}()
+	raftAdvertise, httpAdvertise := c.RaftAdvertiseAddr, c.AdvertiseAddr
+	if (raftAdvertise == "" && needsHost(c.RaftAddr)) || (httpAdvertise == "" && needsHost(n.ln.Addr().String())) {
+		host, err := findOwnHost(ctx, c, n.Logger)
+		if err != nil {
+			return err
+		}
+		if raftAdvertise == "" {
+			raftAdvertise = withHost(c.RaftAddr, host)
+		}
+		if httpAdvertise == "" {
+			httpAdvertise = withHost(n.ln.Addr().String(), host)
+		}
+	}
+	if httpAdvertise == "" {
+		httpAdvertise = n.ln.Addr().String()
+	}
 
 	if n.store, err = eventstore.Open(ctx, filepath.Join(c.DataDir, "events.db")); err != nil {
 		return fmt.Errorf("open event store: %w", err)
@@ -69,18 +147,12 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if n.rm, err = readmodel.Open(ctx, filepath.Join(c.DataDir, "readmodel.db")); err != nil {
 		return fmt.Errorf("open read model: %w", err)
 	}
-	raftAdvertise := c.RaftAdvertiseAddr
-	if raftAdvertise == "" {
-		// A wildcard listener (":7000" in a container) advertises this
-		// node's own address; a specific one advertises itself.
-		raftAdvertise = advertiseAddr(c.RaftAddr, c.DiscoveryDNSName)
-		if raftAdvertise == c.RaftAddr {
-			raftAdvertise = ""
-		}
+	if n.ops, err = newNodeOps(ctx, n); err != nil {
+		return err
 	}
 	// One throttle for refused Raft connections and internal requests, so
 	// that a host hammering either cannot flood the log.
-	refusals := &cluster.Refusals{Logger: n.Logger}
+	refusals := &cluster.Refusals{Logger: n.Logger, OnRefuse: n.ops.onRefuse}
 	if n.raft, err = consensus.Open(consensus.Config{
 		NodeID:        c.NodeID,
 		Dir:           filepath.Join(c.DataDir, "raft"),
@@ -90,12 +162,22 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		// with others, the cluster agent decides (cluster.Decide).
 		Bootstrap: !c.MultiNode(),
 		Secret:    []byte(c.ClusterSecret),
+		TLS:       tlsCfg.forRaft(),
 		OnReject: func(remote, reason string) {
 			refusals.Log("raft connection refused", remote, "transport", "raft", "reason", reason)
+		},
+		// Raft dials each server where gossip last heard it is, not only
+		// at the configuration's address: see consensus.Config.ServerAddr.
+		ServerAddr: func(id string) (string, bool) {
+			if a := n.agentRef.Load(); a != nil {
+				return a.RaftAddrOf(id)
+			}
+			return "", false
 		},
 		SnapshotThreshold: c.SnapshotThreshold,
 		SnapshotInterval:  c.SnapshotInterval,
 		TrailingLogs:      c.TrailingLogs,
+		Hooks:             n.ops.raftHooks(),
 		Logger:            n.Logger,
 	}, n.store); err != nil {
 		return fmt.Errorf("start raft: %w", err)
@@ -104,6 +186,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if n.projector, err = projections.New(n.store, n.rm, projections.All(), n.Logger); err != nil {
 		return fmt.Errorf("build projector: %w", err)
 	}
+	n.projector.OnRebuild = n.ops.onRebuild
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	n.projectorDone = make(chan error, 1)
@@ -115,13 +198,6 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("projector: %w", err)
 	}
 
-	if n.ln, err = net.Listen("tcp", c.HTTPAddr); err != nil {
-		return fmt.Errorf("listen on %s: %w", c.HTTPAddr, err)
-	}
-	httpAdvertise := c.AdvertiseAddr
-	if httpAdvertise == "" {
-		httpAdvertise = advertiseAddr(n.ln.Addr().String(), c.DiscoveryDNSName)
-	}
 	_, httpPort, _ := net.SplitHostPort(httpAdvertise)
 	n.agent = cluster.NewAgent(cluster.Config{
 		Self:            cluster.Member{ID: c.NodeID, RaftAddr: n.raft.RaftAddr(), HTTPAddr: httpAdvertise, Incarnation: nextIncarnation(c.DataDir, n.Logger)},
@@ -133,7 +209,10 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		DeadNodeTimeout: c.DeadNodeTimeout,
 		Logger:          n.Logger,
 		Refusals:        refusals,
+		OnForward:       n.ops.onForward,
+		TLS:             tlsCfg.forClient(),
 	}, n.raft)
+	n.agentRef.Store(n.agent)
 
 	n.commands = commands.New(n.agent, n.rm, c.NodeID)
 	n.commands.BcryptCost = c.BcryptCost
@@ -144,38 +223,42 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	n.commands.MaxRetries = 64
 	n.commands.Fresh = strongReads{n}.ReadBarrier
 
+	n.hub = agendahttp.NewHub(n.rm, n.Logger)
+	go n.hub.Run(runCtx)
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.ops.register(reg)
+	metrics := agendahttp.NewMetrics(reg)
+	metrics.CountSubscribers(n.hub.Subscribers)
 	srv := &agendahttp.Server{
 		Commands: n.commands,
 		Queries:  n.rm,
 		Node:     nodeStatus{n},
 		Tokens:   &agendahttp.Tokens{Secret: []byte(c.JWTSecret), TTL: c.TokenTTL},
-		Metrics:  agendahttp.NewMetrics(reg),
+		Metrics:  metrics,
 		Logger:   n.Logger,
 		Internal: n.agent.Handler(),
 		Reads:    strongReads{n},
+		Limits:   cmp.Or(c.Limits, agendahttp.DefaultLimits(runtime.NumCPU())),
 		Fence:    n.agent.Fence,
+		// The audit trail and the admin API (node-local: see ops.go).
+		Audit:      n.ops.httpAudit(),
+		Admin:      adminAPI{n},
+		AuditToken: c.AuditToken,
+		// The feed and the live stream (live_handlers.go).
+		Feed: n.rm,
+		Hub:  n.hub,
 	}
-	n.server = &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    32 << 10,
-		ConnState:         n.conns.track,
-	}
-	go func() {
-		if err := n.server.Serve(n.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			n.Logger.Error("http server stopped", "err", err)
-		}
-	}()
+	h := srv.Handler()
+	n.handler.Store(&h)
 	if c.DebugAddr != "" {
 		if n.debug, err = serveDebug(c.DebugAddr, n.Logger); err != nil {
 			return err
 		}
 	}
 	n.agent.Start()
+	go n.ops.watch(runCtx)
 	n.Logger.Info("agenda node started", "http_addr", n.HTTPAddr(), "http_advertise", httpAdvertise, "raft_addr", n.raft.RaftAddr(),
 		"data_dir", c.DataDir, "bootstrap_expect", c.BootstrapExpect, "seeds", c.DiscoverySeeds, "dns_name", c.DiscoveryDNSName)
 	return nil
@@ -199,6 +282,16 @@ func (n *Node) Close() error {
 
 func (n *Node) close() error {
 	var errs []error
+	// A leader hands leadership over first, while it still serves HTTP:
+	// once its server stops, the followers' forwarded writes cannot reach
+	// it and would wait out their retries (up to 2 s) until Raft's own
+	// shutdown handed leadership over. Its in-flight writes are retried
+	// through the new leader like any write on a follower.
+	if n.raft != nil && n.raft.IsLeader() && len(n.raft.Status().Servers) > 1 {
+		if err := n.raft.TransferLeadership(); err != nil {
+			n.Logger.Warn("leadership transfer before shutdown failed", "err", err)
+		}
+	}
 	if n.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		// Shutdown waits for connections that never sent a request
@@ -213,6 +306,12 @@ func (n *Node) close() error {
 			errs = append(errs, err)
 		}
 		cancel()
+	}
+	if n.hub != nil {
+		// Live streams are hijacked connections, which Shutdown leaves
+		// alone: end them (telling clients to reconnect elsewhere).
+		n.hub.Close()
+		<-n.hub.Done()
 	}
 	if n.debug != nil {
 		n.debug.Close()
@@ -238,6 +337,11 @@ func (n *Node) close() error {
 	if n.store != nil {
 		errs = append(errs, n.store.Close())
 	}
+	if n.ops != nil {
+		// Last: it drains what everything above recorded while stopping.
+		errs = append(errs, n.ops.audit.Close())
+	}
+	errs = append(errs, n.lock.Unlock())
 	return errors.Join(errs...)
 }
 
@@ -336,4 +440,26 @@ func (s nodeStatus) Readiness() agendahttp.Readiness {
 		r.Status = "not_ready"
 	}
 	return r
+}
+
+// startingHandler answers while the node starts: alive (/healthz 200), not
+// ready, and every other request 503 with Retry-After, in the API's error
+// format.
+func startingHandler() *http.Handler {
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/healthz" {
+			w.WriteHeader(http.StatusOK)
+			w.Write([]byte(`{"status":"ok"}` + "\n"))
+			return
+		}
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		if r.URL.Path == "/readyz" {
+			w.Write([]byte(`{"status":"not_ready","leader":"","position":0,"head":0,"reason":"starting: finding this node's address"}` + "\n"))
+			return
+		}
+		w.Write([]byte(`{"error":{"code":"unavailable","message":"the node is starting","details":{}}}` + "\n"))
+	})
+	return &h
 }

@@ -2,27 +2,36 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/agendahq/agenda/cluster"
+	"github.com/agendahq/agenda/consensus"
+	"github.com/agendahq/agenda/eventstore"
+	"github.com/agendahq/agenda/internal/datadir"
 )
 
 // clusterCmd runs `agenda cluster <subcommand>`.
 func clusterCmd(args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: agenda cluster remove-node -addr host:port <node-id>")
+		return errors.New("usage: agenda cluster remove-node -addr host:port <node-id> | agenda cluster recover -data-dir dir -voter id=host:port [-voter ...]")
 	}
 	switch args[0] {
 	case "remove-node":
 		return removeNode(args[1:])
+	case "recover":
+		return recoverCluster(args[1:])
 	}
-	return fmt.Errorf("unknown cluster subcommand %q (try: agenda cluster remove-node)", args[0])
+	return fmt.Errorf("unknown cluster subcommand %q (try: agenda cluster remove-node, agenda cluster recover)", args[0])
 }
 
 // removeNode asks a node (any: it forwards to the leader) over signed HTTP
@@ -56,7 +65,16 @@ func removeNode(args []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	id := fs.Arg(0)
-	if err := cluster.RemoveVia(ctx, *addr, []byte(*secret), id); err != nil {
+	var tlsCfg *tls.Config
+	if cert := envOr("TLS_CERT_FILE", ""); cert != "" {
+		// The cluster serves HTTPS: trust what its nodes trust.
+		t, err := loadTLS(&Config{TLSCertFile: cert, TLSKeyFile: envOr("TLS_KEY_FILE", ""), TLSCAFile: envOr("TLS_CA_FILE", "")})
+		if err != nil {
+			return err
+		}
+		tlsCfg = t.forClient()
+	}
+	if err := cluster.RemoveVia(ctx, *addr, []byte(*secret), tlsCfg, id); err != nil {
 		return fmt.Errorf("remove %s: %w", id, err)
 	}
 	fmt.Printf("removed %s\n", id)
@@ -80,7 +98,15 @@ func healthcheck(args []string) error {
 		*addr = net.JoinHostPort("127.0.0.1", port)
 	}
 	c := &http.Client{Timeout: 3 * time.Second}
-	resp, err := c.Get("http://" + *addr + *path)
+	scheme := "http"
+	if envOr("TLS_CERT_FILE", "") != "" {
+		// The node serves HTTPS. Its certificate names the host others
+		// reach it by, not 127.0.0.1; a liveness probe of the local
+		// process sends nothing secret, so it does not check it.
+		scheme = "https"
+		c.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	}
+	resp, err := c.Get(scheme + "://" + *addr + *path)
 	if err != nil {
 		return err
 	}
@@ -89,5 +115,74 @@ func healthcheck(args []string) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("%s answered %d", *path, resp.StatusCode)
 	}
+	return nil
+}
+
+// voterFlags collects repeated -voter id=host:port.
+type voterFlags []consensus.Server
+
+func (v *voterFlags) String() string { return fmt.Sprint(*v) }
+
+func (v *voterFlags) Set(s string) error {
+	id, addr, ok := strings.Cut(s, "=")
+	if !ok || id == "" || addr == "" {
+		return fmt.Errorf("want id=host:port (the node's ID and Raft advertise address), got %q", s)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("voter %s: %w", id, err)
+	}
+	*v = append(*v, consensus.Server{ID: id, Address: addr, Suffrage: "Voter"})
+	return nil
+}
+
+// recoverCluster rewrites a stopped node's Raft configuration to the
+// given voters: what to do when a majority of the cluster is gone for good
+// (see deploy/README.md, "Losing a majority").
+func recoverCluster(args []string) error {
+	fs := flag.NewFlagSet("cluster recover", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", envOr("DATA_DIR", "./data"), "data directory of the stopped node (DATA_DIR)")
+	nodeID := fs.String("node-id", envOr("NODE_ID", ""), "this node's ID (NODE_ID; default: the one kept in the data dir)")
+	var voters voterFlags
+	fs.Var(&voters, "voter", "a voter of the recovered cluster, as id=raft-host:port; repeat for each survivor, this node included")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: agenda cluster recover [-data-dir dir] -voter id=host:port [-voter ...]\n\n"+
+			"With the node stopped, make the given voters the whole cluster. Run it on every surviving\n"+
+			"node with the same voters, then start them. Entries in this node's log that the lost\n"+
+			"nodes never acknowledged count as committed.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 || len(voters) == 0 {
+		fs.Usage()
+		return errors.New("recover takes one or more -voter and no arguments")
+	}
+	if *nodeID == "" {
+		b, err := os.ReadFile(filepath.Join(*dataDir, "node-id"))
+		if err != nil {
+			return fmt.Errorf("no -node-id and none kept in the data dir: %w", err)
+		}
+		*nodeID = strings.TrimSpace(string(b))
+	}
+	ctx := context.Background()
+	if _, err := os.Stat(filepath.Join(*dataDir, "events.db")); err != nil {
+		return fmt.Errorf("no event store in %s: %w", *dataDir, err)
+	}
+	// The node must be stopped: take its data dir's lock as serve does.
+	lock, err := datadir.Acquire(*dataDir)
+	if err != nil {
+		return fmt.Errorf("the node is still running? stop it first: %w", err)
+	}
+	defer lock.Unlock()
+	store, err := eventstore.Open(ctx, filepath.Join(*dataDir, "events.db"))
+	if err != nil {
+		return fmt.Errorf("open event store: %w", err)
+	}
+	defer store.Close()
+	if err := consensus.Recover(filepath.Join(*dataDir, "raft"), *nodeID, voters, store, nil); err != nil {
+		return err
+	}
+	fmt.Printf("recovered %s: the cluster's voters are now %v; start the node\n", *nodeID, []consensus.Server(voters))
 	return nil
 }

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"runtime"
+	"strings"
 
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
 )
@@ -25,6 +27,9 @@ const (
 	// a process crash but may be lost on power loss. For state that can be
 	// rebuilt (read models).
 	Normal Durability = "NORMAL"
+	// Off never fsyncs: for scratch files that are thrown away after a
+	// crash (a read model being rebuilt beside the live one).
+	Off Durability = "OFF"
 )
 
 // DB is a SQLite database with a single writer and a pool of readers.
@@ -51,6 +56,9 @@ func Open(path string, d Durability) (*DB, error) {
 		w[k] = v
 	}
 	w.Set("_txlock", "immediate")
+	if err := keepPrivate(path); err != nil {
+		return nil, err
+	}
 	wdb, err := sql.Open("sqlite3", "file:"+path+"?"+w.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -139,4 +147,25 @@ func (db *DB) Init(ctx context.Context, version int, schema string) (fresh bool,
 		}
 		return nil
 	})
+}
+
+// keepPrivate creates the database file readable by its owner only, or
+// makes an existing one (and its -wal and -shm) so: it holds usernames,
+// e-mail addresses and password hashes. SQLite creates the -wal and -shm
+// files with the database file's permissions, so they follow.
+func keepPrivate(path string) error {
+	if path == "" || strings.HasPrefix(path, ":") {
+		return nil // in memory
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("restrict %s: %w", p, err)
+		}
+	}
+	return nil
 }

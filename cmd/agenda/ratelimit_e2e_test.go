@@ -1,0 +1,129 @@
+package main
+
+import (
+	"net/http"
+	"net/netip"
+	"strconv"
+	"testing"
+	"time"
+
+	agendahttp "github.com/agendahq/agenda/http"
+)
+
+func expectRateLimited(t *testing.T, r *response) {
+	t.Helper()
+	if r.Status != http.StatusTooManyRequests || r.ErrorCode() != "rate_limited" {
+		t.Fatalf("status %d %s, want 429 rate_limited", r.Status, r.Body)
+	}
+	if s, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || s < 1 {
+		t.Errorf("Retry-After %q, want a positive number of seconds", r.Header.Get("Retry-After"))
+	}
+}
+
+// Finding 4 of issue 9: 126 wrong-password logins for one user in 15 s all
+// answered 401. With the default limits, guessing stops after 10 failures
+// a minute for that user, while other users of the same address still log
+// in.
+func TestLoginFloodIsRateLimited(t *testing.T) {
+	n := startNode(t, testConfig(t, t.TempDir()))
+	registerUser(t, n, "ana")
+	registerUser(t, n, "bob")
+	guesser := newClient(t, n)
+	limited := 0
+	for i := range 30 {
+		r := guesser.do("POST", "/api/auth/login", map[string]any{"username": "ana", "password": "guess-" + strconv.Itoa(i)})
+		switch {
+		case r.Status == http.StatusUnauthorized && limited == 0:
+		case r.Status == http.StatusTooManyRequests:
+			expectRateLimited(t, r)
+			limited++
+		default:
+			t.Fatalf("guess %d: status %d %s", i+1, r.Status, r.Body)
+		}
+	}
+	// The default allows 10 failed logins a minute per user.
+	if limited != 20 {
+		t.Errorf("%d of 30 guesses rate-limited, want 20", limited)
+	}
+	expectRateLimited(t, guesser.do("POST", "/api/auth/login", map[string]any{"username": "ana", "password": "password-ana"}))
+	newClient(t, n).login("bob", "password-bob")
+}
+
+// Registrations and password changes are limited per client address.
+func TestRegistrationAndPasswordChangesAreRateLimited(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Limits = &agendahttp.Limits{
+		RegisterPerAddr: agendahttp.Rate{Events: 3, Per: time.Minute},
+		PasswordPerAddr: agendahttp.Rate{Events: 2, Per: time.Minute},
+		MaxHashing:      1,
+	}
+	n := startNode(t, cfg)
+	ana := registerUser(t, n, "ana")
+	registerUser(t, n, "bob")
+	registerUser(t, n, "cleo")
+	expectRateLimited(t, newClient(t, n).do("POST", "/api/auth/register", map[string]any{"username": "dan", "password": "password-dan"}))
+
+	pw := "password-ana"
+	for i := range 2 {
+		next := "password-ana-" + strconv.Itoa(i)
+		ana.do("PUT", "/api/me/password", map[string]any{"current_password": pw, "new_password": next}).expect(t, http.StatusNoContent)
+		pw = next
+		ana.login("ana", pw) // the change ended the old token
+	}
+	expectRateLimited(t, ana.do("PUT", "/api/me/password", map[string]any{"current_password": pw, "new_password": "password-ana-x"}))
+}
+
+// Behind a trusted proxy, X-Forwarded-For names the client; from anyone
+// else the header changes nothing.
+func TestRateLimitsBehindATrustedProxy(t *testing.T) {
+	login := func(c *client, forwardedFor string) *response {
+		return c.raw("POST", "/api/auth/login", []byte(`{"username":"ana","password":"wrong-password"}`),
+			map[string]string{"Content-Type": "application/json", "X-Forwarded-For": forwardedFor})
+	}
+	for _, trusted := range []bool{true, false} {
+		t.Run("trusted="+strconv.FormatBool(trusted), func(t *testing.T) {
+			cfg := testConfig(t, t.TempDir())
+			cfg.Limits = &agendahttp.Limits{LoginPerAddr: agendahttp.Rate{Events: 2, Per: time.Minute}}
+			if trusted {
+				cfg.Limits.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+			}
+			n := startNode(t, cfg)
+			c := newClient(t, n)
+			login(c, "198.51.100.1").expect(t, http.StatusUnauthorized)
+			login(c, "198.51.100.1").expect(t, http.StatusUnauthorized)
+			expectRateLimited(t, login(c, "198.51.100.1"))
+			r := login(c, "198.51.100.2")
+			if trusted {
+				r.expect(t, http.StatusUnauthorized) // another client behind the proxy
+			} else {
+				expectRateLimited(t, r) // the header is not believed
+			}
+		})
+	}
+}
+
+func TestRateLimitSettings(t *testing.T) {
+	cfg, err := parseServeFlags([]string{"-rate-login-user", "5/30s", "-rate-register-addr", "off", "-trusted-proxies", "10.0.0.0/8, 192.0.2.1", "-auth-concurrency", "3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := cfg.Limits
+	if l.LoginPerUser != (agendahttp.Rate{Events: 5, Per: 30 * time.Second}) || l.RegisterPerAddr != (agendahttp.Rate{}) || l.MaxHashing != 3 {
+		t.Errorf("limits = %+v", l)
+	}
+	if len(l.TrustedProxies) != 2 || l.TrustedProxies[1] != netip.MustParsePrefix("192.0.2.1/32") {
+		t.Errorf("trusted proxies = %v", l.TrustedProxies)
+	}
+	if l.LoginPerAddr != agendahttp.DefaultLimits(1).LoginPerAddr {
+		t.Errorf("login per address = %v, want the default", l.LoginPerAddr)
+	}
+	for _, args := range [][]string{{"-rate-login-user", "lots"}, {"-trusted-proxies", "proxy.example"}, {"-auth-concurrency", "0"}} {
+		if _, err := parseServeFlags(args); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+	t.Setenv("RATE_LIMIT_LOGIN_ADDR", "many")
+	if _, err := parseServeFlags(nil); err == nil {
+		t.Error("RATE_LIMIT_LOGIN_ADDR=many accepted")
+	}
+}

@@ -1,0 +1,249 @@
+package main
+
+// The web UI in a real browser: Debian's chromium, driven by chromedp.
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// findChromium returns the path of a Chromium or Chrome binary, or skips
+// the test saying how to get one.
+func findChromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("no chromium found on PATH: install it (apt-get install chromium; .ci/run does) to run the browser test")
+	return ""
+}
+
+// browserPage is one person's browser: its own browser context (storage,
+// session) in a shared browser, with every console error it logged.
+type browserPage struct {
+	t    *testing.T
+	name string
+	ctx  context.Context
+
+	mu     sync.Mutex
+	errors []chromedp.ConsoleMessage
+}
+
+func newBrowserPage(t *testing.T, browser context.Context, name string) *browserPage {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	p := &browserPage{t: t, name: name, ctx: ctx}
+	// Console subscribes (and creates the tab) before anything is loaded.
+	msgs := chromedp.Console(ctx)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.IsException() {
+				p.mu.Lock()
+				p.errors = append(p.errors, m)
+				p.mu.Unlock()
+			}
+		}
+	}()
+	return p
+}
+
+// do runs steps, failing the test (with the step's name) if they fail.
+func (p *browserPage) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		// Say what the page showed, to make the failure readable.
+		sctx, scancel := context.WithTimeout(p.ctx, 10*time.Second)
+		text, _ := chromedp.Run(sctx, chromedp.Evaluate[string]("location.href + '\\n' + document.body.innerText"))
+		scancel()
+		p.t.Fatalf("%s: %s: %v\npage: %s\nconsole errors: %v", p.name, what, err, text, p.consoleErrors())
+	}
+}
+
+func (p *browserPage) screenshot(dir, file string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	defer cancel()
+	img, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		p.t.Fatalf("%s: screenshot: %v", p.name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, file), img, 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// consoleErrors returns the console errors logged so far, but for the
+// browser's own report of an answer with one of the statuses allowed (the
+// page asked for a conflict on purpose).
+func (p *browserPage) consoleErrors(allowed ...string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+next:
+	for _, m := range p.errors {
+		for _, a := range allowed {
+			if m.Source == "network" && strings.Contains(m.Text, "status of "+a) {
+				continue next
+			}
+		}
+		out = append(out, m.String())
+	}
+	return out
+}
+
+// login logs in through the UI's form.
+func (p *browserPage) login(base, username, password string) {
+	p.t.Helper()
+	p.do("log in",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		chromedp.SendKeys(chromedp.CSS(`#login-form input[name="username"]`), username),
+		chromedp.SendKeys(chromedp.CSS(`#login-form input[name="password"]`), password),
+		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#nav")),
+		chromedp.WaitVisible(chromedp.CSS(`#live-state[data-state="live"]`)),
+		// A reload would lose this mark: the test checks it at the end.
+		chromedp.Evaluate[chromedp.Void]("window.__noReload = true"),
+	)
+}
+
+// TestBrowserFlatGroupInvitationLive: ana creates a flat-group appointment
+// in her browser; bob, in his own, sees the invitation arrive without a
+// reload and accepts it; ana sees it confirmed without a reload. No console
+// error anywhere. Screenshots go to a directory the log names
+// (AGENDA_UI_SCREENSHOTS chooses it).
+func TestBrowserFlatGroupInvitationLive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test in -short mode")
+	}
+	chromium := findChromium(t)
+	n := mustStartNode(t)
+	base := "http://" + n.HTTPAddr()
+	ana, bob := registerUser(t, n, "ana"), registerUser(t, n, "bob")
+	gid := createGroup(t, ana, "Book club", false)
+	joinGroup(t, ana, bob, gid, 0)
+	// Something in each week view, for the screenshots.
+	next := time.Now().AddDate(0, 0, 7)
+	day := time.Date(next.Year(), next.Month(), next.Day(), 9, 0, 0, 0, time.Local)
+	createAppt(t, ana, "Dentist", "", day)
+	createAppt(t, bob, "Gym", "freebusy", day.Add(26*time.Hour))
+
+	dir := os.Getenv("AGENDA_UI_SCREENSHOTS")
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "agenda-ui-"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots in %s", dir)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.WindowSize(1280, 900))
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	defer cancelBrowser()
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("start chromium (%s): %v", chromium, err)
+	}
+
+	anaPage, bobPage := newBrowserPage(t, browser, "ana"), newBrowserPage(t, browser, "bob")
+	anaPage.login(base, "ana", "password-ana")
+	bobPage.login(base, "bob", "password-bob")
+	bobPage.do("open invitations",
+		chromedp.Click(chromedp.CSS(`#nav a[href="#/invitations"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#no-invitations")))
+
+	start := day.Add(28 * time.Hour) // the day after, 13:00 local
+	anaPage.do("create the group appointment",
+		chromedp.Click(chromedp.CSS(`a.button.primary[href="#/new"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="title"]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name="title"]`), "Reading circle"),
+		chromedp.SetValue(chromedp.CSS(`input[name="start"]`), start.Format("2006-01-02T15:04")),
+		chromedp.SetValue(chromedp.CSS(`input[name="end"]`), start.Add(90*time.Minute).Format("2006-01-02T15:04")),
+		chromedp.SetValue(chromedp.CSS(`select[name="group"]`), gid),
+		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#appointment-status[data-status="pending"]`)))
+	anaPage.screenshot(dir, "1-ana-pending.png")
+
+	// Bob's open invitations page shows it, and his panel tells him, live.
+	bobPage.do("see the invitation arrive",
+		chromedp.WaitVisible(chromedp.CSS(`#invitation-list .invitation`)),
+		chromedp.WaitVisible(chromedp.CSS(`.note[data-type="invitation"]`)))
+	bobPage.screenshot(dir, "2-bob-invited.png")
+	bobPage.do("accept", chromedp.Click(chromedp.CSS(`#invitation-list button.accept`)),
+		chromedp.WaitVisible(chromedp.CSS("#no-invitations")))
+
+	anaPage.do("see it confirmed",
+		chromedp.WaitVisible(chromedp.CSS(`#appointment-status[data-status="confirmed"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.note[data-type="confirmed"]`)))
+	anaPage.screenshot(dir, "3-ana-confirmed.png")
+
+	for _, p := range []*browserPage{anaPage, bobPage} {
+		ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+		kept, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("window.__noReload === true"))
+		cancel()
+		if err != nil || !kept {
+			t.Errorf("%s's page was reloaded (or could not be asked: %v)", p.name, err)
+		}
+	}
+
+	// The views of the screenshots in the README, and a phone-width one.
+	anaPage.do("week view", chromedp.Navigate(base+"/ui/#/week?d="+day.Format("2006-01-02")),
+		chromedp.WaitVisible(chromedp.CSS(".week .entry")), chromedp.WaitNotVisible(chromedp.CSS("#toast")))
+	anaPage.screenshot(dir, "4-ana-week.png")
+	anaPage.do("group view", chromedp.Navigate(base+"/ui/#/group/"+gid+"?d="+day.Format("2006-01-02")),
+		chromedp.WaitVisible(chromedp.CSS(".group-agenda .busy")), chromedp.WaitNotVisible(chromedp.CSS("#toast")))
+	anaPage.screenshot(dir, "5-ana-group.png")
+	bobPage.do("phone width", chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(base+"/ui/#/week?d="+day.Format("2006-01-02")),
+		chromedp.WaitVisible(chromedp.CSS(".week .entry")), chromedp.WaitNotVisible(chromedp.CSS("#toast")))
+	bobPage.screenshot(dir, "6-bob-phone.png")
+
+	for _, p := range []*browserPage{anaPage, bobPage} {
+		if errs := p.consoleErrors(); len(errs) > 0 {
+			t.Errorf("%s's console logged errors:\n\t%s", p.name, strings.Join(errs, "\n\t"))
+		}
+	}
+
+	// A clash is shown as the clashing slot, in words. (The browser itself
+	// logs the 409 answer; that is the only error allowed from here on.)
+	clash := day.Add(30 * time.Minute) // inside "Dentist"
+	anaPage.do("create a clashing appointment",
+		chromedp.Navigate(base+"/ui/#/new"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="title"]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name="title"]`), "Clash"),
+		chromedp.SetValue(chromedp.CSS(`input[name="start"]`), clash.Format("2006-01-02T15:04")),
+		chromedp.SetValue(chromedp.CSS(`input[name="end"]`), clash.Add(time.Hour).Format("2006-01-02T15:04")),
+		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.error .conflicts li`)))
+	ctx, cancel := context.WithTimeout(anaPage.ctx, 10*time.Second)
+	shown, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".error")))
+	cancel()
+	if err != nil || !strings.Contains(shown, "Dentist") || strings.Contains(shown, "{") {
+		t.Errorf("conflict shown as %q (%v), want the clashing slot in words", shown, err)
+	}
+	anaPage.screenshot(dir, "7-ana-conflict.png")
+	if errs := anaPage.consoleErrors("409"); len(errs) > 0 {
+		t.Errorf("ana's console logged errors:\n\t%s", strings.Join(errs, "\n\t"))
+	}
+}

@@ -1,0 +1,150 @@
+package eventstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/agendahq/agenda/internal/sqlite"
+)
+
+// Info summarises an event store file.
+type Info struct {
+	Events  int64 `json:"events"`
+	Head    int64 `json:"head"`
+	Streams int64 `json:"streams"`
+	// AppliedIndex is the Raft index the store had applied (0 in a restored
+	// store: its history starts a new Raft log).
+	AppliedIndex int64 `json:"applied_index"`
+}
+
+// ErrNotEventStore means a file is missing, is not SQLite, or is not an
+// event store of this build's schema version.
+var ErrNotEventStore = errors.New("not an event store")
+
+// Backup writes a consistent copy of the event store file src to dst, which
+// must not exist. It may run in another process while a node writes to src:
+// VACUUM INTO reads one WAL snapshot, so the copy holds exactly the events
+// committed when it began (never half an FSM batch), and the node is not
+// blocked (readers and the writer do not wait for each other in WAL mode).
+func Backup(ctx context.Context, src, dst string) (Info, error) {
+	if _, err := os.Stat(dst); err == nil {
+		return Info{}, fmt.Errorf("%s already exists; choose a new file", dst)
+	}
+	db, err := openExisting(ctx, src)
+	if err != nil {
+		return Info{}, err
+	}
+	defer db.Close()
+	// On this process's own writer connection (the readers are
+	// query-only, which forbids VACUUM INTO); VACUUM INTO only reads src.
+	if _, err := db.Write.ExecContext(ctx, "VACUUM INTO ?", dst); err != nil {
+		os.Remove(dst)
+		return Info{}, fmt.Errorf("copy %s to %s: %w", src, dst, err)
+	}
+	info, err := Inspect(ctx, dst)
+	if err != nil {
+		os.Remove(dst)
+		return Info{}, fmt.Errorf("check the copy: %w", err)
+	}
+	return info, nil
+}
+
+// PrepareRestore writes the event store of a new data dir at dst from the
+// backup file src: a copy whose applied Raft index and term are cleared, so
+// that a node started on it begins a new Raft log (a new single node, or the
+// first node of a new cluster) and applies its new entries after the
+// restored history instead of skipping them as already applied. dst must not
+// exist. The read model is not restored: the node projects it at start.
+func PrepareRestore(ctx context.Context, src, dst string) (Info, error) {
+	if _, err := os.Stat(dst); err == nil {
+		return Info{}, fmt.Errorf("%s already exists", dst)
+	}
+	db, err := openExisting(ctx, src)
+	if err != nil {
+		return Info{}, err
+	}
+	// A fresh VACUUM INTO rather than a file copy: it also works on a
+	// backup that has a WAL beside it, and the result is compact.
+	_, err = db.Write.ExecContext(ctx, "VACUUM INTO ?", dst)
+	db.Close()
+	if err != nil {
+		os.Remove(dst)
+		return Info{}, fmt.Errorf("copy %s to %s: %w", src, dst, err)
+	}
+	out, err := sqlite.Open(dst, sqlite.Full)
+	if err != nil {
+		os.Remove(dst)
+		return Info{}, err
+	}
+	err = out.WithTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "UPDATE meta SET value = 0 WHERE key IN ('applied_index', 'applied_term')")
+		return err
+	})
+	if err == nil {
+		var check string
+		if err = out.Read.QueryRowContext(ctx, "PRAGMA quick_check").Scan(&check); err == nil && check != "ok" {
+			err = fmt.Errorf("%w: integrity check: %s", ErrNotEventStore, check)
+		}
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		removeDB(dst)
+		return Info{}, fmt.Errorf("prepare restored store: %w", err)
+	}
+	return Inspect(ctx, dst)
+}
+
+// Inspect reports what an event store file holds, after checking that it is
+// one (ErrNotEventStore otherwise).
+func Inspect(ctx context.Context, path string) (Info, error) {
+	db, err := openExisting(ctx, path)
+	if err != nil {
+		return Info{}, err
+	}
+	defer db.Close()
+	var info Info
+	err = db.Read.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM events), (SELECT COALESCE(MAX(position), 0) FROM events),
+		(SELECT COUNT(*) FROM streams), (SELECT value FROM meta WHERE key = 'applied_index')`).
+		Scan(&info.Events, &info.Head, &info.Streams, &info.AppliedIndex)
+	if err != nil {
+		return Info{}, fmt.Errorf("%w: %s: %v", ErrNotEventStore, path, err)
+	}
+	if info.Events != info.Head {
+		return info, fmt.Errorf("%w: %s holds %d events up to position %d (positions must be dense)", ErrNotEventStore, path, info.Events, info.Head)
+	}
+	return info, nil
+}
+
+// openExisting opens an event store file that must already exist with this
+// build's schema; it never creates or migrates one.
+func openExisting(ctx context.Context, path string) (*sqlite.DB, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotEventStore, err)
+	}
+	db, err := sqlite.Open(path, sqlite.Normal)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrNotEventStore, path, err)
+	}
+	var v int
+	if err := db.Read.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%w: %s: %v", ErrNotEventStore, path, err)
+	}
+	if v != schemaVersion {
+		db.Close()
+		return nil, fmt.Errorf("%w: %s has schema version %d, this build reads %d", ErrNotEventStore, path, v, schemaVersion)
+	}
+	return db, nil
+}
+
+func removeDB(path string) {
+	for _, s := range []string{"", "-wal", "-shm"} {
+		os.Remove(path + s)
+	}
+}

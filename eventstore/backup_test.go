@@ -1,0 +1,76 @@
+package eventstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/agendahq/agenda/events"
+	"github.com/agendahq/agenda/eventstore"
+)
+
+// A backup taken while the store is open holds exactly what was committed
+// before it; a restore from it keeps every event and clears the applied Raft
+// index, so that a new Raft log's entries are applied after the history.
+func TestBackupAndPrepareRestore(t *testing.T) {
+	ctx := context.Background()
+	s, path := mustOpenStoreFile(t)
+	for i := 1; i <= 20; i++ {
+		id := fmt.Sprintf("e%02d", i)
+		mustApply(t, s, uint64(i+100), events.Batch{Expect: []events.Expectation{{Stream: "s-" + id}}, Events: []events.Envelope{newEvent(t, id, "s-"+id, 1)}})
+	}
+	want := mustReadAll(t, s)
+	dir := t.TempDir()
+	backup := filepath.Join(dir, "backup.db")
+	info, err := eventstore.Backup(ctx, path, backup)
+	if err != nil {
+		t.Fatalf("Backup: %v", err)
+	}
+	if info.Events != 20 || info.Head != 20 || info.AppliedIndex != 120 {
+		t.Fatalf("backup info = %+v, want 20 events, head 20, applied 120", info)
+	}
+	// Later writes are not in the backup.
+	mustApply(t, s, 121, events.Batch{Expect: []events.Expectation{{Stream: "s-e21"}}, Events: []events.Envelope{newEvent(t, "e21", "s-e21", 1)}})
+	if _, err := eventstore.Backup(ctx, path, backup); err == nil {
+		t.Fatal("Backup over an existing file succeeded")
+	}
+
+	restored := filepath.Join(dir, "restored", "events.db")
+	os.MkdirAll(filepath.Dir(restored), 0o700)
+	info, err = eventstore.PrepareRestore(ctx, backup, restored)
+	if err != nil {
+		t.Fatalf("PrepareRestore: %v", err)
+	}
+	if info.Events != 20 || info.AppliedIndex != 0 {
+		t.Fatalf("restored info = %+v, want 20 events and applied index 0", info)
+	}
+	r := mustOpenStoreAt(t, restored)
+	if idx, term, err := r.Applied(ctx); err != nil || idx != 0 || term != 0 {
+		t.Fatalf("restored Applied = %d, %d, %v; want 0, 0", idx, term, err)
+	}
+	if got := mustReadAll(t, r); !reflect.DeepEqual(got, want) {
+		t.Fatalf("restored events differ from the backed-up ones:\n got %d events\nwant %d", len(got), len(want))
+	}
+}
+
+func TestBackupRefusesWhatIsNotAnEventStore(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.db")
+	os.WriteFile(junk, []byte("this is not sqlite at all, not even close to it, no header"), 0o600)
+	for name, src := range map[string]string{"missing": filepath.Join(dir, "none.db"), "junk": junk} {
+		if _, err := eventstore.Backup(ctx, src, filepath.Join(dir, name+"-out.db")); !errors.Is(err, eventstore.ErrNotEventStore) {
+			t.Errorf("%s: Backup error = %v, want ErrNotEventStore", name, err)
+		}
+		if _, err := eventstore.PrepareRestore(ctx, src, filepath.Join(dir, name+"-restored.db")); !errors.Is(err, eventstore.ErrNotEventStore) {
+			t.Errorf("%s: PrepareRestore error = %v, want ErrNotEventStore", name, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "none.db")); err == nil {
+			t.Errorf("%s: a missing source was created", name)
+		}
+	}
+}

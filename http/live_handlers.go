@@ -1,0 +1,346 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/agendahq/agenda"
+)
+
+// Close codes of the live stream beyond the standard ones. A client that
+// sees StatusTokenExpired must log in again; after any other close it
+// reconnects with the last position it saw.
+const (
+	// StatusTokenExpired closes a stream whose token has expired.
+	StatusTokenExpired websocket.StatusCode = 4001
+)
+
+// Defaults of the live stream.
+const (
+	defaultPingInterval = 25 * time.Second
+	liveWriteTimeout    = 10 * time.Second
+	feedPageLimit       = 500
+)
+
+// LiveConfig tunes the live stream; the zero value is the default.
+type LiveConfig struct {
+	// PingInterval is how often the server pings an idle connection (and
+	// drops it if the ping is not answered in time).
+	PingInterval time.Duration
+	// OriginPatterns lists the other origins whose pages may open the stream
+	// (the node's own origin always may).
+	OriginPatterns []string
+}
+
+func (s *Server) pingInterval() time.Duration {
+	if s.Live.PingInterval > 0 {
+		return s.Live.PingInterval
+	}
+	return defaultPingInterval
+}
+
+// parseAfter reads ?after=: a non-negative position, or absent.
+func parseAfter(r *http.Request) (int64, bool, error) {
+	raw := r.URL.Query().Get("after")
+	if raw == "" {
+		return 0, false, nil
+	}
+	p, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || p < 0 {
+		return 0, false, agenda.Errorf(agenda.EINVALID, "after must be a non-negative integer (a position)").
+			WithDetails(map[string]any{"field": "after"})
+	}
+	return p, true, nil
+}
+
+// feedStart checks that the feed can be served from after: it waits (up to
+// the read wait) for the local read model to reach after, and reports
+// whether entries after it have been pruned (the client must reset).
+func (s *Server) feedStart(ctx context.Context, user string, after int64) (reset bool, err error) {
+	if after > s.Feed.Position() {
+		wctx, cancel := context.WithTimeout(ctx, s.readWait())
+		err := s.Feed.WaitFor(wctx, after)
+		cancel()
+		if err != nil {
+			return false, agenda.Errorf(agenda.EUNAVAILABLE,
+				"this node's read model has not reached position %d yet (at %d)", after, s.Feed.Position())
+		}
+	}
+	pruned, err := s.Feed.FeedPruned(ctx, user)
+	if err != nil {
+		return false, err
+	}
+	return after < pruned, nil
+}
+
+// feedPage is the body of GET /api/events.
+type feedPage struct {
+	Events   []agenda.FeedEntry `json:"events"`
+	Position int64              `json:"position"`
+	// Reset is true when entries after `after` are no longer kept: reload
+	// the state and continue from position.
+	Reset bool `json:"reset,omitempty"`
+}
+
+// handleEvents serves GET /api/events: the caller's feed entries after a
+// position, in order, and the position to ask from next.
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	if s.Feed == nil {
+		s.Error(w, r, agenda.Errorf(agenda.EUNAVAILABLE, "the event feed is not served by this node"))
+		return
+	}
+	after, given, err := parseAfter(r)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	limit, err := queryInt(r, "limit", 100, 1, 1000)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	user := userID(r)
+	reset, err := s.feedStart(r.Context(), user, after)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	// Read the position first: every entry up to it is in the feed.
+	top := s.Feed.Position()
+	if reset && given {
+		writeJSON(w, http.StatusOK, feedPage{Events: []agenda.FeedEntry{}, Position: top, Reset: true})
+		return
+	}
+	list, err := s.Feed.Feed(r.Context(), user, after, top, limit)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	next := max(top, after)
+	if len(list) == limit {
+		next = list[len(list)-1].Position
+	}
+	w.Header().Set("X-Agenda-Position", strconv.FormatInt(top, 10))
+	writeJSON(w, http.StatusOK, feedPage{Events: list, Position: next})
+}
+
+// streamToken authenticates a stream request: the Authorization header or,
+// for browsers (which cannot set headers on a WebSocket), ?access_token=.
+// The token is checked as every request's is (signature, expiry, epoch,
+// logout).
+func (s *Server) streamToken(r *http.Request) (Claims, error) {
+	token := r.URL.Query().Get("access_token")
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, t, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(t) == "" {
+			return Claims{}, agenda.Errorf(agenda.EUNAUTHORIZED, "Authorization must be Bearer <token>")
+		}
+		token = strings.TrimSpace(t)
+	}
+	if token == "" {
+		return Claims{}, agenda.Errorf(agenda.EUNAUTHORIZED, "missing Authorization: Bearer <token> (or access_token)")
+	}
+	claims, err := s.Tokens.Verify(token)
+	if err != nil {
+		return Claims{}, err
+	}
+	noteActor(r, claims.UserID)
+	if err := s.checkToken(r.Context(), claims); err != nil {
+		return Claims{}, err
+	}
+	return claims, nil
+}
+
+// handleStream serves GET /api/ws: the caller's feed after ?after= from the
+// read model, then {"type":"caught_up","position":n}, then live frames as
+// the local read model takes in new events. Without after it starts at the
+// present. If entries after `after` are no longer kept it first sends
+// {"type":"reset","position":n} and continues from n.
+func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
+	if s.Hub == nil || s.Feed == nil {
+		s.Error(w, r, agenda.Errorf(agenda.EUNAVAILABLE, "the live stream is not served by this node"))
+		return
+	}
+	claims, err := s.streamToken(r)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	user := claims.UserID
+	after, given, err := parseAfter(r)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	reset := false
+	if given {
+		if reset, err = s.feedStart(r.Context(), user, after); err != nil {
+			s.Error(w, r, err)
+			return
+		}
+	}
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		s.Error(w, r, agenda.Errorf(agenda.EINVALID, "this endpoint is a WebSocket: open it with a WebSocket client (Upgrade: websocket)"))
+		return
+	}
+	// The server's read and write timeouts would otherwise cut the stream.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.Live.OriginPatterns})
+	if err != nil {
+		return // Accept has answered
+	}
+	c.SetReadLimit(4 << 10)
+	ctx := c.CloseRead(context.WithoutCancel(r.Context()))
+	code, why := s.stream(ctx, c, claims, after, given && !reset, reset)
+	c.Close(code, why)
+}
+
+// stream runs one live connection; it returns how to close it.
+func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, after int64, history, reset bool) (websocket.StatusCode, string) {
+	user := claims.UserID
+	write := func(body []byte) error {
+		wctx, cancel := context.WithTimeout(ctx, liveWriteTimeout)
+		defer cancel()
+		return c.Write(wctx, websocket.MessageText, body)
+	}
+	control := func(typ string, pos int64) error {
+		b, _ := json.Marshal(controlFrame{Type: typ, Position: pos})
+		return write(b)
+	}
+	sendHistory := func(from, upTo int64) (int64, error) {
+		for from < upTo {
+			page, err := s.Feed.Feed(ctx, user, from, upTo, feedPageLimit)
+			if err != nil {
+				return from, err
+			}
+			for i := range page {
+				b, err := json.Marshal(&page[i])
+				if err != nil {
+					return from, err
+				}
+				if err := write(b); err != nil {
+					return from, err
+				}
+				from = page[i].Position
+			}
+			if len(page) < feedPageLimit {
+				return upTo, nil
+			}
+		}
+		return from, nil
+	}
+	fail := func(err error) (websocket.StatusCode, string) {
+		if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && websocket.CloseStatus(err) == -1 {
+			s.logger.Warn("live stream failed", "user", user, "err", err)
+		}
+		return websocket.StatusInternalError, "stream failed; reconnect with the last position"
+	}
+
+	if reset {
+		after = s.Feed.Position()
+		if err := control("reset", after); err != nil {
+			return fail(err)
+		}
+	}
+	cursor := after
+	if history {
+		// Most of a long history goes out before subscribing, so that the
+		// live buffer does not fill while it is sent.
+		var err error
+		if cursor, err = sendHistory(cursor, s.Feed.Position()); err != nil {
+			return fail(err)
+		}
+	}
+	sub, start, ok := s.Hub.subscribe(user)
+	if !ok {
+		return websocket.StatusGoingAway, "node shutting down"
+	}
+	defer s.Hub.unsubscribe(sub)
+	if !history && !reset {
+		cursor = start
+	}
+	// The hub hands this subscriber every entry after start; the read model
+	// holds every entry up to start (after a rebuild, once it is back there).
+	wctx, cancel := context.WithTimeout(ctx, s.readWait())
+	err := s.Feed.WaitFor(wctx, start)
+	cancel()
+	if err != nil {
+		return websocket.StatusTryAgainLater, "read model catching up; reconnect with the last position"
+	}
+	if cursor < start {
+		if cursor, err = sendHistory(cursor, start); err != nil {
+			return fail(err)
+		}
+	}
+	cursor = max(cursor, start)
+	if err := control("caught_up", cursor); err != nil {
+		return fail(err)
+	}
+
+	ping := time.NewTicker(s.pingInterval())
+	defer ping.Stop()
+	expiry := time.NewTimer(time.Until(claims.ExpiresAt))
+	defer expiry.Stop()
+	for {
+		// An ended subscription goes first: a client too slow for its
+		// buffer is told so rather than fed what is left of it.
+		select {
+		case <-sub.ended:
+			return endStatus(sub.why)
+		default:
+		}
+		select {
+		case <-sub.ended:
+			return endStatus(sub.why)
+		case f := <-sub.frames:
+			if f.position <= cursor {
+				continue // already sent as history
+			}
+			if err := write(f.body); err != nil {
+				return fail(err)
+			}
+			cursor = f.position
+		case <-ping.C:
+			// A token logged out, or ended by a password change, ends the
+			// stream too (checked as often as the connection is pinged).
+			if err := s.checkToken(ctx, claims); agenda.ErrorCode(err) == agenda.EUNAUTHORIZED {
+				return StatusTokenExpired, "token no longer valid; log in again"
+			}
+			pctx, cancel := context.WithTimeout(ctx, s.pingInterval())
+			err := c.Ping(pctx)
+			cancel()
+			if err != nil {
+				return websocket.StatusPolicyViolation, "no answer to ping"
+			}
+		case <-expiry.C:
+			return StatusTokenExpired, "token expired; log in again"
+		case <-ctx.Done():
+			return websocket.StatusNormalClosure, ""
+		}
+	}
+}
+
+// controlFrame is a caught_up or reset frame.
+type controlFrame struct {
+	Type     string `json:"type"`
+	Position int64  `json:"position"`
+}
+
+func endStatus(why string) (websocket.StatusCode, string) {
+	switch why {
+	case endTooSlow:
+		return websocket.StatusPolicyViolation, "too slow: more frames waiting than the buffer holds; reconnect with the last position"
+	case endShutdown:
+		return websocket.StatusGoingAway, "node shutting down; reconnect with the last position"
+	}
+	return websocket.StatusNormalClosure, ""
+}

@@ -1,0 +1,404 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/internal/notify"
+)
+
+// fakeFeed is an in-memory feed: entries are appended in position order and
+// the position moves once they are stored, as the read model's does.
+type fakeFeed struct {
+	mu      sync.Mutex
+	entries []agenda.FeedEntry
+	pruned  map[string]int64
+	pos     notify.Position
+}
+
+func (f *fakeFeed) append(user string, data string) int64 {
+	f.mu.Lock()
+	p := f.pos.Get() + 1
+	f.entries = append(f.entries, agenda.FeedEntry{Type: agenda.FeedEvent, UserID: user, Position: p,
+		EventType: "test.happened", Stream: "s", Version: p, Data: json.RawMessage(data)})
+	f.mu.Unlock()
+	f.pos.Set(p)
+	return p
+}
+
+func (f *fakeFeed) Feed(_ context.Context, user string, after, upTo int64, limit int) ([]agenda.FeedEntry, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := []agenda.FeedEntry{}
+	for _, e := range f.entries {
+		if e.UserID == user && e.Position > after && e.Position <= upTo && (limit < 0 || len(out) < limit) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeFeed) FeedRange(_ context.Context, after, upTo int64, limit int) ([]agenda.FeedEntry, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []agenda.FeedEntry
+	for _, e := range f.entries {
+		if e.Position > after && e.Position <= upTo {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeFeed) FeedPruned(_ context.Context, user string) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pruned[user], nil
+}
+
+func (f *fakeFeed) FeedRetention() int64 { return 1000 }
+func (f *fakeFeed) Position() int64      { return f.pos.Get() }
+func (f *fakeFeed) WaitFor(ctx context.Context, p int64) error {
+	if err := f.pos.Wait(ctx, p); err != nil {
+		return agenda.Errorf(agenda.EUNAVAILABLE, "not there")
+	}
+	return nil
+}
+
+// liveServer serves a hub over feed; tokens are issued with ttl.
+func liveServer(t *testing.T, feed *fakeFeed, ttl time.Duration, buffer int) (*Server, *httptest.Server) {
+	t.Helper()
+	s, _ := newTestServer(t, &fakeCommands{}, &fakeQueries{})
+	s.Tokens.TTL = ttl
+	s.Feed = feed
+	s.Hub = NewHub(feed, s.logger)
+	s.Hub.Buffer = buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	go s.Hub.Run(ctx)
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(func() {
+		ts.Close()
+		s.Hub.Close()
+		cancel()
+		<-s.Hub.Done()
+	})
+	return s, ts
+}
+
+func dialLive(t *testing.T, s *Server, ts *httptest.Server, user, query string) *websocket.Conn {
+	t.Helper()
+	tok, _, err := s.Tokens.Issue(Subject{UserID: user, Username: user})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/api/ws?access_token="+tok+query, nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	c.SetReadLimit(1 << 20)
+	t.Cleanup(func() { c.CloseNow() })
+	return c
+}
+
+type testFrame struct {
+	Type     string          `json:"type"`
+	Position int64           `json:"position"`
+	Data     json.RawMessage `json:"data"`
+}
+
+func readLive(t *testing.T, c *websocket.Conn) (testFrame, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, b, err := c.Read(ctx)
+	if err != nil {
+		return testFrame{}, err
+	}
+	var f testFrame
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatalf("frame %s: %v", b, err)
+	}
+	return f, nil
+}
+
+// TestStreamSwitchNoGapNoDuplicate connects clients from various positions
+// while entries are appended without pause: each sees exactly its user's
+// entries after its position, in order, across the switch from history to
+// live frames.
+func TestStreamSwitchNoGapNoDuplicate(t *testing.T) {
+	feed := &fakeFeed{}
+	s, ts := liveServer(t, feed, time.Hour, 4096)
+	for i := 0; i < 300; i++ {
+		feed.append([]string{"ana", "bob"}[i%2], `{}`)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			feed.append([]string{"ana", "bob", "cleo"}[i%3], `{}`)
+			if i%20 == 0 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	type run struct {
+		after int64
+		got   []int64
+	}
+	runs := []*run{{after: 0}, {after: 7}, {after: 150}, {after: 299}}
+	conns := make([]*websocket.Conn, len(runs))
+	for i, r := range runs {
+		conns[i] = dialLive(t, s, ts, "ana", fmt.Sprintf("&after=%d", r.after))
+	}
+	for i, r := range runs {
+		caught := false
+		for len(r.got) < 400 {
+			f, err := readLive(t, conns[i])
+			if err != nil {
+				t.Fatalf("after=%d: read: %v", r.after, err)
+			}
+			if f.Type == "caught_up" {
+				caught = true
+				continue
+			}
+			r.got = append(r.got, f.Position)
+		}
+		if !caught {
+			t.Errorf("after=%d: no caught_up frame", r.after)
+		}
+	}
+	close(stop)
+	<-done
+	for _, r := range runs {
+		want, _ := feed.Feed(context.Background(), "ana", r.after, 1<<62, len(r.got))
+		if len(want) != len(r.got) {
+			t.Fatalf("after=%d: got %d entries, feed has %d", r.after, len(r.got), len(want))
+		}
+		for i := range want {
+			if want[i].Position != r.got[i] {
+				t.Fatalf("after=%d: entry %d at position %d, want %d (gap or duplicate)", r.after, i, r.got[i], want[i].Position)
+			}
+		}
+	}
+}
+
+// TestStreamSlowConsumerClosed fills a client's buffer while it does not
+// read: it is closed with a policy-violation status that says why, after
+// the frames already on the wire — never silently skipped.
+func TestStreamSlowConsumerClosed(t *testing.T) {
+	feed := &fakeFeed{}
+	s, ts := liveServer(t, feed, time.Hour, 4)
+	c := dialLive(t, s, ts, "ana", "")
+	if f, err := readLive(t, c); err != nil || f.Type != "caught_up" {
+		t.Fatalf("first frame = %+v, %v; want caught_up", f, err)
+	}
+	big := `{"pad":"` + strings.Repeat("x", 64<<10) + `"}`
+	// Far more than socket buffers and the 4-frame buffer hold.
+	for i := 0; i < 400 && s.Hub.Subscribers() > 0; i++ {
+		feed.append("ana", big)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for s.Hub.Subscribers() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := s.Hub.Subscribers(); n != 0 {
+		t.Fatalf("subscribers = %d, want the slow one dropped", n)
+	}
+	var last int64
+	for {
+		f, err := readLive(t, c)
+		if err != nil {
+			if got := websocket.CloseStatus(err); got != websocket.StatusPolicyViolation {
+				t.Fatalf("close status = %v (%v), want policy violation", got, err)
+			}
+			var ce websocket.CloseError
+			if !errors.As(err, &ce) || !strings.Contains(ce.Reason, "too slow") {
+				t.Fatalf("close reason = %q, want it to say too slow", ce.Reason)
+			}
+			break
+		}
+		if f.Position != last+1 {
+			t.Fatalf("frame at %d after %d: a frame was skipped", f.Position, last)
+		}
+		last = f.Position
+	}
+	// Reconnecting from the last position seen delivers the rest.
+	c2 := dialLive(t, s, ts, "ana", fmt.Sprintf("&after=%d", last))
+	f, err := readLive(t, c2)
+	if err != nil || f.Position != last+1 {
+		t.Fatalf("after reconnect: %+v, %v; want position %d", f, err, last+1)
+	}
+}
+
+// TestStreamClosesWhenTokenExpires: the stream ends with StatusTokenExpired
+// once the token it was opened with expires.
+func TestStreamClosesWhenTokenExpires(t *testing.T) {
+	feed := &fakeFeed{}
+	s, ts := liveServer(t, feed, 2*time.Second, 16)
+	c := dialLive(t, s, ts, "ana", "")
+	for {
+		_, err := readLive(t, c)
+		if err != nil {
+			if got := websocket.CloseStatus(err); got != StatusTokenExpired {
+				t.Fatalf("close status = %v (%v), want %d (token expired)", got, err, StatusTokenExpired)
+			}
+			return
+		}
+	}
+}
+
+// TestStreamRefusals: a stream request without a valid token, or with a bad
+// position, is answered with the contract's JSON error before any upgrade.
+func TestStreamRefusals(t *testing.T) {
+	feed := &fakeFeed{pruned: map[string]int64{"ana": 5}}
+	for i := 0; i < 10; i++ {
+		feed.append("ana", `{}`)
+	}
+	s, ts := liveServer(t, feed, time.Hour, 16)
+	tok, _, _ := s.Tokens.Issue(Subject{UserID: "ana", Username: "ana"})
+	for _, tc := range []struct {
+		name, query, auth string
+		status            int
+		code              string
+	}{
+		{"no token", "", "", 401, agenda.EUNAUTHORIZED},
+		{"bad token", "?access_token=nope", "", 401, agenda.EUNAUTHORIZED},
+		{"bad scheme", "", "Basic abc", 401, agenda.EUNAUTHORIZED},
+		{"negative after", "?after=-1&access_token=" + tok, "", 400, agenda.EINVALID},
+		{"junk after", "?after=x&access_token=" + tok, "", 400, agenda.EINVALID},
+		{"not a websocket", "?access_token=" + tok, "", 400, agenda.EINVALID},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", ts.URL+"/api/ws"+tc.query, nil)
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body errorBody
+			json.NewDecoder(resp.Body).Decode(&body)
+			if resp.StatusCode != tc.status || body.Error.Code != tc.code {
+				t.Errorf("got %d %q, want %d %q", resp.StatusCode, body.Error.Code, tc.status, tc.code)
+			}
+		})
+	}
+	t.Run("reset when pruned", func(t *testing.T) {
+		c := dialLive(t, s, ts, "ana", "&after=2")
+		f, err := readLive(t, c)
+		if err != nil || f.Type != "reset" || f.Position != 10 {
+			t.Fatalf("first frame %+v, %v; want reset at 10", f, err)
+		}
+		if f, err := readLive(t, c); err != nil || f.Type != "caught_up" || f.Position != 10 {
+			t.Fatalf("then %+v, %v; want caught_up at 10", f, err)
+		}
+		c2 := dialLive(t, s, ts, "ana", "&after=5")
+		if f, err := readLive(t, c2); err != nil || f.Position != 6 {
+			t.Fatalf("from the floor: %+v, %v; want the entry at 6", f, err)
+		}
+	})
+}
+
+// TestEventsPage: GET /api/events pages through the caller's feed only,
+// says where to continue, and says reset when entries were pruned.
+func TestEventsPage(t *testing.T) {
+	feed := &fakeFeed{pruned: map[string]int64{"bob": 3}}
+	for i := 0; i < 10; i++ {
+		feed.append([]string{"ana", "bob"}[i%2], `{}`)
+	}
+	s, ts := liveServer(t, feed, time.Hour, 16)
+	get := func(user, query string) (int, feedPage) {
+		t.Helper()
+		tok, _, _ := s.Tokens.Issue(Subject{UserID: user, Username: user})
+		req, _ := http.NewRequest("GET", ts.URL+"/api/events"+query, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var p feedPage
+		json.NewDecoder(resp.Body).Decode(&p)
+		return resp.StatusCode, p
+	}
+	status, p := get("ana", "?after=0&limit=3")
+	if status != 200 || len(p.Events) != 3 || p.Events[0].Position != 1 || p.Events[2].Position != 5 || p.Position != 5 {
+		t.Fatalf("first page: %d %+v", status, p)
+	}
+	status, p = get("ana", "?after=5&limit=3")
+	if status != 200 || len(p.Events) != 2 || p.Events[1].Position != 9 || p.Position != 10 {
+		t.Fatalf("last page: %d %+v (position must be the read model's, 10)", status, p)
+	}
+	if _, p = get("bob", "?after=1"); !p.Reset || len(p.Events) != 0 || p.Position != 10 {
+		t.Fatalf("bob after a pruned position: %+v, want reset", p)
+	}
+	if _, p = get("bob", ""); p.Reset || len(p.Events) != 5 {
+		t.Fatalf("bob from the oldest kept: %+v", p)
+	}
+	for _, q := range []string{"?after=-1", "?after=x", "?limit=0", "?limit=1001"} {
+		if status, _ := get("ana", q); status != 400 {
+			t.Errorf("%s: status %d, want 400", q, status)
+		}
+	}
+}
+
+// TestUIServed: / and /ui redirect to /ui/; the UI's files come with a
+// content security policy; anything else under /ui/ is a plain 404.
+func TestUIServed(t *testing.T) {
+	s, _ := newTestServer(t, &fakeCommands{}, &fakeQueries{})
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, p := range []string{"/", "/ui"} {
+		resp, err := noFollow.Get(ts.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/ui/" {
+			t.Errorf("GET %s: %d to %q, want 302 to /ui/", p, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	for path, ctype := range map[string]string{"/ui/": "text/html", "/ui/app.js": "text/javascript", "/ui/style.css": "text/css"} {
+		resp, err := http.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype) ||
+			!strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'self'") {
+			t.Errorf("GET %s: %d %q CSP %q", path, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Security-Policy"))
+		}
+	}
+	if resp, _ := http.Get(ts.URL + "/ui/nope.js"); resp.StatusCode != 404 {
+		t.Errorf("missing file: %d", resp.StatusCode)
+	}
+	if resp, _ := http.Post(ts.URL+"/ui/", "text/plain", nil); resp.StatusCode != 405 {
+		t.Errorf("POST /ui/: %d", resp.StatusCode)
+	}
+	// The API is still the API.
+	if resp, _ := http.Get(ts.URL + "/api/nope"); resp.StatusCode != 404 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("GET /api/nope: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}

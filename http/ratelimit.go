@@ -1,0 +1,311 @@
+package http
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/agendahq/agenda"
+)
+
+// Rate is a rate limit: Events per Per, in bursts of up to Events. The zero
+// value means no limit.
+type Rate struct {
+	Events int
+	Per    time.Duration
+}
+
+// ParseRate reads a rate written "N/duration" ("10/1m": ten a minute, all
+// ten at once if need be); "0" or "off" is no limit.
+func ParseRate(s string) (Rate, error) {
+	s = strings.TrimSpace(s)
+	if s == "0" || s == "off" {
+		return Rate{}, nil
+	}
+	n, per, ok := strings.Cut(s, "/")
+	events, err := strconv.Atoi(n)
+	d, derr := time.ParseDuration(per)
+	if !ok || err != nil || derr != nil || events < 1 || d <= 0 {
+		return Rate{}, fmt.Errorf("rate %q: want N/duration, like 10/1m, or off", s)
+	}
+	return Rate{Events: events, Per: d}, nil
+}
+
+func (r Rate) String() string {
+	if r.Events == 0 {
+		return "off"
+	}
+	per := r.Per.String()
+	switch {
+	case r.Per%time.Hour == 0:
+		per = fmt.Sprintf("%dh", r.Per/time.Hour)
+	case r.Per%time.Minute == 0:
+		per = fmt.Sprintf("%dm", r.Per/time.Minute)
+	}
+	return fmt.Sprintf("%d/%s", r.Events, per)
+}
+
+// Limits protect the endpoints that cost a password hash (bcrypt, ~80 ms
+// of CPU each) from floods: guessing one user's password, stuffing many,
+// registering en masse. Every limit is per node (a cluster of n nodes lets
+// n times through). The zero value limits nothing.
+type Limits struct {
+	LoginPerUser    Rate // failed login attempts per username
+	LoginPerAddr    Rate // login attempts per client address
+	RegisterPerAddr Rate // registrations per client address
+	PasswordPerAddr Rate // password changes per client address
+	// TrustedProxies are the addresses whose X-Forwarded-For is believed:
+	// a request from one of them counts against the address it forwarded
+	// for. Empty: the connection's address always.
+	TrustedProxies []netip.Prefix
+	// MaxHashing bounds the password hashes computed at once (login,
+	// registration, password change); others wait for a slot, up to
+	// HashWait. 0: no bound.
+	MaxHashing int
+	HashWait   time.Duration
+
+	once                                     sync.Once
+	loginUser, loginAddr, register, password *limiterTable
+	hashing                                  chan struct{}
+}
+
+// DefaultLimits are the limits a node runs with unless configured: loose
+// enough for a 64-client benchmark from one address, tight enough to make
+// guessing a password hopeless.
+func DefaultLimits(cpus int) *Limits {
+	return &Limits{
+		LoginPerUser:    Rate{10, time.Minute},
+		LoginPerAddr:    Rate{300, time.Minute},
+		RegisterPerAddr: Rate{120, time.Minute},
+		PasswordPerAddr: Rate{30, time.Minute},
+		MaxHashing:      max(1, cpus/2),
+		HashWait:        5 * time.Second,
+	}
+}
+
+func (l *Limits) init() {
+	l.once.Do(func() {
+		l.loginUser = newLimiterTable(l.LoginPerUser)
+		l.loginAddr = newLimiterTable(l.LoginPerAddr)
+		l.register = newLimiterTable(l.RegisterPerAddr)
+		l.password = newLimiterTable(l.PasswordPerAddr)
+		if l.MaxHashing > 0 {
+			l.hashing = make(chan struct{}, l.MaxHashing)
+		}
+	})
+}
+
+// ClientAddr is the address a request counts against: the connection's,
+// or, from a trusted proxy, the nearest untrusted address of
+// X-Forwarded-For (read right to left, as each proxy appends).
+func (l *Limits) ClientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil || !l.trusted(addr) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // a garbled hop: trust nothing before it
+		}
+		addr = hop.Unmap()
+		if !l.trusted(addr) {
+			break
+		}
+	}
+	return addr.String()
+}
+
+func (l *Limits) trusted(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range l.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// allow takes one event for key from table, or returns a rate_limited
+// error saying when to retry (and sets Retry-After on w).
+func allow(w http.ResponseWriter, t *limiterTable, key, what string) error {
+	return refuseFor(w, what)(t.take(key, time.Now()))
+}
+
+// refuseFor turns a limiter's verdict into nil or a rate_limited error.
+func refuseFor(w http.ResponseWriter, what string) func(time.Duration, bool) error {
+	return func(wait time.Duration, ok bool) error {
+		if ok {
+			return nil
+		}
+		return rateLimited(w, wait, what)
+	}
+}
+
+func rateLimited(w http.ResponseWriter, wait time.Duration, what string) error {
+	secs := max(1, int(math.Ceil(wait.Seconds())))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	return agenda.Errorf(agenda.ERATELIMITED, "too many %s; retry in %d s", what, secs).
+		WithDetails(map[string]any{"retry_after_seconds": secs})
+}
+
+// allowLogin checks both login limits: every attempt counts against the
+// address (the address's first, so that a flood from one address does not
+// also lock its victim out), and a username must have failed attempts
+// left (loginFailed counts them: a user logging in often is not limited).
+func (s *Server) allowLogin(w http.ResponseWriter, r *http.Request, username string) error {
+	l := s.limits()
+	if err := allow(w, l.loginAddr, l.ClientAddr(r), "login attempts from this address"); err != nil {
+		return err
+	}
+	return refuseFor(w, "failed login attempts for this user")(l.loginUser.peek(strings.ToLower(username), time.Now()))
+}
+
+// loginFailed counts a failed login against its username.
+func (s *Server) loginFailed(username string) {
+	s.limits().loginUser.take(strings.ToLower(username), time.Now())
+}
+
+func (s *Server) allowRegister(w http.ResponseWriter, r *http.Request) error {
+	l := s.limits()
+	return allow(w, l.register, l.ClientAddr(r), "registrations from this address")
+}
+
+func (s *Server) allowPasswordChange(w http.ResponseWriter, r *http.Request) error {
+	l := s.limits()
+	return allow(w, l.password, l.ClientAddr(r), "password changes from this address")
+}
+
+// hashSlot waits for one of MaxHashing slots to hash a password, so that
+// a flood of logins takes at most that many cores from every other
+// request. It returns the release function, or rate_limited if no slot
+// frees up within HashWait.
+func (s *Server) hashSlot(ctx context.Context, w http.ResponseWriter) (func(), error) {
+	l := s.limits()
+	if l.hashing == nil {
+		return func() {}, nil
+	}
+	wait := l.HashWait
+	if wait <= 0 {
+		wait = 5 * time.Second
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case l.hashing <- struct{}{}:
+		return func() { <-l.hashing }, nil
+	case <-t.C:
+		w.Header().Set("Retry-After", "1")
+		return nil, agenda.Errorf(agenda.ERATELIMITED, "too many password checks in progress; retry shortly").
+			WithDetails(map[string]any{"retry_after_seconds": 1})
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+var noLimits = &Limits{}
+
+func (s *Server) limits() *Limits {
+	l := s.Limits
+	if l == nil {
+		l = noLimits
+	}
+	l.init()
+	return l
+}
+
+// maxLimiterKeys bounds each table. Past it, keys whose bucket has refilled
+// (they would be allowed anyway) are forgotten; if none has, new keys share
+// one bucket, so a flood of fresh keys limits itself rather than grow.
+const maxLimiterKeys = 1 << 16
+
+const overflowLimiterKey = "\x00overflow"
+
+// limiterTable is one token bucket per key.
+type limiterTable struct {
+	rate rate.Limit
+	rt   Rate
+
+	mu    sync.Mutex
+	keys  map[string]*rate.Limiter
+	swept time.Time // last sweep of refilled keys
+}
+
+func newLimiterTable(r Rate) *limiterTable {
+	t := &limiterTable{rt: r, keys: map[string]*rate.Limiter{}}
+	if r.Events > 0 {
+		t.rate = rate.Limit(float64(r.Events) / r.Per.Seconds())
+	}
+	return t
+}
+
+// peek says whether key has a token left, without taking it, or how long
+// until it will.
+func (t *limiterTable) peek(key string, now time.Time) (time.Duration, bool) {
+	if t.rt.Events == 0 {
+		return 0, true
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lim, ok := t.keys[key]
+	if !ok {
+		lim, ok = t.keys[overflowLimiterKey]
+	}
+	if !ok {
+		return 0, true
+	}
+	if tokens := lim.TokensAt(now); tokens < 1 {
+		return time.Duration((1 - tokens) / float64(t.rate) * float64(time.Second)), false
+	}
+	return 0, true
+}
+
+// take takes one token for key, or says how long until one is due.
+func (t *limiterTable) take(key string, now time.Time) (time.Duration, bool) {
+	if t.rt.Events == 0 {
+		return 0, true
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lim, ok := t.keys[key]
+	if !ok {
+		if len(t.keys) >= maxLimiterKeys && now.Sub(t.swept) >= time.Second {
+			// At most once a second: a flood of fresh keys must not make
+			// every request scan the table.
+			t.swept = now
+			for k, l := range t.keys {
+				if l.TokensAt(now) >= float64(t.rt.Events) {
+					delete(t.keys, k)
+				}
+			}
+		}
+		if len(t.keys) >= maxLimiterKeys {
+			key = overflowLimiterKey
+			lim = t.keys[key]
+		}
+		if lim == nil {
+			lim = rate.NewLimiter(t.rate, t.rt.Events)
+			t.keys[key] = lim
+		}
+	}
+	res := lim.ReserveN(now, 1)
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return d, false
+	}
+	return 0, true
+}

@@ -1,0 +1,92 @@
+package http
+
+import (
+	"net/http/httptest"
+	"net/netip"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestParseRate(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want Rate
+		ok   bool
+	}{
+		{"10/1m", Rate{10, time.Minute}, true},
+		{" 300/30s ", Rate{300, 30 * time.Second}, true},
+		{"off", Rate{}, true},
+		{"0", Rate{}, true},
+		{"10", Rate{}, false},
+		{"0/1m", Rate{}, false},
+		{"-1/1m", Rate{}, false},
+		{"10/0s", Rate{}, false},
+		{"10/minute", Rate{}, false},
+		{"", Rate{}, false},
+	} {
+		got, err := ParseRate(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseRate(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+// The client address is the connection's, unless the connection comes from
+// a trusted proxy: then the nearest untrusted X-Forwarded-For hop. A client
+// cannot choose its own address by sending the header.
+func TestClientAddr(t *testing.T) {
+	l := &Limits{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32")}}
+	for _, tt := range []struct {
+		name, remote, xff, want string
+	}{
+		{"direct", "203.0.113.5:4000", "", "203.0.113.5"},
+		{"untrusted sender's header is ignored", "203.0.113.5:4000", "198.51.100.1", "203.0.113.5"},
+		{"trusted proxy", "10.1.2.3:4000", "198.51.100.1", "198.51.100.1"},
+		{"chain of proxies", "10.1.2.3:4000", "198.51.100.1, 192.0.2.7", "198.51.100.1"},
+		{"client spoofs a hop before the real one", "10.1.2.3:4000", "1.1.1.1, 198.51.100.1", "198.51.100.1"},
+		{"garbled hop", "10.1.2.3:4000", "198.51.100.1, bogus", "10.1.2.3"},
+		{"trusted proxy without header", "10.1.2.3:4000", "", "10.1.2.3"},
+		{"only proxies", "10.1.2.3:4000", "10.9.9.9", "10.9.9.9"},
+		{"IPv6 client", "10.1.2.3:4000", "2001:db8::1", "2001:db8::1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/api/auth/login", nil)
+			r.RemoteAddr = tt.remote
+			if tt.xff != "" {
+				r.Header.Set("X-Forwarded-For", tt.xff)
+			}
+			if got := l.ClientAddr(r); got != tt.want {
+				t.Errorf("ClientAddr = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// A table of limiters refuses past its rate, says when to retry, and stays
+// bounded however many keys it sees.
+func TestLimiterTable(t *testing.T) {
+	now := time.Date(2027, 1, 1, 12, 0, 0, 0, time.UTC)
+	tab := newLimiterTable(Rate{3, time.Minute})
+	for i := range 3 {
+		if _, ok := tab.take("ana", now); !ok {
+			t.Fatalf("take %d refused", i+1)
+		}
+	}
+	wait, ok := tab.take("ana", now)
+	if ok || wait <= 0 || wait > 20*time.Second {
+		t.Fatalf("4th take: ok %v, wait %v; want refused, ~20s", ok, wait)
+	}
+	if _, ok := tab.take("bob", now); !ok {
+		t.Fatal("another key was limited")
+	}
+	if _, ok := tab.take("ana", now.Add(21*time.Second)); !ok {
+		t.Fatal("not allowed again after the wait")
+	}
+	for i := range 2 * maxLimiterKeys {
+		tab.take("k"+strconv.Itoa(i), now)
+	}
+	if n := len(tab.keys); n > maxLimiterKeys+1 {
+		t.Errorf("table holds %d keys, want at most %d", n, maxLimiterKeys+1)
+	}
+}

@@ -1,0 +1,51 @@
+package http
+
+import (
+	"embed"
+	"io/fs"
+	"net/http"
+	"strings"
+)
+
+// uiFiles is the web UI: plain HTML, CSS and JavaScript modules, served as
+// they are (no build step).
+//
+//go:embed ui
+var uiFiles embed.FS
+
+// uiPolicy keeps the UI to its own files: no inline script, no third-party
+// origin; the live stream connects back to the same host.
+const uiPolicy = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; " +
+	"style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+// withUI serves the web UI under /ui/ and redirects / to it; every other
+// path goes to api.
+func withUI(api http.Handler) http.Handler {
+	sub, err := fs.Sub(uiFiles, "ui")
+	if err != nil {
+		panic(err) // the embedded tree always has ui/
+	}
+	files := http.StripPrefix("/ui/", http.FileServerFS(sub))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if p != "/" && p != "/ui" && !strings.HasPrefix(p, "/ui/") {
+			api.ServeHTTP(w, r)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		if p == "/" || p == "/ui" {
+			http.Redirect(w, r, "/ui/", http.StatusFound)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Security-Policy", uiPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-cache")
+		files.ServeHTTP(w, r)
+	})
+}

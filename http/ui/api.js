@@ -1,0 +1,81 @@
+// The API client: JSON in and out, the session's token, and errors turned
+// into sentences a person can act on (never raw JSON, never a stack trace).
+
+const KEY = 'agenda.session';
+
+export function session() {
+  try {
+    const s = JSON.parse(localStorage.getItem(KEY) || 'null');
+    if (s && s.token && new Date(s.expires_at) > new Date()) return s;
+  } catch { /* a damaged entry is no session */ }
+  return null;
+}
+
+export function saveSession(s) { localStorage.setItem(KEY, JSON.stringify(s)); }
+export function clearSession() { localStorage.removeItem(KEY); }
+
+export class ApiError extends Error {
+  constructor(status, code, message, details) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details || {};
+  }
+}
+
+const generic = {
+  0: 'Cannot reach the server. Check your connection and try again.',
+  401: 'Your session has ended. Please log in again.',
+  403: 'You are not allowed to do that.',
+  404: 'That no longer exists, or you cannot see it.',
+  413: 'That is too large.',
+  429: 'Too many attempts. Please wait a moment and try again.',
+  500: 'Something went wrong on the server. Please try again.',
+  503: 'The service is busy or catching up. Please try again in a moment.',
+};
+
+// humane turns an API error message into a sentence.
+function humane(status, message) {
+  if (status >= 500 || !message) return generic[status] || generic[500];
+  const m = String(message).slice(0, 300);
+  return m.charAt(0).toUpperCase() + m.slice(1) + (/[.!?]$/.test(m) ? '' : '.');
+}
+
+let onUnauthorized = () => {};
+export function whenUnauthorized(fn) { onUnauthorized = fn; }
+
+// lastPosition is the highest X-Agenda-Position seen: reads ask for it, so
+// that what this page wrote is always what it reads back (on any node).
+let lastPosition = 0;
+export function position() { return lastPosition; }
+
+export async function api(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  const s = session();
+  if (s) headers.Authorization = 'Bearer ' + s.token;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method === 'GET' && lastPosition > 0 && path.startsWith('/api/')) headers['X-Agenda-Min-Position'] = String(lastPosition);
+  let res;
+  try {
+    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    throw new ApiError(0, 'network', generic[0]);
+  }
+  const p = Number(res.headers.get('X-Agenda-Position'));
+  if (method !== 'GET' && p > lastPosition) lastPosition = p;
+  if (res.status === 204) return null;
+  let data = null;
+  try { data = await res.json(); } catch { /* not JSON */ }
+  if (!res.ok) {
+    const e = (data && data.error) || {};
+    if (res.status === 401 && s) onUnauthorized();
+    throw new ApiError(res.status, e.code || 'error', humane(res.status, e.message), e.details);
+  }
+  return data;
+}
+
+// describe gives the sentence to show for any error.
+export function describe(err) {
+  if (err instanceof ApiError) return err.message;
+  return generic[500];
+}

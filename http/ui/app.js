@@ -1,0 +1,303 @@
+// The Agenda web UI: routing, the session, the notifications panel and the
+// live stream that keeps every view current without a reload.
+
+import { api, describe, session, saveSession, clearSession, whenUnauthorized } from './api.js';
+import { Live } from './live.js';
+import { h, field, errorBox, fill, tz, fmtRange, fmtDateTime } from './dom.js';
+import { weekView, agendaView, appointmentForm, appointmentView, editView, invitationsView } from './appointments.js';
+import { groupsView, groupView, freeSlotsView } from './groups.js';
+
+const main = document.getElementById('main');
+const $ = (id) => document.getElementById(id);
+let groupInvitesServed = false; // whether this server has /api/group-invitations
+
+// ---------------------------------------------------------------------------
+// Session.
+
+function signedIn(s) {
+  $('nav').hidden = false;
+  $('session').hidden = false;
+  $('who').textContent = s.user.display_name || s.user.username;
+  if (window.matchMedia('(min-width: 900px)').matches) showPanel(true);
+  live.start(s.token, s.user.id);
+  loadNotifications();
+  refreshCounts();
+  clearTimeout(signedIn.timer);
+  const left = new Date(s.expires_at) - new Date();
+  signedIn.timer = setTimeout(() => logout('Your session has ended. Please log in again.'), Math.min(left, 2 ** 31 - 1));
+}
+
+function logout(message) {
+  live.stop();
+  clearSession();
+  $('nav').hidden = true;
+  $('session').hidden = true;
+  showPanel(false);
+  $('notif-list').replaceChildren();
+  if (message) toast(message);
+  window.location.hash = '#/login';
+  route();
+}
+
+whenUnauthorized(() => logout('Your session has ended. Please log in again.'));
+
+function authForm(kind) {
+  const username = h('input', { name: 'username', autocomplete: 'username', required: true, autocapitalize: 'none', spellcheck: 'false' });
+  const password = h('input', { name: 'password', type: 'password', required: true,
+    autocomplete: kind === 'login' ? 'current-password' : 'new-password' });
+  const display = h('input', { name: 'display_name', autocomplete: 'name' });
+  const out = h('div', { 'aria-live': 'assertive' });
+  const submit = h('button', { type: 'submit', class: 'primary' }, kind === 'login' ? 'Log in' : 'Create account');
+  const form = h('form', { class: 'form narrow', id: `${kind}-form` },
+    field('Username', username, kind === 'register' ? '3–32 characters: a–z, 0–9, _ . -' : null),
+    field('Password', password, kind === 'register' ? 'At least 8 characters.' : null),
+    kind === 'register' ? field('Display name (optional)', display) : null,
+    out, h('div', { class: 'actions' }, submit));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (!username.value.trim() || !password.value) { fill(out, errorBox('Please fill in your username and password.')); return; }
+    submit.disabled = true;
+    try {
+      const name = username.value.trim().toLowerCase();
+      if (kind === 'register') {
+        const body = { username: name, password: password.value };
+        if (display.value.trim()) body.display_name = display.value.trim();
+        await api('POST', '/api/auth/register', body);
+      }
+      const res = await api('POST', '/api/auth/login', { username: name, password: password.value });
+      saveSession({ token: res.token, expires_at: res.expires_at, user: res.user });
+      signedIn(session());
+      window.location.hash = '#/week';
+    } catch (err) {
+      fill(out, errorBox(err.status === 401 ? 'Wrong username or password.' : describe(err)));
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  fill(main,
+    h('h1', {}, kind === 'login' ? 'Log in' : 'Create an account'), form,
+    kind === 'login' ? h('p', {}, 'New here? ', h('a', { href: '#/register' }, 'Create an account'), '.')
+      : h('p', {}, 'Have an account? ', h('a', { href: '#/login' }, 'Log in'), '.'));
+  username.focus();
+}
+
+// ---------------------------------------------------------------------------
+// Notifications.
+
+function noteText(n) {
+  const p = n.payload || {};
+  const t = p.title ? `“${p.title}”` : 'an appointment';
+  const g = p.group_name ? `“${p.group_name}”` : 'a group';
+  const me = session() && session().user.id;
+  switch (n.type) {
+    case 'invitation': return `Invitation: ${t}`;
+    case 'imposed': return `Added to your agenda: ${t}`;
+    case 'accepted': return `Accepted: ${t}`;
+    case 'declined': return `Declined: ${t}`;
+    case 'confirmed': return `Confirmed: ${t}`;
+    case 'cancelled': return `Cancelled: ${t}`;
+    case 'updated': return `Changed: ${t}`;
+    case 'group_invitation': return `Invitation to join ${g}`;
+    case 'member_added': return p.user_id === me ? `You are now a member of ${g}` : `A member joined ${g}`;
+    case 'member_removed': return p.left ? `A member left ${g}` : `You were removed from ${g}`;
+    case 'rank_changed': return `Your rank in ${g} is now ${p.rank}`;
+    case 'creator_changed': return `You now hold the creator's rights in ${g}`;
+    default: return 'Something changed';
+  }
+}
+
+function noteItem(n) {
+  const p = n.payload || {};
+  const li = h('li', { class: 'note' + (n.read_at ? '' : ' unread'), dataset: { id: n.id, type: n.type } },
+    p.appointment_id ? h('a', { href: `#/appointment/${p.appointment_id}` }, noteText(n)) :
+      p.group_id ? h('a', { href: `#/group/${p.group_id}` }, noteText(n)) : h('span', {}, noteText(n)),
+    p.start ? h('small', {}, fmtRange(p.start, p.end)) : null,
+    h('small', { class: 'at' }, fmtDateTime(n.created_at)));
+  if (!n.read_at) {
+    li.append(h('button', { type: 'button', class: 'link', onclick: async () => {
+      try { await api('POST', `/api/notifications/${n.id}/read`); li.classList.remove('unread'); li.querySelector('button').remove(); bumpUnread(-1); }
+      catch (err) { toast(describe(err)); }
+    } }, 'Mark read'));
+  }
+  return li;
+}
+
+let unread = 0;
+function bumpUnread(d, set) {
+  unread = set !== undefined ? set : Math.max(0, unread + d);
+  const b = $('unread-count');
+  b.hidden = unread === 0;
+  b.textContent = String(unread);
+  b.setAttribute('aria-label', `${unread} unread`);
+}
+
+async function loadNotifications() {
+  try {
+    const list = await api('GET', '/api/notifications?limit=50');
+    $('notif-list').replaceChildren(...list.map(noteItem));
+    bumpUnread(0, list.filter((n) => !n.read_at).length);
+  } catch (err) { $('live-state').textContent = describe(err); }
+}
+
+function showPanel(on) {
+  $('notifications').hidden = !on;
+  $('notif-toggle').setAttribute('aria-expanded', String(on));
+}
+
+// ---------------------------------------------------------------------------
+// Live updates.
+
+let refreshTimer = null;
+const live = new Live({
+  onEvent(f) {
+    if (f.notification) {
+      const n = typeof f.notification === 'string' ? JSON.parse(f.notification) : f.notification;
+      if (!document.querySelector(`.note[data-id="${n.id}"]`)) {
+        $('notif-list').prepend(noteItem(n));
+        bumpUnread(1);
+        toast(noteText(n));
+      }
+    }
+    if (f.event_type === 'notification.all_read') loadNotifications();
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(() => { refreshCounts(); route(true); }, 150);
+  },
+  onReset() { loadNotifications(); route(true); },
+  onState(s) {
+    $('live-state').textContent = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Connection lost — reconnecting…', expired: 'Session ended' }[s] || '';
+    $('live-state').dataset.state = s;
+  },
+  onExpired() { logout('Your session has ended. Please log in again.'); },
+});
+
+async function refreshCounts() {
+  try {
+    const list = await api('GET', '/api/invitations');
+    let n = list.length;
+    if (groupInvitesServed) n += (await api('GET', '/api/group-invitations')).length;
+    const b = $('invite-count');
+    b.hidden = n === 0;
+    b.textContent = String(n);
+  } catch { /* the badge is a convenience */ }
+}
+
+// ---------------------------------------------------------------------------
+// Cluster page.
+
+async function clusterView() {
+  const res = await fetch('/cluster/status', { headers: { Accept: 'application/json' } }).catch(() => null);
+  if (!res || !res.ok) throw new Error('cluster');
+  const s = await res.json();
+  fill(main,
+    h('h1', {}, 'Cluster'),
+    h('dl', { class: 'facts' },
+      h('dt', {}, 'This node'), h('dd', {}, `${s.node_id} (${s.state})`),
+      h('dt', {}, 'Leader'), h('dd', {}, s.leader_id ? `${s.leader_id} at ${s.leader_addr}` : 'none known'),
+      h('dt', {}, 'Term'), h('dd', {}, String(s.term)),
+      h('dt', {}, 'Commit / applied index'), h('dd', {}, `${s.commit_index} / ${s.applied_index}`),
+      h('dt', {}, 'Read model position'), h('dd', {}, String(s.position))),
+    h('h2', {}, 'Nodes'),
+    h('div', { class: 'scroll' }, h('table', {},
+      h('thead', {}, h('tr', {}, ['Node', 'Address', 'Role', 'Last seen'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, s.nodes.map((n) => h('tr', {}, h('td', {}, n.id, n.id === s.leader_id ? h('span', { class: 'tag' }, 'leader') : null),
+        h('td', {}, n.address), h('td', {}, n.suffrage), h('td', {}, n.last_seen ? fmtDateTime(n.last_seen) : '—')))))),
+    h('p', { class: 'hint' }, 'Refreshes every few seconds.'));
+}
+
+// ---------------------------------------------------------------------------
+// Routing.
+
+let rendering = 0;
+async function route(refresh) {
+  const [path, query] = (window.location.hash.slice(1) || '/').split('?');
+  const params = new URLSearchParams(query || '');
+  const parts = path.split('/').filter(Boolean);
+  const s = session();
+  if (!s && parts[0] !== 'register') {
+    if (refresh) return;
+    authForm('login');
+    return;
+  }
+  if (refresh) {
+    // A live refresh never replaces a form someone is filling in.
+    const active = document.activeElement;
+    if (['new', 'edit', 'free', 'login', 'register'].includes(parts[0])) return;
+    if (active && main.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName)) return;
+  }
+  const me = s && s.user.id;
+  const token = ++rendering;
+  const scroll = window.scrollY;
+  const target = document.createElement('div');
+  try {
+    switch (parts[0] || 'week') {
+      case 'login': if (s) { window.location.hash = '#/week'; return; } authForm('login'); return;
+      case 'register': if (s) { window.location.hash = '#/week'; return; } authForm('register'); return;
+      case 'week': await weekView(target, params); break;
+      case 'agenda': await agendaView(target); break;
+      case 'new': await appointmentForm(target, params); break;
+      case 'edit': await editView(target, parts[1]); break;
+      case 'appointment': await appointmentView(target, parts[1], me); break;
+      case 'invitations': await invitationsView(target, groupInvitesServed); break;
+      case 'groups': await groupsView(target); break;
+      case 'group': await groupView(target, parts[1], me, params); break;
+      case 'free': await freeSlotsView(target, parts[1]); break;
+      case 'cluster':
+        // Rendered in place and refreshed while shown.
+        await clusterView();
+        clearTimeout(route.cluster);
+        route.cluster = setTimeout(() => { if (window.location.hash.startsWith('#/cluster')) route(true); }, 3000);
+        return;
+      default: target.append(h('h1', {}, 'Not found'), h('p', {}, h('a', { href: '#/week' }, 'Back to the week')));
+    }
+  } catch (err) {
+    if (token !== rendering) return;
+    if (refresh) return; // keep what is shown; the next event retries
+    target.replaceChildren(h('h1', {}, 'Could not load this page'), errorBox(err.message === 'cluster' ? 'The cluster status is unavailable.' : describe(err)),
+      h('button', { type: 'button', onclick: () => route() }, 'Try again'));
+  }
+  if (token !== rendering) return; // a later navigation won
+  const focusForm = target.querySelector('[data-autofocus]');
+  main.replaceChildren(...target.childNodes);
+  if (refresh) { window.scrollTo(0, scroll); return; }
+  const heading = main.querySelector('h1');
+  if (focusForm) focusForm.focus();
+  else if (!main.contains(document.activeElement) && heading) { heading.tabIndex = -1; heading.focus({ preventScroll: true }); }
+  document.title = `${heading ? heading.textContent : ''} · Agenda`;
+  for (const a of document.querySelectorAll('#nav a')) {
+    a.toggleAttribute('aria-current', a.getAttribute('href') === `#/${parts[0] || 'week'}`);
+    if (a.hasAttribute('aria-current')) a.setAttribute('aria-current', 'page');
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Start.
+
+let toastTimer = null;
+function toast(text) {
+  const t = $('toast');
+  t.textContent = text;
+  t.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { t.hidden = true; }, 5000);
+}
+
+$('notif-toggle').addEventListener('click', () => showPanel($('notifications').hidden));
+$('logout').addEventListener('click', () => logout());
+$('read-all').addEventListener('click', async () => {
+  try { await api('POST', '/api/notifications/read-all'); await loadNotifications(); } catch (err) { toast(describe(err)); }
+});
+$('tz').textContent = `Times are shown in ${tz}.`;
+window.addEventListener('hashchange', () => route());
+// Nothing reaches the console as an error: a failure the views did not
+// expect is still told as a sentence.
+window.addEventListener('unhandledrejection', (ev) => { ev.preventDefault(); toast(describe(ev.reason)); });
+
+(async () => {
+  try {
+    const doc = await fetch('/api/openapi.json').then((r) => r.json());
+    groupInvitesServed = Boolean(doc.paths && doc.paths['/api/group-invitations']);
+  } catch { groupInvitesServed = false; }
+  const s = session();
+  if (s) signedIn(s);
+  route();
+})();

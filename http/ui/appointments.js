@@ -1,0 +1,202 @@
+// Views of my own time: the week, the agenda list, one appointment, the
+// appointment form (create and move), and invitations.
+
+import { api, describe } from './api.js';
+import {
+  h, field, errorBox, fmtTime, fmtDay, fmtLongDay, fmtRange, startOfWeek, startOfDay, addDays,
+  localInput, dateInput, fromLocal, statusLabel, fill,
+} from './dom.js';
+
+// conflictList shows the clashing slots of a schedule_conflict: mine in
+// full, anyone else's only as busy time.
+export function conflictList(err, people) {
+  const list = (err.details && err.details.conflicts) || [];
+  if (!list.length) return null;
+  return h('ul', { class: 'conflicts', 'aria-label': 'Clashing slots' }, list.map((c) =>
+    h('li', {}, h('strong', {}, c.busy ? `${(people && people[c.user_id]) || 'Someone'} is busy` : (c.title || 'Untitled')),
+      ' ', fmtRange(c.start, c.end))));
+}
+
+function entryItem(e) {
+  const cls = ['entry', `role-${e.my_status}`, e.pending ? 'pending' : '', e.status === 'cancelled' ? 'cancelled' : ''].join(' ');
+  return h('li', { class: cls },
+    h('a', { href: `#/appointment/${e.appointment_id}` },
+      h('span', { class: 'when' }, `${fmtTime(e.start)}–${fmtTime(e.end)}`), ' ',
+      h('span', { class: 'what' }, e.title || 'Untitled'),
+      e.pending ? h('span', { class: 'tag' }, 'invitation') : null,
+      e.my_status === 'auto' ? h('span', { class: 'tag' }, 'imposed') : null,
+      e.status === 'pending' && !e.pending ? h('span', { class: 'tag' }, 'pending') : null));
+}
+
+export async function weekView(main, params) {
+  const start = startOfWeek(params.get('d') ? new Date(params.get('d') + 'T00:00') : new Date());
+  const end = addDays(start, 7);
+  const entries = await api('GET', `/api/agenda?from=${start.toISOString()}&to=${end.toISOString()}`);
+  const days = [];
+  for (let i = 0; i < 7; i++) {
+    const d = addDays(start, i);
+    const next = addDays(d, 1);
+    const todays = entries.filter((e) => new Date(e.start) < next && new Date(e.end) > d);
+    const today = startOfDay(new Date()).getTime() === d.getTime();
+    days.push(h('section', { class: 'day' + (today ? ' today' : ''), 'aria-label': fmtLongDay(d) },
+      h('h3', {}, fmtDay(d)),
+      todays.length ? h('ul', { class: 'entries' }, todays.map(entryItem)) : h('p', { class: 'empty' }, 'Free')));
+  }
+  fill(main,
+    h('div', { class: 'bar' },
+      h('h1', {}, `Week of ${fmtLongDay(start)}`),
+      h('div', { class: 'actions' },
+        h('a', { class: 'button', href: `#/week?d=${dateInput(addDays(start, -7))}`, 'aria-label': 'Previous week' }, '‹ Previous'),
+        h('a', { class: 'button', href: '#/week' }, 'Today'),
+        h('a', { class: 'button', href: `#/week?d=${dateInput(addDays(start, 7))}`, 'aria-label': 'Next week' }, 'Next ›'),
+        h('a', { class: 'button primary', href: '#/new' }, 'New appointment'))),
+    h('div', { class: 'week' }, days));
+}
+
+export async function agendaView(main) {
+  const from = startOfDay(new Date());
+  const to = addDays(from, 60);
+  const entries = await api('GET', `/api/agenda?from=${from.toISOString()}&to=${to.toISOString()}`);
+  const groups = new Map();
+  for (const e of entries) {
+    const k = startOfDay(new Date(e.start)).getTime();
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k).push(e);
+  }
+  fill(main,
+    h('div', { class: 'bar' }, h('h1', {}, 'Agenda'), h('a', { class: 'button primary', href: '#/new' }, 'New appointment')),
+    h('p', { class: 'hint' }, 'The next 60 days.'),
+    entries.length === 0 ? h('p', { class: 'empty' }, 'Nothing planned.') :
+      [...groups.entries()].map(([k, list]) => h('section', { class: 'agenda-day' },
+        h('h2', {}, fmtLongDay(new Date(k))), h('ul', { class: 'entries' }, list.map(entryItem)))));
+}
+
+// appointmentForm creates (or, given an appointment, moves and edits) an
+// appointment; with a group it creates a group appointment.
+export async function appointmentForm(main, params, existing) {
+  const groups = existing ? [] : await api('GET', '/api/groups');
+  const now = new Date();
+  now.setMinutes(0, 0, 0);
+  const start0 = params.get('start') ? new Date(params.get('start')) : (existing ? new Date(existing.start) : addDays(now, 0));
+  if (!existing && !params.get('start')) start0.setHours(start0.getHours() + 1);
+  const end0 = params.get('end') ? new Date(params.get('end')) : (existing ? new Date(existing.end) : new Date(start0.getTime() + 3600e3));
+  const title = h('input', { name: 'title', required: true, maxlength: 200, value: existing ? existing.title : '', autocomplete: 'off' });
+  const start = h('input', { type: 'datetime-local', name: 'start', required: true, value: localInput(start0) });
+  const end = h('input', { type: 'datetime-local', name: 'end', required: true, value: localInput(end0) });
+  const place = h('input', { name: 'location', value: existing ? existing.location : '' });
+  const description = h('textarea', { name: 'description', rows: 3 }, existing ? existing.description : '');
+  const privacy = h('select', { name: 'privacy' },
+    h('option', { value: 'full' }, 'Full — superiors in my groups may see the details'),
+    h('option', { value: 'freebusy' }, 'Free/busy — others see only that I am busy'));
+  if (existing) privacy.value = existing.privacy;
+  const group = h('select', { name: 'group' }, h('option', { value: '' }, 'Personal'),
+    groups.map((g) => h('option', { value: g.id }, `${g.name} (${g.hierarchical ? 'hierarchical' : 'flat'})`)));
+  if (params.get('group')) group.value = params.get('group');
+  const out = h('div', { 'aria-live': 'assertive' });
+  const submit = h('button', { type: 'submit', class: 'primary' }, existing ? 'Save' : 'Create');
+  const form = h('form', { class: 'form', novalidate: true },
+    field('Title', title),
+    h('div', { class: 'row' }, field('Starts', start), field('Ends', end)),
+    field('Location', place), field('Description', description), field('Privacy', privacy),
+    existing ? null : field('For', group, 'A group appointment is imposed on members ranked below you, and an invitation to the others.'),
+    out, h('div', { class: 'actions' }, submit, h('a', { class: 'button', href: existing ? `#/appointment/${existing.id}` : '#/week' }, 'Cancel')));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const s = fromLocal(start.value), e = fromLocal(end.value);
+    if (!title.value.trim()) { fill(out, errorBox('Please give the appointment a title.')); title.focus(); return; }
+    if (!s || !e) { fill(out, errorBox('Please give a start and an end.')); return; }
+    if (e <= s) { fill(out, errorBox('The end must come after the start.')); end.focus(); return; }
+    const body = { title: title.value.trim(), description: description.value, location: place.value,
+      start: s.toISOString(), end: e.toISOString(), privacy: privacy.value };
+    submit.disabled = true;
+    try {
+      let a;
+      if (existing) a = await api('PATCH', `/api/appointments/${existing.id}`, body);
+      else if (group.value) a = await api('POST', `/api/groups/${group.value}/appointments`, body);
+      else a = await api('POST', '/api/appointments', body);
+      window.location.hash = `#/appointment/${a.id || (existing && existing.id)}`;
+    } catch (err) {
+      const people = {};
+      fill(out, errorBox(err.code === 'schedule_conflict' ? 'This clashes with:' : describe(err),
+        err.code === 'schedule_conflict' ? conflictList(err, people) : null));
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  fill(main, h('h1', {}, existing ? `Edit “${existing.title}”` : 'New appointment'), form);
+  title.focus();
+}
+
+export async function appointmentView(main, id, me) {
+  const a = await api('GET', `/api/appointments/${id}`);
+  const out = h('div', { 'aria-live': 'assertive' });
+  const act = (label, fn, cls) => h('button', { type: 'button', class: cls || '', onclick: async (ev) => {
+    ev.target.disabled = true;
+    try { await fn(); } catch (err) {
+      fill(out, errorBox(err.code === 'schedule_conflict' ? 'Accepting would clash with:' : describe(err),
+        err.code === 'schedule_conflict' ? conflictList(err) : null));
+    } finally { ev.target.disabled = false; }
+  } }, label);
+  const actions = [];
+  if (a.owner_id === me && a.status !== 'cancelled') {
+    actions.push(h('a', { class: 'button', href: `#/edit/${a.id}` }, 'Edit or move'));
+    actions.push(act(a.group_id ? 'Cancel for everyone' : 'Delete', async () => {
+      if (!confirm(a.group_id ? 'Cancel this appointment for everyone?' : 'Delete this appointment?')) return;
+      await api('DELETE', `/api/appointments/${a.id}`);
+      window.location.hash = '#/week';
+    }, 'danger'));
+  }
+  if (a.status !== 'cancelled' && (a.my_status === 'pending' || a.my_status === 'declined')) {
+    actions.push(act('Accept', async () => { await api('POST', `/api/appointments/${a.id}/accept`); await appointmentView(main, id, me); }, 'primary'));
+  }
+  if (a.status !== 'cancelled' && (a.my_status === 'pending' || a.my_status === 'accepted')) {
+    actions.push(act('Decline', async () => { await api('POST', `/api/appointments/${a.id}/decline`); await appointmentView(main, id, me); }));
+  }
+  fill(main,
+    h('h1', {}, a.title || 'Untitled'),
+    h('dl', { class: 'facts' },
+      h('dt', {}, 'When'), h('dd', {}, fmtRange(a.start, a.end)),
+      a.location ? [h('dt', {}, 'Where'), h('dd', {}, a.location)] : null,
+      a.description ? [h('dt', {}, 'About'), h('dd', {}, a.description)] : null,
+      h('dt', {}, 'Status'), h('dd', { id: 'appointment-status', dataset: { status: a.status } }, a.status),
+      h('dt', {}, 'Me'), h('dd', {}, statusLabel(a)),
+      h('dt', {}, 'Privacy'), h('dd', {}, a.privacy === 'full' ? 'Full' : 'Free/busy'),
+      a.group_id ? [h('dt', {}, 'Group'), h('dd', {}, h('a', { href: `#/group/${a.group_id}` }, 'Open the group'))] : null),
+    h('h2', {}, 'Participants'),
+    h('ul', { class: 'people' }, a.participants.map((p) => h('li', {}, h('span', {}, p.username || p.user_id), ' ',
+      h('span', { class: `tag st-${p.status}` }, p.status)))),
+    out, h('div', { class: 'actions' }, actions));
+}
+
+export async function editView(main, id) {
+  const a = await api('GET', `/api/appointments/${id}`);
+  await appointmentForm(main, new URLSearchParams(), a);
+}
+
+export async function invitationsView(main, groupInvites) {
+  const list = await api('GET', '/api/invitations');
+  const groupList = groupInvites ? await api('GET', '/api/group-invitations') : [];
+  const out = h('div', { 'aria-live': 'assertive' });
+  const answer = (label, fn, cls) => h('button', { type: 'button', class: cls || '', onclick: async (ev) => {
+    ev.target.disabled = true;
+    try { await fn(); await invitationsView(main, groupInvites); } catch (err) {
+      ev.target.disabled = false;
+      fill(out, errorBox(err.code === 'schedule_conflict' ? 'Accepting would clash with:' : describe(err),
+        err.code === 'schedule_conflict' ? conflictList(err) : null));
+    }
+  } }, label);
+  fill(main,
+    h('h1', {}, 'Invitations'), out,
+    list.length === 0 && groupList.length === 0 ? h('p', { class: 'empty', id: 'no-invitations' }, 'No invitations waiting.') : null,
+    list.length ? h('ul', { class: 'cards', id: 'invitation-list' }, list.map((a) => h('li', { class: 'card invitation', dataset: { id: a.id } },
+      h('h2', {}, h('a', { href: `#/appointment/${a.id}` }, a.title || 'Untitled')),
+      h('p', {}, fmtRange(a.start, a.end)),
+      h('div', { class: 'actions' },
+        answer(`Accept “${a.title}”`, () => api('POST', `/api/appointments/${a.id}/accept`), 'primary accept'),
+        answer(`Decline “${a.title}”`, () => api('POST', `/api/appointments/${a.id}/decline`), 'decline'))))) : null,
+    groupList.length ? [h('h2', {}, 'Groups'), h('ul', { class: 'cards' }, groupList.map((g) => h('li', { class: 'card' },
+      h('h3', {}, g.name), h('p', {}, g.hierarchical ? `Hierarchical, rank ${g.rank}` : 'Flat group'),
+      h('div', { class: 'actions' },
+        answer(`Join ${g.name}`, () => api('POST', `/api/groups/${g.group_id}/accept`), 'primary'),
+        answer(`Decline ${g.name}`, () => api('POST', `/api/groups/${g.group_id}/decline`))))))] : null);
+}

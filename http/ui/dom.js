@@ -1,0 +1,87 @@
+// Small DOM and time helpers. Text is always set as text, never as HTML.
+
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (v === true) el.setAttribute(k, '');
+    else el.setAttribute(k, String(v));
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+let uid = 0;
+
+// field is a labelled input (or select/textarea when given as input).
+export function field(label, input, hint) {
+  const id = input.id || `f${++uid}`;
+  input.id = id;
+  const parts = [h('label', { for: id }, label), input];
+  if (hint) {
+    const hid = id + '-hint';
+    input.setAttribute('aria-describedby', hid);
+    parts.push(h('small', { id: hid, class: 'hint' }, hint));
+  }
+  return h('div', { class: 'field' }, parts);
+}
+
+// errorBox shows a sentence (and optional detail nodes) as an alert.
+export function errorBox(message, ...extra) {
+  return h('div', { class: 'error', role: 'alert' }, h('p', {}, message), extra);
+}
+
+export const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
+
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short' });
+const longDayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
+const dateTimeFmt = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+
+export const fmtTime = (d) => timeFmt.format(new Date(d));
+export const fmtDay = (d) => dayFmt.format(new Date(d));
+export const fmtLongDay = (d) => longDayFmt.format(new Date(d));
+export const fmtDateTime = (d) => dateTimeFmt.format(new Date(d));
+export function fmtRange(start, end) {
+  const s = new Date(start), e = new Date(end);
+  const sameDay = s.toDateString() === e.toDateString();
+  return `${fmtDateTime(s)} – ${sameDay ? fmtTime(e) : fmtDateTime(e)}`;
+}
+
+// startOfDay and startOfWeek work in the browser's time zone; weeks start
+// on Monday.
+export function startOfDay(d) { const x = new Date(d); x.setHours(0, 0, 0, 0); return x; }
+export function addDays(d, n) { const x = new Date(d); x.setDate(x.getDate() + n); return x; }
+export function startOfWeek(d) { const x = startOfDay(d); return addDays(x, -((x.getDay() + 6) % 7)); }
+
+// localInput formats a Date for <input type="datetime-local">.
+export function localInput(d) {
+  const x = new Date(d);
+  const p = (n) => String(n).padStart(2, '0');
+  return `${x.getFullYear()}-${p(x.getMonth() + 1)}-${p(x.getDate())}T${p(x.getHours())}:${p(x.getMinutes())}`;
+}
+export function dateInput(d) { return localInput(d).slice(0, 10); }
+
+// fromLocal reads a datetime-local value as local time; null if empty.
+export function fromLocal(v) {
+  if (!v) return null;
+  const d = new Date(v);
+  return isNaN(d) ? null : d;
+}
+
+export function statusLabel(a) {
+  const mine = { owner: 'yours', auto: 'imposed', pending: 'invitation', accepted: 'accepted', declined: 'declined' }[a.my_status] || a.my_status;
+  return a.status === 'confirmed' ? mine : `${a.status} · ${mine}`;
+}
+
+// fill replaces el's children, skipping the empty ones (null, false) that
+// conditional parts of a view leave.
+export function fill(el, ...children) {
+  el.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
+}

@@ -1,0 +1,157 @@
+// Groups: my groups, one group's members and ranks, its agenda (busy
+// blocks for what I may not see), and the free-slot finder.
+
+import { api, describe } from './api.js';
+import { h, field, errorBox, fill, fmtRange, fmtTime, fmtDay, fmtLongDay, startOfWeek, addDays, dateInput, localInput, fromLocal } from './dom.js';
+
+export async function groupsView(main) {
+  const groups = await api('GET', '/api/groups');
+  const name = h('input', { name: 'name', required: true, maxlength: 100, autocomplete: 'off' });
+  const description = h('input', { name: 'description' });
+  const hierarchical = h('input', { type: 'checkbox', name: 'hierarchical' });
+  const out = h('div', { 'aria-live': 'assertive' });
+  const form = h('form', { class: 'form' },
+    h('h2', {}, 'New group'),
+    field('Name', name), field('Description', description),
+    h('div', { class: 'check' }, hierarchical, h('label', { for: (hierarchical.id = 'hier') }, 'Hierarchical (ranks; seniors impose appointments)')),
+    out, h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Create group')));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (!name.value.trim()) { fill(out, errorBox('Please name the group.')); name.focus(); return; }
+    try {
+      const g = await api('POST', '/api/groups', { name: name.value.trim(), description: description.value, hierarchical: hierarchical.checked });
+      window.location.hash = `#/group/${g.id}`;
+    } catch (err) { fill(out, errorBox(describe(err))); }
+  });
+  fill(main,
+    h('h1', {}, 'Groups'),
+    groups.length === 0 ? h('p', { class: 'empty' }, 'You are in no group yet.') :
+      h('ul', { class: 'cards' }, groups.map((g) => h('li', { class: 'card' },
+        h('h2', {}, h('a', { href: `#/group/${g.id}` }, g.name)),
+        h('p', {}, `${g.hierarchical ? 'Hierarchical' : 'Flat'} · ${g.member_count} member${g.member_count === 1 ? '' : 's'}`,
+          g.hierarchical ? ` · my rank ${g.my_rank}` : '')))),
+    form);
+}
+
+export async function groupView(main, id, me, params) {
+  const g = await api('GET', `/api/groups/${id}`);
+  const people = Object.fromEntries(g.members.map((m) => [m.user_id, m.username]));
+  const start = startOfWeek(params.get('d') ? new Date(params.get('d') + 'T00:00') : new Date());
+  const end = addDays(start, 7);
+  const agenda = await api('GET', `/api/groups/${id}/agenda?from=${start.toISOString()}&to=${end.toISOString()}`);
+  const out = h('div', { 'aria-live': 'assertive' });
+  const fail = (err) => fill(out, errorBox(describe(err)));
+  const reload = () => groupView(main, id, me, params);
+  const isCreator = g.creator_id === me;
+
+  const memberRows = g.members.map((m) => {
+    const cells = [h('td', {}, m.username || m.user_id, m.user_id === g.creator_id ? h('span', { class: 'tag' }, 'creator') : null,
+      m.status && m.status !== 'active' ? h('span', { class: 'tag' }, m.status) : null)];
+    if (g.hierarchical) {
+      const canRank = m.user_id !== me && g.my_rank > m.rank;
+      const rank = h('input', { type: 'number', min: 0, max: 999, value: m.rank, 'aria-label': `Rank of ${m.username}`, disabled: !canRank, class: 'rank' });
+      cells.push(h('td', {}, rank, canRank ? h('button', { type: 'button', onclick: async () => {
+        try { await api('PATCH', `/api/groups/${id}/members/${m.user_id}`, { rank: Number(rank.value) }); await reload(); } catch (err) { fail(err); }
+      } }, 'Set') : null));
+    }
+    const canRemove = m.user_id === me || (g.hierarchical ? g.my_rank > m.rank : isCreator);
+    cells.push(h('td', {}, canRemove ? h('button', { type: 'button', class: m.user_id === me ? '' : 'danger', onclick: async () => {
+      const leaving = m.user_id === me;
+      if (!confirm(leaving ? `Leave ${g.name}?` : `Remove ${m.username} from ${g.name}?`)) return;
+      try {
+        await api('DELETE', `/api/groups/${id}/members/${m.user_id}`);
+        if (leaving) window.location.hash = '#/groups'; else await reload();
+      } catch (err) { fail(err); }
+    } }, m.user_id === me ? 'Leave' : 'Remove') : null));
+    return h('tr', {}, cells);
+  });
+
+  // Adding people: search by username prefix.
+  const who = h('input', { name: 'username', autocomplete: 'off', list: 'user-suggestions', required: true });
+  const suggestions = h('datalist', { id: 'user-suggestions' });
+  who.addEventListener('input', async () => {
+    const q = who.value.trim();
+    if (q.length < 1) return;
+    try {
+      const users = await api('GET', `/api/users?q=${encodeURIComponent(q)}`);
+      suggestions.replaceChildren(...users.map((u) => h('option', { value: u.username }, u.display_name || u.username)));
+    } catch { /* suggestions are a convenience */ }
+  });
+  const newRank = h('input', { type: 'number', min: 0, max: 999, value: 0, name: 'rank' });
+  const add = h('form', { class: 'form inline' },
+    field('Add by username', who), suggestions, g.hierarchical ? field('Rank', newRank) : null,
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Add')));
+  add.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (!who.value.trim()) return;
+    const body = { username: who.value.trim() };
+    if (g.hierarchical) body.rank = Number(newRank.value);
+    try { await api('POST', `/api/groups/${id}/members`, body); await reload(); } catch (err) { fail(err); }
+  });
+
+  // The group agenda: one row per member, entries by day.
+  const days = [...Array(7).keys()].map((i) => addDays(start, i));
+  const agendaTable = h('table', { class: 'group-agenda' },
+    h('caption', {}, `Week of ${fmtLongDay(start)}`),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Member'), days.map((d) => h('th', { scope: 'col' }, fmtDay(d))))),
+    h('tbody', {}, agenda.map((m) => h('tr', {}, h('th', { scope: 'row' }, m.username || m.user_id),
+      days.map((d) => {
+        const next = addDays(d, 1);
+        const es = m.entries.filter((e) => new Date(e.start) < next && new Date(e.end) > d);
+        return h('td', {}, es.map((e) => e.busy
+          ? h('div', { class: 'block busy' }, `${fmtTime(e.start)}–${fmtTime(e.end)} busy`)
+          : h('div', { class: 'block' }, h('a', { href: `#/appointment/${e.appointment_id}` }, `${fmtTime(e.start)} ${e.title}`))));
+      })))));
+
+  fill(main,
+    h('div', { class: 'bar' }, h('h1', {}, g.name),
+      h('div', { class: 'actions' },
+        h('a', { class: 'button primary', href: `#/new?group=${id}` }, 'New group appointment'),
+        h('a', { class: 'button', href: `#/free/${id}` }, 'Find a free slot'))),
+    g.description ? h('p', {}, g.description) : null,
+    h('p', { class: 'hint' }, g.hierarchical ? `Hierarchical group; my rank is ${g.my_rank}.` : 'Flat group: every appointment needs everyone to accept.'),
+    out,
+    h('h2', {}, 'Members'),
+    h('table', { class: 'members' }, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Member'),
+      g.hierarchical ? h('th', { scope: 'col' }, 'Rank') : null, h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')))),
+    h('tbody', {}, memberRows)),
+    add,
+    h('div', { class: 'bar' }, h('h2', {}, 'Group agenda'),
+      h('div', { class: 'actions' },
+        h('a', { class: 'button', href: `#/group/${id}?d=${dateInput(addDays(start, -7))}` }, '‹ Previous'),
+        h('a', { class: 'button', href: `#/group/${id}?d=${dateInput(addDays(start, 7))}` }, 'Next ›'))),
+    h('div', { class: 'scroll' }, agendaTable),
+    h('p', { class: 'hint' }, 'Busy: time you may not see the details of.'));
+  return people;
+}
+
+export async function freeSlotsView(main, id) {
+  const g = await api('GET', `/api/groups/${id}`);
+  const now = new Date();
+  now.setMinutes(0, 0, 0);
+  const from = h('input', { type: 'datetime-local', value: localInput(addDays(now, 0)), required: true });
+  const to = h('input', { type: 'datetime-local', value: localInput(addDays(now, 7)), required: true });
+  const duration = h('select', {}, ['15m', '30m', '45m', '1h', '1h30m', '2h', '3h'].map((d) => h('option', { value: d }, d)));
+  duration.value = '1h';
+  const results = h('div', { 'aria-live': 'polite' });
+  const form = h('form', { class: 'form' },
+    h('div', { class: 'row' }, field('From', from), field('To', to)), field('At least', duration),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Find free slots')));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const f = fromLocal(from.value), t = fromLocal(to.value);
+    if (!f || !t || t <= f) { fill(results, errorBox('Please give a window whose end comes after its start.')); return; }
+    try {
+      const slots = await api('GET', `/api/groups/${id}/free-slots?from=${f.toISOString()}&to=${t.toISOString()}&duration=${duration.value}`);
+      const mins = { '15m': 15, '30m': 30, '45m': 45, '1h': 60, '1h30m': 90, '2h': 120, '3h': 180 }[duration.value];
+      fill(results, slots.length === 0 ? h('p', { class: 'empty' }, 'No common free time that long in this window.') :
+        h('ul', { class: 'slots' }, slots.map((s) => {
+          const end = new Date(Math.min(new Date(s.end), new Date(s.start).getTime() + mins * 60e3));
+          return h('li', {}, fmtRange(s.start, s.end), ' ',
+            h('a', { class: 'button', href: `#/new?group=${id}&start=${encodeURIComponent(s.start)}&end=${encodeURIComponent(end.toISOString())}` }, 'Book'));
+        })));
+    } catch (err) { fill(results, errorBox(describe(err))); }
+  });
+  fill(main, h('h1', {}, `Free slots in ${g.name}`),
+    h('p', { class: 'hint' }, 'Times when every member is free.'), form, results);
+}

@@ -1,0 +1,78 @@
+// The live stream: one WebSocket to /api/ws, resumed from the last position
+// seen after any interruption, so nothing is lost and nothing seen twice.
+
+const POS_KEY = 'agenda.live.position.';
+
+export class Live {
+  constructor({ onEvent, onReset, onState, onExpired }) {
+    this.onEvent = onEvent;
+    this.onReset = onReset;
+    this.onState = onState;
+    this.onExpired = onExpired;
+    this.ws = null;
+    this.retry = 0;
+    this.timer = null;
+    this.stopped = true;
+    window.addEventListener('online', () => { if (!this.stopped && !this.ws) this.connect(); });
+  }
+
+  start(token, userID) {
+    this.stop();
+    this.token = token;
+    this.key = POS_KEY + userID;
+    this.stopped = false;
+    this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (this.ws) {
+      const ws = this.ws;
+      this.ws = null;
+      ws.onclose = null;
+      ws.close(1000, 'bye');
+    }
+  }
+
+  get last() { return Number(sessionStorage.getItem(this.key) || 0); }
+  set last(p) { if (p > this.last) sessionStorage.setItem(this.key, String(p)); }
+
+  connect() {
+    clearTimeout(this.timer);
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const after = this.last;
+    let url = `${proto}//${location.host}/api/ws?access_token=${encodeURIComponent(this.token)}`;
+    if (after > 0) url += `&after=${after}`;
+    this.onState('connecting');
+    const ws = new WebSocket(url);
+    this.ws = ws;
+    ws.onmessage = (m) => {
+      let f;
+      try { f = JSON.parse(m.data); } catch { return; }
+      if (f.type === 'event') {
+        if (f.position <= this.last) return;
+        this.last = f.position;
+        this.onEvent(f);
+      } else if (f.type === 'caught_up') {
+        this.last = f.position;
+        this.retry = 0;
+        this.onState('live');
+      } else if (f.type === 'reset') {
+        sessionStorage.setItem(this.key, String(f.position));
+        this.onReset();
+      }
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      if (this.stopped) return;
+      if (ev.code === 4001) { this.onState('expired'); this.onExpired(); return; }
+      const delay = Math.min(15000, 500 * 2 ** this.retry++);
+      this.onState('reconnecting');
+      this.timer = setTimeout(() => this.connect(), delay);
+    };
+    // An error is always followed by close, which reconnects.
+    ws.onerror = () => {};
+  }
+}

@@ -1,0 +1,58 @@
+package datadir_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/agendahq/agenda/internal/datadir"
+)
+
+// A second holder, here another process (flock locks belong to open file
+// descriptions, so a second process is the real case), fails at once with
+// the PID of the first; after Unlock the dir can be taken again.
+func TestLockRefusesSecondProcess(t *testing.T) {
+	dir := t.TempDir()
+	l, err := datadir.Acquire(dir)
+	if err != nil {
+		t.Fatalf("acquire: %v", err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestHelperAcquire$")
+	cmd.Env = append(os.Environ(), "AGENDA_LOCK_DIR="+dir)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("second process locked a held data dir: %s", out)
+	}
+	want := fmt.Sprintf("data dir in use by PID %d", os.Getpid())
+	if !strings.Contains(string(out), want) {
+		t.Fatalf("second process said %q, want it to contain %q", out, want)
+	}
+	// Within one process a second open file description conflicts too.
+	if _, err := datadir.Acquire(dir); !errors.Is(err, datadir.ErrInUse) {
+		t.Fatalf("second Acquire: got %v, want ErrInUse", err)
+	}
+	if err := l.Unlock(); err != nil {
+		t.Fatalf("unlock: %v", err)
+	}
+	l2, err := datadir.Acquire(dir)
+	if err != nil {
+		t.Fatalf("acquire after unlock: %v", err)
+	}
+	l2.Unlock()
+	l2.Unlock() // twice is fine
+}
+
+// TestHelperAcquire is run as a child process by the test above.
+func TestHelperAcquire(t *testing.T) {
+	dir := os.Getenv("AGENDA_LOCK_DIR")
+	if dir == "" {
+		t.Skip("helper process only")
+	}
+	if _, err := datadir.Acquire(dir); err != nil {
+		fmt.Println(err)
+		os.Exit(3)
+	}
+}

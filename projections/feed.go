@@ -1,0 +1,230 @@
+package projections
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/events"
+	"github.com/agendahq/agenda/readmodel"
+)
+
+// feed derives the per-user feed entries of one event, in the agenda
+// projection's transaction, so that who may see an event is decided with the
+// memberships, participations and privacy of exactly that moment:
+//
+//   - an appointment's events go to everyone who takes part in it (who may
+//     read it), with the event's data;
+//   - a group's events go to its active members (and an invitation, its
+//     withdrawal or refusal to the person invited, who sees nothing else);
+//   - an agenda entry's events go to its owner in full, and to the people
+//     who share a group with the owner as agenda.SeesEntry decides: details,
+//     or only {user_id, start, end, busy} — and then only if the entry
+//     blocks time (as the group agenda shows it);
+//   - a user's notification-read events go to that user.
+//
+// Removals are decided on the state before the event (the members of a
+// group being deleted, the slot of an entry being removed); everything else
+// on the state after it.
+type feed struct {
+	tx   *readmodel.Tx
+	env  *events.Envelope
+	data map[string]json.RawMessage
+	// order keeps the entries deterministic (map order is not).
+	order []string
+	// For an agenda entry's event: the entry as it was before the event,
+	// who else may see it, and the details for those allowed them.
+	slot    readmodel.EntrySlot
+	viewers []readmodel.EntryViewer
+	detail  json.RawMessage
+}
+
+// feedBefore reads what the event's feed needs from the state it changes.
+func feedBefore(tx *readmodel.Tx, env *events.Envelope, ev events.Event) (*feed, error) {
+	f := &feed{tx: tx, env: env, data: map[string]json.RawMessage{}}
+	var err error
+	switch e := ev.(type) {
+	case events.AppointmentDeleted:
+		err = f.toAll(tx.ParticipantIDs(e.AppointmentID))
+	case events.GroupDeleted:
+		err = f.toAll(tx.GroupMemberIDs(e.GroupID))
+	case events.GroupMemberRemoved:
+		// The members, and the person removed (or whose invitation is
+		// withdrawn).
+		if err = f.toAll(tx.GroupMemberIDs(e.GroupID)); err == nil {
+			f.to(e.UserID, env.Data)
+		}
+	case events.GroupInvitationDeclined:
+		if err = f.toAll(tx.GroupMemberIDs(e.GroupID)); err == nil {
+			f.to(e.UserID, env.Data)
+		}
+	case events.AgendaEntryAdded:
+		err = f.entryBefore(e.UserID, e.AppointmentID, false)
+	case events.AgendaEntryRescheduled:
+		err = f.entryBefore(e.UserID, e.AppointmentID, true)
+	case events.AgendaEntryRoleChanged:
+		err = f.entryBefore(e.UserID, e.AppointmentID, true)
+	case events.AgendaEntryRemoved:
+		err = f.entryBefore(e.UserID, e.AppointmentID, true)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("feed of %s: %w", env.Type, err)
+	}
+	return f, nil
+}
+
+// after completes the event's feed from the state it produced and writes it.
+func (f *feed) after(ev events.Event) error {
+	var err error
+	switch e := ev.(type) {
+	case events.AppointmentCreated:
+		f.to(e.OwnerID, f.env.Data) // its only participant yet
+	case events.AppointmentUpdated:
+		err = f.toAll(f.tx.ParticipantIDs(e.AppointmentID))
+	case events.AppointmentParticipantAdded:
+		err = f.toAll(f.tx.ParticipantIDs(e.AppointmentID))
+	case events.AppointmentAccepted:
+		err = f.toAll(f.tx.ParticipantIDs(e.AppointmentID))
+	case events.AppointmentDeclined:
+		err = f.toAll(f.tx.ParticipantIDs(e.AppointmentID))
+	case events.AppointmentConfirmed:
+		err = f.toAll(f.tx.ParticipantIDs(e.AppointmentID))
+	case events.AppointmentCancelled:
+		err = f.toAll(f.tx.ParticipantIDs(e.AppointmentID))
+	case events.AgendaEntryAdded:
+		err = f.entry(e.UserID, readmodel.EntrySlot{Start: e.Start, End: e.End, Role: e.Role, Found: true})
+	case events.AgendaEntryRescheduled:
+		err = f.entry(e.UserID, readmodel.EntrySlot{Start: e.Start, End: e.End, Role: f.slot.Role, Found: f.slot.Found})
+	case events.AgendaEntryRoleChanged:
+		err = f.entry(e.UserID, readmodel.EntrySlot{Start: f.slot.Start, End: f.slot.End, Role: e.Role, Found: f.slot.Found})
+	case events.AgendaEntryRemoved:
+		err = f.entry(e.UserID, readmodel.EntrySlot{})
+	case events.GroupCreated:
+		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
+	case events.GroupUpdated:
+		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
+	case events.GroupMemberAdded:
+		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
+	case events.GroupMemberInvited:
+		// The members see who is invited; the invitee sees their invitation
+		// and nothing else of the group.
+		if err = f.toAll(f.tx.GroupMemberIDs(e.GroupID)); err == nil {
+			f.to(e.UserID, f.env.Data)
+		}
+	case events.GroupInvitationAccepted:
+		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
+	case events.GroupMemberRankChanged:
+		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
+	case events.GroupCreatorChanged:
+		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
+	case events.NotificationRead:
+		f.to(e.UserID, f.env.Data)
+	case events.NotificationsAllRead:
+		f.to(e.UserID, f.env.Data)
+	}
+	if err != nil {
+		return fmt.Errorf("feed of %s: %w", f.env.Type, err)
+	}
+	records := make([]readmodel.FeedRecord, 0, len(f.order))
+	for _, user := range f.order {
+		records = append(records, readmodel.FeedRecord{UserID: user, Position: f.env.Position,
+			EventType: f.env.Type, Stream: f.env.Stream, Version: f.env.Version, At: f.env.Time, Data: f.data[user]})
+	}
+	return f.tx.WriteFeed(records)
+}
+
+// to gives user an entry with data; the first entry decided for a user stays.
+func (f *feed) to(user string, data json.RawMessage) {
+	if user == "" {
+		return
+	}
+	if _, ok := f.data[user]; ok {
+		return
+	}
+	f.data[user] = data
+	f.order = append(f.order, user)
+}
+
+// toAll gives every user listed the event's own data.
+func (f *feed) toAll(users []string, err error) error {
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		f.to(u, f.env.Data)
+	}
+	return nil
+}
+
+// entryBefore decides who, besides its owner, may see owner's entry of
+// appointmentID (memberships and participations are not changed by agenda
+// events, so before is after), and reads what they will need: the slot as
+// it was (withSlot), and the appointment's details for those allowed them.
+// An owner who shares no group costs one query.
+func (f *feed) entryBefore(owner, appointmentID string, withSlot bool) error {
+	var err error
+	if f.viewers, err = f.tx.EntryViewers(owner, appointmentID); err != nil || len(f.viewers) == 0 {
+		return err
+	}
+	if withSlot {
+		if f.slot, err = f.tx.AgendaEntrySlot(owner, appointmentID); err != nil {
+			return err
+		}
+	}
+	for _, v := range f.viewers {
+		if v.Level == agenda.SeeDetails {
+			f.detail, err = f.detailed(appointmentID)
+			return err
+		}
+	}
+	return nil
+}
+
+// entry describes a change to owner's entry — from f.slot to now — to its
+// owner and to everyone who may see it. A viewer limited to busy time hears
+// of it only if the entry blocks time before or after the change; busy says
+// whether it blocks now.
+func (f *feed) entry(owner string, now readmodel.EntrySlot) error {
+	f.to(owner, f.env.Data)
+	before := f.slot
+	blocksBefore := before.Found && agenda.Blocks(before.Role)
+	blocksNow := now.Found && agenda.Blocks(now.Role)
+	slot := now
+	if !now.Found {
+		slot = before
+	}
+	for _, v := range f.viewers {
+		switch v.Level {
+		case agenda.SeeDetails:
+			f.to(v.UserID, f.detail)
+		case agenda.SeeBusy:
+			if !blocksBefore && !blocksNow {
+				continue
+			}
+			busy, err := json.Marshal(map[string]any{"user_id": owner, "start": slot.Start, "end": slot.End, "busy": blocksNow})
+			if err != nil {
+				return err
+			}
+			f.to(v.UserID, busy)
+		}
+	}
+	return nil
+}
+
+// detailed is the event's data with the appointment's descriptive fields,
+// for a viewer allowed the details of someone else's entry.
+func (f *feed) detailed(appointmentID string) (json.RawMessage, error) {
+	d, err := f.tx.AppointmentDetail(appointmentID)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(f.env.Data, &m); err != nil {
+		return nil, err
+	}
+	m["title"], m["description"], m["location"], m["privacy"] = d.Title, d.Description, d.Location, d.Privacy
+	if d.GroupID != "" {
+		m["group_id"] = d.GroupID
+	}
+	return json.Marshal(m)
+}

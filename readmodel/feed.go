@@ -1,0 +1,422 @@
+package readmodel
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/agendahq/agenda"
+)
+
+// The feed is each user's view of the event log: for every committed event,
+// one row per user who may see it, holding what that user may see (the
+// event's data, a masked {start, end, busy} slot, and the notification the
+// event gave them). Positions are global log positions, the same on every
+// node, so a client can resume on any node from the last position it saw.
+//
+// feed_pruned remembers, per user, the newest position whose row was pruned:
+// a client resuming from before it would miss something, so it is told to
+// reset instead.
+const feedSchema = `
+CREATE TABLE feed (
+	user_id      TEXT    NOT NULL,
+	position     INTEGER NOT NULL,
+	event_type   TEXT    NOT NULL,
+	stream       TEXT    NOT NULL,
+	version      INTEGER NOT NULL,
+	at           INTEGER NOT NULL,
+	data         TEXT    NOT NULL,
+	notification TEXT,
+	PRIMARY KEY (user_id, position)
+) WITHOUT ROWID;
+CREATE INDEX feed_by_position ON feed (position);
+
+CREATE TABLE feed_pruned (
+	user_id  TEXT    PRIMARY KEY,
+	position INTEGER NOT NULL
+) WITHOUT ROWID;
+`
+
+// DefaultFeedRetention is how many log positions of feed the read model
+// keeps by default: entries older than the newest position minus this are
+// pruned, in steps of feedPruneStep.
+const DefaultFeedRetention = 250_000
+
+// feedPruneStep batches pruning, so that it costs one indexed delete every
+// few thousand positions rather than one per batch.
+const feedPruneStep = 4096
+
+type feedState struct {
+	retention atomic.Int64 // 0: DefaultFeedRetention
+	prunedAt  atomic.Int64 // the floor of the last prune, this process
+}
+
+// SetFeedRetention sets how many log positions of feed to keep (tests use
+// small values to exercise resets). n ≤ 0 restores the default.
+func (db *DB) SetFeedRetention(n int64) { db.feed.retention.Store(n) }
+
+// FeedRetention reports how many log positions of feed the read model keeps.
+func (db *DB) FeedRetention() int64 {
+	if n := db.feed.retention.Load(); n > 0 {
+		return n
+	}
+	return DefaultFeedRetention
+}
+
+// FeedRecord is one feed row as the projector writes it.
+type FeedRecord struct {
+	UserID    string
+	Position  int64
+	EventType string
+	Stream    string
+	Version   int64
+	At        time.Time
+	Data      json.RawMessage
+}
+
+// noteForFeed keeps a notification until the feed entry of its event is
+// written: notifications are part of the feed.
+func (t *Tx) noteForFeed(n NotificationRecord) {
+	if t.feedNotes == nil {
+		t.feedNotes = map[string]agenda.Notification{}
+	}
+	t.feedNotes[n.UserID] = agenda.Notification{ID: n.ID, Type: n.Type, Payload: n.Payload, CreatedAt: n.At.UTC(),
+		Position: n.Position, Version: n.Version, OriginNode: n.OriginNode}
+}
+
+// WriteFeed stores the feed entries of one event (records all share its
+// position) together with the notifications the event gave. A user notified
+// without an entry of their own gets one with empty data, so that no
+// notification is ever missing from the feed.
+func (t *Tx) WriteFeed(records []FeedRecord) error {
+	notes := t.feedNotes
+	t.feedNotes = nil
+	for _, r := range records {
+		var note any
+		if n, ok := notes[r.UserID]; ok {
+			delete(notes, r.UserID)
+			b, err := json.Marshal(n)
+			if err != nil {
+				return err
+			}
+			note = string(b)
+		}
+		if err := t.insertFeed(r, note); err != nil {
+			return err
+		}
+	}
+	for user, n := range notes {
+		b, err := json.Marshal(n)
+		if err != nil {
+			return err
+		}
+		if len(records) == 0 {
+			return fmt.Errorf("notification %s of position %d has no feed entry to describe it", n.ID, n.Position)
+		}
+		r := records[0]
+		r.UserID, r.Data = user, json.RawMessage(`{}`)
+		if err := t.insertFeed(r, string(b)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *Tx) insertFeed(r FeedRecord, note any) error {
+	_, err := t.execPrepared(`INSERT INTO feed (user_id, position, event_type, stream, version, at, data, notification)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.UserID, r.Position, r.EventType, r.Stream, r.Version, r.At.UnixNano(), string(r.Data), note)
+	if err != nil {
+		return fmt.Errorf("insert feed entry %d for %s: %w", r.Position, r.UserID, err)
+	}
+	if r.Position > t.feedHigh {
+		t.feedHigh = r.Position
+	}
+	return nil
+}
+
+// pruneFeed drops the feed entries older than the retention, remembering per
+// user the newest position it dropped.
+func (t *Tx) pruneFeed() error {
+	if t.db == nil || t.feedHigh == 0 {
+		return nil
+	}
+	keep := t.db.FeedRetention()
+	floor := t.feedHigh - keep
+	if floor <= 0 || floor < t.db.feed.prunedAt.Load()+max(1, min(feedPruneStep, keep/4)) {
+		return nil
+	}
+	if _, err := t.exec(`INSERT INTO feed_pruned (user_id, position)
+		SELECT user_id, MAX(position) FROM feed WHERE position <= ? GROUP BY user_id
+		ON CONFLICT (user_id) DO UPDATE SET position = MAX(position, excluded.position)`, floor); err != nil {
+		return fmt.Errorf("prune feed: %w", err)
+	}
+	if _, err := t.exec(`DELETE FROM feed WHERE position <= ?`, floor); err != nil {
+		return fmt.Errorf("prune feed: %w", err)
+	}
+	t.db.feed.prunedAt.Store(floor)
+	return nil
+}
+
+// EntrySlot is an agenda entry as the feed needs it.
+type EntrySlot struct {
+	Start, End time.Time
+	Role       string
+	Found      bool
+}
+
+// AgendaEntrySlot reads one entry of a user's agenda inside the projection's
+// transaction (Found is false if there is none).
+func (t *Tx) AgendaEntrySlot(userID, appointmentID string) (EntrySlot, error) {
+	var s EntrySlot
+	var start, end int64
+	err := t.queryRowPrepared(`SELECT start_ns, end_ns, role FROM agenda_entries
+		WHERE user_id = ? AND appointment_id = ?`, userID, appointmentID).Scan(&start, &end, &s.Role)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, nil
+	}
+	if err != nil {
+		return s, fmt.Errorf("read entry %s of %s: %w", appointmentID, userID, err)
+	}
+	s.Start, s.End, s.Found = time.Unix(0, start).UTC(), time.Unix(0, end).UTC(), true
+	return s, nil
+}
+
+// EntryViewer is someone other than the owner who may see an agenda entry,
+// and how much of it (agenda.SeeBusy or agenda.SeeDetails).
+type EntryViewer struct {
+	UserID string
+	Level  int
+}
+
+// EntryViewers returns who, besides its owner, may see ownerID's entry of
+// appointmentID, and how much. The facts come from SQL; the decision is
+// agenda.SeesEntry's, over agenda.SeesDetails: the one place the visibility
+// rule lives.
+func (t *Tx) EntryViewers(ownerID, appointmentID string) ([]EntryViewer, error) {
+	// Most people are in no group: the cheapest lookup says so.
+	var inGroup int
+	if err := t.queryRowPrepared(`SELECT EXISTS (SELECT 1 FROM group_members WHERE user_id = ?)`, ownerID).
+		Scan(&inGroup); err != nil {
+		return nil, fmt.Errorf("read viewers of %s: %w", appointmentID, err)
+	}
+	if inGroup == 0 {
+		return nil, nil
+	}
+	// Only active memberships relate people: someone invited sees nothing.
+	rows, err := t.queryPrepared(`SELECT v.user_id, g.id, g.hierarchical, v.rank, o.rank
+		FROM group_members o
+		JOIN group_members v ON v.group_id = o.group_id AND v.user_id <> o.user_id AND v.status = ?2
+		JOIN groups g ON g.id = o.group_id
+		WHERE o.user_id = ?1 AND o.status = ?2`, ownerID, agenda.MemberActive)
+	if err != nil {
+		return nil, fmt.Errorf("read viewers of %s: %w", appointmentID, err)
+	}
+	views := map[string][]agenda.EntryView{}
+	var order []string
+	for rows.Next() {
+		var viewer string
+		var v agenda.EntryView
+		if err := rows.Scan(&viewer, &v.GroupID, &v.Hierarchical, &v.ViewerRank, &v.MemberRank); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if _, ok := views[viewer]; !ok {
+			order = append(order, viewer)
+		}
+		views[viewer] = append(views[viewer], v)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(order) == 0 {
+		return nil, nil // no shared group: nobody else sees anything
+	}
+	var privacy, groupID string
+	err = t.queryRowPrepared(`SELECT privacy, group_id FROM appointments WHERE id = ?`, appointmentID).Scan(&privacy, &groupID)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("read viewers of %s: %w", appointmentID, err)
+	}
+	parts, err := t.strings(`SELECT user_id FROM agenda_entries WHERE appointment_id = ?`, appointmentID)
+	if err != nil {
+		return nil, fmt.Errorf("read viewers of %s: %w", appointmentID, err)
+	}
+	takesPart := map[string]bool{}
+	for _, u := range parts {
+		takesPart[u] = true
+	}
+	sort.Strings(order)
+	out := make([]EntryViewer, 0, len(order))
+	for _, viewer := range order {
+		vs := views[viewer]
+		for i := range vs {
+			vs[i].Privacy, vs[i].EntryGroupID, vs[i].TakesPart = privacy, groupID, takesPart[viewer]
+		}
+		if level := agenda.SeesEntry(vs); level != agenda.SeeNothing {
+			out = append(out, EntryViewer{UserID: viewer, Level: level})
+		}
+	}
+	return out, nil
+}
+
+// AppointmentDetail is what a viewer allowed the details of an entry sees.
+type AppointmentDetail struct {
+	Title, Description, Location, Privacy, GroupID string
+}
+
+// AppointmentDetail reads the descriptive fields of an appointment inside
+// the projection's transaction; all empty if it is gone.
+func (t *Tx) AppointmentDetail(id string) (AppointmentDetail, error) {
+	var d AppointmentDetail
+	err := t.queryRowPrepared(`SELECT title, description, location, privacy, group_id FROM appointments
+		WHERE id = ?`, id).Scan(&d.Title, &d.Description, &d.Location, &d.Privacy, &d.GroupID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, nil
+	}
+	if err != nil {
+		return d, fmt.Errorf("read appointment %s: %w", id, err)
+	}
+	return d, nil
+}
+
+// GroupMemberIDs lists the active members of a group inside the
+// projection's transaction (someone invited sees nothing of it).
+func (t *Tx) GroupMemberIDs(groupID string) ([]string, error) {
+	return t.strings(`SELECT user_id FROM group_members WHERE group_id = ? AND status = ? ORDER BY user_id`,
+		groupID, agenda.MemberActive)
+}
+
+// ParticipantIDs lists everyone who takes part in an appointment, in any
+// status — those who may read it.
+func (t *Tx) ParticipantIDs(appointmentID string) ([]string, error) {
+	return t.strings(`SELECT user_id FROM participants WHERE appointment_id = ? ORDER BY user_id`, appointmentID)
+}
+
+func (t *Tx) strings(q string, args ...any) ([]string, error) {
+	rows, err := t.queryPrepared(q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+const selectFeed = `SELECT user_id, position, event_type, stream, version, at, data, notification FROM feed`
+
+// Feed returns up to limit of userID's feed entries with a position in
+// (after, upTo], in order.
+func (db *DB) Feed(ctx context.Context, userID string, after, upTo int64, limit int) ([]agenda.FeedEntry, error) {
+	rows, err := db.query(ctx, selectFeed+` WHERE user_id = ? AND position > ? AND position <= ?
+		ORDER BY position LIMIT ?`, userID, after, upTo, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read feed of %s: %w", userID, err)
+	}
+	return scanFeed(rows)
+}
+
+// FeedRange returns every user's feed entries with a position in
+// (after, upTo], in order, at most limit of them: what a live hub fans out.
+func (db *DB) FeedRange(ctx context.Context, after, upTo int64, limit int) ([]agenda.FeedEntry, error) {
+	rows, err := db.query(ctx, selectFeed+` WHERE position > ? AND position <= ? ORDER BY position, user_id LIMIT ?`,
+		after, upTo, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read feed after %d: %w", after, err)
+	}
+	return scanFeed(rows)
+}
+
+func scanFeed(rows *sql.Rows) ([]agenda.FeedEntry, error) {
+	defer rows.Close()
+	out := []agenda.FeedEntry{}
+	for rows.Next() {
+		var e agenda.FeedEntry
+		var at int64
+		var data string
+		var note sql.NullString
+		if err := rows.Scan(&e.UserID, &e.Position, &e.EventType, &e.Stream, &e.Version, &at, &data, &note); err != nil {
+			return nil, err
+		}
+		e.Type = agenda.FeedEvent
+		e.Time = time.Unix(0, at).UTC()
+		e.Data = json.RawMessage(data)
+		if note.Valid {
+			e.Notification = json.RawMessage(note.String)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// FeedPruned returns the newest position of userID's feed that was pruned
+// (0 if none): a client resuming from before it must reset.
+func (db *DB) FeedPruned(ctx context.Context, userID string) (int64, error) {
+	var p int64
+	err := db.queryRow(ctx, `SELECT position FROM feed_pruned WHERE user_id = ?`, userID).Scan(&p)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read feed floor of %s: %w", userID, err)
+	}
+	return p, nil
+}
+
+// The feed runs the same few statements for every event of a batch:
+// preparing each once per transaction spares SQLite parsing them again.
+
+func (t *Tx) prepared(q string) (*sql.Stmt, error) {
+	if st, ok := t.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := t.tx.PrepareContext(t.ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if t.stmts == nil {
+		t.stmts = map[string]*sql.Stmt{}
+	}
+	t.stmts[q] = st
+	return st, nil
+}
+
+func (t *Tx) execPrepared(q string, args ...any) (sql.Result, error) {
+	st, err := t.prepared(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(t.ctx, args...)
+}
+
+func (t *Tx) queryPrepared(q string, args ...any) (*sql.Rows, error) {
+	st, err := t.prepared(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(t.ctx, args...)
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+func (t *Tx) queryRowPrepared(q string, args ...any) interface{ Scan(...any) error } {
+	st, err := t.prepared(q)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(t.ctx, args...)
+}

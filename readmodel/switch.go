@@ -1,0 +1,255 @@
+package readmodel
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/internal/sqlite"
+)
+
+// scratchSuffix names the scratch files of rebuilds beside a read model.
+const scratchSuffix = ".rebuild-"
+
+// ScratchPath is where a rebuild of projection builds its new tables,
+// beside the live read model at live.
+func ScratchPath(live, projection string) string { return live + scratchSuffix + projection }
+
+// removeScratch deletes scratch files a crashed rebuild left beside the
+// read model at live (they are never resumed: a rebuild starts afresh).
+func removeScratch(live string) error {
+	matches, err := filepath.Glob(live + scratchSuffix + "*")
+	if err != nil {
+		return err
+	}
+	for _, m := range matches {
+		if err := os.Remove(m); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove leftover rebuild file: %w", err)
+		}
+	}
+	return nil
+}
+
+// OpenScratch creates an empty read model at path, discarding whatever file
+// was there: the "green" side of a blue/green rebuild, built beside the live
+// read model and thrown away afterwards. It never fsyncs — a crash simply
+// means starting the rebuild again.
+func OpenScratch(ctx context.Context, path string) (*DB, error) {
+	if err := RemoveFile(path); err != nil {
+		return nil, err
+	}
+	db, err := openDurability(ctx, path, sqlite.Off)
+	if err != nil {
+		return nil, err
+	}
+	// Bulk loading, on the one writer connection: a large page cache, and
+	// no WAL checkpoints while building (each would copy the pages just
+	// written a second time; the scratch file is read once, then deleted).
+	for _, pragma := range []string{"PRAGMA cache_size = -131072", "PRAGMA wal_autocheckpoint = 0"} {
+		if _, err := db.db.Write.ExecContext(ctx, pragma); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("%s: %w", pragma, err)
+		}
+	}
+	return db, nil
+}
+
+// RemoveFile deletes a read model file and its WAL and shared-memory files.
+func RemoveFile(path string) error {
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", path+suffix, err)
+		}
+	}
+	return nil
+}
+
+// Path returns the file the read model lives in.
+func (db *DB) Path() string { return db.db.Path }
+
+// Tables returns the tables a projection owns, or false if there is no such
+// projection.
+func Tables(projection string) ([]string, bool) {
+	t, ok := projectionTables[projection]
+	return slices.Clone(t), ok
+}
+
+// SwitchFrom makes a projection's tables and checkpoint those of the scratch
+// read model built beside this one, in one transaction: a reader sees either
+// the old tables or the new ones, never a mix. It holds the projector's
+// write lock throughout, so the live projection pauses (readers do not: WAL
+// lets them keep reading the old tables until the commit).
+//
+// catchUp is called first, under that lock, with the live checkpoint; it
+// must bring the scratch projection at least that far. The switched-in
+// checkpoint is the scratch one, so the live projector, which then finds its
+// checkpoint moved, resumes after it.
+func (db *DB) SwitchFrom(ctx context.Context, projection string, scratch *DB, catchUp func(live int64) error) (int64, error) {
+	tables, ok := projectionTables[projection]
+	if !ok {
+		return 0, agenda.Errorf(agenda.ENOTFOUND, "no projection %q", projection)
+	}
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	live := db.Checkpoint(projection)
+	if err := catchUp(live); err != nil {
+		return 0, fmt.Errorf("catch up with the live projection: %w", err)
+	}
+	pos := scratch.Checkpoint(projection)
+	if pos < live {
+		return 0, fmt.Errorf("rebuilt %s reached %d, the live one is at %d", projection, pos, live)
+	}
+	// ATTACH is refused inside a transaction, so it runs on the writer
+	// connection itself (the only one; writeMu keeps everyone else off it).
+	conn, err := db.db.Write.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "ATTACH DATABASE ? AS scratch", scratch.Path()); err != nil {
+		return 0, fmt.Errorf("attach %s: %w", scratch.Path(), err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "DETACH DATABASE scratch")
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	for _, t := range tables {
+		// DELETE and INSERT rather than DROP and RENAME: the table, its
+		// indexes and every cached prepared statement stay valid.
+		if _, err := tx.ExecContext(ctx, "DELETE FROM main."+t); err != nil {
+			return 0, fmt.Errorf("clear %s: %w", t, err)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO main."+t+" SELECT * FROM scratch."+t); err != nil {
+			return 0, fmt.Errorf("switch %s: %w", t, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO main.checkpoints (projection, position) VALUES (?, ?)
+		ON CONFLICT (projection) DO UPDATE SET position = excluded.position`, projection, pos); err != nil {
+		return 0, fmt.Errorf("store checkpoint of %s: %w", projection, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("commit switch: %w", err)
+	}
+	db.setCheckpoint(projection, pos)
+	return pos, nil
+}
+
+// Digest returns a SHA-256 of every row of each given table (all tables of
+// every projection if none is given), rows in a canonical order: two read
+// models with equal digests hold the same data, table by table.
+func (db *DB) Digest(ctx context.Context, tables ...string) (map[string]string, error) {
+	if len(tables) == 0 {
+		for _, p := range Projections {
+			tables = append(tables, projectionTables[p]...)
+		}
+	}
+	out := make(map[string]string, len(tables))
+	for _, t := range tables {
+		d, err := digestTable(ctx, db.db.Read, t)
+		if err != nil {
+			return nil, err
+		}
+		out[t] = d
+	}
+	return out, nil
+}
+
+func digestTable(ctx context.Context, q *sql.DB, table string) (string, error) {
+	rows, err := q.QueryContext(ctx, "SELECT * FROM "+table+" LIMIT 0")
+	if err != nil {
+		return "", fmt.Errorf("digest %s: %w", table, err)
+	}
+	cols, err := rows.Columns()
+	rows.Close()
+	if err != nil {
+		return "", err
+	}
+	order := make([]string, len(cols))
+	for i := range cols {
+		order[i] = fmt.Sprint(i + 1)
+	}
+	rows, err = q.QueryContext(ctx, "SELECT * FROM "+table+" ORDER BY "+strings.Join(order, ", "))
+	if err != nil {
+		return "", fmt.Errorf("digest %s: %w", table, err)
+	}
+	defer rows.Close()
+	h := sha256.New()
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	n := 0
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return "", err
+		}
+		for _, v := range vals {
+			fmt.Fprintf(h, "%T:%v\x1f", v, v)
+		}
+		h.Write([]byte{'\n'})
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d rows %s", n, hex.EncodeToString(h.Sum(nil))[:16]), nil
+}
+
+// FileStatus describes a read model file without opening it for writing.
+type FileStatus struct {
+	// Exists is false if there is no file (the node projects from scratch
+	// at start); SchemaOK is false if it was written with another schema
+	// version (the node discards and rebuilds it at start).
+	Exists, SchemaOK bool
+	Checkpoints      map[string]int64
+}
+
+// Inspect reports on the read model file at path, read-only: unlike Open,
+// it never discards an outdated file.
+func Inspect(ctx context.Context, path string) (FileStatus, error) {
+	st := FileStatus{Checkpoints: map[string]int64{}}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return st, nil
+	}
+	st.Exists = true
+	// Not mode=ro: a read-only connection cannot open a WAL database
+	// whose shared-memory file is gone; nothing here writes.
+	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=10000&_query_only=1")
+	if err != nil {
+		return st, err
+	}
+	defer db.Close()
+	var v int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return st, fmt.Errorf("read %s: %w", path, err)
+	}
+	if v != SchemaVersion {
+		return st, nil
+	}
+	st.SchemaOK = true
+	rows, err := db.QueryContext(ctx, "SELECT projection, position FROM checkpoints")
+	if err != nil {
+		return st, fmt.Errorf("read checkpoints of %s: %w", path, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var pos int64
+		if err := rows.Scan(&name, &pos); err != nil {
+			return st, err
+		}
+		st.Checkpoints[name] = pos
+	}
+	return st, rows.Err()
+}
