@@ -37,15 +37,7 @@ func appointmentAfter(before agenda.Appointment, b *events.Batch, id, viewer str
 		}
 		a.Participants = append(a.Participants, agenda.Participant{UserID: userID, Username: usernames[userID], Status: status})
 	}
-	for i := range b.Events {
-		env := &b.Events[i]
-		if env.Stream != stream {
-			continue
-		}
-		ev, err := env.Decode()
-		if err != nil {
-			continue // Propose refuses the batch before it commits
-		}
+	eachEvent(b, stream, func(env *events.Envelope, ev events.Event) {
 		switch e := ev.(type) {
 		case events.AppointmentCreated:
 			a = agenda.Appointment{ID: e.AppointmentID, OwnerID: e.OwnerID, GroupID: nullable(e.GroupID),
@@ -70,7 +62,7 @@ func appointmentAfter(before agenda.Appointment, b *events.Batch, id, viewer str
 			a.Status = agenda.StatusCancelled
 		}
 		a.UpdatedAt, a.Version, a.OriginNode = env.Time, env.Version, env.OriginNode
-	}
+	})
 	if !exists {
 		return agenda.Appointment{}, false
 	}
@@ -89,6 +81,21 @@ func appointmentAfter(before agenda.Appointment, b *events.Batch, id, viewer str
 		}
 	}
 	return a, true
+}
+
+// eachEvent calls fn with each event b writes to stream, in order. An event
+// that does not decode is passed over: Propose refuses such a batch before
+// it commits, so no answer is ever built from it.
+func eachEvent(b *events.Batch, stream string, fn func(env *events.Envelope, ev events.Event)) {
+	for i := range b.Events {
+		env := &b.Events[i]
+		if env.Stream != stream {
+			continue
+		}
+		if ev, err := env.Decode(); err == nil {
+			fn(env, ev)
+		}
+	}
 }
 
 func nullable(s string) *string {
@@ -111,15 +118,7 @@ func (b *batch) answerAppointment(before agenda.Appointment, id, viewer string, 
 func userAfter(before agenda.User, b *events.Batch, id string) (u agenda.User, ok bool) {
 	u = before
 	stream := events.UserStream(id)
-	for i := range b.Events {
-		env := &b.Events[i]
-		if env.Stream != stream {
-			continue
-		}
-		ev, err := env.Decode()
-		if err != nil {
-			continue
-		}
+	eachEvent(b, stream, func(env *events.Envelope, ev events.Event) {
 		switch e := ev.(type) {
 		case events.UserRegistered:
 			u = agenda.User{ID: e.UserID, Username: e.Username, DisplayName: e.DisplayName, Email: e.Email,
@@ -130,7 +129,7 @@ func userAfter(before agenda.User, b *events.Batch, id string) (u agenda.User, o
 			u.PasswordHash = e.PasswordHash
 		}
 		u.Version, u.OriginNode = env.Version, env.OriginNode
-	}
+	})
 	return u, u.ID != ""
 }
 
@@ -163,15 +162,7 @@ func groupAfter(before agenda.Group, b *events.Batch, id, viewer string, usernam
 			g.Members = append(g.Members[:i], g.Members[i+1:]...)
 		}
 	}
-	for i := range b.Events {
-		env := &b.Events[i]
-		if env.Stream != stream {
-			continue
-		}
-		ev, err := env.Decode()
-		if err != nil {
-			continue
-		}
+	eachEvent(b, stream, func(env *events.Envelope, ev events.Event) {
 		// set adds a member (or, for a known one, changes the rank), as
 		// the projection's upsert does: status and joined_at stay.
 		set := func(userID string, rank int, status string) {
@@ -210,7 +201,7 @@ func groupAfter(before agenda.Group, b *events.Batch, id, viewer string, usernam
 			remove(e.UserID)
 		}
 		g.UpdatedAt, g.Version, g.OriginNode = env.Time, env.Version, env.OriginNode
-	}
+	})
 	if !exists {
 		return agenda.Group{}, false
 	}
