@@ -109,16 +109,12 @@ func findOwnHost(ctx context.Context, c *Config, logger *slog.Logger) (string, e
 		addrs = append(addrs, l.IP.String())
 	}
 	if c.DiscoveryDNSName == "" && len(c.DiscoverySeeds) == 0 {
-		switch {
-		case len(local) == 1:
-			return local[0].IP.String(), nil
-		case len(local) == 0:
-			if h, err := os.Hostname(); err == nil && h != "" {
-				return h, nil
-			}
-			return "", fmt.Errorf("this node has no network address to advertise; set ADVERTISE_ADDR and RAFT_ADVERTISE_ADDR")
+		host, guessed, err := hostWithoutDiscovery(local, c.MultiNode())
+		if guessed {
+			logger.Warn("this node has several addresses and runs alone: advertising the first; set ADVERTISE_ADDR and RAFT_ADVERTISE_ADDR before other nodes join it",
+				"host", host, "addresses", addrs)
 		}
-		return "", fmt.Errorf("this node has several addresses (%s) and no DISCOVERY_DNS_NAME or DISCOVERY_SEEDS to tell which one the others reach; set ADVERTISE_ADDR and RAFT_ADVERTISE_ADDR (host:port)", strings.Join(addrs, ", "))
+		return host, err
 	}
 	deadline := time.Now().Add(hostWait)
 	nextLog := time.Now().Add(10 * time.Second)
@@ -145,6 +141,32 @@ func findOwnHost(ctx context.Context, c *Config, logger *slog.Logger) (string, e
 	}
 	return "", fmt.Errorf("refusing to guess this node's address after %v: the peers' addresses (%s, from DISCOVERY_DNS_NAME %q and DISCOVERY_SEEDS %v) are not on exactly one of this node's networks (%s); set ADVERTISE_ADDR and RAFT_ADVERTISE_ADDR (host:port), e.g. to the container's host name",
 		hostWait, strings.Join(ipStrings(peers), ", "), c.DiscoveryDNSName, c.DiscoverySeeds, strings.Join(addrs, ", "))
+}
+
+// hostWithoutDiscovery picks the address to advertise when there are no
+// seeds and no DNS name to tell which network the peers are on. One address
+// is the answer. Several are a guess, made only for a node that runs alone
+// (`agenda serve` with no settings, the README's first command): nobody
+// dials it until an operator points other nodes at it, and refusing to start
+// would break the one-command start on any machine with Docker or a VPN. A
+// node expecting others (BOOTSTRAP_EXPECT) refuses to guess.
+func hostWithoutDiscovery(local []*net.IPNet, multiNode bool) (host string, guessed bool, err error) {
+	switch {
+	case len(local) == 1:
+		return local[0].IP.String(), false, nil
+	case len(local) == 0:
+		if h, err := os.Hostname(); err == nil && h != "" {
+			return h, false, nil
+		}
+		return "", false, fmt.Errorf("this node has no network address to advertise; set ADVERTISE_ADDR and RAFT_ADVERTISE_ADDR")
+	case !multiNode:
+		return local[0].IP.String(), true, nil
+	}
+	var addrs []string
+	for _, l := range local {
+		addrs = append(addrs, l.IP.String())
+	}
+	return "", false, fmt.Errorf("this node has several addresses (%s) and no DISCOVERY_DNS_NAME or DISCOVERY_SEEDS to tell which one the others reach; set ADVERTISE_ADDR and RAFT_ADVERTISE_ADDR (host:port)", strings.Join(addrs, ", "))
 }
 
 // peerIPs resolves DISCOVERY_DNS_NAME and the seeds' hosts.

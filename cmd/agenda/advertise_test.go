@@ -152,3 +152,25 @@ func TestNodeHealthyWhileFindingItsAddress(t *testing.T) {
 		t.Fatal("Open still waiting long after hostWait")
 	}
 }
+
+// TestHostWithoutDiscovery: the README's `agenda serve` with no settings
+// must start on a machine with several addresses (Docker's bridge, a VPN);
+// only a node that expects others refuses to guess.
+func TestHostWithoutDiscovery(t *testing.T) {
+	nets := func(ips ...string) []*net.IPNet {
+		var out []*net.IPNet
+		for _, ip := range ips {
+			out = append(out, &net.IPNet{IP: net.ParseIP(ip), Mask: net.CIDRMask(24, 32)})
+		}
+		return out
+	}
+	if h, guessed, err := hostWithoutDiscovery(nets("192.0.2.2"), true); err != nil || guessed || h != "192.0.2.2" {
+		t.Errorf("one address: %q %v %v", h, guessed, err)
+	}
+	if h, guessed, err := hostWithoutDiscovery(nets("192.0.2.2", "172.17.0.1"), false); err != nil || !guessed || h != "192.0.2.2" {
+		t.Errorf("several addresses, alone: %q %v %v; want the first, guessed", h, guessed, err)
+	}
+	if _, _, err := hostWithoutDiscovery(nets("192.0.2.2", "172.17.0.1"), true); err == nil {
+		t.Error("several addresses, expecting others: no error; want a refusal to guess")
+	}
+}
