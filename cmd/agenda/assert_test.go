@@ -29,6 +29,11 @@ func (c *client) withT(t testing.TB) *client {
 // send is the goroutine-safe counterpart of client.do: it never touches the
 // test and returns the transport error instead. Concurrency tests use it.
 func (c *client) send(method, path string, v any) (*response, error) {
+	return c.sendHeaders(method, path, v, nil)
+}
+
+// sendHeaders is send with extra request headers.
+func (c *client) sendHeaders(method, path string, v any, hdr map[string]string) (*response, error) {
 	var body io.Reader
 	if v != nil {
 		b, err := json.Marshal(v)
@@ -46,6 +51,9 @@ func (c *client) send(method, path string, v any) (*response, error) {
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	for k, val := range hdr {
+		req.Header.Set(k, val)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -335,7 +335,7 @@ func TestWriteDecidedOnFreshState(t *testing.T) {
 	patch := func(n *clusterNode, id, title string, hdr map[string]string, query string) (*response, error) {
 		c := u.as(n)
 		c.http = &http.Client{Timeout: 20 * time.Second}
-		return sendWithHeaders(c, "PATCH", "/api/appointments/"+id+query, map[string]any{"title": title}, hdr)
+		return c.sendHeaders("PATCH", "/api/appointments/"+id+query, map[string]any{"title": title}, hdr)
 	}
 	var acked []written
 	slot := 0
@@ -452,7 +452,7 @@ func TestWriteDecidedOnFreshState(t *testing.T) {
 	victim := mustCreateSlot(t, u.as(leader), slot)
 	c := u.as(a)
 	c.http = &http.Client{Timeout: 20 * time.Second}
-	if r, err := sendWithHeaders(c, "DELETE", "/api/appointments/"+victim.ID, nil, map[string]string{"X-Agenda-Min-Position": ahead}); err != nil {
+	if r, err := c.sendHeaders("DELETE", "/api/appointments/"+victim.ID, nil, map[string]string{"X-Agenda-Min-Position": ahead}); err != nil {
 		t.Fatalf("delete: %v", err)
 	} else if r.Status != http.StatusServiceUnavailable || r.ErrorCode() != "unavailable" {
 		t.Errorf("DELETE with a min_position not reached: status %d %q, want 503 unavailable: %s", r.Status, r.ErrorCode(), r.Body)

@@ -13,10 +13,8 @@ package main
 // every answer be held to the write's own events.
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"slices"
@@ -140,7 +138,7 @@ func (h *linHistory) perform(c *client, client int, node string, slot int, in li
 		hdr["If-Match"] = fmt.Sprintf(`"%d"`, in.IfMatch)
 	}
 	rec.Call = time.Since(h.start)
-	r, err := sendWithHeaders(c, method, path, body, hdr)
+	r, err := c.sendHeaders(method, path, body, hdr)
 	rec.Return = time.Since(h.start)
 	if err != nil {
 		rec.Err = err.Error()
@@ -182,41 +180,6 @@ func (h *linHistory) perform(c *client, client int, node string, slot int, in li
 	}
 	h.add(rec)
 	return rec
-}
-
-// sendWithHeaders is client.send with extra request headers.
-func sendWithHeaders(c *client, method, path string, v any, hdr map[string]string) (*response, error) {
-	var body io.Reader
-	if v != nil {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return nil, err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.base+path, body)
-	if err != nil {
-		return nil, err
-	}
-	if v != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	for k, val := range hdr {
-		req.Header.Set(k, val)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: read body: %w", method, path, err)
-	}
-	return &response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
 }
 
 // ---------------------------------------------------------------------------
