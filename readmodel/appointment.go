@@ -84,21 +84,39 @@ func scanAppointment(r interface{ Scan(...any) error }, a *agenda.Appointment, e
 // Invitations returns the appointments userID is invited to and has not
 // answered, by start time; cancelled ones are left out.
 func (db *DB) Invitations(ctx context.Context, userID string) ([]agenda.Appointment, error) {
-	rows, err := db.query(ctx, selectAppointment+`
+	list, err := db.appointmentsOf(ctx, userID, `SELECT a.id
 		FROM participants p JOIN appointments a ON a.id = p.appointment_id
 		WHERE p.user_id = ? AND p.status = ? AND a.status <> ?
 		ORDER BY a.start_ns, a.id LIMIT 1000`, userID, agenda.RolePending, agenda.StatusCancelled)
 	if err != nil {
 		return nil, fmt.Errorf("read invitations of %s: %w", userID, err)
 	}
+	out := list[:0]
+	for _, a := range list {
+		if a.MyStatus == agenda.RolePending && a.Status != agenda.StatusCancelled {
+			out = append(out, a) // still an invitation at the second read
+		}
+	}
+	return out, nil
+}
+
+// appointmentsOf runs query, which selects appointment IDs, and reads each
+// appointment as viewerID sees it, in the query's order. Each is read in a
+// statement of its own, so one that changed in between and is no longer
+// visible is left out.
+func (db *DB) appointmentsOf(ctx context.Context, viewerID, query string, args ...any) ([]agenda.Appointment, error) {
+	rows, err := db.query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
 	var ids []string
 	for rows.Next() {
-		var a agenda.Appointment
-		if err := scanAppointment(rows, &a); err != nil {
+		var id string
+		if err := rows.Scan(&id); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		ids = append(ids, a.ID)
+		ids = append(ids, id)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -106,15 +124,13 @@ func (db *DB) Invitations(ctx context.Context, userID string) ([]agenda.Appointm
 	}
 	out := make([]agenda.Appointment, 0, len(ids))
 	for _, id := range ids {
-		a, err := db.Appointment(ctx, id, userID)
+		a, err := db.Appointment(ctx, id, viewerID)
 		if agenda.ErrorCode(err) == agenda.ENOTFOUND {
 			continue // changed since the first statement
 		} else if err != nil {
 			return nil, err
 		}
-		if a.MyStatus == agenda.RolePending && a.Status != agenda.StatusCancelled {
-			out = append(out, a)
-		}
+		out = append(out, a)
 	}
 	return out, nil
 }

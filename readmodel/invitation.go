@@ -18,8 +18,7 @@ import (
 // GroupInvitations returns userID's pending invitations to groups, oldest
 // first.
 func (db *DB) GroupInvitations(ctx context.Context, userID string) ([]agenda.GroupInvitation, error) {
-	rows, err := db.query(ctx, `SELECT g.id, g.name, g.hierarchical, m.rank, m.invited_by, m.joined_at, g.version
-		FROM group_members m JOIN groups g ON g.id = m.group_id
+	rows, err := db.query(ctx, selectInvitation+`
 		WHERE m.user_id = ? AND m.status = ? ORDER BY m.joined_at, g.id LIMIT 1000`, userID, agenda.MemberInvited)
 	if err != nil {
 		return nil, fmt.Errorf("read group invitations of %s: %w", userID, err)
@@ -27,33 +26,39 @@ func (db *DB) GroupInvitations(ctx context.Context, userID string) ([]agenda.Gro
 	defer rows.Close()
 	out := []agenda.GroupInvitation{}
 	for rows.Next() {
-		var inv agenda.GroupInvitation
-		var at int64
-		if err := rows.Scan(&inv.GroupID, &inv.Name, &inv.Hierarchical, &inv.Rank, &inv.InvitedBy, &at, &inv.GroupVersion); err != nil {
+		inv, err := scanInvitation(rows)
+		if err != nil {
 			return nil, err
 		}
-		inv.InvitedAt = time.Unix(0, at).UTC()
 		out = append(out, inv)
 	}
 	return out, rows.Err()
+}
+
+// selectInvitation reads what scanInvitation scans, from group_members m
+// joined to groups g.
+const selectInvitation = `SELECT g.id, g.name, g.hierarchical, m.rank, m.invited_by, m.joined_at, g.version
+	FROM group_members m JOIN groups g ON g.id = m.group_id`
+
+func scanInvitation(r interface{ Scan(...any) error }) (agenda.GroupInvitation, error) {
+	var inv agenda.GroupInvitation
+	var at int64
+	err := r.Scan(&inv.GroupID, &inv.Name, &inv.Hierarchical, &inv.Rank, &inv.InvitedBy, &at, &inv.GroupVersion)
+	inv.InvitedAt = time.Unix(0, at).UTC()
+	return inv, err
 }
 
 // GroupInvitation returns userID's pending invitation to a group.
 // ENOTFOUND if there is none (no such group, never invited, or a member
 // already).
 func (db *DB) GroupInvitation(ctx context.Context, groupID, userID string) (agenda.GroupInvitation, error) {
-	var inv agenda.GroupInvitation
-	var at int64
-	err := db.queryRow(ctx, `SELECT g.id, g.name, g.hierarchical, m.rank, m.invited_by, m.joined_at, g.version
-		FROM group_members m JOIN groups g ON g.id = m.group_id
-		WHERE m.group_id = ? AND m.user_id = ? AND m.status = ?`, groupID, userID, agenda.MemberInvited).
-		Scan(&inv.GroupID, &inv.Name, &inv.Hierarchical, &inv.Rank, &inv.InvitedBy, &at, &inv.GroupVersion)
+	inv, err := scanInvitation(db.queryRow(ctx, selectInvitation+`
+		WHERE m.group_id = ? AND m.user_id = ? AND m.status = ?`, groupID, userID, agenda.MemberInvited))
 	if errors.Is(err, sql.ErrNoRows) {
 		return inv, agenda.Errorf(agenda.ENOTFOUND, "no invitation to this group")
 	} else if err != nil {
 		return inv, fmt.Errorf("read invitation of %s to %s: %w", userID, groupID, err)
 	}
-	inv.InvitedAt = time.Unix(0, at).UTC()
 	return inv, nil
 }
 
@@ -62,36 +67,13 @@ func (db *DB) GroupInvitation(ctx context.Context, groupID, userID string) (agen
 // imposed, invited, accepted or declined), each with its participants: what
 // leaving the group ends.
 func (db *DB) GroupParticipations(ctx context.Context, groupID, userID string, after time.Time) ([]agenda.Appointment, error) {
-	rows, err := db.query(ctx, `SELECT a.id FROM participants p JOIN appointments a ON a.id = p.appointment_id
+	list, err := db.appointmentsOf(ctx, userID, `SELECT a.id FROM participants p JOIN appointments a ON a.id = p.appointment_id
 		WHERE p.user_id = ? AND a.group_id = ? AND a.status <> ? AND a.end_ns > ?
 		ORDER BY a.start_ns, a.id`, userID, groupID, agenda.StatusCancelled, after.UnixNano())
 	if err != nil {
 		return nil, fmt.Errorf("read participations of %s in %s: %w", userID, groupID, err)
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	out := make([]agenda.Appointment, 0, len(ids))
-	for _, id := range ids {
-		a, err := db.Appointment(ctx, id, userID)
-		if agenda.ErrorCode(err) == agenda.ENOTFOUND {
-			continue // changed since the first statement
-		} else if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, nil
+	return list, nil
 }
 
 // InviteMember records an invitation to join a group.
