@@ -75,7 +75,22 @@ func (h *Handlers) ChangePassword(ctx context.Context, cmd ChangePassword) (Resu
 	}
 	wrong := agenda.Errorf(agenda.EFORBIDDEN, "current_password is wrong").WithDetails(map[string]any{"field": "current_password"})
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(cmd.CurrentPassword)) != nil {
-		return Result{}, wrong
+		// The password may have changed a moment ago on another node:
+		// confirm on fresh state, hashing again only if it did.
+		if h.Fresh == nil {
+			return Result{}, wrong
+		}
+		if err := h.Fresh(ctx); err != nil {
+			return Result{}, err
+		}
+		fresh, err := h.Read.UserByID(ctx, cmd.UserID)
+		if err != nil {
+			return Result{}, err
+		}
+		if fresh.PasswordHash == u.PasswordHash || bcrypt.CompareHashAndPassword([]byte(fresh.PasswordHash), []byte(cmd.CurrentPassword)) != nil {
+			return Result{}, wrong
+		}
+		u = fresh
 	}
 	checked := u.PasswordHash
 	hash, err := h.hash(cmd.NewPassword)

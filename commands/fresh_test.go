@@ -66,3 +66,55 @@ func TestRefusalsAreConfirmedOnFreshState(t *testing.T) {
 		wantCode(t, err, agenda.EINVALID, "title")
 	})
 }
+
+// TestLoginRefusalsAreConfirmedOnFreshState: a login on a node that has not
+// yet projected an account registered (or a password changed) elsewhere a
+// moment ago is confirmed on fresh state before it is refused, like the
+// commands' refusals; without a quorum it is unavailable, not unauthorized.
+func TestLoginRefusalsAreConfirmedOnFreshState(t *testing.T) {
+	t.Run("an account registered elsewhere: the login succeeds", func(t *testing.T) {
+		read := world(t)
+		bob := read.users["bob"]
+		delete(read.users, "bob")
+		h := newHandlers(&fakeLog{}, read)
+		h.Fresh = func(context.Context) error {
+			read.mu.Lock()
+			read.users["bob"] = bob
+			read.mu.Unlock()
+			return nil
+		}
+		if id, err := h.Authenticate(context.Background(), "bob", password); err != nil || id != "bob" {
+			t.Fatalf("Authenticate = %q, %v; want bob once the read model caught up", id, err)
+		}
+	})
+	t.Run("no quorum: unavailable", func(t *testing.T) {
+		h := newHandlers(&fakeLog{}, world(t))
+		h.Fresh = func(context.Context) error { return agenda.Errorf(agenda.EUNAVAILABLE, "no quorum") }
+		_, err := h.Authenticate(context.Background(), "bob", "wrong password")
+		wantCode(t, err, agenda.EUNAVAILABLE, "")
+	})
+	t.Run("still wrong on fresh state", func(t *testing.T) {
+		h := newHandlers(&fakeLog{}, world(t))
+		h.Fresh = func(context.Context) error { return nil }
+		_, err := h.Authenticate(context.Background(), "bob", "wrong password")
+		wantCode(t, err, agenda.EUNAUTHORIZED, "")
+	})
+	t.Run("a password changed elsewhere: the change succeeds", func(t *testing.T) {
+		read := world(t)
+		newer := hashOf(t, "a newer password 1")
+		h := newHandlers(&fakeLog{}, read)
+		h.Fresh = func(context.Context) error {
+			read.mu.Lock()
+			u := read.users["bob"]
+			u.PasswordHash, u.Version = newer, u.Version+1
+			read.users["bob"] = u
+			read.mu.Unlock()
+			return nil
+		}
+		_, err := h.ChangePassword(context.Background(), commands.ChangePassword{UserID: "bob",
+			CurrentPassword: "a newer password 1", NewPassword: "the newest password 2"})
+		if err != nil {
+			t.Fatalf("ChangePassword = %v, want success once the read model caught up", err)
+		}
+	})
+}
