@@ -1,6 +1,9 @@
 package agenda
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Privacy levels of an appointment. "full" lets superiors in a hierarchical
 // group see the details; "freebusy" shows the slot as busy to everyone who
@@ -27,11 +30,22 @@ const (
 	RoleDeclined = "declined"
 )
 
+// blockingRoles is the one place the rule "which participations occupy a
+// user's time" is written: the organiser's own appointment, one imposed by
+// a superior, and an accepted invitation. A pending or declined invitation
+// leaves the time free.
+var blockingRoles = [...]string{RoleOwner, RoleAuto, RoleAccepted}
+
+// BlockingRoles returns the participation statuses that occupy a user's
+// time (a fresh slice each call, so no caller can change the rule). The
+// read model's SQL filters take their parameters from it, and a table test
+// in readmodel proves the SQL and Blocks agree on every status.
+func BlockingRoles() []string { return slices.Clone(blockingRoles[:]) }
+
 // Blocks reports whether a participation with this status occupies the
-// user's time, so that another appointment may not overlap it.
-func Blocks(role string) bool {
-	return role == RoleOwner || role == RoleAuto || role == RoleAccepted
-}
+// user's time, so that another appointment may not overlap it: whether role
+// is one of BlockingRoles.
+func Blocks(role string) bool { return slices.Contains(blockingRoles[:], role) }
 
 // MaxAppointmentDuration bounds one appointment. Longer spans are refused as
 // invalid; the bound also lets agenda queries use a plain index range.

@@ -79,46 +79,14 @@ type GroupInvitation struct {
 	GroupVersion int64 `json:"-"`
 }
 
-// Outranks reports whether a member of rank a is strictly senior to one of
-// rank b in this group: never in a flat group.
-func (g Group) Outranks(a, b int) bool { return g.Hierarchical && a > b }
-
-// EntryView is what decides whether a viewer of a group agenda sees the
-// details of one entry in a member's agenda.
-type EntryView struct {
-	// Hierarchical is the kind of the group whose agenda is viewed.
-	Hierarchical bool
-	// GroupID is the group whose agenda is viewed.
-	GroupID string
-	// ViewerRank and MemberRank are the ranks in that group of the viewer
-	// and of the member whose agenda holds the entry.
-	ViewerRank, MemberRank int
-	// Own is true when the entry is in the viewer's own agenda.
-	Own bool
-	// TakesPart is true when the viewer takes part in the appointment too
-	// (it is in their own agenda as well).
-	TakesPart bool
-	// Privacy is the appointment's privacy.
-	Privacy string
-	// EntryGroupID is the appointment's group; "" for a personal one.
-	EntryGroupID string
-}
-
-// SeesDetails is the visibility rule of group agendas: a viewer sees an
-// entry's details if it is their own or they take part in it, or if, in a
-// hierarchical group, they rank above the member, the entry's privacy is
-// full, and it is the member's personal appointment or one of this same
-// group. Everything else shows only as busy time, so no group reveals what
-// its members do in other groups. readmodel.GroupAgenda repeats the rule in
-// SQL (so hidden titles never leave the database); a table test proves the
-// two agree.
-func SeesDetails(v EntryView) bool {
-	if v.Own || v.TakesPart {
-		return true
-	}
-	return v.Hierarchical && v.ViewerRank > v.MemberRank && v.Privacy == PrivacyFull &&
-		(v.EntryGroupID == "" || v.EntryGroupID == v.GroupID)
-}
+// CanManage is the rank rule: it reports whether the member reading g (of
+// rank g.MyRank) stands above a member of the given rank. Only in a
+// hierarchical group, and only over strictly lower ranks: equals and flat
+// groups manage no one by rank. Standing above is what lets a member impose
+// appointments on another, give ranks, re-rank or remove them, and see the
+// details of their full-privacy entries (SeesDetails). readmodel.GroupAgenda
+// repeats the rule in SQL; readmodel's visibility test proves they agree.
+func (g Group) CanManage(rank int) bool { return g.Hierarchical && g.MyRank > rank }
 
 // MemberAgenda is one member's entries in a group agenda view.
 type MemberAgenda struct {

@@ -57,7 +57,7 @@ func (h *Handlers) CreateGroupAppointment(ctx context.Context, cmd CreateGroupAp
 			switch {
 			case m.UserID == cmd.ActorID:
 				role = agenda.RoleOwner
-			case g.Outranks(g.MyRank, m.Rank):
+			case g.CanManage(m.Rank):
 				role = agenda.RoleAuto
 			}
 			s, err := h.Read.Schedule(ctx, m.UserID, f.Start, f.End, "")

@@ -30,8 +30,9 @@ func member(g agenda.Group, userID string) (agenda.Member, bool) {
 }
 
 // checkRank checks a rank the actor wants to give in g: a hierarchical group
-// takes ranks in [MinRank, MaxRank) strictly below the actor's own; a flat
-// one has no ranks.
+// takes ranks in [MinRank, MaxRank) that the actor would manage
+// (agenda.Group.CanManage: strictly below their own); a flat one has no
+// ranks.
 func checkRank(g agenda.Group, rank int) error {
 	if !g.Hierarchical {
 		if rank != 0 {
@@ -42,7 +43,7 @@ func checkRank(g agenda.Group, rank int) error {
 	if rank < agenda.MinRank || rank >= agenda.MaxRank {
 		return invalid("rank", "rank must be between %d and %d", agenda.MinRank, agenda.MaxRank-1)
 	}
-	if rank >= g.MyRank {
+	if !g.CanManage(rank) {
 		return agenda.Errorf(agenda.EFORBIDDEN, "you may only give ranks below your own (%d)", g.MyRank).
 			WithDetails(map[string]any{"field": "rank", "your_rank": g.MyRank})
 	}
@@ -139,7 +140,7 @@ func (h *Handlers) ChangeRank(ctx context.Context, cmd ChangeRank) (Result, erro
 		if !g.Hierarchical {
 			return nil, invalid("rank", "members of a flat group have no rank")
 		}
-		if m.Rank >= g.MyRank {
+		if !g.CanManage(m.Rank) {
 			return nil, agenda.Errorf(agenda.EFORBIDDEN, "you may only re-rank members below your own rank (%d)", g.MyRank)
 		}
 		if err := checkRank(g, cmd.Rank); err != nil {
@@ -165,9 +166,10 @@ type RemoveMember struct {
 
 // RemoveMember removes a member, or withdraws an invitation. A member may
 // always leave; the last one to leave deletes the group. Removing someone
-// else takes, in a hierarchical group, a rank strictly above theirs, and in
-// a flat group being its creator: EFORBIDDEN otherwise. ENOTFOUND if the
-// caller or the member is not in the group.
+// else takes, in a hierarchical group, managing them (agenda.Group.CanManage:
+// a rank strictly above theirs), and in a flat group being its creator:
+// EFORBIDDEN otherwise. ENOTFOUND if the caller or the member is not in the
+// group.
 //
 // Leaving ends the member's part in the group's appointments that have not
 // ended, in the same batch: imposed and accepted ones leave their agenda,
@@ -183,7 +185,7 @@ func (h *Handlers) RemoveMember(ctx context.Context, cmd RemoveMember) (Result, 
 		leaving := cmd.UserID == cmd.ActorID
 		switch {
 		case leaving:
-		case g.Hierarchical && m.Rank >= g.MyRank:
+		case g.Hierarchical && !g.CanManage(m.Rank):
 			return nil, agenda.Errorf(agenda.EFORBIDDEN, "you may only remove members below your own rank (%d)", g.MyRank)
 		case !g.Hierarchical && g.CreatorID != cmd.ActorID:
 			return nil, agenda.Errorf(agenda.EFORBIDDEN, "in a flat group only the creator removes others")

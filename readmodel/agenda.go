@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/agendahq/agenda"
@@ -47,22 +48,49 @@ func (db *DB) Agenda(ctx context.Context, userID string, from, to time.Time) ([]
 	return out, rows.Err()
 }
 
-// Schedule returns the version of userID's agenda stream and the entries
-// that block [start, end), other than appointment exclude.
-func (db *DB) Schedule(ctx context.Context, userID string, start, end time.Time, exclude string) (agenda.Schedule, error) {
-	// One statement, so the version and the conflicts come from the same
-	// snapshot without the cost of an explicit transaction: the first row
-	// (kind 0) carries the version, the others (kind 1) the conflicts.
-	rows, err := db.query(ctx, `
+// blockingRolesFrom returns the SQL list "?first, ?first+1, ..." of
+// numbered parameters that hold agenda.BlockingRoles (blockingRoleArgs
+// gives their values). The filters that pick the entries blocking a user's
+// time take the set from the Go rule rather than repeat it; the parameters
+// come last in each statement so that the list may grow.
+// TestBlockingRolesAgreeWithSQL proves the SQL and agenda.Blocks agree on
+// every status.
+func blockingRolesFrom(first int) string {
+	ps := make([]string, len(agenda.BlockingRoles()))
+	for i := range ps {
+		ps[i] = fmt.Sprintf("?%d", first+i)
+	}
+	return strings.Join(ps, ", ")
+}
+
+// blockingRoleArgs returns the values of blockingRolesFrom's parameters.
+func blockingRoleArgs() []any {
+	var out []any
+	for _, r := range agenda.BlockingRoles() {
+		out = append(out, r)
+	}
+	return out
+}
+
+// scheduleQuery reads a user's schedule: ?1 user, ?3 end, ?4 start,
+// ?5 excluded appointment, ?6... the blocking roles. One statement, so the
+// version and the conflicts come from the same snapshot without the cost of
+// an explicit transaction: the first row (kind 0) carries the version, the
+// others (kind 1) the conflicts.
+var scheduleQuery = `
 		SELECT 0 AS kind, '', '', COALESCE((SELECT version FROM agenda_streams WHERE user_id = ?1), 0), 0
 		UNION ALL
 		SELECT 1, e.appointment_id, COALESCE(a.title, ''), e.start_ns, e.end_ns
 		FROM agenda_entries e LEFT JOIN appointments a ON a.id = e.appointment_id
-		WHERE e.user_id = ?1 AND e.start_ns > ?4 - `+lookBack+` AND e.start_ns < ?3 AND e.end_ns > ?4
-		AND e.role IN (?5, ?6, ?7) AND e.appointment_id <> ?8
-		ORDER BY 1, 4`,
-		userID, nil, end.UnixNano(), start.UnixNano(),
-		agenda.RoleOwner, agenda.RoleAuto, agenda.RoleAccepted, exclude)
+		WHERE e.user_id = ?1 AND e.start_ns > ?4 - ` + lookBack + ` AND e.start_ns < ?3 AND e.end_ns > ?4
+		AND e.appointment_id <> ?5 AND e.role IN (` + blockingRolesFrom(6) + `)
+		ORDER BY 1, 4`
+
+// Schedule returns the version of userID's agenda stream and the entries
+// that block [start, end), other than appointment exclude.
+func (db *DB) Schedule(ctx context.Context, userID string, start, end time.Time, exclude string) (agenda.Schedule, error) {
+	rows, err := db.query(ctx, scheduleQuery,
+		append([]any{userID, nil, end.UnixNano(), start.UnixNano(), exclude}, blockingRoleArgs()...)...)
 	if err != nil {
 		return agenda.Schedule{}, fmt.Errorf("read schedule of %s: %w", userID, err)
 	}

@@ -138,28 +138,9 @@ func (db *DB) GroupAgenda(ctx context.Context, groupID, viewerID string, from, t
 		return nil, err
 	}
 
-	// Every member's blocking entries; the privacy of an entry is looked up
-	// only where it decides (a member ranked below the viewer).
-	rows, err = tx.Query(`WITH viewer AS (SELECT rank FROM group_members WHERE group_id = ?1 AND user_id = ?2
-			AND status = ?9)
-		SELECT m.user_id, COALESCE(u.username, ''), e.appointment_id, e.start_ns, e.end_ns, e.role,
-		CASE WHEN e.appointment_id IS NULL THEN 0
-			WHEN m.user_id = ?2 THEN 1
-			WHEN g.hierarchical AND v.rank > m.rank THEN
-				COALESCE((SELECT a.privacy = ?8 AND (a.group_id = '' OR a.group_id = g.id)
-					FROM appointments a WHERE a.id = e.appointment_id), 0)
-			ELSE 0 END
-		FROM groups g
-		JOIN viewer v
-		JOIN group_members m ON m.group_id = g.id AND m.status = ?9
-		LEFT JOIN users u ON u.id = m.user_id
-		LEFT JOIN agenda_entries e ON e.user_id = m.user_id AND e.role IN (?5, ?6, ?7)
-			AND e.start_ns > ?3 - `+lookBackOf("m.user_id")+`
-			AND e.start_ns < ?4 AND e.end_ns > ?3
-		WHERE g.id = ?1
-		ORDER BY m.rank DESC, u.username, m.user_id, e.start_ns, e.appointment_id`,
-		groupID, viewerID, from.UnixNano(), to.UnixNano(), agenda.RoleOwner, agenda.RoleAuto, agenda.RoleAccepted,
-		agenda.PrivacyFull, agenda.MemberActive)
+	// Every member's blocking entries, and whether the viewer sees each.
+	rows, err = tx.Query(groupAgendaQuery, append([]any{groupID, viewerID, from.UnixNano(), to.UnixNano(),
+		agenda.PrivacyFull, agenda.MemberActive}, blockingRoleArgs()...)...)
 	if err != nil {
 		return nil, fmt.Errorf("read agenda of group %s: %w", groupID, err)
 	}
@@ -212,6 +193,34 @@ func (db *DB) GroupAgenda(ctx context.Context, groupID, viewerID string, from, t
 	return out, nil
 }
 
+// groupAgendaQuery reads every active member's blocking entries in
+// [?3, ?4) for viewer ?2 of group ?1, with whether the viewer sees each
+// one's details: agenda.SeesDetails in SQL, where the rank rule
+// (agenda.Group.CanManage) reads "g.hierarchical AND v.rank > m.rank", ?5 is
+// the privacy that shows details to a superior, ?6 the active membership
+// status and ?7... the blocking roles. The privacy of an entry is looked up
+// only where it decides (a member ranked below the viewer).
+// TestGroupAgendaAgreesWithSeesDetails and TestGroupAgendaAgreesWithCanManage
+// prove the SQL and the Go rules agree.
+var groupAgendaQuery = `WITH viewer AS (SELECT rank FROM group_members WHERE group_id = ?1 AND user_id = ?2
+			AND status = ?6)
+		SELECT m.user_id, COALESCE(u.username, ''), e.appointment_id, e.start_ns, e.end_ns, e.role,
+		CASE WHEN e.appointment_id IS NULL THEN 0
+			WHEN m.user_id = ?2 THEN 1
+			WHEN g.hierarchical AND v.rank > m.rank THEN
+				COALESCE((SELECT a.privacy = ?5 AND (a.group_id = '' OR a.group_id = g.id)
+					FROM appointments a WHERE a.id = e.appointment_id), 0)
+			ELSE 0 END
+		FROM groups g
+		JOIN viewer v
+		JOIN group_members m ON m.group_id = g.id AND m.status = ?6
+		LEFT JOIN users u ON u.id = m.user_id
+		LEFT JOIN agenda_entries e ON e.user_id = m.user_id AND e.role IN (` + blockingRolesFrom(7) + `)
+			AND e.start_ns > ?3 - ` + lookBackOf("m.user_id") + `
+			AND e.start_ns < ?4 AND e.end_ns > ?3
+		WHERE g.id = ?1
+		ORDER BY m.rank DESC, u.username, m.user_id, e.start_ns, e.appointment_id`
+
 // lookBackOf is lookBack for the user in column or parameter col.
 func lookBackOf(col string) string {
 	return `COALESCE((SELECT max_duration_ns FROM agenda_streams s WHERE s.user_id = ` + col + `), 0)`
@@ -251,20 +260,25 @@ func appointmentDetails(tx *sql.Tx, ids []string) (map[string]agenda.AgendaEntry
 	return out, nil
 }
 
+// groupBusyQuery reads the blocking entries in [?3, ?4) of every active
+// member of group ?1, each row with the rank of viewer ?2 (NULL if they
+// are not an active member); ?5 is the active membership status and ?6...
+// the blocking roles.
+var groupBusyQuery = `SELECT
+		(SELECT rank FROM group_members WHERE group_id = ?1 AND user_id = ?2 AND status = ?5),
+		COALESCE(e.start_ns, 0), COALESCE(e.end_ns, 0)
+		FROM group_members m
+		LEFT JOIN agenda_entries e ON e.user_id = m.user_id AND e.role IN (` + blockingRolesFrom(6) + `)
+			AND e.start_ns > ?3 - ` + lookBackOf("m.user_id") + `
+			AND e.start_ns < ?4 AND e.end_ns > ?3
+		WHERE m.group_id = ?1 AND m.status = ?5`
+
 // GroupBusy returns the busy intervals of every active member of a group
 // that overlap [from, to), unordered. ENOTFOUND if viewerID is not an
 // active member.
 func (db *DB) GroupBusy(ctx context.Context, groupID, viewerID string, from, to time.Time) ([]agenda.Interval, error) {
-	rows, err := db.query(ctx, `SELECT
-		(SELECT rank FROM group_members WHERE group_id = ?1 AND user_id = ?2 AND status = ?8),
-		COALESCE(e.start_ns, 0), COALESCE(e.end_ns, 0)
-		FROM group_members m
-		LEFT JOIN agenda_entries e ON e.user_id = m.user_id AND e.role IN (?5, ?6, ?7)
-			AND e.start_ns > ?3 - COALESCE((SELECT max_duration_ns FROM agenda_streams s WHERE s.user_id = m.user_id), 0)
-			AND e.start_ns < ?4 AND e.end_ns > ?3
-		WHERE m.group_id = ?1 AND m.status = ?8`,
-		groupID, viewerID, from.UnixNano(), to.UnixNano(), agenda.RoleOwner, agenda.RoleAuto, agenda.RoleAccepted,
-		agenda.MemberActive)
+	rows, err := db.query(ctx, groupBusyQuery, append([]any{groupID, viewerID, from.UnixNano(), to.UnixNano(),
+		agenda.MemberActive}, blockingRoleArgs()...)...)
 	if err != nil {
 		return nil, fmt.Errorf("read busy time of group %s: %w", groupID, err)
 	}

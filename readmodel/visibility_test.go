@@ -3,6 +3,7 @@ package readmodel_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -159,5 +160,160 @@ func TestGroupAgendaAgreesWithSeesDetails(t *testing.T) {
 	other := agenda.EntryView{Hierarchical: true, GroupID: "g", ViewerRank: 500, MemberRank: 10, Privacy: agenda.PrivacyFull, EntryGroupID: "x"}
 	if agenda.SeesDetails(other) {
 		t.Fatal("a superior sees another group's appointment")
+	}
+}
+
+// allRoles is every participation status an agenda entry can hold.
+var allRoles = []string{agenda.RoleOwner, agenda.RoleAuto, agenda.RolePending, agenda.RoleAccepted, agenda.RoleDeclined}
+
+// TestBlockingRolesAgreeWithSQL proves that the statements which pick the
+// entries blocking a user's time (Schedule, GroupAgenda, GroupBusy) and the
+// Go rule agenda.Blocks agree on every participation status: the member
+// holds one entry per status, each in an hour of its own, and each
+// statement must return exactly those the rule says block.
+func TestBlockingRolesAgreeWithSQL(t *testing.T) {
+	for _, r := range agenda.BlockingRoles() {
+		if !slices.Contains(allRoles, r) {
+			t.Fatalf("blocking role %q is not a participation status this test knows", r)
+		}
+	}
+	db, _ := mustOpenDB(t)
+	ctx := context.Background()
+	insertUsers(t, db, user("v", "viewer", "V"), user("m", "member", "M"))
+	seedGroup(t, db, readmodel.GroupRecord{ID: "g", Name: "g", CreatorID: "v", Hierarchical: true, At: at, Version: 1,
+		OriginNode: "node-a"}, seedMember{"v", 500, 2}, seedMember{"m", 10, 3})
+	day := at.Add(24 * time.Hour)
+	hour := func(role string) time.Time { return day.Add(time.Duration(slices.Index(allRoles, role)) * time.Hour) }
+	var want []string      // appointment IDs of the blocking entries
+	var wantStarts []int64 // and their starts
+	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+		for _, role := range allRoles {
+			id := "a-" + role
+			start := hour(role)
+			if err := tx.InsertAppointment(groupAppt(id, "m", "", agenda.PrivacyFull, agenda.StatusConfirmed, start,
+				start.Add(time.Hour))); err != nil {
+				return err
+			}
+			if err := tx.AddAgendaEntry("m", id, start, start.Add(time.Hour), role, "node-a"); err != nil {
+				return err
+			}
+			if agenda.Blocks(role) {
+				want = append(want, id)
+				wantStarts = append(wantStarts, start.UnixNano())
+			}
+		}
+		return nil
+	})
+	if len(want) == 0 || len(want) == len(allRoles) {
+		t.Fatalf("%d of %d statuses block: the table does not exercise the rule", len(want), len(allRoles))
+	}
+	from, to := day.Add(-time.Hour), day.Add(time.Duration(len(allRoles)+1)*time.Hour)
+
+	t.Run("Schedule", func(t *testing.T) {
+		s, err := db.Schedule(ctx, "m", from, to, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(s.Conflicts, func(sl agenda.Slot) string { return sl.AppointmentID }); !equalStrings(got, want) {
+			t.Errorf("Schedule conflicts = %v, want %v (agenda.Blocks)", got, want)
+		}
+	})
+	t.Run("GroupAgenda", func(t *testing.T) {
+		view, err := db.GroupAgenda(ctx, "g", "v", from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, m := range view {
+			if m.UserID != "m" {
+				continue
+			}
+			for _, e := range m.Entries {
+				if e.AgendaEntry == nil {
+					t.Fatalf("entry at %s is masked; the superior should see a personal full one", e.Start)
+				}
+				got = append(got, e.AppointmentID)
+			}
+		}
+		if !equalStrings(got, want) {
+			t.Errorf("GroupAgenda entries of the member = %v, want %v (agenda.Blocks)", got, want)
+		}
+	})
+	t.Run("GroupBusy", func(t *testing.T) {
+		busy, err := db.GroupBusy(ctx, "g", "v", from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		for _, iv := range busy {
+			got = append(got, iv.Start.UnixNano())
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, wantStarts) {
+			t.Errorf("GroupBusy starts = %v, want %v (agenda.Blocks)", got, wantStarts)
+		}
+	})
+}
+
+// TestGroupAgendaAgreesWithCanManage proves that the rank rule GroupAgenda
+// evaluates in SQL and agenda.Group.CanManage agree on every pair of ranks
+// that matters (the bounds, equals, neighbours) in both kinds of group: the
+// member's personal full-privacy entry is detailed exactly when the viewer
+// manages the member. Flat groups are stored with ranks too, to prove that
+// the kind alone rules them out.
+func TestGroupAgendaAgreesWithCanManage(t *testing.T) {
+	db, _ := mustOpenDB(t)
+	ctx := context.Background()
+	insertUsers(t, db, user("v", "viewer", "V"), user("m", "member", "M"))
+	ranks := []int{agenda.MinRank, agenda.MinRank + 1, 10, agenda.MaxRank - 1, agenda.MaxRank}
+	type rankCase struct {
+		group  string
+		g      agenda.Group
+		member int
+	}
+	var cases []rankCase
+	for _, hier := range []bool{false, true} {
+		for _, vr := range ranks {
+			for _, mr := range ranks {
+				id := fmt.Sprintf("g%02d", len(cases))
+				cases = append(cases, rankCase{id, agenda.Group{Hierarchical: hier, MyRank: vr}, mr})
+				seedGroup(t, db, readmodel.GroupRecord{ID: id, Name: id, CreatorID: "v", Hierarchical: hier, At: at,
+					Version: 1, OriginNode: "node-a"}, seedMember{"v", vr, 2}, seedMember{"m", mr, 3})
+			}
+		}
+	}
+	start := at.Add(9 * time.Hour)
+	bookGroup(t, db, groupBooking{rec: groupAppt("personal", "m", "", agenda.PrivacyFull, agenda.StatusConfirmed,
+		start, start.Add(time.Hour)), roles: map[string]string{"m": agenda.RoleOwner}})
+
+	managed := 0
+	for _, c := range cases {
+		name := fmt.Sprintf("hierarchical=%v/viewer %d/member %d", c.g.Hierarchical, c.g.MyRank, c.member)
+		t.Run(name, func(t *testing.T) {
+			view, err := db.GroupAgenda(ctx, c.group, "v", start.Add(-time.Hour), start.Add(2*time.Hour))
+			if err != nil {
+				t.Fatalf("GroupAgenda: %v", err)
+			}
+			var entries []agenda.GroupAgendaEntry
+			for _, m := range view {
+				if m.UserID == "m" {
+					entries = m.Entries
+				}
+			}
+			if len(entries) != 1 {
+				t.Fatalf("member has %d entries, want 1: %+v", len(entries), view)
+			}
+			got := entries[0].AgendaEntry != nil && !entries[0].Busy
+			want := c.g.CanManage(c.member)
+			if got != want {
+				t.Fatalf("SQL shows details = %v, agenda.Group.CanManage = %v", got, want)
+			}
+			if want {
+				managed++
+			}
+		})
+	}
+	if managed == 0 || managed == len(cases) {
+		t.Fatalf("%d of %d cases managed: the table does not exercise the rule", managed, len(cases))
 	}
 }
