@@ -336,20 +336,9 @@ func (s *Server) handleFreeSlots(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	raw := r.URL.Query().Get("duration")
-	d, perr := time.ParseDuration(raw)
-	switch {
-	case raw == "":
-		err = agenda.Errorf(agenda.EINVALID, "duration is required, such as 45m or 1h30m")
-	case perr != nil:
-		err = agenda.Errorf(agenda.EINVALID, "duration must be a duration such as 45m or 1h30m")
-	case d < time.Minute:
-		err = agenda.Errorf(agenda.EINVALID, "duration must be at least 1m")
-	case d > maxFreeSlotsDuration:
-		err = agenda.Errorf(agenda.EINVALID, "duration may be at most %s", maxFreeSlotsDuration)
-	}
+	d, err := parseSlotDuration(r.URL.Query().Get("duration"))
 	if err != nil {
-		s.Error(w, r, err.(*agenda.Error).WithDetails(map[string]any{"field": "duration"}))
+		s.Error(w, r, err)
 		return
 	}
 	busy, err := s.Queries.GroupBusy(r.Context(), chi.URLParam(r, "id"), userID(r), from, to)
@@ -358,4 +347,23 @@ func (s *Server) handleFreeSlots(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, agenda.FreeSlots(busy, from, to, d))
+}
+
+// parseSlotDuration reads the duration asked of a free slot. Each refusal
+// is built as the invalid error it is, naming the field, so nothing has to
+// assert an error's type afterwards (which a wrapped error would defeat).
+func parseSlotDuration(raw string) (time.Duration, error) {
+	field := map[string]any{"field": "duration"}
+	d, err := time.ParseDuration(raw)
+	switch {
+	case raw == "":
+		return 0, agenda.Errorf(agenda.EINVALID, "duration is required, such as 45m or 1h30m").WithDetails(field)
+	case err != nil:
+		return 0, agenda.Errorf(agenda.EINVALID, "duration must be a duration such as 45m or 1h30m").WithDetails(field)
+	case d < time.Minute:
+		return 0, agenda.Errorf(agenda.EINVALID, "duration must be at least 1m").WithDetails(field)
+	case d > maxFreeSlotsDuration:
+		return 0, agenda.Errorf(agenda.EINVALID, "duration may be at most %s", maxFreeSlotsDuration).WithDetails(field)
+	}
+	return d, nil
 }
