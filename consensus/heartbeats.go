@@ -1,0 +1,82 @@
+package consensus
+
+// This file holds the leader's view of followers it cannot reach, from
+// raft's heartbeat observations.
+
+import (
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// heartbeats tracks, on the leader, the followers it cannot reach: raft
+// reports every failed heartbeat with the time of the last successful one.
+type heartbeats struct {
+	mu      sync.Mutex
+	failing map[string]time.Time // peer ID → last contact
+}
+
+func (h *heartbeats) observe(o raft.Observation) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch d := o.Data.(type) {
+	case raft.FailedHeartbeatObservation:
+		h.failing[string(d.PeerID)] = d.LastContact
+	case raft.ResumedHeartbeatObservation:
+		delete(h.failing, string(d.PeerID))
+	case raft.LeaderObservation:
+		// A new leader starts its own replication, with fresh contact times.
+		clear(h.failing)
+	case raft.PeerObservation:
+		if d.Removed {
+			delete(h.failing, string(d.Peer.ID))
+		}
+	}
+}
+
+// Unreachable returns, on the leader, the followers whose heartbeats are
+// failing, with the time each was last reached. Empty on a follower.
+func (n *Node) Unreachable() map[string]time.Time {
+	out := map[string]time.Time{}
+	if !n.IsLeader() {
+		return out
+	}
+	n.hb.mu.Lock()
+	defer n.hb.mu.Unlock()
+	for id, t := range n.hb.failing {
+		out[id] = t
+	}
+	return out
+}
+
+func (n *Node) startObserver() {
+	n.hb.failing = map[string]time.Time{}
+	ch := make(chan raft.Observation, 64)
+	n.observer = raft.NewObserver(ch, false, func(o *raft.Observation) bool {
+		switch o.Data.(type) {
+		case raft.FailedHeartbeatObservation, raft.ResumedHeartbeatObservation, raft.LeaderObservation, raft.PeerObservation:
+			return true
+		}
+		return false
+	})
+	n.raft.RegisterObserver(n.observer)
+	n.obsDone = make(chan struct{})
+	go func() {
+		defer close(n.obsDone)
+		for o := range ch {
+			n.hb.observe(o)
+		}
+	}()
+	n.obsCh = ch
+}
+
+func (n *Node) stopObserver() {
+	if n.observer == nil {
+		return
+	}
+	n.raft.DeregisterObserver(n.observer)
+	close(n.obsCh)
+	<-n.obsDone
+	n.observer = nil
+}
