@@ -1,0 +1,154 @@
+package consensus_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/agendahq/agenda/events"
+)
+
+func TestSnapshotCompactAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	raftDir := filepath.Join(dir, "raft")
+	cfg := nodeConfig(raftDir)
+	cfg.SnapshotThreshold = 64
+	cfg.TrailingLogs = 16
+	cfg.SnapshotInterval = 100 * time.Millisecond
+	store := mustOpenStoreAt(t, filepath.Join(dir, "events.db"))
+	n := startNode(t, cfg, store)
+
+	// 8 writers, 30 batches each: enough entries for the threshold to
+	// trigger snapshots while proposals go on.
+	const writers, each = 8, 30
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	batches := make([][]events.Batch, writers)
+	for w := range writers {
+		for i := range each {
+			batches[w] = append(batches[w], streamBatch(t, fmt.Sprintf("w%d", w), int64(2*i), 2))
+		}
+	}
+	for w := range writers {
+		wg.Go(func() {
+			for _, b := range batches[w] {
+				if _, err := propose(n, b); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("Propose: %v", err)
+	}
+	if err := n.Snapshot(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+		t.Fatalf("Snapshot: %v", err)
+	}
+	want := mustReadAll(t, store)
+	if len(want) != writers*each*2 {
+		t.Fatalf("store holds %d events, want %d", len(want), writers*each*2)
+	}
+	wantApplied := mustApplied(t, store)
+
+	snaps, err := raft.NewFileSnapshotStore(raftDir, 2, io.Discard)
+	if err != nil {
+		t.Fatalf("NewFileSnapshotStore: %v", err)
+	}
+	list, err := snaps.List()
+	if err != nil || len(list) == 0 {
+		t.Fatalf("snapshots: got %d (%v), want at least one", len(list), err)
+	}
+	latest := list[0]
+	if latest.Index < wantApplied {
+		t.Fatalf("latest snapshot at index %d, want at least the store's applied %d", latest.Index, wantApplied)
+	}
+
+	// The log was compacted behind the snapshot.
+	if err := n.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	logs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")})
+	if err != nil {
+		t.Fatalf("open raft log: %v", err)
+	}
+	first, err := logs.FirstIndex()
+	logs.Close()
+	if err != nil || first <= 1 {
+		t.Fatalf("first log index: got %d (%v), want the log compacted past 1", first, err)
+	}
+	t.Logf("%d snapshots kept, latest at index %d; log starts at %d", len(list), latest.Index, first)
+
+	// Restart: the compacted log is not replayed onto the store, and
+	// nothing is applied twice.
+	n = startNode(t, cfg, store)
+	requireSameEvents(t, mustReadAll(t, store), want)
+	extra := streamBatch(t, "after-restart", 0, 1)
+	if c := mustPropose(t, n, extra); c.FirstPosition != int64(len(want)+1) {
+		t.Fatalf("batch after restart: got %+v, want first position %d", c, len(want)+1)
+	}
+
+	// The snapshot files alone rebuild an identical store.
+	_, rc, err := snaps.Open(latest.ID)
+	if err != nil {
+		t.Fatalf("open snapshot %s: %v", latest.ID, err)
+	}
+	defer rc.Close()
+	fresh := mustOpenStoreAt(t, filepath.Join(t.TempDir(), "fresh.db"))
+	if err := fresh.Restore(context.Background(), rc); err != nil {
+		t.Fatalf("Restore from %s: %v", latest.ID, err)
+	}
+	requireSameEvents(t, mustReadAll(t, fresh), want)
+	if got := mustApplied(t, fresh); got != wantApplied {
+		t.Fatalf("restored applied index: got %d, want %d", got, wantApplied)
+	}
+}
+
+func TestSnapshotFilesRestoreIntoFreshNode(t *testing.T) {
+	// A second node dir seeded only with the first node's snapshot (as a
+	// follower receiving InstallSnapshot) ends with the same events.
+	n := mustStartNode(t)
+	var batches []events.Batch
+	for i := range 20 {
+		b := streamBatch(t, fmt.Sprintf("s%d", i%4), int64(i/4), 1)
+		mustPropose(t, n, b)
+		batches = append(batches, b)
+	}
+	if err := n.Snapshot(); err != nil {
+		t.Fatalf("Snapshot: %v", err)
+	}
+	snaps, err := raft.NewFileSnapshotStore(n.cfg.Dir, 2, io.Discard)
+	if err != nil {
+		t.Fatalf("NewFileSnapshotStore: %v", err)
+	}
+	list, err := snaps.List()
+	if err != nil || len(list) != 1 {
+		t.Fatalf("snapshots: got %d (%v), want 1", len(list), err)
+	}
+
+	// Restore twice: the second time is a no-op.
+	fresh := mustOpenStoreAt(t, filepath.Join(t.TempDir(), "fresh.db"))
+	for range 2 {
+		_, rc, err := snaps.Open(list[0].ID)
+		if err != nil {
+			t.Fatalf("open snapshot: %v", err)
+		}
+		err = fresh.Restore(context.Background(), rc)
+		rc.Close()
+		if err != nil {
+			t.Fatalf("Restore: %v", err)
+		}
+	}
+	requireSameEvents(t, mustReadAll(t, fresh), mustReadAll(t, n.store))
+	requireLog(t, fresh, batches)
+}
