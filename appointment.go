@@ -59,7 +59,7 @@ type Slot struct {
 }
 
 // Schedule is what a command needs to book a user's time: the version of
-// the user's agenda stream and the blocking entries that overlap the
+// the user's schedule stream and the blocking entries that overlap the
 // requested interval, read in one transaction so they agree.
 type Schedule struct {
 	Version   int64

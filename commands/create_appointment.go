@@ -92,7 +92,7 @@ func scheduleConflict(viewerID string, clashes ...clash) error {
 // CreateAppointment creates a personal appointment. EINVALID for bad fields,
 // ESCHEDULECONFLICT if it overlaps the owner's confirmed, imposed or accepted
 // appointments. Two concurrent overlapping creations cannot both succeed:
-// each expects the owner's agenda stream at the version it checked.
+// each expects the owner's schedule stream at the version it checked.
 func (h *Handlers) CreateAppointment(ctx context.Context, cmd CreateAppointment) (Result, error) {
 	f := appointmentFields{Title: cmd.Title, Description: cmd.Description, Location: cmd.Location,
 		Start: cmd.Start, End: cmd.End, Privacy: cmd.Privacy}
@@ -116,12 +116,12 @@ func (h *Handlers) CreateAppointment(ctx context.Context, cmd CreateAppointment)
 		}
 		b := h.newBatch(ctx, cmd.OwnerID)
 		b.expect(events.AppointmentStream(id), 0)
-		b.expect(events.AgendaStream(cmd.OwnerID), s.Version)
+		b.expect(events.ScheduleStream(cmd.OwnerID), s.Version)
 		b.add(events.AppointmentStream(id), events.AppointmentCreated{
 			AppointmentID: id, OwnerID: cmd.OwnerID, Title: f.Title, Description: f.Description,
 			Location: f.Location, Start: f.Start, End: f.End, Privacy: f.Privacy, Status: agenda.StatusConfirmed,
 		})
-		b.add(events.AgendaStream(cmd.OwnerID), events.AgendaEntryAdded{
+		b.add(events.ScheduleStream(cmd.OwnerID), events.AgendaEntryAdded{
 			UserID: cmd.OwnerID, AppointmentID: id, Start: f.Start, End: f.End, Role: agenda.RoleOwner,
 		})
 		b.answerAppointment(agenda.Appointment{}, id, cmd.OwnerID, map[string]string{owner.ID: owner.Username})

@@ -141,7 +141,7 @@ func (r *fakeRead) Schedule(ctx context.Context, userID string, start, end time.
 	return out, nil
 }
 
-func (r *fakeRead) AgendaVersion(ctx context.Context, userID string) (int64, error) {
+func (r *fakeRead) ScheduleVersion(ctx context.Context, userID string) (int64, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err != nil {

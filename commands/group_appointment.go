@@ -30,7 +30,7 @@ type CreateGroupAppointment struct {
 // The organiser's and every imposed member's agendas must be free
 // (ESCHEDULECONFLICT, listing every clash as the organiser may see it). The
 // appointment, its participants and every agenda entry commit in one batch
-// that expects the group stream and every participant's agenda stream at the
+// that expects the group stream and every participant's schedule stream at the
 // versions read, so no membership change or concurrent booking can slip in
 // between the check and the commit. ENOTFOUND for non-members, EINVALID.
 func (h *Handlers) CreateGroupAppointment(ctx context.Context, cmd CreateGroupAppointment) (Result, error) {
@@ -91,8 +91,8 @@ func (h *Handlers) CreateGroupAppointment(ctx context.Context, cmd CreateGroupAp
 			}
 		}
 		for _, p := range invitees {
-			b.expect(events.AgendaStream(p.userID), p.version)
-			b.add(events.AgendaStream(p.userID), events.AgendaEntryAdded{
+			b.expect(events.ScheduleStream(p.userID), p.version)
+			b.add(events.ScheduleStream(p.userID), events.AgendaEntryAdded{
 				UserID: p.userID, AppointmentID: id, Start: f.Start, End: f.End, Role: p.role,
 			})
 		}

@@ -24,7 +24,7 @@ type ReadModel interface {
 	UserByUsername(ctx context.Context, username string) (agenda.User, error)
 	Appointment(ctx context.Context, id, viewerID string) (agenda.Appointment, error)
 	Schedule(ctx context.Context, userID string, start, end time.Time, exclude string) (agenda.Schedule, error)
-	AgendaVersion(ctx context.Context, userID string) (int64, error)
+	ScheduleVersion(ctx context.Context, userID string) (int64, error)
 	Group(ctx context.Context, id, viewerID string) (agenda.Group, error)
 	GroupInvitation(ctx context.Context, groupID, userID string) (agenda.GroupInvitation, error)
 	GroupParticipations(ctx context.Context, groupID, userID string, after time.Time) ([]agenda.Appointment, error)

@@ -45,14 +45,14 @@ func (h *Handlers) AcceptAppointment(ctx context.Context, cmd AnswerInvitation) 
 		}
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.AppointmentStream(a.ID), a.Version)
-		b.expect(events.AgendaStream(cmd.ActorID), s.Version)
+		b.expect(events.ScheduleStream(cmd.ActorID), s.Version)
 		b.add(events.AppointmentStream(a.ID), events.AppointmentAccepted{AppointmentID: a.ID, UserID: cmd.ActorID})
 		if a.MyStatus == agenda.RoleDeclined { // a declined invitation left the agenda
-			b.add(events.AgendaStream(cmd.ActorID), events.AgendaEntryAdded{
+			b.add(events.ScheduleStream(cmd.ActorID), events.AgendaEntryAdded{
 				UserID: cmd.ActorID, AppointmentID: a.ID, Start: a.Start, End: a.End, Role: agenda.RoleAccepted,
 			})
 		} else {
-			b.add(events.AgendaStream(cmd.ActorID), events.AgendaEntryRoleChanged{
+			b.add(events.ScheduleStream(cmd.ActorID), events.AgendaEntryRoleChanged{
 				UserID: cmd.ActorID, AppointmentID: a.ID, Role: agenda.RoleAccepted,
 			})
 		}
@@ -147,12 +147,12 @@ func (h *Handlers) removeEntries(ctx context.Context, b *batch, id string, ps []
 		if p.Status == agenda.RoleDeclined {
 			continue
 		}
-		v, err := h.Read.AgendaVersion(ctx, p.UserID)
+		v, err := h.Read.ScheduleVersion(ctx, p.UserID)
 		if err != nil {
 			return err
 		}
-		b.expect(events.AgendaStream(p.UserID), v)
-		b.add(events.AgendaStream(p.UserID), events.AgendaEntryRemoved{UserID: p.UserID, AppointmentID: id})
+		b.expect(events.ScheduleStream(p.UserID), v)
+		b.add(events.ScheduleStream(p.UserID), events.AgendaEntryRemoved{UserID: p.UserID, AppointmentID: id})
 	}
 	return nil
 }

@@ -80,8 +80,8 @@ func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment)
 				if agenda.Blocks(p.Status) && len(s.Conflicts) > 0 {
 					clashes = append(clashes, clash{p.UserID, s.Conflicts})
 				}
-				b.expect(events.AgendaStream(p.UserID), s.Version)
-				b.add(events.AgendaStream(p.UserID), events.AgendaEntryRescheduled{
+				b.expect(events.ScheduleStream(p.UserID), s.Version)
+				b.add(events.ScheduleStream(p.UserID), events.AgendaEntryRescheduled{
 					UserID: p.UserID, AppointmentID: a.ID, Start: f.Start, End: f.End,
 				})
 			}

@@ -2,12 +2,14 @@ package events
 
 import "time"
 
-// AgendaStream is the stream of one user's agenda: the aggregate that owns
-// the rule "no two blocking appointments of a person overlap". Every change
-// to what occupies a user's time is an event on it, so a command that checked
-// a user's agenda for overlaps expects this stream at the version it read;
-// two concurrent bookings of the same person cannot both commit.
-func AgendaStream(userID string) string { return "agenda-" + userID }
+// ScheduleStream is the stream of one user's schedule: the aggregate that
+// owns the rule "no two blocking appointments of a person overlap". Every
+// change to what occupies a user's time is an event on it (the
+// agenda.entry_* events), so a command that checked a user's schedule for
+// overlaps expects this stream at the version it read; two concurrent
+// bookings of the same person cannot both commit. The stream's persisted
+// name keeps its original prefix, "agenda-", which stored events carry.
+func ScheduleStream(userID string) string { return "agenda-" + userID }
 
 // AgendaEntryAdded puts an appointment in a user's agenda with a role
 // (owner, auto, pending, accepted).

@@ -10,7 +10,7 @@ import (
 
 func TestBatchValidate(t *testing.T) {
 	appt := events.AppointmentStream(goldenApptID)
-	agenda := events.AgendaStream(goldenUserID)
+	agenda := events.ScheduleStream(goldenUserID)
 	user := events.UserStream(goldenUserID)
 	name := events.UsernameStream(goldenUsername)
 	expect := func(stream string, version int64) events.Expectation {

@@ -174,7 +174,7 @@ func TestEnvelopeDecode(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			env := events.Envelope{
 				ID:            "evt-1",
-				Stream:        events.AgendaStream("u-1"),
+				Stream:        events.ScheduleStream("u-1"),
 				Version:       1,
 				Type:          tt.typ,
 				SchemaVersion: tt.schemaVersion,
@@ -209,7 +209,7 @@ func TestEnvelopeDecodeValue(t *testing.T) {
 		End:           time.Date(2025, 3, 20, 14, 30, 0, 0, time.UTC),
 		Role:          "accepted",
 	}
-	env, err := events.New("evt-1", events.AgendaStream(goldenInviteeID), 4, want, testMeta)
+	env, err := events.New("evt-1", events.ScheduleStream(goldenInviteeID), 4, want, testMeta)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

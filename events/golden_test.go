@@ -132,7 +132,7 @@ var goldenSamples = map[string]goldenSample{
 		},
 	},
 	"agenda.entry_added": {
-		id: "01JQ5C0A2B4C6D8E0F2G4H6J8M", stream: events.AgendaStream(goldenInviteeID), version: 12, position: 89,
+		id: "01JQ5C0A2B4C6D8E0F2G4H6J8M", stream: events.ScheduleStream(goldenInviteeID), version: 12, position: 89,
 		time: time.Date(2025, 3, 17, 8, 45, 0, 123_456_789, time.UTC), actor: goldenUserID,
 		event: events.AgendaEntryAdded{
 			UserID:        goldenInviteeID,
@@ -143,7 +143,7 @@ var goldenSamples = map[string]goldenSample{
 		},
 	},
 	"agenda.entry_rescheduled": {
-		id: "01JQ5D1B3C5D7E9F1G3H5J7K9N", stream: events.AgendaStream(goldenInviteeID), version: 13, position: 96,
+		id: "01JQ5D1B3C5D7E9F1G3H5J7K9N", stream: events.ScheduleStream(goldenInviteeID), version: 13, position: 96,
 		time: time.Date(2025, 3, 18, 10, 12, 30, 0, time.UTC), actor: goldenUserID,
 		event: events.AgendaEntryRescheduled{
 			UserID:        goldenInviteeID,
@@ -153,7 +153,7 @@ var goldenSamples = map[string]goldenSample{
 		},
 	},
 	"agenda.entry_removed": {
-		id: "01JQ5E2C4D6E8F0G2H4J6K8M0P", stream: events.AgendaStream(goldenInviteeID), version: 14, position: 105,
+		id: "01JQ5E2C4D6E8F0G2H4J6K8M0P", stream: events.ScheduleStream(goldenInviteeID), version: 14, position: 105,
 		time: time.Date(2025, 3, 19, 17, 55, 3, 0, time.UTC), actor: goldenUserID,
 		event: events.AgendaEntryRemoved{
 			UserID:        goldenInviteeID,
@@ -161,7 +161,7 @@ var goldenSamples = map[string]goldenSample{
 		},
 	},
 	"agenda.entry_role_changed": {
-		id: "01JQ6A1B2C3D4E5F6G7H8J9K0M", stream: events.AgendaStream(goldenInviteeID), version: 15, position: 131,
+		id: "01JQ6A1B2C3D4E5F6G7H8J9K0M", stream: events.ScheduleStream(goldenInviteeID), version: 15, position: 131,
 		time: time.Date(2025, 3, 22, 11, 4, 9, 0, time.UTC), actor: goldenInviteeID,
 		event: events.AgendaEntryRoleChanged{UserID: goldenInviteeID, AppointmentID: goldenApptID, Role: "accepted"},
 	},

@@ -52,7 +52,7 @@ func TestGroupInvitationFlow(t *testing.T) {
 	evs = f.do("boss",
 		write{events.GroupStream("h"), events.GroupMemberRemoved{GroupID: "h", UserID: "ivy"}},
 		write{events.AppointmentStream("m1"), events.AppointmentParticipantRemoved{AppointmentID: "m1", UserID: "ivy", Reason: events.ParticipantRemoved}},
-		write{events.AgendaStream("ivy"), events.AgendaEntryRemoved{UserID: "ivy", AppointmentID: "m1"}})
+		write{events.ScheduleStream("ivy"), events.AgendaEntryRemoved{UserID: "ivy", AppointmentID: "m1"}})
 	f.expect(evs[0], "ivy", agenda.NotifyMemberRemoved, nil)
 	f.checkNotifications("boss", "ivy", "joe", "low")
 	if _, err := f.rm.Appointment(ctx, "m1", "ivy"); agenda.ErrorCode(err) != agenda.ENOTFOUND {

@@ -146,9 +146,9 @@ func groupAppointment(id, group, owner, status string, start, end time.Time, ord
 	for _, u := range order {
 		ws = append(ws, write{events.AppointmentStream(id), events.AppointmentParticipantAdded{AppointmentID: id, UserID: u, Status: roles[u]}})
 	}
-	ws = append(ws, write{events.AgendaStream(owner), events.AgendaEntryAdded{UserID: owner, AppointmentID: id, Start: start, End: end, Role: agenda.RoleOwner}})
+	ws = append(ws, write{events.ScheduleStream(owner), events.AgendaEntryAdded{UserID: owner, AppointmentID: id, Start: start, End: end, Role: agenda.RoleOwner}})
 	for _, u := range order {
-		ws = append(ws, write{events.AgendaStream(u), events.AgendaEntryAdded{UserID: u, AppointmentID: id, Start: start, End: end, Role: roles[u]}})
+		ws = append(ws, write{events.ScheduleStream(u), events.AgendaEntryAdded{UserID: u, AppointmentID: id, Start: start, End: end, Role: roles[u]}})
 	}
 	return ws
 }
@@ -183,10 +183,10 @@ func TestHierarchicalGroupFlow(t *testing.T) {
 
 	// boss accepts, peer declines: the organiser hears of both.
 	evs = f.do("boss", write{events.AppointmentStream("g1"), events.AppointmentAccepted{AppointmentID: "g1", UserID: "boss"}},
-		write{events.AgendaStream("boss"), events.AgendaEntryRoleChanged{UserID: "boss", AppointmentID: "g1", Role: agenda.RoleAccepted}})
+		write{events.ScheduleStream("boss"), events.AgendaEntryRoleChanged{UserID: "boss", AppointmentID: "g1", Role: agenda.RoleAccepted}})
 	f.expect(evs[0], "mid", agenda.NotifyAccepted, payloadHas(t, map[string]any{"appointment_id": "g1", "user_id": "boss", "by": "boss"}))
 	evs = f.do("peer", write{events.AppointmentStream("g1"), events.AppointmentDeclined{AppointmentID: "g1", UserID: "peer"}},
-		write{events.AgendaStream("peer"), events.AgendaEntryRemoved{UserID: "peer", AppointmentID: "g1"}})
+		write{events.ScheduleStream("peer"), events.AgendaEntryRemoved{UserID: "peer", AppointmentID: "g1"}})
 	f.expect(evs[0], "mid", agenda.NotifyDeclined, payloadHas(t, map[string]any{"appointment_id": "g1", "user_id": "peer", "by": "peer"}))
 
 	// mid moves it: everyone still taking part but mid hears of it.
@@ -346,14 +346,14 @@ func TestFlatGroupFlow(t *testing.T) {
 	f.expect(evs[1], "bob", agenda.NotifyInvitation, payloadHas(t, map[string]any{"status": agenda.StatusPending, "organiser_id": "ana"}))
 	f.expect(evs[2], "cat", agenda.NotifyInvitation, nil)
 	evs = f.do("bob", write{events.AppointmentStream("fa"), events.AppointmentAccepted{AppointmentID: "fa", UserID: "bob"}},
-		write{events.AgendaStream("bob"), events.AgendaEntryRoleChanged{UserID: "bob", AppointmentID: "fa", Role: agenda.RoleAccepted}})
+		write{events.ScheduleStream("bob"), events.AgendaEntryRoleChanged{UserID: "bob", AppointmentID: "fa", Role: agenda.RoleAccepted}})
 	f.expect(evs[0], "ana", agenda.NotifyAccepted, payloadHas(t, map[string]any{"user_id": "bob"}))
 	evs = f.do("cat",
 		write{events.AppointmentStream("fa"), events.AppointmentDeclined{AppointmentID: "fa", UserID: "cat"}},
-		write{events.AgendaStream("cat"), events.AgendaEntryRemoved{UserID: "cat", AppointmentID: "fa"}},
+		write{events.ScheduleStream("cat"), events.AgendaEntryRemoved{UserID: "cat", AppointmentID: "fa"}},
 		write{events.AppointmentStream("fa"), events.AppointmentCancelled{AppointmentID: "fa", Reason: events.CancelledDeclined}},
-		write{events.AgendaStream("ana"), events.AgendaEntryRemoved{UserID: "ana", AppointmentID: "fa"}},
-		write{events.AgendaStream("bob"), events.AgendaEntryRemoved{UserID: "bob", AppointmentID: "fa"}})
+		write{events.ScheduleStream("ana"), events.AgendaEntryRemoved{UserID: "ana", AppointmentID: "fa"}},
+		write{events.ScheduleStream("bob"), events.AgendaEntryRemoved{UserID: "bob", AppointmentID: "fa"}})
 	f.expect(evs[0], "ana", agenda.NotifyDeclined, payloadHas(t, map[string]any{"user_id": "cat", "by": "cat"}))
 	cancelled := payloadHas(t, map[string]any{"status": agenda.StatusCancelled, "reason": "declined", "by": "cat"})
 	f.expect(evs[2], "ana", agenda.NotifyCancelled, cancelled)
@@ -369,10 +369,10 @@ func TestFlatGroupFlow(t *testing.T) {
 		t.Errorf("pending appointments of f = %d, want 1 (fb)", n)
 	}
 	evs = f.do("bob", write{events.AppointmentStream("fb"), events.AppointmentAccepted{AppointmentID: "fb", UserID: "bob"}},
-		write{events.AgendaStream("bob"), events.AgendaEntryRoleChanged{UserID: "bob", AppointmentID: "fb", Role: agenda.RoleAccepted}})
+		write{events.ScheduleStream("bob"), events.AgendaEntryRoleChanged{UserID: "bob", AppointmentID: "fb", Role: agenda.RoleAccepted}})
 	f.expect(evs[0], "ana", agenda.NotifyAccepted, nil)
 	evs = f.do("cat", write{events.AppointmentStream("fb"), events.AppointmentAccepted{AppointmentID: "fb", UserID: "cat"}},
-		write{events.AgendaStream("cat"), events.AgendaEntryRoleChanged{UserID: "cat", AppointmentID: "fb", Role: agenda.RoleAccepted}},
+		write{events.ScheduleStream("cat"), events.AgendaEntryRoleChanged{UserID: "cat", AppointmentID: "fb", Role: agenda.RoleAccepted}},
 		write{events.AppointmentStream("fb"), events.AppointmentConfirmed{AppointmentID: "fb"}})
 	f.expect(evs[0], "ana", agenda.NotifyAccepted, payloadHas(t, map[string]any{"user_id": "cat"}))
 	confirmed := payloadHas(t, map[string]any{"status": agenda.StatusConfirmed, "appointment_id": "fb"})
@@ -463,15 +463,15 @@ func TestDeletedGroupAppointmentIsCancelledForItsParticipants(t *testing.T) {
 	f.expect(evs[2], "dec", agenda.NotifyInvitation, nil)
 	f.expect(evs[3], "sub", agenda.NotifyImposed, nil)
 	evs = f.do("dec", write{events.AppointmentStream("g"), events.AppointmentDeclined{AppointmentID: "g", UserID: "dec"}},
-		write{events.AgendaStream("dec"), events.AgendaEntryRemoved{UserID: "dec", AppointmentID: "g"}})
+		write{events.ScheduleStream("dec"), events.AgendaEntryRemoved{UserID: "dec", AppointmentID: "g"}})
 	f.expect(evs[0], "org", agenda.NotifyDeclined, nil)
 	// The organiser deletes it: cancelled, every entry (but the declined
 	// one's, already gone) removed; the pending sup and the imposed sub hear
 	// of it, the decliner and the organiser do not.
 	evs = f.do("org", write{events.AppointmentStream("g"), events.AppointmentCancelled{AppointmentID: "g", Reason: events.CancelledDeleted}},
-		write{events.AgendaStream("org"), events.AgendaEntryRemoved{UserID: "org", AppointmentID: "g"}},
-		write{events.AgendaStream("sup"), events.AgendaEntryRemoved{UserID: "sup", AppointmentID: "g"}},
-		write{events.AgendaStream("sub"), events.AgendaEntryRemoved{UserID: "sub", AppointmentID: "g"}})
+		write{events.ScheduleStream("org"), events.AgendaEntryRemoved{UserID: "org", AppointmentID: "g"}},
+		write{events.ScheduleStream("sup"), events.AgendaEntryRemoved{UserID: "sup", AppointmentID: "g"}},
+		write{events.ScheduleStream("sub"), events.AgendaEntryRemoved{UserID: "sub", AppointmentID: "g"}})
 	cancelled := payloadHas(t, map[string]any{"status": agenda.StatusCancelled, "reason": "deleted", "by": "org", "group_id": "h"})
 	f.expect(evs[0], "sup", agenda.NotifyCancelled, cancelled)
 	f.expect(evs[0], "sub", agenda.NotifyCancelled, cancelled)

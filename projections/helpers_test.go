@@ -221,13 +221,13 @@ func createAppointment(id, owner string, start, end time.Time, others map[string
 		{events.AppointmentStream(id), events.AppointmentCreated{AppointmentID: id, OwnerID: owner,
 			Title: "Meeting " + id, Description: "about " + id, Location: "Room 1",
 			Start: start, End: end, Privacy: agenda.PrivacyFull, Status: agenda.StatusConfirmed}},
-		{events.AgendaStream(owner), events.AgendaEntryAdded{UserID: owner, AppointmentID: id,
+		{events.ScheduleStream(owner), events.AgendaEntryAdded{UserID: owner, AppointmentID: id,
 			Start: start, End: end, Role: agenda.RoleOwner}},
 	}
 	for _, u := range sortedKeys(others) {
 		ws = append(ws, write{events.AppointmentStream(id), events.AppointmentParticipantAdded{AppointmentID: id,
 			UserID: u, Status: others[u]}})
-		ws = append(ws, write{events.AgendaStream(u), events.AgendaEntryAdded{UserID: u, AppointmentID: id,
+		ws = append(ws, write{events.ScheduleStream(u), events.AgendaEntryAdded{UserID: u, AppointmentID: id,
 			Start: start, End: end, Role: others[u]}})
 	}
 	return ws
@@ -237,7 +237,7 @@ func rescheduleAppointment(id, title string, start, end time.Time, users ...stri
 	ws := []write{{events.AppointmentStream(id), events.AppointmentUpdated{AppointmentID: id, Title: title,
 		Description: "moved", Location: "Room 2", Start: start, End: end, Privacy: agenda.PrivacyFreeBusy}}}
 	for _, u := range users {
-		ws = append(ws, write{events.AgendaStream(u), events.AgendaEntryRescheduled{UserID: u, AppointmentID: id,
+		ws = append(ws, write{events.ScheduleStream(u), events.AgendaEntryRescheduled{UserID: u, AppointmentID: id,
 			Start: start, End: end}})
 	}
 	return ws
@@ -246,7 +246,7 @@ func rescheduleAppointment(id, title string, start, end time.Time, users ...stri
 func deleteAppointment(id string, users ...string) []write {
 	ws := []write{{events.AppointmentStream(id), events.AppointmentDeleted{AppointmentID: id}}}
 	for _, u := range users {
-		ws = append(ws, write{events.AgendaStream(u), events.AgendaEntryRemoved{UserID: u, AppointmentID: id}})
+		ws = append(ws, write{events.ScheduleStream(u), events.AgendaEntryRemoved{UserID: u, AppointmentID: id}})
 	}
 	return ws
 }

@@ -112,12 +112,12 @@ func TestProjectorProjectsUsersAppointmentsAndAgenda(t *testing.T) {
 
 	t.Run("agenda stream versions follow the events", func(t *testing.T) {
 		for user, want := range map[string]int64{"ana": 2, "bob": 4, "nobody": 0} {
-			got, err := rm.AgendaVersion(ctx, user)
+			got, err := rm.ScheduleVersion(ctx, user)
 			if err != nil {
-				t.Fatalf("AgendaVersion(%s): %v", user, err)
+				t.Fatalf("ScheduleVersion(%s): %v", user, err)
 			}
 			if got != want {
-				t.Errorf("AgendaVersion(%s) = %d, want %d", user, got, want)
+				t.Errorf("ScheduleVersion(%s) = %d, want %d", user, got, want)
 			}
 		}
 	})
@@ -322,7 +322,7 @@ func TestProjectorStopsOnPoisonEvent(t *testing.T) {
 
 	// Removing an entry that was never added cannot be applied.
 	began := time.Now()
-	poison := l.append("node-b", write{events.AgendaStream("ghost"), events.AgendaEntryRemoved{UserID: "ghost", AppointmentID: "nope"}})
+	poison := l.append("node-b", write{events.ScheduleStream("ghost"), events.AgendaEntryRemoved{UserID: "ghost", AppointmentID: "nope"}})
 	afterPoison := l.append("node-a", registerUser("bob", "bob", "Bob")...)
 
 	t.Run("users keeps going while agenda retries", func(t *testing.T) {

@@ -86,7 +86,7 @@ var scheduleQuery = `
 		AND e.appointment_id <> ?5 AND e.role IN (` + blockingRolesFrom(6) + `)
 		ORDER BY 1, 4`
 
-// Schedule returns the version of userID's agenda stream and the entries
+// Schedule returns the version of userID's schedule stream and the entries
 // that block [start, end), other than appointment exclude.
 func (db *DB) Schedule(ctx context.Context, userID string, start, end time.Time, exclude string) (agenda.Schedule, error) {
 	rows, err := db.query(ctx, scheduleQuery,
@@ -113,9 +113,9 @@ func (db *DB) Schedule(ctx context.Context, userID string, start, end time.Time,
 	return s, rows.Err()
 }
 
-// AgendaVersion returns the version of userID's agenda stream as far as
+// ScheduleVersion returns the version of userID's schedule stream as far as
 // the read model has seen it.
-func (db *DB) AgendaVersion(ctx context.Context, userID string) (int64, error) {
+func (db *DB) ScheduleVersion(ctx context.Context, userID string) (int64, error) {
 	var v int64
 	err := db.queryRow(ctx, "SELECT version FROM agenda_streams WHERE user_id = ?", userID).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -149,7 +149,7 @@ func (t *Tx) RemoveAgendaEntry(userID, appointmentID string) error {
 		`DELETE FROM agenda_entries WHERE user_id = ? AND appointment_id = ?`, userID, appointmentID)
 }
 
-// SetAgendaVersion records the version of a user's agenda stream (written
+// SetAgendaVersion records the version of a user's schedule stream (written
 // when the transaction commits).
 func (t *Tx) SetAgendaVersion(userID string, version int64, origin string) error {
 	v := t.agendaVersion(userID)

@@ -119,7 +119,7 @@ func seedAppointments(b *testing.B, n *Node, userID string, base time.Time, coun
 func seedAppointmentsEvery(b *testing.B, n *Node, userID string, base time.Time, count int, step time.Duration) {
 	b.Helper()
 	ctx := context.Background()
-	version, err := n.rm.AgendaVersion(ctx, userID)
+	version, err := n.rm.ScheduleVersion(ctx, userID)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func seedAppointmentsEvery(b *testing.B, n *Node, userID string, base time.Time,
 	var last int64
 	for done := 0; done < count; {
 		var batch events.Batch
-		batch.Expect = append(batch.Expect, events.Expectation{Stream: events.AgendaStream(userID), Version: version})
+		batch.Expect = append(batch.Expect, events.Expectation{Stream: events.ScheduleStream(userID), Version: version})
 		for i := 0; i < perBatch && done < count; i, done = i+1, done+1 {
 			id := uuid.NewString()
 			st := base.Add(time.Duration(done) * step)
@@ -141,7 +141,7 @@ func seedAppointmentsEvery(b *testing.B, n *Node, userID string, base time.Time,
 				b.Fatal(err)
 			}
 			version++
-			added, err := events.New(uuid.NewString(), events.AgendaStream(userID), version, events.AgendaEntryAdded{
+			added, err := events.New(uuid.NewString(), events.ScheduleStream(userID), version, events.AgendaEntryAdded{
 				UserID: userID, AppointmentID: id, Start: st, End: en, Role: agenda.RoleOwner,
 			}, meta)
 			if err != nil {
