@@ -32,9 +32,11 @@ type Participant struct {
 	Status   string `json:"status"`
 }
 
-// AgendaEntry is one appointment in a user's agenda, with that user's
-// status in it.
-type AgendaEntry struct {
+// Entry is one appointment in a user's agenda (what GET /api/agenda lists,
+// the schema AgendaEntry of the HTTP contract), with that user's status in
+// it. Callers write agenda.Entry: the package name already says whose entry
+// it is.
+type Entry struct {
 	AppointmentID string    `json:"appointment_id"`
 	GroupID       *string   `json:"group_id"`
 	Title         string    `json:"title"`

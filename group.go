@@ -96,14 +96,14 @@ type MemberAgenda struct {
 }
 
 // GroupAgendaEntry is an entry of a group agenda as the viewer may see it.
-// A masked entry has only start, end and busy=true: its AgendaEntry is nil,
+// A masked entry has only start, end and busy=true: its Entry is nil,
 // and encoding/json writes none of a nil embedded struct's fields. A
 // detailed one embeds the member's agenda entry and has busy=false.
 type GroupAgendaEntry struct {
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
 	Busy  bool      `json:"busy"`
-	*AgendaEntry
+	*Entry
 }
 
 // Interval is a half-open span of time [Start, End).

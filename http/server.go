@@ -44,7 +44,7 @@ type Queries interface {
 	UserByID(ctx context.Context, id string) (agenda.User, error)
 	SearchUsers(ctx context.Context, prefix string, limit int) ([]agenda.UserSummary, error)
 	Appointment(ctx context.Context, id, viewerID string) (agenda.Appointment, error)
-	Agenda(ctx context.Context, userID string, from, to time.Time) ([]agenda.AgendaEntry, error)
+	Agenda(ctx context.Context, userID string, from, to time.Time) ([]agenda.Entry, error)
 	Invitations(ctx context.Context, userID string) ([]agenda.Appointment, error)
 	Group(ctx context.Context, id, viewerID string) (agenda.Group, error)
 	GroupsOf(ctx context.Context, userID string) ([]agenda.Group, error)

@@ -84,7 +84,7 @@ func TestOnlineRebuildUnderWriteLoad(t *testing.T) {
 			if err == nil {
 				_, err = rm.Appointment(ctx, newest, watched)
 				if err == nil {
-					var n []agenda.AgendaEntry
+					var n []agenda.Entry
 					n, err = rm.Agenda(ctx, watched, from, to)
 					if err == nil && len(n) == 0 {
 						err = fmt.Errorf("agenda of %s read back empty", watched)

@@ -17,7 +17,7 @@ import (
 const lookBack = `COALESCE((SELECT max_duration_ns FROM agenda_streams WHERE user_id = ?1), 0)`
 
 // Agenda returns a user's entries overlapping [from, to), by start time.
-func (db *DB) Agenda(ctx context.Context, userID string, from, to time.Time) ([]agenda.AgendaEntry, error) {
+func (db *DB) Agenda(ctx context.Context, userID string, from, to time.Time) ([]agenda.Entry, error) {
 	// No entry of the user is longer than their max_duration_ns, so every
 	// entry that overlaps the window starts after from minus that: the index
 	// on (user_id, start_ns) bounds the scan on both sides.
@@ -31,9 +31,9 @@ func (db *DB) Agenda(ctx context.Context, userID string, from, to time.Time) ([]
 		return nil, fmt.Errorf("read agenda of %s: %w", userID, err)
 	}
 	defer rows.Close()
-	out := []agenda.AgendaEntry{}
+	out := []agenda.Entry{}
 	for rows.Next() {
-		var e agenda.AgendaEntry
+		var e agenda.Entry
 		var groupID string
 		var start, end int64
 		if err := rows.Scan(&e.AppointmentID, &groupID, &e.Title, &e.Description, &e.Location, &start, &end,

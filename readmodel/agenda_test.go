@@ -92,13 +92,13 @@ func TestAgendaSortingAndFields(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Agenda: %v", err)
 	}
-	gotIDs := ids(entries, func(e agenda.AgendaEntry) string { return e.AppointmentID })
+	gotIDs := ids(entries, func(e agenda.Entry) string { return e.AppointmentID })
 	wantIDs := []string{"earlier", "a-same-start", "b-same-start", "invited", "late", "grouped"}
 	if !equalStrings(gotIDs, wantIDs) {
 		t.Fatalf("agenda order = %v, want %v (by start, then appointment id)", gotIDs, wantIDs)
 	}
 
-	byID := map[string]agenda.AgendaEntry{}
+	byID := map[string]agenda.Entry{}
 	for _, e := range entries {
 		byID[e.AppointmentID] = e
 	}

@@ -146,7 +146,7 @@ func (db *DB) GroupAgenda(ctx context.Context, groupID, viewerID string, from, t
 	}
 	out := []agenda.MemberAgenda{}
 	var details []string // appointment IDs of the visible entries
-	var visible []*agenda.AgendaEntry
+	var visible []*agenda.Entry
 	for rows.Next() {
 		var userID, username string
 		var apptID, role sql.NullString
@@ -166,10 +166,10 @@ func (db *DB) GroupAgenda(ctx context.Context, groupID, viewerID string, from, t
 		entry := agenda.GroupAgendaEntry{Start: time.Unix(0, start.Int64).UTC(), End: time.Unix(0, end.Int64).UTC(), Busy: true}
 		if show || mine[apptID.String] {
 			entry.Busy = false
-			entry.AgendaEntry = &agenda.AgendaEntry{AppointmentID: apptID.String, MyStatus: role.String,
+			entry.Entry = &agenda.Entry{AppointmentID: apptID.String, MyStatus: role.String,
 				Start: entry.Start, End: entry.End}
 			details = append(details, apptID.String)
-			visible = append(visible, entry.AgendaEntry)
+			visible = append(visible, entry.Entry)
 		}
 		m.Entries = append(m.Entries, entry)
 	}
@@ -227,8 +227,8 @@ func lookBackOf(col string) string {
 }
 
 // appointmentDetails reads the descriptive fields of appointments by ID.
-func appointmentDetails(tx *sql.Tx, ids []string) (map[string]agenda.AgendaEntry, error) {
-	out := make(map[string]agenda.AgendaEntry, len(ids))
+func appointmentDetails(tx *sql.Tx, ids []string) (map[string]agenda.Entry, error) {
+	out := make(map[string]agenda.Entry, len(ids))
 	const chunk = 500
 	for lo := 0; lo < len(ids); lo += chunk {
 		part := ids[lo:min(lo+chunk, len(ids))]
@@ -243,7 +243,7 @@ func appointmentDetails(tx *sql.Tx, ids []string) (map[string]agenda.AgendaEntry
 		}
 		for rows.Next() {
 			var id, groupID string
-			var e agenda.AgendaEntry
+			var e agenda.Entry
 			if err := rows.Scan(&id, &groupID, &e.Title, &e.Description, &e.Location, &e.Privacy, &e.Status,
 				&e.Version, &e.OriginNode); err != nil {
 				rows.Close()

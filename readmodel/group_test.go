@@ -238,8 +238,8 @@ func TestGroupAgendaMasking(t *testing.T) {
 					continue
 				}
 				for i, e := range m.Entries {
-					if (e.AgendaEntry != nil && e.AppointmentID == tc.appointment) ||
-						(e.AgendaEntry == nil && e.Start.Equal(start(t, db, tc.appointment))) {
+					if (e.Entry != nil && e.AppointmentID == tc.appointment) ||
+						(e.Entry == nil && e.Start.Equal(start(t, db, tc.appointment))) {
 						entry = &m.Entries[i]
 					}
 				}
@@ -248,8 +248,8 @@ func TestGroupAgendaMasking(t *testing.T) {
 				t.Fatalf("no entry for %s in %s's agenda", tc.appointment, tc.member)
 			}
 			if !tc.wantDetails {
-				if entry.AgendaEntry != nil || !entry.Busy {
-					t.Errorf("entry = busy %v, details %+v; want masked (busy, no details)", entry.Busy, entry.AgendaEntry)
+				if entry.Entry != nil || !entry.Busy {
+					t.Errorf("entry = busy %v, details %+v; want masked (busy, no details)", entry.Busy, entry.Entry)
 				}
 				b, err := json.Marshal(entry)
 				if err != nil {
@@ -264,7 +264,7 @@ func TestGroupAgendaMasking(t *testing.T) {
 				}
 				return
 			}
-			if entry.AgendaEntry == nil || entry.Busy {
+			if entry.Entry == nil || entry.Busy {
 				t.Fatalf("entry = busy %v, no details; want details", entry.Busy)
 			}
 			b, err := json.Marshal(entry)
@@ -279,7 +279,7 @@ func TestGroupAgendaMasking(t *testing.T) {
 				fields["my_status"] != tc.wantMyStatus || fields["start"] == nil || fields["end"] == nil {
 				t.Errorf("detailed entry JSON = %s, want busy:false with the appointment's fields", b)
 			}
-			e := entry.AgendaEntry
+			e := entry.Entry
 			if e.AppointmentID != tc.appointment || !strings.HasPrefix(e.Title, "Title ") || e.MyStatus != tc.wantMyStatus || e.Pending {
 				t.Errorf("details = %+v, want %s with title, my_status %s, not pending", e, tc.appointment, tc.wantMyStatus)
 			}

@@ -128,7 +128,7 @@ func TestGroupAgendaAgreesWithSeesDetails(t *testing.T) {
 			for _, m := range view {
 				if m.UserID == member {
 					for j := range m.Entries {
-						if e := &m.Entries[j]; e.AgendaEntry == nil || e.AppointmentID == fmt.Sprintf("a%03d", i) {
+						if e := &m.Entries[j]; e.Entry == nil || e.AppointmentID == fmt.Sprintf("a%03d", i) {
 							entry = e
 						}
 					}
@@ -138,7 +138,7 @@ func TestGroupAgendaAgreesWithSeesDetails(t *testing.T) {
 				t.Fatalf("the member's entry is missing from %+v", view)
 			}
 			want := agenda.SeesDetails(c.view)
-			got := !entry.Busy && entry.AgendaEntry != nil
+			got := !entry.Busy && entry.Entry != nil
 			if got != want {
 				t.Fatalf("SQL shows details = %v, agenda.SeesDetails = %v", got, want)
 			}
@@ -147,8 +147,8 @@ func TestGroupAgendaAgreesWithSeesDetails(t *testing.T) {
 				if entry.Title != fmt.Sprintf("Title a%03d", i) {
 					t.Errorf("detailed entry has title %q", entry.Title)
 				}
-			} else if entry.AgendaEntry != nil {
-				t.Errorf("masked entry carries details: %+v", entry.AgendaEntry)
+			} else if entry.Entry != nil {
+				t.Errorf("masked entry carries details: %+v", entry.Entry)
 			}
 		})
 	}
@@ -229,7 +229,7 @@ func TestBlockingRolesAgreeWithSQL(t *testing.T) {
 				continue
 			}
 			for _, e := range m.Entries {
-				if e.AgendaEntry == nil {
+				if e.Entry == nil {
 					t.Fatalf("entry at %s is masked; the superior should see a personal full one", e.Start)
 				}
 				got = append(got, e.AppointmentID)
@@ -303,7 +303,7 @@ func TestGroupAgendaAgreesWithCanManage(t *testing.T) {
 			if len(entries) != 1 {
 				t.Fatalf("member has %d entries, want 1: %+v", len(entries), view)
 			}
-			got := entries[0].AgendaEntry != nil && !entries[0].Busy
+			got := entries[0].Entry != nil && !entries[0].Busy
 			want := c.g.CanManage(c.member)
 			if got != want {
 				t.Fatalf("SQL shows details = %v, agenda.Group.CanManage = %v", got, want)
