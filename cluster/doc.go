@@ -2,5 +2,5 @@
 // line: signed node-to-node HTTP (sign.go), discovery and bootstrap through
 // seeds or DNS (agent.go, discovery.go), the member table behind
 // /cluster/status (members.go), write forwarding to the leader and
-// linearizable reads (forward.go). See ../consensus/DESIGN.md.
+// linearizable reads (forward.go). See DESIGN.md.
 package cluster
