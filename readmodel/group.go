@@ -97,14 +97,15 @@ func (db *DB) PendingGroupAppointments(ctx context.Context, groupID string) (int
 	return n, err
 }
 
-// GroupAgenda returns the blocking entries of every active member of a
-// group that overlap [from, to), masked for viewerID by agenda.SeesDetails:
-// an entry shows its details only if the viewer is the member, takes part in
-// the appointment themselves (it is in their own agenda), or (in a
-// hierarchical group) outranks the member, the appointment's privacy is full
-// and it is the member's personal appointment or one of this group. The rule
-// is evaluated in SQL, so a hidden entry's details are never read.
-// ENOTFOUND if viewerID is not an active member.
+// GroupAgenda returns the blocking entries (agenda.Blocks) of every active
+// member of a group that overlap [from, to), masked for viewerID by
+// agenda.SeesDetails: an entry shows its details only if the viewer is the
+// member, takes part in the appointment themselves (it is in their own
+// agenda), or manages the member (agenda.Group.CanManage: a higher rank in
+// a hierarchical group), the appointment's privacy is full and it is the
+// member's personal appointment or one of this group. The rule is evaluated
+// in SQL, so a hidden entry's details are never read. ENOTFOUND if viewerID
+// is not an active member.
 func (db *DB) GroupAgenda(ctx context.Context, groupID, viewerID string, from, to time.Time) ([]agenda.MemberAgenda, error) {
 	// One read transaction, so the ranks, the entries and the details all
 	// come from the same snapshot: a rank or privacy change can never pair
