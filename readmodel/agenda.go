@@ -50,7 +50,7 @@ func (db *DB) Agenda(ctx context.Context, userID string, from, to time.Time) ([]
 
 // blockingRolesFrom returns the SQL list "?first, ?first+1, ..." of
 // numbered parameters that hold agenda.BlockingRoles (blockingRoleArgs
-// gives their values). The filters that pick the entries blocking a user's
+// holds their values). The filters that pick the entries blocking a user's
 // time take the set from the Go rule rather than repeat it; the parameters
 // come last in each statement so that the list may grow.
 // TestBlockingRolesAgreeWithSQL proves the SQL and agenda.Blocks agree on
@@ -63,13 +63,20 @@ func blockingRolesFrom(first int) string {
 	return strings.Join(ps, ", ")
 }
 
-// blockingRoleArgs returns the values of blockingRolesFrom's parameters.
-func blockingRoleArgs() []any {
+// blockingRoleArgs holds the values of blockingRolesFrom's parameters,
+// built once: Schedule runs on every booking's decision.
+var blockingRoleArgs = func() []any {
 	var out []any
 	for _, r := range agenda.BlockingRoles() {
 		out = append(out, r)
 	}
 	return out
+}()
+
+// withBlockingRoles returns a statement's leading arguments followed by the
+// blocking roles, in one allocation.
+func withBlockingRoles(args ...any) []any {
+	return append(append(make([]any, 0, len(args)+len(blockingRoleArgs)), args...), blockingRoleArgs...)
 }
 
 // scheduleQuery reads a user's schedule: ?1 user, ?3 end, ?4 start,
@@ -90,7 +97,7 @@ var scheduleQuery = `
 // that block [start, end), other than appointment exclude.
 func (db *DB) Schedule(ctx context.Context, userID string, start, end time.Time, exclude string) (agenda.Schedule, error) {
 	rows, err := db.query(ctx, scheduleQuery,
-		append([]any{userID, nil, end.UnixNano(), start.UnixNano(), exclude}, blockingRoleArgs()...)...)
+		withBlockingRoles(userID, nil, end.UnixNano(), start.UnixNano(), exclude)...)
 	if err != nil {
 		return agenda.Schedule{}, fmt.Errorf("read schedule of %s: %w", userID, err)
 	}

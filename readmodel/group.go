@@ -140,8 +140,8 @@ func (db *DB) GroupAgenda(ctx context.Context, groupID, viewerID string, from, t
 	}
 
 	// Every member's blocking entries, and whether the viewer sees each.
-	rows, err = tx.Query(groupAgendaQuery, append([]any{groupID, viewerID, from.UnixNano(), to.UnixNano(),
-		agenda.PrivacyFull, agenda.MemberActive}, blockingRoleArgs()...)...)
+	rows, err = tx.Query(groupAgendaQuery, withBlockingRoles(groupID, viewerID, from.UnixNano(), to.UnixNano(),
+		agenda.PrivacyFull, agenda.MemberActive)...)
 	if err != nil {
 		return nil, fmt.Errorf("read agenda of group %s: %w", groupID, err)
 	}
@@ -278,8 +278,8 @@ var groupBusyQuery = `SELECT
 // that overlap [from, to), unordered. ENOTFOUND if viewerID is not an
 // active member.
 func (db *DB) GroupBusy(ctx context.Context, groupID, viewerID string, from, to time.Time) ([]agenda.Interval, error) {
-	rows, err := db.query(ctx, groupBusyQuery, append([]any{groupID, viewerID, from.UnixNano(), to.UnixNano(),
-		agenda.MemberActive}, blockingRoleArgs()...)...)
+	rows, err := db.query(ctx, groupBusyQuery, withBlockingRoles(groupID, viewerID, from.UnixNano(), to.UnixNano(),
+		agenda.MemberActive)...)
 	if err != nil {
 		return nil, fmt.Errorf("read busy time of group %s: %w", groupID, err)
 	}
