@@ -1,5 +1,8 @@
 package main
 
+// Multi-process cluster scenarios (see cluster_test.go): joining a running
+// cluster, with the wrong secret or from a compacted log's snapshot.
+
 import (
 	"errors"
 	"os"

@@ -1,5 +1,8 @@
 package main
 
+// Multi-process cluster scenarios (see cluster_test.go): partitions, one-way
+// cuts and a slow network.
+
 import (
 	"fmt"
 	"net/http"

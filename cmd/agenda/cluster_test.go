@@ -10,7 +10,10 @@ import (
 
 // Multi-process cluster scenarios; the harness (and how partitions are made)
 // is described in cluster_harness_test.go. Every scenario ends by stopping
-// the nodes and comparing their event stores byte for byte.
+// the nodes and comparing their event stores byte for byte. This file holds
+// writes on every node and killed nodes; cluster_partition_test.go the
+// partitions and a slow network; cluster_join_test.go joining, with the
+// wrong secret or from a snapshot.
 
 // clusterTimeout bounds each wait for the cluster to settle: generous, as
 // two cores run every node; the tests measure no speed (the benchmarks in
