@@ -3,7 +3,6 @@ package eventstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -215,60 +214,72 @@ func scanEvent(r scanner) (events.Envelope, error) {
 	return e, nil
 }
 
-// Begin starts a write transaction for applying committed entries.
+// Begin starts a write transaction for applying committed entries. It reads
+// the head and the applied index in one statement: the FSM begins one
+// transaction per Raft batch, and every statement is a cgo round trip.
 func (s *Store) Begin(ctx context.Context) (*Tx, error) {
 	tx, err := s.db.Write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin apply: %w", err)
 	}
-	var head int64
-	if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(position), 0) FROM events").Scan(&head); err != nil {
+	var head, applied int64
+	if err := tx.QueryRowContext(ctx, `SELECT (SELECT COALESCE(MAX(position), 0) FROM events),
+		(SELECT value FROM meta WHERE key = 'applied_index')`).Scan(&head, &applied); err != nil {
 		tx.Rollback()
 		return nil, fmt.Errorf("read head: %w", err)
 	}
-	return &Tx{store: s, tx: tx, ctx: ctx, head: head}, nil
+	return &Tx{store: s, tx: tx, ctx: ctx, head: head, applied: uint64(applied)}, nil
 }
 
 // Tx is an apply transaction. Batches appended through it become visible
 // (and Head advances) only on Commit.
 type Tx struct {
-	store *Store
-	tx    *sql.Tx
-	ctx   context.Context
-	head  int64
-	sp    int
+	store   *Store
+	tx      *sql.Tx
+	ctx     context.Context
+	head    int64
+	applied uint64
+	// failed is the storage error that broke the transaction: an insert
+	// failed half way, so the transaction may hold part of a batch and must
+	// not commit.
+	failed error
 }
 
 // Append checks b against the log and appends its events, assigning global
 // positions. A batch that fails a check leaves no trace in the transaction:
 // it returns *events.VersionConflictError, *events.DuplicateEventError or a
-// wrapped events.ErrMalformed. Any other error is a storage failure.
+// wrapped events.ErrMalformed. Any other error is a storage failure, after
+// which the transaction refuses to commit (so a failed batch can never
+// leave half its events behind).
+//
+// The checks and writes take a fixed number of statements whatever the
+// batch's size (one lookup of every event ID, one of every expected stream,
+// one insert of the events, one of the streams' new versions): this is the
+// FSM's hot path, and each statement is a cgo round trip.
 func (t *Tx) Append(b events.Batch) (events.Committed, error) {
+	if t.failed != nil {
+		return events.Committed{}, t.failed
+	}
 	if err := b.Validate(); err != nil {
 		return events.Committed{}, err
 	}
 	// Duplicates first: an exact retry of a committed batch must be
 	// recognised as such, not reported as a version conflict.
-	for i := range b.Events {
-		var pos int64
-		err := t.tx.QueryRowContext(t.ctx, "SELECT position FROM events WHERE id = ?", b.Events[i].ID).Scan(&pos)
-		if err == nil {
-			return events.Committed{}, &events.DuplicateEventError{EventID: b.Events[i].ID, Position: pos}
-		} else if !errors.Is(err, sql.ErrNoRows) {
-			return events.Committed{}, fmt.Errorf("check event id: %w", err)
-		}
+	if err := t.checkDuplicates(b.Events); err != nil {
+		return events.Committed{}, err
 	}
 
+	states, err := t.streamStates(b.Expect)
+	if err != nil {
+		return events.Committed{}, err
+	}
 	lastType := make(map[string]string, len(b.Expect))
 	for _, x := range b.Expect {
-		v, pos, typ, err := t.streamState(x.Stream)
-		if err != nil {
-			return events.Committed{}, err
+		st := states[x.Stream]
+		if st.version != x.Version {
+			return events.Committed{}, &events.VersionConflictError{Stream: x.Stream, Expected: x.Version, Actual: st.version, Position: st.position}
 		}
-		if v != x.Version {
-			return events.Committed{}, &events.VersionConflictError{Stream: x.Stream, Expected: x.Version, Actual: v, Position: pos}
-		}
-		lastType[x.Stream] = typ
+		lastType[x.Stream] = st.lastType
 	}
 	// A batch decided on another history (a node that lost its log) can
 	// meet the versions it expects on streams that moved on differently.
@@ -278,49 +289,103 @@ func (t *Tx) Append(b events.Batch) (events.Committed, error) {
 		return events.Committed{}, err
 	}
 	// The checks above passed, so the inserts below can only fail on a
-	// storage error; the savepoint still keeps a failed batch from leaving
-	// half its events behind.
-	t.sp++
-	sp := fmt.Sprintf("batch%d", t.sp)
-	if _, err := t.tx.ExecContext(t.ctx, "SAVEPOINT "+sp); err != nil {
-		return events.Committed{}, fmt.Errorf("savepoint: %w", err)
-	}
+	// storage error, which marks the transaction failed.
 	c := events.Committed{FirstPosition: t.head + 1}
-	for i := range b.Events {
-		if err := t.insert(&b.Events[i]); err != nil {
-			t.tx.ExecContext(t.ctx, "ROLLBACK TO "+sp)
-			t.tx.ExecContext(t.ctx, "RELEASE "+sp)
-			t.head = c.FirstPosition - 1
-			return events.Committed{}, err
-		}
-	}
-	if _, err := t.tx.ExecContext(t.ctx, "RELEASE "+sp); err != nil {
-		return events.Committed{}, fmt.Errorf("release savepoint: %w", err)
+	if err := t.insert(b.Events); err != nil {
+		return events.Committed{}, err
 	}
 	c.LastPosition = t.head
 	return c, nil
 }
 
-// streamState returns a stream's version, the position of its last event
-// and that event's type (zeros and "" for a stream that does not exist).
-func (t *Tx) streamState(stream string) (version, position int64, lastType string, err error) {
-	err = t.tx.QueryRowContext(t.ctx, `SELECT s.version, s.position, e.type FROM streams s
-		JOIN events e ON e.position = s.position WHERE s.stream = ?`, stream).Scan(&version, &position, &lastType)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, 0, "", nil
-	} else if err != nil {
-		return 0, 0, "", fmt.Errorf("read state of %s: %w", stream, err)
+// checkDuplicates returns *events.DuplicateEventError for the first of es
+// (in batch order) whose ID the log already holds.
+func (t *Tx) checkDuplicates(es []events.Envelope) error {
+	if len(es) == 0 {
+		return nil
 	}
-	return version, position, lastType, nil
+	found := make(map[string]int64)
+	for start := 0; start < len(es); start += maxVars {
+		chunk := es[start:min(len(es), start+maxVars)]
+		args := make([]any, len(chunk))
+		for i := range chunk {
+			args[i] = chunk[i].ID
+		}
+		rows, err := t.tx.QueryContext(t.ctx, "SELECT id, position FROM events WHERE id IN (?"+strings.Repeat(", ?", len(chunk)-1)+")", args...)
+		if err != nil {
+			return fmt.Errorf("check event ids: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var pos int64
+			if err := rows.Scan(&id, &pos); err != nil {
+				rows.Close()
+				return fmt.Errorf("check event ids: %w", err)
+			}
+			found[id] = pos
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("check event ids: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("check event ids: %w", err)
+		}
+	}
+	for i := range es {
+		if pos, ok := found[es[i].ID]; ok {
+			return &events.DuplicateEventError{EventID: es[i].ID, Position: pos}
+		}
+	}
+	return nil
 }
 
-// Applied returns the Raft index and term recorded in this transaction.
-func (t *Tx) Applied() (index uint64, err error) {
-	var v int64
-	if err := t.tx.QueryRowContext(t.ctx, "SELECT value FROM meta WHERE key = 'applied_index'").Scan(&v); err != nil {
-		return 0, fmt.Errorf("read applied index: %w", err)
+// maxVars bounds the rows of one multi-row statement, well below SQLite's
+// limit on bound parameters (32766) even at eleven columns a row.
+const maxVars = 256
+
+// streamState is a stream's version, the position of its last event and
+// that event's type (zeros and "" for a stream that does not exist).
+type streamState struct {
+	version, position int64
+	lastType          string
+}
+
+// streamStates reads the state of every expected stream in one statement.
+func (t *Tx) streamStates(expect []events.Expectation) (map[string]streamState, error) {
+	out := make(map[string]streamState, len(expect))
+	for start := 0; start < len(expect); start += maxVars {
+		chunk := expect[start:min(len(expect), start+maxVars)]
+		args := make([]any, len(chunk))
+		for i := range chunk {
+			args[i] = chunk[i].Stream
+		}
+		rows, err := t.tx.QueryContext(t.ctx, `SELECT s.stream, s.version, s.position, e.type FROM streams s
+			JOIN events e ON e.position = s.position WHERE s.stream IN (?`+strings.Repeat(", ?", len(chunk)-1)+")", args...)
+		if err != nil {
+			return nil, fmt.Errorf("read stream states: %w", err)
+		}
+		for rows.Next() {
+			var stream string
+			var st streamState
+			if err := rows.Scan(&stream, &st.version, &st.position, &st.lastType); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read stream states: %w", err)
+			}
+			out[stream] = st
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("read stream states: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read stream states: %w", err)
+		}
 	}
-	return uint64(v), nil
+	return out, nil
+}
+
+// Applied returns the Raft index recorded in this transaction.
+func (t *Tx) Applied() (index uint64, err error) {
+	return t.applied, nil
 }
 
 // AppliedTerm returns the term of the last Raft entry applied (0 before any).
@@ -334,17 +399,19 @@ func (t *Tx) AppliedTerm() (uint64, error) {
 
 // SetApplied records the last Raft index and term applied.
 func (t *Tx) SetApplied(index, term uint64) error {
-	if _, err := t.tx.ExecContext(t.ctx, "UPDATE meta SET value = ? WHERE key = 'applied_index'", int64(index)); err != nil {
+	if _, err := t.tx.ExecContext(t.ctx, `UPDATE meta SET value = CASE key WHEN 'applied_index' THEN ? ELSE ? END
+		WHERE key IN ('applied_index', 'applied_term')`, int64(index), int64(term)); err != nil {
 		return fmt.Errorf("record applied index: %w", err)
 	}
-	if _, err := t.tx.ExecContext(t.ctx, "UPDATE meta SET value = ? WHERE key = 'applied_term'", int64(term)); err != nil {
-		return fmt.Errorf("record applied term: %w", err)
-	}
+	t.applied = index
 	return nil
 }
 
 // Commit commits the transaction and wakes readers waiting for new events.
 func (t *Tx) Commit() error {
+	if t.failed != nil {
+		return fmt.Errorf("commit apply: %w", t.failed)
+	}
 	if err := t.tx.Commit(); err != nil {
 		return fmt.Errorf("commit apply: %w", err)
 	}
