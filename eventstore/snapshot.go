@@ -256,6 +256,15 @@ func (t *Tx) insertRows(es []events.Envelope) error {
 			ON CONFLICT (stream) DO UPDATE SET version = excluded.version, position = excluded.position`, sargs...); err != nil {
 			return fmt.Errorf("advance streams: %w", err)
 		}
+		for i := range chunk {
+			e := chunk[i]
+			e.Position = t.head + 1 + int64(i)
+			e.Time = e.Time.UTC()
+			t.committed = append(t.committed, e)
+		}
+		if len(t.committed) > 2*tailSize {
+			t.committed = append(t.committed[:0], t.committed[len(t.committed)-tailSize:]...)
+		}
 		t.head += int64(len(chunk))
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,7 +22,16 @@ type Store struct {
 	mu      sync.Mutex
 	head    int64
 	changed chan struct{} // closed and replaced whenever head advances
+	// tail holds the most recently committed events (positions
+	// tail[0].Position to head, without gaps), as they were stored: Read
+	// and ReadTypes serve a range it covers without a query, which is
+	// where projectors read the events the FSM has just applied.
+	tail []events.Envelope
 }
+
+// tailSize bounds the events kept in memory: enough for projectors that
+// follow the head a few Raft batches behind.
+const tailSize = 2048
 
 // Open opens or creates the event store at path.
 //
@@ -80,9 +90,25 @@ func (s *Store) WaitFor(ctx context.Context, position int64) error {
 	}
 }
 
-func (s *Store) advance(head int64) {
+// commit records events just committed (contiguous, in position order) in
+// the tail and advances the head past them.
+func (s *Store) commit(head int64, committed []events.Envelope) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(committed) > 0 {
+		if n := len(s.tail); n == 0 || s.tail[n-1].Position+1 != committed[0].Position {
+			s.tail = s.tail[:0]
+		}
+		if len(committed) > tailSize {
+			committed = committed[len(committed)-tailSize:]
+		}
+		if len(s.tail)+len(committed) > tailSize {
+			// Slide the window: drop the oldest, reusing the array.
+			drop := len(s.tail) + len(committed) - tailSize
+			s.tail = append(s.tail[:0], s.tail[drop:]...)
+		}
+		s.tail = append(s.tail, committed...)
+	}
 	if head > s.head {
 		s.head = head
 		close(s.changed)
@@ -120,6 +146,12 @@ func (s *Store) Read(ctx context.Context, after int64, limit int) ([]events.Enve
 	if limit <= 0 {
 		return nil, nil
 	}
+	if out, ok := s.readTail(after, s.Head(), limit, nil); ok {
+		if out == nil {
+			out = []events.Envelope{}
+		}
+		return out, nil
+	}
 	rows, err := s.db.Read.QueryContext(ctx, selectEvents+" WHERE position > ? ORDER BY position LIMIT ?", after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read events after %d: %w", after, err)
@@ -148,6 +180,12 @@ func (s *Store) ReadTypes(ctx context.Context, after, upTo int64, limit int, typ
 	if limit <= 0 || upTo <= after || len(types) == 0 {
 		return nil, after, nil
 	}
+	if out, ok := s.readTail(after, upTo, limit, types); ok {
+		if len(out) == limit {
+			return out, out[len(out)-1].Position, nil
+		}
+		return out, upTo, nil
+	}
 	q := selectEvents + " WHERE position > ? AND position <= ? AND type IN (?" + strings.Repeat(", ?", len(types)-1) + ") ORDER BY position LIMIT ?"
 	args := make([]any, 0, len(types)+3)
 	args = append(args, after, upTo)
@@ -175,6 +213,34 @@ func (s *Store) ReadTypes(ctx context.Context, after, upTo int64, limit int, typ
 		return out, out[len(out)-1].Position, nil
 	}
 	return out, upTo, nil
+}
+
+// readTail serves from the tail, if it holds every position in (after,
+// upTo], up to limit events in that range (of one of types, if any), as
+// the query would return them; ok is false if the tail does not cover the
+// range. Data is copied: callers own what they read, as with a query.
+func (s *Store) readTail(after, upTo int64, limit int, types []string) (out []events.Envelope, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if upTo > s.head {
+		return nil, false
+	}
+	if upTo <= after {
+		return nil, true
+	}
+	if len(s.tail) == 0 || s.tail[0].Position > after+1 {
+		return nil, false
+	}
+	first := s.tail[0].Position
+	for i := int(after + 1 - first); i < len(s.tail) && s.tail[i].Position <= upTo && len(out) < limit; i++ {
+		e := s.tail[i]
+		if types != nil && !slices.Contains(types, e.Type) {
+			continue
+		}
+		e.Data = slices.Clone(e.Data)
+		out = append(out, e)
+	}
+	return out, true
 }
 
 // ReadStream returns the events of one stream in version order.
@@ -239,6 +305,8 @@ type Tx struct {
 	ctx     context.Context
 	head    int64
 	applied uint64
+	// committed holds the events inserted, for the store's tail.
+	committed []events.Envelope
 	// failed is the storage error that broke the transaction: an insert
 	// failed half way, so the transaction may hold part of a batch and must
 	// not commit.
@@ -415,7 +483,7 @@ func (t *Tx) Commit() error {
 	if err := t.tx.Commit(); err != nil {
 		return fmt.Errorf("commit apply: %w", err)
 	}
-	t.store.advance(t.head)
+	t.store.commit(t.head, t.committed)
 	return nil
 }
 
