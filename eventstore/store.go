@@ -294,17 +294,34 @@ func (s *Store) Begin(ctx context.Context) (*Tx, error) {
 		tx.Rollback()
 		return nil, fmt.Errorf("read head: %w", err)
 	}
-	return &Tx{store: s, tx: tx, ctx: ctx, head: head, applied: uint64(applied)}, nil
+	return &Tx{store: s, tx: tx, ctx: ctx, head: head, applied: uint64(applied),
+		ids: map[string]int64{}, streams: map[string]streamState{}}, nil
 }
 
 // Tx is an apply transaction. Batches appended through it become visible
 // (and Head advances) only on Commit.
+//
+// A Tx does its checks against what it knows in memory: the event IDs and
+// stream states it has looked up (Prefetch looks up those of a whole Raft
+// batch in two statements) and the ones its own batches wrote. The events
+// of accepted batches are inserted together when the transaction commits.
+// So a Raft batch of many commands costs a fixed handful of statements,
+// not several per command: each statement is a cgo round trip, and they
+// dominated the FSM's profile.
 type Tx struct {
 	store   *Store
 	tx      *sql.Tx
 	ctx     context.Context
 	head    int64
 	applied uint64
+	// ids maps every event ID the transaction has looked up or written to
+	// its position, or to 0 if the log does not hold it.
+	ids map[string]int64
+	// streams holds the state of every stream the transaction has looked
+	// up or written, as the transaction leaves it.
+	streams map[string]streamState
+	// pending are the accepted events (positions assigned) not inserted yet.
+	pending []events.Envelope
 	// committed holds the events inserted, for the store's tail.
 	committed []events.Envelope
 	// failed is the storage error that broke the transaction: an insert
@@ -313,17 +330,39 @@ type Tx struct {
 	failed error
 }
 
+// Prefetch looks up, in one statement for the event IDs and one for the
+// expected streams, what Append needs to check the batches bs. Append
+// works without it, but looks up each batch on its own.
+func (t *Tx) Prefetch(bs []events.Batch) error {
+	if t.failed != nil {
+		return t.failed
+	}
+	var ids, streams []string
+	for _, b := range bs {
+		for i := range b.Events {
+			if _, ok := t.ids[b.Events[i].ID]; !ok {
+				ids = append(ids, b.Events[i].ID)
+			}
+		}
+		for _, x := range b.Expect {
+			if _, ok := t.streams[x.Stream]; !ok {
+				streams = append(streams, x.Stream)
+			}
+		}
+	}
+	if err := t.lookupIDs(ids); err != nil {
+		return err
+	}
+	return t.lookupStreams(streams)
+}
+
 // Append checks b against the log and appends its events, assigning global
 // positions. A batch that fails a check leaves no trace in the transaction:
 // it returns *events.VersionConflictError, *events.DuplicateEventError or a
 // wrapped events.ErrMalformed. Any other error is a storage failure, after
 // which the transaction refuses to commit (so a failed batch can never
-// leave half its events behind).
-//
-// The checks and writes take a fixed number of statements whatever the
-// batch's size (one lookup of every event ID, one of every expected stream,
-// one insert of the events, one of the streams' new versions): this is the
-// FSM's hot path, and each statement is a cgo round trip.
+// leave half its events behind). The events are inserted on Commit, which
+// reports a failure to store them.
 func (t *Tx) Append(b events.Batch) (events.Committed, error) {
 	if t.failed != nil {
 		return events.Committed{}, t.failed
@@ -331,19 +370,19 @@ func (t *Tx) Append(b events.Batch) (events.Committed, error) {
 	if err := b.Validate(); err != nil {
 		return events.Committed{}, err
 	}
-	// Duplicates first: an exact retry of a committed batch must be
-	// recognised as such, not reported as a version conflict.
-	if err := t.checkDuplicates(b.Events); err != nil {
+	if err := t.Prefetch([]events.Batch{b}); err != nil {
 		return events.Committed{}, err
 	}
-
-	states, err := t.streamStates(b.Expect)
-	if err != nil {
-		return events.Committed{}, err
+	// Duplicates first: an exact retry of a committed batch must be
+	// recognised as such, not reported as a version conflict.
+	for i := range b.Events {
+		if pos := t.ids[b.Events[i].ID]; pos != 0 {
+			return events.Committed{}, &events.DuplicateEventError{EventID: b.Events[i].ID, Position: pos}
+		}
 	}
 	lastType := make(map[string]string, len(b.Expect))
 	for _, x := range b.Expect {
-		st := states[x.Stream]
+		st := t.streams[x.Stream]
 		if st.version != x.Version {
 			return events.Committed{}, &events.VersionConflictError{Stream: x.Stream, Expected: x.Version, Actual: st.version, Position: st.position}
 		}
@@ -356,52 +395,62 @@ func (t *Tx) Append(b events.Batch) (events.Committed, error) {
 	if err := b.CheckLifecycle(lastType); err != nil {
 		return events.Committed{}, err
 	}
-	// The checks above passed, so the inserts below can only fail on a
-	// storage error, which marks the transaction failed.
 	c := events.Committed{FirstPosition: t.head + 1}
-	if err := t.insert(b.Events); err != nil {
-		return events.Committed{}, err
+	for i := range b.Events {
+		t.head++
+		e := b.Events[i]
+		e.Position = t.head
+		e.Time = e.Time.UTC()
+		t.pending = append(t.pending, e)
+		t.ids[e.ID] = e.Position
+		t.streams[e.Stream] = streamState{version: e.Version, position: e.Position, lastType: e.Type}
 	}
 	c.LastPosition = t.head
+	if len(t.pending) >= maxVars {
+		if err := t.flush(); err != nil {
+			return events.Committed{}, err
+		}
+	}
 	return c, nil
 }
 
-// checkDuplicates returns *events.DuplicateEventError for the first of es
-// (in batch order) whose ID the log already holds.
-func (t *Tx) checkDuplicates(es []events.Envelope) error {
-	if len(es) == 0 {
+// flush inserts the pending events.
+func (t *Tx) flush() error {
+	if len(t.pending) == 0 {
 		return nil
 	}
-	found := make(map[string]int64)
-	for start := 0; start < len(es); start += maxVars {
-		chunk := es[start:min(len(es), start+maxVars)]
+	head := t.head
+	t.head = t.pending[0].Position - 1
+	err := t.insert(t.pending)
+	t.pending = t.pending[:0]
+	if err == nil && t.head != head {
+		err = fmt.Errorf("pending events end at %d, not at the head %d", t.head, head)
+		t.failed = err
+	}
+	return err
+}
+
+// lookupIDs records in t.ids the position of each of ids the log holds,
+// and 0 for the others.
+func (t *Tx) lookupIDs(ids []string) error {
+	for start := 0; start < len(ids); start += maxVars {
+		chunk := ids[start:min(len(ids), start+maxVars)]
 		args := make([]any, len(chunk))
-		for i := range chunk {
-			args[i] = chunk[i].ID
+		for i, id := range chunk {
+			args[i] = id
+			t.ids[id] = 0
 		}
-		rows, err := t.tx.QueryContext(t.ctx, "SELECT id, position FROM events WHERE id IN (?"+strings.Repeat(", ?", len(chunk)-1)+")", args...)
-		if err != nil {
-			return fmt.Errorf("check event ids: %w", err)
-		}
-		for rows.Next() {
+		err := t.query(func(rows *sql.Rows) error {
 			var id string
 			var pos int64
 			if err := rows.Scan(&id, &pos); err != nil {
-				rows.Close()
-				return fmt.Errorf("check event ids: %w", err)
+				return err
 			}
-			found[id] = pos
-		}
-		if err := rows.Close(); err != nil {
+			t.ids[id] = pos
+			return nil
+		}, "SELECT id, position FROM events WHERE id IN (?"+strings.Repeat(", ?", len(chunk)-1)+")", args...)
+		if err != nil {
 			return fmt.Errorf("check event ids: %w", err)
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("check event ids: %w", err)
-		}
-	}
-	for i := range es {
-		if pos, ok := found[es[i].ID]; ok {
-			return &events.DuplicateEventError{EventID: es[i].ID, Position: pos}
 		}
 	}
 	return nil
@@ -418,37 +467,45 @@ type streamState struct {
 	lastType          string
 }
 
-// streamStates reads the state of every expected stream in one statement.
-func (t *Tx) streamStates(expect []events.Expectation) (map[string]streamState, error) {
-	out := make(map[string]streamState, len(expect))
-	for start := 0; start < len(expect); start += maxVars {
-		chunk := expect[start:min(len(expect), start+maxVars)]
+// lookupStreams records in t.streams the state of each of streams.
+func (t *Tx) lookupStreams(streams []string) error {
+	for start := 0; start < len(streams); start += maxVars {
+		chunk := streams[start:min(len(streams), start+maxVars)]
 		args := make([]any, len(chunk))
-		for i := range chunk {
-			args[i] = chunk[i].Stream
+		for i, stream := range chunk {
+			args[i] = stream
+			t.streams[stream] = streamState{}
 		}
-		rows, err := t.tx.QueryContext(t.ctx, `SELECT s.stream, s.version, s.position, e.type FROM streams s
-			JOIN events e ON e.position = s.position WHERE s.stream IN (?`+strings.Repeat(", ?", len(chunk)-1)+")", args...)
-		if err != nil {
-			return nil, fmt.Errorf("read stream states: %w", err)
-		}
-		for rows.Next() {
+		err := t.query(func(rows *sql.Rows) error {
 			var stream string
 			var st streamState
 			if err := rows.Scan(&stream, &st.version, &st.position, &st.lastType); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("read stream states: %w", err)
+				return err
 			}
-			out[stream] = st
-		}
-		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("read stream states: %w", err)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("read stream states: %w", err)
+			t.streams[stream] = st
+			return nil
+		}, `SELECT s.stream, s.version, s.position, e.type FROM streams s
+			JOIN events e ON e.position = s.position WHERE s.stream IN (?`+strings.Repeat(", ?", len(chunk)-1)+")", args...)
+		if err != nil {
+			return fmt.Errorf("read stream states: %w", err)
 		}
 	}
-	return out, nil
+	return nil
+}
+
+// query runs q in the transaction and calls scan for every row.
+func (t *Tx) query(scan func(*sql.Rows) error, q string, args ...any) error {
+	rows, err := t.tx.QueryContext(t.ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // Applied returns the Raft index recorded in this transaction.
@@ -475,8 +532,12 @@ func (t *Tx) SetApplied(index, term uint64) error {
 	return nil
 }
 
-// Commit commits the transaction and wakes readers waiting for new events.
+// Commit inserts the pending events, commits the transaction and wakes
+// readers waiting for new events.
 func (t *Tx) Commit() error {
+	if err := t.flush(); err != nil {
+		return fmt.Errorf("commit apply: %w", err)
+	}
 	if t.failed != nil {
 		return fmt.Errorf("commit apply: %w", t.failed)
 	}
