@@ -2,12 +2,14 @@ package eventstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/agendahq/agenda/events"
+	"github.com/agendahq/agenda/eventstore"
 )
 
 // TestTailReadsMatchTheDatabase checks that reads served from the in-memory
@@ -113,5 +115,82 @@ func TestTailSlides(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("Read(%d, 300): got %d events from %v, want %d from %v", after, len(got), positions(got[:1]), len(want), positions(want[:1]))
 		}
+	}
+}
+
+// TestPrefetchedRunMatchesOneByOne checks that a run of batches checked
+// against what one transaction looked up in bulk (Prefetch) and wrote
+// itself gets the same verdicts, and leaves the same store, as the same
+// batches applied one transaction each with every check read from SQLite.
+func TestPrefetchedRunMatchesOneByOne(t *testing.T) {
+	prefix := func(b events.Batch, p string) events.Batch {
+		b.Events = append([]events.Envelope(nil), b.Events...)
+		for i := range b.Events {
+			b.Events[i].ID = p + b.Events[i].ID
+		}
+		return b
+	}
+	run := []events.Batch{
+		streamBatch(t, "new", 0, 2),                 // a new stream
+		streamBatch(t, "new", 2, 1),                 // follows the run's own write
+		streamBatchIDs(t, "stale-", "new", 1, 1),    // conflicts with the run's own write
+		streamBatch(t, "old", 1, 1),                 // follows a committed stream
+		streamBatchIDs(t, "stale-", "old", 0, 1),    // conflicts with a committed stream
+		streamBatch(t, "new", 0, 2),                 // duplicates the run's first batch
+		prefix(streamBatch(t, "old", 0, 1), "x-"),   // stale, fresh IDs
+		streamBatch(t, "old", 0, 1),                 // duplicates a committed event
+		streamBatch(t, "other", 0, 1),               // independent
+		prefix(streamBatch(t, "other", 1, 2), "y-"), // follows it
+	}
+	two := events.Batch{Expect: []events.Expectation{expect("new", 3), expect("old", 2)},
+		Events: []events.Envelope{newEvent(t, "both-1", "new", 4), newEvent(t, "both-2", "old", 3)}}
+	run = append(run, two)
+
+	bulk, one := mustOpenStore(t), mustOpenStore(t)
+	for _, s := range []*eventstore.Store{bulk, one} {
+		mustApply(t, s, 1, streamBatch(t, "old", 0, 1))
+	}
+
+	tx := mustBegin(t, bulk)
+	if err := tx.Prefetch(run); err != nil {
+		t.Fatalf("Prefetch: %v", err)
+	}
+	var bulkResults []string
+	for _, b := range run {
+		c, err := tx.Append(b)
+		bulkResults = append(bulkResults, verdict(c, err))
+	}
+	if err := tx.SetApplied(2, 1); err != nil {
+		t.Fatalf("SetApplied: %v", err)
+	}
+	mustCommit(t, tx)
+
+	for i, b := range run {
+		tx := mustBegin(t, one)
+		c, err := tx.Append(b)
+		if err := tx.SetApplied(2, 1); err != nil {
+			t.Fatalf("SetApplied: %v", err)
+		}
+		mustCommit(t, tx)
+		if got := verdict(c, err); got != bulkResults[i] {
+			t.Errorf("batch %d: in a run %s, alone %s", i, bulkResults[i], got)
+		}
+	}
+	requireState(t, bulk, captureState(t, one))
+}
+
+// verdict describes what Append answered, for comparison.
+func verdict(c events.Committed, err error) string {
+	var vc *events.VersionConflictError
+	var dup *events.DuplicateEventError
+	switch {
+	case err == nil:
+		return fmt.Sprintf("committed %d-%d", c.FirstPosition, c.LastPosition)
+	case errors.As(err, &vc):
+		return fmt.Sprintf("conflict on %s: expected %d, at %d (position %d)", vc.Stream, vc.Expected, vc.Actual, vc.Position)
+	case errors.As(err, &dup):
+		return fmt.Sprintf("duplicate %s at %d", dup.EventID, dup.Position)
+	default:
+		return "error: " + err.Error()
 	}
 }
