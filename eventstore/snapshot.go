@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/agendahq/agenda/events"
@@ -136,10 +137,7 @@ func (s *Store) Restore(ctx context.Context, r io.Reader) error {
 		return err
 	}
 	defer tx.Rollback()
-	applied, err := tx.Applied()
-	if err != nil {
-		return err
-	}
+	applied, _ := tx.Applied()
 	if h.AppliedIndex <= applied {
 		// Nothing new: the store is already at or past the snapshot.
 		return nil
@@ -155,6 +153,8 @@ func (s *Store) Restore(ctx context.Context, r io.Reader) error {
 	}
 	matched := tx.head == 0
 	var want int64 = 1
+	// Events go in in runs of maxVars: one statement each.
+	pending := make([]events.Envelope, 0, maxVars)
 	for {
 		var e events.Envelope
 		if err := dec.Decode(&e); errors.Is(err, io.EOF) {
@@ -183,9 +183,16 @@ func (s *Store) Restore(ctx context.Context, r io.Reader) error {
 		if err := e.Validate(); err != nil {
 			return fmt.Errorf("snapshot event %d: %w", e.Position, err)
 		}
-		if err := tx.insert(&e); err != nil {
-			return err
+		pending = append(pending, e)
+		if len(pending) == maxVars {
+			if err := tx.insert(pending); err != nil {
+				return err
+			}
+			pending = pending[:0]
 		}
+	}
+	if err := tx.insert(pending); err != nil {
+		return err
 	}
 	if !matched {
 		return fmt.Errorf("snapshot never showed this store's head event %d", tx.head)
@@ -199,21 +206,66 @@ func (s *Store) Restore(ctx context.Context, r io.Reader) error {
 	return tx.Commit()
 }
 
-// insert appends e at the next position without the checks of Append: its
-// caller vouches that e is committed history.
-func (t *Tx) insert(e *events.Envelope) error {
-	t.head++
-	if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO events (position, id, stream, version, type,
-		schema_version, time, origin_node, actor, correlation_id, data)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.head, e.ID, e.Stream, e.Version, e.Type, e.SchemaVersion, e.Time.UTC().Format(time.RFC3339Nano),
-		e.OriginNode, e.Actor, e.CorrelationID, []byte(e.Data)); err != nil {
-		return fmt.Errorf("append event %s to %s: %w", e.ID, e.Stream, err)
+// insert appends es at the next positions without the checks of Append:
+// its caller vouches that they are committed history. It takes one
+// statement for the events and one for the streams' new versions (per
+// maxVars events). A failure marks the transaction failed.
+func (t *Tx) insert(es []events.Envelope) error {
+	if t.failed != nil {
+		return t.failed
 	}
-	if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO streams (stream, version, position) VALUES (?, ?, ?)
-		ON CONFLICT (stream) DO UPDATE SET version = excluded.version, position = excluded.position`,
-		e.Stream, e.Version, t.head); err != nil {
-		return fmt.Errorf("advance stream %s: %w", e.Stream, err)
+	if err := t.insertRows(es); err != nil {
+		t.failed = err
+		return err
+	}
+	return nil
+}
+
+func (t *Tx) insertRows(es []events.Envelope) error {
+	if len(es) == 0 {
+		return nil
+	}
+	for start := 0; start < len(es); start += maxVars {
+		chunk := es[start:min(len(es), start+maxVars)]
+		args := make([]any, 0, 11*len(chunk))
+		// Each stream's last event in the chunk gives its new version.
+		last := make(map[string]int, 2)
+		order := make([]string, 0, 2)
+		for i := range chunk {
+			e := &chunk[i]
+			pos := t.head + 1 + int64(i)
+			args = append(args, pos, e.ID, e.Stream, e.Version, e.Type, e.SchemaVersion,
+				e.Time.UTC().Format(time.RFC3339Nano), e.OriginNode, e.Actor, e.CorrelationID, []byte(e.Data))
+			if _, ok := last[e.Stream]; !ok {
+				order = append(order, e.Stream)
+			}
+			last[e.Stream] = i
+		}
+		if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO events (position, id, stream, version, type,
+			schema_version, time, origin_node, actor, correlation_id, data)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`+strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", len(chunk)-1), args...); err != nil {
+			return fmt.Errorf("append events %s… to %s: %w", chunk[0].ID, chunk[0].Stream, err)
+		}
+		sargs := make([]any, 0, 3*len(order))
+		for _, stream := range order {
+			i := last[stream]
+			sargs = append(sargs, stream, chunk[i].Version, t.head+1+int64(i))
+		}
+		if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO streams (stream, version, position) VALUES (?, ?, ?)`+
+			strings.Repeat(", (?, ?, ?)", len(order)-1)+`
+			ON CONFLICT (stream) DO UPDATE SET version = excluded.version, position = excluded.position`, sargs...); err != nil {
+			return fmt.Errorf("advance streams: %w", err)
+		}
+		for i := range chunk {
+			e := chunk[i]
+			e.Position = t.head + 1 + int64(i)
+			e.Time = e.Time.UTC()
+			t.committed = append(t.committed, e)
+		}
+		if len(t.committed) > 2*tailSize {
+			t.committed = append(t.committed[:0], t.committed[len(t.committed)-tailSize:]...)
+		}
+		t.head += int64(len(chunk))
 	}
 	return nil
 }

@@ -3,8 +3,8 @@ package eventstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,7 +22,16 @@ type Store struct {
 	mu      sync.Mutex
 	head    int64
 	changed chan struct{} // closed and replaced whenever head advances
+	// tail holds the most recently committed events (positions
+	// tail[0].Position to head, without gaps), as they were stored: Read
+	// and ReadTypes serve a range it covers without a query, which is
+	// where projectors read the events the FSM has just applied.
+	tail []events.Envelope
 }
+
+// tailSize bounds the events kept in memory: enough for projectors that
+// follow the head a few Raft batches behind.
+const tailSize = 2048
 
 // Open opens or creates the event store at path.
 //
@@ -81,9 +90,25 @@ func (s *Store) WaitFor(ctx context.Context, position int64) error {
 	}
 }
 
-func (s *Store) advance(head int64) {
+// commit records events just committed (contiguous, in position order) in
+// the tail and advances the head past them.
+func (s *Store) commit(head int64, committed []events.Envelope) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(committed) > 0 {
+		if n := len(s.tail); n == 0 || s.tail[n-1].Position+1 != committed[0].Position {
+			s.tail = s.tail[:0]
+		}
+		if len(committed) > tailSize {
+			committed = committed[len(committed)-tailSize:]
+		}
+		if len(s.tail)+len(committed) > tailSize {
+			// Slide the window: drop the oldest, reusing the array.
+			drop := len(s.tail) + len(committed) - tailSize
+			s.tail = append(s.tail[:0], s.tail[drop:]...)
+		}
+		s.tail = append(s.tail, committed...)
+	}
 	if head > s.head {
 		s.head = head
 		close(s.changed)
@@ -121,6 +146,12 @@ func (s *Store) Read(ctx context.Context, after int64, limit int) ([]events.Enve
 	if limit <= 0 {
 		return nil, nil
 	}
+	if out, ok := s.readTail(after, s.Head(), limit, nil); ok {
+		if out == nil {
+			out = []events.Envelope{}
+		}
+		return out, nil
+	}
 	rows, err := s.db.Read.QueryContext(ctx, selectEvents+" WHERE position > ? ORDER BY position LIMIT ?", after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read events after %d: %w", after, err)
@@ -149,6 +180,12 @@ func (s *Store) ReadTypes(ctx context.Context, after, upTo int64, limit int, typ
 	if limit <= 0 || upTo <= after || len(types) == 0 {
 		return nil, after, nil
 	}
+	if out, ok := s.readTail(after, upTo, limit, types); ok {
+		if len(out) == limit {
+			return out, out[len(out)-1].Position, nil
+		}
+		return out, upTo, nil
+	}
 	q := selectEvents + " WHERE position > ? AND position <= ? AND type IN (?" + strings.Repeat(", ?", len(types)-1) + ") ORDER BY position LIMIT ?"
 	args := make([]any, 0, len(types)+3)
 	args = append(args, after, upTo)
@@ -176,6 +213,34 @@ func (s *Store) ReadTypes(ctx context.Context, after, upTo int64, limit int, typ
 		return out, out[len(out)-1].Position, nil
 	}
 	return out, upTo, nil
+}
+
+// readTail serves from the tail, if it holds every position in (after,
+// upTo], up to limit events in that range (of one of types, if any), as
+// the query would return them; ok is false if the tail does not cover the
+// range. Data is copied: callers own what they read, as with a query.
+func (s *Store) readTail(after, upTo int64, limit int, types []string) (out []events.Envelope, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if upTo > s.head {
+		return nil, false
+	}
+	if upTo <= after {
+		return nil, true
+	}
+	if len(s.tail) == 0 || s.tail[0].Position > after+1 {
+		return nil, false
+	}
+	first := s.tail[0].Position
+	for i := int(after + 1 - first); i < len(s.tail) && s.tail[i].Position <= upTo && len(out) < limit; i++ {
+		e := s.tail[i]
+		if types != nil && !slices.Contains(types, e.Type) {
+			continue
+		}
+		e.Data = slices.Clone(e.Data)
+		out = append(out, e)
+	}
+	return out, true
 }
 
 // ReadStream returns the events of one stream in version order.
@@ -215,60 +280,113 @@ func scanEvent(r scanner) (events.Envelope, error) {
 	return e, nil
 }
 
-// Begin starts a write transaction for applying committed entries.
+// Begin starts a write transaction for applying committed entries. It reads
+// the head and the applied index in one statement: the FSM begins one
+// transaction per Raft batch, and every statement is a cgo round trip.
 func (s *Store) Begin(ctx context.Context) (*Tx, error) {
 	tx, err := s.db.Write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin apply: %w", err)
 	}
-	var head int64
-	if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(position), 0) FROM events").Scan(&head); err != nil {
+	var head, applied int64
+	if err := tx.QueryRowContext(ctx, `SELECT (SELECT COALESCE(MAX(position), 0) FROM events),
+		(SELECT value FROM meta WHERE key = 'applied_index')`).Scan(&head, &applied); err != nil {
 		tx.Rollback()
 		return nil, fmt.Errorf("read head: %w", err)
 	}
-	return &Tx{store: s, tx: tx, ctx: ctx, head: head}, nil
+	return &Tx{store: s, tx: tx, ctx: ctx, head: head, applied: uint64(applied),
+		ids: map[string]int64{}, streams: map[string]streamState{}}, nil
 }
 
 // Tx is an apply transaction. Batches appended through it become visible
 // (and Head advances) only on Commit.
+//
+// A Tx does its checks against what it knows in memory: the event IDs and
+// stream states it has looked up (Prefetch looks up those of a whole Raft
+// batch in two statements) and the ones its own batches wrote. The events
+// of accepted batches are inserted together when the transaction commits.
+// So a Raft batch of many commands costs a fixed handful of statements,
+// not several per command: each statement is a cgo round trip, and they
+// dominated the FSM's profile.
 type Tx struct {
-	store *Store
-	tx    *sql.Tx
-	ctx   context.Context
-	head  int64
-	sp    int
+	store   *Store
+	tx      *sql.Tx
+	ctx     context.Context
+	head    int64
+	applied uint64
+	// ids maps every event ID the transaction has looked up or written to
+	// its position, or to 0 if the log does not hold it.
+	ids map[string]int64
+	// streams holds the state of every stream the transaction has looked
+	// up or written, as the transaction leaves it.
+	streams map[string]streamState
+	// pending are the accepted events (positions assigned) not inserted yet.
+	pending []events.Envelope
+	// committed holds the events inserted, for the store's tail.
+	committed []events.Envelope
+	// failed is the storage error that broke the transaction: an insert
+	// failed half way, so the transaction may hold part of a batch and must
+	// not commit.
+	failed error
+}
+
+// Prefetch looks up, in one statement for the event IDs and one for the
+// expected streams, what Append needs to check the batches bs. Append
+// works without it, but looks up each batch on its own.
+func (t *Tx) Prefetch(bs []events.Batch) error {
+	if t.failed != nil {
+		return t.failed
+	}
+	var ids, streams []string
+	for _, b := range bs {
+		for i := range b.Events {
+			if _, ok := t.ids[b.Events[i].ID]; !ok {
+				ids = append(ids, b.Events[i].ID)
+			}
+		}
+		for _, x := range b.Expect {
+			if _, ok := t.streams[x.Stream]; !ok {
+				streams = append(streams, x.Stream)
+			}
+		}
+	}
+	if err := t.lookupIDs(ids); err != nil {
+		return err
+	}
+	return t.lookupStreams(streams)
 }
 
 // Append checks b against the log and appends its events, assigning global
 // positions. A batch that fails a check leaves no trace in the transaction:
 // it returns *events.VersionConflictError, *events.DuplicateEventError or a
-// wrapped events.ErrMalformed. Any other error is a storage failure.
+// wrapped events.ErrMalformed. Any other error is a storage failure, after
+// which the transaction refuses to commit (so a failed batch can never
+// leave half its events behind). The events are inserted on Commit, which
+// reports a failure to store them.
 func (t *Tx) Append(b events.Batch) (events.Committed, error) {
+	if t.failed != nil {
+		return events.Committed{}, t.failed
+	}
 	if err := b.Validate(); err != nil {
+		return events.Committed{}, err
+	}
+	if err := t.Prefetch([]events.Batch{b}); err != nil {
 		return events.Committed{}, err
 	}
 	// Duplicates first: an exact retry of a committed batch must be
 	// recognised as such, not reported as a version conflict.
 	for i := range b.Events {
-		var pos int64
-		err := t.tx.QueryRowContext(t.ctx, "SELECT position FROM events WHERE id = ?", b.Events[i].ID).Scan(&pos)
-		if err == nil {
+		if pos := t.ids[b.Events[i].ID]; pos != 0 {
 			return events.Committed{}, &events.DuplicateEventError{EventID: b.Events[i].ID, Position: pos}
-		} else if !errors.Is(err, sql.ErrNoRows) {
-			return events.Committed{}, fmt.Errorf("check event id: %w", err)
 		}
 	}
-
 	lastType := make(map[string]string, len(b.Expect))
 	for _, x := range b.Expect {
-		v, pos, typ, err := t.streamState(x.Stream)
-		if err != nil {
-			return events.Committed{}, err
+		st := t.streams[x.Stream]
+		if st.version != x.Version {
+			return events.Committed{}, &events.VersionConflictError{Stream: x.Stream, Expected: x.Version, Actual: st.version, Position: st.position}
 		}
-		if v != x.Version {
-			return events.Committed{}, &events.VersionConflictError{Stream: x.Stream, Expected: x.Version, Actual: v, Position: pos}
-		}
-		lastType[x.Stream] = typ
+		lastType[x.Stream] = st.lastType
 	}
 	// A batch decided on another history (a node that lost its log) can
 	// meet the versions it expects on streams that moved on differently.
@@ -277,50 +395,122 @@ func (t *Tx) Append(b events.Batch) (events.Committed, error) {
 	if err := b.CheckLifecycle(lastType); err != nil {
 		return events.Committed{}, err
 	}
-	// The checks above passed, so the inserts below can only fail on a
-	// storage error; the savepoint still keeps a failed batch from leaving
-	// half its events behind.
-	t.sp++
-	sp := fmt.Sprintf("batch%d", t.sp)
-	if _, err := t.tx.ExecContext(t.ctx, "SAVEPOINT "+sp); err != nil {
-		return events.Committed{}, fmt.Errorf("savepoint: %w", err)
-	}
 	c := events.Committed{FirstPosition: t.head + 1}
 	for i := range b.Events {
-		if err := t.insert(&b.Events[i]); err != nil {
-			t.tx.ExecContext(t.ctx, "ROLLBACK TO "+sp)
-			t.tx.ExecContext(t.ctx, "RELEASE "+sp)
-			t.head = c.FirstPosition - 1
+		t.head++
+		e := b.Events[i]
+		e.Position = t.head
+		e.Time = e.Time.UTC()
+		t.pending = append(t.pending, e)
+		t.ids[e.ID] = e.Position
+		t.streams[e.Stream] = streamState{version: e.Version, position: e.Position, lastType: e.Type}
+	}
+	c.LastPosition = t.head
+	if len(t.pending) >= maxVars {
+		if err := t.flush(); err != nil {
 			return events.Committed{}, err
 		}
 	}
-	if _, err := t.tx.ExecContext(t.ctx, "RELEASE "+sp); err != nil {
-		return events.Committed{}, fmt.Errorf("release savepoint: %w", err)
-	}
-	c.LastPosition = t.head
 	return c, nil
 }
 
-// streamState returns a stream's version, the position of its last event
-// and that event's type (zeros and "" for a stream that does not exist).
-func (t *Tx) streamState(stream string) (version, position int64, lastType string, err error) {
-	err = t.tx.QueryRowContext(t.ctx, `SELECT s.version, s.position, e.type FROM streams s
-		JOIN events e ON e.position = s.position WHERE s.stream = ?`, stream).Scan(&version, &position, &lastType)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, 0, "", nil
-	} else if err != nil {
-		return 0, 0, "", fmt.Errorf("read state of %s: %w", stream, err)
+// flush inserts the pending events.
+func (t *Tx) flush() error {
+	if len(t.pending) == 0 {
+		return nil
 	}
-	return version, position, lastType, nil
+	head := t.head
+	t.head = t.pending[0].Position - 1
+	err := t.insert(t.pending)
+	t.pending = t.pending[:0]
+	if err == nil && t.head != head {
+		err = fmt.Errorf("pending events end at %d, not at the head %d", t.head, head)
+		t.failed = err
+	}
+	return err
 }
 
-// Applied returns the Raft index and term recorded in this transaction.
-func (t *Tx) Applied() (index uint64, err error) {
-	var v int64
-	if err := t.tx.QueryRowContext(t.ctx, "SELECT value FROM meta WHERE key = 'applied_index'").Scan(&v); err != nil {
-		return 0, fmt.Errorf("read applied index: %w", err)
+// lookupIDs records in t.ids the position of each of ids the log holds,
+// and 0 for the others.
+func (t *Tx) lookupIDs(ids []string) error {
+	for start := 0; start < len(ids); start += maxVars {
+		chunk := ids[start:min(len(ids), start+maxVars)]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+			t.ids[id] = 0
+		}
+		err := t.query(func(rows *sql.Rows) error {
+			var id string
+			var pos int64
+			if err := rows.Scan(&id, &pos); err != nil {
+				return err
+			}
+			t.ids[id] = pos
+			return nil
+		}, "SELECT id, position FROM events WHERE id IN (?"+strings.Repeat(", ?", len(chunk)-1)+")", args...)
+		if err != nil {
+			return fmt.Errorf("check event ids: %w", err)
+		}
 	}
-	return uint64(v), nil
+	return nil
+}
+
+// maxVars bounds the rows of one multi-row statement, well below SQLite's
+// limit on bound parameters (32766) even at eleven columns a row.
+const maxVars = 256
+
+// streamState is a stream's version, the position of its last event and
+// that event's type (zeros and "" for a stream that does not exist).
+type streamState struct {
+	version, position int64
+	lastType          string
+}
+
+// lookupStreams records in t.streams the state of each of streams.
+func (t *Tx) lookupStreams(streams []string) error {
+	for start := 0; start < len(streams); start += maxVars {
+		chunk := streams[start:min(len(streams), start+maxVars)]
+		args := make([]any, len(chunk))
+		for i, stream := range chunk {
+			args[i] = stream
+			t.streams[stream] = streamState{}
+		}
+		err := t.query(func(rows *sql.Rows) error {
+			var stream string
+			var st streamState
+			if err := rows.Scan(&stream, &st.version, &st.position, &st.lastType); err != nil {
+				return err
+			}
+			t.streams[stream] = st
+			return nil
+		}, `SELECT s.stream, s.version, s.position, e.type FROM streams s
+			JOIN events e ON e.position = s.position WHERE s.stream IN (?`+strings.Repeat(", ?", len(chunk)-1)+")", args...)
+		if err != nil {
+			return fmt.Errorf("read stream states: %w", err)
+		}
+	}
+	return nil
+}
+
+// query runs q in the transaction and calls scan for every row.
+func (t *Tx) query(scan func(*sql.Rows) error, q string, args ...any) error {
+	rows, err := t.tx.QueryContext(t.ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// Applied returns the Raft index recorded in this transaction.
+func (t *Tx) Applied() (index uint64, err error) {
+	return t.applied, nil
 }
 
 // AppliedTerm returns the term of the last Raft entry applied (0 before any).
@@ -334,21 +524,27 @@ func (t *Tx) AppliedTerm() (uint64, error) {
 
 // SetApplied records the last Raft index and term applied.
 func (t *Tx) SetApplied(index, term uint64) error {
-	if _, err := t.tx.ExecContext(t.ctx, "UPDATE meta SET value = ? WHERE key = 'applied_index'", int64(index)); err != nil {
+	if _, err := t.tx.ExecContext(t.ctx, `UPDATE meta SET value = CASE key WHEN 'applied_index' THEN ? ELSE ? END
+		WHERE key IN ('applied_index', 'applied_term')`, int64(index), int64(term)); err != nil {
 		return fmt.Errorf("record applied index: %w", err)
 	}
-	if _, err := t.tx.ExecContext(t.ctx, "UPDATE meta SET value = ? WHERE key = 'applied_term'", int64(term)); err != nil {
-		return fmt.Errorf("record applied term: %w", err)
-	}
+	t.applied = index
 	return nil
 }
 
-// Commit commits the transaction and wakes readers waiting for new events.
+// Commit inserts the pending events, commits the transaction and wakes
+// readers waiting for new events.
 func (t *Tx) Commit() error {
+	if err := t.flush(); err != nil {
+		return fmt.Errorf("commit apply: %w", err)
+	}
+	if t.failed != nil {
+		return fmt.Errorf("commit apply: %w", t.failed)
+	}
 	if err := t.tx.Commit(); err != nil {
 		return fmt.Errorf("commit apply: %w", err)
 	}
-	t.store.advance(t.head)
+	t.store.commit(t.head, t.committed)
 	return nil
 }
 

@@ -154,6 +154,9 @@ func (h *Hub) Run(ctx context.Context) {
 			continue // ctx ended, or a rebuild is under way: wait again
 		}
 		target := h.feed.Position()
+		if h.skipUnwatched(target) {
+			continue
+		}
 		for pos < target && ctx.Err() == nil {
 			upTo := min(target, pos+hubStep)
 			entries, err := h.feed.FeedRange(context.WithoutCancel(ctx), pos, upTo, -1)
@@ -169,6 +172,23 @@ func (h *Hub) Run(ctx context.Context) {
 			pos = upTo
 		}
 	}
+}
+
+// skipUnwatched advances the hub to target without reading the feed if
+// nobody is subscribed: every write would otherwise cost a feed read that
+// no one receives. It holds the lock while it checks and advances, so a
+// subscriber either came first (and the entries are read for it) or comes
+// after and starts from target (its handler reads the backlog up to there).
+func (h *Hub) skipUnwatched(target int64) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.subs) > 0 {
+		return false
+	}
+	if target > h.pos {
+		h.pos = target
+	}
+	return true
 }
 
 // dispatch hands entries to their users' subscribers and records that

@@ -1,9 +1,11 @@
 package http
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -22,6 +24,57 @@ type Tokens struct {
 	Secret []byte
 	TTL    time.Duration
 	Now    func() time.Time
+
+	verified verifiedTokens
+}
+
+// tokenLeeway is the clock skew allowed on a token's times.
+const tokenLeeway = 5 * time.Second
+
+// verifiedTokens remembers tokens whose signature and claims checked out,
+// so that a client's every request does not pay for decoding and checking
+// the same token again (it was a tenth of an authenticated write's CPU).
+// Only the time checks depend on when the token is used; a hit repeats
+// exactly those, as the JWT library does them. An entry is valid for the
+// secret it was verified with only.
+type verifiedTokens struct {
+	mu      sync.Mutex
+	secret  []byte
+	entries map[string]verifiedToken
+}
+
+// maxVerifiedTokens bounds the memory verifiedTokens takes (a few MB); when
+// full it starts over, which costs one full verification per live token.
+const maxVerifiedTokens = 8192
+
+type verifiedToken struct {
+	claims Claims
+	// exp, nbf and iat are the token's times (zero if absent).
+	exp, nbf, iat time.Time
+}
+
+func (v *verifiedTokens) get(secret []byte, token string, now time.Time) (Claims, bool) {
+	v.mu.Lock()
+	e, ok := v.entries[token]
+	ok = ok && bytes.Equal(v.secret, secret)
+	v.mu.Unlock()
+	// The checks of jwt's Validator with WithExpirationRequired,
+	// WithIssuedAt and WithLeeway: anything borderline goes to the full
+	// verification, which gives the precise error.
+	if !ok || !now.Before(e.exp.Add(tokenLeeway)) || now.Before(e.nbf.Add(-tokenLeeway)) || now.Before(e.iat.Add(-tokenLeeway)) {
+		return Claims{}, false
+	}
+	return e.claims, true
+}
+
+func (v *verifiedTokens) put(secret []byte, token string, e verifiedToken) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.entries == nil || len(v.entries) >= maxVerifiedTokens || !bytes.Equal(v.secret, secret) {
+		v.entries = make(map[string]verifiedToken)
+		v.secret = bytes.Clone(secret)
+	}
+	v.entries[token] = e
 }
 
 const tokenIssuer = "agenda"
@@ -96,13 +149,16 @@ func (t *Tokens) Issue(sub Subject) (string, time.Time, error) {
 // claims. Every failure is EUNAUTHORIZED; the reason is kept vague on
 // purpose.
 func (t *Tokens) Verify(token string) (Claims, error) {
+	if c, ok := t.verified.get(t.Secret, token, t.now()); ok {
+		return c, nil
+	}
 	var c claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.Secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(tokenIssuer),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
-		jwt.WithLeeway(5*time.Second),
+		jwt.WithLeeway(tokenLeeway),
 		jwt.WithTimeFunc(t.now),
 	)
 	if err != nil {
@@ -119,6 +175,15 @@ func (t *Tokens) Verify(token string) (Claims, error) {
 		sum := sha256.Sum256([]byte(token))
 		id = hex.EncodeToString(sum[:])
 	}
-	return Claims{UserID: c.Subject, TokenID: id, Epoch: c.Epoch, Position: c.Position,
-		ExpiresAt: c.ExpiresAt.Time}, nil
+	out := Claims{UserID: c.Subject, TokenID: id, Epoch: c.Epoch, Position: c.Position,
+		ExpiresAt: c.ExpiresAt.Time}
+	e := verifiedToken{claims: out, exp: c.ExpiresAt.Time}
+	if c.NotBefore != nil {
+		e.nbf = c.NotBefore.Time
+	}
+	if c.IssuedAt != nil {
+		e.iat = c.IssuedAt.Time
+	}
+	t.verified.put(t.Secret, token, e)
+	return out, nil
 }

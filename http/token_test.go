@@ -173,3 +173,38 @@ func TestTokenRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifiedTokensAgreeWithFullVerification checks that a token verified
+// before (and remembered) is accepted or refused at any later instant
+// exactly as a first verification would, and not under another secret.
+func TestVerifiedTokensAgreeWithFullVerification(t *testing.T) {
+	tokens, c := newTestTokens()
+	issued := c.t
+	tok, _, err := tokens.Issue(Subject{UserID: "user-1", Username: "ana", Epoch: 3, Position: 42})
+	if err != nil {
+		t.Fatalf("Issue: %v", err)
+	}
+	if _, err := tokens.Verify(tok); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	for _, at := range []time.Duration{
+		-time.Hour, -6 * time.Second, -5*time.Second - time.Nanosecond, -5 * time.Second, -time.Second, 0,
+		time.Minute, time.Hour - time.Nanosecond, time.Hour, time.Hour + 5*time.Second - time.Nanosecond,
+		time.Hour + 5*time.Second, time.Hour + 6*time.Second, 48 * time.Hour,
+	} {
+		c.t = issued.Add(at)
+		got, gotErr := tokens.Verify(tok)
+		fresh, _ := newTestTokens()
+		fresh.Now = c.now
+		want, wantErr := fresh.Verify(tok)
+		if got != want || agenda.ErrorCode(gotErr) != agenda.ErrorCode(wantErr) || agenda.ErrorMessage(gotErr) != agenda.ErrorMessage(wantErr) {
+			t.Errorf("at issue %+v: remembered gives %+v, %v; a first verification %+v, %v", at, got, gotErr, want, wantErr)
+		}
+	}
+
+	c.t = issued
+	tokens.Secret = []byte("another secret, another cluster!")
+	if _, err := tokens.Verify(tok); agenda.ErrorCode(err) != agenda.EUNAUTHORIZED {
+		t.Errorf("under another secret: got %v, want unauthorized", err)
+	}
+}

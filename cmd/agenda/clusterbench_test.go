@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,6 +56,7 @@ func BenchmarkClusterCreate64(b *testing.B) {
 	var lat latencies
 	b.ResetTimer()
 	start := time.Now()
+	cpu0 := tc.nodesCPU()
 	var wg sync.WaitGroup
 	for _, u := range users {
 		wg.Add(1)
@@ -77,11 +80,54 @@ func BenchmarkClusterCreate64(b *testing.B) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := tc.nodesCPU() - cpu0
 	b.StopTimer()
 	if f := failed.Load(); f > 0 {
 		b.Fatalf("%d of %d writes failed; first: %v", f, b.N, firstErr.Load())
 	}
 	lat.report(b, elapsed)
+	reportNodesCPU(b, cpu, b.N)
+}
+
+// nodesCPU is the user and system CPU time the running node processes have
+// used so far (0 where /proc cannot tell): the cost of the writes on a
+// shared machine, the benchmark's clients excluded.
+func (tc *testCluster) nodesCPU() time.Duration {
+	var total time.Duration
+	for _, n := range tc.nodes {
+		n.mu.Lock()
+		cmd := n.cmd
+		n.mu.Unlock()
+		if cmd == nil || cmd.Process == nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name (which may hold spaces, so split
+		// after its closing parenthesis): utime and stime are the 14th and
+		// 15th fields of the line, in clock ticks (100 a second on Linux).
+		i := strings.LastIndexByte(string(stat), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(ut+st) * 10 * time.Millisecond
+	}
+	return total
+}
+
+// reportNodesCPU reports the nodes' CPU time per write.
+func reportNodesCPU(b *testing.B, cpu time.Duration, writes int) {
+	if cpu > 0 && writes > 0 {
+		b.ReportMetric(float64(cpu.Microseconds())/float64(writes), "nodes-cpu-µs/req")
+	}
 }
 
 // BenchmarkClusterCreateSequential is one client writing one appointment at
@@ -99,6 +145,7 @@ func BenchmarkClusterCreateSequential(b *testing.B) {
 			var lat latencies
 			b.ResetTimer()
 			start := time.Now()
+			cpu0 := tc.nodesCPU()
 			for i := 0; i < b.N; i++ {
 				t0 := time.Now()
 				r, w, err := tryCreateSlot(u, i+1)
@@ -108,8 +155,10 @@ func BenchmarkClusterCreateSequential(b *testing.B) {
 				lat.add(time.Since(t0))
 			}
 			elapsed := time.Since(start)
+			cpu := tc.nodesCPU() - cpu0
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "commands/s")
+			reportNodesCPU(b, cpu, b.N)
 			sort.Slice(lat.d, func(i, j int) bool { return lat.d[i] < lat.d[j] })
 			b.ReportMetric(millis(lat.d[len(lat.d)/2]), "p50-ms")
 			b.ReportMetric(millis(lat.d[int(0.99*float64(len(lat.d)-1))]), "p99-ms")

@@ -1,0 +1,196 @@
+package eventstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/agendahq/agenda/events"
+	"github.com/agendahq/agenda/eventstore"
+)
+
+// TestTailReadsMatchTheDatabase checks that reads served from the in-memory
+// tail of recent events return exactly what the same reads return from
+// SQLite: a second store opened on the same file has an empty tail, so it
+// reads everything from the database.
+func TestTailReadsMatchTheDatabase(t *testing.T) {
+	ctx := context.Background()
+	s, path := mustOpenStoreFile(t)
+	var index uint64
+	for i := 0; i < 20; i++ {
+		index++
+		agenda := events.AgendaStream("user-1")
+		id := fmt.Sprintf("appt-%d", i)
+		added, err := events.New(fmt.Sprintf("entry-%d", i), agenda, int64(i+1), events.AgendaEntryAdded{
+			UserID: "user-1", AppointmentID: id, Start: testTime, End: testTime.Add(time.Hour), Role: "owner",
+		}, events.Meta{Time: testTime.Add(time.Duration(i) * time.Nanosecond), OriginNode: "node-1", Actor: "user-1"})
+		if err != nil {
+			t.Fatalf("events.New: %v", err)
+		}
+		b := streamBatch(t, fmt.Sprintf("s%d", i), 0, 1+i%3)
+		b.Expect = append(b.Expect, expect(agenda, int64(i)))
+		b.Events = append(b.Events, added)
+		mustApply(t, s, index, b)
+	}
+	head := s.Head()
+	db := mustOpenStoreAt(t, path)
+	if db.Head() != head {
+		t.Fatalf("second store: head %d, want %d", db.Head(), head)
+	}
+
+	for _, after := range []int64{-1, 0, 1, 5, head - 3, head - 1, head, head + 2} {
+		for _, limit := range []int{1, 2, 7, 1000} {
+			got, err := s.Read(ctx, after, limit)
+			if err != nil {
+				t.Fatalf("Read(%d, %d): %v", after, limit, err)
+			}
+			want, err := db.Read(ctx, after, limit)
+			if err != nil {
+				t.Fatalf("Read(%d, %d) from the database: %v", after, limit, err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("Read(%d, %d): tail gives %v, database %v", after, limit, positions(got), positions(want))
+			}
+		}
+	}
+	typeSets := [][]string{{"agenda.entry_added"}, {"appointment.deleted"}, {"appointment.deleted", "agenda.entry_added"}, {"user.registered"}}
+	for _, types := range typeSets {
+		for _, after := range []int64{0, 3, head - 4, head} {
+			for _, upTo := range []int64{after + 1, after + 6, head, head + 5} {
+				for _, limit := range []int{1, 3, 1000} {
+					got, gotTo, err := s.ReadTypes(ctx, after, upTo, limit, types)
+					if err != nil {
+						t.Fatalf("ReadTypes: %v", err)
+					}
+					want, wantTo, err := db.ReadTypes(ctx, after, upTo, limit, types)
+					if err != nil {
+						t.Fatalf("ReadTypes from the database: %v", err)
+					}
+					if !reflect.DeepEqual(got, want) || gotTo != wantTo {
+						t.Errorf("ReadTypes(%d, %d, %d, %v): tail gives %v up to %d, database %v up to %d",
+							after, upTo, limit, types, positions(got), gotTo, positions(want), wantTo)
+					}
+				}
+			}
+		}
+	}
+
+	// What a reader gets is its own: changing it leaves the tail intact.
+	got, err := s.Read(ctx, 0, 1)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("Read(0, 1): %v, %v", got, err)
+	}
+	got[0].Data[0] = 'X'
+	again, _ := s.Read(ctx, 0, 1)
+	want, _ := db.Read(ctx, 0, 1)
+	if !reflect.DeepEqual(again, want) {
+		t.Errorf("after a reader changed its copy, Read(0, 1) = %s, want %s", again[0].Data, want[0].Data)
+	}
+}
+
+// TestTailSlides checks that reads before the in-memory window still come
+// from the database, after more events than the window holds.
+func TestTailSlides(t *testing.T) {
+	ctx := context.Background()
+	s, path := mustOpenStoreFile(t)
+	const n = 5000 // more than the tail holds
+	var index uint64
+	for from := int64(0); from < n; from += 250 {
+		index++
+		mustApply(t, s, index, streamBatch(t, "a", from, 250))
+	}
+	db := mustOpenStoreAt(t, path)
+	for _, after := range []int64{0, 100, n - 2100, n - 2048, n - 2047, n - 10} {
+		got, err := s.Read(ctx, after, 300)
+		if err != nil {
+			t.Fatalf("Read(%d): %v", after, err)
+		}
+		want, err := db.Read(ctx, after, 300)
+		if err != nil {
+			t.Fatalf("Read(%d) from the database: %v", after, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("Read(%d, 300): got %d events from %v, want %d from %v", after, len(got), positions(got[:1]), len(want), positions(want[:1]))
+		}
+	}
+}
+
+// TestPrefetchedRunMatchesOneByOne checks that a run of batches checked
+// against what one transaction looked up in bulk (Prefetch) and wrote
+// itself gets the same verdicts, and leaves the same store, as the same
+// batches applied one transaction each with every check read from SQLite.
+func TestPrefetchedRunMatchesOneByOne(t *testing.T) {
+	prefix := func(b events.Batch, p string) events.Batch {
+		b.Events = append([]events.Envelope(nil), b.Events...)
+		for i := range b.Events {
+			b.Events[i].ID = p + b.Events[i].ID
+		}
+		return b
+	}
+	run := []events.Batch{
+		streamBatch(t, "new", 0, 2),                 // a new stream
+		streamBatch(t, "new", 2, 1),                 // follows the run's own write
+		streamBatchIDs(t, "stale-", "new", 1, 1),    // conflicts with the run's own write
+		streamBatch(t, "old", 1, 1),                 // follows a committed stream
+		streamBatchIDs(t, "stale-", "old", 0, 1),    // conflicts with a committed stream
+		streamBatch(t, "new", 0, 2),                 // duplicates the run's first batch
+		prefix(streamBatch(t, "old", 0, 1), "x-"),   // stale, fresh IDs
+		streamBatch(t, "old", 0, 1),                 // duplicates a committed event
+		streamBatch(t, "other", 0, 1),               // independent
+		prefix(streamBatch(t, "other", 1, 2), "y-"), // follows it
+	}
+	two := events.Batch{Expect: []events.Expectation{expect("new", 3), expect("old", 2)},
+		Events: []events.Envelope{newEvent(t, "both-1", "new", 4), newEvent(t, "both-2", "old", 3)}}
+	run = append(run, two)
+
+	bulk, one := mustOpenStore(t), mustOpenStore(t)
+	for _, s := range []*eventstore.Store{bulk, one} {
+		mustApply(t, s, 1, streamBatch(t, "old", 0, 1))
+	}
+
+	tx := mustBegin(t, bulk)
+	if err := tx.Prefetch(run); err != nil {
+		t.Fatalf("Prefetch: %v", err)
+	}
+	var bulkResults []string
+	for _, b := range run {
+		c, err := tx.Append(b)
+		bulkResults = append(bulkResults, verdict(c, err))
+	}
+	if err := tx.SetApplied(2, 1); err != nil {
+		t.Fatalf("SetApplied: %v", err)
+	}
+	mustCommit(t, tx)
+
+	for i, b := range run {
+		tx := mustBegin(t, one)
+		c, err := tx.Append(b)
+		if err := tx.SetApplied(2, 1); err != nil {
+			t.Fatalf("SetApplied: %v", err)
+		}
+		mustCommit(t, tx)
+		if got := verdict(c, err); got != bulkResults[i] {
+			t.Errorf("batch %d: in a run %s, alone %s", i, bulkResults[i], got)
+		}
+	}
+	requireState(t, bulk, captureState(t, one))
+}
+
+// verdict describes what Append answered, for comparison.
+func verdict(c events.Committed, err error) string {
+	var vc *events.VersionConflictError
+	var dup *events.DuplicateEventError
+	switch {
+	case err == nil:
+		return fmt.Sprintf("committed %d-%d", c.FirstPosition, c.LastPosition)
+	case errors.As(err, &vc):
+		return fmt.Sprintf("conflict on %s: expected %d, at %d (position %d)", vc.Stream, vc.Expected, vc.Actual, vc.Position)
+	case errors.As(err, &dup):
+		return fmt.Sprintf("duplicate %s at %d", dup.EventID, dup.Position)
+	default:
+		return "error: " + err.Error()
+	}
+}
