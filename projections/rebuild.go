@@ -36,6 +36,7 @@ type RebuildProgress struct {
 const (
 	rebuildScan  = 65536
 	rebuildBatch = 8192
+	rebuildTx    = 65536
 	switchWithin = 4096
 )
 
@@ -129,7 +130,7 @@ func build(ctx context.Context, source EventSource, proj Projection, scratch *re
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan batch, 2)
+	batches := make(chan batch, 8)
 	go func() {
 		defer close(batches)
 		from := scratch.Checkpoint(name)
@@ -166,13 +167,40 @@ func build(ctx context.Context, source EventSource, proj Projection, scratch *re
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		err := scratch.Apply(context.WithoutCancel(ctx), name, b.from, b.to, func(tx *readmodel.Tx) error {
-			return handleAll(tx, proj, b.envs, b.evs)
+		// One transaction for every batch already read, up to
+		// rebuildTx events: fewer, larger commits write each hot page
+		// (an index's last leaf, say) once instead of once per batch.
+		group := []batch{b}
+		n := len(b.envs)
+	more:
+		for n < rebuildTx {
+			select {
+			case nb, ok := <-batches:
+				if !ok {
+					break more
+				}
+				if nb.err != nil {
+					return fmt.Errorf("read event store: %w", nb.err)
+				}
+				group = append(group, nb)
+				n += len(nb.envs)
+			default:
+				break more
+			}
+		}
+		from, to := group[0].from, group[len(group)-1].to
+		err := scratch.Apply(context.WithoutCancel(ctx), name, from, to, func(tx *readmodel.Tx) error {
+			for _, g := range group {
+				if err := handleAll(tx, proj, g.envs, g.evs); err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 		if err != nil {
 			return err
 		}
-		onBatch(b.to, until)
+		onBatch(to, until)
 	}
 	return ctx.Err()
 }

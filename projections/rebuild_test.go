@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/events"
 	"github.com/agendahq/agenda/projections"
 	"github.com/agendahq/agenda/readmodel"
 )
@@ -197,4 +198,77 @@ func TestRebuildIntoGivesIdenticalTables(t *testing.T) {
 			t.Errorf("digest of %s changed: %s → %s", table, d, again[table])
 		}
 	}
+}
+
+// RebuildOffline (what `agenda projections rebuild` runs on a stopped node)
+// replaces the read model file by one built anew, identical table by table,
+// whether it rebuilds every projection or carries some over; it leaves no
+// scratch file behind, and an unknown projection changes nothing.
+func TestRebuildOfflineGivesIdenticalTables(t *testing.T) {
+	ctx := context.Background()
+	store := mustOpenStore(t)
+	path := filepath.Join(t.TempDir(), "readmodel.db")
+	rm := mustOpenReadModel(t, path)
+	p := startProjector(t, store, rm)
+	head := scenario(newEventLog(t, store), 1500)
+	waitProjected(t, rm, head)
+	p.stop(t)
+	digest, err := rm.Digest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm.Close()
+	want := dump(t, path)
+	cases := []struct {
+		name  string
+		projs []projections.Projection
+	}{
+		{"all", projections.All()},
+		{"one, the other carried over", projections.All()[:1]},
+		{"the other", projections.All()[1:]},
+	}
+	for _, c := range cases {
+		var calls int
+		prs, err := projections.RebuildOffline(ctx, store, path, c.projs, func(projections.RebuildProgress) { calls++ })
+		if err != nil {
+			t.Fatalf("%s: RebuildOffline: %v", c.name, err)
+		}
+		if len(prs) != len(c.projs) || calls < 2 {
+			t.Fatalf("%s: RebuildOffline = %+v after %d progress calls", c.name, prs, calls)
+		}
+		for _, pr := range prs {
+			if pr.State != "done" || pr.Position != head {
+				t.Errorf("%s: %+v, want done at %d", c.name, pr, head)
+			}
+		}
+		diffDumps(t, dump(t, path), want)
+		again := mustOpenReadModel(t, path)
+		got, err := again.Digest(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again.Close()
+		for table, d := range digest {
+			if got[table] != d {
+				t.Errorf("%s: digest of %s changed: %s → %s", c.name, table, d, got[table])
+			}
+		}
+		matches, _ := filepath.Glob(path + ".rebuild-*")
+		if len(matches) > 0 {
+			t.Errorf("%s: scratch files left behind: %v", c.name, matches)
+		}
+	}
+	if _, err := projections.RebuildOffline(ctx, store, path, []projections.Projection{bogusProjection{}}, nil); agenda.ErrorCode(err) != agenda.ENOTFOUND {
+		t.Errorf("RebuildOffline of an unknown projection: %v, want not found", err)
+	}
+	diffDumps(t, dump(t, path), want)
+}
+
+// bogusProjection is a projection the read model has no tables for.
+type bogusProjection struct{}
+
+func (bogusProjection) Name() string         { return "bogus" }
+func (bogusProjection) EventTypes() []string { return []string{"user.registered"} }
+func (bogusProjection) Handle(*readmodel.Tx, *events.Envelope, events.Event) error {
+	return nil
 }
