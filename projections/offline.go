@@ -70,6 +70,9 @@ func RebuildOffline(ctx context.Context, source EventSource, path string, projs 
 		}
 	}
 	began := time.Now()
+	if err := scratch.CreateDeferredIndexes(ctx); err != nil {
+		return out, err
+	}
 	if err := scratch.InstallAt(path); err != nil {
 		for i := range out {
 			fail(&out[i], progress, err)

@@ -2,9 +2,11 @@ package projections_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -219,6 +221,7 @@ func TestRebuildOfflineGivesIdenticalTables(t *testing.T) {
 	}
 	rm.Close()
 	want := dump(t, path)
+	wantSchema := schemaOf(t, path)
 	cases := []struct {
 		name  string
 		projs []projections.Projection
@@ -242,6 +245,9 @@ func TestRebuildOfflineGivesIdenticalTables(t *testing.T) {
 			}
 		}
 		diffDumps(t, dump(t, path), want)
+		if got := schemaOf(t, path); got != wantSchema {
+			t.Errorf("%s: schema after the rebuild:\n%s\nwant:\n%s", c.name, got, wantSchema)
+		}
 		again := mustOpenReadModel(t, path)
 		got, err := again.Digest(ctx)
 		if err != nil {
@@ -271,4 +277,29 @@ func (bogusProjection) Name() string         { return "bogus" }
 func (bogusProjection) EventTypes() []string { return []string{"user.registered"} }
 func (bogusProjection) Handle(*readmodel.Tx, *events.Envelope, events.Event) error {
 	return nil
+}
+
+// schemaOf lists the tables and indexes of the database at path.
+func schemaOf(t *testing.T, path string) string {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var typ, name, tbl string
+		var stmt sql.NullString
+		if err := rows.Scan(&typ, &name, &tbl, &stmt); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s %s %s %s\n", typ, name, tbl, stmt.String)
+	}
+	return b.String()
 }

@@ -25,6 +25,10 @@ type DB struct {
 	position    notify.Position // the lowest checkpoint
 
 	feed feedState
+
+	// deferred holds the CREATE INDEX statements of the secondary indexes a
+	// scratch read model builds only once loaded (see OpenScratch).
+	deferred []string
 }
 
 // Open opens the read model at path. A file written with another schema

@@ -91,7 +91,50 @@ func OpenScratch(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open %s for reading: %w", path, err)
 	}
 	rdb.SetMaxOpenConns(2)
-	return openOn(ctx, &sqlite.DB{Path: path, Write: wdb, Read: rdb})
+	db, err := openOn(ctx, &sqlite.DB{Path: path, Write: wdb, Read: rdb})
+	if err != nil {
+		return nil, err
+	}
+	if err := db.dropDeferredIndexes(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// deferredIndexes are the secondary indexes no projection reads while it
+// projects: a scratch read model drops them while it is loaded and builds
+// them in one pass at the end (CreateDeferredIndexes), which costs less
+// than keeping them up to date row by row. The online switch copies rows
+// into the live tables, whose indexes are intact, so it never needs them.
+var deferredIndexes = []string{"agenda_entries_by_start", "users_by_display_fold", "participants_by_user", "appointments_by_group"}
+
+func (db *DB) dropDeferredIndexes(ctx context.Context) error {
+	for _, name := range deferredIndexes {
+		var stmt string
+		if err := db.db.Write.QueryRowContext(ctx, "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", name).Scan(&stmt); err != nil {
+			return fmt.Errorf("read index %s: %w", name, err)
+		}
+		if _, err := db.db.Write.ExecContext(ctx, "DROP INDEX "+name); err != nil {
+			return fmt.Errorf("drop index %s: %w", name, err)
+		}
+		db.deferred = append(db.deferred, stmt)
+	}
+	return nil
+}
+
+// CreateDeferredIndexes builds the secondary indexes a scratch read model
+// left out while it was loaded; its schema is then the live one's.
+func (db *DB) CreateDeferredIndexes(ctx context.Context) error {
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	for _, stmt := range db.deferred {
+		if _, err := db.db.Write.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("%s: %w", stmt, err)
+		}
+	}
+	db.deferred = nil
+	return nil
 }
 
 // RemoveFile deletes a read model file and its WAL and shared-memory files.
