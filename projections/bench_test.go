@@ -14,6 +14,7 @@ import (
 	"github.com/agendahq/agenda/events"
 	"github.com/agendahq/agenda/eventstore"
 	"github.com/agendahq/agenda/projections"
+	"github.com/agendahq/agenda/readmodel"
 )
 
 // catchUpEvents is the size of the history a fresh projector catches up on.
@@ -152,7 +153,7 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkRebuildOnline1M times an online rebuild of the agenda projection
+// BenchmarkRebuildOnline1M times an online rebuild of the planning projection
 // (the big one) from a 1,000,000-event store while the live projector runs
 // and a writer appends a batch every millisecond.
 func BenchmarkRebuildOnline1M(b *testing.B) {
@@ -187,14 +188,14 @@ func BenchmarkRebuildOnline1M(b *testing.B) {
 	var paused float64
 	for i := 0; i < b.N; i++ {
 		began := time.Now()
-		if _, err := p.StartRebuild("agenda"); err != nil {
+		if _, err := p.StartRebuild(readmodel.ProjectionPlanning); err != nil {
 			b.Fatal(err)
 		}
 		for {
 			time.Sleep(20 * time.Millisecond)
 			var last *projections.RebuildProgress
 			for _, s := range p.Status() {
-				if s.Name == "agenda" && s.Rebuild == nil {
+				if s.Name == readmodel.ProjectionPlanning && s.Rebuild == nil {
 					last = s.LastRebuild
 				}
 			}

@@ -105,7 +105,7 @@ func TestOnlineRebuildUnderWriteLoad(t *testing.T) {
 		}
 	}()
 
-	if _, err := p.StartRebuild(readmodel.ProjectionAgenda); err != nil {
+	if _, err := p.StartRebuild(readmodel.ProjectionPlanning); err != nil {
 		t.Fatalf("StartRebuild: %v", err)
 	}
 	if _, err := p.StartRebuild(readmodel.ProjectionUsers); agenda.ErrorCode(err) != agenda.ECONFLICT {
@@ -114,7 +114,7 @@ func TestOnlineRebuildUnderWriteLoad(t *testing.T) {
 	sawProgress := false
 	waitUntil(t, 2*time.Minute, "the rebuild finishes", func() bool {
 		for _, s := range p.Status() {
-			if s.Name == readmodel.ProjectionAgenda {
+			if s.Name == readmodel.ProjectionPlanning {
 				if s.Rebuild != nil && s.State == "rebuilding" {
 					sawProgress = true
 				}
@@ -137,7 +137,7 @@ func TestOnlineRebuildUnderWriteLoad(t *testing.T) {
 	}
 	var last *projections.RebuildProgress
 	for _, s := range p.Status() {
-		if s.Name == readmodel.ProjectionAgenda {
+		if s.Name == readmodel.ProjectionPlanning {
 			last = s.LastRebuild
 		}
 	}
@@ -149,7 +149,7 @@ func TestOnlineRebuildUnderWriteLoad(t *testing.T) {
 		t.Errorf("OnRebuild saw %+v, want one done rebuild", rebuilt)
 	}
 	hookMu.Unlock()
-	if _, err := os.Stat(readmodel.ScratchPath(path, readmodel.ProjectionAgenda)); !os.IsNotExist(err) {
+	if _, err := os.Stat(readmodel.ScratchPath(path, readmodel.ProjectionPlanning)); !os.IsNotExist(err) {
 		t.Errorf("scratch file left behind: %v", err)
 	}
 	t.Logf("%d write rounds and %d reads during the rebuild", writes.Load(), reads.Load())

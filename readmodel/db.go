@@ -65,7 +65,11 @@ func openDurability(ctx context.Context, path string, d sqlite.Durability) (*DB,
 // openOn creates the schema in sdb if it is empty and loads the checkpoints;
 // it closes sdb if it fails.
 func openOn(ctx context.Context, sdb *sqlite.DB) (*DB, error) {
-	if _, err := sdb.Init(ctx, SchemaVersion, schema); err != nil {
+	if _, err := sdb.Init(ctx, SchemaVersion, schema()); err != nil {
+		sdb.Close()
+		return nil, err
+	}
+	if _, err := migrateProjections(ctx, sdb); err != nil {
 		sdb.Close()
 		return nil, err
 	}

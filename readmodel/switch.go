@@ -288,12 +288,15 @@ type FileStatus struct {
 	// version (the node discards and rebuilds it at start).
 	Exists, SchemaOK bool
 	Checkpoints      map[string]int64
+	// Outdated names the projections whose tables have another schema
+	// version than this build's (the node rebuilds them at start).
+	Outdated map[string]bool
 }
 
 // Inspect reports on the read model file at path, read-only: unlike Open,
 // it never discards an outdated file.
 func Inspect(ctx context.Context, path string) (FileStatus, error) {
-	st := FileStatus{Checkpoints: map[string]int64{}}
+	st := FileStatus{Checkpoints: map[string]int64{}, Outdated: map[string]bool{}}
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return st, nil
 	}
@@ -313,6 +316,26 @@ func Inspect(ctx context.Context, path string) (FileStatus, error) {
 		return st, nil
 	}
 	st.SchemaOK = true
+	versions := map[string]int{}
+	vrows, err := db.QueryContext(ctx, "SELECT projection, version FROM projection_schemas")
+	if err != nil {
+		return st, fmt.Errorf("read projection versions of %s: %w", path, err)
+	}
+	for vrows.Next() {
+		var name string
+		var v int
+		if err := vrows.Scan(&name, &v); err != nil {
+			vrows.Close()
+			return st, err
+		}
+		versions[name] = v
+	}
+	vrows.Close()
+	for _, p := range Projections {
+		if v, ok := versions[p]; !ok || v != projectionVersions[p] {
+			st.Outdated[p] = true
+		}
+	}
 	rows, err := db.QueryContext(ctx, "SELECT projection, position FROM checkpoints")
 	if err != nil {
 		return st, fmt.Errorf("read checkpoints of %s: %w", path, err)
@@ -324,7 +347,9 @@ func Inspect(ctx context.Context, path string) (FileStatus, error) {
 		if err := rows.Scan(&name, &pos); err != nil {
 			return st, err
 		}
-		st.Checkpoints[name] = pos
+		if !st.Outdated[name] {
+			st.Checkpoints[name] = pos
+		}
 	}
 	return st, rows.Err()
 }

@@ -197,7 +197,7 @@ func projectionStatus(ctx context.Context, w io.Writer, dir string, info eventst
 		switch {
 		case !st.Exists:
 			state = "missing (projected at start)"
-		case !st.SchemaOK:
+		case !st.SchemaOK || st.Outdated[p.Name()]:
 			state = "outdated schema (rebuilt at start)"
 			pos = 0
 		case pos < info.Head:
