@@ -268,6 +268,28 @@ func TestRebuildOfflineGivesIdenticalTables(t *testing.T) {
 		t.Errorf("RebuildOffline of an unknown projection: %v, want not found", err)
 	}
 	diffDumps(t, dump(t, path), want)
+	// A projection that fails half way leaves the old file as it was.
+	failing := &failingProjection{Projection: projections.UsersProjection{}, after: 10}
+	if _, err := projections.RebuildOffline(ctx, store, path, []projections.Projection{projections.PlanningProjection{}, failing}, nil); err == nil {
+		t.Error("RebuildOffline with a failing projection succeeded")
+	}
+	diffDumps(t, dump(t, path), want)
+	if matches, _ := filepath.Glob(path + ".rebuild-*"); len(matches) > 0 {
+		t.Errorf("scratch files left behind after a failure: %v", matches)
+	}
+}
+
+// failingProjection fails on the event after its first `after` ones.
+type failingProjection struct {
+	projections.Projection
+	after, seen int
+}
+
+func (f *failingProjection) Handle(tx *readmodel.Tx, env *events.Envelope, ev events.Event) error {
+	if f.seen++; f.seen > f.after {
+		return fmt.Errorf("failing on purpose at %d", env.Position)
+	}
+	return f.Projection.Handle(tx, env, ev)
 }
 
 // bogusProjection is a projection the read model has no tables for.
