@@ -57,27 +57,17 @@ const (
 func RebuildInto(ctx context.Context, source EventSource, live *readmodel.DB, proj Projection, progress func(RebuildProgress)) (RebuildProgress, error) {
 	name := proj.Name()
 	pr := RebuildProgress{Projection: name, State: "building", StartedAt: time.Now().UTC()}
-	report := func() {
-		if el := time.Since(pr.StartedAt).Seconds(); el > 0 {
-			pr.EventsPerSecond = float64(pr.Position) / el
-		}
-		if progress != nil {
-			progress(pr)
-		}
-	}
-	fail := func(err error) (RebuildProgress, error) {
-		now := time.Now().UTC()
-		pr.State, pr.Error, pr.FinishedAt = "failed", err.Error(), &now
-		report()
-		return pr, fmt.Errorf("rebuild %s: %w", name, err)
+	failed := func(err error) (RebuildProgress, error) {
+		err = fail(&pr, progress, err)
+		return pr, err
 	}
 	if _, ok := readmodel.Tables(name); !ok {
-		return fail(agenda.Errorf(agenda.ENOTFOUND, "no projection %q", name))
+		return failed(agenda.Errorf(agenda.ENOTFOUND, "no projection %q", name))
 	}
 	path := readmodel.ScratchPath(live.Path(), name)
 	scratch, err := readmodel.OpenScratch(ctx, path)
 	if err != nil {
-		return fail(err)
+		return failed(err)
 	}
 	defer func() {
 		scratch.Close()
@@ -85,19 +75,19 @@ func RebuildInto(ctx context.Context, source EventSource, live *readmodel.DB, pr
 	}()
 	onBatch := func(pos, target int64) {
 		pr.Position, pr.Target = pos, max(target, pr.Target)
-		report()
+		report(&pr, progress)
 	}
 	for {
 		head, _ := source.Watch()
 		if err := build(ctx, source, proj, scratch, head, onBatch); err != nil {
-			return fail(err)
+			return failed(err)
 		}
 		if now, _ := source.Watch(); now-scratch.Checkpoint(name) <= switchWithin {
 			break
 		}
 	}
 	pr.State = "switching"
-	report()
+	report(&pr, progress)
 	var paused time.Time
 	pos, err := live.SwitchFrom(ctx, name, scratch, func(liveAt int64) error {
 		paused = time.Now()
@@ -107,12 +97,12 @@ func RebuildInto(ctx context.Context, source EventSource, live *readmodel.DB, pr
 		pr.PausedSeconds = time.Since(paused).Seconds()
 	}
 	if err != nil {
-		return fail(err)
+		return failed(err)
 	}
 	now := time.Now().UTC()
 	pr.State, pr.Position, pr.FinishedAt = "done", pos, &now
 	pr.Target = max(pr.Target, pos)
-	report()
+	report(&pr, progress)
 	return pr, nil
 }
 
