@@ -9,7 +9,7 @@ import (
 	"github.com/agendahq/agenda/readmodel"
 )
 
-// feed derives the per-user feed entries of one event, in the agenda
+// feed derives the per-user feed entries of one event, in the planning
 // projection's transaction, so that who may see an event is decided with the
 // memberships, participations and privacy of exactly that moment:
 //

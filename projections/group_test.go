@@ -296,7 +296,7 @@ func TestHierarchicalGroupFlow(t *testing.T) {
 		for _, u := range users {
 			snapshot[u], _ = f.rm.Notifications(ctx, u, false, 500)
 		}
-		if err := p.Rebuild(ctx, readmodel.ProjectionAgenda); err != nil {
+		if err := p.Rebuild(ctx, readmodel.ProjectionPlanning); err != nil {
 			t.Fatalf("Rebuild: %v", err)
 		}
 		waitProjected(t, f.rm, f.head)

@@ -248,9 +248,9 @@ func TestProjectorRebuild(t *testing.T) {
 	want := dump(t, path)
 
 	t.Run("rebuild replays the projection", func(t *testing.T) {
-		// Damage the agenda projection behind the projector's back, so that
+		// Damage the planning projection behind the projector's back, so that
 		// only a real replay can make it whole again.
-		err := rm.Apply(ctx, readmodel.ProjectionAgenda, head, head, func(tx *readmodel.Tx) error {
+		err := rm.Apply(ctx, readmodel.ProjectionPlanning, head, head, func(tx *readmodel.Tx) error {
 			return tx.DeleteAppointment("a00199")
 		})
 		if err != nil {
@@ -261,7 +261,7 @@ func TestProjectorRebuild(t *testing.T) {
 		}
 		usersBefore := rm.Checkpoint(readmodel.ProjectionUsers)
 
-		if err := p.Rebuild(ctx, readmodel.ProjectionAgenda); err != nil {
+		if err := p.Rebuild(ctx, readmodel.ProjectionPlanning); err != nil {
 			t.Fatalf("Rebuild(agenda): %v", err)
 		}
 		// New events during the replay must end up projected too.
@@ -333,7 +333,7 @@ func TestProjectorStopsOnPoisonEvent(t *testing.T) {
 			t.Errorf("bob (after the poison event) not projected: %v", err)
 		}
 		waitUntil(t, 5*time.Second, "agenda reported retrying", func() bool {
-			return statusOf(t, p, readmodel.ProjectionAgenda).State == "retrying"
+			return statusOf(t, p, readmodel.ProjectionPlanning).State == "retrying"
 		})
 		if !p.Healthy() {
 			t.Error("Healthy() = false while only retrying, want true")
@@ -341,10 +341,10 @@ func TestProjectorStopsOnPoisonEvent(t *testing.T) {
 	})
 
 	waitUntil(t, 30*time.Second, "the projector reported unhealthy", func() bool { return !p.Healthy() })
-	t.Logf("agenda projection stopped %s after the poison event", time.Since(began).Round(time.Millisecond))
+	t.Logf("planning projection stopped %s after the poison event", time.Since(began).Round(time.Millisecond))
 
 	t.Run("agenda stopped before the poison event", func(t *testing.T) {
-		s := statusOf(t, p, readmodel.ProjectionAgenda)
+		s := statusOf(t, p, readmodel.ProjectionPlanning)
 		if s.State != "stopped" {
 			t.Errorf("agenda state = %q, want stopped", s.State)
 		}
@@ -354,7 +354,7 @@ func TestProjectorStopsOnPoisonEvent(t *testing.T) {
 		if s.Position != poison-1 {
 			t.Errorf("agenda position = %d, want %d (just before the poison event at %d)", s.Position, poison-1, poison)
 		}
-		if got := storedCheckpoint(t, path, readmodel.ProjectionAgenda); got != poison-1 {
+		if got := storedCheckpoint(t, path, readmodel.ProjectionPlanning); got != poison-1 {
 			t.Errorf("stored agenda checkpoint = %d, want %d", got, poison-1)
 		}
 		if u := statusOf(t, p, readmodel.ProjectionUsers); u.State != "running" {
@@ -367,7 +367,7 @@ func TestProjectorStopsOnPoisonEvent(t *testing.T) {
 		waitUntil(t, 5*time.Second, "users reached the new head", func() bool {
 			return rm.Checkpoint(readmodel.ProjectionUsers) == head
 		})
-		if got := rm.Checkpoint(readmodel.ProjectionAgenda); got != poison-1 {
+		if got := rm.Checkpoint(readmodel.ProjectionPlanning); got != poison-1 {
 			t.Errorf("agenda checkpoint moved to %d after stopping, want %d", got, poison-1)
 		}
 		wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
@@ -378,7 +378,7 @@ func TestProjectorStopsOnPoisonEvent(t *testing.T) {
 	})
 
 	t.Run("a stopped projection cannot be rebuilt while running", func(t *testing.T) {
-		err := p.Rebuild(ctx, readmodel.ProjectionAgenda)
+		err := p.Rebuild(ctx, readmodel.ProjectionPlanning)
 		if code := agenda.ErrorCode(err); code != agenda.ECONFLICT {
 			t.Errorf("Rebuild(stopped agenda) code = %q (%v), want conflict", code, err)
 		}
@@ -424,7 +424,7 @@ func TestProjectorRebuildWhileCatchingUp(t *testing.T) {
 	// Rebuild while batches are being applied: the handlers update their
 	// status concurrently.
 	for i := 0; i < 5; i++ {
-		if err := p.Rebuild(ctx, readmodel.ProjectionAgenda); err != nil {
+		if err := p.Rebuild(ctx, readmodel.ProjectionPlanning); err != nil {
 			t.Fatalf("Rebuild(agenda): %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)

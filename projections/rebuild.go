@@ -36,6 +36,7 @@ type RebuildProgress struct {
 const (
 	rebuildScan  = 65536
 	rebuildBatch = 8192
+	rebuildTx    = 65536
 	switchWithin = 4096
 )
 
@@ -56,27 +57,17 @@ const (
 func RebuildInto(ctx context.Context, source EventSource, live *readmodel.DB, proj Projection, progress func(RebuildProgress)) (RebuildProgress, error) {
 	name := proj.Name()
 	pr := RebuildProgress{Projection: name, State: "building", StartedAt: time.Now().UTC()}
-	report := func() {
-		if el := time.Since(pr.StartedAt).Seconds(); el > 0 {
-			pr.EventsPerSecond = float64(pr.Position) / el
-		}
-		if progress != nil {
-			progress(pr)
-		}
-	}
-	fail := func(err error) (RebuildProgress, error) {
-		now := time.Now().UTC()
-		pr.State, pr.Error, pr.FinishedAt = "failed", err.Error(), &now
-		report()
-		return pr, fmt.Errorf("rebuild %s: %w", name, err)
+	failed := func(err error) (RebuildProgress, error) {
+		err = fail(&pr, progress, err)
+		return pr, err
 	}
 	if _, ok := readmodel.Tables(name); !ok {
-		return fail(agenda.Errorf(agenda.ENOTFOUND, "no projection %q", name))
+		return failed(agenda.Errorf(agenda.ENOTFOUND, "no projection %q", name))
 	}
 	path := readmodel.ScratchPath(live.Path(), name)
 	scratch, err := readmodel.OpenScratch(ctx, path)
 	if err != nil {
-		return fail(err)
+		return failed(err)
 	}
 	defer func() {
 		scratch.Close()
@@ -84,19 +75,19 @@ func RebuildInto(ctx context.Context, source EventSource, live *readmodel.DB, pr
 	}()
 	onBatch := func(pos, target int64) {
 		pr.Position, pr.Target = pos, max(target, pr.Target)
-		report()
+		report(&pr, progress)
 	}
 	for {
 		head, _ := source.Watch()
 		if err := build(ctx, source, proj, scratch, head, onBatch); err != nil {
-			return fail(err)
+			return failed(err)
 		}
 		if now, _ := source.Watch(); now-scratch.Checkpoint(name) <= switchWithin {
 			break
 		}
 	}
 	pr.State = "switching"
-	report()
+	report(&pr, progress)
 	var paused time.Time
 	pos, err := live.SwitchFrom(ctx, name, scratch, func(liveAt int64) error {
 		paused = time.Now()
@@ -106,12 +97,12 @@ func RebuildInto(ctx context.Context, source EventSource, live *readmodel.DB, pr
 		pr.PausedSeconds = time.Since(paused).Seconds()
 	}
 	if err != nil {
-		return fail(err)
+		return failed(err)
 	}
 	now := time.Now().UTC()
 	pr.State, pr.Position, pr.FinishedAt = "done", pos, &now
 	pr.Target = max(pr.Target, pos)
-	report()
+	report(&pr, progress)
 	return pr, nil
 }
 
@@ -129,7 +120,7 @@ func build(ctx context.Context, source EventSource, proj Projection, scratch *re
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan batch, 2)
+	batches := make(chan batch, 8)
 	go func() {
 		defer close(batches)
 		from := scratch.Checkpoint(name)
@@ -166,13 +157,40 @@ func build(ctx context.Context, source EventSource, proj Projection, scratch *re
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		err := scratch.Apply(context.WithoutCancel(ctx), name, b.from, b.to, func(tx *readmodel.Tx) error {
-			return handleAll(tx, proj, b.envs, b.evs)
+		// One transaction for every batch already read, up to
+		// rebuildTx events: fewer, larger commits write each hot page
+		// (an index's last leaf, say) once instead of once per batch.
+		group := []batch{b}
+		n := len(b.envs)
+	more:
+		for n < rebuildTx {
+			select {
+			case nb, ok := <-batches:
+				if !ok {
+					break more
+				}
+				if nb.err != nil {
+					return fmt.Errorf("read event store: %w", nb.err)
+				}
+				group = append(group, nb)
+				n += len(nb.envs)
+			default:
+				break more
+			}
+		}
+		from, to := group[0].from, group[len(group)-1].to
+		err := scratch.Apply(context.WithoutCancel(ctx), name, from, to, func(tx *readmodel.Tx) error {
+			for _, g := range group {
+				if err := handleAll(tx, proj, g.envs, g.evs); err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 		if err != nil {
 			return err
 		}
-		onBatch(b.to, until)
+		onBatch(to, until)
 	}
 	return ctx.Err()
 }

@@ -2,15 +2,18 @@ package projections_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/events"
 	"github.com/agendahq/agenda/projections"
 	"github.com/agendahq/agenda/readmodel"
 )
@@ -102,7 +105,7 @@ func TestOnlineRebuildUnderWriteLoad(t *testing.T) {
 		}
 	}()
 
-	if _, err := p.StartRebuild(readmodel.ProjectionAgenda); err != nil {
+	if _, err := p.StartRebuild(readmodel.ProjectionPlanning); err != nil {
 		t.Fatalf("StartRebuild: %v", err)
 	}
 	if _, err := p.StartRebuild(readmodel.ProjectionUsers); agenda.ErrorCode(err) != agenda.ECONFLICT {
@@ -111,7 +114,7 @@ func TestOnlineRebuildUnderWriteLoad(t *testing.T) {
 	sawProgress := false
 	waitUntil(t, 2*time.Minute, "the rebuild finishes", func() bool {
 		for _, s := range p.Status() {
-			if s.Name == readmodel.ProjectionAgenda {
+			if s.Name == readmodel.ProjectionPlanning {
 				if s.Rebuild != nil && s.State == "rebuilding" {
 					sawProgress = true
 				}
@@ -134,7 +137,7 @@ func TestOnlineRebuildUnderWriteLoad(t *testing.T) {
 	}
 	var last *projections.RebuildProgress
 	for _, s := range p.Status() {
-		if s.Name == readmodel.ProjectionAgenda {
+		if s.Name == readmodel.ProjectionPlanning {
 			last = s.LastRebuild
 		}
 	}
@@ -146,7 +149,7 @@ func TestOnlineRebuildUnderWriteLoad(t *testing.T) {
 		t.Errorf("OnRebuild saw %+v, want one done rebuild", rebuilt)
 	}
 	hookMu.Unlock()
-	if _, err := os.Stat(readmodel.ScratchPath(path, readmodel.ProjectionAgenda)); !os.IsNotExist(err) {
+	if _, err := os.Stat(readmodel.ScratchPath(path, readmodel.ProjectionPlanning)); !os.IsNotExist(err) {
 		t.Errorf("scratch file left behind: %v", err)
 	}
 	t.Logf("%d write rounds and %d reads during the rebuild", writes.Load(), reads.Load())
@@ -197,4 +200,128 @@ func TestRebuildIntoGivesIdenticalTables(t *testing.T) {
 			t.Errorf("digest of %s changed: %s → %s", table, d, again[table])
 		}
 	}
+}
+
+// RebuildOffline (what `agenda projections rebuild` runs on a stopped node)
+// replaces the read model file by one built anew, identical table by table,
+// whether it rebuilds every projection or carries some over; it leaves no
+// scratch file behind, and an unknown projection changes nothing.
+func TestRebuildOfflineGivesIdenticalTables(t *testing.T) {
+	ctx := context.Background()
+	store := mustOpenStore(t)
+	path := filepath.Join(t.TempDir(), "readmodel.db")
+	rm := mustOpenReadModel(t, path)
+	p := startProjector(t, store, rm)
+	head := scenario(newEventLog(t, store), 1500)
+	waitProjected(t, rm, head)
+	p.stop(t)
+	digest, err := rm.Digest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm.Close()
+	want := dump(t, path)
+	wantSchema := schemaOf(t, path)
+	cases := []struct {
+		name  string
+		projs []projections.Projection
+	}{
+		{"all", projections.All()},
+		{"one, the other carried over", projections.All()[:1]},
+		{"the other", projections.All()[1:]},
+	}
+	for _, c := range cases {
+		var calls int
+		prs, err := projections.RebuildOffline(ctx, store, path, c.projs, func(projections.RebuildProgress) { calls++ })
+		if err != nil {
+			t.Fatalf("%s: RebuildOffline: %v", c.name, err)
+		}
+		if len(prs) != len(c.projs) || calls < 2 {
+			t.Fatalf("%s: RebuildOffline = %+v after %d progress calls", c.name, prs, calls)
+		}
+		for _, pr := range prs {
+			if pr.State != "done" || pr.Position != head {
+				t.Errorf("%s: %+v, want done at %d", c.name, pr, head)
+			}
+		}
+		diffDumps(t, dump(t, path), want)
+		if got := schemaOf(t, path); got != wantSchema {
+			t.Errorf("%s: schema after the rebuild:\n%s\nwant:\n%s", c.name, got, wantSchema)
+		}
+		again := mustOpenReadModel(t, path)
+		got, err := again.Digest(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again.Close()
+		for table, d := range digest {
+			if got[table] != d {
+				t.Errorf("%s: digest of %s changed: %s → %s", c.name, table, d, got[table])
+			}
+		}
+		matches, _ := filepath.Glob(path + ".rebuild-*")
+		if len(matches) > 0 {
+			t.Errorf("%s: scratch files left behind: %v", c.name, matches)
+		}
+	}
+	if _, err := projections.RebuildOffline(ctx, store, path, []projections.Projection{bogusProjection{}}, nil); agenda.ErrorCode(err) != agenda.ENOTFOUND {
+		t.Errorf("RebuildOffline of an unknown projection: %v, want not found", err)
+	}
+	diffDumps(t, dump(t, path), want)
+	// A projection that fails half way leaves the old file as it was.
+	failing := &failingProjection{Projection: projections.UsersProjection{}, after: 10}
+	if _, err := projections.RebuildOffline(ctx, store, path, []projections.Projection{projections.PlanningProjection{}, failing}, nil); err == nil {
+		t.Error("RebuildOffline with a failing projection succeeded")
+	}
+	diffDumps(t, dump(t, path), want)
+	if matches, _ := filepath.Glob(path + ".rebuild-*"); len(matches) > 0 {
+		t.Errorf("scratch files left behind after a failure: %v", matches)
+	}
+}
+
+// failingProjection fails on the event after its first `after` ones.
+type failingProjection struct {
+	projections.Projection
+	after, seen int
+}
+
+func (f *failingProjection) Handle(tx *readmodel.Tx, env *events.Envelope, ev events.Event) error {
+	if f.seen++; f.seen > f.after {
+		return fmt.Errorf("failing on purpose at %d", env.Position)
+	}
+	return f.Projection.Handle(tx, env, ev)
+}
+
+// bogusProjection is a projection the read model has no tables for.
+type bogusProjection struct{}
+
+func (bogusProjection) Name() string         { return "bogus" }
+func (bogusProjection) EventTypes() []string { return []string{"user.registered"} }
+func (bogusProjection) Handle(*readmodel.Tx, *events.Envelope, events.Event) error {
+	return nil
+}
+
+// schemaOf lists the tables and indexes of the database at path.
+func schemaOf(t *testing.T, path string) string {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var typ, name, tbl string
+		var stmt sql.NullString
+		if err := rows.Scan(&typ, &name, &tbl, &stmt); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s %s %s %s\n", typ, name, tbl, stmt.String)
+	}
+	return b.String()
 }

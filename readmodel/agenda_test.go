@@ -79,7 +79,7 @@ func TestAgendaSortingAndFields(t *testing.T) {
 			roles: map[string]string{"me": agenda.RolePending}},
 		booking{id: "earlier", owner: "me", start: t0.Add(-time.Hour), end: t0},
 	)
-	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 		r := appointmentRecord("grouped", "me", t0.Add(5*time.Hour), t0.Add(6*time.Hour))
 		r.GroupID = "team"
 		if err := tx.InsertAppointment(r); err != nil {
@@ -151,7 +151,7 @@ func TestSchedule(t *testing.T) {
 		booking{id: "long-ago", owner: "me", start: s.Add(-30 * 24 * time.Hour), end: s.Add(-29 * 24 * time.Hour)},
 		booking{id: "someone-elses", owner: "you", start: s, end: e},
 	)
-	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 		return tx.SetAgendaVersion("me", 9, "node-a")
 	})
 

@@ -24,7 +24,7 @@ func TestAppointmentVisibility(t *testing.T) {
 	book(t, db, booking{id: "a1", owner: "own", start: at, end: at.Add(time.Hour), roles: map[string]string{
 		"pen": agenda.RolePending, "dec": agenda.RoleDeclined, "acc": agenda.RoleAccepted}})
 	// An appointment whose owner has no entry of their own.
-	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 		if err := tx.InsertAppointment(appointmentRecord("a2", "own", at, at.Add(time.Hour))); err != nil {
 			return err
 		}
@@ -105,7 +105,7 @@ func TestAppointmentUpdateAndDelete(t *testing.T) {
 	db, _ := mustOpenDB(t)
 	book(t, db, booking{id: "a1", owner: "own", start: at, end: at.Add(time.Hour)})
 	later := at.Add(48 * time.Hour)
-	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 		r := appointmentRecord("a1", "own", later, later.Add(time.Hour))
 		r.Title, r.Version, r.OriginNode, r.UpdatedAt = "Moved", 2, "node-c", later
 		if err := tx.UpdateAppointment(r); err != nil {
@@ -129,7 +129,7 @@ func TestAppointmentUpdateAndDelete(t *testing.T) {
 		t.Errorf("rescheduled entry version/origin = %d/%s, want 2/node-c", e.Version, e.OriginNode)
 	}
 
-	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 		if err := tx.DeleteAppointment("a1"); err != nil {
 			return err
 		}
@@ -150,8 +150,8 @@ func TestAppointmentUpdateAndDelete(t *testing.T) {
 			{name: "remove entry", change: func(tx *readmodel.Tx) error { return tx.RemoveAgendaEntry("own", "nope") }},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				from := db.Checkpoint(readmodel.ProjectionAgenda)
-				if err := db.Apply(ctx, readmodel.ProjectionAgenda, from, from+1, tc.change); err == nil {
+				from := db.Checkpoint(readmodel.ProjectionPlanning)
+				if err := db.Apply(ctx, readmodel.ProjectionPlanning, from, from+1, tc.change); err == nil {
 					t.Error("succeeded, want an error: the projection and the event store disagree")
 				}
 			})

@@ -37,7 +37,7 @@ func BenchmarkAgendaQuery(b *testing.B) {
 	insert := func(owner string, n int, spacing time.Duration) {
 		const chunk = 5000
 		for done := 0; done < n; done += chunk {
-			mustApply(b, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+			mustApply(b, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 				for i := done; i < min(done+chunk, n); i++ {
 					start := begin.Add(time.Duration(i) * spacing).Add(time.Duration(rng.IntN(10)) * time.Minute)
 					end := start.Add(durations[rng.IntN(len(durations))])

@@ -17,7 +17,7 @@ func TestInvitedIsNoMember(t *testing.T) {
 	insertUsers(t, db, user("boss", "boss", "Boss"), user("ivy", "ivy", "Ivy"), user("low", "low", "Low"))
 	seedGroup(t, db, readmodel.GroupRecord{ID: "g", Name: "Team", CreatorID: "boss", Hierarchical: true, At: at, Version: 1, OriginNode: "n"},
 		seedMember{"boss", agenda.MaxRank, 2}, seedMember{"low", 0, 3})
-	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 		if err := tx.InviteMember("g", "ivy", 10, "boss", at.Add(time.Hour), 4, "n"); err != nil {
 			return err
 		}
@@ -75,7 +75,7 @@ func TestInvitedIsNoMember(t *testing.T) {
 	}
 
 	// Accepting makes her a member, joined when she accepted.
-	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 		return tx.ActivateMember("g", "ivy", at.Add(2*time.Hour), 5, "n")
 	})
 	g, err = db.Group(ctx, "g", "ivy")

@@ -25,6 +25,10 @@ type DB struct {
 	position    notify.Position // the lowest checkpoint
 
 	feed feedState
+
+	// deferred holds the CREATE INDEX statements of the secondary indexes a
+	// scratch read model builds only once loaded (see OpenScratch).
+	deferred []string
 }
 
 // Open opens the read model at path. A file written with another schema
@@ -55,7 +59,17 @@ func openDurability(ctx context.Context, path string, d sqlite.Durability) (*DB,
 	if err != nil {
 		return nil, err
 	}
-	if _, err := sdb.Init(ctx, SchemaVersion, schema); err != nil {
+	return openOn(ctx, sdb)
+}
+
+// openOn creates the schema in sdb if it is empty and loads the checkpoints;
+// it closes sdb if it fails.
+func openOn(ctx context.Context, sdb *sqlite.DB) (*DB, error) {
+	if _, err := sdb.Init(ctx, SchemaVersion, schema()); err != nil {
+		sdb.Close()
+		return nil, err
+	}
+	if _, err := migrateProjections(ctx, sdb); err != nil {
 		sdb.Close()
 		return nil, err
 	}
@@ -148,15 +162,14 @@ var ErrCheckpointMoved = errors.New("projection checkpoint moved")
 func (db *DB) Apply(ctx context.Context, projection string, from, to int64, fn func(*Tx) error) error {
 	db.writeMu.Lock()
 	defer db.writeMu.Unlock()
+	// The checkpoint in memory is the stored one: every write to the file
+	// (Apply, Reset, a switch, a copy) holds writeMu and updates both, and
+	// the data dir lock keeps other processes out. Checking it here spares
+	// a query per batch, which counts when batches are one event long.
+	if cur := db.Checkpoint(projection); cur != from {
+		return fmt.Errorf("%w: %s is at %d, batch starts at %d", ErrCheckpointMoved, projection, cur, from)
+	}
 	err := db.db.WithTx(ctx, func(tx *sql.Tx) error {
-		var cur int64
-		err := tx.QueryRowContext(ctx, "SELECT position FROM checkpoints WHERE projection = ?", projection).Scan(&cur)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("read checkpoint of %s: %w", projection, err)
-		}
-		if cur != from {
-			return fmt.Errorf("%w: %s is at %d, batch starts at %d", ErrCheckpointMoved, projection, cur, from)
-		}
 		t := &Tx{tx: tx, ctx: ctx, db: db}
 		if err := fn(t); err != nil {
 			return err

@@ -49,7 +49,7 @@ func TestApplyFromAnotherCheckpointChangesNothing(t *testing.T) {
 		{name: "replaying an applied batch", projection: readmodel.ProjectionUsers, from: 0, to: 5},
 		{name: "batch starting behind the checkpoint", projection: readmodel.ProjectionUsers, from: 3, to: 9},
 		{name: "batch starting ahead of the checkpoint", projection: readmodel.ProjectionUsers, from: 7, to: 9},
-		{name: "projection without a stored checkpoint", projection: readmodel.ProjectionAgenda, from: 2, to: 4},
+		{name: "projection without a stored checkpoint", projection: readmodel.ProjectionPlanning, from: 2, to: 4},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -172,21 +172,21 @@ func TestResetClearsOnlyItsProjection(t *testing.T) {
 		return tx.InsertUser(user("u1", "ana", "Ana"))
 	})
 	book(t, db, booking{id: "a1", owner: "u1", start: at, end: at.Add(1e9)})
-	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 		return tx.SetAgendaVersion("u1", 1, "node-a")
 	})
 
-	if err := db.Reset(ctx, readmodel.ProjectionAgenda); err != nil {
-		t.Fatalf("Reset(agenda): %v", err)
+	if err := db.Reset(ctx, readmodel.ProjectionPlanning); err != nil {
+		t.Fatalf("Reset(planning): %v", err)
 	}
 	raw := rawDB(t, path)
 	for table, want := range map[string]int64{"appointments": 0, "agenda_entries": 0, "agenda_streams": 0, "users": 1} {
 		if n := queryInt(t, raw, "SELECT COUNT(*) FROM "+table); n != want {
-			t.Errorf("%s holds %d rows after Reset(agenda), want %d", table, n, want)
+			t.Errorf("%s holds %d rows after Reset(planning), want %d", table, n, want)
 		}
 	}
-	if got := db.Checkpoint(readmodel.ProjectionAgenda); got != 0 {
-		t.Errorf("Checkpoint(agenda) = %d, want 0", got)
+	if got := db.Checkpoint(readmodel.ProjectionPlanning); got != 0 {
+		t.Errorf("Checkpoint(planning) = %d, want 0", got)
 	}
 	if got := db.Checkpoint(readmodel.ProjectionUsers); got != 1 {
 		t.Errorf("Checkpoint(users) = %d, want 1", got)
@@ -201,7 +201,7 @@ func TestResetClearsOnlyItsProjection(t *testing.T) {
 func TestOpenRemovesLeftoverScratch(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "readmodel.db")
 	for _, suffix := range []string{"", "-wal", "-shm"} {
-		if err := os.WriteFile(readmodel.ScratchPath(path, "agenda")+suffix, []byte("half-built"), 0o600); err != nil {
+		if err := os.WriteFile(readmodel.ScratchPath(path, readmodel.ProjectionPlanning)+suffix, []byte("half-built"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -213,5 +213,64 @@ func TestOpenRemovesLeftoverScratch(t *testing.T) {
 	left, _ := filepath.Glob(path + ".rebuild-*")
 	if len(left) != 0 {
 		t.Errorf("leftover scratch files after Open: %v", left)
+	}
+}
+
+// A read model holding another schema version of one projection rebuilds
+// only that one at Open: its tables are recreated empty and its checkpoint
+// reset (the projector then replays it), while the other projections keep
+// their rows and positions; Inspect reports it outdated meanwhile.
+func TestOpenRebuildsOnlyTheProjectionOfAnotherVersion(t *testing.T) {
+	ctx := context.Background()
+	db, path := mustOpenDB(t)
+	mustApply(t, db, readmodel.ProjectionUsers, func(tx *readmodel.Tx) error {
+		return tx.InsertUser(user("u1", "ana", "Ana"))
+	})
+	book(t, db, booking{id: "a1", owner: "u1", start: at, end: at.Add(1e9)})
+	planningAt := db.Checkpoint(readmodel.ProjectionPlanning)
+	db.Close()
+
+	for _, tc := range []struct{ name, stmt string }{
+		{"older version", "UPDATE projection_schemas SET version = version - 1 WHERE projection = 'users'"},
+		{"no version recorded", "DELETE FROM projection_schemas WHERE projection = 'users'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := rawDB(t, path)
+			if _, err := raw.Exec(tc.stmt); err != nil {
+				t.Fatal(err)
+			}
+			raw.Close()
+			st, err := readmodel.Inspect(ctx, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !st.Outdated[readmodel.ProjectionUsers] || st.Outdated[readmodel.ProjectionPlanning] {
+				t.Errorf("Inspect: outdated %v, want users only", st.Outdated)
+			}
+			db, err := readmodel.Open(ctx, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if got := db.Checkpoint(readmodel.ProjectionUsers); got != 0 {
+				t.Errorf("Checkpoint(users) = %d, want 0", got)
+			}
+			if got := db.Checkpoint(readmodel.ProjectionPlanning); got != planningAt {
+				t.Errorf("Checkpoint(planning) = %d, want %d", got, planningAt)
+			}
+			raw = rawDB(t, path)
+			for table, want := range map[string]int64{"users": 0, "appointments": 1} {
+				if n := queryInt(t, raw, "SELECT COUNT(*) FROM "+table); n != want {
+					t.Errorf("%s holds %d rows, want %d", table, n, want)
+				}
+			}
+			if n := queryInt(t, raw, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'users_by_display_fold'"); n != 1 {
+				t.Errorf("the users table was recreated without its index")
+			}
+			// Put the user back for the next case.
+			mustApply(t, db, readmodel.ProjectionUsers, func(tx *readmodel.Tx) error {
+				return tx.InsertUser(user("u1", "ana", "Ana"))
+			})
+		})
 	}
 }

@@ -20,7 +20,7 @@ func BenchmarkGroupAgendaQuery(b *testing.B) {
 	ctx := context.Background()
 	db, _ := mustOpenDB(b)
 	begin := time.Date(2026, 1, 1, 8, 0, 0, 0, time.UTC)
-	mustApply(b, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+	mustApply(b, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 		if err := tx.InsertGroup(readmodel.GroupRecord{ID: "g", Name: "G", CreatorID: "m00", Hierarchical: true,
 			At: begin, Version: 1, OriginNode: "node-a"}); err != nil {
 			return err
@@ -34,7 +34,7 @@ func BenchmarkGroupAgendaQuery(b *testing.B) {
 	})
 	for m := range members {
 		owner := fmt.Sprintf("m%02d", m)
-		mustApply(b, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+		mustApply(b, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 			for i := range each {
 				start := begin.Add(time.Duration(i)*24*time.Hour + time.Duration(m%8)*time.Hour)
 				id := fmt.Sprintf("%s-%05d", owner, i)

@@ -28,11 +28,11 @@ type seedMember struct {
 	version int64
 }
 
-// seedGroup stores a group and its members as the agenda projection would:
+// seedGroup stores a group and its members as the planning projection would:
 // the group row ends at the version of its last member.
 func seedGroup(tb testing.TB, db *readmodel.DB, g readmodel.GroupRecord, members ...seedMember) {
 	tb.Helper()
-	mustApply(tb, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+	mustApply(tb, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 		if err := tx.InsertGroup(g); err != nil {
 			return err
 		}
@@ -56,10 +56,10 @@ type groupBooking struct {
 	roles map[string]string // user → role, the owner included
 }
 
-// bookGroup stores group bookings as the agenda projection would.
+// bookGroup stores group bookings as the planning projection would.
 func bookGroup(tb testing.TB, db *readmodel.DB, bs ...groupBooking) {
 	tb.Helper()
-	mustApply(tb, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+	mustApply(tb, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 		for _, b := range bs {
 			if err := tx.InsertAppointment(b.rec); err != nil {
 				return err

@@ -85,7 +85,7 @@ func TestGroup(t *testing.T) {
 	})
 
 	t.Run("a rank change and a removal show", func(t *testing.T) {
-		mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+		mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 			if err := tx.SetMember("h", "low", 900, at.Add(48*time.Hour), 6, "node-r"); err != nil {
 				return err
 			}
@@ -109,7 +109,7 @@ func TestGroup(t *testing.T) {
 	})
 
 	t.Run("a deleted group is gone", func(t *testing.T) {
-		mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error { return tx.DeleteGroup("e") })
+		mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error { return tx.DeleteGroup("e") })
 		if _, err := db.Group(ctx, "e", "out"); agenda.ErrorCode(err) != agenda.ENOTFOUND {
 			t.Errorf("Group(e) after delete: %v, want not_found", err)
 		}
@@ -395,8 +395,8 @@ func TestGroupAgendaMasking(t *testing.T) {
 func start(t *testing.T, db *readmodel.DB, id string) time.Time {
 	t.Helper()
 	var s time.Time
-	err := db.Apply(context.Background(), readmodel.ProjectionAgenda, db.Checkpoint(readmodel.ProjectionAgenda),
-		db.Checkpoint(readmodel.ProjectionAgenda), func(tx *readmodel.Tx) error {
+	err := db.Apply(context.Background(), readmodel.ProjectionPlanning, db.Checkpoint(readmodel.ProjectionPlanning),
+		db.Checkpoint(readmodel.ProjectionPlanning), func(tx *readmodel.Tx) error {
 			a, err := tx.AppointmentInfo(id)
 			s = a.Start
 			return err
@@ -438,7 +438,7 @@ func TestPendingGroupAppointments(t *testing.T) {
 			t.Errorf("PendingGroupAppointments(%s) = %d, want %d", group, n, want)
 		}
 	}
-	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 		return tx.SetAppointmentStatus("p1", agenda.StatusConfirmed, t0, 2, "node-a")
 	})
 	if n, _ := db.PendingGroupAppointments(ctx, "f"); n != 1 {
@@ -486,7 +486,7 @@ func TestInvitations(t *testing.T) {
 		}
 	}
 	// Participants rows carry the appointment's version.
-	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 		if err := tx.SetParticipant("sooner", "mid", agenda.RoleAccepted, 7, "node-z"); err != nil {
 			return err
 		}

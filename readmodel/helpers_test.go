@@ -78,10 +78,10 @@ type booking struct {
 	roles      map[string]string // participant → role; the owner is added as owner
 }
 
-// book stores bookings as the agenda projection would.
+// book stores bookings as the planning projection would.
 func book(tb testing.TB, db *readmodel.DB, bs ...booking) {
 	tb.Helper()
-	mustApply(tb, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+	mustApply(tb, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 		for _, b := range bs {
 			if err := tx.InsertAppointment(appointmentRecord(b.id, b.owner, b.start, b.end)); err != nil {
 				return err

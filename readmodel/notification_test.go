@@ -19,7 +19,7 @@ func notification(id, user string, position int64) readmodel.NotificationRecord 
 
 func insertNotifications(tb testing.TB, db *readmodel.DB, ns ...readmodel.NotificationRecord) {
 	tb.Helper()
-	mustApply(tb, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+	mustApply(tb, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 		for _, n := range ns {
 			if err := tx.InsertNotification(n); err != nil {
 				return err
@@ -72,7 +72,7 @@ func TestNotifications(t *testing.T) {
 		}
 	})
 
-	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 		return tx.MarkNotificationRead("bob", "n5", at.Add(time.Hour), "node-r")
 	})
 	t.Run("unread only", func(t *testing.T) {
@@ -97,7 +97,7 @@ func TestInsertNotificationIsIdempotent(t *testing.T) {
 	db, _ := mustOpenDB(t)
 	first := notification("n1", "bob", 4)
 	insertNotifications(t, db, first)
-	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 		return tx.MarkNotificationRead("bob", "n1", at.Add(time.Hour), "node-r")
 	})
 	// The same ID again (a replayed event), even with other contents,
@@ -120,7 +120,7 @@ func TestNotificationState(t *testing.T) {
 	db, _ := mustOpenDB(t)
 	insertNotifications(t, db, notification("n1", "bob", 1), notification("n2", "bob", 2), notification("n3", "bob", 3),
 		notification("a1", "ana", 4))
-	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 		if err := tx.MarkNotificationRead("bob", "n2", at, "node-r"); err != nil {
 			return err
 		}
@@ -150,7 +150,7 @@ func TestNotificationState(t *testing.T) {
 		})
 	}
 	t.Run("the stream version moves", func(t *testing.T) {
-		mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+		mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 			return tx.SetNotificationStreamVersion("bob", 7, "node-s")
 		})
 		if s, _ := db.NotificationState(ctx, "bob", ""); s.StreamVersion != 7 {
@@ -164,7 +164,7 @@ func TestMarkNotificationRead(t *testing.T) {
 	insertNotifications(t, db, notification("n1", "bob", 1), notification("a1", "ana", 2))
 	mark := func(user, id string, when time.Time) {
 		t.Helper()
-		mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+		mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 			return tx.MarkNotificationRead(user, id, when, "node-r")
 		})
 	}
@@ -187,10 +187,10 @@ func TestMarkNotificationsReadUpToPosition(t *testing.T) {
 	db, _ := mustOpenDB(t)
 	insertNotifications(t, db, notification("n2", "bob", 2), notification("n4", "bob", 4), notification("n5", "bob", 5),
 		notification("n8", "bob", 8), notification("a3", "ana", 3))
-	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 		return tx.MarkNotificationRead("bob", "n2", at, "node-r")
 	})
-	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 		return tx.MarkNotificationsRead("bob", 5, at.Add(time.Hour), "node-s")
 	})
 	ns := mustNotifications(t, db, "bob", false, 10)

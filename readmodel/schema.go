@@ -1,16 +1,50 @@
 package readmodel
 
-// SchemaVersion changes whenever the schema below does; a read model file
-// with another version is discarded and rebuilt from the event store.
-const SchemaVersion = 6
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
 
-// Times are stored as Unix nanoseconds so range queries compare integers.
-const schema = `
+	"github.com/agendahq/agenda/internal/sqlite"
+)
+
+// SchemaVersion is the version of the file's layout: the tables every
+// projection shares (checkpoints, projection_schemas). A read model file
+// with another version is discarded whole and rebuilt from the event store.
+// A change to one projection's tables bumps that projection's version in
+// projectionVersions instead: only it is rebuilt (see migrateProjections).
+//
+// Version 7: the "agenda" projection became "planning" (a new checkpoint
+// key), and each projection got a schema version of its own.
+const SchemaVersion = 7
+
+// projectionVersions is each projection's schema version: change it
+// whenever its tables, or what it derives into them, change. A read model
+// that holds another version of a projection drops and recreates that
+// projection's tables and resets its checkpoint at Open, so the projector
+// rebuilds it from the event store (the other projections keep theirs).
+var projectionVersions = map[string]int{
+	ProjectionUsers:    1,
+	ProjectionPlanning: 1,
+}
+
+// baseSchema holds the tables every projection shares.
+const baseSchema = `
 CREATE TABLE checkpoints (
 	projection TEXT    PRIMARY KEY,
 	position   INTEGER NOT NULL
 ) WITHOUT ROWID;
 
+-- The schema version of each projection's tables (projectionVersions).
+CREATE TABLE projection_schemas (
+	projection TEXT    PRIMARY KEY,
+	version    INTEGER NOT NULL
+) WITHOUT ROWID;
+`
+
+// Times are stored as Unix nanoseconds so range queries compare integers.
+const usersSchema = `
 CREATE TABLE users (
 	id            TEXT    PRIMARY KEY,
 	username      TEXT    NOT NULL UNIQUE,
@@ -40,7 +74,9 @@ CREATE TABLE revoked_tokens (
 	expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX revoked_tokens_by_expiry ON revoked_tokens (expires_at);
+`
 
+const planningSchema = `
 CREATE TABLE appointments (
 	id          TEXT    PRIMARY KEY,
 	owner_id    TEXT    NOT NULL,
@@ -151,7 +187,7 @@ CREATE TABLE notification_streams (
 	version     INTEGER NOT NULL,
 	origin_node TEXT    NOT NULL
 ) WITHOUT ROWID;
-` + feedSchema
+`
 
 // Projection names, each with its own checkpoint.
 //
@@ -162,16 +198,87 @@ CREATE TABLE notification_streams (
 // and notifications are derived from all of them, so they must always
 // reflect the same position.
 const (
-	ProjectionUsers  = "users"
-	ProjectionAgenda = "agenda"
+	ProjectionUsers    = "users"
+	ProjectionPlanning = "planning"
 )
 
 // Projections lists every projection of this read model.
-var Projections = []string{ProjectionUsers, ProjectionAgenda}
+var Projections = []string{ProjectionUsers, ProjectionPlanning}
+
+// projectionSchemas holds the tables of each projection.
+var projectionSchemas = map[string]string{
+	ProjectionUsers:    usersSchema,
+	ProjectionPlanning: planningSchema + feedSchema,
+}
 
 // projectionTables lists the tables each projection owns, cleared on rebuild.
 var projectionTables = map[string][]string{
 	ProjectionUsers: {"users", "revoked_tokens"},
-	ProjectionAgenda: {"appointments", "agenda_entries", "agenda_streams", "participants",
+	ProjectionPlanning: {"appointments", "agenda_entries", "agenda_streams", "participants",
 		"groups", "group_members", "notifications", "notification_streams", "feed", "feed_pruned"},
+}
+
+// schema is what a new read model file is created with: the shared tables,
+// every projection's tables, and their versions.
+func schema() string {
+	var b strings.Builder
+	b.WriteString(baseSchema)
+	for _, p := range Projections {
+		b.WriteString(projectionSchemas[p])
+		fmt.Fprintf(&b, "INSERT INTO projection_schemas (projection, version) VALUES ('%s', %d);\n", p, projectionVersions[p])
+	}
+	return b.String()
+}
+
+// migrateProjections compares each projection's schema version in the file
+// with this build's. A projection whose version differs (or is missing) has
+// its tables dropped and created anew and its checkpoint removed, in one
+// transaction: the projector then rebuilds it from the event store, the
+// way a changed projection rebuilds itself at start, while the other
+// projections keep their tables and positions.
+func migrateProjections(ctx context.Context, sdb *sqlite.DB) (rebuilt []string, err error) {
+	stored := map[string]int{}
+	rows, err := sdb.Write.QueryContext(ctx, "SELECT projection, version FROM projection_schemas")
+	if err != nil {
+		return nil, fmt.Errorf("read projection schema versions: %w", err)
+	}
+	for rows.Next() {
+		var name string
+		var v int
+		if err := rows.Scan(&name, &v); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		stored[name] = v
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, p := range Projections {
+		if v, ok := stored[p]; ok && v == projectionVersions[p] {
+			continue
+		}
+		err := sdb.WithTx(ctx, func(tx *sql.Tx) error {
+			for _, t := range projectionTables[p] {
+				if _, err := tx.ExecContext(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
+					return fmt.Errorf("drop %s: %w", t, err)
+				}
+			}
+			if _, err := tx.ExecContext(ctx, projectionSchemas[p]); err != nil {
+				return fmt.Errorf("create the tables of %s: %w", p, err)
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM checkpoints WHERE projection = ?", p); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO projection_schemas (projection, version) VALUES (?, ?)
+				ON CONFLICT (projection) DO UPDATE SET version = excluded.version`, p, projectionVersions[p])
+			return err
+		})
+		if err != nil {
+			return rebuilt, fmt.Errorf("migrate projection %s to schema version %d: %w", p, projectionVersions[p], err)
+		}
+		rebuilt = append(rebuilt, p)
+	}
+	return rebuilt, nil
 }

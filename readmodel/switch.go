@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -40,26 +41,106 @@ func removeScratch(live string) error {
 
 // OpenScratch creates an empty read model at path, discarding whatever file
 // was there: the "green" side of a blue/green rebuild, built beside the live
-// read model and thrown away afterwards. It never fsyncs — a crash simply
-// means starting the rebuild again.
+// read model and thrown away afterwards (or renamed over it, offline).
+//
+// It is opened for bulk loading, since a crash or a failure simply means
+// starting the rebuild again: no journal at all (journal_mode=OFF: a commit
+// writes its pages once, into the file, instead of into a WAL first), no
+// fsync, and a large page cache. A rolled-back transaction may leave the
+// file damaged, which is why a failed rebuild discards it.
 func OpenScratch(ctx context.Context, path string) (*DB, error) {
 	if err := RemoveFile(path); err != nil {
 		return nil, err
 	}
-	db, err := openDurability(ctx, path, sqlite.Off)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
-	// Bulk loading, on the one writer connection: a large page cache, and
-	// no WAL checkpoints while building (each would copy the pages just
-	// written a second time; the scratch file is read once, then deleted).
-	for _, pragma := range []string{"PRAGMA cache_size = -131072", "PRAGMA wal_autocheckpoint = 0"} {
-		if _, err := db.db.Write.ExecContext(ctx, pragma); err != nil {
-			db.Close()
+	f.Close()
+	common := url.Values{}
+	common.Set("_busy_timeout", "10000")
+	common.Set("_stmt_cache_size", "64")
+	w := url.Values{}
+	for k, v := range common {
+		w[k] = v
+	}
+	w.Set("_journal_mode", "OFF")
+	w.Set("_synchronous", "OFF")
+	w.Set("_cache_size", "-131072")
+	w.Set("_txlock", "immediate")
+	wdb, err := sql.Open("sqlite3", "file:"+path+"?"+w.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	// On the one writer connection, which lives as long as the pool: sorts
+	// (index builds) in memory, and pages read through a memory map rather
+	// than one read() each, since the projection looks rows up all over the
+	// tables it builds.
+	for _, pragma := range []string{"PRAGMA temp_store = MEMORY", "PRAGMA mmap_size = 2147483648"} {
+		if _, err := wdb.ExecContext(ctx, pragma); err != nil {
+			wdb.Close()
 			return nil, fmt.Errorf("%s: %w", pragma, err)
 		}
 	}
+	r := url.Values{}
+	for k, v := range common {
+		r[k] = v
+	}
+	r.Set("_query_only", "1")
+	rdb, err := sql.Open("sqlite3", "file:"+path+"?"+r.Encode())
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("open %s for reading: %w", path, err)
+	}
+	rdb.SetMaxOpenConns(2)
+	db, err := openOn(ctx, &sqlite.DB{Path: path, Write: wdb, Read: rdb})
+	if err != nil {
+		return nil, err
+	}
+	if err := db.dropDeferredIndexes(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
+}
+
+// deferredIndexes are the secondary indexes no projection reads while it
+// projects: a scratch read model drops them while it is loaded and builds
+// them in one pass at the end (CreateDeferredIndexes), which costs less
+// than keeping them up to date row by row. The online switch copies rows
+// into the live tables, whose indexes are intact, so it never needs them.
+var deferredIndexes = []string{"agenda_entries_by_start", "users_by_display_fold", "participants_by_user", "appointments_by_group"}
+
+func (db *DB) dropDeferredIndexes(ctx context.Context) error {
+	for _, name := range deferredIndexes {
+		var stmt string
+		if err := db.db.Write.QueryRowContext(ctx, "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", name).Scan(&stmt); err != nil {
+			return fmt.Errorf("read index %s: %w", name, err)
+		}
+		if _, err := db.db.Write.ExecContext(ctx, "DROP INDEX "+name); err != nil {
+			return fmt.Errorf("drop index %s: %w", name, err)
+		}
+		db.deferred = append(db.deferred, stmt)
+	}
+	return nil
+}
+
+// CreateDeferredIndexes builds the secondary indexes a scratch read model
+// left out while it was loaded; its schema is then the live one's.
+func (db *DB) CreateDeferredIndexes(ctx context.Context) error {
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	for _, stmt := range db.deferred {
+		if _, err := db.db.Write.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("%s: %w", stmt, err)
+		}
+	}
+	db.deferred = nil
+	return nil
 }
 
 // RemoveFile deletes a read model file and its WAL and shared-memory files.
@@ -213,12 +294,15 @@ type FileStatus struct {
 	// version (the node discards and rebuilds it at start).
 	Exists, SchemaOK bool
 	Checkpoints      map[string]int64
+	// Outdated names the projections whose tables have another schema
+	// version than this build's (the node rebuilds them at start).
+	Outdated map[string]bool
 }
 
 // Inspect reports on the read model file at path, read-only: unlike Open,
 // it never discards an outdated file.
 func Inspect(ctx context.Context, path string) (FileStatus, error) {
-	st := FileStatus{Checkpoints: map[string]int64{}}
+	st := FileStatus{Checkpoints: map[string]int64{}, Outdated: map[string]bool{}}
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return st, nil
 	}
@@ -238,6 +322,26 @@ func Inspect(ctx context.Context, path string) (FileStatus, error) {
 		return st, nil
 	}
 	st.SchemaOK = true
+	versions := map[string]int{}
+	vrows, err := db.QueryContext(ctx, "SELECT projection, version FROM projection_schemas")
+	if err != nil {
+		return st, fmt.Errorf("read projection versions of %s: %w", path, err)
+	}
+	for vrows.Next() {
+		var name string
+		var v int
+		if err := vrows.Scan(&name, &v); err != nil {
+			vrows.Close()
+			return st, err
+		}
+		versions[name] = v
+	}
+	vrows.Close()
+	for _, p := range Projections {
+		if v, ok := versions[p]; !ok || v != projectionVersions[p] {
+			st.Outdated[p] = true
+		}
+	}
 	rows, err := db.QueryContext(ctx, "SELECT projection, position FROM checkpoints")
 	if err != nil {
 		return st, fmt.Errorf("read checkpoints of %s: %w", path, err)
@@ -249,7 +353,97 @@ func Inspect(ctx context.Context, path string) (FileStatus, error) {
 		if err := rows.Scan(&name, &pos); err != nil {
 			return st, err
 		}
-		st.Checkpoints[name] = pos
+		if !st.Outdated[name] {
+			st.Checkpoints[name] = pos
+		}
 	}
 	return st, rows.Err()
+}
+
+// CopyProjection copies a projection's tables and checkpoint from the read
+// model file at from into db (a scratch read model): an offline rebuild of
+// some projections carries the others over unchanged before the new file
+// replaces the old one.
+func (db *DB) CopyProjection(ctx context.Context, from, projection string) error {
+	tables, ok := projectionTables[projection]
+	if !ok {
+		return agenda.Errorf(agenda.ENOTFOUND, "no projection %q", projection)
+	}
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	conn, err := db.db.Write.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "ATTACH DATABASE ? AS source", from); err != nil {
+		return fmt.Errorf("attach %s: %w", from, err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "DETACH DATABASE source")
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, t := range tables {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM main."+t); err != nil {
+			return fmt.Errorf("clear %s: %w", t, err)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO main."+t+" SELECT * FROM source."+t); err != nil {
+			return fmt.Errorf("copy %s: %w", t, err)
+		}
+	}
+	var pos int64
+	err = tx.QueryRowContext(ctx, "SELECT position FROM source.checkpoints WHERE projection = ?", projection).Scan(&pos)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("read checkpoint of %s: %w", projection, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO main.checkpoints (projection, position) VALUES (?, ?)
+		ON CONFLICT (projection) DO UPDATE SET position = excluded.position`, projection, pos); err != nil {
+		return fmt.Errorf("store checkpoint of %s: %w", projection, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit copy of %s: %w", projection, err)
+	}
+	db.setCheckpoint(projection, pos)
+	return nil
+}
+
+// InstallAt closes db, a scratch read model, and puts its file in place of
+// the read model at path, which no process may have open (the node is
+// stopped: the data dir lock says so). The scratch file is flushed to disk
+// first and the switch is a rename, so whatever happens the file at path is
+// either the old read model or the whole new one; the old one's WAL and
+// shared-memory files go first, since they must not be applied to the new
+// file.
+func (db *DB) InstallAt(path string) error {
+	scratch := db.Path()
+	if err := db.Close(); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(scratch, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("flush %s: %w", scratch, err)
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", path+suffix, err)
+		}
+	}
+	if err := os.Rename(scratch, path); err != nil {
+		return fmt.Errorf("install the rebuilt read model: %w", err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			return fmt.Errorf("flush %s: %w", filepath.Dir(path), err)
+		}
+	}
+	return nil
 }

@@ -77,7 +77,7 @@ func TestGroupAgendaAgreesWithSeesDetails(t *testing.T) {
 			user(fmt.Sprintf("m%03d", i), fmt.Sprintf("member%03d", i), "M"))
 	}
 	insertUsers(t, db, users...)
-	mustApply(t, db, readmodel.ProjectionAgenda, func(tx *readmodel.Tx) error {
+	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 		for i, c := range cases {
 			viewer, member := fmt.Sprintf("v%03d", i), fmt.Sprintf("m%03d", i)
 			if c.view.Own {

@@ -140,17 +140,21 @@ func projectionsCmd(args []string) error {
 		return classify(err)
 	}
 	defer store.Close()
-	rm, err := readmodel.Open(ctx, filepath.Join(*dir, "readmodel.db"))
-	if err != nil {
-		return classify(err)
-	}
-	defer rm.Close()
 	tty := isTerminal(os.Stdout)
+	bars := map[string]*progressBar{}
 	for _, proj := range chosen {
-		bar := &progressBar{out: os.Stdout, tty: tty, name: proj.Name()}
-		pr, err := projections.RebuildInto(ctx, store, rm, proj, bar.update)
-		bar.finish(pr, err)
-		e := agenda.AuditEntry{Actor: "cli", Action: "projection.rebuilt", Target: proj.Name(), Result: agenda.AuditSuccess,
+		bars[proj.Name()] = &progressBar{out: os.Stdout, tty: tty, name: proj.Name()}
+	}
+	// Every chosen projection is built into one new file that replaces the
+	// old one (projections.RebuildOffline): nothing serves from it meanwhile.
+	results, err := projections.RebuildOffline(ctx, store, filepath.Join(*dir, "readmodel.db"), chosen, func(pr projections.RebuildProgress) {
+		if b := bars[pr.Projection]; b != nil && pr.State != "done" && pr.State != "failed" {
+			b.update(pr)
+		}
+	})
+	for _, pr := range results {
+		bars[pr.Projection].finish(pr, err)
+		e := agenda.AuditEntry{Actor: "cli", Action: "projection.rebuilt", Target: pr.Projection, Result: agenda.AuditSuccess,
 			Details: map[string]any{"mode": "offline", "position": pr.Position, "events_per_second": int64(pr.EventsPerSecond)}}
 		if err != nil {
 			e.Result, e.Details["error"] = agenda.AuditFailure, err.Error()
@@ -158,11 +162,8 @@ func projectionsCmd(args []string) error {
 		if aerr := audit.Append(ctx, filepath.Join(*dir, "audit.db"), e); aerr != nil {
 			fmt.Fprintln(os.Stderr, "agenda: could not write the audit entry:", aerr)
 		}
-		if err != nil {
-			return classify(err)
-		}
 	}
-	return nil
+	return classify(err)
 }
 
 func indexOf(ps []projections.Projection, name string) int {
@@ -196,7 +197,7 @@ func projectionStatus(ctx context.Context, w io.Writer, dir string, info eventst
 		switch {
 		case !st.Exists:
 			state = "missing (projected at start)"
-		case !st.SchemaOK:
+		case !st.SchemaOK || st.Outdated[p.Name()]:
 			state = "outdated schema (rebuilt at start)"
 			pos = 0
 		case pos < info.Head:

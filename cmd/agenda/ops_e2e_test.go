@@ -291,7 +291,7 @@ func TestAdminAPIAuth(t *testing.T) {
 	if r := c.raw("POST", "/api/admin/projections/nope/rebuild", nil, h); r.Status != http.StatusNotFound {
 		t.Errorf("rebuild of an unknown projection: %d, want 404", r.Status)
 	}
-	if r := anon.raw("POST", "/api/admin/projections/agenda/rebuild", nil, h); r.Status != http.StatusUnauthorized {
+	if r := anon.raw("POST", "/api/admin/projections/planning/rebuild", nil, h); r.Status != http.StatusUnauthorized {
 		t.Errorf("rebuild without JWT: %d, want 401", r.Status)
 	}
 }
@@ -408,7 +408,7 @@ func TestOpsMetrics(t *testing.T) {
 	before := scrape(t, n)
 	for _, name := range []string{"agenda_raft_state{state=\"Leader\"}", "agenda_raft_term", "agenda_raft_commit_index", "agenda_raft_applied_index",
 		"agenda_raft_leader_changes_total", "agenda_raft_apply_duration_seconds_count", "agenda_raft_snapshot_duration_seconds_count",
-		"agenda_projection_position{projection=\"agenda\"}", "agenda_projection_lag{projection=\"users\"}", "agenda_audit_queue_depth",
+		"agenda_projection_position{projection=\"planning\"}", "agenda_projection_lag{projection=\"users\"}", "agenda_audit_queue_depth",
 		"agenda_audit_written_total", "agenda_forwarded_writes_total", "agenda_forwarded_write_duration_seconds_count", "agenda_websocket_subscribers"} {
 		if _, ok := before[name]; !ok && name != "agenda_forwarded_writes_total" {
 			t.Errorf("metric %s missing", name)
@@ -423,11 +423,11 @@ func TestOpsMetrics(t *testing.T) {
 	if err := n.raft.Snapshot(); err != nil {
 		t.Fatal(err)
 	}
-	c.raw("POST", "/api/admin/projections/agenda/rebuild", nil, map[string]string{"X-Audit-Token": testAuditToken}).expect(t, http.StatusAccepted)
+	c.raw("POST", "/api/admin/projections/planning/rebuild", nil, map[string]string{"X-Audit-Token": testAuditToken}).expect(t, http.StatusAccepted)
 	time.Sleep(300 * time.Millisecond)
 	after := scrape(t, n)
 	for _, name := range []string{"agenda_raft_commit_index", "agenda_raft_applied_index", "agenda_raft_apply_duration_seconds_count",
-		"agenda_projection_position{projection=\"agenda\"}", "agenda_raft_snapshot_duration_seconds_count", "agenda_audit_written_total"} {
+		"agenda_projection_position{projection=\"planning\"}", "agenda_raft_snapshot_duration_seconds_count", "agenda_audit_written_total"} {
 		if after[name] <= before[name] {
 			t.Errorf("%s did not move: %v → %v", name, before[name], after[name])
 		}
@@ -511,7 +511,7 @@ func TestOnlineRebuildOverHTTPUnderLoad(t *testing.T) {
 		}(i, c)
 	}
 	time.Sleep(100 * time.Millisecond)
-	cs[0].raw("POST", "/api/admin/projections/agenda/rebuild", nil, admin).expect(t, http.StatusAccepted)
+	cs[0].raw("POST", "/api/admin/projections/planning/rebuild", nil, admin).expect(t, http.StatusAccepted)
 	if r := cs[0].raw("POST", "/api/admin/projections/users/rebuild", nil, admin); r.Status != http.StatusConflict {
 		t.Errorf("second rebuild while one runs: %d %s, want 409", r.Status, r.Body)
 	}
@@ -526,7 +526,7 @@ func TestOnlineRebuildOverHTTPUnderLoad(t *testing.T) {
 		}
 		cs[0].raw("GET", "/api/admin/projections", nil, admin).expect(t, http.StatusOK).JSON(t, &st)
 		for _, p := range st.Projections {
-			if p.Name == "agenda" && p.LastRebuild != nil {
+			if p.Name == "planning" && p.LastRebuild != nil {
 				if p.LastRebuild.State != "done" {
 					t.Fatalf("rebuild ended %+v", p.LastRebuild)
 				}
