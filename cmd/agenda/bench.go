@@ -41,7 +41,7 @@ var benchScenarios = []struct{ name, what string }{
 	{"create", "personal appointment creates; each client its own user, slots never overlap"},
 	{"group", "appointments a superior imposes on the members of a hierarchical group (one group per client)"},
 	{"read", "one-week agenda reads of one user with -seed appointments stored first (one an hour)"},
-	{"mixed", "-read-pct % one-week agenda reads of the client's own user, the rest creates"},
+	{"mixed", "-read-pct % reads as in read, the rest creates as in create"},
 	{"ws", "-subscribers WebSocket subscribers on /api/ws; a write's acknowledgement to its frame"},
 }
 
@@ -62,7 +62,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchOptions, error) {
 	fs.DurationVar(&o.Duration, "d", 0, "run for this long, then stop (excludes -n; default 10s when -n is not given)")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "give up on one request after this long")
 	fs.StringVar(&o.Prefix, "prefix", "", "prefix of the user names this run registers, [a-z0-9_.] up to 16 (default: random, so runs can repeat on one cluster)")
-	fs.IntVar(&o.Seed, "seed", 2000, "read scenario: appointments stored for the reader before measuring")
+	fs.IntVar(&o.Seed, "seed", 2000, "read and mixed scenarios: appointments stored for the reader before measuring")
 	fs.IntVar(&o.ReadPct, "read-pct", 80, "mixed scenario: percentage of operations that are reads")
 	fs.IntVar(&o.Members, "members", 5, "group scenario: members of each client's group below its organiser")
 	fs.IntVar(&o.Subscribers, "subscribers", 100, "ws scenario: WebSocket subscribers (each its own user; at least -c)")
