@@ -190,8 +190,11 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 	setup := time.Since(setupStart)
 	fmt.Fprintf(stderr, "bench: prepared in %.1fs\n", setup.Seconds())
 
+	before := api.sampleNodes(ctx)
 	res := driveBench(ctx, o, sc, stderr)
+	after := api.sampleNodes(context.WithoutCancel(ctx))
 	sum := summarize(o, res, sc.params())
+	sum.addNodeFigures(before, after)
 	sum.SetupS = round3(setup.Seconds())
 	sum.writeHuman(stderr)
 	if err := sum.writeJSON(stdout); err != nil {

@@ -135,6 +135,12 @@ type benchSummary struct {
 	Kinds        map[string]benchKindSummary `json:"kinds,omitempty"`
 	ErrorsByCode map[string]int64            `json:"errors_by_code"`
 	Interrupted  bool                        `json:"interrupted"`
+	// NodeCPUS is the CPU time all the nodes used during the measured run
+	// (from their /metrics; absent if a node did not answer), and
+	// NodeCPUMSPerOp that per successful operation.
+	NodeCPUS       float64   `json:"node_cpu_s,omitempty"`
+	NodeCPUMSPerOp float64   `json:"node_cpu_ms_per_op,omitempty"`
+	NodeRSSMB      []float64 `json:"node_rss_mb,omitempty"`
 }
 
 // summarize merges the clients' records.
@@ -184,6 +190,13 @@ func (s benchSummary) writeHuman(w io.Writer) {
 	fmt.Fprintf(w, "  throughput  %.1f/s\n", s.Throughput)
 	l := s.LatencyMS
 	fmt.Fprintf(w, "  latency     p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  max %.2f ms  mean %.2f ms\n", l.P50, l.P95, l.P99, l.Max, l.Mean)
+	if s.NodeRSSMB != nil {
+		rss := make([]string, len(s.NodeRSSMB))
+		for i, m := range s.NodeRSSMB {
+			rss[i] = fmt.Sprintf("%.0f", m)
+		}
+		fmt.Fprintf(w, "  nodes       %.2f CPU-s in all, %.3f CPU-ms per operation; RSS %s MB\n", s.NodeCPUS, s.NodeCPUMSPerOp, strings.Join(rss, ", "))
+	}
 	kinds := make([]string, 0, len(s.Kinds))
 	for k := range s.Kinds {
 		kinds = append(kinds, k)

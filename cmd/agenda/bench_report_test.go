@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -202,5 +203,34 @@ func TestBenchFlags(t *testing.T) {
 				t.Errorf("benchCmd error %v, want exit code 2", err)
 			}
 		})
+	}
+}
+
+func TestBenchNodeFigures(t *testing.T) {
+	parse := func(text string) benchNodeSample {
+		return parseBenchMetrics(bufio.NewScanner(strings.NewReader(text)))
+	}
+	before := parse("# HELP process_cpu_seconds_total x\nprocess_cpu_seconds_total 10.5\ngo_goroutines 40\nprocess_resident_memory_bytes 5.24288e+07\n")
+	if !before.ok || before.cpuSeconds != 10.5 || before.rssBytes != 50<<20 {
+		t.Fatalf("parsed %+v", before)
+	}
+	if s := parse("go_goroutines 40\nprocess_cpu_seconds_total 1\n"); s.ok {
+		t.Errorf("a sample without memory is ok: %+v", s)
+	}
+
+	s := benchSummary{Ops: 1000}
+	s.addNodeFigures([]benchNodeSample{before, before}, []benchNodeSample{
+		{cpuSeconds: 12.5, rssBytes: 60 << 20, ok: true},
+		{cpuSeconds: 11.5, rssBytes: 70 << 20, ok: true},
+	})
+	if s.NodeCPUS != 3 || s.NodeCPUMSPerOp != 3 || fmt.Sprint(s.NodeRSSMB) != "[60 70]" {
+		t.Errorf("node figures %v s, %v ms/op, %v MB; want 3, 3, [60 70]", s.NodeCPUS, s.NodeCPUMSPerOp, s.NodeRSSMB)
+	}
+
+	// A node that did not answer leaves the figures out rather than wrong.
+	s = benchSummary{Ops: 1000}
+	s.addNodeFigures([]benchNodeSample{before, {}}, []benchNodeSample{before, before})
+	if s.NodeRSSMB != nil || s.NodeCPUS != 0 {
+		t.Errorf("figures from a silent node: %+v", s)
 	}
 }
