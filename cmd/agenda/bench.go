@@ -174,7 +174,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 // runBench is benchCmd after the flags: ctx ending (Ctrl-C) stops the run
 // and still reports what was measured.
 func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error {
-	api := newBenchAPI(o.Nodes, o.Concurrency, o.Timeout)
+	api := newBenchAPI(o.Nodes, o.Concurrency, o.Timeout, stderr)
 	defer api.close()
 	sc := newBenchScenario(o, api)
 	defer sc.close()

@@ -22,14 +22,20 @@ type benchAPI struct {
 	nodes []string
 	http  *http.Client
 	next  atomic.Uint64
+	warn  io.Writer // where setup warnings go
+	// seen is the highest position a setup write answered with; every
+	// setup request asks its node to have reached it, so a step on one
+	// node sees the steps taken on others (an invitation sent through one
+	// node is accepted through another).
+	seen atomic.Int64
 }
 
-func newBenchAPI(nodes []string, concurrency int, timeout time.Duration) *benchAPI {
+func newBenchAPI(nodes []string, concurrency int, timeout time.Duration, warn io.Writer) *benchAPI {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	// Every client keeps its connection to every node between requests.
 	t.MaxIdleConns = 0
 	t.MaxIdleConnsPerHost = concurrency + 16
-	return &benchAPI{nodes: nodes, http: &http.Client{Timeout: timeout, Transport: t}}
+	return &benchAPI{nodes: nodes, http: &http.Client{Timeout: timeout, Transport: t}, warn: warn}
 }
 
 func (a *benchAPI) close() { a.http.CloseIdleConnections() }
@@ -49,6 +55,7 @@ type benchUser struct {
 // benchAnswer is a successful answer: its status, the write's position (0
 // if none) and, when asked for, the body.
 type benchAnswer struct {
+	node     string // that answered
 	status   int
 	position int64
 	body     []byte
@@ -58,21 +65,25 @@ type benchAnswer struct {
 // JSON; the body is kept only if keep is set, else drained so that the
 // connection is reused. An error status comes back as a *benchFailure.
 func (a *benchAPI) call(ctx context.Context, u *benchUser, method, path string, in any, keep bool) (benchAnswer, error) {
-	return a.callOn(ctx, a.node(), u, method, path, in, keep)
+	return a.callAfter(ctx, 0, u, method, path, in, keep)
 }
 
-func (a *benchAPI) callOn(ctx context.Context, node string, u *benchUser, method, path string, in any, keep bool) (benchAnswer, error) {
+// callAfter is call for a node that has reached position minPos first (0:
+// any state).
+func (a *benchAPI) callAfter(ctx context.Context, minPos int64, u *benchUser, method, path string, in any, keep bool) (benchAnswer, error) {
+	node := a.node()
+	ans := benchAnswer{node: node}
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return benchAnswer{}, err
+			return ans, err
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, node+path, body)
 	if err != nil {
-		return benchAnswer{}, err
+		return ans, err
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -80,12 +91,15 @@ func (a *benchAPI) callOn(ctx context.Context, node string, u *benchUser, method
 	if u != nil {
 		req.Header.Set("Authorization", "Bearer "+u.token)
 	}
+	if minPos > 0 {
+		req.Header.Set("X-Agenda-Min-Position", strconv.FormatInt(minPos, 10))
+	}
 	resp, err := a.http.Do(req)
 	if err != nil {
-		return benchAnswer{}, err
+		return ans, err
 	}
 	defer resp.Body.Close()
-	ans := benchAnswer{status: resp.StatusCode}
+	ans.status = resp.StatusCode
 	if resp.StatusCode >= 400 {
 		f := &benchFailure{status: resp.StatusCode}
 		var e struct {
@@ -122,15 +136,18 @@ type benchRetry struct {
 
 func (r *benchRetry) Unwrap() error { return r.benchFailure }
 
-// prepare sends a setup request, waiting out rate limits (429) and a
-// cluster without a leader (503) for up to a minute, since setup is not
-// measured and must not fail for them.
+// prepare sends a setup request on state that includes every earlier
+// setup write, waiting out rate limits (429), a cluster without a leader
+// (503) and concurrent writes to one user's agenda (409 conflict, which
+// commits nothing) for up to a minute, since setup is not measured and must
+// not fail for them.
 func (a *benchAPI) prepare(ctx context.Context, u *benchUser, method, path string, in, out any) (benchAnswer, error) {
 	give := time.Now().Add(time.Minute)
 	for {
-		ans, err := a.call(ctx, u, method, path, in, out != nil)
+		ans, err := a.callAfter(ctx, a.seen.Load(), u, method, path, in, out != nil)
 		var f *benchFailure
 		if err == nil {
+			benchRaise(&a.seen, ans.position)
 			if out != nil {
 				if err := json.Unmarshal(ans.body, out); err != nil {
 					return ans, fmt.Errorf("%s %s: decode answer: %w", method, path, err)
@@ -138,9 +155,10 @@ func (a *benchAPI) prepare(ctx context.Context, u *benchUser, method, path strin
 			}
 			return ans, nil
 		}
-		retry := errors.As(err, &f) && (f.status == http.StatusTooManyRequests || f.status == http.StatusServiceUnavailable)
+		retry := errors.As(err, &f) && (f.status == http.StatusTooManyRequests || f.status == http.StatusServiceUnavailable ||
+			f.status == http.StatusConflict && f.code == "conflict")
 		if !retry || time.Now().After(give) {
-			return ans, fmt.Errorf("%s %s: %w", method, path, err)
+			return ans, fmt.Errorf("%s %s on %s: %w", method, path, ans.node, err)
 		}
 		wait := 200 * time.Millisecond
 		var r *benchRetry
@@ -167,8 +185,23 @@ func (a *benchAPI) register(ctx context.Context, name string) (*benchUser, error
 			ID string `json:"id"`
 		} `json:"user"`
 	}
-	if _, err := a.prepare(ctx, nil, "POST", "/api/auth/login", map[string]string{"username": name, "password": benchPassword}, &out); err != nil {
-		return nil, err
+	for try := 1; ; try++ {
+		ans, err := a.prepare(ctx, nil, "POST", "/api/auth/login", map[string]string{"username": name, "password": benchPassword}, &out)
+		var f *benchFailure
+		if err == nil {
+			break
+		}
+		if !errors.As(err, &f) || f.status != http.StatusUnauthorized || try == 10 {
+			return nil, err
+		}
+		// The registration was acknowledged, so the node should know the
+		// user: say so, since it is the node's fault, and try again.
+		fmt.Fprintf(a.warn, "bench: warning: login of %s, registered a moment ago, refused by %s (try %d); retrying\n", name, ans.node, try)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 	return &benchUser{name: name, id: out.User.ID, token: out.Token}, nil
 }
