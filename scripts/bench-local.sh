@@ -40,7 +40,12 @@ stop_nodes() {
 	done
 	pids=()
 }
+bench_pid=
 cleanup() {
+	if [ -n "$bench_pid" ]; then
+		kill -INT "$bench_pid" 2>/dev/null || true
+		wait "$bench_pid" 2>/dev/null || true
+	fi
 	stop_nodes
 	rm -rf "$work"
 }
@@ -98,9 +103,15 @@ bench() {
 	echo >&2
 	echo "=== $label" >&2
 	local line
-	if ! line=$("$AGENDA" bench -d "$DUR" "$@"); then
+	# In the background and waited for, so that a signal to this script
+	# is handled at once (the trap stops the run, which still reports).
+	"$AGENDA" bench -d "$DUR" "$@" >"$work/line" &
+	bench_pid=$!
+	if ! wait "$bench_pid"; then
 		echo "bench-local: run \"$label\" failed (see above)" >&2
 	fi
+	bench_pid=
+	line=$(cat "$work/line")
 	[ -n "$line" ] || return 0
 	line="{\"run\":\"$label\",${line#\{}"
 	echo "$line"

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -162,7 +163,12 @@ func (a *benchAPI) prepare(ctx context.Context, u *benchUser, method, path strin
 		}
 		wait := 200 * time.Millisecond
 		var r *benchRetry
-		if errors.As(err, &r) {
+		switch {
+		case f.status == http.StatusConflict:
+			// Another setup write to the same agenda won the race; the
+			// next try will most likely go through.
+			wait = time.Duration(1+rand.IntN(10)) * time.Millisecond
+		case errors.As(err, &r):
 			wait = min(max(r.after, wait), 10*time.Second)
 		}
 		select {
