@@ -117,6 +117,9 @@ func TestBenchScenariosE2E(t *testing.T) {
 		if err != nil || s.Ops != 60 || s.Errors != 0 {
 			t.Fatalf("%v %+v", err, s)
 		}
+		if early, ok := s.Params["frames_before_ack"].(float64); !ok || early < 0 || early > 60 {
+			t.Errorf("frames_before_ack %v, want 0..60", s.Params["frames_before_ack"])
+		}
 		total := 0
 		for i := range 6 {
 			total += agendaCount(t, n, "ws-s"+strconv.Itoa(i), benchEpoch, benchEpoch.Add(100*time.Hour))
