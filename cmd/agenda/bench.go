@@ -61,7 +61,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchOptions, error) {
 	fs.Int64Var(&o.Count, "n", 0, "operations in all, then stop (excludes -d)")
 	fs.DurationVar(&o.Duration, "d", 0, "run for this long, then stop (excludes -n; default 10s when -n is not given)")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "give up on one request after this long")
-	fs.StringVar(&o.Prefix, "prefix", "", "prefix of the user names this run registers, [a-z0-9_.] up to 16 (default: random, so runs can repeat on one cluster)")
+	fs.StringVar(&o.Prefix, "prefix", "", "prefix of the user names this run registers, [a-z0-9_.] up to 16 (default: random, so runs can repeat on one cluster; a prefix given again reuses its users and their agendas)")
 	fs.IntVar(&o.Seed, "seed", 2000, "read and mixed scenarios: appointments stored for the reader before measuring")
 	fs.IntVar(&o.ReadPct, "read-pct", 80, "mixed scenario: percentage of operations that are reads")
 	fs.IntVar(&o.Members, "members", 5, "group scenario: members of each client's group below its organiser")

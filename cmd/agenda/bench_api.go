@@ -143,6 +143,12 @@ func (r *benchRetry) Unwrap() error { return r.benchFailure }
 // commits nothing) for up to a minute, since setup is not measured and must
 // not fail for them.
 func (a *benchAPI) prepare(ctx context.Context, u *benchUser, method, path string, in, out any) (benchAnswer, error) {
+	return a.prepareRetrying(ctx, true, u, method, path, in, out)
+}
+
+// prepareRetrying is prepare, retrying 409 conflict only if conflicts is
+// set.
+func (a *benchAPI) prepareRetrying(ctx context.Context, conflicts bool, u *benchUser, method, path string, in, out any) (benchAnswer, error) {
 	give := time.Now().Add(time.Minute)
 	for {
 		ans, err := a.callAfter(ctx, a.seen.Load(), u, method, path, in, out != nil)
@@ -157,7 +163,7 @@ func (a *benchAPI) prepare(ctx context.Context, u *benchUser, method, path strin
 			return ans, nil
 		}
 		retry := errors.As(err, &f) && (f.status == http.StatusTooManyRequests || f.status == http.StatusServiceUnavailable ||
-			f.status == http.StatusConflict && f.code == "conflict")
+			conflicts && f.status == http.StatusConflict && f.code == "conflict")
 		if !retry || time.Now().After(give) {
 			return ans, fmt.Errorf("%s %s on %s: %w", method, path, ans.node, err)
 		}
@@ -182,9 +188,14 @@ func (a *benchAPI) prepare(ctx context.Context, u *benchUser, method, path strin
 // register registers name and logs it in. Both hash a password (bcrypt),
 // so callers register many users at once.
 func (a *benchAPI) register(ctx context.Context, name string) (*benchUser, error) {
-	if _, err := a.prepare(ctx, nil, "POST", "/api/auth/register", map[string]string{"username": name, "password": benchPassword}, nil); err != nil {
+	_, err := a.prepareRetrying(ctx, false, nil, "POST", "/api/auth/register", map[string]string{"username": name, "password": benchPassword}, nil)
+	var f *benchFailure
+	if err != nil && !(errors.As(err, &f) && f.status == http.StatusConflict) {
 		return nil, err
 	}
+	// A 409 says the name is taken: by an earlier try of this call whose
+	// answer was lost (a 503 after the write committed), as names are new
+	// in every run. The login below tells.
 	var out struct {
 		Token string `json:"token"`
 		User  struct {
@@ -193,7 +204,6 @@ func (a *benchAPI) register(ctx context.Context, name string) (*benchUser, error
 	}
 	for try := 1; ; try++ {
 		ans, err := a.prepare(ctx, nil, "POST", "/api/auth/login", map[string]string{"username": name, "password": benchPassword}, &out)
-		var f *benchFailure
 		if err == nil {
 			break
 		}

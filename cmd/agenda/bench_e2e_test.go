@@ -149,3 +149,26 @@ func TestBenchInterruptedE2E(t *testing.T) {
 		t.Errorf("took %v to stop", d)
 	}
 }
+
+// A registration whose answer was lost may be retried: the name is then
+// taken, and register still logs the user in (the same user).
+func TestBenchRegisterTwice(t *testing.T) {
+	n := mustStartNode(t)
+	var warn bytes.Buffer
+	api := newBenchAPI([]string{"http://" + n.HTTPAddr()}, 1, 10*time.Second, &warn)
+	defer api.close()
+	first, err := api.register(context.Background(), "twice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := api.register(context.Background(), "twice")
+	if err != nil {
+		t.Fatalf("second registration: %v", err)
+	}
+	if first.id == "" || again.id != first.id || again.token == "" {
+		t.Errorf("users %+v and %+v, want one user", first, again)
+	}
+	if warn.Len() != 0 {
+		t.Errorf("warnings: %s", warn.String())
+	}
+}
