@@ -7,6 +7,7 @@
 //	agenda projections status|rebuild [NAME…]   inspect or rebuild a stopped node's read model
 //	agenda backup --out FILE                     back up the event store (node may run)
 //	agenda restore --from FILE --data-dir DIR    prepare a new data dir from a backup
+//	agenda bench -nodes url,... -scenario create  load a running cluster through its public API
 //	agenda help                                  list subcommands
 //
 // With no configuration at all, `agenda serve` runs a single-node cluster on
@@ -57,6 +58,8 @@ func run(args []string) error {
 		return backupCmd(args)
 	case "restore":
 		return restoreCmd(args)
+	case "bench":
+		return benchCmd(args, os.Stdout, os.Stderr)
 	case "help":
 		fmt.Println("usage: agenda [serve] [flags]\n\nsubcommands:\n" +
 			"  serve                                     run a node (default)\n" +
@@ -67,6 +70,7 @@ func run(args []string) error {
 			"  projections rebuild [NAME…]               rebuild projections of a stopped node (all if none named)\n" +
 			"  backup --out FILE                         consistent copy of the (running) node's event store\n" +
 			"  restore --from FILE --data-dir DIR        prepare a new data dir from a backup\n" +
+			"  bench -nodes url,... [-scenario s] [-c n]  load running nodes through the public API (agenda bench -h)\n" +
 			"  help                                      this text\n\nagenda serve -h lists the flags.")
 		return nil
 	}
