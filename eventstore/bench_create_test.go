@@ -25,7 +25,7 @@ func BenchmarkEventStoreCreates(b *testing.B) {
 	next := func(i int) events.Batch {
 		u := i % users
 		id := uuid.Must(uuid.NewV7()).String()
-		agenda := events.AgendaStream(fmt.Sprintf("user-%02d", u))
+		agenda := events.ScheduleStream(fmt.Sprintf("user-%02d", u))
 		st := testTime.Add(time.Duration(i) * time.Hour)
 		created, err := events.New(uuid.Must(uuid.NewV7()).String(), events.AppointmentStream(id), 1,
 			events.AppointmentCreated{AppointmentID: id, OwnerID: "user", Title: "bench", Start: st, End: st.Add(time.Hour),

@@ -22,7 +22,7 @@ func TestTailReadsMatchTheDatabase(t *testing.T) {
 	var index uint64
 	for i := 0; i < 20; i++ {
 		index++
-		agenda := events.AgendaStream("user-1")
+		agenda := events.ScheduleStream("user-1")
 		id := fmt.Sprintf("appt-%d", i)
 		added, err := events.New(fmt.Sprintf("entry-%d", i), agenda, int64(i+1), events.AgendaEntryAdded{
 			UserID: "user-1", AppointmentID: id, Start: testTime, End: testTime.Add(time.Hour), Role: "owner",
