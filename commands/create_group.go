@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"strings"
 
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/events"
@@ -14,20 +13,6 @@ type CreateGroup struct {
 	Name         string
 	Description  string
 	Hierarchical bool
-}
-
-func validateGroupFields(name, description string) (string, error) {
-	name = strings.TrimSpace(name)
-	if name == "" {
-		return "", invalid("name", "name is required")
-	}
-	if err := validateText("name", name, 100); err != nil {
-		return "", err
-	}
-	if strings.ContainsAny(name, "\n\r\t") {
-		return "", invalid("name", "name must be one line")
-	}
-	return name, validateText("description", description, 2000)
 }
 
 // creatorRank is the rank of a group's creator: the top rank in a
