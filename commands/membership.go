@@ -270,3 +270,15 @@ func successor(g agenda.Group, leaving string) agenda.Member {
 	}
 	return best
 }
+
+// memberOf reports whether userID is an active member of group groupID.
+func (h *Handlers) memberOf(ctx context.Context, groupID, userID string) (bool, error) {
+	_, err := h.Read.Group(ctx, groupID, userID)
+	switch agenda.ErrorCode(err) {
+	case "":
+		return true, nil
+	case agenda.ENOTFOUND:
+		return false, nil
+	}
+	return false, err
+}
