@@ -3,8 +3,6 @@ package commands
 import (
 	"context"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/events"
 )
@@ -57,21 +55,4 @@ func (h *Handlers) RegisterUser(ctx context.Context, cmd RegisterUser) (Result, 
 		b.answerUser(agenda.User{}, id)
 		return b, nil
 	})
-}
-
-func (h *Handlers) hash(password string) ([]byte, error) {
-	cost := h.BcryptCost
-	if cost == 0 {
-		cost = bcrypt.DefaultCost
-	}
-	return bcrypt.GenerateFromPassword([]byte(password), cost)
-}
-
-// dummyHash is a hash of the configured cost to compare against when the
-// user does not exist.
-func (h *Handlers) dummyHash() []byte {
-	h.dummyOnce.Do(func() {
-		h.dummy, _ = h.hash("not a real password")
-	})
-	return h.dummy
 }
