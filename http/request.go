@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -21,12 +20,6 @@ import (
 
 // maxBodyBytes bounds every request body.
 const maxBodyBytes = 64 << 10
-
-func jsonEncoder(w io.Writer) *json.Encoder {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	return enc
-}
 
 // decodeBody decodes a JSON request body into dst strictly: the content type
 // must be JSON, the body at most maxBodyBytes, a single object with no
@@ -359,10 +352,6 @@ func isETag(raw string) bool {
 		}
 	}
 	return true
-}
-
-func setETag(w http.ResponseWriter, version int64) {
-	w.Header().Set("ETag", fmt.Sprintf(`"%d"`, version))
 }
 
 // emptyBody refuses a body on an endpoint that takes none (an empty JSON
