@@ -214,23 +214,6 @@ func (s *Server) plausiblePosition(p int64) error {
 	return nil
 }
 
-// strongConsistency parses ?consistency= (or X-Agenda-Consistency):
-// "strong", or "default"/empty for a local read.
-func strongConsistency(r *http.Request) (bool, error) {
-	v := r.URL.Query().Get("consistency")
-	if v == "" {
-		v = r.Header.Get("X-Agenda-Consistency")
-	}
-	switch v {
-	case "", "default":
-		return false, nil
-	case "strong":
-		return true, nil
-	}
-	return false, agenda.Errorf(agenda.EINVALID, "consistency must be strong or default").
-		WithDetails(map[string]any{"field": "consistency"})
-}
-
 // fenced refuses every request while Fence says this node must not serve.
 func (s *Server) fenced(next http.Handler) http.Handler {
 	if s.Fence == nil {

@@ -393,3 +393,20 @@ func queryBool(r *http.Request, name string) (bool, error) {
 	}
 	return false, agenda.Errorf(agenda.EINVALID, "%s must be true or false", name).WithDetails(map[string]any{"field": name})
 }
+
+// strongConsistency parses ?consistency= (or X-Agenda-Consistency):
+// "strong", or "default"/empty for a local read.
+func strongConsistency(r *http.Request) (bool, error) {
+	v := r.URL.Query().Get("consistency")
+	if v == "" {
+		v = r.Header.Get("X-Agenda-Consistency")
+	}
+	switch v {
+	case "", "default":
+		return false, nil
+	case "strong":
+		return true, nil
+	}
+	return false, agenda.Errorf(agenda.EINVALID, "consistency must be strong or default").
+		WithDetails(map[string]any{"field": "consistency"})
+}
