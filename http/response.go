@@ -1,17 +1,19 @@
 // What a handler writes back: JSON bodies, ETags and the answer to a
 // committed write. Errors are written by Server.Error (error.go), through
 // writeJSON.
+
 package http
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/agendahq/agenda/commands"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
+
+	"github.com/agendahq/agenda/commands"
 )
 
 func jsonEncoder(w io.Writer) *json.Encoder {
