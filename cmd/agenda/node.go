@@ -78,18 +78,67 @@ func (n *Node) Open(ctx context.Context) (err error) {
 			n.Close()
 		}
 	}()
-	if err := c.resolveIdentity(n.Logger); err != nil {
-		return err
-	}
-	n.Logger = n.Logger.With("node_id", c.NodeID)
-	if err := tightenDataDir(c.DataDir); err != nil {
-		return fmt.Errorf("make the data dir private: %w", err)
-	}
-	tlsCfg, err := loadTLS(c)
+	tlsCfg, err := n.setup(c)
 	if err != nil {
 		return err
 	}
 
+	if err := n.listen(c, tlsCfg); err != nil {
+		return err
+	}
+	raftAdvertise, httpAdvertise, err := n.advertiseAddrs(ctx, c)
+	if err != nil {
+		return err
+	}
+
+	if err := n.openStores(ctx, c); err != nil {
+		return err
+	}
+	// One throttle for refused Raft connections and internal requests, so
+	// that a host hammering either cannot flood the log.
+	refusals := &cluster.Refusals{Logger: n.Logger, OnRefuse: n.ops.onRefuse}
+	if err := n.openConsensus(c, tlsCfg, raftAdvertise, refusals); err != nil {
+		return err
+	}
+
+	runCtx, err := n.startProjector()
+	if err != nil {
+		return err
+	}
+
+	n.newAgent(c, tlsCfg, httpAdvertise, refusals)
+	n.newCommands(c)
+	if err := n.serveAPI(runCtx, c); err != nil {
+		return err
+	}
+	if c.DebugAddr != "" {
+		if n.debug, err = serveDebug(c.DebugAddr, n.Logger); err != nil {
+			return err
+		}
+	}
+	n.agent.Start()
+	go n.ops.watch(runCtx)
+	n.Logger.Info("agenda node started", "http_addr", n.HTTPAddr(), "http_advertise", httpAdvertise, "raft_addr", n.raft.RaftAddr(),
+		"data_dir", c.DataDir, "bootstrap_expect", c.BootstrapExpect, "seeds", c.DiscoverySeeds, "dns_name", c.DiscoveryDNSName)
+	return nil
+}
+
+// setup settles the node's identity, makes its data dir private and loads
+// its TLS material (nil without TLS).
+func (n *Node) setup(c *Config) (*nodeTLS, error) {
+	if err := c.resolveIdentity(n.Logger); err != nil {
+		return nil, err
+	}
+	n.Logger = n.Logger.With("node_id", c.NodeID)
+	if err := tightenDataDir(c.DataDir); err != nil {
+		return nil, fmt.Errorf("make the data dir private: %w", err)
+	}
+	return loadTLS(c)
+}
+
+// listen binds the HTTP listener and serves health probes on it while the
+// rest of the node starts.
+func (n *Node) listen(c *Config, tlsCfg *nodeTLS) (err error) {
 	// Listen first and answer health probes while the rest starts: finding
 	// this node's address may wait for the orchestrator's DNS, which lists
 	// a task only once its health check passes.
@@ -124,11 +173,17 @@ func (n *Node) Open(ctx context.Context) (err error) {
 			n.Logger.Error("http server stopped", "err", err)
 		}
 	}()
+	return nil
+}
+
+// advertiseAddrs returns the Raft and HTTP addresses other nodes reach this
+// one at.
+func (n *Node) advertiseAddrs(ctx context.Context, c *Config) (string, string, error) {
 	raftAdvertise, httpAdvertise := c.RaftAdvertiseAddr, c.AdvertiseAddr
 	if (raftAdvertise == "" && needsHost(c.RaftAddr)) || (httpAdvertise == "" && needsHost(n.ln.Addr().String())) {
 		host, err := findOwnHost(ctx, c, n.Logger)
 		if err != nil {
-			return err
+			return "", "", err
 		}
 		if raftAdvertise == "" {
 			raftAdvertise = withHost(c.RaftAddr, host)
@@ -140,7 +195,12 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if httpAdvertise == "" {
 		httpAdvertise = n.ln.Addr().String()
 	}
+	return raftAdvertise, httpAdvertise, nil
+}
 
+// openStores opens the event store, the read model and the node's
+// operational state.
+func (n *Node) openStores(ctx context.Context, c *Config) (err error) {
 	if n.store, err = eventstore.Open(ctx, filepath.Join(c.DataDir, "events.db")); err != nil {
 		return fmt.Errorf("open event store: %w", err)
 	}
@@ -150,9 +210,11 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if n.ops, err = newNodeOps(ctx, n); err != nil {
 		return err
 	}
-	// One throttle for refused Raft connections and internal requests, so
-	// that a host hammering either cannot flood the log.
-	refusals := &cluster.Refusals{Logger: n.Logger, OnRefuse: n.ops.onRefuse}
+	return nil
+}
+
+// openConsensus starts Raft over the event store.
+func (n *Node) openConsensus(c *Config, tlsCfg *nodeTLS, raftAdvertise string, refusals *cluster.Refusals) (err error) {
 	if n.raft, err = consensus.Open(consensus.Config{
 		NodeID:        c.NodeID,
 		Dir:           filepath.Join(c.DataDir, "raft"),
@@ -182,9 +244,14 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	}, n.store); err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
+	return nil
+}
 
+// startProjector starts the projector and returns once it runs; the
+// returned context lives until Close.
+func (n *Node) startProjector() (runCtx context.Context, err error) {
 	if n.projector, err = projections.New(n.store, n.rm, projections.All(), n.Logger); err != nil {
-		return fmt.Errorf("build projector: %w", err)
+		return nil, fmt.Errorf("build projector: %w", err)
 	}
 	n.projector.OnRebuild = n.ops.onRebuild
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -195,9 +262,14 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	case <-n.projector.Running():
 	case err := <-n.projectorDone:
 		n.projectorDone <- err // for Close, which waits on it
-		return fmt.Errorf("projector: %w", err)
+		return nil, fmt.Errorf("projector: %w", err)
 	}
+	return runCtx, nil
+}
 
+// newAgent builds the cluster agent (gossip, discovery, forwarding); Open
+// starts it last.
+func (n *Node) newAgent(c *Config, tlsCfg *nodeTLS, httpAdvertise string, refusals *cluster.Refusals) {
 	_, httpPort, _ := net.SplitHostPort(httpAdvertise)
 	n.agent = cluster.NewAgent(cluster.Config{
 		Self:            cluster.Member{ID: c.NodeID, RaftAddr: n.raft.RaftAddr(), HTTPAddr: httpAdvertise, Incarnation: nextIncarnation(c.DataDir, n.Logger)},
@@ -213,7 +285,10 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		TLS:             tlsCfg.forClient(),
 	}, n.raft)
 	n.agentRef.Store(n.agent)
+}
 
+// newCommands builds the command handlers, which propose through the agent.
+func (n *Node) newCommands(c *Config) {
 	n.commands = commands.New(n.agent, n.rm, c.NodeID)
 	n.commands.BcryptCost = c.BcryptCost
 	// A command decided on a follower reads a read model one replication
@@ -222,7 +297,10 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	// retry is a few milliseconds; allow enough to outlast a burst.
 	n.commands.MaxRetries = 64
 	n.commands.Fresh = strongReads{n}.ReadBarrier
+}
 
+// serveAPI builds the HTTP API and swaps it in for the starting handler.
+func (n *Node) serveAPI(runCtx context.Context, c *Config) (err error) {
 	n.hub = agendahttp.NewHub(n.rm, n.Logger)
 	go n.hub.Run(runCtx)
 
@@ -252,15 +330,6 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	}
 	h := srv.Handler()
 	n.handler.Store(&h)
-	if c.DebugAddr != "" {
-		if n.debug, err = serveDebug(c.DebugAddr, n.Logger); err != nil {
-			return err
-		}
-	}
-	n.agent.Start()
-	go n.ops.watch(runCtx)
-	n.Logger.Info("agenda node started", "http_addr", n.HTTPAddr(), "http_advertise", httpAdvertise, "raft_addr", n.raft.RaftAddr(),
-		"data_dir", c.DataDir, "bootstrap_expect", c.BootstrapExpect, "seeds", c.DiscoverySeeds, "dns_name", c.DiscoveryDNSName)
 	return nil
 }
 
