@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -222,8 +221,6 @@ func (a *Agent) isMember() bool {
 	}
 	return false
 }
-
-var errNoLeaderAddr = errors.New("the leader's HTTP address is not known yet")
 
 // settleVoteGate lets a node that started without Raft state take part in
 // elections once it holds everything the cluster had committed: it asks a
