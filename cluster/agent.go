@@ -1,25 +1,17 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/consensus"
 	"github.com/agendahq/agenda/events"
-	"github.com/agendahq/agenda/internal/reqid"
 	"github.com/agendahq/agenda/internal/throttle"
 )
 
@@ -83,9 +75,6 @@ type Config struct {
 	// (default: its own, on Logger).
 	Refusals *Refusals
 }
-
-// forgetAfter is how long a member nobody hears from stays in the table.
-const forgetAfter = 10 * time.Minute
 
 // Agent keeps this node in its cluster: it gossips with seeds, DNS answers
 // and known members, bootstraps or joins as Decide says, and on the leader
@@ -155,27 +144,6 @@ func NewAgent(cfg Config, raft Raft) *Agent {
 	}
 }
 
-// newClient returns the pooled client for node-to-node requests.
-func newClient(tlsConfig *tls.Config) *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		TLSClientConfig:     tlsConfig,
-		Proxy:               nil,
-		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        256,
-		MaxIdleConnsPerHost: 64,
-		IdleConnTimeout:     90 * time.Second,
-	}}
-}
-
-// Members returns the member table.
-// scheme is the node-to-node HTTP scheme: https when TLS is configured.
-func (a *Agent) scheme() string {
-	if a.cfg.TLS != nil {
-		return "https"
-	}
-	return "http"
-}
-
 func (a *Agent) Members() *Members { return a.members }
 
 // Signer returns the request signer.
@@ -229,103 +197,6 @@ func (a *Agent) round(ctx context.Context) {
 	}
 }
 
-type target struct{ addr, source string }
-
-func (a *Agent) targets(ctx context.Context) []target {
-	seen := map[string]bool{a.cfg.Self.HTTPAddr: true}
-	var out []target
-	add := func(addr, source string) {
-		if addr != "" && !seen[addr] {
-			seen[addr] = true
-			out = append(out, target{addr, source})
-		}
-	}
-	for _, s := range a.cfg.Seeds {
-		add(s, SourceSeed)
-	}
-	if a.cfg.DNSName != "" {
-		rctx, cancel := context.WithTimeout(ctx, time.Second)
-		hosts, err := a.cfg.Resolver.LookupHost(rctx, a.cfg.DNSName)
-		cancel()
-		if err != nil {
-			a.logger.Debug("discovery DNS lookup failed", "name", a.cfg.DNSName, "err", err)
-		}
-		for _, h := range hosts {
-			add(net.JoinHostPort(h, a.cfg.DNSPort), SourceDNS)
-		}
-	}
-	for _, addr := range a.members.HTTPAddrs() {
-		add(addr, SourceGossip)
-	}
-	return out
-}
-
-// gossipMessage is the body of /internal/cluster/gossip, both ways.
-type gossipMessage struct {
-	Self    Member   `json:"self"`
-	Members []Member `json:"members"`
-}
-
-func (a *Agent) gossip(ctx context.Context) {
-	msg := gossipMessage{Self: a.members.Self(), Members: a.members.All()}
-	var wg sync.WaitGroup
-	for _, t := range a.targets(ctx) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cctx, cancel := context.WithTimeout(ctx, max(2*a.cfg.Interval, time.Second))
-			defer cancel()
-			var resp gossipMessage
-			if err := a.call(cctx, AnyNode, t.addr, "/internal/cluster/gossip", msg, &resp); err != nil {
-				a.logger.Debug("gossip failed", "addr", t.addr, "err", err)
-				return
-			}
-			a.absorb(resp, t.source)
-		}()
-	}
-	wg.Wait()
-}
-
-func (a *Agent) absorb(msg gossipMessage, source string) {
-	if msg.Self.ID == "" || msg.Self.ID == a.cfg.Self.ID {
-		return
-	}
-	a.members.Heard(msg.Self, source, time.Now())
-	for _, m := range msg.Members {
-		if m.ID != msg.Self.ID {
-			a.members.Learned(m)
-		}
-	}
-}
-
-// syncRaftMembers adds the voters of the Raft configuration that gossip has
-// not named yet, so /cluster/status lists them.
-func (a *Agent) syncRaftMembers() {
-	servers, err := a.raft.Servers()
-	if err != nil {
-		return
-	}
-	for _, s := range servers {
-		if _, ok := a.members.Get(s.ID); !ok {
-			a.members.Learned(Member{ID: s.ID, RaftAddr: s.Address})
-			a.members.setSource(s.ID, SourceRaft)
-		}
-	}
-}
-
-// RaftAddrOf returns where node id said it listens for Raft, as gossip
-// last heard (the highest incarnation wins); false if no node has told.
-// The Raft transport dials this rather than the configuration's address,
-// which may be an address the node had before it was rescheduled: see
-// consensus.Config.ServerAddr.
-func (a *Agent) RaftAddrOf(id string) (string, bool) {
-	m, ok := a.members.Get(id)
-	if !ok || m.RaftAddr == "" || m.Incarnation == 0 {
-		return "", false
-	}
-	return m.RaftAddr, true
-}
-
 // Refused reports whether the cluster refuses this node's history as
 // another cluster's (its last join was refused with a conflict). Such a node
 // must report not ready and serve no reads: what it holds is not the
@@ -349,211 +220,4 @@ func (a *Agent) isMember() bool {
 		}
 	}
 	return false
-}
-
-func (a *Agent) act(ctx context.Context) {
-	leaderID, _ := a.raft.Leader()
-	now := time.Now()
-	if leaderID != "" || a.leaderlessSince.IsZero() {
-		a.leaderlessSince = now
-	}
-	v := View{
-		Self:       a.members.Self(),
-		Member:     a.isMember(),
-		Expect:     a.cfg.Expect,
-		Peers:      peersOf(a.members.Direct(now.Add(-5*time.Second)), a.cfg.Self.ID),
-		LeaderID:   leaderID,
-		Leaderless: now.Sub(a.leaderlessSince),
-	}
-	if v.Member {
-		a.joinLogged = false
-	}
-	a.vote, a.voteSince = NextVote(v, a.vote, a.voteSince, now)
-	if a.vote != "" && a.raft.VoteGated() {
-		// Every node this one knows is stateless: a new cluster is
-		// forming and nobody has history to lose, so it may vote.
-		if err := a.raft.AllowVoting("taking part in the bootstrap of a new cluster"); err != nil {
-			a.logger.Warn("cannot open the vote gate", "err", err)
-		}
-	}
-	v.Self.Vote = a.vote
-	a.members.SetVote(a.vote)
-	act := Decide(v)
-	switch act.Kind {
-	case Bootstrap:
-		var servers []consensus.Server
-		var ids []string
-		for _, m := range act.Servers {
-			servers = append(servers, consensus.Server{ID: m.ID, Address: m.RaftAddr})
-			ids = append(ids, m.ID)
-		}
-		a.logger.Info("bootstrapping the cluster", "expect", a.cfg.Expect, "voters", ids)
-		if err := a.raft.Bootstrap(servers); err != nil {
-			a.logger.Warn("bootstrap failed", "err", err)
-		}
-	case Join:
-		jctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		self := a.members.Self()
-		h, err := a.raft.History(jctx)
-		if err != nil {
-			a.logger.Warn("cannot read this node's history to join", "err", err)
-			return
-		}
-		self.History = &h
-		if err := a.Join(jctx, self); err != nil {
-			if agenda.ErrorCode(err) == agenda.ECONFLICT {
-				a.refused.Store(true)
-				if ok, _ := a.refusedJoins.Allow(act.LeaderID); ok {
-					a.logger.Error("the cluster refuses this node", "leader", act.LeaderID, "err", err)
-				}
-				return
-			}
-			a.logger.Debug("join not done yet", "leader", act.LeaderID, "err", err)
-			return
-		}
-		a.refused.Store(false)
-		// The join is asked every round until the configuration that
-		// lists this node reaches it: say so once.
-		if !a.joinLogged {
-			a.logger.Info("joined the cluster", "leader", act.LeaderID)
-			a.joinLogged = true
-		}
-	}
-}
-
-func peersOf(ms []Member, self string) []Member {
-	out := ms[:0:0]
-	for _, m := range ms {
-		if m.ID != self {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// reap removes, on the leader, one voter that has been unreachable for
-// longer than DeadNodeTimeout, within the bounds of Reapable.
-func (a *Agent) reap() {
-	if a.cfg.DeadNodeTimeout <= 0 {
-		return
-	}
-	servers, err := a.raft.Servers()
-	if err != nil {
-		return
-	}
-	var voters []string
-	for _, s := range servers {
-		if s.Suffrage == "Voter" {
-			voters = append(voters, s.ID)
-		}
-	}
-	now := time.Now()
-	unreachable := map[string]int64{}
-	for id, last := range a.raft.Unreachable() {
-		unreachable[id] = int64(now.Sub(last))
-	}
-	id := Reapable(a.cfg.Self.ID, voters, unreachable, int64(a.cfg.DeadNodeTimeout), RemovalFloor(a.cfg.Expect))
-	if id == "" {
-		return
-	}
-	a.logger.Warn("removing a voter unreachable for longer than the dead-node timeout", "action", "cluster.node_removed", "removed", id, "timeout", a.cfg.DeadNodeTimeout)
-	if err := a.raft.RemoveServer(id); err != nil {
-		a.logger.Warn("remove dead voter failed", "removed", id, "err", err)
-		return
-	}
-	a.members.Forget(id)
-}
-
-// call POSTs v, signed for node dest, to addr+path and decodes a 200
-// answer into out. A wire error in the answer is returned as the error it
-// stands for.
-func (a *Agent) call(ctx context.Context, dest, addr, path string, v, out any) error {
-	_, err := a.callSent(ctx, dest, addr, path, v, out)
-	return err
-}
-
-// callSent is call that also reports whether the request may have reached
-// the other side: false only when it certainly did not.
-func (a *Agent) callSent(ctx context.Context, dest, addr, path string, v, out any) (sent bool, err error) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		return false, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.scheme()+"://"+addr+path, bytes.NewReader(body))
-	if err != nil {
-		return false, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if id := reqid.From(ctx); id != "" {
-		// The leader logs a forwarded write under the client's request ID.
-		req.Header.Set(reqid.Header, id)
-	}
-	a.signer.Sign(req, dest, body)
-	var wrote bool
-	var wmu sync.Mutex
-	req = req.WithContext(withWroteHook(req.Context(), func() { wmu.Lock(); wrote = true; wmu.Unlock() }))
-	resp, err := a.client.Do(req)
-	if err != nil {
-		wmu.Lock()
-		defer wmu.Unlock()
-		return wrote, fmt.Errorf("%s %s: %w", addr, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return true, fmt.Errorf("%s %s: read answer: %w", addr, path, err)
-	}
-	if resp.StatusCode == http.StatusOK {
-		if out == nil {
-			return true, nil
-		}
-		return true, json.Unmarshal(data, out)
-	}
-	var we struct {
-		Wire *wireError `json:"wire"`
-	}
-	if json.Unmarshal(data, &we) == nil && we.Wire != nil {
-		return true, we.Wire.err()
-	}
-	return true, &statusError{status: resp.StatusCode, body: string(bytes.TrimSpace(data))}
-}
-
-// statusError is an answer that carries no wire error: the other side
-// refused the request before handling it (bad signature, unknown path).
-type statusError struct {
-	status int
-	body   string
-}
-
-func (e *statusError) Error() string {
-	return "status " + strconv.Itoa(e.status) + ": " + e.body
-}
-
-var errNoLeaderAddr = errors.New("the leader's HTTP address is not known yet")
-
-// settleVoteGate lets a node that started without Raft state take part in
-// elections once it holds everything the cluster had committed: it asks a
-// confirmed leader for a read index once, then opens the gate when its log
-// reaches it (consensus/votegate.go says why).
-func (a *Agent) settleVoteGate(ctx context.Context) {
-	if !a.raft.VoteGated() {
-		return
-	}
-	if a.gateTarget == 0 {
-		if leaderID, _ := a.raft.Leader(); leaderID == "" {
-			return // no leader: nobody can vouch for the commit index
-		}
-		rctx, cancel := context.WithTimeout(ctx, time.Second)
-		idx, err := a.ReadIndex(rctx)
-		cancel()
-		if err != nil {
-			a.logger.Debug("vote gate: no read index from the leader yet", "err", err)
-			return
-		}
-		a.gateTarget = idx
-	}
-	if _, err := a.raft.OpenVoteGate(a.gateTarget); err != nil {
-		a.logger.Warn("cannot open the vote gate", "err", err)
-	}
 }

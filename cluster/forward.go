@@ -230,3 +230,5 @@ func (a *Agent) ReadBarrier(ctx context.Context, position func() int64, waitProj
 	}
 	return nil
 }
+
+var errNoLeaderAddr = errors.New("the leader's HTTP address is not known yet")

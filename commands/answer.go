@@ -105,14 +105,6 @@ func nullable(s string) *string {
 	return &s
 }
 
-// answerAppointment records, on a decided batch, the appointment as the
-// batch leaves it, for the command's Result.
-func (b *batch) answerAppointment(before agenda.Appointment, id, viewer string, usernames map[string]string) {
-	if a, ok := appointmentAfter(before, &b.b, id, viewer, usernames); ok {
-		b.appointment = &a
-	}
-}
-
 // userAfter returns user id as the events of b leave it, starting from
 // before (zero for a user the batch registers).
 func userAfter(before agenda.User, b *events.Batch, id string) (u agenda.User, ok bool) {
@@ -131,13 +123,6 @@ func userAfter(before agenda.User, b *events.Batch, id string) (u agenda.User, o
 		u.Version, u.OriginNode = env.Version, env.OriginNode
 	})
 	return u, u.ID != ""
-}
-
-// answerUser records, on a decided batch, the user as the batch leaves it.
-func (b *batch) answerUser(before agenda.User, id string) {
-	if u, ok := userAfter(before, &b.b, id); ok {
-		b.user = &u
-	}
 }
 
 // groupAfter returns group id as the events of b leave it, seen by viewer,
@@ -232,18 +217,11 @@ func groupAfter(before agenda.Group, b *events.Batch, id, viewer string, usernam
 	return g, true
 }
 
-// answerGroup records, on a decided batch, the group as the batch leaves
-// it; with member set, also that member's entry.
-func (b *batch) answerGroup(before agenda.Group, id, viewer string, usernames map[string]string, member string) {
-	g, ok := groupAfter(before, &b.b, id, viewer, usernames)
-	if !ok {
-		return
+// answer is what a command's Result carries: the state a fold above
+// returns, or nil if the batch deletes the resource.
+func answer[T any](after T, exists bool) *T {
+	if !exists {
+		return nil
 	}
-	b.group = &g
-	for i := range g.Members {
-		if g.Members[i].UserID == member {
-			m := g.Members[i]
-			b.member = &m
-		}
-	}
+	return &after
 }

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/agendahq/agenda"
@@ -18,75 +17,6 @@ type CreateAppointment struct {
 	Start       time.Time
 	End         time.Time
 	Privacy     string // "" means full
-}
-
-// AppointmentFields are the editable fields of an appointment.
-type appointmentFields struct {
-	Title, Description, Location string
-	Start, End                   time.Time
-	Privacy                      string
-}
-
-func (f *appointmentFields) validate() error {
-	f.Title = strings.TrimSpace(f.Title)
-	if f.Title == "" {
-		return invalid("title", "title is required")
-	}
-	if err := validateText("title", f.Title, 200); err != nil {
-		return err
-	}
-	if strings.ContainsAny(f.Title, "\n\r") {
-		return invalid("title", "title must be one line")
-	}
-	if err := validateText("description", f.Description, 2000); err != nil {
-		return err
-	}
-	if err := validateText("location", f.Location, 200); err != nil {
-		return err
-	}
-	if err := ValidateInterval(f.Start, f.End, agenda.MaxAppointmentDuration); err != nil {
-		return err
-	}
-	f.Start, f.End = f.Start.UTC(), f.End.UTC()
-	if f.Privacy == "" {
-		f.Privacy = agenda.PrivacyFull
-	}
-	return validatePrivacy(f.Privacy)
-}
-
-// clash is one person's blocking entries that overlap a requested slot.
-type clash struct {
-	userID string
-	slots  []agenda.Slot
-}
-
-// scheduleConflict builds the error for overlaps in the agendas of one or
-// more people, as viewerID may see them: their own slots in full, anyone
-// else's only as busy time (no ID, no title), whatever the viewer may know
-// of them otherwise.
-func scheduleConflict(viewerID string, clashes ...clash) error {
-	list := []map[string]any{}
-	others := 0
-	for _, c := range clashes {
-		if c.userID != viewerID {
-			others++
-		}
-		for _, s := range c.slots {
-			if c.userID == viewerID {
-				list = append(list, map[string]any{
-					"user_id": c.userID, "appointment_id": s.AppointmentID, "title": s.Title, "start": s.Start, "end": s.End,
-				})
-			} else {
-				list = append(list, map[string]any{"user_id": c.userID, "start": s.Start, "end": s.End, "busy": true})
-			}
-		}
-	}
-	msg := "the appointment overlaps %d of your appointments"
-	if others > 0 {
-		msg = "the appointment overlaps %d busy slots of its participants"
-	}
-	return agenda.Errorf(agenda.ESCHEDULECONFLICT, msg, len(list)).
-		WithDetails(map[string]any{"conflicts": list})
 }
 
 // CreateAppointment creates a personal appointment. EINVALID for bad fields,
@@ -124,7 +54,7 @@ func (h *Handlers) CreateAppointment(ctx context.Context, cmd CreateAppointment)
 		b.add(events.ScheduleStream(cmd.OwnerID), events.AgendaEntryAdded{
 			UserID: cmd.OwnerID, AppointmentID: id, Start: f.Start, End: f.End, Role: agenda.RoleOwner,
 		})
-		b.answerAppointment(agenda.Appointment{}, id, cmd.OwnerID, map[string]string{owner.ID: owner.Username})
+		b.appointment = answer(appointmentAfter(agenda.Appointment{}, &b.b, id, cmd.OwnerID, map[string]string{owner.ID: owner.Username}))
 		return b, nil
 	})
 }

@@ -7,18 +7,6 @@ import (
 	"github.com/agendahq/agenda/events"
 )
 
-// AddMember invites a user, named by ID or username, to a group.
-// Membership is by consent: the user becomes a member only by accepting
-// (AcceptGroupInvitation).
-type AddMember struct {
-	ActorID  string
-	GroupID  string
-	UserID   string
-	Username string
-	// Rank is the new member's rank; nil means the lowest rank (0).
-	Rank *int
-}
-
 // member returns userID's membership of g.
 func member(g agenda.Group, userID string) (agenda.Member, bool) {
 	for _, m := range g.Members {
@@ -50,62 +38,6 @@ func checkRank(g agenda.Group, rank int) error {
 	return nil
 }
 
-// AddMember invites a user to a group at a rank. ENOTFOUND if the caller is
-// not an active member of the group or the user does not exist, EFORBIDDEN
-// if the caller may not give that rank, ECONFLICT if the user is a member or
-// invited already, EINVALID.
-func (h *Handlers) AddMember(ctx context.Context, cmd AddMember) (Result, error) {
-	if (cmd.UserID == "") == (cmd.Username == "") {
-		return Result{}, invalid("user_id", "give exactly one of user_id and username")
-	}
-	rank := 0
-	if cmd.Rank != nil {
-		rank = *cmd.Rank
-	}
-	var u agenda.User
-	res, err := h.execute(ctx, "", func() (*batch, error) {
-		// Looked up in the decision, so that a user this node has not
-		// projected yet is confirmed on fresh state, not refused.
-		var err error
-		if cmd.UserID != "" {
-			u, err = h.Read.UserByID(ctx, cmd.UserID)
-		} else {
-			u, err = h.Read.UserByUsername(ctx, cmd.Username)
-		}
-		if agenda.ErrorCode(err) == agenda.ENOTFOUND {
-			field := "user_id"
-			if cmd.UserID == "" {
-				field = "username"
-			}
-			return nil, agenda.Errorf(agenda.ENOTFOUND, "no such user").WithDetails(map[string]any{"field": field})
-		} else if err != nil {
-			return nil, err
-		}
-		g, err := h.Read.Group(ctx, cmd.GroupID, cmd.ActorID)
-		if err != nil {
-			return nil, err
-		}
-		if m, ok := member(g, u.ID); ok {
-			what := "a member"
-			if !m.Active() {
-				what = "invited"
-			}
-			return nil, agenda.Errorf(agenda.ECONFLICT, "%s is %s already", u.Username, what).
-				WithDetails(map[string]any{"user_id": u.ID, "status": m.Status})
-		}
-		if err := checkRank(g, rank); err != nil {
-			return nil, err
-		}
-		b := h.newBatch(ctx, cmd.ActorID)
-		b.expect(events.GroupStream(g.ID), g.Version)
-		b.add(events.GroupStream(g.ID), events.GroupMemberInvited{GroupID: g.ID, UserID: u.ID, Rank: rank, InvitedBy: cmd.ActorID})
-		b.answerGroup(g, g.ID, cmd.ActorID, map[string]string{u.ID: u.Username}, u.ID)
-		return b, nil
-	})
-	res.ID = u.ID
-	return res, err
-}
-
 // groupMember reads a group as actorID sees it and one of its members or
 // invited people. ENOTFOUND if either is not in the group.
 func (h *Handlers) groupMember(ctx context.Context, groupID, actorID, userID string) (agenda.Group, agenda.Member, error) {
@@ -118,106 +50,6 @@ func (h *Handlers) groupMember(ctx context.Context, groupID, actorID, userID str
 		return g, m, agenda.Errorf(agenda.ENOTFOUND, "no such member")
 	}
 	return g, m, nil
-}
-
-// ChangeRank gives a member of a hierarchical group a new rank.
-type ChangeRank struct {
-	ActorID string
-	GroupID string
-	UserID  string
-	Rank    int
-}
-
-// ChangeRank re-ranks a member. ENOTFOUND if the caller or the member is not
-// in the group, EINVALID in a flat group, EFORBIDDEN unless both the member's
-// current and new rank are strictly below the caller's.
-func (h *Handlers) ChangeRank(ctx context.Context, cmd ChangeRank) (Result, error) {
-	return h.execute(ctx, cmd.UserID, func() (*batch, error) {
-		g, m, err := h.groupMember(ctx, cmd.GroupID, cmd.ActorID, cmd.UserID)
-		if err != nil {
-			return nil, err
-		}
-		if !g.Hierarchical {
-			return nil, invalid("rank", "members of a flat group have no rank")
-		}
-		if !g.CanManage(m.Rank) {
-			return nil, agenda.Errorf(agenda.EFORBIDDEN, "you may only re-rank members below your own rank (%d)", g.MyRank)
-		}
-		if err := checkRank(g, cmd.Rank); err != nil {
-			return nil, err
-		}
-		if m.Rank == cmd.Rank {
-			return nil, nil // nothing to change
-		}
-		b := h.newBatch(ctx, cmd.ActorID)
-		b.expect(events.GroupStream(g.ID), g.Version)
-		b.add(events.GroupStream(g.ID), events.GroupMemberRankChanged{GroupID: g.ID, UserID: m.UserID, Rank: cmd.Rank})
-		b.answerGroup(g, g.ID, cmd.ActorID, nil, m.UserID)
-		return b, nil
-	})
-}
-
-// RemoveMember takes a member out of a group, or lets them leave.
-type RemoveMember struct {
-	ActorID string
-	GroupID string
-	UserID  string
-}
-
-// RemoveMember removes a member, or withdraws an invitation. A member may
-// always leave; the last one to leave deletes the group. Removing someone
-// else takes, in a hierarchical group, managing them (agenda.Group.CanManage:
-// a rank strictly above theirs), and in a flat group being its creator:
-// EFORBIDDEN otherwise. ENOTFOUND if the caller or the member is not in the
-// group.
-//
-// Leaving ends the member's part in the group's appointments that have not
-// ended, in the same batch: imposed and accepted ones leave their agenda,
-// invitations are withdrawn, those they organised are cancelled for
-// everyone, and a flat group's pending appointment that now has every
-// remaining answer is confirmed.
-func (h *Handlers) RemoveMember(ctx context.Context, cmd RemoveMember) (Result, error) {
-	return h.execute(ctx, cmd.UserID, func() (*batch, error) {
-		g, m, err := h.groupMember(ctx, cmd.GroupID, cmd.ActorID, cmd.UserID)
-		if err != nil {
-			return nil, err
-		}
-		leaving := cmd.UserID == cmd.ActorID
-		switch {
-		case leaving:
-		case g.Hierarchical && !g.CanManage(m.Rank):
-			return nil, agenda.Errorf(agenda.EFORBIDDEN, "you may only remove members below your own rank (%d)", g.MyRank)
-		case !g.Hierarchical && g.CreatorID != cmd.ActorID:
-			return nil, agenda.Errorf(agenda.EFORBIDDEN, "in a flat group only the creator removes others")
-		}
-		b := h.newBatch(ctx, cmd.ActorID)
-		b.expect(events.GroupStream(g.ID), g.Version)
-		b.add(events.GroupStream(g.ID), events.GroupMemberRemoved{GroupID: g.ID, UserID: m.UserID, Left: leaving})
-		if !m.Active() {
-			return b, nil // an invitation withdrawn: nothing else was theirs
-		}
-		switch {
-		case len(g.ActiveMembers()) == 1:
-			b.add(events.GroupStream(g.ID), events.GroupDeleted{GroupID: g.ID})
-		case m.UserID == g.CreatorID:
-			// A group is never left without someone holding the creator's
-			// rights: they pass to the most senior member left, who in a
-			// hierarchical group also takes the top rank.
-			heir := successor(g, m.UserID)
-			b.add(events.GroupStream(g.ID), events.GroupCreatorChanged{GroupID: g.ID, UserID: heir.UserID})
-			if g.Hierarchical && heir.Rank != agenda.MaxRank {
-				b.add(events.GroupStream(g.ID), events.GroupMemberRankChanged{GroupID: g.ID, UserID: heir.UserID, Rank: agenda.MaxRank})
-			}
-		}
-		reason := events.ParticipantRemoved
-		if leaving {
-			reason = events.ParticipantLeft
-		}
-		if err := h.endParticipation(ctx, b, g.ID, m.UserID, reason); err != nil {
-			return nil, err
-		}
-		return b, nil
-	})
 }
 
 // endParticipation adds to b what ends userID's part in the appointments of
@@ -269,4 +101,16 @@ func successor(g agenda.Group, leaving string) agenda.Member {
 		}
 	}
 	return best
+}
+
+// memberOf reports whether userID is an active member of group groupID.
+func (h *Handlers) memberOf(ctx context.Context, groupID, userID string) (bool, error) {
+	_, err := h.Read.Group(ctx, groupID, userID)
+	switch agenda.ErrorCode(err) {
+	case "":
+		return true, nil
+	case agenda.ENOTFOUND:
+		return false, nil
+	}
+	return false, err
 }

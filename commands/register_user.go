@@ -2,9 +2,6 @@ package commands
 
 import (
 	"context"
-	"errors"
-
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/events"
@@ -55,69 +52,7 @@ func (h *Handlers) RegisterUser(ctx context.Context, cmd RegisterUser) (Result, 
 			UserID: id, Username: cmd.Username, DisplayName: cmd.DisplayName, Email: cmd.Email, PasswordHash: string(hash),
 		})
 		b.add(events.UsernameStream(cmd.Username), events.UsernameClaimed{Username: cmd.Username, UserID: id})
-		b.answerUser(agenda.User{}, id)
+		b.user = answer(userAfter(agenda.User{}, &b.b, id))
 		return b, nil
 	})
-}
-
-func (h *Handlers) hash(password string) ([]byte, error) {
-	cost := h.BcryptCost
-	if cost == 0 {
-		cost = bcrypt.DefaultCost
-	}
-	return bcrypt.GenerateFromPassword([]byte(password), cost)
-}
-
-// Authenticate checks a username and password. It answers EUNAUTHORIZED
-// with the same message whether the user exists or not, and spends the same
-// bcrypt work in both cases so timing does not tell either.
-func (h *Handlers) Authenticate(ctx context.Context, username, password string) (string, error) {
-	id, err := h.authenticate(ctx, username, password, nil)
-	if agenda.ErrorCode(err) != agenda.EUNAUTHORIZED || h.Fresh == nil {
-		return id, err
-	}
-	// A user registered, or a password changed, a moment ago on another
-	// node may not be in this node's read model yet: confirm the refusal on
-	// fresh state (or answer unavailable without a quorum), as commands do.
-	// The password is hashed again only if the account changed meanwhile.
-	before, _ := h.Read.UserByUsername(ctx, username)
-	if ferr := h.Fresh(ctx); ferr != nil {
-		return "", ferr
-	}
-	return h.authenticate(ctx, username, password, &before)
-}
-
-// authenticate checks password against username's account. With seen set
-// (the account as a refused check saw it), an account that has not changed
-// since is refused again without hashing.
-func (h *Handlers) authenticate(ctx context.Context, username, password string, seen *agenda.User) (string, error) {
-	fail := agenda.Errorf(agenda.EUNAUTHORIZED, "wrong username or password")
-	u, err := h.Read.UserByUsername(ctx, username)
-	if agenda.ErrorCode(err) == agenda.ENOTFOUND {
-		if seen == nil {
-			_ = bcrypt.CompareHashAndPassword(h.dummyHash(), []byte(password))
-		}
-		return "", fail
-	} else if err != nil {
-		return "", err
-	}
-	if seen != nil && seen.ID == u.ID && seen.PasswordHash == u.PasswordHash {
-		return "", fail
-	}
-	if err := bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)); err != nil {
-		if errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {
-			return "", fail
-		}
-		return "", err
-	}
-	return u.ID, nil
-}
-
-// dummyHash is a hash of the configured cost to compare against when the
-// user does not exist.
-func (h *Handlers) dummyHash() []byte {
-	h.dummyOnce.Do(func() {
-		h.dummy, _ = h.hash("not a real password")
-	})
-	return h.dummy
 }

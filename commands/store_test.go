@@ -65,7 +65,7 @@ func TestOutcomeUnknownAgainstTheEventStore(t *testing.T) {
 	var vc *events.VersionConflictError
 	if len(results) >= 2 && results[0] == nil && errors.As(results[1], &vc) {
 		t.Fatalf("re-proposing the committed batch got %v from the event store, not a DuplicateEventError: "+
-			"the store must check event IDs before expected versions, or the rule in commands/handler.go "+
+			"the store must check event IDs before expected versions, or the rule in commands/execute.go "+
 			"never fires; the handler decided again and answered %v although the user was registered", results[1], err)
 	}
 	if err != nil {

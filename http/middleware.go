@@ -214,47 +214,6 @@ func (s *Server) plausiblePosition(p int64) error {
 	return nil
 }
 
-// committed answers a successful write: it sets X-Agenda-Position and waits
-// (briefly) for the local read model to show the write, so the response and
-// any read that follows on this node reflect it. It reports false, after
-// answering 202 with the position, if the read model did not catch up in time.
-func (s *Server) committed(w http.ResponseWriter, r *http.Request, res commands.Result) bool {
-	if n := noteOf(r); n != nil && n.target == "" {
-		n.target = res.ID // what the command created or changed
-	}
-	if res.Position == 0 { // nothing changed: the read model already shows it
-		w.Header().Set("X-Agenda-Position", strconv.FormatInt(s.Queries.Position(), 10))
-		return true
-	}
-	w.Header().Set("X-Agenda-Position", strconv.FormatInt(res.Position, 10))
-	ctx, cancel := context.WithTimeout(r.Context(), s.readWait())
-	defer cancel()
-	if err := s.Queries.WaitFor(ctx, res.Position); err != nil {
-		s.logger.WarnContext(r.Context(), "write committed but the read model did not show it in time", "position", res.Position, "read_model", s.Queries.Position())
-		writeJSON(w, http.StatusAccepted, map[string]any{"id": res.ID, "position": res.Position,
-			"message": "committed; not yet visible on this node, read with min_position"})
-		return false
-	}
-	return true
-}
-
-// strongConsistency parses ?consistency= (or X-Agenda-Consistency):
-// "strong", or "default"/empty for a local read.
-func strongConsistency(r *http.Request) (bool, error) {
-	v := r.URL.Query().Get("consistency")
-	if v == "" {
-		v = r.Header.Get("X-Agenda-Consistency")
-	}
-	switch v {
-	case "", "default":
-		return false, nil
-	case "strong":
-		return true, nil
-	}
-	return false, agenda.Errorf(agenda.EINVALID, "consistency must be strong or default").
-		WithDetails(map[string]any{"field": "consistency"})
-}
-
 // fenced refuses every request while Fence says this node must not serve.
 func (s *Server) fenced(next http.Handler) http.Handler {
 	if s.Fence == nil {

@@ -11,51 +11,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/agendahq/agenda"
-	"github.com/agendahq/agenda/commands"
 )
-
-// Commands is the write side as the HTTP layer uses it.
-type Commands interface {
-	RegisterUser(ctx context.Context, cmd commands.RegisterUser) (commands.Result, error)
-	Authenticate(ctx context.Context, username, password string) (string, error)
-	ChangeProfile(ctx context.Context, cmd commands.ChangeProfile) (commands.Result, error)
-	ChangePassword(ctx context.Context, cmd commands.ChangePassword) (commands.Result, error)
-	CreateAppointment(ctx context.Context, cmd commands.CreateAppointment) (commands.Result, error)
-	UpdateAppointment(ctx context.Context, cmd commands.UpdateAppointment) (commands.Result, error)
-	DeleteAppointment(ctx context.Context, cmd commands.DeleteAppointment) (commands.Result, error)
-	AcceptAppointment(ctx context.Context, cmd commands.AnswerInvitation) (commands.Result, error)
-	DeclineAppointment(ctx context.Context, cmd commands.AnswerInvitation) (commands.Result, error)
-	CreateGroup(ctx context.Context, cmd commands.CreateGroup) (commands.Result, error)
-	UpdateGroup(ctx context.Context, cmd commands.UpdateGroup) (commands.Result, error)
-	DeleteGroup(ctx context.Context, cmd commands.DeleteGroup) (commands.Result, error)
-	AddMember(ctx context.Context, cmd commands.AddMember) (commands.Result, error)
-	ChangeRank(ctx context.Context, cmd commands.ChangeRank) (commands.Result, error)
-	RemoveMember(ctx context.Context, cmd commands.RemoveMember) (commands.Result, error)
-	CreateGroupAppointment(ctx context.Context, cmd commands.CreateGroupAppointment) (commands.Result, error)
-	MarkNotificationRead(ctx context.Context, cmd commands.MarkNotificationRead) (commands.Result, error)
-	MarkAllNotificationsRead(ctx context.Context, actorID string) (commands.Result, error)
-	AcceptGroupInvitation(ctx context.Context, cmd commands.AnswerGroupInvitation) (commands.Result, error)
-	DeclineGroupInvitation(ctx context.Context, cmd commands.AnswerGroupInvitation) (commands.Result, error)
-	RevokeToken(ctx context.Context, cmd commands.RevokeToken) (commands.Result, error)
-}
-
-// Queries is the read side as the HTTP layer uses it.
-type Queries interface {
-	UserByID(ctx context.Context, id string) (agenda.User, error)
-	SearchUsers(ctx context.Context, prefix string, limit int) ([]agenda.UserSummary, error)
-	Appointment(ctx context.Context, id, viewerID string) (agenda.Appointment, error)
-	Agenda(ctx context.Context, userID string, from, to time.Time) ([]agenda.Entry, error)
-	Invitations(ctx context.Context, userID string) ([]agenda.Appointment, error)
-	Group(ctx context.Context, id, viewerID string) (agenda.Group, error)
-	GroupsOf(ctx context.Context, userID string) ([]agenda.Group, error)
-	GroupInvitations(ctx context.Context, userID string) ([]agenda.GroupInvitation, error)
-	TokenState(ctx context.Context, userID, tokenID string) (agenda.TokenState, error)
-	GroupAgenda(ctx context.Context, groupID, viewerID string, from, to time.Time) ([]agenda.MemberAgenda, error)
-	GroupBusy(ctx context.Context, groupID, viewerID string, from, to time.Time) ([]agenda.Interval, error)
-	Notifications(ctx context.Context, userID string, unreadOnly bool, limit int) ([]agenda.Notification, error)
-	WaitFor(ctx context.Context, position int64) error
-	Position() int64
-}
 
 // Node reports the state of the local node for the operational endpoints.
 type Node interface {

@@ -59,7 +59,7 @@ func (h *Handlers) AcceptAppointment(ctx context.Context, cmd AnswerInvitation) 
 		if a.Status == agenda.StatusPending && allAcceptedBut(a, cmd.ActorID) {
 			b.add(events.AppointmentStream(a.ID), events.AppointmentConfirmed{AppointmentID: a.ID})
 		}
-		b.answerAppointment(a, a.ID, cmd.ActorID, nil)
+		b.appointment = answer(appointmentAfter(a, &b.b, a.ID, cmd.ActorID, nil))
 		return b, nil
 	})
 }
@@ -108,7 +108,7 @@ func (h *Handlers) DeclineAppointment(ctx context.Context, cmd AnswerInvitation)
 				return nil, err
 			}
 		}
-		b.answerAppointment(a, a.ID, cmd.ActorID, nil)
+		b.appointment = answer(appointmentAfter(a, &b.b, a.ID, cmd.ActorID, nil))
 		return b, nil
 	})
 }
@@ -125,34 +125,6 @@ func answerable(a agenda.Appointment, imposedBinds bool) error {
 		return agenda.Errorf(agenda.ECONFLICT, "you organise this appointment; change or delete it instead")
 	case a.MyStatus == agenda.RoleAuto && imposedBinds:
 		return agenda.Errorf(agenda.ECONFLICT, "this appointment was set by a superior and cannot be answered")
-	}
-	return nil
-}
-
-// allAcceptedBut reports whether every invitee other than userID has
-// accepted.
-func allAcceptedBut(a agenda.Appointment, userID string) bool {
-	for _, p := range a.Participants {
-		if p.UserID != userID && p.Status != agenda.RoleOwner && p.Status != agenda.RoleAccepted {
-			return false
-		}
-	}
-	return true
-}
-
-// removeEntries takes appointment id out of the agenda of every participant
-// who still has it there (everyone but those who declined).
-func (h *Handlers) removeEntries(ctx context.Context, b *batch, id string, ps []agenda.Participant) error {
-	for _, p := range ps {
-		if p.Status == agenda.RoleDeclined {
-			continue
-		}
-		v, err := h.Read.ScheduleVersion(ctx, p.UserID)
-		if err != nil {
-			return err
-		}
-		b.expect(events.ScheduleStream(p.UserID), v)
-		b.add(events.ScheduleStream(p.UserID), events.AgendaEntryRemoved{UserID: p.UserID, AppointmentID: id})
 	}
 	return nil
 }

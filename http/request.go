@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -21,12 +20,6 @@ import (
 
 // maxBodyBytes bounds every request body.
 const maxBodyBytes = 64 << 10
-
-func jsonEncoder(w io.Writer) *json.Encoder {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	return enc
-}
 
 // decodeBody decodes a JSON request body into dst strictly: the content type
 // must be JSON, the body at most maxBodyBytes, a single object with no
@@ -361,10 +354,6 @@ func isETag(raw string) bool {
 	return true
 }
 
-func setETag(w http.ResponseWriter, version int64) {
-	w.Header().Set("ETag", fmt.Sprintf(`"%d"`, version))
-}
-
 // emptyBody refuses a body on an endpoint that takes none (an empty JSON
 // object is accepted), so a client that thinks it is sending something
 // learns it is not.
@@ -403,4 +392,21 @@ func queryBool(r *http.Request, name string) (bool, error) {
 		return true, nil
 	}
 	return false, agenda.Errorf(agenda.EINVALID, "%s must be true or false", name).WithDetails(map[string]any{"field": name})
+}
+
+// strongConsistency parses ?consistency= (or X-Agenda-Consistency):
+// "strong", or "default"/empty for a local read.
+func strongConsistency(r *http.Request) (bool, error) {
+	v := r.URL.Query().Get("consistency")
+	if v == "" {
+		v = r.Header.Get("X-Agenda-Consistency")
+	}
+	switch v {
+	case "", "default":
+		return false, nil
+	case "strong":
+		return true, nil
+	}
+	return false, agenda.Errorf(agenda.EINVALID, "consistency must be strong or default").
+		WithDetails(map[string]any{"field": "consistency"})
 }

@@ -2,7 +2,6 @@ package commands_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -148,66 +147,6 @@ func TestProposedBatchExpectsTheVersionsRead(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestCreateAppointmentTrimsTitleAndDefaultsPrivacy(t *testing.T) {
-	log := &fakeLog{}
-	h := newHandlers(log, world(t))
-	loc := time.FixedZone("CEST", 2*60*60)
-	res, err := h.CreateAppointment(context.Background(), commands.CreateAppointment{OwnerID: "ana", Title: "  Lunch  ",
-		Start: apptFrom.In(loc), End: apptTo.In(loc)})
-	if err != nil {
-		t.Fatalf("CreateAppointment: %v", err)
-	}
-	ev, err := log.proposed()[0].Events[0].Decode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := ev.(events.AppointmentCreated)
-	if c.Title != "Lunch" || c.Privacy != agenda.PrivacyFull || c.Status != agenda.StatusConfirmed || c.AppointmentID != res.ID || c.OwnerID != "ana" {
-		t.Errorf("created = %+v, want trimmed title, full privacy, confirmed, id %s", c, res.ID)
-	}
-	if !c.Start.Equal(apptFrom) || c.Start.Location() != time.UTC {
-		t.Errorf("start = %s, want %s in UTC", c.Start, apptFrom)
-	}
-}
-
-func TestScheduleConflicts(t *testing.T) {
-	ctx := context.Background()
-	clash := agenda.Schedule{Version: 7, Conflicts: []agenda.Slot{{AppointmentID: "x", Title: "Dentist", Start: apptFrom, End: apptTo}}}
-
-	t.Run("creating over a blocking appointment", func(t *testing.T) {
-		log := &fakeLog{}
-		r := world(t)
-		r.schedules["ana"] = clash
-		_, err := newHandlers(log, r).CreateAppointment(ctx, commands.CreateAppointment{OwnerID: "ana", Title: "Lunch", Start: apptFrom, End: apptTo})
-		wantCode(t, err, agenda.ESCHEDULECONFLICT, "")
-		list, _ := agenda.ErrorDetails(err)["conflicts"].([]map[string]any)
-		if len(list) != 1 || list[0]["appointment_id"] != "x" || list[0]["title"] != "Dentist" {
-			t.Errorf("details.conflicts = %v, want the clashing slot", agenda.ErrorDetails(err)["conflicts"])
-		}
-		if n := len(log.proposed()); n != 0 {
-			t.Errorf("proposed %d batches, want none", n)
-		}
-	})
-
-	t.Run("moving onto the owner's other appointment", func(t *testing.T) {
-		r := world(t)
-		r.schedules["ana"] = clash
-		_, err := newHandlers(&fakeLog{}, r).UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "ana", AppointmentID: "a1",
-			Start: ptr(apptFrom.Add(30 * time.Minute)), End: ptr(apptTo.Add(30 * time.Minute))})
-		wantCode(t, err, agenda.ESCHEDULECONFLICT, "")
-	})
-
-	t.Run("the appointment itself is not a conflict", func(t *testing.T) {
-		r := world(t)
-		r.schedules["ana"] = agenda.Schedule{Version: 7, Conflicts: []agenda.Slot{{AppointmentID: "a1", Start: apptFrom, End: apptTo}}}
-		_, err := newHandlers(&fakeLog{}, r).UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "ana", AppointmentID: "a1",
-			Start: ptr(apptFrom.Add(30 * time.Minute)), End: ptr(apptTo.Add(30 * time.Minute))})
-		if err != nil {
-			t.Errorf("UpdateAppointment: %v", err)
-		}
-	})
 }
 
 func TestVersionConflictWaitsAndDecidesAgain(t *testing.T) {
@@ -416,48 +355,5 @@ func TestOutcomeUnknown(t *testing.T) {
 		log := &fakeLog{answers: []func(events.Batch) (events.Committed, error){fail(fmt.Errorf("apply: %w", context.DeadlineExceeded))}}
 		_, err := create(newHandlers(log, world(t)))
 		wantCode(t, err, agenda.EUNAVAILABLE, "")
-	})
-}
-
-func TestAuthenticate(t *testing.T) {
-	ctx := context.Background()
-	r := world(t)
-	h := newHandlers(&fakeLog{}, r)
-
-	id, err := h.Authenticate(ctx, "ana", password)
-	if err != nil || id != "ana" {
-		t.Fatalf("Authenticate(ana, right password) = %q, %v; want ana", id, err)
-	}
-
-	var first error
-	for _, tc := range []struct{ name, username, password string }{
-		{name: "unknown user", username: "nobody", password: password},
-		{name: "wrong password", username: "ana", password: "wrong password"},
-		{name: "empty password", username: "ana", password: ""},
-		{name: "right password with a character more", username: "ana", password: password + "!"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			id, err := h.Authenticate(ctx, tc.username, tc.password)
-			if id != "" {
-				t.Errorf("id = %q, want none", id)
-			}
-			wantCode(t, err, agenda.EUNAUTHORIZED, "")
-			if first == nil {
-				first = err
-				return
-			}
-			if agenda.ErrorMessage(err) != agenda.ErrorMessage(first) || fmt.Sprint(agenda.ErrorDetails(err)) != fmt.Sprint(agenda.ErrorDetails(first)) {
-				t.Errorf("error = %v, want the same as for an unknown user (%v)", err, first)
-			}
-		})
-	}
-
-	t.Run("a failing read model is not reported as a wrong password", func(t *testing.T) {
-		r.err = errors.New("disk on fire")
-		defer func() { r.err = nil }()
-		_, err := h.Authenticate(ctx, "ana", password)
-		if code := agenda.ErrorCode(err); code != agenda.EINTERNAL {
-			t.Errorf("code = %q (%v), want internal", code, err)
-		}
 	})
 }

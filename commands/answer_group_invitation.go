@@ -57,15 +57,3 @@ func (h *Handlers) DeclineGroupInvitation(ctx context.Context, cmd AnswerGroupIn
 		return b, nil
 	})
 }
-
-// memberOf reports whether userID is an active member of group groupID.
-func (h *Handlers) memberOf(ctx context.Context, groupID, userID string) (bool, error) {
-	_, err := h.Read.Group(ctx, groupID, userID)
-	switch agenda.ErrorCode(err) {
-	case "":
-		return true, nil
-	case agenda.ENOTFOUND:
-		return false, nil
-	}
-	return false, err
-}

@@ -1,0 +1,90 @@
+package cluster
+
+import (
+	"context"
+	"time"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/consensus"
+)
+
+func (a *Agent) act(ctx context.Context) {
+	leaderID, _ := a.raft.Leader()
+	now := time.Now()
+	if leaderID != "" || a.leaderlessSince.IsZero() {
+		a.leaderlessSince = now
+	}
+	v := View{
+		Self:       a.members.Self(),
+		Member:     a.isMember(),
+		Expect:     a.cfg.Expect,
+		Peers:      peersOf(a.members.Direct(now.Add(-5*time.Second)), a.cfg.Self.ID),
+		LeaderID:   leaderID,
+		Leaderless: now.Sub(a.leaderlessSince),
+	}
+	if v.Member {
+		a.joinLogged = false
+	}
+	a.vote, a.voteSince = NextVote(v, a.vote, a.voteSince, now)
+	if a.vote != "" && a.raft.VoteGated() {
+		// Every node this one knows is stateless: a new cluster is
+		// forming and nobody has history to lose, so it may vote.
+		if err := a.raft.AllowVoting("taking part in the bootstrap of a new cluster"); err != nil {
+			a.logger.Warn("cannot open the vote gate", "err", err)
+		}
+	}
+	v.Self.Vote = a.vote
+	a.members.SetVote(a.vote)
+	act := Decide(v)
+	switch act.Kind {
+	case Bootstrap:
+		var servers []consensus.Server
+		var ids []string
+		for _, m := range act.Servers {
+			servers = append(servers, consensus.Server{ID: m.ID, Address: m.RaftAddr})
+			ids = append(ids, m.ID)
+		}
+		a.logger.Info("bootstrapping the cluster", "expect", a.cfg.Expect, "voters", ids)
+		if err := a.raft.Bootstrap(servers); err != nil {
+			a.logger.Warn("bootstrap failed", "err", err)
+		}
+	case Join:
+		jctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		self := a.members.Self()
+		h, err := a.raft.History(jctx)
+		if err != nil {
+			a.logger.Warn("cannot read this node's history to join", "err", err)
+			return
+		}
+		self.History = &h
+		if err := a.Join(jctx, self); err != nil {
+			if agenda.ErrorCode(err) == agenda.ECONFLICT {
+				a.refused.Store(true)
+				if ok, _ := a.refusedJoins.Allow(act.LeaderID); ok {
+					a.logger.Error("the cluster refuses this node", "leader", act.LeaderID, "err", err)
+				}
+				return
+			}
+			a.logger.Debug("join not done yet", "leader", act.LeaderID, "err", err)
+			return
+		}
+		a.refused.Store(false)
+		// The join is asked every round until the configuration that
+		// lists this node reaches it: say so once.
+		if !a.joinLogged {
+			a.logger.Info("joined the cluster", "leader", act.LeaderID)
+			a.joinLogged = true
+		}
+	}
+}
+
+func peersOf(ms []Member, self string) []Member {
+	out := ms[:0:0]
+	for _, m := range ms {
+		if m.ID != self {
+			out = append(out, m)
+		}
+	}
+	return out
+}

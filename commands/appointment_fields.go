@@ -1,0 +1,42 @@
+package commands
+
+import (
+	"strings"
+	"time"
+
+	"github.com/agendahq/agenda"
+)
+
+// AppointmentFields are the editable fields of an appointment.
+type appointmentFields struct {
+	Title, Description, Location string
+	Start, End                   time.Time
+	Privacy                      string
+}
+
+func (f *appointmentFields) validate() error {
+	f.Title = strings.TrimSpace(f.Title)
+	if f.Title == "" {
+		return invalid("title", "title is required")
+	}
+	if err := validateText("title", f.Title, 200); err != nil {
+		return err
+	}
+	if strings.ContainsAny(f.Title, "\n\r") {
+		return invalid("title", "title must be one line")
+	}
+	if err := validateText("description", f.Description, 2000); err != nil {
+		return err
+	}
+	if err := validateText("location", f.Location, 200); err != nil {
+		return err
+	}
+	if err := ValidateInterval(f.Start, f.End, agenda.MaxAppointmentDuration); err != nil {
+		return err
+	}
+	f.Start, f.End = f.Start.UTC(), f.End.UTC()
+	if f.Privacy == "" {
+		f.Privacy = agenda.PrivacyFull
+	}
+	return validatePrivacy(f.Privacy)
+}

@@ -1,0 +1,55 @@
+package commands
+
+import (
+	"context"
+	"errors"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/agendahq/agenda"
+)
+
+// Authenticate checks a username and password. It answers EUNAUTHORIZED
+// with the same message whether the user exists or not, and spends the same
+// bcrypt work in both cases so timing does not tell either.
+func (h *Handlers) Authenticate(ctx context.Context, username, password string) (string, error) {
+	id, err := h.authenticate(ctx, username, password, nil)
+	if agenda.ErrorCode(err) != agenda.EUNAUTHORIZED || h.Fresh == nil {
+		return id, err
+	}
+	// A user registered, or a password changed, a moment ago on another
+	// node may not be in this node's read model yet: confirm the refusal on
+	// fresh state (or answer unavailable without a quorum), as commands do.
+	// The password is hashed again only if the account changed meanwhile.
+	before, _ := h.Read.UserByUsername(ctx, username)
+	if ferr := h.Fresh(ctx); ferr != nil {
+		return "", ferr
+	}
+	return h.authenticate(ctx, username, password, &before)
+}
+
+// authenticate checks password against username's account. With seen set
+// (the account as a refused check saw it), an account that has not changed
+// since is refused again without hashing.
+func (h *Handlers) authenticate(ctx context.Context, username, password string, seen *agenda.User) (string, error) {
+	fail := agenda.Errorf(agenda.EUNAUTHORIZED, "wrong username or password")
+	u, err := h.Read.UserByUsername(ctx, username)
+	if agenda.ErrorCode(err) == agenda.ENOTFOUND {
+		if seen == nil {
+			_ = bcrypt.CompareHashAndPassword(h.dummyHash(), []byte(password))
+		}
+		return "", fail
+	} else if err != nil {
+		return "", err
+	}
+	if seen != nil && seen.ID == u.ID && seen.PasswordHash == u.PasswordHash {
+		return "", fail
+	}
+	if err := bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)); err != nil {
+		if errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {
+			return "", fail
+		}
+		return "", err
+	}
+	return u.ID, nil
+}

@@ -1,0 +1,60 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/events"
+)
+
+// batch accumulates the events of one decision.
+type batch struct {
+	h    *Handlers
+	meta events.Meta
+	b    events.Batch
+	next map[string]int64
+	err  error
+	// appointment is the appointment as the batch leaves it, for the
+	// answer (see answer.go); nil if the command answers no appointment.
+	appointment *agenda.Appointment
+	// user, group and member are the user, group and membership as the
+	// batch leaves them, likewise.
+	user   *agenda.User
+	group  *agenda.Group
+	member *agenda.Member
+}
+
+func (h *Handlers) newBatch(ctx context.Context, actor string) *batch {
+	return &batch{h: h, meta: events.Meta{
+		Time: h.now(), OriginNode: h.NodeID, Actor: actor, CorrelationID: correlationID(ctx),
+	}, next: map[string]int64{}}
+}
+
+// expect records that stream must be at version for the batch to commit.
+func (b *batch) expect(stream string, version int64) {
+	if _, ok := b.next[stream]; ok {
+		return
+	}
+	b.b.Expect = append(b.b.Expect, events.Expectation{Stream: stream, Version: version})
+	b.next[stream] = version + 1
+}
+
+// add appends e to stream, which must have been expected first.
+func (b *batch) add(stream string, e events.Event) {
+	if b.err != nil {
+		return
+	}
+	v, ok := b.next[stream]
+	if !ok {
+		b.err = fmt.Errorf("command bug: %s written without an expected version", stream)
+		return
+	}
+	env, err := events.New(b.h.newID(), stream, v, e, b.meta)
+	if err != nil {
+		b.err = err
+		return
+	}
+	b.next[stream] = v + 1
+	b.b.Events = append(b.b.Events, env)
+}

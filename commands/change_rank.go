@@ -1,0 +1,47 @@
+package commands
+
+import (
+	"context"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/events"
+)
+
+// ChangeRank gives a member of a hierarchical group a new rank.
+type ChangeRank struct {
+	ActorID string
+	GroupID string
+	UserID  string
+	Rank    int
+}
+
+// ChangeRank re-ranks a member. ENOTFOUND if the caller or the member is not
+// in the group, EINVALID in a flat group, EFORBIDDEN unless both the member's
+// current and new rank are strictly below the caller's.
+func (h *Handlers) ChangeRank(ctx context.Context, cmd ChangeRank) (Result, error) {
+	return h.execute(ctx, cmd.UserID, func() (*batch, error) {
+		g, m, err := h.groupMember(ctx, cmd.GroupID, cmd.ActorID, cmd.UserID)
+		if err != nil {
+			return nil, err
+		}
+		if !g.Hierarchical {
+			return nil, invalid("rank", "members of a flat group have no rank")
+		}
+		if !g.CanManage(m.Rank) {
+			return nil, agenda.Errorf(agenda.EFORBIDDEN, "you may only re-rank members below your own rank (%d)", g.MyRank)
+		}
+		if err := checkRank(g, cmd.Rank); err != nil {
+			return nil, err
+		}
+		if m.Rank == cmd.Rank {
+			return nil, nil // nothing to change
+		}
+		b := h.newBatch(ctx, cmd.ActorID)
+		b.expect(events.GroupStream(g.ID), g.Version)
+		b.add(events.GroupStream(g.ID), events.GroupMemberRankChanged{GroupID: g.ID, UserID: m.UserID, Rank: cmd.Rank})
+		if b.group = answer(groupAfter(g, &b.b, g.ID, cmd.ActorID, nil)); b.group != nil {
+			b.member = answer(member(*b.group, m.UserID))
+		}
+		return b, nil
+	})
+}

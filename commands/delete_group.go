@@ -1,0 +1,46 @@
+package commands
+
+import (
+	"context"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/events"
+)
+
+// DeleteGroup deletes a group.
+type DeleteGroup struct {
+	ActorID string
+	GroupID string
+	IfMatch int64
+}
+
+// DeleteGroup deletes a group. ENOTFOUND for non-members, EFORBIDDEN unless
+// the caller created it, ECONFLICT while appointments of the group still
+// wait for answers (cancel them first: deleting the group would leave them
+// pending forever). Appointments already confirmed stay in the agendas.
+func (h *Handlers) DeleteGroup(ctx context.Context, cmd DeleteGroup) (Result, error) {
+	return h.execute(ctx, cmd.GroupID, func() (*batch, error) {
+		g, err := h.Read.Group(ctx, cmd.GroupID, cmd.ActorID)
+		if err != nil {
+			return nil, err
+		}
+		if g.CreatorID != cmd.ActorID {
+			return nil, agenda.Errorf(agenda.EFORBIDDEN, "only the group's creator may delete it")
+		}
+		if cmd.IfMatch != 0 && cmd.IfMatch != g.Version {
+			return nil, agenda.Errorf(agenda.EPRECONDITIONFAILED, "group is at version %d, not %d", g.Version, cmd.IfMatch)
+		}
+		pending, err := h.Read.PendingGroupAppointments(ctx, g.ID)
+		if err != nil {
+			return nil, err
+		}
+		if pending > 0 {
+			return nil, agenda.Errorf(agenda.ECONFLICT, "the group has %d appointments still waiting for answers; cancel them first", pending).
+				WithDetails(map[string]any{"pending_appointments": pending})
+		}
+		b := h.newBatch(ctx, cmd.ActorID)
+		b.expect(events.GroupStream(g.ID), g.Version)
+		b.add(events.GroupStream(g.ID), events.GroupDeleted{GroupID: g.ID})
+		return b, nil
+	})
+}

@@ -1,0 +1,19 @@
+package commands
+
+import (
+	"strings"
+)
+
+func validateGroupFields(name, description string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", invalid("name", "name is required")
+	}
+	if err := validateText("name", name, 100); err != nil {
+		return "", err
+	}
+	if strings.ContainsAny(name, "\n\r\t") {
+		return "", invalid("name", "name must be one line")
+	}
+	return name, validateText("description", description, 2000)
+}

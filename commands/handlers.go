@@ -1,0 +1,81 @@
+package commands
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/events"
+)
+
+// Log is where commands propose batches: the Raft log.
+type Log interface {
+	Propose(ctx context.Context, b events.Batch) (events.Committed, error)
+}
+
+// ReadModel is what commands read to decide.
+type ReadModel interface {
+	UserByID(ctx context.Context, id string) (agenda.User, error)
+	UserByUsername(ctx context.Context, username string) (agenda.User, error)
+	Appointment(ctx context.Context, id, viewerID string) (agenda.Appointment, error)
+	Schedule(ctx context.Context, userID string, start, end time.Time, exclude string) (agenda.Schedule, error)
+	ScheduleVersion(ctx context.Context, userID string) (int64, error)
+	Group(ctx context.Context, id, viewerID string) (agenda.Group, error)
+	GroupInvitation(ctx context.Context, groupID, userID string) (agenda.GroupInvitation, error)
+	GroupParticipations(ctx context.Context, groupID, userID string, after time.Time) ([]agenda.Appointment, error)
+	PendingGroupAppointments(ctx context.Context, groupID string) (int, error)
+	NotificationState(ctx context.Context, userID, id string) (agenda.NotificationState, error)
+	WaitFor(ctx context.Context, position int64) error
+}
+
+// Handlers carries what every command handler needs.
+type Handlers struct {
+	Log    Log
+	Read   ReadModel
+	NodeID string
+	// Now and NewID are replaceable for tests.
+	Now   func() time.Time
+	NewID func() string
+	// BcryptCost is the cost of password hashes (bcrypt.DefaultCost if 0).
+	BcryptCost int
+	// MaxRetries bounds how often a command is decided again after a
+	// version conflict (default 8).
+	MaxRetries int
+	// Fresh, if set, returns once the read model reflects every write
+	// committed anywhere before the call (a read-index barrier), or fails
+	// with EUNAVAILABLE when no quorum can vouch for that. A command that
+	// would refuse (not found, conflict, ...) on what it read calls it and
+	// decides again before answering: the refusal must not come from a
+	// read model that lags the cluster.
+	Fresh func(ctx context.Context) error
+
+	dummyOnce sync.Once
+	dummy     []byte
+}
+
+// New returns handlers with production defaults.
+func New(log Log, read ReadModel, nodeID string) *Handlers {
+	return &Handlers{Log: log, Read: read, NodeID: nodeID}
+}
+
+func (h *Handlers) now() time.Time {
+	if h.Now != nil {
+		return h.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// newID returns a new appointment, group or event ID. They are UUIDv7:
+// time-ordered, so consecutive inserts land on the last pages of every
+// index keyed by them (events.id, streams, appointments, participants)
+// instead of a random page each. On a three-node cluster under load that
+// halved the bytes written to SQLite per command.
+func (h *Handlers) newID() string {
+	if h.NewID != nil {
+		return h.NewID()
+	}
+	return uuid.Must(uuid.NewV7()).String()
+}

@@ -1,0 +1,45 @@
+package commands
+
+import (
+	"context"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/events"
+)
+
+// UpdateGroup renames or describes a group; nil fields keep their value.
+type UpdateGroup struct {
+	ActorID     string
+	GroupID     string
+	Name        *string
+	Description *string
+	IfMatch     int64
+}
+
+// UpdateGroup changes a group. ENOTFOUND for non-members, EFORBIDDEN unless
+// the caller created it, EPRECONDITIONFAILED, EINVALID.
+func (h *Handlers) UpdateGroup(ctx context.Context, cmd UpdateGroup) (Result, error) {
+	return h.execute(ctx, cmd.GroupID, func() (*batch, error) {
+		g, err := h.Read.Group(ctx, cmd.GroupID, cmd.ActorID)
+		if err != nil {
+			return nil, err
+		}
+		if g.CreatorID != cmd.ActorID {
+			return nil, agenda.Errorf(agenda.EFORBIDDEN, "only the group's creator may change it")
+		}
+		if cmd.IfMatch != 0 && cmd.IfMatch != g.Version {
+			return nil, agenda.Errorf(agenda.EPRECONDITIONFAILED, "group is at version %d, not %d", g.Version, cmd.IfMatch)
+		}
+		name, desc := g.Name, g.Description
+		set(&name, cmd.Name)
+		set(&desc, cmd.Description)
+		if name, err = validateGroupFields(name, desc); err != nil {
+			return nil, err
+		}
+		b := h.newBatch(ctx, cmd.ActorID)
+		b.expect(events.GroupStream(g.ID), g.Version)
+		b.add(events.GroupStream(g.ID), events.GroupUpdated{GroupID: g.ID, Name: name, Description: desc})
+		b.group = answer(groupAfter(g, &b.b, g.ID, cmd.ActorID, nil))
+		return b, nil
+	})
+}
