@@ -13,43 +13,46 @@ import (
 // with the same message whether the user exists or not, and spends the same
 // bcrypt work in both cases so timing does not tell either.
 func (h *Handlers) Authenticate(ctx context.Context, username, password string) (string, error) {
-	id, err := h.authenticate(ctx, username, password, nil)
+	id, seen, err := h.authenticate(ctx, username, password, nil)
 	if agenda.ErrorCode(err) != agenda.EUNAUTHORIZED || h.Fresh == nil {
 		return id, err
 	}
 	// A user registered, or a password changed, a moment ago on another
 	// node may not be in this node's read model yet: confirm the refusal on
 	// fresh state (or answer unavailable without a quorum), as commands do.
-	// The password is hashed again only if the account changed meanwhile.
-	before, _ := h.Read.UserByUsername(ctx, username)
+	// The password is hashed again only if the account changed since the
+	// refused check: compared with the account that check saw, not with a
+	// second read, which could already hold the new account.
 	if ferr := h.Fresh(ctx); ferr != nil {
 		return "", ferr
 	}
-	return h.authenticate(ctx, username, password, &before)
+	id, _, err = h.authenticate(ctx, username, password, &seen)
+	return id, err
 }
 
-// authenticate checks password against username's account. With seen set
-// (the account as a refused check saw it), an account that has not changed
-// since is refused again without hashing.
-func (h *Handlers) authenticate(ctx context.Context, username, password string, seen *agenda.User) (string, error) {
+// authenticate checks password against username's account and returns the
+// account it checked (the zero User if there was none). With seen set (the
+// account as a refused check saw it), an account that has not changed since
+// is refused again without hashing.
+func (h *Handlers) authenticate(ctx context.Context, username, password string, seen *agenda.User) (string, agenda.User, error) {
 	fail := agenda.Errorf(agenda.EUNAUTHORIZED, "wrong username or password")
 	u, err := h.Read.UserByUsername(ctx, username)
 	if agenda.ErrorCode(err) == agenda.ENOTFOUND {
 		if seen == nil {
 			_ = bcrypt.CompareHashAndPassword(h.dummyHash(), []byte(password))
 		}
-		return "", fail
+		return "", agenda.User{}, fail
 	} else if err != nil {
-		return "", err
+		return "", agenda.User{}, err
 	}
 	if seen != nil && seen.ID == u.ID && seen.PasswordHash == u.PasswordHash {
-		return "", fail
+		return "", u, fail
 	}
 	if err := bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)); err != nil {
 		if errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {
-			return "", fail
+			return "", u, fail
 		}
-		return "", err
+		return "", u, err
 	}
-	return u.ID, nil
+	return u.ID, u, nil
 }

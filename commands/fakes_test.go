@@ -65,6 +65,9 @@ type fakeRead struct {
 	waited        []int64
 	waitErr       error
 	onWait        func(position int64) // called (locked) by WaitFor
+	// afterUserLookup, if set, is called (unlocked) after each
+	// UserByUsername: the read model moving on between two reads.
+	afterUserLookup func()
 	scheduleCalls int
 }
 
@@ -88,6 +91,9 @@ func (r *fakeRead) UserByID(ctx context.Context, id string) (agenda.User, error)
 }
 
 func (r *fakeRead) UserByUsername(ctx context.Context, username string) (agenda.User, error) {
+	if r.afterUserLookup != nil {
+		defer r.afterUserLookup()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err != nil {

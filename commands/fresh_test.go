@@ -87,6 +87,24 @@ func TestLoginRefusalsAreConfirmedOnFreshState(t *testing.T) {
 			t.Fatalf("Authenticate = %q, %v; want bob once the read model caught up", id, err)
 		}
 	})
+	t.Run("an account projected just after the refused check: the login succeeds", func(t *testing.T) {
+		// Found by agenda bench on a follower: the account arrived between
+		// the refused check and the confirmation, and was taken for the
+		// account the refused check had seen.
+		read := world(t)
+		bob := read.users["bob"]
+		delete(read.users, "bob")
+		read.afterUserLookup = func() {
+			read.mu.Lock()
+			read.users["bob"] = bob
+			read.mu.Unlock()
+		}
+		h := newHandlers(&fakeLog{}, read)
+		h.Fresh = func(context.Context) error { return nil }
+		if id, err := h.Authenticate(context.Background(), "bob", password); err != nil || id != "bob" {
+			t.Fatalf("Authenticate = %q, %v; want bob", id, err)
+		}
+	})
 	t.Run("no quorum: unavailable", func(t *testing.T) {
 		h := newHandlers(&fakeLog{}, world(t))
 		h.Fresh = func(context.Context) error { return agenda.Errorf(agenda.EUNAVAILABLE, "no quorum") }
