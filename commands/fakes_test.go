@@ -62,13 +62,13 @@ type fakeRead struct {
 	position       int64
 	err            error // when set, every read fails with it
 
-	waited        []int64
-	waitErr       error
-	onWait        func(position int64) // called (locked) by WaitFor
+	waited  []int64
+	waitErr error
+	onWait  func(position int64) // called (locked) by WaitFor
 	// afterUserLookup, if set, is called (unlocked) after each
 	// UserByUsername: the read model moving on between two reads.
 	afterUserLookup func()
-	scheduleCalls int
+	scheduleCalls   int
 }
 
 func newFakeRead() *fakeRead {
