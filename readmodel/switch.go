@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,63 +42,25 @@ func removeScratch(live string) error {
 // was there: the "green" side of a blue/green rebuild, built beside the live
 // read model and thrown away afterwards (or renamed over it, offline).
 //
-// It is opened for bulk loading, since a crash or a failure simply means
-// starting the rebuild again: no journal at all (journal_mode=OFF: a commit
-// writes its pages once, into the file, instead of into a WAL first), no
-// fsync, and a large page cache. A rolled-back transaction may leave the
-// file damaged, which is why a failed rebuild discards it.
+// It is opened for bulk loading (sqlite.Bulk), since a crash or a failure
+// simply means starting the rebuild again; a failed rebuild discards it.
 func OpenScratch(ctx context.Context, path string) (*DB, error) {
 	if err := RemoveFile(path); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	db, err := openDurability(ctx, path, sqlite.Bulk)
 	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", path, err)
+		return nil, err
 	}
-	f.Close()
-	common := url.Values{}
-	common.Set("_busy_timeout", "10000")
-	common.Set("_stmt_cache_size", "64")
-	w := url.Values{}
-	for k, v := range common {
-		w[k] = v
-	}
-	w.Set("_journal_mode", "OFF")
-	w.Set("_synchronous", "OFF")
-	w.Set("_cache_size", "-131072")
-	w.Set("_txlock", "immediate")
-	wdb, err := sql.Open("sqlite3", "file:"+path+"?"+w.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	wdb.SetMaxOpenConns(1)
-	wdb.SetMaxIdleConns(1)
-	wdb.SetConnMaxLifetime(0)
-	wdb.SetConnMaxIdleTime(0)
 	// On the one writer connection, which lives as long as the pool: sorts
 	// (index builds) in memory, and pages read through a memory map rather
 	// than one read() each, since the projection looks rows up all over the
 	// tables it builds.
 	for _, pragma := range []string{"PRAGMA temp_store = MEMORY", "PRAGMA mmap_size = 2147483648"} {
-		if _, err := wdb.ExecContext(ctx, pragma); err != nil {
-			wdb.Close()
+		if _, err := db.db.Write.ExecContext(ctx, pragma); err != nil {
+			db.Close()
 			return nil, fmt.Errorf("%s: %w", pragma, err)
 		}
-	}
-	r := url.Values{}
-	for k, v := range common {
-		r[k] = v
-	}
-	r.Set("_query_only", "1")
-	rdb, err := sql.Open("sqlite3", "file:"+path+"?"+r.Encode())
-	if err != nil {
-		wdb.Close()
-		return nil, fmt.Errorf("open %s for reading: %w", path, err)
-	}
-	rdb.SetMaxOpenConns(2)
-	db, err := openOn(ctx, &sqlite.DB{Path: path, Write: wdb, Read: rdb})
-	if err != nil {
-		return nil, err
 	}
 	if err := db.dropDeferredIndexes(ctx); err != nil {
 		db.Close()

@@ -27,9 +27,13 @@ const (
 	// a process crash but may be lost on power loss. For state that can be
 	// rebuilt (read models).
 	Normal Durability = "NORMAL"
-	// Off never fsyncs: for scratch files that are thrown away after a
-	// crash (a read model being rebuilt beside the live one).
-	Off Durability = "OFF"
+	// Bulk is for a scratch file loaded once and thrown away after a crash
+	// or a failure (a read model being rebuilt beside the live one): no
+	// journal at all (a commit writes its pages once, into the file, rather
+	// than into a WAL first), no fsync, a large page cache, and a small
+	// reader pool. A rolled-back transaction may leave the file damaged,
+	// which is why a failed load must discard it.
+	Bulk Durability = "BULK"
 )
 
 // DB is a SQLite database with a single writer and a pool of readers.
@@ -41,12 +45,19 @@ type DB struct {
 
 // Open opens (creating if needed) the database at path.
 func Open(path string, d Durability) (*DB, error) {
+	// Readers mostly wait on the SQLite mutex-free WAL read path; a pool
+	// larger than the core count keeps concurrent requests from queueing
+	// for a connection.
+	journal, synchronous, cache, readers := "WAL", string(d), "-32000", 8*runtime.GOMAXPROCS(0)
+	if d == Bulk {
+		journal, synchronous, cache, readers = "OFF", "OFF", "-131072", 2
+	}
 	common := url.Values{}
-	common.Set("_journal_mode", "WAL")
+	common.Set("_journal_mode", journal)
 	common.Set("_busy_timeout", "10000")
 	common.Set("_foreign_keys", "on")
-	common.Set("_synchronous", string(d))
-	common.Set("_cache_size", "-32000")
+	common.Set("_synchronous", synchronous)
+	common.Set("_cache_size", cache)
 	// Cache prepared statements per connection: the same few queries run
 	// thousands of times a second, and preparing them dominated the profile.
 	common.Set("_stmt_cache_size", "64")
@@ -67,7 +78,8 @@ func Open(path string, d Durability) (*DB, error) {
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
-	// Touch the file so that WAL mode is set before any reader opens it.
+	// Touch the file so that its journal mode is set before any reader
+	// opens it.
 	if err := wdb.PingContext(context.Background()); err != nil {
 		wdb.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -83,12 +95,8 @@ func Open(path string, d Durability) (*DB, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("open %s for reading: %w", path, err)
 	}
-	// Readers mostly wait on the SQLite mutex-free WAL read path; a pool
-	// larger than the core count keeps concurrent requests from queueing
-	// for a connection.
-	n := 8 * runtime.GOMAXPROCS(0)
-	rdb.SetMaxOpenConns(n)
-	rdb.SetMaxIdleConns(n)
+	rdb.SetMaxOpenConns(readers)
+	rdb.SetMaxIdleConns(readers)
 	rdb.SetConnMaxIdleTime(0)
 	return &DB{Path: path, Write: wdb, Read: rdb}, nil
 }

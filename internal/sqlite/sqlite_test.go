@@ -39,6 +39,26 @@ func pragma(tb testing.TB, db *sql.DB, name string) string {
 	return v
 }
 
+// TestOpenBulk: a scratch file for bulk loading has no journal and is never
+// fsynced, and its readers still cannot write.
+func TestOpenBulk(t *testing.T) {
+	db := mustOpenDB(t, sqlite.Bulk)
+	for _, pool := range []struct {
+		name string
+		db   *sql.DB
+	}{{"writer", db.Write}, {"reader", db.Read}} {
+		if got := pragma(t, pool.db, "journal_mode"); got != "off" {
+			t.Errorf("%s journal_mode: got %q, want off", pool.name, got)
+		}
+		if got := pragma(t, pool.db, "synchronous"); got != "0" {
+			t.Errorf("%s synchronous: got %s, want 0", pool.name, got)
+		}
+	}
+	if got := pragma(t, db.Read, "query_only"); got != "1" {
+		t.Errorf("reader query_only: got %s, want 1", got)
+	}
+}
+
 func TestOpenSettings(t *testing.T) {
 	tests := []struct {
 		name       string
