@@ -65,10 +65,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		f.halt("begin apply", err)
 	}
 	defer tx.Rollback()
-	applied, err := tx.Applied()
-	if err != nil {
-		f.halt("read applied index", err)
-	}
+	applied := tx.Applied()
 	defer f.advance(logs[len(logs)-1].Index)
 	if logs[0].Index > applied {
 		f.checkHistory(applied)

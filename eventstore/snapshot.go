@@ -137,7 +137,7 @@ func (s *Store) Restore(ctx context.Context, r io.Reader) error {
 		return err
 	}
 	defer tx.Rollback()
-	applied, _ := tx.Applied()
+	applied := tx.Applied()
 	if h.AppliedIndex <= applied {
 		// Nothing new: the store is already at or past the snapshot.
 		return nil

@@ -508,10 +508,9 @@ func (t *Tx) query(scan func(*sql.Rows) error, q string, args ...any) error {
 	return rows.Err()
 }
 
-// Applied returns the Raft index recorded in this transaction.
-func (t *Tx) Applied() (index uint64, err error) {
-	return t.applied, nil
-}
+// Applied returns the Raft index recorded in this transaction (read by
+// Begin, or set by SetApplied).
+func (t *Tx) Applied() uint64 { return t.applied }
 
 // AppliedTerm returns the term of the last Raft entry applied (0 before any).
 func (t *Tx) AppliedTerm() (uint64, error) {
