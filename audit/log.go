@@ -116,7 +116,7 @@ func Open(ctx context.Context, path string, opts Options) (*Log, error) {
 func openDB(ctx context.Context, path string) (*sqlite.DB, error) {
 	// NORMAL: a committed entry survives a process crash; a power loss may
 	// take the last ones, as it may take what is still queued.
-	db, err := sqlite.Open(path, sqlite.Normal)
+	db, err := sqlite.Open(path, sqlite.Normal, sqlite.WriterCache(2))
 	if err != nil {
 		return nil, err
 	}

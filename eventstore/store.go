@@ -42,7 +42,9 @@ const tailSize = 2048
 // latest snapshot if the store fell behind it, so the fsync here would buy
 // nothing but latency.
 func Open(ctx context.Context, path string) (*Store, error) {
-	db, err := sqlite.Open(path, sqlite.Normal)
+	// It appends: the ends of its indexes and the streams it checks are
+	// what it keeps hot.
+	db, err := sqlite.Open(path, sqlite.Normal, sqlite.WriterCache(8))
 	if err != nil {
 		return nil, err
 	}

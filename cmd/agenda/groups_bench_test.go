@@ -107,7 +107,7 @@ func seededGroupNode(b *testing.B) (*Node, *client, string, time.Time) {
 		seedStart := time.Now()
 		for i, u := range users {
 			// Staggered by member, so that the group has free time left.
-			seedAppointmentsEvery(b, n, u.userID, base.Add(time.Duration(i%8)*time.Hour), 2000, 24*time.Hour)
+			seedAppointmentsEvery(b, n, u.userID, base.Add(time.Duration(i%8)*time.Hour), 2000, 24*time.Hour, 250)
 		}
 		b.Logf("seeded 100,000 appointments for 50 members in %s", time.Since(seedStart).Round(time.Millisecond))
 		groupReadBench.users, groupReadBench.group, groupReadBench.base = users, group, base

@@ -43,8 +43,23 @@ type DB struct {
 	Read  *sql.DB
 }
 
+// Option tunes one database.
+type Option func(*options)
+
+type options struct{ writerCacheKB int }
+
+// WriterCache sets the writer connection's page cache (default 32 MB): a
+// store that only appends (the event store, the audit trail) keeps its hot
+// pages, the ends of its indexes, in far less; a read model updated all over
+// its indexes wants the default.
+func WriterCache(mb int) Option { return func(o *options) { o.writerCacheKB = mb << 10 } }
+
 // Open opens (creating if needed) the database at path.
-func Open(path string, d Durability) (*DB, error) {
+func Open(path string, d Durability, opts ...Option) (*DB, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	// Readers mostly wait on the SQLite mutex-free WAL read path; a pool
 	// larger than the core count keeps concurrent requests from queueing
 	// for a connection.
@@ -67,6 +82,9 @@ func Open(path string, d Durability) (*DB, error) {
 		w[k] = v
 	}
 	w.Set("_txlock", "immediate")
+	if o.writerCacheKB > 0 && d != Bulk {
+		w.Set("_cache_size", fmt.Sprint(-o.writerCacheKB))
+	}
 	if err := keepPrivate(path); err != nil {
 		return nil, err
 	}
