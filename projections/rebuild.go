@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/agendahq/agenda"
@@ -73,6 +74,9 @@ func RebuildInto(ctx context.Context, source EventSource, live *readmodel.DB, pr
 		scratch.Close()
 		readmodel.RemoveFile(path)
 	}()
+	scratch.SetFeedRetention(live.FeedRetention())
+	head, _ := source.Watch()
+	omitPrunedFeed(scratch, proj, head)
 	onBatch := func(pos, target int64) {
 		pr.Position, pr.Target = pos, max(target, pr.Target)
 		report(&pr, progress)
@@ -104,6 +108,16 @@ func RebuildInto(ctx context.Context, source EventSource, live *readmodel.DB, pr
 	pr.Target = max(pr.Target, pos)
 	report(&pr, progress)
 	return pr, nil
+}
+
+// omitPrunedFeed spares a rebuild of the projection that owns the feed the
+// entries that the checkpoint it is about to reach, head or later, prunes
+// (readmodel.OmitFeedThrough): with the default retention, all but the last
+// 250,000 positions of the log.
+func omitPrunedFeed(scratch *readmodel.DB, proj Projection, head int64) {
+	if tables, _ := readmodel.Tables(proj.Name()); slices.Contains(tables, "feed") {
+		scratch.OmitFeedThrough(scratch.FeedFloor(head))
+	}
 }
 
 // build projects the event store into scratch, from its checkpoint up to

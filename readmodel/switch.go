@@ -149,6 +149,9 @@ func (db *DB) SwitchFrom(ctx context.Context, projection string, scratch *DB, ca
 	if pos < live {
 		return 0, fmt.Errorf("rebuilt %s reached %d, the live one is at %d", projection, pos, live)
 	}
+	if err := scratch.checkFeedFloor(); err != nil {
+		return 0, err
+	}
 	// ATTACH is refused inside a transaction, so it runs on the writer
 	// connection itself (the only one; writeMu keeps everyone else off it).
 	conn, err := db.db.Write.Conn(ctx)
@@ -378,6 +381,9 @@ func (db *DB) CopyProjection(ctx context.Context, from, projection string) error
 // shared-memory files go first, since they must not be applied to the new
 // file.
 func (db *DB) InstallAt(path string) error {
+	if err := db.checkFeedFloor(); err != nil {
+		return err
+	}
 	scratch := db.Path()
 	if err := db.Close(); err != nil {
 		return err
