@@ -71,7 +71,6 @@ func TestFeedIdenticalLiveAndRebuilt(t *testing.T) {
 		t.Fatalf("nothing was pruned (feed_pruned: %s): the test proves nothing", d)
 	}
 
-
 	// Online, while the live projector goes on projecting new writes.
 	if _, err := p.StartRebuild(readmodel.ProjectionPlanning); err != nil {
 		t.Fatalf("StartRebuild: %v", err)
