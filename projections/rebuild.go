@@ -81,14 +81,29 @@ func RebuildInto(ctx context.Context, source EventSource, live *readmodel.DB, pr
 		pr.Position, pr.Target = pos, max(target, pr.Target)
 		report(&pr, progress)
 	}
+	indexed := false
 	for {
-		head, _ := source.Watch()
 		if err := build(ctx, source, proj, scratch, head, onBatch); err != nil {
 			return failed(err)
 		}
-		if now, _ := source.Watch(); now-scratch.Checkpoint(name) <= switchWithin {
+		head, _ = source.Watch()
+		if head-scratch.Checkpoint(name) > switchWithin {
+			continue
+		}
+		if indexed {
 			break
 		}
+		// Close to the head: build the indexes the scratch file left out,
+		// before the switch rather than during it. With the same indexes
+		// on both sides, the switch's INSERT … SELECT * copies each
+		// table's records and index entries as they are (SQLite's
+		// transfer optimisation) instead of inserting row by row and
+		// updating every index, under the live projector's write lock.
+		// Then catch up with what was appended meanwhile.
+		if err := scratch.CreateDeferredIndexes(ctx); err != nil {
+			return failed(err)
+		}
+		indexed = true
 	}
 	pr.State = "switching"
 	report(&pr, progress)
