@@ -147,3 +147,26 @@ func compare(t *testing.T, gotName string, got map[string]string, wantName strin
 		}
 	}
 }
+
+// A scratch read model that omitted feed entries up to some floor cannot be
+// switched in or installed before its checkpoint reaches that floor: its
+// feed would lack them.
+func TestRebuildShortOfItsFeedFloorIsRefused(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	live := mustOpenReadModel(t, filepath.Join(dir, "readmodel.db"))
+	scratch, err := readmodel.OpenScratch(ctx, filepath.Join(dir, "scratch.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer scratch.Close()
+	scratch.SetFeedRetention(feedTestRetention)
+	scratch.OmitFeedThrough(scratch.FeedFloor(1000))
+	_, err = live.SwitchFrom(ctx, readmodel.ProjectionPlanning, scratch, func(int64) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "feed floor") {
+		t.Errorf("SwitchFrom of a scratch short of its feed floor: %v, want refused", err)
+	}
+	if err := scratch.InstallAt(filepath.Join(dir, "other.db")); err == nil || !strings.Contains(err.Error(), "feed floor") {
+		t.Errorf("InstallAt of a scratch short of its feed floor: %v, want refused", err)
+	}
+}
