@@ -106,6 +106,50 @@ func BenchmarkProjectorCatchUp(b *testing.B) {
 	b.ReportMetric(float64(catchUpEvents)*float64(b.N)/cpu.Seconds(), "events/cpu-s")
 }
 
+// filledStore opens an event store filled with n events by fillStore. With
+// AGENDA_BENCH_STORE_DIR set, the filled store is kept there and copied on
+// later runs, which spares A/B comparisons the minute it takes to fill a
+// million events.
+func filledStore(b *testing.B, n int) (*eventstore.Store, int64) {
+	b.Helper()
+	dir := os.Getenv("AGENDA_BENCH_STORE_DIR")
+	if dir == "" {
+		store := mustOpenStore(b)
+		return store, fillStore(b, store, n)
+	}
+	kept := filepath.Join(dir, fmt.Sprintf("events-%d.db", n))
+	if _, err := os.Stat(kept); err != nil {
+		s, err := eventstore.Open(context.Background(), kept+".filling")
+		if err != nil {
+			b.Fatal(err)
+		}
+		fillStore(b, s, n)
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.Rename(kept+".filling", kept); err != nil {
+			b.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile(kept)
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(b.TempDir(), "events.db")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	store, err := eventstore.Open(context.Background(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	if store.Head() != int64(n) {
+		b.Fatalf("kept store %s is at %d, want %d", kept, store.Head(), n)
+	}
+	return store, int64(n)
+}
+
 // rebuildEvents is the history of the rebuild benchmarks
 // (AGENDA_BENCH_EVENTS overrides it, for profiling on a smaller store).
 var rebuildEvents = func() int {
@@ -119,8 +163,7 @@ var rebuildEvents = func() int {
 // node: every projection rebuilt into a new file (RebuildOffline) from a
 // 1,000,000-event store, no live projector. Target: ≥ 100,000 events/s.
 func BenchmarkRebuildOffline1M(b *testing.B) {
-	store := mustOpenStore(b)
-	head := fillStore(b, store, rebuildEvents)
+	store, head := filledStore(b, rebuildEvents)
 	path := filepath.Join(b.TempDir(), "readmodel.db")
 	mustOpenReadModel(b, path).Close()
 	ctx := context.Background()
@@ -160,8 +203,7 @@ func cpuTime() time.Duration {
 // (the big one) from a 1,000,000-event store while the live projector runs
 // and a writer appends a batch every millisecond.
 func BenchmarkRebuildOnline1M(b *testing.B) {
-	store := mustOpenStore(b)
-	head := fillStore(b, store, rebuildEvents)
+	store, head := filledStore(b, rebuildEvents)
 	rm := mustOpenReadModel(b, filepath.Join(b.TempDir(), "readmodel.db"))
 	p := startProjector(b, store, rm)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)

@@ -171,6 +171,9 @@ func (f *feed) entryBefore(owner, appointmentID string, withSlot bool) error {
 			return err
 		}
 	}
+	if f.tx.FeedOmitted(f.env.Position) {
+		return nil // who receives the entry counts, not what it says
+	}
 	for _, v := range f.viewers {
 		if v.Level == agenda.SeeDetails {
 			f.detail, err = f.detailed(appointmentID)
@@ -193,6 +196,8 @@ func (f *feed) entry(owner string, now readmodel.EntrySlot) error {
 	if !now.Found {
 		slot = before
 	}
+	omitted := f.tx.FeedOmitted(f.env.Position)
+	var busy json.RawMessage
 	for _, v := range f.viewers {
 		switch v.Level {
 		case agenda.SeeDetails:
@@ -201,9 +206,12 @@ func (f *feed) entry(owner string, now readmodel.EntrySlot) error {
 			if !blocksBefore && !blocksNow {
 				continue
 			}
-			busy, err := json.Marshal(map[string]any{"user_id": owner, "start": slot.Start, "end": slot.End, "busy": blocksNow})
-			if err != nil {
-				return err
+			if busy == nil && !omitted {
+				var err error
+				busy, err = json.Marshal(map[string]any{"user_id": owner, "start": slot.Start, "end": slot.End, "busy": blocksNow})
+				if err != nil {
+					return err
+				}
 			}
 			f.to(v.UserID, busy)
 		}

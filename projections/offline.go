@@ -19,7 +19,11 @@ import (
 // progress is called after every batch of every projection. It returns one
 // RebuildProgress per projection, in order; if it fails, the file at path is
 // left as it was.
-func RebuildOffline(ctx context.Context, source EventSource, path string, projs []Projection, progress func(RebuildProgress)) ([]RebuildProgress, error) {
+func RebuildOffline(ctx context.Context, source EventSource, path string, projs []Projection, progress func(RebuildProgress), opts ...RebuildOption) ([]RebuildProgress, error) {
+	var o rebuildOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	out := make([]RebuildProgress, len(projs))
 	chosen := map[string]bool{}
 	for i, proj := range projs {
@@ -48,10 +52,12 @@ func RebuildOffline(ctx context.Context, source EventSource, path string, projs 
 		}
 		readmodel.RemoveFile(scratchPath)
 	}()
+	scratch.SetFeedRetention(o.feedRetention)
 	head, _ := source.Watch()
 	for i, proj := range projs {
 		pr := &out[i]
 		pr.StartedAt = time.Now().UTC()
+		omitPrunedFeed(scratch, proj, head)
 		err := build(ctx, source, proj, scratch, head, func(pos, target int64) {
 			pr.Position, pr.Target = pos, max(target, pr.Target)
 			report(pr, progress)
@@ -87,6 +93,21 @@ func RebuildOffline(ctx context.Context, source EventSource, path string, projs 
 		report(&out[i], progress)
 	}
 	return out, nil
+}
+
+// RebuildOption adjusts an offline rebuild.
+type RebuildOption func(*rebuildOptions)
+
+type rebuildOptions struct {
+	feedRetention int64
+}
+
+// WithFeedRetention rebuilds a read model that keeps n positions of feed
+// (readmodel.DB.SetFeedRetention) rather than the default: the node that
+// serves it must keep as many, or its feed is not the one a live projection
+// would hold.
+func WithFeedRetention(n int64) RebuildOption {
+	return func(o *rebuildOptions) { o.feedRetention = n }
 }
 
 // report computes the rate of pr and passes it to progress.

@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/agendahq/agenda"
@@ -73,18 +74,36 @@ func RebuildInto(ctx context.Context, source EventSource, live *readmodel.DB, pr
 		scratch.Close()
 		readmodel.RemoveFile(path)
 	}()
+	scratch.SetFeedRetention(live.FeedRetention())
+	head, _ := source.Watch()
+	omitPrunedFeed(scratch, proj, head)
 	onBatch := func(pos, target int64) {
 		pr.Position, pr.Target = pos, max(target, pr.Target)
 		report(&pr, progress)
 	}
+	indexed := false
 	for {
-		head, _ := source.Watch()
 		if err := build(ctx, source, proj, scratch, head, onBatch); err != nil {
 			return failed(err)
 		}
-		if now, _ := source.Watch(); now-scratch.Checkpoint(name) <= switchWithin {
+		head, _ = source.Watch()
+		if head-scratch.Checkpoint(name) > switchWithin {
+			continue
+		}
+		if indexed {
 			break
 		}
+		// Close to the head: build the indexes the scratch file left out,
+		// before the switch rather than during it. With the same indexes
+		// on both sides, the switch's INSERT … SELECT * copies each
+		// table's records and index entries as they are (SQLite's
+		// transfer optimisation) instead of inserting row by row and
+		// updating every index, under the live projector's write lock.
+		// Then catch up with what was appended meanwhile.
+		if err := scratch.CreateDeferredIndexes(ctx); err != nil {
+			return failed(err)
+		}
+		indexed = true
 	}
 	pr.State = "switching"
 	report(&pr, progress)
@@ -104,6 +123,16 @@ func RebuildInto(ctx context.Context, source EventSource, live *readmodel.DB, pr
 	pr.Target = max(pr.Target, pos)
 	report(&pr, progress)
 	return pr, nil
+}
+
+// omitPrunedFeed spares a rebuild of the projection that owns the feed the
+// entries that the checkpoint it is about to reach, head or later, prunes
+// (readmodel.OmitFeedThrough): with the default retention, all but the last
+// 250,000 positions of the log.
+func omitPrunedFeed(scratch *readmodel.DB, proj Projection, head int64) {
+	if tables, _ := readmodel.Tables(proj.Name()); slices.Contains(tables, "feed") {
+		scratch.OmitFeedThrough(scratch.FeedFloor(head))
+	}
 }
 
 // build projects the event store into scratch, from its checkpoint up to

@@ -170,7 +170,7 @@ func (db *DB) Apply(ctx context.Context, projection string, from, to int64, fn f
 		return fmt.Errorf("%w: %s is at %d, batch starts at %d", ErrCheckpointMoved, projection, cur, from)
 	}
 	err := db.db.WithTx(ctx, func(tx *sql.Tx) error {
-		t := &Tx{tx: tx, ctx: ctx, db: db}
+		t := &Tx{tx: tx, ctx: ctx, db: db, projection: projection, from: from, to: to}
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -215,7 +215,6 @@ func (db *DB) Reset(ctx context.Context, projection string) error {
 	db.checkpoints[projection] = 0
 	db.position.Reset(db.lowest())
 	db.mu.Unlock()
-	db.feed.prunedAt.Store(0)
 	return nil
 }
 
@@ -224,10 +223,13 @@ type Tx struct {
 	tx  *sql.Tx
 	ctx context.Context
 	db  *DB
+	// projection's checkpoint moves from `from` to `to` with this
+	// transaction (pruneFeed floors the feed by it).
+	projection string
+	from, to   int64
 	// feedNotes holds the notifications of the event being projected, until
 	// its feed entries are written (see WriteFeed).
 	feedNotes map[string]agenda.Notification
-	feedHigh  int64                // the newest feed position written
 	stmts     map[string]*sql.Stmt // prepared for this transaction (feed.go)
 	// agendaVersions holds the last agenda stream version seen per user in
 	// this transaction; it is written once, at the end, rather than once per

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -43,8 +44,8 @@ CREATE TABLE feed_pruned (
 `
 
 // DefaultFeedRetention is how many log positions of feed the read model
-// keeps by default: entries older than the newest position minus this are
-// pruned, in steps of feedPruneStep.
+// keeps by default: entries at or below FeedFloor of the planning checkpoint
+// are pruned.
 const DefaultFeedRetention = 250_000
 
 // feedPruneStep batches pruning, so that it costs one indexed delete every
@@ -53,11 +54,16 @@ const feedPruneStep = 4096
 
 type feedState struct {
 	retention atomic.Int64 // 0: DefaultFeedRetention
-	prunedAt  atomic.Int64 // the floor of the last prune, this process
+	// omitThrough and omitted serve a rebuild (OmitFeedThrough); both are
+	// guarded by writeMu, which every write transaction holds.
+	omitThrough int64
+	omitted     map[string]int64 // user → newest position of an omitted entry
 }
 
 // SetFeedRetention sets how many log positions of feed to keep (tests use
-// small values to exercise resets). n ≤ 0 restores the default.
+// small values to exercise resets). n ≤ 0 restores the default. A read model
+// and the scratch one that rebuilds it must keep the same retention, or
+// their feeds differ.
 func (db *DB) SetFeedRetention(n int64) { db.feed.retention.Store(n) }
 
 // FeedRetention reports how many log positions of feed the read model keeps.
@@ -67,6 +73,59 @@ func (db *DB) FeedRetention() int64 {
 	}
 	return DefaultFeedRetention
 }
+
+// FeedFloor is the position at and below which the read model keeps no feed
+// entries once the planning projection's checkpoint is at checkpoint: the
+// checkpoint minus the retention, rounded down to a multiple of the pruning
+// step. It depends on nothing else (not on how the log was cut into
+// batches, nor on when the process started), so a read model projected live
+// and one rebuilt from the log hold the same feed and feed_pruned at the
+// same checkpoint.
+func (db *DB) FeedFloor(checkpoint int64) int64 {
+	keep := db.FeedRetention()
+	step := max(1, min(feedPruneStep, keep/4))
+	if checkpoint <= keep {
+		return 0
+	}
+	return (checkpoint - keep) / step * step
+}
+
+// OmitFeedThrough tells a scratch read model that it is being rebuilt to a
+// checkpoint whose FeedFloor is at least floor: the feed entries at or below
+// floor would be pruned before anyone reads them, so they are not written.
+// What pruning would have kept of them, each user's newest position in
+// feed_pruned, is recorded all the same. Who receives an entry is decided
+// exactly as for one that is written; only the row is left out. SwitchFrom
+// and InstallAt refuse a scratch read model whose checkpoint falls short of
+// floor.
+func (db *DB) OmitFeedThrough(floor int64) {
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	db.feed.omitThrough = floor
+}
+
+// FeedOmitted reports whether the feed entries of the event at position are
+// left out (see OmitFeedThrough): their data need not be worked out.
+func (t *Tx) FeedOmitted(position int64) bool { return position <= t.db.feed.omitThrough }
+
+// checkFeedFloor fails if the feed entries db omitted would not all have
+// been pruned at its checkpoint: the rebuild stopped short of the position
+// it was started for, and its feed lacks entries.
+func (db *DB) checkFeedFloor() error {
+	for _, p := range Projections {
+		if !ownsFeed(p) {
+			continue
+		}
+		if at, omitted := db.Checkpoint(p), db.feed.omitThrough; db.FeedFloor(at) < omitted {
+			return fmt.Errorf("rebuilt %s stopped at %d, whose feed floor %d is below the %d it omitted entries through",
+				p, at, db.FeedFloor(at), omitted)
+		}
+	}
+	return nil
+}
+
+// ownsFeed reports whether projection owns the feed tables.
+func ownsFeed(projection string) bool { return slices.Contains(projectionTables[projection], "feed") }
 
 // FeedRecord is one feed row as the projector writes it.
 type FeedRecord struct {
@@ -93,9 +152,15 @@ func (t *Tx) noteForFeed(n NotificationRecord) {
 // position) together with the notifications the event gave. A user notified
 // without an entry of their own gets one with empty data, so that no
 // notification is ever missing from the feed.
+//
+// Entries at or below the floor of a rebuild (OmitFeedThrough) are not
+// written: each recipient's position is kept for feed_pruned instead.
 func (t *Tx) WriteFeed(records []FeedRecord) error {
 	notes := t.feedNotes
 	t.feedNotes = nil
+	if len(records) > 0 && t.FeedOmitted(records[0].Position) {
+		return t.omitFeed(records, notes)
+	}
 	for _, r := range records {
 		var note any
 		if n, ok := notes[r.UserID]; ok {
@@ -127,6 +192,23 @@ func (t *Tx) WriteFeed(records []FeedRecord) error {
 	return nil
 }
 
+// omitFeed records, for feed_pruned, that the users of records and notes
+// had an entry at its position.
+func (t *Tx) omitFeed(records []FeedRecord, notes map[string]agenda.Notification) error {
+	pos := records[0].Position
+	f := &t.db.feed
+	if f.omitted == nil {
+		f.omitted = map[string]int64{}
+	}
+	for _, r := range records {
+		f.omitted[r.UserID] = pos
+	}
+	for user := range notes {
+		f.omitted[user] = pos
+	}
+	return nil
+}
+
 func (t *Tx) insertFeed(r FeedRecord, note any) error {
 	_, err := t.execPrepared(`INSERT INTO feed (user_id, position, event_type, stream, version, at, data, notification)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -134,21 +216,26 @@ func (t *Tx) insertFeed(r FeedRecord, note any) error {
 	if err != nil {
 		return fmt.Errorf("insert feed entry %d for %s: %w", r.Position, r.UserID, err)
 	}
-	if r.Position > t.feedHigh {
-		t.feedHigh = r.Position
-	}
 	return nil
 }
 
-// pruneFeed drops the feed entries older than the retention, remembering per
-// user the newest position it dropped.
+// pruneFeed drops the feed entries at or below FeedFloor of the checkpoint
+// the transaction moves to, remembering per user the newest position it
+// dropped, whenever the floor moved. The previous floor was pruned by the
+// transaction that stored the previous checkpoint, so the feed at a
+// checkpoint is the same however the log was cut into transactions, and
+// whether or not the process restarted in between.
+//
+// It also stores what a rebuild omitted (OmitFeedThrough).
 func (t *Tx) pruneFeed() error {
-	if t.db == nil || t.feedHigh == 0 {
+	if t.db == nil || !ownsFeed(t.projection) {
 		return nil
 	}
-	keep := t.db.FeedRetention()
-	floor := t.feedHigh - keep
-	if floor <= 0 || floor < t.db.feed.prunedAt.Load()+max(1, min(feedPruneStep, keep/4)) {
+	if err := t.storeOmitted(); err != nil {
+		return err
+	}
+	floor := t.db.FeedFloor(t.to)
+	if floor <= t.db.FeedFloor(t.from) {
 		return nil
 	}
 	if _, err := t.exec(`INSERT INTO feed_pruned (user_id, position)
@@ -159,7 +246,28 @@ func (t *Tx) pruneFeed() error {
 	if _, err := t.exec(`DELETE FROM feed WHERE position <= ?`, floor); err != nil {
 		return fmt.Errorf("prune feed: %w", err)
 	}
-	t.db.feed.prunedAt.Store(floor)
+	return nil
+}
+
+// storeOmitted writes to feed_pruned the newest position of each user's
+// entries a rebuild left out in this transaction.
+func (t *Tx) storeOmitted() error {
+	f := &t.db.feed
+	if len(f.omitted) == 0 {
+		return nil
+	}
+	users := make([]string, 0, len(f.omitted))
+	for u := range f.omitted {
+		users = append(users, u)
+	}
+	sort.Strings(users) // in key order: fewer pages touched, and deterministic
+	for _, u := range users {
+		if _, err := t.execPrepared(`INSERT INTO feed_pruned (user_id, position) VALUES (?, ?)
+			ON CONFLICT (user_id) DO UPDATE SET position = MAX(position, excluded.position)`, u, f.omitted[u]); err != nil {
+			return fmt.Errorf("record omitted feed of %s: %w", u, err)
+		}
+	}
+	clear(f.omitted)
 	return nil
 }
 

@@ -72,8 +72,9 @@ func OpenScratch(ctx context.Context, path string) (*DB, error) {
 // deferredIndexes are the secondary indexes no projection reads while it
 // projects: a scratch read model drops them while it is loaded and builds
 // them in one pass at the end (CreateDeferredIndexes), which costs less
-// than keeping them up to date row by row. The online switch copies rows
-// into the live tables, whose indexes are intact, so it never needs them.
+// than keeping them up to date row by row. An online rebuild builds them
+// too, before it switches: SwitchFrom's copies are fast only between tables
+// with the same indexes.
 var deferredIndexes = []string{"agenda_entries_by_start", "users_by_display_fold", "participants_by_user", "appointments_by_group"}
 
 func (db *DB) dropDeferredIndexes(ctx context.Context) error {
@@ -149,6 +150,9 @@ func (db *DB) SwitchFrom(ctx context.Context, projection string, scratch *DB, ca
 	if pos < live {
 		return 0, fmt.Errorf("rebuilt %s reached %d, the live one is at %d", projection, pos, live)
 	}
+	if err := scratch.checkFeedFloor(); err != nil {
+		return 0, err
+	}
 	// ATTACH is refused inside a transaction, so it runs on the writer
 	// connection itself (the only one; writeMu keeps everyone else off it).
 	conn, err := db.db.Write.Conn(ctx)
@@ -167,7 +171,12 @@ func (db *DB) SwitchFrom(ctx context.Context, projection string, scratch *DB, ca
 	defer tx.Rollback()
 	for _, t := range tables {
 		// DELETE and INSERT rather than DROP and RENAME: the table, its
-		// indexes and every cached prepared statement stay valid.
+		// indexes and every cached prepared statement stay valid. Into
+		// the emptied table, INSERT … SELECT * from a table with the same
+		// columns and indexes copies records and index entries as they
+		// are (SQLite's transfer optimisation), several times faster than
+		// inserting row by row: scratch should have its deferred indexes
+		// (CreateDeferredIndexes) by now.
 		if _, err := tx.ExecContext(ctx, "DELETE FROM main."+t); err != nil {
 			return 0, fmt.Errorf("clear %s: %w", t, err)
 		}
@@ -378,6 +387,9 @@ func (db *DB) CopyProjection(ctx context.Context, from, projection string) error
 // shared-memory files go first, since they must not be applied to the new
 // file.
 func (db *DB) InstallAt(path string) error {
+	if err := db.checkFeedFloor(); err != nil {
+		return err
+	}
 	scratch := db.Path()
 	if err := db.Close(); err != nil {
 		return err
