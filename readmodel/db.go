@@ -26,6 +26,10 @@ type DB struct {
 
 	feed feedState
 
+	// tokens caches TokenState, which every authenticated request reads
+	// (see tokenCache).
+	tokens tokenCache
+
 	// deferred holds the CREATE INDEX statements of the secondary indexes a
 	// scratch read model builds only once loaded (see OpenScratch).
 	deferred []string
@@ -144,7 +148,16 @@ func (db *DB) WaitFor(ctx context.Context, position int64) error {
 	return nil
 }
 
+// setCheckpoint moves a projection's checkpoint after its tables were
+// replaced or copied wholesale (switch.go): cached token states may no
+// longer hold.
 func (db *DB) setCheckpoint(projection string, position int64) {
+	db.tokens.invalidate()
+	db.advanceCheckpoint(projection, position)
+}
+
+// advanceCheckpoint moves a projection's checkpoint in memory.
+func (db *DB) advanceCheckpoint(projection string, position int64) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	db.checkpoints[projection] = position
@@ -169,8 +182,9 @@ func (db *DB) Apply(ctx context.Context, projection string, from, to int64, fn f
 	if cur := db.Checkpoint(projection); cur != from {
 		return fmt.Errorf("%w: %s is at %d, batch starts at %d", ErrCheckpointMoved, projection, cur, from)
 	}
+	var t *Tx
 	err := db.db.WithTx(ctx, func(tx *sql.Tx) error {
-		t := &Tx{tx: tx, ctx: ctx, db: db}
+		t = &Tx{tx: tx, ctx: ctx, db: db}
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -186,7 +200,12 @@ func (db *DB) Apply(ctx context.Context, projection string, from, to int64, fn f
 	if err != nil {
 		return err
 	}
-	db.setCheckpoint(projection, to)
+	if projection == ProjectionUsers && t.wrote {
+		// Before the position moves: a request that sees the new
+		// position must not be served a token state from before it.
+		db.tokens.invalidate()
+	}
+	db.advanceCheckpoint(projection, to)
 	return nil
 }
 
@@ -211,6 +230,7 @@ func (db *DB) Reset(ctx context.Context, projection string) error {
 	if err != nil {
 		return err
 	}
+	db.tokens.invalidate()
 	db.mu.Lock()
 	db.checkpoints[projection] = 0
 	db.position.Reset(db.lowest())
@@ -233,6 +253,8 @@ type Tx struct {
 	// this transaction; it is written once, at the end, rather than once per
 	// event.
 	agendaVersions map[string]agendaVersion
+	// wrote is set once the transaction has run a statement through exec.
+	wrote bool
 }
 
 type agendaVersion struct {
@@ -259,6 +281,7 @@ func (t *Tx) flush() error {
 }
 
 func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
+	t.wrote = true
 	return t.tx.ExecContext(t.ctx, query, args...)
 }
 

@@ -47,9 +47,14 @@ func (db *DB) UserByUsername(ctx context.Context, username string) (agenda.User,
 
 // TokenState returns what the read model knows of userID's login tokens:
 // their epoch, and whether the token tokenID was revoked. One indexed
-// statement, as it runs on every authenticated request. ENOTFOUND if there
-// is no such user.
+// statement, as it runs on every authenticated request, and cached until
+// the users projection next writes (see tokenCache). ENOTFOUND if there is
+// no such user.
 func (db *DB) TokenState(ctx context.Context, userID, tokenID string) (agenda.TokenState, error) {
+	if s, ok := db.tokens.get(userID, tokenID); ok {
+		return s, nil
+	}
+	gen := db.tokens.current()
 	var s agenda.TokenState
 	err := db.queryRow(ctx, `SELECT token_epoch,
 		EXISTS (SELECT 1 FROM revoked_tokens WHERE token_id = ?2 AND user_id = ?1)
@@ -59,6 +64,7 @@ func (db *DB) TokenState(ctx context.Context, userID, tokenID string) (agenda.To
 	} else if err != nil {
 		return s, fmt.Errorf("read token state of %s: %w", userID, err)
 	}
+	db.tokens.put(userID, tokenID, gen, s)
 	return s, nil
 }
 
