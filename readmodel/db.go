@@ -26,9 +26,8 @@ type DB struct {
 
 	feed feedState
 
-	// tokens caches TokenState, which every authenticated request reads
-	// (see tokenCache).
-	tokens tokenCache
+	// users caches TokenState and UserByID (see usersCache).
+	users usersCache
 
 	// deferred holds the CREATE INDEX statements of the secondary indexes a
 	// scratch read model builds only once loaded (see OpenScratch).
@@ -149,10 +148,10 @@ func (db *DB) WaitFor(ctx context.Context, position int64) error {
 }
 
 // setCheckpoint moves a projection's checkpoint after its tables were
-// replaced or copied wholesale (switch.go): cached token states may no
-// longer hold.
+// replaced or copied wholesale (switch.go): cached users may no longer
+// hold.
 func (db *DB) setCheckpoint(projection string, position int64) {
-	db.tokens.invalidate()
+	db.users.invalidate()
 	db.advanceCheckpoint(projection, position)
 }
 
@@ -202,8 +201,8 @@ func (db *DB) Apply(ctx context.Context, projection string, from, to int64, fn f
 	}
 	if projection == ProjectionUsers && t.wrote {
 		// Before the position moves: a request that sees the new
-		// position must not be served a token state from before it.
-		db.tokens.invalidate()
+		// position must not be served a user from before it.
+		db.users.invalidate()
 	}
 	db.advanceCheckpoint(projection, to)
 	return nil
@@ -230,7 +229,7 @@ func (db *DB) Reset(ctx context.Context, projection string) error {
 	if err != nil {
 		return err
 	}
-	db.tokens.invalidate()
+	db.users.invalidate()
 	db.mu.Lock()
 	db.checkpoints[projection] = 0
 	db.position.Reset(db.lowest())

@@ -119,9 +119,9 @@ func TestUserLookups(t *testing.T) {
 	}
 }
 
-// TokenState is cached (token_cache.go); whatever rewrites the users
-// projection's tables must make it read them again.
-func TestTokenStateFollowsEveryChangeOfTheUsersTables(t *testing.T) {
+// TokenState and UserByID are cached (users_cache.go); whatever rewrites
+// the users projection's tables must make them read them again.
+func TestCachedUsersFollowEveryChangeOfTheUsersTables(t *testing.T) {
 	ctx := context.Background()
 	db, _ := mustOpenDB(t)
 	insertUsers(t, db, user("u1", "ana", "Ana"))
@@ -140,10 +140,22 @@ func TestTokenStateFollowsEveryChangeOfTheUsersTables(t *testing.T) {
 	if s, _ := db.TokenState(ctx, "u1", "t1"); !s.Revoked {
 		t.Fatalf("TokenState after a logout = %+v, want revoked", s)
 	}
+	if u, err := db.UserByID(ctx, "u1"); err != nil || u.DisplayName != "Ana" {
+		t.Fatalf("UserByID = %+v, %v; want Ana", u, err)
+	}
+	mustApply(t, db, readmodel.ProjectionUsers, func(tx *readmodel.Tx) error {
+		return tx.UpdateUserProfile("u1", "Ana B", "ana@example.org", at, 3, "n")
+	})
+	if u, _ := db.UserByID(ctx, "u1"); u.DisplayName != "Ana B" || u.Version != 3 {
+		t.Fatalf("UserByID after a profile change = %+v, want Ana B at version 3", u)
+	}
 	if err := db.Reset(ctx, readmodel.ProjectionUsers); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.TokenState(ctx, "u1", "t1"); agenda.ErrorCode(err) != agenda.ENOTFOUND {
 		t.Fatalf("TokenState after a reset: %v, want not found", err)
+	}
+	if _, err := db.UserByID(ctx, "u1"); agenda.ErrorCode(err) != agenda.ENOTFOUND {
+		t.Fatalf("UserByID after a reset: %v, want not found", err)
 	}
 }
