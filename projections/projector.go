@@ -136,9 +136,15 @@ func (p *Projector) handler(proj Projection) message.NoPublishHandlerFunc {
 		// Once started, a batch runs to its commit or rollback; an
 		// uncancellable context also spares go-sqlite3 a watcher per statement.
 		decoded := batchDecoded(msg)
-		err = p.rm.Apply(context.WithoutCancel(msg.Context()), name, from, to, func(tx *readmodel.Tx) error {
-			return handleAll(tx, proj, envs, decoded)
-		})
+		if len(envs) == 0 {
+			// Nothing of this projection's in the range: the checkpoint
+			// moves without a transaction (see readmodel.DB.Skip).
+			err = p.rm.Skip(context.WithoutCancel(msg.Context()), name, from, to)
+		} else {
+			err = p.rm.Apply(context.WithoutCancel(msg.Context()), name, from, to, func(tx *readmodel.Tx) error {
+				return handleAll(tx, proj, envs, decoded)
+			})
+		}
 		if errors.Is(err, readmodel.ErrCheckpointMoved) {
 			// A reset or a concurrent apply moved the checkpoint: the
 			// subscriber resumes from the stored one.

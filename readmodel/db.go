@@ -22,7 +22,10 @@ type DB struct {
 	writeMu     sync.Mutex
 	mu          sync.Mutex
 	checkpoints map[string]int64
-	position    notify.Position // the lowest checkpoint
+	// stored holds each projection's checkpoint as the file has it: Skip
+	// moves the one in memory past it (see Skip). Guarded by mu.
+	stored   map[string]int64
+	position notify.Position // the lowest checkpoint
 
 	feed feedState
 
@@ -76,7 +79,7 @@ func openOn(ctx context.Context, sdb *sqlite.DB) (*DB, error) {
 		sdb.Close()
 		return nil, err
 	}
-	db := &DB{db: sdb, checkpoints: map[string]int64{}}
+	db := &DB{db: sdb, checkpoints: map[string]int64{}, stored: map[string]int64{}}
 	for _, p := range Projections {
 		db.checkpoints[p] = 0
 	}
@@ -95,6 +98,7 @@ func openOn(ctx context.Context, sdb *sqlite.DB) (*DB, error) {
 		}
 		if _, ok := db.checkpoints[name]; ok { // ignore projections that no longer exist
 			db.checkpoints[name] = pos
+			db.stored[name] = pos
 		}
 	}
 	db.position.Reset(db.lowest())
@@ -113,7 +117,51 @@ func (db *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.db.Close() }
+// Close stores the checkpoints Skip moved in memory only, so that a clean
+// shutdown leaves the file as if every batch had been applied, then closes
+// the database.
+func (db *DB) Close() error {
+	err := db.storeSkipped()
+	if cerr := db.db.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// storeSkipped writes every checkpoint that is ahead of the stored one.
+func (db *DB) storeSkipped() error {
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	db.mu.Lock()
+	ahead := map[string]int64{}
+	for p, c := range db.checkpoints {
+		if c != db.stored[p] {
+			ahead[p] = c
+		}
+	}
+	db.mu.Unlock()
+	if len(ahead) == 0 {
+		return nil
+	}
+	err := db.db.WithTx(context.Background(), func(tx *sql.Tx) error {
+		for p, c := range ahead {
+			if _, err := tx.Exec(`INSERT INTO checkpoints (projection, position) VALUES (?, ?)
+				ON CONFLICT (projection) DO UPDATE SET position = excluded.position`, p, c); err != nil {
+				return fmt.Errorf("store checkpoint of %s: %w", p, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	db.mu.Lock()
+	for p, c := range ahead {
+		db.stored[p] = c
+	}
+	db.mu.Unlock()
+	return nil
+}
 
 // Checkpoint returns the position a projection has applied up to.
 func (db *DB) Checkpoint(projection string) int64 {
@@ -152,14 +200,18 @@ func (db *DB) WaitFor(ctx context.Context, position int64) error {
 // hold.
 func (db *DB) setCheckpoint(projection string, position int64) {
 	db.users.invalidate()
-	db.advanceCheckpoint(projection, position)
+	db.advanceCheckpoint(projection, position, true)
 }
 
-// advanceCheckpoint moves a projection's checkpoint in memory.
-func (db *DB) advanceCheckpoint(projection string, position int64) {
+// advanceCheckpoint moves a projection's checkpoint in memory, and records
+// it as the one in the file if stored.
+func (db *DB) advanceCheckpoint(projection string, position int64, stored bool) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	db.checkpoints[projection] = position
+	if stored {
+		db.stored[projection] = position
+	}
 	db.position.Set(db.lowest())
 }
 
@@ -174,13 +226,50 @@ var ErrCheckpointMoved = errors.New("projection checkpoint moved")
 func (db *DB) Apply(ctx context.Context, projection string, from, to int64, fn func(*Tx) error) error {
 	db.writeMu.Lock()
 	defer db.writeMu.Unlock()
-	// The checkpoint in memory is the stored one: every write to the file
-	// (Apply, Reset, a switch, a copy) holds writeMu and updates both, and
-	// the data dir lock keeps other processes out. Checking it here spares
-	// a query per batch, which counts when batches are one event long.
+	// The checkpoint in memory is the one the projection has reached:
+	// every change to it (Apply, Skip, Reset, a switch, a copy) holds
+	// writeMu, and the data dir lock keeps other processes out. Checking it
+	// here spares a query per batch, which counts when batches are one
+	// event long.
 	if cur := db.Checkpoint(projection); cur != from {
 		return fmt.Errorf("%w: %s is at %d, batch starts at %d", ErrCheckpointMoved, projection, cur, from)
 	}
+	return db.apply(ctx, projection, to, fn)
+}
+
+// maxUnstored bounds how far Skip lets a checkpoint in memory run ahead of
+// the stored one: as far a restart may have to read the log again, finding
+// nothing to project.
+const maxUnstored = 16384
+
+// Skip moves projection's checkpoint from `from` to `to` across positions
+// that hold no event of the projection's: there is nothing to write, so it
+// moves in memory only (the read model's Position with it) and the file
+// keeps the older checkpoint, until the projection's next Apply, or until
+// it would lag by maxUnstored positions, when Skip writes it. A restart
+// from the stored checkpoint finds nothing to project up to where Skip
+// went, so it ends in the same state. Under a load that a projection does
+// not see (the users projection while appointments are booked) this spares
+// a write transaction per batch, and a write's wait for the read model no
+// longer waits for it. ErrCheckpointMoved as Apply.
+func (db *DB) Skip(ctx context.Context, projection string, from, to int64) error {
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	if cur := db.Checkpoint(projection); cur != from {
+		return fmt.Errorf("%w: %s is at %d, batch starts at %d", ErrCheckpointMoved, projection, cur, from)
+	}
+	db.mu.Lock()
+	lag := to - db.stored[projection]
+	db.mu.Unlock()
+	if lag >= maxUnstored {
+		return db.apply(ctx, projection, to, func(*Tx) error { return nil })
+	}
+	db.advanceCheckpoint(projection, to, false)
+	return nil
+}
+
+// apply is Apply once the checkpoint is checked; db.writeMu is held.
+func (db *DB) apply(ctx context.Context, projection string, to int64, fn func(*Tx) error) error {
 	var t *Tx
 	err := db.db.WithTx(ctx, func(tx *sql.Tx) error {
 		t = &Tx{tx: tx, ctx: ctx, db: db}
@@ -204,7 +293,7 @@ func (db *DB) Apply(ctx context.Context, projection string, from, to int64, fn f
 		// position must not be served a user from before it.
 		db.users.invalidate()
 	}
-	db.advanceCheckpoint(projection, to)
+	db.advanceCheckpoint(projection, to, true)
 	return nil
 }
 
@@ -232,6 +321,7 @@ func (db *DB) Reset(ctx context.Context, projection string) error {
 	db.users.invalidate()
 	db.mu.Lock()
 	db.checkpoints[projection] = 0
+	db.stored[projection] = 0
 	db.position.Reset(db.lowest())
 	db.mu.Unlock()
 	db.feed.prunedAt.Store(0)
