@@ -68,7 +68,7 @@ func (h *Handlers) AddMember(ctx context.Context, cmd AddMember) (Result, error)
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.GroupStream(g.ID), g.Version)
 		b.add(events.GroupStream(g.ID), events.GroupMemberInvited{GroupID: g.ID, UserID: u.ID, Rank: rank, InvitedBy: cmd.ActorID})
-		if b.group = answer(groupAfter(g, &b.b, g.ID, cmd.ActorID, map[string]string{u.ID: u.Username})); b.group != nil {
+		if b.group = answer(groupAfter(g, b, g.ID, cmd.ActorID, map[string]string{u.ID: u.Username})); b.group != nil {
 			b.member = answer(member(*b.group, u.ID))
 		}
 		return b, nil

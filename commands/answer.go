@@ -23,7 +23,7 @@ import (
 // by viewer, starting from before (the state the command read; zero for an
 // appointment the batch creates). usernames names the users the batch makes
 // participants. ok is false if the batch deletes the appointment.
-func appointmentAfter(before agenda.Appointment, b *events.Batch, id, viewer string, usernames map[string]string) (a agenda.Appointment, ok bool) {
+func appointmentAfter(before agenda.Appointment, b *batch, id, viewer string, usernames map[string]string) (a agenda.Appointment, ok bool) {
 	a = before
 	a.Participants = append([]agenda.Participant(nil), before.Participants...)
 	stream := events.AppointmentStream(id)
@@ -83,18 +83,15 @@ func appointmentAfter(before agenda.Appointment, b *events.Batch, id, viewer str
 	return a, true
 }
 
-// eachEvent calls fn with each event b writes to stream, in order. An event
-// that does not decode is passed over: Propose refuses such a batch before
-// it commits, so no answer is ever built from it.
-func eachEvent(b *events.Batch, stream string, fn func(env *events.Envelope, ev events.Event)) {
-	for i := range b.Events {
-		env := &b.Events[i]
+// eachEvent calls fn with each event b writes to stream, in order: the
+// events as the command made them, which are what their envelopes encode.
+func eachEvent(b *batch, stream string, fn func(env *events.Envelope, ev events.Event)) {
+	for i := range b.b.Events {
+		env := &b.b.Events[i]
 		if env.Stream != stream {
 			continue
 		}
-		if ev, err := env.Decode(); err == nil {
-			fn(env, ev)
-		}
+		fn(env, b.typed[i])
 	}
 }
 
@@ -107,7 +104,7 @@ func nullable(s string) *string {
 
 // userAfter returns user id as the events of b leave it, starting from
 // before (zero for a user the batch registers).
-func userAfter(before agenda.User, b *events.Batch, id string) (u agenda.User, ok bool) {
+func userAfter(before agenda.User, b *batch, id string) (u agenda.User, ok bool) {
 	u = before
 	stream := events.UserStream(id)
 	eachEvent(b, stream, func(env *events.Envelope, ev events.Event) {
@@ -129,7 +126,7 @@ func userAfter(before agenda.User, b *events.Batch, id string) (u agenda.User, o
 // starting from before (the group as the command read it, with its members;
 // zero for a group the batch creates). usernames names the users the batch
 // adds. ok is false if the batch deletes the group.
-func groupAfter(before agenda.Group, b *events.Batch, id, viewer string, usernames map[string]string) (g agenda.Group, ok bool) {
+func groupAfter(before agenda.Group, b *batch, id, viewer string, usernames map[string]string) (g agenda.Group, ok bool) {
 	g = before
 	g.Members = append([]agenda.Member(nil), before.Members...)
 	exists := before.ID != ""

@@ -36,7 +36,7 @@ func (h *Handlers) AcceptGroupInvitation(ctx context.Context, cmd AnswerGroupInv
 		// answer folds the acceptance onto the invitation alone.
 		invited := agenda.Group{ID: inv.GroupID, Members: []agenda.Member{{UserID: u.ID, Username: u.Username,
 			Rank: inv.Rank, Status: agenda.MemberInvited, JoinedAt: inv.InvitedAt}}}
-		if g, ok := groupAfter(invited, &b.b, inv.GroupID, u.ID, nil); ok && len(g.Members) == 1 {
+		if g, ok := groupAfter(invited, b, inv.GroupID, u.ID, nil); ok && len(g.Members) == 1 {
 			b.member = &g.Members[0]
 		}
 		return b, nil

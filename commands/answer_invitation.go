@@ -59,7 +59,7 @@ func (h *Handlers) AcceptAppointment(ctx context.Context, cmd AnswerInvitation) 
 		if a.Status == agenda.StatusPending && allAcceptedBut(a, cmd.ActorID) {
 			b.add(events.AppointmentStream(a.ID), events.AppointmentConfirmed{AppointmentID: a.ID})
 		}
-		b.appointment = answer(appointmentAfter(a, &b.b, a.ID, cmd.ActorID, nil))
+		b.appointment = answer(appointmentAfter(a, b, a.ID, cmd.ActorID, nil))
 		return b, nil
 	})
 }
@@ -108,7 +108,7 @@ func (h *Handlers) DeclineAppointment(ctx context.Context, cmd AnswerInvitation)
 				return nil, err
 			}
 		}
-		b.appointment = answer(appointmentAfter(a, &b.b, a.ID, cmd.ActorID, nil))
+		b.appointment = answer(appointmentAfter(a, b, a.ID, cmd.ActorID, nil))
 		return b, nil
 	})
 }

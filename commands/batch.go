@@ -13,8 +13,11 @@ type batch struct {
 	h    *Handlers
 	meta events.Meta
 	b    events.Batch
-	next map[string]int64
-	err  error
+	// typed holds b.Events' events as the command made them, index for
+	// index: the answer folds them without decoding what it just encoded.
+	typed []events.Event
+	next  map[string]int64
+	err   error
 	// appointment is the appointment as the batch leaves it, for the
 	// answer (see answer.go); nil if the command answers no appointment.
 	appointment *agenda.Appointment
@@ -57,4 +60,5 @@ func (b *batch) add(stream string, e events.Event) {
 	}
 	b.next[stream] = v + 1
 	b.b.Events = append(b.b.Events, env)
+	b.typed = append(b.typed, e)
 }

@@ -49,7 +49,7 @@ func (h *Handlers) ChangeProfile(ctx context.Context, cmd ChangeProfile) (Result
 		b := h.newBatch(ctx, cmd.UserID)
 		b.expect(events.UserStream(u.ID), u.Version)
 		b.add(events.UserStream(u.ID), e)
-		b.user = answer(userAfter(u, &b.b, u.ID))
+		b.user = answer(userAfter(u, b, u.ID))
 		return b, nil
 	})
 }

@@ -42,7 +42,7 @@ func (h *Handlers) CreateGroup(ctx context.Context, cmd CreateGroup) (Result, er
 			GroupID: id, Name: name, Description: cmd.Description, Hierarchical: cmd.Hierarchical, CreatorID: cmd.ActorID,
 		})
 		b.add(events.GroupStream(id), events.GroupMemberAdded{GroupID: id, UserID: cmd.ActorID, Rank: creatorRank(cmd.Hierarchical)})
-		b.group = answer(groupAfter(agenda.Group{}, &b.b, id, cmd.ActorID, map[string]string{creator.ID: creator.Username}))
+		b.group = answer(groupAfter(agenda.Group{}, b, id, cmd.ActorID, map[string]string{creator.ID: creator.Username}))
 		return b, nil
 	})
 }

@@ -100,7 +100,7 @@ func (h *Handlers) CreateGroupAppointment(ctx context.Context, cmd CreateGroupAp
 		for _, m := range g.Members {
 			usernames[m.UserID] = m.Username
 		}
-		b.appointment = answer(appointmentAfter(agenda.Appointment{}, &b.b, id, cmd.ActorID, usernames))
+		b.appointment = answer(appointmentAfter(agenda.Appointment{}, b, id, cmd.ActorID, usernames))
 		return b, nil
 	})
 }

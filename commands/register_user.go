@@ -52,7 +52,7 @@ func (h *Handlers) RegisterUser(ctx context.Context, cmd RegisterUser) (Result, 
 			UserID: id, Username: cmd.Username, DisplayName: cmd.DisplayName, Email: cmd.Email, PasswordHash: string(hash),
 		})
 		b.add(events.UsernameStream(cmd.Username), events.UsernameClaimed{Username: cmd.Username, UserID: id})
-		b.user = answer(userAfter(agenda.User{}, &b.b, id))
+		b.user = answer(userAfter(agenda.User{}, b, id))
 		return b, nil
 	})
 }

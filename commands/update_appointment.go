@@ -89,7 +89,7 @@ func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment)
 				return nil, scheduleConflict(cmd.ActorID, clashes...)
 			}
 		}
-		b.appointment = answer(appointmentAfter(a, &b.b, a.ID, cmd.ActorID, nil))
+		b.appointment = answer(appointmentAfter(a, b, a.ID, cmd.ActorID, nil))
 		return b, nil
 	})
 }

@@ -39,7 +39,7 @@ func (h *Handlers) UpdateGroup(ctx context.Context, cmd UpdateGroup) (Result, er
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.GroupStream(g.ID), g.Version)
 		b.add(events.GroupStream(g.ID), events.GroupUpdated{GroupID: g.ID, Name: name, Description: desc})
-		b.group = answer(groupAfter(g, &b.b, g.ID, cmd.ActorID, nil))
+		b.group = answer(groupAfter(g, b, g.ID, cmd.ActorID, nil))
 		return b, nil
 	})
 }

@@ -152,7 +152,10 @@ func (f *fsm) checkHistory(applied uint64) {
 // error every replica answers for these bytes.
 type decodedEntry struct {
 	batch events.Batch
-	err   error
+	// events are batch's events decoded, index for index: the store hands
+	// them to the projectors, which need not decode them again.
+	events []events.Event
+	err    error
 }
 
 // decodeCommand decodes a command entry and checks that every event in it
@@ -169,14 +172,17 @@ func (f *fsm) decodeCommand(l *raft.Log) decodedEntry {
 			// Every replica rejects the same bytes the same way.
 			return decodedEntry{err: err}
 		}
+		evs := make([]events.Event, len(b.Events))
 		for i := range b.Events {
-			if _, err := b.Events[i].Decode(); errors.Is(err, events.ErrUnknownType) {
+			ev, err := b.Events[i].Decode()
+			if errors.Is(err, events.ErrUnknownType) {
 				f.halt(fmt.Sprintf("entry %d", l.Index), err)
 			} else if err != nil {
 				return decodedEntry{err: err}
 			}
+			evs[i] = ev
 		}
-		return decodedEntry{batch: b}
+		return decodedEntry{batch: b, events: evs}
 	default:
 		f.halt(fmt.Sprintf("entry %d", l.Index), fmt.Errorf("unknown entry type %d: this build is older than the cluster", l.Data[0]))
 	}
@@ -187,7 +193,7 @@ func (f *fsm) applyCommand(tx *eventstore.Tx, l *raft.Log, d decodedEntry) apply
 	if d.err != nil {
 		return applyResult{Err: d.err}
 	}
-	c, err := tx.Append(d.batch)
+	c, err := tx.AppendDecoded(d.batch, d.events)
 	if err != nil {
 		var vc *events.VersionConflictError
 		var dup *events.DuplicateEventError

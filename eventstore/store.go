@@ -27,6 +27,11 @@ type Store struct {
 	// and ReadTypes serve a range it covers without a query, which is
 	// where projectors read the events the FSM has just applied.
 	tail []events.Envelope
+	// tailEvents holds, index for index, tail's events as the FSM decoded
+	// them before appending them (nil where it did not hand them over):
+	// ReadTypesDecoded passes them on, so that a projector does not decode
+	// again what was decoded a moment before.
+	tailEvents []events.Event
 }
 
 // tailSize bounds the events kept in memory: enough for projectors that
@@ -94,12 +99,13 @@ func (s *Store) WaitFor(ctx context.Context, position int64) error {
 
 // commit records events just committed (contiguous, in position order) in
 // the tail and advances the head past them.
-func (s *Store) commit(head int64, committed []events.Envelope) {
+// decoded holds the decoded events the FSM handed over, by event ID.
+func (s *Store) commit(head int64, committed []events.Envelope, decoded map[string]events.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(committed) > 0 {
 		if n := len(s.tail); n == 0 || s.tail[n-1].Position+1 != committed[0].Position {
-			s.tail = s.tail[:0]
+			s.tail, s.tailEvents = s.tail[:0], s.tailEvents[:0]
 		}
 		if len(committed) > tailSize {
 			committed = committed[len(committed)-tailSize:]
@@ -108,8 +114,14 @@ func (s *Store) commit(head int64, committed []events.Envelope) {
 			// Slide the window: drop the oldest, reusing the array.
 			drop := len(s.tail) + len(committed) - tailSize
 			s.tail = append(s.tail[:0], s.tail[drop:]...)
+			n := copy(s.tailEvents, s.tailEvents[drop:])
+			clear(s.tailEvents[n:])
+			s.tailEvents = s.tailEvents[:n]
 		}
 		s.tail = append(s.tail, committed...)
+		for i := range committed {
+			s.tailEvents = append(s.tailEvents, decoded[committed[i].ID])
+		}
 	}
 	if head > s.head {
 		s.head = head
@@ -148,7 +160,7 @@ func (s *Store) Read(ctx context.Context, after int64, limit int) ([]events.Enve
 	if limit <= 0 {
 		return nil, nil
 	}
-	if out, ok := s.readTail(after, s.Head(), limit, nil); ok {
+	if out, _, ok := s.readTail(after, s.Head(), limit, nil, false); ok {
 		if out == nil {
 			out = []events.Envelope{}
 		}
@@ -179,14 +191,27 @@ func (s *Store) Read(ctx context.Context, after int64, limit int) ([]events.Enve
 // otherwise. Filtering in SQLite spares a projection decoding the events it
 // does not care about.
 func (s *Store) ReadTypes(ctx context.Context, after, upTo int64, limit int, types []string) ([]events.Envelope, int64, error) {
+	out, _, to, err := s.readTypes(ctx, after, upTo, limit, types, false)
+	return out, to, err
+}
+
+// ReadTypesDecoded is ReadTypes, and also returns, index for index, the
+// events decoded, where the FSM handed them over with the batch it
+// appended (nil elsewhere, and all nil for events read from SQLite): they
+// are the events Envelope.DecodeCommitted would return.
+func (s *Store) ReadTypesDecoded(ctx context.Context, after, upTo int64, limit int, types []string) ([]events.Envelope, []events.Event, int64, error) {
+	return s.readTypes(ctx, after, upTo, limit, types, true)
+}
+
+func (s *Store) readTypes(ctx context.Context, after, upTo int64, limit int, types []string, decoded bool) ([]events.Envelope, []events.Event, int64, error) {
 	if limit <= 0 || upTo <= after || len(types) == 0 {
-		return nil, after, nil
+		return nil, nil, after, nil
 	}
-	if out, ok := s.readTail(after, upTo, limit, types); ok {
+	if out, evs, ok := s.readTail(after, upTo, limit, types, decoded); ok {
 		if len(out) == limit {
-			return out, out[len(out)-1].Position, nil
+			return out, evs, out[len(out)-1].Position, nil
 		}
-		return out, upTo, nil
+		return out, evs, upTo, nil
 	}
 	q := selectEvents + " WHERE position > ? AND position <= ? AND type IN (?" + strings.Repeat(", ?", len(types)-1) + ") ORDER BY position LIMIT ?"
 	args := make([]any, 0, len(types)+3)
@@ -197,41 +222,43 @@ func (s *Store) ReadTypes(ctx context.Context, after, upTo int64, limit int, typ
 	args = append(args, limit)
 	rows, err := s.db.Read.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, after, fmt.Errorf("read events after %d: %w", after, err)
+		return nil, nil, after, fmt.Errorf("read events after %d: %w", after, err)
 	}
 	defer rows.Close()
 	var out []events.Envelope
 	for rows.Next() {
 		e, err := scanEvent(rows)
 		if err != nil {
-			return nil, after, err
+			return nil, nil, after, err
 		}
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, after, fmt.Errorf("read events after %d: %w", after, err)
+		return nil, nil, after, fmt.Errorf("read events after %d: %w", after, err)
 	}
 	if len(out) == limit {
-		return out, out[len(out)-1].Position, nil
+		return out, nil, out[len(out)-1].Position, nil
 	}
-	return out, upTo, nil
+	return out, nil, upTo, nil
 }
 
 // readTail serves from the tail, if it holds every position in (after,
 // upTo], up to limit events in that range (of one of types, if any), as
 // the query would return them; ok is false if the tail does not cover the
-// range. Data is copied: callers own what they read, as with a query.
-func (s *Store) readTail(after, upTo int64, limit int, types []string) (out []events.Envelope, ok bool) {
+// range. Data is copied: callers own what they read, as with a query. If
+// decoded, evs holds the events' decoded values, index for index (events
+// are values without references, so they are shared as they are).
+func (s *Store) readTail(after, upTo int64, limit int, types []string, decoded bool) (out []events.Envelope, evs []events.Event, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if upTo > s.head {
-		return nil, false
+		return nil, nil, false
 	}
 	if upTo <= after {
-		return nil, true
+		return nil, nil, true
 	}
 	if len(s.tail) == 0 || s.tail[0].Position > after+1 {
-		return nil, false
+		return nil, nil, false
 	}
 	first := s.tail[0].Position
 	for i := int(after + 1 - first); i < len(s.tail) && s.tail[i].Position <= upTo && len(out) < limit; i++ {
@@ -241,8 +268,11 @@ func (s *Store) readTail(after, upTo int64, limit int, types []string) (out []ev
 		}
 		e.Data = slices.Clone(e.Data)
 		out = append(out, e)
+		if decoded {
+			evs = append(evs, s.tailEvents[i])
+		}
 	}
-	return out, true
+	return out, evs, true
 }
 
 // ReadStream returns the events of one stream in version order.
@@ -324,8 +354,10 @@ type Tx struct {
 	streams map[string]streamState
 	// pending are the accepted events (positions assigned) not inserted yet.
 	pending []events.Envelope
-	// committed holds the events inserted, for the store's tail.
+	// committed holds the events inserted, for the store's tail, and
+	// decoded the decoded events AppendDecoded was handed, by event ID.
 	committed []events.Envelope
+	decoded   map[string]events.Event
 	// failed is the storage error that broke the transaction: an insert
 	// failed half way, so the transaction may hold part of a batch and must
 	// not commit.
@@ -366,6 +398,13 @@ func (t *Tx) Prefetch(bs []events.Batch) error {
 // leave half its events behind). The events are inserted on Commit, which
 // reports a failure to store them.
 func (t *Tx) Append(b events.Batch) (events.Committed, error) {
+	return t.AppendDecoded(b, nil)
+}
+
+// AppendDecoded is Append for a batch whose events the caller has decoded,
+// index for index (as Envelope.Decode returns them): the store keeps them
+// with the events in its tail, for ReadTypesDecoded.
+func (t *Tx) AppendDecoded(b events.Batch, decoded []events.Event) (events.Committed, error) {
 	if t.failed != nil {
 		return events.Committed{}, t.failed
 	}
@@ -408,6 +447,14 @@ func (t *Tx) Append(b events.Batch) (events.Committed, error) {
 		t.streams[e.Stream] = streamState{version: e.Version, position: e.Position, lastType: e.Type}
 	}
 	c.LastPosition = t.head
+	if len(decoded) == len(b.Events) {
+		if t.decoded == nil {
+			t.decoded = make(map[string]events.Event, len(b.Events))
+		}
+		for i := range b.Events {
+			t.decoded[b.Events[i].ID] = decoded[i]
+		}
+	}
 	if len(t.pending) >= maxVars {
 		if err := t.flush(); err != nil {
 			return events.Committed{}, err
@@ -545,7 +592,7 @@ func (t *Tx) Commit() error {
 	if err := t.tx.Commit(); err != nil {
 		return fmt.Errorf("commit apply: %w", err)
 	}
-	t.store.commit(t.head, t.committed)
+	t.store.commit(t.head, t.committed, t.decoded)
 	return nil
 }
 

@@ -194,3 +194,57 @@ func verdict(c events.Committed, err error) string {
 		return "error: " + err.Error()
 	}
 }
+
+// TestReadTypesDecodedHandsOverWhatTheFSMDecoded checks that the events
+// AppendDecoded was given come back with their envelopes from the tail, and
+// are what DecodeCommitted makes of those envelopes; events appended
+// without them, or read from SQLite, come back nil (the projector decodes
+// those itself).
+func TestReadTypesDecodedHandsOverWhatTheFSMDecoded(t *testing.T) {
+	ctx := context.Background()
+	s, path := mustOpenStoreFile(t)
+	decodedBatch := streamBatch(t, "with", 0, 3)
+	var evs []events.Event
+	for i := range decodedBatch.Events {
+		ev, err := decodedBatch.Events[i].Decode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev)
+	}
+	tx := mustBegin(t, s)
+	mustAppend(t, tx, streamBatch(t, "without", 0, 2))
+	if _, err := tx.AppendDecoded(decodedBatch, evs); err != nil {
+		t.Fatalf("AppendDecoded: %v", err)
+	}
+	if err := tx.SetApplied(1, 1); err != nil {
+		t.Fatal(err)
+	}
+	mustCommit(t, tx)
+
+	types := []string{decodedBatch.Events[0].Type}
+	envs, got, to, err := s.ReadTypesDecoded(ctx, 0, s.Head(), 100, types)
+	if err != nil || to != s.Head() || len(envs) != 5 || len(got) != 5 {
+		t.Fatalf("ReadTypesDecoded = %d events, %d decoded, to %d, %v; want 5, 5, %d", len(envs), len(got), to, err, s.Head())
+	}
+	for i := range envs {
+		if i < 2 {
+			if got[i] != nil {
+				t.Errorf("event %d, appended without its decoded event, came back with %v", i, got[i])
+			}
+			continue
+		}
+		want, err := envs[i].DecodeCommitted()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got[i], want) {
+			t.Errorf("event %d: handed over %#v, DecodeCommitted gives %#v", i, got[i], want)
+		}
+	}
+	// A store with an empty tail reads SQLite: nothing is decoded.
+	envs, got, _, err = mustOpenStoreAt(t, path).ReadTypesDecoded(ctx, 0, s.Head(), 100, types)
+	if err != nil || len(envs) != 5 || got != nil {
+		t.Fatalf("from SQLite: %d events, decoded %v, %v; want 5 and none", len(envs), got, err)
+	}
+}

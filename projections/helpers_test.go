@@ -332,6 +332,17 @@ func scenario(l *eventLog, rounds int) int64 {
 
 // dump returns every row of every read model table, in a stable order, by
 // opening the SQLite file directly and read-only.
+// storeCheckpoints has each read model write the checkpoints Skip moved in
+// memory only, so that its file can be dumped.
+func storeCheckpoints(tb testing.TB, rms ...*readmodel.DB) {
+	tb.Helper()
+	for _, rm := range rms {
+		if err := rm.StoreCheckpoints(); err != nil {
+			tb.Fatalf("store checkpoints: %v", err)
+		}
+	}
+}
+
 func dump(tb testing.TB, path string) map[string][]string {
 	tb.Helper()
 	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_query_only=1")

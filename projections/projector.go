@@ -135,9 +135,16 @@ func (p *Projector) handler(proj Projection) message.NoPublishHandlerFunc {
 		}
 		// Once started, a batch runs to its commit or rollback; an
 		// uncancellable context also spares go-sqlite3 a watcher per statement.
-		err = p.rm.Apply(context.WithoutCancel(msg.Context()), name, from, to, func(tx *readmodel.Tx) error {
-			return handleAll(tx, proj, envs, nil)
-		})
+		decoded := batchDecoded(msg)
+		if len(envs) == 0 {
+			// Nothing of this projection's in the range: the checkpoint
+			// moves without a transaction (see readmodel.DB.Skip).
+			err = p.rm.Skip(context.WithoutCancel(msg.Context()), name, from, to)
+		} else {
+			err = p.rm.Apply(context.WithoutCancel(msg.Context()), name, from, to, func(tx *readmodel.Tx) error {
+				return handleAll(tx, proj, envs, decoded)
+			})
+		}
 		if errors.Is(err, readmodel.ErrCheckpointMoved) {
 			// A reset or a concurrent apply moved the checkpoint: the
 			// subscriber resumes from the stored one.
@@ -164,13 +171,14 @@ func (p *Projector) handler(proj Projection) message.NoPublishHandlerFunc {
 
 // handleAll runs proj over envs inside tx: the one place events meet a
 // projection, for the live projector and for rebuilds alike. decoded, if
-// not nil, holds the envelopes' events already decoded (a rebuild decodes
-// while the previous batch is applied).
+// not nil, holds the envelopes' events already decoded, index for index,
+// nil where they are not (a rebuild decodes while the previous batch is
+// applied; the live projector gets those the FSM decoded).
 func handleAll(tx *readmodel.Tx, proj Projection, envs []events.Envelope, decoded []events.Event) error {
 	for i := range envs {
 		var ev events.Event
 		var err error
-		if decoded != nil {
+		if decoded != nil && decoded[i] != nil {
 			ev = decoded[i]
 		} else if ev, err = envs[i].DecodeCommitted(); err != nil {
 			return err

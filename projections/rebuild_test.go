@@ -160,6 +160,7 @@ func TestOnlineRebuildUnderWriteLoad(t *testing.T) {
 	ref := mustOpenReadModel(t, refPath)
 	startProjector(t, store, ref)
 	waitProjected(t, ref, final)
+	storeCheckpoints(t, rm, ref)
 	diffDumps(t, dump(t, path), dump(t, refPath))
 }
 
@@ -175,6 +176,7 @@ func TestRebuildIntoGivesIdenticalTables(t *testing.T) {
 	head := scenario(newEventLog(t, store), 1500)
 	waitProjected(t, rm, head)
 	p.stop(t)
+	storeCheckpoints(t, rm)
 	want := dump(t, path)
 	digest, err := rm.Digest(ctx)
 	if err != nil {

@@ -20,6 +20,13 @@ type EventSource interface {
 	Watch() (head int64, changed <-chan struct{})
 }
 
+// decodedSource is an EventSource that can also hand over the events it
+// holds already decoded (eventstore.Store, for the events the FSM has just
+// decoded and appended).
+type decodedSource interface {
+	ReadTypesDecoded(ctx context.Context, after, upTo int64, limit int, types []string) ([]events.Envelope, []events.Event, int64, error)
+}
+
 // Metadata keys of a batch message.
 const (
 	metaFrom = "from_position"
@@ -103,7 +110,15 @@ func (s *EventStoreSubscriber) run(ctx context.Context, out chan<- *message.Mess
 		// regularly. A bounded read need not be cancellable; go-sqlite3 pays
 		// for watching a cancellable context on every row.
 		upTo := min(head, from+scanWindow)
-		evs, to, err := s.Source.ReadTypes(context.WithoutCancel(ctx), from, upTo, batch, s.Types)
+		var evs []events.Envelope
+		var decoded []events.Event
+		var to int64
+		var err error
+		if ds, ok := s.Source.(decodedSource); ok {
+			evs, decoded, to, err = ds.ReadTypesDecoded(context.WithoutCancel(ctx), from, upTo, batch, s.Types)
+		} else {
+			evs, to, err = s.Source.ReadTypes(context.WithoutCancel(ctx), from, upTo, batch, s.Types)
+		}
 		if err != nil || to <= from {
 			if err != nil && ctx.Err() == nil {
 				s.Logger.Error("projection subscriber: read event store", "err", err)
@@ -118,7 +133,11 @@ func (s *EventStoreSubscriber) run(ctx context.Context, out chan<- *message.Mess
 		msg := message.NewMessage(watermill.NewUUID(), []byte(fmt.Sprintf(`{"from":%d,"to":%d}`, from, to)))
 		msg.Metadata.Set(metaFrom, strconv.FormatInt(from, 10))
 		msg.Metadata.Set(metaTo, strconv.FormatInt(to, 10))
-		msgCtx, cancel := context.WithCancel(context.WithValue(ctx, batchKey{}, evs))
+		msgCtx := context.WithValue(ctx, batchKey{}, evs)
+		if decoded != nil {
+			msgCtx = context.WithValue(msgCtx, decodedKey{}, decoded)
+		}
+		msgCtx, cancel := context.WithCancel(msgCtx)
 		msg.SetContext(msgCtx)
 		select {
 		case out <- msg:
@@ -181,6 +200,10 @@ const scanWindow = 16384
 
 type batchKey struct{}
 
+// decodedKey holds, index for index, the events of a batch message already
+// decoded (nil where they were not).
+type decodedKey struct{}
+
 // BatchEvents returns the events a batch message carries.
 func BatchEvents(msg *message.Message) ([]events.Envelope, error) {
 	evs, ok := msg.Context().Value(batchKey{}).([]events.Envelope)
@@ -188,6 +211,13 @@ func BatchEvents(msg *message.Message) ([]events.Envelope, error) {
 		return nil, fmt.Errorf("message %s carries no event batch", msg.UUID)
 	}
 	return evs, nil
+}
+
+// batchDecoded returns what the source handed over of a batch message's
+// events decoded: nil, or one entry per event, nil where there is none.
+func batchDecoded(msg *message.Message) []events.Event {
+	evs, _ := msg.Context().Value(decodedKey{}).([]events.Event)
+	return evs
 }
 
 // batchRange returns the positions a batch message covers.

@@ -274,3 +274,62 @@ func TestOpenRebuildsOnlyTheProjectionOfAnotherVersion(t *testing.T) {
 		})
 	}
 }
+
+// Skip moves a checkpoint over positions that hold nothing for the
+// projection without writing it, until the projection next writes or the
+// stored checkpoint would lag too far; a reopened read model resumes from
+// the stored one.
+func TestSkipMovesTheCheckpointInMemory(t *testing.T) {
+	ctx := context.Background()
+	db, path := mustOpenDB(t)
+	reopened := func() int64 {
+		t.Helper()
+		db2, err := readmodel.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db2.Close()
+		return db2.Checkpoint(readmodel.ProjectionUsers)
+	}
+	if err := db.Skip(ctx, readmodel.ProjectionUsers, 0, 10); err != nil {
+		t.Fatal(err)
+	}
+	if got := db.Checkpoint(readmodel.ProjectionUsers); got != 10 {
+		t.Fatalf("checkpoint after Skip = %d, want 10", got)
+	}
+	if err := db.Skip(ctx, readmodel.ProjectionUsers, 5, 20); !errors.Is(err, readmodel.ErrCheckpointMoved) {
+		t.Fatalf("Skip from a position that is not the checkpoint: %v, want ErrCheckpointMoved", err)
+	}
+	if got := reopened(); got != 0 {
+		t.Fatalf("stored checkpoint after Skip = %d, want 0 (kept in memory)", got)
+	}
+	if err := db.Apply(ctx, readmodel.ProjectionUsers, 10, 11, func(*readmodel.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := reopened(); got != 11 {
+		t.Fatalf("stored checkpoint after Apply = %d, want 11", got)
+	}
+	// Far enough ahead, Skip writes.
+	if err := db.Skip(ctx, readmodel.ProjectionUsers, 11, 100_000); err != nil {
+		t.Fatal(err)
+	}
+	if got := reopened(); got != 100_000 {
+		t.Fatalf("stored checkpoint after a long Skip = %d, want 100000", got)
+	}
+	if err := db.Reset(ctx, readmodel.ProjectionUsers); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Skip(ctx, readmodel.ProjectionUsers, 0, 100); err != nil {
+		t.Fatalf("Skip after a reset: %v", err)
+	}
+	if got := reopened(); got != 0 {
+		t.Fatalf("stored checkpoint after a reset and a Skip = %d, want 0", got)
+	}
+	// Closing stores it.
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := reopened(); got != 100 {
+		t.Fatalf("stored checkpoint after Close = %d, want 100", got)
+	}
+}

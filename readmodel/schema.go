@@ -25,8 +25,10 @@ const SchemaVersion = 7
 // projection's tables and resets its checkpoint at Open, so the projector
 // rebuilds it from the event store (the other projections keep theirs).
 var projectionVersions = map[string]int{
-	ProjectionUsers:    1,
-	ProjectionPlanning: 1,
+	ProjectionUsers: 1,
+	// 2: agenda_entries keyed by (appointment, user), without the index
+	// by appointment.
+	ProjectionPlanning: 2,
 }
 
 // baseSchema holds the tables every projection shares.
@@ -98,6 +100,10 @@ CREATE TABLE appointments (
 ) WITHOUT ROWID;
 CREATE INDEX appointments_by_group ON appointments (group_id, status);
 
+-- Keyed by appointment first: appointment IDs are time-ordered (UUIDv7),
+-- so a new entry lands on the table's last page rather than on a page of
+-- its user's, and the key serves look-ups by appointment without an index
+-- of its own. A user's entries are found through agenda_entries_by_start.
 CREATE TABLE agenda_entries (
 	user_id        TEXT    NOT NULL,
 	appointment_id TEXT    NOT NULL,
@@ -106,10 +112,9 @@ CREATE TABLE agenda_entries (
 	role           TEXT    NOT NULL,
 	version        INTEGER NOT NULL,
 	origin_node    TEXT    NOT NULL,
-	PRIMARY KEY (user_id, appointment_id)
+	PRIMARY KEY (appointment_id, user_id)
 ) WITHOUT ROWID;
 CREATE INDEX agenda_entries_by_start ON agenda_entries (user_id, start_ns, end_ns, role);
-CREATE INDEX agenda_entries_by_appointment ON agenda_entries (appointment_id);
 
 -- The version of each user's agenda stream, as far as this read model has
 -- seen it: what a command expects when it checked the agenda for overlaps.

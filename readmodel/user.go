@@ -23,14 +23,20 @@ func scanUser(r interface{ Scan(...any) error }) (agenda.User, error) {
 	return u, err
 }
 
-// UserByID returns a user. ENOTFOUND if there is none.
+// UserByID returns a user, cached until the users projection next writes
+// (see usersCache). ENOTFOUND if there is none.
 func (db *DB) UserByID(ctx context.Context, id string) (agenda.User, error) {
+	if u, ok := db.users.user(id); ok {
+		return u, nil
+	}
+	gen := db.users.current()
 	u, err := scanUser(db.queryRow(ctx, selectUser+" WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, agenda.Errorf(agenda.ENOTFOUND, "user not found")
 	} else if err != nil {
 		return u, fmt.Errorf("read user %s: %w", id, err)
 	}
+	db.users.putUser(gen, u)
 	return u, nil
 }
 
@@ -47,9 +53,14 @@ func (db *DB) UserByUsername(ctx context.Context, username string) (agenda.User,
 
 // TokenState returns what the read model knows of userID's login tokens:
 // their epoch, and whether the token tokenID was revoked. One indexed
-// statement, as it runs on every authenticated request. ENOTFOUND if there
-// is no such user.
+// statement, as it runs on every authenticated request, and cached until
+// the users projection next writes (see usersCache). ENOTFOUND if there is
+// no such user.
 func (db *DB) TokenState(ctx context.Context, userID, tokenID string) (agenda.TokenState, error) {
+	if s, ok := db.users.token(userID, tokenID); ok {
+		return s, nil
+	}
+	gen := db.users.current()
 	var s agenda.TokenState
 	err := db.queryRow(ctx, `SELECT token_epoch,
 		EXISTS (SELECT 1 FROM revoked_tokens WHERE token_id = ?2 AND user_id = ?1)
@@ -59,6 +70,7 @@ func (db *DB) TokenState(ctx context.Context, userID, tokenID string) (agenda.To
 	} else if err != nil {
 		return s, fmt.Errorf("read token state of %s: %w", userID, err)
 	}
+	db.users.putToken(userID, tokenID, gen, s)
 	return s, nil
 }
 

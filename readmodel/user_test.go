@@ -3,6 +3,7 @@ package readmodel_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/readmodel"
@@ -115,5 +116,46 @@ func TestUserLookups(t *testing.T) {
 				t.Errorf("code = %q, want not_found", code)
 			}
 		})
+	}
+}
+
+// TokenState and UserByID are cached (users_cache.go); whatever rewrites
+// the users projection's tables must make them read them again.
+func TestCachedUsersFollowEveryChangeOfTheUsersTables(t *testing.T) {
+	ctx := context.Background()
+	db, _ := mustOpenDB(t)
+	insertUsers(t, db, user("u1", "ana", "Ana"))
+	if _, err := db.TokenState(ctx, "u1", "t1"); err != nil {
+		t.Fatal(err)
+	}
+	// An empty batch of the users projection, and a planning batch, leave it.
+	mustApply(t, db, readmodel.ProjectionUsers, func(tx *readmodel.Tx) error { return nil })
+	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error { return nil })
+	if s, err := db.TokenState(ctx, "u1", "t1"); err != nil || s != (agenda.TokenState{}) {
+		t.Fatalf("TokenState = %+v, %v; want epoch 0, not revoked", s, err)
+	}
+	mustApply(t, db, readmodel.ProjectionUsers, func(tx *readmodel.Tx) error {
+		return tx.RevokeToken("u1", "t1", at.Add(time.Hour), at, 1)
+	})
+	if s, _ := db.TokenState(ctx, "u1", "t1"); !s.Revoked {
+		t.Fatalf("TokenState after a logout = %+v, want revoked", s)
+	}
+	if u, err := db.UserByID(ctx, "u1"); err != nil || u.DisplayName != "Ana" {
+		t.Fatalf("UserByID = %+v, %v; want Ana", u, err)
+	}
+	mustApply(t, db, readmodel.ProjectionUsers, func(tx *readmodel.Tx) error {
+		return tx.UpdateUserProfile("u1", "Ana B", "ana@example.org", at, 3, "n")
+	})
+	if u, _ := db.UserByID(ctx, "u1"); u.DisplayName != "Ana B" || u.Version != 3 {
+		t.Fatalf("UserByID after a profile change = %+v, want Ana B at version 3", u)
+	}
+	if err := db.Reset(ctx, readmodel.ProjectionUsers); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.TokenState(ctx, "u1", "t1"); agenda.ErrorCode(err) != agenda.ENOTFOUND {
+		t.Fatalf("TokenState after a reset: %v, want not found", err)
+	}
+	if _, err := db.UserByID(ctx, "u1"); agenda.ErrorCode(err) != agenda.ENOTFOUND {
+		t.Fatalf("UserByID after a reset: %v, want not found", err)
 	}
 }
