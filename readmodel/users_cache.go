@@ -27,20 +27,40 @@ const usersCacheSize = 8192
 type usersCache struct {
 	mu     sync.Mutex
 	gen    uint64
-	tokens map[tokenKey]cachedTokenState
-	users  map[string]cachedUser
+	tokens tagged[tokenKey, agenda.TokenState]
+	users  tagged[string, agenda.User]
 }
 
 type tokenKey struct{ userID, tokenID string }
 
-type cachedTokenState struct {
+// tagged is one map of the cache: values with the generation they were
+// read at. A full map is emptied.
+type tagged[K comparable, V any] map[K]taggedValue[V]
+
+type taggedValue[V any] struct {
 	gen uint64
-	st  agenda.TokenState
+	v   V
 }
 
-type cachedUser struct {
-	gen uint64
-	u   agenda.User
+// get returns k's value if it was read in generation gen.
+func (m tagged[K, V]) get(k K, gen uint64) (V, bool) {
+	e, ok := m[k]
+	if !ok || e.gen != gen {
+		var zero V
+		return zero, false
+	}
+	return e.v, true
+}
+
+// put records v, read at generation gen, unless the cache moved on (cur).
+func (m *tagged[K, V]) put(k K, v V, gen, cur uint64) {
+	if gen != cur {
+		return
+	}
+	if *m == nil || len(*m) >= usersCacheSize {
+		*m = make(tagged[K, V])
+	}
+	(*m)[k] = taggedValue[V]{gen, v}
 }
 
 // current returns the generation to tag a read with.
@@ -53,47 +73,27 @@ func (c *usersCache) current() uint64 {
 func (c *usersCache) token(userID, tokenID string) (agenda.TokenState, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.tokens[tokenKey{userID, tokenID}]
-	if !ok || e.gen != c.gen {
-		return agenda.TokenState{}, false
-	}
-	return e.st, true
+	return c.tokens.get(tokenKey{userID, tokenID}, c.gen)
 }
 
 // putToken records st, read at generation gen, unless the cache moved on.
 func (c *usersCache) putToken(userID, tokenID string, gen uint64, st agenda.TokenState) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen {
-		return
-	}
-	if c.tokens == nil || len(c.tokens) >= usersCacheSize {
-		c.tokens = make(map[tokenKey]cachedTokenState)
-	}
-	c.tokens[tokenKey{userID, tokenID}] = cachedTokenState{gen: gen, st: st}
+	c.tokens.put(tokenKey{userID, tokenID}, st, gen, c.gen)
 }
 
 func (c *usersCache) user(id string) (agenda.User, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.users[id]
-	if !ok || e.gen != c.gen {
-		return agenda.User{}, false
-	}
-	return e.u, true
+	return c.users.get(id, c.gen)
 }
 
 // putUser records u, read at generation gen, unless the cache moved on.
 func (c *usersCache) putUser(gen uint64, u agenda.User) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen {
-		return
-	}
-	if c.users == nil || len(c.users) >= usersCacheSize {
-		c.users = make(map[string]cachedUser)
-	}
-	c.users[u.ID] = cachedUser{gen: gen, u: u}
+	c.users.put(u.ID, u, gen, c.gen)
 }
 
 // invalidate starts a new generation: every entry is stale.
