@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -149,14 +150,27 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 // waitAudit waits until the node's audit trail has an entry with action.
 func waitAudit(t *testing.T, n *Node, c *client, action string) []auditLog {
 	t.Helper()
+	return waitAuditUntil(t, c, action, func(logs []auditLog) bool { return len(logs) > 0 })
+}
+
+// waitAuditUntil polls the entries of action until done accepts them, and
+// returns them (the last ones read if it never does: the caller's checks
+// then say what is missing). Entries are written behind the answers they
+// describe, by the audit trail's own writer, so a client that has its
+// answer may not find the entry yet.
+func waitAuditUntil(t *testing.T, c *client, action string, done func([]auditLog) bool) []auditLog {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		logs := auditLogs(t, c, "?action="+action+"&limit=1000")
-		if len(logs) > 0 {
+		if done(logs) {
 			return logs
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no %s entry in the audit trail after 10s", action)
+			if len(logs) == 0 {
+				t.Fatalf("no %s entry in the audit trail after 10s", action)
+			}
+			return logs
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -325,7 +339,10 @@ func TestAuditEntries(t *testing.T) {
 	}
 	c.raw("POST", "/api/admin/projections/users/rebuild", nil, map[string]string{"X-Audit-Token": testAuditToken}).expect(t, http.StatusAccepted)
 
-	ok := waitAudit(t, n, c, "appointment.create")
+	ok := waitAuditUntil(t, c, "appointment.create", func(logs []auditLog) bool {
+		return slices.ContainsFunc(logs, func(l auditLog) bool { return l.Result == "accepted" }) &&
+			slices.ContainsFunc(logs, func(l auditLog) bool { return l.Result == "refused" })
+	})
 	var accepted, refused *auditLog
 	for i := range ok {
 		switch ok[i].Result {
@@ -341,13 +358,16 @@ func TestAuditEntries(t *testing.T) {
 	if refused == nil || refused.Details["code"] != "schedule_conflict" || refused.Actor != c.userID {
 		t.Errorf("refused command entry = %+v; want code schedule_conflict", refused)
 	}
-	logins := waitAudit(t, n, c, "auth.login")
 	results := map[string]bool{}
-	for _, l := range logins {
-		if l.Actor == "auditor" {
-			results[l.Result] = true
+	logins := waitAuditUntil(t, c, "auth.login", func(logs []auditLog) bool {
+		clear(results)
+		for _, l := range logs {
+			if l.Actor == "auditor" {
+				results[l.Result] = true
+			}
 		}
-	}
+		return results["success"] && results["failure"]
+	})
 	if !results["success"] || !results["failure"] {
 		t.Errorf("login entries %+v; want a success and a failure for auditor", logins)
 	}
