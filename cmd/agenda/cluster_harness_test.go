@@ -149,10 +149,7 @@ func (tc *testCluster) addNode() *clusterNode {
 	// takes one of them.
 	var held []net.Listener
 	for _, addr := range []*string{&n.httpAddr, &n.raftAddr} {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
+		ln := listenLow(t, "127.0.0.1")
 		held = append(held, ln)
 		*addr = ln.Addr().String()
 	}

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -19,14 +21,34 @@ const testJWTSecret = "test-secret-0123456789abcdef0123456789"
 
 // freeAddr returns a loopback address with a port free right now, for a
 // node that must keep its Raft address across a restart.
-func freeAddr(t testing.TB) string {
+func freeAddr(t testing.TB) string { return freeAddrOn(t, "127.0.0.1") }
+
+// freeAddrOn returns host:port with a port free on host right now.
+func freeAddrOn(t testing.TB, host string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listenLow(t, host)
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// listenLow listens on host at a random port below the kernel's ephemeral
+// range (32768 and up by default). A test node's port is chosen, freed, and
+// only then bound by the node, and bound again after every restart; a port
+// from the ephemeral range could meanwhile become the source port of one of
+// the many loopback connections the tests open, and the node would fail to
+// start with "address already in use". Below the range only another test
+// choosing the same port can take it.
+func listenLow(t testing.TB, host string) net.Listener {
+	t.Helper()
+	var err error
+	for range 200 {
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(10000+rand.IntN(22000)))); err == nil {
+			return ln
+		}
+	}
+	t.Fatalf("no free port on %s below the ephemeral range: %v", host, err)
+	return nil
 }
 
 // testConfig is a node configuration for a test: data in dir, loopback ports,

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -80,17 +79,6 @@ func knownEverywhere(tc *testCluster, u *client) {
 			return ""
 		})
 	}
-}
-
-// freeAddrOn returns host:port with a port free on host right now.
-func freeAddrOn(t *testing.T, host string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // TestClusterRecoverAfterLosingMajority: two of three nodes are gone for
