@@ -154,7 +154,11 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open raft log: %w", err)
 	}
-	cached, err := raft.NewLogCache(1024, logStore)
+	// The cache holds the newest entries whatever their size, and an
+	// appointment imposed on a 200-member group is one entry of some
+	// 200 KB: 1,024 of those held 200 MB. 256 covers what followers and
+	// the FSM read back under load (they trail by a few entries).
+	cached, err := raft.NewLogCache(logCacheEntries, logStore)
 	if err != nil {
 		logStore.Close()
 		return nil, err
@@ -413,6 +417,9 @@ func (n *Node) Propose(ctx context.Context, b events.Batch) (events.Committed, e
 	}
 	return res.Committed, res.Err
 }
+
+// logCacheEntries is how many of the newest Raft entries stay in memory.
+const logCacheEntries = 256
 
 // Snapshot forces a snapshot and log compaction (used by tests and admins).
 func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
