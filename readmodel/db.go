@@ -143,19 +143,15 @@ func (db *DB) Close() error {
 func (db *DB) StoreCheckpoints() error {
 	db.writeMu.Lock()
 	defer db.writeMu.Unlock()
-	db.mu.Lock()
-	ahead := map[string]int64{}
-	for p, c := range db.checkpoints {
-		if c != db.stored[p] {
-			ahead[p] = c
-		}
-	}
-	db.mu.Unlock()
 	for _, p := range Projections {
-		if c, ok := ahead[p]; ok {
-			if err := db.apply(context.Background(), p, c, func(*Tx) error { return nil }); err != nil {
-				return err
-			}
+		db.mu.Lock()
+		c, stored := db.checkpoints[p], db.stored[p]
+		db.mu.Unlock()
+		if c == stored {
+			continue
+		}
+		if err := db.apply(context.Background(), p, c, func(*Tx) error { return nil }); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -274,9 +270,8 @@ func (db *DB) apply(ctx context.Context, projection string, to int64, fn func(*T
 	db.mu.Lock()
 	stored := db.stored[projection]
 	db.mu.Unlock()
-	var t *Tx
 	err := db.db.WithTx(ctx, func(tx *sql.Tx) error {
-		t = &Tx{tx: tx, ctx: ctx, db: db, projection: projection, from: stored, to: to}
+		t := &Tx{tx: tx, ctx: ctx, db: db, projection: projection, from: stored, to: to}
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -292,9 +287,11 @@ func (db *DB) apply(ctx context.Context, projection string, to int64, fn func(*T
 	if err != nil {
 		return err
 	}
-	if projection == ProjectionUsers && t.wrote {
+	if projection == ProjectionUsers {
 		// Before the position moves: a request that sees the new
-		// position must not be served a user from before it.
+		// position must not be served a user from before it. (A batch
+		// with none of the projection's events is a Skip, which writes
+		// nothing: this runs only where something may have changed.)
 		db.users.invalidate()
 	}
 	db.advanceCheckpoint(projection, to, true)
@@ -348,8 +345,6 @@ type Tx struct {
 	// this transaction; it is written once, at the end, rather than once per
 	// event.
 	agendaVersions map[string]agendaVersion
-	// wrote is set once the transaction has run a statement through exec.
-	wrote bool
 }
 
 type agendaVersion struct {
@@ -376,7 +371,6 @@ func (t *Tx) flush() error {
 }
 
 func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
-	t.wrote = true
 	return t.tx.ExecContext(t.ctx, query, args...)
 }
 
