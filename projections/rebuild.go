@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/agendahq/agenda"
@@ -130,7 +129,7 @@ func RebuildInto(ctx context.Context, source EventSource, live *readmodel.DB, pr
 // (readmodel.OmitFeedThrough): with the default retention, all but the last
 // 250,000 positions of the log.
 func omitPrunedFeed(scratch *readmodel.DB, proj Projection, head int64) {
-	if tables, _ := readmodel.Tables(proj.Name()); slices.Contains(tables, "feed") {
+	if readmodel.OwnsFeed(proj.Name()) {
 		scratch.OmitFeedThrough(scratch.FeedFloor(head))
 	}
 }

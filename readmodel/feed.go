@@ -113,7 +113,7 @@ func (t *Tx) FeedOmitted(position int64) bool { return position <= t.db.feed.omi
 // it was started for, and its feed lacks entries.
 func (db *DB) checkFeedFloor() error {
 	for _, p := range Projections {
-		if !ownsFeed(p) {
+		if !OwnsFeed(p) {
 			continue
 		}
 		if at, omitted := db.Checkpoint(p), db.feed.omitThrough; db.FeedFloor(at) < omitted {
@@ -124,8 +124,9 @@ func (db *DB) checkFeedFloor() error {
 	return nil
 }
 
-// ownsFeed reports whether projection owns the feed tables.
-func ownsFeed(projection string) bool { return slices.Contains(projectionTables[projection], "feed") }
+// OwnsFeed reports whether projection owns the feed tables (a rebuild of
+// it may omit the feed it would prune, OmitFeedThrough).
+func OwnsFeed(projection string) bool { return slices.Contains(projectionTables[projection], "feed") }
 
 // FeedRecord is one feed row as the projector writes it.
 type FeedRecord struct {
@@ -228,7 +229,7 @@ func (t *Tx) insertFeed(r FeedRecord, note any) error {
 //
 // It also stores what a rebuild omitted (OmitFeedThrough).
 func (t *Tx) pruneFeed() error {
-	if t.db == nil || !ownsFeed(t.projection) {
+	if t.db == nil || !OwnsFeed(t.projection) {
 		return nil
 	}
 	if err := t.storeOmitted(); err != nil {
