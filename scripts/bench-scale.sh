@@ -29,8 +29,13 @@ me=bench-scale
 # shellcheck source=scripts/bench-lib.sh
 source scripts/bench-lib.sh
 
-# ops_of LINE: the operation count of one JSON line from bench.
-ops_of() { grep -o '"ops":[0-9]*' <<<"$1" | head -1 | cut -d: -f2; }
+# ops_of LINE: the operation count of one JSON line from bench (0 if none:
+# a run that failed prints no line).
+ops_of() {
+	local n
+	n=$(grep -o '"ops":[0-9]*' <<<"$1" | head -1 | cut -d: -f2)
+	echo "${n:-0}"
+}
 
 # emit LINE: a JSON line of this script's own, on stdout and to $OUT.
 emit() {
@@ -53,11 +58,11 @@ for n in $SIZES; do
 	for c in $CLIENTS; do
 		line=$(bench "$n nodes, create, $c clients" -nodes "$urls" -scenario create -c "$c")
 		echo "$line"
-		appointments=$((appointments + $(ops_of "$line" || echo 0)))
+		appointments=$((appointments + $(ops_of "$line")))
 	done
 	line=$(bench "$n nodes, group of $GROUP, 4 clients" -nodes "$urls" -scenario group -c 4 -members $((GROUP - 1)))
 	echo "$line"
-	appointments=$((appointments + $(ops_of "$line" || echo 0)))
+	appointments=$((appointments + $(ops_of "$line")))
 	stop_nodes
 	# What each node keeps after a clean stop, file by file.
 	for i in $(seq "$n"); do
