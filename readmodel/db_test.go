@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/readmodel"
@@ -332,4 +333,72 @@ func TestSkipMovesTheCheckpointInMemory(t *testing.T) {
 	if got := reopened(); got != 100 {
 		t.Fatalf("stored checkpoint after Close = %d, want 100", got)
 	}
+}
+
+// A Skip that carries the planning checkpoint across a feed floor leaves the
+// pruning to the next transaction, which must still prune what the floor
+// left behind: pruning is judged from the checkpoint the file holds, not the
+// one Skip moved in memory. Close, which stores a skipped checkpoint, prunes
+// the same way.
+func TestFeedPrunedAcrossASkip(t *testing.T) {
+	ctx := context.Background()
+	write := func(db *readmodel.DB, from, to int64) {
+		t.Helper()
+		err := db.Apply(ctx, readmodel.ProjectionPlanning, from, to, func(tx *readmodel.Tx) error {
+			return tx.WriteFeed([]readmodel.FeedRecord{{UserID: "u1", Position: to, EventType: "test.event",
+				Stream: "s", Version: to, At: time.Unix(0, 0), Data: []byte(`{}`)}})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// check fails if a feed entry of u1 lies at or below the floor of
+	// checkpoint at, or if feed_pruned does not remember position 4.
+	check := func(db *readmodel.DB, at int64) {
+		t.Helper()
+		entries, err := db.Feed(ctx, "u1", 0, at, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		floor := db.FeedFloor(at)
+		for _, e := range entries {
+			if e.Position <= floor {
+				t.Errorf("feed entry at %d survived the floor %d of checkpoint %d", e.Position, floor, at)
+			}
+		}
+		if pruned, err := db.FeedPruned(ctx, "u1"); err != nil || pruned != 4 {
+			t.Errorf("feed_pruned of u1 = %d, %v; want 4", pruned, err)
+		}
+	}
+	setUp := func() (*readmodel.DB, string) {
+		db, path := mustOpenDB(t)
+		db.SetFeedRetention(8) // FeedFloor(p): p-8 rounded down to even
+		for p := int64(1); p <= 4; p++ {
+			write(db, p-1, p)
+		}
+		// Positions 5–30 hold nothing of the planning projection's.
+		if err := db.Skip(ctx, readmodel.ProjectionPlanning, 4, 30); err != nil {
+			t.Fatal(err)
+		}
+		return db, path
+	}
+
+	// The next transaction moves the floor no further than the skipped
+	// checkpoint's (FeedFloor(31) = FeedFloor(30) = 22), yet past the
+	// stored one's (FeedFloor(4) = 0).
+	db, _ := setUp()
+	write(db, 30, 31)
+	check(db, 31)
+
+	db, path := setUp()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	reopened, err := readmodel.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reopened.Close()
+	reopened.SetFeedRetention(8)
+	check(reopened, 30)
 }
