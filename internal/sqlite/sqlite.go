@@ -63,16 +63,25 @@ func Open(path string, d Durability, opts ...Option) (*DB, error) {
 	// Readers mostly wait on the SQLite mutex-free WAL read path; a pool
 	// larger than the core count keeps concurrent requests from queueing
 	// for a connection.
-	journal, synchronous, cache, readers := "WAL", string(d), "-32000", 8*runtime.GOMAXPROCS(0)
+	//
+	// Page caches are private to each connection, in KiB. Readers keep a
+	// small one: there are many of them and under a read load every one
+	// fills its cache (16 readers of 32 MB took a node past 850 MB with
+	// 100,000 appointments stored); pages a reader misses come from the
+	// kernel's page cache, which all of them share. BenchmarkAgendaWeek16
+	// with 100,000 stored: RSS 853–898 → 430–434 MB, CPU per read within
+	// the noise (2,511–2,641 → 2,727–2,810 µs on a loaded machine).
+	journal, synchronous, writerKB, readerKB, readers := "WAL", string(d), 32000, 2000, 8*runtime.GOMAXPROCS(0)
 	if d == Bulk {
-		journal, synchronous, cache, readers = "OFF", "OFF", "-131072", 2
+		journal, synchronous, writerKB, readerKB, readers = "OFF", "OFF", 131072, 131072, 2
+	} else if o.writerCacheKB > 0 {
+		writerKB = o.writerCacheKB
 	}
 	common := url.Values{}
 	common.Set("_journal_mode", journal)
 	common.Set("_busy_timeout", "10000")
 	common.Set("_foreign_keys", "on")
 	common.Set("_synchronous", synchronous)
-	common.Set("_cache_size", cache)
 	// Cache prepared statements per connection: the same few queries run
 	// thousands of times a second, and preparing them dominated the profile.
 	common.Set("_stmt_cache_size", "64")
@@ -82,9 +91,7 @@ func Open(path string, d Durability, opts ...Option) (*DB, error) {
 		w[k] = v
 	}
 	w.Set("_txlock", "immediate")
-	if o.writerCacheKB > 0 && d != Bulk {
-		w.Set("_cache_size", fmt.Sprint(-o.writerCacheKB))
-	}
+	w.Set("_cache_size", fmt.Sprint(-writerKB))
 	if err := keepPrivate(path); err != nil {
 		return nil, err
 	}
@@ -108,16 +115,7 @@ func Open(path string, d Durability, opts ...Option) (*DB, error) {
 		r[k] = v
 	}
 	r.Set("_query_only", "1")
-	// A small private page cache per reader: there are many readers, each
-	// with a cache of its own, and under a read load every one of them
-	// fills it (16 readers of 32 MB took a node past 850 MB with 100,000
-	// appointments stored). Pages a reader misses come from the kernel's
-	// page cache, which all of them share. BenchmarkAgendaWeek16 with
-	// 100,000 stored: RSS 853–898 → 430–434 MB, CPU per read within the
-	// noise (2,511–2,641 → 2,727–2,810 µs on a loaded machine), p99 lower.
-	if d != Bulk {
-		r.Set("_cache_size", "-2000")
-	}
+	r.Set("_cache_size", fmt.Sprint(-readerKB))
 	rdb, err := sql.Open("sqlite3", "file:"+path+"?"+r.Encode())
 	if err != nil {
 		wdb.Close()
