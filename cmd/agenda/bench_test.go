@@ -204,7 +204,7 @@ func agendaStored() int {
 func reportStorage(b *testing.B, n *Node, dir string, stored int) {
 	b.Helper()
 	// Seeding wrote entries of 250 appointments each, and the Raft log
-	// cache keeps the last 1,024 entries whatever their size: fill it with
+	// cache keeps the newest entries whatever their size: refill it with
 	// entries of one create each, as a node serving clients holds.
 	seedAppointmentsEvery(b, n, registerUser(b, n, "cache-filler").userID, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), 1024, time.Hour, 1)
 	// The heap grown while seeding is returned to the OS (the scavenger
@@ -217,7 +217,7 @@ func reportStorage(b *testing.B, n *Node, dir string, stored int) {
 	}
 	var total int64
 	parts := map[string]int64{}
-	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -234,6 +234,9 @@ func reportStorage(b *testing.B, n *Node, dir string, stored int) {
 		total += info.Size()
 		return nil
 	})
+	if err != nil {
+		b.Fatalf("size of %s: %v", dir, err)
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	b.Logf("with %d appointments stored: RSS %d MB (process, after returning freed memory: %d MB anonymous, among them Go's heap in use %d MB; %d MB of mapped files); on disk %d bytes per appointment after a snapshot (%v)",
