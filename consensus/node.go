@@ -187,6 +187,17 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
 		Logger:  hclog.New(&hclog.LoggerOptions{Name: "raft-net", Output: io.Discard}),
+		// One AppendEntries in flight per follower: hashicorp/raft's
+		// pipelined replication (the default, 2) can deadlock once a
+		// follower answers "not accepted" (its decoder exits, the sender
+		// then blocks on a channel nobody reads, and the pipeline's own
+		// shutdown is deferred behind that send): the follower is never
+		// replicated to again until the leader restarts, and Raft's
+		// shutdown hangs. TestLinearizability saw the hang under load
+		// (goroutine dump: replicate → pipelineSend →
+		// netPipeline.AppendEntries); grafana/pyroscope#5518 describes
+		// the same deadlock and this same way out.
+		MaxRPCsInFlight: 1,
 	}
 	if cfg.ServerAddr != nil {
 		tcfg.ServerAddressProvider = addressProvider(cfg.ServerAddr)
