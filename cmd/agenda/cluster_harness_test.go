@@ -336,8 +336,12 @@ func (n *clusterNode) stop() {
 		return
 	}
 	if !n.signalAndWait(syscall.SIGTERM, 20*time.Second) {
-		n.tc.t.Errorf("%s did not stop within 20s of SIGTERM; killed", n.id)
-		n.kill()
+		// SIGQUIT makes the Go runtime write every goroutine's stack to
+		// the node's log: what the shutdown was waiting for.
+		if !n.signalAndWait(syscall.SIGQUIT, 5*time.Second) {
+			n.kill()
+		}
+		n.tc.t.Errorf("%s did not stop within 20s of SIGTERM; its goroutines are in %s", n.id, n.logPath)
 		return
 	}
 	n.mu.Lock()
