@@ -217,13 +217,13 @@ type AppointmentInfo struct {
 func (t *Tx) AppointmentInfo(id string) (AppointmentInfo, error) {
 	var a AppointmentInfo
 	var start, end int64
-	err := t.tx.QueryRowContext(t.ctx, `SELECT id, owner_id, group_id, title, start_ns, end_ns, status
+	err := t.queryRow(`SELECT id, owner_id, group_id, title, start_ns, end_ns, status
 		FROM appointments WHERE id = ?`, id).Scan(&a.ID, &a.OwnerID, &a.GroupID, &a.Title, &start, &end, &a.Status)
 	if err != nil {
 		return a, fmt.Errorf("read appointment %s: %w", id, err)
 	}
 	a.Start, a.End = time.Unix(0, start).UTC(), time.Unix(0, end).UTC()
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT user_id, status FROM participants WHERE appointment_id = ?`, id)
+	rows, err := t.query(`SELECT user_id, status FROM participants WHERE appointment_id = ?`, id)
 	if err != nil {
 		return a, fmt.Errorf("read participants of %s: %w", id, err)
 	}

@@ -3,6 +3,7 @@ package readmodel
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
@@ -270,15 +271,15 @@ func (db *DB) apply(ctx context.Context, projection string, to int64, fn func(*T
 	db.mu.Lock()
 	stored := db.stored[projection]
 	db.mu.Unlock()
-	err := db.db.WithTx(ctx, func(tx *sql.Tx) error {
-		t := &Tx{tx: tx, ctx: ctx, db: db, projection: projection, from: stored, to: to}
+	err := db.db.Update(ctx, func(tx *sqlite.Tx) error {
+		t := &Tx{tx: tx, db: db, projection: projection, from: stored, to: to}
 		if err := fn(t); err != nil {
 			return err
 		}
 		if err := t.flush(); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (projection, position) VALUES (?, ?)
+		if _, err := tx.Exec(`INSERT INTO checkpoints (projection, position) VALUES (?, ?)
 			ON CONFLICT (projection) DO UPDATE SET position = excluded.position`, projection, to); err != nil {
 			return fmt.Errorf("store checkpoint of %s: %w", projection, err)
 		}
@@ -330,9 +331,8 @@ func (db *DB) Reset(ctx context.Context, projection string) error {
 
 // Tx is a projector's write transaction.
 type Tx struct {
-	tx  *sql.Tx
-	ctx context.Context
-	db  *DB
+	tx *sqlite.Tx
+	db *DB
 	// projection's checkpoint in the file moves from `from` to `to` with
 	// this transaction (pruneFeed floors the feed by it).
 	projection string
@@ -340,7 +340,6 @@ type Tx struct {
 	// feedNotes holds the notifications of the event being projected, until
 	// its feed entries are written (see WriteFeed).
 	feedNotes map[string]agenda.Notification
-	stmts     map[string]*sql.Stmt // prepared for this transaction (feed.go)
 	// agendaVersions holds the last agenda stream version seen per user in
 	// this transaction; it is written once, at the end, rather than once per
 	// event.
@@ -370,8 +369,8 @@ func (t *Tx) flush() error {
 	return nil
 }
 
-func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(t.ctx, query, args...)
+func (t *Tx) exec(query string, args ...any) (driver.Result, error) {
+	return t.tx.Exec(query, args...)
 }
 
 // execOne runs a statement that must change exactly one row; anything else

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/internal/sqlite"
 )
 
 // The feed is each user's view of the event log: for every committed event,
@@ -211,7 +212,7 @@ func (t *Tx) omitFeed(records []FeedRecord, notes map[string]agenda.Notification
 }
 
 func (t *Tx) insertFeed(r FeedRecord, note any) error {
-	_, err := t.execPrepared(`INSERT INTO feed (user_id, position, event_type, stream, version, at, data, notification)
+	_, err := t.exec(`INSERT INTO feed (user_id, position, event_type, stream, version, at, data, notification)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.UserID, r.Position, r.EventType, r.Stream, r.Version, r.At.UnixNano(), string(r.Data), note)
 	if err != nil {
@@ -263,7 +264,7 @@ func (t *Tx) storeOmitted() error {
 	}
 	sort.Strings(users) // in key order: fewer pages touched, and deterministic
 	for _, u := range users {
-		if _, err := t.execPrepared(`INSERT INTO feed_pruned (user_id, position) VALUES (?, ?)
+		if _, err := t.exec(`INSERT INTO feed_pruned (user_id, position) VALUES (?, ?)
 			ON CONFLICT (user_id) DO UPDATE SET position = MAX(position, excluded.position)`, u, f.omitted[u]); err != nil {
 			return fmt.Errorf("record omitted feed of %s: %w", u, err)
 		}
@@ -284,7 +285,7 @@ type EntrySlot struct {
 func (t *Tx) AgendaEntrySlot(userID, appointmentID string) (EntrySlot, error) {
 	var s EntrySlot
 	var start, end int64
-	err := t.queryRowPrepared(`SELECT start_ns, end_ns, role FROM agenda_entries
+	err := t.queryRow(`SELECT start_ns, end_ns, role FROM agenda_entries
 		WHERE user_id = ? AND appointment_id = ?`, userID, appointmentID).Scan(&start, &end, &s.Role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, nil
@@ -310,7 +311,7 @@ type EntryViewer struct {
 func (t *Tx) EntryViewers(ownerID, appointmentID string) ([]EntryViewer, error) {
 	// Most people are in no group: the cheapest lookup says so.
 	var inGroup int
-	if err := t.queryRowPrepared(`SELECT EXISTS (SELECT 1 FROM group_members WHERE user_id = ?)`, ownerID).
+	if err := t.queryRow(`SELECT EXISTS (SELECT 1 FROM group_members WHERE user_id = ?)`, ownerID).
 		Scan(&inGroup); err != nil {
 		return nil, fmt.Errorf("read viewers of %s: %w", appointmentID, err)
 	}
@@ -320,7 +321,7 @@ func (t *Tx) EntryViewers(ownerID, appointmentID string) ([]EntryViewer, error) 
 	// Only active memberships relate people: someone invited sees nothing.
 	// CAST: a join filtered on a bound value is planned again on every
 	// run otherwise (see DB.query).
-	rows, err := t.queryPrepared(`SELECT v.user_id, g.id, g.hierarchical, v.rank, o.rank
+	rows, err := t.query(`SELECT v.user_id, g.id, g.hierarchical, v.rank, o.rank
 		FROM group_members o
 		JOIN group_members v ON v.group_id = o.group_id AND v.user_id <> o.user_id AND v.status = CAST(?2 AS TEXT)
 		JOIN groups g ON g.id = o.group_id
@@ -350,7 +351,7 @@ func (t *Tx) EntryViewers(ownerID, appointmentID string) ([]EntryViewer, error) 
 		return nil, nil // no shared group: nobody else sees anything
 	}
 	var privacy, groupID string
-	err = t.queryRowPrepared(`SELECT privacy, group_id FROM appointments WHERE id = ?`, appointmentID).Scan(&privacy, &groupID)
+	err = t.queryRow(`SELECT privacy, group_id FROM appointments WHERE id = ?`, appointmentID).Scan(&privacy, &groupID)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("read viewers of %s: %w", appointmentID, err)
 	}
@@ -385,7 +386,7 @@ type AppointmentDetail struct {
 // the projection's transaction; all empty if it is gone.
 func (t *Tx) AppointmentDetail(id string) (AppointmentDetail, error) {
 	var d AppointmentDetail
-	err := t.queryRowPrepared(`SELECT title, description, location, privacy, group_id FROM appointments
+	err := t.queryRow(`SELECT title, description, location, privacy, group_id FROM appointments
 		WHERE id = ?`, id).Scan(&d.Title, &d.Description, &d.Location, &d.Privacy, &d.GroupID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, nil
@@ -410,7 +411,7 @@ func (t *Tx) ParticipantIDs(appointmentID string) ([]string, error) {
 }
 
 func (t *Tx) strings(q string, args ...any) ([]string, error) {
-	rows, err := t.queryPrepared(q, args...)
+	rows, err := t.query(q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -486,48 +487,13 @@ func (db *DB) FeedPruned(ctx context.Context, userID string) (int64, error) {
 	return p, nil
 }
 
-// The feed runs the same few statements for every event of a batch:
-// preparing each once per transaction spares SQLite parsing them again.
+// The projection's statements run on the writer connection's own statement
+// cache (sqlite.Tx): each is prepared once per connection.
 
-func (t *Tx) prepared(q string) (*sql.Stmt, error) {
-	if st, ok := t.stmts[q]; ok {
-		return st, nil
-	}
-	st, err := t.tx.PrepareContext(t.ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	if t.stmts == nil {
-		t.stmts = map[string]*sql.Stmt{}
-	}
-	t.stmts[q] = st
-	return st, nil
+func (t *Tx) query(q string, args ...any) (*sqlite.Rows, error) {
+	return t.tx.Query(q, args...)
 }
 
-func (t *Tx) execPrepared(q string, args ...any) (sql.Result, error) {
-	st, err := t.prepared(q)
-	if err != nil {
-		return nil, err
-	}
-	return st.ExecContext(t.ctx, args...)
-}
-
-func (t *Tx) queryPrepared(q string, args ...any) (*sql.Rows, error) {
-	st, err := t.prepared(q)
-	if err != nil {
-		return nil, err
-	}
-	return st.QueryContext(t.ctx, args...)
-}
-
-type errRow struct{ err error }
-
-func (r errRow) Scan(...any) error { return r.err }
-
-func (t *Tx) queryRowPrepared(q string, args ...any) interface{ Scan(...any) error } {
-	st, err := t.prepared(q)
-	if err != nil {
-		return errRow{err}
-	}
-	return st.QueryRowContext(t.ctx, args...)
+func (t *Tx) queryRow(q string, args ...any) *sqlite.Row {
+	return t.tx.QueryRow(q, args...)
 }

@@ -393,14 +393,14 @@ type Invitee struct {
 // GroupInfo reads a group inside the projection's transaction.
 func (t *Tx) GroupInfo(id string) (GroupInfo, error) {
 	g := GroupInfo{Members: map[string]int{}, Invited: map[string]Invitee{}}
-	err := t.tx.QueryRowContext(t.ctx, `SELECT id, name, creator_id, hierarchical FROM groups WHERE id = ?`, id).
+	err := t.queryRow(`SELECT id, name, creator_id, hierarchical FROM groups WHERE id = ?`, id).
 		Scan(&g.ID, &g.Name, &g.CreatorID, &g.Hierarchical)
 	if errors.Is(err, sql.ErrNoRows) {
 		return g, fmt.Errorf("group %s not in the read model", id)
 	} else if err != nil {
 		return g, err
 	}
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT user_id, rank, status, invited_by FROM group_members WHERE group_id = ?`, id)
+	rows, err := t.query(`SELECT user_id, rank, status, invited_by FROM group_members WHERE group_id = ?`, id)
 	if err != nil {
 		return g, err
 	}

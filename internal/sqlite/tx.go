@@ -1,0 +1,247 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+)
+
+// Tx is a write transaction run on the writer's go-sqlite3 connection
+// directly, for the transactions that run once per committed batch on every
+// node (the projections'): their statements are many and tiny, and
+// database/sql costs more than SQLite on them. A query inside a sql.Tx
+// starts a goroutine to watch the transaction's context, and every argument
+// and column goes through reflection: 3.2 µs against 0.8 µs for a one-row
+// look-up, 1.1 against 0.85 µs for an insert. Statements come from the
+// connection's statement cache (_stmt_cache_size), so each is prepared once
+// per connection, not once per use.
+//
+// Its methods mirror database/sql's, with the same sql.ErrNoRows, so code
+// reads the same; Scan supports the destination types the read model uses
+// (see assign) and refuses any other.
+type Tx struct {
+	conn *sqlite3.SQLiteConn
+	ctx  context.Context
+}
+
+// Update runs fn in a write transaction on the writer connection, committing
+// if fn returns nil. The transaction runs to its end once begun: a caller
+// that stops does so between transactions (see readmodel.DB.Apply).
+func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
+	conn, err := db.Write.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer conn.Close()
+	ctx = context.WithoutCancel(ctx)
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(*sqlite3.SQLiteConn)
+		if !ok {
+			return fmt.Errorf("begin: driver connection is %T, not go-sqlite3's", dc)
+		}
+		dtx, err := c.BeginTx(ctx, driver.TxOptions{}) // BEGIN IMMEDIATE (_txlock)
+		if err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		if err := fn(&Tx{conn: c, ctx: ctx}); err != nil {
+			_ = dtx.Rollback()
+			return err
+		}
+		if err := dtx.Commit(); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		return nil
+	})
+}
+
+// Exec runs a statement (or several, separated by semicolons).
+func (t *Tx) Exec(query string, args ...any) (driver.Result, error) {
+	nv, err := namedValues(args)
+	if err != nil {
+		return nil, err
+	}
+	return t.conn.ExecContext(t.ctx, query, nv)
+}
+
+// Query runs a statement that returns rows. The caller closes them.
+func (t *Tx) Query(query string, args ...any) (*Rows, error) {
+	nv, err := namedValues(args)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := t.conn.QueryContext(t.ctx, query, nv)
+	if err != nil {
+		return nil, err
+	}
+	return &Rows{rows: rows, dest: make([]driver.Value, len(rows.Columns()))}, nil
+}
+
+// QueryRow runs a statement expected to return at most one row; its Scan
+// returns sql.ErrNoRows when there is none.
+func (t *Tx) QueryRow(query string, args ...any) *Row {
+	rows, err := t.Query(query, args...)
+	return &Row{rows: rows, err: err}
+}
+
+// Rows is the result of Query, read like *sql.Rows.
+type Rows struct {
+	rows   driver.Rows
+	dest   []driver.Value
+	err    error
+	closed bool
+}
+
+// Next prepares the next row for Scan; false at the end or on an error
+// (see Err), having closed the rows.
+func (r *Rows) Next() bool {
+	if r.closed {
+		return false
+	}
+	if err := r.rows.Next(r.dest); err != nil {
+		if err != io.EOF {
+			r.err = err
+		}
+		r.Close()
+		return false
+	}
+	return true
+}
+
+// Scan copies the current row's columns into dest, one pointer per column.
+func (r *Rows) Scan(dest ...any) error {
+	if r.closed {
+		return errors.New("sqlite: Scan after the last row")
+	}
+	if len(dest) != len(r.dest) {
+		return fmt.Errorf("sqlite: Scan into %d values, the row has %d columns", len(dest), len(r.dest))
+	}
+	for i, v := range r.dest {
+		if err := assign(dest[i], v); err != nil {
+			return fmt.Errorf("sqlite: column %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// Err is the error that ended the iteration, if any.
+func (r *Rows) Err() error { return r.err }
+
+// Close releases the statement; it is safe to call more than once.
+func (r *Rows) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	return r.rows.Close()
+}
+
+// Row is the result of QueryRow.
+type Row struct {
+	rows *Rows
+	err  error
+}
+
+// Scan copies the row's columns into dest; sql.ErrNoRows if there is none.
+func (r *Row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	defer r.rows.Close()
+	if !r.rows.Next() {
+		if err := r.rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	return r.rows.Scan(dest...)
+}
+
+// namedValues converts arguments as database/sql would: driver values pass
+// as they are, anything else (an int, a named string or []byte type)
+// through driver.DefaultParameterConverter.
+func namedValues(args []any) ([]driver.NamedValue, error) {
+	nv := make([]driver.NamedValue, len(args))
+	for i, a := range args {
+		v := a
+		if !driver.IsValue(a) {
+			var err error
+			if v, err = driver.DefaultParameterConverter.ConvertValue(a); err != nil {
+				return nil, fmt.Errorf("sqlite: argument %d: %w", i+1, err)
+			}
+		}
+		nv[i] = driver.NamedValue{Ordinal: i + 1, Value: v}
+	}
+	return nv, nil
+}
+
+// assign stores the column value src in dest. go-sqlite3 gives int64,
+// float64, string, []byte or nil for the column types the schemas use
+// (INTEGER, REAL, TEXT, BLOB; none is declared as a date or a boolean).
+// NULL goes only into a sql.Scanner (sql.NullString…) or an *any.
+func assign(dest, src any) error {
+	switch d := dest.(type) {
+	case *string:
+		switch s := src.(type) {
+		case string:
+			*d = s
+			return nil
+		case []byte:
+			*d = string(s)
+			return nil
+		case int64:
+			*d = strconv.FormatInt(s, 10)
+			return nil
+		}
+	case *int64:
+		if s, ok := src.(int64); ok {
+			*d = s
+			return nil
+		}
+	case *int:
+		if s, ok := src.(int64); ok {
+			*d = int(s)
+			return nil
+		}
+	case *bool:
+		if s, ok := src.(int64); ok && (s == 0 || s == 1) {
+			*d = s == 1
+			return nil
+		}
+	case *float64:
+		switch s := src.(type) {
+		case float64:
+			*d = s
+			return nil
+		case int64:
+			*d = float64(s)
+			return nil
+		}
+	case *[]byte:
+		switch s := src.(type) {
+		case []byte:
+			*d = append([]byte(nil), s...) // the driver reuses its buffer
+			return nil
+		case string:
+			*d = []byte(s)
+			return nil
+		case nil:
+			*d = nil
+			return nil
+		}
+	case *any:
+		if b, ok := src.([]byte); ok {
+			src = append([]byte(nil), b...)
+		}
+		*d = src
+		return nil
+	case sql.Scanner:
+		return d.Scan(src)
+	}
+	return fmt.Errorf("cannot store %T in %T", src, dest)
+}
