@@ -132,3 +132,32 @@ func TestUpdateStatements(t *testing.T) {
 		t.Fatalf("Update: %v", err)
 	}
 }
+
+// TestQueryPlansIgnoreBoundValues: every connection runs with the query
+// planner stability guarantee (qpsg.go). A partial index whose condition
+// only the bound value satisfies is the visible difference: SQLite uses it
+// when it plans with the value, and cannot when it plans without.
+func TestQueryPlansIgnoreBoundValues(t *testing.T) {
+	db := mustOpenDB(t, sqlite.Normal)
+	mustExec(t, db, `CREATE TABLE t (x INTEGER, y INTEGER)`)
+	mustExec(t, db, `CREATE INDEX t_five ON t (x) WHERE y = 5`)
+	for _, pool := range []*sql.DB{db.Write, db.Read} {
+		rows, err := pool.Query(`EXPLAIN QUERY PLAN SELECT x FROM t WHERE y = ? ORDER BY x`, 5)
+		if err != nil {
+			t.Fatalf("explain: %v", err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatalf("scan plan: %v", err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if p := strings.Join(plan, "; "); strings.Contains(p, "t_five") {
+			t.Errorf("plan %q uses the partial index matched against the bound value: the guarantee is off", p)
+		}
+	}
+}
