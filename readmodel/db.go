@@ -110,14 +110,11 @@ func openOn(ctx context.Context, sdb *sqlite.DB) (*DB, error) {
 // cancellation: go-sqlite3 otherwise starts a watcher goroutine per query
 // and checks the context on every row, which cost more than the query.
 //
-// Statements are prepared once per connection and cached (_stmt_cache_size),
-// except those whose plan SQLite ties to a bound value: go-sqlite3 clears a
-// statement's bindings when it returns it to its cache, which expires such
-// a statement, so it is parsed and planned again on every run. In SQLite
-// 3.54 that is any join with a "column = ?" filter (the planner weighs the
-// value when it estimates the other tables' rows) and an ORDER BY over a
-// UNION; write such a filter "column = CAST(? AS TEXT)", which SQLite does
-// not look into, or avoid the shape (Schedule).
+// Statements are prepared once per connection and cached (_stmt_cache_size).
+// SQLite would otherwise parse and plan again, on every run, a statement
+// whose plan it tied to a bound value (a join with a "column = ?" filter,
+// an ORDER BY beside one): every connection runs with the query planner
+// stability guarantee, which forbids such plans (internal/sqlite/qpsg.go).
 func (db *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	return db.db.Read.QueryContext(context.WithoutCancel(ctx), q, args...)
 }

@@ -319,13 +319,11 @@ func (t *Tx) EntryViewers(ownerID, appointmentID string) ([]EntryViewer, error) 
 		return nil, nil
 	}
 	// Only active memberships relate people: someone invited sees nothing.
-	// CAST: a join filtered on a bound value is planned again on every
-	// run otherwise (see DB.query).
 	rows, err := t.query(`SELECT v.user_id, g.id, g.hierarchical, v.rank, o.rank
 		FROM group_members o
-		JOIN group_members v ON v.group_id = o.group_id AND v.user_id <> o.user_id AND v.status = CAST(?2 AS TEXT)
+		JOIN group_members v ON v.group_id = o.group_id AND v.user_id <> o.user_id AND v.status = ?2
 		JOIN groups g ON g.id = o.group_id
-		WHERE o.user_id = CAST(?1 AS TEXT) AND o.status = CAST(?2 AS TEXT)`, ownerID, agenda.MemberActive)
+		WHERE o.user_id = ?1 AND o.status = ?2`, ownerID, agenda.MemberActive)
 	if err != nil {
 		return nil, fmt.Errorf("read viewers of %s: %w", appointmentID, err)
 	}
