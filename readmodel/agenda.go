@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/internal/sqlite"
 )
 
 // lookBack is how far before a window an overlapping entry of user ?1 may
@@ -22,31 +23,37 @@ func (db *DB) Agenda(ctx context.Context, userID string, from, to time.Time) ([]
 	// No entry of the user is longer than their max_duration_ns, so every
 	// entry that overlaps the window starts after from minus that: the index
 	// on (user_id, start_ns) bounds the scan on both sides.
-	rows, err := db.query(ctx, `SELECT e.appointment_id, a.group_id, a.title, a.description,
-		a.location, e.start_ns, e.end_ns, a.privacy, a.status, e.role, a.version, a.origin_node
-		FROM agenda_entries e JOIN appointments a ON a.id = e.appointment_id
-		WHERE e.user_id = ?1 AND e.start_ns > ?2 - `+lookBack+` AND e.start_ns < ?3 AND e.end_ns > ?2
-		ORDER BY e.start_ns, e.appointment_id`,
-		userID, from.UnixNano(), to.UnixNano())
+	out := []agenda.Entry{}
+	err := db.db.View(ctx, func(c *sqlite.Conn) error {
+		rows, err := c.Query(`SELECT e.appointment_id, a.group_id, a.title, a.description,
+			a.location, e.start_ns, e.end_ns, a.privacy, a.status, e.role, a.version, a.origin_node
+			FROM agenda_entries e JOIN appointments a ON a.id = e.appointment_id
+			WHERE e.user_id = ?1 AND e.start_ns > ?2 - `+lookBack+` AND e.start_ns < ?3 AND e.end_ns > ?2
+			ORDER BY e.start_ns, e.appointment_id`,
+			userID, from.UnixNano(), to.UnixNano())
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e agenda.Entry
+			var groupID string
+			var start, end int64
+			if err := rows.Scan(&e.AppointmentID, &groupID, &e.Title, &e.Description, &e.Location, &start, &end,
+				&e.Privacy, &e.Status, &e.MyStatus, &e.Version, &e.OriginNode); err != nil {
+				return err
+			}
+			e.GroupID = nullable(groupID)
+			e.Start, e.End = time.Unix(0, start).UTC(), time.Unix(0, end).UTC()
+			e.Pending = e.MyStatus == agenda.RolePending
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read agenda of %s: %w", userID, err)
 	}
-	defer rows.Close()
-	out := []agenda.Entry{}
-	for rows.Next() {
-		var e agenda.Entry
-		var groupID string
-		var start, end int64
-		if err := rows.Scan(&e.AppointmentID, &groupID, &e.Title, &e.Description, &e.Location, &start, &end,
-			&e.Privacy, &e.Status, &e.MyStatus, &e.Version, &e.OriginNode); err != nil {
-			return nil, err
-		}
-		e.GroupID = nullable(groupID)
-		e.Start, e.End = time.Unix(0, start).UTC(), time.Unix(0, end).UTC()
-		e.Pending = e.MyStatus == agenda.RolePending
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // blockingRolesFrom returns the SQL list "?first, ?first+1, ..." of
@@ -106,29 +113,31 @@ var scheduleQuery = `
 // Schedule returns the version of userID's schedule stream and the entries
 // that block [start, end), other than appointment exclude, by start time.
 func (db *DB) Schedule(ctx context.Context, userID string, start, end time.Time, exclude string) (agenda.Schedule, error) {
-	rows, err := db.query(ctx, scheduleQuery,
-		withBlockingRoles(userID, nil, end.UnixNano(), start.UnixNano(), exclude)...)
+	var s agenda.Schedule
+	err := db.db.View(ctx, func(c *sqlite.Conn) error {
+		rows, err := c.Query(scheduleQuery, withBlockingRoles(userID, nil, end.UnixNano(), start.UnixNano(), exclude)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var kind int
+			var sl agenda.Slot
+			var st, en int64
+			if err := rows.Scan(&kind, &sl.AppointmentID, &sl.Title, &st, &en); err != nil {
+				return err
+			}
+			if kind == 0 {
+				s.Version = st
+				continue
+			}
+			sl.Start, sl.End = time.Unix(0, st).UTC(), time.Unix(0, en).UTC()
+			s.Conflicts = append(s.Conflicts, sl)
+		}
+		return rows.Err()
+	})
 	if err != nil {
 		return agenda.Schedule{}, fmt.Errorf("read schedule of %s: %w", userID, err)
-	}
-	defer rows.Close()
-	var s agenda.Schedule
-	for rows.Next() {
-		var kind int
-		var sl agenda.Slot
-		var st, en int64
-		if err := rows.Scan(&kind, &sl.AppointmentID, &sl.Title, &st, &en); err != nil {
-			return agenda.Schedule{}, err
-		}
-		if kind == 0 {
-			s.Version = st
-			continue
-		}
-		sl.Start, sl.End = time.Unix(0, st).UTC(), time.Unix(0, en).UTC()
-		s.Conflicts = append(s.Conflicts, sl)
-	}
-	if err := rows.Err(); err != nil {
-		return agenda.Schedule{}, err
 	}
 	slices.SortFunc(s.Conflicts, func(a, b agenda.Slot) int {
 		if c := a.Start.Compare(b.Start); c != 0 {

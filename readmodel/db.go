@@ -268,7 +268,7 @@ func (db *DB) apply(ctx context.Context, projection string, to int64, fn func(*T
 	db.mu.Lock()
 	stored := db.stored[projection]
 	db.mu.Unlock()
-	err := db.db.Update(ctx, func(tx *sqlite.Tx) error {
+	err := db.db.Update(ctx, func(tx *sqlite.Conn) error {
 		t := &Tx{tx: tx, db: db, projection: projection, from: stored, to: to}
 		if err := fn(t); err != nil {
 			return err
@@ -328,7 +328,7 @@ func (db *DB) Reset(ctx context.Context, projection string) error {
 
 // Tx is a projector's write transaction.
 type Tx struct {
-	tx *sqlite.Tx
+	tx *sqlite.Conn
 	db *DB
 	// projection's checkpoint in the file moves from `from` to `to` with
 	// this transaction (pruneFeed floors the feed by it).

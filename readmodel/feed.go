@@ -486,7 +486,7 @@ func (db *DB) FeedPruned(ctx context.Context, userID string) (int64, error) {
 }
 
 // The projection's statements run on the writer connection's own statement
-// cache (sqlite.Tx): each is prepared once per connection.
+// cache (sqlite.Conn): each is prepared once per connection.
 
 func (t *Tx) query(q string, args ...any) (*sqlite.Rows, error) {
 	return t.tx.Query(q, args...)

@@ -14,7 +14,7 @@ import (
 // mustExec runs a statement in its own Update transaction.
 func mustExec(tb testing.TB, db *sqlite.DB, q string, args ...any) {
 	tb.Helper()
-	if err := db.Update(context.Background(), func(tx *sqlite.Tx) error {
+	if err := db.Update(context.Background(), func(tx *sqlite.Conn) error {
 		_, err := tx.Exec(q, args...)
 		return err
 	}); err != nil {
@@ -30,7 +30,7 @@ func TestUpdateCommitsOrRollsBack(t *testing.T) {
 	mustExec(t, db, "INSERT INTO t (x) VALUES (?)", 1)
 
 	errBoom := errors.New("boom")
-	err := db.Update(context.Background(), func(tx *sqlite.Tx) error {
+	err := db.Update(context.Background(), func(tx *sqlite.Conn) error {
 		if _, err := tx.Exec("INSERT INTO t (x) VALUES (2)"); err != nil {
 			return err
 		}
@@ -53,7 +53,7 @@ func TestUpdateStatements(t *testing.T) {
 	db := mustOpenDB(t, sqlite.Normal)
 	mustExec(t, db, `CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER, flag INTEGER, f REAL, b BLOB, maybe TEXT)`)
 	type named string
-	err := db.Update(context.Background(), func(tx *sqlite.Tx) error {
+	err := db.Update(context.Background(), func(tx *sqlite.Conn) error {
 		for _, row := range [][]any{
 			{"a", 7, true, 1.5, json.RawMessage(`{"k":1}`), nil},
 			{named("b"), int64(-3), false, 2, []byte{0, 1}, "here"},
