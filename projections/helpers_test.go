@@ -357,6 +357,7 @@ func dump(tb testing.TB, path string) map[string][]string {
 		"agenda_entries": "user_id, appointment_id",
 		"agenda_streams": "user_id",
 		"feed":           "user_id, position",
+		"feed_events":    "position, variant",
 	}
 	out := map[string][]string{}
 	for table, order := range tables {

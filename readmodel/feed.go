@@ -1,11 +1,13 @@
 package readmodel
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"sync/atomic"
@@ -21,18 +23,33 @@ import (
 // event gave them). Positions are global log positions, the same on every
 // node, so a client can resume on any node from the last position it saw.
 //
+// An event's entries mostly say the same thing to many people (the event's
+// data to every participant, the same masked slot to every member limited
+// to busy time), so what they say is stored once per event and variant, in
+// feed_events, and a feed row holds only who sees which variant, and the
+// notification the event gave that user. In a 200-member group one imposed
+// appointment gives 60,000 entries: stored whole they were 8.5 MB and most
+// of the appointment's cost.
+//
 // feed_pruned remembers, per user, the newest position whose row was pruned:
 // a client resuming from before it would miss something, so it is told to
 // reset instead.
 const feedSchema = `
+CREATE TABLE feed_events (
+	position   INTEGER NOT NULL,
+	variant    INTEGER NOT NULL,
+	event_type TEXT    NOT NULL,
+	stream     TEXT    NOT NULL,
+	version    INTEGER NOT NULL,
+	at         INTEGER NOT NULL,
+	data       TEXT    NOT NULL,
+	PRIMARY KEY (position, variant)
+) WITHOUT ROWID;
+
 CREATE TABLE feed (
 	user_id      TEXT    NOT NULL,
 	position     INTEGER NOT NULL,
-	event_type   TEXT    NOT NULL,
-	stream       TEXT    NOT NULL,
-	version      INTEGER NOT NULL,
-	at           INTEGER NOT NULL,
-	data         TEXT    NOT NULL,
+	variant      INTEGER NOT NULL,
 	notification TEXT,
 	PRIMARY KEY (user_id, position)
 ) WITHOUT ROWID;
@@ -163,6 +180,33 @@ func (t *Tx) WriteFeed(records []FeedRecord) error {
 	if len(records) > 0 && t.FeedOmitted(records[0].Position) {
 		return t.omitFeed(records, notes)
 	}
+	var variants []json.RawMessage // an event has one to three
+	variant := func(r FeedRecord) (int, error) {
+		for i, d := range variants {
+			if bytes.Equal(d, r.Data) {
+				return i, nil
+			}
+		}
+		variants = append(variants, r.Data)
+		v := len(variants) - 1
+		_, err := t.exec(`INSERT INTO feed_events (position, variant, event_type, stream, version, at, data)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, r.Position, v, r.EventType, r.Stream, r.Version, r.At.UnixNano(), string(r.Data))
+		if err != nil {
+			return 0, fmt.Errorf("insert feed event %d: %w", r.Position, err)
+		}
+		return v, nil
+	}
+	insert := func(r FeedRecord, note any) error {
+		v, err := variant(r)
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec(`INSERT INTO feed (user_id, position, variant, notification) VALUES (?, ?, ?, ?)`,
+			r.UserID, r.Position, v, note); err != nil {
+			return fmt.Errorf("insert feed entry %d for %s: %w", r.Position, r.UserID, err)
+		}
+		return nil
+	}
 	for _, r := range records {
 		var note any
 		if n, ok := notes[r.UserID]; ok {
@@ -173,11 +217,12 @@ func (t *Tx) WriteFeed(records []FeedRecord) error {
 			}
 			note = string(b)
 		}
-		if err := t.insertFeed(r, note); err != nil {
+		if err := insert(r, note); err != nil {
 			return err
 		}
 	}
-	for user, n := range notes {
+	for _, user := range slices.Sorted(maps.Keys(notes)) {
+		n := notes[user]
 		b, err := json.Marshal(n)
 		if err != nil {
 			return err
@@ -187,7 +232,7 @@ func (t *Tx) WriteFeed(records []FeedRecord) error {
 		}
 		r := records[0]
 		r.UserID, r.Data = user, json.RawMessage(`{}`)
-		if err := t.insertFeed(r, string(b)); err != nil {
+		if err := insert(r, string(b)); err != nil {
 			return err
 		}
 	}
@@ -207,16 +252,6 @@ func (t *Tx) omitFeed(records []FeedRecord, notes map[string]agenda.Notification
 	}
 	for user := range notes {
 		f.omitted[user] = pos
-	}
-	return nil
-}
-
-func (t *Tx) insertFeed(r FeedRecord, note any) error {
-	_, err := t.exec(`INSERT INTO feed (user_id, position, event_type, stream, version, at, data, notification)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.UserID, r.Position, r.EventType, r.Stream, r.Version, r.At.UnixNano(), string(r.Data), note)
-	if err != nil {
-		return fmt.Errorf("insert feed entry %d for %s: %w", r.Position, r.UserID, err)
 	}
 	return nil
 }
@@ -245,8 +280,10 @@ func (t *Tx) pruneFeed() error {
 		ON CONFLICT (user_id) DO UPDATE SET position = MAX(position, excluded.position)`, floor); err != nil {
 		return fmt.Errorf("prune feed: %w", err)
 	}
-	if _, err := t.exec(`DELETE FROM feed WHERE position <= ?`, floor); err != nil {
-		return fmt.Errorf("prune feed: %w", err)
+	for _, table := range []string{"feed", "feed_events"} {
+		if _, err := t.exec(`DELETE FROM `+table+` WHERE position <= ?`, floor); err != nil {
+			return fmt.Errorf("prune %s: %w", table, err)
+		}
 	}
 	return nil
 }
@@ -425,13 +462,14 @@ func (t *Tx) strings(q string, args ...any) ([]string, error) {
 	return out, rows.Err()
 }
 
-const selectFeed = `SELECT user_id, position, event_type, stream, version, at, data, notification FROM feed`
+const selectFeed = `SELECT f.user_id, f.position, e.event_type, e.stream, e.version, e.at, e.data, f.notification
+	FROM feed f JOIN feed_events e ON e.position = f.position AND e.variant = f.variant`
 
 // Feed returns up to limit of userID's feed entries with a position in
 // (after, upTo], in order.
 func (db *DB) Feed(ctx context.Context, userID string, after, upTo int64, limit int) ([]agenda.FeedEntry, error) {
-	rows, err := db.query(ctx, selectFeed+` WHERE user_id = ? AND position > ? AND position <= ?
-		ORDER BY position LIMIT ?`, userID, after, upTo, limit)
+	rows, err := db.query(ctx, selectFeed+` WHERE f.user_id = ? AND f.position > ? AND f.position <= ?
+		ORDER BY f.position LIMIT ?`, userID, after, upTo, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read feed of %s: %w", userID, err)
 	}
@@ -441,7 +479,7 @@ func (db *DB) Feed(ctx context.Context, userID string, after, upTo int64, limit 
 // FeedRange returns every user's feed entries with a position in
 // (after, upTo], in order, at most limit of them: what a live hub fans out.
 func (db *DB) FeedRange(ctx context.Context, after, upTo int64, limit int) ([]agenda.FeedEntry, error) {
-	rows, err := db.query(ctx, selectFeed+` WHERE position > ? AND position <= ? ORDER BY position, user_id LIMIT ?`,
+	rows, err := db.query(ctx, selectFeed+` WHERE f.position > ? AND f.position <= ? ORDER BY f.position, f.user_id LIMIT ?`,
 		after, upTo, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read feed after %d: %w", after, err)

@@ -27,8 +27,9 @@ const SchemaVersion = 7
 var projectionVersions = map[string]int{
 	ProjectionUsers: 1,
 	// 2: agenda_entries keyed by (appointment, user), without the index
-	// by appointment.
-	ProjectionPlanning: 2,
+	// by appointment. 3: what a feed entry says stored once per event and
+	// variant (feed_events), not in every recipient's row.
+	ProjectionPlanning: 3,
 }
 
 // baseSchema holds the tables every projection shares.
@@ -220,7 +221,7 @@ var projectionSchemas = map[string]string{
 var projectionTables = map[string][]string{
 	ProjectionUsers: {"users", "revoked_tokens"},
 	ProjectionPlanning: {"appointments", "agenda_entries", "agenda_streams", "participants",
-		"groups", "group_members", "notifications", "notification_streams", "feed", "feed_pruned"},
+		"groups", "group_members", "notifications", "notification_streams", "feed", "feed_events", "feed_pruned"},
 }
 
 // schema is what a new read model file is created with: the shared tables,

@@ -1,0 +1,59 @@
+package readmodel_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/agendahq/agenda/readmodel"
+)
+
+// TestFeedStoresWhatAnEventSaysOncePerVariant: the entries of one event
+// share what they say, stored once per distinct data (feed_events), yet
+// each user reads back exactly the entry written for them; pruning drops
+// both.
+func TestFeedStoresWhatAnEventSaysOncePerVariant(t *testing.T) {
+	ctx := context.Background()
+	db, path := mustOpenDB(t)
+	db.SetFeedRetention(8)
+	full, busy := []byte(`{"title":"Board"}`), []byte(`{"busy":true}`)
+	data := map[string][]byte{"u1": full, "u2": full, "u3": busy, "u4": full, "u5": busy}
+	err := db.Apply(ctx, readmodel.ProjectionPlanning, 0, 1, func(tx *readmodel.Tx) error {
+		var records []readmodel.FeedRecord
+		for _, u := range []string{"u1", "u2", "u3", "u4", "u5"} {
+			// Equal data in separate slices, as different code paths build it.
+			records = append(records, readmodel.FeedRecord{UserID: u, Position: 1, EventType: "agenda.entry_added",
+				Stream: "agenda-u1", Version: 7, At: at, Data: append([]byte(nil), data[u]...)})
+		}
+		return tx.WriteFeed(records)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for u, want := range data {
+		entries, err := db.Feed(ctx, u, 0, 1, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != 1 {
+			t.Fatalf("feed of %s: %d entries, want 1", u, len(entries))
+		}
+		e := entries[0]
+		if e.UserID != u || e.Position != 1 || e.EventType != "agenda.entry_added" || e.Stream != "agenda-u1" ||
+			e.Version != 7 || !e.Time.Equal(at) || string(e.Data) != string(want) {
+			t.Errorf("feed of %s: %+v (data %s), want data %s", u, e, e.Data, want)
+		}
+	}
+	raw := rawDB(t, path)
+	count := func(table string) int64 { return queryInt(t, raw, "SELECT COUNT(*) FROM "+table) }
+	if n := count("feed_events"); n != 2 {
+		t.Errorf("feed_events holds %d rows for two distinct data, want 2", n)
+	}
+
+	// Far enough for the floor to pass position 1: both tables lose it.
+	if err := db.Apply(ctx, readmodel.ProjectionPlanning, 1, 40, func(*readmodel.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if f, e := count("feed"), count("feed_events"); f != 0 || e != 0 {
+		t.Errorf("after pruning: %d feed rows, %d feed_events rows; want none", f, e)
+	}
+}
