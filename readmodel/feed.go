@@ -170,7 +170,8 @@ func (t *Tx) noteForFeed(n NotificationRecord) {
 // WriteFeed stores the feed entries of one event (records all share its
 // position) together with the notifications the event gave. A user notified
 // without an entry of their own gets one with empty data, so that no
-// notification is ever missing from the feed.
+// notification is ever missing from the feed. Each distinct data goes into
+// feed_events once; the rows point at it by variant.
 //
 // Entries at or below the floor of a rebuild (OmitFeedThrough) are not
 // written: each recipient's position is kept for feed_pruned instead.
@@ -180,7 +181,11 @@ func (t *Tx) WriteFeed(records []FeedRecord) error {
 	if len(records) > 0 && t.FeedOmitted(records[0].Position) {
 		return t.omitFeed(records, notes)
 	}
-	var variants []json.RawMessage // an event has one to three
+	// The distinct data of the event's entries, numbered in the order the
+	// entries come (the projection's order, the same on every node and in
+	// a rebuild): the event's own, an entry's details, its busy slot, or
+	// {} beside a notification.
+	var variants []json.RawMessage
 	variant := func(r FeedRecord) (int, error) {
 		for i, d := range variants {
 			if bytes.Equal(d, r.Data) {
