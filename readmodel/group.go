@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/internal/sqlite"
 )
 
 const selectGroup = `SELECT g.id, g.name, g.description, g.hierarchical, g.creator_id, g.created_at, g.updated_at,
@@ -112,19 +113,27 @@ func (db *DB) GroupAgenda(ctx context.Context, groupID, viewerID string, from, t
 	// with entries or titles from another moment. Visibility is decided
 	// before any detail is read, so a masked entry's title never even leaves
 	// the database.
-	tx, err := db.db.Read.BeginTx(context.WithoutCancel(ctx), &sql.TxOptions{ReadOnly: true})
+	var out []agenda.MemberAgenda
+	err := db.db.Snapshot(ctx, func(c *sqlite.Conn) error {
+		var err error
+		out, err = groupAgenda(c, groupID, viewerID, from, to)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read agenda of group %s: %w", groupID, err)
 	}
-	defer tx.Rollback()
+	return out, nil
+}
 
+// groupAgenda is GroupAgenda inside its read transaction.
+func groupAgenda(c *sqlite.Conn, groupID, viewerID string, from, to time.Time) ([]agenda.MemberAgenda, error) {
 	// The appointments the viewer takes part in, as far as the window goes.
 	mine := map[string]bool{}
-	rows, err := tx.Query(`SELECT appointment_id FROM agenda_entries
+	rows, err := c.Query(`SELECT appointment_id FROM agenda_entries
 		WHERE user_id = ?1 AND start_ns > ?2 - `+lookBackOf("?1")+` AND start_ns < ?3 AND end_ns > ?2`,
 		viewerID, from.UnixNano(), to.UnixNano())
 	if err != nil {
-		return nil, fmt.Errorf("read agenda of group %s: %w", groupID, err)
+		return nil, err
 	}
 	for rows.Next() {
 		var id string
@@ -134,16 +143,15 @@ func (db *DB) GroupAgenda(ctx context.Context, groupID, viewerID string, from, t
 		}
 		mine[id] = true
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 
 	// Every member's blocking entries, and whether the viewer sees each.
-	rows, err = tx.Query(groupAgendaQuery, withBlockingRoles(groupID, viewerID, from.UnixNano(), to.UnixNano(),
+	rows, err = c.Query(groupAgendaQuery, withBlockingRoles(groupID, viewerID, from.UnixNano(), to.UnixNano(),
 		agenda.PrivacyFull, agenda.MemberActive)...)
 	if err != nil {
-		return nil, fmt.Errorf("read agenda of group %s: %w", groupID, err)
+		return nil, err
 	}
 	out := []agenda.MemberAgenda{}
 	var details []string // appointment IDs of the visible entries
@@ -174,7 +182,6 @@ func (db *DB) GroupAgenda(ctx context.Context, groupID, viewerID string, from, t
 		}
 		m.Entries = append(m.Entries, entry)
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
@@ -182,7 +189,7 @@ func (db *DB) GroupAgenda(ctx context.Context, groupID, viewerID string, from, t
 		// No row: the viewer is not a member (or there is no such group).
 		return nil, agenda.Errorf(agenda.ENOTFOUND, "group not found")
 	}
-	byID, err := appointmentDetails(tx, details)
+	byID, err := appointmentDetails(c, details)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +235,7 @@ func lookBackOf(col string) string {
 }
 
 // appointmentDetails reads the descriptive fields of appointments by ID.
-func appointmentDetails(tx *sql.Tx, ids []string) (map[string]agenda.Entry, error) {
+func appointmentDetails(c *sqlite.Conn, ids []string) (map[string]agenda.Entry, error) {
 	out := make(map[string]agenda.Entry, len(ids))
 	const chunk = 500
 	for lo := 0; lo < len(ids); lo += chunk {
@@ -237,7 +244,7 @@ func appointmentDetails(tx *sql.Tx, ids []string) (map[string]agenda.Entry, erro
 		for i, id := range part {
 			args[i] = id
 		}
-		rows, err := tx.Query(`SELECT id, group_id, title, description, location, privacy, status, version, origin_node
+		rows, err := c.Query(`SELECT id, group_id, title, description, location, privacy, status, version, origin_node
 			FROM appointments WHERE id IN (?`+strings.Repeat(",?", len(part)-1)+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("read appointments: %w", err)
@@ -278,30 +285,34 @@ var groupBusyQuery = `SELECT
 // that overlap [from, to), unordered. ENOTFOUND if viewerID is not an
 // active member.
 func (db *DB) GroupBusy(ctx context.Context, groupID, viewerID string, from, to time.Time) ([]agenda.Interval, error) {
-	rows, err := db.query(ctx, groupBusyQuery, withBlockingRoles(groupID, viewerID, from.UnixNano(), to.UnixNano(),
-		agenda.MemberActive)...)
+	var out []agenda.Interval
+	member := false
+	err := db.db.View(ctx, func(c *sqlite.Conn) error {
+		rows, err := c.Query(groupBusyQuery, withBlockingRoles(groupID, viewerID, from.UnixNano(), to.UnixNano(),
+			agenda.MemberActive)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		out = []agenda.Interval{}
+		for rows.Next() {
+			var viewerRank sql.NullInt64
+			var start, end int64
+			if err := rows.Scan(&viewerRank, &start, &end); err != nil {
+				return err
+			}
+			if !viewerRank.Valid {
+				break
+			}
+			member = true
+			if start != 0 || end != 0 {
+				out = append(out, agenda.Interval{Start: time.Unix(0, start).UTC(), End: time.Unix(0, end).UTC()})
+			}
+		}
+		return rows.Err()
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read busy time of group %s: %w", groupID, err)
-	}
-	defer rows.Close()
-	out := []agenda.Interval{}
-	member := false
-	for rows.Next() {
-		var viewerRank sql.NullInt64
-		var start, end int64
-		if err := rows.Scan(&viewerRank, &start, &end); err != nil {
-			return nil, err
-		}
-		if !viewerRank.Valid {
-			break
-		}
-		member = true
-		if start != 0 || end != 0 {
-			out = append(out, agenda.Interval{Start: time.Unix(0, start).UTC(), End: time.Unix(0, end).UTC()})
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	if !member {
 		return nil, agenda.Errorf(agenda.ENOTFOUND, "group not found")

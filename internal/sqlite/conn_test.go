@@ -161,3 +161,42 @@ func TestQueryPlansIgnoreBoundValues(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotReadsOneSnapshot: the statements of one Snapshot see the
+// database as it was when the first of them ran, whatever commits between
+// them; View's statements each see the latest commit.
+func TestSnapshotReadsOneSnapshot(t *testing.T) {
+	db := mustOpenDB(t, sqlite.Normal)
+	mustExec(t, db, "CREATE TABLE t (x INTEGER)")
+	mustExec(t, db, "INSERT INTO t (x) VALUES (1)")
+	count := func(c *sqlite.Conn) int {
+		t.Helper()
+		var n int
+		if err := c.QueryRow("SELECT COUNT(*) FROM t").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	err := db.Snapshot(context.Background(), func(c *sqlite.Conn) error {
+		before := count(c)
+		mustExec(t, db, "INSERT INTO t (x) VALUES (2)")
+		if after := count(c); after != before {
+			t.Errorf("one snapshot read %d rows, then %d", before, after)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.View(context.Background(), func(c *sqlite.Conn) error {
+		before := count(c)
+		mustExec(t, db, "INSERT INTO t (x) VALUES (3)")
+		if after := count(c); after != before+1 {
+			t.Errorf("View read %d rows, then %d after a commit; want %d", before, after, before+1)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
