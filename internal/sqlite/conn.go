@@ -25,11 +25,36 @@ import (
 //
 // Its methods mirror database/sql's, with the same sql.ErrNoRows, so code
 // reads the same; Scan supports the destination types the read model uses
-// (see assign) and refuses any other. A Conn is valid only inside the
-// function it was handed to.
+// (see assign) and refuses any other.
+//
+// A Conn is valid only inside the function it was handed to, and every Rows
+// it returned must be closed by then: unlike database/sql's, the connection
+// goes back to the pool when the function returns, and a statement left
+// open would keep its snapshot (every later read on that connection would
+// see old data) and be finalized by the garbage collector, from another
+// goroutine, on a connection opened without SQLite's mutex. So rows still
+// open are closed when the function returns, and that is reported as an
+// error; a Conn used after its function has returned answers errConnDone.
 type Conn struct {
 	conn *sqlite3.SQLiteConn
 	ctx  context.Context
+	open map[*Rows]struct{} // rows Query returned and nobody closed yet
+}
+
+// errConnDone is what a Conn used outside its function answers.
+var errConnDone = errors.New("sqlite: Conn used after the function it was handed to returned")
+
+// finish closes the rows fn left open and reports them: a programming
+// error, caught before a transaction commits.
+func (c *Conn) finish() error {
+	if len(c.open) == 0 {
+		return nil
+	}
+	n := len(c.open)
+	for r := range c.open {
+		r.Close()
+	}
+	return fmt.Errorf("sqlite: %d rows left open", n)
 }
 
 // Update runs fn in a write transaction on the writer connection, committing
@@ -41,7 +66,7 @@ func (db *DB) Update(ctx context.Context, fn func(*Conn) error) error {
 		if err != nil {
 			return fmt.Errorf("begin: %w", err)
 		}
-		if err := fn(c); err != nil {
+		if err := errors.Join(fn(c), c.finish()); err != nil {
 			_ = dtx.Rollback()
 			return err
 		}
@@ -54,27 +79,32 @@ func (db *DB) Update(ctx context.Context, fn func(*Conn) error) error {
 
 // View runs fn on a reader connection. Each statement reads its own
 // snapshot, as a statement of database/sql's Read pool does; a read that
-// needs several statements to agree uses a read transaction instead.
+// needs several statements to agree uses Snapshot instead. Reads ignore
+// cancellation, as the read model's database/sql reads do: they are short
+// and bounded.
 func (db *DB) View(ctx context.Context, fn func(*Conn) error) error {
-	return raw(ctx, db.Read, fn)
+	return raw(context.WithoutCancel(ctx), db.Read, func(c *Conn) error {
+		return errors.Join(fn(c), c.finish())
+	})
 }
 
 // Snapshot runs fn in a read transaction on a reader connection: every
 // statement fn runs reads the same snapshot of the database.
 func (db *DB) Snapshot(ctx context.Context, fn func(*Conn) error) error {
-	return raw(ctx, db.Read, func(c *Conn) error {
+	return raw(context.WithoutCancel(ctx), db.Read, func(c *Conn) error {
 		dtx, err := c.conn.BeginTx(c.ctx, driver.TxOptions{}) // BEGIN (deferred): a reader's
 		if err != nil {
 			return fmt.Errorf("begin: %w", err)
 		}
 		defer dtx.Rollback() // nothing to keep: it only read
-		return fn(c)
+		return errors.Join(fn(c), c.finish())
 	})
 }
 
 // raw runs fn on a connection of pool, ignoring cancellation once it has
 // one: statements are short and bounded, and watching the context costs
-// more than they do.
+// more than they do. Whatever fn leaves open is closed, even if it panics,
+// and the Conn refuses any use afterwards.
 func raw(ctx context.Context, pool *sql.DB, fn func(*Conn) error) error {
 	conn, err := pool.Conn(ctx)
 	if err != nil {
@@ -83,16 +113,24 @@ func raw(ctx context.Context, pool *sql.DB, fn func(*Conn) error) error {
 	defer conn.Close()
 	ctx = context.WithoutCancel(ctx)
 	return conn.Raw(func(dc any) error {
-		c, ok := dc.(*sqlite3.SQLiteConn)
+		sc, ok := dc.(*sqlite3.SQLiteConn)
 		if !ok {
 			return fmt.Errorf("driver connection is %T, not go-sqlite3's", dc)
 		}
-		return fn(&Conn{conn: c, ctx: ctx})
+		c := &Conn{conn: sc, ctx: ctx, open: map[*Rows]struct{}{}}
+		defer func() {
+			_ = c.finish()
+			c.conn = nil
+		}()
+		return fn(c)
 	})
 }
 
 // Exec runs a statement (or several, separated by semicolons).
 func (c *Conn) Exec(query string, args ...any) (driver.Result, error) {
+	if c.conn == nil {
+		return nil, errConnDone
+	}
 	nv, err := namedValues(args)
 	if err != nil {
 		return nil, err
@@ -102,6 +140,9 @@ func (c *Conn) Exec(query string, args ...any) (driver.Result, error) {
 
 // Query runs a statement that returns rows. The caller closes them.
 func (c *Conn) Query(query string, args ...any) (*Rows, error) {
+	if c.conn == nil {
+		return nil, errConnDone
+	}
 	nv, err := namedValues(args)
 	if err != nil {
 		return nil, err
@@ -110,7 +151,9 @@ func (c *Conn) Query(query string, args ...any) (*Rows, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Rows{rows: rows, dest: make([]driver.Value, len(rows.Columns()))}, nil
+	r := &Rows{rows: rows, dest: make([]driver.Value, len(rows.Columns())), conn: c}
+	c.open[r] = struct{}{}
+	return r, nil
 }
 
 // QueryRow runs a statement expected to return at most one row; its Scan
@@ -126,6 +169,7 @@ type Rows struct {
 	dest   []driver.Value
 	err    error
 	closed bool
+	conn   *Conn
 }
 
 // Next prepares the next row for Scan; false at the end or on an error
@@ -169,6 +213,7 @@ func (r *Rows) Close() error {
 		return nil
 	}
 	r.closed = true
+	delete(r.conn.open, r)
 	return r.rows.Close()
 }
 
@@ -256,7 +301,7 @@ func assign(dest, src any) error {
 	case *[]byte:
 		switch s := src.(type) {
 		case []byte:
-			*d = append([]byte(nil), s...) // the driver reuses its buffer
+			*d = s // go-sqlite3 copies every value out of SQLite's memory
 			return nil
 		case string:
 			*d = []byte(s)
@@ -266,9 +311,6 @@ func assign(dest, src any) error {
 			return nil
 		}
 	case *any:
-		if b, ok := src.([]byte); ok {
-			src = append([]byte(nil), b...)
-		}
 		*d = src
 		return nil
 	case sql.Scanner:

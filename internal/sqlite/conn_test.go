@@ -200,3 +200,56 @@ func TestSnapshotReadsOneSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestConnRefusesRowsLeftOpen: rows a function leaves open are closed and
+// reported (an Update then commits nothing), and a Conn kept past its
+// function refuses to run anything.
+func TestConnRefusesRowsLeftOpen(t *testing.T) {
+	db := mustOpenDB(t, sqlite.Normal)
+	mustExec(t, db, "CREATE TABLE t (x INTEGER)")
+	mustExec(t, db, "INSERT INTO t (x) VALUES (1), (2)")
+	var kept *sqlite.Conn
+	err := db.Update(context.Background(), func(c *sqlite.Conn) error {
+		kept = c
+		if _, err := c.Exec("INSERT INTO t (x) VALUES (3)"); err != nil {
+			return err
+		}
+		_, err := c.Query("SELECT x FROM t") // never closed
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "left open") {
+		t.Fatalf("Update leaving rows open: %v, want an error saying so", err)
+	}
+	if _, err := kept.Exec("INSERT INTO t (x) VALUES (4)"); err == nil {
+		t.Errorf("a Conn used after its function returned ran a statement")
+	}
+	err = db.View(context.Background(), func(c *sqlite.Conn) error {
+		rows, err := c.Query("SELECT x FROM t")
+		if err != nil {
+			return err
+		}
+		rows.Next()
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "left open") {
+		t.Fatalf("View leaving rows open: %v, want an error saying so", err)
+	}
+	// Nothing of the failed Update stayed, and the connections serve fresh
+	// reads: the rows left open were closed, not kept with their snapshot.
+	mustExec(t, db, "INSERT INTO t (x) VALUES (5)")
+	for range 20 {
+		err := db.View(context.Background(), func(c *sqlite.Conn) error {
+			var n int
+			if err := c.QueryRow("SELECT COUNT(*) FROM t").Scan(&n); err != nil {
+				return err
+			}
+			if n != 3 {
+				t.Errorf("View counts %d rows, want 3 (1, 2 and 5)", n)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -85,11 +85,19 @@ func Open(path string, d Durability, opts ...Option) (*DB, error) {
 	// Cache prepared statements per connection: the same few queries run
 	// thousands of times a second, and preparing them dominated the profile.
 	common.Set("_stmt_cache_size", "64")
-	// database/sql hands a connection to one goroutine at a time, so
-	// SQLite's own per-connection mutex, taken on every call, protects
-	// nothing and cost 3–4 % of a rebuild's CPU. (sqlite3_interrupt, which
-	// go-sqlite3 calls from another goroutine when a context is cancelled,
-	// is documented as safe from any thread.)
+	// No SQLite mutex per connection: it is taken on every call and cost
+	// 3–4 % of a rebuild's CPU, and nothing here calls into one connection
+	// from two goroutines at once:
+	//   - database/sql hands a connection to one goroutine at a time, and
+	//     takes its own lock around every driver call on it (even when its
+	//     context watcher closes a Rows);
+	//   - sqlite.Conn, which bypasses database/sql, closes the rows a
+	//     function left open before the connection goes back to the pool
+	//     (the garbage collector would otherwise finalize them later, from
+	//     its own goroutine);
+	//   - sqlite3_interrupt, which go-sqlite3 calls from another goroutine
+	//     when a query's context is cancelled, is documented as safe from
+	//     any thread.
 	common.Set("_mutex", "no")
 
 	w := url.Values{}
