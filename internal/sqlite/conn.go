@@ -66,7 +66,7 @@ func (db *DB) Update(ctx context.Context, fn func(*Conn) error) error {
 		if err != nil {
 			return fmt.Errorf("begin: %w", err)
 		}
-		if err := errors.Join(fn(c), c.finish()); err != nil {
+		if err := errors.Join(fn(c), c.finish()); err != nil { // rows closed before the end
 			_ = dtx.Rollback()
 			return err
 		}
@@ -83,9 +83,7 @@ func (db *DB) Update(ctx context.Context, fn func(*Conn) error) error {
 // cancellation, as the read model's database/sql reads do: they are short
 // and bounded.
 func (db *DB) View(ctx context.Context, fn func(*Conn) error) error {
-	return raw(context.WithoutCancel(ctx), db.Read, func(c *Conn) error {
-		return errors.Join(fn(c), c.finish())
-	})
+	return raw(context.WithoutCancel(ctx), db.Read, fn)
 }
 
 // Snapshot runs fn in a read transaction on a reader connection: every
@@ -103,8 +101,10 @@ func (db *DB) Snapshot(ctx context.Context, fn func(*Conn) error) error {
 
 // raw runs fn on a connection of pool, ignoring cancellation once it has
 // one: statements are short and bounded, and watching the context costs
-// more than they do. Whatever fn leaves open is closed, even if it panics,
-// and the Conn refuses any use afterwards.
+// more than they do. Whatever fn leaves open is closed and reported (see
+// finish), and closed even if fn panics; the Conn refuses any use
+// afterwards. Update and Snapshot call finish themselves, before their
+// transaction ends.
 func raw(ctx context.Context, pool *sql.DB, fn func(*Conn) error) error {
 	conn, err := pool.Conn(ctx)
 	if err != nil {
@@ -119,10 +119,10 @@ func raw(ctx context.Context, pool *sql.DB, fn func(*Conn) error) error {
 		}
 		c := &Conn{conn: sc, ctx: ctx, open: map[*Rows]struct{}{}}
 		defer func() {
-			_ = c.finish()
+			_ = c.finish() // a no-op, unless fn panicked
 			c.conn = nil
 		}()
-		return fn(c)
+		return errors.Join(fn(c), c.finish())
 	})
 }
 
