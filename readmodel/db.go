@@ -341,7 +341,16 @@ type Tx struct {
 	// this transaction; it is written once, at the end, rather than once per
 	// event.
 	agendaVersions map[string]agendaVersion
+	// ungrouped holds the users EntryViewers found in no group (not even
+	// invited to one) in this transaction: every agenda event asks, and a
+	// rebuild's transaction holds tens of thousands of them for a few
+	// thousand users. Removals only keep it true; every statement that adds
+	// a group_members row goes through Tx.joinsGroup, which drops the user.
+	ungrouped map[string]bool
 }
+
+// joinsGroup notes that userID now has a group_members row (see ungrouped).
+func (t *Tx) joinsGroup(userID string) { delete(t.ungrouped, userID) }
 
 type agendaVersion struct {
 	version     int64

@@ -351,13 +351,21 @@ type EntryViewer struct {
 // agenda.SeesEntry's, over agenda.SeesDetails: the one place the visibility
 // rule lives.
 func (t *Tx) EntryViewers(ownerID, appointmentID string) ([]EntryViewer, error) {
-	// Most people are in no group: the cheapest lookup says so.
+	// Most people are in no group: the cheapest lookup says so, once per
+	// transaction (see Tx.ungrouped).
+	if t.ungrouped[ownerID] {
+		return nil, nil
+	}
 	var inGroup int
 	if err := t.queryRow(`SELECT EXISTS (SELECT 1 FROM group_members WHERE user_id = ?)`, ownerID).
 		Scan(&inGroup); err != nil {
 		return nil, fmt.Errorf("read viewers of %s: %w", appointmentID, err)
 	}
 	if inGroup == 0 {
+		if t.ungrouped == nil {
+			t.ungrouped = map[string]bool{}
+		}
+		t.ungrouped[ownerID] = true
 		return nil, nil
 	}
 	// Only active memberships relate people: someone invited sees nothing.

@@ -3,7 +3,9 @@ package readmodel_test
 import (
 	"context"
 	"testing"
+	"time"
 
+	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/readmodel"
 )
 
@@ -56,4 +58,57 @@ func TestFeedStoresWhatAnEventSaysOncePerVariant(t *testing.T) {
 	if f, e := count("feed"), count("feed_events"); f != 0 || e != 0 {
 		t.Errorf("after pruning: %d feed rows, %d feed_events rows; want none", f, e)
 	}
+}
+
+// TestEntryViewersSeeAMembershipAddedInTheSameTransaction: EntryViewers
+// remembers, for the rest of a transaction, who is in no group; a member
+// added (or invited) later in that transaction must count all the same.
+func TestEntryViewersSeeAMembershipAddedInTheSameTransaction(t *testing.T) {
+	db, _ := mustOpenDB(t)
+	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
+		if err := tx.InsertAppointment(appointmentRecord("a1", "owner", at, at.Add(time.Hour))); err != nil {
+			return err
+		}
+		if err := tx.AddAgendaEntry("owner", "a1", at, at.Add(time.Hour), agenda.RoleOwner, "node-a"); err != nil {
+			return err
+		}
+		for _, who := range []string{"owner", "boss"} {
+			if vs, err := tx.EntryViewers(who, "a1"); err != nil || len(vs) != 0 {
+				t.Fatalf("EntryViewers(%s) before any group: %v, %v; want none", who, vs, err)
+			}
+		}
+		err := tx.InsertGroup(readmodel.GroupRecord{ID: "g", Name: "G", CreatorID: "boss", Hierarchical: true,
+			At: at, Version: 1, OriginNode: "node-a"})
+		if err != nil {
+			return err
+		}
+		if err := tx.SetMember("g", "boss", 100, at, 2, "node-a"); err != nil {
+			return err
+		}
+		// Invited only: the owner now has a row, yet nobody sees the entry.
+		if err := tx.InviteMember("g", "owner", 10, "boss", at, 3, "node-a"); err != nil {
+			return err
+		}
+		if vs, err := tx.EntryViewers("owner", "a1"); err != nil || len(vs) != 0 {
+			t.Fatalf("EntryViewers(owner) while invited: %v, %v; want none", vs, err)
+		}
+		if err := tx.ActivateMember("g", "owner", at, 4, "node-a"); err != nil {
+			return err
+		}
+		vs, err := tx.EntryViewers("owner", "a1")
+		if err != nil {
+			return err
+		}
+		if len(vs) != 1 || vs[0].UserID != "boss" {
+			t.Fatalf("EntryViewers(owner) once a member: %+v, want boss", vs)
+		}
+		// boss joined through SetMember.
+		if vs, err = tx.EntryViewers("boss", "a1"); err != nil {
+			return err
+		}
+		if len(vs) != 1 || vs[0].UserID != "owner" {
+			t.Fatalf("EntryViewers(boss) once both are members: %+v, want owner", vs)
+		}
+		return nil
+	})
 }

@@ -78,6 +78,7 @@ func (db *DB) GroupParticipations(ctx context.Context, groupID, userID string, a
 
 // InviteMember records an invitation to join a group.
 func (t *Tx) InviteMember(groupID, userID string, rank int, invitedBy string, at time.Time, version int64, origin string) error {
+	t.joinsGroup(userID)
 	_, err := t.exec(`INSERT INTO group_members (group_id, user_id, rank, status, invited_by, joined_at, version, origin_node)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		groupID, userID, rank, agenda.MemberInvited, invitedBy, at.UnixNano(), version, origin)
