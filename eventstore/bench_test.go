@@ -18,6 +18,9 @@ func BenchmarkEventStoreAppend(b *testing.B) {
 		{name: "tx=1batch/events=1", batches: 1, perBatch: 1},
 		{name: "tx=1batch/events=64", batches: 1, perBatch: 64},
 		{name: "tx=64batches/events=1", batches: 64, perBatch: 1},
+		// A Raft batch holds however many commands were waiting: events
+		// per transaction vary from one to the next.
+		{name: "tx=1batch/events=1-64", batches: 1, perBatch: -64},
 	}
 	for _, bc := range cases {
 		b.Run(bc.name, func(b *testing.B) {
@@ -25,9 +28,15 @@ func BenchmarkEventStoreAppend(b *testing.B) {
 			template := newEvent(b, "template", "bench", 1)
 			var version int64
 			var index uint64
+			txs := 0
 			next := func() events.Batch {
 				batch := events.Batch{Expect: []events.Expectation{expect("bench", version)}}
-				for range bc.perBatch {
+				n := bc.perBatch
+				if n < 0 {
+					txs++
+					n = 1 + txs*37%(-n) // every size, in a fixed order
+				}
+				for range n {
 					version++
 					e := template
 					e.ID = "e" + strconv.FormatInt(version, 10)

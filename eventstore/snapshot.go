@@ -9,10 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/agendahq/agenda/events"
+	"github.com/agendahq/agenda/internal/sqlite"
 )
 
 // snapshotFormat versions the snapshot encoding below.
@@ -222,11 +222,10 @@ func (t *Tx) insert(es []events.Envelope) error {
 }
 
 func (t *Tx) insertRows(es []events.Envelope) error {
-	if len(es) == 0 {
-		return nil
-	}
-	for start := 0; start < len(es); start += maxVars {
-		chunk := es[start:min(len(es), start+maxVars)]
+	// Runs of a power-of-two length: see sqlite.Runs.
+	for _, n := range sqlite.Runs(len(es), maxVars) {
+		chunk := es[:n]
+		es = es[n:]
 		args := make([]any, 0, 11*len(chunk))
 		// Each stream's last event in the chunk gives its new version.
 		last := make(map[string]int, 2)
@@ -243,18 +242,21 @@ func (t *Tx) insertRows(es []events.Envelope) error {
 		}
 		if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO events (position, id, stream, version, type,
 			schema_version, time, origin_node, actor, correlation_id, data)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`+strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", len(chunk)-1), args...); err != nil {
+			VALUES `+sqlite.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", ", ", len(chunk)), args...); err != nil {
 			return fmt.Errorf("append events %s… to %s: %w", chunk[0].ID, chunk[0].Stream, err)
 		}
-		sargs := make([]any, 0, 3*len(order))
-		for _, stream := range order {
-			i := last[stream]
-			sargs = append(sargs, stream, chunk[i].Version, t.head+1+int64(i))
-		}
-		if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO streams (stream, version, position) VALUES (?, ?, ?)`+
-			strings.Repeat(", (?, ?, ?)", len(order)-1)+`
-			ON CONFLICT (stream) DO UPDATE SET version = excluded.version, position = excluded.position`, sargs...); err != nil {
-			return fmt.Errorf("advance streams: %w", err)
+		for _, m := range sqlite.Runs(len(order), maxVars) {
+			sargs := make([]any, 0, 3*m)
+			for _, stream := range order[:m] {
+				i := last[stream]
+				sargs = append(sargs, stream, chunk[i].Version, t.head+1+int64(i))
+			}
+			order = order[m:]
+			if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO streams (stream, version, position) VALUES `+
+				sqlite.Repeat("(?, ?, ?)", ", ", m)+`
+				ON CONFLICT (stream) DO UPDATE SET version = excluded.version, position = excluded.position`, sargs...); err != nil {
+				return fmt.Errorf("advance streams: %w", err)
+			}
 		}
 		for i := range chunk {
 			e := chunk[i]

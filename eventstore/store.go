@@ -489,6 +489,7 @@ func (t *Tx) lookupIDs(ids []string) error {
 			args[i] = id
 			t.ids[id] = 0
 		}
+		in, args := sqlite.In(args)
 		err := t.query(func(rows *sql.Rows) error {
 			var id string
 			var pos int64
@@ -497,7 +498,7 @@ func (t *Tx) lookupIDs(ids []string) error {
 			}
 			t.ids[id] = pos
 			return nil
-		}, "SELECT id, position FROM events WHERE id IN (?"+strings.Repeat(", ?", len(chunk)-1)+")", args...)
+		}, "SELECT id, position FROM events WHERE id IN "+in, args...)
 		if err != nil {
 			return fmt.Errorf("check event ids: %w", err)
 		}
@@ -525,6 +526,7 @@ func (t *Tx) lookupStreams(streams []string) error {
 			args[i] = stream
 			t.streams[stream] = streamState{}
 		}
+		in, args := sqlite.In(args)
 		err := t.query(func(rows *sql.Rows) error {
 			var stream string
 			var st streamState
@@ -534,7 +536,7 @@ func (t *Tx) lookupStreams(streams []string) error {
 			t.streams[stream] = st
 			return nil
 		}, `SELECT s.stream, s.version, s.position, e.type FROM streams s
-			JOIN events e ON e.position = s.position WHERE s.stream IN (?`+strings.Repeat(", ?", len(chunk)-1)+")", args...)
+			JOIN events e ON e.position = s.position WHERE s.stream IN `+in, args...)
 		if err != nil {
 			return fmt.Errorf("read stream states: %w", err)
 		}

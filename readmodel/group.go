@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/agendahq/agenda"
@@ -237,15 +236,16 @@ func lookBackOf(col string) string {
 // appointmentDetails reads the descriptive fields of appointments by ID.
 func appointmentDetails(c *sqlite.Conn, ids []string) (map[string]agenda.Entry, error) {
 	out := make(map[string]agenda.Entry, len(ids))
-	const chunk = 500
+	const chunk = 512
 	for lo := 0; lo < len(ids); lo += chunk {
 		part := ids[lo:min(lo+chunk, len(ids))]
 		args := make([]any, len(part))
 		for i, id := range part {
 			args[i] = id
 		}
+		in, args := sqlite.In(args)
 		rows, err := c.Query(`SELECT id, group_id, title, description, location, privacy, status, version, origin_node
-			FROM appointments WHERE id IN (?`+strings.Repeat(",?", len(part)-1)+`)`, args...)
+			FROM appointments WHERE id IN `+in, args...)
 		if err != nil {
 			return nil, fmt.Errorf("read appointments: %w", err)
 		}
