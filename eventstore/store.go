@@ -34,8 +34,9 @@ type Store struct {
 	tailEvents []events.Event
 }
 
-// tailSize bounds the events kept in memory: enough for projectors that
-// follow the head a few Raft batches behind.
+// tailSize is how many events the tail keeps at least (and at most twice
+// as many): enough for projectors that follow the head a few Raft batches
+// behind.
 const tailSize = 2048
 
 // Open opens or creates the event store at path.
@@ -110,8 +111,11 @@ func (s *Store) commit(head int64, committed []events.Envelope, decoded map[stri
 		if len(committed) > tailSize {
 			committed = committed[len(committed)-tailSize:]
 		}
-		if len(s.tail)+len(committed) > tailSize {
-			// Slide the window: drop the oldest, reusing the array.
+		if len(s.tail)+len(committed) > 2*tailSize {
+			// Slide the window: drop the oldest, keeping tailSize,
+			// reusing the array. The tail holds tailSize to 2×tailSize
+			// events, so the copy (of thousands of envelopes) happens once
+			// per tailSize events rather than on every commit.
 			drop := len(s.tail) + len(committed) - tailSize
 			s.tail = append(s.tail[:0], s.tail[drop:]...)
 			n := copy(s.tailEvents, s.tailEvents[drop:])
