@@ -39,6 +39,10 @@ type Conn struct {
 	conn *sqlite3.SQLiteConn
 	ctx  context.Context
 	open map[*Rows]struct{} // rows Query returned and nobody closed yet
+	// args is reused by every statement: go-sqlite3 binds the values and
+	// keeps nothing of the slice, and a projection's transaction runs
+	// hundreds of thousands of statements in a rebuild.
+	args []driver.NamedValue
 }
 
 // errConnDone is what a Conn used outside its function answers.
@@ -131,10 +135,11 @@ func (c *Conn) Exec(query string, args ...any) (driver.Result, error) {
 	if c.conn == nil {
 		return nil, errConnDone
 	}
-	nv, err := namedValues(args)
+	nv, err := namedValues(c.args[:0], args)
 	if err != nil {
 		return nil, err
 	}
+	c.args = nv
 	return c.conn.ExecContext(c.ctx, query, nv)
 }
 
@@ -143,10 +148,11 @@ func (c *Conn) Query(query string, args ...any) (*Rows, error) {
 	if c.conn == nil {
 		return nil, errConnDone
 	}
-	nv, err := namedValues(args)
+	nv, err := namedValues(c.args[:0], args)
 	if err != nil {
 		return nil, err
 	}
+	c.args = nv
 	rows, err := c.conn.QueryContext(c.ctx, query, nv)
 	if err != nil {
 		return nil, err
@@ -238,11 +244,10 @@ func (r *Row) Scan(dest ...any) error {
 	return r.rows.Scan(dest...)
 }
 
-// namedValues converts arguments as database/sql would: driver values pass
-// as they are, anything else (an int, a named string or []byte type)
-// through driver.DefaultParameterConverter.
-func namedValues(args []any) ([]driver.NamedValue, error) {
-	nv := make([]driver.NamedValue, len(args))
+// namedValues appends to nv the arguments converted as database/sql would:
+// driver values pass as they are, anything else (an int, a named string or
+// []byte type) through driver.DefaultParameterConverter.
+func namedValues(nv []driver.NamedValue, args []any) ([]driver.NamedValue, error) {
 	for i, a := range args {
 		v := a
 		if !driver.IsValue(a) {
@@ -251,7 +256,7 @@ func namedValues(args []any) ([]driver.NamedValue, error) {
 				return nil, fmt.Errorf("sqlite: argument %d: %w", i+1, err)
 			}
 		}
-		nv[i] = driver.NamedValue{Ordinal: i + 1, Value: v}
+		nv = append(nv, driver.NamedValue{Ordinal: i + 1, Value: v})
 	}
 	return nv, nil
 }
