@@ -26,7 +26,7 @@ type notifier struct {
 // appointment notifies the users chosen by to of an event about an
 // appointment. The payload describes the appointment; every recipient takes
 // part in it, so they may see all of it.
-func (n notifier) appointment(id, typ string, to func(readmodel.AppointmentInfo) []string, extra map[string]any) error {
+func (n notifier) appointment(id, typ string, to func(readmodel.AppointmentInfo) ([]string, error), extra map[string]any) error {
 	a, err := n.tx.AppointmentInfo(id)
 	if err != nil {
 		return err
@@ -41,7 +41,11 @@ func (n notifier) appointment(id, typ string, to func(readmodel.AppointmentInfo)
 	for k, v := range extra {
 		payload[k] = v
 	}
-	for _, user := range to(a) {
+	users, err := to(a)
+	if err != nil {
+		return err
+	}
+	for _, user := range users {
 		if err := n.send(user, typ, payload); err != nil {
 			return err
 		}
@@ -49,17 +53,23 @@ func (n notifier) appointment(id, typ string, to func(readmodel.AppointmentInfo)
 	return nil
 }
 
+// onlyTo addresses an appointment's notification to the one user it names.
+func onlyTo(user func(readmodel.AppointmentInfo) string) func(readmodel.AppointmentInfo) ([]string, error) {
+	return func(a readmodel.AppointmentInfo) ([]string, error) { return []string{user(a)}, nil }
+}
+
 // participants notifies every participant still taking part (not those who
 // declined).
 func (n notifier) participants(id, typ string, extra map[string]any) error {
-	return n.appointment(id, typ, func(a readmodel.AppointmentInfo) []string {
+	return n.appointment(id, typ, func(a readmodel.AppointmentInfo) ([]string, error) {
+		statuses, err := n.tx.ParticipantStatuses(id)
 		var out []string
-		for user, status := range a.Participants {
+		for user, status := range statuses {
 			if status != agenda.RoleDeclined {
 				out = append(out, user)
 			}
 		}
-		return out
+		return out, err
 	}, extra)
 }
 

@@ -85,7 +85,7 @@ func appointmentHandlers(d dispatch) {
 		if e.Status == agenda.RoleAuto {
 			typ = agenda.NotifyImposed
 		}
-		return notifier{tx, env}.appointment(e.AppointmentID, typ, func(a readmodel.AppointmentInfo) []string { return []string{e.UserID} }, nil)
+		return notifier{tx, env}.appointment(e.AppointmentID, typ, onlyTo(func(readmodel.AppointmentInfo) string { return e.UserID }), nil)
 	})
 	on(d, func(tx *readmodel.Tx, env *events.Envelope, e events.AppointmentParticipantRemoved) error {
 		if err := tx.RemoveParticipant(e.AppointmentID, e.UserID); err != nil {
@@ -122,7 +122,7 @@ func answer(tx *readmodel.Tx, env *events.Envelope, appointmentID, userID, statu
 	if err := tx.TouchAppointment(appointmentID, env.Time, env.Version, env.OriginNode); err != nil {
 		return err
 	}
-	return notifier{tx, env}.appointment(appointmentID, typ, func(a readmodel.AppointmentInfo) []string { return []string{a.OwnerID} },
+	return notifier{tx, env}.appointment(appointmentID, typ, onlyTo(func(a readmodel.AppointmentInfo) string { return a.OwnerID }),
 		map[string]any{"user_id": userID})
 }
 

@@ -209,8 +209,6 @@ type AppointmentInfo struct {
 	ID, OwnerID, GroupID, Title string
 	Start, End                  time.Time
 	Status                      string
-	// Participants maps each participant to their status.
-	Participants map[string]string
 }
 
 // AppointmentInfo reads an appointment inside the projection's transaction.
@@ -223,18 +221,26 @@ func (t *Tx) AppointmentInfo(id string) (AppointmentInfo, error) {
 		return a, fmt.Errorf("read appointment %s: %w", id, err)
 	}
 	a.Start, a.End = time.Unix(0, start).UTC(), time.Unix(0, end).UTC()
+	return a, nil
+}
+
+// ParticipantStatuses maps each participant of an appointment to their
+// status, inside the projection's transaction. Only the notifications sent
+// to every participant need them: the rest are addressed to one person the
+// event names.
+func (t *Tx) ParticipantStatuses(id string) (map[string]string, error) {
 	rows, err := t.query(`SELECT user_id, status FROM participants WHERE appointment_id = ?`, id)
 	if err != nil {
-		return a, fmt.Errorf("read participants of %s: %w", id, err)
+		return nil, fmt.Errorf("read participants of %s: %w", id, err)
 	}
 	defer rows.Close()
-	a.Participants = map[string]string{}
+	out := map[string]string{}
 	for rows.Next() {
 		var u, st string
 		if err := rows.Scan(&u, &st); err != nil {
-			return a, err
+			return nil, err
 		}
-		a.Participants[u] = st
+		out[u] = st
 	}
-	return a, rows.Err()
+	return out, rows.Err()
 }
