@@ -80,12 +80,7 @@ func BenchmarkEventStoreReadTypes(b *testing.B) {
 	s, path := mustOpenStoreFile(b)
 	const n, perTx = 65536, 1024
 	template := newEvent(b, "template", "bench", 1)
-	var index uint64
-	for version := int64(0); version < n; {
-		tx, err := s.Begin(b.Context())
-		if err != nil {
-			b.Fatalf("Begin: %v", err)
-		}
+	for version, index := int64(0), uint64(1); version < n; index++ {
 		batch := events.Batch{Expect: []events.Expectation{expect("bench", version)}}
 		for range perTx {
 			version++
@@ -94,16 +89,7 @@ func BenchmarkEventStoreReadTypes(b *testing.B) {
 			e.Version = version
 			batch.Events = append(batch.Events, e)
 		}
-		if _, err := tx.Append(batch); err != nil {
-			b.Fatalf("Append: %v", err)
-		}
-		index++
-		if err := tx.SetApplied(index, 1); err != nil {
-			b.Fatalf("SetApplied: %v", err)
-		}
-		if err := tx.Commit(); err != nil {
-			b.Fatalf("Commit: %v", err)
-		}
+		mustApply(b, s, index, batch)
 	}
 	s.Close()
 	s = mustOpenStoreAt(b, path)
