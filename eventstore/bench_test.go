@@ -30,19 +30,13 @@ func BenchmarkEventStoreAppend(b *testing.B) {
 			var index uint64
 			txs := 0
 			next := func() events.Batch {
-				batch := events.Batch{Expect: []events.Expectation{expect("bench", version)}}
 				n := bc.perBatch
 				if n < 0 {
 					txs++
 					n = 1 + txs*37%(-n) // every size, in a fixed order
 				}
-				for range n {
-					version++
-					e := template
-					e.ID = "e" + strconv.FormatInt(version, 10)
-					e.Version = version
-					batch.Events = append(batch.Events, e)
-				}
+				batch := copies(template, version, n)
+				version += int64(n)
 				return batch
 			}
 			b.ReportAllocs()
@@ -80,16 +74,8 @@ func BenchmarkEventStoreReadTypes(b *testing.B) {
 	s, path := mustOpenStoreFile(b)
 	const n, perTx = 65536, 1024
 	template := newEvent(b, "template", "bench", 1)
-	for version, index := int64(0), uint64(1); version < n; index++ {
-		batch := events.Batch{Expect: []events.Expectation{expect("bench", version)}}
-		for range perTx {
-			version++
-			e := template
-			e.ID = "e" + strconv.FormatInt(version, 10)
-			e.Version = version
-			batch.Events = append(batch.Events, e)
-		}
-		mustApply(b, s, index, batch)
+	for version, index := int64(0), uint64(1); version < n; version, index = version+perTx, index+1 {
+		mustApply(b, s, index, copies(template, version, perTx))
 	}
 	s.Close()
 	s = mustOpenStoreAt(b, path)
@@ -106,4 +92,18 @@ func BenchmarkEventStoreReadTypes(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// copies is a batch of n copies of template on its stream, after version:
+// each with an ID and version of its own.
+func copies(template events.Envelope, version int64, n int) events.Batch {
+	batch := events.Batch{Expect: []events.Expectation{expect(template.Stream, version)}}
+	for range n {
+		version++
+		e := template
+		e.ID = "e" + strconv.FormatInt(version, 10)
+		e.Version = version
+		batch.Events = append(batch.Events, e)
+	}
+	return batch
 }
