@@ -105,11 +105,15 @@ func (s *Store) commit(head int64, committed []events.Envelope, decoded map[stri
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(committed) > 0 {
-		if n := len(s.tail); n == 0 || s.tail[n-1].Position+1 != committed[0].Position {
+		if len(committed) > tailSize {
+			// The commit alone fills the tail: only its newest events
+			// are kept, and what the tail held before no longer follows
+			// on from them.
+			committed = committed[len(committed)-tailSize:]
 			s.tail, s.tailEvents = s.tail[:0], s.tailEvents[:0]
 		}
-		if len(committed) > tailSize {
-			committed = committed[len(committed)-tailSize:]
+		if n := len(s.tail); n > 0 && s.tail[n-1].Position+1 != committed[0].Position {
+			s.tail, s.tailEvents = s.tail[:0], s.tailEvents[:0]
 		}
 		if len(s.tail)+len(committed) > 2*tailSize {
 			// Slide the window: drop the oldest, keeping tailSize,

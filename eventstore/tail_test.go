@@ -118,6 +118,39 @@ func TestTailSlides(t *testing.T) {
 	}
 }
 
+// TestTailAfterCommitsOfAnySize checks that, whatever the sizes of the
+// commits that filled it (a commit larger than the tail, a small one
+// followed by a large one, runs that make it slide), the tail never serves
+// a read differently from the database: a commit it cannot hold whole must
+// not leave a gap in it.
+func TestTailAfterCommitsOfAnySize(t *testing.T) {
+	ctx := context.Background()
+	for _, sizes := range [][]int{{100, 3000}, {2000, 2049}, {1, 4096}, {3000, 10, 3000}, {1000, 1000, 1000, 1000, 1000}} {
+		t.Run(fmt.Sprint(sizes), func(t *testing.T) {
+			s, path := mustOpenStoreFile(t)
+			var head int64
+			for i, n := range sizes {
+				mustApply(t, s, uint64(i+1), streamBatch(t, "a", head, n))
+				head += int64(n)
+			}
+			db := mustOpenStoreAt(t, path)
+			for after := int64(0); after <= head; after += 37 {
+				got, err := s.Read(ctx, after, 50)
+				if err != nil {
+					t.Fatalf("Read(%d): %v", after, err)
+				}
+				want, err := db.Read(ctx, after, 50)
+				if err != nil {
+					t.Fatalf("Read(%d) from the database: %v", after, err)
+				}
+				if !reflect.DeepEqual(positions(got), positions(want)) {
+					t.Fatalf("Read(%d, 50): tail gives %v, database %v", after, positions(got), positions(want))
+				}
+			}
+		})
+	}
+}
+
 // TestPrefetchedRunMatchesOneByOne checks that a run of batches checked
 // against what one transaction looked up in bulk (Prefetch) and wrote
 // itself gets the same verdicts, and leaves the same store, as the same
