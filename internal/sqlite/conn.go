@@ -39,10 +39,8 @@ type Conn struct {
 	conn *sqlite3.SQLiteConn
 	ctx  context.Context
 	open map[*Rows]struct{} // rows Query returned and nobody closed yet
-	// args is reused by every statement: go-sqlite3 binds the values and
-	// keeps nothing of the slice, and a projection's transaction runs
-	// hundreds of thousands of statements in a rebuild.
-	args []driver.NamedValue
+	// nv is reused by every statement (see bind).
+	nv []driver.NamedValue
 }
 
 // errConnDone is what a Conn used outside its function answers.
@@ -130,29 +128,38 @@ func raw(ctx context.Context, pool *sql.DB, fn func(*Conn) error) error {
 	})
 }
 
-// Exec runs a statement (or several, separated by semicolons).
-func (c *Conn) Exec(query string, args ...any) (driver.Result, error) {
+// bind converts a statement's arguments for the driver, into the one slice
+// every statement of the Conn reuses: go-sqlite3 binds the values (copying
+// text and blobs) and keeps nothing of the slice, and a projection's
+// transaction runs hundreds of thousands of statements in a rebuild. It
+// refuses a Conn whose function has returned.
+func (c *Conn) bind(args []any) ([]driver.NamedValue, error) {
 	if c.conn == nil {
 		return nil, errConnDone
 	}
-	nv, err := namedValues(c.args[:0], args)
+	nv, err := namedValues(c.nv[:0], args)
 	if err != nil {
 		return nil, err
 	}
-	c.args = nv
+	c.nv = nv
+	return nv, nil
+}
+
+// Exec runs a statement (or several, separated by semicolons).
+func (c *Conn) Exec(query string, args ...any) (driver.Result, error) {
+	nv, err := c.bind(args)
+	if err != nil {
+		return nil, err
+	}
 	return c.conn.ExecContext(c.ctx, query, nv)
 }
 
 // Query runs a statement that returns rows. The caller closes them.
 func (c *Conn) Query(query string, args ...any) (*Rows, error) {
-	if c.conn == nil {
-		return nil, errConnDone
-	}
-	nv, err := namedValues(c.args[:0], args)
+	nv, err := c.bind(args)
 	if err != nil {
 		return nil, err
 	}
-	c.args = nv
 	rows, err := c.conn.QueryContext(c.ctx, query, nv)
 	if err != nil {
 		return nil, err
