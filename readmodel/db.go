@@ -375,8 +375,20 @@ func (t *Tx) flush() error {
 	return nil
 }
 
+// The projection's statements run on the writer connection directly
+// (sqlite.Conn), from its statement cache: each is prepared once per
+// connection.
+
 func (t *Tx) exec(query string, args ...any) (driver.Result, error) {
 	return t.tx.Exec(query, args...)
+}
+
+func (t *Tx) query(q string, args ...any) (*sqlite.Rows, error) {
+	return t.tx.Query(q, args...)
+}
+
+func (t *Tx) queryRow(q string, args ...any) *sqlite.Row {
+	return t.tx.QueryRow(q, args...)
 }
 
 // execOne runs a statement that must change exactly one row; anything else

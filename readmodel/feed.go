@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/agendahq/agenda"
-	"github.com/agendahq/agenda/internal/sqlite"
 )
 
 // The feed is each user's view of the event log: for every committed event,
@@ -534,15 +533,4 @@ func (db *DB) FeedPruned(ctx context.Context, userID string) (int64, error) {
 		return 0, fmt.Errorf("read feed floor of %s: %w", userID, err)
 	}
 	return p, nil
-}
-
-// The projection's statements run on the writer connection's own statement
-// cache (sqlite.Conn): each is prepared once per connection.
-
-func (t *Tx) query(q string, args ...any) (*sqlite.Rows, error) {
-	return t.tx.Query(q, args...)
-}
-
-func (t *Tx) queryRow(q string, args ...any) *sqlite.Row {
-	return t.tx.QueryRow(q, args...)
 }
