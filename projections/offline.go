@@ -53,6 +53,8 @@ func RebuildOffline(ctx context.Context, source EventSource, path string, projs 
 		readmodel.RemoveFile(scratchPath)
 	}()
 	scratch.SetFeedRetention(o.feedRetention)
+	stopFlushing := scratch.FlushInBackground(time.Second)
+	defer stopFlushing()
 	head, _ := source.Watch()
 	for i, proj := range projs {
 		pr := &out[i]
@@ -79,6 +81,7 @@ func RebuildOffline(ctx context.Context, source EventSource, path string, projs 
 	if err := scratch.CreateDeferredIndexes(ctx); err != nil {
 		return out, err
 	}
+	stopFlushing()
 	if err := scratch.InstallAt(path); err != nil {
 		for i := range out {
 			fail(&out[i], progress, err)

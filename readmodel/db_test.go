@@ -402,3 +402,37 @@ func TestFeedPrunedAcrossASkip(t *testing.T) {
 	reopened.SetFeedRetention(8)
 	check(reopened, 30)
 }
+
+// A scratch read model flushed in the background while it is written (as an
+// offline rebuild does) installs whole, and stopping the flusher twice is
+// harmless: RebuildOffline stops it before InstallAt and again on return.
+func TestScratchFlushedWhileWrittenInstallsWhole(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "readmodel.db")
+	live, err := readmodel.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live.Close()
+	scratch, err := readmodel.OpenScratch(ctx, readmodel.ScratchPath(path, "offline"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := scratch.FlushInBackground(time.Millisecond)
+	for i := range 200 {
+		mustApply(t, scratch, readmodel.ProjectionUsers, func(tx *readmodel.Tx) error {
+			return tx.InsertUser(user(fmt.Sprintf("u%03d", i), fmt.Sprintf("user%03d", i), "User"))
+		})
+	}
+	stop()
+	stop()
+	if err := scratch.CreateDeferredIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := scratch.InstallAt(path); err != nil {
+		t.Fatal(err)
+	}
+	if n := queryInt(t, rawDB(t, path), "SELECT COUNT(*) FROM users"); n != 200 {
+		t.Errorf("installed read model holds %d users, want 200", n)
+	}
+}

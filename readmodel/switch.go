@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/internal/sqlite"
@@ -377,6 +379,43 @@ func (db *DB) CopyProjection(ctx context.Context, from, projection string) error
 	}
 	db.setCheckpoint(projection, pos)
 	return nil
+}
+
+// FlushInBackground writes the scratch file's pages to disk every interval
+// until stop is called, on a goroutine of its own. A scratch read model
+// commits without fsync (sqlite.Bulk), so the kernel keeps every page it
+// wrote dirty in memory, and InstallAt's fsync, which must come before the
+// rename, used to write the whole file at the end while the rebuild waited
+// (0.8 s of a 20 s rebuild of 1,000,000 events). Flushed as it grows, the
+// file is written while the projection still runs, and the final fsync
+// finds little left. A failed flush is only reported by that final fsync.
+// stop may be called more than once.
+func (db *DB) FlushInBackground(interval time.Duration) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		f, err := os.OpenFile(db.Path(), os.O_RDWR, 0)
+		if err != nil {
+			return // InstallAt opens it again and reports why
+		}
+		defer f.Close()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = f.Sync()
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(done) })
+		<-finished
+	}
 }
 
 // InstallAt closes db, a scratch read model, and puts its file in place of
