@@ -41,6 +41,9 @@ type Conn struct {
 	open map[*Rows]struct{} // rows Query returned and nobody closed yet
 	// nv is reused by every statement (see bind).
 	nv []driver.NamedValue
+	// stmts are the write statements held prepared (see held); nil outside
+	// Update.
+	stmts map[string]*sqlite3.SQLiteStmt
 }
 
 // errConnDone is what a Conn used outside its function answers.
@@ -64,6 +67,7 @@ func (c *Conn) finish() error {
 // that stops does so between transactions (see readmodel.DB.Apply).
 func (db *DB) Update(ctx context.Context, fn func(*Conn) error) error {
 	return raw(ctx, db.Write, func(c *Conn) error {
+		c.stmts = db.held.of(c.conn)
 		dtx, err := c.conn.BeginTx(c.ctx, driver.TxOptions{}) // BEGIN IMMEDIATE (_txlock)
 		if err != nil {
 			return fmt.Errorf("begin: %w", err)
@@ -122,7 +126,7 @@ func raw(ctx context.Context, pool *sql.DB, fn func(*Conn) error) error {
 		c := &Conn{conn: sc, ctx: ctx, open: map[*Rows]struct{}{}}
 		defer func() {
 			_ = c.finish() // a no-op, unless fn panicked
-			c.conn = nil
+			c.conn, c.stmts = nil, nil
 		}()
 		return errors.Join(fn(c), c.finish())
 	})
@@ -150,6 +154,9 @@ func (c *Conn) Exec(query string, args ...any) (driver.Result, error) {
 	nv, err := c.bind(args)
 	if err != nil {
 		return nil, err
+	}
+	if st := c.heldStmt(query, len(nv)); st != nil {
+		return st.ExecContext(c.ctx, nv)
 	}
 	return c.conn.ExecContext(c.ctx, query, nv)
 }

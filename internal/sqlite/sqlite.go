@@ -41,6 +41,7 @@ type DB struct {
 	Path  string
 	Write *sql.DB
 	Read  *sql.DB
+	held  held // the writer's statements Update runs (held.go)
 }
 
 // Option tunes one database.
@@ -143,6 +144,7 @@ func Open(path string, d Durability, opts ...Option) (*DB, error) {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	db.held.release(db)
 	err1 := db.Read.Close()
 	err2 := db.Write.Close()
 	if err1 != nil {
