@@ -36,6 +36,10 @@ type DB struct {
 	// deferred holds the CREATE INDEX statements of the secondary indexes a
 	// scratch read model builds only once loaded (see OpenScratch).
 	deferred []string
+
+	// side writes a scratch read model's feed and notifications until
+	// joinSide (side.go); nil otherwise. Set and cleared with writeMu held.
+	side *side
 }
 
 // Open opens the read model at path. A file written with another schema
@@ -128,6 +132,12 @@ func (db *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 // the database.
 func (db *DB) Close() error {
 	err := db.StoreCheckpoints()
+	db.writeMu.Lock()
+	if db.side != nil { // a scratch read model given up before joinSide
+		err = errors.Join(err, db.side.discard())
+		db.side = nil
+	}
+	db.writeMu.Unlock()
 	if cerr := db.db.Close(); err == nil {
 		err = cerr
 	}
@@ -268,8 +278,9 @@ func (db *DB) apply(ctx context.Context, projection string, to int64, fn func(*T
 	db.mu.Lock()
 	stored := db.stored[projection]
 	db.mu.Unlock()
+	var t *Tx
 	err := db.db.Update(ctx, func(tx *sqlite.Conn) error {
-		t := &Tx{tx: tx, db: db, projection: projection, from: stored, to: to}
+		t = &Tx{tx: tx, db: db, projection: projection, from: stored, to: to}
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -284,6 +295,9 @@ func (db *DB) apply(ctx context.Context, projection string, to int64, fn func(*T
 	})
 	if err != nil {
 		return err
+	}
+	if db.side != nil {
+		db.side.send(t.side)
 	}
 	if projection == ProjectionUsers {
 		// Before the position moves: a request that sees the new
@@ -346,7 +360,10 @@ type Tx struct {
 	// rebuild's transaction holds tens of thousands of them for a few
 	// thousand users. Removals only keep it true; every statement that adds
 	// a group_members row goes through Tx.joinsGroup, which drops the user.
-	ungrouped map[string]bool
+	ungrouped map[string]bool	// side holds the statements on side tables while a scratch read model
+	// writes them aside (see sideExec); apply sends what is left of them
+	// once committed.
+	side []sideStmt
 }
 
 // joinsGroup notes that userID now has a group_members row (see ungrouped).

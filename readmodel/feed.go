@@ -193,7 +193,7 @@ func (t *Tx) WriteFeed(records []FeedRecord) error {
 		}
 		variants = append(variants, r.Data)
 		v := len(variants) - 1
-		_, err := t.exec(`INSERT INTO feed_events (position, variant, event_type, stream, version, at, data)
+		err := t.sideExec(`INSERT INTO feed_events (position, variant, event_type, stream, version, at, data)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, r.Position, v, r.EventType, r.Stream, r.Version, r.At.UnixNano(), string(r.Data))
 		if err != nil {
 			return 0, fmt.Errorf("insert feed event %d: %w", r.Position, err)
@@ -205,7 +205,7 @@ func (t *Tx) WriteFeed(records []FeedRecord) error {
 		if err != nil {
 			return err
 		}
-		if _, err := t.exec(`INSERT INTO feed (user_id, position, variant, notification) VALUES (?, ?, ?, ?)`,
+		if err := t.sideExec(`INSERT INTO feed (user_id, position, variant, notification) VALUES (?, ?, ?, ?)`,
 			r.UserID, r.Position, v, note); err != nil {
 			return fmt.Errorf("insert feed entry %d for %s: %w", r.Position, r.UserID, err)
 		}
@@ -279,13 +279,22 @@ func (t *Tx) pruneFeed() error {
 	if floor <= t.db.FeedFloor(t.from) {
 		return nil
 	}
-	if _, err := t.exec(`INSERT INTO feed_pruned (user_id, position)
+	return pruneFeedThrough(func(q string, args ...any) error {
+		_, err := t.exec(q, args...)
+		return err
+	}, floor)
+}
+
+// pruneFeedThrough drops the feed entries at or below floor, remembering
+// per user the newest position it dropped.
+func pruneFeedThrough(exec func(query string, args ...any) error, floor int64) error {
+	if err := exec(`INSERT INTO feed_pruned (user_id, position)
 		SELECT user_id, MAX(position) FROM feed WHERE position <= ? GROUP BY user_id
 		ON CONFLICT (user_id) DO UPDATE SET position = MAX(position, excluded.position)`, floor); err != nil {
 		return fmt.Errorf("prune feed: %w", err)
 	}
 	for _, table := range []string{"feed", "feed_events"} {
-		if _, err := t.exec(`DELETE FROM `+table+` WHERE position <= ?`, floor); err != nil {
+		if err := exec(`DELETE FROM `+table+` WHERE position <= ?`, floor); err != nil {
 			return fmt.Errorf("prune %s: %w", table, err)
 		}
 	}

@@ -77,7 +77,7 @@ type NotificationRecord struct {
 // InsertNotification stores a notification. Inserting one that exists is a
 // no-op: the ID is derived from the event and the recipient.
 func (t *Tx) InsertNotification(n NotificationRecord) error {
-	_, err := t.exec(`INSERT INTO notifications (id, user_id, type, payload, created_at, read_at, position, version,
+	err := t.sideExec(`INSERT INTO notifications (id, user_id, type, payload, created_at, read_at, position, version,
 		origin_node) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 		n.ID, n.UserID, n.Type, string(n.Payload), n.At.UnixNano(), n.Position, n.Version, n.OriginNode)
 	if err != nil {
@@ -89,7 +89,7 @@ func (t *Tx) InsertNotification(n NotificationRecord) error {
 
 // MarkNotificationRead marks one notification of userID read, if unread.
 func (t *Tx) MarkNotificationRead(userID, id string, at time.Time, origin string) error {
-	_, err := t.exec(`UPDATE notifications SET read_at = ?, version = version + 1, origin_node = ?
+	err := t.sideExec(`UPDATE notifications SET read_at = ?, version = version + 1, origin_node = ?
 		WHERE id = ? AND user_id = ? AND read_at IS NULL`, at.UnixNano(), origin, id, userID)
 	if err != nil {
 		return fmt.Errorf("mark notification %s read: %w", id, err)
@@ -100,7 +100,7 @@ func (t *Tx) MarkNotificationRead(userID, id string, at time.Time, origin string
 // MarkNotificationsRead marks read every unread notification of userID
 // derived from an event at or before position.
 func (t *Tx) MarkNotificationsRead(userID string, upTo int64, at time.Time, origin string) error {
-	_, err := t.exec(`UPDATE notifications SET read_at = ?, version = version + 1, origin_node = ?
+	err := t.sideExec(`UPDATE notifications SET read_at = ?, version = version + 1, origin_node = ?
 		WHERE user_id = ? AND position <= ? AND read_at IS NULL`, at.UnixNano(), origin, userID, upTo)
 	if err != nil {
 		return fmt.Errorf("mark notifications of %s read: %w", userID, err)
@@ -111,7 +111,7 @@ func (t *Tx) MarkNotificationsRead(userID string, upTo int64, at time.Time, orig
 // SetNotificationStreamVersion records the version of a user's
 // notification stream.
 func (t *Tx) SetNotificationStreamVersion(userID string, version int64, origin string) error {
-	_, err := t.exec(`INSERT INTO notification_streams (user_id, version, origin_node) VALUES (?, ?, ?)
+	err := t.sideExec(`INSERT INTO notification_streams (user_id, version, origin_node) VALUES (?, ?, ?)
 		ON CONFLICT (user_id) DO UPDATE SET version = excluded.version, origin_node = excluded.origin_node`,
 		userID, version, origin)
 	if err != nil {

@@ -21,6 +21,11 @@ import (
 // scratchSuffix names the scratch files of rebuilds beside a read model.
 const scratchSuffix = ".rebuild-"
 
+// sideSuffix names, after a scratch file's name, the file its feed and
+// notifications are written to until joined in (side.go); Open's clean-up
+// of scratch files removes it with them.
+const sideSuffix = "-side"
+
 // ScratchPath is where a rebuild of projection builds its new tables,
 // beside the live read model at live.
 func ScratchPath(live, projection string) string { return live + scratchSuffix + projection }
@@ -68,6 +73,10 @@ func OpenScratch(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if db.side, err = openSide(ctx, path+sideSuffix); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
 }
 
@@ -93,11 +102,15 @@ func (db *DB) dropDeferredIndexes(ctx context.Context) error {
 	return nil
 }
 
-// CreateDeferredIndexes builds the secondary indexes a scratch read model
-// left out while it was loaded; its schema is then the live one's.
+// CreateDeferredIndexes copies in the feed and notifications a scratch read
+// model wrote aside (joinSide) and builds the secondary indexes it left out
+// while it was loaded; its schema and tables are then the live one's.
 func (db *DB) CreateDeferredIndexes(ctx context.Context) error {
 	db.writeMu.Lock()
 	defer db.writeMu.Unlock()
+	if err := db.joinSide(ctx); err != nil {
+		return err
+	}
 	for _, stmt := range db.deferred {
 		if _, err := db.db.Write.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("%s: %w", stmt, err)
@@ -141,6 +154,9 @@ func (db *DB) SwitchFrom(ctx context.Context, projection string, scratch *DB, ca
 	tables, ok := projectionTables[projection]
 	if !ok {
 		return 0, agenda.Errorf(agenda.ENOTFOUND, "no projection %q", projection)
+	}
+	if err := scratch.finishSide(ctx); err != nil {
+		return 0, err
 	}
 	db.writeMu.Lock()
 	defer db.writeMu.Unlock()
@@ -426,6 +442,9 @@ func (db *DB) FlushInBackground(interval time.Duration) (stop func()) {
 // shared-memory files go first, since they must not be applied to the new
 // file.
 func (db *DB) InstallAt(path string) error {
+	if err := db.finishSide(context.Background()); err != nil {
+		return err
+	}
 	if err := db.checkFeedFloor(); err != nil {
 		return err
 	}
