@@ -360,7 +360,8 @@ type Tx struct {
 	// rebuild's transaction holds tens of thousands of them for a few
 	// thousand users. Removals only keep it true; every statement that adds
 	// a group_members row goes through Tx.joinsGroup, which drops the user.
-	ungrouped map[string]bool	// side holds the statements on side tables while a scratch read model
+	ungrouped map[string]bool
+	// side holds the statements on side tables while a scratch read model
 	// writes them aside (see sideExec); apply sends what is left of them
 	// once committed.
 	side []sideStmt
