@@ -63,6 +63,14 @@ func checkDecodeEvent(t *testing.T, raw []byte) {
 	if got := ev.EventType(); got != env.Type {
 		t.Fatalf("Decode: got %T with EventType %q, want %q", ev, got, env.Type)
 	}
+	// The projectors' fast path reads the same event as the strict one.
+	fast, err := env.DecodeCommitted()
+	if err != nil {
+		t.Fatalf("DecodeCommitted refused what Decode read: %v", err)
+	}
+	if !reflect.DeepEqual(fast, ev) {
+		t.Fatalf("DecodeCommitted read another event\n got: %#v\nwant: %#v", fast, ev)
+	}
 
 	// Re-encode at the current schema version, as a command would after
 	// upcasting, and decode again.

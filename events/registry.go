@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"sort"
+
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // decoder turns the data of one schema version into the current typed event.
@@ -37,7 +39,7 @@ func register[T Event](typ string, current int) {
 		},
 	}, fast: func(data []byte) (Event, error) {
 		var v T
-		if err := json.Unmarshal(data, &v); err != nil {
+		if err := jsonv2.Unmarshal(data, &v, jsonv2.RejectUnknownMembers(true)); err != nil {
 			return nil, err
 		}
 		return v, nil
