@@ -57,23 +57,24 @@ func openSide(ctx context.Context, path string) (*side, error) {
 	return s, nil
 }
 
-// run writes the chunks in the order they came, in one transaction per
-// chunk. After a failure it only drains: joinSide reports the error, and
-// the rebuild fails.
+// run writes the chunks in the order they came, all in one transaction
+// that commits when the scratch read model joins them in: nothing reads the
+// side file before, and a commit per chunk wrote the feed's pages (keyed by
+// user, so spread over the whole table) again and again. After a failure it
+// only drains: joinSide reports the error, and the rebuild fails.
 func (s *side) run() {
 	defer close(s.done)
-	for batch := range s.batches {
-		if s.err != nil {
-			continue
-		}
-		s.err = s.db.db.Update(context.Background(), func(c *sqlite.Conn) error {
+	s.err = s.db.db.Update(context.Background(), func(c *sqlite.Conn) error {
+		for batch := range s.batches {
 			for _, st := range batch {
 				if _, err := c.Exec(st.query, st.args...); err != nil {
 					return fmt.Errorf("side table statement %q: %w", firstLine(st.query), err)
 				}
 			}
-			return nil
-		})
+		}
+		return nil
+	})
+	for range s.batches {
 	}
 }
 
