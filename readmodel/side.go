@@ -45,10 +45,7 @@ type sideStmt struct {
 // openSide creates the side file at path (discarding any old one) and
 // starts its writer.
 func openSide(ctx context.Context, path string) (*side, error) {
-	if err := RemoveFile(path); err != nil {
-		return nil, err
-	}
-	db, err := openDurability(ctx, path, sqlite.Bulk)
+	db, err := openFresh(ctx, path)
 	if err != nil {
 		return nil, err
 	}

@@ -52,10 +52,7 @@ func removeScratch(live string) error {
 // It is opened for bulk loading (sqlite.Bulk), since a crash or a failure
 // simply means starting the rebuild again; a failed rebuild discards it.
 func OpenScratch(ctx context.Context, path string) (*DB, error) {
-	if err := RemoveFile(path); err != nil {
-		return nil, err
-	}
-	db, err := openDurability(ctx, path, sqlite.Bulk)
+	db, err := openFresh(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -78,6 +75,15 @@ func OpenScratch(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// openFresh creates an empty read model at path for bulk loading,
+// discarding whatever file was there.
+func openFresh(ctx context.Context, path string) (*DB, error) {
+	if err := RemoveFile(path); err != nil {
+		return nil, err
+	}
+	return openDurability(ctx, path, sqlite.Bulk)
 }
 
 // deferredIndexes are the secondary indexes no projection reads while it
