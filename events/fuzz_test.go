@@ -63,7 +63,7 @@ func checkDecodeEvent(t *testing.T, raw []byte) {
 	if got := ev.EventType(); got != env.Type {
 		t.Fatalf("Decode: got %T with EventType %q, want %q", ev, got, env.Type)
 	}
-	// The projectors' fast path reads the same event as the strict one.
+	// The fast path reads the same event as the strict one.
 	fast, err := env.DecodeCommitted()
 	if err != nil {
 		t.Fatalf("DecodeCommitted refused what Decode read: %v", err)

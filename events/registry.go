@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"sort"
-
-	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // decoder turns the data of one schema version into the current typed event.
@@ -15,9 +13,9 @@ type decoder func(data []byte) (Event, error)
 type eventType struct {
 	current  int
 	decoders map[int]decoder
-	// fast decodes the current schema version without the strict checks;
-	// see Envelope.DecodeCommitted.
-	fast decoder
+	// fast decodes the current schema version with the given JSON decoder,
+	// without the strict checks; see Envelope.DecodeCommittedWith.
+	fast func(data []byte, unmarshal func([]byte, any) error) (Event, error)
 }
 
 // registry maps each event type to its decoders. It is filled once, in
@@ -37,9 +35,9 @@ func register[T Event](typ string, current int) {
 			}
 			return v, nil
 		},
-	}, fast: func(data []byte) (Event, error) {
+	}, fast: func(data []byte, unmarshal func([]byte, any) error) (Event, error) {
 		var v T
-		if err := jsonv2.Unmarshal(data, &v, jsonv2.RejectUnknownMembers(true)); err != nil {
+		if err := unmarshal(data, &v); err != nil {
 			return nil, err
 		}
 		return v, nil

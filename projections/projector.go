@@ -180,7 +180,7 @@ func handleAll(tx *readmodel.Tx, proj Projection, envs []events.Envelope, decode
 		var err error
 		if decoded != nil && decoded[i] != nil {
 			ev = decoded[i]
-		} else if ev, err = envs[i].DecodeCommitted(); err != nil {
+		} else if ev, err = decodeCommitted(&envs[i]); err != nil {
 			return err
 		}
 		if err := proj.Handle(tx, &envs[i], ev); err != nil {

@@ -162,7 +162,7 @@ func build(ctx context.Context, source EventSource, proj Projection, scratch *re
 			if err == nil {
 				evs = make([]events.Event, len(envs))
 				for i := range envs {
-					if evs[i], err = envs[i].DecodeCommitted(); err != nil {
+					if evs[i], err = decodeCommitted(&envs[i]); err != nil {
 						break
 					}
 				}
