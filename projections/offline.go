@@ -81,8 +81,11 @@ func RebuildOffline(ctx context.Context, source EventSource, path string, projs 
 	if err := scratch.CreateDeferredIndexes(ctx); err != nil {
 		return out, err
 	}
-	stopFlushing()
-	if err := scratch.InstallAt(path); err != nil {
+	err = stopFlushing()
+	if err == nil {
+		err = scratch.InstallAt(path)
+	}
+	if err != nil {
 		for i := range out {
 			fail(&out[i], progress, err)
 		}

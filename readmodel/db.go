@@ -38,8 +38,10 @@ type DB struct {
 	deferred []string
 
 	// side writes a scratch read model's feed and notifications until
-	// joinSide (side.go); nil otherwise. Set and cleared with writeMu held.
-	side *side
+	// joinSide (side.go); nil otherwise. Set and cleared with writeMu held,
+	// as is sideErr, set if joining them failed.
+	side    *side
+	sideErr error
 }
 
 // Open opens the read model at path. A file written with another schema

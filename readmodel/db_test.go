@@ -424,8 +424,11 @@ func TestScratchFlushedWhileWrittenInstallsWhole(t *testing.T) {
 			return tx.InsertUser(user(fmt.Sprintf("u%03d", i), fmt.Sprintf("user%03d", i), "User"))
 		})
 	}
-	stop()
-	stop()
+	for range 2 {
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := scratch.CreateDeferredIndexes(ctx); err != nil {
 		t.Fatal(err)
 	}

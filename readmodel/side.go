@@ -34,6 +34,7 @@ type side struct {
 	done    chan struct{} // closed when the goroutine has stopped; err is then set
 	err     error
 	stop    sync.Once
+	sent    bool // anything was sent; only the projection's goroutine (writeMu) touches it
 }
 
 // sideStmt is one statement the projection issued for a side table.
@@ -80,6 +81,7 @@ func (s *side) run() {
 // and the statements waiting in memory stay bounded.
 func (s *side) send(batch []sideStmt) {
 	if len(batch) > 0 {
+		s.sent = true
 		s.batches <- batch
 	}
 }
@@ -105,17 +107,35 @@ func (s *side) discard() error {
 // of records, not row by row. The feed is then pruned for the checkpoint
 // reached, as pruneFeed would have done transaction by transaction had the
 // rows been there (pruning is the same however the log was cut, see
-// pruneFeed).
+// pruneFeed). A side that was sent nothing (a rebuild of another
+// projection) leaves the tables alone.
+//
+// A join that fails leaves the scratch read model without its feed and
+// notifications for good: every later join reports the same error, so no
+// retry can switch in or install it as if whole.
 func (db *DB) joinSide(ctx context.Context) error {
+	if db.sideErr != nil {
+		return db.sideErr
+	}
 	s := db.side
 	if s == nil {
 		return nil
 	}
 	db.side = nil
-	if err := s.finish(); err != nil {
-		return errors.Join(err, RemoveFile(s.path))
+	if err := copySide(ctx, db, s); err != nil {
+		db.sideErr = fmt.Errorf("join the feed and notifications written aside: %w", err)
+		return db.sideErr
 	}
-	defer RemoveFile(s.path)
+	return nil
+}
+
+// copySide waits for the side writer, then copies its tables in (see
+// joinSide) and deletes its file.
+func copySide(ctx context.Context, db *DB, s *side) (err error) {
+	defer func() { err = errors.Join(err, RemoveFile(s.path)) }()
+	if err := s.finish(); err != nil || !s.sent {
+		return err
+	}
 	conn, err := db.db.Write.Conn(ctx)
 	if err != nil {
 		return err
@@ -124,13 +144,18 @@ func (db *DB) joinSide(ctx context.Context) error {
 	if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS side`, s.path); err != nil {
 		return fmt.Errorf("attach side tables: %w", err)
 	}
+	defer func() {
+		if _, derr := conn.ExecContext(context.WithoutCancel(ctx), `DETACH DATABASE side`); derr != nil {
+			err = errors.Join(err, fmt.Errorf("detach side tables: %w", derr))
+		}
+	}()
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
+	defer tx.Rollback() // a no-op once committed
 	for _, table := range sideTables {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO main.`+table+` SELECT * FROM side.`+table); err != nil {
-			_ = tx.Rollback()
 			return fmt.Errorf("copy side table %s: %w", table, err)
 		}
 	}
@@ -139,16 +164,9 @@ func (db *DB) joinSide(ctx context.Context) error {
 		return err
 	}, db.FeedFloor(db.Checkpoint(ProjectionPlanning)))
 	if err != nil {
-		_ = tx.Rollback()
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	if _, err := conn.ExecContext(ctx, `DETACH DATABASE side`); err != nil {
-		return fmt.Errorf("detach side tables: %w", err)
-	}
-	return nil
+	return tx.Commit()
 }
 
 // finishSide joins the side tables if CreateDeferredIndexes has not: a

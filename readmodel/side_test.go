@@ -89,3 +89,31 @@ func TestScratchSideTablesMatchInlineWrites(t *testing.T) {
 		}
 	}
 }
+
+// A side statement that fails (here a feed row written twice) fails the
+// join, and the scratch read model stays unusable: installing it after the
+// failed join must fail too, not install it without its feed.
+func TestScratchWhoseSideFailedCannotBeInstalled(t *testing.T) {
+	ctx := context.Background()
+	_, path := mustOpenDB(t)
+	scratch, err := readmodel.OpenScratch(ctx, readmodel.ScratchPath(path, "offline"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { scratch.Close() })
+	twice := readmodel.FeedRecord{UserID: "u1", Position: 1, EventType: "appointment.invited",
+		Stream: "appointment-x", Version: 1, At: at, Data: []byte(`{}`)}
+	for pos := int64(1); pos <= 2; pos++ {
+		if err := scratch.Apply(ctx, readmodel.ProjectionPlanning, pos-1, pos, func(tx *readmodel.Tx) error {
+			return tx.WriteFeed([]readmodel.FeedRecord{twice})
+		}); err != nil {
+			t.Fatal(err) // written aside: the failure shows at the join
+		}
+	}
+	if err := scratch.CreateDeferredIndexes(ctx); err == nil {
+		t.Fatal("CreateDeferredIndexes joined a side file whose writes failed")
+	}
+	if err := scratch.InstallAt(path); err == nil {
+		t.Fatal("InstallAt installed a scratch read model whose side tables were never joined")
+	}
+}

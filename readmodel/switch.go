@@ -410,11 +410,16 @@ func (db *DB) CopyProjection(ctx context.Context, from, projection string) error
 // rename, used to write the whole file at the end while the rebuild waited
 // (0.8 s of a 20 s rebuild of 1,000,000 events). Flushed as it grows, the
 // file is written while the projection still runs, and the final fsync
-// finds little left. A failed flush is only reported by that final fsync.
-// stop may be called more than once.
-func (db *DB) FlushInBackground(interval time.Duration) (stop func()) {
+// finds little left.
+//
+// stop ends the flushing and returns the first error a flush met: Linux
+// reports a failed write-back to one fsync only and then marks the pages
+// clean, so InstallAt's own fsync would not see it, and a damaged file
+// would be installed. stop may be called more than once.
+func (db *DB) FlushInBackground(interval time.Duration) (stop func() error) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
+	var flushErr error // written by the goroutine before finished closes
 	go func() {
 		defer close(finished)
 		f, err := os.OpenFile(db.Path(), os.O_RDWR, 0)
@@ -429,14 +434,17 @@ func (db *DB) FlushInBackground(interval time.Duration) (stop func()) {
 			case <-done:
 				return
 			case <-t.C:
-				_ = f.Sync()
+				if err := f.Sync(); err != nil && flushErr == nil {
+					flushErr = fmt.Errorf("flush %s: %w", db.Path(), err)
+				}
 			}
 		}
 	}()
 	var once sync.Once
-	return func() {
+	return func() error {
 		once.Do(func() { close(done) })
 		<-finished
+		return flushErr
 	}
 }
 

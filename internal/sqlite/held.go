@@ -59,7 +59,14 @@ func (h *held) of(conn *sqlite3.SQLiteConn) map[string]*sqlite3.SQLiteStmt {
 func (h *held) release(db *DB) {
 	h.mu.Lock()
 	h.closing = true
+	used := len(h.stmts) > 0
 	h.mu.Unlock()
+	if !used {
+		// No Update ever ran (the event store and the audit trail use
+		// database/sql only): nothing to finalize, and no reason to wait
+		// for the writer connection.
+		return
+	}
 	conn, err := db.Write.Conn(context.Background()) // waits for a running Update
 	if err != nil {
 		return // the pool is closed: nothing was held, or Close ran already
@@ -113,10 +120,17 @@ func (c *Conn) heldStmt(query string, args int) *sqlite3.SQLiteStmt {
 }
 
 // holdable reports whether a statement run through Exec may stay prepared
-// between runs: one that writes and returns no rows. It runs until SQLite
-// says done, so nothing of it is left in progress; a statement returning
-// rows (a SELECT, RETURNING) would stop at its first row and keep a read
-// of the database open until its next run.
+// between runs: an INSERT, UPDATE, DELETE or REPLACE that returns no rows.
+// It runs until SQLite says done, so nothing of it is left in progress; a
+// statement returning rows (a SELECT, RETURNING, some PRAGMAs) would stop
+// at its first row and keep a read of the database open until its next
+// run.
 func holdable(st *sqlite3.SQLiteStmt, query string) bool {
-	return !st.Readonly() && !strings.Contains(strings.ToUpper(query), "RETURNING")
+	q := strings.ToUpper(strings.TrimSpace(query))
+	for _, verb := range []string{"INSERT", "UPDATE", "DELETE", "REPLACE"} {
+		if strings.HasPrefix(q, verb) {
+			return !st.Readonly() && !strings.Contains(q, "RETURNING")
+		}
+	}
+	return false // a PRAGMA, a WITH …: it may return rows
 }
