@@ -396,8 +396,8 @@ func (t *Tx) flush() error {
 }
 
 // The projection's statements run on the writer connection directly
-// (sqlite.Conn), from its statement cache: each is prepared once per
-// connection.
+// (sqlite.Conn): each is prepared once per connection (its writes are held
+// prepared, its reads come from the statement cache).
 
 func (t *Tx) exec(query string, args ...any) (driver.Result, error) {
 	return t.tx.Exec(query, args...)

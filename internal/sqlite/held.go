@@ -89,12 +89,12 @@ func (h *held) release(db *DB) {
 
 // heldStmt returns the held statement for query, preparing it on first
 // use, or nil where the driver's cached path must run it: outside Update, a
-// text with several statements (a held statement would run only the first)
-// or a semicolon in a literal, a statement that returns rows (holdable),
-// argument counts that do not match (the cached path reports them), past
-// maxHeld, or if it does not prepare (the cached path reports why).
+// text that may not be held (holdable), argument counts that do not match
+// (the cached path reports them), past maxHeld, or if it does not prepare
+// (the cached path reports why). Whether a text may be held is decided
+// once, when it is first seen.
 func (c *Conn) heldStmt(query string, args int) *sqlite3.SQLiteStmt {
-	if c.stmts == nil || strings.IndexByte(query, ';') >= 0 {
+	if c.stmts == nil {
 		return nil
 	}
 	st, ok := c.stmts[query]
@@ -102,14 +102,15 @@ func (c *Conn) heldStmt(query string, args int) *sqlite3.SQLiteStmt {
 		if len(c.stmts) >= maxHeld {
 			return nil
 		}
-		s, err := c.conn.Prepare(query)
-		if err != nil {
-			return nil
-		}
-		st = s.(*sqlite3.SQLiteStmt)
-		if !holdable(st, query) {
-			_ = st.Close()
-			st = nil
+		if holdable(query) {
+			s, err := c.conn.Prepare(query)
+			if err != nil {
+				return nil
+			}
+			if st = s.(*sqlite3.SQLiteStmt); st.Readonly() {
+				_ = st.Close()
+				st = nil
+			}
 		}
 		c.stmts[query] = st // nil: not held, asked once
 	}
@@ -120,16 +121,21 @@ func (c *Conn) heldStmt(query string, args int) *sqlite3.SQLiteStmt {
 }
 
 // holdable reports whether a statement run through Exec may stay prepared
-// between runs: an INSERT, UPDATE, DELETE or REPLACE that returns no rows.
-// It runs until SQLite says done, so nothing of it is left in progress; a
-// statement returning rows (a SELECT, RETURNING, some PRAGMAs) would stop
-// at its first row and keep a read of the database open until its next
-// run.
-func holdable(st *sqlite3.SQLiteStmt, query string) bool {
+// between runs: one INSERT, UPDATE, DELETE or REPLACE (not several: a held
+// statement would run only the first; a semicolon in a literal costs only
+// the holding) that returns no rows (and writes: heldStmt checks that on
+// the prepared statement). It runs until SQLite says done, so nothing of it
+// is left in progress; a statement returning rows (a SELECT, RETURNING,
+// some PRAGMAs) would stop at its first row and keep a read of the database
+// open until its next run.
+func holdable(query string) bool {
 	q := strings.ToUpper(strings.TrimSpace(query))
+	if strings.IndexByte(q, ';') >= 0 || strings.Contains(q, "RETURNING") {
+		return false
+	}
 	for _, verb := range []string{"INSERT", "UPDATE", "DELETE", "REPLACE"} {
 		if strings.HasPrefix(q, verb) {
-			return !st.Readonly() && !strings.Contains(q, "RETURNING")
+			return true
 		}
 	}
 	return false // a PRAGMA, a WITH …: it may return rows
