@@ -94,7 +94,6 @@ func TestTailReadsMatchTheDatabase(t *testing.T) {
 // TestTailSlides checks that reads before the in-memory window still come
 // from the database, after more events than the window holds.
 func TestTailSlides(t *testing.T) {
-	ctx := context.Background()
 	s, path := mustOpenStoreFile(t)
 	const n = 5000 // more than the tail holds
 	var index uint64
@@ -104,14 +103,7 @@ func TestTailSlides(t *testing.T) {
 	}
 	db := mustOpenStoreAt(t, path)
 	for _, after := range []int64{0, 100, n - 2100, n - 2048, n - 2047, n - 10} {
-		got, err := s.Read(ctx, after, 300)
-		if err != nil {
-			t.Fatalf("Read(%d): %v", after, err)
-		}
-		want, err := db.Read(ctx, after, 300)
-		if err != nil {
-			t.Fatalf("Read(%d) from the database: %v", after, err)
-		}
+		got, want := mustReadBoth(t, s, db, after, 300)
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("Read(%d, 300): got %d events from %v, want %d from %v", after, len(got), positions(got[:1]), len(want), positions(want[:1]))
 		}
@@ -124,7 +116,6 @@ func TestTailSlides(t *testing.T) {
 // a read differently from the database: a commit it cannot hold whole must
 // not leave a gap in it.
 func TestTailAfterCommitsOfAnySize(t *testing.T) {
-	ctx := context.Background()
 	for _, sizes := range [][]int{{100, 3000}, {2000, 2049}, {1, 4096}, {3000, 10, 3000}, {1000, 1000, 1000, 1000, 1000}} {
 		t.Run(fmt.Sprint(sizes), func(t *testing.T) {
 			s, path := mustOpenStoreFile(t)
@@ -135,14 +126,7 @@ func TestTailAfterCommitsOfAnySize(t *testing.T) {
 			}
 			db := mustOpenStoreAt(t, path)
 			for after := int64(0); after <= head; after += 37 {
-				got, err := s.Read(ctx, after, 50)
-				if err != nil {
-					t.Fatalf("Read(%d): %v", after, err)
-				}
-				want, err := db.Read(ctx, after, 50)
-				if err != nil {
-					t.Fatalf("Read(%d) from the database: %v", after, err)
-				}
+				got, want := mustReadBoth(t, s, db, after, 50)
 				if !reflect.DeepEqual(positions(got), positions(want)) {
 					t.Fatalf("Read(%d, 50): tail gives %v, database %v", after, positions(got), positions(want))
 				}
@@ -280,4 +264,19 @@ func TestReadTypesDecodedHandsOverWhatTheFSMDecoded(t *testing.T) {
 	if err != nil || len(envs) != 5 || got != nil {
 		t.Fatalf("from SQLite: %d events, decoded %v, %v; want 5 and none", len(envs), got, err)
 	}
+}
+
+// mustReadBoth reads the same range from s, whose tail may serve it, and
+// from db, a second store on the same file, which reads it from SQLite.
+func mustReadBoth(t *testing.T, s, db *eventstore.Store, after int64, limit int) (got, want []events.Envelope) {
+	t.Helper()
+	got, err := s.Read(context.Background(), after, limit)
+	if err != nil {
+		t.Fatalf("Read(%d): %v", after, err)
+	}
+	want, err = db.Read(context.Background(), after, limit)
+	if err != nil {
+		t.Fatalf("Read(%d) from the database: %v", after, err)
+	}
+	return got, want
 }
