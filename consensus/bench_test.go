@@ -1,6 +1,7 @@
 package consensus_test
 
 import (
+	"context"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -60,4 +61,26 @@ func BenchmarkProposeSequential(b *testing.B) {
 		version++
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+}
+
+// BenchmarkReadIndex asks a three-node cluster's leader for read indexes
+// from many goroutines at once, as strong reads and refusals confirmed on
+// fresh state do: each waits for a quorum to accept a heartbeat sent after
+// it began (concurrent callers share heartbeats).
+func BenchmarkReadIndex(b *testing.B) {
+	nodes := startCluster(b, 3)
+	leader := leaderOf(b, nodes)
+	mustPropose(b, leader, streamBatch(b, "bench", 0, 1))
+	b.SetParallelism(8) // 8 × GOMAXPROCS goroutines
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := leader.ReadIndex(context.Background()); err != nil {
+				b.Errorf("ReadIndex: %v", err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
 }

@@ -13,7 +13,14 @@ import (
 // startCluster starts size nodes on loopback, each with its own data dir and
 // event store, over the authenticated transport: the first bootstraps and
 // adds the others as voters.
-func startCluster(t *testing.T, size int) []*testNode {
+func startCluster(t testing.TB, size int) []*testNode {
+	t.Helper()
+	return startClusterWith(t, size, nil)
+}
+
+// startClusterWith is startCluster with each node's configuration passed
+// through tweak (if not nil) before it opens.
+func startClusterWith(t testing.TB, size int, tweak func(i int, cfg *consensus.Config)) []*testNode {
 	t.Helper()
 	nodes := make([]*testNode, size)
 	for i := range nodes {
@@ -21,6 +28,9 @@ func startCluster(t *testing.T, size int) []*testNode {
 		cfg := nodeConfig(filepath.Join(dir, "raft"))
 		cfg.NodeID = fmt.Sprintf("node-%d", i+1)
 		cfg.Bootstrap = i == 0
+		if tweak != nil {
+			tweak(i, &cfg)
+		}
 		store := mustOpenStoreAt(t, filepath.Join(dir, "events.db"))
 		if i == 0 {
 			nodes[i] = startNode(t, cfg, store)
@@ -43,7 +53,7 @@ func startCluster(t *testing.T, size int) []*testNode {
 // admitVoter does what the cluster agent does for a node that joined
 // without Raft state: it gets a read index from leader and waits until n's
 // log reaches it, which opens n's vote gate.
-func admitVoter(t *testing.T, leader, n *testNode) {
+func admitVoter(t testing.TB, leader, n *testNode) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -68,7 +78,7 @@ func admitVoter(t *testing.T, leader, n *testNode) {
 }
 
 // leaderOf waits for one of the open nodes to lead.
-func leaderOf(t *testing.T, nodes []*testNode) *testNode {
+func leaderOf(t testing.TB, nodes []*testNode) *testNode {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {

@@ -96,3 +96,86 @@ func TestBootstrapWithVoterList(t *testing.T) {
 		t.Error("a second bootstrap succeeded")
 	}
 }
+
+// TestReadIndexOfAPausedLeaderIsNotStale: a leader whose process is paused
+// while its followers elect another and commit a write must not, on
+// resuming, hand out a read index below that write. Its followers' answers
+// to heartbeats it sent before the pause still arrive afterwards, and
+// hashicorp/raft's VerifyLeader counts them as votes: a read index proven
+// that way was stale (found by TestLinearizability, a 409 decided on the
+// paused leader's state). The pause is modelled by holding the old
+// leader's view of the network (Stall) while its clock runs on; a 6 s
+// lease keeps it believing it leads until it is asked.
+func TestReadIndexOfAPausedLeaderIsNotStale(t *testing.T) {
+	nodes := startClusterWith(t, 3, func(i int, cfg *consensus.Config) {
+		if i == 2 { // the leader to pause: heartbeats every 0.6–1.2 s, a 6 s lease
+			cfg.HeartbeatTimeout, cfg.LeaderLeaseTimeout, cfg.ElectionTimeout = 6*time.Second, 6*time.Second, 6*time.Second
+			return
+		}
+		cfg.HeartbeatTimeout, cfg.ElectionTimeout = 1500*time.Millisecond, 1500*time.Millisecond
+	})
+	old, followers := nodes[2], nodes[:2]
+	if err := leaderOf(t, nodes).TransferLeadershipTo(old.ID(), old.RaftAddr()); err != nil {
+		t.Fatalf("transfer leadership to %s: %v", old.ID(), err)
+	}
+	if leaderOf(t, nodes) != old {
+		t.Fatalf("%s does not lead after the transfer", old.ID())
+	}
+	for i := 0; i < 5; i++ {
+		mustPropose(t, old, streamBatch(t, "before", int64(i), 1))
+	}
+	waitSameStores(t, old, nodes)
+	// It has served reads in its term (so its first barrier is behind it).
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if _, err := old.ReadIndex(ctx); err != nil {
+		t.Fatalf("read index before the pause: %v", err)
+	}
+	cancel()
+
+	heldOut, releaseOut, releaseIn := old.Stall()
+	t.Cleanup(func() { releaseOut(); releaseIn() })
+	paused := time.Now()
+	// The followers' answers to a heartbeat each, sent in the old term,
+	// are in and held: what a paused process finds on resuming.
+	for heldOut() < int64(len(followers)) {
+		if time.Since(paused) > 10*time.Second {
+			t.Fatalf("%d heartbeat answers held after 10 s, want %d", heldOut(), len(followers))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, f := range followers { // they give up on the silent leader at once
+		if err := f.SetTimeouts(250*time.Millisecond, 250*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newLeader := leaderOf(t, followers)
+	w := mustPropose(t, newLeader, streamBatch(t, "after", 0, 1))
+	t.Logf("%v after the pause: %s leads and acknowledged a write at index %d", time.Since(paused), newLeader.ID(), w.Index)
+	if !old.IsLeader() {
+		t.Fatalf("the paused leader stepped down %v after the pause, before it could be asked", time.Since(paused))
+	}
+
+	type answer struct {
+		idx uint64
+		err error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		idx, err := old.ReadIndex(ctx)
+		got <- answer{idx, err}
+	}()
+	// The check is under way; the answers to heartbeats sent before the
+	// pause reach raft now, and the new leader's requests only after.
+	time.Sleep(100 * time.Millisecond)
+	releaseOut()
+	time.Sleep(100 * time.Millisecond)
+	releaseIn()
+	a := <-got
+	if a.err == nil && a.idx < w.Index {
+		t.Fatalf("the paused leader handed out read index %d, below the write at index %d the new leader %s acknowledged before the call",
+			a.idx, w.Index, newLeader.ID())
+	}
+	t.Logf("read index on the paused leader: %d, %v (the write is at %d)", a.idx, a.err, w.Index)
+}

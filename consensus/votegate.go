@@ -111,8 +111,9 @@ func syncDir(dir string) error {
 
 // gatedTransport is the Raft transport with the vote gate in front: while
 // the gate is closed, vote and pre-vote requests are answered "not granted"
-// without reaching Raft, and this node's own are not sent. Everything else
-// passes through untouched.
+// without reaching Raft, and this node's own are not sent. It also records
+// which AppendEntries requests the peers accepted (acks, for ReadIndex).
+// Everything else passes through untouched.
 type gatedTransport struct {
 	*raft.NetworkTransport
 	gate    *voteGate
@@ -120,6 +121,20 @@ type gatedTransport struct {
 	rpcs    chan raft.RPC
 	done    chan struct{}
 	once    sync.Once
+	acks    *peerAcks
+
+	// stallOut and stallIn, when set, hold this node's view of the network
+	// until released: answers to its AppendEntries (heartbeats included)
+	// once they have arrived, and requests from its peers. That is what a
+	// paused process sees on resuming, with its own timers kept running.
+	// Only tests set them (export_test.go); nil otherwise.
+	stallOut, stallIn atomic.Pointer[stall]
+}
+
+// stall holds what passes a transport until release closes.
+type stall struct {
+	release chan struct{}
+	held    atomic.Int64 // how many were held so far
 }
 
 var (
@@ -130,7 +145,7 @@ var (
 
 func newGatedTransport(t *raft.NetworkTransport, gate *voteGate, localID raft.ServerID) *gatedTransport {
 	g := &gatedTransport{NetworkTransport: t, gate: gate, localID: localID,
-		rpcs: make(chan raft.RPC), done: make(chan struct{})}
+		rpcs: make(chan raft.RPC), done: make(chan struct{}), acks: newPeerAcks()}
 	go g.filter()
 	return g
 }
@@ -144,6 +159,9 @@ func (g *gatedTransport) filter() {
 		case <-g.done:
 			return
 		case rpc := <-in:
+			if !g.wait(&g.stallIn) {
+				return
+			}
 			if g.gate.closed.Load() && g.refuse(rpc) {
 				continue
 			}
@@ -170,6 +188,51 @@ func (g *gatedTransport) refuse(rpc raft.RPC) bool {
 		return true
 	}
 	return false
+}
+
+// wait blocks while a stall is set; false if the transport closed
+// meanwhile.
+func (g *gatedTransport) wait(p *atomic.Pointer[stall]) bool {
+	s := p.Load()
+	if s == nil {
+		return true
+	}
+	s.held.Add(1)
+	select {
+	case <-s.release:
+		return true
+	case <-g.done:
+		return false
+	}
+}
+
+// AppendEntries sends an AppendEntries request (raft's heartbeats are
+// these), records whether the peer accepted it, and hands raft the answer
+// once any stall is over.
+func (g *gatedTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
+	seq := g.acks.next()
+	err := g.NetworkTransport.AppendEntries(id, target, args, resp)
+	if !g.wait(&g.stallOut) {
+		return raft.ErrTransportShutdown
+	}
+	if err == nil && resp.Success && resp.Term == args.Term {
+		g.acks.record(id, seq, args.Term)
+	}
+	return err
+}
+
+// SetHeartbeatHandler registers raft's fast path for heartbeats, which
+// bypasses Consumer, behind any stall.
+func (g *gatedTransport) SetHeartbeatHandler(cb func(rpc raft.RPC)) {
+	if cb == nil {
+		g.NetworkTransport.SetHeartbeatHandler(nil)
+		return
+	}
+	g.NetworkTransport.SetHeartbeatHandler(func(rpc raft.RPC) {
+		if g.wait(&g.stallIn) {
+			cb(rpc)
+		}
+	})
 }
 
 // Consumer returns the filtered RPCs.

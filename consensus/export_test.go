@@ -1,0 +1,44 @@
+package consensus
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Stall holds this node's view of the network, as a paused process has it
+// on resuming: answers to its AppendEntries (heartbeats included) are held
+// once they arrive, and so are its peers' requests. heldOut counts the
+// answers held so far; releaseOut hands them to raft; releaseIn lets the
+// peers' requests in. The releases may be called more than once.
+func (n *Node) Stall() (heldOut func() int64, releaseOut, releaseIn func()) {
+	release := func(p *atomic.Pointer[stall], s *stall) func() {
+		var once sync.Once
+		return func() {
+			once.Do(func() {
+				p.Store(nil)
+				close(s.release)
+			})
+		}
+	}
+	out, in := &stall{release: make(chan struct{})}, &stall{release: make(chan struct{})}
+	n.transport.stallOut.Store(out)
+	n.transport.stallIn.Store(in)
+	return out.held.Load, release(&n.transport.stallOut, out), release(&n.transport.stallIn, in)
+}
+
+// SetTimeouts changes this node's heartbeat and election timeouts while it
+// runs; a follower checks its leader's silence against the new heartbeat
+// timeout at once.
+func (n *Node) SetTimeouts(heartbeat, election time.Duration) error {
+	rc := n.raft.ReloadableConfig()
+	rc.HeartbeatTimeout, rc.ElectionTimeout = heartbeat, election
+	return n.raft.ReloadConfig(rc)
+}
+
+// TransferLeadershipTo hands this leader's leadership to server id.
+func (n *Node) TransferLeadershipTo(id, addr string) error {
+	return n.raft.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(addr)).Error()
+}
