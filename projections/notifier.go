@@ -45,8 +45,17 @@ func (n notifier) appointment(id, typ string, to func(readmodel.AppointmentInfo)
 	if err != nil {
 		return err
 	}
+	var body []byte // the same for every recipient: encoded once, when one is due
 	for _, user := range users {
-		if err := n.send(user, typ, payload); err != nil {
+		if !n.due(user) {
+			continue
+		}
+		if body == nil {
+			if body, err = encodePayload(payload); err != nil {
+				return err
+			}
+		}
+		if err := n.insert(user, typ, body); err != nil {
 			return err
 		}
 	}
@@ -86,14 +95,26 @@ func (n notifier) group(groupID, typ, to string, extra map[string]any) error {
 	return n.send(to, typ, payload)
 }
 
+// send notifies user with payload, unless no notification is due.
 func (n notifier) send(user, typ string, payload map[string]any) error {
-	if user == "" || user == n.env.Actor {
+	if !n.due(user) {
 		return nil
 	}
-	body, err := json.Marshal(payload) // map keys are sorted: deterministic
+	body, err := encodePayload(payload)
 	if err != nil {
 		return err
 	}
+	return n.insert(user, typ, body)
+}
+
+// due reports whether user is to be notified: someone other than the actor.
+func (n notifier) due(user string) bool { return user != "" && user != n.env.Actor }
+
+// encodePayload is a notification's JSON body. Map keys are sorted, so a
+// rebuild writes the bytes the live projector wrote.
+func encodePayload(payload map[string]any) ([]byte, error) { return json.Marshal(payload) }
+
+func (n notifier) insert(user, typ string, body []byte) error {
 	return n.tx.InsertNotification(readmodel.NotificationRecord{
 		ID:     uuid.NewSHA1(notificationNamespace, []byte(n.env.ID+"/"+user)).String(),
 		UserID: user, Type: typ, Payload: body, At: n.env.Time,
