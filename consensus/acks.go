@@ -11,9 +11,10 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// peerAcks numbers every AppendEntries request this node sends (heartbeats
-// included) and records, per peer, the newest one the peer accepted in the
-// request's own term.
+// peerAcks numbers every AppendEntries request this node sends through
+// Transport.AppendEntries (heartbeats, and replication while pipelining is
+// off, as node.go sets it) and records, per peer, the newest one the peer
+// accepted in the request's own term.
 //
 // An accepted request proves that the peer had not moved to a newer term
 // when it processed it; a request sent after some moment was processed

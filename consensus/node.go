@@ -196,7 +196,10 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		// shutdown hangs. TestLinearizability saw the hang under load
 		// (goroutine dump: replicate → pipelineSend →
 		// netPipeline.AppendEntries); grafana/pyroscope#5518 describes
-		// the same deadlock and this same way out.
+		// the same deadlock and this same way out. It also keeps every
+		// AppendEntries on Transport.AppendEntries, where the read index's
+		// quorum check counts them (acks.go); with pipelining, only
+		// heartbeats would count, which is still sound.
 		MaxRPCsInFlight: 1,
 	}
 	if cfg.ServerAddr != nil {

@@ -66,11 +66,18 @@ func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
 // confirmQuorum waits until a quorum of voters, this node included, has
 // accepted in term an AppendEntries request numbered after start. It gives
 // up when this node stops leading (raft steps down a leader that hears
-// from no quorum for a lease), or after confirmWait.
+// from no quorum for a lease), or after confirmWait or ctx's deadline,
+// whichever is later.
 func (n *Node) confirmQuorum(ctx context.Context, start, term uint64) error {
-	deadline := time.NewTimer(confirmWait)
+	wait := confirmWait
+	if d, ok := ctx.Deadline(); ok && time.Until(d) > wait {
+		wait = time.Until(d)
+	}
+	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
-	recheck := time.NewTicker(n.cfg.LeaderLeaseTimeout)
+	// An answer wakes the loop; a step-down does not, so look every
+	// recheck too, to send the caller to the new leader at once.
+	recheck := time.NewTicker(min(n.cfg.LeaderLeaseTimeout, 50*time.Millisecond))
 	defer recheck.Stop()
 	for {
 		if !n.IsLeader() || n.raft.CurrentTerm() != term {
@@ -93,13 +100,14 @@ func (n *Node) confirmQuorum(ctx context.Context, start, term uint64) error {
 		case <-deadline.C:
 			return ErrNoLeader
 		case <-ctx.Done():
-			return fmt.Errorf("%w (%v)", ErrNoLeader, ctx.Err())
+			return fmt.Errorf("%w (%w)", ErrNoLeader, ctx.Err())
 		}
 	}
 }
 
-// confirmWait bounds confirmQuorum. Heartbeats answer in milliseconds; a
-// leader this long without its quorum's answers has stepped down by then.
+// confirmWait bounds confirmQuorum. Heartbeats answer in milliseconds, and
+// a leader without its quorum's answers steps down after its lease (200 ms
+// by default), well before this.
 const confirmWait = 2 * time.Second
 
 // voters returns the voters of the latest configuration other than this

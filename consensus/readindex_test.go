@@ -135,11 +135,12 @@ func TestReadIndexOfAPausedLeaderIsNotStale(t *testing.T) {
 	heldOut, releaseOut, releaseIn := old.Stall()
 	t.Cleanup(func() { releaseOut(); releaseIn() })
 	paused := time.Now()
-	// The followers' answers to a heartbeat each, sent in the old term,
-	// are in and held: what a paused process finds on resuming.
+	// The followers' answers to an AppendEntries each (a heartbeat or a
+	// replication round), sent in the old term, are in and held: what a
+	// paused process finds on resuming.
 	for heldOut() < int64(len(followers)) {
 		if time.Since(paused) > 10*time.Second {
-			t.Fatalf("%d heartbeat answers held after 10 s, want %d", heldOut(), len(followers))
+			t.Fatalf("%d answers held after 10 s, want %d", heldOut(), len(followers))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -173,6 +174,9 @@ func TestReadIndexOfAPausedLeaderIsNotStale(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	releaseIn()
 	a := <-got
+	if a.err != nil && !errors.Is(a.err, consensus.ErrNotLeader) && !errors.Is(a.err, consensus.ErrNoLeader) {
+		t.Fatalf("read index on the paused leader: %v, want ErrNotLeader or ErrNoLeader", a.err)
+	}
 	if a.err == nil && a.idx < w.Index {
 		t.Fatalf("the paused leader handed out read index %d, below the write at index %d the new leader %s acknowledged before the call",
 			a.idx, w.Index, newLeader.ID())

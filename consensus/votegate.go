@@ -215,7 +215,9 @@ func (g *gatedTransport) AppendEntries(id raft.ServerID, target raft.ServerAddre
 	if !g.wait(&g.stallOut) {
 		return raft.ErrTransportShutdown
 	}
-	if err == nil && resp.Success && resp.Term == args.Term {
+	// Counted for the server that answered, which must be the one raft
+	// meant: an address reused by another server must not vote twice.
+	if err == nil && resp.Success && resp.Term == args.Term && string(resp.ID) == string(id) {
 		g.acks.record(id, seq, args.Term)
 	}
 	return err
