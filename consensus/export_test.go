@@ -42,3 +42,9 @@ func (n *Node) SetTimeouts(heartbeat, election time.Duration) error {
 func (n *Node) TransferLeadershipTo(id, addr string) error {
 	return n.raft.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(addr)).Error()
 }
+
+// TermProven reports, without asking for it, whether this leader has seen
+// a barrier of its current term applied (readTerm).
+func (n *Node) TermProven() bool {
+	return n.IsLeader() && n.readTerm.Load() == n.raft.CurrentTerm()
+}

@@ -66,6 +66,12 @@ func (n *Node) startObserver() {
 		defer close(n.obsDone)
 		for o := range ch {
 			n.hb.observe(o)
+			// A new leader proves its commit index at once (a barrier of
+			// its term, see CaughtUp) rather than on the first readiness
+			// probe or strong read, which would otherwise wait for it.
+			if d, ok := o.Data.(raft.LeaderObservation); ok && string(d.LeaderID) == n.cfg.NodeID {
+				n.publisher.publish()
+			}
 		}
 	}()
 	n.obsCh = ch

@@ -183,3 +183,22 @@ func TestReadIndexOfAPausedLeaderIsNotStale(t *testing.T) {
 	}
 	t.Logf("read index on the paused leader: %d, %v (the write is at %d)", a.idx, a.err, w.Index)
 }
+
+// TestNewLeaderProvesItsTermUnasked: a node that wins an election applies a
+// barrier of its term at once, so its first readiness probe (CaughtUp) or
+// strong read does not have to wait for one. Before, only those asked for
+// it: an idle node's first /readyz answered 503 "applying committed log
+// entries" seconds after it had started.
+func TestNewLeaderProvesItsTermUnasked(t *testing.T) {
+	n := mustStartNode(t) // waits until it leads, asking nothing else
+	deadline := time.Now().Add(5 * time.Second)
+	for !n.TermProven() {
+		if time.Now().After(deadline) {
+			t.Fatal("5 s after winning its election the leader has applied no barrier of its term")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !n.CaughtUp() {
+		t.Fatal("an idle leader whose term is proven is not caught up at the first ask")
+	}
+}
