@@ -45,21 +45,7 @@ func (n notifier) appointment(id, typ string, to func(readmodel.AppointmentInfo)
 	if err != nil {
 		return err
 	}
-	var body []byte // the same for every recipient: encoded once, when one is due
-	for _, user := range users {
-		if !n.due(user) {
-			continue
-		}
-		if body == nil {
-			if body, err = encodePayload(payload); err != nil {
-				return err
-			}
-		}
-		if err := n.insert(user, typ, body); err != nil {
-			return err
-		}
-	}
-	return nil
+	return n.send(users, typ, payload)
 }
 
 // onlyTo addresses an appointment's notification to the one user it names.
@@ -92,32 +78,32 @@ func (n notifier) group(groupID, typ, to string, extra map[string]any) error {
 	for k, v := range extra {
 		payload[k] = v
 	}
-	return n.send(to, typ, payload)
+	return n.send([]string{to}, typ, payload)
 }
 
-// send notifies user with payload, unless no notification is due.
-func (n notifier) send(user, typ string, payload map[string]any) error {
-	if !n.due(user) {
-		return nil
+// send notifies users with payload, but never the actor. The body is the
+// same for every recipient, so it is encoded once; map keys are sorted, so
+// a rebuild writes the bytes the live projector wrote.
+func (n notifier) send(users []string, typ string, payload map[string]any) error {
+	var body []byte
+	for _, user := range users {
+		if user == "" || user == n.env.Actor {
+			continue
+		}
+		if body == nil {
+			var err error
+			if body, err = json.Marshal(payload); err != nil {
+				return err
+			}
+		}
+		err := n.tx.InsertNotification(readmodel.NotificationRecord{
+			ID:     uuid.NewSHA1(notificationNamespace, []byte(n.env.ID+"/"+user)).String(),
+			UserID: user, Type: typ, Payload: body, At: n.env.Time,
+			Position: n.env.Position, Version: 1, OriginNode: n.env.OriginNode,
+		})
+		if err != nil {
+			return err
+		}
 	}
-	body, err := encodePayload(payload)
-	if err != nil {
-		return err
-	}
-	return n.insert(user, typ, body)
-}
-
-// due reports whether user is to be notified: someone other than the actor.
-func (n notifier) due(user string) bool { return user != "" && user != n.env.Actor }
-
-// encodePayload is a notification's JSON body. Map keys are sorted, so a
-// rebuild writes the bytes the live projector wrote.
-func encodePayload(payload map[string]any) ([]byte, error) { return json.Marshal(payload) }
-
-func (n notifier) insert(user, typ string, body []byte) error {
-	return n.tx.InsertNotification(readmodel.NotificationRecord{
-		ID:     uuid.NewSHA1(notificationNamespace, []byte(n.env.ID+"/"+user)).String(),
-		UserID: user, Type: typ, Payload: body, At: n.env.Time,
-		Position: n.env.Position, Version: 1, OriginNode: n.env.OriginNode,
-	})
+	return nil
 }
