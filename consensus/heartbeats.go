@@ -1,7 +1,8 @@
 package consensus
 
-// This file holds the leader's view of followers it cannot reach, from
-// raft's heartbeat observations.
+// This file holds what this node learns from raft's observations: as
+// leader, the followers it cannot reach (from heartbeats), and that it has
+// just won an election.
 
 import (
 	"sync"

@@ -88,10 +88,7 @@ func (n *Node) confirmQuorum(ctx context.Context, start, term uint64) error {
 			return n.leaderErr(err)
 		}
 		acked, changed := n.transport.acks.since(start, term, peers)
-		if self {
-			acked++
-		}
-		if acked >= (len(peers)+boolInt(self))/2+1 {
+		if acked+self >= (len(peers)+self)/2+1 {
 			return nil
 		}
 		select {
@@ -111,29 +108,22 @@ func (n *Node) confirmQuorum(ctx context.Context, start, term uint64) error {
 const confirmWait = 2 * time.Second
 
 // voters returns the voters of the latest configuration other than this
-// node, and whether this node is one.
-func (n *Node) voters() (peers []raft.ServerID, self bool, err error) {
+// node, and this node's own vote: 1 if it is a voter, 0 if not.
+func (n *Node) voters() (peers []raft.ServerID, self int, err error) {
 	f := n.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
-		return nil, false, err
+		return nil, 0, err
 	}
 	for _, s := range f.Configuration().Servers {
 		switch {
 		case s.Suffrage != raft.Voter:
 		case s.ID == raft.ServerID(n.cfg.NodeID):
-			self = true
+			self = 1
 		default:
 			peers = append(peers, s.ID)
 		}
 	}
 	return peers, self, nil
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func (n *Node) leaderErr(err error) error {
