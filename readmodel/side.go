@@ -89,10 +89,14 @@ func (s *side) send(batch []sideStmt) {
 // finish stops the writer once it has written everything sent, closes the
 // side file and returns the first error the writer met.
 func (s *side) finish() error {
-	s.stop.Do(func() { close(s.batches) })
+	s.close()
 	<-s.done
 	return errors.Join(s.err, s.db.Close())
 }
+
+// close tells the writer that nothing more comes: it commits the side
+// file once it has written what it has, without anyone waiting for it.
+func (s *side) close() { s.stop.Do(func() { close(s.batches) }) }
 
 // discard stops the writer and deletes the side file.
 func (s *side) discard() error {

@@ -108,19 +108,28 @@ func (db *DB) dropDeferredIndexes(ctx context.Context) error {
 	return nil
 }
 
-// CreateDeferredIndexes copies in the feed and notifications a scratch read
-// model wrote aside (joinSide) and builds the secondary indexes it left out
-// while it was loaded; its schema and tables are then the live one's.
+// CreateDeferredIndexes builds the secondary indexes a scratch read model
+// left out while it was loaded and copies in the feed and notifications it
+// wrote aside (joinSide); its schema and tables are then the live one's.
 func (db *DB) CreateDeferredIndexes(ctx context.Context) error {
 	db.writeMu.Lock()
 	defer db.writeMu.Unlock()
-	if err := db.joinSide(ctx); err != nil {
-		return err
+	// The side writer commits its file (its own goroutine, its own file)
+	// while this one builds the indexes; the join then finds it written.
+	if db.side != nil {
+		db.side.close()
 	}
+	var err error
 	for _, stmt := range db.deferred {
-		if _, err := db.db.Write.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("%s: %w", stmt, err)
+		if _, err = db.db.Write.ExecContext(ctx, stmt); err != nil {
+			err = fmt.Errorf("%s: %w", stmt, err)
+			break
 		}
+	}
+	// Joined even after a failed index: the side writer has stopped, and
+	// nothing may send it more.
+	if jerr := db.joinSide(ctx); jerr != nil || err != nil {
+		return errors.Join(err, jerr)
 	}
 	db.deferred = nil
 	return nil
