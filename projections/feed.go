@@ -27,11 +27,13 @@ import (
 // group being deleted, the slot of an entry being removed); everything else
 // on the state after it.
 type feed struct {
-	tx   *readmodel.Tx
-	env  *events.Envelope
-	data map[string]json.RawMessage
-	// order keeps the entries deterministic (map order is not).
-	order []string
+	tx  *readmodel.Tx
+	env *events.Envelope
+	// records are the entries decided so far, one per user, in the order
+	// decided (deterministic); seen indexes them by user once there are
+	// too many to scan (a big group's members).
+	records []readmodel.FeedRecord
+	seen    map[string]struct{}
 	// For an agenda entry's event: the entry as it was before the event,
 	// who else may see it, and the details for those allowed them.
 	slot    readmodel.EntrySlot
@@ -41,7 +43,7 @@ type feed struct {
 
 // feedBefore reads what the event's feed needs from the state it changes.
 func feedBefore(tx *readmodel.Tx, env *events.Envelope, ev events.Event) (*feed, error) {
-	f := &feed{tx: tx, env: env, data: map[string]json.RawMessage{}}
+	f := &feed{tx: tx, env: env}
 	var err error
 	switch e := ev.(type) {
 	case events.AppointmentDeleted:
@@ -125,24 +127,40 @@ func (f *feed) after(ev events.Event) error {
 	if err != nil {
 		return fmt.Errorf("feed of %s: %w", f.env.Type, err)
 	}
-	records := make([]readmodel.FeedRecord, 0, len(f.order))
-	for _, user := range f.order {
-		records = append(records, readmodel.FeedRecord{UserID: user, Position: f.env.Position,
-			EventType: f.env.Type, Stream: f.env.Stream, Version: f.env.Version, At: f.env.Time, Data: f.data[user]})
-	}
-	return f.tx.WriteFeed(records)
+	return f.tx.WriteFeed(f.records)
 }
+
+// scanLimit is how many entries to goes through to find a user before it
+// keeps an index instead: most events reach one to a few people, and a map
+// per event was a tenth of a rebuild's allocated bytes.
+const scanLimit = 16
 
 // to gives user an entry with data; the first entry decided for a user stays.
 func (f *feed) to(user string, data json.RawMessage) {
 	if user == "" {
 		return
 	}
-	if _, ok := f.data[user]; ok {
-		return
+	if f.seen != nil {
+		if _, ok := f.seen[user]; ok {
+			return
+		}
+		f.seen[user] = struct{}{}
+	} else {
+		for i := range f.records {
+			if f.records[i].UserID == user {
+				return
+			}
+		}
+		if len(f.records) == scanLimit {
+			f.seen = make(map[string]struct{}, 2*scanLimit)
+			for i := range f.records {
+				f.seen[f.records[i].UserID] = struct{}{}
+			}
+			f.seen[user] = struct{}{}
+		}
 	}
-	f.data[user] = data
-	f.order = append(f.order, user)
+	f.records = append(f.records, readmodel.FeedRecord{UserID: user, Position: f.env.Position,
+		EventType: f.env.Type, Stream: f.env.Stream, Version: f.env.Version, At: f.env.Time, Data: data})
 }
 
 // toAll gives every user listed the event's own data.
