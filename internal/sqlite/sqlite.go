@@ -42,6 +42,9 @@ type DB struct {
 	Write *sql.DB
 	Read  *sql.DB
 	held  held // the writer's statements Update runs (held.go)
+	// checkpoints copies the WAL back in the background (checkpoint.go);
+	// nil without a WAL.
+	checkpoints *checkpointer
 }
 
 // Option tunes one database.
@@ -139,11 +142,20 @@ func Open(path string, d Durability, opts ...Option) (*DB, error) {
 	rdb.SetMaxOpenConns(readers)
 	rdb.SetMaxIdleConns(readers)
 	rdb.SetConnMaxIdleTime(0)
-	return &DB{Path: path, Write: wdb, Read: rdb}, nil
+	db := &DB{Path: path, Write: wdb, Read: rdb}
+	if journal == "WAL" {
+		if db.checkpoints, err = startCheckpointer(wdb, rdb); err != nil {
+			rdb.Close()
+			wdb.Close()
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+	}
+	return db, nil
 }
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	db.checkpoints.close()
 	db.held.release(db)
 	err1 := db.Read.Close()
 	err2 := db.Write.Close()
