@@ -130,7 +130,7 @@ func (f *feed) after(ev events.Event) error {
 	return f.tx.WriteFeed(f.records)
 }
 
-// scanLimit is how many entries to goes through to find a user before it
+// scanLimit is how many entries feed.to scans for a user before it
 // keeps an index instead: most events reach one to a few people, and a map
 // per event was a tenth of a rebuild's allocated bytes.
 const scanLimit = 16

@@ -1,9 +1,9 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
-	"sync"
 	"time"
 )
 
@@ -15,64 +15,87 @@ import (
 // pages and synced two files before it returned. On the write path that is
 // the event store's apply and the read model's projection, which every
 // acknowledged write waits for. A checkpointer goroutine now does it every
-// checkpointEvery on a reader connection (a query-only connection may
-// checkpoint), in PASSIVE mode: it never waits for the writer or a reader,
-// and copies what they let it. Pages rewritten many times between two runs
-// are copied once.
+// checkpointEvery, on a query-only connection of its own (such a connection
+// may checkpoint; a pool of one, so that it never queues behind queries),
+// in PASSIVE mode: it never waits for the writer or a reader, and copies
+// what they let it. Pages rewritten many times between two runs are copied
+// once.
 //
-// The writer keeps an automatic checkpoint, at checkpointBackstop pages, as
-// a bound on the log should the checkpointer fall behind. Durability is
-// SQLite's own either way: who runs a checkpoint changes nothing about what
-// a commit has made durable.
+// Under a steady write load a commit lands while almost every background
+// checkpoint runs, so the log is rarely copied in full at the moment a
+// transaction begins, which is when SQLite starts it over. The writer
+// therefore keeps an automatic checkpoint, at checkpointBackstop pages: by
+// then the checkpointer has copied all but the last moments' frames, so
+// that commit copies few pages, and the log starts over behind it
+// (journal_size_limit then cuts the file back). Durability is SQLite's own
+// either way: who runs a checkpoint changes nothing about what a commit has
+// made durable.
 //
-// BenchmarkCreateAppointment1 and 64, interleaved (2026-12-03): p99 10–11
-// → 7–8 ms one client at a time, 2,528–2,538 → 2,687–2,722 creates/s with
-// 64 clients; the read model's projection of a single create 329–385 →
-// 196–237 µs.
+// BenchmarkCreateAppointment1 and 64, interleaved (2026-12-03): p99 8.8–8.9
+// → 6.6–7.5 ms one client at a time, 2,534–2,542 → 2,616–2,732 creates/s
+// with 64 clients; the read model's projection of a single create 329–385
+// → 196–237 µs.
 const (
 	checkpointEvery    = 100 * time.Millisecond
-	checkpointBackstop = 10000
+	checkpointBackstop = 4000    // pages: 16 MB of log at 4 KiB
+	walSizeLimit       = 4 << 20 // bytes the log file is cut back to when it starts over
 )
 
-// checkpointer runs PASSIVE checkpoints on db until stopped.
+// checkpointer runs PASSIVE checkpoints on its own connection until
+// stopped.
 type checkpointer struct {
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	conn   *sql.DB
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
-// startCheckpointer hands checkpoints of the database behind writer to a
-// goroutine that runs them on readers.
-func startCheckpointer(writer, readers *sql.DB) (*checkpointer, error) {
-	if _, err := writer.Exec(fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", checkpointBackstop)); err != nil {
-		return nil, fmt.Errorf("set wal_autocheckpoint: %w", err)
+// startCheckpointer sets the writer's backstop and starts the goroutine,
+// on a connection opened with dsn (query-only).
+func startCheckpointer(writer *sql.DB, dsn string) (*checkpointer, error) {
+	for _, p := range []string{
+		fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", checkpointBackstop),
+		fmt.Sprintf("PRAGMA journal_size_limit = %d", walSizeLimit),
+	} {
+		if _, err := writer.Exec(p); err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
 	}
-	c := &checkpointer{stop: make(chan struct{}), done: make(chan struct{})}
-	go c.run(readers)
+	conn, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open checkpoint connection: %w", err)
+	}
+	conn.SetMaxOpenConns(1)
+	conn.SetMaxIdleConns(1)
+	conn.SetConnMaxIdleTime(0)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &checkpointer{conn: conn, cancel: cancel, done: make(chan struct{})}
+	go c.run(ctx)
 	return c, nil
 }
 
-func (c *checkpointer) run(readers *sql.DB) {
+func (c *checkpointer) run(ctx context.Context) {
 	defer close(c.done)
 	tick := time.NewTicker(checkpointEvery)
 	defer tick.Stop()
 	for {
 		select {
-		case <-c.stop:
+		case <-ctx.Done():
 			return
 		case <-tick.C:
 			// An error (SQLITE_BUSY while another checkpoint runs, say)
 			// leaves the log for the next run or the backstop.
-			_, _ = readers.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			_, _ = c.conn.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
 		}
 	}
 }
 
-// close stops the goroutine and waits for it; nil is a no-op.
-func (c *checkpointer) close() {
+// close stops the goroutine, waits for it and closes its connection; nil
+// is a no-op.
+func (c *checkpointer) close() error {
 	if c == nil {
-		return
+		return nil
 	}
-	c.once.Do(func() { close(c.stop) })
+	c.cancel()
 	<-c.done
+	return c.conn.Close()
 }

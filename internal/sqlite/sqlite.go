@@ -134,7 +134,8 @@ func Open(path string, d Durability, opts ...Option) (*DB, error) {
 	}
 	r.Set("_query_only", "1")
 	r.Set("_cache_size", fmt.Sprint(-readerKB))
-	rdb, err := sql.Open("sqlite3", "file:"+path+"?"+r.Encode())
+	readDSN := "file:" + path + "?" + r.Encode()
+	rdb, err := sql.Open("sqlite3", readDSN)
 	if err != nil {
 		wdb.Close()
 		return nil, fmt.Errorf("open %s for reading: %w", path, err)
@@ -144,7 +145,7 @@ func Open(path string, d Durability, opts ...Option) (*DB, error) {
 	rdb.SetConnMaxIdleTime(0)
 	db := &DB{Path: path, Write: wdb, Read: rdb}
 	if journal == "WAL" {
-		if db.checkpoints, err = startCheckpointer(wdb, rdb); err != nil {
+		if db.checkpoints, err = startCheckpointer(wdb, readDSN); err != nil {
 			rdb.Close()
 			wdb.Close()
 			return nil, fmt.Errorf("open %s: %w", path, err)
@@ -155,14 +156,11 @@ func Open(path string, d Durability, opts ...Option) (*DB, error) {
 
 // Close closes both pools.
 func (db *DB) Close() error {
-	db.checkpoints.close()
+	err0 := db.checkpoints.close()
 	db.held.release(db)
 	err1 := db.Read.Close()
 	err2 := db.Write.Close()
-	if err1 != nil {
-		return err1
-	}
-	return err2
+	return errors.Join(err0, err1, err2)
 }
 
 // WithTx runs fn in a write transaction, committing if fn returns nil.
