@@ -1,7 +1,8 @@
 // Package sqlite opens SQLite databases the way every store in Agenda uses
 // them: WAL mode, one writer connection that takes the write lock at BEGIN
 // (so transactions never fail half way with SQLITE_BUSY), and a separate pool
-// of query-only readers that WAL lets run beside the writer.
+// of query-only readers that WAL lets run beside the writer, and a goroutine
+// that checkpoints the WAL so that commits need not (checkpoint.go).
 package sqlite
 
 import (
