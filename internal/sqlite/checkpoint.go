@@ -31,10 +31,11 @@ import (
 // either way: who runs a checkpoint changes nothing about what a commit has
 // made durable.
 //
-// BenchmarkCreateAppointment1 and 64, interleaved (2026-12-03): p99 8.8–8.9
-// → 6.6–7.5 ms one client at a time, 2,534–2,542 → 2,616–2,732 creates/s
-// with 64 clients; the read model's projection of a single create 329–385
-// → 196–237 µs.
+// BenchmarkCreateAppointment64, against the build before, alternating
+// A-B-B-A twice on a slow afternoon (2026-12-03): 2,667–2,858 against
+// 2,351–2,764 creates/s (means 2,764 and 2,592), p99 unchanged; one client
+// at a time unchanged (425–462 against 430–479/s), p99 9.6–10.9 against
+// 10.7–11.9 ms. A single create's projection 329–385 → 196–237 µs.
 const (
 	checkpointEvery    = 100 * time.Millisecond
 	checkpointBackstop = 4000    // pages: 16 MB of log at 4 KiB
