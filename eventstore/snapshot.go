@@ -68,9 +68,9 @@ func (sn *Snapshot) AppliedIndex() uint64 { return sn.header.AppliedIndex }
 // the encoder that is to become encoding/json/v2 and gzip's fastest level,
 // for the same lines (checked byte for byte; raw strings are kept as
 // escaped, see TestSnapshotPreservesDataBytes) in 43 MB of gzip instead of
-// 30. Invalid
-// UTF-8, which no event holds, passes as it is rather than failing the
-// snapshot; Restore's decoder reads it as encoding/json always has.
+// 30. Invalid UTF-8, which no event holds, passes as it is rather than
+// failing the snapshot; Restore's decoder reads it as encoding/json always
+// has.
 func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	cw := &countingWriter{w: w}
 	zw, err := gzip.NewWriterLevel(cw, gzip.BestSpeed)
