@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -150,7 +149,7 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		Output: os.Stderr,
 	})
 
-	logStore, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")})
+	logStore, err := openLogStore(cfg.Dir, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open raft log: %w", err)
 	}

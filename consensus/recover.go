@@ -12,8 +12,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"go.etcd.io/bbolt"
 
 	"github.com/agendahq/agenda/eventstore"
 )
@@ -50,7 +48,7 @@ func Recover(dir, nodeID string, servers []Server, store *eventstore.Store, logg
 		return fmt.Errorf("consensus: recover: no Raft log in %s: %w", dir, err)
 	}
 	// A running node holds the log's lock: fail rather than wait for it.
-	logStore, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db"), BoltOptions: &bbolt.Options{Timeout: 2 * time.Second}})
+	logStore, err := openLogStore(dir, 2*time.Second)
 	if err != nil {
 		return fmt.Errorf("open raft log (is the node still running? stop it first): %w", err)
 	}

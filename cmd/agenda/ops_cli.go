@@ -259,7 +259,7 @@ func (b *progressBar) finish(pr projections.RebuildProgress, err error) {
 	if pr.FinishedAt != nil {
 		took = pr.FinishedAt.Sub(pr.StartedAt)
 	}
-	fmt.Fprintf(b.out, "rebuilt %s: %d events in %s (%.0f events/s; switched in in %.2fs)\n", b.name, pr.Position, took.Round(time.Millisecond), pr.EventsPerSecond, pr.PausedSeconds)
+	fmt.Fprintf(b.out, "rebuilt %s: %d events in %s (%.0f events/s; the switch took %.2fs)\n", b.name, pr.Position, took.Round(time.Millisecond), pr.EventsPerSecond, pr.PausedSeconds)
 }
 
 func isTerminal(f *os.File) bool {
