@@ -32,6 +32,9 @@ type Store struct {
 	// ReadTypesDecoded passes them on, so that a projector does not decode
 	// again what was decoded a moment before.
 	tailEvents []events.Event
+
+	// cache holds what the last snapshot compressed (snapcache.go).
+	cache *snapshotCache
 }
 
 // tailSize is how many events the tail keeps at least (and at most twice
@@ -58,7 +61,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, changed: make(chan struct{})}
+	s := &Store{db: db, changed: make(chan struct{}), cache: newSnapshotCache(path)}
 	if err := db.Read.QueryRowContext(ctx, "SELECT COALESCE(MAX(position), 0) FROM events").Scan(&s.head); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("read head: %w", err)
