@@ -1,6 +1,7 @@
 package eventstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"io"
 	"os"
 	"sync"
+
+	"github.com/agendahq/agenda/events"
 )
 
 // snapshotCache keeps, beside the database, the compressed lines of events
@@ -15,7 +18,7 @@ import (
 // members. A snapshot holds the whole history, and the history is
 // append-only, so the next snapshot starts with those same bytes: it copies
 // them and compresses only the events since. Encoding every event again was
-// a snapshot's whole cost (4.4–4.8 CPU-s per million events, on every node,
+// a snapshot's whole cost (5.5 CPU-s per million events, on every node,
 // every SnapshotThreshold entries), which grew with the history; copying
 // costs what reading and checksumming the file does.
 //
@@ -27,16 +30,18 @@ import (
 // snapshot, which writes it anew. Nothing is trusted unless it checks out
 // against its metadata: the same line format, a CRC-32C of the bytes, and
 // the store's own event at UpTo under the same ID (a file that does not
-// belong to this store's history is never copied). So no fsync is needed
-// either: a file torn by a crash fails its checksum.
+// belong to this store's history is never copied), and that event encoded
+// by this build to the line the cache holds for it (bytes written by a
+// build that encoded lines otherwise are never mixed with this one's). So
+// no fsync is needed either: a file torn by a crash fails its checksum.
 type snapshotCache struct {
 	mu   sync.Mutex
 	path string // the members; path+".json" holds cacheMeta
 }
 
-// cacheFormat versions the cached bytes: change it whenever the lines a
-// snapshot writes for an event change, so that older bytes are never mixed
-// with newer ones.
+// cacheFormat versions the cache's files. A change in how events are
+// encoded is caught without it (cacheMeta.LastLine), but a change in what
+// a snapshot's lines are must bump snapshotFormat, and this with it.
 const cacheFormat = 1
 
 // cacheMeta describes the cache file's valid prefix.
@@ -44,8 +49,10 @@ type cacheMeta struct {
 	Format int    `json:"format"`
 	UpTo   int64  `json:"up_to"`   // the last position the members hold
 	LastID string `json:"last_id"` // the ID of the event at UpTo
-	Length int64  `json:"length"`  // bytes of complete members
-	CRC    uint32 `json:"crc32c"`  // CRC-32C of those bytes
+	// LastLine is the CRC-32C of that event's line, newline excluded.
+	LastLine uint32 `json:"last_line_crc32c"`
+	Length   int64  `json:"length"` // bytes of complete members
+	CRC      uint32 `json:"crc32c"` // CRC-32C of those bytes
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -87,9 +94,9 @@ func (c *snapshotCache) copyTo(w io.Writer, m cacheMeta) error {
 	return err
 }
 
-// extension appends members to the cache after the valid prefix m (the
-// zero cacheMeta: start the file over). Writes to it never fail: a failed
-// one only means the cache is not extended.
+// extension appends members to the cache after the valid prefix base (the
+// zero cacheMeta: start the file over). Writes to it never fail: after a
+// failed one, commit drops the cache instead of extending it.
 type extension struct {
 	c    *snapshotCache
 	base cacheMeta
@@ -128,8 +135,8 @@ func (x *extension) Write(p []byte) (int, error) {
 }
 
 // commit records that the cache now holds events up to upTo, the last
-// one lastID, if every write went through; otherwise it forgets the cache.
-func (x *extension) commit(upTo int64, lastID string) {
+// one last, if every write went through; otherwise it forgets the cache.
+func (x *extension) commit(upTo int64, last events.Envelope) {
 	if x.f != nil {
 		if err := x.f.Close(); x.err == nil {
 			x.err = err
@@ -139,13 +146,21 @@ func (x *extension) commit(upTo int64, lastID string) {
 		x.c.forget()
 		return
 	}
-	m := cacheMeta{Format: cacheFormat, UpTo: upTo, LastID: lastID, Length: x.base.Length + x.n, CRC: x.crc}
+	line, err := lineCRC(&last)
+	if err != nil {
+		x.c.forget()
+		return
+	}
+	m := cacheMeta{Format: cacheFormat, UpTo: upTo, LastID: last.ID, LastLine: line, Length: x.base.Length + x.n, CRC: x.crc}
 	if err := x.c.store(m); err != nil {
 		x.c.forget()
 	}
 }
 
-// abandon leaves the cache as it was before the extension.
+// abandon stops the extension, leaving the metadata as it was: it still
+// describes base, the prefix the bytes appended since are ignored past
+// (none, if the extension started the file over: the metadata was
+// forgotten first).
 func (x *extension) abandon() {
 	if x.f != nil {
 		x.f.Close()
@@ -163,6 +178,15 @@ func (c *snapshotCache) store(m cacheMeta) error {
 		return err
 	}
 	return os.Rename(tmp, c.path+".json")
+}
+
+// lineCRC is the CRC-32C of e's line in a snapshot, newline excluded.
+func lineCRC(e *events.Envelope) (uint32, error) {
+	var b bytes.Buffer
+	if err := encodeLine(&b, e); err != nil {
+		return 0, err
+	}
+	return crc32.Checksum(b.Bytes(), castagnoli), nil
 }
 
 // forget drops the metadata, so that the next snapshot starts over.

@@ -108,8 +108,8 @@ func TestSnapshotsCopyWhatTheLastOneCompressed(t *testing.T) {
 }
 
 // TestSnapshotCacheIsUsedOnlyWhenItChecksOut: a cache that is damaged,
-// belongs to another history, runs past the store or is of another format
-// is ignored (the snapshot is encoded afresh and the cache written anew);
+// belongs to another history, runs past the store, is of another format or
+// encoding, or names no last event, is ignored (the snapshot is encoded afresh and the cache written anew);
 // bytes past its valid length, as a torn write leaves them, are dropped.
 func TestSnapshotCacheIsUsedOnlyWhenItChecksOut(t *testing.T) {
 	batches := history(t)
@@ -178,6 +178,33 @@ func TestSnapshotCacheIsUsedOnlyWhenItChecksOut(t *testing.T) {
 			t.Fatal(err)
 		}
 		m["format"] = 999
+		putBack(t, meta, mustJSON(t, m))
+		mustApplyHistory(t, s, batches, 3, 4)
+		ignored(t, s, path, readOrNil(t, data))
+	})
+	// A build that encodes lines otherwise (another JSON encoder, say)
+	// must not append its lines to this one's: the line of the cache's
+	// last event, encoded now, must be the one cached.
+	t.Run("another encoding", func(t *testing.T) {
+		s, path := primed(t, 3)
+		data, meta := cacheFiles(path)
+		var m map[string]any
+		if err := json.Unmarshal(readOrNil(t, meta), &m); err != nil {
+			t.Fatal(err)
+		}
+		m["last_line_crc32c"] = m["last_line_crc32c"].(float64) + 1
+		putBack(t, meta, mustJSON(t, m))
+		mustApplyHistory(t, s, batches, 3, 4)
+		ignored(t, s, path, readOrNil(t, data))
+	})
+	t.Run("no last event", func(t *testing.T) {
+		s, path := primed(t, 3)
+		data, meta := cacheFiles(path)
+		var m map[string]any
+		if err := json.Unmarshal(readOrNil(t, meta), &m); err != nil {
+			t.Fatal(err)
+		}
+		m["last_id"] = ""
 		putBack(t, meta, mustJSON(t, m))
 		mustApplyHistory(t, s, batches, 3, 4)
 		ignored(t, s, path, readOrNil(t, data))

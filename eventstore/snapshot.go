@@ -68,14 +68,15 @@ func (sn *Snapshot) AppliedIndex() uint64 { return sn.header.AppliedIndex }
 // compressed the last time; only the events since are encoded, into one
 // more member, which then extends the cache. Without a usable cache (the
 // first snapshot, or one after any doubt about the cache) every event is
-// encoded: 1,000,000 events took 6.9–7.3 CPU-s with encoding/json and gzip's
-// default level, 4.4–4.8 s with the encoder that is to become
-// encoding/json/v2 and gzip's fastest level, for the same lines (checked
-// byte for byte; raw strings are kept as escaped, see
-// TestSnapshotPreservesDataBytes) in 43 MB of gzip instead of 30. Invalid
-// UTF-8, which no event holds, passes as it is rather than failing the
-// snapshot; Restore's decoder reads it as encoding/json always has.
-func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
+// encoded, and the cache is written anew. Encoding every event of a
+// million took 6.9–7.3 CPU-s with encoding/json and gzip's default level,
+// 4.4–4.8 s with the encoder that is to become encoding/json/v2 and gzip's
+// fastest level, for the same lines (checked byte for byte; raw strings
+// are kept as escaped, see TestSnapshotPreservesDataBytes) in 43 MB of
+// gzip instead of 30. Invalid UTF-8, which no event holds, passes as it is
+// rather than failing the snapshot; Restore's decoder reads it as
+// encoding/json always has.
+func (sn *Snapshot) WriteTo(w io.Writer) (n int64, err error) {
 	cw := &countingWriter{w: w}
 	header := func(line func(any) error) error { return line(sn.header) }
 	if err := writeMember(cw, header); err != nil {
@@ -88,14 +89,20 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		var base cacheMeta
-		// The store's event at UpTo, in this snapshot's view, is the
-		// one the cache ends with: the cache is a prefix of this history,
-		// and no longer than this snapshot.
-		if m, ok := c.load(); ok && sn.eventID(m.UpTo) == m.LastID {
+		if m, ok := c.load(); ok && sn.extends(m) {
+			// From here on a failure may be the cache's fault: drop it,
+			// so that the next snapshot does not trust it again.
+			defer func() {
+				if err != nil {
+					c.forget()
+				}
+			}()
 			if err := c.copyTo(cw, m); err != nil {
 				return cw.n, fmt.Errorf("copy cached snapshot: %w", err)
 			}
 			after, base = m.UpTo, m
+		} else {
+			c.forget()
 		}
 		if head > after {
 			ext = c.extend(base)
@@ -108,20 +115,40 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	if ext != nil {
 		out = io.MultiWriter(cw, ext)
 	}
-	var lastID string
-	err := writeMember(out, func(line func(any) error) error {
+	var last events.Envelope
+	err = writeMember(out, func(line func(any) error) error {
 		var err error
-		lastID, err = sn.writeEvents(line, after)
+		last, err = sn.writeEvents(line, after)
 		return err
 	})
 	if ext != nil {
 		if err != nil {
 			ext.abandon()
 		} else {
-			ext.commit(head, lastID)
+			ext.commit(head, last)
 		}
 	}
 	return cw.n, err
+}
+
+// extends reports whether the cache m holds the beginning of this
+// snapshot's history, as this build writes it: its last event is in the
+// snapshot, under the same ID, and encodes to the same line.
+func (sn *Snapshot) extends(m cacheMeta) bool {
+	if m.UpTo > sn.header.Head {
+		return false
+	}
+	e, err := scanEvent(sn.tx.QueryRow(selectEvents+" WHERE position = ?", m.UpTo))
+	if err != nil || e.ID != m.LastID {
+		return false
+	}
+	crc, err := lineCRC(&e)
+	return err == nil && crc == m.LastLine
+}
+
+// encodeLine writes v as one line of a snapshot, newline excluded.
+func encodeLine(w io.Writer, v any) error {
+	return jsonv2.MarshalWrite(w, v, jsontext.AllowInvalidUTF8(true), jsontext.PreserveRawStrings(true))
 }
 
 // writeMember writes one gzip member to w holding the lines body writes.
@@ -132,7 +159,7 @@ func writeMember(w io.Writer, body func(line func(any) error) error) error {
 	}
 	bw := bufio.NewWriterSize(zw, 1<<16)
 	line := func(v any) error {
-		if err := jsonv2.MarshalWrite(bw, v, jsontext.AllowInvalidUTF8(true), jsontext.PreserveRawStrings(true)); err != nil {
+		if err := encodeLine(bw, v); err != nil {
 			return err
 		}
 		return bw.WriteByte('\n')
@@ -147,45 +174,36 @@ func writeMember(w io.Writer, body func(line func(any) error) error) error {
 }
 
 // writeEvents writes a line for every event after position after, up to
-// the snapshot's head, and returns the last one's ID.
-func (sn *Snapshot) writeEvents(line func(any) error, after int64) (string, error) {
+// the snapshot's head, and returns the last one.
+func (sn *Snapshot) writeEvents(line func(any) error, after int64) (events.Envelope, error) {
+	var last events.Envelope
 	rows, err := sn.tx.Query(selectEvents+" WHERE position > ? AND position <= ? ORDER BY position", after, sn.header.Head)
 	if err != nil {
-		return "", fmt.Errorf("read events for snapshot: %w", err)
+		return last, fmt.Errorf("read events for snapshot: %w", err)
 	}
 	defer rows.Close()
 	want := after + 1
-	var lastID string
 	for rows.Next() {
 		e, err := scanEvent(rows)
 		if err != nil {
-			return "", err
+			return last, err
 		}
 		if e.Position != want {
-			return "", fmt.Errorf("snapshot: position %d where %d was expected", e.Position, want)
+			return last, fmt.Errorf("snapshot: position %d where %d was expected", e.Position, want)
 		}
 		want++
 		if err := line(&e); err != nil {
-			return "", err
+			return last, err
 		}
-		lastID = e.ID
+		last = e
 	}
 	if err := rows.Err(); err != nil {
-		return "", fmt.Errorf("read events for snapshot: %w", err)
+		return last, fmt.Errorf("read events for snapshot: %w", err)
 	}
 	if want != sn.header.Head+1 {
-		return "", fmt.Errorf("snapshot: events end at %d, head is %d", want-1, sn.header.Head)
+		return last, fmt.Errorf("snapshot: events end at %d, head is %d", want-1, sn.header.Head)
 	}
-	return lastID, nil
-}
-
-// eventID is the ID of the event at position in the snapshot ("" if none).
-func (sn *Snapshot) eventID(position int64) string {
-	var id string
-	if err := sn.tx.QueryRow("SELECT id FROM events WHERE position = ?", position).Scan(&id); err != nil {
-		return ""
-	}
-	return id
+	return last, nil
 }
 
 // Release ends the snapshot's read transaction.
