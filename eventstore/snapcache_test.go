@@ -154,61 +154,33 @@ func TestSnapshotCacheIsUsedOnlyWhenItChecksOut(t *testing.T) {
 		mustSnapshot(t, other)
 		s, path := mustOpenStoreFile(t)
 		mustApplyHistory(t, s, batches, 0, 3)
-		oData, oMeta := cacheFiles(otherPath)
-		data, meta := cacheFiles(path)
-		putBack(t, data, readOrNil(t, oData))
-		putBack(t, meta, readOrNil(t, oMeta))
-		ignored(t, s, path, readOrNil(t, data))
+		ignored(t, s, path, copyCache(t, otherPath, path))
 	})
 	t.Run("past the store", func(t *testing.T) {
 		_, longPath := primed(t, 5)
 		s, path := mustOpenStoreFile(t)
 		mustApplyHistory(t, s, batches, 0, 2)
-		lData, lMeta := cacheFiles(longPath)
-		data, meta := cacheFiles(path)
-		putBack(t, data, readOrNil(t, lData))
-		putBack(t, meta, readOrNil(t, lMeta))
-		ignored(t, s, path, readOrNil(t, data))
+		ignored(t, s, path, copyCache(t, longPath, path))
 	})
-	t.Run("another format", func(t *testing.T) {
-		s, path := primed(t, 3)
-		data, meta := cacheFiles(path)
-		var m map[string]any
-		if err := json.Unmarshal(readOrNil(t, meta), &m); err != nil {
-			t.Fatal(err)
-		}
-		m["format"] = 999
-		putBack(t, meta, mustJSON(t, m))
-		mustApplyHistory(t, s, batches, 3, 4)
-		ignored(t, s, path, readOrNil(t, data))
-	})
-	// A build that encodes lines otherwise (another JSON encoder, say)
-	// must not append its lines to this one's: the line of the cache's
-	// last event, encoded now, must be the one cached.
-	t.Run("another encoding", func(t *testing.T) {
-		s, path := primed(t, 3)
-		data, meta := cacheFiles(path)
-		var m map[string]any
-		if err := json.Unmarshal(readOrNil(t, meta), &m); err != nil {
-			t.Fatal(err)
-		}
-		m["last_line_crc32c"] = m["last_line_crc32c"].(float64) + 1
-		putBack(t, meta, mustJSON(t, m))
-		mustApplyHistory(t, s, batches, 3, 4)
-		ignored(t, s, path, readOrNil(t, data))
-	})
-	t.Run("no last event", func(t *testing.T) {
-		s, path := primed(t, 3)
-		data, meta := cacheFiles(path)
-		var m map[string]any
-		if err := json.Unmarshal(readOrNil(t, meta), &m); err != nil {
-			t.Fatal(err)
-		}
-		m["last_id"] = ""
-		putBack(t, meta, mustJSON(t, m))
-		mustApplyHistory(t, s, batches, 3, 4)
-		ignored(t, s, path, readOrNil(t, data))
-	})
+	for _, tc := range []struct {
+		name string
+		edit func(m map[string]any)
+	}{
+		{"another format", func(m map[string]any) { m["format"] = 999 }},
+		// A build that encodes lines otherwise (another JSON encoder,
+		// say) must not append its lines to this one's: the line of the
+		// cache's last event, encoded now, must be the one cached.
+		{"another encoding", func(m map[string]any) { m["last_line_crc32c"] = m["last_line_crc32c"].(float64) + 1 }},
+		{"no last event", func(m map[string]any) { m["last_id"] = "" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, path := primed(t, 3)
+			data, _ := cacheFiles(path)
+			editMeta(t, path, tc.edit)
+			mustApplyHistory(t, s, batches, 3, 4)
+			ignored(t, s, path, readOrNil(t, data))
+		})
+	}
 	t.Run("torn tail", func(t *testing.T) {
 		s, path := primed(t, 3)
 		data, _ := cacheFiles(path)
@@ -224,6 +196,30 @@ func TestSnapshotCacheIsUsedOnlyWhenItChecksOut(t *testing.T) {
 			t.Fatal("the torn bytes were kept in the cache")
 		}
 	})
+}
+
+// copyCache puts the snapshot cache of the store at from beside the store
+// at to, and returns its bytes.
+func copyCache(tb testing.TB, from, to string) []byte {
+	tb.Helper()
+	fData, fMeta := cacheFiles(from)
+	data, meta := cacheFiles(to)
+	b := readOrNil(tb, fData)
+	putBack(tb, data, b)
+	putBack(tb, meta, readOrNil(tb, fMeta))
+	return b
+}
+
+// editMeta rewrites the cache metadata of the store at path with edit.
+func editMeta(tb testing.TB, path string, edit func(m map[string]any)) {
+	tb.Helper()
+	_, meta := cacheFiles(path)
+	var m map[string]any
+	if err := json.Unmarshal(readOrNil(tb, meta), &m); err != nil {
+		tb.Fatal(err)
+	}
+	edit(m)
+	putBack(tb, meta, mustJSON(tb, m))
 }
 
 // mustAppliedIndex is the Raft index s has applied.
