@@ -66,9 +66,31 @@ func BenchmarkCreateAppointment1(b *testing.B) { benchCreateAppointment(b, 1) }
 
 func benchCreateAppointment(b *testing.B, clients int) {
 	n := mustStartNode(b)
+	driveCreates(b, n, clients, "bench")
+	for _, f := range []string{"events.db-wal", "readmodel.db-wal"} {
+		if fi, err := os.Stat(filepath.Join(n.Config.DataDir, f)); err == nil {
+			b.Logf("%s: %d KiB", f, fi.Size()>>10)
+		}
+	}
+}
+
+// BenchmarkCreateSequentialStored is BenchmarkCreateAppointment1 on the
+// node BenchmarkAgendaWeek seeds (AGENDA_BENCH_STORED appointments, 100,000
+// by default): how a write's cost grows with what is stored. Run it for more
+// than 16,384 creates to include the Raft snapshots a node takes meanwhile
+// (every SnapshotThreshold entries, checked every SnapshotInterval).
+func BenchmarkCreateSequentialStored(b *testing.B) {
+	n, _, _ := seededAgendaNode(b)
+	driveCreates(b, n, 1, fmt.Sprintf("stored%d", b.N))
+}
+
+// driveCreates has clients concurrent HTTP clients, each a new user named
+// after prefix, create b.N personal appointments on n in all, and reports
+// latencies, throughput and CPU per request.
+func driveCreates(b *testing.B, n *Node, clients int, prefix string) {
 	users := make([]*client, clients)
 	for i := range users {
-		users[i] = registerUser(b, n, fmt.Sprintf("bench%02d", i))
+		users[i] = registerUser(b, n, fmt.Sprintf("%s%02d", prefix, i))
 	}
 	hc := benchClient(n)
 	base := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -120,11 +142,6 @@ func benchCreateAppointment(b *testing.B, clients int) {
 	// CPU per request (the in-process clients included) says more than
 	// req/s on a shared machine.
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/req")
-	for _, f := range []string{"events.db-wal", "readmodel.db-wal"} {
-		if fi, err := os.Stat(filepath.Join(n.Config.DataDir, f)); err == nil {
-			b.Logf("%s: %d KiB", f, fi.Size()>>10)
-		}
-	}
 }
 
 // seedAppointments commits count personal appointments for userID straight
