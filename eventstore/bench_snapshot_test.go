@@ -26,8 +26,8 @@ func BenchmarkSnapshot(b *testing.B) {
 	next := createBatches(b)
 	var index uint64
 	var created int
-	// grow appends events creations of two events each, 512 creations a
-	// transaction.
+	// grow appends evs events: creations of two events each, 512
+	// creations a transaction.
 	grow := func(evs int) {
 		for done := 0; done < evs; {
 			var bs []events.Batch

@@ -3,7 +3,6 @@ package eventstore
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -191,9 +190,7 @@ func lineCRC(e *events.Envelope) (uint32, error) {
 
 // forget drops the metadata, so that the next snapshot starts over.
 func (c *snapshotCache) forget() {
-	if err := os.Remove(c.path + ".json"); err != nil && !errors.Is(err, os.ErrNotExist) {
-		// Unremovable metadata would be trusted again only if the file
-		// still matched its checksum, so nothing wrong is ever copied.
-		return
-	}
+	// Metadata that cannot be removed is trusted again only if the file
+	// still matches its checksum, so nothing wrong is ever copied.
+	_ = os.Remove(c.path + ".json")
 }
