@@ -56,7 +56,10 @@ type Config struct {
 	ElectionTimeout    time.Duration
 	LeaderLeaseTimeout time.Duration
 	// SnapshotThreshold is the number of entries after which a snapshot is
-	// taken and the log compacted; TrailingLogs are kept behind it.
+	// taken and the log compacted; TrailingLogs are kept behind it. Raft
+	// checks the threshold every SnapshotInterval to twice that, so the log
+	// holds at most TrailingLogs + SnapshotThreshold entries plus what is
+	// written between two checks.
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
@@ -80,7 +83,13 @@ func (c *Config) setDefaults() {
 		c.SnapshotThreshold = 16384
 	}
 	if c.SnapshotInterval == 0 {
-		c.SnapshotInterval = 30 * time.Second
+		// A check is two index reads. Checked every 30–60 s, a node taking
+		// 2,500 writes a second let its log grow by 75,000–150,000 entries
+		// past the threshold: 300 MB of bbolt file, all of it resident once
+		// compaction had walked it. Now a snapshot starts within 1–2 s of
+		// the threshold; its cost is per snapshot, not per check, and one
+		// copies what the last one compressed (eventstore/snapcache.go).
+		c.SnapshotInterval = time.Second
 	}
 	if c.TrailingLogs == 0 {
 		c.TrailingLogs = 10240
@@ -340,7 +349,10 @@ type Status struct {
 	Term         uint64
 	CommitIndex  uint64
 	AppliedIndex uint64
-	Servers      []Server
+	// LogEntries is how many entries the Raft log holds: what compaction
+	// has not yet removed behind the last snapshot, and what came since.
+	LogEntries uint64
+	Servers    []Server
 }
 
 // Server is one member of the Raft configuration.
@@ -361,6 +373,7 @@ func (n *Node) Status() Status {
 		Term:         n.raft.CurrentTerm(),
 		CommitIndex:  n.raft.CommitIndex(),
 		AppliedIndex: n.raft.AppliedIndex(),
+		LogEntries:   n.logEntries(),
 	}
 	if f := n.raft.GetConfiguration(); f.Error() == nil {
 		for _, srv := range f.Configuration().Servers {
@@ -368,6 +381,16 @@ func (n *Node) Status() Status {
 		}
 	}
 	return s
+}
+
+// logEntries counts the entries in the log store (0 if it cannot tell).
+func (n *Node) logEntries() uint64 {
+	first, err1 := n.logStore.FirstIndex()
+	last, err2 := n.logStore.LastIndex()
+	if err1 != nil || err2 != nil || first == 0 || last < first {
+		return 0
+	}
+	return last - first + 1
 }
 
 // Propose replicates b and returns where it landed once the local FSM has

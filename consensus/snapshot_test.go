@@ -152,3 +152,37 @@ func TestSnapshotFilesRestoreIntoFreshNode(t *testing.T) {
 	requireSameEvents(t, mustReadAll(t, fresh), mustReadAll(t, n.store))
 	requireLog(t, fresh, batches)
 }
+
+// With the default SnapshotInterval, a log past its threshold is compacted
+// within seconds, not the minute it once took: under a steady load every
+// second of delay is that many more entries in the log file, all of them
+// resident once compaction has walked them.
+func TestLogIsCompactedSoonAfterItsThreshold(t *testing.T) {
+	dir := t.TempDir()
+	cfg := nodeConfig(filepath.Join(dir, "raft"))
+	cfg.SnapshotThreshold = 128
+	cfg.TrailingLogs = 32
+	n := startNode(t, cfg, mustOpenStoreAt(t, filepath.Join(dir, "events.db")))
+	var most uint64
+	for i := range 400 {
+		mustPropose(t, n, streamBatch(t, fmt.Sprintf("s%d", i), 0, 1))
+		most = max(most, n.Status().LogEntries)
+	}
+	if most < cfg.SnapshotThreshold {
+		t.Fatalf("log held at most %d entries, want it past its threshold of %d", most, cfg.SnapshotThreshold)
+	}
+	// Raft checks every 1–2 s by default; 10 s leaves room for a slow
+	// machine and fails the 30–60 s the check once took.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := n.Status().LogEntries
+		if got <= cfg.TrailingLogs {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("log still holds %d entries 10 s after passing its threshold of %d, want at most the %d trailing",
+				got, cfg.SnapshotThreshold, cfg.TrailingLogs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -182,6 +182,7 @@ var (
 	descRaftTerm     = prometheus.NewDesc("agenda_raft_term", "Current Raft term.", nil, nil)
 	descCommitIndex  = prometheus.NewDesc("agenda_raft_commit_index", "Raft commit index.", nil, nil)
 	descAppliedIndex = prometheus.NewDesc("agenda_raft_applied_index", "Raft applied index.", nil, nil)
+	descLogEntries   = prometheus.NewDesc("agenda_raft_log_entries", "Entries in this node's Raft log (compaction keeps it near SNAPSHOT_THRESHOLD + TRAILING_LOGS).", nil, nil)
 	descHead         = prometheus.NewDesc("agenda_event_store_head", "Position of the last event in this node's event store.", nil, nil)
 	descProjPos      = prometheus.NewDesc("agenda_projection_position", "Position a projection has applied up to.", []string{"projection"}, nil)
 	descProjLag      = prometheus.NewDesc("agenda_projection_lag", "Events a projection is behind the event store's head.", []string{"projection"}, nil)
@@ -196,7 +197,7 @@ var (
 var raftStates = []string{"Follower", "Candidate", "Leader", "Shutdown"}
 
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRaftState, descRaftTerm, descCommitIndex, descAppliedIndex, descHead, descProjPos,
+	for _, d := range []*prometheus.Desc{descRaftState, descRaftTerm, descCommitIndex, descAppliedIndex, descLogEntries, descHead, descProjPos,
 		descProjLag, descProjUp, descRebuild, descRebuildPos, descAuditDepth, descAuditDropped, descAuditWritten} {
 		ch <- d
 	}
@@ -219,6 +220,7 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descRaftTerm, float64(st.Term))
 		gauge(descCommitIndex, float64(st.CommitIndex))
 		gauge(descAppliedIndex, float64(st.AppliedIndex))
+		gauge(descLogEntries, float64(st.LogEntries))
 	}
 	if n.store != nil {
 		gauge(descHead, float64(n.store.Head()))
