@@ -182,7 +182,7 @@ var (
 	descRaftTerm     = prometheus.NewDesc("agenda_raft_term", "Current Raft term.", nil, nil)
 	descCommitIndex  = prometheus.NewDesc("agenda_raft_commit_index", "Raft commit index.", nil, nil)
 	descAppliedIndex = prometheus.NewDesc("agenda_raft_applied_index", "Raft applied index.", nil, nil)
-	descLogEntries   = prometheus.NewDesc("agenda_raft_log_entries", "Entries in this node's Raft log (compaction keeps it near SNAPSHOT_THRESHOLD + TRAILING_LOGS).", nil, nil)
+	descLogEntries   = prometheus.NewDesc("agenda_raft_log_entries", "Indexes this node's Raft log spans, first to last: between TRAILING_LOGS and about TRAILING_LOGS + SNAPSHOT_THRESHOLD while snapshots keep up (after installing a snapshot, a follower counts the gap below it until its next compaction).", nil, nil)
 	descHead         = prometheus.NewDesc("agenda_event_store_head", "Position of the last event in this node's event store.", nil, nil)
 	descProjPos      = prometheus.NewDesc("agenda_projection_position", "Position a projection has applied up to.", []string{"projection"}, nil)
 	descProjLag      = prometheus.NewDesc("agenda_projection_lag", "Events a projection is behind the event store's head.", []string{"projection"}, nil)
@@ -220,7 +220,7 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descRaftTerm, float64(st.Term))
 		gauge(descCommitIndex, float64(st.CommitIndex))
 		gauge(descAppliedIndex, float64(st.AppliedIndex))
-		gauge(descLogEntries, float64(st.LogEntries))
+		gauge(descLogEntries, float64(n.raft.LogSpan()))
 	}
 	if n.store != nil {
 		gauge(descHead, float64(n.store.Head()))
