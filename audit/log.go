@@ -63,7 +63,9 @@ type Options struct {
 	NodeID    string
 	QueueSize int
 	// Retention drops entries older than this; MaxRows keeps at most this
-	// many (the newest). Both are applied at open and every PruneEvery.
+	// many (the newest). Both are applied at open and every PruneEvery,
+	// and MaxRows also whenever a tenth of it has been written since the
+	// last prune: the table never holds more than 1.1 × MaxRows.
 	Retention  time.Duration
 	MaxRows    int64
 	PruneEvery time.Duration
@@ -106,9 +108,7 @@ func Open(ctx context.Context, path string, opts Options) (*Log, error) {
 		return nil, err
 	}
 	l := &Log{db: db, opts: opts, queue: make(chan agenda.AuditEntry, opts.QueueSize), done: make(chan struct{})}
-	if err := l.prune(ctx, time.Now()); err != nil {
-		opts.Logger.Warn("audit: prune old entries", "err", err)
-	}
+	l.prune(ctx, time.Now())
 	go l.run()
 	return l, nil
 }
@@ -184,6 +184,11 @@ func (l *Log) run() {
 	prune := time.NewTicker(l.opts.PruneEvery)
 	defer prune.Stop()
 	batch := make([]agenda.AuditEntry, 0, 512)
+	// Under a steady load an hour of entries can be many times MaxRows
+	// (2,000 commands a second are 7 million): the cap is also applied
+	// after every pruneStep entries written.
+	pruneStep := max(l.opts.MaxRows/10, 1)
+	var sincePrune int64
 	for {
 		select {
 		case e, ok := <-l.queue:
@@ -209,13 +214,17 @@ func (l *Log) run() {
 			linger.Stop()
 			if err := insert(context.Background(), l.db, batch); err != nil {
 				l.opts.Logger.Error("audit: write entries", "entries", len(batch), "err", err)
-			} else {
-				l.written.Add(uint64(len(batch)))
+				continue
 			}
+			l.written.Add(uint64(len(batch)))
+			if sincePrune += int64(len(batch)); sincePrune < pruneStep {
+				continue
+			}
+			l.prune(context.Background(), time.Now())
+			sincePrune = 0
 		case now := <-prune.C:
-			if err := l.prune(context.Background(), now); err != nil {
-				l.opts.Logger.Warn("audit: prune old entries", "err", err)
-			}
+			l.prune(context.Background(), now)
+			sincePrune = 0
 		}
 	}
 }
@@ -242,15 +251,18 @@ func insert(ctx context.Context, db *sqlite.DB, es []agenda.AuditEntry) error {
 }
 
 // prune applies the retention: entries older than Retention go, and only
-// the newest MaxRows stay.
-func (l *Log) prune(ctx context.Context, now time.Time) error {
-	return l.db.WithTx(ctx, func(tx *sql.Tx) error {
+// the newest MaxRows stay. A failure is logged; the next prune tries again.
+func (l *Log) prune(ctx context.Context, now time.Time) {
+	err := l.db.WithTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM audit_logs WHERE at < ?", now.Add(-l.opts.Retention).UnixNano()); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM audit_logs WHERE id <= (SELECT MAX(id) FROM audit_logs) - ?`, l.opts.MaxRows)
 		return err
 	})
+	if err != nil {
+		l.opts.Logger.Warn("audit: prune old entries", "err", err)
+	}
 }
 
 // Query returns the entries matching q, newest first, and the cursor of the
