@@ -25,11 +25,11 @@ func (db *DB) Agenda(ctx context.Context, userID string, from, to time.Time) ([]
 	// on (user_id, start_ns) bounds the scan on both sides.
 	out := []agenda.Entry{}
 	err := db.db.View(ctx, func(c *sqlite.Conn) error {
-		rows, err := c.Query(`SELECT e.appointment_id, a.group_id, a.title, a.description,
-			a.location, e.start_ns, e.end_ns, a.privacy, a.status, e.role, a.version, a.origin_node
-			FROM agenda_entries e JOIN appointments a ON a.id = e.appointment_id
-			WHERE e.user_id = ?1 AND e.start_ns > ?2 - `+lookBack+` AND e.start_ns < ?3 AND e.end_ns > ?2
-			ORDER BY e.start_ns, e.appointment_id`,
+		rows, err := c.Query(`SELECT appointment_id, group_id, title, description, location, start_ns, end_ns,
+			privacy, status, role, a_version, a_origin_node
+			FROM agenda_entries
+			WHERE user_id = ?1 AND start_ns > ?2 - `+lookBack+` AND start_ns < ?3 AND end_ns > ?2
+			ORDER BY start_ns, appointment_id`,
 			userID, from.UnixNano(), to.UnixNano())
 		if err != nil {
 			return err
@@ -97,15 +97,12 @@ func withBlockingRoles(args ...any) []any {
 // ran with the query planner stability guarantee (see query), either made
 // SQLite parse and plan it again on every run, which cost 5 times
 // the query itself (51 µs against 10 µs, BenchmarkSchedule) on every
-// booking's decision. Schedule sorts the conflicts instead, and the title
-// comes from a correlated subquery (a conflict's appointment row is written
-// in the same projection transaction as its entry; COALESCE keeps the old
-// LEFT JOIN's answer if it were missing).
+// booking's decision. Schedule sorts the conflicts instead; the title is
+// the entry's copy of its appointment's.
 var scheduleQuery = `
 		SELECT 0 AS kind, '', '', COALESCE((SELECT version FROM agenda_streams WHERE user_id = ?1), 0), 0
 		UNION ALL
-		SELECT 1, e.appointment_id, COALESCE((SELECT title FROM appointments WHERE id = e.appointment_id), ''),
-			e.start_ns, e.end_ns
+		SELECT 1, e.appointment_id, e.title, e.start_ns, e.end_ns
 		FROM agenda_entries e
 		WHERE e.user_id = ?1 AND e.start_ns > ?4 - ` + lookBack + ` AND e.start_ns < ?3 AND e.end_ns > ?4
 		AND e.appointment_id <> ?5 AND e.role IN (` + blockingRolesFrom(6) + `)`
@@ -159,13 +156,51 @@ func (db *DB) ScheduleVersion(ctx context.Context, userID string) (int64, error)
 	return v, err
 }
 
-// AddAgendaEntry puts an appointment in a user's agenda.
+// AddAgendaEntry puts an appointment in a user's agenda, with what the
+// agenda shows of it copied from its row.
 func (t *Tx) AddAgendaEntry(userID, appointmentID string, start, end time.Time, role, origin string) error {
 	t.noteDuration(userID, start, end)
-	_, err := t.exec(`INSERT INTO agenda_entries (user_id, appointment_id, start_ns, end_ns, role, version, origin_node)
-		VALUES (?, ?, ?, ?, ?, 1, ?)`, userID, appointmentID, start.UnixNano(), end.UnixNano(), role, origin)
+	res, err := t.exec(`INSERT INTO agenda_entries (user_id, start_ns, appointment_id, end_ns, role, version, origin_node,
+		group_id, title, description, location, privacy, status, a_version, a_origin_node)
+		SELECT ?1, ?2, ?3, ?4, ?5, 1, ?6, group_id, title, description, location, privacy, status, version, origin_node
+		FROM appointments WHERE id = ?3`, userID, start.UnixNano(), appointmentID, end.UnixNano(), role, origin)
+	if err == nil {
+		var n int64
+		if n, err = res.RowsAffected(); err == nil && n == 0 {
+			// No appointment row (yet): the entry waits for it, and
+			// the transaction copies it in at the end if it comes.
+			_, err = t.exec(`INSERT INTO agenda_entries (user_id, start_ns, appointment_id, end_ns, role, version, origin_node)
+				VALUES (?, ?, ?, ?, ?, 1, ?)`, userID, start.UnixNano(), appointmentID, end.UnixNano(), role, origin)
+			t.appointmentChanged(appointmentID)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("add agenda entry %s/%s: %w", userID, appointmentID, err)
+	}
+	return nil
+}
+
+// appointmentChanged notes that the agenda entries of an appointment must
+// copy its row again when the transaction ends (refreshEntries): once per
+// appointment and transaction, however many of its events it projects.
+func (t *Tx) appointmentChanged(id string) {
+	if t.changedAppointments == nil {
+		t.changedAppointments = map[string]bool{}
+	}
+	t.changedAppointments[id] = true
+}
+
+// refreshEntries copies what the agenda shows of each appointment changed
+// in the transaction into its entries.
+func (t *Tx) refreshEntries() error {
+	for id := range t.changedAppointments {
+		_, err := t.exec(`UPDATE agenda_entries SET group_id = a.group_id, title = a.title,
+			description = a.description, location = a.location, privacy = a.privacy, status = a.status,
+			a_version = a.version, a_origin_node = a.origin_node
+			FROM appointments a WHERE a.id = ?1 AND agenda_entries.appointment_id = ?1`, id)
+		if err != nil {
+			return fmt.Errorf("copy appointment %s into its agenda entries: %w", id, err)
+		}
 	}
 	return nil
 }

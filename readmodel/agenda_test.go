@@ -215,3 +215,84 @@ func sorted(s []string) []string {
 	}
 	return out
 }
+
+// An agenda entry holds a copy of what the agenda shows of its appointment
+// (so that reading an agenda needs no join): the copy must follow every
+// change of the appointment's row, in the same transaction or a later one,
+// for every participant, and must be taken even when the entry is projected
+// before its appointment's row.
+func TestAgendaEntriesFollowTheirAppointment(t *testing.T) {
+	ctx := context.Background()
+	db, _ := mustOpenDB(t)
+	t0 := at.Add(9 * time.Hour)
+	book(t, db, booking{id: "meeting", owner: "me", start: t0, end: t0.Add(time.Hour),
+		roles: map[string]string{"you": agenda.RoleAuto}})
+
+	entryOf := func(t *testing.T, userID, id string) agenda.Entry {
+		t.Helper()
+		entries, err := db.Agenda(ctx, userID, at, at.Add(24*time.Hour))
+		if err != nil {
+			t.Fatalf("Agenda(%s): %v", userID, err)
+		}
+		for _, e := range entries {
+			if e.AppointmentID == id {
+				return e
+			}
+		}
+		t.Fatalf("%s is not in %s's agenda", id, userID)
+		return agenda.Entry{}
+	}
+	scheduleTitle := func(t *testing.T, userID string) string {
+		t.Helper()
+		s, err := db.Schedule(ctx, userID, t0, t0.Add(time.Hour), "")
+		if err != nil || len(s.Conflicts) != 1 {
+			t.Fatalf("Schedule(%s) = %+v, %v; want one conflict", userID, s, err)
+		}
+		return s.Conflicts[0].Title
+	}
+
+	t.Run("edited in a later transaction", func(t *testing.T) {
+		r := appointmentRecord("meeting", "me", t0, t0.Add(time.Hour))
+		r.Title, r.Description, r.Location, r.Privacy = "Renamed", "New desc", "Elsewhere", agenda.PrivacyFreeBusy
+		r.Version, r.OriginNode = 2, "node-c"
+		mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error { return tx.UpdateAppointment(r) })
+		for _, u := range []string{"me", "you"} {
+			e := entryOf(t, u, "meeting")
+			if e.Title != "Renamed" || e.Description != "New desc" || e.Location != "Elsewhere" ||
+				e.Privacy != agenda.PrivacyFreeBusy || e.Version != 2 || e.OriginNode != "node-c" {
+				t.Errorf("%s's entry = %+v, want the edited appointment (version 2 from node-c)", u, e)
+			}
+			if got := scheduleTitle(t, u); got != "Renamed" {
+				t.Errorf("%s's conflict title = %q, want Renamed", u, got)
+			}
+		}
+	})
+	t.Run("touched and cancelled", func(t *testing.T) {
+		mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
+			return tx.TouchAppointment("meeting", at, 3, "node-d")
+		})
+		if e := entryOf(t, "you", "meeting"); e.Version != 3 || e.OriginNode != "node-d" {
+			t.Errorf("entry after a participant event = version %d from %s, want 3 from node-d", e.Version, e.OriginNode)
+		}
+		mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
+			return tx.SetAppointmentStatus("meeting", agenda.StatusCancelled, at, 4, "node-a")
+		})
+		if e := entryOf(t, "me", "meeting"); e.Status != agenda.StatusCancelled || e.Version != 4 {
+			t.Errorf("entry after cancelling = status %s version %d, want cancelled, 4", e.Status, e.Version)
+		}
+	})
+	t.Run("entry projected before its appointment's row", func(t *testing.T) {
+		r := appointmentRecord("late-row", "me", t0.Add(2*time.Hour), t0.Add(3*time.Hour))
+		r.GroupID = "team"
+		mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
+			if err := tx.AddAgendaEntry("me", r.ID, r.Start, r.End, agenda.RoleOwner, "node-a"); err != nil {
+				return err
+			}
+			return tx.InsertAppointment(r)
+		})
+		e := entryOf(t, "me", "late-row")
+		if e.Title != "Title late-row" || e.GroupID == nil || *e.GroupID != "team" || e.Version != 1 {
+			t.Errorf("entry = %+v, want the appointment's fields", e)
+		}
+	})
+}

@@ -157,6 +157,7 @@ func (t *Tx) InsertAppointment(a AppointmentRecord) error {
 
 // UpdateAppointment replaces the editable fields of an appointment.
 func (t *Tx) UpdateAppointment(a AppointmentRecord) error {
+	t.appointmentChanged(a.ID)
 	return t.execOne("update appointment "+a.ID, `UPDATE appointments SET title = ?, description = ?, location = ?,
 		start_ns = ?, end_ns = ?, privacy = ?, updated_at = ?, version = ?, origin_node = ? WHERE id = ?`,
 		a.Title, a.Description, a.Location, a.Start.UnixNano(), a.End.UnixNano(), a.Privacy,
@@ -174,6 +175,7 @@ func (t *Tx) DeleteAppointment(id string) error {
 // SetAppointmentStatus changes an appointment's status (confirmed,
 // cancelled) and records the version of the event that did.
 func (t *Tx) SetAppointmentStatus(id, status string, at time.Time, version int64, origin string) error {
+	t.appointmentChanged(id)
 	return t.execOne("set status of appointment "+id, `UPDATE appointments SET status = ?, updated_at = ?,
 		version = ?, origin_node = ? WHERE id = ?`, status, at.UnixNano(), version, origin, id)
 }
@@ -181,6 +183,7 @@ func (t *Tx) SetAppointmentStatus(id, status string, at time.Time, version int64
 // TouchAppointment records that an event changed the appointment's stream
 // (a participant joined or answered): its version moves.
 func (t *Tx) TouchAppointment(id string, at time.Time, version int64, origin string) error {
+	t.appointmentChanged(id)
 	return t.execOne("touch appointment "+id, `UPDATE appointments SET updated_at = ?, version = ?, origin_node = ?
 		WHERE id = ?`, at.UnixNano(), version, origin, id)
 }

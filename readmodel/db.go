@@ -357,6 +357,9 @@ type Tx struct {
 	// this transaction; it is written once, at the end, rather than once per
 	// event.
 	agendaVersions map[string]agendaVersion
+	// changedAppointments holds the appointments whose row changed in this
+	// transaction: their agenda entries copy it at the end (refreshEntries).
+	changedAppointments map[string]bool
 	// ungrouped holds the users EntryViewers found in no group (not even
 	// invited to one) in this transaction: every agenda event asks, and a
 	// rebuild's transaction holds tens of thousands of them for a few
@@ -381,6 +384,9 @@ type agendaVersion struct {
 // flush writes what the transaction deferred.
 func (t *Tx) flush() error {
 	if err := t.pruneFeed(); err != nil {
+		return err
+	}
+	if err := t.refreshEntries(); err != nil {
 		return err
 	}
 	for user, v := range t.agendaVersions {
