@@ -3,6 +3,7 @@ package readmodel
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"slices"
@@ -157,47 +158,120 @@ func (db *DB) ScheduleVersion(ctx context.Context, userID string) (int64, error)
 }
 
 // AddAgendaEntry puts an appointment in a user's agenda, with what the
-// agenda shows of it copied from its row.
+// agenda shows of it: as this transaction last wrote the appointment's row,
+// or else copied from the row.
 func (t *Tx) AddAgendaEntry(userID, appointmentID string, start, end time.Time, role, origin string) error {
 	t.noteDuration(userID, start, end)
-	res, err := t.exec(`INSERT INTO agenda_entries (user_id, start_ns, appointment_id, end_ns, role, version, origin_node,
-		group_id, title, description, location, privacy, status, a_version, a_origin_node)
-		SELECT ?1, ?2, ?3, ?4, ?5, 1, ?6, group_id, title, description, location, privacy, status, version, origin_node
-		FROM appointments WHERE id = ?3`, userID, start.UnixNano(), appointmentID, end.UnixNano(), role, origin)
-	if err == nil {
+	a := t.appointment(appointmentID)
+	var err error
+	if a.known {
+		c := a.shown
+		_, err = t.exec(`INSERT INTO agenda_entries (user_id, start_ns, appointment_id, end_ns, role, version, origin_node,
+			group_id, title, description, location, privacy, status, a_version, a_origin_node)
+			VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, userID, start.UnixNano(), appointmentID, end.UnixNano(),
+			role, origin, c.groupID, c.title, c.description, c.location, c.privacy, c.status, c.version, c.origin)
+	} else {
+		var res driver.Result
+		res, err = t.exec(`INSERT INTO agenda_entries (user_id, start_ns, appointment_id, end_ns, role, version, origin_node,
+			group_id, title, description, location, privacy, status, a_version, a_origin_node)
+			SELECT ?1, ?2, ?3, ?4, ?5, 1, ?6, group_id, title, description, location, privacy, status, version, origin_node
+			FROM appointments WHERE id = ?3`, userID, start.UnixNano(), appointmentID, end.UnixNano(), role, origin)
 		var n int64
-		if n, err = res.RowsAffected(); err == nil && n == 0 {
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		if err == nil && n == 0 {
 			// No appointment row (yet): the entry waits for it, and
 			// the transaction copies it in at the end if it comes.
 			_, err = t.exec(`INSERT INTO agenda_entries (user_id, start_ns, appointment_id, end_ns, role, version, origin_node)
 				VALUES (?, ?, ?, ?, ?, 1, ?)`, userID, start.UnixNano(), appointmentID, end.UnixNano(), role, origin)
-			t.appointmentChanged(appointmentID)
+			a.stale = true
 		}
 	}
 	if err != nil {
 		return fmt.Errorf("add agenda entry %s/%s: %w", userID, appointmentID, err)
 	}
+	a.copied = true
 	return nil
 }
 
-// appointmentChanged notes that the agenda entries of an appointment must
-// copy its row again when the transaction ends (refreshEntries): once per
-// appointment and transaction, however many of its events it projects.
-func (t *Tx) appointmentChanged(id string) {
-	if t.changedAppointments == nil {
-		t.changedAppointments = map[string]bool{}
-	}
-	t.changedAppointments[id] = true
+// entryCopy is what an agenda entry holds of its appointment's row.
+type entryCopy struct {
+	groupID, title, description, location, privacy, status string
+	version                                                int64
+	origin                                                 string
 }
 
-// refreshEntries copies what the agenda shows of each appointment changed
-// in the transaction into its entries.
+// appointmentState is what a transaction knows of an appointment whose row
+// it wrote or whose entries it added.
+type appointmentState struct {
+	shown entryCopy
+	// known: shown is the row as the transaction left it.
+	known bool
+	// inserted: the transaction inserted the row, so every entry of the
+	// appointment is one it added.
+	inserted bool
+	// copied: an entry of the appointment was added in the transaction.
+	copied bool
+	// stale: entries may hold an older copy of the row: refreshEntries
+	// copies it again when the transaction ends.
+	stale bool
+}
+
+func (t *Tx) appointment(id string) *appointmentState {
+	if t.appointments == nil {
+		t.appointments = map[string]*appointmentState{}
+	}
+	a := t.appointments[id]
+	if a == nil {
+		a = &appointmentState{}
+		t.appointments[id] = a
+	}
+	return a
+}
+
+// appointmentInserted records the row InsertAppointment wrote.
+func (t *Tx) appointmentInserted(r AppointmentRecord) {
+	a := t.appointment(r.ID)
+	a.shown = entryCopy{r.GroupID, r.Title, r.Description, r.Location, r.Privacy, r.Status, r.Version, r.OriginNode}
+	a.known = true
+	a.inserted = !a.copied // entries added before the row hold no copy of it (stale is set)
+}
+
+// appointmentChanged records a change of the appointment's row (change,
+// when the transaction knows the row, applies it to shown): the entries
+// that copied the row before must copy it again, once, at the end. An
+// appointment inserted in this transaction that has no entry yet needs
+// nothing: its entries will copy shown.
+func (t *Tx) appointmentChanged(id string, change func(*entryCopy)) {
+	a := t.appointment(id)
+	if a.known {
+		change(&a.shown)
+	}
+	if !a.inserted || a.copied {
+		a.stale = true
+	}
+}
+
+// refreshEntries copies the row of each appointment whose entries may hold
+// an older copy of it into them: as the transaction knows it, or else from
+// the row.
 func (t *Tx) refreshEntries() error {
-	for id := range t.changedAppointments {
-		_, err := t.exec(`UPDATE agenda_entries SET group_id = a.group_id, title = a.title,
-			description = a.description, location = a.location, privacy = a.privacy, status = a.status,
-			a_version = a.version, a_origin_node = a.origin_node
-			FROM appointments a WHERE a.id = ?1 AND agenda_entries.appointment_id = ?1`, id)
+	for id, a := range t.appointments {
+		if !a.stale {
+			continue
+		}
+		var err error
+		if c := a.shown; a.known {
+			_, err = t.exec(`UPDATE agenda_entries SET group_id = ?, title = ?, description = ?, location = ?,
+				privacy = ?, status = ?, a_version = ?, a_origin_node = ? WHERE appointment_id = ?`,
+				c.groupID, c.title, c.description, c.location, c.privacy, c.status, c.version, c.origin, id)
+		} else {
+			_, err = t.exec(`UPDATE agenda_entries SET group_id = a.group_id, title = a.title,
+				description = a.description, location = a.location, privacy = a.privacy, status = a.status,
+				a_version = a.version, a_origin_node = a.origin_node
+				FROM appointments a WHERE a.id = ?1 AND agenda_entries.appointment_id = ?1`, id)
+		}
 		if err != nil {
 			return fmt.Errorf("copy appointment %s into its agenda entries: %w", id, err)
 		}

@@ -2,6 +2,7 @@ package readmodel_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -279,6 +280,68 @@ func TestAgendaEntriesFollowTheirAppointment(t *testing.T) {
 		})
 		if e := entryOf(t, "me", "meeting"); e.Status != agenda.StatusCancelled || e.Version != 4 {
 			t.Errorf("entry after cancelling = status %s version %d, want cancelled, 4", e.Status, e.Version)
+		}
+	})
+	t.Run("changed in the transaction that added it", func(t *testing.T) {
+		for _, c := range []struct {
+			name  string
+			steps func(tx *readmodel.Tx, r readmodel.AppointmentRecord) error
+		}{
+			{"touched before its entries", func(tx *readmodel.Tx, r readmodel.AppointmentRecord) error {
+				if err := tx.InsertAppointment(r); err != nil {
+					return err
+				}
+				if err := tx.TouchAppointment(r.ID, at, 2, "node-t"); err != nil {
+					return err
+				}
+				if err := tx.AddAgendaEntry("me", r.ID, r.Start, r.End, agenda.RoleOwner, "node-a"); err != nil {
+					return err
+				}
+				return tx.AddAgendaEntry("you", r.ID, r.Start, r.End, agenda.RoleAuto, "node-a")
+			}},
+			{"touched between its entries", func(tx *readmodel.Tx, r readmodel.AppointmentRecord) error {
+				if err := tx.InsertAppointment(r); err != nil {
+					return err
+				}
+				if err := tx.AddAgendaEntry("me", r.ID, r.Start, r.End, agenda.RoleOwner, "node-a"); err != nil {
+					return err
+				}
+				if err := tx.TouchAppointment(r.ID, at, 2, "node-t"); err != nil {
+					return err
+				}
+				return tx.AddAgendaEntry("you", r.ID, r.Start, r.End, agenda.RoleAuto, "node-a")
+			}},
+			{"touched after its entries", func(tx *readmodel.Tx, r readmodel.AppointmentRecord) error {
+				if err := tx.InsertAppointment(r); err != nil {
+					return err
+				}
+				if err := tx.AddAgendaEntry("me", r.ID, r.Start, r.End, agenda.RoleOwner, "node-a"); err != nil {
+					return err
+				}
+				if err := tx.AddAgendaEntry("you", r.ID, r.Start, r.End, agenda.RoleAuto, "node-a"); err != nil {
+					return err
+				}
+				return tx.TouchAppointment(r.ID, at, 2, "node-t")
+			}},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				r := appointmentRecord("same-tx-"+strings.ReplaceAll(c.name, " ", "-"), "me", t0.Add(4*time.Hour), t0.Add(5*time.Hour))
+				mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error { return c.steps(tx, r) })
+				for _, u := range []string{"me", "you"} {
+					if e := entryOf(t, u, r.ID); e.Version != 2 || e.OriginNode != "node-t" || e.Title != r.Title {
+						t.Errorf("%s's entry = version %d from %s, title %q; want version 2 from node-t, %q",
+							u, e.Version, e.OriginNode, e.Title, r.Title)
+					}
+				}
+				mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
+					for _, u := range []string{"me", "you"} {
+						if err := tx.RemoveAgendaEntry(u, r.ID); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+			})
 		}
 	})
 	t.Run("entry projected before its appointment's row", func(t *testing.T) {

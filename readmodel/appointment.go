@@ -152,12 +152,16 @@ func (t *Tx) InsertAppointment(a AppointmentRecord) error {
 	if err != nil {
 		return fmt.Errorf("insert appointment %s: %w", a.ID, err)
 	}
+	t.appointmentInserted(a)
 	return nil
 }
 
 // UpdateAppointment replaces the editable fields of an appointment.
 func (t *Tx) UpdateAppointment(a AppointmentRecord) error {
-	t.appointmentChanged(a.ID)
+	t.appointmentChanged(a.ID, func(c *entryCopy) {
+		c.title, c.description, c.location, c.privacy = a.Title, a.Description, a.Location, a.Privacy
+		c.version, c.origin = a.Version, a.OriginNode
+	})
 	return t.execOne("update appointment "+a.ID, `UPDATE appointments SET title = ?, description = ?, location = ?,
 		start_ns = ?, end_ns = ?, privacy = ?, updated_at = ?, version = ?, origin_node = ? WHERE id = ?`,
 		a.Title, a.Description, a.Location, a.Start.UnixNano(), a.End.UnixNano(), a.Privacy,
@@ -166,6 +170,7 @@ func (t *Tx) UpdateAppointment(a AppointmentRecord) error {
 
 // DeleteAppointment removes an appointment and its participants.
 func (t *Tx) DeleteAppointment(id string) error {
+	t.appointment(id).known = false
 	if _, err := t.exec(`DELETE FROM participants WHERE appointment_id = ?`, id); err != nil {
 		return fmt.Errorf("delete participants of %s: %w", id, err)
 	}
@@ -175,7 +180,7 @@ func (t *Tx) DeleteAppointment(id string) error {
 // SetAppointmentStatus changes an appointment's status (confirmed,
 // cancelled) and records the version of the event that did.
 func (t *Tx) SetAppointmentStatus(id, status string, at time.Time, version int64, origin string) error {
-	t.appointmentChanged(id)
+	t.appointmentChanged(id, func(c *entryCopy) { c.status, c.version, c.origin = status, version, origin })
 	return t.execOne("set status of appointment "+id, `UPDATE appointments SET status = ?, updated_at = ?,
 		version = ?, origin_node = ? WHERE id = ?`, status, at.UnixNano(), version, origin, id)
 }
@@ -183,7 +188,7 @@ func (t *Tx) SetAppointmentStatus(id, status string, at time.Time, version int64
 // TouchAppointment records that an event changed the appointment's stream
 // (a participant joined or answered): its version moves.
 func (t *Tx) TouchAppointment(id string, at time.Time, version int64, origin string) error {
-	t.appointmentChanged(id)
+	t.appointmentChanged(id, func(c *entryCopy) { c.version, c.origin = version, origin })
 	return t.execOne("touch appointment "+id, `UPDATE appointments SET updated_at = ?, version = ?, origin_node = ?
 		WHERE id = ?`, at.UnixNano(), version, origin, id)
 }

@@ -357,9 +357,11 @@ type Tx struct {
 	// this transaction; it is written once, at the end, rather than once per
 	// event.
 	agendaVersions map[string]agendaVersion
-	// changedAppointments holds the appointments whose row changed in this
-	// transaction: their agenda entries copy it at the end (refreshEntries).
-	changedAppointments map[string]bool
+	// appointments holds what the transaction knows of the appointments
+	// whose row it wrote or whose entries it added: what an entry copies
+	// of each, and whether entries must copy it again at the end
+	// (refreshEntries).
+	appointments map[string]*appointmentState
 	// ungrouped holds the users EntryViewers found in no group (not even
 	// invited to one) in this transaction: every agenda event asks, and a
 	// rebuild's transaction holds tens of thousands of them for a few

@@ -92,7 +92,7 @@ func openFresh(ctx context.Context, path string) (*DB, error) {
 // than keeping them up to date row by row. An online rebuild builds them
 // too, before it switches: SwitchFrom's copies are fast only between tables
 // with the same indexes.
-var deferredIndexes = []string{"users_by_display_fold", "participants_by_user", "appointments_by_group"}
+var deferredIndexes = []string{"agenda_entries_by_start", "users_by_display_fold", "participants_by_user", "appointments_by_group"}
 
 func (db *DB) dropDeferredIndexes(ctx context.Context) error {
 	for _, name := range deferredIndexes {
