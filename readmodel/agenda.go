@@ -19,7 +19,9 @@ import (
 // the same snapshot as the entries).
 const lookBack = `COALESCE((SELECT max_duration_ns FROM agenda_streams WHERE user_id = ?1), 0)`
 
-// Agenda returns a user's entries overlapping [from, to), by start time.
+// Agenda returns a user's entries overlapping [from, to), by start time:
+// those whose appointment exists (an entry without a copy of its
+// appointment, its status empty, has none; see DeleteAppointment).
 func (db *DB) Agenda(ctx context.Context, userID string, from, to time.Time) ([]agenda.Entry, error) {
 	// No entry of the user is longer than their max_duration_ns, so every
 	// entry that overlaps the window starts after from minus that: the index
@@ -29,7 +31,7 @@ func (db *DB) Agenda(ctx context.Context, userID string, from, to time.Time) ([]
 		rows, err := c.Query(`SELECT appointment_id, group_id, title, description, location, start_ns, end_ns,
 			privacy, status, role, a_version, a_origin_node
 			FROM agenda_entries
-			WHERE user_id = ?1 AND start_ns > ?2 - `+lookBack+` AND start_ns < ?3 AND end_ns > ?2
+			WHERE user_id = ?1 AND start_ns > ?2 - `+lookBack+` AND start_ns < ?3 AND end_ns > ?2 AND status <> ''
 			ORDER BY start_ns, appointment_id`,
 			userID, from.UnixNano(), to.UnixNano())
 		if err != nil {
@@ -208,8 +210,13 @@ type appointmentState struct {
 	shown entryCopy
 	// known: shown is the row as the transaction left it.
 	known bool
-	// inserted: the transaction inserted the row, so every entry of the
-	// appointment is one it added.
+	// inserted: the transaction inserted the row. Commands append an
+	// appointment's creation before any entry of it, so every entry of
+	// the appointment is then one this transaction added after the row,
+	// or before it in this same transaction (copied is then set, and
+	// stale). An entry projected before its row in an earlier
+	// transaction, which no command produces, would keep no copy and stay
+	// out of the agenda.
 	inserted bool
 	// copied: an entry of the appointment was added in the transaction.
 	copied bool

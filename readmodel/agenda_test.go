@@ -344,6 +344,40 @@ func TestAgendaEntriesFollowTheirAppointment(t *testing.T) {
 			})
 		}
 	})
+	t.Run("deleted before its entries are removed", func(t *testing.T) {
+		// A deletion's entry removals may be projected in a later
+		// transaction: meanwhile the agenda leaves the entries out, and a
+		// conflict with one shows no title, as the join on appointments did.
+		r := appointmentRecord("doomed", "me", t0.Add(6*time.Hour), t0.Add(7*time.Hour))
+		mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
+			if err := tx.InsertAppointment(r); err != nil {
+				return err
+			}
+			return tx.AddAgendaEntry("me", r.ID, r.Start, r.End, agenda.RoleOwner, "node-a")
+		})
+		mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
+			if err := tx.TouchAppointment(r.ID, at, 2, "node-t"); err != nil {
+				return err
+			}
+			return tx.DeleteAppointment(r.ID)
+		})
+		entries, err := db.Agenda(ctx, "me", at, at.Add(24*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.AppointmentID == r.ID {
+				t.Errorf("the deleted appointment is still in the agenda: %+v", e)
+			}
+		}
+		s, err := db.Schedule(ctx, "me", r.Start, r.End, "")
+		if err != nil || len(s.Conflicts) != 1 || s.Conflicts[0].Title != "" {
+			t.Errorf("Schedule over the deleted appointment = %+v, %v; want its entry, untitled, until it is removed", s, err)
+		}
+		mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
+			return tx.RemoveAgendaEntry("me", r.ID)
+		})
+	})
 	t.Run("entry projected before its appointment's row", func(t *testing.T) {
 		r := appointmentRecord("late-row", "me", t0.Add(2*time.Hour), t0.Add(3*time.Hour))
 		r.GroupID = "team"

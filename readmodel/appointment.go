@@ -170,7 +170,15 @@ func (t *Tx) UpdateAppointment(a AppointmentRecord) error {
 
 // DeleteAppointment removes an appointment and its participants.
 func (t *Tx) DeleteAppointment(id string) error {
+	// The appointment's entries are removed by their own events, which may
+	// come in a later transaction: until then they hold no copy, as if
+	// added before the row, and the agenda leaves them out (as its join on
+	// appointments did).
 	t.appointment(id).known = false
+	if _, err := t.exec(`UPDATE agenda_entries SET group_id = '', title = '', description = '', location = '',
+		privacy = '', status = '', a_version = 0, a_origin_node = '' WHERE appointment_id = ?`, id); err != nil {
+		return fmt.Errorf("clear the agenda entries of %s: %w", id, err)
+	}
 	if _, err := t.exec(`DELETE FROM participants WHERE appointment_id = ?`, id); err != nil {
 		return fmt.Errorf("delete participants of %s: %w", id, err)
 	}

@@ -28,10 +28,13 @@ var projectionVersions = map[string]int{
 	ProjectionUsers: 1,
 	// 2: agenda_entries keyed by (appointment, user), without the index
 	// by appointment. 3: what a feed entry says stored once per event and
-	// variant (feed_events), not in every recipient's row. 4: agenda
+	// variant (feed_events), not in every recipient's row. 5: agenda
 	// entries hold what the agenda shows of each appointment, in an index
-	// by (user, start), so that reading an agenda needs no join.
-	ProjectionPlanning: 4,
+	// by (user, start), so that reading an agenda needs no join. (4 was
+	// the same with the table keyed by user and start, briefly on main:
+	// SwitchFrom copies columns by position, so a layout change needs a
+	// version of its own.)
+	ProjectionPlanning: 5,
 }
 
 // baseSchema holds the tables every projection shares.
@@ -108,7 +111,8 @@ CREATE INDEX appointments_by_group ON appointments (group_id, status);
 -- its user's, and the key serves look-ups by appointment without an index
 -- of its own. Each row also holds what the agenda shows of its appointment
 -- (group_id to a_origin_node, copied from appointments when the entry is
--- added and whenever the appointment's row changes, see Tx.refreshEntries),
+-- added and whenever the appointment's row changes, see Tx.refreshEntries;
+-- cleared when it is deleted, status '' meaning no appointment),
 -- and agenda_entries_by_start holds all of it in the order a user's agenda
 -- is read: reading a week is a few consecutive index pages, not one look-up
 -- per entry. (Keying the table itself by user and start instead, tried, made
