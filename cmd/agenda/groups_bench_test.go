@@ -93,6 +93,40 @@ func benchGroupAppointment(b *testing.B, members int) {
 	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 }
 
+// BenchmarkGroupAnswer50 measures the answers to a proposal in a
+// 50-member hierarchical group: a member of the lowest rank proposes an
+// appointment, an invitation for the 49 others, and each accepts in turn.
+// Every answer moves the appointment's version, which all 50 agenda entries
+// copy (planning schema 5), so a round of answers rewrites 50² of them.
+// One op is one round: the proposal and the 49 acceptances.
+func BenchmarkGroupAnswer50(b *testing.B) {
+	const members = 50
+	_, users, group := groupBenchNode(b, members)
+	proposer := users[1]
+	base := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	var lat latencies
+	b.ResetTimer()
+	start, cpu0 := time.Now(), processCPU()
+	for i := 0; i < b.N; i++ {
+		st := base.Add(time.Duration(i) * time.Hour)
+		var a struct {
+			ID string `json:"id"`
+		}
+		proposer.do("POST", "/api/groups/"+group+"/appointments", map[string]any{"title": fmt.Sprintf("proposal %d", i),
+			"start": st.Format(time.RFC3339), "end": st.Add(30 * time.Minute).Format(time.RFC3339)}).expect(b, http.StatusCreated).JSON(b, &a)
+		for _, u := range users {
+			if u == proposer {
+				continue
+			}
+			t0 := time.Now()
+			u.do("POST", "/api/appointments/"+a.ID+"/accept", nil).expect(b, http.StatusOK)
+			lat.add(time.Since(t0))
+		}
+	}
+	lat.report(b, time.Since(start))
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+}
+
 // groupReadBench is a node with a 50-member group whose members hold
 // 100,000 appointments between them (2,000 each, one a day, every other
 // one private), seeded once per test binary.
