@@ -419,6 +419,46 @@ func equalInts(a, b []int) bool {
 	return true
 }
 
+// The group agenda lists the members most senior first, then by username,
+// and each member's entries by start, then appointment ID, whatever order
+// they were stored in.
+func TestGroupAgendaOrder(t *testing.T) {
+	ctx := context.Background()
+	db := groupFixture(t)
+	day := at.Add(24 * time.Hour)
+	hr := func(n int) time.Time { return day.Add(time.Duration(n) * time.Hour) }
+	full, owner := agenda.PrivacyFull, agenda.RoleOwner
+	bookGroup(t, db,
+		groupBooking{groupAppt("low-late", "low", "", full, agenda.StatusConfirmed, hr(15), hr(16)), map[string]string{"low": owner}},
+		groupBooking{groupAppt("mid-c", "mid", "", full, agenda.StatusConfirmed, hr(12), hr(13)), map[string]string{"mid": owner}},
+		groupBooking{groupAppt("mid-b", "mid", "", full, agenda.StatusConfirmed, hr(9), hr(10)), map[string]string{"mid": owner}},
+		groupBooking{groupAppt("mid-a", "mid", "", full, agenda.StatusConfirmed, hr(9), hr(11)), map[string]string{"mid": owner}},
+		groupBooking{groupAppt("low-early", "low", "", full, agenda.StatusConfirmed, hr(8), hr(9)), map[string]string{"low": owner}},
+	)
+	got, err := db.GroupAgenda(ctx, "h", "boss", day, day.Add(24*time.Hour))
+	if err != nil {
+		t.Fatalf("GroupAgenda: %v", err)
+	}
+	members := ids(got, func(m agenda.MemberAgenda) string { return m.UserID })
+	if want := []string{"boss", "mid", "peer", "low"}; !equalStrings(members, want) {
+		t.Fatalf("members = %v, want %v (rank, then username)", members, want)
+	}
+	entries := func(m agenda.MemberAgenda) []string {
+		return ids(m.Entries, func(e agenda.GroupAgendaEntry) string {
+			if e.Entry == nil {
+				return "busy"
+			}
+			return e.Entry.AppointmentID
+		})
+	}
+	if got, want := entries(got[1]), []string{"mid-a", "mid-b", "mid-c"}; !equalStrings(got, want) {
+		t.Errorf("mid's entries = %v, want %v (start, then appointment ID)", got, want)
+	}
+	if got, want := entries(got[3]), []string{"low-early", "low-late"}; !equalStrings(got, want) {
+		t.Errorf("low's entries = %v, want %v", got, want)
+	}
+}
+
 func TestPendingGroupAppointments(t *testing.T) {
 	ctx := context.Background()
 	db := groupFixture(t)
