@@ -3,7 +3,6 @@ package readmodel
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"slices"
@@ -167,26 +166,13 @@ func (t *Tx) AddAgendaEntry(userID, appointmentID string, start, end time.Time, 
 	a := t.appointment(appointmentID)
 	var err error
 	if a.known {
-		c := a.shown
-		_, err = t.exec(`INSERT INTO agenda_entries (user_id, start_ns, appointment_id, end_ns, role, version, origin_node,
-			group_id, title, description, location, privacy, status, a_version, a_origin_node)
-			VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, userID, start.UnixNano(), appointmentID, end.UnixNano(),
-			role, origin, c.groupID, c.title, c.description, c.location, c.privacy, c.status, c.version, c.origin)
+		err = t.insertEntry(userID, appointmentID, start, end, role, origin, a.shown)
 	} else {
-		var res driver.Result
-		res, err = t.exec(`INSERT INTO agenda_entries (user_id, start_ns, appointment_id, end_ns, role, version, origin_node,
-			group_id, title, description, location, privacy, status, a_version, a_origin_node)
-			SELECT ?1, ?2, ?3, ?4, ?5, 1, ?6, group_id, title, description, location, privacy, status, version, origin_node
-			FROM appointments WHERE id = ?3`, userID, start.UnixNano(), appointmentID, end.UnixNano(), role, origin)
 		var n int64
-		if err == nil {
-			n, err = res.RowsAffected()
-		}
-		if err == nil && n == 0 {
+		if n, err = t.insertEntryFromRow(userID, appointmentID, start, end, role, origin); err == nil && n == 0 {
 			// No appointment row (yet): the entry waits for it, and
 			// the transaction copies it in at the end if it comes.
-			_, err = t.exec(`INSERT INTO agenda_entries (user_id, start_ns, appointment_id, end_ns, role, version, origin_node)
-				VALUES (?, ?, ?, ?, ?, 1, ?)`, userID, start.UnixNano(), appointmentID, end.UnixNano(), role, origin)
+			err = t.insertEntry(userID, appointmentID, start, end, role, origin, entryCopy{})
 			a.stale = true
 		}
 	}
@@ -195,6 +181,27 @@ func (t *Tx) AddAgendaEntry(userID, appointmentID string, start, end time.Time, 
 	}
 	a.copied = true
 	return nil
+}
+
+func (t *Tx) insertEntry(userID, appointmentID string, start, end time.Time, role, origin string, c entryCopy) error {
+	_, err := t.exec(`INSERT INTO agenda_entries (user_id, start_ns, appointment_id, end_ns, role, version, origin_node,
+		group_id, title, description, location, privacy, status, a_version, a_origin_node)
+		VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, userID, start.UnixNano(), appointmentID, end.UnixNano(),
+		role, origin, c.groupID, c.title, c.description, c.location, c.privacy, c.status, c.version, c.origin)
+	return err
+}
+
+// insertEntryFromRow inserts the entry with a copy of its appointment's
+// row, and reports how many it inserted: 0 if there is no row.
+func (t *Tx) insertEntryFromRow(userID, appointmentID string, start, end time.Time, role, origin string) (int64, error) {
+	res, err := t.exec(`INSERT INTO agenda_entries (user_id, start_ns, appointment_id, end_ns, role, version, origin_node,
+		group_id, title, description, location, privacy, status, a_version, a_origin_node)
+		SELECT ?1, ?2, ?3, ?4, ?5, 1, ?6, group_id, title, description, location, privacy, status, version, origin_node
+		FROM appointments WHERE id = ?3`, userID, start.UnixNano(), appointmentID, end.UnixNano(), role, origin)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // entryCopy is what an agenda entry holds of its appointment's row.
@@ -269,10 +276,8 @@ func (t *Tx) refreshEntries() error {
 			continue
 		}
 		var err error
-		if c := a.shown; a.known {
-			_, err = t.exec(`UPDATE agenda_entries SET group_id = ?, title = ?, description = ?, location = ?,
-				privacy = ?, status = ?, a_version = ?, a_origin_node = ? WHERE appointment_id = ?`,
-				c.groupID, c.title, c.description, c.location, c.privacy, c.status, c.version, c.origin, id)
+		if a.known {
+			err = t.copyToEntries(id, a.shown)
 		} else {
 			_, err = t.exec(`UPDATE agenda_entries SET group_id = a.group_id, title = a.title,
 				description = a.description, location = a.location, privacy = a.privacy, status = a.status,
@@ -284,6 +289,15 @@ func (t *Tx) refreshEntries() error {
 		}
 	}
 	return nil
+}
+
+// copyToEntries sets what every entry of an appointment holds of it (the
+// zero entryCopy: no appointment, see DeleteAppointment).
+func (t *Tx) copyToEntries(id string, c entryCopy) error {
+	_, err := t.exec(`UPDATE agenda_entries SET group_id = ?, title = ?, description = ?, location = ?,
+		privacy = ?, status = ?, a_version = ?, a_origin_node = ? WHERE appointment_id = ?`,
+		c.groupID, c.title, c.description, c.location, c.privacy, c.status, c.version, c.origin, id)
+	return err
 }
 
 // RescheduleAgendaEntry moves an entry.

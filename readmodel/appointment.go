@@ -175,8 +175,7 @@ func (t *Tx) DeleteAppointment(id string) error {
 	// added before the row, and the agenda leaves them out (as its join on
 	// appointments did).
 	t.appointment(id).known = false
-	if _, err := t.exec(`UPDATE agenda_entries SET group_id = '', title = '', description = '', location = '',
-		privacy = '', status = '', a_version = 0, a_origin_node = '' WHERE appointment_id = ?`, id); err != nil {
+	if err := t.copyToEntries(id, entryCopy{}); err != nil {
 		return fmt.Errorf("clear the agenda entries of %s: %w", id, err)
 	}
 	if _, err := t.exec(`DELETE FROM participants WHERE appointment_id = ?`, id); err != nil {
