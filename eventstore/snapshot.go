@@ -73,9 +73,9 @@ func (sn *Snapshot) AppliedIndex() uint64 { return sn.header.AppliedIndex }
 // encoding/json and gzip's default level, 4.4–4.8 s with the encoder that
 // is to become encoding/json/v2 and gzip's fastest level, for the same
 // lines (checked byte for byte; raw strings are kept as escaped, see
-// TestSnapshotPreservesDataBytes) in 43 MB of gzip instead of 30. Invalid UTF-8, which no event holds, passes as it is
-// rather than failing the snapshot; Restore's decoder reads it as
-// encoding/json always has.
+// TestSnapshotPreservesDataBytes) in 43 MB of gzip instead of 30. Invalid
+// UTF-8, which no event holds, passes as it is rather than failing the
+// snapshot; Restore's decoder reads it as encoding/json always has.
 func (sn *Snapshot) WriteTo(w io.Writer) (n int64, err error) {
 	cw := &countingWriter{w: w}
 	header := func(line func(any) error) error { return line(sn.header) }
