@@ -215,7 +215,12 @@ type entryCopy struct {
 // it wrote or whose entries it added.
 type appointmentState struct {
 	shown entryCopy
-	// known: shown is the row as the transaction left it.
+	// owner, start and end (Unix nanoseconds) complete shown with what
+	// AppointmentInfo reads.
+	owner      string
+	start, end int64
+	// known: shown, owner, start and end are the row as the transaction
+	// left it.
 	known bool
 	// inserted: the transaction inserted the row. Commands append an
 	// appointment's creation before any entry of it, so every entry of
@@ -248,19 +253,20 @@ func (t *Tx) appointment(id string) *appointmentState {
 func (t *Tx) appointmentInserted(r AppointmentRecord) {
 	a := t.appointment(r.ID)
 	a.shown = entryCopy{r.GroupID, r.Title, r.Description, r.Location, r.Privacy, r.Status, r.Version, r.OriginNode}
+	a.owner, a.start, a.end = r.OwnerID, r.Start.UnixNano(), r.End.UnixNano()
 	a.known = true
 	a.inserted = !a.copied // entries added before the row hold no copy of it (stale is set)
 }
 
 // appointmentChanged records a change of the appointment's row (change,
-// when the transaction knows the row, applies it to shown): the entries
-// that copied the row before must copy it again, once, at the end. An
-// appointment inserted in this transaction that has no entry yet needs
+// when the transaction knows the row, applies it to what it knows): the
+// entries that copied the row before must copy it again, once, at the end.
+// An appointment inserted in this transaction that has no entry yet needs
 // nothing: its entries will copy shown.
-func (t *Tx) appointmentChanged(id string, change func(*entryCopy)) {
+func (t *Tx) appointmentChanged(id string, change func(*appointmentState)) {
 	a := t.appointment(id)
 	if a.known {
-		change(&a.shown)
+		change(a)
 	}
 	if !a.inserted || a.copied {
 		a.stale = true

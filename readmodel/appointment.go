@@ -158,9 +158,11 @@ func (t *Tx) InsertAppointment(a AppointmentRecord) error {
 
 // UpdateAppointment replaces the editable fields of an appointment.
 func (t *Tx) UpdateAppointment(a AppointmentRecord) error {
-	t.appointmentChanged(a.ID, func(c *entryCopy) {
+	t.appointmentChanged(a.ID, func(s *appointmentState) {
+		c := &s.shown
 		c.title, c.description, c.location, c.privacy = a.Title, a.Description, a.Location, a.Privacy
 		c.version, c.origin = a.Version, a.OriginNode
+		s.start, s.end = a.Start.UnixNano(), a.End.UnixNano()
 	})
 	return t.execOne("update appointment "+a.ID, `UPDATE appointments SET title = ?, description = ?, location = ?,
 		start_ns = ?, end_ns = ?, privacy = ?, updated_at = ?, version = ?, origin_node = ? WHERE id = ?`,
@@ -187,7 +189,9 @@ func (t *Tx) DeleteAppointment(id string) error {
 // SetAppointmentStatus changes an appointment's status (confirmed,
 // cancelled) and records the version of the event that did.
 func (t *Tx) SetAppointmentStatus(id, status string, at time.Time, version int64, origin string) error {
-	t.appointmentChanged(id, func(c *entryCopy) { c.status, c.version, c.origin = status, version, origin })
+	t.appointmentChanged(id, func(s *appointmentState) {
+		s.shown.status, s.shown.version, s.shown.origin = status, version, origin
+	})
 	return t.execOne("set status of appointment "+id, `UPDATE appointments SET status = ?, updated_at = ?,
 		version = ?, origin_node = ? WHERE id = ?`, status, at.UnixNano(), version, origin, id)
 }
@@ -195,7 +199,7 @@ func (t *Tx) SetAppointmentStatus(id, status string, at time.Time, version int64
 // TouchAppointment records that an event changed the appointment's stream
 // (a participant joined or answered): its version moves.
 func (t *Tx) TouchAppointment(id string, at time.Time, version int64, origin string) error {
-	t.appointmentChanged(id, func(c *entryCopy) { c.version, c.origin = version, origin })
+	t.appointmentChanged(id, func(s *appointmentState) { s.shown.version, s.shown.origin = version, origin })
 	return t.execOne("touch appointment "+id, `UPDATE appointments SET updated_at = ?, version = ?, origin_node = ?
 		WHERE id = ?`, at.UnixNano(), version, origin, id)
 }
@@ -226,8 +230,15 @@ type AppointmentInfo struct {
 	Status                      string
 }
 
-// AppointmentInfo reads an appointment inside the projection's transaction.
+// AppointmentInfo reads an appointment inside the projection's transaction:
+// from what the transaction knows of the row it wrote, if it wrote it (a
+// group appointment's invitations are worded in the transaction that
+// creates it, one for each participant), or else from the row.
 func (t *Tx) AppointmentInfo(id string) (AppointmentInfo, error) {
+	if s := t.appointments[id]; s != nil && s.known {
+		return AppointmentInfo{ID: id, OwnerID: s.owner, GroupID: s.shown.groupID, Title: s.shown.title,
+			Start: time.Unix(0, s.start).UTC(), End: time.Unix(0, s.end).UTC(), Status: s.shown.status}, nil
+	}
 	var a AppointmentInfo
 	var start, end int64
 	err := t.queryRow(`SELECT id, owner_id, group_id, title, start_ns, end_ns, status

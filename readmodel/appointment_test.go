@@ -2,6 +2,7 @@ package readmodel_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -156,5 +157,77 @@ func TestAppointmentUpdateAndDelete(t *testing.T) {
 				}
 			})
 		}
+	})
+}
+
+// TestAppointmentInfoInItsTransaction holds what a projection transaction
+// reads of an appointment it wrote (from memory) to what the row holds (as
+// a later transaction reads it), after each kind of change.
+func TestAppointmentInfoInItsTransaction(t *testing.T) {
+	db, _ := mustOpenDB(t)
+	t0 := at.Add(9 * time.Hour)
+	for i, c := range []struct {
+		name   string
+		change func(tx *readmodel.Tx, r readmodel.AppointmentRecord) error
+		want   func(*readmodel.AppointmentInfo)
+	}{
+		{"inserted", func(*readmodel.Tx, readmodel.AppointmentRecord) error { return nil },
+			func(*readmodel.AppointmentInfo) {}},
+		{"updated", func(tx *readmodel.Tx, r readmodel.AppointmentRecord) error {
+			r.Title, r.Start, r.End, r.Version = "Moved", t0.Add(48*time.Hour), t0.Add(50*time.Hour), 2
+			return tx.UpdateAppointment(r)
+		}, func(a *readmodel.AppointmentInfo) {
+			a.Title, a.Start, a.End = "Moved", t0.Add(48*time.Hour), t0.Add(50*time.Hour)
+		}},
+		{"status set", func(tx *readmodel.Tx, r readmodel.AppointmentRecord) error {
+			return tx.SetAppointmentStatus(r.ID, agenda.StatusCancelled, at, 2, "node-b")
+		}, func(a *readmodel.AppointmentInfo) { a.Status = agenda.StatusCancelled }},
+		{"touched", func(tx *readmodel.Tx, r readmodel.AppointmentRecord) error {
+			return tx.TouchAppointment(r.ID, at, 2, "node-b")
+		}, func(*readmodel.AppointmentInfo) {}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := appointmentRecord(fmt.Sprintf("a%d", i), "owner", t0, t0.Add(time.Hour))
+			r.GroupID = "group"
+			want := readmodel.AppointmentInfo{ID: r.ID, OwnerID: "owner", GroupID: "group", Title: r.Title,
+				Start: t0, End: t0.Add(time.Hour), Status: agenda.StatusConfirmed}
+			c.want(&want)
+			var inTx readmodel.AppointmentInfo
+			mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
+				if err := tx.InsertAppointment(r); err != nil {
+					return err
+				}
+				if err := c.change(tx, r); err != nil {
+					return err
+				}
+				var err error
+				inTx, err = tx.AppointmentInfo(r.ID)
+				return err
+			})
+			var fromRow readmodel.AppointmentInfo
+			mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
+				var err error
+				fromRow, err = tx.AppointmentInfo(r.ID)
+				return err
+			})
+			if inTx != want || fromRow != want {
+				t.Errorf("AppointmentInfo in its transaction = %+v,\nfrom the row = %+v,\nwant %+v", inTx, fromRow, want)
+			}
+		})
+	}
+	t.Run("deleted", func(t *testing.T) {
+		r := appointmentRecord("gone", "owner", t0, t0.Add(time.Hour))
+		mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
+			if err := tx.InsertAppointment(r); err != nil {
+				return err
+			}
+			if err := tx.DeleteAppointment(r.ID); err != nil {
+				return err
+			}
+			if a, err := tx.AppointmentInfo(r.ID); err == nil {
+				t.Errorf("AppointmentInfo after deleting = %+v, want an error", a)
+			}
+			return nil
+		})
 	})
 }
