@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -224,9 +225,13 @@ func createAppointment(id, owner string, start, end time.Time, others map[string
 		{events.ScheduleStream(owner), events.AgendaEntryAdded{UserID: owner, AppointmentID: id,
 			Start: start, End: end, Role: agenda.RoleOwner}},
 	}
+	// As the group appointment command orders them: every participant,
+	// then every entry.
 	for _, u := range sortedKeys(others) {
-		ws = append(ws, write{events.AppointmentStream(id), events.AppointmentParticipantAdded{AppointmentID: id,
-			UserID: u, Status: others[u]}})
+		ws = slices.Insert(ws, len(ws)-1, write{events.AppointmentStream(id), events.AppointmentParticipantAdded{
+			AppointmentID: id, UserID: u, Status: others[u]}})
+	}
+	for _, u := range sortedKeys(others) {
 		ws = append(ws, write{events.ScheduleStream(u), events.AgendaEntryAdded{UserID: u, AppointmentID: id,
 			Start: start, End: end, Role: others[u]}})
 	}
