@@ -81,13 +81,19 @@ func scanAppointment(r interface{ Scan(...any) error }, a *agenda.Appointment, e
 	return nil
 }
 
+// invitationsQuery selects the appointments user ?1 is invited to and has
+// not answered, not of status ?2. The status is written out, not bound:
+// participants_by_user holds only pending participants, and SQLite uses
+// a partial index only for a query that names its condition.
+const invitationsQuery = `SELECT a.id
+	FROM participants p JOIN appointments a ON a.id = p.appointment_id
+	WHERE p.user_id = ?1 AND p.status = '` + agenda.RolePending + `' AND a.status <> ?2
+	ORDER BY a.start_ns, a.id LIMIT 1000`
+
 // Invitations returns the appointments userID is invited to and has not
 // answered, by start time; cancelled ones are left out.
 func (db *DB) Invitations(ctx context.Context, userID string) ([]agenda.Appointment, error) {
-	list, err := db.appointmentsOf(ctx, userID, `SELECT a.id
-		FROM participants p JOIN appointments a ON a.id = p.appointment_id
-		WHERE p.user_id = ? AND p.status = ? AND a.status <> ?
-		ORDER BY a.start_ns, a.id LIMIT 1000`, userID, agenda.RolePending, agenda.StatusCancelled)
+	list, err := db.appointmentsOf(ctx, userID, invitationsQuery, userID, agenda.StatusCancelled)
 	if err != nil {
 		return nil, fmt.Errorf("read invitations of %s: %w", userID, err)
 	}

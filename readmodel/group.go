@@ -88,12 +88,16 @@ func (db *DB) GroupsOf(ctx context.Context, userID string) ([]agenda.Group, erro
 	return out, rows.Err()
 }
 
+// pendingGroupAppointmentsQuery counts a group's appointments of status ?2
+// in appointments_by_group, which holds only group appointments.
+const pendingGroupAppointmentsQuery = `SELECT COUNT(*) FROM appointments
+	WHERE group_id = ?1 AND group_id <> '' AND status = ?2`
+
 // PendingGroupAppointments counts the appointments of a group still waiting
 // for answers (status pending).
 func (db *DB) PendingGroupAppointments(ctx context.Context, groupID string) (int, error) {
 	var n int
-	err := db.queryRow(ctx, `SELECT COUNT(*) FROM appointments WHERE group_id = ? AND status = ?`,
-		groupID, agenda.StatusPending).Scan(&n)
+	err := db.queryRow(ctx, pendingGroupAppointmentsQuery, groupID, agenda.StatusPending).Scan(&n)
 	return n, err
 }
 

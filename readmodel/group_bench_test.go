@@ -95,3 +95,37 @@ func BenchmarkGroupAgendaQuery(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGroupParticipations measures what leaving a group reads first:
+// a member's upcoming appointments in the group (20), the member holding
+// 100,000 personal appointments besides. It should not grow with those.
+func BenchmarkGroupParticipations(b *testing.B) {
+	const personal, inGroup = 100_000, 20
+	ctx := context.Background()
+	db, _ := mustOpenDB(b)
+	begin := time.Date(2026, 1, 1, 8, 0, 0, 0, time.UTC)
+	mustApply(b, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
+		for i := range personal + inGroup {
+			id := fmt.Sprintf("a%06d", i)
+			start := begin.Add(time.Duration(i) * time.Hour)
+			rec := appointmentRecord(id, "me", start, start.Add(30*time.Minute))
+			if i >= personal {
+				rec.GroupID = "g"
+			}
+			if err := tx.InsertAppointment(rec); err != nil {
+				return err
+			}
+			if err := tx.SetParticipant(id, "me", agenda.RoleOwner, 1, "node-a"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	b.ResetTimer()
+	for b.Loop() {
+		list, err := db.GroupParticipations(ctx, "g", "me", begin)
+		if err != nil || len(list) != inGroup {
+			b.Fatalf("GroupParticipations = %d appointments, %v; want %d", len(list), err, inGroup)
+		}
+	}
+}

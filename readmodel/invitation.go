@@ -62,14 +62,23 @@ func (db *DB) GroupInvitation(ctx context.Context, groupID, userID string) (agen
 	return inv, nil
 }
 
+// groupParticipationsQuery selects the appointments of group ?2, not of
+// status ?3 and ending after ?4, in which user ?1 takes part. It walks the
+// group's appointments in appointments_by_group (CROSS JOIN keeps that
+// order) and looks the user up in each: a user's own participations may
+// be a lifetime of personal appointments, a group's still to come are few.
+const groupParticipationsQuery = `SELECT a.id FROM appointments a
+	CROSS JOIN participants p ON p.appointment_id = a.id AND p.user_id = ?1
+	WHERE a.group_id = ?2 AND a.group_id <> '' AND a.status <> ?3 AND a.end_ns > ?4
+	ORDER BY a.start_ns, a.id`
+
 // GroupParticipations returns the appointments of a group, not cancelled
 // and ending after after, in which userID takes part in any way (organiser,
 // imposed, invited, accepted or declined), each with its participants: what
 // leaving the group ends.
 func (db *DB) GroupParticipations(ctx context.Context, groupID, userID string, after time.Time) ([]agenda.Appointment, error) {
-	list, err := db.appointmentsOf(ctx, userID, `SELECT a.id FROM participants p JOIN appointments a ON a.id = p.appointment_id
-		WHERE p.user_id = ? AND a.group_id = ? AND a.status <> ? AND a.end_ns > ?
-		ORDER BY a.start_ns, a.id`, userID, groupID, agenda.StatusCancelled, after.UnixNano())
+	list, err := db.appointmentsOf(ctx, userID, groupParticipationsQuery,
+		userID, groupID, agenda.StatusCancelled, after.UnixNano())
 	if err != nil {
 		return nil, fmt.Errorf("read participations of %s in %s: %w", userID, groupID, err)
 	}

@@ -1,0 +1,8 @@
+package readmodel
+
+// Statements whose query plans TestQueryPlans holds.
+const (
+	GroupParticipationsQuery      = groupParticipationsQuery
+	InvitationsQuery              = invitationsQuery
+	PendingGroupAppointmentsQuery = pendingGroupAppointmentsQuery
+)

@@ -1,0 +1,64 @@
+package readmodel_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/readmodel"
+)
+
+// TestQueryPlans holds the reads whose cost would otherwise grow with
+// what a user or a group has stored to the index that bounds them: a
+// partial index is used only by a query that names its condition, and a
+// plan that drifts shows in no other test.
+func TestQueryPlans(t *testing.T) {
+	_, path := mustOpenDB(t)
+	raw := rawDB(t, path)
+	for _, c := range []struct {
+		name  string
+		query string
+		args  []any
+		// want are lines the plan must hold, in this order.
+		want []string
+	}{
+		{"GroupParticipations walks the group's appointments", readmodel.GroupParticipationsQuery,
+			[]any{"u", "g", agenda.StatusCancelled, 0},
+			[]string{"SEARCH a USING INDEX appointments_by_group (group_id=?)", "SEARCH p USING PRIMARY KEY (appointment_id=? AND user_id=?)"}},
+		{"Invitations reads pending participants only", readmodel.InvitationsQuery,
+			[]any{"u", agenda.StatusCancelled},
+			[]string{"SEARCH p USING COVERING INDEX participants_by_user (user_id=?)", "SEARCH a USING PRIMARY KEY (id=?)"}},
+		{"PendingGroupAppointments counts in the index", readmodel.PendingGroupAppointmentsQuery,
+			[]any{"g", agenda.StatusPending},
+			[]string{"SEARCH appointments USING COVERING INDEX appointments_by_group (group_id=? AND status=?)"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rows, err := raw.Query("EXPLAIN QUERY PLAN "+c.query, c.args...)
+			if err != nil {
+				t.Fatalf("explain: %v", err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			next := 0
+			for _, line := range plan {
+				if next < len(c.want) && line == c.want[next] {
+					next++
+				}
+			}
+			if next < len(c.want) {
+				t.Errorf("plan:\n\t%s\nwant, in order:\n\t%s", strings.Join(plan, "\n\t"), strings.Join(c.want, "\n\t"))
+			}
+		})
+	}
+}
