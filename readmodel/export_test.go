@@ -5,4 +5,8 @@ const (
 	GroupParticipationsQuery      = groupParticipationsQuery
 	InvitationsQuery              = invitationsQuery
 	PendingGroupAppointmentsQuery = pendingGroupAppointmentsQuery
+	UnreadNotificationsQuery      = unreadNotificationsQuery
+	NotificationStateQuery        = notificationStateQuery
+	MarkNotificationsReadQuery    = markNotificationsReadQuery
+	PruneFeedQuery                = pruneFeedQuery
 )

@@ -285,12 +285,18 @@ func (t *Tx) pruneFeed() error {
 	}, floor)
 }
 
+// pruneFeedQuery records, per user, the newest feed position at or below
+// ?1. "GROUP BY +user_id" keeps SQLite from walking the whole feed in its
+// primary key's (user, position) order to spare a sort: it reads only the
+// entries being pruned, through feed_by_position, and sorts those.
+const pruneFeedQuery = `INSERT INTO feed_pruned (user_id, position)
+	SELECT user_id, MAX(position) FROM feed WHERE position <= ?1 GROUP BY +user_id
+	ON CONFLICT (user_id) DO UPDATE SET position = MAX(position, excluded.position)`
+
 // pruneFeedThrough drops the feed entries at or below floor, remembering
 // per user the newest position it dropped.
 func pruneFeedThrough(exec func(query string, args ...any) error, floor int64) error {
-	if err := exec(`INSERT INTO feed_pruned (user_id, position)
-		SELECT user_id, MAX(position) FROM feed WHERE position <= ? GROUP BY user_id
-		ON CONFLICT (user_id) DO UPDATE SET position = MAX(position, excluded.position)`, floor); err != nil {
+	if err := exec(pruneFeedQuery, floor); err != nil {
 		return fmt.Errorf("prune feed: %w", err)
 	}
 	for _, table := range []string{"feed", "feed_events"} {

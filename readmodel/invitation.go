@@ -62,14 +62,17 @@ func (db *DB) GroupInvitation(ctx context.Context, groupID, userID string) (agen
 	return inv, nil
 }
 
-// groupParticipationsQuery selects the appointments of group ?2, not of
-// status ?3 and ending after ?4, in which user ?1 takes part. It walks the
-// group's appointments in appointments_by_group (CROSS JOIN keeps that
-// order) and looks the user up in each: a user's own participations may
-// be a lifetime of personal appointments, a group's still to come are few.
+// groupParticipationsQuery selects the appointments of group ?2 ending
+// after ?3, confirmed or pending (every status but cancelled), in which user
+// ?1 takes part. It walks the group's appointments still to come in
+// appointments_by_group (group, status, end), and looks the user up in
+// each (CROSS JOIN keeps that order): a user's own participations may be a
+// lifetime of personal appointments, and a group's past ones a long
+// history; its appointments still to come are few. The statuses are listed
+// rather than "<> cancelled" so that the end bounds the index's range.
 const groupParticipationsQuery = `SELECT a.id FROM appointments a
 	CROSS JOIN participants p ON p.appointment_id = a.id AND p.user_id = ?1
-	WHERE a.group_id = ?2 AND a.group_id <> '' AND a.status <> ?3 AND a.end_ns > ?4
+	WHERE a.group_id = ?2 AND a.group_id <> '' AND a.status IN (?4, ?5) AND a.end_ns > ?3
 	ORDER BY a.start_ns, a.id`
 
 // GroupParticipations returns the appointments of a group, not cancelled
@@ -78,7 +81,7 @@ const groupParticipationsQuery = `SELECT a.id FROM appointments a
 // leaving the group ends.
 func (db *DB) GroupParticipations(ctx context.Context, groupID, userID string, after time.Time) ([]agenda.Appointment, error) {
 	list, err := db.appointmentsOf(ctx, userID, groupParticipationsQuery,
-		userID, groupID, agenda.StatusCancelled, after.UnixNano())
+		userID, groupID, after.UnixNano(), agenda.StatusConfirmed, agenda.StatusPending)
 	if err != nil {
 		return nil, fmt.Errorf("read participations of %s in %s: %w", userID, groupID, err)
 	}

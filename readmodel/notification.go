@@ -10,15 +10,32 @@ import (
 	"github.com/agendahq/agenda"
 )
 
+// notificationStateQuery reads what NotificationState returns of user ?1
+// and notification ?2.
+const notificationStateQuery = `SELECT
+	COALESCE((SELECT version FROM notification_streams WHERE user_id = ?1), 0),
+	(SELECT COUNT(*) FROM notifications WHERE id = ?2 AND user_id = ?1),
+	(SELECT read_at FROM notifications WHERE id = ?2 AND user_id = ?1),
+	(SELECT COUNT(*) FROM notifications WHERE user_id = ?1 AND read_at IS NULL),
+	COALESCE((SELECT MAX(position) FROM notifications WHERE user_id = ?1), 0)`
+
+// notificationsQuery reads user ?1's newest ?2 notifications;
+// unreadNotificationsQuery only the unread ones, through notifications_unread.
+const (
+	notificationsQuery = `SELECT id, type, payload, created_at, read_at, position, version, origin_node
+		FROM notifications WHERE user_id = ?1 ORDER BY position DESC, id LIMIT ?2`
+	unreadNotificationsQuery = `SELECT id, type, payload, created_at, read_at, position, version, origin_node
+		FROM notifications WHERE user_id = ?1 AND read_at IS NULL ORDER BY position DESC, id LIMIT ?2`
+)
+
 // Notifications returns userID's notifications, newest first, at most limit
 // of them; only unread ones if unreadOnly.
 func (db *DB) Notifications(ctx context.Context, userID string, unreadOnly bool, limit int) ([]agenda.Notification, error) {
-	q := `SELECT id, type, payload, created_at, read_at, position, version, origin_node
-		FROM notifications WHERE user_id = ?`
+	q := notificationsQuery
 	if unreadOnly {
-		q += ` AND read_at IS NULL`
+		q = unreadNotificationsQuery
 	}
-	rows, err := db.query(ctx, q+` ORDER BY position DESC, id LIMIT ?`, userID, limit)
+	rows, err := db.query(ctx, q, userID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read notifications of %s: %w", userID, err)
 	}
@@ -46,16 +63,13 @@ func (db *DB) Notifications(ctx context.Context, userID string, unreadOnly bool,
 // NotificationState reads, in one statement, the version of userID's
 // notification stream, whether notification id is theirs and read, how
 // many are unread, and the position of the newest.
+//
+// The unread ones are counted in notifications_unread.
 func (db *DB) NotificationState(ctx context.Context, userID, id string) (agenda.NotificationState, error) {
 	var s agenda.NotificationState
 	var readAt sql.NullInt64
 	var found int
-	err := db.queryRow(ctx, `SELECT
-		COALESCE((SELECT version FROM notification_streams WHERE user_id = ?1), 0),
-		(SELECT COUNT(*) FROM notifications WHERE id = ?2 AND user_id = ?1),
-		(SELECT read_at FROM notifications WHERE id = ?2 AND user_id = ?1),
-		(SELECT COUNT(*) FROM notifications WHERE user_id = ?1 AND read_at IS NULL),
-		COALESCE((SELECT MAX(position) FROM notifications WHERE user_id = ?1), 0)`, userID, id).
+	err := db.queryRow(ctx, notificationStateQuery, userID, id).
 		Scan(&s.StreamVersion, &found, &readAt, &s.Unread, &s.Latest)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return s, fmt.Errorf("read notification state of %s: %w", userID, err)
@@ -97,11 +111,15 @@ func (t *Tx) MarkNotificationRead(userID, id string, at time.Time, origin string
 	return nil
 }
 
+// markNotificationsReadQuery marks read, at ?1 on node ?2, user ?3's unread
+// notifications up to position ?4, found through notifications_unread.
+const markNotificationsReadQuery = `UPDATE notifications SET read_at = ?1, version = version + 1, origin_node = ?2
+	WHERE user_id = ?3 AND position <= ?4 AND read_at IS NULL`
+
 // MarkNotificationsRead marks read every unread notification of userID
 // derived from an event at or before position.
 func (t *Tx) MarkNotificationsRead(userID string, upTo int64, at time.Time, origin string) error {
-	err := t.sideExec(`UPDATE notifications SET read_at = ?, version = version + 1, origin_node = ?
-		WHERE user_id = ? AND position <= ? AND read_at IS NULL`, at.UnixNano(), origin, userID, upTo)
+	err := t.sideExec(markNotificationsReadQuery, at.UnixNano(), origin, userID, upTo)
 	if err != nil {
 		return fmt.Errorf("mark notifications of %s read: %w", userID, err)
 	}

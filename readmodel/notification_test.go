@@ -2,6 +2,7 @@ package readmodel_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -221,3 +222,34 @@ func TestMarkNotificationsReadUpToPosition(t *testing.T) {
 }
 
 func ptrTime(t time.Time) *time.Time { return &t }
+
+// BenchmarkUnreadNotifications measures the unread list and the state a
+// mark-read command reads, for a user with 5 unread notifications and
+// 100,000 read ones. Neither should grow with the read ones.
+func BenchmarkUnreadNotifications(b *testing.B) {
+	const read, unread = 100_000, 5
+	ctx := context.Background()
+	db, _ := mustOpenDB(b)
+	mustApply(b, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
+		for i := range read + unread {
+			if err := tx.InsertNotification(notification(fmt.Sprintf("n%06d", i), "me", int64(i+1))); err != nil {
+				return err
+			}
+		}
+		return tx.MarkNotificationsRead("me", read, at, "node-a")
+	})
+	b.Run("list", func(b *testing.B) {
+		for b.Loop() {
+			if ns, err := db.Notifications(ctx, "me", true, 50); err != nil || len(ns) != unread {
+				b.Fatalf("Notifications = %d, %v; want %d unread", len(ns), err, unread)
+			}
+		}
+	})
+	b.Run("state", func(b *testing.B) {
+		for b.Loop() {
+			if s, err := db.NotificationState(ctx, "me", "n000001"); err != nil || s.Unread != unread {
+				b.Fatalf("NotificationState = %+v, %v; want %d unread", s, err, unread)
+			}
+		}
+	})
+}

@@ -34,8 +34,9 @@ var projectionVersions = map[string]int{
 	// the same with the table keyed by user and start, briefly on main:
 	// SwitchFrom copies columns by position, so a layout change needs a
 	// version of its own.) 6: the indexes by group and by participant
-	// hold only group appointments and unanswered invitations.
-	ProjectionPlanning: 6,
+	// hold only group appointments and unanswered invitations. 7: an index
+	// of unread notifications.
+	ProjectionPlanning: 7,
 }
 
 // baseSchema holds the tables every projection shares.
@@ -217,6 +218,10 @@ CREATE TABLE notifications (
 	origin_node TEXT    NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX notifications_by_user ON notifications (user_id, position);
+-- A user's unread notifications: what the unread list, the unread count
+-- and marking all read look up, none of which may walk a lifetime of read
+-- ones. The statements say read_at IS NULL, as SQLite needs to use it.
+CREATE INDEX notifications_unread ON notifications (user_id, position) WHERE read_at IS NULL;
 
 -- The version of each user's notification stream (what they marked read).
 CREATE TABLE notification_streams (
