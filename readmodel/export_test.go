@@ -9,4 +9,5 @@ const (
 	NotificationStateQuery        = notificationStateQuery
 	MarkNotificationsReadQuery    = markNotificationsReadQuery
 	PruneFeedQuery                = pruneFeedQuery
+	SearchUsersQuery              = searchUsersQuery
 )

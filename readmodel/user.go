@@ -74,13 +74,29 @@ func (db *DB) TokenState(ctx context.Context, userID, tokenID string) (agenda.To
 	return s, nil
 }
 
+// searchUsersQuery selects up to ?3 users whose username or folded display
+// name is in [?1, ?2), by username. Ranges rather than LIKE: SQLite seeks
+// both indexes (a MULTI-INDEX OR) and sorts what matches, where a LIKE
+// walked every user in username order to find a rare prefix.
+const searchUsersQuery = `SELECT id, username, display_name FROM users
+	WHERE (username >= ?1 AND username < ?2) OR (display_fold >= ?1 AND display_fold < ?2)
+	ORDER BY username LIMIT ?3`
+
 // SearchUsers returns up to limit users whose username or display name
-// starts with prefix (case-insensitive), by username.
+// starts with prefix (case-insensitive), by username. Usernames are lower
+// case, and display names are stored folded as the prefix is folded here.
 func (db *DB) SearchUsers(ctx context.Context, prefix string, limit int) ([]agenda.UserSummary, error) {
-	like := escapeLike(strings.ToLower(prefix)) + "%"
-	rows, err := db.query(ctx, `SELECT id, username, display_name FROM users
-		WHERE username LIKE ?1 ESCAPE '\' OR display_fold LIKE ?1 ESCAPE '\'
-		ORDER BY username LIMIT ?2`, like, limit)
+	lo := strings.ToLower(prefix)
+	query, args := searchUsersQuery, []any{lo, nil, limit}
+	if hi, ok := prefixEnd(lo); ok {
+		args[1] = hi
+	} else {
+		// No string starts with lo but those after it ("" or bytes
+		// that are all 0xff): everyone from lo on.
+		query = `SELECT id, username, display_name FROM users WHERE username >= ?1 OR display_fold >= ?1
+			ORDER BY username LIMIT ?3`
+	}
+	rows, err := db.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search users: %w", err)
 	}
@@ -96,9 +112,17 @@ func (db *DB) SearchUsers(ctx context.Context, prefix string, limit int) ([]agen
 	return out, rows.Err()
 }
 
-func escapeLike(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return r.Replace(s)
+// prefixEnd returns the least string greater than every string that
+// starts with p, in SQLite's byte order (BINARY), or false if there is none.
+func prefixEnd(p string) (string, bool) {
+	b := []byte(p)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1]), true
+		}
+	}
+	return "", false
 }
 
 // InsertUser adds a newly registered user.
