@@ -273,25 +273,7 @@ func (l *Log) Query(ctx context.Context, q agenda.AuditQuery) ([]agenda.AuditEnt
 		limit = 100
 	}
 	limit = min(limit, 1000)
-	var where []string
-	var args []any
-	if !q.Since.IsZero() {
-		where, args = append(where, "at >= ?"), append(args, q.Since.UnixNano())
-	}
-	for _, f := range []struct{ col, v string }{{"actor", q.Actor}, {"action", q.Action}, {"node_id", q.Node}} {
-		if f.v != "" {
-			where, args = append(where, f.col+" = ?"), append(args, f.v)
-		}
-	}
-	if q.Before > 0 {
-		where, args = append(where, "id < ?"), append(args, q.Before)
-	}
-	sqlq := "SELECT id, at, node_id, actor, action, target, result, request_id, details FROM audit_logs"
-	if len(where) > 0 {
-		sqlq += " WHERE " + strings.Join(where, " AND ")
-	}
-	sqlq += " ORDER BY id DESC LIMIT ?"
-	args = append(args, limit+1)
+	sqlq, args := queryStatement(q, limit)
 	rows, err := l.db.Read.QueryContext(ctx, sqlq, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("query audit log: %w", err)
@@ -319,6 +301,37 @@ func (l *Log) Query(ctx context.Context, q agenda.AuditQuery) ([]agenda.AuditEnt
 		next = out[limit-1].ID
 	}
 	return out, next, nil
+}
+
+// queryStatement is Query's statement for q, reading limit+1 entries (the
+// last one tells whether there is a next page).
+//
+// Since bounds the IDs as well as the times: the least ID of the entries
+// at or after Since (found in audit_logs_by_at) bounds them all, and as
+// entries are numbered in about the order of their times, the ID range
+// holds little else. Filtering on the time alone, a window holding fewer
+// entries than the limit walked the whole trail, newest first, to the
+// oldest entry.
+func queryStatement(q agenda.AuditQuery, limit int) (string, []any) {
+	var where []string
+	var args []any
+	if !q.Since.IsZero() {
+		where = append(where, "id >= (SELECT MIN(id) FROM audit_logs INDEXED BY audit_logs_by_at WHERE at >= ?)", "at >= ?")
+		args = append(args, q.Since.UnixNano(), q.Since.UnixNano())
+	}
+	for _, f := range []struct{ col, v string }{{"actor", q.Actor}, {"action", q.Action}, {"node_id", q.Node}} {
+		if f.v != "" {
+			where, args = append(where, f.col+" = ?"), append(args, f.v)
+		}
+	}
+	if q.Before > 0 {
+		where, args = append(where, "id < ?"), append(args, q.Before)
+	}
+	sqlq := "SELECT id, at, node_id, actor, action, target, result, request_id, details FROM audit_logs"
+	if len(where) > 0 {
+		sqlq += " WHERE " + strings.Join(where, " AND ")
+	}
+	return sqlq + " ORDER BY id DESC LIMIT ?", append(args, limit+1)
 }
 
 // Append writes one entry straight to the audit trail at path, for

@@ -1,0 +1,61 @@
+package audit
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agendahq/agenda"
+)
+
+// TestQueryPlans holds Query's statements to plans bounded by what they
+// select: a time window or an actor's entries, not the whole trail.
+func TestQueryPlans(t *testing.T) {
+	ctx := context.Background()
+	db, err := openDB(ctx, filepath.Join(t.TempDir(), "audit.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	since := time.Now()
+	for _, c := range []struct {
+		name string
+		q    agenda.AuditQuery
+		want string
+	}{
+		{"since", agenda.AuditQuery{Since: since}, "SEARCH audit_logs USING INTEGER PRIMARY KEY (rowid>?)"},
+		{"since and node", agenda.AuditQuery{Since: since, Node: "n2"}, "SEARCH audit_logs USING INTEGER PRIMARY KEY (rowid>?)"},
+		{"actor", agenda.AuditQuery{Actor: "u"}, "SEARCH audit_logs USING INDEX audit_logs_by_actor (actor=?)"},
+		{"since and actor", agenda.AuditQuery{Since: since, Actor: "u"}, "SEARCH audit_logs USING INDEX audit_logs_by_actor (actor=? AND id>?)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			stmt, args := queryStatement(c.q, 100)
+			rows, err := db.Read.QueryContext(ctx, "EXPLAIN QUERY PLAN "+stmt, args...)
+			if err != nil {
+				t.Fatalf("explain: %v", err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			want := []string{c.want}
+			if !c.q.Since.IsZero() {
+				want = append(want, "SEARCH audit_logs USING COVERING INDEX audit_logs_by_at (at>?)")
+			}
+			for _, w := range want {
+				if !slices.Contains(plan, w) {
+					t.Errorf("plan:\n\t%s\nwant a line %q", strings.Join(plan, "\n\t"), w)
+				}
+			}
+		})
+	}
+}
