@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -303,21 +304,31 @@ func (l *Log) Query(ctx context.Context, q agenda.AuditQuery) ([]agenda.AuditEnt
 	return out, next, nil
 }
 
+// sinceScan is how many entries of a since window queryStatement reads, at
+// most, to bound its IDs.
+const sinceScan = 4096
+
 // queryStatement is Query's statement for q, reading limit+1 entries (the
 // last one tells whether there is a next page).
 //
-// Since bounds the IDs as well as the times: the least ID of the entries
-// at or after Since (found in audit_logs_by_at) bounds them all, and as
-// entries are numbered in about the order of their times, the ID range
-// holds little else. Filtering on the time alone, a window holding fewer
-// entries than the limit walked the whole trail, newest first, to the
-// oldest entry.
+// Since also bounds the IDs when its window is narrow. The trail is read
+// newest first: a window holding more entries than the limit ends the walk
+// early by itself, but one holding fewer walked the whole trail to its
+// oldest entry. So when the window holds fewer than sinceScan entries
+// (counted in audit_logs_by_at, at most sinceScan read), the least ID among
+// them, which bounds them all, starts the ID range; a wider window is not
+// scanned for its least ID. Entries are numbered in about the order of
+// their times, so the range holds little besides the window.
 func queryStatement(q agenda.AuditQuery, limit int) (string, []any) {
 	var where []string
 	var args []any
 	if !q.Since.IsZero() {
-		where = append(where, "id >= (SELECT MIN(id) FROM audit_logs INDEXED BY audit_logs_by_at WHERE at >= ?)", "at >= ?")
-		args = append(args, q.Since.UnixNano(), q.Since.UnixNano())
+		since := q.Since.UnixNano()
+		where = append(where, `id >= CASE
+			WHEN (SELECT COUNT(*) FROM (SELECT 1 FROM audit_logs INDEXED BY audit_logs_by_at WHERE at >= ? LIMIT `+
+			strconv.Itoa(sinceScan)+`)) < `+strconv.Itoa(sinceScan)+`
+			THEN (SELECT MIN(id) FROM audit_logs INDEXED BY audit_logs_by_at WHERE at >= ?) ELSE 0 END`, "at >= ?")
+		args = append(args, since, since, since)
 	}
 	for _, f := range []struct{ col, v string }{{"actor", q.Actor}, {"action", q.Action}, {"node_id", q.Node}} {
 		if f.v != "" {
