@@ -20,6 +20,16 @@ const (
 	StatusCancelled = "cancelled"
 )
 
+// liveStatuses are the statuses of an appointment that still holds: every
+// one but cancelled. A new status must be placed here or left out.
+var liveStatuses = [...]string{StatusConfirmed, StatusPending}
+
+// LiveStatuses returns the statuses of an appointment that still holds (a
+// fresh slice each call). Reads that skip cancelled appointments list
+// these rather than exclude cancelled, so that an index on the status can
+// bound them.
+func LiveStatuses() []string { return slices.Clone(liveStatuses[:]) }
+
 // Participation statuses: how a user takes part in an appointment
 // (the appointment's my_status for that user).
 const (

@@ -65,8 +65,15 @@ func (db *DB) Agenda(ctx context.Context, userID string, from, to time.Time) ([]
 // come last in each statement so that the list may grow.
 // TestBlockingRolesAgreeWithSQL proves the SQL and agenda.Blocks agree on
 // every status.
-func blockingRolesFrom(first int) string {
-	ps := make([]string, len(agenda.BlockingRoles()))
+func blockingRolesFrom(first int) string { return numberedParams(first, len(agenda.BlockingRoles())) }
+
+// liveStatusesFrom is blockingRolesFrom for agenda.LiveStatuses.
+func liveStatusesFrom(first int) string { return numberedParams(first, len(agenda.LiveStatuses())) }
+
+// numberedParams returns the SQL list "?first, ?first+1, ..." of n
+// numbered parameters.
+func numberedParams(first, n int) string {
+	ps := make([]string, n)
 	for i := range ps {
 		ps[i] = fmt.Sprintf("?%d", first+i)
 	}

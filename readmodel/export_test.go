@@ -1,8 +1,13 @@
 package readmodel
 
+// PrefixEnd ends the range of strings starting with a prefix.
+var PrefixEnd = prefixEnd
+
+// GroupParticipationsQuery is built from agenda.LiveStatuses.
+var GroupParticipationsQuery = groupParticipationsQuery
+
 // Statements whose query plans TestQueryPlans holds.
 const (
-	GroupParticipationsQuery      = groupParticipationsQuery
 	InvitationsQuery              = invitationsQuery
 	PendingGroupAppointmentsQuery = pendingGroupAppointmentsQuery
 	UnreadNotificationsQuery      = unreadNotificationsQuery

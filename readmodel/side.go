@@ -12,7 +12,8 @@ import (
 
 // sideTables are the tables a projection writes and never reads while it
 // projects: the feed and the notifications (queries read them; the
-// projection only inserts rows and marks notifications read by ID). A
+// projection only inserts rows and marks notifications read, one by ID or
+// all of a user's up to a position). A
 // scratch read model writes them into a file of its own, on a goroutine of
 // its own (side), and copies them in at the end (joinSide).
 //
