@@ -11,7 +11,7 @@ import (
 	"github.com/agendahq/agenda/audit"
 )
 
-func mustOpen(t *testing.T, path string, opts audit.Options) *audit.Log {
+func mustOpen(t testing.TB, path string, opts audit.Options) *audit.Log {
 	t.Helper()
 	l, err := audit.Open(context.Background(), path, opts)
 	if err != nil {
