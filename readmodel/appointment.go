@@ -82,12 +82,14 @@ func scanAppointment(r interface{ Scan(...any) error }, a *agenda.Appointment, e
 }
 
 // invitationsQuery selects the appointments user ?1 is invited to and has
-// not answered, not of status ?2. The status is written out, not bound:
-// participants_by_user holds only pending participants, and SQLite uses
-// a partial index only for a query that names its condition.
+// not answered, not of status ?2. The conditions are written out, not
+// bound: participants_by_user holds only pending participants of
+// appointments not cancelled, and SQLite uses a partial index only for a
+// query that names its condition. The appointment's own status is still
+// what decides; the participant's copy only keeps the index small.
 const invitationsQuery = `SELECT a.id
 	FROM participants p JOIN appointments a ON a.id = p.appointment_id
-	WHERE p.user_id = ?1 AND p.status = '` + agenda.RolePending + `' AND a.status <> ?2
+	WHERE p.user_id = ?1 AND p.status = '` + agenda.RolePending + `' AND p.cancelled = 0 AND a.status <> ?2
 	ORDER BY a.start_ns, a.id LIMIT 1000`
 
 // Invitations returns the appointments userID is invited to and has not
@@ -198,8 +200,18 @@ func (t *Tx) SetAppointmentStatus(id, status string, at time.Time, version int64
 	t.appointmentChanged(id, func(s *appointmentState) {
 		s.shown.status, s.shown.version, s.shown.origin = status, version, origin
 	})
-	return t.execOne("set status of appointment "+id, `UPDATE appointments SET status = ?, updated_at = ?,
-		version = ?, origin_node = ? WHERE id = ?`, status, at.UnixNano(), version, origin, id)
+	if err := t.execOne("set status of appointment "+id, `UPDATE appointments SET status = ?, updated_at = ?,
+		version = ?, origin_node = ? WHERE id = ?`, status, at.UnixNano(), version, origin, id); err != nil {
+		return err
+	}
+	// The participants' copy of whether it is cancelled (written only when
+	// it changes: a confirmation leaves the rows alone).
+	cancelled := status == agenda.StatusCancelled
+	if _, err := t.exec(`UPDATE participants SET cancelled = ?2 WHERE appointment_id = ?1 AND cancelled <> ?2`,
+		id, cancelled); err != nil {
+		return fmt.Errorf("mark participants of %s: %w", id, err)
+	}
+	return nil
 }
 
 // TouchAppointment records that an event changed the appointment's stream

@@ -231,3 +231,81 @@ func TestAppointmentInfoInItsTransaction(t *testing.T) {
 		})
 	})
 }
+
+// BenchmarkInvitations lists a user's 5 open invitations beside 100,000
+// they never answered to appointments cancelled since. The list should not
+// grow with those.
+func BenchmarkInvitations(b *testing.B) {
+	const cancelled, open = 100_000, 5
+	ctx := context.Background()
+	db, _ := mustOpenDB(b)
+	t0 := at.Add(9 * time.Hour)
+	mustApply(b, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
+		for i := range cancelled + open {
+			id := fmt.Sprintf("a%06d", i)
+			start := t0.Add(time.Duration(i) * time.Hour)
+			r := appointmentRecord(id, "boss", start, start.Add(time.Hour))
+			r.Status = agenda.StatusPending
+			if err := tx.InsertAppointment(r); err != nil {
+				return err
+			}
+			if err := tx.SetParticipant(id, "me", agenda.RolePending, 2, "node-a"); err != nil {
+				return err
+			}
+			if i < cancelled {
+				if err := tx.SetAppointmentStatus(id, agenda.StatusCancelled, at, 3, "node-a"); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	for b.Loop() {
+		if got, err := db.Invitations(ctx, "me"); err != nil || len(got) != open {
+			b.Fatalf("Invitations = %d, %v; want %d", len(got), err, open)
+		}
+	}
+}
+
+// TestParticipantsKnowTheirAppointmentIsCancelled: the copy that keeps
+// cancelled appointments out of the invitation index follows the status.
+func TestParticipantsKnowTheirAppointmentIsCancelled(t *testing.T) {
+	db, path := mustOpenDB(t)
+	t0 := at.Add(9 * time.Hour)
+	r := appointmentRecord("a", "boss", t0, t0.Add(time.Hour))
+	r.Status = agenda.StatusPending
+	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
+		if err := tx.InsertAppointment(r); err != nil {
+			return err
+		}
+		for _, u := range []string{"boss", "me", "you"} {
+			if err := tx.SetParticipant("a", u, agenda.RolePending, 2, "node-a"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	raw := rawDB(t, path)
+	count := func() int {
+		t.Helper()
+		var n int
+		if err := raw.QueryRow(`SELECT COUNT(*) FROM participants WHERE appointment_id = 'a' AND cancelled = 1`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, c := range []struct {
+		status string
+		want   int
+	}{{agenda.StatusConfirmed, 0}, {agenda.StatusCancelled, 3}} {
+		mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
+			return tx.SetAppointmentStatus("a", c.status, at, 3, "node-a")
+		})
+		if got := count(); got != c.want {
+			t.Errorf("after status %s: %d participants marked cancelled, want %d", c.status, got, c.want)
+		}
+	}
+	if got, err := db.Invitations(context.Background(), "me"); err != nil || len(got) != 0 {
+		t.Errorf("Invitations after the cancellation = %v, %v; want none", got, err)
+	}
+}

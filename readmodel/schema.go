@@ -35,8 +35,9 @@ var projectionVersions = map[string]int{
 	// SwitchFrom copies columns by position, so a layout change needs a
 	// version of its own.) 6: the indexes by group and by participant
 	// hold only group appointments and unanswered invitations. 7: an index
-	// of unread notifications.
-	ProjectionPlanning: 7,
+	// of unread notifications. 8: participants know their appointment is
+	// cancelled, and the invitation index leaves such rows out.
+	ProjectionPlanning: 8,
 }
 
 // baseSchema holds the tables every projection shares.
@@ -159,20 +160,24 @@ CREATE TABLE agenda_streams (
 -- Who takes part in an appointment, and how (owner, auto, pending,
 -- accepted, declined). Unlike agenda_entries, a participant stays listed
 -- after declining or after a cancellation. version is the appointment
--- stream's version when the row last changed.
+-- stream's version when the row last changed. cancelled is 1 once the
+-- appointment is cancelled (a copy of its status, for the index below).
 CREATE TABLE participants (
 	appointment_id TEXT    NOT NULL,
 	user_id        TEXT    NOT NULL,
 	status         TEXT    NOT NULL,
 	version        INTEGER NOT NULL,
 	origin_node    TEXT    NOT NULL,
+	cancelled      INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (appointment_id, user_id)
 ) WITHOUT ROWID;
--- A user's unanswered invitations (Invitations), and only those: every
--- appointment has its organiser as a participant, and no read looks a
--- user's other participations up by user. The literal is agenda.RolePending
+-- A user's open invitations (Invitations), and only those: every
+-- appointment has its organiser as a participant, no read looks a user's
+-- other participations up by user, and an invitation to an appointment
+-- cancelled since (a flat group's decline cancels it for every invitee)
+-- can no longer be answered. The literal is agenda.RolePending
 -- (TestQueryPlans fails if they part).
-CREATE INDEX participants_by_user ON participants (user_id) WHERE status = 'pending';
+CREATE INDEX participants_by_user ON participants (user_id) WHERE status = 'pending' AND cancelled = 0;
 
 CREATE TABLE groups (
 	id           TEXT    PRIMARY KEY,
