@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/internal/sqlite"
 )
 
 // TestQueryPlans holds Query's statements to plans bounded by what they
@@ -33,19 +34,9 @@ func TestQueryPlans(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			stmt, args := queryStatement(c.q, 100)
-			rows, err := db.Read.QueryContext(ctx, "EXPLAIN QUERY PLAN "+stmt, args...)
+			plan, err := sqlite.QueryPlan(ctx, db.Read, stmt, args...)
 			if err != nil {
-				t.Fatalf("explain: %v", err)
-			}
-			defer rows.Close()
-			var plan []string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
+				t.Fatal(err)
 			}
 			want := []string{c.want}
 			if !c.q.Since.IsZero() {

@@ -1,10 +1,12 @@
 package readmodel_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/internal/sqlite"
 	"github.com/agendahq/agenda/readmodel"
 )
 
@@ -44,21 +46,8 @@ func TestQueryPlans(t *testing.T) {
 			[]string{"SEARCH appointments USING COVERING INDEX appointments_by_group (group_id=? AND status=?)"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			rows, err := raw.Query("EXPLAIN QUERY PLAN "+c.query, c.args...)
+			plan, err := sqlite.QueryPlan(context.Background(), raw, c.query, c.args...)
 			if err != nil {
-				t.Fatalf("explain: %v", err)
-			}
-			defer rows.Close()
-			var plan []string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			if err := rows.Err(); err != nil {
 				t.Fatal(err)
 			}
 			next := 0
