@@ -196,6 +196,18 @@ func TestProposeRefusesUnknownEventType(t *testing.T) {
 		dir := os.Getenv("AGENDA_TEST_POISON_DIR")
 		store := mustOpenStoreAt(t, filepath.Join(dir, "events.db"))
 		n := startNode(t, nodeConfig(filepath.Join(dir, "raft")), store)
+		// A new leader's own entries (the bootstrap configuration, its
+		// no-op) may still be committing and applying: settle them first,
+		// or the indexes below move for reasons of their own.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		idx, err := n.ReadIndex(ctx)
+		if err == nil {
+			err = n.WaitApplied(ctx, idx)
+		}
+		if err != nil {
+			t.Fatalf("settle the new leader: %v", err)
+		}
 		unknownType := streamBatch(t, "a", 0, 1)
 		unknownType.Events[0].Type = "appointment.teleported"
 		unknownSchema := streamBatch(t, "a", 0, 1)
