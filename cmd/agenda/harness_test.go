@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -37,18 +38,41 @@ func freeAddrOn(t testing.TB, host string) string {
 // from the ephemeral range could meanwhile become the source port of one of
 // the many loopback connections the tests open, and the node would fail to
 // start with "address already in use". Below the range only another test
-// choosing the same port can take it.
+// choosing the same port can take it, and no port is handed out twice in
+// this process: a cluster's nodes choose their ports one after the other,
+// before any binds its own, and two of them once drew the same one.
 func listenLow(t testing.TB, host string) net.Listener {
 	t.Helper()
 	var err error
 	for range 200 {
+		port := 10000 + rand.IntN(22000)
+		if !handOut(port) {
+			continue
+		}
 		var ln net.Listener
-		if ln, err = net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(10000+rand.IntN(22000)))); err == nil {
+		if ln, err = net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port))); err == nil {
 			return ln
 		}
 	}
 	t.Fatalf("no free port on %s below the ephemeral range: %v", host, err)
 	return nil
+}
+
+// handedOut holds the ports listenLow has handed out in this process.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// handOut records port as handed out, and reports false if it already was.
+func handOut(port int) bool {
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	if handedOut.ports[port] {
+		return false
+	}
+	handedOut.ports[port] = true
+	return true
 }
 
 // testConfig is a node configuration for a test: data in dir, loopback ports,
