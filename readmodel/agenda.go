@@ -80,15 +80,22 @@ func numberedParams(first, n int) string {
 	return strings.Join(ps, ", ")
 }
 
-// blockingRoleArgs holds the values of blockingRolesFrom's parameters,
-// built once: Schedule runs on every booking's decision.
-var blockingRoleArgs = func() []any {
-	var out []any
-	for _, r := range agenda.BlockingRoles() {
-		out = append(out, r)
+// blockingRoleArgs and liveStatusArgs hold the values of blockingRolesFrom's
+// and liveStatusesFrom's parameters, built once: Schedule runs on every
+// booking's decision.
+var (
+	blockingRoleArgs = stringArgs(agenda.BlockingRoles())
+	liveStatusArgs   = stringArgs(agenda.LiveStatuses())
+)
+
+// stringArgs returns ss as statement arguments.
+func stringArgs(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
 	}
 	return out
-}()
+}
 
 // withBlockingRoles returns a statement's leading arguments followed by the
 // blocking roles, in one allocation.

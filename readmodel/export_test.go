@@ -1,5 +1,8 @@
 package readmodel
 
+// LiveStatusArgs are the arguments GroupParticipationsQuery ends with.
+var LiveStatusArgs = liveStatusArgs
+
 // PrefixEnd ends the range of strings starting with a prefix.
 var PrefixEnd = prefixEnd
 

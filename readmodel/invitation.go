@@ -64,12 +64,13 @@ func (db *DB) GroupInvitation(ctx context.Context, groupID, userID string) (agen
 
 // groupParticipationsQuery selects the appointments of group ?2 ending
 // after ?3, of a status from ?4 on (agenda.LiveStatuses: every status but
-// cancelled), in which user ?1 takes part. It walks the group's appointments still to come in
-// appointments_by_group (group, status, end), and looks the user up in
-// each (CROSS JOIN keeps that order): a user's own participations may be a
-// lifetime of personal appointments, and a group's past ones a long
-// history; its appointments still to come are few. The statuses are listed
-// rather than "<> cancelled" so that the end bounds the index's range.
+// cancelled), in which user ?1 takes part. It walks the group's
+// appointments still to come in appointments_by_group (group, status, end)
+// and looks the user up in each (CROSS JOIN keeps that order): a user's own
+// participations may be a lifetime of personal appointments, and a group's
+// past ones a long history; its appointments still to come are few. The
+// statuses are listed rather than "<> cancelled" so that the end bounds the
+// index's range.
 var groupParticipationsQuery = `SELECT a.id FROM appointments a
 	CROSS JOIN participants p ON p.appointment_id = a.id AND p.user_id = ?1
 	WHERE a.group_id = ?2 AND a.group_id <> '' AND a.status IN (` + liveStatusesFrom(4) + `) AND a.end_ns > ?3
@@ -80,11 +81,8 @@ var groupParticipationsQuery = `SELECT a.id FROM appointments a
 // imposed, invited, accepted or declined), each with its participants: what
 // leaving the group ends.
 func (db *DB) GroupParticipations(ctx context.Context, groupID, userID string, after time.Time) ([]agenda.Appointment, error) {
-	args := []any{userID, groupID, after.UnixNano()}
-	for _, st := range agenda.LiveStatuses() {
-		args = append(args, st)
-	}
-	list, err := db.appointmentsOf(ctx, userID, groupParticipationsQuery, args...)
+	list, err := db.appointmentsOf(ctx, userID, groupParticipationsQuery,
+		append([]any{userID, groupID, after.UnixNano()}, liveStatusArgs...)...)
 	if err != nil {
 		return nil, fmt.Errorf("read participations of %s in %s: %w", userID, groupID, err)
 	}

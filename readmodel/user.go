@@ -91,10 +91,9 @@ func (db *DB) SearchUsers(ctx context.Context, prefix string, limit int) ([]agen
 	if hi, ok := prefixEnd(lo); ok {
 		args[1] = hi
 	} else {
-		// No string starts with lo but those after it ("" or bytes
-		// that are all 0xff): everyone from lo on.
-		query = `SELECT id, username, display_name FROM users WHERE username >= ?1 OR display_fold >= ?1
-			ORDER BY username LIMIT ?3`
+		// Only "" has no end (strings.ToLower returns valid UTF-8, which
+		// holds no 0xff byte): every user starts with it.
+		query = `SELECT id, username, display_name FROM users ORDER BY username LIMIT ?3`
 	}
 	rows, err := db.query(ctx, query, args...)
 	if err != nil {
