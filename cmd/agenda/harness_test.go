@@ -265,3 +265,17 @@ func agendaPath(from, to time.Time) string {
 func decodeInto(resp *http.Response, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
+
+// TestListenLowNeverRepeatsAPort: the ports test nodes are given are freed
+// before the nodes bind them, so two handed out in one process must differ
+// (3,000 draws from 22,000 ports would repeat about 200 times by chance).
+func TestListenLowNeverRepeatsAPort(t *testing.T) {
+	seen := map[string]bool{}
+	for range 3000 {
+		addr := freeAddr(t)
+		if seen[addr] {
+			t.Fatalf("port %s handed out twice", addr)
+		}
+		seen[addr] = true
+	}
+}
