@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/consensus"
 	"github.com/agendahq/agenda/events"
+	"github.com/agendahq/agenda/internal/fastjson"
 )
 
 // Handler returns the signed node-to-node endpoints, to be mounted at
@@ -63,6 +65,26 @@ func decodeJSON(r *http.Request, v any, strict bool) error {
 		return fmt.Errorf("%w: %v", events.ErrMalformed, err)
 	}
 	return nil
+}
+
+// decodeBatch reads a forwarded proposal as decode would, with the faster
+// decoder of internal/fastjson tried first (decoding was a twentieth of a
+// leader's CPU under forwarded load). The signature check has already read
+// the body into memory.
+func decodeBatch(r *http.Request) (events.Batch, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return events.Batch{}, fmt.Errorf("%w: %v", events.ErrMalformed, err)
+	}
+	b, err := fastjson.Unmarshal[events.Batch](body, func(data []byte, v any) error {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		return dec.Decode(v)
+	})
+	if err != nil {
+		return b, fmt.Errorf("%w: %v", events.ErrMalformed, err)
+	}
+	return b, nil
 }
 
 func (a *Agent) handleGossip(w http.ResponseWriter, r *http.Request) {
@@ -215,8 +237,8 @@ type committedWire struct {
 // believes leads. It never forwards again: a node that is not the leader
 // says so and the sender looks for the new one.
 func (a *Agent) handlePropose(w http.ResponseWriter, r *http.Request) {
-	var b events.Batch
-	if err := decode(r, &b); err != nil {
+	b, err := decodeBatch(r)
+	if err != nil {
 		writeWire(w, err)
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/agendahq/agenda/events"
+	"github.com/agendahq/agenda/internal/fastjson"
 )
 
 // entryType is the first byte of every Raft command entry; it selects the
@@ -23,9 +24,13 @@ func encodeBatch(b events.Batch) ([]byte, error) {
 	return append([]byte{byte(entryAppendEvents)}, data...), nil
 }
 
+// decodeBatch reads an entry's batch as encoding/json's Unmarshal reads
+// it, which is what every build before internal/fastjson did: the faster
+// decoder is tried first, and whatever it refuses is decided by
+// encoding/json (see the package's doc).
 func decodeBatch(data []byte) (events.Batch, error) {
-	var b events.Batch
-	if err := json.Unmarshal(data, &b); err != nil {
+	b, err := fastjson.Unmarshal[events.Batch](data, json.Unmarshal)
+	if err != nil {
 		return b, fmt.Errorf("%w: batch: %v", events.ErrMalformed, err)
 	}
 	return b, nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/agendahq/agenda/events"
 	"github.com/agendahq/agenda/eventstore"
+	"github.com/agendahq/agenda/internal/fastjson"
 )
 
 // applyResult is what the FSM returns for a command entry; it travels back to
@@ -174,7 +175,7 @@ func (f *fsm) decodeCommand(l *raft.Log) decodedEntry {
 		}
 		evs := make([]events.Event, len(b.Events))
 		for i := range b.Events {
-			ev, err := b.Events[i].Decode()
+			ev, err := b.Events[i].DecodeWith(fastjson.Try)
 			if errors.Is(err, events.ErrUnknownType) {
 				f.halt(fmt.Sprintf("entry %d", l.Index), err)
 			} else if err != nil {

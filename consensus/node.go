@@ -17,6 +17,7 @@ import (
 
 	"github.com/agendahq/agenda/events"
 	"github.com/agendahq/agenda/eventstore"
+	"github.com/agendahq/agenda/internal/fastjson"
 )
 
 // Config configures a Raft node.
@@ -408,7 +409,7 @@ func (n *Node) Propose(ctx context.Context, b events.Batch) (events.Committed, e
 		return events.Committed{}, err
 	}
 	for i := range b.Events {
-		if _, err := b.Events[i].Decode(); err != nil {
+		if _, err := b.Events[i].DecodeWith(fastjson.Try); err != nil {
 			return events.Committed{}, err
 		}
 	}

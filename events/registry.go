@@ -14,7 +14,7 @@ type eventType struct {
 	current  int
 	decoders map[int]decoder
 	// fast decodes the current schema version with the given JSON decoder,
-	// without the strict checks; see Envelope.DecodeCommittedWith.
+	// without the strict checks; see Envelope.DecodeWith.
 	fast func(data []byte, unmarshal func([]byte, any) error) (Event, error)
 }
 
