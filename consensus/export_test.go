@@ -48,3 +48,14 @@ func (n *Node) TransferLeadershipTo(id, addr string) error {
 func (n *Node) TermProven() bool {
 	return n.IsLeader() && n.readTerm.Load() == n.raft.CurrentTerm()
 }
+
+// LogFirstIndex opens the Raft log in dir (its node closed) and returns its
+// first index.
+func LogFirstIndex(dir string) (uint64, error) {
+	s, err := openLogStore(dir)
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	return s.FirstIndex()
+}

@@ -2,6 +2,9 @@ package consensus
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -11,68 +14,167 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 )
 
-// TestLogStoreOpensAcrossFreelistSettings: a log written by openLogStore
-// (no freelist on disk) and compacted opens in a build that syncs bbolt's
-// freelist, as the builds before this one did (a rollback), and the file
-// such a build wrote opens again here (the upgrade), with every entry kept
-// and appends going on after each compaction.
-func TestLogStoreOpensAcrossFreelistSettings(t *testing.T) {
-	dir := t.TempDir()
-	data := bytes.Repeat([]byte("x"), 1300)
-	put := func(s *raftboltdb.BoltStore, from, to uint64) {
-		t.Helper()
-		for i := from; i <= to; i++ {
-			if err := s.StoreLogs([]*raft.Log{{Index: i, Term: 1, Data: data}}); err != nil {
-				t.Fatalf("StoreLogs(%d): %v", i, err)
-			}
-		}
-	}
-	check := func(s *raftboltdb.BoltStore, first, last uint64) {
-		t.Helper()
-		if got, err := s.FirstIndex(); err != nil || got != first {
-			t.Fatalf("FirstIndex: got %d, %v; want %d", got, err, first)
-		}
-		if got, err := s.LastIndex(); err != nil || got != last {
-			t.Fatalf("LastIndex: got %d, %v; want %d", got, err, last)
-		}
-		for i := first; i <= last; i++ {
-			var l raft.Log
-			if err := s.GetLog(i, &l); err != nil || !bytes.Equal(l.Data, data) {
-				t.Fatalf("GetLog(%d): %v, %d bytes", i, err, len(l.Data))
-			}
-		}
-	}
+// logStore is what the tests ask of a log, in either format.
+type logStore interface {
+	raft.LogStore
+	raft.StableStore
+	Close() error
+}
 
-	s, err := openLogStore(dir, time.Second)
+var entryData = bytes.Repeat([]byte("x"), 1300)
+
+func putLogs(t *testing.T, s logStore, from, to uint64) {
+	t.Helper()
+	for i := from; i <= to; i++ {
+		if err := s.StoreLogs([]*raft.Log{{Index: i, Term: 1 + i/1000, Data: entryData}}); err != nil {
+			t.Fatalf("StoreLogs(%d): %v", i, err)
+		}
+	}
+}
+
+func requireLogs(t *testing.T, s logStore, first, last uint64) {
+	t.Helper()
+	if got, err := s.FirstIndex(); err != nil || got != first {
+		t.Fatalf("FirstIndex: got %d, %v; want %d", got, err, first)
+	}
+	if got, err := s.LastIndex(); err != nil || got != last {
+		t.Fatalf("LastIndex: got %d, %v; want %d", got, err, last)
+	}
+	for i := first; i <= last; i++ {
+		var l raft.Log
+		if err := s.GetLog(i, &l); err != nil || l.Index != i || l.Term != 1+i/1000 || !bytes.Equal(l.Data, entryData) {
+			t.Fatalf("GetLog(%d): %v, index %d term %d, %d bytes", i, err, l.Index, l.Term, len(l.Data))
+		}
+	}
+}
+
+// boltLogIn writes, as builds before raft-wal did, a compacted log (2001
+// to 3000) and the stable keys hashicorp/raft keeps into dir/raft.db.
+func boltLogIn(t *testing.T, dir string) {
+	t.Helper()
+	old, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, boltLog)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putLogs(t, old, 1, 3000)
+	if err := old.DeleteRange(1, 2000); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]uint64{"CurrentTerm": 7, "LastVoteTerm": 6} {
+		if err := old.SetUint64([]byte(k), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := old.Set([]byte("LastVoteCand"), []byte("n2")); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+}
+
+// requireMigrated checks dir's log after a migration of boltLogIn's: every
+// entry and stable key kept, raft.db and the scratch copy gone, and the
+// log going on.
+func requireMigrated(t *testing.T, dir string) {
+	t.Helper()
+	s, err := openLogStore(dir)
 	if err != nil {
 		t.Fatalf("openLogStore: %v", err)
 	}
-	put(s, 1, 3000)
-	if err := s.DeleteRange(1, 2000); err != nil {
+	requireLogs(t, s, 2001, 3000)
+	term, err1 := s.GetUint64([]byte("CurrentTerm"))
+	vterm, err2 := s.GetUint64([]byte("LastVoteTerm"))
+	cand, err3 := s.Get([]byte("LastVoteCand"))
+	if term != 7 || vterm != 6 || string(cand) != "n2" || errors.Join(err1, err2, err3) != nil {
+		t.Fatalf("stable keys: term %d, vote term %d, candidate %q (%v)", term, vterm, cand, errors.Join(err1, err2, err3))
+	}
+	for _, name := range []string{boltLog, walDir + ".migrating"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s is still there (%v)", name, err)
+		}
+	}
+	putLogs(t, s, 3001, 3500)
+	if err := s.DeleteRange(2001, 2500); err != nil {
 		t.Fatalf("DeleteRange: %v", err)
 	}
-	put(s, 3001, 3500) // into the pages the compaction freed
 	s.Close()
-
-	old, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
-	if err != nil {
-		t.Fatalf("open with the freelist synced: %v", err)
-	}
-	check(old, 2001, 3500)
-	if err := old.DeleteRange(2001, 3000); err != nil {
-		t.Fatalf("DeleteRange: %v", err)
-	}
-	put(old, 3501, 4000)
-	old.Close()
-
-	s, err = openLogStore(dir, time.Second)
+	s, err = openLogStore(dir)
 	if err != nil {
 		t.Fatalf("openLogStore again: %v", err)
 	}
 	defer s.Close()
-	check(s, 3001, 4000)
-	put(s, 4001, 5000)
-	check(s, 3001, 5000)
+	requireLogs(t, s, 2501, 3500)
+}
+
+// TestLogStoreMigratesBoltLog: a data dir an earlier build left, its log
+// in bbolt, opens with every entry and stable key in raft-wal.
+func TestLogStoreMigratesBoltLog(t *testing.T) {
+	dir := t.TempDir()
+	boltLogIn(t, dir)
+	requireMigrated(t, dir)
+}
+
+// TestLogStoreMigrationResumes: a migration stopped at any step (a crash)
+// completes when the node starts again: a half-written copy is thrown
+// away and made again; a complete one found beside raft.db is kept.
+func TestLogStoreMigrationResumes(t *testing.T) {
+	t.Run("copy half made", func(t *testing.T) {
+		dir := t.TempDir()
+		boltLogIn(t, dir)
+		half := filepath.Join(dir, walDir+".migrating")
+		os.Mkdir(half, 0o700)
+		os.WriteFile(filepath.Join(half, "wal-meta.db"), []byte("torn"), 0o600)
+		os.Mkdir(filepath.Join(dir, walDir), 0o700) // an empty wal, as MkdirAll may leave
+		requireMigrated(t, dir)
+	})
+	t.Run("copy complete, raft.db not yet removed", func(t *testing.T) {
+		dir := t.TempDir()
+		boltLogIn(t, dir)
+		saved := filepath.Join(t.TempDir(), boltLog)
+		copyBytes(t, filepath.Join(dir, boltLog), saved)
+		s, err := openLogStore(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		putLogs(t, s, 3001, 3001) // only the wal has it
+		s.Close()
+		copyBytes(t, saved, filepath.Join(dir, boltLog))
+		s, err = openLogStore(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		requireLogs(t, s, 2001, 3001)
+		s.Close()
+		if _, err := os.Stat(filepath.Join(dir, boltLog)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("raft.db is still there (%v)", err)
+		}
+	})
+	t.Run("empty bolt log", func(t *testing.T) {
+		dir := t.TempDir()
+		old, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, boltLog)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		old.Close()
+		s, err := openLogStore(dir)
+		if err != nil {
+			t.Fatalf("openLogStore: %v", err)
+		}
+		defer s.Close()
+		if last, err := s.LastIndex(); err != nil || last != 0 {
+			t.Fatalf("LastIndex: %d, %v", last, err)
+		}
+	})
+}
+
+func copyBytes(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // BenchmarkLogStoreAppendCompacted measures appending one entry of 1.3 KB
@@ -80,7 +182,7 @@ func TestLogStoreOpensAcrossFreelistSettings(t *testing.T) {
 // compacted as snapshots compact it, which is where bbolt's freelist
 // matters: 16,384 entries per snapshot, 10,240 kept behind it.
 func BenchmarkLogStoreAppendCompacted(b *testing.B) {
-	s, err := openLogStore(b.TempDir(), time.Second)
+	s, err := openLogStore(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}

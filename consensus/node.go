@@ -13,7 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	wal "github.com/hashicorp/raft-wal"
 
 	"github.com/agendahq/agenda/events"
 	"github.com/agendahq/agenda/eventstore"
@@ -107,7 +107,7 @@ type Node struct {
 	cfg       Config
 	raft      *raft.Raft
 	fsm       *fsm
-	logStore  *raftboltdb.BoltStore
+	logStore  *wal.WAL
 	logs      raft.LogStore // logStore behind its cache
 	transport *gatedTransport
 	store     *eventstore.Store
@@ -161,7 +161,7 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		Output: os.Stderr,
 	})
 
-	logStore, err := openLogStore(cfg.Dir, 0)
+	logStore, err := openLogStore(cfg.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("open raft log: %w", err)
 	}

@@ -47,7 +47,7 @@ func TestCloseLeavesStoreOpen(t *testing.T) {
 		t.Fatalf("store after node Close: got %d events, want 1", len(got))
 	}
 	// The raft directory holds the log and the snapshot dir.
-	for _, name := range []string{"raft.db", "snapshots"} {
+	for _, name := range []string{"wal", "snapshots"} {
 		if _, err := os.Stat(filepath.Join(n.cfg.Dir, name)); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}

@@ -7,8 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
@@ -44,13 +42,13 @@ func Recover(dir, nodeID string, servers []Server, store *eventstore.Store, logg
 	if !self {
 		return fmt.Errorf("consensus: recover: this node (%s) is not among the servers", nodeID)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "raft.db")); err != nil {
-		return fmt.Errorf("consensus: recover: no Raft log in %s: %w", dir, err)
+	if !hasLog(dir) {
+		return fmt.Errorf("consensus: recover: no Raft log in %s", dir)
 	}
-	// A running node holds the log's lock: fail rather than wait for it.
-	logStore, err := openLogStore(dir, 2*time.Second)
+	// The caller holds the data dir's lock, which a running node holds.
+	logStore, err := openLogStore(dir)
 	if err != nil {
-		return fmt.Errorf("open raft log (is the node still running? stop it first): %w", err)
+		return fmt.Errorf("open raft log: %w", err)
 	}
 	defer logStore.Close()
 	snaps, err := raft.NewFileSnapshotStore(dir, 2, io.Discard)

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
+	"github.com/agendahq/agenda/consensus"
 	"github.com/agendahq/agenda/events"
 )
 
@@ -78,12 +78,7 @@ func TestSnapshotCompactAndRestart(t *testing.T) {
 	if err := n.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	logs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")})
-	if err != nil {
-		t.Fatalf("open raft log: %v", err)
-	}
-	first, err := logs.FirstIndex()
-	logs.Close()
+	first, err := consensus.LogFirstIndex(raftDir)
 	if err != nil || first <= 1 {
 		t.Fatalf("first log index: got %d (%v), want the log compacted past 1", first, err)
 	}
