@@ -49,18 +49,37 @@ const (
 	boltLog = "raft.db"
 )
 
+// walLog is raft-wal's WAL with one difference: an entry a compaction
+// deleted is gone. raft-wal deletes a prefix of the log by raising the
+// first index it reports, and frees the space only with whole segments;
+// until then GetLog still finds those entries in the open segment. Served
+// to a follower that needs them, they are committed entries and correct,
+// but the leader would send a follower that far behind a long run of old
+// entries instead of the snapshot that replaces them, and which path a
+// catch-up takes would depend on segment boundaries.
+type walLog struct{ *wal.WAL }
+
+// GetLog returns raft.ErrLogNotFound for an index before the first.
+func (l walLog) GetLog(index uint64, log *raft.Log) error {
+	if first, err := l.FirstIndex(); err == nil && index < first {
+		return raft.ErrLogNotFound
+	}
+	return l.WAL.GetLog(index, log)
+}
+
 // openLogStore opens the Raft log in dir, first moving into it a log that
 // an earlier build kept in bbolt (migrateBoltLog). The caller holds the
 // data dir's lock.
-func openLogStore(dir string) (*wal.WAL, error) {
+func openLogStore(dir string) (walLog, error) {
 	if err := migrateBoltLog(dir); err != nil {
-		return nil, fmt.Errorf("move the Raft log from %s to raft-wal: %w", boltLog, err)
+		return walLog{}, fmt.Errorf("move the Raft log from %s to raft-wal: %w", boltLog, err)
 	}
 	path := filepath.Join(dir, walDir)
 	if err := os.MkdirAll(path, 0o700); err != nil {
-		return nil, err
+		return walLog{}, err
 	}
-	return openWAL(path)
+	w, err := openWAL(path)
+	return walLog{w}, err
 }
 
 func openWAL(path string) (*wal.WAL, error) {

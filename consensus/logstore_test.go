@@ -113,6 +113,28 @@ func TestLogStoreMigratesBoltLog(t *testing.T) {
 	requireMigrated(t, dir)
 }
 
+// TestLogStoreForgetsCompactedEntries: an entry behind a compaction is not
+// found, even while its segment is still on disk, so a follower that needs
+// it is sent the snapshot (raft-wal alone still finds it there).
+func TestLogStoreForgetsCompactedEntries(t *testing.T) {
+	s, err := openLogStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	putLogs(t, s, 1, 300)
+	if err := s.DeleteRange(1, 200); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []uint64{1, 150, 200} {
+		var l raft.Log
+		if err := s.GetLog(i, &l); !errors.Is(err, raft.ErrLogNotFound) {
+			t.Errorf("GetLog(%d) after compacting through 200: %v, want ErrLogNotFound", i, err)
+		}
+	}
+	requireLogs(t, s, 201, 300)
+}
+
 // TestLogStoreMigrationResumes: a migration stopped at any step (a crash)
 // completes when the node starts again: a half-written copy is thrown
 // away and made again; a complete one found beside raft.db is kept.

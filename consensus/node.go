@@ -13,7 +13,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	wal "github.com/hashicorp/raft-wal"
 
 	"github.com/agendahq/agenda/events"
 	"github.com/agendahq/agenda/eventstore"
@@ -107,7 +106,7 @@ type Node struct {
 	cfg       Config
 	raft      *raft.Raft
 	fsm       *fsm
-	logStore  *wal.WAL
+	logStore  walLog
 	logs      raft.LogStore // logStore behind its cache
 	transport *gatedTransport
 	store     *eventstore.Store
