@@ -42,6 +42,9 @@ func seeds(f *testing.F) [][]byte {
 		`{"events":[{"ID":"e","Stream":"s","version":1,"type":"group.created","schema_version":1,"time":"2026-01-02T03:04:05Z","data":{ "group_id" : "g" }}],"expect":null}`,
 		`{"events":[{"id":"e","stream":"s","version":1.0,"type":"group.created","schema_version":1,"time":"2026-01-02T03:04:05Z","data":{}}],"extra":1}`,
 		`{"events":null,"expect":[{"stream":"s","version":-1}]} `,
+		`{"events":[{"id":"e","stream":"s","version":1,"type":"group.created","schema_version":1,"time":"2026-01-02T03:04:05\u005a","data":{}}]}`,
+		`{"id":"e","stream":"s","version":1,"type":"agenda.entry_added","schema_version":1,"time":"2026-01-02T03:04:05Z","data":{"user_id":"u","appointment_id":"a","start":"2026-01-02T03:04:05\u005a","end":"2026-01-02T04:04:05Z","role":"owner"}}`,
+		`{"id":"e","stream":"s","version":1,"type":"agenda.entry_added","schema_version":1,"time":"2026-01-02T03:04:05Z","data":{"user_id":"u","appointment_id":"a","start":null,"end":"2026-01-02T04:04:05+02:00","role":"owner"}}`,
 	} {
 		out = append(out, []byte(s))
 	}
