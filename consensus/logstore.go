@@ -1,20 +1,13 @@
 package consensus
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	wal "github.com/hashicorp/raft-wal"
-	"github.com/hashicorp/raft-wal/migrate"
-	"go.etcd.io/bbolt"
 )
 
 // The Raft log and stable store is hashicorp/raft-wal, in dir/wal: segment
@@ -95,120 +88,4 @@ func hasLog(dir string) bool {
 		}
 	}
 	return false
-}
-
-// migrateBoltLog copies a bbolt log (raft.db), entries and stable keys,
-// into a new raft-wal log, then removes raft.db. It is safe to stop at any
-// instant and run again:
-//
-//  1. the copy is built in wal.migrating, removed first if a stopped run
-//     left one;
-//  2. it becomes wal by a rename, once complete and synced;
-//  3. raft.db is removed last: found beside a complete wal, it is only
-//     removed.
-//
-// A build from before raft-wal cannot read the result: going back to one
-// means removing the node and joining it again with an empty raft dir.
-func migrateBoltLog(dir string) error {
-	old := filepath.Join(dir, boltLog)
-	if _, err := os.Stat(old); errors.Is(err, fs.ErrNotExist) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	final := filepath.Join(dir, walDir)
-	if _, err := os.Stat(filepath.Join(final, "wal-meta.db")); err == nil {
-		return removeSynced(old)
-	}
-	// Nothing writes to wal while raft.db is there: an incomplete one can
-	// only be an empty directory.
-	if err := os.RemoveAll(final); err != nil {
-		return err
-	}
-	tmp := final + ".migrating"
-	if err := os.RemoveAll(tmp); err != nil {
-		return err
-	}
-	if err := os.Mkdir(tmp, 0o700); err != nil {
-		return err
-	}
-	if err := copyBoltLog(tmp, old); err != nil {
-		return err
-	}
-	if err := syncDir(tmp); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		return err
-	}
-	if err := syncDir(dir); err != nil {
-		return err
-	}
-	return removeSynced(old)
-}
-
-// copyBoltLog copies the log and stable store in the bbolt file src into
-// a new raft-wal log in dir.
-func copyBoltLog(dir, src string) (err error) {
-	from, err := raftboltdb.New(raftboltdb.Options{Path: src, BoltOptions: &bbolt.Options{
-		Timeout: 5 * time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType}})
-	if err != nil {
-		return fmt.Errorf("open %s: %w", src, err)
-	}
-	defer from.Close()
-	to, err := openWAL(dir)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := to.Close(); err == nil {
-			err = cerr
-		}
-	}()
-	if err := copyStable(to, from); err != nil {
-		return err
-	}
-	last, err := from.LastIndex()
-	if err != nil || last == 0 { // an empty log has no entries to copy
-		return err
-	}
-	return migrate.CopyLogs(context.Background(), to, from, 1<<20, nil)
-}
-
-// copyStable copies the keys hashicorp/raft keeps in its stable store, the
-// ones it has written: a node that never voted has no vote to copy (which
-// is why not migrate.CopyStable: it wants every key).
-func copyStable(to, from raft.StableStore) error {
-	for _, k := range []string{"CurrentTerm", "LastVoteTerm"} {
-		v, err := from.GetUint64([]byte(k))
-		if errors.Is(err, raftboltdb.ErrKeyNotFound) {
-			continue
-		}
-		if err == nil {
-			err = to.SetUint64([]byte(k), v)
-		}
-		if err != nil {
-			return fmt.Errorf("copy %s: %w", k, err)
-		}
-	}
-	v, err := from.Get([]byte("LastVoteCand"))
-	if errors.Is(err, raftboltdb.ErrKeyNotFound) {
-		return nil
-	}
-	if err == nil {
-		err = to.Set([]byte("LastVoteCand"), v)
-	}
-	if err != nil {
-		return fmt.Errorf("copy LastVoteCand: %w", err)
-	}
-	return nil
-}
-
-// removeSynced removes path and syncs its directory, so that the removal
-// is on disk before anything that depends on it.
-func removeSynced(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
 }

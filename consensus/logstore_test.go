@@ -135,6 +135,81 @@ func TestLogStoreForgetsCompactedEntries(t *testing.T) {
 	requireLogs(t, s, 201, 300)
 }
 
+// TestLogStoreMigratesLogWithGap: a follower of an earlier build that
+// installed a snapshot kept some of its old entries, then a gap, then the
+// entries after the snapshot. The migration keeps the run after the gap
+// (the snapshot covers what is before it) instead of failing at the gap on
+// every start.
+func TestLogStoreMigratesLogWithGap(t *testing.T) {
+	dir := t.TempDir()
+	old, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, boltLog)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putLogs(t, old, 1, 100)
+	putLogs(t, old, 2001, 2010)
+	if err := old.SetUint64([]byte("CurrentTerm"), 3); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	s, err := openLogStore(dir)
+	if err != nil {
+		t.Fatalf("openLogStore: %v", err)
+	}
+	defer s.Close()
+	requireLogs(t, s, 2001, 2010)
+	if term, err := s.GetUint64([]byte("CurrentTerm")); term != 3 || err != nil {
+		t.Fatalf("CurrentTerm: %d, %v", term, err)
+	}
+}
+
+// TestLogStoreKeepsABoltLogWrittenAfterTheMove: a raft.db beside a
+// complete wal that is not the one the wal was copied from (a build from
+// before raft-wal ran here since, with entries and a vote the wal lacks)
+// stops the node with an error; neither log is thrown away.
+func TestLogStoreKeepsABoltLogWrittenAfterTheMove(t *testing.T) {
+	dir := t.TempDir()
+	boltLogIn(t, dir)
+	s, err := openLogStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// The earlier build, started again, finds no raft.db and writes a
+	// new one.
+	newer, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, boltLog)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putLogs(t, newer, 3001, 3020)
+	if err := newer.SetUint64([]byte("CurrentTerm"), 9); err != nil {
+		t.Fatal(err)
+	}
+	newer.Close()
+	if s, err := openLogStore(dir); err == nil {
+		s.Close()
+		t.Fatal("openLogStore accepted a raft.db written after the move, and dropped it")
+	} else {
+		t.Logf("refused: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, boltLog)); err != nil {
+		t.Fatalf("raft.db: %v", err)
+	}
+	// The operator moves the stale wal aside: raft.db is moved anew.
+	if err := os.Rename(filepath.Join(dir, walDir), filepath.Join(t.TempDir(), "old-wal")); err != nil {
+		t.Fatal(err)
+	}
+	s, err = openLogStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	requireLogs(t, s, 3001, 3020)
+	if term, err := s.GetUint64([]byte("CurrentTerm")); term != 9 || err != nil {
+		t.Fatalf("CurrentTerm: %d, %v", term, err)
+	}
+}
+
 // TestLogStoreMigrationResumes: a migration stopped at any step (a crash)
 // completes when the node starts again: a half-written copy is thrown
 // away and made again; a complete one found beside raft.db is kept.

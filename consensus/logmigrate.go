@@ -1,0 +1,275 @@
+package consensus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/hashicorp/raft-wal/migrate"
+	"go.etcd.io/bbolt"
+)
+
+// migratedFrom names the file, inside the wal directory, that records the
+// raft.db a migration copied (boltState): a raft.db found beside a
+// complete wal is removed only if it is still that one.
+const migratedFrom = "migrated-from-raft.db.json"
+
+// migrateBoltLog copies a bbolt log (raft.db), entries and stable keys,
+// into a new raft-wal log, then removes raft.db. It is safe to stop at any
+// instant and run again:
+//
+//  1. the copy is built in wal.migrating, removed first if a stopped run
+//     left one, with a record of the raft.db it copied;
+//  2. it becomes wal by a rename, once complete and synced;
+//  3. raft.db is removed last. Found beside a complete wal, it is removed
+//     if it is still the one the wal records; any other raft.db (a build
+//     from before raft-wal ran here since, with a log and a vote the wal
+//     does not have) stops the node with an error saying what to do,
+//     rather than throwing either log away.
+//
+// A build from before raft-wal cannot read the result: going back to one
+// means removing the node and joining it again with an empty raft dir.
+func migrateBoltLog(dir string) error {
+	old := filepath.Join(dir, boltLog)
+	if _, err := os.Stat(old); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	final := filepath.Join(dir, walDir)
+	if _, err := os.Stat(filepath.Join(final, "wal-meta.db")); err == nil {
+		return removeMigrated(old, final)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	// Nothing writes to wal while raft.db is there: an incomplete one can
+	// only be an empty directory.
+	if err := os.RemoveAll(final); err != nil {
+		return err
+	}
+	tmp := final + ".migrating"
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return err
+	}
+	if err := copyBoltLog(tmp, old); err != nil {
+		return err
+	}
+	if err := syncDir(tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return err
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	return removeMigrated(old, final)
+}
+
+// removeMigrated removes raft.db if it is the one the wal was copied from.
+func removeMigrated(old, final string) error {
+	var want boltState
+	b, err := os.ReadFile(filepath.Join(final, migratedFrom))
+	if err == nil {
+		err = json.Unmarshal(b, &want)
+	}
+	if err != nil {
+		return fmt.Errorf("%s and %s are both here and the wal records no copy of it (%v): keep the one this node last ran on and move the other aside", old, final, err)
+	}
+	got, err := readBoltState(old)
+	if err != nil {
+		return err
+	}
+	if got != want {
+		return fmt.Errorf("%s changed since it was moved into %s (then %+v, now %+v): a build from before raft-wal ran on this data dir since; to keep what that build wrote, move %s aside and start again (raft.db is moved anew)", old, final, want, got, final)
+	}
+	if err := os.Remove(old); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return syncDir(filepath.Dir(old))
+}
+
+// boltState identifies a raft.db: its last entry and its stable keys.
+type boltState struct {
+	LastIndex    uint64 `json:"last_index"`
+	LastTerm     uint64 `json:"last_term"`
+	CurrentTerm  uint64 `json:"current_term"`
+	LastVoteTerm uint64 `json:"last_vote_term"`
+	LastVoteCand string `json:"last_vote_cand"`
+}
+
+func openBolt(path string) (*raftboltdb.BoltStore, error) {
+	s, err := raftboltdb.New(raftboltdb.Options{Path: path, BoltOptions: &bbolt.Options{
+		Timeout: 5 * time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType}})
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func readBoltState(path string) (boltState, error) {
+	s, err := openBolt(path)
+	if err != nil {
+		return boltState{}, err
+	}
+	defer s.Close()
+	return boltStateOf(s)
+}
+
+func boltStateOf(s *raftboltdb.BoltStore) (st boltState, err error) {
+	if st.LastIndex, err = s.LastIndex(); err != nil {
+		return st, err
+	}
+	if st.LastIndex > 0 {
+		var l raft.Log
+		if err := s.GetLog(st.LastIndex, &l); err != nil {
+			return st, err
+		}
+		st.LastTerm = l.Term
+	}
+	for k, v := range map[string]*uint64{"CurrentTerm": &st.CurrentTerm, "LastVoteTerm": &st.LastVoteTerm} {
+		if *v, err = s.GetUint64([]byte(k)); err != nil && !errors.Is(err, raftboltdb.ErrKeyNotFound) {
+			return st, err
+		}
+	}
+	cand, err := s.Get([]byte("LastVoteCand"))
+	if err != nil && !errors.Is(err, raftboltdb.ErrKeyNotFound) {
+		return st, err
+	}
+	st.LastVoteCand = string(cand)
+	return st, nil
+}
+
+// copyBoltLog copies the log and stable store in the bbolt file src into
+// a new raft-wal log in dir, and records which raft.db it copied.
+func copyBoltLog(dir, src string) (err error) {
+	from, err := openBolt(src)
+	if err != nil {
+		return err
+	}
+	defer from.Close()
+	st, err := boltStateOf(from)
+	if err != nil {
+		return err
+	}
+	if err := copyWAL(dir, from, st.LastIndex); err != nil {
+		return err
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return writeSynced(filepath.Join(dir, migratedFrom), b)
+}
+
+func copyWAL(dir string, from *raftboltdb.BoltStore, last uint64) (err error) {
+	to, err := openWAL(dir)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := to.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	if err := copyStable(to, from); err != nil {
+		return err
+	}
+	if last == 0 { // an empty log has no entries to copy
+		return nil
+	}
+	first, err := contiguousFrom(from, last)
+	if err != nil {
+		return err
+	}
+	return migrate.CopyLogs(context.Background(), to, logFrom{from, first}, 1<<20, nil)
+}
+
+// contiguousFrom returns the first index of the run of entries without a
+// gap that ends at last. raft-boltdb leaves a gap where a follower
+// installed a snapshot (it keeps TrailingLogs of its old entries and
+// appends after the snapshot's index) until its next compaction; raft-wal
+// takes no gap, and what lies before one is covered by that snapshot (for
+// a log that cannot have gaps hashicorp/raft removes it when installing a
+// snapshot).
+func contiguousFrom(s raft.LogStore, last uint64) (uint64, error) {
+	first, err := s.FirstIndex()
+	if err != nil {
+		return 0, err
+	}
+	i := last
+	for i > first {
+		var l raft.Log
+		if err := s.GetLog(i-1, &l); errors.Is(err, raft.ErrLogNotFound) {
+			break
+		} else if err != nil {
+			return 0, err
+		}
+		i--
+	}
+	return i, nil
+}
+
+// logFrom is a log seen from index first on.
+type logFrom struct {
+	raft.LogStore
+	first uint64
+}
+
+func (l logFrom) FirstIndex() (uint64, error) { return l.first, nil }
+
+// copyStable copies the keys hashicorp/raft keeps in its stable store, the
+// ones it has written: a node that never voted has no vote to copy (which
+// is why not migrate.CopyStable: it wants every key).
+func copyStable(to, from raft.StableStore) error {
+	for _, k := range []string{"CurrentTerm", "LastVoteTerm"} {
+		v, err := from.GetUint64([]byte(k))
+		if errors.Is(err, raftboltdb.ErrKeyNotFound) {
+			continue
+		}
+		if err == nil {
+			err = to.SetUint64([]byte(k), v)
+		}
+		if err != nil {
+			return fmt.Errorf("copy %s: %w", k, err)
+		}
+	}
+	v, err := from.Get([]byte("LastVoteCand"))
+	if errors.Is(err, raftboltdb.ErrKeyNotFound) {
+		return nil
+	}
+	if err == nil {
+		err = to.Set([]byte("LastVoteCand"), v)
+	}
+	if err != nil {
+		return fmt.Errorf("copy LastVoteCand: %w", err)
+	}
+	return nil
+}
+
+// writeSynced writes b to a new file at path and fsyncs it.
+func writeSynced(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
