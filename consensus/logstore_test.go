@@ -52,10 +52,7 @@ func requireLogs(t *testing.T, s logStore, first, last uint64) {
 // to 3000) and the stable keys hashicorp/raft keeps into dir/raft.db.
 func boltLogIn(t *testing.T, dir string) {
 	t.Helper()
-	old, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, boltLog)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	old := mustOpenBolt(t, dir)
 	putLogs(t, old, 1, 3000)
 	if err := old.DeleteRange(1, 2000); err != nil {
 		t.Fatal(err)
@@ -76,10 +73,7 @@ func boltLogIn(t *testing.T, dir string) {
 // log going on.
 func requireMigrated(t *testing.T, dir string) {
 	t.Helper()
-	s, err := openLogStore(dir)
-	if err != nil {
-		t.Fatalf("openLogStore: %v", err)
-	}
+	s := mustOpenLogStore(t, dir)
 	requireLogs(t, s, 2001, 3000)
 	term, err1 := s.GetUint64([]byte("CurrentTerm"))
 	vterm, err2 := s.GetUint64([]byte("LastVoteTerm"))
@@ -97,10 +91,7 @@ func requireMigrated(t *testing.T, dir string) {
 		t.Fatalf("DeleteRange: %v", err)
 	}
 	s.Close()
-	s, err = openLogStore(dir)
-	if err != nil {
-		t.Fatalf("openLogStore again: %v", err)
-	}
+	s = mustOpenLogStore(t, dir)
 	defer s.Close()
 	requireLogs(t, s, 2501, 3500)
 }
@@ -142,20 +133,14 @@ func TestLogStoreForgetsCompactedEntries(t *testing.T) {
 // every start.
 func TestLogStoreMigratesLogWithGap(t *testing.T) {
 	dir := t.TempDir()
-	old, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, boltLog)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	old := mustOpenBolt(t, dir)
 	putLogs(t, old, 1, 100)
 	putLogs(t, old, 2001, 2010)
 	if err := old.SetUint64([]byte("CurrentTerm"), 3); err != nil {
 		t.Fatal(err)
 	}
 	old.Close()
-	s, err := openLogStore(dir)
-	if err != nil {
-		t.Fatalf("openLogStore: %v", err)
-	}
+	s := mustOpenLogStore(t, dir)
 	defer s.Close()
 	requireLogs(t, s, 2001, 2010)
 	if term, err := s.GetUint64([]byte("CurrentTerm")); term != 3 || err != nil {
@@ -170,17 +155,11 @@ func TestLogStoreMigratesLogWithGap(t *testing.T) {
 func TestLogStoreKeepsABoltLogWrittenAfterTheMove(t *testing.T) {
 	dir := t.TempDir()
 	boltLogIn(t, dir)
-	s, err := openLogStore(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustOpenLogStore(t, dir)
 	s.Close()
 	// The earlier build, started again, finds no raft.db and writes a
 	// new one.
-	newer, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, boltLog)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	newer := mustOpenBolt(t, dir)
 	putLogs(t, newer, 3001, 3020)
 	if err := newer.SetUint64([]byte("CurrentTerm"), 9); err != nil {
 		t.Fatal(err)
@@ -199,10 +178,7 @@ func TestLogStoreKeepsABoltLogWrittenAfterTheMove(t *testing.T) {
 	if err := os.Rename(filepath.Join(dir, walDir), filepath.Join(t.TempDir(), "old-wal")); err != nil {
 		t.Fatal(err)
 	}
-	s, err = openLogStore(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = mustOpenLogStore(t, dir)
 	defer s.Close()
 	requireLogs(t, s, 3001, 3020)
 	if term, err := s.GetUint64([]byte("CurrentTerm")); term != 9 || err != nil {
@@ -228,17 +204,11 @@ func TestLogStoreMigrationResumes(t *testing.T) {
 		boltLogIn(t, dir)
 		saved := filepath.Join(t.TempDir(), boltLog)
 		copyBytes(t, filepath.Join(dir, boltLog), saved)
-		s, err := openLogStore(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := mustOpenLogStore(t, dir)
 		putLogs(t, s, 3001, 3001) // only the wal has it
 		s.Close()
 		copyBytes(t, saved, filepath.Join(dir, boltLog))
-		s, err = openLogStore(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s = mustOpenLogStore(t, dir)
 		requireLogs(t, s, 2001, 3001)
 		s.Close()
 		if _, err := os.Stat(filepath.Join(dir, boltLog)); !errors.Is(err, fs.ErrNotExist) {
@@ -247,20 +217,33 @@ func TestLogStoreMigrationResumes(t *testing.T) {
 	})
 	t.Run("empty bolt log", func(t *testing.T) {
 		dir := t.TempDir()
-		old, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, boltLog)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		old := mustOpenBolt(t, dir)
 		old.Close()
-		s, err := openLogStore(dir)
-		if err != nil {
-			t.Fatalf("openLogStore: %v", err)
-		}
+		s := mustOpenLogStore(t, dir)
 		defer s.Close()
 		if last, err := s.LastIndex(); err != nil || last != 0 {
 			t.Fatalf("LastIndex: %d, %v", last, err)
 		}
 	})
+}
+
+// mustOpenBolt opens (creating) the bbolt log an earlier build kept in dir.
+func mustOpenBolt(t *testing.T, dir string) *raftboltdb.BoltStore {
+	t.Helper()
+	s, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, boltLog)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func mustOpenLogStore(t *testing.T, dir string) walLog {
+	t.Helper()
+	s, err := openLogStore(dir)
+	if err != nil {
+		t.Fatalf("openLogStore: %v", err)
+	}
+	return s
 }
 
 func copyBytes(t *testing.T, src, dst string) {
