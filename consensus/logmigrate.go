@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -18,7 +19,8 @@ import (
 
 // migratedFrom names the file, inside the wal directory, that records the
 // raft.db a migration copied (boltState): a raft.db found beside a
-// complete wal is removed only if it is still that one.
+// complete wal is a leftover of that migration only if it is still that
+// one.
 const migratedFrom = "migrated-from-raft.db.json"
 
 // migrateBoltLog copies a bbolt log (raft.db), entries and stable keys,
@@ -29,13 +31,16 @@ const migratedFrom = "migrated-from-raft.db.json"
 //     left one, with a record of the raft.db it copied;
 //  2. it becomes wal by a rename, once complete and synced;
 //  3. raft.db is removed last. Found beside a complete wal, it is removed
-//     if it is still the one the wal records; any other raft.db (a build
-//     from before raft-wal ran here since, with a log and a vote the wal
-//     does not have) stops the node with an error saying what to do,
-//     rather than throwing either log away.
+//     if it is still the one the wal records. Any other raft.db was
+//     written after the wal: a build from before raft-wal ran here since
+//     (a rollback, which Swarm does by itself when an upgraded task fails
+//     its health check), and that run is the newest state this node has,
+//     its term and vote included. The wal is then superseded: kept as
+//     wal.superseded, and raft.db moved anew.
 //
-// A build from before raft-wal cannot read the result: going back to one
-// means removing the node and joining it again with an empty raft dir.
+// A build from before raft-wal does not read the wal: it starts with no
+// Raft state, as a node whose disk was lost, and the vote gate keeps it
+// out of elections until it has caught up.
 func migrateBoltLog(dir string) error {
 	old := filepath.Join(dir, boltLog)
 	if _, err := os.Stat(old); errors.Is(err, fs.ErrNotExist) {
@@ -45,7 +50,24 @@ func migrateBoltLog(dir string) error {
 	}
 	final := filepath.Join(dir, walDir)
 	if _, err := os.Stat(filepath.Join(final, "wal-meta.db")); err == nil {
-		return removeMigrated(old, final)
+		copied, err := copiedFrom(old, final)
+		if err != nil {
+			return err
+		}
+		if copied {
+			return removeSynced(old)
+		}
+		aside := final + ".superseded"
+		slog.Warn("raft.db was written after it was moved into the raft-wal log (a build from before raft-wal ran here since): moving it again; the older log is kept aside", "raft_db", old, "kept", aside)
+		if err := os.RemoveAll(aside); err != nil {
+			return err
+		}
+		if err := os.Rename(final, aside); err != nil {
+			return err
+		}
+		if err := syncDir(dir); err != nil {
+			return err
+		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -73,30 +95,35 @@ func migrateBoltLog(dir string) error {
 	if err := syncDir(dir); err != nil {
 		return err
 	}
-	return removeMigrated(old, final)
+	return removeSynced(old)
 }
 
-// removeMigrated removes raft.db if it is the one the wal was copied from.
-func removeMigrated(old, final string) error {
-	var want boltState
+// copiedFrom reports whether the wal was copied from raft.db as it is now.
+// A wal that records no copy was begun by this build on an empty raft dir.
+func copiedFrom(old, final string) (bool, error) {
 	b, err := os.ReadFile(filepath.Join(final, migratedFrom))
-	if err == nil {
-		err = json.Unmarshal(b, &want)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, err
 	}
-	if err != nil {
-		return fmt.Errorf("%s and %s are both here and the wal records no copy of it (%v): keep the one this node last ran on and move the other aside", old, final, err)
+	var want boltState
+	if err := json.Unmarshal(b, &want); err != nil {
+		return false, fmt.Errorf("%s: %w", filepath.Join(final, migratedFrom), err)
 	}
 	got, err := readBoltState(old)
 	if err != nil {
+		return false, err
+	}
+	return got == want, nil
+}
+
+// removeSynced removes path and syncs its directory.
+func removeSynced(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	if got != want {
-		return fmt.Errorf("%s changed since it was moved into %s (then %+v, now %+v): a build from before raft-wal ran on this data dir since; to keep what that build wrote, move %s aside and start again (raft.db is moved anew)", old, final, want, got, final)
-	}
-	if err := os.Remove(old); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return syncDir(filepath.Dir(old))
+	return syncDir(filepath.Dir(path))
 }
 
 // boltState identifies a raft.db: its last entry and its stable keys.

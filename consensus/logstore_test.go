@@ -148,41 +148,43 @@ func TestLogStoreMigratesLogWithGap(t *testing.T) {
 	}
 }
 
-// TestLogStoreKeepsABoltLogWrittenAfterTheMove: a raft.db beside a
-// complete wal that is not the one the wal was copied from (a build from
-// before raft-wal ran here since, with entries and a vote the wal lacks)
-// stops the node with an error; neither log is thrown away.
-func TestLogStoreKeepsABoltLogWrittenAfterTheMove(t *testing.T) {
-	dir := t.TempDir()
-	boltLogIn(t, dir)
-	s := mustOpenLogStore(t, dir)
-	s.Close()
-	// The earlier build, started again, finds no raft.db and writes a
-	// new one.
-	newer := mustOpenBolt(t, dir)
-	putLogs(t, newer, 3001, 3020)
-	if err := newer.SetUint64([]byte("CurrentTerm"), 9); err != nil {
-		t.Fatal(err)
-	}
-	newer.Close()
-	if s, err := openLogStore(dir); err == nil {
-		s.Close()
-		t.Fatal("openLogStore accepted a raft.db written after the move, and dropped it")
-	} else {
-		t.Logf("refused: %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, boltLog)); err != nil {
-		t.Fatalf("raft.db: %v", err)
-	}
-	// The operator moves the stale wal aside: raft.db is moved anew.
-	if err := os.Rename(filepath.Join(dir, walDir), filepath.Join(t.TempDir(), "old-wal")); err != nil {
-		t.Fatal(err)
-	}
-	s = mustOpenLogStore(t, dir)
-	defer s.Close()
-	requireLogs(t, s, 3001, 3020)
-	if term, err := s.GetUint64([]byte("CurrentTerm")); term != 9 || err != nil {
-		t.Fatalf("CurrentTerm: %d, %v", term, err)
+// TestLogStoreMovesABoltLogWrittenAfterTheMove: a raft.db beside a complete
+// wal that is not the one the wal was copied from was written by a build
+// from before raft-wal that ran here since (a rollback), and is the newest
+// state the node has: it is moved anew, its term included, and the older
+// wal kept aside rather than deleted. The same for a wal this build began
+// on an empty raft dir before such a rollback.
+func TestLogStoreMovesABoltLogWrittenAfterTheMove(t *testing.T) {
+	for _, first := range []string{"migrated", "begun empty"} {
+		t.Run(first, func(t *testing.T) {
+			dir := t.TempDir()
+			if first == "migrated" {
+				boltLogIn(t, dir)
+			}
+			s := mustOpenLogStore(t, dir)
+			putLogs(t, s, 3001, 3005)
+			s.Close()
+			// The earlier build, started again, finds no raft.db and
+			// writes a new one.
+			newer := mustOpenBolt(t, dir)
+			putLogs(t, newer, 4001, 4020)
+			if err := newer.SetUint64([]byte("CurrentTerm"), 9); err != nil {
+				t.Fatal(err)
+			}
+			newer.Close()
+			s = mustOpenLogStore(t, dir)
+			defer s.Close()
+			requireLogs(t, s, 4001, 4020)
+			if term, err := s.GetUint64([]byte("CurrentTerm")); term != 9 || err != nil {
+				t.Fatalf("CurrentTerm: %d, %v", term, err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, walDir+".superseded", "wal-meta.db")); err != nil {
+				t.Errorf("the older wal was not kept aside: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, boltLog)); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("raft.db is still there (%v)", err)
+			}
+		})
 	}
 }
 
