@@ -57,14 +57,18 @@ func decode(r *http.Request, v any) error { return decodeJSON(r, v, true) }
 func decodeMembership(r *http.Request, v any) error { return decodeJSON(r, v, false) }
 
 func decodeJSON(r *http.Request, v any, strict bool) error {
-	dec := json.NewDecoder(r.Body)
-	if strict {
-		dec.DisallowUnknownFields()
-	}
-	if err := dec.Decode(v); err != nil {
+	if err := jsonDecoder(r.Body, strict).Decode(v); err != nil {
 		return fmt.Errorf("%w: %v", events.ErrMalformed, err)
 	}
 	return nil
+}
+
+func jsonDecoder(r io.Reader, strict bool) *json.Decoder {
+	dec := json.NewDecoder(r)
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	return dec
 }
 
 // decodeBatch reads a forwarded proposal as decode would, with the faster
@@ -77,9 +81,7 @@ func decodeBatch(r *http.Request) (events.Batch, error) {
 		return events.Batch{}, fmt.Errorf("%w: %v", events.ErrMalformed, err)
 	}
 	b, err := fastjson.Unmarshal[events.Batch](body, func(data []byte, v any) error {
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.DisallowUnknownFields()
-		return dec.Decode(v)
+		return jsonDecoder(bytes.NewReader(data), true).Decode(v)
 	})
 	if err != nil {
 		return b, fmt.Errorf("%w: %v", events.ErrMalformed, err)

@@ -38,9 +38,9 @@ const migratedFrom = "migrated-from-raft.db.json"
 //     its term and vote included. The wal is then superseded: kept as
 //     wal.superseded, and raft.db moved anew.
 //
-// A build from before raft-wal does not read the wal: it starts with no
-// Raft state, as a node whose disk was lost, and the vote gate keeps it
-// out of elections until it has caught up.
+// A build from before raft-wal does not read the wal: rolled back to, it
+// starts with an empty log and no record of its term or vote ("The Raft
+// log" in DESIGN.md says why that is not safe on its own, and what is).
 func migrateBoltLog(dir string) error {
 	old := filepath.Join(dir, boltLog)
 	if _, err := os.Stat(old); errors.Is(err, fs.ErrNotExist) {
@@ -49,7 +49,7 @@ func migrateBoltLog(dir string) error {
 		return err
 	}
 	final := filepath.Join(dir, walDir)
-	if _, err := os.Stat(filepath.Join(final, "wal-meta.db")); err == nil {
+	if _, err := os.Stat(filepath.Join(final, walMeta)); err == nil {
 		copied, err := copiedFrom(old, final)
 		if err != nil {
 			return err

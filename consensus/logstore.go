@@ -32,6 +32,9 @@ import (
 // it to that.
 const (
 	walDir = "wal"
+	// walMeta is raft-wal's own file in walDir, written when it opens: a
+	// wal directory without it holds no log.
+	walMeta = "wal-meta.db"
 	// walSegmentSize is the soft limit of one segment file. Compaction
 	// frees whole segments only, so the log keeps up to one segment more
 	// than TrailingLogs; at 8 MiB that is about 6,000 creates. (Consul's
@@ -82,7 +85,7 @@ func openWAL(path string) (*wal.WAL, error) {
 
 // hasLog reports whether dir holds a Raft log, in either format.
 func hasLog(dir string) bool {
-	for _, p := range []string{filepath.Join(dir, walDir, "wal-meta.db"), filepath.Join(dir, boltLog)} {
+	for _, p := range []string{filepath.Join(dir, walDir, walMeta), filepath.Join(dir, boltLog)} {
 		if _, err := os.Stat(p); err == nil {
 			return true
 		}
