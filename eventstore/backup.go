@@ -79,10 +79,18 @@ func PrepareRestore(ctx context.Context, src, dst string) (Info, error) {
 		os.Remove(dst)
 		return Info{}, err
 	}
-	err = out.WithTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "UPDATE meta SET value = 0 WHERE key IN ('applied_index', 'applied_term')")
-		return err
-	})
+	// A backup an older build wrote is brought to this build's schema.
+	var version int
+	err = out.Write.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version)
+	if err == nil && version == 1 {
+		err = migrateFrom1(ctx, out)
+	}
+	if err == nil {
+		err = out.WithTx(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, "UPDATE meta SET value = 0 WHERE key IN ('applied_index', 'applied_term')")
+			return err
+		})
+	}
 	if err == nil {
 		var check string
 		if err = out.Read.QueryRowContext(ctx, "PRAGMA quick_check").Scan(&check); err == nil && check != "ok" {
@@ -121,8 +129,8 @@ func Inspect(ctx context.Context, path string) (Info, error) {
 	return info, nil
 }
 
-// openExisting opens an event store file that must already exist with this
-// build's schema; it never creates or migrates one.
+// openExisting opens an event store file that must already exist with a
+// schema this build reads; it never creates or migrates one.
 func openExisting(ctx context.Context, path string) (*sqlite.DB, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotEventStore, err)
@@ -136,9 +144,11 @@ func openExisting(ctx context.Context, path string) (*sqlite.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("%w: %s: %v", ErrNotEventStore, path, err)
 	}
-	if v != schemaVersion {
+	// Version 1 differs only in how values are encoded: what Inspect
+	// counts and VACUUM INTO copies is the same.
+	if v != schemaVersion && v != 1 {
 		db.Close()
-		return nil, fmt.Errorf("%w: %s has schema version %d, this build reads %d", ErrNotEventStore, path, v, schemaVersion)
+		return nil, fmt.Errorf("%w: %s has schema version %d, this build reads 1 and %d", ErrNotEventStore, path, v, schemaVersion)
 	}
 	return db, nil
 }

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -255,7 +254,12 @@ func (s *Store) Restore(ctx context.Context, r io.Reader) error {
 	}
 	var ourHeadID string
 	if tx.head > 0 {
-		if err := tx.tx.QueryRowContext(ctx, "SELECT id FROM events WHERE position = ?", tx.head).Scan(&ourHeadID); err != nil {
+		var stored any
+		err := tx.tx.QueryRowContext(ctx, "SELECT id FROM events WHERE position = ?", tx.head).Scan(&stored)
+		if err == nil {
+			ourHeadID, err = unpackID(stored)
+		}
+		if err != nil {
 			return fmt.Errorf("read head event: %w", err)
 		}
 	}
@@ -344,8 +348,12 @@ func (t *Tx) insertRows(es []events.Envelope) error {
 		for i := range chunk {
 			e := &chunk[i]
 			pos := t.head + 1 + int64(i)
-			args = append(args, pos, e.ID, e.Stream, e.Version, e.Type, e.SchemaVersion,
-				e.Time.UTC().Format(time.RFC3339Nano), e.OriginNode, e.Actor, e.CorrelationID, []byte(e.Data))
+			data, err := encodeData(e.Data)
+			if err != nil {
+				return err
+			}
+			args = append(args, pos, packID(e.ID), packID(e.Stream), e.Version, e.Type, e.SchemaVersion,
+				packTime(e.Time), e.OriginNode, packID(e.Actor), packID(e.CorrelationID), data)
 			if _, ok := last[e.Stream]; !ok {
 				order = append(order, e.Stream)
 			}
@@ -360,7 +368,7 @@ func (t *Tx) insertRows(es []events.Envelope) error {
 			sargs := make([]any, 0, 3*m)
 			for _, stream := range order[:m] {
 				i := last[stream]
-				sargs = append(sargs, stream, chunk[i].Version, t.head+1+int64(i))
+				sargs = append(sargs, packID(stream), chunk[i].Version, t.head+1+int64(i))
 			}
 			order = order[m:]
 			if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO streams (stream, version, position) VALUES `+

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/agendahq/agenda/events"
 	"github.com/agendahq/agenda/internal/sqlite"
@@ -57,7 +56,17 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := db.Init(ctx, schemaVersion, schema); err != nil {
+	var version int
+	if err := db.Write.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read schema version of %s: %w", path, err)
+	}
+	if version == 1 {
+		err = migrateFrom1(ctx, db)
+	} else {
+		_, err = db.Init(ctx, schemaVersion, schema)
+	}
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -298,7 +307,7 @@ func (s *Store) readTail(after, upTo int64, limit int, types []string, decoded b
 
 // ReadStream returns the events of one stream in version order.
 func (s *Store) ReadStream(ctx context.Context, stream string) ([]events.Envelope, error) {
-	rows, err := s.db.Read.QueryContext(ctx, selectEvents+" WHERE stream = ? ORDER BY version", stream)
+	rows, err := s.db.Read.QueryContext(ctx, selectEvents+" WHERE stream = ? ORDER BY version", packID(stream))
 	if err != nil {
 		return nil, fmt.Errorf("read stream %s: %w", stream, err)
 	}
@@ -316,20 +325,31 @@ func (s *Store) ReadStream(ctx context.Context, stream string) ([]events.Envelop
 
 type scanner interface{ Scan(dest ...any) error }
 
+// scanEvent reads a row of selectEvents, in either schema version's
+// encoding (codec.go).
 func scanEvent(r scanner) (events.Envelope, error) {
 	var e events.Envelope
-	var ts string
+	var id, stream, ts, actor, corr any
 	var data []byte
-	if err := r.Scan(&e.Position, &e.ID, &e.Stream, &e.Version, &e.Type, &e.SchemaVersion, &ts,
-		&e.OriginNode, &e.Actor, &e.CorrelationID, &data); err != nil {
+	if err := r.Scan(&e.Position, &id, &stream, &e.Version, &e.Type, &e.SchemaVersion, &ts,
+		&e.OriginNode, &actor, &corr, &data); err != nil {
 		return e, fmt.Errorf("scan event: %w", err)
 	}
-	t, err := time.Parse(time.RFC3339Nano, ts)
-	if err != nil {
-		return e, fmt.Errorf("event %d: bad time %q: %w", e.Position, ts, err)
+	var err error
+	for _, f := range []struct {
+		dst *string
+		v   any
+	}{{&e.ID, id}, {&e.Stream, stream}, {&e.Actor, actor}, {&e.CorrelationID, corr}} {
+		if *f.dst, err = unpackID(f.v); err != nil {
+			return e, fmt.Errorf("event %d: %w", e.Position, err)
+		}
 	}
-	e.Time = t
-	e.Data = data
+	if e.Time, err = unpackTime(ts); err != nil {
+		return e, fmt.Errorf("event %d: bad time %v: %w", e.Position, ts, err)
+	}
+	if e.Data, err = decodeData(data); err != nil {
+		return e, fmt.Errorf("event %d: %w", e.Position, err)
+	}
 	return e, nil
 }
 
@@ -507,18 +527,19 @@ func (t *Tx) lookupIDs(ids []string) error {
 		chunk := ids[start:min(len(ids), start+maxVars)]
 		args := make([]any, len(chunk))
 		for i, id := range chunk {
-			args[i] = id
+			args[i] = packID(id)
 			t.ids[id] = 0
 		}
 		in, args := sqlite.In(args)
 		err := t.query(func(rows *sql.Rows) error {
-			var id string
+			var stored any
 			var pos int64
-			if err := rows.Scan(&id, &pos); err != nil {
+			if err := rows.Scan(&stored, &pos); err != nil {
 				return err
 			}
+			id, err := unpackID(stored)
 			t.ids[id] = pos
-			return nil
+			return err
 		}, "SELECT id, position FROM events WHERE id IN "+in, args...)
 		if err != nil {
 			return fmt.Errorf("check event ids: %w", err)
@@ -544,18 +565,19 @@ func (t *Tx) lookupStreams(streams []string) error {
 		chunk := streams[start:min(len(streams), start+maxVars)]
 		args := make([]any, len(chunk))
 		for i, stream := range chunk {
-			args[i] = stream
+			args[i] = packID(stream)
 			t.streams[stream] = streamState{}
 		}
 		in, args := sqlite.In(args)
 		err := t.query(func(rows *sql.Rows) error {
-			var stream string
+			var stored any
 			var st streamState
-			if err := rows.Scan(&stream, &st.version, &st.position, &st.lastType); err != nil {
+			if err := rows.Scan(&stored, &st.version, &st.position, &st.lastType); err != nil {
 				return err
 			}
+			stream, err := unpackID(stored)
 			t.streams[stream] = st
-			return nil
+			return err
 		}, `SELECT s.stream, s.version, s.position, e.type FROM streams s
 			JOIN events e ON e.position = s.position WHERE s.stream IN `+in, args...)
 		if err != nil {

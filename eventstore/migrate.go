@@ -1,0 +1,105 @@
+package eventstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/agendahq/agenda/events"
+	"github.com/agendahq/agenda/internal/sqlite"
+)
+
+// migrateFrom1 rewrites a schema version 1 store (IDs, times and data as
+// text) in version 2's encoding, in one transaction: a store stopped part
+// way is still version 1 and is migrated again on the next start. Every
+// event is read as version 1 stored it and inserted as Restore inserts
+// committed history, so the positions, the streams table and every
+// envelope come out the same (TestOpenMigratesSchema1 compares them); the
+// applied Raft index and term are kept. The file is then vacuumed, which
+// is what gives the space back.
+//
+// An older build cannot read version 2 (its Init refuses the schema
+// version): deploy/README.md says how to roll one back.
+func migrateFrom1(ctx context.Context, db *sqlite.DB) error {
+	start := time.Now()
+	var n int64
+	err := db.WithTx(ctx, func(sqlTx *sql.Tx) error {
+		for _, q := range []string{
+			// The triggers go with the tables they guard; RENAME would
+			// rewrite their bodies to name events_v1.
+			"DROP TRIGGER events_no_update", "DROP TRIGGER events_no_delete", "DROP TRIGGER events_no_replace",
+			"ALTER TABLE events RENAME TO events_v1",
+			"ALTER TABLE streams RENAME TO streams_v1",
+			logSchema,
+		} {
+			if _, err := sqlTx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("migrate event store to schema 2: %w", err)
+			}
+		}
+		t := &Tx{tx: sqlTx, ctx: ctx}
+		for {
+			es, err := t.readV1(t.head, 4096)
+			if err != nil {
+				return err
+			}
+			if len(es) == 0 {
+				break
+			}
+			if err := t.insert(es); err != nil {
+				return fmt.Errorf("migrate event store to schema 2: %w", err)
+			}
+			t.committed = t.committed[:0]
+		}
+		n = t.head
+		var old, oldStreams, streams int64
+		if err := sqlTx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM events_v1),
+			(SELECT COUNT(*) FROM streams_v1), (SELECT COUNT(*) FROM streams)`).Scan(&old, &oldStreams, &streams); err != nil {
+			return fmt.Errorf("migrate event store to schema 2: count: %w", err)
+		}
+		if old != n || oldStreams != streams {
+			return fmt.Errorf("migrate event store to schema 2: copied %d events and %d streams of %d and %d", n, streams, old, oldStreams)
+		}
+		for _, q := range []string{"DROP TABLE events_v1", "DROP TABLE streams_v1", "PRAGMA user_version = 2"} {
+			if _, err := sqlTx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("migrate event store to schema 2: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	copied := time.Since(start)
+	// On the writer connection: the readers are query-only.
+	if _, err := db.Write.ExecContext(ctx, "VACUUM"); err != nil {
+		return fmt.Errorf("vacuum migrated event store: %w", err)
+	}
+	slog.Info("event store migrated to schema 2", "path", db.Path, "events", n,
+		"copy", copied.Round(time.Millisecond), "total", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// readV1 returns up to limit events of the version 1 table after position
+// after, in order.
+func (t *Tx) readV1(after int64, limit int) ([]events.Envelope, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT position, id, stream, version, type, schema_version, time,
+	origin_node, actor, correlation_id, data FROM events_v1 WHERE position > ? ORDER BY position LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("migrate event store to schema 2: read: %w", err)
+	}
+	defer rows.Close()
+	var out []events.Envelope
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("migrate event store to schema 2: %w", err)
+		}
+		if e.Position != after+int64(len(out))+1 {
+			return nil, fmt.Errorf("migrate event store to schema 2: position %d follows %d", e.Position, after+int64(len(out)))
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
