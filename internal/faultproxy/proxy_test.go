@@ -217,13 +217,7 @@ func TestRefuseResets(t *testing.T) {
 }
 
 func TestTargetDownResets(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	p := startProxy(t, addr)
+	p := startProxy(t, deadAddr(t))
 	expectRefused(t, p.Addr())
 }
 
