@@ -7,4 +7,8 @@
 // elsewhere cannot corrupt history. It also records the Raft index it has
 // applied, in the same transaction as the events, which is what makes
 // applying the log exactly-once across restarts.
+//
+// Rows are stored in a compact encoding that reads back exactly what was
+// appended (codec.go); a store in an earlier schema is migrated when it is
+// opened (migrate.go).
 package eventstore
