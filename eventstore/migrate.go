@@ -18,7 +18,8 @@ import (
 // committed history, so the positions, the streams table and every
 // envelope come out the same (TestOpenMigratesSchema1 compares them); the
 // applied Raft index and term are kept. The file is then vacuumed, which
-// is what gives the space back.
+// is what gives the space back; meanwhile the old rows, the new ones and
+// the transaction's log are on disk together, about twice the old file.
 //
 // An older build cannot read version 2 (its Init refuses the schema
 // version): deploy/README.md says how to roll one back.
@@ -72,9 +73,13 @@ func migrateFrom1(ctx context.Context, db *sqlite.DB) error {
 		return err
 	}
 	copied := time.Since(start)
-	// On the writer connection: the readers are query-only.
-	if _, err := db.Write.ExecContext(ctx, "VACUUM"); err != nil {
-		return fmt.Errorf("vacuum migrated event store: %w", err)
+	// On the writer connection: the readers are query-only. VACUUM
+	// writes the whole compacted file through the WAL, which would keep
+	// that size until the next write starts it over: truncate it now.
+	for _, q := range []string{"VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"} {
+		if _, err := db.Write.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("compact migrated event store: %s: %w", q, err)
+		}
 	}
 	slog.Info("event store migrated to schema 2", "path", db.Path, "events", n,
 		"copy", copied.Round(time.Millisecond), "total", time.Since(start).Round(time.Millisecond))

@@ -60,6 +60,10 @@ func TestOpenMigratesSchema1(t *testing.T) {
 	if got := userVersion(t, path); got != 2 {
 		t.Errorf("schema version after Open: got %d, want 2", got)
 	}
+	// The vacuum's pages are not left in the WAL.
+	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > 0 {
+		t.Errorf("WAL after the migration: %d bytes, want 0", fi.Size())
+	}
 
 	// Lookups find the migrated events by their encoded IDs and streams.
 	for _, e := range want.Events {
