@@ -24,8 +24,9 @@ import (
 //     The encoding is a function of the value, so equal values have equal
 //     keys and the UNIQUE indexes and lookups work on the encoded form.
 //   - time: an INTEGER of Unix nanoseconds (UTC, as Append stores every
-//     time); a time outside what int64 nanoseconds reach stays RFC 3339
-//     TEXT.
+//     time); a time outside what int64 nanoseconds reach (1677–2262)
+//     stays RFC 3339 TEXT, as schema 1 stored every time, which reads back
+//     for years 0–9999 only (event times come from the leader's clock).
 //   - data: a zstd frame compressed against a fixed dictionary of example
 //     events (dictionary/1.jsonl), when that is shorter; the JSON as it
 //     was otherwise. A JSON object starts with '{', never with zstd's
@@ -50,6 +51,11 @@ var (
 		return zstd.NewWriter(nil,
 			zstd.WithEncoderLevel(zstd.SpeedFastest),
 			zstd.WithEncoderDictRaw(dictionary1ID, dictionary1),
+			// Literals stored as they are, not Huffman-coded: on a
+			// create's payloads 54 % of the JSON instead of 47 %, for
+			// 3.2 µs a payload to compress instead of 5.5 and 0.4 µs to
+			// read back instead of 1.8 (BenchmarkDecodeData).
+			zstd.WithNoEntropyCompression(true),
 			// SQLite does not checksum its pages either, and a frame
 			// that fails to decode is reported as a storage error.
 			zstd.WithEncoderCRC(false),

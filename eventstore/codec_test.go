@@ -133,3 +133,29 @@ func TestDecodeDataRefusesADamagedFrame(t *testing.T) {
 		t.Error("decodeData of a truncated frame: got no error")
 	}
 }
+
+// BenchmarkDecodeData: what reading back a compressed payload costs (a
+// create's appointment.created, as the API's bench writes it).
+func BenchmarkDecodeData(b *testing.B) {
+	data := []byte(`{"appointment_id":"01a240e2-0daa-7b4b-8af1-1963046614ec","owner_id":"01a240e1-f2b5-779b-94a5-b7ae158f3a69","group_id":"","title":"bench","description":"","location":"","start":"2031-01-06T00:00:00Z","end":"2031-01-06T00:30:00Z","privacy":"full","status":"confirmed"}`)
+	stored, err := encodeData(data)
+	if err != nil || !bytes.HasPrefix(stored, zstdMagic) {
+		b.Fatalf("encodeData: %x, %v", stored, err)
+	}
+	b.Run("decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decodeData(stored); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := encodeData(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

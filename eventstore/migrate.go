@@ -18,8 +18,10 @@ import (
 // committed history, so the positions, the streams table and every
 // envelope come out the same (TestOpenMigratesSchema1 compares them); the
 // applied Raft index and term are kept. The file is then vacuumed, which
-// is what gives the space back; meanwhile the old rows, the new ones and
-// the transaction's log are on disk together, about twice the old file.
+// is what gives the space back (resumed by the next Open if it is cut
+// short); meanwhile the old rows, the new ones and the transaction's log
+// are on disk together, and VACUUM writes a copy: up to about three times
+// the old file at the peak.
 //
 // An older build cannot read version 2 (its Init refuses the schema
 // version): deploy/README.md says how to roll one back.
@@ -29,8 +31,11 @@ func migrateFrom1(ctx context.Context, db *sqlite.DB) error {
 	err := db.WithTx(ctx, func(sqlTx *sql.Tx) error {
 		for _, q := range []string{
 			// The triggers go with the tables they guard; RENAME would
-			// rewrite their bodies to name events_v1.
-			"DROP TRIGGER events_no_update", "DROP TRIGGER events_no_delete", "DROP TRIGGER events_no_replace",
+			// rewrite their bodies to name events_v1. IF EXISTS:
+			// events_no_replace came later within schema 1, and stores
+			// created before it lack it.
+			"DROP TRIGGER IF EXISTS events_no_update", "DROP TRIGGER IF EXISTS events_no_delete",
+			"DROP TRIGGER IF EXISTS events_no_replace",
 			"ALTER TABLE events RENAME TO events_v1",
 			"ALTER TABLE streams RENAME TO streams_v1",
 			logSchema,
@@ -62,7 +67,8 @@ func migrateFrom1(ctx context.Context, db *sqlite.DB) error {
 		if old != n || oldStreams != streams {
 			return fmt.Errorf("migrate event store to schema 2: copied %d events and %d streams of %d and %d", n, streams, old, oldStreams)
 		}
-		for _, q := range []string{"DROP TABLE events_v1", "DROP TABLE streams_v1", "PRAGMA user_version = 2"} {
+		for _, q := range []string{"DROP TABLE events_v1", "DROP TABLE streams_v1",
+			"INSERT INTO meta (key, value) VALUES ('" + compactPending + "', 1)", "PRAGMA user_version = 2"} {
 			if _, err := sqlTx.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("migrate event store to schema 2: %w", err)
 			}
@@ -73,16 +79,35 @@ func migrateFrom1(ctx context.Context, db *sqlite.DB) error {
 		return err
 	}
 	copied := time.Since(start)
+	if err := compactAfterMigration(ctx, db); err != nil {
+		return err
+	}
+	slog.Info("event store migrated to schema 2", "path", db.Path, "events", n,
+		"copy", copied.Round(time.Millisecond), "total", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// compactPending is the meta key that says a migration's copy committed
+// but its vacuum has not finished: Open runs it then, so that a node
+// stopped (or out of disk) during the vacuum still gets the space back.
+const compactPending = "compact_pending"
+
+// compactAfterMigration vacuums the store if a migration left it to do
+// (compactPending), and forgets that it has to.
+func compactAfterMigration(ctx context.Context, db *sqlite.DB) error {
+	var pending int
+	err := db.Write.QueryRowContext(ctx, "SELECT COUNT(*) FROM meta WHERE key = ?", compactPending).Scan(&pending)
+	if err != nil || pending == 0 {
+		return err
+	}
 	// On the writer connection: the readers are query-only. VACUUM
 	// writes the whole compacted file through the WAL, which would keep
-	// that size until the next write starts it over: truncate it now.
-	for _, q := range []string{"VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"} {
+	// that size until the next write starts it over: truncate it too.
+	for _, q := range []string{"VACUUM", "DELETE FROM meta WHERE key = '" + compactPending + "'", "PRAGMA wal_checkpoint(TRUNCATE)"} {
 		if _, err := db.Write.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("compact migrated event store: %s: %w", q, err)
 		}
 	}
-	slog.Info("event store migrated to schema 2", "path", db.Path, "events", n,
-		"copy", copied.Round(time.Millisecond), "total", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

@@ -97,6 +97,67 @@ func TestOpenMigratesSchema1(t *testing.T) {
 	}
 }
 
+// Stores created before events_no_replace was added (within schema 1)
+// lack it; they migrate all the same, and gain it.
+func TestOpenMigratesSchema1WithoutReplaceTrigger(t *testing.T) {
+	path, want := schema1Fixture(t)
+	raw, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec("DROP TRIGGER events_no_replace"); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	requireState(t, mustOpenStoreAt(t, path), want)
+	var n int
+	if err := openRaw(t, path).QueryRow("SELECT COUNT(*) FROM sqlite_schema WHERE type = 'trigger'").Scan(&n); err != nil || n != 3 {
+		t.Errorf("triggers after the migration: %d, %v; want 3", n, err)
+	}
+}
+
+// A migration whose vacuum was cut short (killed, out of disk) is compacted
+// by the next Open: the copy had committed with a marker saying so.
+func TestOpenFinishesAnInterruptedCompaction(t *testing.T) {
+	path, want := schema1Fixture(t)
+	s := mustOpenStoreAt(t, path)
+	s.Close()
+	raw, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"INSERT INTO meta (key, value) VALUES ('compact_pending', 1)",
+		// Free pages, as the dropped schema 1 tables leave.
+		"CREATE TABLE junk (b BLOB)", "INSERT INTO junk VALUES (zeroblob(1000000))", "DROP TABLE junk",
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	raw.Close()
+	if got := freePages(t, path); got == 0 {
+		t.Fatal("no free pages to compact")
+	}
+	requireState(t, mustOpenStoreAt(t, path), want)
+	if got := freePages(t, path); got != 0 {
+		t.Errorf("free pages after Open: %d, want 0", got)
+	}
+	var marks int
+	if err := openRaw(t, path).QueryRow("SELECT COUNT(*) FROM meta WHERE key = 'compact_pending'").Scan(&marks); err != nil || marks != 0 {
+		t.Errorf("compact_pending rows after Open: %d, %v; want 0", marks, err)
+	}
+}
+
+func freePages(t *testing.T, path string) int {
+	t.Helper()
+	var n int
+	if err := openRaw(t, path).QueryRow("PRAGMA freelist_count").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // TestSchema2Encoding checks that the encodings codec.go describes are the
 // ones stored, so that the savings the README reports are real: packed
 // where a value allows it, text as it was where not.

@@ -61,9 +61,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("read schema version of %s: %w", path, err)
 	}
-	if version == 1 {
+	switch {
+	case version == 1:
 		err = migrateFrom1(ctx, db)
-	} else {
+	case version == schemaVersion:
+		err = compactAfterMigration(ctx, db)
+	default:
 		_, err = db.Init(ctx, schemaVersion, schema)
 	}
 	if err != nil {
