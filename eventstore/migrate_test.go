@@ -149,15 +149,6 @@ func TestOpenFinishesAnInterruptedCompaction(t *testing.T) {
 	}
 }
 
-func freePages(t *testing.T, path string) int {
-	t.Helper()
-	var n int
-	if err := openRaw(t, path).QueryRow("PRAGMA freelist_count").Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // TestSchema2Encoding checks that the encodings codec.go describes are the
 // ones stored, so that the savings the README reports are real: packed
 // where a value allows it, text as it was where not.
@@ -226,11 +217,16 @@ func openRaw(t *testing.T, path string) *sql.DB {
 	return raw
 }
 
-func userVersion(t *testing.T, path string) int {
+func userVersion(t *testing.T, path string) int { return pragma(t, path, "user_version") }
+
+func freePages(t *testing.T, path string) int { return pragma(t, path, "freelist_count") }
+
+// pragma reads an integer PRAGMA of the database at path.
+func pragma(t *testing.T, path, name string) int {
 	t.Helper()
 	var v int
-	if err := openRaw(t, path).QueryRow("PRAGMA user_version").Scan(&v); err != nil {
-		t.Fatal(err)
+	if err := openRaw(t, path).QueryRow("PRAGMA " + name).Scan(&v); err != nil {
+		t.Fatalf("PRAGMA %s: %v", name, err)
 	}
 	return v
 }
