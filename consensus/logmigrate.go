@@ -118,14 +118,6 @@ func copiedFrom(old, final string) (bool, error) {
 	return got == want, nil
 }
 
-// removeSynced removes path and syncs its directory.
-func removeSynced(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
 // boltState identifies a raft.db: its last entry and its stable keys.
 type boltState struct {
 	LastIndex    uint64 `json:"last_index"`
@@ -282,21 +274,4 @@ func copyStable(to, from raft.StableStore) error {
 		return fmt.Errorf("copy LastVoteCand: %w", err)
 	}
 	return nil
-}
-
-// writeSynced writes b to a new file at path and fsyncs it.
-func writeSynced(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

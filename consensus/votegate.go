@@ -61,19 +61,8 @@ func newVoteGate(dir string, fresh bool, logger *slog.Logger) (*voteGate, error)
 	if !fresh {
 		return g, nil
 	}
-	f, err := os.OpenFile(g.marker, os.O_CREATE|os.O_WRONLY, 0o600)
-	if err != nil {
+	if err := writeSynced(g.marker, nil); err != nil {
 		return nil, fmt.Errorf("vote gate: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("vote gate: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("vote gate: %w", err)
-	}
-	if err := syncDir(dir); err != nil {
-		return nil, err
 	}
 	g.closed.Store(true)
 	return g, nil
@@ -86,26 +75,11 @@ func (g *voteGate) open(why string, attrs ...any) error {
 	if !g.closed.Load() {
 		return nil
 	}
-	if err := os.Remove(g.marker); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := removeSynced(g.marker); err != nil {
 		return fmt.Errorf("vote gate: %w", err)
-	}
-	if err := syncDir(filepath.Dir(g.marker)); err != nil {
-		return err
 	}
 	g.closed.Store(false)
 	g.logger.Info("this node may now vote in elections", append([]any{"why", why}, attrs...)...)
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
 	return nil
 }
 
