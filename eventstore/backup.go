@@ -80,11 +80,7 @@ func PrepareRestore(ctx context.Context, src, dst string) (Info, error) {
 		return Info{}, err
 	}
 	// A backup an older build wrote is brought to this build's schema.
-	var version int
-	err = out.Write.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version)
-	if err == nil && version == 1 {
-		err = migrateFrom1(ctx, out)
-	}
+	err = upgrade(ctx, out)
 	if err == nil {
 		err = out.WithTx(ctx, func(tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, "UPDATE meta SET value = 0 WHERE key IN ('applied_index', 'applied_term')")

@@ -107,6 +107,10 @@ func decodeData(stored []byte) ([]byte, error) {
 // uuidLen is the length of a UUID's canonical text form.
 const uuidLen = 36
 
+// uuidGroups are the hex digit groups of a UUID's canonical form,
+// 8-4-4-4-12, as [start, end) offsets; hyphens stand between them.
+var uuidGroups = [5][2]int{{0, 8}, {9, 13}, {14, 18}, {19, 23}, {24, 36}}
+
 // packID returns the stored form of an ID-like value (see above): a
 // []byte if it ends in a canonical UUID, the string itself otherwise.
 func packID(s string) any {
@@ -117,10 +121,10 @@ func packID(s string) any {
 	b := make([]byte, n+16)
 	copy(b, s[:n])
 	u := b[n:]
-	src := s[n:]
-	// Positions of the 16 bytes' hex pairs in the canonical form.
-	for i, at := range [16]int{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34} {
-		u[i] = unhex(src[at])<<4 | unhex(src[at+1])
+	for _, g := range uuidGroups {
+		// canonicalUUID checked the digits.
+		hex.Decode(u, []byte(s[n+g[0]:n+g[1]]))
+		u = u[(g[1]-g[0])/2:]
 	}
 	return b
 }
@@ -138,51 +142,38 @@ func unpackID(v any) (string, error) {
 		}
 		out := make([]byte, n+uuidLen)
 		copy(out, v[:n])
-		u := out[n:]
-		hex.Encode(u[0:8], v[n:n+4])
-		u[8] = '-'
-		hex.Encode(u[9:13], v[n+4:n+6])
-		u[13] = '-'
-		hex.Encode(u[14:18], v[n+6:n+8])
-		u[18] = '-'
-		hex.Encode(u[19:23], v[n+8:n+10])
-		u[23] = '-'
-		hex.Encode(u[24:36], v[n+10:n+16])
+		u, text := v[n:], out[n:]
+		for i, g := range uuidGroups {
+			if i > 0 {
+				text[g[0]-1] = '-'
+			}
+			hex.Encode(text[g[0]:g[1]], u[:(g[1]-g[0])/2])
+			u = u[(g[1]-g[0])/2:]
+		}
 		return string(out), nil
 	default:
 		return "", fmt.Errorf("stored ID of type %T", v)
 	}
 }
 
-// canonicalUUID reports whether s is a UUID as hex.Encode writes one and
-// unpackID gives back: 8-4-4-4-12 lowercase hex digits. Any other spelling
-// of a UUID (uppercase, braces) stays TEXT, so that it reads back as it was
-// written.
+// canonicalUUID reports whether s is a UUID as unpackID writes one:
+// 8-4-4-4-12 lowercase hex digits. Any other spelling of a UUID
+// (uppercase, braces) stays TEXT, so that it reads back as it was written.
 func canonicalUUID(s string) bool {
 	if len(s) != uuidLen {
 		return false
 	}
-	for i := 0; i < uuidLen; i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
+	for i, g := range uuidGroups {
+		if i > 0 && s[g[0]-1] != '-' {
+			return false
+		}
+		for _, c := range []byte(s[g[0]:g[1]]) {
 			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
 				return false
 			}
 		}
 	}
 	return true
-}
-
-func unhex(c byte) byte {
-	if c <= '9' {
-		return c - '0'
-	}
-	return c - 'a' + 10
 }
 
 // packTime returns the stored form of an event's time.

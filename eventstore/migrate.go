@@ -11,6 +11,26 @@ import (
 	"github.com/agendahq/agenda/internal/sqlite"
 )
 
+// upgrade brings the store db to this build's schema: it creates the
+// schema in a new file, migrates a version 1 store, and finishes a
+// migration's compaction if one was cut short; another version is refused
+// (sqlite.ErrSchemaMismatch).
+func upgrade(ctx context.Context, db *sqlite.DB) error {
+	var version int
+	if err := db.Write.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("read schema version of %s: %w", db.Path, err)
+	}
+	switch version {
+	case 1:
+		return migrateFrom1(ctx, db)
+	case schemaVersion:
+		return compactAfterMigration(ctx, db)
+	default:
+		_, err := db.Init(ctx, schemaVersion, schema)
+		return err
+	}
+}
+
 // migrateFrom1 rewrites a schema version 1 store (IDs, times and data as
 // text) in version 2's encoding, in one transaction: a store stopped part
 // way is still version 1 and is migrated again on the next start. Every
@@ -132,8 +152,7 @@ func compactAfterMigration(ctx context.Context, db *sqlite.DB) error {
 // readV1 returns up to limit events of the version 1 table after position
 // after, in order.
 func (t *Tx) readV1(after int64, limit int) ([]events.Envelope, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT position, id, stream, version, type, schema_version, time,
-	origin_node, actor, correlation_id, data FROM events_v1 WHERE position > ? ORDER BY position LIMIT ?`, after, limit)
+	rows, err := t.tx.QueryContext(t.ctx, "SELECT "+eventColumns+" FROM events_v1 WHERE position > ? ORDER BY position LIMIT ?", after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("migrate event store to schema 2: read: %w", err)
 	}

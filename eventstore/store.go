@@ -56,20 +56,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	var version int
-	if err := db.Write.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("read schema version of %s: %w", path, err)
-	}
-	switch {
-	case version == 1:
-		err = migrateFrom1(ctx, db)
-	case version == schemaVersion:
-		err = compactAfterMigration(ctx, db)
-	default:
-		_, err = db.Init(ctx, schemaVersion, schema)
-	}
-	if err != nil {
+	if err := upgrade(ctx, db); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -175,8 +162,11 @@ func (s *Store) Applied(ctx context.Context) (index, term uint64, err error) {
 	return index, term, rows.Err()
 }
 
-const selectEvents = `SELECT position, id, stream, version, type, schema_version, time,
-	origin_node, actor, correlation_id, data FROM events`
+// eventColumns are the columns scanEvent reads, in order.
+const eventColumns = `position, id, stream, version, type, schema_version, time,
+	origin_node, actor, correlation_id, data`
+
+const selectEvents = "SELECT " + eventColumns + " FROM events"
 
 // Read returns up to limit events with position > after, in order.
 func (s *Store) Read(ctx context.Context, after int64, limit int) ([]events.Envelope, error) {
