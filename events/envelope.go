@@ -132,15 +132,6 @@ func (e *Envelope) Decode() (Event, error) {
 	return ev, nil
 }
 
-// DecodeCommitted is Decode for events read back from the event store. The
-// state machine decoded every one of them strictly before appending it, so
-// the current schema version is decoded without repeating the strict checks
-// (which cost a third of a projector's time); anything else takes the strict
-// path.
-func (e *Envelope) DecodeCommitted() (Event, error) {
-	return e.DecodeWith(json.Unmarshal)
-}
-
 // DecodeWith is Decode with another JSON decoder tried first for the
 // current schema version (the write path and the projections use a faster
 // one; this package keeps to the standard library). Data that decoder
@@ -150,8 +141,8 @@ func (e *Envelope) DecodeCommitted() (Event, error) {
 // would refuse or read differently (unknown, duplicate or differently
 // cased names, trailing data): the state machine relies on it, since every
 // replica, whatever its build, must reach the same verdict on an entry.
-// With encoding/json's lenient Unmarshal (DecodeCommitted) it is only
-// right for data that Decode accepted before.
+// With encoding/json's lenient Unmarshal it is only right for data that
+// Decode accepted before.
 func (e *Envelope) DecodeWith(unmarshal func(data []byte, v any) error) (Event, error) {
 	t, ok := lookupType(e.Type)
 	if !ok || e.SchemaVersion != t.current {

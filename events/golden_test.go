@@ -443,12 +443,12 @@ func checkGoldenFixture(t *testing.T, typ string, schemaVersion, current int) {
 		t.Fatalf("Decode returned %T with EventType %q, want %q", ev, got, typ)
 	}
 	// The projectors' fast path must read the same event.
-	fast, err := env.DecodeCommitted()
+	fast, err := env.DecodeWith(json.Unmarshal)
 	if err != nil {
-		t.Fatalf("DecodeCommitted: %v", err)
+		t.Fatalf("DecodeWith(json.Unmarshal): %v", err)
 	}
 	if !reflect.DeepEqual(fast, ev) {
-		t.Fatalf("DecodeCommitted = %#v, Decode = %#v", fast, ev)
+		t.Fatalf("DecodeWith(json.Unmarshal) = %#v, Decode = %#v", fast, ev)
 	}
 	if s, ok := goldenSamples[typ]; ok {
 		if got, want := reflect.TypeOf(ev), reflect.TypeOf(s.event); got != want {

@@ -211,7 +211,7 @@ func (s *Store) ReadTypes(ctx context.Context, after, upTo int64, limit int, typ
 // ReadTypesDecoded is ReadTypes, and also returns, index for index, the
 // events decoded, where the FSM handed them over with the batch it
 // appended (nil elsewhere, and all nil for events read from SQLite): they
-// are the events Envelope.DecodeCommitted would return.
+// are the events Envelope.Decode would return.
 func (s *Store) ReadTypesDecoded(ctx context.Context, after, upTo int64, limit int, types []string) ([]events.Envelope, []events.Event, int64, error) {
 	return s.readTypes(ctx, after, upTo, limit, types, true)
 }

@@ -2,6 +2,7 @@ package eventstore_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -214,7 +215,7 @@ func verdict(c events.Committed, err error) string {
 
 // TestReadTypesDecodedHandsOverWhatTheFSMDecoded checks that the events
 // AppendDecoded was given come back with their envelopes from the tail, and
-// are what DecodeCommitted makes of those envelopes; events appended
+// are what DecodeWith(json.Unmarshal) makes of those envelopes; events appended
 // without them, or read from SQLite, come back nil (the projector decodes
 // those itself).
 func TestReadTypesDecodedHandsOverWhatTheFSMDecoded(t *testing.T) {
@@ -251,12 +252,12 @@ func TestReadTypesDecodedHandsOverWhatTheFSMDecoded(t *testing.T) {
 			}
 			continue
 		}
-		want, err := envs[i].DecodeCommitted()
+		want, err := envs[i].DecodeWith(json.Unmarshal)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(got[i], want) {
-			t.Errorf("event %d: handed over %#v, DecodeCommitted gives %#v", i, got[i], want)
+			t.Errorf("event %d: handed over %#v, DecodeWith(json.Unmarshal) gives %#v", i, got[i], want)
 		}
 	}
 	// A store with an empty tail reads SQLite: nothing is decoded.
