@@ -157,12 +157,13 @@ func (s *Server) handleAgenda(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	entries, err := s.Queries.Agenda(r.Context(), userID(r), from, to)
-	if err != nil {
+	list := newEntriesJSON()
+	defer list.release()
+	if err := s.Queries.EachAgendaEntry(r.Context(), userID(r), from, to, list.add); err != nil {
 		s.Error(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, entries)
+	list.write(w)
 }
 
 // parseWindow reads the from and to parameters of an agenda query: both

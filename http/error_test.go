@@ -283,8 +283,8 @@ func (q *fakeQueries) SearchUsers(context.Context, string, int) ([]agenda.UserSu
 func (q *fakeQueries) Appointment(context.Context, string, string) (agenda.Appointment, error) {
 	return agenda.Appointment{}, q.err
 }
-func (q *fakeQueries) Agenda(context.Context, string, time.Time, time.Time) ([]agenda.Entry, error) {
-	return []agenda.Entry{}, q.err
+func (q *fakeQueries) EachAgendaEntry(context.Context, string, time.Time, time.Time, func(*agenda.Entry) error) error {
+	return q.err
 }
 func (q *fakeQueries) Invitations(context.Context, string) ([]agenda.Appointment, error) {
 	return []agenda.Appointment{}, q.err

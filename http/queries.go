@@ -22,7 +22,10 @@ type Queries interface {
 // invitations.
 type AppointmentQueries interface {
 	Appointment(ctx context.Context, id, viewerID string) (agenda.Appointment, error)
-	Agenda(ctx context.Context, userID string, from, to time.Time) ([]agenda.Entry, error)
+	// EachAgendaEntry calls fn with each of a user's entries overlapping
+	// [from, to), by start time, reusing one entry (fn copies what it
+	// keeps), and stops at fn's first error.
+	EachAgendaEntry(ctx context.Context, userID string, from, to time.Time, fn func(*agenda.Entry) error) error
 	Invitations(ctx context.Context, userID string) ([]agenda.Appointment, error)
 }
 

@@ -2,6 +2,8 @@ package readmodel_test
 
 import (
 	"context"
+	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -131,6 +133,53 @@ func TestAgendaSortingAndFields(t *testing.T) {
 			t.Errorf("Agenda(nobody) = %#v, want an empty non-nil slice", entries)
 		}
 	})
+}
+
+// TestEachAgendaEntry: the entry EachAgendaEntry passes is reused, so
+// nothing of one row may show in the next, and fn's error ends the read.
+func TestEachAgendaEntry(t *testing.T) {
+	ctx := context.Background()
+	db, _ := mustOpenDB(t)
+	t0 := at.Add(9 * time.Hour)
+	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
+		r := appointmentRecord("grouped", "me", t0, t0.Add(time.Hour))
+		r.GroupID = "team"
+		if err := tx.InsertAppointment(r); err != nil {
+			return err
+		}
+		return tx.AddAgendaEntry("me", "grouped", r.Start, r.End, agenda.RoleOwner, "node-c")
+	})
+	book(t, db, booking{id: "personal", owner: "me", start: t0.Add(time.Hour), end: t0.Add(2 * time.Hour)},
+		booking{id: "invited", owner: "boss", start: t0.Add(2 * time.Hour), end: t0.Add(3 * time.Hour),
+			roles: map[string]string{"me": agenda.RolePending}})
+
+	var seen []agenda.Entry
+	if err := db.EachAgendaEntry(ctx, "me", at, at.Add(24*time.Hour), func(e *agenda.Entry) error {
+		seen = append(seen, *e)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want, err := db.Agenda(ctx, "me", at, at.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(seen, want) || len(seen) != 3 {
+		t.Fatalf("EachAgendaEntry saw %+v, Agenda returned %+v", seen, want)
+	}
+	if seen[1].GroupID != nil || seen[1].Pending || !seen[2].Pending || seen[0].GroupID == nil {
+		t.Errorf("a row shows the one before it: %+v", seen)
+	}
+
+	stop := errors.New("stop")
+	calls := 0
+	err = db.EachAgendaEntry(ctx, "me", at, at.Add(24*time.Hour), func(*agenda.Entry) error {
+		calls++
+		return stop
+	})
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("fn failing: err %v after %d calls, want stop after 1", err, calls)
+	}
 }
 
 func TestSchedule(t *testing.T) {

@@ -147,7 +147,10 @@ func nullable(s string) *string {
 	if s == "" {
 		return nil
 	}
-	return &s
+	// Not &s: that moves s to the heap on every call, empty or not.
+	p := new(string)
+	*p = s
+	return p
 }
 
 // InsertAppointment stores a new appointment.
