@@ -137,12 +137,12 @@ func appendJSONTime(b []byte, t time.Time) []byte {
 func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c < utf8.RuneSelf {
-			if c < 0x20 || c == '"' || c == '\\' {
-				return appendEncodedString(b, s)
-			}
+		if plainJSON[c] {
 			i++
 			continue
+		}
+		if c < utf8.RuneSelf {
+			return appendEncodedString(b, s)
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
@@ -154,6 +154,16 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, s...)
 	return append(b, '"')
 }
+
+// plainJSON[c] says whether encoding/json copies the ASCII byte c into a
+// string as it is: printable, neither quote nor backslash. (It also copies
+// HTML's <, > and &, as writeJSON's encoder does not escape HTML.)
+var plainJSON = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // appendEncodedString appends s as writeJSON's encoder writes a string.
 func appendEncodedString(b []byte, s string) []byte {
