@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strconv"
 	"testing"
@@ -59,6 +60,7 @@ func TestEntriesJSONIsEncodingJSON(t *testing.T) {
 		every = append(every, e)
 	}
 	lists["every string"] = every
+	lists["every field set"] = []agenda.Entry{everyFieldSet(t)}
 	lists["extreme times"] = []agenda.Entry{
 		{GroupID: &group, Start: time.Unix(0, -1<<63).UTC(), End: time.Unix(0, 1<<63-1).UTC(), Version: -1 << 63},
 		{Start: time.Unix(0, 0).UTC(), End: time.Unix(0, 1).UTC(), Version: 1<<63 - 1},
@@ -69,6 +71,35 @@ func TestEntriesJSONIsEncodingJSON(t *testing.T) {
 			t.Errorf("%s:\n got %s\nwant %s", name, got, want)
 		}
 	}
+}
+
+// everyFieldSet returns an entry whose every field holds a value other
+// than its zero, found by reflection: a field added to agenda.Entry shows
+// in encoding/json's output, omitempty or not, and so fails the comparison
+// until appendEntry writes it.
+func everyFieldSet(t *testing.T) agenda.Entry {
+	t.Helper()
+	var e agenda.Entry
+	v := reflect.ValueOf(&e).Elem()
+	for i := range v.NumField() {
+		f := v.Field(i)
+		switch f.Interface().(type) {
+		case string:
+			f.SetString("value of " + v.Type().Field(i).Name)
+		case *string:
+			g := "group of " + v.Type().Field(i).Name
+			f.Set(reflect.ValueOf(&g))
+		case time.Time:
+			f.Set(reflect.ValueOf(time.Unix(int64(i)*86400, int64(i)).UTC()))
+		case bool:
+			f.SetBool(true)
+		case int64:
+			f.SetInt(int64(i) + 40)
+		default:
+			t.Fatalf("agenda.Entry.%s is a %s: teach everyFieldSet and appendEntry about it", v.Type().Field(i).Name, f.Type())
+		}
+	}
+	return e
 }
 
 func TestEntriesJSONAnswersLikeWriteJSON(t *testing.T) {
