@@ -23,9 +23,8 @@ import (
 // so that entries are encoded as the read model hands them over instead of
 // being collected first.
 type entriesJSON struct {
-	buf *[]byte
-	b   []byte
-	n   int
+	buf *[]byte // the pooled buffer, returned by release
+	b   []byte  // what has been written, from the buffer's start
 }
 
 // newEntriesJSON starts an empty list; release returns its buffer.
@@ -43,23 +42,21 @@ const maxPooledEntryBuffer = 1 << 20
 
 // add appends e; its error is always nil (EachAgendaEntry's callback).
 func (j *entriesJSON) add(e *agenda.Entry) error {
-	if j.n == 0 {
+	if len(j.b) == 0 {
 		j.b = append(j.b, '[')
 	} else {
 		j.b = append(j.b, ',')
 	}
-	j.n++
 	j.b = appendEntry(j.b, e)
 	return nil
 }
 
 // finish ends the array and returns it.
 func (j *entriesJSON) finish() []byte {
-	if j.n == 0 {
+	if len(j.b) == 0 {
 		j.b = append(j.b, '[')
 	}
 	j.b = append(j.b, "]\n"...)
-	j.n = -1 // ended
 	return j.b
 }
 
