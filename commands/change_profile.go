@@ -3,7 +3,6 @@ package commands
 import (
 	"context"
 
-	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/events"
 )
 
@@ -36,8 +35,8 @@ func (h *Handlers) ChangeProfile(ctx context.Context, cmd ChangeProfile) (Result
 		if err != nil {
 			return nil, err
 		}
-		if cmd.IfMatch != 0 && cmd.IfMatch != u.Version {
-			return nil, agenda.Errorf(agenda.EPRECONDITIONFAILED, "profile is at version %d, not %d", u.Version, cmd.IfMatch)
+		if err := checkIfMatch("profile", cmd.IfMatch, u.Version); err != nil {
+			return nil, err
 		}
 		e := events.UserProfileChanged{UserID: u.ID, DisplayName: u.DisplayName, Email: u.Email}
 		if cmd.DisplayName != nil {

@@ -13,15 +13,22 @@ type ChangeRank struct {
 	GroupID string
 	UserID  string
 	Rank    int
+	// IfMatch, if non-zero, is the membership's version the caller last
+	// saw (its ETag).
+	IfMatch int64
 }
 
 // ChangeRank re-ranks a member. ENOTFOUND if the caller or the member is not
 // in the group, EINVALID in a flat group, EFORBIDDEN unless both the member's
-// current and new rank are strictly below the caller's.
+// current and new rank are strictly below the caller's, EPRECONDITIONFAILED
+// if IfMatch is not the membership's version.
 func (h *Handlers) ChangeRank(ctx context.Context, cmd ChangeRank) (Result, error) {
 	return h.execute(ctx, cmd.UserID, func() (*batch, error) {
 		g, m, err := h.groupMember(ctx, cmd.GroupID, cmd.ActorID, cmd.UserID)
 		if err != nil {
+			return nil, err
+		}
+		if err := checkIfMatch("membership", cmd.IfMatch, m.Version); err != nil {
 			return nil, err
 		}
 		if !g.Hierarchical {

@@ -28,8 +28,8 @@ func (h *Handlers) DeleteAppointment(ctx context.Context, cmd DeleteAppointment)
 		if a.OwnerID != cmd.ActorID {
 			return nil, agenda.Errorf(agenda.EFORBIDDEN, "only the owner may delete an appointment")
 		}
-		if cmd.IfMatch != 0 && cmd.IfMatch != a.Version {
-			return nil, agenda.Errorf(agenda.EPRECONDITIONFAILED, "appointment is at version %d, not %d", a.Version, cmd.IfMatch)
+		if err := checkIfMatch("appointment", cmd.IfMatch, a.Version); err != nil {
+			return nil, err
 		}
 		if a.Status == agenda.StatusCancelled {
 			return nil, agenda.Errorf(agenda.ECONFLICT, "the appointment is cancelled already")

@@ -27,8 +27,8 @@ func (h *Handlers) DeleteGroup(ctx context.Context, cmd DeleteGroup) (Result, er
 		if g.CreatorID != cmd.ActorID {
 			return nil, agenda.Errorf(agenda.EFORBIDDEN, "only the group's creator may delete it")
 		}
-		if cmd.IfMatch != 0 && cmd.IfMatch != g.Version {
-			return nil, agenda.Errorf(agenda.EPRECONDITIONFAILED, "group is at version %d, not %d", g.Version, cmd.IfMatch)
+		if err := checkIfMatch("group", cmd.IfMatch, g.Version); err != nil {
+			return nil, err
 		}
 		pending, err := h.Read.PendingGroupAppointments(ctx, g.ID)
 		if err != nil {

@@ -30,7 +30,7 @@ func groupWorld(t testing.TB) *fakeRead {
 	}
 	r.groups["h"] = agenda.Group{ID: "h", Name: "Hierarchy", Hierarchical: true, CreatorID: "boss", Version: 4,
 		Members: []agenda.Member{{UserID: "boss", Username: "boss", Rank: agenda.MaxRank},
-			{UserID: "mid", Username: "mid", Rank: 500}, {UserID: "low", Username: "low", Rank: 0},
+			{UserID: "mid", Username: "mid", Rank: 500}, {UserID: "low", Username: "low", Rank: 0, Version: 3},
 			{UserID: "ivy", Username: "ivy", Rank: 10, Status: agenda.MemberInvited}}}
 	r.groups["f"] = agenda.Group{ID: "f", Name: "Flat", CreatorID: "ana", Version: 3,
 		Members: []agenda.Member{{UserID: "ana", Username: "ana"}, {UserID: "bob", Username: "bob"}, {UserID: "cat", Username: "cat"}}}

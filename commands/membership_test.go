@@ -117,6 +117,11 @@ func TestChangeRank(t *testing.T) {
 		{name: "flat group has no ranks", cmd: commands.ChangeRank{ActorID: "ana", GroupID: "f", UserID: "bob", Rank: 0},
 			wantCode: agenda.EINVALID, wantField: "rank"},
 		{name: "same rank writes nothing", cmd: commands.ChangeRank{ActorID: "boss", GroupID: "h", UserID: "mid", Rank: 500}, unchanged: true},
+		{name: "If-Match the membership's version", cmd: commands.ChangeRank{ActorID: "boss", GroupID: "h", UserID: "low", Rank: 300, IfMatch: 3}},
+		{name: "a stale If-Match", cmd: commands.ChangeRank{ActorID: "boss", GroupID: "h", UserID: "low", Rank: 300, IfMatch: 4},
+			wantCode: agenda.EPRECONDITIONFAILED},
+		{name: "a stale If-Match even when nothing would change", cmd: commands.ChangeRank{ActorID: "boss", GroupID: "h", UserID: "low", Rank: 0, IfMatch: 2},
+			wantCode: agenda.EPRECONDITIONFAILED},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -171,6 +176,11 @@ func TestRemoveMember(t *testing.T) {
 			wantCode: agenda.EFORBIDDEN},
 		{name: "flat: nobody removes the creator", cmd: commands.RemoveMember{ActorID: "bob", GroupID: "f", UserID: "ana"},
 			wantCode: agenda.EFORBIDDEN},
+		{name: "If-Match the membership's version", cmd: commands.RemoveMember{ActorID: "boss", GroupID: "h", UserID: "low", IfMatch: 3}},
+		{name: "a stale If-Match", cmd: commands.RemoveMember{ActorID: "boss", GroupID: "h", UserID: "low", IfMatch: 4},
+			wantCode: agenda.EPRECONDITIONFAILED},
+		{name: "a stale If-Match on leaving", cmd: commands.RemoveMember{ActorID: "low", GroupID: "h", UserID: "low", IfMatch: 1},
+			wantCode: agenda.EPRECONDITIONFAILED},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,6 +12,9 @@ type RemoveMember struct {
 	ActorID string
 	GroupID string
 	UserID  string
+	// IfMatch, if non-zero, is the membership's version the caller last
+	// saw (its ETag).
+	IfMatch int64
 }
 
 // RemoveMember removes a member, or withdraws an invitation. A member may
@@ -19,7 +22,7 @@ type RemoveMember struct {
 // else takes, in a hierarchical group, managing them (agenda.Group.CanManage:
 // a rank strictly above theirs), and in a flat group being its creator:
 // EFORBIDDEN otherwise. ENOTFOUND if the caller or the member is not in the
-// group.
+// group, EPRECONDITIONFAILED if IfMatch is not the membership's version.
 //
 // Leaving ends the member's part in the group's appointments that have not
 // ended, in the same batch: imposed and accepted ones leave their agenda,
@@ -30,6 +33,9 @@ func (h *Handlers) RemoveMember(ctx context.Context, cmd RemoveMember) (Result, 
 	return h.execute(ctx, cmd.UserID, func() (*batch, error) {
 		g, m, err := h.groupMember(ctx, cmd.GroupID, cmd.ActorID, cmd.UserID)
 		if err != nil {
+			return nil, err
+		}
+		if err := checkIfMatch("membership", cmd.IfMatch, m.Version); err != nil {
 			return nil, err
 		}
 		leaving := cmd.UserID == cmd.ActorID

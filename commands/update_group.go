@@ -27,8 +27,8 @@ func (h *Handlers) UpdateGroup(ctx context.Context, cmd UpdateGroup) (Result, er
 		if g.CreatorID != cmd.ActorID {
 			return nil, agenda.Errorf(agenda.EFORBIDDEN, "only the group's creator may change it")
 		}
-		if cmd.IfMatch != 0 && cmd.IfMatch != g.Version {
-			return nil, agenda.Errorf(agenda.EPRECONDITIONFAILED, "group is at version %d, not %d", g.Version, cmd.IfMatch)
+		if err := checkIfMatch("group", cmd.IfMatch, g.Version); err != nil {
+			return nil, err
 		}
 		name, desc := g.Name, g.Description
 		set(&name, cmd.Name)

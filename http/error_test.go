@@ -197,9 +197,11 @@ type fakeCommands struct {
 	err       error
 	panicWith any
 	userID    string
+	calls     int // commands run
 }
 
 func (c *fakeCommands) answer() (commands.Result, error) {
+	c.calls++
 	if c.panicWith != nil {
 		panic(c.panicWith)
 	}

@@ -113,6 +113,10 @@ func (s *Server) handleGroupPatch(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleGroupDelete(w http.ResponseWriter, r *http.Request) {
+	if err := emptyBody(r); err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	ifMatch, err := parseIfMatch(r)
 	if err != nil {
 		s.Error(w, r, err)
@@ -258,9 +262,14 @@ func (s *Server) handleMemberPatch(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, agenda.Errorf(agenda.EINVALID, "rank is required").WithDetails(map[string]any{"field": "rank"}))
 		return
 	}
+	ifMatch, err := parseIfMatch(r)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	member := chi.URLParam(r, "user_id")
 	res, err := s.Commands.ChangeRank(r.Context(), commands.ChangeRank{
-		ActorID: userID(r), GroupID: chi.URLParam(r, "id"), UserID: member, Rank: *req.Rank,
+		ActorID: userID(r), GroupID: chi.URLParam(r, "id"), UserID: member, Rank: *req.Rank, IfMatch: ifMatch,
 	})
 	if err != nil {
 		s.Error(w, r, err)
@@ -270,8 +279,17 @@ func (s *Server) handleMemberPatch(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleMemberDelete(w http.ResponseWriter, r *http.Request) {
+	if err := emptyBody(r); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	ifMatch, err := parseIfMatch(r)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	res, err := s.Commands.RemoveMember(r.Context(), commands.RemoveMember{
-		ActorID: userID(r), GroupID: chi.URLParam(r, "id"), UserID: chi.URLParam(r, "user_id"),
+		ActorID: userID(r), GroupID: chi.URLParam(r, "id"), UserID: chi.URLParam(r, "user_id"), IfMatch: ifMatch,
 	})
 	if err != nil {
 		s.Error(w, r, err)
