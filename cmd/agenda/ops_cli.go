@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -283,6 +284,11 @@ func backupCmd(args []string) error {
 	if _, err := os.Stat(*out); err == nil {
 		return exitWith(exitRefused, fmt.Errorf("%s already exists; choose a new file", *out))
 	}
+	// Not created here: a backup into a mount point that is not mounted
+	// would land on the node's own disk.
+	if d := filepath.Dir(*out); !isDir(d) {
+		return exitWith(exitFailed, fmt.Errorf("backup: the directory %s does not exist; create it (or mount it) first", d))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	began := time.Now()
@@ -319,7 +325,16 @@ func restoreCmd(args []string) error {
 	if *from == "" || len(rest) > 0 {
 		return exitWith(exitUsage, errors.New("usage: agenda restore --from FILE --data-dir DIR"))
 	}
-	if entries, err := os.ReadDir(*dir); err == nil && len(entries) > 0 {
+	// A running node's dir is never empty (it holds at least the lock): the
+	// lock, taken first, says which node holds it, as for every other command.
+	var lock *datadir.Lock
+	if _, err := os.Stat(*dir); err == nil {
+		if lock, err = datadir.Acquire(*dir); err != nil {
+			return classify(err)
+		}
+		defer lock.Unlock()
+	}
+	if entries, err := os.ReadDir(*dir); err == nil && slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Name() != datadir.LockFile }) {
 		return exitWith(exitRefused, fmt.Errorf("%s exists and is not empty: restore only into a new data dir (move the old one aside first)", *dir))
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return exitWith(exitFailed, err)
@@ -329,11 +344,12 @@ func restoreCmd(args []string) error {
 	if _, err := eventstore.Inspect(ctx, *from); err != nil {
 		return classify(fmt.Errorf("backup %s: %w", *from, err))
 	}
-	lock, err := datadir.Acquire(*dir)
-	if err != nil {
-		return classify(err)
+	if lock == nil {
+		if lock, err = datadir.Acquire(*dir); err != nil {
+			return classify(err)
+		}
+		defer lock.Unlock()
 	}
-	defer lock.Unlock()
 	info, err := eventstore.PrepareRestore(ctx, *from, filepath.Join(*dir, "events.db"))
 	if err != nil {
 		return classify(fmt.Errorf("restore: %w", err))
@@ -344,4 +360,10 @@ func restoreCmd(args []string) error {
 	}
 	fmt.Printf("restored %d events (head %d) into %s\nstart it with: DATA_DIR=%s agenda serve\n", info.Events, info.Head, *dir, *dir)
 	return nil
+}
+
+// isDir reports whether path names an existing directory.
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }

@@ -106,6 +106,13 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	if code, _ := runCLI("backup", "--out", backup, "--data-dir", cfg.DataDir); code != exitRefused {
 		t.Errorf("backup over an existing file: exit %d, want %d", code, exitRefused)
 	}
+	missing := filepath.Join(t.TempDir(), "not-mounted")
+	if code, err := runCLI("backup", "--out", filepath.Join(missing, "agenda.backup"), "--data-dir", cfg.DataDir); code != exitFailed || !strings.Contains(err.Error(), "the directory "+missing+" does not exist") {
+		t.Errorf("backup into a missing directory: exit %d (%v), want %d naming the directory", code, err, exitFailed)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("backup created %s: %v", missing, err)
+	}
 	// The node keeps writing after the backup; the restore must not have it.
 	cs[0].do("POST", "/api/appointments", appointmentBody("After the backup", opsDay.Add(40*24*time.Hour), time.Hour)).expect(t, http.StatusCreated)
 	// The backup is in the node's audit trail.
@@ -209,6 +216,10 @@ func TestProjectionsCLIOnCopiedDataDir(t *testing.T) {
 	}
 	if code, _ := runCLI("projections", "rebuild", "-data-dir", cfg.DataDir); code != exitInUse {
 		t.Errorf("rebuild on a running node's data dir: exit %d, want %d", code, exitInUse)
+	}
+	// The lock speaks before the dir's contents (the README's words).
+	if code, err := runCLI("restore", "--from", filepath.Join(t.TempDir(), "none.db"), "-data-dir", cfg.DataDir); code != exitInUse || !strings.Contains(err.Error(), fmt.Sprintf("data dir in use by PID %d", os.Getpid())) {
+		t.Errorf("restore onto a running node's data dir: exit %d (%v), want %d naming PID %d", code, err, exitInUse, os.Getpid())
 	}
 	n.Close()
 
