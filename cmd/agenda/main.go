@@ -65,7 +65,7 @@ func run(args []string) error {
 			"  serve                                     run a node (default)\n" +
 			"  cluster remove-node -addr host:port <id>  remove a node (signed with CLUSTER_HMAC_SECRET; any node forwards to the leader)\n" +
 			"  cluster recover -voter id=host:port ...   with the node stopped, make the given voters the whole cluster (a majority lost for good)\n" +
-			"  healthcheck [-addr host:port] [-path p]   exit 0 if the node answers 200 (default /healthz)\n" +
+			"  healthcheck [-addr host:port] [-path p]   exit 0 if the node at HTTP_ADDR answers 200 (default /healthz), 1 if not\n" +
 			"  projections status                        projection positions of a stopped node's data dir\n" +
 			"  projections rebuild [NAME…]               rebuild projections of a stopped node (all if none named)\n" +
 			"  backup --out FILE                         consistent copy of the (running) node's event store\n" +

@@ -85,17 +85,17 @@ func removeNode(args []string) error {
 // HEALTHCHECK of an image without curl.
 func healthcheck(args []string) error {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
-	addr := fs.String("addr", "", "host:port to check (default: 127.0.0.1 and the port of HTTP_ADDR)")
+	addr := fs.String("addr", "", "host:port to check (default: HTTP_ADDR, with 127.0.0.1 for a wildcard or empty host)")
 	path := fs.String("path", "/healthz", "endpoint to check (/healthz: the process runs; /readyz: it can serve)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *addr == "" {
-		_, port, err := net.SplitHostPort(envOr("HTTP_ADDR", ":8080"))
+		a, err := probeAddr(envOr("HTTP_ADDR", ":8080"))
 		if err != nil {
-			return fmt.Errorf("HTTP_ADDR: %w", err)
+			return err
 		}
-		*addr = net.JoinHostPort("127.0.0.1", port)
+		*addr = a
 	}
 	c := &http.Client{Timeout: 3 * time.Second}
 	scheme := "http"
@@ -106,16 +106,32 @@ func healthcheck(args []string) error {
 		scheme = "https"
 		c.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
 	}
+	// An unhealthy node exits 1, Docker's "unhealthy"; 2 stays for usage
+	// (Docker reserves it).
 	resp, err := c.Get(scheme + "://" + *addr + *path)
 	if err != nil {
-		return err
+		return exitWith(exitFailed, err)
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s answered %d", *path, resp.StatusCode)
+		return exitWith(exitFailed, fmt.Errorf("%s answered %d", *path, resp.StatusCode))
 	}
 	return nil
+}
+
+// probeAddr is where healthcheck finds the node that listens on httpAddr:
+// its own host, or 127.0.0.1 when it listens on every address (an empty
+// host, 0.0.0.0 or ::).
+func probeAddr(httpAddr string) (string, error) {
+	host, port, err := net.SplitHostPort(httpAddr)
+	if err != nil {
+		return "", exitWith(exitUsage, fmt.Errorf("HTTP_ADDR: %w", err))
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port), nil
 }
 
 // voterFlags collects repeated -voter id=host:port.

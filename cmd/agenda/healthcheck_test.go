@@ -1,0 +1,46 @@
+package main
+
+import (
+	"net"
+	"testing"
+)
+
+// TestProbeAddr: healthcheck probes the address the node listens on, and
+// 127.0.0.1 when it listens on all of them (a node on 127.0.0.91 was once
+// probed on 127.0.0.1 and reported down).
+func TestProbeAddr(t *testing.T) {
+	for _, tc := range []struct{ httpAddr, want string }{
+		{":8080", "127.0.0.1:8080"},
+		{"0.0.0.0:8080", "127.0.0.1:8080"},
+		{"[::]:8080", "127.0.0.1:8080"},
+		{"127.0.0.91:18091", "127.0.0.91:18091"},
+		{"[::1]:8080", "[::1]:8080"},
+		{"agenda-1:8080", "agenda-1:8080"},
+	} {
+		got, err := probeAddr(tc.httpAddr)
+		if err != nil || got != tc.want {
+			t.Errorf("probeAddr(%q) = %q, %v; want %q", tc.httpAddr, got, err, tc.want)
+		}
+	}
+	if _, err := probeAddr("8080"); err == nil {
+		t.Error("probeAddr(\"8080\") accepted an address without a port separator")
+	}
+}
+
+// TestHealthcheckExitCodes: a node that does not answer is exit 1, Docker's
+// "unhealthy" (Docker reserves 2, which stays for bad usage).
+func TestHealthcheckExitCodes(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	if code, err := runCLI("healthcheck", "-addr", addr); code != exitFailed {
+		t.Errorf("healthcheck of a closed port: exit %d (%v), want %d", code, err, exitFailed)
+	}
+	t.Setenv("HTTP_ADDR", "no-port")
+	if code, err := runCLI("healthcheck"); code != exitUsage {
+		t.Errorf("healthcheck with a bad HTTP_ADDR: exit %d (%v), want %d", code, err, exitUsage)
+	}
+}
