@@ -14,7 +14,7 @@ type ChangeRank struct {
 	UserID  string
 	Rank    int
 	// IfMatch, if non-zero, is the membership's version the caller last
-	// saw (its ETag).
+	// saw (its ETag); NeverMatches for tags that cannot match.
 	IfMatch int64
 }
 
@@ -28,14 +28,14 @@ func (h *Handlers) ChangeRank(ctx context.Context, cmd ChangeRank) (Result, erro
 		if err != nil {
 			return nil, err
 		}
-		if err := checkIfMatch("membership", cmd.IfMatch, m.Version); err != nil {
-			return nil, err
-		}
 		if !g.Hierarchical {
 			return nil, invalid("rank", "members of a flat group have no rank")
 		}
 		if !g.CanManage(m.Rank) {
 			return nil, agenda.Errorf(agenda.EFORBIDDEN, "you may only re-rank members below your own rank (%d)", g.MyRank)
+		}
+		if err := checkIfMatch("membership", cmd.IfMatch, m.Version); err != nil {
+			return nil, err
 		}
 		if err := checkRank(g, cmd.Rank); err != nil {
 			return nil, err

@@ -19,7 +19,7 @@ func TestCheckIfMatch(t *testing.T) {
 		{ifMatch: 0, version: 3},
 		{ifMatch: 3, version: 3},
 		{ifMatch: 2, version: 3, fails: true, message: "group is at version 3, not 2"},
-		{ifMatch: -1, version: 3, fails: true, message: "group is at version 3; If-Match names none of its versions (a weak tag never matches)"},
+		{ifMatch: NeverMatches, version: 3, fails: true, message: "group is at version 3; If-Match names none of its versions (weak or unknown tags never match)"},
 	} {
 		err := checkIfMatch("group", tc.ifMatch, tc.version)
 		if !tc.fails {

@@ -122,6 +122,8 @@ func TestChangeRank(t *testing.T) {
 			wantCode: agenda.EPRECONDITIONFAILED},
 		{name: "a stale If-Match even when nothing would change", cmd: commands.ChangeRank{ActorID: "boss", GroupID: "h", UserID: "low", Rank: 0, IfMatch: 2},
 			wantCode: agenda.EPRECONDITIONFAILED},
+		{name: "forbidden before a stale If-Match is looked at", cmd: commands.ChangeRank{ActorID: "mid", GroupID: "h", UserID: "boss", Rank: 10, IfMatch: 99},
+			wantCode: agenda.EFORBIDDEN},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -181,6 +183,8 @@ func TestRemoveMember(t *testing.T) {
 			wantCode: agenda.EPRECONDITIONFAILED},
 		{name: "a stale If-Match on leaving", cmd: commands.RemoveMember{ActorID: "low", GroupID: "h", UserID: "low", IfMatch: 1},
 			wantCode: agenda.EPRECONDITIONFAILED},
+		{name: "forbidden before a stale If-Match is looked at", cmd: commands.RemoveMember{ActorID: "low", GroupID: "h", UserID: "mid", IfMatch: 99},
+			wantCode: agenda.EFORBIDDEN},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

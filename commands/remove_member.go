@@ -13,7 +13,7 @@ type RemoveMember struct {
 	GroupID string
 	UserID  string
 	// IfMatch, if non-zero, is the membership's version the caller last
-	// saw (its ETag).
+	// saw (its ETag); NeverMatches for tags that cannot match.
 	IfMatch int64
 }
 
@@ -35,9 +35,6 @@ func (h *Handlers) RemoveMember(ctx context.Context, cmd RemoveMember) (Result, 
 		if err != nil {
 			return nil, err
 		}
-		if err := checkIfMatch("membership", cmd.IfMatch, m.Version); err != nil {
-			return nil, err
-		}
 		leaving := cmd.UserID == cmd.ActorID
 		switch {
 		case leaving:
@@ -45,6 +42,9 @@ func (h *Handlers) RemoveMember(ctx context.Context, cmd RemoveMember) (Result, 
 			return nil, agenda.Errorf(agenda.EFORBIDDEN, "you may only remove members below your own rank (%d)", g.MyRank)
 		case !g.Hierarchical && g.CreatorID != cmd.ActorID:
 			return nil, agenda.Errorf(agenda.EFORBIDDEN, "in a flat group only the creator removes others")
+		}
+		if err := checkIfMatch("membership", cmd.IfMatch, m.Version); err != nil {
+			return nil, err
 		}
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.GroupStream(g.ID), g.Version)

@@ -76,9 +76,9 @@ func (a *fakeAdmin) StartRebuild(string) (RebuildStatus, error) {
 
 // TestResourceWritesHonourIfMatch: every PATCH and DELETE of the OpenAPI
 // document writes one resource, so it declares If-Match and reads it: a
-// malformed one is 400 invalid before anything runs. (Member PATCH and
-// DELETE once ignored it.) That a well-formed stale one is 412 is each
-// command's test.
+// malformed one is 400 invalid before anything runs, and a well-formed one
+// reaches the command. (Member PATCH and DELETE once ignored it.) That a
+// stale one is 412 is each command's test.
 func TestResourceWritesHonourIfMatch(t *testing.T) {
 	var doc struct {
 		Paths map[string]map[string]json.RawMessage `json:"paths"`
@@ -119,6 +119,16 @@ func TestResourceWritesHonourIfMatch(t *testing.T) {
 				}
 				if cmds.calls != 0 {
 					t.Errorf("%d commands ran; a refused request must change nothing", cmds.calls)
+				}
+
+				r = httptest.NewRequest(method, param.ReplaceAllString(path, "x"), strings.NewReader(body))
+				r.Header.Set("Content-Type", "application/json")
+				r.Header.Set("Authorization", bearer(t, s))
+				r.Header.Set("If-Match", `"7"`)
+				rec = httptest.NewRecorder()
+				s.Handler().ServeHTTP(rec, r)
+				if cmds.calls != 1 || cmds.ifMatch != 7 {
+					t.Errorf(`If-Match "7": %d commands ran, with IfMatch %d; want one, with 7 (status %d, %s)`, cmds.calls, cmds.ifMatch, rec.Code, rec.Body)
 				}
 			})
 			checked++

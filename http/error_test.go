@@ -197,7 +197,8 @@ type fakeCommands struct {
 	err       error
 	panicWith any
 	userID    string
-	calls     int // commands run
+	calls     int   // commands run
+	ifMatch   int64 // the IfMatch of the last single-resource write
 }
 
 func (c *fakeCommands) answer() (commands.Result, error) {
@@ -215,7 +216,8 @@ func (c *fakeCommands) Authenticate(context.Context, string, string) (string, er
 	_, err := c.answer()
 	return c.userID, err
 }
-func (c *fakeCommands) ChangeProfile(context.Context, commands.ChangeProfile) (commands.Result, error) {
+func (c *fakeCommands) ChangeProfile(_ context.Context, cmd commands.ChangeProfile) (commands.Result, error) {
+	c.ifMatch = cmd.IfMatch
 	return c.answer()
 }
 func (c *fakeCommands) ChangePassword(context.Context, commands.ChangePassword) (commands.Result, error) {
@@ -224,10 +226,12 @@ func (c *fakeCommands) ChangePassword(context.Context, commands.ChangePassword) 
 func (c *fakeCommands) CreateAppointment(context.Context, commands.CreateAppointment) (commands.Result, error) {
 	return c.answer()
 }
-func (c *fakeCommands) UpdateAppointment(context.Context, commands.UpdateAppointment) (commands.Result, error) {
+func (c *fakeCommands) UpdateAppointment(_ context.Context, cmd commands.UpdateAppointment) (commands.Result, error) {
+	c.ifMatch = cmd.IfMatch
 	return c.answer()
 }
-func (c *fakeCommands) DeleteAppointment(context.Context, commands.DeleteAppointment) (commands.Result, error) {
+func (c *fakeCommands) DeleteAppointment(_ context.Context, cmd commands.DeleteAppointment) (commands.Result, error) {
+	c.ifMatch = cmd.IfMatch
 	return c.answer()
 }
 func (c *fakeCommands) AcceptAppointment(context.Context, commands.AnswerInvitation) (commands.Result, error) {
@@ -239,19 +243,23 @@ func (c *fakeCommands) DeclineAppointment(context.Context, commands.AnswerInvita
 func (c *fakeCommands) CreateGroup(context.Context, commands.CreateGroup) (commands.Result, error) {
 	return c.answer()
 }
-func (c *fakeCommands) UpdateGroup(context.Context, commands.UpdateGroup) (commands.Result, error) {
+func (c *fakeCommands) UpdateGroup(_ context.Context, cmd commands.UpdateGroup) (commands.Result, error) {
+	c.ifMatch = cmd.IfMatch
 	return c.answer()
 }
-func (c *fakeCommands) DeleteGroup(context.Context, commands.DeleteGroup) (commands.Result, error) {
+func (c *fakeCommands) DeleteGroup(_ context.Context, cmd commands.DeleteGroup) (commands.Result, error) {
+	c.ifMatch = cmd.IfMatch
 	return c.answer()
 }
 func (c *fakeCommands) AddMember(context.Context, commands.AddMember) (commands.Result, error) {
 	return c.answer()
 }
-func (c *fakeCommands) ChangeRank(context.Context, commands.ChangeRank) (commands.Result, error) {
+func (c *fakeCommands) ChangeRank(_ context.Context, cmd commands.ChangeRank) (commands.Result, error) {
+	c.ifMatch = cmd.IfMatch
 	return c.answer()
 }
-func (c *fakeCommands) RemoveMember(context.Context, commands.RemoveMember) (commands.Result, error) {
+func (c *fakeCommands) RemoveMember(_ context.Context, cmd commands.RemoveMember) (commands.Result, error) {
+	c.ifMatch = cmd.IfMatch
 	return c.answer()
 }
 func (c *fakeCommands) CreateGroupAppointment(context.Context, commands.CreateGroupAppointment) (commands.Result, error) {

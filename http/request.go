@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/commands"
 )
 
 // maxBodyBytes bounds every request body.
@@ -285,9 +286,8 @@ func optionalTime(field string, s *string) (*time.Time, error) {
 	return &t, nil
 }
 
-// neverMatches is an If-Match version no resource ever has: a precondition
-// that must fail (412) once the resource is found.
-const neverMatches = -1
+// neverMatches is commands.NeverMatches: If-Match named no version.
+const neverMatches = commands.NeverMatches
 
 // parseIfMatch reads If-Match as RFC 9110 (13.1.1) defines it: "*" matches
 // any current version (0: no check); otherwise a list of entity tags
