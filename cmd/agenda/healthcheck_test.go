@@ -27,8 +27,8 @@ func TestProbeAddr(t *testing.T) {
 	}
 }
 
-// TestHealthcheckExitCodes: a node that does not answer is exit 1, Docker's
-// "unhealthy" (Docker reserves 2, which stays for bad usage).
+// TestHealthcheckExitCodes: every failure is exit 1, Docker's "unhealthy"
+// (Docker reserves 2, the other commands' usage error).
 func TestHealthcheckExitCodes(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -40,7 +40,10 @@ func TestHealthcheckExitCodes(t *testing.T) {
 		t.Errorf("healthcheck of a closed port: exit %d (%v), want %d", code, err, exitFailed)
 	}
 	t.Setenv("HTTP_ADDR", "no-port")
-	if code, err := runCLI("healthcheck"); code != exitUsage {
-		t.Errorf("healthcheck with a bad HTTP_ADDR: exit %d (%v), want %d", code, err, exitUsage)
+	if code, err := runCLI("healthcheck"); code != exitFailed {
+		t.Errorf("healthcheck with a bad HTTP_ADDR: exit %d (%v), want %d", code, err, exitFailed)
+	}
+	if code, err := runCLI("healthcheck", "-nosuchflag"); code != exitFailed {
+		t.Errorf("healthcheck with a bad flag: exit %d (%v), want %d", code, err, exitFailed)
 	}
 }

@@ -3,7 +3,7 @@
 //	agenda serve [flags]                         run a node (the default with no subcommand)
 //	agenda cluster remove-node -addr h:p <id>    remove a node from the cluster
 //	agenda cluster recover -voter id=h:p ...     make the survivors the whole cluster (node stopped)
-//	agenda healthcheck [-path /healthz]          exit 0 if the local node answers 200
+//	agenda healthcheck [-path /healthz]          exit 0 if the node at HTTP_ADDR answers 200, else 1
 //	agenda projections status|rebuild [NAME…]   inspect or rebuild a stopped node's read model
 //	agenda backup --out FILE                     back up the event store (node may run)
 //	agenda restore --from FILE --data-dir DIR    prepare a new data dir from a backup

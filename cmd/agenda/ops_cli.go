@@ -284,8 +284,8 @@ func backupCmd(args []string) error {
 	if _, err := os.Stat(*out); err == nil {
 		return exitWith(exitRefused, fmt.Errorf("%s already exists; choose a new file", *out))
 	}
-	// Not created here: a backup into a mount point that is not mounted
-	// would land on the node's own disk.
+	// A missing directory is refused, not created: created on the fly, a
+	// mistyped or absent backup volume would go unnoticed.
 	if d := filepath.Dir(*out); !isDir(d) {
 		return exitWith(exitFailed, fmt.Errorf("backup: the directory %s does not exist; create it (or mount it) first", d))
 	}
@@ -325,30 +325,34 @@ func restoreCmd(args []string) error {
 	if *from == "" || len(rest) > 0 {
 		return exitWith(exitUsage, errors.New("usage: agenda restore --from FILE --data-dir DIR"))
 	}
-	// A running node's dir is never empty (it holds at least the lock): the
-	// lock, taken first, says which node holds it, as for every other command.
-	var lock *datadir.Lock
-	if _, err := os.Stat(*dir); err == nil {
-		if lock, err = datadir.Acquire(*dir); err != nil {
-			return classify(err)
+	// A data dir's lock file says whether a node holds it: ask it first, so
+	// that a running node's dir is refused as in use (naming the node), not
+	// as not empty. Only a dir that already has one is locked this early: a
+	// lock taken in any other dir (a typo for a home directory) would leave
+	// a LOCK file behind.
+	if _, err := os.Stat(filepath.Join(*dir, datadir.LockFile)); err == nil {
+		held, err := datadir.Acquire(*dir)
+		if err != nil {
+			return restoreLockError(err)
 		}
-		defer lock.Unlock()
+		held.Unlock()
 	}
-	if entries, err := os.ReadDir(*dir); err == nil && slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Name() != datadir.LockFile }) {
-		return exitWith(exitRefused, fmt.Errorf("%s exists and is not empty: restore only into a new data dir (move the old one aside first)", *dir))
-	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return exitWith(exitFailed, err)
+	if err := restoreTarget(*dir); err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if _, err := eventstore.Inspect(ctx, *from); err != nil {
 		return classify(fmt.Errorf("backup %s: %w", *from, err))
 	}
-	if lock == nil {
-		if lock, err = datadir.Acquire(*dir); err != nil {
-			return classify(err)
-		}
-		defer lock.Unlock()
+	lock, err := datadir.Acquire(*dir)
+	if err != nil {
+		return restoreLockError(err)
+	}
+	defer lock.Unlock()
+	// Held now: nothing else can have written into the dir since.
+	if err := restoreTarget(*dir); err != nil {
+		return err
 	}
 	info, err := eventstore.PrepareRestore(ctx, *from, filepath.Join(*dir, "events.db"))
 	if err != nil {
@@ -360,6 +364,30 @@ func restoreCmd(args []string) error {
 	}
 	fmt.Printf("restored %d events (head %d) into %s\nstart it with: DATA_DIR=%s agenda serve\n", info.Events, info.Head, *dir, *dir)
 	return nil
+}
+
+// restoreTarget refuses a data dir to restore into that holds anything but
+// a lock file.
+func restoreTarget(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return exitWith(exitFailed, err)
+	case slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Name() != datadir.LockFile }):
+		return exitWith(exitRefused, fmt.Errorf("%s exists and is not empty: restore only into a new data dir (move the old one aside first)", dir))
+	}
+	return nil
+}
+
+// restoreLockError is classify for restore: a dir in use is a running
+// node's, which restore never replaces.
+func restoreLockError(err error) error {
+	if errors.Is(err, datadir.ErrInUse) {
+		return exitWith(exitInUse, fmt.Errorf("%w: restore only into a new data dir", err))
+	}
+	return classify(err)
 }
 
 // isDir reports whether path names an existing directory.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,13 +88,18 @@ func healthcheck(args []string) error {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
 	addr := fs.String("addr", "", "host:port to check (default: HTTP_ADDR, with 127.0.0.1 for a wildcard or empty host)")
 	path := fs.String("path", "/healthz", "endpoint to check (/healthz: the process runs; /readyz: it can serve)")
+	// Every failure is exit 1, Docker's "unhealthy": Docker reserves 2,
+	// the other commands' usage error.
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return exitWith(exitFailed, err)
 	}
 	if *addr == "" {
 		a, err := probeAddr(envOr("HTTP_ADDR", ":8080"))
 		if err != nil {
-			return err
+			return exitWith(exitFailed, err)
 		}
 		*addr = a
 	}
@@ -106,9 +112,8 @@ func healthcheck(args []string) error {
 		scheme = "https"
 		c.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
 	}
-	// An unhealthy node exits 1, Docker's "unhealthy"; 2 stays for usage
-	// (Docker reserves it).
-	resp, err := c.Get(scheme + "://" + *addr + *path)
+	// url.URL escapes what a raw string would not (an IPv6 zone's %).
+	resp, err := c.Get((&url.URL{Scheme: scheme, Host: *addr, Path: *path}).String())
 	if err != nil {
 		return exitWith(exitFailed, err)
 	}
@@ -126,7 +131,7 @@ func healthcheck(args []string) error {
 func probeAddr(httpAddr string) (string, error) {
 	host, port, err := net.SplitHostPort(httpAddr)
 	if err != nil {
-		return "", exitWith(exitUsage, fmt.Errorf("HTTP_ADDR: %w", err))
+		return "", fmt.Errorf("HTTP_ADDR: %w", err)
 	}
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = "127.0.0.1"
