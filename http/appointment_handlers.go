@@ -134,11 +134,7 @@ func (s *Server) handleAppointmentPatch(w http.ResponseWriter, r *http.Request) 
 }
 
 func (s *Server) handleAppointmentDelete(w http.ResponseWriter, r *http.Request) {
-	if err := emptyBody(r); err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	ifMatch, err := parseIfMatch(r)
+	ifMatch, err := deleteIfMatch(r)
 	if err != nil {
 		s.Error(w, r, err)
 		return

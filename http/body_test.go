@@ -15,50 +15,32 @@ import (
 // the document, so a write added later is checked too. (DELETE handlers
 // once ignored their bodies.)
 func TestWritesWithoutABodyRefuseOne(t *testing.T) {
-	var doc struct {
-		Paths map[string]map[string]json.RawMessage `json:"paths"`
-	}
-	if err := json.Unmarshal(openAPI, &doc); err != nil {
-		t.Fatalf("openapi.json: %v", err)
-	}
-	param := regexp.MustCompile(`\{[^}]+\}`)
 	checked := 0
-	for path, ops := range doc.Paths {
-		for method, raw := range ops {
-			if method == "parameters" || method == "get" {
-				continue
-			}
-			var op struct {
-				RequestBody json.RawMessage `json:"requestBody"`
-			}
-			if err := json.Unmarshal(raw, &op); err != nil {
-				t.Fatalf("%s %s: %v", method, path, err)
-			}
-			if op.RequestBody != nil {
-				continue
-			}
-			method := strings.ToUpper(method)
-			t.Run(method+" "+path, func(t *testing.T) {
-				cmds := &fakeCommands{}
-				s, _ := newTestServer(t, cmds, &fakeQueries{})
-				s.AuditToken = "audit-token"
-				admin := &fakeAdmin{}
-				s.Admin = admin
-				r := httptest.NewRequest(method, param.ReplaceAllString(path, "x"), strings.NewReader(`{"bogus":true}`))
-				r.Header.Set("Content-Type", "application/json")
-				r.Header.Set("Authorization", bearer(t, s))
-				r.Header.Set("X-Audit-Token", s.AuditToken)
-				rec := httptest.NewRecorder()
-				s.Handler().ServeHTTP(rec, r)
-				if body := decodeError(t, rec, http.StatusBadRequest); body.Error.Code != "invalid" {
-					t.Errorf("code = %q, want invalid", body.Error.Code)
-				}
-				if cmds.calls != 0 || admin.rebuilds != 0 {
-					t.Errorf("%d commands and %d rebuilds ran; a refused request must change nothing", cmds.calls, admin.rebuilds)
-				}
-			})
-			checked++
+	for _, op := range openAPIOperations(t) {
+		if op.method == http.MethodGet || op.RequestBody != nil {
+			continue
 		}
+		method, path := op.method, op.path
+		t.Run(method+" "+path, func(t *testing.T) {
+			cmds := &fakeCommands{}
+			s, _ := newTestServer(t, cmds, &fakeQueries{})
+			s.AuditToken = "audit-token"
+			admin := &fakeAdmin{}
+			s.Admin = admin
+			r := httptest.NewRequest(method, concretePath(path), strings.NewReader(`{"bogus":true}`))
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("Authorization", bearer(t, s))
+			r.Header.Set("X-Audit-Token", s.AuditToken)
+			rec := httptest.NewRecorder()
+			s.Handler().ServeHTTP(rec, r)
+			if body := decodeError(t, rec, http.StatusBadRequest); body.Error.Code != "invalid" {
+				t.Errorf("code = %q, want invalid", body.Error.Code)
+			}
+			if cmds.calls != 0 || admin.rebuilds != 0 {
+				t.Errorf("%d commands and %d rebuilds ran; a refused request must change nothing", cmds.calls, admin.rebuilds)
+			}
+		})
+		checked++
 	}
 	if checked == 0 {
 		t.Fatal("no write without a request body in openapi.json: the test checks nothing")
@@ -80,59 +62,50 @@ func (a *fakeAdmin) StartRebuild(string) (RebuildStatus, error) {
 // reaches the command. (Member PATCH and DELETE once ignored it.) That a
 // stale one is 412 is each command's test.
 func TestResourceWritesHonourIfMatch(t *testing.T) {
-	var doc struct {
-		Paths map[string]map[string]json.RawMessage `json:"paths"`
-	}
-	if err := json.Unmarshal(openAPI, &doc); err != nil {
-		t.Fatalf("openapi.json: %v", err)
-	}
-	param := regexp.MustCompile(`\{[^}]+\}`)
 	checked := 0
-	for path, ops := range doc.Paths {
-		for method, raw := range ops {
-			if method != "patch" && method != "delete" {
-				continue
-			}
-			if !strings.Contains(string(raw), `"#/components/parameters/IfMatch"`) {
-				t.Errorf("%s %s: openapi.json does not declare If-Match", strings.ToUpper(method), path)
-			}
-			method := strings.ToUpper(method)
-			t.Run(method+" "+path, func(t *testing.T) {
-				cmds := &fakeCommands{}
-				s, _ := newTestServer(t, cmds, &fakeQueries{})
-				body, ok := patchBodies[path]
-				if method == http.MethodPatch && !ok {
-					t.Fatalf("no valid body for PATCH %s in patchBodies: add one", path)
-				}
-				if method != http.MethodPatch {
-					body = ""
-				}
-				r := httptest.NewRequest(method, param.ReplaceAllString(path, "x"), strings.NewReader(body))
-				r.Header.Set("Content-Type", "application/json")
-				r.Header.Set("Authorization", bearer(t, s))
-				r.Header.Set("If-Match", "garbage!!")
-				rec := httptest.NewRecorder()
-				s.Handler().ServeHTTP(rec, r)
-				got := decodeError(t, rec, http.StatusBadRequest)
-				if got.Error.Code != "invalid" || !strings.Contains(got.Error.Message, "If-Match") {
-					t.Errorf("error = %s %q, want invalid about If-Match", got.Error.Code, got.Error.Message)
-				}
-				if cmds.calls != 0 {
-					t.Errorf("%d commands ran; a refused request must change nothing", cmds.calls)
-				}
-
-				r = httptest.NewRequest(method, param.ReplaceAllString(path, "x"), strings.NewReader(body))
-				r.Header.Set("Content-Type", "application/json")
-				r.Header.Set("Authorization", bearer(t, s))
-				r.Header.Set("If-Match", `"7"`)
-				rec = httptest.NewRecorder()
-				s.Handler().ServeHTTP(rec, r)
-				if cmds.calls != 1 || cmds.ifMatch != 7 {
-					t.Errorf(`If-Match "7": %d commands ran, with IfMatch %d; want one, with 7 (status %d, %s)`, cmds.calls, cmds.ifMatch, rec.Code, rec.Body)
-				}
-			})
-			checked++
+	for _, op := range openAPIOperations(t) {
+		if op.method != http.MethodPatch && op.method != http.MethodDelete {
+			continue
 		}
+		method, path := op.method, op.path
+		if !strings.Contains(string(op.raw), `"#/components/parameters/IfMatch"`) {
+			t.Errorf("%s %s: openapi.json does not declare If-Match", method, path)
+		}
+		t.Run(method+" "+path, func(t *testing.T) {
+			cmds := &fakeCommands{}
+			s, _ := newTestServer(t, cmds, &fakeQueries{})
+			body, ok := patchBodies[path]
+			if method == http.MethodPatch && !ok {
+				t.Fatalf("no valid body for PATCH %s in patchBodies: add one", path)
+			}
+			if method != http.MethodPatch {
+				body = ""
+			}
+			r := httptest.NewRequest(method, concretePath(path), strings.NewReader(body))
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("Authorization", bearer(t, s))
+			r.Header.Set("If-Match", "garbage!!")
+			rec := httptest.NewRecorder()
+			s.Handler().ServeHTTP(rec, r)
+			got := decodeError(t, rec, http.StatusBadRequest)
+			if got.Error.Code != "invalid" || !strings.Contains(got.Error.Message, "If-Match") {
+				t.Errorf("error = %s %q, want invalid about If-Match", got.Error.Code, got.Error.Message)
+			}
+			if cmds.calls != 0 {
+				t.Errorf("%d commands ran; a refused request must change nothing", cmds.calls)
+			}
+
+			r = httptest.NewRequest(method, concretePath(path), strings.NewReader(body))
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("Authorization", bearer(t, s))
+			r.Header.Set("If-Match", `"7"`)
+			rec = httptest.NewRecorder()
+			s.Handler().ServeHTTP(rec, r)
+			if cmds.calls != 1 || cmds.ifMatch != 7 {
+				t.Errorf(`If-Match "7": %d commands ran, with IfMatch %d; want one, with 7 (status %d, %s)`, cmds.calls, cmds.ifMatch, rec.Code, rec.Body)
+			}
+		})
+		checked++
 	}
 	if checked == 0 {
 		t.Fatal("no PATCH or DELETE in openapi.json: the test checks nothing")
@@ -147,3 +120,41 @@ var patchBodies = map[string]string{
 	"/api/groups/{id}/members/{user_id}": `{"rank":1}`,
 	"/api/me":                            `{"display_name":"x"}`,
 }
+
+// operation is one method on one path of the OpenAPI document.
+type operation struct {
+	method, path string
+	raw          json.RawMessage
+	RequestBody  json.RawMessage `json:"requestBody"`
+}
+
+// openAPIOperations returns every operation of openapi.json, so that a
+// sweep over them covers a route added later.
+func openAPIOperations(t *testing.T) []operation {
+	t.Helper()
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	var ops []operation
+	for path, methods := range doc.Paths {
+		for method, raw := range methods {
+			if method == "parameters" {
+				continue
+			}
+			op := operation{method: strings.ToUpper(method), path: path, raw: raw}
+			if err := json.Unmarshal(raw, &op); err != nil {
+				t.Fatalf("%s %s: %v", op.method, path, err)
+			}
+			ops = append(ops, op)
+		}
+	}
+	return ops
+}
+
+// concretePath fills a documented path's parameters ({id}) with "x".
+func concretePath(path string) string { return pathParam.ReplaceAllString(path, "x") }
+
+var pathParam = regexp.MustCompile(`\{[^}]+\}`)

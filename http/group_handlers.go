@@ -113,11 +113,7 @@ func (s *Server) handleGroupPatch(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleGroupDelete(w http.ResponseWriter, r *http.Request) {
-	if err := emptyBody(r); err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	ifMatch, err := parseIfMatch(r)
+	ifMatch, err := deleteIfMatch(r)
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -279,11 +275,7 @@ func (s *Server) handleMemberPatch(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleMemberDelete(w http.ResponseWriter, r *http.Request) {
-	if err := emptyBody(r); err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	ifMatch, err := parseIfMatch(r)
+	ifMatch, err := deleteIfMatch(r)
 	if err != nil {
 		s.Error(w, r, err)
 		return

@@ -289,6 +289,15 @@ func optionalTime(field string, s *string) (*time.Time, error) {
 // neverMatches is commands.NeverMatches: If-Match named no version.
 const neverMatches = commands.NeverMatches
 
+// deleteIfMatch reads what a DELETE of one resource takes: no body, and
+// If-Match.
+func deleteIfMatch(r *http.Request) (int64, error) {
+	if err := emptyBody(r); err != nil {
+		return 0, err
+	}
+	return parseIfMatch(r)
+}
+
 // parseIfMatch reads If-Match as RFC 9110 (13.1.1) defines it: "*" matches
 // any current version (0: no check); otherwise a list of entity tags
 // compared strongly, so a weak tag (W/"3") never matches — the request then
