@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/commands"
 )
 
 // Smaller input rules of issue 9 (point 11), each at the level it lives.
@@ -93,9 +94,9 @@ func TestParseIfMatch(t *testing.T) {
 		{header: `3`, want: 3}, // quotes optional, as before
 		{header: `*`, want: 0}, // any current version
 		{header: ` * `, want: 0},
-		{header: `W/"3"`, want: neverMatches}, // strong comparison: a weak tag never matches
+		{header: `W/"3"`, want: commands.NeverMatches}, // strong comparison: a weak tag never matches
 		{header: `W/"3", "4"`, want: 4},
-		{header: `"abc"`, want: neverMatches}, // a tag that is none of ours
+		{header: `"abc"`, want: commands.NeverMatches}, // a tag that is none of ours
 		{header: `"4", W/"5"`, want: 4},
 		{header: `"", "7"`, want: 7},
 		{header: `"3", "4"`, code: agenda.EINVALID},

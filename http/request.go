@@ -286,9 +286,6 @@ func optionalTime(field string, s *string) (*time.Time, error) {
 	return &t, nil
 }
 
-// neverMatches is commands.NeverMatches: If-Match named no version.
-const neverMatches = commands.NeverMatches
-
 // deleteIfMatch reads what a DELETE of one resource takes: no body, and
 // If-Match.
 func deleteIfMatch(r *http.Request) (int64, error) {
@@ -337,7 +334,7 @@ func parseIfMatch(r *http.Request) (int64, error) {
 	}
 	switch len(strong) {
 	case 0:
-		return neverMatches, nil // only weak or foreign tags: nothing matches strongly
+		return commands.NeverMatches, nil // only weak or foreign tags: nothing matches strongly
 	case 1:
 		return strong[0], nil
 	}

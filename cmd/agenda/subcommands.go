@@ -126,17 +126,12 @@ func healthcheck(args []string) error {
 }
 
 // probeAddr is where healthcheck finds the node that listens on httpAddr:
-// its own host, or 127.0.0.1 when it listens on every address (an empty
-// host, 0.0.0.0 or ::).
+// its own host, or 127.0.0.1 when it listens on every address (withHost).
 func probeAddr(httpAddr string) (string, error) {
-	host, port, err := net.SplitHostPort(httpAddr)
-	if err != nil {
+	if _, _, err := net.SplitHostPort(httpAddr); err != nil {
 		return "", fmt.Errorf("HTTP_ADDR: %w", err)
 	}
-	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port), nil
+	return withHost(httpAddr, "127.0.0.1"), nil
 }
 
 // voterFlags collects repeated -voter id=host:port.
