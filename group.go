@@ -10,6 +10,15 @@ const (
 	MaxRank = 1000
 )
 
+// CreatorRank is the rank a group's creator joins it at: the top rank in a
+// hierarchical group, the only rank in a flat one.
+func CreatorRank(hierarchical bool) int {
+	if hierarchical {
+		return MaxRank
+	}
+	return 0
+}
+
 // Group is a group as its members see it. Members is filled only when one
 // group is read.
 type Group struct {

@@ -45,6 +45,9 @@ func appointmentAfter(before agenda.Appointment, b *batch, id, viewer string, us
 				Privacy: e.Privacy, Status: e.Status, CreatedAt: env.Time}
 			exists = true
 			setParticipant(e.OwnerID, agenda.RoleOwner)
+			for _, p := range e.Participants {
+				setParticipant(p.UserID, p.Status)
+			}
 		case events.AppointmentUpdated:
 			a.Title, a.Description, a.Location = e.Title, e.Description, e.Location
 			a.Start, a.End, a.Privacy = e.Start, e.End, e.Privacy
@@ -160,6 +163,7 @@ func groupAfter(before agenda.Group, b *batch, id, viewer string, usernames map[
 			g = agenda.Group{ID: e.GroupID, Name: e.Name, Description: e.Description, Hierarchical: e.Hierarchical,
 				CreatorID: e.CreatorID, CreatedAt: env.Time}
 			exists = true
+			set(e.CreatorID, agenda.CreatorRank(e.Hierarchical), agenda.MemberActive)
 		case events.GroupUpdated:
 			g.Name, g.Description = e.Name, e.Description
 		case events.GroupDeleted:

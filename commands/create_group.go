@@ -15,15 +15,6 @@ type CreateGroup struct {
 	Hierarchical bool
 }
 
-// creatorRank is the rank of a group's creator: the top rank in a
-// hierarchical group, the only rank in a flat one.
-func creatorRank(hierarchical bool) int {
-	if hierarchical {
-		return agenda.MaxRank
-	}
-	return 0
-}
-
 // CreateGroup creates a group. EINVALID for a bad name or description.
 func (h *Handlers) CreateGroup(ctx context.Context, cmd CreateGroup) (Result, error) {
 	name, err := validateGroupFields(cmd.Name, cmd.Description)
@@ -41,7 +32,6 @@ func (h *Handlers) CreateGroup(ctx context.Context, cmd CreateGroup) (Result, er
 		b.add(events.GroupStream(id), events.GroupCreated{
 			GroupID: id, Name: name, Description: cmd.Description, Hierarchical: cmd.Hierarchical, CreatorID: cmd.ActorID,
 		})
-		b.add(events.GroupStream(id), events.GroupMemberAdded{GroupID: id, UserID: cmd.ActorID, Rank: creatorRank(cmd.Hierarchical)})
 		b.group = answer(groupAfter(agenda.Group{}, b, id, cmd.ActorID, map[string]string{creator.ID: creator.Username}))
 		return b, nil
 	})

@@ -79,17 +79,17 @@ func (h *Handlers) CreateGroupAppointment(ctx context.Context, cmd CreateGroupAp
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.GroupStream(g.ID), g.Version)
 		b.expect(events.AppointmentStream(id), 0)
+		var participants []events.Invitee
+		for _, p := range invitees {
+			if p.role != agenda.RoleOwner {
+				participants = append(participants, events.Invitee{UserID: p.userID, Status: p.role})
+			}
+		}
 		b.add(events.AppointmentStream(id), events.AppointmentCreated{
 			AppointmentID: id, OwnerID: cmd.ActorID, GroupID: g.ID, Title: f.Title, Description: f.Description,
 			Location: f.Location, Start: f.Start, End: f.End, Privacy: f.Privacy, Status: status,
+			Participants: participants,
 		})
-		for _, p := range invitees {
-			if p.role != agenda.RoleOwner {
-				b.add(events.AppointmentStream(id), events.AppointmentParticipantAdded{
-					AppointmentID: id, UserID: p.userID, Status: p.role,
-				})
-			}
-		}
 		for _, p := range invitees {
 			b.expect(events.ScheduleStream(p.userID), p.version)
 			b.add(events.ScheduleStream(p.userID), events.AgendaEntryAdded{

@@ -26,17 +26,23 @@ func TestCreateGroup(t *testing.T) {
 			if err != nil {
 				t.Fatalf("CreateGroup: %v", err)
 			}
-			evs := proposal(t, log, "dan", map[string]int64{"group-id-001": 0}, "group.created", "group.member_added")
+			// One event: the creator's membership is part of the creation,
+			// so the group starts at version 1.
+			evs := proposal(t, log, "dan", map[string]int64{"group-id-001": 0}, "group.created")
 			c := evs[0].(events.GroupCreated)
 			want := events.GroupCreated{GroupID: "id-001", Name: "Team", Description: "the team", Hierarchical: tc.hierarchical, CreatorID: "dan"}
 			if c != want {
 				t.Errorf("created = %+v, want %+v", c, want)
 			}
-			if m := evs[1].(events.GroupMemberAdded); m != (events.GroupMemberAdded{GroupID: "id-001", UserID: "dan", Rank: tc.wantRank}) {
-				t.Errorf("member added = %+v, want dan at rank %d", m, tc.wantRank)
+			if res.ID != "id-001" || res.Position != 1 {
+				t.Errorf("result = %+v, want id-001 at position 1", res)
 			}
-			if res.ID != "id-001" || res.Position != 2 {
-				t.Errorf("result = %+v, want id-001 at position 2", res)
+			g := res.Group
+			if g == nil || g.Version != 1 || g.MyRank != tc.wantRank || g.MemberCount != 1 || len(g.Members) != 1 {
+				t.Fatalf("answer = %+v, want version 1 with dan alone at rank %d", g, tc.wantRank)
+			}
+			if m := g.Members[0]; m.UserID != "dan" || m.Rank != tc.wantRank || m.Status != agenda.MemberActive || m.Version != 1 {
+				t.Errorf("creator's membership = %+v, want dan active at rank %d, version 1", m, tc.wantRank)
 			}
 		})
 	}

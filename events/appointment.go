@@ -7,7 +7,11 @@ import "time"
 func AppointmentStream(appointmentID string) string { return "appointment-" + appointmentID }
 
 // AppointmentCreated is the first event of an appointment stream. GroupID is
-// empty for a personal appointment.
+// empty for a personal appointment. Participants are the people a group
+// appointment is made for besides its owner, each "auto" or "pending" as in
+// AppointmentParticipantAdded: an appointment's creation is one event, so
+// its version starts at 1. (Logs written before carry them as
+// AppointmentParticipantAdded events following in the same batch.)
 type AppointmentCreated struct {
 	AppointmentID string    `json:"appointment_id"`
 	OwnerID       string    `json:"owner_id"`
@@ -19,6 +23,29 @@ type AppointmentCreated struct {
 	End           time.Time `json:"end"`
 	Privacy       string    `json:"privacy"`
 	Status        string    `json:"status"`
+	Participants  []Invitee `json:"participants,omitempty"`
+}
+
+// appointmentCreatedV1 is AppointmentCreated as schema version 1 wrote it,
+// without participants.
+type appointmentCreatedV1 struct {
+	AppointmentID string    `json:"appointment_id"`
+	OwnerID       string    `json:"owner_id"`
+	GroupID       string    `json:"group_id"`
+	Title         string    `json:"title"`
+	Description   string    `json:"description"`
+	Location      string    `json:"location"`
+	Start         time.Time `json:"start"`
+	End           time.Time `json:"end"`
+	Privacy       string    `json:"privacy"`
+	Status        string    `json:"status"`
+}
+
+// Invitee is one participant an appointment is created with: UserID takes
+// part with Status "auto" (imposed) or "pending" (invited).
+type Invitee struct {
+	UserID string `json:"user_id"`
+	Status string `json:"status"`
 }
 
 // AppointmentUpdated carries the whole new state of the editable fields, so
@@ -115,7 +142,16 @@ func (AppointmentConfirmed) EventType() string { return "appointment.confirmed" 
 func (AppointmentCancelled) EventType() string { return "appointment.cancelled" }
 
 func init() {
-	register[AppointmentCreated]("appointment.created", 1)
+	// Version 2 carries the participants a group appointment is created
+	// with; in version 1 AppointmentParticipantAdded events followed. A
+	// build that knows only version 1 halts on version 2 (it would refuse
+	// the unknown field as malformed, unlike the replicas that know it).
+	register[AppointmentCreated]("appointment.created", 2)
+	registerPast("appointment.created", 1, func(v1 appointmentCreatedV1) AppointmentCreated {
+		return AppointmentCreated{AppointmentID: v1.AppointmentID, OwnerID: v1.OwnerID, GroupID: v1.GroupID,
+			Title: v1.Title, Description: v1.Description, Location: v1.Location, Start: v1.Start, End: v1.End,
+			Privacy: v1.Privacy, Status: v1.Status}
+	})
 	register[AppointmentParticipantRemoved]("appointment.participant_removed", 1)
 	register[AppointmentUpdated]("appointment.updated", 1)
 	register[AppointmentDeleted]("appointment.deleted", 1)

@@ -109,6 +109,7 @@ var goldenSamples = map[string]goldenSample{
 			End:           time.Date(2025, 3, 20, 14, 30, 0, 0, time.UTC),
 			Privacy:       "full",
 			Status:        "confirmed",
+			Participants:  []events.Invitee{{UserID: goldenInviteeID, Status: "pending"}},
 		},
 	},
 	"appointment.updated": {

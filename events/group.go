@@ -6,8 +6,11 @@ package events
 // based on the old membership cannot both commit.
 func GroupStream(groupID string) string { return "group-" + groupID }
 
-// GroupCreated is the first event of a group stream. The creator's
-// membership follows as a GroupMemberAdded in the same batch.
+// GroupCreated is the first event of a group stream. It makes its creator a
+// member at agenda.CreatorRank: a group's creation is one event, so the
+// group's version starts at 1. (Logs written before follow it with the
+// creator's GroupMemberAdded in the same batch, which changes nothing but
+// the versions.)
 type GroupCreated struct {
 	GroupID      string `json:"group_id"`
 	Name         string `json:"name"`
@@ -100,7 +103,12 @@ func (GroupInvitationDeclined) EventType() string { return "group.invitation_dec
 func (GroupMemberRemoved) EventType() string      { return "group.member_removed" }
 
 func init() {
-	register[GroupCreated]("group.created", 1)
+	// Version 2 makes the creator a member; in version 1 (the same shape)
+	// the creator's GroupMemberAdded followed. A build that knows only
+	// version 1 halts on version 2 instead of projecting a group without
+	// its creator.
+	register[GroupCreated]("group.created", 2)
+	registerPast("group.created", 1, func(v1 GroupCreated) GroupCreated { return v1 })
 	register[GroupUpdated]("group.updated", 1)
 	register[GroupDeleted]("group.deleted", 1)
 	register[GroupMemberAdded]("group.member_added", 1)

@@ -44,6 +44,19 @@ func register[T Event](typ string, current int) {
 	}}
 }
 
+// registerPast keeps schema version v of typ readable once its current
+// version has moved on: Old is the shape v had, and upcast turns it into
+// the current shape. Call it after register.
+func registerPast[Old any, T Event](typ string, v int, upcast func(Old) T) {
+	registry[typ].decoders[v] = func(data []byte) (Event, error) {
+		var old Old
+		if err := decodeStrict(data, &old); err != nil {
+			return nil, err
+		}
+		return upcast(old), nil
+	}
+}
+
 func lookupType(typ string) (*eventType, bool) {
 	t, ok := registry[typ]
 	return t, ok

@@ -80,7 +80,10 @@ func (f *feed) after(ev events.Event) error {
 	var err error
 	switch e := ev.(type) {
 	case events.AppointmentCreated:
-		f.to(e.OwnerID, f.env.Data) // its only participant yet
+		f.to(e.OwnerID, f.env.Data)
+		for _, p := range e.Participants {
+			f.to(p.UserID, f.env.Data)
+		}
 	case events.AppointmentUpdated:
 		err = f.toAll(f.tx.ParticipantIDs(e.AppointmentID))
 	case events.AppointmentParticipantAdded:

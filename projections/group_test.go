@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -126,26 +127,47 @@ func payloadHas(t *testing.T, want map[string]any) func(map[string]any) {
 	}
 }
 
+// groupCreated is what CreateGroup writes.
 func groupCreated(id, creator string, hierarchical bool) []write {
-	rank := 0
-	if hierarchical {
-		rank = agenda.MaxRank
-	}
 	return []write{
 		{events.GroupStream(id), events.GroupCreated{GroupID: id, Name: "Group " + id, Hierarchical: hierarchical, CreatorID: creator}},
-		{events.GroupStream(id), events.GroupMemberAdded{GroupID: id, UserID: creator, Rank: rank}},
 	}
+}
+
+// groupCreatedV1 is what CreateGroup wrote before a group's creation made
+// its creator a member: the creator's membership followed.
+func groupCreatedV1(id, creator string, hierarchical bool) []write {
+	return append(groupCreated(id, creator, hierarchical),
+		write{events.GroupStream(id), events.GroupMemberAdded{GroupID: id, UserID: creator, Rank: agenda.CreatorRank(hierarchical)}})
 }
 
 // groupAppointment is what CreateGroupAppointment writes: others maps each
 // member but the organiser to their role, in the order given by order.
 func groupAppointment(id, group, owner, status string, start, end time.Time, order []string, roles map[string]string) []write {
+	created := events.AppointmentCreated{AppointmentID: id, OwnerID: owner, GroupID: group,
+		Title: "Meeting " + id, Description: "about " + id, Location: "Room 1", Start: start, End: end,
+		Privacy: agenda.PrivacyFull, Status: status}
+	for _, u := range order {
+		created.Participants = append(created.Participants, events.Invitee{UserID: u, Status: roles[u]})
+	}
+	return withEntries([]write{{events.AppointmentStream(id), created}}, id, owner, start, end, order, roles)
+}
+
+// groupAppointmentV1 is what CreateGroupAppointment wrote before an
+// appointment's creation carried its participants.
+func groupAppointmentV1(id, group, owner, status string, start, end time.Time, order []string, roles map[string]string) []write {
 	ws := []write{{events.AppointmentStream(id), events.AppointmentCreated{AppointmentID: id, OwnerID: owner, GroupID: group,
 		Title: "Meeting " + id, Description: "about " + id, Location: "Room 1", Start: start, End: end,
 		Privacy: agenda.PrivacyFull, Status: status}}}
 	for _, u := range order {
 		ws = append(ws, write{events.AppointmentStream(id), events.AppointmentParticipantAdded{AppointmentID: id, UserID: u, Status: roles[u]}})
 	}
+	return withEntries(ws, id, owner, start, end, order, roles)
+}
+
+// withEntries adds to ws the agenda entries a group appointment gives its
+// organiser and every member in order.
+func withEntries(ws []write, id, owner string, start, end time.Time, order []string, roles map[string]string) []write {
 	ws = append(ws, write{events.ScheduleStream(owner), events.AgendaEntryAdded{UserID: owner, AppointmentID: id, Start: start, End: end, Role: agenda.RoleOwner}})
 	for _, u := range order {
 		ws = append(ws, write{events.ScheduleStream(u), events.AgendaEntryAdded{UserID: u, AppointmentID: id, Start: start, End: end, Role: roles[u]}})
@@ -177,9 +199,9 @@ func TestHierarchicalGroupFlow(t *testing.T) {
 		map[string]string{"boss": agenda.RolePending, "peer": agenda.RolePending, "low": agenda.RoleAuto})...)
 	appt := map[string]any{"appointment_id": "g1", "title": "Meeting g1", "start": start, "end": end,
 		"organiser_id": "mid", "status": agenda.StatusConfirmed, "group_id": "h", "by": "mid"}
-	f.expect(evs[1], "boss", agenda.NotifyInvitation, payloadHas(t, appt))
-	f.expect(evs[2], "peer", agenda.NotifyInvitation, payloadHas(t, appt))
-	f.expect(evs[3], "low", agenda.NotifyImposed, payloadHas(t, appt))
+	f.expect(evs[0], "boss", agenda.NotifyInvitation, payloadHas(t, appt))
+	f.expect(evs[0], "peer", agenda.NotifyInvitation, payloadHas(t, appt))
+	f.expect(evs[0], "low", agenda.NotifyImposed, payloadHas(t, appt))
 
 	// boss accepts, peer declines: the organiser hears of both.
 	evs = f.do("boss", write{events.AppointmentStream("g1"), events.AppointmentAccepted{AppointmentID: "g1", UserID: "boss"}},
@@ -218,8 +240,8 @@ func TestHierarchicalGroupFlow(t *testing.T) {
 			t.Errorf("members = %+v, want boss and peer (800)", g.Members)
 		}
 		// created, boss, mid, peer and low added, a rank change, 2 removals
-		if g.Version != 8 || g.OriginNode != "node-g" || !g.Hierarchical || g.CreatorID != "boss" {
-			t.Errorf("group version/origin/hierarchical/creator = %d/%s/%v/%s, want 8/node-g/true/boss", g.Version, g.OriginNode, g.Hierarchical, g.CreatorID)
+		if g.Version != 7 || g.OriginNode != "node-g" || !g.Hierarchical || g.CreatorID != "boss" {
+			t.Errorf("group version/origin/hierarchical/creator = %d/%s/%v/%s, want 7/node-g/true/boss", g.Version, g.OriginNode, g.Hierarchical, g.CreatorID)
 		}
 		if _, err := f.rm.Group(ctx, "h", "low"); agenda.ErrorCode(err) != agenda.ENOTFOUND {
 			t.Errorf("removed low still sees the group: %v", err)
@@ -243,9 +265,9 @@ func TestHierarchicalGroupFlow(t *testing.T) {
 		if a.GroupID == nil || *a.GroupID != "h" || a.Status != agenda.StatusConfirmed || a.MyStatus != agenda.RoleDeclined || a.Title != "Moved g1" {
 			t.Errorf("g1 = group %v status %s my_status %s title %q", a.GroupID, a.Status, a.MyStatus, a.Title)
 		}
-		// created + 3 participants + accepted + declined + updated
-		if a.Version != 7 {
-			t.Errorf("g1 version = %d, want 7", a.Version)
+		// created (with its 3 participants) + accepted + declined + updated
+		if a.Version != 4 {
+			t.Errorf("g1 version = %d, want 4", a.Version)
 		}
 		for user, role := range map[string]string{"mid": agenda.RoleOwner, "boss": agenda.RoleAccepted, "low": agenda.RoleAuto, "peer": ""} {
 			entries, err := f.rm.Agenda(ctx, user, start, start.Add(24*time.Hour))
@@ -343,8 +365,8 @@ func TestFlatGroupFlow(t *testing.T) {
 
 	// fa: bob accepts, cat declines: cancelled for all.
 	evs = f.do("ana", groupAppointment("fa", "f", "ana", agenda.StatusPending, start, end, others, pending)...)
-	f.expect(evs[1], "bob", agenda.NotifyInvitation, payloadHas(t, map[string]any{"status": agenda.StatusPending, "organiser_id": "ana"}))
-	f.expect(evs[2], "cat", agenda.NotifyInvitation, nil)
+	f.expect(evs[0], "bob", agenda.NotifyInvitation, payloadHas(t, map[string]any{"status": agenda.StatusPending, "organiser_id": "ana"}))
+	f.expect(evs[0], "cat", agenda.NotifyInvitation, nil)
 	evs = f.do("bob", write{events.AppointmentStream("fa"), events.AppointmentAccepted{AppointmentID: "fa", UserID: "bob"}},
 		write{events.ScheduleStream("bob"), events.AgendaEntryRoleChanged{UserID: "bob", AppointmentID: "fa", Role: agenda.RoleAccepted}})
 	f.expect(evs[0], "ana", agenda.NotifyAccepted, payloadHas(t, map[string]any{"user_id": "bob"}))
@@ -362,8 +384,8 @@ func TestFlatGroupFlow(t *testing.T) {
 	// fb: both accept; the last acceptance confirms.
 	later := start.Add(3 * time.Hour)
 	evs = f.do("ana", groupAppointment("fb", "f", "ana", agenda.StatusPending, later, later.Add(time.Hour), others, pending)...)
-	f.expect(evs[1], "bob", agenda.NotifyInvitation, nil)
-	f.expect(evs[2], "cat", agenda.NotifyInvitation, nil)
+	f.expect(evs[0], "bob", agenda.NotifyInvitation, nil)
+	f.expect(evs[0], "cat", agenda.NotifyInvitation, nil)
 	waitProjected(t, f.rm, f.head)
 	if n, _ := f.rm.PendingGroupAppointments(ctx, "f"); n != 1 {
 		t.Errorf("pending appointments of f = %d, want 1 (fb)", n)
@@ -459,9 +481,9 @@ func TestDeletedGroupAppointmentIsCancelledForItsParticipants(t *testing.T) {
 	}
 	evs := f.do("org", groupAppointment("g", "h", "org", agenda.StatusConfirmed, start, end, []string{"sup", "dec", "sub"},
 		map[string]string{"sup": agenda.RolePending, "dec": agenda.RolePending, "sub": agenda.RoleAuto})...)
-	f.expect(evs[1], "sup", agenda.NotifyInvitation, nil)
-	f.expect(evs[2], "dec", agenda.NotifyInvitation, nil)
-	f.expect(evs[3], "sub", agenda.NotifyImposed, nil)
+	f.expect(evs[0], "sup", agenda.NotifyInvitation, nil)
+	f.expect(evs[0], "dec", agenda.NotifyInvitation, nil)
+	f.expect(evs[0], "sub", agenda.NotifyImposed, nil)
 	evs = f.do("dec", write{events.AppointmentStream("g"), events.AppointmentDeclined{AppointmentID: "g", UserID: "dec"}},
 		write{events.ScheduleStream("dec"), events.AgendaEntryRemoved{UserID: "dec", AppointmentID: "g"}})
 	f.expect(evs[0], "org", agenda.NotifyDeclined, nil)
@@ -500,5 +522,108 @@ func TestDeletedGroupAppointmentIsCancelledForItsParticipants(t *testing.T) {
 		if len(m.Entries) != 0 {
 			t.Errorf("%s's group agenda entries = %+v, want none", m.UserID, m.Entries)
 		}
+	}
+}
+
+// TestLogsWrittenBeforeProjectAlike replays a group's creation and a group
+// appointment as builds before schema version 2 wrote them (the creator's
+// membership and every participant as events of their own) and as they are
+// written now (one event each): the read model must hold the same groups,
+// participants, agendas and notifications, and differ only in versions,
+// which start at 1 only for what is written now.
+func TestLogsWrittenBeforeProjectAlike(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
+	roles := map[string]string{"mid": agenda.RoleAuto, "peer": agenda.RolePending}
+	type state struct {
+		group        agenda.Group
+		appointment  agenda.Appointment
+		agenda       []agenda.Entry
+		notified     []string
+		live         []string // the appointment's and group's events in each member's feed
+	}
+	project := func(group func(string, string, bool) []write,
+		appointment func(string, string, string, string, time.Time, time.Time, []string, map[string]string) []write) state {
+		f, _ := newGroupFlow(t)
+		for _, u := range []string{"boss", "mid", "peer"} {
+			f.do("", registerUser(u, u, u)...)
+		}
+		f.do("boss", group("h", "boss", true)...)
+		for _, m := range []string{"mid", "peer"} {
+			f.do("boss", write{events.GroupStream("h"), events.GroupMemberAdded{GroupID: "h", UserID: m, Rank: 10}})
+		}
+		f.do("boss", appointment("a", "h", "boss", agenda.StatusConfirmed, start, start.Add(time.Hour), []string{"mid", "peer"}, roles)...)
+		waitProjected(t, f.rm, f.head)
+		var st state
+		var err error
+		if st.group, err = f.rm.Group(ctx, "h", "boss"); err != nil {
+			t.Fatalf("Group: %v", err)
+		}
+		if st.appointment, err = f.rm.Appointment(ctx, "a", "mid"); err != nil {
+			t.Fatalf("Appointment: %v", err)
+		}
+		if st.agenda, err = f.rm.Agenda(ctx, "mid", start, start.Add(time.Hour)); err != nil {
+			t.Fatalf("Agenda: %v", err)
+		}
+		for _, u := range []string{"boss", "mid", "peer"} {
+			ns, err := f.rm.Notifications(ctx, u, false, 50)
+			if err != nil {
+				t.Fatalf("Notifications: %v", err)
+			}
+			for _, n := range ns {
+				st.notified = append(st.notified, u+":"+n.Type)
+			}
+			feed, err := f.rm.Feed(ctx, u, 0, f.head, 100)
+			if err != nil {
+				t.Fatalf("Feed: %v", err)
+			}
+			for _, e := range feed {
+				// With the event's data, not only the notification it gave.
+				if (e.Stream == events.AppointmentStream("a") || e.EventType == "group.created") && len(e.Data) > len("{}") {
+					st.live = append(st.live, u+":"+e.EventType)
+				}
+			}
+		}
+		return st
+	}
+	before := project(groupCreatedV1, groupAppointmentV1)
+	now := project(groupCreated, groupAppointment)
+
+	if before.group.Version != 4 || now.group.Version != 3 {
+		t.Errorf("group versions = %d before, %d now; want 4 (created, the creator added, two members added) and 3", before.group.Version, now.group.Version)
+	}
+	if before.appointment.Version != 3 || now.appointment.Version != 1 {
+		t.Errorf("appointment versions = %d before, %d now; want 3 (created, two participants) and 1", before.appointment.Version, now.appointment.Version)
+	}
+	// Versions aside, the same.
+	for _, st := range []*state{&before, &now} {
+		st.group.Version, st.group.UpdatedAt, st.appointment.Version, st.appointment.UpdatedAt = 0, time.Time{}, 0, time.Time{}
+		for i := range st.group.Members {
+			st.group.Members[i].Version, st.group.Members[i].JoinedAt = 0, time.Time{}
+		}
+		for i := range st.agenda {
+			st.agenda[i].Version = 0
+		}
+	}
+	before.group.CreatedAt, before.appointment.CreatedAt = now.group.CreatedAt, now.appointment.CreatedAt
+	if !reflect.DeepEqual(before.group, now.group) {
+		t.Errorf("group before = %+v\nnow = %+v", before.group, now.group)
+	}
+	if !reflect.DeepEqual(before.appointment, now.appointment) {
+		t.Errorf("appointment before = %+v\nnow = %+v", before.appointment, now.appointment)
+	}
+	if len(now.agenda) != 1 || !reflect.DeepEqual(before.agenda, now.agenda) {
+		t.Errorf("mid's agenda before = %+v\nnow = %+v", before.agenda, now.agenda)
+	}
+	if want := []string{"mid:" + agenda.NotifyImposed, "mid:" + agenda.NotifyMemberAdded, "peer:" + agenda.NotifyInvitation, "peer:" + agenda.NotifyMemberAdded}; !reflect.DeepEqual(now.notified, want) || !reflect.DeepEqual(before.notified, want) {
+		t.Errorf("notifications before = %v, now = %v; want %v", before.notified, now.notified, want)
+	}
+	// Live, every participant hears of the appointment, and the creator of
+	// the group.
+	if want := []string{"boss:group.created", "boss:appointment.created", "mid:appointment.created", "peer:appointment.created"}; !reflect.DeepEqual(now.live, want) {
+		t.Errorf("feeds = %v, want %v", now.live, want)
+	}
+	if m := now.group.Members; len(m) != 3 || m[0].UserID != "boss" || m[0].Rank != agenda.MaxRank {
+		t.Errorf("members = %+v, want boss first at the top rank", m)
 	}
 }

@@ -58,7 +58,15 @@ func appointmentHandlers(d dispatch) {
 		if err != nil {
 			return err
 		}
-		return tx.SetParticipant(e.AppointmentID, e.OwnerID, agenda.RoleOwner, env.Version, env.OriginNode)
+		if err := tx.SetParticipant(e.AppointmentID, e.OwnerID, agenda.RoleOwner, env.Version, env.OriginNode); err != nil {
+			return err
+		}
+		for _, p := range e.Participants {
+			if err := addParticipant(tx, env, e.AppointmentID, p.UserID, p.Status); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	on(d, func(tx *readmodel.Tx, env *events.Envelope, e events.AppointmentUpdated) error {
 		err := tx.UpdateAppointment(readmodel.AppointmentRecord{
@@ -75,17 +83,10 @@ func appointmentHandlers(d dispatch) {
 		return tx.DeleteAppointment(e.AppointmentID)
 	})
 	on(d, func(tx *readmodel.Tx, env *events.Envelope, e events.AppointmentParticipantAdded) error {
-		if err := tx.SetParticipant(e.AppointmentID, e.UserID, e.Status, env.Version, env.OriginNode); err != nil {
-			return err
-		}
 		if err := tx.TouchAppointment(e.AppointmentID, env.Time, env.Version, env.OriginNode); err != nil {
 			return err
 		}
-		typ := agenda.NotifyInvitation
-		if e.Status == agenda.RoleAuto {
-			typ = agenda.NotifyImposed
-		}
-		return notifier{tx, env}.appointment(e.AppointmentID, typ, onlyTo(func(readmodel.AppointmentInfo) string { return e.UserID }), nil)
+		return addParticipant(tx, env, e.AppointmentID, e.UserID, e.Status)
 	})
 	on(d, func(tx *readmodel.Tx, env *events.Envelope, e events.AppointmentParticipantRemoved) error {
 		if err := tx.RemoveParticipant(e.AppointmentID, e.UserID); err != nil {
@@ -111,6 +112,20 @@ func appointmentHandlers(d dispatch) {
 		}
 		return notifier{tx, env}.participants(e.AppointmentID, agenda.NotifyCancelled, map[string]any{"reason": e.Reason})
 	})
+}
+
+// addParticipant makes userID a participant of an appointment with status
+// "auto" or "pending", and tells them: of an appointment imposed on them, or
+// of an invitation.
+func addParticipant(tx *readmodel.Tx, env *events.Envelope, appointmentID, userID, status string) error {
+	if err := tx.SetParticipant(appointmentID, userID, status, env.Version, env.OriginNode); err != nil {
+		return err
+	}
+	typ := agenda.NotifyInvitation
+	if status == agenda.RoleAuto {
+		typ = agenda.NotifyImposed
+	}
+	return notifier{tx, env}.appointment(appointmentID, typ, onlyTo(func(readmodel.AppointmentInfo) string { return userID }), nil)
 }
 
 // answer records a participant's acceptance or refusal and tells the
@@ -158,8 +173,12 @@ func agendaEntryHandlers(d dispatch) {
 // groupHandlers keep groups and their active members.
 func groupHandlers(d dispatch) {
 	on(d, func(tx *readmodel.Tx, env *events.Envelope, e events.GroupCreated) error {
-		return tx.InsertGroup(readmodel.GroupRecord{ID: e.GroupID, Name: e.Name, Description: e.Description,
+		err := tx.InsertGroup(readmodel.GroupRecord{ID: e.GroupID, Name: e.Name, Description: e.Description,
 			CreatorID: e.CreatorID, Hierarchical: e.Hierarchical, At: env.Time, Version: env.Version, OriginNode: env.OriginNode})
+		if err != nil {
+			return err
+		}
+		return tx.SetMember(e.GroupID, e.CreatorID, agenda.CreatorRank(e.Hierarchical), env.Time, env.Version, env.OriginNode)
 	})
 	on(d, func(tx *readmodel.Tx, env *events.Envelope, e events.GroupUpdated) error {
 		return tx.UpdateGroup(readmodel.GroupRecord{ID: e.GroupID, Name: e.Name, Description: e.Description,
