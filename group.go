@@ -46,7 +46,10 @@ const (
 )
 
 // Member is one person's membership of a group, or their invitation to it.
-// For an invited person JoinedAt is when they were invited.
+// For an invited person JoinedAt is when they were invited. Version counts
+// the changes to this membership alone (1 when invited, or when the group is
+// created for its creator; one more on accepting and at each new rank), so
+// that an If-Match on one member fails only when that member changed.
 type Member struct {
 	UserID     string    `json:"user_id"`
 	Username   string    `json:"username"`
@@ -86,6 +89,9 @@ type GroupInvitation struct {
 	// GroupVersion is the version of the group stream when read: accepting
 	// or declining expects it.
 	GroupVersion int64 `json:"-"`
+	// MemberVersion is the version of the invitation itself (a membership
+	// not yet accepted), which accepting moves on.
+	MemberVersion int64 `json:"-"`
 }
 
 // CanManage is the rank rule: it reports whether the member reading g (of

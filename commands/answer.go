@@ -152,11 +152,12 @@ func groupAfter(before agenda.Group, b *batch, id, viewer string, usernames map[
 		// the projection's upsert does: status and joined_at stay.
 		set := func(userID string, rank int, status string) {
 			if i := find(userID); i >= 0 {
-				g.Members[i].Rank, g.Members[i].Version, g.Members[i].OriginNode = rank, env.Version, env.OriginNode
+				m := &g.Members[i]
+				m.Rank, m.Version, m.OriginNode = rank, m.Version+1, env.OriginNode
 				return
 			}
 			g.Members = append(g.Members, agenda.Member{UserID: userID, Username: usernames[userID], Rank: rank,
-				Status: status, JoinedAt: env.Time, Version: env.Version, OriginNode: env.OriginNode})
+				Status: status, JoinedAt: env.Time, Version: 1, OriginNode: env.OriginNode})
 		}
 		switch e := ev.(type) {
 		case events.GroupCreated:
@@ -175,7 +176,7 @@ func groupAfter(before agenda.Group, b *batch, id, viewer string, usernames map[
 		case events.GroupInvitationAccepted:
 			if i := find(e.UserID); i >= 0 {
 				m := &g.Members[i]
-				m.Status, m.JoinedAt, m.Version, m.OriginNode = agenda.MemberActive, env.Time, env.Version, env.OriginNode
+				m.Status, m.JoinedAt, m.Version, m.OriginNode = agenda.MemberActive, env.Time, m.Version+1, env.OriginNode
 			}
 		case events.GroupInvitationDeclined:
 			remove(e.UserID)

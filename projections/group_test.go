@@ -536,11 +536,11 @@ func TestLogsWrittenBeforeProjectAlike(t *testing.T) {
 	start := time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
 	roles := map[string]string{"mid": agenda.RoleAuto, "peer": agenda.RolePending}
 	type state struct {
-		group        agenda.Group
-		appointment  agenda.Appointment
-		agenda       []agenda.Entry
-		notified     []string
-		live         []string // the appointment's and group's events in each member's feed
+		group       agenda.Group
+		appointment agenda.Appointment
+		agenda      []agenda.Entry
+		notified    []string
+		live        []string // the appointment's and group's events in each member's feed
 	}
 	project := func(group func(string, string, bool) []write,
 		appointment func(string, string, string, string, time.Time, time.Time, []string, map[string]string) []write) state {

@@ -178,7 +178,7 @@ func groupHandlers(d dispatch) {
 		if err != nil {
 			return err
 		}
-		return tx.SetMember(e.GroupID, e.CreatorID, agenda.CreatorRank(e.Hierarchical), env.Time, env.Version, env.OriginNode)
+		return tx.SetMember(e.GroupID, e.CreatorID, agenda.CreatorRank(e.Hierarchical), env.Time, env.OriginNode)
 	})
 	on(d, func(tx *readmodel.Tx, env *events.Envelope, e events.GroupUpdated) error {
 		return tx.UpdateGroup(readmodel.GroupRecord{ID: e.GroupID, Name: e.Name, Description: e.Description,
@@ -188,7 +188,7 @@ func groupHandlers(d dispatch) {
 		return tx.DeleteGroup(e.GroupID)
 	})
 	on(d, func(tx *readmodel.Tx, env *events.Envelope, e events.GroupMemberAdded) error {
-		if err := tx.SetMember(e.GroupID, e.UserID, e.Rank, env.Time, env.Version, env.OriginNode); err != nil {
+		if err := tx.SetMember(e.GroupID, e.UserID, e.Rank, env.Time, env.OriginNode); err != nil {
 			return err
 		}
 		if err := tx.TouchGroup(e.GroupID, env.Time, env.Version, env.OriginNode); err != nil {
@@ -197,7 +197,7 @@ func groupHandlers(d dispatch) {
 		return notifier{tx, env}.group(e.GroupID, agenda.NotifyMemberAdded, e.UserID, map[string]any{"user_id": e.UserID, "rank": e.Rank})
 	})
 	on(d, func(tx *readmodel.Tx, env *events.Envelope, e events.GroupMemberRankChanged) error {
-		if err := tx.SetMember(e.GroupID, e.UserID, e.Rank, env.Time, env.Version, env.OriginNode); err != nil {
+		if err := tx.SetMember(e.GroupID, e.UserID, e.Rank, env.Time, env.OriginNode); err != nil {
 			return err
 		}
 		if err := tx.TouchGroup(e.GroupID, env.Time, env.Version, env.OriginNode); err != nil {
@@ -240,7 +240,7 @@ func groupHandlers(d dispatch) {
 // invitationHandlers keep the pending invitations to groups.
 func invitationHandlers(d dispatch) {
 	on(d, func(tx *readmodel.Tx, env *events.Envelope, e events.GroupMemberInvited) error {
-		if err := tx.InviteMember(e.GroupID, e.UserID, e.Rank, e.InvitedBy, env.Time, env.Version, env.OriginNode); err != nil {
+		if err := tx.InviteMember(e.GroupID, e.UserID, e.Rank, e.InvitedBy, env.Time, env.OriginNode); err != nil {
 			return err
 		}
 		if err := tx.TouchGroup(e.GroupID, env.Time, env.Version, env.OriginNode); err != nil {
@@ -262,7 +262,7 @@ func invitationHandlers(d dispatch) {
 		if !ok {
 			return fmt.Errorf("group %s: %s accepted no pending invitation", e.GroupID, e.UserID)
 		}
-		if err := tx.ActivateMember(e.GroupID, e.UserID, env.Time, env.Version, env.OriginNode); err != nil {
+		if err := tx.ActivateMember(e.GroupID, e.UserID, env.Time, env.OriginNode); err != nil {
 			return err
 		}
 		if err := tx.TouchGroup(e.GroupID, env.Time, env.Version, env.OriginNode); err != nil {

@@ -18,7 +18,7 @@ func TestInvitedIsNoMember(t *testing.T) {
 	seedGroup(t, db, readmodel.GroupRecord{ID: "g", Name: "Team", CreatorID: "boss", Hierarchical: true, At: at, Version: 1, OriginNode: "n"},
 		seedMember{"boss", agenda.MaxRank, 2}, seedMember{"low", 0, 3})
 	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
-		if err := tx.InviteMember("g", "ivy", 10, "boss", at.Add(time.Hour), 4, "n"); err != nil {
+		if err := tx.InviteMember("g", "ivy", 10, "boss", at.Add(time.Hour), "n"); err != nil {
 			return err
 		}
 		return tx.TouchGroup("g", at.Add(time.Hour), 4, "n")
@@ -63,7 +63,7 @@ func TestInvitedIsNoMember(t *testing.T) {
 
 	invs, err := db.GroupInvitations(ctx, "ivy")
 	want := agenda.GroupInvitation{GroupID: "g", Name: "Team", Hierarchical: true, Rank: 10, InvitedBy: "boss",
-		InvitedAt: at.Add(time.Hour), GroupVersion: 4}
+		InvitedAt: at.Add(time.Hour), GroupVersion: 4, MemberVersion: 1}
 	if err != nil || len(invs) != 1 || invs[0] != want {
 		t.Fatalf("GroupInvitations = %+v, %v; want %+v", invs, err, want)
 	}
@@ -76,7 +76,7 @@ func TestInvitedIsNoMember(t *testing.T) {
 
 	// Accepting makes her a member, joined when she accepted.
 	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
-		return tx.ActivateMember("g", "ivy", at.Add(2*time.Hour), 5, "n")
+		return tx.ActivateMember("g", "ivy", at.Add(2*time.Hour), "n")
 	})
 	g, err = db.Group(ctx, "g", "ivy")
 	if err != nil || g.MyRank != 10 || g.MemberCount != 3 {

@@ -82,17 +82,17 @@ func TestEntryViewersSeeAMembershipAddedInTheSameTransaction(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if err := tx.SetMember("g", "boss", 100, at, 2, "node-a"); err != nil {
+		if err := tx.SetMember("g", "boss", 100, at, "node-a"); err != nil {
 			return err
 		}
 		// Invited only: the owner now has a row, yet nobody sees the entry.
-		if err := tx.InviteMember("g", "owner", 10, "boss", at, 3, "node-a"); err != nil {
+		if err := tx.InviteMember("g", "owner", 10, "boss", at, "node-a"); err != nil {
 			return err
 		}
 		if vs, err := tx.EntryViewers("owner", "a1"); err != nil || len(vs) != 0 {
 			t.Fatalf("EntryViewers(owner) while invited: %v, %v; want none", vs, err)
 		}
-		if err := tx.ActivateMember("g", "owner", at, 4, "node-a"); err != nil {
+		if err := tx.ActivateMember("g", "owner", at, "node-a"); err != nil {
 			return err
 		}
 		vs, err := tx.EntryViewers("owner", "a1")

@@ -371,13 +371,14 @@ func (t *Tx) DeleteGroup(id string) error {
 }
 
 // SetMember adds an active member or changes the rank of a member or an
-// invited person.
-func (t *Tx) SetMember(groupID, userID string, rank int, at time.Time, version int64, origin string) error {
+// invited person. A membership's version counts its own changes: 1 when it
+// begins, one more at each change (agenda.Member).
+func (t *Tx) SetMember(groupID, userID string, rank int, at time.Time, origin string) error {
 	t.joinsGroup(userID)
 	_, err := t.exec(`INSERT INTO group_members (group_id, user_id, rank, joined_at, version, origin_node)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (group_id, user_id) DO UPDATE SET rank = excluded.rank,
-		version = excluded.version, origin_node = excluded.origin_node`,
-		groupID, userID, rank, at.UnixNano(), version, origin)
+		VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (group_id, user_id) DO UPDATE SET rank = excluded.rank,
+		version = version + 1, origin_node = excluded.origin_node`,
+		groupID, userID, rank, at.UnixNano(), origin)
 	if err != nil {
 		return fmt.Errorf("set member %s of %s: %w", userID, groupID, err)
 	}

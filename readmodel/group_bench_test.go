@@ -26,7 +26,7 @@ func BenchmarkGroupAgendaQuery(b *testing.B) {
 			return err
 		}
 		for m := range members {
-			if err := tx.SetMember("g", fmt.Sprintf("m%02d", m), 1000-m*10, begin, int64(m+2), "node-a"); err != nil {
+			if err := tx.SetMember("g", fmt.Sprintf("m%02d", m), 1000-m*10, begin, "node-a"); err != nil {
 				return err
 			}
 		}

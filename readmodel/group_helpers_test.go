@@ -39,7 +39,7 @@ func seedGroup(tb testing.TB, db *readmodel.DB, g readmodel.GroupRecord, members
 		last := g.Version
 		for i, m := range members {
 			joined := g.At.Add(time.Duration(i) * time.Minute)
-			if err := tx.SetMember(g.ID, m.user, m.rank, joined, m.version, "node-m"); err != nil {
+			if err := tx.SetMember(g.ID, m.user, m.rank, joined, "node-m"); err != nil {
 				return err
 			}
 			last = max(last, m.version)

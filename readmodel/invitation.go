@@ -37,13 +37,13 @@ func (db *DB) GroupInvitations(ctx context.Context, userID string) ([]agenda.Gro
 
 // selectInvitation reads what scanInvitation scans, from group_members m
 // joined to groups g.
-const selectInvitation = `SELECT g.id, g.name, g.hierarchical, m.rank, m.invited_by, m.joined_at, g.version
+const selectInvitation = `SELECT g.id, g.name, g.hierarchical, m.rank, m.invited_by, m.joined_at, g.version, m.version
 	FROM group_members m JOIN groups g ON g.id = m.group_id`
 
 func scanInvitation(r interface{ Scan(...any) error }) (agenda.GroupInvitation, error) {
 	var inv agenda.GroupInvitation
 	var at int64
-	err := r.Scan(&inv.GroupID, &inv.Name, &inv.Hierarchical, &inv.Rank, &inv.InvitedBy, &at, &inv.GroupVersion)
+	err := r.Scan(&inv.GroupID, &inv.Name, &inv.Hierarchical, &inv.Rank, &inv.InvitedBy, &at, &inv.GroupVersion, &inv.MemberVersion)
 	inv.InvitedAt = time.Unix(0, at).UTC()
 	return inv, err
 }
@@ -90,11 +90,11 @@ func (db *DB) GroupParticipations(ctx context.Context, groupID, userID string, a
 }
 
 // InviteMember records an invitation to join a group.
-func (t *Tx) InviteMember(groupID, userID string, rank int, invitedBy string, at time.Time, version int64, origin string) error {
+func (t *Tx) InviteMember(groupID, userID string, rank int, invitedBy string, at time.Time, origin string) error {
 	t.joinsGroup(userID)
 	_, err := t.exec(`INSERT INTO group_members (group_id, user_id, rank, status, invited_by, joined_at, version, origin_node)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		groupID, userID, rank, agenda.MemberInvited, invitedBy, at.UnixNano(), version, origin)
+		VALUES (?, ?, ?, ?, ?, ?, 1, ?)`,
+		groupID, userID, rank, agenda.MemberInvited, invitedBy, at.UnixNano(), origin)
 	if err != nil {
 		return fmt.Errorf("invite %s to %s: %w", userID, groupID, err)
 	}
@@ -102,8 +102,8 @@ func (t *Tx) InviteMember(groupID, userID string, rank int, invitedBy string, at
 }
 
 // ActivateMember makes an invited person a member, joined at.
-func (t *Tx) ActivateMember(groupID, userID string, at time.Time, version int64, origin string) error {
+func (t *Tx) ActivateMember(groupID, userID string, at time.Time, origin string) error {
 	return t.execOne("activate member "+userID+" of "+groupID, `UPDATE group_members SET status = ?, joined_at = ?,
-		version = ?, origin_node = ? WHERE group_id = ? AND user_id = ? AND status = ?`,
-		agenda.MemberActive, at.UnixNano(), version, origin, groupID, userID, agenda.MemberInvited)
+		version = version + 1, origin_node = ? WHERE group_id = ? AND user_id = ? AND status = ?`,
+		agenda.MemberActive, at.UnixNano(), origin, groupID, userID, agenda.MemberInvited)
 }

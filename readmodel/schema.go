@@ -36,8 +36,11 @@ var projectionVersions = map[string]int{
 	// version of its own.) 6: the indexes by group and by participant
 	// hold only group appointments and unanswered invitations. 7: an index
 	// of unread notifications. 8: participants know their appointment is
-	// cancelled, and the invitation index leaves such rows out.
-	ProjectionPlanning: 8,
+	// cancelled, and the invitation index leaves such rows out. 9: a
+	// membership's version counts its own changes, not the group's (every
+	// node must count alike, or an ETag from one node fails If-Match on
+	// another).
+	ProjectionPlanning: 9,
 }
 
 // baseSchema holds the tables every projection shares.
@@ -191,7 +194,7 @@ CREATE TABLE groups (
 	origin_node  TEXT    NOT NULL
 ) WITHOUT ROWID;
 
--- version is the group stream's version when the row last changed. status
+-- version counts the membership's own changes (1 when it begins). status
 -- is 'active' for a member, 'invited' for someone invited who has not
 -- answered yet (invited_by invited them; joined_at is then the time of the
 -- invitation). Invited people see nothing of the group and count nowhere.

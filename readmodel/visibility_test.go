@@ -88,11 +88,11 @@ func TestGroupAgendaAgreesWithSeesDetails(t *testing.T) {
 			if err := tx.InsertGroup(g); err != nil {
 				return err
 			}
-			if err := tx.SetMember(g.ID, viewer, c.view.ViewerRank, at, 2, "node-a"); err != nil {
+			if err := tx.SetMember(g.ID, viewer, c.view.ViewerRank, at, "node-a"); err != nil {
 				return err
 			}
 			if member != viewer {
-				if err := tx.SetMember(g.ID, member, c.view.MemberRank, at, 3, "node-a"); err != nil {
+				if err := tx.SetMember(g.ID, member, c.view.MemberRank, at, "node-a"); err != nil {
 					return err
 				}
 			}

@@ -468,6 +468,10 @@ func (g *groupPlay) createGroup(t testing.TB, c *client, name string, hierarchic
 		grp.MemberCount != 1 || !slices.Equal(ranks(grp.Members), []string{fmt.Sprintf("%s:%d", g.who(c), top)}) {
 		t.Fatalf("created group = %+v", grp)
 	}
+	// API.md: a resource's version starts at 1.
+	if grp.Version != 1 || grp.Members[0].Version != 1 {
+		t.Fatalf("created group at version %d, its creator's membership at %d; want 1 and 1", grp.Version, grp.Members[0].Version)
+	}
 	return grp
 }
 
@@ -479,6 +483,9 @@ func (g *groupPlay) invite(t testing.TB, c *client, grp apiGroup, who *client, b
 	m := decodeMember(t, r.Body)
 	if m.UserID != who.userID || m.Username != g.who(who) || m.Rank != wantRank || m.Status != "invited" {
 		t.Fatalf("invited member = %+v, want %s invited with rank %d", m, g.who(who), wantRank)
+	}
+	if m.Version != 1 {
+		t.Fatalf("invited member at version %d, want 1 (a membership counts its own changes)", m.Version)
 	}
 	expectETag(t, r, m.Version)
 	return m
@@ -492,6 +499,9 @@ func (g *groupPlay) accept(t testing.TB, who *client, grp apiGroup, wantRank int
 	m := decodeMember(t, r.Body)
 	if m.UserID != who.userID || m.Rank != wantRank || m.Status != "active" {
 		t.Fatalf("accepted member = %+v, want %s active with rank %d", m, g.who(who), wantRank)
+	}
+	if m.Version != 2 {
+		t.Fatalf("accepted member at version %d, want 2 (invited, then accepted)", m.Version)
 	}
 	expectETag(t, r, m.Version)
 	return m
@@ -516,6 +526,9 @@ func (g *groupPlay) groupAppointment(t testing.TB, c *client, grp apiGroup, body
 	}
 	if a.GroupID == nil || *a.GroupID != grp.ID || a.OwnerID != c.userID || a.MyStatus != "owner" {
 		t.Fatalf("group appointment = %+v, want one of group %s owned by %s", a, grp.ID, g.who(c))
+	}
+	if a.Version != 1 {
+		t.Fatalf("group appointment at version %d, want 1 (its participants are part of its creation)", a.Version)
 	}
 	return a
 }
