@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
@@ -104,7 +105,7 @@ func TestDecodeEntryAsBefore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if we != ge {
+		if !reflect.DeepEqual(we, ge) {
 			t.Fatalf("event %d decodes to %#v, want %#v", i, ge, we)
 		}
 	}

@@ -433,7 +433,7 @@ func TestLiveFollowerSeesLeaderWrite(t *testing.T) {
 	p := positionOf(t, r)
 	var invited bool
 	for _, f := range l.until(func(f liveFrame) bool { return f.Position >= p }) {
-		if f.EventType == "appointment.participant_added" && strings.Contains(string(f.Notification), `"invitation"`) {
+		if f.EventType == "appointment.created" && strings.Contains(string(f.Notification), `"invitation"`) {
 			invited = true
 		}
 	}
