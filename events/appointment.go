@@ -26,6 +26,16 @@ type AppointmentCreated struct {
 	Participants  []Invitee `json:"participants,omitempty"`
 }
 
+// schemaVersion writes an appointment created without participants (every
+// personal one) at version 1, which every build reads: only a group
+// appointment needs version 2.
+func (e AppointmentCreated) schemaVersion() int {
+	if len(e.Participants) == 0 {
+		return 1
+	}
+	return 2
+}
+
 // appointmentCreatedV1 is AppointmentCreated as schema version 1 wrote it,
 // without participants.
 type appointmentCreatedV1 struct {
@@ -145,7 +155,8 @@ func init() {
 	// Version 2 carries the participants a group appointment is created
 	// with; in version 1 AppointmentParticipantAdded events followed. A
 	// build that knows only version 1 halts on version 2 (it would refuse
-	// the unknown field as malformed, unlike the replicas that know it).
+	// the unknown field as malformed, unlike the replicas that know it), so
+	// an appointment without participants is still written at version 1.
 	register[AppointmentCreated]("appointment.created", 2)
 	registerPast("appointment.created", 1, func(v1 appointmentCreatedV1) AppointmentCreated {
 		return AppointmentCreated{AppointmentID: v1.AppointmentID, OwnerID: v1.OwnerID, GroupID: v1.GroupID,

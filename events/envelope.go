@@ -39,7 +39,8 @@ type Event interface {
 }
 
 // New wraps e in an envelope for stream at version, with the current schema
-// version of its type. id must be unique across the whole log.
+// version of its type (or the oldest that holds e, see olderSchema). id
+// must be unique across the whole log.
 func New(id, stream string, version int64, e Event, m Meta) (Envelope, error) {
 	t, ok := lookupType(e.EventType())
 	if !ok {
@@ -49,12 +50,16 @@ func New(id, stream string, version int64, e Event, m Meta) (Envelope, error) {
 	if err != nil {
 		return Envelope{}, fmt.Errorf("encode %s: %w", e.EventType(), err)
 	}
+	schema := t.current
+	if o, ok := e.(olderSchema); ok {
+		schema = o.schemaVersion()
+	}
 	return Envelope{
 		ID:            id,
 		Stream:        stream,
 		Version:       version,
 		Type:          e.EventType(),
-		SchemaVersion: t.current,
+		SchemaVersion: schema,
 		Time:          m.Time.UTC(),
 		OriginNode:    m.OriginNode,
 		Actor:         m.Actor,
@@ -132,8 +137,8 @@ func (e *Envelope) Decode() (Event, error) {
 	return ev, nil
 }
 
-// DecodeWith is Decode with another JSON decoder tried first for the
-// current schema version (the write path and the projections use a faster
+// DecodeWith is Decode with another JSON decoder tried first, for every
+// schema version the type registers (the write path and the projections use a faster
 // one; this package keeps to the standard library). Data that decoder
 // refuses takes the strict path, which gives the verdict. So DecodeWith
 // reads what Decode reads, and refuses what it refuses, as long as the
@@ -145,13 +150,17 @@ func (e *Envelope) Decode() (Event, error) {
 // Decode accepted before.
 func (e *Envelope) DecodeWith(unmarshal func(data []byte, v any) error) (Event, error) {
 	t, ok := lookupType(e.Type)
-	if !ok || e.SchemaVersion != t.current {
+	if !ok {
+		return e.Decode()
+	}
+	fast, ok := t.fast[e.SchemaVersion]
+	if !ok {
 		return e.Decode()
 	}
 	// Decode refuses anything but an object (null, say, which a decoder
 	// would read as the zero event); the fast path never sees it.
 	if len(e.Data) > 0 && e.Data[0] == '{' {
-		if ev, err := t.fast(e.Data, unmarshal); err == nil {
+		if ev, err := fast(e.Data, unmarshal); err == nil {
 			return ev, nil
 		}
 	}

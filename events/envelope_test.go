@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -59,13 +60,19 @@ func TestNew(t *testing.T) {
 		Privacy:       "full",
 		Status:        "confirmed",
 	}
+	withParticipants := created
+	withParticipants.Participants = []events.Invitee{{UserID: goldenInviteeID, Status: "pending"}}
+	// An appointment without participants is written at schema version 1,
+	// which every build reads; only one with participants needs version 2.
 	tests := []struct {
-		name    string
-		event   events.Event
-		wantErr error
+		name       string
+		event      events.Event
+		wantSchema int
+		wantErr    error
 	}{
-		{name: "registered type", event: created},
-		{name: "registered type behind a pointer", event: &created},
+		{name: "registered type", event: created, wantSchema: 1},
+		{name: "registered type behind a pointer", event: &created, wantSchema: 1},
+		{name: "a version only some of its events need", event: withParticipants, wantSchema: 2},
 		{name: "unknown type", event: unregisteredEvent{Name: "x"}, wantErr: events.ErrUnknownType},
 	}
 	for _, tt := range tests {
@@ -83,7 +90,7 @@ func TestNew(t *testing.T) {
 				Stream:        events.AppointmentStream(goldenApptID),
 				Version:       1,
 				Type:          "appointment.created",
-				SchemaVersion: currentSchemaVersion(events.Types()["appointment.created"]),
+				SchemaVersion: tt.wantSchema,
 				Time:          testMeta.Time.UTC(),
 				OriginNode:    testMeta.OriginNode,
 				Actor:         testMeta.Actor,
@@ -97,7 +104,11 @@ func TestNew(t *testing.T) {
 			if env.Time.Location() != time.UTC {
 				t.Errorf("got time in %s, want UTC", env.Time.Location())
 			}
-			wantData, err := json.Marshal(created)
+			env.Data = data
+			if ev, err := env.DecodeWith(json.Unmarshal); err != nil || !reflect.DeepEqual(ev, reflect.Indirect(reflect.ValueOf(tt.event)).Interface()) {
+				t.Errorf("DecodeWith = %#v, %v; want the event written", ev, err)
+			}
+			wantData, err := json.Marshal(tt.event)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -220,4 +231,37 @@ func TestEnvelopeDecodeValue(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %#v, want %#v", got, want)
 	}
+}
+
+// TestDecodeWithTriesTheFastDecoderOnPastVersions: an event written at a
+// past schema version (every personal appointment.created) takes the fast
+// decoder too, not only the strict one: the write path and a rebuild of an
+// old log decode such events all the time.
+func TestDecodeWithTriesTheFastDecoderOnPastVersions(t *testing.T) {
+	created := events.AppointmentCreated{AppointmentID: goldenApptID, OwnerID: goldenUserID, Title: "1:1",
+		Start: time.Date(2025, 3, 20, 13, 0, 0, 0, time.UTC), End: time.Date(2025, 3, 20, 13, 30, 0, 0, time.UTC),
+		Privacy: "full", Status: "confirmed"}
+	env, err := events.New("evt-1", events.AppointmentStream(goldenApptID), 1, created, testMeta)
+	if err != nil || env.SchemaVersion != 1 {
+		t.Fatalf("New = schema version %d, %v; want 1", env.SchemaVersion, err)
+	}
+	calls := 0
+	ev, err := env.DecodeWith(func(data []byte, v any) error { calls++; return json.Unmarshal(data, v) })
+	if err != nil || !reflect.DeepEqual(ev, created) || calls != 1 {
+		t.Fatalf("DecodeWith = %#v, %v after %d calls of the fast decoder; want the event after 1", ev, err, calls)
+	}
+	// A field version 1 did not have is still refused, by both paths.
+	env.Data = []byte(`{"appointment_id":"a","owner_id":"o","group_id":"","title":"t","description":"","location":"",` +
+		`"start":"2025-03-20T13:00:00Z","end":"2025-03-20T14:00:00Z","privacy":"full","status":"confirmed",` +
+		`"participants":[{"user_id":"u","status":"pending"}]}`)
+	if _, err := env.DecodeWith(fastStrict); !errors.Is(err, events.ErrMalformed) {
+		t.Errorf("DecodeWith of version 1 with participants = %v, want ErrMalformed", err)
+	}
+}
+
+// fastStrict stands for a fast decoder that refuses unknown fields.
+func fastStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
 }

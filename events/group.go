@@ -8,9 +8,9 @@ func GroupStream(groupID string) string { return "group-" + groupID }
 
 // GroupCreated is the first event of a group stream. It makes its creator a
 // member at agenda.CreatorRank: a group's creation is one event, so the
-// group's version starts at 1. (Logs written before follow it with the
-// creator's GroupMemberAdded in the same batch, which changes nothing but
-// the versions.)
+// group's version starts at 1. (At schema version 1 it did not: the
+// creator's GroupMemberAdded followed in the same batch, and projections
+// replay such logs as they did.)
 type GroupCreated struct {
 	GroupID      string `json:"group_id"`
 	Name         string `json:"name"`

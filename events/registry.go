@@ -13,10 +13,18 @@ type decoder func(data []byte) (Event, error)
 type eventType struct {
 	current  int
 	decoders map[int]decoder
-	// fast decodes the current schema version with the given JSON decoder,
+	// fast decodes each schema version with the given JSON decoder,
 	// without the strict checks; see Envelope.DecodeWith.
-	fast func(data []byte, unmarshal func([]byte, any) error) (Event, error)
+	fast map[int]fastDecoder
 }
+
+type fastDecoder func(data []byte, unmarshal func([]byte, any) error) (Event, error)
+
+// olderSchema is implemented by an event type whose events are written at
+// the oldest schema version that holds them, so that a build which knows
+// only that version still replays them: AppointmentCreated is written at
+// version 1 unless it carries participants.
+type olderSchema interface{ schemaVersion() int }
 
 // registry maps each event type to its decoders. It is filled once, in
 // init, and only read afterwards.
@@ -35,22 +43,30 @@ func register[T Event](typ string, current int) {
 			}
 			return v, nil
 		},
-	}, fast: func(data []byte, unmarshal func([]byte, any) error) (Event, error) {
+	}, fast: map[int]fastDecoder{current: func(data []byte, unmarshal func([]byte, any) error) (Event, error) {
 		var v T
 		if err := unmarshal(data, &v); err != nil {
 			return nil, err
 		}
 		return v, nil
-	}}
+	}}}
 }
 
 // registerPast keeps schema version v of typ readable once its current
 // version has moved on: Old is the shape v had, and upcast turns it into
 // the current shape. Call it after register.
 func registerPast[Old any, T Event](typ string, v int, upcast func(Old) T) {
-	registry[typ].decoders[v] = func(data []byte) (Event, error) {
+	t := registry[typ]
+	t.decoders[v] = func(data []byte) (Event, error) {
 		var old Old
 		if err := decodeStrict(data, &old); err != nil {
+			return nil, err
+		}
+		return upcast(old), nil
+	}
+	t.fast[v] = func(data []byte, unmarshal func([]byte, any) error) (Event, error) {
+		var old Old
+		if err := unmarshal(data, &old); err != nil {
 			return nil, err
 		}
 		return upcast(old), nil

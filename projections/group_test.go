@@ -137,8 +137,9 @@ func groupCreated(id, creator string, hierarchical bool) []write {
 // groupCreatedV1 is what CreateGroup wrote before a group's creation made
 // its creator a member: the creator's membership followed.
 func groupCreatedV1(id, creator string, hierarchical bool) []write {
-	return append(groupCreated(id, creator, hierarchical),
-		write{events.GroupStream(id), events.GroupMemberAdded{GroupID: id, UserID: creator, Rank: agenda.CreatorRank(hierarchical)}})
+	ws := groupCreated(id, creator, hierarchical)
+	ws[0].ev = atSchema1{ws[0].ev}
+	return append(ws, write{events.GroupStream(id), events.GroupMemberAdded{GroupID: id, UserID: creator, Rank: agenda.CreatorRank(hierarchical)}})
 }
 
 // groupAppointment is what CreateGroupAppointment writes: others maps each
@@ -622,6 +623,13 @@ func TestLogsWrittenBeforeProjectAlike(t *testing.T) {
 	// the group.
 	if want := []string{"boss:group.created", "boss:appointment.created", "mid:appointment.created", "peer:appointment.created"}; !reflect.DeepEqual(now.live, want) {
 		t.Errorf("feeds = %v, want %v", now.live, want)
+	}
+	// An old log's feeds are what they were: the group's creation reached
+	// no member yet (its creator joined by the next event), and each
+	// participant_added reached the participants so far.
+	const added = "appointment.participant_added"
+	if want := []string{"boss:appointment.created", "boss:" + added, "boss:" + added, "mid:" + added, "mid:" + added, "peer:" + added}; !reflect.DeepEqual(before.live, want) {
+		t.Errorf("feeds of the old log = %v, want %v", before.live, want)
 	}
 	if m := now.group.Members; len(m) != 3 || m[0].UserID != "boss" || m[0].Rank != agenda.MaxRank {
 		t.Errorf("members = %+v, want boss first at the top rank", m)

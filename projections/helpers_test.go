@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -130,6 +129,10 @@ type write struct {
 	ev     events.Event
 }
 
+// atSchema1 wraps an event to be written at schema version 1, as builds
+// before its current version wrote it.
+type atSchema1 struct{ events.Event }
+
 // eventLog appends batches to a real event store the way the Raft state
 // machine does, tracking stream versions the way commands do.
 type eventLog struct {
@@ -161,6 +164,10 @@ func (l *eventLog) batch(node string, ws ...write) events.Batch {
 		v++
 		next[w.stream] = v
 		l.seq++
+		ev, old := w.ev.(atSchema1)
+		if old {
+			w.ev = ev.Event
+		}
 		env, err := events.New(fmt.Sprintf("ev-%07d", l.seq), w.stream, v, w.ev, events.Meta{
 			Time:          l.base.Add(time.Duration(l.seq) * time.Second),
 			OriginNode:    node,
@@ -169,6 +176,9 @@ func (l *eventLog) batch(node string, ws ...write) events.Batch {
 		})
 		if err != nil {
 			l.tb.Fatalf("build event: %v", err)
+		}
+		if old {
+			env.SchemaVersion = 1
 		}
 		b.Events = append(b.Events, env)
 	}
@@ -218,18 +228,18 @@ func registerUser(id, username, display string) []write {
 // createAppointment is an appointment owned by owner with extra
 // participants (user ID → role), as a command would write it.
 func createAppointment(id, owner string, start, end time.Time, others map[string]string) []write {
+	created := events.AppointmentCreated{AppointmentID: id, OwnerID: owner,
+		Title: "Meeting " + id, Description: "about " + id, Location: "Room 1",
+		Start: start, End: end, Privacy: agenda.PrivacyFull, Status: agenda.StatusConfirmed}
+	for _, u := range sortedKeys(others) {
+		created.Participants = append(created.Participants, events.Invitee{UserID: u, Status: others[u]})
+	}
+	// As the group appointment command orders them: the appointment, then
+	// every entry.
 	ws := []write{
-		{events.AppointmentStream(id), events.AppointmentCreated{AppointmentID: id, OwnerID: owner,
-			Title: "Meeting " + id, Description: "about " + id, Location: "Room 1",
-			Start: start, End: end, Privacy: agenda.PrivacyFull, Status: agenda.StatusConfirmed}},
+		{events.AppointmentStream(id), created},
 		{events.ScheduleStream(owner), events.AgendaEntryAdded{UserID: owner, AppointmentID: id,
 			Start: start, End: end, Role: agenda.RoleOwner}},
-	}
-	// As the group appointment command orders them: every participant,
-	// then every entry.
-	for _, u := range sortedKeys(others) {
-		ws = slices.Insert(ws, len(ws)-1, write{events.AppointmentStream(id), events.AppointmentParticipantAdded{
-			AppointmentID: id, UserID: u, Status: others[u]}})
 	}
 	for _, u := range sortedKeys(others) {
 		ws = append(ws, write{events.ScheduleStream(u), events.AgendaEntryAdded{UserID: u, AppointmentID: id,
