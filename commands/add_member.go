@@ -65,10 +65,17 @@ func (h *Handlers) AddMember(ctx context.Context, cmd AddMember) (Result, error)
 		if err := checkRank(g, rank); err != nil {
 			return nil, err
 		}
+		// Read after g: a membership ending in between moves the group
+		// stream on, and the batch, which expects g's version, is decided
+		// again.
+		ended, err := h.Read.EndedMembershipVersion(ctx, g.ID, u.ID)
+		if err != nil {
+			return nil, err
+		}
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.GroupStream(g.ID), g.Version)
 		b.add(events.GroupStream(g.ID), events.GroupMemberInvited{GroupID: g.ID, UserID: u.ID, Rank: rank, InvitedBy: cmd.ActorID})
-		if b.group = answer(groupAfter(g, b, g.ID, cmd.ActorID, map[string]string{u.ID: u.Username})); b.group != nil {
+		if b.group = answer(groupAfter(g, b, g.ID, cmd.ActorID, map[string]joiner{u.ID: {username: u.Username, ended: ended}})); b.group != nil {
 			b.member = answer(member(*b.group, u.ID))
 		}
 		return b, nil

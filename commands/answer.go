@@ -125,11 +125,19 @@ func userAfter(before agenda.User, b *batch, id string) (u agenda.User, ok bool)
 	return u, u.ID != ""
 }
 
+// joiner is someone a batch makes a member of a group (or invites): their
+// username, and the version their last membership of the group ended at (0
+// if none), which the new one counts on from.
+type joiner struct {
+	username string
+	ended    int64
+}
+
 // groupAfter returns group id as the events of b leave it, seen by viewer,
 // starting from before (the group as the command read it, with its members;
-// zero for a group the batch creates). usernames names the users the batch
-// adds. ok is false if the batch deletes the group.
-func groupAfter(before agenda.Group, b *batch, id, viewer string, usernames map[string]string) (g agenda.Group, ok bool) {
+// zero for a group the batch creates). joining describes the users the
+// batch adds. ok is false if the batch deletes the group.
+func groupAfter(before agenda.Group, b *batch, id, viewer string, joining map[string]joiner) (g agenda.Group, ok bool) {
 	g = before
 	g.Members = append([]agenda.Member(nil), before.Members...)
 	exists := before.ID != ""
@@ -156,8 +164,9 @@ func groupAfter(before agenda.Group, b *batch, id, viewer string, usernames map[
 				m.Rank, m.Version, m.OriginNode = rank, m.Version+1, env.OriginNode
 				return
 			}
-			g.Members = append(g.Members, agenda.Member{UserID: userID, Username: usernames[userID], Rank: rank,
-				Status: status, JoinedAt: env.Time, Version: 1, OriginNode: env.OriginNode})
+			j := joining[userID]
+			g.Members = append(g.Members, agenda.Member{UserID: userID, Username: j.username, Rank: rank,
+				Status: status, JoinedAt: env.Time, Version: j.ended + 1, OriginNode: env.OriginNode})
 		}
 		switch e := ev.(type) {
 		case events.GroupCreated:

@@ -32,7 +32,7 @@ func (h *Handlers) CreateGroup(ctx context.Context, cmd CreateGroup) (Result, er
 		b.add(events.GroupStream(id), events.GroupCreated{
 			GroupID: id, Name: name, Description: cmd.Description, Hierarchical: cmd.Hierarchical, CreatorID: cmd.ActorID,
 		})
-		b.group = answer(groupAfter(agenda.Group{}, b, id, cmd.ActorID, map[string]string{creator.ID: creator.Username}))
+		b.group = answer(groupAfter(agenda.Group{}, b, id, cmd.ActorID, map[string]joiner{creator.ID: {username: creator.Username}}))
 		return b, nil
 	})
 }

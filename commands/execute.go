@@ -104,6 +104,10 @@ func (h *Handlers) propose(ctx context.Context, b events.Batch) (events.Committe
 			return events.Committed{FirstPosition: dup.Position, LastPosition: dup.Position + int64(len(b.Events)) - 1}, nil
 		case errors.As(err, &vc):
 			return c, err
+		case errors.Is(err, events.ErrUnknownType):
+			// The leader runs an older build that cannot read an event
+			// this one writes: a rolling update is under way.
+			return c, agenda.Errorf(agenda.EUNAVAILABLE, "the leader cannot read this change yet (it runs an older build); retry once the update is done")
 		case errors.Is(err, events.ErrIllegalTransition):
 			// Decided on state the log has moved past in a way the
 			// expected versions could not tell (see events.CheckLifecycle).

@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -356,4 +357,18 @@ func TestOutcomeUnknown(t *testing.T) {
 		_, err := create(newHandlers(log, world(t)))
 		wantCode(t, err, agenda.EUNAVAILABLE, "")
 	})
+}
+
+// TestLeaderOnAnOlderBuildIsUnavailable: during a rolling update a leader
+// still on an older build refuses an event only newer builds write
+// (ErrUnknownType, passed back over forwarding); the client is told to
+// retry, with 503, not given an internal error.
+func TestLeaderOnAnOlderBuildIsUnavailable(t *testing.T) {
+	unknown := errors.Join(events.ErrUnknownType, errors.New(`on the leader: "group.created" schema version 2`))
+	log := &fakeLog{answers: []func(events.Batch) (events.Committed, error){fail(unknown)}}
+	_, err := newHandlers(log, groupWorld(t)).CreateGroup(context.Background(), commands.CreateGroup{ActorID: "dan", Name: "Team"})
+	wantCode(t, err, agenda.EUNAVAILABLE, "")
+	if n := len(log.proposed()); n != 1 {
+		t.Errorf("proposed %d batches, want 1 (no blind retry)", n)
+	}
 }

@@ -58,6 +58,7 @@ type fakeRead struct {
 	schedules      map[string]agenda.Schedule // by user ID
 	agendaVersions map[string]int64
 	groups         map[string]agenda.Group
+	ended          map[string]int64                    // ended memberships' versions, by "group/user"
 	notifications  map[string]agenda.NotificationState // by "user/id"
 	position       int64
 	err            error // when set, every read fails with it
@@ -172,6 +173,15 @@ func (r *fakeRead) Group(ctx context.Context, id, viewerID string) (agenda.Group
 		}
 	}
 	return agenda.Group{}, agenda.Errorf(agenda.ENOTFOUND, "group not found")
+}
+
+func (r *fakeRead) EndedMembershipVersion(ctx context.Context, groupID, userID string) (int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return 0, r.err
+	}
+	return r.ended[groupID+"/"+userID], nil
 }
 
 func (r *fakeRead) GroupInvitation(ctx context.Context, groupID, userID string) (agenda.GroupInvitation, error) {

@@ -25,6 +25,7 @@ type ReadModel interface {
 	ScheduleVersion(ctx context.Context, userID string) (int64, error)
 	Group(ctx context.Context, id, viewerID string) (agenda.Group, error)
 	GroupInvitation(ctx context.Context, groupID, userID string) (agenda.GroupInvitation, error)
+	EndedMembershipVersion(ctx context.Context, groupID, userID string) (int64, error)
 	GroupParticipations(ctx context.Context, groupID, userID string, after time.Time) ([]agenda.Appointment, error)
 	PendingGroupAppointments(ctx context.Context, groupID string) (int, error)
 	NotificationState(ctx context.Context, userID, id string) (agenda.NotificationState, error)

@@ -79,8 +79,22 @@ func TestAddMember(t *testing.T) {
 			if res.ID != "dan" || res.Position != 1 {
 				t.Errorf("result = %+v, want dan at position 1", res)
 			}
+			if m := res.Member; m == nil || m.UserID != "dan" || m.Status != agenda.MemberInvited || m.Version != 1 {
+				t.Errorf("answer = %+v, want dan invited at version 1", m)
+			}
 		})
 	}
+	t.Run("a membership that ended before is counted on from", func(t *testing.T) {
+		r := groupWorld(t)
+		r.ended = map[string]int64{"h/dan": 7}
+		res, err := newHandlers(&fakeLog{}, r).AddMember(ctx, commands.AddMember{ActorID: "boss", GroupID: "h", UserID: "dan"})
+		if err != nil {
+			t.Fatalf("AddMember: %v", err)
+		}
+		if m := res.Member; m == nil || m.Version != 8 {
+			t.Errorf("answer = %+v, want dan invited at version 8", m)
+		}
+	})
 }
 
 func TestChangeRank(t *testing.T) {

@@ -90,6 +90,59 @@ func TestInvitedIsNoMember(t *testing.T) {
 	}
 }
 
+// TestMembershipVersionsCountOnAcrossEndings: a membership's version is its
+// own count of changes, and a new membership of the same person counts on
+// from where the last one ended, so an ETag of an ended membership never
+// names the next one; a deleted group forgets its ended memberships.
+func TestMembershipVersionsCountOnAcrossEndings(t *testing.T) {
+	ctx := context.Background()
+	db, _ := mustOpenDB(t)
+	insertUsers(t, db, user("boss", "boss", "Boss"), user("ivy", "ivy", "Ivy"))
+	seedGroup(t, db, readmodel.GroupRecord{ID: "g", Name: "Team", CreatorID: "boss", Hierarchical: true, At: at, Version: 1, OriginNode: "n"},
+		seedMember{"boss", agenda.MaxRank, 1})
+	version := func(want int64, step string) {
+		t.Helper()
+		g, err := db.Group(ctx, "g", "boss")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range g.Members {
+			if m.UserID == "ivy" {
+				if m.Version != want {
+					t.Errorf("%s: ivy's membership at version %d, want %d", step, m.Version, want)
+				}
+				return
+			}
+		}
+		t.Errorf("%s: ivy is not listed", step)
+	}
+	ended := func(want int64, step string) {
+		t.Helper()
+		if v, err := db.EndedMembershipVersion(ctx, "g", "ivy"); err != nil || v != want {
+			t.Errorf("%s: EndedMembershipVersion = %d, %v; want %d", step, v, err, want)
+		}
+	}
+	apply := func(fn func(tx *readmodel.Tx) error) { mustApply(t, db, readmodel.ProjectionPlanning, fn) }
+
+	ended(0, "never a member")
+	apply(func(tx *readmodel.Tx) error { return tx.InviteMember("g", "ivy", 10, "boss", at, "n") })
+	version(1, "invited")
+	apply(func(tx *readmodel.Tx) error { return tx.ActivateMember("g", "ivy", at, "n") })
+	version(2, "accepted")
+	apply(func(tx *readmodel.Tx) error { return tx.SetMember("g", "ivy", 20, at, "n") })
+	version(3, "re-ranked")
+	apply(func(tx *readmodel.Tx) error { return tx.RemoveMember("g", "ivy") })
+	ended(3, "removed")
+	apply(func(tx *readmodel.Tx) error { return tx.InviteMember("g", "ivy", 10, "boss", at, "n") })
+	version(4, "invited again")
+	apply(func(tx *readmodel.Tx) error { return tx.RemoveMember("g", "ivy") }) // declined
+	ended(4, "declined")
+	apply(func(tx *readmodel.Tx) error { return tx.SetMember("g", "ivy", 10, at, "n") }) // a log from before invitations
+	version(5, "added")
+	apply(func(tx *readmodel.Tx) error { return tx.DeleteGroup("g") })
+	ended(0, "group deleted")
+}
+
 func TestGroupParticipations(t *testing.T) {
 	ctx := context.Background()
 	db, _ := mustOpenDB(t)

@@ -367,16 +367,20 @@ func (t *Tx) DeleteGroup(id string) error {
 	if _, err := t.exec(`DELETE FROM group_members WHERE group_id = ?`, id); err != nil {
 		return fmt.Errorf("delete members of %s: %w", id, err)
 	}
+	if _, err := t.exec(`DELETE FROM ended_memberships WHERE group_id = ?`, id); err != nil {
+		return fmt.Errorf("delete ended memberships of %s: %w", id, err)
+	}
 	return t.execOne("delete group "+id, `DELETE FROM groups WHERE id = ?`, id)
 }
 
 // SetMember adds an active member or changes the rank of a member or an
-// invited person. A membership's version counts its own changes: 1 when it
-// begins, one more at each change (agenda.Member).
+// invited person. A membership's version counts its own changes: one more
+// at each change, from 1 when it begins, or on from where an earlier
+// membership of the same person ended (agenda.Member).
 func (t *Tx) SetMember(groupID, userID string, rank int, at time.Time, origin string) error {
 	t.joinsGroup(userID)
 	_, err := t.exec(`INSERT INTO group_members (group_id, user_id, rank, joined_at, version, origin_node)
-		VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (group_id, user_id) DO UPDATE SET rank = excluded.rank,
+		VALUES (?1, ?2, ?3, ?4, `+firstMemberVersion+`, ?5) ON CONFLICT (group_id, user_id) DO UPDATE SET rank = excluded.rank,
 		version = version + 1, origin_node = excluded.origin_node`,
 		groupID, userID, rank, at.UnixNano(), origin)
 	if err != nil {
@@ -385,10 +389,34 @@ func (t *Tx) SetMember(groupID, userID string, rank int, at time.Time, origin st
 	return nil
 }
 
-// RemoveMember takes a user out of a group (or ends their invitation).
+// firstMemberVersion is the version a membership of ?2 in group ?1 begins
+// at: 1, or one more than an ended membership of theirs had.
+const firstMemberVersion = `1 + coalesce((SELECT version FROM ended_memberships WHERE group_id = ?1 AND user_id = ?2), 0)`
+
+// RemoveMember takes a user out of a group (or ends their invitation), and
+// keeps the version the membership ended at.
 func (t *Tx) RemoveMember(groupID, userID string) error {
+	if _, err := t.exec(`INSERT INTO ended_memberships (group_id, user_id, version)
+		SELECT group_id, user_id, version FROM group_members WHERE group_id = ? AND user_id = ?
+		ON CONFLICT (group_id, user_id) DO UPDATE SET version = excluded.version`, groupID, userID); err != nil {
+		return fmt.Errorf("end membership of %s in %s: %w", userID, groupID, err)
+	}
 	return t.execOne("remove member "+userID+" of "+groupID,
 		`DELETE FROM group_members WHERE group_id = ? AND user_id = ?`, groupID, userID)
+}
+
+// EndedMembershipVersion returns the version userID's last membership of a
+// group ended at, or 0 if they never had one that ended: a new membership
+// counts on from it.
+func (db *DB) EndedMembershipVersion(ctx context.Context, groupID, userID string) (int64, error) {
+	var v int64
+	err := db.queryRow(ctx, `SELECT version FROM ended_memberships WHERE group_id = ? AND user_id = ?`, groupID, userID).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	} else if err != nil {
+		return 0, fmt.Errorf("read the ended membership of %s in %s: %w", userID, groupID, err)
+	}
+	return v, nil
 }
 
 // GroupInfo is what the projection needs of a group to word notifications.

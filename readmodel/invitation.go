@@ -93,7 +93,7 @@ func (db *DB) GroupParticipations(ctx context.Context, groupID, userID string, a
 func (t *Tx) InviteMember(groupID, userID string, rank int, invitedBy string, at time.Time, origin string) error {
 	t.joinsGroup(userID)
 	_, err := t.exec(`INSERT INTO group_members (group_id, user_id, rank, status, invited_by, joined_at, version, origin_node)
-		VALUES (?, ?, ?, ?, ?, ?, 1, ?)`,
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, `+firstMemberVersion+`, ?7)`,
 		groupID, userID, rank, agenda.MemberInvited, invitedBy, at.UnixNano(), origin)
 	if err != nil {
 		return fmt.Errorf("invite %s to %s: %w", userID, groupID, err)

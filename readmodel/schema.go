@@ -194,7 +194,8 @@ CREATE TABLE groups (
 	origin_node  TEXT    NOT NULL
 ) WITHOUT ROWID;
 
--- version counts the membership's own changes (1 when it begins). status
+-- version counts the membership's own changes (1 when it first begins;
+-- see ended_memberships). status
 -- is 'active' for a member, 'invited' for someone invited who has not
 -- answered yet (invited_by invited them; joined_at is then the time of the
 -- invitation). Invited people see nothing of the group and count nowhere.
@@ -210,6 +211,17 @@ CREATE TABLE group_members (
 	PRIMARY KEY (group_id, user_id)
 ) WITHOUT ROWID;
 CREATE INDEX group_members_by_user ON group_members (user_id);
+
+-- The version each ended membership (a member removed or gone, an
+-- invitation declined or withdrawn) had last: a new membership of the same
+-- person in the same group counts on from it, so that an ETag of the old
+-- one never matches the new one.
+CREATE TABLE ended_memberships (
+	group_id TEXT    NOT NULL,
+	user_id  TEXT    NOT NULL,
+	version  INTEGER NOT NULL,
+	PRIMARY KEY (group_id, user_id)
+) WITHOUT ROWID;
 
 -- Notifications are derived from the events that concern a user; id is a
 -- name-based UUID of (event ID, recipient), so a rebuild derives the same
@@ -265,7 +277,7 @@ var projectionSchemas = map[string]string{
 var projectionTables = map[string][]string{
 	ProjectionUsers: {"users", "revoked_tokens"},
 	ProjectionPlanning: {"appointments", "agenda_entries", "agenda_streams", "participants",
-		"groups", "group_members", "notifications", "notification_streams", "feed", "feed_events", "feed_pruned"},
+		"groups", "group_members", "ended_memberships", "notifications", "notification_streams", "feed", "feed_events", "feed_pruned"},
 }
 
 // schema is what a new read model file is created with: the shared tables,

@@ -11,7 +11,8 @@ import (
 // creation (its creator's membership included) and a group appointment's
 // (its participants included) are each version 1, and a membership counts
 // only its own changes, so a change to another member does not fail an
-// If-Match on this one.
+// If-Match on this one, and counts on across a removal, so a tag of a
+// membership that ended never matches the next one.
 func TestE2EVersionsStartAtOneAndGuardTheirOwnRecord(t *testing.T) {
 	g := newGroupPlay(t)
 	ana := g.user(t, "ana")
@@ -65,6 +66,22 @@ func TestE2EVersionsStartAtOneAndGuardTheirOwnRecord(t *testing.T) {
 	// lists the members): the "2" of its rename is stale now.
 	r = ifMatch(ana, "PATCH", gp, map[string]any{"name": "Team B"}, `"2"`)
 	expectError(t, r, http.StatusPreconditionFailed, "precondition_failed")
+
+	// bob leaves and is invited again: his new membership counts on from
+	// where the old one ended (3), so no ETag of the old one matches it.
+	g.write(t, bob, "DELETE", bp, nil, http.StatusNoContent)
+	r = g.write(t, ana, "POST", gp+"/members", map[string]any{"username": "bob"}, http.StatusCreated)
+	if m := decodeMember(t, r.Body); m.Version != 4 || m.Status != "invited" {
+		t.Fatalf("bob invited again = %+v, want invited at version 4", m)
+	}
+	r = g.write(t, bob, "POST", gp+"/accept", nil, http.StatusOK)
+	if m := decodeMember(t, r.Body); m.Version != 5 {
+		t.Fatalf("bob back = %+v, want version 5", m)
+	}
+	for _, stale := range []string{`"1"`, `"2"`, `"3"`} {
+		r = ifMatch(ana, "PATCH", bp, map[string]any{"rank": 60}, stale)
+		expectError(t, r, http.StatusPreconditionFailed, "precondition_failed")
+	}
 
 	// A group appointment is at 1 with all its participants (groupAppointment
 	// checks); one participant's answer moves it to 2.
