@@ -49,7 +49,9 @@ const (
 // For an invited person JoinedAt is when they were invited. Version counts
 // the changes to this membership alone (1 when invited, or when the group is
 // created for its creator; one more on accepting and at each new rank), so
-// that an If-Match on one member fails only when that member changed.
+// that an If-Match on one member fails only when that member changed. A
+// person removed and invited again counts on from where their last
+// membership ended, so no ETag of the old one matches the new one.
 type Member struct {
 	UserID     string    `json:"user_id"`
 	Username   string    `json:"username"`

@@ -78,6 +78,8 @@ type AppointmentDeleted struct {
 // AppointmentParticipantAdded makes a user a participant of a group
 // appointment: Status is "auto" (imposed by a superior, already in their
 // agenda and blocking) or "pending" (an invitation to accept or decline).
+// Nothing writes it any more (AppointmentCreated carries the participants
+// since its schema 2); logs written before hold one per participant.
 type AppointmentParticipantAdded struct {
 	AppointmentID string `json:"appointment_id"`
 	UserID        string `json:"user_id"`

@@ -33,9 +33,10 @@ type GroupDeleted struct {
 }
 
 // GroupMemberAdded makes a user a member of a group at a rank, without an
-// invitation: since membership is by consent it is written only for the
-// creator of a new group, but logs written before hold it for every member
-// added, and such memberships count as accepted.
+// invitation. Nothing writes it any more: membership is by consent, and a
+// group's creator is made a member by GroupCreated (schema 2). Logs written
+// before hold it for every creator and every member added, and such
+// memberships count as accepted.
 type GroupMemberAdded struct {
 	GroupID string `json:"group_id"`
 	UserID  string `json:"user_id"`
