@@ -35,21 +35,9 @@ var registry = map[string]*eventType{}
 // bumped and the old version keeps a decoder that upcasts old data to T; a
 // golden fixture per version (testdata/) keeps old events readable.
 func register[T Event](typ string, current int) {
-	registry[typ] = &eventType{current: current, decoders: map[int]decoder{
-		current: func(data []byte) (Event, error) {
-			var v T
-			if err := decodeStrict(data, &v); err != nil {
-				return nil, err
-			}
-			return v, nil
-		},
-	}, fast: map[int]fastDecoder{current: func(data []byte, unmarshal func([]byte, any) error) (Event, error) {
-		var v T
-		if err := unmarshal(data, &v); err != nil {
-			return nil, err
-		}
-		return v, nil
-	}}}
+	t := &eventType{current: current, decoders: map[int]decoder{}, fast: map[int]fastDecoder{}}
+	registry[typ] = t
+	t.decoders[current], t.fast[current] = decodersOf(func(v T) T { return v })
 }
 
 // registerPast keeps schema version v of typ readable once its current
@@ -57,20 +45,27 @@ func register[T Event](typ string, current int) {
 // the current shape. Call it after register.
 func registerPast[Old any, T Event](typ string, v int, upcast func(Old) T) {
 	t := registry[typ]
-	t.decoders[v] = func(data []byte) (Event, error) {
-		var old Old
-		if err := decodeStrict(data, &old); err != nil {
+	t.decoders[v], t.fast[v] = decodersOf(upcast)
+}
+
+// decodersOf returns the strict and the fast decoder of data of shape S,
+// which conv turns into the event.
+func decodersOf[S any, T Event](conv func(S) T) (decoder, fastDecoder) {
+	strict := func(data []byte) (Event, error) {
+		var v S
+		if err := decodeStrict(data, &v); err != nil {
 			return nil, err
 		}
-		return upcast(old), nil
+		return conv(v), nil
 	}
-	t.fast[v] = func(data []byte, unmarshal func([]byte, any) error) (Event, error) {
-		var old Old
-		if err := unmarshal(data, &old); err != nil {
+	fast := func(data []byte, unmarshal func([]byte, any) error) (Event, error) {
+		var v S
+		if err := unmarshal(data, &v); err != nil {
 			return nil, err
 		}
-		return upcast(old), nil
+		return conv(v), nil
 	}
+	return strict, fast
 }
 
 func lookupType(typ string) (*eventType, bool) {
