@@ -27,12 +27,11 @@ func TestE2EVersionsStartAtOneAndGuardTheirOwnRecord(t *testing.T) {
 
 	team := g.createGroup(t, ana, "Team", true) // version 1, ana's membership 1 (createGroup checks)
 	gp := "/api/groups/" + team.ID
-	ifMatch := func(c *client, method, path string, body any, etag string) *response {
+	// patch sends a PATCH with If-Match etag, keeping the scenario's
+	// position for the reads after it.
+	patch := func(c *client, path string, body any, etag string) *response {
 		t.Helper()
-		r, err := c.withT(t).sendHeaders(method, path, body, map[string]string{"If-Match": etag})
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
+		r := c.withT(t).patchJSON(path, body, etag)
 		if r.Status < 300 {
 			if p := positionOf(t, r); p > g.pos {
 				g.pos = p
@@ -40,7 +39,7 @@ func TestE2EVersionsStartAtOneAndGuardTheirOwnRecord(t *testing.T) {
 		}
 		return r
 	}
-	r := ifMatch(ana, "PATCH", gp, map[string]any{"name": "Team A"}, `"1"`).expect(t, http.StatusOK)
+	r := patch(ana, gp, map[string]any{"name": "Team A"}, `"1"`).expect(t, http.StatusOK)
 	if got := decodeGroup(t, r.Body, true); got.Version != 2 {
 		t.Fatalf("renamed group at version %d, want 2", got.Version)
 	}
@@ -51,20 +50,20 @@ func TestE2EVersionsStartAtOneAndGuardTheirOwnRecord(t *testing.T) {
 
 	// cat's re-rank moves the group on, not bob's membership: bob's "2" holds.
 	cp, bp := gp+"/members/"+cat.userID, gp+"/members/"+bob.userID
-	ifMatch(ana, "PATCH", cp, map[string]any{"rank": 30}, `"2"`).expect(t, http.StatusOK)
-	r = ifMatch(ana, "PATCH", bp, map[string]any{"rank": 40}, `"2"`).expect(t, http.StatusOK)
+	patch(ana, cp, map[string]any{"rank": 30}, `"2"`).expect(t, http.StatusOK)
+	r = patch(ana, bp, map[string]any{"rank": 40}, `"2"`).expect(t, http.StatusOK)
 	if m := decodeMember(t, r.Body); m.Version != 3 || m.Rank != 40 {
 		t.Fatalf("re-ranked bob = %+v, want rank 40 at version 3", m)
 	}
 	expectETag(t, r, 3)
 	// A stale tag on bob now fails, and changes nothing.
 	before := traceOf(t, g.n)
-	r = ifMatch(ana, "PATCH", bp, map[string]any{"rank": 50}, `"2"`)
+	r = patch(ana, bp, map[string]any{"rank": 50}, `"2"`)
 	expectError(t, r, http.StatusPreconditionFailed, "precondition_failed")
 	expectNoTrace(t, g.n, before)
 	// The group's own tag moved with every membership change (its answer
 	// lists the members): the "2" of its rename is stale now.
-	r = ifMatch(ana, "PATCH", gp, map[string]any{"name": "Team B"}, `"2"`)
+	r = patch(ana, gp, map[string]any{"name": "Team B"}, `"2"`)
 	expectError(t, r, http.StatusPreconditionFailed, "precondition_failed")
 
 	// bob leaves and is invited again: his new membership counts on from
@@ -79,7 +78,7 @@ func TestE2EVersionsStartAtOneAndGuardTheirOwnRecord(t *testing.T) {
 		t.Fatalf("bob back = %+v, want version 5", m)
 	}
 	for _, stale := range []string{`"1"`, `"2"`, `"3"`} {
-		r = ifMatch(ana, "PATCH", bp, map[string]any{"rank": 60}, stale)
+		r = patch(ana, bp, map[string]any{"rank": 60}, stale)
 		expectError(t, r, http.StatusPreconditionFailed, "precondition_failed")
 	}
 
