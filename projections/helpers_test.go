@@ -228,24 +228,7 @@ func registerUser(id, username, display string) []write {
 // createAppointment is an appointment owned by owner with extra
 // participants (user ID → role), as a command would write it.
 func createAppointment(id, owner string, start, end time.Time, others map[string]string) []write {
-	created := events.AppointmentCreated{AppointmentID: id, OwnerID: owner,
-		Title: "Meeting " + id, Description: "about " + id, Location: "Room 1",
-		Start: start, End: end, Privacy: agenda.PrivacyFull, Status: agenda.StatusConfirmed}
-	for _, u := range sortedKeys(others) {
-		created.Participants = append(created.Participants, events.Invitee{UserID: u, Status: others[u]})
-	}
-	// As the group appointment command orders them: the appointment, then
-	// every entry.
-	ws := []write{
-		{events.AppointmentStream(id), created},
-		{events.ScheduleStream(owner), events.AgendaEntryAdded{UserID: owner, AppointmentID: id,
-			Start: start, End: end, Role: agenda.RoleOwner}},
-	}
-	for _, u := range sortedKeys(others) {
-		ws = append(ws, write{events.ScheduleStream(u), events.AgendaEntryAdded{UserID: u, AppointmentID: id,
-			Start: start, End: end, Role: others[u]}})
-	}
-	return ws
+	return groupAppointment(id, "", owner, agenda.StatusConfirmed, start, end, sortedKeys(others), others)
 }
 
 func rescheduleAppointment(id, title string, start, end time.Time, users ...string) []write {
