@@ -173,7 +173,9 @@ func groupAfter(before agenda.Group, b *batch, id, viewer string, joining map[st
 			g = agenda.Group{ID: e.GroupID, Name: e.Name, Description: e.Description, Hierarchical: e.Hierarchical,
 				CreatorID: e.CreatorID, CreatedAt: env.Time}
 			exists = true
-			set(e.CreatorID, agenda.CreatorRank(e.Hierarchical), agenda.MemberActive)
+			if !e.CreatorFollows {
+				set(e.CreatorID, agenda.CreatorRank(e.Hierarchical), agenda.MemberActive)
+			}
 		case events.GroupUpdated:
 			g.Name, g.Description = e.Name, e.Description
 		case events.GroupDeleted:

@@ -18,6 +18,9 @@ type batch struct {
 	typed []events.Event
 	next  map[string]int64
 	err   error
+	// level is the cluster's event level as the decision began: the
+	// command writes no form above it.
+	level int
 	// appointment is the appointment as the batch leaves it, for the
 	// answer (see answer.go); nil if the command answers no appointment.
 	appointment *agenda.Appointment
@@ -31,7 +34,7 @@ type batch struct {
 func (h *Handlers) newBatch(ctx context.Context, actor string) *batch {
 	return &batch{h: h, meta: events.Meta{
 		Time: h.now(), OriginNode: h.NodeID, Actor: actor, CorrelationID: correlationID(ctx),
-	}, next: map[string]int64{}}
+	}, next: map[string]int64{}, level: h.level()}
 }
 
 // expect records that stream must be at version for the batch to commit.
@@ -56,6 +59,11 @@ func (b *batch) add(stream string, e events.Event) {
 	env, err := events.New(b.h.newID(), stream, v, e, b.meta)
 	if err != nil {
 		b.err = err
+		return
+	}
+	if l := events.LevelOf(env.Type, env.SchemaVersion); l > b.level {
+		// Nodes below level l would halt on it.
+		b.err = fmt.Errorf("command bug: %s v%d written while the cluster reads level %d", env.Type, env.SchemaVersion, b.level)
 		return
 	}
 	b.next[stream] = v + 1

@@ -29,9 +29,16 @@ func (h *Handlers) CreateGroup(ctx context.Context, cmd CreateGroup) (Result, er
 		}
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.GroupStream(id), 0)
-		b.add(events.GroupStream(id), events.GroupCreated{
+		created := events.GroupCreated{
 			GroupID: id, Name: name, Description: cmd.Description, Hierarchical: cmd.Hierarchical, CreatorID: cmd.ActorID,
-		})
+			CreatorFollows: b.level < 2,
+		}
+		b.add(events.GroupStream(id), created)
+		if created.CreatorFollows {
+			b.add(events.GroupStream(id), events.GroupMemberAdded{
+				GroupID: id, UserID: cmd.ActorID, Rank: agenda.CreatorRank(cmd.Hierarchical),
+			})
+		}
 		b.group = answer(groupAfter(agenda.Group{}, b, id, cmd.ActorID, map[string]joiner{creator.ID: {username: creator.Username}}))
 		return b, nil
 	})

@@ -85,11 +85,24 @@ func (h *Handlers) CreateGroupAppointment(ctx context.Context, cmd CreateGroupAp
 				participants = append(participants, events.Invitee{UserID: p.userID, Status: p.role})
 			}
 		}
-		b.add(events.AppointmentStream(id), events.AppointmentCreated{
+		created := events.AppointmentCreated{
 			AppointmentID: id, OwnerID: cmd.ActorID, GroupID: g.ID, Title: f.Title, Description: f.Description,
 			Location: f.Location, Start: f.Start, End: f.End, Privacy: f.Privacy, Status: status,
 			Participants: participants,
-		})
+		}
+		if b.level < 2 {
+			// Builds below level 2 read the participants only as
+			// events of their own.
+			created.Participants = nil
+		}
+		b.add(events.AppointmentStream(id), created)
+		if created.Participants == nil {
+			for _, p := range participants {
+				b.add(events.AppointmentStream(id), events.AppointmentParticipantAdded{
+					AppointmentID: id, UserID: p.UserID, Status: p.Status,
+				})
+			}
+		}
 		for _, p := range invitees {
 			b.expect(events.ScheduleStream(p.userID), p.version)
 			b.add(events.ScheduleStream(p.userID), events.AgendaEntryAdded{

@@ -52,6 +52,12 @@ type Handlers struct {
 	// decides again before answering: the refusal must not come from a
 	// read model that lags the cluster.
 	Fresh func(ctx context.Context) error
+	// Level, if set, returns the cluster's event level: the lowest that
+	// its nodes announce (events.Level if nil). Commands write only forms
+	// every node reads: below level 2, a group's creator joins by a
+	// group.member_added and an appointment's participants by an
+	// appointment.participant_added each, as older builds wrote them.
+	Level func() int
 
 	dummyOnce sync.Once
 	dummy     []byte
@@ -60,6 +66,14 @@ type Handlers struct {
 // New returns handlers with production defaults.
 func New(log Log, read ReadModel, nodeID string) *Handlers {
 	return &Handlers{Log: log, Read: read, NodeID: nodeID}
+}
+
+// level returns the event level the cluster reads (see Level).
+func (h *Handlers) level() int {
+	if h.Level != nil {
+		return h.Level()
+	}
+	return events.Level
 }
 
 func (h *Handlers) now() time.Time {

@@ -8,15 +8,32 @@ func GroupStream(groupID string) string { return "group-" + groupID }
 
 // GroupCreated is the first event of a group stream. It makes its creator a
 // member at agenda.CreatorRank: a group's creation is one event, so the
-// group's version starts at 1. (At schema version 1 it did not: the
-// creator's GroupMemberAdded followed in the same batch, and projections
-// replay such logs as they did.)
+// group's version starts at 1 (schema version 2, event level 2).
+//
+// At schema version 1 the creator's GroupMemberAdded followed in the same
+// batch. Such an event decodes with CreatorFollows set, and one written
+// with CreatorFollows set is written at version 1, which builds below
+// event level 2 read: commands write that form while the cluster is below
+// level 2 (see Level).
 type GroupCreated struct {
 	GroupID      string `json:"group_id"`
 	Name         string `json:"name"`
 	Description  string `json:"description"`
 	Hierarchical bool   `json:"hierarchical"`
 	CreatorID    string `json:"creator_id"`
+	// CreatorFollows says that the creator's membership is not this
+	// event's but a GroupMemberAdded's after it. It is never encoded: the
+	// schema version carries it.
+	CreatorFollows bool `json:"-"`
+}
+
+// schemaVersion writes the form whose creator's membership follows at
+// version 1.
+func (e GroupCreated) schemaVersion() int {
+	if e.CreatorFollows {
+		return 1
+	}
+	return 2
 }
 
 // GroupUpdated carries the whole new state of a group's editable fields.
@@ -109,7 +126,10 @@ func init() {
 	// version 1 halts on version 2 instead of projecting a group without
 	// its creator.
 	register[GroupCreated]("group.created", 2)
-	registerPast("group.created", 1, func(v1 GroupCreated) GroupCreated { return v1 })
+	registerPast("group.created", 1, func(v1 GroupCreated) GroupCreated {
+		v1.CreatorFollows = true
+		return v1
+	})
 	register[GroupUpdated]("group.updated", 1)
 	register[GroupDeleted]("group.deleted", 1)
 	register[GroupMemberAdded]("group.member_added", 1)

@@ -175,8 +175,8 @@ func groupHandlers(d dispatch) {
 	on(d, func(tx *readmodel.Tx, env *events.Envelope, e events.GroupCreated) error {
 		err := tx.InsertGroup(readmodel.GroupRecord{ID: e.GroupID, Name: e.Name, Description: e.Description,
 			CreatorID: e.CreatorID, Hierarchical: e.Hierarchical, At: env.Time, Version: env.Version, OriginNode: env.OriginNode})
-		if err != nil || env.SchemaVersion < 2 {
-			// In version 1 the creator's GroupMemberAdded follows.
+		if err != nil || e.CreatorFollows {
+			// The creator's GroupMemberAdded follows (schema version 1).
 			return err
 		}
 		return tx.SetMember(e.GroupID, e.CreatorID, agenda.CreatorRank(e.Hierarchical), env.Time, env.OriginNode)
