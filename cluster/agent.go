@@ -108,6 +108,9 @@ type Agent struct {
 	// refused is set while the cluster refuses this node's history as
 	// another cluster's: it must then serve nothing.
 	refused atomic.Bool
+	// level is the cluster's event level (EventLevel); events.MinLevel
+	// until the first gossip round has heard the others.
+	level atomic.Int64
 
 	mu sync.Mutex
 	// removed holds, on the node that removed them on request, the
@@ -133,7 +136,10 @@ func NewAgent(cfg Config, raft Raft) *Agent {
 	if cfg.Refusals == nil {
 		cfg.Refusals = &Refusals{Logger: cfg.Logger}
 	}
-	return &Agent{
+	if cfg.Self.EventLevel == 0 {
+		cfg.Self.EventLevel = events.Level
+	}
+	a := &Agent{
 		cfg:      cfg,
 		raft:     raft,
 		signer:   NewSigner(cfg.Secret, cfg.Self.ID),
@@ -142,6 +148,8 @@ func NewAgent(cfg Config, raft Raft) *Agent {
 		logger:   cfg.Logger,
 		refusals: cfg.Refusals,
 	}
+	a.level.Store(events.MinLevel)
+	return a
 }
 
 func (a *Agent) Members() *Members { return a.members }

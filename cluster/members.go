@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/agendahq/agenda/consensus"
+	"github.com/agendahq/agenda/events"
 )
 
 // Sources of a member entry: how this node first learned of it.
@@ -39,6 +40,10 @@ type Member struct {
 	// History is sent with a join only: how far the joiner's event store
 	// goes, which the leader checks against the cluster's.
 	History *consensus.History `json:"history,omitempty"`
+	// EventLevel is the event level the member's build reads
+	// (events.Level, or lower if EVENT_LEVEL pins it); 0 from builds that
+	// announce none, which read events.MinLevel.
+	EventLevel int `json:"event_level,omitempty"`
 }
 
 // Members is the table of known nodes, keyed by ID. It is gossip, not
@@ -49,6 +54,11 @@ type Members struct {
 	self   string
 	byID   map[string]*memberEntry
 	byAddr map[string]string // HTTP address → ID, for seeds and DNS answers
+	// levels holds the event level each member last announced. Unlike
+	// byID it outlives Prune: a voter gone quiet for long is still
+	// listed by the Raft configuration, and the level it announced
+	// still bounds what commands may write (see Level).
+	levels map[string]int
 }
 
 type memberEntry struct {
@@ -59,7 +69,7 @@ type memberEntry struct {
 // NewMembers returns a table holding self.
 func NewMembers(self Member) *Members {
 	self.Source = SourceConfig
-	m := &Members{self: self.ID, byID: map[string]*memberEntry{}, byAddr: map[string]string{}}
+	m := &Members{self: self.ID, byID: map[string]*memberEntry{}, byAddr: map[string]string{}, levels: map[string]int{}}
 	m.byID[self.ID] = &memberEntry{Member: self}
 	m.byAddr[self.HTTPAddr] = self.ID
 	return m
@@ -128,12 +138,34 @@ func (m *Members) merge(mem Member, source string) *memberEntry {
 		if e.HTTPAddr != "" && m.byAddr[e.HTTPAddr] == mem.ID {
 			delete(m.byAddr, e.HTTPAddr)
 		}
-		e.RaftAddr, e.HTTPAddr, e.Incarnation = mem.RaftAddr, mem.HTTPAddr, mem.Incarnation
+		e.RaftAddr, e.HTTPAddr, e.Incarnation, e.EventLevel = mem.RaftAddr, mem.HTTPAddr, mem.Incarnation, mem.EventLevel
 		if mem.HTTPAddr != "" {
 			m.byAddr[mem.HTTPAddr] = mem.ID
 		}
+		// A process announces its level with its incarnation. An entry
+		// without one is hearsay from a configuration, which carries a
+		// level only if some node remembered it.
+		if _, known := m.levels[mem.ID]; mem.Incarnation > 0 || (!known && mem.EventLevel > 0) {
+			m.levels[mem.ID] = mem.EventLevel
+		}
+		if mem.Incarnation == 0 {
+			e.EventLevel = m.levels[mem.ID]
+		}
 	}
 	return e
+}
+
+// Level returns the event level node id reads, as last announced: its own
+// for this node, events.MinLevel for a node that announced none or that
+// no node has heard of.
+func (m *Members) Level(id string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l := m.levels[id]
+	if id == m.self {
+		l = m.byID[m.self].EventLevel
+	}
+	return max(l, events.MinLevel)
 }
 
 // Forget drops a member (removed from the cluster).
@@ -147,6 +179,7 @@ func (m *Members) Forget(id string) {
 		delete(m.byAddr, e.HTTPAddr)
 		delete(m.byID, id)
 	}
+	delete(m.levels, id)
 }
 
 // HTTPAddr returns the HTTP address of node id, "" if unknown.

@@ -78,8 +78,9 @@ type AppointmentDeleted struct {
 // AppointmentParticipantAdded makes a user a participant of a group
 // appointment: Status is "auto" (imposed by a superior, already in their
 // agenda and blocking) or "pending" (an invitation to accept or decline).
-// Nothing writes it any more (AppointmentCreated carries the participants
-// since its schema 2); logs written before hold one per participant.
+// AppointmentCreated carries the participants since its schema 2 (event
+// level 2); this event is written, one per participant, only while the
+// cluster is below that level, and logs written before hold it too.
 type AppointmentParticipantAdded struct {
 	AppointmentID string `json:"appointment_id"`
 	UserID        string `json:"user_id"`

@@ -50,10 +50,10 @@ type GroupDeleted struct {
 }
 
 // GroupMemberAdded makes a user a member of a group at a rank, without an
-// invitation. Nothing writes it any more: membership is by consent, and a
-// group's creator is made a member by GroupCreated (schema 2). Logs written
-// before hold it for every creator and every member added, and such
-// memberships count as accepted.
+// invitation. Membership is by consent, so it is written only for a group's
+// creator, after a GroupCreated whose CreatorFollows, while the cluster is
+// below event level 2. Logs written before hold it for every creator and
+// every member added, and such memberships count as accepted.
 type GroupMemberAdded struct {
 	GroupID string `json:"group_id"`
 	UserID  string `json:"user_id"`

@@ -11,15 +11,19 @@ var openAPI []byte
 
 // ClusterStatus is the body of GET /cluster/status.
 type ClusterStatus struct {
-	NodeID       string        `json:"node_id"`
-	State        string        `json:"state"`
-	LeaderID     string        `json:"leader_id"`
-	LeaderAddr   string        `json:"leader_addr"`
-	Term         uint64        `json:"term"`
-	CommitIndex  uint64        `json:"commit_index"`
-	AppliedIndex uint64        `json:"applied_index"`
-	Position     int64         `json:"position"`
-	Nodes        []ClusterNode `json:"nodes"`
+	NodeID       string `json:"node_id"`
+	State        string `json:"state"`
+	LeaderID     string `json:"leader_id"`
+	LeaderAddr   string `json:"leader_addr"`
+	Term         uint64 `json:"term"`
+	CommitIndex  uint64 `json:"commit_index"`
+	AppliedIndex uint64 `json:"applied_index"`
+	Position     int64  `json:"position"`
+	// EventLevel is the cluster's event level as this node counts it:
+	// the lowest its servers announce. Commands write no event form
+	// above it.
+	EventLevel int           `json:"event_level"`
+	Nodes      []ClusterNode `json:"nodes"`
 }
 
 // ClusterNode is one member of the cluster.
@@ -29,6 +33,9 @@ type ClusterNode struct {
 	Suffrage string     `json:"suffrage"`
 	LastSeen *time.Time `json:"last_seen"`
 	Source   string     `json:"source"`
+	// EventLevel is the event level the node announced (1 for one that
+	// announced none, or was never heard of).
+	EventLevel int `json:"event_level"`
 }
 
 // Readiness is the body of GET /readyz.

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agendahq/agenda/events"
 	agendahttp "github.com/agendahq/agenda/http"
 )
 
@@ -51,6 +52,11 @@ type Config struct {
 	TrailingLogs      uint64
 	// BcryptCost is lowered by tests; production keeps the default.
 	BcryptCost int
+	// EventLevel is the event level this node announces (EVENT_LEVEL;
+	// default events.Level): lower, it keeps the cluster writing only
+	// forms that builds of that level read, so that a rolling update can
+	// still be rolled back.
+	EventLevel int
 	// DebugAddr, when set, serves net/http/pprof on its own listener, kept
 	// off the API port so that it is never exposed by accident.
 	DebugAddr string
@@ -195,6 +201,7 @@ func parseServeFlags(args []string) (Config, error) {
 	proxies := fs.String("trusted-proxies", envOr("TRUSTED_PROXIES", ""), "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client for rate limits (TRUSTED_PROXIES; default: none, the connection's address counts)")
 	fs.IntVar(&limits.MaxHashing, "auth-concurrency", envInt("AUTH_CONCURRENCY", limits.MaxHashing), "password hashes (login, registration, password change) computed at once; others wait (AUTH_CONCURRENCY; default half the CPUs)")
 	c.Limits = limits
+	fs.IntVar(&c.EventLevel, "event-level", envInt("EVENT_LEVEL", events.Level), fmt.Sprintf("event level this node announces, %d..%d: below this build's, the cluster keeps writing events as builds of that level did, so that an update can still be rolled back (EVENT_LEVEL; default %d)", events.MinLevel, events.Level, events.Level))
 	fs.StringVar(&c.DebugAddr, "debug-addr", envOr("DEBUG_ADDR", ""), "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (DEBUG_ADDR; default: off)")
 	fs.StringVar(&c.AuditToken, "audit-api-token", "", "token the admin API (/api/admin/...) requires in X-Audit-Token, besides a JWT (AUDIT_API_TOKEN or AUDIT_API_TOKEN_FILE; default: none, the admin API answers 404)")
 	fs.DurationVar(&c.AuditRetention, "audit-retention", envDuration("AUDIT_RETENTION", 90*24*time.Hour), "audit entries older than this are deleted (AUDIT_RETENTION)")
@@ -231,6 +238,9 @@ func parseServeFlags(args []string) (Config, error) {
 	}
 	if c.BootstrapExpect < 0 {
 		return c, fmt.Errorf("BOOTSTRAP_EXPECT must not be negative")
+	}
+	if c.EventLevel < events.MinLevel || c.EventLevel > events.Level {
+		return c, fmt.Errorf("EVENT_LEVEL must be between %d and %d (this build's), not %d", events.MinLevel, events.Level, c.EventLevel)
 	}
 	if bad := envErrs; len(bad) > 0 {
 		envErrs = nil

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/agendahq/agenda/events"
 )
 
 func TestSecretsFromEnvironmentAndFiles(t *testing.T) {
@@ -97,5 +100,22 @@ func TestMultiNodeNeedsConfiguredSecrets(t *testing.T) {
 	err := c.resolveIdentity(testLogger())
 	if err == nil || !strings.Contains(err.Error(), "CLUSTER_HMAC_SECRET") {
 		t.Fatalf("err = %v, want CLUSTER_HMAC_SECRET required", err)
+	}
+}
+
+func TestEventLevelFromEnvironment(t *testing.T) {
+	c, err := parseServeFlags(nil)
+	if err != nil || c.EventLevel != events.Level {
+		t.Fatalf("default: %d, %v; want this build's level %d", c.EventLevel, err, events.Level)
+	}
+	t.Setenv("EVENT_LEVEL", "1")
+	if c, err := parseServeFlags(nil); err != nil || c.EventLevel != 1 {
+		t.Errorf("EVENT_LEVEL=1: %d, %v", c.EventLevel, err)
+	}
+	for _, bad := range []string{"0", "-1", fmt.Sprint(events.Level + 1), "two"} {
+		t.Setenv("EVENT_LEVEL", bad)
+		if _, err := parseServeFlags(nil); err == nil || !strings.Contains(err.Error(), "EVENT_LEVEL") {
+			t.Errorf("EVENT_LEVEL=%s: err = %v, want one naming EVENT_LEVEL", bad, err)
+		}
 	}
 }

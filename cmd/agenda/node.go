@@ -143,15 +143,17 @@ func (s nodeStatus) ClusterStatus() agendahttp.ClusterStatus {
 	cs := agendahttp.ClusterStatus{
 		NodeID: st.NodeID, State: st.State, LeaderID: st.LeaderID, LeaderAddr: st.LeaderAddr,
 		Term: st.Term, CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex,
-		Position: s.n.rm.Position(), Nodes: []agendahttp.ClusterNode{},
+		Position: s.n.rm.Position(), EventLevel: s.n.agent.EventLevel(), Nodes: []agendahttp.ClusterNode{},
 	}
+	members := s.n.agent.Members()
 	inConfig := map[string]bool{}
 	unreachable := s.n.raft.Unreachable()
 	now := time.Now().UTC()
 	for _, srv := range st.Servers {
 		inConfig[srv.ID] = true
-		node := agendahttp.ClusterNode{ID: srv.ID, Address: srv.Address, Suffrage: srv.Suffrage, Source: cluster.SourceRaft}
-		if m, ok := s.n.agent.Members().Get(srv.ID); ok {
+		node := agendahttp.ClusterNode{ID: srv.ID, Address: srv.Address, Suffrage: srv.Suffrage, Source: cluster.SourceRaft,
+			EventLevel: members.Level(srv.ID)}
+		if m, ok := members.Get(srv.ID); ok {
 			node.Source = m.Source
 			if !m.LastSeen.IsZero() {
 				t := m.LastSeen.UTC()
@@ -172,11 +174,12 @@ func (s nodeStatus) ClusterStatus() agendahttp.ClusterStatus {
 	}
 	// Nodes heard of lately but not (or no longer) in the configuration:
 	// joining, or removed and still running.
-	for _, m := range s.n.agent.Members().All() {
+	for _, m := range members.All() {
 		if inConfig[m.ID] || now.Sub(m.LastSeen) > time.Minute {
 			continue
 		}
-		node := agendahttp.ClusterNode{ID: m.ID, Address: m.RaftAddr, Suffrage: "None", Source: m.Source}
+		node := agendahttp.ClusterNode{ID: m.ID, Address: m.RaftAddr, Suffrage: "None", Source: m.Source,
+			EventLevel: members.Level(m.ID)}
 		if !m.LastSeen.IsZero() {
 			t := m.LastSeen.UTC()
 			node.LastSeen = &t

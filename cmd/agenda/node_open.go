@@ -237,7 +237,8 @@ func (n *Node) startProjector() (runCtx context.Context, err error) {
 func (n *Node) newAgent(c *Config, tlsCfg *nodeTLS, httpAdvertise string, refusals *cluster.Refusals) {
 	_, httpPort, _ := net.SplitHostPort(httpAdvertise)
 	n.agent = cluster.NewAgent(cluster.Config{
-		Self:            cluster.Member{ID: c.NodeID, RaftAddr: n.raft.RaftAddr(), HTTPAddr: httpAdvertise, Incarnation: nextIncarnation(c.DataDir, n.Logger)},
+		Self: cluster.Member{ID: c.NodeID, RaftAddr: n.raft.RaftAddr(), HTTPAddr: httpAdvertise,
+			Incarnation: nextIncarnation(c.DataDir, n.Logger), EventLevel: c.EventLevel},
 		Secret:          []byte(c.ClusterSecret),
 		Expect:          c.BootstrapExpect,
 		Seeds:           c.DiscoverySeeds,
@@ -262,6 +263,7 @@ func (n *Node) newCommands(c *Config) {
 	// retry is a few milliseconds; allow enough to outlast a burst.
 	n.commands.MaxRetries = 64
 	n.commands.Fresh = strongReads{n}.ReadBarrier
+	n.commands.Level = n.agent.EventLevel
 }
 
 // serveAPI builds the HTTP API and swaps it in for the starting handler.

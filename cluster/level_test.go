@@ -1,0 +1,105 @@
+package cluster
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/agendahq/agenda/consensus"
+	"github.com/agendahq/agenda/events"
+)
+
+func servers(ids ...string) []consensus.Server {
+	out := make([]consensus.Server, len(ids))
+	for i, id := range ids {
+		out[i] = consensus.Server{ID: id, Address: id + ":7000", Suffrage: "Voter"}
+	}
+	return out
+}
+
+// The cluster's event level is the lowest that a server of the Raft
+// configuration announced: a node announcing none (an older build), or
+// never heard of, counts as events.MinLevel.
+func TestEventLevelIsTheLowestAnnounced(t *testing.T) {
+	a := NewAgent(Config{Self: Member{ID: "a"}, Secret: testSecret}, &fakeRaft{id: "a"})
+	if got := a.EventLevel(); got != events.MinLevel {
+		t.Errorf("before any round: %d, want %d", got, events.MinLevel)
+	}
+	now := time.Now()
+	a.members.Heard(Member{ID: "b", HTTPAddr: "b:8080", Incarnation: 1, EventLevel: events.Level}, SourceSeed, now)
+	a.members.Heard(Member{ID: "old", HTTPAddr: "old:8080", Incarnation: 1}, SourceSeed, now)
+	for _, tc := range []struct {
+		name    string
+		servers []consensus.Server
+		want    int
+	}{
+		{"no configuration yet: this node alone", nil, events.Level},
+		{"every server on this build", servers("a", "b"), events.Level},
+		{"a server announcing no level", servers("a", "b", "old"), events.MinLevel},
+		{"a server nobody has heard of", servers("a", "b", "ghost"), events.MinLevel},
+		{"a node outside the configuration does not count", servers("a"), events.Level},
+	} {
+		a.updateLevel(tc.servers)
+		if got := a.EventLevel(); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+
+	pinned := NewAgent(Config{Self: Member{ID: "p", EventLevel: events.MinLevel}, Secret: testSecret}, &fakeRaft{id: "p"})
+	pinned.updateLevel(nil)
+	if got := pinned.EventLevel(); got != events.MinLevel {
+		t.Errorf("pinned with EVENT_LEVEL: %d, want %d", got, events.MinLevel)
+	}
+}
+
+// A level outlives the gossip entry it came with: a voter quiet for longer
+// than forgetAfter is still in the configuration, and what it announced
+// still holds, here and at a node that hears of it second-hand. A new
+// incarnation replaces it; removal forgets it.
+func TestEventLevelOutlivesPrune(t *testing.T) {
+	a := NewAgent(Config{Self: Member{ID: "a"}, Secret: testSecret}, &fakeRaft{id: "a"})
+	a.members.Heard(Member{ID: "b", HTTPAddr: "b:8080", Incarnation: 1, EventLevel: events.Level}, SourceSeed, time.Now().Add(-time.Hour))
+	a.members.Prune(time.Now().Add(-forgetAfter))
+	if _, ok := a.members.Get("b"); ok {
+		t.Fatal("b was not pruned")
+	}
+	// syncRaftMembers lists it again from the configuration.
+	a.members.Learned(Member{ID: "b", RaftAddr: "b:7000"})
+	a.updateLevel(servers("a", "b"))
+	if got := a.EventLevel(); got != events.Level {
+		t.Errorf("after prune: %d, want %d", got, events.Level)
+	}
+
+	// Gossip carries it to a node that never heard b.
+	wire, err := json.Marshal(gossipMessage{Self: a.members.Self(), Members: a.members.All()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msg gossipMessage
+	if err := json.Unmarshal(wire, &msg); err != nil {
+		t.Fatal(err)
+	}
+	c := NewAgent(Config{Self: Member{ID: "c"}, Secret: testSecret}, &fakeRaft{id: "c"})
+	c.absorb(msg, SourceGossip)
+	c.updateLevel(servers("a", "b", "c"))
+	if got := c.EventLevel(); got != events.Level {
+		t.Errorf("second-hand: %d, want %d (gossip: %s)", got, events.Level, wire)
+	}
+
+	// b comes back on a build that announces no level (rolled back).
+	a.members.Heard(Member{ID: "b", HTTPAddr: "b:8080", Incarnation: 2}, SourceGossip, time.Now())
+	a.updateLevel(servers("a", "b"))
+	if got := a.EventLevel(); got != events.MinLevel {
+		t.Errorf("after b restarted on an older build: %d, want %d", got, events.MinLevel)
+	}
+	// Old news of b does not raise it again.
+	a.members.Learned(Member{ID: "b", HTTPAddr: "b:8080", Incarnation: 1, EventLevel: events.Level})
+	a.updateLevel(servers("a", "b"))
+	if got := a.EventLevel(); got != events.MinLevel {
+		t.Errorf("old news raised the level: %d", got)
+	}
+	a.members.Forget("b")
+	if got := a.members.Level("b"); got != events.MinLevel {
+		t.Errorf("a removed node's level: %d, want %d", got, events.MinLevel)
+	}
+}
