@@ -162,6 +162,13 @@ func (a *Agent) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	a.done = make(chan struct{})
+	// The level before the first round, which may wait on unreachable
+	// peers: this node's own for a configuration of itself alone (a
+	// single node serves at once), the lowest for one that names nodes
+	// not heard of yet.
+	if servers, err := a.raft.Servers(); err == nil {
+		a.updateLevel(servers)
+	}
 	go func() {
 		defer close(a.done)
 		a.round(ctx)
