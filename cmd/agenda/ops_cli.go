@@ -106,6 +106,19 @@ func projectionsCmd(args []string) error {
 	if sub == "status" && len(names) > 0 {
 		return exitWith(exitUsage, fmt.Errorf("projections status takes no arguments"))
 	}
+	// A wrong name is a usage error whatever the data dir holds.
+	all := projections.All()
+	chosen := all
+	if len(names) > 0 {
+		chosen = nil
+		for _, name := range names {
+			i := indexOf(all, name)
+			if i < 0 {
+				return exitWith(exitUsage, fmt.Errorf("no projection %q (known: %s)", name, strings.Join(projectionNames(all), ", ")))
+			}
+			chosen = append(chosen, all[i])
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if _, err := os.Stat(*dir); err != nil {
@@ -121,20 +134,8 @@ func projectionsCmd(args []string) error {
 	if err != nil {
 		return classify(fmt.Errorf("event store: %w", err))
 	}
-	all := projections.All()
 	if sub == "status" {
 		return classify(projectionStatus(ctx, os.Stdout, *dir, info, all))
-	}
-	chosen := all
-	if len(names) > 0 {
-		chosen = nil
-		for _, name := range names {
-			i := indexOf(all, name)
-			if i < 0 {
-				return exitWith(exitUsage, fmt.Errorf("no projection %q (known: %s)", name, strings.Join(projectionNames(all), ", ")))
-			}
-			chosen = append(chosen, all[i])
-		}
 	}
 	store, err := eventstore.Open(ctx, storePath)
 	if err != nil {

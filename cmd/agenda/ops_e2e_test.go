@@ -217,6 +217,10 @@ func TestProjectionsCLIOnCopiedDataDir(t *testing.T) {
 	if code, _ := runCLI("projections", "rebuild", "-data-dir", cfg.DataDir); code != exitInUse {
 		t.Errorf("rebuild on a running node's data dir: exit %d, want %d", code, exitInUse)
 	}
+	// A wrong name is a usage error first, wherever it is asked.
+	if code, err := runCLI("projections", "rebuild", "nosuch", "-data-dir", cfg.DataDir); code != exitUsage || !strings.Contains(err.Error(), `no projection "nosuch"`) {
+		t.Errorf("rebuild of an unknown projection on a running node's data dir: exit %d (%v), want %d", code, err, exitUsage)
+	}
 	// The lock speaks before the dir's contents (the README's words).
 	if code, err := runCLI("restore", "--from", filepath.Join(t.TempDir(), "none.db"), "-data-dir", cfg.DataDir); code != exitInUse || !strings.Contains(err.Error(), fmt.Sprintf("data dir in use by PID %d", os.Getpid())) {
 		t.Errorf("restore onto a running node's data dir: exit %d (%v), want %d naming PID %d", code, err, exitInUse, os.Getpid())
