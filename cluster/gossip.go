@@ -5,8 +5,6 @@ import (
 	"net"
 	"sync"
 	"time"
-
-	"github.com/agendahq/agenda/consensus"
 )
 
 // forgetAfter is how long a member nobody hears from stays in the table.
@@ -97,25 +95,6 @@ func (a *Agent) syncRaftMembers() {
 	}
 	a.updateLevel(servers)
 }
-
-// updateLevel sets the cluster's event level: the lowest that a server of
-// the Raft configuration announced, this node's included. Every server
-// applies every entry, so none may be sent a form it would halt on. (Before
-// this node has a configuration, it has no one to write to but itself.)
-func (a *Agent) updateLevel(servers []consensus.Server) {
-	l := a.members.Level(a.cfg.Self.ID)
-	for _, s := range servers {
-		l = min(l, a.members.Level(s.ID))
-	}
-	if old := a.level.Swap(int64(l)); old != int64(l) && len(servers) > 0 {
-		a.logger.Info("the cluster's event level changed: commands write the event forms every node reads",
-			"level", l, "was", old)
-	}
-}
-
-// EventLevel returns the cluster's event level as of the last gossip round
-// (see updateLevel): commands write no event form above it.
-func (a *Agent) EventLevel() int { return int(a.level.Load()) }
 
 // RaftAddrOf returns where node id said it listens for Raft, as gossip
 // last heard (the highest incarnation wins); false if no node has told.

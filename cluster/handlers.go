@@ -159,6 +159,9 @@ func (a *Agent) admit(ctx context.Context, m Member) error {
 			return nil
 		}
 	}
+	// The joiner counts before the configuration lists it: commands
+	// decided on this node from now on write what it reads.
+	a.updateLevel(servers, m.ID)
 	a.logger.Info("adding voter", "action", "cluster.node_joined", "joined", m.ID, "raft_addr", m.RaftAddr, "http_addr", m.HTTPAddr)
 	return a.raft.AddVoter(m.ID, m.RaftAddr)
 }

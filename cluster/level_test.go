@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -33,7 +34,7 @@ func TestEventLevelIsTheLowestAnnounced(t *testing.T) {
 		servers []consensus.Server
 		want    int
 	}{
-		{"no configuration yet: this node alone", nil, events.Level},
+		{"no configuration yet: every node heard of counts", nil, events.MinLevel},
 		{"every server on this build", servers("a", "b"), events.Level},
 		{"a server announcing no level", servers("a", "b", "old"), events.MinLevel},
 		{"a server nobody has heard of", servers("a", "b", "ghost"), events.MinLevel},
@@ -43,6 +44,12 @@ func TestEventLevelIsTheLowestAnnounced(t *testing.T) {
 		if got := a.EventLevel(); got != tc.want {
 			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
 		}
+	}
+
+	alone := NewAgent(Config{Self: Member{ID: "s"}, Secret: testSecret}, &fakeRaft{id: "s"})
+	alone.updateLevel(nil)
+	if got := alone.EventLevel(); got != events.Level {
+		t.Errorf("a node alone: %d, want its own %d", got, events.Level)
 	}
 
 	pinned := NewAgent(Config{Self: Member{ID: "p", EventLevel: events.MinLevel}, Secret: testSecret}, &fakeRaft{id: "p"})
@@ -101,5 +108,59 @@ func TestEventLevelOutlivesPrune(t *testing.T) {
 	a.members.Forget("b")
 	if got := a.members.Level("b"); got != events.MinLevel {
 		t.Errorf("a removed node's level: %d, want %d", got, events.MinLevel)
+	}
+}
+
+// An older build passes other nodes' entries on without their level, at
+// their incarnation. Heard first, such a relay must not hide the level the
+// node announces itself; at one incarnation the highest level heard holds.
+func TestEventLevelThroughAnOlderRelay(t *testing.T) {
+	relay := []byte(`{"id":"n1","raft_addr":"n1:7000","http_addr":"n1:8080","incarnation":5,"has_state":true,"last_seen":"2026-12-04T19:00:00Z"}`)
+	var relayed Member
+	if err := json.Unmarshal(relay, &relayed); err != nil {
+		t.Fatal(err)
+	}
+	own := relayed
+	own.EventLevel = events.Level
+	for name, order := range map[string][]Member{"relay first": {relayed, own}, "own first": {own, relayed}} {
+		ms := NewMembers(Member{ID: "a", EventLevel: events.Level})
+		for _, m := range order {
+			ms.Learned(m)
+		}
+		if got := ms.Level("n1"); got != events.Level {
+			t.Errorf("%s: n1 at %d, want %d", name, got, events.Level)
+		}
+		if m, _ := ms.Get("n1"); m.EventLevel != events.Level {
+			t.Errorf("%s: the entry passed on says %d, want %d", name, m.EventLevel, events.Level)
+		}
+	}
+	// A lower incarnation's news changes nothing.
+	ms := NewMembers(Member{ID: "a", EventLevel: events.Level})
+	ms.Learned(Member{ID: "n1", Incarnation: 6})
+	ms.Learned(own)
+	if got := ms.Level("n1"); got != events.MinLevel {
+		t.Errorf("incarnation 6 announced none, 5's level came after: %d, want %d", got, events.MinLevel)
+	}
+}
+
+// A node asking to join counts at once, before the configuration lists it;
+// a removed node's ID taken again counts as unheard of, not at its
+// predecessor's level.
+func TestEventLevelOfJoinersAndReusedIDs(t *testing.T) {
+	a := NewAgent(Config{Self: Member{ID: "a"}, Secret: testSecret}, &fakeRaft{id: "a", leader: "a"})
+	a.updateLevel(servers("a"))
+	if err := a.admit(context.Background(), Member{ID: "j", RaftAddr: "j:7000", HTTPAddr: "j:8080", Incarnation: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.EventLevel(); got != events.MinLevel {
+		t.Errorf("after an older build asked to join: %d, want %d", got, events.MinLevel)
+	}
+
+	a.members.Heard(Member{ID: "b", HTTPAddr: "b:8080", Incarnation: 1, EventLevel: events.Level}, SourceSeed, time.Now().Add(-time.Hour))
+	a.members.Prune(time.Now().Add(-forgetAfter))
+	a.updateLevel(servers("a")) // b was removed meanwhile
+	a.members.Learned(Member{ID: "b", RaftAddr: "b:7000"})
+	if got := a.members.Level("b"); got != events.MinLevel {
+		t.Errorf("b's ID again, unheard of: %d, want %d", got, events.MinLevel)
 	}
 }

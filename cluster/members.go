@@ -54,11 +54,21 @@ type Members struct {
 	self   string
 	byID   map[string]*memberEntry
 	byAddr map[string]string // HTTP address → ID, for seeds and DNS answers
-	// levels holds the event level each member last announced. Unlike
-	// byID it outlives Prune: a voter gone quiet for long is still
-	// listed by the Raft configuration, and the level it announced
-	// still bounds what commands may write (see Level).
-	levels map[string]int
+	// levels holds the event level each member announced, with the
+	// incarnation that announced it. Unlike byID it outlives Prune: a
+	// voter gone quiet for long is still listed by the Raft
+	// configuration, and the level it announced still bounds what
+	// commands may write (see Level).
+	levels map[string]announced
+}
+
+// announced is a level as some incarnation of a node announced it. A
+// process announces one level for its life, so at one incarnation the
+// highest heard is the one: a lower one is hearsay through a node that
+// did not pass levels on (an older build drops the field).
+type announced struct {
+	incarnation int64
+	level       int
 }
 
 type memberEntry struct {
@@ -69,7 +79,7 @@ type memberEntry struct {
 // NewMembers returns a table holding self.
 func NewMembers(self Member) *Members {
 	self.Source = SourceConfig
-	m := &Members{self: self.ID, byID: map[string]*memberEntry{}, byAddr: map[string]string{}, levels: map[string]int{}}
+	m := &Members{self: self.ID, byID: map[string]*memberEntry{}, byAddr: map[string]string{}, levels: map[string]announced{}}
 	m.byID[self.ID] = &memberEntry{Member: self}
 	m.byAddr[self.HTTPAddr] = self.ID
 	return m
@@ -138,20 +148,20 @@ func (m *Members) merge(mem Member, source string) *memberEntry {
 		if e.HTTPAddr != "" && m.byAddr[e.HTTPAddr] == mem.ID {
 			delete(m.byAddr, e.HTTPAddr)
 		}
-		e.RaftAddr, e.HTTPAddr, e.Incarnation, e.EventLevel = mem.RaftAddr, mem.HTTPAddr, mem.Incarnation, mem.EventLevel
+		e.RaftAddr, e.HTTPAddr, e.Incarnation = mem.RaftAddr, mem.HTTPAddr, mem.Incarnation
 		if mem.HTTPAddr != "" {
 			m.byAddr[mem.HTTPAddr] = mem.ID
 		}
-		// A process announces its level with its incarnation. An entry
-		// without one is hearsay from a configuration, which carries a
-		// level only if some node remembered it.
-		if _, known := m.levels[mem.ID]; mem.Incarnation > 0 || (!known && mem.EventLevel > 0) {
-			m.levels[mem.ID] = mem.EventLevel
-		}
-		if mem.Incarnation == 0 {
-			e.EventLevel = m.levels[mem.ID]
-		}
 	}
+	// An entry without an incarnation is a configuration's member listed
+	// again, which carries a level only if some node remembered one.
+	switch l, known := m.levels[mem.ID]; {
+	case !known || mem.Incarnation > l.incarnation:
+		m.levels[mem.ID] = announced{mem.Incarnation, mem.EventLevel}
+	case mem.Incarnation == l.incarnation && mem.EventLevel > l.level:
+		m.levels[mem.ID] = announced{l.incarnation, mem.EventLevel}
+	}
+	e.EventLevel = m.levels[mem.ID].level
 	return e
 }
 
@@ -161,11 +171,35 @@ func (m *Members) merge(mem Member, source string) *memberEntry {
 func (m *Members) Level(id string) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	l := m.levels[id]
+	l := m.levels[id].level
 	if id == m.self {
 		l = m.byID[m.self].EventLevel
 	}
 	return max(l, events.MinLevel)
+}
+
+// IDs returns the ID of every member in the table, this node's included.
+func (m *Members) IDs() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]string, 0, len(m.byID))
+	for id := range m.byID {
+		out = append(out, id)
+	}
+	return out
+}
+
+// forgetLevels drops the levels of the nodes that are neither in the
+// table nor in keep (the configuration): a removed node's ID taken again
+// by a new node counts as unheard of, not at its predecessor's level.
+func (m *Members) forgetLevels(keep map[string]bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id := range m.levels {
+		if _, listed := m.byID[id]; !listed && !keep[id] {
+			delete(m.levels, id)
+		}
+	}
 }
 
 // Forget drops a member (removed from the cluster).

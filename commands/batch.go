@@ -46,6 +46,12 @@ func (b *batch) expect(stream string, version int64) {
 	b.next[stream] = version + 1
 }
 
+// clusterReads reports whether every node of the cluster reads typ at
+// schema version schema, as of the decision (see Handlers.Level).
+func (b *batch) clusterReads(typ string, schema int) bool {
+	return events.LevelOf(typ, schema) <= b.level
+}
+
 // add appends e to stream, which must have been expected first.
 func (b *batch) add(stream string, e events.Event) {
 	if b.err != nil {
@@ -61,8 +67,8 @@ func (b *batch) add(stream string, e events.Event) {
 		b.err = err
 		return
 	}
-	if l := events.LevelOf(env.Type, env.SchemaVersion); l > b.level {
-		// Nodes below level l would halt on it.
+	if !b.clusterReads(env.Type, env.SchemaVersion) {
+		// A node below its level would halt on it.
 		b.err = fmt.Errorf("command bug: %s v%d written while the cluster reads level %d", env.Type, env.SchemaVersion, b.level)
 		return
 	}

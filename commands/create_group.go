@@ -31,7 +31,7 @@ func (h *Handlers) CreateGroup(ctx context.Context, cmd CreateGroup) (Result, er
 		b.expect(events.GroupStream(id), 0)
 		created := events.GroupCreated{
 			GroupID: id, Name: name, Description: cmd.Description, Hierarchical: cmd.Hierarchical, CreatorID: cmd.ActorID,
-			CreatorFollows: b.level < 2,
+			CreatorFollows: !b.clusterReads("group.created", 2),
 		}
 		b.add(events.GroupStream(id), created)
 		if created.CreatorFollows {

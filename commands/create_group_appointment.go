@@ -90,9 +90,9 @@ func (h *Handlers) CreateGroupAppointment(ctx context.Context, cmd CreateGroupAp
 			Location: f.Location, Start: f.Start, End: f.End, Privacy: f.Privacy, Status: status,
 			Participants: participants,
 		}
-		if b.level < 2 {
-			// Builds below level 2 read the participants only as
-			// events of their own.
+		if !b.clusterReads("appointment.created", 2) {
+			// Older builds read the participants only as events of
+			// their own.
 			created.Participants = nil
 		}
 		b.add(events.AppointmentStream(id), created)

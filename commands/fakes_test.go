@@ -318,6 +318,7 @@ func newHandlers(log commands.Log, read commands.ReadModel) *commands.Handlers {
 		return fmt.Sprintf("id-%03d", n)
 	}
 	h.BcryptCost = bcrypt.MinCost
+	h.Level = func() int { return events.Level }
 	return h
 }
 

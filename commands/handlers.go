@@ -52,11 +52,14 @@ type Handlers struct {
 	// decides again before answering: the refusal must not come from a
 	// read model that lags the cluster.
 	Fresh func(ctx context.Context) error
-	// Level, if set, returns the cluster's event level: the lowest that
-	// its nodes announce (events.Level if nil). Commands write only forms
-	// every node reads: below level 2, a group's creator joins by a
+	// Level returns the cluster's event level: the lowest that its nodes
+	// announce (cluster.Agent.EventLevel). Commands write only forms every
+	// node reads: below level 2, a group's creator joins by a
 	// group.member_added and an appointment's participants by an
 	// appointment.participant_added each, as older builds wrote them.
+	// Without it, commands write what every build reads
+	// (events.MinLevel): a forgotten wiring costs versions, never a
+	// halted node.
 	Level func() int
 
 	dummyOnce sync.Once
@@ -73,7 +76,7 @@ func (h *Handlers) level() int {
 	if h.Level != nil {
 		return h.Level()
 	}
-	return events.Level
+	return events.MinLevel
 }
 
 func (h *Handlers) now() time.Time {

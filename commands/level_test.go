@@ -119,3 +119,14 @@ func TestCreateAppointmentIsTheSameAtEveryLevel(t *testing.T) {
 		}
 	}
 }
+
+// Handlers nobody told the cluster's level write what every build reads.
+func TestWithoutALevelCommandsWriteWhatEveryBuildReads(t *testing.T) {
+	log := &fakeLog{}
+	h := newHandlers(log, groupWorld(t))
+	h.Level = nil
+	if _, err := h.CreateGroup(context.Background(), commands.CreateGroup{ActorID: "dan", Name: "Team"}); err != nil {
+		t.Fatalf("CreateGroup: %v", err)
+	}
+	proposal(t, log, "dan", map[string]int64{"group-id-001": 0}, "group.created", "group.member_added")
+}

@@ -11,8 +11,9 @@ package events
 //
 // The levels:
 //
-//	1  what builds announcing no level read (those of 2026-12-04 and
-//	   before): every type at schema version 1
+//	1  every type at schema version 1. Builds before levels (75ba785)
+//	   announce none and count as 1, though those from c657ed3 on read
+//	   level 2: they cannot say so.
 //	2  group.created at version 2 (the creator a member, instead of a
 //	   group.member_added after it) and appointment.created at version 2
 //	   (its participants, instead of an appointment.participant_added each)
