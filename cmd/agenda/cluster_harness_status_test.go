@@ -22,12 +22,14 @@ type clusterStatus struct {
 	CommitIndex  uint64 `json:"commit_index"`
 	AppliedIndex uint64 `json:"applied_index"`
 	Position     int64  `json:"position"`
+	EventLevel   int    `json:"event_level"`
 	Nodes        []struct {
-		ID       string     `json:"id"`
-		Address  string     `json:"address"`
-		Suffrage string     `json:"suffrage"`
-		LastSeen *time.Time `json:"last_seen"`
-		Source   string     `json:"source"`
+		ID         string     `json:"id"`
+		Address    string     `json:"address"`
+		Suffrage   string     `json:"suffrage"`
+		LastSeen   *time.Time `json:"last_seen"`
+		Source     string     `json:"source"`
+		EventLevel int        `json:"event_level"`
 	} `json:"nodes"`
 }
 

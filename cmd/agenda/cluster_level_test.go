@@ -12,19 +12,8 @@ import (
 // levels returns the cluster's event level as n counts it, and the level
 // it lists for each node.
 func (n *clusterNode) levels() (int, map[string]int, error) {
-	resp, err := n.tc.httpClient(opsClient.Timeout).Get(n.url() + "/cluster/status")
+	s, err := n.status()
 	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	var s struct {
-		EventLevel int `json:"event_level"`
-		Nodes      []struct {
-			ID         string `json:"id"`
-			EventLevel int    `json:"event_level"`
-		} `json:"nodes"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
 		return 0, nil, err
 	}
 	per := map[string]int{}
