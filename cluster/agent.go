@@ -109,8 +109,12 @@ type Agent struct {
 	// another cluster's: it must then serve nothing.
 	refused atomic.Bool
 	// level is the cluster's event level (EventLevel); events.MinLevel
-	// until the first gossip round has heard the others.
-	level atomic.Int64
+	// until Start has worked it out. levelMu serialises its updates;
+	// joiners are the nodes that asked this leader to join, which count
+	// before the configuration lists them (see updateLevel).
+	level   atomic.Int64
+	levelMu sync.Mutex
+	joiners map[string]time.Time
 
 	mu sync.Mutex
 	// removed holds, on the node that removed them on request, the

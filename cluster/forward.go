@@ -118,7 +118,7 @@ func (a *Agent) Propose(ctx context.Context, b events.Batch) (events.Committed, 
 	err := retryLeader(ctx, func() (bool, error) {
 		if a.raft.IsLeader() {
 			var err error
-			c, err = a.raft.Propose(ctx, b)
+			c, err = a.proposeHere(ctx, b)
 			return errors.Is(err, consensus.ErrNotLeader) || errors.Is(err, consensus.ErrNoLeader), err
 		}
 		dest, addr, err := a.leaderHTTP()

@@ -159,9 +159,10 @@ func (a *Agent) admit(ctx context.Context, m Member) error {
 			return nil
 		}
 	}
-	// The joiner counts before the configuration lists it: commands
-	// decided on this node from now on write what it reads.
-	a.updateLevel(servers, m.ID)
+	// The joiner counts before the configuration lists it: batches
+	// proposed here from now on hold only what it reads.
+	a.joining(m.ID)
+	a.updateLevel(servers)
 	a.logger.Info("adding voter", "action", "cluster.node_joined", "joined", m.ID, "raft_addr", m.RaftAddr, "http_addr", m.HTTPAddr)
 	return a.raft.AddVoter(m.ID, m.RaftAddr)
 }
@@ -253,7 +254,7 @@ func (a *Agent) handlePropose(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), proposeTimeout)
 	defer cancel()
-	c, err := a.raft.Propose(ctx, b)
+	c, err := a.proposeHere(ctx, b)
 	if err != nil {
 		writeWire(w, err)
 		return

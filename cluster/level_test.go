@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -134,6 +135,17 @@ func TestEventLevelThroughAnOlderRelay(t *testing.T) {
 			t.Errorf("%s: the entry passed on says %d, want %d", name, m.EventLevel, events.Level)
 		}
 	}
+	// Memories of an unknown incarnation (a configuration's member listed
+	// again) may be of different ones: the lowest holds.
+	for _, order := range [][]int{{events.Level, 0}, {0, events.Level}} {
+		ms := NewMembers(Member{ID: "a", EventLevel: events.Level})
+		for _, l := range order {
+			ms.Learned(Member{ID: "n1", EventLevel: l})
+		}
+		if got := ms.Level("n1"); got != events.MinLevel {
+			t.Errorf("remembered as %v: %d, want %d", order, got, events.MinLevel)
+		}
+	}
 	// A lower incarnation's news changes nothing.
 	ms := NewMembers(Member{ID: "a", EventLevel: events.Level})
 	ms.Learned(Member{ID: "n1", Incarnation: 6})
@@ -147,13 +159,35 @@ func TestEventLevelThroughAnOlderRelay(t *testing.T) {
 // a removed node's ID taken again counts as unheard of, not at its
 // predecessor's level.
 func TestEventLevelOfJoinersAndReusedIDs(t *testing.T) {
-	a := NewAgent(Config{Self: Member{ID: "a"}, Secret: testSecret}, &fakeRaft{id: "a", leader: "a"})
+	a := NewAgent(Config{Self: Member{ID: "a"}, Secret: testSecret}, &fakeRaft{id: "a", leader: "a", servers: servers("a")})
 	a.updateLevel(servers("a"))
+	if got := a.EventLevel(); got != events.Level {
+		t.Fatalf("alone in its configuration: %d, want %d", got, events.Level)
+	}
 	if err := a.admit(context.Background(), Member{ID: "j", RaftAddr: "j:7000", HTTPAddr: "j:8080", Incarnation: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if got := a.EventLevel(); got != events.MinLevel {
 		t.Errorf("after an older build asked to join: %d, want %d", got, events.MinLevel)
+	}
+	// A gossip round that read the configuration before the join does not
+	// undo it.
+	a.updateLevel(servers("a"))
+	if got := a.EventLevel(); got != events.MinLevel {
+		t.Errorf("after a round on the configuration before the join: %d, want %d", got, events.MinLevel)
+	}
+	// The leader refuses a batch decided above it.
+	b := events.Batch{Events: []events.Envelope{{Type: "group.created", SchemaVersion: 2}}}
+	var al *events.AboveLevelError
+	if _, err := a.proposeHere(context.Background(), b); !errors.As(err, &al) || al.Level != events.MinLevel {
+		t.Errorf("a level-2 form proposed on the leader: %v, want it refused at level %d", err, events.MinLevel)
+	}
+	if n := a.raft.(*fakeRaft).proposed; n != 0 {
+		t.Errorf("proposed %d batches to Raft", n)
+	}
+	a.updateLevel(servers("a", "j"))
+	if got := a.EventLevel(); got != events.MinLevel {
+		t.Errorf("once configured: %d, want %d", got, events.MinLevel)
 	}
 
 	a.members.Heard(Member{ID: "b", HTTPAddr: "b:8080", Incarnation: 1, EventLevel: events.Level}, SourceSeed, time.Now().Add(-time.Hour))

@@ -65,7 +65,8 @@ type Members struct {
 // announced is a level as some incarnation of a node announced it. A
 // process announces one level for its life, so at one incarnation the
 // highest heard is the one: a lower one is hearsay through a node that
-// did not pass levels on (an older build drops the field).
+// did not pass levels on (an older build drops the field). Incarnation 0
+// is a memory of some incarnation, not one: there the lowest holds.
 type announced struct {
 	incarnation int64
 	level       int
@@ -154,11 +155,13 @@ func (m *Members) merge(mem Member, source string) *memberEntry {
 		}
 	}
 	// An entry without an incarnation is a configuration's member listed
-	// again, which carries a level only if some node remembered one.
+	// again, which carries a level only if some node remembered one; two
+	// such memories may be of different incarnations, so the lower holds.
 	switch l, known := m.levels[mem.ID]; {
 	case !known || mem.Incarnation > l.incarnation:
 		m.levels[mem.ID] = announced{mem.Incarnation, mem.EventLevel}
-	case mem.Incarnation == l.incarnation && mem.EventLevel > l.level:
+	case mem.Incarnation == l.incarnation && mem.Incarnation > 0 && mem.EventLevel > l.level,
+		mem.Incarnation == l.incarnation && mem.Incarnation == 0 && mem.EventLevel < l.level:
 		m.levels[mem.ID] = announced{l.incarnation, mem.EventLevel}
 	}
 	e.EventLevel = m.levels[mem.ID].level

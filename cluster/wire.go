@@ -21,6 +21,10 @@ type wireError struct {
 	Actual   int64          `json:"actual,omitempty"`
 	Position int64          `json:"position,omitempty"`
 	EventID  string         `json:"event_id,omitempty"`
+	// Level, Type and SchemaVersion are an AboveLevelError's.
+	Level         int    `json:"level,omitempty"`
+	Type          string `json:"type,omitempty"`
+	SchemaVersion int    `json:"schema_version,omitempty"`
 }
 
 // Error kinds on the wire.
@@ -34,6 +38,7 @@ const (
 	kindMalformed       = "malformed"
 	kindUnknownType     = "unknown_type"
 	kindIllegal         = "illegal_transition"
+	kindAboveLevel      = "above_level"
 	kindAgenda          = "agenda"
 	kindInternal        = "internal"
 )
@@ -41,12 +46,15 @@ const (
 func encodeError(err error) wireError {
 	var vc *events.VersionConflictError
 	var dup *events.DuplicateEventError
+	var al *events.AboveLevelError
 	var ae *agenda.Error
 	switch {
 	case errors.As(err, &vc):
 		return wireError{Kind: kindVersionConflict, Stream: vc.Stream, Expected: vc.Expected, Actual: vc.Actual, Position: vc.Position}
 	case errors.As(err, &dup):
 		return wireError{Kind: kindDuplicate, EventID: dup.EventID, Position: dup.Position}
+	case errors.As(err, &al):
+		return wireError{Kind: kindAboveLevel, Level: al.Level, Type: al.Type, SchemaVersion: al.SchemaVersion}
 	case errors.Is(err, events.ErrOutcomeUnknown):
 		return wireError{Kind: kindOutcomeUnknown}
 	case errors.Is(err, consensus.ErrNotLeader):
@@ -78,6 +86,8 @@ func (w wireError) err() error {
 		return &events.VersionConflictError{Stream: w.Stream, Expected: w.Expected, Actual: w.Actual, Position: w.Position}
 	case kindDuplicate:
 		return &events.DuplicateEventError{EventID: w.EventID, Position: w.Position}
+	case kindAboveLevel:
+		return &events.AboveLevelError{Level: w.Level, Type: w.Type, SchemaVersion: w.SchemaVersion}
 	case kindOutcomeUnknown:
 		return events.ErrOutcomeUnknown
 	case kindNotLeader:

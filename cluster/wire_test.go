@@ -35,6 +35,10 @@ func TestWireErrorRoundTrip(t *testing.T) {
 			var d *events.DuplicateEventError
 			return errors.As(err, &d) && d.EventID == "e1" && d.Position == 9
 		}},
+		{"above the level", &events.AboveLevelError{Level: 1, Type: "group.created", SchemaVersion: 2}, func(err error) bool {
+			var al *events.AboveLevelError
+			return errors.As(err, &al) && *al == events.AboveLevelError{Level: 1, Type: "group.created", SchemaVersion: 2}
+		}},
 		{"outcome unknown", events.ErrOutcomeUnknown, func(err error) bool { return errors.Is(err, events.ErrOutcomeUnknown) }},
 		{"not leader", consensus.ErrNotLeader, func(err error) bool { return errors.Is(err, consensus.ErrNotLeader) }},
 		{"no leader", consensus.ErrNoLeader, func(err error) bool { return errors.Is(err, consensus.ErrNoLeader) }},
@@ -75,6 +79,8 @@ type fakeRaft struct {
 	published  int
 	historyErr error
 	checked    []consensus.History
+	// servers is the Raft configuration Servers returns.
+	servers []consensus.Server
 }
 
 func (f *fakeRaft) ID() string                  { return f.id }
@@ -88,7 +94,7 @@ func (f *fakeRaft) RemoveServer(id string) error {
 	return nil
 }
 func (f *fakeRaft) Bootstrap([]consensus.Server) error        { return nil }
-func (f *fakeRaft) Servers() ([]consensus.Server, error)      { return nil, nil }
+func (f *fakeRaft) Servers() ([]consensus.Server, error)      { return f.servers, nil }
 func (f *fakeRaft) Unreachable() map[string]time.Time         { return nil }
 func (f *fakeRaft) WaitApplied(context.Context, uint64) error { return nil }
 func (f *fakeRaft) ReadIndex(context.Context) (uint64, error) { return 42, nil }
@@ -126,6 +132,10 @@ func TestForwardedProposeMapsErrors(t *testing.T) {
 			return errors.As(err, &d) && d.Position == 3
 		}},
 		{"outcome unknown", events.ErrOutcomeUnknown, func(err error) bool { return errors.Is(err, events.ErrOutcomeUnknown) }},
+		{"above the leader's level", &events.AboveLevelError{Level: 1, Type: "group.created", SchemaVersion: 2}, func(err error) bool {
+			var al *events.AboveLevelError
+			return errors.As(err, &al) && al.Level == 1
+		}},
 		{"leader shutting down mid-commit", consensus.ErrShutdown, func(err error) bool { return errors.Is(err, events.ErrOutcomeUnknown) }},
 		{"not leader any more: unavailable after the wait", consensus.ErrNotLeader, func(err error) bool {
 			return agenda.ErrorCode(err) == agenda.EUNAVAILABLE

@@ -64,6 +64,14 @@ func (h *Handlers) execute(ctx context.Context, id string, decide func() (*batch
 		}
 		c, err := h.propose(ctx, b.b)
 		var vc *events.VersionConflictError
+		var al *events.AboveLevelError
+		if errors.As(err, &al) && attempt < retries {
+			// The leader counts a lower level than this node's view (a
+			// node joined or restarted on an older build, and gossip has
+			// not said so here yet): decide again at its level.
+			h.capLevel(al.Level)
+			continue
+		}
 		if errors.As(err, &vc) {
 			if attempt >= retries {
 				return Result{}, agenda.Errorf(agenda.ECONFLICT, "too many concurrent changes; retry")
@@ -103,6 +111,10 @@ func (h *Handlers) propose(ctx context.Context, b events.Batch) (events.Committe
 		case errors.As(err, &dup) && attempt > 0 && dup.EventID == b.Events[0].ID:
 			return events.Committed{FirstPosition: dup.Position, LastPosition: dup.Position + int64(len(b.Events)) - 1}, nil
 		case errors.As(err, &vc):
+			return c, err
+		case errors.As(err, new(*events.AboveLevelError)) && attempt == 0:
+			// Nothing was proposed: execute decides again. (On a retry
+			// the first attempt may have committed: unknown, below.)
 			return c, err
 		case errors.Is(err, events.ErrUnknownType):
 			// The leader runs an older build that cannot read an event

@@ -64,7 +64,18 @@ type Handlers struct {
 
 	dummyOnce sync.Once
 	dummy     []byte
+
+	// capped lowers the level for a while once the leader has refused a
+	// form above its count of the level (see execute): this node's view
+	// of the cluster has not caught up with the leader's yet.
+	cappedMu sync.Mutex
+	capped   int
+	cappedTo time.Time
 }
+
+// levelCapFor is how long a leader's refusal lowers the level: longer
+// than gossip takes to bring this node the same news.
+const levelCapFor = 10 * time.Second
 
 // New returns handlers with production defaults.
 func New(log Log, read ReadModel, nodeID string) *Handlers {
@@ -73,10 +84,23 @@ func New(log Log, read ReadModel, nodeID string) *Handlers {
 
 // level returns the event level the cluster reads (see Level).
 func (h *Handlers) level() int {
+	l := events.MinLevel
 	if h.Level != nil {
-		return h.Level()
+		l = h.Level()
 	}
-	return events.MinLevel
+	h.cappedMu.Lock()
+	defer h.cappedMu.Unlock()
+	if h.capped > 0 && h.now().Before(h.cappedTo) {
+		l = min(l, h.capped)
+	}
+	return l
+}
+
+// capLevel lowers the level to at most l for levelCapFor.
+func (h *Handlers) capLevel(l int) {
+	h.cappedMu.Lock()
+	defer h.cappedMu.Unlock()
+	h.capped, h.cappedTo = l, h.now().Add(levelCapFor)
 }
 
 func (h *Handlers) now() time.Time {

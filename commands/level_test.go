@@ -130,3 +130,47 @@ func TestWithoutALevelCommandsWriteWhatEveryBuildReads(t *testing.T) {
 	}
 	proposal(t, log, "dan", map[string]int64{"group-id-001": 0}, "group.created", "group.member_added")
 }
+
+// The leader refuses a form above its count of the level (a node of a
+// lower level joined, and this node's gossip has not said so yet): the
+// command decides again at the leader's level, and later commands on this
+// node stay there for a while.
+func TestRefusedAboveTheLevelDecidesAgainBelow(t *testing.T) {
+	log := &fakeLog{answers: []func(events.Batch) (events.Committed, error){
+		fail(&events.AboveLevelError{Level: 1, Type: "group.created", SchemaVersion: 2}),
+	}}
+	h := atLevel(log, groupWorld(t), events.Level)
+	res, err := h.CreateGroup(context.Background(), commands.CreateGroup{ActorID: "dan", Name: "Team"})
+	if err != nil {
+		t.Fatalf("CreateGroup: %v", err)
+	}
+	bs := log.proposed()
+	if len(bs) != 2 || len(bs[0].Events) != 1 || len(bs[1].Events) != 2 {
+		t.Fatalf("proposed %d batches (%v), want the one-event form refused, then the two-event form", len(bs), bs)
+	}
+	if res.Group == nil || res.Group.Version != 2 {
+		t.Errorf("answer = %+v, want the group at version 2", res.Group)
+	}
+	if _, err := h.CreateGroup(context.Background(), commands.CreateGroup{ActorID: "dan", Name: "Crew"}); err != nil {
+		t.Fatal(err)
+	}
+	if bs := log.proposed(); len(bs) != 3 || len(bs[2].Events) != 2 {
+		t.Errorf("the next command proposed %d events, want the two-event form at once", len(bs[len(bs)-1].Events))
+	}
+}
+
+// A retry after an unknown outcome that the leader refuses for its level
+// is not decided again: the first attempt may have committed.
+func TestRefusedAboveTheLevelOnARetryIsUnknown(t *testing.T) {
+	log := &fakeLog{answers: []func(events.Batch) (events.Committed, error){
+		fail(events.ErrOutcomeUnknown),
+		fail(&events.AboveLevelError{Level: 1, Type: "group.created", SchemaVersion: 2}),
+	}}
+	_, err := atLevel(log, groupWorld(t), events.Level).CreateGroup(context.Background(), commands.CreateGroup{ActorID: "dan", Name: "Team"})
+	if agenda.ErrorCode(err) != agenda.EUNAVAILABLE || agenda.ErrorDetails(err)["outcome"] != "unknown" {
+		t.Errorf("err = %v, want unavailable with an unknown outcome", err)
+	}
+	if n := len(log.proposed()); n != 2 {
+		t.Errorf("proposed %d batches, want the same one twice", n)
+	}
+}

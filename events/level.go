@@ -1,5 +1,7 @@
 package events
 
+import "fmt"
+
 // Level is this build's event level: which event types and schema versions
 // it reads. A build halts on an event it cannot read, as it must (a replica
 // that skipped one would diverge), so during a rolling update a node still
@@ -11,9 +13,9 @@ package events
 //
 // The levels:
 //
-//	1  every type at schema version 1. Builds before levels (75ba785)
-//	   announce none and count as 1, though those from c657ed3 on read
-//	   level 2: they cannot say so.
+//	1  every type at schema version 1. Builds before 54d06b9 announce
+//	   none and count as 1, though those from c657ed3 on read level 2
+//	   (and write it, whatever the others run, up to 75ba785).
 //	2  group.created at version 2 (the creator a member, instead of a
 //	   group.member_added after it) and appointment.created at version 2
 //	   (its participants, instead of an appointment.participant_added each)
@@ -40,4 +42,30 @@ func LevelOf(typ string, schema int) int {
 		return l
 	}
 	return MinLevel
+}
+
+// AboveLevelError refuses a batch holding an event form above the cluster's
+// event level as the leader counts it: a node that does not read the form
+// joined, or announced a lower level, after the batch was decided on a view
+// that did not know it yet. The command decides again at Level or below.
+type AboveLevelError struct {
+	Level         int
+	Type          string
+	SchemaVersion int
+}
+
+func (e *AboveLevelError) Error() string {
+	return fmt.Sprintf("%s v%d is above the cluster's event level %d", e.Type, e.SchemaVersion, e.Level)
+}
+
+// CheckLevel returns an *AboveLevelError for the first event of b that
+// builds of level do not read.
+func CheckLevel(b Batch, level int) error {
+	for i := range b.Events {
+		e := &b.Events[i]
+		if LevelOf(e.Type, e.SchemaVersion) > level {
+			return &AboveLevelError{Level: level, Type: e.Type, SchemaVersion: e.SchemaVersion}
+		}
+	}
+	return nil
 }

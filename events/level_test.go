@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"testing"
@@ -74,5 +75,18 @@ func TestGroupCreatedWhoseCreatorFollows(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestCheckLevel(t *testing.T) {
+	env := func(typ string, schema int) events.Envelope { return events.Envelope{Type: typ, SchemaVersion: schema} }
+	b := events.Batch{Events: []events.Envelope{env("appointment.created", 1), env("agenda.entry_added", 1), env("group.created", 2)}}
+	if err := events.CheckLevel(b, events.Level); err != nil {
+		t.Errorf("at level %d: %v", events.Level, err)
+	}
+	err := events.CheckLevel(b, 1)
+	var al *events.AboveLevelError
+	if !errors.As(err, &al) || *al != (events.AboveLevelError{Level: 1, Type: "group.created", SchemaVersion: 2}) {
+		t.Errorf("at level 1: %v, want group.created v2 refused", err)
 	}
 }

@@ -71,9 +71,12 @@ func (tc *testCluster) create(c *client, path string, body any) (id string, vers
 // A rolling update must not write what a node still on an older build
 // halts on. One node announces event level 1 (EVENT_LEVEL=1, as a build
 // from before levels would by announcing none): through any node, a group
-// and a group appointment are written in the forms level 1 reads, and no
-// node halts. Once that node runs at this build's level, the one-event
-// forms are written, and versions start at 1 again.
+// and a group appointment are written in the forms level 1 reads (the
+// store's forms are the check: the pinned node runs this build, which
+// would read the others too; a real older build was checked by hand, see
+// "Event levels" in cluster/DESIGN.md). Once that node runs at this
+// build's level, the one-event forms are written, and versions start at 1
+// again.
 func TestClusterWritesOnlyWhatEveryNodeReads(t *testing.T) {
 	tc := newTestCluster(t, 3)
 	old := tc.nodes[2]
