@@ -170,9 +170,7 @@ func (a *Agent) Start() {
 	// peers: this node's own for a configuration of itself alone (a
 	// single node serves at once), the lowest for one that names nodes
 	// not heard of yet.
-	if servers, err := a.raft.Servers(); err == nil {
-		a.updateLevel(servers)
-	}
+	a.updateLevel()
 	go func() {
 		defer close(a.done)
 		a.round(ctx)

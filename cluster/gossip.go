@@ -93,7 +93,7 @@ func (a *Agent) syncRaftMembers() {
 			a.members.setSource(s.ID, SourceRaft)
 		}
 	}
-	a.updateLevel(servers)
+	a.updateLevel()
 }
 
 // RaftAddrOf returns where node id said it listens for Raft, as gossip

@@ -162,7 +162,7 @@ func (a *Agent) admit(ctx context.Context, m Member) error {
 	// The joiner counts before the configuration lists it: batches
 	// proposed here from now on hold only what it reads.
 	a.joining(m.ID)
-	a.updateLevel(servers)
+	a.updateLevel()
 	a.logger.Info("adding voter", "action", "cluster.node_joined", "joined", m.ID, "raft_addr", m.RaftAddr, "http_addr", m.HTTPAddr)
 	return a.raft.AddVoter(m.ID, m.RaftAddr)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/agendahq/agenda/consensus"
 	"github.com/agendahq/agenda/events"
 )
 
@@ -20,11 +19,16 @@ const joinCounts = time.Minute
 // counts: the next configuration is made of them. A node alone counts
 // itself. On the leader, a node asking to join counts at once (joining).
 //
-// Calls are serialised: a gossip round that read the configuration before
-// a join must not overwrite the level the join lowered.
-func (a *Agent) updateLevel(servers []consensus.Server) {
+// Calls are serialised, and each reads the configuration under the lock:
+// a round that read it before a join must not overwrite the level the join
+// lowered. If the configuration cannot be read, the level stays.
+func (a *Agent) updateLevel() {
 	a.levelMu.Lock()
 	defer a.levelMu.Unlock()
+	servers, err := a.raft.Servers()
+	if err != nil {
+		return
+	}
 	now := time.Now()
 	ids := make([]string, 0, len(servers)+len(a.joiners))
 	listed := make(map[string]bool, len(servers)+len(a.joiners))

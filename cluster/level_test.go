@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,20 +45,20 @@ func TestEventLevelIsTheLowestAnnounced(t *testing.T) {
 		{"a server nobody has heard of", servers("a", "b", "ghost"), events.MinLevel},
 		{"a node outside the configuration does not count", servers("a"), events.Level},
 	} {
-		a.updateLevel(tc.servers)
+		configure(a, tc.servers)
 		if got := a.EventLevel(); got != tc.want {
 			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
 		}
 	}
 
 	alone := NewAgent(Config{Self: Member{ID: "s"}, Secret: testSecret}, &fakeRaft{id: "s"})
-	alone.updateLevel(nil)
+	configure(alone, nil)
 	if got := alone.EventLevel(); got != events.Level {
 		t.Errorf("a node alone: %d, want its own %d", got, events.Level)
 	}
 
 	pinned := NewAgent(Config{Self: Member{ID: "p", EventLevel: events.MinLevel}, Secret: testSecret}, &fakeRaft{id: "p"})
-	pinned.updateLevel(nil)
+	configure(pinned, nil)
 	if got := pinned.EventLevel(); got != events.MinLevel {
 		t.Errorf("pinned with EVENT_LEVEL: %d, want %d", got, events.MinLevel)
 	}
@@ -73,7 +77,7 @@ func TestEventLevelOutlivesPrune(t *testing.T) {
 	}
 	// syncRaftMembers lists it again from the configuration.
 	a.members.Learned(Member{ID: "b", RaftAddr: "b:7000"})
-	a.updateLevel(servers("a", "b"))
+	configure(a, servers("a", "b"))
 	if got := a.EventLevel(); got != events.Level {
 		t.Errorf("after prune: %d, want %d", got, events.Level)
 	}
@@ -89,20 +93,20 @@ func TestEventLevelOutlivesPrune(t *testing.T) {
 	}
 	c := NewAgent(Config{Self: Member{ID: "c"}, Secret: testSecret}, &fakeRaft{id: "c"})
 	c.absorb(msg, SourceGossip)
-	c.updateLevel(servers("a", "b", "c"))
+	configure(c, servers("a", "b", "c"))
 	if got := c.EventLevel(); got != events.Level {
 		t.Errorf("second-hand: %d, want %d (gossip: %s)", got, events.Level, wire)
 	}
 
 	// b comes back on a build that announces no level (rolled back).
 	a.members.Heard(Member{ID: "b", HTTPAddr: "b:8080", Incarnation: 2}, SourceGossip, time.Now())
-	a.updateLevel(servers("a", "b"))
+	configure(a, servers("a", "b"))
 	if got := a.EventLevel(); got != events.MinLevel {
 		t.Errorf("after b restarted on an older build: %d, want %d", got, events.MinLevel)
 	}
 	// Old news of b does not raise it again.
 	a.members.Learned(Member{ID: "b", HTTPAddr: "b:8080", Incarnation: 1, EventLevel: events.Level})
-	a.updateLevel(servers("a", "b"))
+	configure(a, servers("a", "b"))
 	if got := a.EventLevel(); got != events.MinLevel {
 		t.Errorf("old news raised the level: %d", got)
 	}
@@ -160,7 +164,7 @@ func TestEventLevelThroughAnOlderRelay(t *testing.T) {
 // predecessor's level.
 func TestEventLevelOfJoinersAndReusedIDs(t *testing.T) {
 	a := NewAgent(Config{Self: Member{ID: "a"}, Secret: testSecret}, &fakeRaft{id: "a", leader: "a", servers: servers("a")})
-	a.updateLevel(servers("a"))
+	configure(a, servers("a"))
 	if got := a.EventLevel(); got != events.Level {
 		t.Fatalf("alone in its configuration: %d, want %d", got, events.Level)
 	}
@@ -172,7 +176,7 @@ func TestEventLevelOfJoinersAndReusedIDs(t *testing.T) {
 	}
 	// A gossip round that read the configuration before the join does not
 	// undo it.
-	a.updateLevel(servers("a"))
+	configure(a, servers("a"))
 	if got := a.EventLevel(); got != events.MinLevel {
 		t.Errorf("after a round on the configuration before the join: %d, want %d", got, events.MinLevel)
 	}
@@ -185,16 +189,57 @@ func TestEventLevelOfJoinersAndReusedIDs(t *testing.T) {
 	if n := a.raft.(*fakeRaft).proposed; n != 0 {
 		t.Errorf("proposed %d batches to Raft", n)
 	}
-	a.updateLevel(servers("a", "j"))
+	configure(a, servers("a", "j"))
 	if got := a.EventLevel(); got != events.MinLevel {
 		t.Errorf("once configured: %d, want %d", got, events.MinLevel)
 	}
 
 	a.members.Heard(Member{ID: "b", HTTPAddr: "b:8080", Incarnation: 1, EventLevel: events.Level}, SourceSeed, time.Now().Add(-time.Hour))
 	a.members.Prune(time.Now().Add(-forgetAfter))
-	a.updateLevel(servers("a")) // b was removed meanwhile
+	configure(a, servers("a")) // b was removed meanwhile
 	a.members.Learned(Member{ID: "b", RaftAddr: "b:7000"})
 	if got := a.members.Level("b"); got != events.MinLevel {
 		t.Errorf("b's ID again, unheard of: %d, want %d", got, events.MinLevel)
+	}
+}
+
+// configure sets the Raft configuration a's fake Raft reports and works
+// out the level again, as a gossip round does.
+func configure(a *Agent, servers []consensus.Server) {
+	a.raft.(*fakeRaft).servers = servers
+	a.updateLevel()
+}
+
+// A batch forwarded to a leader that counts a lower level than the
+// follower that decided it is refused before Raft sees it, and the
+// follower's caller gets the refusal to decide again.
+func TestForwardedBatchAboveTheLeadersLevelIsRefused(t *testing.T) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	leaderRaft := &fakeRaft{id: "l", leader: "l", servers: servers("l", "f", "old")}
+	leader := NewAgent(Config{Self: Member{ID: "l"}, Secret: testSecret, Logger: logger}, leaderRaft)
+	leader.members.Heard(Member{ID: "old", HTTPAddr: "old:8080", Incarnation: 1}, SourceSeed, time.Now())
+	leader.updateLevel()
+	srv := httptest.NewServer(leader.Handler())
+	defer srv.Close()
+
+	follower := NewAgent(Config{Self: Member{ID: "f"}, Secret: testSecret, Logger: logger}, &fakeRaft{id: "f", leader: "l"})
+	follower.members.Heard(Member{ID: "l", HTTPAddr: strings.TrimPrefix(srv.URL, "http://"), Incarnation: 1}, SourceSeed, time.Now())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b := events.Batch{Events: []events.Envelope{{Type: "group.created", SchemaVersion: 2}}}
+	_, err := follower.Propose(ctx, b)
+	var al *events.AboveLevelError
+	if !errors.As(err, &al) || al.Level != events.MinLevel {
+		t.Fatalf("forwarded level-2 batch: %v, want it refused at level %d", err, events.MinLevel)
+	}
+	if leaderRaft.proposed != 0 {
+		t.Errorf("the leader proposed %d batches", leaderRaft.proposed)
+	}
+	// The same through the leader's own Propose.
+	if _, err := leader.Propose(ctx, b); !errors.As(err, &al) {
+		t.Errorf("proposed on the leader: %v, want it refused", err)
+	}
+	if leaderRaft.proposed != 0 {
+		t.Errorf("the leader proposed %d batches", leaderRaft.proposed)
 	}
 }

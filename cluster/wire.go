@@ -54,7 +54,8 @@ func encodeError(err error) wireError {
 	case errors.As(err, &dup):
 		return wireError{Kind: kindDuplicate, EventID: dup.EventID, Position: dup.Position}
 	case errors.As(err, &al):
-		return wireError{Kind: kindAboveLevel, Level: al.Level, Type: al.Type, SchemaVersion: al.SchemaVersion}
+		// Message for followers that know no such kind.
+		return wireError{Kind: kindAboveLevel, Level: al.Level, Type: al.Type, SchemaVersion: al.SchemaVersion, Message: al.Error()}
 	case errors.Is(err, events.ErrOutcomeUnknown):
 		return wireError{Kind: kindOutcomeUnknown}
 	case errors.Is(err, consensus.ErrNotLeader):

@@ -39,6 +39,7 @@ func (h *Handlers) execute(ctx context.Context, id string, decide func() (*batch
 		retries = 8
 	}
 	confirmed := false
+	refused := 0 // refusals for the level (see below)
 	for attempt := 0; ; attempt++ {
 		b, err := decide()
 		if err != nil && !confirmed && h.Fresh != nil && refusesOnState(err) {
@@ -65,11 +66,17 @@ func (h *Handlers) execute(ctx context.Context, id string, decide func() (*batch
 		c, err := h.propose(ctx, b.b)
 		var vc *events.VersionConflictError
 		var al *events.AboveLevelError
-		if errors.As(err, &al) && attempt < retries {
+		if errors.As(err, &al) {
 			// The leader counts a lower level than this node's view (a
 			// node joined or restarted on an older build, and gossip has
-			// not said so here yet): decide again at its level.
+			// not said so here yet): decide again at its level. Each
+			// refusal lowers the level, so few can follow; they do not
+			// spend the budget of version conflicts.
+			if refused++; refused > 3 {
+				return Result{}, agenda.Errorf(agenda.EUNAVAILABLE, "the cluster's nodes disagree on which events they read (a rolling update is under way); retry")
+			}
 			h.capLevel(al.Level)
+			attempt--
 			continue
 		}
 		if errors.As(err, &vc) {

@@ -90,17 +90,23 @@ func (h *Handlers) level() int {
 	}
 	h.cappedMu.Lock()
 	defer h.cappedMu.Unlock()
-	if h.capped > 0 && h.now().Before(h.cappedTo) {
+	if h.capped > 0 && time.Now().Before(h.cappedTo) {
 		l = min(l, h.capped)
 	}
 	return l
 }
 
-// capLevel lowers the level to at most l for levelCapFor.
+// capLevel lowers the level to at most l for levelCapFor (on the wall
+// clock, not Now: a test's fixed clock would make it last for ever). A
+// cap in force that is lower stays.
 func (h *Handlers) capLevel(l int) {
 	h.cappedMu.Lock()
 	defer h.cappedMu.Unlock()
-	h.capped, h.cappedTo = l, h.now().Add(levelCapFor)
+	now := time.Now()
+	if h.capped > 0 && now.Before(h.cappedTo) {
+		l = min(l, h.capped)
+	}
+	h.capped, h.cappedTo = l, now.Add(levelCapFor)
 }
 
 func (h *Handlers) now() time.Time {

@@ -174,3 +174,21 @@ func TestRefusedAboveTheLevelOnARetryIsUnknown(t *testing.T) {
 		t.Errorf("proposed %d batches, want the same one twice", n)
 	}
 }
+
+// A leader that keeps refusing (its count below anything this node can
+// write: not possible with two levels, but bounded all the same) is
+// unavailable, never an internal error, and spends none of the budget of
+// version conflicts.
+func TestRefusedAboveTheLevelAgainAndAgainIsUnavailable(t *testing.T) {
+	refuse := fail(&events.AboveLevelError{Level: 0, Type: "group.created", SchemaVersion: 1})
+	log := &fakeLog{answers: []func(events.Batch) (events.Committed, error){refuse, refuse, refuse, refuse, refuse}}
+	h := atLevel(log, groupWorld(t), events.Level)
+	h.MaxRetries = 1
+	_, err := h.CreateGroup(context.Background(), commands.CreateGroup{ActorID: "dan", Name: "Team"})
+	if agenda.ErrorCode(err) != agenda.EUNAVAILABLE {
+		t.Errorf("err = %v, want unavailable", err)
+	}
+	if n := len(log.proposed()); n != 4 {
+		t.Errorf("proposed %d batches, want 4 (three refusals decided again)", n)
+	}
+}
