@@ -50,7 +50,6 @@ func (a *Agent) updateLevel() {
 	l := a.members.Level(a.cfg.Self.ID)
 	for _, id := range ids {
 		l = min(l, a.members.Level(id))
-		listed[id] = true
 	}
 	a.members.forgetLevels(listed)
 	if old := a.level.Swap(int64(l)); old != int64(l) && len(servers) > 0 {

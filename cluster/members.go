@@ -83,6 +83,7 @@ func NewMembers(self Member) *Members {
 	m := &Members{self: self.ID, byID: map[string]*memberEntry{}, byAddr: map[string]string{}, levels: map[string]announced{}}
 	m.byID[self.ID] = &memberEntry{Member: self}
 	m.byAddr[self.HTTPAddr] = self.ID
+	m.levels[self.ID] = announced{self.Incarnation, self.EventLevel}
 	return m
 }
 
@@ -168,17 +169,13 @@ func (m *Members) merge(mem Member, source string) *memberEntry {
 	return e
 }
 
-// Level returns the event level node id reads, as last announced: its own
-// for this node, events.MinLevel for a node that announced none or that
-// no node has heard of.
+// Level returns the event level node id reads, as last announced (this
+// node's own from its configuration); events.MinLevel for a node that
+// announced none or that no node has heard of.
 func (m *Members) Level(id string) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	l := m.levels[id].level
-	if id == m.self {
-		l = m.byID[m.self].EventLevel
-	}
-	return max(l, events.MinLevel)
+	return max(m.levels[id].level, events.MinLevel)
 }
 
 // IDs returns the ID of every member in the table, this node's included.

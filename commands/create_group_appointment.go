@@ -90,13 +90,13 @@ func (h *Handlers) CreateGroupAppointment(ctx context.Context, cmd CreateGroupAp
 			Location: f.Location, Start: f.Start, End: f.End, Privacy: f.Privacy, Status: status,
 			Participants: participants,
 		}
-		if !b.clusterReads("appointment.created", 2) {
-			// Older builds read the participants only as events of
-			// their own.
+		// Older builds read the participants only as events of their own.
+		inline := b.clusterReads("appointment.created", 2)
+		if !inline {
 			created.Participants = nil
 		}
 		b.add(events.AppointmentStream(id), created)
-		if created.Participants == nil {
+		if !inline {
 			for _, p := range participants {
 				b.add(events.AppointmentStream(id), events.AppointmentParticipantAdded{
 					AppointmentID: id, UserID: p.UserID, Status: p.Status,

@@ -10,28 +10,13 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	agendahttp "github.com/agendahq/agenda/http"
 )
 
-// clusterStatus is the body of GET /cluster/status.
-type clusterStatus struct {
-	NodeID       string `json:"node_id"`
-	State        string `json:"state"`
-	LeaderID     string `json:"leader_id"`
-	LeaderAddr   string `json:"leader_addr"`
-	Term         uint64 `json:"term"`
-	CommitIndex  uint64 `json:"commit_index"`
-	AppliedIndex uint64 `json:"applied_index"`
-	Position     int64  `json:"position"`
-	EventLevel   int    `json:"event_level"`
-	Nodes        []struct {
-		ID         string     `json:"id"`
-		Address    string     `json:"address"`
-		Suffrage   string     `json:"suffrage"`
-		LastSeen   *time.Time `json:"last_seen"`
-		Source     string     `json:"source"`
-		EventLevel int        `json:"event_level"`
-	} `json:"nodes"`
-}
+// clusterStatus is the body of GET /cluster/status, as the node encodes
+// it.
+type clusterStatus agendahttp.ClusterStatus
 
 // voters returns the sorted IDs of the voters in s.
 func (s clusterStatus) voters() []string {
