@@ -45,3 +45,33 @@ func TestGroupCanManage(t *testing.T) {
 		})
 	}
 }
+
+func TestGroupImposes(t *testing.T) {
+	g := Group{Hierarchical: true, Members: []Member{
+		{UserID: "boss", Rank: MaxRank}, {UserID: "mid", Rank: 500, Status: MemberActive},
+		{UserID: "low", Rank: 0}, {UserID: "peer", Rank: 500}, {UserID: "ivy", Rank: 10, Status: MemberInvited},
+	}}
+	tests := []struct {
+		organiser, user string
+		want            bool
+	}{
+		{"boss", "mid", true},
+		{"mid", "low", true},
+		{"mid", "peer", false}, // level: an invitation, not an imposition
+		{"low", "mid", false},  // below
+		{"mid", "ivy", false},  // invited, not a member
+		{"ivy", "low", false},  // an invited person imposes nothing
+		{"gone", "low", false}, // the organiser left
+		{"mid", "gone", false}, // the participant left
+	}
+	for _, tc := range tests {
+		if got := g.Imposes(tc.organiser, tc.user); got != tc.want {
+			t.Errorf("Imposes(%s, %s) = %v, want %v", tc.organiser, tc.user, got, tc.want)
+		}
+	}
+	flat := g
+	flat.Hierarchical = false
+	if flat.Imposes("boss", "low") {
+		t.Error("a flat group imposes")
+	}
+}

@@ -105,6 +105,36 @@ type GroupInvitation struct {
 // repeats the rule in SQL; readmodel's visibility test proves they agree.
 func (g Group) CanManage(rank int) bool { return g.Hierarchical && g.MyRank > rank }
 
+// Member returns userID's membership of g (or invitation to it), if g's
+// members were read.
+func (g Group) Member(userID string) (Member, bool) {
+	for _, m := range g.Members {
+		if m.UserID == userID {
+			return m, true
+		}
+	}
+	return Member{}, false
+}
+
+// Imposes reports whether an appointment of g organised by organiserID
+// binds userID now: both are members (not merely invited), and the
+// organiser stands above them by the rank rule (CanManage). An imposition
+// binds no longer than that: once the organiser has left, the participant
+// has left, the group is gone, or a new rank puts the organiser level with
+// or below them, the participant may decline it like an invitation, and the
+// organiser no longer moves it in their agenda as an imposition.
+func (g Group) Imposes(organiserID, userID string) bool {
+	o, ok := g.Member(organiserID)
+	if !ok || !o.Active() {
+		return false
+	}
+	m, ok := g.Member(userID)
+	if !ok || !m.Active() {
+		return false
+	}
+	return g.Hierarchical && o.Rank > m.Rank
+}
+
 // MemberAgenda is one member's entries in a group agenda view.
 type MemberAgenda struct {
 	UserID   string             `json:"user_id"`

@@ -54,7 +54,7 @@ func (h *Handlers) AddMember(ctx context.Context, cmd AddMember) (Result, error)
 		if err != nil {
 			return nil, err
 		}
-		if m, ok := member(g, u.ID); ok {
+		if m, ok := g.Member(u.ID); ok {
 			what := "a member"
 			if !m.Active() {
 				what = "invited"
@@ -76,7 +76,7 @@ func (h *Handlers) AddMember(ctx context.Context, cmd AddMember) (Result, error)
 		b.expect(events.GroupStream(g.ID), g.Version)
 		b.add(events.GroupStream(g.ID), events.GroupMemberInvited{GroupID: g.ID, UserID: u.ID, Rank: rank, InvitedBy: cmd.ActorID})
 		if b.group = answer(groupAfter(g, b, g.ID, cmd.ActorID, map[string]joiner{u.ID: {username: u.Username, ended: ended}})); b.group != nil {
-			b.member = answer(member(*b.group, u.ID))
+			b.member = answer(b.group.Member(u.ID))
 		}
 		return b, nil
 	})

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/agendahq/agenda"
@@ -55,6 +56,8 @@ func appointmentAfter(before agenda.Appointment, b *batch, id, viewer string, us
 			exists = false
 		case events.AppointmentParticipantAdded:
 			setParticipant(e.UserID, e.Status)
+		case events.AppointmentParticipantRemoved:
+			a.Participants = slices.DeleteFunc(a.Participants, func(p agenda.Participant) bool { return p.UserID == e.UserID })
 		case events.AppointmentAccepted:
 			setParticipant(e.UserID, agenda.RoleAccepted)
 		case events.AppointmentDeclined:

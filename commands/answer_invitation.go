@@ -68,19 +68,20 @@ func (h *Handlers) AcceptAppointment(ctx context.Context, cmd AnswerInvitation) 
 // the appointment leaves the actor's agenda. In a flat group a decline
 // cancels the appointment for everyone. ENOTFOUND if the actor takes no part
 // in it; ECONFLICT for the organiser, a second decline, a cancelled
-// appointment, or an imposed participant who is still a member of the
-// group. An appointment imposed by a group the actor is no longer in (left
-// before leaving ended participation, or the group was deleted) binds them
-// no more: they may decline it.
+// appointment, or an imposed participant whom the imposition still binds
+// (agenda.Group.Imposes). One that binds no more — the actor or the organiser
+// is no longer in the group, the group was deleted, or the organiser no
+// longer ranks above the actor — may be declined like an invitation.
 func (h *Handlers) DeclineAppointment(ctx context.Context, cmd AnswerInvitation) (Result, error) {
 	return h.execute(ctx, cmd.AppointmentID, func() (*batch, error) {
 		a, err := h.Read.Appointment(ctx, cmd.AppointmentID, cmd.ActorID)
 		if err != nil {
 			return nil, err
 		}
-		binding := true
-		if a.MyStatus == agenda.RoleAuto && a.GroupID != nil {
-			if binding, err = h.memberOf(ctx, *a.GroupID, cmd.ActorID); err != nil {
+		var g agenda.Group
+		binding := false
+		if a.MyStatus == agenda.RoleAuto {
+			if g, binding, err = h.imposition(ctx, a, cmd.ActorID); err != nil {
 				return nil, err
 			}
 		}
@@ -92,6 +93,11 @@ func (h *Handlers) DeclineAppointment(ctx context.Context, cmd AnswerInvitation)
 		}
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.AppointmentStream(a.ID), a.Version)
+		if g.ID != "" {
+			// Freed by the group as it stands: a rank change racing with
+			// this answer makes it decide again.
+			b.expect(events.GroupStream(g.ID), g.Version)
+		}
 		b.add(events.AppointmentStream(a.ID), events.AppointmentDeclined{AppointmentID: a.ID, UserID: cmd.ActorID})
 		if err := h.removeEntries(ctx, b, a.ID, []agenda.Participant{{UserID: cmd.ActorID, Status: a.MyStatus}}); err != nil {
 			return nil, err

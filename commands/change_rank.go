@@ -47,7 +47,7 @@ func (h *Handlers) ChangeRank(ctx context.Context, cmd ChangeRank) (Result, erro
 		b.expect(events.GroupStream(g.ID), g.Version)
 		b.add(events.GroupStream(g.ID), events.GroupMemberRankChanged{GroupID: g.ID, UserID: m.UserID, Rank: cmd.Rank})
 		if b.group = answer(groupAfter(g, b, g.ID, cmd.ActorID, nil)); b.group != nil {
-			b.member = answer(member(*b.group, m.UserID))
+			b.member = answer(b.group.Member(m.UserID))
 		}
 		return b, nil
 	})

@@ -225,7 +225,8 @@ func TestUpdateGroupAppointment(t *testing.T) {
 		if err != nil {
 			t.Fatalf("UpdateAppointment: %v", err)
 		}
-		evs := proposal(t, log, "mid", map[string]int64{"appointment-ha": 8, "agenda-mid": 12, "agenda-low": 13},
+		// The group is expected too: it was read to know who still takes part.
+		evs := proposal(t, log, "mid", map[string]int64{"appointment-ha": 8, "group-h": 4, "agenda-mid": 12, "agenda-low": 13},
 			"appointment.updated", "agenda.entry_rescheduled", "agenda.entry_rescheduled")
 		for _, ev := range evs[1:] {
 			if e := ev.(events.AgendaEntryRescheduled); !e.Start.Equal(*later(2 * time.Hour)) {

@@ -7,16 +7,6 @@ import (
 	"github.com/agendahq/agenda/events"
 )
 
-// member returns userID's membership of g.
-func member(g agenda.Group, userID string) (agenda.Member, bool) {
-	for _, m := range g.Members {
-		if m.UserID == userID {
-			return m, true
-		}
-	}
-	return agenda.Member{}, false
-}
-
 // checkRank checks a rank the actor wants to give in g: a hierarchical group
 // takes ranks in [MinRank, MaxRank) that the actor would manage
 // (agenda.Group.CanManage: strictly below their own); a flat one has no
@@ -45,7 +35,7 @@ func (h *Handlers) groupMember(ctx context.Context, groupID, actorID, userID str
 	if err != nil {
 		return g, agenda.Member{}, err
 	}
-	m, ok := member(g, userID)
+	m, ok := g.Member(userID)
 	if !ok {
 		return g, m, agenda.Errorf(agenda.ENOTFOUND, "no such member")
 	}
@@ -103,14 +93,20 @@ func successor(g agenda.Group, leaving string) agenda.Member {
 	return best
 }
 
-// memberOf reports whether userID is an active member of group groupID.
-func (h *Handlers) memberOf(ctx context.Context, groupID, userID string) (bool, error) {
-	_, err := h.Read.Group(ctx, groupID, userID)
+// imposition reads the group of appointment a as userID sees it and says
+// whether a binds them now (agenda.Group.Imposes). A group they are no longer
+// in, or one deleted, binds no one. The group comes back when it was read,
+// so that a batch deciding on the answer can expect its version.
+func (h *Handlers) imposition(ctx context.Context, a agenda.Appointment, userID string) (g agenda.Group, binds bool, err error) {
+	if a.GroupID == nil {
+		return g, false, nil
+	}
+	g, err = h.Read.Group(ctx, *a.GroupID, userID)
 	switch agenda.ErrorCode(err) {
 	case "":
-		return true, nil
+		return g, g.Imposes(a.OwnerID, userID), nil
 	case agenda.ENOTFOUND:
-		return false, nil
+		return agenda.Group{}, false, nil
 	}
-	return false, err
+	return agenda.Group{}, false, err
 }

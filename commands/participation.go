@@ -2,16 +2,17 @@ package commands
 
 import (
 	"context"
+	"slices"
 
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/events"
 )
 
-// allAcceptedBut reports whether every invitee other than userID has
+// allAcceptedBut reports whether every invitee but those named has
 // accepted.
-func allAcceptedBut(a agenda.Appointment, userID string) bool {
+func allAcceptedBut(a agenda.Appointment, userIDs ...string) bool {
 	for _, p := range a.Participants {
-		if p.UserID != userID && p.Status != agenda.RoleOwner && p.Status != agenda.RoleAccepted {
+		if !slices.Contains(userIDs, p.UserID) && p.Status != agenda.RoleOwner && p.Status != agenda.RoleAccepted {
 			return false
 		}
 	}

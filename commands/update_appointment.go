@@ -23,9 +23,12 @@ type UpdateAppointment struct {
 }
 
 // UpdateAppointment edits an appointment. ENOTFOUND if the caller cannot see
-// it, EFORBIDDEN unless the caller owns it, EPRECONDITIONFAILED if IfMatch is
-// stale, EINVALID, and ESCHEDULECONFLICT if a new time overlaps an
-// appointment of the owner's. A new time reaches every participant's agenda.
+// it, EFORBIDDEN unless the caller owns it (and, for a group appointment, is
+// still a member of its group, which still exists: otherwise it may only be
+// cancelled), EPRECONDITIONFAILED if IfMatch is stale, EINVALID, and
+// ESCHEDULECONFLICT if a new time overlaps an appointment of the owner's or
+// of a participant it blocks. A new time reaches every participant's agenda,
+// but for those no longer in the group: they stop taking part.
 func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment) (Result, error) {
 	// A privacy given must be one: "" is not "keep" nor "full" here, and
 	// turning freebusy into full by accident would reveal the details.
@@ -48,6 +51,17 @@ func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment)
 		if a.Status == agenda.StatusCancelled {
 			return nil, agenda.Errorf(agenda.ECONFLICT, "the appointment is cancelled")
 		}
+		var g agenda.Group
+		if a.GroupID != nil {
+			// A group's appointment is the group's business: changed by an
+			// organiser who is still a member, against the group as it is.
+			if g, err = h.Read.Group(ctx, *a.GroupID, cmd.ActorID); agenda.ErrorCode(err) == agenda.ENOTFOUND {
+				return nil, agenda.Errorf(agenda.EFORBIDDEN,
+					"you are no longer a member of this appointment's group (or it was deleted): you may only cancel it")
+			} else if err != nil {
+				return nil, err
+			}
+		}
 		f := appointmentFields{Title: a.Title, Description: a.Description, Location: a.Location,
 			Start: a.Start, End: a.End, Privacy: a.Privacy}
 		set(&f.Title, cmd.Title)
@@ -61,6 +75,9 @@ func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment)
 		}
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.AppointmentStream(a.ID), a.Version)
+		if g.ID != "" {
+			b.expect(events.GroupStream(g.ID), g.Version)
+		}
 		b.add(events.AppointmentStream(a.ID), events.AppointmentUpdated{
 			AppointmentID: a.ID, Title: f.Title, Description: f.Description, Location: f.Location,
 			Start: f.Start, End: f.End, Privacy: f.Privacy,
@@ -68,8 +85,22 @@ func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment)
 		if !f.Start.Equal(a.Start) || !f.End.Equal(a.End) {
 			// Every participant who has the appointment in their agenda
 			// follows it; those whose time it blocks must be free then.
+			// Those no longer in the group kept an appointment that had
+			// ended when they left; moved, it has not ended, so they
+			// stop taking part in it, as leaving would have made them.
 			var clashes []clash
+			var gone []string
 			for _, p := range a.Participants {
+				if m, ok := g.Member(p.UserID); g.ID != "" && (!ok || !m.Active()) {
+					gone = append(gone, p.UserID)
+					b.add(events.AppointmentStream(a.ID), events.AppointmentParticipantRemoved{
+						AppointmentID: a.ID, UserID: p.UserID, Reason: events.ParticipantLeft,
+					})
+					if err := h.removeEntries(ctx, b, a.ID, []agenda.Participant{p}); err != nil {
+						return nil, err
+					}
+					continue
+				}
 				if p.Status == agenda.RoleDeclined {
 					continue
 				}
@@ -87,6 +118,10 @@ func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment)
 			}
 			if len(clashes) > 0 {
 				return nil, scheduleConflict(cmd.ActorID, clashes...)
+			}
+			if len(gone) > 0 && a.Status == agenda.StatusPending && allAcceptedBut(a, gone...) {
+				// A flat group's appointment that waited only for them.
+				b.add(events.AppointmentStream(a.ID), events.AppointmentConfirmed{AppointmentID: a.ID})
 			}
 		}
 		b.appointment = answer(appointmentAfter(a, b, a.ID, cmd.ActorID, nil))
