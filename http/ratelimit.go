@@ -166,18 +166,20 @@ func rateLimited(w http.ResponseWriter, wait time.Duration, what string) error {
 // allowLogin checks both login limits: every attempt counts against the
 // address (the address's first, so that a flood from one address does not
 // also lock its victim out), and a username must have failed attempts
-// left (loginFailed counts them: a user logging in often is not limited).
-func (s *Server) allowLogin(w http.ResponseWriter, r *http.Request, username string) error {
+// left. Only failures count against the username (a user logging in often
+// is not limited), but an attempt holds its token until its outcome is
+// known, so that concurrent guesses count as failures before the password
+// check, not after: the caller calls done with whether the attempt failed.
+func (s *Server) allowLogin(w http.ResponseWriter, r *http.Request, username string) (done func(failed bool), err error) {
 	l := s.limits()
 	if err := allow(w, l.loginAddr, l.ClientAddr(r), "login attempts from this address"); err != nil {
-		return err
+		return nil, err
 	}
-	return refuseFor(w, "failed login attempts for this user")(l.loginUser.peek(strings.ToLower(username), time.Now()))
-}
-
-// loginFailed counts a failed login against its username.
-func (s *Server) loginFailed(username string) {
-	s.limits().loginUser.take(strings.ToLower(username), time.Now())
+	release, wait, ok := l.loginUser.hold(strings.ToLower(username), time.Now())
+	if !ok {
+		return nil, rateLimited(w, wait, "failed login attempts for this user")
+	}
+	return release, nil
 }
 
 func (s *Server) allowRegister(w http.ResponseWriter, r *http.Request) error {
@@ -242,36 +244,53 @@ type limiterTable struct {
 
 	mu    sync.Mutex
 	keys  map[string]*rate.Limiter
-	swept time.Time // last sweep of refilled keys
+	held  map[string]int // tokens held by attempts in flight (hold)
+	swept time.Time      // last sweep of refilled keys
 }
 
 func newLimiterTable(r Rate) *limiterTable {
-	t := &limiterTable{rt: r, keys: map[string]*rate.Limiter{}}
+	t := &limiterTable{rt: r, keys: map[string]*rate.Limiter{}, held: map[string]int{}}
 	if r.Events > 0 {
 		t.rate = rate.Limit(float64(r.Events) / r.Per.Seconds())
 	}
 	return t
 }
 
-// peek says whether key has a token left, without taking it, or how long
-// until it will.
-func (t *limiterTable) peek(key string, now time.Time) (time.Duration, bool) {
+// hold reserves one of key's tokens for an attempt whose outcome is not
+// known yet: attempts in flight at once count as if each would use its
+// token, so that concurrent attempts cannot all pass a check made before
+// any of them is counted. It refuses, saying how long until a token is
+// due, when the tokens left less those held are under one. release ends
+// the hold: used takes the token (a failed login), otherwise none is.
+func (t *limiterTable) hold(key string, now time.Time) (release func(used bool), wait time.Duration, ok bool) {
 	if t.rt.Events == 0 {
-		return 0, true
+		return func(bool) {}, 0, true
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	lim, ok := t.keys[key]
-	if !ok {
-		lim, ok = t.keys[overflowLimiterKey]
+	tokens := float64(t.rt.Events)
+	if lim, found := t.keys[key]; found {
+		tokens = lim.TokensAt(now)
+	} else if lim, found := t.keys[overflowLimiterKey]; found {
+		tokens = lim.TokensAt(now)
 	}
-	if !ok {
-		return 0, true
+	if left := tokens - float64(t.held[key]); left < 1 {
+		return nil, time.Duration((1 - left) / float64(t.rate) * float64(time.Second)), false
 	}
-	if tokens := lim.TokensAt(now); tokens < 1 {
-		return time.Duration((1 - tokens) / float64(t.rate) * float64(time.Second)), false
-	}
-	return 0, true
+	t.held[key]++
+	var once sync.Once
+	return func(used bool) {
+		once.Do(func() {
+			t.mu.Lock()
+			if t.held[key]--; t.held[key] <= 0 {
+				delete(t.held, key)
+			}
+			t.mu.Unlock()
+			if used {
+				t.take(key, time.Now())
+			}
+		})
+	}, 0, true
 }
 
 // take takes one token for key, or says how long until one is due.

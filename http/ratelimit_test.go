@@ -90,3 +90,41 @@ func TestLimiterTable(t *testing.T) {
 		t.Errorf("table holds %d keys, want at most %d", n, maxLimiterKeys+1)
 	}
 }
+
+// Attempts in flight hold their tokens: no more of them pass at once than
+// tokens are left, and only those that fail use theirs.
+func TestLimiterTableHolds(t *testing.T) {
+	now := time.Now()
+	tab := newLimiterTable(Rate{3, time.Hour})
+	var releases []func(bool)
+	for i := range 3 {
+		release, _, ok := tab.hold("ana", now)
+		if !ok {
+			t.Fatalf("hold %d refused", i+1)
+		}
+		releases = append(releases, release)
+	}
+	if _, wait, ok := tab.hold("ana", now); ok || wait <= 0 {
+		t.Fatalf("4th hold with 3 in flight: ok %v, wait %v; want refused", ok, wait)
+	}
+	if bob, _, ok := tab.hold("bob", now); !ok {
+		t.Fatal("another key was limited")
+	} else {
+		bob(false)
+	}
+	releases[0](false) // a success gives its token back
+	releases[0](true)  // and a second call does nothing
+	release, _, ok := tab.hold("ana", now)
+	if !ok {
+		t.Fatal("refused after an attempt succeeded")
+	}
+	release(true)
+	releases[1](true)
+	releases[2](true)
+	if _, _, ok := tab.hold("ana", time.Now()); ok {
+		t.Fatal("allowed after 3 failures")
+	}
+	if n := len(tab.held); n != 0 {
+		t.Errorf("%d keys still held, want none", n)
+	}
+}

@@ -96,20 +96,20 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	noteActor(r, *req.Username)
-	if err := s.allowLogin(w, r, *req.Username); err != nil {
+	attempted, err := s.allowLogin(w, r, *req.Username)
+	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
 	release, err := s.hashSlot(r.Context(), w)
 	if err != nil {
+		attempted(false)
 		s.Error(w, r, err)
 		return
 	}
 	id, err := s.Commands.Authenticate(r.Context(), *req.Username, *req.Password)
 	release()
-	if agenda.ErrorCode(err) == agenda.EUNAUTHORIZED {
-		s.loginFailed(*req.Username)
-	}
+	attempted(agenda.ErrorCode(err) == agenda.EUNAUTHORIZED)
 	if err != nil {
 		s.Error(w, r, err)
 		return

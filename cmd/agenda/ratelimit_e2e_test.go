@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,6 +48,38 @@ func TestLoginFloodIsRateLimited(t *testing.T) {
 	}
 	expectRateLimited(t, guesser.do("POST", "/api/auth/login", map[string]any{"username": "ana", "password": "password-ana"}))
 	newClient(t, n).login("bob", "password-bob")
+}
+
+// Found by an attacker's review: guesses sent all at once passed the
+// per-user check before any of them had failed and been counted (69 of 120
+// were checked, about 7 times the limit). An attempt now holds its token
+// from the check until its outcome is known.
+func TestConcurrentLoginGuessesAreRateLimited(t *testing.T) {
+	n := startNode(t, testConfig(t, t.TempDir()))
+	registerUser(t, n, "ana")
+	const guesses = 60
+	statuses := make(chan int, guesses)
+	var wg sync.WaitGroup
+	for i := range guesses {
+		wg.Go(func() {
+			r := newClient(t, n).do("POST", "/api/auth/login", map[string]any{"username": "ana", "password": "guess-" + strconv.Itoa(i)})
+			if r.Status == http.StatusTooManyRequests {
+				expectRateLimited(t, r)
+			}
+			statuses <- r.Status
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	// The default allows 10 failed logins a minute per user.
+	if count[http.StatusUnauthorized] > 10 || count[http.StatusUnauthorized]+count[http.StatusTooManyRequests] != guesses {
+		t.Fatalf("answers to %d concurrent guesses: %v; want at most 10 checked (401), the rest 429", guesses, count)
+	}
+	expectRateLimited(t, newClient(t, n).do("POST", "/api/auth/login", map[string]any{"username": "ana", "password": "password-ana"}))
 }
 
 // Registrations and password changes are limited per client address.
