@@ -12,6 +12,10 @@ import (
 type AnswerGroupInvitation struct {
 	ActorID string
 	GroupID string
+	// IfMatch, if non-zero, is the invitation's version (the membership
+	// not yet accepted) the caller last saw; NeverMatches for tags that
+	// cannot match.
+	IfMatch int64
 }
 
 // AcceptGroupInvitation makes the actor a member of a group they were
@@ -23,6 +27,9 @@ func (h *Handlers) AcceptGroupInvitation(ctx context.Context, cmd AnswerGroupInv
 	return h.execute(ctx, cmd.GroupID, func() (*batch, error) {
 		inv, err := h.Read.GroupInvitation(ctx, cmd.GroupID, cmd.ActorID)
 		if err != nil {
+			return nil, err
+		}
+		if err := checkIfMatch("invitation", cmd.IfMatch, inv.MemberVersion); err != nil {
 			return nil, err
 		}
 		u, err := h.Read.UserByID(ctx, cmd.ActorID)
@@ -49,6 +56,9 @@ func (h *Handlers) DeclineGroupInvitation(ctx context.Context, cmd AnswerGroupIn
 	return h.execute(ctx, cmd.GroupID, func() (*batch, error) {
 		inv, err := h.Read.GroupInvitation(ctx, cmd.GroupID, cmd.ActorID)
 		if err != nil {
+			return nil, err
+		}
+		if err := checkIfMatch("invitation", cmd.IfMatch, inv.MemberVersion); err != nil {
 			return nil, err
 		}
 		b := h.newBatch(ctx, cmd.ActorID)

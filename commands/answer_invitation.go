@@ -12,6 +12,9 @@ import (
 type AnswerInvitation struct {
 	ActorID       string
 	AppointmentID string
+	// IfMatch, if non-zero, is the appointment's version the caller last
+	// saw (its ETag); NeverMatches for tags that cannot match.
+	IfMatch int64
 }
 
 // AcceptAppointment accepts an invitation: the appointment enters the
@@ -27,6 +30,9 @@ func (h *Handlers) AcceptAppointment(ctx context.Context, cmd AnswerInvitation) 
 	return h.execute(ctx, cmd.AppointmentID, func() (*batch, error) {
 		a, err := h.Read.Appointment(ctx, cmd.AppointmentID, cmd.ActorID)
 		if err != nil {
+			return nil, err
+		}
+		if err := checkIfMatch("appointment", cmd.IfMatch, a.Version); err != nil {
 			return nil, err
 		}
 		if err := answerable(a, true); err != nil {
@@ -76,6 +82,9 @@ func (h *Handlers) DeclineAppointment(ctx context.Context, cmd AnswerInvitation)
 	return h.execute(ctx, cmd.AppointmentID, func() (*batch, error) {
 		a, err := h.Read.Appointment(ctx, cmd.AppointmentID, cmd.ActorID)
 		if err != nil {
+			return nil, err
+		}
+		if err := checkIfMatch("appointment", cmd.IfMatch, a.Version); err != nil {
 			return nil, err
 		}
 		var g agenda.Group

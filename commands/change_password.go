@@ -14,10 +14,14 @@ type ChangePassword struct {
 	UserID          string
 	CurrentPassword string
 	NewPassword     string
+	// IfMatch, if non-zero, is the user's version the caller last saw
+	// (the ETag of /api/me); NeverMatches for tags that cannot match.
+	IfMatch int64
 }
 
 // ChangePassword changes a password. EINVALID for a weak new password,
-// EFORBIDDEN if the current password is wrong.
+// EFORBIDDEN if the current password is wrong, EPRECONDITIONFAILED if
+// IfMatch is not the user's version.
 func (h *Handlers) ChangePassword(ctx context.Context, cmd ChangePassword) (Result, error) {
 	if err := validatePassword("new_password", cmd.NewPassword); err != nil {
 		return Result{}, err
@@ -53,6 +57,9 @@ func (h *Handlers) ChangePassword(ctx context.Context, cmd ChangePassword) (Resu
 	return h.execute(ctx, cmd.UserID, func() (*batch, error) {
 		u, err := h.Read.UserByID(ctx, cmd.UserID)
 		if err != nil {
+			return nil, err
+		}
+		if err := checkIfMatch("user", cmd.IfMatch, u.Version); err != nil {
 			return nil, err
 		}
 		// A concurrent change may have replaced the password we checked:

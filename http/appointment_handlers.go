@@ -134,7 +134,7 @@ func (s *Server) handleAppointmentPatch(w http.ResponseWriter, r *http.Request) 
 }
 
 func (s *Server) handleAppointmentDelete(w http.ResponseWriter, r *http.Request) {
-	ifMatch, err := deleteIfMatch(r)
+	ifMatch, err := bodilessIfMatch(r)
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -205,11 +205,12 @@ func (s *Server) handleAppointmentDecline(w http.ResponseWriter, r *http.Request
 
 func (s *Server) answerInvitation(w http.ResponseWriter, r *http.Request,
 	answer func(context.Context, commands.AnswerInvitation) (commands.Result, error)) {
-	if err := emptyBody(r); err != nil {
+	ifMatch, err := bodilessIfMatch(r)
+	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
-	res, err := answer(r.Context(), commands.AnswerInvitation{ActorID: userID(r), AppointmentID: chi.URLParam(r, "id")})
+	res, err := answer(r.Context(), commands.AnswerInvitation{ActorID: userID(r), AppointmentID: chi.URLParam(r, "id"), IfMatch: ifMatch})
 	if err != nil {
 		s.Error(w, r, err)
 		return

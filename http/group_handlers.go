@@ -113,7 +113,7 @@ func (s *Server) handleGroupPatch(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleGroupDelete(w http.ResponseWriter, r *http.Request) {
-	ifMatch, err := deleteIfMatch(r)
+	ifMatch, err := bodilessIfMatch(r)
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -212,12 +212,13 @@ func (s *Server) handleGroupInvitations(w http.ResponseWriter, r *http.Request) 
 // handleGroupAccept makes the caller a member of a group they are invited
 // to, and answers with their membership (status active).
 func (s *Server) handleGroupAccept(w http.ResponseWriter, r *http.Request) {
-	if err := emptyBody(r); err != nil {
+	ifMatch, err := bodilessIfMatch(r)
+	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
 	groupID := chi.URLParam(r, "id")
-	res, err := s.Commands.AcceptGroupInvitation(r.Context(), commands.AnswerGroupInvitation{ActorID: userID(r), GroupID: groupID})
+	res, err := s.Commands.AcceptGroupInvitation(r.Context(), commands.AnswerGroupInvitation{ActorID: userID(r), GroupID: groupID, IfMatch: ifMatch})
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -226,11 +227,12 @@ func (s *Server) handleGroupAccept(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleGroupDecline(w http.ResponseWriter, r *http.Request) {
-	if err := emptyBody(r); err != nil {
+	ifMatch, err := bodilessIfMatch(r)
+	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
-	res, err := s.Commands.DeclineGroupInvitation(r.Context(), commands.AnswerGroupInvitation{ActorID: userID(r), GroupID: chi.URLParam(r, "id")})
+	res, err := s.Commands.DeclineGroupInvitation(r.Context(), commands.AnswerGroupInvitation{ActorID: userID(r), GroupID: chi.URLParam(r, "id"), IfMatch: ifMatch})
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -275,7 +277,7 @@ func (s *Server) handleMemberPatch(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleMemberDelete(w http.ResponseWriter, r *http.Request) {
-	ifMatch, err := deleteIfMatch(r)
+	ifMatch, err := bodilessIfMatch(r)
 	if err != nil {
 		s.Error(w, r, err)
 		return

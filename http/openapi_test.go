@@ -61,3 +61,59 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		t.Errorf("openapi.json documents routes the server lacks:\n\t%s", strings.Join(extra, "\n\t"))
 	}
 }
+
+// singleResourceWrite reports whether a route writes one resource that
+// carries a version, and so takes If-Match (API.md, Conventions): every
+// PATCH, PUT and DELETE, and the answers to invitations. The other POSTs
+// create in a collection, or touch what has no version (notifications,
+// tokens, projections).
+func singleResourceWrite(method, path string) bool {
+	switch method {
+	case "PATCH", "PUT", "DELETE":
+		return true
+	case "POST":
+		return strings.HasSuffix(path, "/accept") || strings.HasSuffix(path, "/decline")
+	}
+	return false
+}
+
+// TestEveryWriteToOneResourceDocumentsIfMatch: the contract says writes to
+// a single resource accept If-Match. An attacker's review found accept and
+// decline ignoring it; cmd/agenda's TestE2EEveryWriteToOneResourceHonoursIfMatch
+// sends a stale tag to each of these routes.
+func TestEveryWriteToOneResourceDocumentsIfMatch(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	n := 0
+	for path, ops := range doc.Paths {
+		for method, raw := range ops {
+			if method == "parameters" || !singleResourceWrite(strings.ToUpper(method), path) {
+				continue
+			}
+			var op struct {
+				Parameters []struct {
+					Ref string `json:"$ref"`
+				} `json:"parameters"`
+				Responses map[string]json.RawMessage `json:"responses"`
+			}
+			if err := json.Unmarshal(raw, &op); err != nil {
+				t.Fatalf("%s %s: %v", method, path, err)
+			}
+			n++
+			takes := false
+			for _, p := range op.Parameters {
+				takes = takes || p.Ref == "#/components/parameters/IfMatch"
+			}
+			if _, ok := op.Responses["412"]; !ok || !takes {
+				t.Errorf("%s %s: If-Match parameter %v, 412 documented %v; want both", strings.ToUpper(method), path, takes, ok)
+			}
+		}
+	}
+	if n < 11 {
+		t.Errorf("found %d writes to one resource, want at least 11", n)
+	}
+}

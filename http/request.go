@@ -286,9 +286,9 @@ func optionalTime(field string, s *string) (*time.Time, error) {
 	return &t, nil
 }
 
-// deleteIfMatch reads what a DELETE of one resource takes: no body, and
-// If-Match.
-func deleteIfMatch(r *http.Request) (int64, error) {
+// bodilessIfMatch reads what a write to one resource that takes no body
+// (a DELETE, an answer to an invitation) takes: no body, and If-Match.
+func bodilessIfMatch(r *http.Request) (int64, error) {
 	if err := emptyBody(r); err != nil {
 		return 0, err
 	}

@@ -208,13 +208,18 @@ func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
+	ifMatch, err := parseIfMatch(r)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	release, err := s.hashSlot(r.Context(), w)
 	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
 	res, err := s.Commands.ChangePassword(r.Context(), commands.ChangePassword{
-		UserID: userID(r), CurrentPassword: *req.CurrentPassword, NewPassword: *req.NewPassword,
+		UserID: userID(r), CurrentPassword: *req.CurrentPassword, NewPassword: *req.NewPassword, IfMatch: ifMatch,
 	})
 	release()
 	if err != nil {

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// TestE2EEveryWriteToOneResourceHonoursIfMatch: the contract says writes to
+// a single resource accept If-Match. An attacker's review found accept and
+// decline ignoring a stale tag (200 where PATCH gave 412). Every such route
+// (the http package's TestEveryWriteToOneResourceDocumentsIfMatch lists them
+// from the OpenAPI document) refuses a stale tag with 412 and changes
+// nothing, and the answers take the right tag.
+func TestE2EEveryWriteToOneResourceHonoursIfMatch(t *testing.T) {
+	g := newGroupPlay(t)
+	ann := g.user(t, "ann")
+	bob := g.user(t, "bob")
+	cyd := g.user(t, "cyd")
+	team := g.createGroup(t, ann, "Team", true)
+	g.addMember(t, ann, team, bob, map[string]any{"user_id": bob.userID, "rank": 10}, 10)
+	g.invite(t, ann, team, cyd, map[string]any{"user_id": cyd.userID, "rank": 5}, 5)
+	club := g.createGroup(t, ann, "Club", false)
+	g.addMember(t, ann, club, bob, map[string]any{"user_id": bob.userID}, 0)
+	start := time.Now().UTC().Truncate(time.Hour).AddDate(0, 0, 7)
+	own := g.personal(t, ann, slot("Own", start, start.Add(time.Hour)))
+	meet := g.groupAppointment(t, ann, club, slot("Meet", start.Add(2*time.Hour), start.Add(3*time.Hour)))
+
+	stale := map[string]string{"If-Match": `"999"`}
+	for _, tc := range []struct {
+		c            *client
+		method, path string
+		body         any
+	}{
+		{ann, "PATCH", "/api/me", map[string]any{"display_name": "Ann"}},
+		{ann, "PUT", "/api/me/password", map[string]any{"current_password": "password-ann", "new_password": "another password"}},
+		{ann, "PATCH", "/api/appointments/" + own.ID, map[string]any{"title": "x"}},
+		{ann, "DELETE", "/api/appointments/" + own.ID, nil},
+		{bob, "POST", "/api/appointments/" + meet.ID + "/accept", nil},
+		{bob, "POST", "/api/appointments/" + meet.ID + "/decline", nil},
+		{ann, "PATCH", "/api/groups/" + team.ID, map[string]any{"name": "x"}},
+		{ann, "DELETE", "/api/groups/" + team.ID, nil},
+		{ann, "PATCH", "/api/groups/" + team.ID + "/members/" + bob.userID, map[string]any{"rank": 20}},
+		{ann, "DELETE", "/api/groups/" + team.ID + "/members/" + bob.userID, nil},
+		{cyd, "POST", "/api/groups/" + team.ID + "/accept", nil},
+		{cyd, "POST", "/api/groups/" + team.ID + "/decline", nil},
+	} {
+		before := traceOf(t, g.n)
+		r, err := tc.c.sendHeaders(tc.method, tc.path, tc.body, stale)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != http.StatusPreconditionFailed {
+			t.Errorf("%s %s with a stale If-Match: %d %s, want 412", tc.method, tc.path, r.Status, r.Body)
+			continue
+		}
+		expectError(t, r, http.StatusPreconditionFailed, "precondition_failed")
+		expectNoTrace(t, g.n, before)
+	}
+
+	// The answers take the tag they are given.
+	r, err := bob.sendHeaders("POST", "/api/appointments/"+meet.ID+"/accept", nil, map[string]string{"If-Match": fmt.Sprintf(`"%d"`, meet.Version)})
+	if err != nil || r.Status != http.StatusOK {
+		t.Fatalf("accept with the current tag: %v %+v", err, r)
+	}
+	r, err = cyd.sendHeaders("POST", "/api/groups/"+team.ID+"/accept", nil, map[string]string{"If-Match": `"1"`})
+	if err != nil || r.Status != http.StatusOK {
+		t.Fatalf("group accept with the current tag: %v %+v", err, r)
+	}
+}
