@@ -65,6 +65,9 @@ func parseAfter(r *http.Request) (int64, bool, error) {
 // whether entries after it have been pruned (the client must reset).
 func (s *Server) feedStart(ctx context.Context, user string, after int64) (reset bool, err error) {
 	if after > s.Feed.Position() {
+		if err := s.plausiblePosition("after", after); err != nil {
+			return false, err
+		}
 		wctx, cancel := context.WithTimeout(ctx, s.readWait())
 		err := s.Feed.WaitFor(wctx, after)
 		cancel()

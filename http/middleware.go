@@ -159,7 +159,7 @@ func (s *Server) minPosition(next http.Handler) http.Handler {
 					WithDetails(map[string]any{"field": "min_position"}))
 				return
 			}
-			if err := s.plausiblePosition(p); err != nil {
+			if err := s.plausiblePosition("min_position", p); err != nil {
 				s.Error(w, r, err)
 				return
 			}
@@ -198,18 +198,18 @@ func (s *Server) minPosition(next http.Handler) http.Handler {
 const FutureSlack = 10_000
 
 // plausiblePosition answers at once, instead of holding the request for the
-// whole read wait, a min_position that no write of this cluster can have
-// returned: beyond the event store head of a node that has applied every
-// entry it knows to be committed, by more than FutureSlack. A node that is
-// not caught up cannot tell, and waits as usual.
-func (s *Server) plausiblePosition(p int64) error {
+// whole read wait, a position (min_position, or the feed's after) that no
+// write of this cluster can have returned: beyond the event store head of a
+// node that has applied every entry it knows to be committed, by more than
+// FutureSlack. A node that is not caught up cannot tell, and waits as usual.
+func (s *Server) plausiblePosition(field string, p int64) error {
 	if s.Node == nil || p <= s.Queries.Position() {
 		return nil
 	}
 	rd := s.Node.Readiness()
 	if rd.Ready && p > rd.Head+FutureSlack {
-		return agenda.Errorf(agenda.EINVALID, "min_position %d is beyond this cluster's log (head %d)", p, rd.Head).
-			WithDetails(map[string]any{"field": "min_position", "head": rd.Head})
+		return agenda.Errorf(agenda.EINVALID, "%s %d is beyond this cluster's log (head %d)", field, p, rd.Head).
+			WithDetails(map[string]any{"field": field, "head": rd.Head})
 	}
 	return nil
 }

@@ -393,6 +393,27 @@ func TestLiveFeedReset(t *testing.T) {
 	}
 }
 
+// TestLiveAfterBeyondTheLogIsRefused: a position no write of this cluster
+// can have handed out is refused at once, as min_position is, on the feed
+// and on the stream (found by an attacker's review: both held the request
+// for the whole read wait, then told the client to retry with 503).
+func TestLiveAfterBeyondTheLogIsRefused(t *testing.T) {
+	n := mustStartNode(t)
+	ana := registerUser(t, n, "ana")
+	_, p := createAppt(t, ana, "A", "", time.Date(2031, 6, 2, 8, 0, 0, 0, time.UTC))
+	far := p + 1_000_000
+	for _, path := range []string{
+		fmt.Sprintf("/api/events?after=%d", far),
+		fmt.Sprintf("/api/ws?after=%d&access_token=%s", far, ana.token),
+	} {
+		e := expectError(t, ana.withT(t).do("GET", path, nil), http.StatusBadRequest, "invalid")
+		expectField(t, e, "after")
+		if h, _ := e.Details["head"].(float64); int64(h) < p {
+			t.Errorf("%s: details.head = %v, want at least %d", path, e.Details["head"], p)
+		}
+	}
+}
+
 // TestLiveFollowerSeesLeaderWrite: a client streaming from a follower sees
 // a write made through the leader once the follower's read model has it,
 // with the notification it gave.
