@@ -28,6 +28,15 @@ const (
 	NotifyCreatorChanged = "creator_changed"
 )
 
+// NotificationTypes lists every notification type, for those that must
+// handle each (the web UI's texts; a test parses the constants above to keep
+// the list whole).
+var NotificationTypes = []string{
+	NotifyInvitation, NotifyImposed, NotifyAccepted, NotifyDeclined, NotifyConfirmed, NotifyCancelled,
+	NotifyUpdated, NotifyMemberAdded, NotifyMemberRemoved, NotifyRankChanged, NotifyGroupInvitation,
+	NotifyGroupInvitationDeclined, NotifyCreatorChanged,
+}
+
 // Notification tells a user of something that concerns them. Its payload
 // holds only what the recipient may see.
 type Notification struct {

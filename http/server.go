@@ -77,7 +77,7 @@ func (s *Server) readWait() time.Duration {
 
 // Handler returns the routed handler: the API, and the web UI under /ui/.
 func (s *Server) Handler() http.Handler {
-	return withUI(middleware.StripSlashes(s.router()))
+	return s.withUI(middleware.StripSlashes(s.router()))
 }
 
 func (s *Server) router() chi.Router {

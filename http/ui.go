@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"net/http"
 	"strings"
+
+	"github.com/agendahq/agenda"
 )
 
 // uiFiles is the web UI: plain HTML, CSS and JavaScript modules, served as
@@ -19,8 +21,8 @@ const uiPolicy = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self
 	"style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 // withUI serves the web UI under /ui/ and redirects / to it; every other
-// path goes to api.
-func withUI(api http.Handler) http.Handler {
+// path goes to api. Its errors are the API's: JSON, in the one vocabulary.
+func (s *Server) withUI(api http.Handler) http.Handler {
 	sub, err := fs.Sub(uiFiles, "ui")
 	if err != nil {
 		panic(err) // the embedded tree always has ui/
@@ -34,12 +36,18 @@ func withUI(api http.Handler) http.Handler {
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			s.Error(w, r, agenda.Errorf(agenda.EMETHODNOTALLOWED, "%s is not allowed here; use GET", r.Method))
 			return
 		}
 		if p == "/" || p == "/ui" {
 			http.Redirect(w, r, "/ui/", http.StatusFound)
 			return
+		}
+		if name := strings.TrimPrefix(p, "/ui/"); name != "" {
+			if fi, err := fs.Stat(sub, name); err != nil || fi.IsDir() {
+				s.Error(w, r, errNotFound("no such file in the web UI"))
+				return
+			}
 		}
 		h := w.Header()
 		h.Set("Content-Security-Policy", uiPolicy)

@@ -252,7 +252,7 @@ func startingHandler() *http.Handler {
 			w.Write([]byte(`{"status":"not_ready","leader":"","position":0,"head":0,"reason":"starting: finding this node's address"}` + "\n"))
 			return
 		}
-		w.Write([]byte(`{"error":{"code":"unavailable","message":"the node is starting","details":{}}}` + "\n"))
+		w.Write([]byte(`{"error":{"code":"unavailable","message":"the node is starting"}}` + "\n"))
 	})
 	return &h
 }

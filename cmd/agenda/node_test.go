@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -54,5 +55,26 @@ func waitUntil(t testing.TB, d time.Duration, cond func() bool) {
 			t.Fatalf("condition not met within %v", d)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestStartingHandlerSpeaksTheAPI: while a node starts, its answers have
+// the contract's shape: no empty details (the README says details is left
+// out when there are none), a Retry-After on the 503.
+func TestStartingHandlerSpeaksTheAPI(t *testing.T) {
+	srv := httptest.NewServer(*startingHandler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/api/me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	r := &response{Status: resp.StatusCode, Header: resp.Header, Body: body}
+	if e := expectError(t, r, http.StatusServiceUnavailable, "unavailable"); e.Details != nil {
+		t.Errorf("details = %v, want none", e.Details)
+	}
+	if resp.Header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
 	}
 }

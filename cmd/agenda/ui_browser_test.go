@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -246,4 +247,18 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 	if errs := anaPage.consoleErrors("409"); len(errs) > 0 {
 		t.Errorf("ana's console logged errors:\n\t%s", strings.Join(errs, "\n\t"))
 	}
+
+	// Logging out ends the token on the server, not only in the page (a
+	// newcomer's walk-through found the button only forgot it).
+	ctx, cancel = context.WithTimeout(bobPage.ctx, 10*time.Second)
+	token, err := chromedp.Run(ctx, chromedp.Evaluate[string]("JSON.parse(localStorage.getItem('agenda.session')).token"))
+	cancel()
+	if err != nil || token == "" {
+		t.Fatalf("bob's token in the page: %q, %v", token, err)
+	}
+	bobPage.do("log out", chromedp.Click(chromedp.CSS("#logout")),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)))
+	old := newClient(t, n)
+	old.token = token
+	expectError(t, old.do("GET", "/api/me", nil), http.StatusUnauthorized, "unauthorized")
 }

@@ -98,6 +98,7 @@ function noteText(n) {
     case 'cancelled': return `Cancelled: ${t}`;
     case 'updated': return `Changed: ${t}`;
     case 'group_invitation': return `Invitation to join ${g}`;
+    case 'group_invitation_declined': return `Your invitation to ${g} was declined`;
     case 'member_added': return p.user_id === me ? `You are now a member of ${g}` : `A member joined ${g}`;
     case 'member_removed': return p.left ? `A member left ${g}` : `You were removed from ${g}`;
     case 'rank_changed': return `Your rank in ${g} is now ${p.rank}`;
@@ -282,7 +283,12 @@ function toast(text) {
 }
 
 $('notif-toggle').addEventListener('click', () => showPanel($('notifications').hidden));
-$('logout').addEventListener('click', () => logout());
+$('logout').addEventListener('click', async () => {
+  // End the token on the server too, so that a copy of it is worth nothing;
+  // log out here whatever the server says.
+  try { await api('POST', '/api/auth/logout'); } catch { /* logged out here all the same */ }
+  logout();
+});
 $('read-all').addEventListener('click', async () => {
   try { await api('POST', '/api/notifications/read-all'); await loadNotifications(); } catch (err) { toast(describe(err)); }
 });
