@@ -124,8 +124,13 @@ func TestClusterFormsFromOneCommandLine(t *testing.T) {
 			t.Errorf("unsigned POST %s: %d, want 401", path, resp.StatusCode)
 		}
 	}
-	if err := run([]string{"cluster", "remove-node", "-addr", nodes[li].HTTPAddr(), "-cluster-hmac-secret", "wrong-secret-0123456789abcdef-0123456789", "node-2"}); err == nil {
-		t.Error("remove-node with a wrong secret succeeded")
+	if code, err := runCLI("cluster", "remove-node", "-addr", nodes[li].HTTPAddr(), "-cluster-hmac-secret", "wrong-secret-0123456789abcdef-0123456789", "node-2"); code != exitFailed {
+		t.Errorf("remove-node with a wrong secret: exit %d (%v), want %d", code, err, exitFailed)
+	}
+	// A refusal is said in the cluster's words, not as a Go value.
+	if code, err := runCLI("cluster", "remove-node", "-addr", nodes[li].HTTPAddr(), "-cluster-hmac-secret", nodes[li].Config.ClusterSecret, "nobody"); code != exitFailed ||
+		!strings.Contains(err.Error(), "no such node") || strings.Contains(err.Error(), "code=") {
+		t.Errorf("remove-node of an unknown node: exit %d (%v), want %d saying there is no such node", code, err, exitFailed)
 	}
 	if got := len(fwGetStatus(t, nodes[li]).Nodes); got != 3 {
 		t.Errorf("%d nodes after refused requests, want 3", got)

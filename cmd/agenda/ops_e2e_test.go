@@ -221,6 +221,9 @@ func TestProjectionsCLIOnCopiedDataDir(t *testing.T) {
 	if code, err := runCLI("projections", "rebuild", "nosuch", "-data-dir", cfg.DataDir); code != exitUsage || !strings.Contains(err.Error(), `no projection "nosuch"`) {
 		t.Errorf("rebuild of an unknown projection on a running node's data dir: exit %d (%v), want %d", code, err, exitUsage)
 	}
+	if code, err := runCLI("cluster", "recover", "-data-dir", cfg.DataDir, "-node-id", cfg.NodeID, "-voter", cfg.NodeID+"=127.0.0.1:1"); code != exitInUse {
+		t.Errorf("cluster recover on a running node's data dir: exit %d (%v), want %d", code, err, exitInUse)
+	}
 	// The lock speaks before the dir's contents (the README's words).
 	if code, err := runCLI("restore", "--from", filepath.Join(t.TempDir(), "none.db"), "-data-dir", cfg.DataDir); code != exitInUse || !strings.Contains(err.Error(), fmt.Sprintf("data dir in use by PID %d", os.Getpid())) {
 		t.Errorf("restore onto a running node's data dir: exit %d (%v), want %d naming PID %d", code, err, exitInUse, os.Getpid())

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/cluster"
 	"github.com/agendahq/agenda/consensus"
 	"github.com/agendahq/agenda/eventstore"
@@ -76,7 +77,11 @@ func removeNode(args []string) error {
 		tlsCfg = t.forClient()
 	}
 	if err := cluster.RemoveVia(ctx, *addr, []byte(*secret), tlsCfg, id); err != nil {
-		return fmt.Errorf("remove %s: %w", id, err)
+		if msg := agenda.ErrorMessage(err); agenda.ErrorCode(err) != "" && msg != "" {
+			// The cluster's refusal, in its own words.
+			return exitWith(exitFailed, fmt.Errorf("remove %s: %s", id, msg))
+		}
+		return exitWith(exitFailed, fmt.Errorf("remove %s: %w", id, err))
 	}
 	fmt.Printf("removed %s\n", id)
 	return nil
@@ -183,21 +188,25 @@ func recoverCluster(args []string) error {
 	}
 	ctx := context.Background()
 	if _, err := os.Stat(filepath.Join(*dataDir, "events.db")); err != nil {
-		return fmt.Errorf("no event store in %s: %w", *dataDir, err)
+		return exitWith(exitNoStore, fmt.Errorf("no event store in %s: %w", *dataDir, err))
 	}
 	// The node must be stopped: take its data dir's lock as serve does.
 	lock, err := datadir.Acquire(*dataDir)
-	if err != nil {
-		return fmt.Errorf("the node is still running? stop it first: %w", err)
+	if errors.Is(err, datadir.ErrInUse) {
+		return exitWith(exitInUse, fmt.Errorf("the node is still running? stop it first: %w", err))
+	} else if err != nil {
+		return exitWith(exitFailed, err)
 	}
 	defer lock.Unlock()
 	store, err := eventstore.Open(ctx, filepath.Join(*dataDir, "events.db"))
-	if err != nil {
-		return fmt.Errorf("open event store: %w", err)
+	if errors.Is(err, eventstore.ErrNotEventStore) {
+		return exitWith(exitNoStore, fmt.Errorf("open event store: %w", err))
+	} else if err != nil {
+		return exitWith(exitFailed, fmt.Errorf("open event store: %w", err))
 	}
 	defer store.Close()
 	if err := consensus.Recover(filepath.Join(*dataDir, "raft"), *nodeID, voters, store, nil); err != nil {
-		return err
+		return exitWith(exitFailed, err)
 	}
 	fmt.Printf("recovered %s: the cluster's voters are now %v; start the node\n", *nodeID, []consensus.Server(voters))
 	return nil
