@@ -115,6 +115,9 @@ type Agent struct {
 	level   atomic.Int64
 	levelMu sync.Mutex
 	joiners map[string]time.Time
+	// levelSaid is the level last logged (0: none yet), so that a start
+	// says the level once rather than a change from the placeholder.
+	levelSaid int
 
 	mu sync.Mutex
 	// removed holds, on the node that removed them on request, the
@@ -156,6 +159,8 @@ func NewAgent(cfg Config, raft Raft) *Agent {
 	return a
 }
 
+// Members returns the gossip membership this agent keeps: who is heard of,
+// at which address, incarnation and event level.
 func (a *Agent) Members() *Members { return a.members }
 
 // Signer returns the request signer.

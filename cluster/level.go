@@ -52,9 +52,17 @@ func (a *Agent) updateLevel() {
 		l = min(l, a.members.Level(id))
 	}
 	a.members.forgetLevels(listed)
-	if old := a.level.Swap(int64(l)); old != int64(l) && len(servers) > 0 {
+	a.level.Store(int64(l))
+	switch {
+	case len(servers) == 0 || l == a.levelSaid:
+	case a.levelSaid == 0:
+		a.logger.Info("the cluster's event level: commands write the event forms every node reads", "level", l)
+	default:
 		a.logger.Info("the cluster's event level changed: commands write the event forms every node reads",
-			"level", l, "was", old)
+			"level", l, "was", a.levelSaid)
+	}
+	if len(servers) > 0 {
+		a.levelSaid = l
 	}
 }
 

@@ -40,6 +40,8 @@ func ParseRate(s string) (Rate, error) {
 	return Rate{Events: events, Per: d}, nil
 }
 
+// String writes r as ParseRate reads it ("10/1m", or "off"), for flag
+// defaults and logs.
 func (r Rate) String() string {
 	if r.Events == 0 {
 		return "off"
