@@ -167,3 +167,24 @@ func TestMinPositionFarInTheFuture(t *testing.T) {
 		})
 	}
 }
+
+// TestEmptyBody: an endpoint that takes no body takes nothing, an empty
+// object, or whitespace, up to the size every body is bounded by (an
+// attacker's review found megabytes of whitespace accepted).
+func TestEmptyBody(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		code       string
+	}{
+		{"nothing", "", ""},
+		{"an empty object", " {\n} ", ""},
+		{"whitespace within the bound", strings.Repeat(" ", maxBodyBytes), ""},
+		{"whitespace beyond it", strings.Repeat(" ", maxBodyBytes+1), agenda.ETOOLARGE},
+		{"a field", `{"x":1}`, agenda.EINVALID},
+	} {
+		r := httptest.NewRequest("POST", "/x", strings.NewReader(tc.body))
+		if got := agenda.ErrorCode(emptyBody(r)); got != tc.code {
+			t.Errorf("%s: code %q, want %q", tc.name, got, tc.code)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,6 +38,10 @@ type LiveConfig struct {
 	// OriginPatterns lists the other origins whose pages may open the stream
 	// (the node's own origin always may).
 	OriginPatterns []string
+	// MaxStreamsPerUser bounds the streams one user holds open on this
+	// node; more are refused with rate_limited (default
+	// DefaultMaxStreamsPerUser).
+	MaxStreamsPerUser int
 }
 
 func (s *Server) pingInterval() time.Duration {
@@ -193,6 +198,12 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, agenda.Errorf(agenda.EINVALID, "this endpoint is a WebSocket: open it with a WebSocket client (Upgrade: websocket)"))
 		return
 	}
+	done, ok := s.streams.open(user, cmp.Or(s.Live.MaxStreamsPerUser, DefaultMaxStreamsPerUser))
+	if !ok {
+		s.Error(w, r, rateLimited(w, 5*time.Second, "live streams open for this user"))
+		return
+	}
+	defer done()
 	// The server's read and write timeouts would otherwise cut the stream.
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})

@@ -402,3 +402,41 @@ func TestUIServed(t *testing.T) {
 		t.Errorf("GET /api/nope: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 }
+
+// TestLiveStreamsPerUserAreBounded: one user's token cannot hold more than
+// MaxStreamsPerUser streams open on a node (an attacker's review: one token
+// could open as many as the listener lets an address, 1024); another user
+// is not affected, and a stream closed frees its place.
+func TestLiveStreamsPerUserAreBounded(t *testing.T) {
+	s, ts := liveServer(t, &fakeFeed{}, time.Hour, 64)
+	s.Live.MaxStreamsPerUser = 2
+	a1 := dialLive(t, s, ts, "ana", "")
+	defer a1.CloseNow()
+	a2 := dialLive(t, s, ts, "ana", "")
+	defer a2.CloseNow()
+	tok, _, err := s.Tokens.Issue(Subject{UserID: "ana", Username: "ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/api/ws?access_token="+tok, nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("a third stream for ana: %v, %+v; want 429 with Retry-After", err, resp)
+	}
+	b := dialLive(t, s, ts, "bob", "")
+	defer b.CloseNow()
+	a1.Close(websocket.StatusNormalClosure, "")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/api/ws?access_token="+tok, nil)
+		if err == nil {
+			c.CloseNow()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ana's place was not freed when a stream closed: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

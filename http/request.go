@@ -368,6 +368,9 @@ func emptyBody(r *http.Request) error {
 	if err != nil {
 		return agenda.Errorf(agenda.EINVALID, "could not read the body")
 	}
+	if len(data) > maxBodyBytes {
+		return agenda.Errorf(agenda.ETOOLARGE, "request body exceeds %d bytes", maxBodyBytes)
+	}
 	switch strings.Join(strings.Fields(string(data)), "") {
 	case "", "{}":
 		return nil

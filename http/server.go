@@ -65,7 +65,8 @@ type Server struct {
 	Hub  *Hub
 	Live LiveConfig
 
-	logger *slog.Logger
+	logger  *slog.Logger
+	streams streamCounts
 }
 
 func (s *Server) readWait() time.Duration {
