@@ -312,6 +312,11 @@ func (c *Config) resolveIdentity(logger *slog.Logger) error {
 	if len(c.ClusterSecret) < 32 {
 		return errors.New("cluster HMAC secret must be at least 32 characters")
 	}
+	// Any logged-in user may try X-Audit-Token, unthrottled: only its
+	// length keeps guessing it out of reach, as it does the other secrets.
+	if c.AuditToken != "" && len(c.AuditToken) < 32 {
+		return errors.New("AUDIT_API_TOKEN must be at least 32 characters (e.g. openssl rand -hex 16)")
+	}
 	return nil
 }
 

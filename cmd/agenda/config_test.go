@@ -53,16 +53,22 @@ func TestDevelopmentSecretsAreGeneratedOnceAndKept(t *testing.T) {
 }
 
 func TestShortSecretsAreRefused(t *testing.T) {
-	for _, tc := range []struct{ name, jwt, cluster string }{
-		{"short JWT secret", "short", strings.Repeat("c", 32)},
-		{"short cluster secret", strings.Repeat("j", 32), "short"},
+	for _, tc := range []struct{ name, jwt, cluster, audit string }{
+		{"short JWT secret", "short", strings.Repeat("c", 32), ""},
+		{"short cluster secret", strings.Repeat("j", 32), "short", ""},
+		// Any logged-in user may try X-Audit-Token (an attacker's review).
+		{"short audit token", strings.Repeat("j", 32), strings.Repeat("c", 32), strings.Repeat("a", 31)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := Config{DataDir: t.TempDir(), NodeID: "n", JWTSecret: tc.jwt, ClusterSecret: tc.cluster}
+			c := Config{DataDir: t.TempDir(), NodeID: "n", JWTSecret: tc.jwt, ClusterSecret: tc.cluster, AuditToken: tc.audit}
 			if err := c.resolveIdentity(testLogger()); err == nil {
 				t.Fatal("accepted a short secret")
 			}
 		})
+	}
+	c := Config{DataDir: t.TempDir(), NodeID: "n", JWTSecret: strings.Repeat("j", 32), ClusterSecret: strings.Repeat("c", 32), AuditToken: strings.Repeat("a", 32)}
+	if err := c.resolveIdentity(testLogger()); err != nil {
+		t.Fatalf("refused secrets of 32 characters: %v", err)
 	}
 }
 

@@ -23,7 +23,7 @@ import (
 	"github.com/agendahq/agenda/readmodel"
 )
 
-const testAuditToken = "test-audit-token-0123456789"
+const testAuditToken = "test-audit-token-0123456789abcdef"
 
 var opsDay = time.Date(2027, 3, 1, 8, 0, 0, 0, time.UTC)
 
