@@ -314,8 +314,11 @@ func (c *Config) resolveIdentity(logger *slog.Logger) error {
 	}
 	// Any logged-in user may try X-Audit-Token, unthrottled: only its
 	// length keeps guessing it out of reach, as it does the other secrets.
+	// A shorter one (set before this rule) keeps the admin API closed
+	// rather than the node down: a rolling update must not fail on it.
 	if c.AuditToken != "" && len(c.AuditToken) < 32 {
-		return errors.New("AUDIT_API_TOKEN must be at least 32 characters (e.g. openssl rand -hex 16)")
+		logger.Error("AUDIT_API_TOKEN is shorter than 32 characters: the admin API stays closed (404) until it is longer (e.g. openssl rand -hex 16)")
+		c.AuditToken = ""
 	}
 	return nil
 }
