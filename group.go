@@ -92,8 +92,9 @@ type GroupInvitation struct {
 	// or declining expects it.
 	GroupVersion int64 `json:"-"`
 	// MemberVersion is the version of the invitation itself (a membership
-	// not yet accepted), which accepting moves on.
-	MemberVersion int64 `json:"-"`
+	// not yet accepted), which accepting moves on: what If-Match on
+	// accepting or declining compares with.
+	MemberVersion int64 `json:"version"`
 }
 
 // CanManage is the rank rule: it reports whether the member reading g (of
@@ -121,8 +122,8 @@ func (g Group) Member(userID string) (Member, bool) {
 // organiser stands above them by the rank rule (CanManage). An imposition
 // binds no longer than that: once the organiser has left, the participant
 // has left, the group is gone, or a new rank puts the organiser level with
-// or below them, the participant may decline it like an invitation, and the
-// organiser no longer moves it in their agenda as an imposition.
+// or below them, the participant may decline it like an invitation. Until
+// they do, it stays in their agenda and blocks their time as before.
 func (g Group) Imposes(organiserID, userID string) bool {
 	o, ok := g.Member(organiserID)
 	if !ok || !o.Active() {

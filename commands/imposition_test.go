@@ -119,14 +119,21 @@ func TestGroupAppointmentChangesFollowTheGroupAsItIs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("UpdateAppointment: %v", err)
 		}
+		// dan's part ends before the change, so that the change (its
+		// notification, its feed entry) reaches members only.
 		evs := proposal(t, log, "boss", map[string]int64{"appointment-a1": 3, "group-h": 4, "agenda-boss": 11, "agenda-dan": 24, "agenda-low": 13},
-			"appointment.updated", "agenda.entry_rescheduled",
-			"appointment.participant_removed", "agenda.entry_removed", "agenda.entry_rescheduled")
-		if got := evs[2].(events.AppointmentParticipantRemoved); got != (events.AppointmentParticipantRemoved{AppointmentID: "a1", UserID: "dan", Reason: events.ParticipantLeft}) {
+			"appointment.participant_removed", "agenda.entry_removed",
+			"appointment.updated", "agenda.entry_rescheduled", "agenda.entry_rescheduled")
+		if got := evs[0].(events.AppointmentParticipantRemoved); got != (events.AppointmentParticipantRemoved{AppointmentID: "a1", UserID: "dan", Reason: events.ParticipantLeft}) {
 			t.Errorf("removed = %+v", got)
 		}
-		if got := evs[3].(events.AgendaEntryRemoved); got.UserID != "dan" {
+		if got := evs[1].(events.AgendaEntryRemoved); got.UserID != "dan" {
 			t.Errorf("entry removed for %q, want dan", got.UserID)
+		}
+		for _, ev := range evs[3:] {
+			if got := ev.(events.AgendaEntryRescheduled); got.UserID == "dan" {
+				t.Errorf("dan's entry rescheduled: %+v", got)
+			}
 		}
 		if res.Appointment == nil || len(res.Appointment.Participants) != 2 {
 			t.Fatalf("answer = %+v, want boss and low only", res.Appointment)
@@ -137,6 +144,16 @@ func TestGroupAppointmentChangesFollowTheGroupAsItIs(t *testing.T) {
 			}
 		}
 	})
+	t.Run("a new title alone ends their part too: they learn nothing of it", func(t *testing.T) {
+		r := groupWorld(t)
+		groupAppointment(r, "a1", "h", agenda.StatusConfirmed, 3, map[string]string{"boss": agenda.RoleOwner, "dan": agenda.RoleAuto, "low": agenda.RoleAuto})
+		log := &fakeLog{}
+		if _, err := newHandlers(log, r).UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "boss", AppointmentID: "a1", Title: &title}); err != nil {
+			t.Fatalf("UpdateAppointment: %v", err)
+		}
+		proposal(t, log, "boss", map[string]int64{"appointment-a1": 3, "group-h": 4, "agenda-dan": 24},
+			"appointment.participant_removed", "agenda.entry_removed", "appointment.updated")
+	})
 	t.Run("a flat appointment that waited only for those gone is confirmed", func(t *testing.T) {
 		r := groupWorld(t)
 		groupAppointment(r, "a1", "f", agenda.StatusPending, 4, map[string]string{"ana": agenda.RoleOwner, "bob": agenda.RoleAccepted, "dan": agenda.RolePending})
@@ -145,8 +162,8 @@ func TestGroupAppointmentChangesFollowTheGroupAsItIs(t *testing.T) {
 			t.Fatalf("UpdateAppointment: %v", err)
 		}
 		proposal(t, log, "ana", map[string]int64{"appointment-a1": 4, "group-f": 3, "agenda-ana": 21, "agenda-bob": 22, "agenda-dan": 24},
-			"appointment.updated", "agenda.entry_rescheduled", "agenda.entry_rescheduled",
-			"appointment.participant_removed", "agenda.entry_removed", "appointment.confirmed")
+			"appointment.participant_removed", "agenda.entry_removed",
+			"appointment.updated", "agenda.entry_rescheduled", "agenda.entry_rescheduled", "appointment.confirmed")
 		if res.Appointment == nil || res.Appointment.Status != agenda.StatusConfirmed {
 			t.Errorf("answer = %+v, want confirmed", res.Appointment)
 		}

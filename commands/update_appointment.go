@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/agendahq/agenda"
@@ -27,8 +28,9 @@ type UpdateAppointment struct {
 // still a member of its group, which still exists: otherwise it may only be
 // cancelled), EPRECONDITIONFAILED if IfMatch is stale, EINVALID, and
 // ESCHEDULECONFLICT if a new time overlaps an appointment of the owner's or
-// of a participant it blocks. A new time reaches every participant's agenda,
-// but for those no longer in the group: they stop taking part.
+// of a participant it blocks. A new time reaches every participant's agenda.
+// Any change to a group appointment first ends the part of those no longer
+// in the group (it had ended when they left): they learn nothing of it.
 func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment) (Result, error) {
 	// A privacy given must be one: "" is not "keep" nor "full" here, and
 	// turning freebusy into full by accident would reveal the details.
@@ -75,8 +77,26 @@ func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment)
 		}
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.AppointmentStream(a.ID), a.Version)
+		// Those no longer in the group still take part only because the
+		// appointment had ended when they left. A change makes it the
+		// group's business again: their part ends first, as leaving would
+		// have ended it, so that the change reaches members only (neither
+		// its new details nor a check of their busy time reach them).
+		var gone []string
 		if g.ID != "" {
 			b.expect(events.GroupStream(g.ID), g.Version)
+			for _, p := range a.Participants {
+				if m, ok := g.Member(p.UserID); ok && m.Active() {
+					continue
+				}
+				gone = append(gone, p.UserID)
+				b.add(events.AppointmentStream(a.ID), events.AppointmentParticipantRemoved{
+					AppointmentID: a.ID, UserID: p.UserID, Reason: events.ParticipantLeft,
+				})
+				if err := h.removeEntries(ctx, b, a.ID, []agenda.Participant{p}); err != nil {
+					return nil, err
+				}
+			}
 		}
 		b.add(events.AppointmentStream(a.ID), events.AppointmentUpdated{
 			AppointmentID: a.ID, Title: f.Title, Description: f.Description, Location: f.Location,
@@ -85,23 +105,9 @@ func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment)
 		if !f.Start.Equal(a.Start) || !f.End.Equal(a.End) {
 			// Every participant who has the appointment in their agenda
 			// follows it; those whose time it blocks must be free then.
-			// Those no longer in the group kept an appointment that had
-			// ended when they left; moved, it has not ended, so they
-			// stop taking part in it, as leaving would have made them.
 			var clashes []clash
-			var gone []string
 			for _, p := range a.Participants {
-				if m, ok := g.Member(p.UserID); g.ID != "" && (!ok || !m.Active()) {
-					gone = append(gone, p.UserID)
-					b.add(events.AppointmentStream(a.ID), events.AppointmentParticipantRemoved{
-						AppointmentID: a.ID, UserID: p.UserID, Reason: events.ParticipantLeft,
-					})
-					if err := h.removeEntries(ctx, b, a.ID, []agenda.Participant{p}); err != nil {
-						return nil, err
-					}
-					continue
-				}
-				if p.Status == agenda.RoleDeclined {
+				if p.Status == agenda.RoleDeclined || slices.Contains(gone, p.UserID) {
 					continue
 				}
 				s, err := h.Read.Schedule(ctx, p.UserID, f.Start, f.End, a.ID)
@@ -119,10 +125,10 @@ func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment)
 			if len(clashes) > 0 {
 				return nil, scheduleConflict(cmd.ActorID, clashes...)
 			}
-			if len(gone) > 0 && a.Status == agenda.StatusPending && allAcceptedBut(a, gone...) {
-				// A flat group's appointment that waited only for them.
-				b.add(events.AppointmentStream(a.ID), events.AppointmentConfirmed{AppointmentID: a.ID})
-			}
+		}
+		if len(gone) > 0 && a.Status == agenda.StatusPending && allAcceptedBut(a, gone...) {
+			// A flat group's appointment that waited only for them.
+			b.add(events.AppointmentStream(a.ID), events.AppointmentConfirmed{AppointmentID: a.ID})
 		}
 		b.appointment = answer(appointmentAfter(a, b, a.ID, cmd.ActorID, nil))
 		return b, nil

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -19,16 +21,16 @@ import (
 func TestE2EGroupAppointmentsFollowTheGroupAsItIs(t *testing.T) {
 	g := newGroupPlay(t)
 	ann := g.user(t, "ann") // creator, 1000
-	di := g.user(t, "dia")  // 500, later removed
-	cy := g.user(t, "cyd")  // 500, organises, later outranked
-	bo := g.user(t, "bob")  // 10, later leaves
-	ed := g.user(t, "eda")  // 10, later ranked above cy
+	dia := g.user(t, "dia") // 500, later removed
+	cyd := g.user(t, "cyd") // 500, organises, later outranked
+	bob := g.user(t, "bob") // 10, later leaves
+	eda := g.user(t, "eda") // 10, later ranked above cyd
 	team := g.createGroup(t, ann, "Team", true)
 	gp := "/api/groups/" + team.ID
-	g.addMember(t, ann, team, di, map[string]any{"user_id": di.userID, "rank": 500}, 500)
-	g.addMember(t, ann, team, cy, map[string]any{"user_id": cy.userID, "rank": 500}, 500)
-	g.addMember(t, ann, team, bo, map[string]any{"user_id": bo.userID, "rank": 10}, 10)
-	g.addMember(t, ann, team, ed, map[string]any{"user_id": ed.userID, "rank": 10}, 10)
+	g.addMember(t, ann, team, dia, map[string]any{"user_id": dia.userID, "rank": 500}, 500)
+	g.addMember(t, ann, team, cyd, map[string]any{"user_id": cyd.userID, "rank": 500}, 500)
+	g.addMember(t, ann, team, bob, map[string]any{"user_id": bob.userID, "rank": 10}, 10)
+	g.addMember(t, ann, team, eda, map[string]any{"user_id": eda.userID, "rank": 10}, 10)
 
 	past := time.Date(2021, 1, 4, 10, 0, 0, 0, time.UTC)
 	future := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 1, 0).Add(9 * time.Hour)
@@ -36,51 +38,65 @@ func TestE2EGroupAppointmentsFollowTheGroupAsItIs(t *testing.T) {
 		return map[string]any{"start": rfc(start), "end": rfc(start.Add(time.Hour))}
 	}
 
-	// di's past meeting, imposed on bo and ed; then di is removed.
-	old := g.groupAppointment(t, di, team, slot("Old meeting", past, past.Add(time.Hour)))
-	if a := g.appointment(t, bo, old.ID); a.MyStatus != "auto" {
-		t.Fatalf("bo's part in di's meeting = %q, want auto", a.MyStatus)
+	// dia's past meeting, imposed on bob and eda; then dia is removed.
+	old := g.groupAppointment(t, dia, team, slot("Old meeting", past, past.Add(time.Hour)))
+	if a := g.appointment(t, bob, old.ID); a.MyStatus != "auto" {
+		t.Fatalf("bob's part in dia's meeting = %q, want auto", a.MyStatus)
 	}
-	g.write(t, ann, "DELETE", gp+"/members/"+di.userID, nil, http.StatusNoContent)
+	g.write(t, ann, "DELETE", gp+"/members/"+dia.userID, nil, http.StatusNoContent)
 	// A former organiser may no longer move or retitle it: a move would
 	// impose it anew and tell them who is busy when.
-	g.refuse(t, di, "PATCH", "/api/appointments/"+old.ID, move(future), http.StatusForbidden, "forbidden")
-	g.refuse(t, di, "PATCH", "/api/appointments/"+old.ID, map[string]any{"title": "Mandatory"}, http.StatusForbidden, "forbidden")
-	// And it binds no one any more: bo may decline it.
-	if p := g.answer(t, bo, old.ID, "decline"); p.Status != "declined" {
-		t.Fatalf("bo's decline = %+v", p)
+	g.refuse(t, dia, "PATCH", "/api/appointments/"+old.ID, move(future), http.StatusForbidden, "forbidden")
+	g.refuse(t, dia, "PATCH", "/api/appointments/"+old.ID, map[string]any{"title": "Mandatory"}, http.StatusForbidden, "forbidden")
+	// And it binds no one any more: bob may decline it.
+	if p := g.answer(t, bob, old.ID, "decline"); p.Status != "declined" {
+		t.Fatalf("bob's decline = %+v", p)
 	}
-	// di may still cancel it.
-	g.write(t, di, "DELETE", "/api/appointments/"+old.ID, nil, http.StatusNoContent)
+	// dia may still cancel it.
+	g.write(t, dia, "DELETE", "/api/appointments/"+old.ID, nil, http.StatusNoContent)
 
-	// ann's past meeting, imposed on bo; bo books his own time, then leaves.
+	// ann's past meeting, imposed on bob; bob books his own time, then leaves.
 	ann1 := g.groupAppointment(t, ann, team, slot("Retro", past.Add(2*time.Hour), past.Add(3*time.Hour)))
-	own := g.personal(t, bo, slot("Dentist", future, future.Add(time.Hour), "privacy", "freebusy"))
-	g.write(t, bo, "DELETE", gp+"/members/"+bo.userID, nil, http.StatusNoContent)
-	// Moved onto bo's dentist: bo is no longer in the group, so he stops
-	// taking part rather than clash (which would show ann his busy time).
-	r := g.write(t, ann, "PATCH", "/api/appointments/"+ann1.ID, move(future), http.StatusOK)
+	own := g.personal(t, bob, slot("Dentist", future, future.Add(time.Hour), "privacy", "freebusy"))
+	g.write(t, bob, "DELETE", gp+"/members/"+bob.userID, nil, http.StatusNoContent)
+	// Moved onto bob's dentist: bob is no longer in the group, so he stops
+	// taking part rather than clash (which would show ann his busy time),
+	// and before the change, so that he learns nothing of it.
+	change := move(future)
+	change["title"] = "Secret offsite"
+	r := g.write(t, ann, "PATCH", "/api/appointments/"+ann1.ID, change, http.StatusOK)
 	moved := decodeAppointment(t, r)
 	for _, p := range moved.Participants {
-		if p.UserID == bo.userID {
-			t.Fatalf("moved meeting still lists bo: %v", statuses(moved))
+		if p.UserID == bob.userID {
+			t.Fatalf("moved meeting still lists bob: %v", statuses(moved))
 		}
 	}
 	if want := []string{"ann:owner", "cyd:auto", "eda:auto"}; !slices.Equal(statuses(moved), want) {
 		t.Fatalf("moved meeting participants = %v, want %v", statuses(moved), want)
 	}
-	g.expectAgenda(t, bo, future.Add(-time.Hour), future.Add(2*time.Hour), "Dentist "+future.Format("15:04")+"-"+future.Add(time.Hour).Format("15:04")+" owner/confirmed pending=false")
-	g.notFound(t, bo, "/api/appointments/"+ann1.ID)
+	g.expectAgenda(t, bob, future.Add(-time.Hour), future.Add(2*time.Hour), "Dentist "+future.Format("15:04")+"-"+future.Add(time.Hour).Format("15:04")+" owner/confirmed pending=false")
+	g.notFound(t, bob, "/api/appointments/"+ann1.ID)
 	_ = own
-
-	// cy's meeting is imposed on ed; a new rank puts ed above cy.
-	meet := g.groupAppointment(t, cy, team, slot("Standup", future.Add(3*time.Hour), future.Add(4*time.Hour)))
-	if a := g.appointment(t, ed, meet.ID); a.MyStatus != "auto" {
-		t.Fatalf("ed's part in cy's standup = %q, want auto", a.MyStatus)
+	for _, n := range g.notifications(t, bob, "") {
+		if n.Type == "updated" || fmt.Sprint(n.Payload["title"]) == "Secret offsite" {
+			t.Errorf("bob, no longer in the group, was told of the change: %+v", n)
+		}
 	}
-	g.refuse(t, ed, "POST", "/api/appointments/"+meet.ID+"/decline", nil, http.StatusConflict, "conflict")
-	g.write(t, ann, "PATCH", gp+"/members/"+ed.userID, map[string]any{"rank": 800}, http.StatusOK)
-	if p := g.answer(t, ed, meet.ID, "decline"); p.Status != "declined" {
-		t.Fatalf("ed's decline = %+v", p)
+	frames, _, _ := feedPage(t, bob, 0, 1000, g.pos)
+	for _, f := range frames {
+		if strings.Contains(f.raw, "Secret offsite") {
+			t.Errorf("bob's feed carries the change: %s", f.raw)
+		}
+	}
+
+	// cyd's meeting is imposed on eda; a new rank puts eda above cyd.
+	meet := g.groupAppointment(t, cyd, team, slot("Standup", future.Add(3*time.Hour), future.Add(4*time.Hour)))
+	if a := g.appointment(t, eda, meet.ID); a.MyStatus != "auto" {
+		t.Fatalf("eda's part in cyd's standup = %q, want auto", a.MyStatus)
+	}
+	g.refuse(t, eda, "POST", "/api/appointments/"+meet.ID+"/decline", nil, http.StatusConflict, "conflict")
+	g.write(t, ann, "PATCH", gp+"/members/"+eda.userID, map[string]any{"rank": 800}, http.StatusOK)
+	if p := g.answer(t, eda, meet.ID, "decline"); p.Status != "declined" {
+		t.Fatalf("eda's decline = %+v", p)
 	}
 }
