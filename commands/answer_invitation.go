@@ -32,15 +32,15 @@ func (h *Handlers) AcceptAppointment(ctx context.Context, cmd AnswerInvitation) 
 		if err != nil {
 			return nil, err
 		}
-		if err := checkIfMatch("appointment", cmd.IfMatch, a.Version); err != nil {
-			return nil, err
-		}
 		if err := answerable(a, true); err != nil {
 			return nil, err
 		}
 		switch a.MyStatus {
 		case agenda.RoleAccepted:
 			return nil, agenda.Errorf(agenda.ECONFLICT, "you have already accepted this appointment")
+		}
+		if err := checkIfMatch("appointment", cmd.IfMatch, a.Version); err != nil {
+			return nil, err
 		}
 		s, err := h.Read.Schedule(ctx, cmd.ActorID, a.Start, a.End, a.ID)
 		if err != nil {
@@ -84,9 +84,6 @@ func (h *Handlers) DeclineAppointment(ctx context.Context, cmd AnswerInvitation)
 		if err != nil {
 			return nil, err
 		}
-		if err := checkIfMatch("appointment", cmd.IfMatch, a.Version); err != nil {
-			return nil, err
-		}
 		var g agenda.Group
 		binding := false
 		if a.MyStatus == agenda.RoleAuto {
@@ -99,6 +96,9 @@ func (h *Handlers) DeclineAppointment(ctx context.Context, cmd AnswerInvitation)
 		}
 		if a.MyStatus == agenda.RoleDeclined {
 			return nil, agenda.Errorf(agenda.ECONFLICT, "you have already declined this appointment")
+		}
+		if err := checkIfMatch("appointment", cmd.IfMatch, a.Version); err != nil {
+			return nil, err
 		}
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.AppointmentStream(a.ID), a.Version)

@@ -214,3 +214,36 @@ func TestDeclineAppointment(t *testing.T) {
 		noProposal(t, log)
 	})
 }
+
+// An answer checks If-Match once the caller may answer at all: what would
+// fail without the precondition fails for that reason (409), and a stale
+// tag on an answer that could be given is 412 (RFC 9110 13.2.1).
+func TestAnswersCheckIfMatchLast(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, actor, appt string
+		decline           bool
+		code              string
+	}{
+		{"the organiser has nothing to answer", "mid", "ha", false, agenda.ECONFLICT},
+		{"a bound imposition cannot be declined", "low", "ha", true, agenda.ECONFLICT},
+		{"a second acceptance", "cat", "fa", false, agenda.ECONFLICT},
+		{"a cancelled appointment", "boss", "hx", true, agenda.ECONFLICT},
+		{"a stale tag on an acceptance that could be given", "boss", "ha", false, agenda.EPRECONDITIONFAILED},
+		{"a stale tag on a decline that could be given", "bob", "fa", true, agenda.EPRECONDITIONFAILED},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log := &fakeLog{}
+			h := newHandlers(log, answerWorld(t))
+			cmd := commands.AnswerInvitation{ActorID: tc.actor, AppointmentID: tc.appt, IfMatch: 99}
+			var err error
+			if tc.decline {
+				_, err = h.DeclineAppointment(ctx, cmd)
+			} else {
+				_, err = h.AcceptAppointment(ctx, cmd)
+			}
+			wantCode(t, err, tc.code, "")
+			noProposal(t, log)
+		})
+	}
+}

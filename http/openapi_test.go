@@ -65,8 +65,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 // singleResourceWrite reports whether a route writes one resource that
 // carries a version, and so takes If-Match (API.md, Conventions): every
 // PATCH, PUT and DELETE, and the answers to invitations. The other POSTs
-// create in a collection, or touch what has no version (notifications,
-// tokens, projections).
+// create in a collection, or change what If-Match does not guard (a
+// notification's read mark, a token, a projection).
 func singleResourceWrite(method, path string) bool {
 	switch method {
 	case "PATCH", "PUT", "DELETE":

@@ -221,6 +221,18 @@ func (s *Server) hashSlot(ctx context.Context, w http.ResponseWriter) (func(), e
 	}
 }
 
+// hashing runs fn, which hashes a password, in one of the hashing slots
+// (hashSlot), giving the slot back however fn ends, a panic included.
+func hashing[T any](s *Server, ctx context.Context, w http.ResponseWriter, fn func() (T, error)) (T, error) {
+	release, err := s.hashSlot(ctx, w)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	defer release()
+	return fn()
+}
+
 var noLimits = &Limits{}
 
 func (s *Server) limits() *Limits {
@@ -283,13 +295,15 @@ func (t *limiterTable) hold(key string, now time.Time) (release func(used bool),
 	var once sync.Once
 	return func(used bool) {
 		once.Do(func() {
+			// One critical section: a hold between giving this one up and
+			// taking its token would see a token too many.
 			t.mu.Lock()
+			defer t.mu.Unlock()
 			if t.held[key]--; t.held[key] <= 0 {
 				delete(t.held, key)
 			}
-			t.mu.Unlock()
 			if used {
-				t.take(key, time.Now())
+				t.takeLocked(key, time.Now())
 			}
 		})
 	}, 0, true
@@ -302,6 +316,11 @@ func (t *limiterTable) take(key string, now time.Time) (time.Duration, bool) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.takeLocked(key, now)
+}
+
+// takeLocked is take with t.mu held.
+func (t *limiterTable) takeLocked(key string, now time.Time) (time.Duration, bool) {
 	lim, ok := t.keys[key]
 	if !ok {
 		if len(t.keys) >= maxLimiterKeys && now.Sub(t.swept) >= time.Second {

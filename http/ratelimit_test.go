@@ -4,6 +4,8 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -114,6 +116,9 @@ func TestLimiterTableHolds(t *testing.T) {
 	}
 	releases[0](false) // a success gives its token back
 	releases[0](true)  // and a second call does nothing
+	if lim := tab.keys["ana"]; tab.held["ana"] != 2 || (lim != nil && lim.TokensAt(now) < 3) {
+		t.Fatalf("after one release called twice: %d held; want 2 held and no token taken", tab.held["ana"])
+	}
 	release, _, ok := tab.hold("ana", now)
 	if !ok {
 		t.Fatal("refused after an attempt succeeded")
@@ -126,5 +131,32 @@ func TestLimiterTableHolds(t *testing.T) {
 	}
 	if n := len(tab.held); n != 0 {
 		t.Errorf("%d keys still held, want none", n)
+	}
+}
+
+// Holds released as failures while others are taken never let more
+// attempts through than there are tokens (a review found a gap between
+// giving up a hold and taking its token, in which an 11th of 10 passed).
+func TestLimiterTableHoldsUnderContention(t *testing.T) {
+	for range 50 {
+		tab := newLimiterTable(Rate{10, time.Hour})
+		var passed atomic.Int64
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for range 10 {
+					release, _, ok := tab.hold("ana", time.Now())
+					if !ok {
+						continue
+					}
+					passed.Add(1)
+					release(true)
+				}
+			})
+		}
+		wg.Wait()
+		if n := passed.Load(); n > 10 {
+			t.Fatalf("%d attempts passed a limit of 10", n)
+		}
 	}
 }

@@ -40,15 +40,11 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	noteActor(r, *req.Username)
-	release, err := s.hashSlot(r.Context(), w)
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	res, err := s.Commands.RegisterUser(r.Context(), commands.RegisterUser{
-		Username: *req.Username, Password: *req.Password, DisplayName: req.DisplayName, Email: req.Email,
+	res, err := hashing(s, r.Context(), w, func() (commands.Result, error) {
+		return s.Commands.RegisterUser(r.Context(), commands.RegisterUser{
+			Username: *req.Username, Password: *req.Password, DisplayName: req.DisplayName, Email: req.Email,
+		})
 	})
-	release()
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -101,15 +97,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	release, err := s.hashSlot(r.Context(), w)
-	if err != nil {
-		attempted(false)
-		s.Error(w, r, err)
-		return
-	}
-	id, err := s.Commands.Authenticate(r.Context(), *req.Username, *req.Password)
-	release()
-	attempted(agenda.ErrorCode(err) == agenda.EUNAUTHORIZED)
+	failed := false
+	defer func() { attempted(failed) }() // on every path, a panic included
+	id, err := hashing(s, r.Context(), w, func() (string, error) {
+		return s.Commands.Authenticate(r.Context(), *req.Username, *req.Password)
+	})
+	failed = agenda.ErrorCode(err) == agenda.EUNAUTHORIZED
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -213,15 +206,11 @@ func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	release, err := s.hashSlot(r.Context(), w)
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	res, err := s.Commands.ChangePassword(r.Context(), commands.ChangePassword{
-		UserID: userID(r), CurrentPassword: *req.CurrentPassword, NewPassword: *req.NewPassword, IfMatch: ifMatch,
+	res, err := hashing(s, r.Context(), w, func() (commands.Result, error) {
+		return s.Commands.ChangePassword(r.Context(), commands.ChangePassword{
+			UserID: userID(r), CurrentPassword: *req.CurrentPassword, NewPassword: *req.NewPassword, IfMatch: ifMatch,
+		})
 	})
-	release()
 	if err != nil {
 		s.Error(w, r, err)
 		return

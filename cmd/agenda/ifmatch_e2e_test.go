@@ -64,8 +64,21 @@ func TestE2EEveryWriteToOneResourceHonoursIfMatch(t *testing.T) {
 	if err != nil || r.Status != http.StatusOK {
 		t.Fatalf("accept with the current tag: %v %+v", err, r)
 	}
-	r, err = cyd.sendHeaders("POST", "/api/groups/"+team.ID+"/accept", nil, map[string]string{"If-Match": `"1"`})
+	// An invitation's version is listed to the person invited, who cannot
+	// read the membership itself (a review: If-Match on a group answer was
+	// otherwise unusable after a second invitation, which counts on).
+	g.write(t, cyd, "POST", "/api/groups/"+team.ID+"/decline", nil, http.StatusNoContent)
+	g.write(t, ann, "POST", "/api/groups/"+team.ID+"/members", map[string]any{"user_id": cyd.userID, "rank": 5}, http.StatusCreated)
+	var invs []struct {
+		GroupID string `json:"group_id"`
+		Version int64  `json:"version"`
+	}
+	g.read(t, cyd, "/api/group-invitations", &invs)
+	if len(invs) != 1 || invs[0].GroupID != team.ID || invs[0].Version < 2 {
+		t.Fatalf("cyd's invitations = %+v, want the second one to the team, at version 2 or more", invs)
+	}
+	r, err = cyd.sendHeaders("POST", "/api/groups/"+team.ID+"/accept", nil, map[string]string{"If-Match": fmt.Sprintf(`"%d"`, invs[0].Version)})
 	if err != nil || r.Status != http.StatusOK {
-		t.Fatalf("group accept with the current tag: %v %+v", err, r)
+		t.Fatalf("group accept with the listed tag: %v %+v", err, r)
 	}
 }

@@ -179,17 +179,17 @@ func recoverCluster(args []string) error {
 		fs.Usage()
 		return errors.New("recover takes one or more -voter and no arguments")
 	}
+	if _, err := os.Stat(filepath.Join(*dataDir, "events.db")); err != nil {
+		return exitWith(exitNoStore, fmt.Errorf("no event store in %s: %w", *dataDir, err))
+	}
 	if *nodeID == "" {
 		b, err := os.ReadFile(filepath.Join(*dataDir, "node-id"))
 		if err != nil {
-			return fmt.Errorf("no -node-id and none kept in the data dir: %w", err)
+			return exitWith(exitUsage, fmt.Errorf("no -node-id and none kept in the data dir: %w", err))
 		}
 		*nodeID = strings.TrimSpace(string(b))
 	}
 	ctx := context.Background()
-	if _, err := os.Stat(filepath.Join(*dataDir, "events.db")); err != nil {
-		return exitWith(exitNoStore, fmt.Errorf("no event store in %s: %w", *dataDir, err))
-	}
 	// The node must be stopped: take its data dir's lock as serve does.
 	lock, err := datadir.Acquire(*dataDir)
 	if errors.Is(err, datadir.ErrInUse) {
