@@ -30,9 +30,14 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
 	if ct == "" {
 		return agenda.Errorf(agenda.EUNSUPPORTEDMEDIATYPE, "Content-Type must be application/json")
 	}
-	mt, _, err := mime.ParseMediaType(ct)
+	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || mt != "application/json" {
 		return agenda.Errorf(agenda.EUNSUPPORTEDMEDIATYPE, "Content-Type must be application/json, not %q", ct)
+	}
+	// JSON is UTF-8 (RFC 8259 8.1); a body said to be in another charset
+	// would be read as something it is not.
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return agenda.Errorf(agenda.EUNSUPPORTEDMEDIATYPE, "JSON bodies are UTF-8, not %q", cs)
 	}
 	body := http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	return decodeJSON(body, dst)

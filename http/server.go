@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,7 +88,10 @@ func (s *Server) router() chi.Router {
 		s.logger = slog.Default()
 	}
 	r := chi.NewRouter()
-	r.Use(s.withRequestID, s.recoverer)
+	// HEAD is answered as GET without the body (RFC 9110 9.3.2: every
+	// general-purpose server supports it; probes such as wget --spider
+	// use it).
+	r.Use(middleware.GetHead, s.withRequestID, s.recoverer)
 	if s.Metrics != nil {
 		r.Use(s.Metrics.middleware)
 	}
@@ -96,9 +100,15 @@ func (s *Server) router() chi.Router {
 		s.Error(w, r, errNotFound("no such endpoint"))
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		// The path as chi routed it: the raw one when it escapes a
+		// character ("a%2Fb" is one segment, not two).
+		path := req.URL.RawPath
+		if path == "" {
+			path = req.URL.Path
+		}
 		var allowed []string
-		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
-			if r.Match(chi.NewRouteContext(), m, req.URL.Path) {
+		for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {
+			if r.Match(chi.NewRouteContext(), m, path) || (m == "HEAD" && slices.Contains(allowed, "GET")) {
 				allowed = append(allowed, m)
 			}
 		}

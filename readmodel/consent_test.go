@@ -201,9 +201,18 @@ func TestTokenState(t *testing.T) {
 	if u.TokenEpoch != 1 || u.TokensVersion != 1 || u.Version != 2 {
 		t.Fatalf("user = epoch %d, tokens version %d, version %d; want 1, 1, 2", u.TokenEpoch, u.TokensVersion, u.Version)
 	}
-	// A later revocation forgets those that expired before it.
+	// A later revocation keeps those that expired within the grace: a
+	// token is accepted a few seconds past its expiry (found by an
+	// attacker's review: one logged out worked again in those seconds).
 	mustApply(t, db, readmodel.ProjectionUsers, func(tx *readmodel.Tx) error {
-		return tx.RevokeToken("u1", "t2", at.Add(3*time.Hour), at.Add(2*time.Hour), 2)
+		return tx.RevokeToken("u1", "t3", at.Add(3*time.Hour), at.Add(time.Hour+readmodel.RevocationGrace-time.Second), 2)
+	})
+	if s, _ := db.TokenState(ctx, "u1", "t1"); !s.Revoked {
+		t.Fatalf("a revocation within its grace past expiry was forgotten")
+	}
+	// It forgets those that expired before the grace.
+	mustApply(t, db, readmodel.ProjectionUsers, func(tx *readmodel.Tx) error {
+		return tx.RevokeToken("u1", "t2", at.Add(3*time.Hour), at.Add(2*time.Hour), 3)
 	})
 	if s, _ := db.TokenState(ctx, "u1", "t1"); s.Revoked {
 		t.Fatalf("an expired revocation is still kept")

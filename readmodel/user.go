@@ -150,11 +150,18 @@ func (t *Tx) UpdateUserPassword(id, hash string, at time.Time, version int64, or
 		updated_at = ?, version = ?, origin_node = ? WHERE id = ?`, hash, at.UnixNano(), version, origin, id)
 }
 
+// RevocationGrace is how long past its expiry a token's revocation is
+// kept: longer than the clock-skew leeway tokens are still accepted with
+// after their expiry (5 s), with room for the skew between the node that
+// logs a token out and the nodes that verify it.
+const RevocationGrace = time.Minute
+
 // RevokeToken records that a user logged a token out; tokensVersion is the
-// version of their token stream. Revocations of tokens that expired before
-// at are forgotten (an expired token is refused anyway).
+// version of their token stream. Revocations of tokens that expired more
+// than RevocationGrace before at are forgotten (such a token is refused
+// anyway); one still within the leeway must stay revoked.
 func (t *Tx) RevokeToken(userID, tokenID string, expiresAt, at time.Time, tokensVersion int64) error {
-	if _, err := t.exec(`DELETE FROM revoked_tokens WHERE expires_at < ?`, at.UnixNano()); err != nil {
+	if _, err := t.exec(`DELETE FROM revoked_tokens WHERE expires_at < ?`, at.Add(-RevocationGrace).UnixNano()); err != nil {
 		return fmt.Errorf("forget expired revocations: %w", err)
 	}
 	if _, err := t.exec(`INSERT INTO revoked_tokens (token_id, user_id, expires_at) VALUES (?, ?, ?)

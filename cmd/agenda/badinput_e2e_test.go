@@ -371,12 +371,15 @@ func TestE2EMethodNotAllowed(t *testing.T) {
 	t.Parallel()
 	n := mustStartNode(t)
 	ana := registerUser(t, n, "ana")
-	tests := []struct{ method, path string }{
-		{"DELETE", "/api/me"},
-		{"GET", "/api/auth/register"},
-		{"PUT", "/api/appointments"},
-		{"POST", "/api/agenda"},
-		{"POST", "/healthz"},
+	tests := []struct{ method, path, allow string }{
+		{"DELETE", "/api/me", "GET, HEAD, PATCH"},
+		{"GET", "/api/auth/register", "POST"},
+		{"PUT", "/api/appointments", "POST"},
+		{"POST", "/api/agenda", "GET, HEAD"},
+		{"POST", "/healthz", "GET, HEAD"},
+		// An escaped slash is part of one segment, as chi routes it (an
+		// attacker's review found an empty Allow here).
+		{"GET", "/api/appointments/a%2Fb/accept", "POST"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
@@ -385,9 +388,28 @@ func TestE2EMethodNotAllowed(t *testing.T) {
 			if r.Status != http.StatusMethodNotAllowed {
 				t.Fatalf("status = %d, want 405; body: %s", r.Status, r.Body)
 			}
+			if got := r.Header.Get("Allow"); got != tc.allow {
+				t.Errorf("Allow = %q, want %q", got, tc.allow)
+			}
 			expectErrorShape(t, r)
 			expectNoTrace(t, n, before)
 		})
+	}
+}
+
+// TestE2EHeadIsGetWithoutABody: HEAD is answered wherever GET is (RFC 9110
+// 9.3.2; an attacker's review found 405 everywhere but /ui/).
+func TestE2EHeadIsGetWithoutABody(t *testing.T) {
+	t.Parallel()
+	n := mustStartNode(t)
+	ana := registerUser(t, n, "ana")
+	for _, path := range []string{"/healthz", "/readyz", "/cluster/status", "/metrics", "/api/openapi.json", "/api/me", "/ui/"} {
+		get := ana.withT(t).raw("GET", path, nil, nil)
+		head := ana.withT(t).raw("HEAD", path, nil, nil)
+		if head.Status != get.Status || len(head.Body) != 0 || head.Header.Get("Content-Type") != get.Header.Get("Content-Type") {
+			t.Errorf("HEAD %s: %d, %d bytes, %q; want GET's %d and %q, no body", path, head.Status, len(head.Body),
+				head.Header.Get("Content-Type"), get.Status, get.Header.Get("Content-Type"))
+		}
 	}
 }
 

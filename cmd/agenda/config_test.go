@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/agendahq/agenda/events"
+	agendahttp "github.com/agendahq/agenda/http"
+	"github.com/agendahq/agenda/readmodel"
 )
 
 func TestSecretsFromEnvironmentAndFiles(t *testing.T) {
@@ -131,5 +133,13 @@ func TestEventLevelFromEnvironment(t *testing.T) {
 		if _, err := parseServeFlags(nil); err == nil || !strings.Contains(err.Error(), "EVENT_LEVEL") {
 			t.Errorf("EVENT_LEVEL=%s: err = %v, want one naming EVENT_LEVEL", bad, err)
 		}
+	}
+}
+
+// A logged-out token must stay refused for as long as it is accepted past
+// its expiry: the read model keeps its revocation longer than the leeway.
+func TestRevocationsOutliveTheTokenLeeway(t *testing.T) {
+	if readmodel.RevocationGrace <= agendahttp.TokenLeeway {
+		t.Fatalf("revocations are kept %v past expiry, tokens accepted %v past it", readmodel.RevocationGrace, agendahttp.TokenLeeway)
 	}
 }
