@@ -102,7 +102,11 @@ func (s *Server) auditTrail(next http.Handler) http.Handler {
 				}
 			}
 		}
-		action, known := commandActions[r.Method+" "+route]
+		method := r.Method
+		if method == http.MethodHead {
+			method = http.MethodGet // answered as GET: the same action
+		}
+		action, known := commandActions[method+" "+route]
 		if !known {
 			action = methodLabel(r.Method) + " " + route
 		}

@@ -172,6 +172,11 @@ func (s *Server) streamToken(r *http.Request) (Claims, error) {
 // present. If entries after `after` are no longer kept it first sends
 // {"type":"reset","position":n} and continues from n.
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet { // HEAD, which the router answers as GET: a stream has no head
+		w.Header().Set("Allow", "GET")
+		s.Error(w, r, agenda.Errorf(agenda.EMETHODNOTALLOWED, "%s is not allowed here; open the stream with GET", r.Method))
+		return
+	}
 	if s.Hub == nil || s.Feed == nil {
 		s.Error(w, r, agenda.Errorf(agenda.EUNAVAILABLE, "the live stream is not served by this node"))
 		return

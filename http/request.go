@@ -36,7 +36,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
 	}
 	// JSON is UTF-8 (RFC 8259 8.1); a body said to be in another charset
 	// would be read as something it is not.
-	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
 		return agenda.Errorf(agenda.EUNSUPPORTEDMEDIATYPE, "JSON bodies are UTF-8, not %q", cs)
 	}
 	body := http.MaxBytesReader(w, r.Body, maxBodyBytes)

@@ -45,6 +45,7 @@ func TestDecodeBodyContentType(t *testing.T) {
 		{name: "missing", contentType: "", code: agenda.EUNSUPPORTEDMEDIATYPE},
 		{name: "text/plain", contentType: "text/plain", code: agenda.EUNSUPPORTEDMEDIATYPE},
 		{name: "text/plain with charset", contentType: "text/plain; charset=utf-8", code: agenda.EUNSUPPORTEDMEDIATYPE},
+		{name: "utf8, as some clients spell it", contentType: "application/json; charset=utf8"},
 		{name: "another charset", contentType: "application/json; charset=utf-16", code: agenda.EUNSUPPORTEDMEDIATYPE},
 		{name: "latin-1", contentType: "application/json; charset=ISO-8859-1", code: agenda.EUNSUPPORTEDMEDIATYPE},
 		{name: "form", contentType: "application/x-www-form-urlencoded", code: agenda.EUNSUPPORTEDMEDIATYPE},

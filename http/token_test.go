@@ -98,6 +98,15 @@ func TestTokenWithoutIDOrEpoch(t *testing.T) {
 			t.Errorf("Verify accepted the token with its last character changed to %q", ch)
 		}
 	}
+	// Nor with characters base64 decoders skip (a review: CR and LF, sent
+	// through ?access_token=), anywhere.
+	for _, extra := range []string{"\n", "\r\n", " ", "=", "\t"} {
+		for _, other := range []string{legacy + extra, legacy[:len(legacy)-5] + extra + legacy[len(legacy)-5:], extra + legacy} {
+			if _, err := tokens.Verify(other); err == nil {
+				t.Errorf("Verify accepted the token with %q added: %q", extra, other)
+			}
+		}
+	}
 }
 
 func TestTokenRefused(t *testing.T) {

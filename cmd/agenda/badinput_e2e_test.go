@@ -411,6 +411,13 @@ func TestE2EHeadIsGetWithoutABody(t *testing.T) {
 				head.Header.Get("Content-Type"), get.Status, get.Header.Get("Content-Type"))
 		}
 	}
+	// A stream has no head: 405 with Allow, before the WebSocket library
+	// could answer it in text.
+	r := ana.withT(t).raw("HEAD", "/api/ws?access_token="+ana.token, nil, map[string]string{
+		"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+	if r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "GET" || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("HEAD /api/ws: %d, Allow %q, %q; want 405, Allow GET, a JSON error", r.Status, r.Header.Get("Allow"), r.Header.Get("Content-Type"))
+	}
 }
 
 // TestE2EJSONFieldNamesAreExact: the contract rejects unknown fields, and a

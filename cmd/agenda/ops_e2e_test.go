@@ -356,6 +356,12 @@ func TestAuditEntries(t *testing.T) {
 		t.Fatalf("snapshot: %v", err)
 	}
 	c.raw("POST", "/api/admin/projections/users/rebuild", nil, map[string]string{"X-Audit-Token": testAuditToken}).expect(t, http.StatusAccepted)
+	// HEAD is answered as GET, and recorded as the same action.
+	c.raw("HEAD", "/api/admin/projections", nil, map[string]string{"X-Audit-Token": testAuditToken}).expect(t, http.StatusOK)
+	headed := func(l auditLog) bool { return l.Details["method"] == "HEAD" }
+	if logs := waitAuditUntil(t, c, "admin.projections", func(logs []auditLog) bool { return slices.ContainsFunc(logs, headed) }); !slices.ContainsFunc(logs, headed) {
+		t.Errorf("HEAD /api/admin/projections is not recorded as admin.projections: %+v", logs)
+	}
 
 	ok := waitAuditUntil(t, c, "appointment.create", func(logs []auditLog) bool {
 		return slices.ContainsFunc(logs, func(l auditLog) bool { return l.Result == "accepted" }) &&
