@@ -69,7 +69,10 @@ export async function api(method, path, body) {
   if (!res.ok) {
     const e = (data && data.error) || {};
     if (res.status === 401 && s) onUnauthorized();
-    throw new ApiError(res.status, e.code || 'error', humane(res.status, e.message), e.details);
+    // A write whose fate is unknown must not read as "try again": it may
+    // have happened. The server's own words say to look first.
+    const unknown = res.status === 503 && e.details && e.details.outcome === 'unknown';
+    throw new ApiError(res.status, e.code || 'error', unknown ? humane(400, e.message) : humane(res.status, e.message), e.details);
   }
   return data;
 }

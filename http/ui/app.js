@@ -1,7 +1,8 @@
 // The Agenda web UI: routing, the session, the notifications panel and the
 // live stream that keeps every view current without a reload.
 
-import { api, describe, session, saveSession, clearSession, whenUnauthorized } from './api.js';
+import { api, describe, session, saveSession, clearSession, whenUnauthorized, ApiError } from './api.js';
+import { onRedraw } from './view.js';
 import { Live } from './live.js';
 import { h, field, errorBox, fill, tz, fmtRange, fmtDateTime } from './dom.js';
 import { weekView, agendaView, appointmentForm, appointmentView, editView, invitationsView } from './appointments.js';
@@ -100,7 +101,10 @@ function noteText(n) {
     case 'group_invitation': return `Invitation to join ${g}`;
     case 'group_invitation_declined': return `Your invitation to ${g} was declined`;
     case 'member_added': return p.user_id === me ? `You are now a member of ${g}` : `A member joined ${g}`;
-    case 'member_removed': return p.left ? `A member left ${g}` : `You were removed from ${g}`;
+    case 'member_removed':
+      if (p.left) return `A member left ${g}`;
+      // Told to the person removed, or whose invitation was withdrawn.
+      return `You are no longer a member of ${g}, nor invited to it`;
     case 'rank_changed': return `Your rank in ${g} is now ${p.rank}`;
     case 'creator_changed': return `You now hold the creator's rights in ${g}`;
     default: return 'Something changed';
@@ -111,7 +115,11 @@ function noteItem(n) {
   const p = n.payload || {};
   const li = h('li', { class: 'note' + (n.read_at ? '' : ' unread'), dataset: { id: n.id, type: n.type } },
     p.appointment_id ? h('a', { href: `#/appointment/${p.appointment_id}` }, noteText(n)) :
-      p.group_id ? h('a', { href: `#/group/${p.group_id}` }, noteText(n)) : h('span', {}, noteText(n)),
+      n.type === 'group_invitation' ? h('a', { href: '#/invitations' }, noteText(n)) :
+        // The group page only for those who may open it: not someone
+        // removed from it, nor someone only invited.
+        p.group_id && !(n.type === 'member_removed' && !p.left) ? h('a', { href: `#/group/${p.group_id}` }, noteText(n)) :
+          h('span', {}, noteText(n)),
     p.start ? h('small', {}, fmtRange(p.start, p.end)) : null,
     h('small', { class: 'at' }, fmtDateTime(n.created_at)));
   if (!n.read_at) {
@@ -124,19 +132,22 @@ function noteItem(n) {
 }
 
 let unread = 0;
+const UNREAD_MAX = 100;
 function bumpUnread(d, set) {
   unread = set !== undefined ? set : Math.max(0, unread + d);
   const b = $('unread-count');
   b.hidden = unread === 0;
-  b.textContent = String(unread);
-  b.setAttribute('aria-label', `${unread} unread`);
+  b.textContent = unread >= UNREAD_MAX ? `${UNREAD_MAX}+` : String(unread);
+  b.setAttribute('aria-label', `${b.textContent} unread`);
 }
 
 async function loadNotifications() {
   try {
     const list = await api('GET', '/api/notifications?limit=50');
     $('notif-list').replaceChildren(...list.map(noteItem));
-    bumpUnread(0, list.filter((n) => !n.read_at).length);
+    // The count is of every unread one, not only of those listed.
+    const unreadList = await api('GET', `/api/notifications?unread=true&limit=${UNREAD_MAX}`);
+    bumpUnread(0, unreadList.length);
   } catch (err) { $('live-state').textContent = describe(err); }
 }
 
@@ -159,7 +170,7 @@ const live = new Live({
         toast(noteText(n));
       }
     }
-    if (f.event_type === 'notification.all_read') loadNotifications();
+    if (f.event_type === 'notification.all_read' || f.event_type === 'notification.read') loadNotifications();
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(() => { refreshCounts(); route(true); }, 150);
   },
@@ -208,8 +219,14 @@ async function clusterView() {
 // ---------------------------------------------------------------------------
 // Routing.
 
+// route draws the page the location names. refresh is true for a live
+// refresh (an event arrived: never over a form being filled in, and a page
+// that failed to load keeps what it shows, unless it is gone), 'action'
+// after the user's own action on the page (drawn anew in place), and
+// absent for a navigation.
 let rendering = 0;
 async function route(refresh) {
+  const live = refresh === true;
   const [path, query] = (window.location.hash.slice(1) || '/').split('?');
   const params = new URLSearchParams(query || '');
   const parts = path.split('/').filter(Boolean);
@@ -219,7 +236,7 @@ async function route(refresh) {
     authForm('login');
     return;
   }
-  if (refresh) {
+  if (live) {
     // A live refresh never replaces a form someone is filling in.
     const active = document.activeElement;
     if (['new', 'edit', 'free', 'login', 'register'].includes(parts[0])) return;
@@ -247,27 +264,66 @@ async function route(refresh) {
         await clusterView();
         clearTimeout(route.cluster);
         route.cluster = setTimeout(() => { if (window.location.hash.startsWith('#/cluster')) route(true); }, 3000);
+        if (!refresh) settle(parts, null);
         return;
       default: target.append(h('h1', {}, 'Not found'), h('p', {}, h('a', { href: '#/week' }, 'Back to the week')));
     }
   } catch (err) {
     if (token !== rendering) return;
-    if (refresh) return; // keep what is shown; the next event retries
+    // Keep what is shown, and let the next event retry, unless it is gone
+    // (a group one was removed from): then say so.
+    if (live && !(err instanceof ApiError && err.status === 404)) return;
     target.replaceChildren(h('h1', {}, 'Could not load this page'), errorBox(err.message === 'cluster' ? 'The cluster status is unavailable.' : describe(err)),
       h('button', { type: 'button', onclick: () => route() }, 'Try again'));
   }
   if (token !== rendering) return; // a later navigation won
   const focusForm = target.querySelector('[data-autofocus]');
+  // Focus survives a redraw if it was on something the new page has too
+  // (the same link or button), found by its place among its like.
+  const focused = main.contains(document.activeElement) ? focusPath(document.activeElement) : null;
   main.replaceChildren(...target.childNodes);
-  if (refresh) { window.scrollTo(0, scroll); return; }
+  if (refresh) {
+    window.scrollTo(0, scroll);
+    const again = focused && refocus(focused);
+    if (!again && refresh === 'action') focusHeading();
+    return;
+  }
+  settle(parts, focusForm);
+}
+
+// settle finishes a navigation: focus, the document title, the current tab.
+function settle(parts, focusForm) {
   const heading = main.querySelector('h1');
   if (focusForm) focusForm.focus();
-  else if (!main.contains(document.activeElement) && heading) { heading.tabIndex = -1; heading.focus({ preventScroll: true }); }
+  else if (!main.contains(document.activeElement)) focusHeading();
   document.title = `${heading ? heading.textContent : ''} · Agenda`;
   for (const a of document.querySelectorAll('#nav a')) {
     a.toggleAttribute('aria-current', a.getAttribute('href') === `#/${parts[0] || 'week'}`);
     if (a.hasAttribute('aria-current')) a.setAttribute('aria-current', 'page');
   }
+}
+
+function focusHeading() {
+  const heading = main.querySelector('h1');
+  if (heading) { heading.tabIndex = -1; heading.focus({ preventScroll: true }); }
+}
+
+// focusPath names a focused link or button by its tag, text and target, and
+// its rank among the page's elements with the same name.
+function focusPath(el) {
+  if (!/^(A|BUTTON)$/.test(el.tagName)) return null;
+  const key = (x) => `${x.tagName}|${x.textContent}|${x.getAttribute('href') || ''}`;
+  const k = key(el);
+  const same = [...main.querySelectorAll(el.tagName)].filter((x) => key(x) === k);
+  return { tag: el.tagName, key: k, index: same.indexOf(el), keyOf: key };
+}
+
+function refocus(p) {
+  const same = [...main.querySelectorAll(p.tag)].filter((x) => p.keyOf(x) === p.key);
+  const el = same[p.index];
+  if (!el) return false;
+  el.focus({ preventScroll: true });
+  return true;
 }
 
 // ---------------------------------------------------------------------------
@@ -294,6 +350,7 @@ $('read-all').addEventListener('click', async () => {
 });
 $('tz').textContent = `Times are shown in ${tz}.`;
 window.addEventListener('hashchange', () => route());
+onRedraw(() => route('action'));
 // Nothing reaches the console as an error: a failure the views did not
 // expect is still told as a sentence.
 window.addEventListener('unhandledrejection', (ev) => { ev.preventDefault(); toast(describe(ev.reason)); });

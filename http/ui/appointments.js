@@ -2,6 +2,7 @@
 // appointment form (create and move), and invitations.
 
 import { api, describe } from './api.js';
+import { rerender, weekParam } from './view.js';
 import {
   h, field, errorBox, fmtTime, fmtDay, fmtLongDay, fmtRange, startOfWeek, startOfDay, addDays,
   localInput, dateInput, fromLocal, statusLabel, fill,
@@ -17,6 +18,25 @@ export function conflictList(err, people) {
       ' ', fmtRange(c.start, c.end))));
 }
 
+// groupNames names the members of a group for a conflict list (user ID to
+// username); none if the group cannot be read.
+async function groupNames(groupID) {
+  if (!groupID) return {};
+  try {
+    const g = await api('GET', `/api/groups/${groupID}`);
+    return Object.fromEntries(g.members.map((m) => [m.user_id, m.username]));
+  } catch { return {}; }
+}
+
+// declineConfirmed asks before a decline that cancels the appointment for
+// everyone: any decline in a flat group does, and it cannot be undone.
+async function declineConfirmed(a) {
+  if (!a.group_id) return true;
+  let flat = a.status === 'pending';
+  try { flat = !(await api('GET', `/api/groups/${a.group_id}`)).hierarchical; } catch { /* not a member any more: as the status says */ }
+  return !flat || confirm(`Declining cancels “${a.title}” for everyone in the group. Decline?`);
+}
+
 function entryItem(e) {
   const cls = ['entry', `role-${e.my_status}`, e.pending ? 'pending' : '', e.status === 'cancelled' ? 'cancelled' : ''].join(' ');
   return h('li', { class: cls },
@@ -29,7 +49,7 @@ function entryItem(e) {
 }
 
 export async function weekView(main, params) {
-  const start = startOfWeek(params.get('d') ? new Date(params.get('d') + 'T00:00') : new Date());
+  const start = startOfWeek(weekParam(params));
   const end = addDays(start, 7);
   const entries = await api('GET', `/api/agenda?from=${start.toISOString()}&to=${end.toISOString()}`);
   const days = [];
@@ -116,7 +136,7 @@ export async function appointmentForm(main, params, existing) {
       else a = await api('POST', '/api/appointments', body);
       window.location.hash = `#/appointment/${a.id || (existing && existing.id)}`;
     } catch (err) {
-      const people = {};
+      const people = err.code === 'schedule_conflict' ? await groupNames(existing ? existing.group_id : group.value) : {};
       fill(out, errorBox(err.code === 'schedule_conflict' ? 'This clashes with:' : describe(err),
         err.code === 'schedule_conflict' ? conflictList(err, people) : null));
     } finally {
@@ -147,10 +167,16 @@ export async function appointmentView(main, id, me) {
     }, 'danger'));
   }
   if (a.status !== 'cancelled' && (a.my_status === 'pending' || a.my_status === 'declined')) {
-    actions.push(act('Accept', async () => { await api('POST', `/api/appointments/${a.id}/accept`); await appointmentView(main, id, me); }, 'primary'));
+    actions.push(act('Accept', async () => { await api('POST', `/api/appointments/${a.id}/accept`); await rerender(); }, 'primary'));
   }
-  if (a.status !== 'cancelled' && (a.my_status === 'pending' || a.my_status === 'accepted')) {
-    actions.push(act('Decline', async () => { await api('POST', `/api/appointments/${a.id}/decline`); await appointmentView(main, id, me); }));
+  // An imposed one too: it binds only while its organiser is still a member
+  // ranked above me; the server says so if it still does.
+  if (a.status !== 'cancelled' && ['pending', 'accepted', 'auto'].includes(a.my_status)) {
+    actions.push(act('Decline', async () => {
+      if (!(await declineConfirmed(a))) return;
+      await api('POST', `/api/appointments/${a.id}/decline`);
+      await rerender();
+    }));
   }
   fill(main,
     h('h1', {}, a.title || 'Untitled'),
@@ -179,7 +205,7 @@ export async function invitationsView(main, groupInvites) {
   const out = h('div', { 'aria-live': 'assertive' });
   const answer = (label, fn, cls) => h('button', { type: 'button', class: cls || '', onclick: async (ev) => {
     ev.target.disabled = true;
-    try { await fn(); await invitationsView(main, groupInvites); } catch (err) {
+    try { await fn(); await rerender(); } catch (err) {
       ev.target.disabled = false;
       fill(out, errorBox(err.code === 'schedule_conflict' ? 'Accepting would clash with:' : describe(err),
         err.code === 'schedule_conflict' ? conflictList(err) : null));
@@ -193,7 +219,9 @@ export async function invitationsView(main, groupInvites) {
       h('p', {}, fmtRange(a.start, a.end)),
       h('div', { class: 'actions' },
         answer(`Accept “${a.title}”`, () => api('POST', `/api/appointments/${a.id}/accept`), 'primary accept'),
-        answer(`Decline “${a.title}”`, () => api('POST', `/api/appointments/${a.id}/decline`), 'decline'))))) : null,
+        answer(`Decline “${a.title}”`, async () => {
+          if (await declineConfirmed(a)) await api('POST', `/api/appointments/${a.id}/decline`);
+        }, 'decline'))))) : null,
     groupList.length ? [h('h2', {}, 'Groups'), h('ul', { class: 'cards' }, groupList.map((g) => h('li', { class: 'card' },
       h('h3', {}, g.name), h('p', {}, g.hierarchical ? `Hierarchical, rank ${g.rank}` : 'Flat group'),
       h('div', { class: 'actions' },

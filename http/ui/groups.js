@@ -2,6 +2,7 @@
 // blocks for what I may not see), and the free-slot finder.
 
 import { api, describe } from './api.js';
+import { rerender, weekParam } from './view.js';
 import { h, field, errorBox, fill, fmtRange, fmtTime, fmtDay, fmtLongDay, startOfWeek, addDays, dateInput, localInput, fromLocal } from './dom.js';
 
 export async function groupsView(main) {
@@ -36,12 +37,11 @@ export async function groupsView(main) {
 export async function groupView(main, id, me, params) {
   const g = await api('GET', `/api/groups/${id}`);
   const people = Object.fromEntries(g.members.map((m) => [m.user_id, m.username]));
-  const start = startOfWeek(params.get('d') ? new Date(params.get('d') + 'T00:00') : new Date());
+  const start = startOfWeek(weekParam(params));
   const end = addDays(start, 7);
   const agenda = await api('GET', `/api/groups/${id}/agenda?from=${start.toISOString()}&to=${end.toISOString()}`);
   const out = h('div', { 'aria-live': 'assertive' });
   const fail = (err) => fill(out, errorBox(describe(err)));
-  const reload = () => groupView(main, id, me, params);
   const isCreator = g.creator_id === me;
 
   const memberRows = g.members.map((m) => {
@@ -51,7 +51,8 @@ export async function groupView(main, id, me, params) {
       const canRank = m.user_id !== me && g.my_rank > m.rank;
       const rank = h('input', { type: 'number', min: 0, max: 999, value: m.rank, 'aria-label': `Rank of ${m.username}`, disabled: !canRank, class: 'rank' });
       cells.push(h('td', {}, rank, canRank ? h('button', { type: 'button', onclick: async () => {
-        try { await api('PATCH', `/api/groups/${id}/members/${m.user_id}`, { rank: Number(rank.value) }); await reload(); } catch (err) { fail(err); }
+        if (rank.value.trim() === '') { fill(out, errorBox('Give a rank from 0 to 999.')); rank.focus(); return; }
+        try { await api('PATCH', `/api/groups/${id}/members/${m.user_id}`, { rank: Number(rank.value) }); await rerender(); } catch (err) { fail(err); }
       } }, 'Set') : null));
     }
     const canRemove = m.user_id === me || (g.hierarchical ? g.my_rank > m.rank : isCreator);
@@ -60,7 +61,7 @@ export async function groupView(main, id, me, params) {
       if (!confirm(leaving ? `Leave ${g.name}?` : `Remove ${m.username} from ${g.name}?`)) return;
       try {
         await api('DELETE', `/api/groups/${id}/members/${m.user_id}`);
-        if (leaving) window.location.hash = '#/groups'; else await reload();
+        if (leaving) window.location.hash = '#/groups'; else await rerender();
       } catch (err) { fail(err); }
     } }, m.user_id === me ? 'Leave' : 'Remove') : null));
     return h('tr', {}, cells);
@@ -85,8 +86,11 @@ export async function groupView(main, id, me, params) {
     ev.preventDefault();
     if (!who.value.trim()) return;
     const body = { username: who.value.trim() };
-    if (g.hierarchical) body.rank = Number(newRank.value);
-    try { await api('POST', `/api/groups/${id}/members`, body); await reload(); } catch (err) { fail(err); }
+    if (g.hierarchical) {
+      if (newRank.value.trim() === '') { fill(out, errorBox('Give a rank from 0 to 999.')); newRank.focus(); return; }
+      body.rank = Number(newRank.value);
+    }
+    try { await api('POST', `/api/groups/${id}/members`, body); await rerender(); } catch (err) { fail(err); }
   });
 
   // The group agenda: one row per member, entries by day.

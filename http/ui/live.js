@@ -11,6 +11,7 @@ export class Live {
     this.onExpired = onExpired;
     this.ws = null;
     this.retry = 0;
+    this.failed = 0; // handshakes in a row that never opened
     this.timer = null;
     this.stopped = true;
     window.addEventListener('online', () => { if (!this.stopped && !this.ws) this.connect(); });
@@ -47,6 +48,7 @@ export class Live {
     this.onState('connecting');
     const ws = new WebSocket(url);
     this.ws = ws;
+    ws.onopen = () => { this.failed = 0; };
     ws.onmessage = (m) => {
       let f;
       try { f = JSON.parse(m.data); } catch { return; }
@@ -68,11 +70,39 @@ export class Live {
       this.ws = null;
       if (this.stopped) return;
       if (ev.code === 4001) { this.onState('expired'); this.onExpired(); return; }
+      // A refused handshake shows only as 1006, like a network failure.
+      // Twice in a row, ask the feed why (probe).
+      if (ev.code === 1006 && ++this.failed >= 2) {
+        this.failed = 0;
+        this.probe();
+      }
       const delay = Math.min(15000, 500 * 2 ** this.retry++);
       this.onState('reconnecting');
       this.timer = setTimeout(() => this.connect(), delay);
     };
     // An error is always followed by close, which reconnects.
     ws.onerror = () => {};
+  }
+
+  // probe asks the feed, with the same token and position, what the stream
+  // refused: a token no longer valid (401: the session has ended), or a
+  // position this cluster never handed out (400: a restored backup, another
+  // cluster; start again from the present, and reload what is shown).
+  // Anything else (offline, a node restarting) is a failure to retry.
+  async probe() {
+    let res;
+    try {
+      res = await fetch(`/api/events?after=${this.last}&limit=1`,
+        { headers: { Authorization: 'Bearer ' + this.token, Accept: 'application/json' } });
+    } catch { return; }
+    if (this.stopped) return;
+    if (res.status === 401) {
+      this.stop();
+      this.onState('expired');
+      this.onExpired();
+    } else if (res.status === 400) {
+      sessionStorage.removeItem(this.key);
+      this.onReset();
+    }
   }
 }
