@@ -266,6 +266,22 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 		t.Errorf("ana's console logged errors:\n\t%s", strings.Join(errs, "\n\t"))
 	}
 
+	// The account page changes the display name, and the header follows.
+	bobPage.do("rename himself",
+		chromedp.Navigate(base+"/ui/#/me"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="display_name"]`)),
+		chromedp.SetValue(chromedp.CSS(`input[name="display_name"]`), "Bobby"),
+		chromedp.Click(chromedp.CSS(`form button.primary[type="submit"]`)))
+	ctx, cancel = context.WithTimeout(bobPage.ctx, 20*time.Second)
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById('who').textContent === 'Bobby'`))
+	cancel()
+	if err != nil {
+		t.Errorf("bob's header does not show his new name: %v", err)
+	}
+	if u := bob.me(); u.DisplayName != "Bobby" {
+		t.Errorf("bob's display name is %q, want Bobby", u.DisplayName)
+	}
+
 	// Logging out ends the token on the server, not only in the page (a
 	// newcomer's walk-through found the button only forgot it).
 	ctx, cancel = context.WithTimeout(bobPage.ctx, 10*time.Second)

@@ -49,8 +49,12 @@ export function whenUnauthorized(fn) { onUnauthorized = fn; }
 let lastPosition = 0;
 export function position() { return lastPosition; }
 
-export async function api(method, path, body) {
+// api calls the API. ifMatch, if given, is the version the page last saw:
+// the write applies only if no one changed the resource since (412
+// otherwise, told as such).
+export async function api(method, path, body, ifMatch) {
   const headers = { Accept: 'application/json' };
+  if (ifMatch !== undefined) headers['If-Match'] = `"${ifMatch}"`;
   const s = session();
   if (s) headers.Authorization = 'Bearer ' + s.token;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -72,7 +76,9 @@ export async function api(method, path, body) {
     // A write whose fate is unknown must not read as "try again": it may
     // have happened. The server's own words say to look first.
     const unknown = res.status === 503 && e.details && e.details.outcome === 'unknown';
-    throw new ApiError(res.status, e.code || 'error', unknown ? humane(400, e.message) : humane(res.status, e.message), e.details);
+    const message = res.status === 412 ? 'Someone changed this since you opened it. Reload the page to see the change, then try again.'
+      : unknown ? humane(400, e.message) : humane(res.status, e.message);
+    throw new ApiError(res.status, e.code || 'error', message, e.details);
   }
   return data;
 }

@@ -7,6 +7,7 @@ import { Live } from './live.js';
 import { h, field, errorBox, fill, tz, fmtRange, fmtDateTime } from './dom.js';
 import { weekView, agendaView, appointmentForm, appointmentView, editView, invitationsView } from './appointments.js';
 import { groupsView, groupView, freeSlotsView } from './groups.js';
+import { meView } from './me.js';
 
 const main = document.getElementById('main');
 const $ = (id) => document.getElementById(id);
@@ -239,7 +240,7 @@ async function route(refresh) {
   if (live) {
     // A live refresh never replaces a form someone is filling in.
     const active = document.activeElement;
-    if (['new', 'edit', 'free', 'login', 'register'].includes(parts[0])) return;
+    if (['new', 'edit', 'free', 'login', 'register', 'me'].includes(parts[0])) return;
     if (active && main.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName)) return;
   }
   const me = s && s.user.id;
@@ -259,6 +260,7 @@ async function route(refresh) {
       case 'groups': await groupsView(target); break;
       case 'group': await groupView(target, parts[1], me, params); break;
       case 'free': await freeSlotsView(target, parts[1]); break;
+      case 'me': await meView(target, () => logout('Password changed. Please log in again with the new one.')); break;
       case 'cluster':
         // Rendered in place and refreshed while shown.
         await clusterView();

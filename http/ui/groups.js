@@ -58,12 +58,14 @@ export async function groupView(main, id, me, params) {
     const canRemove = m.user_id === me || (g.hierarchical ? g.my_rank > m.rank : isCreator);
     cells.push(h('td', {}, canRemove ? h('button', { type: 'button', class: m.user_id === me ? '' : 'danger', onclick: async () => {
       const leaving = m.user_id === me;
-      if (!confirm(leaving ? `Leave ${g.name}?` : `Remove ${m.username} from ${g.name}?`)) return;
+      const question = !leaving ? (m.status === 'invited' ? `Withdraw the invitation of ${m.username} to ${g.name}?` : `Remove ${m.username} from ${g.name}?`)
+        : g.member_count <= 1 ? `You are the last member: leaving deletes ${g.name}. Leave?` : `Leave ${g.name}?`;
+      if (!confirm(question)) return;
       try {
         await api('DELETE', `/api/groups/${id}/members/${m.user_id}`);
         if (leaving) window.location.hash = '#/groups'; else await rerender();
       } catch (err) { fail(err); }
-    } }, m.user_id === me ? 'Leave' : 'Remove') : null));
+    } }, m.user_id === me ? 'Leave' : m.status === 'invited' ? 'Withdraw invitation' : 'Remove') : null));
     return h('tr', {}, cells);
   });
 
@@ -93,6 +95,28 @@ export async function groupView(main, id, me, params) {
     try { await api('POST', `/api/groups/${id}/members`, body); await rerender(); } catch (err) { fail(err); }
   });
 
+  // The creator renames or deletes the group; both send the version shown.
+  let manage = null;
+  if (isCreator) {
+    const newName = h('input', { name: 'group-name', value: g.name, required: true, maxlength: 100 });
+    const newDescription = h('input', { name: 'group-description', value: g.description || '' });
+    const rename = h('form', { class: 'form inline' }, field('Name', newName), field('Description', newDescription),
+      h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save'),
+        h('button', { type: 'button', class: 'danger', onclick: async () => {
+          if (!confirm(`Delete ${g.name} for everyone? Its confirmed appointments stay in the agendas.`)) return;
+          try { await api('DELETE', `/api/groups/${id}`, undefined, g.version); window.location.hash = '#/groups'; } catch (err) { fail(err); }
+        } }, 'Delete group')));
+    rename.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      if (!newName.value.trim()) { fill(out, errorBox('Please name the group.')); newName.focus(); return; }
+      try {
+        await api('PATCH', `/api/groups/${id}`, { name: newName.value.trim(), description: newDescription.value }, g.version);
+        await rerender();
+      } catch (err) { fail(err); }
+    });
+    manage = h('details', { class: 'manage' }, h('summary', {}, 'Rename or delete the group'), rename);
+  }
+
   // The group agenda: one row per member, entries by day.
   const days = [...Array(7).keys()].map((i) => addDays(start, i));
   const agendaTable = h('table', { class: 'group-agenda' },
@@ -120,6 +144,7 @@ export async function groupView(main, id, me, params) {
       g.hierarchical ? h('th', { scope: 'col' }, 'Rank') : null, h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')))),
     h('tbody', {}, memberRows)),
     add,
+    manage,
     h('div', { class: 'bar' }, h('h2', {}, 'Group agenda'),
       h('div', { class: 'actions' },
         h('a', { class: 'button', href: `#/group/${id}?d=${dateInput(addDays(start, -7))}` }, '‹ Previous'),
