@@ -243,6 +243,16 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 	if err != nil {
 		t.Errorf("carl never shown as invited on ana's group page after adding him: %v", err)
 	}
+	// The focus stays in the add form, ready for the next name, through
+	// the live refresh that the invitation's own event brings (a review
+	// found it fell to the page's body).
+	time.Sleep(500 * time.Millisecond)
+	ctx, cancel = context.WithTimeout(anaPage.ctx, 10*time.Second)
+	focus, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.activeElement && document.activeElement.name) || document.activeElement.tagName`))
+	cancel()
+	if err != nil || focus != "username" {
+		t.Errorf("after adding carl the focus is on %q (%v), want the username field", focus, err)
+	}
 
 	// A clash is shown as the clashing slot, in words. (The browser itself
 	// logs the 409 answer; that is the only error allowed from here on.)

@@ -125,11 +125,22 @@ function noteItem(n) {
     h('small', { class: 'at' }, fmtDateTime(n.created_at)));
   if (!n.read_at) {
     li.append(h('button', { type: 'button', class: 'link', onclick: async () => {
-      try { await api('POST', `/api/notifications/${n.id}/read`); li.classList.remove('unread'); li.querySelector('button').remove(); bumpUnread(-1); }
+      try { await api('POST', `/api/notifications/${n.id}/read`); markRead(n.id); }
       catch (err) { toast(describe(err)); }
     } }, 'Mark read'));
   }
   return li;
+}
+
+// markRead marks one listed notification read (read elsewhere: another
+// tab, another device), leaving the rest of the panel, and its focus, be.
+function markRead(id) {
+  const li = id && document.querySelector(`.note[data-id="${CSS.escape(id)}"]`);
+  if (!li || !li.classList.contains('unread')) return;
+  li.classList.remove('unread');
+  const b = li.querySelector('button');
+  if (b) b.remove();
+  bumpUnread(-1);
 }
 
 let unread = 0;
@@ -171,7 +182,8 @@ const live = new Live({
         toast(noteText(n));
       }
     }
-    if (f.event_type === 'notification.all_read' || f.event_type === 'notification.read') loadNotifications();
+    if (f.event_type === 'notification.all_read') loadNotifications();
+    if (f.event_type === 'notification.read') markRead(f.data && f.data.notification_id);
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(() => { refreshCounts(); route(true); }, 150);
   },
@@ -238,10 +250,13 @@ async function route(refresh) {
     return;
   }
   if (live) {
-    // A live refresh never replaces a form someone is filling in.
+    // A live refresh never replaces a form someone is filling in, nor
+    // what they typed anywhere on the page (main.dataset.typed, set on
+    // input, cleared by every redraw).
     const active = document.activeElement;
     if (['new', 'edit', 'free', 'login', 'register', 'me'].includes(parts[0])) return;
     if (active && main.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName)) return;
+    if (main.dataset.typed) return;
   }
   const me = s && s.user.id;
   const token = ++rendering;
@@ -282,12 +297,16 @@ async function route(refresh) {
   const focusForm = target.querySelector('[data-autofocus]');
   // Focus survives a redraw if it was on something the new page has too
   // (the same link or button), found by its place among its like.
-  const focused = main.contains(document.activeElement) ? focusPath(document.activeElement) : null;
+  const wasInMain = main.contains(document.activeElement);
+  const focused = wasInMain ? focusPath(document.activeElement) : null;
   main.replaceChildren(...target.childNodes);
+  delete main.dataset.typed;
   if (refresh) {
     window.scrollTo(0, scroll);
-    const again = focused && refocus(focused);
-    if (!again && refresh === 'action') focusHeading();
+    const heading = main.querySelector('h1');
+    document.title = `${heading ? heading.textContent : ''} · Agenda`;
+    // Focus elsewhere (the header, the notifications) stays there.
+    if (wasInMain && !(focused && refocus(focused))) focusHeading();
     return;
   }
   settle(parts, focusForm);
@@ -310,22 +329,27 @@ function focusHeading() {
   if (heading) { heading.tabIndex = -1; heading.focus({ preventScroll: true }); }
 }
 
-// focusPath names a focused link or button by its tag, text and target, and
-// its rank among the page's elements with the same name.
+// focusPath names a focused element so that its like can be found on the
+// page drawn anew: a link, button or heading by its text and target, a
+// field by its name; and its rank among those of the same name.
 function focusPath(el) {
-  if (!/^(A|BUTTON)$/.test(el.tagName)) return null;
-  const key = (x) => `${x.tagName}|${x.textContent}|${x.getAttribute('href') || ''}`;
+  if (!/^(A|BUTTON|H1|INPUT|SELECT|TEXTAREA)$/.test(el.tagName)) return null;
+  const key = (x) => /^(INPUT|SELECT|TEXTAREA)$/.test(x.tagName) ? `${x.tagName}|${x.name}`
+    : `${x.tagName}|${x.textContent}|${x.getAttribute('href') || ''}`;
   const k = key(el);
   const same = [...main.querySelectorAll(el.tagName)].filter((x) => key(x) === k);
   return { tag: el.tagName, key: k, index: same.indexOf(el), keyOf: key };
 }
 
+// refocus focuses the element focusPath named, if the page has it and it
+// can take the focus (not inside a closed <details>, say).
 function refocus(p) {
   const same = [...main.querySelectorAll(p.tag)].filter((x) => p.keyOf(x) === p.key);
   const el = same[p.index];
   if (!el) return false;
+  if (el.tagName === 'H1') el.tabIndex = -1;
   el.focus({ preventScroll: true });
-  return true;
+  return document.activeElement === el;
 }
 
 // ---------------------------------------------------------------------------
@@ -352,6 +376,7 @@ $('read-all').addEventListener('click', async () => {
 });
 $('tz').textContent = `Times are shown in ${tz}.`;
 window.addEventListener('hashchange', () => route());
+main.addEventListener('input', () => { main.dataset.typed = '1'; });
 onRedraw(() => route('action'));
 // Nothing reaches the console as an error: a failure the views did not
 // expect is still told as a sentence.

@@ -131,7 +131,9 @@ export async function appointmentForm(main, params, existing) {
     submit.disabled = true;
     try {
       let a;
-      if (existing) a = await api('PATCH', `/api/appointments/${existing.id}`, body, existing.version);
+      // No If-Match: only the owner edits, and every answer moves the
+      // version, which an edit does not overwrite.
+      if (existing) a = await api('PATCH', `/api/appointments/${existing.id}`, body);
       else if (group.value) a = await api('POST', `/api/groups/${group.value}/appointments`, body);
       else a = await api('POST', '/api/appointments', body);
       window.location.hash = `#/appointment/${a.id || (existing && existing.id)}`;

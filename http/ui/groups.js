@@ -35,7 +35,20 @@ export async function groupsView(main) {
 }
 
 export async function groupView(main, id, me, params) {
-  const g = await api('GET', `/api/groups/${id}`);
+  let g;
+  try {
+    g = await api('GET', `/api/groups/${id}`);
+  } catch (err) {
+    // Invited, not (yet) a member: nothing of the group to see but the
+    // invitation (its notifications link here too).
+    const invited = err.status === 404 && (await api('GET', '/api/group-invitations').catch(() => [])).find((i) => i.group_id === id);
+    if (!invited) throw err;
+    fill(main, h('h1', {}, invited.name),
+      h('p', {}, `You are invited to this ${invited.hierarchical ? `hierarchical group, at rank ${invited.rank}` : 'flat group'}. `,
+        'Until you accept, you see nothing of it.'),
+      h('p', {}, h('a', { class: 'button primary', href: '#/invitations' }, 'Answer on the Invitations page')));
+    return;
+  }
   const people = Object.fromEntries(g.members.map((m) => [m.user_id, m.username]));
   const start = startOfWeek(weekParam(params));
   const end = addDays(start, 7);
@@ -52,7 +65,9 @@ export async function groupView(main, id, me, params) {
       const rank = h('input', { type: 'number', min: 0, max: 999, value: m.rank, 'aria-label': `Rank of ${m.username}`, disabled: !canRank, class: 'rank' });
       cells.push(h('td', {}, rank, canRank ? h('button', { type: 'button', onclick: async () => {
         if (rank.value.trim() === '') { fill(out, errorBox('Give a rank from 0 to 999.')); rank.focus(); return; }
-        try { await api('PATCH', `/api/groups/${id}/members/${m.user_id}`, { rank: Number(rank.value) }); await rerender(); } catch (err) { fail(err); }
+        // The membership's version: another manager's change to this member
+        // meanwhile is reported, not overwritten.
+        try { await api('PATCH', `/api/groups/${id}/members/${m.user_id}`, { rank: Number(rank.value) }, m.version); await rerender(); } catch (err) { fail(err); }
       } }, 'Set') : null));
     }
     const canRemove = m.user_id === me || (g.hierarchical ? g.my_rank > m.rank : isCreator);
@@ -62,7 +77,7 @@ export async function groupView(main, id, me, params) {
         : g.member_count <= 1 ? `You are the last member: leaving deletes ${g.name}. Leave?` : `Leave ${g.name}?`;
       if (!confirm(question)) return;
       try {
-        await api('DELETE', `/api/groups/${id}/members/${m.user_id}`);
+        await api('DELETE', `/api/groups/${id}/members/${m.user_id}`, undefined, m.version);
         if (leaving) window.location.hash = '#/groups'; else await rerender();
       } catch (err) { fail(err); }
     } }, m.user_id === me ? 'Leave' : m.status === 'invited' ? 'Withdraw invitation' : 'Remove') : null));
@@ -95,7 +110,9 @@ export async function groupView(main, id, me, params) {
     try { await api('POST', `/api/groups/${id}/members`, body); await rerender(); } catch (err) { fail(err); }
   });
 
-  // The creator renames or deletes the group; both send the version shown.
+  // The creator renames or deletes the group. No If-Match: only the creator
+  // may, and the group's version moves with every membership change, which
+  // a rename does not overwrite.
   let manage = null;
   if (isCreator) {
     const newName = h('input', { name: 'group-name', value: g.name, required: true, maxlength: 100 });
@@ -104,13 +121,13 @@ export async function groupView(main, id, me, params) {
       h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save'),
         h('button', { type: 'button', class: 'danger', onclick: async () => {
           if (!confirm(`Delete ${g.name} for everyone? Its confirmed appointments stay in the agendas.`)) return;
-          try { await api('DELETE', `/api/groups/${id}`, undefined, g.version); window.location.hash = '#/groups'; } catch (err) { fail(err); }
+          try { await api('DELETE', `/api/groups/${id}`); window.location.hash = '#/groups'; } catch (err) { fail(err); }
         } }, 'Delete group')));
     rename.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       if (!newName.value.trim()) { fill(out, errorBox('Please name the group.')); newName.focus(); return; }
       try {
-        await api('PATCH', `/api/groups/${id}`, { name: newName.value.trim(), description: newDescription.value }, g.version);
+        await api('PATCH', `/api/groups/${id}`, { name: newName.value.trim(), description: newDescription.value });
         await rerender();
       } catch (err) { fail(err); }
     });

@@ -36,7 +36,11 @@ export async function meView(main, onPasswordChanged) {
     try {
       await api('PUT', '/api/me/password', { current_password: current.value, new_password: next.value });
       onPasswordChanged();
-    } catch (err) { fill(out, errorBox(describe(err))); }
+    } catch (err) {
+      const wrong = err.status === 403 && err.details && err.details.field === 'current_password';
+      fill(out, errorBox(wrong ? 'The current password is not right.' : describe(err)));
+      if (wrong) current.focus();
+    }
   });
 
   fill(main, h('h1', {}, `My account: ${u.username}`), out, profile, password);
