@@ -276,6 +276,25 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 		t.Errorf("ana's console logged errors:\n\t%s", strings.Join(errs, "\n\t"))
 	}
 
+	// Editing only a title keeps the times to the second: the form shows
+	// none, and a review found it sent them truncated.
+	precise := day.Add(50*time.Hour + 30*time.Second)
+	pid, _ := createAppt(t, bob, "Precise", "", precise)
+	bobPage.do("retitle it",
+		chromedp.Navigate(base+"/ui/#/edit/"+pid),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="title"]`)),
+		chromedp.SetValue(chromedp.CSS(`input[name="title"]`), "Precise, renamed"),
+		chromedp.Click(chromedp.CSS(`form button.primary[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#appointment-status`)))
+	var edited struct {
+		Title string    `json:"title"`
+		Start time.Time `json:"start"`
+	}
+	bob.withT(t).do("GET", "/api/appointments/"+pid, nil).expect(t, http.StatusOK).JSON(t, &edited)
+	if edited.Title != "Precise, renamed" || !edited.Start.Equal(precise) {
+		t.Errorf("after a title edit in the UI: %q at %v, want the new title at %v", edited.Title, edited.Start, precise)
+	}
+
 	// The account page changes the display name, and the header follows.
 	bobPage.do("rename himself",
 		chromedp.Navigate(base+"/ui/#/me"),

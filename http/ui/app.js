@@ -127,7 +127,7 @@ function noteItem(n) {
     li.append(h('button', { type: 'button', class: 'link', onclick: async () => {
       try { await api('POST', `/api/notifications/${n.id}/read`); markRead(n.id); }
       catch (err) { toast(describe(err)); }
-    } }, 'Mark read'));
+    }, 'aria-label': `Mark read: ${noteText(n)}` }, 'Mark read'));
   }
   return li;
 }

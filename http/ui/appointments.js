@@ -122,7 +122,10 @@ export async function appointmentForm(main, params, existing) {
     out, h('div', { class: 'actions' }, submit, h('a', { class: 'button', href: existing ? `#/appointment/${existing.id}` : '#/week' }, 'Cancel')));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    const s = fromLocal(start.value), e = fromLocal(end.value);
+    // A time left as shown keeps its exact value (the field shows no
+    // seconds; an edit of the title must not move the appointment).
+    const s = existing && start.value === localInput(start0) ? start0 : fromLocal(start.value);
+    const e = existing && end.value === localInput(end0) ? end0 : fromLocal(end.value);
     if (!title.value.trim()) { fill(out, errorBox('Please give the appointment a title.')); title.focus(); return; }
     if (!s || !e) { fill(out, errorBox('Please give a start and an end.')); return; }
     if (e <= s) { fill(out, errorBox('The end must come after the start.')); end.focus(); return; }

@@ -68,7 +68,7 @@ export async function groupView(main, id, me, params) {
         // The membership's version: another manager's change to this member
         // meanwhile is reported, not overwritten.
         try { await api('PATCH', `/api/groups/${id}/members/${m.user_id}`, { rank: Number(rank.value) }, m.version); await rerender(); } catch (err) { fail(err); }
-      } }, 'Set') : null));
+      }, 'aria-label': `Set the rank of ${m.username}` }, 'Set') : null));
     }
     const canRemove = m.user_id === me || (g.hierarchical ? g.my_rank > m.rank : isCreator);
     cells.push(h('td', {}, canRemove ? h('button', { type: 'button', class: m.user_id === me ? '' : 'danger', onclick: async () => {
@@ -80,7 +80,8 @@ export async function groupView(main, id, me, params) {
         await api('DELETE', `/api/groups/${id}/members/${m.user_id}`, undefined, m.version);
         if (leaving) window.location.hash = '#/groups'; else await rerender();
       } catch (err) { fail(err); }
-    } }, m.user_id === me ? 'Leave' : m.status === 'invited' ? 'Withdraw invitation' : 'Remove') : null));
+    }, 'aria-label': m.user_id === me ? `Leave ${g.name}` : m.status === 'invited' ? `Withdraw invitation of ${m.username}` : `Remove ${m.username}` },
+    m.user_id === me ? 'Leave' : m.status === 'invited' ? 'Withdraw invitation' : 'Remove') : null));
     return h('tr', {}, cells);
   });
 
