@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -107,9 +106,12 @@ func (s *Server) router() chi.Router {
 			path = req.URL.Path
 		}
 		var allowed []string
-		for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {
-			if r.Match(chi.NewRouteContext(), m, path) || (m == "HEAD" && slices.Contains(allowed, "GET")) {
+		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+			if r.Match(chi.NewRouteContext(), m, path) {
 				allowed = append(allowed, m)
+				if m == "GET" {
+					allowed = append(allowed, "HEAD") // answered as GET (GetHead)
+				}
 			}
 		}
 		w.Header().Set("Allow", strings.Join(allowed, ", "))

@@ -199,10 +199,8 @@ func recoverCluster(args []string) error {
 	}
 	defer lock.Unlock()
 	store, err := eventstore.Open(ctx, filepath.Join(*dataDir, "events.db"))
-	if errors.Is(err, eventstore.ErrNotEventStore) {
-		return exitWith(exitNoStore, fmt.Errorf("open event store: %w", err))
-	} else if err != nil {
-		return exitWith(exitFailed, fmt.Errorf("open event store: %w", err))
+	if err != nil {
+		return classify(fmt.Errorf("open event store: %w", err))
 	}
 	defer store.Close()
 	if err := consensus.Recover(filepath.Join(*dataDir, "raft"), *nodeID, voters, store, nil); err != nil {

@@ -2,9 +2,9 @@
 // appointment form (create and move), and invitations.
 
 import { api, describe } from './api.js';
-import { rerender, weekParam } from './view.js';
+import { rerender } from './view.js';
 import {
-  h, field, errorBox, fmtTime, fmtDay, fmtLongDay, fmtRange, startOfWeek, startOfDay, addDays,
+  h, field, errorBox, fmtTime, fmtDay, fmtLongDay, fmtRange, startOfWeek, weekParam, startOfDay, addDays,
   localInput, dateInput, fromLocal, statusLabel, fill,
 } from './dom.js';
 

@@ -60,6 +60,16 @@ export function startOfDay(d) { const x = new Date(d); x.setHours(0, 0, 0, 0); r
 export function addDays(d, n) { const x = new Date(d); x.setDate(x.getDate() + n); return x; }
 export function startOfWeek(d) { const x = startOfDay(d); return addDays(x, -((x.getDay() + 6) % 7)); }
 
+// weekParam reads ?d=YYYY-MM-DD as a local date; anything else (missing,
+// malformed, impossible) is today.
+export function weekParam(params) {
+  const raw = params.get('d');
+  const m = raw && /^(\d{4})-(\d{2})-(\d{2})$/.exec(raw);
+  if (!m) return new Date();
+  const d = new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  return d.getMonth() === Number(m[2]) - 1 && d.getDate() === Number(m[3]) ? d : new Date();
+}
+
 // localInput formats a Date for <input type="datetime-local">.
 export function localInput(d) {
   const x = new Date(d);

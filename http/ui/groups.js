@@ -2,8 +2,8 @@
 // blocks for what I may not see), and the free-slot finder.
 
 import { api, describe } from './api.js';
-import { rerender, weekParam } from './view.js';
-import { h, field, errorBox, fill, fmtRange, fmtTime, fmtDay, fmtLongDay, startOfWeek, addDays, dateInput, localInput, fromLocal } from './dom.js';
+import { rerender } from './view.js';
+import { h, field, errorBox, fill, fmtRange, fmtTime, fmtDay, fmtLongDay, startOfWeek, weekParam, addDays, dateInput, localInput, fromLocal } from './dom.js';
 
 export async function groupsView(main) {
   const groups = await api('GET', '/api/groups');
