@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -44,7 +45,37 @@ func (c *childNode) start() {
 		c.t.Fatalf("start child node: %v", err)
 	}
 	c.t.Cleanup(c.kill)
-	waitReady(c.t, "http://"+c.httpAddr)
+	c.waitReady()
+}
+
+// waitReady is waitReady with what a failure needs to be understood: the
+// node's last /readyz answer (its reason) and the end of its log, which
+// lives in a temp dir the test removes. A restart after SIGKILL recovers
+// its stores first, and CI runs the Docker tests alongside: it gets 30 s.
+func (c *childNode) waitReady() {
+	c.t.Helper()
+	var last string
+	const bound = 30 * time.Second
+	deadline := time.Now().Add(bound)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + c.httpAddr + "/readyz")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			last = fmt.Sprintf("%d %s", resp.StatusCode, b)
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	log, _ := os.ReadFile(filepath.Join(c.dir, "child.log"))
+	if len(log) > 4000 {
+		log = log[len(log)-4000:]
+	}
+	c.t.Fatalf("child node not ready after %v; last /readyz: %s\nend of its log:\n%s", bound, last, log)
 }
 
 // kill sends SIGKILL and reaps the process.
