@@ -45,6 +45,21 @@ func newBrowserPage(t *testing.T, browser context.Context, name string) *browser
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
+	return openTab(t, ctx, name)
+}
+
+// newTab opens another tab of the same person's browser: it shares their
+// storage, so their session.
+func (p *browserPage) newTab(name string) *browserPage {
+	p.t.Helper()
+	ctx, cancel := chromedp.NewContext(p.ctx)
+	p.t.Cleanup(cancel)
+	return openTab(p.t, ctx, name)
+}
+
+// openTab makes the tab of a fresh context. The context that creates a tab
+// owns it: it must not be one with a timeout, or the tab closes with it.
+func openTab(t *testing.T, ctx context.Context, name string) *browserPage {
 	p := &browserPage{t: t, name: name, ctx: ctx}
 	// Console subscribes (and creates the tab) before anything is loaded.
 	msgs := chromedp.Console(ctx)
@@ -127,6 +142,14 @@ func (p *browserPage) typeInto(sel, text string) {
 	if err != nil {
 		p.t.Fatalf("%s: type into %s: %v", p.name, sel, err)
 	}
+}
+
+// poll waits until the JavaScript expression js is true, for at most within.
+func (p *browserPage) poll(js string, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(p.ctx, within)
+	defer cancel()
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](js))
+	return err
 }
 
 // login logs in through the UI's form.
@@ -347,4 +370,75 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 	old := newClient(t, n)
 	old.token = token
 	expectError(t, old.do("GET", "/api/me", nil), http.StatusUnauthorized, "unauthorized")
+}
+
+// TestBrowserSessionAndClusterPage: what a page does about the world
+// changing under it. A second tab follows a logout in the first at once
+// (it shares the session, and a review found it looked logged in until
+// its next request); the cluster page keeps refreshing after a refresh
+// that failed (a review found it stopped for good).
+func TestBrowserSessionAndClusterPage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test in -short mode")
+	}
+	chromium := findChromium(t)
+	n := mustStartNode(t)
+	base := "http://" + n.HTTPAddr()
+	registerUser(t, n, "ana")
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.WindowSize(1280, 900))
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	defer cancelBrowser()
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("start chromium (%s): %v", chromium, err)
+	}
+	ana := newBrowserPage(t, browser, "ana")
+	ana.login(base, "ana", "password-ana")
+
+	// The cluster page: its first status request fails; the page says so,
+	// then shows the status by itself.
+	ana.do("open the cluster page with its status failing once",
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			const real = window.fetch; let failed = false;
+			window.fetch = (url, init) => {
+				if (!failed && String(url).includes('/cluster/status')) { failed = true; return Promise.reject(new TypeError('network down')); }
+				return real(url, init);
+			};
+		})()`),
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/cluster'`))
+	heading := `(document.querySelector('#main h1') || {}).textContent === `
+	if err := ana.poll(heading+`'Could not load this page'`, 10*time.Second); err != nil {
+		t.Fatalf("the cluster page did not say its status failed: %v", err)
+	}
+	if err := ana.poll(heading+`'Cluster'`, 20*time.Second); err != nil {
+		t.Errorf("the cluster page never showed the status after one failed request: %v", err)
+	}
+
+	// A second tab of the same browser shares the session; a logout in
+	// the first logs it out too, without it asking anything.
+	second := ana.newTab("ana's second tab")
+	second.do("open a second tab", chromedp.Navigate(base+"/ui/#/week"),
+		chromedp.WaitVisible(chromedp.CSS("#nav")),
+		chromedp.WaitVisible(chromedp.CSS(`#live-state[data-state="live"]`)))
+	ana.do("log out in the first", chromedp.Navigate(base+"/ui/#/week"), chromedp.WaitVisible(chromedp.CSS("#logout")),
+		chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	if err := second.poll(`!!document.getElementById('login-form') && document.getElementById('nav').hidden`, 10*time.Second); err != nil {
+		t.Errorf("the second tab still looks logged in after a logout in the first: %v", err)
+	}
+	// And a login in one tab reaches the other.
+	ana.do("log in again", chromedp.SendKeys(chromedp.CSS(`#login-form input[name="username"]`), "ana"),
+		chromedp.SendKeys(chromedp.CSS(`#login-form input[name="password"]`), "password-ana"),
+		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#nav")))
+	if err := second.poll(`!document.getElementById('nav').hidden && !document.getElementById('login-form')`, 10*time.Second); err != nil {
+		t.Errorf("the second tab did not follow a login in the first: %v", err)
+	}
+	for _, p := range []*browserPage{ana, second} {
+		if errs := p.consoleErrors(); len(errs) > 0 {
+			t.Errorf("%s's console logged errors:\n\t%s", p.name, strings.Join(errs, "\n\t"))
+		}
+	}
 }

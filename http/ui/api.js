@@ -1,18 +1,19 @@
 // The API client: JSON in and out, the session's token, and errors turned
 // into sentences a person can act on (never raw JSON, never a stack trace).
 
-const KEY = 'agenda.session';
+// SESSION_KEY holds the session in localStorage, shared by the tabs.
+export const SESSION_KEY = 'agenda.session';
 
 export function session() {
   try {
-    const s = JSON.parse(localStorage.getItem(KEY) || 'null');
+    const s = JSON.parse(localStorage.getItem(SESSION_KEY) || 'null');
     if (s && s.token && new Date(s.expires_at) > new Date()) return s;
   } catch { /* a damaged entry is no session */ }
   return null;
 }
 
-export function saveSession(s) { localStorage.setItem(KEY, JSON.stringify(s)); }
-export function clearSession() { localStorage.removeItem(KEY); }
+export function saveSession(s) { localStorage.setItem(SESSION_KEY, JSON.stringify(s)); }
+export function clearSession() { localStorage.removeItem(SESSION_KEY); }
 
 export class ApiError extends Error {
   constructor(status, code, message, details) {

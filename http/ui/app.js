@@ -1,7 +1,7 @@
 // The Agenda web UI: routing, the session, the notifications panel and the
 // live stream that keeps every view current without a reload.
 
-import { api, describe, session, saveSession, clearSession, whenUnauthorized, ApiError } from './api.js';
+import { api, describe, session, saveSession, clearSession, whenUnauthorized, ApiError, SESSION_KEY } from './api.js';
 import { onRedraw } from './view.js';
 import { Live } from './live.js';
 import { h, field, errorBox, fill, tz, fmtRange, fmtDateTime } from './dom.js';
@@ -16,7 +16,13 @@ let groupInvitesServed = false; // whether this server has /api/group-invitation
 // ---------------------------------------------------------------------------
 // Session.
 
+// shownToken is the token this tab is signed in with. Tabs share the
+// session (localStorage): a logout or login in one reaches the others
+// through the storage event, at once rather than at their next request.
+let shownToken = null;
+
 function signedIn(s) {
+  shownToken = s.token;
   $('nav').hidden = false;
   $('session').hidden = false;
   $('who').textContent = s.user.display_name || s.user.username;
@@ -30,6 +36,7 @@ function signedIn(s) {
 }
 
 function logout(message) {
+  shownToken = null;
   live.stop();
   clearSession();
   $('nav').hidden = true;
@@ -42,6 +49,20 @@ function logout(message) {
 }
 
 whenUnauthorized(() => logout('Your session has ended. Please log in again.'));
+
+window.addEventListener('storage', (ev) => {
+  if (ev.key !== null && ev.key !== SESSION_KEY) return; // null: storage cleared
+  const s = session();
+  if (!s) {
+    if (shownToken) logout('You logged out in another tab.');
+    return;
+  }
+  if (s.token === shownToken) return;
+  if (shownToken) live.stop();
+  signedIn(s);
+  if (/^#\/(login|register)?$/.test(window.location.hash || '#/')) window.location.hash = '#/week';
+  else route();
+});
 
 function authForm(kind) {
   const username = h('input', { name: 'username', autocomplete: 'username', required: true, autocapitalize: 'none', spellcheck: 'false' });
@@ -211,7 +232,12 @@ async function refreshCounts() {
 
 async function clusterView() {
   const res = await fetch('/cluster/status', { headers: { Accept: 'application/json' } }).catch(() => null);
-  if (!res || !res.ok) throw new Error('cluster');
+  if (!res || !res.ok) {
+    // A refresh that failed leaves the last status shown, marked as such.
+    const hint = document.getElementById('cluster-hint');
+    if (hint) hint.textContent = `Could not refresh at ${new Date().toLocaleTimeString()}; trying again every few seconds.`;
+    throw new Error('cluster');
+  }
   const s = await res.json();
   fill(main,
     h('h1', {}, 'Cluster'),
@@ -226,7 +252,7 @@ async function clusterView() {
       h('thead', {}, h('tr', {}, ['Node', 'Address', 'Role', 'Last seen'].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, s.nodes.map((n) => h('tr', {}, h('td', {}, n.id, n.id === s.leader_id ? h('span', { class: 'tag' }, 'leader') : null),
         h('td', {}, n.address), h('td', {}, n.suffrage), h('td', {}, n.last_seen ? fmtDateTime(n.last_seen) : '—')))))),
-    h('p', { class: 'hint' }, 'Refreshes every few seconds.'));
+    h('p', { class: 'hint', id: 'cluster-hint', 'aria-live': 'polite' }, 'Refreshes every few seconds.'));
 }
 
 // ---------------------------------------------------------------------------
@@ -277,10 +303,11 @@ async function route(refresh) {
       case 'free': await freeSlotsView(target, parts[1]); break;
       case 'me': await meView(target, () => logout('Password changed. Please log in again with the new one.')); break;
       case 'cluster':
-        // Rendered in place and refreshed while shown.
-        await clusterView();
+        // Rendered in place and refreshed while shown, failed or not: the
+        // next refresh is due before this one is asked for.
         clearTimeout(route.cluster);
         route.cluster = setTimeout(() => { if (window.location.hash.startsWith('#/cluster')) route(true); }, 3000);
+        await clusterView();
         if (!refresh) settle(parts, null);
         return;
       default: target.append(h('h1', {}, 'Not found'), h('p', {}, h('a', { href: '#/week' }, 'Back to the week')));
