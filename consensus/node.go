@@ -224,20 +224,39 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 	}
 
 	f := &fsm{store: store, logger: cfg.Logger, logs: cached, onSnapshot: cfg.Hooks.Snapshot}
-	if applied, term, err := store.Applied(context.Background()); err == nil {
-		f.advance(applied)
-		f.term.Store(term)
+	applied, term, err := store.Applied(context.Background())
+	if err != nil {
+		transport.Close()
+		logStore.Close()
+		return nil, fmt.Errorf("read the event store's applied index: %w", err)
 	}
+	f.advance(applied)
+	f.term.Store(term)
 	has, err := raft.HasExistingState(cached, logStore, snaps)
 	if err != nil {
 		transport.Close()
 		logStore.Close()
 		return nil, err
 	}
-	// A node alone has nobody to mislead; any other node without Raft
-	// state may be a voter that lost its disk (see votegate.go).
-	gate, err := newVoteGate(cfg.Dir, !has && !cfg.Bootstrap, cfg.Logger)
-	if err == nil && cfg.Bootstrap {
+	forgot, err := forgotten(cached, logStore, snaps, applied)
+	if err != nil {
+		transport.Close()
+		logStore.Close()
+		return nil, err
+	}
+	fresh := cfg.Bootstrap && !has
+	if fresh && applied > 0 {
+		transport.Close()
+		logStore.Close()
+		return nil, lostRaftLog(forgot)
+	}
+	// A node founding a new cluster alone has nobody to mislead; any other
+	// node that may have forgotten what it acknowledged (no Raft state, or
+	// only part of it) may not vote until it has caught up (see
+	// votegate.go). A node started without seeds bootstraps only the first
+	// time: others may have joined it since.
+	gate, err := newVoteGate(cfg.Dir, forgot != "" && !fresh, cfg.Logger)
+	if err == nil && fresh {
 		err = gate.open("single-node cluster")
 	}
 	if err != nil {
@@ -246,7 +265,10 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		return nil, err
 	}
 	if gate.closed.Load() {
-		cfg.Logger.Info("this node started without raft state: it takes no part in elections until it has caught up with the cluster")
+		if forgot == "" {
+			forgot = "it had not caught up when it last stopped"
+		}
+		cfg.Logger.Info("this node takes no part in elections until it has caught up with the cluster", "why", forgot)
 	}
 	if cfg.Bootstrap {
 		if !has {
@@ -267,6 +289,23 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		gated.Close()
 		logStore.Close()
 		return nil, fmt.Errorf("start raft: %w", err)
+	}
+	// The only voter of its cluster can mislead nobody, and nobody could
+	// ever open its gate: it votes, unless it forgot entries it applied,
+	// which no one else holds and new entries would be numbered over.
+	if gate.closed.Load() && soleVoter(r, rc.LocalID) {
+		if forgot != "" && applied > 0 {
+			r.Shutdown().Error()
+			gated.Close()
+			logStore.Close()
+			return nil, lostRaftLog(forgot)
+		}
+		if err := gate.open("the only voter of its cluster"); err != nil {
+			r.Shutdown().Error()
+			gated.Close()
+			logStore.Close()
+			return nil, err
+		}
 	}
 	layer.SetKnownPeers(ConfiguredPeers(r)) // handshake slots kept for them
 	n := &Node{cfg: cfg, raft: r, fsm: f, logStore: logStore, logs: cached, transport: gated, store: store, gate: gate}

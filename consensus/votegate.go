@@ -34,6 +34,14 @@ import (
 // written when the gate closes and removed when it opens, so a node that
 // crashes half-way through catching up comes back still gated.
 
+// The same holds for a node that lost only part of its Raft state, which
+// hashicorp/raft still counts as existing (HasExistingState is true with a
+// snapshot alone): the log and its stable keys lost while the snapshots
+// stayed, or a Raft directory restored from an older copy. Either way it
+// has forgotten its term, its vote or entries it acknowledged, and its
+// event store shows it: what it applied lies beyond the end of its log
+// (see forgotten).
+//
 // voteGateFile marks a Raft directory whose node may not vote yet.
 const voteGateFile = "vote-gate"
 
@@ -66,6 +74,74 @@ func newVoteGate(dir string, fresh bool, logger *slog.Logger) (*voteGate, error)
 	}
 	g.closed.Store(true)
 	return g, nil
+}
+
+// ErrLostRaftLog is why the only voter of a cluster does not start when it
+// forgot part of its Raft log: nobody else holds the entries its event
+// store applied, and new entries would be numbered over them.
+var ErrLostRaftLog = errors.New("this node is its cluster's only voter and lost Raft log entries its event store applied")
+
+// lostRaftLog is ErrLostRaftLog with the reason and what to do.
+func lostRaftLog(why string) error {
+	return fmt.Errorf("%w (%s); start a new cluster from its event store: "+
+		"back up this data dir with `agenda backup` and `agenda restore` the copy into a new one", ErrLostRaftLog, why)
+}
+
+// soleVoter reports whether id is the only voter of r's configuration.
+func soleVoter(r *raft.Raft, id raft.ServerID) bool {
+	f := r.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	voters := 0
+	self := false
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			voters++
+			self = self || s.ID == id
+		}
+	}
+	return voters == 1 && self
+}
+
+// keyCurrentTerm is where hashicorp/raft keeps the current term in the
+// stable store (its own constant is not exported).
+var keyCurrentTerm = []byte("CurrentTerm")
+
+// forgotten says why a node's Raft state may not hold all it acknowledged,
+// or "" if nothing shows it forgot anything:
+//   - no Raft state at all (a lost or new data dir);
+//   - no current term beside a log or snapshots: the stable store is gone,
+//     and with it the node's last vote;
+//   - the event store applied entries beyond the end of both the log and
+//     the newest snapshot: they were committed, so this node had them in
+//     its log, and lost them.
+func forgotten(logs raft.LogStore, stable raft.StableStore, snaps raft.SnapshotStore, applied uint64) (string, error) {
+	has, err := raft.HasExistingState(logs, stable, snaps)
+	if err != nil {
+		return "", err
+	}
+	if !has {
+		return "no raft state", nil
+	}
+	if term, err := stable.GetUint64(keyCurrentTerm); err != nil || term == 0 {
+		return "no current term beside its raft log or snapshots: its log and last vote were lost", nil
+	}
+	last, err := logs.LastIndex()
+	if err != nil {
+		return "", fmt.Errorf("read the raft log's last index: %w", err)
+	}
+	list, err := snaps.List()
+	if err != nil {
+		return "", fmt.Errorf("list raft snapshots: %w", err)
+	}
+	if len(list) > 0 && list[0].Index > last {
+		last = list[0].Index
+	}
+	if applied > last {
+		return fmt.Sprintf("its event store applied entry %d, beyond the end of its raft log and snapshots (%d)", applied, last), nil
+	}
+	return "", nil
 }
 
 // open opens the gate for good (removing the marker); why is logged.

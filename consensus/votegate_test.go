@@ -1,6 +1,7 @@
 package consensus_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -92,5 +93,183 @@ func TestEmptiedVoterCannotElectAStaleFollower(t *testing.T) {
 	admitVoter(t, newLeader, f2)
 	if f2.VoteGated() {
 		t.Fatal("the emptied node may still not vote after catching up")
+	}
+}
+
+// TestVoterThatForgotPartOfItsLogCannotElectAStaleFollower is the scenario
+// above with a partial loss: F2 keeps its event store but not all of its
+// Raft state. A fault-injection review found the gate open when only the
+// log was lost (raft/wal) and snapshots remained: hashicorp/raft counts a
+// snapshot as existing state, and F2, without its term, vote and the
+// entries after the snapshot, elected the stale F1 (writes lost). The same
+// holds for a Raft directory restored from an older copy: its log ends
+// before what the node applied and acknowledged.
+func TestVoterThatForgotPartOfItsLogCannotElectAStaleFollower(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// before runs while F2 is still up to date; lose, with F2 stopped,
+		// after the writes F1 misses.
+		before func(t *testing.T, f2 *testNode) *testNode
+		lose   func(t *testing.T, f2 *testNode)
+	}{{
+		name: "log lost, snapshot kept",
+		before: func(t *testing.T, f2 *testNode) *testNode {
+			if err := f2.Snapshot(); err != nil {
+				t.Fatalf("snapshot: %v", err)
+			}
+			return f2
+		},
+		lose: func(t *testing.T, f2 *testNode) {
+			if err := os.RemoveAll(filepath.Join(f2.cfg.Dir, "wal")); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}, {
+		name: "raft directory restored from an older copy",
+		before: func(t *testing.T, f2 *testNode) *testNode {
+			f2.Close()
+			if err := os.CopyFS(f2.cfg.Dir+".old", os.DirFS(f2.cfg.Dir)); err != nil {
+				t.Fatal(err)
+			}
+			return reopenAt(t, f2, f2.store)
+		},
+		lose: func(t *testing.T, f2 *testNode) {
+			if err := os.RemoveAll(f2.cfg.Dir); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(f2.cfg.Dir+".old", f2.cfg.Dir); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			nodes := startCluster(t, 3)
+			leader := leaderOf(t, nodes)
+			var followers []*testNode
+			for _, n := range nodes {
+				if n != leader {
+					followers = append(followers, n)
+				}
+			}
+			f1, f2 := followers[0], followers[1]
+			for v := int64(0); v < 5; v++ {
+				mustPropose(t, leader, streamBatch(t, "s", v, 1))
+			}
+			waitSameStores(t, leader, nodes)
+			f2 = tc.before(t, f2)
+			waitSameStores(t, leader, []*testNode{leader, f2})
+
+			// F1 falls behind: these commit on L and F2 only.
+			f1.Close()
+			for v := int64(5); v < 25; v++ {
+				mustPropose(t, leader, streamBatch(t, "s", v, 1))
+			}
+			acknowledged := mustReadAll(t, leader.store)
+			waitSameStores(t, leader, []*testNode{leader, f2})
+
+			// F2 forgets part of its Raft state, keeping its event store.
+			f2.Close()
+			tc.lose(t, f2)
+			f2 = reopenAt(t, f2, f2.store)
+			if !f2.VoteGated() {
+				t.Fatal("a node that forgot entries it had acknowledged may vote at once")
+			}
+			leaderAgain := leader
+			leader.Close()
+			f1 = reopenAt(t, f1, f1.store)
+			deadline := time.Now().Add(3 * time.Second)
+			for time.Now().Before(deadline) {
+				if f1.IsLeader() || f2.IsLeader() {
+					t.Fatalf("a leader was elected without the node holding the acknowledged writes (f1 leads: %v, f2 leads: %v)", f1.IsLeader(), f2.IsLeader())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+
+			l := reopenAt(t, leaderAgain, leaderAgain.store)
+			all := []*testNode{l, f1, f2}
+			newLeader := leaderOf(t, all)
+			mustPropose(t, newLeader, streamBatch(t, "s", 25, 1))
+			waitSameStores(t, newLeader, all)
+			got := mustReadAll(t, newLeader.store)
+			if len(got) < len(acknowledged) {
+				t.Fatalf("%d events after recovery, %d were acknowledged", len(got), len(acknowledged))
+			}
+			requireSameEvents(t, got[:len(acknowledged)], acknowledged)
+			admitVoter(t, newLeader, f2)
+			if f2.VoteGated() {
+				t.Fatal("the node may still not vote after catching up")
+			}
+		})
+	}
+}
+
+// TestFoundingNodeThatForgotIsGatedOnceOthersJoined: a node started
+// without seeds bootstraps its cluster, and others may join it later; it
+// keeps its Bootstrap setting. Restarted after losing its log (snapshot
+// kept), it must be gated like any other voter that forgot, not opened as
+// "a single-node cluster".
+func TestFoundingNodeThatForgotIsGatedOnceOthersJoined(t *testing.T) {
+	nodes := startCluster(t, 3)
+	founder := nodes[0]
+	mustPropose(t, leaderOf(t, nodes), streamBatch(t, "s", 0, 1))
+	waitSameStores(t, leaderOf(t, nodes), nodes)
+	if err := founder.Snapshot(); err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	founder.Close()
+	if err := os.RemoveAll(filepath.Join(founder.cfg.Dir, "wal")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := founder.cfg // Bootstrap still set
+	cfg.BindAddr = founder.RaftAddr()
+	node, err := consensus.Open(cfg, founder.store)
+	if err != nil {
+		t.Fatalf("reopen the founder: %v", err)
+	}
+	again := &testNode{Node: node, cfg: cfg, store: founder.store}
+	t.Cleanup(func() { again.Close() })
+	if !again.VoteGated() {
+		t.Fatal("the founding node that lost its log may vote at once")
+	}
+	others := []*testNode{nodes[1], nodes[2]}
+	l := leaderOf(t, others)
+	mustPropose(t, l, streamBatch(t, "s", 1, 1))
+	admitVoter(t, l, again)
+	waitSameStores(t, l, []*testNode{l, again})
+}
+
+// TestSoleVoterThatForgotRefusesToStart: the only voter of its cluster
+// that lost log entries its event store applied has nobody to learn them
+// from, and new entries would be numbered over them (answering "entry N
+// applied before restart"). It refuses to start, saying what to do.
+func TestSoleVoterThatForgotRefusesToStart(t *testing.T) {
+	for _, snapshot := range []bool{false, true} {
+		t.Run(map[bool]string{false: "no snapshot", true: "snapshot kept"}[snapshot], func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := nodeConfig(filepath.Join(dir, "raft"))
+			store := mustOpenStoreAt(t, filepath.Join(dir, "events.db"))
+			n := startNode(t, cfg, store)
+			for v := int64(0); v < 5; v++ {
+				mustPropose(t, n, streamBatch(t, "s", v, 1))
+			}
+			if snapshot {
+				if err := n.Snapshot(); err != nil {
+					t.Fatalf("snapshot: %v", err)
+				}
+				mustPropose(t, n, streamBatch(t, "s", 5, 1))
+			}
+			n.Close()
+			if err := os.RemoveAll(filepath.Join(cfg.Dir, "wal")); err != nil {
+				t.Fatal(err)
+			}
+			node, err := consensus.Open(cfg, store)
+			if err == nil {
+				node.Close()
+				t.Fatal("the only voter started after losing log entries it applied")
+			}
+			if !errors.Is(err, consensus.ErrLostRaftLog) {
+				t.Fatalf("refused with %v, want ErrLostRaftLog", err)
+			}
+		})
 	}
 }
