@@ -236,7 +236,14 @@ func (r *fakeRead) PendingGroupAppointments(ctx context.Context, groupID string)
 	defer r.mu.Unlock()
 	n := 0
 	for _, a := range r.appointments {
-		if a.GroupID != nil && *a.GroupID == groupID && a.Status == agenda.StatusPending {
+		if a.GroupID == nil || *a.GroupID != groupID || a.Status == agenda.StatusCancelled {
+			continue
+		}
+		waits := a.Status == agenda.StatusPending
+		for _, p := range a.Participants {
+			waits = waits || p.Status == agenda.RolePending
+		}
+		if waits {
 			n++
 		}
 	}

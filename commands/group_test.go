@@ -87,10 +87,22 @@ func TestUpdateAndDeleteGroup(t *testing.T) {
 	}
 	t.Run("the creator deletes", func(t *testing.T) {
 		log := &fakeLog{}
-		if _, err := newHandlers(log, answerWorld(t)).DeleteGroup(ctx, commands.DeleteGroup{ActorID: "boss", GroupID: "h"}); err != nil {
+		if _, err := newHandlers(log, groupWorld(t)).DeleteGroup(ctx, commands.DeleteGroup{ActorID: "boss", GroupID: "h"}); err != nil {
 			t.Fatalf("DeleteGroup: %v", err)
 		}
 		proposal(t, log, "boss", map[string]int64{"group-h": 4}, "group.deleted")
+	})
+	// "ha" is confirmed (set by mid for boss, who ranks above) and waits
+	// for boss's answer: a review found the group deleted under it, the
+	// invitation left open for ever.
+	t.Run("delete refused while a hierarchical invitation waits", func(t *testing.T) {
+		log := &fakeLog{}
+		_, err := newHandlers(log, answerWorld(t)).DeleteGroup(ctx, commands.DeleteGroup{ActorID: "boss", GroupID: "h"})
+		wantCode(t, err, agenda.ECONFLICT, "")
+		if n := agenda.ErrorDetails(err)["pending_appointments"]; n != 1 {
+			t.Errorf("details.pending_appointments = %v, want 1", n)
+		}
+		noProposal(t, log)
 	})
 	t.Run("delete refused while appointments wait for answers", func(t *testing.T) {
 		log := &fakeLog{}

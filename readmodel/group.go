@@ -88,16 +88,23 @@ func (db *DB) GroupsOf(ctx context.Context, userID string) ([]agenda.Group, erro
 	return out, rows.Err()
 }
 
-// pendingGroupAppointmentsQuery counts a group's appointments of status ?2
-// in appointments_by_group, which holds only group appointments.
-const pendingGroupAppointmentsQuery = `SELECT COUNT(*) FROM appointments
-	WHERE group_id = ?1 AND group_id <> '' AND status = ?2`
+// pendingGroupAppointmentsQuery counts a group's appointments, in
+// appointments_by_group (which holds only group appointments), of status ?2,
+// or, unless of status ?3, with a participant of status ?4 whose
+// appointment is not cancelled for them.
+const pendingGroupAppointmentsQuery = `SELECT COUNT(*) FROM appointments a
+	WHERE a.group_id = ?1 AND a.group_id <> '' AND (a.status = ?2 OR a.status <> ?3 AND EXISTS
+		(SELECT 1 FROM participants p WHERE p.appointment_id = a.id AND p.status = ?4 AND p.cancelled = 0))`
 
 // PendingGroupAppointments counts the appointments of a group still waiting
-// for answers (status pending).
+// for answers: a flat group's until everyone accepted (status pending), and
+// any other with an invitation not yet answered (an appointment set in a
+// hierarchical group by a member for those ranked above them is confirmed
+// at once, and waits for their answers all the same).
 func (db *DB) PendingGroupAppointments(ctx context.Context, groupID string) (int, error) {
 	var n int
-	err := db.queryRow(ctx, pendingGroupAppointmentsQuery, groupID, agenda.StatusPending).Scan(&n)
+	err := db.queryRow(ctx, pendingGroupAppointmentsQuery, groupID, agenda.StatusPending, agenda.StatusCancelled,
+		agenda.RolePending).Scan(&n)
 	return n, err
 }
 

@@ -467,9 +467,21 @@ func TestPendingGroupAppointments(t *testing.T) {
 		return groupBooking{groupAppt(id, "low", group, agenda.PrivacyFull, status, t0, t0.Add(time.Hour)),
 			map[string]string{"low": agenda.RoleOwner}}
 	}
+	// In a hierarchical group, an appointment set for those ranked above
+	// is confirmed and waits for their answers: a review found such a
+	// group deleted with its invitations left open for ever.
+	invites := func(b groupBooking, roles map[string]string) groupBooking {
+		for u, r := range roles {
+			b.roles[u] = r
+		}
+		return b
+	}
 	bookGroup(t, db, mk("p1", "f", agenda.StatusPending), mk("p2", "f", agenda.StatusPending),
-		mk("c1", "f", agenda.StatusConfirmed), mk("x1", "f", agenda.StatusCancelled), mk("p3", "h", agenda.StatusPending))
-	for group, want := range map[string]int{"f": 2, "h": 1, "e": 0, "nope": 0} {
+		mk("c1", "f", agenda.StatusConfirmed), mk("x1", "f", agenda.StatusCancelled), mk("p3", "h", agenda.StatusPending),
+		invites(mk("h1", "h", agenda.StatusConfirmed), map[string]string{"boss": agenda.RolePending}),
+		invites(mk("h2", "h", agenda.StatusConfirmed), map[string]string{"boss": agenda.RoleAccepted}),
+		invites(mk("h3", "h", agenda.StatusCancelled), map[string]string{"boss": agenda.RolePending}))
+	for group, want := range map[string]int{"f": 2, "h": 2, "e": 0, "nope": 0} {
 		n, err := db.PendingGroupAppointments(ctx, group)
 		if err != nil {
 			t.Fatalf("PendingGroupAppointments(%s): %v", group, err)

@@ -42,8 +42,9 @@ func TestQueryPlans(t *testing.T) {
 		{"feed pruned", readmodel.PruneFeedQuery, []any{10},
 			[]string{"SEARCH feed USING COVERING INDEX feed_by_position (position<?)"}},
 		{"PendingGroupAppointments counts in the index", readmodel.PendingGroupAppointmentsQuery,
-			[]any{"g", agenda.StatusPending},
-			[]string{"SEARCH appointments USING COVERING INDEX appointments_by_group (group_id=? AND status=?)"}},
+			[]any{"g", agenda.StatusPending, agenda.StatusCancelled, agenda.RolePending},
+			[]string{"SEARCH a USING COVERING INDEX appointments_by_group (group_id=?)",
+				"SEARCH p USING PRIMARY KEY (appointment_id=?)"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			plan, err := sqlite.QueryPlan(context.Background(), raw, c.query, c.args...)
