@@ -14,9 +14,12 @@ import (
 // memberships, participations and privacy of exactly that moment:
 //
 //   - an appointment's events go to everyone who takes part in it (who may
-//     read it), with the event's data;
+//     read it), with the event's data — a participant's removal to the
+//     person removed too; a personal appointment's change also to those who
+//     see its entry, as its entry's events go (below);
 //   - a group's events go to its active members (and an invitation, its
-//     withdrawal or refusal to the person invited, who sees nothing else);
+//     withdrawal or refusal, and the group's deletion, to the people
+//     invited, who see nothing else);
 //   - an agenda entry's events go to its owner in full, and to the people
 //     who share a group with the owner as agenda.SeesEntry decides: details,
 //     or only {user_id, start, end, busy} — and then only if the entry
@@ -39,6 +42,8 @@ type feed struct {
 	slot    readmodel.EntrySlot
 	viewers []readmodel.EntryViewer
 	detail  json.RawMessage
+	// For a personal appointment's change: what it was before.
+	before readmodel.AppointmentDetail
 }
 
 // feedBefore reads what the event's feed needs from the state it changes.
@@ -48,8 +53,14 @@ func feedBefore(tx *readmodel.Tx, env *events.Envelope, ev events.Event) (*feed,
 	switch e := ev.(type) {
 	case events.AppointmentDeleted:
 		err = f.toAll(tx.ParticipantIDs(e.AppointmentID))
+	case events.AppointmentParticipantRemoved:
+		err = f.toAll(tx.ParticipantIDs(e.AppointmentID))
+	case events.AppointmentUpdated:
+		f.before, err = tx.AppointmentDetail(e.AppointmentID)
 	case events.GroupDeleted:
-		err = f.toAll(tx.GroupMemberIDs(e.GroupID))
+		if err = f.toAll(tx.GroupMemberIDs(e.GroupID)); err == nil {
+			err = f.toAll(tx.GroupInviteeIDs(e.GroupID))
+		}
 	case events.GroupMemberRemoved:
 		// The members, and the person removed (or whose invitation is
 		// withdrawn).
@@ -85,7 +96,9 @@ func (f *feed) after(ev events.Event) error {
 			f.to(p.UserID, f.env.Data)
 		}
 	case events.AppointmentUpdated:
-		err = f.toAll(f.tx.ParticipantIDs(e.AppointmentID))
+		if err = f.toAll(f.tx.ParticipantIDs(e.AppointmentID)); err == nil && f.before.GroupID == "" {
+			err = f.personalChanged(e)
+		}
 	case events.AppointmentParticipantAdded:
 		err = f.toAll(f.tx.ParticipantIDs(e.AppointmentID))
 	case events.AppointmentAccepted:
@@ -228,9 +241,57 @@ func (f *feed) entry(owner string, now readmodel.EntrySlot) error {
 				continue
 			}
 			if busy == nil && !omitted {
+				frame := map[string]any{"user_id": owner, "start": slot.Start, "end": slot.End, "busy": blocksNow}
+				if before.Found && now.Found && (!before.Start.Equal(now.Start) || !before.End.Equal(now.End)) {
+					// Which of the owner's busy times moved.
+					frame["previous_start"], frame["previous_end"] = before.Start, before.End
+				}
 				var err error
-				busy, err = json.Marshal(map[string]any{"user_id": owner, "start": slot.Start, "end": slot.End, "busy": blocksNow})
-				if err != nil {
+				if busy, err = json.Marshal(frame); err != nil {
+					return err
+				}
+			}
+			f.to(v.UserID, busy)
+		}
+	}
+	return nil
+}
+
+// personalChanged tells a change of a personal appointment (its title,
+// description, place or privacy; a new time comes as its entry's
+// rescheduling) to those who see the owner's entry: in full to those
+// allowed the details now, and, if its privacy changed, as the busy time it
+// is to the others, who may have seen its details until then. A review
+// found them never told, their group views stale. (A group appointment's
+// entries are seen in detail only by its own group's members, who take
+// part in it and have the event already.)
+func (f *feed) personalChanged(e events.AppointmentUpdated) error {
+	owner := f.before.OwnerID
+	if owner == "" {
+		return nil // no such appointment
+	}
+	viewers, err := f.tx.EntryViewers(owner, e.AppointmentID)
+	if err != nil || len(viewers) == 0 {
+		return err
+	}
+	slot, err := f.tx.AgendaEntrySlot(owner, e.AppointmentID)
+	if err != nil || !slot.Found {
+		return err
+	}
+	omitted := f.tx.FeedOmitted(f.env.Position)
+	var detail, busy json.RawMessage
+	for _, v := range viewers {
+		switch {
+		case v.Level == agenda.SeeDetails:
+			if detail == nil && !omitted {
+				if detail, err = f.detailed(e.AppointmentID); err != nil {
+					return err
+				}
+			}
+			f.to(v.UserID, detail)
+		case e.Privacy != f.before.Privacy && agenda.Blocks(slot.Role):
+			if busy == nil && !omitted {
+				if busy, err = json.Marshal(map[string]any{"user_id": owner, "start": slot.Start, "end": slot.End, "busy": true}); err != nil {
 					return err
 				}
 			}

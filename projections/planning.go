@@ -186,6 +186,19 @@ func groupHandlers(d dispatch) {
 			At: env.Time, Version: env.Version, OriginNode: env.OriginNode})
 	})
 	on(d, func(tx *readmodel.Tx, env *events.Envelope, e events.GroupDeleted) error {
+		// The people invited hear that their invitation ended with the
+		// group, as when it is withdrawn (a review found them told
+		// nothing); its members see the group go in their feed.
+		invitees, err := tx.GroupInviteeIDs(e.GroupID)
+		if err != nil {
+			return err
+		}
+		for _, u := range invitees {
+			if err := (notifier{tx, env}).group(e.GroupID, agenda.NotifyMemberRemoved, u,
+				map[string]any{"user_id": u, "left": false, "deleted": true}); err != nil {
+				return err
+			}
+		}
 		return tx.DeleteGroup(e.GroupID)
 	})
 	on(d, func(tx *readmodel.Tx, env *events.Envelope, e events.GroupMemberAdded) error {

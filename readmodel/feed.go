@@ -417,7 +417,12 @@ func (t *Tx) EntryViewers(ownerID, appointmentID string) ([]EntryViewer, error) 
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("read viewers of %s: %w", appointmentID, err)
 	}
-	parts, err := t.strings(`SELECT user_id FROM agenda_entries WHERE appointment_id = ?`, appointmentID)
+	// Taking part is the participant list's (every participant but one who
+	// declined has the entry), not the agenda entries': an appointment's
+	// entries are added one by one, after its participants, and a review
+	// found each participant shown those written before their own as busy.
+	parts, err := t.strings(`SELECT user_id FROM participants WHERE appointment_id = ? AND status <> ?`,
+		appointmentID, agenda.RoleDeclined)
 	if err != nil {
 		return nil, fmt.Errorf("read viewers of %s: %w", appointmentID, err)
 	}
@@ -439,17 +444,18 @@ func (t *Tx) EntryViewers(ownerID, appointmentID string) ([]EntryViewer, error) 
 	return out, nil
 }
 
-// AppointmentDetail is what a viewer allowed the details of an entry sees.
+// AppointmentDetail is what a viewer allowed the details of an entry sees,
+// and whose appointment it is.
 type AppointmentDetail struct {
-	Title, Description, Location, Privacy, GroupID string
+	Title, Description, Location, Privacy, GroupID, OwnerID string
 }
 
 // AppointmentDetail reads the descriptive fields of an appointment inside
 // the projection's transaction; all empty if it is gone.
 func (t *Tx) AppointmentDetail(id string) (AppointmentDetail, error) {
 	var d AppointmentDetail
-	err := t.queryRow(`SELECT title, description, location, privacy, group_id FROM appointments
-		WHERE id = ?`, id).Scan(&d.Title, &d.Description, &d.Location, &d.Privacy, &d.GroupID)
+	err := t.queryRow(`SELECT title, description, location, privacy, group_id, owner_id FROM appointments
+		WHERE id = ?`, id).Scan(&d.Title, &d.Description, &d.Location, &d.Privacy, &d.GroupID, &d.OwnerID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, nil
 	}
@@ -457,6 +463,12 @@ func (t *Tx) AppointmentDetail(id string) (AppointmentDetail, error) {
 		return d, fmt.Errorf("read appointment %s: %w", id, err)
 	}
 	return d, nil
+}
+
+// GroupInviteeIDs lists the people invited to a group, not yet members.
+func (t *Tx) GroupInviteeIDs(groupID string) ([]string, error) {
+	return t.strings(`SELECT user_id FROM group_members WHERE group_id = ? AND status = ? ORDER BY user_id`,
+		groupID, agenda.MemberInvited)
 }
 
 // GroupMemberIDs lists the active members of a group inside the

@@ -39,8 +39,12 @@ var projectionVersions = map[string]int{
 	// cancelled, and the invitation index leaves such rows out. 9: a
 	// membership's version counts its own changes, not the group's (every
 	// node must count alike, or an ETag from one node fails If-Match on
-	// another).
-	ProjectionPlanning: 9,
+	// another). 10: the feed tells what a review found it kept from
+	// people concerned (a personal appointment's changes to those who see
+	// its entry, a participant's removal, a group's deletion to those
+	// invited, where a busy time moved from), and who takes part in an
+	// appointment is decided by its participants, not its entries so far.
+	ProjectionPlanning: 10,
 }
 
 // baseSchema holds the tables every projection shares.

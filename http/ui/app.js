@@ -125,6 +125,7 @@ function noteText(n) {
     case 'member_added': return p.user_id === me ? `You are now a member of ${g}` : `A member joined ${g}`;
     case 'member_removed':
       if (p.left) return `A member left ${g}`;
+      if (p.deleted) return `${g} was deleted before you answered its invitation`;
       // Told to the person removed, or whose invitation was withdrawn.
       return `You are no longer a member of ${g}, nor invited to it`;
     case 'rank_changed': return `Your rank in ${g} is now ${p.rank}`;

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestE2EFeedTellsEveryoneConcerned replays what a review of the feed
+// found missing, on a real node, through /api/events:
+//   - a superior who sees a member's personal appointment in full is told
+//     of its new title, and of its becoming busy-only (not of its details);
+//   - a peer's busy frame of a move says which busy time moved;
+//   - a participant sees the organiser's entry of an imposed appointment
+//     in full, not as busy (entries are written one by one);
+//   - a participant's removal reaches the organiser and the person removed;
+//   - the deletion of a group reaches the people invited to it, in their
+//     feed and as a notification.
+func TestE2EFeedTellsEveryoneConcerned(t *testing.T) {
+	n := mustStartNode(t)
+	ana, bob, cleo, dan := registerUser(t, n, "ana"), registerUser(t, n, "bob"), registerUser(t, n, "cleo"), registerUser(t, n, "dan")
+	gid := createGroup(t, ana, "Team", true)
+	joinGroup(t, ana, bob, gid, 10)
+	start := joinGroup(t, ana, cleo, gid, 10)
+	day := time.Date(2031, 4, 7, 9, 0, 0, 0, time.UTC)
+
+	feedAfter := func(c *client, after, minPos int64) []liveFrame { return fullFeed(t, c, after, minPos) }
+	framesOf := func(frames []liveFrame, eventType string) []liveFrame {
+		var out []liveFrame
+		for _, f := range frames {
+			if f.EventType == eventType {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+
+	// bob's personal appointment: ana (above him) sees it in full, cleo
+	// (his peer) as busy time.
+	doctor, _ := createAppt(t, bob, "Doctor", "full", day)
+	r := bob.withT(t).do("PATCH", "/api/appointments/"+doctor, map[string]any{"title": "Job interview"}).expect(t, http.StatusOK)
+	retitled := positionOf(t, r)
+	updates := framesOf(feedAfter(ana, retitled-1, retitled), "appointment.updated")
+	if len(updates) != 1 || !strings.Contains(updates[0].raw, "Job interview") {
+		t.Errorf("ana's feed after bob's retitling: %v, want the new title", updates)
+	}
+	for _, f := range feedAfter(cleo, retitled-1, retitled) {
+		if strings.Contains(f.raw, "Job interview") || strings.Contains(f.raw, doctor) {
+			t.Errorf("cleo, bob's peer, was told the details of his appointment: %s", f.raw)
+		}
+	}
+	r = bob.withT(t).do("PATCH", "/api/appointments/"+doctor, map[string]any{"privacy": "freebusy"}).expect(t, http.StatusOK)
+	hidden := positionOf(t, r)
+	updates = framesOf(feedAfter(ana, hidden-1, hidden), "appointment.updated")
+	if len(updates) != 1 || strings.Contains(updates[0].raw, "Job interview") || !strings.Contains(string(updates[0].Data), `"busy":true`) {
+		t.Errorf("ana's feed after bob made it busy-only: %v, want one busy frame without details", updates)
+	}
+
+	// The move: cleo's busy frame says where the busy time was.
+	r = bob.withT(t).do("PATCH", "/api/appointments/"+doctor, map[string]any{
+		"start": day.Add(3 * time.Hour).Format(time.RFC3339), "end": day.Add(4 * time.Hour).Format(time.RFC3339)}).expect(t, http.StatusOK)
+	moved := positionOf(t, r)
+	var busy struct {
+		Start         time.Time `json:"start"`
+		PreviousStart time.Time `json:"previous_start"`
+	}
+	moves := framesOf(feedAfter(cleo, moved-1, moved), "agenda.entry_rescheduled")
+	if len(moves) != 1 {
+		t.Fatalf("cleo's feed after bob's move: %v, want one entry_rescheduled", moves)
+	}
+	if err := json.Unmarshal(moves[0].Data, &busy); err != nil || !busy.Start.Equal(day.Add(3*time.Hour)) || !busy.PreviousStart.Equal(day) {
+		t.Errorf("cleo's busy frame of the move: %s, want start %v and previous_start %v", moves[0].Data, day.Add(3*time.Hour), day)
+	}
+
+	// ana imposes a meeting on the group: bob and cleo see ana's entry of it
+	// in full, as they take part.
+	var planning struct {
+		ID string `json:"id"`
+	}
+	r = ana.withT(t).do("POST", "/api/groups/"+gid+"/appointments", map[string]any{"title": "Planning",
+		"start": day.Add(48 * time.Hour).Format(time.RFC3339), "end": day.Add(49 * time.Hour).Format(time.RFC3339)}).
+		expect(t, http.StatusCreated)
+	r.JSON(t, &planning)
+	imposed := positionOf(t, r)
+	for _, c := range []*client{bob, cleo} {
+		for _, f := range framesOf(feedAfter(c, start, imposed), "agenda.entry_added") {
+			if strings.Contains(f.Stream, ana.userID) && !strings.Contains(f.raw, "Planning") {
+				t.Errorf("%s takes part in Planning and got ana's entry of it as %s", c.userID, f.Data)
+			}
+		}
+	}
+
+	// cleo is removed from the group: her part in Planning ends, and both
+	// she and the organiser are told.
+	r = ana.withT(t).do("DELETE", "/api/groups/"+gid+"/members/"+cleo.userID, nil).expect(t, http.StatusNoContent)
+	removed := positionOf(t, r)
+	for _, c := range []*client{ana, cleo} {
+		got := framesOf(feedAfter(c, imposed, removed), "appointment.participant_removed")
+		if len(got) != 1 || !strings.Contains(got[0].raw, planning.ID) {
+			t.Errorf("%s's feed after cleo's removal: %v, want Planning's participant_removed", c.userID, got)
+		}
+	}
+
+	// dan is invited, and the group is deleted before he answers.
+	r = ana.withT(t).do("POST", "/api/groups/"+gid+"/members", map[string]any{"user_id": dan.userID, "rank": 5}).
+		expect(t, http.StatusCreated)
+	invited := positionOf(t, r)
+	ana.withT(t).do("DELETE", "/api/appointments/"+planning.ID, nil).expect(t, http.StatusNoContent)
+	r = ana.withT(t).do("DELETE", "/api/groups/"+gid, nil).expect(t, http.StatusNoContent)
+	deleted := positionOf(t, r)
+	if got := framesOf(feedAfter(dan, invited, deleted), "group.deleted"); len(got) != 1 {
+		t.Errorf("dan, invited, was not told of the group's deletion in his feed: %v", feedAfter(dan, invited, deleted))
+	}
+	var notes []struct {
+		Type    string         `json:"type"`
+		Payload map[string]any `json:"payload"`
+	}
+	dan.withT(t).do("GET", "/api/notifications", nil).expect(t, http.StatusOK).JSON(t, &notes)
+	if len(notes) == 0 || notes[0].Type != "member_removed" || notes[0].Payload["deleted"] != true {
+		t.Errorf("dan's notifications after the deletion: %+v, want member_removed (deleted) first", notes)
+	}
+}
