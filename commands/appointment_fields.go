@@ -16,7 +16,7 @@ type appointmentFields struct {
 
 func (f *appointmentFields) validate() error {
 	f.Title = strings.TrimSpace(f.Title)
-	if f.Title == "" {
+	if blank(f.Title) {
 		return invalid("title", "title is required")
 	}
 	if err := validateText("title", f.Title, 200); err != nil {

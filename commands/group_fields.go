@@ -6,7 +6,7 @@ import (
 
 func validateGroupFields(name, description string) (string, error) {
 	name = strings.TrimSpace(name)
-	if name == "" {
+	if blank(name) {
 		return "", invalid("name", "name is required")
 	}
 	if err := validateText("name", name, 100); err != nil {

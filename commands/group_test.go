@@ -77,6 +77,7 @@ func TestUpdateAndDeleteGroup(t *testing.T) {
 		{name: "a non-member", cmd: commands.UpdateGroup{ActorID: "dan", GroupID: "h", Name: ptr("X")}, code: agenda.ENOTFOUND},
 		{name: "a stale If-Match", cmd: commands.UpdateGroup{ActorID: "boss", GroupID: "h", Name: ptr("X"), IfMatch: 3}, code: agenda.EPRECONDITIONFAILED},
 		{name: "a blank name", cmd: commands.UpdateGroup{ActorID: "boss", GroupID: "h", Name: ptr(" ")}, code: agenda.EINVALID, wantField: "name"},
+		{name: "an invisible name", cmd: commands.UpdateGroup{ActorID: "boss", GroupID: "h", Name: ptr("\u200b\u200d")}, code: agenda.EINVALID, wantField: "name"},
 	} {
 		t.Run("update refused: "+tc.name, func(t *testing.T) {
 			log := &fakeLog{}

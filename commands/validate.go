@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/agendahq/agenda"
@@ -55,6 +56,22 @@ func validateText(field, s string, max int) error {
 	return nil
 }
 
+// blank reports whether s shows nothing: only white space, format
+// characters (zero-width space, joiners, the byte order mark) and the
+// fillers that render as blank. A review found a title of one zero-width
+// space accepted where one of spaces was refused.
+func blank(s string) bool {
+	for _, r := range s {
+		switch {
+		case unicode.IsSpace(r), unicode.Is(unicode.Cf, r):
+		case r == '\u115F', r == '\u1160', r == '\u3164', r == '\uFFA0', r == '\u2800':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 func validateEmail(e string) error {
 	if e == "" {
 		return nil
@@ -70,7 +87,7 @@ func validateEmail(e string) error {
 }
 
 func validateDisplayName(d string) error {
-	if strings.TrimSpace(d) == "" {
+	if blank(d) {
 		return invalid("display_name", "display_name may not be blank")
 	}
 	if err := validateText("display_name", d, 100); err != nil {

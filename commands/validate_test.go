@@ -56,6 +56,7 @@ func TestRegisterUserValidation(t *testing.T) {
 		{name: "display name with a tab", field: "display_name", run: reg(func(c *commands.RegisterUser) { c.DisplayName = "Car\tla" })},
 		{name: "display name with a control character", field: "display_name", run: reg(func(c *commands.RegisterUser) { c.DisplayName = "Car\x00la" })},
 		{name: "display name too long", field: "display_name", run: reg(func(c *commands.RegisterUser) { c.DisplayName = strings.Repeat("x", 101) })},
+		{name: "display name of a zero-width space", field: "display_name", run: reg(func(c *commands.RegisterUser) { c.DisplayName = "\u200b" })},
 		{name: "email without an at sign", field: "email", run: reg(func(c *commands.RegisterUser) { c.Email = "carla.example.com" })},
 		{name: "email with a display name", field: "email", run: reg(func(c *commands.RegisterUser) { c.Email = "Carla <carla@example.com>" })},
 		{name: "email with surrounding space", field: "email", run: reg(func(c *commands.RegisterUser) { c.Email = " carla@example.com" })},
@@ -131,6 +132,8 @@ var badAppointmentFields = []struct {
 }{
 	{name: "empty title", field: "title", fields: appointmentFields{title: ptr("")}},
 	{name: "blank title", field: "title", fields: appointmentFields{title: ptr("  \t ")}},
+	{name: "title of a zero-width space", field: "title", fields: appointmentFields{title: ptr("\u200b")}},
+	{name: "title of invisible characters", field: "title", fields: appointmentFields{title: ptr(" \u2060\ufeff\u3164 ")}},
 	{name: "title too long", field: "title", fields: appointmentFields{title: ptr(strings.Repeat("t", 201))}},
 	{name: "title on two lines", field: "title", fields: appointmentFields{title: ptr("a\nb")}},
 	{name: "title with a control character", field: "title", fields: appointmentFields{title: ptr("a\x1bb")}},

@@ -228,7 +228,11 @@ func jsonKind(k string) string {
 		return "a string"
 	case "bool":
 		return "a boolean"
-	case "int", "int64", "float64", "uint64":
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+		// 1.5, 1e2 and 99999999999999999999 are numbers, but not integers
+		// the field can hold.
+		return "an integer"
+	case "float32", "float64":
 		return "a number"
 	case "struct", "map":
 		return "an object"

@@ -141,6 +141,16 @@ func TestDecodeJSON(t *testing.T) {
 			t.Errorf("message = %q, want %q", msg, `field "title" must be a string`)
 		}
 	})
+	// A review found 1.5, 1e2 and a number too large told "must be a
+	// number": they are numbers, not integers the field can hold.
+	for _, rank := range []string{`1.5`, `1e2`, `99999999999999999999`, `"5"`} {
+		t.Run("rank "+rank, func(t *testing.T) {
+			err := decodeJSON(strings.NewReader(`{"user_id":"u","rank":`+rank+`}`), &memberRequest{})
+			if msg := agenda.ErrorMessage(err); msg != `field "rank" must be an integer` {
+				t.Errorf("message = %q, want %q", msg, `field "rank" must be an integer`)
+			}
+		})
+	}
 
 }
 
