@@ -188,3 +188,35 @@ func TestEmptyBody(t *testing.T) {
 		}
 	}
 }
+
+// TestQueryParametersOnce: a query parameter given twice, or a query that
+// does not parse, is refused rather than read as its first value (a review
+// found "from=…&from=…" answered from the first).
+func TestQueryParametersOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name, query string
+		status      int
+		field       string
+	}{
+		{name: "each once", query: "?q=ana&limit=5", status: http.StatusOK},
+		{name: "none (the handler then wants q)", query: "", status: http.StatusBadRequest, field: "q"},
+		{name: "twice", query: "?q=ana&q=bob", status: http.StatusBadRequest, field: "q"},
+		{name: "twice, one empty", query: "?limit=5&limit=", status: http.StatusBadRequest, field: "limit"},
+		{name: "malformed escape", query: "?q=%zz", status: http.StatusBadRequest},
+		{name: "semicolon", query: "?q=a;b", status: http.StatusBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := newTestServer(t, &fakeCommands{}, &fakeQueries{})
+			r := httptest.NewRequest("GET", "/api/users"+tc.query, nil)
+			r.Header.Set("Authorization", bearer(t, s))
+			rec := httptest.NewRecorder()
+			s.Handler().ServeHTTP(rec, r)
+			if rec.Code != tc.status {
+				t.Fatalf("status = %d, want %d; body %s", rec.Code, tc.status, rec.Body)
+			}
+			if tc.field != "" && !strings.Contains(rec.Body.String(), `"field":"`+tc.field+`"`) {
+				t.Errorf("body %s does not name %s", rec.Body, tc.field)
+			}
+		})
+	}
+}

@@ -129,7 +129,7 @@ func (s *Server) router() chi.Router {
 	}
 
 	r.Route("/api", func(r chi.Router) {
-		r.Use(s.fenced)
+		r.Use(s.queryOnce, s.fenced)
 		r.Get("/openapi.json", s.handleOpenAPI)
 		r.Post("/auth/register", s.handleRegister)
 		r.Post("/auth/login", s.handleLogin)
