@@ -231,12 +231,12 @@ func (r *fakeRead) GroupParticipations(ctx context.Context, groupID, userID stri
 	return out, nil
 }
 
-func (r *fakeRead) PendingGroupAppointments(ctx context.Context, groupID string) (int, error) {
+func (r *fakeRead) PendingGroupAppointments(ctx context.Context, groupID string, now time.Time) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 0
 	for _, a := range r.appointments {
-		if a.GroupID == nil || *a.GroupID != groupID || a.Status == agenda.StatusCancelled {
+		if a.GroupID == nil || *a.GroupID != groupID || a.Status == agenda.StatusCancelled || !a.End.After(now) {
 			continue
 		}
 		waits := a.Status == agenda.StatusPending

@@ -27,7 +27,7 @@ type ReadModel interface {
 	GroupInvitation(ctx context.Context, groupID, userID string) (agenda.GroupInvitation, error)
 	EndedMembershipVersion(ctx context.Context, groupID, userID string) (int64, error)
 	GroupParticipations(ctx context.Context, groupID, userID string, after time.Time) ([]agenda.Appointment, error)
-	PendingGroupAppointments(ctx context.Context, groupID string) (int, error)
+	PendingGroupAppointments(ctx context.Context, groupID string, now time.Time) (int, error)
 	NotificationState(ctx context.Context, userID, id string) (agenda.NotificationState, error)
 	WaitFor(ctx context.Context, position int64) error
 }

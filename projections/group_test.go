@@ -388,7 +388,7 @@ func TestFlatGroupFlow(t *testing.T) {
 	f.expect(evs[0], "bob", agenda.NotifyInvitation, nil)
 	f.expect(evs[0], "cat", agenda.NotifyInvitation, nil)
 	waitProjected(t, f.rm, f.head)
-	if n, _ := f.rm.PendingGroupAppointments(ctx, "f"); n != 1 {
+	if n, _ := f.rm.PendingGroupAppointments(ctx, "f", start); n != 1 {
 		t.Errorf("pending appointments of f = %d, want 1 (fb)", n)
 	}
 	evs = f.do("bob", write{events.AppointmentStream("fb"), events.AppointmentAccepted{AppointmentID: "fb", UserID: "bob"}},
@@ -450,7 +450,7 @@ func TestFlatGroupFlow(t *testing.T) {
 				t.Errorf("%s's schedule conflicts = %v, want fb", u, s.Conflicts)
 			}
 		}
-		if n, _ := f.rm.PendingGroupAppointments(ctx, "f"); n != 0 {
+		if n, _ := f.rm.PendingGroupAppointments(ctx, "f", start); n != 0 {
 			t.Errorf("pending appointments of f = %d, want 0", n)
 		}
 	})

@@ -482,7 +482,7 @@ func TestPendingGroupAppointments(t *testing.T) {
 		invites(mk("h2", "h", agenda.StatusConfirmed), map[string]string{"boss": agenda.RoleAccepted}),
 		invites(mk("h3", "h", agenda.StatusCancelled), map[string]string{"boss": agenda.RolePending}))
 	for group, want := range map[string]int{"f": 2, "h": 2, "e": 0, "nope": 0} {
-		n, err := db.PendingGroupAppointments(ctx, group)
+		n, err := db.PendingGroupAppointments(ctx, group, at)
 		if err != nil {
 			t.Fatalf("PendingGroupAppointments(%s): %v", group, err)
 		}
@@ -493,8 +493,16 @@ func TestPendingGroupAppointments(t *testing.T) {
 	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
 		return tx.SetAppointmentStatus("p1", agenda.StatusConfirmed, t0, 2, "node-a")
 	})
-	if n, _ := db.PendingGroupAppointments(ctx, "f"); n != 1 {
+	if n, _ := db.PendingGroupAppointments(ctx, "f", at); n != 1 {
 		t.Errorf("after confirming p1: %d pending, want 1", n)
+	}
+	// Once they have ended they wait for nothing: a review found a group
+	// kept for ever by an invitation to last year's meeting that only its
+	// organiser, long gone, could cancel.
+	for group := range map[string]int{"f": 0, "h": 0} {
+		if n, _ := db.PendingGroupAppointments(ctx, group, t0.Add(time.Hour)); n != 0 {
+			t.Errorf("PendingGroupAppointments(%s) once they ended = %d, want 0", group, n)
+		}
 	}
 }
 

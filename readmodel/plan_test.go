@@ -42,7 +42,7 @@ func TestQueryPlans(t *testing.T) {
 		{"feed pruned", readmodel.PruneFeedQuery, []any{10},
 			[]string{"SEARCH feed USING COVERING INDEX feed_by_position (position<?)"}},
 		{"PendingGroupAppointments counts in the index", readmodel.PendingGroupAppointmentsQuery,
-			[]any{"g", agenda.StatusPending, agenda.StatusCancelled, agenda.RolePending},
+			[]any{"g", agenda.StatusPending, agenda.StatusCancelled, agenda.RolePending, 0},
 			[]string{"SEARCH a USING COVERING INDEX appointments_by_group (group_id=?)",
 				"SEARCH p USING PRIMARY KEY (appointment_id=?)"}},
 	} {
