@@ -73,7 +73,10 @@ export async function api(method, path, body, ifMatch) {
   try { data = await res.json(); } catch { /* not JSON */ }
   if (!res.ok) {
     const e = (data && data.error) || {};
-    if (res.status === 401 && s) onUnauthorized();
+    // Only if the token refused is still the session's: a request sent
+    // before another tab logged in anew must not end the new session.
+    const now = session();
+    if (res.status === 401 && s && now && now.token === s.token) onUnauthorized();
     // A write whose fate is unknown must not read as "try again": it may
     // have happened. The server's own words say to look first.
     const unknown = res.status === 503 && e.details && e.details.outcome === 'unknown';

@@ -36,9 +36,13 @@ function signedIn(s) {
 }
 
 function logout(message) {
+  const mine = shownToken;
   shownToken = null;
   live.stop();
-  clearSession();
+  // Forget the session only if it is still the one this tab showed: another
+  // tab may have logged in anew meanwhile.
+  const s = session();
+  if (!s || s.token === mine) clearSession();
   $('nav').hidden = true;
   $('session').hidden = true;
   showPanel(false);
@@ -54,7 +58,7 @@ window.addEventListener('storage', (ev) => {
   if (ev.key !== null && ev.key !== SESSION_KEY) return; // null: storage cleared
   const s = session();
   if (!s) {
-    if (shownToken) logout('You logged out in another tab.');
+    if (shownToken) logout('Your session ended in another tab.');
     return;
   }
   if (s.token === shownToken) return;
@@ -231,15 +235,22 @@ async function refreshCounts() {
 // ---------------------------------------------------------------------------
 // Cluster page.
 
-async function clusterView() {
-  const res = await fetch('/cluster/status', { headers: { Accept: 'application/json' } }).catch(() => null);
-  if (!res || !res.ok) {
+// clusterView draws the cluster page in place, unless another page was
+// asked for meanwhile (token, route's rendering count). A status that takes
+// longer than a refresh period counts as failed: refreshes never pile up.
+async function clusterView(token) {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), 2500);
+  const res = await fetch('/cluster/status', { headers: { Accept: 'application/json' }, signal: ctl.signal }).catch(() => null);
+  const s = res && res.ok ? await res.json().catch(() => null) : null;
+  clearTimeout(timer);
+  if (token !== rendering) return;
+  if (!s) {
     // A refresh that failed leaves the last status shown, marked as such.
     const hint = document.getElementById('cluster-hint');
     if (hint) hint.textContent = `Could not refresh at ${new Date().toLocaleTimeString()}; trying again every few seconds.`;
     throw new Error('cluster');
   }
-  const s = await res.json();
   fill(main,
     h('h1', {}, 'Cluster'),
     h('dl', { class: 'facts' },
@@ -305,11 +316,16 @@ async function route(refresh) {
       case 'me': await meView(target, () => logout('Password changed. Please log in again with the new one.')); break;
       case 'cluster':
         // Rendered in place and refreshed while shown, failed or not: the
-        // next refresh is due before this one is asked for.
+        // next refresh is due once this one is over.
         clearTimeout(route.cluster);
-        route.cluster = setTimeout(() => { if (window.location.hash.startsWith('#/cluster')) route(true); }, 3000);
-        await clusterView();
-        if (!refresh) settle(parts, null);
+        try {
+          await clusterView(token);
+        } finally {
+          if (token === rendering) {
+            route.cluster = setTimeout(() => { if (window.location.hash.startsWith('#/cluster')) route(true); }, 3000);
+          }
+        }
+        if (!refresh && token === rendering) settle(parts, null);
         return;
       default: target.append(h('h1', {}, 'Not found'), h('p', {}, h('a', { href: '#/week' }, 'Back to the week')));
     }
