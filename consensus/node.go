@@ -307,6 +307,13 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 			return nil, err
 		}
 	}
+	// A node started without seeds founds a cluster when it has no Raft
+	// state at all, which after others joined it means a second cluster
+	// under the same ID: say so while it can still be fixed.
+	if cfg.Bootstrap && !soleVoter(r, rc.LocalID) {
+		cfg.Logger.Warn("this node was started without seeds, but its cluster has other voters: give it DISCOVERY_SEEDS " +
+			"naming them, or after losing its data dir it would found a new cluster alone instead of rejoining")
+	}
 	layer.SetKnownPeers(ConfiguredPeers(r)) // handshake slots kept for them
 	n := &Node{cfg: cfg, raft: r, fsm: f, logStore: logStore, logs: cached, transport: gated, store: store, gate: gate}
 	n.publisher.barrier = n.publishBarrier

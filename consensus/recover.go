@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
@@ -44,6 +45,9 @@ func Recover(dir, nodeID string, servers []Server, store *eventstore.Store, logg
 	}
 	if !hasLog(dir) {
 		return fmt.Errorf("consensus: recover: no Raft log in %s", dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, voteGateFile)); err == nil {
+		return ErrVoteGated
 	}
 	// The caller holds the data dir's lock, which a running node holds.
 	logStore, err := openLogStore(dir)

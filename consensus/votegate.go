@@ -76,16 +76,28 @@ func newVoteGate(dir string, fresh bool, logger *slog.Logger) (*voteGate, error)
 	return g, nil
 }
 
-// ErrLostRaftLog is why the only voter of a cluster does not start when it
-// forgot part of its Raft log: nobody else holds the entries its event
-// store applied, and new entries would be numbered over them.
-var ErrLostRaftLog = errors.New("this node is its cluster's only voter and lost Raft log entries its event store applied")
+// ErrLostRaftLog is why a node that would be its cluster's only voter does
+// not start when it forgot part of its Raft log: if it was alone, nobody
+// else holds the entries its event store applied, and new entries would be
+// numbered over them. What it kept cannot tell whether others joined it
+// since (a snapshot may predate their joining), so the error names both
+// ways out.
+var ErrLostRaftLog = errors.New("this node lost Raft log entries its event store applied, and the Raft state it kept names no other voter")
 
 // lostRaftLog is ErrLostRaftLog with the reason and what to do.
 func lostRaftLog(why string) error {
-	return fmt.Errorf("%w (%s); start a new cluster from its event store: "+
-		"back up this data dir with `agenda backup` and `agenda restore` the copy into a new one", ErrLostRaftLog, why)
+	return fmt.Errorf("%w (%s). If other nodes joined it since, move its raft directory aside and start it "+
+		"with DISCOVERY_SEEDS naming them: it rejoins, and takes no part in elections until it has caught up. "+
+		"If it was alone, start a new cluster from its event store: back up this data dir with `agenda backup` "+
+		"and `agenda restore` the copy into a new one", ErrLostRaftLog, why)
 }
+
+// ErrVoteGated is why `cluster recover` refuses a node whose vote gate is
+// closed: it may have forgotten what it acknowledged, so it must not help
+// decide which history survives.
+var ErrVoteGated = errors.New("this node may not vote: it lost part or all of its Raft state and had not caught up; " +
+	"recover the cluster from the other survivors without it, then let it rejoin; if it is the only survivor, " +
+	"start a new cluster from its event store with `agenda backup` and `agenda restore`")
 
 // soleVoter reports whether id is the only voter of r's configuration.
 func soleVoter(r *raft.Raft, id raft.ServerID) bool {

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -106,6 +108,19 @@ func TestClusterRecoverAfterLosingMajority(t *testing.T) {
 	}
 	if err := run(append(slices.Clone(recoverArgs[:len(recoverArgs)-1]), "nobody=127.0.0.1:1")); err == nil {
 		t.Fatal("recover without this node among the voters: no error")
+	}
+	// A node whose vote gate is closed (it lost part of its Raft state and
+	// had not caught up) may not decide which history survives: a review
+	// found recover making such nodes a cluster that could never elect.
+	marker := filepath.Join(survivor.dataDir, "raft", "vote-gate")
+	if err := os.WriteFile(marker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(recoverArgs); err == nil || !strings.Contains(err.Error(), "may not vote") {
+		t.Fatalf("recover of a node that may not vote: %v, want a refusal saying so", err)
+	}
+	if err := os.Remove(marker); err != nil {
+		t.Fatal(err)
 	}
 	if err := run(recoverArgs); err != nil {
 		t.Fatalf("recover: %v", err)
