@@ -236,12 +236,12 @@ func (r *fakeRead) PendingGroupAppointments(ctx context.Context, groupID string,
 	defer r.mu.Unlock()
 	n := 0
 	for _, a := range r.appointments {
-		if a.GroupID == nil || *a.GroupID != groupID || a.Status == agenda.StatusCancelled || !a.End.After(now) {
+		if a.GroupID == nil || *a.GroupID != groupID || a.Status == agenda.StatusCancelled {
 			continue
 		}
 		waits := a.Status == agenda.StatusPending
 		for _, p := range a.Participants {
-			waits = waits || p.Status == agenda.RolePending
+			waits = waits || p.Status == agenda.RolePending && a.End.After(now)
 		}
 		if waits {
 			n++

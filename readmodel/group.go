@@ -89,20 +89,21 @@ func (db *DB) GroupsOf(ctx context.Context, userID string) ([]agenda.Group, erro
 }
 
 // pendingGroupAppointmentsQuery counts a group's appointments, in
-// appointments_by_group (which holds only group appointments), that end
-// after ?5 and are of status ?2, or, unless of status ?3, have a
-// participant of status ?4 whose appointment is not cancelled for them.
+// appointments_by_group (which holds only group appointments), of status
+// ?2, or, unless of status ?3, ending after ?5 with a participant of status
+// ?4 whose appointment is not cancelled for them.
 const pendingGroupAppointmentsQuery = `SELECT COUNT(*) FROM appointments a
-	WHERE a.group_id = ?1 AND a.group_id <> '' AND a.end_ns > ?5 AND (a.status = ?2 OR a.status <> ?3 AND EXISTS
+	WHERE a.group_id = ?1 AND a.group_id <> '' AND (a.status = ?2 OR a.status <> ?3 AND a.end_ns > ?5 AND EXISTS
 		(SELECT 1 FROM participants p WHERE p.appointment_id = a.id AND p.status = ?4 AND p.cancelled = 0))`
 
 // PendingGroupAppointments counts the appointments of a group that still
 // wait for answers at now: a flat group's until everyone accepted (status
-// pending), and any other with an invitation not yet answered (an
-// appointment set in a hierarchical group by a member for those ranked
-// above them is confirmed at once, and waits for their answers all the
-// same). One that has ended waits for nothing: answers to it change no
-// one's time, and only its organiser could cancel it.
+// pending, as the API has always counted them), and any other with an
+// invitation not yet answered that has not ended (an appointment set in a
+// hierarchical group by a member for those ranked above them is confirmed
+// at once, and waits for their answers all the same; once it has ended,
+// answers to it change no one's time, and only its organiser could cancel
+// it).
 func (db *DB) PendingGroupAppointments(ctx context.Context, groupID string, now time.Time) (int, error) {
 	var n int
 	err := db.queryRow(ctx, pendingGroupAppointmentsQuery, groupID, agenda.StatusPending, agenda.StatusCancelled,
