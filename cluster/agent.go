@@ -27,6 +27,7 @@ type Raft interface {
 	Bootstrap(servers []consensus.Server) error
 	Servers() ([]consensus.Server, error)
 	AddVoter(id, addr string) error
+	AddNonvoter(id, addr string) error
 	RemoveServer(id string) error
 	Propose(ctx context.Context, b events.Batch) (events.Committed, error)
 	PublishCommit()
@@ -231,14 +232,20 @@ func (a *Agent) IsMember() bool { return a.isMember() }
 
 // isMember reports whether the Raft configuration lists this node at its
 // current Raft address.
-func (a *Agent) isMember() bool {
+func (a *Agent) isMember() bool { return a.inConfiguration(false) }
+
+// isVoter reports whether this node is a voter at its own address: until
+// then it asks to join every round (a non-voter asks to be promoted).
+func (a *Agent) isVoter() bool { return a.inConfiguration(true) }
+
+func (a *Agent) inConfiguration(voter bool) bool {
 	servers, err := a.raft.Servers()
 	if err != nil {
 		return false
 	}
 	for _, s := range servers {
 		if s.ID == a.cfg.Self.ID {
-			return s.Address == a.cfg.Self.RaftAddr
+			return s.Address == a.cfg.Self.RaftAddr && (!voter || s.Suffrage == "Voter")
 		}
 	}
 	return false

@@ -16,7 +16,7 @@ func (a *Agent) act(ctx context.Context) {
 	}
 	v := View{
 		Self:       a.members.Self(),
-		Member:     a.isMember(),
+		Member:     a.isVoter(),
 		Expect:     a.cfg.Expect,
 		Peers:      peersOf(a.members.Direct(now.Add(-5*time.Second)), a.cfg.Self.ID),
 		LeaderID:   leaderID,
@@ -58,6 +58,7 @@ func (a *Agent) act(ctx context.Context) {
 			return
 		}
 		self.History = &h
+		self.VoteGated = a.raft.VoteGated()
 		if err := a.Join(jctx, self); err != nil {
 			if agenda.ErrorCode(err) == agenda.ECONFLICT {
 				a.refused.Store(true)

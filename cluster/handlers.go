@@ -130,6 +130,15 @@ func (a *Agent) toLeader(ctx context.Context, path string, body any, local func(
 // admit makes m a voter at its advertised address (the leader only): a new
 // node is added, a known one with a new address is re-addressed, one that
 // is already there is left alone.
+//
+// A new node that may not vote yet (m.VoteGated: it started without Raft
+// state) is added as a non-voter, and made a voter when it asks again with
+// its gate open. Added as a voter at once, it counted in every quorum
+// while it could neither vote nor, until its address resolved, be reached:
+// an operations review grew a one-voter Swarm stack to two, the leader
+// stepped down, and no leader could ever be elected again (the new node
+// waited for a leader to open its gate). A known voter that comes back
+// gated (a lost disk) stays a voter: it still acknowledges entries.
 func (a *Agent) admit(ctx context.Context, m Member) error {
 	if m.ID == "" || m.RaftAddr == "" {
 		return fmt.Errorf("%w: join without id or raft address", events.ErrMalformed)
@@ -154,15 +163,24 @@ func (a *Agent) admit(ctx context.Context, m Member) error {
 	if err != nil {
 		return err
 	}
+	voter := false
 	for _, s := range servers {
-		if s.ID == m.ID && s.Address == m.RaftAddr && s.Suffrage == "Voter" {
-			return nil
+		if s.ID != m.ID {
+			continue
 		}
+		if s.Address == m.RaftAddr && (s.Suffrage == "Voter" || m.VoteGated) {
+			return nil // there already, or to stay a non-voter for now
+		}
+		voter = s.Suffrage == "Voter"
 	}
 	// The joiner counts before the configuration lists it: batches
 	// proposed here from now on hold only what it reads.
 	a.joining(m.ID)
 	a.updateLevel()
+	if m.VoteGated && !voter {
+		a.logger.Info("adding non-voter until it has caught up", "action", "cluster.node_joined", "joined", m.ID, "raft_addr", m.RaftAddr, "http_addr", m.HTTPAddr)
+		return a.raft.AddNonvoter(m.ID, m.RaftAddr)
+	}
 	a.logger.Info("adding voter", "action", "cluster.node_joined", "joined", m.ID, "raft_addr", m.RaftAddr, "http_addr", m.HTTPAddr)
 	return a.raft.AddVoter(m.ID, m.RaftAddr)
 }

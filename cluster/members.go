@@ -44,6 +44,10 @@ type Member struct {
 	// (events.Level, or lower if EVENT_LEVEL pins it); 0 from builds that
 	// announce none, which read events.MinLevel.
 	EventLevel int `json:"event_level,omitempty"`
+	// VoteGated is sent with a join only: the joiner may not vote yet (it
+	// has not caught up since starting without Raft state), so the leader
+	// adds a new member as a non-voter first (see Agent.admit).
+	VoteGated bool `json:"vote_gated,omitempty"`
 }
 
 // Members is the table of known nodes, keyed by ID. It is gossip, not

@@ -83,13 +83,14 @@ type fakeRaft struct {
 	servers []consensus.Server
 }
 
-func (f *fakeRaft) ID() string                  { return f.id }
-func (f *fakeRaft) RaftAddr() string            { return f.id + ":7000" }
-func (f *fakeRaft) IsLeader() bool              { return f.leader == f.id }
-func (f *fakeRaft) Leader() (string, string)    { return f.leader, f.leader + ":7000" }
-func (f *fakeRaft) HasState() bool              { return true }
-func (f *fakeRaft) IsShutdown() bool            { return false }
-func (f *fakeRaft) AddVoter(id, a string) error { return nil }
+func (f *fakeRaft) ID() string                     { return f.id }
+func (f *fakeRaft) RaftAddr() string               { return f.id + ":7000" }
+func (f *fakeRaft) IsLeader() bool                 { return f.leader == f.id }
+func (f *fakeRaft) Leader() (string, string)       { return f.leader, f.leader + ":7000" }
+func (f *fakeRaft) HasState() bool                 { return true }
+func (f *fakeRaft) IsShutdown() bool               { return false }
+func (f *fakeRaft) AddVoter(id, a string) error    { return nil }
+func (f *fakeRaft) AddNonvoter(id, a string) error { return nil }
 func (f *fakeRaft) RemoveServer(id string) error {
 	return nil
 }

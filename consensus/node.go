@@ -554,6 +554,16 @@ func (n *Node) AddVoter(id, addr string) error {
 	return err
 }
 
+// AddNonvoter adds a member that receives the log but counts in no quorum,
+// neither for commits nor for elections. Only the leader can.
+func (n *Node) AddNonvoter(id, addr string) error {
+	err := n.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), 0, 10*time.Second).Error()
+	if errors.Is(err, raft.ErrNotLeader) {
+		return ErrNotLeader
+	}
+	return err
+}
+
 // RemoveServer removes a member. Only the leader can.
 func (n *Node) RemoveServer(id string) error {
 	err := n.raft.RemoveServer(raft.ServerID(id), 0, 10*time.Second).Error()
