@@ -124,8 +124,15 @@ func TestClusterFormsFromOneCommandLine(t *testing.T) {
 			t.Errorf("unsigned POST %s: %d, want 401", path, resp.StatusCode)
 		}
 	}
-	if code, err := runCLI("cluster", "remove-node", "-addr", nodes[li].HTTPAddr(), "-cluster-hmac-secret", "wrong-secret-0123456789abcdef-0123456789", "node-2"); code != exitFailed {
-		t.Errorf("remove-node with a wrong secret: exit %d (%v), want %d", code, err, exitFailed)
+	// What went wrong is said (an operations review found a wrong secret
+	// and an unreachable address both told as "internal error").
+	if code, err := runCLI("cluster", "remove-node", "-addr", nodes[li].HTTPAddr(), "-cluster-hmac-secret", "wrong-secret-0123456789abcdef-0123456789", "node-2"); code != exitFailed ||
+		!strings.Contains(err.Error(), "bad signature") {
+		t.Errorf("remove-node with a wrong secret: exit %d (%v), want %d saying the signature is bad", code, err, exitFailed)
+	}
+	if code, err := runCLI("cluster", "remove-node", "-addr", "127.0.0.1:1", "-cluster-hmac-secret", nodes[li].Config.ClusterSecret, "node-2"); code != exitFailed ||
+		!strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Errorf("remove-node through an unreachable address: exit %d (%v), want %d naming it", code, err, exitFailed)
 	}
 	// A refusal is said in the cluster's words, not as a Go value.
 	if code, err := runCLI("cluster", "remove-node", "-addr", nodes[li].HTTPAddr(), "-cluster-hmac-secret", nodes[li].Config.ClusterSecret, "nobody"); code != exitFailed ||

@@ -77,9 +77,11 @@ func removeNode(args []string) error {
 		tlsCfg = t.forClient()
 	}
 	if err := cluster.RemoveVia(ctx, *addr, []byte(*secret), tlsCfg, id); err != nil {
-		if msg := agenda.ErrorMessage(err); agenda.ErrorCode(err) != "" && msg != "" {
-			// The cluster's refusal, in its own words.
-			return exitWith(exitFailed, fmt.Errorf("remove %s: %s", id, msg))
+		// The cluster's refusal, in its own words; anything else (an
+		// unreachable address, a wrong secret) as it is: an operations
+		// review found both printed as "internal error".
+		if e := (*agenda.Error)(nil); errors.As(err, &e) && e.Code != agenda.EINTERNAL && e.Message != "" {
+			return exitWith(exitFailed, fmt.Errorf("remove %s: %s", id, e.Message))
 		}
 		return exitWith(exitFailed, fmt.Errorf("remove %s: %w", id, err))
 	}
