@@ -106,6 +106,14 @@ func (s *Server) auditTrail(next http.Handler) http.Handler {
 		if method == http.MethodHead {
 			method = http.MethodGet // answered as GET: the same action
 		}
+		if rc := chi.RouteContext(r.Context()); strings.HasSuffix(route, "/*") && rc != nil && rc.Routes != nil {
+			// Refused by a middleware before its route was matched (a
+			// missing audit token, say): recorded under the action the
+			// route names all the same, as the docs list them.
+			if p := rc.Routes.Find(chi.NewRouteContext(), method, r.URL.Path); p != "" {
+				route = p
+			}
+		}
 		action, known := commandActions[method+" "+route]
 		if !known {
 			action = methodLabel(r.Method) + " " + route

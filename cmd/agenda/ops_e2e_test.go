@@ -427,6 +427,15 @@ func TestAuditEntries(t *testing.T) {
 	if got := auditLogs(t, c, "?node=elsewhere"); len(got) != 0 {
 		t.Errorf("node filter: %d entries of another node", len(got))
 	}
+	// A request refused for its audit token is recorded under the action
+	// its route names (an operations review found "GET /api/admin/*").
+	c.raw("POST", "/api/admin/projections/planning/rebuild", nil, map[string]string{"X-Audit-Token": "wrong"}).expect(t, http.StatusForbidden)
+	refusedRebuild := func(logs []auditLog) bool {
+		return slices.ContainsFunc(logs, func(l auditLog) bool { return l.Result == "refused" })
+	}
+	if !refusedRebuild(waitAuditUntil(t, c, "projection.rebuild", refusedRebuild)) {
+		t.Error("a rebuild refused for its audit token is not recorded as a refused projection.rebuild")
+	}
 	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	if got := auditLogs(t, c, "?since="+future); len(got) != 0 {
 		t.Errorf("since in the future: %d entries", len(got))
