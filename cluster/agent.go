@@ -234,9 +234,18 @@ func (a *Agent) IsMember() bool { return a.isMember() }
 // current Raft address.
 func (a *Agent) isMember() bool { return a.inConfiguration(false) }
 
-// isVoter reports whether this node is a voter at its own address: until
-// then it asks to join every round (a non-voter asks to be promoted).
-func (a *Agent) isVoter() bool { return a.inConfiguration(true) }
+// member reports whether this node is where it should be for now: in the
+// configuration at its own address while it may not vote (a non-voter
+// until it has caught up), a voter there once it may. Until then it asks
+// to join every round; a non-voter asks only once its gate is open, so
+// that no leader (an older build's included, which knows nothing of
+// gates) promotes it before it has caught up.
+func (a *Agent) member() bool {
+	if a.raft.VoteGated() {
+		return a.inConfiguration(false)
+	}
+	return a.inConfiguration(true)
+}
 
 func (a *Agent) inConfiguration(voter bool) bool {
 	servers, err := a.raft.Servers()

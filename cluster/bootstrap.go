@@ -16,7 +16,7 @@ func (a *Agent) act(ctx context.Context) {
 	}
 	v := View{
 		Self:       a.members.Self(),
-		Member:     a.isVoter(),
+		Member:     a.member(),
 		Expect:     a.cfg.Expect,
 		Peers:      peersOf(a.members.Direct(now.Add(-5*time.Second)), a.cfg.Self.ID),
 		LeaderID:   leaderID,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -276,7 +277,9 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		// A restored event store (applied index cleared) founds a new
 		// cluster: its history is in no Raft entry, so the new log must
 		// start with a snapshot of it (see compactRestoredHistory).
-		if err := writeSynced(restored, nil); err != nil {
+		if err := writeSynced(restored, nil); err != nil && !errors.Is(err, fs.ErrExist) {
+			// (It exists if a start before this one died before it
+			// bootstrapped.)
 			transport.Close()
 			logStore.Close()
 			return nil, fmt.Errorf("mark the restored history: %w", err)

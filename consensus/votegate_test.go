@@ -1,6 +1,7 @@
 package consensus_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -271,5 +272,49 @@ func TestSoleVoterThatForgotRefusesToStart(t *testing.T) {
 				t.Fatalf("refused with %v, want ErrLostRaftLog", err)
 			}
 		})
+	}
+}
+
+// TestRestoredStoreCompactsItsNewLog: a node founding a cluster on a
+// restored event store (its history in no Raft entry) starts with its
+// whole new log compacted into a snapshot, so that joiners must install
+// the snapshot, history and all; a marker left by a start that died before
+// it bootstrapped does not stop it (a review found it refused for ever).
+func TestRestoredStoreCompactsItsNewLog(t *testing.T) {
+	dir := t.TempDir()
+	cfg := nodeConfig(filepath.Join(dir, "raft"))
+	store := mustOpenStoreAt(t, filepath.Join(dir, "events.db"))
+	n := startNode(t, cfg, store)
+	for v := int64(0); v < 5; v++ {
+		mustPropose(t, n, streamBatch(t, "s", v, 1))
+	}
+	head := store.Head()
+	n.Close()
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	if _, err := eventstore.Backup(context.Background(), filepath.Join(dir, "events.db"), backup); err != nil {
+		t.Fatal(err)
+	}
+	rdir := t.TempDir()
+	if _, err := eventstore.PrepareRestore(context.Background(), backup, filepath.Join(rdir, "events.db")); err != nil {
+		t.Fatal(err)
+	}
+	rcfg := nodeConfig(filepath.Join(rdir, "raft"))
+	if err := os.MkdirAll(rcfg.Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(rcfg.Dir, "restored-history"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rstore := mustOpenStoreAt(t, filepath.Join(rdir, "events.db"))
+	r := startNode(t, rcfg, rstore)
+	if got := rstore.Head(); got != head {
+		t.Fatalf("restored head %d, want %d", got, head)
+	}
+	if _, err := os.Stat(filepath.Join(rcfg.Dir, "restored-history")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the marker is still there after the start: %v", err)
+	}
+	r.Close()
+	if first, err := consensus.LogFirstIndex(rcfg.Dir); err != nil || first == 1 {
+		t.Errorf("the new log still starts at %d (%v): a joiner would be sent it instead of the snapshot", first, err)
 	}
 }
