@@ -92,6 +92,11 @@ func lostRaftLog(why string) error {
 		"and `agenda restore` the copy into a new one", ErrLostRaftLog, why)
 }
 
+// ErrRestoredNotAlone is why a node on a restored event store (one
+// `agenda restore` wrote) does not start with seeds or BOOTSTRAP_EXPECT.
+var ErrRestoredNotAlone = errors.New("this data dir holds a restored event store: start it alone first " +
+	"(no DISCOVERY_SEEDS, DISCOVERY_DNS_NAME or BOOTSTRAP_EXPECT above 1), then start the other nodes empty with seeds pointing at it")
+
 // ErrVoteGated is why `cluster recover` refuses a node whose vote gate is
 // closed: it may have forgotten what it acknowledged, so it must not help
 // decide which history survives.

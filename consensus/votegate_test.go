@@ -299,13 +299,22 @@ func TestRestoredStoreCompactsItsNewLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	rcfg := nodeConfig(filepath.Join(rdir, "raft"))
+	rstore := mustOpenStoreAt(t, filepath.Join(rdir, "events.db"))
+	// Not with others: they would be sent no entry holding its history.
+	joining := rcfg
+	joining.Bootstrap = false
+	if node, err := consensus.Open(joining, rstore); !errors.Is(err, consensus.ErrRestoredNotAlone) {
+		if err == nil {
+			node.Close()
+		}
+		t.Fatalf("a restored store opened to join others: %v, want ErrRestoredNotAlone", err)
+	}
 	if err := os.MkdirAll(rcfg.Dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(rcfg.Dir, "restored-history"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	rstore := mustOpenStoreAt(t, filepath.Join(rdir, "events.db"))
 	r := startNode(t, rcfg, rstore)
 	if got := rstore.Head(); got != head {
 		t.Fatalf("restored head %d, want %d", got, head)
