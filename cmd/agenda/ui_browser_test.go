@@ -30,6 +30,21 @@ func findChromium(t *testing.T) string {
 	return ""
 }
 
+// startBrowser starts chromium for the test; it stops when the test ends.
+func startBrowser(t *testing.T, chromium string) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.WindowSize(1280, 900))
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("start chromium (%s): %v", chromium, err)
+	}
+	return browser
+}
+
 // browserPage is one person's browser: its own browser context (storage,
 // session) in a shared browser, with every console error it logged.
 type browserPage struct {
@@ -202,15 +217,7 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 	}
 	t.Logf("screenshots in %s", dir)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.WindowSize(1280, 900))
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	defer cancelBrowser()
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("start chromium (%s): %v", chromium, err)
-	}
+	browser := startBrowser(t, chromium)
 
 	anaPage, bobPage := newBrowserPage(t, browser, "ana"), newBrowserPage(t, browser, "bob")
 	anaPage.login(base, "ana", "password-ana")
@@ -386,15 +393,7 @@ func TestBrowserSessionAndClusterPage(t *testing.T) {
 	base := "http://" + n.HTTPAddr()
 	registerUser(t, n, "ana")
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.WindowSize(1280, 900))
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	defer cancelBrowser()
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("start chromium (%s): %v", chromium, err)
-	}
+	browser := startBrowser(t, chromium)
 	ana := newBrowserPage(t, browser, "ana")
 	ana.login(base, "ana", "password-ana")
 
