@@ -246,6 +246,14 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		logStore.Close()
 		return nil, err
 	}
+	if !has && !cfg.Bootstrap && applied == 0 && store.Head() > 0 {
+		// A restored event store founds its cluster alone: joining one,
+		// or founding one with others, its history would be in no entry
+		// they were sent, and theirs applied on top of it.
+		transport.Close()
+		logStore.Close()
+		return nil, ErrRestoredNotAlone
+	}
 	fresh := cfg.Bootstrap && !has
 	if fresh && applied > 0 {
 		transport.Close()
@@ -271,14 +279,6 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 			forgot = "it had not caught up when it last stopped"
 		}
 		cfg.Logger.Info("this node takes no part in elections until it has caught up with the cluster", "why", forgot)
-	}
-	if !has && !cfg.Bootstrap && applied == 0 && store.Head() > 0 {
-		// A restored event store founds its cluster alone: joining one,
-		// or founding one with others, its history would be in no entry
-		// they were sent, and theirs applied on top of it.
-		transport.Close()
-		logStore.Close()
-		return nil, ErrRestoredNotAlone
 	}
 	restored := filepath.Join(cfg.Dir, restoredFile)
 	if fresh && store.Head() > 0 {
