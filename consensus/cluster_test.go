@@ -78,6 +78,17 @@ func admitVoter(t testing.TB, leader, n *testNode) {
 }
 
 // leaderOf waits for one of the open nodes to lead.
+// followersOf returns nodes without leader, in order.
+func followersOf(nodes []*testNode, leader *testNode) []*testNode {
+	var out []*testNode
+	for _, n := range nodes {
+		if n != leader {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 func leaderOf(t testing.TB, nodes []*testNode) *testNode {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -135,12 +146,7 @@ func TestThreeNodeClusterReplicatesIdenticalEventStores(t *testing.T) {
 	if err := leader.Close(); err != nil {
 		t.Fatalf("close leader: %v", err)
 	}
-	var live []*testNode
-	for _, n := range nodes {
-		if n != leader {
-			live = append(live, n)
-		}
-	}
+	live := followersOf(nodes, leader)
 	next := leaderOf(t, live)
 	if id, _ := next.Leader(); id != next.cfg.NodeID {
 		t.Fatalf("new leader %s does not know it leads (sees %q)", next.cfg.NodeID, id)

@@ -240,7 +240,7 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		logStore.Close()
 		return nil, err
 	}
-	forgot, err := forgotten(cached, logStore, snaps, applied)
+	forgot, err := forgotten(has, cached, logStore, snaps, applied)
 	if err != nil {
 		transport.Close()
 		logStore.Close()
@@ -316,7 +316,8 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 	// The only voter of its cluster can mislead nobody, and nobody could
 	// ever open its gate: it votes, unless it forgot entries it applied,
 	// which no one else holds and new entries would be numbered over.
-	if gate.closed.Load() && soleVoter(r, rc.LocalID) {
+	alone := soleVoter(r, rc.LocalID)
+	if gate.closed.Load() && alone {
 		if forgot != "" && applied > 0 {
 			r.Shutdown().Error()
 			gated.Close()
@@ -333,7 +334,7 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 	// A node started without seeds founds a cluster when it has no Raft
 	// state at all, which after others joined it means a second cluster
 	// under the same ID: say so while it can still be fixed.
-	if cfg.Bootstrap && !soleVoter(r, rc.LocalID) {
+	if cfg.Bootstrap && !alone {
 		cfg.Logger.Warn("this node was started without seeds, but its cluster has other voters: give it DISCOVERY_SEEDS " +
 			"naming them, or after losing its data dir it would found a new cluster alone instead of rejoining")
 	}

@@ -17,13 +17,7 @@ import (
 func TestReadIndexMakesFollowerReadsLinearizable(t *testing.T) {
 	nodes := startCluster(t, 3)
 	leader := leaderOf(t, nodes)
-	var follower *testNode
-	for _, n := range nodes {
-		if n != leader {
-			follower = n
-			break
-		}
-	}
+	follower := followersOf(nodes, leader)[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := follower.ReadIndex(ctx); !errors.Is(err, consensus.ErrNotLeader) {

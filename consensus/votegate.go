@@ -133,11 +133,9 @@ var keyCurrentTerm = []byte("CurrentTerm")
 //   - the event store applied entries beyond the end of both the log and
 //     the newest snapshot: they were committed, so this node had them in
 //     its log, and lost them.
-func forgotten(logs raft.LogStore, stable raft.StableStore, snaps raft.SnapshotStore, applied uint64) (string, error) {
-	has, err := raft.HasExistingState(logs, stable, snaps)
-	if err != nil {
-		return "", err
-	}
+//
+// has is raft.HasExistingState of the same stores, which the caller has.
+func forgotten(has bool, logs raft.LogStore, stable raft.StableStore, snaps raft.SnapshotStore, applied uint64) (string, error) {
 	if !has {
 		return "no raft state", nil
 	}

@@ -38,12 +38,7 @@ func reopenAt(t *testing.T, n *testNode, store *eventstore.Store) *testNode {
 func TestEmptiedVoterCannotElectAStaleFollower(t *testing.T) {
 	nodes := startCluster(t, 3)
 	leader := leaderOf(t, nodes)
-	var followers []*testNode
-	for _, n := range nodes {
-		if n != leader {
-			followers = append(followers, n)
-		}
-	}
+	followers := followersOf(nodes, leader)
 	f1, f2 := followers[0], followers[1]
 	mustPropose(t, leader, streamBatch(t, "s", 0, 1))
 	waitSameStores(t, leader, nodes)
@@ -153,12 +148,7 @@ func TestVoterThatForgotPartOfItsLogCannotElectAStaleFollower(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			nodes := startCluster(t, 3)
 			leader := leaderOf(t, nodes)
-			var followers []*testNode
-			for _, n := range nodes {
-				if n != leader {
-					followers = append(followers, n)
-				}
-			}
+			followers := followersOf(nodes, leader)
 			f1, f2 := followers[0], followers[1]
 			for v := int64(0); v < 5; v++ {
 				mustPropose(t, leader, streamBatch(t, "s", v, 1))

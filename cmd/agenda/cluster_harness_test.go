@@ -206,6 +206,15 @@ func (tc *testCluster) addNode() *clusterNode {
 	return n
 }
 
+// snapshotOften makes the node snapshot every threshold entries, checked
+// every interval, keeping trailing entries behind: so that tests see
+// snapshots taken, installed and compacted within seconds.
+func (n *clusterNode) snapshotOften(threshold, trailing int, interval string) {
+	n.env["SNAPSHOT_THRESHOLD"] = strconv.Itoa(threshold)
+	n.env["TRAILING_LOGS"] = strconv.Itoa(trailing)
+	n.env["SNAPSHOT_INTERVAL"] = interval
+}
+
 // seedsFor lists the advertised HTTP addresses of every node but n.
 func (tc *testCluster) seedsFor(n *clusterNode) string {
 	var seeds []string

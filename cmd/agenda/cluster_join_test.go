@@ -127,9 +127,7 @@ func TestClusterWrongSecretCannotJoin(t *testing.T) {
 func TestClusterJoinCatchesUpFromSnapshot(t *testing.T) {
 	tc := newTestCluster(t, 3)
 	for _, n := range tc.nodes {
-		n.env["SNAPSHOT_THRESHOLD"] = "32"
-		n.env["SNAPSHOT_INTERVAL"] = "100ms"
-		n.env["TRAILING_LOGS"] = "8"
+		n.snapshotOften(32, 8, "100ms")
 	}
 	tc.start()
 	leader := tc.waitStable(clusterTimeout, nil, false)
@@ -168,9 +166,7 @@ func TestClusterJoinCatchesUpFromSnapshot(t *testing.T) {
 func TestClusterPartitionedFollowerCatchesUpFromSnapshot(t *testing.T) {
 	tc := newTestCluster(t, 3)
 	for _, n := range tc.nodes {
-		n.env["SNAPSHOT_THRESHOLD"] = "32"
-		n.env["SNAPSHOT_INTERVAL"] = "100ms"
-		n.env["TRAILING_LOGS"] = "8"
+		n.snapshotOften(32, 8, "100ms")
 	}
 	tc.start()
 	leader := tc.waitStable(clusterTimeout, nil, false)

@@ -38,9 +38,7 @@ func TestDiskLossWithLeaderCutOffLosesNothing(t *testing.T) {
 	t.Run("raft log lost, snapshots kept", func(t *testing.T) {
 		tc := newTestCluster(t, 3)
 		for _, n := range tc.nodes {
-			n.env["SNAPSHOT_THRESHOLD"] = "16"
-			n.env["TRAILING_LOGS"] = "8"
-			n.env["SNAPSHOT_INTERVAL"] = "200ms"
+			n.snapshotOften(16, 8, "200ms")
 		}
 		tc.start()
 		leader := tc.waitStable(clusterTimeout, nil, false)

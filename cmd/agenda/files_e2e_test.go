@@ -20,9 +20,7 @@ import (
 func TestDataDirIsPrivate(t *testing.T) {
 	tc := newDirectCluster(t, 1)
 	n := tc.nodes[0]
-	n.env["SNAPSHOT_THRESHOLD"] = "4"
-	n.env["SNAPSHOT_INTERVAL"] = "200ms"
-	n.env["TRAILING_LOGS"] = "2"
+	n.snapshotOften(4, 2, "200ms")
 	tc.start()
 	tc.waitStable(clusterTimeout, nil, false)
 	ana := tc.registerOn(n, "ana")
