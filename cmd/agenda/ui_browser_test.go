@@ -442,6 +442,25 @@ func TestBrowserSessionAndClusterPage(t *testing.T) {
 	if err := second.poll(`!document.getElementById('nav').hidden && !document.getElementById('login-form')`, 10*time.Second); err != nil {
 		t.Errorf("the second tab did not follow a login in the first: %v", err)
 	}
+
+	// A page still loading when its session ends never draws over the
+	// login form: its answer, asked for with the old session, is
+	// dropped (a read found the page of a user logged out drawn after
+	// the logout).
+	ana.do("log out while the groups page loads",
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			const real = window.fetch;
+			window.fetch = (url, init) => String(url).endsWith('/api/groups')
+				? real(url, init).then((res) => new Promise((r) => setTimeout(() => r(res), 1500))) : real(url, init);
+		})()`),
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/groups'`),
+		chromedp.Sleep(200*time.Millisecond),
+		chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		chromedp.Sleep(2500*time.Millisecond))
+	if err := ana.poll(`!!document.getElementById('login-form') && document.getElementById('nav').hidden && `+heading+`'Log in'`, 5*time.Second); err != nil {
+		text, _ := chromedp.Run(ana.ctx, chromedp.Evaluate[string]("document.getElementById('main').innerText"))
+		t.Errorf("a page loading at the logout was drawn after it: %v\n%s", err, text)
+	}
 	for _, p := range []*browserPage{ana, second} {
 		if errs := p.consoleErrors(); len(errs) > 0 {
 			t.Errorf("%s's console logged errors:\n\t%s", p.name, strings.Join(errs, "\n\t"))

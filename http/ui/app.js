@@ -39,6 +39,7 @@ function logout(message) {
   const mine = shownToken;
   shownToken = null;
   live.stop();
+  clearTimeout(signedIn.timer);
   // Forget the session only if it is still the one this tab showed: another
   // tab may have logged in anew meanwhile.
   const s = session();
@@ -46,8 +47,12 @@ function logout(message) {
   $('nav').hidden = true;
   $('session').hidden = true;
   showPanel(false);
+  // Nothing of this user's stays for the next one to see.
   $('notif-list').replaceChildren();
+  bumpUnread(0, 0);
+  $('invite-count').hidden = true;
   if (message) toast(message);
+  else hideToast();
   window.location.hash = '#/login';
   route();
 }
@@ -179,14 +184,20 @@ function bumpUnread(d, set) {
   b.setAttribute('aria-label', `${b.textContent} unread`);
 }
 
+// loadNotifications fills the panel and the unread count. Its answers
+// count only if the same session is still shown when they come: after a
+// logout, or a login as someone else, they are another user's.
 async function loadNotifications() {
+  const mine = shownToken;
   try {
     const list = await api('GET', '/api/notifications?limit=50');
+    if (shownToken !== mine) return;
     $('notif-list').replaceChildren(...list.map(noteItem));
     // The count is of every unread one, not only of those listed.
     const unreadList = await api('GET', `/api/notifications?unread=true&limit=${UNREAD_MAX}`);
+    if (shownToken !== mine) return;
     bumpUnread(0, unreadList.length);
-  } catch (err) { $('live-state').textContent = describe(err); }
+  } catch (err) { if (shownToken === mine) $('live-state').textContent = describe(err); }
 }
 
 function showPanel(on) {
@@ -222,10 +233,12 @@ const live = new Live({
 });
 
 async function refreshCounts() {
+  const mine = shownToken;
   try {
     const list = await api('GET', '/api/invitations');
     let n = list.length;
     if (groupInvitesServed) n += (await api('GET', '/api/group-invitations')).length;
+    if (shownToken !== mine) return; // another user's count (see loadNotifications)
     const b = $('invite-count');
     b.hidden = n === 0;
     b.textContent = String(n);
@@ -276,7 +289,39 @@ async function clusterView(token) {
 // after the user's own action on the page (drawn anew in place), and
 // absent for a navigation.
 let rendering = 0;
+
+// navigating is the navigation still loading, if any. A live refresh
+// meanwhile would take its place (and on failure keep the old page under
+// the new address): it waits for the navigation instead, and runs after
+// it if an event came meanwhile (missedRefresh).
+let navigating = null;
+let missedRefresh = false;
+
 async function route(refresh) {
+  if (refresh === true && navigating) { missedRefresh = true; return; }
+  if (refresh) { await draw(refresh); return; }
+  const mine = {};
+  navigating = mine;
+  try {
+    await draw(refresh);
+  } finally {
+    if (navigating === mine) {
+      navigating = null;
+      if (missedRefresh) { missedRefresh = false; route(true); }
+    }
+  }
+}
+
+// typing says whether the user is filling something in on the page: a
+// live refresh then leaves it alone (main.dataset.typed is set on input
+// and cleared by every redraw).
+function typing() {
+  const active = document.activeElement;
+  return Boolean(main.dataset.typed) ||
+    Boolean(active && main.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName));
+}
+
+async function draw(refresh) {
   const live = refresh === true;
   const [path, query] = (window.location.hash.slice(1) || '/').split('?');
   const params = new URLSearchParams(query || '');
@@ -284,18 +329,16 @@ async function route(refresh) {
   const s = session();
   if (!s && parts[0] !== 'register') {
     if (refresh) return;
+    // A page still loading for the session that ended must not draw over
+    // the form once its answer comes.
+    ++rendering;
     authForm('login');
     return;
   }
-  if (live) {
-    // A live refresh never replaces a form someone is filling in, nor
-    // what they typed anywhere on the page (main.dataset.typed, set on
-    // input, cleared by every redraw).
-    const active = document.activeElement;
-    if (['new', 'edit', 'free', 'login', 'register', 'me'].includes(parts[0])) return;
-    if (active && main.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName)) return;
-    if (main.dataset.typed) return;
-  }
+  // A live refresh never replaces a form someone is filling in, nor what
+  // they typed anywhere on the page: not before it loads, nor after (they
+  // may have started meanwhile).
+  if (live && (['new', 'edit', 'free', 'login', 'register', 'me'].includes(parts[0]) || typing())) return;
   const me = s && s.user.id;
   const token = ++rendering;
   const scroll = window.scrollY;
@@ -338,6 +381,7 @@ async function route(refresh) {
       h('button', { type: 'button', onclick: () => route() }, 'Try again'));
   }
   if (token !== rendering) return; // a later navigation won
+  if (live && typing()) return;
   const focusForm = target.querySelector('[data-autofocus]');
   // Focus survives a redraw if it was on something the new page has too
   // (the same link or button), found by its place among its like.
@@ -405,14 +449,27 @@ function toast(text) {
   t.textContent = text;
   t.hidden = false;
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { t.hidden = true; }, 5000);
+  toastTimer = setTimeout(hideToast, 5000);
+}
+
+function hideToast() {
+  clearTimeout(toastTimer);
+  $('toast').hidden = true;
 }
 
 $('notif-toggle').addEventListener('click', () => showPanel($('notifications').hidden));
 $('logout').addEventListener('click', async () => {
   // End the token on the server too, so that a copy of it is worth nothing;
-  // log out here whatever the server says.
+  // log out here whatever the server says. The live stream stops first: the
+  // server closes it as the token ends, which must not read as a session
+  // that ended by itself; and a second click while the first is on its
+  // way does nothing (its request, with the ended token, would).
+  const b = $('logout');
+  if (b.disabled || !shownToken) return;
+  b.disabled = true;
+  live.stop();
   try { await api('POST', '/api/auth/logout'); } catch { /* logged out here all the same */ }
+  b.disabled = false;
   logout();
 });
 $('read-all').addEventListener('click', async () => {

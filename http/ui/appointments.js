@@ -2,7 +2,7 @@
 // appointment form (create and move), and invitations.
 
 import { api, describe } from './api.js';
-import { rerender } from './view.js';
+import { busy } from './view.js';
 import {
   h, field, errorBox, fmtTime, fmtDay, fmtLongDay, fmtRange, startOfWeek, weekParam, startOfDay, addDays,
   localInput, dateInput, fromLocal, statusLabel, fill,
@@ -29,12 +29,29 @@ async function groupNames(groupID) {
 }
 
 // declineConfirmed asks before a decline that cancels the appointment for
-// everyone: any decline in a flat group does, and it cannot be undone.
-async function declineConfirmed(a) {
+// everyone: any decline in a flat group does, and it cannot be undone. Not
+// once the user has left the page (act): the question would pop up over
+// another one.
+async function declineConfirmed(a, act) {
   if (!a.group_id) return true;
   let flat = a.status === 'pending';
   try { flat = !(await api('GET', `/api/groups/${a.group_id}`)).hierarchical; } catch { /* not a member any more: as the status says */ }
+  if (!act.here) return false;
   return !flat || confirm(`Declining cancels “${a.title}” for everyone in the group. Decline?`);
+}
+
+// actionButtons makes the buttons of one thing's actions (an appointment's
+// accept and decline, say): while one runs, none of them starts, and an
+// error is shown in out.
+function actionButtons(out, specs) {
+  const buttons = specs.map(([label, , cls]) => h('button', { type: 'button', class: cls || '' }, label));
+  specs.forEach(([, fn], i) => buttons[i].addEventListener('click', () => busy(buttons, async (act) => {
+    try { await fn(act); } catch (err) {
+      fill(out, errorBox(err.code === 'schedule_conflict' ? 'Accepting would clash with:' : describe(err),
+        err.code === 'schedule_conflict' ? conflictList(err) : null));
+    }
+  })));
+  return buttons;
 }
 
 function entryItem(e) {
@@ -131,22 +148,21 @@ export async function appointmentForm(main, params, existing) {
     if (e <= s) { fill(out, errorBox('The end must come after the start.')); end.focus(); return; }
     const body = { title: title.value.trim(), description: description.value, location: place.value,
       start: s.toISOString(), end: e.toISOString(), privacy: privacy.value };
-    submit.disabled = true;
-    try {
-      let a;
-      // No If-Match: only the owner edits, and every answer moves the
-      // version, which an edit does not overwrite.
-      if (existing) a = await api('PATCH', `/api/appointments/${existing.id}`, body);
-      else if (group.value) a = await api('POST', `/api/groups/${group.value}/appointments`, body);
-      else a = await api('POST', '/api/appointments', body);
-      window.location.hash = `#/appointment/${a.id || (existing && existing.id)}`;
-    } catch (err) {
-      const people = err.code === 'schedule_conflict' ? await groupNames(existing ? existing.group_id : group.value) : {};
-      fill(out, errorBox(err.code === 'schedule_conflict' ? 'This clashes with:' : describe(err),
-        err.code === 'schedule_conflict' ? conflictList(err, people) : null));
-    } finally {
-      submit.disabled = false;
-    }
+    await busy(submit, async (act) => {
+      try {
+        let a;
+        // No If-Match: only the owner edits, and every answer moves the
+        // version, which an edit does not overwrite.
+        if (existing) a = await api('PATCH', `/api/appointments/${existing.id}`, body);
+        else if (group.value) a = await api('POST', `/api/groups/${group.value}/appointments`, body);
+        else a = await api('POST', '/api/appointments', body);
+        act.go(`#/appointment/${a.id || (existing && existing.id)}`);
+      } catch (err) {
+        const people = err.code === 'schedule_conflict' ? await groupNames(existing ? existing.group_id : group.value) : {};
+        fill(out, errorBox(err.code === 'schedule_conflict' ? 'This clashes with:' : describe(err),
+          err.code === 'schedule_conflict' ? conflictList(err, people) : null));
+      }
+    });
   });
   fill(main, h('h1', {}, existing ? `Edit “${existing.title}”` : 'New appointment'), form);
   title.focus();
@@ -155,34 +171,29 @@ export async function appointmentForm(main, params, existing) {
 export async function appointmentView(main, id, me) {
   const a = await api('GET', `/api/appointments/${id}`);
   const out = h('div', { 'aria-live': 'assertive' });
-  const act = (label, fn, cls) => h('button', { type: 'button', class: cls || '', onclick: async (ev) => {
-    ev.target.disabled = true;
-    try { await fn(); } catch (err) {
-      fill(out, errorBox(err.code === 'schedule_conflict' ? 'Accepting would clash with:' : describe(err),
-        err.code === 'schedule_conflict' ? conflictList(err) : null));
-    } finally { ev.target.disabled = false; }
-  } }, label);
-  const actions = [];
+  const specs = [];
   if (a.owner_id === me && a.status !== 'cancelled') {
-    actions.push(h('a', { class: 'button', href: `#/edit/${a.id}` }, 'Edit or move'));
-    actions.push(act(a.group_id ? 'Cancel for everyone' : 'Delete', async () => {
+    specs.push([a.group_id ? 'Cancel for everyone' : 'Delete', async (act) => {
       if (!confirm(a.group_id ? 'Cancel this appointment for everyone?' : 'Delete this appointment?')) return;
       await api('DELETE', `/api/appointments/${a.id}`);
-      window.location.hash = '#/week';
-    }, 'danger'));
+      act.go('#/week');
+    }, 'danger']);
   }
   if (a.status !== 'cancelled' && (a.my_status === 'pending' || a.my_status === 'declined')) {
-    actions.push(act('Accept', async () => { await api('POST', `/api/appointments/${a.id}/accept`); await rerender(); }, 'primary'));
+    specs.push(['Accept', async (act) => { await api('POST', `/api/appointments/${a.id}/accept`); await act.redraw(); }, 'primary']);
   }
   // An imposed one too: it binds only while its organiser is still a member
   // ranked above me; the server says so if it still does.
   if (a.status !== 'cancelled' && ['pending', 'accepted', 'auto'].includes(a.my_status)) {
-    actions.push(act('Decline', async () => {
-      if (!(await declineConfirmed(a))) return;
+    specs.push(['Decline', async (act) => {
+      if (!(await declineConfirmed(a, act))) return;
       await api('POST', `/api/appointments/${a.id}/decline`);
-      await rerender();
-    }));
+      await act.redraw();
+    }]);
   }
+  const actions = [
+    a.owner_id === me && a.status !== 'cancelled' ? h('a', { class: 'button', href: `#/edit/${a.id}` }, 'Edit or move') : null,
+    ...actionButtons(out, specs)];
   fill(main,
     h('h1', {}, a.title || 'Untitled'),
     h('dl', { class: 'facts' },
@@ -208,28 +219,24 @@ export async function invitationsView(main, groupInvites) {
   const list = await api('GET', '/api/invitations');
   const groupList = groupInvites ? await api('GET', '/api/group-invitations') : [];
   const out = h('div', { 'aria-live': 'assertive' });
-  const answer = (label, fn, cls) => h('button', { type: 'button', class: cls || '', onclick: async (ev) => {
-    ev.target.disabled = true;
-    try { await fn(); await rerender(); } catch (err) {
-      ev.target.disabled = false;
-      fill(out, errorBox(err.code === 'schedule_conflict' ? 'Accepting would clash with:' : describe(err),
-        err.code === 'schedule_conflict' ? conflictList(err) : null));
-    }
-  } }, label);
+  // The answers to one invitation: either, once; then the page anew.
+  const answers = (...specs) => actionButtons(out, specs.map(([label, fn, cls]) =>
+    [label, async (act) => { if (await fn(act) !== false) await act.redraw(); }, cls]));
   fill(main,
     h('h1', {}, 'Invitations'), out,
     list.length === 0 && groupList.length === 0 ? h('p', { class: 'empty', id: 'no-invitations' }, 'No invitations waiting.') : null,
     list.length ? h('ul', { class: 'cards', id: 'invitation-list' }, list.map((a) => h('li', { class: 'card invitation', dataset: { id: a.id } },
       h('h2', {}, h('a', { href: `#/appointment/${a.id}` }, a.title || 'Untitled')),
       h('p', {}, fmtRange(a.start, a.end)),
-      h('div', { class: 'actions' },
-        answer(`Accept “${a.title}”`, () => api('POST', `/api/appointments/${a.id}/accept`), 'primary accept'),
-        answer(`Decline “${a.title}”`, async () => {
-          if (await declineConfirmed(a)) await api('POST', `/api/appointments/${a.id}/decline`);
-        }, 'decline'))))) : null,
+      h('div', { class: 'actions' }, answers(
+        [`Accept “${a.title}”`, () => api('POST', `/api/appointments/${a.id}/accept`), 'primary accept'],
+        [`Decline “${a.title}”`, async (act) => {
+          if (!(await declineConfirmed(a, act))) return false;
+          return api('POST', `/api/appointments/${a.id}/decline`);
+        }, 'decline']))))) : null,
     groupList.length ? [h('h2', {}, 'Groups'), h('ul', { class: 'cards' }, groupList.map((g) => h('li', { class: 'card' },
       h('h3', {}, g.name), h('p', {}, g.hierarchical ? `Hierarchical, rank ${g.rank}` : 'Flat group'),
-      h('div', { class: 'actions' },
-        answer(`Join ${g.name}`, () => api('POST', `/api/groups/${g.group_id}/accept`), 'primary'),
-        answer(`Decline ${g.name}`, () => api('POST', `/api/groups/${g.group_id}/decline`))))))] : null);
+      h('div', { class: 'actions' }, answers(
+        [`Join ${g.name}`, () => api('POST', `/api/groups/${g.group_id}/accept`), 'primary'],
+        [`Decline ${g.name}`, () => api('POST', `/api/groups/${g.group_id}/decline`)])))))] : null);
 }

@@ -2,7 +2,7 @@
 // blocks for what I may not see), and the free-slot finder.
 
 import { api, describe } from './api.js';
-import { rerender } from './view.js';
+import { busy, latest } from './view.js';
 import { h, field, errorBox, fill, fmtRange, fmtTime, fmtDay, fmtLongDay, startOfWeek, weekParam, addDays, dateInput, localInput, fromLocal } from './dom.js';
 
 export async function groupsView(main) {
@@ -11,18 +11,21 @@ export async function groupsView(main) {
   const description = h('input', { name: 'description' });
   const hierarchical = h('input', { type: 'checkbox', name: 'hierarchical' });
   const out = h('div', { 'aria-live': 'assertive' });
+  const create = h('button', { type: 'submit', class: 'primary' }, 'Create group');
   const form = h('form', { class: 'form' },
     h('h2', {}, 'New group'),
     field('Name', name), field('Description', description),
     h('div', { class: 'check' }, hierarchical, h('label', { for: (hierarchical.id = 'hier') }, 'Hierarchical (ranks; seniors impose appointments)')),
-    out, h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Create group')));
-  form.addEventListener('submit', async (ev) => {
+    out, h('div', { class: 'actions' }, create));
+  form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     if (!name.value.trim()) { fill(out, errorBox('Please name the group.')); name.focus(); return; }
-    try {
-      const g = await api('POST', '/api/groups', { name: name.value.trim(), description: description.value, hierarchical: hierarchical.checked });
-      window.location.hash = `#/group/${g.id}`;
-    } catch (err) { fill(out, errorBox(describe(err))); }
+    busy(create, async (act) => {
+      try {
+        const g = await api('POST', '/api/groups', { name: name.value.trim(), description: description.value, hierarchical: hierarchical.checked });
+        act.go(`#/group/${g.id}`);
+      } catch (err) { fill(out, errorBox(describe(err))); }
+    });
   });
   fill(main,
     h('h1', {}, 'Groups'),
@@ -60,47 +63,65 @@ export async function groupView(main, id, me, params) {
   const memberRows = g.members.map((m) => {
     const cells = [h('td', {}, m.username || m.user_id, m.user_id === g.creator_id ? h('span', { class: 'tag' }, 'creator') : null,
       m.status && m.status !== 'active' ? h('span', { class: 'tag' }, m.status) : null)];
+    // A member's buttons: while one runs, neither starts.
+    const row = [];
     if (g.hierarchical) {
       const canRank = m.user_id !== me && g.my_rank > m.rank;
       const rank = h('input', { type: 'number', min: 0, max: 999, value: m.rank, 'aria-label': `Rank of ${m.username}`, disabled: !canRank, class: 'rank' });
-      cells.push(h('td', {}, rank, canRank ? h('button', { type: 'button', onclick: async () => {
-        if (rank.value.trim() === '') { fill(out, errorBox('Give a rank from 0 to 999.')); rank.focus(); return; }
-        // The membership's version: another manager's change to this member
-        // meanwhile is reported, not overwritten.
-        try { await api('PATCH', `/api/groups/${id}/members/${m.user_id}`, { rank: Number(rank.value) }, m.version); await rerender(); } catch (err) { fail(err); }
-      }, 'aria-label': `Set the rank of ${m.username}` }, 'Set') : null));
+      const set = canRank ? h('button', { type: 'button', 'aria-label': `Set the rank of ${m.username}` }, 'Set') : null;
+      if (set) {
+        row.push(set);
+        set.addEventListener('click', () => {
+          if (rank.value.trim() === '') { fill(out, errorBox('Give a rank from 0 to 999.')); rank.focus(); return; }
+          // The membership's version: another manager's change to this
+          // member meanwhile is reported, not overwritten.
+          busy(row, async (act) => {
+            try { await api('PATCH', `/api/groups/${id}/members/${m.user_id}`, { rank: Number(rank.value) }, m.version); await act.redraw(); } catch (err) { fail(err); }
+          });
+        });
+      }
+      cells.push(h('td', {}, rank, set));
     }
     const canRemove = m.user_id === me || (g.hierarchical ? g.my_rank > m.rank : isCreator);
-    cells.push(h('td', {}, canRemove ? h('button', { type: 'button', class: m.user_id === me ? '' : 'danger', onclick: async () => {
-      const leaving = m.user_id === me;
-      const question = !leaving ? (m.status === 'invited' ? `Withdraw the invitation of ${m.username} to ${g.name}?` : `Remove ${m.username} from ${g.name}?`)
-        : g.member_count <= 1 ? `You are the last member: leaving deletes ${g.name}. Leave?` : `Leave ${g.name}?`;
-      if (!confirm(question)) return;
-      try {
-        await api('DELETE', `/api/groups/${id}/members/${m.user_id}`, undefined, m.version);
-        if (leaving) window.location.hash = '#/groups'; else await rerender();
-      } catch (err) { fail(err); }
-    }, 'aria-label': m.user_id === me ? `Leave ${g.name}` : m.status === 'invited' ? `Withdraw invitation of ${m.username}` : `Remove ${m.username}` },
-    m.user_id === me ? 'Leave' : m.status === 'invited' ? 'Withdraw invitation' : 'Remove') : null));
+    const remove = canRemove ? h('button', { type: 'button', class: m.user_id === me ? '' : 'danger',
+      'aria-label': m.user_id === me ? `Leave ${g.name}` : m.status === 'invited' ? `Withdraw invitation of ${m.username}` : `Remove ${m.username}` },
+    m.user_id === me ? 'Leave' : m.status === 'invited' ? 'Withdraw invitation' : 'Remove') : null;
+    if (remove) {
+      row.push(remove);
+      remove.addEventListener('click', () => busy(row, async (act) => {
+        const leaving = m.user_id === me;
+        const question = !leaving ? (m.status === 'invited' ? `Withdraw the invitation of ${m.username} to ${g.name}?` : `Remove ${m.username} from ${g.name}?`)
+          : g.member_count <= 1 ? `You are the last member: leaving deletes ${g.name}. Leave?` : `Leave ${g.name}?`;
+        if (!confirm(question)) return;
+        try {
+          await api('DELETE', `/api/groups/${id}/members/${m.user_id}`, undefined, m.version);
+          if (leaving) act.go('#/groups'); else await act.redraw();
+        } catch (err) { fail(err); }
+      }));
+    }
+    cells.push(h('td', {}, remove));
     return h('tr', {}, cells);
   });
 
   // Adding people: search by username prefix.
   const who = h('input', { name: 'username', autocomplete: 'off', list: 'user-suggestions', required: true });
   const suggestions = h('datalist', { id: 'user-suggestions' });
+  const ask = latest(); // the suggestions for what is typed now, not for an earlier prefix
   who.addEventListener('input', async () => {
     const q = who.value.trim();
     if (q.length < 1) return;
+    const current = ask();
     try {
       const users = await api('GET', `/api/users?q=${encodeURIComponent(q)}`);
-      suggestions.replaceChildren(...users.map((u) => h('option', { value: u.username }, u.display_name || u.username)));
+      if (current()) suggestions.replaceChildren(...users.map((u) => h('option', { value: u.username }, u.display_name || u.username)));
     } catch { /* suggestions are a convenience */ }
   });
   const newRank = h('input', { type: 'number', min: 0, max: 999, value: 0, name: 'rank' });
+  const addButton = h('button', { type: 'submit' }, 'Add');
   const add = h('form', { class: 'form inline' },
     field('Add by username', who), suggestions, g.hierarchical ? field('Rank', newRank) : null,
-    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Add')));
-  add.addEventListener('submit', async (ev) => {
+    h('div', { class: 'actions' }, addButton));
+  add.addEventListener('submit', (ev) => {
     ev.preventDefault();
     if (!who.value.trim()) return;
     const body = { username: who.value.trim() };
@@ -108,7 +129,9 @@ export async function groupView(main, id, me, params) {
       if (newRank.value.trim() === '') { fill(out, errorBox('Give a rank from 0 to 999.')); newRank.focus(); return; }
       body.rank = Number(newRank.value);
     }
-    try { await api('POST', `/api/groups/${id}/members`, body); await rerender(); } catch (err) { fail(err); }
+    busy(addButton, async (act) => {
+      try { await api('POST', `/api/groups/${id}/members`, body); await act.redraw(); } catch (err) { fail(err); }
+    });
   });
 
   // The creator renames or deletes the group. No If-Match: only the creator
@@ -118,19 +141,23 @@ export async function groupView(main, id, me, params) {
   if (isCreator) {
     const newName = h('input', { name: 'group-name', value: g.name, required: true, maxlength: 100 });
     const newDescription = h('input', { name: 'group-description', value: g.description || '' });
+    const save = h('button', { type: 'submit' }, 'Save');
+    const remove = h('button', { type: 'button', class: 'danger' }, 'Delete group');
     const rename = h('form', { class: 'form inline' }, field('Name', newName), field('Description', newDescription),
-      h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save'),
-        h('button', { type: 'button', class: 'danger', onclick: async () => {
-          if (!confirm(`Delete ${g.name} for everyone? Its confirmed appointments stay in the agendas.`)) return;
-          try { await api('DELETE', `/api/groups/${id}`); window.location.hash = '#/groups'; } catch (err) { fail(err); }
-        } }, 'Delete group')));
-    rename.addEventListener('submit', async (ev) => {
+      h('div', { class: 'actions' }, save, remove));
+    remove.addEventListener('click', () => busy([save, remove], async (act) => {
+      if (!confirm(`Delete ${g.name} for everyone? Its confirmed appointments stay in the agendas.`)) return;
+      try { await api('DELETE', `/api/groups/${id}`); act.go('#/groups'); } catch (err) { fail(err); }
+    }));
+    rename.addEventListener('submit', (ev) => {
       ev.preventDefault();
       if (!newName.value.trim()) { fill(out, errorBox('Please name the group.')); newName.focus(); return; }
-      try {
-        await api('PATCH', `/api/groups/${id}`, { name: newName.value.trim(), description: newDescription.value });
-        await rerender();
-      } catch (err) { fail(err); }
+      busy([save, remove], async (act) => {
+        try {
+          await api('PATCH', `/api/groups/${id}`, { name: newName.value.trim(), description: newDescription.value });
+          await act.redraw();
+        } catch (err) { fail(err); }
+      });
     });
     manage = h('details', { class: 'manage' }, h('summary', {}, 'Rename or delete the group'), rename);
   }
@@ -181,11 +208,16 @@ export async function freeSlotsView(main, id) {
   const duration = h('select', {}, ['15m', '30m', '45m', '1h', '1h30m', '2h', '3h'].map((d) => h('option', { value: d }, d)));
   duration.value = '1h';
   const results = h('div', { 'aria-live': 'polite' });
+  const find = h('button', { type: 'submit', class: 'primary' }, 'Find free slots');
   const form = h('form', { class: 'form' },
     h('div', { class: 'row' }, field('From', from), field('To', to)), field('At least', duration),
-    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Find free slots')));
-  form.addEventListener('submit', async (ev) => {
+    h('div', { class: 'actions' }, find));
+  // One search at a time: an earlier one's answer never shows last.
+  form.addEventListener('submit', (ev) => {
     ev.preventDefault();
+    busy(find, search);
+  });
+  async function search() {
     const f = fromLocal(from.value), t = fromLocal(to.value);
     if (!f || !t || t <= f) { fill(results, errorBox('Please give a window whose end comes after its start.')); return; }
     try {
@@ -198,7 +230,7 @@ export async function freeSlotsView(main, id) {
             h('a', { class: 'button', href: `#/new?group=${id}&start=${encodeURIComponent(s.start)}&end=${encodeURIComponent(end.toISOString())}` }, 'Book'));
         })));
     } catch (err) { fill(results, errorBox(describe(err))); }
-  });
+  }
   fill(main, h('h1', {}, `Free slots in ${g.name}`),
     h('p', { class: 'hint' }, 'Times when every member is free.'), form, results);
 }

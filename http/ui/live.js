@@ -14,6 +14,7 @@ export class Live {
     this.failed = 0; // handshakes in a row that never opened
     this.timer = null;
     this.stopped = true;
+    this.run = 0; // counts start and stop: a probe's answer counts only in the run that asked
     window.addEventListener('online', () => { if (!this.stopped && !this.ws) this.connect(); });
   }
 
@@ -21,11 +22,14 @@ export class Live {
     this.stop();
     this.token = token;
     this.key = POS_KEY + userID;
+    this.retry = 0;
+    this.failed = 0;
     this.stopped = false;
     this.connect();
   }
 
   stop() {
+    this.run++;
     this.stopped = true;
     clearTimeout(this.timer);
     if (this.ws) {
@@ -89,13 +93,18 @@ export class Live {
   // position this cluster never handed out (400: a restored backup, another
   // cluster; start again from the present, and reload what is shown).
   // Anything else (offline, a node restarting) is a failure to retry.
+  //
+  // The answer is for the session that asked: if the stream was stopped or
+  // started for another one meanwhile (a logout, a login as someone else),
+  // it is dropped.
   async probe() {
+    const run = this.run;
     let res;
     try {
       res = await fetch(`/api/events?after=${this.last}&limit=1`,
         { headers: { Authorization: 'Bearer ' + this.token, Accept: 'application/json' } });
     } catch { return; }
-    if (this.stopped) return;
+    if (this.stopped || run !== this.run) return;
     if (res.status === 401) {
       this.stop();
       this.onState('expired');

@@ -3,44 +3,58 @@
 
 import { api, describe, session, saveSession } from './api.js';
 import { h, field, errorBox, fill } from './dom.js';
-import { rerender } from './view.js';
+import { busy } from './view.js';
 
 export async function meView(main, onPasswordChanged) {
   const u = await api('GET', '/api/me');
   const out = h('div', { 'aria-live': 'assertive' });
   const displayName = h('input', { name: 'display_name', value: u.display_name || '', maxlength: 100, autocomplete: 'name' });
   const email = h('input', { name: 'email', type: 'email', value: u.email || '', autocomplete: 'email' });
+  const save = h('button', { type: 'submit', class: 'primary' }, 'Save');
   const profile = h('form', { class: 'form' }, h('h2', {}, 'Profile'),
     field('Display name', displayName), field('Email', email),
-    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save')));
-  profile.addEventListener('submit', async (ev) => {
+    h('div', { class: 'actions' }, save));
+  profile.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    try {
-      // The version shown: a change made meanwhile elsewhere is not overwritten.
-      const saved = await api('PATCH', '/api/me', { display_name: displayName.value, email: email.value }, u.version);
-      const s = session();
-      if (s) saveSession({ ...s, user: { ...s.user, display_name: saved.display_name } });
-      document.getElementById('who').textContent = saved.display_name || saved.username;
-      await rerender();
-    } catch (err) { fill(out, errorBox(describe(err))); }
+    busy(save, async (act) => {
+      try {
+        // The version shown: a change made meanwhile elsewhere is not overwritten.
+        const saved = await api('PATCH', '/api/me', { display_name: displayName.value, email: email.value }, u.version);
+        // The header and the stored session are of whoever is signed in
+        // now: another user, if this one logged out meanwhile.
+        const s = session();
+        if (s && s.user.id === saved.id) {
+          saveSession({ ...s, user: { ...s.user, display_name: saved.display_name } });
+          document.getElementById('who').textContent = saved.display_name || saved.username;
+        }
+        await act.redraw();
+      } catch (err) { fill(out, errorBox(describe(err))); }
+    });
   });
 
   const current = h('input', { name: 'current_password', type: 'password', required: true, autocomplete: 'current-password' });
   const next = h('input', { name: 'new_password', type: 'password', required: true, minlength: 8, autocomplete: 'new-password' });
+  const change = h('button', { type: 'submit' }, 'Change password');
   const password = h('form', { class: 'form' }, h('h2', {}, 'Password'),
     field('Current password', current), field('New password', next, 'At least 8 characters. Every device will have to log in again.'),
-    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Change password')));
-  password.addEventListener('submit', async (ev) => {
+    h('div', { class: 'actions' }, change));
+  password.addEventListener('submit', (ev) => {
     ev.preventDefault();
     if (next.value.length < 8) { fill(out, errorBox('The new password needs at least 8 characters.')); next.focus(); return; }
-    try {
-      await api('PUT', '/api/me/password', { current_password: current.value, new_password: next.value });
-      onPasswordChanged();
-    } catch (err) {
-      const wrong = err.status === 403 && err.details && err.details.field === 'current_password';
-      fill(out, errorBox(wrong ? 'The current password is not right.' : describe(err)));
-      if (wrong) current.focus();
-    }
+    const asked = session();
+    busy(change, async (act) => {
+      try {
+        await api('PUT', '/api/me/password', { current_password: current.value, new_password: next.value });
+        // Every token of this user ends: log out, unless this tab has
+        // meanwhile logged in as someone else.
+        const now = session();
+        if (!now || (asked && now.token === asked.token)) onPasswordChanged();
+      } catch (err) {
+        const wrong = err.status === 403 && err.details && err.details.field === 'current_password';
+        fill(out, errorBox(wrong ? 'The current password is not right.' : describe(err)));
+        if (wrong && act.here) current.focus();
+      }
+    });
   });
 
   fill(main, h('h1', {}, `My account: ${u.username}`), out, profile, password);
