@@ -114,7 +114,7 @@ func ValidateInterval(start, end time.Time, max time.Duration) error {
 	case !end.After(start):
 		return invalid("end", "end must be after start")
 	case end.Sub(start) > max:
-		return invalid("end", "the interval may span at most %s", max)
+		return invalid("end", "the interval may span at most %s", agenda.SpanWords(max))
 	}
 	return nil
 }

@@ -177,6 +177,14 @@ func TestCreateAppointmentValidation(t *testing.T) {
 			t.Errorf("CreateAppointment: %v", err)
 		}
 	})
+	t.Run("a longer one is told the limit in days", func(t *testing.T) {
+		h := newHandlers(&fakeLog{}, world(t))
+		_, err := h.CreateAppointment(ctx, commands.CreateAppointment{OwnerID: "ana", Title: "Trip",
+			Start: apptFrom, End: apptFrom.Add(agenda.MaxAppointmentDuration + time.Hour)})
+		if err == nil || !strings.Contains(err.Error(), "at most 31 days") {
+			t.Errorf("CreateAppointment over 31 days: %v, want the limit said as 31 days", err)
+		}
+	})
 }
 
 func TestUpdateAppointmentValidation(t *testing.T) {

@@ -375,7 +375,7 @@ func parseSlotDuration(raw string) (time.Duration, error) {
 	case d < time.Minute:
 		return 0, agenda.Errorf(agenda.EINVALID, "duration must be at least 1m").WithDetails(field)
 	case d > maxFreeSlotsDuration:
-		return 0, agenda.Errorf(agenda.EINVALID, "duration may be at most %s", maxFreeSlotsDuration).WithDetails(field)
+		return 0, agenda.Errorf(agenda.EINVALID, "duration may be at most %dh (%s)", maxFreeSlotsDuration/time.Hour, agenda.SpanWords(maxFreeSlotsDuration)).WithDetails(field)
 	}
 	return d, nil
 }
