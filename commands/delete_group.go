@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/events"
@@ -37,8 +38,13 @@ func (h *Handlers) DeleteGroup(ctx context.Context, cmd DeleteGroup) (Result, er
 			return nil, err
 		}
 		if pending > 0 {
-			return nil, agenda.Errorf(agenda.ECONFLICT, "the group has %d appointments still waiting for answers; cancel them first", pending).
-				WithDetails(map[string]any{"pending_appointments": pending})
+			// The creator may not be their organiser: the way out is theirs
+			// to take, or the invitees'.
+			msg := "the group has an appointment still waiting for answers: it can be deleted once everyone invited has answered, or its organiser cancels it"
+			if pending > 1 {
+				msg = fmt.Sprintf("the group has %d appointments still waiting for answers: it can be deleted once everyone invited has answered, or their organisers cancel them", pending)
+			}
+			return nil, agenda.Errorf(agenda.ECONFLICT, "%s", msg).WithDetails(map[string]any{"pending_appointments": pending})
 		}
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.GroupStream(g.ID), g.Version)
