@@ -451,12 +451,12 @@ func TestBrowserSessionAndClusterPage(t *testing.T) {
 		chromedp.Evaluate[chromedp.Void](`(() => {
 			const real = window.fetch;
 			window.fetch = (url, init) => String(url).endsWith('/api/groups')
-				? real(url, init).then((res) => new Promise((r) => setTimeout(() => r(res), 1500))) : real(url, init);
+				? real(url, init).then((res) => new Promise((r) => setTimeout(() => r(res), 3000))) : real(url, init);
 		})()`),
 		chromedp.Evaluate[chromedp.Void](`location.hash = '#/groups'`),
 		chromedp.Sleep(200*time.Millisecond),
 		chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#login-form")),
-		chromedp.Sleep(2500*time.Millisecond))
+		chromedp.Sleep(4*time.Second))
 	if err := ana.poll(`!!document.getElementById('login-form') && document.getElementById('nav').hidden && `+heading+`'Log in'`, 5*time.Second); err != nil {
 		text, _ := chromedp.Run(ana.ctx, chromedp.Evaluate[string]("document.getElementById('main').innerText"))
 		t.Errorf("a page loading at the logout was drawn after it: %v\n%s", err, text)

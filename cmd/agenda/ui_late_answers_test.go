@@ -6,18 +6,22 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // slowFetch makes the answers to the page's requests for which the
 // JavaScript condition cond (of method m and address u) holds come 1.5 s
 // late: the window in which the user moves on, or types, while an answer
-// is on its way.
+// is on its way. window.__slowAsked counts those requests.
 func slowFetch(cond string) chromedp.Action[chromedp.Void] {
 	return chromedp.Evaluate[chromedp.Void](`(() => {
 		const real = window.fetch;
+		window.__slowAsked = 0;
 		window.fetch = (url, init) => {
 			const u = String(url), m = (init && init.method) || 'GET';
-			return (` + cond + `) ? real(url, init).then((res) => new Promise((r) => setTimeout(() => r(res), 1500))) : real(url, init);
+			if (!(` + cond + `)) return real(url, init);
+			window.__slowAsked++;
+			return real(url, init).then((res) => new Promise((r) => setTimeout(() => r(res), 1500)));
 		};
 	})()`)
 }
@@ -104,7 +108,9 @@ func TestBrowserLateAnswers(t *testing.T) {
 		slowFetch(`m === 'GET' && u.endsWith('/api/groups/`+gid+`')`))
 	next := time.Now().AddDate(0, 0, 3)
 	createAppt(t, ana, "Stirs the feed", "", time.Date(next.Year(), next.Month(), next.Day(), 10, 0, 0, 0, time.Local))
-	time.Sleep(600 * time.Millisecond) // the refresh is loading (it starts 150 ms after the event)
+	if err := p.poll(`window.__slowAsked >= 1`, 10*time.Second); err != nil {
+		t.Fatalf("the event never refreshed the group page: %v", err)
+	}
 	p.typeInto(`#main input[name="username"]`, "zed")
 	time.Sleep(2500 * time.Millisecond)
 	kept, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`(() => {
@@ -116,17 +122,79 @@ func TestBrowserLateAnswers(t *testing.T) {
 	}
 
 	// A page change during which an event comes is drawn as the page
-	// change it is: the navigation marks the page it went to.
+	// change it is (the navigation marks the page it went to), and then
+	// refreshed with what the event changed (the page change's answer
+	// was asked for before it).
+	week := "#/week?d=" + next.Format("2006-01-02")
 	p.do("go to the week, its load slowed, while an event comes",
 		chromedp.Evaluate[chromedp.Void](`location.hash = '#/groups'`),
 		chromedp.WaitVisible(chromedp.CSS(`#main input[name="name"]`)),
 		slowFetch(`m === 'GET' && u.includes('/api/agenda?')`),
-		chromedp.Evaluate[chromedp.Void](`location.hash = '#/week'`))
+		chromedp.Evaluate[chromedp.Void](`location.hash = '`+week+`'`))
+	if err := p.poll(`window.__slowAsked >= 1`, 10*time.Second); err != nil {
+		t.Fatalf("the week was never asked for: %v", err)
+	}
 	createAppt(t, ana, "Stirs it again", "", time.Date(next.Year(), next.Month(), next.Day(), 12, 0, 0, 0, time.Local))
-	p.do("see the week", chromedp.WaitVisible(chromedp.CSS(`#main .week`)), chromedp.Sleep(2*time.Second))
+	p.do("see the week", chromedp.WaitVisible(chromedp.CSS(`#main .week`)))
 	current, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`(document.querySelector('#nav a[aria-current]') || {}).textContent || ''`))
 	if err != nil || current != "Week" {
 		t.Errorf("the navigation marks %q (%v) as the current page, want Week", current, err)
+	}
+	if err := p.poll(`document.getElementById('main').textContent.includes('Stirs it again')`, 10*time.Second); err != nil {
+		t.Errorf("the event that came while the week loaded never reached it: %v", err)
+	}
+
+	// An action taken on the old page while the next one loads is sent,
+	// and leaves the user where they went.
+	p.do("create a group from the groups page while the week loads",
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/groups'`),
+		chromedp.WaitVisible(chromedp.CSS(`#main input[name="name"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#main input[name="name"]`), "Meanwhile"),
+		slowFetch(`m === 'GET' && u.includes('/api/agenda?')`),
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/week'`))
+	if err := p.poll(`window.__slowAsked >= 1`, 10*time.Second); err != nil {
+		t.Fatalf("the week was never asked for: %v", err)
+	}
+	p.do("submit the old page's form", chromedp.Evaluate[chromedp.Void](`document.querySelector('#main form').requestSubmit()`),
+		chromedp.Sleep(3*time.Second))
+	if h := hash(); h != "#/week" {
+		t.Errorf("a group created from the page being left took the user to %q, want the week they went to", h)
+	}
+	if got := groupsNamed("Meanwhile"); len(got) != 1 {
+		t.Errorf("the group created from the page being left: %d of it, want 1", len(got))
+	}
+
+	// The focus stays on a button whose action redraws the page (a
+	// disabled button loses it to the page's body).
+	registerUser(t, n, "bea")
+	p.do("open the group", chromedp.Evaluate[chromedp.Void](`location.hash = '#/group/`+gid+`'`))
+	if err := p.poll(`(document.querySelector('#main h1') || {}).textContent === 'Twice' && !!document.querySelector('#main input[name="username"]')`, 10*time.Second); err != nil {
+		t.Fatalf("the group page never showed: %v", err)
+	}
+	p.do("add bea with the keyboard on the Add button",
+		chromedp.SendKeys(chromedp.CSS(`#main input[name="username"]`), "bea"),
+		chromedp.Focus(chromedp.CSS(`#main form.inline button[type="submit"]`)),
+		chromedp.KeyEvent(kb.Enter))
+	if err := p.poll(`[...document.querySelectorAll('#main td')].some((td) => td.textContent.includes('bea') && td.textContent.includes('invited'))`, 10*time.Second); err != nil {
+		t.Fatalf("bea never shown as invited: %v", err)
+	}
+	focus, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.activeElement.tagName + (document.activeElement === document.body ? '' : ' ' + document.activeElement.textContent)`))
+	if err != nil || focus != "BUTTON Add" {
+		t.Errorf("after adding bea from the Add button the focus is on %q (%v), want that button", focus, err)
+	}
+
+	// A link followed while logged out shows its page once logged in.
+	apptID, _ := createAppt(t, ana, "Linked", "", time.Date(next.Year(), next.Month(), next.Day(), 15, 0, 0, 0, time.Local))
+	other := newBrowserPage(t, browser, "ana, from a link")
+	other.do("open a link to an appointment, logged out, and log in",
+		chromedp.Navigate(base+"/ui/#/appointment/"+apptID),
+		chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		chromedp.SendKeys(chromedp.CSS(`#login-form input[name="username"]`), "ana"),
+		chromedp.SendKeys(chromedp.CSS(`#login-form input[name="password"]`), "password-ana"),
+		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#nav")))
+	if err := other.poll(`(document.querySelector('#main h1') || {}).textContent === 'Linked'`, 10*time.Second); err != nil {
+		t.Errorf("after logging in from a link to an appointment, the page is not the appointment: %v", err)
 	}
 	if errs := p.consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)

@@ -2,7 +2,7 @@
 // live stream that keeps every view current without a reload.
 
 import { api, describe, session, saveSession, clearSession, whenUnauthorized, ApiError, SESSION_KEY } from './api.js';
-import { onRedraw } from './view.js';
+import { onRedraw, busy, navigationAsked, navigationShown } from './view.js';
 import { Live } from './live.js';
 import { h, field, errorBox, fill, tz, fmtRange, fmtDateTime } from './dom.js';
 import { weekView, agendaView, appointmentForm, appointmentView, editView, invitationsView } from './appointments.js';
@@ -69,9 +69,15 @@ window.addEventListener('storage', (ev) => {
   if (s.token === shownToken) return;
   if (shownToken) live.stop();
   signedIn(s);
+  showAsked();
+});
+
+// showAsked shows, once signed in, the page the address names, or the week
+// if it names the login or register page (or none).
+function showAsked() {
   if (/^#\/(login|register)?$/.test(window.location.hash || '#/')) window.location.hash = '#/week';
   else route();
-});
+}
 
 function authForm(kind) {
   const username = h('input', { name: 'username', autocomplete: 'username', required: true, autocapitalize: 'none', spellcheck: 'false' });
@@ -88,23 +94,26 @@ function authForm(kind) {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     if (!username.value.trim() || !password.value) { fill(out, errorBox('Please fill in your username and password.')); return; }
-    submit.disabled = true;
-    try {
-      const name = username.value.trim().toLowerCase();
-      if (kind === 'register') {
-        const body = { username: name, password: password.value };
-        if (display.value.trim()) body.display_name = display.value.trim();
-        await api('POST', '/api/auth/register', body);
+    busy(submit, async () => {
+      try {
+        const name = username.value.trim().toLowerCase();
+        if (kind === 'register') {
+          const body = { username: name, password: password.value };
+          if (display.value.trim()) body.display_name = display.value.trim();
+          await api('POST', '/api/auth/register', body);
+        }
+        const res = await api('POST', '/api/auth/login', { username: name, password: password.value });
+        // Another tab's login meanwhile signed this tab in: it stays so.
+        if (shownToken) return;
+        saveSession({ token: res.token, expires_at: res.expires_at, user: res.user });
+        signedIn(session());
+        // The page asked for before the login (a link to an appointment,
+        // say), or the week.
+        showAsked();
+      } catch (err) {
+        fill(out, errorBox(err.status === 401 ? 'Wrong username or password.' : describe(err)));
       }
-      const res = await api('POST', '/api/auth/login', { username: name, password: password.value });
-      saveSession({ token: res.token, expires_at: res.expires_at, user: res.user });
-      signedIn(session());
-      window.location.hash = '#/week';
-    } catch (err) {
-      fill(out, errorBox(err.status === 401 ? 'Wrong username or password.' : describe(err)));
-    } finally {
-      submit.disabled = false;
-    }
+    });
   });
   fill(main,
     h('h1', {}, kind === 'login' ? 'Log in' : 'Create an account'), form,
@@ -290,7 +299,8 @@ async function clusterView(token) {
 // absent for a navigation.
 let rendering = 0;
 
-// navigating is the navigation still loading, if any. A live refresh
+// navigating is the navigation still loading, if any (its number, see
+// view.js). A live refresh
 // meanwhile would take its place (and on failure keep the old page under
 // the new address): it waits for the navigation instead, and runs after
 // it if an event came meanwhile (missedRefresh).
@@ -300,26 +310,42 @@ let missedRefresh = false;
 async function route(refresh) {
   if (refresh === true && navigating) { missedRefresh = true; return; }
   if (refresh) { await draw(refresh); return; }
-  const mine = {};
+  const mine = navigationAsked();
   navigating = mine;
   try {
     await draw(refresh);
   } finally {
     if (navigating === mine) {
       navigating = null;
+      navigationShown(mine);
       if (missedRefresh) { missedRefresh = false; route(true); }
     }
   }
 }
 
 // typing says whether the user is filling something in on the page: a
-// live refresh then leaves it alone (main.dataset.typed is set on input
-// and cleared by every redraw).
+// field has the focus, or holds something else than the page drew in it. A
+// live refresh then leaves the page alone, and comes once they are done
+// (staleWhileTyping, settled when the focus leaves a field).
 function typing() {
   const active = document.activeElement;
-  return Boolean(main.dataset.typed) ||
-    Boolean(active && main.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName));
+  if (active && main.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName)) return true;
+  return [...main.querySelectorAll('input, textarea, select')].some(changed);
 }
+
+function changed(el) {
+  if (el.type === 'checkbox' || el.type === 'radio') return el.checked !== el.defaultChecked;
+  if (el.tagName === 'SELECT') {
+    const d = [...el.options].findIndex((o) => o.defaultSelected);
+    return el.selectedIndex !== (d < 0 ? 0 : d);
+  }
+  return el.value !== el.defaultValue;
+}
+
+let staleWhileTyping = false;
+main.addEventListener('focusout', () => setTimeout(() => {
+  if (staleWhileTyping && !typing()) { staleWhileTyping = false; route(true); }
+}));
 
 async function draw(refresh) {
   const live = refresh === true;
@@ -338,7 +364,8 @@ async function draw(refresh) {
   // A live refresh never replaces a form someone is filling in, nor what
   // they typed anywhere on the page: not before it loads, nor after (they
   // may have started meanwhile).
-  if (live && (['new', 'edit', 'free', 'login', 'register', 'me'].includes(parts[0]) || typing())) return;
+  if (live && ['new', 'edit', 'free', 'login', 'register', 'me'].includes(parts[0])) return;
+  if (live && typing()) { staleWhileTyping = true; return; }
   const me = s && s.user.id;
   const token = ++rendering;
   const scroll = window.scrollY;
@@ -377,18 +404,21 @@ async function draw(refresh) {
     // Keep what is shown, and let the next event retry, unless it is gone
     // (a group one was removed from): then say so.
     if (live && !(err instanceof ApiError && err.status === 404)) return;
+    // Gone (deleted, or no longer mine to see) is not worth a retry.
+    const gone = err instanceof ApiError && err.status === 404;
     target.replaceChildren(h('h1', {}, 'Could not load this page'), errorBox(err.message === 'cluster' ? 'The cluster status is unavailable.' : describe(err)),
-      h('button', { type: 'button', onclick: () => route() }, 'Try again'));
+      gone ? h('p', {}, h('a', { class: 'button', href: parts[0] === 'group' ? '#/groups' : '#/week' }, parts[0] === 'group' ? 'Back to my groups' : 'Back to the week'))
+        : h('button', { type: 'button', onclick: () => route() }, 'Try again'));
   }
   if (token !== rendering) return; // a later navigation won
-  if (live && typing()) return;
+  if (live && typing()) { staleWhileTyping = true; return; }
   const focusForm = target.querySelector('[data-autofocus]');
   // Focus survives a redraw if it was on something the new page has too
   // (the same link or button), found by its place among its like.
   const wasInMain = main.contains(document.activeElement);
   const focused = wasInMain ? focusPath(document.activeElement) : null;
   main.replaceChildren(...target.childNodes);
-  delete main.dataset.typed;
+  staleWhileTyping = false;
   if (refresh) {
     window.scrollTo(0, scroll);
     const heading = main.querySelector('h1');
@@ -465,19 +495,24 @@ $('logout').addEventListener('click', async () => {
   // that ended by itself; and a second click while the first is on its
   // way does nothing (its request, with the ended token, would).
   const b = $('logout');
-  if (b.disabled || !shownToken) return;
+  const mine = shownToken;
+  if (b.disabled || !mine) return;
   b.disabled = true;
   live.stop();
   try { await api('POST', '/api/auth/logout'); } catch { /* logged out here all the same */ }
   b.disabled = false;
-  logout();
+  // Unless this tab follows another session by now (a login in another
+  // tab meanwhile): that one is not this click's to end.
+  if (shownToken === mine) logout();
 });
 $('read-all').addEventListener('click', async () => {
   try { await api('POST', '/api/notifications/read-all'); await loadNotifications(); } catch (err) { toast(describe(err)); }
 });
 $('tz').textContent = `Times are shown in ${tz}.`;
 window.addEventListener('hashchange', () => route());
-main.addEventListener('input', () => { main.dataset.typed = '1'; });
+// The skip link moves the focus to the page, not the address to #main (a
+// page the router does not know).
+document.querySelector('.skip').addEventListener('click', (ev) => { ev.preventDefault(); main.focus(); });
 onRedraw(() => route('action'));
 // Nothing reaches the console as an error: a failure the views did not
 // expect is still told as a sentence.

@@ -9,19 +9,31 @@
 // or logged out. What it does to the page then (draw it anew, go to the
 // next page) would land on a page they never acted on: drawn over a form
 // they are filling in, or taking them away from where they went. So an
-// action does those only while the user is still where they acted: the
-// same address (a live refresh of that page is still that page).
+// action does those only while the user is still on the page they acted
+// on: no navigation asked for since, nor loading when they acted (the old
+// page stays on screen, and clickable, while the next one loads). A live
+// refresh of the page, or a redraw after an action, is still that page.
 
 let redraw = async () => {};
 
 export function onRedraw(fn) { redraw = fn; }
 
+// The router counts the navigations asked for, and says which one the page
+// on screen is (the last asked, once it is drawn).
+let asked = 0;
+let shown = 0;
+export function navigationAsked() { return ++asked; }
+export function navigationShown(n) { shown = n; }
+
 // Action is one thing the user did on a page.
 export class Action {
-  constructor() { this.at = window.location.hash; }
+  constructor() {
+    this.at = window.location.hash;
+    this.page = shown === asked ? shown : -1;
+  }
 
   // here says whether the user is still on the page they acted on.
-  get here() { return window.location.hash === this.at; }
+  get here() { return this.page === shown && this.page === asked && window.location.hash === this.at; }
 
   // redraw draws the page anew, if it is still the page acted on.
   redraw() { return this.here ? redraw() : Promise.resolve(); }
@@ -30,20 +42,22 @@ export class Action {
   go(to) { if (this.here) window.location.hash = to; }
 }
 
-// busy runs fn, the action of one or more buttons, with them disabled: a
+// busy runs fn, the action of one or more buttons, with them marked busy: a
 // double click or a second Enter sends it once, and nothing else they do
 // starts while it runs. They come back when it is over, unless the user
 // (or the action) left the page: the next page is loading, and the old one
-// must not take a second click meanwhile.
+// must not take a second click meanwhile. Marked with aria-disabled, not
+// disabled: a disabled button loses the focus (to the page's body), and
+// the keyboard user with it.
 export async function busy(buttons, fn) {
   const list = [].concat(buttons);
-  if (list.some((b) => b.dataset.busy)) return undefined;
+  if (list.some((b) => b.getAttribute('aria-disabled') === 'true')) return undefined;
   const act = new Action();
-  for (const b of list) { b.dataset.busy = '1'; b.disabled = true; }
+  for (const b of list) b.setAttribute('aria-disabled', 'true');
   try {
     return await fn(act);
   } finally {
-    if (act.here) for (const b of list) { delete b.dataset.busy; b.disabled = false; }
+    if (act.here) for (const b of list) b.removeAttribute('aria-disabled');
   }
 }
 
