@@ -4,8 +4,8 @@
 import { api, describe } from './api.js';
 import { busy } from './view.js';
 import {
-  h, field, errorBox, fmtTime, fmtDay, fmtLongDay, fmtRange, startOfWeek, weekParam, startOfDay, addDays,
-  localInput, dateInput, fromLocal, statusLabel, fill,
+  h, field, errorBox, fmtTime, fmtDay, fmtLongDay, fmtRange, fmtOnDay, fmtDateTime, startOfWeek, weekParam, startOfDay, addDays,
+  localInput, dateInput, fromLocal, missingLocal, statusLabel, fill, tz, weekNav,
 } from './dom.js';
 
 // conflictList shows the clashing slots of a schedule_conflict: mine in
@@ -54,11 +54,15 @@ function actionButtons(out, specs) {
   return buttons;
 }
 
-function entryItem(e) {
+// entryItem is one of my entries: in a day's column (day, its start) with
+// the part of it on that day, in a list with its whole span.
+function entryItem(e, day) {
   const cls = ['entry', `role-${e.my_status}`, e.pending ? 'pending' : '', e.status === 'cancelled' ? 'cancelled' : ''].join(' ');
+  const oneDay = new Date(e.start).toDateString() === new Date(e.end).toDateString();
+  const when = day ? fmtOnDay(e.start, e.end, day) : `${fmtTime(e.start)}–${oneDay ? fmtTime(e.end) : fmtDateTime(e.end)}`;
   return h('li', { class: cls },
     h('a', { href: `#/appointment/${e.appointment_id}` },
-      h('span', { class: 'when' }, `${fmtTime(e.start)}–${fmtTime(e.end)}`), ' ',
+      h('span', { class: 'when' }, when), ' ',
       h('span', { class: 'what' }, e.title || 'Untitled'),
       e.pending ? h('span', { class: 'tag' }, 'invitation') : null,
       e.my_status === 'auto' ? h('span', { class: 'tag' }, 'imposed') : null,
@@ -76,16 +80,14 @@ export async function weekView(main, params) {
     const todays = entries.filter((e) => new Date(e.start) < next && new Date(e.end) > d);
     const today = startOfDay(new Date()).getTime() === d.getTime();
     days.push(h('section', { class: 'day' + (today ? ' today' : ''), 'aria-label': fmtLongDay(d) },
-      h('h3', {}, fmtDay(d)),
-      todays.length ? h('ul', { class: 'entries' }, todays.map(entryItem)) : h('p', { class: 'empty' }, 'Free')));
+      h('h2', {}, fmtDay(d)),
+      todays.length ? h('ul', { class: 'entries' }, todays.map((e) => entryItem(e, d))) : h('p', { class: 'empty' }, 'Free')));
   }
   fill(main,
     h('div', { class: 'bar' },
       h('h1', {}, `Week of ${fmtLongDay(start)}`),
       h('div', { class: 'actions' },
-        h('a', { class: 'button', href: `#/week?d=${dateInput(addDays(start, -7))}`, 'aria-label': 'Previous week' }, '‹ Previous'),
-        h('a', { class: 'button', href: '#/week' }, 'Today'),
-        h('a', { class: 'button', href: `#/week?d=${dateInput(addDays(start, 7))}`, 'aria-label': 'Next week' }, 'Next ›'),
+        weekNav('#/week', start),
         h('a', { class: 'button primary', href: '#/new' }, 'New appointment'))),
     h('div', { class: 'week' }, days));
 }
@@ -105,7 +107,7 @@ export async function agendaView(main) {
     h('p', { class: 'hint' }, 'The next 60 days.'),
     entries.length === 0 ? h('p', { class: 'empty' }, 'Nothing planned.') :
       [...groups.entries()].map(([k, list]) => h('section', { class: 'agenda-day' },
-        h('h2', {}, fmtLongDay(new Date(k))), h('ul', { class: 'entries' }, list.map(entryItem)))));
+        h('h2', {}, fmtLongDay(new Date(k))), h('ul', { class: 'entries' }, list.map((e) => entryItem(e))))));
 }
 
 // appointmentForm creates (or, given an appointment, moves and edits) an
@@ -145,6 +147,13 @@ export async function appointmentForm(main, params, existing) {
     const e = existing && end.value === localInput(end0) ? end0 : fromLocal(end.value);
     if (!title.value.trim()) { fill(out, errorBox('Please give the appointment a title.')); title.focus(); return; }
     if (!s || !e) { fill(out, errorBox('Please give a start and an end.')); return; }
+    for (const [input, what] of [[start, 'start'], [end, 'end']]) {
+      if (missingLocal(input.value)) {
+        fill(out, errorBox(`The ${what}, ${input.value.slice(11, 16)} on ${fmtLongDay(fromLocal(input.value.slice(0, 10) + 'T12:00'))}, does not exist in ${tz}: the clocks go forward then. Please choose another time.`));
+        input.focus();
+        return;
+      }
+    }
     if (e <= s) { fill(out, errorBox('The end must come after the start.')); end.focus(); return; }
     const body = { title: title.value.trim(), description: description.value, location: place.value,
       start: s.toISOString(), end: e.toISOString(), privacy: privacy.value };
@@ -168,8 +177,28 @@ export async function appointmentForm(main, params, existing) {
   title.focus();
 }
 
+// binds says whether an imposed appointment still binds me: its organiser
+// is still an active member of its hierarchical group ranked above me (the
+// rule of agenda.Group.Imposes). Then there is nothing to decline. If the
+// group cannot be read (I left it), the server decides.
+async function binds(a, me) {
+  if (a.my_status !== 'auto' || !a.group_id) return false;
+  try {
+    const g = await api('GET', `/api/groups/${a.group_id}`);
+    const rank = (id) => {
+      const m = g.members.find((x) => x.user_id === id && (x.status || 'active') === 'active');
+      return m ? m.rank : null;
+    };
+    const organiser = rank(a.owner_id), mine = rank(me);
+    return g.hierarchical && organiser !== null && mine !== null && organiser > mine;
+  } catch { return false; }
+}
+
+const participation = { owner: 'organiser', auto: 'imposed', pending: 'invited', accepted: 'accepted', declined: 'declined' };
+
 export async function appointmentView(main, id, me) {
   const a = await api('GET', `/api/appointments/${id}`);
+  const bound = await binds(a, me);
   const out = h('div', { 'aria-live': 'assertive' });
   const specs = [];
   if (a.owner_id === me && a.status !== 'cancelled') {
@@ -182,9 +211,8 @@ export async function appointmentView(main, id, me) {
   if (a.status !== 'cancelled' && (a.my_status === 'pending' || a.my_status === 'declined')) {
     specs.push(['Accept', async (act) => { await api('POST', `/api/appointments/${a.id}/accept`); await act.redraw(); }, 'primary']);
   }
-  // An imposed one too: it binds only while its organiser is still a member
-  // ranked above me; the server says so if it still does.
-  if (a.status !== 'cancelled' && ['pending', 'accepted', 'auto'].includes(a.my_status)) {
+  // An imposed one too, once it no longer binds me (binds).
+  if (a.status !== 'cancelled' && ['pending', 'accepted', 'auto'].includes(a.my_status) && !bound) {
     specs.push(['Decline', async (act) => {
       if (!(await declineConfirmed(a, act))) return;
       await api('POST', `/api/appointments/${a.id}/decline`);
@@ -201,12 +229,12 @@ export async function appointmentView(main, id, me) {
       a.location ? [h('dt', {}, 'Where'), h('dd', {}, a.location)] : null,
       a.description ? [h('dt', {}, 'About'), h('dd', {}, a.description)] : null,
       h('dt', {}, 'Status'), h('dd', { id: 'appointment-status', dataset: { status: a.status } }, a.status),
-      h('dt', {}, 'Me'), h('dd', {}, statusLabel(a)),
+      h('dt', {}, 'Me'), h('dd', {}, statusLabel(a), bound ? h('small', { class: 'hint' }, ' (set by a superior in the group: it cannot be declined)') : null),
       h('dt', {}, 'Privacy'), h('dd', {}, a.privacy === 'full' ? 'Full' : 'Free/busy'),
       a.group_id ? [h('dt', {}, 'Group'), h('dd', {}, h('a', { href: `#/group/${a.group_id}` }, 'Open the group'))] : null),
     h('h2', {}, 'Participants'),
     h('ul', { class: 'people' }, a.participants.map((p) => h('li', {}, h('span', {}, p.username || p.user_id), ' ',
-      h('span', { class: `tag st-${p.status}` }, p.status)))),
+      h('span', { class: `tag st-${p.status}` }, participation[p.status] || p.status)))),
     out, h('div', { class: 'actions' }, actions));
 }
 
@@ -218,6 +246,15 @@ export async function editView(main, id) {
 export async function invitationsView(main, groupInvites) {
   const list = await api('GET', '/api/invitations');
   const groupList = groupInvites ? await api('GET', '/api/group-invitations') : [];
+  // Who invites me, and in which group: the organiser is among the
+  // participants; the group among mine (if I can still read it).
+  const groups = list.some((a) => a.group_id) ? await api('GET', '/api/groups').catch(() => []) : [];
+  const from = (a) => {
+    const o = a.participants.find((p) => p.user_id === a.owner_id);
+    const g = groups.find((x) => x.id === a.group_id);
+    return [h('p', {}, `From ${o ? o.username : 'the organiser'}${g ? ` in ${g.name}` : ''}.`),
+      g && !g.hierarchical ? h('p', { class: 'hint' }, 'A flat group: declining cancels it for everyone.') : null];
+  };
   const out = h('div', { 'aria-live': 'assertive' });
   // The answers to one invitation: either, once; then the page anew.
   const answers = (...specs) => actionButtons(out, specs.map(([label, fn, cls]) =>
@@ -227,7 +264,7 @@ export async function invitationsView(main, groupInvites) {
     list.length === 0 && groupList.length === 0 ? h('p', { class: 'empty', id: 'no-invitations' }, 'No invitations waiting.') : null,
     list.length ? h('ul', { class: 'cards', id: 'invitation-list' }, list.map((a) => h('li', { class: 'card invitation', dataset: { id: a.id } },
       h('h2', {}, h('a', { href: `#/appointment/${a.id}` }, a.title || 'Untitled')),
-      h('p', {}, fmtRange(a.start, a.end)),
+      h('p', {}, fmtRange(a.start, a.end)), from(a),
       h('div', { class: 'actions' }, answers(
         [`Accept “${a.title}”`, () => api('POST', `/api/appointments/${a.id}/accept`), 'primary accept'],
         [`Decline “${a.title}”`, async (act) => {

@@ -54,6 +54,19 @@ export function fmtRange(start, end) {
   return `${fmtDateTime(s)} – ${sameDay ? fmtTime(e) : fmtDateTime(e)}`;
 }
 
+// fmtOnDay is the part of [start, end) that falls on the local day that
+// begins at day, as a day's column shows it: an appointment from
+// Wednesday 09:00 to Friday 17:00 is "from 09:00", "all day" and
+// "until 17:00", not 09:00–17:00 three times.
+export function fmtOnDay(start, end, day) {
+  const s = new Date(start), e = new Date(end), next = addDays(day, 1);
+  const starts = s >= day, ends = e <= next;
+  if (starts && ends) return `${fmtTime(s)}–${fmtTime(e)}`;
+  if (starts) return `from ${fmtTime(s)}`;
+  if (ends) return `until ${fmtTime(e)}`;
+  return 'all day';
+}
+
 // startOfDay and startOfWeek work in the browser's time zone; weeks start
 // on Monday.
 export function startOfDay(d) { const x = new Date(d); x.setHours(0, 0, 0, 0); return x; }
@@ -85,6 +98,14 @@ export function fromLocal(v) {
   return isNaN(d) ? null : d;
 }
 
+// missingLocal says whether a datetime-local value names a time that does
+// not exist in the browser's time zone (the hour skipped when the clocks go
+// forward): the browser would silently read it as a later time.
+export function missingLocal(v) {
+  const d = fromLocal(v);
+  return Boolean(d) && localInput(d) !== v.slice(0, 16);
+}
+
 export function statusLabel(a) {
   const mine = { owner: 'yours', auto: 'imposed', pending: 'invitation', accepted: 'accepted', declined: 'declined' }[a.my_status] || a.my_status;
   return a.status === 'confirmed' ? mine : `${a.status} · ${mine}`;
@@ -94,4 +115,17 @@ export function statusLabel(a) {
 // conditional parts of a view leave.
 export function fill(el, ...children) {
   el.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
+}
+
+// weekNav moves between weeks: the one before, this one, the one after, or
+// the week of any date picked. page is the address without its ?d=.
+export function weekNav(page, start) {
+  const pick = h('input', { type: 'date', value: dateInput(start), 'aria-label': 'Go to the week of', class: 'week-pick' });
+  pick.addEventListener('change', () => { if (pick.value) window.location.hash = `${page}?d=${pick.value}`; });
+  return [
+    h('a', { class: 'button', href: `${page}?d=${dateInput(addDays(start, -7))}`, 'aria-label': 'Previous week' }, '‹ Previous'),
+    h('a', { class: 'button', href: page }, 'Today'),
+    h('a', { class: 'button', href: `${page}?d=${dateInput(addDays(start, 7))}`, 'aria-label': 'Next week' }, 'Next ›'),
+    pick,
+  ];
 }

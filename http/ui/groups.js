@@ -3,7 +3,7 @@
 
 import { api, describe } from './api.js';
 import { busy, latest } from './view.js';
-import { h, field, errorBox, fill, fmtRange, fmtTime, fmtDay, fmtLongDay, startOfWeek, weekParam, addDays, dateInput, localInput, fromLocal } from './dom.js';
+import { h, field, errorBox, fill, fmtRange, fmtOnDay, fmtDay, weekNav, fmtLongDay, startOfWeek, weekParam, addDays, dateInput, localInput, fromLocal } from './dom.js';
 
 export async function groupsView(main) {
   const groups = await api('GET', '/api/groups');
@@ -67,7 +67,8 @@ export async function groupView(main, id, me, params) {
     const row = [];
     if (g.hierarchical) {
       const canRank = m.user_id !== me && g.my_rank > m.rank;
-      const rank = h('input', { type: 'number', min: 0, max: 999, value: m.rank, 'aria-label': `Rank of ${m.username}`, disabled: !canRank, class: 'rank' });
+      // The creator's rank (1000) is above any that can be given (0–999).
+      const rank = h('input', { type: 'number', min: 0, max: canRank ? 999 : undefined, value: m.rank, 'aria-label': `Rank of ${m.username}`, disabled: !canRank, class: 'rank' });
       const set = canRank ? h('button', { type: 'button', 'aria-label': `Set the rank of ${m.username}` }, 'Set') : null;
       if (set) {
         row.push(set);
@@ -162,8 +163,22 @@ export async function groupView(main, id, me, params) {
     manage = h('details', { class: 'manage' }, h('summary', {}, 'Rename or delete the group'), rename);
   }
 
-  // The group agenda: one row per member, entries by day.
+  // The group agenda: one row per member, entries by day, each with the
+  // part of it on that day. My own entries, and those I take part in, link
+  // to their page; another member's that I may see in full show their
+  // details in place (an appointment's page is for those who take part).
   const days = [...Array(7).keys()].map((i) => addDays(start, i));
+  const mine = new Set((agenda.find((m) => m.user_id === me) || { entries: [] }).entries
+    .filter((e) => !e.busy).map((e) => e.appointment_id));
+  const block = (e, d) => {
+    const when = fmtOnDay(e.start, e.end, d);
+    if (e.busy) return h('div', { class: 'block busy' }, `${when} busy`);
+    const label = `${when} ${e.title || 'Untitled'}`;
+    const tag = e.status === 'pending' ? h('span', { class: 'tag' }, 'pending') : e.status === 'cancelled' ? h('span', { class: 'tag' }, 'cancelled') : null;
+    if (mine.has(e.appointment_id)) return h('div', { class: 'block' }, h('a', { href: `#/appointment/${e.appointment_id}` }, label), tag);
+    const more = [e.location ? h('p', {}, `Where: ${e.location}`) : null, e.description ? h('p', {}, e.description) : null].filter(Boolean);
+    return h('div', { class: 'block' }, more.length ? h('details', {}, h('summary', {}, label, tag), more) : [label, tag]);
+  };
   const agendaTable = h('table', { class: 'group-agenda' },
     h('caption', {}, `Week of ${fmtLongDay(start)}`),
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Member'), days.map((d) => h('th', { scope: 'col' }, fmtDay(d))))),
@@ -171,9 +186,7 @@ export async function groupView(main, id, me, params) {
       days.map((d) => {
         const next = addDays(d, 1);
         const es = m.entries.filter((e) => new Date(e.start) < next && new Date(e.end) > d);
-        return h('td', {}, es.map((e) => e.busy
-          ? h('div', { class: 'block busy' }, `${fmtTime(e.start)}–${fmtTime(e.end)} busy`)
-          : h('div', { class: 'block' }, h('a', { href: `#/appointment/${e.appointment_id}` }, `${fmtTime(e.start)} ${e.title}`))));
+        return h('td', {}, es.map((e) => block(e, d)));
       })))));
 
   fill(main,
@@ -192,8 +205,7 @@ export async function groupView(main, id, me, params) {
     manage,
     h('div', { class: 'bar' }, h('h2', {}, 'Group agenda'),
       h('div', { class: 'actions' },
-        h('a', { class: 'button', href: `#/group/${id}?d=${dateInput(addDays(start, -7))}` }, '‹ Previous'),
-        h('a', { class: 'button', href: `#/group/${id}?d=${dateInput(addDays(start, 7))}` }, 'Next ›'))),
+        weekNav(`#/group/${id}`, start))),
     h('div', { class: 'scroll' }, agendaTable),
     h('p', { class: 'hint' }, 'Busy: time you may not see the details of.'));
   return people;
@@ -205,8 +217,11 @@ export async function freeSlotsView(main, id) {
   now.setMinutes(0, 0, 0);
   const from = h('input', { type: 'datetime-local', value: localInput(addDays(now, 0)), required: true });
   const to = h('input', { type: 'datetime-local', value: localInput(addDays(now, 7)), required: true });
-  const duration = h('select', {}, ['15m', '30m', '45m', '1h', '1h30m', '2h', '3h'].map((d) => h('option', { value: d }, d)));
-  duration.value = '1h';
+  // Up to the longest the server looks for (31 days), as people say them.
+  const lengths = [['15m', 15, '15 minutes'], ['30m', 30, '30 minutes'], ['45m', 45, '45 minutes'], ['1h', 60, '1 hour'],
+    ['1h30m', 90, '1½ hours'], ['2h', 120, '2 hours'], ['3h', 180, '3 hours'], ['4h', 240, '4 hours'], ['6h', 360, '6 hours'],
+    ['8h', 480, '8 hours'], ['24h', 1440, '1 day'], ['48h', 2880, '2 days'], ['72h', 4320, '3 days'], ['168h', 10080, '1 week']];
+  const duration = h('select', {}, lengths.map(([v, , label]) => h('option', { value: v, selected: v === '1h' }, label)));
   const results = h('div', { 'aria-live': 'polite' });
   const find = h('button', { type: 'submit', class: 'primary' }, 'Find free slots');
   const form = h('form', { class: 'form' },
@@ -222,7 +237,7 @@ export async function freeSlotsView(main, id) {
     if (!f || !t || t <= f) { fill(results, errorBox('Please give a window whose end comes after its start.')); return; }
     try {
       const slots = await api('GET', `/api/groups/${id}/free-slots?from=${f.toISOString()}&to=${t.toISOString()}&duration=${duration.value}`);
-      const mins = { '15m': 15, '30m': 30, '45m': 45, '1h': 60, '1h30m': 90, '2h': 120, '3h': 180 }[duration.value];
+      const mins = lengths.find(([v]) => v === duration.value)[1];
       fill(results, slots.length === 0 ? h('p', { class: 'empty' }, 'No common free time that long in this window.') :
         h('ul', { class: 'slots' }, slots.map((s) => {
           const end = new Date(Math.min(new Date(s.end), new Date(s.start).getTime() + mins * 60e3));
