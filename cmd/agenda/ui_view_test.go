@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+	_ "time/tzdata" // Europe/Madrid wherever the test runs
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+)
+
+// inTimeZone makes the page's clock that of zone, as a browser there.
+func inTimeZone(zone string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: zone})
+		return err
+	})
+}
+
+// TestBrowserShowsWhatOneMaySee: what a demanding user's review of the UI
+// found shown wrong, or not at all. A superior's view of a member's entry
+// linked to a page only participants may open (404), and showed no place;
+// an appointment over three days showed its start and end times on each;
+// an imposed appointment that binds offered a Decline that always failed;
+// a time in the hour the clocks skip was refused as "the end must come
+// after the start"; an invitation said neither who sent it nor from which
+// group.
+func TestBrowserShowsWhatOneMaySee(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test in -short mode")
+	}
+	chromium := findChromium(t)
+	madrid, err := time.LoadLocation("Europe/Madrid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := mustStartNode(t)
+	base := "http://" + n.HTTPAddr()
+	ana, bob := registerUser(t, n, "ana"), registerUser(t, n, "bob")
+	office := createGroup(t, ana, "Office", true)
+	joinGroup(t, ana, bob, office, 1)
+	club := createGroup(t, ana, "Club", false)
+	joinGroup(t, ana, bob, club, 0)
+
+	// Next week's Monday, in Madrid.
+	now := time.Now().In(madrid)
+	monday := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, madrid)
+	monday = monday.AddDate(0, 0, 7-(int(monday.Weekday())+6)%7)
+	at := func(days, hour int) string {
+		return monday.AddDate(0, 0, days).Add(time.Duration(hour) * time.Hour).Format(time.RFC3339)
+	}
+	var dentist, standup struct {
+		ID string `json:"id"`
+	}
+	bob.withT(t).do("POST", "/api/appointments", map[string]any{"title": "Dentist", "location": "Main St 4",
+		"start": at(1, 10), "end": at(1, 11)}).expect(t, http.StatusCreated).JSON(t, &dentist)
+	ana.withT(t).do("POST", "/api/appointments", map[string]any{"title": "Conference",
+		"start": at(2, 9), "end": at(4, 17)}).expect(t, http.StatusCreated)
+	ana.withT(t).do("POST", "/api/groups/"+office+"/appointments", map[string]any{"title": "Standup",
+		"start": at(0, 9), "end": at(0, 10)}).expect(t, http.StatusCreated).JSON(t, &standup)
+	bob.withT(t).do("POST", "/api/groups/"+club+"/appointments", map[string]any{"title": "Poetry night",
+		"start": at(3, 20), "end": at(3, 22)}).expect(t, http.StatusCreated)
+
+	browser := startBrowser(t, chromium)
+	anaPage, bobPage := newBrowserPage(t, browser, "ana"), newBrowserPage(t, browser, "bob")
+	anaPage.do("live in Madrid", inTimeZone("Europe/Madrid"))
+	anaPage.login(base, "ana", "password-ana")
+	bobPage.login(base, "bob", "password-bob")
+	text := func(p *browserPage) string {
+		got, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.getElementById('main').innerText`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	week := monday.Format("2006-01-02")
+
+	// The group agenda: bob's entry in full, in place, without a link.
+	anaPage.do("open the office's agenda", chromedp.Evaluate[chromedp.Void](`location.hash = '#/group/`+office+`?d=`+week+`'`),
+		chromedp.WaitVisible(chromedp.CSS(`.group-agenda`)))
+	if err := anaPage.poll(`document.getElementById('main').innerText.includes('Dentist')`, 10*time.Second); err != nil {
+		t.Fatalf("bob's dentist not in the office's agenda: %v\n%s", err, text(anaPage))
+	}
+	links, err := chromedp.Run(anaPage.ctx, chromedp.Evaluate[int](`document.querySelectorAll('#main a[href="#/appointment/`+dentist.ID+`"]').length`))
+	if err != nil || links != 0 {
+		t.Errorf("bob's dentist links to its page (%d links, %v), which only its participants may open", links, err)
+	}
+	where, err := chromedp.Run(anaPage.ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('.group-agenda details')].map((d) => d.textContent).join('|')`))
+	if err != nil || !strings.Contains(where, "Where: Main St 4") {
+		t.Errorf("the office's agenda does not show where bob's dentist is (%v): %q", err, where)
+	}
+
+	// A three-day appointment, day by day.
+	anaPage.do("open the week", chromedp.Evaluate[chromedp.Void](`location.hash = '#/week?d=`+week+`'`),
+		chromedp.WaitVisible(chromedp.CSS(`#main .week`)))
+	if err := anaPage.poll(`document.getElementById('main').innerText.includes('Conference')`, 10*time.Second); err != nil {
+		t.Fatalf("no conference in ana's week: %v", err)
+	}
+	days, err := chromedp.Run(anaPage.ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#main .entry')]
+		.filter((e) => e.textContent.includes('Conference')).map((e) => e.querySelector('.when').textContent)`))
+	if err != nil || len(days) != 3 || !strings.HasPrefix(days[0], "from ") || days[1] != "all day" || !strings.HasPrefix(days[2], "until ") {
+		t.Errorf("the conference, Wednesday to Friday, shows as %q (%v), want from…, all day, until…", days, err)
+	}
+
+	// An imposition that binds: nothing to decline, and why.
+	bobPage.do("open the standup", chromedp.Evaluate[chromedp.Void](`location.hash = '#/appointment/`+standup.ID+`'`),
+		chromedp.WaitVisible(chromedp.CSS(`#appointment-status`)))
+	if err := bobPage.poll(`document.getElementById('main').innerText.includes('cannot be declined')`, 10*time.Second); err != nil {
+		t.Errorf("bob's imposed standup does not say it cannot be declined: %v\n%s", err, text(bobPage))
+	}
+	declines, err := chromedp.Run(bobPage.ctx, chromedp.Evaluate[int](`[...document.querySelectorAll('#main button')].filter((b) => b.textContent === 'Decline').length`))
+	if err != nil || declines != 0 {
+		t.Errorf("bob's imposed standup offers %d Decline buttons (%v), want none", declines, err)
+	}
+
+	// An invitation says who, where, and what declining does.
+	anaPage.do("open the invitations", chromedp.Evaluate[chromedp.Void](`location.hash = '#/invitations'`),
+		chromedp.WaitVisible(chromedp.CSS(`#invitation-list .invitation`)))
+	if got := text(anaPage); !strings.Contains(got, "From bob in Club") || !strings.Contains(got, "declining cancels it for everyone") {
+		t.Errorf("ana's invitation to the poetry night does not say who and where from:\n%s", got)
+	}
+
+	// A time the clocks skip (Madrid goes from 02:00 to 03:00 on the last
+	// Sunday of March) is named as such.
+	anaPage.do("book in the skipped hour",
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/new'`),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="title"]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name="title"]`), "Spring forward"),
+		chromedp.SetValue(chromedp.CSS(`input[name="start"]`), "2027-03-28T02:30"),
+		chromedp.SetValue(chromedp.CSS(`input[name="end"]`), "2027-03-28T04:00"),
+		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.error`)))
+	if got := text(anaPage); !strings.Contains(got, "does not exist in Europe/Madrid") {
+		t.Errorf("a start in the skipped hour is not named as such:\n%s", got)
+	}
+	for _, p := range []*browserPage{anaPage, bobPage} {
+		if errs := p.consoleErrors(); len(errs) > 0 {
+			t.Errorf("%s's console logged errors:\n\t%s", p.name, strings.Join(errs, "\n\t"))
+		}
+	}
+}
