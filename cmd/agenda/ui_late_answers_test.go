@@ -12,10 +12,11 @@ import (
 // slowFetch makes the answers to the page's requests for which the
 // JavaScript condition cond (of method m and address u) holds come 1.5 s
 // late: the window in which the user moves on, or types, while an answer
-// is on its way. window.__slowAsked counts those requests.
+// is on its way. window.__slowAsked counts those requests. It replaces
+// the slowing set before (delays do not pile up).
 func slowFetch(cond string) chromedp.Action[chromedp.Void] {
 	return chromedp.Evaluate[chromedp.Void](`(() => {
-		const real = window.fetch;
+		const real = window.__realFetch = window.__realFetch || window.fetch;
 		window.__slowAsked = 0;
 		window.fetch = (url, init) => {
 			const u = String(url), m = (init && init.method) || 'GET';
@@ -155,8 +156,13 @@ func TestBrowserLateAnswers(t *testing.T) {
 	if err := p.poll(`window.__slowAsked >= 1`, 10*time.Second); err != nil {
 		t.Fatalf("the week was never asked for: %v", err)
 	}
-	p.do("submit the old page's form", chromedp.Evaluate[chromedp.Void](`document.querySelector('#main form').requestSubmit()`),
-		chromedp.Sleep(3*time.Second))
+	p.do("submit the old page's form", chromedp.Evaluate[chromedp.Void](`document.querySelector('#main form').requestSubmit()`))
+	// Once the group exists, its answer is on its way back.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(groupsNamed("Meanwhile")) == 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.do("let its answer land", chromedp.Sleep(1500*time.Millisecond))
 	if h := hash(); h != "#/week" {
 		t.Errorf("a group created from the page being left took the user to %q, want the week they went to", h)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // inTimeZone makes the page's clock that of zone, as a browser there.
@@ -40,9 +41,10 @@ func TestBrowserShowsWhatOneMaySee(t *testing.T) {
 	}
 	n := mustStartNode(t)
 	base := "http://" + n.HTTPAddr()
-	ana, bob := registerUser(t, n, "ana"), registerUser(t, n, "bob")
+	ana, bob, carl := registerUser(t, n, "ana"), registerUser(t, n, "bob"), registerUser(t, n, "carl")
 	office := createGroup(t, ana, "Office", true)
 	joinGroup(t, ana, bob, office, 1)
+	joinGroup(t, ana, carl, office, 500)
 	club := createGroup(t, ana, "Club", false)
 	joinGroup(t, ana, bob, club, 0)
 
@@ -53,7 +55,7 @@ func TestBrowserShowsWhatOneMaySee(t *testing.T) {
 	at := func(days, hour int) string {
 		return monday.AddDate(0, 0, days).Add(time.Duration(hour) * time.Hour).Format(time.RFC3339)
 	}
-	var dentist, standup struct {
+	var dentist, standup, review struct {
 		ID string `json:"id"`
 	}
 	bob.withT(t).do("POST", "/api/appointments", map[string]any{"title": "Dentist", "location": "Main St 4",
@@ -64,6 +66,13 @@ func TestBrowserShowsWhatOneMaySee(t *testing.T) {
 		"start": at(0, 9), "end": at(0, 10)}).expect(t, http.StatusCreated).JSON(t, &standup)
 	bob.withT(t).do("POST", "/api/groups/"+club+"/appointments", map[string]any{"title": "Poetry night",
 		"start": at(3, 20), "end": at(3, 22)}).expect(t, http.StatusCreated)
+	// A weekend ending at the midnight after it, and an imposition by carl
+	// that stops binding bob once carl ranks below him.
+	ana.withT(t).do("POST", "/api/appointments", map[string]any{"title": "Retreat",
+		"start": at(5, 0), "end": at(7, 0)}).expect(t, http.StatusCreated)
+	carl.withT(t).do("POST", "/api/groups/"+office+"/appointments", map[string]any{"title": "Review",
+		"start": at(1, 15), "end": at(1, 16)}).expect(t, http.StatusCreated).JSON(t, &review)
+	ana.withT(t).do("PATCH", "/api/groups/"+office+"/members/"+carl.userID, map[string]any{"rank": 0}).expect(t, http.StatusOK)
 
 	browser := startBrowser(t, chromium)
 	anaPage, bobPage := newBrowserPage(t, browser, "ana"), newBrowserPage(t, browser, "bob")
@@ -89,6 +98,27 @@ func TestBrowserShowsWhatOneMaySee(t *testing.T) {
 	if err != nil || links != 0 {
 		t.Errorf("bob's dentist links to its page (%d links, %v), which only its participants may open", links, err)
 	}
+	// An entry's details being read stay open, and focused, through a live
+	// refresh (a review found them closed, the focus on the heading).
+	anaPage.do("open the dentist's details", chromedp.Click(chromedp.CSS(`.group-agenda details summary`)))
+	bob.withT(t).do("POST", "/api/appointments", map[string]any{"title": "Physio",
+		"start": at(1, 14), "end": at(1, 15)}).expect(t, http.StatusCreated)
+	if err := anaPage.poll(`document.getElementById('main').innerText.includes('Physio')`, 10*time.Second); err != nil {
+		t.Fatalf("bob's new appointment never reached ana's group page: %v", err)
+	}
+	kept, err := chromedp.Run(anaPage.ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('.group-agenda details[open] summary')].map((x) => x.textContent).join('|') + ' / ' + document.activeElement.tagName`))
+	if err != nil || !strings.Contains(kept, "Dentist") || !strings.HasSuffix(kept, "/ SUMMARY") {
+		t.Errorf("after a live refresh, open details and focus: %q (%v), want the dentist's open and its summary focused", kept, err)
+	}
+
+	// What ana takes part in links to its page: her standup, and carl's
+	// review she is invited to (in no row of hers until she accepts).
+	for what, id := range map[string]string{"standup": standup.ID, "review": review.ID} {
+		links, err := chromedp.Run(anaPage.ctx, chromedp.Evaluate[int](`document.querySelectorAll('.group-agenda a[href="#/appointment/`+id+`"]').length`))
+		if err != nil || links == 0 {
+			t.Errorf("the %s ana takes part in does not link to its page in the group agenda (%v)", what, err)
+		}
+	}
 	where, err := chromedp.Run(anaPage.ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('.group-agenda details')].map((d) => d.textContent).join('|')`))
 	if err != nil || !strings.Contains(where, "Where: Main St 4") {
 		t.Errorf("the office's agenda does not show where bob's dentist is (%v): %q", err, where)
@@ -105,6 +135,21 @@ func TestBrowserShowsWhatOneMaySee(t *testing.T) {
 	if err != nil || len(days) != 3 || !strings.HasPrefix(days[0], "from ") || days[1] != "all day" || !strings.HasPrefix(days[2], "until ") {
 		t.Errorf("the conference, Wednesday to Friday, shows as %q (%v), want from…, all day, until…", days, err)
 	}
+	weekend, err := chromedp.Run(anaPage.ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#main .entry')]
+		.filter((e) => e.textContent.includes('Retreat')).map((e) => e.querySelector('.when').textContent)`))
+	if err != nil || len(weekend) != 2 || weekend[0] != "all day" || weekend[1] != "all day" {
+		t.Errorf("the retreat, Saturday 00:00 to Monday 00:00, shows as %q (%v), want all day twice", weekend, err)
+	}
+
+	// Another week by its date, typed: nothing moves until it is asked for.
+	anaPage.do("type a date into the week's field", chromedp.SendKeys(chromedp.CSS(`#main .week-pick`), "03152027"))
+	if got, err := chromedp.Run(anaPage.ctx, chromedp.Evaluate[string]("location.hash")); err != nil || got != "#/week?d="+week {
+		t.Errorf("typing a date moved the page to %q (%v) before it was asked for", got, err)
+	}
+	anaPage.do("ask for it", chromedp.KeyEvent(kb.Enter))
+	if err := anaPage.poll(`location.hash === '#/week?d=2027-03-15' && (document.querySelector('#main h1') || {}).textContent.includes('March 15, 2027')`, 10*time.Second); err != nil {
+		t.Errorf("the week of the date typed never showed: %v", err)
+	}
 
 	// An imposition that binds: nothing to decline, and why.
 	bobPage.do("open the standup", chromedp.Evaluate[chromedp.Void](`location.hash = '#/appointment/`+standup.ID+`'`),
@@ -115,6 +160,11 @@ func TestBrowserShowsWhatOneMaySee(t *testing.T) {
 	declines, err := chromedp.Run(bobPage.ctx, chromedp.Evaluate[int](`[...document.querySelectorAll('#main button')].filter((b) => b.textContent === 'Decline').length`))
 	if err != nil || declines != 0 {
 		t.Errorf("bob's imposed standup offers %d Decline buttons (%v), want none", declines, err)
+	}
+	// carl's review, once carl ranks below bob, binds him no more.
+	bobPage.do("open the review", chromedp.Evaluate[chromedp.Void](`location.hash = '#/appointment/`+review.ID+`'`))
+	if err := bobPage.poll(`(document.querySelector('#main h1') || {}).textContent === 'Review' && [...document.querySelectorAll('#main button')].some((b) => b.textContent === 'Decline')`, 10*time.Second); err != nil {
+		t.Errorf("bob's review, imposed by carl who now ranks below him, offers no Decline: %v\n%s", err, text(bobPage))
 	}
 
 	// An invitation says who, where, and what declining does.
@@ -134,8 +184,15 @@ func TestBrowserShowsWhatOneMaySee(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS(`input[name="end"]`), "2027-03-28T04:00"),
 		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`.error`)))
-	if got := text(anaPage); !strings.Contains(got, "does not exist in Europe/Madrid") {
+	if got := text(anaPage); !strings.Contains(got, "The start, 02:30") || !strings.Contains(got, "does not exist in Europe/Madrid") {
 		t.Errorf("a start in the skipped hour is not named as such:\n%s", got)
+	}
+	anaPage.do("end in the skipped hour",
+		chromedp.SetValue(chromedp.CSS(`input[name="start"]`), "2027-03-28T01:00"),
+		chromedp.SetValue(chromedp.CSS(`input[name="end"]`), "2027-03-28T02:30"),
+		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)))
+	if err := anaPage.poll(`document.getElementById('main').innerText.includes('The end, 02:30')`, 10*time.Second); err != nil {
+		t.Errorf("an end in the skipped hour is not named as such: %v\n%s", err, text(anaPage))
 	}
 	for _, p := range []*browserPage{anaPage, bobPage} {
 		if errs := p.consoleErrors(); len(errs) > 0 {

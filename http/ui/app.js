@@ -57,7 +57,10 @@ function logout(message) {
   route();
 }
 
-whenUnauthorized(() => logout('Your session has ended. Please log in again.'));
+// A 401 while this tab is logging out is the logout's own doing (a request
+// sent as the token ended): the logout says nothing of a session that ended.
+let loggingOut = null;
+whenUnauthorized(() => { if (!loggingOut || loggingOut !== shownToken) logout('Your session has ended. Please log in again.'); });
 
 window.addEventListener('storage', (ev) => {
   if (ev.key !== null && ev.key !== SESSION_KEY) return; // null: storage cleared
@@ -417,7 +420,10 @@ async function draw(refresh) {
   // (the same link or button), found by its place among its like.
   const wasInMain = main.contains(document.activeElement);
   const focused = wasInMain ? focusPath(document.activeElement) : null;
+  // What was open stays open (an entry's details being read).
+  const open = refresh ? new Set([...main.querySelectorAll('details[open] > summary')].map((x) => x.textContent)) : new Set();
   main.replaceChildren(...target.childNodes);
+  for (const x of main.querySelectorAll('details > summary')) if (open.has(x.textContent)) x.parentElement.open = true;
   staleWhileTyping = false;
   if (refresh) {
     window.scrollTo(0, scroll);
@@ -451,7 +457,7 @@ function focusHeading() {
 // page drawn anew: a link, button or heading by its text and target, a
 // field by its name; and its rank among those of the same name.
 function focusPath(el) {
-  if (!/^(A|BUTTON|H1|INPUT|SELECT|TEXTAREA)$/.test(el.tagName)) return null;
+  if (!/^(A|BUTTON|H1|INPUT|SELECT|SUMMARY|TEXTAREA)$/.test(el.tagName)) return null;
   const key = (x) => /^(INPUT|SELECT|TEXTAREA)$/.test(x.tagName) ? `${x.tagName}|${x.name}`
     : `${x.tagName}|${x.textContent}|${x.getAttribute('href') || ''}`;
   const k = key(el);
@@ -494,13 +500,11 @@ $('logout').addEventListener('click', async () => {
   // server closes it as the token ends, which must not read as a session
   // that ended by itself; and a second click while the first is on its
   // way does nothing (its request, with the ended token, would).
-  const b = $('logout');
   const mine = shownToken;
-  if (b.disabled || !mine) return;
-  b.disabled = true;
+  if (!mine || loggingOut === mine) return;
+  loggingOut = mine;
   live.stop();
-  try { await api('POST', '/api/auth/logout'); } catch { /* logged out here all the same */ }
-  b.disabled = false;
+  try { await api('POST', '/api/auth/logout'); } catch { /* logged out here all the same */ } finally { loggingOut = null; }
   // Unless this tab follows another session by now (a login in another
   // tab meanwhile): that one is not this click's to end.
   if (shownToken === mine) logout();

@@ -30,13 +30,13 @@ async function groupNames(groupID) {
 
 // declineConfirmed asks before a decline that cancels the appointment for
 // everyone: any decline in a flat group does, and it cannot be undone. Not
-// once the user has left the page (act): the question would pop up over
-// another one.
+// once the user has gone elsewhere since (act): the question would pop up
+// over another page.
 async function declineConfirmed(a, act) {
   if (!a.group_id) return true;
   let flat = a.status === 'pending';
   try { flat = !(await api('GET', `/api/groups/${a.group_id}`)).hierarchical; } catch { /* not a member any more: as the status says */ }
-  if (!act.here) return false;
+  if (act.movedOn) return false;
   return !flat || confirm(`Declining cancels “${a.title}” for everyone in the group. Decline?`);
 }
 

@@ -60,11 +60,10 @@ export function fmtRange(start, end) {
 // "until 17:00", not 09:00–17:00 three times.
 export function fmtOnDay(start, end, day) {
   const s = new Date(start), e = new Date(end), next = addDays(day, 1);
-  const starts = s >= day, ends = e <= next;
-  if (starts && ends) return `${fmtTime(s)}–${fmtTime(e)}`;
-  if (starts) return `from ${fmtTime(s)}`;
-  if (ends) return `until ${fmtTime(e)}`;
-  return 'all day';
+  if (s <= day && e >= next) return 'all day'; // to the next midnight included
+  if (s >= day && e <= next) return `${fmtTime(s)}–${fmtTime(e)}`;
+  if (s >= day) return `from ${fmtTime(s)}`;
+  return `until ${fmtTime(e)}`;
 }
 
 // startOfDay and startOfWeek work in the browser's time zone; weeks start
@@ -87,7 +86,7 @@ export function weekParam(params) {
 export function localInput(d) {
   const x = new Date(d);
   const p = (n) => String(n).padStart(2, '0');
-  return `${x.getFullYear()}-${p(x.getMonth() + 1)}-${p(x.getDate())}T${p(x.getHours())}:${p(x.getMinutes())}`;
+  return `${String(x.getFullYear()).padStart(4, '0')}-${p(x.getMonth() + 1)}-${p(x.getDate())}T${p(x.getHours())}:${p(x.getMinutes())}`;
 }
 export function dateInput(d) { return localInput(d).slice(0, 10); }
 
@@ -118,14 +117,20 @@ export function fill(el, ...children) {
 }
 
 // weekNav moves between weeks: the one before, this one, the one after, or
-// the week of any date picked. page is the address without its ?d=.
+// the week of any date given. page is the address without its ?d=. The date
+// is taken when asked for (Enter, the button), not on every change: typed
+// from the keyboard, a date field changes at its first digit.
 export function weekNav(page, start) {
-  const pick = h('input', { type: 'date', value: dateInput(start), 'aria-label': 'Go to the week of', class: 'week-pick' });
-  pick.addEventListener('change', () => { if (pick.value) window.location.hash = `${page}?d=${pick.value}`; });
+  const pick = h('input', { type: 'date', value: dateInput(start), 'aria-label': 'Week of the date', class: 'week-pick', required: true });
+  const form = h('form', { class: 'week-form' }, pick, h('button', { type: 'submit' }, 'Show'));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    if (/^\d{4}-\d{2}-\d{2}$/.test(pick.value) && pick.value >= '1900') window.location.hash = `${page}?d=${pick.value}`;
+  });
   return [
     h('a', { class: 'button', href: `${page}?d=${dateInput(addDays(start, -7))}`, 'aria-label': 'Previous week' }, '‹ Previous'),
     h('a', { class: 'button', href: page }, 'Today'),
     h('a', { class: 'button', href: `${page}?d=${dateInput(addDays(start, 7))}`, 'aria-label': 'Next week' }, 'Next ›'),
-    pick,
+    form,
   ];
 }

@@ -55,7 +55,11 @@ export async function groupView(main, id, me, params) {
   const people = Object.fromEntries(g.members.map((m) => [m.user_id, m.username]));
   const start = startOfWeek(weekParam(params));
   const end = addDays(start, 7);
-  const agenda = await api('GET', `/api/groups/${id}/agenda?from=${start.toISOString()}&to=${end.toISOString()}`);
+  // My invitations too: an appointment I am invited to is mine to open
+  // (and answer), though it is in no row of mine until I accept.
+  const [agenda, invitations] = await Promise.all([
+    api('GET', `/api/groups/${id}/agenda?from=${start.toISOString()}&to=${end.toISOString()}`),
+    api('GET', '/api/invitations').catch(() => [])]);
   const out = h('div', { 'aria-live': 'assertive' });
   const fail = (err) => fill(out, errorBox(describe(err)));
   const isCreator = g.creator_id === me;
@@ -168,8 +172,8 @@ export async function groupView(main, id, me, params) {
   // to their page; another member's that I may see in full show their
   // details in place (an appointment's page is for those who take part).
   const days = [...Array(7).keys()].map((i) => addDays(start, i));
-  const mine = new Set((agenda.find((m) => m.user_id === me) || { entries: [] }).entries
-    .filter((e) => !e.busy).map((e) => e.appointment_id));
+  const mine = new Set([...(agenda.find((m) => m.user_id === me) || { entries: [] }).entries
+    .filter((e) => !e.busy).map((e) => e.appointment_id), ...invitations.map((a) => a.id)]);
   const block = (e, d) => {
     const when = fmtOnDay(e.start, e.end, d);
     if (e.busy) return h('div', { class: 'block busy' }, `${when} busy`);

@@ -29,11 +29,17 @@ export function navigationShown(n) { shown = n; }
 export class Action {
   constructor() {
     this.at = window.location.hash;
+    this.asked = asked;
     this.page = shown === asked ? shown : -1;
   }
 
   // here says whether the user is still on the page they acted on.
   get here() { return this.page === shown && this.page === asked && window.location.hash === this.at; }
+
+  // movedOn says whether the user asked for another page since they acted
+  // (an action taken while the next page loads is still theirs to finish:
+  // a question it asks is not asked over a page they went to later).
+  get movedOn() { return asked !== this.asked || window.location.hash !== this.at; }
 
   // redraw draws the page anew, if it is still the page acted on.
   redraw() { return this.here ? redraw() : Promise.resolve(); }
