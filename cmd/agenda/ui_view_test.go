@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,8 @@ func TestBrowserShowsWhatOneMaySee(t *testing.T) {
 	}
 	bob.withT(t).do("POST", "/api/appointments", map[string]any{"title": "Dentist", "location": "Main St 4",
 		"start": at(1, 10), "end": at(1, 11)}).expect(t, http.StatusCreated).JSON(t, &dentist)
+	bob.withT(t).do("POST", "/api/appointments", map[string]any{"title": "Away", "location": "Hills",
+		"start": at(5, 0), "end": at(7, 0)}).expect(t, http.StatusCreated)
 	ana.withT(t).do("POST", "/api/appointments", map[string]any{"title": "Conference",
 		"start": at(2, 9), "end": at(4, 17)}).expect(t, http.StatusCreated)
 	ana.withT(t).do("POST", "/api/groups/"+office+"/appointments", map[string]any{"title": "Standup",
@@ -99,16 +102,23 @@ func TestBrowserShowsWhatOneMaySee(t *testing.T) {
 		t.Errorf("bob's dentist links to its page (%d links, %v), which only its participants may open", links, err)
 	}
 	// An entry's details being read stay open, and focused, through a live
-	// refresh (a review found them closed, the focus on the heading).
-	anaPage.do("open the dentist's details", chromedp.Click(chromedp.CSS(`.group-agenda details summary`)))
-	bob.withT(t).do("POST", "/api/appointments", map[string]any{"title": "Physio",
+	// refresh (a review found them closed, the focus on the heading): those
+	// opened, not others of the same text (bob is away all Saturday and
+	// all Sunday).
+	anaPage.do("open the dentist's details and Sunday's",
+		chromedp.Evaluate[chromedp.Void](`(() => { const s = [...document.querySelectorAll('.group-agenda details summary')]; s[0].click(); s[2].click(); s[2].focus(); })()`))
+	bob.withT(t).do("POST", "/api/appointments", map[string]any{"title": "Physio", "location": "Clinic",
 		"start": at(1, 14), "end": at(1, 15)}).expect(t, http.StatusCreated)
 	if err := anaPage.poll(`document.getElementById('main').innerText.includes('Physio')`, 10*time.Second); err != nil {
 		t.Fatalf("bob's new appointment never reached ana's group page: %v", err)
 	}
-	kept, err := chromedp.Run(anaPage.ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('.group-agenda details[open] summary')].map((x) => x.textContent).join('|') + ' / ' + document.activeElement.tagName`))
-	if err != nil || !strings.Contains(kept, "Dentist") || !strings.HasSuffix(kept, "/ SUMMARY") {
-		t.Errorf("after a live refresh, open details and focus: %q (%v), want the dentist's open and its summary focused", kept, err)
+	kept, err := chromedp.Run(anaPage.ctx, chromedp.Evaluate[string](`(() => {
+		const ds = [...document.querySelectorAll('.group-agenda details')];
+		return ds.map((d) => (d.open ? 'open ' : '') + d.querySelector('summary').textContent).join(' | ') +
+			' / focus on ' + (ds.findIndex((d) => d.querySelector('summary') === document.activeElement));
+	})()`))
+	if err != nil || !regexp.MustCompile(`^open [^|]*Dentist \| [^|]*Physio \| all day Away \| open all day Away / focus on 3$`).MatchString(kept) {
+		t.Errorf("after a live refresh, details and focus: %q (%v), want the dentist's and Sunday's open, Sunday's focused", kept, err)
 	}
 
 	// What ana takes part in links to its page: her standup, and carl's
@@ -149,6 +159,17 @@ func TestBrowserShowsWhatOneMaySee(t *testing.T) {
 	anaPage.do("ask for it", chromedp.KeyEvent(kb.Enter))
 	if err := anaPage.poll(`location.hash === '#/week?d=2027-03-15' && (document.querySelector('#main h1') || {}).textContent.includes('March 15, 2027')`, 10*time.Second); err != nil {
 		t.Errorf("the week of the date typed never showed: %v", err)
+	}
+	// A date left in the field, not asked for, does not hold the week's
+	// live updates back.
+	anaPage.do("leave another date in the field",
+		chromedp.Evaluate[chromedp.Void](`(() => { const f = document.querySelector('#main .week-pick'); f.value = '2027-04-01'; f.dispatchEvent(new Event('change', { bubbles: true })); })()`),
+		chromedp.Focus(chromedp.CSS(`#main .week-pick`)), chromedp.Evaluate[chromedp.Void](`document.activeElement.blur()`))
+	ana.withT(t).do("POST", "/api/appointments", map[string]any{"title": "Ides",
+		"start": time.Date(2027, 3, 16, 10, 0, 0, 0, madrid).Format(time.RFC3339), "end": time.Date(2027, 3, 16, 11, 0, 0, 0, madrid).Format(time.RFC3339)}).
+		expect(t, http.StatusCreated)
+	if err := anaPage.poll(`document.getElementById('main').innerText.includes('Ides')`, 10*time.Second); err != nil {
+		t.Errorf("with a date left in the week's field, a new appointment never showed live: %v", err)
 	}
 
 	// An imposition that binds: nothing to decline, and why.

@@ -333,7 +333,7 @@ async function route(refresh) {
 function typing() {
   const active = document.activeElement;
   if (active && main.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName)) return true;
-  return [...main.querySelectorAll('input, textarea, select')].some(changed);
+  return [...main.querySelectorAll('input, textarea, select')].some((el) => !el.dataset.transient && changed(el));
 }
 
 function changed(el) {
@@ -420,10 +420,12 @@ async function draw(refresh) {
   // (the same link or button), found by its place among its like.
   const wasInMain = main.contains(document.activeElement);
   const focused = wasInMain ? focusPath(document.activeElement) : null;
-  // What was open stays open (an entry's details being read).
-  const open = refresh ? new Set([...main.querySelectorAll('details[open] > summary')].map((x) => x.textContent)) : new Set();
+  // What was open stays open (an entry's details being read), found by its
+  // key (data-key) or else its summary's text.
+  const detailsKey = (d) => d.dataset.key || (d.querySelector('summary') || {}).textContent;
+  const open = refresh ? new Set([...main.querySelectorAll('details[open]')].map(detailsKey)) : new Set();
   main.replaceChildren(...target.childNodes);
-  for (const x of main.querySelectorAll('details > summary')) if (open.has(x.textContent)) x.parentElement.open = true;
+  for (const d of main.querySelectorAll('details')) if (open.has(detailsKey(d))) d.open = true;
   staleWhileTyping = false;
   if (refresh) {
     window.scrollTo(0, scroll);
@@ -459,7 +461,8 @@ function focusHeading() {
 function focusPath(el) {
   if (!/^(A|BUTTON|H1|INPUT|SELECT|SUMMARY|TEXTAREA)$/.test(el.tagName)) return null;
   const key = (x) => /^(INPUT|SELECT|TEXTAREA)$/.test(x.tagName) ? `${x.tagName}|${x.name}`
-    : `${x.tagName}|${x.textContent}|${x.getAttribute('href') || ''}`;
+    : x.tagName === 'SUMMARY' && x.parentElement.dataset.key ? `SUMMARY|${x.parentElement.dataset.key}`
+      : `${x.tagName}|${x.textContent}|${x.getAttribute('href') || ''}`;
   const k = key(el);
   const same = [...main.querySelectorAll(el.tagName)].filter((x) => key(x) === k);
   return { tag: el.tagName, key: k, index: same.indexOf(el), keyOf: key };
@@ -503,8 +506,14 @@ $('logout').addEventListener('click', async () => {
   const mine = shownToken;
   if (!mine || loggingOut === mine) return;
   loggingOut = mine;
+  const b = $('logout');
+  b.setAttribute('aria-disabled', 'true');
   live.stop();
-  try { await api('POST', '/api/auth/logout'); } catch { /* logged out here all the same */ } finally { loggingOut = null; }
+  $('live-state').textContent = 'Logging out…';
+  try { await api('POST', '/api/auth/logout'); } catch { /* logged out here all the same */ } finally {
+    loggingOut = null;
+    b.removeAttribute('aria-disabled');
+  }
   // Unless this tab follows another session by now (a login in another
   // tab meanwhile): that one is not this click's to end.
   if (shownToken === mine) logout();

@@ -36,8 +36,9 @@ async function declineConfirmed(a, act) {
   if (!a.group_id) return true;
   let flat = a.status === 'pending';
   try { flat = !(await api('GET', `/api/groups/${a.group_id}`)).hierarchical; } catch { /* not a member any more: as the status says */ }
+  if (!flat) return true;
   if (act.movedOn) return false;
-  return !flat || confirm(`Declining cancels “${a.title}” for everyone in the group. Decline?`);
+  return confirm(`Declining cancels “${a.title}” for everyone in the group. Decline?`);
 }
 
 // actionButtons makes the buttons of one thing's actions (an appointment's

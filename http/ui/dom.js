@@ -121,7 +121,10 @@ export function fill(el, ...children) {
 // is taken when asked for (Enter, the button), not on every change: typed
 // from the keyboard, a date field changes at its first digit.
 export function weekNav(page, start) {
-  const pick = h('input', { type: 'date', value: dateInput(start), 'aria-label': 'Week of the date', class: 'week-pick', required: true });
+  // Transient: what is left in it unshown does not hold the page's live
+  // refresh back (app.js, typing).
+  const pick = h('input', { type: 'date', value: dateInput(start), min: '1900-01-01', 'aria-label': 'Week of the date', class: 'week-pick', required: true,
+    dataset: { transient: '1' } });
   const form = h('form', { class: 'week-form' }, pick, h('button', { type: 'submit' }, 'Show'));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();

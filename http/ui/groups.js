@@ -181,7 +181,7 @@ export async function groupView(main, id, me, params) {
     const tag = e.status === 'pending' ? h('span', { class: 'tag' }, 'pending') : e.status === 'cancelled' ? h('span', { class: 'tag' }, 'cancelled') : null;
     if (mine.has(e.appointment_id)) return h('div', { class: 'block' }, h('a', { href: `#/appointment/${e.appointment_id}` }, label), tag);
     const more = [e.location ? h('p', {}, `Where: ${e.location}`) : null, e.description ? h('p', {}, e.description) : null].filter(Boolean);
-    return h('div', { class: 'block' }, more.length ? h('details', {}, h('summary', {}, label, tag), more) : [label, tag]);
+    return h('div', { class: 'block' }, more.length ? h('details', { dataset: { key: `${e.appointment_id}|${dateInput(d)}` } }, h('summary', {}, label, tag), more) : [label, tag]);
   };
   const agendaTable = h('table', { class: 'group-agenda' },
     h('caption', {}, `Week of ${fmtLongDay(start)}`),
