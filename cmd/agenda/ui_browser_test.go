@@ -30,6 +30,19 @@ func findChromium(t *testing.T) string {
 	return ""
 }
 
+// browserTest starts what a browser test needs: a node, its address and a
+// browser, all stopped when the test ends. It skips the test in -short
+// mode, or where no chromium is installed.
+func browserTest(t *testing.T) (n *Node, base string, browser context.Context) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser test in -short mode")
+	}
+	chromium := findChromium(t)
+	n = mustStartNode(t)
+	return n, "http://" + n.HTTPAddr(), startBrowser(t, chromium)
+}
+
 // startBrowser starts chromium for the test; it stops when the test ends.
 func startBrowser(t *testing.T, chromium string) context.Context {
 	t.Helper()
@@ -189,12 +202,7 @@ func (p *browserPage) login(base, username, password string) {
 // error anywhere. Screenshots go to a directory the log names
 // (AGENDA_UI_SCREENSHOTS chooses it).
 func TestBrowserFlatGroupInvitationLive(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test in -short mode")
-	}
-	chromium := findChromium(t)
-	n := mustStartNode(t)
-	base := "http://" + n.HTTPAddr()
+	n, base, browser := browserTest(t)
 	ana, bob := registerUser(t, n, "ana"), registerUser(t, n, "bob")
 	registerUser(t, n, "carl")
 	gid := createGroup(t, ana, "Book club", false)
@@ -216,8 +224,6 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshots in %s", dir)
-
-	browser := startBrowser(t, chromium)
 
 	anaPage, bobPage := newBrowserPage(t, browser, "ana"), newBrowserPage(t, browser, "bob")
 	anaPage.login(base, "ana", "password-ana")
@@ -392,15 +398,9 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 // its next request); the cluster page keeps refreshing after a refresh
 // that failed (a review found it stopped for good).
 func TestBrowserSessionAndClusterPage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test in -short mode")
-	}
-	chromium := findChromium(t)
-	n := mustStartNode(t)
-	base := "http://" + n.HTTPAddr()
+	n, base, browser := browserTest(t)
 	registerUser(t, n, "ana")
 
-	browser := startBrowser(t, chromium)
 	ana := newBrowserPage(t, browser, "ana")
 	ana.login(base, "ana", "password-ana")
 

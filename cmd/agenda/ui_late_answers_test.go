@@ -35,15 +35,9 @@ func slowFetch(cond string) chromedp.Action[chromedp.Void] {
 // live refresh that had started loading before they typed; a page change
 // drawn as a mere refresh because an event came while it loaded.
 func TestBrowserLateAnswers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test in -short mode")
-	}
-	chromium := findChromium(t)
-	n := mustStartNode(t)
-	base := "http://" + n.HTTPAddr()
+	n, base, browser := browserTest(t)
 	ana := registerUser(t, n, "ana")
 
-	browser := startBrowser(t, chromium)
 	p := newBrowserPage(t, browser, "ana")
 	p.login(base, "ana", "password-ana")
 

@@ -32,16 +32,11 @@ func inTimeZone(zone string) chromedp.Action[chromedp.Void] {
 // after the start"; an invitation said neither who sent it nor from which
 // group.
 func TestBrowserShowsWhatOneMaySee(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test in -short mode")
-	}
-	chromium := findChromium(t)
+	n, base, browser := browserTest(t)
 	madrid, err := time.LoadLocation("Europe/Madrid")
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := mustStartNode(t)
-	base := "http://" + n.HTTPAddr()
 	ana, bob, carl := registerUser(t, n, "ana"), registerUser(t, n, "bob"), registerUser(t, n, "carl")
 	office := createGroup(t, ana, "Office", true)
 	joinGroup(t, ana, bob, office, 1)
@@ -77,7 +72,6 @@ func TestBrowserShowsWhatOneMaySee(t *testing.T) {
 		"start": at(1, 15), "end": at(1, 16)}).expect(t, http.StatusCreated).JSON(t, &review)
 	ana.withT(t).do("PATCH", "/api/groups/"+office+"/members/"+carl.userID, map[string]any{"rank": 0}).expect(t, http.StatusOK)
 
-	browser := startBrowser(t, chromium)
 	anaPage, bobPage := newBrowserPage(t, browser, "ana"), newBrowserPage(t, browser, "bob")
 	anaPage.do("live in Madrid", inTimeZone("Europe/Madrid"))
 	anaPage.login(base, "ana", "password-ana")
