@@ -399,7 +399,7 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 // that failed (a review found it stopped for good).
 func TestBrowserSessionAndClusterPage(t *testing.T) {
 	n, base, browser := browserTest(t)
-	registerUser(t, n, "ana")
+	anaClient, bob := registerUser(t, n, "ana"), registerUser(t, n, "bob")
 
 	ana := newBrowserPage(t, browser, "ana")
 	ana.login(base, "ana", "password-ana")
@@ -422,6 +422,41 @@ func TestBrowserSessionAndClusterPage(t *testing.T) {
 	if err := ana.poll(heading+`'Cluster'`, 20*time.Second); err != nil {
 		t.Errorf("the cluster page never showed the status after one failed request: %v", err)
 	}
+	// Its refreshes keep the focus on the page (a walk-through found it
+	// fell to the body every 3 s).
+	ana.do("let the cluster page refresh", chromedp.Evaluate[chromedp.Void](`document.querySelector('#main h1').focus()`), chromedp.Sleep(3500*time.Millisecond))
+	if focus, err := chromedp.Run(ana.ctx, chromedp.Evaluate[string](`document.activeElement.tagName`)); err != nil || focus != "H1" {
+		t.Errorf("after a refresh of the cluster page the focus is on %q (%v), want its heading", focus, err)
+	}
+
+	// Focus, from a walk-through: Mark read hands it to the notification;
+	// the new-appointment form gives it to the title; a focused but empty
+	// field does not hold a group page's live update back.
+	gid := createGroup(t, bob, "Walkers", false)
+	bob.withT(t).do("POST", "/api/groups/"+gid+"/members", map[string]any{"user_id": anaClient.userID}).expect(t, http.StatusCreated)
+	ana.do("mark the invitation read from the keyboard",
+		chromedp.WaitVisible(chromedp.CSS(`.note[data-type="group_invitation"] button`)),
+		chromedp.Focus(chromedp.CSS(`.note[data-type="group_invitation"] button`)), chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitNotPresent(chromedp.CSS(`.note[data-type="group_invitation"] button`)))
+	if focus, err := chromedp.Run(ana.ctx, chromedp.Evaluate[string](`document.activeElement.tagName + ' ' + (document.activeElement.closest('.note') ? 'in the note' : '')`)); err != nil || focus != "A in the note" {
+		t.Errorf("after Mark read the focus is on %q (%v), want the notification's link", focus, err)
+	}
+	ana.do("open the new-appointment form", chromedp.Evaluate[chromedp.Void](`location.hash = '#/new'`), chromedp.WaitVisible(chromedp.CSS(`input[name="title"]`)))
+	if err := ana.poll(`document.activeElement === document.querySelector('#main input[name="title"]')`, 5*time.Second); err != nil {
+		t.Errorf("the new-appointment form does not give the focus to its title: %v", err)
+	}
+	anaClient.withT(t).do("POST", "/api/groups/"+gid+"/accept", nil).expect(t, http.StatusOK)
+	ana.do("open the group, its add field focused",
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/group/`+gid+`'`),
+		chromedp.WaitVisible(chromedp.CSS(`#main input[name="username"]`)),
+		chromedp.Focus(chromedp.CSS(`#main input[name="username"]`)))
+	bob.withT(t).do("PATCH", "/api/groups/"+gid, map[string]any{"name": "Walkers and talkers"}).expect(t, http.StatusOK)
+	if err := ana.poll(heading+`'Walkers and talkers'`, 10*time.Second); err != nil {
+		t.Errorf("a group page whose empty add field has the focus did not follow a rename: %v", err)
+	}
+	if focus, err := chromedp.Run(ana.ctx, chromedp.Evaluate[string](`document.activeElement.name || document.activeElement.tagName`)); err != nil || focus != "username" {
+		t.Errorf("after the live refresh the focus is on %q (%v), want the add field still", focus, err)
+	}
 
 	// A second tab of the same browser shares the session; a logout in
 	// the first logs it out too, without it asking anything.
@@ -429,6 +464,13 @@ func TestBrowserSessionAndClusterPage(t *testing.T) {
 	second.do("open a second tab", chromedp.Navigate(base+"/ui/#/week"),
 		chromedp.WaitVisible(chromedp.CSS("#nav")),
 		chromedp.WaitVisible(chromedp.CSS(`#live-state[data-state="live"]`)))
+	ana.do("rename herself in the first", chromedp.Navigate(base+"/ui/#/me"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="display_name"]`)),
+		chromedp.SetValue(chromedp.CSS(`input[name="display_name"]`), "Anabel"),
+		chromedp.Click(chromedp.CSS(`form button.primary[type="submit"]`)))
+	if err := second.poll(`document.getElementById('who').textContent === 'Anabel'`, 10*time.Second); err != nil {
+		t.Errorf("the second tab's header did not follow a new display name: %v", err)
+	}
 	ana.do("log out in the first", chromedp.Navigate(base+"/ui/#/week"), chromedp.WaitVisible(chromedp.CSS("#logout")),
 		chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#login-form")))
 	if err := second.poll(`!!document.getElementById('login-form') && document.getElementById('nav').hidden`, 10*time.Second); err != nil {

@@ -69,7 +69,11 @@ window.addEventListener('storage', (ev) => {
     if (shownToken) logout('Your session ended in another tab.');
     return;
   }
-  if (s.token === shownToken) return;
+  if (s.token === shownToken) {
+    // The same session, renamed in another tab.
+    $('who').textContent = s.user.display_name || s.user.username;
+    return;
+  }
   if (shownToken) live.stop();
   signedIn(s);
   showAsked();
@@ -168,7 +172,13 @@ function noteItem(n) {
     h('small', { class: 'at' }, fmtDateTime(n.created_at)));
   if (!n.read_at) {
     li.append(h('button', { type: 'button', class: 'link', onclick: async () => {
-      try { await api('POST', `/api/notifications/${n.id}/read`); markRead(n.id); }
+      try {
+        await api('POST', `/api/notifications/${n.id}/read`);
+        // The button goes: its focus goes to the notification itself.
+        const b = document.activeElement;
+        markRead(n.id);
+        if (b && !b.isConnected) li.firstElementChild.focus();
+      }
       catch (err) { toast(describe(err)); }
     }, 'aria-label': `Mark read: ${noteText(n)}` }, 'Mark read'));
   }
@@ -276,6 +286,9 @@ async function clusterView(token) {
     if (hint) hint.textContent = `Could not refresh at ${new Date().toLocaleTimeString()}; trying again every few seconds.`;
     throw new Error('cluster');
   }
+  // Drawn in place every few seconds: the focus, if on the page, goes
+  // back to its heading rather than to the document's body.
+  const hadFocus = main.contains(document.activeElement) || document.activeElement === document.body;
   fill(main,
     h('h1', {}, 'Cluster'),
     h('dl', { class: 'facts' },
@@ -290,6 +303,7 @@ async function clusterView(token) {
       h('tbody', {}, s.nodes.map((n) => h('tr', {}, h('td', {}, n.id, n.id === s.leader_id ? h('span', { class: 'tag' }, 'leader') : null),
         h('td', {}, n.address), h('td', {}, n.suffrage), h('td', {}, n.last_seen ? fmtDateTime(n.last_seen) : '—')))))),
     h('p', { class: 'hint', id: 'cluster-hint', 'aria-live': 'polite' }, 'Refreshes every few seconds.'));
+  if (hadFocus) focusHeading();
 }
 
 // ---------------------------------------------------------------------------
@@ -327,12 +341,12 @@ async function route(refresh) {
 }
 
 // typing says whether the user is filling something in on the page: a
-// field has the focus, or holds something else than the page drew in it. A
+// field holds something else than the page drew in it. A
 // live refresh then leaves the page alone, and comes once they are done
 // (staleWhileTyping, settled when the focus leaves a field).
 function typing() {
-  const active = document.activeElement;
-  if (active && main.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName)) return true;
+  // A field that has the focus but holds what was drawn loses nothing to a
+  // redraw, which gives it the focus back (refocus).
   return [...main.querySelectorAll('input, textarea, select')].some((el) => !el.dataset.transient && changed(el));
 }
 

@@ -120,7 +120,7 @@ export async function appointmentForm(main, params, existing) {
   const start0 = params.get('start') ? new Date(params.get('start')) : (existing ? new Date(existing.start) : addDays(now, 0));
   if (!existing && !params.get('start')) start0.setHours(start0.getHours() + 1);
   const end0 = params.get('end') ? new Date(params.get('end')) : (existing ? new Date(existing.end) : new Date(start0.getTime() + 3600e3));
-  const title = h('input', { name: 'title', required: true, maxlength: 200, value: existing ? existing.title : '', autocomplete: 'off' });
+  const title = h('input', { name: 'title', required: true, maxlength: 200, value: existing ? existing.title : '', autocomplete: 'off', 'data-autofocus': true });
   const start = h('input', { type: 'datetime-local', name: 'start', required: true, value: localInput(start0) });
   const end = h('input', { type: 'datetime-local', name: 'end', required: true, value: localInput(end0) });
   const place = h('input', { name: 'location', value: existing ? existing.location : '' });
@@ -175,7 +175,6 @@ export async function appointmentForm(main, params, existing) {
     });
   });
   fill(main, h('h1', {}, existing ? `Edit “${existing.title}”` : 'New appointment'), form);
-  title.focus();
 }
 
 // binds says whether an imposed appointment still binds me: its organiser

@@ -219,7 +219,9 @@ export async function freeSlotsView(main, id) {
   const g = await api('GET', `/api/groups/${id}`);
   const now = new Date();
   now.setMinutes(0, 0, 0);
-  const from = h('input', { type: 'datetime-local', value: localInput(addDays(now, 0)), required: true });
+  // From the next full hour: a slot already under way is no use.
+  now.setHours(now.getHours() + 1);
+  const from = h('input', { type: 'datetime-local', value: localInput(now), required: true });
   const to = h('input', { type: 'datetime-local', value: localInput(addDays(now, 7)), required: true });
   // Up to the longest the server looks for (31 days), as people say them.
   const lengths = [['15m', 15, '15 minutes'], ['30m', 30, '30 minutes'], ['45m', 45, '45 minutes'], ['1h', 60, '1 hour'],
