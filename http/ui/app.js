@@ -172,13 +172,7 @@ function noteItem(n) {
     h('small', { class: 'at' }, fmtDateTime(n.created_at)));
   if (!n.read_at) {
     li.append(h('button', { type: 'button', class: 'link', onclick: async () => {
-      try {
-        await api('POST', `/api/notifications/${n.id}/read`);
-        // The button goes: its focus goes to the notification itself.
-        const b = document.activeElement;
-        markRead(n.id);
-        if (b && !b.isConnected) li.firstElementChild.focus();
-      }
+      try { await api('POST', `/api/notifications/${n.id}/read`); markRead(n.id); }
       catch (err) { toast(describe(err)); }
     }, 'aria-label': `Mark read: ${noteText(n)}` }, 'Mark read'));
   }
@@ -191,8 +185,14 @@ function markRead(id) {
   const li = id && document.querySelector(`.note[data-id="${CSS.escape(id)}"]`);
   if (!li || !li.classList.contains('unread')) return;
   li.classList.remove('unread');
+  // The button goes (here, or by the live event that may come first): its
+  // focus goes to the notification itself.
   const b = li.querySelector('button');
-  if (b) b.remove();
+  if (b) {
+    const focused = document.activeElement === b;
+    b.remove();
+    if (focused) li.firstElementChild.focus();
+  }
   bumpUnread(-1);
 }
 
