@@ -212,6 +212,21 @@ func TestFoundingNodeThatForgotIsGatedOnceOthersJoined(t *testing.T) {
 	waitSameStores(t, l, []*testNode{l, again})
 }
 
+// soleNodeWithWrites starts a one-node cluster in a temp dir (its Raft
+// state in raft/, its event store in events.db) and commits writes
+// batches of stream "s" through it.
+func soleNodeWithWrites(t *testing.T, writes int64) (consensus.Config, *eventstore.Store, *testNode) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := nodeConfig(filepath.Join(dir, "raft"))
+	store := mustOpenStoreAt(t, filepath.Join(dir, "events.db"))
+	n := startNode(t, cfg, store)
+	for v := int64(0); v < writes; v++ {
+		mustPropose(t, n, streamBatch(t, "s", v, 1))
+	}
+	return cfg, store, n
+}
+
 // TestSoleVoterThatForgotRefusesToStart: the only voter of its cluster
 // that lost log entries its event store applied has nobody to learn them
 // from, and new entries would be numbered over them (answering "entry N
@@ -219,13 +234,7 @@ func TestFoundingNodeThatForgotIsGatedOnceOthersJoined(t *testing.T) {
 func TestSoleVoterThatForgotRefusesToStart(t *testing.T) {
 	for _, snapshot := range []bool{false, true} {
 		t.Run(map[bool]string{false: "no snapshot", true: "snapshot kept"}[snapshot], func(t *testing.T) {
-			dir := t.TempDir()
-			cfg := nodeConfig(filepath.Join(dir, "raft"))
-			store := mustOpenStoreAt(t, filepath.Join(dir, "events.db"))
-			n := startNode(t, cfg, store)
-			for v := int64(0); v < 5; v++ {
-				mustPropose(t, n, streamBatch(t, "s", v, 1))
-			}
+			cfg, store, n := soleNodeWithWrites(t, 5)
 			if snapshot {
 				if err := n.Snapshot(); err != nil {
 					t.Fatalf("snapshot: %v", err)
@@ -254,17 +263,11 @@ func TestSoleVoterThatForgotRefusesToStart(t *testing.T) {
 // the snapshot, history and all; a marker left by a start that died before
 // it bootstrapped does not stop it (a review found it refused for ever).
 func TestRestoredStoreCompactsItsNewLog(t *testing.T) {
-	dir := t.TempDir()
-	cfg := nodeConfig(filepath.Join(dir, "raft"))
-	store := mustOpenStoreAt(t, filepath.Join(dir, "events.db"))
-	n := startNode(t, cfg, store)
-	for v := int64(0); v < 5; v++ {
-		mustPropose(t, n, streamBatch(t, "s", v, 1))
-	}
+	cfg, store, n := soleNodeWithWrites(t, 5)
 	head := store.Head()
 	n.Close()
 	backup := filepath.Join(t.TempDir(), "backup.db")
-	if _, err := eventstore.Backup(context.Background(), filepath.Join(dir, "events.db"), backup); err != nil {
+	if _, err := eventstore.Backup(context.Background(), filepath.Join(filepath.Dir(cfg.Dir), "events.db"), backup); err != nil {
 		t.Fatal(err)
 	}
 	rdir := t.TempDir()
