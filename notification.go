@@ -40,11 +40,16 @@ var NotificationTypes = []string{
 // Notification tells a user of something that concerns them. Its payload
 // holds only what the recipient may see.
 type Notification struct {
-	ID        string          `json:"id"`
-	Type      string          `json:"type"`
-	Payload   json.RawMessage `json:"payload"`
-	CreatedAt time.Time       `json:"created_at"`
-	ReadAt    *time.Time      `json:"read_at"`
+	ID      string          `json:"id"`
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload"`
+	// Actor is who acted (the payload's "by") and Subject whom it is about
+	// (its "user_id": who answered, joined, left), as they are called now,
+	// so that the text can name them; nil where the payload names nobody.
+	Actor     *UserSummary `json:"actor,omitempty"`
+	Subject   *UserSummary `json:"subject,omitempty"`
+	CreatedAt time.Time    `json:"created_at"`
+	ReadAt    *time.Time   `json:"read_at"`
 	// Position is the global position of the event it was derived from.
 	Position   int64  `json:"position"`
 	Version    int64  `json:"version"`

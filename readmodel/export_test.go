@@ -14,6 +14,7 @@ const (
 	InvitationsQuery              = invitationsQuery
 	PendingGroupAppointmentsQuery = pendingGroupAppointmentsQuery
 	UnreadNotificationsQuery      = unreadNotificationsQuery
+	NotificationsQuery            = notificationsQuery
 	NotificationStateQuery        = notificationStateQuery
 	MarkNotificationsReadQuery    = markNotificationsReadQuery
 	PruneFeedQuery                = pruneFeedQuery

@@ -501,8 +501,17 @@ func (t *Tx) strings(q string, args ...any) ([]string, error) {
 	return out, rows.Err()
 }
 
-const selectFeed = `SELECT f.user_id, f.position, e.event_type, e.stream, e.version, e.at, e.data, f.notification
-	FROM feed f JOIN feed_events e ON e.position = f.position AND e.variant = f.variant`
+// selectFeed reads feed entries. Their notifications name their actor and
+// subject as /api/notifications does (notificationPeople): added to the
+// stored JSON as it is read, since a name can change after it was stored
+// (json_patch drops a key whose value is null: nobody found, nothing added).
+const selectFeed = `SELECT f.user_id, f.position, e.event_type, e.stream, e.version, e.at, e.data,
+		CASE WHEN f.notification IS NOT NULL THEN json_patch(f.notification, json_object(
+			'actor', CASE WHEN a.id IS NOT NULL THEN json_object('id', a.id, 'username', a.username, 'display_name', a.display_name) END,
+			'subject', CASE WHEN s.id IS NOT NULL THEN json_object('id', s.id, 'username', s.username, 'display_name', s.display_name) END)) END
+	FROM feed f JOIN feed_events e ON e.position = f.position AND e.variant = f.variant
+		LEFT JOIN users a ON f.notification IS NOT NULL AND a.id = json_extract(f.notification, '$.payload.by')
+		LEFT JOIN users s ON f.notification IS NOT NULL AND s.id = json_extract(f.notification, '$.payload.user_id')`
 
 // Feed returns up to limit of userID's feed entries with a position in
 // (after, upTo], in order.

@@ -21,11 +21,22 @@ const notificationStateQuery = `SELECT
 
 // notificationsQuery reads user ?1's newest ?2 notifications;
 // unreadNotificationsQuery only the unread ones, through notifications_unread.
+// Both name the notification's actor (the payload's "by") and its subject
+// (its "user_id") as they are called now, not as they were when it was
+// written: a payload keeps IDs only, so a renamed user reads renamed, and a
+// rebuild writes the payloads it wrote before.
 const (
-	notificationsQuery = `SELECT id, type, payload, created_at, read_at, position, version, origin_node
-		FROM notifications WHERE user_id = ?1 ORDER BY position DESC, id LIMIT ?2`
-	unreadNotificationsQuery = `SELECT id, type, payload, created_at, read_at, position, version, origin_node
-		FROM notifications WHERE user_id = ?1 AND read_at IS NULL ORDER BY position DESC, id LIMIT ?2`
+	notificationsQuery = `SELECT n.id, n.type, n.payload, n.created_at, n.read_at, n.position, n.version, n.origin_node,
+		a.id, a.username, a.display_name, s.id, s.username, s.display_name
+		FROM notifications n` + notificationPeople + `
+		WHERE n.user_id = ?1 ORDER BY n.position DESC, n.id LIMIT ?2`
+	unreadNotificationsQuery = `SELECT n.id, n.type, n.payload, n.created_at, n.read_at, n.position, n.version, n.origin_node,
+		a.id, a.username, a.display_name, s.id, s.username, s.display_name
+		FROM notifications n` + notificationPeople + `
+		WHERE n.user_id = ?1 AND n.read_at IS NULL ORDER BY n.position DESC, n.id LIMIT ?2`
+	notificationPeople = `
+		LEFT JOIN users a ON a.id = json_extract(n.payload, '$.by')
+		LEFT JOIN users s ON s.id = json_extract(n.payload, '$.user_id')`
 )
 
 // Notifications returns userID's notifications, newest first, at most limit
@@ -46,9 +57,12 @@ func (db *DB) Notifications(ctx context.Context, userID string, unreadOnly bool,
 		var payload string
 		var created int64
 		var readAt sql.NullInt64
-		if err := rows.Scan(&n.ID, &n.Type, &payload, &created, &readAt, &n.Position, &n.Version, &n.OriginNode); err != nil {
+		var actor, subject nullableUser
+		if err := rows.Scan(&n.ID, &n.Type, &payload, &created, &readAt, &n.Position, &n.Version, &n.OriginNode,
+			&actor.id, &actor.username, &actor.displayName, &subject.id, &subject.username, &subject.displayName); err != nil {
 			return nil, err
 		}
+		n.Actor, n.Subject = actor.summary(), subject.summary()
 		n.Payload = []byte(payload)
 		n.CreatedAt = time.Unix(0, created).UTC()
 		if readAt.Valid {
@@ -58,6 +72,17 @@ func (db *DB) Notifications(ctx context.Context, userID string, unreadOnly bool,
 		out = append(out, n)
 	}
 	return out, rows.Err()
+}
+
+// nullableUser is a user a LEFT JOIN may not have found.
+type nullableUser struct{ id, username, displayName sql.NullString }
+
+// summary is the user found, or nil.
+func (u nullableUser) summary() *agenda.UserSummary {
+	if !u.id.Valid {
+		return nil
+	}
+	return &agenda.UserSummary{ID: u.id.String, Username: u.username.String, DisplayName: u.displayName.String}
 }
 
 // NotificationState reads, in one statement, the version of userID's

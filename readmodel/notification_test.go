@@ -2,6 +2,7 @@ package readmodel_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -92,6 +93,98 @@ func TestNotifications(t *testing.T) {
 			t.Errorf("n5 read_at/version/origin = %v/%d/%s, want %s/2/node-r", n5.ReadAt, n5.Version, n5.OriginNode, at.Add(time.Hour))
 		}
 	})
+}
+
+// TestNotificationsNameTheirPeople: a notification names who acted and
+// whom it is about as they are called when it is read, and names nobody its
+// payload does not name or the read model does not know.
+func TestNotificationsNameTheirPeople(t *testing.T) {
+	db, _ := mustOpenDB(t)
+	insertUsers(t, db, user("u-ana", "ana", "Ana Ruiz"), user("u-carl", "carl", ""))
+	note := func(id, payload string, position int64) readmodel.NotificationRecord {
+		n := notification(id, "bob", position)
+		n.Type, n.Payload = agenda.NotifyAccepted, []byte(payload)
+		return n
+	}
+	notes := []readmodel.NotificationRecord{
+		note("both", `{"appointment_id":"a","by":"u-carl","user_id":"u-ana"}`, 1),
+		note("actor", `{"group_id":"g","by":"u-ana"}`, 2),
+		note("unknown", `{"group_id":"g","by":"u-gone","user_id":"u-gone"}`, 3),
+		note("none", `{"group_id":"g"}`, 4),
+	}
+	// Each with its event's feed entry, as the projection writes them: the
+	// live stream hands notifications out from the feed.
+	for _, n := range notes {
+		mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
+			if err := tx.InsertNotification(n); err != nil {
+				return err
+			}
+			return tx.WriteFeed([]readmodel.FeedRecord{{UserID: "bob", Position: n.Position, EventType: "appointment.accepted",
+				Stream: "appointment-a", Version: n.Position, At: at, Data: []byte(`{}`)}})
+		})
+	}
+	mustApply(t, db, readmodel.ProjectionUsers, func(tx *readmodel.Tx) error {
+		return tx.UpdateUserProfile("u-ana", "Ana R.", "ana@example.com", at, 2, "node-a")
+	})
+
+	feed, err := db.Feed(context.Background(), "bob", 0, 10, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fanned, err := db.FeedRange(context.Background(), 0, 10, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, source := range []string{"all", "unread", "feed", "feed range"} {
+		got := map[string]agenda.Notification{}
+		var list []agenda.Notification
+		switch source {
+		case "all", "unread":
+			list = mustNotifications(t, db, "bob", source == "unread", 10)
+		case "feed":
+			list = feedNotifications(t, feed)
+		default:
+			list = feedNotifications(t, fanned)
+		}
+		if len(list) != len(notes) {
+			t.Fatalf("%s: %d notifications, want %d", source, len(list), len(notes))
+		}
+		for _, n := range list {
+			got[n.ID] = n
+		}
+		ana := &agenda.UserSummary{ID: "u-ana", Username: "ana", DisplayName: "Ana R."}
+		carl := &agenda.UserSummary{ID: "u-carl", Username: "carl", DisplayName: ""}
+		for id, want := range map[string][2]*agenda.UserSummary{
+			"both": {carl, ana}, "actor": {ana, nil}, "unknown": {nil, nil}, "none": {nil, nil},
+		} {
+			n := got[id]
+			if !samePerson(n.Actor, want[0]) || !samePerson(n.Subject, want[1]) {
+				t.Errorf("%s: %s actor/subject = %+v/%+v, want %+v/%+v", source, id, n.Actor, n.Subject, want[0], want[1])
+			}
+		}
+	}
+}
+
+// feedNotifications decodes the notifications of feed entries as a client
+// of the live stream does.
+func feedNotifications(t *testing.T, entries []agenda.FeedEntry) []agenda.Notification {
+	t.Helper()
+	var out []agenda.Notification
+	for _, e := range entries {
+		var n agenda.Notification
+		if err := json.Unmarshal(e.Notification, &n); err != nil {
+			t.Fatalf("notification of feed entry %d: %v (%s)", e.Position, err, e.Notification)
+		}
+		if n.ID == "" || n.Type != agenda.NotifyAccepted || len(n.Payload) == 0 {
+			t.Errorf("notification of feed entry %d lost its fields: %s", e.Position, e.Notification)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func samePerson(a, b *agenda.UserSummary) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
 }
 
 func TestInsertNotificationIsIdempotent(t *testing.T) {

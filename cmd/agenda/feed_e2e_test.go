@@ -122,3 +122,66 @@ func TestE2EFeedTellsEveryoneConcerned(t *testing.T) {
 		t.Errorf("dan's notifications after the deletion: %+v, want member_removed (deleted) first", notes)
 	}
 }
+
+// TestE2ENotificationsNameWhoActed: a notification names who acted and whom
+// it is about, by the name they have when it is read (a review found
+// "Declined: …" with nobody named), in /api/notifications and in the feed
+// the live stream sends alike.
+func TestE2ENotificationsNameWhoActed(t *testing.T) {
+	n := mustStartNode(t)
+	ana, bob := registerUser(t, n, "ana"), registerUser(t, n, "bob")
+	gid := createGroup(t, ana, "Book club", false)
+	joined := joinGroup(t, ana, bob, gid, 0)
+	ana.withT(t).do("PATCH", "/api/me", map[string]any{"display_name": "Ana Ruiz"}).expect(t, http.StatusOK)
+
+	type person struct {
+		ID          string `json:"id"`
+		Username    string `json:"username"`
+		DisplayName string `json:"display_name"`
+	}
+	type note struct {
+		Type    string  `json:"type"`
+		Actor   *person `json:"actor"`
+		Subject *person `json:"subject"`
+	}
+	anaNow := person{ana.userID, "ana", "Ana Ruiz"}
+	bobNow := person{bob.userID, "bob", "bob"}
+	check := func(where string, got note, typ string, actor, subject *person) {
+		t.Helper()
+		same := func(a, b *person) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+		if got.Type != typ || !same(got.Actor, actor) || !same(got.Subject, subject) {
+			t.Errorf("%s: %s with actor %+v and subject %+v, want %s with %+v and %+v", where, got.Type, got.Actor, got.Subject, typ, actor, subject)
+		}
+	}
+	notes := func(c *client) []note {
+		var out []note
+		c.withT(t).do("GET", "/api/notifications", nil).expect(t, http.StatusOK).JSON(t, &out)
+		return out
+	}
+	fromFeed := func(c *client, eventType string) note {
+		for _, f := range fullFeed(t, c, 0, joined) {
+			if f.EventType == eventType && f.Notification != nil {
+				var got note
+				if err := json.Unmarshal(f.Notification, &got); err != nil {
+					t.Fatalf("notification of %s: %v", f.raw, err)
+				}
+				return got
+			}
+		}
+		t.Fatalf("no notification in the feed with %s", eventType)
+		return note{}
+	}
+
+	if got := notes(bob); len(got) != 1 {
+		t.Errorf("bob's notifications: %+v, want his invitation", got)
+	} else {
+		check("bob's list", got[0], "group_invitation", &anaNow, nil)
+	}
+	check("bob's feed", fromFeed(bob, "group.member_invited"), "group_invitation", &anaNow, nil)
+	if got := notes(ana); len(got) != 1 {
+		t.Errorf("ana's notifications: %+v, want bob's joining", got)
+	} else {
+		check("ana's list", got[0], "member_added", &bobNow, &bobNow)
+	}
+	check("ana's feed", fromFeed(ana, "group.invitation_accepted"), "member_added", &bobNow, &bobNow)
+}

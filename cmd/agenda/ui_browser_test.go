@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -180,6 +181,21 @@ func (p *browserPage) poll(js string, within time.Duration) error {
 	return err
 }
 
+// noteSays checks the text of the newest listed notification of type typ:
+// a notification names who acted (a review found "Declined: …" with no
+// name).
+func (p *browserPage) noteSays(typ, want string) {
+	p.t.Helper()
+	sel := fmt.Sprintf(`.note[data-type=%q]`, typ)
+	p.do("see the "+typ+" notification", chromedp.WaitVisible(chromedp.CSS(sel)))
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%q).firstElementChild.textContent`, sel)))
+	if err != nil || got != want {
+		p.t.Errorf("%s's %s notification says %q (%v), want %q", p.name, typ, got, err, want)
+	}
+}
+
 // login logs in through the UI's form.
 func (p *browserPage) login(base, username, password string) {
 	p.t.Helper()
@@ -207,6 +223,8 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 	registerUser(t, n, "carl")
 	gid := createGroup(t, ana, "Book club", false)
 	joinGroup(t, ana, bob, gid, 0)
+	// Named as she is called when read, not when bob was invited.
+	ana.do("PATCH", "/api/me", map[string]any{"display_name": "Ana Ruiz"}).expect(t, http.StatusOK)
 	// Something in each week view, for the screenshots.
 	next := time.Now().AddDate(0, 0, 7)
 	day := time.Date(next.Year(), next.Month(), next.Day(), 9, 0, 0, 0, time.Local)
@@ -249,6 +267,8 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#invitation-list .invitation`)),
 		chromedp.WaitVisible(chromedp.CSS(`.note[data-type="invitation"]`)))
 	bobPage.screenshot(dir, "2-bob-invited.png")
+	bobPage.noteSays("invitation", "Ana Ruiz invites you to “Reading circle”")
+	bobPage.noteSays("group_invitation", "Ana Ruiz invites you to join “Book club”")
 	bobPage.do("accept", chromedp.Click(chromedp.CSS(`#invitation-list button.accept`)),
 		chromedp.WaitVisible(chromedp.CSS("#no-invitations")))
 
@@ -256,6 +276,8 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#appointment-status[data-status="confirmed"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`.note[data-type="confirmed"]`)))
 	anaPage.screenshot(dir, "3-ana-confirmed.png")
+	anaPage.noteSays("accepted", "bob accepted “Reading circle”")
+	anaPage.noteSays("member_added", "bob joined “Book club”")
 
 	for _, p := range []*browserPage{anaPage, bobPage} {
 		ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)

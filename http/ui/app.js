@@ -132,28 +132,43 @@ function authForm(kind) {
 // ---------------------------------------------------------------------------
 // Notifications.
 
+// personName is how the UI calls a user the server named: their display
+// name, or their username where they set none.
+function personName(u) { return u.display_name || u.username; }
+
+// noteText says what a notification tells, naming who did it where the
+// server could (actor: who acted; subject: who answered, joined, left).
+// A notification whose people are unknown here keeps the plain text.
 function noteText(n) {
   const p = n.payload || {};
   const t = p.title ? `“${p.title}”` : 'an appointment';
   const g = p.group_name ? `“${p.group_name}”` : 'a group';
   const me = session() && session().user.id;
+  const by = n.actor ? personName(n.actor) : '';
+  const who = n.subject ? personName(n.subject) : by;
   switch (n.type) {
-    case 'invitation': return `Invitation: ${t}`;
-    case 'imposed': return `Added to your agenda: ${t}`;
-    case 'accepted': return `Accepted: ${t}`;
-    case 'declined': return `Declined: ${t}`;
-    case 'confirmed': return `Confirmed: ${t}`;
-    case 'cancelled': return `Cancelled: ${t}`;
-    case 'updated': return `Changed: ${t}`;
-    case 'group_invitation': return `Invitation to join ${g}`;
-    case 'group_invitation_declined': return `Your invitation to ${g} was declined`;
-    case 'member_added': return p.user_id === me ? `You are now a member of ${g}` : `A member joined ${g}`;
+    case 'invitation': return by ? `${by} invites you to ${t}` : `Invitation: ${t}`;
+    case 'imposed': return by ? `${by} put ${t} in your agenda` : `Added to your agenda: ${t}`;
+    case 'accepted': return who ? `${who} accepted ${t}` : `Accepted: ${t}`;
+    case 'declined': return who ? `${who} declined ${t}` : `Declined: ${t}`;
+    case 'confirmed': return `Confirmed: ${t}, everyone accepted`;
+    case 'cancelled':
+      if (p.reason === 'declined') return by ? `${by} declined ${t}, so it is cancelled` : `Cancelled: ${t}, someone declined`;
+      if (p.reason === 'organiser_left') return `Cancelled: ${t}, its organiser left the group`;
+      return by ? `${by} cancelled ${t}` : `Cancelled: ${t}`;
+    case 'updated': return by ? `${by} changed ${t}` : `Changed: ${t}`;
+    case 'group_invitation': return by ? `${by} invites you to join ${g}` : `Invitation to join ${g}`;
+    case 'group_invitation_declined': return who ? `${who} declined your invitation to ${g}` : `Your invitation to ${g} was declined`;
+    case 'member_added':
+      if (p.user_id === me) return by ? `${by} made you a member of ${g}` : `You are now a member of ${g}`;
+      return who ? `${who} joined ${g}` : `A member joined ${g}`;
     case 'member_removed':
-      if (p.left) return `A member left ${g}`;
-      if (p.deleted) return `${g} was deleted before you answered its invitation`;
+      if (p.left) return who ? `${who} left ${g}` : `A member left ${g}`;
+      if (p.deleted) return `${by || 'Its creator'} deleted ${g} before you answered its invitation`;
       // Told to the person removed, or whose invitation was withdrawn.
-      return `You are no longer a member of ${g}, nor invited to it`;
-    case 'rank_changed': return `Your rank in ${g} is now ${p.rank}`;
+      return by ? `${by} took you out of ${g}: you are no longer a member, nor invited` : `You are no longer a member of ${g}, nor invited to it`;
+    case 'rank_changed': return by ? `${by} set your rank in ${g} to ${p.rank}` : `Your rank in ${g} is now ${p.rank}`;
+    // Its actor left, or removed the creator: which, the payload does not say.
     case 'creator_changed': return `You now hold the creator's rights in ${g}`;
     default: return 'Something changed';
   }
