@@ -45,7 +45,8 @@ type Notification struct {
 	Payload json.RawMessage `json:"payload"`
 	// Actor is who acted (the payload's "by") and Subject whom it is about
 	// (its "user_id": who answered, joined, left), as they are called now,
-	// so that the text can name them; nil where the payload names nobody.
+	// so that the text can name them; nil where the payload names nobody
+	// or the read model knows no such user.
 	Actor     *UserSummary `json:"actor,omitempty"`
 	Subject   *UserSummary `json:"subject,omitempty"`
 	CreatedAt time.Time    `json:"created_at"`

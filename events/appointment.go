@@ -137,7 +137,8 @@ const (
 	CancelledDeclined = "declined"
 	CancelledDeleted  = "deleted"
 	// CancelledOrganiserLeft: the organiser stopped taking part in the
-	// group's appointments by leaving it.
+	// group's appointments by leaving the group or being removed from it
+	// (the event's actor tells which: the organiser, or who removed them).
 	CancelledOrganiserLeft = "organiser_left"
 )
 

@@ -2,6 +2,7 @@ package http
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,6 +23,18 @@ func TestUIHasATextForEveryNotification(t *testing.T) {
 		if !strings.Contains(string(app), "case '"+typ+"':") {
 			t.Errorf("ui/app.js has no text for notifications of type %q", typ)
 		}
+	}
+}
+
+// TestUIKnowsTheTopRank: the UI bounds the ranks one may give, and tells
+// a creator's heir apart, by the domain's top rank.
+func TestUIKnowsTheTopRank(t *testing.T) {
+	groups, err := uiFiles.ReadFile("ui/groups.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("export const TOP_RANK = %d;", agenda.MaxRank); !strings.Contains(string(groups), want) {
+		t.Errorf("ui/groups.js does not say %q", want)
 	}
 }
 

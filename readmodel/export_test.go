@@ -15,6 +15,8 @@ const (
 	PendingGroupAppointmentsQuery = pendingGroupAppointmentsQuery
 	UnreadNotificationsQuery      = unreadNotificationsQuery
 	NotificationsQuery            = notificationsQuery
+	UserFeedQuery                 = userFeedQuery
+	FeedRangeQuery                = feedRangeQuery
 	NotificationStateQuery        = notificationStateQuery
 	MarkNotificationsReadQuery    = markNotificationsReadQuery
 	PruneFeedQuery                = pruneFeedQuery

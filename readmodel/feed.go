@@ -513,11 +513,17 @@ const selectFeed = `SELECT f.user_id, f.position, e.event_type, e.stream, e.vers
 		LEFT JOIN users a ON f.notification IS NOT NULL AND a.id = json_extract(f.notification, '$.payload.by')
 		LEFT JOIN users s ON f.notification IS NOT NULL AND s.id = json_extract(f.notification, '$.payload.user_id')`
 
+// userFeedQuery reads user ?1's feed entries after position ?2 up to ?3,
+// at most ?4; feedRangeQuery everyone's after ?1 up to ?2, at most ?3.
+const (
+	userFeedQuery  = selectFeed + ` WHERE f.user_id = ? AND f.position > ? AND f.position <= ? ORDER BY f.position LIMIT ?`
+	feedRangeQuery = selectFeed + ` WHERE f.position > ? AND f.position <= ? ORDER BY f.position, f.user_id LIMIT ?`
+)
+
 // Feed returns up to limit of userID's feed entries with a position in
 // (after, upTo], in order.
 func (db *DB) Feed(ctx context.Context, userID string, after, upTo int64, limit int) ([]agenda.FeedEntry, error) {
-	rows, err := db.query(ctx, selectFeed+` WHERE f.user_id = ? AND f.position > ? AND f.position <= ?
-		ORDER BY f.position LIMIT ?`, userID, after, upTo, limit)
+	rows, err := db.query(ctx, userFeedQuery, userID, after, upTo, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read feed of %s: %w", userID, err)
 	}
@@ -527,8 +533,7 @@ func (db *DB) Feed(ctx context.Context, userID string, after, upTo int64, limit 
 // FeedRange returns every user's feed entries with a position in
 // (after, upTo], in order, at most limit of them: what a live hub fans out.
 func (db *DB) FeedRange(ctx context.Context, after, upTo int64, limit int) ([]agenda.FeedEntry, error) {
-	rows, err := db.query(ctx, selectFeed+` WHERE f.position > ? AND f.position <= ? ORDER BY f.position, f.user_id LIMIT ?`,
-		after, upTo, limit)
+	rows, err := db.query(ctx, feedRangeQuery, after, upTo, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read feed after %d: %w", after, err)
 	}

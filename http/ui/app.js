@@ -6,7 +6,7 @@ import { onRedraw, busy, navigationAsked, navigationShown } from './view.js';
 import { Live } from './live.js';
 import { h, field, errorBox, fill, tz, fmtRange, fmtDateTime } from './dom.js';
 import { weekView, agendaView, appointmentForm, appointmentView, editView, invitationsView } from './appointments.js';
-import { groupsView, groupView, freeSlotsView } from './groups.js';
+import { groupsView, groupView, freeSlotsView, TOP_RANK } from './groups.js';
 import { meView } from './me.js';
 
 const main = document.getElementById('main');
@@ -151,10 +151,16 @@ function noteText(n) {
     case 'imposed': return by ? `${by} put ${t} in your agenda` : `Added to your agenda: ${t}`;
     case 'accepted': return who ? `${who} accepted ${t}` : `Accepted: ${t}`;
     case 'declined': return who ? `${who} declined ${t}` : `Declined: ${t}`;
-    case 'confirmed': return `Confirmed: ${t}, everyone accepted`;
+    // Everyone taking part accepted, or the last one yet to answer left.
+    case 'confirmed': return `Confirmed: ${t}`;
     case 'cancelled':
       if (p.reason === 'declined') return by ? `${by} declined ${t}, so it is cancelled` : `Cancelled: ${t}, someone declined`;
-      if (p.reason === 'organiser_left') return `Cancelled: ${t}, its organiser left the group`;
+      if (p.reason === 'organiser_left') {
+        // Its organiser left the group, or was removed from it (by the actor).
+        if (!by || p.by === p.organiser_id) return by ? `${by} left the group, so ${t} is cancelled` : `Cancelled: ${t}, its organiser left the group`;
+        return p.organiser_id === me ? `${by} removed you from the group, so ${t} is cancelled`
+          : `${by} removed its organiser from the group, so ${t} is cancelled`;
+      }
       return by ? `${by} cancelled ${t}` : `Cancelled: ${t}`;
     case 'updated': return by ? `${by} changed ${t}` : `Changed: ${t}`;
     case 'group_invitation': return by ? `${by} invites you to join ${g}` : `Invitation to join ${g}`;
@@ -167,9 +173,14 @@ function noteText(n) {
       if (p.deleted) return `${by || 'Its creator'} deleted ${g} before you answered its invitation`;
       // Told to the person removed, or whose invitation was withdrawn.
       return by ? `${by} took you out of ${g}: you are no longer a member, nor invited` : `You are no longer a member of ${g}, nor invited to it`;
-    case 'rank_changed': return by ? `${by} set your rank in ${g} to ${p.rank}` : `Your rank in ${g} is now ${p.rank}`;
-    // Its actor left, or removed the creator: which, the payload does not say.
-    case 'creator_changed': return `You now hold the creator's rights in ${g}`;
+    case 'rank_changed':
+      // The top rank (agenda.MaxRank) is never set by hand: it comes to the
+      // heir of a creator who left, with creator_changed.
+      if (p.rank === TOP_RANK) return by ? `${by} left ${g}: you now hold its top rank` : `You now hold the top rank in ${g}`;
+      return by ? `${by} set your rank in ${g} to ${p.rank}` : `Your rank in ${g} is now ${p.rank}`;
+    // Only a creator who leaves hands the rights on: nobody outranks them,
+    // and in a flat group only they remove anyone.
+    case 'creator_changed': return by ? `${by} left ${g}: you now hold the creator's rights` : `You now hold the creator's rights in ${g}`;
     default: return 'Something changed';
   }
 }

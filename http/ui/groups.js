@@ -5,6 +5,11 @@ import { api, describe } from './api.js';
 import { busy, latest } from './view.js';
 import { h, field, errorBox, fill, fmtRange, fmtOnDay, fmtDay, weekNav, fmtLongDay, startOfWeek, weekParam, addDays, dateInput, localInput, fromLocal } from './dom.js';
 
+// TOP_RANK is the creator's rank (agenda.MaxRank), above any that can be
+// given (0 to TOP_RANK - 1): it passes only to the heir of a creator who
+// leaves.
+export const TOP_RANK = 1000;
+
 export async function groupsView(main) {
   const groups = await api('GET', '/api/groups');
   const name = h('input', { name: 'name', required: true, maxlength: 100, autocomplete: 'off' });
@@ -71,13 +76,12 @@ export async function groupView(main, id, me, params) {
     const row = [];
     if (g.hierarchical) {
       const canRank = m.user_id !== me && g.my_rank > m.rank;
-      // The creator's rank (1000) is above any that can be given (0–999).
-      const rank = h('input', { type: 'number', min: 0, max: canRank ? 999 : undefined, value: m.rank, 'aria-label': `Rank of ${m.username}`, disabled: !canRank, class: 'rank' });
+      const rank = h('input', { type: 'number', min: 0, max: canRank ? TOP_RANK - 1 : undefined, value: m.rank, 'aria-label': `Rank of ${m.username}`, disabled: !canRank, class: 'rank' });
       const set = canRank ? h('button', { type: 'button', 'aria-label': `Set the rank of ${m.username}` }, 'Set') : null;
       if (set) {
         row.push(set);
         set.addEventListener('click', () => {
-          if (rank.value.trim() === '') { fill(out, errorBox('Give a rank from 0 to 999.')); rank.focus(); return; }
+          if (rank.value.trim() === '') { fill(out, errorBox(`Give a rank from 0 to ${TOP_RANK - 1}.`)); rank.focus(); return; }
           // The membership's version: another manager's change to this
           // member meanwhile is reported, not overwritten.
           busy(row, async (act) => {
@@ -121,7 +125,7 @@ export async function groupView(main, id, me, params) {
       if (current()) suggestions.replaceChildren(...users.map((u) => h('option', { value: u.username }, u.display_name || u.username)));
     } catch { /* suggestions are a convenience */ }
   });
-  const newRank = h('input', { type: 'number', min: 0, max: 999, value: 0, name: 'rank' });
+  const newRank = h('input', { type: 'number', min: 0, max: TOP_RANK - 1, value: 0, name: 'rank' });
   const addButton = h('button', { type: 'submit' }, 'Add');
   const add = h('form', { class: 'form inline' },
     field('Add by username', who), suggestions, g.hierarchical ? field('Rank', newRank) : null,
@@ -131,7 +135,7 @@ export async function groupView(main, id, me, params) {
     if (!who.value.trim()) return;
     const body = { username: who.value.trim() };
     if (g.hierarchical) {
-      if (newRank.value.trim() === '') { fill(out, errorBox('Give a rank from 0 to 999.')); newRank.focus(); return; }
+      if (newRank.value.trim() === '') { fill(out, errorBox(`Give a rank from 0 to ${TOP_RANK - 1}.`)); newRank.focus(); return; }
       body.rank = Number(newRank.value);
     }
     busy(addButton, async (act) => {

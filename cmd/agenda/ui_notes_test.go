@@ -1,0 +1,45 @@
+package main
+
+import (
+	"net/http"
+	"testing"
+	"time"
+)
+
+// TestBrowserNotificationsNameWhoActed: a notification says who did what,
+// and only what they did. A review found the first wording false where one
+// action does another's work: an organiser removed from the group was said
+// to have left it, and the heir of a creator who left was told the creator
+// had set their rank.
+func TestBrowserNotificationsNameWhoActed(t *testing.T) {
+	n, base, browser := browserTest(t)
+	ana, bob, carl := registerUser(t, n, "ana"), registerUser(t, n, "bob"), registerUser(t, n, "carl")
+	ana.do("PATCH", "/api/me", map[string]any{"display_name": "Ana Ruiz"}).expect(t, http.StatusOK)
+	team := createGroup(t, ana, "Team", true)
+	joinGroup(t, ana, bob, team, 10)
+	joinGroup(t, ana, carl, team, 5)
+	start := time.Now().Add(48 * time.Hour).Truncate(time.Hour)
+	bob.do("POST", "/api/groups/"+team+"/appointments", map[string]any{"title": "Sync",
+		"start": start.Format(time.RFC3339), "end": start.Add(time.Hour).Format(time.RFC3339)}).expect(t, http.StatusCreated)
+	carlPage := newBrowserPage(t, browser, "carl")
+	carlPage.login(base, "carl", "password-carl")
+	carlPage.noteSays("imposed", "bob put “Sync” in your agenda")
+
+	// ana removes bob: his appointment ends for carl, by ana's doing.
+	ana.do("DELETE", "/api/groups/"+team+"/members/"+bob.userID, nil).expect(t, http.StatusNoContent)
+	carlPage.noteSays("cancelled", "Ana Ruiz removed its organiser from the group, so “Sync” is cancelled")
+	bobPage := newBrowserPage(t, browser, "bob")
+	bobPage.login(base, "bob", "password-bob")
+	bobPage.noteSays("member_removed", "Ana Ruiz took you out of “Team”: you are no longer a member, nor invited")
+	bobPage.noteSays("cancelled", "Ana Ruiz removed you from the group, so “Sync” is cancelled")
+
+	// ana leaves: carl inherits her rights and her rank.
+	ana.do("DELETE", "/api/groups/"+team+"/members/"+ana.userID, nil).expect(t, http.StatusNoContent)
+	carlPage.noteSays("creator_changed", "Ana Ruiz left “Team”: you now hold the creator's rights")
+	carlPage.noteSays("rank_changed", "Ana Ruiz left “Team”: you now hold its top rank")
+	for _, p := range []*browserPage{carlPage, bobPage} {
+		if errs := p.consoleErrors(); len(errs) > 0 {
+			t.Errorf("%s's console: %v", p.name, errs)
+		}
+	}
+}
