@@ -362,6 +362,15 @@ type apiNotification struct {
 	Position   int64          `json:"position"`
 	Version    int64          `json:"version"`
 	OriginNode string         `json:"origin_node"`
+	Actor      *apiPerson     `json:"actor"`
+	Subject    *apiPerson     `json:"subject"`
+}
+
+// apiPerson is a user a notification names.
+type apiPerson struct {
+	ID          string `json:"id"`
+	Username    string `json:"username"`
+	DisplayName string `json:"display_name"`
 }
 
 var notificationKeys = []string{"id", "type", "payload", "created_at", "read_at", "position", "version", "origin_node"}
@@ -374,10 +383,24 @@ func (g *groupPlay) notifications(t testing.TB, c *client, query string) []apiNo
 	g.read(t, c, "/api/notifications"+query, &raw)
 	out := []apiNotification{}
 	for _, r := range raw {
-		expectKeys(t, r, notificationKeys...)
 		var n apiNotification
 		if err := json.Unmarshal(r, &n); err != nil {
 			t.Fatal(err)
+		}
+		// It names whom its payload names (every user here is known): the
+		// actor (by), and the subject (user_id) where there is one.
+		keys := slices.Clone(notificationKeys)
+		by, _ := n.Payload["by"].(string)
+		if by != "" {
+			keys = append(keys, "actor")
+		}
+		subject, _ := n.Payload["user_id"].(string)
+		if subject != "" {
+			keys = append(keys, "subject")
+		}
+		expectKeys(t, r, keys...)
+		if by != "" && (n.Actor.ID != by || n.Actor.Username == "") || subject != "" && (n.Subject.ID != subject || n.Subject.Username == "") {
+			t.Fatalf("notification of %s names other people than its payload: %s", g.who(c), r)
 		}
 		if _, err := uuid.Parse(n.ID); err != nil || n.Position < 1 || n.Version < 1 || n.OriginNode == "" {
 			t.Fatalf("notification of %s without id, position, version or origin: %s", g.who(c), r)
