@@ -29,7 +29,9 @@ type Appointment struct {
 type Participant struct {
 	UserID   string `json:"user_id"`
 	Username string `json:"username"`
-	Status   string `json:"status"`
+	// DisplayName is as Member's.
+	DisplayName string `json:"display_name"`
+	Status      string `json:"status"`
 }
 
 // Entry is one appointment in a user's agenda (what GET /api/agenda lists,

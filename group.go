@@ -53,13 +53,16 @@ const (
 // person removed and invited again counts on from where their last
 // membership ended, so no ETag of the old one matches the new one.
 type Member struct {
-	UserID     string    `json:"user_id"`
-	Username   string    `json:"username"`
-	Rank       int       `json:"rank"`
-	Status     string    `json:"status"`
-	JoinedAt   time.Time `json:"joined_at"`
-	Version    int64     `json:"version"`
-	OriginNode string    `json:"origin_node"`
+	UserID   string `json:"user_id"`
+	Username string `json:"username"`
+	// DisplayName is the name the member chose (their username if they
+	// chose none), as it is now: what people are called on screen.
+	DisplayName string    `json:"display_name"`
+	Rank        int       `json:"rank"`
+	Status      string    `json:"status"`
+	JoinedAt    time.Time `json:"joined_at"`
+	Version     int64     `json:"version"`
+	OriginNode  string    `json:"origin_node"`
 }
 
 // Active reports whether m is a member rather than an invited person. An
@@ -138,9 +141,10 @@ func (g Group) Imposes(organiserID, userID string) bool {
 
 // MemberAgenda is one member's entries in a group agenda view.
 type MemberAgenda struct {
-	UserID   string             `json:"user_id"`
-	Username string             `json:"username"`
-	Entries  []GroupAgendaEntry `json:"entries"`
+	UserID      string             `json:"user_id"`
+	Username    string             `json:"username"`
+	DisplayName string             `json:"display_name"`
+	Entries     []GroupAgendaEntry `json:"entries"`
 }
 
 // GroupAgendaEntry is an entry of a group agenda as the viewer may see it.

@@ -22,9 +22,9 @@ import (
 
 // appointmentAfter returns appointment id as the events of b leave it, seen
 // by viewer, starting from before (the state the command read; zero for an
-// appointment the batch creates). usernames names the users the batch makes
+// appointment the batch creates). people names the users the batch makes
 // participants. ok is false if the batch deletes the appointment.
-func appointmentAfter(before agenda.Appointment, b *batch, id, viewer string, usernames map[string]string) (a agenda.Appointment, ok bool) {
+func appointmentAfter(before agenda.Appointment, b *batch, id, viewer string, people map[string]agenda.UserSummary) (a agenda.Appointment, ok bool) {
 	a = before
 	a.Participants = append([]agenda.Participant(nil), before.Participants...)
 	stream := events.AppointmentStream(id)
@@ -36,7 +36,9 @@ func appointmentAfter(before agenda.Appointment, b *batch, id, viewer string, us
 				return
 			}
 		}
-		a.Participants = append(a.Participants, agenda.Participant{UserID: userID, Username: usernames[userID], Status: status})
+		who := people[userID]
+		a.Participants = append(a.Participants, agenda.Participant{UserID: userID, Username: who.Username,
+			DisplayName: who.DisplayName, Status: status})
 	}
 	eachEvent(b, stream, func(env *events.Envelope, ev events.Event) {
 		switch e := ev.(type) {
@@ -129,11 +131,11 @@ func userAfter(before agenda.User, b *batch, id string) (u agenda.User, ok bool)
 }
 
 // joiner is someone a batch makes a member of a group (or invites): their
-// username, and the version their last membership of the group ended at (0
+// names, and the version their last membership of the group ended at (0
 // if none), which the new one counts on from.
 type joiner struct {
-	username string
-	ended    int64
+	username, displayName string
+	ended                 int64
 }
 
 // groupAfter returns group id as the events of b leave it, seen by viewer,
@@ -168,7 +170,7 @@ func groupAfter(before agenda.Group, b *batch, id, viewer string, joining map[st
 				return
 			}
 			j := joining[userID]
-			g.Members = append(g.Members, agenda.Member{UserID: userID, Username: j.username, Rank: rank,
+			g.Members = append(g.Members, agenda.Member{UserID: userID, Username: j.username, DisplayName: j.displayName, Rank: rank,
 				Status: status, JoinedAt: env.Time, Version: j.ended + 1, OriginNode: env.OriginNode})
 		}
 		switch e := ev.(type) {

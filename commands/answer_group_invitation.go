@@ -41,7 +41,7 @@ func (h *Handlers) AcceptGroupInvitation(ctx context.Context, cmd AnswerGroupInv
 		b.add(events.GroupStream(inv.GroupID), events.GroupInvitationAccepted{GroupID: inv.GroupID, UserID: cmd.ActorID})
 		// The invitee cannot read the group until this commits, so the
 		// answer folds the acceptance onto the invitation alone.
-		invited := agenda.Group{ID: inv.GroupID, Members: []agenda.Member{{UserID: u.ID, Username: u.Username,
+		invited := agenda.Group{ID: inv.GroupID, Members: []agenda.Member{{UserID: u.ID, Username: u.Username, DisplayName: u.DisplayName,
 			Rank: inv.Rank, Status: agenda.MemberInvited, JoinedAt: inv.InvitedAt, Version: inv.MemberVersion}}}
 		if g, ok := groupAfter(invited, b, inv.GroupID, u.ID, nil); ok && len(g.Members) == 1 {
 			b.member = &g.Members[0]

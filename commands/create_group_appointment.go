@@ -109,11 +109,11 @@ func (h *Handlers) CreateGroupAppointment(ctx context.Context, cmd CreateGroupAp
 				UserID: p.userID, AppointmentID: id, Start: f.Start, End: f.End, Role: p.role,
 			})
 		}
-		usernames := make(map[string]string, len(g.Members))
+		people := make(map[string]agenda.UserSummary, len(g.Members))
 		for _, m := range g.Members {
-			usernames[m.UserID] = m.Username
+			people[m.UserID] = agenda.UserSummary{ID: m.UserID, Username: m.Username, DisplayName: m.DisplayName}
 		}
-		b.appointment = answer(appointmentAfter(agenda.Appointment{}, b, id, cmd.ActorID, usernames))
+		b.appointment = answer(appointmentAfter(agenda.Appointment{}, b, id, cmd.ActorID, people))
 		return b, nil
 	})
 }

@@ -73,7 +73,7 @@ func TestProjectorProjectsUsersAppointmentsAndAgenda(t *testing.T) {
 		if a.OwnerID != "ana" || a.MyStatus != agenda.RoleOwner || a.Status != agenda.StatusConfirmed {
 			t.Errorf("a1 owner/my_status/status = %s/%s/%s, want ana/owner/confirmed", a.OwnerID, a.MyStatus, a.Status)
 		}
-		want := []agenda.Participant{{UserID: "ana", Username: "ana", Status: agenda.RoleOwner}, {UserID: "bob", Username: "bob", Status: agenda.RolePending}}
+		want := []agenda.Participant{{UserID: "ana", Username: "ana", DisplayName: "Ana B.", Status: agenda.RoleOwner}, {UserID: "bob", Username: "bob", DisplayName: "Bob", Status: agenda.RolePending}}
 		if len(a.Participants) != len(want) {
 			t.Fatalf("a1 participants = %+v, want %+v", a.Participants, want)
 		}

@@ -31,7 +31,7 @@ func (db *DB) Appointment(ctx context.Context, id, viewerID string) (agenda.Appo
 	// One statement (appointment columns repeated on each participant row)
 	// reads the appointment and its participants from the same snapshot.
 	rows, err := db.query(ctx, selectAppointment+`,
-		COALESCE(p.user_id, ''), COALESCE(u.username, ''), COALESCE(p.status, '')
+		COALESCE(p.user_id, ''), COALESCE(u.username, ''), COALESCE(u.display_name, ''), COALESCE(p.status, '')
 		FROM appointments a
 		LEFT JOIN participants p ON p.appointment_id = a.id
 		LEFT JOIN users u ON u.id = p.user_id
@@ -45,7 +45,7 @@ func (db *DB) Appointment(ctx context.Context, id, viewerID string) (agenda.Appo
 	a.Participants = []agenda.Participant{}
 	for rows.Next() {
 		var p agenda.Participant
-		if err := scanAppointment(rows, &a, &p.UserID, &p.Username, &p.Status); err != nil {
+		if err := scanAppointment(rows, &a, &p.UserID, &p.Username, &p.DisplayName, &p.Status); err != nil {
 			return agenda.Appointment{}, fmt.Errorf("read appointment %s: %w", id, err)
 		}
 		found = true

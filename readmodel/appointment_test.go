@@ -75,16 +75,16 @@ func TestAppointmentVisibility(t *testing.T) {
 		})
 	}
 
-	t.Run("participants by username with their status", func(t *testing.T) {
+	t.Run("participants by username, named, with their status", func(t *testing.T) {
 		a, err := db.Appointment(ctx, "a1", "own")
 		if err != nil {
 			t.Fatalf("Appointment: %v", err)
 		}
 		want := []agenda.Participant{
-			{UserID: "acc", Username: "ace", Status: agenda.RoleAccepted},
-			{UserID: "dec", Username: "dexter", Status: agenda.RoleDeclined},
-			{UserID: "own", Username: "owen", Status: agenda.RoleOwner},
-			{UserID: "pen", Username: "penny", Status: agenda.RolePending},
+			{UserID: "acc", Username: "ace", DisplayName: "Ace", Status: agenda.RoleAccepted},
+			{UserID: "dec", Username: "dexter", DisplayName: "Dexter", Status: agenda.RoleDeclined},
+			{UserID: "own", Username: "owen", DisplayName: "Owen", Status: agenda.RoleOwner},
+			{UserID: "pen", Username: "penny", DisplayName: "Penny", Status: agenda.RolePending},
 		}
 		if len(a.Participants) != len(want) {
 			t.Fatalf("participants = %+v, want %+v", a.Participants, want)

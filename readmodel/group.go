@@ -32,7 +32,7 @@ func scanGroup(r interface{ Scan(...any) error }, g *agenda.Group, extra ...any)
 // tell which.
 func (db *DB) Group(ctx context.Context, id, viewerID string) (agenda.Group, error) {
 	// One statement, so the group and its members come from one snapshot.
-	rows, err := db.query(ctx, selectGroup+`, m.user_id, COALESCE(u.username, ''), m.rank, m.status, m.joined_at,
+	rows, err := db.query(ctx, selectGroup+`, m.user_id, COALESCE(u.username, ''), COALESCE(u.display_name, ''), m.rank, m.status, m.joined_at,
 		m.version, m.origin_node
 		FROM groups g JOIN group_members m ON m.group_id = g.id LEFT JOIN users u ON u.id = m.user_id
 		WHERE g.id = ? ORDER BY m.status, m.rank DESC, u.username, m.user_id`, id)
@@ -46,7 +46,7 @@ func (db *DB) Group(ctx context.Context, id, viewerID string) (agenda.Group, err
 	for rows.Next() {
 		var m agenda.Member
 		var joined int64
-		if err := scanGroup(rows, &g, &m.UserID, &m.Username, &m.Rank, &m.Status, &joined, &m.Version, &m.OriginNode); err != nil {
+		if err := scanGroup(rows, &g, &m.UserID, &m.Username, &m.DisplayName, &m.Rank, &m.Status, &joined, &m.Version, &m.OriginNode); err != nil {
 			return agenda.Group{}, fmt.Errorf("read group %s: %w", id, err)
 		}
 		m.JoinedAt = time.Unix(0, joined).UTC()
@@ -170,16 +170,16 @@ func groupAgenda(c *sqlite.Conn, groupID, viewerID string, from, to time.Time) (
 	var details []string // appointment IDs of the visible entries
 	var visible []*agenda.Entry
 	for rows.Next() {
-		var userID, username string
+		var userID, username, displayName string
 		var apptID, role sql.NullString
 		var start, end sql.NullInt64
 		var show bool
-		if err := rows.Scan(&userID, &username, &apptID, &start, &end, &role, &show); err != nil {
+		if err := rows.Scan(&userID, &username, &displayName, &apptID, &start, &end, &role, &show); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		if len(out) == 0 || out[len(out)-1].UserID != userID {
-			out = append(out, agenda.MemberAgenda{UserID: userID, Username: username, Entries: []agenda.GroupAgendaEntry{}})
+			out = append(out, agenda.MemberAgenda{UserID: userID, Username: username, DisplayName: displayName, Entries: []agenda.GroupAgendaEntry{}})
 		}
 		if !apptID.Valid {
 			continue // a member with nothing in the window
@@ -225,7 +225,7 @@ func groupAgenda(c *sqlite.Conn, groupID, viewerID string, from, to time.Time) (
 // prove the SQL and the Go rules agree.
 var groupAgendaQuery = `WITH viewer AS (SELECT rank FROM group_members WHERE group_id = ?1 AND user_id = ?2
 			AND status = ?6)
-		SELECT m.user_id, COALESCE(u.username, ''), e.appointment_id, e.start_ns, e.end_ns, e.role,
+		SELECT m.user_id, COALESCE(u.username, ''), COALESCE(u.display_name, ''), e.appointment_id, e.start_ns, e.end_ns, e.role,
 		CASE WHEN e.appointment_id IS NULL THEN 0
 			WHEN m.user_id = ?2 THEN 1
 			WHEN g.hierarchical AND v.rank > m.rank THEN

@@ -54,7 +54,7 @@ func TestGroup(t *testing.T) {
 				g.Version, g.OriginNode, g.CreatedAt, g.UpdatedAt, at, at.Add(time.Hour))
 		}
 		m := g.Members[1] // mid
-		if m.Username != "mid" || m.Rank != 500 || m.Version != 1 || m.OriginNode != "node-m" || !m.JoinedAt.Equal(at.Add(time.Minute)) {
+		if m.Username != "mid" || m.DisplayName != "Mid" || m.Rank != 500 || m.Version != 1 || m.OriginNode != "node-m" || !m.JoinedAt.Equal(at.Add(time.Minute)) {
 			t.Errorf("member mid = %+v, want rank 500, version 1 (its first change), node-m, joined %s", m, at.Add(time.Minute))
 		}
 	})
@@ -311,8 +311,8 @@ func TestGroupAgendaMasking(t *testing.T) {
 			if m.Entries == nil {
 				t.Errorf("%s's entries are nil, want a list", m.UserID)
 			}
-			if m.Username != m.UserID {
-				t.Errorf("username of %s = %q", m.UserID, m.Username)
+			if m.Username != m.UserID || m.DisplayName != strings.ToUpper(m.UserID[:1])+m.UserID[1:] {
+				t.Errorf("username and display name of %s = %q, %q", m.UserID, m.Username, m.DisplayName)
 			}
 			for _, e := range m.Entries {
 				starts[m.UserID] = append(starts[m.UserID], int(e.Start.Sub(day)/time.Hour))

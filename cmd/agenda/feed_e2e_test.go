@@ -185,3 +185,66 @@ func TestE2ENotificationsNameWhoActed(t *testing.T) {
 	}
 	check("ana's feed", fromFeed(ana, "group.invitation_accepted"), "member_added", &bobNow, &bobNow)
 }
+
+// TestE2EPeopleAreNamedAsTheyChose: members, participants and the rows of a
+// group agenda carry each person's display name, as they are called now,
+// in a write's answer as in the reads after it (a walk-through found the
+// name one sets shown to nobody else).
+func TestE2EPeopleAreNamedAsTheyChose(t *testing.T) {
+	n := mustStartNode(t)
+	ana, bob := registerUser(t, n, "ana"), registerUser(t, n, "bob")
+	ana.withT(t).do("PATCH", "/api/me", map[string]any{"display_name": "Ana Ruiz"}).expect(t, http.StatusOK)
+	type named struct {
+		UserID      string `json:"user_id"`
+		Username    string `json:"username"`
+		DisplayName string `json:"display_name"`
+	}
+	want := map[string]string{ana.userID: "Ana Ruiz", bob.userID: "bob"}
+	check := func(where string, people []named, count int) {
+		t.Helper()
+		if len(people) != count {
+			t.Errorf("%s: %d people, want %d: %+v", where, len(people), count, people)
+		}
+		for _, p := range people {
+			if p.DisplayName != want[p.UserID] || p.Username == "" {
+				t.Errorf("%s: %+v, want display name %q", where, p, want[p.UserID])
+			}
+		}
+	}
+	var group struct {
+		ID      string  `json:"id"`
+		Members []named `json:"members"`
+	}
+	ana.withT(t).do("POST", "/api/groups", map[string]any{"name": "Team", "hierarchical": true}).
+		expect(t, http.StatusCreated).JSON(t, &group)
+	check("the new group's answer", group.Members, 1)
+	var invited named
+	ana.withT(t).do("POST", "/api/groups/"+group.ID+"/members", map[string]any{"user_id": bob.userID, "rank": 10}).
+		expect(t, http.StatusCreated).JSON(t, &invited)
+	check("the invitation's answer", []named{invited}, 1)
+	var joined named
+	bob.withT(t).do("POST", "/api/groups/"+group.ID+"/accept", nil).expect(t, http.StatusOK).JSON(t, &joined)
+	check("the acceptance's answer", []named{joined}, 1)
+	ana.withT(t).do("GET", "/api/groups/"+group.ID, nil).expect(t, http.StatusOK).JSON(t, &group)
+	check("the group", group.Members, 2)
+
+	day := time.Date(2031, 5, 5, 9, 0, 0, 0, time.UTC)
+	var appt struct {
+		ID           string  `json:"id"`
+		Participants []named `json:"participants"`
+	}
+	ana.withT(t).do("POST", "/api/groups/"+group.ID+"/appointments", map[string]any{"title": "Planning",
+		"start": day.Format(time.RFC3339), "end": day.Add(time.Hour).Format(time.RFC3339)}).expect(t, http.StatusCreated).JSON(t, &appt)
+	check("the group appointment's answer", appt.Participants, 2)
+	bob.withT(t).do("GET", "/api/appointments/"+appt.ID, nil).expect(t, http.StatusOK).JSON(t, &appt)
+	check("the group appointment", appt.Participants, 2)
+	ana.withT(t).do("POST", "/api/appointments", map[string]any{"title": "Dentist",
+		"start": day.Add(2 * time.Hour).Format(time.RFC3339), "end": day.Add(3 * time.Hour).Format(time.RFC3339)}).
+		expect(t, http.StatusCreated).JSON(t, &appt)
+	check("a personal appointment's answer", appt.Participants, 1)
+
+	var rows []named
+	bob.withT(t).do("GET", "/api/groups/"+group.ID+"/agenda?from="+day.Format(time.RFC3339)+"&to="+day.Add(24*time.Hour).Format(time.RFC3339), nil).
+		expect(t, http.StatusOK).JSON(t, &rows)
+	check("the group agenda", rows, 2)
+}

@@ -188,7 +188,7 @@ type apiMember struct {
 
 var (
 	groupKeys  = []string{"id", "name", "description", "hierarchical", "creator_id", "my_rank", "member_count", "created_at", "updated_at", "version", "origin_node"}
-	memberKeys = []string{"user_id", "username", "rank", "status", "joined_at", "version", "origin_node"}
+	memberKeys = []string{"user_id", "username", "display_name", "rank", "status", "joined_at", "version", "origin_node"}
 )
 
 // decodeGroup checks that body is exactly a Group (with members if one group

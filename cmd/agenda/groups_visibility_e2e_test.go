@@ -28,7 +28,7 @@ func (g *groupPlay) groupAgendaLines(t testing.TB, viewer *client, grp apiGroup,
 	detailKeys := append([]string{"busy"}, agendaEntryKeys...)
 	out := []string{}
 	for _, mr := range members {
-		m := expectKeys(t, mr, "user_id", "username", "entries")
+		m := expectKeys(t, mr, "user_id", "username", "display_name", "entries")
 		name := rawString(t, m, "username")
 		var entries []json.RawMessage
 		if err := json.Unmarshal(m["entries"], &entries); err != nil || entries == nil {

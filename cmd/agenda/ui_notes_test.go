@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // TestBrowserNotificationsNameWhoActed: a notification says who did what,
@@ -24,6 +26,14 @@ func TestBrowserNotificationsNameWhoActed(t *testing.T) {
 	carlPage := newBrowserPage(t, browser, "carl")
 	carlPage.login(base, "carl", "password-carl")
 	carlPage.noteSays("imposed", "bob put “Sync” in your agenda")
+	// The group names people as they chose, by their username beside it
+	// where that differs (what one adds people by).
+	carlPage.do("open the group", chromedp.Evaluate[chromedp.Void](`location.hash = '#/group/`+team+`'`),
+		chromedp.WaitVisible(chromedp.CSS(`table.members`)))
+	got, err := chromedp.Run(carlPage.ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('table.members tbody tr td:first-child, table.group-agenda tbody th')].map((c) => c.textContent).join(' | ')`))
+	if want := "Ana Ruiz anacreator | bob | carl | Ana Ruiz | bob | carl"; err != nil || got != want {
+		t.Errorf("the group's members and agenda rows read %q (%v), want %q", got, err, want)
+	}
 
 	// ana removes bob: his appointment ends for carl, by ana's doing.
 	ana.do("DELETE", "/api/groups/"+team+"/members/"+bob.userID, nil).expect(t, http.StatusNoContent)

@@ -4,7 +4,7 @@
 import { api, describe, session, saveSession, clearSession, whenUnauthorized, ApiError, SESSION_KEY } from './api.js';
 import { onRedraw, busy, navigationAsked, navigationShown } from './view.js';
 import { Live } from './live.js';
-import { h, field, errorBox, fill, tz, fmtRange, fmtDateTime } from './dom.js';
+import { h, field, errorBox, fill, tz, fmtRange, fmtDateTime, personName } from './dom.js';
 import { weekView, agendaView, appointmentForm, appointmentView, editView, invitationsView } from './appointments.js';
 import { groupsView, groupView, freeSlotsView, TOP_RANK } from './groups.js';
 import { meView } from './me.js';
@@ -131,10 +131,6 @@ function authForm(kind) {
 
 // ---------------------------------------------------------------------------
 // Notifications.
-
-// personName is how the UI calls a user the server named: their display
-// name, or their username where they set none.
-function personName(u) { return u.display_name || u.username; }
 
 // noteText says what a notification tells, naming who did it where the
 // server could (actor: who acted; subject: who answered, joined, left).

@@ -5,7 +5,7 @@ import { api, describe } from './api.js';
 import { busy } from './view.js';
 import {
   h, field, errorBox, fmtTime, fmtDay, fmtLongDay, fmtRange, fmtOnDay, fmtDateTime, startOfWeek, weekParam, startOfDay, addDays,
-  localInput, dateInput, fromLocal, missingLocal, statusLabel, fill, tz, weekNav,
+  localInput, dateInput, fromLocal, missingLocal, statusLabel, fill, tz, weekNav, personName,
 } from './dom.js';
 
 // conflictList shows the clashing slots of a schedule_conflict: mine in
@@ -19,12 +19,12 @@ export function conflictList(err, people) {
 }
 
 // groupNames names the members of a group for a conflict list (user ID to
-// username); none if the group cannot be read.
+// name); none if the group cannot be read.
 async function groupNames(groupID) {
   if (!groupID) return {};
   try {
     const g = await api('GET', `/api/groups/${groupID}`);
-    return Object.fromEntries(g.members.map((m) => [m.user_id, m.username]));
+    return Object.fromEntries(g.members.map((m) => [m.user_id, personName(m)]));
   } catch { return {}; }
 }
 
@@ -233,7 +233,7 @@ export async function appointmentView(main, id, me) {
       h('dt', {}, 'Privacy'), h('dd', {}, a.privacy === 'full' ? 'Full' : 'Free/busy'),
       a.group_id ? [h('dt', {}, 'Group'), h('dd', {}, h('a', { href: `#/group/${a.group_id}` }, 'Open the group'))] : null),
     h('h2', {}, 'Participants'),
-    h('ul', { class: 'people' }, a.participants.map((p) => h('li', {}, h('span', {}, p.username || p.user_id), ' ',
+    h('ul', { class: 'people' }, a.participants.map((p) => h('li', {}, h('span', {}, personName(p)), ' ',
       h('span', { class: `tag st-${p.status}` }, participation[p.status] || p.status)))),
     out, h('div', { class: 'actions' }, actions));
 }
@@ -252,7 +252,7 @@ export async function invitationsView(main, groupInvites) {
   const from = (a) => {
     const o = a.participants.find((p) => p.user_id === a.owner_id);
     const g = groups.find((x) => x.id === a.group_id);
-    return [h('p', {}, `From ${o ? o.username : 'the organiser'}${g ? ` in ${g.name}` : ''}.`),
+    return [h('p', {}, `From ${o ? personName(o) : 'the organiser'}${g ? ` in ${g.name}` : ''}.`),
       g && !g.hierarchical ? h('p', { class: 'hint' }, 'A flat group: declining cancels it for everyone.') : null];
   };
   const out = h('div', { 'aria-live': 'assertive' });

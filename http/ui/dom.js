@@ -37,6 +37,11 @@ export function errorBox(message, ...extra) {
   return h('div', { class: 'error', role: 'alert' }, h('p', {}, message), extra);
 }
 
+// personName is what the UI calls a person the server names (a member, a
+// participant, a notification's actor): the display name they chose, which
+// is their username unless they set one.
+export function personName(u) { return u.display_name || u.username || u.user_id || u.id; }
+
 export const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });

@@ -3,7 +3,7 @@
 
 import { api, describe } from './api.js';
 import { busy, latest } from './view.js';
-import { h, field, errorBox, fill, fmtRange, fmtOnDay, fmtDay, weekNav, fmtLongDay, startOfWeek, weekParam, addDays, dateInput, localInput, fromLocal } from './dom.js';
+import { h, field, errorBox, fill, fmtRange, fmtOnDay, fmtDay, weekNav, fmtLongDay, startOfWeek, weekParam, addDays, dateInput, localInput, fromLocal, personName } from './dom.js';
 
 // TOP_RANK is the creator's rank (agenda.MaxRank), above any that can be
 // given (0 to TOP_RANK - 1): it passes only to the heir of a creator who
@@ -57,7 +57,7 @@ export async function groupView(main, id, me, params) {
       h('p', {}, h('a', { class: 'button primary', href: '#/invitations' }, 'Answer on the Invitations page')));
     return;
   }
-  const people = Object.fromEntries(g.members.map((m) => [m.user_id, m.username]));
+  const people = Object.fromEntries(g.members.map((m) => [m.user_id, personName(m)]));
   const start = startOfWeek(weekParam(params));
   const end = addDays(start, 7);
   // My invitations too: an appointment I am invited to is mine to open
@@ -70,14 +70,17 @@ export async function groupView(main, id, me, params) {
   const isCreator = g.creator_id === me;
 
   const memberRows = g.members.map((m) => {
-    const cells = [h('td', {}, m.username || m.user_id, m.user_id === g.creator_id ? h('span', { class: 'tag' }, 'creator') : null,
+    const name = personName(m);
+    // The username beside a chosen name: it is what one adds people by.
+    const cells = [h('td', {}, name, name !== m.username && m.username ? h('small', { class: 'hint' }, ` ${m.username}`) : null,
+      m.user_id === g.creator_id ? h('span', { class: 'tag' }, 'creator') : null,
       m.status && m.status !== 'active' ? h('span', { class: 'tag' }, m.status) : null)];
     // A member's buttons: while one runs, neither starts.
     const row = [];
     if (g.hierarchical) {
       const canRank = m.user_id !== me && g.my_rank > m.rank;
-      const rank = h('input', { type: 'number', min: 0, max: canRank ? TOP_RANK - 1 : undefined, value: m.rank, 'aria-label': `Rank of ${m.username}`, disabled: !canRank, class: 'rank' });
-      const set = canRank ? h('button', { type: 'button', 'aria-label': `Set the rank of ${m.username}` }, 'Set') : null;
+      const rank = h('input', { type: 'number', min: 0, max: canRank ? TOP_RANK - 1 : undefined, value: m.rank, 'aria-label': `Rank of ${name}`, disabled: !canRank, class: 'rank' });
+      const set = canRank ? h('button', { type: 'button', 'aria-label': `Set the rank of ${name}` }, 'Set') : null;
       if (set) {
         row.push(set);
         set.addEventListener('click', () => {
@@ -93,13 +96,13 @@ export async function groupView(main, id, me, params) {
     }
     const canRemove = m.user_id === me || (g.hierarchical ? g.my_rank > m.rank : isCreator);
     const remove = canRemove ? h('button', { type: 'button', class: m.user_id === me ? '' : 'danger',
-      'aria-label': m.user_id === me ? `Leave ${g.name}` : m.status === 'invited' ? `Withdraw invitation of ${m.username}` : `Remove ${m.username}` },
+      'aria-label': m.user_id === me ? `Leave ${g.name}` : m.status === 'invited' ? `Withdraw invitation of ${name}` : `Remove ${name}` },
     m.user_id === me ? 'Leave' : m.status === 'invited' ? 'Withdraw invitation' : 'Remove') : null;
     if (remove) {
       row.push(remove);
       remove.addEventListener('click', () => busy(row, async (act) => {
         const leaving = m.user_id === me;
-        const question = !leaving ? (m.status === 'invited' ? `Withdraw the invitation of ${m.username} to ${g.name}?` : `Remove ${m.username} from ${g.name}?`)
+        const question = !leaving ? (m.status === 'invited' ? `Withdraw the invitation of ${name} to ${g.name}?` : `Remove ${name} from ${g.name}?`)
           : g.member_count <= 1 ? `You are the last member: leaving deletes ${g.name}. Leave?` : `Leave ${g.name}?`;
         if (!confirm(question)) return;
         try {
@@ -190,7 +193,7 @@ export async function groupView(main, id, me, params) {
   const agendaTable = h('table', { class: 'group-agenda' },
     h('caption', {}, `Week of ${fmtLongDay(start)}`),
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Member'), days.map((d) => h('th', { scope: 'col' }, fmtDay(d))))),
-    h('tbody', {}, agenda.map((m) => h('tr', {}, h('th', { scope: 'row' }, m.username || m.user_id),
+    h('tbody', {}, agenda.map((m) => h('tr', {}, h('th', { scope: 'row' }, personName(m)),
       days.map((d) => {
         const next = addDays(d, 1);
         const es = m.entries.filter((e) => new Date(e.start) < next && new Date(e.end) > d);
