@@ -188,28 +188,35 @@ func TestE2ENotificationsNameWhoActed(t *testing.T) {
 
 // TestE2EPeopleAreNamedAsTheyChose: members, participants and the rows of a
 // group agenda carry each person's display name, as they are called now,
-// in a write's answer as in the reads after it (a walk-through found the
-// name one sets shown to nobody else).
+// in every write's answer as in the reads after it (a walk-through found
+// the name one sets shown to nobody else). Both people chose a name other
+// than their username, so that an answer naming them by the wrong field
+// shows.
 func TestE2EPeopleAreNamedAsTheyChose(t *testing.T) {
 	n := mustStartNode(t)
 	ana, bob := registerUser(t, n, "ana"), registerUser(t, n, "bob")
 	ana.withT(t).do("PATCH", "/api/me", map[string]any{"display_name": "Ana Ruiz"}).expect(t, http.StatusOK)
+	bob.withT(t).do("PATCH", "/api/me", map[string]any{"display_name": "Bob Stone"}).expect(t, http.StatusOK)
 	type named struct {
 		UserID      string `json:"user_id"`
 		Username    string `json:"username"`
 		DisplayName string `json:"display_name"`
 	}
-	want := map[string]string{ana.userID: "Ana Ruiz", bob.userID: "bob"}
+	want := map[string]named{ana.userID: {ana.userID, "ana", "Ana Ruiz"}, bob.userID: {bob.userID, "bob", "Bob Stone"}}
 	check := func(where string, people []named, count int) {
 		t.Helper()
 		if len(people) != count {
 			t.Errorf("%s: %d people, want %d: %+v", where, len(people), count, people)
 		}
 		for _, p := range people {
-			if p.DisplayName != want[p.UserID] || p.Username == "" {
-				t.Errorf("%s: %+v, want display name %q", where, p, want[p.UserID])
+			if p != want[p.UserID] {
+				t.Errorf("%s: %+v, want %+v", where, p, want[p.UserID])
 			}
 		}
+	}
+	type appointment struct {
+		ID           string  `json:"id"`
+		Participants []named `json:"participants"`
 	}
 	var group struct {
 		ID      string  `json:"id"`
@@ -218,30 +225,53 @@ func TestE2EPeopleAreNamedAsTheyChose(t *testing.T) {
 	ana.withT(t).do("POST", "/api/groups", map[string]any{"name": "Team", "hierarchical": true}).
 		expect(t, http.StatusCreated).JSON(t, &group)
 	check("the new group's answer", group.Members, 1)
-	var invited named
+	var member named
 	ana.withT(t).do("POST", "/api/groups/"+group.ID+"/members", map[string]any{"user_id": bob.userID, "rank": 10}).
-		expect(t, http.StatusCreated).JSON(t, &invited)
-	check("the invitation's answer", []named{invited}, 1)
-	var joined named
-	bob.withT(t).do("POST", "/api/groups/"+group.ID+"/accept", nil).expect(t, http.StatusOK).JSON(t, &joined)
-	check("the acceptance's answer", []named{joined}, 1)
+		expect(t, http.StatusCreated).JSON(t, &member)
+	check("the invitation's answer", []named{member}, 1)
+	bob.withT(t).do("POST", "/api/groups/"+group.ID+"/accept", nil).expect(t, http.StatusOK).JSON(t, &member)
+	check("the acceptance's answer", []named{member}, 1)
+	ana.withT(t).do("PATCH", "/api/groups/"+group.ID+"/members/"+bob.userID, map[string]any{"rank": 20}).
+		expect(t, http.StatusOK).JSON(t, &member)
+	check("the rank change's answer", []named{member}, 1)
+	ana.withT(t).do("GET", "/api/groups/"+group.ID+"/members/"+bob.userID, nil).expect(t, http.StatusOK).JSON(t, &member)
+	check("the member", []named{member}, 1)
 	ana.withT(t).do("GET", "/api/groups/"+group.ID, nil).expect(t, http.StatusOK).JSON(t, &group)
 	check("the group", group.Members, 2)
 
 	day := time.Date(2031, 5, 5, 9, 0, 0, 0, time.UTC)
-	var appt struct {
-		ID           string  `json:"id"`
-		Participants []named `json:"participants"`
+	slot := func(title string, hour int) map[string]any {
+		start := day.Add(time.Duration(hour) * time.Hour)
+		return map[string]any{"title": title, "start": start.Format(time.RFC3339), "end": start.Add(time.Hour).Format(time.RFC3339)}
 	}
-	ana.withT(t).do("POST", "/api/groups/"+group.ID+"/appointments", map[string]any{"title": "Planning",
-		"start": day.Format(time.RFC3339), "end": day.Add(time.Hour).Format(time.RFC3339)}).expect(t, http.StatusCreated).JSON(t, &appt)
-	check("the group appointment's answer", appt.Participants, 2)
+	var appt appointment
+	ana.withT(t).do("POST", "/api/groups/"+group.ID+"/appointments", slot("Planning", 0)).expect(t, http.StatusCreated).JSON(t, &appt)
+	check("the imposed appointment's answer", appt.Participants, 2)
+	ana.withT(t).do("PATCH", "/api/appointments/"+appt.ID, map[string]any{"title": "Planning, moved"}).
+		expect(t, http.StatusOK).JSON(t, &appt)
+	check("the change's answer", appt.Participants, 2)
 	bob.withT(t).do("GET", "/api/appointments/"+appt.ID, nil).expect(t, http.StatusOK).JSON(t, &appt)
-	check("the group appointment", appt.Participants, 2)
-	ana.withT(t).do("POST", "/api/appointments", map[string]any{"title": "Dentist",
-		"start": day.Add(2 * time.Hour).Format(time.RFC3339), "end": day.Add(3 * time.Hour).Format(time.RFC3339)}).
-		expect(t, http.StatusCreated).JSON(t, &appt)
+	check("the imposed appointment", appt.Participants, 2)
+	ana.withT(t).do("POST", "/api/appointments", slot("Dentist", 2)).expect(t, http.StatusCreated).JSON(t, &appt)
 	check("a personal appointment's answer", appt.Participants, 1)
+
+	// bob, below ana, invites her: her invitations, and her answers.
+	var invite appointment
+	bob.withT(t).do("POST", "/api/groups/"+group.ID+"/appointments", slot("Review", 4)).expect(t, http.StatusCreated).JSON(t, &invite)
+	check("the invitation's answer", invite.Participants, 2)
+	var invitations []appointment
+	ana.withT(t).do("GET", "/api/invitations", nil).expect(t, http.StatusOK).JSON(t, &invitations)
+	if len(invitations) != 1 {
+		t.Fatalf("ana's invitations: %+v, want bob's review", invitations)
+	}
+	check("the invitations", invitations[0].Participants, 2)
+	for _, answer := range []string{"accept", "decline"} {
+		var mine struct {
+			Appointment appointment `json:"appointment"`
+		}
+		ana.withT(t).do("POST", "/api/appointments/"+invite.ID+"/"+answer, nil).expect(t, http.StatusOK).JSON(t, &mine)
+		check("the "+answer+"'s answer", mine.Appointment.Participants, 2)
+	}
 
 	var rows []named
 	bob.withT(t).do("GET", "/api/groups/"+group.ID+"/agenda?from="+day.Format(time.RFC3339)+"&to="+day.Add(24*time.Hour).Format(time.RFC3339), nil).

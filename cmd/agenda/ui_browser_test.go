@@ -267,8 +267,8 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#invitation-list .invitation`)),
 		chromedp.WaitVisible(chromedp.CSS(`.note[data-type="invitation"]`)))
 	bobPage.screenshot(dir, "2-bob-invited.png")
-	bobPage.noteSays("invitation", "Ana Ruiz invites you to “Reading circle”")
-	bobPage.noteSays("group_invitation", "Ana Ruiz invites you to join “Book club”")
+	bobPage.noteSays("invitation", "Ana Ruiz (ana) invites you to “Reading circle”")
+	bobPage.noteSays("group_invitation", "Ana Ruiz (ana) invites you to join “Book club”")
 	bobPage.do("accept", chromedp.Click(chromedp.CSS(`#invitation-list button.accept`)),
 		chromedp.WaitVisible(chromedp.CSS("#no-invitations")))
 

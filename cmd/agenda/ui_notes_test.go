@@ -20,33 +20,38 @@ func TestBrowserNotificationsNameWhoActed(t *testing.T) {
 	team := createGroup(t, ana, "Team", true)
 	joinGroup(t, ana, bob, team, 10)
 	joinGroup(t, ana, carl, team, 5)
+	// mallory calls herself "ana": the username beside the name gives her
+	// away wherever she is named.
+	mallory := registerUser(t, n, "mallory")
+	mallory.do("PATCH", "/api/me", map[string]any{"display_name": "ana"}).expect(t, http.StatusOK)
+	joinGroup(t, ana, mallory, team, 1)
 	start := time.Now().Add(48 * time.Hour).Truncate(time.Hour)
 	bob.do("POST", "/api/groups/"+team+"/appointments", map[string]any{"title": "Sync",
 		"start": start.Format(time.RFC3339), "end": start.Add(time.Hour).Format(time.RFC3339)}).expect(t, http.StatusCreated)
 	carlPage := newBrowserPage(t, browser, "carl")
 	carlPage.login(base, "carl", "password-carl")
 	carlPage.noteSays("imposed", "bob put “Sync” in your agenda")
-	// The group names people as they chose, by their username beside it
-	// where that differs (what one adds people by).
+	// The group names people as they chose, with the username, which alone
+	// tells them apart, beside a chosen name.
 	carlPage.do("open the group", chromedp.Evaluate[chromedp.Void](`location.hash = '#/group/`+team+`'`),
 		chromedp.WaitVisible(chromedp.CSS(`table.members`)))
 	got, err := chromedp.Run(carlPage.ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('table.members tbody tr td:first-child, table.group-agenda tbody th')].map((c) => c.textContent).join(' | ')`))
-	if want := "Ana Ruiz anacreator | bob | carl | Ana Ruiz | bob | carl"; err != nil || got != want {
+	if want := "Ana Ruiz (ana)creator | bob | carl | ana (mallory) | Ana Ruiz (ana) | bob | carl | ana (mallory)"; err != nil || got != want {
 		t.Errorf("the group's members and agenda rows read %q (%v), want %q", got, err, want)
 	}
 
 	// ana removes bob: his appointment ends for carl, by ana's doing.
 	ana.do("DELETE", "/api/groups/"+team+"/members/"+bob.userID, nil).expect(t, http.StatusNoContent)
-	carlPage.noteSays("cancelled", "Ana Ruiz removed its organiser from the group, so “Sync” is cancelled")
+	carlPage.noteSays("cancelled", "Ana Ruiz (ana) removed its organiser from the group, so “Sync” is cancelled")
 	bobPage := newBrowserPage(t, browser, "bob")
 	bobPage.login(base, "bob", "password-bob")
-	bobPage.noteSays("member_removed", "Ana Ruiz took you out of “Team”: you are no longer a member, nor invited")
-	bobPage.noteSays("cancelled", "Ana Ruiz removed you from the group, so “Sync” is cancelled")
+	bobPage.noteSays("member_removed", "Ana Ruiz (ana) took you out of “Team”: you are no longer a member, nor invited")
+	bobPage.noteSays("cancelled", "Ana Ruiz (ana) removed you from the group, so “Sync” is cancelled")
 
 	// ana leaves: carl inherits her rights and her rank.
 	ana.do("DELETE", "/api/groups/"+team+"/members/"+ana.userID, nil).expect(t, http.StatusNoContent)
-	carlPage.noteSays("creator_changed", "Ana Ruiz left “Team”: you now hold the creator's rights")
-	carlPage.noteSays("rank_changed", "Ana Ruiz left “Team”: you now hold its top rank")
+	carlPage.noteSays("creator_changed", "Ana Ruiz (ana) left “Team”: you now hold the creator's rights")
+	carlPage.noteSays("rank_changed", "Ana Ruiz (ana) left “Team”: you now hold its top rank")
 	for _, p := range []*browserPage{carlPage, bobPage} {
 		if errs := p.consoleErrors(); len(errs) > 0 {
 			t.Errorf("%s's console: %v", p.name, errs)

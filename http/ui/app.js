@@ -4,7 +4,7 @@
 import { api, describe, session, saveSession, clearSession, whenUnauthorized, ApiError, SESSION_KEY } from './api.js';
 import { onRedraw, busy, navigationAsked, navigationShown } from './view.js';
 import { Live } from './live.js';
-import { h, field, errorBox, fill, tz, fmtRange, fmtDateTime, personName } from './dom.js';
+import { h, field, errorBox, fill, tz, fmtRange, fmtDateTime, personName, ownName } from './dom.js';
 import { weekView, agendaView, appointmentForm, appointmentView, editView, invitationsView } from './appointments.js';
 import { groupsView, groupView, freeSlotsView, TOP_RANK } from './groups.js';
 import { meView } from './me.js';
@@ -25,7 +25,7 @@ function signedIn(s) {
   shownToken = s.token;
   $('nav').hidden = false;
   $('session').hidden = false;
-  $('who').textContent = s.user.display_name || s.user.username;
+  $('who').textContent = ownName(s.user);
   if (window.matchMedia('(min-width: 900px)').matches) showPanel(true);
   live.start(s.token, s.user.id);
   loadNotifications();
@@ -71,7 +71,7 @@ window.addEventListener('storage', (ev) => {
   }
   if (s.token === shownToken) {
     // The same session, renamed in another tab.
-    $('who').textContent = s.user.display_name || s.user.username;
+    $('who').textContent = ownName(s.user);
     return;
   }
   if (shownToken) live.stop();

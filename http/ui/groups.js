@@ -71,9 +71,7 @@ export async function groupView(main, id, me, params) {
 
   const memberRows = g.members.map((m) => {
     const name = personName(m);
-    // The username beside a chosen name: it is what one adds people by.
-    const cells = [h('td', {}, name, name !== m.username && m.username ? h('small', { class: 'hint' }, ` ${m.username}`) : null,
-      m.user_id === g.creator_id ? h('span', { class: 'tag' }, 'creator') : null,
+    const cells = [h('td', {}, name, m.user_id === g.creator_id ? h('span', { class: 'tag' }, 'creator') : null,
       m.status && m.status !== 'active' ? h('span', { class: 'tag' }, m.status) : null)];
     // A member's buttons: while one runs, neither starts.
     const row = [];
@@ -125,7 +123,7 @@ export async function groupView(main, id, me, params) {
     const current = ask();
     try {
       const users = await api('GET', `/api/users?q=${encodeURIComponent(q)}`);
-      if (current()) suggestions.replaceChildren(...users.map((u) => h('option', { value: u.username }, u.display_name || u.username)));
+      if (current()) suggestions.replaceChildren(...users.map((u) => h('option', { value: u.username }, personName(u))));
     } catch { /* suggestions are a convenience */ }
   });
   const newRank = h('input', { type: 'number', min: 0, max: TOP_RANK - 1, value: 0, name: 'rank' });

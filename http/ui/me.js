@@ -2,7 +2,7 @@
 // ends every login token, this one included: the page then logs out.
 
 import { api, describe, session, saveSession } from './api.js';
-import { h, field, errorBox, fill } from './dom.js';
+import { h, field, errorBox, fill, ownName } from './dom.js';
 import { busy } from './view.js';
 
 export async function meView(main, onPasswordChanged) {
@@ -25,7 +25,7 @@ export async function meView(main, onPasswordChanged) {
         const s = session();
         if (s && s.user.id === saved.id) {
           saveSession({ ...s, user: { ...s.user, display_name: saved.display_name } });
-          document.getElementById('who').textContent = saved.display_name || saved.username;
+          document.getElementById('who').textContent = ownName(saved);
         }
         await act.redraw();
       } catch (err) { fill(out, errorBox(describe(err))); }
