@@ -173,6 +173,24 @@ func (p *browserPage) typeInto(sel, text string) {
 	}
 }
 
+// focusOn focuses the element sel names once it shows, finding it anew on
+// each try until it holds the focus. chromedp.Focus finds the node first
+// and focuses it in a second call: a live refresh landing between the two
+// replaces the node ("Could not find node with given id", as CI saw after
+// an API write that the page was told of live).
+func focusOn(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e || !e.getClientRects().length) return false; e.focus(); return document.activeElement === e; })()`, sel))
+}
+
+// clickOn clicks the element sel names once it shows, found anew in the
+// one evaluation that clicks it, for the reason focusOn does: chromedp.Click
+// finds the node, then its box, then presses the mouse, and a live refresh
+// between them replaces the node (a click once landed on a node so
+// replaced).
+func clickOn(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e || !e.getClientRects().length) return false; e.click(); return true; })()`, sel))
+}
+
 // poll waits until the JavaScript expression js is true, for at most within.
 func (p *browserPage) poll(js string, within time.Duration) error {
 	ctx, cancel := context.WithTimeout(p.ctx, within)
@@ -204,7 +222,7 @@ func (p *browserPage) login(base, username, password string) {
 		chromedp.WaitVisible(chromedp.CSS("#login-form")),
 		chromedp.SendKeys(chromedp.CSS(`#login-form input[name="username"]`), username),
 		chromedp.SendKeys(chromedp.CSS(`#login-form input[name="password"]`), password),
-		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
+		clickOn(`#login-form button[type="submit"]`),
 		chromedp.WaitVisible(chromedp.CSS("#nav")),
 		chromedp.WaitVisible(chromedp.CSS(`#live-state[data-state="live"]`)),
 		// A reload would lose this mark: the test checks it at the end.
@@ -247,18 +265,18 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 	anaPage.login(base, "ana", "password-ana")
 	bobPage.login(base, "bob", "password-bob")
 	bobPage.do("open invitations",
-		chromedp.Click(chromedp.CSS(`#nav a[href="#/invitations"]`)),
+		clickOn(`#nav a[href="#/invitations"]`),
 		chromedp.WaitVisible(chromedp.CSS("#no-invitations")))
 
 	start := day.Add(28 * time.Hour) // the day after, 13:00 local
 	anaPage.do("create the group appointment",
-		chromedp.Click(chromedp.CSS(`a.button.primary[href="#/new"]`)),
+		clickOn(`a.button.primary[href="#/new"]`),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="title"]`)),
 		chromedp.SendKeys(chromedp.CSS(`input[name="title"]`), "Reading circle"),
 		chromedp.SetValue(chromedp.CSS(`input[name="start"]`), start.Format("2006-01-02T15:04")),
 		chromedp.SetValue(chromedp.CSS(`input[name="end"]`), start.Add(90*time.Minute).Format("2006-01-02T15:04")),
 		chromedp.SetValue(chromedp.CSS(`select[name="group"]`), gid),
-		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)),
+		clickOn(`form button[type="submit"]`),
 		chromedp.WaitVisible(chromedp.CSS(`#appointment-status[data-status="pending"]`)))
 	anaPage.screenshot(dir, "1-ana-pending.png")
 
@@ -269,7 +287,7 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 	bobPage.screenshot(dir, "2-bob-invited.png")
 	bobPage.noteSays("invitation", "Ana Ruiz (ana) invites you to “Reading circle”")
 	bobPage.noteSays("group_invitation", "Ana Ruiz (ana) invites you to join “Book club”")
-	bobPage.do("accept", chromedp.Click(chromedp.CSS(`#invitation-list button.accept`)),
+	bobPage.do("accept", clickOn(`#invitation-list button.accept`),
 		chromedp.WaitVisible(chromedp.CSS("#no-invitations")))
 
 	anaPage.do("see it confirmed",
@@ -349,7 +367,7 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`input[name="title"]`), "Clash"),
 		chromedp.SetValue(chromedp.CSS(`input[name="start"]`), clash.Format("2006-01-02T15:04")),
 		chromedp.SetValue(chromedp.CSS(`input[name="end"]`), clash.Add(time.Hour).Format("2006-01-02T15:04")),
-		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)),
+		clickOn(`form button[type="submit"]`),
 		chromedp.WaitVisible(chromedp.CSS(`.error .conflicts li`)))
 	ctx, cancel = context.WithTimeout(anaPage.ctx, 10*time.Second)
 	shown, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".error")))
@@ -370,7 +388,7 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 		chromedp.Navigate(base+"/ui/#/edit/"+pid),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="title"]`)),
 		chromedp.SetValue(chromedp.CSS(`input[name="title"]`), "Precise, renamed"),
-		chromedp.Click(chromedp.CSS(`form button.primary[type="submit"]`)),
+		clickOn(`form button.primary[type="submit"]`),
 		chromedp.WaitVisible(chromedp.CSS(`#appointment-status`)))
 	var edited struct {
 		Title string    `json:"title"`
@@ -386,7 +404,7 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 		chromedp.Navigate(base+"/ui/#/me"),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="display_name"]`)),
 		chromedp.SetValue(chromedp.CSS(`input[name="display_name"]`), "Bobby"),
-		chromedp.Click(chromedp.CSS(`form button.primary[type="submit"]`)))
+		clickOn(`form button.primary[type="submit"]`))
 	ctx, cancel = context.WithTimeout(bobPage.ctx, 20*time.Second)
 	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById('who').textContent === 'Bobby'`))
 	cancel()
@@ -405,7 +423,7 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 	if err != nil || token == "" {
 		t.Fatalf("bob's token in the page: %q, %v", token, err)
 	}
-	bobPage.do("log out", chromedp.Click(chromedp.CSS("#logout")),
+	bobPage.do("log out", clickOn("#logout"),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)),
 		// Logged out, the navigation is hidden (a review found CSS showing
 		// every element marked hidden that it gave a display).
@@ -463,7 +481,7 @@ func TestBrowserSessionAndClusterPage(t *testing.T) {
 	ana.do("mark the invitation read from the keyboard",
 		slowFetch(`m === 'POST' && u.endsWith('/read')`),
 		chromedp.WaitVisible(chromedp.CSS(`.note[data-type="group_invitation"] button`)),
-		chromedp.Focus(chromedp.CSS(`.note[data-type="group_invitation"] button`)), chromedp.KeyEvent(kb.Enter),
+		focusOn(`.note[data-type="group_invitation"] button`), chromedp.KeyEvent(kb.Enter),
 		chromedp.WaitNotPresent(chromedp.CSS(`.note[data-type="group_invitation"] button`)))
 	if focus, err := chromedp.Run(ana.ctx, chromedp.Evaluate[string](`document.activeElement.tagName + ' ' + (document.activeElement.closest('.note') ? 'in the note' : '')`)); err != nil || focus != "A in the note" {
 		t.Errorf("after Mark read the focus is on %q (%v), want the notification's link", focus, err)
@@ -476,7 +494,7 @@ func TestBrowserSessionAndClusterPage(t *testing.T) {
 	ana.do("open the group, its add field focused",
 		chromedp.Evaluate[chromedp.Void](`location.hash = '#/group/`+gid+`'`),
 		chromedp.WaitVisible(chromedp.CSS(`#main input[name="username"]`)),
-		chromedp.Focus(chromedp.CSS(`#main input[name="username"]`)))
+		focusOn(`#main input[name="username"]`))
 	bob.withT(t).do("PATCH", "/api/groups/"+gid, map[string]any{"name": "Walkers and talkers"}).expect(t, http.StatusOK)
 	if err := ana.poll(heading+`'Walkers and talkers'`, 10*time.Second); err != nil {
 		t.Errorf("a group page whose empty add field has the focus did not follow a rename: %v", err)
@@ -502,19 +520,19 @@ func TestBrowserSessionAndClusterPage(t *testing.T) {
 	ana.do("rename herself in the first", chromedp.Navigate(base+"/ui/#/me"),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="display_name"]`)),
 		chromedp.SetValue(chromedp.CSS(`input[name="display_name"]`), "Anabel"),
-		chromedp.Click(chromedp.CSS(`form button.primary[type="submit"]`)))
+		clickOn(`form button.primary[type="submit"]`))
 	if err := second.poll(`document.getElementById('who').textContent === 'Anabel'`, 10*time.Second); err != nil {
 		t.Errorf("the second tab's header did not follow a new display name: %v", err)
 	}
 	ana.do("log out in the first", chromedp.Navigate(base+"/ui/#/week"), chromedp.WaitVisible(chromedp.CSS("#logout")),
-		chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+		clickOn("#logout"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
 	if err := second.poll(`!!document.getElementById('login-form') && document.getElementById('nav').hidden`, 10*time.Second); err != nil {
 		t.Errorf("the second tab still looks logged in after a logout in the first: %v", err)
 	}
 	// And a login in one tab reaches the other.
 	ana.do("log in again", chromedp.SendKeys(chromedp.CSS(`#login-form input[name="username"]`), "ana"),
 		chromedp.SendKeys(chromedp.CSS(`#login-form input[name="password"]`), "password-ana"),
-		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
+		clickOn(`#login-form button[type="submit"]`),
 		chromedp.WaitVisible(chromedp.CSS("#nav")))
 	if err := second.poll(`!document.getElementById('nav').hidden && !document.getElementById('login-form')`, 10*time.Second); err != nil {
 		t.Errorf("the second tab did not follow a login in the first: %v", err)
@@ -532,7 +550,7 @@ func TestBrowserSessionAndClusterPage(t *testing.T) {
 		})()`),
 		chromedp.Evaluate[chromedp.Void](`location.hash = '#/groups'`),
 		chromedp.Sleep(200*time.Millisecond),
-		chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		clickOn("#logout"), chromedp.WaitVisible(chromedp.CSS("#login-form")),
 		chromedp.Sleep(4*time.Second))
 	if err := ana.poll(`!!document.getElementById('login-form') && document.getElementById('nav').hidden && `+heading+`'Log in'`, 5*time.Second); err != nil {
 		text, _ := chromedp.Run(ana.ctx, chromedp.Evaluate[string]("document.getElementById('main').innerText"))

@@ -83,7 +83,7 @@ func TestBrowserLateAnswers(t *testing.T) {
 		chromedp.Evaluate[chromedp.Void](`location.hash = '#/groups'`),
 		chromedp.WaitVisible(chromedp.CSS(`#main input[name="name"]`)),
 		chromedp.SendKeys(chromedp.CSS(`#main input[name="name"]`), "Late"),
-		chromedp.Click(chromedp.CSS(`#main form button[type="submit"]`)),
+		clickOn(`#main form button[type="submit"]`),
 		chromedp.Sleep(300*time.Millisecond),
 		chromedp.Evaluate[chromedp.Void](`location.hash = '#/week'`),
 		chromedp.WaitVisible(chromedp.CSS(`#main .week`)),
@@ -173,7 +173,7 @@ func TestBrowserLateAnswers(t *testing.T) {
 	}
 	p.do("add bea with the keyboard on the Add button",
 		chromedp.SendKeys(chromedp.CSS(`#main input[name="username"]`), "bea"),
-		chromedp.Focus(chromedp.CSS(`#main form.inline button[type="submit"]`)),
+		focusOn(`#main form.inline button[type="submit"]`),
 		chromedp.KeyEvent(kb.Enter))
 	if err := p.poll(`[...document.querySelectorAll('#main td')].some((td) => td.textContent.includes('bea') && td.textContent.includes('invited'))`, 10*time.Second); err != nil {
 		t.Fatalf("bea never shown as invited: %v", err)
@@ -191,7 +191,7 @@ func TestBrowserLateAnswers(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#login-form")),
 		chromedp.SendKeys(chromedp.CSS(`#login-form input[name="username"]`), "ana"),
 		chromedp.SendKeys(chromedp.CSS(`#login-form input[name="password"]`), "password-ana"),
-		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
+		clickOn(`#login-form button[type="submit"]`),
 		chromedp.WaitVisible(chromedp.CSS("#nav")))
 	if err := other.poll(`(document.querySelector('#main h1') || {}).textContent === 'Linked'`, 10*time.Second); err != nil {
 		t.Errorf("after logging in from a link to an appointment, the page is not the appointment: %v", err)

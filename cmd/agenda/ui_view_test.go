@@ -158,7 +158,7 @@ func TestBrowserShowsWhatOneMaySee(t *testing.T) {
 	// live updates back.
 	anaPage.do("leave another date in the field",
 		chromedp.Evaluate[chromedp.Void](`(() => { const f = document.querySelector('#main .week-pick'); f.value = '2027-04-01'; f.dispatchEvent(new Event('change', { bubbles: true })); })()`),
-		chromedp.Focus(chromedp.CSS(`#main .week-pick`)), chromedp.Evaluate[chromedp.Void](`document.activeElement.blur()`))
+		focusOn(`#main .week-pick`), chromedp.Evaluate[chromedp.Void](`document.activeElement.blur()`))
 	ana.withT(t).do("POST", "/api/appointments", map[string]any{"title": "Ides",
 		"start": time.Date(2027, 3, 16, 10, 0, 0, 0, madrid).Format(time.RFC3339), "end": time.Date(2027, 3, 16, 11, 0, 0, 0, madrid).Format(time.RFC3339)}).
 		expect(t, http.StatusCreated)
@@ -197,7 +197,7 @@ func TestBrowserShowsWhatOneMaySee(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`input[name="title"]`), "Spring forward"),
 		chromedp.SetValue(chromedp.CSS(`input[name="start"]`), "2027-03-28T02:30"),
 		chromedp.SetValue(chromedp.CSS(`input[name="end"]`), "2027-03-28T04:00"),
-		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)),
+		clickOn(`form button[type="submit"]`),
 		chromedp.WaitVisible(chromedp.CSS(`.error`)))
 	if got := text(anaPage); !strings.Contains(got, "The start, 02:30") || !strings.Contains(got, "does not exist in Europe/Madrid") {
 		t.Errorf("a start in the skipped hour is not named as such:\n%s", got)
@@ -205,7 +205,7 @@ func TestBrowserShowsWhatOneMaySee(t *testing.T) {
 	anaPage.do("end in the skipped hour",
 		chromedp.SetValue(chromedp.CSS(`input[name="start"]`), "2027-03-28T01:00"),
 		chromedp.SetValue(chromedp.CSS(`input[name="end"]`), "2027-03-28T02:30"),
-		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)))
+		clickOn(`form button[type="submit"]`))
 	if err := anaPage.poll(`document.getElementById('main').innerText.includes('The end, 02:30')`, 10*time.Second); err != nil {
 		t.Errorf("an end in the skipped hour is not named as such: %v\n%s", err, text(anaPage))
 	}
