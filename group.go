@@ -65,6 +65,11 @@ type Member struct {
 	OriginNode  string    `json:"origin_node"`
 }
 
+// Summary is who m is, as other people see them.
+func (m Member) Summary() UserSummary {
+	return UserSummary{ID: m.UserID, Username: m.Username, DisplayName: m.DisplayName}
+}
+
 // Active reports whether m is a member rather than an invited person. An
 // empty status counts as active, as memberships did before invitations.
 func (m Member) Active() bool { return m.Status != MemberInvited }

@@ -27,6 +27,11 @@ type UserSummary struct {
 	DisplayName string `json:"display_name"`
 }
 
+// Summary is what other people see of u.
+func (u User) Summary() UserSummary {
+	return UserSummary{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName}
+}
+
 // TokenState is what the read model knows of a user's login tokens: a
 // token is valid only while it carries the user's current epoch (every
 // password change moves it) and has not been revoked by logging out.

@@ -75,7 +75,7 @@ func (h *Handlers) AddMember(ctx context.Context, cmd AddMember) (Result, error)
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.GroupStream(g.ID), g.Version)
 		b.add(events.GroupStream(g.ID), events.GroupMemberInvited{GroupID: g.ID, UserID: u.ID, Rank: rank, InvitedBy: cmd.ActorID})
-		if b.group = answer(groupAfter(g, b, g.ID, cmd.ActorID, map[string]joiner{u.ID: {username: u.Username, displayName: u.DisplayName, ended: ended}})); b.group != nil {
+		if b.group = answer(groupAfter(g, b, g.ID, cmd.ActorID, map[string]joiner{u.ID: {who: u.Summary(), ended: ended}})); b.group != nil {
 			b.member = answer(b.group.Member(u.ID))
 		}
 		return b, nil

@@ -130,12 +130,12 @@ func userAfter(before agenda.User, b *batch, id string) (u agenda.User, ok bool)
 	return u, u.ID != ""
 }
 
-// joiner is someone a batch makes a member of a group (or invites): their
-// names, and the version their last membership of the group ended at (0
+// joiner is someone a batch makes a member of a group (or invites): who
+// they are, and the version their last membership of the group ended at (0
 // if none), which the new one counts on from.
 type joiner struct {
-	username, displayName string
-	ended                 int64
+	who   agenda.UserSummary
+	ended int64
 }
 
 // groupAfter returns group id as the events of b leave it, seen by viewer,
@@ -170,7 +170,7 @@ func groupAfter(before agenda.Group, b *batch, id, viewer string, joining map[st
 				return
 			}
 			j := joining[userID]
-			g.Members = append(g.Members, agenda.Member{UserID: userID, Username: j.username, DisplayName: j.displayName, Rank: rank,
+			g.Members = append(g.Members, agenda.Member{UserID: userID, Username: j.who.Username, DisplayName: j.who.DisplayName, Rank: rank,
 				Status: status, JoinedAt: env.Time, Version: j.ended + 1, OriginNode: env.OriginNode})
 		}
 		switch e := ev.(type) {

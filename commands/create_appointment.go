@@ -54,7 +54,7 @@ func (h *Handlers) CreateAppointment(ctx context.Context, cmd CreateAppointment)
 		b.add(events.ScheduleStream(cmd.OwnerID), events.AgendaEntryAdded{
 			UserID: cmd.OwnerID, AppointmentID: id, Start: f.Start, End: f.End, Role: agenda.RoleOwner,
 		})
-		b.appointment = answer(appointmentAfter(agenda.Appointment{}, b, id, cmd.OwnerID, map[string]agenda.UserSummary{owner.ID: {ID: owner.ID, Username: owner.Username, DisplayName: owner.DisplayName}}))
+		b.appointment = answer(appointmentAfter(agenda.Appointment{}, b, id, cmd.OwnerID, map[string]agenda.UserSummary{owner.ID: owner.Summary()}))
 		return b, nil
 	})
 }

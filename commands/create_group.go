@@ -39,7 +39,7 @@ func (h *Handlers) CreateGroup(ctx context.Context, cmd CreateGroup) (Result, er
 				GroupID: id, UserID: cmd.ActorID, Rank: agenda.CreatorRank(cmd.Hierarchical),
 			})
 		}
-		b.group = answer(groupAfter(agenda.Group{}, b, id, cmd.ActorID, map[string]joiner{creator.ID: {username: creator.Username, displayName: creator.DisplayName}}))
+		b.group = answer(groupAfter(agenda.Group{}, b, id, cmd.ActorID, map[string]joiner{creator.ID: {who: creator.Summary()}}))
 		return b, nil
 	})
 }

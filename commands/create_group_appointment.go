@@ -111,7 +111,7 @@ func (h *Handlers) CreateGroupAppointment(ctx context.Context, cmd CreateGroupAp
 		}
 		people := make(map[string]agenda.UserSummary, len(g.Members))
 		for _, m := range g.Members {
-			people[m.UserID] = agenda.UserSummary{ID: m.UserID, Username: m.Username, DisplayName: m.DisplayName}
+			people[m.UserID] = m.Summary()
 		}
 		b.appointment = answer(appointmentAfter(agenda.Appointment{}, b, id, cmd.ActorID, people))
 		return b, nil

@@ -502,7 +502,7 @@ func (t *Tx) strings(q string, args ...any) ([]string, error) {
 }
 
 // selectFeed reads feed entries. Their notifications name their actor and
-// subject as /api/notifications does (notificationPeople): added to the
+// subject as /api/notifications does (selectNotifications): added to the
 // stored JSON as it is read, since a name can change after it was stored
 // (json_patch drops a key whose value is null: nobody found, nothing added).
 const selectFeed = `SELECT f.user_id, f.position, e.event_type, e.stream, e.version, e.at, e.data,

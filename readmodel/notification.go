@@ -26,15 +26,12 @@ const notificationStateQuery = `SELECT
 // written: a payload keeps IDs only, so a renamed user reads renamed, and a
 // rebuild writes the payloads it wrote before.
 const (
-	notificationsQuery = `SELECT n.id, n.type, n.payload, n.created_at, n.read_at, n.position, n.version, n.origin_node,
+	notificationsQuery       = selectNotifications + ` WHERE n.user_id = ?1 ORDER BY n.position DESC, n.id LIMIT ?2`
+	unreadNotificationsQuery = selectNotifications + ` WHERE n.user_id = ?1 AND n.read_at IS NULL
+		ORDER BY n.position DESC, n.id LIMIT ?2`
+	selectNotifications = `SELECT n.id, n.type, n.payload, n.created_at, n.read_at, n.position, n.version, n.origin_node,
 		a.id, a.username, a.display_name, s.id, s.username, s.display_name
-		FROM notifications n` + notificationPeople + `
-		WHERE n.user_id = ?1 ORDER BY n.position DESC, n.id LIMIT ?2`
-	unreadNotificationsQuery = `SELECT n.id, n.type, n.payload, n.created_at, n.read_at, n.position, n.version, n.origin_node,
-		a.id, a.username, a.display_name, s.id, s.username, s.display_name
-		FROM notifications n` + notificationPeople + `
-		WHERE n.user_id = ?1 AND n.read_at IS NULL ORDER BY n.position DESC, n.id LIMIT ?2`
-	notificationPeople = `
+		FROM notifications n
 		LEFT JOIN users a ON a.id = json_extract(n.payload, '$.by')
 		LEFT JOIN users s ON s.id = json_extract(n.payload, '$.user_id')`
 )

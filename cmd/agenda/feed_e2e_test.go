@@ -134,21 +134,16 @@ func TestE2ENotificationsNameWhoActed(t *testing.T) {
 	joined := joinGroup(t, ana, bob, gid, 0)
 	ana.withT(t).do("PATCH", "/api/me", map[string]any{"display_name": "Ana Ruiz"}).expect(t, http.StatusOK)
 
-	type person struct {
-		ID          string `json:"id"`
-		Username    string `json:"username"`
-		DisplayName string `json:"display_name"`
-	}
 	type note struct {
-		Type    string  `json:"type"`
-		Actor   *person `json:"actor"`
-		Subject *person `json:"subject"`
+		Type    string     `json:"type"`
+		Actor   *apiPerson `json:"actor"`
+		Subject *apiPerson `json:"subject"`
 	}
-	anaNow := person{ana.userID, "ana", "Ana Ruiz"}
-	bobNow := person{bob.userID, "bob", "bob"}
-	check := func(where string, got note, typ string, actor, subject *person) {
+	anaNow := apiPerson{ana.userID, "ana", "Ana Ruiz"}
+	bobNow := apiPerson{bob.userID, "bob", "bob"}
+	check := func(where string, got note, typ string, actor, subject *apiPerson) {
 		t.Helper()
-		same := func(a, b *person) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+		same := func(a, b *apiPerson) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
 		if got.Type != typ || !same(got.Actor, actor) || !same(got.Subject, subject) {
 			t.Errorf("%s: %s with actor %+v and subject %+v, want %s with %+v and %+v", where, got.Type, got.Actor, got.Subject, typ, actor, subject)
 		}
