@@ -153,9 +153,10 @@ function noteText(n) {
       if (p.reason === 'declined') return by ? `${by} declined ${t}, so it is cancelled` : `Cancelled: ${t}, someone declined`;
       if (p.reason === 'organiser_left') {
         // Its organiser left the group, or was removed from it (by the actor).
-        if (!by || p.by === p.organiser_id) return by ? `${by} left the group, so ${t} is cancelled` : `Cancelled: ${t}, its organiser left the group`;
-        return p.organiser_id === me ? `${by} removed you from the group, so ${t} is cancelled`
-          : `${by} removed its organiser from the group, so ${t} is cancelled`;
+        if (!by) return `Cancelled: ${t}, its organiser left the group`;
+        if (p.by === p.organiser_id) return `${by} left the group, so ${t} is cancelled`;
+        if (p.organiser_id === me) return `${by} removed you from the group, so ${t} is cancelled`;
+        return `${by} removed its organiser from the group, so ${t} is cancelled`;
       }
       return by ? `${by} cancelled ${t}` : `Cancelled: ${t}`;
     case 'updated': return by ? `${by} changed ${t}` : `Changed: ${t}`;

@@ -5,7 +5,7 @@ import { api, describe } from './api.js';
 import { busy } from './view.js';
 import {
   h, field, errorBox, fmtTime, fmtDay, fmtLongDay, fmtRange, fmtOnDay, fmtDateTime, startOfWeek, weekParam, startOfDay, addDays,
-  localInput, dateInput, fromLocal, missingLocal, statusLabel, fill, tz, weekNav, personName,
+  localInput, dateInput, fromLocal, missingLocal, statusLabel, fill, tz, weekNav, personName, namesOf,
 } from './dom.js';
 
 // conflictList shows the clashing slots of a schedule_conflict: mine in
@@ -24,7 +24,7 @@ async function groupNames(groupID) {
   if (!groupID) return {};
   try {
     const g = await api('GET', `/api/groups/${groupID}`);
-    return Object.fromEntries(g.members.map((m) => [m.user_id, personName(m)]));
+    return namesOf(g.members);
   } catch { return {}; }
 }
 

@@ -38,15 +38,18 @@ export function errorBox(message, ...extra) {
 }
 
 // personName is what the UI calls a person the server names (a member, a
-// participant, a notification's actor): the display name
-// they chose, with their username after it where the two differ. Display
-// names are anyone's to choose, "ana" included: only the username, which
-// is unique, tells people apart (a review found a chosen name alone let
-// anyone pass for anyone).
+// participant, a notification's actor): the display name they chose, with
+// their username after it where the two differ. Display names are anyone's
+// to choose, "ana" included: only the username, which is unique, tells
+// people apart (a review found a chosen name alone let anyone pass for
+// anyone).
 export function personName(u) {
   const username = u.username || u.user_id || u.id;
   return u.display_name && u.display_name !== username ? `${u.display_name} (${username})` : username;
 }
+
+// namesOf maps the user IDs of members (or participants) to their names.
+export function namesOf(people) { return Object.fromEntries(people.map((p) => [p.user_id, personName(p)])); }
 
 // ownName is what the header calls the one signed in: their chosen name
 // alone, as nobody can pass for oneself there.

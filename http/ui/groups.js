@@ -3,7 +3,7 @@
 
 import { api, describe } from './api.js';
 import { busy, latest } from './view.js';
-import { h, field, errorBox, fill, fmtRange, fmtOnDay, fmtDay, weekNav, fmtLongDay, startOfWeek, weekParam, addDays, dateInput, localInput, fromLocal, personName } from './dom.js';
+import { h, field, errorBox, fill, fmtRange, fmtOnDay, fmtDay, weekNav, fmtLongDay, startOfWeek, weekParam, addDays, dateInput, localInput, fromLocal, personName, namesOf } from './dom.js';
 
 // TOP_RANK is the creator's rank (agenda.MaxRank), above any that can be
 // given (0 to TOP_RANK - 1): it passes only to the heir of a creator who
@@ -57,7 +57,7 @@ export async function groupView(main, id, me, params) {
       h('p', {}, h('a', { class: 'button primary', href: '#/invitations' }, 'Answer on the Invitations page')));
     return;
   }
-  const people = Object.fromEntries(g.members.map((m) => [m.user_id, personName(m)]));
+  const people = namesOf(g.members);
   const start = startOfWeek(weekParam(params));
   const end = addDays(start, 7);
   // My invitations too: an appointment I am invited to is mine to open
