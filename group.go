@@ -90,12 +90,16 @@ func (g Group) ActiveMembers() []Member {
 // GroupInvitation is an invitation to join a group, as the invited person
 // sees it before answering: only the group's name and kind, not its members.
 type GroupInvitation struct {
-	GroupID      string    `json:"group_id"`
-	Name         string    `json:"name"`
-	Hierarchical bool      `json:"hierarchical"`
-	Rank         int       `json:"rank"`
-	InvitedBy    string    `json:"invited_by"`
-	InvitedAt    time.Time `json:"invited_at"`
+	GroupID      string `json:"group_id"`
+	Name         string `json:"name"`
+	Hierarchical bool   `json:"hierarchical"`
+	Rank         int    `json:"rank"`
+	InvitedBy    string `json:"invited_by"`
+	// Inviter is who InvitedBy is, as they are called now (nil if this
+	// node does not know them), so that the invited person can tell who
+	// asks them in before answering.
+	Inviter   *UserSummary `json:"inviter,omitempty"`
+	InvitedAt time.Time    `json:"invited_at"`
 	// GroupVersion is the version of the group stream when read: accepting
 	// or declining expects it.
 	GroupVersion int64 `json:"-"`

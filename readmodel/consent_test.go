@@ -2,6 +2,7 @@ package readmodel_test
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 
@@ -61,13 +62,18 @@ func TestInvitedIsNoMember(t *testing.T) {
 		t.Fatalf("GroupBusy as the invited person: %v, want not found", err)
 	}
 
+	// The invitation names who invited, as they are called when it is read.
+	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
+		return tx.UpdateUserProfile("boss", "Big Boss", "", at, 2, "n")
+	})
 	invs, err := db.GroupInvitations(ctx, "ivy")
 	want := agenda.GroupInvitation{GroupID: "g", Name: "Team", Hierarchical: true, Rank: 10, InvitedBy: "boss",
+		Inviter:   &agenda.UserSummary{ID: "boss", Username: "boss", DisplayName: "Big Boss"},
 		InvitedAt: at.Add(time.Hour), GroupVersion: 4, MemberVersion: 1}
-	if err != nil || len(invs) != 1 || invs[0] != want {
+	if err != nil || len(invs) != 1 || !reflect.DeepEqual(invs[0], want) {
 		t.Fatalf("GroupInvitations = %+v, %v; want %+v", invs, err, want)
 	}
-	if inv, err := db.GroupInvitation(ctx, "g", "ivy"); err != nil || inv != want {
+	if inv, err := db.GroupInvitation(ctx, "g", "ivy"); err != nil || !reflect.DeepEqual(inv, want) {
 		t.Fatalf("GroupInvitation = %+v, %v", inv, err)
 	}
 	if _, err := db.GroupInvitation(ctx, "g", "low"); agenda.ErrorCode(err) != agenda.ENOTFOUND {

@@ -36,15 +36,20 @@ func (db *DB) GroupInvitations(ctx context.Context, userID string) ([]agenda.Gro
 }
 
 // selectInvitation reads what scanInvitation scans, from group_members m
-// joined to groups g.
-const selectInvitation = `SELECT g.id, g.name, g.hierarchical, m.rank, m.invited_by, m.joined_at, g.version, m.version
-	FROM group_members m JOIN groups g ON g.id = m.group_id`
+// joined to groups g and to the inviter i, named as they are called now.
+const selectInvitation = `SELECT g.id, g.name, g.hierarchical, m.rank, m.invited_by, m.joined_at, g.version, m.version,
+	i.id, i.username, i.display_name
+	FROM group_members m JOIN groups g ON g.id = m.group_id
+	LEFT JOIN users i ON i.id = m.invited_by`
 
 func scanInvitation(r interface{ Scan(...any) error }) (agenda.GroupInvitation, error) {
 	var inv agenda.GroupInvitation
 	var at int64
-	err := r.Scan(&inv.GroupID, &inv.Name, &inv.Hierarchical, &inv.Rank, &inv.InvitedBy, &at, &inv.GroupVersion, &inv.MemberVersion)
+	var inviter nullableUser
+	err := r.Scan(&inv.GroupID, &inv.Name, &inv.Hierarchical, &inv.Rank, &inv.InvitedBy, &at, &inv.GroupVersion, &inv.MemberVersion,
+		&inviter.id, &inviter.username, &inviter.displayName)
 	inv.InvitedAt = time.Unix(0, at).UTC()
+	inv.Inviter = inviter.summary()
 	return inv, err
 }
 

@@ -138,7 +138,7 @@ func TestE2EAuthorizationMatrix(t *testing.T) {
 			t.Fatalf("group invitations of %s = %s", callerNames[kind], r.Body)
 		}
 		if want == 1 {
-			expectKeys(t, mustRaw(t, list[0]), "group_id", "name", "hierarchical", "rank", "invited_by", "invited_at", "version")
+			expectKeys(t, mustRaw(t, list[0]), "group_id", "name", "hierarchical", "rank", "invited_by", "inviter", "invited_at", "version")
 		}
 	}
 

@@ -181,12 +181,12 @@ func TestE2ENotificationsNameWhoActed(t *testing.T) {
 	check("ana's feed", fromFeed(ana, "group.invitation_accepted"), "member_added", &bobNow, &bobNow)
 }
 
-// TestE2EPeopleAreNamedAsTheyChose: members, participants and the rows of a
-// group agenda carry each person's display name, as they are called now,
-// in every write's answer as in the reads after it (a walk-through found
-// the name one sets shown to nobody else). Both people chose a name other
-// than their username, so that an answer naming them by the wrong field
-// shows.
+// TestE2EPeopleAreNamedAsTheyChose: members, participants, the rows of a
+// group agenda and the inviter of a group invitation carry each person's
+// display name, as they are called now, in every write's answer as in the
+// reads after it (a walk-through found the name one sets shown to nobody
+// else). Both people chose a name other than their username, so that an
+// answer naming them by the wrong field shows.
 func TestE2EPeopleAreNamedAsTheyChose(t *testing.T) {
 	n := mustStartNode(t)
 	ana, bob := registerUser(t, n, "ana"), registerUser(t, n, "bob")
@@ -224,6 +224,13 @@ func TestE2EPeopleAreNamedAsTheyChose(t *testing.T) {
 	ana.withT(t).do("POST", "/api/groups/"+group.ID+"/members", map[string]any{"user_id": bob.userID, "rank": 10}).
 		expect(t, http.StatusCreated).JSON(t, &member)
 	check("the invitation's answer", []named{member}, 1)
+	var asked []struct {
+		Inviter *apiPerson `json:"inviter"`
+	}
+	bob.withT(t).do("GET", "/api/group-invitations", nil).expect(t, http.StatusOK).JSON(t, &asked)
+	if len(asked) != 1 || asked[0].Inviter == nil || *asked[0].Inviter != (apiPerson{ana.userID, "ana", "Ana Ruiz"}) {
+		t.Errorf("bob's group invitations: %+v, want one from ana (Ana Ruiz)", asked)
+	}
 	bob.withT(t).do("POST", "/api/groups/"+group.ID+"/accept", nil).expect(t, http.StatusOK).JSON(t, &member)
 	check("the acceptance's answer", []named{member}, 1)
 	ana.withT(t).do("PATCH", "/api/groups/"+group.ID+"/members/"+bob.userID, map[string]any{"rank": 20}).

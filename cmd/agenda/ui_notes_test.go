@@ -12,7 +12,8 @@ import (
 // and only what they did. A review found the first wording false where one
 // action does another's work: an organiser removed from the group was said
 // to have left it, and the heir of a creator who left was told the creator
-// had set their rank.
+// had set their rank. An invitation to a group names who sends it (it
+// used to say only the group's name).
 func TestBrowserNotificationsNameWhoActed(t *testing.T) {
 	n, base, browser := browserTest(t)
 	ana, bob, carl := registerUser(t, n, "ana"), registerUser(t, n, "bob"), registerUser(t, n, "carl")
@@ -52,9 +53,30 @@ func TestBrowserNotificationsNameWhoActed(t *testing.T) {
 	ana.do("DELETE", "/api/groups/"+team+"/members/"+ana.userID, nil).expect(t, http.StatusNoContent)
 	carlPage.noteSays("creator_changed", "Ana Ruiz (ana) left “Team”: you now hold the creator's rights")
 	carlPage.noteSays("rank_changed", "Ana Ruiz (ana) left “Team”: you now hold its top rank")
+	// An invitation to a group says who sends it, named as everywhere else.
+	other := createGroup(t, mallory, "Team too", false)
+	mallory.do("POST", "/api/groups/"+other+"/members", map[string]any{"user_id": bob.userID}).expect(t, http.StatusCreated)
+	bobPage.do("open the invitations", chromedp.Evaluate[chromedp.Void](`location.hash = '#/invitations'`),
+		chromedp.WaitVisible(chromedp.CSS(`#main .card h3`)))
+	got, err = chromedp.Run(bobPage.ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('#main .card')].map((c) => [...c.querySelectorAll('h3, p')].map((e) => e.textContent).join(' / ')).join(' | ')`))
+	if want := "Team too / Flat group / From ana (mallory)."; err != nil || got != want {
+		t.Errorf("bob's group invitations read %q (%v), want %q", got, err, want)
+	}
 	for _, p := range []*browserPage{carlPage, bobPage} {
 		if errs := p.consoleErrors(); len(errs) > 0 {
 			t.Errorf("%s's console: %v", p.name, errs)
 		}
+	}
+
+	// The group's own page says so too. The UI learns that bob is only
+	// invited from the group's 404, which the browser logs.
+	bobPage.do("open the group he is invited to", chromedp.Evaluate[chromedp.Void](`location.hash = '#/group/`+other+`'`),
+		chromedp.WaitVisible(chromedp.CSS(`#main a[href="#/invitations"]`)))
+	got, err = chromedp.Run(bobPage.ctx, chromedp.Evaluate[string](`document.querySelector('#main p').textContent`))
+	if want := "ana (mallory) invites you to this flat group. Until you accept, you see nothing of it."; err != nil || got != want {
+		t.Errorf("the group bob is invited to reads %q (%v), want %q", got, err, want)
+	}
+	if errs := bobPage.consoleErrors("404"); len(errs) > 0 {
+		t.Errorf("bob's console: %v", errs)
 	}
 }

@@ -273,6 +273,7 @@ export async function invitationsView(main, groupInvites) {
         }, 'decline']))))) : null,
     groupList.length ? [h('h2', {}, 'Groups'), h('ul', { class: 'cards' }, groupList.map((g) => h('li', { class: 'card' },
       h('h3', {}, g.name), h('p', {}, g.hierarchical ? `Hierarchical, rank ${g.rank}` : 'Flat group'),
+      h('p', {}, `From ${g.inviter ? personName(g.inviter) : 'a member'}.`),
       h('div', { class: 'actions' }, answers(
         [`Join ${g.name}`, () => api('POST', `/api/groups/${g.group_id}/accept`), 'primary'],
         [`Decline ${g.name}`, () => api('POST', `/api/groups/${g.group_id}/decline`)])))))] : null);

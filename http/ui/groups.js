@@ -52,7 +52,7 @@ export async function groupView(main, id, me, params) {
     const invited = err.status === 404 && (await api('GET', '/api/group-invitations').catch(() => [])).find((i) => i.group_id === id);
     if (!invited) throw err;
     fill(main, h('h1', {}, invited.name),
-      h('p', {}, `You are invited to this ${invited.hierarchical ? `hierarchical group, at rank ${invited.rank}` : 'flat group'}. `,
+      h('p', {}, `${invited.inviter ? personName(invited.inviter) : 'A member'} invites you to this ${invited.hierarchical ? `hierarchical group, at rank ${invited.rank}` : 'flat group'}. `,
         'Until you accept, you see nothing of it.'),
       h('p', {}, h('a', { class: 'button primary', href: '#/invitations' }, 'Answer on the Invitations page')));
     return;
