@@ -33,7 +33,8 @@ func slowFetch(cond string) chromedp.Action[chromedp.Void] {
 // of these: two groups from a double submit; a late "created" taking the
 // user back from the page they had gone to; what they typed wiped by a
 // live refresh that had started loading before they typed; a page change
-// drawn as a mere refresh because an event came while it loaded.
+// drawn as a mere refresh because an event came while it loaded; an
+// action that failed after the user moved on, told nowhere.
 func TestBrowserLateAnswers(t *testing.T) {
 	n, base, browser := browserTest(t)
 	ana := registerUser(t, n, "ana")
@@ -164,6 +165,31 @@ func TestBrowserLateAnswers(t *testing.T) {
 		t.Errorf("the group created from the page being left: %d of it, want 1", len(got))
 	}
 
+	// An action that fails after the user moved on says so where they are
+	// (its page, and the error on it, is gone). Its 404 is the one error
+	// the console may show from here on.
+	if errs := p.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+	p.do("add someone unknown from the group page while the week loads",
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/group/`+gid+`'`),
+		chromedp.WaitVisible(chromedp.CSS(`#main input[name="username"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#main input[name="username"]`), "nobody-at-all"),
+		slowFetch(`m === 'GET' && u.includes('/api/agenda?')`),
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/week'`))
+	if err := p.poll(`window.__slowAsked >= 1`, 10*time.Second); err != nil {
+		t.Fatalf("the week was never asked for: %v", err)
+	}
+	p.do("submit the old page's form", chromedp.Evaluate[chromedp.Void](`document.querySelector('#main form.inline').requestSubmit()`))
+	if err := p.poll(`!document.getElementById('toast').hidden && document.getElementById('toast').textContent.startsWith('What you did on the page you left did not work: ')`, 10*time.Second); err != nil {
+		text, _ := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.getElementById('toast').textContent`))
+		t.Errorf("a failure after moving on was not told (the toast says %q): %v", text, err)
+	}
+	p.do("see the week", chromedp.WaitVisible(chromedp.CSS(`#main .week`)))
+	if h := hash(); h != "#/week" {
+		t.Errorf("a failed action from the page being left took the user to %q, want the week they went to", h)
+	}
+
 	// The focus stays on a button whose action redraws the page (a
 	// disabled button loses it to the page's body).
 	registerUser(t, n, "bea")
@@ -196,7 +222,7 @@ func TestBrowserLateAnswers(t *testing.T) {
 	if err := other.poll(`(document.querySelector('#main h1') || {}).textContent === 'Linked'`, 10*time.Second); err != nil {
 		t.Errorf("after logging in from a link to an appointment, the page is not the appointment: %v", err)
 	}
-	if errs := p.consoleErrors(); len(errs) > 0 {
+	if errs := p.consoleErrors("404"); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
 	}
 }

@@ -2,7 +2,7 @@
 // live stream that keeps every view current without a reload.
 
 import { api, describe, session, saveSession, clearSession, whenUnauthorized, ApiError, SESSION_KEY } from './api.js';
-import { onRedraw, busy, navigationAsked, navigationShown } from './view.js';
+import { onRedraw, onTell, busy, navigationAsked, navigationShown } from './view.js';
 import { Live } from './live.js';
 import { h, field, errorBox, fill, tz, fmtRange, fmtDateTime, personName, ownName } from './dom.js';
 import { weekView, agendaView, appointmentForm, appointmentView, editView, invitationsView } from './appointments.js';
@@ -564,6 +564,7 @@ window.addEventListener('hashchange', () => route());
 // page the router does not know).
 document.querySelector('.skip').addEventListener('click', (ev) => { ev.preventDefault(); main.focus(); });
 onRedraw(() => route('action'));
+onTell(toast);
 // Nothing reaches the console as an error: a failure the views did not
 // expect is still told as a sentence.
 window.addEventListener('unhandledrejection', (ev) => { ev.preventDefault(); toast(describe(ev.reason)); });

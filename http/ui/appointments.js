@@ -48,7 +48,7 @@ function actionButtons(out, specs) {
   const buttons = specs.map(([label, , cls]) => h('button', { type: 'button', class: cls || '' }, label));
   specs.forEach(([, fn], i) => buttons[i].addEventListener('click', () => busy(buttons, async (act) => {
     try { await fn(act); } catch (err) {
-      fill(out, errorBox(err.code === 'schedule_conflict' ? 'Accepting would clash with:' : describe(err),
+      act.fail(out, err, errorBox(err.code === 'schedule_conflict' ? 'Accepting would clash with:' : describe(err),
         err.code === 'schedule_conflict' ? conflictList(err) : null));
     }
   })));
@@ -169,7 +169,7 @@ export async function appointmentForm(main, params, existing) {
         act.go(`#/appointment/${a.id || (existing && existing.id)}`);
       } catch (err) {
         const people = err.code === 'schedule_conflict' ? await groupNames(existing ? existing.group_id : group.value) : {};
-        fill(out, errorBox(err.code === 'schedule_conflict' ? 'This clashes with:' : describe(err),
+        act.fail(out, err, errorBox(err.code === 'schedule_conflict' ? 'This clashes with:' : describe(err),
           err.code === 'schedule_conflict' ? conflictList(err, people) : null));
       }
     });

@@ -29,7 +29,7 @@ export async function groupsView(main) {
       try {
         const g = await api('POST', '/api/groups', { name: name.value.trim(), description: description.value, hierarchical: hierarchical.checked });
         act.go(`#/group/${g.id}`);
-      } catch (err) { fill(out, errorBox(describe(err))); }
+      } catch (err) { act.fail(out, err); }
     });
   });
   fill(main,
@@ -66,7 +66,6 @@ export async function groupView(main, id, me, params) {
     api('GET', `/api/groups/${id}/agenda?from=${start.toISOString()}&to=${end.toISOString()}`),
     api('GET', '/api/invitations').catch(() => [])]);
   const out = h('div', { 'aria-live': 'assertive' });
-  const fail = (err) => fill(out, errorBox(describe(err)));
   const isCreator = g.creator_id === me;
 
   const memberRows = g.members.map((m) => {
@@ -86,7 +85,7 @@ export async function groupView(main, id, me, params) {
           // The membership's version: another manager's change to this
           // member meanwhile is reported, not overwritten.
           busy(row, async (act) => {
-            try { await api('PATCH', `/api/groups/${id}/members/${m.user_id}`, { rank: Number(rank.value) }, m.version); await act.redraw(); } catch (err) { fail(err); }
+            try { await api('PATCH', `/api/groups/${id}/members/${m.user_id}`, { rank: Number(rank.value) }, m.version); await act.redraw(); } catch (err) { act.fail(out, err); }
           });
         });
       }
@@ -106,7 +105,7 @@ export async function groupView(main, id, me, params) {
         try {
           await api('DELETE', `/api/groups/${id}/members/${m.user_id}`, undefined, m.version);
           if (leaving) act.go('#/groups'); else await act.redraw();
-        } catch (err) { fail(err); }
+        } catch (err) { act.fail(out, err); }
       }));
     }
     cells.push(h('td', {}, remove));
@@ -140,7 +139,7 @@ export async function groupView(main, id, me, params) {
       body.rank = Number(newRank.value);
     }
     busy(addButton, async (act) => {
-      try { await api('POST', `/api/groups/${id}/members`, body); await act.redraw(); } catch (err) { fail(err); }
+      try { await api('POST', `/api/groups/${id}/members`, body); await act.redraw(); } catch (err) { act.fail(out, err); }
     });
   });
 
@@ -157,7 +156,7 @@ export async function groupView(main, id, me, params) {
       h('div', { class: 'actions' }, save, remove));
     remove.addEventListener('click', () => busy([save, remove], async (act) => {
       if (!confirm(`Delete ${g.name} for everyone? Its confirmed appointments stay in the agendas.`)) return;
-      try { await api('DELETE', `/api/groups/${id}`); act.go('#/groups'); } catch (err) { fail(err); }
+      try { await api('DELETE', `/api/groups/${id}`); act.go('#/groups'); } catch (err) { act.fail(out, err); }
     }));
     rename.addEventListener('submit', (ev) => {
       ev.preventDefault();
@@ -166,7 +165,7 @@ export async function groupView(main, id, me, params) {
         try {
           await api('PATCH', `/api/groups/${id}`, { name: newName.value.trim(), description: newDescription.value });
           await act.redraw();
-        } catch (err) { fail(err); }
+        } catch (err) { act.fail(out, err); }
       });
     });
     manage = h('details', { class: 'manage' }, h('summary', {}, 'Rename or delete the group'), rename);

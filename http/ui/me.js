@@ -28,7 +28,7 @@ export async function meView(main, onPasswordChanged) {
           document.getElementById('who').textContent = ownName(saved);
         }
         await act.redraw();
-      } catch (err) { fill(out, errorBox(describe(err))); }
+      } catch (err) { act.fail(out, err); }
     });
   });
 
@@ -51,7 +51,7 @@ export async function meView(main, onPasswordChanged) {
         if (!now || (asked && now.token === asked.token)) onPasswordChanged();
       } catch (err) {
         const wrong = err.status === 403 && err.details && err.details.field === 'current_password';
-        fill(out, errorBox(wrong ? 'The current password is not right.' : describe(err)));
+        act.fail(out, err, errorBox(wrong ? 'The current password is not right.' : describe(err)));
         if (wrong && act.here) current.focus();
       }
     });

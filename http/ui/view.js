@@ -14,9 +14,17 @@
 // page stays on screen, and clickable, while the next one loads). A live
 // refresh of the page, or a redraw after an action, is still that page.
 
+import { describe, session } from './api.js';
+import { fill, errorBox } from './dom.js';
+
 let redraw = async () => {};
 
 export function onRedraw(fn) { redraw = fn; }
+
+// tell says something wherever the user is now (app.js's toast).
+let tell = () => {};
+
+export function onTell(fn) { tell = fn; }
 
 // The router counts the navigations asked for, and says which one the page
 // on screen is (the last asked, once it is drawn).
@@ -31,6 +39,7 @@ export class Action {
     this.at = window.location.hash;
     this.asked = asked;
     this.page = shown === asked ? shown : -1;
+    this.token = (session() || {}).token;
   }
 
   // here says whether the user is still on the page they acted on.
@@ -46,6 +55,20 @@ export class Action {
 
   // go goes to the next page, if the user is still on the page acted on.
   go(to) { if (this.here) window.location.hash = to; }
+
+  // fail shows that the action failed: box (by default the error in words)
+  // in out, a part of the page acted on, while the user is still on that
+  // page. Once they moved on, out is off the screen, or soon will be, so
+  // the toast says it instead: a failure must not pass unseen (a review
+  // found an action taken while the next page loaded failing in silence).
+  // It tells no one who signed in since, and says nothing of a 401: the
+  // session's end is told on its own.
+  fail(out, err, box = errorBox(describe(err))) {
+    if (this.here) fill(out, box);
+    else if (err.status !== 401 && (session() || {}).token === this.token) {
+      tell(`What you did on the page you left did not work: ${describe(err)}`);
+    }
+  }
 }
 
 // busy runs fn, the action of one or more buttons, with them marked busy: a
