@@ -27,6 +27,23 @@ func slowFetch(cond string) chromedp.Action[chromedp.Void] {
 	})()`)
 }
 
+// submitWhileTheWeekLoads opens page, types text into its field, goes to
+// the week (its load slowed) and, while the week loads, submits the old
+// page's form: an action taken on a page being left.
+func submitWhileTheWeekLoads(p *browserPage, page, form, field, text string) {
+	p.t.Helper()
+	p.do("fill in a form on "+page+", then go to the week",
+		chromedp.Evaluate[chromedp.Void](`location.hash = '`+page+`'`),
+		chromedp.WaitVisible(chromedp.CSS(field)),
+		chromedp.SendKeys(chromedp.CSS(field), text),
+		slowFetch(`m === 'GET' && u.includes('/api/agenda?')`),
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/week'`))
+	if err := p.poll(`window.__slowAsked >= 1`, 10*time.Second); err != nil {
+		p.t.Fatalf("the week was never asked for: %v", err)
+	}
+	p.do("submit the old page's form", chromedp.Evaluate[chromedp.Void](`document.querySelector('`+form+`').requestSubmit()`))
+}
+
 // TestBrowserLateAnswers: an answer that comes back after the user moved
 // on, or started typing, does not act on what they see now, and an action
 // is sent once however often it is clicked. A review of the UI found each
@@ -142,16 +159,7 @@ func TestBrowserLateAnswers(t *testing.T) {
 
 	// An action taken on the old page while the next one loads is sent,
 	// and leaves the user where they went.
-	p.do("create a group from the groups page while the week loads",
-		chromedp.Evaluate[chromedp.Void](`location.hash = '#/groups'`),
-		chromedp.WaitVisible(chromedp.CSS(`#main input[name="name"]`)),
-		chromedp.SendKeys(chromedp.CSS(`#main input[name="name"]`), "Meanwhile"),
-		slowFetch(`m === 'GET' && u.includes('/api/agenda?')`),
-		chromedp.Evaluate[chromedp.Void](`location.hash = '#/week'`))
-	if err := p.poll(`window.__slowAsked >= 1`, 10*time.Second); err != nil {
-		t.Fatalf("the week was never asked for: %v", err)
-	}
-	p.do("submit the old page's form", chromedp.Evaluate[chromedp.Void](`document.querySelector('#main form').requestSubmit()`))
+	submitWhileTheWeekLoads(p, "#/groups", `#main form`, `#main input[name="name"]`, "Meanwhile")
 	// Once the group exists, its answer is on its way back.
 	deadline := time.Now().Add(10 * time.Second)
 	for len(groupsNamed("Meanwhile")) == 0 && time.Now().Before(deadline) {
@@ -171,16 +179,7 @@ func TestBrowserLateAnswers(t *testing.T) {
 	if errs := p.consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
 	}
-	p.do("add someone unknown from the group page while the week loads",
-		chromedp.Evaluate[chromedp.Void](`location.hash = '#/group/`+gid+`'`),
-		chromedp.WaitVisible(chromedp.CSS(`#main input[name="username"]`)),
-		chromedp.SendKeys(chromedp.CSS(`#main input[name="username"]`), "nobody-at-all"),
-		slowFetch(`m === 'GET' && u.includes('/api/agenda?')`),
-		chromedp.Evaluate[chromedp.Void](`location.hash = '#/week'`))
-	if err := p.poll(`window.__slowAsked >= 1`, 10*time.Second); err != nil {
-		t.Fatalf("the week was never asked for: %v", err)
-	}
-	p.do("submit the old page's form", chromedp.Evaluate[chromedp.Void](`document.querySelector('#main form.inline').requestSubmit()`))
+	submitWhileTheWeekLoads(p, "#/group/"+gid, `#main form.inline`, `#main input[name="username"]`, "nobody-at-all")
 	if err := p.poll(`!document.getElementById('toast').hidden && document.getElementById('toast').textContent.startsWith('What you did on the page you left did not work: ')`, 10*time.Second); err != nil {
 		text, _ := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.getElementById('toast').textContent`))
 		t.Errorf("a failure after moving on was not told (the toast says %q): %v", text, err)
