@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/audit"
@@ -141,5 +143,44 @@ func BenchmarkRecord(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		l.Record(e)
+	}
+}
+
+// An entry keeps at most audit.MaxField bytes of each text field, whatever
+// the request sent: a review stored 60 KB usernames from refused logins.
+func TestRecordClipsText(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	l := mustOpen(t, path, audit.Options{NodeID: "n1"})
+	long := strings.Repeat("é", 30000) // two bytes a character: a cut must not split one
+	details := map[string]any{"route": long, "status": 401}
+	l.Record(agenda.AuditEntry{Actor: long, Action: "POST /" + long, Target: long, Result: agenda.AuditRefused,
+		RequestID: long, Details: details})
+	if details["route"] != long {
+		t.Errorf("Record changed the caller's details")
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = mustOpen(t, path, audit.Options{NodeID: "n1"})
+	got, _, err := l.Query(ctx, agenda.AuditQuery{})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("query: %v, %d entries", err, len(got))
+	}
+	e := got[0]
+	for name, f := range map[string]string{"actor": e.Actor, "action": e.Action, "target": e.Target, "request_id": e.RequestID} {
+		if len(f) > audit.MaxField || !utf8.ValidString(f) || !strings.HasSuffix(f, "…") {
+			t.Errorf("%s kept %d bytes (valid UTF-8: %v): %.40q…", name, len(f), utf8.ValidString(f), f)
+		}
+	}
+	if !strings.HasPrefix(e.Action, "POST /éé") || !strings.HasPrefix(e.Actor, "éé") {
+		t.Errorf("the clipped fields lost their beginning: %.20q, %.20q", e.Action, e.Actor)
+	}
+	route, _ := e.Details["route"].(string)
+	if len(route) > 1024 || !strings.HasSuffix(route, "…") || e.Details["status"] != float64(401) {
+		t.Errorf("details kept %d bytes of the route, status %v", len(route), e.Details["status"])
+	}
+	if e.Result != agenda.AuditRefused || e.NodeID != "n1" {
+		t.Errorf("short fields changed: %+v", e)
 	}
 }
