@@ -49,6 +49,26 @@ func TestImpositionBindsWhileTheOrganiserOutranks(t *testing.T) {
 				"appointment.declined", "agenda.entry_removed")
 		})
 	}
+	for _, rank := range []int{500, 600} {
+		t.Run("a new time is not imposed on a member level with or above the organiser", func(t *testing.T) {
+			r := groupWorld(t)
+			groupAppointment(r, "a1", "h", agenda.StatusConfirmed, 3, map[string]string{"mid": agenda.RoleOwner, "low": agenda.RoleAuto})
+			setRank(r, "low", rank)
+			later, laterEnd := apptFrom.Add(48*time.Hour), apptTo.Add(48*time.Hour)
+			log := &fakeLog{}
+			_, err := newHandlers(log, r).UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "mid", AppointmentID: "a1", Start: &later, End: &laterEnd})
+			wantCode(t, err, agenda.EFORBIDDEN, "")
+			if ids, _ := agenda.ErrorDetails(err)["user_ids"].([]string); len(ids) != 1 || ids[0] != "low" {
+				t.Errorf("details name %v, want low", agenda.ErrorDetails(err))
+			}
+			noProposal(t, log)
+			// What imposes no time still changes.
+			title := "renamed"
+			if _, err := newHandlers(log, r).UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "mid", AppointmentID: "a1", Title: &title}); err != nil {
+				t.Fatalf("a new title: %v", err)
+			}
+		})
+	}
 	t.Run("free once the organiser is no longer a member", func(t *testing.T) {
 		r := groupWorld(t)
 		groupAppointment(r, "a1", "h", agenda.StatusConfirmed, 3, map[string]string{"dan": agenda.RoleOwner, "low": agenda.RoleAuto})

@@ -28,7 +28,9 @@ type UpdateAppointment struct {
 // still a member of its group, which still exists: otherwise it may only be
 // cancelled), EPRECONDITIONFAILED if IfMatch is stale, EINVALID, and
 // ESCHEDULECONFLICT if a new time overlaps an appointment of the owner's or
-// of a participant it blocks. A new time reaches every participant's agenda.
+// of a participant it blocks. A new time reaches every participant's agenda;
+// EFORBIDDEN if it would be imposed on a member the organiser no longer
+// ranks above.
 // Any change to a group appointment first ends the part of those no longer
 // in the group (it had ended when they left): they learn nothing of it.
 func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment) (Result, error) {
@@ -104,7 +106,15 @@ func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment)
 		})
 		if !f.Start.Equal(a.Start) || !f.End.Equal(a.End) {
 			// Every participant who has the appointment in their agenda
-			// follows it; those whose time it blocks must be free then.
+			// follows it; those whose time it blocks must be free then. A
+			// new time imposes anew: not on members the organiser no
+			// longer ranks above (a review found a demoted organiser moving
+			// an imposition on a member now senior to them).
+			if unbound := unboundImpositions(a, g, gone); len(unbound) > 0 {
+				return nil, agenda.Errorf(agenda.EFORBIDDEN,
+					"a new time cannot be imposed on members you no longer rank above (%d of them, in details.user_ids): "+
+						"they may decline it as it stands; to move it, cancel it and set a new one, which invites them", len(unbound)).WithDetails(map[string]any{"user_ids": unbound})
+			}
 			var clashes []clash
 			for _, p := range a.Participants {
 				if p.Status == agenda.RoleDeclined || slices.Contains(gone, p.UserID) {
@@ -133,6 +143,20 @@ func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment)
 		b.appointment = answer(appointmentAfter(a, b, a.ID, cmd.ActorID, nil))
 		return b, nil
 	})
+}
+
+// unboundImpositions lists the participants of a on whom it is imposed
+// (auto) although the group g as it is no longer imposes it: its organiser
+// ranks level with or below them now. Those gone from the group are not
+// counted: their part ends first.
+func unboundImpositions(a agenda.Appointment, g agenda.Group, gone []string) []string {
+	var out []string
+	for _, p := range a.Participants {
+		if p.Status == agenda.RoleAuto && !slices.Contains(gone, p.UserID) && !g.Imposes(a.OwnerID, p.UserID) {
+			out = append(out, p.UserID)
+		}
+	}
+	return out
 }
 
 func set[T any](dst *T, src *T) {
