@@ -289,6 +289,11 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 	bobPage.noteSays("group_invitation", "Ana Ruiz (ana) invites you to join “Book club”")
 	bobPage.do("accept", clickOn(`#invitation-list button.accept`),
 		chromedp.WaitVisible(chromedp.CSS("#no-invitations")))
+	// Following a notification reads it (a review found every one followed
+	// still counted unread).
+	bobPage.do("follow the invitation's notification",
+		clickOn(`.note[data-type="invitation"] a`),
+		chromedp.WaitVisible(chromedp.CSS(`.note[data-type="invitation"]:not(.unread)`)))
 
 	anaPage.do("see it confirmed",
 		chromedp.WaitVisible(chromedp.CSS(`#appointment-status[data-status="confirmed"]`)),
@@ -411,6 +416,10 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 	if err != nil {
 		t.Errorf("bob's header does not show his new name: %v", err)
 	}
+	// The page, drawn anew with the same values, says it saved them.
+	if err := bobPage.poll(`document.getElementById('toast').textContent === 'Profile saved.'`, 5*time.Second); err != nil {
+		t.Errorf("saving the profile said nothing: %v", err)
+	}
 	if u := bob.me(); u.DisplayName != "Bobby" {
 		t.Errorf("bob's display name is %q, want Bobby", u.DisplayName)
 	}
@@ -429,6 +438,12 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 		// every element marked hidden that it gave a display).
 		chromedp.WaitNotVisible(chromedp.CSS("#nav")),
 		chromedp.WaitNotVisible(chromedp.CSS("#session")))
+	// Nor does the title keep the last page's (an appointment's title, in
+	// a shared computer's tabs and history).
+	if err := bobPage.poll(`document.title === 'Log in · Agenda'`, 5*time.Second); err != nil {
+		title, _ := chromedp.Run(bobPage.ctx, chromedp.Evaluate[string](`document.title`))
+		t.Errorf("after logging out the title is %q, want the login page's", title)
+	}
 	old := newClient(t, n)
 	old.token = token
 	expectError(t, old.do("GET", "/api/me", nil), http.StatusUnauthorized, "unauthorized")

@@ -196,8 +196,9 @@ func TestBrowserLateAnswers(t *testing.T) {
 	if err := p.poll(`(document.querySelector('#main h1') || {}).textContent === 'Twice' && !!document.querySelector('#main input[name="username"]')`, 10*time.Second); err != nil {
 		t.Fatalf("the group page never showed: %v", err)
 	}
+	// Typed as a phone capitalises it: usernames are lower case.
 	p.do("add bea with the keyboard on the Add button",
-		chromedp.SendKeys(chromedp.CSS(`#main input[name="username"]`), "bea"),
+		chromedp.SendKeys(chromedp.CSS(`#main input[name="username"]`), "Bea"),
 		focusOn(`#main form.inline button[type="submit"]`),
 		chromedp.KeyEvent(kb.Enter))
 	if err := p.poll(`[...document.querySelectorAll('#main td')].some((td) => td.textContent.includes('bea') && td.textContent.includes('invited'))`, 10*time.Second); err != nil {

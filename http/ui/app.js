@@ -127,6 +127,8 @@ function authForm(kind) {
     kind === 'login' ? h('p', {}, 'New here? ', h('a', { href: '#/register' }, 'Create an account'), '.')
       : h('p', {}, 'Have an account? ', h('a', { href: '#/login' }, 'Log in'), '.'));
   username.focus();
+  // The title is this page's: not the last one of whoever was signed in.
+  document.title = `${kind === 'login' ? 'Log in' : 'Create an account'} · Agenda`;
 }
 
 // ---------------------------------------------------------------------------
@@ -184,20 +186,23 @@ function noteText(n) {
 
 function noteItem(n) {
   const p = n.payload || {};
+  // Following a notification's link reads it, as the Mark read button does.
+  const read = async () => {
+    if (n.read_at) return;
+    try { await api('POST', `/api/notifications/${n.id}/read`); markRead(n.id); } catch (err) { toast(describe(err)); }
+  };
+  const link = (href) => h('a', { href, onclick: read }, noteText(n));
   const li = h('li', { class: 'note' + (n.read_at ? '' : ' unread'), dataset: { id: n.id, type: n.type } },
-    p.appointment_id ? h('a', { href: `#/appointment/${p.appointment_id}` }, noteText(n)) :
-      n.type === 'group_invitation' ? h('a', { href: '#/invitations' }, noteText(n)) :
+    p.appointment_id ? link(`#/appointment/${p.appointment_id}`) :
+      n.type === 'group_invitation' ? link('#/invitations') :
         // The group page only for those who may open it: not someone
         // removed from it, nor someone only invited.
-        p.group_id && !(n.type === 'member_removed' && !p.left) ? h('a', { href: `#/group/${p.group_id}` }, noteText(n)) :
+        p.group_id && !(n.type === 'member_removed' && !p.left) ? link(`#/group/${p.group_id}`) :
           h('span', {}, noteText(n)),
     p.start ? h('small', {}, fmtRange(p.start, p.end)) : null,
     h('small', { class: 'at' }, fmtDateTime(n.created_at)));
   if (!n.read_at) {
-    li.append(h('button', { type: 'button', class: 'link', onclick: async () => {
-      try { await api('POST', `/api/notifications/${n.id}/read`); markRead(n.id); }
-      catch (err) { toast(describe(err)); }
-    }, 'aria-label': `Mark read: ${noteText(n)}` }, 'Mark read'));
+    li.append(h('button', { type: 'button', class: 'link', onclick: read, 'aria-label': `Mark read: ${noteText(n)}` }, 'Mark read'));
   }
   return li;
 }
@@ -573,7 +578,7 @@ window.addEventListener('unhandledrejection', (ev) => { ev.preventDefault(); toa
   try {
     const doc = await fetch('/api/openapi.json').then((r) => r.json());
     groupInvitesServed = Boolean(doc.paths && doc.paths['/api/group-invitations']);
-  } catch { groupInvitesServed = false; }
+  } catch { groupInvitesServed = true; } // the same binary serves both: assume it, rather than hide them
   const s = session();
   if (s) signedIn(s);
   route();

@@ -138,8 +138,16 @@ export async function appointmentForm(main, params, existing) {
     field('Title', title),
     h('div', { class: 'row' }, field('Starts', start), field('Ends', end)),
     field('Location', place), field('Description', description), field('Privacy', privacy),
-    existing ? null : field('For', group, 'A group appointment is imposed on members ranked below you, and an invitation to the others.'),
+    existing ? null : field('For', group, forHint(group.value)),
     out, h('div', { class: 'actions' }, submit, h('a', { class: 'button', href: existing ? `#/appointment/${existing.id}` : '#/week' }, 'Cancel')));
+  // What the chosen group will do with it: a flat group imposes nothing.
+  function forHint(id) {
+    const g = groups.find((x) => x.id === id);
+    return !g ? 'Only in your agenda.' : g.hierarchical
+      ? 'Imposed on the members ranked below you; an invitation to the others.'
+      : 'A flat group: an invitation to every member; it happens once all accept.';
+  }
+  group.addEventListener('change', () => { const hint = document.getElementById(`${group.id}-hint`); if (hint) hint.textContent = forHint(group.value); });
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     // A time left as shown keeps its exact value (the field shows no

@@ -61,11 +61,17 @@ const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2
 const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short' });
 const longDayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
 const dateTimeFmt = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+const dateTimeYearFmt = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' });
 
 export const fmtTime = (d) => timeFmt.format(new Date(d));
 export const fmtDay = (d) => dayFmt.format(new Date(d));
 export const fmtLongDay = (d) => longDayFmt.format(new Date(d));
-export const fmtDateTime = (d) => dateTimeFmt.format(new Date(d));
+// fmtDateTime says the year only of a date in another year than this one
+// ("Tue, 5 Jan" in December is ambiguous).
+export function fmtDateTime(d) {
+  const t = new Date(d);
+  return (t.getFullYear() === new Date().getFullYear() ? dateTimeFmt : dateTimeYearFmt).format(t);
+}
 export function fmtRange(start, end) {
   const s = new Date(start), e = new Date(end);
   const sameDay = s.toDateString() === e.toDateString();

@@ -85,7 +85,11 @@ export async function groupView(main, id, me, params) {
           // The membership's version: another manager's change to this
           // member meanwhile is reported, not overwritten.
           busy(row, async (act) => {
-            try { await api('PATCH', `/api/groups/${id}/members/${m.user_id}`, { rank: Number(rank.value) }, m.version); await act.redraw(); } catch (err) { act.fail(out, err); }
+            try {
+              await api('PATCH', `/api/groups/${id}/members/${m.user_id}`, { rank: Number(rank.value) }, m.version);
+              await act.redraw();
+              act.done(`${name} now holds rank ${Number(rank.value)}.`);
+            } catch (err) { act.fail(out, err); }
           });
         });
       }
@@ -99,8 +103,12 @@ export async function groupView(main, id, me, params) {
       row.push(remove);
       remove.addEventListener('click', () => busy(row, async (act) => {
         const leaving = m.user_id === me;
-        const question = !leaving ? (m.status === 'invited' ? `Withdraw the invitation of ${name} to ${g.name}?` : `Remove ${name} from ${g.name}?`)
-          : g.member_count <= 1 ? `You are the last member: leaving deletes ${g.name}. Leave?` : `Leave ${g.name}?`;
+        // Leaving ends one's part in the group's appointments still to
+        // come, and cancels for everyone those one organised: said before,
+        // not discovered after.
+        const ends = (who, their) => ` ${who} stop${who === 'You' ? '' : 's'} taking part in its appointments still to come, and those ${their} organised are cancelled for everyone.`;
+        const question = !leaving ? (m.status === 'invited' ? `Withdraw the invitation of ${name} to ${g.name}?` : `Remove ${name} from ${g.name}?${ends(name, 'they')}`)
+          : g.member_count <= 1 ? `You are the last member: leaving deletes ${g.name}. Leave?` : `Leave ${g.name}?${ends('You', 'you')}`;
         if (!confirm(question)) return;
         try {
           await api('DELETE', `/api/groups/${id}/members/${m.user_id}`, undefined, m.version);
@@ -113,7 +121,7 @@ export async function groupView(main, id, me, params) {
   });
 
   // Adding people: search by username prefix.
-  const who = h('input', { name: 'username', autocomplete: 'off', list: 'user-suggestions', required: true });
+  const who = h('input', { name: 'username', autocomplete: 'off', list: 'user-suggestions', required: true, autocapitalize: 'none', spellcheck: 'false' });
   const suggestions = h('datalist', { id: 'user-suggestions' });
   const ask = latest(); // the suggestions for what is typed now, not for an earlier prefix
   who.addEventListener('input', async () => {
@@ -133,7 +141,9 @@ export async function groupView(main, id, me, params) {
   add.addEventListener('submit', (ev) => {
     ev.preventDefault();
     if (!who.value.trim()) return;
-    const body = { username: who.value.trim() };
+    // Usernames are lower case: "Cleo", as a phone capitalises it, is cleo
+    // (the login form takes it so too).
+    const body = { username: who.value.trim().toLowerCase() };
     if (g.hierarchical) {
       if (newRank.value.trim() === '') { fill(out, errorBox(`Give a rank from 0 to ${TOP_RANK - 1}.`)); newRank.focus(); return; }
       body.rank = Number(newRank.value);

@@ -8,7 +8,7 @@ import { busy } from './view.js';
 export async function meView(main, onPasswordChanged) {
   const u = await api('GET', '/api/me');
   const out = h('div', { 'aria-live': 'assertive' });
-  const displayName = h('input', { name: 'display_name', value: u.display_name || '', maxlength: 100, autocomplete: 'name' });
+  const displayName = h('input', { name: 'display_name', value: u.display_name || '', maxlength: 100, autocomplete: 'name', required: true });
   const email = h('input', { name: 'email', type: 'email', value: u.email || '', autocomplete: 'email' });
   const save = h('button', { type: 'submit', class: 'primary' }, 'Save');
   const profile = h('form', { class: 'form' }, h('h2', {}, 'Profile'),
@@ -16,6 +16,7 @@ export async function meView(main, onPasswordChanged) {
     h('div', { class: 'actions' }, save));
   profile.addEventListener('submit', (ev) => {
     ev.preventDefault();
+    if (!displayName.value.trim()) { fill(out, errorBox('Please give a display name: it is how others see you.')); displayName.focus(); return; }
     busy(save, async (act) => {
       try {
         // The version shown: a change made meanwhile elsewhere is not overwritten.
@@ -28,6 +29,7 @@ export async function meView(main, onPasswordChanged) {
           document.getElementById('who').textContent = ownName(saved);
         }
         await act.redraw();
+        act.done('Profile saved.');
       } catch (err) { act.fail(out, err); }
     });
   });

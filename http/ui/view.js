@@ -56,17 +56,22 @@ export class Action {
   // go goes to the next page, if the user is still on the page acted on.
   go(to) { if (this.here) window.location.hash = to; }
 
+  // done says, in the toast (a polite live region), what the action did
+  // where the page shows it only as the same values drawn anew (a saved
+  // profile, a rank set): while the user is still on the page acted on.
+  done(text) { if (this.here) tell(text); }
+
   // fail shows that the action failed: box (by default the error in words)
-  // in out, a part of the page acted on, while the user is still on that
-  // page. Once they moved on, out is off the screen, or soon will be, so
-  // the toast says it instead: a failure must not pass unseen (a review
-  // found an action taken while the next page loaded failing in silence).
-  // It tells no one who signed in since, and says nothing of a 401: the
+  // in out, a part of the page acted on, while that part is on screen.
+  // Once the user moved on, or a live refresh drew the page anew meanwhile,
+  // out is off the screen (or soon will be), so the toast says it instead:
+  // a failure must not pass unseen (reviews found one lost to each). It
+  // tells no one who signed in since, and says nothing of a 401: the
   // session's end is told on its own.
   fail(out, err, box = errorBox(describe(err))) {
-    if (this.here) fill(out, box);
+    if (this.here && out.isConnected) fill(out, box);
     else if (err.status !== 401 && (session() || {}).token === this.token) {
-      tell(`What you did on the page you left did not work: ${describe(err)}`);
+      tell(this.here ? `That did not work: ${describe(err)}` : `What you did on the page you left did not work: ${describe(err)}`);
     }
   }
 }
