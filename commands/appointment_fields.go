@@ -40,3 +40,10 @@ func (f *appointmentFields) validate() error {
 	}
 	return validatePrivacy(f.Privacy)
 }
+
+// same says whether f (validated) is what a holds already: a change to it
+// would change nothing.
+func (f appointmentFields) same(a agenda.Appointment) bool {
+	return f.Title == a.Title && f.Description == a.Description && f.Location == a.Location &&
+		f.Start.Equal(a.Start) && f.End.Equal(a.End) && f.Privacy == a.Privacy
+}

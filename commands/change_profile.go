@@ -45,6 +45,9 @@ func (h *Handlers) ChangeProfile(ctx context.Context, cmd ChangeProfile) (Result
 		if cmd.Email != nil {
 			e.Email = *cmd.Email
 		}
+		if e.DisplayName == u.DisplayName && e.Email == u.Email {
+			return nil, nil // nothing to change: no new version
+		}
 		b := h.newBatch(ctx, cmd.UserID)
 		b.expect(events.UserStream(u.ID), u.Version)
 		b.add(events.UserStream(u.ID), e)

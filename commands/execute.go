@@ -57,6 +57,18 @@ func (h *Handlers) execute(ctx context.Context, id string, decide func() (*batch
 		if err != nil {
 			return Result{}, err
 		}
+		if b == nil && !confirmed && h.Fresh != nil {
+			// Nothing to change, on this node's state: which may lag a
+			// change made elsewhere (the title set to what this write
+			// asks, and since set to something else). Confirmed on fresh
+			// state like a refusal, or the write would be lost.
+			confirmed = true
+			if ferr := h.Fresh(ctx); ferr != nil {
+				return Result{}, ferr
+			}
+			attempt--
+			continue
+		}
 		if b == nil { // nothing to change
 			return Result{ID: id}, nil
 		}

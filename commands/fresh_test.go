@@ -136,3 +136,69 @@ func TestLoginRefusalsAreConfirmedOnFreshState(t *testing.T) {
 		}
 	})
 }
+
+// TestWritesThatChangeNothingWriteNothing: a PATCH to the values a record
+// holds commits no event, so no version moves (every other client's ETag
+// stays good) and no participant hears of an "update" (a review found a
+// repeated PATCH doing both). Finding nothing to change depends on what the
+// node read, like a refusal: it is confirmed on fresh state, or a change
+// made elsewhere meanwhile would make the write look done when it is not.
+func TestWritesThatChangeNothingWriteNothing(t *testing.T) {
+	ctx := context.Background()
+	same := map[string]func(*commands.Handlers) (commands.Result, error){
+		"an appointment": func(h *commands.Handlers) (commands.Result, error) {
+			return h.UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "ana", AppointmentID: "a1",
+				Title: ptr("Standup"), Location: ptr("Room 1"), Start: ptr(apptFrom), End: ptr(apptTo), Privacy: ptr(agenda.PrivacyFull)})
+		},
+		"a profile": func(h *commands.Handlers) (commands.Result, error) {
+			return h.ChangeProfile(ctx, commands.ChangeProfile{UserID: "ana", DisplayName: ptr("Ana"), Email: ptr("ana@example.com")})
+		},
+		"a group": func(h *commands.Handlers) (commands.Result, error) {
+			return h.UpdateGroup(ctx, commands.UpdateGroup{ActorID: "ana", GroupID: "f", Name: ptr("Flat"), Description: ptr("")})
+		},
+		"a rank": func(h *commands.Handlers) (commands.Result, error) {
+			return h.ChangeRank(ctx, commands.ChangeRank{ActorID: "boss", GroupID: "h", UserID: "mid", Rank: 500})
+		},
+	}
+	for name, write := range same {
+		t.Run(name+" set to what it holds", func(t *testing.T) {
+			read := groupWorld(t)
+			w := world(t)
+			read.users["ana"], read.appointments["a1"] = w.users["ana"], w.appointments["a1"]
+			log := &fakeLog{}
+			h := newHandlers(log, read)
+			calls := 0
+			h.Fresh = func(context.Context) error { calls++; return nil }
+			res, err := write(h)
+			if err != nil {
+				t.Fatalf("write: %v", err)
+			}
+			noProposal(t, log)
+			if res.Position != 0 || calls != 1 {
+				t.Errorf("position %d, Fresh called %d times; want 0 and once", res.Position, calls)
+			}
+		})
+	}
+	t.Run("a lagging node's no-op is decided again on fresh state", func(t *testing.T) {
+		read := world(t)
+		a := read.appointments["a1"]
+		a.Title = "Retro" // what this node shows; since renamed elsewhere
+		read.appointments["a1"] = a
+		log := &fakeLog{}
+		h := newHandlers(log, read)
+		h.Fresh = func(context.Context) error {
+			read.mu.Lock()
+			a.Title, a.Version = "Planning", a.Version+1
+			read.appointments["a1"] = a
+			read.mu.Unlock()
+			return nil
+		}
+		res, err := h.UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "ana", AppointmentID: "a1", Title: ptr("Retro")})
+		if err != nil {
+			t.Fatalf("UpdateAppointment: %v", err)
+		}
+		if len(log.proposed()) != 1 || res.Appointment == nil || res.Appointment.Title != "Retro" {
+			t.Fatalf("proposed %d batches, answer %+v; want the title set back to Retro", len(log.proposed()), res.Appointment)
+		}
+	})
+}

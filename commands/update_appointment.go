@@ -77,6 +77,14 @@ func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment)
 		if err := f.validate(); err != nil {
 			return nil, err
 		}
+		gone := goneFrom(a, g)
+		if f.same(a) && len(gone) == 0 {
+			// Nothing to change: no event, no new version (which would
+			// stale every other client's ETag), no "updated" notice to
+			// every participant (a review found a repeated PATCH doing
+			// all three).
+			return nil, nil
+		}
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.AppointmentStream(a.ID), a.Version)
 		// Those no longer in the group still take part only because the
@@ -84,14 +92,12 @@ func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment)
 		// group's business again: their part ends first, as leaving would
 		// have ended it, so that the change reaches members only (neither
 		// its new details nor a check of their busy time reach them).
-		var gone []string
 		if g.ID != "" {
 			b.expect(events.GroupStream(g.ID), g.Version)
 			for _, p := range a.Participants {
-				if m, ok := g.Member(p.UserID); ok && m.Active() {
+				if !slices.Contains(gone, p.UserID) {
 					continue
 				}
-				gone = append(gone, p.UserID)
 				b.add(events.AppointmentStream(a.ID), events.AppointmentParticipantRemoved{
 					AppointmentID: a.ID, UserID: p.UserID, Reason: events.ParticipantLeft,
 				})
@@ -157,6 +163,21 @@ func unboundImpositions(a agenda.Appointment, g agenda.Group, gone []string) []s
 		}
 	}
 	return out
+}
+
+// goneFrom lists the participants of a no longer in its group g (none for a
+// personal appointment): a change, any change, ends their part first.
+func goneFrom(a agenda.Appointment, g agenda.Group) []string {
+	var gone []string
+	if g.ID == "" {
+		return nil
+	}
+	for _, p := range a.Participants {
+		if m, ok := g.Member(p.UserID); !ok || !m.Active() {
+			gone = append(gone, p.UserID)
+		}
+	}
+	return gone
 }
 
 func set[T any](dst *T, src *T) {

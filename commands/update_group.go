@@ -36,6 +36,9 @@ func (h *Handlers) UpdateGroup(ctx context.Context, cmd UpdateGroup) (Result, er
 		if name, err = validateGroupFields(name, desc); err != nil {
 			return nil, err
 		}
+		if name == g.Name && desc == g.Description {
+			return nil, nil // nothing to change: no new version, no notice
+		}
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.GroupStream(g.ID), g.Version)
 		b.add(events.GroupStream(g.ID), events.GroupUpdated{GroupID: g.ID, Name: name, Description: desc})

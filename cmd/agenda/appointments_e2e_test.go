@@ -734,3 +734,50 @@ func TestE2ERestart(t *testing.T) {
 		t.Run(tc.name, tc.check)
 	}
 }
+
+// TestE2EAPatchThatChangesNothingWritesNothing: a PATCH to the values an
+// appointment or a group holds answers them as they are, at the same
+// version, and tells no one: a review found each repeat making a new
+// version (staling every other client's ETag) and an "updated" notice for
+// every participant.
+func TestE2EAPatchThatChangesNothingWritesNothing(t *testing.T) {
+	n := mustStartNode(t)
+	ana, bob := registerUser(t, n, "ana"), registerUser(t, n, "bob")
+	team := createGroup(t, ana, "Team", true)
+	joinGroup(t, ana, bob, team, 10)
+	start := time.Date(2031, 5, 5, 9, 0, 0, 0, time.UTC)
+	var appt struct {
+		ID      string `json:"id"`
+		Version int64  `json:"version"`
+	}
+	ana.withT(t).do("POST", "/api/groups/"+team+"/appointments", map[string]any{"title": "Sync", "location": "Room 1",
+		"start": start.Format(time.RFC3339), "end": start.Add(time.Hour).Format(time.RFC3339)}).expect(t, http.StatusCreated).JSON(t, &appt)
+	notes := func() int {
+		var list []map[string]any
+		bob.withT(t).do("GET", "/api/notifications", nil).expect(t, http.StatusOK).JSON(t, &list)
+		return len(list)
+	}
+	before := notes()
+	for _, body := range []map[string]any{
+		{"title": "Sync"},
+		{"title": "Sync", "location": "Room 1", "privacy": "full"},
+		{"start": start.Format(time.RFC3339), "end": start.Add(time.Hour).Format(time.RFC3339)},
+		{"start": start.In(time.FixedZone("", 2*3600)).Format(time.RFC3339)}, // the same instant
+	} {
+		r := ana.withT(t).do("PATCH", "/api/appointments/"+appt.ID, body).expect(t, http.StatusOK)
+		expectETag(t, r, appt.Version)
+	}
+	if after := notes(); after != before {
+		t.Errorf("bob has %d notifications after the PATCHes that changed nothing, want %d", after, before)
+	}
+	var g struct{ Version int64 }
+	ana.withT(t).do("GET", "/api/groups/"+team, nil).expect(t, http.StatusOK).JSON(t, &g)
+	r := ana.withT(t).do("PATCH", "/api/groups/"+team, map[string]any{"name": "Team"}).expect(t, http.StatusOK)
+	expectETag(t, r, g.Version)
+	// A real change still is one.
+	r = ana.withT(t).do("PATCH", "/api/appointments/"+appt.ID, map[string]any{"title": "Sync, moved"}).expect(t, http.StatusOK)
+	expectETag(t, r, appt.Version+1)
+	if after := notes(); after != before+1 {
+		t.Errorf("bob has %d notifications after a real change, want %d", after, before+1)
+	}
+}

@@ -247,14 +247,20 @@ func TestE2EProfilePatch(t *testing.T) {
 			wantStatus: 200, wantVersion: 5, wantName: "Ana", wantEmail: "ana@lovelace.org"},
 		{name: "clear email", body: map[string]any{"email": ""},
 			wantStatus: 200, wantVersion: 6, wantName: "Ana"},
-		{name: "same values still make a new version", body: map[string]any{"display_name": "Ana"},
-			wantStatus: 200, wantVersion: 7, wantName: "Ana"},
+		// The values it holds already: nothing to write, and the ETag
+		// other clients hold stays good.
+		{name: "same values make no new version", body: map[string]any{"display_name": "Ana"},
+			wantStatus: 200, wantVersion: 6, wantName: "Ana"},
+		{name: "same values with the current If-Match", body: map[string]any{"display_name": "Ana", "email": ""}, ifMatch: `"6"`,
+			wantStatus: 200, wantVersion: 6, wantName: "Ana"},
+		{name: "same values with a stale If-Match are still refused", body: map[string]any{"display_name": "Ana"}, ifMatch: `"5"`,
+			wantStatus: 412, wantCode: "precondition_failed", wantVersion: 6, wantName: "Ana"},
 		{name: "empty display name is invalid", body: map[string]any{"display_name": ""},
-			wantStatus: 400, wantCode: "invalid", wantVersion: 7, wantName: "Ana"},
+			wantStatus: 400, wantCode: "invalid", wantVersion: 6, wantName: "Ana"},
 		{name: "nothing to change is invalid", body: map[string]any{},
-			wantStatus: 400, wantCode: "invalid", wantVersion: 7, wantName: "Ana"},
+			wantStatus: 400, wantCode: "invalid", wantVersion: 6, wantName: "Ana"},
 		{name: "username cannot be changed", body: map[string]any{"username": "root"},
-			wantStatus: 400, wantCode: "invalid", wantVersion: 7, wantName: "Ana"},
+			wantStatus: 400, wantCode: "invalid", wantVersion: 6, wantName: "Ana"},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
