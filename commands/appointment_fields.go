@@ -25,10 +25,16 @@ func (f *appointmentFields) validate() error {
 	if strings.ContainsAny(f.Title, "\n\r") {
 		return invalid("title", "title must be one line")
 	}
+	if err := validateName("title", f.Title); err != nil {
+		return err
+	}
 	if err := validateText("description", f.Description, 2000); err != nil {
 		return err
 	}
 	if err := validateText("location", f.Location, 200); err != nil {
+		return err
+	}
+	if err := validateName("location", f.Location); err != nil {
 		return err
 	}
 	if err := ValidateInterval(f.Start, f.End, agenda.MaxAppointmentDuration); err != nil {

@@ -15,5 +15,8 @@ func validateGroupFields(name, description string) (string, error) {
 	if strings.ContainsAny(name, "\n\r\t") {
 		return "", invalid("name", "name must be one line")
 	}
+	if err := validateName("name", name); err != nil {
+		return "", err
+	}
 	return name, validateText("description", description, 2000)
 }

@@ -78,6 +78,7 @@ func TestUpdateAndDeleteGroup(t *testing.T) {
 		{name: "a stale If-Match", cmd: commands.UpdateGroup{ActorID: "boss", GroupID: "h", Name: ptr("X"), IfMatch: 3}, code: agenda.EPRECONDITIONFAILED},
 		{name: "a blank name", cmd: commands.UpdateGroup{ActorID: "boss", GroupID: "h", Name: ptr(" ")}, code: agenda.EINVALID, wantField: "name"},
 		{name: "an invisible name", cmd: commands.UpdateGroup{ActorID: "boss", GroupID: "h", Name: ptr("\u200b\u200d")}, code: agenda.EINVALID, wantField: "name"},
+		{name: "a name with a bidirectional override", cmd: commands.UpdateGroup{ActorID: "boss", GroupID: "h", Name: ptr("Team\u202e")}, code: agenda.EINVALID, wantField: "name"},
 	} {
 		t.Run("update refused: "+tc.name, func(t *testing.T) {
 			log := &fakeLog{}

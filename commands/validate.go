@@ -56,6 +56,21 @@ func validateText(field, s string, max int) error {
 	return nil
 }
 
+// validateName checks what names a person, a group or an appointment in
+// the lists where others read it (a display name, a group's name, a title,
+// a location): no explicit bidirectional embedding, override or isolate
+// (U+202A–U+202E, U+2066–U+2069). Those make a name read as another's, or
+// reverse the text after it where it is shown ("Alice\u202e" in an
+// invitation); right-to-left scripts need none of them in a single name.
+// Joiners and the implicit marks (U+200C, U+200D, U+200E, U+200F), which
+// scripts and emoji do need, stay allowed.
+func validateName(field, s string) error {
+	if strings.ContainsFunc(s, func(r rune) bool { return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 }) {
+		return invalid(field, "%s contains a bidirectional control character (U+202A–U+202E, U+2066–U+2069)", field)
+	}
+	return nil
+}
+
 // blank reports whether s shows nothing: only white space, format
 // characters (zero-width space, joiners, the byte order mark) and the
 // fillers that render as blank. A review found a title of one zero-width
@@ -96,7 +111,7 @@ func validateDisplayName(d string) error {
 	if strings.ContainsAny(d, "\n\r\t") {
 		return invalid("display_name", "display_name must be one line")
 	}
-	return nil
+	return validateName("display_name", d)
 }
 
 // ValidateInterval checks an appointment's or a query's time range: both

@@ -89,9 +89,19 @@ func TestChangeProfileValidation(t *testing.T) {
 		{name: "display name with a newline", field: "display_name", run: change(ptr("A\nB"), nil)},
 		{name: "display name too long", field: "display_name", run: change(ptr(strings.Repeat("x", 101)), nil)},
 		{name: "display name not UTF-8", field: "display_name", run: change(ptr("\xffAna"), nil)},
+		// Bidirectional controls make a name read as another's (a review).
+		{name: "display name with a right-to-left override", field: "display_name", run: change(ptr("Alice\u202e"), nil)},
+		{name: "display name with an isolate", field: "display_name", run: change(ptr("\u2067Bob\u2069"), nil)},
 		{name: "malformed email", field: "email", run: change(nil, ptr("ana@"))},
 		{name: "email with a name", field: "email", run: change(nil, ptr("Ana <ana@example.com>"))},
 	})
+	// What scripts and emoji need stays allowed: right-to-left text, its
+	// implicit marks, joiners.
+	for _, name := range []string{"مريم", "مريم\u200f (Maryam)", "می\u200cخواهم", "👩\u200d💻 Ana"} {
+		if err := change(ptr(name), nil)(newHandlers(&fakeLog{}, world(t))); err != nil {
+			t.Errorf("display name %q refused: %v", name, err)
+		}
+	}
 }
 
 func TestChangePasswordValidation(t *testing.T) {
@@ -131,6 +141,8 @@ var badAppointmentFields = []struct {
 	field  string
 }{
 	{name: "empty title", field: "title", fields: appointmentFields{title: ptr("")}},
+	{name: "title with a bidirectional override", field: "title", fields: appointmentFields{title: ptr("Pay \u202Dnoitavres")}},
+	{name: "location with an embedding", field: "location", fields: appointmentFields{location: ptr("\u202BRoom 1")}},
 	{name: "blank title", field: "title", fields: appointmentFields{title: ptr("  \t ")}},
 	{name: "title of a zero-width space", field: "title", fields: appointmentFields{title: ptr("\u200b")}},
 	{name: "title of invisible characters", field: "title", fields: appointmentFields{title: ptr(" \u2060\ufeff\u3164 ")}},
