@@ -26,6 +26,9 @@ const (
 	// NotifyCreatorChanged tells a member they now hold the creator's
 	// rights, the creator having left.
 	NotifyCreatorChanged = "creator_changed"
+	// NotifyGroupDeleted tells the members of a group that its creator
+	// deleted it (those only invited hear it as member_removed, deleted).
+	NotifyGroupDeleted = "group_deleted"
 )
 
 // NotificationTypes lists every notification type, for those that must
@@ -34,7 +37,7 @@ const (
 var NotificationTypes = []string{
 	NotifyInvitation, NotifyImposed, NotifyAccepted, NotifyDeclined, NotifyConfirmed, NotifyCancelled,
 	NotifyUpdated, NotifyMemberAdded, NotifyMemberRemoved, NotifyRankChanged, NotifyGroupInvitation,
-	NotifyGroupInvitationDeclined, NotifyCreatorChanged,
+	NotifyGroupInvitationDeclined, NotifyCreatorChanged, NotifyGroupDeleted,
 }
 
 // Notification tells a user of something that concerns them. Its payload

@@ -635,3 +635,22 @@ func TestLogsWrittenBeforeProjectAlike(t *testing.T) {
 		t.Errorf("members = %+v, want boss first at the top rank", m)
 	}
 }
+
+// A group's deletion tells its members that it is gone, and those only
+// invited that their invitation ended with it; not whoever deleted it
+// (reviews found members, and before them the invited, told nothing).
+func TestGroupDeletionTellsMembersAndInvitees(t *testing.T) {
+	f, _ := newGroupFlow(t)
+	for _, u := range []string{"ana", "bob", "dan"} {
+		f.do("", registerUser(u, u, u)...)
+	}
+	f.do("ana", groupCreated("g", "ana", false)...)
+	evs := f.do("ana", write{events.GroupStream("g"), events.GroupMemberAdded{GroupID: "g", UserID: "bob"}})
+	f.expect(evs[0], "bob", agenda.NotifyMemberAdded, nil)
+	evs = f.do("ana", write{events.GroupStream("g"), events.GroupMemberInvited{GroupID: "g", UserID: "dan", InvitedBy: "ana"}})
+	f.expect(evs[0], "dan", agenda.NotifyGroupInvitation, nil)
+	evs = f.do("ana", write{events.GroupStream("g"), events.GroupDeleted{GroupID: "g"}})
+	f.expect(evs[0], "bob", agenda.NotifyGroupDeleted, payloadHas(t, map[string]any{"group_id": "g", "user_id": "bob", "by": "ana"}))
+	f.expect(evs[0], "dan", agenda.NotifyMemberRemoved, payloadHas(t, map[string]any{"user_id": "dan", "deleted": true, "by": "ana"}))
+	f.checkNotifications("ana", "bob", "dan")
+}

@@ -187,8 +187,9 @@ func groupHandlers(d dispatch) {
 	})
 	on(d, func(tx *readmodel.Tx, env *events.Envelope, e events.GroupDeleted) error {
 		// The people invited hear that their invitation ended with the
-		// group, as when it is withdrawn (a review found them told
-		// nothing); its members see the group go in their feed.
+		// group, as when it is withdrawn; its members, that the group is
+		// gone (reviews found each told nothing: the group just vanished
+		// from their lists).
 		invitees, err := tx.GroupInviteeIDs(e.GroupID)
 		if err != nil {
 			return err
@@ -196,6 +197,15 @@ func groupHandlers(d dispatch) {
 		for _, u := range invitees {
 			if err := (notifier{tx, env}).group(e.GroupID, agenda.NotifyMemberRemoved, u,
 				map[string]any{"user_id": u, "left": false, "deleted": true}); err != nil {
+				return err
+			}
+		}
+		members, err := tx.GroupMemberIDs(e.GroupID)
+		if err != nil {
+			return err
+		}
+		for _, u := range members {
+			if err := (notifier{tx, env}).group(e.GroupID, agenda.NotifyGroupDeleted, u, map[string]any{"user_id": u}); err != nil {
 				return err
 			}
 		}

@@ -44,7 +44,8 @@ var projectionVersions = map[string]int{
 	// its entry, a participant's removal, a group's deletion to those
 	// invited, where a busy time moved from), and who takes part in an
 	// appointment is decided by its participants, not its entries so far.
-	ProjectionPlanning: 10,
+	// 11: a group's deletion notifies its members (group_deleted).
+	ProjectionPlanning: 11,
 }
 
 // baseSchema holds the tables every projection shares.

@@ -121,6 +121,11 @@ func TestE2EFeedTellsEveryoneConcerned(t *testing.T) {
 	if len(notes) == 0 || notes[0].Type != "member_removed" || notes[0].Payload["deleted"] != true {
 		t.Errorf("dan's notifications after the deletion: %+v, want member_removed (deleted) first", notes)
 	}
+	// bob, a member, is told the group is gone, and by whom.
+	bob.withT(t).do("GET", "/api/notifications", nil).expect(t, http.StatusOK).JSON(t, &notes)
+	if len(notes) == 0 || notes[0].Type != "group_deleted" || notes[0].Payload["by"] != ana.userID || notes[0].Payload["group_id"] != gid {
+		t.Errorf("bob's notifications after the deletion: %+v, want group_deleted by ana first", notes)
+	}
 }
 
 // TestE2ENotificationsNameWhoActed: a notification names who acted and whom

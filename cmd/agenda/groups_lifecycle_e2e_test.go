@@ -162,6 +162,8 @@ func TestE2EGroupsLifecycle(t *testing.T) {
 	g.expectNotes(t, lou,
 		note{"rank_changed", groupNote(ops, "Ops", kim.userID, lou.userID, "rank", 20)},
 		note{"group_invitation", map[string]any{"group_id": ops.ID, "group_name": "Ops", "by": kim.userID, "rank": 10, "hierarchical": true}},
+		// lou was still a member of the club when kim deleted it.
+		note{"group_deleted", groupNote(club, "Readers", kim.userID, lou.userID)},
 		note{"group_invitation", map[string]any{"group_id": club.ID, "group_name": "Book club", "by": kim.userID, "rank": 0, "hierarchical": false}})
 	g.write(t, lou, "DELETE", op+"/members/"+lou.userID, nil, http.StatusNoContent)
 	g.notFound(t, lou, op)

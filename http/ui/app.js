@@ -180,6 +180,7 @@ function noteText(n) {
     // Only a creator who leaves hands the rights on: nobody outranks them,
     // and in a flat group only they remove anyone.
     case 'creator_changed': return by ? `${by} left ${g}: you now hold the creator's rights` : `You now hold the creator's rights in ${g}`;
+    case 'group_deleted': return `${by || 'Its creator'} deleted ${g}: its confirmed appointments stay in your agenda`;
     default: return 'Something changed';
   }
 }
@@ -196,8 +197,9 @@ function noteItem(n) {
     p.appointment_id ? link(`#/appointment/${p.appointment_id}`) :
       n.type === 'group_invitation' ? link('#/invitations') :
         // The group page only for those who may open it: not someone
-        // removed from it, nor someone only invited.
-        p.group_id && !(n.type === 'member_removed' && !p.left) ? link(`#/group/${p.group_id}`) :
+        // removed from it, nor someone only invited, nor anyone once the
+        // group is deleted.
+        p.group_id && !(n.type === 'member_removed' && !p.left) && n.type !== 'group_deleted' ? link(`#/group/${p.group_id}`) :
           h('span', {}, noteText(n)),
     p.start ? h('small', {}, fmtRange(p.start, p.end)) : null,
     h('small', { class: 'at' }, fmtDateTime(n.created_at)));
