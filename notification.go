@@ -64,8 +64,10 @@ type Notification struct {
 type NotificationState struct {
 	// StreamVersion is the version of the user's notification stream.
 	StreamVersion int64
-	// Found and Read describe the notification asked for, if any.
+	// Found and Read describe the notification asked for, if any, and
+	// Version is its version (what If-Match on marking it read compares).
 	Found, Read bool
+	Version     int64
 	// Unread counts the user's unread notifications.
 	Unread int
 	// Latest is the position of the user's newest notification.

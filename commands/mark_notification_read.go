@@ -11,10 +11,14 @@ import (
 type MarkNotificationRead struct {
 	ActorID        string
 	NotificationID string
+	// IfMatch, if non-zero, is the notification's version the caller saw.
+	IfMatch int64
 }
 
 // MarkNotificationRead marks a notification read; marking a read one again
-// changes nothing. ENOTFOUND if the actor has no such notification.
+// changes nothing. ENOTFOUND if the actor has no such notification,
+// EPRECONDITIONFAILED if IfMatch is not its version (a review found the
+// header ignored here alone).
 func (h *Handlers) MarkNotificationRead(ctx context.Context, cmd MarkNotificationRead) (Result, error) {
 	return h.execute(ctx, cmd.NotificationID, func() (*batch, error) {
 		s, err := h.Read.NotificationState(ctx, cmd.ActorID, cmd.NotificationID)
@@ -23,6 +27,9 @@ func (h *Handlers) MarkNotificationRead(ctx context.Context, cmd MarkNotificatio
 		}
 		if !s.Found {
 			return nil, agenda.Errorf(agenda.ENOTFOUND, "notification not found")
+		}
+		if err := checkIfMatch("notification", cmd.IfMatch, s.Version); err != nil {
+			return nil, err
 		}
 		if s.Read {
 			return nil, nil

@@ -14,18 +14,24 @@ func TestMarkNotificationRead(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		state    agenda.NotificationState
+		ifMatch  int64
 		wantCode string
 		wantRead bool // a notification.read is proposed
 	}{
-		{name: "unread", state: agenda.NotificationState{StreamVersion: 5, Found: true, Unread: 2}, wantRead: true},
-		{name: "already read: nothing written", state: agenda.NotificationState{StreamVersion: 5, Found: true, Read: true, Unread: 2}},
+		{name: "unread", state: agenda.NotificationState{StreamVersion: 5, Found: true, Unread: 2, Version: 1}, wantRead: true},
+		{name: "unread, at the version named", state: agenda.NotificationState{StreamVersion: 5, Found: true, Unread: 2, Version: 1}, ifMatch: 1, wantRead: true},
+		{name: "already read: nothing written", state: agenda.NotificationState{StreamVersion: 5, Found: true, Read: true, Unread: 2, Version: 2}},
+		// If-Match is compared here too (a review found it ignored).
+		{name: "another version named", state: agenda.NotificationState{StreamVersion: 5, Found: true, Unread: 2, Version: 1}, ifMatch: 7, wantCode: agenda.EPRECONDITIONFAILED},
+		{name: "read since the version named", state: agenda.NotificationState{StreamVersion: 5, Found: true, Read: true, Version: 2}, ifMatch: 1, wantCode: agenda.EPRECONDITIONFAILED},
 		{name: "not found", state: agenda.NotificationState{StreamVersion: 5, Unread: 2}, wantCode: agenda.ENOTFOUND},
+		{name: "not found, whatever If-Match", state: agenda.NotificationState{StreamVersion: 5, Unread: 2}, ifMatch: 3, wantCode: agenda.ENOTFOUND},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			log := &fakeLog{}
 			r := groupWorld(t)
 			r.notifications["bob/n1"] = tc.state
-			res, err := newHandlers(log, r).MarkNotificationRead(ctx, commands.MarkNotificationRead{ActorID: "bob", NotificationID: "n1"})
+			res, err := newHandlers(log, r).MarkNotificationRead(ctx, commands.MarkNotificationRead{ActorID: "bob", NotificationID: "n1", IfMatch: tc.ifMatch})
 			if tc.wantCode != "" {
 				wantCode(t, err, tc.wantCode, "")
 				noProposal(t, log)

@@ -28,12 +28,13 @@ func (s *Server) handleNotifications(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleNotificationRead(w http.ResponseWriter, r *http.Request) {
-	if err := emptyBody(r); err != nil {
+	ifMatch, err := bodilessIfMatch(r)
+	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
 	res, err := s.Commands.MarkNotificationRead(r.Context(), commands.MarkNotificationRead{
-		ActorID: userID(r), NotificationID: chi.URLParam(r, "id"),
+		ActorID: userID(r), NotificationID: chi.URLParam(r, "id"), IfMatch: ifMatch,
 	})
 	if err != nil {
 		s.Error(w, r, err)

@@ -16,6 +16,7 @@ const notificationStateQuery = `SELECT
 	COALESCE((SELECT version FROM notification_streams WHERE user_id = ?1), 0),
 	(SELECT COUNT(*) FROM notifications WHERE id = ?2 AND user_id = ?1),
 	(SELECT read_at FROM notifications WHERE id = ?2 AND user_id = ?1),
+	COALESCE((SELECT version FROM notifications WHERE id = ?2 AND user_id = ?1), 0),
 	(SELECT COUNT(*) FROM notifications WHERE user_id = ?1 AND read_at IS NULL),
 	COALESCE((SELECT MAX(position) FROM notifications WHERE user_id = ?1), 0)`
 
@@ -92,7 +93,7 @@ func (db *DB) NotificationState(ctx context.Context, userID, id string) (agenda.
 	var readAt sql.NullInt64
 	var found int
 	err := db.queryRow(ctx, notificationStateQuery, userID, id).
-		Scan(&s.StreamVersion, &found, &readAt, &s.Unread, &s.Latest)
+		Scan(&s.StreamVersion, &found, &readAt, &s.Version, &s.Unread, &s.Latest)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return s, fmt.Errorf("read notification state of %s: %w", userID, err)
 	}

@@ -224,12 +224,12 @@ func TestNotificationState(t *testing.T) {
 		name, user, id string
 		want           agenda.NotificationState
 	}{
-		{name: "unread one", user: "bob", id: "n1", want: agenda.NotificationState{StreamVersion: 6, Found: true, Unread: 2, Latest: 3}},
-		{name: "read one", user: "bob", id: "n2", want: agenda.NotificationState{StreamVersion: 6, Found: true, Read: true, Unread: 2, Latest: 3}},
+		{name: "unread one", user: "bob", id: "n1", want: agenda.NotificationState{StreamVersion: 6, Found: true, Version: 1, Unread: 2, Latest: 3}},
+		{name: "read one", user: "bob", id: "n2", want: agenda.NotificationState{StreamVersion: 6, Found: true, Read: true, Version: 2, Unread: 2, Latest: 3}},
 		{name: "no id: only counts", user: "bob", id: "", want: agenda.NotificationState{StreamVersion: 6, Unread: 2, Latest: 3}},
 		{name: "someone else's", user: "bob", id: "a1", want: agenda.NotificationState{StreamVersion: 6, Unread: 2, Latest: 3}},
 		{name: "unknown", user: "bob", id: "zz", want: agenda.NotificationState{StreamVersion: 6, Unread: 2, Latest: 3}},
-		{name: "user without a stream", user: "ana", id: "a1", want: agenda.NotificationState{Found: true, Unread: 1, Latest: 4}},
+		{name: "user without a stream", user: "ana", id: "a1", want: agenda.NotificationState{Found: true, Version: 1, Unread: 1, Latest: 4}},
 		{name: "user with nothing", user: "nobody", id: "n1", want: agenda.NotificationState{}},
 	}
 	for _, tc := range tests {

@@ -193,7 +193,13 @@ func TestE2EGroupsLifecycle(t *testing.T) {
 	}
 	newest := all[0]
 	np := "/api/notifications/" + newest.ID + "/read"
-	g.write(t, lou, "POST", np, nil, http.StatusNoContent)
+	// If-Match is compared here as on every write to one resource (a
+	// review found it ignored): a version it is not at, and no tag at all.
+	ifMatch := func(v string) map[string]string { return map[string]string{"If-Match": v} }
+	expectError(t, lou.withT(t).raw("POST", np, nil, ifMatch(fmt.Sprintf(`"%d"`, newest.Version+1))), http.StatusPreconditionFailed, "precondition_failed")
+	expectError(t, lou.withT(t).raw("POST", np, nil, ifMatch("garbage")), http.StatusBadRequest, "invalid")
+	lou.withT(t).raw("POST", np, nil, ifMatch(fmt.Sprintf(`"%d"`, newest.Version))).expect(t, http.StatusNoContent)
+	g.write(t, lou, "POST", np, nil, http.StatusNoContent) // again: nothing to change
 	unread := g.notifications(t, lou, "?unread=true")
 	if len(unread) != len(all)-1 || slices.ContainsFunc(unread, func(n apiNotification) bool { return n.ID == newest.ID }) {
 		t.Fatalf("unread after reading one: %d (of %d), want all but %s", len(unread), len(all), newest.ID)
