@@ -295,6 +295,19 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 		clickOn(`.note[data-type="invitation"] a`),
 		chromedp.WaitVisible(chromedp.CSS(`.note[data-type="invitation"]:not(.unread)`)))
 
+	// An invitation to something already over is listed apart, and the
+	// badge does not count it (a review found such ones nagging forever).
+	yesterday := time.Now().Add(-26 * time.Hour)
+	ana.do("POST", "/api/groups/"+gid+"/appointments", map[string]any{"title": "Last chapter",
+		"start": yesterday.Format(time.RFC3339), "end": yesterday.Add(time.Hour).Format(time.RFC3339)}).expect(t, http.StatusCreated)
+	bobPage.do("see it apart on the invitations page",
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/invitations'`),
+		chromedp.WaitVisible(chromedp.CSS("#no-invitations")))
+	if err := bobPage.poll(`!!document.querySelector('#past-invitations li') && document.getElementById('invite-count').hidden`, 10*time.Second); err != nil {
+		text, _ := chromedp.Run(bobPage.ctx, chromedp.Evaluate[string](`document.getElementById('main').innerText + ' | badge: ' + document.getElementById('invite-count').textContent`))
+		t.Errorf("an invitation to what has ended is not apart, or is counted: %v\n%s", err, text)
+	}
+
 	anaPage.do("see it confirmed",
 		chromedp.WaitVisible(chromedp.CSS(`#appointment-status[data-status="confirmed"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`.note[data-type="confirmed"]`)))

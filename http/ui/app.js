@@ -287,7 +287,9 @@ const live = new Live({
 async function refreshCounts() {
   const mine = shownToken;
   try {
-    const list = await api('GET', '/api/invitations');
+    // Invitations to what has ended wait for nothing: they are listed,
+    // apart, but not counted.
+    const list = (await api('GET', '/api/invitations')).filter((a) => new Date(a.end) > new Date());
     let n = list.length;
     if (groupInvitesServed) n += (await api('GET', '/api/group-invitations')).length;
     if (shownToken !== mine) return; // another user's count (see loadNotifications)

@@ -252,11 +252,16 @@ export async function editView(main, id) {
 }
 
 export async function invitationsView(main, groupInvites) {
-  const list = await api('GET', '/api/invitations');
+  const all = await api('GET', '/api/invitations');
+  // Those to appointments that have ended are apart, after the rest: there
+  // is nothing left to answer for, and the badge does not count them.
+  const now = new Date();
+  const list = all.filter((a) => new Date(a.end) > now);
+  const past = all.filter((a) => new Date(a.end) <= now);
   const groupList = groupInvites ? await api('GET', '/api/group-invitations') : [];
   // Who invites me, and in which group: the organiser is among the
   // participants; the group among mine (if I can still read it).
-  const groups = list.some((a) => a.group_id) ? await api('GET', '/api/groups').catch(() => []) : [];
+  const groups = all.some((a) => a.group_id) ? await api('GET', '/api/groups').catch(() => []) : [];
   const from = (a) => {
     const o = a.participants.find((p) => p.user_id === a.owner_id);
     const g = groups.find((x) => x.id === a.group_id);
@@ -284,5 +289,10 @@ export async function invitationsView(main, groupInvites) {
       h('p', {}, `From ${g.inviter ? personName(g.inviter) : 'a member'}.`),
       h('div', { class: 'actions' }, answers(
         [`Join ${g.name}`, () => api('POST', `/api/groups/${g.group_id}/accept`), 'primary'],
-        [`Decline ${g.name}`, () => api('POST', `/api/groups/${g.group_id}/decline`)])))))] : null);
+        [`Decline ${g.name}`, () => api('POST', `/api/groups/${g.group_id}/decline`)])))))] : null,
+    past.length ? h('details', { class: 'past', dataset: { key: 'past-invitations' } },
+      h('summary', {}, `Ended before you answered (${past.length})`),
+      h('ul', { class: 'cards', id: 'past-invitations' }, past.map((a) => h('li', { class: 'card', dataset: { id: a.id } },
+        h('h3', {}, h('a', { href: `#/appointment/${a.id}` }, a.title || 'Untitled')),
+        h('p', {}, fmtRange(a.start, a.end)), from(a))))) : null);
 }
