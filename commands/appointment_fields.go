@@ -14,7 +14,11 @@ type appointmentFields struct {
 	Privacy                      string
 }
 
-func (f *appointmentFields) validate() error {
+// validate checks f and puts it in its stored form. was, if not nil, is
+// the appointment f changes: a name it keeps as stored is not checked
+// again by rules newer than it (validateName), so that an appointment
+// written before them can still be moved or described.
+func (f *appointmentFields) validate(was *agenda.Appointment) error {
 	f.Title = strings.TrimSpace(f.Title)
 	if blank(f.Title) {
 		return invalid("title", "title is required")
@@ -25,8 +29,10 @@ func (f *appointmentFields) validate() error {
 	if strings.ContainsAny(f.Title, "\n\r") {
 		return invalid("title", "title must be one line")
 	}
-	if err := validateName("title", f.Title); err != nil {
-		return err
+	if was == nil || f.Title != was.Title {
+		if err := validateName("title", f.Title); err != nil {
+			return err
+		}
 	}
 	if err := validateText("description", f.Description, 2000); err != nil {
 		return err
@@ -34,8 +40,10 @@ func (f *appointmentFields) validate() error {
 	if err := validateText("location", f.Location, 200); err != nil {
 		return err
 	}
-	if err := validateName("location", f.Location); err != nil {
-		return err
+	if was == nil || f.Location != was.Location {
+		if err := validateName("location", f.Location); err != nil {
+			return err
+		}
 	}
 	if err := ValidateInterval(f.Start, f.End, agenda.MaxAppointmentDuration); err != nil {
 		return err

@@ -31,6 +31,15 @@ type batch struct {
 	member *agenda.Member
 }
 
+// unchanged is the decision of a command that finds nothing to change:
+// no events, and the state it read (set one of the answer fields) as its
+// answer, so that the answer is that state and not a later read of it,
+// which a write landing meanwhile would have moved on.
+func unchanged() *batch { return &batch{} }
+
+// empty says whether b writes nothing: nil, or no events and no error.
+func (b *batch) empty() bool { return b == nil || (len(b.b.Events) == 0 && b.err == nil) }
+
 func (h *Handlers) newBatch(ctx context.Context, actor string) *batch {
 	return &batch{h: h, meta: events.Meta{
 		Time: h.now(), OriginNode: h.NodeID, Actor: actor, CorrelationID: correlationID(ctx),

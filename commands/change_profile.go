@@ -46,7 +46,9 @@ func (h *Handlers) ChangeProfile(ctx context.Context, cmd ChangeProfile) (Result
 			e.Email = *cmd.Email
 		}
 		if e.DisplayName == u.DisplayName && e.Email == u.Email {
-			return nil, nil // nothing to change: no new version
+			b := unchanged() // nothing to change: no new version
+			b.user = &u
+			return b, nil
 		}
 		b := h.newBatch(ctx, cmd.UserID)
 		b.expect(events.UserStream(u.ID), u.Version)

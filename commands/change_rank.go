@@ -41,7 +41,9 @@ func (h *Handlers) ChangeRank(ctx context.Context, cmd ChangeRank) (Result, erro
 			return nil, err
 		}
 		if m.Rank == cmd.Rank {
-			return nil, nil // nothing to change
+			b := unchanged() // nothing to change
+			b.member = &m
+			return b, nil
 		}
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.GroupStream(g.ID), g.Version)

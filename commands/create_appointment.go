@@ -26,7 +26,7 @@ type CreateAppointment struct {
 func (h *Handlers) CreateAppointment(ctx context.Context, cmd CreateAppointment) (Result, error) {
 	f := appointmentFields{Title: cmd.Title, Description: cmd.Description, Location: cmd.Location,
 		Start: cmd.Start, End: cmd.End, Privacy: cmd.Privacy}
-	if err := f.validate(); err != nil {
+	if err := f.validate(nil); err != nil {
 		return Result{}, err
 	}
 	id := h.newID()

@@ -36,7 +36,7 @@ type CreateGroupAppointment struct {
 func (h *Handlers) CreateGroupAppointment(ctx context.Context, cmd CreateGroupAppointment) (Result, error) {
 	f := appointmentFields{Title: cmd.Title, Description: cmd.Description, Location: cmd.Location,
 		Start: cmd.Start, End: cmd.End, Privacy: cmd.Privacy}
-	if err := f.validate(); err != nil {
+	if err := f.validate(nil); err != nil {
 		return Result{}, err
 	}
 	id := h.newID()

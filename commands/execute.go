@@ -57,7 +57,7 @@ func (h *Handlers) execute(ctx context.Context, id string, decide func() (*batch
 		if err != nil {
 			return Result{}, err
 		}
-		if b == nil && !confirmed && h.Fresh != nil {
+		if b.empty() && !confirmed && h.Fresh != nil {
 			// Nothing to change, on this node's state: which may lag a
 			// change made elsewhere (the title set to what this write
 			// asks, and since set to something else). Confirmed on fresh
@@ -69,8 +69,12 @@ func (h *Handlers) execute(ctx context.Context, id string, decide func() (*batch
 			attempt--
 			continue
 		}
-		if b == nil { // nothing to change
-			return Result{ID: id}, nil
+		if b.empty() { // nothing to change: the state read is the answer
+			r := Result{ID: id}
+			if b != nil {
+				r.Appointment, r.User, r.Group, r.Member = b.appointment, b.user, b.group, b.member
+			}
+			return r, nil
 		}
 		if b.err != nil {
 			return Result{}, b.err

@@ -145,6 +145,14 @@ func TestLoginRefusalsAreConfirmedOnFreshState(t *testing.T) {
 // made elsewhere meanwhile would make the write look done when it is not.
 func TestWritesThatChangeNothingWriteNothing(t *testing.T) {
 	ctx := context.Background()
+	// Each answers the state it read (not a later read of it, which a
+	// write landing meanwhile would have moved on).
+	answered := map[string]func(commands.Result) bool{
+		"an appointment": func(r commands.Result) bool { return r.Appointment != nil && r.Appointment.Title == "Standup" },
+		"a profile":      func(r commands.Result) bool { return r.User != nil && r.User.DisplayName == "Ana" },
+		"a group":        func(r commands.Result) bool { return r.Group != nil && r.Group.Name == "Flat" },
+		"a rank":         func(r commands.Result) bool { return r.Member != nil && r.Member.Rank == 500 },
+	}
 	same := map[string]func(*commands.Handlers) (commands.Result, error){
 		"an appointment": func(h *commands.Handlers) (commands.Result, error) {
 			return h.UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "ana", AppointmentID: "a1",
@@ -176,6 +184,9 @@ func TestWritesThatChangeNothingWriteNothing(t *testing.T) {
 			noProposal(t, log)
 			if res.Position != 0 || calls != 1 {
 				t.Errorf("position %d, Fresh called %d times; want 0 and once", res.Position, calls)
+			}
+			if !answered[name](res) {
+				t.Errorf("answer = %+v, want the state read", res)
 			}
 		})
 	}

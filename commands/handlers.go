@@ -48,9 +48,11 @@ type Handlers struct {
 	// Fresh, if set, returns once the read model reflects every write
 	// committed anywhere before the call (a read-index barrier), or fails
 	// with EUNAVAILABLE when no quorum can vouch for that. A command that
-	// would refuse (not found, conflict, ...) on what it read calls it and
-	// decides again before answering: the refusal must not come from a
-	// read model that lags the cluster.
+	// would refuse (not found, conflict, ...), or find nothing to change,
+	// on what it read calls it and decides again before answering: neither
+	// may come from a read model that lags the cluster. (So an idempotent
+	// repeat, a notification read again, waits for that barrier too, and
+	// answers unavailable without a quorum.)
 	Fresh func(ctx context.Context) error
 	// Level returns the cluster's event level: the lowest that its nodes
 	// announce (cluster.Agent.EventLevel). Commands write only forms every

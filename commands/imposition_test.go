@@ -164,6 +164,19 @@ func TestGroupAppointmentChangesFollowTheGroupAsItIs(t *testing.T) {
 			}
 		}
 	})
+	t.Run("the same values end their part and change nothing else", func(t *testing.T) {
+		r := groupWorld(t)
+		groupAppointment(r, "a1", "h", agenda.StatusConfirmed, 3, map[string]string{"boss": agenda.RoleOwner, "dan": agenda.RoleAuto, "low": agenda.RoleAuto})
+		a := r.appointments["a1"]
+		log := &fakeLog{}
+		if _, err := newHandlers(log, r).UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "boss", AppointmentID: "a1", Title: &a.Title}); err != nil {
+			t.Fatalf("UpdateAppointment: %v", err)
+		}
+		// No appointment.updated: low would be told of a change there is
+		// not (a review).
+		proposal(t, log, "boss", map[string]int64{"appointment-a1": 3, "group-h": 4, "agenda-dan": 24},
+			"appointment.participant_removed", "agenda.entry_removed")
+	})
 	t.Run("a new title alone ends their part too: they learn nothing of it", func(t *testing.T) {
 		r := groupWorld(t)
 		groupAppointment(r, "a1", "h", agenda.StatusConfirmed, 3, map[string]string{"boss": agenda.RoleOwner, "dan": agenda.RoleAuto, "low": agenda.RoleAuto})

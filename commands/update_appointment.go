@@ -74,16 +74,19 @@ func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment)
 		set(&f.Start, cmd.Start)
 		set(&f.End, cmd.End)
 		set(&f.Privacy, cmd.Privacy)
-		if err := f.validate(); err != nil {
+		if err := f.validate(&a); err != nil {
 			return nil, err
 		}
 		gone := goneFrom(a, g)
-		if f.same(a) && len(gone) == 0 {
+		same := f.same(a)
+		if same && len(gone) == 0 {
 			// Nothing to change: no event, no new version (which would
 			// stale every other client's ETag), no "updated" notice to
 			// every participant (a review found a repeated PATCH doing
 			// all three).
-			return nil, nil
+			b := unchanged()
+			b.appointment = &a
+			return b, nil
 		}
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.AppointmentStream(a.ID), a.Version)
@@ -106,10 +109,14 @@ func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment)
 				}
 			}
 		}
-		b.add(events.AppointmentStream(a.ID), events.AppointmentUpdated{
-			AppointmentID: a.ID, Title: f.Title, Description: f.Description, Location: f.Location,
-			Start: f.Start, End: f.End, Privacy: f.Privacy,
-		})
+		if !same {
+			// Else only the part of those gone ends: nothing for the
+			// others to hear of.
+			b.add(events.AppointmentStream(a.ID), events.AppointmentUpdated{
+				AppointmentID: a.ID, Title: f.Title, Description: f.Description, Location: f.Location,
+				Start: f.Start, End: f.End, Privacy: f.Privacy,
+			})
+		}
 		if !f.Start.Equal(a.Start) || !f.End.Equal(a.End) {
 			// Every participant who has the appointment in their agenda
 			// follows it; those whose time it blocks must be free then. A
@@ -118,7 +125,7 @@ func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment)
 			// an imposition on a member now senior to them).
 			if unbound := unboundImpositions(a, g, gone); len(unbound) > 0 {
 				return nil, agenda.Errorf(agenda.EFORBIDDEN,
-					"a new time cannot be imposed on members you no longer rank above (%d of them, in details.user_ids): "+
+					"a new time cannot be imposed on members you no longer rank above (%d of them): "+
 						"they may decline it as it stands; to move it, cancel it and set a new one, which invites them", len(unbound)).WithDetails(map[string]any{"user_ids": unbound})
 			}
 			var clashes []clash

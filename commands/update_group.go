@@ -33,11 +33,13 @@ func (h *Handlers) UpdateGroup(ctx context.Context, cmd UpdateGroup) (Result, er
 		name, desc := g.Name, g.Description
 		set(&name, cmd.Name)
 		set(&desc, cmd.Description)
-		if name, err = validateGroupFields(name, desc); err != nil {
+		if name, err = validateGroupFields(name, desc, g.Name); err != nil {
 			return nil, err
 		}
 		if name == g.Name && desc == g.Description {
-			return nil, nil // nothing to change: no new version, no notice
+			b := unchanged() // nothing to change: no new version, no notice
+			b.group = &g
+			return b, nil
 		}
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.GroupStream(g.ID), g.Version)

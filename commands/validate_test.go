@@ -276,3 +276,33 @@ func setIf[T any](dst *T, src *T) {
 		*dst = *src
 	}
 }
+
+// A name stored before the bidirectional rule is not checked again where a
+// change keeps it: an old appointment can still be moved, an old group
+// described (a review found both refused over the name they kept). A name
+// given anew is checked.
+func TestNamesKeptAsStoredAreNotCheckedAgain(t *testing.T) {
+	ctx := context.Background()
+	old := "Old\u202e"
+	later, laterEnd := apptFrom.Add(24*time.Hour), apptTo.Add(24*time.Hour)
+
+	r := world(t)
+	a := r.appointments["a1"]
+	a.Title, a.Location = old, old
+	r.appointments["a1"] = a
+	if _, err := newHandlers(&fakeLog{}, r).UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "ana", AppointmentID: "a1", Start: &later, End: &laterEnd}); err != nil {
+		t.Errorf("moving an appointment whose stored title has a bidi control: %v", err)
+	}
+	_, err := newHandlers(&fakeLog{}, r).UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "ana", AppointmentID: "a1", Title: ptr("New\u202e")})
+	wantCode(t, err, agenda.EINVALID, "title")
+
+	g := groupWorld(t)
+	grp := g.groups["f"]
+	grp.Name = old
+	g.groups["f"] = grp
+	if _, err := newHandlers(&fakeLog{}, g).UpdateGroup(ctx, commands.UpdateGroup{ActorID: "ana", GroupID: "f", Description: ptr("Monthly")}); err != nil {
+		t.Errorf("describing a group whose stored name has a bidi control: %v", err)
+	}
+	_, err = newHandlers(&fakeLog{}, g).UpdateGroup(ctx, commands.UpdateGroup{ActorID: "ana", GroupID: "f", Name: ptr("Renamed\u2066")})
+	wantCode(t, err, agenda.EINVALID, "name")
+}
