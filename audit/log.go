@@ -361,6 +361,7 @@ func Append(ctx context.Context, path string, e agenda.AuditEntry) error {
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
+	clipEntry(&e)
 	return insert(ctx, db, []agenda.AuditEntry{e})
 }
 

@@ -4,7 +4,7 @@
 import { api, describe, session, saveSession, clearSession, whenUnauthorized, ApiError, SESSION_KEY } from './api.js';
 import { onRedraw, onTell, busy, navigationAsked, navigationShown } from './view.js';
 import { Live } from './live.js';
-import { h, field, errorBox, fill, tz, fmtRange, fmtDateTime, personName, ownName } from './dom.js';
+import { h, field, errorBox, fill, tz, fmtRange, fmtDateTime, personName, ownName, typedUsername, toCome } from './dom.js';
 import { weekView, agendaView, appointmentForm, appointmentView, editView, invitationsView } from './appointments.js';
 import { groupsView, groupView, freeSlotsView, TOP_RANK } from './groups.js';
 import { meView } from './me.js';
@@ -103,7 +103,7 @@ function authForm(kind) {
     if (!username.value.trim() || !password.value) { fill(out, errorBox('Please fill in your username and password.')); return; }
     busy(submit, async () => {
       try {
-        const name = username.value.trim().toLowerCase();
+        const name = typedUsername(username.value);
         if (kind === 'register') {
           const body = { username: name, password: password.value };
           if (display.value.trim()) body.display_name = display.value.trim();
@@ -190,7 +190,13 @@ function noteItem(n) {
   // Following a notification's link reads it, as the Mark read button does.
   const read = async () => {
     if (n.read_at) return;
-    try { await api('POST', `/api/notifications/${n.id}/read`); markRead(n.id); } catch (err) { toast(describe(err)); }
+    const mine = shownToken; // nothing of it for whoever signs in meanwhile
+    try {
+      await api('POST', `/api/notifications/${n.id}/read`);
+      if (shownToken !== mine) return;
+      n.read_at = new Date().toISOString();
+      markRead(n.id);
+    } catch (err) { if (shownToken === mine && err.status !== 401) toast(describe(err)); }
   };
   const link = (href) => h('a', { href, onclick: read }, noteText(n));
   const li = h('li', { class: 'note' + (n.read_at ? '' : ' unread'), dataset: { id: n.id, type: n.type } },
@@ -289,7 +295,7 @@ async function refreshCounts() {
   try {
     // Invitations to what has ended wait for nothing: they are listed,
     // apart, but not counted.
-    const list = (await api('GET', '/api/invitations')).filter((a) => new Date(a.end) > new Date());
+    const list = (await api('GET', '/api/invitations')).filter((a) => toCome(a));
     let n = list.length;
     if (groupInvitesServed) n += (await api('GET', '/api/group-invitations')).length;
     if (shownToken !== mine) return; // another user's count (see loadNotifications)

@@ -5,7 +5,7 @@ import { api, describe } from './api.js';
 import { busy } from './view.js';
 import {
   h, field, errorBox, fmtTime, fmtDay, fmtLongDay, fmtRange, fmtOnDay, fmtDateTime, startOfWeek, weekParam, startOfDay, addDays,
-  localInput, dateInput, fromLocal, missingLocal, statusLabel, fill, tz, weekNav, personName, namesOf,
+  localInput, dateInput, fromLocal, missingLocal, statusLabel, fill, tz, weekNav, personName, namesOf, toCome,
 } from './dom.js';
 
 // conflictList shows the clashing slots of a schedule_conflict: mine in
@@ -256,8 +256,8 @@ export async function invitationsView(main, groupInvites) {
   // Those to appointments that have ended are apart, after the rest: there
   // is nothing left to answer for, and the badge does not count them.
   const now = new Date();
-  const list = all.filter((a) => new Date(a.end) > now);
-  const past = all.filter((a) => new Date(a.end) <= now);
+  const list = all.filter((a) => toCome(a, now));
+  const past = all.filter((a) => !toCome(a, now));
   const groupList = groupInvites ? await api('GET', '/api/group-invitations') : [];
   // Who invites me, and in which group: the organiser is among the
   // participants; the group among mine (if I can still read it).

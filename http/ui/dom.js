@@ -51,6 +51,14 @@ export function personName(u) {
 // namesOf maps the user IDs of members (or participants) to their names.
 export function namesOf(people) { return Object.fromEntries(people.map((p) => [p.user_id, personName(p)])); }
 
+// typedUsername is the username someone typed: usernames are lower case,
+// and a phone capitalises the first letter ("Cleo" is cleo).
+export function typedUsername(s) { return s.trim().toLowerCase(); }
+
+// toCome says whether an appointment (or an invitation to it) has not
+// ended: one that has waits for no answer.
+export function toCome(a, now = new Date()) { return new Date(a.end) > now; }
+
 // ownName is what the header calls the one signed in: their chosen name
 // alone, as nobody can pass for oneself there.
 export function ownName(u) { return u.display_name || u.username; }

@@ -3,7 +3,7 @@
 
 import { api, describe } from './api.js';
 import { busy, latest } from './view.js';
-import { h, field, errorBox, fill, fmtRange, fmtOnDay, fmtDay, weekNav, fmtLongDay, startOfWeek, weekParam, addDays, dateInput, localInput, fromLocal, personName, namesOf } from './dom.js';
+import { h, field, errorBox, fill, fmtRange, fmtOnDay, fmtDay, weekNav, fmtLongDay, startOfWeek, weekParam, addDays, dateInput, localInput, fromLocal, personName, namesOf, typedUsername } from './dom.js';
 
 // TOP_RANK is the creator's rank (agenda.MaxRank), above any that can be
 // given (0 to TOP_RANK - 1): it passes only to the heir of a creator who
@@ -141,9 +141,7 @@ export async function groupView(main, id, me, params) {
   add.addEventListener('submit', (ev) => {
     ev.preventDefault();
     if (!who.value.trim()) return;
-    // Usernames are lower case: "Cleo", as a phone capitalises it, is cleo
-    // (the login form takes it so too).
-    const body = { username: who.value.trim().toLowerCase() };
+    const body = { username: typedUsername(who.value) };
     if (g.hierarchical) {
       if (newRank.value.trim() === '') { fill(out, errorBox(`Give a rank from 0 to ${TOP_RANK - 1}.`)); newRank.focus(); return; }
       body.rank = Number(newRank.value);
