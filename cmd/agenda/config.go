@@ -116,6 +116,22 @@ func envInt(name string, def int) int {
 	return n
 }
 
+// envUint reads a count that cannot be negative, as its flag reads it
+// (-snapshot-threshold -1 is refused): a review found SNAPSHOT_THRESHOLD=-1
+// taken as 2⁶⁴−1, a Raft log that would never be compacted.
+func envUint(name string, def uint64) uint64 {
+	v := envOr(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		envErrs = append(envErrs, fmt.Errorf("%s: not a whole number of 0 or more: %q", name, v))
+		return def
+	}
+	return n
+}
+
 func envDuration(name string, def time.Duration) time.Duration {
 	v := envOr(name, "")
 	if v == "" {
@@ -169,9 +185,9 @@ func parseServeFlags(args []string) (Config, error) {
 	seeds := fs.String("discovery-seeds", envOr("DISCOVERY_SEEDS", ""), "comma-separated HTTP host:port of other nodes (DISCOVERY_SEEDS)")
 	fs.StringVar(&c.DiscoveryDNSName, "discovery-dns-name", envOr("DISCOVERY_DNS_NAME", ""), "DNS name whose A records are the other nodes, reached on this node's HTTP port (DISCOVERY_DNS_NAME)")
 	fs.DurationVar(&c.DeadNodeTimeout, "dead-node-timeout", envDuration("DEAD_NODE_TIMEOUT", 2*time.Minute), "the leader removes a voter it cannot reach for this long, never going below BOOTSTRAP_EXPECT or 3 voters (DEAD_NODE_TIMEOUT; 0 disables)")
-	fs.Uint64Var(&c.SnapshotThreshold, "snapshot-threshold", uint64(envInt("SNAPSHOT_THRESHOLD", 0)), "Raft entries between snapshots (SNAPSHOT_THRESHOLD; 0: 16384)")
+	fs.Uint64Var(&c.SnapshotThreshold, "snapshot-threshold", envUint("SNAPSHOT_THRESHOLD", 0), "Raft entries between snapshots (SNAPSHOT_THRESHOLD; 0: 16384)")
 	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", envDuration("SNAPSHOT_INTERVAL", 0), "how often Raft checks whether to snapshot (SNAPSHOT_INTERVAL; 0: 1s)")
-	fs.Uint64Var(&c.TrailingLogs, "trailing-logs", uint64(envInt("TRAILING_LOGS", 0)), "Raft entries kept behind a snapshot for slow followers (TRAILING_LOGS; 0: 10240)")
+	fs.Uint64Var(&c.TrailingLogs, "trailing-logs", envUint("TRAILING_LOGS", 0), "Raft entries kept behind a snapshot for slow followers (TRAILING_LOGS; 0: 10240)")
 	fs.StringVar(&c.TLSCertFile, "tls-cert-file", envOr("TLS_CERT_FILE", ""), "PEM certificate (chain) to serve HTTPS with, public API and node-to-node; Raft is encrypted with it too (TLS_CERT_FILE; default: plain HTTP)")
 	fs.StringVar(&c.TLSKeyFile, "tls-key-file", envOr("TLS_KEY_FILE", ""), "PEM private key of -tls-cert-file (TLS_KEY_FILE)")
 	fs.StringVar(&c.TLSCAFile, "tls-ca-file", envOr("TLS_CA_FILE", ""), "PEM CA certificates a node trusts for its peers' HTTPS and Raft TLS (TLS_CA_FILE; default: the system's)")

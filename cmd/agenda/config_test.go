@@ -109,6 +109,16 @@ func TestClusterSettingsFromEnvironment(t *testing.T) {
 	if _, err := parseServeFlags(nil); err == nil || !strings.Contains(err.Error(), "BOOTSTRAP_EXPECT") {
 		t.Errorf("bad BOOTSTRAP_EXPECT: err = %v", err)
 	}
+	t.Setenv("BOOTSTRAP_EXPECT", "3")
+	// Counts that cannot be negative are refused so, as their flags refuse
+	// them (a review found -1 wrapped around to 2⁶⁴−1).
+	for _, name := range []string{"SNAPSHOT_THRESHOLD", "TRAILING_LOGS"} {
+		t.Setenv(name, "-1")
+		if _, err := parseServeFlags(nil); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=-1: err = %v, want it refused", name, err)
+		}
+		t.Setenv(name, "")
+	}
 }
 
 func TestMultiNodeNeedsConfiguredSecrets(t *testing.T) {
