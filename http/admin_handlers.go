@@ -3,6 +3,8 @@ package http
 import (
 	"crypto/subtle"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -81,10 +83,22 @@ func (s *Server) checkAuditToken(next http.Handler) http.Handler {
 	})
 }
 
+// auditFilters are the query parameters of GET /api/admin/audit/logs.
+var auditFilters = []string{"since", "actor", "action", "node", "limit", "cursor"}
+
 func (s *Server) handleAuditLogs(w http.ResponseWriter, r *http.Request) {
 	if s.Audit == nil {
 		s.Error(w, r, errNotFound("no audit trail on this node"))
 		return
+	}
+	// Every parameter here filters: one it does not know (a typo, "result")
+	// would answer every entry as if it had filtered them (a review).
+	for k := range r.URL.Query() {
+		if !slices.Contains(auditFilters, k) {
+			s.Error(w, r, agenda.Errorf(agenda.EINVALID, "unknown filter %q: the audit logs filter by %s", k, strings.Join(auditFilters, ", ")).
+				WithDetails(map[string]any{"field": k}))
+			return
+		}
 	}
 	var q agenda.AuditQuery
 	var err error

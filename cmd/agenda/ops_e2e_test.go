@@ -427,6 +427,10 @@ func TestAuditEntries(t *testing.T) {
 	if got := auditLogs(t, c, "?node=elsewhere"); len(got) != 0 {
 		t.Errorf("node filter: %d entries of another node", len(got))
 	}
+	// A filter it does not know is refused, not ignored: a typo would
+	// answer every entry as filtered (a review).
+	expectError(t, c.raw("GET", "/api/admin/audit/logs?result=success", nil, map[string]string{"X-Audit-Token": testAuditToken}),
+		http.StatusBadRequest, "invalid")
 	// A request refused for its audit token is recorded under the action
 	// its route names (an operations review found "GET /api/admin/*").
 	c.raw("POST", "/api/admin/projections/planning/rebuild", nil, map[string]string{"X-Audit-Token": "wrong"}).expect(t, http.StatusForbidden)
