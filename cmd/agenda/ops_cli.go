@@ -161,11 +161,25 @@ func projectionsCmd(args []string) error {
 		if err != nil {
 			e.Result, e.Details["error"] = agenda.AuditFailure, err.Error()
 		}
-		if aerr := audit.Append(ctx, filepath.Join(*dir, "audit.db"), e); aerr != nil {
-			fmt.Fprintln(os.Stderr, "agenda: could not write the audit entry:", aerr)
-		}
+		appendCLIAudit(ctx, *dir, e)
 	}
 	return classify(err)
+}
+
+// appendCLIAudit records e, done by the CLI on the stopped node of data dir
+// dir, in that node's audit trail, under that node's ID (NODE_ID, or the one
+// kept in the dir): ?node= filters by it (a review found the CLI's entries
+// under none). A failure to record is said, not fatal.
+func appendCLIAudit(ctx context.Context, dir string, e agenda.AuditEntry) {
+	e.NodeID = envOr("NODE_ID", "")
+	if e.NodeID == "" {
+		if b, err := os.ReadFile(filepath.Join(dir, "node-id")); err == nil {
+			e.NodeID = strings.TrimSpace(string(b))
+		}
+	}
+	if err := audit.Append(ctx, filepath.Join(dir, "audit.db"), e); err != nil {
+		fmt.Fprintln(os.Stderr, "agenda: could not write the audit entry:", err)
+	}
 }
 
 func indexOf(ps []projections.Projection, name string) int {
@@ -301,9 +315,7 @@ func backupCmd(args []string) error {
 	}
 	if _, serr := os.Stat(*dir); serr == nil {
 		// The node's own audit trail; SQLite serialises this with the node.
-		if aerr := audit.Append(ctx, filepath.Join(*dir, "audit.db"), e); aerr != nil {
-			fmt.Fprintln(os.Stderr, "agenda: could not write the audit entry:", aerr)
-		}
+		appendCLIAudit(ctx, *dir, e)
 	}
 	if err != nil {
 		return classify(fmt.Errorf("backup: %w", err))
@@ -359,10 +371,8 @@ func restoreCmd(args []string) error {
 	if err != nil {
 		return classify(fmt.Errorf("restore: %w", err))
 	}
-	if err := audit.Append(ctx, filepath.Join(*dir, "audit.db"), agenda.AuditEntry{Actor: "cli", Action: "backup.restored",
-		Target: *dir, Result: agenda.AuditSuccess, Details: map[string]any{"from": *from, "events": info.Events, "head": info.Head}}); err != nil {
-		fmt.Fprintln(os.Stderr, "agenda: could not write the audit entry:", err)
-	}
+	appendCLIAudit(ctx, *dir, agenda.AuditEntry{Actor: "cli", Action: "backup.restored",
+		Target: *dir, Result: agenda.AuditSuccess, Details: map[string]any{"from": *from, "events": info.Events, "head": info.Head}})
 	fmt.Printf("restored %d events (head %d) into %s\nstart it with: DATA_DIR=%s agenda serve\n", info.Events, info.Head, *dir, *dir)
 	return nil
 }
