@@ -2,6 +2,9 @@ package main
 
 import (
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -45,5 +48,24 @@ func TestHealthcheckExitCodes(t *testing.T) {
 	}
 	if code, err := runCLI("healthcheck", "-nosuchflag"); code != exitFailed {
 		t.Errorf("healthcheck with a bad flag: exit %d (%v), want %d", code, err, exitFailed)
+	}
+	// An address given as an argument is refused, not ignored for the
+	// default one (a review).
+	if code, err := runCLI("healthcheck", addr); code != exitFailed || err == nil || !strings.Contains(err.Error(), "-addr") {
+		t.Errorf("healthcheck with an argument: exit %d (%v), want %d pointing at -addr", code, err, exitFailed)
+	}
+}
+
+// The node's reason for a refusal is passed on (a review found only
+// "/readyz answered 503").
+func TestHealthcheckSaysWhy(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"status":"not ready","reason":"no leader known"}`))
+	}))
+	defer srv.Close()
+	code, err := runCLI("healthcheck", "-addr", strings.TrimPrefix(srv.URL, "http://"), "-path", "/readyz")
+	if code != exitFailed || err == nil || !strings.Contains(err.Error(), "/readyz answered 503: no leader known") {
+		t.Errorf("healthcheck of a node not ready: exit %d (%v), want %d with its reason", code, err, exitFailed)
 	}
 }

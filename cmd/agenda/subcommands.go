@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -103,6 +105,11 @@ func healthcheck(args []string) error {
 		}
 		return exitWith(exitFailed, err)
 	}
+	if fs.NArg() > 0 {
+		// "agenda healthcheck host:port" would probe the default address
+		// and report on a node that is not the one named (a review).
+		return exitWith(exitFailed, fmt.Errorf("healthcheck takes no arguments (got %q); give the address with -addr", fs.Args()))
+	}
 	if *addr == "" {
 		a, err := probeAddr(envOr("HTTP_ADDR", ":8080"))
 		if err != nil {
@@ -125,8 +132,20 @@ func healthcheck(args []string) error {
 		return exitWith(exitFailed, err)
 	}
 	defer resp.Body.Close()
-	io.Copy(io.Discard, resp.Body)
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 	if resp.StatusCode != http.StatusOK {
+		// The node says why (/readyz: "no leader known", "catching up"):
+		// the operator reads it here rather than curling again.
+		var why struct {
+			Reason string `json:"reason"`
+			Error  struct {
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		_ = json.Unmarshal(body, &why)
+		if reason := cmp.Or(why.Reason, why.Error.Message); reason != "" {
+			return exitWith(exitFailed, fmt.Errorf("%s answered %d: %s", *path, resp.StatusCode, reason))
+		}
 		return exitWith(exitFailed, fmt.Errorf("%s answered %d", *path, resp.StatusCode))
 	}
 	return nil
