@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/agendahq/agenda/internal/sqlite"
 )
@@ -62,7 +64,13 @@ func PrepareRestore(ctx context.Context, src, dst string) (Info, error) {
 	if _, err := os.Stat(dst); err == nil {
 		return Info{}, fmt.Errorf("%s already exists", dst)
 	}
-	db, err := openExisting(ctx, src)
+	// Opened through a copy beside dst: the backup is only read.
+	from, done, err := readableCopy(src, filepath.Dir(dst))
+	if err != nil {
+		return Info{}, err
+	}
+	defer done()
+	db, err := openExisting(ctx, from)
 	if err != nil {
 		return Info{}, err
 	}
@@ -101,6 +109,61 @@ func PrepareRestore(ctx context.Context, src, dst string) (Info, error) {
 		return Info{}, fmt.Errorf("prepare restored store: %w", err)
 	}
 	return Inspect(ctx, dst)
+}
+
+// InspectBackup is Inspect for a file that is only to be read (a backup):
+// it inspects a copy, in the system's temporary directory.
+func InspectBackup(ctx context.Context, path string) (Info, error) {
+	from, done, err := readableCopy(path, "")
+	if err != nil {
+		return Info{}, err
+	}
+	defer done()
+	return Inspect(ctx, from)
+}
+
+// readableCopy copies the SQLite file at path, with the write-ahead log
+// beside it if there is one, into a new directory under dir (the system's
+// temporary directory if ""), and returns the copy's path and what removes
+// it. Opening a SQLite file writes to it (its journal mode, a -shm file;
+// ours also makes it private): a restore once needed write access to the
+// backup it read, and left it changed (a review). The copy takes those
+// writes instead.
+func readableCopy(path, dir string) (string, func(), error) {
+	if _, err := os.Stat(path); err != nil {
+		return "", nil, fmt.Errorf("%w: %v", ErrNotEventStore, err)
+	}
+	tmp, err := os.MkdirTemp(dir, ".agenda-restore-")
+	if err != nil {
+		return "", nil, err
+	}
+	done := func() { os.RemoveAll(tmp) }
+	to := filepath.Join(tmp, "events.db")
+	for _, suffix := range []string{"", "-wal"} {
+		if err := copyFile(path+suffix, to+suffix); err != nil && (suffix == "" || !errors.Is(err, os.ErrNotExist)) {
+			done()
+			return "", nil, fmt.Errorf("read %s: %w", path+suffix, err)
+		}
+	}
+	return to, done, nil
+}
+
+// copyFile copies the file src to the new file dst, private to its owner.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // Inspect reports what an event store file holds, after checking that it is

@@ -355,7 +355,7 @@ func restoreCmd(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if _, err := eventstore.Inspect(ctx, *from); err != nil {
+	if _, err := eventstore.InspectBackup(ctx, *from); err != nil {
 		return classify(fmt.Errorf("backup %s: %w", *from, err))
 	}
 	lock, err := datadir.Acquire(*dir)

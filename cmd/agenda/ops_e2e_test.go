@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -127,8 +128,33 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 		t.Errorf("restore over an existing data dir: exit %d, want %d", code, exitRefused)
 	}
 	dir := filepath.Join(t.TempDir(), "restored")
+	// The backup is only read: a read-only file stays as it was, bytes and
+	// mode (a review found a restore needing write access to it, and
+	// leaving it changed).
+	if err := os.Chmod(backup, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if code, err := runCLI("restore", "--from", backup, "--data-dir", dir); code != 0 {
 		t.Fatalf("restore: exit %d: %v", code, err)
+	}
+	if after, err := os.ReadFile(backup); err != nil || !bytes.Equal(after, before) {
+		t.Errorf("the restore changed the backup (%v)", err)
+	}
+	if fi, err := os.Stat(backup); err != nil || fi.Mode().Perm() != 0o444 {
+		t.Errorf("the backup's mode after the restore: %v (%v), want -r--r--r--", fi.Mode(), err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) == 0 {
+		t.Errorf("nothing restored into %s", dir)
+	} else {
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), ".agenda-restore-") {
+				t.Errorf("the restore left its copy %s in the data dir", e.Name())
+			}
+		}
 	}
 	rcfg := testConfig(t, dir)
 	rcfg.NodeID = "restored-node"
