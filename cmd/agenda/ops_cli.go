@@ -124,12 +124,18 @@ func projectionsCmd(args []string) error {
 	if _, err := os.Stat(*dir); err != nil {
 		return exitWith(exitNoStore, fmt.Errorf("no data dir at %s: %w", *dir, err))
 	}
+	storePath := filepath.Join(*dir, "events.db")
+	// Only a node's data dir is locked: a lock taken in any other (a
+	// typo for another directory) would leave a LOCK file behind (a
+	// review), as restore avoids too.
+	if _, err := os.Stat(storePath); err != nil {
+		return exitWith(exitNoStore, fmt.Errorf("no event store in %s: %w", *dir, err))
+	}
 	lock, err := datadir.Acquire(*dir)
 	if err != nil {
 		return classify(err)
 	}
 	defer lock.Unlock()
-	storePath := filepath.Join(*dir, "events.db")
 	info, err := eventstore.Inspect(ctx, storePath)
 	if err != nil {
 		return classify(fmt.Errorf("event store: %w", err))
@@ -313,8 +319,10 @@ func backupCmd(args []string) error {
 	if err != nil {
 		e.Result, e.Details["error"] = agenda.AuditFailure, err.Error()
 	}
-	if _, serr := os.Stat(*dir); serr == nil {
-		// The node's own audit trail; SQLite serialises this with the node.
+	if _, serr := os.Stat(filepath.Join(*dir, "events.db")); serr == nil {
+		// The node's own audit trail; SQLite serialises this with the
+		// node. Only in a node's data dir: not an audit.db left in a
+		// directory mistaken for one (a review).
 		appendCLIAudit(ctx, *dir, e)
 	}
 	if err != nil {

@@ -287,6 +287,18 @@ func TestProjectionsCLIOnCopiedDataDir(t *testing.T) {
 	if code, _ := runCLI("projections", "rebuild", "-data-dir", cp); code != exitNoStore {
 		t.Errorf("rebuild over a damaged event store: exit %d, want %d", code, exitNoStore)
 	}
+	// A directory that is no node's data dir is left as it was (a review
+	// found a LOCK, and an audit.db, left in one).
+	other := t.TempDir()
+	if code, _ := runCLI("projections", "status", "-data-dir", other); code != exitNoStore {
+		t.Errorf("status of a directory without a store: exit %d, want %d", code, exitNoStore)
+	}
+	if code, _ := runCLI("backup", "--out", filepath.Join(t.TempDir(), "b.db"), "-data-dir", other); code == 0 {
+		t.Error("backup of a directory without a store succeeded")
+	}
+	if entries, _ := os.ReadDir(other); len(entries) != 0 {
+		t.Errorf("the CLI left %v in a directory that is no data dir", entries)
+	}
 }
 
 func digest(t *testing.T, path string) map[string]string {
