@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"net/http"
 	"strings"
@@ -138,6 +140,17 @@ func TestClusterFormsFromOneCommandLine(t *testing.T) {
 	if code, err := runCLI("cluster", "remove-node", "-addr", nodes[li].HTTPAddr(), "-cluster-hmac-secret", nodes[li].Config.ClusterSecret, "nobody"); code != exitFailed ||
 		!strings.Contains(err.Error(), "no such node") || strings.Contains(err.Error(), "code=") {
 		t.Errorf("remove-node of an unknown node: exit %d (%v), want %d saying there is no such node", code, err, exitFailed)
+	}
+	// Flags after the node ID, and the node found where HTTP_ADDR says, as
+	// the other commands take them (a review found "takes exactly one node
+	// ID" and a dial of :8080).
+	t.Setenv("HTTP_ADDR", nodes[li].HTTPAddr())
+	if code, err := runCLI("cluster", "remove-node", "nobody", "-cluster-hmac-secret", nodes[li].Config.ClusterSecret); code != exitFailed ||
+		!strings.Contains(err.Error(), "no such node") {
+		t.Errorf("remove-node with its flag after the ID, through HTTP_ADDR: exit %d (%v), want %d saying there is no such node", code, err, exitFailed)
+	}
+	if _, err := runCLI("cluster", "-h"); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("agenda cluster -h: %v, want the usage", err)
 	}
 	if got := len(fwGetStatus(t, nodes[li]).Nodes); got != 3 {
 		t.Errorf("%d nodes after refused requests, want 3", got)

@@ -26,10 +26,14 @@ import (
 
 // clusterCmd runs `agenda cluster <subcommand>`.
 func clusterCmd(args []string) error {
+	const usage = "usage: agenda cluster remove-node [-addr host:port] <node-id> | agenda cluster recover -data-dir dir -voter id=host:port [-voter ...]"
 	if len(args) == 0 {
-		return errors.New("usage: agenda cluster remove-node -addr host:port <node-id> | agenda cluster recover -data-dir dir -voter id=host:port [-voter ...]")
+		return errors.New(usage)
 	}
 	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(os.Stderr, usage)
+		return flag.ErrHelp
 	case "remove-node":
 		return removeNode(args[1:])
 	case "recover":
@@ -42,19 +46,31 @@ func clusterCmd(args []string) error {
 // to remove a node from the cluster.
 func removeNode(args []string) error {
 	fs := flag.NewFlagSet("cluster remove-node", flag.ContinueOnError)
-	addr := fs.String("addr", envOr("ADVERTISE_ADDR", "127.0.0.1:8080"), "HTTP host:port of any node of the cluster")
+	// Where the other commands look for this node (healthcheck: HTTP_ADDR),
+	// unless it advertises another address: a review found the README's
+	// local cluster, which sets only HTTP_ADDR, dialled on :8080.
+	near := envOr("ADVERTISE_ADDR", "")
+	if near == "" {
+		near = "127.0.0.1:8080"
+		if a, err := probeAddr(envOr("HTTP_ADDR", ":8080")); err == nil {
+			near = a
+		}
+	}
+	addr := fs.String("addr", near, "HTTP host:port of any node of the cluster (default: ADVERTISE_ADDR, else this node's HTTP_ADDR)")
 	secret := fs.String("cluster-hmac-secret", "", "cluster secret (CLUSTER_HMAC_SECRET or CLUSTER_HMAC_SECRET_FILE)")
 	timeout := fs.Duration("timeout", 15*time.Second, "give up after this long")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: agenda cluster remove-node [-addr host:port] <node-id>")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	// Flags before or after the node ID, as the other commands take them.
+	ids, err := parseOps(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(ids) != 1 {
 		fs.Usage()
-		return errors.New("remove-node takes exactly one node ID")
+		return exitWith(exitUsage, fmt.Errorf("remove-node takes exactly one node ID (got %d)", len(ids)))
 	}
 	if *secret == "" {
 		v, err := secretFromEnv("CLUSTER_HMAC_SECRET")
@@ -68,7 +84,7 @@ func removeNode(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	id := fs.Arg(0)
+	id := ids[0]
 	var tlsCfg *tls.Config
 	if cert := envOr("TLS_CERT_FILE", ""); cert != "" {
 		// The cluster serves HTTPS: trust what its nodes trust.
