@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/agendahq/agenda"
@@ -484,6 +485,9 @@ func (db *DB) InstallAt(path string) error {
 	if err != nil {
 		return fmt.Errorf("flush %s: %w", scratch, err)
 	}
+	if err := sameOwner(scratch, path); err != nil {
+		return err
+	}
 	for _, suffix := range []string{"-wal", "-shm"} {
 		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove %s: %w", path+suffix, err)
@@ -498,6 +502,31 @@ func (db *DB) InstallAt(path string) error {
 		if err != nil {
 			return fmt.Errorf("flush %s: %w", filepath.Dir(path), err)
 		}
+	}
+	return nil
+}
+
+// sameOwner gives the file scratch the owner of the file it replaces, path:
+// an offline rebuild run as root over a node that runs as another user
+// (the image's nobody) must not leave it a file it cannot open (a review
+// found the node refusing to start). Nothing to do if path does not exist,
+// or if scratch is already the owner's (a rebuild run as that user).
+func sameOwner(scratch, path string) error {
+	old, err := os.Stat(path)
+	if err != nil {
+		return nil
+	}
+	now, err := os.Stat(scratch)
+	if err != nil {
+		return err
+	}
+	o, ok1 := old.Sys().(*syscall.Stat_t)
+	n, ok2 := now.Sys().(*syscall.Stat_t)
+	if !ok1 || !ok2 || (o.Uid == n.Uid && o.Gid == n.Gid) {
+		return nil
+	}
+	if err := os.Chown(scratch, int(o.Uid), int(o.Gid)); err != nil {
+		return fmt.Errorf("give %s the owner of %s: %w", scratch, path, err)
 	}
 	return nil
 }
