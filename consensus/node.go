@@ -156,11 +156,7 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 	if cfg.Logger.Enabled(context.Background(), slog.LevelDebug) {
 		raftLevel = hclog.Debug
 	}
-	rc.Logger = hclog.New(&hclog.LoggerOptions{
-		Name:   "raft",
-		Level:  raftLevel,
-		Output: os.Stderr,
-	})
+	rc.Logger = newRaftLogger(cfg.Logger, raftLevel)
 
 	logStore, err := openLogStore(cfg.Dir)
 	if err != nil {
