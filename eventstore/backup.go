@@ -207,7 +207,7 @@ func openExisting(ctx context.Context, path string) (*sqlite.DB, error) {
 	// counts and VACUUM INTO copies is the same.
 	if v != schemaVersion && v != 1 {
 		db.Close()
-		return nil, fmt.Errorf("%w: %s has schema version %d, this build reads 1 and %d", ErrNotEventStore, path, v, schemaVersion)
+		return nil, fmt.Errorf("%w: %s has schema version %d, and event stores have 1 or %d (a read model, say, or a store of a newer build)", ErrNotEventStore, path, v, schemaVersion)
 	}
 	return db, nil
 }

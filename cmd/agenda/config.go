@@ -215,9 +215,9 @@ func parseServeFlags(args []string) (Config, error) {
 		fs.Var(rateFlag{r.dst}, r.flag, r.usage+" on this node, as N/duration or off ("+r.env+")")
 	}
 	proxies := fs.String("trusted-proxies", envOr("TRUSTED_PROXIES", ""), "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client for rate limits (TRUSTED_PROXIES; default: none, the connection's address counts)")
-	fs.IntVar(&limits.MaxHashing, "auth-concurrency", envInt("AUTH_CONCURRENCY", limits.MaxHashing), "password hashes (login, registration, password change) computed at once; others wait (AUTH_CONCURRENCY; default half the CPUs)")
+	fs.IntVar(&limits.MaxHashing, "auth-concurrency", envInt("AUTH_CONCURRENCY", limits.MaxHashing), "password hashes (login, registration, password change) computed at once; others wait (AUTH_CONCURRENCY; default: half the CPUs, here)")
 	c.Limits = limits
-	fs.IntVar(&c.EventLevel, "event-level", envInt("EVENT_LEVEL", events.Level), fmt.Sprintf("event level this node announces, %d..%d: below this build's, the cluster keeps writing events as builds of that level did, so that an update can still be rolled back (EVENT_LEVEL; default %d)", events.MinLevel, events.Level, events.Level))
+	fs.IntVar(&c.EventLevel, "event-level", envInt("EVENT_LEVEL", events.Level), fmt.Sprintf("event level this node announces, %d..%d: below this build's, the cluster keeps writing events as builds of that level did, so that an update can still be rolled back (EVENT_LEVEL; default: this build's)", events.MinLevel, events.Level))
 	fs.StringVar(&c.DebugAddr, "debug-addr", envOr("DEBUG_ADDR", ""), "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (DEBUG_ADDR; default: off)")
 	fs.StringVar(&c.AuditToken, "audit-api-token", "", "token the admin API (/api/admin/...) requires in X-Audit-Token, besides a JWT (AUDIT_API_TOKEN or AUDIT_API_TOKEN_FILE; default: none, the admin API answers 404)")
 	fs.DurationVar(&c.AuditRetention, "audit-retention", envDuration("AUDIT_RETENTION", 90*24*time.Hour), "audit entries older than this are deleted (AUDIT_RETENTION)")
