@@ -28,16 +28,24 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "agenda:", err)
-		}
-		var ee *exitError
-		if errors.As(err, &ee) {
-			os.Exit(ee.code)
-		}
-		os.Exit(2)
+	err := run(os.Args[1:])
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "agenda:", err)
 	}
+	os.Exit(exitCode(err))
+}
+
+// exitCode is the process's exit status for what run returned: 0, the
+// code an exitError carries, or 2 (usage) for any other error.
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 2
 }
 
 func run(args []string) error {
@@ -93,10 +101,16 @@ func serve(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	n := &Node{Config: cfg, Logger: logger}
+	// A node that cannot start (its port taken, its data dir not its own)
+	// or fails exits 1; 2 is for a bad flag or setting, as for every
+	// command (a review found every failure told as a usage error).
 	if err := n.Open(ctx); err != nil {
-		return err
+		return exitWith(exitFailed, err)
 	}
 	<-ctx.Done()
 	logger.Info("shutting down")
-	return n.Close()
+	if err := n.Close(); err != nil {
+		return exitWith(exitFailed, err)
+	}
+	return nil
 }

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -12,11 +16,12 @@ const childEnv = "AGENDA_TEST_CHILD_ARGS"
 
 func TestMain(m *testing.M) {
 	if args, ok := os.LookupEnv(childEnv); ok {
-		if err := run(splitArgs(args)); err != nil {
+		// As main ends: the exit codes are part of what is tested.
+		err := run(splitArgs(args))
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "agenda child:", err)
-			os.Exit(2)
 		}
-		os.Exit(0)
+		os.Exit(exitCode(err))
 	}
 	code := m.Run()
 	closeBenchNodes()
@@ -36,4 +41,32 @@ func splitArgs(s string) []string {
 		cur += string(r)
 	}
 	return append(out, cur)
+}
+
+// TestServeExitCodes: a node that cannot start exits 1, a bad flag 2 (a
+// review found every failure of serve told as a usage error). Run as a
+// real process, this test binary re-executed as agenda.
+func TestServeExitCodes(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	for _, tc := range []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"its HTTP port taken", []string{"serve", "-http-addr", taken.Addr().String(), "-raft-addr", "127.0.0.1:0",
+			"-data-dir", t.TempDir(), "-log-level", "error"}, exitFailed},
+		{"a bad flag", []string{"serve", "-no-such-flag"}, exitUsage},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), childEnv+"="+strings.Join(tc.args, "\x1f"))
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != tc.want {
+			t.Errorf("serve with %s: %v, want exit %d\n%s", tc.name, err, tc.want, out)
+		}
+	}
 }
