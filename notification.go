@@ -29,6 +29,10 @@ const (
 	// NotifyGroupDeleted tells the members of a group that its creator
 	// deleted it (those only invited hear it as member_removed, deleted).
 	NotifyGroupDeleted = "group_deleted"
+	// NotifyParticipantRemoved tells an organiser that someone no longer
+	// takes part in their appointment: they left its group, or were
+	// removed from it.
+	NotifyParticipantRemoved = "participant_removed"
 )
 
 // NotificationTypes lists every notification type, for those that must
@@ -37,7 +41,7 @@ const (
 var NotificationTypes = []string{
 	NotifyInvitation, NotifyImposed, NotifyAccepted, NotifyDeclined, NotifyConfirmed, NotifyCancelled,
 	NotifyUpdated, NotifyMemberAdded, NotifyMemberRemoved, NotifyRankChanged, NotifyGroupInvitation,
-	NotifyGroupInvitationDeclined, NotifyCreatorChanged, NotifyGroupDeleted,
+	NotifyGroupInvitationDeclined, NotifyCreatorChanged, NotifyGroupDeleted, NotifyParticipantRemoved,
 }
 
 // Notification tells a user of something that concerns them. Its payload

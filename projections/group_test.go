@@ -654,3 +654,35 @@ func TestGroupDeletionTellsMembersAndInvitees(t *testing.T) {
 	f.expect(evs[0], "dan", agenda.NotifyMemberRemoved, payloadHas(t, map[string]any{"user_id": "dan", "deleted": true, "by": "ana"}))
 	f.checkNotifications("ana", "bob", "dan")
 }
+
+// An organiser hears who no longer takes part in their appointment, and
+// why; the one who acted hears nothing of their own doing (a review found
+// organisers told nothing when an attendee left the group).
+func TestOrganiserHearsWhoNoLongerTakesPart(t *testing.T) {
+	f, _ := newGroupFlow(t)
+	for _, u := range []string{"ana", "bob", "cat"} {
+		f.do("", registerUser(u, u, u)...)
+	}
+	f.do("ana", groupCreated("g", "ana", false)...)
+	for _, u := range []string{"bob", "cat"} {
+		evs := f.do("ana", write{events.GroupStream("g"), events.GroupMemberAdded{GroupID: "g", UserID: u}})
+		f.expect(evs[0], u, agenda.NotifyMemberAdded, nil)
+	}
+	start := time.Date(2031, 7, 2, 9, 0, 0, 0, time.UTC)
+	evs := f.do("ana", groupAppointment("ga", "g", "ana", agenda.StatusPending, start, start.Add(time.Hour),
+		[]string{"bob", "cat"}, map[string]string{"bob": agenda.RolePending, "cat": agenda.RolePending})...)
+	f.expect(evs[0], "bob", agenda.NotifyInvitation, nil)
+	f.expect(evs[0], "cat", agenda.NotifyInvitation, nil)
+	// bob leaves the group: ana, the organiser, hears it.
+	evs = f.do("bob", write{events.GroupStream("g"), events.GroupMemberRemoved{GroupID: "g", UserID: "bob", Left: true}},
+		write{events.AppointmentStream("ga"), events.AppointmentParticipantRemoved{AppointmentID: "ga", UserID: "bob", Reason: events.ParticipantLeft}},
+		write{events.ScheduleStream("bob"), events.AgendaEntryRemoved{UserID: "bob", AppointmentID: "ga"}})
+	f.expect(evs[0], "ana", agenda.NotifyMemberRemoved, nil)
+	f.expect(evs[1], "ana", agenda.NotifyParticipantRemoved, payloadHas(t, map[string]any{"appointment_id": "ga", "user_id": "bob", "reason": "left", "by": "bob"}))
+	// ana removes cat herself: nothing to tell her.
+	evs = f.do("ana", write{events.GroupStream("g"), events.GroupMemberRemoved{GroupID: "g", UserID: "cat"}},
+		write{events.AppointmentStream("ga"), events.AppointmentParticipantRemoved{AppointmentID: "ga", UserID: "cat", Reason: events.ParticipantRemoved}},
+		write{events.ScheduleStream("cat"), events.AgendaEntryRemoved{UserID: "cat", AppointmentID: "ga"}})
+	f.expect(evs[0], "cat", agenda.NotifyMemberRemoved, nil)
+	f.checkNotifications("ana", "bob", "cat")
+}

@@ -92,7 +92,14 @@ func appointmentHandlers(d dispatch) {
 		if err := tx.RemoveParticipant(e.AppointmentID, e.UserID); err != nil {
 			return err
 		}
-		return tx.TouchAppointment(e.AppointmentID, env.Time, env.Version, env.OriginNode)
+		if err := tx.TouchAppointment(e.AppointmentID, env.Time, env.Version, env.OriginNode); err != nil {
+			return err
+		}
+		// The organiser learns who no longer comes (a review found them
+		// told nothing), unless they did it themselves.
+		return notifier{tx, env}.appointment(e.AppointmentID, agenda.NotifyParticipantRemoved,
+			onlyTo(func(a readmodel.AppointmentInfo) string { return a.OwnerID }),
+			map[string]any{"user_id": e.UserID, "reason": e.Reason})
 	})
 	on(d, func(tx *readmodel.Tx, env *events.Envelope, e events.AppointmentAccepted) error {
 		return answer(tx, env, e.AppointmentID, e.UserID, agenda.RoleAccepted, agenda.NotifyAccepted)

@@ -44,8 +44,9 @@ var projectionVersions = map[string]int{
 	// its entry, a participant's removal, a group's deletion to those
 	// invited, where a busy time moved from), and who takes part in an
 	// appointment is decided by its participants, not its entries so far.
-	// 11: a group's deletion notifies its members (group_deleted).
-	ProjectionPlanning: 11,
+	// 11: a group's deletion notifies its members (group_deleted). 12: an
+	// organiser hears who no longer takes part (participant_removed).
+	ProjectionPlanning: 12,
 }
 
 // baseSchema holds the tables every projection shares.

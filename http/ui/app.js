@@ -162,6 +162,11 @@ function noteText(n) {
       }
       return by ? `${by} cancelled ${t}` : `Cancelled: ${t}`;
     case 'updated': return by ? `${by} changed ${t}` : `Changed: ${t}`;
+    case 'participant_removed':
+      // Told to the organiser: the one gone left the group, or someone
+      // (the actor) removed them from it.
+      if (p.reason === 'left' || !by || by === who) return `${who || 'Someone'} left the group, so no longer takes part in ${t}`;
+      return `${by} removed ${who} from the group, so they no longer take part in ${t}`;
     case 'group_invitation': return by ? `${by} invites you to join ${g}` : `Invitation to join ${g}`;
     case 'group_invitation_declined': return who ? `${who} declined your invitation to ${g}` : `Your invitation to ${g} was declined`;
     case 'member_added':
