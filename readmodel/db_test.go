@@ -409,12 +409,7 @@ func TestFeedPrunedAcrossASkip(t *testing.T) {
 // harmless: RebuildOffline stops it before InstallAt and again on return.
 func TestScratchFlushedWhileWrittenInstallsWhole(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "readmodel.db")
-	live, err := readmodel.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	live.Close()
+	path := closedReadModel(t)
 	scratch, err := readmodel.OpenScratch(ctx, readmodel.ScratchPath(path, "offline"))
 	if err != nil {
 		t.Fatal(err)
@@ -450,12 +445,7 @@ func TestInstallKeepsTheOwner(t *testing.T) {
 		t.Skip("needs root to create a file owned by another user")
 	}
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "readmodel.db")
-	live, err := readmodel.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	live.Close()
+	path := closedReadModel(t)
 	const nobody = 65534
 	if err := os.Chown(path, nobody, nobody); err != nil {
 		t.Fatal(err)
@@ -477,4 +467,17 @@ func TestInstallKeepsTheOwner(t *testing.T) {
 	if st := fi.Sys().(*syscall.Stat_t); st.Uid != nobody || st.Gid != nobody {
 		t.Errorf("installed read model owned by %d:%d, want %d:%d", st.Uid, st.Gid, nobody, nobody)
 	}
+}
+
+// closedReadModel creates a read model in a temp dir, as a stopped node
+// leaves it, and returns its path.
+func closedReadModel(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "readmodel.db")
+	live, err := readmodel.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live.Close()
+	return path
 }
