@@ -14,7 +14,6 @@ import (
 // and notification ?2.
 const notificationStateQuery = `SELECT
 	COALESCE((SELECT version FROM notification_streams WHERE user_id = ?1), 0),
-	(SELECT COUNT(*) FROM notifications WHERE id = ?2 AND user_id = ?1),
 	(SELECT read_at FROM notifications WHERE id = ?2 AND user_id = ?1),
 	COALESCE((SELECT version FROM notifications WHERE id = ?2 AND user_id = ?1), 0),
 	(SELECT COUNT(*) FROM notifications WHERE user_id = ?1 AND read_at IS NULL),
@@ -87,17 +86,17 @@ func (u nullableUser) summary() *agenda.UserSummary {
 // notification stream, whether notification id is theirs and read, how
 // many are unread, and the position of the newest.
 //
-// The unread ones are counted in notifications_unread.
+// The unread ones are counted in notifications_unread. A notification's
+// version starts at 1, so one found has a version.
 func (db *DB) NotificationState(ctx context.Context, userID, id string) (agenda.NotificationState, error) {
 	var s agenda.NotificationState
 	var readAt sql.NullInt64
-	var found int
 	err := db.queryRow(ctx, notificationStateQuery, userID, id).
-		Scan(&s.StreamVersion, &found, &readAt, &s.Version, &s.Unread, &s.Latest)
+		Scan(&s.StreamVersion, &readAt, &s.Version, &s.Unread, &s.Latest)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return s, fmt.Errorf("read notification state of %s: %w", userID, err)
 	}
-	s.Found, s.Read = found > 0, readAt.Valid
+	s.Found, s.Read = s.Version > 0, readAt.Valid
 	return s, nil
 }
 
