@@ -21,8 +21,12 @@ const raftLogEvery = 10 * time.Second
 // raftLogEvery (the next says how many were left out).
 func newRaftLogger(l *slog.Logger, floor hclog.Level) hclog.Logger {
 	il := hclog.NewInterceptLogger(&hclog.LoggerOptions{Name: "raft", Level: floor, Output: io.Discard})
-	il.RegisterSink(&raftSink{l: l, floor: floor, last: map[string]time.Time{}, left: map[string]int{}, now: time.Now})
+	il.RegisterSink(newRaftSink(l, floor, time.Now))
 	return il
+}
+
+func newRaftSink(l *slog.Logger, floor hclog.Level, now func() time.Time) *raftSink {
+	return &raftSink{l: l, floor: floor, now: now, last: map[string]time.Time{}, left: map[string]int{}}
 }
 
 // raftSink forwards hclog lines into slog; hclog hands a sink every line,

@@ -20,7 +20,7 @@ func TestRaftLinesGoThroughTheNodeLogger(t *testing.T) {
 	l := slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	clock := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
 	rl := newRaftLogger(l, hclog.Error)
-	sink := &raftSink{l: l, floor: hclog.Error, last: map[string]time.Time{}, left: map[string]int{}, now: func() time.Time { return clock }}
+	sink := newRaftSink(l, hclog.Error, func() time.Time { return clock })
 	// Through hclog, as raft calls it, and the sink's clock moved by hand.
 	rl.Error("failed to heartbeat", "peer", "n2")
 	rl.Warn("heartbeat timeout reached") // below the floor
@@ -48,7 +48,7 @@ func TestRaftLinesGoThroughTheNodeLogger(t *testing.T) {
 	// A node that logs only errors and up gets no raft warnings either.
 	out.Reset()
 	quiet := slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelError}))
-	(&raftSink{l: quiet, floor: hclog.Debug, last: map[string]time.Time{}, left: map[string]int{}, now: time.Now}).Accept("raft", hclog.Warn, "a warning")
+	newRaftSink(quiet, hclog.Debug, time.Now).Accept("raft", hclog.Warn, "a warning")
 	if out.Len() != 0 {
 		t.Errorf("LOG_LEVEL=error logged a raft warning: %q", out.String())
 	}

@@ -68,8 +68,9 @@ export const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short' });
 const longDayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
-const dateTimeFmt = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
-const dateTimeYearFmt = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' });
+const dateTimeOpts = { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' };
+const dateTimeFmt = new Intl.DateTimeFormat(undefined, dateTimeOpts);
+const dateTimeYearFmt = new Intl.DateTimeFormat(undefined, { ...dateTimeOpts, year: 'numeric' });
 
 export const fmtTime = (d) => timeFmt.format(new Date(d));
 export const fmtDay = (d) => dayFmt.format(new Date(d));
