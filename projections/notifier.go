@@ -53,6 +53,9 @@ func onlyTo(user func(readmodel.AppointmentInfo) string) func(readmodel.Appointm
 	return func(a readmodel.AppointmentInfo) ([]string, error) { return []string{user(a)}, nil }
 }
 
+// toOrganiser addresses an appointment's notification to its organiser.
+var toOrganiser = onlyTo(func(a readmodel.AppointmentInfo) string { return a.OwnerID })
+
 // participants notifies every participant still taking part (not those who
 // declined).
 func (n notifier) participants(id, typ string, extra map[string]any) error {

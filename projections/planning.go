@@ -98,7 +98,7 @@ func appointmentHandlers(d dispatch) {
 		// The organiser learns who no longer comes (a review found them
 		// told nothing), unless they did it themselves.
 		return notifier{tx, env}.appointment(e.AppointmentID, agenda.NotifyParticipantRemoved,
-			onlyTo(func(a readmodel.AppointmentInfo) string { return a.OwnerID }),
+			toOrganiser,
 			map[string]any{"user_id": e.UserID, "reason": e.Reason})
 	})
 	on(d, func(tx *readmodel.Tx, env *events.Envelope, e events.AppointmentAccepted) error {
@@ -144,7 +144,7 @@ func answer(tx *readmodel.Tx, env *events.Envelope, appointmentID, userID, statu
 	if err := tx.TouchAppointment(appointmentID, env.Time, env.Version, env.OriginNode); err != nil {
 		return err
 	}
-	return notifier{tx, env}.appointment(appointmentID, typ, onlyTo(func(a readmodel.AppointmentInfo) string { return a.OwnerID }),
+	return notifier{tx, env}.appointment(appointmentID, typ, toOrganiser,
 		map[string]any{"user_id": userID})
 }
 
