@@ -172,6 +172,12 @@ func projectionsCmd(args []string) error {
 	return classify(err)
 }
 
+// keptNodeID is the node ID serve generated and kept in data dir dir.
+func keptNodeID(dir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "node-id"))
+	return strings.TrimSpace(string(b)), err
+}
+
 // appendCLIAudit records e, done by the CLI on the stopped node of data dir
 // dir, in that node's audit trail, under that node's ID (NODE_ID, or the one
 // kept in the dir): ?node= filters by it (a review found the CLI's entries
@@ -179,9 +185,7 @@ func projectionsCmd(args []string) error {
 func appendCLIAudit(ctx context.Context, dir string, e agenda.AuditEntry) {
 	e.NodeID = envOr("NODE_ID", "")
 	if e.NodeID == "" {
-		if b, err := os.ReadFile(filepath.Join(dir, "node-id")); err == nil {
-			e.NodeID = strings.TrimSpace(string(b))
-		}
+		e.NodeID, _ = keptNodeID(dir)
 	}
 	if err := audit.Append(ctx, filepath.Join(dir, "audit.db"), e); err != nil {
 		fmt.Fprintln(os.Stderr, "agenda: could not write the audit entry:", err)

@@ -220,11 +220,11 @@ func recoverCluster(args []string) error {
 		return exitWith(exitNoStore, fmt.Errorf("no event store in %s: %w", *dataDir, err))
 	}
 	if *nodeID == "" {
-		b, err := os.ReadFile(filepath.Join(*dataDir, "node-id"))
+		id, err := keptNodeID(*dataDir)
 		if err != nil {
 			return exitWith(exitUsage, fmt.Errorf("no -node-id and none kept in the data dir: %w", err))
 		}
-		*nodeID = strings.TrimSpace(string(b))
+		*nodeID = id
 	}
 	ctx := context.Background()
 	// The node must be stopped: take its data dir's lock as serve does.
