@@ -209,6 +209,19 @@ func TestBrowserShowsWhatOneMaySee(t *testing.T) {
 	if err := anaPage.poll(`document.getElementById('main').innerText.includes('The end, 02:30')`, 10*time.Second); err != nil {
 		t.Errorf("an end in the skipped hour is not named as such: %v\n%s", err, text(anaPage))
 	}
+
+	// A start gone by is allowed, but said (a year mistyped is likelier).
+	setStart := func(v string) chromedp.Action[chromedp.Void] {
+		return chromedp.Evaluate[chromedp.Void](`(() => { const i = document.querySelector('input[name="start"]'); i.value = '` + v + `'; i.dispatchEvent(new Event('input', { bubbles: true })); })()`)
+	}
+	anaPage.do("start in the past", setStart("2020-03-02T10:00"))
+	if err := anaPage.poll(`document.getElementById('start-past').textContent.startsWith('This starts in the past (') && document.getElementById('start-past').textContent.includes('2020')`, 10*time.Second); err != nil {
+		t.Errorf("a start in 2020 is not said to be in the past: %v\n%s", err, text(anaPage))
+	}
+	anaPage.do("start to come", setStart(time.Now().AddDate(1, 0, 0).Format("2006-01-02")+"T10:00"))
+	if err := anaPage.poll(`document.getElementById('start-past').textContent === ''`, 10*time.Second); err != nil {
+		t.Errorf("a start to come is still said to be in the past: %v\n%s", err, text(anaPage))
+	}
 	for _, p := range []*browserPage{anaPage, bobPage} {
 		if errs := p.consoleErrors(); len(errs) > 0 {
 			t.Errorf("%s's console logged errors:\n\t%s", p.name, strings.Join(errs, "\n\t"))

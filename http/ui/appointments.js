@@ -133,10 +133,20 @@ export async function appointmentForm(main, params, existing) {
     groups.map((g) => h('option', { value: g.id }, `${g.name} (${g.hierarchical ? 'hierarchical' : 'flat'})`)));
   if (params.get('group')) group.value = params.get('group');
   const out = h('div', { 'aria-live': 'assertive' });
+  // A start already gone by is allowed (an appointment recorded late), but
+  // said: a year or a month mistyped is the likelier cause.
+  const past = h('p', { class: 'hint', id: 'start-past', 'aria-live': 'polite' });
+  const sayPast = () => {
+    const s = fromLocal(start.value);
+    past.textContent = s && s < new Date() ? `This starts in the past (${fmtDateTime(s)}).` : '';
+  };
+  start.addEventListener('input', sayPast);
+  start.addEventListener('change', sayPast);
+  sayPast();
   const submit = h('button', { type: 'submit', class: 'primary' }, existing ? 'Save' : 'Create');
   const form = h('form', { class: 'form', novalidate: true },
     field('Title', title),
-    h('div', { class: 'row' }, field('Starts', start), field('Ends', end)),
+    h('div', { class: 'row' }, field('Starts', start), field('Ends', end)), past,
     field('Location', place), field('Description', description), field('Privacy', privacy),
     existing ? null : field('For', group, forHint(group.value)),
     out, h('div', { class: 'actions' }, submit, h('a', { class: 'button', href: existing ? `#/appointment/${existing.id}` : '#/week' }, 'Cancel')));
