@@ -64,6 +64,23 @@ const MaxAppointmentDuration = 31 * 24 * time.Hour
 // MaxAgendaWindow bounds the window of one agenda query.
 const MaxAgendaWindow = 366 * 24 * time.Hour
 
+// MaxAgendaEntries bounds the entries one agenda read visits: one's own
+// agenda, a group's (its members' entries together), and the busy time a
+// group's free slots are found in. The window alone
+// does not bound them, since appointments may be short and a member's
+// agenda holds what superiors impose: a review filled a year of a
+// 40-member group's agenda with 61,500 entries, and one read of it took
+// 400 MB and seconds of CPU. A window holding more is refused
+// (TooManyEntries) before anything is encoded, whatever is stored.
+const MaxAgendaEntries = 10_000
+
+// TooManyEntries is the refusal of a window holding more than
+// MaxAgendaEntries entries: invalid, asking for a shorter window.
+func TooManyEntries() *Error {
+	return Errorf(EINVALID, "this window holds more than %d entries; ask for a shorter one", MaxAgendaEntries).
+		WithDetails(map[string]any{"field": "to", "max_entries": MaxAgendaEntries})
+}
+
 // Times outside [MinTime, MaxTime) are refused as invalid: they are no
 // plausible calendar entries, and the read model stores times as int64
 // nanoseconds, which would overflow far outside this range.

@@ -21,52 +21,81 @@ import (
 // a non-nil []agenda.Entry — a JSON array and a newline
 // (TestEntriesJSONIsEncodingJSON, FuzzEntriesJSON) — in a pooled buffer,
 // so that entries are encoded as the read model hands them over instead of
-// being collected first.
+// being collected first. Given a ResponseWriter, a list that outgrows
+// streamAt goes out as it grows: an answer may hold up to
+// agenda.MaxAgendaEntries entries of up to 2.5 KB each, and a node held
+// whole answers of hundreds of megabytes before they were bounded.
 type entriesJSON struct {
-	buf *[]byte // the pooled buffer, returned by release
-	b   []byte  // what has been written, from the buffer's start
+	buf     *[]byte // the pooled buffer, returned by release
+	b       []byte  // what has been built and not yet written
+	n       int     // entries added
+	w       http.ResponseWriter
+	started bool // the status and a first part went out
 }
 
-// newEntriesJSON starts an empty list; release returns its buffer.
-func newEntriesJSON() *entriesJSON {
+// newEntriesJSON starts an empty list, to be answered on w (nil: only
+// built, for finish); release returns its buffer.
+func newEntriesJSON(w http.ResponseWriter) *entriesJSON {
 	buf := entryBuffers.Get().(*[]byte)
-	return &entriesJSON{buf: buf, b: (*buf)[:0]}
+	return &entriesJSON{buf: buf, b: (*buf)[:0], w: w}
 }
 
 // entryBuffers holds response buffers for reuse: a week's answer is about
-// 50 KB. One grown past maxPooledEntryBuffer, for a year-long window, is
-// left to the garbage collector.
+// 50 KB, and one that grows past streamAt is written out in parts.
 var entryBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
-const maxPooledEntryBuffer = 1 << 20
+// streamAt is how much of a list is built before it is written out; a
+// buffer grown past maxPooledEntryBuffer (by one last entry) is left to
+// the garbage collector.
+const (
+	streamAt             = 64 << 10
+	maxPooledEntryBuffer = 1 << 20
+)
 
-// add appends e; its error is always nil (EachAgendaEntry's callback).
+// add appends e, and writes out what was built once it reaches streamAt
+// (if there is a ResponseWriter). It fails only if that write does: the
+// client went away (EachAgendaEntry's callback, which then stops).
 func (j *entriesJSON) add(e *agenda.Entry) error {
-	if len(j.b) == 0 {
+	if j.n == 0 {
 		j.b = append(j.b, '[')
 	} else {
 		j.b = append(j.b, ',')
 	}
+	j.n++
 	j.b = appendEntry(j.b, e)
-	return nil
+	if j.w == nil || len(j.b) < streamAt {
+		return nil
+	}
+	if !j.started {
+		j.w.Header().Set("Content-Type", "application/json")
+		j.w.WriteHeader(http.StatusOK)
+		j.started = true
+	}
+	_, err := j.w.Write(j.b)
+	j.b = j.b[:0]
+	return err
 }
 
-// finish ends the array and returns it.
+// finish ends the array and returns what is left of it to write (all of
+// it, unless add wrote parts out).
 func (j *entriesJSON) finish() []byte {
-	if len(j.b) == 0 {
+	if j.n == 0 {
 		j.b = append(j.b, '[')
 	}
 	j.b = append(j.b, "]\n"...)
 	return j.b
 }
 
-// write answers 200 with the list, in one write of known length.
-func (j *entriesJSON) write(w http.ResponseWriter) {
+// write answers 200 with the list: in one write of known length, or its
+// last part if add wrote the first ones.
+func (j *entriesJSON) write() {
 	body := j.finish()
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	if _, err := w.Write(body); err != nil {
+	if !j.started {
+		j.w.Header().Set("Content-Type", "application/json")
+		j.w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		j.w.WriteHeader(http.StatusOK)
+	}
+	if _, err := j.w.Write(body); err != nil {
 		slog.Debug("write response", "err", err)
 	}
 }

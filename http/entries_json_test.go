@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,7 +26,7 @@ func viaEncodingJSON(t testing.TB, v any) []byte {
 
 // viaEntriesJSON is what handleAgenda writes for entries.
 func viaEntriesJSON(entries []agenda.Entry) []byte {
-	list := newEntriesJSON()
+	list := newEntriesJSON(nil)
 	for i := range entries {
 		list.add(&entries[i])
 	}
@@ -104,19 +105,28 @@ func everyFieldSet(t *testing.T) agenda.Entry {
 
 func TestEntriesJSONAnswersLikeWriteJSON(t *testing.T) {
 	entries := []agenda.Entry{{AppointmentID: "a", Title: "t", Start: time.Unix(0, 0).UTC(), End: time.Unix(3600, 0).UTC()}}
-	// A pooled buffer holds an earlier, longer answer: none of it shows.
-	for _, list := range [][]agenda.Entry{slices.Repeat(entries, 50), entries, nil} {
+	long := entries[0]
+	long.Description = strings.Repeat("a long description ", 100)
+	// A pooled buffer holds an earlier, longer answer: none of it shows. A
+	// list past streamAt (here 1.2 MB) goes out in parts, the same bytes.
+	for _, list := range [][]agenda.Entry{slices.Repeat(entries, 50), entries, nil, slices.Repeat([]agenda.Entry{long}, 600)} {
 		rec := httptest.NewRecorder()
-		j := newEntriesJSON()
+		j := newEntriesJSON(rec)
 		for i := range list {
-			j.add(&list[i])
+			if err := j.add(&list[i]); err != nil {
+				t.Fatal(err)
+			}
 		}
-		j.write(rec)
+		j.write()
+		streamed := j.started
 		j.release()
 		if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" {
 			t.Fatalf("status %d, Content-Type %q", rec.Code, rec.Header().Get("Content-Type"))
 		}
-		if got := rec.Header().Get("Content-Length"); got != strconv.Itoa(rec.Body.Len()) {
+		if streamed != (len(list) == 600) {
+			t.Errorf("%d entries: written in parts %v", len(list), streamed)
+		}
+		if got := rec.Header().Get("Content-Length"); !streamed && got != strconv.Itoa(rec.Body.Len()) {
 			t.Errorf("Content-Length %s for a body of %d bytes", got, rec.Body.Len())
 		}
 		if want := viaEncodingJSON(t, append([]agenda.Entry{}, list...)); !bytes.Equal(rec.Body.Bytes(), want) {
@@ -157,7 +167,7 @@ func BenchmarkEntriesJSON(b *testing.B) {
 	b.Run("append", func(b *testing.B) {
 		var n int
 		for b.Loop() {
-			list := newEntriesJSON()
+			list := newEntriesJSON(nil)
 			for i := range week {
 				list.add(&week[i])
 			}

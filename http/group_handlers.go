@@ -336,7 +336,7 @@ func (s *Server) handleGroupAgenda(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, view)
+	writeGroupAgenda(w, view)
 }
 
 // maxFreeSlotsDuration bounds the duration asked of a free slot.

@@ -119,7 +119,9 @@ func (db *DB) PendingGroupAppointments(ctx context.Context, groupID string, now 
 // a hierarchical group), the appointment's privacy is full and it is the
 // member's personal appointment or one of this group. The rule is evaluated
 // in SQL, so a hidden entry's details are never read. ENOTFOUND if viewerID
-// is not an active member.
+// is not an active member; agenda.TooManyEntries if the members hold more
+// than agenda.MaxAgendaEntries entries in the window together (refused
+// before any detail is read).
 func (db *DB) GroupAgenda(ctx context.Context, groupID, viewerID string, from, to time.Time) ([]agenda.MemberAgenda, error) {
 	// One read transaction, so the ranks, the entries and the details all
 	// come from the same snapshot: a rank or privacy change can never pair
@@ -169,6 +171,7 @@ func groupAgenda(c *sqlite.Conn, groupID, viewerID string, from, to time.Time) (
 	out := []agenda.MemberAgenda{}
 	var details []string // appointment IDs of the visible entries
 	var visible []*agenda.Entry
+	entries := 0
 	for rows.Next() {
 		var userID, username, displayName string
 		var apptID, role sql.NullString
@@ -183,6 +186,10 @@ func groupAgenda(c *sqlite.Conn, groupID, viewerID string, from, to time.Time) (
 		}
 		if !apptID.Valid {
 			continue // a member with nothing in the window
+		}
+		if entries++; entries > agenda.MaxAgendaEntries {
+			rows.Close()
+			return nil, agenda.TooManyEntries()
 		}
 		m := &out[len(out)-1]
 		entry := agenda.GroupAgendaEntry{Start: time.Unix(0, start.Int64).UTC(), End: time.Unix(0, end.Int64).UTC(), Busy: true}
@@ -297,7 +304,7 @@ var groupBusyQuery = `SELECT
 
 // GroupBusy returns the busy intervals of every active member of a group
 // that overlap [from, to), unordered. ENOTFOUND if viewerID is not an
-// active member.
+// active member; agenda.TooManyEntries past agenda.MaxAgendaEntries.
 func (db *DB) GroupBusy(ctx context.Context, groupID, viewerID string, from, to time.Time) ([]agenda.Interval, error) {
 	var out []agenda.Interval
 	member := false
@@ -320,6 +327,9 @@ func (db *DB) GroupBusy(ctx context.Context, groupID, viewerID string, from, to 
 			}
 			member = true
 			if start != 0 || end != 0 {
+				if len(out) == agenda.MaxAgendaEntries {
+					return agenda.TooManyEntries()
+				}
 				out = append(out, agenda.Interval{Start: time.Unix(0, start).UTC(), End: time.Unix(0, end).UTC()})
 			}
 		}

@@ -3,6 +3,8 @@ package readmodel_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -563,5 +565,67 @@ func TestInvitations(t *testing.T) {
 	inv, _ = db.Invitations(ctx, "mid")
 	if got := ids(inv, func(a agenda.Appointment) string { return a.ID }); !equalStrings(got, []string{"confirmed", "later"}) {
 		t.Errorf("invitations after accepting sooner = %v, want [confirmed later]", got)
+	}
+}
+
+// Every agenda read is bounded by agenda.MaxAgendaEntries, whatever is
+// stored: a review filled a year of a 40-member group's agenda with 61,500
+// entries, and one read took 400 MB. The bound holds for the members'
+// entries together, and a window holding more is refused before anything
+// is handed over.
+func TestAgendaReadsAreBounded(t *testing.T) {
+	ctx := context.Background()
+	db := groupFixture(t)
+	day := at.Add(24 * time.Hour)
+	from, to := day, day.Add(30*24*time.Hour)
+	max := agenda.MaxAgendaEntries
+	slot := func(owner string, i int) groupBooking {
+		start := day.Add(time.Duration(i) * 2 * time.Minute)
+		return groupBooking{groupAppt(fmt.Sprintf("%s-%05d", owner, i), owner, "", agenda.PrivacyFull, agenda.StatusConfirmed,
+			start, start.Add(time.Minute)), map[string]string{owner: agenda.RoleOwner}}
+	}
+	// low holds max-1 entries, mid one: the group's agenda holds max.
+	var bs []groupBooking
+	for i := range max - 1 {
+		bs = append(bs, slot("low", i))
+	}
+	bookGroup(t, db, append(bs, slot("mid", 0))...)
+
+	tooMany := func(what string, err error) {
+		t.Helper()
+		var e *agenda.Error
+		if !errors.As(err, &e) || e.Code != agenda.EINVALID || e.Details["max_entries"] != max {
+			t.Errorf("%s past the bound: %v, want %v", what, err, agenda.TooManyEntries())
+		}
+	}
+	if got, err := db.Agenda(ctx, "low", from, to); err != nil || len(got) != max-1 {
+		t.Fatalf("low's agenda: %d entries (%v), want %d", len(got), err, max-1)
+	}
+	if got, err := db.GroupAgenda(ctx, "h", "boss", from, to); err != nil {
+		t.Fatalf("the group's agenda at the bound: %v", err)
+	} else if n := len(got[1].Entries) + len(got[3].Entries); n != max {
+		t.Fatalf("the group's agenda at the bound holds %d entries, want %d", n, max)
+	}
+	if got, err := db.GroupBusy(ctx, "h", "boss", from, to); err != nil || len(got) != max {
+		t.Fatalf("the group's busy time at the bound: %d intervals (%v), want %d", len(got), err, max)
+	}
+
+	// One more, in peer's agenda: the group's reads are refused.
+	bookGroup(t, db, slot("peer", 0))
+	_, err := db.GroupAgenda(ctx, "h", "boss", from, to)
+	tooMany("the group's agenda", err)
+	_, err = db.GroupBusy(ctx, "h", "boss", from, to)
+	tooMany("the group's busy time", err)
+	// And two more in low's own: so is low's agenda, before fn sees any.
+	bookGroup(t, db, slot("low", max-1), slot("low", max))
+	called := 0
+	err = db.EachAgendaEntry(ctx, "low", from, to, func(*agenda.Entry) error { called++; return nil })
+	tooMany("low's agenda", err)
+	if called != 0 {
+		t.Errorf("a window past the bound handed over %d entries first", called)
+	}
+	// A shorter window reads as ever.
+	if got, err := db.Agenda(ctx, "low", from, from.Add(24*time.Hour)); err != nil || len(got) != 720 {
+		t.Errorf("one day of low's agenda: %d entries (%v), want 720", len(got), err)
 	}
 }

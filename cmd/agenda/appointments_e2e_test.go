@@ -68,6 +68,7 @@ func decodeAppointment(t testing.TB, r *response) apiAppointment {
 type apiEntry struct {
 	AppointmentID string    `json:"appointment_id"`
 	Title         string    `json:"title"`
+	Description   string    `json:"description"`
 	Start         time.Time `json:"start"`
 	End           time.Time `json:"end"`
 	MyStatus      string    `json:"my_status"`
@@ -471,6 +472,38 @@ func TestE2EAgendaWindow(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestE2ELongAgendasAnswerWhole reads agendas longer than what a node
+// builds before it writes an answer out (64 KB for one's own; the group's
+// is written as it is encoded): the answer is whole, and valid JSON.
+func TestE2ELongAgendasAnswerWhole(t *testing.T) {
+	t.Parallel()
+	n := mustStartNode(t)
+	ana := registerUser(t, n, "ana")
+	gid := createGroup(t, ana, "Alone", true)
+	long := strings.Repeat("a description of some length ", 65) // 1,885 bytes
+	for i := range 60 {
+		body := appointmentBody(fmt.Sprint("Long ", i), at(0, 0).Add(time.Duration(i)*time.Hour), time.Hour)
+		body["description"] = long
+		ana.do("POST", "/api/appointments", body).expect(t, http.StatusCreated)
+	}
+	from, to := at(0, 0), at(0, 0).Add(60*time.Hour)
+	r := ana.do("GET", fmt.Sprintf("/api/agenda?from=%s&to=%s", rfc(from), rfc(to)), nil).expect(t, http.StatusOK)
+	var entries []apiEntry
+	r.JSON(t, &entries)
+	if len(r.Body) < 100<<10 || len(entries) != 60 || entries[59].Title != "Long 59" || entries[59].Description != long {
+		t.Fatalf("a %d-byte agenda answer holds %d entries, want all 60 whole", len(r.Body), len(entries))
+	}
+	var members []struct {
+		Username string     `json:"username"`
+		Entries  []apiEntry `json:"entries"`
+	}
+	r = ana.do("GET", fmt.Sprintf("/api/groups/%s/agenda?from=%s&to=%s", gid, rfc(from), rfc(to)), nil).expect(t, http.StatusOK)
+	r.JSON(t, &members)
+	if len(members) != 1 || len(members[0].Entries) != 60 || members[0].Entries[59].Description != long {
+		t.Fatalf("a %d-byte group agenda answer: %+v, want ana's 60 entries whole", len(r.Body), members)
 	}
 }
 
