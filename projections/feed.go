@@ -15,15 +15,18 @@ import (
 //
 //   - an appointment's events go to everyone who takes part in it (who may
 //     read it), with the event's data — a participant's removal to the
-//     person removed too; a personal appointment's change also to those who
-//     see its entry, as its entry's events go (below);
+//     person removed too; an appointment's change also to those who see
+//     one of its entries without taking part (appointmentChanged);
 //   - a group's events go to its active members (and an invitation, its
-//     withdrawal or refusal, and the group's deletion, to the people
-//     invited, who see nothing else);
+//     withdrawal or refusal, the group's renaming and its deletion, to the
+//     people invited, who see nothing else);
 //   - an agenda entry's events go to its owner in full, and to the people
 //     who share a group with the owner as agenda.SeesEntry decides: details,
 //     or only {user_id, start, end, busy} — and then only if the entry
-//     blocks time (as the group agenda shows it);
+//     blocks time (as the group agenda shows it), on the owner's agenda
+//     stream at version 0;
+//   - a user's profile change goes to that user, and its display name to
+//     those shown it in a group (NamedByIDs), at version 0;
 //   - a user's notification-read events go to that user.
 //
 // Removals are decided on the state before the event (the members of a
@@ -96,8 +99,8 @@ func (f *feed) after(ev events.Event) error {
 			f.to(p.UserID, f.env.Data)
 		}
 	case events.AppointmentUpdated:
-		if err = f.toAll(f.tx.ParticipantIDs(e.AppointmentID)); err == nil && f.before.GroupID == "" {
-			err = f.personalChanged(e)
+		if err = f.toAll(f.tx.ParticipantIDs(e.AppointmentID)); err == nil {
+			err = f.appointmentChanged(e)
 		}
 	case events.AppointmentParticipantAdded:
 		err = f.toAll(f.tx.ParticipantIDs(e.AppointmentID))
@@ -120,7 +123,11 @@ func (f *feed) after(ev events.Event) error {
 	case events.GroupCreated:
 		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
 	case events.GroupUpdated:
-		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
+		// The people invited see its name and description in their
+		// invitation.
+		if err = f.toAll(f.tx.GroupMemberIDs(e.GroupID)); err == nil {
+			err = f.toAll(f.tx.GroupInviteeIDs(e.GroupID))
+		}
 	case events.GroupMemberAdded:
 		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
 	case events.GroupMemberInvited:
@@ -135,6 +142,18 @@ func (f *feed) after(ev events.Event) error {
 		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
 	case events.GroupCreatorChanged:
 		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
+	case events.UserProfileChanged:
+		// The user in full; those shown the display name, only that (the
+		// event holds the user's email).
+		f.to(e.UserID, f.env.Data)
+		var name json.RawMessage
+		if name, err = json.Marshal(map[string]string{"user_id": e.UserID, "display_name": e.DisplayName}); err == nil {
+			var ids []string
+			ids, err = f.tx.NamedByIDs(e.UserID)
+			for _, id := range ids {
+				f.add(id, name, f.env.Stream, 0)
+			}
+		}
 	case events.NotificationRead:
 		f.to(e.UserID, f.env.Data)
 	case events.NotificationsAllRead:
@@ -152,7 +171,20 @@ func (f *feed) after(ev events.Event) error {
 const scanLimit = 16
 
 // to gives user an entry with data; the first entry decided for a user stays.
-func (f *feed) to(user string, data json.RawMessage) {
+func (f *feed) to(user string, data json.RawMessage) { f.add(user, data, f.env.Stream, f.env.Version) }
+
+// toViewer gives user, who is not owner, an entry with data about owner's
+// agenda: on owner's agenda stream, at version 0. Its version would count
+// the owner's agenda changes, those the viewer may not see included, and
+// an appointment's stream would name an appointment a busy-only viewer
+// may not know (a review found both).
+func (f *feed) toViewer(user, owner string, data json.RawMessage) {
+	f.add(user, data, events.ScheduleStream(owner), 0)
+}
+
+// add gives user an entry with data, stream and version; the first entry
+// decided for a user stays.
+func (f *feed) add(user string, data json.RawMessage, stream string, version int64) {
 	if user == "" {
 		return
 	}
@@ -176,7 +208,7 @@ func (f *feed) to(user string, data json.RawMessage) {
 		}
 	}
 	f.records = append(f.records, readmodel.FeedRecord{UserID: user, Position: f.env.Position,
-		EventType: f.env.Type, Stream: f.env.Stream, Version: f.env.Version, At: f.env.Time, Data: data})
+		EventType: f.env.Type, Stream: stream, Version: version, At: f.env.Time, Data: data})
 }
 
 // toAll gives every user listed the event's own data.
@@ -218,9 +250,10 @@ func (f *feed) entryBefore(owner, appointmentID string, withSlot bool) error {
 }
 
 // entry describes a change to owner's entry — from f.slot to now — to its
-// owner and to everyone who may see it. A viewer limited to busy time hears
-// of it only if the entry blocks time before or after the change; busy says
-// whether it blocks now.
+// owner and to everyone who may see it, as the group agenda shows it: only
+// if the entry blocks time before or after the change (a pending
+// invitation is in no group agenda: a review found its details sent to a
+// superior all the same); busy says whether it blocks now.
 func (f *feed) entry(owner string, now readmodel.EntrySlot) error {
 	f.to(owner, f.env.Data)
 	before := f.slot
@@ -230,16 +263,16 @@ func (f *feed) entry(owner string, now readmodel.EntrySlot) error {
 	if !now.Found {
 		slot = before
 	}
+	if !blocksBefore && !blocksNow {
+		return nil
+	}
 	omitted := f.tx.FeedOmitted(f.env.Position)
 	var busy json.RawMessage
 	for _, v := range f.viewers {
 		switch v.Level {
 		case agenda.SeeDetails:
-			f.to(v.UserID, f.detail)
+			f.toViewer(v.UserID, owner, f.detail)
 		case agenda.SeeBusy:
-			if !blocksBefore && !blocksNow {
-				continue
-			}
 			if busy == nil && !omitted {
 				frame := map[string]any{"user_id": owner, "start": slot.Start, "end": slot.End, "busy": blocksNow}
 				if before.Found && now.Found && (!before.Start.Equal(now.Start) || !before.End.Equal(now.End)) {
@@ -251,51 +284,87 @@ func (f *feed) entry(owner string, now readmodel.EntrySlot) error {
 					return err
 				}
 			}
-			f.to(v.UserID, busy)
+			f.toViewer(v.UserID, owner, busy)
 		}
 	}
 	return nil
 }
 
-// personalChanged tells a change of a personal appointment (its title,
-// description, place or privacy; a new time comes as its entry's
-// rescheduling) to those who see the owner's entry: in full to those
-// allowed the details now, and, if its privacy changed, as the busy time it
-// is to the others, who may have seen its details until then. A review
-// found them never told, their group views stale. (A group appointment's
-// entries are seen in detail only by its own group's members, who take
-// part in it and have the event already.)
-func (f *feed) personalChanged(e events.AppointmentUpdated) error {
-	owner := f.before.OwnerID
-	if owner == "" {
+// appointmentChanged tells a change of an appointment's title,
+// description, place or privacy (a new time comes as its entries'
+// rescheduling) to those who see an entry of it without taking part: in
+// full to those allowed the details of one of its entries now, and, if its
+// privacy changed, as busy time to the others, who may have seen its
+// details until then. They are the superiors of a personal appointment's
+// owner, and the members of a group who joined after its appointment was
+// set (reviews found both never told, their group views stale). Those
+// who take part have the event already: the first entry decided for a
+// user stays.
+func (f *feed) appointmentChanged(e events.AppointmentUpdated) error {
+	if f.before.OwnerID == "" {
 		return nil // no such appointment
 	}
-	viewers, err := f.tx.EntryViewers(owner, e.AppointmentID)
-	if err != nil || len(viewers) == 0 {
-		return err
+	owners := []string{f.before.OwnerID}
+	if f.before.GroupID != "" {
+		var err error
+		if owners, err = f.tx.ParticipantIDs(e.AppointmentID); err != nil {
+			return err
+		}
 	}
-	slot, err := f.tx.AgendaEntrySlot(owner, e.AppointmentID)
-	if err != nil || !slot.Found {
-		return err
+	// The entries of it a group agenda shows (those that block time), and
+	// who sees each.
+	type seen struct {
+		owner   string
+		slot    readmodel.EntrySlot
+		viewers []readmodel.EntryViewer
+	}
+	var shown []seen
+	for _, owner := range owners {
+		slot, err := f.tx.AgendaEntrySlot(owner, e.AppointmentID)
+		if err != nil {
+			return err
+		}
+		if !slot.Found || !agenda.Blocks(slot.Role) {
+			continue
+		}
+		viewers, err := f.tx.EntryViewers(owner, e.AppointmentID)
+		if err != nil {
+			return err
+		}
+		shown = append(shown, seen{owner, slot, viewers})
 	}
 	omitted := f.tx.FeedOmitted(f.env.Position)
-	var detail, busy json.RawMessage
-	for _, v := range viewers {
-		switch {
-		case v.Level == agenda.SeeDetails:
+	var detail json.RawMessage
+	for _, en := range shown {
+		for _, v := range en.viewers {
+			if v.Level != agenda.SeeDetails {
+				continue
+			}
 			if detail == nil && !omitted {
+				var err error
 				if detail, err = f.detailed(e.AppointmentID); err != nil {
 					return err
 				}
 			}
 			f.to(v.UserID, detail)
-		case e.Privacy != f.before.Privacy && agenda.Blocks(slot.Role):
+		}
+	}
+	if e.Privacy == f.before.Privacy {
+		return nil
+	}
+	for _, en := range shown {
+		var busy json.RawMessage
+		for _, v := range en.viewers {
+			if v.Level == agenda.SeeDetails {
+				continue
+			}
 			if busy == nil && !omitted {
-				if busy, err = json.Marshal(map[string]any{"user_id": owner, "start": slot.Start, "end": slot.End, "busy": true}); err != nil {
+				var err error
+				if busy, err = json.Marshal(map[string]any{"user_id": en.owner, "start": en.slot.Start, "end": en.slot.End, "busy": true}); err != nil {
 					return err
 				}
 			}
-			f.to(v.UserID, busy)
+			f.toViewer(v.UserID, en.owner, busy)
 		}
 	}
 	return nil

@@ -44,6 +44,9 @@ var planningHandlers = func() dispatch {
 	groupHandlers(d)
 	invitationHandlers(d)
 	notificationHandlers(d)
+	// A display name shows in members and agenda rows, read from the
+	// users projection's table: planning only tells it (see feed).
+	on(d, func(*readmodel.Tx, *events.Envelope, events.UserProfileChanged) error { return nil })
 	return d
 }()
 

@@ -180,18 +180,18 @@ func (t *Tx) WriteFeed(records []FeedRecord) error {
 	if len(records) > 0 && t.FeedOmitted(records[0].Position) {
 		return t.omitFeed(records, notes)
 	}
-	// The distinct data of the event's entries, numbered in the order the
-	// entries come (the projection's order, the same on every node and in
-	// a rebuild): the event's own, an entry's details, its busy slot, or
-	// {} beside a notification.
-	var variants []json.RawMessage
+	// The distinct variants of the event's entries (data, stream and
+	// version), numbered in the order the entries come (the projection's
+	// order, the same on every node and in a rebuild): the event's own, an
+	// entry's details, its busy slot, or {} beside a notification.
+	var variants []FeedRecord
 	variant := func(r FeedRecord) (int, error) {
 		for i, d := range variants {
-			if bytes.Equal(d, r.Data) {
+			if bytes.Equal(d.Data, r.Data) && d.Stream == r.Stream && d.Version == r.Version {
 				return i, nil
 			}
 		}
-		variants = append(variants, r.Data)
+		variants = append(variants, r)
 		v := len(variants) - 1
 		err := t.sideExec(`INSERT INTO feed_events (position, variant, event_type, stream, version, at, data)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, r.Position, v, r.EventType, r.Stream, r.Version, r.At.UnixNano(), string(r.Data))
@@ -476,6 +476,19 @@ func (t *Tx) GroupInviteeIDs(groupID string) ([]string, error) {
 func (t *Tx) GroupMemberIDs(groupID string) ([]string, error) {
 	return t.strings(`SELECT user_id FROM group_members WHERE group_id = ? AND status = ? ORDER BY user_id`,
 		groupID, agenda.MemberActive)
+}
+
+// NamedByIDs lists who, besides userID, is shown userID's display name in
+// a group: the active members of the groups userID is an active member
+// of, and the people userID invited who have not answered (their
+// invitation names its inviter).
+func (t *Tx) NamedByIDs(userID string) ([]string, error) {
+	return t.strings(`SELECT m.user_id FROM group_members mine
+		JOIN group_members m ON m.group_id = mine.group_id AND m.status = ?2 AND m.user_id <> ?1
+		WHERE mine.user_id = ?1 AND mine.status = ?2
+		UNION
+		SELECT user_id FROM group_members WHERE invited_by = ?1 AND status = ?3
+		ORDER BY 1`, userID, agenda.MemberActive, agenda.MemberInvited)
 }
 
 // ParticipantIDs lists everyone who takes part in an appointment, in any

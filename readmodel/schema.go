@@ -45,8 +45,13 @@ var projectionVersions = map[string]int{
 	// invited, where a busy time moved from), and who takes part in an
 	// appointment is decided by its participants, not its entries so far.
 	// 11: a group's deletion notifies its members (group_deleted). 12: an
-	// organiser hears who no longer takes part (participant_removed).
-	ProjectionPlanning: 12,
+	// organiser hears who no longer takes part (participant_removed). 13:
+	// the feed shows what the group agenda shows (no pending entry to
+	// others; frames about another's agenda on their agenda stream at
+	// version 0), tells a group appointment's changes to members who joined
+	// after it, a group's renaming to those invited, and a display name's
+	// change to those shown it.
+	ProjectionPlanning: 13,
 }
 
 // baseSchema holds the tables every projection shares.

@@ -128,6 +128,105 @@ func TestE2EFeedTellsEveryoneConcerned(t *testing.T) {
 	}
 }
 
+// TestE2EFeedShowsWhatTheGroupAgendaShows replays what a review of the
+// live side found, through /api/events on a real node:
+//   - a busy frame named the appointment (its stream) and counted the
+//     owner's hidden changes (its version);
+//   - a member's pending invitation reached a superior in full, though no
+//     group agenda shows it;
+//   - a member who joined after a group appointment was set saw its entries
+//     in the group agenda but was told nothing of their changes;
+//   - nobody was told of a display name's change, nor someone invited of
+//     the group's new name.
+func TestE2EFeedShowsWhatTheGroupAgendaShows(t *testing.T) {
+	n := mustStartNode(t)
+	ana, bob, cleo := registerUser(t, n, "ana"), registerUser(t, n, "bob"), registerUser(t, n, "cleo")
+	gil, erin := registerUser(t, n, "gil"), registerUser(t, n, "erin")
+	gid := createGroup(t, ana, "Team", true)
+	joinGroup(t, ana, bob, gid, 10)
+	joinGroup(t, ana, cleo, gid, 10)
+	day := time.Date(2031, 5, 5, 9, 0, 0, 0, time.UTC)
+	feed := func(c *client, after, pos int64) []liveFrame { return fullFeed(t, c, after, pos) }
+	patch := func(c *client, path string, body map[string]any) int64 {
+		t.Helper()
+		return positionOf(t, c.withT(t).do("PATCH", path, body).expect(t, http.StatusOK))
+	}
+	// aboutAgendaOf checks that frames about owner's agenda, to someone
+	// else, name no appointment and count nothing.
+	aboutAgendaOf := func(who string, frames []liveFrame, owner *client, hidden string) {
+		t.Helper()
+		for _, f := range frames {
+			if f.Stream != "agenda-"+owner.userID || f.Version != 0 || (hidden != "" && strings.Contains(f.raw, hidden)) {
+				t.Errorf("%s's frame about %s's agenda: %s, want it on agenda-%s at version 0, naming no appointment", who, owner.userID, f.raw, owner.userID)
+			}
+		}
+	}
+
+	// bob's personal appointment becomes busy-only: ana is told so, with
+	// no appointment ID; cleo, his peer, hears of its move as busy time.
+	doctor, _ := createAppt(t, bob, "Doctor", "full", day)
+	hidden := patch(bob, "/api/appointments/"+doctor, map[string]any{"privacy": "freebusy"})
+	frames := feed(ana, hidden-1, hidden)
+	if len(frames) != 1 || !strings.Contains(string(frames[0].Data), `"busy":true`) {
+		t.Fatalf("ana's feed after bob made Doctor busy-only: %v, want one busy frame", frames)
+	}
+	aboutAgendaOf("ana", frames, bob, doctor)
+	moved := patch(bob, "/api/appointments/"+doctor, map[string]any{"start": day.Add(time.Hour).Format(time.RFC3339), "end": day.Add(2 * time.Hour).Format(time.RFC3339)})
+	if frames = feed(cleo, hidden, moved); len(frames) != 1 {
+		t.Fatalf("cleo's feed after bob's move: %v, want one busy frame", frames)
+	}
+	aboutAgendaOf("cleo", frames, bob, doctor)
+
+	// bob (10) proposes a meeting: cleo (10) is invited. gil joins above
+	// them afterwards, so takes no part in it.
+	var proposal struct {
+		ID string `json:"id"`
+	}
+	bob.withT(t).do("POST", "/api/groups/"+gid+"/appointments", map[string]any{"title": "Proposal",
+		"start": day.Add(48 * time.Hour).Format(time.RFC3339), "end": day.Add(49 * time.Hour).Format(time.RFC3339)}).
+		expect(t, http.StatusCreated).JSON(t, &proposal)
+	joined := joinGroup(t, ana, gil, gid, 600)
+	moved = patch(bob, "/api/appointments/"+proposal.ID, map[string]any{
+		"start": day.Add(50 * time.Hour).Format(time.RFC3339), "end": day.Add(51 * time.Hour).Format(time.RFC3339)})
+	for _, f := range feed(gil, joined, moved) {
+		if f.Stream == "agenda-"+cleo.userID {
+			t.Errorf("gil was sent cleo's pending invitation, which no group agenda shows: %s", f.raw)
+		}
+	}
+	// Its new title reaches gil, who sees bob's entry of it in full; its
+	// privacy, as bob's busy time.
+	retitled := patch(bob, "/api/appointments/"+proposal.ID, map[string]any{"title": "Decision"})
+	frames = feed(gil, moved, retitled)
+	if len(frames) != 1 || frames[0].EventType != "appointment.updated" || !strings.Contains(frames[0].raw, "Decision") {
+		t.Errorf("gil's feed after the proposal's new title: %v, want appointment.updated with it", frames)
+	}
+	hidden = patch(bob, "/api/appointments/"+proposal.ID, map[string]any{"privacy": "freebusy"})
+	frames = feed(gil, retitled, hidden)
+	if len(frames) != 1 || !strings.Contains(string(frames[0].Data), `"busy":true`) {
+		t.Fatalf("gil's feed after the proposal became busy-only: %v, want one busy frame", frames)
+	}
+	aboutAgendaOf("gil", frames, bob, "Decision")
+
+	// bob's new display name reaches those shown it, without his email;
+	// erin, invited, hears of the group's new name.
+	renamed := patch(bob, "/api/me", map[string]any{"display_name": "Robert", "email": "bob@example.org"})
+	for _, c := range []*client{ana, cleo, gil} {
+		frames = feed(c, renamed-1, renamed)
+		if len(frames) != 1 || !strings.Contains(frames[0].raw, "Robert") || strings.Contains(frames[0].raw, "bob@example.org") {
+			t.Errorf("%s's feed after bob's new name: %v, want it, without his email", c.userID, frames)
+		}
+	}
+	if frames = feed(bob, renamed-1, renamed); len(frames) != 1 || !strings.Contains(frames[0].raw, "bob@example.org") {
+		t.Errorf("bob's own feed after his new name: %v, want his profile", frames)
+	}
+	invited := positionOf(t, ana.withT(t).do("POST", "/api/groups/"+gid+"/members", map[string]any{"user_id": erin.userID}).
+		expect(t, http.StatusCreated))
+	named := patch(ana, "/api/groups/"+gid, map[string]any{"name": "Squad"})
+	if frames = feed(erin, invited, named); len(frames) != 1 || frames[0].EventType != "group.updated" {
+		t.Errorf("erin's feed after the group she is invited to was renamed: %v, want group.updated", frames)
+	}
+}
+
 // TestE2ENotificationsNameWhoActed: a notification names who acted and whom
 // it is about, by the name they have when it is read (a review found
 // "Declined: …" with nobody named), in /api/notifications and in the feed

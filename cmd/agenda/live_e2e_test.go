@@ -22,6 +22,7 @@ type liveFrame struct {
 	Position     int64           `json:"position"`
 	EventType    string          `json:"event_type"`
 	Stream       string          `json:"stream"`
+	Version      int64           `json:"version"`
 	Data         json.RawMessage `json:"data"`
 	Notification json.RawMessage `json:"notification"`
 	raw          string
