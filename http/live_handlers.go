@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -139,6 +140,49 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, feedPage{Events: list, Position: next})
 }
 
+// streamPath is where the live stream is served.
+const streamPath = "/api/ws"
+
+// handshakeWriter holds back what websocket.Accept answers when it refuses
+// a handshake (a bad version or key, a missing Connection: Upgrade, an
+// origin not allowed: http.Error's text/plain), so that the client gets
+// the API's JSON error instead, with the library's words.
+type handshakeWriter struct {
+	http.ResponseWriter
+	status int
+	msg    strings.Builder
+}
+
+func (h *handshakeWriter) WriteHeader(code int) {
+	if code >= 400 {
+		h.status = code
+		return
+	}
+	h.ResponseWriter.WriteHeader(code)
+}
+
+func (h *handshakeWriter) Write(b []byte) (int, error) {
+	if h.status != 0 {
+		return h.msg.Write(b)
+	}
+	return h.ResponseWriter.Write(b)
+}
+
+// Unwrap lets Accept reach the connection to hijack it.
+func (h *handshakeWriter) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+// refusal is the error Accept answered with.
+func (h *handshakeWriter) refusal() error {
+	msg := strings.TrimSpace(h.msg.String())
+	switch {
+	case h.status == http.StatusForbidden:
+		return agenda.Errorf(agenda.EFORBIDDEN, "%s", msg)
+	case h.status < 500:
+		return agenda.Errorf(agenda.EINVALID, "%s", msg)
+	}
+	return fmt.Errorf("websocket handshake: %d %s", h.status, msg)
+}
+
 // streamToken authenticates a stream request: the Authorization header or,
 // for browsers (which cannot set headers on a WebSocket), ?access_token=.
 // The token is checked as every request's is (signature, expiry, epoch,
@@ -213,9 +257,13 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.Live.OriginPatterns})
+	hw := &handshakeWriter{ResponseWriter: w}
+	c, err := websocket.Accept(hw, r, &websocket.AcceptOptions{OriginPatterns: s.Live.OriginPatterns})
 	if err != nil {
-		return // Accept has answered
+		if hw.status != 0 {
+			s.Error(w, r, hw.refusal())
+		}
+		return
 	}
 	c.SetReadLimit(4 << 10)
 	ctx := c.CloseRead(context.WithoutCancel(r.Context()))

@@ -1,10 +1,12 @@
 package http
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -275,22 +277,42 @@ func TestStreamRefusals(t *testing.T) {
 	}
 	s, ts := liveServer(t, feed, time.Hour, 16)
 	tok, _, _ := s.Tokens.Issue(Subject{UserID: "ana", Username: "ana"})
+	// A handshake as a browser sends it, but for what each case changes:
+	// the library's own refusals are JSON errors too (a review found them
+	// text/plain).
+	handshake := map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+		"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+	with := func(k, v string) map[string]string {
+		h := maps.Clone(handshake)
+		h[k] = v
+		return h
+	}
 	for _, tc := range []struct {
-		name, query, auth string
-		status            int
-		code              string
+		name, method, query, auth string
+		headers                   map[string]string
+		status                    int
+		code, allow               string
 	}{
-		{"no token", "", "", 401, agenda.EUNAUTHORIZED},
-		{"bad token", "?access_token=nope", "", 401, agenda.EUNAUTHORIZED},
-		{"bad scheme", "", "Basic abc", 401, agenda.EUNAUTHORIZED},
-		{"negative after", "?after=-1&access_token=" + tok, "", 400, agenda.EINVALID},
-		{"junk after", "?after=x&access_token=" + tok, "", 400, agenda.EINVALID},
-		{"not a websocket", "?access_token=" + tok, "", 400, agenda.EINVALID},
+		{name: "no token", status: 401, code: agenda.EUNAUTHORIZED},
+		{name: "bad token", query: "?access_token=nope", status: 401, code: agenda.EUNAUTHORIZED},
+		{name: "bad scheme", auth: "Basic abc", status: 401, code: agenda.EUNAUTHORIZED},
+		{name: "negative after", query: "?after=-1&access_token=" + tok, status: 400, code: agenda.EINVALID},
+		{name: "junk after", query: "?after=x&access_token=" + tok, status: 400, code: agenda.EINVALID},
+		{name: "not a websocket", query: "?access_token=" + tok, status: 400, code: agenda.EINVALID},
+		{name: "another origin", query: "?access_token=" + tok, headers: with("Origin", "http://evil.example"), status: 403, code: agenda.EFORBIDDEN},
+		{name: "an old version", query: "?access_token=" + tok, headers: with("Sec-WebSocket-Version", "8"), status: 400, code: agenda.EINVALID},
+		{name: "no Connection: Upgrade", query: "?access_token=" + tok, headers: with("Connection", "keep-alive"), status: 400, code: agenda.EINVALID},
+		{name: "a bad key", query: "?access_token=" + tok, headers: with("Sec-WebSocket-Key", "short"), status: 400, code: agenda.EINVALID},
+		{name: "HEAD", method: "HEAD", query: "?access_token=" + tok, status: 405, allow: "GET"},
+		{name: "POST", method: "POST", query: "?access_token=" + tok, status: 405, code: agenda.EMETHODNOTALLOWED, allow: "GET"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest("GET", ts.URL+"/api/ws"+tc.query, nil)
+			req, _ := http.NewRequest(cmp.Or(tc.method, "GET"), ts.URL+"/api/ws"+tc.query, nil)
 			if tc.auth != "" {
 				req.Header.Set("Authorization", tc.auth)
+			}
+			for k, v := range tc.headers {
+				req.Header.Set(k, v)
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -301,6 +323,12 @@ func TestStreamRefusals(t *testing.T) {
 			json.NewDecoder(resp.Body).Decode(&body)
 			if resp.StatusCode != tc.status || body.Error.Code != tc.code {
 				t.Errorf("got %d %q, want %d %q", resp.StatusCode, body.Error.Code, tc.status, tc.code)
+			}
+			if ct := resp.Header.Get("Content-Type"); tc.method != "HEAD" && ct != "application/json" {
+				t.Errorf("Content-Type %q, want application/json", ct)
+			}
+			if got := resp.Header.Get("Allow"); got != tc.allow {
+				t.Errorf("Allow %q, want %q", got, tc.allow)
 			}
 		})
 	}

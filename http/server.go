@@ -109,8 +109,9 @@ func (s *Server) router() chi.Router {
 		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 			if r.Match(chi.NewRouteContext(), m, path) {
 				allowed = append(allowed, m)
-				if m == "GET" {
-					allowed = append(allowed, "HEAD") // answered as GET (GetHead)
+				if m == "GET" && path != streamPath {
+					// Answered as GET (GetHead); a stream has no head.
+					allowed = append(allowed, "HEAD")
 				}
 			}
 		}
@@ -174,7 +175,7 @@ func (s *Server) router() chi.Router {
 			r.Get("/events", s.handleEvents)
 		})
 		// The stream authenticates itself: browsers pass the token in the query.
-		r.Get("/ws", s.handleStream)
+		r.Get(strings.TrimPrefix(streamPath, "/api"), s.handleStream)
 	})
 	return r
 }
