@@ -12,10 +12,9 @@ import (
 type AnswerGroupInvitation struct {
 	ActorID string
 	GroupID string
-	// IfMatch, if non-zero, is the invitation's version (the membership
-	// not yet accepted) the caller last saw; NeverMatches for tags that
-	// cannot match.
-	IfMatch int64
+	// IfMatch holds the invitation's versions (the membership not yet
+	// accepted) the caller accepts, its ETag.
+	IfMatch IfMatch
 }
 
 // AcceptGroupInvitation makes the actor a member of a group they were

@@ -12,9 +12,9 @@ import (
 type AnswerInvitation struct {
 	ActorID       string
 	AppointmentID string
-	// IfMatch, if non-zero, is the appointment's version the caller last
-	// saw (its ETag); NeverMatches for tags that cannot match.
-	IfMatch int64
+	// IfMatch holds the appointment's versions the caller accepts (its
+	// ETag).
+	IfMatch IfMatch
 }
 
 // AcceptAppointment accepts an invitation: the appointment enters the

@@ -235,7 +235,7 @@ func TestAnswersCheckIfMatchLast(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			log := &fakeLog{}
 			h := newHandlers(log, answerWorld(t))
-			cmd := commands.AnswerInvitation{ActorID: tc.actor, AppointmentID: tc.appt, IfMatch: 99}
+			cmd := commands.AnswerInvitation{ActorID: tc.actor, AppointmentID: tc.appt, IfMatch: commands.Versions(99)}
 			var err error
 			if tc.decline {
 				_, err = h.DeclineAppointment(ctx, cmd)

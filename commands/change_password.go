@@ -14,9 +14,9 @@ type ChangePassword struct {
 	UserID          string
 	CurrentPassword string
 	NewPassword     string
-	// IfMatch, if non-zero, is the user's version the caller last saw
-	// (the ETag of /api/me); NeverMatches for tags that cannot match.
-	IfMatch int64
+	// IfMatch holds the user's versions the caller accepts (the ETag of
+	// /api/me).
+	IfMatch IfMatch
 }
 
 // ChangePassword changes a password. EINVALID for a weak new password,

@@ -7,12 +7,12 @@ import (
 )
 
 // ChangeProfile changes the caller's display name and/or email. Nil fields
-// keep their value; IfMatch, if non-zero, is the version the caller saw.
+// keep their value; IfMatch holds the versions the caller accepts.
 type ChangeProfile struct {
 	UserID      string
 	DisplayName *string
 	Email       *string
-	IfMatch     int64
+	IfMatch     IfMatch
 }
 
 // ChangeProfile updates a profile. EINVALID, ENOTFOUND, EPRECONDITIONFAILED.

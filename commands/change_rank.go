@@ -13,9 +13,9 @@ type ChangeRank struct {
 	GroupID string
 	UserID  string
 	Rank    int
-	// IfMatch, if non-zero, is the membership's version the caller last
-	// saw (its ETag); NeverMatches for tags that cannot match.
-	IfMatch int64
+	// IfMatch holds the membership's versions the caller accepts (its
+	// ETag).
+	IfMatch IfMatch
 }
 
 // ChangeRank re-ranks a member. ENOTFOUND if the caller or the member is not

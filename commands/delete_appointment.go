@@ -11,7 +11,7 @@ import (
 type DeleteAppointment struct {
 	ActorID       string
 	AppointmentID string
-	IfMatch       int64
+	IfMatch       IfMatch
 }
 
 // DeleteAppointment deletes a personal appointment, or cancels a group

@@ -12,7 +12,7 @@ import (
 type DeleteGroup struct {
 	ActorID string
 	GroupID string
-	IfMatch int64
+	IfMatch IfMatch
 }
 
 // DeleteGroup deletes a group. ENOTFOUND for non-members, EFORBIDDEN unless

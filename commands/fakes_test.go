@@ -345,3 +345,11 @@ func wantCode(t *testing.T, err error, code, field string) {
 		t.Errorf("details.field = %v, want %q (error: %v)", got, field, err)
 	}
 }
+
+// ifMatchOf is the If-Match of a test case's version: none for 0.
+func ifMatchOf(v int64) commands.IfMatch {
+	if v == 0 {
+		return commands.IfMatch{}
+	}
+	return commands.Versions(v)
+}

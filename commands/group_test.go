@@ -58,7 +58,7 @@ func TestUpdateAndDeleteGroup(t *testing.T) {
 	ctx := context.Background()
 	t.Run("the creator renames", func(t *testing.T) {
 		log := &fakeLog{}
-		_, err := newHandlers(log, groupWorld(t)).UpdateGroup(ctx, commands.UpdateGroup{ActorID: "boss", GroupID: "h", Name: ptr(" Tree "), IfMatch: 4})
+		_, err := newHandlers(log, groupWorld(t)).UpdateGroup(ctx, commands.UpdateGroup{ActorID: "boss", GroupID: "h", Name: ptr(" Tree "), IfMatch: commands.Versions(4)})
 		if err != nil {
 			t.Fatalf("UpdateGroup: %v", err)
 		}
@@ -75,7 +75,7 @@ func TestUpdateAndDeleteGroup(t *testing.T) {
 	}{
 		{name: "another member", cmd: commands.UpdateGroup{ActorID: "mid", GroupID: "h", Name: ptr("X")}, code: agenda.EFORBIDDEN},
 		{name: "a non-member", cmd: commands.UpdateGroup{ActorID: "dan", GroupID: "h", Name: ptr("X")}, code: agenda.ENOTFOUND},
-		{name: "a stale If-Match", cmd: commands.UpdateGroup{ActorID: "boss", GroupID: "h", Name: ptr("X"), IfMatch: 3}, code: agenda.EPRECONDITIONFAILED},
+		{name: "a stale If-Match", cmd: commands.UpdateGroup{ActorID: "boss", GroupID: "h", Name: ptr("X"), IfMatch: commands.Versions(3)}, code: agenda.EPRECONDITIONFAILED},
 		{name: "a blank name", cmd: commands.UpdateGroup{ActorID: "boss", GroupID: "h", Name: ptr(" ")}, code: agenda.EINVALID, wantField: "name"},
 		{name: "an invisible name", cmd: commands.UpdateGroup{ActorID: "boss", GroupID: "h", Name: ptr("\u200b\u200d")}, code: agenda.EINVALID, wantField: "name"},
 		{name: "a name with a bidirectional override", cmd: commands.UpdateGroup{ActorID: "boss", GroupID: "h", Name: ptr("Team\u202e")}, code: agenda.EINVALID, wantField: "name"},

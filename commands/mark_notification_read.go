@@ -11,8 +11,8 @@ import (
 type MarkNotificationRead struct {
 	ActorID        string
 	NotificationID string
-	// IfMatch, if non-zero, is the notification's version the caller saw.
-	IfMatch int64
+	// IfMatch holds the notification's versions the caller accepts.
+	IfMatch IfMatch
 }
 
 // MarkNotificationRead marks a notification read; marking a read one again

@@ -131,12 +131,12 @@ func TestChangeRank(t *testing.T) {
 		{name: "flat group has no ranks", cmd: commands.ChangeRank{ActorID: "ana", GroupID: "f", UserID: "bob", Rank: 0},
 			wantCode: agenda.EINVALID, wantField: "rank"},
 		{name: "same rank writes nothing", cmd: commands.ChangeRank{ActorID: "boss", GroupID: "h", UserID: "mid", Rank: 500}, unchanged: true},
-		{name: "If-Match the membership's version", cmd: commands.ChangeRank{ActorID: "boss", GroupID: "h", UserID: "low", Rank: 300, IfMatch: 3}},
-		{name: "a stale If-Match", cmd: commands.ChangeRank{ActorID: "boss", GroupID: "h", UserID: "low", Rank: 300, IfMatch: 4},
+		{name: "If-Match the membership's version", cmd: commands.ChangeRank{ActorID: "boss", GroupID: "h", UserID: "low", Rank: 300, IfMatch: commands.Versions(3)}},
+		{name: "a stale If-Match", cmd: commands.ChangeRank{ActorID: "boss", GroupID: "h", UserID: "low", Rank: 300, IfMatch: commands.Versions(4)},
 			wantCode: agenda.EPRECONDITIONFAILED},
-		{name: "a stale If-Match even when nothing would change", cmd: commands.ChangeRank{ActorID: "boss", GroupID: "h", UserID: "low", Rank: 0, IfMatch: 2},
+		{name: "a stale If-Match even when nothing would change", cmd: commands.ChangeRank{ActorID: "boss", GroupID: "h", UserID: "low", Rank: 0, IfMatch: commands.Versions(2)},
 			wantCode: agenda.EPRECONDITIONFAILED},
-		{name: "forbidden before a stale If-Match is looked at", cmd: commands.ChangeRank{ActorID: "mid", GroupID: "h", UserID: "boss", Rank: 10, IfMatch: 99},
+		{name: "forbidden before a stale If-Match is looked at", cmd: commands.ChangeRank{ActorID: "mid", GroupID: "h", UserID: "boss", Rank: 10, IfMatch: commands.Versions(99)},
 			wantCode: agenda.EFORBIDDEN},
 	}
 	for _, tc := range tests {
@@ -192,12 +192,12 @@ func TestRemoveMember(t *testing.T) {
 			wantCode: agenda.EFORBIDDEN},
 		{name: "flat: nobody removes the creator", cmd: commands.RemoveMember{ActorID: "bob", GroupID: "f", UserID: "ana"},
 			wantCode: agenda.EFORBIDDEN},
-		{name: "If-Match the membership's version", cmd: commands.RemoveMember{ActorID: "boss", GroupID: "h", UserID: "low", IfMatch: 3}},
-		{name: "a stale If-Match", cmd: commands.RemoveMember{ActorID: "boss", GroupID: "h", UserID: "low", IfMatch: 4},
+		{name: "If-Match the membership's version", cmd: commands.RemoveMember{ActorID: "boss", GroupID: "h", UserID: "low", IfMatch: commands.Versions(3)}},
+		{name: "a stale If-Match", cmd: commands.RemoveMember{ActorID: "boss", GroupID: "h", UserID: "low", IfMatch: commands.Versions(4)},
 			wantCode: agenda.EPRECONDITIONFAILED},
-		{name: "a stale If-Match on leaving", cmd: commands.RemoveMember{ActorID: "low", GroupID: "h", UserID: "low", IfMatch: 1},
+		{name: "a stale If-Match on leaving", cmd: commands.RemoveMember{ActorID: "low", GroupID: "h", UserID: "low", IfMatch: commands.Versions(1)},
 			wantCode: agenda.EPRECONDITIONFAILED},
-		{name: "forbidden before a stale If-Match is looked at", cmd: commands.RemoveMember{ActorID: "low", GroupID: "h", UserID: "mid", IfMatch: 99},
+		{name: "forbidden before a stale If-Match is looked at", cmd: commands.RemoveMember{ActorID: "low", GroupID: "h", UserID: "mid", IfMatch: commands.Versions(99)},
 			wantCode: agenda.EFORBIDDEN},
 	}
 	for _, tc := range tests {

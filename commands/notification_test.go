@@ -31,7 +31,7 @@ func TestMarkNotificationRead(t *testing.T) {
 			log := &fakeLog{}
 			r := groupWorld(t)
 			r.notifications["bob/n1"] = tc.state
-			res, err := newHandlers(log, r).MarkNotificationRead(ctx, commands.MarkNotificationRead{ActorID: "bob", NotificationID: "n1", IfMatch: tc.ifMatch})
+			res, err := newHandlers(log, r).MarkNotificationRead(ctx, commands.MarkNotificationRead{ActorID: "bob", NotificationID: "n1", IfMatch: ifMatchOf(tc.ifMatch)})
 			if tc.wantCode != "" {
 				wantCode(t, err, tc.wantCode, "")
 				noProposal(t, log)

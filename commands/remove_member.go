@@ -12,9 +12,9 @@ type RemoveMember struct {
 	ActorID string
 	GroupID string
 	UserID  string
-	// IfMatch, if non-zero, is the membership's version the caller last
-	// saw (its ETag); NeverMatches for tags that cannot match.
-	IfMatch int64
+	// IfMatch holds the membership's versions the caller accepts (its
+	// ETag).
+	IfMatch IfMatch
 }
 
 // RemoveMember removes a member, or withdraws an invitation. A member may

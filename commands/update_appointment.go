@@ -19,8 +19,8 @@ type UpdateAppointment struct {
 	Start         *time.Time
 	End           *time.Time
 	Privacy       *string
-	// IfMatch, if non-zero, is the version the caller last saw.
-	IfMatch int64
+	// IfMatch holds the versions the caller accepts (its ETag).
+	IfMatch IfMatch
 }
 
 // UpdateAppointment edits an appointment. ENOTFOUND if the caller cannot see

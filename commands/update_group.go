@@ -13,7 +13,7 @@ type UpdateGroup struct {
 	GroupID     string
 	Name        *string
 	Description *string
-	IfMatch     int64
+	IfMatch     IfMatch
 }
 
 // UpdateGroup changes a group. ENOTFOUND for non-members, EFORBIDDEN unless

@@ -228,11 +228,11 @@ func TestAppointmentAccess(t *testing.T) {
 		run  func(h *commands.Handlers, actor, id string, ifMatch int64) error
 	}{
 		{name: "update", run: func(h *commands.Handlers, actor, id string, ifMatch int64) error {
-			_, err := h.UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: actor, AppointmentID: id, Title: ptr("New"), IfMatch: ifMatch})
+			_, err := h.UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: actor, AppointmentID: id, Title: ptr("New"), IfMatch: ifMatchOf(ifMatch)})
 			return err
 		}},
 		{name: "delete", run: func(h *commands.Handlers, actor, id string, ifMatch int64) error {
-			_, err := h.DeleteAppointment(ctx, commands.DeleteAppointment{ActorID: actor, AppointmentID: id, IfMatch: ifMatch})
+			_, err := h.DeleteAppointment(ctx, commands.DeleteAppointment{ActorID: actor, AppointmentID: id, IfMatch: ifMatchOf(ifMatch)})
 			return err
 		}},
 	}

@@ -197,8 +197,8 @@ type fakeCommands struct {
 	err       error
 	panicWith any
 	userID    string
-	calls     int   // commands run
-	ifMatch   int64 // the IfMatch of the last single-resource write
+	calls     int              // commands run
+	ifMatch   commands.IfMatch // the IfMatch of the last single-resource write
 }
 
 func (c *fakeCommands) answer() (commands.Result, error) {

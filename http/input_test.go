@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -86,20 +87,20 @@ func TestParseTimeOffsets(t *testing.T) {
 func TestParseIfMatch(t *testing.T) {
 	for _, tc := range []struct {
 		header string
-		want   int64
+		want   commands.IfMatch
 		code   string
 	}{
-		{header: "", want: 0},
-		{header: `"3"`, want: 3},
-		{header: `3`, want: 3}, // quotes optional, as before
-		{header: `*`, want: 0}, // any current version
-		{header: ` * `, want: 0},
-		{header: `W/"3"`, want: commands.NeverMatches}, // strong comparison: a weak tag never matches
-		{header: `W/"3", "4"`, want: 4},
-		{header: `"abc"`, want: commands.NeverMatches}, // a tag that is none of ours
-		{header: `"4", W/"5"`, want: 4},
-		{header: `"", "7"`, want: 7},
-		{header: `"3", "4"`, code: agenda.EINVALID},
+		{header: ""},
+		{header: `"3"`, want: commands.Versions(3)},
+		{header: `3`, want: commands.Versions(3)}, // quotes optional, as before
+		{header: `*`}, // any current version
+		{header: ` * `},
+		{header: `W/"3"`, want: commands.Versions()}, // strong comparison: a weak tag never matches
+		{header: `W/"3", "4"`, want: commands.Versions(4)},
+		{header: `"abc"`, want: commands.Versions()}, // a tag that is none of ours
+		{header: `"4", W/"5"`, want: commands.Versions(4)},
+		{header: `"", "7"`, want: commands.Versions(7)},
+		{header: `"3", "4"`, want: commands.Versions(3, 4)}, // a list: any may match (RFC 9110 13.1.1)
 		{header: `"3`, code: agenda.EINVALID},
 		{header: `W/3`, code: agenda.EINVALID},
 		{header: `"3"x`, code: agenda.EINVALID},
@@ -114,8 +115,8 @@ func TestParseIfMatch(t *testing.T) {
 			}
 			got, err := parseIfMatch(r)
 			wantDecodeErr(t, err, tc.code, "")
-			if tc.code == "" && got != tc.want {
-				t.Errorf("parseIfMatch(%s) = %d, want %d", tc.header, got, tc.want)
+			if tc.code == "" && !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("parseIfMatch(%s) = %+v, want %+v", tc.header, got, tc.want)
 			}
 		})
 	}

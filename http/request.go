@@ -297,26 +297,22 @@ func optionalTime(field string, s *string) (*time.Time, error) {
 
 // bodilessIfMatch reads what a write to one resource that takes no body
 // (a DELETE, an answer to an invitation) takes: no body, and If-Match.
-func bodilessIfMatch(r *http.Request) (int64, error) {
+func bodilessIfMatch(r *http.Request) (commands.IfMatch, error) {
 	if err := emptyBody(r); err != nil {
-		return 0, err
+		return commands.IfMatch{}, err
 	}
 	return parseIfMatch(r)
 }
 
 // parseIfMatch reads If-Match as RFC 9110 (13.1.1) defines it: "*" matches
-// any current version (0: no check); otherwise a list of entity tags
-// compared strongly, so a weak tag (W/"3") never matches — the request then
-// fails with 412, not 400. A list may hold at most one strong tag: a version
-// is one number, and our writes compare against one. Anything that is not
-// an entity tag is invalid.
-func parseIfMatch(r *http.Request) (int64, error) {
+// any current version (no check); otherwise a list of entity tags compared
+// strongly, any of which may match, so a weak tag (W/"3") never matches —
+// the request then fails with 412, not 400. Anything that is not an entity
+// tag is invalid.
+func parseIfMatch(r *http.Request) (commands.IfMatch, error) {
 	h := strings.TrimSpace(strings.Join(r.Header.Values("If-Match"), ","))
-	if h == "" {
-		return 0, nil
-	}
-	if h == "*" {
-		return 0, nil
+	if h == "" || h == "*" {
+		return commands.IfMatch{}, nil
 	}
 	bad := agenda.Errorf(agenda.EINVALID, `If-Match must be "*" or entity tags such as "3"`)
 	var strong []int64
@@ -330,10 +326,10 @@ func parseIfMatch(r *http.Request) (int64, error) {
 		opaque, quoted := strings.CutPrefix(tag, `"`)
 		if quoted {
 			if opaque, quoted = strings.CutSuffix(opaque, `"`); !quoted || !isETag(opaque) {
-				return 0, bad
+				return commands.IfMatch{}, bad
 			}
 		} else if weak || !isVersion(tag) {
-			return 0, bad // only our own bare versions are taken unquoted
+			return commands.IfMatch{}, bad // only our own bare versions are taken unquoted
 		}
 		if !weak && isVersion(opaque) {
 			v, _ := strconv.ParseInt(opaque, 10, 64)
@@ -341,13 +337,7 @@ func parseIfMatch(r *http.Request) (int64, error) {
 		}
 		// A weak tag, or one that is none of our versions, matches nothing.
 	}
-	switch len(strong) {
-	case 0:
-		return commands.NeverMatches, nil // only weak or foreign tags: nothing matches strongly
-	case 1:
-		return strong[0], nil
-	}
-	return 0, agenda.Errorf(agenda.EINVALID, "If-Match may name one version only")
+	return commands.Versions(strong...), nil
 }
 
 // isVersion reports whether s is a version as ETags carry it: a positive
