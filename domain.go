@@ -61,6 +61,11 @@ func Blocks(role string) bool { return slices.Contains(blockingRoles[:], role) }
 // invalid; the bound also lets agenda queries use a plain index range.
 const MaxAppointmentDuration = 31 * 24 * time.Hour
 
+// MinAppointmentDuration is the shortest appointment: a calendar's unit is
+// the minute, and a review booked appointments a nanosecond long, packing
+// any window with as many entries as it liked.
+const MinAppointmentDuration = time.Minute
+
 // MaxAgendaWindow bounds the window of one agenda query.
 const MaxAgendaWindow = 366 * 24 * time.Hour
 

@@ -15,9 +15,10 @@ type appointmentFields struct {
 }
 
 // validate checks f and puts it in its stored form. was, if not nil, is
-// the appointment f changes: a name it keeps as stored is not checked
-// again by rules newer than it (validateName), so that an appointment
-// written before them can still be moved or described.
+// the appointment f changes: a name or a time it keeps as stored is not
+// checked again by rules newer than it (validateName, the shortest
+// length), so that an appointment written before them can still be moved
+// or described.
 func (f *appointmentFields) validate(was *agenda.Appointment) error {
 	f.Title = strings.TrimSpace(f.Title)
 	if blank(f.Title) {
@@ -47,6 +48,9 @@ func (f *appointmentFields) validate(was *agenda.Appointment) error {
 	}
 	if err := ValidateInterval(f.Start, f.End, agenda.MaxAppointmentDuration); err != nil {
 		return err
+	}
+	if (was == nil || !f.Start.Equal(was.Start) || !f.End.Equal(was.End)) && f.End.Sub(f.Start) < agenda.MinAppointmentDuration {
+		return invalid("end", "an appointment lasts at least %s", agenda.SpanWords(agenda.MinAppointmentDuration))
 	}
 	f.Start, f.End = f.Start.UTC(), f.End.UTC()
 	if f.Privacy == "" {

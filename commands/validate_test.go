@@ -157,6 +157,8 @@ var badAppointmentFields = []struct {
 	{name: "missing end", field: "end", fields: appointmentFields{end: ptr(time.Time{})}},
 	{name: "end before start", field: "end", fields: appointmentFields{start: ptr(apptTo), end: ptr(apptFrom)}},
 	{name: "end equal to start", field: "end", fields: appointmentFields{start: ptr(apptFrom), end: ptr(apptFrom)}},
+	{name: "shorter than a minute", field: "end", fields: appointmentFields{start: ptr(apptFrom), end: ptr(apptFrom.Add(agenda.MinAppointmentDuration - time.Nanosecond))}},
+	{name: "a nanosecond long", field: "end", fields: appointmentFields{start: ptr(apptFrom), end: ptr(apptFrom.Add(time.Nanosecond))}},
 	{name: "longer than 31 days", field: "end", fields: appointmentFields{start: ptr(apptFrom), end: ptr(apptFrom.Add(agenda.MaxAppointmentDuration + time.Second))}},
 	{name: "start before 1900", field: "start", fields: appointmentFields{start: ptr(time.Date(1899, 12, 31, 0, 0, 0, 0, time.UTC)), end: ptr(time.Date(1900, 1, 1, 1, 0, 0, 0, time.UTC))}},
 	{name: "end after 2200", field: "end", fields: appointmentFields{start: ptr(time.Date(2199, 12, 31, 23, 0, 0, 0, time.UTC)), end: ptr(time.Date(2200, 1, 1, 0, 0, 1, 0, time.UTC))}},
@@ -182,6 +184,13 @@ func TestCreateAppointmentValidation(t *testing.T) {
 	}
 	runValidationCases(t, cases)
 
+	t.Run("exactly a minute is allowed", func(t *testing.T) {
+		h := newHandlers(&fakeLog{}, world(t))
+		if _, err := h.CreateAppointment(ctx, commands.CreateAppointment{OwnerID: "ana", Title: "Call",
+			Start: apptFrom, End: apptFrom.Add(agenda.MinAppointmentDuration)}); err != nil {
+			t.Errorf("CreateAppointment: %v", err)
+		}
+	})
 	t.Run("exactly 31 days is allowed", func(t *testing.T) {
 		h := newHandlers(&fakeLog{}, world(t))
 		if _, err := h.CreateAppointment(ctx, commands.CreateAppointment{OwnerID: "ana", Title: "Trip",
@@ -295,6 +304,18 @@ func TestNamesKeptAsStoredAreNotCheckedAgain(t *testing.T) {
 	}
 	_, err := newHandlers(&fakeLog{}, r).UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "ana", AppointmentID: "a1", Title: ptr("New\u202e")})
 	wantCode(t, err, agenda.EINVALID, "title")
+
+	// So are times: an appointment shorter than a minute, stored before
+	// the rule, may be renamed, not moved.
+	short := r.appointments["a1"]
+	short.Title, short.End = "Short", short.Start.Add(time.Second)
+	r.appointments["a1"] = short
+	if _, err := newHandlers(&fakeLog{}, r).UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "ana", AppointmentID: "a1", Title: ptr("Still short")}); err != nil {
+		t.Errorf("renaming an appointment stored shorter than a minute: %v", err)
+	}
+	secondLater := later.Add(time.Second)
+	_, err = newHandlers(&fakeLog{}, r).UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "ana", AppointmentID: "a1", Start: &later, End: &secondLater})
+	wantCode(t, err, agenda.EINVALID, "end")
 
 	g := groupWorld(t)
 	grp := g.groups["f"]
