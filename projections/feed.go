@@ -21,7 +21,8 @@ import (
 //     withdrawal or refusal, the group's renaming and its deletion, to the
 //     people invited, who see nothing else);
 //   - an agenda entry's events go to its owner in full, and to the people
-//     who share a group with the owner as agenda.SeesEntry decides: details,
+//     who share a group with the owner but take no part in its appointment
+//     (who have the appointment's own events) as agenda.SeesEntry decides: details,
 //     or only {user_id, start, end, busy} — and then only if the entry
 //     blocks time (as the group agenda shows it), on the owner's agenda
 //     stream at version 0;
@@ -241,7 +242,7 @@ func (f *feed) entryBefore(owner, appointmentID string, withSlot bool) error {
 		return nil // who receives the entry counts, not what it says
 	}
 	for _, v := range f.viewers {
-		if v.Level == agenda.SeeDetails {
+		if v.Level == agenda.SeeDetails && !v.TakesPart {
 			f.detail, err = f.detailed(appointmentID)
 			return err
 		}
@@ -269,6 +270,13 @@ func (f *feed) entry(owner string, now readmodel.EntrySlot) error {
 	omitted := f.tx.FeedOmitted(f.env.Position)
 	var busy json.RawMessage
 	for _, v := range f.viewers {
+		if v.TakesPart {
+			// Every change to an entry of an appointment comes of one of
+			// the appointment's own events, which reach everyone who takes
+			// part in it: told the entries too, each of an imposition's N
+			// participants got N rows (40,000 for 200 members).
+			continue
+		}
 		switch v.Level {
 		case agenda.SeeDetails:
 			f.toViewer(v.UserID, owner, f.detail)

@@ -354,10 +354,13 @@ func (t *Tx) AgendaEntrySlot(userID, appointmentID string) (EntrySlot, error) {
 }
 
 // EntryViewer is someone other than the owner who may see an agenda entry,
-// and how much of it (agenda.SeeBusy or agenda.SeeDetails).
+// and how much of it (agenda.SeeBusy or agenda.SeeDetails); TakesPart if
+// they take part in its appointment themselves (are a participant who has
+// not declined).
 type EntryViewer struct {
-	UserID string
-	Level  int
+	UserID    string
+	Level     int
+	TakesPart bool
 }
 
 // EntryViewers returns who, besides its owner, may see ownerID's entry of
@@ -438,7 +441,7 @@ func (t *Tx) EntryViewers(ownerID, appointmentID string) ([]EntryViewer, error) 
 			vs[i].Privacy, vs[i].EntryGroupID, vs[i].TakesPart = privacy, groupID, takesPart[viewer]
 		}
 		if level := agenda.SeesEntry(vs); level != agenda.SeeNothing {
-			out = append(out, EntryViewer{UserID: viewer, Level: level})
+			out = append(out, EntryViewer{UserID: viewer, Level: level, TakesPart: takesPart[viewer]})
 		}
 	}
 	return out, nil

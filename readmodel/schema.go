@@ -48,9 +48,10 @@ var projectionVersions = map[string]int{
 	// organiser hears who no longer takes part (participant_removed). 13:
 	// the feed shows what the group agenda shows (no pending entry to
 	// others; frames about another's agenda on their agenda stream at
-	// version 0), tells a group appointment's changes to members who joined
-	// after it, a group's renaming to those invited, and a display name's
-	// change to those shown it.
+	// version 0; no entry to those who take part in its appointment), tells
+	// a group appointment's changes to members who joined after it, a
+	// group's renaming to those invited, and a display name's change to
+	// those shown it.
 	ProjectionPlanning: 13,
 }
 
