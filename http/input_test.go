@@ -192,7 +192,8 @@ func TestEmptyBody(t *testing.T) {
 
 // TestQueryParametersOnce: a query parameter given twice, or a query that
 // does not parse, is refused rather than read as its first value (a review
-// found "from=…&from=…" answered from the first).
+// found "from=…&from=…" answered from the first); so is one that is not
+// UTF-8 (a search for %FF answered an empty list).
 func TestQueryParametersOnce(t *testing.T) {
 	for _, tc := range []struct {
 		name, query string
@@ -205,6 +206,9 @@ func TestQueryParametersOnce(t *testing.T) {
 		{name: "twice, one empty", query: "?limit=5&limit=", status: http.StatusBadRequest, field: "limit"},
 		{name: "malformed escape", query: "?q=%zz", status: http.StatusBadRequest},
 		{name: "semicolon", query: "?q=a;b", status: http.StatusBadRequest},
+		{name: "not UTF-8 once unescaped", query: "?q=%FF", status: http.StatusBadRequest, field: "q"},
+		{name: "a name not UTF-8", query: "?q=ana&%FF=1", status: http.StatusBadRequest},
+		{name: "UTF-8, escaped", query: "?q=%C3%B1", status: http.StatusOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, _ := newTestServer(t, &fakeCommands{}, &fakeQueries{})

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -141,13 +142,15 @@ func userID(r *http.Request) string {
 	return id
 }
 
-// queryOnce refuses a query string that does not parse, and one that gives
-// a parameter twice: the handlers read one value each, and a review found
-// "from=…&from=…" answered from the first without a word. Nothing here
-// takes a list.
+// queryOnce refuses a query string that does not parse, one that gives a
+// parameter twice (the handlers read one value each, and a review found
+// "from=…&from=…" answered from the first without a word; nothing here
+// takes a list), and one that is not UTF-8 once unescaped (a search for
+// "%FF" answered an empty list, as request bodies that are not UTF-8 are
+// refused).
 func (s *Server) queryOnce(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.ContainsAny(r.URL.RawQuery, "&;%") {
+		if !strings.ContainsAny(r.URL.RawQuery, "&;%") && utf8.ValidString(r.URL.RawQuery) {
 			// One parameter at most, nothing escaped: nothing to refuse,
 			// and most requests need no parse here.
 			next.ServeHTTP(w, r)
@@ -167,6 +170,11 @@ func (s *Server) queryOnce(next http.Handler) http.Handler {
 			if len(q[k]) > 1 {
 				s.Error(w, r, agenda.Errorf(agenda.EINVALID, "query parameter %q is given %d times; give it once", k, len(q[k])).
 					WithDetails(map[string]any{"field": k}))
+				return
+			}
+			if !utf8.ValidString(k) || !utf8.ValidString(q[k][0]) {
+				s.Error(w, r, agenda.Errorf(agenda.EINVALID, "query parameter %q is not valid UTF-8", strings.ToValidUTF8(k, "\uFFFD")).
+					WithDetails(map[string]any{"field": strings.ToValidUTF8(k, "\uFFFD")}))
 				return
 			}
 		}
