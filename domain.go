@@ -69,21 +69,27 @@ const MinAppointmentDuration = time.Minute
 // MaxAgendaWindow bounds the window of one agenda query.
 const MaxAgendaWindow = 366 * 24 * time.Hour
 
-// MaxAgendaEntries bounds the entries one agenda read visits: one's own
+// MaxAgendaEntries and MaxAgendaBytes bound one agenda answer: one's own
 // agenda, a group's (its members' entries together), and the busy time a
-// group's free slots are found in. The window alone
-// does not bound them, since appointments may be short and a member's
-// agenda holds what superiors impose: a review filled a year of a
-// 40-member group's agenda with 61,500 entries, and one read of it took
-// 400 MB and seconds of CPU. A window holding more is refused
-// (TooManyEntries) before anything is encoded, whatever is stored.
-const MaxAgendaEntries = 10_000
+// group's free slots are found in (entries only). The window alone does not
+// bound them, since a member's agenda holds what superiors impose: a review
+// filled a year of a 40-member group's agenda with 61,500 entries, and one
+// read of it answered 156 MB and took 400 MB of memory. A window holding
+// more is refused (AgendaTooLarge) before anything is written, whatever is
+// stored. An answer is built whole before it is written, after its read
+// ends: a client that stops reading must not hold a read open (a review
+// found streamed answers froze the node).
+const (
+	MaxAgendaEntries = 10_000
+	MaxAgendaBytes   = 8 << 20
+)
 
-// TooManyEntries is the refusal of a window holding more than
-// MaxAgendaEntries entries: invalid, asking for a shorter window.
-func TooManyEntries() *Error {
-	return Errorf(EINVALID, "this window holds more than %d entries; ask for a shorter one", MaxAgendaEntries).
-		WithDetails(map[string]any{"field": "to", "max_entries": MaxAgendaEntries})
+// AgendaTooLarge is the refusal of a window holding more than
+// MaxAgendaEntries entries, or an answer of more than MaxAgendaBytes:
+// invalid, asking for a shorter window.
+func AgendaTooLarge() *Error {
+	return Errorf(EINVALID, "this window holds more than %d entries, or more than %s of them; ask for a shorter one",
+		MaxAgendaEntries, "8 MiB").WithDetails(map[string]any{"field": "to", "max_entries": MaxAgendaEntries, "max_bytes": MaxAgendaBytes})
 }
 
 // Times outside [MinTime, MaxTime) are refused as invalid: they are no

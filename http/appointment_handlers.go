@@ -157,19 +157,13 @@ func (s *Server) handleAgenda(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	list := newEntriesJSON(w)
+	list := newEntriesJSON()
 	defer list.release()
 	if err := s.Queries.EachAgendaEntry(r.Context(), userID(r), from, to, list.add); err != nil {
-		if list.started {
-			// Part of a 200 went out (a window too full is refused before
-			// any entry): cut the connection, so that the client sees a
-			// failure rather than a list that merely looks short.
-			panic(http.ErrAbortHandler)
-		}
 		s.Error(w, r, err)
 		return
 	}
-	list.write()
+	list.write(w)
 }
 
 // parseWindow reads the from and to parameters of an agenda query: both

@@ -7,7 +7,6 @@ package http
 
 import (
 	"bytes"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -21,84 +20,54 @@ import (
 // a non-nil []agenda.Entry — a JSON array and a newline
 // (TestEntriesJSONIsEncodingJSON, FuzzEntriesJSON) — in a pooled buffer,
 // so that entries are encoded as the read model hands them over instead of
-// being collected first. Given a ResponseWriter, a list that outgrows
-// streamAt goes out as it grows: an answer may hold up to
-// agenda.MaxAgendaEntries entries of up to 2.5 KB each, and a node held
-// whole answers of hundreds of megabytes before they were bounded.
+// being collected first. It is written once the read is over (a review
+// found an answer streamed from inside the read let a client that stopped
+// reading hold the read open, and freeze the node), and holds at most
+// agenda.MaxAgendaBytes.
 type entriesJSON struct {
-	buf     *[]byte // the pooled buffer, returned by release
-	b       []byte  // what has been built and not yet written
-	n       int     // entries added
-	w       http.ResponseWriter
-	started bool // the status and a first part went out
+	buf *[]byte // the pooled buffer, returned by release
+	b   []byte  // what has been written, from the buffer's start
 }
 
-// newEntriesJSON starts an empty list, to be answered on w (nil: only
-// built, for finish); release returns its buffer.
-func newEntriesJSON(w http.ResponseWriter) *entriesJSON {
+// newEntriesJSON starts an empty list; release returns its buffer.
+func newEntriesJSON() *entriesJSON {
 	buf := entryBuffers.Get().(*[]byte)
-	return &entriesJSON{buf: buf, b: (*buf)[:0], w: w}
+	return &entriesJSON{buf: buf, b: (*buf)[:0]}
 }
 
 // entryBuffers holds response buffers for reuse: a week's answer is about
-// 50 KB, and one that grows past streamAt is written out in parts.
+// 50 KB. One grown past maxPooledEntryBuffer, for a long window, is left
+// to the garbage collector.
 var entryBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
-// streamAt is how much of a list is built before it is written out; a
-// buffer grown past maxPooledEntryBuffer (by one last entry) is left to
-// the garbage collector.
-const (
-	streamAt             = 64 << 10
-	maxPooledEntryBuffer = 1 << 20
-)
+const maxPooledEntryBuffer = 1 << 20
 
-// add appends e, and writes out what was built once it reaches streamAt
-// (if there is a ResponseWriter). It fails only if that write does: the
-// client went away (EachAgendaEntry's callback, which then stops).
+// add appends e (EachAgendaEntry's callback); agenda.AgendaTooLarge once
+// the list passes agenda.MaxAgendaBytes.
 func (j *entriesJSON) add(e *agenda.Entry) error {
-	if j.n == 0 {
+	if len(j.b) == 0 {
 		j.b = append(j.b, '[')
 	} else {
 		j.b = append(j.b, ',')
 	}
-	j.n++
 	j.b = appendEntry(j.b, e)
-	if j.w == nil || len(j.b) < streamAt {
-		return nil
+	if len(j.b) > agenda.MaxAgendaBytes {
+		return agenda.AgendaTooLarge()
 	}
-	if !j.started {
-		j.w.Header().Set("Content-Type", "application/json")
-		j.w.WriteHeader(http.StatusOK)
-		j.started = true
-	}
-	_, err := j.w.Write(j.b)
-	j.b = j.b[:0]
-	return err
+	return nil
 }
 
-// finish ends the array and returns what is left of it to write (all of
-// it, unless add wrote parts out).
+// finish ends the array and returns it.
 func (j *entriesJSON) finish() []byte {
-	if j.n == 0 {
+	if len(j.b) == 0 {
 		j.b = append(j.b, '[')
 	}
 	j.b = append(j.b, "]\n"...)
 	return j.b
 }
 
-// write answers 200 with the list: in one write of known length, or its
-// last part if add wrote the first ones.
-func (j *entriesJSON) write() {
-	body := j.finish()
-	if !j.started {
-		j.w.Header().Set("Content-Type", "application/json")
-		j.w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		j.w.WriteHeader(http.StatusOK)
-	}
-	if _, err := j.w.Write(body); err != nil {
-		slog.Debug("write response", "err", err)
-	}
-}
+// write answers 200 with the list, in one write of known length.
+func (j *entriesJSON) write(w http.ResponseWriter) { writeBody(w, j.finish()) }
 
 // release returns the buffer to the pool; j must not be used after.
 func (j *entriesJSON) release() {

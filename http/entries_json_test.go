@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -26,7 +27,7 @@ func viaEncodingJSON(t testing.TB, v any) []byte {
 
 // viaEntriesJSON is what handleAgenda writes for entries.
 func viaEntriesJSON(entries []agenda.Entry) []byte {
-	list := newEntriesJSON(nil)
+	list := newEntriesJSON()
 	for i := range entries {
 		list.add(&entries[i])
 	}
@@ -105,28 +106,19 @@ func everyFieldSet(t *testing.T) agenda.Entry {
 
 func TestEntriesJSONAnswersLikeWriteJSON(t *testing.T) {
 	entries := []agenda.Entry{{AppointmentID: "a", Title: "t", Start: time.Unix(0, 0).UTC(), End: time.Unix(3600, 0).UTC()}}
-	long := entries[0]
-	long.Description = strings.Repeat("a long description ", 100)
-	// A pooled buffer holds an earlier, longer answer: none of it shows. A
-	// list past streamAt (here 1.2 MB) goes out in parts, the same bytes.
-	for _, list := range [][]agenda.Entry{slices.Repeat(entries, 50), entries, nil, slices.Repeat([]agenda.Entry{long}, 600)} {
+	// A pooled buffer holds an earlier, longer answer: none of it shows.
+	for _, list := range [][]agenda.Entry{slices.Repeat(entries, 50), entries, nil} {
 		rec := httptest.NewRecorder()
-		j := newEntriesJSON(rec)
+		j := newEntriesJSON()
 		for i := range list {
-			if err := j.add(&list[i]); err != nil {
-				t.Fatal(err)
-			}
+			j.add(&list[i])
 		}
-		j.write()
-		streamed := j.started
+		j.write(rec)
 		j.release()
 		if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" {
 			t.Fatalf("status %d, Content-Type %q", rec.Code, rec.Header().Get("Content-Type"))
 		}
-		if streamed != (len(list) == 600) {
-			t.Errorf("%d entries: written in parts %v", len(list), streamed)
-		}
-		if got := rec.Header().Get("Content-Length"); !streamed && got != strconv.Itoa(rec.Body.Len()) {
+		if got := rec.Header().Get("Content-Length"); got != strconv.Itoa(rec.Body.Len()) {
 			t.Errorf("Content-Length %s for a body of %d bytes", got, rec.Body.Len())
 		}
 		if want := viaEncodingJSON(t, append([]agenda.Entry{}, list...)); !bytes.Equal(rec.Body.Bytes(), want) {
@@ -167,7 +159,7 @@ func BenchmarkEntriesJSON(b *testing.B) {
 	b.Run("append", func(b *testing.B) {
 		var n int
 		for b.Loop() {
-			list := newEntriesJSON(nil)
+			list := newEntriesJSON()
 			for i := range week {
 				list.add(&week[i])
 			}
@@ -184,4 +176,26 @@ func BenchmarkEntriesJSON(b *testing.B) {
 		}
 		b.SetBytes(int64(buf.Len()))
 	})
+}
+
+// TestEntriesJSONIsBounded: a list refuses to grow past
+// agenda.MaxAgendaBytes (an answer is built whole before it is written).
+func TestEntriesJSONIsBounded(t *testing.T) {
+	e := agenda.Entry{AppointmentID: "a", Title: "t", Description: strings.Repeat("d", 2000), Start: time.Unix(0, 0).UTC(), End: time.Unix(60, 0).UTC()}
+	j := newEntriesJSON()
+	defer j.release()
+	var err error
+	n := 0
+	for ; err == nil && n < 2*agenda.MaxAgendaBytes/2000; n++ {
+		err = j.add(&e)
+	}
+	var ae *agenda.Error
+	if !errors.As(err, &ae) || ae.Details["max_bytes"] != agenda.MaxAgendaBytes {
+		t.Fatalf("after %d entries of 2 KB: %v, want the list refused past %d bytes", n, err, agenda.MaxAgendaBytes)
+	}
+	// n entries with their commas and the bracket: past the bound, n-1 not.
+	per := len(appendEntry(nil, &e)) + 1
+	if n*per <= agenda.MaxAgendaBytes || (n-1)*per > agenda.MaxAgendaBytes {
+		t.Errorf("refused at entry %d of %d bytes: not where the list passes %d bytes", n, per, agenda.MaxAgendaBytes)
+	}
 }

@@ -2,9 +2,9 @@ package http
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,13 +37,31 @@ func TestGroupAgendaJSONIsEncodingJSON(t *testing.T) {
 		},
 	}
 	for name, view := range views {
-		rec := httptest.NewRecorder()
-		writeGroupAgenda(rec, view)
-		if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" {
-			t.Fatalf("%s: status %d, Content-Type %q", name, rec.Code, rec.Header().Get("Content-Type"))
+		got, err := groupAgendaJSON(view)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
 		}
-		if want := viaEncodingJSON(t, view); !bytes.Equal(rec.Body.Bytes(), want) {
-			t.Errorf("%s: wrote\n%.400s\nwant\n%.400s", name, rec.Body.Bytes(), want)
+		if want := viaEncodingJSON(t, view); !bytes.Equal(got, want) {
+			t.Errorf("%s: wrote\n%.400s\nwant\n%.400s", name, got, want)
 		}
+	}
+}
+
+// TestGroupAgendaJSONIsBounded: an answer past agenda.MaxAgendaBytes is
+// refused, though each appointment's details are small next to it (they
+// repeat in every entry).
+func TestGroupAgendaJSONIsBounded(t *testing.T) {
+	at := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	entry := agenda.GroupAgendaEntry{Start: at, End: at.Add(time.Hour), Entry: &agenda.Entry{
+		AppointmentID: "a", Title: "t", Description: strings.Repeat("d", 2000), Start: at, End: at.Add(time.Hour)}}
+	per := len(viaEncodingJSON(t, entry))
+	view := []agenda.MemberAgenda{{UserID: "u", Username: "u", Entries: slices.Repeat([]agenda.GroupAgendaEntry{entry}, agenda.MaxAgendaBytes/per-10)}}
+	if _, err := groupAgendaJSON(view); err != nil {
+		t.Fatalf("%d entries of %d bytes: %v, want them under the bound", len(view[0].Entries), per, err)
+	}
+	view[0].Entries = append(view[0].Entries, slices.Repeat([]agenda.GroupAgendaEntry{entry}, 20)...)
+	var ae *agenda.Error
+	if _, err := groupAgendaJSON(view); !errors.As(err, &ae) || ae.Details["max_bytes"] != agenda.MaxAgendaBytes {
+		t.Errorf("%d entries of %d bytes: %v, want the answer refused past %d bytes", len(view[0].Entries), per, err, agenda.MaxAgendaBytes)
 	}
 }

@@ -336,7 +336,12 @@ func (s *Server) handleGroupAgenda(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	writeGroupAgenda(w, view)
+	body, err := groupAgendaJSON(view)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	writeBody(w, body)
 }
 
 // maxFreeSlotsDuration bounds the duration asked of a free slot.

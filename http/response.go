@@ -26,6 +26,17 @@ func setETag(w http.ResponseWriter, version int64) {
 	w.Header().Set("ETag", fmt.Sprintf(`"%d"`, version))
 }
 
+// writeBody answers 200 with body, JSON already encoded, in one write of
+// known length.
+func writeBody(w http.ResponseWriter, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if _, err := w.Write(body); err != nil {
+		slog.Debug("write response", "err", err)
+	}
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

@@ -31,37 +31,26 @@ func (db *DB) Agenda(ctx context.Context, userID string, from, to time.Time) ([]
 }
 
 // EachAgendaEntry calls fn with each entry Agenda returns, in order, and
-// stops at the first error fn returns. A window holding more than
-// agenda.MaxAgendaEntries entries is refused (agenda.TooManyEntries)
-// before fn is called at all. The entry is reused from one call to
+// stops at the first error fn returns. The entry is reused from one call to
 // the next, and fn runs inside the read: it should copy or encode what it
-// keeps and return, not wait. This is how the API answers an agenda read:
-// a week is 168 entries, and collecting them in a slice first was 75 % of
-// what a read allocated, the garbage collector's work with it.
+// keeps and return, never wait (nor write to a client, who could hold the
+// read open). This is how the API answers an agenda read: a week is 168
+// entries, and collecting them in a slice first was 75 % of what a read
+// allocated, the garbage collector's work with it. A window holding more
+// than agenda.MaxAgendaEntries entries is refused (agenda.AgendaTooLarge)
+// when the read meets the entry past the bound, after fn has seen the
+// others: what fn built is then to be thrown away.
 func (db *DB) EachAgendaEntry(ctx context.Context, userID string, from, to time.Time, fn func(*agenda.Entry) error) error {
 	// No entry of the user is longer than their max_duration_ns, so every
 	// entry that overlaps the window starts after from minus that: the index
 	// on (user_id, start_ns) bounds the scan on both sides.
 	err := db.db.View(ctx, func(c *sqlite.Conn) error {
-		// Counted first, in the same snapshot, so that a window holding too
-		// many is refused before fn sees any entry (the API streams what
-		// fn encodes): at most MaxAgendaEntries+1 index entries, which the
-		// read visits again at once.
-		var n int
-		if err := c.QueryRow(`SELECT count(*) FROM (SELECT 1 FROM agenda_entries
-			WHERE user_id = ?1 AND start_ns > ?2 - `+lookBack+` AND start_ns < ?3 AND end_ns > ?2 AND status <> ''
-			LIMIT ?4)`, userID, from.UnixNano(), to.UnixNano(), agenda.MaxAgendaEntries+1).Scan(&n); err != nil {
-			return err
-		}
-		if n > agenda.MaxAgendaEntries {
-			return agenda.TooManyEntries()
-		}
 		rows, err := c.Query(`SELECT appointment_id, group_id, title, description, location, start_ns, end_ns,
 			privacy, status, role, a_version, a_origin_node
 			FROM agenda_entries
 			WHERE user_id = ?1 AND start_ns > ?2 - `+lookBack+` AND start_ns < ?3 AND end_ns > ?2 AND status <> ''
-			ORDER BY start_ns, appointment_id`,
-			userID, from.UnixNano(), to.UnixNano())
+			ORDER BY start_ns, appointment_id LIMIT ?4`,
+			userID, from.UnixNano(), to.UnixNano(), agenda.MaxAgendaEntries+1)
 		if err != nil {
 			return err
 		}
@@ -74,7 +63,10 @@ func (db *DB) EachAgendaEntry(ctx context.Context, userID string, from, to time.
 			start, end int64
 		}
 		e := &row.e
-		for rows.Next() {
+		for n := 1; rows.Next(); n++ {
+			if n > agenda.MaxAgendaEntries {
+				return agenda.AgendaTooLarge()
+			}
 			if err := rows.Scan(&e.AppointmentID, &row.groupID, &e.Title, &e.Description, &e.Location, &row.start, &row.end,
 				&e.Privacy, &e.Status, &e.MyStatus, &e.Version, &e.OriginNode); err != nil {
 				return err

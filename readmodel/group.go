@@ -119,7 +119,7 @@ func (db *DB) PendingGroupAppointments(ctx context.Context, groupID string, now 
 // a hierarchical group), the appointment's privacy is full and it is the
 // member's personal appointment or one of this group. The rule is evaluated
 // in SQL, so a hidden entry's details are never read. ENOTFOUND if viewerID
-// is not an active member; agenda.TooManyEntries if the members hold more
+// is not an active member; agenda.AgendaTooLarge if the members hold more
 // than agenda.MaxAgendaEntries entries in the window together (refused
 // before any detail is read).
 func (db *DB) GroupAgenda(ctx context.Context, groupID, viewerID string, from, to time.Time) ([]agenda.MemberAgenda, error) {
@@ -145,12 +145,16 @@ func groupAgenda(c *sqlite.Conn, groupID, viewerID string, from, to time.Time) (
 	// The appointments the viewer takes part in, as far as the window goes.
 	mine := map[string]bool{}
 	rows, err := c.Query(`SELECT appointment_id FROM agenda_entries
-		WHERE user_id = ?1 AND start_ns > ?2 - `+lookBackOf("?1")+` AND start_ns < ?3 AND end_ns > ?2`,
-		viewerID, from.UnixNano(), to.UnixNano())
+		WHERE user_id = ?1 AND start_ns > ?2 - `+lookBackOf("?1")+` AND start_ns < ?3 AND end_ns > ?2 LIMIT ?4`,
+		viewerID, from.UnixNano(), to.UnixNano(), agenda.MaxAgendaEntries+1)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
+		if len(mine) == agenda.MaxAgendaEntries {
+			rows.Close()
+			return nil, agenda.AgendaTooLarge()
+		}
 		var id string
 		if err := rows.Scan(&id); err != nil {
 			rows.Close()
@@ -189,7 +193,7 @@ func groupAgenda(c *sqlite.Conn, groupID, viewerID string, from, to time.Time) (
 		}
 		if entries++; entries > agenda.MaxAgendaEntries {
 			rows.Close()
-			return nil, agenda.TooManyEntries()
+			return nil, agenda.AgendaTooLarge()
 		}
 		m := &out[len(out)-1]
 		entry := agenda.GroupAgendaEntry{Start: time.Unix(0, start.Int64).UTC(), End: time.Unix(0, end.Int64).UTC(), Busy: true}
@@ -257,6 +261,7 @@ func lookBackOf(col string) string {
 // appointmentDetails reads the descriptive fields of appointments by ID.
 func appointmentDetails(c *sqlite.Conn, ids []string) (map[string]agenda.Entry, error) {
 	out := make(map[string]agenda.Entry, len(ids))
+	size := 0 // of the texts read: each shows once at least in the answer
 	const chunk = 512
 	for lo := 0; lo < len(ids); lo += chunk {
 		part := ids[lo:min(lo+chunk, len(ids))]
@@ -280,6 +285,10 @@ func appointmentDetails(c *sqlite.Conn, ids []string) (map[string]agenda.Entry, 
 			}
 			e.GroupID = nullable(groupID)
 			out[id] = e
+			if size += len(e.Title) + len(e.Description) + len(e.Location); size > agenda.MaxAgendaBytes {
+				rows.Close()
+				return nil, agenda.AgendaTooLarge()
+			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -304,7 +313,7 @@ var groupBusyQuery = `SELECT
 
 // GroupBusy returns the busy intervals of every active member of a group
 // that overlap [from, to), unordered. ENOTFOUND if viewerID is not an
-// active member; agenda.TooManyEntries past agenda.MaxAgendaEntries.
+// active member; agenda.AgendaTooLarge past agenda.MaxAgendaEntries.
 func (db *DB) GroupBusy(ctx context.Context, groupID, viewerID string, from, to time.Time) ([]agenda.Interval, error) {
 	var out []agenda.Interval
 	member := false
@@ -328,7 +337,7 @@ func (db *DB) GroupBusy(ctx context.Context, groupID, viewerID string, from, to 
 			member = true
 			if start != 0 || end != 0 {
 				if len(out) == agenda.MaxAgendaEntries {
-					return agenda.TooManyEntries()
+					return agenda.AgendaTooLarge()
 				}
 				out = append(out, agenda.Interval{Start: time.Unix(0, start).UTC(), End: time.Unix(0, end).UTC()})
 			}

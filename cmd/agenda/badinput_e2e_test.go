@@ -176,7 +176,7 @@ func specificBadInputs() []badInput {
 		{name: "profile: If-Match with a leading zero", method: "PATCH", path: "/api/me", body: `{"display_name":"Ana"}`, header: map[string]string{"If-Match": `"01"`}, status: 412, code: "precondition_failed"},
 		{name: "profile: If-Match a fraction", method: "PATCH", path: "/api/me", body: `{"display_name":"Ana"}`, header: map[string]string{"If-Match": `"1.5"`}, status: 412, code: "precondition_failed"},
 		{name: "profile: If-Match not an entity tag", method: "PATCH", path: "/api/me", body: `{"display_name":"Ana"}`, header: map[string]string{"If-Match": `"1`}, status: 400, code: "invalid"},
-		{name: "profile: If-Match a list", method: "PATCH", path: "/api/me", body: `{"display_name":"Ana"}`, header: map[string]string{"If-Match": `"1", "2"`}, status: 400, code: "invalid"},
+		{name: "profile: If-Match a list of stale versions", method: "PATCH", path: "/api/me", body: `{"display_name":"Ana"}`, header: map[string]string{"If-Match": `"7", "8"`}, status: 412, code: "precondition_failed"},
 		{name: "profile: stale If-Match", method: "PATCH", path: "/api/me", body: `{"display_name":"Ana"}`, header: map[string]string{"If-Match": `"7"`}, status: 412, code: "precondition_failed"},
 
 		// Password.
