@@ -475,9 +475,9 @@ func TestE2EAgendaWindow(t *testing.T) {
 	}
 }
 
-// TestE2ELongAgendasAnswerWhole reads agendas longer than what a node
-// builds before it writes an answer out (64 KB for one's own; the group's
-// is written as it is encoded): the answer is whole, and valid JSON.
+// TestE2ELongAgendasAnswerWhole reads agendas longer than a pooled answer
+// buffer starts (64 KB), one's own and a group's: the answer is whole,
+// and valid JSON.
 func TestE2ELongAgendasAnswerWhole(t *testing.T) {
 	t.Parallel()
 	n := mustStartNode(t)
