@@ -35,5 +35,5 @@ func checkIfMatch(noun string, m IfMatch, version int64) error {
 	case len(m.versions) == 1:
 		return agenda.Errorf(agenda.EPRECONDITIONFAILED, "%s is at version %d, not %d", noun, version, m.versions[0])
 	}
-	return agenda.Errorf(agenda.EPRECONDITIONFAILED, "%s is at version %d, none of %v", noun, version, m.versions)
+	return agenda.Errorf(agenda.EPRECONDITIONFAILED, "%s is at version %d, none of the %d versions If-Match names", noun, version, len(m.versions))
 }

@@ -22,7 +22,7 @@ func TestCheckIfMatch(t *testing.T) {
 		{ifMatch: Versions(3), version: 3},
 		{ifMatch: Versions(2, 3), version: 3},
 		{ifMatch: Versions(2), version: 3, fails: true, message: "group is at version 3, not 2"},
-		{ifMatch: Versions(1, 2), version: 3, fails: true, message: "group is at version 3, none of [1 2]"},
+		{ifMatch: Versions(1, 2), version: 3, fails: true, message: "group is at version 3, none of the 2 versions If-Match names"},
 		{ifMatch: Versions(), version: 3, fails: true, message: "group is at version 3; If-Match names none of its versions (weak or unknown tags never match)"},
 	} {
 		err := checkIfMatch("group", tc.ifMatch, tc.version)

@@ -261,6 +261,10 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	c, err := websocket.Accept(hw, r, &websocket.AcceptOptions{OriginPatterns: s.Live.OriginPatterns})
 	if err != nil {
 		if hw.status != 0 {
+			// Not switching protocols after all: the library's upgrade
+			// headers would say otherwise.
+			w.Header().Del("Connection")
+			w.Header().Del("Upgrade")
 			s.Error(w, r, hw.refusal())
 		}
 		return

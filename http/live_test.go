@@ -330,6 +330,9 @@ func TestStreamRefusals(t *testing.T) {
 			if got := resp.Header.Get("Allow"); got != tc.allow {
 				t.Errorf("Allow %q, want %q", got, tc.allow)
 			}
+			if up := resp.Header.Get("Upgrade"); up != "" {
+				t.Errorf("a refusal says Upgrade: %s", up)
+			}
 		})
 	}
 	t.Run("reset when pruned", func(t *testing.T) {

@@ -46,8 +46,10 @@ type feed struct {
 	slot    readmodel.EntrySlot
 	viewers []readmodel.EntryViewer
 	detail  json.RawMessage
-	// For a personal appointment's change: what it was before.
+	// For an appointment's change: what it was before.
 	before readmodel.AppointmentDetail
+	// For a group's change: its name before.
+	groupName string
 }
 
 // feedBefore reads what the event's feed needs from the state it changes.
@@ -61,6 +63,8 @@ func feedBefore(tx *readmodel.Tx, env *events.Envelope, ev events.Event) (*feed,
 		err = f.toAll(tx.ParticipantIDs(e.AppointmentID))
 	case events.AppointmentUpdated:
 		f.before, err = tx.AppointmentDetail(e.AppointmentID)
+	case events.GroupUpdated:
+		f.groupName, err = tx.GroupName(e.GroupID)
 	case events.GroupDeleted:
 		if err = f.toAll(tx.GroupMemberIDs(e.GroupID)); err == nil {
 			err = f.toAll(tx.GroupInviteeIDs(e.GroupID))
@@ -124,10 +128,19 @@ func (f *feed) after(ev events.Event) error {
 	case events.GroupCreated:
 		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
 	case events.GroupUpdated:
-		// The people invited see its name and description in their
-		// invitation.
-		if err = f.toAll(f.tx.GroupMemberIDs(e.GroupID)); err == nil {
-			err = f.toAll(f.tx.GroupInviteeIDs(e.GroupID))
+		// The people invited see its name in their invitation, and nothing
+		// else of it (a review found its description sent them): a new
+		// name alone, at version 0 (the group's counts what they do not see).
+		if err = f.toAll(f.tx.GroupMemberIDs(e.GroupID)); err == nil && e.Name != f.groupName {
+			var invited []string
+			var name json.RawMessage
+			if invited, err = f.tx.GroupInviteeIDs(e.GroupID); err == nil && len(invited) > 0 {
+				if name, err = json.Marshal(map[string]string{"group_id": e.GroupID, "name": e.Name}); err == nil {
+					for _, u := range invited {
+						f.add(u, name, f.env.Stream, 0)
+					}
+				}
+			}
 		}
 	case events.GroupMemberAdded:
 		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
@@ -282,13 +295,8 @@ func (f *feed) entry(owner string, now readmodel.EntrySlot) error {
 			f.toViewer(v.UserID, owner, f.detail)
 		case agenda.SeeBusy:
 			if busy == nil && !omitted {
-				frame := map[string]any{"user_id": owner, "start": slot.Start, "end": slot.End, "busy": blocksNow}
-				if before.Found && now.Found && (!before.Start.Equal(now.Start) || !before.End.Equal(now.End)) {
-					// Which of the owner's busy times moved.
-					frame["previous_start"], frame["previous_end"] = before.Start, before.End
-				}
 				var err error
-				if busy, err = json.Marshal(frame); err != nil {
+				if busy, err = busyFrame(owner, slot, before, blocksNow); err != nil {
 					return err
 				}
 			}
@@ -302,12 +310,13 @@ func (f *feed) entry(owner string, now readmodel.EntrySlot) error {
 // description, place or privacy (a new time comes as its entries'
 // rescheduling) to those who see an entry of it without taking part: in
 // full to those allowed the details of one of its entries now, and, if its
-// privacy changed, as busy time to the others, who may have seen its
-// details until then. They are the superiors of a personal appointment's
-// owner, and the members of a group who joined after its appointment was
-// set (reviews found both never told, their group views stale). Those
-// who take part have the event already: the first entry decided for a
-// user stays.
+// privacy changed, as busy time to those who saw an entry of it in full
+// until then and now only as busy (one frame each: of the first such
+// entry; those who saw it as busy before learn nothing). They are the
+// superiors of a personal appointment's owner, and the members of a group
+// who joined after its appointment was set (reviews found both never
+// told, their group views stale). Those who take part have the event
+// already: the first entry decided for a user stays.
 func (f *feed) appointmentChanged(e events.AppointmentUpdated) error {
 	if f.before.OwnerID == "" {
 		return nil // no such appointment
@@ -320,12 +329,13 @@ func (f *feed) appointmentChanged(e events.AppointmentUpdated) error {
 		}
 	}
 	// The entries of it a group agenda shows (those that block time), and
-	// who sees each.
+	// who sees each, now and (if its privacy changed) before.
 	type seen struct {
-		owner   string
-		slot    readmodel.EntrySlot
-		viewers []readmodel.EntryViewer
+		owner        string
+		slot         readmodel.EntrySlot
+		now, earlier []readmodel.EntryViewer
 	}
+	changed := e.Privacy != f.before.Privacy
 	var shown []seen
 	for _, owner := range owners {
 		slot, err := f.tx.AgendaEntrySlot(owner, e.AppointmentID)
@@ -335,17 +345,22 @@ func (f *feed) appointmentChanged(e events.AppointmentUpdated) error {
 		if !slot.Found || !agenda.Blocks(slot.Role) {
 			continue
 		}
-		viewers, err := f.tx.EntryViewers(owner, e.AppointmentID)
-		if err != nil {
+		en := seen{owner: owner, slot: slot}
+		if en.now, err = f.tx.EntryViewers(owner, e.AppointmentID); err != nil {
 			return err
 		}
-		shown = append(shown, seen{owner, slot, viewers})
+		if changed {
+			if en.earlier, err = f.tx.EntryViewersAt(owner, e.AppointmentID, f.before.Privacy); err != nil {
+				return err
+			}
+		}
+		shown = append(shown, en)
 	}
 	omitted := f.tx.FeedOmitted(f.env.Position)
 	var detail json.RawMessage
 	for _, en := range shown {
-		for _, v := range en.viewers {
-			if v.Level != agenda.SeeDetails {
+		for _, v := range en.now {
+			if v.Level != agenda.SeeDetails || v.TakesPart {
 				continue
 			}
 			if detail == nil && !omitted {
@@ -357,18 +372,19 @@ func (f *feed) appointmentChanged(e events.AppointmentUpdated) error {
 			f.to(v.UserID, detail)
 		}
 	}
-	if e.Privacy == f.before.Privacy {
-		return nil
-	}
 	for _, en := range shown {
+		sawDetails := map[string]bool{}
+		for _, v := range en.earlier {
+			sawDetails[v.UserID] = v.Level == agenda.SeeDetails && !v.TakesPart
+		}
 		var busy json.RawMessage
-		for _, v := range en.viewers {
-			if v.Level == agenda.SeeDetails {
+		for _, v := range en.now {
+			if v.Level != agenda.SeeBusy || !sawDetails[v.UserID] {
 				continue
 			}
 			if busy == nil && !omitted {
 				var err error
-				if busy, err = json.Marshal(map[string]any{"user_id": en.owner, "start": en.slot.Start, "end": en.slot.End, "busy": true}); err != nil {
+				if busy, err = busyFrame(en.owner, en.slot, readmodel.EntrySlot{}, true); err != nil {
 					return err
 				}
 			}
@@ -376,6 +392,19 @@ func (f *feed) appointmentChanged(e events.AppointmentUpdated) error {
 		}
 	}
 	return nil
+}
+
+// busyFrame is what a viewer limited to busy time is told of owner's entry
+// at slot: {user_id, start, end, busy}, and, if it moved from where it was
+// (before, when found), previous_start and previous_end, so that a client
+// knows which of the owner's busy times moved. busy says whether it blocks
+// time now.
+func busyFrame(owner string, slot, before readmodel.EntrySlot, busy bool) (json.RawMessage, error) {
+	frame := map[string]any{"user_id": owner, "start": slot.Start, "end": slot.End, "busy": busy}
+	if before.Found && (!before.Start.Equal(slot.Start) || !before.End.Equal(slot.End)) {
+		frame["previous_start"], frame["previous_end"] = before.Start, before.End
+	}
+	return json.Marshal(frame)
 }
 
 // detailed is the event's data with the appointment's descriptive fields,

@@ -353,100 +353,6 @@ func (t *Tx) AgendaEntrySlot(userID, appointmentID string) (EntrySlot, error) {
 	return s, nil
 }
 
-// EntryViewer is someone other than the owner who may see an agenda entry,
-// and how much of it (agenda.SeeBusy or agenda.SeeDetails); TakesPart if
-// they take part in its appointment themselves (are a participant who has
-// not declined).
-type EntryViewer struct {
-	UserID    string
-	Level     int
-	TakesPart bool
-}
-
-// EntryViewers returns who, besides its owner, may see ownerID's entry of
-// appointmentID, and how much. The facts come from SQL; the decision is
-// agenda.SeesEntry's, over agenda.SeesDetails: the one place the visibility
-// rule lives.
-func (t *Tx) EntryViewers(ownerID, appointmentID string) ([]EntryViewer, error) {
-	// Most people are in no group: the cheapest lookup says so, once per
-	// transaction (see Tx.ungrouped).
-	if t.ungrouped[ownerID] {
-		return nil, nil
-	}
-	var inGroup int
-	if err := t.queryRow(`SELECT EXISTS (SELECT 1 FROM group_members WHERE user_id = ?)`, ownerID).
-		Scan(&inGroup); err != nil {
-		return nil, fmt.Errorf("read viewers of %s: %w", appointmentID, err)
-	}
-	if inGroup == 0 {
-		if t.ungrouped == nil {
-			t.ungrouped = map[string]bool{}
-		}
-		t.ungrouped[ownerID] = true
-		return nil, nil
-	}
-	// Only active memberships relate people: someone invited sees nothing.
-	rows, err := t.query(`SELECT v.user_id, g.id, g.hierarchical, v.rank, o.rank
-		FROM group_members o
-		JOIN group_members v ON v.group_id = o.group_id AND v.user_id <> o.user_id AND v.status = ?2
-		JOIN groups g ON g.id = o.group_id
-		WHERE o.user_id = ?1 AND o.status = ?2`, ownerID, agenda.MemberActive)
-	if err != nil {
-		return nil, fmt.Errorf("read viewers of %s: %w", appointmentID, err)
-	}
-	views := map[string][]agenda.EntryView{}
-	var order []string
-	for rows.Next() {
-		var viewer string
-		var v agenda.EntryView
-		if err := rows.Scan(&viewer, &v.GroupID, &v.Hierarchical, &v.ViewerRank, &v.MemberRank); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		if _, ok := views[viewer]; !ok {
-			order = append(order, viewer)
-		}
-		views[viewer] = append(views[viewer], v)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(order) == 0 {
-		return nil, nil // no shared group: nobody else sees anything
-	}
-	var privacy, groupID string
-	err = t.queryRow(`SELECT privacy, group_id FROM appointments WHERE id = ?`, appointmentID).Scan(&privacy, &groupID)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("read viewers of %s: %w", appointmentID, err)
-	}
-	// Taking part is the participant list's (every participant but one who
-	// declined has the entry), not the agenda entries': an appointment's
-	// entries are added one by one, after its participants, and a review
-	// found each participant shown those written before their own as busy.
-	parts, err := t.strings(`SELECT user_id FROM participants WHERE appointment_id = ? AND status <> ?`,
-		appointmentID, agenda.RoleDeclined)
-	if err != nil {
-		return nil, fmt.Errorf("read viewers of %s: %w", appointmentID, err)
-	}
-	takesPart := map[string]bool{}
-	for _, u := range parts {
-		takesPart[u] = true
-	}
-	sort.Strings(order)
-	out := make([]EntryViewer, 0, len(order))
-	for _, viewer := range order {
-		vs := views[viewer]
-		for i := range vs {
-			vs[i].Privacy, vs[i].EntryGroupID, vs[i].TakesPart = privacy, groupID, takesPart[viewer]
-		}
-		if level := agenda.SeesEntry(vs); level != agenda.SeeNothing {
-			out = append(out, EntryViewer{UserID: viewer, Level: level, TakesPart: takesPart[viewer]})
-		}
-	}
-	return out, nil
-}
-
 // AppointmentDetail is what a viewer allowed the details of an entry sees,
 // and whose appointment it is.
 type AppointmentDetail struct {
@@ -482,13 +388,13 @@ func (t *Tx) GroupMemberIDs(groupID string) ([]string, error) {
 }
 
 // NamedByIDs lists who, besides userID, is shown userID's display name in
-// a group: the active members of the groups userID is an active member
-// of, and the people userID invited who have not answered (their
-// invitation names its inviter).
+// a group: the active members of the groups userID is a member of or
+// invited to (members lists show both), and the people userID invited who
+// have not answered (their invitation names its inviter).
 func (t *Tx) NamedByIDs(userID string) ([]string, error) {
 	return t.strings(`SELECT m.user_id FROM group_members mine
 		JOIN group_members m ON m.group_id = mine.group_id AND m.status = ?2 AND m.user_id <> ?1
-		WHERE mine.user_id = ?1 AND mine.status = ?2
+		WHERE mine.user_id = ?1
 		UNION
 		SELECT user_id FROM group_members WHERE invited_by = ?1 AND status = ?3
 		ORDER BY 1`, userID, agenda.MemberActive, agenda.MemberInvited)

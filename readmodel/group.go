@@ -464,6 +464,17 @@ type Invitee struct {
 	Rank int
 }
 
+// GroupName reads a group's name inside the projection's transaction
+// ("" if there is no such group).
+func (t *Tx) GroupName(id string) (string, error) {
+	var name string
+	err := t.queryRow(`SELECT name FROM groups WHERE id = ?`, id).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return name, err
+}
+
 // GroupInfo reads a group inside the projection's transaction.
 func (t *Tx) GroupInfo(id string) (GroupInfo, error) {
 	g := GroupInfo{Members: map[string]int{}, Invited: map[string]Invitee{}}

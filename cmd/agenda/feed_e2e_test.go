@@ -231,9 +231,54 @@ func TestE2EFeedShowsWhatTheGroupAgendaShows(t *testing.T) {
 	}
 	invited := positionOf(t, ana.withT(t).do("POST", "/api/groups/"+gid+"/members", map[string]any{"user_id": erin.userID}).
 		expect(t, http.StatusCreated))
+	// Of the group she is invited to, erin learns its new name, and
+	// nothing else (a review found its description sent to her).
+	described := patch(ana, "/api/groups/"+gid, map[string]any{"description": "Acquire X on Monday"})
+	if frames = feed(erin, invited, described); len(frames) != 0 {
+		t.Errorf("erin, invited, was told of the group's new description: %v", frames)
+	}
 	named := patch(ana, "/api/groups/"+gid, map[string]any{"name": "Squad"})
-	if frames = feed(erin, invited, named); len(frames) != 1 || frames[0].EventType != "group.updated" {
-		t.Errorf("erin's feed after the group she is invited to was renamed: %v, want group.updated", frames)
+	if frames = feed(erin, described, named); len(frames) != 1 || frames[0].EventType != "group.updated" ||
+		strings.Contains(frames[0].raw, "Acquire") || frames[0].Version != 0 {
+		t.Errorf("erin's feed after the group she is invited to was renamed: %v, want group.updated with the name alone, at version 0", frames)
+	}
+	// And the members, who see her among them, learn her new name.
+	renamed = patch(erin, "/api/me", map[string]any{"display_name": "Erin E."})
+	if frames = feed(ana, renamed-1, renamed); len(frames) != 1 || !strings.Contains(frames[0].raw, "Erin E.") {
+		t.Errorf("ana's feed after erin, invited to her group, renamed herself: %v, want the new name", frames)
+	}
+}
+
+// TestE2EFeedPrivacyChangeTellsThoseWhoSawIt: when an appointment becomes
+// busy-only, those who saw one of its entries in full are told of that
+// entry as busy time, and those who only ever saw busy time are told
+// nothing (a review found the busy frame named whichever participant came
+// first, and told others of another group's appointment).
+func TestE2EFeedPrivacyChangeTellsThoseWhoSawIt(t *testing.T) {
+	n := mustStartNode(t)
+	ana, bob, gil, dan := registerUser(t, n, "ana"), registerUser(t, n, "bob"), registerUser(t, n, "gil"), registerUser(t, n, "dan")
+	gid := createGroup(t, ana, "Team", true)
+	joinGroup(t, ana, bob, gid, 10)
+	other := createGroup(t, dan, "Other", true)
+	joinGroup(t, dan, bob, other, 10)
+	day := time.Date(2031, 6, 2, 9, 0, 0, 0, time.UTC)
+	var standup struct {
+		ID string `json:"id"`
+	}
+	ana.withT(t).do("POST", "/api/groups/"+gid+"/appointments", map[string]any{"title": "Standup",
+		"start": day.Format(time.RFC3339), "end": day.Add(time.Hour).Format(time.RFC3339)}).
+		expect(t, http.StatusCreated).JSON(t, &standup)
+	// gil joins below ana, above bob: he sees ana's entry as busy, bob's
+	// in full. dan, bob's peer elsewhere, sees bob's as busy.
+	joinGroup(t, ana, gil, gid, 600)
+	r := ana.withT(t).do("PATCH", "/api/appointments/"+standup.ID, map[string]any{"privacy": "freebusy"}).expect(t, http.StatusOK)
+	hidden := positionOf(t, r)
+	frames := fullFeed(t, gil, hidden-1, hidden)
+	if len(frames) != 1 || frames[0].Stream != "agenda-"+bob.userID || !strings.Contains(string(frames[0].Data), `"busy":true`) {
+		t.Errorf("gil's feed after Standup became busy-only: %v, want bob's entry as busy, the one he saw in full", frames)
+	}
+	if frames = fullFeed(t, dan, hidden-1, hidden); len(frames) != 0 {
+		t.Errorf("dan, who only ever saw bob's Standup as busy, was told of its privacy: %v", frames)
 	}
 }
 
