@@ -127,7 +127,7 @@ type readyNode struct{ head int64 }
 
 func (n readyNode) ClusterStatus() ClusterStatus { return ClusterStatus{} }
 func (n readyNode) Readiness() Readiness {
-	return Readiness{Ready: true, Status: "ready", Position: n.head, Head: n.head}
+	return Readiness{Ready: true, CaughtUp: true, Status: "ready", Position: n.head, Head: n.head}
 }
 
 // slowQueries is at position 1; waiting for anything beyond fails at once

@@ -250,7 +250,7 @@ func (s *Server) plausiblePosition(field string, p int64) error {
 		return nil
 	}
 	rd := s.Node.Readiness()
-	if rd.Ready && p > rd.Head+FutureSlack {
+	if rd.CaughtUp && p > rd.Head+FutureSlack {
 		return agenda.Errorf(agenda.EINVALID, "%s %d is beyond this cluster's log (head %d)", field, p, rd.Head).
 			WithDetails(map[string]any{"field": field, "head": rd.Head})
 	}

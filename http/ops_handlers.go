@@ -38,9 +38,13 @@ type ClusterNode struct {
 	EventLevel int `json:"event_level"`
 }
 
-// Readiness is the body of GET /readyz.
+// Readiness is the body of GET /readyz. Ready is what /readyz answers;
+// CaughtUp, that the node has applied and projected every entry it knows
+// committed (Ready may forgive a lag of a moment; the node's own checks of
+// what a position can be may not).
 type Readiness struct {
 	Ready    bool   `json:"-"`
+	CaughtUp bool   `json:"-"`
 	Status   string `json:"status"`
 	Leader   string `json:"leader"`
 	Position int64  `json:"position"`

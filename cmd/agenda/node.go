@@ -48,6 +48,8 @@ type Node struct {
 	debug    *http.Server
 	conns    connTracker
 
+	ready readyClock // when it was last caught up (Readiness)
+
 	projectorDone chan error
 	cancel        context.CancelFunc
 	closeOnce     sync.Once
@@ -212,7 +214,7 @@ func (s nodeStatus) Readiness() agendahttp.Readiness {
 	case s.n.raft.VoteGated():
 		r.Reason = "catching up with the cluster before it may vote"
 	case !s.n.raft.CaughtUp():
-		r.Reason = "applying committed log entries"
+		r.Reason = reasonApplying
 	case !s.n.projector.Healthy():
 		// Name the projection and the event it cannot apply: the
 		// operator's first question, answered without reading logs.
@@ -224,15 +226,11 @@ func (s nodeStatus) Readiness() agendahttp.Readiness {
 			}
 		}
 	case r.Position < r.Head:
-		r.Reason = "read model catching up"
+		r.Reason = reasonProjecting
 	default:
 		r.Ready = true
 	}
-	r.Status = "ready"
-	if !r.Ready {
-		r.Status = "not_ready"
-	}
-	return r
+	return s.n.ready.judge(r, time.Now())
 }
 
 // startingHandler answers while the node starts: alive (/healthz 200), not

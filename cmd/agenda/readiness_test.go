@@ -1,0 +1,38 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	agendahttp "github.com/agendahq/agenda/http"
+)
+
+// TestReadinessToleratesATransientLag: a node that trails the log just
+// after being caught up stays ready; one that trails longer, never caught
+// up since it started, or is not ready for another reason, is not.
+func TestReadinessToleratesATransientLag(t *testing.T) {
+	t0 := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	ready := agendahttp.Readiness{Ready: true, Position: 10, Head: 10}
+	trailing := func(reason string) agendahttp.Readiness {
+		return agendahttp.Readiness{Position: 9, Head: 10, Reason: reason}
+	}
+	var c readyClock
+	if got := c.judge(trailing(reasonApplying), t0); got.Ready || got.Status != "not_ready" {
+		t.Errorf("trailing before ever caught up (replaying after a start): %+v, want not ready", got)
+	}
+	if got := c.judge(ready, t0); !got.Ready || !got.CaughtUp || got.Status != "ready" {
+		t.Errorf("caught up: %+v, want ready", got)
+	}
+	for _, reason := range []string{reasonApplying, reasonProjecting} {
+		got := c.judge(trailing(reason), t0.Add(readyGrace-time.Millisecond))
+		if !got.Ready || got.CaughtUp || got.Reason != "" || got.Status != "ready" {
+			t.Errorf("%q just after being caught up: %+v, want ready, not caught up", reason, got)
+		}
+		if got := c.judge(trailing(reason), t0.Add(readyGrace)); got.Ready || got.Reason != reason {
+			t.Errorf("%q for the whole grace: %+v, want not ready", reason, got)
+		}
+	}
+	if got := c.judge(trailing("no leader known"), t0.Add(time.Millisecond)); got.Ready {
+		t.Errorf("no leader, just after being caught up: %+v, want not ready", got)
+	}
+}
