@@ -40,11 +40,25 @@ type raftSink struct {
 	left  map[string]int       // how many of it were left out since
 }
 
+// peerUnreachable are the errors hashicorp/raft logs when a peer does not
+// answer: routine while a node restarts or is rolled to a new build (an
+// operator's walk-through found every rolling update logging them at
+// ERROR, which alerts). They are logged as warnings; a peer gone for good
+// shows in /cluster/status and in the reaper's removal.
+var peerUnreachable = map[string]bool{
+	"failed to appendEntries to":     true,
+	"failed to heartbeat to":         true,
+	"failed to make requestVote RPC": true,
+}
+
 func (s *raftSink) Accept(name string, level hclog.Level, msg string, args ...any) {
 	if level < s.floor || level == hclog.Off {
 		return
 	}
 	lvl := slogLevel(level)
+	if peerUnreachable[msg] && lvl > slog.LevelWarn {
+		lvl = slog.LevelWarn
+	}
 	if !s.l.Enabled(context.Background(), lvl) {
 		return
 	}

@@ -45,6 +45,15 @@ func TestRaftLinesGoThroughTheNodeLogger(t *testing.T) {
 	if !strings.Contains(out.String(), "another message") {
 		t.Errorf("a new message was held back with the others: %q", out.String())
 	}
+	// A peer that does not answer is routine (a restart, a rolling
+	// update): a warning, not an error that alerts.
+	out.Reset()
+	for _, msg := range []string{"failed to appendEntries to", "failed to heartbeat to", "failed to make requestVote RPC"} {
+		sink.Accept("raft", hclog.Error, msg, "peer", "n3")
+	}
+	if got := out.String(); strings.Contains(got, "level=ERROR") || strings.Count(got, "level=WARN") != 3 {
+		t.Errorf("a peer not answering logged as:\n%s", got)
+	}
 	// A node that logs only errors and up gets no raft warnings either.
 	out.Reset()
 	quiet := slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelError}))

@@ -123,9 +123,10 @@ func (o *nodeOps) onRebuild(pr projections.RebuildProgress) {
 	o.audit.Record(e)
 }
 
-// watch records leadership and membership changes as this node sees them,
-// until ctx ends. Raft's observer would tell of each flip; polling every
-// 200 ms is enough for an audit trail and keeps consensus unaware of it.
+// watch records leadership and membership changes as this node sees them
+// (in the audit trail; leadership in the log too), until ctx ends. Raft's
+// observer would tell of each flip; polling every 200 ms is enough for an
+// audit trail and keeps consensus unaware of it.
 func (o *nodeOps) watch(ctx context.Context) {
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
@@ -145,6 +146,16 @@ func (o *nodeOps) watch(ctx context.Context) {
 		} else {
 			if st.LeaderID != leader {
 				o.leaderChanges.Inc()
+				// In the log too: an operator's walk-through found a
+				// leadership change nowhere but in a metric.
+				switch {
+				case st.LeaderID == "":
+					o.n.Logger.Warn("no leader known", "previous", leader, "term", st.Term, "state", st.State)
+				case st.LeaderID == st.NodeID:
+					o.n.Logger.Info("this node leads the cluster", "previous", leader, "term", st.Term)
+				default:
+					o.n.Logger.Info("leader changed", "leader", st.LeaderID, "previous", leader, "term", st.Term)
+				}
 				o.audit.Record(agenda.AuditEntry{Actor: "raft", Action: "cluster.leader_changed", Target: st.LeaderID, Result: agenda.AuditSuccess,
 					Details: map[string]any{"previous": leader, "leader": st.LeaderID, "term": st.Term, "state": st.State}})
 			}
