@@ -51,7 +51,7 @@ func (j *entriesJSON) add(e *agenda.Entry) error {
 		j.b = append(j.b, ',')
 	}
 	j.b = appendEntry(j.b, e)
-	if len(j.b) > agenda.MaxAgendaBytes {
+	if len(j.b)+len("]\n") > agenda.MaxAgendaBytes { // with what finish adds
 		return agenda.AgendaTooLarge()
 	}
 	return nil

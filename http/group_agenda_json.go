@@ -68,5 +68,8 @@ func groupAgendaJSON(view []agenda.MemberAgenda) ([]byte, error) {
 		out.WriteString("]}")
 	}
 	out.WriteString("]\n")
+	if out.Len() > agenda.MaxAgendaBytes { // with the members' heads and separators
+		return nil, agenda.AgendaTooLarge()
+	}
 	return out.Bytes(), nil
 }

@@ -51,8 +51,11 @@ var projectionVersions = map[string]int{
 	// version 0; no entry to those who take part in its appointment), tells
 	// a group appointment's changes to members who joined after it, a
 	// group's renaming to those invited, and a display name's change to
-	// those shown it.
-	ProjectionPlanning: 13,
+	// those shown it. 14: a group's new name alone to those invited; a
+	// privacy change's busy frame only to those who saw details; invitees'
+	// names to members (a node that projected under 13 rebuilds, so that
+	// every node writes the same rows for the same positions).
+	ProjectionPlanning: 14,
 }
 
 // baseSchema holds the tables every projection shares.

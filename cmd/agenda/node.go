@@ -48,7 +48,7 @@ type Node struct {
 	debug    *http.Server
 	conns    connTracker
 
-	ready readyClock // when it was last caught up (Readiness)
+	ready *readyClock // when it was last caught up (Readiness)
 
 	projectorDone chan error
 	cancel        context.CancelFunc
@@ -200,6 +200,11 @@ func (s strongReads) ReadBarrier(ctx context.Context) error {
 }
 
 func (s nodeStatus) Readiness() agendahttp.Readiness {
+	return s.n.ready.judge(s.strictReadiness(), time.Now())
+}
+
+// strictReadiness is the node's readiness with no grace for a lag.
+func (s nodeStatus) strictReadiness() agendahttp.Readiness {
 	leader, _ := s.n.raft.Leader()
 	r := agendahttp.Readiness{Leader: leader, Position: s.n.rm.Position(), Head: s.n.store.Head()}
 	switch {
@@ -213,8 +218,6 @@ func (s nodeStatus) Readiness() agendahttp.Readiness {
 		r.Reason = "not (yet) in the cluster's configuration at this address"
 	case s.n.raft.VoteGated():
 		r.Reason = "catching up with the cluster before it may vote"
-	case !s.n.raft.CaughtUp():
-		r.Reason = reasonApplying
 	case !s.n.projector.Healthy():
 		// Name the projection and the event it cannot apply: the
 		// operator's first question, answered without reading logs.
@@ -225,12 +228,14 @@ func (s nodeStatus) Readiness() agendahttp.Readiness {
 				break
 			}
 		}
+	case !s.n.raft.CaughtUp():
+		r.Reason = reasonApplying
 	case r.Position < r.Head:
 		r.Reason = reasonProjecting
 	default:
 		r.Ready = true
 	}
-	return s.n.ready.judge(r, time.Now())
+	return r
 }
 
 // startingHandler answers while the node starts: alive (/healthz 200), not

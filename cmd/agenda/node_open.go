@@ -33,6 +33,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		n.Logger = slog.Default()
 	}
 	c := &n.Config
+	n.ready = newReadyClock()
 	// A second process on the same data dir fails here, at once, rather
 	// than hanging on the Raft log's lock.
 	if n.lock, err = datadir.Acquire(c.DataDir); err != nil {
@@ -83,6 +84,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	}
 	n.agent.Start()
 	go n.ops.watch(runCtx)
+	go n.ready.sample(runCtx, nodeStatus{n}.strictReadiness)
 	n.Logger.Info("agenda node started", "http_addr", n.HTTPAddr(), "http_advertise", httpAdvertise, "raft_addr", n.raft.RaftAddr(),
 		"data_dir", c.DataDir, "bootstrap_expect", c.BootstrapExpect, "seeds", c.DiscoverySeeds, "dns_name", c.DiscoveryDNSName)
 	return nil

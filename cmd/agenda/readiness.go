@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,11 @@ import (
 // those is a lag.
 const readyGrace = time.Second
 
+// readySample is how often the node samples its own readiness, so that
+// the grace counts from when it was last caught up, not from the last
+// probe (a review found probes 1.5 s apart forgiven nothing).
+const readySample = 50 * time.Millisecond
+
 // laggingReasons are the readiness reasons that only say a node trails.
 var laggingReasons = map[string]bool{reasonApplying: true, reasonProjecting: true}
 
@@ -27,18 +33,40 @@ const (
 	reasonProjecting = "read model catching up"
 )
 
-// readyClock remembers when a node was last caught up (Unix nanoseconds; 0:
-// never since it started).
-type readyClock struct{ caughtUp atomic.Int64 }
+// readyClock remembers when a node was last caught up, on a monotonic
+// clock (a wall clock stepped back would stretch the grace).
+type readyClock struct {
+	start    time.Time
+	caughtUp atomic.Int64 // since start, in nanoseconds; 0: never
+}
+
+func newReadyClock() *readyClock { return &readyClock{start: time.Now()} }
+
+// sample notes, every readySample until ctx ends, whether strict (the
+// node's readiness before any grace) finds the node caught up.
+func (c *readyClock) sample(ctx context.Context, strict func() agendahttp.Readiness) {
+	t := time.NewTicker(readySample)
+	defer t.Stop()
+	for {
+		c.judge(strict(), time.Now())
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
 
 // judge returns r as /readyz answers it at now: r itself if the node is
 // caught up (noted) or its reason is more than a lag; ready, without a
 // reason, if it trails within readyGrace of being caught up.
 func (c *readyClock) judge(r agendahttp.Readiness, now time.Time) agendahttp.Readiness {
 	r.CaughtUp = r.Ready
+	at := int64(now.Sub(c.start)) + 1 // never 0, which means never
 	if r.Ready {
-		c.caughtUp.Store(now.UnixNano())
-	} else if last := c.caughtUp.Load(); last != 0 && laggingReasons[r.Reason] && now.Sub(time.Unix(0, last)) < readyGrace {
+		for last := c.caughtUp.Load(); at > last && !c.caughtUp.CompareAndSwap(last, at); last = c.caughtUp.Load() {
+		}
+	} else if last := c.caughtUp.Load(); last != 0 && laggingReasons[r.Reason] && time.Duration(at-last) < readyGrace {
 		r.Ready, r.Reason = true, ""
 	}
 	r.Status = "ready"

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -11,12 +12,12 @@ import (
 // after being caught up stays ready; one that trails longer, never caught
 // up since it started, or is not ready for another reason, is not.
 func TestReadinessToleratesATransientLag(t *testing.T) {
-	t0 := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	c := newReadyClock()
+	t0 := c.start.Add(time.Hour)
 	ready := agendahttp.Readiness{Ready: true, Position: 10, Head: 10}
 	trailing := func(reason string) agendahttp.Readiness {
 		return agendahttp.Readiness{Position: 9, Head: 10, Reason: reason}
 	}
-	var c readyClock
 	if got := c.judge(trailing(reasonApplying), t0); got.Ready || got.Status != "not_ready" {
 		t.Errorf("trailing before ever caught up (replaying after a start): %+v, want not ready", got)
 	}
@@ -34,5 +35,28 @@ func TestReadinessToleratesATransientLag(t *testing.T) {
 	}
 	if got := c.judge(trailing("no leader known"), t0.Add(time.Millisecond)); got.Ready {
 		t.Errorf("no leader, just after being caught up: %+v, want not ready", got)
+	}
+}
+
+// TestReadinessIsSampled: the grace counts from when the node was last
+// caught up, which the node samples itself, not from the last probe (a
+// review found probes 1.5 s apart forgiven nothing).
+func TestReadinessIsSampled(t *testing.T) {
+	c := newReadyClock()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.sample(ctx, func() agendahttp.Readiness { return agendahttp.Readiness{Ready: true} })
+	}()
+	time.Sleep(3 * readySample)
+	cancel()
+	<-done
+	// No probe ran: the sampler alone noted the node caught up, so a lag
+	// right after is forgiven.
+	got := c.judge(agendahttp.Readiness{Position: 9, Head: 10, Reason: reasonProjecting}, time.Now())
+	if !got.Ready {
+		t.Errorf("a lag just after the sampler saw the node caught up: %+v, want ready", got)
 	}
 }
