@@ -63,9 +63,10 @@ func (db *DB) EachAgendaEntry(ctx context.Context, userID string, from, to time.
 			start, end int64
 		}
 		e := &row.e
-		for n := 1; rows.Next(); n++ {
-			if n > agenda.MaxAgendaEntries {
-				return agenda.AgendaTooLarge()
+		var n entryCount
+		for rows.Next() {
+			if err := n.next(); err != nil {
+				return err
 			}
 			if err := rows.Scan(&e.AppointmentID, &row.groupID, &e.Title, &e.Description, &e.Location, &row.start, &row.end,
 				&e.Privacy, &e.Status, &e.MyStatus, &e.Version, &e.OriginNode); err != nil {
@@ -82,6 +83,19 @@ func (db *DB) EachAgendaEntry(ctx context.Context, userID string, from, to time.
 	})
 	if err != nil {
 		return fmt.Errorf("read agenda of %s: %w", userID, err)
+	}
+	return nil
+}
+
+// entryCount counts the entries an agenda read meets, so that every read
+// refuses the one past agenda.MaxAgendaEntries alike (a statement that
+// reads entries alone stops there: LIMIT MaxAgendaEntries+1).
+type entryCount int
+
+// next counts one more entry: agenda.AgendaTooLarge past the bound.
+func (n *entryCount) next() error {
+	if *n++; *n > agenda.MaxAgendaEntries {
+		return agenda.AgendaTooLarge()
 	}
 	return nil
 }

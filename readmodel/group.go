@@ -150,10 +150,11 @@ func groupAgenda(c *sqlite.Conn, groupID, viewerID string, from, to time.Time) (
 	if err != nil {
 		return nil, err
 	}
+	var seen entryCount
 	for rows.Next() {
-		if len(mine) == agenda.MaxAgendaEntries {
+		if err := seen.next(); err != nil {
 			rows.Close()
-			return nil, agenda.AgendaTooLarge()
+			return nil, err
 		}
 		var id string
 		if err := rows.Scan(&id); err != nil {
@@ -175,7 +176,7 @@ func groupAgenda(c *sqlite.Conn, groupID, viewerID string, from, to time.Time) (
 	out := []agenda.MemberAgenda{}
 	var details []string // appointment IDs of the visible entries
 	var visible []*agenda.Entry
-	entries := 0
+	var entries entryCount
 	for rows.Next() {
 		var userID, username, displayName string
 		var apptID, role sql.NullString
@@ -191,9 +192,9 @@ func groupAgenda(c *sqlite.Conn, groupID, viewerID string, from, to time.Time) (
 		if !apptID.Valid {
 			continue // a member with nothing in the window
 		}
-		if entries++; entries > agenda.MaxAgendaEntries {
+		if err := entries.next(); err != nil {
 			rows.Close()
-			return nil, agenda.AgendaTooLarge()
+			return nil, err
 		}
 		m := &out[len(out)-1]
 		entry := agenda.GroupAgendaEntry{Start: time.Unix(0, start.Int64).UTC(), End: time.Unix(0, end.Int64).UTC(), Busy: true}
@@ -325,6 +326,7 @@ func (db *DB) GroupBusy(ctx context.Context, groupID, viewerID string, from, to 
 		}
 		defer rows.Close()
 		out = []agenda.Interval{}
+		var n entryCount
 		for rows.Next() {
 			var viewerRank sql.NullInt64
 			var start, end int64
@@ -336,8 +338,8 @@ func (db *DB) GroupBusy(ctx context.Context, groupID, viewerID string, from, to 
 			}
 			member = true
 			if start != 0 || end != 0 {
-				if len(out) == agenda.MaxAgendaEntries {
-					return agenda.AgendaTooLarge()
+				if err := n.next(); err != nil {
+					return err
 				}
 				out = append(out, agenda.Interval{Start: time.Unix(0, start).UTC(), End: time.Unix(0, end).UTC()})
 			}
