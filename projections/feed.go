@@ -133,13 +133,8 @@ func (f *feed) after(ev events.Event) error {
 		// name alone, at version 0 (the group's counts what they do not see).
 		if err = f.toAll(f.tx.GroupMemberIDs(e.GroupID)); err == nil && e.Name != f.groupName {
 			var invited []string
-			var name json.RawMessage
-			if invited, err = f.tx.GroupInviteeIDs(e.GroupID); err == nil && len(invited) > 0 {
-				if name, err = json.Marshal(map[string]string{"group_id": e.GroupID, "name": e.Name}); err == nil {
-					for _, u := range invited {
-						f.add(u, name, f.env.Stream, 0)
-					}
-				}
+			if invited, err = f.tx.GroupInviteeIDs(e.GroupID); err == nil {
+				err = f.toAllOnly(invited, map[string]string{"group_id": e.GroupID, "name": e.Name})
 			}
 		}
 	case events.GroupMemberAdded:
@@ -160,13 +155,9 @@ func (f *feed) after(ev events.Event) error {
 		// The user in full; those shown the display name, only that (the
 		// event holds the user's email).
 		f.to(e.UserID, f.env.Data)
-		var name json.RawMessage
-		if name, err = json.Marshal(map[string]string{"user_id": e.UserID, "display_name": e.DisplayName}); err == nil {
-			var ids []string
-			ids, err = f.tx.NamedByIDs(e.UserID)
-			for _, id := range ids {
-				f.add(id, name, f.env.Stream, 0)
-			}
+		var shown []string
+		if shown, err = f.tx.NamedByIDs(e.UserID); err == nil {
+			err = f.toAllOnly(shown, map[string]string{"user_id": e.UserID, "display_name": e.DisplayName})
 		}
 	case events.NotificationRead:
 		f.to(e.UserID, f.env.Data)
@@ -223,6 +214,23 @@ func (f *feed) add(user string, data json.RawMessage, stream string, version int
 	}
 	f.records = append(f.records, readmodel.FeedRecord{UserID: user, Position: f.env.Position,
 		EventType: f.env.Type, Stream: stream, Version: version, At: f.env.Time, Data: data})
+}
+
+// toAllOnly gives every user listed only part of the event's data, on the
+// event's stream at version 0 (the stream's version counts changes they do
+// not see).
+func (f *feed) toAllOnly(users []string, only map[string]string) error {
+	if len(users) == 0 {
+		return nil
+	}
+	data, err := json.Marshal(only)
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		f.add(u, data, f.env.Stream, 0)
+	}
+	return nil
 }
 
 // toAll gives every user listed the event's own data.
