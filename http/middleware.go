@@ -173,8 +173,9 @@ func (s *Server) queryOnce(next http.Handler) http.Handler {
 				return
 			}
 			if !utf8.ValidString(k) || !utf8.ValidString(q[k][0]) {
-				s.Error(w, r, agenda.Errorf(agenda.EINVALID, "query parameter %q is not valid UTF-8", strings.ToValidUTF8(k, "\uFFFD")).
-					WithDetails(map[string]any{"field": strings.ToValidUTF8(k, "\uFFFD")}))
+				field := strings.ToValidUTF8(k, "\uFFFD")
+				s.Error(w, r, agenda.Errorf(agenda.EINVALID, "query parameter %q is not valid UTF-8", field).
+					WithDetails(map[string]any{"field": field}))
 				return
 			}
 		}
