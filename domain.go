@@ -88,8 +88,8 @@ const (
 // MaxAgendaEntries entries, or an answer of more than MaxAgendaBytes:
 // invalid, asking for a shorter window.
 func AgendaTooLarge() *Error {
-	return Errorf(EINVALID, "this window holds more than %d entries, or more than %s of them; ask for a shorter one",
-		MaxAgendaEntries, "8 MiB").WithDetails(map[string]any{"field": "to", "max_entries": MaxAgendaEntries, "max_bytes": MaxAgendaBytes})
+	return Errorf(EINVALID, "this window holds more than %d entries, or more than %d MiB of them; ask for a shorter one",
+		MaxAgendaEntries, MaxAgendaBytes>>20).WithDetails(map[string]any{"field": "to", "max_entries": MaxAgendaEntries, "max_bytes": MaxAgendaBytes})
 }
 
 // Times outside [MinTime, MaxTime) are refused as invalid: they are no
