@@ -217,6 +217,11 @@ func (p *browserPage) noteSays(typ, want string) {
 	}
 }
 
+// iso is s as the UI's sentences hold a name someone chose: isolated
+// (U+2068…U+2069; dom.js iso), so that its direction does not reorder the
+// words around it.
+func iso(s string) string { return "\u2068" + s + "\u2069" }
+
 // login logs in through the UI's form.
 func (p *browserPage) login(base, username, password string) {
 	p.t.Helper()
@@ -325,8 +330,8 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#invitation-list .invitation`)),
 		chromedp.WaitVisible(chromedp.CSS(`.note[data-type="invitation"]`)))
 	bobPage.screenshot(dir, "2-bob-invited.png")
-	bobPage.noteSays("invitation", "Ana Ruiz (ana) invites you to “Reading circle”")
-	bobPage.noteSays("group_invitation", "Ana Ruiz (ana) invites you to join “Book club”")
+	bobPage.noteSays("invitation", iso("Ana Ruiz")+" (ana) invites you to “"+iso("Reading circle")+"”")
+	bobPage.noteSays("group_invitation", iso("Ana Ruiz")+" (ana) invites you to join “"+iso("Book club")+"”")
 	bobPage.do("accept", clickOn(`#invitation-list button.accept`),
 		chromedp.WaitVisible(chromedp.CSS("#no-invitations")))
 	// Following a notification reads it (a review found every one followed
@@ -364,8 +369,8 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#appointment-status[data-status="confirmed"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`.note[data-type="confirmed"]`)))
 	anaPage.screenshot(dir, "3-ana-confirmed.png")
-	anaPage.noteSays("accepted", "bob accepted “Reading circle”")
-	anaPage.noteSays("member_added", "bob joined “Book club”")
+	anaPage.noteSays("accepted", "bob accepted “"+iso("Reading circle")+"”")
+	anaPage.noteSays("member_added", "bob joined “"+iso("Book club")+"”")
 
 	for _, p := range []*browserPage{anaPage, bobPage} {
 		ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)

@@ -31,35 +31,35 @@ func TestBrowserNotificationsNameWhoActed(t *testing.T) {
 		"start": start.Format(time.RFC3339), "end": start.Add(time.Hour).Format(time.RFC3339)}).expect(t, http.StatusCreated)
 	carlPage := newBrowserPage(t, browser, "carl")
 	carlPage.login(base, "carl", "password-carl")
-	carlPage.noteSays("imposed", "bob put “Sync” in your agenda")
+	carlPage.noteSays("imposed", "bob put “"+iso("Sync")+"” in your agenda")
 	// The group names people as they chose, with the username, which alone
 	// tells them apart, beside a chosen name.
 	carlPage.do("open the group", chromedp.Evaluate[chromedp.Void](`location.hash = '#/group/`+team+`'`),
 		chromedp.WaitVisible(chromedp.CSS(`table.members`)))
 	got, err := chromedp.Run(carlPage.ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('table.members tbody tr td:first-child, table.group-agenda tbody th')].map((c) => c.textContent).join(' | ')`))
-	if want := "Ana Ruiz (ana)creator | bob | carl | ana (mallory) | Ana Ruiz (ana) | bob | carl | ana (mallory)"; err != nil || got != want {
+	if want := iso("Ana Ruiz") + " (ana)creator | bob | carl | " + iso("ana") + " (mallory) | " + iso("Ana Ruiz") + " (ana) | bob | carl | " + iso("ana") + " (mallory)"; err != nil || got != want {
 		t.Errorf("the group's members and agenda rows read %q (%v), want %q", got, err, want)
 	}
 
 	// ana removes bob: his appointment ends for carl, by ana's doing.
 	ana.do("DELETE", "/api/groups/"+team+"/members/"+bob.userID, nil).expect(t, http.StatusNoContent)
-	carlPage.noteSays("cancelled", "Ana Ruiz (ana) removed its organiser from the group, so “Sync” is cancelled")
+	carlPage.noteSays("cancelled", iso("Ana Ruiz")+" (ana) removed its organiser from the group, so “"+iso("Sync")+"” is cancelled")
 	bobPage := newBrowserPage(t, browser, "bob")
 	bobPage.login(base, "bob", "password-bob")
-	bobPage.noteSays("member_removed", "Ana Ruiz (ana) took you out of “Team”: you are no longer a member, nor invited")
-	bobPage.noteSays("cancelled", "Ana Ruiz (ana) removed you from the group, so “Sync” is cancelled")
+	bobPage.noteSays("member_removed", iso("Ana Ruiz")+" (ana) took you out of “"+iso("Team")+"”: you are no longer a member, nor invited")
+	bobPage.noteSays("cancelled", iso("Ana Ruiz")+" (ana) removed you from the group, so “"+iso("Sync")+"” is cancelled")
 
 	// ana leaves: carl inherits her rights and her rank.
 	ana.do("DELETE", "/api/groups/"+team+"/members/"+ana.userID, nil).expect(t, http.StatusNoContent)
-	carlPage.noteSays("creator_changed", "Ana Ruiz (ana) left “Team”: you now hold the creator's rights")
-	carlPage.noteSays("rank_changed", "Ana Ruiz (ana) left “Team”: you now hold its top rank")
+	carlPage.noteSays("creator_changed", iso("Ana Ruiz")+" (ana) left “"+iso("Team")+"”: you now hold the creator's rights")
+	carlPage.noteSays("rank_changed", iso("Ana Ruiz")+" (ana) left “"+iso("Team")+"”: you now hold its top rank")
 	// An invitation to a group says who sends it, named as everywhere else.
 	other := createGroup(t, mallory, "Team too", false)
 	mallory.do("POST", "/api/groups/"+other+"/members", map[string]any{"user_id": bob.userID}).expect(t, http.StatusCreated)
 	bobPage.do("open the invitations", chromedp.Evaluate[chromedp.Void](`location.hash = '#/invitations'`),
 		chromedp.WaitVisible(chromedp.CSS(`#main .card h3`)))
 	got, err = chromedp.Run(bobPage.ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('#main .card')].map((c) => [...c.querySelectorAll('h3, p')].map((e) => e.textContent).join(' / ')).join(' | ')`))
-	if want := "Team too / Flat group / From ana (mallory)."; err != nil || got != want {
+	if want := "Team too / Flat group / From " + iso("ana") + " (mallory)."; err != nil || got != want {
 		t.Errorf("bob's group invitations read %q (%v), want %q", got, err, want)
 	}
 	for _, p := range []*browserPage{carlPage, bobPage} {
@@ -73,7 +73,7 @@ func TestBrowserNotificationsNameWhoActed(t *testing.T) {
 	bobPage.do("open the group he is invited to", chromedp.Evaluate[chromedp.Void](`location.hash = '#/group/`+other+`'`),
 		chromedp.WaitVisible(chromedp.CSS(`#main a[href="#/invitations"]`)))
 	got, err = chromedp.Run(bobPage.ctx, chromedp.Evaluate[string](`document.querySelector('#main p').textContent`))
-	if want := "ana (mallory) invites you to this flat group. Until you accept, you see nothing of it."; err != nil || got != want {
+	if want := iso("ana") + " (mallory) invites you to this flat group. Until you accept, you see nothing of it."; err != nil || got != want {
 		t.Errorf("the group bob is invited to reads %q (%v), want %q", got, err, want)
 	}
 	if errs := bobPage.consoleErrors("404"); len(errs) > 0 {

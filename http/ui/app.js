@@ -4,7 +4,7 @@
 import { api, describe, session, saveSession, clearSession, whenUnauthorized, ApiError, SESSION_KEY } from './api.js';
 import { onRedraw, onTell, busy, navigationAsked, navigationShown } from './view.js';
 import { Live } from './live.js';
-import { h, field, errorBox, fill, tz, fmtRange, fmtDateTime, personName, ownName, typedUsername, toCome } from './dom.js';
+import { h, field, errorBox, fill, tz, fmtRange, fmtDateTime, personName, ownName, typedUsername, toCome, iso } from './dom.js';
 import { weekView, agendaView, appointmentForm, appointmentView, editView, invitationsView } from './appointments.js';
 import { groupsView, groupView, freeSlotsView, TOP_RANK } from './groups.js';
 import { meView } from './me.js';
@@ -139,8 +139,8 @@ function authForm(kind) {
 // A notification whose people are unknown here keeps the plain text.
 function noteText(n) {
   const p = n.payload || {};
-  const t = p.title ? `“${p.title}”` : 'an appointment';
-  const g = p.group_name ? `“${p.group_name}”` : 'a group';
+  const t = p.title ? `“${iso(p.title)}”` : 'an appointment';
+  const g = p.group_name ? `“${iso(p.group_name)}”` : 'a group';
   const me = session() && session().user.id;
   const by = n.actor ? personName(n.actor) : '';
   const who = n.subject ? personName(n.subject) : by;

@@ -5,7 +5,7 @@ import { api, describe } from './api.js';
 import { busy } from './view.js';
 import {
   h, field, errorBox, fmtTime, fmtDay, fmtLongDay, fmtRange, fmtOnDay, fmtDateTime, startOfWeek, weekParam, startOfDay, addDays,
-  localInput, dateInput, fromLocal, missingLocal, statusLabel, fill, tz, weekNav, personName, namesOf, toCome,
+  localInput, dateInput, fromLocal, missingLocal, statusLabel, fill, tz, weekNav, personName, namesOf, toCome, iso,
 } from './dom.js';
 
 // conflictList shows the clashing slots of a schedule_conflict: mine in
@@ -38,7 +38,7 @@ async function declineConfirmed(a, act) {
   try { flat = !(await api('GET', `/api/groups/${a.group_id}`)).hierarchical; } catch { /* not a member any more: as the status says */ }
   if (!flat) return true;
   if (act.movedOn) return false;
-  return confirm(`Declining cancels “${a.title}” for everyone in the group. Decline?`);
+  return confirm(`Declining cancels “${iso(a.title)}” for everyone in the group. Decline?`);
 }
 
 // actionButtons makes the buttons of one thing's actions (an appointment's
@@ -130,7 +130,7 @@ export async function appointmentForm(main, params, existing) {
     h('option', { value: 'freebusy' }, 'Free/busy — others see only that I am busy'));
   if (existing) privacy.value = existing.privacy;
   const group = h('select', { name: 'group' }, h('option', { value: '' }, 'Personal'),
-    groups.map((g) => h('option', { value: g.id }, `${g.name} (${g.hierarchical ? 'hierarchical' : 'flat'})`)));
+    groups.map((g) => h('option', { value: g.id }, `${iso(g.name)} (${g.hierarchical ? 'hierarchical' : 'flat'})`)));
   if (params.get('group')) group.value = params.get('group');
   const out = h('div', { 'aria-live': 'assertive' });
   // A start already gone by is allowed (an appointment recorded late), but
@@ -192,7 +192,7 @@ export async function appointmentForm(main, params, existing) {
       }
     });
   });
-  fill(main, h('h1', {}, existing ? `Edit “${existing.title}”` : 'New appointment'), form);
+  fill(main, h('h1', {}, existing ? `Edit “${iso(existing.title)}”` : 'New appointment'), form);
 }
 
 // binds says whether an imposed appointment still binds me: its organiser
@@ -275,7 +275,7 @@ export async function invitationsView(main, groupInvites) {
   const from = (a) => {
     const o = a.participants.find((p) => p.user_id === a.owner_id);
     const g = groups.find((x) => x.id === a.group_id);
-    return [h('p', {}, `From ${o ? personName(o) : 'the organiser'}${g ? ` in ${g.name}` : ''}.`),
+    return [h('p', {}, `From ${o ? personName(o) : 'the organiser'}${g ? ` in ${iso(g.name)}` : ''}.`),
       g && !g.hierarchical ? h('p', { class: 'hint' }, 'A flat group: declining cancels it for everyone.') : null];
   };
   const out = h('div', { 'aria-live': 'assertive' });
@@ -289,8 +289,8 @@ export async function invitationsView(main, groupInvites) {
       h('h2', {}, h('a', { href: `#/appointment/${a.id}` }, a.title || 'Untitled')),
       h('p', {}, fmtRange(a.start, a.end)), from(a),
       h('div', { class: 'actions' }, answers(
-        [`Accept “${a.title}”`, () => api('POST', `/api/appointments/${a.id}/accept`), 'primary accept'],
-        [`Decline “${a.title}”`, async (act) => {
+        [`Accept “${iso(a.title)}”`, () => api('POST', `/api/appointments/${a.id}/accept`), 'primary accept'],
+        [`Decline “${iso(a.title)}”`, async (act) => {
           if (!(await declineConfirmed(a, act))) return false;
           return api('POST', `/api/appointments/${a.id}/decline`);
         }, 'decline']))))) : null,
@@ -298,8 +298,8 @@ export async function invitationsView(main, groupInvites) {
       h('h3', {}, g.name), h('p', {}, g.hierarchical ? `Hierarchical, rank ${g.rank}` : 'Flat group'),
       h('p', {}, `From ${g.inviter ? personName(g.inviter) : 'a member'}.`),
       h('div', { class: 'actions' }, answers(
-        [`Join ${g.name}`, () => api('POST', `/api/groups/${g.group_id}/accept`), 'primary'],
-        [`Decline ${g.name}`, () => api('POST', `/api/groups/${g.group_id}/decline`)])))))] : null,
+        [`Join ${iso(g.name)}`, () => api('POST', `/api/groups/${g.group_id}/accept`), 'primary'],
+        [`Decline ${iso(g.name)}`, () => api('POST', `/api/groups/${g.group_id}/decline`)])))))] : null,
     past.length ? h('details', { class: 'past', dataset: { key: 'past-invitations' } },
       h('summary', {}, `Ended before you answered (${past.length})`),
       h('ul', { class: 'cards', id: 'past-invitations' }, past.map((a) => h('li', { class: 'card', dataset: { id: a.id } },

@@ -45,8 +45,18 @@ export function errorBox(message, ...extra) {
 // anyone).
 export function personName(u) {
   const username = u.username || u.user_id || u.id;
-  return u.display_name && u.display_name !== username ? `${u.display_name} (${username})` : username;
+  return u.display_name && u.display_name !== username ? `${iso(u.display_name)} (${username})` : username;
 }
+
+// iso isolates a name someone chose (a display name, a group's name, a
+// title or a place) inside a sentence of the UI's, between U+2068 and
+// U+2069 (first-strong isolate, pop directional isolate). Unisolated, a
+// right-to-left name, or one ending in digits or punctuation, draws the
+// words and brackets beside it into its own direction: "From מרים (miriam)
+// in צוות 2." can show another username by the name, or the group's number
+// by the wrong word. The server refuses explicit bidi controls in names;
+// the direction of the letters themselves stays everyone's to use.
+export function iso(s) { return `\u2068${s}\u2069`; }
 
 // namesOf maps the user IDs of members (or participants) to their names.
 export function namesOf(people) { return Object.fromEntries(people.map((p) => [p.user_id, personName(p)])); }

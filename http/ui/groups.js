@@ -3,7 +3,7 @@
 
 import { api, describe } from './api.js';
 import { busy, latest } from './view.js';
-import { h, field, errorBox, fill, fmtRange, fmtOnDay, fmtDay, weekNav, fmtLongDay, startOfWeek, weekParam, addDays, dateInput, localInput, fromLocal, personName, namesOf, typedUsername } from './dom.js';
+import { h, field, errorBox, fill, fmtRange, fmtOnDay, fmtDay, weekNav, fmtLongDay, startOfWeek, weekParam, addDays, dateInput, localInput, fromLocal, personName, namesOf, typedUsername, iso } from './dom.js';
 
 // TOP_RANK is the creator's rank (agenda.MaxRank), above any that can be
 // given (0 to TOP_RANK - 1): it passes only to the heir of a creator who
@@ -97,7 +97,7 @@ export async function groupView(main, id, me, params) {
     }
     const canRemove = m.user_id === me || (g.hierarchical ? g.my_rank > m.rank : isCreator);
     const remove = canRemove ? h('button', { type: 'button', class: m.user_id === me ? '' : 'danger',
-      'aria-label': m.user_id === me ? `Leave ${g.name}` : m.status === 'invited' ? `Withdraw invitation of ${name}` : `Remove ${name}` },
+      'aria-label': m.user_id === me ? `Leave ${iso(g.name)}` : m.status === 'invited' ? `Withdraw invitation of ${name}` : `Remove ${name}` },
     m.user_id === me ? 'Leave' : m.status === 'invited' ? 'Withdraw invitation' : 'Remove') : null;
     if (remove) {
       row.push(remove);
@@ -107,8 +107,8 @@ export async function groupView(main, id, me, params) {
         // come, and cancels for everyone those one organised: said before,
         // not discovered after.
         const ends = (who, their) => ` ${who} stop${who === 'You' ? '' : 's'} taking part in its appointments still to come, and those ${their} organised are cancelled for everyone.`;
-        const question = !leaving ? (m.status === 'invited' ? `Withdraw the invitation of ${name} to ${g.name}?` : `Remove ${name} from ${g.name}?${ends(name, 'they')}`)
-          : g.member_count <= 1 ? `You are the last member: leaving deletes ${g.name}. Leave?` : `Leave ${g.name}?${ends('You', 'you')}`;
+        const question = !leaving ? (m.status === 'invited' ? `Withdraw the invitation of ${name} to ${iso(g.name)}?` : `Remove ${name} from ${iso(g.name)}?${ends(name, 'they')}`)
+          : g.member_count <= 1 ? `You are the last member: leaving deletes ${iso(g.name)}. Leave?` : `Leave ${iso(g.name)}?${ends('You', 'you')}`;
         if (!confirm(question)) return;
         try {
           await api('DELETE', `/api/groups/${id}/members/${m.user_id}`, undefined, m.version);
@@ -163,7 +163,7 @@ export async function groupView(main, id, me, params) {
     const rename = h('form', { class: 'form inline' }, field('Name', newName), field('Description', newDescription),
       h('div', { class: 'actions' }, save, remove));
     remove.addEventListener('click', () => busy([save, remove], async (act) => {
-      if (!confirm(`Delete ${g.name} for everyone? Its confirmed appointments stay in the agendas.`)) return;
+      if (!confirm(`Delete ${iso(g.name)} for everyone? Its confirmed appointments stay in the agendas.`)) return;
       try { await api('DELETE', `/api/groups/${id}`); act.go('#/groups'); } catch (err) { act.fail(out, err); }
     }));
     rename.addEventListener('submit', (ev) => {
@@ -189,10 +189,10 @@ export async function groupView(main, id, me, params) {
   const block = (e, d) => {
     const when = fmtOnDay(e.start, e.end, d);
     if (e.busy) return h('div', { class: 'block busy' }, `${when} busy`);
-    const label = `${when} ${e.title || 'Untitled'}`;
+    const label = `${when} ${iso(e.title || 'Untitled')}`;
     const tag = e.status === 'pending' ? h('span', { class: 'tag' }, 'pending') : e.status === 'cancelled' ? h('span', { class: 'tag' }, 'cancelled') : null;
     if (mine.has(e.appointment_id)) return h('div', { class: 'block' }, h('a', { href: `#/appointment/${e.appointment_id}` }, label), tag);
-    const more = [e.location ? h('p', {}, `Where: ${e.location}`) : null, e.description ? h('p', {}, e.description) : null].filter(Boolean);
+    const more = [e.location ? h('p', {}, `Where: ${iso(e.location)}`) : null, e.description ? h('p', {}, e.description) : null].filter(Boolean);
     return h('div', { class: 'block' }, more.length ? h('details', { dataset: { key: `${e.appointment_id}|${dateInput(d)}` } }, h('summary', {}, label, tag), more) : [label, tag]);
   };
   const agendaTable = h('table', { class: 'group-agenda' },
@@ -264,6 +264,6 @@ export async function freeSlotsView(main, id) {
         })));
     } catch (err) { fill(results, errorBox(describe(err))); }
   }
-  fill(main, h('h1', {}, `Free slots in ${g.name}`),
+  fill(main, h('h1', {}, `Free slots in ${iso(g.name)}`),
     h('p', { class: 'hint' }, 'Times when every member is free.'), form, results);
 }
