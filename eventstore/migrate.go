@@ -130,7 +130,8 @@ func compactAfterMigration(ctx context.Context, db *sqlite.DB) error {
 	// that size until a write starts it over: truncate it. The
 	// background checkpointer may be running a checkpoint of its own, in
 	// which case SQLite reports busy at once rather than waiting; try
-	// again a little later. Failing that, the next write cuts it back.
+	// again a little later. Failing that, the first write after the log
+	// starts over cuts it back to journal_size_limit (internal/sqlite).
 	for try := 0; try < 100; try++ {
 		var busy, logFrames, checkpointed int
 		if err := db.Write.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &checkpointed); err != nil {

@@ -36,17 +36,18 @@ import (
 // at a time unchanged (425–462 against 430–479/s), p99 9.6–10.9 against
 // 10.7–11.9 ms. A single create's projection 329–385 → 196–237 µs.
 //
-// When the log starts over, SQLite cuts its file back to
-// journal_size_limit. That limit lies above the backstop, so that under a
-// steady load the file is written over in place: cut back to 4 MB, as it
-// once was, it grew by 12 MB again every cycle (about one a second at
-// 4,000 creates a second), and ext4 allocates blocks for every
-// write past a file's end. BenchmarkEventStoreCreates 68.6–69.2 → 64.4–67.6
+// The first commit after the log starts over cuts its file back to
+// journal_size_limit, if it is longer. That limit lies above the
+// backstop's 16.5 MB (4,000 frames of 4,120 bytes), so that under a steady
+// load the file is written over in place: cut back to 4 MB, as it once
+// was, it grew by 12 MB again every cycle, and ext4 allocates blocks for
+// every write past a file's end. BenchmarkEventStoreCreates 68.6–69.2 → 64.4–67.6
 // CPU-µs a create; one node at 64 clients, five 10 s runs each, interleaved
 // (2026-12-05): 3,726–4,113 → 3,992–4,276 creates/s, CPU a create 0.311–0.350 →
-// 0.307–0.326 ms. The cost is disk: each log keeps about 17 MB while the
-// node runs (a clean close removes it). A log grown past the limit (a long
-// reader held it) is still cut back to it.
+// 0.307–0.326 ms. The cost is disk: once written that far, each log
+// keeps 16.5–25 MB until the database is closed (a clean close removes
+// it), idle or not. A log grown past the limit (a long reader held it, a
+// large transaction) is still cut back to it.
 const (
 	checkpointEvery    = 100 * time.Millisecond
 	checkpointBackstop = 4000     // pages: 16 MB of log at 4 KiB

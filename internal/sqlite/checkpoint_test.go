@@ -61,6 +61,10 @@ func TestWALIsWrittenOverInPlace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	page, err := strconv.ParseInt(pragma(t, db.Write, "page_size"), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
 	mustExec(t, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)")
 	for _, tc := range []struct {
 		name  string
@@ -70,8 +74,8 @@ func TestWALIsWrittenOverInPlace(t *testing.T) {
 		want func(size int64) string
 	}{
 		{"a backstop's worth", backstop + 64, func(size int64) string {
-			if size < int64(backstop)*4096 {
-				return "cut back below the backstop's " + strconv.Itoa(backstop*4096) + " bytes"
+			if size < int64(backstop)*page {
+				return "cut back below the backstop's " + strconv.FormatInt(int64(backstop)*page, 10) + " bytes"
 			}
 			return ""
 		}},
@@ -83,14 +87,14 @@ func TestWALIsWrittenOverInPlace(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			// One transaction of that many 4 KiB pages (rows of a
+			// One transaction of that many pages (rows of about a
 			// page each, on the pages the last case freed).
 			mustExec(t, db, "DELETE FROM t")
 			mustExec(t, db, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
-				INSERT INTO t (v) SELECT zeroblob(4000) FROM n`, tc.pages)
+				INSERT INTO t (v) SELECT zeroblob(?) FROM n`, tc.pages, page-100)
 			grown := walSize(t, db)
-			if grown < int64(tc.pages)*4096 {
-				t.Fatalf("WAL after the write is %d bytes, want at least %d", grown, tc.pages*4096)
+			if grown < int64(tc.pages)*page {
+				t.Fatalf("WAL after the write is %d bytes, want at least %d", grown, int64(tc.pages)*page)
 			}
 			// Small writes until one starts the log over: until it
 			// holds fewer frames than the write took (the commit that
@@ -120,13 +124,17 @@ func walSize(t *testing.T, db *sqlite.DB) int64 {
 	return fi.Size()
 }
 
-// walFrames is how many frames db's log holds, as a PASSIVE checkpoint
-// (which waits for nobody) reports them.
+// walFrames is how many frames db's log holds. A NOOP checkpoint copies
+// nothing and takes no lock, so it always answers; a PASSIVE one answers
+// -1 while another checkpoint (the background one) runs.
 func walFrames(t *testing.T, db *sqlite.DB) int {
 	t.Helper()
 	var busy, frames, copied int
-	if err := db.Read.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
+	if err := db.Read.QueryRow("PRAGMA wal_checkpoint(NOOP)").Scan(&busy, &frames, &copied); err != nil {
 		t.Fatal(err)
+	}
+	if frames < 0 {
+		t.Fatalf("PRAGMA wal_checkpoint(NOOP) reports %d frames", frames)
 	}
 	return frames
 }
