@@ -456,13 +456,15 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 	}
 
 	// Editing only a title keeps the times to the second: the form shows
-	// none, and a review found it sent them truncated.
+	// none, and a review found it sent them truncated. The new title is
+	// pasted from the page, with the isolates the UI puts around names
+	// (a review found the server refused such a paste).
 	precise := day.Add(50*time.Hour + 30*time.Second)
 	pid, _ := createAppt(t, bob, "Precise", "", precise)
 	bobPage.do("retitle it",
 		chromedp.Navigate(base+"/ui/#/edit/"+pid),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="title"]`)),
-		chromedp.SetValue(chromedp.CSS(`input[name="title"]`), "Precise, renamed"),
+		chromedp.SetValue(chromedp.CSS(`input[name="title"]`), iso("Precise")+", renamed"),
 		clickOn(`form button.primary[type="submit"]`),
 		chromedp.WaitVisible(chromedp.CSS(`#appointment-status`)))
 	var edited struct {
@@ -474,11 +476,12 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 		t.Errorf("after a title edit in the UI: %q at %v, want the new title at %v", edited.Title, edited.Start, precise)
 	}
 
-	// The account page changes the display name, and the header follows.
+	// The account page changes the display name, and the header follows;
+	// a name pasted from the page loses its isolates, as above.
 	bobPage.do("rename himself",
 		chromedp.Navigate(base+"/ui/#/me"),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="display_name"]`)),
-		chromedp.SetValue(chromedp.CSS(`input[name="display_name"]`), "Bobby"),
+		chromedp.SetValue(chromedp.CSS(`input[name="display_name"]`), iso("Bobby")),
 		clickOn(`form button.primary[type="submit"]`))
 	ctx, cancel = context.WithTimeout(bobPage.ctx, 20*time.Second)
 	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById('who').textContent === 'Bobby'`))

@@ -4,7 +4,7 @@
 import { api, describe, session, saveSession, clearSession, whenUnauthorized, ApiError, SESSION_KEY } from './api.js';
 import { onRedraw, onTell, busy, navigationAsked, navigationShown } from './view.js';
 import { Live } from './live.js';
-import { h, field, errorBox, fill, tz, fmtRange, fmtDateTime, personName, ownName, typedUsername, toCome, iso } from './dom.js';
+import { h, field, errorBox, fill, tz, fmtRange, fmtDateTime, personName, ownName, typedUsername, toCome, iso, withoutIsolates } from './dom.js';
 import { weekView, agendaView, appointmentForm, appointmentView, editView, invitationsView } from './appointments.js';
 import { groupsView, groupView, freeSlotsView, TOP_RANK } from './groups.js';
 import { meView } from './me.js';
@@ -106,7 +106,7 @@ function authForm(kind) {
         const name = typedUsername(username.value);
         if (kind === 'register') {
           const body = { username: name, password: password.value };
-          if (display.value.trim()) body.display_name = display.value.trim();
+          if (withoutIsolates(display.value).trim()) body.display_name = withoutIsolates(display.value).trim();
           await api('POST', '/api/auth/register', body);
         }
         const res = await api('POST', '/api/auth/login', { username: name, password: password.value });
@@ -486,8 +486,7 @@ async function draw(refresh) {
   staleWhileTyping = false;
   if (refresh) {
     window.scrollTo(0, scroll);
-    const heading = main.querySelector('h1');
-    document.title = `${heading ? heading.textContent : ''} · Agenda`;
+    nameTab();
     // Focus elsewhere (the header, the notifications) stays there.
     if (wasInMain && !(focused && refocus(focused))) focusHeading();
     return;
@@ -495,12 +494,18 @@ async function draw(refresh) {
   settle(parts, focusForm);
 }
 
+// nameTab names the tab after the page's heading, isolated: a heading may
+// be a name someone chose, alone.
+function nameTab() {
+  const heading = main.querySelector('h1');
+  document.title = `${heading ? iso(heading.textContent) : ''} · Agenda`;
+}
+
 // settle finishes a navigation: focus, the document title, the current tab.
 function settle(parts, focusForm) {
-  const heading = main.querySelector('h1');
   if (focusForm) focusForm.focus();
   else if (!main.contains(document.activeElement)) focusHeading();
-  document.title = `${heading ? heading.textContent : ''} · Agenda`;
+  nameTab();
   for (const a of document.querySelectorAll('#nav a')) {
     a.toggleAttribute('aria-current', a.getAttribute('href') === `#/${parts[0] || 'week'}`);
     if (a.hasAttribute('aria-current')) a.setAttribute('aria-current', 'page');

@@ -51,12 +51,17 @@ export function personName(u) {
 // iso isolates a name someone chose (a display name, a group's name, a
 // title or a place) inside a sentence of the UI's, between U+2068 and
 // U+2069 (first-strong isolate, pop directional isolate). Unisolated, a
-// right-to-left name, or one ending in digits or punctuation, draws the
-// words and brackets beside it into its own direction: "From מרים (miriam)
-// in צוות 2." can show another username by the name, or the group's number
-// by the wrong word. The server refuses explicit bidi controls in names;
-// the direction of the letters themselves stays everyone's to use.
+// right-to-left name draws the digits and brackets beside it into its own
+// direction: "מרים (123) now holds rank 5." reads "(123) םירמ now
+// holds…", the username before the name. The server refuses explicit
+// bidi controls in names; the direction of the letters themselves stays
+// everyone's to use.
 export function iso(s) { return `\u2068${s}\u2069`; }
+
+// withoutIsolates is a name as typed into a form, without U+2066–U+2069:
+// a name copied from the page brings iso's isolates along, invisible, and
+// the server refuses a name that holds them.
+export function withoutIsolates(s) { return s.replace(/[\u2066-\u2069]/g, ''); }
 
 // namesOf maps the user IDs of members (or participants) to their names.
 export function namesOf(people) { return Object.fromEntries(people.map((p) => [p.user_id, personName(p)])); }
