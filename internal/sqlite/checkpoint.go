@@ -50,8 +50,8 @@ import (
 // large transaction) is still cut back to it.
 const (
 	checkpointEvery    = 100 * time.Millisecond
-	checkpointBackstop = 4000     // pages: 16 MB of log at 4 KiB
-	walSizeLimit       = 24 << 20 // bytes the log file is cut back to when it starts over: above the backstop's
+	checkpointBackstop = 4000     // pages: 16.5 MB of log at 4 KiB (frames of 4,120 bytes)
+	walSizeLimit       = 24 << 20 // bytes (25.2 MB) the log file is cut back to when it starts over: above the backstop's
 )
 
 // checkpointer runs PASSIVE checkpoints on its own connection until
