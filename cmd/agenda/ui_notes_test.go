@@ -79,4 +79,14 @@ func TestBrowserNotificationsNameWhoActed(t *testing.T) {
 	if errs := bobPage.consoleErrors("404"); len(errs) > 0 {
 		t.Errorf("bob's console: %v", errs)
 	}
+
+	// What is copied from the page brings the isolates around names along:
+	// the forms take them out of names and usernames (a review found "Add
+	// by username" sent them, and the server knew no such user), and leave
+	// descriptions as typed.
+	got, err = chromedp.Run(bobPage.ctx, chromedp.Evaluate[string](`import('/ui/dom.js').then((m) =>
+		[m.typedUsername(' \u2068Carl\u2069'), m.withoutIsolates('\u2068Team\u2069 2'), m.iso('x')].join('|'))`, chromedp.EvalAwaitPromise))
+	if want := "carl|Team 2|" + iso("x"); err != nil || got != want {
+		t.Errorf("the UI reads pasted names as %q (%v), want %q", got, err, want)
+	}
 }

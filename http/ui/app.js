@@ -100,13 +100,14 @@ function authForm(kind) {
     out, h('div', { class: 'actions' }, submit));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    if (!username.value.trim() || !password.value) { fill(out, errorBox('Please fill in your username and password.')); return; }
+    if (!typedUsername(username.value) || !password.value) { fill(out, errorBox('Please fill in your username and password.')); return; }
     busy(submit, async () => {
       try {
         const name = typedUsername(username.value);
         if (kind === 'register') {
           const body = { username: name, password: password.value };
-          if (withoutIsolates(display.value).trim()) body.display_name = withoutIsolates(display.value).trim();
+          const chosen = withoutIsolates(display.value).trim();
+          if (chosen) body.display_name = chosen;
           await api('POST', '/api/auth/register', body);
         }
         const res = await api('POST', '/api/auth/login', { username: name, password: password.value });

@@ -5,7 +5,7 @@ import { api, describe } from './api.js';
 import { busy } from './view.js';
 import {
   h, field, errorBox, fmtTime, fmtDay, fmtLongDay, fmtRange, fmtOnDay, fmtDateTime, startOfWeek, weekParam, startOfDay, addDays,
-  localInput, dateInput, fromLocal, missingLocal, statusLabel, fill, tz, weekNav, personName, namesOf, toCome, iso, withoutIsolates,
+  localInput, dateInput, fromLocal, missingLocal, statusLabel, fill, tz, weekNav, personName, namesOf, toCome, iso, withoutIsolates, pasteRoom,
 } from './dom.js';
 
 // conflictList shows the clashing slots of a schedule_conflict: mine in
@@ -64,7 +64,7 @@ function entryItem(e, day) {
   return h('li', { class: cls },
     h('a', { href: `#/appointment/${e.appointment_id}` },
       h('span', { class: 'when' }, when), ' ',
-      h('span', { class: 'what' }, e.title || 'Untitled'),
+      h('span', { class: 'what' }, iso(e.title || 'Untitled')),
       e.pending ? h('span', { class: 'tag' }, 'invitation') : null,
       e.my_status === 'auto' ? h('span', { class: 'tag' }, 'imposed') : null,
       e.status === 'pending' && !e.pending ? h('span', { class: 'tag' }, 'pending') : null));
@@ -120,7 +120,7 @@ export async function appointmentForm(main, params, existing) {
   const start0 = params.get('start') ? new Date(params.get('start')) : (existing ? new Date(existing.start) : addDays(now, 0));
   if (!existing && !params.get('start')) start0.setHours(start0.getHours() + 1);
   const end0 = params.get('end') ? new Date(params.get('end')) : (existing ? new Date(existing.end) : new Date(start0.getTime() + 3600e3));
-  const title = h('input', { name: 'title', required: true, maxlength: 200, value: existing ? existing.title : '', autocomplete: 'off', 'data-autofocus': true });
+  const title = h('input', { name: 'title', required: true, maxlength: 200 + pasteRoom, value: existing ? existing.title : '', autocomplete: 'off', 'data-autofocus': true });
   const start = h('input', { type: 'datetime-local', name: 'start', required: true, value: localInput(start0) });
   const end = h('input', { type: 'datetime-local', name: 'end', required: true, value: localInput(end0) });
   const place = h('input', { name: 'location', value: existing ? existing.location : '' });
@@ -174,7 +174,7 @@ export async function appointmentForm(main, params, existing) {
       }
     }
     if (e <= s) { fill(out, errorBox('The end must come after the start.')); end.focus(); return; }
-    const body = { title: withoutIsolates(title.value).trim(), description: withoutIsolates(description.value), location: withoutIsolates(place.value),
+    const body = { title: withoutIsolates(title.value).trim(), description: description.value, location: withoutIsolates(place.value),
       start: s.toISOString(), end: e.toISOString(), privacy: privacy.value };
     await busy(submit, async (act) => {
       try {

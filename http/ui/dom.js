@@ -60,15 +60,20 @@ export function iso(s) { return `\u2068${s}\u2069`; }
 
 // withoutIsolates is a name as typed into a form, without U+2066–U+2069:
 // a name copied from the page brings iso's isolates along, invisible, and
-// the server refuses a name that holds them.
+// the server refuses a name that holds them. (Descriptions keep what was
+// typed: the server takes isolates there, and an edit must not rewrite
+// them.) Name fields allow two characters more than the server does
+// (pasteRoom), so that a paste of a name at its longest is not cut.
 export function withoutIsolates(s) { return s.replace(/[\u2066-\u2069]/g, ''); }
+export const pasteRoom = 2;
 
 // namesOf maps the user IDs of members (or participants) to their names.
 export function namesOf(people) { return Object.fromEntries(people.map((p) => [p.user_id, personName(p)])); }
 
 // typedUsername is the username someone typed: usernames are lower case,
-// and a phone capitalises the first letter ("Cleo" is cleo).
-export function typedUsername(s) { return s.trim().toLowerCase(); }
+// and a phone capitalises the first letter ("Cleo" is cleo); pasted from
+// the page, it may bring iso's isolates along.
+export function typedUsername(s) { return withoutIsolates(s).trim().toLowerCase(); }
 
 // toCome says whether an appointment (or an invitation to it) has not
 // ended: one that has waits for no answer.

@@ -3,7 +3,7 @@
 
 import { api, describe } from './api.js';
 import { busy, latest } from './view.js';
-import { h, field, errorBox, fill, fmtRange, fmtOnDay, fmtDay, weekNav, fmtLongDay, startOfWeek, weekParam, addDays, dateInput, localInput, fromLocal, personName, namesOf, typedUsername, iso, withoutIsolates } from './dom.js';
+import { h, field, errorBox, fill, fmtRange, fmtOnDay, fmtDay, weekNav, fmtLongDay, startOfWeek, weekParam, addDays, dateInput, localInput, fromLocal, personName, namesOf, typedUsername, iso, withoutIsolates, pasteRoom } from './dom.js';
 
 // TOP_RANK is the creator's rank (agenda.MaxRank), above any that can be
 // given (0 to TOP_RANK - 1): it passes only to the heir of a creator who
@@ -12,7 +12,7 @@ export const TOP_RANK = 1000;
 
 export async function groupsView(main) {
   const groups = await api('GET', '/api/groups');
-  const name = h('input', { name: 'name', required: true, maxlength: 100, autocomplete: 'off' });
+  const name = h('input', { name: 'name', required: true, maxlength: 100 + pasteRoom, autocomplete: 'off' });
   const description = h('input', { name: 'description' });
   const hierarchical = h('input', { type: 'checkbox', name: 'hierarchical' });
   const out = h('div', { 'aria-live': 'assertive' });
@@ -27,7 +27,7 @@ export async function groupsView(main) {
     if (!withoutIsolates(name.value).trim()) { fill(out, errorBox('Please name the group.')); name.focus(); return; }
     busy(create, async (act) => {
       try {
-        const g = await api('POST', '/api/groups', { name: withoutIsolates(name.value).trim(), description: withoutIsolates(description.value), hierarchical: hierarchical.checked });
+        const g = await api('POST', '/api/groups', { name: withoutIsolates(name.value).trim(), description: description.value, hierarchical: hierarchical.checked });
         act.go(`#/group/${g.id}`);
       } catch (err) { act.fail(out, err); }
     });
@@ -140,7 +140,7 @@ export async function groupView(main, id, me, params) {
     h('div', { class: 'actions' }, addButton));
   add.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    if (!who.value.trim()) return;
+    if (!typedUsername(who.value)) return;
     const body = { username: typedUsername(who.value) };
     if (g.hierarchical) {
       if (newRank.value.trim() === '') { fill(out, errorBox(`Give a rank from 0 to ${TOP_RANK - 1}.`)); newRank.focus(); return; }
@@ -156,7 +156,7 @@ export async function groupView(main, id, me, params) {
   // a rename does not overwrite.
   let manage = null;
   if (isCreator) {
-    const newName = h('input', { name: 'group-name', value: g.name, required: true, maxlength: 100 });
+    const newName = h('input', { name: 'group-name', value: g.name, required: true, maxlength: 100 + pasteRoom });
     const newDescription = h('input', { name: 'group-description', value: g.description || '' });
     const save = h('button', { type: 'submit' }, 'Save');
     const remove = h('button', { type: 'button', class: 'danger' }, 'Delete group');
@@ -171,7 +171,7 @@ export async function groupView(main, id, me, params) {
       if (!withoutIsolates(newName.value).trim()) { fill(out, errorBox('Please name the group.')); newName.focus(); return; }
       busy([save, remove], async (act) => {
         try {
-          await api('PATCH', `/api/groups/${id}`, { name: withoutIsolates(newName.value).trim(), description: withoutIsolates(newDescription.value) });
+          await api('PATCH', `/api/groups/${id}`, { name: withoutIsolates(newName.value).trim(), description: newDescription.value });
           await act.redraw();
         } catch (err) { act.fail(out, err); }
       });

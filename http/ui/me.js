@@ -2,13 +2,13 @@
 // ends every login token, this one included: the page then logs out.
 
 import { api, describe, session, saveSession } from './api.js';
-import { h, field, errorBox, fill, ownName, withoutIsolates } from './dom.js';
+import { h, field, errorBox, fill, ownName, withoutIsolates, pasteRoom } from './dom.js';
 import { busy } from './view.js';
 
 export async function meView(main, onPasswordChanged) {
   const u = await api('GET', '/api/me');
   const out = h('div', { 'aria-live': 'assertive' });
-  const displayName = h('input', { name: 'display_name', value: u.display_name || '', maxlength: 100, autocomplete: 'name', required: true });
+  const displayName = h('input', { name: 'display_name', value: u.display_name || '', maxlength: 100 + pasteRoom, autocomplete: 'name', required: true });
   const email = h('input', { name: 'email', type: 'email', value: u.email || '', autocomplete: 'email' });
   const save = h('button', { type: 'submit', class: 'primary' }, 'Save');
   const profile = h('form', { class: 'form' }, h('h2', {}, 'Profile'),
@@ -20,7 +20,7 @@ export async function meView(main, onPasswordChanged) {
     busy(save, async (act) => {
       try {
         // The version shown: a change made meanwhile elsewhere is not overwritten.
-        const saved = await api('PATCH', '/api/me', { display_name: withoutIsolates(displayName.value), email: email.value }, u.version);
+        const saved = await api('PATCH', '/api/me', { display_name: withoutIsolates(displayName.value).trim(), email: email.value }, u.version);
         // The header and the stored session are of whoever is signed in
         // now: another user, if this one logged out meanwhile.
         const s = session();
