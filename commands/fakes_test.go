@@ -346,6 +346,14 @@ func wantCode(t *testing.T, err error, code, field string) {
 	}
 }
 
+// wantMessage checks the message an agenda error says.
+func wantMessage(t *testing.T, err error, msg string) {
+	t.Helper()
+	if got := agenda.ErrorMessage(err); got != msg {
+		t.Errorf("error message = %q, want %q", got, msg)
+	}
+}
+
 // ifMatchOf is the If-Match of a test case's version: none for 0.
 func ifMatchOf(v int64) commands.IfMatch {
 	if v == 0 {

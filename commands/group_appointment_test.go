@@ -118,6 +118,7 @@ func TestCreateGroupAppointment(t *testing.T) {
 		r.schedules["boss"] = agenda.Schedule{Version: 11, Conflicts: []agenda.Slot{busy("b1", "Boss's")}}
 		_, err := newHandlers(log, r).CreateGroupAppointment(ctx, create("mid", "h"))
 		wantCode(t, err, agenda.ESCHEDULECONFLICT, "")
+		wantMessage(t, err, "the appointment overlaps 3 busy slots of its participants")
 		noProposal(t, log)
 		list, ok := agenda.ErrorDetails(err)["conflicts"].([]map[string]any)
 		if !ok || len(list) != 3 {
@@ -241,6 +242,7 @@ func TestUpdateGroupAppointment(t *testing.T) {
 		_, err := newHandlers(log, r).UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "mid", AppointmentID: "ha",
 			Start: later(30 * time.Minute), End: later(90 * time.Minute)})
 		wantCode(t, err, agenda.ESCHEDULECONFLICT, "")
+		wantMessage(t, err, "the appointment overlaps 1 busy slot of its participants")
 		list, _ := agenda.ErrorDetails(err)["conflicts"].([]map[string]any)
 		if len(list) != 1 || list[0]["user_id"] != "low" || list[0]["title"] != nil || list[0]["busy"] != true {
 			t.Errorf("details.conflicts = %v, want low's slot as busy time only", list)

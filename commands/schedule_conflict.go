@@ -32,7 +32,9 @@ func scheduleConflict(viewerID string, clashes ...clash) error {
 		}
 	}
 	msg := "the appointment overlaps %d of your appointments"
-	if others > 0 {
+	if others > 0 && len(list) == 1 {
+		msg = "the appointment overlaps %d busy slot of its participants"
+	} else if others > 0 {
 		msg = "the appointment overlaps %d busy slots of its participants"
 	}
 	return agenda.Errorf(agenda.ESCHEDULECONFLICT, msg, len(list)).
