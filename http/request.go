@@ -307,8 +307,9 @@ func bodilessIfMatch(r *http.Request) (commands.IfMatch, error) {
 // parseIfMatch reads If-Match as RFC 9110 (13.1.1) defines it: "*" matches
 // any current version (no check); otherwise a list of entity tags compared
 // strongly, any of which may match, so a weak tag (W/"3") never matches —
-// the request then fails with 412, not 400. Anything that is not an entity
-// tag is invalid.
+// the request then fails with 412, not 400. A bare version ("3", unquoted)
+// is taken as "3", a leniency for hand-written requests; anything else that
+// is not an entity tag is invalid.
 func parseIfMatch(r *http.Request) (commands.IfMatch, error) {
 	h := strings.TrimSpace(strings.Join(r.Header.Values("If-Match"), ","))
 	if h == "" || h == "*" {
