@@ -84,6 +84,21 @@ func TestParseTimeOffsets(t *testing.T) {
 	}
 }
 
+// TestParseTimeSaysPlusIsASpace: an offset's + written unescaped in a
+// query string arrives as a space (a walk-through found the refusal did
+// not say so); the message says how to write it.
+func TestParseTimeSaysPlusIsASpace(t *testing.T) {
+	_, err := parseTime("from", "2026-12-01T00:00:00 01:00")
+	wantDecodeErr(t, err, agenda.EINVALID, "from")
+	if msg := agenda.ErrorMessage(err); !strings.Contains(msg, "%2B") {
+		t.Errorf("message %q does not say to write + as %%2B", msg)
+	}
+	_, err = parseTime("from", "2026-12-01 00:00:00Z")
+	if msg := agenda.ErrorMessage(err); strings.Contains(msg, "%2B") {
+		t.Errorf("message %q speaks of a + where there was none", msg)
+	}
+}
+
 func TestParseIfMatch(t *testing.T) {
 	for _, tc := range []struct {
 		header string

@@ -259,10 +259,25 @@ func parseTime(field, s string) (time.Time, error) {
 			WithDetails(map[string]any{"field": field})
 	}
 	if err != nil {
-		return time.Time{}, agenda.Errorf(agenda.EINVALID, "%s must be an RFC 3339 time such as 2026-12-01T09:00:00Z", field).
-			WithDetails(map[string]any{"field": field})
+		msg := "%s must be an RFC 3339 time such as 2026-12-01T09:00:00Z"
+		if plusAsSpace(s) {
+			msg += " (an offset's + in a query string reads as a space: write it %%2B)"
+		}
+		return time.Time{}, agenda.Errorf(agenda.EINVALID, msg, field).WithDetails(map[string]any{"field": field})
 	}
 	return t.UTC(), nil
+}
+
+// plusAsSpace reports whether s would be an RFC 3339 time had its last
+// space been a +: the offset of a time written unescaped in a query string
+// ("?from=2026-12-01T00:00:00+01:00"), which URL decoding turns into a space.
+func plusAsSpace(s string) bool {
+	i := strings.LastIndexByte(s, ' ')
+	if i < 0 {
+		return false
+	}
+	_, err := time.Parse(time.RFC3339, s[:i]+"+"+s[i+1:])
+	return err == nil
 }
 
 // validOffset reports whether the time s (which time.Parse accepted as RFC
