@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/agendahq/agenda"
 )
@@ -59,9 +60,30 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 		s.logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path,
 			"request_id", requestID(r.Context()), "err", err)
 	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		refusedAt(w, s.Queries)
+	}
 	status := ErrorStatus(code)
 	if (status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests) && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, status, errorBody{Error: errorPayload{Code: code, Message: message, Details: agenda.ErrorDetails(err)}})
+}
+
+// refusedAt sets a refused write's X-Agenda-Position: a position at least
+// as fresh as the state the refusal was decided on, so that a client
+// reading with it as min_position sees what refused it. That is this
+// node's read position now (it only moves forward), not the one the
+// request was admitted at (the read middleware's: a refusal may be
+// confirmed on fresher state, commands.Handlers.Fresh), unless the write
+// already committed further.
+func refusedAt(w http.ResponseWriter, q Queries) {
+	if q == nil {
+		return
+	}
+	pos := q.Position()
+	if prev, err := strconv.ParseInt(w.Header().Get("X-Agenda-Position"), 10, 64); err == nil && prev > pos {
+		pos = prev
+	}
+	w.Header().Set("X-Agenda-Position", strconv.FormatInt(pos, 10))
 }

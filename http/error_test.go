@@ -484,3 +484,56 @@ func TestMethodLabelIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// movingQueries is fakeQueries at a read position a test moves.
+type movingQueries struct {
+	fakeQueries
+	pos int64
+}
+
+func (q *movingQueries) Position() int64 { return q.pos }
+
+// TestRefusedWritesCarryAFreshPosition: a refused write names a position
+// at least as fresh as the state it was decided on. The read middleware
+// sets the position a request was admitted at, but a refusal may be
+// decided on fresher state (confirmed after the read model caught up),
+// and refusals before that middleware (401, a bad query, registration)
+// had none (a review found both).
+func TestRefusedWritesCarryAFreshPosition(t *testing.T) {
+	q := &movingQueries{pos: 42}
+	s, _ := newTestServer(t, &fakeCommands{}, q)
+	for _, tc := range []struct {
+		name, method, before, want string
+	}{
+		{"admitted at an older position", http.MethodPatch, "7", "42"},
+		{"refused before the read middleware", http.MethodPost, "", "42"},
+		{"a write that committed further keeps its own", http.MethodPost, "50", "50"},
+		{"a read is left as it was", http.MethodGet, "7", "7"},
+		{"a read without one gets none", http.MethodGet, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			if tc.before != "" {
+				rec.Header().Set("X-Agenda-Position", tc.before)
+			}
+			s.Error(rec, httptest.NewRequest(tc.method, "/api/appointments/a1", nil), agenda.Errorf(agenda.EPRECONDITIONFAILED, "stale"))
+			if got := rec.Header().Get("X-Agenda-Position"); got != tc.want {
+				t.Errorf("X-Agenda-Position = %q, want %q", got, tc.want)
+			}
+		})
+	}
+	t.Run("through the router", func(t *testing.T) {
+		for _, r := range []*http.Request{
+			httptest.NewRequest(http.MethodPost, "/api/auth/register", strings.NewReader(`{"username": 1}`)),
+			httptest.NewRequest(http.MethodPost, "/api/appointments", strings.NewReader(`{}`)), // no token: 401
+			httptest.NewRequest(http.MethodDelete, "/api/no-such-thing", nil),
+		} {
+			r.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			s.Handler().ServeHTTP(rec, r)
+			if rec.Code < 400 || rec.Header().Get("X-Agenda-Position") != "42" {
+				t.Errorf("%s %s: %d with X-Agenda-Position %q, want a refusal with 42", r.Method, r.URL, rec.Code, rec.Header().Get("X-Agenda-Position"))
+			}
+		}
+	})
+}
