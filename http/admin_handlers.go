@@ -103,7 +103,7 @@ func (s *Server) handleAuditLogs(w http.ResponseWriter, r *http.Request) {
 	var q agenda.AuditQuery
 	var err error
 	if v := r.URL.Query().Get("since"); v != "" {
-		if q.Since, err = parseTime("since", v); err != nil {
+		if q.Since, err = parseQueryTime("since", v); err != nil {
 			s.Error(w, r, err)
 			return
 		}

@@ -169,11 +169,11 @@ func (s *Server) handleAgenda(w http.ResponseWriter, r *http.Request) {
 // parseWindow reads the from and to parameters of an agenda query: both
 // required, to after from, at most MaxAgendaWindow apart.
 func parseWindow(r *http.Request) (from, to time.Time, err error) {
-	from, err = parseTime("from", r.URL.Query().Get("from"))
+	from, err = parseQueryTime("from", r.URL.Query().Get("from"))
 	if err != nil {
 		return from, to, err
 	}
-	to, err = parseTime("to", r.URL.Query().Get("to"))
+	to, err = parseQueryTime("to", r.URL.Query().Get("to"))
 	if err != nil {
 		return from, to, err
 	}

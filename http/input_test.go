@@ -86,16 +86,31 @@ func TestParseTimeOffsets(t *testing.T) {
 
 // TestParseTimeSaysPlusIsASpace: an offset's + written unescaped in a
 // query string arrives as a space (a walk-through found the refusal did
-// not say so); the message says how to write it.
+// not say so); the message says how to write it, and only where a + would
+// make the time valid, and only for a query parameter (a review found the
+// hint given for a JSON field too, where %2B would be taken literally).
 func TestParseTimeSaysPlusIsASpace(t *testing.T) {
-	_, err := parseTime("from", "2026-12-01T00:00:00 01:00")
-	wantDecodeErr(t, err, agenda.EINVALID, "from")
-	if msg := agenda.ErrorMessage(err); !strings.Contains(msg, "%2B") {
-		t.Errorf("message %q does not say to write + as %%2B", msg)
-	}
-	_, err = parseTime("from", "2026-12-01 00:00:00Z")
-	if msg := agenda.ErrorMessage(err); strings.Contains(msg, "%2B") {
-		t.Errorf("message %q speaks of a + where there was none", msg)
+	for _, tc := range []struct {
+		in   string
+		hint bool
+	}{
+		{"2026-12-01T00:00:00 01:00", true},
+		{"2026-12-01T00:00:00.5 05:30", true},
+		{"2026-12-01 00:00:00Z", false},      // no offset
+		{"2026-12-01T00:00:00 24:00", false}, // a + would not make it valid
+		{"2300-12-01T00:00:00 01:00", false}, // nor here: out of range
+		{"2026-12-01 00:00:00 01:00", false}, // nor with another space
+		{" ", false},
+	} {
+		_, err := parseQueryTime("from", tc.in)
+		wantDecodeErr(t, err, agenda.EINVALID, "from")
+		if got := strings.Contains(agenda.ErrorMessage(err), "%2B"); got != tc.hint {
+			t.Errorf("%q: message %q, want the hint to write + as %%2B: %v", tc.in, agenda.ErrorMessage(err), tc.hint)
+		}
+		_, err = parseTime("start", tc.in)
+		if strings.Contains(agenda.ErrorMessage(err), "%2B") {
+			t.Errorf("%q as a body field: message %q speaks of a query string", tc.in, agenda.ErrorMessage(err))
+		}
 	}
 }
 

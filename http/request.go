@@ -259,24 +259,34 @@ func parseTime(field, s string) (time.Time, error) {
 			WithDetails(map[string]any{"field": field})
 	}
 	if err != nil {
-		msg := "%s must be an RFC 3339 time such as 2026-12-01T09:00:00Z"
-		if plusAsSpace(s) {
-			msg += " (an offset's + in a query string reads as a space: write it %%2B)"
-		}
-		return time.Time{}, agenda.Errorf(agenda.EINVALID, msg, field).WithDetails(map[string]any{"field": field})
+		return time.Time{}, agenda.Errorf(agenda.EINVALID, "%s must be an RFC 3339 time such as 2026-12-01T09:00:00Z", field).
+			WithDetails(map[string]any{"field": field})
 	}
 	return t.UTC(), nil
 }
 
-// plusAsSpace reports whether s would be an RFC 3339 time had its last
-// space been a +: the offset of a time written unescaped in a query string
-// ("?from=2026-12-01T00:00:00+01:00"), which URL decoding turns into a space.
+// parseQueryTime is parseTime for a query parameter. A time written
+// unescaped in a query string ("?from=2026-12-01T00:00:00+01:00") has its
+// offset's + turned into a space by URL decoding: the refusal of such a
+// time, one that would be valid with a + there, says to write it %2B.
+func parseQueryTime(field, s string) (time.Time, error) {
+	t, err := parseTime(field, s)
+	if err != nil && plusAsSpace(s) {
+		return time.Time{}, agenda.Errorf(agenda.EINVALID,
+			"%s must be an RFC 3339 time such as 2026-12-01T09:00:00Z; the + of its offset reads as a space in a query string: write it %%2B", field).
+			WithDetails(map[string]any{"field": field})
+	}
+	return t, err
+}
+
+// plusAsSpace reports whether s would be a valid time had its last space
+// been a +.
 func plusAsSpace(s string) bool {
 	i := strings.LastIndexByte(s, ' ')
 	if i < 0 {
 		return false
 	}
-	_, err := time.Parse(time.RFC3339, s[:i]+"+"+s[i+1:])
+	_, err := parseTime("", s[:i]+"+"+s[i+1:])
 	return err == nil
 }
 
