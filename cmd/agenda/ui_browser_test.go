@@ -156,23 +156,32 @@ next:
 	return out
 }
 
-// typeInto types text into the field sel names. A live event may redraw the
-// page between finding the field and typing (the node found is then gone):
-// it finds the field again, a few times. Once the field has the focus, live
-// refreshes leave the page alone.
+// typeInto types text into the field sel names, as a step of its own
+// (typeIn).
 func (p *browserPage) typeInto(sel, text string) {
 	p.t.Helper()
-	var err error
-	for range 5 {
-		ctx, cancel := context.WithTimeout(p.ctx, 20*time.Second)
-		err = chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), text))
-		cancel()
-		if err == nil || !strings.Contains(err.Error(), "Could not find node") {
-			break
-		}
-	}
-	if err != nil {
+	ctx, cancel := context.WithTimeout(p.ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, typeIn(sel, text)); err != nil {
 		p.t.Fatalf("%s: type into %s: %v", p.name, sel, err)
+	}
+}
+
+// typeIn types text into the field sel names once it shows. A live event
+// may redraw the page between finding the field and typing (the node found
+// is then gone: "Could not find node with given id", as CI saw on the
+// groups page): it finds the field again, a few times. Once the field holds
+// what was typed, live refreshes leave the page alone.
+func typeIn(sel, text string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		var err error
+		for range 5 {
+			_, err = chromedp.Steps(chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), text))(ctx, t)
+			if err == nil || !strings.Contains(err.Error(), "Could not find node") {
+				break
+			}
+		}
+		return chromedp.Void{}, err
 	}
 }
 
@@ -227,8 +236,8 @@ func (p *browserPage) login(base, username, password string) {
 	p.t.Helper()
 	p.open(base)
 	p.do("log in",
-		chromedp.SendKeys(chromedp.CSS(`#login-form input[name="username"]`), username),
-		chromedp.SendKeys(chromedp.CSS(`#login-form input[name="password"]`), password),
+		typeIn(`#login-form input[name="username"]`, username),
+		typeIn(`#login-form input[name="password"]`, password),
 		clickOn(`#login-form button[type="submit"]`),
 		chromedp.WaitVisible(chromedp.CSS("#nav")),
 		chromedp.WaitVisible(chromedp.CSS(`#live-state[data-state="live"]`)),
@@ -317,7 +326,7 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 	anaPage.do("create the group appointment",
 		clickOn(`a.button.primary[href="#/new"]`),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="title"]`)),
-		chromedp.SendKeys(chromedp.CSS(`input[name="title"]`), "Reading circle"),
+		typeIn(`input[name="title"]`, "Reading circle"),
 		chromedp.SetValue(chromedp.CSS(`input[name="start"]`), start.Format("2006-01-02T15:04")),
 		chromedp.SetValue(chromedp.CSS(`input[name="end"]`), start.Add(90*time.Minute).Format("2006-01-02T15:04")),
 		chromedp.SetValue(chromedp.CSS(`select[name="group"]`), gid),
@@ -441,7 +450,7 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 	anaPage.do("create a clashing appointment",
 		chromedp.Navigate(base+"/ui/#/new"),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="title"]`)),
-		chromedp.SendKeys(chromedp.CSS(`input[name="title"]`), "Clash"),
+		typeIn(`input[name="title"]`, "Clash"),
 		chromedp.SetValue(chromedp.CSS(`input[name="start"]`), clash.Format("2006-01-02T15:04")),
 		chromedp.SetValue(chromedp.CSS(`input[name="end"]`), clash.Add(time.Hour).Format("2006-01-02T15:04")),
 		clickOn(`form button[type="submit"]`),
@@ -628,8 +637,8 @@ func TestBrowserSessionAndClusterPage(t *testing.T) {
 		t.Errorf("the second tab still looks logged in after a logout in the first: %v", err)
 	}
 	// And a login in one tab reaches the other.
-	ana.do("log in again", chromedp.SendKeys(chromedp.CSS(`#login-form input[name="username"]`), "ana"),
-		chromedp.SendKeys(chromedp.CSS(`#login-form input[name="password"]`), "password-ana"),
+	ana.do("log in again", typeIn(`#login-form input[name="username"]`, "ana"),
+		typeIn(`#login-form input[name="password"]`, "password-ana"),
 		clickOn(`#login-form button[type="submit"]`),
 		chromedp.WaitVisible(chromedp.CSS("#nav")))
 	if err := second.poll(`!document.getElementById('nav').hidden && !document.getElementById('login-form')`, 10*time.Second); err != nil {

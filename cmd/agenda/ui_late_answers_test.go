@@ -35,7 +35,7 @@ func submitWhileTheWeekLoads(p *browserPage, page, form, field, text string) {
 	p.do("fill in a form on "+page+", then go to the week",
 		chromedp.Evaluate[chromedp.Void](`location.hash = '`+page+`'`),
 		chromedp.WaitVisible(chromedp.CSS(field)),
-		chromedp.SendKeys(chromedp.CSS(field), text),
+		typeIn(field, text),
 		slowFetch(`m === 'GET' && u.includes('/api/agenda?')`),
 		chromedp.Evaluate[chromedp.Void](`location.hash = '#/week'`))
 	if err := p.poll(`window.__slowAsked >= 1`, 10*time.Second); err != nil {
@@ -82,7 +82,7 @@ func TestBrowserLateAnswers(t *testing.T) {
 	p.do("create a group with two submits at once",
 		chromedp.Evaluate[chromedp.Void](`location.hash = '#/groups'`),
 		chromedp.WaitVisible(chromedp.CSS(`#main input[name="name"]`)),
-		chromedp.SendKeys(chromedp.CSS(`#main input[name="name"]`), "Twice"),
+		typeIn(`#main input[name="name"]`, "Twice"),
 		chromedp.Evaluate[chromedp.Void](`(() => { const f = document.querySelector('#main form'); f.requestSubmit(); f.requestSubmit(); })()`),
 		chromedp.WaitVisible(chromedp.CSS(`#main input[name="username"]`)))
 	ids := groupsNamed("Twice")
@@ -100,7 +100,7 @@ func TestBrowserLateAnswers(t *testing.T) {
 		slowFetch(`m === 'POST' && u.endsWith('/api/groups')`),
 		chromedp.Evaluate[chromedp.Void](`location.hash = '#/groups'`),
 		chromedp.WaitVisible(chromedp.CSS(`#main input[name="name"]`)),
-		chromedp.SendKeys(chromedp.CSS(`#main input[name="name"]`), "Late"),
+		typeIn(`#main input[name="name"]`, "Late"),
 		clickOn(`#main form button[type="submit"]`),
 		chromedp.Sleep(300*time.Millisecond),
 		chromedp.Evaluate[chromedp.Void](`location.hash = '#/week'`),
@@ -198,7 +198,7 @@ func TestBrowserLateAnswers(t *testing.T) {
 	}
 	// Typed as a phone capitalises it: usernames are lower case.
 	p.do("add bea with the keyboard on the Add button",
-		chromedp.SendKeys(chromedp.CSS(`#main input[name="username"]`), "Bea"),
+		typeIn(`#main input[name="username"]`, "Bea"),
 		focusOn(`#main form.inline button[type="submit"]`),
 		chromedp.KeyEvent(kb.Enter))
 	if err := p.poll(`[...document.querySelectorAll('#main td')].some((td) => td.textContent.includes('bea') && td.textContent.includes('invited'))`, 10*time.Second); err != nil {
@@ -215,8 +215,8 @@ func TestBrowserLateAnswers(t *testing.T) {
 	other.do("open a link to an appointment, logged out, and log in",
 		chromedp.Navigate(base+"/ui/#/appointment/"+apptID),
 		chromedp.WaitVisible(chromedp.CSS("#login-form")),
-		chromedp.SendKeys(chromedp.CSS(`#login-form input[name="username"]`), "ana"),
-		chromedp.SendKeys(chromedp.CSS(`#login-form input[name="password"]`), "password-ana"),
+		typeIn(`#login-form input[name="username"]`, "ana"),
+		typeIn(`#login-form input[name="password"]`, "password-ana"),
 		clickOn(`#login-form button[type="submit"]`),
 		chromedp.WaitVisible(chromedp.CSS("#nav")))
 	if err := other.poll(`(document.querySelector('#main h1') || {}).textContent === 'Linked'`, 10*time.Second); err != nil {

@@ -146,7 +146,7 @@ func TestBrowserShowsWhatOneMaySee(t *testing.T) {
 	}
 
 	// Another week by its date, typed: nothing moves until it is asked for.
-	anaPage.do("type a date into the week's field", chromedp.SendKeys(chromedp.CSS(`#main .week-pick`), "03152027"))
+	anaPage.do("type a date into the week's field", typeIn(`#main .week-pick`, "03152027"))
 	if got, err := chromedp.Run(anaPage.ctx, chromedp.Evaluate[string]("location.hash")); err != nil || got != "#/week?d="+week {
 		t.Errorf("typing a date moved the page to %q (%v) before it was asked for", got, err)
 	}
@@ -194,7 +194,7 @@ func TestBrowserShowsWhatOneMaySee(t *testing.T) {
 	anaPage.do("book in the skipped hour",
 		chromedp.Evaluate[chromedp.Void](`location.hash = '#/new'`),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="title"]`)),
-		chromedp.SendKeys(chromedp.CSS(`input[name="title"]`), "Spring forward"),
+		typeIn(`input[name="title"]`, "Spring forward"),
 		chromedp.SetValue(chromedp.CSS(`input[name="start"]`), "2027-03-28T02:30"),
 		chromedp.SetValue(chromedp.CSS(`input[name="end"]`), "2027-03-28T04:00"),
 		clickOn(`form button[type="submit"]`),
