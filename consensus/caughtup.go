@@ -53,6 +53,15 @@ func (n *Node) CaughtUp() bool {
 	return n.appliedThrough(commit)
 }
 
+// AwaitingCommitIndex reports whether this follower holds applied entries
+// it has not yet heard are committed: started anew, it knows no commit index
+// until the leader's next replication reaches it, and hashicorp/raft spaces
+// those for a peer it could not reach (doubling up to 10.24 s). Not caught
+// up then, but not applying anything either: /readyz says which.
+func (n *Node) AwaitingCommitIndex() bool {
+	return !n.IsLeader() && n.raft.CommitIndex() < n.fsm.index.Load()
+}
+
 // termApplied reports whether this leader has seen a barrier of its current
 // term applied; if not, it asks the commit publisher for one (which
 // coalesces them and records the proof) and reports false until it lands.

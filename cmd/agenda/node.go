@@ -228,6 +228,8 @@ func (s nodeStatus) strictReadiness() agendahttp.Readiness {
 				break
 			}
 		}
+	case s.n.raft.AwaitingCommitIndex():
+		r.Reason = reasonAwaitingCommit
 	case !s.n.raft.CaughtUp():
 		r.Reason = reasonApplying
 	case r.Position < r.Head:

@@ -31,6 +31,9 @@ var laggingReasons = map[string]bool{reasonApplying: true, reasonProjecting: tru
 const (
 	reasonApplying   = "applying committed log entries"
 	reasonProjecting = "read model catching up"
+	// reasonAwaitingCommit is a restarted follower's: not a lag, so never
+	// forgiven (it follows a start, when the node has not been caught up).
+	reasonAwaitingCommit = "waiting for the leader to say what is committed (after a restart, up to about 10 s)"
 )
 
 // readyClock remembers when a node was last caught up, on a monotonic

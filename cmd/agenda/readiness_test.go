@@ -33,8 +33,10 @@ func TestReadinessToleratesATransientLag(t *testing.T) {
 			t.Errorf("%q for the whole grace: %+v, want not ready", reason, got)
 		}
 	}
-	if got := c.judge(trailing("no leader known"), t0.Add(time.Millisecond)); got.Ready {
-		t.Errorf("no leader, just after being caught up: %+v, want not ready", got)
+	for _, reason := range []string{"no leader known", reasonAwaitingCommit} {
+		if got := c.judge(trailing(reason), t0.Add(time.Millisecond)); got.Ready {
+			t.Errorf("%q just after being caught up: %+v, want not ready", reason, got)
+		}
 	}
 }
 
