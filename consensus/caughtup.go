@@ -46,20 +46,28 @@ func (n *Node) CaughtUp() bool {
 	if n.IsLeader() && !n.termApplied() {
 		return false
 	}
+	// The applied index first: read after it, the commit index is at
+	// least the one that index was applied under (both only grow), so a
+	// follower applying an entry between the two reads is not taken for
+	// one that has heard no commit index.
+	applied := n.fsm.index.Load()
 	commit := n.raft.CommitIndex()
-	if commit < n.fsm.index.Load() {
+	if commit < applied {
 		return false
 	}
 	return n.appliedThrough(commit)
 }
 
-// AwaitingCommitIndex reports whether this follower holds applied entries
-// it has not yet heard are committed: started anew, it knows no commit index
-// until the leader's next replication reaches it, and hashicorp/raft spaces
-// those for a peer it could not reach (doubling up to 10.24 s). Not caught
-// up then, but not applying anything either: /readyz says which.
+// AwaitingCommitIndex reports whether this follower, since it started,
+// has heard no commit index while its store holds applied entries. It
+// learns one with the leader's next replication, and hashicorp/raft spaces
+// those for a peer it could not reach (doubling up to 10.24 s), or sends
+// a snapshot first. Not caught up then, but not applying anything either:
+// /readyz says which. (A commit index once heard is never 0 again; a
+// follower that installs a snapshot later has one, though for a moment
+// below what the snapshot applied: that is CaughtUp's to judge, as a lag.)
 func (n *Node) AwaitingCommitIndex() bool {
-	return !n.IsLeader() && n.raft.CommitIndex() < n.fsm.index.Load()
+	return !n.IsLeader() && n.fsm.index.Load() > 0 && n.raft.CommitIndex() == 0
 }
 
 // termApplied reports whether this leader has seen a barrier of its current

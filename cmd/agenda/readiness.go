@@ -31,9 +31,11 @@ var laggingReasons = map[string]bool{reasonApplying: true, reasonProjecting: tru
 const (
 	reasonApplying   = "applying committed log entries"
 	reasonProjecting = "read model catching up"
-	// reasonAwaitingCommit is a restarted follower's: not a lag, so never
-	// forgiven (it follows a start, when the node has not been caught up).
-	reasonAwaitingCommit = "waiting for the leader to say what is committed (after a restart, up to about 10 s)"
+	// reasonAwaitingCommit is a restarted follower's, before it has heard a
+	// commit index (consensus.Node.AwaitingCommitIndex): only after a
+	// start, when the clock has never seen the node caught up, so there is
+	// nothing to forgive.
+	reasonAwaitingCommit = "waiting for the leader's next replication to say what is committed (after a restart; usually seconds)"
 )
 
 // readyClock remembers when a node was last caught up, on a monotonic
