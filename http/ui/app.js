@@ -4,7 +4,7 @@
 import { api, describe, session, saveSession, clearSession, whenUnauthorized, ApiError, SESSION_KEY } from './api.js';
 import { onRedraw, onTell, busy, navigationAsked, navigationShown } from './view.js';
 import { Live } from './live.js';
-import { h, field, errorBox, fill, tz, fmtRange, fmtDateTime, personName, ownName, typedUsername, toCome, iso, withoutIsolates } from './dom.js';
+import { h, field, errorBox, fill, tz, fmtRange, fmtDateTime, personName, ownName, typedUsername, typedName, toCome, iso } from './dom.js';
 import { weekView, agendaView, appointmentForm, appointmentView, editView, invitationsView } from './appointments.js';
 import { groupsView, groupView, freeSlotsView, TOP_RANK } from './groups.js';
 import { meView } from './me.js';
@@ -106,7 +106,7 @@ function authForm(kind) {
         const name = typedUsername(username.value);
         if (kind === 'register') {
           const body = { username: name, password: password.value };
-          const chosen = withoutIsolates(display.value).trim();
+          const chosen = typedName(display.value);
           if (chosen) body.display_name = chosen;
           await api('POST', '/api/auth/register', body);
         }

@@ -5,7 +5,7 @@ import { api, describe } from './api.js';
 import { busy } from './view.js';
 import {
   h, field, errorBox, fmtTime, fmtDay, fmtLongDay, fmtRange, fmtOnDay, fmtDateTime, startOfWeek, weekParam, startOfDay, addDays,
-  localInput, dateInput, fromLocal, missingLocal, statusLabel, fill, tz, weekNav, personName, namesOf, toCome, iso, withoutIsolates, pasteRoom,
+  localInput, dateInput, fromLocal, missingLocal, statusLabel, fill, tz, weekNav, personName, namesOf, toCome, iso, withoutIsolates, typedName, pasteRoom,
 } from './dom.js';
 
 // conflictList shows the clashing slots of a schedule_conflict: mine in
@@ -164,7 +164,8 @@ export async function appointmentForm(main, params, existing) {
     // seconds; an edit of the title must not move the appointment).
     const s = existing && start.value === localInput(start0) ? start0 : fromLocal(start.value);
     const e = existing && end.value === localInput(end0) ? end0 : fromLocal(end.value);
-    if (!withoutIsolates(title.value).trim()) { fill(out, errorBox('Please give the appointment a title.')); title.focus(); return; }
+    const named = typedName(title.value);
+    if (!named) { fill(out, errorBox('Please give the appointment a title.')); title.focus(); return; }
     if (!s || !e) { fill(out, errorBox('Please give a start and an end.')); return; }
     for (const [input, what] of [[start, 'start'], [end, 'end']]) {
       if (missingLocal(input.value)) {
@@ -174,7 +175,7 @@ export async function appointmentForm(main, params, existing) {
       }
     }
     if (e <= s) { fill(out, errorBox('The end must come after the start.')); end.focus(); return; }
-    const body = { title: withoutIsolates(title.value).trim(), description: description.value, location: withoutIsolates(place.value),
+    const body = { title: named, description: description.value, location: withoutIsolates(place.value),
       start: s.toISOString(), end: e.toISOString(), privacy: privacy.value };
     await busy(submit, async (act) => {
       try {

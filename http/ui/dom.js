@@ -70,10 +70,14 @@ export const pasteRoom = 2;
 // namesOf maps the user IDs of members (or participants) to their names.
 export function namesOf(people) { return Object.fromEntries(people.map((p) => [p.user_id, personName(p)])); }
 
+// typedName is a name as typed into a form's field: without isolates and
+// the spaces around it.
+export function typedName(s) { return withoutIsolates(s).trim(); }
+
 // typedUsername is the username someone typed: usernames are lower case,
 // and a phone capitalises the first letter ("Cleo" is cleo); pasted from
 // the page, it may bring iso's isolates along.
-export function typedUsername(s) { return withoutIsolates(s).trim().toLowerCase(); }
+export function typedUsername(s) { return typedName(s).toLowerCase(); }
 
 // toCome says whether an appointment (or an invitation to it) has not
 // ended: one that has waits for no answer.

@@ -3,7 +3,7 @@
 
 import { api, describe } from './api.js';
 import { busy, latest } from './view.js';
-import { h, field, errorBox, fill, fmtRange, fmtOnDay, fmtDay, weekNav, fmtLongDay, startOfWeek, weekParam, addDays, dateInput, localInput, fromLocal, personName, namesOf, typedUsername, iso, withoutIsolates, pasteRoom } from './dom.js';
+import { h, field, errorBox, fill, fmtRange, fmtOnDay, fmtDay, weekNav, fmtLongDay, startOfWeek, weekParam, addDays, dateInput, localInput, fromLocal, personName, namesOf, typedUsername, typedName, iso, pasteRoom } from './dom.js';
 
 // TOP_RANK is the creator's rank (agenda.MaxRank), above any that can be
 // given (0 to TOP_RANK - 1): it passes only to the heir of a creator who
@@ -24,10 +24,11 @@ export async function groupsView(main) {
     out, h('div', { class: 'actions' }, create));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    if (!withoutIsolates(name.value).trim()) { fill(out, errorBox('Please name the group.')); name.focus(); return; }
+    const named = typedName(name.value);
+    if (!named) { fill(out, errorBox('Please name the group.')); name.focus(); return; }
     busy(create, async (act) => {
       try {
-        const g = await api('POST', '/api/groups', { name: withoutIsolates(name.value).trim(), description: description.value, hierarchical: hierarchical.checked });
+        const g = await api('POST', '/api/groups', { name: named, description: description.value, hierarchical: hierarchical.checked });
         act.go(`#/group/${g.id}`);
       } catch (err) { act.fail(out, err); }
     });
@@ -125,7 +126,7 @@ export async function groupView(main, id, me, params) {
   const suggestions = h('datalist', { id: 'user-suggestions' });
   const ask = latest(); // the suggestions for what is typed now, not for an earlier prefix
   who.addEventListener('input', async () => {
-    const q = withoutIsolates(who.value).trim();
+    const q = typedName(who.value);
     if (q.length < 1) return;
     const current = ask();
     try {
@@ -168,10 +169,11 @@ export async function groupView(main, id, me, params) {
     }));
     rename.addEventListener('submit', (ev) => {
       ev.preventDefault();
-      if (!withoutIsolates(newName.value).trim()) { fill(out, errorBox('Please name the group.')); newName.focus(); return; }
+      const named = typedName(newName.value);
+      if (!named) { fill(out, errorBox('Please name the group.')); newName.focus(); return; }
       busy([save, remove], async (act) => {
         try {
-          await api('PATCH', `/api/groups/${id}`, { name: withoutIsolates(newName.value).trim(), description: newDescription.value });
+          await api('PATCH', `/api/groups/${id}`, { name: named, description: newDescription.value });
           await act.redraw();
         } catch (err) { act.fail(out, err); }
       });

@@ -2,7 +2,7 @@
 // ends every login token, this one included: the page then logs out.
 
 import { api, describe, session, saveSession } from './api.js';
-import { h, field, errorBox, fill, ownName, withoutIsolates, pasteRoom } from './dom.js';
+import { h, field, errorBox, fill, ownName, typedName, pasteRoom } from './dom.js';
 import { busy } from './view.js';
 
 export async function meView(main, onPasswordChanged) {
@@ -16,11 +16,12 @@ export async function meView(main, onPasswordChanged) {
     h('div', { class: 'actions' }, save));
   profile.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    if (!withoutIsolates(displayName.value).trim()) { fill(out, errorBox('Please give a display name: it is how others see you.')); displayName.focus(); return; }
+    const named = typedName(displayName.value);
+    if (!named) { fill(out, errorBox('Please give a display name: it is how others see you.')); displayName.focus(); return; }
     busy(save, async (act) => {
       try {
         // The version shown: a change made meanwhile elsewhere is not overwritten.
-        const saved = await api('PATCH', '/api/me', { display_name: withoutIsolates(displayName.value).trim(), email: email.value }, u.version);
+        const saved = await api('PATCH', '/api/me', { display_name: named, email: email.value }, u.version);
         // The header and the stored session are of whoever is signed in
         // now: another user, if this one logged out meanwhile.
         const s = session();
