@@ -14,7 +14,7 @@ import (
 func TestGroupInvitationFlow(t *testing.T) {
 	ctx := context.Background()
 	f, p := newGroupFlow(t)
-	for _, u := range []string{"boss", "ivy", "joe", "low"} {
+	for _, u := range []string{"boss", "ivy", "joe", "kim", "low"} {
 		f.do("", registerUser(u, u, u)...)
 	}
 	f.do("boss", groupCreated("h", "boss", true)...)
@@ -27,6 +27,12 @@ func TestGroupInvitationFlow(t *testing.T) {
 		"group_id": "h", "group_name": "Group h", "by": "boss", "rank": 10, "hierarchical": true}))
 	e = f.do("boss", write{events.GroupStream("h"), events.GroupMemberInvited{GroupID: "h", UserID: "joe", Rank: 20, InvitedBy: "boss"}})
 	f.expect(e[0], "joe", agenda.NotifyGroupInvitation, nil)
+	// An invitation withdrawn says so: kim was never a member (a
+	// walk-through found it told as a member's removal).
+	e = f.do("boss", write{events.GroupStream("h"), events.GroupMemberInvited{GroupID: "h", UserID: "kim", Rank: 5, InvitedBy: "boss"}})
+	f.expect(e[0], "kim", agenda.NotifyGroupInvitation, nil)
+	e = f.do("boss", write{events.GroupStream("h"), events.GroupMemberRemoved{GroupID: "h", UserID: "kim"}})
+	f.expect(e[0], "kim", agenda.NotifyMemberRemoved, payloadHas(t, map[string]any{"user_id": "kim", "left": false, "invited": true, "by": "boss"}))
 	waitProjected(t, f.rm, f.head)
 	if _, err := f.rm.Group(ctx, "h", "ivy"); agenda.ErrorCode(err) != agenda.ENOTFOUND {
 		t.Fatalf("the invited person reads the group: %v", err)
@@ -53,8 +59,8 @@ func TestGroupInvitationFlow(t *testing.T) {
 		write{events.GroupStream("h"), events.GroupMemberRemoved{GroupID: "h", UserID: "ivy"}},
 		write{events.AppointmentStream("m1"), events.AppointmentParticipantRemoved{AppointmentID: "m1", UserID: "ivy", Reason: events.ParticipantRemoved}},
 		write{events.ScheduleStream("ivy"), events.AgendaEntryRemoved{UserID: "ivy", AppointmentID: "m1"}})
-	f.expect(evs[0], "ivy", agenda.NotifyMemberRemoved, nil)
-	f.checkNotifications("boss", "ivy", "joe", "low")
+	f.expect(evs[0], "ivy", agenda.NotifyMemberRemoved, payloadHas(t, map[string]any{"user_id": "ivy", "left": false, "invited": nil}))
+	f.checkNotifications("boss", "ivy", "joe", "kim", "low")
 	if _, err := f.rm.Appointment(ctx, "m1", "ivy"); agenda.ErrorCode(err) != agenda.ENOTFOUND {
 		t.Fatalf("ivy still takes part in m1: %v", err)
 	}

@@ -651,7 +651,7 @@ func TestGroupDeletionTellsMembersAndInvitees(t *testing.T) {
 	f.expect(evs[0], "dan", agenda.NotifyGroupInvitation, nil)
 	evs = f.do("ana", write{events.GroupStream("g"), events.GroupDeleted{GroupID: "g"}})
 	f.expect(evs[0], "bob", agenda.NotifyGroupDeleted, payloadHas(t, map[string]any{"group_id": "g", "user_id": "bob", "by": "ana"}))
-	f.expect(evs[0], "dan", agenda.NotifyMemberRemoved, payloadHas(t, map[string]any{"user_id": "dan", "deleted": true, "by": "ana"}))
+	f.expect(evs[0], "dan", agenda.NotifyMemberRemoved, payloadHas(t, map[string]any{"user_id": "dan", "deleted": true, "invited": true, "by": "ana"}))
 	f.checkNotifications("ana", "bob", "dan")
 }
 

@@ -206,7 +206,7 @@ func groupHandlers(d dispatch) {
 		}
 		for _, u := range invitees {
 			if err := (notifier{tx, env}).group(e.GroupID, agenda.NotifyMemberRemoved, u,
-				map[string]any{"user_id": u, "left": false, "deleted": true}); err != nil {
+				map[string]any{"user_id": u, "left": false, "deleted": true, "invited": true}); err != nil {
 				return err
 			}
 		}
@@ -246,21 +246,26 @@ func groupHandlers(d dispatch) {
 		return notifier{tx, env}.group(e.GroupID, agenda.NotifyCreatorChanged, e.UserID, map[string]any{"user_id": e.UserID})
 	})
 	on(d, func(tx *readmodel.Tx, env *events.Envelope, e events.GroupMemberRemoved) error {
-		// Notify before removing, while the group still lists its creator.
+		// Notify before removing, while the group still lists its creator
+		// and tells a member from someone only invited.
+		g, err := tx.GroupInfo(e.GroupID)
+		if err != nil {
+			return err
+		}
 		to := e.UserID
+		payload := map[string]any{"user_id": e.UserID, "left": e.Left}
 		if e.Left {
-			g, err := tx.GroupInfo(e.GroupID)
-			if err != nil {
-				return err
-			}
 			to = ""
 			if _, ok := g.Members[g.CreatorID]; ok && g.CreatorID != e.UserID {
 				to = g.CreatorID
 			}
+		} else if _, invited := g.Invited[e.UserID]; invited {
+			// An invitation withdrawn: its recipient was never a member (a
+			// walk-through read "you are no longer a member" as a removal).
+			payload["invited"] = true
 		}
 		if to != "" {
-			if err := (notifier{tx, env}).group(e.GroupID, agenda.NotifyMemberRemoved, to,
-				map[string]any{"user_id": e.UserID, "left": e.Left}); err != nil {
+			if err := (notifier{tx, env}).group(e.GroupID, agenda.NotifyMemberRemoved, to, payload); err != nil {
 				return err
 			}
 		}

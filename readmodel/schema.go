@@ -54,8 +54,10 @@ var projectionVersions = map[string]int{
 	// those shown it. 14: a group's new name alone to those invited; a
 	// privacy change's busy frame only to those who saw details; invitees'
 	// names to members (a node that projected under 13 rebuilds, so that
-	// every node writes the same rows for the same positions).
-	ProjectionPlanning: 14,
+	// every node writes the same rows for the same positions). 15: a
+	// member_removed notification says "invited" when the recipient was
+	// only invited (an invitation withdrawn, or ended by the deletion).
+	ProjectionPlanning: 15,
 }
 
 // baseSchema holds the tables every projection shares.

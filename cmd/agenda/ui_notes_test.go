@@ -46,7 +46,7 @@ func TestBrowserNotificationsNameWhoActed(t *testing.T) {
 	carlPage.noteSays("cancelled", iso("Ana Ruiz")+" (ana) removed its organiser from the group, so “"+iso("Sync")+"” is cancelled")
 	bobPage := newBrowserPage(t, browser, "bob")
 	bobPage.login(base, "bob", "password-bob")
-	bobPage.noteSays("member_removed", iso("Ana Ruiz")+" (ana) took you out of “"+iso("Team")+"”: you are no longer a member, nor invited")
+	bobPage.noteSays("member_removed", iso("Ana Ruiz")+" (ana) removed you from “"+iso("Team")+"”")
 	bobPage.noteSays("cancelled", iso("Ana Ruiz")+" (ana) removed you from the group, so “"+iso("Sync")+"” is cancelled")
 
 	// ana leaves: carl inherits her rights and her rank.
@@ -79,6 +79,10 @@ func TestBrowserNotificationsNameWhoActed(t *testing.T) {
 	if errs := bobPage.consoleErrors("404"); len(errs) > 0 {
 		t.Errorf("bob's console: %v", errs)
 	}
+	// An invitation withdrawn is told as such, not as a removal (a
+	// walk-through found "you are no longer a member, nor invited").
+	mallory.do("DELETE", "/api/groups/"+other+"/members/"+bob.userID, nil).expect(t, http.StatusNoContent)
+	bobPage.noteSays("member_removed", iso("ana")+" (mallory) withdrew your invitation to “"+iso("Team too")+"”")
 
 	// What is copied from the page brings the isolates around names along:
 	// the forms take them out of names and usernames (a review found "Add

@@ -176,8 +176,9 @@ function noteText(n) {
     case 'member_removed':
       if (p.left) return who ? `${who} left ${g}` : `A member left ${g}`;
       if (p.deleted) return `${by || 'Its creator'} deleted ${g} before you answered its invitation`;
-      // Told to the person removed, or whose invitation was withdrawn.
-      return by ? `${by} took you out of ${g}: you are no longer a member, nor invited` : `You are no longer a member of ${g}, nor invited to it`;
+      if (p.invited) return by ? `${by} withdrew your invitation to ${g}` : `Your invitation to ${g} was withdrawn`;
+      // Told to the member removed.
+      return by ? `${by} removed you from ${g}` : `You are no longer a member of ${g}`;
     case 'rank_changed':
       // The top rank (agenda.MaxRank) is never set by hand: it comes to the
       // heir of a creator who left, with creator_changed.
