@@ -101,6 +101,13 @@ func TestUserLookups(t *testing.T) {
 	if err != nil {
 		t.Fatalf("UserByUsername: %v", err)
 	}
+	// Usernames are lower case: a lookup folds the ASCII letters it is
+	// given, and only those.
+	for _, name := range []string{"Ana", "ANA"} {
+		if got, err := db.UserByUsername(ctx, name); err != nil || got.ID != "u1" {
+			t.Errorf("UserByUsername(%q) = %+v, %v; want ana", name, got, err)
+		}
+	}
 	if u.ID != "u1" || u.DisplayName != "Ana B." || u.Email != "b@example.com" || u.Version != 2 || u.OriginNode != "node-c" || !u.CreatedAt.Equal(at) {
 		t.Errorf("user = %+v, want the profile change applied over the registration", u)
 	}
@@ -110,6 +117,9 @@ func TestUserLookups(t *testing.T) {
 	}{
 		{name: "unknown id", get: func() error { _, err := db.UserByID(ctx, "nope"); return err }},
 		{name: "unknown username", get: func() error { _, err := db.UserByUsername(ctx, "nope"); return err }},
+		// U+0391, Greek capital alpha: no username holds it, whatever it
+		// looks like.
+		{name: "a look-alike letter", get: func() error { _, err := db.UserByUsername(ctx, "\u0391na"); return err }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if code := agenda.ErrorCode(tc.get()); code != agenda.ENOTFOUND {
