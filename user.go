@@ -1,6 +1,9 @@
 package agenda
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // User is a registered user as clients see it (PasswordHash never leaves
 // the server).
@@ -18,6 +21,22 @@ type User struct {
 	TokenEpoch int64 `json:"-"`
 	// TokensVersion is the version of the user's token stream (logouts).
 	TokensVersion int64 `json:"-"`
+}
+
+// FoldUsername is the username that name stands for. Usernames are lower
+// case (a-z, 0-9, '_', '.', '-'), so "Ana" can only mean ana: a lookup by
+// username (login, an invitation by username), the login limit's key and
+// the audit's actor all go through it, so that case variants of one name
+// are one user everywhere. Only ASCII letters fold: a look-alike (the
+// Kelvin sign, a dotted capital I) stands for no username, as Go's or
+// ICU's lower-casing would make it.
+func FoldUsername(name string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, name)
 }
 
 // UserSummary is what other people see of a user.

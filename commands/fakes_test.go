@@ -101,7 +101,7 @@ func (r *fakeRead) UserByUsername(ctx context.Context, username string) (agenda.
 		return agenda.User{}, r.err
 	}
 	for _, u := range r.users {
-		if u.Username == username {
+		if u.Username == agenda.FoldUsername(username) { // as the read model looks it up
 			return u, nil
 		}
 	}

@@ -177,7 +177,7 @@ func (s *Server) allowLogin(w http.ResponseWriter, r *http.Request, username str
 	if err := allow(w, l.loginAddr, l.ClientAddr(r), "login attempts from this address"); err != nil {
 		return nil, err
 	}
-	release, wait, ok := l.loginUser.hold(strings.ToLower(username), time.Now())
+	release, wait, ok := l.loginUser.hold(agenda.FoldUsername(username), time.Now())
 	if !ok {
 		return nil, rateLimited(w, wait, "failed login attempts for this user")
 	}

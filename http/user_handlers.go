@@ -91,7 +91,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	noteActor(r, *req.Username)
+	// The audit names the account tried, as a lookup folds it: a search
+	// for ana's logins finds those typed "Ana" too.
+	noteActor(r, agenda.FoldUsername(*req.Username))
 	attempted, err := s.allowLogin(w, r, *req.Username)
 	if err != nil {
 		s.Error(w, r, err)

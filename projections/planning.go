@@ -248,19 +248,21 @@ func groupHandlers(d dispatch) {
 	on(d, func(tx *readmodel.Tx, env *events.Envelope, e events.GroupMemberRemoved) error {
 		// Notify before removing, while the group still lists its creator
 		// and tells a member from someone only invited.
-		g, err := tx.GroupInfo(e.GroupID)
-		if err != nil {
-			return err
-		}
 		to := e.UserID
 		payload := map[string]any{"user_id": e.UserID, "left": e.Left}
 		if e.Left {
+			g, err := tx.GroupInfo(e.GroupID)
+			if err != nil {
+				return err
+			}
 			to = ""
 			if _, ok := g.Members[g.CreatorID]; ok && g.CreatorID != e.UserID {
 				to = g.CreatorID
 			}
-		} else if _, invited := g.Invited[e.UserID]; invited {
-			// An invitation withdrawn: its recipient was never a member (a
+		} else if status, err := tx.MemberStatus(e.GroupID, e.UserID); err != nil {
+			return err
+		} else if status == agenda.MemberInvited {
+			// An invitation withdrawn: its recipient was not a member (a
 			// walk-through read "you are no longer a member" as a removal).
 			payload["invited"] = true
 		}

@@ -477,6 +477,18 @@ func (t *Tx) GroupName(id string) (string, error) {
 	return name, err
 }
 
+// MemberStatus reads userID's status in a group inside the projection's
+// transaction: agenda.MemberActive, agenda.MemberInvited, or "" if they are
+// neither. One row, where GroupInfo reads every member.
+func (t *Tx) MemberStatus(groupID, userID string) (string, error) {
+	var status string
+	err := t.queryRow(`SELECT status FROM group_members WHERE group_id = ? AND user_id = ?`, groupID, userID).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return status, err
+}
+
 // GroupInfo reads a group inside the projection's transaction.
 func (t *Tx) GroupInfo(id string) (GroupInfo, error) {
 	g := GroupInfo{Members: map[string]int{}, Invited: map[string]Invitee{}}

@@ -40,13 +40,11 @@ func (db *DB) UserByID(ctx context.Context, id string) (agenda.User, error) {
 	return u, nil
 }
 
-// UserByUsername returns a user by username, whatever the case of its
-// ASCII letters: usernames are lower case (a-z), so "Ana" can only mean
-// "ana" (a walk-through's login as "Ana" was told "wrong username or
-// password"). SQLite's lower() folds ASCII only, so no other character
-// stands for a letter of a username. ENOTFOUND if there is none.
+// UserByUsername returns the user username stands for
+// (agenda.FoldUsername: "Ana" is ana; a walk-through's login as "Ana" was
+// told "wrong username or password"). ENOTFOUND if there is none.
 func (db *DB) UserByUsername(ctx context.Context, username string) (agenda.User, error) {
-	u, err := scanUser(db.queryRow(ctx, selectUser+" WHERE username = lower(?)", username))
+	u, err := scanUser(db.queryRow(ctx, selectUser+" WHERE username = ?", agenda.FoldUsername(username)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, agenda.Errorf(agenda.ENOTFOUND, "user not found")
 	} else if err != nil {

@@ -95,6 +95,9 @@ func TestUserLookups(t *testing.T) {
 		if err := tx.InsertUser(user("u1", "ana", "Ana")); err != nil {
 			return err
 		}
+		if err := tx.InsertUser(user("u2", "kim", "Kim")); err != nil {
+			return err
+		}
 		return tx.UpdateUserProfile("u1", "Ana B.", "b@example.com", at.Add(1e9), 2, "node-c")
 	})
 	u, err := db.UserByUsername(ctx, "ana")
@@ -103,9 +106,9 @@ func TestUserLookups(t *testing.T) {
 	}
 	// Usernames are lower case: a lookup folds the ASCII letters it is
 	// given, and only those.
-	for _, name := range []string{"Ana", "ANA"} {
-		if got, err := db.UserByUsername(ctx, name); err != nil || got.ID != "u1" {
-			t.Errorf("UserByUsername(%q) = %+v, %v; want ana", name, got, err)
+	for name, id := range map[string]string{"Ana": "u1", "ANA": "u1", "KiM": "u2"} {
+		if got, err := db.UserByUsername(ctx, name); err != nil || got.ID != id {
+			t.Errorf("UserByUsername(%q) = %+v, %v; want %s", name, got, err, id)
 		}
 	}
 	if u.ID != "u1" || u.DisplayName != "Ana B." || u.Email != "b@example.com" || u.Version != 2 || u.OriginNode != "node-c" || !u.CreatedAt.Equal(at) {
@@ -117,9 +120,11 @@ func TestUserLookups(t *testing.T) {
 	}{
 		{name: "unknown id", get: func() error { _, err := db.UserByID(ctx, "nope"); return err }},
 		{name: "unknown username", get: func() error { _, err := db.UserByUsername(ctx, "nope"); return err }},
-		// U+0391, Greek capital alpha: no username holds it, whatever it
-		// looks like.
-		{name: "a look-alike letter", get: func() error { _, err := db.UserByUsername(ctx, "\u0391na"); return err }},
+		// Look-alikes that Go's or ICU's lower-casing turns into ASCII
+		// letters (U+212A Kelvin sign into k, U+0130 into i): no username
+		// holds them.
+		{name: "a look-alike capital", get: func() error { _, err := db.UserByUsername(ctx, "\u212Aim"); return err }},
+		{name: "a dotted capital I", get: func() error { _, err := db.UserByUsername(ctx, "k\u0130m"); return err }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if code := agenda.ErrorCode(tc.get()); code != agenda.ENOTFOUND {

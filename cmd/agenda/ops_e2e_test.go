@@ -386,7 +386,9 @@ func TestAuditEntries(t *testing.T) {
 	}
 	created.JSON(t, &a)
 	c.do("POST", "/api/appointments", appointmentBody("Clash", opsDay.Add(30*time.Minute), time.Hour)).expect(t, http.StatusConflict)
-	tryLogin(t, n, "auditor", "wrong password").expect(t, http.StatusUnauthorized)
+	// Typed with a capital, the failure is recorded against the account
+	// it stands for, so that a search for auditor's logins finds it.
+	tryLogin(t, n, "Auditor", "wrong password").expect(t, http.StatusUnauthorized)
 	// An unsigned node-to-node request.
 	resp, err := http.Post(c.base+"/internal/propose", "application/json", strings.NewReader(`{}`))
 	if err != nil {

@@ -4,12 +4,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -212,29 +212,22 @@ func (p *browserPage) poll(js string, within time.Duration) error {
 	return err
 }
 
-// noteSays checks the text of the newest listed notification of type typ:
-// a notification names who acted (a review found "Declined: …" with no
-// name).
+// noteSays checks that a listed notification of type typ says want: a
+// notification names who acted (a review found "Declined: …" with no
+// name). Any of the type's notifications may be the one, as a page that
+// lists an earlier one shows the new one when its frame comes.
 func (p *browserPage) noteSays(typ, want string) {
 	p.t.Helper()
 	sel := fmt.Sprintf(`.note[data-type=%q]`, typ)
 	p.do("see the "+typ+" notification", chromedp.WaitVisible(chromedp.CSS(sel)))
-	// Any of the type's notifications may be the one: a page that lists
-	// an earlier one shows the new one when its frame comes.
 	texts := fmt.Sprintf(`[...document.querySelectorAll(%q)].map((n) => n.firstElementChild.textContent)`, sel)
-	var got []string
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
-		got, err = chromedp.Run(ctx, chromedp.Evaluate[[]string](texts))
-		cancel()
-		if err == nil && slices.Contains(got, want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			break
-		}
+	wantJS, _ := json.Marshal(want)
+	if p.poll(fmt.Sprintf(`%s.includes(%s)`, texts, wantJS), 10*time.Second) == nil {
+		return
 	}
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](texts))
 	p.t.Errorf("%s's %s notifications say %q (%v), want one to say %q", p.name, typ, got, err, want)
 }
 

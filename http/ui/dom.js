@@ -76,8 +76,10 @@ export function typedName(s) { return withoutIsolates(s).trim(); }
 
 // typedUsername is the username someone typed: usernames are lower case,
 // and a phone capitalises the first letter ("Cleo" is cleo); pasted from
-// the page, it may bring iso's isolates along.
-export function typedUsername(s) { return typedName(s).toLowerCase(); }
+// the page, it may bring iso's isolates along. Only A-Z fold, as the
+// server folds them (agenda.FoldUsername): toLowerCase would turn a
+// look-alike such as the Kelvin sign into a letter of someone's name.
+export function typedUsername(s) { return typedName(s).replace(/[A-Z]/g, (c) => c.toLowerCase()); }
 
 // toCome says whether an appointment (or an invitation to it) has not
 // ended: one that has waits for no answer.
