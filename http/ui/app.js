@@ -205,7 +205,11 @@ function noteItem(n) {
       markRead(n.id);
     } catch (err) { if (shownToken === mine && err.status !== 401) toast(describe(err)); }
   };
-  const link = (href) => h('a', { href, onclick: read }, noteText(n));
+  // On a narrow screen the panel sits above the page: it closes, so that
+  // the page the link opens is what one sees (a review found a tap seem to
+  // do nothing).
+  const follow = () => { if (window.matchMedia('(max-width: 900px)').matches) showPanel(false); read(); };
+  const link = (href) => h('a', { href, onclick: follow }, noteText(n));
   const li = h('li', { class: 'note' + (n.read_at ? '' : ' unread'), dataset: { id: n.id, type: n.type } },
     p.appointment_id ? link(`#/appointment/${p.appointment_id}`) :
       n.type === 'group_invitation' ? link('#/invitations') :
@@ -247,6 +251,7 @@ function bumpUnread(d, set) {
   b.hidden = unread === 0;
   b.textContent = unread >= UNREAD_MAX ? `${UNREAD_MAX}+` : String(unread);
   b.setAttribute('aria-label', `${b.textContent} unread`);
+  $('read-all').hidden = unread === 0; // nothing to mark
 }
 
 // loadNotifications fills the panel and the unread count. Its answers
@@ -409,6 +414,25 @@ main.addEventListener('focusout', () => setTimeout(() => {
   if (staleWhileTyping && !typing()) { staleWhileTyping = false; route(true); }
 }));
 
+// markStale holds a live refresh back while someone types, and says so:
+// a review found a page frozen with no word of it (a username left in the
+// add form after "No such user." kept a member shown as invited after
+// they joined). Showing the changes draws the page anew, as an action
+// does, typed text or not.
+function markStale() {
+  staleWhileTyping = true;
+  if (main.querySelector('.stale')) return;
+  main.prepend(h('p', { class: 'stale', role: 'status' }, 'This page has changed since you started typing. ',
+    h('button', { type: 'button', class: 'link', onclick: () => route('action') }, 'Show the changes'),
+    ' (what you typed here is cleared).'));
+}
+
+// A form the browser refuses to send (a field out of its range) makes the
+// errors of the last attempt stale: they go, rather than answer this one.
+main.addEventListener('invalid', () => {
+  for (const o of main.querySelectorAll('[aria-live="assertive"]')) o.replaceChildren();
+}, true);
+
 async function draw(refresh) {
   const live = refresh === true;
   const [path, query] = (window.location.hash.slice(1) || '/').split('?');
@@ -427,7 +451,7 @@ async function draw(refresh) {
   // they typed anywhere on the page: not before it loads, nor after (they
   // may have started meanwhile).
   if (live && ['new', 'edit', 'free', 'login', 'register', 'me'].includes(parts[0])) return;
-  if (live && typing()) { staleWhileTyping = true; return; }
+  if (live && typing()) { markStale(); return; }
   const me = s && s.user.id;
   const token = ++rendering;
   const scroll = window.scrollY;
@@ -468,12 +492,15 @@ async function draw(refresh) {
     if (live && !(err instanceof ApiError && err.status === 404)) return;
     // Gone (deleted, or no longer mine to see) is not worth a retry.
     const gone = err instanceof ApiError && err.status === 404;
-    target.replaceChildren(h('h1', {}, 'Could not load this page'), errorBox(err.message === 'cluster' ? 'The cluster status is unavailable.' : describe(err)),
+    const groupGone = gone && parts[0] === 'group';
+    target.replaceChildren(h('h1', {}, groupGone ? 'Not a group of yours' : 'Could not load this page'),
+      groupGone ? h('p', {}, 'You are not a member of this group (any more), or it was deleted.')
+        : errorBox(err.message === 'cluster' ? 'The cluster status is unavailable.' : describe(err)),
       gone ? h('p', {}, h('a', { class: 'button', href: parts[0] === 'group' ? '#/groups' : '#/week' }, parts[0] === 'group' ? 'Back to my groups' : 'Back to the week'))
         : h('button', { type: 'button', onclick: () => route() }, 'Try again'));
   }
   if (token !== rendering) return; // a later navigation won
-  if (live && typing()) { staleWhileTyping = true; return; }
+  if (live && typing()) { markStale(); return; }
   const focusForm = target.querySelector('[data-autofocus]');
   // Focus survives a redraw if it was on something the new page has too
   // (the same link or button), found by its place among its like.
@@ -505,6 +532,9 @@ function nameTab() {
 
 // settle finishes a navigation: focus, the document title, the current tab.
 function settle(parts, focusForm) {
+  // A page opened shows from its start, where the focus goes.
+  const top = main.getBoundingClientRect().top;
+  if (top < 0 || top > window.innerHeight) main.scrollIntoView();
   if (focusForm) focusForm.focus();
   else if (!main.contains(document.activeElement)) focusHeading();
   nameTab();
@@ -586,6 +616,8 @@ $('read-all').addEventListener('click', async () => {
   try { await api('POST', '/api/notifications/read-all'); await loadNotifications(); } catch (err) { toast(describe(err)); }
 });
 $('tz').textContent = `Times are shown in ${tz}.`;
+// A toast goes when tapped: on a phone it may cover what one needs.
+$('toast').addEventListener('click', () => { $('toast').hidden = true; });
 window.addEventListener('hashchange', () => route());
 // The skip link moves the focus to the page, not the address to #main (a
 // page the router does not know).

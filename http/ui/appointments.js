@@ -201,7 +201,8 @@ export async function appointmentForm(main, params, existing) {
 // rule of agenda.Group.Imposes). Then there is nothing to decline. If the
 // group cannot be read (I left it), the server decides.
 async function binds(a, me) {
-  if (a.my_status !== 'auto' || !a.group_id) return false;
+  // A cancelled appointment binds nobody: it is over for everyone.
+  if (a.status === 'cancelled' || a.my_status !== 'auto' || !a.group_id) return false;
   try {
     const g = await api('GET', `/api/groups/${a.group_id}`);
     const rank = (id) => {

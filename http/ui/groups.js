@@ -77,12 +77,16 @@ export async function groupView(main, id, me, params) {
     const row = [];
     if (g.hierarchical) {
       const canRank = m.user_id !== me && g.my_rank > m.rank;
-      const rank = h('input', { type: 'number', min: 0, max: canRank ? TOP_RANK - 1 : undefined, value: m.rank, 'aria-label': `Rank of ${name}`, disabled: !canRank, class: 'rank' });
+      // A rank set is a whole number below one's own (and below the top).
+      const maxRank = Math.min(g.my_rank, TOP_RANK) - 1;
+      const rank = h('input', { type: 'number', min: 0, step: 1, max: canRank ? maxRank : undefined, value: m.rank, 'aria-label': `Rank of ${name}`, disabled: !canRank, class: 'rank' });
       const set = canRank ? h('button', { type: 'button', 'aria-label': `Set the rank of ${name}` }, 'Set') : null;
       if (set) {
         row.push(set);
         set.addEventListener('click', () => {
-          if (rank.value.trim() === '') { fill(out, errorBox(`Give a rank from 0 to ${TOP_RANK - 1}.`)); rank.focus(); return; }
+          // The button sends no form, so the field's range is checked here
+          // (a review got the server's 'Field "rank" must be an integer').
+          if (rank.value.trim() === '' || !rank.checkValidity()) { fill(out, errorBox(`Give a whole number from 0 to ${maxRank}.`)); rank.focus(); return; }
           // The membership's version: another manager's change to this
           // member meanwhile is reported, not overwritten.
           busy(row, async (act) => {
@@ -134,7 +138,10 @@ export async function groupView(main, id, me, params) {
       if (current()) suggestions.replaceChildren(...users.map((u) => h('option', { value: u.username }, personName(u))));
     } catch { /* suggestions are a convenience */ }
   });
-  const newRank = h('input', { type: 'number', min: 0, max: TOP_RANK - 1, value: 0, name: 'rank' });
+  // One invites below one's own rank (and below the top).
+  // (At rank 0 nobody: the server says so, in words.)
+  const inviteMax = Math.max(0, Math.min(g.my_rank, TOP_RANK) - 1);
+  const newRank = h('input', { type: 'number', min: 0, step: 1, max: inviteMax, value: 0, name: 'rank' });
   const addButton = h('button', { type: 'submit' }, 'Add');
   const add = h('form', { class: 'form inline' },
     field('Add by username', who), suggestions, g.hierarchical ? field('Rank', newRank) : null,
@@ -144,7 +151,7 @@ export async function groupView(main, id, me, params) {
     if (!typedUsername(who.value)) return;
     const body = { username: typedUsername(who.value) };
     if (g.hierarchical) {
-      if (newRank.value.trim() === '') { fill(out, errorBox(`Give a rank from 0 to ${TOP_RANK - 1}.`)); newRank.focus(); return; }
+      if (newRank.value.trim() === '') { fill(out, errorBox(`Give a whole number from 0 to ${inviteMax}.`)); newRank.focus(); return; }
       body.rank = Number(newRank.value);
     }
     busy(addButton, async (act) => {

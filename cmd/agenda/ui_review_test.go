@@ -1,0 +1,99 @@
+package main
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestBrowserSaysWhatChanged: what a usability review of the UI found, each
+// seen as a user would. A page held back while one types says so, and shows
+// the changes when asked (it stayed frozen without a word, a username left
+// in the add form after "No such user." showing a member as invited after
+// they joined). A rank the field cannot hold is told in words before any
+// request (the server's 'Field "rank" must be an integer' came through). A
+// cancelled imposition no longer "cannot be declined". A group one was
+// removed from, open at the time, says so rather than "Group not found". On
+// a phone, following a notification closes the panel stacked above the
+// page, which otherwise hid the page it opened.
+func TestBrowserSaysWhatChanged(t *testing.T) {
+	n, base, browser := browserTest(t)
+	ana, bob, dan := registerUser(t, n, "ana"), registerUser(t, n, "bob"), registerUser(t, n, "dan")
+	team := createGroup(t, ana, "Team", true)
+	joinGroup(t, ana, bob, team, 10)
+
+	anaPage := newBrowserPage(t, browser, "ana")
+	anaPage.login(base, "ana", "password-ana")
+	anaPage.do("open the group and fail to add zed",
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/group/`+team+`'`),
+		chromedp.WaitVisible(chromedp.CSS(`#main input[name="username"]`)),
+		typeIn(`#main input[name="username"]`, "zed"),
+		clickOn(`#main form.inline button[type="submit"]`),
+		chromedp.WaitVisible(chromedp.CSS(`#main .error`)))
+	// dan is invited and joins while "zed" is still in the field.
+	joinGroup(t, ana, dan, team, 5)
+	if err := anaPage.poll(`!!document.querySelector('#main .stale')`, 10*time.Second); err != nil {
+		t.Fatalf("a change held back while typing is not told: %v", err)
+	}
+	if got, err := chromedp.Run(anaPage.ctx, chromedp.Evaluate[string](`document.querySelector('#main input[name="username"]').value`)); err != nil || got != "zed" {
+		t.Fatalf("the add field holds %q (%v): the page was redrawn over what ana typed", got, err)
+	}
+	anaPage.do("show the changes", clickOn(`#main .stale button`), chromedp.WaitNotPresent(chromedp.CSS(`#main .stale`)))
+	if err := anaPage.poll(`[...document.querySelectorAll('table.members tbody tr')].some((r) => r.textContent.startsWith('dan') && !r.textContent.includes('invited'))`, 10*time.Second); err != nil {
+		t.Errorf("after Show the changes dan is not shown a member: %v", err)
+	}
+
+	// A rank the field cannot hold is told before any request.
+	anaPage.do("set bob's rank to 2.5",
+		chromedp.SetValue(chromedp.CSS(`#main input[aria-label^="Rank of bob"]`), "2.5"),
+		clickOn(`#main button[aria-label^="Set the rank of bob"]`),
+		chromedp.WaitVisible(chromedp.CSS(`#main .error`)))
+	if got, err := chromedp.Run(anaPage.ctx, chromedp.Evaluate[string](`document.querySelector('#main .error').textContent`)); err != nil || got != "Give a whole number from 0 to 999." {
+		t.Errorf("a rank of 2.5 is told as %q (%v), want the range in words", got, err)
+	}
+
+	// An imposition cancelled binds nobody.
+	start := time.Now().Add(72 * time.Hour).Truncate(time.Hour)
+	var a struct {
+		ID string `json:"id"`
+	}
+	ana.do("POST", "/api/groups/"+team+"/appointments", map[string]any{"title": "Review",
+		"start": start.Format(time.RFC3339), "end": start.Add(time.Hour).Format(time.RFC3339)}).expect(t, http.StatusCreated).JSON(t, &a)
+	ana.do("DELETE", "/api/appointments/"+a.ID, nil).expect(t, http.StatusNoContent)
+	bobPage := newBrowserPage(t, browser, "bob")
+	bobPage.login(base, "bob", "password-bob")
+	bobPage.do("open the cancelled imposition",
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/appointment/`+a.ID+`'`),
+		chromedp.WaitVisible(chromedp.CSS(`#main dl`)))
+	if err := bobPage.poll(`document.querySelector('#main').textContent.includes('cancelled') && !document.querySelector('#main').textContent.includes('cannot be declined')`, 5*time.Second); err != nil {
+		got, _ := chromedp.Run(bobPage.ctx, chromedp.Evaluate[string](`document.querySelector('#main').innerText`))
+		t.Errorf("a cancelled imposition reads %q, want no word of it binding", got)
+	}
+
+	// bob, on a phone, has the group open when ana removes him.
+	bobPage.do("phone width, the group open", chromedp.EmulateViewport(390, 844),
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/group/`+team+`'`),
+		chromedp.WaitVisible(chromedp.CSS(`table.members`)))
+	ana.do("DELETE", "/api/groups/"+team+"/members/"+bob.userID, nil).expect(t, http.StatusNoContent)
+	if err := bobPage.poll(`(document.querySelector('#main h1') || {}).textContent === 'Not a group of yours'`, 10*time.Second); err != nil {
+		got, _ := chromedp.Run(bobPage.ctx, chromedp.Evaluate[string](`document.querySelector('#main').innerText`))
+		t.Errorf("the group bob was removed from reads %q, want it said he is no member", got)
+	}
+	// A notification followed from the panel: the panel closes, and the
+	// page it opens is in view.
+	bobPage.do("open the notifications and follow the removal's",
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('notifications').hidden && document.getElementById('notif-toggle').click()`),
+		chromedp.WaitVisible(chromedp.CSS(`.note[data-type="cancelled"] a`)),
+		clickOn(`.note[data-type="cancelled"] a`),
+		chromedp.WaitNotVisible(chromedp.CSS(`#notifications`)))
+	if err := bobPage.poll(`(() => { const r = document.querySelector('#main h1').getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; })()`, 5*time.Second); err != nil {
+		t.Errorf("the page a notification opened is not in view: %v", err)
+	}
+	for _, p := range []*browserPage{anaPage, bobPage} {
+		if errs := p.consoleErrors("404"); len(errs) > 0 {
+			t.Errorf("%s's console: %v", p.name, errs)
+		}
+	}
+}
