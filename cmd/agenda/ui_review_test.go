@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -52,6 +53,23 @@ func TestBrowserSaysWhatChanged(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#main .error`)))
 	if got, err := chromedp.Run(anaPage.ctx, chromedp.Evaluate[string](`document.querySelector('#main .error').textContent`)); err != nil || got != "Give a whole number from 0 to 999." {
 		t.Errorf("a rank of 2.5 is told as %q (%v), want the range in words", got, err)
+	}
+
+	// The week lists its days one under the other where seven columns do
+	// not fit: at 1024 px with the notifications open beside it, the
+	// entries spilled into the next day.
+	columns := `getComputedStyle(document.querySelector('.week')).gridTemplateColumns.split(' ').length`
+	for _, c := range []struct {
+		width int64
+		want  int
+	}{{1024, 1}, {1600, 7}} {
+		anaPage.do(fmt.Sprintf("the week at %d px, the notifications open", c.width), chromedp.EmulateViewport(c.width, 900),
+			chromedp.Evaluate[chromedp.Void](`document.getElementById('notifications').hidden && document.getElementById('notif-toggle').click()`),
+			chromedp.Evaluate[chromedp.Void](`location.hash = '#/week'`),
+			chromedp.WaitVisible(chromedp.CSS(`.week .day`)))
+		if got, err := chromedp.Run(anaPage.ctx, chromedp.Evaluate[int](columns)); err != nil || got != c.want {
+			t.Errorf("at %d px the week has %d columns (%v), want %d", c.width, got, err, c.want)
+		}
 	}
 
 	// An imposition cancelled binds nobody.
