@@ -60,7 +60,7 @@ function actionButtons(out, specs) {
 function entryItem(e, day) {
   const cls = ['entry', `role-${e.my_status}`, e.pending ? 'pending' : '', e.status === 'cancelled' ? 'cancelled' : ''].join(' ');
   const oneDay = new Date(e.start).toDateString() === new Date(e.end).toDateString();
-  const when = day ? fmtOnDay(e.start, e.end, day) : `${fmtTime(e.start)}–${oneDay ? fmtTime(e.end) : fmtDateTime(e.end)}`;
+  const when = day ? fmtOnDay(e.start, e.end, day) : oneDay ? `${fmtTime(e.start)}–${fmtTime(e.end)}` : `${fmtTime(e.start)} – ${fmtDateTime(e.end)}`;
   return h('li', { class: cls },
     h('a', { href: `#/appointment/${e.appointment_id}` },
       h('span', { class: 'when' }, when), ' ',

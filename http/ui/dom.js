@@ -91,10 +91,12 @@ export function ownName(u) { return u.display_name || u.username; }
 
 export const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
 
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+// The hour as the locale writes it: "09:00" where clocks run to 24, "9:00 AM"
+// where they do not (a review read "09:00 AM").
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
 const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short' });
 const longDayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
-const dateTimeOpts = { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' };
+const dateTimeOpts = { weekday: 'short', day: 'numeric', month: 'short', hour: 'numeric', minute: '2-digit' };
 const dateTimeFmt = new Intl.DateTimeFormat(undefined, dateTimeOpts);
 const dateTimeYearFmt = new Intl.DateTimeFormat(undefined, { ...dateTimeOpts, year: 'numeric' });
 
