@@ -109,8 +109,23 @@ func TestBrowserSaysWhatChanged(t *testing.T) {
 	if err := bobPage.poll(`(() => { const r = document.querySelector('#main h1').getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; })()`, 5*time.Second); err != nil {
 		t.Errorf("the page a notification opened is not in view: %v", err)
 	}
+	// What refuses an invitation's answer is said on its card: dan's
+	// meeting clashes with ana's own appointment.
+	clash := start.Add(24 * time.Hour)
+	ana.do("POST", "/api/appointments", map[string]any{"title": "Dentist",
+		"start": clash.Format(time.RFC3339), "end": clash.Add(time.Hour).Format(time.RFC3339)}).expect(t, http.StatusCreated)
+	dan.do("POST", "/api/groups/"+team+"/appointments", map[string]any{"title": "Sync",
+		"start": clash.Format(time.RFC3339), "end": clash.Add(time.Hour).Format(time.RFC3339)}).expect(t, http.StatusCreated)
+	anaPage.do("accept dan's clashing meeting",
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/invitations'`),
+		chromedp.WaitVisible(chromedp.CSS(`.card.invitation button.accept`)),
+		clickOn(`.card.invitation button.accept`),
+		chromedp.WaitVisible(chromedp.CSS(`#main .error`)))
+	if err := anaPage.poll(`!!document.querySelector('.card.invitation .error') && document.querySelector('.card.invitation .error').textContent.startsWith('Accepting would clash with:')`, 5*time.Second); err != nil {
+		t.Errorf("the clash is not told on the invitation's card: %v", err)
+	}
 	for _, p := range []*browserPage{anaPage, bobPage} {
-		if errs := p.consoleErrors("404"); len(errs) > 0 {
+		if errs := p.consoleErrors("404", "409"); len(errs) > 0 {
 			t.Errorf("%s's console: %v", p.name, errs)
 		}
 	}

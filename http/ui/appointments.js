@@ -280,28 +280,32 @@ export async function invitationsView(main, groupInvites) {
     return [h('p', {}, `From ${o ? personName(o) : 'the organiser'}${g ? ` in ${iso(g.name)}` : ''}.`),
       g && !g.hierarchical ? h('p', { class: 'hint' }, 'A flat group: declining cancels it for everyone.') : null];
   };
-  const out = h('div', { 'aria-live': 'assertive' });
-  // The answers to one invitation: either, once; then the page anew.
-  const answers = (...specs) => actionButtons(out, specs.map(([label, fn, cls]) =>
-    [label, async (act) => { if (await fn(act) !== false) await act.redraw(); }, cls]));
+  // The answers to one invitation: either, once; then the page anew. What
+  // refuses one is said on its card, beside the buttons (a review found
+  // it at the top of the page, far from what was clicked).
+  const answers = (...specs) => {
+    const out = h('div', { 'aria-live': 'assertive' });
+    return [h('div', { class: 'actions' }, actionButtons(out, specs.map(([label, fn, cls]) =>
+      [label, async (act) => { if (await fn(act) !== false) await act.redraw(); }, cls]))), out];
+  };
   fill(main,
-    h('h1', {}, 'Invitations'), out,
+    h('h1', {}, 'Invitations'),
     list.length === 0 && groupList.length === 0 ? h('p', { class: 'empty', id: 'no-invitations' }, 'No invitations waiting.') : null,
     list.length ? h('ul', { class: 'cards', id: 'invitation-list' }, list.map((a) => h('li', { class: 'card invitation', dataset: { id: a.id } },
       h('h2', {}, h('a', { href: `#/appointment/${a.id}` }, a.title || 'Untitled')),
       h('p', {}, fmtRange(a.start, a.end)), from(a),
-      h('div', { class: 'actions' }, answers(
+      answers(
         [`Accept “${iso(a.title)}”`, () => api('POST', `/api/appointments/${a.id}/accept`), 'primary accept'],
         [`Decline “${iso(a.title)}”`, async (act) => {
           if (!(await declineConfirmed(a, act))) return false;
           return api('POST', `/api/appointments/${a.id}/decline`);
-        }, 'decline']))))) : null,
+        }, 'decline'])))) : null,
     groupList.length ? [h('h2', {}, 'Groups'), h('ul', { class: 'cards' }, groupList.map((g) => h('li', { class: 'card' },
       h('h3', {}, g.name), h('p', {}, g.hierarchical ? `Hierarchical, rank ${g.rank}` : 'Flat group'),
       h('p', {}, `From ${g.inviter ? personName(g.inviter) : 'a member'}.`),
-      h('div', { class: 'actions' }, answers(
+      answers(
         [`Join ${iso(g.name)}`, () => api('POST', `/api/groups/${g.group_id}/accept`), 'primary'],
-        [`Decline ${iso(g.name)}`, () => api('POST', `/api/groups/${g.group_id}/decline`)])))))] : null,
+        [`Decline ${iso(g.name)}`, () => api('POST', `/api/groups/${g.group_id}/decline`)]))))] : null,
     past.length ? h('details', { class: 'past', dataset: { key: 'past-invitations' } },
       h('summary', {}, `Ended before you answered (${past.length})`),
       h('ul', { class: 'cards', id: 'past-invitations' }, past.map((a) => h('li', { class: 'card', dataset: { id: a.id } },

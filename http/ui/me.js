@@ -13,7 +13,7 @@ export async function meView(main, onPasswordChanged) {
   const save = h('button', { type: 'submit', class: 'primary' }, 'Save');
   const profile = h('form', { class: 'form' }, h('h2', {}, 'Profile'),
     field('Display name', displayName), field('Email', email),
-    h('div', { class: 'actions' }, save));
+    h('div', { class: 'actions' }, save), out);
   profile.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const named = typedName(displayName.value);
@@ -38,12 +38,15 @@ export async function meView(main, onPasswordChanged) {
   const current = h('input', { name: 'current_password', type: 'password', required: true, autocomplete: 'current-password' });
   const next = h('input', { name: 'new_password', type: 'password', required: true, minlength: 8, autocomplete: 'new-password' });
   const change = h('button', { type: 'submit' }, 'Change password');
+  // Each form says what refused it beside its own button (a review found
+  // a password's refusal far above it, over the profile).
+  const passwordOut = h('div', { 'aria-live': 'assertive' });
   const password = h('form', { class: 'form' }, h('h2', {}, 'Password'),
     field('Current password', current), field('New password', next, 'At least 8 characters. Every device will have to log in again.'),
-    h('div', { class: 'actions' }, change));
+    h('div', { class: 'actions' }, change), passwordOut);
   password.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    if (next.value.length < 8) { fill(out, errorBox('The new password needs at least 8 characters.')); next.focus(); return; }
+    if (next.value.length < 8) { fill(passwordOut, errorBox('The new password needs at least 8 characters.')); next.focus(); return; }
     const asked = session();
     busy(change, async (act) => {
       try {
@@ -54,11 +57,11 @@ export async function meView(main, onPasswordChanged) {
         if (!now || (asked && now.token === asked.token)) onPasswordChanged();
       } catch (err) {
         const wrong = err.status === 403 && err.details && err.details.field === 'current_password';
-        act.fail(out, err, errorBox(wrong ? 'The current password is not right.' : describe(err)));
+        act.fail(passwordOut, err, errorBox(wrong ? 'The current password is not right.' : describe(err)));
         if (wrong && act.here) current.focus();
       }
     });
   });
 
-  fill(main, h('h1', {}, `My account: ${u.username}`), out, profile, password);
+  fill(main, h('h1', {}, `My account: ${u.username}`), profile, password);
 }
