@@ -218,8 +218,10 @@ function noteItem(n) {
         // group is deleted.
         p.group_id && !(n.type === 'member_removed' && !p.left) && n.type !== 'group_deleted' ? link(`#/group/${p.group_id}`) :
           h('span', {}, noteText(n)),
+    // The appointment's time, then when it came (a review could
+    // not tell the two dates apart).
     p.start ? h('small', {}, fmtRange(p.start, p.end)) : null,
-    h('small', { class: 'at' }, fmtDateTime(n.created_at)));
+    h('small', { class: 'at' }, `Received ${fmtDateTime(n.created_at)}`));
   if (!n.read_at) {
     li.append(h('button', { type: 'button', class: 'link', onclick: read, 'aria-label': `Mark read: ${noteText(n)}` }, 'Mark read'));
   }
