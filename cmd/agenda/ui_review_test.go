@@ -33,9 +33,18 @@ func TestBrowserSaysWhatChanged(t *testing.T) {
 		typeIn(`#main input[name="username"]`, "zed"),
 		clickOn(`#main form.inline button[type="submit"]`),
 		chromedp.WaitVisible(chromedp.CSS(`#main .error`)))
+	// An invitation to another group changes nothing on this page: no
+	// word of a change (a review saw the notice for any event).
+	other := createGroup(t, bob, "Other", false)
+	bob.do("POST", "/api/groups/"+other+"/members", map[string]any{"user_id": ana.userID}).expect(t, http.StatusCreated)
+	anaPage.do("see the invitation to Other come", chromedp.WaitVisible(chromedp.CSS(`.note[data-type="group_invitation"]`)),
+		chromedp.Sleep(500*time.Millisecond))
+	if stale, err := chromedp.Run(anaPage.ctx, chromedp.Evaluate[bool](`!!document.querySelector('#main .stale')`)); err != nil || stale {
+		t.Errorf("an event that changes nothing on the page is told as a change (%v)", err)
+	}
 	// dan is invited and joins while "zed" is still in the field.
 	joinGroup(t, ana, dan, team, 5)
-	if err := anaPage.poll(`!!document.querySelector('#main .stale')`, 10*time.Second); err != nil {
+	if err := anaPage.poll(`!!document.querySelector('#main .stale') && document.getElementById('page-state').textContent !== ''`, 10*time.Second); err != nil {
 		t.Fatalf("a change held back while typing is not told: %v", err)
 	}
 	if got, err := chromedp.Run(anaPage.ctx, chromedp.Evaluate[string](`document.querySelector('#main input[name="username"]').value`)); err != nil || got != "zed" {
@@ -72,6 +81,31 @@ func TestBrowserSaysWhatChanged(t *testing.T) {
 		}
 	}
 
+	// Mark all read, from the keyboard, goes once nothing is left to mark,
+	// and the focus with it to the panel's heading, not to nothing.
+	anaPage.do("mark all read from the keyboard",
+		chromedp.WaitVisible(chromedp.CSS(`#read-all`)),
+		focusOn(`#read-all`), chromedp.KeyEvent("\r"),
+		chromedp.WaitNotVisible(chromedp.CSS(`#read-all`)))
+	if err := anaPage.poll(`document.activeElement === document.getElementById('notif-title')`, 5*time.Second); err != nil {
+		t.Errorf("after Mark all read the focus is not on the panel's heading: %v", err)
+	}
+
+	// Another week of the group agenda stays where one is on the page.
+	anaPage.do("the group agenda, scrolled down to its weeks", chromedp.EmulateViewport(1280, 500),
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/group/`+team+`'`),
+		chromedp.WaitVisible(chromedp.CSS(`table.group-agenda`)),
+		chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, document.body.scrollHeight)`))
+	before, err := chromedp.Run(anaPage.ctx, chromedp.Evaluate[string](`document.querySelector('table.group-agenda thead').textContent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	anaPage.do("the next week", clickOn(`#main a[aria-label="Next week"]`))
+	if err := anaPage.poll(fmt.Sprintf(`document.querySelector('table.group-agenda thead').textContent !== %q && window.scrollY > 0`, before), 10*time.Second); err != nil {
+		y, _ := chromedp.Run(anaPage.ctx, chromedp.Evaluate[float64](`window.scrollY`))
+		t.Errorf("the group agenda's next week jumped to the top of the page (scrollY %v): %v", y, err)
+	}
+
 	// An imposition cancelled binds nobody.
 	start := time.Now().Add(72 * time.Hour).Truncate(time.Hour)
 	var a struct {
@@ -99,14 +133,15 @@ func TestBrowserSaysWhatChanged(t *testing.T) {
 		got, _ := chromedp.Run(bobPage.ctx, chromedp.Evaluate[string](`document.querySelector('#main').innerText`))
 		t.Errorf("the group bob was removed from reads %q, want it said he is no member", got)
 	}
-	// A notification followed from the panel: the panel closes, and the
-	// page it opens is in view.
+	// A notification followed from the panel, scrolled down to it: the
+	// panel closes, and the page it opens is in view.
 	bobPage.do("open the notifications and follow the removal's",
 		chromedp.Evaluate[chromedp.Void](`document.getElementById('notifications').hidden && document.getElementById('notif-toggle').click()`),
 		chromedp.WaitVisible(chromedp.CSS(`.note[data-type="cancelled"] a`)),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('.note[data-type="cancelled"] a').scrollIntoView()`),
 		clickOn(`.note[data-type="cancelled"] a`),
 		chromedp.WaitNotVisible(chromedp.CSS(`#notifications`)))
-	if err := bobPage.poll(`(() => { const r = document.querySelector('#main h1').getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; })()`, 5*time.Second); err != nil {
+	if err := bobPage.poll(`location.hash === '#/appointment/`+a.ID+`' && !!document.querySelector('#main dl') && (() => { const r = document.querySelector('#main h1').getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; })()`, 5*time.Second); err != nil {
 		t.Errorf("the page a notification opened is not in view: %v", err)
 	}
 	// What refuses an invitation's answer is said on its card: dan's

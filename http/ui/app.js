@@ -49,6 +49,7 @@ function logout(message) {
   showPanel(false);
   // Nothing of this user's stays for the next one to see.
   $('notif-list').replaceChildren();
+  $('notif-list').classList.remove('loaded');
   bumpUnread(0, 0);
   $('invite-count').hidden = true;
   if (message) toast(message);
@@ -208,7 +209,15 @@ function noteItem(n) {
   // On a narrow screen the panel sits above the page: it closes, so that
   // the page the link opens is what one sees (a review found a tap seem to
   // do nothing).
-  const follow = () => { if (window.matchMedia('(max-width: 900px)').matches) showPanel(false); read(); };
+  const follow = (ev) => {
+    if (window.matchMedia('(max-width: 900px)').matches) {
+      showPanel(false);
+      // The page it links to may be the one shown: no navigation then,
+      // but the focus the hidden link had goes to the page.
+      if (window.location.hash === ev.currentTarget.getAttribute('href')) { main.scrollIntoView(); focusHeading(); }
+    }
+    read();
+  };
   const link = (href) => h('a', { href, onclick: follow }, noteText(n));
   const li = h('li', { class: 'note' + (n.read_at ? '' : ' unread'), dataset: { id: n.id, type: n.type } },
     p.appointment_id ? link(`#/appointment/${p.appointment_id}`) :
@@ -253,7 +262,11 @@ function bumpUnread(d, set) {
   b.hidden = unread === 0;
   b.textContent = unread >= UNREAD_MAX ? `${UNREAD_MAX}+` : String(unread);
   b.setAttribute('aria-label', `${b.textContent} unread`);
-  $('read-all').hidden = unread === 0; // nothing to mark
+  // Nothing to mark: the button goes, handing the focus it had to the
+  // panel's heading rather than to nothing.
+  const readAll = $('read-all');
+  if (unread === 0 && document.activeElement === readAll) { $('notif-title').tabIndex = -1; $('notif-title').focus(); }
+  readAll.hidden = unread === 0;
 }
 
 // loadNotifications fills the panel and the unread count. Its answers
@@ -265,6 +278,7 @@ async function loadNotifications() {
     const list = await api('GET', '/api/notifications?limit=50');
     if (shownToken !== mine) return;
     $('notif-list').replaceChildren(...list.map(noteItem));
+    $('notif-list').classList.add('loaded'); // "No notifications yet." only now
     // The count is of every unread one, not only of those listed.
     const unreadList = await api('GET', `/api/notifications?unread=true&limit=${UNREAD_MAX}`);
     if (shownToken !== mine) return;
@@ -421,12 +435,31 @@ main.addEventListener('focusout', () => setTimeout(() => {
 // add form after "No such user." kept a member shown as invited after
 // they joined). Showing the changes draws the page anew, as an action
 // does, typed text or not.
+// It is called once the page has been drawn anew aside, and only if that
+// differs from what is shown (a review saw it for an event of another
+// page); the standing live region outside the page announces it, as one
+// inserted already filled is seldom read out.
 function markStale() {
   staleWhileTyping = true;
   if (main.querySelector('.stale')) return;
-  main.prepend(h('p', { class: 'stale', role: 'status' }, 'This page has changed since you started typing. ',
+  const said = 'This page has changed since you started typing.';
+  main.prepend(h('p', { class: 'stale' }, `${said} `,
     h('button', { type: 'button', class: 'link', onclick: () => route('action') }, 'Show the changes'),
     ' (what you typed here is cleared).'));
+  $('page-state').textContent = said;
+}
+
+// pageText is the text of a page as drawn, which a page drawn anew is
+// compared with: field values are not text, and what the page says of the
+// last action (its live outputs), the notice above and the suggestions
+// typed for are left out, as a page drawn anew has none of them.
+function pageText(root) {
+  let s = '';
+  for (const n of root.childNodes) {
+    if (n.nodeType === Node.TEXT_NODE) s += n.textContent;
+    else if (n.nodeType === Node.ELEMENT_NODE && !n.hasAttribute('aria-live') && !n.classList.contains('stale') && n.tagName !== 'DATALIST') s += pageText(n);
+  }
+  return s;
 }
 
 // A form the browser refuses to send (a field out of its range) makes the
@@ -453,7 +486,6 @@ async function draw(refresh) {
   // they typed anywhere on the page: not before it loads, nor after (they
   // may have started meanwhile).
   if (live && ['new', 'edit', 'free', 'login', 'register', 'me'].includes(parts[0])) return;
-  if (live && typing()) { markStale(); return; }
   const me = s && s.user.id;
   const token = ++rendering;
   const scroll = window.scrollY;
@@ -502,7 +534,10 @@ async function draw(refresh) {
         : h('button', { type: 'button', onclick: () => route() }, 'Try again'));
   }
   if (token !== rendering) return; // a later navigation won
-  if (live && typing()) { markStale(); return; }
+  if (live && typing()) {
+    if (pageText(target) !== pageText(main)) markStale();
+    return;
+  }
   const focusForm = target.querySelector('[data-autofocus]');
   // Focus survives a redraw if it was on something the new page has too
   // (the same link or button), found by its place among its like.
@@ -515,6 +550,7 @@ async function draw(refresh) {
   main.replaceChildren(...target.childNodes);
   for (const d of main.querySelectorAll('details')) if (open.has(detailsKey(d))) d.open = true;
   staleWhileTyping = false;
+  $('page-state').textContent = '';
   if (refresh) {
     window.scrollTo(0, scroll);
     nameTab();
@@ -533,10 +569,19 @@ function nameTab() {
 }
 
 // settle finishes a navigation: focus, the document title, the current tab.
+let settledPath = null;
 function settle(parts, focusForm) {
-  // A page opened shows from its start, where the focus goes.
-  const top = main.getBoundingClientRect().top;
-  if (top < 0 || top > window.innerHeight) main.scrollIntoView();
+  // Another page opened shows from its start, where the focus goes: the
+  // window's top, or the page's where the notifications are stacked above
+  // it (on a phone). Another week of the same page stays where it was (a
+  // review saw the group agenda's Next jump to the top).
+  const path = parts.join('/');
+  if (path !== settledPath) {
+    const top = main.getBoundingClientRect().top;
+    if (top > window.innerHeight) main.scrollIntoView();
+    else if (top < 0) window.scrollTo(0, 0);
+  }
+  settledPath = path;
   if (focusForm) focusForm.focus();
   else if (!main.contains(document.activeElement)) focusHeading();
   nameTab();
@@ -619,7 +664,7 @@ $('read-all').addEventListener('click', async () => {
 });
 $('tz').textContent = `Times are shown in ${tz}.`;
 // A toast goes when tapped: on a phone it may cover what one needs.
-$('toast').addEventListener('click', () => { $('toast').hidden = true; });
+$('toast').addEventListener('click', hideToast);
 window.addEventListener('hashchange', () => route());
 // The skip link moves the focus to the page, not the address to #main (a
 // page the router does not know).
