@@ -158,12 +158,26 @@ func TestE2ELogin(t *testing.T) {
 		}
 	})
 
+	t.Run("username in another case", func(t *testing.T) {
+		var out struct {
+			User struct {
+				ID       string `json:"id"`
+				Username string `json:"username"`
+			} `json:"user"`
+		}
+		tryLogin(t, n, "ANA", "password-ana").expect(t, http.StatusOK).JSON(t, &out)
+		if out.User.ID != ana.userID || out.User.Username != "ana" {
+			t.Errorf("ANA logged in as %+v, want ana (%s)", out.User, ana.userID)
+		}
+	})
+
 	failures := []struct {
 		name, username, password string
 	}{
 		{"wrong password", "ana", "password-bob"},
 		{"unknown user", "nobody", "password-ana"},
-		{"username in another case", "ANA", "password-ana"},
+		// Capitals fold (usernames are lower case), look-alikes do not.
+		{"username with a look-alike capital", "\u0391NA", "password-ana"},
 		{"empty password", "ana", ""},
 		{"empty username", "", "password-ana"},
 		{"password with a trailing space", "ana", "password-ana "},
