@@ -133,6 +133,12 @@ func TestBrowserSaysWhatChanged(t *testing.T) {
 		got, _ := chromedp.Run(bobPage.ctx, chromedp.Evaluate[string](`document.querySelector('#main').innerText`))
 		t.Errorf("the group bob was removed from reads %q, want it said he is no member", got)
 	}
+	// Its free-slot page says the same.
+	bobPage.do("open the group's free slots", chromedp.Evaluate[chromedp.Void](`location.hash = '#/free/`+team+`'`))
+	if err := bobPage.poll(`location.hash === '#/free/`+team+`' && (document.querySelector('#main h1') || {}).textContent === 'Not a group of yours'`, 10*time.Second); err != nil {
+		got, _ := chromedp.Run(bobPage.ctx, chromedp.Evaluate[string](`document.querySelector('#main').innerText`))
+		t.Errorf("the free slots of a group bob was removed from read %q, want it said he is no member", got)
+	}
 	// A notification followed from the panel, scrolled down to it: the
 	// panel closes, and the page it opens is in view.
 	bobPage.do("open the notifications and follow the removal's",

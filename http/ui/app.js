@@ -26,7 +26,9 @@ function signedIn(s) {
   $('nav').hidden = false;
   $('session').hidden = false;
   $('who').textContent = ownName(s.user);
-  if (window.matchMedia('(min-width: 900px)').matches) showPanel(true);
+  // Beside the page, not stacked above it (style.css stacks at 900 px and
+  // less): a review found both at exactly 900.
+  if (window.matchMedia('(min-width: 901px)').matches) showPanel(true);
   live.start(s.token, s.user.id);
   loadNotifications();
   refreshCounts();
@@ -526,11 +528,12 @@ async function draw(refresh) {
     if (live && !(err instanceof ApiError && err.status === 404)) return;
     // Gone (deleted, or no longer mine to see) is not worth a retry.
     const gone = err instanceof ApiError && err.status === 404;
-    const groupGone = gone && parts[0] === 'group';
+    // A group's pages (its own, finding a free slot in it) say why.
+    const groupGone = gone && (parts[0] === 'group' || parts[0] === 'free');
     target.replaceChildren(h('h1', {}, groupGone ? 'Not a group of yours' : 'Could not load this page'),
-      groupGone ? h('p', {}, 'You are not a member of this group (any more), or it was deleted.')
+      groupGone ? h('p', { role: 'alert' }, 'You are not a member of this group (any more), or it was deleted.')
         : errorBox(err.message === 'cluster' ? 'The cluster status is unavailable.' : describe(err)),
-      gone ? h('p', {}, h('a', { class: 'button', href: parts[0] === 'group' ? '#/groups' : '#/week' }, parts[0] === 'group' ? 'Back to my groups' : 'Back to the week'))
+      gone ? h('p', {}, h('a', { class: 'button', href: groupGone ? '#/groups' : '#/week' }, groupGone ? 'Back to my groups' : 'Back to the week'))
         : h('button', { type: 'button', onclick: () => route() }, 'Try again'));
   }
   if (token !== rendering) return; // a later navigation won
