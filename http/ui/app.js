@@ -436,11 +436,10 @@ main.addEventListener('focusout', () => setTimeout(() => {
 // a review found a page frozen with no word of it (a username left in the
 // add form after "No such user." kept a member shown as invited after
 // they joined). Showing the changes draws the page anew, as an action
-// does, typed text or not.
-// It is called once the page has been drawn anew aside, and only if that
-// differs from what is shown (a review saw it for an event of another
-// page); the standing live region outside the page announces it, as one
-// inserted already filled is seldom read out.
+// does, typed text or not. It is called once the page has been drawn anew
+// aside, and only if that differs from what is shown (a review saw it for
+// an event of another page); the standing live region outside the page
+// announces it, as one inserted already filled is seldom read out.
 function markStale() {
   staleWhileTyping = true;
   if (main.querySelector('.stale')) return;
@@ -485,8 +484,9 @@ async function draw(refresh) {
     return;
   }
   // A live refresh never replaces a form someone is filling in, nor what
-  // they typed anywhere on the page: not before it loads, nor after (they
-  // may have started meanwhile).
+  // they typed anywhere on the page: a page of forms is not drawn anew at
+  // all; any other is, aside, and shown only if nothing was typed once it
+  // is ready (markStale says when it differs).
   if (live && ['new', 'edit', 'free', 'login', 'register', 'me'].includes(parts[0])) return;
   const me = s && s.user.id;
   const token = ++rendering;
