@@ -100,10 +100,48 @@ func TestBrowserSaysWhatChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	anaPage.do("the next week", clickOn(`#main a[aria-label="Next week"]`))
+	anaPage.do("the next week, from the keyboard", focusOn(`#main a[aria-label="Next week"]`), chromedp.KeyEvent("\r"))
 	if err := anaPage.poll(fmt.Sprintf(`document.querySelector('table.group-agenda thead').textContent !== %q && window.scrollY > 0`, before), 10*time.Second); err != nil {
 		y, _ := chromedp.Run(anaPage.ctx, chromedp.Evaluate[float64](`window.scrollY`))
 		t.Errorf("the group agenda's next week jumped to the top of the page (scrollY %v): %v", y, err)
+	}
+	// The focus stays on the link that asked for it, not the group's name.
+	if err := anaPage.poll(`document.activeElement.getAttribute('aria-label') === 'Next week'`, 5*time.Second); err != nil {
+		got, _ := chromedp.Run(anaPage.ctx, chromedp.Evaluate[string](`document.activeElement.outerHTML.slice(0, 80)`))
+		t.Errorf("after Next week the focus is on %s, want the link", got)
+	}
+
+	// An Add's own redraw is not dropped for the live event it causes: the
+	// invited member shows, the field is emptied, and no notice speaks of
+	// a change made meanwhile (a review found the race). The group's reads
+	// are slowed, so that the live event's redraw starts while the Add's
+	// is under way.
+	registerUser(t, n, "eve")
+	anaPage.do("add eve, the group's reads slowed", chromedp.Evaluate[chromedp.Void](`location.hash = '#/group/`+team+`'`),
+		chromedp.WaitVisible(chromedp.CSS(`#main input[name="username"]`)),
+		typeIn(`#main input[name="username"]`, "eve"),
+		slowFetch(`m === 'GET' && u.endsWith('/api/groups/`+team+`')`),
+		clickOn(`#main form.inline button[type="submit"]`))
+	if err := anaPage.poll(`window.__slowAsked >= 2`, 10*time.Second); err != nil {
+		t.Errorf("the live event's redraw never came during the Add's: %v", err)
+	}
+	if err := anaPage.poll(`[...document.querySelectorAll('table.members tbody tr')].some((r) => r.textContent.startsWith('eve') && r.textContent.includes('invited')) && document.querySelector('#main input[name="username"]').value === ''`, 10*time.Second); err != nil {
+		t.Errorf("after Add, eve is not shown invited with the field emptied: %v", err)
+	}
+	anaPage.do("let every redraw end", chromedp.Sleep(2*time.Second), chromedp.Evaluate[chromedp.Void](`window.fetch = window.__realFetch`))
+	if stale, err := chromedp.Run(anaPage.ctx, chromedp.Evaluate[bool](`!!document.querySelector('#main .stale')`)); err != nil || stale {
+		t.Errorf("ana's own Add is told as a change made while she typed (%v)", err)
+	}
+	// A rank changed meanwhile by another manager is a change, though no
+	// text of the page moves: only the rank field's value.
+	anaPage.do("type in the add field", typeIn(`#main input[name="username"]`, "zz"))
+	bob.do("PATCH", "/api/groups/"+team+"/members/"+dan.userID, map[string]any{"rank": 4}).expect(t, http.StatusOK)
+	if err := anaPage.poll(`!!document.querySelector('#main .stale')`, 10*time.Second); err != nil {
+		t.Errorf("a rank changed while ana typed is not told: %v", err)
+	}
+	anaPage.do("show it", clickOn(`#main .stale button`), chromedp.WaitNotPresent(chromedp.CSS(`#main .stale`)))
+	if err := anaPage.poll(`document.querySelector('#main input[aria-label^="Rank of dan"]').value === '4'`, 5*time.Second); err != nil {
+		t.Errorf("dan's new rank is not shown: %v", err)
 	}
 
 	// An imposition cancelled binds nobody.

@@ -27,8 +27,8 @@ function signedIn(s) {
   $('session').hidden = false;
   $('who').textContent = ownName(s.user);
   // Beside the page, not stacked above it (style.css stacks at 900 px and
-  // less): a review found both at exactly 900.
-  if (window.matchMedia('(min-width: 901px)').matches) showPanel(true);
+  // less, the query asked here): a review found both at exactly 900.
+  if (!window.matchMedia('(max-width: 900px)').matches) showPanel(true);
   live.start(s.token, s.user.id);
   loadNotifications();
   refreshCounts();
@@ -52,6 +52,8 @@ function logout(message) {
   // Nothing of this user's stays for the next one to see.
   $('notif-list').replaceChildren();
   $('notif-list').classList.remove('loaded');
+  staleWhileTyping = false;
+  $('page-state').textContent = '';
   bumpUnread(0, 0);
   $('invite-count').hidden = true;
   if (message) toast(message);
@@ -450,15 +452,21 @@ function markStale() {
   $('page-state').textContent = said;
 }
 
-// pageText is the text of a page as drawn, which a page drawn anew is
-// compared with: field values are not text, and what the page says of the
-// last action (its live outputs), the notice above and the suggestions
-// typed for are left out, as a page drawn anew has none of them.
+// pageText is what a page shows as drawn, which a page drawn anew is
+// compared with: its text, and the values its fields were drawn with (a
+// rank changed meanwhile), their state and its links' targets; not what
+// was typed since, what the page says of the last action (its live
+// outputs), the notice above nor the suggestions typed for, as a page drawn
+// anew has none of them.
 function pageText(root) {
   let s = '';
   for (const n of root.childNodes) {
-    if (n.nodeType === Node.TEXT_NODE) s += n.textContent;
-    else if (n.nodeType === Node.ELEMENT_NODE && !n.hasAttribute('aria-live') && !n.classList.contains('stale') && n.tagName !== 'DATALIST') s += pageText(n);
+    if (n.nodeType === Node.TEXT_NODE) { s += n.textContent; continue; }
+    if (n.nodeType !== Node.ELEMENT_NODE || n.hasAttribute('aria-live') || n.classList.contains('stale') || n.tagName === 'DATALIST') continue;
+    if (n.tagName === 'INPUT') s += `[${n.defaultValue}|${n.defaultChecked}|${n.disabled}]`;
+    else if (n.tagName === 'OPTION' && n.defaultSelected) s += '[selected]';
+    else if (n.tagName === 'A') s += `[${n.getAttribute('href')}]`;
+    s += pageText(n);
   }
   return s;
 }
@@ -489,7 +497,13 @@ async function draw(refresh) {
   // is ready (markStale says when it differs).
   if (live && ['new', 'edit', 'free', 'login', 'register', 'me'].includes(parts[0])) return;
   const me = s && s.user.id;
-  const token = ++rendering;
+  // A live refresh while someone types is drawn aside only to be compared
+  // (markStale): it takes no turn from an action's redraw or a navigation
+  // under way, which would otherwise be dropped for it (a review found an
+  // Add's own redraw lost, and its member told as a change made meanwhile).
+  const quiet = live && typing();
+  const token = quiet ? rendering : ++rendering;
+  if (!live) { staleWhileTyping = false; $('page-state').textContent = ''; }
   const scroll = window.scrollY;
   const target = document.createElement('div');
   try {
@@ -538,7 +552,10 @@ async function draw(refresh) {
   }
   if (token !== rendering) return; // a later navigation won
   if (live && typing()) {
+    // Equal to the eye, the page drawn anew may still hold what a button
+    // sends (a version): it is drawn once they are done, quietly.
     if (pageText(target) !== pageText(main)) markStale();
+    else staleWhileTyping = true;
     return;
   }
   const focusForm = target.querySelector('[data-autofocus]');
@@ -561,7 +578,7 @@ async function draw(refresh) {
     if (wasInMain && !(focused && refocus(focused))) focusHeading();
     return;
   }
-  settle(parts, focusForm);
+  settle(parts, focusForm, focused);
 }
 
 // nameTab names the tab after the page's heading, isolated: a heading may
@@ -573,25 +590,37 @@ function nameTab() {
 
 // settle finishes a navigation: focus, the document title, the current tab.
 let settledPath = null;
-function settle(parts, focusForm) {
+function settle(parts, focusForm, focused) {
   // Another page opened shows from its start, where the focus goes: the
   // window's top, or the page's where the notifications are stacked above
-  // it (on a phone). Another week of the same page stays where it was (a
-  // review saw the group agenda's Next jump to the top).
+  // it (on a phone). Another week of the same page stays where it was, and
+  // so does the focus, on the link or button that asked for it (a review
+  // saw the group agenda's Next jump to the top, then the focus).
   const path = parts.join('/');
-  if (path !== settledPath) {
-    const top = main.getBoundingClientRect().top;
-    if (top > window.innerHeight) main.scrollIntoView();
-    else if (top < 0) window.scrollTo(0, 0);
+  const samePage = path === settledPath;
+  if (!samePage) {
+    if (main.getBoundingClientRect().top < 0) window.scrollTo(0, 0);
+    if (main.getBoundingClientRect().top > window.innerHeight) main.scrollIntoView();
   }
   settledPath = path;
   if (focusForm) focusForm.focus();
+  else if (samePage && focused && (refocus(focused) || focusLike(focused))) { /* kept */ }
   else if (!main.contains(document.activeElement)) focusHeading();
   nameTab();
   for (const a of document.querySelectorAll('#nav a')) {
     a.toggleAttribute('aria-current', a.getAttribute('href') === `#/${parts[0] || 'week'}`);
     if (a.hasAttribute('aria-current')) a.setAttribute('aria-current', 'page');
   }
+}
+
+// focusLike focuses the first element of the page of the same kind, text
+// and label as the one p names, whatever its target: "Next ›" leads to
+// another week each time.
+function focusLike(p) {
+  const el = [...main.querySelectorAll(p.tag)].find((x) => x.textContent === p.text && x.getAttribute('aria-label') === p.label);
+  if (!el) return false;
+  el.focus({ preventScroll: true });
+  return document.activeElement === el;
 }
 
 function focusHeading() {
@@ -609,7 +638,7 @@ function focusPath(el) {
       : `${x.tagName}|${x.textContent}|${x.getAttribute('href') || ''}`;
   const k = key(el);
   const same = [...main.querySelectorAll(el.tagName)].filter((x) => key(x) === k);
-  return { tag: el.tagName, key: k, index: same.indexOf(el), keyOf: key };
+  return { tag: el.tagName, key: k, index: same.indexOf(el), keyOf: key, text: el.textContent, label: el.getAttribute('aria-label') };
 }
 
 // refocus focuses the element focusPath named, if the page has it and it
