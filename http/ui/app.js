@@ -390,12 +390,26 @@ let rendering = 0;
 // view.js). A live refresh
 // meanwhile would take its place (and on failure keep the old page under
 // the new address): it waits for the navigation instead, and runs after
-// it if an event came meanwhile (missedRefresh).
+// it if an event came meanwhile (missedRefresh). It waits as well for the
+// redraw after one's own action (acting counts those under way), which it
+// would otherwise drop, then find the action's text still in its field
+// and tell the action as a change made meanwhile (a review found an Add
+// told so).
 let navigating = null;
 let missedRefresh = false;
+let acting = 0;
 
 async function route(refresh) {
-  if (refresh === true && navigating) { missedRefresh = true; return; }
+  if (refresh === true && (navigating || acting)) { missedRefresh = true; return; }
+  if (refresh === 'action') {
+    acting++;
+    try {
+      await draw(refresh);
+    } finally {
+      if (--acting === 0 && !navigating && missedRefresh) { missedRefresh = false; route(true); }
+    }
+    return;
+  }
   if (refresh) { await draw(refresh); return; }
   const mine = navigationAsked();
   navigating = mine;
@@ -497,13 +511,7 @@ async function draw(refresh) {
   // is ready (markStale says when it differs).
   if (live && ['new', 'edit', 'free', 'login', 'register', 'me'].includes(parts[0])) return;
   const me = s && s.user.id;
-  // A live refresh while someone types is drawn aside only to be compared
-  // (markStale): it takes no turn from an action's redraw or a navigation
-  // under way, which would otherwise be dropped for it (a review found an
-  // Add's own redraw lost, and its member told as a change made meanwhile).
-  const quiet = live && typing();
-  const token = quiet ? rendering : ++rendering;
-  if (!live) { staleWhileTyping = false; $('page-state').textContent = ''; }
+  const token = ++rendering;
   const scroll = window.scrollY;
   const target = document.createElement('div');
   try {
@@ -550,7 +558,7 @@ async function draw(refresh) {
       gone ? h('p', {}, h('a', { class: 'button', href: groupGone ? '#/groups' : '#/week' }, groupGone ? 'Back to my groups' : 'Back to the week'))
         : h('button', { type: 'button', onclick: () => route() }, 'Try again'));
   }
-  if (token !== rendering) return; // a later navigation won
+  if (token !== rendering) return; // a later draw won (a navigation, an action's, a live one)
   if (live && typing()) {
     // Equal to the eye, the page drawn anew may still hold what a button
     // sends (a version): it is drawn once they are done, quietly.
@@ -633,7 +641,10 @@ function focusHeading() {
 // field by its name; and its rank among those of the same name.
 function focusPath(el) {
   if (!/^(A|BUTTON|H1|INPUT|SELECT|SUMMARY|TEXTAREA)$/.test(el.tagName)) return null;
-  const key = (x) => /^(INPUT|SELECT|TEXTAREA)$/.test(x.tagName) ? `${x.tagName}|${x.name}`
+  // A field by its name, or its label where it has none (the rank fields
+  // and the week's date), so that a member added meanwhile does not move
+  // the focus to another field.
+  const key = (x) => /^(INPUT|SELECT|TEXTAREA)$/.test(x.tagName) ? `${x.tagName}|${x.name || x.getAttribute('aria-label') || ''}`
     : x.tagName === 'SUMMARY' && x.parentElement.dataset.key ? `SUMMARY|${x.parentElement.dataset.key}`
       : `${x.tagName}|${x.textContent}|${x.getAttribute('href') || ''}`;
   const k = key(el);
