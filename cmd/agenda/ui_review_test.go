@@ -158,7 +158,8 @@ func TestBrowserSaysWhatChanged(t *testing.T) {
 		t.Errorf("dan's new rank is not shown: %v", err)
 	}
 
-	// An imposition cancelled binds nobody.
+	// An imposition cancelled binds nobody; its page says where it stands
+	// and one's part in words (a review read "cancelled · imposed").
 	start := time.Now().Add(72 * time.Hour).Truncate(time.Hour)
 	var a struct {
 		ID string `json:"id"`
@@ -171,7 +172,7 @@ func TestBrowserSaysWhatChanged(t *testing.T) {
 	bobPage.do("open the cancelled imposition",
 		chromedp.Evaluate[chromedp.Void](`location.hash = '#/appointment/`+a.ID+`'`),
 		chromedp.WaitVisible(chromedp.CSS(`#main dl`)))
-	if err := bobPage.poll(`document.querySelector('#main').textContent.includes('cancelled') && !document.querySelector('#main').textContent.includes('cannot be declined')`, 5*time.Second); err != nil {
+	if err := bobPage.poll(`document.getElementById('appointment-status').textContent === 'Cancelled' && document.querySelector('#main').textContent.includes('Your partImposed on you') && !document.querySelector('#main').textContent.includes('cannot be declined')`, 5*time.Second); err != nil {
 		got, _ := chromedp.Run(bobPage.ctx, chromedp.Evaluate[string](`document.querySelector('#main').innerText`))
 		t.Errorf("a cancelled imposition reads %q, want no word of it binding", got)
 	}

@@ -5,7 +5,7 @@ import { api, describe } from './api.js';
 import { busy } from './view.js';
 import {
   h, field, errorBox, fmtTime, fmtDay, fmtLongDay, fmtRange, fmtOnDay, fmtDateTime, startOfWeek, weekParam, startOfDay, addDays,
-  localInput, dateInput, fromLocal, missingLocal, statusLabel, fill, tz, weekNav, personName, namesOf, toCome, iso, withoutIsolates, typedName, pasteRoom,
+  localInput, dateInput, fromLocal, missingLocal, statusLabel, partLabel, fill, tz, weekNav, personName, namesOf, toCome, iso, withoutIsolates, typedName, pasteRoom,
 } from './dom.js';
 
 // conflictList shows the clashing slots of a schedule_conflict: mine in
@@ -248,8 +248,8 @@ export async function appointmentView(main, id, me) {
       h('dt', {}, 'When'), h('dd', {}, fmtRange(a.start, a.end)),
       a.location ? [h('dt', {}, 'Where'), h('dd', {}, a.location)] : null,
       a.description ? [h('dt', {}, 'About'), h('dd', {}, a.description)] : null,
-      h('dt', {}, 'Status'), h('dd', { id: 'appointment-status', dataset: { status: a.status } }, a.status),
-      h('dt', {}, 'Me'), h('dd', {}, statusLabel(a), bound ? h('small', { class: 'hint' }, ' (set by a superior in the group: it cannot be declined)') : null),
+      h('dt', {}, 'Status'), h('dd', { id: 'appointment-status', dataset: { status: a.status } }, statusLabel(a)),
+      h('dt', {}, 'Your part'), h('dd', {}, partLabel(a), bound ? h('small', { class: 'hint' }, ' (set by a superior in the group: it cannot be declined)') : null),
       h('dt', {}, 'Privacy'), h('dd', {}, a.privacy === 'full' ? 'Full' : 'Free/busy'),
       a.group_id ? [h('dt', {}, 'Group'), h('dd', {}, h('a', { href: `#/group/${a.group_id}` }, 'Open the group'))] : null),
     h('h2', {}, 'Participants'),

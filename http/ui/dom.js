@@ -166,9 +166,18 @@ export function missingLocal(v) {
   return Boolean(d) && localInput(d) !== v.slice(0, 16);
 }
 
+// statusLabel says, in words, where an appointment stands for everyone.
 export function statusLabel(a) {
-  const mine = { owner: 'yours', auto: 'imposed', pending: 'invitation', accepted: 'accepted', declined: 'declined' }[a.my_status] || a.my_status;
-  return a.status === 'confirmed' ? mine : `${a.status} · ${mine}`;
+  return { confirmed: 'Confirmed', pending: 'Waiting for every member to accept', cancelled: 'Cancelled' }[a.status] || a.status;
+}
+
+// partLabel says, in words, the part the one reading has in an appointment
+// (its my_status; a review read "cancelled · yours" as jargon).
+export function partLabel(a) {
+  return {
+    owner: a.group_id ? 'You organise it' : 'Yours', auto: 'Imposed on you', pending: 'Invited, not answered yet',
+    accepted: 'Accepted', declined: 'Declined',
+  }[a.my_status] || a.my_status;
 }
 
 // fill replaces el's children, skipping the empty ones (null, false) that
