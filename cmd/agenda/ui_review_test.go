@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,6 +54,11 @@ func TestBrowserSaysWhatChanged(t *testing.T) {
 	anaPage.do("show the changes", clickOn(`#main .stale button`), chromedp.WaitNotPresent(chromedp.CSS(`#main .stale`)))
 	if err := anaPage.poll(`[...document.querySelectorAll('table.members tbody tr')].some((r) => r.textContent.startsWith('dan') && !r.textContent.includes('invited'))`, 10*time.Second); err != nil {
 		t.Errorf("after Show the changes dan is not shown a member: %v", err)
+	}
+
+	// What a rank means is said where it shows.
+	if got, err := chromedp.Run(anaPage.ctx, chromedp.Evaluate[string](`document.querySelector('#main p.hint').textContent`)); err != nil || !strings.HasPrefix(got, "Hierarchical group. You hold its top rank (1000): ") {
+		t.Errorf("the group page says of ana's rank %q (%v), want what it means", got, err)
 	}
 
 	// A rank the field cannot hold is told before any request.

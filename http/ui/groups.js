@@ -39,7 +39,7 @@ export async function groupsView(main) {
       h('ul', { class: 'cards' }, groups.map((g) => h('li', { class: 'card' },
         h('h2', {}, h('a', { href: `#/group/${g.id}` }, g.name)),
         h('p', {}, `${g.hierarchical ? 'Hierarchical' : 'Flat'} · ${g.member_count} member${g.member_count === 1 ? '' : 's'}`,
-          g.hierarchical ? ` · my rank ${g.my_rank}` : '')))),
+          g.hierarchical ? ` · your rank ${g.my_rank}` : '')))),
     form);
 }
 
@@ -220,7 +220,11 @@ export async function groupView(main, id, me, params) {
         h('a', { class: 'button primary', href: `#/new?group=${id}` }, 'New group appointment'),
         h('a', { class: 'button', href: `#/free/${id}` }, 'Find a free slot'))),
     g.description ? h('p', {}, g.description) : null,
-    h('p', { class: 'hint' }, g.hierarchical ? `Hierarchical group; my rank is ${g.my_rank}.` : 'Flat group: every appointment needs everyone to accept.'),
+    // What a rank means, said where it shows (a review read "my rank is
+    // 1000" as meaning nothing).
+    h('p', { class: 'hint' }, !g.hierarchical ? 'Flat group: every appointment needs everyone to accept.'
+      : g.my_rank >= TOP_RANK ? `Hierarchical group. You hold its top rank (${g.my_rank}): what you set goes straight into the other members' agendas.`
+        : `Hierarchical group. Your rank is ${g.my_rank}: what you set goes straight into the agendas of the members ranked below you, and those level with you or above are invited.`),
     out,
     h('h2', {}, 'Members'),
     h('table', { class: 'members' }, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Member'),
