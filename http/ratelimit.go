@@ -172,12 +172,14 @@ func rateLimited(w http.ResponseWriter, wait time.Duration, what string) error {
 // is not limited), but an attempt holds its token until its outcome is
 // known, so that concurrent guesses count as failures before the password
 // check, not after: the caller calls done with whether the attempt failed.
+// username is the account tried, folded (agenda.FoldUsername), so that
+// its case variants share one limit.
 func (s *Server) allowLogin(w http.ResponseWriter, r *http.Request, username string) (done func(failed bool), err error) {
 	l := s.limits()
 	if err := allow(w, l.loginAddr, l.ClientAddr(r), "login attempts from this address"); err != nil {
 		return nil, err
 	}
-	release, wait, ok := l.loginUser.hold(agenda.FoldUsername(username), time.Now())
+	release, wait, ok := l.loginUser.hold(username, time.Now())
 	if !ok {
 		return nil, rateLimited(w, wait, "failed login attempts for this user")
 	}

@@ -91,10 +91,11 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	// The audit names the account tried, as a lookup folds it: a search
-	// for ana's logins finds those typed "Ana" too.
-	noteActor(r, agenda.FoldUsername(*req.Username))
-	attempted, err := s.allowLogin(w, r, *req.Username)
+	// The account tried, as a lookup folds it, for the audit (a search for
+	// ana's logins finds those typed "Ana" too) and the login limit.
+	username := agenda.FoldUsername(*req.Username)
+	noteActor(r, username)
+	attempted, err := s.allowLogin(w, r, username)
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -102,7 +103,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	failed := false
 	defer func() { attempted(failed) }() // on every path, a panic included
 	id, err := hashing(s, r.Context(), w, func() (string, error) {
-		return s.Commands.Authenticate(r.Context(), *req.Username, *req.Password)
+		return s.Commands.Authenticate(r.Context(), username, *req.Password)
 	})
 	failed = agenda.ErrorCode(err) == agenda.EUNAUTHORIZED
 	if err != nil {
