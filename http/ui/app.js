@@ -26,9 +26,7 @@ function signedIn(s) {
   $('nav').hidden = false;
   $('session').hidden = false;
   $('who').textContent = ownName(s.user);
-  // Beside the page, not stacked above it (style.css stacks at 900 px and
-  // less, the query asked here): a review found both at exactly 900.
-  if (!window.matchMedia('(max-width: 900px)').matches) showPanel(true);
+  if (!stacked()) showPanel(true); // beside the page, not above it
   live.start(s.token, s.user.id);
   loadNotifications();
   refreshCounts();
@@ -52,8 +50,7 @@ function logout(message) {
   // Nothing of this user's stays for the next one to see.
   $('notif-list').replaceChildren();
   $('notif-list').classList.remove('loaded');
-  staleWhileTyping = false;
-  $('page-state').textContent = '';
+  freshPage();
   bumpUnread(0, 0);
   $('invite-count').hidden = true;
   if (message) toast(message);
@@ -214,7 +211,7 @@ function noteItem(n) {
   // the page the link opens is what one sees (a review found a tap seem to
   // do nothing).
   const follow = (ev) => {
-    if (window.matchMedia('(max-width: 900px)').matches) {
+    if (stacked()) {
       showPanel(false);
       // The page it links to may be the one shown: no navigation then,
       // but the focus the hidden link had goes to the page.
@@ -289,6 +286,11 @@ async function loadNotifications() {
     bumpUnread(0, unreadList.length);
   } catch (err) { if (shownToken === mine) $('live-state').textContent = describe(err); }
 }
+
+// stacked says whether the notifications sit above the page rather than
+// beside it: style.css stacks them at 900 px and less (a review found the
+// panel opened in the stacked layout at exactly 900, asked the other way).
+function stacked() { return window.matchMedia('(max-width: 900px)').matches; }
 
 function showPanel(on) {
   $('notifications').hidden = !on;
@@ -444,11 +446,17 @@ function changed(el) {
 }
 
 let staleWhileTyping = false;
+// freshPage forgets that a live refresh waits: the page shown is drawn
+// anew, or another user's is coming.
+function freshPage() {
+  staleWhileTyping = false;
+  $('page-state').textContent = '';
+}
 main.addEventListener('focusout', () => setTimeout(() => {
   if (staleWhileTyping && !typing()) { staleWhileTyping = false; route(true); }
 }));
 
-// markStale holds a live refresh back while someone types, and says so:
+// markStale says that a live refresh is held back while someone types:
 // a review found a page frozen with no word of it (a username left in the
 // add form after "No such user." kept a member shown as invited after
 // they joined). Showing the changes draws the page anew, as an action
@@ -457,7 +465,6 @@ main.addEventListener('focusout', () => setTimeout(() => {
 // an event of another page); the standing live region outside the page
 // announces it, as one inserted already filled is seldom read out.
 function markStale() {
-  staleWhileTyping = true;
   if (main.querySelector('.stale')) return;
   const said = 'This page has changed since you started typing.';
   main.prepend(h('p', { class: 'stale' }, `${said} `,
@@ -560,10 +567,10 @@ async function draw(refresh) {
   }
   if (token !== rendering) return; // a later draw won (a navigation, an action's, a live one)
   if (live && typing()) {
-    // Equal to the eye, the page drawn anew may still hold what a button
-    // sends (a version): it is drawn once they are done, quietly.
+    // Drawn once they are done: equal to the eye, the page drawn anew may
+    // still hold what a button sends (a version).
+    staleWhileTyping = true;
     if (pageText(target) !== pageText(main)) markStale();
-    else staleWhileTyping = true;
     return;
   }
   const focusForm = target.querySelector('[data-autofocus]');
@@ -577,8 +584,7 @@ async function draw(refresh) {
   const open = refresh ? new Set([...main.querySelectorAll('details[open]')].map(detailsKey)) : new Set();
   main.replaceChildren(...target.childNodes);
   for (const d of main.querySelectorAll('details')) if (open.has(detailsKey(d))) d.open = true;
-  staleWhileTyping = false;
-  $('page-state').textContent = '';
+  freshPage();
   if (refresh) {
     window.scrollTo(0, scroll);
     nameTab();

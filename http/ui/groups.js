@@ -68,6 +68,9 @@ export async function groupView(main, id, me, params) {
     api('GET', '/api/invitations').catch(() => [])]);
   const out = h('div', { 'aria-live': 'assertive' });
   const isCreator = g.creator_id === me;
+  // The highest rank one may give, by setting or inviting: below one's own
+  // and below the top (at rank 0 none: the server says so, in words).
+  const giveMax = Math.max(0, Math.min(g.my_rank, TOP_RANK) - 1);
 
   const memberRows = g.members.map((m) => {
     const name = personName(m);
@@ -77,16 +80,14 @@ export async function groupView(main, id, me, params) {
     const row = [];
     if (g.hierarchical) {
       const canRank = m.user_id !== me && g.my_rank > m.rank;
-      // A rank set is a whole number below one's own (and below the top).
-      const maxRank = Math.min(g.my_rank, TOP_RANK) - 1;
-      const rank = h('input', { type: 'number', min: 0, step: 1, max: canRank ? maxRank : undefined, value: m.rank, 'aria-label': `Rank of ${name}`, disabled: !canRank, class: 'rank' });
+      const rank = h('input', { type: 'number', min: 0, step: 1, max: canRank ? giveMax : undefined, value: m.rank, 'aria-label': `Rank of ${name}`, disabled: !canRank, class: 'rank' });
       const set = canRank ? h('button', { type: 'button', 'aria-label': `Set the rank of ${name}` }, 'Set') : null;
       if (set) {
         row.push(set);
         set.addEventListener('click', () => {
           // The button sends no form, so the field's range is checked here
           // (a review got the server's 'Field "rank" must be an integer').
-          if (rank.value.trim() === '' || !rank.checkValidity()) { fill(out, errorBox(`Give a whole number from 0 to ${maxRank}.`)); rank.focus(); return; }
+          if (rank.value.trim() === '' || !rank.checkValidity()) { fill(out, errorBox(`Give a whole number from 0 to ${giveMax}.`)); rank.focus(); return; }
           // The membership's version: another manager's change to this
           // member meanwhile is reported, not overwritten.
           busy(row, async (act) => {
@@ -138,20 +139,18 @@ export async function groupView(main, id, me, params) {
       if (current()) suggestions.replaceChildren(...users.map((u) => h('option', { value: u.username }, personName(u))));
     } catch { /* suggestions are a convenience */ }
   });
-  // One invites below one's own rank (and below the top).
-  // (At rank 0 nobody: the server says so, in words.)
-  const inviteMax = Math.max(0, Math.min(g.my_rank, TOP_RANK) - 1);
-  const newRank = h('input', { type: 'number', min: 0, step: 1, max: inviteMax, value: 0, name: 'rank' });
+  const newRank = h('input', { type: 'number', min: 0, step: 1, max: giveMax, value: 0, name: 'rank' });
   const addButton = h('button', { type: 'submit' }, 'Add');
   const add = h('form', { class: 'form inline' },
     field('Add by username', who), suggestions, g.hierarchical ? field('Rank', newRank) : null,
     h('div', { class: 'actions' }, addButton));
   add.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    if (!typedUsername(who.value)) return;
-    const body = { username: typedUsername(who.value) };
+    const username = typedUsername(who.value);
+    if (!username) return;
+    const body = { username };
     if (g.hierarchical) {
-      if (newRank.value.trim() === '') { fill(out, errorBox(`Give a whole number from 0 to ${inviteMax}.`)); newRank.focus(); return; }
+      if (newRank.value.trim() === '') { fill(out, errorBox(`Give a whole number from 0 to ${giveMax}.`)); newRank.focus(); return; }
       body.rank = Number(newRank.value);
     }
     busy(addButton, async (act) => {
