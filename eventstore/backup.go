@@ -203,11 +203,11 @@ func openExisting(ctx context.Context, path string) (*sqlite.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("%w: %s: %v", ErrNotEventStore, path, err)
 	}
-	// Version 1 differs only in how values are encoded: what Inspect
-	// counts and VACUUM INTO copies is the same.
-	if v != schemaVersion && v != 1 {
+	// Versions 1 and 2 differ only in how values are encoded and in an
+	// index: what Inspect counts and VACUUM INTO copies is the same.
+	if v < 1 || v > schemaVersion {
 		db.Close()
-		return nil, fmt.Errorf("%w: %s has schema version %d, and event stores have 1 or %d (a read model, say, or a store of a newer build)", ErrNotEventStore, path, v, schemaVersion)
+		return nil, fmt.Errorf("%w: %s has schema version %d, and event stores have 1 to %d (a read model, say, or a store of a newer build)", ErrNotEventStore, path, v, schemaVersion)
 	}
 	return db, nil
 }

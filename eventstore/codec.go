@@ -11,7 +11,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// How an event is stored (schema version 2). Every event carries several
+// How an event is stored (since schema version 2). Every event carries several
 // UUIDs, a timestamp and a small JSON document whose field names repeat in
 // every event of its type; stored as text they were most of an event's
 // 0.6 KB. The columns keep their meaning and only their encoding changes,

@@ -12,7 +12,7 @@ import (
 )
 
 // upgrade brings the store db to this build's schema: it creates the
-// schema in a new file, migrates a version 1 store, and finishes a
+// schema in a new file, migrates a version 1 or 2 store, and finishes a
 // migration's compaction if one was cut short; another version is refused
 // (sqlite.ErrSchemaMismatch).
 func upgrade(ctx context.Context, db *sqlite.DB) error {
@@ -23,6 +23,8 @@ func upgrade(ctx context.Context, db *sqlite.DB) error {
 	switch version {
 	case 1:
 		return migrateFrom1(ctx, db)
+	case 2:
+		return migrateFrom2(ctx, db)
 	case schemaVersion:
 		return compactAfterMigration(ctx, db)
 	default:
@@ -32,7 +34,7 @@ func upgrade(ctx context.Context, db *sqlite.DB) error {
 }
 
 // migrateFrom1 rewrites a schema version 1 store (IDs, times and data as
-// text) in version 2's encoding, in one transaction: a store stopped part
+// text) in this build's schema and encoding, in one transaction: a store stopped part
 // way is still version 1 and is migrated again on the next start. Every
 // event is read as version 1 stored it and inserted as Restore inserts
 // committed history, so the positions, the streams table and every
@@ -43,7 +45,7 @@ func upgrade(ctx context.Context, db *sqlite.DB) error {
 // are on disk together, and VACUUM writes a copy (at 10⁶ appointments the
 // volume held 1.4 GB more at the peak, for a 1.26 GB store).
 //
-// An older build cannot read version 2 (its Init refuses the schema
+// An older build cannot read a newer version (its Init refuses the schema
 // version): deploy/README.md says how to roll one back.
 func migrateFrom1(ctx context.Context, db *sqlite.DB) error {
 	start := time.Now()
@@ -58,10 +60,10 @@ func migrateFrom1(ctx context.Context, db *sqlite.DB) error {
 			"DROP TRIGGER IF EXISTS events_no_replace",
 			"ALTER TABLE events RENAME TO events_v1",
 			"ALTER TABLE streams RENAME TO streams_v1",
-			logSchema,
+			eventsSchema + streamsSchema,
 		} {
 			if _, err := sqlTx.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("migrate event store to schema 2: %w", err)
+				return fmt.Errorf("migrate event store from schema 1: %w", err)
 			}
 		}
 		t := &Tx{tx: sqlTx, ctx: ctx}
@@ -74,7 +76,7 @@ func migrateFrom1(ctx context.Context, db *sqlite.DB) error {
 				break
 			}
 			if err := t.insert(es); err != nil {
-				return fmt.Errorf("migrate event store to schema 2: %w", err)
+				return fmt.Errorf("migrate event store from schema 1: %w", err)
 			}
 			t.committed = t.committed[:0]
 		}
@@ -82,27 +84,82 @@ func migrateFrom1(ctx context.Context, db *sqlite.DB) error {
 		var old, oldStreams, streams int64
 		if err := sqlTx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM events_v1),
 			(SELECT COUNT(*) FROM streams_v1), (SELECT COUNT(*) FROM streams)`).Scan(&old, &oldStreams, &streams); err != nil {
-			return fmt.Errorf("migrate event store to schema 2: count: %w", err)
+			return fmt.Errorf("migrate event store from schema 1: count: %w", err)
 		}
 		if old != n || oldStreams != streams {
-			return fmt.Errorf("migrate event store to schema 2: copied %d events and %d streams of %d and %d", n, streams, old, oldStreams)
+			return fmt.Errorf("migrate event store from schema 1: copied %d events and %d streams of %d and %d", n, streams, old, oldStreams)
 		}
-		for _, q := range []string{"DROP TABLE events_v1", "DROP TABLE streams_v1",
-			"INSERT INTO meta (key, value) VALUES ('" + compactPending + "', 1)", "PRAGMA user_version = 2"} {
-			if _, err := sqlTx.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("migrate event store to schema 2: %w", err)
-			}
-		}
-		return nil
+		return finishMigration(ctx, sqlTx, 1, "DROP TABLE events_v1", "DROP TABLE streams_v1")
 	})
 	if err != nil {
 		return err
 	}
+	return compactMigrated(ctx, db, 1, n, start)
+}
+
+// migrateFrom2 rebuilds a schema version 2 store's events table without
+// its index on (stream, version) (see eventsSchema), in one transaction:
+// the rows are copied as they are stored, so positions, IDs and encodings
+// do not change, and the streams table and meta stay. A store stopped part
+// way is still version 2 and is migrated again on the next start; the
+// vacuum that follows gives the index's pages back, resumed by the next
+// Open if it is cut short. Meanwhile the volume holds the old rows, the
+// new ones and the vacuum's copy.
+func migrateFrom2(ctx context.Context, db *sqlite.DB) error {
+	start := time.Now()
+	var n int64
+	err := db.WithTx(ctx, func(sqlTx *sql.Tx) error {
+		for _, q := range []string{
+			// The triggers go with the table they guard (see migrateFrom1).
+			"DROP TRIGGER events_no_update", "DROP TRIGGER events_no_delete", "DROP TRIGGER events_no_replace",
+			"ALTER TABLE events RENAME TO events_v2",
+			eventsTable,
+			// The copy is committed history, already checked: the
+			// trigger comes after it, not to look every row up.
+			"INSERT INTO events SELECT " + eventColumns + " FROM events_v2 ORDER BY position",
+			noReplaceTrigger,
+		} {
+			if _, err := sqlTx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("migrate event store from schema 2: %w", err)
+			}
+		}
+		var old, maxOld int64
+		if err := sqlTx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM events), (SELECT COUNT(*) FROM events_v2),
+			(SELECT COALESCE(MAX(position), 0) FROM events_v2)`).Scan(&n, &old, &maxOld); err != nil {
+			return fmt.Errorf("migrate event store from schema 2: count: %w", err)
+		}
+		if n != old || n != maxOld {
+			return fmt.Errorf("migrate event store from schema 2: copied %d events of %d (last position %d)", n, old, maxOld)
+		}
+		return finishMigration(ctx, sqlTx, 2, "DROP TABLE events_v2")
+	})
+	if err != nil {
+		return err
+	}
+	return compactMigrated(ctx, db, 2, n, start)
+}
+
+// finishMigration ends a migration from schema version from inside its
+// transaction: it runs drops, marks the store for compaction
+// (compactPending) and sets this build's schema version.
+func finishMigration(ctx context.Context, sqlTx *sql.Tx, from int, drops ...string) error {
+	for _, q := range append(drops, "INSERT INTO meta (key, value) VALUES ('"+compactPending+"', 1)",
+		fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)) {
+		if _, err := sqlTx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("migrate event store from schema %d: %w", from, err)
+		}
+	}
+	return nil
+}
+
+// compactMigrated vacuums a store whose migration from schema version from
+// has just committed its copy of n events, and logs how long it took.
+func compactMigrated(ctx context.Context, db *sqlite.DB, from int, n int64, start time.Time) error {
 	copied := time.Since(start)
 	if err := compactAfterMigration(ctx, db); err != nil {
 		return err
 	}
-	slog.Info("event store migrated to schema 2", "path", db.Path, "events", n,
+	slog.Info("event store migrated", "path", db.Path, "from_schema", from, "to_schema", schemaVersion, "events", n,
 		"copy", copied.Round(time.Millisecond), "total", time.Since(start).Round(time.Millisecond))
 	return nil
 }
@@ -155,17 +212,17 @@ func compactAfterMigration(ctx context.Context, db *sqlite.DB) error {
 func (t *Tx) readV1(after int64, limit int) ([]events.Envelope, error) {
 	rows, err := t.tx.QueryContext(t.ctx, "SELECT "+eventColumns+" FROM events_v1 WHERE position > ? ORDER BY position LIMIT ?", after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("migrate event store to schema 2: read: %w", err)
+		return nil, fmt.Errorf("migrate event store from schema 1: read: %w", err)
 	}
 	defer rows.Close()
 	var out []events.Envelope
 	for rows.Next() {
 		e, err := scanEvent(rows)
 		if err != nil {
-			return nil, fmt.Errorf("migrate event store to schema 2: %w", err)
+			return nil, fmt.Errorf("migrate event store from schema 1: %w", err)
 		}
 		if e.Position != after+int64(len(out))+1 {
-			return nil, fmt.Errorf("migrate event store to schema 2: position %d follows %d", e.Position, after+int64(len(out)))
+			return nil, fmt.Errorf("migrate event store from schema 1: position %d follows %d", e.Position, after+int64(len(out)))
 		}
 		out = append(out, e)
 	}

@@ -24,8 +24,22 @@ import (
 // of int64 nanoseconds.
 func schema1Fixture(t *testing.T) (path string, want storeState) {
 	t.Helper()
+	return fixture(t, "testdata/schema1.db")
+}
+
+// testdata/schema2.db is schema1.db as the build before schema 3 migrated
+// it (it holds the same events, in schema 2).
+func schema2Fixture(t *testing.T) (path string, want storeState) {
+	t.Helper()
+	return fixture(t, "testdata/schema2.db")
+}
+
+// fixture copies the store file to a temp dir and returns where, and the
+// state schema1.json says it holds.
+func fixture(t *testing.T, file string) (path string, want storeState) {
+	t.Helper()
 	path = filepath.Join(t.TempDir(), "events.db")
-	db, err := os.ReadFile("testdata/schema1.db")
+	db, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,12 +67,26 @@ func schema1Fixture(t *testing.T) (path string, want storeState) {
 	return path, want
 }
 
-func TestOpenMigratesSchema1(t *testing.T) {
-	path, want := schema1Fixture(t)
+func TestOpenMigratesSchema1(t *testing.T) { testOpenMigrates(t, schema1Fixture) }
+
+func TestOpenMigratesSchema2(t *testing.T) { testOpenMigrates(t, schema2Fixture) }
+
+func testOpenMigrates(t *testing.T, fixture func(*testing.T) (string, storeState)) {
+	path, want := fixture(t)
 	s := mustOpenStoreAt(t, path)
 	requireState(t, s, want)
-	if got := userVersion(t, path); got != 2 {
-		t.Errorf("schema version after Open: got %d, want 2", got)
+	if got := userVersion(t, path); got != 3 {
+		t.Errorf("schema version after Open: got %d, want 3", got)
+	}
+	// The events table has the one index its ID's uniqueness needs, and
+	// the three triggers.
+	var indexes, triggers int
+	if err := openRaw(t, path).QueryRow(`SELECT (SELECT COUNT(*) FROM pragma_index_list('events')),
+		(SELECT COUNT(*) FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = 'events')`).Scan(&indexes, &triggers); err != nil {
+		t.Fatal(err)
+	}
+	if indexes != 1 || triggers != 3 {
+		t.Errorf("events after the migration: %d indexes and %d triggers, want 1 and 3", indexes, triggers)
 	}
 	// The vacuum's pages are not left in the WAL.
 	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > 0 {
@@ -187,24 +215,28 @@ func TestSchema2Encoding(t *testing.T) {
 	}
 }
 
-func TestPrepareRestoreMigratesSchema1Backup(t *testing.T) {
-	path, want := schema1Fixture(t)
-	dst := filepath.Join(t.TempDir(), "restored", "events.db")
-	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-		t.Fatal(err)
+func TestPrepareRestoreMigratesOlderBackups(t *testing.T) {
+	for name, fixture := range map[string]func(*testing.T) (string, storeState){"schema 1": schema1Fixture, "schema 2": schema2Fixture} {
+		t.Run(name, func(t *testing.T) {
+			path, want := fixture(t)
+			dst := filepath.Join(t.TempDir(), "restored", "events.db")
+			if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			info, err := eventstore.PrepareRestore(context.Background(), path, dst)
+			if err != nil {
+				t.Fatalf("PrepareRestore of a %s backup: %v", name, err)
+			}
+			if info.Events != want.Head || info.AppliedIndex != 0 {
+				t.Errorf("restored: got %+v, want %d events and applied index 0", info, want.Head)
+			}
+			if got := userVersion(t, dst); got != 3 {
+				t.Errorf("restored schema version: got %d, want 3", got)
+			}
+			want.Index, want.Term = 0, 0
+			requireState(t, mustOpenStoreAt(t, dst), want)
+		})
 	}
-	info, err := eventstore.PrepareRestore(context.Background(), path, dst)
-	if err != nil {
-		t.Fatalf("PrepareRestore of a schema 1 backup: %v", err)
-	}
-	if info.Events != want.Head || info.AppliedIndex != 0 {
-		t.Errorf("restored: got %+v, want %d events and applied index 0", info, want.Head)
-	}
-	if got := userVersion(t, dst); got != 2 {
-		t.Errorf("restored schema version: got %d, want 2", got)
-	}
-	want.Index, want.Term = 0, 0
-	requireState(t, mustOpenStoreAt(t, dst), want)
 }
 
 func openRaw(t *testing.T, path string) *sql.DB {

@@ -1,13 +1,14 @@
 package eventstore
 
-// schemaVersion 2 stores IDs, times and data encoded (codec.go); version 1
-// stored them as text and JSON, and Open migrates it (migrate.go).
-const schemaVersion = 2
+// schemaVersion 3 has no index on (stream, version); version 2 had one,
+// version 1 also stored IDs, times and data as text and JSON (codec.go
+// encodes them since version 2). Open migrates both (migrate.go).
+const schemaVersion = 3
 
 // schema: positions are dense and start at 1; streams caches each stream's
 // version and the position of its last event (derivable from events, kept
 // for O(1) expectation checks); meta holds the applied Raft index and term.
-const schema = logSchema + `
+const schema = eventsSchema + streamsSchema + `
 CREATE TABLE meta (
 	key   TEXT    PRIMARY KEY,
 	value INTEGER NOT NULL
@@ -15,12 +16,28 @@ CREATE TABLE meta (
 INSERT INTO meta (key, value) VALUES ('applied_index', 0), ('applied_term', 0);
 `
 
-// logSchema holds the events and the streams. The columns codec.go packs
-// are declared BLOB, the one type affinity under which SQLite keeps every
-// value as it was bound (TEXT stays TEXT, BLOB stays BLOB); time is
-// INTEGER, which keeps the RFC 3339 text of a time packTime could not
-// turn into nanoseconds as text.
-const logSchema = `
+// eventsSchema holds the events. The columns codec.go packs are declared
+// BLOB, the one type affinity under which SQLite keeps every value as it
+// was bound (TEXT stays TEXT, BLOB stays BLOB); time is INTEGER, which
+// keeps the RFC 3339 text of a time packTime could not turn into
+// nanoseconds as text.
+//
+// No index on (stream, version): until schema 3 a UNIQUE constraint kept
+// one, which cost a third of an append's CPU (BenchmarkEventStoreCreates:
+// the streams of a create's two events, a new appointment's and its
+// owner's agenda, land on pages all over that index, written again at
+// every commit) and served no read. What it guarded, that a stream never
+// has two events of one version, the state machine already ensures before
+// anything is written: a batch writes a stream only with an expected
+// version, its events number on from it without a gap
+// (events.Batch.Validate), and Tx.Append refuses an expected version that
+// is not the stream's current one (the streams table). Events are read by
+// position, and a stream's state by the streams table.
+const eventsSchema = eventsTable + noReplaceTrigger
+
+// eventsTable is the events table and the triggers that refuse UPDATE and
+// DELETE.
+const eventsTable = `
 CREATE TABLE events (
 	position       INTEGER PRIMARY KEY,
 	id             BLOB    NOT NULL UNIQUE,
@@ -32,19 +49,27 @@ CREATE TABLE events (
 	origin_node    TEXT    NOT NULL,
 	actor          BLOB    NOT NULL,
 	correlation_id BLOB    NOT NULL,
-	data           BLOB    NOT NULL,
-	UNIQUE (stream, version)
+	data           BLOB    NOT NULL
 );
 CREATE TRIGGER events_no_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 CREATE TRIGGER events_no_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
--- INSERT OR REPLACE deletes the old row without firing delete triggers.
-CREATE TRIGGER events_no_replace BEFORE INSERT ON events
-WHEN EXISTS (SELECT 1 FROM events WHERE position = NEW.position OR id = NEW.id
-	OR (stream = NEW.stream AND version = NEW.version))
-BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+`
 
+// noReplaceTrigger refuses an INSERT OR REPLACE, which deletes the row it
+// replaces without firing delete triggers: the rows it could replace are
+// those of the same position or ID.
+const noReplaceTrigger = `
+CREATE TRIGGER events_no_replace BEFORE INSERT ON events
+WHEN EXISTS (SELECT 1 FROM events WHERE position = NEW.position)
+	OR EXISTS (SELECT 1 FROM events WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+`
+
+// streamsSchema holds each stream's version and the position of its last
+// event.
+const streamsSchema = `
 CREATE TABLE streams (
 	stream   BLOB    PRIMARY KEY,
 	version  INTEGER NOT NULL,
