@@ -22,7 +22,7 @@ import (
 //     BLOB of the characters before it followed by the UUID's 16 bytes
 //     ("appointment-" + 16 bytes); any other value stays TEXT as it was.
 //     The encoding is a function of the value, so equal values have equal
-//     keys and the UNIQUE indexes and lookups work on the encoded form.
+//     keys and the UNIQUE index and lookups work on the encoded form.
 //   - time: an INTEGER of Unix nanoseconds (UTC, as Append stores every
 //     time); a time outside what int64 nanoseconds reach (1677–2262)
 //     stays RFC 3339 TEXT, as schema 1 stored every time, which reads back

@@ -116,7 +116,7 @@ func migrateFrom2(ctx context.Context, db *sqlite.DB) error {
 			eventsTable,
 			// The copy is committed history, already checked: the
 			// trigger comes after it, not to look every row up.
-			"INSERT INTO events SELECT " + eventColumns + " FROM events_v2 ORDER BY position",
+			"INSERT INTO events (" + eventColumns + ") SELECT " + eventColumns + " FROM events_v2 ORDER BY position",
 			noReplaceTrigger,
 		} {
 			if _, err := sqlTx.ExecContext(ctx, q); err != nil {
@@ -143,7 +143,9 @@ func migrateFrom2(ctx context.Context, db *sqlite.DB) error {
 // transaction: it runs drops, marks the store for compaction
 // (compactPending) and sets this build's schema version.
 func finishMigration(ctx context.Context, sqlTx *sql.Tx, from int, drops ...string) error {
-	for _, q := range append(drops, "INSERT INTO meta (key, value) VALUES ('"+compactPending+"', 1)",
+	// The mark may be there already: a store whose migration from schema
+	// 1 to 2 was stopped during its vacuum.
+	for _, q := range append(drops, "INSERT INTO meta (key, value) VALUES ('"+compactPending+"', 1) ON CONFLICT (key) DO UPDATE SET value = 1",
 		fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)) {
 		if _, err := sqlTx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("migrate event store from schema %d: %w", from, err)

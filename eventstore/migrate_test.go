@@ -8,6 +8,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/agendahq/agenda/events"
@@ -78,16 +80,7 @@ func testOpenMigrates(t *testing.T, fixture func(*testing.T) (string, storeState
 	if got := userVersion(t, path); got != 3 {
 		t.Errorf("schema version after Open: got %d, want 3", got)
 	}
-	// The events table has the one index its ID's uniqueness needs, and
-	// the three triggers.
-	var indexes, triggers int
-	if err := openRaw(t, path).QueryRow(`SELECT (SELECT COUNT(*) FROM pragma_index_list('events')),
-		(SELECT COUNT(*) FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = 'events')`).Scan(&indexes, &triggers); err != nil {
-		t.Fatal(err)
-	}
-	if indexes != 1 || triggers != 3 {
-		t.Errorf("events after the migration: %d indexes and %d triggers, want 1 and 3", indexes, triggers)
-	}
+	requireFreshSchema(t, path)
 	// The vacuum's pages are not left in the WAL.
 	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > 0 {
 		t.Errorf("WAL after the migration: %d bytes, want 0", fi.Size())
@@ -233,10 +226,64 @@ func TestPrepareRestoreMigratesOlderBackups(t *testing.T) {
 			if got := userVersion(t, dst); got != 3 {
 				t.Errorf("restored schema version: got %d, want 3", got)
 			}
+			requireFreshSchema(t, dst)
 			want.Index, want.Term = 0, 0
 			requireState(t, mustOpenStoreAt(t, dst), want)
 		})
 	}
+}
+
+// A schema 2 store whose migration from schema 1 was stopped during its
+// vacuum still holds the mark that says so: it migrates all the same, and
+// is compacted.
+func TestOpenMigratesSchema2WithCompactionPending(t *testing.T) {
+	path, want := schema2Fixture(t)
+	raw, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec("INSERT INTO meta (key, value) VALUES ('compact_pending', 1)"); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	requireState(t, mustOpenStoreAt(t, path), want)
+	requireFreshSchema(t, path)
+	var marks int
+	if err := openRaw(t, path).QueryRow("SELECT COUNT(*) FROM meta WHERE key = 'compact_pending'").Scan(&marks); err != nil || marks != 0 {
+		t.Errorf("compact_pending rows after Open: %d, %v; want 0", marks, err)
+	}
+}
+
+// requireFreshSchema fails unless the store at path has the tables,
+// indexes and triggers of a store this build creates, as it creates them.
+func requireFreshSchema(t *testing.T, path string) {
+	t.Helper()
+	_, fresh := mustOpenStoreFile(t)
+	if got, want := schemaOf(t, path), schemaOf(t, fresh); !slices.Equal(got, want) {
+		t.Errorf("schema of %s:\n%s\nwant, as a new store's:\n%s", path, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// schemaOf lists what sqlite_schema holds of the database at path.
+func schemaOf(t *testing.T, path string) []string {
+	t.Helper()
+	rows, err := openRaw(t, path).Query("SELECT type, name, tbl_name, COALESCE(sql, '') FROM sqlite_schema ORDER BY type, name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var typ, name, table, text string
+		if err := rows.Scan(&typ, &name, &table, &text); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, strings.Join([]string{typ, name, table, text}, " | "))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func openRaw(t *testing.T, path string) *sql.DB {

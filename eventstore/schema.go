@@ -5,9 +5,11 @@ package eventstore
 // encodes them since version 2). Open migrates both (migrate.go).
 const schemaVersion = 3
 
-// schema: positions are dense and start at 1; streams caches each stream's
+// schema: positions are dense and start at 1; streams holds each stream's
 // version and the position of its last event (derivable from events, kept
-// for O(1) expectation checks); meta holds the applied Raft index and term.
+// for O(1) expectation checks, and since schema 3 what keeps a stream's
+// versions unique, see eventsSchema); meta holds the applied Raft index
+// and term.
 const schema = eventsSchema + streamsSchema + `
 CREATE TABLE meta (
 	key   TEXT    PRIMARY KEY,
@@ -26,12 +28,17 @@ INSERT INTO meta (key, value) VALUES ('applied_index', 0), ('applied_term', 0);
 // one, which cost a third of an append's CPU (BenchmarkEventStoreCreates:
 // the streams of a create's two events, a new appointment's and its
 // owner's agenda, land on pages all over that index, written again at
-// every commit) and served no read. What it guarded, that a stream never
-// has two events of one version, the state machine already ensures before
-// anything is written: a batch writes a stream only with an expected
-// version, its events number on from it without a gap
-// (events.Batch.Validate), and Tx.Append refuses an expected version that
-// is not the stream's current one (the streams table). Events are read by
+// every commit) and served no read but ReadStream's, for tests and tools,
+// which now scans. What it guarded, that a stream never has two events of
+// one version, is checked before anything is written, on every path that
+// adds events: a batch writes a stream only with an expected version, its
+// events number on from it without a gap (events.Batch.Validate), and
+// Tx.Append refuses an expected version that is not the stream's current
+// one (the streams table, which must hold each stream's last event:
+// lookupStreams fails otherwise); Restore checks that a snapshot's events
+// number each stream on from its stored version (insertRestored); the
+// migrations copy tables that had the constraint, and a backup's restore
+// (PrepareRestore) a file written through these checks. Events are read by
 // position, and a stream's state by the streams table.
 const eventsSchema = eventsTable + noReplaceTrigger
 

@@ -295,6 +295,23 @@ func TestRestoreBrokenSnapshotFails(t *testing.T) {
 			zw.Close()
 			return buf.Bytes()
 		}()},
+		// Events 2, 3 and 10 are versions 1, 2 and 3 of agenda-u1; events
+		// 4 to 6 versions 2 to 4 of stream-1.
+		{name: "repeated version of a stream the prefix holds", snap: func() []byte {
+			evs := append([]events.Envelope(nil), all...)
+			evs[9].Version = 2
+			return craftSnapshot(t, header(int64(len(all))), evs)
+		}()},
+		{name: "repeated version within the restored events", snap: func() []byte {
+			evs := append([]events.Envelope(nil), all...)
+			evs[5].Version = 3
+			return craftSnapshot(t, header(int64(len(all))), evs)
+		}()},
+		{name: "version gap", snap: func() []byte {
+			evs := append([]events.Envelope(nil), all...)
+			evs[9].Version = 4
+			return craftSnapshot(t, header(int64(len(all))), evs)
+		}()},
 		{name: "repeated event id", snap: func() []byte {
 			evs := append([]events.Envelope(nil), all...)
 			evs[3].ID = evs[1].ID

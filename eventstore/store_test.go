@@ -588,6 +588,28 @@ func TestWaitFor(t *testing.T) {
 	})
 }
 
+// A streams row whose position holds no event (written around the store)
+// is a storage error, not a new stream: the streams table alone keeps a
+// stream's versions unique, so it must not silently forget one.
+func TestStreamWithoutItsEventIsAnError(t *testing.T) {
+	s, path := mustOpenStoreFile(t)
+	mustApply(t, s, 1, streamBatch(t, "a", 0, 2))
+	raw, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec("UPDATE streams SET position = 99"); err != nil {
+		t.Fatal(err)
+	}
+	tx := mustBegin(t, s)
+	_, err = tx.Append(streamBatch(t, "a", 0, 1))
+	var conflict *events.VersionConflictError
+	if err == nil || errors.As(err, &conflict) || !strings.Contains(err.Error(), "holds no event") {
+		t.Fatalf("Append on a stream whose last event is missing: got %v, want a storage error", err)
+	}
+}
+
 // TestEventsAreAppendOnly goes around the store's API: the database itself
 // refuses to change or remove an event.
 func TestEventsAreAppendOnly(t *testing.T) {
