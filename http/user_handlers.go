@@ -39,7 +39,9 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	noteActor(r, *req.Username)
+	// The account the name stands for, as a login records it: a refused
+	// "Bob" is found by a search for bob.
+	noteActor(r, agenda.FoldUsername(*req.Username))
 	res, err := hashing(s, r.Context(), w, func() (commands.Result, error) {
 		return s.Commands.RegisterUser(r.Context(), commands.RegisterUser{
 			Username: *req.Username, Password: *req.Password, DisplayName: req.DisplayName, Email: req.Email,

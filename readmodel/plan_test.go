@@ -40,7 +40,7 @@ func TestQueryPlans(t *testing.T) {
 			[]string{"SEARCH notifications USING INDEX notifications_unread (user_id=?)"}},
 		{"notifications marked read", readmodel.MarkNotificationsReadQuery, []any{1, "node-a", "u", 10},
 			[]string{"SEARCH notifications USING INDEX notifications_unread (user_id=? AND position<?)"}},
-		{"users searched by prefix", readmodel.SearchUsersQuery, []any{"ana", "anb", 20},
+		{"users searched by prefix", readmodel.SearchUsersQuery, []any{"ana", "anb", 20, "ana", "anb"},
 			[]string{"MULTI-INDEX OR", "SEARCH users USING INDEX sqlite_autoindex_users_2 (username>? AND username<?)",
 				"SEARCH users USING INDEX users_by_display_fold (display_fold>? AND display_fold<?)"}},
 		{"a user's feed names its people by key", readmodel.UserFeedQuery, []any{"u", 1, 2, 3},

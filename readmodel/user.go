@@ -76,26 +76,33 @@ func (db *DB) TokenState(ctx context.Context, userID, tokenID string) (agenda.To
 	return s, nil
 }
 
-// searchUsersQuery selects up to ?3 users whose username or folded display
-// name is in [?1, ?2), by username. Ranges rather than LIKE: SQLite seeks
-// both indexes (a MULTI-INDEX OR) and sorts what matches, where a LIKE
-// walked every user in username order to find a rare prefix.
+// searchUsersQuery selects up to ?3 users whose username is in [?1, ?2) or
+// whose folded display name is in [?4, ?5), by username. Ranges rather
+// than LIKE: SQLite seeks both indexes (a MULTI-INDEX OR) and sorts what
+// matches, where a LIKE walked every user in username order to find a rare
+// prefix.
 const searchUsersQuery = `SELECT id, username, display_name FROM users
-	WHERE (username >= ?1 AND username < ?2) OR (display_fold >= ?1 AND display_fold < ?2)
+	WHERE (username >= ?1 AND username < ?2) OR (display_fold >= ?4 AND display_fold < ?5)
 	ORDER BY username LIMIT ?3`
 
 // SearchUsers returns up to limit users whose username or display name
-// starts with prefix (case-insensitive), by username. Usernames are lower
-// case, and display names are stored folded as the prefix is folded here.
+// starts with prefix (case-insensitive), by username. The prefix is folded
+// once for each: as a username is looked up (agenda.FoldUsername: A–Z
+// only, so that a look-alike such as the Kelvin sign suggests no username
+// it does not spell), and as display names are stored folded (any letter:
+// "Å" finds "Ångström").
 func (db *DB) SearchUsers(ctx context.Context, prefix string, limit int) ([]agenda.UserSummary, error) {
-	lo := strings.ToLower(prefix)
-	query, args := searchUsersQuery, []any{lo, nil, limit}
-	if hi, ok := prefixEnd(lo); ok {
-		args[1] = hi
+	user, display := agenda.FoldUsername(prefix), foldDisplay(prefix)
+	query, args := searchUsersQuery, []any{user, nil, limit, display, nil}
+	userEnd, ok1 := prefixEnd(user)
+	displayEnd, ok2 := prefixEnd(display)
+	if ok1 && ok2 {
+		args[1], args[4] = userEnd, displayEnd
 	} else {
-		// Only "" has no end (strings.ToLower returns valid UTF-8, which
-		// holds no 0xff byte): every user starts with it.
-		query = `SELECT id, username, display_name FROM users ORDER BY username LIMIT ?3`
+		// Only "" has no end (both folds return valid UTF-8, which holds
+		// no 0xff byte), and a prefix folds to "" only if it is "":
+		// every user starts with it.
+		query, args = `SELECT id, username, display_name FROM users ORDER BY username LIMIT ?1`, []any{limit}
 	}
 	rows, err := db.query(ctx, query, args...)
 	if err != nil {
@@ -112,6 +119,10 @@ func (db *DB) SearchUsers(ctx context.Context, prefix string, limit int) ([]agen
 	}
 	return out, rows.Err()
 }
+
+// foldDisplay is a display name as stored for search (display_fold), and a
+// search prefix as compared with it.
+func foldDisplay(name string) string { return strings.ToLower(name) }
 
 // prefixEnd returns the least string greater than every string that
 // starts with p, in SQLite's byte order (BINARY), or false if there is none.
@@ -130,7 +141,7 @@ func prefixEnd(p string) (string, bool) {
 func (t *Tx) InsertUser(u agenda.User) error {
 	_, err := t.exec(`INSERT INTO users (id, username, display_name, display_fold, email, password_hash, created_at,
 		updated_at, version, origin_node) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Username, u.DisplayName, strings.ToLower(u.DisplayName), u.Email, u.PasswordHash, u.CreatedAt.UnixNano(), u.CreatedAt.UnixNano(),
+		u.ID, u.Username, u.DisplayName, foldDisplay(u.DisplayName), u.Email, u.PasswordHash, u.CreatedAt.UnixNano(), u.CreatedAt.UnixNano(),
 		u.Version, u.OriginNode)
 	if err != nil {
 		return fmt.Errorf("insert user %s: %w", u.ID, err)
@@ -142,7 +153,7 @@ func (t *Tx) InsertUser(u agenda.User) error {
 func (t *Tx) UpdateUserProfile(id, displayName, email string, at time.Time, version int64, origin string) error {
 	return t.execOne("update profile of "+id, `UPDATE users SET display_name = ?, display_fold = ?, email = ?,
 		updated_at = ?, version = ?, origin_node = ? WHERE id = ?`,
-		displayName, strings.ToLower(displayName), email, at.UnixNano(), version, origin, id)
+		displayName, foldDisplay(displayName), email, at.UnixNano(), version, origin, id)
 }
 
 // UpdateUserPassword changes a user's password hash and moves their token

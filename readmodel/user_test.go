@@ -23,6 +23,7 @@ func TestSearchUsers(t *testing.T) {
 			user("6", "pct", "%Percent"),
 			user("7", "zed", "Ångström Åsa"),
 			user("8", "back", `\slash`),
+			user("9", "kim", "Lee Park"),
 		} {
 			if err := tx.InsertUser(u); err != nil {
 				return err
@@ -45,6 +46,10 @@ func TestSearchUsers(t *testing.T) {
 		{name: "percent is literal, not any string", prefix: "%", limit: 10, want: []string{"pct"}},
 		{name: "percent inside the prefix is literal", prefix: "a%", limit: 10, want: []string{}},
 		{name: "backslash is literal", prefix: `\s`, limit: 10, want: []string{"back"}},
+		// The Kelvin sign lower-cases to k under Unicode's rules, but
+		// spells no username (agenda.FoldUsername).
+		{name: "a look-alike letter finds no username", prefix: "\u212Aim", limit: 10, want: []string{}},
+		{name: "a capital finds the username it spells", prefix: "KI", limit: 10, want: []string{"kim"}},
 		{name: "empty prefix lists everyone up to the limit", prefix: "", limit: 3, want: []string{"a_b", "ana", "anabel"}},
 		{name: "limit applies after ordering by username", prefix: "a", limit: 2, want: []string{"a_b", "ana"}},
 	}

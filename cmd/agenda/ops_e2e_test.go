@@ -389,6 +389,9 @@ func TestAuditEntries(t *testing.T) {
 	// Typed with a capital, the failure is recorded against the account
 	// it stands for, so that a search for auditor's logins finds it.
 	tryLogin(t, n, "Auditor", "wrong password").expect(t, http.StatusUnauthorized)
+	// So is a registration refused for its capital.
+	newClient(t, n).do("POST", "/api/auth/register", map[string]any{"username": "Newcomer", "password": "secret-password"}).
+		expect(t, http.StatusBadRequest)
 	// An unsigned node-to-node request.
 	resp, err := http.Post(c.base+"/internal/propose", "application/json", strings.NewReader(`{}`))
 	if err != nil {
@@ -438,6 +441,16 @@ func TestAuditEntries(t *testing.T) {
 	})
 	if !results["success"] || !results["failure"] {
 		t.Errorf("login entries %+v; want a success and a failure for auditor", logins)
+	}
+	// The actor filter folds as the trail records: AUDITOR finds auditor.
+	if got := auditLogs(t, c, "?actor=AUDITOR&action=auth.login&limit=1000"); len(got) < 2 {
+		t.Errorf("?actor=AUDITOR found %d login entries, want auditor's two or more: %+v", len(got), got)
+	}
+	registers := waitAuditUntil(t, c, "user.register", func(logs []auditLog) bool {
+		return slices.ContainsFunc(logs, func(l auditLog) bool { return l.Actor == "newcomer" })
+	})
+	if !slices.ContainsFunc(registers, func(l auditLog) bool { return l.Actor == "newcomer" && l.Result != "success" }) {
+		t.Errorf("registration entries %+v; want the refused Newcomer recorded as newcomer", registers)
 	}
 	for _, action := range []string{"user.register", "cluster.auth_refused", "node.started", "cluster.leader_changed", "raft.snapshot", "projection.rebuild", "projection.rebuilt", "admin.audit_logs"} {
 		waitAudit(t, n, c, action)
