@@ -334,7 +334,19 @@ func queryStatement(q agenda.AuditQuery, limit int) (string, []any) {
 			THEN (SELECT MIN(id) FROM audit_logs INDEXED BY audit_logs_by_at WHERE at >= ?) ELSE 0 END`, "at >= ?")
 		args = append(args, since, since, since)
 	}
-	for _, f := range []struct{ col, v string }{{"actor", q.Actor}, {"action", q.Action}, {"node_id", q.Node}} {
+	if q.Actor != "" {
+		// The actor as given, or the account it stands for, as a login
+		// folds it: ?actor=Ana finds ana's entries, and still finds one
+		// recorded with its capitals (before 2026-12-05, the trail kept a
+		// refused login's and registration's name as typed; a refused
+		// peer's address is kept as it came).
+		if folded := agenda.FoldUsername(q.Actor); folded != q.Actor {
+			where, args = append(where, "actor IN (?, ?)"), append(args, q.Actor, folded)
+		} else {
+			where, args = append(where, "actor = ?"), append(args, q.Actor)
+		}
+	}
+	for _, f := range []struct{ col, v string }{{"action", q.Action}, {"node_id", q.Node}} {
 		if f.v != "" {
 			where, args = append(where, f.col+" = ?"), append(args, f.v)
 		}

@@ -82,6 +82,20 @@ func TestRecordCloseQuery(t *testing.T) {
 	if got, _, _ := l.Query(ctx, agenda.AuditQuery{Node: "other"}); len(got) != 0 {
 		t.Errorf("node filter: %d entries of another node", len(got))
 	}
+	// U1 finds u1's entries, as a login folds the name; so does
+	// an entry recorded as U1 (older builds kept refused names as typed).
+	l.Record(agenda.AuditEntry{Actor: "U1", Action: "auth.login", Result: agenda.AuditFailure})
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = mustOpen(t, path, audit.Options{NodeID: "n1"})
+	logins := (n + 4) / 6 // i ≡ 1 (mod 6) in [0, n)
+	if got, _, err := l.Query(ctx, agenda.AuditQuery{Actor: "U1", Action: "auth.login", Limit: 1000}); err != nil || len(got) != logins+1 {
+		t.Errorf("?actor=U1: %d entries, %v; want u1's %d logins and U1's one", len(got), err, logins)
+	}
+	if got, _, err := l.Query(ctx, agenda.AuditQuery{Actor: "u1", Action: "auth.login", Limit: 1000}); err != nil || len(got) != logins {
+		t.Errorf("?actor=u1: %d entries, %v; want u1's %d logins", len(got), err, logins)
+	}
 }
 
 // Retention: at open, entries older than the retention, and all but the

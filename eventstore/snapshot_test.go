@@ -344,6 +344,45 @@ func TestRestoreBrokenSnapshotFails(t *testing.T) {
 	}
 }
 
+// Restore checks versions a chunk (256 events) at a time, looking each
+// chunk's streams up in the transaction: a repeat or a gap across a chunk's
+// edge, or against a store's prefix, is refused all the same, and a whole
+// stream over several chunks restores.
+func TestRestoreChecksVersionsAcrossChunks(t *testing.T) {
+	src := mustOpenStore(t)
+	for i := range 6 {
+		mustApply(t, src, uint64(i+1), streamBatch(t, "long", int64(100*i), 100))
+	}
+	all := mustReadAll(t, src)
+	header := map[string]any{"format": 1, "applied_index": 100, "applied_term": 3, "head": len(all)}
+	for _, prefix := range []int{0, 1, 3} {
+		for _, at := range []int{255, 256, 257, 511, 599} {
+			for name, version := range map[string]int64{"repeat": all[at].Version - 1, "gap": all[at].Version + 1} {
+				if at < 100*prefix {
+					continue // in the prefix: not restored
+				}
+				t.Run(fmt.Sprintf("prefix %d, %s at %d", prefix, name, at), func(t *testing.T) {
+					dst := mustOpenStore(t)
+					for i := range prefix {
+						mustApply(t, dst, uint64(i+1), streamBatch(t, "long", int64(100*i), 100))
+					}
+					before := captureState(t, dst)
+					evs := append([]events.Envelope(nil), all...)
+					evs[at].Version = version
+					if err := restore(dst, craftSnapshot(t, header, evs)); err == nil {
+						t.Fatal("Restore: got no error, want one")
+					}
+					requireState(t, dst, before)
+					mustRestore(t, dst, craftSnapshot(t, header, all))
+					if got := mustReadAll(t, dst); len(got) != len(all) {
+						t.Fatalf("restored %d events, want %d", len(got), len(all))
+					}
+				})
+			}
+		}
+	}
+}
+
 func TestSnapshotIsPointInTime(t *testing.T) {
 	batches := history(t)
 	s := mustOpenStore(t)

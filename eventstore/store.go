@@ -419,10 +419,17 @@ func (t *Tx) Prefetch(bs []events.Batch) error {
 			}
 		}
 	}
-	if err := t.lookupIDs(ids); err != nil {
-		return err
+	// A failed look-up may have left what it read so far in t.ids and
+	// t.streams, which a later Append would trust: the transaction must
+	// not commit.
+	err := t.lookupIDs(ids)
+	if err == nil {
+		err = t.lookupStreams(streams)
 	}
-	return t.lookupStreams(streams)
+	if err != nil {
+		t.failed = err
+	}
+	return err
 }
 
 // Append checks b against the log and appends its events, assigning global

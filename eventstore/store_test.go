@@ -608,6 +608,14 @@ func TestStreamWithoutItsEventIsAnError(t *testing.T) {
 	if err == nil || errors.As(err, &conflict) || !strings.Contains(err.Error(), "holds no event") {
 		t.Fatalf("Append on a stream whose last event is missing: got %v, want a storage error", err)
 	}
+	// The transaction is broken: what the look-up read is trusted by
+	// nothing after it.
+	if _, err := tx.Append(streamBatchIDs(t, "x", "a", 2, 1)); err == nil {
+		t.Error("a second Append in the broken transaction was accepted")
+	}
+	if err := tx.Commit(); err == nil {
+		t.Error("the broken transaction committed")
+	}
 }
 
 // TestEventsAreAppendOnly goes around the store's API: the database itself

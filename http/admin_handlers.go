@@ -118,12 +118,7 @@ func (s *Server) handleAuditLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q.Before = int64(cursor)
-	// Actors are recorded folded where they name an account (a user ID,
-	// a username as agenda.FoldUsername folds it) and lower case
-	// otherwise ("raft", "node", "cli", a refused peer's address): ?actor=Ana
-	// finds ana.
-	q.Actor = agenda.FoldUsername(r.URL.Query().Get("actor"))
-	q.Action, q.Node = r.URL.Query().Get("action"), r.URL.Query().Get("node")
+	q.Actor, q.Action, q.Node = r.URL.Query().Get("actor"), r.URL.Query().Get("action"), r.URL.Query().Get("node")
 	logs, next, err := s.Audit.Query(r.Context(), q)
 	if err != nil {
 		s.Error(w, r, err)
