@@ -230,3 +230,36 @@ func TestBrowserSaysWhatChanged(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserSignedInAsAnotherForgetsTheLast: when another tab of the
+// browser signs someone else in, this tab shows nothing more of the user
+// it showed, not even until the new user's notifications come (a review
+// found the last user's notifications shown meanwhile).
+func TestBrowserSignedInAsAnotherForgetsTheLast(t *testing.T) {
+	n, base, browser := browserTest(t)
+	ana, bob := registerUser(t, n, "ana"), registerUser(t, n, "bob")
+	walk := createGroup(t, bob, "Walk", false)
+	bob.do("POST", "/api/groups/"+walk+"/members", map[string]any{"user_id": ana.userID}).expect(t, http.StatusCreated)
+
+	first := newBrowserPage(t, browser, "ana")
+	first.login(base, "ana", "password-ana")
+	first.do("see bob's invitation", chromedp.WaitVisible(chromedp.CSS(`.note[data-type="group_invitation"]`)))
+	// The new user's notifications come late, so that what the tab shows
+	// meanwhile can be seen.
+	first.do("slow the notifications down", chromedp.Evaluate[chromedp.Void](`(() => {
+		const real = window.fetch;
+		window.fetch = (url, init) => String(url).includes('/api/notifications')
+			? real(url, init).then((res) => new Promise((r) => setTimeout(() => r(res), 4000))) : real(url, init);
+	})()`))
+	second := first.newTab("the same browser's second tab")
+	second.do("open it", chromedp.Navigate(base+"/ui/#/week"), chromedp.WaitVisible(chromedp.CSS("#nav")))
+	session := fmt.Sprintf(`{"token":%q,"expires_at":%q,"user":{"id":%q,"username":"bob","display_name":""}}`,
+		bob.token, time.Now().Add(time.Hour).UTC().Format(time.RFC3339), bob.userID)
+	second.do("sign bob in there", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`localStorage.setItem('agenda.session', %q)`, session)))
+	if err := first.poll(`document.getElementById('who').textContent === 'bob'`, 10*time.Second); err != nil {
+		t.Fatalf("the first tab did not follow bob's sign-in: %v", err)
+	}
+	if left, err := chromedp.Run(first.ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('.note')].map((n) => n.textContent).join(' | ')`)); err != nil || left != "" {
+		t.Errorf("signed in as bob, the tab still shows ana's notifications: %q (%v)", left, err)
+	}
+}

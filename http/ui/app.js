@@ -47,16 +47,22 @@ function logout(message) {
   $('nav').hidden = true;
   $('session').hidden = true;
   showPanel(false);
-  // Nothing of this user's stays for the next one to see.
+  forgetUser();
+  if (message) toast(message);
+  window.location.hash = '#/login';
+  route();
+}
+
+// forgetUser clears what the tab shows of the user signed in: nothing of
+// theirs stays for the next one to see, whether the tab logs out or
+// another tab signs someone else in.
+function forgetUser() {
   $('notif-list').replaceChildren();
   $('notif-list').classList.remove('loaded');
   freshPage();
   bumpUnread(0, 0);
   $('invite-count').hidden = true;
-  if (message) toast(message);
-  else hideToast();
-  window.location.hash = '#/login';
-  route();
+  hideToast();
 }
 
 // A 401 while this tab is logging out is the logout's own doing (a request
@@ -76,7 +82,10 @@ window.addEventListener('storage', (ev) => {
     $('who').textContent = ownName(s.user);
     return;
   }
-  if (shownToken) live.stop();
+  if (shownToken) {
+    live.stop();
+    forgetUser();
+  }
   signedIn(s);
   showAsked();
 });
