@@ -263,3 +263,39 @@ func TestBrowserSignedInAsAnotherForgetsTheLast(t *testing.T) {
 		t.Errorf("signed in as bob, the tab still shows ana's notifications: %q (%v)", left, err)
 	}
 }
+
+// TestBrowserFreeSlotsSayWhichWindow: the free slots shown are those of
+// the window searched; once the form says another, or is emptied, they say
+// so (a review emptied the form and still saw the last results as its
+// answer), until a search of the new window.
+func TestBrowserFreeSlotsSayWhichWindow(t *testing.T) {
+	n, base, browser := browserTest(t)
+	ana, bob := registerUser(t, n, "ana"), registerUser(t, n, "bob")
+	team := createGroup(t, ana, "Team", true)
+	joinGroup(t, ana, bob, team, 10)
+
+	p := newBrowserPage(t, browser, "ana")
+	p.login(base, "ana", "password-ana")
+	p.do("find free slots", chromedp.Evaluate[chromedp.Void](`location.hash = '#/free/`+team+`'`),
+		chromedp.WaitVisible(chromedp.CSS(`#main form button[type="submit"]`)),
+		clickOn(`#main form button[type="submit"]`),
+		chromedp.WaitVisible(chromedp.CSS(`#main ul.slots li`)))
+	outdated := `!!document.querySelector('#main .outdated .outdated-note')`
+	if old, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](outdated)); err != nil || old {
+		t.Fatalf("fresh results are told as outdated (%v)", err)
+	}
+	p.do("ask for slots of 2 hours", chromedp.SetValue(chromedp.CSS(`#main select`), "2h"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#main select').dispatchEvent(new Event('change', { bubbles: true }))`))
+	if err := p.poll(outdated, 5*time.Second); err != nil {
+		t.Errorf("results of 1 hour slots pass for 2 hours ones: %v", err)
+	}
+	p.do("search again", clickOn(`#main form button[type="submit"]`), chromedp.WaitNotPresent(chromedp.CSS(`#main .outdated-note`)))
+	p.do("empty the start", chromedp.Evaluate[chromedp.Void](`(() => {
+		const from = document.querySelector('#main input[type="datetime-local"]');
+		from.value = '';
+		from.dispatchEvent(new Event('input', { bubbles: true }));
+	})()`))
+	if err := p.poll(outdated, 5*time.Second); err != nil {
+		t.Errorf("an emptied form still shows the last results as its answer: %v", err)
+	}
+}

@@ -262,18 +262,38 @@ export async function freeSlotsView(main, id) {
     ev.preventDefault();
     busy(find, search);
   });
+  // The slots shown are those of the window searched: once the form says
+  // another (or nothing), they say so rather than pass for its answer (a
+  // review emptied the form and still saw the last results).
+  let searched = null;
+  const asked = () => `${from.value}|${to.value}|${duration.value}`;
+  function markOutdated() {
+    const old = searched !== null && asked() !== searched;
+    results.classList.toggle('outdated', old);
+    const note = results.querySelector('.outdated-note');
+    if (old && !note) results.prepend(h('p', { class: 'hint outdated-note' }, 'These are for the window you searched before: press “Find free slots” to search this one.'));
+    if (!old && note) note.remove();
+  }
+  form.addEventListener('input', markOutdated);
+  form.addEventListener('change', markOutdated);
   async function search() {
+    searched = null;
     const f = fromLocal(from.value), t = fromLocal(to.value);
     if (!f || !t || t <= f) { fill(results, errorBox('Please give a window whose end comes after its start.')); return; }
+    const wanted = asked();
     try {
       const slots = await api('GET', `/api/groups/${id}/free-slots?from=${f.toISOString()}&to=${t.toISOString()}&duration=${duration.value}`);
       const mins = lengths.find(([v]) => v === duration.value)[1];
+      searched = wanted;
+      results.classList.remove('outdated');
       fill(results, slots.length === 0 ? h('p', { class: 'empty' }, 'No common free time that long in this window.') :
         h('ul', { class: 'slots' }, slots.map((s) => {
           const end = new Date(Math.min(new Date(s.end), new Date(s.start).getTime() + mins * 60e3));
           return h('li', {}, fmtRange(s.start, s.end), ' ',
             h('a', { class: 'button', href: `#/new?group=${id}&start=${encodeURIComponent(s.start)}&end=${encodeURIComponent(end.toISOString())}` }, 'Book'));
         })));
+      // The form may have changed while the answer came.
+      markOutdated();
     } catch (err) { fill(results, errorBox(describe(err))); }
   }
   fill(main, h('h1', {}, `Free slots in ${iso(g.name)}`),
