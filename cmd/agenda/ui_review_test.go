@@ -243,12 +243,17 @@ func TestBrowserSignedInAsAnotherForgetsTheLast(t *testing.T) {
 
 	first := newBrowserPage(t, browser, "ana")
 	first.login(base, "ana", "password-ana")
-	first.do("see bob's invitation", chromedp.WaitVisible(chromedp.CSS(`.note[data-type="group_invitation"]`)))
-	// The new user's notifications come late, so that what the tab shows
-	// meanwhile can be seen.
-	first.do("slow the notifications down", chromedp.Evaluate[chromedp.Void](`(() => {
+	first.do("see bob's invitation, and the invitations page that lists it",
+		chromedp.WaitVisible(chromedp.CSS(`.note[data-type="group_invitation"]`)),
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/invitations'`))
+	if err := first.poll(`document.getElementById('main').textContent.includes('Walk')`, 10*time.Second); err != nil {
+		t.Fatalf("ana's invitations page does not list the invitation to Walk: %v", err)
+	}
+	// The new user's notifications and page come late, so that what the
+	// tab shows meanwhile can be seen.
+	first.do("slow the notifications and groups down", chromedp.Evaluate[chromedp.Void](`(() => {
 		const real = window.fetch;
-		window.fetch = (url, init) => String(url).includes('/api/notifications')
+		window.fetch = (url, init) => /\/api\/(notifications|invitations|groups|group-invitations)/.test(String(url))
 			? real(url, init).then((res) => new Promise((r) => setTimeout(() => r(res), 4000))) : real(url, init);
 	})()`))
 	second := first.newTab("the same browser's second tab")
@@ -261,6 +266,9 @@ func TestBrowserSignedInAsAnotherForgetsTheLast(t *testing.T) {
 	}
 	if left, err := chromedp.Run(first.ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('.note')].map((n) => n.textContent).join(' | ')`)); err != nil || left != "" {
 		t.Errorf("signed in as bob, the tab still shows ana's notifications: %q (%v)", left, err)
+	}
+	if page, err := chromedp.Run(first.ctx, chromedp.Evaluate[string](`document.getElementById('main').textContent`)); err != nil || strings.Contains(page, "Walk") {
+		t.Errorf("signed in as bob, the tab still shows ana's page: %q (%v)", page, err)
 	}
 }
 
@@ -290,6 +298,35 @@ func TestBrowserFreeSlotsSayWhichWindow(t *testing.T) {
 		t.Errorf("results of 1 hour slots pass for 2 hours ones: %v", err)
 	}
 	p.do("search again", clickOn(`#main form button[type="submit"]`), chromedp.WaitNotPresent(chromedp.CSS(`#main .outdated-note`)))
+	// A change made while a search is under way leaves the results it
+	// answers marked: they are for the window asked before the change.
+	p.do("slow the search down, search, and change the length meanwhile",
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			const real = window.fetch;
+			window.fetch = (url, init) => String(url).includes('/free-slots')
+				? real(url, init).then((res) => new Promise((r) => setTimeout(() => r(res), 1500))) : real(url, init);
+		})()`),
+		clickOn(`#main form button[type="submit"]`),
+		chromedp.SetValue(chromedp.CSS(`#main select`), "3h"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#main select').dispatchEvent(new Event('change', { bubbles: true }))`))
+	// Meanwhile the results shown, of 2 hours, say so (a review found
+	// the mark dropped while a search was under way).
+	if old, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](outdated+` && document.querySelector('#main form button[type="submit"]').getAttribute('aria-disabled') === 'true'`)); err != nil || !old {
+		t.Errorf("while a search is under way, results of 2 hours pass for the 3 hours asked since (%v)", err)
+	}
+	if err := p.poll(`document.querySelector('#main form button[type="submit"]').getAttribute('aria-disabled') !== 'true'`, 10*time.Second); err != nil {
+		t.Fatalf("the slowed search never ended: %v", err)
+	}
+	if old, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](outdated)); err != nil || !old {
+		t.Errorf("results asked for 2 hours pass for 3 hours ones, the length changed while they came (%v)", err)
+	}
+	if ok, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](`[...document.querySelectorAll('#main ul.slots a')].every((a) => {
+		const u = new URLSearchParams(a.getAttribute('href').split('?')[1]);
+		return new Date(u.get('end')) - new Date(u.get('start')) <= 2 * 3600e3;
+	})`)); err != nil || !ok {
+		t.Errorf("Book offers slots of the length chosen after the search, not the one searched (%v)", err)
+	}
+	p.do("search the 3 hours", clickOn(`#main form button[type="submit"]`), chromedp.WaitNotPresent(chromedp.CSS(`#main .outdated-note`)))
 	p.do("empty the start", chromedp.Evaluate[chromedp.Void](`(() => {
 		const from = document.querySelector('#main input[type="datetime-local"]');
 		from.value = '';

@@ -57,6 +57,7 @@ function logout(message) {
 // theirs stays for the next one to see, whether the tab logs out or
 // another tab signs someone else in.
 function forgetUser() {
+  clearTimeout(refreshTimer);
   $('notif-list').replaceChildren();
   $('notif-list').classList.remove('loaded');
   freshPage();
@@ -85,6 +86,10 @@ window.addEventListener('storage', (ev) => {
   if (shownToken) {
     live.stop();
     forgetUser();
+    // The last user's page goes at once too, not once the new one's is
+    // drawn: meanwhile its buttons would act with the new session.
+    fill($('main'), h('p', { class: 'hint' }, 'Loading…'));
+    document.title = 'Agenda';
   }
   signedIn(s);
   showAsked();

@@ -276,16 +276,17 @@ export async function freeSlotsView(main, id) {
   }
   form.addEventListener('input', markOutdated);
   form.addEventListener('change', markOutdated);
+  // What is asked is read once, before the answer: the form may change
+  // while it comes (and results still shown stay marked outdated meanwhile).
   async function search() {
-    searched = null;
     const f = fromLocal(from.value), t = fromLocal(to.value);
-    if (!f || !t || t <= f) { fill(results, errorBox('Please give a window whose end comes after its start.')); return; }
-    const wanted = asked();
+    const wanted = asked(), length = duration.value;
+    const mins = lengths.find(([v]) => v === length)[1];
+    const failed = (message) => { searched = null; fill(results, errorBox(message)); markOutdated(); };
+    if (!f || !t || t <= f) { failed('Please give a window whose end comes after its start.'); return; }
     try {
-      const slots = await api('GET', `/api/groups/${id}/free-slots?from=${f.toISOString()}&to=${t.toISOString()}&duration=${duration.value}`);
-      const mins = lengths.find(([v]) => v === duration.value)[1];
+      const slots = await api('GET', `/api/groups/${id}/free-slots?from=${f.toISOString()}&to=${t.toISOString()}&duration=${length}`);
       searched = wanted;
-      results.classList.remove('outdated');
       fill(results, slots.length === 0 ? h('p', { class: 'empty' }, 'No common free time that long in this window.') :
         h('ul', { class: 'slots' }, slots.map((s) => {
           const end = new Date(Math.min(new Date(s.end), new Date(s.start).getTime() + mins * 60e3));
@@ -294,7 +295,7 @@ export async function freeSlotsView(main, id) {
         })));
       // The form may have changed while the answer came.
       markOutdated();
-    } catch (err) { fill(results, errorBox(describe(err))); }
+    } catch (err) { failed(describe(err)); }
   }
   fill(main, h('h1', {}, `Free slots in ${iso(g.name)}`),
     h('p', { class: 'hint' }, 'Times when every member is free.'), form, results);
