@@ -34,12 +34,12 @@ func upgrade(ctx context.Context, db *sqlite.DB) error {
 }
 
 // migrateFrom1 rewrites a schema version 1 store (IDs, times and data as
-// text) in this build's schema and encoding, in one transaction: a store stopped part
-// way is still version 1 and is migrated again on the next start. Every
-// event is read as version 1 stored it and inserted as Restore inserts
-// committed history, so the positions, the streams table and every
-// envelope come out the same (TestOpenMigratesSchema1 compares them); the
-// applied Raft index and term are kept. The file is then vacuumed, which
+// text) in this build's schema and encoding, in one transaction: a store
+// stopped part way is still version 1 and is migrated again on the next
+// start. Every event is read as version 1 stored it and inserted as
+// Restore inserts committed history, so the positions, the streams table
+// and every envelope come out the same (TestOpenMigratesSchema1 compares
+// them); the applied Raft index and term are kept. The file is then vacuumed, which
 // is what gives the space back (resumed by the next Open if it is cut
 // short); meanwhile the old rows, the new ones and the transaction's log
 // are on disk together, and VACUUM writes a copy (at 10⁶ appointments the
