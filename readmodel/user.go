@@ -92,17 +92,14 @@ const searchUsersQuery = `SELECT id, username, display_name FROM users
 // it does not spell), and as display names are stored folded (any letter:
 // "Å" finds "Ångström").
 func (db *DB) SearchUsers(ctx context.Context, prefix string, limit int) ([]agenda.UserSummary, error) {
-	user, display := agenda.FoldUsername(prefix), foldDisplay(prefix)
-	query, args := searchUsersQuery, []any{user, nil, limit, display, nil}
-	userEnd, ok1 := prefixEnd(user)
-	displayEnd, ok2 := prefixEnd(display)
-	if ok1 && ok2 {
-		args[1], args[4] = userEnd, displayEnd
-	} else {
-		// Only "" has no end (both folds return valid UTF-8, which holds
-		// no 0xff byte), and a prefix folds to "" only if it is "":
-		// every user starts with it.
-		query, args = `SELECT id, username, display_name FROM users ORDER BY username LIMIT ?1`, []any{limit}
+	query, args := `SELECT id, username, display_name FROM users ORDER BY username LIMIT ?1`, []any{limit}
+	if prefix != "" { // every user starts with ""
+		// Neither fold empties a prefix, and both return valid UTF-8,
+		// which holds no 0xff byte: each range has an end.
+		user, display := agenda.FoldUsername(prefix), foldDisplay(prefix)
+		userEnd, _ := prefixEnd(user)
+		displayEnd, _ := prefixEnd(display)
+		query, args = searchUsersQuery, []any{user, userEnd, limit, display, displayEnd}
 	}
 	rows, err := db.query(ctx, query, args...)
 	if err != nil {

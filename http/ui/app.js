@@ -88,7 +88,7 @@ window.addEventListener('storage', (ev) => {
     forgetUser();
     // The last user's page goes at once too, not once the new one's is
     // drawn: meanwhile its buttons would act with the new session.
-    fill($('main'), h('p', { class: 'hint' }, 'Loading…'));
+    fill(main, h('p', { class: 'hint' }, 'Loading…'));
     document.title = 'Agenda';
   }
   signedIn(s);
