@@ -204,6 +204,17 @@ func clickOn(sel string) chromedp.Action[chromedp.Void] {
 	return chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e || !e.getClientRects().length) return false; e.click(); return true; })()`, sel))
 }
 
+// slowAnswers makes the page's requests whose URL matches the JavaScript
+// regular expression re answer d late, so that what the page shows while
+// an answer is on its way can be seen.
+func slowAnswers(re string, d time.Duration) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+		const real = window.fetch, re = new RegExp(%q);
+		window.fetch = (url, init) => re.test(String(url))
+			? real(url, init).then((res) => new Promise((r) => setTimeout(() => r(res), %d))) : real(url, init);
+	})()`, re, d.Milliseconds()))
+}
+
 // poll waits until the JavaScript expression js is true, for at most within.
 func (p *browserPage) poll(js string, within time.Duration) error {
 	ctx, cancel := context.WithTimeout(p.ctx, within)
@@ -655,11 +666,7 @@ func TestBrowserSessionAndClusterPage(t *testing.T) {
 	// dropped (a read found the page of a user logged out drawn after
 	// the logout).
 	ana.do("log out while the groups page loads",
-		chromedp.Evaluate[chromedp.Void](`(() => {
-			const real = window.fetch;
-			window.fetch = (url, init) => String(url).endsWith('/api/groups')
-				? real(url, init).then((res) => new Promise((r) => setTimeout(() => r(res), 3000))) : real(url, init);
-		})()`),
+		slowAnswers(`/api/groups$`, 3*time.Second),
 		chromedp.Evaluate[chromedp.Void](`location.hash = '#/groups'`),
 		chromedp.Sleep(200*time.Millisecond),
 		clickOn("#logout"), chromedp.WaitVisible(chromedp.CSS("#login-form")),

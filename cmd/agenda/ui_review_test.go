@@ -251,11 +251,7 @@ func TestBrowserSignedInAsAnotherForgetsTheLast(t *testing.T) {
 	}
 	// The new user's notifications and page come late, so that what the
 	// tab shows meanwhile can be seen.
-	first.do("slow the notifications and groups down", chromedp.Evaluate[chromedp.Void](`(() => {
-		const real = window.fetch;
-		window.fetch = (url, init) => /\/api\/(notifications|invitations|groups|group-invitations)/.test(String(url))
-			? real(url, init).then((res) => new Promise((r) => setTimeout(() => r(res), 4000))) : real(url, init);
-	})()`))
+	first.do("slow the notifications and groups down", slowAnswers(`/api/(notifications|invitations|groups|group-invitations)`, 4*time.Second))
 	second := first.newTab("the same browser's second tab")
 	second.do("open it", chromedp.Navigate(base+"/ui/#/week"), chromedp.WaitVisible(chromedp.CSS("#nav")))
 	session := fmt.Sprintf(`{"token":%q,"expires_at":%q,"user":{"id":%q,"username":"bob","display_name":""}}`,
@@ -301,11 +297,7 @@ func TestBrowserFreeSlotsSayWhichWindow(t *testing.T) {
 	// A change made while a search is under way leaves the results it
 	// answers marked: they are for the window asked before the change.
 	p.do("slow the search down, search, and change the length meanwhile",
-		chromedp.Evaluate[chromedp.Void](`(() => {
-			const real = window.fetch;
-			window.fetch = (url, init) => String(url).includes('/free-slots')
-				? real(url, init).then((res) => new Promise((r) => setTimeout(() => r(res), 1500))) : real(url, init);
-		})()`),
+		slowAnswers(`/free-slots`, 1500*time.Millisecond),
 		clickOn(`#main form button[type="submit"]`),
 		chromedp.SetValue(chromedp.CSS(`#main select`), "3h"),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('#main select').dispatchEvent(new Event('change', { bubbles: true }))`))
