@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -25,6 +26,25 @@ func slowFetch(cond string) chromedp.Action[chromedp.Void] {
 			return real(url, init).then((res) => new Promise((r) => setTimeout(() => r(res), 1500)));
 		};
 	})()`)
+}
+
+// failFetch makes the first n of the page's requests for which the
+// JavaScript condition cond (of method m and address u) holds fail: the
+// first as a dropped connection does (fetch rejects), the others as a busy
+// node answers (503). window.__failAsked counts those requests.
+func failFetch(cond string, n int) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+		const real = window.__realFetch = window.__realFetch || window.fetch;
+		window.__failAsked = 0;
+		window.fetch = (url, init) => {
+			const u = String(url), m = (init && init.method) || 'GET';
+			if (!(%s)) return real(url, init);
+			if (++window.__failAsked > %d) return real(url, init);
+			if (window.__failAsked === 1) return Promise.reject(new TypeError('Failed to fetch'));
+			return Promise.resolve(new Response(JSON.stringify({ error: { code: 'unavailable', message: 'no leader' } }),
+				{ status: 503, headers: { 'Content-Type': 'application/json', 'Retry-After': '1' } }));
+		};
+	})()`, cond, n))
 }
 
 // submitWhileTheWeekLoads opens page, types text into its field, goes to
@@ -208,6 +228,33 @@ func TestBrowserLateAnswers(t *testing.T) {
 	if err != nil || focus != "BUTTON Add" {
 		t.Errorf("after adding bea from the Add button the focus is on %q (%v), want that button", focus, err)
 	}
+
+	// A read that meets a dropped connection, then a busy node, is tried
+	// again, and the page draws: a CI run lost a week's read to the host's
+	// network changing under the browser, and showed "Could not load this
+	// page". A write met by a dropped connection is not sent again (it may
+	// have been done): it says so.
+	p.do("go to the week, its read failing twice",
+		failFetch(`m === 'GET' && u.includes('/api/agenda?')`, 2),
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/groups'`),
+		chromedp.WaitVisible(chromedp.CSS(`#main input[name="name"]`)),
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/week'`),
+		chromedp.WaitVisible(chromedp.CSS(`#main .week`)))
+	// Three at least: a live refresh may read the week again.
+	if asked, err := chromedp.Run(p.ctx, chromedp.Evaluate[int](`window.__failAsked`)); err != nil || asked < 3 {
+		t.Errorf("the week's read was asked %d times (%v), want two failures, then the answer", asked, err)
+	}
+	p.do("create a group, its request dropped",
+		failFetch(`m === 'POST' && u.endsWith('/api/groups')`, 1),
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/groups'`),
+		chromedp.WaitVisible(chromedp.CSS(`#main input[name="name"]`)),
+		typeIn(`#main input[name="name"]`, "Dropped"),
+		clickOn(`#main form button[type="submit"]`),
+		chromedp.WaitVisible(chromedp.CSS(`#main .error`)))
+	if text, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.querySelector('#main .error').textContent + '|' + window.__failAsked`)); err != nil || text != "Cannot reach the server. Check your connection and try again.|1" {
+		t.Errorf("a dropped write says %q (%v), want the connection told, and no second try", text, err)
+	}
+	p.do("fetch again as the browser does", chromedp.Evaluate[chromedp.Void](`window.fetch = window.__realFetch`))
 
 	// A link followed while logged out shows its page once logged in.
 	apptID, _ := createAppt(t, ana, "Linked", "", time.Date(next.Year(), next.Month(), next.Day(), 15, 0, 0, 0, time.Local))

@@ -60,12 +60,7 @@ export async function api(method, path, body, ifMatch) {
   if (s) headers.Authorization = 'Bearer ' + s.token;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method === 'GET' && lastPosition > 0 && path.startsWith('/api/')) headers['X-Agenda-Min-Position'] = String(lastPosition);
-  let res;
-  try {
-    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
-    throw new ApiError(0, 'network', generic[0]);
-  }
+  const res = await send(method, path, headers, body);
   const p = Number(res.headers.get('X-Agenda-Position'));
   if (method !== 'GET' && p > lastPosition) lastPosition = p;
   if (res.status === 204) return null;
@@ -85,6 +80,26 @@ export async function api(method, path, body, ifMatch) {
     throw new ApiError(res.status, e.code || 'error', message, e.details);
   }
   return data;
+}
+
+// readRetries is how long a read waits before each new try: a read that
+// met a dropped connection (the host's network changed, a node restarted)
+// or a busy node (an election: 503) is tried again before the page says it
+// could not load. Only reads: a write's second try could apply it twice.
+const readRetries = [300, 1000];
+
+// send fetches, trying a read again as readRetries says.
+async function send(method, path, headers, body) {
+  for (let attempt = 0; ; attempt++) {
+    let res = null;
+    try {
+      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch {
+      if (method !== 'GET' || attempt >= readRetries.length) throw new ApiError(0, 'network', generic[0]);
+    }
+    if (res && (res.status !== 503 || method !== 'GET' || attempt >= readRetries.length)) return res;
+    await new Promise((r) => setTimeout(r, readRetries[attempt]));
+  }
 }
 
 // describe gives the sentence to show for any error.
