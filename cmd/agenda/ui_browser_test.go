@@ -216,11 +216,21 @@ func slowAnswers(re string, d time.Duration) chromedp.Action[chromedp.Void] {
 }
 
 // poll waits until the JavaScript expression js is true, for at most within.
+// An expression that throws is false for that frame: chromedp's poll stops
+// at a throw and only the deadline ends the wait (a CI run's poll of a
+// table met a page drawn without it and waited out its ten seconds). The
+// error then says what the page showed.
 func (p *browserPage) poll(js string, within time.Duration) error {
 	ctx, cancel := context.WithTimeout(p.ctx, within)
 	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[bool](js))
-	return err
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](`(() => { try { return !!(`+js+`); } catch { return false; } })()`))
+	if err != nil {
+		sctx, scancel := context.WithTimeout(p.ctx, 5*time.Second)
+		text, _ := chromedp.Run(sctx, chromedp.Evaluate[string]("location.hash + ': ' + document.getElementById('main').innerText.slice(0, 300)"))
+		scancel()
+		return fmt.Errorf("%w (the page: %q)", err, text)
+	}
+	return nil
 }
 
 // noteSays checks that a listed notification of type typ says want: a
@@ -440,18 +450,14 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 		chromedp.Evaluate[chromedp.Void](`location.hash = '#/group/`+gid+`'`),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)))
 	anaPage.typeInto(`input[name="username"]`, "carl"+kb.Enter)
-	ctx, cancel := context.WithTimeout(anaPage.ctx, 20*time.Second)
-	_, err := chromedp.Run(ctx, chromedp.Poll[bool](
-		`[...document.querySelectorAll('#main td')].some((td) => td.textContent.includes('carl') && td.textContent.includes('invited'))`))
-	cancel()
-	if err != nil {
+	if err := anaPage.poll(`[...document.querySelectorAll('#main td')].some((td) => td.textContent.includes('carl') && td.textContent.includes('invited'))`, 20*time.Second); err != nil {
 		t.Errorf("carl never shown as invited on ana's group page after adding him: %v", err)
 	}
 	// The focus stays in the add form, ready for the next name, through
 	// the live refresh that the invitation's own event brings (a review
 	// found it fell to the page's body).
 	time.Sleep(500 * time.Millisecond)
-	ctx, cancel = context.WithTimeout(anaPage.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(anaPage.ctx, 10*time.Second)
 	focus, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.activeElement && document.activeElement.name) || document.activeElement.tagName`))
 	cancel()
 	if err != nil || focus != "username" {

@@ -280,8 +280,10 @@ func TestBrowserFreeSlotsSayWhichWindow(t *testing.T) {
 
 	p := newBrowserPage(t, browser, "ana")
 	p.login(base, "ana", "password-ana")
+	// The week, still shown while the finder loads, has a submit button
+	// too (its date's Show): a run clicked that one.
 	p.do("find free slots", chromedp.Evaluate[chromedp.Void](`location.hash = '#/free/`+team+`'`),
-		chromedp.WaitVisible(chromedp.CSS(`#main form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#main input[type="datetime-local"]`)),
 		clickOn(`#main form button[type="submit"]`),
 		chromedp.WaitVisible(chromedp.CSS(`#main ul.slots li`)))
 	outdated := `!!document.querySelector('#main .outdated .outdated-note')`
