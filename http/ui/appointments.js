@@ -300,7 +300,7 @@ export async function invitationsView(main, groupInvites) {
           if (!(await declineConfirmed(a, act))) return false;
           return api('POST', `/api/appointments/${a.id}/decline`);
         }, 'decline'])))) : null,
-    groupList.length ? [h('h2', {}, 'Groups'), h('ul', { class: 'cards' }, groupList.map((g) => h('li', { class: 'card' },
+    groupList.length ? [h('h2', {}, 'Groups'), h('ul', { class: 'cards' }, groupList.map((g) => h('li', { class: 'card', dataset: { id: g.group_id } },
       h('h3', {}, g.name), h('p', {}, g.hierarchical ? `Hierarchical, rank ${g.rank}` : 'Flat group'),
       h('p', {}, `From ${g.inviter ? personName(g.inviter) : 'a member'}.`),
       answers(

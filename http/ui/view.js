@@ -62,17 +62,61 @@ export class Action {
   done(text) { if (this.here) tell(text); }
 
   // fail shows that the action failed: box (by default the error in words)
-  // in out, a part of the page acted on, while that part is on screen.
-  // Once the user moved on, or a live refresh drew the page anew meanwhile,
-  // out is off the screen (or soon will be), so the toast says it instead:
+  // in out, a part of the page acted on, while that part is on screen, or
+  // else in its like on the page a live refresh drew anew meanwhile (the
+  // same card's). Once the user moved on, or the part is gone from the
+  // page drawn anew, the toast says it instead:
   // a failure must not pass unseen (reviews found one lost to each). It
   // tells no one who signed in since, and says nothing of a 401: the
   // session's end is told on its own.
   fail(out, err, box = errorBox(describe(err))) {
-    if (this.here && out.isConnected) fill(out, box);
+    const shown = this.here ? (out.isConnected ? out : outputLike(out)) : null;
+    if (shown) fill(shown, box);
     else if (err.status !== 401 && (session() || {}).token === this.token) {
       tell(this.here ? `That did not work: ${describe(err)}` : `What you did on the page you left did not work: ${describe(err)}`);
     }
+  }
+}
+
+// keyOutputs names each action output of a page about to be shown (its
+// assertive live regions) by its place: the card, row or section it is in
+// (the nearest data-id or data-key) and its rank there. The same output on
+// the page drawn anew has the same name, so what an output says survives a
+// live refresh (keepOutputs), and an answer that comes after one is said
+// in the new page's output (Action.fail). A test run beside the deploy
+// tests saw a clash said on an invitation's card, then wiped by an event's
+// refresh.
+export function keyOutputs(root) {
+  const seen = new Map();
+  for (const o of root.querySelectorAll('[aria-live="assertive"]')) {
+    const holder = o.parentElement && o.parentElement.closest('[data-id], [data-key]');
+    const place = holder && root.contains(holder) ? (holder.dataset.id || holder.dataset.key) : '';
+    const n = seen.get(place) || 0;
+    seen.set(place, n + 1);
+    o.dataset.out = `${place}#${n}`;
+  }
+}
+
+// outputLike is the output on the page shown now that has out's name, if any.
+function outputLike(out) {
+  if (!out.dataset.out) return null;
+  return [...document.querySelectorAll('#main [data-out]')].find((o) => o.dataset.out === out.dataset.out) || null;
+}
+
+// saidOutputs takes what the outputs of root say, by name, to be put back
+// in the page drawn anew with keepOutputs.
+export function saidOutputs(root) {
+  const said = [];
+  for (const o of root.querySelectorAll('[data-out]')) if (o.childNodes.length) said.push([o, [...o.childNodes]]);
+  return said;
+}
+
+// keepOutputs puts what saidOutputs took into the outputs of the same name
+// on the page shown now; what was said in a part that is gone goes with it.
+export function keepOutputs(said) {
+  for (const [old, nodes] of said) {
+    const now = outputLike(old);
+    if (now) now.replaceChildren(...nodes);
   }
 }
 
