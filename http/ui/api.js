@@ -54,13 +54,16 @@ export function position() { return lastPosition; }
 // the write applies only if no one changed the resource since (412
 // otherwise, told as such).
 export async function api(method, path, body, ifMatch) {
-  const headers = { Accept: 'application/json' };
-  if (ifMatch !== undefined) headers['If-Match'] = `"${ifMatch}"`;
   const s = session();
-  if (s) headers.Authorization = 'Bearer ' + s.token;
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (method === 'GET' && lastPosition > 0 && path.startsWith('/api/')) headers['X-Agenda-Min-Position'] = String(lastPosition);
-  const res = await send(method, path, headers, body);
+  const headers = () => {
+    const hs = { Accept: 'application/json' };
+    if (ifMatch !== undefined) hs['If-Match'] = `"${ifMatch}"`;
+    if (s) hs.Authorization = 'Bearer ' + s.token;
+    if (body !== undefined) hs['Content-Type'] = 'application/json';
+    if (method === 'GET' && lastPosition > 0 && path.startsWith('/api/')) hs['X-Agenda-Min-Position'] = String(lastPosition);
+    return hs;
+  };
+  const res = await send(method, path, headers, body, s);
   const p = Number(res.headers.get('X-Agenda-Position'));
   if (method !== 'GET' && p > lastPosition) lastPosition = p;
   if (res.status === 204) return null;
@@ -86,18 +89,29 @@ export async function api(method, path, body, ifMatch) {
 // met a dropped connection (the host's network changed, a node restarted)
 // or a busy node (an election: 503) is tried again before the page says it
 // could not load. Only reads: a write's second try could apply it twice.
+// None starts once retryWithin has passed since the first: a node that
+// answers 503 after waiting to catch up (readWait, 5 s) is not asked again,
+// and a page of three reads fails in seconds, not a minute.
 const readRetries = [300, 1000];
+const retryWithin = 2000;
 
-// send fetches, trying a read again as readRetries says.
-async function send(method, path, headers, body) {
+// send fetches, trying a read again as readRetries says, with headers made
+// anew for each try (a write made meanwhile raises the position to read);
+// not once the session it was sent for has ended or changed.
+async function send(method, path, headers, body, s) {
+  const began = Date.now();
   for (let attempt = 0; ; attempt++) {
     let res = null;
     try {
-      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    } catch {
-      if (method !== 'GET' || attempt >= readRetries.length) throw new ApiError(0, 'network', generic[0]);
+      res = await fetch(path, { method, headers: headers(), body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch { /* told below, or tried again */ }
+    const again = method === 'GET' && (!res || res.status === 503) && attempt < readRetries.length &&
+      Date.now() - began < retryWithin && (session() || {}).token === (s || {}).token;
+    if (!again) {
+      if (!res) throw new ApiError(0, 'network', generic[0]);
+      return res;
     }
-    if (res && (res.status !== 503 || method !== 'GET' || attempt >= readRetries.length)) return res;
+    if (res && res.body) res.body.cancel().catch(() => {});
     await new Promise((r) => setTimeout(r, readRetries[attempt]));
   }
 }
