@@ -215,6 +215,17 @@ func slowAnswers(re string, d time.Duration) chromedp.Action[chromedp.Void] {
 	})()`, re, d.Milliseconds()))
 }
 
+// holdAnswers makes the page's requests whose URL matches the JavaScript
+// regular expression re answer only once window.__release() is called:
+// what the page does meanwhile comes first, however slow the machine.
+func holdAnswers(re string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+		const real = window.fetch, re = new RegExp(%q);
+		const held = new Promise((r) => { window.__release = r; });
+		window.fetch = (url, init) => re.test(String(url)) ? real(url, init).then((res) => held.then(() => res)) : real(url, init);
+	})()`, re))
+}
+
 // poll waits until the JavaScript expression js is true, for at most within.
 // An expression that throws is false for that frame: chromedp's poll stops
 // at a throw and only the deadline ends the wait (a CI run's poll of a
@@ -223,7 +234,7 @@ func slowAnswers(re string, d time.Duration) chromedp.Action[chromedp.Void] {
 func (p *browserPage) poll(js string, within time.Duration) error {
 	ctx, cancel := context.WithTimeout(p.ctx, within)
 	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[bool](`(() => { try { return !!(`+js+`); } catch { return false; } })()`))
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool]("(() => { try { return !!(\n"+js+"\n); } catch { return false; } })()"))
 	if err != nil {
 		sctx, scancel := context.WithTimeout(p.ctx, 5*time.Second)
 		text, _ := chromedp.Run(sctx, chromedp.Evaluate[string]("location.hash + ': ' + document.getElementById('main').innerText.slice(0, 300)"))

@@ -244,6 +244,25 @@ func TestBrowserLateAnswers(t *testing.T) {
 	if asked, err := chromedp.Run(p.ctx, chromedp.Evaluate[int](`window.__failAsked`)); err != nil || asked < 3 {
 		t.Errorf("the week's read was asked %d times (%v), want two failures, then the answer", asked, err)
 	}
+	// A node that took its time to say 503 (it waited to catch up) is not
+	// asked again: the page says it could not load, in seconds.
+	p.do("go to the groups, then the week, its read a slow 503",
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/groups'`),
+		chromedp.WaitVisible(chromedp.CSS(`#main input[name="name"]`)),
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			const real = window.__realFetch;
+			window.__failAsked = 0;
+			window.fetch = (url, init) => {
+				if (!String(url).includes('/api/agenda?')) return real(url, init);
+				window.__failAsked++;
+				return new Promise((r) => setTimeout(() => r(new Response('{}', { status: 503 })), 2100));
+			};
+		})()`),
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/week'`))
+	if err := p.poll(`(document.querySelector('#main h1') || {}).textContent === 'Could not load this page' && window.__failAsked === 1`, 10*time.Second); err != nil {
+		asked, _ := chromedp.Run(p.ctx, chromedp.Evaluate[int](`window.__failAsked`))
+		t.Errorf("a read answered 503 after 2 s: asked %d times, want once, and the page told: %v", asked, err)
+	}
 	p.do("create a group, its request dropped",
 		failFetch(`m === 'POST' && u.endsWith('/api/groups')`, 1),
 		chromedp.Evaluate[chromedp.Void](`location.hash = '#/groups'`),

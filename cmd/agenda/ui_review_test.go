@@ -241,14 +241,21 @@ func TestBrowserSaysWhatChanged(t *testing.T) {
 	if err := anaPage.poll(clashTold, time.Second); err != nil {
 		t.Errorf("an event's refresh of the page wiped the clash told on the card: %v", err)
 	}
-	anaPage.do("accept again, the answer slowed, the card emptied",
+	anaPage.do("accept again, the answer held, the card emptied",
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('`+card+` [aria-live="assertive"]').replaceChildren()`),
-		slowAnswers(`/accept$`, 1500*time.Millisecond),
+		holdAnswers(`/accept$`),
 		clickOn(card+` button.accept`))
 	invite("Planning", 3)
+	anaPage.do("let the answer come", chromedp.Evaluate[chromedp.Void](`window.__release()`))
 	if err := anaPage.poll(clashTold, 10*time.Second); err != nil {
 		toast, _ := chromedp.Run(anaPage.ctx, chromedp.Evaluate[string](`document.getElementById('toast').textContent`))
 		t.Errorf("an answer that came after an event's refresh is not told on the card (the toast: %q): %v", toast, err)
+	}
+	// What was said of a card that reads otherwise since is not kept: it
+	// may no longer hold.
+	dan.do("PATCH", "/api/appointments/"+sync.ID, map[string]any{"title": "Sync, renamed"}).expect(t, http.StatusOK)
+	if err := anaPage.poll(`document.querySelector('`+card+`').textContent.includes('Sync, renamed') && !document.querySelector('`+card+` .error')`, 10*time.Second); err != nil {
+		t.Errorf("the clash told on a card stays once the card changed: %v", err)
 	}
 	for _, p := range []*browserPage{anaPage, bobPage} {
 		if errs := p.consoleErrors("404", "409"); len(errs) > 0 {

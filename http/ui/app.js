@@ -2,7 +2,7 @@
 // live stream that keeps every view current without a reload.
 
 import { api, describe, session, saveSession, clearSession, whenUnauthorized, ApiError, SESSION_KEY } from './api.js';
-import { onRedraw, onTell, busy, navigationAsked, navigationShown, keyOutputs, saidOutputs, keepOutputs } from './view.js';
+import { onRedraw, onTell, busy, navigationAsked, navigationShown, keyOutputs, keepOutputs } from './view.js';
 import { Live } from './live.js';
 import { h, field, errorBox, fill, tz, fmtRange, fmtDateTime, personName, ownName, typedUsername, typedName, toCome, iso } from './dom.js';
 import { weekView, agendaView, appointmentForm, appointmentView, editView, invitationsView } from './appointments.js';
@@ -599,9 +599,8 @@ async function draw(refresh) {
   // What the last action said stays through an event's refresh, not an
   // action's own redraw: that one answers it.
   keyOutputs(target);
-  const said = live ? saidOutputs(main) : [];
+  if (live) keepOutputs(main, target, (a, b) => pageText(a) === pageText(b));
   main.replaceChildren(...target.childNodes);
-  keepOutputs(said);
   for (const d of main.querySelectorAll('details')) if (open.has(detailsKey(d))) d.open = true;
   freshPage();
   if (refresh) {

@@ -80,21 +80,28 @@ export class Action {
 
 // keyOutputs names each action output of a page about to be shown (its
 // assertive live regions) by its place: the card, row or section it is in
-// (the nearest data-id or data-key) and its rank there. The same output on
-// the page drawn anew has the same name, so what an output says survives a
-// live refresh (keepOutputs), and an answer that comes after one is said
-// in the new page's output (Action.fail). A test run beside the deploy
-// tests saw a clash said on an invitation's card, then wiped by an event's
-// refresh.
+// (its holder: the nearest data-id or data-key, or else the page) and its
+// rank there. The same output on the page drawn anew has the same name, so
+// what an output says survives a live refresh (keepOutputs), and an answer
+// that comes after one is said in the new page's output (Action.fail). A
+// test run beside the deploy tests saw a clash said on an invitation's
+// card, then wiped by an event's refresh. Outputs outside any holder are
+// named by their rank on the page: a page with several, some drawn only at
+// times, should give each a holder.
 export function keyOutputs(root) {
   const seen = new Map();
   for (const o of root.querySelectorAll('[aria-live="assertive"]')) {
-    const holder = o.parentElement && o.parentElement.closest('[data-id], [data-key]');
-    const place = holder && root.contains(holder) ? (holder.dataset.id || holder.dataset.key) : '';
+    const holder = holderOf(o, root);
+    const place = holder === root ? '' : (holder.dataset.id || holder.dataset.key);
     const n = seen.get(place) || 0;
     seen.set(place, n + 1);
     o.dataset.out = `${place}#${n}`;
   }
+}
+
+function holderOf(o, root) {
+  const holder = o.parentElement && o.parentElement.closest('[data-id], [data-key]');
+  return holder && root.contains(holder) ? holder : root;
 }
 
 // outputLike is the output on the page shown now that has out's name, if any.
@@ -103,20 +110,18 @@ function outputLike(out) {
   return [...document.querySelectorAll('#main [data-out]')].find((o) => o.dataset.out === out.dataset.out) || null;
 }
 
-// saidOutputs takes what the outputs of root say, by name, to be put back
-// in the page drawn anew with keepOutputs.
-export function saidOutputs(root) {
-  const said = [];
-  for (const o of root.querySelectorAll('[data-out]')) if (o.childNodes.length) said.push([o, [...o.childNodes]]);
-  return said;
-}
-
-// keepOutputs puts what saidOutputs took into the outputs of the same name
-// on the page shown now; what was said in a part that is gone goes with it.
-export function keepOutputs(said) {
-  for (const [old, nodes] of said) {
-    const now = outputLike(old);
-    if (now) now.replaceChildren(...nodes);
+// keepOutputs puts what the outputs of the page shown (from) say into those
+// of the same name on the page drawn anew (to), before it is shown, where
+// their holder reads the same (sameText): what was said of a card or page
+// that changed since may no longer hold ("someone changed this, reload").
+// It was announced once: moved, it is not an alert again.
+export function keepOutputs(from, to, sameText) {
+  const named = new Map([...to.querySelectorAll('[data-out]')].map((o) => [o.dataset.out, o]));
+  for (const o of from.querySelectorAll('[data-out]')) {
+    const now = named.get(o.dataset.out);
+    if (!o.childNodes.length || !now || !sameText(holderOf(o, from), holderOf(now, to))) continue;
+    for (const el of o.querySelectorAll('[role="alert"]')) el.removeAttribute('role');
+    now.replaceChildren(...o.childNodes);
   }
 }
 
