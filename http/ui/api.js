@@ -89,7 +89,7 @@ export async function api(method, path, body, ifMatch) {
 // met a dropped connection (the host's network changed, a node restarted)
 // or a busy node (an election: 503) is tried again before the page says it
 // could not load. Only reads: a write's second try could apply it twice.
-// None starts once retryWithin has passed since the first: a node that
+// None starts later than retryWithin after the first: a node that
 // answers 503 after waiting to catch up (readWait, 5 s) is not asked again,
 // and a page of three reads fails in seconds, not a minute.
 const readRetries = [300, 1000];
@@ -105,14 +105,16 @@ async function send(method, path, headers, body, s) {
     try {
       res = await fetch(path, { method, headers: headers(), body: body === undefined ? undefined : JSON.stringify(body) });
     } catch { /* told below, or tried again */ }
-    const again = method === 'GET' && (!res || res.status === 503) && attempt < readRetries.length &&
-      Date.now() - began < retryWithin && (session() || {}).token === (s || {}).token;
-    if (!again) {
-      if (!res) throw new ApiError(0, 'network', generic[0]);
-      return res;
+    if (method === 'GET' && (!res || res.status === 503) && attempt < readRetries.length &&
+      Date.now() + readRetries[attempt] - began <= retryWithin) {
+      await new Promise((r) => setTimeout(r, readRetries[attempt]));
+      if ((session() || {}).token === (s || {}).token) {
+        if (res && res.body) res.body.cancel().catch(() => {});
+        continue;
+      }
     }
-    if (res && res.body) res.body.cancel().catch(() => {});
-    await new Promise((r) => setTimeout(r, readRetries[attempt]));
+    if (!res) throw new ApiError(0, 'network', generic[0]);
+    return res;
   }
 }
 
