@@ -97,6 +97,26 @@ func TestBrowserSaysWhatChanged(t *testing.T) {
 		t.Errorf("after Mark all read the focus is not on the panel's heading: %v", err)
 	}
 
+	// A live refresh that loads while one scrolls leaves the page where
+	// one scrolled to: it put it back to where it was when the refresh
+	// began (a CI run's next week then started from the top).
+	anaPage.do("the group agenda, its refresh slowed, an event, a scroll meanwhile", chromedp.EmulateViewport(1280, 500),
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/group/`+team+`'`),
+		chromedp.WaitVisible(chromedp.CSS(`table.group-agenda`)),
+		slowFetch(`m === 'GET' && u.includes('/api/groups/`+team+`/agenda')`))
+	ana.do("PATCH", "/api/groups/"+team+"/members/"+bob.userID, map[string]any{"rank": 11}).expect(t, http.StatusOK)
+	if err := anaPage.poll(`window.__slowAsked >= 1`, 10*time.Second); err != nil {
+		t.Fatalf("the rank's event never refreshed the group page: %v", err)
+	}
+	anaPage.do("scroll down while it loads", chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, document.body.scrollHeight)`))
+	if err := anaPage.poll(`(document.querySelector('#main input[aria-label^="Rank of bob"]') || {}).defaultValue === '11'`, 10*time.Second); err != nil {
+		t.Fatalf("bob's new rank never showed: %v", err)
+	}
+	if y, err := chromedp.Run(anaPage.ctx, chromedp.Evaluate[float64](`window.scrollY`)); err != nil || y == 0 {
+		t.Errorf("a live refresh put the page back to the top (scrollY %v, %v) after ana scrolled down while it loaded", y, err)
+	}
+	anaPage.do("fetch again as the browser does", chromedp.Evaluate[chromedp.Void](`window.fetch = window.__realFetch`))
+
 	// Another week of the group agenda stays where one is on the page.
 	anaPage.do("the group agenda, scrolled down to its weeks", chromedp.EmulateViewport(1280, 500),
 		chromedp.Evaluate[chromedp.Void](`location.hash = '#/group/`+team+`'`),
@@ -256,6 +276,19 @@ func TestBrowserSaysWhatChanged(t *testing.T) {
 	dan.do("PATCH", "/api/appointments/"+sync.ID, map[string]any{"title": "Sync, renamed"}).expect(t, http.StatusOK)
 	if err := anaPage.poll(`document.querySelector('`+card+`').textContent.includes('Sync, renamed') && !document.querySelector('`+card+` .error')`, 10*time.Second); err != nil {
 		t.Errorf("the clash told on a card stays once the card changed: %v", err)
+	}
+	// Another card's answer, and the redraw it brings, leave it told (a
+	// review found it wiped).
+	anaPage.do("accept the clash again", clickOn(card+` button.accept`))
+	if err := anaPage.poll(clashTold, 10*time.Second); err != nil {
+		t.Fatalf("the clash is not told again: %v", err)
+	}
+	anaPage.do("accept Retro", chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('.card.invitation button.accept')].find((b) => b.textContent.includes('Retro')).click()`))
+	if err := anaPage.poll(`!document.getElementById('invitation-list').textContent.includes('Retro')`, 10*time.Second); err != nil {
+		t.Fatalf("Retro is still among the invitations after accepting it: %v", err)
+	}
+	if err := anaPage.poll(clashTold, time.Second); err != nil {
+		t.Errorf("accepting another invitation wiped the clash told on Sync's card: %v", err)
 	}
 	for _, p := range []*browserPage{anaPage, bobPage} {
 		if errs := p.consoleErrors("404", "409"); len(errs) > 0 {

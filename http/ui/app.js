@@ -415,12 +415,12 @@ let navigating = null;
 let missedRefresh = false;
 let acting = 0;
 
-async function route(refresh) {
+async function route(refresh, acted) {
   if (refresh === true && (navigating || acting)) { missedRefresh = true; return; }
   if (refresh === 'action') {
     acting++;
     try {
-      await draw(refresh);
+      await draw(refresh, acted);
     } finally {
       if (--acting === 0 && !navigating && missedRefresh) { missedRefresh = false; route(true); }
     }
@@ -512,7 +512,8 @@ main.addEventListener('invalid', () => {
   for (const o of main.querySelectorAll('[aria-live="assertive"]')) o.replaceChildren();
 }, true);
 
-async function draw(refresh) {
+// acted is the button whose action asked for this redraw, if one did.
+async function draw(refresh, acted) {
   const live = refresh === true;
   const [path, query] = (window.location.hash.slice(1) || '/').split('?');
   const params = new URLSearchParams(query || '');
@@ -533,7 +534,6 @@ async function draw(refresh) {
   if (live && ['new', 'edit', 'free', 'login', 'register', 'me'].includes(parts[0])) return;
   const me = s && s.user.id;
   const token = ++rendering;
-  const scroll = window.scrollY;
   const target = document.createElement('div');
   try {
     switch (parts[0] || 'week') {
@@ -596,10 +596,14 @@ async function draw(refresh) {
   // key (data-key) or else its summary's text.
   const detailsKey = (d) => d.dataset.key || (d.querySelector('summary') || {}).textContent;
   const open = refresh ? new Set([...main.querySelectorAll('details[open]')].map(detailsKey)) : new Set();
-  // What the last action said stays through an event's refresh, not an
-  // action's own redraw: that one answers it.
+  // What the last actions said stays through a redraw, but for what an
+  // action's own redraw answers (keepOutputs).
   keyOutputs(target);
-  if (live) keepOutputs(main, target, (a, b) => pageText(a) === pageText(b));
+  if (refresh) keepOutputs(main, target, (a, b) => pageText(a) === pageText(b), refresh === 'action' ? acted : null);
+  // Where the page is scrolled to now, not when the redraw began: the user
+  // may have scrolled while it loaded (a refresh that began as a page
+  // opened put it back to the top once they had scrolled down).
+  const scroll = window.scrollY;
   main.replaceChildren(...target.childNodes);
   for (const d of main.querySelectorAll('details')) if (open.has(detailsKey(d))) d.open = true;
   freshPage();
@@ -736,7 +740,7 @@ window.addEventListener('hashchange', () => route());
 // The skip link moves the focus to the page, not the address to #main (a
 // page the router does not know).
 document.querySelector('.skip').addEventListener('click', (ev) => { ev.preventDefault(); main.focus(); });
-onRedraw(() => route('action'));
+onRedraw((acted) => route('action', acted));
 onTell(toast);
 // Nothing reaches the console as an error: a failure the views did not
 // expect is still told as a sentence.

@@ -224,13 +224,17 @@ export async function groupView(main, id, me, params) {
     h('p', { class: 'hint' }, !g.hierarchical ? 'Flat group: every appointment needs everyone to accept.'
       : g.my_rank >= TOP_RANK ? `Hierarchical group. You hold its top rank (${g.my_rank}): what you set goes straight into the other members' agendas.`
         : `Hierarchical group. Your rank is ${g.my_rank}: what you set goes straight into the agendas of the members ranked below you, and those level with you or above are invited.`),
-    out,
-    h('h2', {}, 'Members'),
-    h('table', { class: 'members' }, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Member'),
-      g.hierarchical ? h('th', { scope: 'col' }, 'Rank') : null, h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')))),
-    h('tbody', {}, memberRows)),
-    add,
-    manage,
+    // The members, and what the page's actions said of them: kept through
+    // a live refresh while this part reads the same (view.js keyOutputs),
+    // whatever happens in the group agenda below.
+    h('div', { dataset: { key: 'members' } },
+      out,
+      h('h2', {}, 'Members'),
+      h('table', { class: 'members' }, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Member'),
+        g.hierarchical ? h('th', { scope: 'col' }, 'Rank') : null, h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')))),
+      h('tbody', {}, memberRows)),
+      add,
+      manage),
     h('div', { class: 'bar' }, h('h2', {}, 'Group agenda'),
       h('div', { class: 'actions' },
         weekNav(`#/group/${id}`, start))),

@@ -35,7 +35,10 @@ export function navigationShown(n) { shown = n; }
 
 // Action is one thing the user did on a page.
 export class Action {
-  constructor() {
+  // from is the button acted with: its redraw keeps what the outputs of
+  // other parts of the page say (keepOutputs).
+  constructor(from) {
+    this.from = from;
     this.at = window.location.hash;
     this.asked = asked;
     this.page = shown === asked ? shown : -1;
@@ -51,7 +54,7 @@ export class Action {
   get movedOn() { return asked !== this.asked || window.location.hash !== this.at; }
 
   // redraw draws the page anew, if it is still the page acted on.
-  redraw() { return this.here ? redraw() : Promise.resolve(); }
+  redraw() { return this.here ? redraw(this.from) : Promise.resolve(); }
 
   // go goes to the next page, if the user is still on the page acted on.
   go(to) { if (this.here) window.location.hash = to; }
@@ -82,21 +85,27 @@ export class Action {
 // assertive live regions) by its place: the card, row or section it is in
 // (its holder: the nearest data-id or data-key, or else the page) and its
 // rank there. The same output on the page drawn anew has the same name, so
-// what an output says survives a live refresh (keepOutputs), and an answer
-// that comes after one is said in the new page's output (Action.fail). A
-// test run beside the deploy tests saw a clash said on an invitation's
-// card, then wiped by an event's refresh. Outputs outside any holder are
-// named by their rank on the page: a page with several, some drawn only at
-// times, should give each a holder.
+// what an output says survives a redraw (keepOutputs), and an answer that
+// comes after a live refresh is said in the new page's output
+// (Action.fail). A test run beside the deploy tests saw a clash said on an
+// invitation's card, then wiped by an event's refresh. Outputs outside any
+// holder are named by their rank on the page: a page with several, some
+// drawn only at times, should give each a holder.
 export function keyOutputs(root) {
   const seen = new Map();
   for (const o of root.querySelectorAll('[aria-live="assertive"]')) {
-    const holder = holderOf(o, root);
-    const place = holder === root ? '' : (holder.dataset.id || holder.dataset.key);
+    const place = placeOf(o);
     const n = seen.get(place) || 0;
     seen.set(place, n + 1);
     o.dataset.out = `${place}#${n}`;
   }
+}
+
+// placeOf names the holder of el: its nearest data-id or data-key, or ''
+// for the page itself.
+function placeOf(el) {
+  const holder = el.parentElement && el.parentElement.closest('[data-id], [data-key]');
+  return holder ? (holder.dataset.id || holder.dataset.key) : '';
 }
 
 function holderOf(o, root) {
@@ -114,12 +123,15 @@ function outputLike(out) {
 // of the same name on the page drawn anew (to), before it is shown, where
 // their holder reads the same (sameText): what was said of a card or page
 // that changed since may no longer hold ("someone changed this, reload").
-// It was announced once: moved, it is not an alert again.
-export function keepOutputs(from, to, sameText) {
+// An action's own redraw (acted: its button) keeps none of its own part's:
+// the action answered them. Moved, a message was announced once and is not
+// an alert again.
+export function keepOutputs(from, to, sameText, acted) {
   const named = new Map([...to.querySelectorAll('[data-out]')].map((o) => [o.dataset.out, o]));
+  const own = acted ? `${placeOf(acted)}#` : null;
   for (const o of from.querySelectorAll('[data-out]')) {
     const now = named.get(o.dataset.out);
-    if (!o.childNodes.length || !now || !sameText(holderOf(o, from), holderOf(now, to))) continue;
+    if (!o.childNodes.length || !now || (own && o.dataset.out.startsWith(own)) || !sameText(holderOf(o, from), holderOf(now, to))) continue;
     for (const el of o.querySelectorAll('[role="alert"]')) el.removeAttribute('role');
     now.replaceChildren(...o.childNodes);
   }
@@ -135,7 +147,7 @@ export function keepOutputs(from, to, sameText) {
 export async function busy(buttons, fn) {
   const list = [].concat(buttons);
   if (list.some((b) => b.getAttribute('aria-disabled') === 'true')) return undefined;
-  const act = new Action();
+  const act = new Action(list[0]);
   for (const b of list) b.setAttribute('aria-disabled', 'true');
   try {
     return await fn(act);
