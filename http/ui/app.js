@@ -596,14 +596,16 @@ async function draw(refresh, acted) {
   // key (data-key) or else its summary's text.
   const detailsKey = (d) => d.dataset.key || (d.querySelector('summary') || {}).textContent;
   const open = refresh ? new Set([...main.querySelectorAll('details[open]')].map(detailsKey)) : new Set();
-  // What the last actions said stays through a redraw, but for what an
-  // action's own redraw answers (keepOutputs).
-  keyOutputs(target);
-  if (refresh) keepOutputs(main, target, (a, b) => pageText(a) === pageText(b), refresh === 'action' ? acted : null);
   // Where the page is scrolled to now, not when the redraw began: the user
   // may have scrolled while it loaded (a refresh that began as a page
-  // opened put it back to the top once they had scrolled down).
+  // opened put it back to the top once they had scrolled down). Read before
+  // keepOutputs takes the messages out, which makes the page shorter.
   const scroll = window.scrollY;
+  // What the last actions said stays through a live refresh and an action's
+  // redraw, but for what the action answers (keepOutputs); not through
+  // "Show the changes" (no button acted), which clears what was typed.
+  keyOutputs(target);
+  if (live || acted) keepOutputs(main, target, (a, b) => pageText(a) === pageText(b), acted);
   main.replaceChildren(...target.childNodes);
   for (const d of main.querySelectorAll('details')) if (open.has(detailsKey(d))) d.open = true;
   freshPage();
