@@ -101,15 +101,21 @@ export function keyOutputs(root) {
   }
 }
 
-// placeOf names the holder of el: its nearest data-id or data-key, or ''
-// for the page itself.
+// holderAbove is the nearest element above el with a data-id or data-key.
+function holderAbove(el) {
+  return el.parentElement && el.parentElement.closest('[data-id], [data-key]');
+}
+
+// placeOf names the holder of el: its data-id or data-key, or '' for the
+// page itself.
 function placeOf(el) {
-  const holder = el.parentElement && el.parentElement.closest('[data-id], [data-key]');
+  const holder = holderAbove(el);
   return holder ? (holder.dataset.id || holder.dataset.key) : '';
 }
 
+// holderOf is the holder of o in the page root: the element placeOf names.
 function holderOf(o, root) {
-  const holder = o.parentElement && o.parentElement.closest('[data-id], [data-key]');
+  const holder = holderAbove(o);
   return holder && root.contains(holder) ? holder : root;
 }
 
