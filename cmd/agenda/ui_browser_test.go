@@ -215,14 +215,37 @@ func slowAnswers(re string, d time.Duration) chromedp.Action[chromedp.Void] {
 	})()`, re, d.Milliseconds()))
 }
 
+// goTo opens the page hash, which must not be the one shown, and waits
+// until it is drawn with sel on it. The page being left stays shown, and
+// clickable, while the next one loads, and may have sel too: runs found
+// the week's Show button clicked for the free-slot finder's, and a name
+// typed into the group page being left.
+func (p *browserPage) goTo(hash, sel string) {
+	p.t.Helper()
+	h, _ := json.Marshal(hash)
+	q, _ := json.Marshal(sel)
+	p.do("open "+hash,
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+			for (const c of document.getElementById('main').children) c.dataset.left = '1';
+			location.hash = %s;
+		})()`, h)),
+		chromedp.Poll[chromedp.Void](fmt.Sprintf(`location.hash === %s && !document.querySelector('#main > [data-left]') && !!document.querySelector(%s)`, h, q)))
+}
+
 // holdAnswers makes the page's requests whose URL matches the JavaScript
 // regular expression re answer only once window.__release() is called:
 // what the page does meanwhile comes first, however slow the machine.
+// window.__heldAsked counts those requests.
 func holdAnswers(re string) chromedp.Action[chromedp.Void] {
 	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
 		const real = window.fetch, re = new RegExp(%q);
 		const held = new Promise((r) => { window.__release = r; });
-		window.fetch = (url, init) => re.test(String(url)) ? real(url, init).then((res) => held.then(() => res)) : real(url, init);
+		window.__heldAsked = 0;
+		window.fetch = (url, init) => {
+			if (!re.test(String(url))) return real(url, init);
+			window.__heldAsked++;
+			return real(url, init).then((res) => held.then(() => res));
+		};
 	})()`, re))
 }
 
@@ -449,17 +472,14 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 	// redraw a page whose form has the focus, and a review found the group
 	// page kept its old members after an Enter in the add form: the view
 	// drew itself again into a container no longer on the page.
-	// By way of the groups page, which has no add form: the form found
-	// then is the new page's. Straight from the group's other week, the old
-	// page's form was found and typed into while the new one loaded, and
-	// the navigation, landing between the Enter and its redraw, put the
-	// focus on the heading (a CI run).
+	// The form typed into is the new page's (goTo): straight from the
+	// group's other week, the old page's form was found and typed into
+	// while the new one loaded, and the navigation, landing between the
+	// Enter and its redraw, put the focus on the heading (a CI run).
 	// (Not by clicking its link: a live refresh may redraw the groups page
 	// between finding the link and clicking it.)
-	anaPage.do("open the group", chromedp.Navigate(base+"/ui/#/groups"),
-		chromedp.WaitVisible(chromedp.CSS(`main a[href="#/group/`+gid+`"]`)),
-		chromedp.Evaluate[chromedp.Void](`location.hash = '#/group/`+gid+`'`),
-		chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)))
+	anaPage.goTo("#/groups", `#main input[name="name"]`)
+	anaPage.goTo("#/group/"+gid, `#main input[name="username"]`)
 	anaPage.typeInto(`input[name="username"]`, "carl"+kb.Enter)
 	if err := anaPage.poll(`[...document.querySelectorAll('#main td')].some((td) => td.textContent.includes('carl') && td.textContent.includes('invited'))`, 20*time.Second); err != nil {
 		t.Errorf("carl never shown as invited on ana's group page after adding him: %v", err)
