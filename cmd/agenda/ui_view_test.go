@@ -150,6 +150,16 @@ func TestBrowserShowsWhatOneMaySee(t *testing.T) {
 	if got, err := chromedp.Run(anaPage.ctx, chromedp.Evaluate[string]("location.hash")); err != nil || got != "#/week?d="+week {
 		t.Errorf("typing a date moved the page to %q (%v) before it was asked for", got, err)
 	}
+	// An event while the date is typed does not draw the field anew over
+	// it: a focused date holds the refresh back, and says why.
+	ana.withT(t).do("POST", "/api/appointments", map[string]any{"title": "Lunch",
+		"start": at(1, 12), "end": at(1, 13)}).expect(t, http.StatusCreated)
+	if err := anaPage.poll(`!!document.querySelector('#main .stale')`, 10*time.Second); err != nil {
+		t.Errorf("an event while a date was typed into the week's field is not held back: %v", err)
+	}
+	if got, err := chromedp.Run(anaPage.ctx, chromedp.Evaluate[string](`document.querySelector('#main .week-pick').value + '|' + document.activeElement.className`)); err != nil || got != "2027-03-15|week-pick" {
+		t.Errorf("the week's field and focus are %q (%v) after an event, want the date typed, focused", got, err)
+	}
 	anaPage.do("ask for it", chromedp.KeyEvent(kb.Enter))
 	if err := anaPage.poll(`location.hash === '#/week?d=2027-03-15' && (document.querySelector('#main h1') || {}).textContent.includes('March 15, 2027')`, 10*time.Second); err != nil {
 		t.Errorf("the week of the date typed never showed: %v", err)

@@ -446,8 +446,11 @@ async function route(refresh, acted) {
 // (staleWhileTyping, settled when the focus leaves a field).
 function typing() {
   // A field that has the focus but holds what was drawn loses nothing to a
-  // redraw, which gives it the focus back (refocus).
-  return [...main.querySelectorAll('input, textarea, select')].some((el) => !el.dataset.transient && changed(el));
+  // redraw, which gives it the focus back (refocus). A transient field (the
+  // week's date) holds the refresh back only while it has the focus: one
+  // typing a date would lose it before their Enter.
+  return [...main.querySelectorAll('input, textarea, select')]
+    .some((el) => (!el.dataset.transient || el === document.activeElement) && changed(el));
 }
 
 function changed(el) {
