@@ -122,14 +122,7 @@ func testOpenMigrates(t *testing.T, fixture func(*testing.T) (string, storeState
 // lack it; they migrate all the same, and gain it.
 func TestOpenMigratesSchema1WithoutReplaceTrigger(t *testing.T) {
 	path, want := schema1Fixture(t)
-	raw, err := sql.Open("sqlite3", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := raw.Exec("DROP TRIGGER events_no_replace"); err != nil {
-		t.Fatal(err)
-	}
-	raw.Close()
+	execRaw(t, path, "DROP TRIGGER events_no_replace")
 	requireState(t, mustOpenStoreAt(t, path), want)
 	var n int
 	if err := openRaw(t, path).QueryRow("SELECT COUNT(*) FROM sqlite_schema WHERE type = 'trigger'").Scan(&n); err != nil || n != 3 {
@@ -143,20 +136,9 @@ func TestOpenFinishesAnInterruptedCompaction(t *testing.T) {
 	path, want := schema1Fixture(t)
 	s := mustOpenStoreAt(t, path)
 	s.Close()
-	raw, err := sql.Open("sqlite3", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{
-		"INSERT INTO meta (key, value) VALUES ('compact_pending', 1)",
+	execRaw(t, path, "INSERT INTO meta (key, value) VALUES ('compact_pending', 1)",
 		// Free pages, as the dropped schema 1 tables leave.
-		"CREATE TABLE junk (b BLOB)", "INSERT INTO junk VALUES (zeroblob(1000000))", "DROP TABLE junk",
-	} {
-		if _, err := raw.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	raw.Close()
+		"CREATE TABLE junk (b BLOB)", "INSERT INTO junk VALUES (zeroblob(1000000))", "DROP TABLE junk")
 	if got := freePages(t, path); got == 0 {
 		t.Fatal("no free pages to compact")
 	}
@@ -238,14 +220,7 @@ func TestPrepareRestoreMigratesOlderBackups(t *testing.T) {
 // is compacted.
 func TestOpenMigratesSchema2WithCompactionPending(t *testing.T) {
 	path, want := schema2Fixture(t)
-	raw, err := sql.Open("sqlite3", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := raw.Exec("INSERT INTO meta (key, value) VALUES ('compact_pending', 1)"); err != nil {
-		t.Fatal(err)
-	}
-	raw.Close()
+	execRaw(t, path, "INSERT INTO meta (key, value) VALUES ('compact_pending', 1)")
 	requireState(t, mustOpenStoreAt(t, path), want)
 	requireFreshSchema(t, path)
 	var marks int
@@ -294,6 +269,22 @@ func openRaw(t *testing.T, path string) *sql.DB {
 	}
 	t.Cleanup(func() { raw.Close() })
 	return raw
+}
+
+// execRaw runs statements on the database at path, outside the store, and
+// closes it: a fixture changed as an older build or a crash left it.
+func execRaw(t *testing.T, path string, stmts ...string) {
+	t.Helper()
+	raw, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for _, q := range stmts {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
 }
 
 func userVersion(t *testing.T, path string) int { return pragma(t, path, "user_version") }

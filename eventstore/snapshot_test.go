@@ -249,6 +249,12 @@ func TestRestoreBrokenSnapshotFails(t *testing.T) {
 		b[at] ^= 0x55
 		return b
 	}
+	// altered is a snapshot of a copy of all that change made wrong.
+	altered := func(change func(evs []events.Envelope)) []byte {
+		evs := append([]events.Envelope(nil), all...)
+		change(evs)
+		return craftSnapshot(t, header(int64(len(all))), evs)
+	}
 
 	tests := []struct {
 		name string
@@ -282,11 +288,7 @@ func TestRestoreBrokenSnapshotFails(t *testing.T) {
 		},
 		{name: "position gap before the prefix's head", snap: craftSnapshot(t, header(int64(len(all))), append([]events.Envelope{all[0]}, all[2:]...))},
 		{name: "positions do not start at 1", snap: craftSnapshot(t, header(int64(len(all))), all[1:])},
-		{name: "event without a type", snap: func() []byte {
-			evs := append([]events.Envelope(nil), all...)
-			evs[len(evs)-1].Type = ""
-			return craftSnapshot(t, header(int64(len(all))), evs)
-		}()},
+		{name: "event without a type", snap: altered(func(evs []events.Envelope) { evs[len(evs)-1].Type = "" })},
 		{name: "event line is garbage", snap: func() []byte {
 			var buf bytes.Buffer
 			zw := gzip.NewWriter(&buf)
@@ -297,26 +299,10 @@ func TestRestoreBrokenSnapshotFails(t *testing.T) {
 		}()},
 		// Events 2, 3 and 10 are versions 1, 2 and 3 of agenda-u1; events
 		// 4 to 6 versions 2 to 4 of stream-1.
-		{name: "repeated version of a stream the prefix holds", snap: func() []byte {
-			evs := append([]events.Envelope(nil), all...)
-			evs[9].Version = 2
-			return craftSnapshot(t, header(int64(len(all))), evs)
-		}()},
-		{name: "repeated version within the restored events", snap: func() []byte {
-			evs := append([]events.Envelope(nil), all...)
-			evs[5].Version = 3
-			return craftSnapshot(t, header(int64(len(all))), evs)
-		}()},
-		{name: "version gap", snap: func() []byte {
-			evs := append([]events.Envelope(nil), all...)
-			evs[9].Version = 4
-			return craftSnapshot(t, header(int64(len(all))), evs)
-		}()},
-		{name: "repeated event id", snap: func() []byte {
-			evs := append([]events.Envelope(nil), all...)
-			evs[3].ID = evs[1].ID
-			return craftSnapshot(t, header(int64(len(all))), evs)
-		}()},
+		{name: "repeated version of a stream the prefix holds", snap: altered(func(evs []events.Envelope) { evs[9].Version = 2 })},
+		{name: "repeated version within the restored events", snap: altered(func(evs []events.Envelope) { evs[5].Version = 3 })},
+		{name: "version gap", snap: altered(func(evs []events.Envelope) { evs[9].Version = 4 })},
+		{name: "repeated event id", snap: altered(func(evs []events.Envelope) { evs[3].ID = evs[1].ID })},
 	}
 	targets := []struct {
 		name   string
