@@ -104,10 +104,19 @@ func (s *Server) requireAuth(next http.Handler) http.Handler {
 // has applied them. A node that does not know the user or the epoch yet
 // (the login was decided on a node further ahead) waits, briefly, for the
 // position the token was issued at before refusing it.
+//
+// The position is read before the state, never after: the read model
+// commits a projection's rows before its position moves, so a state read
+// after a position reflects at least that position. Read the other way
+// round, the users projection could commit the token's user between the
+// two reads, and a state from before the user beside a position past the
+// token's refused a valid token without waiting (seen in CI: a create on a
+// follower a few milliseconds behind answered 401 "invalid token").
 func (s *Server) checkToken(ctx context.Context, c Claims) error {
+	pos := s.Queries.Position()
 	st, err := s.Queries.TokenState(ctx, c.UserID, c.TokenID)
 	behind := agenda.ErrorCode(err) == agenda.ENOTFOUND || (err == nil && st.Epoch < c.Epoch)
-	if behind && c.Position > s.Queries.Position() {
+	if behind && c.Position > pos {
 		wctx, cancel := context.WithTimeout(ctx, s.readWait())
 		werr := s.Queries.WaitFor(wctx, c.Position)
 		cancel()

@@ -251,7 +251,11 @@ func (p *Projector) Healthy() bool {
 }
 
 // Rebuild clears a running projection; its subscriber notices the reset
-// checkpoint and replays the event store into it.
+// checkpoint and replays the event store into it. Nothing that serves
+// clients calls it: until the replay is done, the projection's state lies
+// behind positions readers have already seen (a token check would refuse
+// users not yet replayed). The admin API rebuilds with StartRebuild, which
+// switches a complete copy in.
 func (p *Projector) Rebuild(ctx context.Context, name string) error {
 	p.mu.Lock()
 	s, ok := p.status[name]
