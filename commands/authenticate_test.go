@@ -14,9 +14,9 @@ func TestAuthenticate(t *testing.T) {
 	r := world(t)
 	h := newHandlers(&fakeLog{}, r)
 
-	id, err := h.Authenticate(ctx, "ana", password)
-	if err != nil || id != "ana" {
-		t.Fatalf("Authenticate(ana, right password) = %q, %v; want ana", id, err)
+	u, err := h.Authenticate(ctx, "ana", password)
+	if err != nil || u.ID != "ana" {
+		t.Fatalf("Authenticate(ana, right password) = %q, %v; want ana", u.ID, err)
 	}
 
 	var first error
@@ -27,9 +27,9 @@ func TestAuthenticate(t *testing.T) {
 		{name: "right password with a character more", username: "ana", password: password + "!"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			id, err := h.Authenticate(ctx, tc.username, tc.password)
-			if id != "" {
-				t.Errorf("id = %q, want none", id)
+			u, err := h.Authenticate(ctx, tc.username, tc.password)
+			if u.ID != "" {
+				t.Errorf("user = %q, want none", u.ID)
 			}
 			wantCode(t, err, agenda.EUNAUTHORIZED, "")
 			if first == nil {
@@ -50,4 +50,27 @@ func TestAuthenticate(t *testing.T) {
 			t.Errorf("code = %q (%v), want internal", code, err)
 		}
 	})
+}
+
+// Authenticate returns the account it checked the password against: a
+// password change projected right after the check must not lend the old
+// password the new token epoch (the login handler issued the token from a
+// read after the check, which a review found would survive the change).
+func TestAuthenticateReturnsTheAccountItChecked(t *testing.T) {
+	r := world(t)
+	h := newHandlers(&fakeLog{}, r)
+	r.afterUserLookup = func() {
+		r.mu.Lock()
+		ana := r.users["ana"]
+		ana.PasswordHash, ana.TokenEpoch = "changed", ana.TokenEpoch+1
+		r.users["ana"] = ana
+		r.mu.Unlock()
+	}
+	u, err := h.Authenticate(context.Background(), "ana", password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now := r.users["ana"].TokenEpoch; u.TokenEpoch != now-1 {
+		t.Fatalf("token epoch = %d, want %d: the account as checked, not as changed after", u.TokenEpoch, now-1)
+	}
 }

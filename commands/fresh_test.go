@@ -83,8 +83,8 @@ func TestLoginRefusalsAreConfirmedOnFreshState(t *testing.T) {
 			read.mu.Unlock()
 			return nil
 		}
-		if id, err := h.Authenticate(context.Background(), "bob", password); err != nil || id != "bob" {
-			t.Fatalf("Authenticate = %q, %v; want bob once the read model caught up", id, err)
+		if u, err := h.Authenticate(context.Background(), "bob", password); err != nil || u.ID != "bob" {
+			t.Fatalf("Authenticate = %q, %v; want bob once the read model caught up", u.ID, err)
 		}
 	})
 	t.Run("an account projected just after the refused check: the login succeeds", func(t *testing.T) {
@@ -101,8 +101,8 @@ func TestLoginRefusalsAreConfirmedOnFreshState(t *testing.T) {
 		}
 		h := newHandlers(&fakeLog{}, read)
 		h.Fresh = func(context.Context) error { return nil }
-		if id, err := h.Authenticate(context.Background(), "bob", password); err != nil || id != "bob" {
-			t.Fatalf("Authenticate = %q, %v; want bob", id, err)
+		if u, err := h.Authenticate(context.Background(), "bob", password); err != nil || u.ID != "bob" {
+			t.Fatalf("Authenticate = %q, %v; want bob", u.ID, err)
 		}
 	})
 	t.Run("no quorum: unavailable", func(t *testing.T) {

@@ -26,6 +26,7 @@ func (q *tokenQueries) TokenState(_ context.Context, userID, tokenID string) (ag
 	return agenda.TokenState{}, agenda.Errorf(agenda.ENOTFOUND, "user not found")
 }
 func (q *tokenQueries) Position() int64 { return q.position }
+func (q *tokenQueries) Horizon() int64  { return q.position }
 func (q *tokenQueries) WaitFor(_ context.Context, p int64) error {
 	if p > 10 {
 		return agenda.Errorf(agenda.EUNAVAILABLE, "not reached")
@@ -101,6 +102,7 @@ func (q *applyingQueries) TokenState(context.Context, string, string) (agenda.To
 	return agenda.TokenState{}, nil
 }
 func (q *applyingQueries) Position() int64 { return q.position }
+func (q *applyingQueries) Horizon() int64  { return q.position }
 func (q *applyingQueries) WaitFor(_ context.Context, p int64) error {
 	if p > q.position {
 		return agenda.Errorf(agenda.EUNAVAILABLE, "not reached")

@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 
+	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/commands"
 )
 
@@ -55,7 +56,8 @@ type UserCommands interface {
 // TokenCommands check a login (the server then signs the token) and revoke
 // tokens.
 type TokenCommands interface {
-	Authenticate(ctx context.Context, username, password string) (string, error)
+	// Authenticate returns the account the password was checked against.
+	Authenticate(ctx context.Context, username, password string) (agenda.User, error)
 	RevokeToken(ctx context.Context, cmd commands.RevokeToken) (commands.Result, error)
 }
 

@@ -73,7 +73,8 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 // refusedAt sets a refused write's X-Agenda-Position: a position at least
 // as fresh as the state the refusal was decided on, so that a client
 // reading with it as min_position sees what refused it. That is this
-// node's read position now (it only moves forward), not the one the
+// node's read horizon now (it only moves forward; the lowest checkpoint,
+// Position, may lag the projection the refusal read), not the position the
 // request was admitted at (the read middleware's: a refusal may be
 // confirmed on fresher state, commands.Handlers.Fresh), unless the write
 // already committed further.
@@ -81,7 +82,7 @@ func refusedAt(w http.ResponseWriter, q Queries) {
 	if q == nil {
 		return
 	}
-	pos := q.Position()
+	pos := q.Horizon()
 	if prev, err := strconv.ParseInt(w.Header().Get("X-Agenda-Position"), 10, 64); err == nil && prev > pos {
 		pos = prev
 	}

@@ -212,9 +212,9 @@ func (c *fakeCommands) answer() (commands.Result, error) {
 func (c *fakeCommands) RegisterUser(context.Context, commands.RegisterUser) (commands.Result, error) {
 	return c.answer()
 }
-func (c *fakeCommands) Authenticate(context.Context, string, string) (string, error) {
+func (c *fakeCommands) Authenticate(context.Context, string, string) (agenda.User, error) {
 	_, err := c.answer()
-	return c.userID, err
+	return agenda.User{ID: c.userID, Username: "ana", Version: 1}, err
 }
 func (c *fakeCommands) ChangeProfile(_ context.Context, cmd commands.ChangeProfile) (commands.Result, error) {
 	c.ifMatch = cmd.IfMatch
@@ -322,6 +322,7 @@ func (q *fakeQueries) Notifications(context.Context, string, bool, int) ([]agend
 }
 func (q *fakeQueries) WaitFor(context.Context, int64) error { return nil }
 func (q *fakeQueries) Position() int64                      { return 1 }
+func (q *fakeQueries) Horizon() int64                       { return 1 }
 
 var testSecret = []byte("test-secret-0123456789abcdef0123456789")
 
@@ -492,6 +493,7 @@ type movingQueries struct {
 }
 
 func (q *movingQueries) Position() int64 { return q.pos }
+func (q *movingQueries) Horizon() int64  { return q.pos }
 
 // TestRefusedWritesCarryAFreshPosition: a refused write names a position
 // at least as fresh as the state it was decided on. The read middleware

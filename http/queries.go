@@ -59,5 +59,10 @@ type NotificationQueries interface {
 // for it to reach a write.
 type ReadPosition interface {
 	WaitFor(ctx context.Context, position int64) error
+	// Position is the position every projection has reached: read it
+	// before the state it is to judge.
 	Position() int64
+	// Horizon is a position no state the read model has shown is newer
+	// than: read it after the state it is to vouch for to a client.
+	Horizon() int64
 }

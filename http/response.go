@@ -56,8 +56,8 @@ func (s *Server) committed(w http.ResponseWriter, r *http.Request, res commands.
 	if n := noteOf(r); n != nil && n.target == "" {
 		n.target = res.ID // what the command created or changed
 	}
-	if res.Position == 0 { // nothing changed: the read model already shows it
-		w.Header().Set("X-Agenda-Position", strconv.FormatInt(s.Queries.Position(), 10))
+	if res.Position == 0 { // nothing changed: the state the decision read shows it
+		w.Header().Set("X-Agenda-Position", strconv.FormatInt(s.Queries.Horizon(), 10))
 		return true
 	}
 	w.Header().Set("X-Agenda-Position", strconv.FormatInt(res.Position, 10))

@@ -104,7 +104,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	failed := false
 	defer func() { attempted(failed) }() // on every path, a panic included
-	id, err := hashing(s, r.Context(), w, func() (string, error) {
+	u, err := hashing(s, r.Context(), w, func() (agenda.User, error) {
 		return s.Commands.Authenticate(r.Context(), username, *req.Password)
 	})
 	failed = agenda.ErrorCode(err) == agenda.EUNAUTHORIZED
@@ -112,15 +112,15 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	u, err := s.Queries.UserByID(r.Context(), id)
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	// The token carries the user's epoch and the position this login was
-	// decided at, so any node can tell a token from before a password change
-	// from one issued after a change it has not seen yet.
-	token, exp, err := s.Tokens.Issue(Subject{UserID: u.ID, Username: u.Username, Epoch: u.TokenEpoch, Position: s.Queries.Position()})
+	// The token carries the epoch of the account the password was checked
+	// against, not of a read after it: a password change committed during
+	// the check would otherwise give the old password a token of the new
+	// epoch, one the change does not end (a review found it). And it
+	// carries a position at least as fresh as that account, read after it
+	// (Horizon, not Position, which may lag the users projection), so that
+	// a node that does not know the user yet waits for it rather than
+	// refusing the token.
+	token, exp, err := s.Tokens.Issue(Subject{UserID: u.ID, Username: u.Username, Epoch: u.TokenEpoch, Position: s.Queries.Horizon()})
 	if err != nil {
 		s.Error(w, r, err)
 		return

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/internal/notify"
@@ -27,6 +28,10 @@ type DB struct {
 	// moves the one in memory past it (see Skip). Guarded by mu.
 	stored   map[string]int64
 	position notify.Position // the lowest checkpoint
+	// horizon is the highest position any projection's rows may show: it
+	// moves before a transaction that may show events up to it commits
+	// (see Horizon).
+	horizon atomic.Int64
 
 	feed feedState
 
@@ -109,6 +114,9 @@ func openOn(ctx context.Context, sdb *sqlite.DB) (*DB, error) {
 		}
 	}
 	db.position.Reset(db.lowest())
+	for _, c := range db.checkpoints {
+		db.raiseHorizon(c)
+	}
 	return db, rows.Err()
 }
 
@@ -175,8 +183,29 @@ func (db *DB) Checkpoint(projection string) int64 {
 }
 
 // Position returns the position every projection has reached: the read
-// model reflects all events up to it.
+// model reflects all events up to it. A state read after it is at least that
+// fresh; to decide whether to wait for a position, read Position first.
 func (db *DB) Position() int64 { return db.position.Get() }
+
+// Horizon returns a position no state this read model has shown is newer
+// than: one to hand a client as "at least as fresh as what you were
+// answered" (a login's token, a refusal's X-Agenda-Position), read after
+// the reads it vouches for. Position will not do: it is the lowest
+// checkpoint, and one projection runs ahead of another (the users
+// projection skips past appointments), so a user read at position 50 could
+// go out with 40, and a node at 45 would call the user unknown. A node
+// whose Position reaches Horizon shows all that was shown here.
+func (db *DB) Horizon() int64 { return db.horizon.Load() }
+
+// raiseHorizon moves the horizon up to p (never down).
+func (db *DB) raiseHorizon(p int64) {
+	for {
+		h := db.horizon.Load()
+		if p <= h || db.horizon.CompareAndSwap(h, p) {
+			return
+		}
+	}
+}
 
 // lowest returns the lowest checkpoint; db.mu must be held (or db unshared).
 func (db *DB) lowest() int64 {
@@ -216,6 +245,7 @@ func (db *DB) advanceCheckpoint(projection string, position int64, stored bool) 
 	if stored {
 		db.stored[projection] = position
 	}
+	db.raiseHorizon(position)
 	db.position.Set(db.lowest())
 }
 
@@ -281,6 +311,7 @@ func (db *DB) apply(ctx context.Context, projection string, to int64, fn func(*T
 	stored := db.stored[projection]
 	db.mu.Unlock()
 	var t *Tx
+	db.raiseHorizon(to) // before its rows can be read
 	err := db.db.Update(ctx, func(tx *sqlite.Conn) error {
 		t = &Tx{tx: tx, db: db, projection: projection, from: stored, to: to}
 		if err := fn(t); err != nil {

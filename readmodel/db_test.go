@@ -481,3 +481,44 @@ func closedReadModel(t *testing.T) string {
 	live.Close()
 	return path
 }
+
+// Horizon covers whatever a read has shown, where Position, the lowest
+// checkpoint, lags a projection that is ahead: a user read at the users
+// projection's 50 with the planning projection at 40 must not be vouched
+// for with 40 (a node at 45 would call the user unknown), and it is
+// vouched for again after a restart.
+func TestHorizonCoversAProjectionAheadOfTheOthers(t *testing.T) {
+	ctx := context.Background()
+	db, path := mustOpenDB(t)
+	if err := db.Apply(ctx, readmodel.ProjectionPlanning, 0, 40, func(*readmodel.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Apply(ctx, readmodel.ProjectionUsers, 0, 50, func(tx *readmodel.Tx) error {
+		return tx.InsertUser(user("u1", "ana", "Ana"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.TokenState(ctx, "u1", "t1"); err != nil {
+		t.Fatalf("TokenState = %v, want the user", err)
+	}
+	if p, h := db.Position(), db.Horizon(); p != 40 || h != 50 {
+		t.Fatalf("Position, Horizon = %d, %d; want 40, 50", p, h)
+	}
+	if err := db.Skip(ctx, readmodel.ProjectionPlanning, 40, 60); err != nil {
+		t.Fatal(err)
+	}
+	if p, h := db.Position(), db.Horizon(); p != 50 || h != 60 {
+		t.Fatalf("after a skip: Position, Horizon = %d, %d; want 50, 60", p, h)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := readmodel.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if h := again.Horizon(); h != 60 {
+		t.Fatalf("after a restart: Horizon = %d, want 60", h)
+	}
+}

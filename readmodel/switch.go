@@ -187,6 +187,7 @@ func (db *DB) SwitchFrom(ctx context.Context, projection string, scratch *DB, ca
 	if err := scratch.checkFeedFloor(); err != nil {
 		return 0, err
 	}
+	db.raiseHorizon(pos) // before the switched-in rows can be read
 	// ATTACH is refused inside a transaction, so it runs on the writer
 	// connection itself (the only one; writeMu keeps everyone else off it).
 	conn, err := db.db.Write.Conn(ctx)
@@ -406,6 +407,7 @@ func (db *DB) CopyProjection(ctx context.Context, from, projection string) error
 		ON CONFLICT (projection) DO UPDATE SET position = excluded.position`, projection, pos); err != nil {
 		return fmt.Errorf("store checkpoint of %s: %w", projection, err)
 	}
+	db.raiseHorizon(pos) // before the copied rows can be read
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit copy of %s: %w", projection, err)
 	}
