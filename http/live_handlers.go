@@ -89,6 +89,24 @@ func (s *Server) feedStart(ctx context.Context, user string, after int64) (reset
 	return after < pruned, nil
 }
 
+// readFeedPage reads up to limit of userID's feed entries in (after, upTo] and
+// reports whether any after `after` have been pruned. That is asked after
+// the read, not only before it (feedStart): a projection's transaction may
+// prune between the two, and the page would then start later without a
+// word (a review found it). A prune that comes after the read has taken
+// nothing from the page, but is answered the same.
+func (s *Server) readFeedPage(ctx context.Context, userID string, after, upTo int64, limit int) ([]agenda.FeedEntry, bool, error) {
+	page, err := s.Feed.Feed(ctx, userID, after, upTo, limit)
+	if err != nil {
+		return nil, false, err
+	}
+	pruned, err := s.Feed.FeedPruned(ctx, userID)
+	if err != nil {
+		return nil, false, err
+	}
+	return page, after < pruned, nil
+}
+
 // feedPage is the body of GET /api/events.
 type feedPage struct {
 	Events   []agenda.FeedEntry `json:"events"`
@@ -123,13 +141,21 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	// Read the position first: every entry up to it is in the feed.
 	top := s.Feed.Position()
-	if reset && given {
+	// Without an `after`, the page starts at the oldest entry kept.
+	resetAnswer := func() {
 		writeJSON(w, http.StatusOK, feedPage{Events: []agenda.FeedEntry{}, Position: top, Reset: true})
+	}
+	if reset && given {
+		resetAnswer()
 		return
 	}
-	list, err := s.Feed.Feed(r.Context(), user, after, top, limit)
+	list, pruned, err := s.readFeedPage(r.Context(), user, after, top, limit)
 	if err != nil {
 		s.Error(w, r, err)
+		return
+	}
+	if pruned && given {
+		resetAnswer()
 		return
 	}
 	next := max(top, after)
@@ -287,11 +313,23 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 		b, _ := json.Marshal(controlFrame{Type: typ, Position: pos})
 		return write(b)
 	}
+	// resetTo tells the client to reload and go on from the read model's
+	// position, and returns it.
+	resetTo := func() (int64, error) {
+		p := s.Feed.Position()
+		return p, control("reset", p)
+	}
+	// sendHistory sends the entries in (from, upTo] and returns the
+	// position to go on from: upTo, or where a reset put the client if
+	// entries it had not been sent were pruned meanwhile.
 	sendHistory := func(from, upTo int64) (int64, error) {
 		for from < upTo {
-			page, err := s.Feed.Feed(ctx, user, from, upTo, feedPageLimit)
+			page, pruned, err := s.readFeedPage(ctx, user, from, upTo, feedPageLimit)
 			if err != nil {
 				return from, err
+			}
+			if pruned {
+				return resetTo()
 			}
 			for i := range page {
 				b, err := json.Marshal(&page[i])
@@ -317,8 +355,8 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 	}
 
 	if reset {
-		after = s.Feed.Position()
-		if err := control("reset", after); err != nil {
+		var err error
+		if after, err = resetTo(); err != nil {
 			return fail(err)
 		}
 	}

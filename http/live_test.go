@@ -27,6 +27,25 @@ type fakeFeed struct {
 	entries []agenda.FeedEntry
 	pruned  map[string]int64
 	pos     notify.Position
+	// beforePage, if set, runs (unlocked) before a user's page is read:
+	// the read model committing something between two reads.
+	beforePage func()
+}
+
+// prune drops every entry at or below floor, recording it per user, as a
+// projection's transaction prunes the feed.
+func (f *fakeFeed) prune(floor int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	kept := f.entries[:0]
+	for _, e := range f.entries {
+		if e.Position > floor {
+			kept = append(kept, e)
+			continue
+		}
+		f.pruned[e.UserID] = max(f.pruned[e.UserID], e.Position)
+	}
+	f.entries = kept
 }
 
 func (f *fakeFeed) append(user string, data string) int64 {
@@ -40,6 +59,9 @@ func (f *fakeFeed) append(user string, data string) int64 {
 }
 
 func (f *fakeFeed) Feed(_ context.Context, user string, after, upTo int64, limit int) ([]agenda.FeedEntry, error) {
+	if f.beforePage != nil {
+		f.beforePage()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := []agenda.FeedEntry{}
@@ -470,4 +492,52 @@ func TestLiveStreamsPerUserAreBounded(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// A page of the feed is pruned after the check that its start is still
+// kept, and before it is read: the answer is a reset, not a page that
+// silently starts later (a review found both the events page and the
+// stream's history trusting the check made before the read).
+func TestFeedPrunedWhileItsPageIsRead(t *testing.T) {
+	newFeed := func() *fakeFeed {
+		feed := &fakeFeed{pruned: map[string]int64{}}
+		for range 10 {
+			feed.append("ana", `{}`)
+		}
+		var once sync.Once
+		feed.beforePage = func() { once.Do(func() { feed.prune(5) }) }
+		return feed
+	}
+	t.Run("events page", func(t *testing.T) {
+		s, ts := liveServer(t, newFeed(), time.Hour, 16)
+		tok, _, _ := s.Tokens.Issue(Subject{UserID: "ana", Username: "ana"})
+		req, _ := http.NewRequest("GET", ts.URL+"/api/events?after=2", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var p feedPage
+		if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		if !p.Reset || len(p.Events) != 0 || p.Position != 10 {
+			t.Fatalf("page = %+v, want a reset at 10 (entries 3 to 5 were pruned while it was read)", p)
+		}
+	})
+	t.Run("stream history", func(t *testing.T) {
+		s, ts := liveServer(t, newFeed(), time.Hour, 16)
+		c := dialLive(t, s, ts, "ana", "&after=2")
+		f, err := readLive(t, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Type != "reset" || f.Position != 10 {
+			t.Fatalf("first frame = %+v, want a reset at 10 (entries 3 to 5 were pruned while history was read)", f)
+		}
+		if f, err = readLive(t, c); err != nil || f.Type != "caught_up" || f.Position != 10 {
+			t.Fatalf("then %+v, %v; want caught_up at 10", f, err)
+		}
+	})
 }
