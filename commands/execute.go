@@ -96,12 +96,15 @@ func (h *Handlers) execute(ctx context.Context, id string, decide func() (*batch
 			continue
 		}
 		if errors.As(err, &vc) {
-			if attempt >= retries {
-				return Result{}, agenda.Errorf(agenda.ECONFLICT, "too many concurrent changes; retry")
-			}
 			wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			werr := h.Read.WaitFor(wctx, vc.Position)
 			cancel()
+			if attempt >= retries {
+				// Waited for all the same (its failure aside): the
+				// refusal's X-Agenda-Position is read from this node's
+				// read model, which should show the change that won.
+				return Result{}, agenda.Errorf(agenda.ECONFLICT, "too many concurrent changes; retry")
+			}
 			if werr != nil {
 				return Result{}, werr
 			}
@@ -146,6 +149,15 @@ func (h *Handlers) propose(ctx context.Context, b events.Batch) (events.Committe
 		case errors.Is(err, events.ErrIllegalTransition):
 			// Decided on state the log has moved past in a way the
 			// expected versions could not tell (see events.CheckLifecycle).
+			// The log refused it on the leader's state: this node's read
+			// model catches up with the cluster first, if it can within
+			// two seconds, so that the refusal's X-Agenda-Position shows
+			// the change that made it, as "read it again" promises.
+			if h.Fresh != nil {
+				fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				_ = h.Fresh(fctx) // the refusal stands either way
+				cancel()
+			}
 			return c, agenda.Errorf(agenda.ECONFLICT, "this change no longer applies: the resource changed meanwhile; read it again")
 		case errors.Is(err, events.ErrOutcomeUnknown) && attempt < 5:
 			select {
