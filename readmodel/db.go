@@ -207,6 +207,21 @@ func (db *DB) raiseHorizon(p int64) {
 	}
 }
 
+// raiseHorizonFor raises the horizon to p just before a commit that may
+// show events up to p, and returns what lowers it again if the commit
+// fails: left raised, it would name a position this node may never reach
+// (a projection that gives up stays behind it), and reads asked to wait for
+// it would wait in vain. db.writeMu must be held, as by everything that
+// raises the horizon, so nothing else moves it meanwhile.
+func (db *DB) raiseHorizonFor(p int64) (undo func()) {
+	prev := db.horizon.Load()
+	if p <= prev {
+		return func() {}
+	}
+	db.horizon.Store(p)
+	return func() { db.horizon.CompareAndSwap(p, prev) }
+}
+
 // lowest returns the lowest checkpoint; db.mu must be held (or db unshared).
 func (db *DB) lowest() int64 {
 	first := true
@@ -311,7 +326,7 @@ func (db *DB) apply(ctx context.Context, projection string, to int64, fn func(*T
 	stored := db.stored[projection]
 	db.mu.Unlock()
 	var t *Tx
-	db.raiseHorizon(to) // before its rows can be read
+	undo := func() {}
 	err := db.db.Update(ctx, func(tx *sqlite.Conn) error {
 		t = &Tx{tx: tx, db: db, projection: projection, from: stored, to: to}
 		if err := fn(t); err != nil {
@@ -324,9 +339,11 @@ func (db *DB) apply(ctx context.Context, projection string, to int64, fn func(*T
 			ON CONFLICT (projection) DO UPDATE SET position = excluded.position`, projection, to); err != nil {
 			return fmt.Errorf("store checkpoint of %s: %w", projection, err)
 		}
+		undo = db.raiseHorizonFor(to) // the commit follows
 		return nil
 	})
 	if err != nil {
+		undo()
 		return err
 	}
 	if db.side != nil {

@@ -521,4 +521,13 @@ func TestHorizonCoversAProjectionAheadOfTheOthers(t *testing.T) {
 	if h := again.Horizon(); h != 60 {
 		t.Fatalf("after a restart: Horizon = %d, want 60", h)
 	}
+	// A transaction that fails leaves the horizon where it was: raised,
+	// it would name a position this node may never reach.
+	err = again.Apply(ctx, readmodel.ProjectionUsers, 50, 70, func(*readmodel.Tx) error { return errors.New("disk on fire") })
+	if err == nil {
+		t.Fatal("Apply: no error")
+	}
+	if h := again.Horizon(); h != 60 {
+		t.Fatalf("after a failed apply: Horizon = %d, want 60", h)
+	}
 }

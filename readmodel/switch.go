@@ -187,7 +187,6 @@ func (db *DB) SwitchFrom(ctx context.Context, projection string, scratch *DB, ca
 	if err := scratch.checkFeedFloor(); err != nil {
 		return 0, err
 	}
-	db.raiseHorizon(pos) // before the switched-in rows can be read
 	// ATTACH is refused inside a transaction, so it runs on the writer
 	// connection itself (the only one; writeMu keeps everyone else off it).
 	conn, err := db.db.Write.Conn(ctx)
@@ -223,7 +222,9 @@ func (db *DB) SwitchFrom(ctx context.Context, projection string, scratch *DB, ca
 		ON CONFLICT (projection) DO UPDATE SET position = excluded.position`, projection, pos); err != nil {
 		return 0, fmt.Errorf("store checkpoint of %s: %w", projection, err)
 	}
+	undo := db.raiseHorizonFor(pos) // before the switched-in rows can be read
 	if err := tx.Commit(); err != nil {
+		undo()
 		return 0, fmt.Errorf("commit switch: %w", err)
 	}
 	db.setCheckpoint(projection, pos)
@@ -407,8 +408,9 @@ func (db *DB) CopyProjection(ctx context.Context, from, projection string) error
 		ON CONFLICT (projection) DO UPDATE SET position = excluded.position`, projection, pos); err != nil {
 		return fmt.Errorf("store checkpoint of %s: %w", projection, err)
 	}
-	db.raiseHorizon(pos) // before the copied rows can be read
+	undo := db.raiseHorizonFor(pos) // before the copied rows can be read
 	if err := tx.Commit(); err != nil {
+		undo()
 		return fmt.Errorf("commit copy of %s: %w", projection, err)
 	}
 	db.setCheckpoint(projection, pos)
