@@ -31,6 +31,11 @@ type Error struct {
 	Code    string
 	Message string
 	Details map[string]any
+	// Position, if not 0, is a log position at least as fresh as the state
+	// the error was decided on, where that was not this node's read model
+	// (the leader's log refused a write): a refusal names a position no
+	// lower, so that a read with it sees what refused it.
+	Position int64
 }
 
 // Error implements the error interface.
@@ -48,6 +53,22 @@ func (e *Error) WithDetails(details map[string]any) *Error {
 	c := *e
 	c.Details = details
 	return &c
+}
+
+// At returns a copy of e decided on state at least as fresh as position.
+func (e *Error) At(position int64) *Error {
+	c := *e
+	c.Position = position
+	return &c
+}
+
+// ErrorPosition returns the Position of the *Error in err's chain, if any.
+func ErrorPosition(err error) int64 {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Position
+	}
+	return 0
 }
 
 // ErrorCode returns the code of the *Error in err's chain, EINTERNAL for any

@@ -96,15 +96,16 @@ func (h *Handlers) execute(ctx context.Context, id string, decide func() (*batch
 			continue
 		}
 		if errors.As(err, &vc) {
+			if attempt >= retries {
+				// Named in the refusal's X-Agenda-Position, so that a
+				// read with it shows the change that won: not waited
+				// for here, since a registration or a password change
+				// holds a hashing slot meanwhile.
+				return Result{}, agenda.Errorf(agenda.ECONFLICT, "too many concurrent changes; retry").At(vc.Position)
+			}
 			wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			werr := h.Read.WaitFor(wctx, vc.Position)
 			cancel()
-			if attempt >= retries {
-				// Waited for all the same (its failure aside): the
-				// refusal's X-Agenda-Position is read from this node's
-				// read model, which should show the change that won.
-				return Result{}, agenda.Errorf(agenda.ECONFLICT, "too many concurrent changes; retry")
-			}
 			if werr != nil {
 				return Result{}, werr
 			}

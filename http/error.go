@@ -61,7 +61,7 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 			"request_id", requestID(r.Context()), "err", err)
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		refusedAt(w, s.Queries)
+		refusedAt(w, s.Queries, agenda.ErrorPosition(err))
 	}
 	status := ErrorStatus(code)
 	if (status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests) && w.Header().Get("Retry-After") == "" {
@@ -77,12 +77,13 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 // Position, may lag the projection the refusal read), not the position the
 // request was admitted at (the read middleware's: a refusal may be
 // confirmed on fresher state, commands.Handlers.Fresh), unless the write
-// already committed further.
-func refusedAt(w http.ResponseWriter, q Queries) {
+// already committed further, or the refusal was decided on the leader's
+// log at a position named in the error (decided).
+func refusedAt(w http.ResponseWriter, q Queries, decided int64) {
 	if q == nil {
 		return
 	}
-	pos := q.Horizon()
+	pos := max(q.Horizon(), decided)
 	if prev, err := strconv.ParseInt(w.Header().Get("X-Agenda-Position"), 10, 64); err == nil && prev > pos {
 		pos = prev
 	}

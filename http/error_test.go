@@ -199,12 +199,17 @@ type fakeCommands struct {
 	userID    string
 	calls     int              // commands run
 	ifMatch   commands.IfMatch // the IfMatch of the last single-resource write
+	unchanged bool             // writes change nothing (position 0)
+	account   agenda.User      // what Authenticate checked, if set
 }
 
 func (c *fakeCommands) answer() (commands.Result, error) {
 	c.calls++
 	if c.panicWith != nil {
 		panic(c.panicWith)
+	}
+	if c.unchanged {
+		return commands.Result{ID: "x"}, c.err
 	}
 	return commands.Result{ID: "x", Position: 1}, c.err
 }
@@ -214,6 +219,9 @@ func (c *fakeCommands) RegisterUser(context.Context, commands.RegisterUser) (com
 }
 func (c *fakeCommands) Authenticate(context.Context, string, string) (agenda.User, error) {
 	_, err := c.answer()
+	if c.account.ID != "" {
+		return c.account, err
+	}
 	return agenda.User{ID: c.userID, Username: "ana", Version: 1}, err
 }
 func (c *fakeCommands) ChangeProfile(_ context.Context, cmd commands.ChangeProfile) (commands.Result, error) {
@@ -486,14 +494,15 @@ func TestMethodLabelIsBounded(t *testing.T) {
 	}
 }
 
-// movingQueries is fakeQueries at a read position a test moves.
+// movingQueries is fakeQueries at a read position and horizon a test
+// moves.
 type movingQueries struct {
 	fakeQueries
-	pos int64
+	pos, horizon int64
 }
 
 func (q *movingQueries) Position() int64 { return q.pos }
-func (q *movingQueries) Horizon() int64  { return q.pos }
+func (q *movingQueries) Horizon() int64  { return q.horizon }
 
 // TestRefusedWritesCarryAFreshPosition: a refused write names a position
 // at least as fresh as the state it was decided on. The read middleware
@@ -501,8 +510,11 @@ func (q *movingQueries) Horizon() int64  { return q.pos }
 // decided on fresher state (confirmed after the read model caught up),
 // and refusals before that middleware (401, a bad query, registration)
 // had none (a review found both).
+//
+// Fresh is the read model's horizon, not its position (the lowest
+// checkpoint, here 40), which may lag the projection the refusal read.
 func TestRefusedWritesCarryAFreshPosition(t *testing.T) {
-	q := &movingQueries{pos: 42}
+	q := &movingQueries{pos: 40, horizon: 42}
 	s, _ := newTestServer(t, &fakeCommands{}, q)
 	for _, tc := range []struct {
 		name, method, before, want string
@@ -538,4 +550,59 @@ func TestRefusedWritesCarryAFreshPosition(t *testing.T) {
 			}
 		}
 	})
+	t.Run("a refusal decided on the leader's log names its position", func(t *testing.T) {
+		rec := httptest.NewRecorder()
+		s.Error(rec, httptest.NewRequest(http.MethodPost, "/api/appointments", nil),
+			agenda.Errorf(agenda.ECONFLICT, "too many concurrent changes; retry").At(60))
+		if got := rec.Header().Get("X-Agenda-Position"); got != "60" {
+			t.Errorf("X-Agenda-Position = %q, want 60", got)
+		}
+	})
+}
+
+// A write that changed nothing answers with the state its decision read,
+// and names the read model's horizon: its position (the lowest
+// checkpoint) may lag the projection that state came from.
+func TestUnchangedWriteNamesTheHorizon(t *testing.T) {
+	s, _ := newTestServer(t, &fakeCommands{unchanged: true}, &movingQueries{pos: 40, horizon: 42})
+	tok, _, err := s.Tokens.Issue(Subject{UserID: "u1", Username: "ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodPatch, "/api/me", strings.NewReader(`{"display_name": "Ana"}`))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Authorization", "Bearer "+tok)
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, r)
+	if rec.Code != http.StatusOK || rec.Header().Get("X-Agenda-Position") != "42" {
+		t.Fatalf("%d with X-Agenda-Position %q, want 200 with 42; body %s", rec.Code, rec.Header().Get("X-Agenda-Position"), rec.Body)
+	}
+}
+
+// A login token carries the epoch of the account the password was checked
+// against (not of a read after the check, which a password change may have
+// moved: the old password would get a token the change does not end) and
+// a position at least as fresh as that account: the horizon, read after
+// the check, not the lowest checkpoint.
+func TestLoginTokenVouchesForTheAccountChecked(t *testing.T) {
+	c := &fakeCommands{account: agenda.User{ID: "u1", Username: "ana", TokenEpoch: 3, Version: 4}}
+	s, _ := newTestServer(t, c, &movingQueries{pos: 40, horizon: 42}) // UserByID answers epoch 0
+	r := httptest.NewRequest(http.MethodPost, "/api/auth/login", strings.NewReader(`{"username": "ana", "password": "password-ana"}`))
+	r.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, r)
+	var out loginResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); rec.Code != http.StatusOK || err != nil {
+		t.Fatalf("login: %d %s", rec.Code, rec.Body)
+	}
+	claims, err := s.Tokens.Verify(out.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claims.Epoch != 3 || claims.Position != 42 {
+		t.Fatalf("token epoch %d at position %d, want epoch 3 at 42", claims.Epoch, claims.Position)
+	}
+	if out.User.ID != "u1" || out.User.Version != 4 {
+		t.Errorf("answered user %+v, want the account checked", out.User)
+	}
 }

@@ -141,10 +141,10 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	// Read the position first: every entry up to it is in the feed.
 	top := s.Feed.Position()
-	// Without an `after`, the page starts at the oldest entry kept.
 	resetAnswer := func() {
 		writeJSON(w, http.StatusOK, feedPage{Events: []agenda.FeedEntry{}, Position: top, Reset: true})
 	}
+	// Without an `after`, the page starts at the oldest entry kept.
 	if reset && given {
 		resetAnswer()
 		return
@@ -239,8 +239,9 @@ func (s *Server) streamToken(r *http.Request) (Claims, error) {
 // handleStream serves GET /api/ws: the caller's feed after ?after= from the
 // read model, then {"type":"caught_up","position":n}, then live frames as
 // the local read model takes in new events. Without after it starts at the
-// present. If entries after `after` are no longer kept it first sends
-// {"type":"reset","position":n} and continues from n.
+// present. If entries after `after` are no longer kept it sends
+// {"type":"reset","position":n} and continues from n: first, or amid the
+// history if they were pruned while it was being sent.
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet { // HEAD, which the router answers as GET: a stream has no head
 		w.Header().Set("Allow", "GET")
