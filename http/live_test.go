@@ -383,17 +383,7 @@ func TestEventsPage(t *testing.T) {
 	s, ts := liveServer(t, feed, time.Hour, 16)
 	get := func(user, query string) (int, feedPage) {
 		t.Helper()
-		tok, _, _ := s.Tokens.Issue(Subject{UserID: user, Username: user})
-		req, _ := http.NewRequest("GET", ts.URL+"/api/events"+query, nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var p feedPage
-		json.NewDecoder(resp.Body).Decode(&p)
-		return resp.StatusCode, p
+		return getEvents(t, s, ts, user, query)
 	}
 	status, p := get("ana", "?after=0&limit=3")
 	if status != 200 || len(p.Events) != 3 || p.Events[0].Position != 1 || p.Events[2].Position != 5 || p.Position != 5 {
@@ -414,6 +404,23 @@ func TestEventsPage(t *testing.T) {
 			t.Errorf("%s: status %d, want 400", q, status)
 		}
 	}
+}
+
+// getEvents asks GET /api/events?query as user, and returns the status and
+// the page (empty unless it decodes as one).
+func getEvents(t *testing.T, s *Server, ts *httptest.Server, user, query string) (int, feedPage) {
+	t.Helper()
+	tok, _, _ := s.Tokens.Issue(Subject{UserID: user, Username: user})
+	req, _ := http.NewRequest("GET", ts.URL+"/api/events"+query, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var p feedPage
+	json.NewDecoder(resp.Body).Decode(&p)
+	return resp.StatusCode, p
 }
 
 // TestUIServed: / and /ui redirect to /ui/; the UI's files come with a
@@ -510,19 +517,7 @@ func TestFeedPrunedWhileItsPageIsRead(t *testing.T) {
 	}
 	t.Run("events page", func(t *testing.T) {
 		s, ts := liveServer(t, newFeed(), time.Hour, 16)
-		tok, _, _ := s.Tokens.Issue(Subject{UserID: "ana", Username: "ana"})
-		req, _ := http.NewRequest("GET", ts.URL+"/api/events?after=2", nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var p feedPage
-		if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
-			t.Fatal(err)
-		}
-		if !p.Reset || len(p.Events) != 0 || p.Position != 10 {
+		if _, p := getEvents(t, s, ts, "ana", "?after=2"); !p.Reset || len(p.Events) != 0 || p.Position != 10 {
 			t.Fatalf("page = %+v, want a reset at 10 (entries 3 to 5 were pruned while it was read)", p)
 		}
 	})
