@@ -74,3 +74,45 @@ func TestBackupRefusesWhatIsNotAnEventStore(t *testing.T) {
 		}
 	}
 }
+
+// A backup whose streams do not read as the state machine writes them (a
+// version repeated, or the streams table disagreeing with the events) is
+// refused by a restore: it skips the state machine, and no index refuses a
+// repeated version.
+func TestPrepareRestoreRefusesBrokenStreams(t *testing.T) {
+	ctx := context.Background()
+	for name, tamper := range map[string][]string{
+		"a version repeated": {"DROP TRIGGER events_no_update",
+			"UPDATE events SET stream = (SELECT stream FROM events WHERE position = 1) WHERE position = 2"},
+		"versions out of order": {"DROP TRIGGER events_no_update",
+			"UPDATE events SET version = 3 - version WHERE stream = (SELECT stream FROM events WHERE position = 3)"},
+		"a stream's version wrong in the streams table": {"UPDATE streams SET version = 7 WHERE stream = (SELECT stream FROM events WHERE position = 1)"},
+		"a stream missing from the streams table":       {"DELETE FROM streams WHERE stream = (SELECT stream FROM events WHERE position = 1)"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, path := mustOpenStoreFile(t)
+			for i := 1; i <= 2; i++ {
+				id := fmt.Sprintf("e%02d", i)
+				mustApply(t, s, uint64(i+100), events.Batch{Expect: []events.Expectation{{Stream: "s-" + id}}, Events: []events.Envelope{newEvent(t, id, "s-"+id, 1)}})
+			}
+			mustApply(t, s, 103, events.Batch{Expect: []events.Expectation{{Stream: "s-two"}}, Events: []events.Envelope{newEvent(t, "e03", "s-two", 1), newEvent(t, "e04", "s-two", 2)}})
+			dir := t.TempDir()
+			backup := filepath.Join(dir, "backup.db")
+			if _, err := eventstore.Backup(ctx, path, backup); err != nil {
+				t.Fatal(err)
+			}
+			restored := filepath.Join(dir, "restored.db")
+			if _, err := eventstore.PrepareRestore(ctx, backup, restored); err != nil {
+				t.Fatalf("PrepareRestore of the untouched backup: %v", err)
+			}
+			execRaw(t, backup, tamper...)
+			again := filepath.Join(dir, "again.db")
+			if _, err := eventstore.PrepareRestore(ctx, backup, again); !errors.Is(err, eventstore.ErrNotEventStore) {
+				t.Fatalf("PrepareRestore error = %v, want ErrNotEventStore", err)
+			}
+			if _, err := os.Stat(again); err == nil {
+				t.Error("a refused restore left its file")
+			}
+		})
+	}
+}
