@@ -121,8 +121,9 @@ func PrepareRestore(ctx context.Context, src, dst string) (Info, error) {
 // machine, and no index refuses a repeated version (see eventsSchema), so
 // a damaged or edited backup would otherwise be served, and every write to
 // such a stream refused or, worse, accepted against a wrong version. It
-// reads and sorts every event's stream, version and position once: a
-// restore is rare.
+// reads and sorts every event's stream, version and position once: 2 s of
+// a restore of 10⁶ events (3.4 s against 1.4 s without it,
+// BenchmarkPrepareRestore, 2026-12-05), and a restore is rare.
 func checkStreams(ctx context.Context, db *sqlite.DB) error {
 	var stream any // as stored (see packID)
 	var version, want int64
