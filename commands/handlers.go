@@ -129,3 +129,15 @@ func (h *Handlers) newID() string {
 	}
 	return uuid.Must(uuid.NewV7()).String()
 }
+
+// newUserID returns a new user's ID: a random UUID (version 4), not a
+// time-ordered one. A user's ID is shown to everyone who finds them (a
+// search, a group's members), and a UUIDv7 would tell them when the
+// account was made, to the millisecond. Registrations are few, so their
+// inserts landing on random pages costs nothing that shows.
+func (h *Handlers) newUserID() string {
+	if h.NewID != nil {
+		return h.NewID()
+	}
+	return uuid.NewString()
+}

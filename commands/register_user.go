@@ -38,7 +38,7 @@ func (h *Handlers) RegisterUser(ctx context.Context, cmd RegisterUser) (Result, 
 	if err != nil {
 		return Result{}, err
 	}
-	id := h.newID()
+	id := h.newUserID()
 	return h.execute(ctx, id, func() (*batch, error) {
 		if _, err := h.Read.UserByUsername(ctx, cmd.Username); err == nil {
 			return nil, agenda.Errorf(agenda.ECONFLICT, "username %q is taken", cmd.Username)
