@@ -4,6 +4,8 @@ package eventstore_test
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -59,6 +61,35 @@ func applyBatches(b *testing.B, s *eventstore.Store, index uint64, bs []events.B
 	if err := tx.Commit(); err != nil {
 		b.Fatalf("Commit: %v", err)
 	}
+}
+
+// grower returns what appends evs events to s: appointment creations
+// (createBatches) of two events each, 512 creations a transaction, each
+// call going on where the last stopped.
+func grower(b *testing.B, s *eventstore.Store) (grow func(evs int)) {
+	next := createBatches(b)
+	var index uint64
+	var created int
+	return func(evs int) {
+		for done := 0; done < evs; {
+			var bs []events.Batch
+			for ; len(bs) < 512 && done < evs; done += 2 {
+				bs = append(bs, next(created))
+				created++
+			}
+			index++
+			applyBatches(b, s, index, bs)
+		}
+	}
+}
+
+// benchEvents is how many events a benchmark stores: def, or the count in
+// the environment variable name.
+func benchEvents(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
 }
 
 // createBatches returns a generator of batches shaped like an appointment

@@ -1,3 +1,5 @@
+//go:build unix
+
 package eventstore_test
 
 import (
@@ -6,7 +8,6 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/agendahq/agenda/events"
 	"github.com/agendahq/agenda/eventstore"
 )
 
@@ -15,22 +16,8 @@ import (
 // creations: the copy, the integrity check and the check of every stream's
 // versions. One op is one restore.
 func BenchmarkPrepareRestore(b *testing.B) {
-	n := 1_000_000
-	if v, err := strconv.Atoi(os.Getenv("AGENDA_BENCH_RESTORE_EVENTS")); err == nil && v > 0 {
-		n = v
-	}
 	s, path := mustOpenStoreFile(b)
-	next := createBatches(b)
-	var index uint64
-	for created, done := 0, 0; done < n; {
-		var bs []events.Batch
-		for ; len(bs) < 512 && done < n; done += 2 {
-			bs = append(bs, next(created))
-			created++
-		}
-		index++
-		applyBatches(b, s, index, bs)
-	}
+	grower(b, s)(benchEvents("AGENDA_BENCH_RESTORE_EVENTS", 1_000_000))
 	dir := b.TempDir()
 	backup := filepath.Join(dir, "backup.db")
 	if _, err := eventstore.Backup(b.Context(), path, backup); err != nil {

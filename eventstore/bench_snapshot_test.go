@@ -5,10 +5,7 @@ package eventstore_test
 import (
 	"io"
 	"os"
-	"strconv"
 	"testing"
-
-	"github.com/agendahq/agenda/events"
 )
 
 // BenchmarkSnapshot measures a Raft snapshot of a store of 1,000,000 events
@@ -18,28 +15,9 @@ import (
 // FSM takes one every SnapshotThreshold entries, and copies the rest from
 // the cache. One op is one snapshot.
 func BenchmarkSnapshot(b *testing.B) {
-	n := 1_000_000
-	if v, err := strconv.Atoi(os.Getenv("AGENDA_BENCH_SNAPSHOT_EVENTS")); err == nil && v > 0 {
-		n = v
-	}
 	s, path := mustOpenStoreFile(b)
-	next := createBatches(b)
-	var index uint64
-	var created int
-	// grow appends evs events: creations of two events each, 512
-	// creations a transaction.
-	grow := func(evs int) {
-		for done := 0; done < evs; {
-			var bs []events.Batch
-			for ; len(bs) < 512 && done < evs; done += 2 {
-				bs = append(bs, next(created))
-				created++
-			}
-			index++
-			applyBatches(b, s, index, bs)
-		}
-	}
-	grow(n)
+	grow := grower(b, s)
+	grow(benchEvents("AGENDA_BENCH_SNAPSHOT_EVENTS", 1_000_000))
 	_, meta := cacheFiles(path)
 	snapshot := func(b *testing.B) int64 {
 		sn, err := s.Snapshot(b.Context())
