@@ -392,14 +392,7 @@ func TestFeedPrunedAcrossASkip(t *testing.T) {
 	check(db, 31)
 
 	db, path := setUp()
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	reopened, err := readmodel.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reopened.Close()
+	reopened := reopen(t, db, path)
 	reopened.SetFeedRetention(8)
 	check(reopened, 30)
 }
@@ -510,20 +503,13 @@ func TestHorizonCoversAProjectionAheadOfTheOthers(t *testing.T) {
 	if p, h := db.Position(), db.Horizon(); p != 50 || h != 60 {
 		t.Fatalf("after a skip: Position, Horizon = %d, %d; want 50, 60", p, h)
 	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	again, err := readmodel.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer again.Close()
+	again := reopen(t, db, path)
 	if h := again.Horizon(); h != 60 {
 		t.Fatalf("after a restart: Horizon = %d, want 60", h)
 	}
 	// A transaction that fails leaves the horizon where it was: raised,
 	// it would name a position this node may never reach.
-	err = again.Apply(ctx, readmodel.ProjectionUsers, 50, 70, func(*readmodel.Tx) error { return errors.New("disk on fire") })
+	err := again.Apply(ctx, readmodel.ProjectionUsers, 50, 70, func(*readmodel.Tx) error { return errors.New("disk on fire") })
 	if err == nil {
 		t.Fatal("Apply: no error")
 	}

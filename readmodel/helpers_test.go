@@ -25,6 +25,21 @@ func mustOpenDB(tb testing.TB) (*readmodel.DB, string) {
 	return db, path
 }
 
+// reopen closes db, the read model at path, and opens it again, as a
+// restart does; the new one is closed when the test ends.
+func reopen(tb testing.TB, db *readmodel.DB, path string) *readmodel.DB {
+	tb.Helper()
+	if err := db.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	again, err := readmodel.Open(context.Background(), path)
+	if err != nil {
+		tb.Fatalf("reopen read model: %v", err)
+	}
+	tb.Cleanup(func() { again.Close() })
+	return again
+}
+
 // mustApply applies fn as projection, moving its checkpoint forward by one.
 func mustApply(tb testing.TB, db *readmodel.DB, projection string, fn func(tx *readmodel.Tx) error) {
 	tb.Helper()
