@@ -33,6 +33,17 @@ func (h *Handlers) DeleteGroup(ctx context.Context, cmd DeleteGroup) (Result, er
 		if err := checkIfMatch("group", cmd.IfMatch, g.Version); err != nil {
 			return nil, err
 		}
+		// Setting an appointment in the group writes to every active
+		// member's agenda stream and leaves the group stream as it is, so
+		// the streams that vouch for "nothing pending" are the members'
+		// agendas: read before the appointments and expected, an
+		// appointment set meanwhile makes the deletion decide again.
+		agendas := make(map[string]int64, len(g.Members))
+		for _, m := range g.ActiveMembers() {
+			if agendas[m.UserID], err = h.Read.ScheduleVersion(ctx, m.UserID); err != nil {
+				return nil, err
+			}
+		}
 		pending, err := h.Read.PendingGroupAppointments(ctx, g.ID, h.now())
 		if err != nil {
 			return nil, err
@@ -48,6 +59,9 @@ func (h *Handlers) DeleteGroup(ctx context.Context, cmd DeleteGroup) (Result, er
 		}
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.GroupStream(g.ID), g.Version)
+		for user, v := range agendas {
+			b.expect(events.ScheduleStream(user), v)
+		}
 		b.add(events.GroupStream(g.ID), events.GroupDeleted{GroupID: g.ID})
 		return b, nil
 	})

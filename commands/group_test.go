@@ -92,7 +92,8 @@ func TestUpdateAndDeleteGroup(t *testing.T) {
 		if _, err := newHandlers(log, groupWorld(t)).DeleteGroup(ctx, commands.DeleteGroup{ActorID: "boss", GroupID: "h"}); err != nil {
 			t.Fatalf("DeleteGroup: %v", err)
 		}
-		proposal(t, log, "boss", map[string]int64{"group-h": 4}, "group.deleted")
+		// Every member's agenda vouches that nothing waits for answers.
+		proposal(t, log, "boss", map[string]int64{"group-h": 4, "agenda-boss": 11, "agenda-mid": 12, "agenda-low": 13}, "group.deleted")
 	})
 	// "ha" is confirmed (set by mid for boss, who ranks above) and waits
 	// for boss's answer: a review found the group deleted under it, the

@@ -45,8 +45,15 @@ func (h *Handlers) groupMember(ctx context.Context, groupID, actorID, userID str
 // endParticipation adds to b what ends userID's part in the appointments of
 // group groupID that have not ended: each is expected at the version read,
 // so an answer or a change racing with the departure makes the command
-// decide again.
+// decide again. So is userID's agenda stream, read first: an appointment
+// set in the group or moved meanwhile writes to it (not to the group
+// stream), and would otherwise outlive the departure in their agenda.
 func (h *Handlers) endParticipation(ctx context.Context, b *batch, groupID, userID, reason string) error {
+	v, err := h.Read.ScheduleVersion(ctx, userID)
+	if err != nil {
+		return err
+	}
+	b.expect(events.ScheduleStream(userID), v)
 	appts, err := h.Read.GroupParticipations(ctx, groupID, userID, h.now())
 	if err != nil {
 		return err

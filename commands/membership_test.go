@@ -214,7 +214,10 @@ func TestRemoveMember(t *testing.T) {
 				t.Fatalf("RemoveMember: %v", err)
 			}
 			g := r.groups[tc.cmd.GroupID]
-			evs := proposal(t, log, tc.cmd.ActorID, map[string]int64{"group-" + g.ID: g.Version}, "group.member_removed")
+			// The member's agenda vouches for the appointments whose part
+			// in them the departure ends (here none).
+			evs := proposal(t, log, tc.cmd.ActorID, map[string]int64{"group-" + g.ID: g.Version,
+				"agenda-" + tc.cmd.UserID: r.agendaVersions[tc.cmd.UserID]}, "group.member_removed")
 			want := events.GroupMemberRemoved{GroupID: g.ID, UserID: tc.cmd.UserID, Left: tc.wantLeft}
 			if got := evs[0].(events.GroupMemberRemoved); got != want {
 				t.Errorf("member removed = %+v, want %+v", got, want)
@@ -237,7 +240,8 @@ func TestRemoveMember(t *testing.T) {
 			if err != nil {
 				t.Fatalf("RemoveMember: %v", err)
 			}
-			evs := proposal(t, log, tc.creator, map[string]int64{"group-" + tc.group: r.groups[tc.group].Version}, tc.wantTypes...)
+			evs := proposal(t, log, tc.creator, map[string]int64{"group-" + tc.group: r.groups[tc.group].Version,
+				"agenda-" + tc.creator: r.agendaVersions[tc.creator]}, tc.wantTypes...)
 			if got := evs[1].(events.GroupCreatorChanged); got != (events.GroupCreatorChanged{GroupID: tc.group, UserID: tc.heir}) {
 				t.Errorf("creator changed = %+v, want %s", got, tc.heir)
 			}
@@ -254,7 +258,7 @@ func TestRemoveMember(t *testing.T) {
 		if err != nil {
 			t.Fatalf("RemoveMember: %v", err)
 		}
-		evs := proposal(t, log, "ana", map[string]int64{"group-solo": 2}, "group.member_removed", "group.deleted")
+		evs := proposal(t, log, "ana", map[string]int64{"group-solo": 2, "agenda-ana": 21}, "group.member_removed", "group.deleted")
 		if got := evs[0].(events.GroupMemberRemoved); got != (events.GroupMemberRemoved{GroupID: "solo", UserID: "ana", Left: true}) {
 			t.Errorf("member removed = %+v, want ana left solo", got)
 		}
