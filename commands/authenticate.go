@@ -29,7 +29,7 @@ func (h *Handlers) Authenticate(ctx context.Context, username, password string) 
 	// The password is hashed again only if the account changed since the
 	// refused check: compared with the account that check saw, not with a
 	// second read, which could already hold the new account.
-	if ferr := h.Fresh(ctx); ferr != nil {
+	if ferr := h.fresh(ctx); ferr != nil {
 		return agenda.User{}, ferr
 	}
 	seen := u

@@ -37,7 +37,7 @@ func (h *Handlers) ChangePassword(ctx context.Context, cmd ChangePassword) (Resu
 		if h.Fresh == nil {
 			return Result{}, wrong
 		}
-		if err := h.Fresh(ctx); err != nil {
+		if err := h.fresh(ctx); err != nil {
 			return Result{}, err
 		}
 		fresh, err := h.Read.UserByID(ctx, cmd.UserID)

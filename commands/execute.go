@@ -48,7 +48,7 @@ func (h *Handlers) execute(ctx context.Context, id string, decide func() (*batch
 			// confirm on state at least as fresh as the cluster's commit
 			// index now, or answer unavailable rather than a stale refusal.
 			confirmed = true
-			if ferr := h.Fresh(ctx); ferr != nil {
+			if ferr := h.fresh(ctx); ferr != nil {
 				return Result{}, ferr
 			}
 			attempt--
@@ -63,7 +63,7 @@ func (h *Handlers) execute(ctx context.Context, id string, decide func() (*batch
 			// asks, and since set to something else). Confirmed on fresh
 			// state like a refusal, or the write would be lost.
 			confirmed = true
-			if ferr := h.Fresh(ctx); ferr != nil {
+			if ferr := h.fresh(ctx); ferr != nil {
 				return Result{}, ferr
 			}
 			attempt--
@@ -156,7 +156,7 @@ func (h *Handlers) propose(ctx context.Context, b events.Batch) (events.Committe
 			// the change that made it, as "read it again" promises.
 			if h.Fresh != nil {
 				fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-				_ = h.Fresh(fctx) // the refusal stands either way
+				_ = h.fresh(fctx) // the refusal stands either way
 				cancel()
 			}
 			return c, agenda.Errorf(agenda.ECONFLICT, "this change no longer applies: the resource changed meanwhile; read it again")

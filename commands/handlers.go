@@ -54,6 +54,13 @@ type Handlers struct {
 	// repeat, a notification read again, waits for that barrier too, and
 	// answers unavailable without a quorum.)
 	Fresh func(ctx context.Context) error
+	// FreshWait bounds each wait for Fresh (default 5 s, the HTTP layer's
+	// read wait): a read index and the catch-up behind it end only when
+	// reached or given up, and a request's context has no deadline of its
+	// own, so a node that cannot catch up would otherwise hold a refusal,
+	// and a registration's or a login's hashing slot, for as long as the
+	// client waits.
+	FreshWait time.Duration
 	// Level returns the cluster's event level: the lowest that its nodes
 	// announce (cluster.Agent.EventLevel). Commands write only forms every
 	// node reads: below level 2, a group's creator joins by a
@@ -140,4 +147,21 @@ func (h *Handlers) newUserID() string {
 		return h.NewID()
 	}
 	return uuid.NewString()
+}
+
+// fresh calls Fresh, bounded by FreshWait: past it, the node could not
+// confirm on fresh state, and says so (unavailable) rather than answer on
+// state that may lag the cluster.
+func (h *Handlers) fresh(ctx context.Context) error {
+	wait := h.FreshWait
+	if wait <= 0 {
+		wait = 5 * time.Second
+	}
+	fctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	err := h.Fresh(fctx)
+	if err != nil && ctx.Err() == nil && fctx.Err() != nil && agenda.ErrorCode(err) != agenda.EUNAVAILABLE {
+		return agenda.Errorf(agenda.EUNAVAILABLE, "this node could not catch up with the cluster in time; retry shortly")
+	}
+	return err
 }
