@@ -74,13 +74,16 @@ func (a *Agent) callSent(ctx context.Context, dest, addr, path string, v, out an
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return true, fmt.Errorf("%s %s: read answer: %w", addr, path, err)
+		return true, fmt.Errorf("%s %s: read answer: %w", addr, path, &lostAnswer{err})
 	}
 	if resp.StatusCode == http.StatusOK {
 		if out == nil {
 			return true, nil
 		}
-		return true, json.Unmarshal(data, out)
+		if err := json.Unmarshal(data, out); err != nil {
+			return true, fmt.Errorf("%s %s: decode answer: %w", addr, path, &lostAnswer{err})
+		}
+		return true, nil
 	}
 	var we struct {
 		Wire *wireError `json:"wire"`
@@ -90,6 +93,15 @@ func (a *Agent) callSent(ctx context.Context, dest, addr, path string, v, out an
 	}
 	return true, &statusError{status: resp.StatusCode, body: string(bytes.TrimSpace(data))}
 }
+
+// lostAnswer is a failure after the other side took the request and before
+// its answer was read whole (a connection cut mid-answer, a timeout while
+// reading it, an answer that does not decode): what the other side did
+// stands, unknown to the caller, who must not take it for a refusal.
+type lostAnswer struct{ err error }
+
+func (e *lostAnswer) Error() string { return e.err.Error() }
+func (e *lostAnswer) Unwrap() error { return e.err }
 
 // statusError is an answer that carries no wire error: the other side
 // refused the request before handling it (bad signature, unknown path).

@@ -137,6 +137,10 @@ func (a *Agent) Propose(ctx context.Context, b events.Batch) (events.Committed, 
 		case err == nil:
 			c = events.Committed{FirstPosition: out.FirstPosition, LastPosition: out.LastPosition, Index: out.Index}
 			return false, nil
+		case errors.As(err, new(*lostAnswer)):
+			// The leader may have committed it and said so: the answer
+			// was lost on the way, not the write.
+			return false, errors.Join(events.ErrOutcomeUnknown, err)
 		case errors.Is(err, consensus.ErrNotLeader), errors.Is(err, consensus.ErrNoLeader):
 			return true, err // refused before proposing
 		case errors.Is(err, consensus.ErrShutdown):

@@ -174,6 +174,47 @@ func TestForwardedProposeMapsErrors(t *testing.T) {
 	}
 }
 
+// TestForwardedAnswerLostIsOutcomeUnknown: the leader took the batch and
+// began to answer, and the answer was cut short or could not be read. The
+// leader may have committed the batch, so the caller must hear "outcome
+// unknown" (retried as the same batch, or told to read before retrying),
+// never a plain failure it would take for a refusal and repeat as a new
+// write (found by a review: a 500 or a 503 without "outcome unknown").
+func TestForwardedAnswerLostIsOutcomeUnknown(t *testing.T) {
+	for name, answer := range map[string]func(w http.ResponseWriter){
+		"cut mid-answer": func(w http.ResponseWriter) {
+			w.Header().Set("Content-Length", "100")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write([]byte(`{"first_position":7,`))
+			w.(http.Flusher).Flush()
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		},
+		"an answer that does not decode": func(w http.ResponseWriter) {
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write([]byte(`{"first_position":"seven"}`))
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+				answer(w)
+			}))
+			defer srv.Close()
+			logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+			follower := NewAgent(Config{Self: Member{ID: "f"}, Secret: testSecret, Logger: logger}, &fakeRaft{id: "f", leader: "l"})
+			follower.members.Heard(Member{ID: "l", HTTPAddr: strings.TrimPrefix(srv.URL, "http://"), Incarnation: 1}, SourceSeed, time.Now())
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := follower.Propose(ctx, events.Batch{}); !errors.Is(err, events.ErrOutcomeUnknown) {
+				t.Fatalf("err = %v, want outcome unknown", err)
+			}
+		})
+	}
+}
+
 // TestForwardToUnreachableLeaderIsUnavailable: nothing listens at the
 // leader's address, so nothing was sent, and after the leader wait the
 // caller gets unavailable (not "outcome unknown").
