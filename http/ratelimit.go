@@ -173,15 +173,22 @@ func rateLimited(w http.ResponseWriter, wait time.Duration, what string) error {
 // known, so that concurrent guesses count as failures before the password
 // check, not after: the caller calls done with whether the attempt failed.
 // username is the account tried, folded (agenda.FoldUsername), so that
-// its case variants share one limit.
-func (s *Server) allowLogin(w http.ResponseWriter, r *http.Request, username string) (done func(failed bool), err error) {
+// its case variants share one limit. device, if not empty, is the ID of
+// the client's device cookie for that username (see device.go): its
+// failures count against a limit of its own, which strangers' guesses at
+// the name do not use up.
+func (s *Server) allowLogin(w http.ResponseWriter, r *http.Request, username, device string) (done func(failed bool), err error) {
 	l := s.limits()
 	if err := allow(w, l.loginAddr, l.ClientAddr(r), "login attempts from this address"); err != nil {
 		return nil, err
 	}
-	release, wait, ok := l.loginUser.hold(username, time.Now())
+	key, what := username, "failed login attempts for this user"
+	if device != "" {
+		key, what = username+"\x00"+device, "failed login attempts for this user from this device"
+	}
+	release, wait, ok := l.loginUser.hold(key, time.Now())
 	if !ok {
-		return nil, rateLimited(w, wait, "failed login attempts for this user")
+		return nil, rateLimited(w, wait, what)
 	}
 	return release, nil
 }

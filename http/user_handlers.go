@@ -97,7 +97,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	// ana's logins finds those typed "Ana" too) and the login limit.
 	username := agenda.FoldUsername(*req.Username)
 	noteActor(r, username)
-	attempted, err := s.allowLogin(w, r, username)
+	device, _ := s.knownDevice(r, username)
+	attempted, err := s.allowLogin(w, r, username, device)
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -125,6 +126,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
+	s.rememberDevice(w, r, username, device)
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, loginResponse{Token: token, ExpiresAt: exp, User: u})
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"net/http"
+	"net/http/cookiejar"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"sync"
 	"testing"
@@ -83,6 +85,68 @@ func TestConcurrentLoginGuessesAreRateLimited(t *testing.T) {
 		t.Fatalf("answers to %d concurrent guesses: %v; want at most 10 checked (401), the rest 429", guesses, count)
 	}
 	expectRateLimited(t, newClient(t, n).do("POST", "/api/auth/login", map[string]any{"username": "ana", "password": "password-ana"}))
+}
+
+// Found by an attacker's review: failed logins are limited per username,
+// so anyone who knew a name could keep its limit used up with one wrong
+// guess every six seconds, and the owner's right password was refused
+// with the rest. A client that logged in as the user before holds a
+// device cookie for the name, and its attempts count against a limit of
+// its own: the owner still logs in, and their own device is limited like
+// any other client. A cookie for another name, or a forged one, buys
+// nothing.
+func TestStrangersCannotLockAUserOut(t *testing.T) {
+	n := startNode(t, testConfig(t, t.TempDir()))
+	registerUser(t, n, "ana")
+	registerUser(t, n, "bob")
+	withJar := func() *client {
+		c := newClient(t, n)
+		jar, err := cookiejar.New(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.http.Jar = jar
+		return c
+	}
+	browser := withJar() // ana's: she logged in on it before
+	browser.login("ana", "password-ana")
+	bobs := withJar()
+	bobs.login("bob", "password-bob")
+
+	stranger := newClient(t, n)
+	wrong := func(c *client) *response {
+		return c.do("POST", "/api/auth/login", map[string]any{"username": "ana", "password": "guess"})
+	}
+	for range 10 { // the default: 10 failed logins a minute per user
+		wrong(stranger).expect(t, http.StatusUnauthorized)
+	}
+	expectRateLimited(t, stranger.do("POST", "/api/auth/login", map[string]any{"username": "ana", "password": "password-ana"}))
+	browser.login("ana", "password-ana")
+
+	cookie := func(c *client) string {
+		u, _ := url.Parse(c.base + "/api/auth/login")
+		for _, k := range c.http.Jar.Cookies(u) {
+			if k.Name == "agenda_device" {
+				return k.Value
+			}
+		}
+		t.Fatal("no device cookie after a login")
+		return ""
+	}
+	forged := []byte(cookie(browser))
+	forged[3] ^= 1
+	for name, value := range map[string]string{"bob's cookie": cookie(bobs), "a forged cookie": string(forged)} {
+		r := stranger.raw("POST", "/api/auth/login", []byte(`{"username":"ana","password":"password-ana"}`),
+			map[string]string{"Content-Type": "application/json", "Cookie": "agenda_device=" + value})
+		if r.Status != http.StatusTooManyRequests {
+			t.Errorf("a stranger with %s for ana: status %d %s, want 429", name, r.Status, r.Body)
+		}
+	}
+
+	for range 10 { // ana's own device is limited too
+		wrong(browser).expect(t, http.StatusUnauthorized)
+	}
+	expectRateLimited(t, wrong(browser))
 }
 
 // Registrations and password changes are limited per client address.
