@@ -133,6 +133,23 @@ func (s *Server) auditTrail(next http.Handler) http.Handler {
 			}
 		}
 		details := map[string]any{"method": r.Method, "route": route, "status": sw.status, "remote": r.RemoteAddr}
+		if sw.status == http.StatusTooManyRequests || (sw.status >= 400 && note.actor == "") {
+			// Refused before anyone was named (no or a bad token, an
+			// unknown path) or for flooding: free to send, so recorded
+			// once a minute per client and action, with a count of the
+			// rest, as refused cluster requests are. One a row, an
+			// anonymous flood pushed the trail's oldest rows out, the
+			// evidence of a password guessed included (an attacker's
+			// review: 1,500 requests evicted it). Logins that reached the
+			// password check name the account tried, and stay one a row.
+			ok, suppressed := s.auditRefusals.Allow(s.limits().ClientAddr(r) + " " + action)
+			if !ok {
+				return
+			}
+			if suppressed > 0 {
+				details["suppressed_since_last"] = suppressed
+			}
+		}
 		if note.code != "" {
 			details["code"] = note.code
 		}

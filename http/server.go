@@ -11,6 +11,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/internal/throttle"
 )
 
 // Node reports the state of the local node for the operational endpoints.
@@ -67,6 +68,9 @@ type Server struct {
 
 	logger  *slog.Logger
 	streams streamCounts
+	// auditRefusals throttles the audit rows of anonymous and
+	// rate-limited refusals (see auditTrail).
+	auditRefusals throttle.Throttle
 }
 
 func (s *Server) readWait() time.Duration {

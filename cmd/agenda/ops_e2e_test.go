@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/agendahq/agenda/eventstore"
+	agendahttp "github.com/agendahq/agenda/http"
 	"github.com/agendahq/agenda/projections"
 	"github.com/agendahq/agenda/readmodel"
 )
@@ -500,6 +501,55 @@ func TestAuditEntries(t *testing.T) {
 	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	if got := auditLogs(t, c, "?since="+future); len(got) != 0 {
 		t.Errorf("since in the future: %d entries", len(got))
+	}
+}
+
+// Found by an attacker's review: every refused request was a row of the
+// audit trail, anonymous ones too, so a flood of requests without a token
+// (3,700 a second from one connection) pushed the trail's oldest rows out
+// past its cap, the evidence of a password guessed among them. A refusal
+// that names no one, or one for flooding, is now recorded once a minute
+// per client and action; logins that reach the password check still make
+// a row each.
+func TestAnonymousRefusalsDoNotFloodTheAuditTrail(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.AuditToken = testAuditToken
+	cfg.Limits = &agendahttp.Limits{LoginPerUser: agendahttp.Rate{Events: 3, Per: time.Minute}}
+	n := startNode(t, cfg)
+	c := registerUser(t, n, "auditor")
+	registerUser(t, n, "victim")
+	anon := newClient(t, n)
+	for range 200 {
+		anon.do("POST", "/api/appointments", appointmentBody("Flood", opsDay, time.Hour)).expect(t, http.StatusUnauthorized)
+	}
+	for i := range 30 {
+		r := tryLogin(t, n, "victim", "guess")
+		if want := map[bool]int{true: http.StatusUnauthorized, false: http.StatusTooManyRequests}[i < 3]; r.Status != want {
+			t.Fatalf("guess %d: status %d, want %d", i+1, r.Status, want)
+		}
+	}
+	// The trail is written in order: once this command's row is in, so
+	// are the rows of every request before it.
+	c.do("POST", "/api/appointments", appointmentBody("Marker", opsDay, time.Hour)).expect(t, http.StatusCreated)
+	creates := waitAuditUntil(t, c, "appointment.create", func(logs []auditLog) bool {
+		return slices.ContainsFunc(logs, func(l auditLog) bool { return l.Actor == c.userID && l.Result == "accepted" })
+	})
+	anonymous := 0
+	for _, l := range creates {
+		if l.Actor == "" {
+			anonymous++
+		}
+	}
+	if anonymous != 1 {
+		t.Errorf("200 anonymous refused creates made %d audit rows, want 1 (a minute's)", anonymous)
+	}
+	byStatus := map[float64]int{}
+	for _, l := range auditLogs(t, c, "?action=auth.login&actor=victim&limit=1000") {
+		status, _ := l.Details["status"].(float64)
+		byStatus[status]++
+	}
+	if byStatus[http.StatusUnauthorized] != 3 || byStatus[http.StatusTooManyRequests] != 1 {
+		t.Errorf("rows of victim's 3 guesses checked and 27 refused for the rate: %v by status, want 3 of 401 and 1 of 429", byStatus)
 	}
 }
 
