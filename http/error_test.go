@@ -292,6 +292,9 @@ func (c *fakeCommands) RevokeToken(context.Context, commands.RevokeToken) (comma
 // fakeQueries answers every query with err (and otherwise empty results).
 type fakeQueries struct{ err error }
 
+func (q *fakeQueries) UserByUsername(context.Context, string) (agenda.User, error) {
+	return agenda.User{}, agenda.Errorf(agenda.ENOTFOUND, "no such user")
+}
 func (q *fakeQueries) UserByID(context.Context, string) (agenda.User, error) {
 	return agenda.User{ID: "u1", Username: "ana", Version: 1}, q.err
 }

@@ -149,9 +149,24 @@ func (s *Server) handleMemberAdd(w http.ResponseWriter, r *http.Request) {
 			WithDetails(map[string]any{"field": "user_id"}))
 		return
 	}
+	// Counted against the person invited, however named: by ID, or by a
+	// username this node knows (a name it does not know yet counts apart).
+	invitee := deref(req.UserID)
+	if req.Username != nil {
+		invitee = "username:" + agenda.FoldUsername(*req.Username)
+		if u, err := s.Queries.UserByUsername(r.Context(), *req.Username); err == nil {
+			invitee = u.ID
+		}
+	}
+	sent, err := s.allowInvite(w, userID(r), invitee)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	res, err := s.Commands.AddMember(r.Context(), commands.AddMember{
 		ActorID: userID(r), GroupID: chi.URLParam(r, "id"), UserID: deref(req.UserID), Username: deref(req.Username), Rank: req.Rank,
 	})
+	sent(err == nil)
 	if err != nil {
 		s.Error(w, r, err)
 		return

@@ -42,6 +42,7 @@ type GroupQueries interface {
 // UserQueries read accounts.
 type UserQueries interface {
 	UserByID(ctx context.Context, id string) (agenda.User, error)
+	UserByUsername(ctx context.Context, username string) (agenda.User, error)
 	SearchUsers(ctx context.Context, prefix string, limit int) ([]agenda.UserSummary, error)
 }
 

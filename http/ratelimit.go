@@ -65,6 +65,10 @@ type Limits struct {
 	LoginPerAddr    Rate // login attempts per client address
 	RegisterPerAddr Rate // registrations per client address
 	PasswordPerAddr Rate // password changes per client address
+	// InvitePerPair bounds the group invitations one user sends another,
+	// whatever the groups: inviting needs no tie to the person, and an
+	// invitation withdrawn may be sent again, each a notification.
+	InvitePerPair Rate
 	// TrustedProxies are the addresses whose X-Forwarded-For is believed:
 	// a request from one of them counts against the address it forwarded
 	// for. Empty: the connection's address always.
@@ -77,6 +81,7 @@ type Limits struct {
 
 	once                                     sync.Once
 	loginUser, loginAddr, register, password *limiterTable
+	invitePair                               *limiterTable
 	hashing                                  chan struct{}
 }
 
@@ -89,6 +94,7 @@ func DefaultLimits(cpus int) *Limits {
 		LoginPerAddr:    Rate{300, time.Minute},
 		RegisterPerAddr: Rate{120, time.Minute},
 		PasswordPerAddr: Rate{30, time.Minute},
+		InvitePerPair:   Rate{20, time.Hour},
 		MaxHashing:      max(1, cpus/2),
 		HashWait:        5 * time.Second,
 	}
@@ -100,6 +106,7 @@ func (l *Limits) init() {
 		l.loginAddr = newLimiterTable(l.LoginPerAddr)
 		l.register = newLimiterTable(l.RegisterPerAddr)
 		l.password = newLimiterTable(l.PasswordPerAddr)
+		l.invitePair = newLimiterTable(l.InvitePerPair)
 		if l.MaxHashing > 0 {
 			l.hashing = make(chan struct{}, l.MaxHashing)
 		}
@@ -196,6 +203,20 @@ func (s *Server) allowLogin(w http.ResponseWriter, r *http.Request, username, de
 func (s *Server) allowRegister(w http.ResponseWriter, r *http.Request) error {
 	l := s.limits()
 	return allow(w, l.register, l.ClientAddr(r), "registrations from this address")
+}
+
+// allowInvite checks that inviter may invite invitee (a user ID) to a group
+// once more: a stranger could otherwise invite someone, withdraw the
+// invitation and invite them again without end, two notifications a round
+// pushing the person's real ones out of sight (an attacker's review: 300
+// rounds in a second). Only invitations sent count: the caller calls done
+// with whether it was.
+func (s *Server) allowInvite(w http.ResponseWriter, inviter, invitee string) (done func(sent bool), err error) {
+	release, wait, ok := s.limits().invitePair.hold(inviter+"\x00"+invitee, time.Now())
+	if !ok {
+		return nil, rateLimited(w, wait, "invitations from you to this person")
+	}
+	return release, nil
 }
 
 func (s *Server) allowPasswordChange(w http.ResponseWriter, r *http.Request) error {

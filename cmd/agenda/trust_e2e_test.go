@@ -232,3 +232,34 @@ func TestE2EInputRules(t *testing.T) {
 		t.Fatalf("message for truncated JSON = %q", e.Message)
 	}
 }
+
+// Found by an attacker's review: inviting needs no tie to the person, and
+// an invitation withdrawn may be sent again, so a stranger could invite
+// someone, withdraw it and invite again without end (300 rounds in a
+// second, 600 notifications), pushing the person's real invitations out
+// of sight. Invitations from one user to another are limited (default 20
+// an hour, whatever the groups); only those sent count, and others'
+// invitations to the same person are not held back.
+func TestInvitationsFromOnePersonToAnotherAreLimited(t *testing.T) {
+	n := startNode(t, testConfig(t, t.TempDir()))
+	stranger := registerUser(t, n, "stranger")
+	friend := registerUser(t, n, "friend")
+	victim := registerUser(t, n, "victim")
+	spam := createGroup(t, stranger, "Spam", false)
+	other := createGroup(t, stranger, "More spam", false)
+	for i := range 20 {
+		who := map[string]any{"user_id": victim.userID}
+		if i%2 == 1 {
+			who = map[string]any{"username": "Victim"} // counted as the same person
+		}
+		stranger.do("POST", "/api/groups/"+spam+"/members", who).expect(t, http.StatusCreated)
+		stranger.do("DELETE", "/api/groups/"+spam+"/members/"+victim.userID, nil).expect(t, http.StatusNoContent)
+	}
+	// A refused invitation (no such user) does not count.
+	stranger.do("POST", "/api/groups/"+spam+"/members", map[string]any{"username": "nobody"}).expect(t, http.StatusNotFound)
+	expectRateLimited(t, stranger.do("POST", "/api/groups/"+spam+"/members", map[string]any{"user_id": victim.userID}))
+	expectRateLimited(t, stranger.do("POST", "/api/groups/"+other+"/members", map[string]any{"username": "victim"}))
+	stranger.do("POST", "/api/groups/"+spam+"/members", map[string]any{"user_id": friend.userID}).expect(t, http.StatusCreated)
+	real := createGroup(t, friend, "Real team", false)
+	friend.do("POST", "/api/groups/"+real+"/members", map[string]any{"user_id": victim.userID}).expect(t, http.StatusCreated)
+}
