@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/agendahq/agenda"
 )
 
 // A device cookie marks a client that has logged in as a user before, so
@@ -27,12 +29,17 @@ import (
 // knew the password holds one, and it buys them no more guesses than any
 // one client gets.
 //
-// The cookie is HttpOnly, SameSite=Strict and sent to the login path only.
-// Its value is the folded username, when it was issued and a random
-// device ID, signed with HMAC-SHA256 under the JWT secret (with a label of
-// its own, so that neither a token nor a cookie passes for the other);
-// every node verifies it. Clients that keep no cookies (curl, scripts) are
-// limited as before.
+// The cookie is HttpOnly, SameSite=Strict (Secure over HTTPS, a trusted
+// proxy's included) and sent to the login path only. Its value is the
+// folded username, the account's token epoch, when it was issued and a
+// random device ID, signed with HMAC-SHA256 under the JWT secret (with a
+// label of its own, so that neither a token nor a cookie passes for the
+// other); every node verifies it. The epoch ties it to the password it was
+// earned with: a password change ends every device cookie of the account,
+// as it ends its tokens, so that someone who once knew the password
+// cannot keep a store of cookies, each with guesses of its own (a review
+// found three buying 40 guesses a minute after the change). Clients that
+// keep no cookies (curl, scripts) are limited as before.
 const (
 	deviceCookie = "agenda_device"
 	deviceTTL    = 180 * 24 * time.Hour
@@ -41,7 +48,8 @@ const (
 )
 
 // knownDevice returns the device ID of the request's device cookie if it
-// is genuine, not expired and issued for username.
+// is genuine, not expired, and issued for username at the account's
+// current token epoch.
 func (s *Server) knownDevice(r *http.Request, username string) (string, bool) {
 	c, err := r.Cookie(deviceCookie)
 	if err != nil {
@@ -59,23 +67,33 @@ func (s *Server) knownDevice(r *http.Request, username string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	// username, issued (Unix seconds), device ID. A cookie is issued only
-	// for an account's username ([a-z0-9_.-]), which holds no "|".
+	// username, token epoch, issued (Unix seconds), device ID. A cookie
+	// is issued only for an account's username ([a-z0-9_.-]), which holds
+	// no "|".
 	parts := strings.Split(string(raw), "|")
-	if len(parts) != 3 || parts[0] != username || parts[2] == "" {
+	if len(parts) != 4 || parts[0] != username || parts[3] == "" {
 		return "", false
 	}
-	issued, err := strconv.ParseInt(parts[1], 10, 64)
+	epoch, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return "", false
+	}
+	issued, err := strconv.ParseInt(parts[2], 10, 64)
 	if err != nil || time.Since(time.Unix(issued, 0)) > deviceTTL {
 		return "", false
 	}
-	return parts[2], true
+	u, err := s.Queries.UserByUsername(r.Context(), username)
+	if err != nil || u.TokenEpoch != epoch {
+		return "", false
+	}
+	return parts[3], true
 }
 
-// rememberDevice gives the client a device cookie for username after a
-// successful login: renewed with the same device ID if it brought one,
-// else a new one.
-func (s *Server) rememberDevice(w http.ResponseWriter, r *http.Request, username, device string) {
+// rememberDevice gives the client a device cookie for the account u, as it
+// is now, after a successful login (renewed with the same device ID if it
+// brought one, else a new one) or a password change (which ended every
+// other: the client that made it proved it knew the password).
+func (s *Server) rememberDevice(w http.ResponseWriter, r *http.Request, u agenda.User, device string) {
 	if device == "" {
 		var b [12]byte
 		if _, err := rand.Read(b[:]); err != nil {
@@ -83,14 +101,15 @@ func (s *Server) rememberDevice(w http.ResponseWriter, r *http.Request, username
 		}
 		device = hex.EncodeToString(b[:])
 	}
-	payload := base64.RawURLEncoding.EncodeToString([]byte(username + "|" + strconv.FormatInt(time.Now().Unix(), 10) + "|" + device))
+	payload := base64.RawURLEncoding.EncodeToString([]byte(u.Username + "|" + strconv.FormatInt(u.TokenEpoch, 10) + "|" +
+		strconv.FormatInt(time.Now().Unix(), 10) + "|" + device))
 	http.SetCookie(w, &http.Cookie{
 		Name:     deviceCookie,
 		Value:    payload + "." + base64.RawURLEncoding.EncodeToString(s.deviceMAC(payload)),
 		Path:     loginPath,
 		MaxAge:   int(deviceTTL / time.Second),
 		HttpOnly: true,
-		Secure:   r.TLS != nil,
+		Secure:   r.TLS != nil || s.limits().ForwardedHTTPS(r),
 		SameSite: http.SameSiteStrictMode,
 	})
 }

@@ -139,6 +139,21 @@ func (l *Limits) ClientAddr(r *http.Request) string {
 	return addr.String()
 }
 
+// ForwardedHTTPS reports whether a trusted proxy says the client reached
+// it over HTTPS (X-Forwarded-Proto, the nearest proxy's word).
+func (l *Limits) ForwardedHTTPS(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil || !l.trusted(addr) {
+		return false
+	}
+	protos := strings.Split(strings.Join(r.Header.Values("X-Forwarded-Proto"), ","), ",")
+	return strings.EqualFold(strings.TrimSpace(protos[len(protos)-1]), "https")
+}
+
 func (l *Limits) trusted(a netip.Addr) bool {
 	a = a.Unmap()
 	for _, p := range l.TrustedProxies {

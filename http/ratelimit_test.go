@@ -65,6 +65,33 @@ func TestClientAddr(t *testing.T) {
 	}
 }
 
+// Only a trusted proxy's X-Forwarded-Proto makes a request HTTPS (the device
+// cookie's Secure attribute): the nearest proxy's word, not a client's.
+func TestForwardedHTTPS(t *testing.T) {
+	l := &Limits{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	for _, tt := range []struct {
+		name, remote, proto string
+		want                bool
+	}{
+		{"trusted proxy over HTTPS", "10.1.2.3:4000", "https", true},
+		{"trusted proxy over HTTP", "10.1.2.3:4000", "http", false},
+		{"the nearest proxy's word counts", "10.1.2.3:4000", "https, http", false},
+		{"an untrusted sender's header is ignored", "203.0.113.5:4000", "https", false},
+		{"no header", "10.1.2.3:4000", "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/api/auth/login", nil)
+			r.RemoteAddr = tt.remote
+			if tt.proto != "" {
+				r.Header.Set("X-Forwarded-Proto", tt.proto)
+			}
+			if got := l.ForwardedHTTPS(r); got != tt.want {
+				t.Errorf("ForwardedHTTPS = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 // A table of limiters refuses past its rate, says when to retry, and stays
 // bounded however many keys it sees.
 func TestLimiterTable(t *testing.T) {

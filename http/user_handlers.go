@@ -126,7 +126,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	s.rememberDevice(w, r, username, device)
+	s.rememberDevice(w, r, u, device)
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, loginResponse{Token: token, ExpiresAt: exp, User: u})
 }
@@ -223,6 +223,12 @@ func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.committed(w, r, res) {
+		// The change ended the account's device cookies with its tokens;
+		// this client, which knew the password, keeps one (at the new
+		// epoch, which the read model shows once committed answers).
+		if u, err := s.Queries.UserByID(r.Context(), userID(r)); err == nil {
+			s.rememberDevice(w, r, u, "")
+		}
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
