@@ -158,7 +158,7 @@ func (s *Server) handleMemberAdd(w http.ResponseWriter, r *http.Request) {
 			invitee = u.ID
 		}
 	}
-	sent, err := s.allowInvite(w, userID(r), invitee)
+	sent, err := s.allowMembership(w, userID(r), invitee)
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -281,9 +281,15 @@ func (s *Server) handleMemberPatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	member := chi.URLParam(r, "user_id")
+	changed, err := s.allowMembership(w, userID(r), member)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	res, err := s.Commands.ChangeRank(r.Context(), commands.ChangeRank{
 		ActorID: userID(r), GroupID: chi.URLParam(r, "id"), UserID: member, Rank: *req.Rank, IfMatch: ifMatch,
 	})
+	changed(err == nil && res.Position != 0) // a rank set to what it was tells no one
 	if err != nil {
 		s.Error(w, r, err)
 		return

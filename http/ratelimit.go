@@ -65,10 +65,11 @@ type Limits struct {
 	LoginPerAddr    Rate // login attempts per client address
 	RegisterPerAddr Rate // registrations per client address
 	PasswordPerAddr Rate // password changes per client address
-	// InvitePerPair bounds the group invitations one user sends another,
-	// whatever the groups: inviting needs no tie to the person, and an
-	// invitation withdrawn may be sent again, each a notification.
-	InvitePerPair Rate
+	// MembershipPerPair bounds the group invitations and rank changes one
+	// user sends another, whatever the groups: inviting needs no tie to
+	// the person, an invitation withdrawn may be sent again, and an
+	// invitee may be re-ranked before answering, each a notification.
+	MembershipPerPair Rate
 	// TrustedProxies are the addresses whose X-Forwarded-For is believed:
 	// a request from one of them counts against the address it forwarded
 	// for. Empty: the connection's address always.
@@ -81,7 +82,7 @@ type Limits struct {
 
 	once                                     sync.Once
 	loginUser, loginAddr, register, password *limiterTable
-	invitePair                               *limiterTable
+	membershipPair                           *limiterTable
 	hashing                                  chan struct{}
 }
 
@@ -90,13 +91,13 @@ type Limits struct {
 // guessing a password hopeless.
 func DefaultLimits(cpus int) *Limits {
 	return &Limits{
-		LoginPerUser:    Rate{10, time.Minute},
-		LoginPerAddr:    Rate{300, time.Minute},
-		RegisterPerAddr: Rate{120, time.Minute},
-		PasswordPerAddr: Rate{30, time.Minute},
-		InvitePerPair:   Rate{20, time.Hour},
-		MaxHashing:      max(1, cpus/2),
-		HashWait:        5 * time.Second,
+		LoginPerUser:      Rate{10, time.Minute},
+		LoginPerAddr:      Rate{300, time.Minute},
+		RegisterPerAddr:   Rate{120, time.Minute},
+		PasswordPerAddr:   Rate{30, time.Minute},
+		MembershipPerPair: Rate{20, time.Hour},
+		MaxHashing:        max(1, cpus/2),
+		HashWait:          5 * time.Second,
 	}
 }
 
@@ -106,7 +107,7 @@ func (l *Limits) init() {
 		l.loginAddr = newLimiterTable(l.LoginPerAddr)
 		l.register = newLimiterTable(l.RegisterPerAddr)
 		l.password = newLimiterTable(l.PasswordPerAddr)
-		l.invitePair = newLimiterTable(l.InvitePerPair)
+		l.membershipPair = newLimiterTable(l.MembershipPerPair)
 		if l.MaxHashing > 0 {
 			l.hashing = make(chan struct{}, l.MaxHashing)
 		}
@@ -220,16 +221,17 @@ func (s *Server) allowRegister(w http.ResponseWriter, r *http.Request) error {
 	return allow(w, l.register, l.ClientAddr(r), "registrations from this address")
 }
 
-// allowInvite checks that inviter may invite invitee (a user ID) to a group
-// once more: a stranger could otherwise invite someone, withdraw the
-// invitation and invite them again without end, two notifications a round
-// pushing the person's real ones out of sight (an attacker's review: 300
-// rounds in a second). Only invitations sent count: the caller calls done
-// with whether it was.
-func (s *Server) allowInvite(w http.ResponseWriter, inviter, invitee string) (done func(sent bool), err error) {
-	release, wait, ok := s.limits().invitePair.hold(inviter+"\x00"+invitee, time.Now())
+// allowMembership checks that actor may invite user (an ID) to a group, or
+// re-rank them, once more: a stranger could otherwise invite someone,
+// withdraw the invitation and invite them again without end, two
+// notifications a round pushing the person's real ones out of sight (an
+// attacker's review: 300 rounds in a second), or re-rank an invitation
+// not yet answered, a notification each time (the review that followed).
+// Only changes made count: the caller calls done with whether one was.
+func (s *Server) allowMembership(w http.ResponseWriter, actor, user string) (done func(made bool), err error) {
+	release, wait, ok := s.limits().membershipPair.hold(actor+"\x00"+user, time.Now())
 	if !ok {
-		return nil, rateLimited(w, wait, "invitations from you to this person")
+		return nil, rateLimited(w, wait, "invitations and rank changes from you to this person")
 	}
 	return release, nil
 }

@@ -203,7 +203,7 @@ func parseServeFlags(args []string) (Config, error) {
 		{&limits.LoginPerAddr, "rate-login-addr", "RATE_LIMIT_LOGIN_ADDR", "login attempts per client address"},
 		{&limits.RegisterPerAddr, "rate-register-addr", "RATE_LIMIT_REGISTER_ADDR", "registrations per client address"},
 		{&limits.PasswordPerAddr, "rate-password-addr", "RATE_LIMIT_PASSWORD_ADDR", "password changes per client address"},
-		{&limits.InvitePerPair, "rate-invite-pair", "RATE_LIMIT_INVITE_PAIR", "group invitations from one user to another"},
+		{&limits.MembershipPerPair, "rate-membership-pair", "RATE_LIMIT_MEMBERSHIP_PAIR", "group invitations and rank changes from one user to another"},
 	}
 	for _, r := range rates {
 		if v := envOr(r.env, ""); v != "" {

@@ -237,10 +237,12 @@ func TestE2EInputRules(t *testing.T) {
 // an invitation withdrawn may be sent again, so a stranger could invite
 // someone, withdraw it and invite again without end (300 rounds in a
 // second, 600 notifications), pushing the person's real invitations out
-// of sight. Invitations from one user to another are limited (default 20
-// an hour, whatever the groups); only those sent count, and others'
-// invitations to the same person are not held back.
-func TestInvitationsFromOnePersonToAnotherAreLimited(t *testing.T) {
+// of sight; the review that followed found re-ranking an invitation not
+// yet answered doing the same. Invitations and rank changes from one user
+// to another are limited together (default 20 an hour, whatever the
+// groups); only those made count, and others' to the same person are not
+// held back.
+func TestMembershipChangesFromOnePersonToAnotherAreLimited(t *testing.T) {
 	n := startNode(t, testConfig(t, t.TempDir()))
 	stranger := registerUser(t, n, "stranger")
 	friend := registerUser(t, n, "friend")
@@ -262,4 +264,14 @@ func TestInvitationsFromOnePersonToAnotherAreLimited(t *testing.T) {
 	stranger.do("POST", "/api/groups/"+spam+"/members", map[string]any{"user_id": friend.userID}).expect(t, http.StatusCreated)
 	real := createGroup(t, friend, "Real team", false)
 	friend.do("POST", "/api/groups/"+real+"/members", map[string]any{"user_id": victim.userID}).expect(t, http.StatusCreated)
+
+	ranked := registerUser(t, n, "ranked")
+	ranks := createGroup(t, stranger, "Ranks", true)
+	stranger.do("POST", "/api/groups/"+ranks+"/members", map[string]any{"user_id": ranked.userID, "rank": 1}).expect(t, http.StatusCreated)
+	member := "/api/groups/" + ranks + "/members/" + ranked.userID
+	stranger.do("PATCH", member, map[string]any{"rank": 1}).expect(t, http.StatusOK) // unchanged: tells no one, does not count
+	for i := range 19 {
+		stranger.do("PATCH", member, map[string]any{"rank": 2 + i%2}).expect(t, http.StatusOK)
+	}
+	expectRateLimited(t, stranger.do("PATCH", member, map[string]any{"rank": 1}))
 }
