@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -133,23 +134,6 @@ func (s *Server) auditTrail(next http.Handler) http.Handler {
 			}
 		}
 		details := map[string]any{"method": r.Method, "route": route, "status": sw.status, "remote": r.RemoteAddr}
-		if sw.status == http.StatusTooManyRequests || (sw.status >= 400 && note.actor == "") {
-			// Refused before anyone was named (no or a bad token, an
-			// unknown path) or for flooding: free to send, so recorded
-			// once a minute per client and action, with a count of the
-			// rest, as refused cluster requests are. One a row, an
-			// anonymous flood pushed the trail's oldest rows out, the
-			// evidence of a password guessed included (an attacker's
-			// review: 1,500 requests evicted it). Logins that reached the
-			// password check name the account tried, and stay one a row.
-			ok, suppressed := s.auditRefusals.Allow(s.limits().ClientAddr(r) + " " + action)
-			if !ok {
-				return
-			}
-			if suppressed > 0 {
-				details["suppressed_since_last"] = suppressed
-			}
-		}
 		if note.code != "" {
 			details["code"] = note.code
 		}
@@ -158,7 +142,27 @@ func (s *Server) auditTrail(next http.Handler) http.Handler {
 				details["position"] = n
 			}
 		}
-		s.Audit.Record(agenda.AuditEntry{Actor: note.actor, Action: action, Target: target, Result: result,
-			RequestID: requestID(r.Context()), Details: details})
+		e := agenda.AuditEntry{Actor: note.actor, Action: action, Target: target, Result: result,
+			RequestID: requestID(r.Context()), Details: details}
+		now := time.Now()
+		record, summaries := true, s.auditRefusals.sweep(now)
+		if sw.status >= 400 && !(action == "auth.login" && sw.status == http.StatusUnauthorized) {
+			// Refusals are throttled per kind (see refusalThrottle). A
+			// login whose password was checked and failed stays one row
+			// each: the evidence of guessing, bounded by the login limits.
+			who := note.actor
+			if who == "" {
+				who = "address " + s.limits().ClientAddr(r)
+			}
+			var closed []agenda.AuditEntry
+			record, closed = s.auditRefusals.admit(who+"\x00"+action+"\x00"+strconv.Itoa(sw.status), e, now)
+			summaries = append(summaries, closed...)
+		}
+		for _, sum := range summaries {
+			s.Audit.Record(sum)
+		}
+		if record {
+			s.Audit.Record(e)
+		}
 	})
 }

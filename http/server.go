@@ -11,7 +11,6 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/agendahq/agenda"
-	"github.com/agendahq/agenda/internal/throttle"
 )
 
 // Node reports the state of the local node for the operational endpoints.
@@ -68,9 +67,9 @@ type Server struct {
 
 	logger  *slog.Logger
 	streams streamCounts
-	// auditRefusals throttles the audit rows of anonymous and
-	// rate-limited refusals (see auditTrail).
-	auditRefusals throttle.Throttle
+	// auditRefusals throttles the audit rows of refusals (see
+	// refusalThrottle).
+	auditRefusals refusalThrottle
 }
 
 func (s *Server) readWait() time.Duration {

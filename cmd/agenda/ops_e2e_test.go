@@ -505,13 +505,15 @@ func TestAuditEntries(t *testing.T) {
 }
 
 // Found by an attacker's review: every refused request was a row of the
-// audit trail, anonymous ones too, so a flood of requests without a token
-// (3,700 a second from one connection) pushed the trail's oldest rows out
-// past its cap, the evidence of a password guessed among them. A refusal
-// that names no one, or one for flooding, is now recorded once a minute
-// per client and action; logins that reach the password check still make
-// a row each.
-func TestAnonymousRefusalsDoNotFloodTheAuditTrail(t *testing.T) {
+// audit trail, so a flood of requests without a token (3,700 a second from
+// one connection), or from a free account, pushed the trail's oldest rows
+// out past its cap, the evidence of a password guessed among them. A kind
+// of refusal (who, action, status) is now recorded once a minute, the rest
+// counted in one row when the minute is over (see http's
+// TestRefusalThrottle); logins that reach the password check still make a
+// row each, and a named user's refusal is never folded into an anonymous
+// flood from the same address.
+func TestRefusalsDoNotFloodTheAuditTrail(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.AuditToken = testAuditToken
 	cfg.Limits = &agendahttp.Limits{LoginPerUser: agendahttp.Rate{Events: 3, Per: time.Minute}}
@@ -522,6 +524,11 @@ func TestAnonymousRefusalsDoNotFloodTheAuditTrail(t *testing.T) {
 	for range 200 {
 		anon.do("POST", "/api/appointments", appointmentBody("Flood", opsDay, time.Hour)).expect(t, http.StatusUnauthorized)
 	}
+	flooder := registerUser(t, n, "flooder")
+	for range 200 {
+		flooder.do("POST", "/api/appointments/nope/accept", nil).expect(t, http.StatusNotFound)
+	}
+	c.do("POST", "/api/appointments/nope/accept", nil).expect(t, http.StatusNotFound) // auditor's own
 	for i := range 30 {
 		r := tryLogin(t, n, "victim", "guess")
 		if want := map[bool]int{true: http.StatusUnauthorized, false: http.StatusTooManyRequests}[i < 3]; r.Status != want {
@@ -542,6 +549,13 @@ func TestAnonymousRefusalsDoNotFloodTheAuditTrail(t *testing.T) {
 	}
 	if anonymous != 1 {
 		t.Errorf("200 anonymous refused creates made %d audit rows, want 1 (a minute's)", anonymous)
+	}
+	byActor := map[string]int{}
+	for _, l := range auditLogs(t, c, "?action=appointment.accept&limit=1000") {
+		byActor[l.Actor]++
+	}
+	if byActor[flooder.userID] != 1 || byActor[c.userID] != 1 {
+		t.Errorf("rows of refused accepts by actor: %v; want one for the flooder's 200 and one for the auditor's own", byActor)
 	}
 	byStatus := map[float64]int{}
 	for _, l := range auditLogs(t, c, "?action=auth.login&actor=victim&limit=1000") {
