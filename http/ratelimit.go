@@ -118,12 +118,8 @@ func (l *Limits) init() {
 // or, from a trusted proxy, the nearest untrusted address of
 // X-Forwarded-For (read right to left, as each proxy appends).
 func (l *Limits) ClientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil || !l.trusted(addr) {
+	host, addr, proxy := l.connection(r)
+	if !proxy {
 		return host
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
@@ -143,16 +139,22 @@ func (l *Limits) ClientAddr(r *http.Request) string {
 // ForwardedHTTPS reports whether a trusted proxy says the client reached
 // it over HTTPS (X-Forwarded-Proto, the nearest proxy's word).
 func (l *Limits) ForwardedHTTPS(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil || !l.trusted(addr) {
+	if _, _, proxy := l.connection(r); !proxy {
 		return false
 	}
 	protos := strings.Split(strings.Join(r.Header.Values("X-Forwarded-Proto"), ","), ",")
 	return strings.EqualFold(strings.TrimSpace(protos[len(protos)-1]), "https")
+}
+
+// connection is the host the request's connection comes from, its
+// address, and whether it is a trusted proxy (whose headers are believed).
+func (l *Limits) connection(r *http.Request) (host string, addr netip.Addr, proxy bool) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err = netip.ParseAddr(host)
+	return host, addr, err == nil && l.trusted(addr)
 }
 
 func (l *Limits) trusted(a netip.Addr) bool {

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strconv"
@@ -53,16 +54,22 @@ func TestClientAddr(t *testing.T) {
 		{"IPv6 client", "10.1.2.3:4000", "2001:db8::1", "2001:db8::1"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := httptest.NewRequest("POST", "/api/auth/login", nil)
-			r.RemoteAddr = tt.remote
-			if tt.xff != "" {
-				r.Header.Set("X-Forwarded-For", tt.xff)
-			}
-			if got := l.ClientAddr(r); got != tt.want {
+			if got := l.ClientAddr(requestFrom(tt.remote, "X-Forwarded-For", tt.xff)); got != tt.want {
 				t.Errorf("ClientAddr = %q, want %q", got, tt.want)
 			}
 		})
 	}
+}
+
+// requestFrom is a login request from remote, with header set to value if
+// value is not empty.
+func requestFrom(remote, header, value string) *http.Request {
+	r := httptest.NewRequest("POST", "/api/auth/login", nil)
+	r.RemoteAddr = remote
+	if value != "" {
+		r.Header.Set(header, value)
+	}
+	return r
 }
 
 // Only a trusted proxy's X-Forwarded-Proto makes a request HTTPS (the device
@@ -80,12 +87,7 @@ func TestForwardedHTTPS(t *testing.T) {
 		{"no header", "10.1.2.3:4000", "", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := httptest.NewRequest("POST", "/api/auth/login", nil)
-			r.RemoteAddr = tt.remote
-			if tt.proto != "" {
-				r.Header.Set("X-Forwarded-Proto", tt.proto)
-			}
-			if got := l.ForwardedHTTPS(r); got != tt.want {
+			if got := l.ForwardedHTTPS(requestFrom(tt.remote, "X-Forwarded-Proto", tt.proto)); got != tt.want {
 				t.Errorf("ForwardedHTTPS = %v, want %v", got, tt.want)
 			}
 		})
