@@ -38,9 +38,10 @@ func (h *Handlers) DeleteGroup(ctx context.Context, cmd DeleteGroup) (Result, er
 		// the streams that vouch for "nothing pending" are the members'
 		// agendas: read before the appointments and expected, an
 		// appointment set meanwhile makes the deletion decide again.
-		agendas := make(map[string]int64, len(g.Members))
-		for _, m := range g.ActiveMembers() {
-			if agendas[m.UserID], err = h.Read.ScheduleVersion(ctx, m.UserID); err != nil {
+		members := g.ActiveMembers()
+		agendas := make([]int64, len(members))
+		for i, m := range members {
+			if agendas[i], err = h.Read.ScheduleVersion(ctx, m.UserID); err != nil {
 				return nil, err
 			}
 		}
@@ -59,8 +60,8 @@ func (h *Handlers) DeleteGroup(ctx context.Context, cmd DeleteGroup) (Result, er
 		}
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.GroupStream(g.ID), g.Version)
-		for user, v := range agendas {
-			b.expect(events.ScheduleStream(user), v)
+		for i, m := range members {
+			b.expect(events.ScheduleStream(m.UserID), agendas[i])
 		}
 		b.add(events.GroupStream(g.ID), events.GroupDeleted{GroupID: g.ID})
 		return b, nil
