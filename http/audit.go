@@ -23,6 +23,7 @@ type AuditLog interface {
 // only inner layers know: the authenticated actor, the error code.
 type auditNote struct {
 	actor  string
+	named  bool // actor is the user of a token this cluster signed, not a name claimed
 	target string
 	code   string
 }
@@ -39,6 +40,14 @@ func noteOf(r *http.Request) *auditNote {
 func noteActor(r *http.Request, actor string) {
 	if n := noteOf(r); n != nil {
 		n.actor = actor
+	}
+}
+
+// noteUser names the actor of a request by the user of its token, whose
+// signature has been checked.
+func noteUser(r *http.Request, userID string) {
+	if n := noteOf(r); n != nil {
+		n.actor, n.named = userID, true
 	}
 }
 
@@ -147,15 +156,22 @@ func (s *Server) auditTrail(next http.Handler) http.Handler {
 		now := time.Now()
 		record, summaries := true, s.auditRefusals.sweep(now)
 		if sw.status >= 400 && !(action == "auth.login" && sw.status == http.StatusUnauthorized) {
-			// Refusals are throttled per kind (see refusalThrottle). A
-			// login whose password was checked and failed stays one row
-			// each: the evidence of guessing, bounded by the login limits.
-			who := note.actor
-			if who == "" {
-				who = "address " + s.limits().ClientAddr(r)
+			// Refusals are throttled per kind (see refusalThrottle): who
+			// (a token's user, else the client's network, never a name
+			// the request claims), action (one for every path no route
+			// knows, which the request chooses) and status. A login whose
+			// password was checked and failed stays one row each: the
+			// evidence of guessing, bounded by the login limits.
+			who := "user " + note.actor
+			if !note.named {
+				who = "network " + s.limits().ClientNetwork(r)
+			}
+			kind := action
+			if !known {
+				kind = methodLabel(r.Method) + " (no command)"
 			}
 			var closed []agenda.AuditEntry
-			record, closed = s.auditRefusals.admit(who+"\x00"+action+"\x00"+strconv.Itoa(sw.status), e, now)
+			record, closed = s.auditRefusals.admit(who+"\x00"+kind+"\x00"+strconv.Itoa(sw.status), e, note.named, now)
 			summaries = append(summaries, closed...)
 		}
 		for _, sum := range summaries {

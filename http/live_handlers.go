@@ -229,7 +229,7 @@ func (s *Server) streamToken(r *http.Request) (Claims, error) {
 	if err != nil {
 		return Claims{}, err
 	}
-	noteActor(r, claims.UserID)
+	noteUser(r, claims.UserID)
 	if err := s.checkToken(r.Context(), claims); err != nil {
 		return Claims{}, err
 	}

@@ -87,7 +87,7 @@ func (s *Server) requireAuth(next http.Handler) http.Handler {
 			s.Error(w, r, err)
 			return
 		}
-		noteActor(r, claims.UserID)
+		noteUser(r, claims.UserID)
 		if err := s.checkToken(r.Context(), claims); err != nil {
 			s.Error(w, r, err)
 			return

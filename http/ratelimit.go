@@ -136,6 +136,22 @@ func (l *Limits) ClientAddr(r *http.Request) string {
 	return addr.String()
 }
 
+// ClientNetwork is what a request counts against in the limits: its client
+// address (ClientAddr), and for IPv6 that address's /64, which any one
+// host is given whole and may draw a fresh address from for each request.
+func (l *Limits) ClientNetwork(r *http.Request) string {
+	a := l.ClientAddr(r)
+	addr, err := netip.ParseAddr(a)
+	if err != nil || !addr.Is6() || addr.Is4In6() {
+		return a
+	}
+	p, err := addr.Prefix(64)
+	if err != nil {
+		return a
+	}
+	return p.String()
+}
+
 // ForwardedHTTPS reports whether a trusted proxy says the client reached
 // it over HTTPS (X-Forwarded-Proto, the nearest proxy's word).
 func (l *Limits) ForwardedHTTPS(r *http.Request) bool {
@@ -204,7 +220,7 @@ func rateLimited(w http.ResponseWriter, wait time.Duration, what string) error {
 // the name do not use up.
 func (s *Server) allowLogin(w http.ResponseWriter, r *http.Request, username, device string) (done func(failed bool), err error) {
 	l := s.limits()
-	if err := allow(w, l.loginAddr, l.ClientAddr(r), "login attempts from this address"); err != nil {
+	if err := allow(w, l.loginAddr, l.ClientNetwork(r), "login attempts from this address"); err != nil {
 		return nil, err
 	}
 	key, what := username, "failed login attempts for this user"
@@ -220,7 +236,7 @@ func (s *Server) allowLogin(w http.ResponseWriter, r *http.Request, username, de
 
 func (s *Server) allowRegister(w http.ResponseWriter, r *http.Request) error {
 	l := s.limits()
-	return allow(w, l.register, l.ClientAddr(r), "registrations from this address")
+	return allow(w, l.register, l.ClientNetwork(r), "registrations from this address")
 }
 
 // allowMembership checks that actor may invite user (an ID) to a group, or
@@ -240,7 +256,7 @@ func (s *Server) allowMembership(w http.ResponseWriter, actor, user string) (don
 
 func (s *Server) allowPasswordChange(w http.ResponseWriter, r *http.Request) error {
 	l := s.limits()
-	return allow(w, l.password, l.ClientAddr(r), "password changes from this address")
+	return allow(w, l.password, l.ClientNetwork(r), "password changes from this address")
 }
 
 // hashSlot waits for one of MaxHashing slots to hash a password, so that

@@ -36,6 +36,7 @@ type Node struct {
 	ops       *nodeOps
 	commands  *commands.Handlers
 	hub       *agendahttp.Hub // live subscribers (WebSocket)
+	api       *agendahttp.Server
 	ln        net.Listener    // bound, for its address
 	bounded   *boundedListener
 	server    *http.Server
@@ -98,6 +99,11 @@ func (n *Node) close() error {
 			errs = append(errs, err)
 		}
 		cancel()
+	}
+	if n.api != nil {
+		// No more requests: what the audit trail's refusal throttle
+		// still holds back is written before the trail closes.
+		n.api.FlushAudit()
 	}
 	if n.hub != nil {
 		// Live streams are hijacked connections, which Shutdown leaves

@@ -297,6 +297,8 @@ func (n *Node) serveAPI(runCtx context.Context, c *Config) (err error) {
 		Feed: n.rm,
 		Hub:  n.hub,
 	}
+	n.api = srv
+	go srv.RunAuditSweeps(runCtx)
 	h := srv.Handler()
 	n.handler.Store(&h)
 	return nil

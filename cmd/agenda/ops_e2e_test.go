@@ -516,7 +516,7 @@ func TestAuditEntries(t *testing.T) {
 func TestRefusalsDoNotFloodTheAuditTrail(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.AuditToken = testAuditToken
-	cfg.Limits = &agendahttp.Limits{LoginPerUser: agendahttp.Rate{Events: 3, Per: time.Minute}}
+	cfg.Limits = &agendahttp.Limits{LoginPerUser: agendahttp.Rate{Events: 3, Per: time.Minute}, LoginPerAddr: agendahttp.Rate{Events: 40, Per: time.Minute}}
 	n := startNode(t, cfg)
 	c := registerUser(t, n, "auditor")
 	registerUser(t, n, "victim")
@@ -534,6 +534,18 @@ func TestRefusalsDoNotFloodTheAuditTrail(t *testing.T) {
 		if want := map[bool]int{true: http.StatusUnauthorized, false: http.StatusTooManyRequests}[i < 3]; r.Status != want {
 			t.Fatalf("guess %d: status %d, want %d", i+1, r.Status, want)
 		}
+	}
+	// Refused for their rate, logins claiming a new name each are one
+	// kind, the client's: the names are the request's to choose (a review
+	// found 200 of them making 200 rows).
+	rateLimited := 0
+	for i := range 100 {
+		if tryLogin(t, n, fmt.Sprintf("nobody%d", i), "guess").Status == http.StatusTooManyRequests {
+			rateLimited++
+		}
+	}
+	if rateLimited < 90 {
+		t.Fatalf("%d of 100 logins refused for the address's rate, want 90 or more", rateLimited)
 	}
 	// The trail is written in order: once this command's row is in, so
 	// are the rows of every request before it.
@@ -564,6 +576,15 @@ func TestRefusalsDoNotFloodTheAuditTrail(t *testing.T) {
 	}
 	if byStatus[http.StatusUnauthorized] != 3 || byStatus[http.StatusTooManyRequests] != 1 {
 		t.Errorf("rows of victim's 3 guesses checked and 27 refused for the rate: %v by status, want 3 of 401 and 1 of 429", byStatus)
+	}
+	limitedRows := 0
+	for _, l := range auditLogs(t, c, "?action=auth.login&limit=1000") {
+		if status, _ := l.Details["status"].(float64); status == http.StatusTooManyRequests {
+			limitedRows++
+		}
+	}
+	if limitedRows != 1 {
+		t.Errorf("%d rows of logins refused for their rate, from one client under many names, want 1 (the minute's first)", limitedRows)
 	}
 }
 
