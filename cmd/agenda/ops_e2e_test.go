@@ -588,6 +588,32 @@ func TestRefusalsDoNotFloodTheAuditTrail(t *testing.T) {
 	}
 }
 
+// A node stopping writes the count of the refusals its audit throttle still
+// holds back (a review found a clean stop losing it).
+func TestHeldBackRefusalsAreCountedAtStop(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.AuditToken = testAuditToken
+	n := startNode(t, cfg)
+	anon := newClient(t, n)
+	for range 5 {
+		anon.do("POST", "/api/appointments", appointmentBody("Flood", opsDay, time.Hour)).expect(t, http.StatusUnauthorized)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	n = startNode(t, cfg)
+	c := registerUser(t, n, "auditor")
+	var counted []any
+	for _, l := range auditLogs(t, c, "?action=appointment.create&limit=1000") {
+		if l.Actor == "" && l.Details["suppressed"] != nil {
+			counted = append(counted, l.Details["suppressed"])
+		}
+	}
+	if len(counted) != 1 || counted[0] != float64(4) {
+		t.Fatalf("summaries of the refusals held back at the stop: %v, want one counting 4", counted)
+	}
+}
+
 func mustJSON(t *testing.T, v any) []byte {
 	t.Helper()
 	b, err := json.Marshal(v)
