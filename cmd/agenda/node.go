@@ -37,7 +37,7 @@ type Node struct {
 	commands  *commands.Handlers
 	hub       *agendahttp.Hub // live subscribers (WebSocket)
 	api       *agendahttp.Server
-	ln        net.Listener    // bound, for its address
+	ln        net.Listener // bound, for its address
 	bounded   *boundedListener
 	server    *http.Server
 	// handler is what server serves: startingHandler until the node is
