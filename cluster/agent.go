@@ -120,6 +120,14 @@ type Agent struct {
 	// says the level once rather than a change from the placeholder.
 	levelSaid int
 
+	// named are the addresses discovery names (seeds, DNS records) as of
+	// the last gossip round, and answered when each last answered: a
+	// node founds a cluster only while few enough of them are silent
+	// (see View.Unheard).
+	namedMu  sync.Mutex
+	named    []string
+	answered map[string]time.Time
+
 	mu sync.Mutex
 	// removed holds, on the node that removed them on request, the
 	// incarnation each removed node had: the same process may not rejoin,

@@ -21,6 +21,7 @@ func (a *Agent) act(ctx context.Context) {
 		Peers:      peersOf(a.members.Direct(now.Add(-5*time.Second)), a.cfg.Self.ID),
 		LeaderID:   leaderID,
 		Leaderless: now.Sub(a.leaderlessSince),
+		Unheard:    a.unheard(now.Add(-5 * time.Second)),
 	}
 	if v.Member {
 		a.joinLogged = false

@@ -20,6 +20,11 @@ type View struct {
 	Peers []Member
 	// LeaderID is the leader the local Raft knows, if any.
 	LeaderID string
+	// Unheard counts the nodes discovery names (seeds, DNS records) that
+	// have not answered lately. Any of them may hold a cluster's state,
+	// out of reach for now (a partition, an overlay network not up yet):
+	// a bootstrap's voters must outnumber them.
+	Unheard int
 	// Leaderless is how long the local Raft has known no leader.
 	Leaderless time.Duration
 }
@@ -62,7 +67,15 @@ type Action struct {
 //     endorses it (Member.Vote, see NextVote); the others wait for its
 //     leader to reach them. A vote is sticky, so two nodes whose views
 //     differ for a moment cannot both collect the votes of a shared member:
-//     one node bootstraps, and there is one initial configuration.
+//     one node bootstraps, and there is one initial configuration;
+//   - and only while those n voters outnumber the nodes discovery names
+//     that have not answered (View.Unheard): any of those may hold an
+//     existing cluster's state. Above all a node expecting to found a
+//     cluster alone (BOOTSTRAP_EXPECT = 1) does so only if every node
+//     discovery names answered, none with state. A review found one that
+//     had lost its disk, in a stack left at BOOTSTRAP_EXPECT = 1 with a
+//     DNS name, founding a cluster of its own after one gossip round that
+//     reached nobody, and serving an empty history.
 func Decide(v View) Action {
 	var peerLeader string
 	for _, p := range v.Peers {
@@ -91,7 +104,7 @@ func Decide(v View) Action {
 			candidates = append(candidates, p)
 		}
 	}
-	if len(candidates) < v.Expect {
+	if len(candidates) < v.Expect || v.Expect <= v.Unheard {
 		return Action{Kind: Wait}
 	}
 	sort.Slice(candidates, func(i, j int) bool { return candidates[i].ID < candidates[j].ID })
@@ -120,7 +133,7 @@ func NextVote(v View, current string, since, now time.Time) (string, time.Time) 
 	if current != "" && now.Sub(since) < VoteTTL {
 		return current, since
 	}
-	if v.Expect <= 0 || v.Self.HasState {
+	if v.Expect <= 0 || v.Self.HasState || v.Expect <= v.Unheard {
 		return "", now
 	}
 	lowest, n := v.Self.ID, 1

@@ -34,6 +34,11 @@ func TestDecide(t *testing.T) {
 		{"own state: no bootstrap", View{Self: withState(m("a")), Expect: 3, Peers: []Member{m("b"), m("c")}}, Wait, nil, ""},
 		{"expect 0 never bootstraps", View{Self: m("a"), Expect: 0, Peers: []Member{m("b"), m("c")}}, Wait, nil, ""},
 		{"expect 1 alone", View{Self: votes(m("a"), "a"), Expect: 1}, Bootstrap, []string{"a"}, ""},
+		// Nodes discovery names but has not heard from may hold a
+		// cluster's state: a bootstrap's voters must outnumber them.
+		{"expect 1 with a named node silent", View{Self: votes(m("a"), "a"), Expect: 1, Unheard: 1}, Wait, nil, ""},
+		{"expect 3 outnumbering the silent", View{Self: votes(m("a"), "a"), Expect: 3, Unheard: 2, Peers: []Member{votes(m("c"), "a"), votes(m("b"), "a")}}, Bootstrap, []string{"a", "b", "c"}, ""},
+		{"expect 3 with as many silent", View{Self: votes(m("a"), "a"), Expect: 3, Unheard: 3, Peers: []Member{votes(m("c"), "a"), votes(m("b"), "a")}}, Wait, nil, ""},
 		{"peer knows a leader: join", View{Self: m("d"), Expect: 3, Peers: []Member{withLeader(withState(m("b")), "a")}}, Join, nil, "a"},
 		{"restarted with state and new address: join", View{Self: withState(m("c")), Expect: 3, Peers: []Member{withLeader(m("a"), "a")}}, Join, nil, "a"},
 		{"own raft knows the leader", View{Self: withState(m("c")), Expect: 3, LeaderID: "b"}, Join, nil, "b"},
@@ -169,6 +174,7 @@ func TestNextVote(t *testing.T) {
 		{"an old vote moves", three, "b", now.Add(-VoteTTL), "a"},
 		{"no vote once someone has state", View{Self: m("b"), Expect: 3, Peers: []Member{m("c"), {ID: "a", HasState: true}}}, "", time.Time{}, ""},
 		{"never with expect 0", View{Self: m("b"), Peers: []Member{m("c"), m("a")}}, "", time.Time{}, ""},
+		{"no vote while as many named nodes are silent", View{Self: m("b"), Expect: 3, Unheard: 3, Peers: []Member{m("c"), m("a")}}, "", time.Time{}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"net"
+	"slices"
 	"sync"
 	"time"
 )
@@ -49,8 +50,18 @@ type gossipMessage struct {
 
 func (a *Agent) gossip(ctx context.Context) {
 	msg := gossipMessage{Self: a.members.Self(), Members: a.members.All()}
+	targets := a.targets(ctx)
+	var named []string
+	for _, t := range targets {
+		if t.source == SourceSeed || t.source == SourceDNS {
+			named = append(named, t.addr)
+		}
+	}
+	a.namedMu.Lock()
+	a.named = named
+	a.namedMu.Unlock()
 	var wg sync.WaitGroup
-	for _, t := range a.targets(ctx) {
+	for _, t := range targets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -61,10 +72,36 @@ func (a *Agent) gossip(ctx context.Context) {
 				a.logger.Debug("gossip failed", "addr", t.addr, "err", err)
 				return
 			}
+			a.namedMu.Lock()
+			if a.answered == nil {
+				a.answered = map[string]time.Time{}
+			}
+			a.answered[t.addr] = time.Now()
+			a.namedMu.Unlock()
 			a.absorb(resp, t.source)
 		}()
 	}
 	wg.Wait()
+}
+
+// unheard counts the addresses discovery names that have not answered
+// since since (whoever answered at them: this node too, named under
+// another address, counts as heard).
+func (a *Agent) unheard(since time.Time) int {
+	a.namedMu.Lock()
+	defer a.namedMu.Unlock()
+	n := 0
+	for _, addr := range a.named {
+		if a.answered[addr].Before(since) {
+			n++
+		}
+	}
+	for addr := range a.answered {
+		if !slices.Contains(a.named, addr) && a.answered[addr].Before(since) {
+			delete(a.answered, addr) // bounded by the addresses named lately
+		}
+	}
+	return n
 }
 
 func (a *Agent) absorb(msg gossipMessage, source string) {

@@ -11,10 +11,14 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// HasState reports whether this node holds any Raft state: a log, a
-// snapshot or a configuration. A node with state never bootstraps.
+// HasState reports whether this node holds any state: a Raft log, a
+// snapshot or a configuration, or events in its store. A node with state
+// never bootstraps. The store counts on its own: a node that lost its Raft
+// directory but kept its events would otherwise found a new cluster whose
+// entries its state machine skips as applied, or applies over the old
+// history (a review found the cluster agent's bootstrap allowing it).
 func (n *Node) HasState() bool {
-	if n.raft.LastIndex() > 0 {
+	if n.raft.LastIndex() > 0 || n.store.Head() > 0 {
 		return true
 	}
 	return len(n.Status().Servers) > 0

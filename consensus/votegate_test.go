@@ -303,3 +303,28 @@ func TestRestoredStoreCompactsItsNewLog(t *testing.T) {
 		t.Errorf("the new log still starts at %d (%v): a joiner would be sent it instead of the snapshot", first, err)
 	}
 }
+
+// TestNodeWithEventsHasState: a node that lost its whole Raft directory but
+// kept its event store still has state, so the cluster agent never makes it
+// found a new cluster (a review found one doing so with BOOTSTRAP_EXPECT=1:
+// its state machine then skipped the new cluster's entries as applied, or
+// applied them over the old history). It may only join, as it would have.
+func TestNodeWithEventsHasState(t *testing.T) {
+	cfg, store, n := soleNodeWithWrites(t, 3)
+	n.Close()
+	if err := os.RemoveAll(cfg.Dir); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Bootstrap = false // it has seeds now: the agent decides whether it founds or joins
+	node, err := consensus.Open(cfg, store)
+	if err != nil {
+		t.Fatalf("reopen without Raft state: %v", err)
+	}
+	defer node.Close()
+	if !node.HasState() {
+		t.Fatal("a node whose event store holds 3 batches says it has no state")
+	}
+	if !node.VoteGated() {
+		t.Fatal("a node that lost its Raft state may vote")
+	}
+}
