@@ -276,7 +276,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 	done, ok := s.streams.open(user, cmp.Or(s.Live.MaxStreamsPerUser, DefaultMaxStreamsPerUser))
 	if !ok {
-		s.Error(w, r, rateLimited(w, 5*time.Second, "live streams open for this user"))
+		s.Error(w, r, rateLimited(w, 5*time.Second, limitLiveStreams, "live streams open for this user"))
 		return
 	}
 	defer done()

@@ -185,25 +185,32 @@ func (l *Limits) trusted(a netip.Addr) bool {
 
 // allow takes one event for key from table, or returns a rate_limited
 // error saying when to retry (and sets Retry-After on w).
-func allow(w http.ResponseWriter, t *limiterTable, key, what string) error {
-	return refuseFor(w, what)(t.take(key, time.Now()))
-}
-
-// refuseFor turns a limiter's verdict into nil or a rate_limited error.
-func refuseFor(w http.ResponseWriter, what string) func(time.Duration, bool) error {
-	return func(wait time.Duration, ok bool) error {
-		if ok {
-			return nil
-		}
-		return rateLimited(w, wait, what)
+func allow(w http.ResponseWriter, t *limiterTable, key, limit, what string) error {
+	if wait, ok := t.take(key, time.Now()); !ok {
+		return rateLimited(w, wait, limit, what)
 	}
+	return nil
 }
 
-func rateLimited(w http.ResponseWriter, wait time.Duration, what string) error {
+// The limits a rate_limited error names in details.limit, so that a client
+// can say which one the person met (the web UI tells someone locked out
+// of their account by others' guesses what they can do).
+const (
+	limitLoginAddress    = "login_address"
+	limitLoginUser       = "login_user"
+	limitLoginDevice     = "login_device"
+	limitRegistrations   = "registration_address"
+	limitPasswordChanges = "password_address"
+	limitMembership      = "membership_pair"
+	limitPasswordChecks  = "password_checks"
+	limitLiveStreams     = "live_streams"
+)
+
+func rateLimited(w http.ResponseWriter, wait time.Duration, limit, what string) error {
 	secs := max(1, int(math.Ceil(wait.Seconds())))
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	return agenda.Errorf(agenda.ERATELIMITED, "too many %s; retry in %d s", what, secs).
-		WithDetails(map[string]any{"retry_after_seconds": secs})
+		WithDetails(map[string]any{"retry_after_seconds": secs, "limit": limit})
 }
 
 // allowLogin checks both login limits: every attempt counts against the
@@ -220,23 +227,23 @@ func rateLimited(w http.ResponseWriter, wait time.Duration, what string) error {
 // the name do not use up.
 func (s *Server) allowLogin(w http.ResponseWriter, r *http.Request, username, device string) (done func(failed bool), err error) {
 	l := s.limits()
-	if err := allow(w, l.loginAddr, l.ClientNetwork(r), "login attempts from this address"); err != nil {
+	if err := allow(w, l.loginAddr, l.ClientNetwork(r), limitLoginAddress, "login attempts from this address"); err != nil {
 		return nil, err
 	}
-	key, what := username, "failed login attempts for this user"
+	key, limit, what := username, limitLoginUser, "failed login attempts for this user"
 	if device != "" {
-		key, what = username+"\x00"+device, "failed login attempts for this user from this device"
+		key, limit, what = username+"\x00"+device, limitLoginDevice, "failed login attempts for this user from this device"
 	}
 	release, wait, ok := l.loginUser.hold(key, time.Now())
 	if !ok {
-		return nil, rateLimited(w, wait, what)
+		return nil, rateLimited(w, wait, limit, what)
 	}
 	return release, nil
 }
 
 func (s *Server) allowRegister(w http.ResponseWriter, r *http.Request) error {
 	l := s.limits()
-	return allow(w, l.register, l.ClientNetwork(r), "registrations from this address")
+	return allow(w, l.register, l.ClientNetwork(r), limitRegistrations, "registrations from this address")
 }
 
 // allowMembership checks that actor may invite user (an ID) to a group, or
@@ -249,14 +256,14 @@ func (s *Server) allowRegister(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) allowMembership(w http.ResponseWriter, actor, user string) (done func(made bool), err error) {
 	release, wait, ok := s.limits().membershipPair.hold(actor+"\x00"+user, time.Now())
 	if !ok {
-		return nil, rateLimited(w, wait, "invitations and rank changes from you to this person")
+		return nil, rateLimited(w, wait, limitMembership, "invitations and rank changes from you to this person")
 	}
 	return release, nil
 }
 
 func (s *Server) allowPasswordChange(w http.ResponseWriter, r *http.Request) error {
 	l := s.limits()
-	return allow(w, l.password, l.ClientNetwork(r), "password changes from this address")
+	return allow(w, l.password, l.ClientNetwork(r), limitPasswordChanges, "password changes from this address")
 }
 
 // hashSlot waits for one of MaxHashing slots to hash a password, so that
@@ -280,7 +287,7 @@ func (s *Server) hashSlot(ctx context.Context, w http.ResponseWriter) (func(), e
 	case <-t.C:
 		w.Header().Set("Retry-After", "1")
 		return nil, agenda.Errorf(agenda.ERATELIMITED, "too many password checks in progress; retry shortly").
-			WithDetails(map[string]any{"retry_after_seconds": 1})
+			WithDetails(map[string]any{"retry_after_seconds": 1, "limit": limitPasswordChecks})
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

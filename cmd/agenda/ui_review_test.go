@@ -404,3 +404,50 @@ func TestBrowserFreeSlotsSayWhichWindow(t *testing.T) {
 		t.Errorf("an emptied form still shows the last results as its answer: %v", err)
 	}
 }
+
+// TestBrowserSaysWhenToTryAgain: what a review of the web UI found about
+// rate limits. A person whose account others' guesses hold back was told
+// only "too many failed login attempts for this user; retry in 2 s", the
+// same as anyone, though a browser they logged in with before may log in
+// at once; and a refused invitation said "retry in 180 s", naming nothing.
+// The login page now says why and what they can do; every limit says when
+// to try again in words.
+func TestBrowserSaysWhenToTryAgain(t *testing.T) {
+	n, base, browser := browserTest(t)
+	ana := registerUser(t, n, "ana")
+	registerUser(t, n, "dave")
+
+	own := newBrowserPage(t, browser, "ana's own browser")
+	own.login(base, "ana", "password-ana") // it keeps a device cookie
+	for range 10 {
+		tryLogin(t, n, "ana", "a guess").expect(t, http.StatusUnauthorized)
+	}
+	other := newBrowserPage(t, browser, "a browser ana never used")
+	other.open(base)
+	other.do("log in as ana",
+		typeIn(`#login-form input[name="username"]`, "ana"),
+		typeIn(`#login-form input[name="password"]`, "password-ana"),
+		clickOn(`#login-form button[type="submit"]`))
+	said := `document.getElementById('main').textContent`
+	if err := other.poll(said+`.includes('someone may be guessing') && /Try again in \d+ seconds?\./.test(`+said+`)`, 10*time.Second); err != nil {
+		t.Errorf("a login held back by others' guesses is not explained: %v", err)
+	}
+	own.do("log out and in again", chromedp.Evaluate[chromedp.Void](`localStorage.removeItem('agenda.session')`))
+	own.login(base, "ana", "password-ana")
+
+	team := createGroup(t, ana, "Team", true)
+	dave := "/api/groups/" + team + "/members"
+	for range 20 {
+		var m struct {
+			UserID string `json:"user_id"`
+		}
+		ana.do("POST", dave, map[string]any{"username": "dave"}).expect(t, http.StatusCreated).JSON(t, &m)
+		ana.do("DELETE", dave+"/"+m.UserID, nil).expect(t, http.StatusNoContent)
+	}
+	own.do("invite dave once more", chromedp.Evaluate[chromedp.Void](`location.hash = '#/group/`+team+`'`),
+		typeIn(`#main form.inline input:not([type="number"])`, "dave"),
+		clickOn(`#main form.inline button[type="submit"]`))
+	if err := own.poll(said+`.includes('Too many invitations') && /Try again in \d+ minutes?\./.test(`+said+`)`, 10*time.Second); err != nil {
+		t.Errorf("a refused invitation does not say when to try again in words: %v", err)
+	}
+}

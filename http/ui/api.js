@@ -42,6 +42,24 @@ function humane(status, message) {
   return m.charAt(0).toUpperCase() + m.slice(1) + (/[.!?]$/.test(m) ? '' : '.');
 }
 
+// limited says a rate limit's refusal with when to try again in words
+// ("in 3 minutes"), not the server's "retry in 180 s" (a review found the
+// seconds, and nothing to say which limit, puzzling).
+function limited(message, details) {
+  const what = String(message || '').replace(/;\s*retry (in \d+ s|shortly)$/, '');
+  const when = details && details.retry_after_seconds ? ` Try again in ${inWords(details.retry_after_seconds)}.` : ' Please wait a moment and try again.';
+  return (what ? humane(429, what) : generic[429].split('.')[0] + '.') + when;
+}
+
+// inWords says a wait of secs seconds as a person would.
+export function inWords(secs) {
+  if (secs < 60) return secs === 1 ? '1 second' : `${secs} seconds`;
+  const min = Math.ceil(secs / 60);
+  if (min < 60) return min === 1 ? '1 minute' : `${min} minutes`;
+  const hours = Math.ceil(min / 60);
+  return hours === 1 ? '1 hour' : `${hours} hours`;
+}
+
 let onUnauthorized = () => {};
 export function whenUnauthorized(fn) { onUnauthorized = fn; }
 
@@ -79,7 +97,8 @@ export async function api(method, path, body, ifMatch) {
     // have happened. The server's own words say to look first.
     const unknown = res.status === 503 && e.details && e.details.outcome === 'unknown';
     const message = res.status === 412 ? 'Someone changed this since you opened it. Reload the page to see the change, then try again.'
-      : unknown ? humane(400, e.message) : humane(res.status, e.message);
+      : unknown ? humane(400, e.message)
+        : e.code === 'rate_limited' ? limited(e.message, e.details) : humane(res.status, e.message);
     throw new ApiError(res.status, e.code || 'error', message, e.details);
   }
   return data;

@@ -1,7 +1,7 @@
 // The Agenda web UI: routing, the session, the notifications panel and the
 // live stream that keeps every view current without a reload.
 
-import { api, describe, session, saveSession, clearSession, whenUnauthorized, ApiError, SESSION_KEY } from './api.js';
+import { api, describe, inWords, session, saveSession, clearSession, whenUnauthorized, ApiError, SESSION_KEY } from './api.js';
 import { onRedraw, onTell, busy, navigationAsked, navigationShown, keyOutputs, keepOutputs } from './view.js';
 import { Live } from './live.js';
 import { h, field, errorBox, fill, tz, fmtRange, fmtDateTime, personName, ownName, typedUsername, typedName, toCome, iso } from './dom.js';
@@ -102,6 +102,23 @@ function showAsked() {
   else route();
 }
 
+// loginRefusal says why a login was refused. Failed logins are limited per
+// username, so someone else's guesses can hold the person back; a browser
+// that logged in as them before has a limit of its own (the server's
+// device cookie), which a review found the page never said.
+function loginRefusal(err) {
+  const d = err.details || {};
+  const when = d.retry_after_seconds ? inWords(d.retry_after_seconds) : 'a few minutes';
+  if (err.code === 'rate_limited' && d.limit === 'login_user') {
+    return `Too many failed attempts to log in to this account lately. Try again in ${when}. ` +
+      'If they were not all yours, someone may be guessing the password: on a browser where you have logged in before, you can log in now.';
+  }
+  if (err.code === 'rate_limited' && d.limit === 'login_device') {
+    return `Too many failed attempts to log in from this browser. Try again in ${when}.`;
+  }
+  return describe(err);
+}
+
 function authForm(kind) {
   const username = h('input', { name: 'username', autocomplete: 'username', required: true, autocapitalize: 'none', spellcheck: 'false' });
   const password = h('input', { name: 'password', type: 'password', required: true,
@@ -135,7 +152,7 @@ function authForm(kind) {
         // say), or the week.
         showAsked();
       } catch (err) {
-        fill(out, errorBox(err.status === 401 ? 'Wrong username or password.' : describe(err)));
+        fill(out, errorBox(err.status === 401 ? 'Wrong username or password.' : loginRefusal(err)));
       }
     });
   });

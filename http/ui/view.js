@@ -74,8 +74,14 @@ export class Action {
   // session's end is told on its own.
   fail(out, err, box = errorBox(describe(err))) {
     const shown = this.here ? (out.isConnected ? out : outputLike(out)) : null;
-    if (shown) fill(shown, box);
-    else if (err.status !== 401 && (session() || {}).token === this.token) {
+    if (shown) {
+      fill(shown, box);
+      // Said where it cannot be seen (above a long page scrolled down, a
+      // review found a refused deletion so), a failure passes for a tap
+      // that did nothing: it is brought into view.
+      const r = shown.getBoundingClientRect();
+      if (r.bottom < 0 || r.top > window.innerHeight) shown.scrollIntoView({ block: 'nearest' });
+    } else if (err.status !== 401 && (session() || {}).token === this.token) {
       tell(this.here ? `That did not work: ${describe(err)}` : `What you did on the page you left did not work: ${describe(err)}`);
     }
   }
