@@ -451,3 +451,43 @@ func TestBrowserSaysWhenToTryAgain(t *testing.T) {
 		t.Errorf("a refused invitation does not say when to try again in words: %v", err)
 	}
 }
+
+// TestBrowserKeepsTheAppointmentsWeek: from an appointment three weeks
+// ahead, its group and, once it is deleted, the agenda open on its week,
+// not the current one; and at phone width the privacy choice is not cut
+// off (a review of the web UI found all three).
+func TestBrowserKeepsTheAppointmentsWeek(t *testing.T) {
+	n, base, browser := browserTest(t)
+	ana := registerUser(t, n, "ana")
+	team := createGroup(t, ana, "Team", true)
+	at := time.Now().AddDate(0, 0, 21).Truncate(time.Hour)
+	var a struct {
+		ID string `json:"id"`
+	}
+	ana.do("POST", "/api/groups/"+team+"/appointments", appointmentBody("Offsite", at, time.Hour)).expect(t, http.StatusCreated).JSON(t, &a)
+	p := newBrowserPage(t, browser, "ana")
+	p.login(base, "ana", "password-ana")
+	p.do("open the appointment", chromedp.Evaluate[chromedp.Void](`location.hash = '#/appointment/`+a.ID+`'`))
+	day := `(() => { const d = new Date('` + at.UTC().Format(time.RFC3339) + `'); const p = (n) => String(n).padStart(2, '0'); return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()); })()`
+	if err := p.poll(`[...document.querySelectorAll('#main a')].some((l) => l.getAttribute('href') === '#/group/`+team+`?d=' + `+day+`)`, 10*time.Second); err != nil {
+		t.Errorf("the appointment's link to its group does not open its week: %v", err)
+	}
+	p.do("cancel it for everyone", chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
+		clickOn(`#main button.danger`))
+	if err := p.poll(`location.hash === '#/week?d=' + `+day, 10*time.Second); err != nil {
+		t.Errorf("after the deletion the agenda does not open on the appointment's week: %v", err)
+	}
+	p.do("a new appointment at phone width", chromedp.EmulateViewport(390, 844),
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/new'`), chromedp.WaitVisible(chromedp.CSS(`#main select[name="privacy"]`)))
+	if fits, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](`(() => {
+		const s = document.querySelector('#main select[name="privacy"]');
+		const probe = document.createElement('span');
+		probe.style.cssText = 'position:absolute;visibility:hidden;white-space:nowrap;font:' + getComputedStyle(s).font;
+		document.body.append(probe);
+		const widest = Math.max(...[...s.options].map((o) => { probe.textContent = o.textContent; return probe.offsetWidth; }));
+		probe.remove();
+		return widest + 40 <= s.clientWidth;
+	})()`)); err != nil || !fits {
+		t.Errorf("at 390 px the privacy choices do not fit their select (%v)", err)
+	}
+}

@@ -125,9 +125,11 @@ export async function appointmentForm(main, params, existing) {
   const end = h('input', { type: 'datetime-local', name: 'end', required: true, value: localInput(end0) });
   const place = h('input', { name: 'location', value: existing ? existing.location : '' });
   const description = h('textarea', { name: 'description', rows: 3 }, existing ? existing.description : '');
+  // Short choices, their meaning in the hint: at 390 px the long ones
+  // were cut ("Full — superiors in my groups may see th", a review).
   const privacy = h('select', { name: 'privacy' },
-    h('option', { value: 'full' }, 'Full — superiors in my groups may see the details'),
-    h('option', { value: 'freebusy' }, 'Free/busy — others see only that I am busy'));
+    h('option', { value: 'full' }, 'Full'),
+    h('option', { value: 'freebusy' }, 'Free/busy'));
   if (existing) privacy.value = existing.privacy;
   const group = h('select', { name: 'group' }, h('option', { value: '' }, 'Personal'),
     groups.map((g) => h('option', { value: g.id }, `${iso(g.name)} (${g.hierarchical ? 'hierarchical' : 'flat'})`)));
@@ -147,7 +149,8 @@ export async function appointmentForm(main, params, existing) {
   const form = h('form', { class: 'form', novalidate: true },
     field('Title', title),
     h('div', { class: 'row' }, field('Starts', start), field('Ends', end)), past,
-    field('Location', place), field('Description', description), field('Privacy', privacy),
+    field('Location', place), field('Description', description),
+    field('Privacy', privacy, 'Full: superiors in your groups may see the details. Free/busy: others see only that you are busy.'),
     existing ? null : field('For', group, forHint(group.value)),
     out, h('div', { class: 'actions' }, submit, h('a', { class: 'button', href: existing ? `#/appointment/${existing.id}` : '#/week' }, 'Cancel')));
   // What the chosen group will do with it: a flat group imposes nothing.
@@ -225,7 +228,8 @@ export async function appointmentView(main, id, me) {
     specs.push([a.group_id ? 'Cancel for everyone' : 'Delete', async (act) => {
       if (!confirm(a.group_id ? 'Cancel this appointment for everyone?' : 'Delete this appointment?')) return;
       await api('DELETE', `/api/appointments/${a.id}`);
-      act.go('#/week');
+      // To its week, to see it gone (a review found the current week shown).
+      act.go(`#/week?d=${dateInput(new Date(a.start))}`);
     }, 'danger']);
   }
   if (a.status !== 'cancelled' && (a.my_status === 'pending' || a.my_status === 'declined')) {
@@ -251,7 +255,7 @@ export async function appointmentView(main, id, me) {
       h('dt', {}, 'Status'), h('dd', { id: 'appointment-status', dataset: { status: a.status } }, statusLabel(a)),
       h('dt', {}, 'Your part'), h('dd', {}, partLabel(a), bound ? h('small', { class: 'hint' }, ' (set by a superior in the group: it cannot be declined)') : null),
       h('dt', {}, 'Privacy'), h('dd', {}, a.privacy === 'full' ? 'Full' : 'Free/busy'),
-      a.group_id ? [h('dt', {}, 'Group'), h('dd', {}, h('a', { href: `#/group/${a.group_id}` }, 'Open the group'))] : null),
+      a.group_id ? [h('dt', {}, 'Group'), h('dd', {}, h('a', { href: `#/group/${a.group_id}?d=${dateInput(new Date(a.start))}` }, 'Open the group'))] : null),
     h('h2', {}, 'Participants'),
     h('ul', { class: 'people' }, a.participants.map((p) => h('li', {}, h('span', {}, personName(p)), ' ',
       h('span', { class: `tag st-${p.status}` }, participation[p.status] || p.status)))),
