@@ -357,9 +357,13 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 	joinGroup(t, ana, bob, gid, 0)
 	// Named as she is called when read, not when bob was invited.
 	ana.do("PATCH", "/api/me", map[string]any{"display_name": "Ana Ruiz"}).expect(t, http.StatusOK)
-	// Something in each week view, for the screenshots.
-	next := time.Now().AddDate(0, 0, 7)
-	day := time.Date(next.Year(), next.Month(), next.Day(), 9, 0, 0, 0, time.Local)
+	// Something in each week view, for the screenshots: on the Tuesday
+	// and Wednesday of next week, so that both fall in the week shown
+	// whatever today is (from a Sunday, "a week from today" and the day
+	// after were in two weeks, and the test failed every Sunday).
+	now := time.Now()
+	monday := time.Date(now.Year(), now.Month(), now.Day(), 9, 0, 0, 0, time.Local).AddDate(0, 0, 7-(int(now.Weekday())+6)%7)
+	day := monday.AddDate(0, 0, 1)
 	createAppt(t, ana, "Dentist", "", day)
 	createAppt(t, bob, "Gym", "freebusy", day.Add(26*time.Hour))
 
