@@ -19,13 +19,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"maps"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/internal/sqlite"
@@ -132,7 +130,7 @@ func openDB(ctx context.Context, path string) (*sqlite.DB, error) {
 
 // Record queues an entry without blocking; At defaults to now and NodeID to
 // the log's node. A full queue drops the entry and counts it. Its text is
-// clipped (clipEntry) before it is queued.
+// clipped (agenda.AuditEntry.Clipped) before it is queued.
 func (l *Log) Record(e agenda.AuditEntry) {
 	if l == nil {
 		return
@@ -143,7 +141,7 @@ func (l *Log) Record(e agenda.AuditEntry) {
 	if e.NodeID == "" {
 		e.NodeID = l.opts.NodeID
 	}
-	clipEntry(&e)
+	e = e.Clipped()
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
@@ -373,53 +371,10 @@ func Append(ctx context.Context, path string, e agenda.AuditEntry) error {
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
-	clipEntry(&e)
+	e = e.Clipped()
 	return insert(ctx, db, []agenda.AuditEntry{e})
 }
 
 // MaxField is the most bytes an entry keeps of each of its text fields
-// (actor, action, target, result, request and node IDs) and of each text
-// in its details; what is cut ends in "…". Most of an entry comes from the
-// request, before anything checks it (a login's claimed username, an
-// unknown path, path parameters): a review stored 60 KB usernames from
-// refused logins, so that the row cap bounded rows but not bytes, and the
-// queue's 16,384 entries could hold a gigabyte.
-const MaxField = 256
-
-// maxDetail is the same bound for each text in an entry's details (an
-// error's message may say more than an ID).
-const maxDetail = 1024
-
-// clipEntry bounds e's text in place: each field to MaxField bytes, each
-// text among its details (at the top level, where the request's words go)
-// to maxDetail. It copies the details before changing them: the caller may
-// still hold the map.
-func clipEntry(e *agenda.AuditEntry) {
-	for _, f := range []*string{&e.NodeID, &e.Actor, &e.Action, &e.Target, &e.Result, &e.RequestID} {
-		*f = clip(*f, MaxField)
-	}
-	var copied map[string]any
-	for k, v := range e.Details {
-		if s, ok := v.(string); ok && len(s) > maxDetail {
-			if copied == nil {
-				copied = maps.Clone(e.Details)
-			}
-			copied[k] = clip(s, maxDetail)
-		}
-	}
-	if copied != nil {
-		e.Details = copied
-	}
-}
-
-// clip cuts s to at most n bytes, at a character's start, marking the cut.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+// (agenda.AuditMaxField; see AuditEntry.Clipped).
+const MaxField = agenda.AuditMaxField

@@ -61,7 +61,7 @@ func (t *refusalThrottle) admit(key string, e agenda.AuditEntry, named bool, now
 	summaries = t.sweepLocked(now, false)
 	if w, ok := t.windows[key]; ok {
 		w.held++
-		w.last = clipEntry(e)
+		w.last = e.Clipped() // a held entry is bounded like a row of the trail
 		if len(w.targets) < maxHeldTargets && e.Target != "" && !slices.Contains(w.targets, w.last.Target) {
 			w.targets = append(w.targets, w.last.Target)
 		}
@@ -126,30 +126,6 @@ func (t *refusalThrottle) sweepLocked(now time.Time, all bool) []agenda.AuditEnt
 		t.overflow = 0
 	}
 	return out
-}
-
-// maxHeldField bounds each text a held entry keeps, as the trail does
-// (audit.MaxField): a refusal's target and route are the request's to
-// choose, and 65,536 held entries must not hold a request body each.
-const maxHeldField = 256
-
-func clip(s string) string {
-	if len(s) <= maxHeldField {
-		return s
-	}
-	return s[:maxHeldField]
-}
-
-// clipEntry is e with its texts bounded, for holding back.
-func clipEntry(e agenda.AuditEntry) agenda.AuditEntry {
-	e.Actor, e.Action, e.Target, e.RequestID = clip(e.Actor), clip(e.Action), clip(e.Target), clip(e.RequestID)
-	e.Details = maps.Clone(e.Details)
-	for k, v := range e.Details {
-		if s, ok := v.(string); ok {
-			e.Details[k] = clip(s)
-		}
-	}
-	return e
 }
 
 // RunAuditSweeps records, once a second until ctx ends, the summary rows

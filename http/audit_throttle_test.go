@@ -80,8 +80,8 @@ func TestRefusalThrottle(t *testing.T) {
 	stopping.admit("k", huge, false, t0)
 	stopping.admit("k", huge, false, t0)
 	sums = stopping.flush()
-	if len(sums) != 1 || sums[0].Details["suppressed"] != 1 || len(sums[0].Target) > maxHeldField {
-		t.Fatalf("flush = %d rows (target %d bytes), want one counting 1, its target cut to %d", len(sums), len(sums[0].Target), maxHeldField)
+	if len(sums) != 1 || sums[0].Details["suppressed"] != 1 || len(sums[0].Target) > agenda.AuditMaxField {
+		t.Fatalf("flush = %d rows (target %d bytes), want one counting 1, its target cut to %d", len(sums), len(sums[0].Target), agenda.AuditMaxField)
 	}
 }
 
