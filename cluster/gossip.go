@@ -59,6 +59,11 @@ func (a *Agent) gossip(ctx context.Context) {
 	}
 	a.namedMu.Lock()
 	a.named = named
+	for addr := range a.answered {
+		if !slices.Contains(named, addr) {
+			delete(a.answered, addr) // bounded by the addresses named now
+		}
+	}
 	a.namedMu.Unlock()
 	var wg sync.WaitGroup
 	for _, t := range targets {
@@ -94,11 +99,6 @@ func (a *Agent) unheard(since time.Time) int {
 	for _, addr := range a.named {
 		if a.answered[addr].Before(since) {
 			n++
-		}
-	}
-	for addr := range a.answered {
-		if !slices.Contains(a.named, addr) && a.answered[addr].Before(since) {
-			delete(a.answered, addr) // bounded by the addresses named lately
 		}
 	}
 	return n
