@@ -3,6 +3,7 @@ package projections
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/events"
@@ -33,6 +34,23 @@ import (
 // Removals are decided on the state before the event (the members of a
 // group being deleted, the slot of an entry being removed); everything else
 // on the state after it.
+//
+// The people only invited to a group get its events on the group's stream
+// at version 0: its version counts the events they may not see.
+//
+// An event that takes from someone the right to see what their feed told
+// them revokes their feed before it (readmodel.Tx.RevokeFeed): removing a
+// member or deleting a group (from every member: they saw each other's
+// agendas through it), changing a member's rank (from every member: who
+// sees whose details changes), and hiding an appointment's details (from
+// those who saw them until then). What a user was once shown is otherwise
+// theirs to read again: a deleted appointment's events stay in its
+// participants' feeds, and so do an appointment's events in the feed of a
+// participant removed from it. That happens when they leave its group
+// (whose removal revoked their feed just before, in the same command), or
+// when an appointment they took part in had ended when they left and is
+// changed: what they were told of it since, they were told as a
+// participant.
 type feed struct {
 	tx  *readmodel.Tx
 	env *events.Envelope
@@ -50,6 +68,8 @@ type feed struct {
 	before readmodel.AppointmentDetail
 	// For a group's change: its name before.
 	groupName string
+	// revoked are the users whose feed before this event is revoked.
+	revoked []string
 }
 
 // feedBefore reads what the event's feed needs from the state it changes.
@@ -66,18 +86,27 @@ func feedBefore(tx *readmodel.Tx, env *events.Envelope, ev events.Event) (*feed,
 	case events.GroupUpdated:
 		f.groupName, err = tx.GroupName(e.GroupID)
 	case events.GroupDeleted:
-		if err = f.toAll(tx.GroupMemberIDs(e.GroupID)); err == nil {
-			err = f.toAll(tx.GroupInviteeIDs(e.GroupID))
+		var members []string
+		if members, err = tx.GroupMemberIDs(e.GroupID); err == nil {
+			f.toAll(members, nil)
+			f.revoked = members
+			err = f.toAllInvited(tx.GroupInviteeIDs(e.GroupID))
 		}
 	case events.GroupMemberRemoved:
 		// The members, and the person removed (or whose invitation is
-		// withdrawn).
-		if err = f.toAll(tx.GroupMemberIDs(e.GroupID)); err == nil {
-			f.to(e.UserID, env.Data)
+		// withdrawn: then nobody saw anything through them).
+		var members []string
+		if members, err = tx.GroupMemberIDs(e.GroupID); err == nil {
+			f.toAll(members, nil)
+			if slices.Contains(members, e.UserID) {
+				f.revoked = members
+			} else {
+				f.toInvited(e.UserID)
+			}
 		}
 	case events.GroupInvitationDeclined:
 		if err = f.toAll(tx.GroupMemberIDs(e.GroupID)); err == nil {
-			f.to(e.UserID, env.Data)
+			f.toInvited(e.UserID)
 		}
 	case events.AgendaEntryAdded:
 		err = f.entryBefore(e.UserID, e.AppointmentID, false)
@@ -143,12 +172,21 @@ func (f *feed) after(ev events.Event) error {
 		// The members see who is invited; the invitee sees their invitation
 		// and nothing else of the group.
 		if err = f.toAll(f.tx.GroupMemberIDs(e.GroupID)); err == nil {
-			f.to(e.UserID, f.env.Data)
+			f.toInvited(e.UserID)
 		}
 	case events.GroupInvitationAccepted:
 		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
 	case events.GroupMemberRankChanged:
-		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
+		// An invitee's rank to be changes nobody's view.
+		var members []string
+		if members, err = f.tx.GroupMemberIDs(e.GroupID); err == nil {
+			f.toAll(members, nil)
+			if slices.Contains(members, e.UserID) {
+				f.revoked = members
+			} else {
+				f.toInvited(e.UserID)
+			}
+		}
 	case events.GroupCreatorChanged:
 		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
 	case events.UserProfileChanged:
@@ -166,6 +204,9 @@ func (f *feed) after(ev events.Event) error {
 	}
 	if err != nil {
 		return fmt.Errorf("feed of %s: %w", f.env.Type, err)
+	}
+	if err := f.tx.RevokeFeed(f.revoked, f.env.Position); err != nil {
+		return err
 	}
 	return f.tx.WriteFeed(f.records)
 }
@@ -229,6 +270,22 @@ func (f *feed) toAllOnly(users []string, only map[string]string) error {
 	}
 	for _, u := range users {
 		f.add(u, data, f.env.Stream, 0)
+	}
+	return nil
+}
+
+// toInvited gives user, only invited to the event's group, an entry with
+// the event's data at version 0.
+func (f *feed) toInvited(user string) { f.add(user, f.env.Data, f.env.Stream, 0) }
+
+// toAllInvited gives every user listed, only invited to the event's group,
+// an entry with the event's data at version 0.
+func (f *feed) toAllInvited(users []string, err error) error {
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		f.toInvited(u)
 	}
 	return nil
 }
@@ -390,6 +447,7 @@ func (f *feed) appointmentChanged(e events.AppointmentUpdated) error {
 			if v.Level != agenda.SeeBusy || !sawDetails[v.UserID] {
 				continue
 			}
+			f.revoked = append(f.revoked, v.UserID)
 			if busy == nil && !omitted {
 				var err error
 				if busy, err = busyFrame(en.owner, en.slot, readmodel.EntrySlot{}, true); err != nil {

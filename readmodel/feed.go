@@ -168,8 +168,8 @@ func (t *Tx) noteForFeed(n NotificationRecord) {
 
 // WriteFeed stores the feed entries of one event (records all share its
 // position) together with the notifications the event gave. A user notified
-// without an entry of their own gets one with empty data, so that no
-// notification is ever missing from the feed. Each distinct data goes into
+// without an entry of their own gets one with empty data (at version 0), so
+// that no notification is ever missing from the feed. Each distinct data goes into
 // feed_events once; the rows point at it by variant.
 //
 // Entries at or below the floor of a rebuild (OmitFeedThrough) are not
@@ -234,10 +234,40 @@ func (t *Tx) WriteFeed(records []FeedRecord) error {
 		if len(records) == 0 {
 			return fmt.Errorf("notification %s of position %d has no feed entry to describe it", n.ID, n.Position)
 		}
+		// Told nothing of the event but its notification: at version 0,
+		// as the stream's version counts what they are not told.
 		r := records[0]
-		r.UserID, r.Data = user, json.RawMessage(`{}`)
+		r.UserID, r.Data, r.Version = user, json.RawMessage(`{}`), 0
 		if err := insert(r, string(b)); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// RevokeFeed closes each user's feed before position: it records
+// position-1 as pruned for them, so that a client resuming from before
+// position is told to reset (and reloads through the queries, which show
+// only what the user may see now), and Feed, which never reads at or below
+// that mark, no longer hands out what came before. The projection calls it
+// when an event takes from users the right to see something their feed
+// told them (a member removed, a group deleted, a rank changed, an
+// appointment's details hidden): the feed is a history, and without this
+// it handed the old details to anyone who asked from an earlier position
+// (a review read a removed manager's former subordinate's appointment
+// that way, while the queries answered 404).
+//
+// The rows stay until pruning takes them: the live stream still sends
+// those the same transaction wrote before position (the user was entitled
+// to them, and their notifications ride on them), and the feed stays a
+// function of the log, not of how it was cut into transactions. feed_pruned
+// only rises (MAX), as pruning and a rebuild's omitted entries raise it, so
+// a read model projected live and one rebuilt hold the same.
+func (t *Tx) RevokeFeed(users []string, position int64) error {
+	for _, u := range users {
+		if _, err := t.exec(`INSERT INTO feed_pruned (user_id, position) VALUES (?, ?)
+			ON CONFLICT (user_id) DO UPDATE SET position = MAX(position, excluded.position)`, u, position-1); err != nil {
+			return fmt.Errorf("revoke feed of %s: %w", u, err)
 		}
 	}
 	return nil
@@ -438,12 +468,14 @@ const selectFeed = `SELECT f.user_id, f.position, e.event_type, e.stream, e.vers
 // userFeedQuery reads user ?1's feed entries after position ?2 up to ?3,
 // at most ?4; feedRangeQuery everyone's after ?1 up to ?2, at most ?3.
 const (
-	userFeedQuery  = selectFeed + ` WHERE f.user_id = ? AND f.position > ? AND f.position <= ? ORDER BY f.position LIMIT ?`
+	userFeedQuery = selectFeed + ` WHERE f.user_id = ?1 AND f.position > ?2 AND f.position <= ?3
+		AND f.position > COALESCE((SELECT position FROM feed_pruned WHERE user_id = ?1), 0) ORDER BY f.position LIMIT ?4`
 	feedRangeQuery = selectFeed + ` WHERE f.position > ? AND f.position <= ? ORDER BY f.position, f.user_id LIMIT ?`
 )
 
 // Feed returns up to limit of userID's feed entries with a position in
-// (after, upTo], in order.
+// (after, upTo], in order; never one at or below the user's mark in
+// feed_pruned (RevokeFeed), whose rows may not have been pruned yet.
 func (db *DB) Feed(ctx context.Context, userID string, after, upTo int64, limit int) ([]agenda.FeedEntry, error) {
 	rows, err := db.query(ctx, userFeedQuery, userID, after, upTo, limit)
 	if err != nil {

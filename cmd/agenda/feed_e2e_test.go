@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -438,4 +439,123 @@ func TestE2EPeopleAreNamedAsTheyChose(t *testing.T) {
 	bob.withT(t).do("GET", "/api/groups/"+group.ID+"/agenda?from="+day.Format(time.RFC3339)+"&to="+day.Add(24*time.Hour).Format(time.RFC3339), nil).
 		expect(t, http.StatusOK).JSON(t, &rows)
 	check("the group agenda", rows, 2)
+}
+
+// TestE2EFeedForgetsWhatAUserMayNoLongerSee: the feed is a history, but not
+// of what its reader has since lost the right to see. A review read, from
+// an earlier position, a removed manager's former subordinate's appointment
+// in full after its owner had made it busy-only and the manager had been
+// removed, while the queries answered 404. Every event that takes such a
+// right away (details hidden, a member removed, a rank changed, a group
+// deleted) now tells a client resuming from before it to reset, and the
+// feed read from its start holds nothing from before it; people only
+// invited get the group's events at version 0, its count of what they
+// may not see.
+func TestE2EFeedForgetsWhatAUserMayNoLongerSee(t *testing.T) {
+	n := mustStartNode(t)
+	ana, bob, cleo := registerUser(t, n, "ana"), registerUser(t, n, "bob"), registerUser(t, n, "cleo")
+	dan, erin := registerUser(t, n, "dan"), registerUser(t, n, "erin")
+	gid := createGroup(t, ana, "Ward", true)
+	joinGroup(t, ana, bob, gid, 500)
+	joinGroup(t, ana, dan, gid, 300)
+	start := joinGroup(t, ana, cleo, gid, 100)
+	day := time.Date(2031, 7, 7, 9, 0, 0, 0, time.UTC)
+
+	// mentions reports whether c's feed, read after a position (0: from
+	// its start), says secret; it fails unless the read is answered with
+	// reset exactly when wantReset.
+	mentions := func(c *client, after int64, secret string, wantReset bool) bool {
+		t.Helper()
+		var page struct {
+			Events []json.RawMessage `json:"events"`
+			Reset  bool              `json:"reset"`
+		}
+		path := "/api/events?limit=1000"
+		if after > 0 {
+			path += fmt.Sprintf("&after=%d", after)
+		}
+		c.withT(t).do("GET", path, nil).expect(t, http.StatusOK).JSON(t, &page)
+		if page.Reset != wantReset {
+			t.Errorf("%s's feed after %d: reset %v, want %v", c.userID, after, page.Reset, wantReset)
+		}
+		for _, raw := range page.Events {
+			if strings.Contains(string(raw), secret) {
+				return true
+			}
+		}
+		return false
+	}
+
+	// Details hidden: bob (500) and dan (300) saw cleo's (100) appointment
+	// in full; once it is busy-only, neither can read it back.
+	doctor, _ := createAppt(t, cleo, "Doctor: oncology", "full", day)
+	if !mentions(bob, start, "oncology", false) || !mentions(dan, start, "oncology", false) {
+		t.Fatal("bob and dan, above cleo, were not shown her appointment in full")
+	}
+	hidden := positionOf(t, cleo.withT(t).do("PATCH", "/api/appointments/"+doctor, map[string]any{"privacy": "freebusy"}).expect(t, http.StatusOK))
+	for _, c := range []*client{bob, dan} {
+		if mentions(c, start, "oncology", true) || mentions(c, 0, "oncology", false) {
+			t.Errorf("%s read cleo's hidden appointment from the feed", c.userID)
+		}
+		if frames := fullFeed(t, c, hidden-1, hidden); len(frames) != 1 || !strings.Contains(string(frames[0].Data), `"busy":true`) {
+			t.Errorf("%s's feed from just before cleo hid it: %v, want the busy frame", c.userID, frames)
+		}
+	}
+	// cleo's own feed is hers: nothing revoked.
+	if !mentions(cleo, start, "oncology", false) {
+		t.Error("cleo's own feed lost her appointment")
+	}
+
+	// A rank changed: dan, lowered to cleo's rank, may no longer see her
+	// details.
+	therapy, _ := createAppt(t, cleo, "Therapy: group B", "full", day.Add(24*time.Hour))
+	if !mentions(dan, hidden, "group B", false) {
+		t.Fatal("dan was not shown cleo's new appointment")
+	}
+	lowered := positionOf(t, ana.withT(t).do("PATCH", "/api/groups/"+gid+"/members/"+dan.userID, map[string]any{"rank": 100}).expect(t, http.StatusOK))
+	if mentions(dan, hidden, "group B", true) || mentions(dan, 0, "group B", false) {
+		t.Error("dan, lowered to cleo's rank, read her appointment from the feed")
+	}
+	if frames := fullFeed(t, dan, lowered-1, lowered); len(frames) != 1 || frames[0].EventType != "group.member_rank_changed" {
+		t.Errorf("dan's feed from just before his new rank: %v, want it", frames)
+	}
+
+	// A member removed: bob no longer sees cleo's agenda at all, and ana
+	// no longer bob's.
+	createAppt(t, bob, "Interview: rival firm", "full", day.Add(48*time.Hour))
+	createAppt(t, cleo, "Scan: MRI", "full", day.Add(72*time.Hour))
+	if !mentions(ana, lowered, "rival firm", false) || !mentions(bob, lowered, "MRI", false) {
+		t.Fatal("ana was not shown bob's appointment in full, or bob cleo's")
+	}
+	removed := positionOf(t, ana.withT(t).do("DELETE", "/api/groups/"+gid+"/members/"+bob.userID, nil).expect(t, http.StatusNoContent))
+	if mentions(bob, lowered, "MRI", true) || mentions(bob, 0, "MRI", false) || mentions(bob, 0, therapy, false) {
+		t.Error("bob, removed, read cleo's appointment from the feed")
+	}
+	if mentions(ana, lowered, "rival firm", true) || mentions(ana, 0, "rival firm", false) {
+		t.Error("ana read bob's appointment from the feed after removing him")
+	}
+	if frames := fullFeed(t, bob, removed-1, removed); len(frames) != 1 || frames[0].EventType != "group.member_removed" {
+		t.Errorf("bob's feed from just before his removal: %v, want it", frames)
+	}
+
+	// Someone invited learns nothing of the group's count of events.
+	invited := positionOf(t, ana.withT(t).do("POST", "/api/groups/"+gid+"/members", map[string]any{"user_id": erin.userID, "rank": 50}).
+		expect(t, http.StatusCreated))
+	ana.withT(t).do("PATCH", "/api/groups/"+gid+"/members/"+erin.userID, map[string]any{"rank": 60}).expect(t, http.StatusOK)
+	withdrawn := positionOf(t, ana.withT(t).do("DELETE", "/api/groups/"+gid+"/members/"+erin.userID, nil).expect(t, http.StatusNoContent))
+	frames := fullFeed(t, erin, invited-1, withdrawn)
+	if len(frames) != 3 {
+		t.Errorf("erin's feed while invited: %v, want her invitation, its new rank and its withdrawal", frames)
+	}
+	for _, f := range frames {
+		if f.Stream == "group-"+gid && f.Version != 0 {
+			t.Errorf("erin, only invited, was told the group's version: %s", f.raw)
+		}
+	}
+
+	// The group deleted: its members no longer see each other.
+	ana.withT(t).do("DELETE", "/api/groups/"+gid, nil).expect(t, http.StatusNoContent)
+	for _, c := range []*client{ana, dan, cleo} {
+		mentions(c, removed, "", true)
+	}
 }
