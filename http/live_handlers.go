@@ -415,13 +415,19 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 			if f.position <= cursor {
 				continue // already sent as history
 			}
+			// A token logged out, or ended by a password change, sends
+			// nothing more: every frame asks (a cached look-up while no
+			// user changes). At each ping only, a review saw a logged-out
+			// stream go on for 25 s.
+			if err := s.checkToken(ctx, claims); agenda.ErrorCode(err) == agenda.EUNAUTHORIZED {
+				return StatusTokenExpired, "token no longer valid; log in again"
+			}
 			if err := write(f.body); err != nil {
 				return fail(err)
 			}
 			cursor = f.position
 		case <-ping.C:
-			// A token logged out, or ended by a password change, ends the
-			// stream too (checked as often as the connection is pinged).
+			// And with no frame to send, at each ping.
 			if err := s.checkToken(ctx, claims); agenda.ErrorCode(err) == agenda.EUNAUTHORIZED {
 				return StatusTokenExpired, "token no longer valid; log in again"
 			}

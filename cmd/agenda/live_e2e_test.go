@@ -463,3 +463,49 @@ func TestLiveFollowerSeesLeaderWrite(t *testing.T) {
 		t.Fatal("bob's stream on the follower did not carry the invitation made through the leader")
 	}
 }
+
+// TestLiveStreamEndsWithItsToken: a stream stops at once, with 4001, when
+// the token it was opened with is logged out or ended by a password
+// change: the next frame for it is not sent. A review saw a logged-out
+// stream go on sending a group's appointments in full until its next ping,
+// 25 s later, while every request with that token got 401.
+func TestLiveStreamEndsWithItsToken(t *testing.T) {
+	n := mustStartNode(t)
+	ana, cleo := registerUser(t, n, "ana"), registerUser(t, n, "cleo")
+	gid := createGroup(t, ana, "Pair", false)
+	start := joinGroup(t, ana, cleo, gid, 0)
+	day := time.Date(2031, 5, 5, 9, 0, 0, 0, time.UTC)
+	for i, end := range []func(){
+		func() { ana.withT(t).do("POST", "/api/auth/logout", nil).expect(t, http.StatusNoContent) },
+		func() {
+			phone := newClient(t, n)
+			phone.login("ana", "password-ana")
+			phone.withT(t).do("PUT", "/api/me/password", map[string]any{"current_password": "password-ana",
+				"new_password": "password-ana-2"}).expect(t, http.StatusNoContent)
+		},
+	} {
+		if i > 0 {
+			ana.login("ana", "password-ana")
+		}
+		l := dialStream(t, n, ana, start)
+		l.until(isCaughtUp)
+		end()
+		began := time.Now()
+		createAppt(t, cleo, fmt.Sprintf("Secret %d", i), "", day.Add(time.Duration(i)*2*time.Hour))
+		for {
+			f, err := l.read(20 * time.Second)
+			if err != nil {
+				if got := websocket.CloseStatus(err); got != 4001 {
+					t.Fatalf("case %d: stream ended with %v (%v), want 4001", i, got, err)
+				}
+				break
+			}
+			if f.Type == "event" {
+				t.Fatalf("case %d: the ended token's stream was sent %s", i, f.raw)
+			}
+		}
+		if waited := time.Since(began); waited > 10*time.Second {
+			t.Errorf("case %d: the stream ended %v after the next event, want at once", i, waited)
+		}
+	}
+}
