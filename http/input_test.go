@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -117,10 +118,16 @@ func TestParseTimeSaysPlusIsASpace(t *testing.T) {
 func TestParseIfMatch(t *testing.T) {
 	for _, tc := range []struct {
 		header string
+		sent   bool // the header is sent even if empty
 		want   commands.IfMatch
 		code   string
 	}{
 		{header: ""},
+		// Present but empty: a list of no tags, which nothing matches (a
+		// review's empty ETag variable made a conditional write go through).
+		{header: "", sent: true, want: commands.Versions()},
+		{header: " ", sent: true, want: commands.Versions()},
+		{header: ",", want: commands.Versions()},
 		{header: `"3"`, want: commands.Versions(3)},
 		{header: `3`, want: commands.Versions(3)}, // quotes optional, as before
 		{header: `*`}, // any current version
@@ -138,9 +145,9 @@ func TestParseIfMatch(t *testing.T) {
 		{header: `-1`, code: agenda.EINVALID},
 		{header: `abc`, code: agenda.EINVALID},
 	} {
-		t.Run(tc.header, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%q sent %v", tc.header, tc.sent), func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodPatch, "/api/appointments/x", nil)
-			if tc.header != "" {
+			if tc.header != "" || tc.sent {
 				r.Header.Set("If-Match", tc.header)
 			}
 			got, err := parseIfMatch(r)

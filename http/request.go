@@ -335,9 +335,14 @@ func bodilessIfMatch(r *http.Request) (commands.IfMatch, error) {
 // the request then fails with 412, not 400. A bare version ("3", unquoted)
 // is taken as "3", a leniency for hand-written requests; anything else that
 // is not an entity tag is invalid.
+//
+// A header sent empty is a list of no tags, which nothing matches (412), as
+// "," is: a client whose ETag variable was empty meant a conditional write,
+// and taking it as none overwrote what it had not read.
 func parseIfMatch(r *http.Request) (commands.IfMatch, error) {
-	h := strings.TrimSpace(strings.Join(r.Header.Values("If-Match"), ","))
-	if h == "" || h == "*" {
+	values := r.Header.Values("If-Match")
+	h := strings.TrimSpace(strings.Join(values, ","))
+	if len(values) == 0 || h == "*" {
 		return commands.IfMatch{}, nil
 	}
 	bad := agenda.Errorf(agenda.EINVALID, `If-Match must be "*" or entity tags such as "3"`)
