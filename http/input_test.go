@@ -73,6 +73,19 @@ func TestParseTimeOffsets(t *testing.T) {
 		{"2026-06-01T12:00:00-24:00", false},
 		{"2026-06-01T12:00:00+12:60", false},
 		{"2026-06-01T12:00:00+99:00", false},
+		// RFC 3339's shape, neither more nor less than it (a review found
+		// both ways off): t and z in lower case are allowed, a comma, a
+		// one-digit field or a fraction finer than nanoseconds are not.
+		{"2026-06-01t12:00:00z", true},
+		{"2026-06-01T12:00:00.123456789Z", true},
+		{"2026-06-01T12:00:00,5Z", false},
+		{"2026-06-01T9:00:00Z", false},
+		{"2026-06-01T12:00:00.1234567891Z", false},
+		{"2026-06-01 12:00:00Z", false},
+		{"2026-06-01T12:00Z", false},
+		{"2026-06-01T12:00:00.Z", false},
+		{"2026-13-01T12:00:00Z", false},
+		{"2026-06-01T12:00:60Z", false},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			_, err := parseTime("start", tc.in)

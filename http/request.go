@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -242,6 +243,13 @@ func jsonKind(k string) string {
 	return "of another type"
 }
 
+// rfc3339 is the shape of an RFC 3339 date-time (section 5.6): time.Parse
+// alone takes what it is not (a one-digit hour, a comma before the
+// fraction) and refuses what it is (a lower-case t or z). The fraction is
+// kept whole, so that one finer than nanoseconds is refused rather than
+// cut.
+var rfc3339 = regexp.MustCompile(`^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$`)
+
 // parseTime parses an RFC 3339 time from a named field or parameter.
 // time.Parse alone accepts offsets RFC 3339 does not (+24:00, or +12:60 read
 // as +13:00); validOffset refuses them.
@@ -249,7 +257,16 @@ func parseTime(field, s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, agenda.Errorf(agenda.EINVALID, "%s is required", field).WithDetails(map[string]any{"field": field})
 	}
-	t, err := time.Parse(time.RFC3339, s)
+	m := rfc3339.FindStringSubmatch(s)
+	if m != nil && len(m[3]) > 10 {
+		return time.Time{}, agenda.Errorf(agenda.EINVALID, "%s has a fraction of a second finer than nanoseconds (at most 9 digits)", field).
+			WithDetails(map[string]any{"field": field})
+	}
+	t, err := time.Time{}, errors.New("not RFC 3339")
+	if m != nil {
+		s = m[1] + "T" + m[2] + m[3] + strings.ToUpper(m[4])
+		t, err = time.Parse(time.RFC3339, s)
+	}
 	if err == nil && !validOffset(s) {
 		return time.Time{}, agenda.Errorf(agenda.EINVALID, "%s has an offset outside -23:59..+23:59", field).
 			WithDetails(map[string]any{"field": field})
