@@ -133,7 +133,8 @@ func hex4(data []byte, i int) (rune, bool) {
 }
 
 // checkKeys walks the top-level object of data and refuses keys that are
-// not exactly a JSON field name of dst's struct type, or that repeat.
+// not exactly a JSON field name of dst's struct type, that repeat, or whose
+// value is null.
 func checkKeys(data []byte, dst any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	tok, err := dec.Token()
@@ -158,9 +159,17 @@ func checkKeys(data []byte, dst any) error {
 			return agenda.Errorf(agenda.EINVALID, "field %q appears twice", key).WithDetails(map[string]any{"field": key})
 		}
 		seen[key] = true
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
 			return jsonError(err)
+		}
+		// No request field is nullable: encoding/json would take null as
+		// the field left out, so {"title": null} in a change kept the
+		// title without a word (a review found it), and a client could
+		// not tell the two apart in our answers.
+		if string(value) == "null" {
+			return agenda.Errorf(agenda.EINVALID, "field %q may not be null: leave it out instead", key).
+				WithDetails(map[string]any{"field": key})
 		}
 	}
 	return nil

@@ -116,6 +116,11 @@ func TestDecodeJSON(t *testing.T) {
 		{name: "number for an object", body: `42`, into: newRegisterRequest, code: agenda.EINVALID},
 		{name: "null for an object", body: `null`, into: newAppointmentRequest, code: agenda.EINVALID},
 		{name: "repeated field", body: `{"username":"ana","username":"admin"}`, into: newRegisterRequest, code: agenda.EINVALID, field: "username"},
+		// No request field is nullable: null was taken as the field left
+		// out ({"title": null} in a change kept the title without a word).
+		{name: "null for an optional field", body: `{"title":"Lunch","description":null}`, into: newAppointmentRequest, code: agenda.EINVALID, field: "description"},
+		{name: "null for a required field", body: `{"username":null}`, into: newRegisterRequest, code: agenda.EINVALID, field: "username"},
+		{name: "null in a string is fine", body: `{"title":"null"}`, into: newAppointmentRequest},
 		{name: "field name in another case", body: `{"Title":"Lunch"}`, into: newAppointmentRequest, code: agenda.EINVALID, field: "Title"},
 		{name: "number for a string field", body: `{"title":5}`, into: newAppointmentRequest, code: agenda.EINVALID, field: "title"},
 		{name: "boolean for a time field", body: `{"start":true}`, into: newAppointmentRequest, code: agenda.EINVALID, field: "start"},
