@@ -38,6 +38,11 @@ func (f *appointmentFields) validate(was *agenda.Appointment) error {
 	if err := validateText("description", f.Description, 2000); err != nil {
 		return err
 	}
+	if was == nil || f.Description != was.Description {
+		if err := validateNewText("description", f.Description); err != nil {
+			return err
+		}
+	}
 	if err := validateText("location", f.Location, 200); err != nil {
 		return err
 	}

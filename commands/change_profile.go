@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"strings"
 
 	"github.com/agendahq/agenda/events"
 )
@@ -21,6 +22,9 @@ func (h *Handlers) ChangeProfile(ctx context.Context, cmd ChangeProfile) (Result
 		if *cmd.DisplayName == "" {
 			return Result{}, invalid("display_name", "display_name may not be empty")
 		}
+		// Stored without the blanks around it, as titles and group names are.
+		trimmed := strings.TrimSpace(*cmd.DisplayName)
+		cmd.DisplayName = &trimmed
 		if err := validateDisplayName(*cmd.DisplayName); err != nil {
 			return Result{}, err
 		}

@@ -17,7 +17,7 @@ type CreateGroup struct {
 
 // CreateGroup creates a group. EINVALID for a bad name or description.
 func (h *Handlers) CreateGroup(ctx context.Context, cmd CreateGroup) (Result, error) {
-	name, err := validateGroupFields(cmd.Name, cmd.Description, "")
+	name, err := validateGroupFields(cmd.Name, cmd.Description, "", "")
 	if err != nil {
 		return Result{}, err
 	}

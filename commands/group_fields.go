@@ -5,10 +5,11 @@ import (
 )
 
 // validateGroupFields checks a group's name and description and returns
-// the name as stored. was is the name the group has (none for a new one):
-// kept as it is, it is not checked again by rules newer than it
-// (validateName), so that an old group can still be described.
-func validateGroupFields(name, description, was string) (string, error) {
+// the name as stored. was and wasDescription are what the group has (none
+// for a new one): kept as they are, they are not checked again by rules
+// newer than them (validateName, validateNewText), so that an old group can
+// still be described or renamed.
+func validateGroupFields(name, description, was, wasDescription string) (string, error) {
 	name = strings.TrimSpace(name)
 	if blank(name) {
 		return "", invalid("name", "name is required")
@@ -24,5 +25,13 @@ func validateGroupFields(name, description, was string) (string, error) {
 			return "", err
 		}
 	}
-	return name, validateText("description", description, 2000)
+	if err := validateText("description", description, 2000); err != nil {
+		return "", err
+	}
+	if description != wasDescription {
+		if err := validateNewText("description", description); err != nil {
+			return "", err
+		}
+	}
+	return name, nil
 }

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"strings"
 
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/events"
@@ -28,6 +29,8 @@ func (h *Handlers) RegisterUser(ctx context.Context, cmd RegisterUser) (Result, 
 	if cmd.DisplayName == "" {
 		cmd.DisplayName = cmd.Username
 	}
+	// Stored without the blanks around it, as titles and group names are.
+	cmd.DisplayName = strings.TrimSpace(cmd.DisplayName)
 	if err := validateDisplayName(cmd.DisplayName); err != nil {
 		return Result{}, err
 	}

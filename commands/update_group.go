@@ -33,7 +33,7 @@ func (h *Handlers) UpdateGroup(ctx context.Context, cmd UpdateGroup) (Result, er
 		name, desc := g.Name, g.Description
 		set(&name, cmd.Name)
 		set(&desc, cmd.Description)
-		if name, err = validateGroupFields(name, desc, g.Name); err != nil {
+		if name, err = validateGroupFields(name, desc, g.Name, g.Description); err != nil {
 			return nil, err
 		}
 		if name == g.Name && desc == g.Description {

@@ -64,9 +64,27 @@ func validateText(field, s string, max int) error {
 // invitation); right-to-left scripts need none of them in a single name.
 // Joiners and the implicit marks (U+200C, U+200D, U+200E, U+200F), which
 // scripts and emoji do need, stay allowed.
+//
+// A name is also one line of text: no control character (C0 or C1: tabs,
+// line breaks, U+0085, the terminal escapes U+009B…), nor a line or
+// paragraph separator (U+2028, U+2029). A review stored titles holding
+// them, which lists then broke or hid.
 func validateName(field, s string) error {
 	if strings.ContainsFunc(s, func(r rune) bool { return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 }) {
 		return invalid(field, "%s contains a bidirectional control character (U+202A–U+202E, U+2066–U+2069)", field)
+	}
+	if strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' }) {
+		return invalid(field, "%s must be one line, without control characters", field)
+	}
+	return validateNewText(field, s)
+}
+
+// validateNewText checks what validateText does not, for a free text that
+// is new (a text kept as stored is not checked again): no C1 control
+// character (U+0080–U+009F), which no text means and terminals obey.
+func validateNewText(field, s string) error {
+	if strings.ContainsFunc(s, func(r rune) bool { return r >= 0x80 && r <= 0x9f }) {
+		return invalid(field, "%s contains a control character", field)
 	}
 	return nil
 }

@@ -92,9 +92,21 @@ func TestChangeProfileValidation(t *testing.T) {
 		// Bidirectional controls make a name read as another's (a review).
 		{name: "display name with a right-to-left override", field: "display_name", run: change(ptr("Alice\u202e"), nil)},
 		{name: "display name with an isolate", field: "display_name", run: change(ptr("\u2067Bob\u2069"), nil)},
+		{name: "display name with a C1 control", field: "display_name", run: change(ptr("Bo\u0085b"), nil)},
+		{name: "display name with a paragraph separator", field: "display_name", run: change(ptr("Bob\u2029Ana"), nil)},
+		{name: "display name of blanks", field: "display_name", run: change(ptr("   "), nil)},
 		{name: "malformed email", field: "email", run: change(nil, ptr("ana@"))},
 		{name: "email with a name", field: "email", run: change(nil, ptr("Ana <ana@example.com>"))},
 	})
+	// A display name is stored without the blanks around it, as titles and
+	// group names are (a review found "  Ana  " kept whole).
+	log := &fakeLog{}
+	if _, err := newHandlers(log, world(t)).ChangeProfile(ctx, commands.ChangeProfile{UserID: "ana", DisplayName: ptr("  Ana B.  ")}); err != nil {
+		t.Fatal(err)
+	}
+	if len(log.batches) != 1 || !strings.Contains(string(log.batches[0].Events[0].Data), `"display_name":"Ana B."`) {
+		t.Errorf("a display name with blanks around it was proposed as %+v, want it trimmed", log.batches)
+	}
 	// What scripts and emoji need stays allowed: right-to-left text, its
 	// implicit marks, joiners.
 	for _, name := range []string{"مريم", "مريم\u200f (Maryam)", "می\u200cخواهم", "👩\u200d💻 Ana"} {
@@ -149,6 +161,13 @@ var badAppointmentFields = []struct {
 	{name: "title too long", field: "title", fields: appointmentFields{title: ptr(strings.Repeat("t", 201))}},
 	{name: "title on two lines", field: "title", fields: appointmentFields{title: ptr("a\nb")}},
 	{name: "title with a control character", field: "title", fields: appointmentFields{title: ptr("a\x1bb")}},
+	// C1 controls, tabs and line separators in a name (a review stored them).
+	{name: "title with a C1 control", field: "title", fields: appointmentFields{title: ptr("a\u009bb")}},
+	{name: "title with a next line", field: "title", fields: appointmentFields{title: ptr("a\u0085b")}},
+	{name: "title with a line separator", field: "title", fields: appointmentFields{title: ptr("a\u2028b")}},
+	{name: "title with a tab", field: "title", fields: appointmentFields{title: ptr("a\tb")}},
+	{name: "location on two lines", field: "location", fields: appointmentFields{location: ptr("Room 1\nFloor 2")}},
+	{name: "description with a C1 control", field: "description", fields: appointmentFields{description: ptr("a\u009bb")}},
 	{name: "description too long", field: "description", fields: appointmentFields{description: ptr(strings.Repeat("d", 2001))}},
 	{name: "description with DEL", field: "description", fields: appointmentFields{description: ptr("a\x7fb")}},
 	{name: "location too long", field: "location", fields: appointmentFields{location: ptr(strings.Repeat("l", 201))}},
@@ -297,7 +316,7 @@ func TestNamesKeptAsStoredAreNotCheckedAgain(t *testing.T) {
 
 	r := world(t)
 	a := r.appointments["a1"]
-	a.Title, a.Location = old, old
+	a.Title, a.Location, a.Description = old, old, "Old\u009b"
 	r.appointments["a1"] = a
 	if _, err := newHandlers(&fakeLog{}, r).UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "ana", AppointmentID: "a1", Start: &later, End: &laterEnd}); err != nil {
 		t.Errorf("moving an appointment whose stored title has a bidi control: %v", err)
