@@ -42,10 +42,11 @@ import (
 // them revokes their feed before it (readmodel.Tx.RevokeFeed): removing a
 // member or deleting a group (from every member: they saw each other's
 // agendas through it), changing a member's rank (from every member: who
-// sees whose details changes), and hiding an appointment's details (from
-// those who saw them until then). What a user was once shown is otherwise
-// theirs to read again: a deleted appointment's events stay in its
-// participants' feeds, and so do an appointment's events in the feed of a
+// sees whose details changes), hiding an appointment's details (from
+// those who saw them until then), and an entry leaving the group agendas —
+// deleted, cancelled, declined — (from those who saw it in full without
+// taking part). What a user was once shown is otherwise theirs to read
+// again: a deleted appointment's events stay in its participants' feeds, and so do an appointment's events in the feed of a
 // participant removed from it. That happens when they leave its group
 // (whose removal revoked their feed just before, in the same command), or
 // when an appointment they took part in had ended when they left and is
@@ -78,7 +79,9 @@ func feedBefore(tx *readmodel.Tx, env *events.Envelope, ev events.Event) (*feed,
 	var err error
 	switch e := ev.(type) {
 	case events.AppointmentDeleted:
-		err = f.toAll(tx.ParticipantIDs(e.AppointmentID))
+		if err = f.toAll(tx.ParticipantIDs(e.AppointmentID)); err == nil {
+			err = f.revokeDetailsOf(e.AppointmentID)
+		}
 	case events.AppointmentParticipantRemoved:
 		err = f.toAll(tx.ParticipantIDs(e.AppointmentID))
 	case events.AppointmentUpdated:
@@ -355,7 +358,16 @@ func (f *feed) entry(owner string, now readmodel.EntrySlot) error {
 			// participants got N rows (40,000 for 200 members).
 			continue
 		}
-		switch v.Level {
+		level := v.Level
+		if level == agenda.SeeDetails && !blocksNow {
+			// The entry leaves the group agendas (removed, declined):
+			// those who saw it in full no longer may, so their feed
+			// before closes, and they are told as busy time, without
+			// its details.
+			f.revoked = append(f.revoked, v.UserID)
+			level = agenda.SeeBusy
+		}
+		switch level {
 		case agenda.SeeDetails:
 			f.toViewer(v.UserID, owner, f.detail)
 		case agenda.SeeBusy:
@@ -455,6 +467,27 @@ func (f *feed) appointmentChanged(e events.AppointmentUpdated) error {
 				}
 			}
 			f.toViewer(v.UserID, en.owner, busy)
+		}
+	}
+	return nil
+}
+
+// revokeDetailsOf closes the feed of those who see the organiser's entry of
+// appointmentID in full without taking part (a personal appointment's
+// owner's superiors), before it is deleted: they may no longer read it.
+// Its entries' removals that follow find it gone, and tell them busy time.
+func (f *feed) revokeDetailsOf(appointmentID string) error {
+	d, err := f.tx.AppointmentDetail(appointmentID)
+	if err != nil || d.OwnerID == "" {
+		return err
+	}
+	viewers, err := f.tx.EntryViewers(d.OwnerID, appointmentID)
+	if err != nil {
+		return err
+	}
+	for _, v := range viewers {
+		if v.Level == agenda.SeeDetails && !v.TakesPart {
+			f.revoked = append(f.revoked, v.UserID)
 		}
 	}
 	return nil

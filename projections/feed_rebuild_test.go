@@ -40,6 +40,9 @@ func TestFeedIdenticalLiveAndRebuilt(t *testing.T) {
 	// way.
 	for i := 0; i < 300; i++ {
 		scenario(l, 1)
+		if i%40 == 20 {
+			churn(l, i/40)
+		}
 	}
 	waitProjected(t, rm, store.Head())
 	p.stop(t)
@@ -59,6 +62,9 @@ func TestFeedIdenticalLiveAndRebuilt(t *testing.T) {
 	}
 	for i := 1; i <= 300; i++ {
 		scenario(l, 1)
+		if i%40 == 10 {
+			churn(l, i/40)
+		}
 		if i%60 == 0 { // a few checkpoints, each at another phase of the pruning step
 			h := store.Head()
 			waitProjected(t, rm, h)
@@ -123,6 +129,21 @@ func groups(l *eventLog) {
 		ws = append(ws, write{events.GroupStream("gf"), events.GroupMemberAdded{GroupID: "gf", UserID: u}})
 	}
 	l.append("node-a", ws...)
+}
+
+// churn changes memberships in the groups of groups(), as round i: a rank
+// that flips u0003 above and below the others in gh, and u0004 leaving and
+// joining gf again. Each closes some feeds (RevokeFeed), which a rebuild
+// must close alike.
+func churn(l *eventLog, i int) {
+	l.tb.Helper()
+	rank := 10
+	if i%2 == 0 {
+		rank = agenda.MaxRank - 10
+	}
+	l.append("node-b", write{events.GroupStream("gh"), events.GroupMemberRankChanged{GroupID: "gh", UserID: "u0003", Rank: rank}})
+	l.append("node-c", write{events.GroupStream("gf"), events.GroupMemberRemoved{GroupID: "gf", UserID: "u0004", Left: true}})
+	l.append("node-a", write{events.GroupStream("gf"), events.GroupMemberAdded{GroupID: "gf", UserID: "u0004"}})
 }
 
 func digest(t *testing.T, rm *readmodel.DB) map[string]string {

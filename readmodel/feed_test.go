@@ -112,3 +112,66 @@ func TestEntryViewersSeeAMembershipAddedInTheSameTransaction(t *testing.T) {
 		return nil
 	})
 }
+
+// TestRevokeFeedClosesWhatCameBefore: RevokeFeed marks a user's feed closed
+// before a position: Feed never reads at or below the mark (rows written
+// before it in the same transaction included), FeedPruned reports it, the
+// others' feeds are untouched, and the mark only rises, whether pruning or
+// a later, lower revocation comes after it.
+func TestRevokeFeedClosesWhatCameBefore(t *testing.T) {
+	ctx := context.Background()
+	db, _ := mustOpenDB(t)
+	db.SetFeedRetention(8)
+	write := func(tx *readmodel.Tx, pos int64, users ...string) error {
+		var records []readmodel.FeedRecord
+		for _, u := range users {
+			records = append(records, readmodel.FeedRecord{UserID: u, Position: pos, EventType: "agenda.entry_added",
+				Stream: "agenda-u1", Version: pos, At: at, Data: []byte(`{"title":"Board"}`)})
+		}
+		return tx.WriteFeed(records)
+	}
+	err := db.Apply(ctx, readmodel.ProjectionPlanning, 0, 3, func(tx *readmodel.Tx) error {
+		for pos := int64(1); pos <= 2; pos++ {
+			if err := write(tx, pos, "u1", "u2"); err != nil {
+				return err
+			}
+		}
+		if err := tx.RevokeFeed([]string{"u1"}, 3); err != nil {
+			return err
+		}
+		return write(tx, 3, "u1", "u2")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	positions := func(user string) []int64 {
+		t.Helper()
+		entries, err := db.Feed(ctx, user, 0, 10, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int64
+		for _, e := range entries {
+			out = append(out, e.Position)
+		}
+		return out
+	}
+	if got := positions("u1"); len(got) != 1 || got[0] != 3 {
+		t.Errorf("u1's feed after a revocation at 3: positions %v, want [3]", got)
+	}
+	if got := positions("u2"); len(got) != 3 {
+		t.Errorf("u2's feed: positions %v, want all three", got)
+	}
+	if p, err := db.FeedPruned(ctx, "u1"); err != nil || p != 2 {
+		t.Errorf("FeedPruned(u1) = %d, %v; want 2", p, err)
+	}
+	// A lower revocation later does not reopen anything.
+	if err := db.Apply(ctx, readmodel.ProjectionPlanning, 3, 4, func(tx *readmodel.Tx) error {
+		return tx.RevokeFeed([]string{"u1"}, 2)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := db.FeedPruned(ctx, "u1"); p != 2 {
+		t.Errorf("FeedPruned(u1) after a lower revocation = %d, want 2", p)
+	}
+}

@@ -57,7 +57,12 @@ var projectionVersions = map[string]int{
 	// every node writes the same rows for the same positions). 15: a
 	// member_removed notification says "invited" when the recipient was
 	// only invited (an invitation withdrawn, or ended by the deletion).
-	ProjectionPlanning: 15,
+	// 16: an event that takes away the right to see something closes the
+	// feed before it for those who lost it (feed_pruned, RevokeFeed), and
+	// the people only invited get the group's events, and those told only
+	// a notification its frame, at version 0 (rebuilt, so that past
+	// events close the feeds they should on every node alike).
+	ProjectionPlanning: 16,
 }
 
 // baseSchema holds the tables every projection shares.

@@ -506,6 +506,19 @@ func TestE2EFeedForgetsWhatAUserMayNoLongerSee(t *testing.T) {
 		t.Error("cleo's own feed lost her appointment")
 	}
 
+	// Deleted: bob, who saw it in full without taking part, may no longer
+	// read it (a review of the first version found it kept); the deletion
+	// reaches him as busy time only.
+	dentist, _ := createAppt(t, cleo, "Dentist: implant", "full", day.Add(96*time.Hour))
+	if !mentions(bob, hidden, "implant", false) {
+		t.Fatal("bob was not shown cleo's dentist appointment")
+	}
+	gone := positionOf(t, cleo.withT(t).do("DELETE", "/api/appointments/"+dentist, nil).expect(t, http.StatusNoContent))
+	if mentions(bob, hidden, "implant", true) || mentions(bob, 0, "implant", false) {
+		t.Error("bob read cleo's deleted appointment from the feed")
+	}
+	hidden = gone
+
 	// A rank changed: dan, lowered to cleo's rank, may no longer see her
 	// details.
 	therapy, _ := createAppt(t, cleo, "Therapy: group B", "full", day.Add(24*time.Hour))
@@ -557,5 +570,46 @@ func TestE2EFeedForgetsWhatAUserMayNoLongerSee(t *testing.T) {
 	ana.withT(t).do("DELETE", "/api/groups/"+gid, nil).expect(t, http.StatusNoContent)
 	for _, c := range []*client{ana, dan, cleo} {
 		mentions(c, removed, "", true)
+	}
+}
+
+// TestE2EFeedForgetsACancelledGroupAppointment: a member who joined after
+// a group appointment was set sees its entries in full without taking part;
+// once it is cancelled, they may no longer read it from the feed, and are
+// told of its end as busy time.
+func TestE2EFeedForgetsACancelledGroupAppointment(t *testing.T) {
+	n := mustStartNode(t)
+	ana, bob, cleo := registerUser(t, n, "ana"), registerUser(t, n, "bob"), registerUser(t, n, "cleo")
+	gid := createGroup(t, ana, "Ward", true)
+	joinGroup(t, ana, cleo, gid, 100)
+	day := time.Date(2031, 8, 4, 9, 0, 0, 0, time.UTC)
+	var audit struct {
+		ID string `json:"id"`
+	}
+	ana.withT(t).do("POST", "/api/groups/"+gid+"/appointments", map[string]any{"title": "Audit: ward 7",
+		"start": day.Format(time.RFC3339), "end": day.Add(time.Hour).Format(time.RFC3339)}).
+		expect(t, http.StatusCreated).JSON(t, &audit)
+	joined := joinGroup(t, ana, bob, gid, 500)
+	retitled := positionOf(t, ana.withT(t).do("PATCH", "/api/appointments/"+audit.ID, map[string]any{"title": "Audit: ward 8"}).expect(t, http.StatusOK))
+	if frames := fullFeed(t, bob, joined, retitled); len(frames) == 0 || !strings.Contains(frames[0].raw, "ward 8") {
+		t.Fatalf("bob, above cleo, was not told the new title: %v", frames)
+	}
+	cancelled := positionOf(t, ana.withT(t).do("DELETE", "/api/appointments/"+audit.ID, nil).expect(t, http.StatusNoContent))
+	if _, _, reset := feedPage(t, bob, joined, 100, cancelled); !reset {
+		t.Error("bob's feed from before the cancellation did not reset")
+	}
+	for _, f := range fullFeed(t, bob, cancelled-1, cancelled) {
+		if strings.Contains(f.raw, "ward") {
+			t.Errorf("bob was told the cancelled appointment's details: %s", f.raw)
+		}
+	}
+	var page struct {
+		Events []json.RawMessage `json:"events"`
+	}
+	bob.withT(t).do("GET", "/api/events?limit=1000", nil).expect(t, http.StatusOK).JSON(t, &page)
+	for _, raw := range page.Events {
+		if strings.Contains(string(raw), "ward") {
+			t.Errorf("bob's feed from its start still holds the cancelled appointment: %s", raw)
+		}
 	}
 }
