@@ -43,7 +43,12 @@ func (h *Handlers) ChangeProfile(ctx context.Context, cmd ChangeProfile) (Result
 			return nil, err
 		}
 		e := events.UserProfileChanged{UserID: u.ID, DisplayName: u.DisplayName, Email: u.Email}
-		if cmd.DisplayName != nil {
+		if cmd.DisplayName != nil && *cmd.DisplayName != u.DisplayName {
+			// A name sent back as stored (the UI sends it with every
+			// email change) is not checked again by rules newer than it.
+			if err := validateName("display_name", *cmd.DisplayName); err != nil {
+				return nil, err
+			}
 			e.DisplayName = *cmd.DisplayName
 		}
 		if cmd.Email != nil {

@@ -34,6 +34,9 @@ func (h *Handlers) RegisterUser(ctx context.Context, cmd RegisterUser) (Result, 
 	if err := validateDisplayName(cmd.DisplayName); err != nil {
 		return Result{}, err
 	}
+	if err := validateName("display_name", cmd.DisplayName); err != nil {
+		return Result{}, err
+	}
 	if err := validateEmail(cmd.Email); err != nil {
 		return Result{}, err
 	}
