@@ -347,7 +347,9 @@ const live = new Live({
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(() => { refreshCounts(); route(true); }, 150);
   },
-  onReset() { loadNotifications(); route(true); },
+  // A reset may follow anything missed (an event that closed the feed
+  // before it): every count is read again, as at start.
+  onReset() { loadNotifications(); refreshCounts(); route(true); },
   onState(s) {
     $('live-state').textContent = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Connection lost — reconnecting…', expired: 'Session ended' }[s] || '';
     $('live-state').dataset.state = s;
