@@ -89,6 +89,29 @@ func (s *Server) feedStart(ctx context.Context, user string, after int64) (reset
 	return after < pruned, nil
 }
 
+// resetPosition is where a client told to reset goes on from: the read
+// model's position, or the user's mark in feed_pruned if that is beyond it.
+// The projection that closes a feed (RevokeFeed) may be ahead of the
+// others, whose slowest sets the position; a client sent on from below
+// the mark would be told to reset again.
+func (s *Server) resetPosition(ctx context.Context, user string) (int64, error) {
+	p := s.Feed.Position()
+	pruned, err := s.Feed.FeedPruned(ctx, user)
+	if err != nil || pruned <= p {
+		return p, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.readWait())
+	defer cancel()
+	if err := s.Feed.WaitFor(wctx, pruned); err != nil {
+		return 0, agenda.Errorf(agenda.EUNAVAILABLE, "this node's read model has not reached position %d yet (at %d)", pruned, s.Feed.Position())
+	}
+	return s.Feed.Position(), nil
+}
+
+// errTokenEnded stops a stream whose token was logged out or ended by a
+// password change while it sent history.
+var errTokenEnded = errors.New("token no longer valid")
+
 // readFeedPage reads up to limit of userID's feed entries in (after, upTo] and
 // reports whether any after `after` have been pruned. That is asked after
 // the read, not only before it (feedStart): a projection's transaction may
@@ -142,7 +165,12 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	// Read the position first: every entry up to it is in the feed.
 	top := s.Feed.Position()
 	resetAnswer := func() {
-		writeJSON(w, http.StatusOK, feedPage{Events: []agenda.FeedEntry{}, Position: top, Reset: true})
+		p, err := s.resetPosition(r.Context(), user)
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, feedPage{Events: []agenda.FeedEntry{}, Position: p, Reset: true})
 	}
 	// Without an `after`, the page starts at the oldest entry kept.
 	if reset && given {
@@ -317,7 +345,10 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 	// resetTo tells the client to reload and go on from the read model's
 	// position, and returns it.
 	resetTo := func() (int64, error) {
-		p := s.Feed.Position()
+		p, err := s.resetPosition(ctx, user)
+		if err != nil {
+			return 0, err
+		}
 		return p, control("reset", p)
 	}
 	// sendHistory sends the entries in (from, upTo] and returns the
@@ -325,6 +356,10 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 	// entries it had not been sent were pruned meanwhile.
 	sendHistory := func(from, upTo int64) (int64, error) {
 		for from < upTo {
+			// A token ended meanwhile stops a long history too.
+			if err := s.checkToken(ctx, claims); agenda.ErrorCode(err) == agenda.EUNAUTHORIZED {
+				return from, errTokenEnded
+			}
 			page, pruned, err := s.readFeedPage(ctx, user, from, upTo, feedPageLimit)
 			if err != nil {
 				return from, err
@@ -349,6 +384,9 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 		return from, nil
 	}
 	fail := func(err error) (websocket.StatusCode, string) {
+		if errors.Is(err, errTokenEnded) {
+			return StatusTokenExpired, "token no longer valid; log in again"
+		}
 		if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && websocket.CloseStatus(err) == -1 {
 			s.logger.Warn("live stream failed", "user", user, "err", err)
 		}
