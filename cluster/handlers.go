@@ -27,6 +27,7 @@ func (a *Agent) Handler() http.Handler {
 	mux.HandleFunc("POST /internal/cluster/remove", a.handleRemove)
 	mux.HandleFunc("POST /internal/propose", a.handlePropose)
 	mux.HandleFunc("POST /internal/read-index", a.handleReadIndex)
+	mux.HandleFunc("POST /internal/barrier", a.handleBarrier)
 	return a.signer.Require(a.refusals, anyDestPaths, mux)
 }
 
@@ -301,6 +302,53 @@ func (a *Agent) handleReadIndex(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, readIndexWire{idx})
+}
+
+// BarrierWait bounds how long a node answering /internal/barrier takes to
+// reach the cluster's read index: a node that cannot (no leader, cut off,
+// far behind) is refused rather than waited for.
+const BarrierWait = 10 * time.Second
+
+// handleBarrier answers once this node's event store holds every write the
+// cluster had acknowledged when the request came: a read index from the
+// leader, then the wait for this node's state machine to apply it. `agenda
+// backup` asks it of the node whose store it copies: a review restored a
+// backup taken on a node just restarted, 50 acknowledged writes short.
+func (a *Agent) handleBarrier(w http.ResponseWriter, r *http.Request) {
+	var req struct{}
+	if err := decode(r, &req); err != nil {
+		writeWire(w, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), BarrierWait)
+	defer cancel()
+	idx, err := a.ReadIndex(ctx)
+	if err == nil {
+		if err = a.raft.WaitApplied(ctx, idx); err != nil {
+			err = agenda.Errorf(agenda.EUNAVAILABLE, "this node has not applied the cluster's commit index %d within %s", idx, BarrierWait)
+		}
+	}
+	if err != nil {
+		writeWire(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, readIndexWire{idx})
+}
+
+// BarrierVia asks the node at addr (HTTP host:port) to confirm that its
+// event store holds every write the cluster has acknowledged, and returns
+// the commit index it reached (see handleBarrier). Signed with the cluster
+// secret, as RemoveVia is.
+func BarrierVia(ctx context.Context, addr string, secret []byte, tlsConfig *tls.Config) (uint64, error) {
+	a := &Agent{cfg: Config{TLS: tlsConfig}, signer: NewSigner(secret, "agenda-cli"), client: newClient(tlsConfig)}
+	defer a.client.CloseIdleConnections()
+	dest, err := a.nodeIDAt(ctx, addr)
+	if err != nil {
+		return 0, err
+	}
+	var out readIndexWire
+	err = a.call(ctx, dest, addr, "/internal/barrier", struct{}{}, &out)
+	return out.Index, err
 }
 
 // RemoveVia asks the node at addr (HTTP host:port) to remove node id from

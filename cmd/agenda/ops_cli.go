@@ -10,12 +10,14 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/audit"
+	"github.com/agendahq/agenda/cluster"
 	"github.com/agendahq/agenda/eventstore"
 	"github.com/agendahq/agenda/internal/datadir"
 	"github.com/agendahq/agenda/projections"
@@ -30,6 +32,7 @@ const (
 	exitInUse    = 3 // the data dir is locked by a running node
 	exitNoStore  = 4 // no usable event store: missing, damaged, another schema
 	exitRefused  = 5 // the target exists (restore over a data dir, backup over a file)
+	exitBehind   = 6 // backup: the running node could not confirm it holds every acknowledged write
 	progressTick = 100 * time.Millisecond
 )
 
@@ -295,16 +298,28 @@ func isTerminal(f *os.File) bool {
 
 // backupCmd runs `agenda backup --out FILE`: a consistent copy of the
 // event store of the node whose data dir it is given, running or not.
+//
+// A running node's store is copied only once the node has confirmed that it
+// holds every write the cluster acknowledged before the backup began (a
+// read index from the leader, applied: cluster.BarrierVia); a review took
+// the documented backup on a node just restarted and restored it 50
+// acknowledged writes short. A node that cannot (no leader, cut off) is
+// refused, exit 6, unless --allow-stale: after losing a majority, what a
+// node holds is the best copy there is. A stopped node's store is copied
+// as it is, and the command says so.
 func backupCmd(args []string) error {
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
 	dir := dataDirFlag(fs)
 	out := fs.String("out", "", "file to write the backup to (must not exist)")
+	addr := fs.String("addr", "", "HTTP host:port of the node running on the data dir (default: HTTP_ADDR, with 127.0.0.1 for a wildcard or empty host)")
+	secret := fs.String("cluster-hmac-secret", "", "cluster secret (CLUSTER_HMAC_SECRET or CLUSTER_HMAC_SECRET_FILE; a node's development secret in its data dir)")
+	allowStale := fs.Bool("allow-stale", false, "copy what a running node holds even if it cannot confirm it holds every acknowledged write (for when the cluster has lost its majority)")
 	rest, err := parseOps(fs, args)
 	if err != nil {
 		return err
 	}
 	if *out == "" || len(rest) > 0 {
-		return exitWith(exitUsage, errors.New("usage: agenda backup --out FILE [-data-dir DIR]"))
+		return exitWith(exitUsage, errors.New("usage: agenda backup --out FILE [-data-dir DIR] [-allow-stale]"))
 	}
 	if _, err := os.Stat(*out); err == nil {
 		return exitWith(exitRefused, fmt.Errorf("%s already exists; choose a new file", *out))
@@ -317,9 +332,30 @@ func backupCmd(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	began := time.Now()
+	running := nodeRunning(*dir)
+	var confirmed uint64
+	if running {
+		idx, err := confirmComplete(ctx, *addr, *secret, *dir)
+		switch {
+		case err == nil:
+			confirmed = idx
+		case *allowStale:
+			fmt.Fprintf(os.Stderr, "agenda backup: warning: the node could not confirm it holds every acknowledged write (%v); copying what it holds (-allow-stale)\n", err)
+		default:
+			return exitWith(exitBehind, fmt.Errorf("backup: the node running on %s could not confirm it holds every write the cluster acknowledged: %w; "+
+				"take the backup on a node whose /readyz answers 200, or pass -allow-stale to copy what this one holds (it may lack the latest writes)", *dir, err))
+		}
+	}
 	info, err := eventstore.Backup(ctx, filepath.Join(*dir, "events.db"), *out)
+	if err == nil && info.AppliedIndex < int64(confirmed) {
+		// Cannot happen unless the store went back: never hand out a copy
+		// that lacks what was confirmed.
+		os.Remove(*out)
+		err = fmt.Errorf("the copy holds Raft index %d, short of the %d the node confirmed", info.AppliedIndex, confirmed)
+	}
 	e := agenda.AuditEntry{Actor: "cli", Action: "backup.created", Target: *out, Result: agenda.AuditSuccess,
-		Details: map[string]any{"events": info.Events, "head": info.Head, "seconds": time.Since(began).Seconds()}}
+		Details: map[string]any{"events": info.Events, "head": info.Head, "seconds": time.Since(began).Seconds(),
+			"running": running, "confirmed_index": confirmed}}
 	if err != nil {
 		e.Result, e.Details["error"] = agenda.AuditFailure, err.Error()
 	}
@@ -333,7 +369,51 @@ func backupCmd(args []string) error {
 		return classify(fmt.Errorf("backup: %w", err))
 	}
 	fmt.Printf("backed up %d events (head %d, %d streams) to %s in %s\n", info.Events, info.Head, info.Streams, *out, time.Since(began).Round(time.Millisecond))
+	switch {
+	case !running:
+		fmt.Println("the node was stopped: the copy holds what it had applied (Raft index " + strconv.FormatInt(info.AppliedIndex, 10) +
+			"); a node that had fallen behind its cluster lacks the cluster's latest writes")
+	case confirmed > 0:
+		fmt.Printf("every write the cluster had acknowledged is in it (Raft index %d confirmed by the leader)\n", confirmed)
+	}
 	return nil
+}
+
+// nodeRunning reports whether a node holds the data dir dir (its lock).
+func nodeRunning(dir string) bool {
+	if _, err := os.Stat(filepath.Join(dir, datadir.LockFile)); err != nil {
+		return false // never held: no lock file is left behind by asking
+	}
+	lock, err := datadir.Acquire(dir)
+	if err != nil {
+		return errors.Is(err, datadir.ErrInUse)
+	}
+	lock.Unlock()
+	return false
+}
+
+// confirmComplete asks the node running on dataDir, at addr (default: its
+// HTTP_ADDR), to confirm that its event store holds every write the cluster
+// has acknowledged, and returns the Raft index it reached.
+func confirmComplete(ctx context.Context, addr, secret, dataDir string) (uint64, error) {
+	if addr == "" {
+		a, err := probeAddr(envOr("HTTP_ADDR", ":8080"))
+		if err != nil {
+			return 0, err
+		}
+		addr = a
+	}
+	key, tlsCfg, err := clusterAccess(secret, dataDir)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cluster.BarrierWait+5*time.Second)
+	defer cancel()
+	idx, err := cluster.BarrierVia(ctx, addr, key, tlsCfg)
+	if e := (*agenda.Error)(nil); errors.As(err, &e) && e.Message != "" {
+		return 0, errors.New(e.Message) // the cluster's refusal in its own words
+	}
+	return idx, err
 }
 
 // restoreCmd runs `agenda restore --from FILE --data-dir DIR`: it prepares

@@ -102,7 +102,11 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	head := n.store.Head()
 
 	backup := filepath.Join(t.TempDir(), "agenda.backup")
-	t.Setenv("NODE_ID", cfg.NodeID) // as a deployment gives it to the node and its CLI alike
+	// As a deployment gives them to the node and its CLI alike: the
+	// backup asks the node it copies to confirm it is complete.
+	t.Setenv("NODE_ID", cfg.NodeID)
+	t.Setenv("HTTP_ADDR", n.HTTPAddr())
+	t.Setenv("CLUSTER_HMAC_SECRET", cfg.ClusterSecret)
 	if code, err := runCLI("backup", "--out", backup, "--data-dir", cfg.DataDir); code != 0 {
 		t.Fatalf("backup of a running node: exit %d: %v", code, err)
 	}
@@ -884,7 +888,8 @@ func TestRestoreThenGrowACluster(t *testing.T) {
 	cs := populate(t, src, 2, 3)
 	head := src.store.Head()
 	backup := filepath.Join(t.TempDir(), "agenda.backup")
-	if code, err := runCLI("backup", "--out", backup, "--data-dir", srcCfg.DataDir); code != 0 {
+	if code, err := runCLI("backup", "--out", backup, "--data-dir", srcCfg.DataDir, "--addr", src.HTTPAddr(),
+		"--cluster-hmac-secret", srcCfg.ClusterSecret); code != 0 {
 		t.Fatalf("backup: exit %d: %v", code, err)
 	}
 	src.Close()

@@ -42,6 +42,39 @@ func clusterCmd(args []string) error {
 	return fmt.Errorf("unknown cluster subcommand %q (try: agenda cluster remove-node, agenda cluster recover)", args[0])
 }
 
+// clusterAccess returns what a command needs to sign requests to a node of
+// the cluster: the cluster secret (given, else CLUSTER_HMAC_SECRET or its
+// _FILE, else the development secret kept in dataDir if one is given) and,
+// where the cluster serves HTTPS, the TLS configuration its nodes trust.
+func clusterAccess(given, dataDir string) ([]byte, *tls.Config, error) {
+	secret := given
+	if secret == "" {
+		v, err := secretFromEnv("CLUSTER_HMAC_SECRET")
+		if err != nil {
+			return nil, nil, err
+		}
+		secret = v
+	}
+	if secret == "" && dataDir != "" {
+		if b, err := os.ReadFile(filepath.Join(dataDir, "secrets", "cluster_hmac_secret")); err == nil {
+			secret = strings.TrimSpace(string(b))
+		}
+	}
+	if secret == "" {
+		return nil, nil, errors.New("CLUSTER_HMAC_SECRET (or _FILE, or -cluster-hmac-secret) is required")
+	}
+	var tlsCfg *tls.Config
+	if cert := envOr("TLS_CERT_FILE", ""); cert != "" {
+		// The cluster serves HTTPS: trust what its nodes trust.
+		t, err := loadTLS(&Config{TLSCertFile: cert, TLSKeyFile: envOr("TLS_KEY_FILE", ""), TLSCAFile: envOr("TLS_CA_FILE", "")})
+		if err != nil {
+			return nil, nil, err
+		}
+		tlsCfg = t.forClient()
+	}
+	return []byte(secret), tlsCfg, nil
+}
+
 // removeNode asks a node (any: it forwards to the leader) over signed HTTP
 // to remove a node from the cluster.
 func removeNode(args []string) error {
@@ -72,29 +105,14 @@ func removeNode(args []string) error {
 		fs.Usage()
 		return exitWith(exitUsage, fmt.Errorf("remove-node takes exactly one node ID (got %d)", len(ids)))
 	}
-	if *secret == "" {
-		v, err := secretFromEnv("CLUSTER_HMAC_SECRET")
-		if err != nil {
-			return err
-		}
-		*secret = v
-	}
-	if *secret == "" {
-		return errors.New("CLUSTER_HMAC_SECRET (or _FILE, or -cluster-hmac-secret) is required")
+	key, tlsCfg, err := clusterAccess(*secret, "")
+	if err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	id := ids[0]
-	var tlsCfg *tls.Config
-	if cert := envOr("TLS_CERT_FILE", ""); cert != "" {
-		// The cluster serves HTTPS: trust what its nodes trust.
-		t, err := loadTLS(&Config{TLSCertFile: cert, TLSKeyFile: envOr("TLS_KEY_FILE", ""), TLSCAFile: envOr("TLS_CA_FILE", "")})
-		if err != nil {
-			return err
-		}
-		tlsCfg = t.forClient()
-	}
-	if err := cluster.RemoveVia(ctx, *addr, []byte(*secret), tlsCfg, id); err != nil {
+	if err := cluster.RemoveVia(ctx, *addr, key, tlsCfg, id); err != nil {
 		// The cluster's refusal, in its own words; anything else (an
 		// unreachable address, a wrong secret) as it is: an operations
 		// review found both printed as "internal error".
