@@ -405,13 +405,16 @@ func TestBrowserFlatGroupInvitationLive(t *testing.T) {
 	bobPage.screenshot(dir, "2-bob-invited.png")
 	bobPage.noteSays("invitation", iso("Ana Ruiz")+" (ana) invites you to “"+iso("Reading circle")+"”")
 	bobPage.noteSays("group_invitation", iso("Ana Ruiz")+" (ana) invites you to join “"+iso("Book club")+"”")
+	// Answering an invitation reads its notification (a review found it
+	// left unread once answered).
 	bobPage.do("accept", clickOn(`#invitation-list button.accept`),
-		chromedp.WaitVisible(chromedp.CSS("#no-invitations")))
+		chromedp.WaitVisible(chromedp.CSS("#no-invitations")),
+		chromedp.WaitVisible(chromedp.CSS(`.note[data-type="invitation"]:not(.unread)`)))
 	// Following a notification reads it (a review found every one followed
 	// still counted unread).
-	bobPage.do("follow the invitation's notification",
-		clickOn(`.note[data-type="invitation"] a`),
-		chromedp.WaitVisible(chromedp.CSS(`.note[data-type="invitation"]:not(.unread)`)))
+	bobPage.do("follow the group invitation's notification",
+		clickOn(`.note[data-type="group_invitation"] a`),
+		chromedp.WaitVisible(chromedp.CSS(`.note[data-type="group_invitation"]:not(.unread)`)))
 
 	// An invitation to something already over is listed apart, and the
 	// badge does not count it (a review found such ones nagging forever):

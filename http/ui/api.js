@@ -142,3 +142,21 @@ export function describe(err) {
   if (err instanceof ApiError) return err.message;
   return generic[500];
 }
+
+// answered marks read the caller's unread invitations that an answer has
+// just settled: of the appointment appointmentId, or to the group groupId.
+// Answering is reading them (a review found the notification left unread
+// after the invitation it announced was answered); the live stream's
+// notification.read events then update the panel and its count. A failure
+// here changes nothing of the answer, so it is not told.
+export async function answered({ appointmentId, groupId }) {
+  try {
+    const unread = await api('GET', '/api/notifications?unread=true&limit=100');
+    const settled = unread.filter((n) => {
+      const p = n.payload || {};
+      return appointmentId ? n.type === 'invitation' && p.appointment_id === appointmentId
+        : n.type === 'group_invitation' && p.group_id === groupId;
+    });
+    await Promise.all(settled.map((n) => api('POST', `/api/notifications/${n.id}/read`)));
+  } catch { /* the answer stands; the notification stays unread */ }
+}

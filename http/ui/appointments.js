@@ -1,7 +1,7 @@
 // Views of my own time: the week, the agenda list, one appointment, the
 // appointment form (create and move), and invitations.
 
-import { api, describe } from './api.js';
+import { api, describe, answered } from './api.js';
 import { busy } from './view.js';
 import {
   h, field, errorBox, fmtTime, fmtDay, fmtLongDay, fmtRange, fmtOnDay, fmtDateTime, startOfWeek, weekParam, startOfDay, addDays,
@@ -233,13 +233,18 @@ export async function appointmentView(main, id, me) {
     }, 'danger']);
   }
   if (a.status !== 'cancelled' && (a.my_status === 'pending' || a.my_status === 'declined')) {
-    specs.push(['Accept', async (act) => { await api('POST', `/api/appointments/${a.id}/accept`); await act.redraw(); }, 'primary']);
+    specs.push(['Accept', async (act) => {
+      await api('POST', `/api/appointments/${a.id}/accept`);
+      await answered({ appointmentId: a.id });
+      await act.redraw();
+    }, 'primary']);
   }
   // An imposed one too, once it no longer binds me (binds).
   if (a.status !== 'cancelled' && ['pending', 'accepted', 'auto'].includes(a.my_status) && !bound) {
     specs.push(['Decline', async (act) => {
       if (!(await declineConfirmed(a, act))) return;
       await api('POST', `/api/appointments/${a.id}/decline`);
+      await answered({ appointmentId: a.id });
       await act.redraw();
     }]);
   }
@@ -299,17 +304,27 @@ export async function invitationsView(main, groupInvites) {
       h('h2', {}, h('a', { href: `#/appointment/${a.id}` }, a.title || 'Untitled')),
       h('p', {}, fmtRange(a.start, a.end)), from(a),
       answers(
-        [`Accept “${iso(a.title)}”`, () => api('POST', `/api/appointments/${a.id}/accept`), 'primary accept'],
+        [`Accept “${iso(a.title)}”`, async () => {
+          await api('POST', `/api/appointments/${a.id}/accept`);
+          await answered({ appointmentId: a.id });
+        }, 'primary accept'],
         [`Decline “${iso(a.title)}”`, async (act) => {
           if (!(await declineConfirmed(a, act))) return false;
-          return api('POST', `/api/appointments/${a.id}/decline`);
+          await api('POST', `/api/appointments/${a.id}/decline`);
+          await answered({ appointmentId: a.id });
         }, 'decline'])))) : null,
     groupList.length ? [h('h2', {}, 'Groups'), h('ul', { class: 'cards' }, groupList.map((g) => h('li', { class: 'card', dataset: { id: g.group_id } },
       h('h3', {}, g.name), h('p', {}, g.hierarchical ? `Hierarchical, rank ${g.rank}` : 'Flat group'),
       h('p', {}, `From ${g.inviter ? personName(g.inviter) : 'a member'}.`),
       answers(
-        [`Join ${iso(g.name)}`, () => api('POST', `/api/groups/${g.group_id}/accept`), 'primary'],
-        [`Decline ${iso(g.name)}`, () => api('POST', `/api/groups/${g.group_id}/decline`)]))))] : null,
+        [`Join ${iso(g.name)}`, async () => {
+          await api('POST', `/api/groups/${g.group_id}/accept`);
+          await answered({ groupId: g.group_id });
+        }, 'primary'],
+        [`Decline ${iso(g.name)}`, async () => {
+          await api('POST', `/api/groups/${g.group_id}/decline`);
+          await answered({ groupId: g.group_id });
+        }]))))] : null,
     past.length ? h('details', { class: 'past', dataset: { key: 'past-invitations' } },
       h('summary', {}, `Ended before you answered (${past.length})`),
       h('ul', { class: 'cards', id: 'past-invitations' }, past.map((a) => h('li', { class: 'card', dataset: { id: a.id } },
