@@ -35,6 +35,7 @@ type Raft interface {
 	CheckHistory(ctx context.Context, h consensus.History) error
 	ReadIndex(ctx context.Context) (uint64, error)
 	WaitApplied(ctx context.Context, index uint64) error
+	StoreApplied() uint64
 	Unreachable() map[string]time.Time
 	VoteGated() bool
 	OpenVoteGate(target uint64) (bool, error)

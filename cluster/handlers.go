@@ -309,14 +309,28 @@ func (a *Agent) handleReadIndex(w http.ResponseWriter, r *http.Request) {
 // far behind) is refused rather than waited for.
 const BarrierWait = 10 * time.Second
 
+// Barrier is what /internal/barrier answers: the node's ID, the commit
+// index it reached, and the index its event store had applied by then,
+// which covers every write up to Commit (StoreApplied).
+type Barrier struct {
+	NodeID string `json:"node_id"`
+	Commit uint64 `json:"commit"`
+	Store  uint64 `json:"store"`
+}
+
 // handleBarrier answers once this node's event store holds every write the
 // cluster had acknowledged when the request came: a read index from the
 // leader, then the wait for this node's state machine to apply it. `agenda
 // backup` asks it of the node whose store it copies: a review restored a
-// backup taken on a node just restarted, 50 acknowledged writes short.
+// backup taken on a node just restarted, 50 acknowledged writes short. A
+// node whose history the cluster refused confirms nothing.
 func (a *Agent) handleBarrier(w http.ResponseWriter, r *http.Request) {
 	var req struct{}
 	if err := decode(r, &req); err != nil {
+		writeWire(w, err)
+		return
+	}
+	if err := a.Fence(); err != nil {
 		writeWire(w, err)
 		return
 	}
@@ -332,23 +346,30 @@ func (a *Agent) handleBarrier(w http.ResponseWriter, r *http.Request) {
 		writeWire(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, readIndexWire{idx})
+	writeJSON(w, http.StatusOK, Barrier{NodeID: a.raft.ID(), Commit: idx, Store: a.raft.StoreApplied()})
 }
 
 // BarrierVia asks the node at addr (HTTP host:port) to confirm that its
-// event store holds every write the cluster has acknowledged, and returns
-// the commit index it reached (see handleBarrier). Signed with the cluster
-// secret, as RemoveVia is.
-func BarrierVia(ctx context.Context, addr string, secret []byte, tlsConfig *tls.Config) (uint64, error) {
+// event store holds every write the cluster has acknowledged (see
+// handleBarrier). Signed with the cluster secret, as RemoveVia is.
+func BarrierVia(ctx context.Context, addr string, secret []byte, tlsConfig *tls.Config) (Barrier, error) {
 	a := &Agent{cfg: Config{TLS: tlsConfig}, signer: NewSigner(secret, "agenda-cli"), client: newClient(tlsConfig)}
 	defer a.client.CloseIdleConnections()
 	dest, err := a.nodeIDAt(ctx, addr)
 	if err != nil {
-		return 0, err
+		return Barrier{}, err
 	}
-	var out readIndexWire
+	var out Barrier
 	err = a.call(ctx, dest, addr, "/internal/barrier", struct{}{}, &out)
-	return out.Index, err
+	return out, err
+}
+
+// Unavailable reports whether err, from BarrierVia, is the cluster's
+// answer that the node cannot confirm now (no leader, not caught up, its
+// history refused), rather than a failure to ask (an address, a secret).
+func Unavailable(err error) bool {
+	return errors.Is(err, consensus.ErrNoLeader) || errors.Is(err, consensus.ErrNotLeader) ||
+		errors.Is(err, consensus.ErrShutdown) || agenda.ErrorCode(err) == agenda.EUNAVAILABLE
 }
 
 // RemoveVia asks the node at addr (HTTP host:port) to remove node id from

@@ -98,6 +98,7 @@ func (f *fakeRaft) Bootstrap([]consensus.Server) error        { return nil }
 func (f *fakeRaft) Servers() ([]consensus.Server, error)      { return f.servers, nil }
 func (f *fakeRaft) Unreachable() map[string]time.Time         { return nil }
 func (f *fakeRaft) WaitApplied(context.Context, uint64) error { return nil }
+func (f *fakeRaft) StoreApplied() uint64                      { return 42 }
 func (f *fakeRaft) ReadIndex(context.Context) (uint64, error) { return 42, nil }
 func (f *fakeRaft) VoteGated() bool                           { return false }
 func (f *fakeRaft) OpenVoteGate(uint64) (bool, error)         { return true, nil }

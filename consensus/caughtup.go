@@ -30,6 +30,13 @@ func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 	}
 }
 
+// StoreApplied is the Raft index the event store has applied: its last
+// command or configuration entry. Barriers and no-ops never reach the state
+// machine, so once WaitApplied(i) returns it covers every write up to i
+// while it may stay below i itself; a copy of the store taken after that
+// holds at least this index.
+func (n *Node) StoreApplied() uint64 { return n.fsm.index.Load() }
+
 // CaughtUp reports whether the FSM has applied everything committed: false
 // while it replays its log after a restart, or takes in a leader's entries
 // or snapshot.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -54,6 +55,12 @@ func TestBackupHoldsEveryAcknowledgedWrite(t *testing.T) {
 	} else if h := head(out); h >= last {
 		t.Errorf("the cut-off node's copy reaches %d; it cannot hold the writes up to %d", h, last)
 	}
+	// Written through the follower, so that the leader's log ends in the
+	// barrier that publishes the commit, which the state machine never
+	// sees: the store's applied index stays below the commit index while
+	// it holds every write (a review found every such backup refused).
+	acked = append(acked, mustCreateSlot(t, u.as(other), 12))
+	last = maxPosition(acked)
 	out, code, err := backup(other, "other.db")
 	if code != 0 {
 		t.Fatalf("backup of a follower in the cluster: exit %d (%v)", code, err)
@@ -61,5 +68,47 @@ func TestBackupHoldsEveryAcknowledgedWrite(t *testing.T) {
 	if h := head(out); h < last {
 		t.Errorf("a follower's backup reaches %d, short of the last acknowledged write at %d", h, last)
 	}
+	// Asking wrongly is a setup error (exit 1), not the node's refusal: a
+	// review found a typo pointed at -allow-stale.
+	for name, args := range map[string][]string{
+		"a wrong secret":     {"--out", filepath.Join(t.TempDir(), "x.db"), "--data-dir", other.dataDir, "--addr", other.httpAddr, "--cluster-hmac-secret", "not-the-cluster-secret-0123456789abcdef"},
+		"another node's dir": {"--out", filepath.Join(t.TempDir(), "y.db"), "--data-dir", other.dataDir, "--addr", leader.httpAddr, "--cluster-hmac-secret", testClusterSecret},
+	} {
+		t.Setenv("NODE_ID", other.id) // as the node's own environment gives it
+		if code, err := runCLI(append([]string{"backup"}, args...)...); code != exitFailed {
+			t.Errorf("backup with %s: exit %d (%v), want %d", name, code, err, exitFailed)
+		}
+	}
 	tc.heal()
+}
+
+// TestBackupOfANodeJustRestarted: a single node restarted on its data dir
+// commits a barrier of its new term, which the state machine never sees;
+// its backup is confirmed all the same (a review found it refused, exit
+// 1, with -allow-stale too). The development secret kept in the data dir
+// serves when none is given, as `agenda serve` without one keeps it there.
+func TestBackupOfANodeJustRestarted(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n := startNode(t, cfg)
+	populate(t, n, 2, 2)
+	head := n.store.Head()
+	n.Close()
+	n = startNode(t, cfg)
+	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "secrets"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.DataDir, "secrets", "cluster_hmac_secret"), []byte(cfg.ClusterSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CLUSTER_HMAC_SECRET", "")
+	t.Setenv("HTTP_ADDR", n.HTTPAddr())
+	for _, extra := range [][]string{nil, {"--allow-stale"}} {
+		out := filepath.Join(t.TempDir(), "b.db")
+		if code, err := runCLI(append([]string{"backup", "--out", out, "--data-dir", cfg.DataDir}, extra...)...); code != 0 {
+			t.Fatalf("backup %v of a node just restarted: exit %d (%v)", extra, code, err)
+		}
+		if info, err := eventstore.InspectBackup(context.Background(), out); err != nil || info.Head != head {
+			t.Errorf("backup %v: head %d (%v), want %d", extra, info.Head, err, head)
+		}
+	}
 }

@@ -332,30 +332,38 @@ func backupCmd(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	began := time.Now()
-	running := nodeRunning(*dir)
-	var confirmed uint64
+	running, err := datadir.Held(*dir)
+	if err != nil {
+		return exitWith(exitFailed, fmt.Errorf("backup: %w", err))
+	}
+	var confirmed cluster.Barrier
 	if running {
-		idx, err := confirmComplete(ctx, *addr, *secret, *dir)
+		b, err := confirmComplete(ctx, *addr, *secret, *dir)
 		switch {
 		case err == nil:
-			confirmed = idx
+			confirmed = b
 		case *allowStale:
 			fmt.Fprintf(os.Stderr, "agenda backup: warning: the node could not confirm it holds every acknowledged write (%v); copying what it holds (-allow-stale)\n", err)
+		case cluster.Unavailable(err):
+			return exitWith(exitBehind, fmt.Errorf("backup: the node running on %s could not confirm it holds every write the cluster acknowledged: %s; "+
+				"take the backup on a node whose /readyz answers 200, or pass -allow-stale to copy what this one holds (it may lack the latest writes)", *dir, agenda.ErrorMessage(err)))
 		default:
-			return exitWith(exitBehind, fmt.Errorf("backup: the node running on %s could not confirm it holds every write the cluster acknowledged: %w; "+
-				"take the backup on a node whose /readyz answers 200, or pass -allow-stale to copy what this one holds (it may lack the latest writes)", *dir, err))
+			// Not the node's answer: the question did not reach it, or was
+			// refused (an address, a secret). Nothing to do with staleness.
+			return exitWith(exitFailed, fmt.Errorf("backup: could not ask the node running on %s to confirm it holds every acknowledged write: %w "+
+				"(give its HTTP address with -addr, and the cluster secret with -cluster-hmac-secret or CLUSTER_HMAC_SECRET, as the node has them)", *dir, err))
 		}
 	}
 	info, err := eventstore.Backup(ctx, filepath.Join(*dir, "events.db"), *out)
-	if err == nil && info.AppliedIndex < int64(confirmed) {
+	if err == nil && info.AppliedIndex < int64(confirmed.Store) {
 		// Cannot happen unless the store went back: never hand out a copy
 		// that lacks what was confirmed.
 		os.Remove(*out)
-		err = fmt.Errorf("the copy holds Raft index %d, short of the %d the node confirmed", info.AppliedIndex, confirmed)
+		return exitWith(exitBehind, fmt.Errorf("backup: the copy holds Raft index %d, short of the %d the node confirmed", info.AppliedIndex, confirmed.Store))
 	}
 	e := agenda.AuditEntry{Actor: "cli", Action: "backup.created", Target: *out, Result: agenda.AuditSuccess,
 		Details: map[string]any{"events": info.Events, "head": info.Head, "seconds": time.Since(began).Seconds(),
-			"running": running, "confirmed_index": confirmed}}
+			"running": running, "confirmed_commit": confirmed.Commit}}
 	if err != nil {
 		e.Result, e.Details["error"] = agenda.AuditFailure, err.Error()
 	}
@@ -373,47 +381,44 @@ func backupCmd(args []string) error {
 	case !running:
 		fmt.Println("the node was stopped: the copy holds what it had applied (Raft index " + strconv.FormatInt(info.AppliedIndex, 10) +
 			"); a node that had fallen behind its cluster lacks the cluster's latest writes")
-	case confirmed > 0:
-		fmt.Printf("every write the cluster had acknowledged is in it (Raft index %d confirmed by the leader)\n", confirmed)
+	case confirmed.Commit > 0:
+		fmt.Printf("every write the cluster had acknowledged is in it (commit index %d, confirmed through the leader by %s)\n", confirmed.Commit, confirmed.NodeID)
 	}
 	return nil
 }
 
-// nodeRunning reports whether a node holds the data dir dir (its lock).
-func nodeRunning(dir string) bool {
-	if _, err := os.Stat(filepath.Join(dir, datadir.LockFile)); err != nil {
-		return false // never held: no lock file is left behind by asking
-	}
-	lock, err := datadir.Acquire(dir)
-	if err != nil {
-		return errors.Is(err, datadir.ErrInUse)
-	}
-	lock.Unlock()
-	return false
-}
-
 // confirmComplete asks the node running on dataDir, at addr (default: its
 // HTTP_ADDR), to confirm that its event store holds every write the cluster
-// has acknowledged, and returns the Raft index it reached.
-func confirmComplete(ctx context.Context, addr, secret, dataDir string) (uint64, error) {
+// has acknowledged. It refuses an answer from another node than the one
+// whose data dir it is (NODE_ID, or the ID kept in the dir), when it knows
+// which that is: the README's one-host cluster runs several nodes, and a
+// default address names only one.
+func confirmComplete(ctx context.Context, addr, secret, dataDir string) (cluster.Barrier, error) {
 	if addr == "" {
 		a, err := probeAddr(envOr("HTTP_ADDR", ":8080"))
 		if err != nil {
-			return 0, err
+			return cluster.Barrier{}, err
 		}
 		addr = a
 	}
 	key, tlsCfg, err := clusterAccess(secret, dataDir)
 	if err != nil {
-		return 0, err
+		return cluster.Barrier{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, cluster.BarrierWait+5*time.Second)
 	defer cancel()
-	idx, err := cluster.BarrierVia(ctx, addr, key, tlsCfg)
-	if e := (*agenda.Error)(nil); errors.As(err, &e) && e.Message != "" {
-		return 0, errors.New(e.Message) // the cluster's refusal in its own words
+	b, err := cluster.BarrierVia(ctx, addr, key, tlsCfg)
+	if err != nil {
+		return b, err
 	}
-	return idx, err
+	want := envOr("NODE_ID", "")
+	if want == "" {
+		want, _ = keptNodeID(dataDir)
+	}
+	if want != "" && b.NodeID != want {
+		return cluster.Barrier{}, fmt.Errorf("the node at %s is %s, not %s, whose data dir %s is", addr, b.NodeID, want, dataDir)
+	}
+	return b, nil
 }
 
 // restoreCmd runs `agenda restore --from FILE --data-dir DIR`: it prepares

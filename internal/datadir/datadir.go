@@ -56,6 +56,30 @@ func Acquire(dir string) (*Lock, error) {
 	return &Lock{f: f}, nil
 }
 
+// Held reports whether a process holds dir, without taking it: a shared
+// lock tried on the lock file, opened read-only, and let go at once. The
+// file is neither created nor written (Acquire would write its own PID),
+// and the moment a node starting meanwhile could find it held is as short
+// as the check. A dir without a lock file was never held.
+func Held(dir string) (bool, error) {
+	f, err := os.Open(filepath.Join(dir, LockFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("open lock file: %w", err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return true, nil
+		}
+		return false, fmt.Errorf("lock %s: %w", f.Name(), err)
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false, nil
+}
+
 // holder reads the PID recorded in the lock file ("?" if unreadable).
 func holder(path string) string {
 	b, err := os.ReadFile(path)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -55,4 +56,39 @@ func TestHelperAcquire(t *testing.T) {
 		fmt.Println(err)
 		os.Exit(3)
 	}
+}
+
+// TestHeldNeitherTakesNorWrites: Held tells a held dir from a free one
+// without taking it or writing the lock file (Acquire writes its PID there:
+// a backup that asked that way left its own PID behind), and says a dir
+// without a lock file is free without creating one.
+func TestHeldNeitherTakesNorWrites(t *testing.T) {
+	dir := t.TempDir()
+	if held, err := datadir.Held(dir); err != nil || held {
+		t.Fatalf("Held of a dir never locked = %v, %v; want false", held, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, datadir.LockFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Held created the lock file: %v", err)
+	}
+	l, err := datadir.Acquire(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, datadir.LockFile))
+	if held, err := datadir.Held(dir); err != nil || !held {
+		t.Fatalf("Held of a held dir = %v, %v; want true", held, err)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, datadir.LockFile)); string(after) != string(before) {
+		t.Errorf("Held changed the lock file from %q to %q", before, after)
+	}
+	l.Unlock()
+	if held, err := datadir.Held(dir); err != nil || held {
+		t.Fatalf("Held after Unlock = %v, %v; want false", held, err)
+	}
+	// And it left the dir free to take.
+	l2, err := datadir.Acquire(dir)
+	if err != nil {
+		t.Fatalf("Acquire after Held: %v", err)
+	}
+	l2.Unlock()
 }
