@@ -46,12 +46,12 @@ import (
 // those who saw them until then), and an entry leaving the group agendas —
 // deleted, cancelled, declined — (from those who saw it in full without
 // taking part). What a user was once shown is otherwise theirs to read
-// again: a deleted appointment's events stay in its participants' feeds, and so do an appointment's events in the feed of a
-// participant removed from it. That happens when they leave its group
-// (whose removal revoked their feed just before, in the same command), or
-// when an appointment they took part in had ended when they left and is
-// changed: what they were told of it since, they were told as a
-// participant.
+// again: a deleted appointment's events stay in its participants' feeds,
+// and so do an appointment's events in the feed of a participant removed
+// from it. That happens when they leave its group (whose removal revoked
+// their feed just before, in the same command), or when an appointment
+// they took part in had ended when they left and is changed: what they
+// were told of it since, they were told as a participant.
 type feed struct {
 	tx  *readmodel.Tx
 	env *events.Envelope
@@ -97,15 +97,10 @@ func feedBefore(tx *readmodel.Tx, env *events.Envelope, ev events.Event) (*feed,
 		}
 	case events.GroupMemberRemoved:
 		// The members, and the person removed (or whose invitation is
-		// withdrawn: then nobody saw anything through them).
+		// withdrawn).
 		var members []string
 		if members, err = tx.GroupMemberIDs(e.GroupID); err == nil {
-			f.toAll(members, nil)
-			if slices.Contains(members, e.UserID) {
-				f.revoked = members
-			} else {
-				f.toInvited(e.UserID)
-			}
+			f.toGroupAbout(members, e.UserID)
 		}
 	case events.GroupInvitationDeclined:
 		if err = f.toAll(tx.GroupMemberIDs(e.GroupID)); err == nil {
@@ -180,15 +175,9 @@ func (f *feed) after(ev events.Event) error {
 	case events.GroupInvitationAccepted:
 		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
 	case events.GroupMemberRankChanged:
-		// An invitee's rank to be changes nobody's view.
 		var members []string
 		if members, err = f.tx.GroupMemberIDs(e.GroupID); err == nil {
-			f.toAll(members, nil)
-			if slices.Contains(members, e.UserID) {
-				f.revoked = members
-			} else {
-				f.toInvited(e.UserID)
-			}
+			f.toGroupAbout(members, e.UserID)
 		}
 	case events.GroupCreatorChanged:
 		err = f.toAll(f.tx.GroupMemberIDs(e.GroupID))
@@ -275,6 +264,20 @@ func (f *feed) toAllOnly(users []string, only map[string]string) error {
 		f.add(u, data, f.env.Stream, 0)
 	}
 	return nil
+}
+
+// toGroupAbout gives the group's active members the event, and user, whom
+// it is about (removed, or given a rank): if user is a member, every
+// member's feed before it closes, as who sees what of whom changes with
+// them; if only invited, user gets it at version 0, and nobody saw
+// anything through them.
+func (f *feed) toGroupAbout(members []string, user string) {
+	f.toAll(members, nil)
+	if slices.Contains(members, user) {
+		f.revoked = members
+		return
+	}
+	f.toInvited(user)
 }
 
 // toInvited gives user, only invited to the event's group, an entry with
