@@ -350,6 +350,13 @@ func TestSwarmStack(t *testing.T) {
 		expectEverywhere()
 	}
 	killAll(3)
+	// The documented online backup, in a task just restarted: the node
+	// confirms through the leader that its store holds every acknowledged
+	// write, with the task's own address and secret file.
+	out, err := try("docker", "exec", s.containerOf(1), "/agenda", "backup", "--out", "/data/backup-test.db")
+	if err != nil || !strings.Contains(out, "every write the cluster had acknowledged is in it") {
+		t.Fatalf("docker exec … agenda backup in slot 1: %v\n%s", err, out)
+	}
 	if !long {
 		forcedUpdate(3)
 	}
