@@ -309,13 +309,16 @@ func (a *Agent) handleReadIndex(w http.ResponseWriter, r *http.Request) {
 // far behind) is refused rather than waited for.
 const BarrierWait = 10 * time.Second
 
-// Barrier is what /internal/barrier answers: the node's ID, the commit
-// index it reached, and the index its event store had applied by then,
-// which covers every write up to Commit (StoreApplied).
+// Barrier is what /internal/barrier answers: the node's ID and the
+// incarnation its start recorded in its data dir (so that a caller can
+// tell it is the node running on the dir it copies), the commit index it
+// reached, and the index its event store had applied by then, which
+// covers every write up to Commit (StoreApplied).
 type Barrier struct {
-	NodeID string `json:"node_id"`
-	Commit uint64 `json:"commit"`
-	Store  uint64 `json:"store"`
+	NodeID      string `json:"node_id"`
+	Incarnation int64  `json:"incarnation"`
+	Commit      uint64 `json:"commit"`
+	Store       uint64 `json:"store"`
 }
 
 // handleBarrier answers once this node's event store holds every write the
@@ -346,7 +349,7 @@ func (a *Agent) handleBarrier(w http.ResponseWriter, r *http.Request) {
 		writeWire(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, Barrier{NodeID: a.raft.ID(), Commit: idx, Store: a.raft.StoreApplied()})
+	writeJSON(w, http.StatusOK, Barrier{NodeID: a.raft.ID(), Incarnation: a.cfg.Self.Incarnation, Commit: idx, Store: a.raft.StoreApplied()})
 }
 
 // BarrierVia asks the node at addr (HTTP host:port) to confirm that its

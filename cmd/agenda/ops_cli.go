@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -342,14 +343,17 @@ func backupCmd(args []string) error {
 		switch {
 		case err == nil:
 			confirmed = b
-		case *allowStale:
-			fmt.Fprintf(os.Stderr, "agenda backup: warning: the node could not confirm it holds every acknowledged write (%v); copying what it holds (-allow-stale)\n", err)
+		case cluster.Unavailable(err) && *allowStale:
+			fmt.Fprintf(os.Stderr, "agenda backup: warning: the node could not confirm it holds every acknowledged write (%s); copying what it holds (-allow-stale)\n", agenda.ErrorMessage(err))
 		case cluster.Unavailable(err):
 			return exitWith(exitBehind, fmt.Errorf("backup: the node running on %s could not confirm it holds every write the cluster acknowledged: %s; "+
 				"take the backup on a node whose /readyz answers 200, or pass -allow-stale to copy what this one holds (it may lack the latest writes)", *dir, agenda.ErrorMessage(err)))
 		default:
 			// Not the node's answer: the question did not reach it, or was
-			// refused (an address, a secret). Nothing to do with staleness.
+			// refused (an address, a secret), or another node answered.
+			// Nothing to do with staleness, so -allow-stale does not pass
+			// it: a job that always gives it would never hear of a broken
+			// secret (a review).
 			return exitWith(exitFailed, fmt.Errorf("backup: could not ask the node running on %s to confirm it holds every acknowledged write: %w "+
 				"(give its HTTP address with -addr, and the cluster secret with -cluster-hmac-secret or CLUSTER_HMAC_SECRET, as the node has them)", *dir, err))
 		}
@@ -390,26 +394,44 @@ func backupCmd(args []string) error {
 // confirmComplete asks the node running on dataDir, at addr (default: its
 // HTTP_ADDR), to confirm that its event store holds every write the cluster
 // has acknowledged. It refuses an answer from another node than the one
-// whose data dir it is (NODE_ID, or the ID kept in the dir), when it knows
-// which that is: the README's one-host cluster runs several nodes, and a
-// default address names only one.
+// running on dataDir: the incarnation that node's start recorded in the
+// dir must be the one it answers (else NODE_ID, or the ID kept in the dir,
+// its ID). The README's one-host cluster runs several nodes, and a default
+// address names only one.
 func confirmComplete(ctx context.Context, addr, secret, dataDir string) (cluster.Barrier, error) {
+	key, tlsCfg, err := clusterAccess(secret, dataDir)
+	if err != nil {
+		return cluster.Barrier{}, err
+	}
 	if addr == "" {
 		a, err := probeAddr(envOr("HTTP_ADDR", ":8080"))
 		if err != nil {
 			return cluster.Barrier{}, err
 		}
 		addr = a
-	}
-	key, tlsCfg, err := clusterAccess(secret, dataDir)
-	if err != nil {
-		return cluster.Barrier{}, err
+		if adv := envOr("ADVERTISE_ADDR", ""); tlsCfg != nil && adv != "" {
+			// Dialled locally, the node presents the certificate of the
+			// name it advertises (a review found every backup under TLS
+			// refused for want of an IP in it).
+			if host, _, err := net.SplitHostPort(adv); err == nil {
+				tlsCfg = tlsCfg.Clone()
+				tlsCfg.ServerName = host
+			}
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, cluster.BarrierWait+5*time.Second)
 	defer cancel()
 	b, err := cluster.BarrierVia(ctx, addr, key, tlsCfg)
 	if err != nil {
 		return b, err
+	}
+	if raw, err := os.ReadFile(filepath.Join(dataDir, "incarnation")); err == nil {
+		if inc, err := strconv.ParseInt(strings.TrimSpace(string(raw)), 10, 64); err == nil {
+			if b.Incarnation != inc {
+				return cluster.Barrier{}, fmt.Errorf("the node at %s (%s) is not the one running on %s: give that node's HTTP address with -addr", addr, b.NodeID, dataDir)
+			}
+			return b, nil
+		}
 	}
 	want := envOr("NODE_ID", "")
 	if want == "" {

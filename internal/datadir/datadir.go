@@ -15,10 +15,18 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // LockFile is the name of the lock file inside a data dir.
 const LockFile = "LOCK"
+
+// Acquire tries again briefTries times, briefWait apart, before it says a
+// dir is in use: 100 ms, far longer than Held holds its lock.
+const (
+	briefTries = 10
+	briefWait  = 10 * time.Millisecond
+)
 
 // ErrInUse means another process holds the data dir. The error's text names
 // its PID ("data dir in use by PID n").
@@ -42,7 +50,16 @@ func Acquire(dir string) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open lock file: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	// A lock held only for an instant (Held, a backup asking whether a
+	// node runs) is waited out: a node starting just then must not fail
+	// naming the PID of one long gone.
+	for try := 0; ; try++ {
+		if err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil || !errors.Is(err, syscall.EWOULDBLOCK) || try == briefTries {
+			break
+		}
+		time.Sleep(briefWait)
+	}
+	if err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("%w by PID %s (%s)", ErrInUse, holder(path), dir)

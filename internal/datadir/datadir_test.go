@@ -7,7 +7,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/agendahq/agenda/internal/datadir"
 )
@@ -91,4 +93,33 @@ func TestHeldNeitherTakesNorWrites(t *testing.T) {
 		t.Fatalf("Acquire after Held: %v", err)
 	}
 	l2.Unlock()
+}
+
+// TestAcquireWaitsOutABriefHold: a lock held for an instant, as Held holds
+// one, does not make a node starting just then fail (a review made one fail
+// naming the PID of a node long gone).
+func TestAcquireWaitsOutABriefHold(t *testing.T) {
+	dir := t.TempDir()
+	l, err := datadir.Acquire(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Unlock()
+	f, err := os.Open(filepath.Join(dir, datadir.LockFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(30 * time.Millisecond)
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	}()
+	l, err = datadir.Acquire(dir)
+	if err != nil {
+		t.Fatalf("Acquire while another held the lock for 30 ms: %v", err)
+	}
+	l.Unlock()
 }
