@@ -211,10 +211,13 @@ func TestBrowserSaysWhatChanged(t *testing.T) {
 		t.Errorf("a cancelled imposition reads %q, want no word of it binding", got)
 	}
 
-	// bob, on a phone, has the group open when ana removes him.
+	// bob, on a phone, has the group open when ana removes him, a name
+	// typed in its add form: what the page shows goes all the same (a
+	// review found it kept, details and all, while the field held text).
 	bobPage.do("phone width, the group open", chromedp.EmulateViewport(390, 844),
 		chromedp.Evaluate[chromedp.Void](`location.hash = '#/group/`+team+`'`),
-		chromedp.WaitVisible(chromedp.CSS(`table.members`)))
+		chromedp.WaitVisible(chromedp.CSS(`table.members`)),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#main form.inline input:not([type="number"])').value = 'someone'`))
 	ana.do("DELETE", "/api/groups/"+team+"/members/"+bob.userID, nil).expect(t, http.StatusNoContent)
 	if err := bobPage.poll(`(document.querySelector('#main h1') || {}).textContent === 'Not a group of yours'`, 10*time.Second); err != nil {
 		got, _ := chromedp.Run(bobPage.ctx, chromedp.Evaluate[string](`document.querySelector('#main').innerText`))
@@ -225,6 +228,19 @@ func TestBrowserSaysWhatChanged(t *testing.T) {
 	if err := bobPage.poll(`(document.querySelector('#main h1') || {}).textContent === 'Not a group of yours'`, 10*time.Second); err != nil {
 		got, _ := chromedp.Run(bobPage.ctx, chromedp.Evaluate[string](`document.querySelector('#main').innerText`))
 		t.Errorf("the free slots of a group bob was removed from read %q, want it said he is no member", got)
+	}
+	// And a free-slot page open when its group is deleted says so too: a
+	// page of forms is not drawn anew live, but what it is about being gone
+	// is said (a review found the deleted group's form kept).
+	var club struct {
+		ID string `json:"id"`
+	}
+	bob.do("POST", "/api/groups", map[string]any{"name": "Club", "hierarchical": false}).expect(t, http.StatusCreated).JSON(t, &club)
+	bobPage.goTo("#/free/"+club.ID, `#main form`)
+	bob.do("DELETE", "/api/groups/"+club.ID, nil).expect(t, http.StatusNoContent)
+	if err := bobPage.poll(`(document.querySelector('#main h1') || {}).textContent === 'Not a group of yours'`, 10*time.Second); err != nil {
+		got, _ := chromedp.Run(bobPage.ctx, chromedp.Evaluate[string](`document.querySelector('#main').innerText`))
+		t.Errorf("the free slots of a group deleted while open read %q, want it said it is gone", got)
 	}
 	// A notification followed from the panel, scrolled down to it: the
 	// panel closes, and the page it opens is in view.

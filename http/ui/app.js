@@ -273,7 +273,10 @@ function noteItem(n) {
 // tab, another device), leaving the rest of the panel, and its focus, be.
 function markRead(id) {
   const li = id && document.querySelector(`.note[data-id="${CSS.escape(id)}"]`);
-  if (!li || !li.classList.contains('unread')) return;
+  // One not listed (older than the panel's newest 50, read by answering
+  // its invitation, say) may have been counted: count again.
+  if (!li) { if (id) loadNotifications(); return; }
+  if (!li.classList.contains('unread')) return;
   li.classList.remove('unread');
   // The button goes (here, or by the live event that may come first): its
   // focus goes to the notification itself.
@@ -459,6 +462,21 @@ async function route(refresh, acted) {
   }
 }
 
+// formSubjectGone says whether the group or appointment a page of forms is
+// about (#/free/<group>, #/edit/<appointment>) is gone for the user: a
+// live refresh then draws the page anew, to say so. Any other answer
+// keeps the form as it is.
+async function formSubjectGone(parts) {
+  const path = { free: '/api/groups/', edit: '/api/appointments/' }[parts[0]];
+  if (!path || !parts[1]) return false;
+  try {
+    await api('GET', path + encodeURIComponent(parts[1]));
+    return false;
+  } catch (err) {
+    return err instanceof ApiError && err.status === 404;
+  }
+}
+
 // typing says whether the user is filling something in on the page: a
 // field holds something else than the page drew in it. A
 // live refresh then leaves the page alone, and comes once they are done
@@ -553,10 +571,16 @@ async function draw(refresh, acted) {
   // they typed anywhere on the page: a page of forms is not drawn anew at
   // all; any other is, aside, and shown only if nothing was typed once it
   // is ready (markStale says when it differs).
-  if (live && ['new', 'edit', 'free', 'login', 'register', 'me'].includes(parts[0])) return;
+  // Except where what a form is about is gone (an appointment deleted, a
+  // group one was removed from or that was deleted): that is said, typed
+  // text or not (a review found a deleted group's free-slot form kept).
+  if (live && ['new', 'edit', 'free', 'login', 'register', 'me'].includes(parts[0]) && !(await formSubjectGone(parts))) return;
   const me = s && s.user.id;
   const token = ++rendering;
   const target = document.createElement('div');
+  // Set when what the page is about is gone: the page says so at once,
+  // even over typed text, which could only be sent to be refused.
+  let pageGone = false;
   try {
     switch (parts[0] || 'week') {
       case 'login': if (s) { window.location.hash = '#/week'; return; } authForm('login'); return;
@@ -593,6 +617,7 @@ async function draw(refresh, acted) {
     if (live && !(err instanceof ApiError && err.status === 404)) return;
     // Gone (deleted, or no longer mine to see) is not worth a retry.
     const gone = err instanceof ApiError && err.status === 404;
+    pageGone = gone;
     // A group's pages (its own, finding a free slot in it) say why.
     const groupGone = gone && (parts[0] === 'group' || parts[0] === 'free');
     target.replaceChildren(h('h1', {}, groupGone ? 'Not a group of yours' : 'Could not load this page'),
@@ -602,9 +627,11 @@ async function draw(refresh, acted) {
         : h('button', { type: 'button', onclick: () => route() }, 'Try again'));
   }
   if (token !== rendering) return; // a later draw won (a navigation, an action's, a live one)
-  if (live && typing()) {
+  if (live && typing() && !pageGone) {
     // Drawn once they are done: equal to the eye, the page drawn anew may
-    // still hold what a button sends (a version).
+    // still hold what a button sends (a version). Not when it is gone: a
+    // review found a group one was removed from kept on screen, details
+    // and all, for as long as a field held text.
     staleWhileTyping = true;
     if (pageText(target) !== pageText(main)) markStale();
     return;
