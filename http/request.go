@@ -263,30 +263,28 @@ var rfc3339 = regexp.MustCompile(`^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(\.
 // time.Parse alone accepts offsets RFC 3339 does not (+24:00, or +12:60 read
 // as +13:00); validOffset refuses them.
 func parseTime(field, s string) (time.Time, error) {
+	refuse := func(format string) (time.Time, error) {
+		return time.Time{}, agenda.Errorf(agenda.EINVALID, format, field).WithDetails(map[string]any{"field": field})
+	}
 	if s == "" {
-		return time.Time{}, agenda.Errorf(agenda.EINVALID, "%s is required", field).WithDetails(map[string]any{"field": field})
+		return refuse("%s is required")
 	}
 	m := rfc3339.FindStringSubmatch(s)
-	if m != nil && len(m[3]) > 10 {
-		return time.Time{}, agenda.Errorf(agenda.EINVALID, "%s has a fraction of a second finer than nanoseconds (at most 9 digits)", field).
-			WithDetails(map[string]any{"field": field})
+	if m == nil {
+		return refuse("%s must be an RFC 3339 time such as 2026-12-01T09:00:00Z")
 	}
-	t, err := time.Time{}, errors.New("not RFC 3339")
-	if m != nil {
-		s = m[1] + "T" + m[2] + m[3] + strings.ToUpper(m[4])
-		t, err = time.Parse(time.RFC3339, s)
+	if len(m[3]) > 10 {
+		return refuse("%s has a fraction of a second finer than nanoseconds (at most 9 digits)")
 	}
-	if err == nil && !validOffset(s) {
-		return time.Time{}, agenda.Errorf(agenda.EINVALID, "%s has an offset outside -23:59..+23:59", field).
-			WithDetails(map[string]any{"field": field})
-	}
-	if err == nil && (t.Before(agenda.MinTime) || t.After(agenda.MaxTime)) {
-		return time.Time{}, agenda.Errorf(agenda.EINVALID, "%s must be between 1900 and 2200", field).
-			WithDetails(map[string]any{"field": field})
-	}
-	if err != nil {
-		return time.Time{}, agenda.Errorf(agenda.EINVALID, "%s must be an RFC 3339 time such as 2026-12-01T09:00:00Z", field).
-			WithDetails(map[string]any{"field": field})
+	s = m[1] + "T" + m[2] + m[3] + strings.ToUpper(m[4])
+	t, err := time.Parse(time.RFC3339, s)
+	switch {
+	case err != nil:
+		return refuse("%s must be an RFC 3339 time such as 2026-12-01T09:00:00Z")
+	case !validOffset(s):
+		return refuse("%s has an offset outside -23:59..+23:59")
+	case t.Before(agenda.MinTime) || t.After(agenda.MaxTime):
+		return refuse("%s must be between 1900 and 2200")
 	}
 	return t.UTC(), nil
 }
