@@ -356,14 +356,8 @@ func (a *Agent) handleBarrier(w http.ResponseWriter, r *http.Request) {
 // event store holds every write the cluster has acknowledged (see
 // handleBarrier). Signed with the cluster secret, as RemoveVia is.
 func BarrierVia(ctx context.Context, addr string, secret []byte, tlsConfig *tls.Config) (Barrier, error) {
-	a := &Agent{cfg: Config{TLS: tlsConfig}, signer: NewSigner(secret, "agenda-cli"), client: newClient(tlsConfig)}
-	defer a.client.CloseIdleConnections()
-	dest, err := a.nodeIDAt(ctx, addr)
-	if err != nil {
-		return Barrier{}, err
-	}
 	var out Barrier
-	err = a.call(ctx, dest, addr, "/internal/barrier", struct{}{}, &out)
+	err := callVia(ctx, addr, secret, tlsConfig, "/internal/barrier", struct{}{}, &out)
 	return out, err
 }
 
@@ -381,13 +375,21 @@ func Unavailable(err error) bool {
 // node at addr, whose ID it first reads from its public /cluster/status.
 // tlsConfig, if set, makes it talk HTTPS (see Config.TLS).
 func RemoveVia(ctx context.Context, addr string, secret []byte, tlsConfig *tls.Config, id string) error {
+	return callVia(ctx, addr, secret, tlsConfig, "/internal/cluster/remove", removeRequest{ID: id}, nil)
+}
+
+// callVia is how a command outside the cluster (the CLI) calls a node's
+// signed endpoint: it reads the node's ID at addr from its public
+// /cluster/status, then signs the request for that node with the cluster
+// secret, as "agenda-cli".
+func callVia(ctx context.Context, addr string, secret []byte, tlsConfig *tls.Config, path string, v, out any) error {
 	a := &Agent{cfg: Config{TLS: tlsConfig}, signer: NewSigner(secret, "agenda-cli"), client: newClient(tlsConfig)}
 	defer a.client.CloseIdleConnections()
 	dest, err := a.nodeIDAt(ctx, addr)
 	if err != nil {
 		return err
 	}
-	return a.call(ctx, dest, addr, "/internal/cluster/remove", removeRequest{ID: id}, nil)
+	return a.call(ctx, dest, addr, path, v, out)
 }
 
 // nodeIDAt reads the ID of the node at addr from its /cluster/status.
