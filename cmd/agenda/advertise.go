@@ -204,16 +204,26 @@ func ipStrings(ips []net.IP) []string {
 	return out
 }
 
+// recordedIncarnation reads the incarnation the last start on dataDir
+// recorded (false if none can be read): what `agenda backup` compares with
+// the node it asks, to know it is the one running on the dir.
+func recordedIncarnation(dataDir string) (int64, bool) {
+	b, err := os.ReadFile(filepath.Join(dataDir, "incarnation"))
+	if err != nil {
+		return 0, false
+	}
+	inc, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	return inc, err == nil
+}
+
 // nextIncarnation returns this start's incarnation: the time, but always
 // above the one recorded by the previous start (clocks may step back), so
 // that the addresses this start announces replace the old ones everywhere.
 func nextIncarnation(dataDir string, logger *slog.Logger) int64 {
 	path := filepath.Join(dataDir, "incarnation")
 	inc := time.Now().UnixNano()
-	if b, err := os.ReadFile(path); err == nil {
-		if prev, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && prev >= inc {
-			inc = prev + 1
-		}
+	if prev, ok := recordedIncarnation(dataDir); ok && prev >= inc {
+		inc = prev + 1
 	}
 	if err := os.WriteFile(path, []byte(strconv.FormatInt(inc, 10)+"\n"), 0o600); err != nil {
 		logger.Warn("cannot record the incarnation", "path", path, "err", err)

@@ -11,7 +11,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -383,8 +382,7 @@ func backupCmd(args []string) error {
 	fmt.Printf("backed up %d events (head %d, %d streams) to %s in %s\n", info.Events, info.Head, info.Streams, *out, time.Since(began).Round(time.Millisecond))
 	switch {
 	case !running:
-		fmt.Println("the node was stopped: the copy holds what it had applied (Raft index " + strconv.FormatInt(info.AppliedIndex, 10) +
-			"); a node that had fallen behind its cluster lacks the cluster's latest writes")
+		fmt.Printf("the node was stopped: the copy holds what it had applied (Raft index %d); a node that had fallen behind its cluster lacks the cluster's latest writes\n", info.AppliedIndex)
 	case confirmed.Commit > 0:
 		fmt.Printf("every write the cluster had acknowledged is in it (commit index %d, confirmed through the leader by %s)\n", confirmed.Commit, confirmed.NodeID)
 	}
@@ -425,13 +423,11 @@ func confirmComplete(ctx context.Context, addr, secret, dataDir string) (cluster
 	if err != nil {
 		return b, err
 	}
-	if raw, err := os.ReadFile(filepath.Join(dataDir, "incarnation")); err == nil {
-		if inc, err := strconv.ParseInt(strings.TrimSpace(string(raw)), 10, 64); err == nil {
-			if b.Incarnation != inc {
-				return cluster.Barrier{}, fmt.Errorf("the node at %s (%s) is not the one running on %s: give that node's HTTP address with -addr", addr, b.NodeID, dataDir)
-			}
-			return b, nil
+	if inc, ok := recordedIncarnation(dataDir); ok {
+		if b.Incarnation != inc {
+			return cluster.Barrier{}, fmt.Errorf("the node at %s (%s) is not the one running on %s: give that node's HTTP address with -addr", addr, b.NodeID, dataDir)
 		}
+		return b, nil
 	}
 	want := envOr("NODE_ID", "")
 	if want == "" {
