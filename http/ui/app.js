@@ -496,6 +496,9 @@ function changed(el) {
     const d = [...el.options].findIndex((o) => o.defaultSelected);
     return el.selectedIndex !== (d < 0 ? 0 : d);
   }
+  // A textarea's value has its line breaks as LF whatever the text it was
+  // drawn with (a description sent with CR LF through the API).
+  if (el.tagName === 'TEXTAREA') return el.value !== el.defaultValue.replace(/\r\n?/g, '\n');
   return el.value !== el.defaultValue;
 }
 

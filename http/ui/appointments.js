@@ -256,7 +256,7 @@ export async function appointmentView(main, id, me) {
     h('dl', { class: 'facts' },
       h('dt', {}, 'When'), h('dd', {}, fmtRange(a.start, a.end)),
       a.location ? [h('dt', {}, 'Where'), h('dd', {}, a.location)] : null,
-      a.description ? [h('dt', {}, 'About'), h('dd', {}, a.description)] : null,
+      a.description ? [h('dt', {}, 'About'), h('dd', { class: 'prose' }, a.description)] : null,
       h('dt', {}, 'Status'), h('dd', { id: 'appointment-status', dataset: { status: a.status } }, statusLabel(a)),
       h('dt', {}, 'Your part'), h('dd', {}, partLabel(a), bound ? h('small', { class: 'hint' }, ' (set by a superior in the group: it cannot be declined)') : null),
       h('dt', {}, 'Privacy'), h('dd', {}, a.privacy === 'full' ? 'Full' : 'Free/busy'),

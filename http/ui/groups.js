@@ -13,7 +13,7 @@ export const TOP_RANK = 1000;
 export async function groupsView(main) {
   const groups = await api('GET', '/api/groups');
   const name = h('input', { name: 'name', required: true, maxlength: 100 + pasteRoom, autocomplete: 'off' });
-  const description = h('input', { name: 'description' });
+  const description = h('textarea', { name: 'description', rows: 3 });
   const hierarchical = h('input', { type: 'checkbox', name: 'hierarchical' });
   const out = h('div', { 'aria-live': 'assertive' });
   const create = h('button', { type: 'submit', class: 'primary' }, 'Create group');
@@ -164,7 +164,7 @@ export async function groupView(main, id, me, params) {
   let manage = null;
   if (isCreator) {
     const newName = h('input', { name: 'group-name', value: g.name, required: true, maxlength: 100 + pasteRoom });
-    const newDescription = h('input', { name: 'group-description', value: g.description || '' });
+    const newDescription = h('textarea', { name: 'group-description', rows: 2 }, g.description || '');
     const save = h('button', { type: 'submit' }, 'Save');
     const remove = h('button', { type: 'button', class: 'danger' }, 'Delete group');
     const rename = h('form', { class: 'form inline' }, field('Name', newName), field('Description', newDescription),
@@ -200,7 +200,7 @@ export async function groupView(main, id, me, params) {
     const label = `${when} ${iso(e.title || 'Untitled')}`;
     const tag = e.status === 'pending' ? h('span', { class: 'tag' }, 'pending') : e.status === 'cancelled' ? h('span', { class: 'tag' }, 'cancelled') : null;
     if (mine.has(e.appointment_id)) return h('div', { class: 'block' }, h('a', { href: `#/appointment/${e.appointment_id}` }, label), tag);
-    const more = [e.location ? h('p', {}, `Where: ${iso(e.location)}`) : null, e.description ? h('p', {}, e.description) : null].filter(Boolean);
+    const more = [e.location ? h('p', {}, `Where: ${iso(e.location)}`) : null, e.description ? h('p', { class: 'prose' }, e.description) : null].filter(Boolean);
     return h('div', { class: 'block' }, more.length ? h('details', { dataset: { key: `${e.appointment_id}|${dateInput(d)}` } }, h('summary', {}, label, tag), more) : [label, tag]);
   };
   const agendaTable = h('table', { class: 'group-agenda' },
@@ -218,7 +218,7 @@ export async function groupView(main, id, me, params) {
       h('div', { class: 'actions' },
         h('a', { class: 'button primary', href: `#/new?group=${id}` }, 'New group appointment'),
         h('a', { class: 'button', href: `#/free/${id}` }, 'Find a free slot'))),
-    g.description ? h('p', {}, g.description) : null,
+    g.description ? h('p', { class: 'prose' }, g.description) : null,
     // What a rank means, said where it shows (a review read "my rank is
     // 1000" as meaning nothing).
     h('p', { class: 'hint' }, !g.hierarchical ? 'Flat group: every appointment needs everyone to accept.'
