@@ -90,12 +90,12 @@ func scanAppointment(r interface{ Scan(...any) error }, a *agenda.Appointment, e
 const invitationsQuery = `SELECT a.id
 	FROM participants p JOIN appointments a ON a.id = p.appointment_id
 	WHERE p.user_id = ?1 AND p.status = '` + agenda.RolePending + `' AND p.cancelled = 0 AND a.status <> ?2
-	ORDER BY a.start_ns, a.id LIMIT 1000`
+	ORDER BY a.start_ns, a.id LIMIT ?3`
 
-// Invitations returns the appointments userID is invited to and has not
-// answered, by start time; cancelled ones are left out.
+// Invitations returns the first ListCap appointments userID is invited to
+// and has not answered, by start time; cancelled ones are left out.
 func (db *DB) Invitations(ctx context.Context, userID string) ([]agenda.Appointment, error) {
-	list, err := db.appointmentsOf(ctx, userID, invitationsQuery, userID, agenda.StatusCancelled)
+	list, err := db.appointmentsOf(ctx, userID, invitationsQuery, userID, agenda.StatusCancelled, ListCap)
 	if err != nil {
 		return nil, fmt.Errorf("read invitations of %s: %w", userID, err)
 	}

@@ -15,6 +15,12 @@ import (
 	"github.com/agendahq/agenda/internal/sqlite"
 )
 
+// ListCap is the most a list of one's own answers (groups, invitations):
+// nothing bounds how many of them one may have, and a read must cost what
+// it returns, not what its user has accumulated. Answering or leaving some
+// shows the rest; README's Known limits says so.
+const ListCap = 1000
+
 // DB is the read model database.
 type DB struct {
 	db *sqlite.DB

@@ -67,12 +67,16 @@ func (db *DB) Group(ctx context.Context, id, viewerID string) (agenda.Group, err
 	return g, nil
 }
 
-// GroupsOf returns the groups userID is an active member of, by name.
+// GroupsOf returns the first ListCap groups, by name, that userID is an
+// active member of. Nothing caps how many groups one may create or join,
+// and an attacker's review grew one list to 24 MB (10,000 groups with long
+// descriptions), which eight requests at once took a node past 800 MB
+// with: a read costs what it returns, within a bound.
 func (db *DB) GroupsOf(ctx context.Context, userID string) ([]agenda.Group, error) {
 	rows, err := db.query(ctx, selectGroup+`, m.rank,
 		(SELECT COUNT(*) FROM group_members c WHERE c.group_id = g.id AND c.status = ?2)
 		FROM group_members m JOIN groups g ON g.id = m.group_id
-		WHERE m.user_id = ?1 AND m.status = ?2 ORDER BY g.name, g.id`, userID, agenda.MemberActive)
+		WHERE m.user_id = ?1 AND m.status = ?2 ORDER BY g.name, g.id LIMIT ?3`, userID, agenda.MemberActive, ListCap)
 	if err != nil {
 		return nil, fmt.Errorf("read groups of %s: %w", userID, err)
 	}

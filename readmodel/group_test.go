@@ -161,6 +161,32 @@ func TestGroupsOf(t *testing.T) {
 	}
 }
 
+// TestGroupsOfIsBounded: nothing caps how many groups one may be in, and
+// an attacker's review made one list 24 MB; the list holds the first
+// ListCap by name, so that a read costs what it returns.
+func TestGroupsOfIsBounded(t *testing.T) {
+	db, _ := mustOpenDB(t)
+	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
+		for i := range readmodel.ListCap + 1 {
+			id := fmt.Sprintf("g%04d", i)
+			if err := tx.InsertGroup(readmodel.GroupRecord{ID: id, Name: id, CreatorID: "many", At: at, Version: 1, OriginNode: "node-t"}); err != nil {
+				return err
+			}
+			if err := tx.SetMember(id, "many", 0, at, "node-m"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	gs, err := db.GroupsOf(context.Background(), "many")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gs) != readmodel.ListCap || gs[0].ID != "g0000" || gs[len(gs)-1].ID != fmt.Sprintf("g%04d", readmodel.ListCap-1) {
+		t.Fatalf("GroupsOf lists %d groups, want the first %d by name", len(gs), readmodel.ListCap)
+	}
+}
+
 func TestGroupAgendaMasking(t *testing.T) {
 	ctx := context.Background()
 	db := groupFixture(t)

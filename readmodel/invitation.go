@@ -15,11 +15,11 @@ import (
 // (its agenda, free slots, who an appointment is imposed on) reads only
 // the active ones.
 
-// GroupInvitations returns userID's pending invitations to groups, oldest
-// first.
+// GroupInvitations returns userID's first ListCap pending invitations to
+// groups, oldest first.
 func (db *DB) GroupInvitations(ctx context.Context, userID string) ([]agenda.GroupInvitation, error) {
 	rows, err := db.query(ctx, selectInvitation+`
-		WHERE m.user_id = ? AND m.status = ? ORDER BY m.joined_at, g.id LIMIT 1000`, userID, agenda.MemberInvited)
+		WHERE m.user_id = ? AND m.status = ? ORDER BY m.joined_at, g.id LIMIT ?`, userID, agenda.MemberInvited, ListCap)
 	if err != nil {
 		return nil, fmt.Errorf("read group invitations of %s: %w", userID, err)
 	}

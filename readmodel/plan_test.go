@@ -28,7 +28,7 @@ func TestQueryPlans(t *testing.T) {
 			append([]any{"u", "g", 0}, readmodel.LiveStatusArgs...),
 			[]string{"SEARCH a USING INDEX appointments_by_group (group_id=? AND status=? AND end_ns>?)", "SEARCH p USING PRIMARY KEY (appointment_id=? AND user_id=?)"}},
 		{"Invitations reads pending participants only", readmodel.InvitationsQuery,
-			[]any{"u", agenda.StatusCancelled},
+			[]any{"u", agenda.StatusCancelled, readmodel.ListCap},
 			[]string{"SEARCH p USING COVERING INDEX participants_by_user (user_id=?)", "SEARCH a USING PRIMARY KEY (id=?)"}},
 		{"unread notifications", readmodel.UnreadNotificationsQuery, []any{"u", 20},
 			[]string{"SEARCH n USING INDEX notifications_unread (user_id=?)",
