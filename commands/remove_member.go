@@ -24,8 +24,10 @@ type RemoveMember struct {
 // EFORBIDDEN otherwise. ENOTFOUND if the caller or the member is not in the
 // group, EPRECONDITIONFAILED if IfMatch is not the membership's version.
 //
-// Leaving ends the member's part in the group's appointments that have not
-// ended, in the same batch: imposed and accepted ones leave their agenda,
+// The invitations the member made are withdrawn with them (but for the
+// creator's, whose rights pass to an heir), and leaving
+// ends the member's part in the group's appointments that have not ended,
+// in the same batch: imposed and accepted ones leave their agenda,
 // invitations are withdrawn, those they organised are cancelled for
 // everyone, and a flat group's pending appointment that now has every
 // remaining answer is confirmed.
@@ -58,12 +60,15 @@ func (h *Handlers) RemoveMember(ctx context.Context, cmd RemoveMember) (Result, 
 		case m.UserID == g.CreatorID:
 			// A group is never left without someone holding the creator's
 			// rights: they pass to the most senior member left, who in a
-			// hierarchical group also takes the top rank.
+			// hierarchical group also takes the top rank. The creator's
+			// invitations stand: the heir holds the same rights.
 			heir := successor(g, m.UserID)
 			b.add(events.GroupStream(g.ID), events.GroupCreatorChanged{GroupID: g.ID, UserID: heir.UserID})
 			if g.Hierarchical && heir.Rank != agenda.MaxRank {
 				b.add(events.GroupStream(g.ID), events.GroupMemberRankChanged{GroupID: g.ID, UserID: heir.UserID, Rank: agenda.MaxRank})
 			}
+		default:
+			withdrawInvitations(b, g, g.InvitationsBeyond(m.UserID, 0, false))
 		}
 		reason := events.ParticipantRemoved
 		if leaving {
@@ -74,4 +79,12 @@ func (h *Handlers) RemoveMember(ctx context.Context, cmd RemoveMember) (Result, 
 		}
 		return b, nil
 	})
+}
+
+// withdrawInvitations withdraws the invitations of g that their inviter's
+// authority no longer covers (agenda.Group.InvitationsBeyond), in b.
+func withdrawInvitations(b *batch, g agenda.Group, invitations []agenda.Member) {
+	for _, inv := range invitations {
+		b.add(events.GroupStream(g.ID), events.GroupMemberRemoved{GroupID: g.ID, UserID: inv.UserID})
+	}
 }

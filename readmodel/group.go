@@ -33,7 +33,7 @@ func scanGroup(r interface{ Scan(...any) error }, g *agenda.Group, extra ...any)
 func (db *DB) Group(ctx context.Context, id, viewerID string) (agenda.Group, error) {
 	// One statement, so the group and its members come from one snapshot.
 	rows, err := db.query(ctx, selectGroup+`, m.user_id, COALESCE(u.username, ''), COALESCE(u.display_name, ''), m.rank, m.status, m.joined_at,
-		m.version, m.origin_node
+		m.version, m.origin_node, m.invited_by
 		FROM groups g JOIN group_members m ON m.group_id = g.id LEFT JOIN users u ON u.id = m.user_id
 		WHERE g.id = ? ORDER BY m.status, m.rank DESC, u.username, m.user_id`, id)
 	if err != nil {
@@ -46,7 +46,7 @@ func (db *DB) Group(ctx context.Context, id, viewerID string) (agenda.Group, err
 	for rows.Next() {
 		var m agenda.Member
 		var joined int64
-		if err := scanGroup(rows, &g, &m.UserID, &m.Username, &m.DisplayName, &m.Rank, &m.Status, &joined, &m.Version, &m.OriginNode); err != nil {
+		if err := scanGroup(rows, &g, &m.UserID, &m.Username, &m.DisplayName, &m.Rank, &m.Status, &joined, &m.Version, &m.OriginNode, &m.InvitedBy); err != nil {
 			return agenda.Group{}, fmt.Errorf("read group %s: %w", id, err)
 		}
 		m.JoinedAt = time.Unix(0, joined).UTC()
