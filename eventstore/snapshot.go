@@ -2,7 +2,6 @@ package eventstore
 
 import (
 	"bufio"
-	"compress/gzip"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -12,6 +11,7 @@ import (
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/agendahq/agenda/events"
 	"github.com/agendahq/agenda/internal/sqlite"
@@ -151,6 +151,11 @@ func encodeLine(w io.Writer, v any) error {
 }
 
 // writeMember writes one gzip member to w holding the lines body writes.
+// klauspost/compress's gzip writes the standard format (any gzip reader,
+// the standard library's included, reads it) in less CPU than
+// compress/gzip at the same level: BenchmarkSnapshot with 200,000 events,
+// two interleaved runs of each, 1,388–1,495 → 1,033–1,080 CPU-ms a full
+// snapshot and 131–146 → 100–107 an incremental one, 6 % smaller.
 func writeMember(w io.Writer, body func(line func(any) error) error) error {
 	zw, err := gzip.NewWriterLevel(w, gzip.BestSpeed)
 	if err != nil {
