@@ -63,9 +63,10 @@ type Member struct {
 	JoinedAt    time.Time `json:"joined_at"`
 	Version     int64     `json:"version"`
 	OriginNode  string    `json:"origin_node"`
-	// InvitedBy is who invited them (for an invited person): an
-	// invitation stands on its inviter's authority (InvitationsBeyond).
-	InvitedBy string `json:"-"`
+	// RankedBy is, for an invited person, whose authority the
+	// invitation's rank rests on: its inviter, a member who re-ranked it
+	// since, or the heir of a creator who did either (InvitationsBeyond).
+	RankedBy string `json:"-"`
 }
 
 // Summary is who m is, as other people see them.
@@ -90,19 +91,20 @@ func (g Group) ActiveMembers() []Member {
 	return out
 }
 
-// InvitationsBeyond returns the pending invitations inviterID made that
-// their authority no longer covers, once they hold rank, or once they are
-// no longer a member (member false): all of them then, and in a
-// hierarchical group those at a rank they may no longer give (one at or
-// above their own). An invitation accepted completes an act of its
-// inviter's, so it may not outlast their right to it: an attacker's review
-// had a manager invite a second account of theirs at the rank below their
-// own, be removed (or demoted), and the account accept and then read and
+// InvitationsBeyond returns the pending invitations whose rank rests on
+// userID's authority (Member.RankedBy) and that it no longer covers once
+// they hold rank, or once they are no longer a member (member false): all
+// of them then, and in a hierarchical group those at a rank they may no
+// longer give (one at or above their own). An invitation accepted
+// completes the act of whoever set its rank, so it may not outlast their
+// right to it: an attacker's review had a manager invite a second account
+// of theirs at the rank below their own (or raise another's invitation to
+// it), be removed (or demoted), and the account accept and then read and
 // impose on the members below it.
-func (g Group) InvitationsBeyond(inviterID string, rank int, member bool) []Member {
+func (g Group) InvitationsBeyond(userID string, rank int, member bool) []Member {
 	var out []Member
 	for _, m := range g.Members {
-		if m.Active() || m.InvitedBy != inviterID {
+		if m.Active() || m.RankedBy != userID {
 			continue
 		}
 		if !member || g.Hierarchical && m.Rank >= rank {

@@ -8,10 +8,10 @@ import (
 func TestInvitationsBeyond(t *testing.T) {
 	members := []Member{
 		{UserID: "mgr", Rank: 50, Status: MemberActive},
-		{UserID: "hi", Rank: 49, Status: MemberInvited, InvitedBy: "mgr"},
-		{UserID: "lo", Rank: 0, Status: MemberInvited, InvitedBy: "mgr"},
-		{UserID: "other", Rank: 30, Status: MemberInvited, InvitedBy: "boss"},
-		{UserID: "joined", Rank: 40, Status: MemberActive, InvitedBy: "mgr"},
+		{UserID: "hi", Rank: 49, Status: MemberInvited, RankedBy: "mgr"},
+		{UserID: "lo", Rank: 0, Status: MemberInvited, RankedBy: "mgr"},
+		{UserID: "other", Rank: 30, Status: MemberInvited, RankedBy: "boss"},
+		{UserID: "joined", Rank: 40, Status: MemberActive, RankedBy: "mgr"},
 	}
 	for _, c := range []struct {
 		name         string

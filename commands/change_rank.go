@@ -21,8 +21,9 @@ type ChangeRank struct {
 // ChangeRank re-ranks a member. ENOTFOUND if the caller or the member is not
 // in the group, EINVALID in a flat group, EFORBIDDEN unless both the member's
 // current and new rank are strictly below the caller's, EPRECONDITIONFAILED
-// if IfMatch is not the membership's version. The member's invitations at
-// a rank they may no longer give are withdrawn in the same batch.
+// if IfMatch is not the membership's version. A member ranked lower loses,
+// in the same batch, the invitations whose rank rests on them
+// (agenda.Group.InvitationsBeyond) at a rank they may no longer give.
 func (h *Handlers) ChangeRank(ctx context.Context, cmd ChangeRank) (Result, error) {
 	return h.execute(ctx, cmd.UserID, func() (*batch, error) {
 		g, m, err := h.groupMember(ctx, cmd.GroupID, cmd.ActorID, cmd.UserID)
@@ -49,7 +50,9 @@ func (h *Handlers) ChangeRank(ctx context.Context, cmd ChangeRank) (Result, erro
 		b := h.newBatch(ctx, cmd.ActorID)
 		b.expect(events.GroupStream(g.ID), g.Version)
 		b.add(events.GroupStream(g.ID), events.GroupMemberRankChanged{GroupID: g.ID, UserID: m.UserID, Rank: cmd.Rank})
-		withdrawInvitations(b, g, g.InvitationsBeyond(m.UserID, cmd.Rank, true))
+		if cmd.Rank < m.Rank {
+			withdrawInvitations(b, g, g.InvitationsBeyond(m.UserID, cmd.Rank, true))
+		}
 		if b.group = answer(groupAfter(g, b, g.ID, cmd.ActorID, nil)); b.group != nil {
 			b.member = answer(b.group.Member(m.UserID))
 		}

@@ -24,8 +24,8 @@ type RemoveMember struct {
 // EFORBIDDEN otherwise. ENOTFOUND if the caller or the member is not in the
 // group, EPRECONDITIONFAILED if IfMatch is not the membership's version.
 //
-// The invitations the member made are withdrawn with them (but for the
-// creator's, whose rights pass to an heir), and leaving
+// The invitations whose rank rests on the member are withdrawn with them
+// (but for the creator's, whose rights pass to an heir), and leaving
 // ends the member's part in the group's appointments that have not ended,
 // in the same batch: imposed and accepted ones leave their agenda,
 // invitations are withdrawn, those they organised are cancelled for

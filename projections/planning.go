@@ -234,6 +234,9 @@ func groupHandlers(d dispatch) {
 		if err := tx.SetMember(e.GroupID, e.UserID, e.Rank, env.Time, env.OriginNode); err != nil {
 			return err
 		}
+		if err := tx.RankInvitation(e.GroupID, e.UserID, env.Actor); err != nil {
+			return err
+		}
 		if err := tx.TouchGroup(e.GroupID, env.Time, env.Version, env.OriginNode); err != nil {
 			return err
 		}

@@ -33,7 +33,7 @@ func scanGroup(r interface{ Scan(...any) error }, g *agenda.Group, extra ...any)
 func (db *DB) Group(ctx context.Context, id, viewerID string) (agenda.Group, error) {
 	// One statement, so the group and its members come from one snapshot.
 	rows, err := db.query(ctx, selectGroup+`, m.user_id, COALESCE(u.username, ''), COALESCE(u.display_name, ''), m.rank, m.status, m.joined_at,
-		m.version, m.origin_node, m.invited_by
+		m.version, m.origin_node, m.ranked_by
 		FROM groups g JOIN group_members m ON m.group_id = g.id LEFT JOIN users u ON u.id = m.user_id
 		WHERE g.id = ? ORDER BY m.status, m.rank DESC, u.username, m.user_id`, id)
 	if err != nil {
@@ -46,7 +46,7 @@ func (db *DB) Group(ctx context.Context, id, viewerID string) (agenda.Group, err
 	for rows.Next() {
 		var m agenda.Member
 		var joined int64
-		if err := scanGroup(rows, &g, &m.UserID, &m.Username, &m.DisplayName, &m.Rank, &m.Status, &joined, &m.Version, &m.OriginNode, &m.InvitedBy); err != nil {
+		if err := scanGroup(rows, &g, &m.UserID, &m.Username, &m.DisplayName, &m.Rank, &m.Status, &joined, &m.Version, &m.OriginNode, &m.RankedBy); err != nil {
 			return agenda.Group{}, fmt.Errorf("read group %s: %w", id, err)
 		}
 		m.JoinedAt = time.Unix(0, joined).UTC()
@@ -391,8 +391,14 @@ func (t *Tx) TouchGroup(id string, at time.Time, version int64, origin string) e
 		at.UnixNano(), version, origin, id)
 }
 
-// SetGroupCreator hands a group's creator rights to another member.
+// SetGroupCreator hands a group's creator rights to another member: the
+// invitations whose rank rested on the creator's authority now rest on
+// theirs.
 func (t *Tx) SetGroupCreator(id, userID string, at time.Time, version int64, origin string) error {
+	if _, err := t.exec(`UPDATE group_members SET ranked_by = ?1 WHERE group_id = ?2 AND status = ?3
+		AND ranked_by = (SELECT creator_id FROM groups WHERE id = ?2)`, userID, id, agenda.MemberInvited); err != nil {
+		return fmt.Errorf("hand the invitations of group %s to %s: %w", id, userID, err)
+	}
 	return t.execOne("set creator of group "+id, `UPDATE groups SET creator_id = ?, updated_at = ?, version = ?,
 		origin_node = ? WHERE id = ?`, userID, at.UnixNano(), version, origin, id)
 }

@@ -97,11 +97,21 @@ func (db *DB) GroupParticipations(ctx context.Context, groupID, userID string, a
 // InviteMember records an invitation to join a group.
 func (t *Tx) InviteMember(groupID, userID string, rank int, invitedBy string, at time.Time, origin string) error {
 	t.joinsGroup(userID)
-	_, err := t.exec(`INSERT INTO group_members (group_id, user_id, rank, status, invited_by, joined_at, version, origin_node)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, `+firstMemberVersion+`, ?7)`,
+	_, err := t.exec(`INSERT INTO group_members (group_id, user_id, rank, status, invited_by, ranked_by, joined_at, version, origin_node)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, `+firstMemberVersion+`, ?7)`,
 		groupID, userID, rank, agenda.MemberInvited, invitedBy, at.UnixNano(), origin)
 	if err != nil {
 		return fmt.Errorf("invite %s to %s: %w", userID, groupID, err)
+	}
+	return nil
+}
+
+// RankInvitation records that an invitation's rank now rests on byUserID's
+// authority (they re-ranked it); a member's row is left alone.
+func (t *Tx) RankInvitation(groupID, userID, byUserID string) error {
+	if _, err := t.exec(`UPDATE group_members SET ranked_by = ? WHERE group_id = ? AND user_id = ? AND status = ?`,
+		byUserID, groupID, userID, agenda.MemberInvited); err != nil {
+		return fmt.Errorf("rank invitation of %s to %s: %w", userID, groupID, err)
 	}
 	return nil
 }

@@ -61,8 +61,9 @@ var projectionVersions = map[string]int{
 	// feed before it for those who lost it (feed_pruned, RevokeFeed), and
 	// the people only invited get the group's events, and those told only
 	// a notification its frame, at version 0 (rebuilt, so that past
-	// events close the feeds they should on every node alike).
-	ProjectionPlanning: 16,
+	// events close the feeds they should on every node alike). 17: an
+	// invitation records whose authority its rank rests on (ranked_by).
+	ProjectionPlanning: 17,
 }
 
 // baseSchema holds the tables every projection shares.
@@ -221,12 +222,16 @@ CREATE TABLE groups (
 -- is 'active' for a member, 'invited' for someone invited who has not
 -- answered yet (invited_by invited them; joined_at is then the time of the
 -- invitation). Invited people see nothing of the group and count nowhere.
+-- ranked_by is whose authority an invitation's rank rests on: its inviter,
+-- a member who re-ranked it since, or the heir of a creator who did either
+-- (agenda.Member.RankedBy).
 CREATE TABLE group_members (
 	group_id    TEXT    NOT NULL,
 	user_id     TEXT    NOT NULL,
 	rank        INTEGER NOT NULL,
 	status      TEXT    NOT NULL DEFAULT 'active',
 	invited_by  TEXT    NOT NULL DEFAULT '',
+	ranked_by   TEXT    NOT NULL DEFAULT '',
 	joined_at   INTEGER NOT NULL,
 	version     INTEGER NOT NULL,
 	origin_node TEXT    NOT NULL,

@@ -81,13 +81,51 @@ func TestE2EInvitationEndsWithItsInvitersAuthority(t *testing.T) {
 		pup.withT(t).do("POST", "/api/groups/"+g+"/accept", nil).expect(t, http.StatusOK)
 	})
 
+	// The second review of the rule: an invitation re-ranked rests on the
+	// one who re-ranked it, not on its inviter.
+	t.Run("re-ranked by a manager who is then removed", func(t *testing.T) {
+		g := createGroup(t, boss, "Reranked", true)
+		joinGroup(t, boss, mgr, g, 50)
+		joinGroup(t, mgr, sub, g, 1)
+		invite(sub, pup, g, 0)
+		mgr.withT(t).do("PATCH", "/api/groups/"+g+"/members/"+pup.userID, map[string]any{"rank": 49}).expect(t, http.StatusOK)
+		boss.withT(t).do("DELETE", "/api/groups/"+g+"/members/"+mgr.userID, nil).expect(t, http.StatusNoContent)
+		pup.withT(t).do("POST", "/api/groups/"+g+"/accept", nil).expect(t, http.StatusNotFound)
+	})
+	t.Run("re-ranked by a manager who is then demoted", func(t *testing.T) {
+		g := createGroup(t, boss, "Reranked down", true)
+		joinGroup(t, boss, mgr, g, 50)
+		joinGroup(t, mgr, sub, g, 1)
+		invite(sub, pup, g, 0)
+		mgr.withT(t).do("PATCH", "/api/groups/"+g+"/members/"+pup.userID, map[string]any{"rank": 49}).expect(t, http.StatusOK)
+		boss.withT(t).do("PATCH", "/api/groups/"+g+"/members/"+mgr.userID, map[string]any{"rank": 2}).expect(t, http.StatusOK)
+		pup.withT(t).do("POST", "/api/groups/"+g+"/accept", nil).expect(t, http.StatusNotFound)
+	})
+	t.Run("promoting the inviter of an invitation another re-ranked", func(t *testing.T) {
+		g := createGroup(t, boss, "Promoted", true)
+		joinGroup(t, boss, low, g, 20)
+		invite(low, pup, g, 0)
+		boss.withT(t).do("PATCH", "/api/groups/"+g+"/members/"+pup.userID, map[string]any{"rank": 40}).expect(t, http.StatusOK)
+		boss.withT(t).do("PATCH", "/api/groups/"+g+"/members/"+low.userID, map[string]any{"rank": 30}).expect(t, http.StatusOK)
+		boss.withT(t).do("PATCH", "/api/groups/"+g+"/members/"+low.userID, map[string]any{"rank": 10}).expect(t, http.StatusOK)
+		pup.withT(t).do("POST", "/api/groups/"+g+"/accept", nil).expect(t, http.StatusOK)
+	})
+
 	// A creator's rights, their invitations' authority among them, pass to
 	// the heir.
 	t.Run("a creator who leaves", func(t *testing.T) {
 		g := createGroup(t, boss, "Heir", true)
 		joinGroup(t, boss, mgr, g, 50)
 		invite(boss, sub, g, 20)
+		invite(boss, pup2, g, 800)
 		boss.withT(t).do("DELETE", "/api/groups/"+g+"/members/"+boss.userID, nil).expect(t, http.StatusNoContent)
 		sub.withT(t).do("POST", "/api/groups/"+g+"/accept", nil).expect(t, http.StatusOK)
+		// The creator comes back below the heir and is promoted: the
+		// invitation they made as creator is the heir's now, and stands.
+		invite(mgr, boss, g, 5)
+		boss.withT(t).do("POST", "/api/groups/"+g+"/accept", nil).expect(t, http.StatusOK)
+		mgr.withT(t).do("PATCH", "/api/groups/"+g+"/members/"+boss.userID, map[string]any{"rank": 10}).expect(t, http.StatusOK)
+		mgr.withT(t).do("PATCH", "/api/groups/"+g+"/members/"+boss.userID, map[string]any{"rank": 4}).expect(t, http.StatusOK)
+		pup2.withT(t).do("POST", "/api/groups/"+g+"/accept", nil).expect(t, http.StatusOK)
 	})
 }
