@@ -10,9 +10,16 @@ import (
 // event and that event's ID. Every replica appends the same events in the
 // same order and event IDs are unique, so two stores hold the same history
 // up to a position exactly when the event there has the same ID.
+//
+// Lineage names the Raft log the store's applied index counts in
+// (eventstore/lineage.go): the same events at the same positions are not
+// the same history when they were applied from another log, as after a
+// restore, which founds a new cluster numbering its entries from 1 again.
+// Older builds send none (0, the lineage of a store never restored).
 type History struct {
 	Position int64  `json:"position"`
 	EventID  string `json:"event_id"`
+	Lineage  int64  `json:"lineage,omitempty"`
 }
 
 // ErrForeignHistory means a node's event store is not a prefix of this
@@ -25,6 +32,10 @@ func (n *Node) History(ctx context.Context) (History, error) {
 	if head == 0 {
 		return History{}, nil
 	}
+	lineage, err := n.store.Lineage(ctx)
+	if err != nil {
+		return History{}, err
+	}
 	evs, err := n.store.Read(ctx, head-1, 1)
 	if err != nil {
 		return History{}, err
@@ -32,11 +43,11 @@ func (n *Node) History(ctx context.Context) (History, error) {
 	if len(evs) == 0 {
 		return History{}, fmt.Errorf("event %d missing from the store", head)
 	}
-	return History{Position: evs[0].Position, EventID: evs[0].ID}, nil
+	return History{Position: evs[0].Position, EventID: evs[0].ID, Lineage: lineage}, nil
 }
 
 // CheckHistory returns nil if h (another node's) is a prefix of this
-// node's history, and ErrForeignHistory if it is not.
+// node's history, of the same lineage, and ErrForeignHistory if it is not.
 //
 // It matters for a node that joins with an event store but no Raft state
 // (its raft directory was lost, or the data dir came from elsewhere): the
@@ -47,6 +58,13 @@ func (n *Node) History(ctx context.Context) (History, error) {
 func (n *Node) CheckHistory(ctx context.Context, h History) error {
 	if h.Position <= 0 {
 		return nil
+	}
+	lineage, err := n.store.Lineage(ctx)
+	if err != nil {
+		return err
+	}
+	if h.Lineage != lineage {
+		return fmt.Errorf("%w: its event store is of lineage %d, the cluster's %d: one of them was restored from a backup since the other was written", ErrForeignHistory, h.Lineage, lineage)
 	}
 	if h.Position > n.store.Head() {
 		idx, err := n.ReadIndex(ctx)

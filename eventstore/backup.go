@@ -91,7 +91,14 @@ func PrepareRestore(ctx context.Context, src, dst string) (Info, error) {
 	err = upgrade(ctx, out)
 	if err == nil {
 		err = out.WithTx(ctx, func(tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, "UPDATE meta SET value = 0 WHERE key IN ('applied_index', 'applied_term')")
+			if _, err := tx.ExecContext(ctx, "UPDATE meta SET value = 0 WHERE key IN ('applied_index', 'applied_term')"); err != nil {
+				return err
+			}
+			// The new cluster's Raft log numbers from 1 again (lineage.go).
+			lineage, err := newLineage()
+			if err == nil {
+				_, err = tx.ExecContext(ctx, upsertLineage, lineage)
+			}
 			return err
 		})
 	}

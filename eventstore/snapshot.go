@@ -26,6 +26,9 @@ type snapshotHeader struct {
 	AppliedIndex uint64 `json:"applied_index"`
 	AppliedTerm  uint64 `json:"applied_term"`
 	Head         int64  `json:"head"`
+	// Lineage is the store's (lineage.go); older builds neither write nor
+	// read it (0).
+	Lineage int64 `json:"lineage,omitempty"`
 }
 
 // Snapshot is a consistent, point-in-time view of the store, pinned by an
@@ -48,7 +51,8 @@ func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
 	err = tx.QueryRowContext(ctx, `SELECT
 		(SELECT value FROM meta WHERE key = 'applied_index'),
 		(SELECT value FROM meta WHERE key = 'applied_term'),
-		(SELECT COALESCE(MAX(position), 0) FROM events)`).Scan(&h.AppliedIndex, &h.AppliedTerm, &h.Head)
+		(SELECT COALESCE(MAX(position), 0) FROM events),
+		`+selectLineage).Scan(&h.AppliedIndex, &h.AppliedTerm, &h.Head, &h.Lineage)
 	if err != nil {
 		tx.Rollback()
 		return nil, fmt.Errorf("read snapshot header: %w", err)
@@ -253,6 +257,22 @@ func (s *Store) Restore(ctx context.Context, r io.Reader) error {
 	}
 	defer tx.Rollback()
 	applied := tx.Applied()
+	var lineage int64
+	if err := tx.tx.QueryRowContext(ctx, "SELECT "+selectLineage).Scan(&lineage); err != nil {
+		return fmt.Errorf("read lineage: %w", err)
+	}
+	if h.Lineage != lineage && h.Lineage != 0 {
+		// An empty store joins the snapshot's lineage; one with history
+		// counts its applied index in another Raft log (lineage.go). A
+		// snapshot without one may come from an older build, which wrote
+		// none: it is checked as before, event by event.
+		if tx.head > 0 || applied > 0 {
+			return fmt.Errorf("%w: the snapshot is of lineage %d, this store of %d (one of them descends from a restore the other does not)", ErrForeignLineage, h.Lineage, lineage)
+		}
+		if _, err := tx.tx.ExecContext(ctx, upsertLineage, h.Lineage); err != nil {
+			return fmt.Errorf("record lineage: %w", err)
+		}
+	}
 	if h.AppliedIndex <= applied {
 		// Nothing new: the store is already at or past the snapshot.
 		return nil

@@ -85,3 +85,101 @@ func TestJoinChecksTheJoinersHistory(t *testing.T) {
 	ana.on(back).do("POST", "/api/appointments", appointmentBody("after", time.Date(2027, 3, 3, 9, 0, 0, 0, time.UTC), time.Hour)).
 		expect(t, http.StatusCreated)
 }
+
+// TestJoinRefusesAStoreFromBeforeARestore: what a fault review found. A
+// restore founds a new cluster whose Raft log numbers its entries from 1
+// again. A node of the old cluster, its raft directory gone, kept a store
+// whose events are a prefix of the restored history, so it was admitted,
+// made a voter, skipped the new cluster's first entries as "applied", and
+// served a fraction of the history as ready (later it halted the cluster).
+// Now the restore draws a new lineage, and a store of another lineage is
+// refused. A node that joined the restored cluster afresh takes its
+// lineage, and comes back after losing its raft directory.
+func TestJoinRefusesAStoreFromBeforeARestore(t *testing.T) {
+	dirA := t.TempDir()
+	cfgA := testConfig(t, dirA)
+	cfgA.NodeID, cfgA.HTTPAddr = "node-a", freeAddr(t)
+	a := startNode(t, cfgA)
+	ana := registerUser(t, a, "ana")
+	for d := range 5 {
+		ana.do("POST", "/api/appointments", appointmentBody("old", time.Date(2027, 3, 1+d, 9, 0, 0, 0, time.UTC), time.Hour)).
+			expect(t, http.StatusCreated)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	bk := filepath.Join(t.TempDir(), "a.backup")
+	if err := backupCmd([]string{"-data-dir", dirA, "-out", bk}); err != nil {
+		t.Fatalf("backup: %v", err)
+	}
+	dirR := filepath.Join(t.TempDir(), "r")
+	if err := restoreCmd([]string{"-from", bk, "-data-dir", dirR}); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	cfgR := testConfig(t, dirR)
+	cfgR.NodeID, cfgR.HTTPAddr = "node-r", freeAddr(t)
+	r := startNode(t, cfgR)
+	ana = newClient(t, r)
+	ana.login("ana", "password-ana")
+	for d := range 3 {
+		ana.do("POST", "/api/appointments", appointmentBody("new", time.Date(2027, 4, 1+d, 9, 0, 0, 0, time.UTC), time.Hour)).
+			expect(t, http.StatusCreated)
+	}
+
+	// A fresh node joins the restored cluster, and comes back after
+	// losing its raft directory: same lineage, admitted.
+	cfgB := testConfig(t, t.TempDir())
+	cfgB.NodeID, cfgB.HTTPAddr = "node-b", freeAddr(t)
+	cfgB.DiscoverySeeds = []string{cfgR.HTTPAddr}
+	b := startNode(t, cfgB)
+	w := ana.do("POST", "/api/appointments", appointmentBody("seen by b", time.Date(2027, 5, 1, 9, 0, 0, 0, time.UTC), time.Hour)).
+		expect(t, http.StatusCreated)
+	onB := func() {
+		t.Helper()
+		got := ana.on(b).do("GET", "/api/agenda?from=2027-03-01T00:00:00Z&to=2027-06-01T00:00:00Z&min_position="+w.Header.Get("X-Agenda-Position"), nil).
+			expect(t, http.StatusOK)
+		if body := string(got.Body); strings.Count(body, `"title":"old"`) != 5 || strings.Count(body, `"title":"new"`) != 3 || !strings.Contains(body, "seen by b") {
+			t.Fatalf("node b's agenda of ana lacks what the restored cluster holds: %s", body)
+		}
+	}
+	onB()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(cfgB.DataDir, "raft")); err != nil {
+		t.Fatal(err)
+	}
+	b = startNode(t, cfgB)
+	onB()
+
+	// The old node, its raft directory lost, pointed at the restored
+	// cluster.
+	if err := os.RemoveAll(filepath.Join(dirA, "raft")); err != nil {
+		t.Fatal(err)
+	}
+	cfgA.DiscoverySeeds = []string{cfgR.HTTPAddr}
+	old := &Node{Config: cfgA, Logger: testLogger()}
+	if err := old.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { old.Close() })
+	deadline := time.Now().Add(4 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, m := range fwGetStatus(t, r).Nodes {
+			if m.ID == "node-a" && (strings.EqualFold(m.Suffrage, "voter") || strings.EqualFold(m.Suffrage, "nonvoter")) {
+				t.Fatalf("the node with a store from before the restore was admitted: %+v", m)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	resp, err := http.Get("http://" + old.HTTPAddr() + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		t.Errorf("the refused node says it is ready")
+	}
+	ana.do("POST", "/api/appointments", appointmentBody("after", time.Date(2027, 4, 9, 9, 0, 0, 0, time.UTC), time.Hour)).
+		expect(t, http.StatusCreated)
+}
