@@ -90,7 +90,12 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			}
 		}
 		if l.Index <= applied {
-			out[i] = applyResult{Err: fmt.Errorf("entry %d applied before restart", l.Index)}
+			// No proposer waits for an entry applied before a restart,
+			// but in a store of another history (one that slipped past
+			// CheckHistory) the leader's own may: it committed, and this
+			// store did not apply it, so its outcome is not known here
+			// (a fault review saw it answered as a 500).
+			out[i] = applyResult{Err: fmt.Errorf("entry %d applied before restart: %w", l.Index, events.ErrOutcomeUnknown)}
 			continue
 		}
 		last = l

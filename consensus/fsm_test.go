@@ -228,6 +228,11 @@ func TestFSMHaltsOnAnotherHistory(t *testing.T) {
 	if r := resultAt(t, out, 0); r.Err == nil || !strings.Contains(r.Err.Error(), "applied before restart") {
 		t.Fatalf("replay of the same entry: %+v, want it skipped", r)
 	}
+	// Were a proposer waiting, its outcome is unknown here (503), not an
+	// internal error.
+	if r := resultAt(t, out, 0); !errors.Is(r.Err, events.ErrOutcomeUnknown) {
+		t.Errorf("a skipped entry answers %v, want events.ErrOutcomeUnknown", r.Err)
+	}
 }
 
 func TestFSMHalts(t *testing.T) {
