@@ -74,8 +74,20 @@ func openLogStore(dir string) (walLog, error) {
 	if err := os.MkdirAll(path, 0o700); err != nil {
 		return walLog{}, err
 	}
+	// raft-wal finds its segments through its meta file: without it, it
+	// starts a new log and fails on the first segment's name ("file
+	// exists", which a fault review found told an operator nothing).
+	if segs, _ := filepath.Glob(filepath.Join(path, "*.wal")); len(segs) > 0 && !fileExists(filepath.Join(path, walMeta)) {
+		return walLog{}, fmt.Errorf("%s holds %d log segments but not %s, without which they cannot be read: move %s aside, and the node starts as one that lost its Raft log (README: What \"nothing acknowledged is lost\" means)", path, len(segs), walMeta, dir)
+	}
 	w, err := openWAL(path)
 	return walLog{w}, err
+}
+
+// fileExists reports whether path exists.
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func openWAL(path string) (*wal.WAL, error) {

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -124,6 +125,28 @@ func TestLogStoreForgetsCompactedEntries(t *testing.T) {
 		}
 	}
 	requireLogs(t, s, 201, 300)
+}
+
+// TestLogStoreWithoutItsMetaSaysSo: raft-wal cannot read its segments
+// without its meta file; a fault review lost only that file and was told
+// "file exists". The error now names what is missing and what to do.
+func TestLogStoreWithoutItsMetaSaysSo(t *testing.T) {
+	dir := t.TempDir()
+	s, err := openLogStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putLogs(t, s, 1, 10)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, walDir, walMeta)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = openLogStore(dir)
+	if err == nil || !strings.Contains(err.Error(), "not "+walMeta) || !strings.Contains(err.Error(), "move "+dir+" aside") {
+		t.Fatalf("openLogStore without %s: %v, want it named, with what to do", walMeta, err)
+	}
 }
 
 // TestLogStoreMigratesLogWithGap: a follower of an earlier build that
