@@ -52,7 +52,7 @@ func TestBrowserKeepsLineBreaks(t *testing.T) {
 	ana.do("POST", "/api/groups", map[string]any{"name": "Band", "description": "Fridays\r\nin the garage", "hierarchical": false}).
 		expect(t, http.StatusCreated).JSON(t, &crlf)
 	p.goTo("#/group/"+crlf.ID, `#main textarea[name="group-description"]`)
-	if err := p.poll(`document.querySelector('#main p.prose').innerText === 'Fridays\nin the garage'`, 5*time.Second); err != nil {
+	if err := p.poll(`document.querySelector('#main p.prose').innerText.replace(/\r\n?/g, '\n') === 'Fridays\nin the garage'`, 5*time.Second); err != nil {
 		t.Errorf("a description sent with CR LF is not shown on two lines: %v", err)
 	}
 	ana.do("POST", "/api/groups/"+crlf.ID+"/members", map[string]any{"user_id": bob.userID}).expect(t, http.StatusCreated)

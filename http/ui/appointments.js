@@ -115,6 +115,15 @@ export async function agendaView(main) {
 // appointment; with a group it creates a group appointment.
 export async function appointmentForm(main, params, existing) {
   const groups = existing ? [] : await api('GET', '/api/groups');
+  // The list holds the first 1,000 groups by name: a group asked for that
+  // is not among them is read on its own, so that its appointment is not
+  // made personal for want of an option (a review found it so). One that
+  // cannot be read (left, deleted) is said under the form.
+  const wanted = existing ? null : params.get('group');
+  let wantedGone = false;
+  if (wanted && !groups.some((g) => g.id === wanted)) {
+    try { groups.push(await api('GET', `/api/groups/${encodeURIComponent(wanted)}`)); } catch { wantedGone = true; }
+  }
   const now = new Date();
   now.setMinutes(0, 0, 0);
   const start0 = params.get('start') ? new Date(params.get('start')) : (existing ? new Date(existing.start) : addDays(now, 0));
@@ -133,8 +142,8 @@ export async function appointmentForm(main, params, existing) {
   if (existing) privacy.value = existing.privacy;
   const group = h('select', { name: 'group' }, h('option', { value: '' }, 'Personal'),
     groups.map((g) => h('option', { value: g.id }, `${iso(g.name)} (${g.hierarchical ? 'hierarchical' : 'flat'})`)));
-  if (params.get('group')) group.value = params.get('group');
-  const out = h('div', { 'aria-live': 'assertive' });
+  if (wanted && !wantedGone) group.value = wanted;
+  const out = h('div', { 'aria-live': 'assertive' }, wantedGone ? errorBox('The group asked for is not one of yours (any more): this appointment would be personal.') : null);
   // A start already gone by is allowed (an appointment recorded late), but
   // said: a year or a month mistyped is the likelier cause.
   const past = h('p', { class: 'hint', id: 'start-past', 'aria-live': 'polite' });
