@@ -81,8 +81,8 @@ func (h *Handlers) RemoveMember(ctx context.Context, cmd RemoveMember) (Result, 
 	})
 }
 
-// withdrawInvitations withdraws the invitations of g that their inviter's
-// authority no longer covers (agenda.Group.InvitationsBeyond), in b.
+// withdrawInvitations withdraws, in b, invitations of g that the authority
+// their rank rests on no longer covers (agenda.Group.InvitationsBeyond).
 func withdrawInvitations(b *batch, g agenda.Group, invitations []agenda.Member) {
 	for _, inv := range invitations {
 		b.add(events.GroupStream(g.ID), events.GroupMemberRemoved{GroupID: g.ID, UserID: inv.UserID})
