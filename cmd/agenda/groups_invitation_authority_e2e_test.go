@@ -83,24 +83,25 @@ func TestE2EInvitationEndsWithItsInvitersAuthority(t *testing.T) {
 
 	// The second review of the rule: an invitation re-ranked rests on the
 	// one who re-ranked it, not on its inviter.
-	t.Run("re-ranked by a manager who is then removed", func(t *testing.T) {
-		g := createGroup(t, boss, "Reranked", true)
-		joinGroup(t, boss, mgr, g, 50)
-		joinGroup(t, mgr, sub, g, 1)
-		invite(sub, pup, g, 0)
-		mgr.withT(t).do("PATCH", "/api/groups/"+g+"/members/"+pup.userID, map[string]any{"rank": 49}).expect(t, http.StatusOK)
-		boss.withT(t).do("DELETE", "/api/groups/"+g+"/members/"+mgr.userID, nil).expect(t, http.StatusNoContent)
-		pup.withT(t).do("POST", "/api/groups/"+g+"/accept", nil).expect(t, http.StatusNotFound)
-	})
-	t.Run("re-ranked by a manager who is then demoted", func(t *testing.T) {
-		g := createGroup(t, boss, "Reranked down", true)
-		joinGroup(t, boss, mgr, g, 50)
-		joinGroup(t, mgr, sub, g, 1)
-		invite(sub, pup, g, 0)
-		mgr.withT(t).do("PATCH", "/api/groups/"+g+"/members/"+pup.userID, map[string]any{"rank": 49}).expect(t, http.StatusOK)
-		boss.withT(t).do("PATCH", "/api/groups/"+g+"/members/"+mgr.userID, map[string]any{"rank": 2}).expect(t, http.StatusOK)
-		pup.withT(t).do("POST", "/api/groups/"+g+"/accept", nil).expect(t, http.StatusNotFound)
-	})
+	for _, c := range []struct {
+		then   string
+		method string
+		body   any
+		status int
+	}{
+		{"removed", "DELETE", nil, http.StatusNoContent},
+		{"demoted", "PATCH", map[string]any{"rank": 2}, http.StatusOK},
+	} {
+		t.Run("re-ranked by a manager who is then "+c.then, func(t *testing.T) {
+			g := createGroup(t, boss, "Reranked "+c.then, true)
+			joinGroup(t, boss, mgr, g, 50)
+			joinGroup(t, mgr, sub, g, 1)
+			invite(sub, pup, g, 0)
+			mgr.withT(t).do("PATCH", "/api/groups/"+g+"/members/"+pup.userID, map[string]any{"rank": 49}).expect(t, http.StatusOK)
+			boss.withT(t).do(c.method, "/api/groups/"+g+"/members/"+mgr.userID, c.body).expect(t, c.status)
+			pup.withT(t).do("POST", "/api/groups/"+g+"/accept", nil).expect(t, http.StatusNotFound)
+		})
+	}
 	t.Run("promoting the inviter of an invitation another re-ranked", func(t *testing.T) {
 		g := createGroup(t, boss, "Promoted", true)
 		joinGroup(t, boss, low, g, 20)
