@@ -122,7 +122,12 @@ export async function appointmentForm(main, params, existing) {
   const wanted = existing ? null : params.get('group');
   let wantedGone = false;
   if (wanted && !groups.some((g) => g.id === wanted)) {
-    try { groups.push(await api('GET', `/api/groups/${encodeURIComponent(wanted)}`)); } catch { wantedGone = true; }
+    try {
+      groups.push(await api('GET', `/api/groups/${encodeURIComponent(wanted)}`));
+    } catch (err) {
+      if (err.code !== 'not_found') throw err; // the page says why it could not load
+      wantedGone = true;
+    }
   }
   const now = new Date();
   now.setMinutes(0, 0, 0);
