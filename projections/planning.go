@@ -312,7 +312,7 @@ func invitationHandlers(d dispatch) {
 		if err := tx.TouchGroup(e.GroupID, env.Time, env.Version, env.OriginNode); err != nil {
 			return err
 		}
-		return notifier{tx, env}.group(e.GroupID, agenda.NotifyMemberAdded, stillMember(g, inv.By), map[string]any{"user_id": e.UserID, "rank": inv.Rank})
+		return notifier{tx, env}.group(e.GroupID, agenda.NotifyMemberAdded, answerTo(g, inv), map[string]any{"user_id": e.UserID, "rank": inv.Rank})
 	})
 	on(d, func(tx *readmodel.Tx, env *events.Envelope, e events.GroupInvitationDeclined) error {
 		g, err := tx.GroupInfo(e.GroupID)
@@ -323,7 +323,7 @@ func invitationHandlers(d dispatch) {
 		if !ok {
 			return fmt.Errorf("group %s: %s declined no pending invitation", e.GroupID, e.UserID)
 		}
-		if err := (notifier{tx, env}).group(e.GroupID, agenda.NotifyGroupInvitationDeclined, stillMember(g, inv.By), map[string]any{"user_id": e.UserID}); err != nil {
+		if err := (notifier{tx, env}).group(e.GroupID, agenda.NotifyGroupInvitationDeclined, answerTo(g, inv), map[string]any{"user_id": e.UserID}); err != nil {
 			return err
 		}
 		if err := tx.RemoveMember(e.GroupID, e.UserID); err != nil {
@@ -331,6 +331,17 @@ func invitationHandlers(d dispatch) {
 		}
 		return tx.TouchGroup(e.GroupID, env.Time, env.Version, env.OriginNode)
 	})
+}
+
+// answerTo is who hears the answer to an invitation: its inviter, if still
+// a member, else the member its rank rests on now (who re-ranked it, or
+// the heir of a creator who made it), if any. A review found a departed
+// creator's invitation, which stands, accepted with no one told.
+func answerTo(g readmodel.GroupInfo, inv readmodel.Invitee) string {
+	if to := stillMember(g, inv.By); to != "" {
+		return to
+	}
+	return stillMember(g, inv.RankedBy)
 }
 
 // stillMember returns userID if they are still an active member of g, else

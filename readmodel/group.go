@@ -474,6 +474,8 @@ type GroupInfo struct {
 type Invitee struct {
 	By   string
 	Rank int
+	// RankedBy is whose authority its rank rests on (group_members.ranked_by).
+	RankedBy string
 }
 
 // GroupName reads a group's name inside the projection's transaction
@@ -509,19 +511,19 @@ func (t *Tx) GroupInfo(id string) (GroupInfo, error) {
 	} else if err != nil {
 		return g, err
 	}
-	rows, err := t.query(`SELECT user_id, rank, status, invited_by FROM group_members WHERE group_id = ?`, id)
+	rows, err := t.query(`SELECT user_id, rank, status, invited_by, ranked_by FROM group_members WHERE group_id = ?`, id)
 	if err != nil {
 		return g, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var u, status, by string
+		var u, status, by, rankedBy string
 		var r int
-		if err := rows.Scan(&u, &r, &status, &by); err != nil {
+		if err := rows.Scan(&u, &r, &status, &by, &rankedBy); err != nil {
 			return g, err
 		}
 		if status == agenda.MemberInvited {
-			g.Invited[u] = Invitee{By: by, Rank: r}
+			g.Invited[u] = Invitee{By: by, Rank: r, RankedBy: rankedBy}
 		} else {
 			g.Members[u] = r
 		}

@@ -63,7 +63,9 @@ var projectionVersions = map[string]int{
 	// a notification its frame, at version 0 (rebuilt, so that past
 	// events close the feeds they should on every node alike). 17: an
 	// invitation records whose authority its rank rests on (ranked_by).
-	ProjectionPlanning: 17,
+	// 18: the answer to an invitation whose inviter left is told to the
+	// member its rank rests on (a departed creator's heir).
+	ProjectionPlanning: 18,
 }
 
 // baseSchema holds the tables every projection shares.

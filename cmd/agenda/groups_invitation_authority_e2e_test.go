@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"slices"
 	"testing"
 )
 
@@ -121,6 +122,18 @@ func TestE2EInvitationEndsWithItsInvitersAuthority(t *testing.T) {
 		invite(boss, pup2, g, 800)
 		boss.withT(t).do("DELETE", "/api/groups/"+g+"/members/"+boss.userID, nil).expect(t, http.StatusNoContent)
 		sub.withT(t).do("POST", "/api/groups/"+g+"/accept", nil).expect(t, http.StatusOK)
+		// The heir, who answers for it now, hears of the answer.
+		type heard struct {
+			Type    string         `json:"type"`
+			Payload map[string]any `json:"payload"`
+		}
+		var notes []heard
+		mgr.withT(t).do("GET", "/api/notifications?limit=500", nil).expect(t, http.StatusOK).JSON(t, &notes)
+		if !slices.ContainsFunc(notes, func(n heard) bool {
+			return n.Type == "member_added" && n.Payload["group_id"] == g && n.Payload["user_id"] == sub.userID
+		}) {
+			t.Errorf("the heir was not told that sub accepted the departed creator's invitation: %+v", notes)
+		}
 		// The creator comes back below the heir and is promoted: the
 		// invitation they made as creator is the heir's now, and stands.
 		invite(mgr, boss, g, 5)
