@@ -110,8 +110,6 @@ type Agent struct {
 	// refused is set while the cluster refuses this node's history as
 	// another cluster's: it must then serve nothing.
 	refused atomic.Bool
-	// refusedBy is the leader that refused it (act's goroutine only).
-	refusedBy string
 	// level is the cluster's event level (EventLevel); events.MinLevel
 	// until Start has worked it out. levelMu serialises its updates;
 	// joiners are the nodes that asked this leader to join, which count
@@ -256,21 +254,6 @@ func (a *Agent) member() bool {
 		return a.inConfiguration(false)
 	}
 	return a.inConfiguration(true)
-}
-
-// inOwnConfiguration reports whether this node's Raft configuration lists
-// id; true if it cannot be read, so that a refusal then stands.
-func (a *Agent) inOwnConfiguration(id string) bool {
-	servers, err := a.raft.Servers()
-	if err != nil {
-		return true
-	}
-	for _, s := range servers {
-		if s.ID == id {
-			return true
-		}
-	}
-	return false
 }
 
 func (a *Agent) inConfiguration(voter bool) bool {

@@ -26,16 +26,6 @@ func (a *Agent) act(ctx context.Context) {
 	if v.Member {
 		a.joinLogged = false
 	}
-	// A refusal stands while it comes from this node's cluster. One from
-	// another cluster's leader, asked while this node's own had none (the
-	// old nodes of a cluster restored since, left running on the same
-	// seeds, answer as a leader), ends once its own cluster has a leader
-	// and lists it, and not the refuser: a review found a healthy node
-	// fenced for good so, telling its operator to move its data dir aside.
-	if a.refused.Load() && v.Member && leaderID != "" && !a.inOwnConfiguration(a.refusedBy) {
-		a.logger.Info("this node's own cluster has a leader again; the refusal came from another cluster's", "leader", leaderID, "refused_by", a.refusedBy)
-		a.refused.Store(false)
-	}
 	a.vote, a.voteSince = NextVote(v, a.vote, a.voteSince, now)
 	if a.vote != "" && a.raft.VoteGated() {
 		// Every node this one knows is stateless: a new cluster is
@@ -47,6 +37,17 @@ func (a *Agent) act(ctx context.Context) {
 	v.Self.Vote = a.vote
 	a.members.SetVote(a.vote)
 	act := Decide(v)
+	// A refused node asks again every round, of whoever leads now, even as
+	// a member: only a join that passes the leader's history check lifts
+	// the fence. A member that, leaderless, asked another cluster's leader
+	// (the old nodes of a cluster restored since, left running on the same
+	// seeds, answer as one) is so admitted by its own once that leads
+	// again: a review found such a healthy node fenced for good. A first
+	// fix lifted the fence from what the configuration listed, and a
+	// review of it had a foreign store served once its refuser left.
+	if a.refused.Load() && leaderID != "" && act.Kind == Wait {
+		act = Action{Kind: Join, LeaderID: leaderID}
+	}
 	switch act.Kind {
 	case Bootstrap:
 		var servers []consensus.Server
@@ -73,7 +74,6 @@ func (a *Agent) act(ctx context.Context) {
 		if err := a.Join(jctx, self); err != nil {
 			if agenda.ErrorCode(err) == agenda.ECONFLICT {
 				a.refused.Store(true)
-				a.refusedBy = act.LeaderID
 				if ok, _ := a.refusedJoins.Allow(act.LeaderID); ok {
 					a.logger.Error("the cluster refuses this node", "leader", act.LeaderID, "err", err)
 				}

@@ -32,41 +32,59 @@ func TestJoinedLoggedOnce(t *testing.T) {
 	}
 }
 
-// A node refused by another cluster's leader (asked while its own cluster
-// had none) serves again once its own cluster has a leader and lists it;
-// one refused by its own cluster's leader stays refused.
-func TestRefusalByAnotherClustersLeaderEnds(t *testing.T) {
+// A refusal ends only by a join that passes: a node refused by another
+// cluster's leader (asked while its own cluster had none) asks again, of
+// its own cluster's leader once there is one, and serves once admitted; a
+// node refused by its own cluster stays refused however its configuration
+// changes (a review lifted the fence of a foreign store by removing the
+// refuser, or with a stale configuration under the refuser itself).
+func TestRefusalEndsOnlyByAJoinThatPasses(t *testing.T) {
 	quiet := slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))
-	foreignRaft := &fakeRaft{id: "x", leader: "x", historyErr: consensus.ErrForeignHistory}
-	foreign := NewAgent(Config{Self: Member{ID: "x"}, Secret: testSecret, Logger: quiet}, foreignRaft)
-	srv := httptest.NewServer(foreign.Handler())
-	defer srv.Close()
+	serve := func(id string, historyErr error) string {
+		a := NewAgent(Config{Self: Member{ID: id}, Secret: testSecret, Logger: quiet}, &fakeRaft{id: id, leader: id, historyErr: historyErr})
+		srv := httptest.NewServer(a.Handler())
+		t.Cleanup(srv.Close)
+		return strings.TrimPrefix(srv.URL, "http://")
+	}
+	foreign, own := serve("x", consensus.ErrForeignHistory), serve("r", nil)
+
 	raft := &fakeRaft{id: "c", leader: "x"}
 	c := NewAgent(Config{Self: Member{ID: "c", RaftAddr: "c:7000"}, Secret: testSecret, Logger: quiet}, raft)
-	c.members.Heard(Member{ID: "x", HTTPAddr: strings.TrimPrefix(srv.URL, "http://"), Incarnation: 1}, SourceSeed, time.Now())
+	c.members.Heard(Member{ID: "x", HTTPAddr: foreign, Incarnation: 1}, SourceSeed, time.Now())
+	c.members.Heard(Member{ID: "r", HTTPAddr: own, Incarnation: 1}, SourceSeed, time.Now())
 	c.act(context.Background())
 	if !c.Refused() {
 		t.Fatal("the node was not refused")
 	}
-	// Its own cluster's leader, r, lists it again.
+	// Its own cluster's leader, r, lists it: asked again, r admits it.
 	raft.leader, raft.servers = "r", servers("r", "c")
 	c.act(context.Background())
 	if c.Refused() {
-		t.Error("the node stays refused once its own cluster, led by r, lists it")
+		t.Error("the node stays refused once its own cluster's leader, asked again, admits it")
 	}
 
-	// Refused by its own cluster's leader: it stays so, even once
-	// another member leads.
-	raft.leader, raft.servers = "x", nil
-	c.act(context.Background())
-	raft.servers = servers("x", "c")
+	// A node with a foreign store, refused by x, the leader of the
+	// cluster it then finds itself in: whoever leads after x, and whatever
+	// its configuration lists, only clusters of x's kind answer it.
+	raft = &fakeRaft{id: "c", leader: "x"}
+	c = NewAgent(Config{Self: Member{ID: "c", RaftAddr: "c:7000"}, Secret: testSecret, Logger: quiet}, raft)
+	c.members.Heard(Member{ID: "x", HTTPAddr: foreign, Incarnation: 1}, SourceSeed, time.Now())
 	c.act(context.Background())
 	if !c.Refused() {
-		t.Error("a refusal by the node's own cluster's leader ended")
+		t.Fatal("the foreign store was not refused")
 	}
-	raft.leader, raft.servers = "y", servers("x", "y", "c")
-	c.act(context.Background())
-	if !c.Refused() {
-		t.Error("a refusal by a member of the node's own cluster ended when another member led")
+	for _, tc := range []struct {
+		leader  string
+		servers []consensus.Server
+	}{
+		{"x", servers("c")},        // a stale configuration, under the refuser
+		{"x2", servers("x2", "c")}, // the refuser removed; another of its kind leads
+	} {
+		raft.leader, raft.servers = tc.leader, tc.servers
+		c.members.Heard(Member{ID: "x2", HTTPAddr: serve("x2", consensus.ErrForeignHistory), Incarnation: 1}, SourceSeed, time.Now())
+		c.act(context.Background())
+		if !c.Refused() {
+			t.Errorf("leader %s, configuration %v: the refusal of a foreign history ended", tc.leader, tc.servers)
+		}
 	}
 }
