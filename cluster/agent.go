@@ -40,6 +40,7 @@ type Raft interface {
 	VoteGated() bool
 	OpenVoteGate(target uint64) (bool, error)
 	AllowVoting(why string) error
+	TransferLeadership() error
 }
 
 // Config configures an Agent.

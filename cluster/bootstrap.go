@@ -44,8 +44,17 @@ func (a *Agent) act(ctx context.Context) {
 	// seeds, answer as one) is so admitted by its own once that leads
 	// again: a review found such a healthy node fenced for good. A first
 	// fix lifted the fence from what the configuration listed, and a
-	// review of it had a foreign store served once its refuser left.
-	if a.refused.Load() && leaderID != "" && act.Kind == Wait {
+	// review of it had a foreign store served once its refuser left. A
+	// node never asks itself: as leader it would check its store against
+	// itself (a refused voter whose gate opened may win an election). It
+	// hands leadership on instead, so that whoever leads next judges it.
+	if a.refused.Load() && leaderID == a.cfg.Self.ID {
+		if err := a.raft.TransferLeadership(); err != nil {
+			if ok, _ := a.refusedJoins.Allow(leaderID); ok {
+				a.logger.Warn("a refused node leads and cannot hand leadership on", "err", err)
+			}
+		}
+	} else if a.refused.Load() && leaderID != "" && act.Kind == Wait {
 		act = Action{Kind: Join, LeaderID: leaderID}
 	}
 	switch act.Kind {

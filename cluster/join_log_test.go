@@ -79,6 +79,7 @@ func TestRefusalEndsOnlyByAJoinThatPasses(t *testing.T) {
 	}{
 		{"x", servers("c")},        // a stale configuration, under the refuser
 		{"x2", servers("x2", "c")}, // the refuser removed; another of its kind leads
+		{"c", servers("x", "c")},   // the node itself wins an election
 	} {
 		raft.leader, raft.servers = tc.leader, tc.servers
 		c.members.Heard(Member{ID: "x2", HTTPAddr: serve("x2", consensus.ErrForeignHistory), Incarnation: 1}, SourceSeed, time.Now())
@@ -86,5 +87,9 @@ func TestRefusalEndsOnlyByAJoinThatPasses(t *testing.T) {
 		if !c.Refused() {
 			t.Errorf("leader %s, configuration %v: the refusal of a foreign history ended", tc.leader, tc.servers)
 		}
+	}
+	// Leading, it hands leadership on, to be judged by the next leader.
+	if raft.transfers == 0 {
+		t.Error("a refused node that leads kept the leadership")
 	}
 }

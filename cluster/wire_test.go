@@ -81,6 +81,8 @@ type fakeRaft struct {
 	checked    []consensus.History
 	// servers is the Raft configuration Servers returns.
 	servers []consensus.Server
+	// transfers counts TransferLeadership calls.
+	transfers int
 }
 
 func (f *fakeRaft) ID() string                     { return f.id }
@@ -101,6 +103,7 @@ func (f *fakeRaft) WaitApplied(context.Context, uint64) error { return nil }
 func (f *fakeRaft) StoreApplied() uint64                      { return 42 }
 func (f *fakeRaft) ReadIndex(context.Context) (uint64, error) { return 42, nil }
 func (f *fakeRaft) VoteGated() bool                           { return false }
+func (f *fakeRaft) TransferLeadership() error                 { f.transfers++; return nil }
 func (f *fakeRaft) OpenVoteGate(uint64) (bool, error)         { return true, nil }
 func (f *fakeRaft) AllowVoting(string) error                  { return nil }
 func (f *fakeRaft) History(context.Context) (consensus.History, error) {
