@@ -48,14 +48,17 @@ func (a *Agent) act(ctx context.Context) {
 	// node never asks itself: as leader it would check its store against
 	// itself (a refused voter whose gate opened may win an election). It
 	// hands leadership on instead, so that whoever leads next judges it.
-	if a.refused.Load() && leaderID == a.cfg.Self.ID {
-		if err := a.raft.TransferLeadership(); err != nil {
-			if ok, _ := a.refusedJoins.Allow(leaderID); ok {
-				a.logger.Warn("a refused node leads and cannot hand leadership on", "err", err)
+	if a.refused.Load() {
+		switch {
+		case leaderID == a.cfg.Self.ID:
+			if err := a.raft.TransferLeadership(); err != nil {
+				if ok, _ := a.refusedJoins.Allow(leaderID); ok {
+					a.logger.Warn("a refused node leads and cannot hand leadership on", "err", err)
+				}
 			}
+		case leaderID != "" && act.Kind == Wait:
+			act = Action{Kind: Join, LeaderID: leaderID}
 		}
-	} else if a.refused.Load() && leaderID != "" && act.Kind == Wait {
-		act = Action{Kind: Join, LeaderID: leaderID}
 	}
 	switch act.Kind {
 	case Bootstrap:

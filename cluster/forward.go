@@ -202,7 +202,7 @@ func (a *Agent) ReadIndex(ctx context.Context) (uint64, error) {
 
 // errRefusedHistory answers every request on a node whose history the
 // cluster refused.
-var errRefusedHistory = agenda.Errorf(agenda.EUNAVAILABLE, "this node's data is not the cluster's history; it serves nothing until an operator moves its data dir aside")
+var errRefusedHistory = agenda.Errorf(agenda.EUNAVAILABLE, "this node's data is not the cluster's history as its leader sees it; it serves nothing until a leader admits it (if it holds another cluster's data, move its data dir aside)")
 
 // Fence returns errRefusedHistory while the cluster refuses this node's
 // history, nil otherwise.
