@@ -97,10 +97,5 @@ func openWAL(path string) (*wal.WAL, error) {
 
 // hasLog reports whether dir holds a Raft log, in either format.
 func hasLog(dir string) bool {
-	for _, p := range []string{filepath.Join(dir, walDir, walMeta), filepath.Join(dir, boltLog)} {
-		if _, err := os.Stat(p); err == nil {
-			return true
-		}
-	}
-	return false
+	return fileExists(filepath.Join(dir, walDir, walMeta)) || fileExists(filepath.Join(dir, boltLog))
 }
