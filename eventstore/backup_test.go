@@ -3,7 +3,6 @@ package eventstore_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -19,10 +18,7 @@ import (
 func TestBackupAndPrepareRestore(t *testing.T) {
 	ctx := context.Background()
 	s, path := mustOpenStoreFile(t)
-	for i := 1; i <= 20; i++ {
-		id := fmt.Sprintf("e%02d", i)
-		mustApply(t, s, uint64(i+100), events.Batch{Expect: []events.Expectation{{Stream: "s-" + id}}, Events: []events.Envelope{newEvent(t, id, "s-"+id, 1)}})
-	}
+	applyNewStreams(t, s, 20, 100)
 	want := mustReadAll(t, s)
 	dir := t.TempDir()
 	backup := filepath.Join(dir, "backup.db")
@@ -91,10 +87,7 @@ func TestPrepareRestoreRefusesBrokenStreams(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			s, path := mustOpenStoreFile(t)
-			for i := 1; i <= 2; i++ {
-				id := fmt.Sprintf("e%02d", i)
-				mustApply(t, s, uint64(i+100), events.Batch{Expect: []events.Expectation{{Stream: "s-" + id}}, Events: []events.Envelope{newEvent(t, id, "s-"+id, 1)}})
-			}
+			applyNewStreams(t, s, 2, 100)
 			mustApply(t, s, 103, events.Batch{Expect: []events.Expectation{{Stream: "s-two"}}, Events: []events.Envelope{newEvent(t, "e03", "s-two", 1), newEvent(t, "e04", "s-two", 2)}})
 			dir := t.TempDir()
 			backup := filepath.Join(dir, "backup.db")

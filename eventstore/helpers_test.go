@@ -258,3 +258,13 @@ func mustJSON(tb testing.TB, v any) []byte {
 	}
 	return b
 }
+
+// applyNewStreams applies n batches at Raft indexes from+1 on, each the
+// first event (e01, e02, …) of a stream of its own (s-e01, s-e02, …).
+func applyNewStreams(tb testing.TB, s *eventstore.Store, n int, from uint64) {
+	tb.Helper()
+	for i := 1; i <= n; i++ {
+		id := fmt.Sprintf("e%02d", i)
+		mustApply(tb, s, from+uint64(i), events.Batch{Expect: []events.Expectation{{Stream: "s-" + id}}, Events: []events.Envelope{newEvent(tb, id, "s-"+id, 1)}})
+	}
+}

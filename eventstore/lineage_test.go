@@ -3,7 +3,6 @@ package eventstore_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -19,10 +18,7 @@ import (
 func TestRestoreDrawsALineageSnapshotsCarry(t *testing.T) {
 	ctx := context.Background()
 	old, path := mustOpenStoreFile(t)
-	for i := 1; i <= 5; i++ {
-		id := fmt.Sprintf("e%02d", i)
-		mustApply(t, old, uint64(i+10), events.Batch{Expect: []events.Expectation{{Stream: "s-" + id}}, Events: []events.Envelope{newEvent(t, id, "s-"+id, 1)}})
-	}
+	applyNewStreams(t, old, 5, 10)
 	if l, err := old.Lineage(ctx); err != nil || l != 0 {
 		t.Fatalf("a store never restored has lineage %d (%v), want 0", l, err)
 	}
