@@ -107,7 +107,7 @@ func (g Group) InvitationsBeyond(userID string, rank int, member bool) []Member 
 		if m.Active() || m.RankedBy != userID {
 			continue
 		}
-		if !member || g.Hierarchical && m.Rank >= rank {
+		if !member || g.Hierarchical && !g.outranks(rank, m.Rank) {
 			out = append(out, m)
 		}
 	}
@@ -143,7 +143,12 @@ type GroupInvitation struct {
 // appointments on another, give ranks, re-rank or remove them, and see the
 // details of their full-privacy entries (SeesDetails). readmodel.GroupAgenda
 // repeats the rule in SQL; readmodel's visibility test proves they agree.
-func (g Group) CanManage(rank int) bool { return g.Hierarchical && g.MyRank > rank }
+func (g Group) CanManage(rank int) bool { return g.outranks(g.MyRank, rank) }
+
+// outranks is the rank rule itself, for any two ranks of g: above stands
+// over below only in a hierarchical group and only when strictly higher.
+// CanManage, Imposes and InvitationsBeyond all read it from here.
+func (g Group) outranks(above, below int) bool { return g.Hierarchical && above > below }
 
 // Member returns userID's membership of g (or invitation to it), if g's
 // members were read.
@@ -172,7 +177,7 @@ func (g Group) Imposes(organiserID, userID string) bool {
 	if !ok || !m.Active() {
 		return false
 	}
-	return g.Hierarchical && o.Rank > m.Rank
+	return g.outranks(o.Rank, m.Rank)
 }
 
 // MemberAgenda is one member's entries in a group agenda view.
