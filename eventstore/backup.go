@@ -20,6 +20,10 @@ type Info struct {
 	// AppliedIndex is the Raft index the store had applied (0 in a restored
 	// store: its history starts a new Raft log).
 	AppliedIndex int64 `json:"applied_index"`
+	// DigestChecked reports, of a restore, that the backup's events matched
+	// the digest it recorded when written (digest.go); false for a backup
+	// of an older build, which records none.
+	DigestChecked bool `json:"digest_checked,omitempty"`
 }
 
 // ErrNotEventStore means a file is missing, is not SQLite, or is not an
@@ -47,8 +51,11 @@ func Backup(ctx context.Context, src, dst string) (Info, error) {
 		return Info{}, fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}
 	info, err := Inspect(ctx, dst)
+	if err == nil {
+		err = recordDigest(ctx, dst)
+	}
 	if err != nil {
-		os.Remove(dst)
+		removeDB(dst)
 		return Info{}, fmt.Errorf("check the copy: %w", err)
 	}
 	return info, nil
@@ -74,6 +81,11 @@ func PrepareRestore(ctx context.Context, src, dst string) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
+	checked, err := checkDigest(ctx, db)
+	if err != nil {
+		db.Close()
+		return Info{}, err
+	}
 	// A fresh VACUUM INTO rather than a file copy: it also works on a
 	// backup that has a WAL beside it, and the result is compact.
 	_, err = db.Write.ExecContext(ctx, "VACUUM INTO ?", dst)
@@ -92,6 +104,9 @@ func PrepareRestore(ctx context.Context, src, dst string) (Info, error) {
 	if err == nil {
 		err = out.WithTx(ctx, func(tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, "UPDATE meta SET value = 0 WHERE key IN ('applied_index', 'applied_term')"); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM meta WHERE key = ?", digestKey); err != nil {
 				return err
 			}
 			// The new cluster's Raft log numbers from 1 again (lineage.go).
@@ -118,7 +133,9 @@ func PrepareRestore(ctx context.Context, src, dst string) (Info, error) {
 		removeDB(dst)
 		return Info{}, fmt.Errorf("prepare restored store: %w", err)
 	}
-	return Inspect(ctx, dst)
+	info, err := Inspect(ctx, dst)
+	info.DigestChecked = checked
+	return info, err
 }
 
 // checkStreams refuses a store whose streams do not read as the state

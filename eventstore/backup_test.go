@@ -2,6 +2,7 @@ package eventstore_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -98,7 +99,9 @@ func TestPrepareRestoreRefusesBrokenStreams(t *testing.T) {
 			if _, err := eventstore.PrepareRestore(ctx, backup, restored); err != nil {
 				t.Fatalf("PrepareRestore of the untouched backup: %v", err)
 			}
-			execRaw(t, backup, tamper...)
+			// As a backup of an older build, which records no digest
+			// (TestPrepareRestoreRefusesEditedEvents has one).
+			execRaw(t, backup, append(tamper, "DELETE FROM meta WHERE key = 'backup_digest'")...)
 			again := filepath.Join(dir, "again.db")
 			if _, err := eventstore.PrepareRestore(ctx, backup, again); !errors.Is(err, eventstore.ErrNotEventStore) {
 				t.Fatalf("PrepareRestore error = %v, want ErrNotEventStore", err)
@@ -108,4 +111,84 @@ func TestPrepareRestoreRefusesBrokenStreams(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A backup records a digest of its events when written, and a restore
+// refuses one whose events no longer match it: a review flipped a byte of
+// an event's compressed data, which no structural check reads, and the
+// restored node served the damaged appointment as someone else's. A backup
+// without a digest (an older build's) is restored, saying so; a restored
+// store keeps no digest, being no backup.
+func TestPrepareRestoreRefusesEditedEvents(t *testing.T) {
+	ctx := context.Background()
+	s, path := mustOpenStoreFile(t)
+	applyNewStreams(t, s, 5, 100)
+	dir := t.TempDir()
+	backup := filepath.Join(dir, "backup.db")
+	if _, err := eventstore.Backup(ctx, path, backup); err != nil {
+		t.Fatal(err)
+	}
+	restored := filepath.Join(dir, "restored.db")
+	info, err := eventstore.PrepareRestore(ctx, backup, restored)
+	if err != nil || !info.DigestChecked {
+		t.Fatalf("PrepareRestore of the untouched backup = %+v, %v; want its digest checked", info, err)
+	}
+	if n := countRaw(t, restored, "SELECT COUNT(*) FROM meta WHERE key = 'backup_digest'"); n != 0 {
+		t.Errorf("the restored store keeps the backup's digest")
+	}
+
+	for name, tamper := range map[string]string{
+		"a byte of an event's data": "UPDATE events SET data = CAST(substr(data, 1, 10) || X'FF' || substr(data, 12) AS BLOB) WHERE position = 3",
+		"an event's actor":          "UPDATE events SET actor = (SELECT actor FROM events WHERE position = 1) || X'00' WHERE position = 4",
+		"an event's time":           "UPDATE events SET time = time + 1 WHERE position = 5",
+	} {
+		t.Run(name, func(t *testing.T) {
+			edited := filepath.Join(t.TempDir(), "edited.db")
+			if err := copyPlain(backup, edited); err != nil {
+				t.Fatal(err)
+			}
+			execRaw(t, edited, "DROP TRIGGER events_no_update", tamper)
+			out := filepath.Join(t.TempDir(), "out.db")
+			if _, err := eventstore.PrepareRestore(ctx, edited, out); !errors.Is(err, eventstore.ErrNotEventStore) {
+				t.Fatalf("PrepareRestore of an edited backup: %v, want ErrNotEventStore", err)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Error("a refused restore left its file")
+			}
+		})
+	}
+
+	older := filepath.Join(dir, "older.db")
+	if err := copyPlain(backup, older); err != nil {
+		t.Fatal(err)
+	}
+	execRaw(t, older, "DELETE FROM meta WHERE key = 'backup_digest'")
+	info, err = eventstore.PrepareRestore(ctx, older, filepath.Join(dir, "from-older.db"))
+	if err != nil || info.DigestChecked || info.Events != 5 {
+		t.Fatalf("PrepareRestore of a backup without a digest = %+v, %v; want 5 events, no digest checked", info, err)
+	}
+}
+
+// copyPlain copies the file src to the new file dst.
+func copyPlain(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o600)
+}
+
+// countRaw runs a query of one integer on the database at path.
+func countRaw(t *testing.T, path, query string) int64 {
+	t.Helper()
+	raw, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var n int64
+	if err := raw.QueryRow(query).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
 }

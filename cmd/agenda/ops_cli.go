@@ -487,7 +487,10 @@ func restoreCmd(args []string) error {
 		return classify(fmt.Errorf("restore: %w", err))
 	}
 	appendCLIAudit(ctx, *dir, agenda.AuditEntry{Actor: "cli", Action: "backup.restored",
-		Target: *dir, Result: agenda.AuditSuccess, Details: map[string]any{"from": *from, "events": info.Events, "head": info.Head}})
+		Target: *dir, Result: agenda.AuditSuccess, Details: map[string]any{"from": *from, "events": info.Events, "head": info.Head, "digest_checked": info.DigestChecked}})
+	if !info.DigestChecked {
+		fmt.Fprintln(os.Stderr, "agenda restore: the backup records no digest of its events (an older build wrote it): their order and versions were checked, not their contents")
+	}
 	fmt.Printf("restored %d events (head %d) into %s\nstart it with: DATA_DIR=%s agenda serve\n", info.Events, info.Head, *dir, *dir)
 	return nil
 }
