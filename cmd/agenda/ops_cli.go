@@ -186,7 +186,9 @@ func keptNodeID(dir string) (string, error) {
 // kept in the dir): ?node= filters by it (a review found the CLI's entries
 // under none). A failure to record is said, not fatal.
 func appendCLIAudit(ctx context.Context, dir string, e agenda.AuditEntry) {
-	e.NodeID = envOr("NODE_ID", "")
+	if e.NodeID == "" {
+		e.NodeID = envOr("NODE_ID", "")
+	}
 	if e.NodeID == "" {
 		e.NodeID, _ = keptNodeID(dir)
 	}
@@ -364,7 +366,10 @@ func backupCmd(args []string) error {
 		os.Remove(*out)
 		return exitWith(exitBehind, fmt.Errorf("backup: the copy holds Raft index %d, short of the %d the node confirmed", info.AppliedIndex, confirmed.Store))
 	}
-	e := agenda.AuditEntry{Actor: "cli", Action: "backup.created", Target: *out, Result: agenda.AuditSuccess,
+	// The running node named itself when it confirmed: its ID, whether
+	// given by NODE_ID or kept in the dir (a review found entries with
+	// none, which ?node= then missed).
+	e := agenda.AuditEntry{Actor: "cli", Action: "backup.created", Target: *out, Result: agenda.AuditSuccess, NodeID: confirmed.NodeID,
 		Details: map[string]any{"events": info.Events, "head": info.Head, "seconds": time.Since(began).Seconds(),
 			"running": running, "confirmed_commit": confirmed.Commit}}
 	if err != nil {
@@ -425,7 +430,7 @@ func confirmComplete(ctx context.Context, addr, secret, dataDir string) (cluster
 	}
 	if inc, ok := recordedIncarnation(dataDir); ok {
 		if b.Incarnation != inc {
-			return cluster.Barrier{}, fmt.Errorf("the node at %s (%s) is not the one running on %s: give that node's HTTP address with -addr", addr, b.NodeID, dataDir)
+			return cluster.Barrier{}, fmt.Errorf("the node at %s (%s) is not the one running on %s", addr, b.NodeID, dataDir)
 		}
 		return b, nil
 	}
