@@ -13,9 +13,17 @@ import (
 
 // heartbeats tracks, on the leader, the followers it cannot reach: raft
 // reports every failed heartbeat with the time of the last successful one.
+//
+// A peer's replication that starts (the peer added, or added again after
+// its removal) counts as a contact: a Swarm review saw the reaper remove a
+// node 50 ms after it rejoined, on a contact time from before it had left.
+// The replication of its earlier membership can report a failure after the
+// removal, and raft reports a heartbeat resumed only from a replication
+// that failed, so nothing cleared it.
 type heartbeats struct {
 	mu      sync.Mutex
 	failing map[string]time.Time // peer ID → last contact
+	started map[string]time.Time // peer ID → when its replication started
 }
 
 func (h *heartbeats) observe(o raft.Observation) {
@@ -23,15 +31,24 @@ func (h *heartbeats) observe(o raft.Observation) {
 	defer h.mu.Unlock()
 	switch d := o.Data.(type) {
 	case raft.FailedHeartbeatObservation:
-		h.failing[string(d.PeerID)] = d.LastContact
+		id, last := string(d.PeerID), d.LastContact
+		if s, ok := h.started[id]; ok && s.After(last) {
+			last = s
+		}
+		h.failing[id] = last
 	case raft.ResumedHeartbeatObservation:
 		delete(h.failing, string(d.PeerID))
 	case raft.LeaderObservation:
 		// A new leader starts its own replication, with fresh contact times.
 		clear(h.failing)
+		clear(h.started)
 	case raft.PeerObservation:
+		id := string(d.Peer.ID)
+		delete(h.failing, id)
 		if d.Removed {
-			delete(h.failing, string(d.Peer.ID))
+			delete(h.started, id)
+		} else {
+			h.started[id] = time.Now()
 		}
 	}
 }
@@ -53,6 +70,7 @@ func (n *Node) Unreachable() map[string]time.Time {
 
 func (n *Node) startObserver() {
 	n.hb.failing = map[string]time.Time{}
+	n.hb.started = map[string]time.Time{}
 	ch := make(chan raft.Observation, 64)
 	n.observer = raft.NewObserver(ch, false, func(o *raft.Observation) bool {
 		switch o.Data.(type) {
