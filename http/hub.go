@@ -28,7 +28,8 @@ type Feed interface {
 }
 
 // DefaultSubscriberBuffer is how many frames a live connection may have
-// waiting before it counts as too slow and is closed.
+// waiting before the hub drops it as too slow (the connection then goes on
+// from the feed: Server.stream).
 const DefaultSubscriberBuffer = 256
 
 // hubStep bounds how many log positions the hub reads at once.
@@ -37,9 +38,9 @@ const hubStep = 256
 // Hub fans the feed out to live subscribers. One goroutine follows the
 // local read model: whenever its position advances, it reads the new feed
 // entries once, for every user, and hands each to the subscribers of its
-// user. A subscriber whose buffer is full is dropped and told why — never
-// skipped silently, never waited for (one slow client must not hold up the
-// others).
+// user. A subscriber whose buffer is full is dropped — never skipped
+// silently, never waited for (one slow client must not hold up the
+// others); its connection then sends what it missed from the feed.
 type Hub struct {
 	feed   Feed
 	logger *slog.Logger

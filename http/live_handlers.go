@@ -27,7 +27,7 @@ const (
 // Defaults of the live stream.
 const (
 	defaultPingInterval = 25 * time.Second
-	liveWriteTimeout    = 10 * time.Second
+	defaultWriteTimeout = 10 * time.Second
 	feedPageLimit       = 500
 )
 
@@ -43,6 +43,10 @@ type LiveConfig struct {
 	// node; more are refused with rate_limited (default
 	// DefaultMaxStreamsPerUser).
 	MaxStreamsPerUser int
+	// WriteTimeout is how long one frame may take to reach a client before
+	// the connection is cut: what ends a client that stops reading
+	// (default 10 s).
+	WriteTimeout time.Duration
 }
 
 func (s *Server) pingInterval() time.Duration {
@@ -334,7 +338,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, after int64, history, reset bool) (websocket.StatusCode, string) {
 	user := claims.UserID
 	write := func(body []byte) error {
-		wctx, cancel := context.WithTimeout(ctx, liveWriteTimeout)
+		wctx, cancel := context.WithTimeout(ctx, cmp.Or(s.Live.WriteTimeout, defaultWriteTimeout))
 		defer cancel()
 		return c.Write(wctx, websocket.MessageText, body)
 	}
@@ -412,26 +416,57 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 	if !ok {
 		return websocket.StatusGoingAway, "node shutting down"
 	}
-	defer s.Hub.unsubscribe(sub)
+	defer func() { s.Hub.unsubscribe(sub) }()
 	if !history && !reset {
 		cursor = start
 	}
-	// The hub hands this subscriber every entry after start; the read model
-	// holds every entry up to start (after a rebuild, once it is back there).
-	wctx, cancel := context.WithTimeout(ctx, s.readWait())
-	err := s.Feed.WaitFor(wctx, start)
-	cancel()
-	if err != nil {
-		return websocket.StatusTryAgainLater, "read model catching up; reconnect with the last position"
-	}
-	if cursor < start {
-		if cursor, err = sendHistory(cursor, start); err != nil {
-			return fail(err)
+	// upTo sends what lies between cursor and start from the feed: the hub
+	// hands the subscriber every entry after start, and the read model
+	// holds every entry up to start (after a rebuild, once it is back
+	// there). It returns where to go on from, or how to close.
+	upTo := func(cursor, start int64) (int64, websocket.StatusCode, string) {
+		wctx, cancel := context.WithTimeout(ctx, s.readWait())
+		err := s.Feed.WaitFor(wctx, start)
+		cancel()
+		if err != nil {
+			return cursor, websocket.StatusTryAgainLater, "read model catching up; reconnect with the last position"
 		}
+		if cursor < start {
+			if cursor, err = sendHistory(cursor, start); err != nil {
+				code, why := fail(err)
+				return cursor, code, why
+			}
+		}
+		return max(cursor, start), 0, ""
 	}
-	cursor = max(cursor, start)
+	var code websocket.StatusCode
+	var why string
+	if cursor, code, why = upTo(cursor, start); code != 0 {
+		return code, why
+	}
 	if err := control("caught_up", cursor); err != nil {
 		return fail(err)
+	}
+	// ended handles a subscription the hub dropped: closing, or, for a
+	// client that fell more than its buffer behind, following the hub
+	// again after sending what it missed from the feed, on the same
+	// connection, as a resume would. A review's client that read without
+	// pause was closed "too slow" by one removal from a group, which
+	// withdrew 450 appointments at once (901 frames). A client that stops
+	// reading is still cut off, by the write timeout.
+	ended := func() (websocket.StatusCode, string) {
+		if sub.why != endTooSlow {
+			return endStatus(sub.why)
+		}
+		next, start, ok := s.Hub.subscribe(user)
+		if !ok {
+			return endStatus(endShutdown)
+		}
+		sub = next
+		var code websocket.StatusCode
+		var why string
+		cursor, code, why = upTo(cursor, start)
+		return code, why
 	}
 
 	ping := time.NewTicker(s.pingInterval())
@@ -440,15 +475,21 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 	defer expiry.Stop()
 	for {
 		// An ended subscription goes first: a client too slow for its
-		// buffer is told so rather than fed what is left of it.
+		// buffer goes on from the feed rather than from what is left of
+		// the buffer.
 		select {
 		case <-sub.ended:
-			return endStatus(sub.why)
+			if code, why := ended(); code != 0 {
+				return code, why
+			}
+			continue
 		default:
 		}
 		select {
 		case <-sub.ended:
-			return endStatus(sub.why)
+			if code, why := ended(); code != 0 {
+				return code, why
+			}
 		case f := <-sub.frames:
 			if f.position <= cursor {
 				continue // already sent as history
@@ -491,8 +532,6 @@ type controlFrame struct {
 
 func endStatus(why string) (websocket.StatusCode, string) {
 	switch why {
-	case endTooSlow:
-		return websocket.StatusPolicyViolation, "too slow: more frames waiting than the buffer holds; reconnect with the last position"
 	case endShutdown:
 		return websocket.StatusGoingAway, "node shutting down; reconnect with the last position"
 	}
