@@ -251,11 +251,15 @@ func (p *Projector) StartRebuild(name string) (RebuildProgress, error) {
 	p.rebuildWG.Add(1)
 	go func() {
 		defer p.rebuildWG.Done()
+		// One start time, the one the request was answered with (a review
+		// saw the status give another, read a moment later by RebuildInto).
 		final, err := RebuildInto(p.rebuildCtx, p.source, p.rm, proj, func(pr RebuildProgress) {
+			pr.StartedAt = started.StartedAt
 			p.mu.Lock()
 			p.rebuild = &pr
 			p.mu.Unlock()
 		})
+		final.StartedAt = started.StartedAt
 		if err != nil {
 			p.logger.Error("projection rebuild failed; the live tables are unchanged", "projection", name, "err", err)
 		} else {

@@ -105,7 +105,8 @@ func TestOnlineRebuildUnderWriteLoad(t *testing.T) {
 		}
 	}()
 
-	if _, err := p.StartRebuild(readmodel.ProjectionPlanning); err != nil {
+	started, err := p.StartRebuild(readmodel.ProjectionPlanning)
+	if err != nil {
 		t.Fatalf("StartRebuild: %v", err)
 	}
 	if _, err := p.StartRebuild(readmodel.ProjectionUsers); agenda.ErrorCode(err) != agenda.ECONFLICT {
@@ -143,6 +144,11 @@ func TestOnlineRebuildUnderWriteLoad(t *testing.T) {
 	}
 	if last.State != "done" || last.Error != "" || last.Position < head {
 		t.Fatalf("last rebuild = %+v, want done past %d", last, head)
+	}
+	// One start time: the one the request was answered with (a review saw
+	// the status give another).
+	if !last.StartedAt.Equal(started.StartedAt) {
+		t.Errorf("the rebuild started at %v, says its status, but at %v, said its answer", last.StartedAt, started.StartedAt)
 	}
 	hookMu.Lock()
 	if len(rebuilt) != 1 || rebuilt[0].State != "done" {
