@@ -158,6 +158,16 @@ func TestPrepareRestoreRefusesEditedEvents(t *testing.T) {
 		})
 	}
 
+	// A store put in place by copying a backup file holds its digest; a
+	// backup of it records its own (a review found it refused).
+	again := filepath.Join(dir, "backup-of-a-backup.db")
+	if _, err := eventstore.Backup(ctx, backup, again); err != nil {
+		t.Fatalf("Backup of a file holding a digest: %v", err)
+	}
+	if info, err := eventstore.PrepareRestore(ctx, again, filepath.Join(dir, "from-again.db")); err != nil || !info.DigestChecked {
+		t.Fatalf("PrepareRestore of it = %+v, %v; want its digest checked", info, err)
+	}
+
 	older := filepath.Join(dir, "older.db")
 	if err := copyPlain(backup, older); err != nil {
 		t.Fatal(err)

@@ -98,7 +98,9 @@ func recordDigest(ctx context.Context, path string) error {
 	}
 	digest, err := eventsDigest(ctx, db)
 	if err == nil {
-		_, err = db.Write.ExecContext(ctx, "INSERT INTO meta (key, value) VALUES (?, ?)", digestKey, digest)
+		// An upsert: a store put in place by copying a backup file
+		// (not by restore) still holds the backup's digest.
+		_, err = db.Write.ExecContext(ctx, "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", digestKey, digest)
 		if err != nil {
 			err = fmt.Errorf("record the backup's digest: %w", err)
 		}

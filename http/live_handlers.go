@@ -112,9 +112,16 @@ func (s *Server) resetPosition(ctx context.Context, user string) (int64, error) 
 	return s.Feed.Position(), nil
 }
 
-// errTokenEnded stops a stream whose token was logged out or ended by a
-// password change while it sent history.
-var errTokenEnded = errors.New("token no longer valid")
+// What stops a stream while it sends history (its first, or what it
+// missed once behind by more than its buffer): a token logged out or ended
+// by a password change, a token expired, the node shutting down. Each is
+// checked before every frame, as on the live path: a review kept a client
+// in catch-up for 12 s past its token's expiry.
+var (
+	errTokenEnded   = errors.New("token no longer valid")
+	errTokenExpired = errors.New("token expired")
+	errShuttingDown = errors.New("node shutting down")
+)
 
 // readFeedPage reads up to limit of userID's feed entries in (after, upTo] and
 // reports whether any after `after` have been pruned. That is asked after
@@ -331,6 +338,9 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	c.SetReadLimit(4 << 10)
 	ctx := c.CloseRead(context.WithoutCancel(r.Context()))
 	code, why := s.stream(ctx, c, claims, after, given && !reset, reset)
+	if s.streamEnded != nil {
+		s.streamEnded(code)
+	}
 	c.Close(code, why)
 }
 
@@ -360,10 +370,6 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 	// entries it had not been sent were pruned meanwhile.
 	sendHistory := func(from, upTo int64) (int64, error) {
 		for from < upTo {
-			// A token ended meanwhile stops a long history too.
-			if err := s.checkToken(ctx, claims); agenda.ErrorCode(err) == agenda.EUNAUTHORIZED {
-				return from, errTokenEnded
-			}
 			page, pruned, err := s.readFeedPage(ctx, user, from, upTo, feedPageLimit)
 			if err != nil {
 				return from, err
@@ -372,6 +378,9 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 				return resetTo()
 			}
 			for i := range page {
+				if err := s.mayGoOn(ctx, claims); err != nil {
+					return from, err
+				}
 				b, err := json.Marshal(&page[i])
 				if err != nil {
 					return from, err
@@ -388,8 +397,13 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 		return from, nil
 	}
 	fail := func(err error) (websocket.StatusCode, string) {
-		if errors.Is(err, errTokenEnded) {
+		switch {
+		case errors.Is(err, errTokenEnded):
 			return StatusTokenExpired, "token no longer valid; log in again"
+		case errors.Is(err, errTokenExpired):
+			return StatusTokenExpired, "token expired; log in again"
+		case errors.Is(err, errShuttingDown):
+			return endStatus(endShutdown)
 		}
 		if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && websocket.CloseStatus(err) == -1 {
 			s.logger.Warn("live stream failed", "user", user, "err", err)
@@ -522,6 +536,23 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 			return websocket.StatusNormalClosure, ""
 		}
 	}
+}
+
+// mayGoOn reports what stops a stream from sending its next frame of
+// history, if anything does (see errTokenEnded).
+func (s *Server) mayGoOn(ctx context.Context, claims Claims) error {
+	select {
+	case <-s.Hub.stop:
+		return errShuttingDown
+	default:
+	}
+	if !time.Now().Before(claims.ExpiresAt) {
+		return errTokenExpired
+	}
+	if err := s.checkToken(ctx, claims); agenda.ErrorCode(err) == agenda.EUNAUTHORIZED {
+		return errTokenEnded
+	}
+	return nil
 }
 
 // controlFrame is a caught_up or reset frame.

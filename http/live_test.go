@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -260,6 +261,102 @@ func TestStreamCatchesUpAClientFallenBehind(t *testing.T) {
 	}
 	if n := s.Hub.Subscribers(); n != 1 {
 		t.Fatalf("subscribers = %d, want the one client", n)
+	}
+}
+
+// TestStreamCatchUpEnds: a client kept catching up (it reads steadily but
+// slower than its user's changes come) is still closed at its token's
+// expiry (4001), and at the node's shutdown (1001), not after the whole
+// backlog: a review kept one open 12 s past a 2 s token, and another 21 s
+// after its hub closed.
+func TestStreamCatchUpEnds(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		ttl      time.Duration
+		shutdown bool
+		want     websocket.StatusCode
+	}{
+		{"the token expires", 3 * time.Second, false, StatusTokenExpired},
+		{"the node shuts down", time.Hour, true, websocket.StatusGoingAway},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			feed := &fakeFeed{}
+			s, ts := liveServer(t, feed, tc.ttl, 4)
+			endedWith := make(chan websocket.StatusCode, 1)
+			s.streamEnded = func(code websocket.StatusCode) { endedWith <- code }
+			c := dialLive(t, s, ts, "ana", "")
+			if f, err := readLive(t, c); err != nil || f.Type != "caught_up" {
+				t.Fatalf("first frame = %+v, %v; want caught_up", f, err)
+			}
+			pad := `{"pad":"` + strings.Repeat("x", 1<<10) + `"}`
+			stop := make(chan struct{})
+			defer close(stop)
+			go func() {
+				for {
+					select {
+					case <-stop:
+						return
+					case <-time.After(time.Millisecond):
+					}
+					for range 20 {
+						feed.append("ana", pad) // the sockets' buffers fill in a second
+					}
+				}
+			}()
+			// The client reads on, in order, until the close.
+			closed := make(chan error, 1)
+			var drain atomic.Bool // read at full speed from now on
+			go func() {
+				var last int64
+				for {
+					f, err := readLive(t, c)
+					if err != nil {
+						closed <- err
+						return
+					}
+					if f.Position != last+1 {
+						closed <- fmt.Errorf("frame at %d after %d", f.Position, last)
+						return
+					}
+					last = f.Position
+					if !drain.Load() {
+						time.Sleep(time.Millisecond) // far slower than the changes come
+					}
+				}
+			}()
+			ends := time.Now().Add(tc.ttl)
+			if tc.shutdown {
+				time.Sleep(2 * time.Second)
+				s.Hub.Close()
+				ends = time.Now()
+			}
+			// The server ends the stream in time (what the client still
+			// reads was already in the sockets' buffers, and the close
+			// handshake waits for it).
+			if tc.shutdown {
+				time.Sleep(time.Until(ends))
+			}
+			select {
+			case code := <-endedWith:
+				if late := time.Since(ends); late > 2*time.Second {
+					t.Fatalf("the stream ended %v after it should have", late)
+				}
+				if code != tc.want {
+					t.Fatalf("the stream ended with %v, want %v", code, tc.want)
+				}
+			case <-time.After(time.Until(ends) + 5*time.Second):
+				t.Fatalf("the stream was still open 5 s after it should have ended (%d written)", feed.Position())
+			}
+			drain.Store(true)
+			select {
+			case err := <-closed:
+				if got := websocket.CloseStatus(err); got != tc.want {
+					t.Fatalf("closed with %v (%v), want %v", got, err, tc.want)
+				}
+			case <-time.After(60 * time.Second):
+				t.Fatal("the client never saw the close")
+			}
+		})
 	}
 }
 

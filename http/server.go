@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"github.com/coder/websocket"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -67,6 +68,10 @@ type Server struct {
 
 	logger  *slog.Logger
 	streams streamCounts
+	// streamEnded, if set (by tests), is told how each live stream ends,
+	// when it ends: before the close handshake, which waits for a client
+	// still reading what the sockets hold.
+	streamEnded func(websocket.StatusCode)
 	// auditRefusals throttles the audit rows of refusals (see
 	// refusalThrottle).
 	auditRefusals refusalThrottle
