@@ -28,7 +28,10 @@ const (
 const (
 	defaultPingInterval = 25 * time.Second
 	defaultWriteTimeout = 10 * time.Second
-	feedPageLimit       = 500
+	// catchUpWindow: a client that falls behind its buffer again within
+	// this long of the last time is closed as too slow (see stream).
+	catchUpWindow = 10 * time.Second
+	feedPageLimit = 500
 )
 
 // LiveConfig tunes the live stream; the zero value is the default.
@@ -466,11 +469,19 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 	// again after sending what it missed from the feed, on the same
 	// connection, as a resume would. A review's client that read without
 	// pause was closed "too slow" by one removal from a group, which
-	// withdrew 450 appointments at once (901 frames). A client that stops
-	// reading is still cut off, by the write timeout.
+	// withdrew 450 appointments at once (901 frames). A client that falls
+	// behind again within catchUpWindow of its catching up cannot keep
+	// up, and is closed as the contract says (API.md: disconnected, never
+	// silently skipped): it resumes from its last position, and costs the
+	// node no endless catching up. One that stops reading is cut off by
+	// the write timeout.
+	var fellBehind time.Time
 	ended := func() (websocket.StatusCode, string) {
 		if sub.why != endTooSlow {
 			return endStatus(sub.why)
+		}
+		if !fellBehind.IsZero() && time.Since(fellBehind) < catchUpWindow {
+			return websocket.StatusPolicyViolation, "too slow: fell behind the live events again; reconnect with the last position"
 		}
 		next, start, ok := s.Hub.subscribe(user)
 		if !ok {
@@ -480,6 +491,7 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 		var code websocket.StatusCode
 		var why string
 		cursor, code, why = upTo(cursor, start)
+		fellBehind = time.Now() // the window runs from the end of the catching up
 		return code, why
 	}
 

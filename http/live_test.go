@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -264,11 +265,11 @@ func TestStreamCatchesUpAClientFallenBehind(t *testing.T) {
 	}
 }
 
-// TestStreamCatchUpEnds: a client kept catching up (it reads steadily but
-// slower than its user's changes come) is still closed at its token's
-// expiry (4001), and at the node's shutdown (1001), not after the whole
-// backlog: a review kept one open 12 s past a 2 s token, and another 21 s
-// after its hub closed.
+// TestStreamCatchUpEnds: a client sent a long history (from its last
+// position, or what it fell behind on, the same sendHistory), read slowly,
+// is still closed at its token's expiry (4001) and at the node's shutdown
+// (1001), not after the whole history: a review kept one open 12 s past a
+// 2 s token, and another 21 s after its hub closed.
 func TestStreamCatchUpEnds(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -284,26 +285,13 @@ func TestStreamCatchUpEnds(t *testing.T) {
 			s, ts := liveServer(t, feed, tc.ttl, 4)
 			endedWith := make(chan websocket.StatusCode, 1)
 			s.streamEnded = func(code websocket.StatusCode) { endedWith <- code }
-			c := dialLive(t, s, ts, "ana", "")
-			if f, err := readLive(t, c); err != nil || f.Type != "caught_up" {
-				t.Fatalf("first frame = %+v, %v; want caught_up", f, err)
-			}
+			// 1 KiB frames, more than the sockets' buffers hold, read at
+			// a thousand a second: a history of twenty seconds.
 			pad := `{"pad":"` + strings.Repeat("x", 1<<10) + `"}`
-			stop := make(chan struct{})
-			defer close(stop)
-			go func() {
-				for {
-					select {
-					case <-stop:
-						return
-					case <-time.After(time.Millisecond):
-					}
-					for range 20 {
-						feed.append("ana", pad) // the sockets' buffers fill in a second
-					}
-				}
-			}()
-			// The client reads on, in order, until the close.
+			for range 20000 {
+				feed.append("ana", pad)
+			}
+			c := dialLive(t, s, ts, "ana", "&after=0")
 			closed := make(chan error, 1)
 			var drain atomic.Bool // read at full speed from now on
 			go func() {
@@ -320,7 +308,7 @@ func TestStreamCatchUpEnds(t *testing.T) {
 					}
 					last = f.Position
 					if !drain.Load() {
-						time.Sleep(time.Millisecond) // far slower than the changes come
+						time.Sleep(time.Millisecond)
 					}
 				}
 			}()
@@ -333,9 +321,6 @@ func TestStreamCatchUpEnds(t *testing.T) {
 			// The server ends the stream in time (what the client still
 			// reads was already in the sockets' buffers, and the close
 			// handshake waits for it).
-			if tc.shutdown {
-				time.Sleep(time.Until(ends))
-			}
 			select {
 			case code := <-endedWith:
 				if late := time.Since(ends); late > 2*time.Second {
@@ -345,7 +330,7 @@ func TestStreamCatchUpEnds(t *testing.T) {
 					t.Fatalf("the stream ended with %v, want %v", code, tc.want)
 				}
 			case <-time.After(time.Until(ends) + 5*time.Second):
-				t.Fatalf("the stream was still open 5 s after it should have ended (%d written)", feed.Position())
+				t.Fatalf("the stream was still open 5 s after it should have ended")
 			}
 			drain.Store(true)
 			select {
@@ -357,6 +342,58 @@ func TestStreamCatchUpEnds(t *testing.T) {
 				t.Fatal("the client never saw the close")
 			}
 		})
+	}
+}
+
+// TestStreamClientThatCannotKeepUpClosed: a client that reads, but slower
+// than its user's changes come, falls behind again soon after it was
+// caught up; it cannot keep up and is closed, as the contract says, with
+// 1008 and a reason that says why, every frame before it in order, and
+// resumes from its last position on a new connection.
+func TestStreamClientThatCannotKeepUpClosed(t *testing.T) {
+	feed := &fakeFeed{}
+	s, ts := liveServer(t, feed, time.Hour, 4)
+	c := dialLive(t, s, ts, "ana", "")
+	if f, err := readLive(t, c); err != nil || f.Type != "caught_up" {
+		t.Fatalf("first frame = %+v, %v; want caught_up", f, err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			for range 20 {
+				feed.append("ana", `{"n":1}`)
+			}
+		}
+	}()
+	var last int64
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		f, err := readLive(t, c)
+		if err != nil {
+			var ce websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != websocket.StatusPolicyViolation || !strings.Contains(ce.Reason, "too slow") {
+				t.Fatalf("closed with %v, want 1008 saying too slow", err)
+			}
+			break
+		}
+		if f.Position != last+1 {
+			t.Fatalf("frame at %d after %d: a frame was skipped or repeated", f.Position, last)
+		}
+		last = f.Position
+		if time.Now().After(deadline) {
+			t.Fatalf("a client reading slower than the changes come was still served after 30 s (%d frames)", last)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	c2 := dialLive(t, s, ts, "ana", fmt.Sprintf("&after=%d", last))
+	if f, err := readLive(t, c2); err != nil || f.Position != last+1 {
+		t.Fatalf("after reconnect: %+v, %v; want position %d", f, err, last+1)
 	}
 }
 
