@@ -28,10 +28,10 @@ const (
 const (
 	defaultPingInterval = 25 * time.Second
 	defaultWriteTimeout = 10 * time.Second
-	// catchUpWindow: a client that falls behind its buffer again within
-	// this long of the last time is closed as too slow (see stream).
-	catchUpWindow = 10 * time.Second
-	feedPageLimit = 500
+	// defaultBehindLimit: a client behind the live events for longer than
+	// this is closed as too slow (see stream).
+	defaultBehindLimit = 10 * time.Second
+	feedPageLimit      = 500
 )
 
 // LiveConfig tunes the live stream; the zero value is the default.
@@ -50,6 +50,9 @@ type LiveConfig struct {
 	// the connection is cut: what ends a client that stops reading
 	// (default 10 s).
 	WriteTimeout time.Duration
+	// behindLimit is how long a client may stay behind the live events
+	// before it is closed as too slow (default 10 s; shorter in tests).
+	behindLimit time.Duration
 }
 
 func (s *Server) pingInterval() time.Duration {
@@ -355,7 +358,13 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 		defer cancel()
 		return c.Write(wctx, websocket.MessageText, body)
 	}
+	// control sends a reset or caught_up frame, unless the stream is to
+	// end (mayGoOn): they carry no user data, but "nothing after a
+	// logout" means no frame at all (a review saw both sent after one).
 	control := func(typ string, pos int64) error {
+		if err := s.mayGoOn(ctx, claims); err != nil {
+			return err
+		}
 		b, _ := json.Marshal(controlFrame{Type: typ, Position: pos})
 		return write(b)
 	}
@@ -373,6 +382,10 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 	// entries it had not been sent were pruned meanwhile.
 	sendHistory := func(from, upTo int64) (int64, error) {
 		for from < upTo {
+			// Before a page too: a reset it may lead to is a frame.
+			if err := s.mayGoOn(ctx, claims); err != nil {
+				return from, err
+			}
 			page, pruned, err := s.readFeedPage(ctx, user, from, upTo, feedPageLimit)
 			if err != nil {
 				return from, err
@@ -469,19 +482,25 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 	// again after sending what it missed from the feed, on the same
 	// connection, as a resume would. A review's client that read without
 	// pause was closed "too slow" by one removal from a group, which
-	// withdrew 450 appointments at once (901 frames). A client that falls
-	// behind again within catchUpWindow of its catching up cannot keep
-	// up, and is closed as the contract says (API.md: disconnected, never
-	// silently skipped): it resumes from its last position, and costs the
-	// node no endless catching up. One that stops reading is cut off by
-	// the write timeout.
-	var fellBehind time.Time
+	// withdrew 450 appointments at once (901 frames). A client behind for
+	// longer than behindLimit (falling behind again within it of its last
+	// catching up, which a burst of several hub steps does too) cannot
+	// keep up, and is closed as the contract says (API.md: disconnected,
+	// never silently skipped): it resumes from its last position, and
+	// costs the node no endless catching up. One that stops reading is cut
+	// off by the write timeout.
+	limit := cmp.Or(s.Live.behindLimit, defaultBehindLimit)
+	var behindSince, caughtUp time.Time
 	ended := func() (websocket.StatusCode, string) {
 		if sub.why != endTooSlow {
 			return endStatus(sub.why)
 		}
-		if !fellBehind.IsZero() && time.Since(fellBehind) < catchUpWindow {
-			return websocket.StatusPolicyViolation, "too slow: fell behind the live events again; reconnect with the last position"
+		now := time.Now()
+		if caughtUp.IsZero() || now.Sub(caughtUp) > limit {
+			behindSince = now // behind anew, not still
+		}
+		if now.Sub(behindSince) > limit {
+			return websocket.StatusPolicyViolation, "too slow: behind the live events for " + limit.String() + "; reconnect with the last position"
 		}
 		next, start, ok := s.Hub.subscribe(user)
 		if !ok {
@@ -491,7 +510,7 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 		var code websocket.StatusCode
 		var why string
 		cursor, code, why = upTo(cursor, start)
-		fellBehind = time.Now() // the window runs from the end of the catching up
+		caughtUp = time.Now()
 		return code, why
 	}
 

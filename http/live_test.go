@@ -323,14 +323,16 @@ func TestStreamCatchUpEnds(t *testing.T) {
 			// handshake waits for it).
 			select {
 			case code := <-endedWith:
-				if late := time.Since(ends); late > 2*time.Second {
+				// A frame being written is let finish (up to the write
+				// timeout): a review saw 2 s late under load.
+				if late := time.Since(ends); late > 5*time.Second {
 					t.Fatalf("the stream ended %v after it should have", late)
 				}
 				if code != tc.want {
 					t.Fatalf("the stream ended with %v, want %v", code, tc.want)
 				}
-			case <-time.After(time.Until(ends) + 5*time.Second):
-				t.Fatalf("the stream was still open 5 s after it should have ended")
+			case <-time.After(time.Until(ends) + 8*time.Second):
+				t.Fatalf("the stream was still open 8 s after it should have ended")
 			}
 			drain.Store(true)
 			select {
@@ -346,13 +348,16 @@ func TestStreamCatchUpEnds(t *testing.T) {
 }
 
 // TestStreamClientThatCannotKeepUpClosed: a client that reads, but slower
-// than its user's changes come, falls behind again soon after it was
-// caught up; it cannot keep up and is closed, as the contract says, with
-// 1008 and a reason that says why, every frame before it in order, and
-// resumes from its last position on a new connection.
+// than its user's changes come, stays behind however often it is caught
+// up; past the limit it cannot keep up and is closed, as the contract
+// says, with 1008 and a reason that says why, every frame before it in
+// order, and resumes from its last position on a new connection.
 func TestStreamClientThatCannotKeepUpClosed(t *testing.T) {
 	feed := &fakeFeed{}
 	s, ts := liveServer(t, feed, time.Hour, 4)
+	s.Live.behindLimit = time.Second
+	endedWith := make(chan websocket.StatusCode, 1)
+	s.streamEnded = func(code websocket.StatusCode) { endedWith <- code }
 	c := dialLive(t, s, ts, "ana", "")
 	if f, err := readLive(t, c); err != nil || f.Type != "caught_up" {
 		t.Fatalf("first frame = %+v, %v; want caught_up", f, err)
@@ -371,26 +376,46 @@ func TestStreamClientThatCannotKeepUpClosed(t *testing.T) {
 			}
 		}
 	}()
-	var last int64
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		f, err := readLive(t, c)
-		if err != nil {
-			var ce websocket.CloseError
-			if !errors.As(err, &ce) || ce.Code != websocket.StatusPolicyViolation || !strings.Contains(ce.Reason, "too slow") {
-				t.Fatalf("closed with %v, want 1008 saying too slow", err)
-			}
-			break
-		}
-		if f.Position != last+1 {
-			t.Fatalf("frame at %d after %d: a frame was skipped or repeated", f.Position, last)
-		}
-		last = f.Position
-		if time.Now().After(deadline) {
-			t.Fatalf("a client reading slower than the changes come was still served after 30 s (%d frames)", last)
-		}
-		time.Sleep(200 * time.Microsecond)
+	// The client reads in order, slowly until the server has decided.
+	var drain atomic.Bool
+	type result struct {
+		last int64
+		err  error
 	}
+	done := make(chan result, 1)
+	go func() {
+		var last int64
+		for {
+			f, err := readLive(t, c)
+			if err != nil {
+				done <- result{last, err}
+				return
+			}
+			if f.Position != last+1 {
+				done <- result{last, fmt.Errorf("frame at %d after %d: a frame was skipped or repeated", f.Position, last)}
+				return
+			}
+			last = f.Position
+			if !drain.Load() {
+				time.Sleep(200 * time.Microsecond)
+			}
+		}
+	}()
+	select {
+	case code := <-endedWith:
+		if code != websocket.StatusPolicyViolation {
+			t.Fatalf("the stream ended with %v, want 1008", code)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a client reading slower than the changes come was still served after 20 s")
+	}
+	drain.Store(true)
+	r := <-done
+	var ce websocket.CloseError
+	if !errors.As(r.err, &ce) || ce.Code != websocket.StatusPolicyViolation || !strings.Contains(ce.Reason, "too slow") {
+		t.Fatalf("closed with %v, want 1008 saying too slow", r.err)
+	}
+	last := r.last
 	c2 := dialLive(t, s, ts, "ana", fmt.Sprintf("&after=%d", last))
 	if f, err := readLive(t, c2); err != nil || f.Position != last+1 {
 		t.Fatalf("after reconnect: %+v, %v; want position %d", f, err, last+1)
@@ -711,4 +736,42 @@ func (c *streamCounts) count(user string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.byUser[user]
+}
+
+// revokableQueries answers every token as valid until out is set, then as
+// logged out.
+type revokableQueries struct {
+	*fakeQueries
+	out atomic.Bool
+}
+
+func (q *revokableQueries) TokenState(context.Context, string, string) (agenda.TokenState, error) {
+	return agenda.TokenState{Revoked: q.out.Load()}, nil
+}
+
+// TestStreamSendsNothingAfterALogout: a logout that lands while history is
+// about to be read sends no frame at all, not even a reset (the entries
+// were pruned meanwhile) or caught_up, which carry no user data but break
+// "4001 before the next frame" (a review of the catch-up saw both).
+func TestStreamSendsNothingAfterALogout(t *testing.T) {
+	feed := &fakeFeed{pruned: map[string]int64{}}
+	for range 10 {
+		feed.append("ana", `{}`)
+	}
+	s, ts := liveServer(t, feed, time.Hour, 16)
+	q := &revokableQueries{fakeQueries: &fakeQueries{}}
+	s.Queries = q
+	var once sync.Once
+	feed.beforePage = func() { once.Do(func() { q.out.Store(true); feed.prune(5) }) }
+	c := dialLive(t, s, ts, "ana", "&after=2")
+	for {
+		f, err := readLive(t, c)
+		if err != nil {
+			if got := websocket.CloseStatus(err); got != StatusTokenExpired {
+				t.Fatalf("closed with %v (%v), want 4001", got, err)
+			}
+			return
+		}
+		t.Errorf("a %s frame at %d was sent after the logout", f.Type, f.Position)
+	}
 }

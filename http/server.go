@@ -2,12 +2,12 @@ package http
 
 import (
 	"context"
-	"github.com/coder/websocket"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
