@@ -118,11 +118,11 @@ func (s *Server) resetPosition(ctx context.Context, user string) (int64, error) 
 	return s.Feed.Position(), nil
 }
 
-// What stops a stream while it sends history (its first, or what it
-// missed once behind by more than its buffer): a token logged out or ended
-// by a password change, a token expired, the node shutting down. Each is
-// checked before every frame, as on the live path: a review kept a client
-// in catch-up for 12 s past its token's expiry.
+// What stops a stream (mayGoOn): a token logged out or ended by a
+// password change, a token expired, the node shutting down. Each is
+// checked before every frame, of history (its first, or what it missed
+// once behind by more than its buffer) as of live events: a review kept a
+// client in catch-up for 12 s past its token's expiry.
 var (
 	errTokenEnded   = errors.New("token no longer valid")
 	errTokenExpired = errors.New("token expired")
@@ -543,8 +543,8 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 			// nothing more: every frame asks (a cached look-up while no
 			// user changes). At each ping only, a review saw a logged-out
 			// stream go on for 25 s.
-			if err := s.checkToken(ctx, claims); agenda.ErrorCode(err) == agenda.EUNAUTHORIZED {
-				return StatusTokenExpired, "token no longer valid; log in again"
+			if err := s.mayGoOn(ctx, claims); err != nil {
+				return fail(err)
 			}
 			if err := write(f.body); err != nil {
 				return fail(err)
@@ -552,8 +552,8 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 			cursor = f.position
 		case <-ping.C:
 			// And with no frame to send, at each ping.
-			if err := s.checkToken(ctx, claims); agenda.ErrorCode(err) == agenda.EUNAUTHORIZED {
-				return StatusTokenExpired, "token no longer valid; log in again"
+			if err := s.mayGoOn(ctx, claims); err != nil {
+				return fail(err)
 			}
 			pctx, cancel := context.WithTimeout(ctx, s.pingInterval())
 			err := c.Ping(pctx)
@@ -562,7 +562,7 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 				return websocket.StatusPolicyViolation, "no answer to ping"
 			}
 		case <-expiry.C:
-			return StatusTokenExpired, "token expired; log in again"
+			return fail(errTokenExpired)
 		case <-ctx.Done():
 			return websocket.StatusNormalClosure, ""
 		}
