@@ -61,7 +61,7 @@ type Server struct {
 	// serve nothing from it.
 	Fence func() error
 	// Feed and Hub serve /api/events and the live stream /api/ws (see
-	// live_handlers.go); Live tunes the stream.
+	// feed_handlers.go and live_handlers.go); Live tunes the stream.
 	Feed Feed
 	Hub  *Hub
 	Live LiveConfig

@@ -293,7 +293,7 @@ func (n *Node) serveAPI(runCtx context.Context, c *Config) (err error) {
 		Audit:      n.ops.httpAudit(),
 		Admin:      adminAPI{n},
 		AuditToken: c.AuditToken,
-		// The feed and the live stream (live_handlers.go).
+		// The feed and the live stream (http/feed_handlers.go, http/live_handlers.go).
 		Feed: n.rm,
 		Hub:  n.hub,
 	}
