@@ -1,12 +1,14 @@
 package consensus
 
 // This file holds the cluster's membership as Raft keeps it: whether this
-// node has state, forming a new cluster, and the configuration's servers.
+// node has state, forming a new cluster, the configuration's servers, and
+// the leader's changes to them.
 
 import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -62,4 +64,53 @@ func (n *Node) Servers() ([]Server, error) {
 		out = append(out, Server{ID: string(srv.ID), Address: string(srv.Address), Suffrage: srv.Suffrage.String()})
 	}
 	return out, nil
+}
+
+// AddVoter adds (or, for a known ID, re-addresses) a voting member. Only the
+// leader can; others get ErrNotLeader.
+func (n *Node) AddVoter(id, addr string) error {
+	err := n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, 10*time.Second).Error()
+	if errors.Is(err, raft.ErrNotLeader) {
+		return ErrNotLeader
+	}
+	return err
+}
+
+// AddNonvoter adds a member that receives the log but counts in no quorum,
+// neither for commits nor for elections. Only the leader can.
+func (n *Node) AddNonvoter(id, addr string) error {
+	err := n.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), 0, 10*time.Second).Error()
+	if errors.Is(err, raft.ErrNotLeader) {
+		return ErrNotLeader
+	}
+	return err
+}
+
+// RemoveServer removes a member. Only the leader can.
+func (n *Node) RemoveServer(id string) error {
+	err := n.raft.RemoveServer(raft.ServerID(id), 0, 10*time.Second).Error()
+	if errors.Is(err, raft.ErrNotLeader) {
+		return ErrNotLeader
+	}
+	return err
+}
+
+// TransferLeadership hands leadership to another voter, so that a planned
+// shutdown of the leader costs milliseconds rather than an election.
+func (n *Node) TransferLeadership() error {
+	return n.raft.LeadershipTransfer().Error()
+}
+
+func (n *Node) otherVoters() int {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return 0
+	}
+	count := 0
+	for _, srv := range f.Configuration().Servers {
+		if srv.Suffrage == raft.Voter && srv.ID != raft.ServerID(n.cfg.NodeID) {
+			count++
+		}
+	}
+	return count
 }

@@ -347,48 +347,6 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 	return n, nil
 }
 
-// restoredFile marks a Raft directory whose node founded a cluster on a
-// restored event store and has not yet compacted its log (see
-// compactRestoredHistory). It survives a crash half-way.
-const restoredFile = "restored-history"
-
-// compactRestoredHistory snapshots a node that founded a cluster on a
-// restored event store and compacts its whole log, before it serves
-// anyone. The restored history is in the event store only, not in any Raft
-// entry: a node that joined later was sent the log from its first entry
-// and never the history before it (an operations review found such
-// joiners ready at position 0, the restored users unknown to them). With
-// the log compacted, the leader must send a joiner the snapshot, which
-// holds the whole event store.
-func (n *Node) compactRestoredHistory(marker string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for !n.IsLeader() {
-		if time.Now().After(deadline) {
-			return errors.New("compact the restored history: this node did not become the leader of its new cluster within 30s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err := n.raft.Barrier(10 * time.Second).Error(); err != nil {
-		return fmt.Errorf("compact the restored history: %w", err)
-	}
-	rc := n.raft.ReloadableConfig()
-	keep := rc.TrailingLogs
-	rc.TrailingLogs = 0
-	if err := n.raft.ReloadConfig(rc); err != nil {
-		return fmt.Errorf("compact the restored history: %w", err)
-	}
-	err := n.raft.Snapshot().Error()
-	rc.TrailingLogs = keep
-	if rerr := n.raft.ReloadConfig(rc); err == nil || errors.Is(err, raft.ErrNothingNewToSnapshot) {
-		err = rerr
-	}
-	if err != nil {
-		return fmt.Errorf("compact the restored history: %w", err)
-	}
-	n.cfg.Logger.Info("compacted the new raft log into a snapshot of the restored history: nodes that join receive it whole")
-	return removeSynced(marker)
-}
-
 // addressProvider adapts Config.ServerAddr to raft.ServerAddressProvider.
 type addressProvider func(id string) (string, bool)
 
@@ -454,60 +412,6 @@ func (n *Node) WaitLeader(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
-}
-
-// Status is a summary of the node's Raft state.
-type Status struct {
-	NodeID       string
-	State        string
-	LeaderID     string
-	LeaderAddr   string
-	Term         uint64
-	CommitIndex  uint64
-	AppliedIndex uint64
-	Servers      []Server
-}
-
-// Server is one member of the Raft configuration.
-type Server struct {
-	ID       string
-	Address  string
-	Suffrage string
-}
-
-// Status returns the node's current Raft state.
-func (n *Node) Status() Status {
-	lid, laddr := n.Leader()
-	s := Status{
-		NodeID:       n.cfg.NodeID,
-		State:        n.raft.State().String(),
-		LeaderID:     lid,
-		LeaderAddr:   laddr,
-		Term:         n.raft.CurrentTerm(),
-		CommitIndex:  n.raft.CommitIndex(),
-		AppliedIndex: n.raft.AppliedIndex(),
-	}
-	if f := n.raft.GetConfiguration(); f.Error() == nil {
-		for _, srv := range f.Configuration().Servers {
-			s.Servers = append(s.Servers, Server{ID: string(srv.ID), Address: string(srv.Address), Suffrage: srv.Suffrage.String()})
-		}
-	}
-	return s
-}
-
-// LogSpan is how many indexes the Raft log store spans, first to last: what
-// compaction has not yet removed behind the last snapshot, and what came
-// since (0 if empty or closed). It is the log's size as compaction keeps it,
-// with one exception: a follower that installed a snapshot keeps its old
-// tail below it, and the span counts the gap between them until its own
-// next compaction removes that tail.
-func (n *Node) LogSpan() uint64 {
-	first, err1 := n.logStore.FirstIndex()
-	last, err2 := n.logStore.LastIndex()
-	if err1 != nil || err2 != nil || first == 0 || last < first {
-		return 0
-	}
-	return last - first + 1
 }
 
 // Propose replicates b and returns where it landed once the local FSM has
@@ -610,53 +514,4 @@ func catchUpFromSnapshot(snaps raft.SnapshotStore, store *eventstore.Store, logg
 		return fmt.Errorf("restore snapshot %s: %w", latest.ID, err)
 	}
 	return nil
-}
-
-// AddVoter adds (or, for a known ID, re-addresses) a voting member. Only the
-// leader can; others get ErrNotLeader.
-func (n *Node) AddVoter(id, addr string) error {
-	err := n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, 10*time.Second).Error()
-	if errors.Is(err, raft.ErrNotLeader) {
-		return ErrNotLeader
-	}
-	return err
-}
-
-// AddNonvoter adds a member that receives the log but counts in no quorum,
-// neither for commits nor for elections. Only the leader can.
-func (n *Node) AddNonvoter(id, addr string) error {
-	err := n.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), 0, 10*time.Second).Error()
-	if errors.Is(err, raft.ErrNotLeader) {
-		return ErrNotLeader
-	}
-	return err
-}
-
-// RemoveServer removes a member. Only the leader can.
-func (n *Node) RemoveServer(id string) error {
-	err := n.raft.RemoveServer(raft.ServerID(id), 0, 10*time.Second).Error()
-	if errors.Is(err, raft.ErrNotLeader) {
-		return ErrNotLeader
-	}
-	return err
-}
-
-// TransferLeadership hands leadership to another voter, so that a planned
-// shutdown of the leader costs milliseconds rather than an election.
-func (n *Node) TransferLeadership() error {
-	return n.raft.LeadershipTransfer().Error()
-}
-
-func (n *Node) otherVoters() int {
-	f := n.raft.GetConfiguration()
-	if f.Error() != nil {
-		return 0
-	}
-	count := 0
-	for _, srv := range f.Configuration().Servers {
-		if srv.Suffrage == raft.Voter && srv.ID != raft.ServerID(n.cfg.NodeID) {
-			count++
-		}
-	}
-	return count
 }
