@@ -5,6 +5,7 @@
 package http
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -26,26 +27,28 @@ func setETag(w http.ResponseWriter, version int64) {
 	w.Header().Set("ETag", fmt.Sprintf(`"%d"`, version))
 }
 
-// writeBody answers 200 with body, JSON already encoded, in one write of
-// known length.
+// writeBody answers 200 with body, JSON already encoded, in one answer of
+// known length (see send).
 func writeBody(w http.ResponseWriter, body []byte) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	if _, err := w.Write(body); err != nil {
-		slog.Debug("write response", "err", err)
-	}
+	send(w, http.StatusOK, body)
 }
 
+// writeJSON answers status with v encoded as JSON; nil v, no body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	if v != nil {
-		enc := jsonEncoder(w)
-		if err := enc.Encode(v); err != nil {
-			slog.Debug("write response", "err", err)
-		}
+	if v == nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		return
 	}
+	var buf bytes.Buffer
+	if err := jsonEncoder(&buf).Encode(v); err != nil {
+		// Only a value no request can shape gets here (every field a
+		// handler answers encodes); say so rather than half an answer.
+		slog.Error("encode response", "type", fmt.Sprintf("%T", v), "err", err)
+		send(w, http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"internal error"}}`+"\n"))
+		return
+	}
+	send(w, status, buf.Bytes())
 }
 
 // committed answers a successful write: it sets X-Agenda-Position and waits

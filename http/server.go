@@ -65,8 +65,12 @@ type Server struct {
 	Feed Feed
 	Hub  *Hub
 	Live LiveConfig
+	// Answers bounds what the node holds for clients that do not read
+	// their answers (answer_gate.go).
+	Answers AnswerConfig
 
 	logger  *slog.Logger
+	answers *answerGate
 	streams streamCounts
 	// streamEnded, if set (by tests), is told how each live stream ends,
 	// when it ends: before the close handshake, which waits for a client
@@ -98,7 +102,8 @@ func (s *Server) router() chi.Router {
 	// HEAD is answered as GET without the body (RFC 9110 9.3.2: every
 	// general-purpose server supports it; probes such as wget --spider
 	// use it).
-	r.Use(middleware.GetHead, s.withRequestID, s.recoverer)
+	s.answers = newAnswerGate(s.Answers)
+	r.Use(s.gateAnswers, middleware.GetHead, s.withRequestID, s.recoverer)
 	if s.Metrics != nil {
 		r.Use(s.Metrics.middleware)
 	}

@@ -1,0 +1,162 @@
+package http
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// gatedServer serves, through a Server's answer gate configured with c,
+// an answer of ?bytes= bytes (writeBody), and reports each handler's end.
+func gatedServer(t *testing.T, c AnswerConfig) (*httptest.Server, <-chan struct{}) {
+	t.Helper()
+	s := &Server{answers: newAnswerGate(c)}
+	ended := make(chan struct{}, 16)
+	srv := httptest.NewServer(s.gateAnswers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() { ended <- struct{}{} }()
+		n, _ := strconv.Atoi(r.URL.Query().Get("bytes"))
+		writeBody(w, bytes.Repeat([]byte("a"), n))
+	})))
+	t.Cleanup(srv.Close)
+	return srv, ended
+}
+
+// stalledClient asks srv for an answer of n bytes and never reads it, with
+// a receive buffer as small as the kernel allows.
+func stalledClient(t *testing.T, srv *httptest.Server, n int) net.Conn {
+	t.Helper()
+	return rawRequest(t, srv, n, 4096)
+}
+
+// rawRequest asks srv for an answer of n bytes on a connection of its own,
+// with a receive buffer of rcvbuf bytes (0: the kernel's).
+func rawRequest(t *testing.T, srv *httptest.Server, n, rcvbuf int) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if rcvbuf > 0 {
+		if err := c.(*net.TCPConn).SetReadBuffer(rcvbuf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := fmt.Fprintf(c, "GET /?bytes=%d HTTP/1.1\r\nHost: test\r\n\r\n", n); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// A client that asks for a large answer and reads none of it is cut off
+// once a piece has waited Stall, and its handler ends: it no longer holds
+// the answer, a goroutine and a connection slot for good (a review held 40
+// of them for 100 s, 16.7 MB each).
+func TestAnswerToAClientThatStopsReadingIsCut(t *testing.T) {
+	srv, ended := gatedServer(t, AnswerConfig{Stall: 200 * time.Millisecond})
+	stalledClient(t, srv, 32<<20) // more than the sockets' buffers hold
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler still writes to a client that read nothing for 10s, with a stall of 200ms")
+	}
+}
+
+// A client that reads slowly but steadily gets its whole answer, though
+// that takes longer than Stall: the bound is on each piece (64 KiB), not
+// on the answer.
+func TestAnswerToASlowReaderIsWhole(t *testing.T) {
+	srv, _ := gatedServer(t, AnswerConfig{Stall: time.Second})
+	const size = 16 << 20
+	c := rawRequest(t, srv, size, 0)
+	r := bufio.NewReader(c)
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	began := time.Now()
+	got := 0
+	buf := make([]byte, 128<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		got += n
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %d of %d bytes: %v", got, size, err)
+		}
+		time.Sleep(20 * time.Millisecond) // at most 128 KiB in 20 ms: about 80 pieces a second
+	}
+	if got != size {
+		t.Fatalf("read %d bytes, want %d", got, size)
+	}
+	t.Logf("read %d bytes in %v", got, time.Since(began))
+}
+
+// Large answers share a budget: while one held by a client that does not
+// read takes it all, another is refused with 503 and a JSON error (and
+// nothing of it written); small answers go on; once the stalled one is
+// cut, large answers are served again.
+func TestLargeAnswersShareABudget(t *testing.T) {
+	const large = 24 << 20
+	srv, _ := gatedServer(t, AnswerConfig{Stall: 30 * time.Second, Budget: large + large/2, BudgetWait: 50 * time.Millisecond})
+	held := stalledClient(t, srv, large)
+
+	get := func(n int) (*http.Response, []byte) {
+		t.Helper()
+		resp, err := http.Get(fmt.Sprintf("%s/?bytes=%d", srv.URL, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, body
+	}
+	// The stalled answer takes its share when its handler gets there:
+	// until then another large one may still pass.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, body := get(large)
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			if resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), `"code":"unavailable"`) {
+				t.Fatalf("refusal: Retry-After %q, body %s", resp.Header.Get("Retry-After"), body)
+			}
+			break
+		}
+		if resp.StatusCode != http.StatusOK || len(body) != large {
+			t.Fatalf("status %d, %d bytes", resp.StatusCode, len(body))
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a large answer still served while another held the budget")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if resp, body := get(answerPiece); resp.StatusCode != http.StatusOK || len(body) != answerPiece {
+		t.Fatalf("a small answer while the budget is taken: status %d, %d bytes", resp.StatusCode, len(body))
+	}
+
+	held.Close() // its write fails: the handler ends and gives its share back
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		if resp, body := get(large); resp.StatusCode == http.StatusOK && len(body) == large {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("large answers still refused after the stalled client went away")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
