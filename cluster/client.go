@@ -52,6 +52,11 @@ func (a *Agent) callSent(ctx context.Context, dest, addr, path string, v, out an
 	if err != nil {
 		return false, err
 	}
+	return a.callSentBody(ctx, dest, addr, path, body, out)
+}
+
+// callSentBody is callSent with the body already encoded.
+func (a *Agent) callSentBody(ctx context.Context, dest, addr, path string, body []byte, out any) (sent bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.scheme()+"://"+addr+path, bytes.NewReader(body))
 	if err != nil {
 		return false, err

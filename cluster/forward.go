@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -115,6 +117,7 @@ func withWroteHook(ctx context.Context, wrote func()) context.Context {
 // command proposes the same batch again, and event IDs make that safe.
 func (a *Agent) Propose(ctx context.Context, b events.Batch) (events.Committed, error) {
 	var c events.Committed
+	var body []byte
 	err := retryLeader(ctx, func() (bool, error) {
 		if a.raft.IsLeader() {
 			var err error
@@ -125,10 +128,20 @@ func (a *Agent) Propose(ctx context.Context, b events.Batch) (events.Committed, 
 		if err != nil {
 			return true, err
 		}
+		if body == nil {
+			// Encoded once, and refused alike on every node when too
+			// large (the leader's Propose checks the same bytes).
+			if body, err = json.Marshal(b); err != nil {
+				return false, err
+			}
+			if len(body) > events.MaxBatchBytes {
+				return false, fmt.Errorf("%w: %d events in %d bytes, at most %d", events.ErrBatchTooLarge, len(b.Events), len(body), events.MaxBatchBytes)
+			}
+		}
 		var out committedWire
 		fctx, cancel := context.WithTimeout(ctx, ForwardTimeout)
 		began := time.Now()
-		sent, err := a.callSent(fctx, dest, addr, "/internal/propose", b, &out)
+		sent, err := a.callSentBody(fctx, dest, addr, "/internal/propose", body, &out)
 		cancel()
 		if a.cfg.OnForward != nil {
 			a.cfg.OnForward(time.Since(began), err)

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/agendahq/agenda/events"
 )
 
 // Headers of a signed node-to-node request.
@@ -37,8 +39,9 @@ const AnyNode = "*"
 // replayed (to its one destination, which remembers its nonce that long).
 const MaxSkew = 10 * time.Second
 
-// maxBody bounds the body of an internal request.
-const maxBody = 8 << 20
+// maxBody bounds the body of an internal request: the largest is a
+// forwarded batch (events.MaxBatchBytes).
+const maxBody = events.MaxBatchBytes + 1<<20
 
 // maxInFlight bounds the internal requests a node handles at once (each
 // may hold a body of up to maxBody); beyond it they are refused with 503

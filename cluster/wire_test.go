@@ -178,6 +178,49 @@ func TestForwardedProposeMapsErrors(t *testing.T) {
 	}
 }
 
+// A follower forwards what the leader would take itself: a batch of more
+// than the 8 MiB it used to forward (a review found that an organiser
+// leaving a large group could do so on the leader and not on a follower),
+// and refuses, without sending it, one over events.MaxBatchBytes, as the
+// leader's own Propose does.
+func TestForwardedBatchesUpToTheEntryLimit(t *testing.T) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	leaderRaft := &fakeRaft{id: "l", leader: "l", committed: events.Committed{FirstPosition: 1, LastPosition: 2, Index: 3}}
+	leader := NewAgent(Config{Self: Member{ID: "l"}, Secret: testSecret, Logger: logger}, leaderRaft)
+	srv := httptest.NewServer(leader.Handler())
+	defer srv.Close()
+	follower := NewAgent(Config{Self: Member{ID: "f"}, Secret: testSecret, Logger: logger}, &fakeRaft{id: "f", leader: "l"})
+	follower.members.Heard(Member{ID: "l", HTTPAddr: strings.TrimPrefix(srv.URL, "http://"), Incarnation: 1}, SourceSeed, time.Now())
+
+	batchOf := func(bytes int) events.Batch {
+		var b events.Batch
+		for i := 0; ; i++ {
+			e, err := events.New(fmt.Sprintf("e%d", i), "s", int64(i+1), events.AppointmentDeleted{AppointmentID: strings.Repeat("a", 1000)}, events.Meta{OriginNode: "f"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Events = append(b.Events, e)
+			if (i+1)*1100 > bytes {
+				return b
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := follower.Propose(ctx, batchOf(10<<20)); err != nil {
+		t.Fatalf("forwarding a batch of about 10 MiB: %v", err)
+	}
+	if leaderRaft.proposed != 1 {
+		t.Fatalf("the leader proposed %d batches, want 1", leaderRaft.proposed)
+	}
+	if _, err := follower.Propose(ctx, batchOf(events.MaxBatchBytes+1<<20)); !errors.Is(err, events.ErrBatchTooLarge) {
+		t.Fatalf("forwarding a batch over MaxBatchBytes: err = %v, want ErrBatchTooLarge", err)
+	}
+	if leaderRaft.proposed != 1 {
+		t.Fatalf("the leader proposed %d batches, want still 1", leaderRaft.proposed)
+	}
+}
+
 // TestForwardedAnswerLostIsOutcomeUnknown: the leader took the batch and
 // began to answer, and the answer was cut short or could not be read. The
 // leader may have committed the batch, so the caller must hear "outcome

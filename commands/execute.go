@@ -143,6 +143,9 @@ func (h *Handlers) propose(ctx context.Context, b events.Batch) (events.Committe
 			// Nothing was proposed: execute decides again. (On a retry
 			// the first attempt may have committed: unknown, below.)
 			return c, err
+		case errors.Is(err, events.ErrBatchTooLarge):
+			return c, agenda.Errorf(agenda.ETOOLARGE, "this change would write %d events at once, more than one change may hold (%d MiB): make it smaller first, for instance by cancelling some of the appointments it touches", len(b.Events), events.MaxBatchBytes>>20).
+				WithDetails(map[string]any{"events": len(b.Events), "max_bytes": events.MaxBatchBytes})
 		case errors.Is(err, events.ErrUnknownType):
 			// The leader runs an older build that cannot read an event
 			// this one writes: a rolling update is under way.

@@ -393,3 +393,19 @@ func TestLeaderOnAnOlderBuildIsUnavailable(t *testing.T) {
 		t.Errorf("proposed %d batches, want 1 (no blind retry)", n)
 	}
 }
+
+// A batch the log refuses as too large for one entry is the client's
+// too_large (413), saying how many events and the limit, and is not
+// proposed again.
+func TestBatchTooLargeIsTooLarge(t *testing.T) {
+	tooLarge := fmt.Errorf("%w: 90000 events in 20000000 bytes", events.ErrBatchTooLarge)
+	log := &fakeLog{answers: []func(events.Batch) (events.Committed, error){fail(tooLarge)}}
+	_, err := newHandlers(log, groupWorld(t)).CreateGroup(context.Background(), commands.CreateGroup{ActorID: "dan", Name: "Team"})
+	wantCode(t, err, agenda.ETOOLARGE, "")
+	if d := agenda.ErrorDetails(err); d["max_bytes"] != events.MaxBatchBytes || d["events"] == nil {
+		t.Errorf("details = %v, want events and max_bytes", d)
+	}
+	if n := len(log.proposed()); n != 1 {
+		t.Errorf("proposed %d batches, want 1", n)
+	}
+}

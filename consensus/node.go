@@ -434,6 +434,9 @@ func (n *Node) Propose(ctx context.Context, b events.Batch) (events.Committed, e
 	if err != nil {
 		return events.Committed{}, err
 	}
+	if n := len(data) - 1; n > events.MaxBatchBytes {
+		return events.Committed{}, fmt.Errorf("%w: %d events in %d bytes, at most %d", events.ErrBatchTooLarge, len(b.Events), n, events.MaxBatchBytes)
+	}
 	timeout := 10 * time.Second
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)

@@ -400,3 +400,21 @@ func TestConcurrentProposalsToOneStream(t *testing.T) {
 		t.Fatalf("Head: got %d, want 1", got)
 	}
 }
+
+// A batch too large for one log entry is refused before it is proposed:
+// committed, it would be written to a log that refuses to read it back
+// (raft-wal takes at most 64 MiB an entry), and a follower could not
+// forward it (see events.MaxBatchBytes). Nothing of it is written, and
+// the node goes on.
+func TestProposeRefusesABatchTooLargeForOneEntry(t *testing.T) {
+	n := mustStartNode(t)
+	big := streamBatch(t, "big", 0, 100000) // over 16 MiB encoded
+	_, err := propose(n, big)
+	if !errors.Is(err, events.ErrBatchTooLarge) {
+		t.Fatalf("proposing %d events: err = %v, want ErrBatchTooLarge", len(big.Events), err)
+	}
+	if got := n.store.Head(); got != 0 {
+		t.Fatalf("store head after the refusal = %d, want 0", got)
+	}
+	mustPropose(t, n, streamBatch(t, "big", 0, 3))
+}

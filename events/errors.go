@@ -43,3 +43,15 @@ func (e *DuplicateEventError) Error() string {
 // Proposing the very same batch again is safe, because its event IDs make a
 // second commit fail with a DuplicateEventError.
 var ErrOutcomeUnknown = errors.New("outcome unknown: leadership lost while committing")
+
+// MaxBatchBytes bounds a batch as it is proposed (its JSON encoding): one
+// Raft entry, forwarded from a follower in one request. The log store
+// (raft-wal) writes any entry but refuses to read one over 64 MiB as
+// corrupt, so that an unbounded batch could commit and then keep its
+// nodes from starting again; and a follower forwarded at most 8 MiB, so
+// that a large batch committed on the leader and failed on a follower.
+const MaxBatchBytes = 16 << 20
+
+// ErrBatchTooLarge refuses, before it is proposed and alike on every node,
+// a batch whose encoding exceeds MaxBatchBytes.
+var ErrBatchTooLarge = errors.New("batch too large for one log entry")
