@@ -176,6 +176,10 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		logStore.Close()
 		return nil, fmt.Errorf("open snapshot store: %w", err)
 	}
+	if err := logCovered(cfg.Dir, logStore, snaps); err != nil {
+		logStore.Close()
+		return nil, err
+	}
 
 	layer, err := NewStreamLayer(StreamConfig{
 		BindAddr:      cfg.BindAddr,

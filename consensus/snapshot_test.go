@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -183,5 +185,36 @@ func TestLogIsCompactedSoonAfterItsThreshold(t *testing.T) {
 				got, cfg.SnapshotThreshold, bound)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A node whose log was compacted behind snapshots it lost (its snapshots
+// directory deleted, its log kept) does not start, and says what to do:
+// hashicorp/raft panicked at every start ("log not found").
+func TestOpenRefusesALogCompactedBehindLostSnapshots(t *testing.T) {
+	dir := t.TempDir()
+	raftDir := filepath.Join(dir, "raft")
+	cfg := nodeConfig(raftDir)
+	cfg.TrailingLogs = 4
+	store := mustOpenStoreAt(t, filepath.Join(dir, "events.db"))
+	n := startNode(t, cfg, store)
+	for i := range 20 {
+		mustPropose(t, n, streamBatch(t, "s", int64(i), 1))
+	}
+	if err := n.Snapshot(); err != nil {
+		t.Fatalf("Snapshot: %v", err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if first, err := consensus.LogFirstIndex(raftDir); err != nil || first <= 1 {
+		t.Fatalf("first log index: got %d (%v), want the log compacted past 1", first, err)
+	}
+	if err := os.RemoveAll(filepath.Join(raftDir, "snapshots")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := consensus.Open(cfg, store)
+	if !errors.Is(err, consensus.ErrLostSnapshots) || !strings.Contains(err.Error(), "Move "+raftDir+" aside") {
+		t.Fatalf("Open after losing the snapshots: %v, want ErrLostSnapshots saying what to do", err)
 	}
 }

@@ -92,6 +92,36 @@ func lostRaftLog(why string) error {
 		"and `agenda restore` the copy into a new one", ErrLostRaftLog, why)
 }
 
+// ErrLostSnapshots is why a node whose Raft log was compacted behind
+// snapshots it no longer has does not start: hashicorp/raft reads the log
+// from the entry after its newest snapshot, and panicked at every start
+// ("log not found") when a fault-injection review deleted raft/snapshots.
+var ErrLostSnapshots = errors.New("this node's raft log was compacted behind snapshots it no longer has")
+
+// logCovered refuses a Raft log whose first entry is not the one after the
+// newest snapshot (or the first entry, without one), saying what to do.
+func logCovered(dir string, logs raft.LogStore, snaps raft.SnapshotStore) error {
+	first, err := logs.FirstIndex()
+	if err != nil {
+		return fmt.Errorf("read the raft log's first index: %w", err)
+	}
+	list, err := snaps.List()
+	if err != nil {
+		return fmt.Errorf("list raft snapshots: %w", err)
+	}
+	var snapshot uint64
+	if len(list) > 0 {
+		snapshot = list[0].Index
+	}
+	if first <= snapshot+1 {
+		return nil
+	}
+	return fmt.Errorf("%w (the log starts at entry %d, the newest snapshot ends at %d: its snapshots were lost). "+
+		"Move %s aside and start it again with DISCOVERY_SEEDS naming the other nodes: it rejoins as a node that lost its Raft log, "+
+		"and takes no part in elections until it has caught up. If it was its cluster's only node, back up this data dir "+
+		"with `agenda backup` and `agenda restore` the copy into a new one", ErrLostSnapshots, first, snapshot, dir)
+}
+
 // ErrRestoredNotAlone is why a node on a restored event store (one
 // `agenda restore` wrote) does not start with seeds or BOOTSTRAP_EXPECT.
 var ErrRestoredNotAlone = errors.New("this data dir holds a restored event store: start it alone first " +
