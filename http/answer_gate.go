@@ -129,7 +129,7 @@ func send(w http.ResponseWriter, status int, body []byte) {
 		return
 	}
 	rc := http.NewResponseController(w)
-	for len(body) > 0 {
+	for first := true; first || len(body) > 0; first = false {
 		piece := body[:min(len(body), answerPiece)]
 		_ = rc.SetWriteDeadline(time.Now().Add(g.stall)) // unsupported: no bound, as before
 		if _, err := w.Write(piece); err != nil {
@@ -138,9 +138,9 @@ func send(w http.ResponseWriter, status int, body []byte) {
 		}
 		body = body[len(piece):]
 	}
-	// What net/http still buffers leaves under the deadline too; then the
-	// connection has none, for its next request.
-	_ = rc.SetWriteDeadline(time.Now().Add(g.stall))
+	// What net/http still buffers (under 4 KiB) leaves under the last
+	// piece's deadline too; then the connection has none, for its next
+	// request.
 	if err := rc.Flush(); err != nil {
 		slog.Debug("write response", "err", err)
 		return
