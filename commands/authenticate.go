@@ -15,59 +15,47 @@ import (
 // change may already have moved. It answers EUNAUTHORIZED with the same
 // message whether the user exists or not, and spends the same bcrypt work
 // in both cases so timing does not tell either.
-//
-// Its verdict, either way, holds on fresh state (Fresh): a user registered
-// or a password changed a moment ago on another node may not be in this
-// node's read model yet. A refusal is confirmed there, as commands confirm
-// theirs; and so is a success, or the old password kept logging in on a
-// follower after a change the leader had acknowledged (a review: 10 logins
-// of 10, each token good for a strong read). Without a quorum a login is
-// unavailable: this node cannot tell that the password is still the one.
 func (h *Handlers) Authenticate(ctx context.Context, username, password string) (agenda.User, error) {
 	u, err := h.authenticate(ctx, username, password, nil)
-	if h.Fresh == nil || (err != nil && agenda.ErrorCode(err) != agenda.EUNAUTHORIZED) {
-		if err != nil {
-			return agenda.User{}, err
-		}
+	if err == nil {
 		return u, nil
 	}
+	if agenda.ErrorCode(err) != agenda.EUNAUTHORIZED || h.Fresh == nil {
+		return agenda.User{}, err
+	}
+	// A user registered, or a password changed, a moment ago on another
+	// node may not be in this node's read model yet: confirm the refusal on
+	// fresh state (or answer unavailable without a quorum), as commands do.
+	// The password is hashed again only if the account changed since the
+	// refused check: compared with the account that check saw, not with a
+	// second read, which could already hold the new account.
 	if ferr := h.fresh(ctx); ferr != nil {
 		return agenda.User{}, ferr
 	}
-	first := checked{user: u, ok: err == nil}
-	if u, err = h.authenticate(ctx, username, password, &first); err != nil {
+	seen := u
+	if u, err = h.authenticate(ctx, username, password, &seen); err != nil {
 		return agenda.User{}, err
 	}
 	return u, nil
 }
 
-// checked is a first check's verdict and the account it saw.
-type checked struct {
-	user agenda.User
-	ok   bool
-}
-
 // authenticate checks password against username's account and returns the
 // account it checked, with an error if the check failed (the zero User if
-// there was no account). With first set, an account that has not changed
-// since that check keeps its verdict without hashing again: compared with
-// the account the first check saw, not with a second read, which could
-// already hold a newer one.
-func (h *Handlers) authenticate(ctx context.Context, username, password string, first *checked) (agenda.User, error) {
+// there was no account). With seen set (the account as a refused check saw
+// it), an account that has not changed since is refused again without
+// hashing.
+func (h *Handlers) authenticate(ctx context.Context, username, password string, seen *agenda.User) (agenda.User, error) {
 	fail := agenda.Errorf(agenda.EUNAUTHORIZED, "wrong username or password")
 	u, err := h.Read.UserByUsername(ctx, username)
 	if agenda.ErrorCode(err) == agenda.ENOTFOUND {
-		if first == nil {
+		if seen == nil {
 			_ = bcrypt.CompareHashAndPassword(h.dummyHash(), []byte(password))
 		}
 		return agenda.User{}, fail
 	} else if err != nil {
 		return agenda.User{}, err
 	}
-	if first != nil && first.user.ID == u.ID && first.user.PasswordHash == u.PasswordHash && first.user.TokenEpoch == u.TokenEpoch {
-		if first.ok {
-			return first.user, nil
-		}
+	if seen != nil && seen.ID == u.ID && seen.PasswordHash == u.PasswordHash {
 		return u, fail
 	}
 	if err := bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)); err != nil {

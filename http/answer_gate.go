@@ -20,7 +20,10 @@ import (
 // written in pieces, each of which must leave within Stall; and large
 // answers (over 64 KiB) together may hold at most Budget bytes: one that
 // cannot get its share within BudgetWait is refused with 503 unavailable
-// before anything of it is written.
+// before anything of it is written. Only reads take a share: a write's
+// answer comes after its commit, and a 503 would tell its client that
+// nothing happened (a review had a committed group appointment answered
+// "busy, retry shortly").
 type AnswerConfig struct {
 	// Stall is how long one piece (64 KiB) of an answer may wait for the
 	// client to read (default 10 s). A client that reads nothing for that
@@ -68,10 +71,12 @@ func newAnswerGate(c AnswerConfig) *answerGate {
 	return g
 }
 
-// gatedWriter carries the gate down to the handlers' writes.
+// gatedWriter carries the gate down to the handlers' writes, and whether
+// the request is a read (GET or HEAD: only reads take a budget share).
 type gatedWriter struct {
 	http.ResponseWriter
 	gate *answerGate
+	read bool
 }
 
 // Unwrap lets http.ResponseController (and a WebSocket's hijack) reach the
@@ -80,17 +85,19 @@ func (w *gatedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (s *Server) gateAnswers(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(&gatedWriter{ResponseWriter: w, gate: s.answers}, r)
+		read := r.Method == http.MethodGet || r.Method == http.MethodHead
+		next.ServeHTTP(&gatedWriter{ResponseWriter: w, gate: s.answers, read: read}, r)
 	})
 }
 
-// gateOf finds the gate among the writers that wrap w (the metrics' and
-// the audit trail's sit in front of it), or nil outside a Server.
-func gateOf(w http.ResponseWriter) *answerGate {
+// gateOf finds the gated writer among the writers that wrap w (the
+// metrics' and the audit trail's sit in front of it), or nil outside a
+// Server.
+func gateOf(w http.ResponseWriter) *gatedWriter {
 	for {
 		switch x := w.(type) {
 		case *gatedWriter:
-			return x.gate
+			return x
 		case interface{ Unwrap() http.ResponseWriter }:
 			w = x.Unwrap()
 		default:
@@ -100,11 +107,15 @@ func gateOf(w http.ResponseWriter) *answerGate {
 }
 
 // send answers status with body, JSON already encoded, of known length:
-// in pieces that must each leave within the gate's Stall, a large body
-// only once it has its share of the budget (503 if it cannot get it).
+// in pieces that must each leave within the gate's Stall, a read's large
+// body only once it has its share of the budget (503 if it cannot get it).
 func send(w http.ResponseWriter, status int, body []byte) {
-	g := gateOf(w)
-	if g != nil && len(body) > answerPiece {
+	gw := gateOf(w)
+	var g *answerGate
+	if gw != nil {
+		g = gw.gate
+	}
+	if g != nil && gw.read && len(body) > answerPiece {
 		n := int64(len(body))
 		ctx, cancel := context.WithTimeout(context.Background(), g.wait)
 		err := g.budget.Acquire(ctx, n)

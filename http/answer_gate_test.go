@@ -103,10 +103,10 @@ func TestAnswerToASlowReaderIsWhole(t *testing.T) {
 	t.Logf("read %d bytes in %v", got, time.Since(began))
 }
 
-// Large answers share a budget: while one held by a client that does not
-// read takes it all, another is refused with 503 and a JSON error (and
-// nothing of it written); small answers go on; once the stalled one is
-// cut, large answers are served again.
+// Large answers to reads share a budget: while one held by a client that
+// does not read takes it all, another is refused with 503 and a JSON error
+// (and nothing of it written); small answers and writes' answers go on;
+// once the stalled one is cut, large answers are served again.
 func TestLargeAnswersShareABudget(t *testing.T) {
 	const large = 24 << 20
 	srv, _ := gatedServer(t, AnswerConfig{Stall: 30 * time.Second, Budget: large + large/2, BudgetWait: 50 * time.Millisecond})
@@ -146,6 +146,17 @@ func TestLargeAnswersShareABudget(t *testing.T) {
 	}
 	if resp, body := get(answerPiece); resp.StatusCode != http.StatusOK || len(body) != answerPiece {
 		t.Fatalf("a small answer while the budget is taken: status %d, %d bytes", resp.StatusCode, len(body))
+	}
+	// A write's answer takes no share: it comes after the commit, and a
+	// 503 would say that nothing happened.
+	resp, err := http.Post(fmt.Sprintf("%s/?bytes=%d", srv.URL, large), "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || len(body) != large {
+		t.Fatalf("a write's large answer while the budget is taken: status %d, %d bytes, %v", resp.StatusCode, len(body), err)
 	}
 
 	held.Close() // its write fails: the handler ends and gives its share back

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -105,6 +106,17 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	failed := false
 	defer func() { attempted(failed) }() // on every path, a panic included
+	// The login decides on state at least as fresh as the cluster's commit
+	// index, as a strong read does: the old password stops working on every
+	// node once a change is acknowledged (a review logged in with it on a
+	// follower, 10 times of 10, right after the change), and a refusal is
+	// confirmed there too (Authenticate). Taken before a hashing slot, so
+	// that a node without a quorum answers its logins 503, not the 429 of
+	// slots held through the barrier's wait.
+	if err := s.loginBarrier(r.Context()); err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	u, err := hashing(s, r.Context(), w, func() (agenda.User, error) {
 		return s.Commands.Authenticate(r.Context(), username, *req.Password)
 	})
@@ -263,4 +275,15 @@ func firstErr(errs ...error) error {
 		}
 	}
 	return nil
+}
+
+// loginBarrier waits for a read barrier (Reads; none on a single node, whose
+// state is the cluster's), up to the read wait.
+func (s *Server) loginBarrier(ctx context.Context) error {
+	if s.Reads == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.readWait())
+	defer cancel()
+	return s.Reads.ReadBarrier(ctx)
 }
