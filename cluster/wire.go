@@ -38,6 +38,7 @@ const (
 	kindMalformed       = "malformed"
 	kindUnknownType     = "unknown_type"
 	kindIllegal         = "illegal_transition"
+	kindTooLarge        = "too_large"
 	kindAboveLevel      = "above_level"
 	kindAgenda          = "agenda"
 	kindInternal        = "internal"
@@ -70,6 +71,10 @@ func encodeError(err error) wireError {
 		return wireError{Kind: kindUnknownType, Message: err.Error()}
 	case errors.Is(err, events.ErrIllegalTransition):
 		return wireError{Kind: kindIllegal, Message: err.Error()}
+	case errors.Is(err, events.ErrBatchTooLarge):
+		// A follower checks first: only a leader with a smaller limit
+		// (another build) refuses what its follower sent.
+		return wireError{Kind: kindTooLarge, Message: err.Error()}
 	case errors.As(err, &ae):
 		return wireError{Kind: kindAgenda, Code: ae.Code, Message: ae.Message, Details: ae.Details}
 	}
@@ -103,6 +108,8 @@ func (w wireError) err() error {
 		return errors.Join(events.ErrUnknownType, errRemote{w.Message})
 	case kindIllegal:
 		return errors.Join(events.ErrIllegalTransition, errRemote{w.Message})
+	case kindTooLarge:
+		return errors.Join(events.ErrBatchTooLarge, errRemote{w.Message})
 	case kindAgenda:
 		return &agenda.Error{Code: w.Code, Message: w.Message, Details: w.Details}
 	}

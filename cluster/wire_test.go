@@ -46,6 +46,7 @@ func TestWireErrorRoundTrip(t *testing.T) {
 		{"malformed", fmt.Errorf("%w: empty batch", events.ErrMalformed), func(err error) bool { return errors.Is(err, events.ErrMalformed) }},
 		{"unknown type", fmt.Errorf("%w: x.y v9", events.ErrUnknownType), func(err error) bool { return errors.Is(err, events.ErrUnknownType) }},
 		{"illegal transition", fmt.Errorf("%w: appointment-1 ended", events.ErrIllegalTransition), func(err error) bool { return errors.Is(err, events.ErrIllegalTransition) }},
+		{"batch too large", fmt.Errorf("%w: 90000 events", events.ErrBatchTooLarge), func(err error) bool { return errors.Is(err, events.ErrBatchTooLarge) }},
 		{"agenda error", agenda.Errorf(agenda.EINVALID, "bad").WithDetails(map[string]any{"field": "x"}), func(err error) bool {
 			return agenda.ErrorCode(err) == agenda.EINVALID && agenda.ErrorMessage(err) == "bad" && agenda.ErrorDetails(err)["field"] == "x"
 		}},
