@@ -139,7 +139,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := max(top, after)
-	if len(list) == limit {
+	if agenda.FeedPageFull(list, limit) {
 		next = list[len(list)-1].Position
 	}
 	w.Header().Set("X-Agenda-Position", strconv.FormatInt(top, 10))

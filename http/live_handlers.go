@@ -267,7 +267,7 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 				}
 				from = page[i].Position
 			}
-			if len(page) < feedPageLimit {
+			if !agenda.FeedPageFull(page, feedPageLimit) {
 				return upTo, nil
 			}
 		}

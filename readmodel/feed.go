@@ -481,7 +481,7 @@ func (db *DB) Feed(ctx context.Context, userID string, after, upTo int64, limit 
 	if err != nil {
 		return nil, fmt.Errorf("read feed of %s: %w", userID, err)
 	}
-	return scanFeed(rows)
+	return scanFeed(rows, agenda.MaxFeedPageBytes)
 }
 
 // FeedRange returns every user's feed entries with a position in
@@ -491,13 +491,17 @@ func (db *DB) FeedRange(ctx context.Context, after, upTo int64, limit int) ([]ag
 	if err != nil {
 		return nil, fmt.Errorf("read feed after %d: %w", after, err)
 	}
-	return scanFeed(rows)
+	return scanFeed(rows, 0)
 }
 
-func scanFeed(rows *sql.Rows) ([]agenda.FeedEntry, error) {
+// scanFeed reads feed entries, stopping after the one whose bytes (data
+// and notification) reach maxBytes if that is not 0 (see
+// agenda.MaxFeedPageBytes).
+func scanFeed(rows *sql.Rows, maxBytes int) ([]agenda.FeedEntry, error) {
 	defer rows.Close()
 	out := []agenda.FeedEntry{}
-	for rows.Next() {
+	size := 0
+	for (maxBytes == 0 || size < maxBytes) && rows.Next() {
 		var e agenda.FeedEntry
 		var at int64
 		var data string
@@ -511,6 +515,7 @@ func scanFeed(rows *sql.Rows) ([]agenda.FeedEntry, error) {
 		if note.Valid {
 			e.Notification = json.RawMessage(note.String)
 		}
+		size += e.Bytes()
 		out = append(out, e)
 	}
 	return out, rows.Err()

@@ -2,6 +2,7 @@ package readmodel_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -173,5 +174,56 @@ func TestRevokeFeedClosesWhatCameBefore(t *testing.T) {
 	}
 	if p, _ := db.FeedPruned(ctx, "u1"); p != 2 {
 		t.Errorf("FeedPruned(u1) after a lower revocation = %d, want 2", p)
+	}
+}
+
+// A page of one user's feed stops after the entry that reaches
+// agenda.MaxFeedPageBytes, whatever its limit, and holds at least one
+// entry: reading on from its last position gives the rest.
+func TestFeedPageStopsAtItsByteBound(t *testing.T) {
+	ctx := context.Background()
+	db, _ := mustOpenDB(t)
+	big := []byte(`{"description":"` + strings.Repeat("x", 300<<10) + `"}`) // 300 KiB
+	const n = 10
+	err := db.Apply(ctx, readmodel.ProjectionPlanning, 0, n, func(tx *readmodel.Tx) error {
+		var records []readmodel.FeedRecord
+		for p := int64(1); p <= n; p++ {
+			// Distinct data, so that each entry's is stored once.
+			data := append([]byte(nil), big...)
+			data[len(data)-3] = byte('a' + p)
+			records = append(records, readmodel.FeedRecord{UserID: "u1", Position: p, EventType: "agenda.entry_added",
+				Stream: "agenda-u1", Version: p, At: at, Data: data})
+		}
+		return tx.WriteFeed(records)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	after := int64(0)
+	for pages := 0; ; pages++ {
+		page, err := db.Feed(ctx, "u1", after, n, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pages > n {
+			t.Fatalf("more than %d pages", n)
+		}
+		if len(page) == 0 {
+			break
+		}
+		if len(page) > 4 {
+			t.Fatalf("a page of %d entries of 300 KiB, want at most 4 (1 MiB reached by the 4th)", len(page))
+		}
+		if !agenda.FeedPageFull(page, 1000) && page[len(page)-1].Position != n {
+			t.Fatalf("a page ending at %d is not full, but more follows", page[len(page)-1].Position)
+		}
+		for _, e := range page {
+			got = append(got, e.Position)
+		}
+		after = page[len(page)-1].Position
+	}
+	if len(got) != n {
+		t.Fatalf("read %v, want positions 1 to %d once each", got, n)
 	}
 }
