@@ -695,6 +695,29 @@ func TestLiveStreamsPerUserAreBounded(t *testing.T) {
 	}
 }
 
+// TestLiveStreamOpensPerUserAreBounded: each stream replays the feed from
+// where it starts, so one user opening streams without pause (a review: 32
+// reconnecting from 0, 798 replays in 45 s) is refused past
+// StreamOpensPerUser, with 429 before the handshake; another user is not.
+func TestLiveStreamOpensPerUserAreBounded(t *testing.T) {
+	s, ts := liveServer(t, &fakeFeed{}, time.Hour, 64)
+	s.Limits = &Limits{StreamOpensPerUser: Rate{2, time.Minute}}
+	for range 2 {
+		dialLive(t, s, ts, "ana", "").CloseNow()
+	}
+	tok, _, err := s.Tokens.Issue(Subject{UserID: "ana", Username: "ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/api/ws?access_token="+tok, nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("a third stream opened by ana within the minute: %v, %+v; want 429 with Retry-After", err, resp)
+	}
+	dialLive(t, s, ts, "bob", "").CloseNow()
+}
+
 // A page of the feed is pruned after the check that its start is still
 // kept, and before it is read: the answer is a reset, not a page that
 // silently starts later (a review found both the events page and the

@@ -204,6 +204,7 @@ func parseServeFlags(args []string) (Config, error) {
 		{&limits.RegisterPerAddr, "rate-register-addr", "RATE_LIMIT_REGISTER_ADDR", "registrations per client address"},
 		{&limits.PasswordPerAddr, "rate-password-addr", "RATE_LIMIT_PASSWORD_ADDR", "password changes per client address"},
 		{&limits.MembershipPerPair, "rate-membership-pair", "RATE_LIMIT_MEMBERSHIP_PAIR", "group invitations and rank changes from one user to another"},
+		{&limits.StreamOpensPerUser, "rate-stream-user", "RATE_LIMIT_STREAM_USER", "live streams (/api/ws) one user opens"},
 	}
 	for _, r := range rates {
 		if v := envOr(r.env, ""); v != "" {
