@@ -180,16 +180,18 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, agenda.Errorf(agenda.EINVALID, "this endpoint is a WebSocket: open it with a WebSocket client (Upgrade: websocket)"))
 		return
 	}
-	if err := allow(w, s.limits().streamOpens, user, limitStreamOpens, "live streams opened by this user"); err != nil {
-		s.Error(w, r, err)
-		return
-	}
 	done, ok := s.streams.open(user, cmp.Or(s.Live.MaxStreamsPerUser, DefaultMaxStreamsPerUser))
 	if !ok {
 		s.Error(w, r, rateLimited(w, 5*time.Second, limitLiveStreams, "live streams open for this user"))
 		return
 	}
 	defer done()
+	// Counted once the stream has its place: a refusal for the streams
+	// open at once spends nothing of the user's opens (a review).
+	if err := allow(w, s.limits().streamOpens, user, limitStreamOpens, "live streams opened by this user"); err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	// The server's read and write timeouts would otherwise cut the stream.
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})

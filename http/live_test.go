@@ -716,6 +716,34 @@ func TestLiveStreamOpensPerUserAreBounded(t *testing.T) {
 		t.Fatalf("a third stream opened by ana within the minute: %v, %+v; want 429 with Retry-After", err, resp)
 	}
 	dialLive(t, s, ts, "bob", "").CloseNow()
+
+	// A stream refused because the user holds as many open as allowed
+	// spends nothing of their opens.
+	s.Live.MaxStreamsPerUser = 1
+	kept := dialLive(t, s, ts, "cleo", "")
+	ctok, _, err := s.Tokens.Issue(Subject{UserID: "cleo", Username: "cleo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		_, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/api/ws?access_token="+ctok, nil)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("a second stream for cleo: %v, %+v; want 429", err, resp)
+		}
+	}
+	kept.Close(websocket.StatusNormalClosure, "")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/api/ws?access_token="+ctok, nil)
+		if err == nil {
+			c.CloseNow()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cleo's second open, after refusals for the streams open at once: %v, %+v", err, resp)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // A page of the feed is pruned after the check that its start is still
