@@ -1,6 +1,7 @@
 package http
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -77,6 +78,9 @@ type gatedWriter struct {
 	http.ResponseWriter
 	gate *answerGate
 	read bool
+	// logger and req say what a refusal was for (with the request's ID).
+	logger *slog.Logger
+	req    *http.Request
 }
 
 // Unwrap lets http.ResponseController (and a WebSocket's hijack) reach the
@@ -86,7 +90,7 @@ func (w *gatedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (s *Server) gateAnswers(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		read := r.Method == http.MethodGet || r.Method == http.MethodHead
-		next.ServeHTTP(&gatedWriter{ResponseWriter: w, gate: s.answers, read: read}, r)
+		next.ServeHTTP(&gatedWriter{ResponseWriter: w, gate: s.answers, read: read, logger: cmp.Or(s.logger, slog.Default()), req: r}, r)
 	})
 }
 
@@ -121,7 +125,8 @@ func send(w http.ResponseWriter, status int, body []byte) {
 		err := g.budget.Acquire(ctx, n)
 		cancel()
 		if err != nil {
-			slog.Warn("refused a large answer: the node is writing too many to clients already", "bytes", n, "budget", g.size)
+			gw.logger.WarnContext(gw.req.Context(), "refused a large answer: the node is writing too many to clients already",
+				"method", gw.req.Method, "path", gw.req.URL.Path, "request_id", requestID(gw.req.Context()), "bytes", n, "budget", g.size)
 			w.Header().Del("ETag")
 			w.Header().Set("Retry-After", "1")
 			send(w, http.StatusServiceUnavailable, []byte(`{"error":{"code":"unavailable","message":"this node is busy sending large answers; retry shortly"}}`+"\n"))

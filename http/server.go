@@ -103,7 +103,7 @@ func (s *Server) router() chi.Router {
 	// general-purpose server supports it; probes such as wget --spider
 	// use it).
 	s.answers = newAnswerGate(s.Answers)
-	r.Use(s.gateAnswers, middleware.GetHead, s.withRequestID, s.recoverer)
+	r.Use(middleware.GetHead, s.withRequestID, s.gateAnswers, s.recoverer)
 	if s.Metrics != nil {
 		r.Use(s.Metrics.middleware)
 	}
