@@ -17,11 +17,18 @@ import (
 
 // ForwardTimeout bounds one forwarded proposal, so that a leader that went
 // silent (a partition that drops packets) costs a bounded wait; the leader
-// gives its own Raft a little less (proposeTimeout).
+// gives its own Raft a little less (proposeTimeout). A large batch gets more
+// (forwardTimeout): a review's 15 MiB took a single node a second to
+// commit, and a loaded cluster several.
 const (
 	ForwardTimeout = 5 * time.Second
-	proposeTimeout = ForwardTimeout - 500*time.Millisecond
+	proposeMargin  = 500 * time.Millisecond
 )
+
+// forwardTimeout is ForwardTimeout plus 200 ms a MiB of the batch's body.
+func forwardTimeout(bodyBytes int64) time.Duration {
+	return ForwardTimeout + time.Duration(bodyBytes>>20)*200*time.Millisecond
+}
 
 // LeaderWait bounds how long a forwarded request waits for a leader to be
 // known (and reachable) before it answers unavailable.
@@ -139,7 +146,7 @@ func (a *Agent) Propose(ctx context.Context, b events.Batch) (events.Committed, 
 			}
 		}
 		var out committedWire
-		fctx, cancel := context.WithTimeout(ctx, ForwardTimeout)
+		fctx, cancel := context.WithTimeout(ctx, forwardTimeout(int64(len(body))))
 		began := time.Now()
 		sent, err := a.callSentBody(fctx, dest, addr, "/internal/propose", body, &out)
 		cancel()

@@ -271,7 +271,7 @@ func (a *Agent) handlePropose(w http.ResponseWriter, r *http.Request) {
 		writeWire(w, consensus.ErrNotLeader)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), proposeTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), forwardTimeout(max(r.ContentLength, 0))-proposeMargin)
 	defer cancel()
 	c, err := a.proposeHere(ctx, b)
 	if err != nil {

@@ -408,7 +408,7 @@ func TestConcurrentProposalsToOneStream(t *testing.T) {
 // the node goes on.
 func TestProposeRefusesABatchTooLargeForOneEntry(t *testing.T) {
 	n := mustStartNode(t)
-	big := streamBatch(t, "big", 0, 100000) // over 16 MiB encoded
+	big := streamBatch(t, "big", 0, 280000) // over 48 MiB encoded
 	_, err := propose(n, big)
 	if !errors.Is(err, events.ErrBatchTooLarge) {
 		t.Fatalf("proposing %d events: err = %v, want ErrBatchTooLarge", len(big.Events), err)

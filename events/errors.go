@@ -50,7 +50,11 @@ var ErrOutcomeUnknown = errors.New("outcome unknown: leadership lost while commi
 // corrupt, so that an unbounded batch could commit and then keep its
 // nodes from starting again; and a follower forwarded at most 8 MiB, so
 // that a large batch committed on the leader and failed on a follower.
-const MaxBatchBytes = 16 << 20
+// 48 MiB (about 115,000 events) leaves the log store a margin: the largest
+// batches remove an organiser from a group, cancelling each of their
+// appointments to come for every participant (a review's 10,001 in a
+// 3-member group were 40,005 events, 17 MiB).
+const MaxBatchBytes = 48 << 20
 
 // ErrBatchTooLarge refuses, before it is proposed and alike on every node,
 // a batch whose encoding exceeds MaxBatchBytes.
