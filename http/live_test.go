@@ -668,31 +668,11 @@ func TestLiveStreamsPerUserAreBounded(t *testing.T) {
 	defer a1.CloseNow()
 	a2 := dialLive(t, s, ts, "ana", "")
 	defer a2.CloseNow()
-	tok, _, err := s.Tokens.Issue(Subject{UserID: "ana", Username: "ana"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/api/ws?access_token="+tok, nil)
-	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("a third stream for ana: %v, %+v; want 429 with Retry-After", err, resp)
-	}
+	dialRefused(t, s, ts, "ana", "a third stream for ana")
 	b := dialLive(t, s, ts, "bob", "")
 	defer b.CloseNow()
 	a1.Close(websocket.StatusNormalClosure, "")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/api/ws?access_token="+tok, nil)
-		if err == nil {
-			c.CloseNow()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ana's place was not freed when a stream closed: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	dialEventually(t, s, ts, "ana", "ana's place was not freed when a stream closed")
 }
 
 // TestLiveStreamOpensPerUserAreBounded: each stream replays the feed from
@@ -705,45 +685,57 @@ func TestLiveStreamOpensPerUserAreBounded(t *testing.T) {
 	for range 2 {
 		dialLive(t, s, ts, "ana", "").CloseNow()
 	}
-	tok, _, err := s.Tokens.Issue(Subject{UserID: "ana", Username: "ana"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/api/ws?access_token="+tok, nil)
-	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("a third stream opened by ana within the minute: %v, %+v; want 429 with Retry-After", err, resp)
-	}
+	dialRefused(t, s, ts, "ana", "a third stream opened by ana within the minute")
 	dialLive(t, s, ts, "bob", "").CloseNow()
 
 	// A stream refused because the user holds as many open as allowed
 	// spends nothing of their opens.
 	s.Live.MaxStreamsPerUser = 1
 	kept := dialLive(t, s, ts, "cleo", "")
-	ctok, _, err := s.Tokens.Issue(Subject{UserID: "cleo", Username: "cleo"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for range 3 {
-		_, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/api/ws?access_token="+ctok, nil)
-		if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
-			t.Fatalf("a second stream for cleo: %v, %+v; want 429", err, resp)
-		}
+		dialRefused(t, s, ts, "cleo", "a second stream for cleo")
 	}
 	kept.Close(websocket.StatusNormalClosure, "")
+	dialEventually(t, s, ts, "cleo", "cleo's second open, after refusals for the streams open at once")
+}
+
+// dialRefused opens a stream as user and expects 429 with Retry-After.
+func dialRefused(t *testing.T, s *Server, ts *httptest.Server, user, what string) {
+	t.Helper()
+	_, resp, err := dialAs(t, s, ts, user)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("%s: %v, %+v; want 429 with Retry-After", what, err, resp)
+	}
+}
+
+// dialEventually opens a stream as user within 10 s (a place freed by a
+// close is given back once the server sees it), and closes it.
+func dialEventually(t *testing.T, s *Server, ts *httptest.Server, user, what string) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/api/ws?access_token="+ctok, nil)
+		c, resp, err := dialAs(t, s, ts, user)
 		if err == nil {
 			c.CloseNow()
-			break
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("cleo's second open, after refusals for the streams open at once: %v, %+v", err, resp)
+			t.Fatalf("%s: %v, %+v", what, err, resp)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// dialAs opens a stream with a fresh token of user.
+func dialAs(t *testing.T, s *Server, ts *httptest.Server, user string) (*websocket.Conn, *http.Response, error) {
+	t.Helper()
+	tok, _, err := s.Tokens.Issue(Subject{UserID: user, Username: user})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/api/ws?access_token="+tok, nil)
 }
 
 // A page of the feed is pruned after the check that its start is still
