@@ -123,19 +123,25 @@ func liveServer(t *testing.T, feed *fakeFeed, ttl time.Duration, buffer int) (*S
 
 func dialLive(t *testing.T, s *Server, ts *httptest.Server, user, query string) *websocket.Conn {
 	t.Helper()
-	tok, _, err := s.Tokens.Issue(Subject{UserID: user, Username: user})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/api/ws?access_token="+tok+query, nil)
+	c, _, err := dialAs(t, s, ts, user, query)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
 	c.SetReadLimit(1 << 20)
 	t.Cleanup(func() { c.CloseNow() })
 	return c
+}
+
+// dialAs opens a stream with a fresh token of user, with query after it.
+func dialAs(t *testing.T, s *Server, ts *httptest.Server, user, query string) (*websocket.Conn, *http.Response, error) {
+	t.Helper()
+	tok, _, err := s.Tokens.Issue(Subject{UserID: user, Username: user})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/api/ws?access_token="+tok+query, nil)
 }
 
 type testFrame struct {
@@ -702,7 +708,7 @@ func TestLiveStreamOpensPerUserAreBounded(t *testing.T) {
 // dialRefused opens a stream as user and expects 429 with Retry-After.
 func dialRefused(t *testing.T, s *Server, ts *httptest.Server, user, what string) {
 	t.Helper()
-	_, resp, err := dialAs(t, s, ts, user)
+	_, resp, err := dialAs(t, s, ts, user, "")
 	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("%s: %v, %+v; want 429 with Retry-After", what, err, resp)
 	}
@@ -714,7 +720,7 @@ func dialEventually(t *testing.T, s *Server, ts *httptest.Server, user, what str
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, resp, err := dialAs(t, s, ts, user)
+		c, resp, err := dialAs(t, s, ts, user, "")
 		if err == nil {
 			c.CloseNow()
 			return
@@ -724,18 +730,6 @@ func dialEventually(t *testing.T, s *Server, ts *httptest.Server, user, what str
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// dialAs opens a stream with a fresh token of user.
-func dialAs(t *testing.T, s *Server, ts *httptest.Server, user string) (*websocket.Conn, *http.Response, error) {
-	t.Helper()
-	tok, _, err := s.Tokens.Issue(Subject{UserID: user, Username: user})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/api/ws?access_token="+tok, nil)
 }
 
 // A page of the feed is pruned after the check that its start is still
