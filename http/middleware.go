@@ -238,10 +238,7 @@ func (s *Server) minPosition(next http.Handler) http.Handler {
 			return
 		}
 		if strong && s.Reads != nil {
-			ctx, cancel := context.WithTimeout(r.Context(), s.readWait())
-			err := s.Reads.ReadBarrier(ctx)
-			cancel()
-			if err != nil {
+			if err := s.readBarrier(r.Context()); err != nil {
 				s.Error(w, r, err)
 				return
 			}
@@ -256,6 +253,19 @@ func (s *Server) minPosition(next http.Handler) http.Handler {
 		w.Header().Set("X-Agenda-Position", strconv.FormatInt(s.Queries.Position(), 10))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// readBarrier waits, up to the read wait, until the local read model
+// reflects every write committed anywhere before the call (Reads): what a
+// strong request and a login decide on. Without Reads (one node, whose
+// state is the cluster's) it returns at once.
+func (s *Server) readBarrier(ctx context.Context) error {
+	if s.Reads == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.readWait())
+	defer cancel()
+	return s.Reads.ReadBarrier(ctx)
 }
 
 // FutureSlack is how far beyond a caught-up node's event store head a

@@ -1,7 +1,6 @@
 package http
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -113,7 +112,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	// confirmed there too (Authenticate). Taken before a hashing slot, so
 	// that a node without a quorum answers its logins 503, not the 429 of
 	// slots held through the barrier's wait.
-	if err := s.loginBarrier(r.Context()); err != nil {
+	if err := s.readBarrier(r.Context()); err != nil {
 		s.Error(w, r, err)
 		return
 	}
@@ -275,15 +274,4 @@ func firstErr(errs ...error) error {
 		}
 	}
 	return nil
-}
-
-// loginBarrier waits for a read barrier (Reads; none on a single node, whose
-// state is the cluster's), up to the read wait.
-func (s *Server) loginBarrier(ctx context.Context) error {
-	if s.Reads == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.readWait())
-	defer cancel()
-	return s.Reads.ReadBarrier(ctx)
 }
