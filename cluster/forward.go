@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -141,8 +140,8 @@ func (a *Agent) Propose(ctx context.Context, b events.Batch) (events.Committed, 
 			if body, err = json.Marshal(b); err != nil {
 				return false, err
 			}
-			if len(body) > events.MaxBatchBytes {
-				return false, fmt.Errorf("%w: %d events in %d bytes, at most %d", events.ErrBatchTooLarge, len(b.Events), len(body), events.MaxBatchBytes)
+			if err := events.CheckBatchSize(b, len(body)); err != nil {
+				return false, err
 			}
 		}
 		var out committedWire

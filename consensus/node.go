@@ -438,8 +438,8 @@ func (n *Node) Propose(ctx context.Context, b events.Batch) (events.Committed, e
 	if err != nil {
 		return events.Committed{}, err
 	}
-	if n := len(data) - 1; n > events.MaxBatchBytes {
-		return events.Committed{}, fmt.Errorf("%w: %d events in %d bytes, at most %d", events.ErrBatchTooLarge, len(b.Events), n, events.MaxBatchBytes)
+	if err := events.CheckBatchSize(b, len(data)-1); err != nil { // the type byte is not the batch's
+		return events.Committed{}, err
 	}
 	timeout := 10 * time.Second
 	if d, ok := ctx.Deadline(); ok {

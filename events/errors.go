@@ -59,3 +59,13 @@ const MaxBatchBytes = 48 << 20
 // ErrBatchTooLarge refuses, before it is proposed and alike on every node,
 // a batch whose encoding exceeds MaxBatchBytes.
 var ErrBatchTooLarge = errors.New("batch too large for one log entry")
+
+// CheckBatchSize refuses b if its encoding, of encoded bytes, exceeds
+// MaxBatchBytes: the one check the leader's proposal and a follower's
+// forwarding both make, on the same bytes.
+func CheckBatchSize(b Batch, encoded int) error {
+	if encoded > MaxBatchBytes {
+		return fmt.Errorf("%w: %d events in %d bytes, at most %d", ErrBatchTooLarge, len(b.Events), encoded, MaxBatchBytes)
+	}
+	return nil
+}
