@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/agendahq/agenda"
 	"golang.org/x/sync/semaphore"
 )
 
@@ -129,7 +130,7 @@ func send(w http.ResponseWriter, status int, body []byte) {
 				"method", gw.req.Method, "path", gw.req.URL.Path, "request_id", requestID(gw.req.Context()), "bytes", n, "budget", g.size)
 			w.Header().Del("ETag")
 			w.Header().Set("Retry-After", "1")
-			send(w, http.StatusServiceUnavailable, []byte(`{"error":{"code":"unavailable","message":"this node is busy sending large answers; retry shortly"}}`+"\n"))
+			send(w, http.StatusServiceUnavailable, errorJSON(agenda.EUNAVAILABLE, "this node is busy sending large answers; retry shortly"))
 			return
 		}
 		defer g.budget.Release(n)

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -68,6 +69,15 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, status, errorBody{Error: errorPayload{Code: code, Message: message, Details: agenda.ErrorDetails(err)}})
+}
+
+// errorJSON is the contract's error body for code and message, encoded:
+// for the answers written where no error value is at hand (send's own
+// refusal, an answer that failed to encode).
+func errorJSON(code, message string) []byte {
+	var buf bytes.Buffer
+	_ = jsonEncoder(&buf).Encode(errorBody{Error: errorPayload{Code: code, Message: message}}) // strings always encode
+	return buf.Bytes()
 }
 
 // refusedAt sets a refused write's X-Agenda-Position: a position at least

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/commands"
 )
 
@@ -45,7 +46,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		// Only a value no request can shape gets here (every field a
 		// handler answers encodes); say so rather than half an answer.
 		slog.Error("encode response", "type", fmt.Sprintf("%T", v), "err", err)
-		send(w, http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"internal error"}}`+"\n"))
+		send(w, http.StatusInternalServerError, errorJSON(agenda.EINTERNAL, "internal error"))
 		return
 	}
 	send(w, status, buf.Bytes())
