@@ -235,7 +235,13 @@ func TestLiveResumeNoGapNoDuplicate(t *testing.T) {
 	}()
 	seen = append(seen, l.until(isCaughtUp)...)
 	p = <-done
-	seen = append(seen, l.until(func(f liveFrame) bool { return f.Position >= p })...)
+	// Writes that committed before the node read its feed went out as
+	// history, and caught_up then covers them: no frame follows (a CI run
+	// waited 20 s for one, on a machine busy enough for all four to land
+	// first).
+	if last() < p {
+		seen = append(seen, l.until(func(f liveFrame) bool { return f.Position >= p })...)
+	}
 	l.c.CloseNow()
 
 	want := positions(fullFeed(t, ana, 0, p))
