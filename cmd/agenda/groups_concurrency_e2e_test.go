@@ -1,14 +1,12 @@
 package main
 
 import (
-	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -159,83 +157,7 @@ func TestE2EGroupsConcurrentBookingsNeverDoubleBook(t *testing.T) {
 		t.Fatalf("close: %v", err)
 	}
 	replayed := dumpReadModel(t, filepath.Join(dir, "readmodel.db"))
-	if len(live) != len(replayed) {
-		t.Fatalf("read model has tables %d, rebuilt %d", len(live), len(replayed))
+	for _, d := range readModelDiffs(live, replayed, "live", "rebuilt") {
+		t.Error(d)
 	}
-	for table, rows := range live {
-		if got := replayed[table]; !slices.Equal(rows, got) {
-			t.Errorf("table %s: live read model has %d rows, rebuilt %d; first difference:\n%s", table, len(rows), len(got), firstDiff(rows, got))
-		}
-	}
-}
-
-// dumpReadModel reads every table of a read-model file, each row rendered
-// as a line, rows sorted.
-func dumpReadModel(t *testing.T, path string) map[string][]string {
-	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			t.Fatal(err)
-		}
-		tables = append(tables, name)
-	}
-	rows.Close()
-	out := map[string][]string{}
-	for _, table := range tables {
-		rs, err := db.Query("SELECT * FROM " + table)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cols, _ := rs.Columns()
-		var lines []string
-		for rs.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rs.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			parts := make([]string, len(vals))
-			for i, v := range vals {
-				if b, ok := v.([]byte); ok {
-					v = string(b)
-				}
-				parts[i] = fmt.Sprintf("%s=%v", cols[i], v)
-			}
-			lines = append(lines, strings.Join(parts, " "))
-		}
-		rs.Close()
-		slices.Sort(lines)
-		out[table] = lines
-	}
-	return out
-}
-
-func firstDiff(a, b []string) string {
-	for i := range max(len(a), len(b)) {
-		var x, y string
-		if i < len(a) {
-			x = a[i]
-		}
-		if i < len(b) {
-			y = b[i]
-		}
-		if x != y {
-			return "  live:    " + x + "\n  rebuilt: " + y
-		}
-	}
-	return ""
 }
