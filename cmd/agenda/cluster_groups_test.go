@@ -12,9 +12,10 @@ import (
 // TestClusterGroupReadModelsConverge: group work done through every node —
 // invitations and their answers, appointments imposed down the ranks and
 // confirmed or cancelled in a flat group, a rank change, a leave, a
-// removal — while the leader is killed and restarted and a follower loses
-// its whole data dir and catches up from the others' snapshot, ends in the
-// same read model on every node, table by table: groups, members,
+// removal — while the leader is killed and restarted, a node rebuilds its
+// projections online and another offline, and a follower loses its whole
+// data dir and catches up from the others' snapshot, ends in the same read
+// model on every node, table by table: groups, members,
 // participants, invitations, notifications and feeds
 // (stopAndCompareEventStores compares them). The linearizability soak
 // writes personal appointments only; this is where replicas taking
@@ -24,6 +25,7 @@ func TestClusterGroupReadModelsConverge(t *testing.T) {
 	tc := newTestCluster(t, 3)
 	for _, n := range tc.nodes {
 		n.snapshotOften(16, 8, "200ms")
+		n.env["AUDIT_API_TOKEN"] = testAuditToken
 	}
 	tc.start()
 	leader := tc.waitStable(clusterTimeout, nil, false)
@@ -96,17 +98,50 @@ func TestClusterGroupReadModelsConverge(t *testing.T) {
 	round(2, fs)
 	leader.start()
 	leader = tc.waitStable(clusterTimeout, nil, false)
-	round(3, tc.nodes)
+
+	// One follower rebuilds each projection online while a round writes
+	// (blue/green: built aside, then switched to; one at a time).
+	online := followersOf(tc.nodes, leader)[0]
+	admin := map[string]string{"X-Audit-Token": testAuditToken}
+	for i, p := range []string{"planning", "users"} {
+		if r := ana.as(online).raw("POST", "/api/admin/projections/"+p+"/rebuild", nil, admin); r.Status != http.StatusAccepted {
+			t.Fatalf("rebuild %s on %s: %d %s", p, online.id, r.Status, r.Body)
+		}
+		round(3+i, tc.nodes)
+		tc.eventually(clusterTimeout, "the online rebuild of "+p, func() string {
+			var ps struct {
+				Projections []struct {
+					Name        string `json:"name"`
+					Rebuild     any    `json:"rebuild"`
+					LastRebuild *struct {
+						State string `json:"state"`
+						Error string `json:"error"`
+					} `json:"last_rebuild"`
+				} `json:"projections"`
+			}
+			ana.as(online).raw("GET", "/api/admin/projections", nil, admin).JSON(t, &ps)
+			for _, q := range ps.Projections {
+				switch {
+				case q.Name != p:
+				case q.Rebuild != nil || q.LastRebuild == nil:
+					return p + " still rebuilding on " + online.id
+				case q.LastRebuild.State != "done":
+					t.Fatalf("rebuild of %s on %s ended %q: %s", p, online.id, q.LastRebuild.State, q.LastRebuild.Error)
+				}
+			}
+			return ""
+		})
+	}
 
 	// A follower loses its whole data dir and comes back empty: it
 	// catches up from a snapshot and rebuilds its read model from it.
-	lost := followersOf(tc.nodes, leader)[0]
+	lost := followersOf(tc.nodes, leader)[1] // not the one rebuilt online
 	lost.kill()
 	if err := os.RemoveAll(lost.dataDir); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%s lost its data dir", lost.id)
-	round(4, followersOf(tc.nodes, lost))
+	round(5, followersOf(tc.nodes, lost))
 	// With a snapshot on the leader its log no longer starts at entry 1,
 	// so the empty node can only catch up from a snapshot.
 	tc.eventually(clusterTimeout, "a snapshot on the leader", func() string {
@@ -117,7 +152,18 @@ func TestClusterGroupReadModelsConverge(t *testing.T) {
 	})
 	lost.start()
 	tc.waitStable(clusterTimeout, nil, false)
-	round(5, tc.nodes)
+
+	// The leader rebuilds offline: stopped, rebuilt with the CLI, started.
+	// So each node took its own path: a live apply and an online rebuild,
+	// a snapshot into an empty data dir, an offline rebuild.
+	offline := leader
+	offline.stop()
+	if code, err := runCLI("projections", "rebuild", "-data-dir", offline.dataDir); code != 0 {
+		t.Fatalf("offline rebuild on %s: exit %d: %v", offline.id, code, err)
+	}
+	offline.start()
+	tc.waitStable(clusterTimeout, nil, false)
+	round(6, tc.nodes)
 
 	tc.stopAndCompareEventStores(nil, last)
 }
