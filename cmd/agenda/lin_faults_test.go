@@ -2,8 +2,9 @@ package main
 
 // The fault injector of the linearizability harness: a seeded random
 // schedule of real faults — SIGKILL and restart, SIGSTOP/SIGCONT,
-// partitions (a follower, the leader, one-way), and a disk lost while the
-// leader is cut off — applied to a testCluster while clients run.
+// partitions (a follower, the leader, one-way), a disk lost while the
+// leader is cut off, and the leader's own disk lost — applied to a
+// testCluster while clients run.
 
 import (
 	"fmt"
@@ -26,11 +27,12 @@ const (
 	faultIsolateFollower linFault = "isolate-follower"
 	faultOneWay          linFault = "one-way"
 	faultDiskLoss        linFault = "disk-loss+partition"
+	faultWipeLeader      linFault = "wipe-leader"
 )
 
 // allLinFaults is every kind, for the soak.
 var allLinFaults = []linFault{faultKillLeader, faultKillNode, faultStopNode, faultIsolateLeader,
-	faultIsolateFollower, faultOneWay, faultDiskLoss}
+	faultIsolateFollower, faultOneWay, faultDiskLoss, faultWipeLeader}
 
 // parseLinFaults reads a comma-separated list of kinds.
 func parseLinFaults(s string) ([]linFault, error) {
@@ -152,6 +154,16 @@ func (nm *nemesis) inject(kind linFault) {
 		tc.heal()
 	case faultDiskLoss:
 		nm.diskLoss(leader, followers, hold)
+	case faultWipeLeader:
+		// Every write it acknowledged is on a follower too, which the
+		// others elect: the leader's disk holds nothing only it has.
+		nm.note("SIGKILL leader %s, delete its data dir; restart it empty after %v", leader.id, hold)
+		leader.kill()
+		if err := os.RemoveAll(leader.dataDir); err != nil {
+			tc.t.Fatalf("wipe %s: %v", leader.id, err)
+		}
+		time.Sleep(hold)
+		restart(leader)
 	}
 }
 
