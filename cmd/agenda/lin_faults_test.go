@@ -3,8 +3,8 @@ package main
 // The fault injector of the linearizability harness: a seeded random
 // schedule of real faults — SIGKILL and restart, SIGSTOP/SIGCONT,
 // partitions (a follower, the leader, one-way), a disk lost while the
-// leader is cut off, and the leader's own disk lost — applied to a
-// testCluster while clients run.
+// leader is cut off, the leader's own disk lost, and two faults at once —
+// applied to a testCluster while clients run.
 
 import (
 	"fmt"
@@ -28,11 +28,12 @@ const (
 	faultOneWay          linFault = "one-way"
 	faultDiskLoss        linFault = "disk-loss+partition"
 	faultWipeLeader      linFault = "wipe-leader"
+	faultOverlap         linFault = "overlap"
 )
 
 // allLinFaults is every kind, for the soak.
 var allLinFaults = []linFault{faultKillLeader, faultKillNode, faultStopNode, faultIsolateLeader,
-	faultIsolateFollower, faultOneWay, faultDiskLoss, faultWipeLeader}
+	faultIsolateFollower, faultOneWay, faultDiskLoss, faultWipeLeader, faultOverlap}
 
 // parseLinFaults reads a comma-separated list of kinds.
 func parseLinFaults(s string) ([]linFault, error) {
@@ -164,6 +165,34 @@ func (nm *nemesis) inject(kind linFault) {
 		}
 		time.Sleep(hold)
 		restart(leader)
+	case faultOverlap:
+		// A follower cut off, and while it is, the leader killed or
+		// paused; each ends at its own time. On three nodes nothing
+		// commits until one is over; on five the other three go on.
+		cut := followers[0]
+		how := "SIGKILL"
+		if nm.rng.Intn(2) == 0 {
+			how = "SIGSTOP"
+		}
+		nm.note("overlap: isolate follower %s, then %s the leader %s for %v", cut.id, how, leader.id, hold)
+		tc.partition([]*clusterNode{cut}, othersThan(tc.nodes, cut))
+		time.Sleep(nm.between([2]time.Duration{0, time.Second}))
+		if how == "SIGKILL" {
+			leader.kill()
+		} else {
+			nm.pause(leader)
+		}
+		time.Sleep(hold)
+		if nm.rng.Intn(2) == 0 {
+			tc.heal() // the follower comes back first
+			time.Sleep(nm.between([2]time.Duration{0, time.Second}))
+		}
+		if how == "SIGKILL" {
+			restart(leader)
+		} else {
+			nm.resume(leader)
+		}
+		tc.heal()
 	}
 }
 
