@@ -21,7 +21,16 @@ func gatedServer(t *testing.T, c AnswerConfig) (*httptest.Server, <-chan struct{
 	s := &Server{answers: newAnswerGate(c)}
 	ended := make(chan struct{}, 16)
 	srv := httptest.NewServer(s.gateAnswers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() { ended <- struct{}{} }()
+		// Never blocks: a handler stuck here would hold its keep-alive
+		// connection, and the client's next request on it would wait for
+		// good (a test that makes more than 16 requests and reads no ends
+		// hung so, 2 runs in 10).
+		defer func() {
+			select {
+			case ended <- struct{}{}:
+			default:
+			}
+		}()
 		n, _ := strconv.Atoi(r.URL.Query().Get("bytes"))
 		writeBody(w, bytes.Repeat([]byte("a"), n))
 	})))
@@ -111,6 +120,16 @@ func TestLargeAnswersShareABudget(t *testing.T) {
 	const large = 24 << 20
 	srv, _ := gatedServer(t, AnswerConfig{Stall: 30 * time.Second, Budget: large + large/2, BudgetWait: 50 * time.Millisecond})
 	held := stalledClient(t, srv, large)
+	// Its status line comes once its handler has the share: from then on
+	// it holds it. (The loop below used to start at once, and its own large
+	// answers could keep the stalled one from its share past BudgetWait:
+	// then it was refused instead, and nothing held the budget.)
+	if err := held.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := bufio.NewReader(held).ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 200") {
+		t.Fatalf("the stalled client's answer began %q, %v; want 200", line, err)
+	}
 
 	get := func(n int) (*http.Response, []byte) {
 		t.Helper()
@@ -125,8 +144,6 @@ func TestLargeAnswersShareABudget(t *testing.T) {
 		}
 		return resp, body
 	}
-	// The stalled answer takes its share when its handler gets there:
-	// until then another large one may still pass.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, body := get(large)
