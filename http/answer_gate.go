@@ -115,12 +115,19 @@ func gateOf(w http.ResponseWriter) *gatedWriter {
 // in pieces that must each leave within the gate's Stall, a read's large
 // body only once it has its share of the budget (503 if it cannot get it).
 func send(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
 	gw := gateOf(w)
-	var g *answerGate
-	if gw != nil {
-		g = gw.gate
+	if gw == nil { // outside a Server: no gate to apply
+		h.Set("Content-Type", "application/json")
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(status)
+		if _, err := w.Write(body); err != nil {
+			slog.Debug("write response", "err", err)
+		}
+		return
 	}
-	if g != nil && gw.read && len(body) > answerPiece {
+	g := gw.gate
+	if gw.read && len(body) > answerPiece {
 		n := int64(len(body))
 		ctx, cancel := context.WithTimeout(context.Background(), g.wait)
 		err := g.budget.Acquire(ctx, n)
@@ -128,23 +135,16 @@ func send(w http.ResponseWriter, status int, body []byte) {
 		if err != nil {
 			gw.logger.WarnContext(gw.req.Context(), "refused a large answer: the node is writing too many to clients already",
 				"method", gw.req.Method, "path", gw.req.URL.Path, "request_id", requestID(gw.req.Context()), "bytes", n, "budget", g.size)
-			w.Header().Del("ETag")
-			w.Header().Set("Retry-After", "1")
+			h.Del("ETag")
+			h.Set("Retry-After", "1")
 			send(w, http.StatusServiceUnavailable, errorJSON(agenda.EUNAVAILABLE, "this node is busy sending large answers; retry shortly"))
 			return
 		}
 		defer g.budget.Release(n)
 	}
-	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	if g == nil {
-		if _, err := w.Write(body); err != nil {
-			slog.Debug("write response", "err", err)
-		}
-		return
-	}
 	rc := http.NewResponseController(w)
 	for first := true; first || len(body) > 0; first = false {
 		piece := body[:min(len(body), answerPiece)]
