@@ -55,7 +55,7 @@ func benchGroup(b *testing.B, n *Node, members int) ([]*client, string) {
 func BenchmarkGroupAppointment50(b *testing.B) { benchGroupAppointment(b, 50) }
 
 // BenchmarkGroupAppointment200 is BenchmarkGroupAppointment50 on a
-// 200-member group, where the feed's fan-out shows (README, "Scale"): it
+// 200-member group, where the feed's fan-out shows (docs/performance.md, "Scale"): it
 // reports the CPU each imposition costs the process.
 func BenchmarkGroupAppointment200(b *testing.B) { benchGroupAppointment(b, 200) }
 
