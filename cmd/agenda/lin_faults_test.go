@@ -48,6 +48,30 @@ func parseLinFaults(s string) ([]linFault, error) {
 	return out, nil
 }
 
+// parseHold reads a fault's length as "min-max" (two durations, min at most
+// max, both positive).
+func parseHold(s string) ([2]time.Duration, error) {
+	lo, hi, ok := strings.Cut(s, "-")
+	if !ok {
+		return [2]time.Duration{}, fmt.Errorf("want min-max, e.g. 10s-30s")
+	}
+	var r [2]time.Duration
+	for i, v := range []string{lo, hi} {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil {
+			return r, err
+		}
+		if d <= 0 {
+			return r, fmt.Errorf("%v is not a length", d)
+		}
+		r[i] = d
+	}
+	if r[0] > r[1] {
+		return r, fmt.Errorf("%v is more than %v", r[0], r[1])
+	}
+	return r, nil
+}
+
 // nemesis injects faults. It runs on the test goroutine: it may fail the
 // test.
 type nemesis struct {

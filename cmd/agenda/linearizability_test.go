@@ -38,7 +38,8 @@ package main
 // alternating 3- and 5-node clusters with every kind of fault, one round
 // after another until the duration is spent. AGENDA_SOAK_FAULTS=kill-leader,
 // sigstop,... restricts the kinds; AGENDA_SOAK_ROUND sets a round's length
-// (default 4m).
+// (default 4m); AGENDA_SOAK_HOLD=10s-30s how long each fault lasts (default
+// 2s-5s: long holds let timeouts, leases and catch-up by snapshot play out).
 
 import (
 	"encoding/json"
@@ -72,6 +73,8 @@ type linConfig struct {
 	snapshotThreshold int
 	// opTimeout bounds each request; checkTimeout porcupine.
 	opTimeout, checkTimeout time.Duration
+	// hold bounds how long a fault lasts; zero is the nemesis's default.
+	hold [2]time.Duration
 }
 
 // linResult sums up a run.
@@ -131,15 +134,26 @@ func TestLinearizabilitySoak(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	var hold [2]time.Duration
+	if s := os.Getenv("AGENDA_SOAK_HOLD"); s != "" {
+		if hold, err = parseHold(s); err != nil {
+			t.Fatalf("AGENDA_SOAK_HOLD=%q: %v", s, err)
+		}
+	}
 	deadline := time.Now().Add(total)
 	var sum linResult
 	rounds, failed := 0, 0
-	for i := 0; time.Until(deadline) > 30*time.Second; i++ {
+	// A round starts only if its load has time for at least one fault: the
+	// nemesis's longest calm (3 s) and hold, and a margin, after the 20 s
+	// a round leaves for checking. A shorter round would only load a calm
+	// cluster (a soak with long holds ended on two such rounds).
+	minRound := 20*time.Second + 3*time.Second + max(hold[1], 5*time.Second) + 10*time.Second
+	for i := 0; time.Until(deadline) > minRound; i++ {
 		size := []int{3, 5}[i%2]
 		d := min(round, time.Until(deadline)-20*time.Second)
 		cfg := linConfig{nodes: size, seed: seed + int64(i), duration: d, faults: faults,
 			users: 4, slots: 4, clients: 2 * size, snapshotThreshold: 256,
-			opTimeout: 6 * time.Second, checkTimeout: 5 * time.Minute}
+			opTimeout: 6 * time.Second, checkTimeout: 5 * time.Minute, hold: hold}
 		name := fmt.Sprintf("%dnodes-seed%d", size, cfg.seed)
 		ok := t.Run(name, func(t *testing.T) {
 			res := runLinearizability(t, cfg)
@@ -199,6 +213,9 @@ func runLinearizability(t *testing.T, cfg linConfig) linResult {
 		}(i)
 	}
 	nm := newNemesis(tc, cfg.seed, cfg.faults)
+	if cfg.hold != [2]time.Duration{} {
+		nm.hold = cfg.hold
+	}
 	nm.run(time.Now().Add(cfg.duration))
 	nm.end()
 	// A little load after the last fault, then the clients stop (each
