@@ -73,6 +73,9 @@ type Config struct {
 	// OnForward, if set, is told of every write forwarded to the leader:
 	// how long it took and how it ended (for metrics).
 	OnForward func(took time.Duration, err error)
+	// OnForwardGroup, if set, is told of every exchange that carried
+	// several queued writes to the leader at once, and how many.
+	OnForwardGroup func(batches int)
 	// Refusals logs refused internal requests; share it with the Raft
 	// transport's refusals so one host's flood is throttled across both
 	// (default: its own, on Logger).
@@ -91,6 +94,8 @@ type Agent struct {
 	client   *http.Client
 	logger   *slog.Logger
 	refusals *Refusals
+	// forwarder sends the batches this follower forwards (forward_group.go).
+	forwarder forwarder
 
 	cancel    context.CancelFunc
 	done      chan struct{}
@@ -166,6 +171,7 @@ func NewAgent(cfg Config, raft Raft) *Agent {
 		logger:   cfg.Logger,
 		refusals: cfg.Refusals,
 	}
+	a.forwarder.a = a
 	a.level.Store(events.MinLevel)
 	return a
 }

@@ -116,11 +116,13 @@ func withWroteHook(ctx context.Context, wrote func()) context.Context {
 
 // Propose implements commands.Log for any node: the leader proposes
 // locally; a follower forwards the batch, signed, to the leader's
-// /internal/propose and returns its verdict as if it had been local. While
-// there is no leader, or the leader changes before the batch was sent, it
-// retries for up to LeaderWait, then answers unavailable. A failure after
-// the batch may have reached the leader is events.ErrOutcomeUnknown: the
-// command proposes the same batch again, and event IDs make that safe.
+// /internal/propose (or, with others queued behind it, to
+// /internal/propose-group: forward_group.go) and returns its verdict as if
+// it had been local. While there is no leader, or the leader changes
+// before the batch was sent, it retries for up to LeaderWait, then answers
+// unavailable. A failure after the batch may have reached the leader is
+// events.ErrOutcomeUnknown: the command proposes the same batch again, and
+// event IDs make that safe.
 func (a *Agent) Propose(ctx context.Context, b events.Batch) (events.Committed, error) {
 	var c events.Committed
 	var body []byte
@@ -144,10 +146,9 @@ func (a *Agent) Propose(ctx context.Context, b events.Batch) (events.Committed, 
 				return false, err
 			}
 		}
-		var out committedWire
 		fctx, cancel := context.WithTimeout(ctx, forwardTimeout(int64(len(body))))
 		began := time.Now()
-		sent, err := a.callSentBody(fctx, dest, addr, "/internal/propose", body, &out)
+		out, sent, err := a.forwarder.forward(fctx, dest, addr, body)
 		cancel()
 		if a.cfg.OnForward != nil {
 			a.cfg.OnForward(time.Since(began), err)

@@ -26,6 +26,7 @@ func (a *Agent) Handler() http.Handler {
 	mux.HandleFunc("POST /internal/cluster/join", a.handleJoin)
 	mux.HandleFunc("POST /internal/cluster/remove", a.handleRemove)
 	mux.HandleFunc("POST /internal/propose", a.handlePropose)
+	mux.HandleFunc("POST /internal/propose-group", a.handleProposeGroup)
 	mux.HandleFunc("POST /internal/read-index", a.handleReadIndex)
 	mux.HandleFunc("POST /internal/barrier", a.handleBarrier)
 	return a.signer.Require(a.refusals, anyDestPaths, mux)
@@ -81,6 +82,12 @@ func decodeBatch(r *http.Request) (events.Batch, error) {
 	if err != nil {
 		return events.Batch{}, fmt.Errorf("%w: %v", events.ErrMalformed, err)
 	}
+	return decodeBatchBytes(body)
+}
+
+// decodeBatchBytes is decodeBatch for a body already read (a batch of a
+// group reads as a batch on its own).
+func decodeBatchBytes(body []byte) (events.Batch, error) {
 	b, err := fastjson.Unmarshal[events.Batch](body, func(data []byte, v any) error {
 		return jsonDecoder(bytes.NewReader(data), true).Decode(v)
 	})

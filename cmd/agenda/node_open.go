@@ -250,6 +250,7 @@ func (n *Node) newAgent(c *Config, tlsCfg *nodeTLS, httpAdvertise string, refusa
 		Logger:          n.Logger,
 		Refusals:        refusals,
 		OnForward:       n.ops.onForward,
+		OnForwardGroup:  n.ops.onForwardGroup,
 		TLS:             tlsCfg.forClient(),
 	}, n.raft)
 	n.agentRef.Store(n.agent)

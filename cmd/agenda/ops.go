@@ -29,6 +29,8 @@ type nodeOps struct {
 	snapshotDuration prometheus.Histogram
 	forwarded        *prometheus.CounterVec
 	forwardLatency   prometheus.Histogram
+	forwardGroups    prometheus.Counter
+	groupedWrites    prometheus.Counter
 	leaderChanges    prometheus.Counter
 }
 
@@ -55,6 +57,10 @@ func newNodeOps(ctx context.Context, n *Node) (*nodeOps, error) {
 			Help: "Writes this node forwarded to the leader, by outcome (ok, error)."}, []string{"result"}),
 		forwardLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "agenda_forwarded_write_duration_seconds",
 			Help: "Round trip of a write forwarded to the leader.", Buckets: lat}),
+		forwardGroups: prometheus.NewCounter(prometheus.CounterOpts{Name: "agenda_forwarded_groups_total",
+			Help: "Exchanges in which this node sent the leader several queued writes at once."}),
+		groupedWrites: prometheus.NewCounter(prometheus.CounterOpts{Name: "agenda_forwarded_grouped_writes_total",
+			Help: "Writes this node forwarded to the leader in a group (agenda_forwarded_groups_total) rather than alone."}),
 		leaderChanges: prometheus.NewCounter(prometheus.CounterOpts{Name: "agenda_raft_leader_changes_total",
 			Help: "Times this node saw the cluster's leader change (including to none)."}),
 	}, nil
@@ -96,6 +102,12 @@ func (o *nodeOps) onForward(took time.Duration, err error) {
 		result = "error"
 	}
 	o.forwarded.WithLabelValues(result).Inc()
+}
+
+// onForwardGroup counts an exchange that carried several queued writes.
+func (o *nodeOps) onForwardGroup(batches int) {
+	o.forwardGroups.Inc()
+	o.groupedWrites.Add(float64(batches))
 }
 
 // onRefuse audits a refused node-to-node connection or request (as
@@ -182,7 +194,7 @@ func splitNonEmpty(s string) []string {
 
 // register adds the node's collectors to reg.
 func (o *nodeOps) register(reg *prometheus.Registry) {
-	reg.MustRegister(o.applyLatency, o.applyErrors, o.snapshotDuration, o.forwarded, o.forwardLatency, o.leaderChanges, stateCollector{o})
+	reg.MustRegister(o.applyLatency, o.applyErrors, o.snapshotDuration, o.forwarded, o.forwardLatency, o.forwardGroups, o.groupedWrites, o.leaderChanges, stateCollector{o})
 }
 
 // stateCollector reads the node's state at scrape time.
