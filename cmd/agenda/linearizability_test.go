@@ -39,7 +39,9 @@ package main
 // after another until the duration is spent. AGENDA_SOAK_FAULTS=kill-leader,
 // sigstop,... restricts the kinds; AGENDA_SOAK_ROUND sets a round's length
 // (default 4m); AGENDA_SOAK_HOLD=10s-30s how long each fault lasts (default
-// 2s-5s: long holds let timeouts, leases and catch-up by snapshot play out).
+// 2s-5s: long holds let timeouts, leases and catch-up by snapshot play out);
+// AGENDA_SOAK_CLIENTS the clients per node (default 2; more make followers
+// forward queued writes in groups).
 
 import (
 	"encoding/json"
@@ -134,6 +136,12 @@ func TestLinearizabilitySoak(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	perNode := 2
+	if s := os.Getenv("AGENDA_SOAK_CLIENTS"); s != "" {
+		if perNode, err = strconv.Atoi(s); err != nil || perNode < 1 {
+			t.Fatalf("AGENDA_SOAK_CLIENTS=%q: want a number of clients per node", s)
+		}
+	}
 	var hold [2]time.Duration
 	if s := os.Getenv("AGENDA_SOAK_HOLD"); s != "" {
 		if hold, err = parseHold(s); err != nil {
@@ -152,7 +160,7 @@ func TestLinearizabilitySoak(t *testing.T) {
 		size := []int{3, 5}[i%2]
 		d := min(round, time.Until(deadline)-20*time.Second)
 		cfg := linConfig{nodes: size, seed: seed + int64(i), duration: d, faults: faults,
-			users: 4, slots: 4, clients: 2 * size, snapshotThreshold: 256,
+			users: 4, slots: 4, clients: perNode * size, snapshotThreshold: 256,
 			opTimeout: 6 * time.Second, checkTimeout: 5 * time.Minute, hold: hold}
 		name := fmt.Sprintf("%dnodes-seed%d", size, cfg.seed)
 		ok := t.Run(name, func(t *testing.T) {
@@ -317,6 +325,12 @@ func convergeAndRead(t *testing.T, tc *testCluster, users []*client, acked int64
 		snaps = append(snaps, fmt.Sprintf("%s %v", n.id, snapshotDirs(n)))
 	}
 	t.Logf("Raft snapshots held: %s", strings.Join(snaps, "; "))
+	var grouped, groups float64
+	for _, n := range tc.nodes {
+		grouped += metricValue(t, n, "agenda_forwarded_grouped_writes_total")
+		groups += metricValue(t, n, "agenda_forwarded_groups_total")
+	}
+	t.Logf("writes forwarded in groups since each node's last start: %.0f, in %.0f exchanges", grouped, groups)
 	tc.stopAndCompareEventStores(nil, acked)
 	return readEventStore(t, filepath.Join(tc.nodes[0].dataDir, "events.db"))
 }
