@@ -31,8 +31,15 @@ type benchOptions struct {
 	Seed        int           // appointments the read scenario stores first
 	ReadPct     int           // share of reads in the mixed scenario
 	Members     int           // members below the organiser, group scenario
-	Subscribers int           // WebSocket subscribers, ws scenario
-	Progress    time.Duration // between progress lines
+	// CarryPosition: each writing client sends the position its last write
+	// answered as X-Agenda-Min-Position, as API.md has a client do for
+	// read-your-writes on any node. Requests go to the nodes in turn, so
+	// without it a client's next write may be decided on a node that has
+	// not applied its last one yet: refused there as a conflict (through
+	// Raft, on every node) and decided again.
+	CarryPosition bool
+	Subscribers   int           // WebSocket subscribers, ws scenario
+	Progress      time.Duration // between progress lines
 }
 
 // benchScenarios lists the scenarios and what each measures, for -h and
@@ -65,6 +72,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchOptions, error) {
 	fs.IntVar(&o.Seed, "seed", 2000, "read and mixed scenarios: appointments stored for the reader before measuring")
 	fs.IntVar(&o.ReadPct, "read-pct", 80, "mixed scenario: percentage of operations that are reads")
 	fs.IntVar(&o.Members, "members", 5, "group scenario: members of each client's group below its organiser")
+	fs.BoolVar(&o.CarryPosition, "carry-position", true, "create, group and mixed: each client sends the position its last write answered (X-Agenda-Min-Position), so that its next write, on whichever node, is decided on a state that holds it; false measures clients that do not, whose writes on a node still behind are refused as conflicts and decided again")
 	fs.IntVar(&o.Subscribers, "subscribers", 100, "ws scenario: WebSocket subscribers (each its own user; at least -c)")
 	fs.DurationVar(&o.Progress, "progress", time.Second, "time between progress lines on stderr")
 	fs.Usage = func() {

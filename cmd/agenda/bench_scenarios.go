@@ -75,6 +75,7 @@ type benchCreateScenario struct {
 	api   *benchAPI
 	users []*benchUser
 	slots []int // next slot of each client
+	after benchPositions
 }
 
 func (s *benchCreateScenario) setup(ctx context.Context, log io.Writer) error {
@@ -86,6 +87,7 @@ func (s *benchCreateScenario) setup(ctx context.Context, log io.Writer) error {
 	var err error
 	s.users, err = s.api.registerAll(ctx, names)
 	s.slots = make([]int, s.o.Concurrency)
+	s.after = newBenchPositions(s.o)
 	return err
 }
 
@@ -93,14 +95,17 @@ func (s *benchCreateScenario) op(ctx context.Context, w, _ int) (string, time.Du
 	n := s.slots[w]
 	s.slots[w]++
 	lat, err := timed(func() error {
-		_, err := s.api.call(ctx, s.users[w], "POST", "/api/appointments", benchSlot("bench", n), false)
+		ans, err := s.api.callAfter(ctx, s.after.of(w), s.users[w], "POST", "/api/appointments", benchSlot("bench", n), false)
+		s.after.wrote(w, ans, err)
 		return err
 	})
 	return "create", lat, err
 }
 
-func (s *benchCreateScenario) params() map[string]any { return nil }
-func (s *benchCreateScenario) close()                 {}
+func (s *benchCreateScenario) params() map[string]any {
+	return map[string]any{"carry_position": s.o.CarryPosition}
+}
+func (s *benchCreateScenario) close() {}
 
 // benchGroupScenario: each client is the organiser (top rank) of its own
 // hierarchical group of -members members who accepted their invitation;
@@ -111,6 +116,7 @@ type benchGroupScenario struct {
 	bosses []*benchUser
 	groups []string
 	slots  []int
+	after  benchPositions
 }
 
 func (s *benchGroupScenario) setup(ctx context.Context, log io.Writer) error {
@@ -131,6 +137,7 @@ func (s *benchGroupScenario) setup(ctx context.Context, log io.Writer) error {
 	s.bosses = make([]*benchUser, c)
 	s.groups = make([]string, c)
 	s.slots = make([]int, c)
+	s.after = newBenchPositions(s.o)
 	return benchParallel(ctx, c, 16, func(ctx context.Context, i int) error {
 		boss, members := users[i*(m+1)], users[i*(m+1)+1:(i+1)*(m+1)]
 		var g struct {
@@ -157,14 +164,17 @@ func (s *benchGroupScenario) op(ctx context.Context, w, _ int) (string, time.Dur
 	n := s.slots[w]
 	s.slots[w]++
 	lat, err := timed(func() error {
-		_, err := s.api.call(ctx, s.bosses[w], "POST", "/api/groups/"+s.groups[w]+"/appointments", benchSlot("bench meeting", n), false)
+		ans, err := s.api.callAfter(ctx, s.after.of(w), s.bosses[w], "POST", "/api/groups/"+s.groups[w]+"/appointments", benchSlot("bench meeting", n), false)
+		s.after.wrote(w, ans, err)
 		return err
 	})
 	return "group", lat, err
 }
 
-func (s *benchGroupScenario) params() map[string]any { return map[string]any{"members": s.o.Members} }
-func (s *benchGroupScenario) close()                 {}
+func (s *benchGroupScenario) params() map[string]any {
+	return map[string]any{"members": s.o.Members, "carry_position": s.o.CarryPosition}
+}
+func (s *benchGroupScenario) close() {}
 
 // benchReadScenario: every client reads one-week windows of one user's
 // agenda; the user has -seed appointments, one an hour, stored first.
@@ -231,9 +241,36 @@ func (s *benchMixedScenario) op(ctx context.Context, w, k int) (string, time.Dur
 }
 
 func (s *benchMixedScenario) params() map[string]any {
-	return map[string]any{"seed": s.read.o.Seed, "read_pct": s.read.o.ReadPct}
+	return map[string]any{"seed": s.read.o.Seed, "read_pct": s.read.o.ReadPct, "carry_position": s.read.o.CarryPosition}
 }
 func (s *benchMixedScenario) close() {}
+
+// benchPositions is the position each client's last write answered, which
+// its next write asks its node to have reached (benchOptions.CarryPosition);
+// nil when not carried. A client's slot is its own goroutine's.
+type benchPositions []int64
+
+func newBenchPositions(o benchOptions) benchPositions {
+	if !o.CarryPosition {
+		return nil
+	}
+	return make(benchPositions, o.Concurrency)
+}
+
+// of is what client w's next write asks for (0: nothing).
+func (p benchPositions) of(w int) int64 {
+	if p == nil {
+		return 0
+	}
+	return p[w]
+}
+
+// wrote records the position client w's write answered.
+func (p benchPositions) wrote(w int, ans benchAnswer, err error) {
+	if p != nil && err == nil {
+		p[w] = max(p[w], ans.position)
+	}
+}
 
 // benchRaise sets *v to p if p is higher.
 func benchRaise(v *atomic.Int64, p int64) {

@@ -8,10 +8,12 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -411,4 +413,45 @@ func benchAgendaWeek(b *testing.B, clients int) {
 	lat.report(b, elapsed)
 	// What a read costs whatever else runs on the machine (clients included).
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/req")
+}
+
+// A client that spreads its writes over the nodes carries the position its
+// last write answered (-carry-position, the default), so that its next
+// write is decided on a node that has applied the last; without it, it
+// sends none. Found by counting refused forwards on three nodes: a fifth of
+// the writes of clients that did not were decided on a node still behind,
+// refused as conflicts through Raft and decided again.
+func TestBenchCarriesItsLastPosition(t *testing.T) {
+	for _, carry := range []bool{true, false} {
+		var mu sync.Mutex
+		var asked []string
+		pos := 40
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			defer mu.Unlock()
+			asked = append(asked, r.Header.Get("X-Agenda-Min-Position"))
+			pos += 3
+			w.Header().Set("X-Agenda-Position", strconv.Itoa(pos))
+			w.WriteHeader(http.StatusCreated)
+		}))
+		o := benchOptions{Concurrency: 2, CarryPosition: carry}
+		s := &benchCreateScenario{o: o, api: newBenchAPI([]string{srv.URL}, 2, 5*time.Second, io.Discard),
+			users: []*benchUser{{name: "a"}, {name: "b"}}, slots: make([]int, 2), after: newBenchPositions(o)}
+		for _, w := range []int{0, 0, 1, 0} {
+			if _, _, err := s.op(context.Background(), w, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		srv.Close()
+		want := []string{"", "43", "", "46"} // client 1's first write carries nothing of client 0's
+		if !carry {
+			want = []string{"", "", "", ""}
+		}
+		if !slices.Equal(asked, want) {
+			t.Errorf("carry %v: writes asked for positions %q, want %q", carry, asked, want)
+		}
+		if got := s.params()["carry_position"]; got != carry {
+			t.Errorf("carry %v: params say %v", carry, got)
+		}
+	}
 }
