@@ -116,19 +116,9 @@ func gateOf(w http.ResponseWriter) *gatedWriter {
 // body only once it has its share of the budget (503 if it cannot get it).
 func send(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
-	gw := gateOf(w)
-	if gw == nil { // outside a Server: no gate to apply
-		h.Set("Content-Type", "application/json")
-		h.Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(status)
-		if _, err := w.Write(body); err != nil {
-			slog.Debug("write response", "err", err)
-		}
-		return
-	}
-	g := gw.gate
-	if gw.read && len(body) > answerPiece {
-		n := int64(len(body))
+	gw := gateOf(w) // nil outside a Server: no gate to apply
+	if gw != nil && gw.read && len(body) > answerPiece {
+		g, n := gw.gate, int64(len(body))
 		ctx, cancel := context.WithTimeout(context.Background(), g.wait)
 		err := g.budget.Acquire(ctx, n)
 		cancel()
@@ -145,10 +135,16 @@ func send(w http.ResponseWriter, status int, body []byte) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
+	if gw == nil {
+		if _, err := w.Write(body); err != nil {
+			slog.Debug("write response", "err", err)
+		}
+		return
+	}
 	rc := http.NewResponseController(w)
 	for first := true; first || len(body) > 0; first = false {
 		piece := body[:min(len(body), answerPiece)]
-		_ = rc.SetWriteDeadline(time.Now().Add(g.stall)) // unsupported: no bound, as before
+		_ = rc.SetWriteDeadline(time.Now().Add(gw.gate.stall)) // unsupported: no bound, as before
 		if _, err := w.Write(piece); err != nil {
 			slog.Debug("write response", "err", err)
 			return
