@@ -188,9 +188,11 @@ func (f *forwarder) send(q *forwardQueue, group []*forwardItem) {
 		}
 		body.Write(it.body)
 		ids[i] = reqid.From(it.ctx)
-		if d, ok := it.ctx.Deadline(); !ok {
-			deadline = time.Now().Add(forwardTimeout(groupMaxBytes))
-		} else if d.After(deadline) {
+		d, ok := it.ctx.Deadline()
+		if !ok {
+			d = time.Now().Add(forwardTimeout(groupMaxBytes))
+		}
+		if d.After(deadline) {
 			deadline = d
 		}
 	}
