@@ -86,9 +86,20 @@ type nemesis struct {
 	stopped    map[*clusterNode]bool // SIGSTOPped now
 }
 
-func newNemesis(tc *testCluster, seed int64, kinds []linFault) *nemesis {
-	return &nemesis{tc: tc, rng: rand.New(rand.NewSource(seed)), kinds: kinds,
-		calm: [2]time.Duration{time.Second, 3 * time.Second}, hold: [2]time.Duration{2 * time.Second, 5 * time.Second},
+// nemesisCalm and nemesisHold bound, unless a run says otherwise, the pause
+// between faults and a fault's length.
+var (
+	nemesisCalm = [2]time.Duration{time.Second, 3 * time.Second}
+	nemesisHold = [2]time.Duration{2 * time.Second, 5 * time.Second}
+)
+
+// newNemesis returns a nemesis whose faults last within hold (zero:
+// nemesisHold).
+func newNemesis(tc *testCluster, seed int64, kinds []linFault, hold [2]time.Duration) *nemesis {
+	if hold == ([2]time.Duration{}) {
+		hold = nemesisHold
+	}
+	return &nemesis{tc: tc, rng: rand.New(rand.NewSource(seed)), kinds: kinds, calm: nemesisCalm, hold: hold,
 		injected: map[linFault]int{}, start: time.Now(), stopped: map[*clusterNode]bool{}}
 }
 

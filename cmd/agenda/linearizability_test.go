@@ -75,7 +75,7 @@ type linConfig struct {
 	snapshotThreshold int
 	// opTimeout bounds each request; checkTimeout porcupine.
 	opTimeout, checkTimeout time.Duration
-	// hold bounds how long a fault lasts; zero is the nemesis's default.
+	// hold bounds how long a fault lasts; zero is nemesisHold.
 	hold [2]time.Duration
 }
 
@@ -142,7 +142,7 @@ func TestLinearizabilitySoak(t *testing.T) {
 			t.Fatalf("AGENDA_SOAK_CLIENTS=%q: want a number of clients per node", s)
 		}
 	}
-	var hold [2]time.Duration
+	hold := nemesisHold
 	if s := os.Getenv("AGENDA_SOAK_HOLD"); s != "" {
 		if hold, err = parseHold(s); err != nil {
 			t.Fatalf("AGENDA_SOAK_HOLD=%q: %v", s, err)
@@ -152,10 +152,10 @@ func TestLinearizabilitySoak(t *testing.T) {
 	var sum linResult
 	rounds, failed := 0, 0
 	// A round starts only if its load has time for at least one fault: the
-	// nemesis's longest calm (3 s) and hold, and a margin, after the 20 s
-	// a round leaves for checking. A shorter round would only load a calm
-	// cluster (a soak with long holds ended on two such rounds).
-	minRound := 20*time.Second + 3*time.Second + max(hold[1], 5*time.Second) + 10*time.Second
+	// nemesis's longest calm and hold, and a margin, after the 20 s a round
+	// leaves for checking. A shorter round would only load a calm cluster
+	// (a soak with long holds ended on two such rounds).
+	minRound := 20*time.Second + nemesisCalm[1] + hold[1] + 10*time.Second
 	for i := 0; time.Until(deadline) > minRound; i++ {
 		size := []int{3, 5}[i%2]
 		d := min(round, time.Until(deadline)-20*time.Second)
@@ -220,10 +220,7 @@ func runLinearizability(t *testing.T, cfg linConfig) linResult {
 			w.run(i, cfg.seed*1000+int64(i), stop)
 		}(i)
 	}
-	nm := newNemesis(tc, cfg.seed, cfg.faults)
-	if cfg.hold != [2]time.Duration{} {
-		nm.hold = cfg.hold
-	}
+	nm := newNemesis(tc, cfg.seed, cfg.faults, cfg.hold)
 	nm.run(time.Now().Add(cfg.duration))
 	nm.end()
 	// A little load after the last fault, then the clients stop (each
