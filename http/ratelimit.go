@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/agendahq/agenda"
+	"github.com/agendahq/agenda/internal/clientnet"
 )
 
 // Rate is a rate limit: Events per Per, in bursts of up to Events. The zero
@@ -146,18 +147,10 @@ func (l *Limits) ClientAddr(r *http.Request) string {
 
 // ClientNetwork is what a request counts against in the limits: its client
 // address (ClientAddr), and for IPv6 that address's /64, which any one
-// host is given whole and may draw a fresh address from for each request.
+// host is given whole and may draw a fresh address from for each request
+// (see internal/clientnet, which the connection limits count by too).
 func (l *Limits) ClientNetwork(r *http.Request) string {
-	a := l.ClientAddr(r)
-	addr, err := netip.ParseAddr(a)
-	if err != nil || !addr.Is6() || addr.Is4In6() {
-		return a
-	}
-	p, err := addr.Prefix(64)
-	if err != nil {
-		return a
-	}
-	return p.String()
+	return clientnet.OfHost(l.ClientAddr(r))
 }
 
 // ForwardedHTTPS reports whether a trusted proxy says the client reached

@@ -192,7 +192,7 @@ func parseServeFlags(args []string) (Config, error) {
 	fs.StringVar(&c.TLSKeyFile, "tls-key-file", envOr("TLS_KEY_FILE", ""), "PEM private key of -tls-cert-file (TLS_KEY_FILE)")
 	fs.StringVar(&c.TLSCAFile, "tls-ca-file", envOr("TLS_CA_FILE", ""), "PEM CA certificates a node trusts for its peers' HTTPS and Raft TLS (TLS_CA_FILE; default: the system's)")
 	fs.IntVar(&c.HTTPMaxConns, "http-max-conns", envInt("HTTP_MAX_CONNS", defaultMaxConns), "most HTTP connections open at once; more wait to be accepted (HTTP_MAX_CONNS)")
-	fs.IntVar(&c.HTTPMaxConnsPerAddr, "http-max-conns-per-addr", envInt("HTTP_MAX_CONNS_PER_ADDR", defaultMaxConnsPerAddr), "most HTTP connections open at once from one client address; more are closed (HTTP_MAX_CONNS_PER_ADDR)")
+	fs.IntVar(&c.HTTPMaxConnsPerAddr, "http-max-conns-per-addr", envInt("HTTP_MAX_CONNS_PER_ADDR", defaultMaxConnsPerAddr), "most HTTP connections open at once from one client address, or one IPv6 /64; more are closed (HTTP_MAX_CONNS_PER_ADDR)")
 	limits := agendahttp.DefaultLimits(runtime.NumCPU())
 	rates := []struct {
 		dst       *agendahttp.Rate

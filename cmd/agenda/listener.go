@@ -2,16 +2,19 @@ package main
 
 import (
 	"net"
+	"net/netip"
 	"sync"
+
+	"github.com/agendahq/agenda/internal/clientnet"
 )
 
 // boundedListener caps the connections a listener holds open: at most max
 // in all (Accept waits for one to close, leaving newcomers in the kernel's
 // backlog rather than taking file descriptors), and at most perAddr from
-// one client address (those beyond are closed at once). Without it ~20,000
-// idle connections exhausted the process's file descriptors, and the
-// node's own outbound connections — gossip, forwarding, Raft — failed
-// with "too many open files".
+// one client address, or one IPv6 /64 (those beyond are closed at once).
+// Without it ~20,000 idle connections exhausted the process's file
+// descriptors, and the node's own outbound connections — gossip,
+// forwarding, Raft — failed with "too many open files".
 type boundedListener struct {
 	net.Listener
 	perAddr int
@@ -34,7 +37,7 @@ func (l *boundedListener) Accept() (net.Conn, error) {
 			<-l.slots
 			return nil, err
 		}
-		host := hostOfConn(c)
+		host := clientOfConn(c)
 		l.mu.Lock()
 		over := l.byAddr[host] >= l.perAddr
 		if !over {
@@ -59,12 +62,17 @@ func (l *boundedListener) release(host string) {
 	<-l.slots
 }
 
-func hostOfConn(c net.Conn) string {
+// clientOfConn is what a connection counts as against perAddr: its peer's
+// address, or an IPv6 peer's /64, from which one host may draw an address
+// for every connection (internal/clientnet; the rate limits count so too).
+func clientOfConn(c net.Conn) string {
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		return a.IP.String()
+		if addr, ok := netip.AddrFromSlice(a.IP); ok {
+			return clientnet.Of(addr)
+		}
 	}
 	h, _, _ := net.SplitHostPort(c.RemoteAddr().String())
-	return h
+	return clientnet.OfHost(h)
 }
 
 // boundedConn gives its slot back when closed.

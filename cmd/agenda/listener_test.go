@@ -72,3 +72,87 @@ func TestBoundedListener(t *testing.T) {
 	first.Close()
 	expectAccepted("over the total, once a slot freed up")
 }
+
+// fakeListener hands out, one per Accept, connections that claim the
+// remote addresses sent on addrs: loopback offers one IPv6 address only,
+// and the per-address cap must hold for a host that uses many.
+type fakeListener struct {
+	addrs  chan *net.TCPAddr
+	closed chan struct{}
+}
+
+func (l *fakeListener) Accept() (net.Conn, error) {
+	select {
+	case a := <-l.addrs:
+		local, remote := net.Pipe()
+		remote.Close()
+		return remoteAddrConn{Conn: local, remote: a}, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+func (l *fakeListener) Close() error   { close(l.closed); return nil }
+func (l *fakeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv6loopback, Port: 1} }
+
+type remoteAddrConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c remoteAddrConn) RemoteAddr() net.Addr { return c.remote }
+
+// An IPv6 host may draw a fresh address from its /64 for every connection,
+// so the per-address cap counts a /64 as one client (as the rate limits
+// do); another /64, and an IPv4 client in either form, count on their own.
+func TestBoundedListenerCountsAnIPv6SlashSixtyFourAsOneClient(t *testing.T) {
+	fake := &fakeListener{addrs: make(chan *net.TCPAddr), closed: make(chan struct{})}
+	ln := newBoundedListener(fake, 100, 2)
+	defer ln.Close()
+	accepted := make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	offer := func(ip string) {
+		t.Helper()
+		select {
+		case fake.addrs <- &net.TCPAddr{IP: net.ParseIP(ip), Port: 40000}:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: the listener did not take it", ip)
+		}
+	}
+	for _, ip := range []string{"2001:db8:1:2::1", "2001:db8:1:2:ffff::2", "2001:db8:1:2:abcd::3", "2001:db8:1:3::1",
+		"203.0.113.5", "::ffff:203.0.113.5", "203.0.113.5"} {
+		offer(ip)
+	}
+	// Offered again so that every earlier one has been through Accept.
+	offer("198.51.100.1")
+	var got []string
+	for len(got) < 5 {
+		select {
+		case c := <-accepted:
+			got = append(got, c.RemoteAddr().(*net.TCPAddr).IP.String())
+		case <-time.After(5 * time.Second):
+			t.Fatalf("accepted only %v", got)
+		}
+	}
+	want := []string{"2001:db8:1:2::1", "2001:db8:1:2:ffff::2", "2001:db8:1:3::1", "203.0.113.5", "203.0.113.5"}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("accepted %v, want %v then 198.51.100.1 (a third from one /64, and a third from one IPv4 address in either form, closed)", got, want)
+		}
+	}
+	select {
+	case c := <-accepted:
+		if ip := c.RemoteAddr().(*net.TCPAddr).IP.String(); ip != "198.51.100.1" {
+			t.Fatalf("then accepted %s, want 198.51.100.1", ip)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("198.51.100.1 not accepted")
+	}
+}
