@@ -1,6 +1,9 @@
 package agenda
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Ranks are integers in [MinRank, MaxRank]; higher means more senior. The
 // creator of a hierarchical group holds MaxRank, so no one can be ranked
@@ -203,4 +206,32 @@ type GroupAgendaEntry struct {
 type Interval struct {
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
+}
+
+// MaxPendingInvitations bounds the invitations one member may have waiting
+// for an answer in one group, counting appointments that have not ended: a
+// group appointment that would invite someone beyond it is refused
+// (TooManyPendingInvitations). Any member of a group may invite those of
+// equal or higher rank, or everyone in a flat group, and nothing else held
+// them back: an attacker's review set 10,001 one-minute appointments in a
+// week, which made the victim's week unreadable (past MaxAgendaEntries) and
+// the group undeletable while they waited. Imposed appointments are not
+// counted: those come from a rank the member accepted to be below. A
+// thousand is years of weekly meetings still to answer; the bound holds per
+// group, so several groups flood someone only as far as they chose to join
+// them.
+const MaxPendingInvitations = 1000
+
+// TooManyPendingInvitations is the refusal of a group appointment that would
+// give each of userIDs more than MaxPendingInvitations invitations waiting in
+// the group: a conflict with their unanswered invitations, which answering
+// (or the organiser cancelling some) resolves.
+func TooManyPendingInvitations(userIDs []string) *Error {
+	who := "a member already has"
+	if len(userIDs) > 1 {
+		who = fmt.Sprintf("%d members already have", len(userIDs))
+	}
+	return Errorf(ECONFLICT, "%s %d invitations of this group waiting for an answer: they must answer some before they are invited again",
+		who, MaxPendingInvitations).WithDetails(map[string]any{
+		"user_ids": userIDs, "max_pending_invitations": MaxPendingInvitations})
 }

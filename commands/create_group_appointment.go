@@ -32,7 +32,10 @@ type CreateGroupAppointment struct {
 // appointment, its participants and every agenda entry commit in one batch
 // that expects the group stream and every participant's schedule stream at the
 // versions read, so no membership change or concurrent booking can slip in
-// between the check and the commit. ENOTFOUND for non-members, EINVALID.
+// between the check and the commit. An invitee who already has
+// agenda.MaxPendingInvitations invitations of the group waiting is not
+// invited again (ECONFLICT, agenda.TooManyPendingInvitations). ENOTFOUND for
+// non-members, EINVALID.
 func (h *Handlers) CreateGroupAppointment(ctx context.Context, cmd CreateGroupAppointment) (Result, error) {
 	f := appointmentFields{Title: cmd.Title, Description: cmd.Description, Location: cmd.Location,
 		Start: cmd.Start, End: cmd.End, Privacy: cmd.Privacy}
@@ -51,6 +54,7 @@ func (h *Handlers) CreateGroupAppointment(ctx context.Context, cmd CreateGroupAp
 		}
 		var invitees []invitee
 		var clashes []clash
+		var flooded []string         // invitees at agenda.MaxPendingInvitations
 		members := g.ActiveMembers() // nothing is imposed on invited people
 		for _, m := range members {
 			role := agenda.RolePending
@@ -67,10 +71,24 @@ func (h *Handlers) CreateGroupAppointment(ctx context.Context, cmd CreateGroupAp
 			if agenda.Blocks(role) && len(s.Conflicts) > 0 {
 				clashes = append(clashes, clash{m.UserID, s.Conflicts})
 			}
+			if role == agenda.RolePending {
+				// Expecting the member's agenda stream (below) also
+				// vouches for this count: every invitation adds an entry.
+				n, err := h.Read.PendingInvitations(ctx, g.ID, m.UserID, h.now(), agenda.MaxPendingInvitations)
+				if err != nil {
+					return nil, err
+				}
+				if n >= agenda.MaxPendingInvitations {
+					flooded = append(flooded, m.UserID)
+				}
+			}
 			invitees = append(invitees, invitee{m.UserID, role, s.Version})
 		}
 		if len(clashes) > 0 {
 			return nil, scheduleConflict(cmd.ActorID, clashes...)
+		}
+		if len(flooded) > 0 {
+			return nil, agenda.TooManyPendingInvitations(flooded)
 		}
 		status := agenda.StatusConfirmed
 		if !g.Hierarchical && len(members) > 1 {

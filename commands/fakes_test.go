@@ -250,6 +250,23 @@ func (r *fakeRead) PendingGroupAppointments(ctx context.Context, groupID string,
 	return n, r.err
 }
 
+func (r *fakeRead) PendingInvitations(ctx context.Context, groupID, userID string, now time.Time, limit int) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, a := range r.appointments {
+		if a.GroupID == nil || *a.GroupID != groupID || a.Status == agenda.StatusCancelled || !a.End.After(now) {
+			continue
+		}
+		for _, p := range a.Participants {
+			if p.UserID == userID && p.Status == agenda.RolePending && n < limit {
+				n++
+			}
+		}
+	}
+	return n, r.err
+}
+
 func (r *fakeRead) NotificationState(ctx context.Context, userID, id string) (agenda.NotificationState, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -2,6 +2,8 @@ package commands_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -298,4 +300,81 @@ func TestGroupAppointmentDecidedAgainAfterAMembershipChange(t *testing.T) {
 	if res.ID != "id-001" {
 		t.Errorf("result ID = %s, want id-001 (kept across decisions)", res.ID)
 	}
+}
+
+// An invitee who already has agenda.MaxPendingInvitations invitations of
+// the group waiting is not invited again: the appointment is refused whole
+// (a review flooded a member's week with 10,001 one-minute appointments).
+// Appointments imposed on someone are not invitations, and neither ended
+// nor cancelled ones count.
+func TestCreateGroupAppointmentBoundsPendingInvitations(t *testing.T) {
+	ctx := context.Background()
+	flood := func(r *fakeRead, group, owner, invitee string, n int) {
+		for i := range n {
+			groupAppointment(r, fmt.Sprintf("flood-%s-%d", group, i), group, agenda.StatusPending, 1,
+				map[string]string{owner: agenda.RoleOwner, invitee: agenda.RolePending})
+		}
+	}
+	create := func(actor, group string) commands.CreateGroupAppointment {
+		return commands.CreateGroupAppointment{ActorID: actor, GroupID: group, Title: "One more", Start: apptFrom.Add(24 * time.Hour),
+			End: apptTo.Add(24 * time.Hour), Privacy: agenda.PrivacyFull}
+	}
+
+	t.Run("refused at the bound, naming who", func(t *testing.T) {
+		log := &fakeLog{}
+		r := groupWorld(t)
+		flood(r, "f", "ana", "cat", agenda.MaxPendingInvitations)
+		_, err := newHandlers(log, r).CreateGroupAppointment(ctx, create("bob", "f"))
+		var e *agenda.Error
+		if !errors.As(err, &e) || e.Code != agenda.ECONFLICT {
+			t.Fatalf("err = %v, want conflict", err)
+		}
+		if got := e.Details["user_ids"]; !reflect.DeepEqual(got, []string{"cat"}) || e.Details["max_pending_invitations"] != agenda.MaxPendingInvitations {
+			t.Fatalf("details = %v, want cat and %d", e.Details, agenda.MaxPendingInvitations)
+		}
+		if len(log.proposed()) != 0 {
+			t.Fatalf("proposed %d batches, want none", len(log.proposed()))
+		}
+	})
+	t.Run("one below the bound, invited", func(t *testing.T) {
+		log := &fakeLog{}
+		r := groupWorld(t)
+		flood(r, "f", "ana", "cat", agenda.MaxPendingInvitations-1)
+		if _, err := newHandlers(log, r).CreateGroupAppointment(ctx, create("bob", "f")); err != nil {
+			t.Fatalf("CreateGroupAppointment: %v", err)
+		}
+	})
+	t.Run("ended, cancelled and other groups' invitations do not count", func(t *testing.T) {
+		log := &fakeLog{}
+		r := groupWorld(t)
+		r.groups["f2"] = agenda.Group{ID: "f2", Name: "Other", CreatorID: "ana", Version: 3, MemberCount: 2,
+			Members: []agenda.Member{{UserID: "ana", Username: "ana"}, {UserID: "cat", Username: "cat"}}}
+		flood(r, "f", "ana", "cat", agenda.MaxPendingInvitations)
+		flood(r, "f2", "ana", "cat", agenda.MaxPendingInvitations)
+		for i := range agenda.MaxPendingInvitations {
+			a := r.appointments[fmt.Sprintf("flood-f-%d", i)]
+			switch i % 2 {
+			case 0:
+				a.Start, a.End = now.Add(-2*time.Hour), now.Add(-time.Hour)
+			default:
+				a.Status = agenda.StatusCancelled
+			}
+			r.appointments[a.ID] = a
+		}
+		if _, err := newHandlers(log, r).CreateGroupAppointment(ctx, create("bob", "f")); err != nil {
+			t.Fatalf("CreateGroupAppointment: %v", err)
+		}
+	})
+	t.Run("imposed is not invited", func(t *testing.T) {
+		log := &fakeLog{}
+		r := groupWorld(t)
+		flood(r, "h", "mid", "low", agenda.MaxPendingInvitations)
+		if _, err := newHandlers(log, r).CreateGroupAppointment(ctx, create("boss", "h")); err != nil {
+			t.Fatalf("boss imposing on low: %v", err)
+		}
+		// low inviting boss and mid, neither flooded: allowed too.
+		if _, err := newHandlers(&fakeLog{}, r).CreateGroupAppointment(ctx, create("low", "h")); err != nil {
+			t.Fatalf("low inviting above: %v", err)
+		}
+	})
 }

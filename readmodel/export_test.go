@@ -13,6 +13,7 @@ var GroupParticipationsQuery = groupParticipationsQuery
 const (
 	InvitationsQuery              = invitationsQuery
 	PendingGroupAppointmentsQuery = pendingGroupAppointmentsQuery
+	PendingInvitationsQuery       = pendingInvitationsQuery
 	UnreadNotificationsQuery      = unreadNotificationsQuery
 	NotificationsQuery            = notificationsQuery
 	UserFeedQuery                 = userFeedQuery

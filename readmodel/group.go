@@ -530,3 +530,26 @@ func (t *Tx) GroupInfo(id string) (GroupInfo, error) {
 	}
 	return g, rows.Err()
 }
+
+// pendingInvitationsQuery counts, up to ?5, the invitations user ?1 has not
+// answered to appointments of group ?2 that are not cancelled (?3) and end
+// after ?4. The participant's conditions are written out for
+// participants_by_user (see invitationsQuery).
+const pendingInvitationsQuery = `SELECT COUNT(*) FROM (SELECT 1
+	FROM participants p JOIN appointments a ON a.id = p.appointment_id
+	WHERE p.user_id = ?1 AND p.status = '` + agenda.RolePending + `' AND p.cancelled = 0
+		AND a.group_id = ?2 AND a.status <> ?3 AND a.end_ns > ?4
+	LIMIT ?5)`
+
+// PendingInvitations counts the invitations userID has not answered to
+// appointments of groupID that have not ended at now (and are not
+// cancelled), stopping at limit: what agenda.MaxPendingInvitations bounds.
+// It reads the user's open invitations, of every group, once each.
+func (db *DB) PendingInvitations(ctx context.Context, groupID, userID string, now time.Time, limit int) (int, error) {
+	var n int
+	err := db.queryRow(ctx, pendingInvitationsQuery, userID, groupID, agenda.StatusCancelled, now.UnixNano(), limit).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count pending invitations of %s in %s: %w", userID, groupID, err)
+	}
+	return n, nil
+}

@@ -55,6 +55,11 @@ func TestQueryPlans(t *testing.T) {
 			[]any{"g", agenda.StatusPending, agenda.StatusCancelled, agenda.RolePending, 0},
 			[]string{"SEARCH a USING COVERING INDEX appointments_by_group (group_id=?)",
 				"SEARCH p USING PRIMARY KEY (appointment_id=?)"}},
+		// By the invitee's open invitations, not by the group's
+		// appointments: those a superior imposes have no bound.
+		{"PendingInvitations reads the invitee's open invitations", readmodel.PendingInvitationsQuery,
+			[]any{"u", "g", agenda.StatusCancelled, 0, agenda.MaxPendingInvitations},
+			[]string{"SEARCH p USING COVERING INDEX participants_by_user (user_id=?)", "SEARCH a USING PRIMARY KEY (id=?)"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			plan, err := sqlite.QueryPlan(context.Background(), raw, c.query, c.args...)
