@@ -120,13 +120,14 @@ func (f *forwarder) forward(ctx context.Context, dest, addr string, body []byte)
 			}
 		}
 	}
+	f.forgetIdle(q)
 	f.mu.Unlock()
 	return committedWire{}, taken, &url.Error{Op: "Post", URL: addr + "/internal/propose-group", Err: ctx.Err()}
 }
 
 // queue returns the queue to dest at addr; the caller holds f.mu.
 func (f *forwarder) queue(dest, addr string) *forwardQueue {
-	key := dest + " " + addr
+	key := queueKey(dest, addr)
 	q := f.q[key]
 	if q == nil {
 		if f.q == nil {
@@ -136,6 +137,20 @@ func (f *forwarder) queue(dest, addr string) *forwardQueue {
 		f.q[key] = q
 	}
 	return q
+}
+
+func queueKey(dest, addr string) string { return dest + " " + addr }
+
+// forgetIdle drops q once nothing is under way or waiting in it and it has
+// nothing to remember (noGroups), so that the queues of former leaders, and
+// of a leader's former addresses, do not stay for the node's lifetime. No
+// one else holds an idle queue: callers find theirs under f.mu, which the
+// caller holds, and a new one is made on the next forward. The caller
+// holds f.mu.
+func (f *forwarder) forgetIdle(q *forwardQueue) {
+	if q.inFlight == 0 && len(q.pending) == 0 && !time.Now().Before(q.noGroups) {
+		delete(f.q, queueKey(q.dest, q.addr))
+	}
 }
 
 // alone is one batch in one exchange, as every batch went before groups.
@@ -164,6 +179,7 @@ func (f *forwarder) release(q *forwardQueue) {
 		q.inFlight++
 		go f.send(q, group)
 	}
+	f.forgetIdle(q)
 }
 
 // send forwards a group (a group of one alone) and tells each batch's

@@ -267,6 +267,29 @@ func TestForwardedBatchesQueuedGoTogether(t *testing.T) {
 	if publishes != groupInFlight+1 {
 		t.Errorf("%d commit publishes, want %d", publishes, groupInFlight+1)
 	}
+	// Once every exchange has ended, nothing of this leader is kept: a
+	// node that outlives many leaders (or one leader's addresses) keeps
+	// no queue for each.
+	gc.waitQueues(t, 0)
+}
+
+// waitQueues waits until the follower keeps n queues.
+func (gc *groupCluster) waitQueues(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		f := &gc.follower.forwarder
+		f.mu.Lock()
+		kept := len(f.q)
+		f.mu.Unlock()
+		if kept == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the follower keeps %d queues, want %d", kept, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // A caller that gives up while its batch still waits in the queue takes it
