@@ -1,10 +1,13 @@
 package http
 
 import (
+	"crypto/subtle"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/agendahq/agenda"
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -43,6 +46,27 @@ func (m *Metrics) CountSubscribers(count func() int) {
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// requireMetricsToken admits a scrape of /metrics that carries
+// MetricsToken as a bearer token (compared in constant time), and every
+// scrape when none is set. The figures name no user, but they tell anyone
+// who asks how busy a node is, what it is refused and how its cluster
+// fares (an attacker's review): an operator who cannot keep the port from
+// strangers closes them with a token.
+func (s *Server) requireMetricsToken(next http.Handler) http.Handler {
+	want := []byte(s.MetricsToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(want) > 0 {
+			scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+			if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), want) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+				s.Error(w, r, agenda.Errorf(agenda.EUNAUTHORIZED, "GET /metrics needs the node's METRICS_TOKEN as Authorization: Bearer"))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (m *Metrics) middleware(next http.Handler) http.Handler {

@@ -50,6 +50,10 @@ type Server struct {
 	Audit      AuditLog
 	Admin      Admin
 	AuditToken string
+	// MetricsToken (METRICS_TOKEN), if set, is what GET /metrics asks of
+	// a scraper as `Authorization: Bearer`; without it /metrics is open,
+	// as a Prometheus target is unless told otherwise (metrics.go).
+	MetricsToken string
 	// Limits, if set, rate-limits logins, registrations and password
 	// changes, and bounds the password hashing done at once.
 	Limits *Limits
@@ -139,7 +143,7 @@ func (s *Server) router() chi.Router {
 		r.Mount("/internal", s.Internal)
 	}
 	if s.Metrics != nil {
-		r.Method(http.MethodGet, "/metrics", s.Metrics.Handler())
+		r.With(s.requireMetricsToken).Method(http.MethodGet, "/metrics", s.Metrics.Handler())
 	}
 
 	r.Route("/api", func(r chi.Router) {

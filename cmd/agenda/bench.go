@@ -38,8 +38,11 @@ type benchOptions struct {
 	// not applied its last one yet: refused there as a conflict (through
 	// Raft, on every node) and decided again.
 	CarryPosition bool
-	Subscribers   int           // WebSocket subscribers, ws scenario
-	Progress      time.Duration // between progress lines
+	Subscribers   int // WebSocket subscribers, ws scenario
+	// MetricsToken is sent to the nodes' /metrics, where their CPU time
+	// and memory are read (their METRICS_TOKEN, if they have one).
+	MetricsToken string
+	Progress     time.Duration // between progress lines
 }
 
 // benchScenarios lists the scenarios and what each measures, for -h and
@@ -72,6 +75,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchOptions, error) {
 	fs.IntVar(&o.Seed, "seed", 2000, "read and mixed scenarios: appointments stored for the reader before measuring")
 	fs.IntVar(&o.ReadPct, "read-pct", 80, "mixed scenario: percentage of operations that are reads")
 	fs.IntVar(&o.Members, "members", 5, "group scenario: members of each client's group below its organiser")
+	fs.StringVar(&o.MetricsToken, "metrics-token", os.Getenv("METRICS_TOKEN"), "bearer token for the nodes' /metrics, where their CPU time and memory are read (default: $METRICS_TOKEN; without the right one the report leaves those figures out)")
 	fs.BoolVar(&o.CarryPosition, "carry-position", true, "create, group and mixed: each client sends the position its last write answered (X-Agenda-Min-Position), so that its next write, on whichever node, is decided on a state that holds it; false measures clients that do not, whose writes on a node still behind are refused as conflicts and decided again")
 	fs.IntVar(&o.Subscribers, "subscribers", 100, "ws scenario: WebSocket subscribers (each its own user; at least -c)")
 	fs.DurationVar(&o.Progress, "progress", time.Second, "time between progress lines on stderr")
@@ -183,6 +187,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 // and still reports what was measured.
 func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error {
 	api := newBenchAPI(o.Nodes, o.Concurrency, o.Timeout, stderr)
+	api.metricsToken = o.MetricsToken
 	defer api.close()
 	sc := newBenchScenario(o, api)
 	defer sc.close()

@@ -29,6 +29,9 @@ type benchAPI struct {
 	// node sees the steps taken on others (an invitation sent through one
 	// node is accepted through another).
 	seen atomic.Int64
+	// metricsToken, if set, is sent to /metrics as a bearer token
+	// (the nodes' METRICS_TOKEN).
+	metricsToken string
 }
 
 func newBenchAPI(nodes []string, concurrency int, timeout time.Duration, warn io.Writer) *benchAPI {

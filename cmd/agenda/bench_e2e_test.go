@@ -47,6 +47,39 @@ func agendaCount(t *testing.T, n *Node, user string, from, to time.Time) int {
 	return len(entries)
 }
 
+// A node with METRICS_TOKEN answers /metrics to the bearer of it only: the
+// load tool reads its CPU time and memory there with -metrics-token, and
+// without it still runs, leaving those figures out; a stranger's scrape is
+// refused.
+func TestBenchReadsMetricsWithTheNodesToken(t *testing.T) {
+	const token = "bench-metrics-token-0123456789abcdef"
+	cfg := testConfig(t, t.TempDir())
+	cfg.MetricsToken = token
+	n := startNode(t, cfg)
+	s, err := runBenchOn(t, context.Background(), n, "-scenario", "create", "-n", "20", "-c", "2", "-metrics-token", token)
+	if err != nil || s.Ops != 20 {
+		t.Fatalf("bench with the token: %+v, %v", s, err)
+	}
+	if len(s.NodeRSSMB) != 1 || s.NodeRSSMB[0] <= 0 || s.NodeCPUMSPerOp <= 0 {
+		t.Errorf("with the token, node figures %v MB, %v CPU-ms per op", s.NodeRSSMB, s.NodeCPUMSPerOp)
+	}
+	s, err = runBenchOn(t, context.Background(), n, "-scenario", "create", "-n", "20", "-c", "2", "-metrics-token", "")
+	if err != nil || s.Ops != 20 {
+		t.Fatalf("bench without the token: %+v, %v", s, err)
+	}
+	if len(s.NodeRSSMB) != 0 || s.NodeCPUMSPerOp != 0 {
+		t.Errorf("without the token, node figures %v MB, %v CPU-ms per op: read from where?", s.NodeRSSMB, s.NodeCPUMSPerOp)
+	}
+	resp, err := http.Get("http://" + n.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a scrape without the token: %d, want 401", resp.StatusCode)
+	}
+}
+
 // 200 creates by 8 clients: the JSON line says 200 succeeded, and the 200
 // appointments are in the 8 users' agendas.
 func TestBenchCreateE2E(t *testing.T) {

@@ -36,6 +36,9 @@ func (a *benchAPI) sampleNode(ctx context.Context, node string) benchNodeSample 
 	if err != nil {
 		return benchNodeSample{}
 	}
+	if a.metricsToken != "" {
+		req.Header.Set("Authorization", "Bearer "+a.metricsToken)
+	}
 	resp, err := a.http.Do(req)
 	if err != nil {
 		return benchNodeSample{}

@@ -63,6 +63,9 @@ type Config struct {
 	// AuditToken (AUDIT_API_TOKEN) opens the admin API to holders of a JWT
 	// who also send it as X-Audit-Token; without it the admin API is 404.
 	AuditToken string
+	// MetricsToken (METRICS_TOKEN), if set, closes GET /metrics to
+	// scrapers that do not send it as a bearer token.
+	MetricsToken string
 	// AuditRetention bounds the age of audit entries (AUDIT_RETENTION).
 	AuditRetention time.Duration
 	// noHTTPAudit leaves requests unaudited: only for the benchmark that
@@ -221,6 +224,7 @@ func parseServeFlags(args []string) (Config, error) {
 	c.Limits = limits
 	fs.IntVar(&c.EventLevel, "event-level", envInt("EVENT_LEVEL", events.Level), fmt.Sprintf("event level this node announces, %d..%d: below this build's, the cluster keeps writing events as builds of that level did, so that an update can still be rolled back (EVENT_LEVEL; default: this build's)", events.MinLevel, events.Level))
 	fs.StringVar(&c.DebugAddr, "debug-addr", envOr("DEBUG_ADDR", ""), "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (DEBUG_ADDR; default: off)")
+	fs.StringVar(&c.MetricsToken, "metrics-token", "", "token GET /metrics requires as Authorization: Bearer, at least 32 characters (METRICS_TOKEN or METRICS_TOKEN_FILE; default: none, /metrics is open)")
 	fs.StringVar(&c.AuditToken, "audit-api-token", "", "token the admin API (/api/admin/...) requires in X-Audit-Token, besides a JWT (AUDIT_API_TOKEN or AUDIT_API_TOKEN_FILE; default: none, the admin API answers 404)")
 	fs.DurationVar(&c.AuditRetention, "audit-retention", envDuration("AUDIT_RETENTION", 90*24*time.Hour), "audit entries older than this are deleted (AUDIT_RETENTION)")
 	if err := fs.Parse(args); err != nil {
@@ -270,7 +274,7 @@ func parseServeFlags(args []string) (Config, error) {
 	for _, sec := range []struct {
 		dst *string
 		env string
-	}{{&c.JWTSecret, "JWT_SECRET"}, {&c.ClusterSecret, "CLUSTER_HMAC_SECRET"}, {&c.AuditToken, "AUDIT_API_TOKEN"}} {
+	}{{&c.JWTSecret, "JWT_SECRET"}, {&c.ClusterSecret, "CLUSTER_HMAC_SECRET"}, {&c.AuditToken, "AUDIT_API_TOKEN"}, {&c.MetricsToken, "METRICS_TOKEN"}} {
 		if *sec.dst == "" {
 			v, err := secretFromEnv(sec.env)
 			if err != nil {
@@ -329,6 +333,12 @@ func (c *Config) resolveIdentity(logger *slog.Logger) error {
 	}
 	if len(c.ClusterSecret) < 32 {
 		return errors.New("cluster HMAC secret must be at least 32 characters")
+	}
+	// Anyone may try the metrics token, unthrottled: only its length
+	// keeps guessing it out of reach. It is new, so no running cluster
+	// holds a shorter one, and refusing to start says so at once.
+	if c.MetricsToken != "" && len(c.MetricsToken) < 32 {
+		return errors.New("METRICS_TOKEN must be at least 32 characters (e.g. openssl rand -hex 16)")
 	}
 	// Any logged-in user may try X-Audit-Token, unthrottled: only its
 	// length keeps guessing it out of reach, as it does the other secrets.

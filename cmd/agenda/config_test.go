@@ -66,6 +66,16 @@ func TestShortSecretsAreRefused(t *testing.T) {
 			}
 		})
 	}
+	// Anyone may try the metrics token: a short one is refused at start.
+	for _, tc := range []struct {
+		token string
+		ok    bool
+	}{{strings.Repeat("m", 31), false}, {strings.Repeat("m", 32), true}, {"", true}} {
+		c := Config{DataDir: t.TempDir(), NodeID: "n", JWTSecret: strings.Repeat("j", 32), ClusterSecret: strings.Repeat("c", 32), MetricsToken: tc.token}
+		if err := c.resolveIdentity(testLogger()); (err == nil) != tc.ok {
+			t.Errorf("metrics token of %d characters: %v, want accepted %v", len(tc.token), err, tc.ok)
+		}
+	}
 	// Any logged-in user may try X-Audit-Token (an attacker's review): a
 	// short one keeps the admin API closed, and the node up.
 	for _, tc := range []struct {

@@ -294,6 +294,8 @@ func (n *Node) serveAPI(runCtx context.Context, c *Config) (err error) {
 		Audit:      n.ops.httpAudit(),
 		Admin:      adminAPI{n},
 		AuditToken: c.AuditToken,
+		// GET /metrics (http/metrics.go).
+		MetricsToken: c.MetricsToken,
 		// The feed and the live stream (http/feed_handlers.go, http/live_handlers.go).
 		Feed: n.rm,
 		Hub:  n.hub,
