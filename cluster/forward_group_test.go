@@ -191,23 +191,39 @@ func onGroups(answer http.HandlerFunc) func(http.Handler) http.Handler {
 	}
 }
 
-// waitQueued waits until n batches wait in the follower's queue.
+// waitQueued waits until n batches wait in the follower's queues.
 func (gc *groupCluster) waitQueued(t *testing.T, n int) {
+	t.Helper()
+	gc.waitForwarder(t, "batches queued", n, func(f *forwarder) int {
+		queued := 0
+		for _, q := range f.q {
+			queued += len(q.pending)
+		}
+		return queued
+	})
+}
+
+// waitQueues waits until the follower keeps n queues.
+func (gc *groupCluster) waitQueues(t *testing.T, n int) {
+	t.Helper()
+	gc.waitForwarder(t, "queues kept", n, func(f *forwarder) int { return len(f.q) })
+}
+
+// waitForwarder waits until count, read under the follower's forwarder's
+// lock, is want.
+func (gc *groupCluster) waitForwarder(t *testing.T, what string, want int, count func(*forwarder) int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		f := &gc.follower.forwarder
 		f.mu.Lock()
-		queued := 0
-		for _, q := range f.q {
-			queued += len(q.pending)
-		}
+		got := count(f)
 		f.mu.Unlock()
-		if queued == n {
+		if got == want {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d batches queued, want %d", queued, n)
+			t.Fatalf("%d %s, want %d", got, what, want)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -271,25 +287,6 @@ func TestForwardedBatchesQueuedGoTogether(t *testing.T) {
 	// node that outlives many leaders (or one leader's addresses) keeps
 	// no queue for each.
 	gc.waitQueues(t, 0)
-}
-
-// waitQueues waits until the follower keeps n queues.
-func (gc *groupCluster) waitQueues(t *testing.T, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		f := &gc.follower.forwarder
-		f.mu.Lock()
-		kept := len(f.q)
-		f.mu.Unlock()
-		if kept == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the follower keeps %d queues, want %d", kept, n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // A caller that gives up while its batch still waits in the queue takes it

@@ -17,16 +17,7 @@ func TestBoundedListener(t *testing.T) {
 	}
 	ln := newBoundedListener(raw, 3, 2)
 	defer ln.Close()
-	accepted := make(chan net.Conn, 16)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- c
-		}
-	}()
+	accepted := acceptAll(ln)
 	dial := func(src string) net.Conn {
 		t.Helper()
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 2 * time.Second}
@@ -108,16 +99,7 @@ func TestBoundedListenerCountsAnIPv6SlashSixtyFourAsOneClient(t *testing.T) {
 	fake := &fakeListener{addrs: make(chan *net.TCPAddr), closed: make(chan struct{})}
 	ln := newBoundedListener(fake, 100, 2)
 	defer ln.Close()
-	accepted := make(chan net.Conn, 16)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- c
-		}
-	}()
+	accepted := acceptAll(ln)
 	offer := func(ip string) {
 		t.Helper()
 		select {
@@ -155,4 +137,19 @@ func TestBoundedListenerCountsAnIPv6SlashSixtyFourAsOneClient(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("198.51.100.1 not accepted")
 	}
+}
+
+// acceptAll accepts from ln until it is closed, handing out what it accepts.
+func acceptAll(ln net.Listener) chan net.Conn {
+	accepted := make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	return accepted
 }
