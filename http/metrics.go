@@ -7,10 +7,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/agendahq/agenda"
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/agendahq/agenda"
 )
 
 // Metrics holds the HTTP layer's Prometheus collectors.
@@ -56,14 +57,15 @@ func (m *Metrics) Handler() http.Handler {
 // strangers closes them with a token.
 func (s *Server) requireMetricsToken(next http.Handler) http.Handler {
 	want := []byte(s.MetricsToken)
+	if len(want) == 0 {
+		return next
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(want) > 0 {
-			scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-			if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), want) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
-				s.Error(w, r, agenda.Errorf(agenda.EUNAUTHORIZED, "GET /metrics needs the node's METRICS_TOKEN as Authorization: Bearer"))
-				return
-			}
+		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			s.Error(w, r, agenda.Errorf(agenda.EUNAUTHORIZED, "GET /metrics needs the node's METRICS_TOKEN as Authorization: Bearer"))
+			return
 		}
 		next.ServeHTTP(w, r)
 	})

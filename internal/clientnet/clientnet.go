@@ -11,9 +11,11 @@ package clientnet
 
 import "net/netip"
 
-// Of returns what a client at addr counts as. An invalid address is returned
-// as its (empty) string, so callers that could not parse one still get a key.
+// Of returns what a client at addr counts as; "" for the zero Addr.
 func Of(addr netip.Addr) string {
+	if !addr.IsValid() {
+		return ""
+	}
 	if addr.Is4In6() {
 		addr = addr.Unmap()
 	}

@@ -1,8 +1,14 @@
 package clientnet
 
-import "testing"
+import (
+	"net/netip"
+	"testing"
+)
 
 func TestOfHost(t *testing.T) {
+	if got := Of(netip.Addr{}); got != "" {
+		t.Errorf("Of(zero Addr) = %q, want \"\"", got)
+	}
 	for host, want := range map[string]string{
 		"203.0.113.5":          "203.0.113.5",
 		"2001:db8:1:2:aaaa::1": "2001:db8:1:2::/64",
