@@ -3,7 +3,8 @@ package main
 // The fault injector of the linearizability harness: a seeded random
 // schedule of real faults — SIGKILL and restart, SIGSTOP/SIGCONT,
 // partitions (a follower, the leader, one-way), a disk lost while the
-// leader is cut off, the leader's own disk lost, and two faults at once —
+// leader is cut off, the leader's own disk lost, the disks of a minority
+// lost at once, and two faults at once —
 // applied to a testCluster while clients run.
 
 import (
@@ -28,12 +29,13 @@ const (
 	faultOneWay          linFault = "one-way"
 	faultDiskLoss        linFault = "disk-loss+partition"
 	faultWipeLeader      linFault = "wipe-leader"
+	faultWipeMinority    linFault = "wipe-minority"
 	faultOverlap         linFault = "overlap"
 )
 
 // allLinFaults is every kind, for the soak.
 var allLinFaults = []linFault{faultKillLeader, faultKillNode, faultStopNode, faultIsolateLeader,
-	faultIsolateFollower, faultOneWay, faultDiskLoss, faultWipeLeader, faultOverlap}
+	faultIsolateFollower, faultOneWay, faultDiskLoss, faultWipeLeader, faultWipeMinority, faultOverlap}
 
 // parseLinFaults reads a comma-separated list of kinds.
 func parseLinFaults(s string) ([]linFault, error) {
@@ -139,7 +141,7 @@ func (nm *nemesis) run(until time.Time) {
 // inject applies one fault and ends it.
 func (nm *nemesis) inject(kind linFault) {
 	tc := nm.tc
-	if kind == faultDiskLoss || kind == faultWipeLeader {
+	if kind == faultDiskLoss || kind == faultWipeLeader || kind == faultWipeMinority {
 		nm.awaitDisksWhole(60 * time.Second)
 	}
 	leader := nm.leader()
@@ -203,6 +205,30 @@ func (nm *nemesis) inject(kind linFault) {
 		}
 		time.Sleep(hold)
 		restart(leader)
+	case faultWipeMinority:
+		// As many disks lost at once as the cluster can spare (two of
+		// five), the leader's among them half the time. A write
+		// acknowledged by a bare majority may then be on one intact
+		// node only: it must win the election, which it can only if the
+		// wiped nodes do not vote until they have caught up (an empty
+		// node voting as its old self would let a node without it win).
+		victims := followers[:(len(tc.nodes)-1)/2]
+		if nm.rng.Intn(2) == 0 {
+			victims = append([]*clusterNode{leader}, victims[:len(victims)-1]...)
+		}
+		nm.note("SIGKILL %s (leader %s), delete their data dirs; restart them empty after %v", ids(victims), leader.id, hold)
+		for _, v := range victims {
+			v.kill()
+		}
+		for _, v := range victims {
+			if err := os.RemoveAll(v.dataDir); err != nil {
+				tc.t.Fatalf("wipe %s: %v", v.id, err)
+			}
+		}
+		time.Sleep(hold)
+		for _, v := range victims {
+			restart(v)
+		}
 	case faultOverlap:
 		// A follower cut off, and while it is, the leader killed or
 		// paused; each ends at its own time. On three nodes nothing
