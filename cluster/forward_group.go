@@ -160,6 +160,13 @@ func (f *forwarder) alone(ctx context.Context, dest, addr string, body []byte) (
 	return out, sent, err
 }
 
+// sendAlone forwards a queued batch in an exchange of its own and tells
+// its caller the result.
+func (f *forwarder) sendAlone(q *forwardQueue, it *forwardItem) {
+	out, sent, err := f.alone(it.ctx, q.dest, q.addr, it.body)
+	it.done <- forwardResult{sent, out, err}
+}
+
 // release ends an exchange and starts the next ones the queue needs.
 func (f *forwarder) release(q *forwardQueue) {
 	f.mu.Lock()
@@ -188,8 +195,7 @@ func (f *forwarder) send(q *forwardQueue, group []*forwardItem) {
 	defer f.release(q)
 	if len(group) == 1 {
 		it := group[0]
-		out, sent, err := f.alone(it.ctx, q.dest, q.addr, it.body)
-		it.done <- forwardResult{sent, out, err}
+		f.sendAlone(q, it)
 		return
 	}
 	var body bytes.Buffer
@@ -236,8 +242,7 @@ func (f *forwarder) send(q *forwardQueue, group []*forwardItem) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				out, sent, err := f.alone(it.ctx, q.dest, q.addr, it.body)
-				it.done <- forwardResult{sent, out, err}
+				f.sendAlone(q, it)
 			}()
 		}
 		wg.Wait()
@@ -325,7 +330,8 @@ func (a *Agent) handleProposeGroup(w http.ResponseWriter, r *http.Request) {
 			if err == nil {
 				var c events.Committed
 				if c, err = a.proposeHere(bctx, b); err == nil {
-					results[i].Committed = &committedWire{c.FirstPosition, c.LastPosition, c.Index}
+					cw := wireOfCommitted(c)
+					results[i].Committed = &cw
 					committed.Store(true)
 					return
 				}

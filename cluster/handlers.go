@@ -265,6 +265,10 @@ type committedWire struct {
 	Index         uint64 `json:"index"`
 }
 
+func wireOfCommitted(c events.Committed) committedWire {
+	return committedWire{c.FirstPosition, c.LastPosition, c.Index}
+}
+
 // handlePropose proposes a forwarded batch on this node, which the sender
 // believes leads. It never forwards again: a node that is not the leader
 // says so and the sender looks for the new one.
@@ -288,7 +292,7 @@ func (a *Agent) handlePropose(w http.ResponseWriter, r *http.Request) {
 	// The sender answers its client once its own read model shows the
 	// batch, which needs it to learn the commit index.
 	a.raft.PublishCommit()
-	writeJSON(w, http.StatusOK, committedWire{c.FirstPosition, c.LastPosition, c.Index})
+	writeJSON(w, http.StatusOK, wireOfCommitted(c))
 }
 
 type readIndexWire struct {
