@@ -199,10 +199,7 @@ func (nm *nemesis) inject(kind linFault) {
 		// Every write it acknowledged is on a follower too, which the
 		// others elect: the leader's disk holds nothing only it has.
 		nm.note("SIGKILL leader %s, delete its data dir; restart it empty after %v", leader.id, hold)
-		leader.kill()
-		if err := os.RemoveAll(leader.dataDir); err != nil {
-			tc.t.Fatalf("wipe %s: %v", leader.id, err)
-		}
+		nm.wipe(leader)
 		time.Sleep(hold)
 		restart(leader)
 	case faultWipeMinority:
@@ -221,9 +218,7 @@ func (nm *nemesis) inject(kind linFault) {
 			v.kill()
 		}
 		for _, v := range victims {
-			if err := os.RemoveAll(v.dataDir); err != nil {
-				tc.t.Fatalf("wipe %s: %v", v.id, err)
-			}
+			nm.wipe(v)
 		}
 		time.Sleep(hold)
 		for _, v := range victims {
@@ -276,16 +271,21 @@ func (nm *nemesis) diskLoss(leader *clusterNode, followers []*clusterNode, hold 
 	tc.partition(stale, rest)
 	time.Sleep(nm.between([2]time.Duration{2 * time.Second, 3 * time.Second}))
 	nm.note("disk loss: SIGKILL %s, delete its data dir; cut off %s; restart %s empty for %v", wiped.id, ids(rest[:len(rest)-1]), wiped.id, hold)
-	wiped.kill()
-	if err := os.RemoveAll(wiped.dataDir); err != nil {
-		tc.t.Fatalf("wipe %s: %v", wiped.id, err)
-	}
+	nm.wipe(wiped)
 	tc.heal()
 	minority := rest[:len(rest)-1]
 	tc.partition(minority, othersThanAll(tc.nodes, minority...))
 	restart(wiped)
 	time.Sleep(hold)
 	tc.heal()
+}
+
+// wipe kills n (if it still runs) and deletes its data dir: a lost disk.
+func (nm *nemesis) wipe(n *clusterNode) {
+	n.kill()
+	if err := os.RemoveAll(n.dataDir); err != nil {
+		nm.tc.t.Fatalf("wipe %s: %v", n.id, err)
+	}
 }
 
 // pause sends SIGSTOP; resume SIGCONT.
