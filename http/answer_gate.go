@@ -82,6 +82,46 @@ type gatedWriter struct {
 	// logger and req say what a refusal was for (with the request's ID).
 	logger *slog.Logger
 	req    *http.Request
+	// armed is set once a write has put a deadline on the connection,
+	// which gateAnswers lifts when the handler is done.
+	armed bool
+}
+
+// Write bounds every answer, whichever handler writes it (send, but also
+// the metrics' handler and the web UI's file server, which write to the
+// connection as they please): each piece of up to 64 KiB must leave within
+// the gate's Stall. A review found those two unbounded: a client that
+// pipelines requests and reads nothing held their handlers for good.
+func (w *gatedWriter) Write(p []byte) (int, error) {
+	rc := http.NewResponseController(w.ResponseWriter)
+	written := 0
+	for first := true; first || len(p) > 0; first = false {
+		piece := p[:min(len(p), answerPiece)]
+		_ = rc.SetWriteDeadline(time.Now().Add(w.gate.stall)) // unsupported: no bound, as before
+		w.armed = true
+		n, err := w.ResponseWriter.Write(piece)
+		written += n
+		if err != nil {
+			return written, err
+		}
+		p = p[len(piece):]
+	}
+	return written, nil
+}
+
+// done ends an answer the handler has written: what net/http still buffers
+// (under 4 KiB) leaves under the last piece's deadline too; then the
+// connection has none, for its next request (and for what net/http answers
+// on it by itself, such as a 400 to a malformed request).
+func (w *gatedWriter) done() {
+	if !w.armed {
+		return
+	}
+	rc := http.NewResponseController(w.ResponseWriter)
+	if err := rc.Flush(); err != nil {
+		return // cut off, or hijacked: the connection is not for another request
+	}
+	_ = rc.SetWriteDeadline(time.Time{})
 }
 
 // Unwrap lets http.ResponseController (and a WebSocket's hijack) reach the
@@ -91,7 +131,9 @@ func (w *gatedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (s *Server) gateAnswers(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		read := r.Method == http.MethodGet || r.Method == http.MethodHead
-		next.ServeHTTP(&gatedWriter{ResponseWriter: w, gate: s.answers, read: read, logger: cmp.Or(s.logger, slog.Default()), req: r}, r)
+		gw := &gatedWriter{ResponseWriter: w, gate: s.answers, read: read, logger: cmp.Or(s.logger, slog.Default()), req: r}
+		defer gw.done()
+		next.ServeHTTP(gw, r)
 	})
 }
 
@@ -135,28 +177,8 @@ func send(w http.ResponseWriter, status int, body []byte) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	if gw == nil {
-		if _, err := w.Write(body); err != nil {
-			slog.Debug("write response", "err", err)
-		}
-		return
-	}
-	rc := http.NewResponseController(w)
-	for first := true; first || len(body) > 0; first = false {
-		piece := body[:min(len(body), answerPiece)]
-		_ = rc.SetWriteDeadline(time.Now().Add(gw.gate.stall)) // unsupported: no bound, as before
-		if _, err := w.Write(piece); err != nil {
-			slog.Debug("write response", "err", err)
-			return
-		}
-		body = body[len(piece):]
-	}
-	// What net/http still buffers (under 4 KiB) leaves under the last
-	// piece's deadline too; then the connection has none, for its next
-	// request.
-	if err := rc.Flush(); err != nil {
+	// A gated writer bounds each piece, and gateAnswers ends the answer.
+	if _, err := w.Write(body); err != nil {
 		slog.Debug("write response", "err", err)
-		return
 	}
-	_ = rc.SetWriteDeadline(time.Time{})
 }

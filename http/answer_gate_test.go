@@ -3,6 +3,7 @@ package http
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // gatedServer serves, through a Server's answer gate configured with c,
@@ -32,7 +35,20 @@ func gatedServer(t *testing.T, c AnswerConfig) (*httptest.Server, <-chan struct{
 			}
 		}()
 		n, _ := strconv.Atoi(r.URL.Query().Get("bytes"))
-		writeBody(w, bytes.Repeat([]byte("a"), n))
+		body := bytes.Repeat([]byte("a"), n)
+		if r.URL.Query().Has("raw") {
+			// As a handler of a library writes (promhttp, a file
+			// server): in pieces of its own, straight to w.
+			for len(body) > 0 {
+				k := min(len(body), 32<<10)
+				if _, err := w.Write(body[:k]); err != nil {
+					return
+				}
+				body = body[k:]
+			}
+			return
+		}
+		writeBody(w, body)
 	})))
 	t.Cleanup(srv.Close)
 	return srv, ended
@@ -76,6 +92,61 @@ func TestAnswerToAClientThatStopsReadingIsCut(t *testing.T) {
 	case <-ended:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the handler still writes to a client that read nothing for 10s, with a stall of 200ms")
+	}
+}
+
+// The bound is the gate's, not send's: an answer a handler writes to the
+// connection by itself (the metrics' handler, the web UI's file server) is
+// cut the same way. Before, only send bounded its pieces.
+func TestAnswerWrittenByAnyHandlerIsCut(t *testing.T) {
+	srv, ended := gatedServer(t, AnswerConfig{Stall: 200 * time.Millisecond})
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.(*net.TCPConn).SetReadBuffer(4096); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "GET /?bytes=%d&raw HTTP/1.1\r\nHost: test\r\n\r\n", 32<<20)
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a handler writing by itself still writes to a client that read nothing for 10s, with a stall of 200ms")
+	}
+}
+
+// The web UI's files and /metrics are answered through the gate: a client
+// that pipelines requests for them and reads nothing is cut off, as it is
+// from the API. Read after the stall, such a connection ends; one that was
+// never cut would answer every request and then wait for the next.
+func TestUIAndMetricsAnswersAreBounded(t *testing.T) {
+	s := &Server{Metrics: NewMetrics(prometheus.NewRegistry()), Answers: AnswerConfig{Stall: 200 * time.Millisecond}}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	for _, path := range []string{"/ui/app.js", "/metrics"} {
+		t.Run(path, func(t *testing.T) {
+			c, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := c.(*net.TCPConn).SetReadBuffer(4096); err != nil {
+				t.Fatal(err)
+			}
+			// Far more answers than the sockets' buffers hold: 2,000
+			// of app.js is 78 MB; of /metrics, a few MB.
+			reqs := strings.Repeat("GET "+path+" HTTP/1.1\r\nHost: test\r\n\r\n", 2000)
+			go c.Write([]byte(reqs)) // may block while the server is stuck
+			time.Sleep(1500 * time.Millisecond)
+			c.SetReadDeadline(time.Now().Add(15 * time.Second))
+			n, err := io.Copy(io.Discard, c)
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatalf("the connection was never cut: %d bytes read, then the server waited for more requests", n)
+			}
+			t.Logf("cut after %d bytes (%v)", n, err)
+		})
 	}
 }
 

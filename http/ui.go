@@ -28,12 +28,9 @@ func (s *Server) withUI(api http.Handler) http.Handler {
 		panic(err) // the embedded tree always has ui/
 	}
 	files := http.StripPrefix("/ui/", http.FileServerFS(sub))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// Its answers are bounded as the API's are (answer_gate.go).
+	ui := s.gateAnswers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
-		if p != "/" && p != "/ui" && !strings.HasPrefix(p, "/ui/") {
-			api.ServeHTTP(w, r)
-			return
-		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			s.Error(w, r, agenda.Errorf(agenda.EMETHODNOTALLOWED, "%s is not allowed here; use GET", r.Method))
@@ -55,5 +52,13 @@ func (s *Server) withUI(api http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-cache")
 		files.ServeHTTP(w, r)
+	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if p != "/" && p != "/ui" && !strings.HasPrefix(p, "/ui/") {
+			api.ServeHTTP(w, r)
+			return
+		}
+		ui.ServeHTTP(w, r)
 	})
 }
