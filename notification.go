@@ -44,6 +44,14 @@ var NotificationTypes = []string{
 	NotifyGroupInvitationDeclined, NotifyCreatorChanged, NotifyGroupDeleted, NotifyParticipantRemoved,
 }
 
+// MaxNotificationsKept is how many of a user's notifications are kept: the
+// newest, read or not. Without it a user's notifications grew for good,
+// one for every invitation, answer and change of the groups they are in.
+// The read model prunes them by count, in the order of the events, so that
+// a read model rebuilt from the log keeps the same ones as one that
+// projected them live (a bound by age would keep what the clock said).
+const MaxNotificationsKept = 1000
+
 // Notification tells a user of something that concerns them. Its payload
 // holds only what the recipient may see.
 type Notification struct {

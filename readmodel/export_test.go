@@ -21,5 +21,6 @@ const (
 	NotificationStateQuery        = notificationStateQuery
 	MarkNotificationsReadQuery    = markNotificationsReadQuery
 	PruneFeedQuery                = pruneFeedQuery
+	PruneNotificationsQuery       = pruneNotificationsQuery
 	SearchUsersQuery              = searchUsersQuery
 )

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/agendahq/agenda"
@@ -112,6 +113,12 @@ type NotificationRecord struct {
 
 // InsertNotification stores a notification. Inserting one that exists is a
 // no-op: the ID is derived from the event and the recipient.
+//
+// About one insert in sixteen (those whose ID ends in 0, a function of the
+// event and the recipient: the same live and in a rebuild) then prunes the
+// recipient's notifications down to the newest agenda.MaxNotificationsKept,
+// so that a user keeps at most that many and the few since the last prune.
+// Pruning at every insert would walk that many index entries each time.
 func (t *Tx) InsertNotification(n NotificationRecord) error {
 	err := t.sideExec(`INSERT INTO notifications (id, user_id, type, payload, created_at, read_at, position, version,
 		origin_node) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
@@ -119,9 +126,22 @@ func (t *Tx) InsertNotification(n NotificationRecord) error {
 	if err != nil {
 		return fmt.Errorf("insert notification %s: %w", n.ID, err)
 	}
+	if strings.HasSuffix(n.ID, "0") {
+		if err := t.sideExec(pruneNotificationsQuery, n.UserID, agenda.MaxNotificationsKept-1); err != nil {
+			return fmt.Errorf("prune notifications of %s: %w", n.UserID, err)
+		}
+	}
 	t.noteForFeed(n)
 	return nil
 }
+
+// pruneNotificationsQuery deletes user ?1's notifications older than their
+// (?2+1)th newest, through notifications_by_user. An event notifies a user
+// once at most, so positions are distinct within a user's notifications.
+// A notification pruned is gone for marking read too: its commands find
+// nothing (404), and one decided before the prune changes nothing.
+const pruneNotificationsQuery = `DELETE FROM notifications WHERE user_id = ?1 AND position < (
+	SELECT position FROM notifications WHERE user_id = ?1 ORDER BY position DESC LIMIT 1 OFFSET ?2)`
 
 // MarkNotificationRead marks one notification of userID read, if unread.
 func (t *Tx) MarkNotificationRead(userID, id string, at time.Time, origin string) error {

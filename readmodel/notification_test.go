@@ -346,3 +346,57 @@ func BenchmarkUnreadNotifications(b *testing.B) {
 		}
 	})
 }
+
+// A user keeps their newest agenda.MaxNotificationsKept notifications:
+// an insert whose ID ends in 0 prunes the older ones, the user's only,
+// read or not; until then a few more may wait (fewer than sixteen on
+// average). Marking a pruned one read changes nothing.
+func TestNotificationsArePrunedByCount(t *testing.T) {
+	db, _ := mustOpenDB(t)
+	const over = 100
+	total := agenda.MaxNotificationsKept + over
+	var ns []readmodel.NotificationRecord
+	for i := 1; i <= total; i++ {
+		ns = append(ns, notification(fmt.Sprintf("b%05d-x", i), "bob", int64(i)))
+	}
+	for i := 1; i <= 5; i++ {
+		ns = append(ns, notification(fmt.Sprintf("a%d-0", i), "ana", int64(total+i)))
+	}
+	insertNotifications(t, db, ns...)
+	if got := len(mustNotifications(t, db, "bob", false, 10*total)); got != total {
+		t.Fatalf("bob has %d notifications before any prune, want %d (no ID of his ends in 0)", got, total)
+	}
+	newest := fmt.Sprintf("b%05d-x", total)
+	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
+		return tx.MarkNotificationRead("bob", newest, at.Add(time.Hour), "node-r")
+	})
+
+	insertNotifications(t, db, notification("b-prune-0", "bob", int64(total+10)))
+	got := mustNotifications(t, db, "bob", false, 10*total)
+	if len(got) != agenda.MaxNotificationsKept {
+		t.Fatalf("bob has %d notifications after a prune, want %d", len(got), agenda.MaxNotificationsKept)
+	}
+	if got[0].ID != "b-prune-0" || got[1].ID != newest || got[1].ReadAt == nil {
+		t.Errorf("newest = %s, %s (read at %v), want b-prune-0 and %s, read", got[0].ID, got[1].ID, got[1].ReadAt, newest)
+	}
+	// The oldest kept is the 999th newest of the first batch.
+	if oldest, want := got[len(got)-1].Position, int64(total-agenda.MaxNotificationsKept+2); oldest != want {
+		t.Errorf("oldest kept at position %d, want %d", oldest, want)
+	}
+	st, err := db.NotificationState(context.Background(), "bob", "b00001-x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Found || st.Unread != agenda.MaxNotificationsKept-1 {
+		t.Errorf("state after the prune: found %v, %d unread; want a pruned one not found, %d unread", st.Found, st.Unread, agenda.MaxNotificationsKept-1)
+	}
+	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error {
+		return tx.MarkNotificationRead("bob", "b00001-x", at.Add(2*time.Hour), "node-r")
+	})
+	if n := len(mustNotifications(t, db, "bob", false, 10*total)); n != agenda.MaxNotificationsKept {
+		t.Errorf("marking a pruned notification read left bob %d, want %d", n, agenda.MaxNotificationsKept)
+	}
+	if n := len(mustNotifications(t, db, "ana", false, 100)); n != 5 {
+		t.Errorf("ana has %d notifications, want her 5: a prune is one user's", n)
+	}
+}
