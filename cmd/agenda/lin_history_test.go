@@ -79,6 +79,8 @@ func (r linRecord) refused() bool {
 // linHistory collects records from many goroutines.
 type linHistory struct {
 	start time.Time
+	// group is the hierarchical group lin0 imposes on lin1 in.
+	group string
 	mu    sync.Mutex
 	recs  []linRecord
 	seq   int
@@ -123,6 +125,9 @@ func (h *linHistory) perform(c *client, client int, node string, slot int, in li
 	case linCreate:
 		method, path = "POST", "/api/appointments"
 		body = appointmentBody(in.Title, slotTime(slot), 30*time.Minute)
+	case linImpose:
+		method, path = "POST", "/api/groups/"+h.group+"/appointments"
+		body = appointmentBody(in.Title, slotTime(slot), 30*time.Minute)
 	case linPatch:
 		method, path = "PATCH", "/api/appointments/"+in.ID
 		body = map[string]any{"title": in.Title}
@@ -164,7 +169,7 @@ func (h *linHistory) perform(c *client, client int, node string, slot int, in li
 			rec.Err = fmt.Sprintf("undecodable body %q", r.Body)
 		}
 		rec.Version, rec.Title = a.Version, a.Title
-		if in.Kind == linCreate {
+		if in.Kind == linCreate || in.Kind == linImpose {
 			rec.In.ID = a.ID
 		}
 	case r.Status >= 400:
@@ -395,11 +400,11 @@ func checkAgainstStore(recs []linRecord, f *storeFacts, end time.Duration) linVe
 				}
 				v.Resolved++
 			}
-			if eff != nil && r.In.Kind == linCreate {
+			if eff != nil && (r.In.Kind == linCreate || r.In.Kind == linImpose) {
 				if r.In.ID != "" && r.In.ID != eff.ApptID {
-					bad(r, "create answered with ID %s, but committed %s", r.In.ID, eff.ApptID)
+					bad(r, "%s answered with ID %s, but committed %s", r.In.Kind, r.In.ID, eff.ApptID)
 				}
-				op.Input = linInput{Kind: r.In.Kind, Slot: r.In.Slot, ID: eff.ApptID, Title: r.In.Title}
+				op.Input = linInput{Kind: r.In.Kind, Slot: r.In.Slot, Sub: r.In.Sub, ID: eff.ApptID, Title: r.In.Title}
 			}
 			switch {
 			case r.Unknown || r.Status == http.StatusAccepted:
@@ -417,9 +422,11 @@ func checkAgainstStore(recs []linRecord, f *storeFacts, end time.Duration) linVe
 				checkWriteAnswer(r, eff, bad)
 			case r.Status == http.StatusNotFound:
 				out.Outcome = outNotFound
-				if r.In.Kind == linCreate {
+				if r.In.Kind == linCreate || r.In.Kind == linImpose {
 					out = linOutput{Outcome: outIllegal, Note: "a create answered 404"}
 				}
+			case r.Status == http.StatusForbidden && r.In.Sub == 1 && (r.In.Kind == linPatch || r.In.Kind == linDelete):
+				continue // lin1 may not change what lin0 imposed: refused without effect
 			case r.Status == http.StatusPreconditionFailed:
 				out.Outcome = outPrecondition
 			case r.Status == http.StatusConflict && r.Code == "schedule_conflict":
@@ -461,7 +468,7 @@ func checkWriteAnswer(r linRecord, eff *reqEffect, bad func(linRecord, string, .
 	}
 	want := eff.Event
 	switch r.In.Kind {
-	case linCreate:
+	case linCreate, linImpose:
 		if want.Type != "appointment.created" {
 			bad(r, "a create committed %s", want.Type)
 		}
@@ -470,7 +477,8 @@ func checkWriteAnswer(r linRecord, eff *reqEffect, bad func(linRecord, string, .
 			bad(r, "a patch committed %s", want.Type)
 		}
 	case linDelete:
-		if want.Type != "appointment.deleted" {
+		// Deleting an imposition cancels it for everyone.
+		if want.Type != "appointment.deleted" && want.Type != "appointment.cancelled" {
 			bad(r, "a delete committed %s", want.Type)
 		}
 		return

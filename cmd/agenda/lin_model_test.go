@@ -14,6 +14,18 @@ package main
 // deleted: clients learn IDs only from acknowledged creates, which precede
 // every later operation on them in real time.
 //
+// Groups. Two users (lin0 and lin1) share a hierarchical group in which
+// lin0 outranks lin1, and lin0 also imposes appointments on both: an
+// imposition takes lin0's slot and lin1's at once, so their slots of one
+// half hour form one partition ("g/3") of two sub-slots, lin0's (Sub 0) and
+// lin1's (Sub 1). An imposition needs both free; it blocks each as a
+// personal appointment does, and lin1's own appointment blocks an
+// imposition. lin0 changes and deletes it; deleting it cancels it: the
+// sub-slots are free again, and the appointment stays readable, cancelled,
+// at the version the cancellation made (a write to it is then refused,
+// 409, or 412 for a stale If-Match). lin1 may read it, never change it
+// (403, which the harness leaves out as a refusal without effect).
+//
 // Writes and strong reads are checked; plain reads are not linearizable by
 // contract and are checked on their own (lin_history_test.go).
 
@@ -40,17 +52,22 @@ const (
 	linDelete
 	linStrongRead
 	linPlainRead
+	// linImpose is lin0's group appointment, imposed on lin1.
+	linImpose
 )
 
 func (k linKind) String() string {
-	return [...]string{"create", "patch", "delete", "read(strong)", "read"}[k]
+	return [...]string{"create", "patch", "delete", "read(strong)", "read", "impose"}[k]
 }
 
 // linInput is an operation as sent.
 type linInput struct {
 	Kind linKind
-	// Slot is the partition key: user and slot.
+	// Slot is the partition key: user and slot, or the group's slot.
 	Slot string
+	// Sub is whose sub-slot of a group's slot: 0 lin0's, 1 lin1's (0
+	// for everyone else's slots, which have one).
+	Sub int
 	// ID is the appointment (for a create: the one it made, once known).
 	ID string
 	// Title is the unique title a create or patch writes.
@@ -88,12 +105,42 @@ type linOutput struct {
 	Note string
 }
 
-// slotState is one slot: its live appointment, if any. Comparable, so
-// porcupine's default equality works.
-type slotState struct {
+// appt is an appointment as the model knows it.
+type appt struct {
 	ID      string
 	Version int64
 	Title   string
+}
+
+// slotState is one slot: the live appointment of each sub-slot, if any
+// (the same one in both for an imposition), and the impositions cancelled
+// in it, still readable. Comparable, so porcupine's default equality
+// works: the cancelled ones are a string, one line each, in the order
+// they were cancelled.
+type slotState struct {
+	Sub       [2]appt
+	Cancelled string
+}
+
+// cancelled finds id among the slot's cancelled impositions.
+func (st slotState) cancelled(id string) (appt, bool) {
+	for line := range strings.Lines(st.Cancelled) {
+		var a appt
+		if _, err := fmt.Sscanf(line, "%s %d %q", &a.ID, &a.Version, &a.Title); err == nil && a.ID == id {
+			return a, true
+		}
+	}
+	return appt{}, false
+}
+
+// cancel records a as cancelled.
+func (st slotState) cancel(a appt) string {
+	return st.Cancelled + fmt.Sprintf("%s %d %q\n", a.ID, a.Version, a.Title)
+}
+
+// shared reports whether id is the imposition live in both sub-slots.
+func (st slotState) shared(id string) bool {
+	return id != "" && st.Sub[0].ID == id && st.Sub[1].ID == id
 }
 
 // linStep is the model's step function.
@@ -101,46 +148,88 @@ func linStep(st slotState, in linInput, out linOutput) (bool, slotState) {
 	if out.Outcome == outIllegal {
 		return false, st
 	}
-	live := st.ID != "" && in.ID == st.ID
-	matches := in.IfMatch == 0 || in.IfMatch == st.Version
+	mine := st.Sub[in.Sub]
+	live := mine.ID != "" && in.ID == mine.ID
+	matches := in.IfMatch == 0 || in.IfMatch == mine.Version
+	// A cancelled imposition: still there to read, and a write to it
+	// with a stale If-Match is refused for that first.
+	was, gone := st.cancelled(in.ID)
+	staleGone := gone && in.IfMatch != 0 && in.IfMatch != was.Version
+	if (in.Kind == linPatch || in.Kind == linDelete) && in.Sub == 1 && (st.shared(in.ID) || gone) &&
+		(out.Outcome == outOK || out.Outcome == outCommitted) {
+		return false, st // lin1 may not change what lin0 imposed
+	}
+	set := func(a appt) slotState {
+		next := st
+		if st.shared(in.ID) {
+			next.Sub = [2]appt{a, a}
+		} else {
+			next.Sub[in.Sub] = a
+		}
+		return next
+	}
 	switch in.Kind {
 	case linCreate:
+		created := set(appt{ID: in.ID, Version: 1, Title: in.Title})
 		switch out.Outcome {
 		case outOK:
-			ok := st.ID == "" && out.Version == 1 && out.Title == in.Title
-			return ok, slotState{ID: in.ID, Version: 1, Title: in.Title}
+			return mine.ID == "" && out.Version == 1 && out.Title == in.Title, created
 		case outCommitted:
-			return st.ID == "", slotState{ID: in.ID, Version: 1, Title: in.Title}
+			return mine.ID == "", created
 		case outScheduleConflict:
-			return st.ID != "", st
+			return mine.ID != "", st
+		}
+	case linImpose:
+		free := st.Sub[0].ID == "" && st.Sub[1].ID == ""
+		a := appt{ID: in.ID, Version: 1, Title: in.Title}
+		imposed := slotState{Sub: [2]appt{a, a}, Cancelled: st.Cancelled}
+		switch out.Outcome {
+		case outOK:
+			return free && out.Version == 1 && out.Title == in.Title, imposed
+		case outCommitted:
+			return free, imposed
+		case outScheduleConflict:
+			return !free, st
 		}
 	case linPatch:
+		patched := set(appt{ID: mine.ID, Version: mine.Version + 1, Title: in.Title})
 		switch out.Outcome {
 		case outOK:
-			ok := live && matches && out.Version == st.Version+1 && out.Title == in.Title
-			return ok, slotState{ID: st.ID, Version: st.Version + 1, Title: in.Title}
+			ok := live && matches && out.Version == mine.Version+1 && out.Title == in.Title
+			return ok, patched
 		case outCommitted:
-			return live && matches, slotState{ID: st.ID, Version: st.Version + 1, Title: in.Title}
+			return live && matches, patched
 		case outNotFound:
-			return !live, st
+			return !live && !gone, st
 		case outPrecondition:
-			return live && !matches, st
+			return live && !matches || staleGone, st
 		}
 	case linDelete:
 		switch out.Outcome {
 		case outOK, outCommitted:
-			return live && matches, slotState{}
+			if !live || !matches {
+				return false, st
+			}
+			if st.shared(in.ID) {
+				return true, slotState{Cancelled: st.cancel(appt{ID: mine.ID, Version: mine.Version + 1, Title: mine.Title})}
+			}
+			next := st
+			next.Sub[in.Sub] = appt{}
+			return true, next
 		case outNotFound:
-			return !live, st
+			return !live && !gone, st
 		case outPrecondition:
-			return live && !matches, st
+			return live && !matches || staleGone, st
 		}
 	case linStrongRead:
 		switch out.Outcome {
 		case outOK:
-			return live && out.Version == st.Version && out.Title == st.Title, st
+			if gone {
+				return out.Version == was.Version && out.Title == was.Title, st
+			}
+			return live && out.Version == mine.Version && out.Title == mine.Title, st
 		case outNotFound:
-			return !live, st
+			return !live && !gone, st
 		}
 	}
 	return false, st
@@ -173,6 +262,9 @@ var linModel = porcupine.Model{
 		in, out := input.(linInput), output.(linOutput)
 		var b strings.Builder
 		fmt.Fprintf(&b, "%s %s", in.Kind, short(in.ID))
+		if in.Sub != 0 {
+			fmt.Fprintf(&b, " as lin%d", in.Sub)
+		}
 		if in.Title != "" {
 			fmt.Fprintf(&b, " %q", in.Title)
 		}
@@ -190,10 +282,22 @@ var linModel = porcupine.Model{
 	},
 	DescribeState: func(state any) string {
 		st := state.(slotState)
-		if st.ID == "" {
-			return "free"
+		describe := func(a appt) string {
+			if a.ID == "" {
+				return "free"
+			}
+			return fmt.Sprintf("%s v%d %q", short(a.ID), a.Version, a.Title)
 		}
-		return fmt.Sprintf("%s v%d %q", short(st.ID), st.Version, st.Title)
+		d := describe(st.Sub[0])
+		if st.Sub[1].ID != "" || st.Cancelled != "" {
+			d = "lin0: " + d + "; lin1: " + describe(st.Sub[1])
+		}
+		for line := range strings.Lines(st.Cancelled) {
+			var a appt
+			fmt.Sscanf(line, "%s %d %q", &a.ID, &a.Version, &a.Title)
+			d += "; cancelled: " + describe(a)
+		}
+		return d
 	},
 	DescribeOperationMetadata: func(info any) string {
 		if s, ok := info.(string); ok {
@@ -343,6 +447,50 @@ func TestLinearizabilityModel(t *testing.T) {
 			op(1, 20, 30, linInput{Kind: linCreate, Title: "t"}, linOutput{Outcome: outIllegal, Note: "404"}),
 		}, false},
 	}
+	// lin0 (Sub 0) imposes on lin1 (Sub 1) in the group's slot.
+	g := func(client int, call, ret int64, sub int, in linInput, out linOutput) porcupine.Operation {
+		in.Slot, in.Sub = "g/0", sub
+		return porcupine.Operation{ClientId: client, Input: in, Call: call, Output: out, Return: ret}
+	}
+	impose := g(0, 0, 10, 0, linInput{Kind: linImpose, ID: "i", Title: "t0"}, linOutput{Outcome: outOK, Version: 1, Title: "t0"})
+	cases = append(cases, []struct {
+		name string
+		ops  []porcupine.Operation
+		ok   bool
+	}{
+		{"an imposition blocks lin1's own booking, and lin0's", []porcupine.Operation{impose,
+			g(1, 20, 30, 1, linInput{Kind: linCreate, ID: "b", Title: "u"}, linOutput{Outcome: outScheduleConflict}),
+			g(2, 20, 30, 0, linInput{Kind: linCreate, ID: "c", Title: "v"}, linOutput{Outcome: outScheduleConflict}),
+			g(1, 40, 50, 1, linInput{Kind: linStrongRead, ID: "i"}, linOutput{Outcome: outOK, Version: 1, Title: "t0"}),
+		}, true},
+		{"lin1 double-booked by an imposition", []porcupine.Operation{
+			g(1, 0, 10, 1, linInput{Kind: linCreate, ID: "b", Title: "u"}, linOutput{Outcome: outOK, Version: 1, Title: "u"}),
+			g(0, 20, 30, 0, linInput{Kind: linImpose, ID: "i", Title: "t0"}, linOutput{Outcome: outOK, Version: 1, Title: "t0"}),
+		}, false},
+		{"lin0's own booking does not block lin1's", []porcupine.Operation{
+			g(0, 0, 10, 0, linInput{Kind: linCreate, ID: "a", Title: "t"}, linOutput{Outcome: outOK, Version: 1, Title: "t"}),
+			g(1, 20, 30, 1, linInput{Kind: linCreate, ID: "b", Title: "u"}, linOutput{Outcome: outOK, Version: 1, Title: "u"}),
+			g(0, 40, 50, 0, linInput{Kind: linImpose, ID: "i", Title: "t0"}, linOutput{Outcome: outScheduleConflict}),
+		}, true},
+		{"a patch of the imposition shows to lin1", []porcupine.Operation{impose,
+			g(0, 20, 30, 0, linInput{Kind: linPatch, ID: "i", Title: "t1"}, linOutput{Outcome: outOK, Version: 2, Title: "t1"}),
+			g(1, 40, 50, 1, linInput{Kind: linStrongRead, ID: "i"}, linOutput{Outcome: outOK, Version: 1, Title: "t0"}),
+		}, false},
+		{"cancelled: both free, still readable, a stale If-Match refused", []porcupine.Operation{impose,
+			g(0, 20, 30, 0, linInput{Kind: linDelete, ID: "i"}, linOutput{Outcome: outOK}),
+			g(1, 40, 50, 1, linInput{Kind: linStrongRead, ID: "i"}, linOutput{Outcome: outOK, Version: 2, Title: "t0"}),
+			g(0, 40, 50, 0, linInput{Kind: linPatch, ID: "i", Title: "x", IfMatch: 1}, linOutput{Outcome: outPrecondition}),
+			g(1, 60, 70, 1, linInput{Kind: linCreate, ID: "b", Title: "u"}, linOutput{Outcome: outOK, Version: 1, Title: "u"}),
+			g(0, 60, 70, 0, linInput{Kind: linCreate, ID: "c", Title: "v"}, linOutput{Outcome: outOK, Version: 1, Title: "v"}),
+		}, true},
+		{"a cancelled imposition read as gone", []porcupine.Operation{impose,
+			g(0, 20, 30, 0, linInput{Kind: linDelete, ID: "i"}, linOutput{Outcome: outOK}),
+			g(1, 40, 50, 1, linInput{Kind: linStrongRead, ID: "i"}, linOutput{Outcome: outNotFound}),
+		}, false},
+		{"lin1 deletes what lin0 imposed", []porcupine.Operation{impose,
+			g(1, 20, 30, 1, linInput{Kind: linDelete, ID: "i"}, linOutput{Outcome: outOK}),
+		}, false},
+	}...)
 	for _, c := range cases {
 		if got := porcupine.CheckOperations(linModel, c.ops); got != c.ok {
 			t.Errorf("%s: linearizable = %v, want %v", c.name, got, c.ok)

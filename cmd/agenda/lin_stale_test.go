@@ -5,6 +5,7 @@ package main
 // flight (issue 8, finding 3).
 
 import (
+	"fmt"
 	"math"
 	"net/http"
 	"slices"
@@ -27,19 +28,27 @@ func checkStaleAnswers(recs []linRecord, f *storeFacts, bad func(linRecord, stri
 		call, ret   time.Duration
 	}
 	var ws []acked
-	slotOf := map[string]string{} // appointment ID → slot key
+	// subSlot names a sub-slot of a slot (a group's slot has two).
+	subSlot := func(slot string, sub int) string { return fmt.Sprintf("%s#%d", slot, sub) }
+	slotsOf := map[string][]string{} // appointment ID → the sub-slots it takes
 	for _, r := range recs {
 		eff := f.byReq[r.ReqID]
-		if r.In.Kind == linCreate && eff != nil {
-			slotOf[eff.ApptID] = r.In.Slot
+		switch {
+		case eff == nil:
+		case r.In.Kind == linCreate:
+			slotsOf[eff.ApptID] = []string{subSlot(r.In.Slot, r.In.Sub)}
+		case r.In.Kind == linImpose:
+			slotsOf[eff.ApptID] = []string{subSlot(r.In.Slot, 0), subSlot(r.In.Slot, 1)}
 		}
 		if eff != nil && r.succeeded() && r.Status != http.StatusAccepted && r.Position == eff.Last {
 			ws = append(ws, acked{eff.First, eff.Last, r.Call, r.Return})
 		}
 	}
 	bySlot := map[string][]string{}
-	for id, s := range slotOf {
-		bySlot[s] = append(bySlot[s], id)
+	for id, subs := range slotsOf {
+		for _, s := range subs {
+			bySlot[s] = append(bySlot[s], id)
+		}
 	}
 	byRet := slices.Clone(ws)
 	slices.SortFunc(byRet, func(a, b acked) int { return cmpDur(a.ret, b.ret) })
@@ -85,7 +94,11 @@ func checkStaleAnswers(recs []linRecord, f *storeFacts, bad func(linRecord, stri
 		}
 		return false
 	}
-	live := func(e storeEvent, existed bool) bool { return existed && e.Type != "appointment.deleted" }
+	// live: taking its slot; readable: live, or a cancelled imposition.
+	readable := func(e storeEvent, existed bool) bool { return existed && e.Type != "appointment.deleted" }
+	live := func(e storeEvent, existed bool) bool {
+		return readable(e, existed) && e.Type != "appointment.cancelled"
+	}
 	for _, r := range recs {
 		if r.Unknown || r.Status == 0 {
 			continue
@@ -96,11 +109,17 @@ func checkStaleAnswers(recs []linRecord, f *storeFacts, bad func(linRecord, stri
 			// The caller exists (it registered before the run): a node
 			// that does not know it yet decided on stale state.
 			bad(r, "a create answered 404 (%s)", r.Err)
-		case r.In.Kind == linCreate && r.Code == "schedule_conflict":
+		case (r.In.Kind == linCreate || r.In.Kind == linImpose) && r.Code == "schedule_conflict":
+			subs := []string{subSlot(r.In.Slot, r.In.Sub)}
+			if r.In.Kind == linImpose {
+				subs = []string{subSlot(r.In.Slot, 0), subSlot(r.In.Slot, 1)}
+			}
 			taken := false
-			for _, id := range bySlot[r.In.Slot] {
-				if fits(id, lo, hi, live) {
-					taken = true
+			for _, s := range subs {
+				for _, id := range bySlot[s] {
+					if fits(id, lo, hi, live) {
+						taken = true
+					}
 				}
 			}
 			// Another slot's appointment cannot clash: slots never overlap.
@@ -108,16 +127,16 @@ func checkStaleAnswers(recs []linRecord, f *storeFacts, bad func(linRecord, stri
 				bad(r, "schedule_conflict, but the slot was free at every position in [%d, %d)", lo, hi)
 			}
 		case (r.In.Kind == linPatch || r.In.Kind == linDelete || r.In.Kind == linStrongRead) && r.Status == http.StatusNotFound:
-			if !fits(r.In.ID, lo, hi, func(e storeEvent, existed bool) bool { return existed && !live(e, existed) }) {
+			if !fits(r.In.ID, lo, hi, func(e storeEvent, existed bool) bool { return existed && !readable(e, existed) }) {
 				bad(r, "404, but the appointment was live at every position in [%d, %d)", lo, hi)
 			}
 		case r.Status == http.StatusPreconditionFailed:
-			if !fits(r.In.ID, lo, hi, func(e storeEvent, existed bool) bool { return live(e, existed) && e.Version != r.In.IfMatch }) {
+			if !fits(r.In.ID, lo, hi, func(e storeEvent, existed bool) bool { return readable(e, existed) && e.Version != r.In.IfMatch }) {
 				bad(r, "412, but the appointment was at version %d (or gone) at every position in [%d, %d)", r.In.IfMatch, lo, hi)
 			}
 		case r.In.Kind == linStrongRead && r.Status == http.StatusOK:
 			if !fits(r.In.ID, lo, hi, func(e storeEvent, existed bool) bool {
-				return live(e, existed) && e.Version == r.Version && e.Title == r.Title
+				return readable(e, existed) && e.Version == r.Version && e.Title == r.Title
 			}) {
 				bad(r, "strong read shows version %d %q, a state the appointment was not in at any position in [%d, %d)", r.Version, r.Title, lo, hi)
 			}

@@ -3,7 +3,8 @@ package main
 // The linearizability harness (issue 8), modelled on etcd's robustness
 // tests: real node processes (cluster_harness_test.go), clients on every
 // node creating, patching (with and without If-Match), deleting and reading
-// (strong and plain) a few users' appointments while a seeded nemesis
+// (strong and plain) a few users' appointments, and one user imposing
+// appointments on another in their hierarchical group, while a seeded nemesis
 // injects faults (lin_faults_test.go); every operation recorded with its
 // call and return times (lin_history_test.go); afterwards the cluster is
 // healed and must converge, and then:
@@ -198,6 +199,13 @@ func runLinearizability(t *testing.T, cfg linConfig) linResult {
 	for i := 0; i < cfg.users; i++ {
 		users = append(users, tc.registerOn(tc.nodes[i%len(tc.nodes)], fmt.Sprintf("lin%d", i)))
 	}
+	// lin0 and lin1 share a hierarchical group in which lin0 outranks
+	// lin1: lin0 imposes appointments on lin1 (lin_model_test.go).
+	var group string
+	if len(users) >= 2 {
+		group = createGroup(t, users[0].as(tc.nodes[0]), "lin", true)
+		joinGroup(t, users[0].as(tc.nodes[0]), users[1].as(tc.nodes[1%len(tc.nodes)]), group, 1)
+	}
 	// Every node knows every user before the load starts. (A write through
 	// a node that has not seen its user yet is finding 3's business, tested
 	// by TestWriteDecidedOnFreshState.)
@@ -211,6 +219,7 @@ func runLinearizability(t *testing.T, cfg linConfig) linResult {
 
 	w := &linWorkload{hist: newLinHistory(), users: users, nodes: tc.nodes, slots: cfg.slots,
 		timeout: cfg.opTimeout, known: map[string]linKnown{}}
+	w.hist.group = group
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := 0; i < cfg.clients; i++ {
@@ -232,6 +241,13 @@ func runLinearizability(t *testing.T, cfg linConfig) linResult {
 	end := endOfHistory(recs)
 	res := linResult{faults: nm.total()}
 	t.Logf("nemesis: %d faults %v; %d operations recorded", res.faults, nm.injected, len(recs))
+	imposed := map[int]int{}
+	for _, r := range recs {
+		if r.In.Kind == linImpose {
+			imposed[r.Status]++
+		}
+	}
+	t.Logf("impositions by status (0: no answer): %v", imposed)
 
 	var acked int64
 	for _, r := range recs {
@@ -459,7 +475,8 @@ type linWorkload struct {
 }
 
 // run is one client: user i mod users, a random node and slot per
-// operation, until stop.
+// operation, until stop. lin0's and lin1's slots of one time are one
+// partition, the group's; lin0 imposes on lin1 there.
 func (w *linWorkload) run(i int, seed int64, stop <-chan struct{}) {
 	rng := rand.New(rand.NewSource(seed))
 	u := i % len(w.users)
@@ -474,17 +491,35 @@ func (w *linWorkload) run(i int, seed int64, stop <-chan struct{}) {
 		c := w.users[u].as(node)
 		c.http = hc
 		slot := rng.Intn(w.slots)
-		key := fmt.Sprintf("u%d/%d", u, slot)
+		key := fmt.Sprintf("u%d/%d", u, slot) // what this user's clients know
+		part, sub := key, 0                   // the model's partition
+		grouped := w.hist.group != "" && u < 2
+		if grouped {
+			part, sub = fmt.Sprintf("g/%d", slot), u
+		}
 		w.mu.Lock()
 		k := w.known[key]
 		w.title++
 		title := fmt.Sprintf("%s c%d #%d", key, i, w.title)
 		w.mu.Unlock()
-		in := linInput{Slot: key, ID: k.id}
+		if grouped && u == 1 && k.id == "" && rng.Intn(4) != 0 {
+			// lin1 books its free slots less eagerly than the others,
+			// so that lin0's impositions find both sub-slots free often.
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Duration(5+rng.Intn(20)) * time.Millisecond):
+			}
+			continue
+		}
+		in := linInput{Slot: part, Sub: sub, ID: k.id}
 		var minPos int64
 		switch p := rng.Intn(100); {
 		case k.id == "" || p < 5:
-			in = linInput{Kind: linCreate, Slot: key, Title: title}
+			in = linInput{Kind: linCreate, Slot: part, Sub: sub, Title: title}
+			if grouped && u == 0 && rng.Intn(4) != 0 {
+				in.Kind = linImpose
+			}
 		case p < 45:
 			in.Kind, in.Title = linPatch, title
 			if rng.Intn(2) == 0 {
@@ -502,7 +537,10 @@ func (w *linWorkload) run(i int, seed int64, stop <-chan struct{}) {
 		}
 		rec := w.hist.perform(c, i, node.id, slot, in, minPos)
 		w.learn(key, rec)
-		if rec.In.Kind == linCreate && rec.Code == "schedule_conflict" {
+		if rec.In.Kind == linImpose && rec.Status == http.StatusCreated {
+			w.learn(fmt.Sprintf("u1/%d", slot), rec) // lin1's slot holds it too
+		}
+		if (rec.In.Kind == linCreate || rec.In.Kind == linImpose) && rec.Code == "schedule_conflict" {
 			w.discover(c, key, slot)
 		}
 		pause := time.Duration(5+rng.Intn(20)) * time.Millisecond
@@ -523,11 +561,15 @@ func (w *linWorkload) learn(key string, r linRecord) {
 	defer w.mu.Unlock()
 	k := w.known[key]
 	switch {
-	case r.In.Kind == linCreate && r.Status == http.StatusCreated:
+	case (r.In.Kind == linCreate || r.In.Kind == linImpose) && r.Status == http.StatusCreated:
 		w.known[key] = linKnown{id: r.In.ID, version: r.Version, pos: r.Position}
 	case r.In.ID != k.id || r.Status == 0:
 	case r.Status == http.StatusNotFound && r.In.Kind != linPlainRead,
-		r.In.Kind == linDelete && r.Status == http.StatusNoContent:
+		r.In.Kind == linDelete && r.Status == http.StatusNoContent,
+		// lin1 found lin0's imposition (by a conflict) and may not
+		// change it; or lin0 found it cancelled: book the slot again.
+		r.Status == http.StatusForbidden,
+		r.Status == http.StatusConflict && r.Code != "schedule_conflict":
 		delete(w.known, key)
 	case r.Status == http.StatusOK && r.In.Kind != linPlainRead:
 		if r.Version > k.version {
