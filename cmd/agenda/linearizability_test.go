@@ -89,7 +89,9 @@ type linResult struct {
 
 // TestLinearizability is the short mode: 3 nodes, about 25 s of load under
 // leader kills, SIGSTOP, isolated leaders and followers and a
-// snapshot every 128 entries.
+// snapshot every 128 entries. 15 clients, five a node, so that followers
+// have writes queued for the leader and forward them in groups (with two a
+// node, as before, they never did).
 func TestLinearizability(t *testing.T) {
 	seed := time.Now().UnixNano() % 100_000
 	if s := os.Getenv("AGENDA_LIN_SEED"); s != "" {
@@ -104,7 +106,7 @@ func TestLinearizability(t *testing.T) {
 	}
 	t.Logf("seed %d (AGENDA_LIN_SEED=%d reproduces the fault schedule)", seed, seed)
 	res := runLinearizability(t, linConfig{nodes: 3, seed: seed, duration: 25 * time.Second, faults: faults,
-		users: 3, slots: 3, clients: 6, snapshotThreshold: 128, opTimeout: 6 * time.Second, checkTimeout: time.Minute})
+		users: 5, slots: 4, clients: 15, snapshotThreshold: 128, opTimeout: 6 * time.Second, checkTimeout: time.Minute})
 	t.Logf("%d operations checked (%d unknown outcomes), %d faults, %d events, longest span without a successful write %v",
 		res.ops, res.unknown, res.faults, res.events, res.outage.Round(time.Millisecond))
 }
