@@ -45,9 +45,11 @@ type linRecord struct {
 	Unknown bool
 	// Position is the answer's X-Agenda-Position (-1 if absent).
 	Position int64
-	// Version and Title are what a 2xx body showed; ETag its header.
+	// Version, Title and AStatus are what a 2xx body showed (AStatus the
+	// appointment's status); ETag its header.
 	Version int64
 	Title   string
+	AStatus string
 	ETag    int64
 	// MinPosition is what a plain read asked for.
 	MinPosition int64
@@ -79,11 +81,12 @@ func (r linRecord) refused() bool {
 // linHistory collects records from many goroutines.
 type linHistory struct {
 	start time.Time
-	// group is the hierarchical group lin0 imposes on lin1 in.
-	group string
-	mu    sync.Mutex
-	recs  []linRecord
-	seq   int
+	// group is the hierarchical group lin0 imposes on lin1 in; flat
+	// lin2's and lin3's flat group.
+	group, flat string
+	mu          sync.Mutex
+	recs        []linRecord
+	seq         int
 }
 
 func newLinHistory() *linHistory { return &linHistory{start: time.Now()} }
@@ -128,6 +131,13 @@ func (h *linHistory) perform(c *client, client int, node string, slot int, in li
 	case linImpose:
 		method, path = "POST", "/api/groups/"+h.group+"/appointments"
 		body = appointmentBody(in.Title, slotTime(slot), 30*time.Minute)
+	case linPropose:
+		method, path = "POST", "/api/groups/"+h.flat+"/appointments"
+		body = appointmentBody(in.Title, slotTime(slot), 30*time.Minute)
+	case linAccept:
+		method, path = "POST", "/api/appointments/"+in.ID+"/accept"
+	case linDecline:
+		method, path = "POST", "/api/appointments/"+in.ID+"/decline"
 	case linPatch:
 		method, path = "PATCH", "/api/appointments/"+in.ID
 		body = map[string]any{"title": in.Title}
@@ -164,12 +174,23 @@ func (h *linHistory) perform(c *client, client int, node string, slot int, in li
 			ID      string `json:"id"`
 			Title   string `json:"title"`
 			Version int64  `json:"version"`
+			Status  string `json:"status"`
 		}
-		if err := json.Unmarshal(r.Body, &a); err != nil {
+		body := r.Body
+		if in.Kind == linAccept || in.Kind == linDecline {
+			// An answer shows the participation, and the appointment in it.
+			var p struct {
+				Appointment json.RawMessage `json:"appointment"`
+			}
+			if json.Unmarshal(body, &p) == nil {
+				body = p.Appointment
+			}
+		}
+		if err := json.Unmarshal(body, &a); err != nil {
 			rec.Err = fmt.Sprintf("undecodable body %q", r.Body)
 		}
-		rec.Version, rec.Title = a.Version, a.Title
-		if in.Kind == linCreate || in.Kind == linImpose {
+		rec.Version, rec.Title, rec.AStatus = a.Version, a.Title, a.Status
+		if creates(in.Kind) {
 			rec.In.ID = a.ID
 		}
 	case r.Status >= 400:
@@ -186,6 +207,9 @@ func (h *linHistory) perform(c *client, client int, node string, slot int, in li
 	h.add(rec)
 	return rec
 }
+
+// creates reports whether an operation makes an appointment.
+func creates(k linKind) bool { return k == linCreate || k == linImpose || k == linPropose }
 
 // ---------------------------------------------------------------------------
 // What the event store says.
@@ -378,7 +402,7 @@ func checkAgainstStore(recs []linRecord, f *storeFacts, end time.Duration) linVe
 		case linStrongRead:
 			switch r.Status {
 			case http.StatusOK:
-				out = linOutput{Outcome: outOK, Version: r.Version, Title: r.Title}
+				out = linOutput{Outcome: outOK, Version: r.Version, Title: r.Title, Status: r.AStatus}
 			case http.StatusNotFound:
 				out.Outcome = outNotFound
 			case http.StatusServiceUnavailable, 0:
@@ -400,7 +424,7 @@ func checkAgainstStore(recs []linRecord, f *storeFacts, end time.Duration) linVe
 				}
 				v.Resolved++
 			}
-			if eff != nil && (r.In.Kind == linCreate || r.In.Kind == linImpose) {
+			if eff != nil && creates(r.In.Kind) {
 				if r.In.ID != "" && r.In.ID != eff.ApptID {
 					bad(r, "%s answered with ID %s, but committed %s", r.In.Kind, r.In.ID, eff.ApptID)
 				}
@@ -415,14 +439,14 @@ func checkAgainstStore(recs []linRecord, f *storeFacts, end time.Duration) linVe
 			case r.succeeded() && eff == nil:
 				continue // lost: reported above
 			case r.succeeded():
-				out = linOutput{Outcome: outOK, Version: r.Version, Title: r.Title}
+				out = linOutput{Outcome: outOK, Version: r.Version, Title: r.Title, Status: r.AStatus}
 				if r.In.Kind == linDelete {
 					out = linOutput{Outcome: outOK}
 				}
 				checkWriteAnswer(r, eff, bad)
 			case r.Status == http.StatusNotFound:
 				out.Outcome = outNotFound
-				if r.In.Kind == linCreate || r.In.Kind == linImpose {
+				if creates(r.In.Kind) {
 					out = linOutput{Outcome: outIllegal, Note: "a create answered 404"}
 				}
 			case r.Status == http.StatusForbidden && r.In.Sub == 1 && (r.In.Kind == linPatch || r.In.Kind == linDelete):
@@ -468,9 +492,17 @@ func checkWriteAnswer(r linRecord, eff *reqEffect, bad func(linRecord, string, .
 	}
 	want := eff.Event
 	switch r.In.Kind {
-	case linCreate, linImpose:
+	case linCreate, linImpose, linPropose:
 		if want.Type != "appointment.created" {
 			bad(r, "a create committed %s", want.Type)
+		}
+	case linAccept:
+		if want.Type != "appointment.accepted" && want.Type != "appointment.confirmed" {
+			bad(r, "an acceptance committed %s", want.Type)
+		}
+	case linDecline:
+		if want.Type != "appointment.declined" && want.Type != "appointment.cancelled" {
+			bad(r, "a decline committed %s", want.Type)
 		}
 	case linPatch:
 		if want.Type != "appointment.updated" {

@@ -18,7 +18,10 @@ package main
 // lin0 outranks lin1, and lin0 also imposes appointments on both: an
 // imposition takes lin0's slot and lin1's at once, so their slots of one
 // half hour form one partition ("g/3") of two sub-slots, lin0's (Sub 0) and
-// lin1's (Sub 1). An imposition needs both free; it blocks each as a
+// lin1's (Sub 1). Likewise lin2 and lin3 share a flat group ("f/3"): lin2
+// proposes an appointment, which takes lin2's sub-slot at once, pending;
+// lin3's acceptance (which needs lin3's sub-slot free) confirms it and
+// takes lin3's too; lin3's decline, or lin2's delete, cancels it. An imposition needs both free; it blocks each as a
 // personal appointment does, and lin1's own appointment blocks an
 // imposition. lin0 changes and deletes it; deleting it cancels it: the
 // sub-slots are free again, and the appointment stays readable, cancelled,
@@ -54,10 +57,16 @@ const (
 	linPlainRead
 	// linImpose is lin0's group appointment, imposed on lin1.
 	linImpose
+	// linPropose is lin2's appointment in a flat group with lin3, which
+	// holds once lin3 accepts it (linAccept) and is cancelled if lin3
+	// declines it (linDecline).
+	linPropose
+	linAccept
+	linDecline
 )
 
 func (k linKind) String() string {
-	return [...]string{"create", "patch", "delete", "read(strong)", "read", "impose"}[k]
+	return [...]string{"create", "patch", "delete", "read(strong)", "read", "impose", "propose", "accept", "decline"}[k]
 }
 
 // linInput is an operation as sent.
@@ -101,6 +110,8 @@ type linOutput struct {
 	Outcome linOutcome
 	Version int64
 	Title   string
+	// Status is the appointment's status an answer showed ("" if none).
+	Status string
 	// Note explains an outIllegal answer.
 	Note string
 }
@@ -110,37 +121,55 @@ type appt struct {
 	ID      string
 	Version int64
 	Title   string
+	// Kind is "" for one's own appointment, "imposed" or "flat" for a
+	// group's; Status its status as answers show it, for a group's.
+	Kind, Status string
 }
 
 // slotState is one slot: the live appointment of each sub-slot, if any
-// (the same one in both for an imposition), and the impositions cancelled
-// in it, still readable. Comparable, so porcupine's default equality
-// works: the cancelled ones are a string, one line each, in the order
-// they were cancelled.
+// (the same one in both for an imposition, or a flat group's appointment
+// once lin3 accepted it; one lin3 has not accepted yet is in lin2's only,
+// pending), and the group appointments cancelled in it, still readable.
+// Comparable, so porcupine's default equality works: the cancelled ones
+// are a string, one line each, in the order they were cancelled.
 type slotState struct {
 	Sub       [2]appt
 	Cancelled string
 }
 
-// cancelled finds id among the slot's cancelled impositions.
+// cancelled finds id among the slot's cancelled group appointments.
 func (st slotState) cancelled(id string) (appt, bool) {
 	for line := range strings.Lines(st.Cancelled) {
 		var a appt
 		if _, err := fmt.Sscanf(line, "%s %d %q", &a.ID, &a.Version, &a.Title); err == nil && a.ID == id {
+			a.Status = "cancelled"
 			return a, true
 		}
 	}
 	return appt{}, false
 }
 
-// cancel records a as cancelled.
-func (st slotState) cancel(a appt) string {
-	return st.Cancelled + fmt.Sprintf("%s %d %q\n", a.ID, a.Version, a.Title)
+// cancel records a as cancelled, at version v: the sub-slots it held are
+// free.
+func (st slotState) cancel(a appt, v int64) slotState {
+	next := slotState{Sub: st.Sub, Cancelled: st.Cancelled + fmt.Sprintf("%s %d %q\n", a.ID, v, a.Title)}
+	for i := range next.Sub {
+		if next.Sub[i].ID == a.ID {
+			next.Sub[i] = appt{}
+		}
+	}
+	return next
 }
 
-// shared reports whether id is the imposition live in both sub-slots.
+// shared reports whether id is a group appointment live in both sub-slots.
 func (st slotState) shared(id string) bool {
 	return id != "" && st.Sub[0].ID == id && st.Sub[1].ID == id
+}
+
+// shows reports whether out shows a: its version, title and (where the
+// answer says) status.
+func shows(out linOutput, a appt) bool {
+	return out.Version == a.Version && out.Title == a.Title && (out.Status == "" || a.Status == "" || out.Status == a.Status)
 }
 
 // linStep is the model's step function.
@@ -151,13 +180,19 @@ func linStep(st slotState, in linInput, out linOutput) (bool, slotState) {
 	mine := st.Sub[in.Sub]
 	live := mine.ID != "" && in.ID == mine.ID
 	matches := in.IfMatch == 0 || in.IfMatch == mine.Version
-	// A cancelled imposition: still there to read, and a write to it
-	// with a stale If-Match is refused for that first.
+	// A flat group's appointment lin3 (Sub 1) is invited to: lin2's, pending.
+	lead := st.Sub[0]
+	invited := in.Sub == 1 && in.ID != "" && in.ID == lead.ID && lead.Kind == "flat" && lead.Status == "pending"
+	// One lin3 has accepted, and may withdraw from (which cancels it).
+	accepted := in.Sub == 1 && lead.Kind == "flat" && st.shared(in.ID)
+	leadMatches := in.IfMatch == 0 || in.IfMatch == lead.Version
+	// A cancelled group appointment: still there to read, and a write to
+	// it with a stale If-Match is refused for that first.
 	was, gone := st.cancelled(in.ID)
 	staleGone := gone && in.IfMatch != 0 && in.IfMatch != was.Version
-	if (in.Kind == linPatch || in.Kind == linDelete) && in.Sub == 1 && (st.shared(in.ID) || gone) &&
+	if (in.Kind == linPatch || in.Kind == linDelete) && in.Sub == 1 && (lead.Kind != "" && in.ID == lead.ID || gone) &&
 		(out.Outcome == outOK || out.Outcome == outCommitted) {
-		return false, st // lin1 may not change what lin0 imposed
+		return false, st // only the organiser (lin0, lin2) changes a group's appointment
 	}
 	set := func(a appt) slotState {
 		next := st
@@ -169,30 +204,65 @@ func linStep(st slotState, in linInput, out linOutput) (bool, slotState) {
 		return next
 	}
 	switch in.Kind {
-	case linCreate:
-		created := set(appt{ID: in.ID, Version: 1, Title: in.Title})
+	case linCreate, linPropose:
+		a := appt{ID: in.ID, Version: 1, Title: in.Title}
+		if in.Kind == linPropose {
+			a.Kind, a.Status = "flat", "pending"
+		}
 		switch out.Outcome {
 		case outOK:
-			return mine.ID == "" && out.Version == 1 && out.Title == in.Title, created
+			return mine.ID == "" && shows(out, a), set(a)
 		case outCommitted:
-			return mine.ID == "", created
+			return mine.ID == "", set(a)
 		case outScheduleConflict:
 			return mine.ID != "", st
 		}
 	case linImpose:
 		free := st.Sub[0].ID == "" && st.Sub[1].ID == ""
-		a := appt{ID: in.ID, Version: 1, Title: in.Title}
+		a := appt{ID: in.ID, Version: 1, Title: in.Title, Kind: "imposed", Status: "confirmed"}
 		imposed := slotState{Sub: [2]appt{a, a}, Cancelled: st.Cancelled}
 		switch out.Outcome {
 		case outOK:
-			return free && out.Version == 1 && out.Title == in.Title, imposed
+			return free && shows(out, a), imposed
 		case outCommitted:
 			return free, imposed
 		case outScheduleConflict:
 			return !free, st
 		}
+	case linAccept:
+		// Accepting the last invitation confirms a flat group's
+		// appointment: two events, so two versions.
+		a := appt{ID: lead.ID, Version: lead.Version + 2, Title: lead.Title, Kind: "flat", Status: "confirmed"}
+		confirmed := slotState{Sub: [2]appt{a, a}, Cancelled: st.Cancelled}
+		switch out.Outcome {
+		case outOK:
+			return invited && leadMatches && mine.ID == "" && shows(out, a), confirmed
+		case outCommitted:
+			return invited && leadMatches && mine.ID == "", confirmed
+		case outScheduleConflict:
+			return invited && leadMatches && mine.ID != "", st
+		case outPrecondition:
+			return invited && !leadMatches, st
+		case outNotFound: // lin3's own appointment, deleted
+			return !live && !gone && !invited && !accepted, st
+		}
+	case linDecline:
+		// In a flat group a decline, or an acceptance withdrawn,
+		// cancels the appointment for everyone: two events.
+		open := invited || accepted
+		withdrawn := st.cancel(lead, lead.Version+2)
+		switch out.Outcome {
+		case outOK:
+			return open && leadMatches && shows(out, appt{ID: lead.ID, Version: lead.Version + 2, Title: lead.Title, Status: "cancelled"}), withdrawn
+		case outCommitted:
+			return open && leadMatches, withdrawn
+		case outPrecondition:
+			return open && !leadMatches, st
+		case outNotFound: // lin3's own appointment, deleted
+			return !live && !gone && !open, st
+		}
 	case linPatch:
-		patched := set(appt{ID: mine.ID, Version: mine.Version + 1, Title: in.Title})
+		patched := set(appt{ID: mine.ID, Version: mine.Version + 1, Title: in.Title, Kind: mine.Kind, Status: mine.Status})
 		switch out.Outcome {
 		case outOK:
 			ok := live && matches && out.Version == mine.Version+1 && out.Title == in.Title
@@ -200,7 +270,7 @@ func linStep(st slotState, in linInput, out linOutput) (bool, slotState) {
 		case outCommitted:
 			return live && matches, patched
 		case outNotFound:
-			return !live && !gone, st
+			return !live && !gone && !invited, st
 		case outPrecondition:
 			return live && !matches || staleGone, st
 		}
@@ -210,26 +280,29 @@ func linStep(st slotState, in linInput, out linOutput) (bool, slotState) {
 			if !live || !matches {
 				return false, st
 			}
-			if st.shared(in.ID) {
-				return true, slotState{Cancelled: st.cancel(appt{ID: mine.ID, Version: mine.Version + 1, Title: mine.Title})}
+			if mine.Kind != "" { // a group's appointment is cancelled
+				return true, st.cancel(mine, mine.Version+1)
 			}
 			next := st
 			next.Sub[in.Sub] = appt{}
 			return true, next
 		case outNotFound:
-			return !live && !gone, st
+			return !live && !gone && !invited, st
 		case outPrecondition:
 			return live && !matches || staleGone, st
 		}
 	case linStrongRead:
 		switch out.Outcome {
 		case outOK:
-			if gone {
-				return out.Version == was.Version && out.Title == was.Title, st
+			switch {
+			case gone:
+				return shows(out, was), st
+			case invited:
+				return shows(out, lead), st
 			}
-			return live && out.Version == mine.Version && out.Title == mine.Title, st
+			return live && shows(out, mine), st
 		case outNotFound:
-			return !live && !gone, st
+			return !live && !gone && !invited, st
 		}
 	}
 	return false, st
@@ -489,6 +562,47 @@ func TestLinearizabilityModel(t *testing.T) {
 		}, false},
 		{"lin1 deletes what lin0 imposed", []porcupine.Operation{impose,
 			g(1, 20, 30, 1, linInput{Kind: linDelete, ID: "i"}, linOutput{Outcome: outOK}),
+		}, false},
+	}...)
+	// lin2 (Sub 0) proposes to lin3 (Sub 1) in their flat group's slot.
+	propose := g(0, 0, 10, 0, linInput{Kind: linPropose, ID: "p", Title: "t0"}, linOutput{Outcome: outOK, Version: 1, Title: "t0", Status: "pending"})
+	accept := g(1, 20, 30, 1, linInput{Kind: linAccept, ID: "p"}, linOutput{Outcome: outOK, Version: 3, Title: "t0", Status: "confirmed"})
+	cases = append(cases, []struct {
+		name string
+		ops  []porcupine.Operation
+		ok   bool
+	}{
+		{"a proposal: pending, free for lin3 until accepted, then confirmed and blocking", []porcupine.Operation{propose,
+			g(1, 12, 14, 1, linInput{Kind: linStrongRead, ID: "p"}, linOutput{Outcome: outOK, Version: 1, Title: "t0", Status: "pending"}),
+			g(2, 12, 14, 0, linInput{Kind: linCreate, ID: "c", Title: "v"}, linOutput{Outcome: outScheduleConflict}),
+			accept,
+			g(1, 40, 50, 1, linInput{Kind: linCreate, ID: "b", Title: "u"}, linOutput{Outcome: outScheduleConflict}),
+			g(0, 60, 70, 0, linInput{Kind: linDelete, ID: "p"}, linOutput{Outcome: outOK}),
+			g(1, 80, 90, 1, linInput{Kind: linStrongRead, ID: "p"}, linOutput{Outcome: outOK, Version: 4, Title: "t0", Status: "cancelled"}),
+			g(1, 80, 90, 1, linInput{Kind: linCreate, ID: "b", Title: "u"}, linOutput{Outcome: outOK, Version: 1, Title: "u"}),
+		}, true},
+		{"accepted over lin3's own appointment", []porcupine.Operation{propose,
+			g(1, 12, 14, 1, linInput{Kind: linCreate, ID: "b", Title: "u"}, linOutput{Outcome: outOK, Version: 1, Title: "u"}),
+			accept,
+		}, false},
+		{"refused for lin3's own appointment", []porcupine.Operation{propose,
+			g(1, 12, 14, 1, linInput{Kind: linCreate, ID: "b", Title: "u"}, linOutput{Outcome: outOK, Version: 1, Title: "u"}),
+			g(1, 20, 30, 1, linInput{Kind: linAccept, ID: "p"}, linOutput{Outcome: outScheduleConflict}),
+		}, true},
+		{"a decline cancels it, and frees lin2's time", []porcupine.Operation{propose,
+			g(1, 20, 30, 1, linInput{Kind: linDecline, ID: "p", IfMatch: 1}, linOutput{Outcome: outOK, Version: 3, Title: "t0", Status: "cancelled"}),
+			g(0, 40, 50, 0, linInput{Kind: linCreate, ID: "c", Title: "v"}, linOutput{Outcome: outOK, Version: 1, Title: "v"}),
+			g(1, 40, 50, 1, linInput{Kind: linStrongRead, ID: "p"}, linOutput{Outcome: outOK, Version: 3, Title: "t0", Status: "cancelled"}),
+		}, true},
+		{"a stale If-Match accepted", []porcupine.Operation{propose,
+			g(0, 12, 14, 0, linInput{Kind: linPatch, ID: "p", Title: "t1"}, linOutput{Outcome: outOK, Version: 2, Title: "t1"}),
+			g(1, 20, 30, 1, linInput{Kind: linAccept, ID: "p", IfMatch: 1}, linOutput{Outcome: outOK, Version: 4, Title: "t1", Status: "confirmed"}),
+		}, false},
+		{"still pending after an acceptance", []porcupine.Operation{propose, accept,
+			g(0, 40, 50, 0, linInput{Kind: linStrongRead, ID: "p"}, linOutput{Outcome: outOK, Version: 1, Title: "t0", Status: "pending"}),
+		}, false},
+		{"lin3 changes lin2's proposal", []porcupine.Operation{propose,
+			g(1, 20, 30, 1, linInput{Kind: linPatch, ID: "p", Title: "x"}, linOutput{Outcome: outOK, Version: 2, Title: "x"}),
 		}, false},
 	}...)
 	for _, c := range cases {

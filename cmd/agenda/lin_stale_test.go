@@ -35,10 +35,14 @@ func checkStaleAnswers(recs []linRecord, f *storeFacts, bad func(linRecord, stri
 		eff := f.byReq[r.ReqID]
 		switch {
 		case eff == nil:
-		case r.In.Kind == linCreate:
+		case r.In.Kind == linCreate, r.In.Kind == linPropose:
 			slotsOf[eff.ApptID] = []string{subSlot(r.In.Slot, r.In.Sub)}
 		case r.In.Kind == linImpose:
 			slotsOf[eff.ApptID] = []string{subSlot(r.In.Slot, 0), subSlot(r.In.Slot, 1)}
+		case r.In.Kind == linAccept:
+			// It takes lin3's sub-slot from the acceptance on; counted
+			// from its start, which only makes this check more lenient.
+			slotsOf[eff.ApptID] = append(slotsOf[eff.ApptID], subSlot(r.In.Slot, 1))
 		}
 		if eff != nil && r.succeeded() && r.Status != http.StatusAccepted && r.Position == eff.Last {
 			ws = append(ws, acked{eff.First, eff.Last, r.Call, r.Return})
@@ -109,7 +113,7 @@ func checkStaleAnswers(recs []linRecord, f *storeFacts, bad func(linRecord, stri
 			// The caller exists (it registered before the run): a node
 			// that does not know it yet decided on stale state.
 			bad(r, "a create answered 404 (%s)", r.Err)
-		case (r.In.Kind == linCreate || r.In.Kind == linImpose) && r.Code == "schedule_conflict":
+		case (creates(r.In.Kind) || r.In.Kind == linAccept) && r.Code == "schedule_conflict":
 			subs := []string{subSlot(r.In.Slot, r.In.Sub)}
 			if r.In.Kind == linImpose {
 				subs = []string{subSlot(r.In.Slot, 0), subSlot(r.In.Slot, 1)}

@@ -3,8 +3,10 @@ package main
 // The linearizability harness (issue 8), modelled on etcd's robustness
 // tests: real node processes (cluster_harness_test.go), clients on every
 // node creating, patching (with and without If-Match), deleting and reading
-// (strong and plain) a few users' appointments, and one user imposing
-// appointments on another in their hierarchical group, while a seeded nemesis
+// (strong and plain) a few users' appointments, one user imposing
+// appointments on another in their hierarchical group, and one proposing
+// appointments to another in their flat group, who accepts or declines
+// them, while a seeded nemesis
 // injects faults (lin_faults_test.go); every operation recorded with its
 // call and return times (lin_history_test.go); afterwards the cluster is
 // healed and must converge, and then:
@@ -202,11 +204,16 @@ func runLinearizability(t *testing.T, cfg linConfig) linResult {
 		users = append(users, tc.registerOn(tc.nodes[i%len(tc.nodes)], fmt.Sprintf("lin%d", i)))
 	}
 	// lin0 and lin1 share a hierarchical group in which lin0 outranks
-	// lin1: lin0 imposes appointments on lin1 (lin_model_test.go).
-	var group string
+	// lin1: lin0 imposes appointments on lin1; lin2 and lin3 a flat group,
+	// in which lin2 proposes and lin3 answers (lin_model_test.go).
+	var group, flat string
 	if len(users) >= 2 {
 		group = createGroup(t, users[0].as(tc.nodes[0]), "lin", true)
 		joinGroup(t, users[0].as(tc.nodes[0]), users[1].as(tc.nodes[1%len(tc.nodes)]), group, 1)
+	}
+	if len(users) >= 4 {
+		flat = createGroup(t, users[2].as(tc.nodes[2%len(tc.nodes)]), "lin flat", false)
+		joinGroup(t, users[2].as(tc.nodes[0]), users[3].as(tc.nodes[1%len(tc.nodes)]), flat, 0)
 	}
 	// Every node knows every user before the load starts. (A write through
 	// a node that has not seen its user yet is finding 3's business, tested
@@ -221,7 +228,7 @@ func runLinearizability(t *testing.T, cfg linConfig) linResult {
 
 	w := &linWorkload{hist: newLinHistory(), users: users, nodes: tc.nodes, slots: cfg.slots,
 		timeout: cfg.opTimeout, known: map[string]linKnown{}}
-	w.hist.group = group
+	w.hist.group, w.hist.flat = group, flat
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := 0; i < cfg.clients; i++ {
@@ -243,13 +250,13 @@ func runLinearizability(t *testing.T, cfg linConfig) linResult {
 	end := endOfHistory(recs)
 	res := linResult{faults: nm.total()}
 	t.Logf("nemesis: %d faults %v; %d operations recorded", res.faults, nm.injected, len(recs))
-	imposed := map[int]int{}
+	groupOps := map[string]int{}
 	for _, r := range recs {
-		if r.In.Kind == linImpose {
-			imposed[r.Status]++
+		if r.In.Kind >= linImpose {
+			groupOps[strings.TrimSpace(fmt.Sprintf("%s %d %s", r.In.Kind, r.Status, r.Code))]++
 		}
 	}
-	t.Logf("impositions by status (0: no answer): %v", imposed)
+	t.Logf("group operations by answer (0: none): %v", groupOps)
 
 	var acked int64
 	for _, r := range recs {
@@ -461,6 +468,8 @@ type linKnown struct {
 	id      string
 	version int64
 	pos     int64
+	// proposed: the appointment is lin2's proposal (lin3 answers it).
+	proposed bool
 }
 
 // linWorkload is the clients' shared state.
@@ -496,17 +505,25 @@ func (w *linWorkload) run(i int, seed int64, stop <-chan struct{}) {
 		key := fmt.Sprintf("u%d/%d", u, slot) // what this user's clients know
 		part, sub := key, 0                   // the model's partition
 		grouped := w.hist.group != "" && u < 2
-		if grouped {
+		flat := w.hist.flat != "" && (u == 2 || u == 3)
+		switch {
+		case grouped:
 			part, sub = fmt.Sprintf("g/%d", slot), u
+		case flat:
+			part, sub = fmt.Sprintf("f/%d", slot), u-2
 		}
 		w.mu.Lock()
+		if inv := key + "/invitation"; flat && u == 3 && w.known[inv].id != "" && rng.Intn(4) != 0 {
+			key = inv // lin2's proposal rather than lin3's own appointment
+		}
 		k := w.known[key]
 		w.title++
 		title := fmt.Sprintf("%s c%d #%d", key, i, w.title)
 		w.mu.Unlock()
-		if grouped && u == 1 && k.id == "" && rng.Intn(4) != 0 {
-			// lin1 books its free slots less eagerly than the others,
-			// so that lin0's impositions find both sub-slots free often.
+		if (grouped || flat) && sub == 1 && k.id == "" && rng.Intn(4) != 0 {
+			// lin1 and lin3 book their free slots less eagerly than the
+			// others, so that lin0's impositions find both sub-slots
+			// free often, and lin3 can accept lin2's proposals.
 			select {
 			case <-stop:
 				return
@@ -519,8 +536,21 @@ func (w *linWorkload) run(i int, seed int64, stop <-chan struct{}) {
 		switch p := rng.Intn(100); {
 		case k.id == "" || p < 5:
 			in = linInput{Kind: linCreate, Slot: part, Sub: sub, Title: title}
-			if grouped && u == 0 && rng.Intn(4) != 0 {
+			switch {
+			case grouped && u == 0 && rng.Intn(4) != 0:
 				in.Kind = linImpose
+			case flat && u == 2 && rng.Intn(4) != 0:
+				in.Kind = linPropose
+			}
+		case flat && u == 3 && k.proposed && p < 50:
+			// Answers, whatever lin3 knows the slot holds: its own
+			// appointment has nothing to answer (409).
+			in.Kind = linAccept
+			if p >= 35 {
+				in.Kind = linDecline
+			}
+			if rng.Intn(3) == 0 {
+				in.IfMatch = k.version
 			}
 		case p < 45:
 			in.Kind, in.Title = linPatch, title
@@ -539,10 +569,12 @@ func (w *linWorkload) run(i int, seed int64, stop <-chan struct{}) {
 		}
 		rec := w.hist.perform(c, i, node.id, slot, in, minPos)
 		w.learn(key, rec)
-		if rec.In.Kind == linImpose && rec.Status == http.StatusCreated {
+		switch {
+		case rec.In.Kind == linImpose && rec.Status == http.StatusCreated:
 			w.learn(fmt.Sprintf("u1/%d", slot), rec) // lin1's slot holds it too
-		}
-		if (rec.In.Kind == linCreate || rec.In.Kind == linImpose) && rec.Code == "schedule_conflict" {
+		case rec.In.Kind == linPropose && rec.Status == http.StatusCreated:
+			w.learn(fmt.Sprintf("u3/%d/invitation", slot), rec) // lin3 is invited to it
+		case (creates(rec.In.Kind) || rec.In.Kind == linAccept) && rec.Code == "schedule_conflict":
 			w.discover(c, key, slot)
 		}
 		pause := time.Duration(5+rng.Intn(20)) * time.Millisecond
@@ -563,11 +595,12 @@ func (w *linWorkload) learn(key string, r linRecord) {
 	defer w.mu.Unlock()
 	k := w.known[key]
 	switch {
-	case (r.In.Kind == linCreate || r.In.Kind == linImpose) && r.Status == http.StatusCreated:
-		w.known[key] = linKnown{id: r.In.ID, version: r.Version, pos: r.Position}
+	case creates(r.In.Kind) && r.Status == http.StatusCreated:
+		w.known[key] = linKnown{id: r.In.ID, version: r.Version, pos: r.Position, proposed: r.In.Kind == linPropose}
 	case r.In.ID != k.id || r.Status == 0:
 	case r.Status == http.StatusNotFound && r.In.Kind != linPlainRead,
 		r.In.Kind == linDelete && r.Status == http.StatusNoContent,
+		r.In.Kind == linDecline && r.Status == http.StatusOK, // cancelled
 		// lin1 found lin0's imposition (by a conflict) and may not
 		// change it; or lin0 found it cancelled: book the slot again.
 		r.Status == http.StatusForbidden,
