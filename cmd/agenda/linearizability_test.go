@@ -487,7 +487,10 @@ type linWorkload struct {
 
 // run is one client: user i mod users, a random node and slot per
 // operation, until stop. lin0's and lin1's slots of one time are one
-// partition, the group's; lin0 imposes on lin1 there.
+// partition, their hierarchical group's, where lin0 imposes on lin1; so
+// are lin2's and lin3's, their flat group's, where lin2 proposes and lin3
+// answers. lin3's clients know its own appointment of a slot and lin2's
+// proposal in it apart (key/invitation).
 func (w *linWorkload) run(i int, seed int64, stop <-chan struct{}) {
 	rng := rand.New(rand.NewSource(seed))
 	u := i % len(w.users)
@@ -543,8 +546,8 @@ func (w *linWorkload) run(i int, seed int64, stop <-chan struct{}) {
 				in.Kind = linPropose
 			}
 		case flat && u == 3 && k.proposed && p < 50:
-			// Answers, whatever lin3 knows the slot holds: its own
-			// appointment has nothing to answer (409).
+			// lin3 answers lin2's proposal (once accepted, a second
+			// acceptance is refused, 409, and a decline withdraws it).
 			in.Kind = linAccept
 			if p >= 35 {
 				in.Kind = linDecline
