@@ -65,6 +65,17 @@ func stalledClient(t *testing.T, srv *httptest.Server, n int) net.Conn {
 // with a receive buffer of rcvbuf bytes (0: the kernel's).
 func rawRequest(t *testing.T, srv *httptest.Server, n, rcvbuf int) net.Conn {
 	t.Helper()
+	c := dial(t, srv, rcvbuf)
+	if _, err := fmt.Fprintf(c, "GET /?bytes=%d HTTP/1.1\r\nHost: test\r\n\r\n", n); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// dial connects to srv with a receive buffer of rcvbuf bytes (0: the
+// kernel's), closed when the test ends.
+func dial(t *testing.T, srv *httptest.Server, rcvbuf int) net.Conn {
+	t.Helper()
 	c, err := net.Dial("tcp", srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -74,9 +85,6 @@ func rawRequest(t *testing.T, srv *httptest.Server, n, rcvbuf int) net.Conn {
 		if err := c.(*net.TCPConn).SetReadBuffer(rcvbuf); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if _, err := fmt.Fprintf(c, "GET /?bytes=%d HTTP/1.1\r\nHost: test\r\n\r\n", n); err != nil {
-		t.Fatal(err)
 	}
 	return c
 }
@@ -100,15 +108,7 @@ func TestAnswerToAClientThatStopsReadingIsCut(t *testing.T) {
 // cut the same way. Before, only send bounded its pieces.
 func TestAnswerWrittenByAnyHandlerIsCut(t *testing.T) {
 	srv, ended := gatedServer(t, AnswerConfig{Stall: 200 * time.Millisecond})
-	c, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.(*net.TCPConn).SetReadBuffer(4096); err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(c, "GET /?bytes=%d&raw HTTP/1.1\r\nHost: test\r\n\r\n", 32<<20)
+	fmt.Fprintf(dial(t, srv, 4096), "GET /?bytes=%d&raw HTTP/1.1\r\nHost: test\r\n\r\n", 32<<20)
 	select {
 	case <-ended:
 	case <-time.After(10 * time.Second):
@@ -126,14 +126,7 @@ func TestUIAndMetricsAnswersAreBounded(t *testing.T) {
 	defer srv.Close()
 	for _, path := range []string{"/ui/app.js", "/metrics"} {
 		t.Run(path, func(t *testing.T) {
-			c, err := net.Dial("tcp", srv.Listener.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			if err := c.(*net.TCPConn).SetReadBuffer(4096); err != nil {
-				t.Fatal(err)
-			}
+			c := dial(t, srv, 4096)
 			// Far more answers than the sockets' buffers hold: 2,000
 			// of app.js is 78 MB; of /metrics, a few MB.
 			reqs := strings.Repeat("GET "+path+" HTTP/1.1\r\nHost: test\r\n\r\n", 2000)
