@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -26,6 +27,13 @@ import (
 // answer comes after its commit, and a 503 would tell its client that
 // nothing happened (a review had a committed group appointment answered
 // "busy, retry shortly").
+//
+// Nor may answers pile up while they are built: the reads that may build a
+// large one (an agenda, a group's agenda or free slots, a page of the
+// feed) build at most Builds at once, each holding its turn until its
+// answer is admitted to be written (a share of Budget, or at once for a
+// small one). A review had 96 group agendas of 8 MB built at once, and the
+// node grew to about 800 MB.
 type AnswerConfig struct {
 	// Stall is how long one piece (64 KiB) of an answer may wait for the
 	// client to read (default 10 s). A client that reads nothing for that
@@ -35,8 +43,11 @@ type AnswerConfig struct {
 	// (default 256 MiB: 32 answers of the largest size, 8 MiB).
 	Budget int64
 	// BudgetWait is how long a large answer waits for its share of
-	// Budget (default 2 s).
+	// Budget, and a read for its turn to build (default 2 s).
 	BudgetWait time.Duration
+	// Builds is how many reads build their answers at once (default 4 a
+	// CPU: more would not build faster, only hold more memory).
+	Builds int
 }
 
 const (
@@ -56,10 +67,16 @@ type answerGate struct {
 	wait   time.Duration
 	budget *semaphore.Weighted
 	size   int64
+	builds *semaphore.Weighted
 }
 
 func newAnswerGate(c AnswerConfig) *answerGate {
 	g := &answerGate{stall: c.Stall, wait: c.BudgetWait, size: c.Budget}
+	builds := c.Builds
+	if builds <= 0 {
+		builds = 4 * runtime.GOMAXPROCS(0)
+	}
+	g.builds = semaphore.NewWeighted(int64(builds))
 	if g.stall <= 0 {
 		g.stall = defaultAnswerStall
 	}
@@ -85,6 +102,17 @@ type gatedWriter struct {
 	// armed is set once a write has put a deadline on the connection,
 	// which gateAnswers lifts when the handler is done.
 	armed bool
+	// built, if set, ends the request's turn to build (boundBuilds); send
+	// calls it once the answer may be written.
+	built func()
+}
+
+// admit ends the request's turn to build, if it has one.
+func (w *gatedWriter) admit() {
+	if w.built != nil {
+		w.built()
+		w.built = nil
+	}
 }
 
 // Write bounds every answer, whichever handler writes it (send, but also
@@ -153,6 +181,37 @@ func gateOf(w http.ResponseWriter) *gatedWriter {
 	}
 }
 
+// boundBuilds gives a read its turn to build its answer (AnswerConfig's
+// Builds): it waits up to BudgetWait for one, else the answer is 503
+// unavailable (busy, retry). The turn ends when send admits the answer, or
+// when the handler returns without answering.
+func (s *Server) boundBuilds(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gw := gateOf(w)
+		if gw == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		g := gw.gate
+		ctx, cancel := context.WithTimeout(r.Context(), g.wait)
+		err := g.builds.Acquire(ctx, 1)
+		cancel()
+		if err != nil {
+			if r.Context().Err() != nil {
+				return // the client went away
+			}
+			gw.logger.WarnContext(r.Context(), "refused a read: the node is building too many answers already",
+				"method", r.Method, "path", r.URL.Path, "request_id", requestID(r.Context()))
+			w.Header().Set("Retry-After", "1")
+			s.Error(w, r, agenda.Errorf(agenda.EUNAVAILABLE, "this node is busy building answers; retry shortly"))
+			return
+		}
+		gw.built = func() { g.builds.Release(1) }
+		defer gw.admit()
+		next.ServeHTTP(w, r)
+	})
+}
+
 // send answers status with body, JSON already encoded, of known length:
 // in pieces that must each leave within the gate's Stall, a read's large
 // body only once it has its share of the budget (503 if it cannot get it).
@@ -173,6 +232,9 @@ func send(w http.ResponseWriter, status int, body []byte) {
 			return
 		}
 		defer g.budget.Release(n)
+	}
+	if gw != nil {
+		gw.admit()
 	}
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))

@@ -3,6 +3,7 @@ package http
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/agendahq/agenda"
 )
 
 // gatedServer serves, through a Server's answer gate configured with c,
@@ -250,5 +253,65 @@ func TestLargeAnswersShareABudget(t *testing.T) {
 			t.Fatal("large answers still refused after the stalled client went away")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// buildingQueries holds every agenda read in its build until release is
+// closed (5 s at most, so that a test of a server without turns ends),
+// and says when one has begun.
+type buildingQueries struct {
+	fakeQueries
+	began   chan struct{}
+	release chan struct{}
+}
+
+func (q *buildingQueries) EachAgendaEntry(ctx context.Context, _ string, _, _ time.Time, _ func(*agenda.Entry) error) error {
+	q.began <- struct{}{}
+	select {
+	case <-q.release:
+		return nil
+	case <-time.After(5 * time.Second):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Reads that may build a large answer take turns (Builds at once): one
+// that cannot get a turn within BudgetWait is refused with 503 and
+// Retry-After, before anything is built; once a build has answered, its
+// turn goes to the next read. Before, any number were built at once (a
+// review had 96 group agendas of 8 MB take a node to 800 MB).
+func TestReadsTakeTurnsToBuild(t *testing.T) {
+	q := &buildingQueries{began: make(chan struct{}, 4), release: make(chan struct{})}
+	s, _ := newTestServer(t, &fakeCommands{}, q)
+	s.Answers = AnswerConfig{Builds: 1, BudgetWait: 100 * time.Millisecond}
+	h := s.Handler()
+	auth := bearer(t, s)
+	get := func() *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/api/agenda?from=2030-01-01T00:00:00Z&to=2030-01-08T00:00:00Z", nil)
+		req.Header.Set("Authorization", auth)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w
+	}
+	first := make(chan *httptest.ResponseRecorder, 1)
+	go func() { first <- get() }()
+	<-q.began
+	began := time.Now()
+	busy := get()
+	if busy.Code != http.StatusServiceUnavailable || busy.Header().Get("Retry-After") == "" ||
+		!strings.Contains(busy.Body.String(), `"code":"unavailable"`) {
+		t.Fatalf("a read while the only turn is taken: %d %v %s, want 503 unavailable with Retry-After", busy.Code, busy.Header(), busy.Body)
+	}
+	if waited := time.Since(began); waited < 100*time.Millisecond {
+		t.Errorf("refused after %v, before waiting BudgetWait (100ms) for a turn", waited)
+	}
+	close(q.release)
+	if w := <-first; w.Code != http.StatusOK {
+		t.Fatalf("the read that had the turn: %d %s", w.Code, w.Body)
+	}
+	if w := get(); w.Code != http.StatusOK {
+		t.Fatalf("a read after the turn was given back: %d %s", w.Code, w.Body)
 	}
 }

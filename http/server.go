@@ -167,7 +167,7 @@ func (s *Server) router() chi.Router {
 			r.Delete("/appointments/{id}", s.handleAppointmentDelete)
 			r.Post("/appointments/{id}/accept", s.handleAppointmentAccept)
 			r.Post("/appointments/{id}/decline", s.handleAppointmentDecline)
-			r.Get("/agenda", s.handleAgenda)
+			r.With(s.boundBuilds).Get("/agenda", s.handleAgenda)
 			r.Get("/invitations", s.handleInvitations)
 
 			r.Post("/groups", s.handleGroupCreate)
@@ -183,13 +183,13 @@ func (s *Server) router() chi.Router {
 			r.Patch("/groups/{id}/members/{user_id}", s.handleMemberPatch)
 			r.Delete("/groups/{id}/members/{user_id}", s.handleMemberDelete)
 			r.Post("/groups/{id}/appointments", s.handleGroupAppointmentCreate)
-			r.Get("/groups/{id}/agenda", s.handleGroupAgenda)
-			r.Get("/groups/{id}/free-slots", s.handleFreeSlots)
+			r.With(s.boundBuilds).Get("/groups/{id}/agenda", s.handleGroupAgenda)
+			r.With(s.boundBuilds).Get("/groups/{id}/free-slots", s.handleFreeSlots)
 
 			r.Get("/notifications", s.handleNotifications)
 			r.Post("/notifications/read-all", s.handleNotificationsReadAll)
 			r.Post("/notifications/{id}/read", s.handleNotificationRead)
-			r.Get("/events", s.handleEvents)
+			r.With(s.boundBuilds).Get("/events", s.handleEvents)
 		})
 		// The stream authenticates itself: browsers pass the token in the query.
 		r.Get(strings.TrimPrefix(streamPath, "/api"), s.handleStream)
