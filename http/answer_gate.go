@@ -29,11 +29,13 @@ import (
 // "busy, retry shortly").
 //
 // Nor may answers pile up while they are built: the reads that may build a
-// large one (an agenda, a group's agenda or free slots, a page of the
-// feed) build at most Builds at once, each holding its turn until its
-// answer is admitted to be written (a share of Budget, or at once for a
-// small one). A review had 96 group agendas of 8 MB built at once, and the
-// node grew to about 800 MB.
+// large one (an agenda, a group's agenda or free slots) build at most
+// Builds at once, each holding its turn until its answer is admitted to be
+// written (a share of Budget, or at once for a small one). A review had 96
+// group agendas of 8 MB built at once, and the node grew to about 800 MB.
+// A page of the feed takes no turn: it may wait for its position first
+// (5 s), and turns held so would stop every other read; its size is
+// bounded by its limit.
 type AnswerConfig struct {
 	// Stall is how long one piece (64 KiB) of an answer may wait for the
 	// client to read (default 10 s). A client that reads nothing for that
