@@ -236,7 +236,13 @@ function noteItem(n) {
       if (shownToken !== mine) return;
       n.read_at = new Date().toISOString();
       markRead(n.id);
-    } catch (err) { if (shownToken === mine && err.status !== 401) toast(describe(err)); }
+    } catch (err) {
+      if (shownToken !== mine || err.status === 401) return;
+      // Pruned meanwhile (a user keeps their newest 1,000): the panel
+      // shows what is left instead of an error.
+      if (err.status === 404) { await loadNotifications(); return; }
+      toast(describe(err));
+    }
   };
   // On a narrow screen the panel sits above the page: it closes, so that
   // the page the link opens is what one sees (a review found a tap seem to
