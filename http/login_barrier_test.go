@@ -36,10 +36,12 @@ type countingCommands struct {
 	checked int
 }
 
+// Authenticate counts the check; the lock covers the fake's own count too
+// (concurrent logins raced on it under -race).
 func (c *countingCommands) Authenticate(ctx context.Context, u, p string) (agenda.User, error) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.checked++
-	c.mu.Unlock()
 	return c.fakeCommands.Authenticate(ctx, u, p)
 }
 
