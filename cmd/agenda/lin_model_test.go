@@ -194,6 +194,20 @@ func linStep(st slotState, in linInput, out linOutput) (bool, slotState) {
 		(out.Outcome == outOK || out.Outcome == outCommitted) {
 		return false, st // only the organiser (lin0, lin2) changes a group's appointment
 	}
+	// created is the version a create made: 1; or 2 for a group's
+	// appointment written in the form of event level 1, its participant an
+	// event of its own, as it is while the cluster counts a node whose
+	// level it has not heard yet (one back from a lost disk under a new
+	// identity, say). A committed create's version comes from the store.
+	created := func(group bool) (int64, bool) {
+		switch {
+		case out.Version == 0 || out.Version == 1:
+			return 1, true
+		case group && out.Version == 2:
+			return 2, true
+		}
+		return 0, false
+	}
 	set := func(a appt) slotState {
 		next := st
 		if st.shared(in.ID) {
@@ -205,27 +219,29 @@ func linStep(st slotState, in linInput, out linOutput) (bool, slotState) {
 	}
 	switch in.Kind {
 	case linCreate, linPropose:
-		a := appt{ID: in.ID, Version: 1, Title: in.Title}
+		v, ok := created(in.Kind == linPropose)
+		a := appt{ID: in.ID, Version: v, Title: in.Title}
 		if in.Kind == linPropose {
 			a.Kind, a.Status = "flat", "pending"
 		}
 		switch out.Outcome {
 		case outOK:
-			return mine.ID == "" && shows(out, a), set(a)
+			return ok && mine.ID == "" && shows(out, a), set(a)
 		case outCommitted:
-			return mine.ID == "", set(a)
+			return ok && mine.ID == "", set(a)
 		case outScheduleConflict:
 			return mine.ID != "", st
 		}
 	case linImpose:
 		free := st.Sub[0].ID == "" && st.Sub[1].ID == ""
-		a := appt{ID: in.ID, Version: 1, Title: in.Title, Kind: "imposed", Status: "confirmed"}
+		v, ok := created(true)
+		a := appt{ID: in.ID, Version: v, Title: in.Title, Kind: "imposed", Status: "confirmed"}
 		imposed := slotState{Sub: [2]appt{a, a}, Cancelled: st.Cancelled}
 		switch out.Outcome {
 		case outOK:
-			return free && shows(out, a), imposed
+			return ok && free && shows(out, a), imposed
 		case outCommitted:
-			return free, imposed
+			return ok && free, imposed
 		case outScheduleConflict:
 			return !free, st
 		}
@@ -600,6 +616,13 @@ func TestLinearizabilityModel(t *testing.T) {
 		}, false},
 		{"still pending after an acceptance", []porcupine.Operation{propose, accept,
 			g(0, 40, 50, 0, linInput{Kind: linStrongRead, ID: "p"}, linOutput{Outcome: outOK, Version: 1, Title: "t0", Status: "pending"}),
+		}, false},
+		{"a proposal in event level 1's form (its participant an event of its own) starts at version 2", []porcupine.Operation{
+			g(0, 0, 10, 0, linInput{Kind: linPropose, ID: "p", Title: "t0"}, linOutput{Outcome: outOK, Version: 2, Title: "t0", Status: "pending"}),
+			g(1, 20, 30, 1, linInput{Kind: linAccept, ID: "p", IfMatch: 2}, linOutput{Outcome: outOK, Version: 4, Title: "t0", Status: "confirmed"}),
+		}, true},
+		{"a personal appointment never starts at version 2", []porcupine.Operation{
+			g(1, 0, 10, 1, linInput{Kind: linCreate, ID: "b", Title: "u"}, linOutput{Outcome: outOK, Version: 2, Title: "u"}),
 		}, false},
 		{"lin3 changes lin2's proposal", []porcupine.Operation{propose,
 			g(1, 20, 30, 1, linInput{Kind: linPatch, ID: "p", Title: "x"}, linOutput{Outcome: outOK, Version: 2, Title: "x"}),
