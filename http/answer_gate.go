@@ -204,8 +204,7 @@ func (s *Server) boundBuilds(next http.Handler) http.Handler {
 			}
 			gw.logger.WarnContext(r.Context(), "refused a read: the node is building too many answers already",
 				"method", r.Method, "path", r.URL.Path, "request_id", requestID(r.Context()))
-			w.Header().Set("Retry-After", "1")
-			s.Error(w, r, agenda.Errorf(agenda.EUNAVAILABLE, "this node is busy building answers; retry shortly"))
+			s.Error(w, r, agenda.Errorf(agenda.EUNAVAILABLE, "this node is busy building answers; retry shortly")) // with Retry-After
 			return
 		}
 		gw.built = func() { g.builds.Release(1) }

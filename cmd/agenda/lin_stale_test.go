@@ -28,21 +28,31 @@ func checkStaleAnswers(recs []linRecord, f *storeFacts, bad func(linRecord, stri
 		call, ret   time.Duration
 	}
 	var ws []acked
-	// subSlot names a sub-slot of a slot (a group's slot has two).
-	subSlot := func(slot string, sub int) string { return fmt.Sprintf("%s#%d", slot, sub) }
+	// takes names the sub-slots an operation needs free and then takes:
+	// an imposition both of its slot's, anything else its caller's (a
+	// group's slot has two).
+	takes := func(in linInput) []string {
+		subs := []int{in.Sub}
+		if in.Kind == linImpose {
+			subs = []int{0, 1}
+		}
+		var out []string
+		for _, sub := range subs {
+			out = append(out, fmt.Sprintf("%s#%d", in.Slot, sub))
+		}
+		return out
+	}
 	slotsOf := map[string][]string{} // appointment ID → the sub-slots it takes
 	for _, r := range recs {
 		eff := f.byReq[r.ReqID]
 		switch {
 		case eff == nil:
-		case r.In.Kind == linCreate, r.In.Kind == linPropose:
-			slotsOf[eff.ApptID] = []string{subSlot(r.In.Slot, r.In.Sub)}
-		case r.In.Kind == linImpose:
-			slotsOf[eff.ApptID] = []string{subSlot(r.In.Slot, 0), subSlot(r.In.Slot, 1)}
+		case creates(r.In.Kind):
+			slotsOf[eff.ApptID] = takes(r.In)
 		case r.In.Kind == linAccept:
 			// It takes lin3's sub-slot from the acceptance on; counted
 			// from its start, which only makes this check more lenient.
-			slotsOf[eff.ApptID] = append(slotsOf[eff.ApptID], subSlot(r.In.Slot, 1))
+			slotsOf[eff.ApptID] = append(slotsOf[eff.ApptID], takes(r.In)...)
 		}
 		if eff != nil && r.succeeded() && r.Status != http.StatusAccepted && r.Position == eff.Last {
 			ws = append(ws, acked{eff.First, eff.Last, r.Call, r.Return})
@@ -114,12 +124,8 @@ func checkStaleAnswers(recs []linRecord, f *storeFacts, bad func(linRecord, stri
 			// that does not know it yet decided on stale state.
 			bad(r, "a create answered 404 (%s)", r.Err)
 		case (creates(r.In.Kind) || r.In.Kind == linAccept) && r.Code == "schedule_conflict":
-			subs := []string{subSlot(r.In.Slot, r.In.Sub)}
-			if r.In.Kind == linImpose {
-				subs = []string{subSlot(r.In.Slot, 0), subSlot(r.In.Slot, 1)}
-			}
 			taken := false
-			for _, s := range subs {
+			for _, s := range takes(r.In) {
 				for _, id := range bySlot[s] {
 					if fits(id, lo, hi, live) {
 						taken = true
