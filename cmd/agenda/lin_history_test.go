@@ -147,6 +147,8 @@ func (h *linHistory) perform(c *client, client int, node string, slot int, in li
 		method, path = "GET", "/api/appointments/"+in.ID+"?consistency=strong"
 	case linPlainRead:
 		method, path = "GET", fmt.Sprintf("/api/appointments/%s?min_position=%d", in.ID, minPos)
+	default:
+		method, path, body = memberRequest(in)
 	}
 	hdr := map[string]string{"X-Request-ID": rec.ReqID}
 	if in.IfMatch != 0 {
@@ -169,6 +171,8 @@ func (h *linHistory) perform(c *client, client int, node string, slot int, in li
 		rec.ETag, _ = strconv.ParseInt(et, 10, 64)
 	}
 	switch {
+	case in.Kind == linMemberRead && r.Status == http.StatusOK:
+		readMember(&rec, r.Body)
 	case r.Status == http.StatusOK || r.Status == http.StatusCreated:
 		var a struct {
 			ID      string `json:"id"`
@@ -211,6 +215,9 @@ func (h *linHistory) perform(c *client, client int, node string, slot int, in li
 // creates reports whether an operation makes an appointment.
 func creates(k linKind) bool { return k == linCreate || k == linImpose || k == linPropose }
 
+// reads reports whether an operation only reads.
+func reads(k linKind) bool { return k == linStrongRead || k == linPlainRead || k == linMemberRead }
+
 // ---------------------------------------------------------------------------
 // What the event store says.
 
@@ -232,6 +239,10 @@ type reqEffect struct {
 	// Appointment is the appointment stream it wrote, its event there.
 	ApptID string
 	Event  storeEvent
+	// Member is the membership it changed ("<group ID>/<user ID>"), its
+	// change (lin_members_test.go).
+	Member      string
+	MemberEvent memberEvent
 }
 
 // storeFacts indexes a final event store for the checks.
@@ -239,11 +250,13 @@ type storeFacts struct {
 	byReq map[string]*reqEffect
 	// streams maps an appointment ID to its events in version order.
 	streams map[string][]storeEvent
+	// members maps a membership to its changes in order.
+	members map[string][]memberEvent
 	head    int64
 }
 
 func newStoreFacts(evs []events.Envelope) *storeFacts {
-	f := &storeFacts{byReq: map[string]*reqEffect{}, streams: map[string][]storeEvent{}}
+	f := &storeFacts{byReq: map[string]*reqEffect{}, streams: map[string][]storeEvent{}, members: map[string][]memberEvent{}}
 	lastReq := ""
 	for _, e := range evs {
 		f.head = max(f.head, e.Position)
@@ -267,6 +280,7 @@ func newStoreFacts(evs []events.Envelope) *storeFacts {
 			}
 			f.streams[id] = append(s, ev)
 		}
+		member, change := f.addMemberEvent(e.Stream, e.Type, e.Position, e.Data)
 		if e.CorrelationID != "" {
 			r := f.byReq[e.CorrelationID]
 			if r == nil {
@@ -278,6 +292,9 @@ func newStoreFacts(evs []events.Envelope) *storeFacts {
 			r.Last, r.Count = e.Position, r.Count+1
 			if isAppt {
 				r.ApptID, r.Event = id, ev
+			}
+			if change != nil {
+				r.Member, r.MemberEvent = member, *change
 			}
 		}
 		lastReq = e.CorrelationID
@@ -346,7 +363,7 @@ func checkAgainstStore(recs []linRecord, f *storeFacts, end time.Duration) linVe
 	var marks []mark
 	seenReq := map[string]bool{}
 	for _, r := range recs {
-		if r.In.Kind == linStrongRead || r.In.Kind == linPlainRead {
+		if reads(r.In.Kind) {
 			continue
 		}
 		eff := f.byReq[r.ReqID]
@@ -399,7 +416,7 @@ func checkAgainstStore(recs []linRecord, f *storeFacts, end time.Duration) linVe
 			v.PlainReads++
 			checkPlainRead(r, f, bad)
 			continue
-		case linStrongRead:
+		case linStrongRead, linMemberRead:
 			switch r.Status {
 			case http.StatusOK:
 				out = linOutput{Outcome: outOK, Version: r.Version, Title: r.Title, Status: r.AStatus}
@@ -458,6 +475,8 @@ func checkAgainstStore(recs []linRecord, f *storeFacts, end time.Duration) linVe
 				out.Outcome = outPrecondition
 			case r.Status == http.StatusConflict && r.Code == "schedule_conflict":
 				out.Outcome = outScheduleConflict
+			case r.Status == http.StatusConflict && r.In.Kind >= linInvite:
+				out.Outcome = outConflict
 			case r.Status == http.StatusConflict, r.Status == http.StatusServiceUnavailable, r.Status == http.StatusTooManyRequests:
 				continue // refused without effect (the store check holds it to that)
 			default:
@@ -489,6 +508,10 @@ func checkAgainstStore(recs []linRecord, f *storeFacts, end time.Duration) linVe
 // checkWriteAnswer holds a successful write's answer to its own committed
 // event: the state it shows and its ETag are those right after that event.
 func checkWriteAnswer(r linRecord, eff *reqEffect, bad func(linRecord, string, ...any)) {
+	if r.In.Kind >= linInvite {
+		checkMemberAnswer(r, eff, bad)
+		return
+	}
 	if eff.ApptID == "" {
 		bad(r, "the write committed no event on an appointment stream")
 		return

@@ -63,10 +63,22 @@ const (
 	linPropose
 	linAccept
 	linDecline
+	// Membership by consent (lin_members_test.go): lin4 invites lin5 to
+	// one of its hierarchical groups (linInvite) and removes them
+	// (linRemove); lin5 accepts (linJoin), declines (linRefuse) or leaves
+	// (linLeave); either reads the group with consistency=strong
+	// (linMemberRead). Every kind from linInvite on is a membership's.
+	linInvite
+	linJoin
+	linRefuse
+	linLeave
+	linRemove
+	linMemberRead
 )
 
 func (k linKind) String() string {
-	return [...]string{"create", "patch", "delete", "read(strong)", "read", "impose", "propose", "accept", "decline"}[k]
+	return [...]string{"create", "patch", "delete", "read(strong)", "read", "impose", "propose", "accept", "decline",
+		"invite", "join", "refuse", "leave", "remove", "read-membership(strong)"}[k]
 }
 
 // linInput is an operation as sent.
@@ -99,10 +111,12 @@ const (
 	outScheduleConflict
 	// outIllegal is an answer no state allows (a create answered 404, say).
 	outIllegal
+	// outConflict: 409 for a membership that is there already.
+	outConflict
 )
 
 func (o linOutcome) String() string {
-	return [...]string{"ok", "committed", "404", "412", "409 schedule_conflict", "illegal"}[o]
+	return [...]string{"ok", "committed", "404", "412", "409 schedule_conflict", "illegal", "409"}[o]
 }
 
 // linOutput is an answer as the model sees it.
@@ -135,6 +149,9 @@ type appt struct {
 type slotState struct {
 	Sub       [2]appt
 	Cancelled string
+	// Member is lin5's membership of the slot's group, in a membership's
+	// partition (lin_members_test.go).
+	Member membership
 }
 
 // cancelled finds id among the slot's cancelled group appointments.
@@ -176,6 +193,9 @@ func shows(out linOutput, a appt) bool {
 func linStep(st slotState, in linInput, out linOutput) (bool, slotState) {
 	if out.Outcome == outIllegal {
 		return false, st
+	}
+	if in.Kind >= linInvite {
+		return memberStep(st, in, out)
 	}
 	mine := st.Sub[in.Sub]
 	live := mine.ID != "" && in.ID == mine.ID
@@ -371,6 +391,9 @@ var linModel = porcupine.Model{
 	},
 	DescribeState: func(state any) string {
 		st := state.(slotState)
+		if m := st.Member; m != (membership{}) {
+			return fmt.Sprintf("lin5 %s, membership version %d", cmp.Or(m.Status, "not in the group"), m.Version)
+		}
 		describe := func(a appt) string {
 			if a.ID == "" {
 				return "free"

@@ -118,6 +118,10 @@ func checkStaleAnswers(recs []linRecord, f *storeFacts, bad func(linRecord, stri
 			continue
 		}
 		lo, hi := window(r)
+		if r.In.Kind >= linInvite {
+			checkStaleMember(r, f, lo, hi, bad)
+			continue
+		}
 		switch {
 		case r.In.Kind == linCreate && r.Status == http.StatusNotFound:
 			// The caller exists (it registered before the run): a node

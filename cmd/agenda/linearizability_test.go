@@ -108,7 +108,7 @@ func TestLinearizability(t *testing.T) {
 	}
 	t.Logf("seed %d (AGENDA_LIN_SEED=%d reproduces the fault schedule)", seed, seed)
 	res := runLinearizability(t, linConfig{nodes: 3, seed: seed, duration: 25 * time.Second, faults: faults,
-		users: 5, slots: 4, clients: 15, snapshotThreshold: 128, opTimeout: 6 * time.Second, checkTimeout: time.Minute})
+		users: 6, slots: 4, clients: 18, snapshotThreshold: 128, opTimeout: 6 * time.Second, checkTimeout: time.Minute})
 	t.Logf("%d operations checked (%d unknown outcomes), %d faults, %d events, longest span without a successful write %v",
 		res.ops, res.unknown, res.faults, res.events, res.outage.Round(time.Millisecond))
 }
@@ -165,7 +165,7 @@ func TestLinearizabilitySoak(t *testing.T) {
 		size := []int{3, 5}[i%2]
 		d := min(round, time.Until(deadline)-20*time.Second)
 		cfg := linConfig{nodes: size, seed: seed + int64(i), duration: d, faults: faults,
-			users: 4, slots: 4, clients: perNode * size, snapshotThreshold: 256,
+			users: 6, slots: 4, clients: perNode * size, snapshotThreshold: 256,
 			opTimeout: 6 * time.Second, checkTimeout: 5 * time.Minute, hold: hold}
 		name := fmt.Sprintf("%dnodes-seed%d", size, cfg.seed)
 		ok := t.Run(name, func(t *testing.T) {
@@ -194,6 +194,9 @@ func runLinearizability(t *testing.T, cfg linConfig) linResult {
 		n.env["SNAPSHOT_THRESHOLD"] = strconv.Itoa(cfg.snapshotThreshold)
 		n.env["SNAPSHOT_INTERVAL"] = "200ms"
 		n.env["TRAILING_LOGS"] = strconv.Itoa(cfg.snapshotThreshold / 4)
+		// lin4 invites lin5 again and again: a rate limit would refuse
+		// most of it (refused, so checked, but checking little).
+		n.env["RATE_LIMIT_MEMBERSHIP_PAIR"] = "off"
 	}
 	for _, n := range tc.nodes {
 		restart(n)
@@ -215,6 +218,14 @@ func runLinearizability(t *testing.T, cfg linConfig) linResult {
 		flat = createGroup(t, users[2].as(tc.nodes[2%len(tc.nodes)]), "lin flat", false)
 		joinGroup(t, users[2].as(tc.nodes[0]), users[3].as(tc.nodes[1%len(tc.nodes)]), flat, 0)
 	}
+	// lin4 creates a hierarchical group a slot, to which it invites lin5
+	// and from which it removes them (lin_members_test.go).
+	var members []string
+	if len(users) >= 6 {
+		for s := range cfg.slots {
+			members = append(members, createGroup(t, users[4].as(tc.nodes[s%len(tc.nodes)]), fmt.Sprintf("lin members %d", s), true))
+		}
+	}
 	// Every node knows every user before the load starts. (A write through
 	// a node that has not seen its user yet is finding 3's business, tested
 	// by TestWriteDecidedOnFreshState.)
@@ -229,6 +240,7 @@ func runLinearizability(t *testing.T, cfg linConfig) linResult {
 	w := &linWorkload{hist: newLinHistory(), users: users, nodes: tc.nodes, slots: cfg.slots,
 		timeout: cfg.opTimeout, known: map[string]linKnown{}}
 	w.hist.group, w.hist.flat = group, flat
+	w.members = members
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := 0; i < cfg.clients; i++ {
@@ -260,7 +272,7 @@ func runLinearizability(t *testing.T, cfg linConfig) linResult {
 
 	var acked int64
 	for _, r := range recs {
-		if r.succeeded() && r.In.Kind != linPlainRead && r.In.Kind != linStrongRead {
+		if r.succeeded() && !reads(r.In.Kind) {
 			acked = max(acked, r.Position)
 		}
 	}
@@ -470,6 +482,8 @@ type linKnown struct {
 	pos     int64
 	// proposed: the appointment is lin2's proposal (lin3 answers it).
 	proposed bool
+	// status is a membership's, as last seen (lin_members_test.go).
+	status string
 }
 
 // linWorkload is the clients' shared state.
@@ -480,8 +494,13 @@ type linWorkload struct {
 	slots   int
 	timeout time.Duration
 
+	// members are lin4's groups, one a slot, where lin5's membership is
+	// what lin4's and lin5's clients work on (none with fewer than six
+	// users).
+	members []string
+
 	mu    sync.Mutex
-	known map[string]linKnown // by slot key
+	known map[string]linKnown // by slot key, or by membership
 	title int
 }
 
@@ -505,6 +524,20 @@ func (w *linWorkload) run(i int, seed int64, stop <-chan struct{}) {
 		c := w.users[u].as(node)
 		c.http = hc
 		slot := rng.Intn(w.slots)
+		if len(w.members) > 0 && (u == 4 || u == 5) {
+			key := w.members[slot] + "/" + w.users[5].userID
+			w.mu.Lock()
+			in := memberOp(rng, u-4, slot, key, w.known[key])
+			w.mu.Unlock()
+			rec := w.hist.perform(c, i, node.id, slot, in, 0)
+			w.mu.Lock()
+			w.known[key] = learnMember(w.known[key], rec)
+			w.mu.Unlock()
+			if !pause(rng, rec, stop) {
+				return
+			}
+			continue
+		}
 		key := fmt.Sprintf("u%d/%d", u, slot) // what this user's clients know
 		part, sub := key, 0                   // the model's partition
 		grouped := w.hist.group != "" && u < 2
@@ -580,15 +613,24 @@ func (w *linWorkload) run(i int, seed int64, stop <-chan struct{}) {
 		case (creates(rec.In.Kind) || rec.In.Kind == linAccept) && rec.Code == "schedule_conflict":
 			w.discover(c, key, slot)
 		}
-		pause := time.Duration(5+rng.Intn(20)) * time.Millisecond
-		if rec.Status == 0 || rec.Status >= 500 {
-			pause = time.Duration(100+rng.Intn(200)) * time.Millisecond
-		}
-		select {
-		case <-stop:
+		if !pause(rng, rec, stop) {
 			return
-		case <-time.After(pause):
 		}
+	}
+}
+
+// pause waits a little after an operation, longer after one that failed,
+// and reports false if stop closed meanwhile.
+func pause(rng *rand.Rand, rec linRecord, stop <-chan struct{}) bool {
+	d := time.Duration(5+rng.Intn(20)) * time.Millisecond
+	if rec.Status == 0 || rec.Status >= 500 {
+		d = time.Duration(100+rng.Intn(200)) * time.Millisecond
+	}
+	select {
+	case <-stop:
+		return false
+	case <-time.After(d):
+		return true
 	}
 }
 
