@@ -188,7 +188,8 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	defer done()
 	// Counted once the stream has its place: a refusal for the streams
 	// open at once spends nothing of the user's opens (a review).
-	if err := allow(w, s.limits().streamOpens, user, limitStreamOpens, "live streams opened by this user"); err != nil {
+	opened, err := s.allowStreamOpen(w, user)
+	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
@@ -198,6 +199,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	_ = rc.SetWriteDeadline(time.Time{})
 	hw := &handshakeWriter{ResponseWriter: w}
 	c, err := websocket.Accept(hw, r, &websocket.AcceptOptions{OriginPatterns: s.Live.OriginPatterns})
+	opened(err == nil)
 	if err != nil {
 		if hw.status != 0 {
 			// Not switching protocols after all: the library's upgrade

@@ -703,6 +703,32 @@ func TestLiveStreamOpensPerUserAreBounded(t *testing.T) {
 	}
 	kept.Close(websocket.StatusNormalClosure, "")
 	dialEventually(t, s, ts, "cleo", "cleo's second open, after refusals for the streams open at once")
+
+	// Nor does a handshake the WebSocket library refuses.
+	s.Live.MaxStreamsPerUser = 0
+	tok, _, err := s.Tokens.Issue(Subject{UserID: "dan", Username: "dan"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		req, _ := http.NewRequest("GET", ts.URL+"/api/ws?access_token="+tok, nil)
+		req.Header.Set("Connection", "Upgrade")
+		req.Header.Set("Upgrade", "websocket")
+		req.Header.Set("Sec-WebSocket-Version", "8")
+		req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+		resp, err := ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("a handshake of WebSocket version 8: %d, want 400", resp.StatusCode)
+		}
+	}
+	for range 2 {
+		dialLive(t, s, ts, "dan", "").CloseNow()
+	}
+	dialRefused(t, s, ts, "dan", "a third stream opened by dan within the minute")
 }
 
 // dialRefused opens a stream as user and expects 429 with Retry-After.

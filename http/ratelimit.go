@@ -263,6 +263,19 @@ func (s *Server) allowMembership(w http.ResponseWriter, actor, user string) (don
 	return release, nil
 }
 
+// allowStreamOpen checks that user may open one more live stream. Only
+// streams opened count: the caller calls done with whether the handshake
+// succeeded, so that handshakes the WebSocket library refuses (a bad key
+// or version, a foreign Origin) spend nothing (an attacker's review: 60
+// of them locked the user's opens for a minute).
+func (s *Server) allowStreamOpen(w http.ResponseWriter, user string) (done func(opened bool), err error) {
+	release, wait, ok := s.limits().streamOpens.hold(user, time.Now())
+	if !ok {
+		return nil, rateLimited(w, wait, limitStreamOpens, "live streams opened by this user")
+	}
+	return release, nil
+}
+
 func (s *Server) allowPasswordChange(w http.ResponseWriter, r *http.Request) error {
 	l := s.limits()
 	return allow(w, l.password, l.ClientNetwork(r), limitPasswordChanges, "password changes from this address")
