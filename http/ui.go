@@ -46,6 +46,18 @@ func (s *Server) withUI(api http.Handler) http.Handler {
 				return
 			}
 		}
+		// The files carry no ETag (embedded, they have no time either), so
+		// only If-Match: * matches; net/http would answer an empty 412.
+		if im := strings.TrimSpace(r.Header.Get("If-Match")); im != "" && im != "*" {
+			s.Error(w, r, agenda.Errorf(agenda.EPRECONDITIONFAILED, "the web UI's files carry no ETag: only If-Match: * matches"))
+			return
+		}
+		// A range is ignored, as RFC 9110 allows: the files are small, and
+		// net/http refuses a range it cannot serve in plain text (416).
+		if r.Header.Get("Range") != "" {
+			r = r.Clone(r.Context())
+			r.Header.Del("Range")
+		}
 		h := w.Header()
 		h.Set("Content-Security-Policy", uiPolicy)
 		h.Set("X-Content-Type-Options", "nosniff")

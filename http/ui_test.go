@@ -45,16 +45,23 @@ func TestUIErrorsAreTheAPIs(t *testing.T) {
 	h := (&Server{Metrics: NewMetrics(prometheus.NewRegistry())}).Handler()
 	for _, tc := range []struct {
 		method, path string
+		header       string // "Name: value", or none
 		status       int
 		code         string
 	}{
-		{"POST", "/ui/", http.StatusMethodNotAllowed, agenda.EMETHODNOTALLOWED},
-		{"DELETE", "/ui/app.js", http.StatusMethodNotAllowed, agenda.EMETHODNOTALLOWED},
-		{"GET", "/ui/nope.js", http.StatusNotFound, agenda.ENOTFOUND},
-		{"GET", "/ui/nope/", http.StatusNotFound, agenda.ENOTFOUND},
+		{"POST", "/ui/", "", http.StatusMethodNotAllowed, agenda.EMETHODNOTALLOWED},
+		{"DELETE", "/ui/app.js", "", http.StatusMethodNotAllowed, agenda.EMETHODNOTALLOWED},
+		{"GET", "/ui/nope.js", "", http.StatusNotFound, agenda.ENOTFOUND},
+		{"GET", "/ui/nope/", "", http.StatusNotFound, agenda.ENOTFOUND},
+		// net/http's own answers were an empty 412 (an attacker's review).
+		{"GET", "/ui/app.js", `If-Match: "x"`, http.StatusPreconditionFailed, agenda.EPRECONDITIONFAILED},
 	} {
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, nil))
+		req := httptest.NewRequest(tc.method, tc.path, nil)
+		if name, value, ok := strings.Cut(tc.header, ": "); ok {
+			req.Header.Set(name, value)
+		}
+		h.ServeHTTP(w, req)
 		var body struct {
 			Error struct{ Code, Message string }
 		}
@@ -67,6 +74,20 @@ func TestUIErrorsAreTheAPIs(t *testing.T) {
 		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
 		if w.Code != http.StatusOK {
 			t.Errorf("GET %s: %d, want 200", path, w.Code)
+		}
+	}
+	// A range is ignored, as RFC 9110 allows, rather than refused with
+	// net/http's plain-text 416; If-Match: * matches a file that exists.
+	full := httptest.NewRecorder()
+	h.ServeHTTP(full, httptest.NewRequest("GET", "/ui/app.js", nil))
+	for _, header := range []string{"Range: bytes=999999-", "Range: bytes=abc", "Range: bytes=0-9", "If-Match: *"} {
+		w := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/ui/app.js", nil)
+		name, value, _ := strings.Cut(header, ": ")
+		req.Header.Set(name, value)
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK || w.Body.String() != full.Body.String() {
+			t.Errorf("GET /ui/app.js with %s: %d, %d bytes; want 200 with the whole file (%d bytes)", header, w.Code, w.Body.Len(), full.Body.Len())
 		}
 	}
 }
