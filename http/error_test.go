@@ -442,6 +442,7 @@ func TestRequestErrorsThroughTheRouter(t *testing.T) {
 		path        string
 		contentType string
 		auth        string
+		header      string // "Name: value", or none
 		body        string
 		status      int
 		code        string
@@ -459,6 +460,14 @@ func TestRequestErrorsThroughTheRouter(t *testing.T) {
 		{name: "not a bearer token", method: "GET", path: "/api/me", auth: "Basic YW5hOnB3", status: 401, code: "unauthorized"},
 		{name: "expired token", method: "GET", path: "/api/me", auth: "Bearer " + old, status: 401, code: "unauthorized"},
 		{name: "bad min_position", method: "GET", path: "/api/me?min_position=-1", auth: "valid", status: 400, code: "invalid", field: "min_position"},
+		{name: "min_position in query and header disagreeing", method: "GET", path: "/api/me?min_position=1", header: "X-Agenda-Min-Position: 2",
+			auth: "valid", status: 400, code: "invalid", field: "min_position"},
+		{name: "consistency in query and header disagreeing", method: "GET", path: "/api/me?consistency=default", header: "X-Agenda-Consistency: strong",
+			auth: "valid", status: 400, code: "invalid", field: "consistency"},
+		{name: "bad min_position on a login", method: "POST", path: "/api/auth/login?min_position=abc", contentType: "application/json",
+			body: `{"username":"ana","password":"12345678"}`, status: 400, code: "invalid", field: "min_position"},
+		{name: "bad consistency on a registration", method: "POST", path: "/api/auth/register?consistency=eventual", contentType: "application/json",
+			body: `{"username":"ana","password":"12345678"}`, status: 400, code: "invalid", field: "consistency"},
 		{name: "agenda window backwards", method: "GET", path: "/api/agenda?from=2026-06-08T00:00:00Z&to=2026-06-01T00:00:00Z", auth: "valid", status: 400, code: "invalid", field: "to"},
 		{name: "agenda time not RFC 3339", method: "GET", path: "/api/agenda?from=yesterday&to=2026-06-01T00:00:00Z", auth: "valid", status: 400, code: "invalid", field: "from"},
 		{name: "unknown endpoint", method: "GET", path: "/api/nope", status: 404, code: "not_found"},
@@ -468,6 +477,9 @@ func TestRequestErrorsThroughTheRouter(t *testing.T) {
 			r := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
 			if tc.contentType != "" {
 				r.Header.Set("Content-Type", tc.contentType)
+			}
+			if name, value, ok := strings.Cut(tc.header, ": "); ok {
+				r.Header.Set(name, value)
 			}
 			switch tc.auth {
 			case "":

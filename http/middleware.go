@@ -208,9 +208,10 @@ func (s *Server) queryOnce(next http.Handler) http.Handler {
 // and 20 creates of 20).
 func (s *Server) minPosition(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw := r.URL.Query().Get("min_position")
-		if raw == "" {
-			raw = r.Header.Get("X-Agenda-Min-Position")
+		raw, err := queryOrHeader(r, "min_position", "X-Agenda-Min-Position")
+		if err != nil {
+			s.Error(w, r, err)
+			return
 		}
 		if raw != "" {
 			p, err := strconv.ParseInt(raw, 10, 64)

@@ -460,9 +460,9 @@ func queryBool(r *http.Request, name string) (bool, error) {
 // strongConsistency parses ?consistency= (or X-Agenda-Consistency):
 // "strong", or "default"/empty for a local read.
 func strongConsistency(r *http.Request) (bool, error) {
-	v := r.URL.Query().Get("consistency")
-	if v == "" {
-		v = r.Header.Get("X-Agenda-Consistency")
+	v, err := queryOrHeader(r, "consistency", "X-Agenda-Consistency")
+	if err != nil {
+		return false, err
 	}
 	switch v {
 	case "", "default":
@@ -472,4 +472,20 @@ func strongConsistency(r *http.Request) (bool, error) {
 	}
 	return false, agenda.Errorf(agenda.EINVALID, "consistency must be strong or default").
 		WithDetails(map[string]any{"field": "consistency"})
+}
+
+// queryOrHeader returns a parameter a client may send in the query or in a
+// header. Sent both ways, the two must agree: one silently winning over the
+// other (as the query did, an attacker's review found) would answer a
+// request other than the one the client meant.
+func queryOrHeader(r *http.Request, name, header string) (string, error) {
+	q, h := r.URL.Query().Get(name), r.Header.Get(header)
+	if q != "" && h != "" && q != h {
+		return "", agenda.Errorf(agenda.EINVALID, "%s is given twice, %q in the query and %q in %s", name, q, h, header).
+			WithDetails(map[string]any{"field": name})
+	}
+	if q != "" {
+		return q, nil
+	}
+	return h, nil
 }

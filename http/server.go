@@ -149,8 +149,12 @@ func (s *Server) router() chi.Router {
 	r.Route("/api", func(r chi.Router) {
 		r.Use(s.queryOnce, s.fenced)
 		r.Get("/openapi.json", s.handleOpenAPI)
-		r.Post("/auth/register", s.handleRegister)
-		r.Post("/auth/login", s.handleLogin)
+		// Without a token, but with min_position and consistency like every
+		// other write: a login always decides on fresh state (handleLogin),
+		// yet a malformed one is refused as elsewhere, not ignored (an
+		// attacker's review).
+		r.With(s.minPosition).Post("/auth/register", s.handleRegister)
+		r.With(s.minPosition).Post("/auth/login", s.handleLogin)
 		r.Route("/admin", s.adminRoutes)
 		r.Group(func(r chi.Router) {
 			// Writes take min_position and consistency too: a command then
