@@ -2,6 +2,7 @@ package projections
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -71,12 +72,25 @@ type feed struct {
 	groupName string
 	// revoked are the users whose feed before this event is revoked.
 	revoked []string
+	// decided is set when feedBefore decided who sees the event, from the
+	// state it ends (a removal, a deletion); after decides for every
+	// other type.
+	decided bool
 }
+
+// errNoFeedRule is a planning event whose readers the feed does not
+// decide: it would reach nobody's feed without a word.
+var errNoFeedRule = errors.New("the feed has no rule for this event type")
 
 // feedBefore reads what the event's feed needs from the state it changes.
 func feedBefore(tx *readmodel.Tx, env *events.Envelope, ev events.Event) (*feed, error) {
 	f := &feed{tx: tx, env: env}
 	var err error
+	switch ev.(type) {
+	case events.AppointmentDeleted, events.AppointmentParticipantRemoved, events.GroupDeleted,
+		events.GroupMemberRemoved, events.GroupInvitationDeclined:
+		f.decided = true
+	}
 	switch e := ev.(type) {
 	case events.AppointmentDeleted:
 		if err = f.toAll(tx.ParticipantIDs(e.AppointmentID)); err == nil {
@@ -193,6 +207,10 @@ func (f *feed) after(ev events.Event) error {
 		f.to(e.UserID, f.env.Data)
 	case events.NotificationsAllRead:
 		f.to(e.UserID, f.env.Data)
+	default:
+		if !f.decided {
+			err = errNoFeedRule
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("feed of %s: %w", f.env.Type, err)
