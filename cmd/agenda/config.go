@@ -21,7 +21,8 @@ import (
 
 // Config is the configuration of `agenda serve`. Every field comes from a
 // flag or, failing that, from the environment variable of the same meaning
-// (see ../shared/API.md, "Configuration"); secrets may also come from
+// (the README's "Configuration" lists them all, with their defaults; API.md
+// names the contract's); secrets may also come from
 // <NAME>_FILE, as Docker secrets do.
 type Config struct {
 	NodeID            string
@@ -220,7 +221,7 @@ func parseServeFlags(args []string) (Config, error) {
 		fs.Var(rateFlag{r.dst}, r.flag, r.usage+" on this node, as N/duration or off ("+r.env+")")
 	}
 	proxies := fs.String("trusted-proxies", envOr("TRUSTED_PROXIES", ""), "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client for rate limits (TRUSTED_PROXIES; default: none, the connection's address counts)")
-	fs.IntVar(&limits.MaxHashing, "auth-concurrency", envInt("AUTH_CONCURRENCY", limits.MaxHashing), "password hashes (login, registration, password change) computed at once; others wait (AUTH_CONCURRENCY; default: half the CPUs, here)")
+	fs.IntVar(&limits.MaxHashing, "auth-concurrency", envInt("AUTH_CONCURRENCY", limits.MaxHashing), "password hashes (login, registration, password change) computed at once; others wait (AUTH_CONCURRENCY; by default half the CPUs: the default shown is this machine's)")
 	c.Limits = limits
 	fs.IntVar(&c.EventLevel, "event-level", envInt("EVENT_LEVEL", events.Level), fmt.Sprintf("event level this node announces, %d..%d: below this build's, the cluster keeps writing events as builds of that level did, so that an update can still be rolled back (EVENT_LEVEL; default: this build's)", events.MinLevel, events.Level))
 	fs.StringVar(&c.DebugAddr, "debug-addr", envOr("DEBUG_ADDR", ""), "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (DEBUG_ADDR; default: off)")

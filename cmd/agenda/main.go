@@ -35,10 +35,11 @@ func main() {
 	os.Exit(exitCode(err))
 }
 
-// exitCode is the process's exit status for what run returned: 0, the
+// exitCode is the process's exit status for what run returned: 0 (help
+// asked for, with -h, is not a failure, as Go's flag package has it), the
 // code an exitError carries, or 2 (usage) for any other error.
 func exitCode(err error) int {
-	if err == nil {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	var ee *exitError
@@ -78,7 +79,7 @@ func run(args []string) error {
 			"  projections rebuild [NAME…]               rebuild projections of a stopped node (all if none named)\n" +
 			"  backup --out FILE                         consistent copy of the (running) node's event store\n" +
 			"  restore --from FILE --data-dir DIR        prepare a new data dir from a backup\n" +
-			"  bench -nodes url,... [-scenario s] [-c n]  load running nodes through the public API (agenda bench -h)\n" +
+			"  bench -nodes url,... [-scenario s] [-c n] load running nodes through the public API (agenda bench -h)\n" +
 			"  help                                      this text\n\nagenda serve -h lists the flags.")
 		return nil
 	}

@@ -44,8 +44,9 @@ func splitArgs(s string) []string {
 }
 
 // TestServeExitCodes: a node that cannot start exits 1, a bad flag 2 (a
-// review found every failure of serve told as a usage error). Run as a
-// real process, this test binary re-executed as agenda.
+// review found every failure of serve told as a usage error), help asked
+// for 0 (a newcomer's walk-through found it 2). Run as a real process, this
+// test binary re-executed as agenda.
 func TestServeExitCodes(t *testing.T) {
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -60,12 +61,19 @@ func TestServeExitCodes(t *testing.T) {
 		{"its HTTP port taken", []string{"serve", "-http-addr", taken.Addr().String(), "-raft-addr", "127.0.0.1:0",
 			"-data-dir", t.TempDir(), "-log-level", "error"}, exitFailed},
 		{"a bad flag", []string{"serve", "-no-such-flag"}, exitUsage},
+		{"-h", []string{"serve", "-h"}, 0},
+		{"help for cluster", []string{"cluster", "help"}, 0},
 	} {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), childEnv+"="+strings.Join(tc.args, "\x1f"))
 		out, err := cmd.CombinedOutput()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != tc.want {
+		code := 0
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != tc.want {
 			t.Errorf("serve with %s: %v, want exit %d\n%s", tc.name, err, tc.want, out)
 		}
 	}

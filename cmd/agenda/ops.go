@@ -44,7 +44,7 @@ func newNodeOps(ctx context.Context, n *Node) (*nodeOps, error) {
 		return nil, fmt.Errorf("open audit trail: %w", err)
 	}
 	lat := []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
-	return &nodeOps{
+	o := &nodeOps{
 		n:     n,
 		audit: log,
 		applyLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "agenda_raft_apply_duration_seconds",
@@ -63,7 +63,14 @@ func newNodeOps(ctx context.Context, n *Node) (*nodeOps, error) {
 			Help: "Writes this node forwarded to the leader in a group (agenda_forwarded_groups_total) rather than alone."}),
 		leaderChanges: prometheus.NewCounter(prometheus.CounterOpts{Name: "agenda_raft_leader_changes_total",
 			Help: "Times this node saw the cluster's leader change (including to none)."}),
-	}, nil
+	}
+	// Both outcomes from the start, at 0: a node that has forwarded
+	// nothing yet shows that, rather than no series (a newcomer's
+	// walk-through found its dashboard empty).
+	for _, result := range []string{"ok", "error"} {
+		o.forwarded.WithLabelValues(result)
+	}
+	return o, nil
 }
 
 // httpAudit is the audit trail the HTTP layer records requests in.

@@ -639,8 +639,10 @@ func TestOpsMetrics(t *testing.T) {
 	for _, name := range []string{"agenda_raft_state{state=\"Leader\"}", "agenda_raft_term", "agenda_raft_commit_index", "agenda_raft_applied_index",
 		"agenda_raft_log_entries", "agenda_raft_leader_changes_total", "agenda_raft_apply_duration_seconds_count", "agenda_raft_snapshot_duration_seconds_count",
 		"agenda_projection_position{projection=\"planning\"}", "agenda_projection_lag{projection=\"users\"}", "agenda_audit_queue_depth",
-		"agenda_audit_written_total", "agenda_forwarded_writes_total", "agenda_forwarded_write_duration_seconds_count", "agenda_websocket_subscribers"} {
-		if _, ok := before[name]; !ok && name != "agenda_forwarded_writes_total" {
+		"agenda_audit_written_total", "agenda_forwarded_write_duration_seconds_count", "agenda_websocket_subscribers",
+		// From the start, at 0, so that a dashboard shows no forward rather than no data.
+		"agenda_forwarded_writes_total{result=\"ok\"}", "agenda_forwarded_writes_total{result=\"error\"}"} {
+		if _, ok := before[name]; !ok {
 			t.Errorf("metric %s missing", name)
 		}
 	}
