@@ -43,6 +43,7 @@ import "fmt"
 // once, which SQLite runs on each connection it opens.
 // TestQueryPlansIgnoreBoundValues checks that it is in force.
 func init() {
+	disableMemStatus() // before anything initializes SQLite, as this does
 	if rc := C.agenda_register_qpsg(); rc != 0 {
 		panic(fmt.Sprintf("sqlite: registering the query planner stability guarantee failed (%d)", int(rc)))
 	}
