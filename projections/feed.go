@@ -85,23 +85,21 @@ var errNoFeedRule = errors.New("the feed has no rule for this event type")
 func feedBefore(tx *readmodel.Tx, env *events.Envelope, ev events.Event) (*feed, error) {
 	f := &feed{tx: tx, env: env}
 	var err error
-	switch ev.(type) {
-	case events.AppointmentDeleted, events.AppointmentParticipantRemoved, events.GroupDeleted,
-		events.GroupMemberRemoved, events.GroupInvitationDeclined:
-		f.decided = true
-	}
 	switch e := ev.(type) {
 	case events.AppointmentDeleted:
+		f.decided = true
 		if err = f.toAll(tx.ParticipantIDs(e.AppointmentID)); err == nil {
 			err = f.revokeDetailsOf(e.AppointmentID)
 		}
 	case events.AppointmentParticipantRemoved:
+		f.decided = true
 		err = f.toAll(tx.ParticipantIDs(e.AppointmentID))
 	case events.AppointmentUpdated:
 		f.before, err = tx.AppointmentDetail(e.AppointmentID)
 	case events.GroupUpdated:
 		f.groupName, err = tx.GroupName(e.GroupID)
 	case events.GroupDeleted:
+		f.decided = true
 		var members []string
 		if members, err = tx.GroupMemberIDs(e.GroupID); err == nil {
 			f.toAll(members, nil)
@@ -109,6 +107,7 @@ func feedBefore(tx *readmodel.Tx, env *events.Envelope, ev events.Event) (*feed,
 			err = f.toAllInvited(tx.GroupInviteeIDs(e.GroupID))
 		}
 	case events.GroupMemberRemoved:
+		f.decided = true
 		// The members, and the person removed (or whose invitation is
 		// withdrawn).
 		var members []string
@@ -116,6 +115,7 @@ func feedBefore(tx *readmodel.Tx, env *events.Envelope, ev events.Event) (*feed,
 			f.toGroupAbout(members, e.UserID)
 		}
 	case events.GroupInvitationDeclined:
+		f.decided = true
 		if err = f.toAll(tx.GroupMemberIDs(e.GroupID)); err == nil {
 			f.toInvited(e.UserID)
 		}
