@@ -193,6 +193,16 @@ func allow(w http.ResponseWriter, t *limiterTable, key, limit, what string) erro
 	return nil
 }
 
+// holdFor is allow for an attempt that counts only if it turns out to
+// (limiterTable.hold): the caller calls done with whether it did.
+func holdFor(w http.ResponseWriter, t *limiterTable, key, limit, what string) (done func(counts bool), err error) {
+	release, wait, ok := t.hold(key, time.Now())
+	if !ok {
+		return nil, rateLimited(w, wait, limit, what)
+	}
+	return release, nil
+}
+
 // The limits a rate_limited error names in details.limit, so that a client
 // can say which one the person met (the web UI tells someone locked out
 // of their account by others' guesses what they can do).
@@ -236,11 +246,7 @@ func (s *Server) allowLogin(w http.ResponseWriter, r *http.Request, username, de
 	if device != "" {
 		key, limit, what = username+"\x00"+device, limitLoginDevice, "failed login attempts for this user from this device"
 	}
-	release, wait, ok := l.loginUser.hold(key, time.Now())
-	if !ok {
-		return nil, rateLimited(w, wait, limit, what)
-	}
-	return release, nil
+	return holdFor(w, l.loginUser, key, limit, what)
 }
 
 func (s *Server) allowRegister(w http.ResponseWriter, r *http.Request) error {
@@ -256,11 +262,7 @@ func (s *Server) allowRegister(w http.ResponseWriter, r *http.Request) error {
 // not yet answered, a notification each time (the review that followed).
 // Only changes made count: the caller calls done with whether one was.
 func (s *Server) allowMembership(w http.ResponseWriter, actor, user string) (done func(made bool), err error) {
-	release, wait, ok := s.limits().membershipPair.hold(actor+"\x00"+user, time.Now())
-	if !ok {
-		return nil, rateLimited(w, wait, limitMembership, "invitations and rank changes from you to this person")
-	}
-	return release, nil
+	return holdFor(w, s.limits().membershipPair, actor+"\x00"+user, limitMembership, "invitations and rank changes from you to this person")
 }
 
 // allowStreamOpen checks that user may open one more live stream. Only
@@ -269,11 +271,7 @@ func (s *Server) allowMembership(w http.ResponseWriter, actor, user string) (don
 // or version, a foreign Origin) spend nothing (an attacker's review: 60
 // of them locked the user's opens for a minute).
 func (s *Server) allowStreamOpen(w http.ResponseWriter, user string) (done func(opened bool), err error) {
-	release, wait, ok := s.limits().streamOpens.hold(user, time.Now())
-	if !ok {
-		return nil, rateLimited(w, wait, limitStreamOpens, "live streams opened by this user")
-	}
-	return release, nil
+	return holdFor(w, s.limits().streamOpens, user, limitStreamOpens, "live streams opened by this user")
 }
 
 func (s *Server) allowPasswordChange(w http.ResponseWriter, r *http.Request) error {
