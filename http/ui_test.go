@@ -91,3 +91,43 @@ func TestUIErrorsAreTheAPIs(t *testing.T) {
 		}
 	}
 }
+
+// TestUIServed: / and /ui redirect to /ui/; the UI's files come with a
+// content security policy; anything else under /ui/ is a plain 404.
+func TestUIServed(t *testing.T) {
+	s, _ := newTestServer(t, &fakeCommands{}, &fakeQueries{})
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, p := range []string{"/", "/ui"} {
+		resp, err := noFollow.Get(ts.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/ui/" {
+			t.Errorf("GET %s: %d to %q, want 302 to /ui/", p, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	for path, ctype := range map[string]string{"/ui/": "text/html", "/ui/app.js": "text/javascript", "/ui/style.css": "text/css"} {
+		resp, err := http.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype) ||
+			!strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'self'") {
+			t.Errorf("GET %s: %d %q CSP %q", path, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Security-Policy"))
+		}
+	}
+	if resp, _ := http.Get(ts.URL + "/ui/nope.js"); resp.StatusCode != 404 {
+		t.Errorf("missing file: %d", resp.StatusCode)
+	}
+	if resp, _ := http.Post(ts.URL+"/ui/", "text/plain", nil); resp.StatusCode != 405 {
+		t.Errorf("POST /ui/: %d", resp.StatusCode)
+	}
+	// The API is still the API.
+	if resp, _ := http.Get(ts.URL + "/api/nope"); resp.StatusCode != 404 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("GET /api/nope: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
