@@ -454,7 +454,7 @@ func queryBool(r *http.Request, name string) (bool, error) {
 	case "true", "1":
 		return true, nil
 	}
-	return false, agenda.Errorf(agenda.EINVALID, "%s must be true or false", name).WithDetails(map[string]any{"field": name})
+	return false, agenda.Errorf(agenda.EINVALID, "%s must be true or false (or 1 or 0)", name).WithDetails(map[string]any{"field": name})
 }
 
 // strongConsistency parses ?consistency= (or X-Agenda-Consistency):
