@@ -26,20 +26,29 @@ type FeedEntry struct {
 	UserID string `json:"-"`
 }
 
-// MaxFeedPageBytes bounds a page of one user's feed (GET /api/events, and
-// each page a stream's history is read in) by the bytes of its entries'
-// data and notifications, beside its count: an entry of a 200-member
+// MaxFeedPageBytes bounds a page of one user's feed (GET /api/events) by
+// the bytes of its entries' data and notifications, beside its count: an entry of a 200-member
 // group's appointment holds some 5 KB, and a review's 96 concurrent pages
 // of 1,000 of them (5.4 MB each) took a node from 830 MB to 2.7 GB. A page
 // holds at least one entry, and stops after the one that reaches the
 // bound; the next page goes on from it.
 const MaxFeedPageBytes = 1 << 20
 
-// FeedPageFull reports whether a page read with limit may have stopped
-// before the end of what was asked: it holds limit entries, or reached
-// MaxFeedPageBytes. A page that is not full holds everything up to where
-// it was read.
-func FeedPageFull(page []FeedEntry, limit int) bool {
+// MaxStreamPageBytes bounds, the same way, each page a live stream's
+// history is read in. A stream holds its page while it writes the page's
+// frames, and a client that stops reading keeps it held until the write
+// timeout cuts the stream off. An outside review's streams that never
+// read held 2 MB each (a page of MaxFeedPageBytes), outside the answer
+// budget, which sees only answers written through the router: 128 of them
+// took a node from 80 to 335 MB. A page of 64 KiB is no more than the
+// answers the budget lets through uncounted.
+const MaxStreamPageBytes = 64 << 10
+
+// FeedPageFull reports whether a page read with limit and maxBytes may
+// have stopped before the end of what was asked: it holds limit entries,
+// or reached maxBytes. A page that is not full holds everything up to
+// where it was read.
+func FeedPageFull(page []FeedEntry, limit, maxBytes int) bool {
 	if len(page) >= limit {
 		return true
 	}
@@ -47,8 +56,8 @@ func FeedPageFull(page []FeedEntry, limit int) bool {
 	for i := range page {
 		n += page[i].Bytes()
 	}
-	return n >= MaxFeedPageBytes
+	return n >= maxBytes
 }
 
-// Bytes is what an entry counts towards MaxFeedPageBytes.
+// Bytes is what an entry counts towards a page's bytes.
 func (e *FeedEntry) Bytes() int { return len(e.Data) + len(e.Notification) }

@@ -64,14 +64,15 @@ func (s *Server) resetPosition(ctx context.Context, user string) (int64, error) 
 	return s.Feed.Position(), nil
 }
 
-// readFeedPage reads up to limit of userID's feed entries in (after, upTo] and
+// readFeedPage reads up to limit of userID's feed entries in (after, upTo],
+// at most maxBytes of them (agenda.FeedPageFull), and
 // reports whether any after `after` have been pruned. That is asked after
 // the read, not only before it (feedStart): a projection's transaction may
 // prune between the two, and the page would then start later without a
 // word (a review found it). A prune that comes after the read has taken
 // nothing from the page, but is answered the same.
-func (s *Server) readFeedPage(ctx context.Context, userID string, after, upTo int64, limit int) ([]agenda.FeedEntry, bool, error) {
-	page, err := s.Feed.Feed(ctx, userID, after, upTo, limit)
+func (s *Server) readFeedPage(ctx context.Context, userID string, after, upTo int64, limit, maxBytes int) ([]agenda.FeedEntry, bool, error) {
+	page, err := s.Feed.Feed(ctx, userID, after, upTo, limit, maxBytes)
 	if err != nil {
 		return nil, false, err
 	}
@@ -129,7 +130,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		resetAnswer()
 		return
 	}
-	list, pruned, err := s.readFeedPage(r.Context(), user, after, top, limit)
+	list, pruned, err := s.readFeedPage(r.Context(), user, after, top, limit, agenda.MaxFeedPageBytes)
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -139,7 +140,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := max(top, after)
-	if agenda.FeedPageFull(list, limit) {
+	if agenda.FeedPageFull(list, limit, agenda.MaxFeedPageBytes) {
 		next = list[len(list)-1].Position
 	}
 	w.Header().Set("X-Agenda-Position", strconv.FormatInt(top, 10))

@@ -14,8 +14,10 @@ import (
 // Feed is the per-user event feed of the local read model, as the live
 // endpoints use it.
 type Feed interface {
-	// Feed returns up to limit of userID's entries in (after, upTo], in order.
-	Feed(ctx context.Context, userID string, after, upTo int64, limit int) ([]agenda.FeedEntry, error)
+	// Feed returns up to limit of userID's entries in (after, upTo], in
+	// order, stopping after the one whose bytes reach maxBytes (see
+	// agenda.FeedPageFull).
+	Feed(ctx context.Context, userID string, after, upTo int64, limit, maxBytes int) ([]agenda.FeedEntry, error)
 	// FeedRange returns every user's entries in (after, upTo], in order.
 	FeedRange(ctx context.Context, after, upTo int64, limit int) ([]agenda.FeedEntry, error)
 	// FeedPruned returns the newest position of userID's feed that is no

@@ -255,7 +255,7 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 			if err := s.mayGoOn(ctx, claims); err != nil {
 				return from, err
 			}
-			page, pruned, err := s.readFeedPage(ctx, user, from, upTo, feedPageLimit)
+			page, pruned, err := s.readFeedPage(ctx, user, from, upTo, feedPageLimit, agenda.MaxStreamPageBytes)
 			if err != nil {
 				return from, err
 			}
@@ -275,7 +275,7 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 				}
 				from = page[i].Position
 			}
-			if !agenda.FeedPageFull(page, feedPageLimit) {
+			if !agenda.FeedPageFull(page, feedPageLimit, agenda.MaxStreamPageBytes) {
 				return upTo, nil
 			}
 		}

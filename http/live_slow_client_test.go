@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agendahq/agenda"
 	"github.com/coder/websocket"
 )
 
@@ -249,5 +250,43 @@ func TestStreamClientNotReadingCut(t *testing.T) {
 	f, err := readLive(t, c2)
 	if err != nil || f.Position != last+1 {
 		t.Fatalf("after reconnect: %+v, %v; want position %d", f, err, last+1)
+	}
+}
+
+// TestStreamHistoryPagesAreSmall: a stream reads its history in pages of
+// at most agenda.MaxStreamPageBytes (and one entry past it), not of the
+// events page's MaxFeedPageBytes. A stream holds its page while it writes
+// it, and one that never reads holds it until the write timeout: an
+// outside review's 128 such streams held 2 MB each, outside the answer
+// budget. Every entry still arrives, in order.
+func TestStreamHistoryPagesAreSmall(t *testing.T) {
+	feed := &fakeFeed{}
+	entry := `{"description":"` + strings.Repeat("x", 5000) + `"}`
+	const n = 200 // a megabyte of history
+	for range n {
+		feed.append("ana", entry)
+	}
+	s, ts := liveServer(t, feed, time.Hour, 16)
+	c := dialLive(t, s, ts, "ana", "&after=0")
+	for want := int64(1); ; want++ {
+		f, err := readLive(t, c)
+		if err != nil {
+			t.Fatalf("after frame %d: %v", want-1, err)
+		}
+		if f.Type == "caught_up" {
+			if want != n+1 {
+				t.Fatalf("caught up after %d frames, want %d", want-1, n)
+			}
+			break
+		}
+		if f.Position != want {
+			t.Fatalf("frame at %d, want %d", f.Position, want)
+		}
+	}
+	feed.mu.Lock()
+	largest := feed.largestPage
+	feed.mu.Unlock()
+	if limit := agenda.MaxStreamPageBytes + len(entry); largest > limit {
+		t.Fatalf("the stream read a page of %d bytes, want at most %d", largest, limit)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -30,6 +31,8 @@ type fakeFeed struct {
 	// beforePage, if set, runs (unlocked) before a user's page is read:
 	// the read model committing something between two reads.
 	beforePage func()
+	// largestPage is the most bytes of entries one page has held.
+	largestPage int
 }
 
 // prune drops every entry at or below floor, recording it per user, as a
@@ -58,18 +61,26 @@ func (f *fakeFeed) append(user string, data string) int64 {
 	return p
 }
 
-func (f *fakeFeed) Feed(_ context.Context, user string, after, upTo int64, limit int) ([]agenda.FeedEntry, error) {
+// Feed reads a page as the read model does: up to limit entries, stopping
+// after the one whose bytes reach maxBytes.
+func (f *fakeFeed) Feed(_ context.Context, user string, after, upTo int64, limit, maxBytes int) ([]agenda.FeedEntry, error) {
 	if f.beforePage != nil {
 		f.beforePage()
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := []agenda.FeedEntry{}
+	size := 0
 	for _, e := range f.entries {
-		if e.UserID == user && e.Position > after && e.Position <= upTo && (limit < 0 || len(out) < limit) {
+		if size >= maxBytes || (limit >= 0 && len(out) >= limit) {
+			break
+		}
+		if e.UserID == user && e.Position > after && e.Position <= upTo {
 			out = append(out, e)
+			size += e.Bytes()
 		}
 	}
+	f.largestPage = max(f.largestPage, size)
 	return out, nil
 }
 
@@ -219,7 +230,7 @@ func TestStreamSwitchNoGapNoDuplicate(t *testing.T) {
 	close(stop)
 	<-done
 	for _, r := range runs {
-		want, _ := feed.Feed(context.Background(), "ana", r.after, 1<<62, len(r.got))
+		want, _ := feed.Feed(context.Background(), "ana", r.after, 1<<62, len(r.got), math.MaxInt)
 		if len(want) != len(r.got) {
 			t.Fatalf("after=%d: got %d entries, feed has %d", r.after, len(r.got), len(want))
 		}

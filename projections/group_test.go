@@ -574,7 +574,7 @@ func TestLogsWrittenBeforeProjectAlike(t *testing.T) {
 			for _, n := range ns {
 				st.notified = append(st.notified, u+":"+n.Type)
 			}
-			feed, err := f.rm.Feed(ctx, u, 0, f.head, 100)
+			feed, err := f.rm.Feed(ctx, u, 0, f.head, 100, agenda.MaxFeedPageBytes)
 			if err != nil {
 				t.Fatalf("Feed: %v", err)
 			}

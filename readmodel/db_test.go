@@ -357,7 +357,7 @@ func TestFeedPrunedAcrossASkip(t *testing.T) {
 	// checkpoint at, or if feed_pruned does not remember position 4.
 	check := func(db *readmodel.DB, at int64) {
 		t.Helper()
-		entries, err := db.Feed(ctx, "u1", 0, at, 100)
+		entries, err := db.Feed(ctx, "u1", 0, at, 100, agenda.MaxFeedPageBytes)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -380,14 +380,15 @@ const (
 )
 
 // Feed returns up to limit of userID's feed entries with a position in
-// (after, upTo], in order; never one at or below the user's mark in
+// (after, upTo], in order, stopping after the one whose bytes reach
+// maxBytes (agenda.FeedPageFull); never one at or below the user's mark in
 // feed_pruned (RevokeFeed), whose rows may not have been pruned yet.
-func (db *DB) Feed(ctx context.Context, userID string, after, upTo int64, limit int) ([]agenda.FeedEntry, error) {
+func (db *DB) Feed(ctx context.Context, userID string, after, upTo int64, limit, maxBytes int) ([]agenda.FeedEntry, error) {
 	rows, err := db.query(ctx, userFeedQuery, userID, after, upTo, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read feed of %s: %w", userID, err)
 	}
-	return scanFeed(rows, agenda.MaxFeedPageBytes)
+	return scanFeed(rows, maxBytes)
 }
 
 // FeedRange returns every user's feed entries with a position in
@@ -402,7 +403,7 @@ func (db *DB) FeedRange(ctx context.Context, after, upTo int64, limit int) ([]ag
 
 // scanFeed reads feed entries, stopping after the one whose bytes (data
 // and notification) reach maxBytes if that is not 0 (see
-// agenda.MaxFeedPageBytes).
+// agenda.FeedPageFull).
 func scanFeed(rows *sql.Rows, maxBytes int) ([]agenda.FeedEntry, error) {
 	defer rows.Close()
 	out := []agenda.FeedEntry{}

@@ -33,7 +33,7 @@ func TestFeedStoresWhatAnEventSaysOncePerVariant(t *testing.T) {
 		t.Fatal(err)
 	}
 	for u, want := range data {
-		entries, err := db.Feed(ctx, u, 0, 1, 10)
+		entries, err := db.Feed(ctx, u, 0, 1, 10, agenda.MaxFeedPageBytes)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,7 +147,7 @@ func TestRevokeFeedClosesWhatCameBefore(t *testing.T) {
 	}
 	positions := func(user string) []int64 {
 		t.Helper()
-		entries, err := db.Feed(ctx, user, 0, 10, 10)
+		entries, err := db.Feed(ctx, user, 0, 10, 10, agenda.MaxFeedPageBytes)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,9 +177,9 @@ func TestRevokeFeedClosesWhatCameBefore(t *testing.T) {
 	}
 }
 
-// A page of one user's feed stops after the entry that reaches
-// agenda.MaxFeedPageBytes, whatever its limit, and holds at least one
-// entry: reading on from its last position gives the rest.
+// A page of one user's feed stops after the entry that reaches its byte
+// bound, whatever its limit, and holds at least one entry: reading on from
+// its last position gives the rest.
 func TestFeedPageStopsAtItsByteBound(t *testing.T) {
 	ctx := context.Background()
 	db, _ := mustOpenDB(t)
@@ -202,7 +202,7 @@ func TestFeedPageStopsAtItsByteBound(t *testing.T) {
 	var got []int64
 	after := int64(0)
 	for pages := 0; ; pages++ {
-		page, err := db.Feed(ctx, "u1", after, n, 1000)
+		page, err := db.Feed(ctx, "u1", after, n, 1000, agenda.MaxFeedPageBytes)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -215,7 +215,7 @@ func TestFeedPageStopsAtItsByteBound(t *testing.T) {
 		if len(page) > 4 {
 			t.Fatalf("a page of %d entries of 300 KiB, want at most 4 (1 MiB reached by the 4th)", len(page))
 		}
-		if !agenda.FeedPageFull(page, 1000) && page[len(page)-1].Position != n {
+		if !agenda.FeedPageFull(page, 1000, agenda.MaxFeedPageBytes) && page[len(page)-1].Position != n {
 			t.Fatalf("a page ending at %d is not full, but more follows", page[len(page)-1].Position)
 		}
 		for _, e := range page {
@@ -225,5 +225,10 @@ func TestFeedPageStopsAtItsByteBound(t *testing.T) {
 	}
 	if len(got) != n {
 		t.Fatalf("read %v, want positions 1 to %d once each", got, n)
+	}
+	// A stream's history reads smaller pages: each entry is past the bound.
+	page, err := db.Feed(ctx, "u1", 0, n, 1000, agenda.MaxStreamPageBytes)
+	if err != nil || len(page) != 1 || !agenda.FeedPageFull(page, 1000, agenda.MaxStreamPageBytes) {
+		t.Fatalf("a stream's page of 300 KiB entries: %d entries, %v; want one, full", len(page), err)
 	}
 }

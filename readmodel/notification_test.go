@@ -127,7 +127,7 @@ func TestNotificationsNameTheirPeople(t *testing.T) {
 		return tx.UpdateUserProfile("u-ana", "Ana R.", "ana@example.com", at, 2, "node-a")
 	})
 
-	feed, err := db.Feed(context.Background(), "bob", 0, 10, 10)
+	feed, err := db.Feed(context.Background(), "bob", 0, 10, 10, agenda.MaxFeedPageBytes)
 	if err != nil {
 		t.Fatal(err)
 	}
