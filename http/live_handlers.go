@@ -169,6 +169,19 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
+	// min_position and consistency=strong, as on every read: the history
+	// then holds what they ask for (an outside review's stream opened on a
+	// follower just behind, with the position of a write acknowledged
+	// elsewhere, did not show it, and took any value of either). After a
+	// wait, the token is checked again on the state it reached.
+	waited, err := s.awaitRequested(r)
+	if err == nil && waited {
+		err = s.checkToken(r.Context(), claims)
+	}
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	reset := false
 	if given {
 		if reset, err = s.feedStart(r.Context(), user, after); err != nil {
@@ -385,7 +398,7 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 
 	ping := time.NewTicker(s.pingInterval())
 	defer ping.Stop()
-	expiry := time.NewTimer(time.Until(claims.ExpiresAt))
+	expiry := time.NewTimer(time.Until(claims.usableUntil()))
 	defer expiry.Stop()
 	for {
 		// An ended subscription goes first: a client too slow for its
@@ -446,7 +459,7 @@ func (s *Server) mayGoOn(ctx context.Context, claims Claims) error {
 		return errShuttingDown
 	default:
 	}
-	if !time.Now().Before(claims.ExpiresAt) {
+	if !time.Now().Before(claims.usableUntil()) {
 		return errTokenExpired
 	}
 	if err := s.checkToken(ctx, claims); agenda.ErrorCode(err) == agenda.EUNAUTHORIZED {

@@ -259,6 +259,34 @@ func TestStreamClosesWhenTokenExpires(t *testing.T) {
 	}
 }
 
+// TestStreamHonoursTheTokenLeeway: a token accepted past its expiry for
+// clock skew (TokenLeeway) opens a stream as it answers any request, and
+// the stream ends with 4001 when the leeway is over, not at once.
+func TestStreamHonoursTheTokenLeeway(t *testing.T) {
+	s, ts := liveServer(t, &fakeFeed{}, time.Hour, 16)
+	past := &Tokens{Secret: s.Tokens.Secret, TTL: time.Second, Now: func() time.Time { return time.Now().Add(-3 * time.Second) }}
+	tok, _, err := past.Issue(Subject{UserID: "ana", Username: "ana"}) // expired 2 s ago
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Tokens.Verify(tok); err != nil {
+		t.Fatalf("the token is refused by requests already: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/api/ws?access_token="+tok, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if f, err := readLive(t, c); err != nil || f.Type != "caught_up" {
+		t.Fatalf("first frame %+v, %v (status %v); want caught_up", f, err, websocket.CloseStatus(err))
+	}
+	if _, err := readLive(t, c); websocket.CloseStatus(err) != StatusTokenExpired {
+		t.Fatalf("then %v, want the close for an expired token once the leeway is over", err)
+	}
+}
+
 // TestStreamRefusals: a stream request without a valid token, or with a bad
 // position, is answered with the contract's JSON error before any upgrade.
 func TestStreamRefusals(t *testing.T) {
@@ -290,6 +318,11 @@ func TestStreamRefusals(t *testing.T) {
 		{name: "negative after", query: "?after=-1&access_token=" + tok, status: 400, code: agenda.EINVALID},
 		{name: "junk after", query: "?after=x&access_token=" + tok, status: 400, code: agenda.EINVALID},
 		{name: "not a websocket", query: "?access_token=" + tok, status: 400, code: agenda.EINVALID},
+		// As on every read (an outside review found the stream took any).
+		{name: "junk min_position", query: "?min_position=abc&access_token=" + tok, headers: handshake, status: 400, code: agenda.EINVALID},
+		{name: "junk consistency", query: "?consistency=bogus&access_token=" + tok, headers: handshake, status: 400, code: agenda.EINVALID},
+		{name: "min_position in query and header disagreeing", query: "?min_position=1&access_token=" + tok,
+			headers: with("X-Agenda-Min-Position", "2"), status: 400, code: agenda.EINVALID},
 		{name: "another origin", query: "?access_token=" + tok, headers: with("Origin", "http://evil.example"), status: 403, code: agenda.EFORBIDDEN},
 		{name: "an old version", query: "?access_token=" + tok, headers: with("Sec-WebSocket-Version", "8"), status: 400, code: agenda.EINVALID},
 		{name: "no Connection: Upgrade", query: "?access_token=" + tok, headers: with("Connection", "keep-alive"), status: 400, code: agenda.EINVALID},

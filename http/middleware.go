@@ -208,42 +208,10 @@ func (s *Server) queryOnce(next http.Handler) http.Handler {
 // and 20 creates of 20).
 func (s *Server) minPosition(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, err := queryOrHeader(r, "min_position", "X-Agenda-Min-Position")
+		waited, err := s.awaitRequested(r)
 		if err != nil {
 			s.Error(w, r, err)
 			return
-		}
-		if raw != "" {
-			p, err := strconv.ParseInt(raw, 10, 64)
-			if err != nil || p < 0 {
-				s.Error(w, r, agenda.Errorf(agenda.EINVALID, "min_position must be a non-negative integer").
-					WithDetails(map[string]any{"field": "min_position"}))
-				return
-			}
-			if err := s.plausiblePosition("min_position", p); err != nil {
-				s.Error(w, r, err)
-				return
-			}
-			ctx, cancel := context.WithTimeout(r.Context(), s.readWait())
-			err = s.Queries.WaitFor(ctx, p)
-			cancel()
-			if err != nil {
-				s.Error(w, r, err)
-				return
-			}
-		}
-		waited := raw != ""
-		strong, err := strongConsistency(r)
-		if err != nil {
-			s.Error(w, r, err)
-			return
-		}
-		if strong && s.Reads != nil {
-			if err := s.readBarrier(r.Context()); err != nil {
-				s.Error(w, r, err)
-				return
-			}
-			waited = true
 		}
 		if c, ok := r.Context().Value(claimsKey).(Claims); ok && waited {
 			if err := s.checkToken(r.Context(), c); err != nil {
@@ -254,6 +222,45 @@ func (s *Server) minPosition(next http.Handler) http.Handler {
 		w.Header().Set("X-Agenda-Position", strconv.FormatInt(s.Queries.Position(), 10))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// awaitRequested parses the request's min_position and consistency (query
+// or header) and waits as they ask; it reports whether it waited at all.
+// minPosition runs it before every API route; the live stream, which
+// authenticates itself, runs it once the token is known.
+func (s *Server) awaitRequested(r *http.Request) (waited bool, err error) {
+	raw, err := queryOrHeader(r, "min_position", "X-Agenda-Min-Position")
+	if err != nil {
+		return false, err
+	}
+	if raw != "" {
+		p, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || p < 0 {
+			return false, agenda.Errorf(agenda.EINVALID, "min_position must be a non-negative integer").
+				WithDetails(map[string]any{"field": "min_position"})
+		}
+		if err := s.plausiblePosition("min_position", p); err != nil {
+			return false, err
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), s.readWait())
+		err = s.Queries.WaitFor(ctx, p)
+		cancel()
+		if err != nil {
+			return false, err
+		}
+		waited = true
+	}
+	strong, err := strongConsistency(r)
+	if err != nil {
+		return false, err
+	}
+	if strong && s.Reads != nil {
+		if err := s.readBarrier(r.Context()); err != nil {
+			return false, err
+		}
+		waited = true
+	}
+	return waited, nil
 }
 
 // readBarrier waits, up to the read wait, until the local read model

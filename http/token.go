@@ -115,6 +115,13 @@ type Claims struct {
 	ExpiresAt time.Time
 }
 
+// usableUntil is when the token stops being accepted: its expiry plus
+// TokenLeeway, as Verify accepts it. A live stream ends then, not at the
+// expiry itself (an outside review's stream opened with a token 2 s past
+// its expiry was upgraded, then closed at once, while every request with
+// it was answered).
+func (c Claims) usableUntil() time.Time { return c.ExpiresAt.Add(TokenLeeway) }
+
 func (t *Tokens) now() time.Time {
 	if t.Now != nil {
 		return t.Now()

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,12 +36,16 @@ type liveConn struct {
 }
 
 // dialStream opens c's stream on node n from after (none if after < 0),
-// with the token in the query as a browser passes it.
-func dialStream(t *testing.T, n *Node, c *client, after int64) *liveConn {
+// with the token in the query as a browser passes it, and any other query
+// parameters given ("min_position=7").
+func dialStream(t *testing.T, n *Node, c *client, after int64, params ...string) *liveConn {
 	t.Helper()
 	q := "?access_token=" + c.token
 	if after >= 0 {
 		q += fmt.Sprintf("&after=%d", after)
+	}
+	for _, p := range params {
+		q += "&" + p
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -420,6 +425,40 @@ func TestLiveAfterBeyondTheLogIsRefused(t *testing.T) {
 		if h, _ := e.Details["head"].(float64); int64(h) < p {
 			t.Errorf("%s: details.head = %v, want at least %d", path, e.Details["head"], p)
 		}
+	}
+}
+
+// TestLiveStreamWaitsForMinPosition: the stream takes min_position (and
+// consistency) as every read does: a position a little ahead of the node
+// is waited for, then answered 503 with Retry-After, not upgraded; a bad
+// one is refused. An outside review's stream opened on a follower just
+// behind, with the position of a write acknowledged elsewhere, did not
+// show the write, and took any value.
+func TestLiveStreamWaitsForMinPosition(t *testing.T) {
+	n := mustStartNode(t)
+	ana := registerUser(t, n, "ana")
+	_, p := createAppt(t, ana, "A", "", time.Date(2031, 6, 2, 8, 0, 0, 0, time.UTC))
+	start := time.Now()
+	r := ana.withT(t).do("GET", fmt.Sprintf("/api/ws?min_position=%d&access_token=%s", p+100, ana.token), nil)
+	expectError(t, r, http.StatusServiceUnavailable, "unavailable")
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	if elapsed := time.Since(start); elapsed < time.Second {
+		t.Errorf("answered after %v; the node should wait for its read model a while first", elapsed)
+	}
+	for _, q := range []string{"min_position=abc", "min_position=-1", "consistency=eventual"} {
+		e := expectError(t, ana.withT(t).do("GET", "/api/ws?"+q+"&access_token="+ana.token, nil), http.StatusBadRequest, "invalid")
+		expectField(t, e, strings.Split(q, "=")[0])
+	}
+	// At the write's position the stream opens, and its history holds it.
+	l := dialStream(t, n, ana, p-1, "min_position="+strconv.FormatInt(p, 10))
+	var seen bool
+	for _, f := range l.until(isCaughtUp) {
+		seen = seen || f.Position == p
+	}
+	if !seen {
+		t.Fatalf("the stream's history from %d does not hold the write at %d", p-1, p)
 	}
 }
 
