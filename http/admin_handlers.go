@@ -48,7 +48,10 @@ type RebuildStatus struct {
 }
 
 func (s *Server) adminRoutes(r chi.Router) {
-	r.Use(s.requireAuditToken, s.requireAuth, s.checkAuditToken)
+	// min_position and consistency as on every route: validated (an
+	// outside review found them ignored here, whatever their value) and
+	// waited for, so that a projection's status holds a write just made.
+	r.Use(s.requireAuditToken, s.requireAuth, s.checkAuditToken, s.minPosition)
 	r.Get("/audit/logs", s.handleAuditLogs)
 	r.Get("/projections", s.handleProjections)
 	r.Post("/projections/{name}/rebuild", s.handleProjectionRebuild)
@@ -92,9 +95,10 @@ func (s *Server) handleAuditLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Every parameter here filters: one it does not know (a typo, "result")
-	// would answer every entry as if it had filtered them (a review).
+	// would answer every entry as if it had filtered them (a review). But
+	// min_position and consistency, which every route takes (minPosition).
 	for k := range r.URL.Query() {
-		if !slices.Contains(auditFilters, k) {
+		if !slices.Contains(auditFilters, k) && k != "min_position" && k != "consistency" {
 			s.Error(w, r, agenda.Errorf(agenda.EINVALID, "unknown filter %q: the audit logs filter by %s", k, strings.Join(auditFilters, ", ")).
 				WithDetails(map[string]any{"field": k}))
 			return

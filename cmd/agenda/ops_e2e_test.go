@@ -306,9 +306,19 @@ func TestAdminAPIAuth(t *testing.T) {
 		}
 	}
 	h := map[string]string{"X-Audit-Token": testAuditToken}
-	for _, q := range []string{"?limit=0", "?limit=abc", "?since=yesterday", "?cursor=-1"} {
+	for _, q := range []string{"?limit=0", "?limit=abc", "?since=yesterday", "?cursor=-1", "?min_position=abc", "?consistency=eventual"} {
 		if r := c.raw("GET", "/api/admin/audit/logs"+q, nil, h); r.Status != http.StatusBadRequest || r.ErrorCode() != "invalid" {
 			t.Errorf("audit logs %s: %d %s, want 400 invalid", q, r.Status, r.Body)
+		}
+	}
+	for _, p := range []string{"/api/admin/audit/logs", "/api/admin/projections"} {
+		if r := c.raw("GET", p+"?min_position=1&consistency=strong", nil, h); r.Status != http.StatusOK {
+			t.Errorf("%s with min_position and consistency: %d %s, want 200", p, r.Status, r.Body)
+		}
+	}
+	for _, q := range []string{"?min_position=-1", "?consistency=yes"} {
+		if r := c.raw("GET", "/api/admin/projections"+q, nil, h); r.Status != http.StatusBadRequest || r.ErrorCode() != "invalid" {
+			t.Errorf("projections %s: %d %s, want 400 invalid", q, r.Status, r.Body)
 		}
 	}
 	if r := c.raw("POST", "/api/admin/projections/nope/rebuild", nil, h); r.Status != http.StatusNotFound {
