@@ -34,6 +34,15 @@ type Feed interface {
 // from the feed: Server.stream).
 const DefaultSubscriberBuffer = 256
 
+// subscriberBufferBytes bounds, beside their count, the bytes of the
+// frames a subscriber may have waiting: a frame of a large group's
+// appointment holds some 5 KB, and 256 of them waiting for each client
+// that stopped reading, until the write timeout cuts it off, would hold
+// gigabytes over a node's connections (an outside review found a stream's
+// history pages held that way: MaxStreamPageBytes). One frame alone is
+// always let through.
+const subscriberBufferBytes = 256 << 10
+
 // hubStep bounds how many log positions the hub reads at once.
 const hubStep = 256
 
@@ -89,9 +98,13 @@ const (
 type subscriber struct {
 	user   string
 	frames chan *liveFrame
+	queued atomic.Int64  // bytes of the frames waiting in frames
 	ended  chan struct{} // closed when the hub drops the subscriber
 	why    string        // set before ended is closed
 }
+
+// received is told of each frame the subscriber takes from frames.
+func (s *subscriber) received(f *liveFrame) { s.queued.Add(-int64(len(f.body))) }
 
 // subscribe registers a subscriber for user and returns it with the
 // position from which it will receive every entry (those after it).
@@ -212,8 +225,13 @@ func (h *Hub) dispatch(entries []agenda.FeedEntry, upTo int64) {
 		}
 		f := &liveFrame{position: e.Position, body: body}
 		for s := range subs {
+			if len(s.frames) > 0 && s.queued.Load()+int64(len(body)) > subscriberBufferBytes {
+				h.dropLocked(s, endTooSlow)
+				continue
+			}
 			select {
 			case s.frames <- f:
+				s.queued.Add(int64(len(body)))
 			default:
 				h.dropLocked(s, endTooSlow)
 			}

@@ -418,6 +418,7 @@ func (s *Server) stream(ctx context.Context, c *websocket.Conn, claims Claims, a
 				return code, why
 			}
 		case f := <-sub.frames:
+			sub.received(f)
 			if f.position <= cursor {
 				continue // already sent as history
 			}
