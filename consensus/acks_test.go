@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -39,7 +40,7 @@ func TestAcksCountOnlyTheServerMeantAcceptingInTerm(t *testing.T) {
 						Term: c.term, Success: c.success}, nil)
 				}
 			}()
-			g := newGatedTransport(mustTCPTransport(t), &voteGate{}, "n1")
+			g := newGatedTransport(mustTCPTransport(t), &voteGate{}, "n1", leftOut{}, slog.Default())
 			t.Cleanup(func() { g.Close() })
 			start := g.acks.sent()
 			var resp raft.AppendEntriesResponse

@@ -289,7 +289,7 @@ func (n *Node) serveAPI(runCtx context.Context, c *Config) (err error) {
 		Internal: n.agent.Handler(),
 		Reads:    strongReads{n},
 		Limits:   cmp.Or(c.Limits, agendahttp.DefaultLimits(runtime.NumCPU())),
-		Fence:    n.agent.Fence,
+		Fence:    n.fence,
 		// The audit trail and the admin API (node-local: see ops.go).
 		Audit:      n.ops.httpAudit(),
 		Admin:      adminAPI{n},

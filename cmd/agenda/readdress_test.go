@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -135,4 +136,73 @@ func TestClusterRecoverAfterLosingMajority(t *testing.T) {
 	fresh.start()
 	tc.waitStable(clusterTimeout, []*clusterNode{survivor, fresh}, false)
 	tc.expectVisibleEverywhere(u, []*clusterNode{survivor, fresh}, acked)
+}
+
+// TestClusterRecoverThenTheLeftOutComeBack: after `cluster recover` made
+// the survivor the whole cluster and it took new writes, the two nodes it
+// left out come back at once with their old data. An operations review saw
+// them elect a leader in the survivor's term, the survivor follow it, and
+// its writes since the recover part from the others' history without a
+// word. Now the survivor refuses their Raft requests, keeps leading with
+// every write it acknowledged, and they learn that they were left out:
+// not ready, saying why, and every API request answered 503.
+func TestClusterRecoverThenTheLeftOutComeBack(t *testing.T) {
+	tc := newDirectCluster(t, 3)
+	tc.start()
+	tc.waitStable(clusterTimeout, nil, false)
+	survivor, lost := tc.nodes[0], tc.nodes[1:]
+	u := tc.registerOn(survivor, "survivor")
+	knownEverywhere(tc, u)
+	var acked []written
+	for s := 1; s <= 3; s++ {
+		acked = append(acked, mustCreateSlot(t, u.as(tc.nodes[s%3]), s))
+	}
+	tc.expectVisibleEverywhere(u, tc.nodes, acked)
+	for _, n := range tc.nodes {
+		n.kill()
+	}
+	if err := run([]string{"cluster", "recover", "-data-dir", survivor.dataDir, "-node-id", survivor.id,
+		"-voter", survivor.id + "=" + survivor.raftAddr}); err != nil {
+		t.Fatalf("recover: %v", err)
+	}
+	survivor.start()
+	tc.waitStable(clusterTimeout, []*clusterNode{survivor}, false)
+	after := tc.registerOn(survivor, "after")
+	var since []written
+	for s := 10; s <= 12; s++ {
+		since = append(since, mustCreateSlot(t, after.as(survivor), s))
+	}
+
+	for _, n := range lost {
+		n.start()
+	}
+	for _, n := range lost {
+		tc.eventually(clusterTimeout, n.id+" says it was left out", func() string {
+			resp, err := tc.httpClient(opsClient.Timeout).Get(n.url() + "/readyz")
+			if err != nil {
+				return err.Error()
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "recovered without it") {
+				return fmt.Sprintf("/readyz %d %s", resp.StatusCode, b)
+			}
+			return ""
+		})
+		r, err := u.as(n).send("GET", "/api/me", nil)
+		if err != nil || r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), "recovered without it") {
+			t.Errorf("GET /api/me on %s, left out: %v %d %s; want 503 saying why", n.id, err, r.Status, r.Body)
+		}
+	}
+	// The survivor still leads its cluster of one, with every write it
+	// acknowledged, before the recover and since, and takes new ones.
+	st, err := survivor.status()
+	if err != nil || st.LeaderID != survivor.id || !slices.Equal(st.voters(), []string{survivor.id}) {
+		t.Fatalf("the survivor's status: %+v, %v; want it leading itself alone", st, err)
+	}
+	tc.expectVisibleEverywhere(u, []*clusterNode{survivor}, acked)
+	tc.expectVisibleEverywhere(after, []*clusterNode{survivor}, append(since, mustCreateSlot(t, after.as(survivor), 20)))
+	if !survivor.logContains("left out") && !lost[0].logContains("left out") {
+		t.Error("no log line says a node was left out")
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -258,9 +259,18 @@ func recoverCluster(args []string) error {
 		return classify(fmt.Errorf("open event store: %w", err))
 	}
 	defer store.Close()
-	if err := consensus.Recover(filepath.Join(*dataDir, "raft"), *nodeID, voters, store, nil); err != nil {
+	res, err := consensus.Recover(filepath.Join(*dataDir, "raft"), *nodeID, voters, store, nil)
+	if err != nil {
 		return exitWith(exitFailed, err)
 	}
 	fmt.Printf("recovered %s: the cluster's voters are now %v; start the node\n", *nodeID, []consensus.Server(voters))
+	if len(res.LeftOut) > 0 {
+		fmt.Printf("left out: %s. Their Raft requests are refused from now on: should one come back with its data,\n"+
+			"it serves nothing and says so; move its data dir aside first, and it joins as a new node\n", strings.Join(res.LeftOut, ", "))
+	}
+	if len(res.Previous) > 0 && !slices.Contains(res.Previous, *nodeID) {
+		fmt.Fprintf(os.Stderr, "warning: %s was not in this data's last configuration (%s): is -node-id the one this data dir's node ran as?\n",
+			*nodeID, strings.Join(res.Previous, ", "))
+	}
 	return nil
 }
