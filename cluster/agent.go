@@ -116,6 +116,10 @@ type Agent struct {
 	// refused is set while the cluster refuses this node's history as
 	// another cluster's: it must then serve nothing.
 	refused atomic.Bool
+	// removedHere is set while the leader refuses this node's joins
+	// because it was removed on request (errRemoved): it serves nothing
+	// until restarted.
+	removedHere atomic.Bool
 	// level is the cluster's event level (EventLevel); events.MinLevel
 	// until Start has worked it out. levelMu serialises its updates;
 	// joiners are the nodes that asked this leader to join, which count
@@ -241,6 +245,11 @@ func (a *Agent) round(ctx context.Context) {
 // must report not ready and serve no reads: what it holds is not the
 // cluster's.
 func (a *Agent) Refused() bool { return a.refused.Load() }
+
+// Removed reports whether this node was removed from the cluster on
+// request (agenda cluster remove-node) while it ran: the leader refuses
+// its joins until it restarts, and it serves nothing meanwhile.
+func (a *Agent) Removed() bool { return a.removedHere.Load() }
 
 // IsMember reports whether the Raft configuration lists this node at its
 // current Raft address: until it does, the leader cannot reach it.

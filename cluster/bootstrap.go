@@ -84,6 +84,17 @@ func (a *Agent) act(ctx context.Context) {
 		self.History = &h
 		self.VoteGated = a.raft.VoteGated()
 		if err := a.Join(jctx, self); err != nil {
+			// Removed on request while running (errRemoved, the only
+			// refusal of a join with this code): say so, and serve nothing
+			// rather than answer "not caught up yet" for ever (an
+			// operations review).
+			if agenda.ErrorCode(err) == agenda.EFORBIDDEN {
+				if a.removedHere.CompareAndSwap(false, true) {
+					a.logger.Error("this node was removed from the cluster (agenda cluster remove-node) while it ran: it serves nothing; restart it to join again, or stop it",
+						"action", "cluster.removed_here", "leader", act.LeaderID)
+				}
+				return
+			}
 			if agenda.ErrorCode(err) == agenda.ECONFLICT {
 				a.refused.Store(true)
 				if ok, _ := a.refusedJoins.Allow(act.LeaderID); ok {
@@ -95,6 +106,7 @@ func (a *Agent) act(ctx context.Context) {
 			return
 		}
 		a.refused.Store(false)
+		a.removedHere.Store(false)
 		// The join is asked every round until the configuration that
 		// lists this node reaches it: say so once.
 		if !a.joinLogged {

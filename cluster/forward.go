@@ -225,13 +225,21 @@ func (a *Agent) ReadIndex(ctx context.Context) (uint64, error) {
 var errRefusedHistory = agenda.Errorf(agenda.EUNAVAILABLE, "this node's data is not the cluster's history as its leader sees it; it serves nothing until a leader admits it (if it holds another cluster's data, move its data dir aside)")
 
 // Fence returns errRefusedHistory while the cluster refuses this node's
-// history, nil otherwise.
+// history, errRemovedServing while it was removed on request, nil
+// otherwise.
 func (a *Agent) Fence() error {
 	if a.Refused() {
 		return errRefusedHistory
 	}
+	if a.Removed() {
+		return errRemovedServing
+	}
 	return nil
 }
+
+// errRemovedServing answers every API request on a node removed on
+// request while it ran.
+var errRemovedServing = agenda.Errorf(agenda.EUNAVAILABLE, "this node was removed from the cluster (agenda cluster remove-node): it serves nothing; restart it to join again, or stop it")
 
 // ReadBarrier waits until this node can serve a linearizable read: it gets
 // a read index from the leader, waits for the local FSM to apply it, then

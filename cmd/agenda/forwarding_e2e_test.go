@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -384,11 +385,39 @@ func TestRemovedNodeStaysOutUntilRestart(t *testing.T) {
 	if got := voterCount(); got != 2 {
 		t.Fatalf("%d voters after removing a running node, want 2 (it must not rejoin by itself)", got)
 	}
+	// It says so, rather than "not caught up yet, retry shortly" for ever
+	// (an operations review).
+	removed := nodes[fi].HTTPAddr()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + removed + "/readyz")
+		var body []byte
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		if err == nil && resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(body), "removed from the cluster") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz of the removed node: %v %s; want 503 saying it was removed", err, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if resp, err := http.Get("http://" + removed + "/api/me"); err != nil {
+		t.Fatal(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "removed from the cluster") {
+			t.Errorf("GET /api/me on the removed node: %d %s; want 503 saying it was removed", resp.StatusCode, body)
+		}
+	}
 	if err := nodes[fi].Close(); err != nil {
 		t.Fatal(err)
 	}
 	startNode(t, cfgs[fi])
-	deadline := time.Now().Add(20 * time.Second)
+	deadline = time.Now().Add(20 * time.Second)
 	for voterCount() != 3 {
 		if time.Now().After(deadline) {
 			t.Fatalf("restarted node did not rejoin: %d voters", voterCount())

@@ -235,6 +235,8 @@ func (s nodeStatus) strictReadiness() agendahttp.Readiness {
 		r.Reason = "raft has stopped (removed from the cluster?)"
 	case s.n.raft.LeftOut() != "":
 		r.Reason = leftOutReason(s.n.raft.LeftOut())
+	case s.n.agent.Removed():
+		r.Reason = "removed from the cluster (agenda cluster remove-node) while it ran: it serves nothing; restart it to join again, or stop it"
 	case leader == "":
 		r.Reason = "no leader known"
 	case s.n.agent.Refused():
