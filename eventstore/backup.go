@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -198,7 +199,11 @@ func InspectBackup(ctx context.Context, path string) (Info, error) {
 // backup it read, and left it changed (a review). The copy takes those
 // writes instead.
 func readableCopy(path, dir string) (string, func(), error) {
-	if _, err := os.Stat(path); err != nil {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		// Said plainly (an operations review read "not an event store:
+		// stat …: no such file or directory"); the same exit code.
+		return "", nil, fmt.Errorf("%w: there is no file %s", ErrNotEventStore, path)
+	} else if err != nil {
 		return "", nil, fmt.Errorf("%w: %v", ErrNotEventStore, err)
 	}
 	tmp, err := os.MkdirTemp(dir, ".agenda-restore-")

@@ -28,6 +28,12 @@ import (
 )
 
 func main() {
+	// Every command logs as serve does (key=value lines on stderr): the
+	// default logger writes through the log package, whose output a
+	// dependency (coreos/pkg/capnslog, through raft-wal) takes over at
+	// init, and an operations review read the operations commands' lines
+	// in its format instead.
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	err := run(os.Args[1:])
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "agenda:", err)

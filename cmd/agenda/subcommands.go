@@ -27,7 +27,7 @@ import (
 
 // clusterCmd runs `agenda cluster <subcommand>`.
 func clusterCmd(args []string) error {
-	const usage = "usage: agenda cluster remove-node [-addr host:port] <node-id> | agenda cluster recover -data-dir dir -voter id=host:port [-voter ...]"
+	const usage = "usage: agenda cluster remove-node [-addr host:port] <node-id> | agenda cluster recover -data-dir dir [-node-id id] -voter id=host:port [-voter ...]"
 	if len(args) == 0 {
 		return errors.New(usage)
 	}
@@ -90,7 +90,7 @@ func removeNode(args []string) error {
 			near = a
 		}
 	}
-	addr := fs.String("addr", near, "HTTP host:port of any node of the cluster (default: ADVERTISE_ADDR, else this node's HTTP_ADDR)")
+	addr := fs.String("addr", near, "HTTP host:port of any node of the cluster (ADVERTISE_ADDR if set, else this node's HTTP_ADDR)")
 	secret := fs.String("cluster-hmac-secret", "", "cluster secret (CLUSTER_HMAC_SECRET or CLUSTER_HMAC_SECRET_FILE)")
 	timeout := fs.Duration("timeout", 15*time.Second, "give up after this long")
 	fs.Usage = func() {
@@ -222,10 +222,12 @@ func recoverCluster(args []string) error {
 	var voters voterFlags
 	fs.Var(&voters, "voter", "a voter of the recovered cluster, as id=raft-host:port; repeat for each survivor, this node included")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: agenda cluster recover [-data-dir dir] -voter id=host:port [-voter ...]\n\n"+
+		fmt.Fprintln(fs.Output(), "usage: agenda cluster recover [-data-dir dir] [-node-id id] -voter id=host:port [-voter ...]\n\n"+
 			"With the node stopped, make the given voters the whole cluster. Run it on every surviving\n"+
 			"node with the same voters, then start them. Entries in this node's log that the lost\n"+
-			"nodes never acknowledged count as committed.")
+			"nodes never acknowledged count as committed. The nodes left out are refused from then on:\n"+
+			"bring one back only with its data dir moved aside, and it joins as a new node. -node-id is\n"+
+			"needed where the data dir does not hold the ID (a stack's volumes: the slot's NODE_ID).")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
