@@ -206,3 +206,62 @@ func TestClusterRecoverThenTheLeftOutComeBack(t *testing.T) {
 		t.Error("no log line says a node was left out")
 	}
 }
+
+// TestRestoredNodeRefusesTheOldCluster: a backup is restored into one
+// node's data dir while the other two keep their old data, against what
+// deploy/README.md says. An operations review saw the old nodes elect a
+// leader that the restored node followed, a registration sent to it
+// committed in the old cluster's history. Now the restored node, the only
+// server of its configuration, takes no Raft request from them: it leads
+// its own cluster with the restored history and what it took since. (The
+// old nodes go on as a cluster of their own, a majority of their old
+// configuration: the operator is to delete their data, as documented.)
+func TestRestoredNodeRefusesTheOldCluster(t *testing.T) {
+	tc := newDirectCluster(t, 3)
+	tc.start()
+	tc.waitStable(clusterTimeout, nil, false)
+	u := tc.registerOn(tc.nodes[0], "before")
+	knownEverywhere(tc, u)
+	var acked []written
+	for s := 1; s <= 3; s++ {
+		acked = append(acked, mustCreateSlot(t, u.as(tc.nodes[s%3]), s))
+	}
+	tc.expectVisibleEverywhere(u, tc.nodes, acked)
+	restored := tc.nodes[0]
+	backup := filepath.Join(t.TempDir(), "agenda.backup")
+	if code, err := runCLI("backup", "--out", backup, "--data-dir", restored.dataDir, "--addr", restored.httpAddr,
+		"--cluster-hmac-secret", testClusterSecret); code != 0 {
+		t.Fatalf("backup: exit %d: %v", code, err)
+	}
+	for _, n := range tc.nodes {
+		n.kill()
+	}
+	// The old cluster writes on meanwhile? No: its nodes are stopped. Slot
+	// 1's data is replaced by the restore; slots 2 and 3 keep theirs.
+	if err := os.RemoveAll(restored.dataDir); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := runCLI("restore", "--from", backup, "--data-dir", restored.dataDir); code != 0 {
+		t.Fatalf("restore: exit %d: %v", code, err)
+	}
+	restored.env["DISCOVERY_SEEDS"] = "" // a restored node starts alone
+	restored.env["BOOTSTRAP_EXPECT"] = "1"
+	restored.start()
+	tc.waitStable(clusterTimeout, []*clusterNode{restored}, false)
+	after := tc.registerOn(restored, "after")
+	since := []written{mustCreateSlot(t, after.as(restored), 10)}
+
+	for _, n := range tc.nodes[1:] {
+		n.start()
+	}
+	// Long enough for the old nodes to elect a leader and reach the
+	// restored one (several election timeouts).
+	time.Sleep(3 * time.Second)
+	st, err := restored.status()
+	if err != nil || st.LeaderID != restored.id || !slices.Equal(st.voters(), []string{restored.id}) {
+		t.Fatalf("the restored node's status: %+v, %v; want it leading itself alone", st, err)
+	}
+	tc.expectVisibleEverywhere(u, []*clusterNode{restored}, acked)
+	since = append(since, mustCreateSlot(t, after.as(restored), 11))
+	tc.expectVisibleEverywhere(after, []*clusterNode{restored}, since)
+}
