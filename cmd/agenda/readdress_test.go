@@ -147,17 +147,8 @@ func TestClusterRecoverAfterLosingMajority(t *testing.T) {
 // every write it acknowledged, and they learn that they were left out:
 // not ready, saying why, and every API request answered 503.
 func TestClusterRecoverThenTheLeftOutComeBack(t *testing.T) {
-	tc := newDirectCluster(t, 3)
-	tc.start()
-	tc.waitStable(clusterTimeout, nil, false)
+	tc, u, acked := threeNodesWithWrites(t)
 	survivor, lost := tc.nodes[0], tc.nodes[1:]
-	u := tc.registerOn(survivor, "survivor")
-	knownEverywhere(tc, u)
-	var acked []written
-	for s := 1; s <= 3; s++ {
-		acked = append(acked, mustCreateSlot(t, u.as(tc.nodes[s%3]), s))
-	}
-	tc.expectVisibleEverywhere(u, tc.nodes, acked)
 	for _, n := range tc.nodes {
 		n.kill()
 	}
@@ -217,16 +208,7 @@ func TestClusterRecoverThenTheLeftOutComeBack(t *testing.T) {
 // old nodes go on as a cluster of their own, a majority of their old
 // configuration: the operator is to delete their data, as documented.)
 func TestRestoredNodeRefusesTheOldCluster(t *testing.T) {
-	tc := newDirectCluster(t, 3)
-	tc.start()
-	tc.waitStable(clusterTimeout, nil, false)
-	u := tc.registerOn(tc.nodes[0], "before")
-	knownEverywhere(tc, u)
-	var acked []written
-	for s := 1; s <= 3; s++ {
-		acked = append(acked, mustCreateSlot(t, u.as(tc.nodes[s%3]), s))
-	}
-	tc.expectVisibleEverywhere(u, tc.nodes, acked)
+	tc, u, acked := threeNodesWithWrites(t)
 	restored := tc.nodes[0]
 	backup := filepath.Join(t.TempDir(), "agenda.backup")
 	if code, err := runCLI("backup", "--out", backup, "--data-dir", restored.dataDir, "--addr", restored.httpAddr,
@@ -264,4 +246,22 @@ func TestRestoredNodeRefusesTheOldCluster(t *testing.T) {
 	tc.expectVisibleEverywhere(u, []*clusterNode{restored}, acked)
 	since = append(since, mustCreateSlot(t, after.as(restored), 11))
 	tc.expectVisibleEverywhere(after, []*clusterNode{restored}, since)
+}
+
+// threeNodesWithWrites starts a cluster of three processes, registers a
+// user through the first, and has it create three appointments through
+// each node in turn, visible on every node.
+func threeNodesWithWrites(t *testing.T) (*testCluster, *client, []written) {
+	t.Helper()
+	tc := newDirectCluster(t, 3)
+	tc.start()
+	tc.waitStable(clusterTimeout, nil, false)
+	u := tc.registerOn(tc.nodes[0], "before")
+	knownEverywhere(tc, u)
+	var acked []written
+	for s := 1; s <= 3; s++ {
+		acked = append(acked, mustCreateSlot(t, u.as(tc.nodes[s%3]), s))
+	}
+	tc.expectVisibleEverywhere(u, tc.nodes, acked)
+	return tc, u, acked
 }
