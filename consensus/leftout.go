@@ -151,59 +151,43 @@ func leftOutBy(err error) (string, bool) {
 
 // refuseLeftOut answers rpc with the left-out refusal if it comes from a
 // server the recover left out and the configuration does not list again,
-// or if this node learned it was left out itself; and with a plain
-// refusal if this node is the only server of its configuration. It
-// reports whether it did.
-//
-// A node that is its configuration's only server (restored, recovered
-// alone, or founded alone) is its own majority: no other server leads or
-// elects it, and one that tries holds another configuration, of a cluster
-// it is not in. An operations review restored a backup into one slot's
-// volume and kept the old volumes of the others: the old nodes elected a
-// leader, the restored node followed it, and a registration sent to it
-// was committed in the old cluster's history. The sender is not told it
-// was left out: a stray node founded alone may be the one in the wrong.
+// or if this node learned it was left out itself. It reports whether it
+// did.
 func (g *gatedTransport) refuseLeftOut(rpc raft.RPC) bool {
-	var err error
-	if p := g.leftOutBy.Load(); p != nil {
-		err = leftOutError(*p)
-	} else if h, ok := rpc.Command.(raft.WithRPCHeader); ok {
-		id := string(h.GetRPCHeader().ID)
-		servers := g.servers()
-		switch {
-		case len(g.leftOut.IDs) > 0 && slices.Contains(g.leftOut.IDs, id) && !listed(servers, id):
-			err = leftOutError(g.leftOut.By)
-		case len(servers) == 1 && string(servers[0].ID) == string(g.localID) && id != string(g.localID):
-			err = fmt.Errorf("node %s is the only server of its cluster's configuration, and takes no Raft request from %s: they are not of one cluster", g.localID, id)
+	refuse := g.leftOutBy.Load() != nil
+	if !refuse && len(g.leftOut.IDs) > 0 {
+		h, ok := rpc.Command.(raft.WithRPCHeader)
+		if !ok {
+			return false
 		}
+		id := string(h.GetRPCHeader().ID)
+		refuse = slices.Contains(g.leftOut.IDs, id) && !g.listed(id)
 	}
-	if err == nil {
+	if !refuse {
 		return false
 	}
 	if rpc.Reader != nil {
 		_, _ = io.Copy(io.Discard, rpc.Reader) // an InstallSnapshot's data, so that the connection stays in step
 	}
-	rpc.Respond(nil, err)
+	by := g.leftOut.By
+	if p := g.leftOutBy.Load(); p != nil {
+		by = *p
+	}
+	rpc.Respond(nil, leftOutError(by))
 	return true
 }
 
-// servers returns the servers of the latest configuration (none before
-// Raft runs).
-func (g *gatedTransport) servers() []raft.Server {
+// listed reports whether the latest configuration lists id.
+func (g *gatedTransport) listed(id string) bool {
 	r := g.raft.Load()
 	if r == nil {
-		return nil
+		return false
 	}
 	f := r.GetConfiguration()
 	if f.Error() != nil {
-		return nil
+		return false
 	}
-	return f.Configuration().Servers
-}
-
-// listed reports whether servers lists id.
-func listed(servers []raft.Server, id string) bool {
-	return slices.ContainsFunc(servers, func(s raft.Server) bool { return string(s.ID) == id })
+	return slices.ContainsFunc(f.Configuration().Servers, func(s raft.Server) bool { return string(s.ID) == id })
 }
 
 // sending checks an outgoing request: none goes out once this node knows
