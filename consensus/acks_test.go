@@ -2,7 +2,6 @@ package consensus
 
 import (
 	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -40,7 +39,7 @@ func TestAcksCountOnlyTheServerMeantAcceptingInTerm(t *testing.T) {
 						Term: c.term, Success: c.success}, nil)
 				}
 			}()
-			g := newGatedTransport(mustTCPTransport(t), &voteGate{}, "n1", leftOut{}, slog.Default())
+			g := newGatedTransport(mustTCPTransport(t), &voteGate{}, "n1")
 			t.Cleanup(func() { g.Close() })
 			start := g.acks.sent()
 			var resp raft.AppendEntriesResponse

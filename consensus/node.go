@@ -223,20 +223,13 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 			}
 		}
 	}
-	lo, err := readLeftOut(cfg.Dir)
-	if err != nil {
-		transport.Close()
-		logStore.Close()
-		return nil, err
-	}
-	gated := newGatedTransport(transport, gate, rc.LocalID, lo, cfg.Logger)
+	gated := newGatedTransport(transport, gate, rc.LocalID)
 	r, err := raft.NewRaft(rc, f, cached, logStore, snaps, gated)
 	if err != nil {
 		gated.Close()
 		logStore.Close()
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
-	gated.raft.Store(r)
 	// The only voter of its cluster can mislead nobody, and nobody could
 	// ever open its gate: it votes, unless it forgot entries it applied,
 	// which no one else holds and new entries would be numbered over.

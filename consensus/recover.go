@@ -27,17 +27,12 @@ import (
 // log counts as committed, including any the lost majority never
 // acknowledged. Run it with the node stopped: it opens the Raft log
 // exclusively.
-//
-// The servers of the last configuration that servers does not list are
-// left out: the node refuses their Raft requests from then on, until they
-// join again with empty data dirs (leftout.go). Recover returns the
-// previous configuration's servers and those it left out.
-func Recover(dir, nodeID string, servers []Server, store *eventstore.Store, logger *slog.Logger) (RecoverResult, error) {
+func Recover(dir, nodeID string, servers []Server, store *eventstore.Store, logger *slog.Logger) error {
 	if logger == nil {
 		logger = slog.Default()
 	}
 	if len(servers) == 0 {
-		return RecoverResult{}, errors.New("consensus: recover with no servers")
+		return errors.New("consensus: recover with no servers")
 	}
 	self := false
 	conf := raft.Configuration{}
@@ -46,34 +41,26 @@ func Recover(dir, nodeID string, servers []Server, store *eventstore.Store, logg
 		conf.Servers = append(conf.Servers, raft.Server{ID: raft.ServerID(s.ID), Address: raft.ServerAddress(s.Address), Suffrage: raft.Voter})
 	}
 	if !self {
-		return RecoverResult{}, fmt.Errorf("consensus: recover: this node (%s) is not among the servers", nodeID)
+		return fmt.Errorf("consensus: recover: this node (%s) is not among the servers", nodeID)
 	}
 	if !hasLog(dir) {
-		return RecoverResult{}, fmt.Errorf("consensus: recover: no Raft log in %s", dir)
+		return fmt.Errorf("consensus: recover: no Raft log in %s", dir)
 	}
 	if _, err := os.Stat(filepath.Join(dir, voteGateFile)); err == nil {
-		return RecoverResult{}, ErrVoteGated
+		return ErrVoteGated
 	}
 	// The caller holds the data dir's lock, which a running node holds.
 	logStore, err := openLogStore(dir)
 	if err != nil {
-		return RecoverResult{}, fmt.Errorf("open raft log: %w", err)
+		return fmt.Errorf("open raft log: %w", err)
 	}
 	defer logStore.Close()
 	snaps, err := raft.NewFileSnapshotStore(dir, 2, io.Discard)
 	if err != nil {
-		return RecoverResult{}, fmt.Errorf("open snapshot store: %w", err)
-	}
-	previous, err := lastConfiguration(logStore, snaps)
-	if err != nil {
-		return RecoverResult{}, fmt.Errorf("read the last configuration: %w", err)
-	}
-	res := RecoverResult{}
-	for _, s := range previous.Servers {
-		res.Previous = append(res.Previous, string(s.ID))
+		return fmt.Errorf("open snapshot store: %w", err)
 	}
 	if err := catchUpFromSnapshot(snaps, store, logger); err != nil {
-		return RecoverResult{}, err
+		return err
 	}
 	// Built as Open builds it, so that it applies the log with the same
 	// checks.
@@ -86,21 +73,8 @@ func Recover(dir, nodeID string, servers []Server, store *eventstore.Store, logg
 	rc.LocalID = raft.ServerID(nodeID)
 	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Error, Output: os.Stderr})
 	_, trans := raft.NewInmemTransport(raft.ServerAddress(servers[0].Address))
-	// Recorded before the configuration changes: a crash in between
-	// leaves a record of servers still listed, whose requests then pass.
-	if res.LeftOut, err = recordLeftOut(dir, nodeID, previous, servers); err != nil {
-		return RecoverResult{}, fmt.Errorf("record the servers left out: %w", err)
-	}
 	if err := raft.RecoverCluster(rc, f, logStore, logStore, snaps, trans, conf); err != nil {
-		return RecoverResult{}, fmt.Errorf("recover cluster: %w", err)
+		return fmt.Errorf("recover cluster: %w", err)
 	}
-	return res, nil
-}
-
-// RecoverResult is what Recover changed.
-type RecoverResult struct {
-	// Previous lists the servers of the configuration before the recover.
-	Previous []string
-	// LeftOut lists those of them the recover left out.
-	LeftOut []string
+	return nil
 }

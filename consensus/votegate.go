@@ -3,7 +3,6 @@ package consensus
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -208,9 +207,8 @@ func (g *voteGate) open(why string, attrs ...any) error {
 // gatedTransport is the Raft transport with the vote gate in front: while
 // the gate is closed, vote and pre-vote requests are answered "not granted"
 // without reaching Raft, and this node's own are not sent. It also records
-// which AppendEntries requests the peers accepted (acks, for ReadIndex),
-// and keeps out the servers a recover left out (leftout.go). Everything
-// else passes through untouched.
+// which AppendEntries requests the peers accepted (acks, for ReadIndex).
+// Everything else passes through untouched.
 type gatedTransport struct {
 	*raft.NetworkTransport
 	gate    *voteGate
@@ -226,14 +224,6 @@ type gatedTransport struct {
 	// paused process sees on resuming, with its own timers kept running.
 	// Only tests set them (export_test.go); nil otherwise.
 	stallOut, stallIn atomic.Pointer[stall]
-
-	// leftOut is whom a recover left out (leftout.go), raft the Raft it
-	// serves (set once it exists), leftOutBy set once a peer answered
-	// that this node was left out itself.
-	leftOut   leftOut
-	raft      atomic.Pointer[raft.Raft]
-	leftOutBy atomic.Pointer[string]
-	logger    *slog.Logger
 }
 
 // stall holds what passes a transport until release closes.
@@ -248,9 +238,9 @@ var (
 	_ raft.WithClose   = (*gatedTransport)(nil)
 )
 
-func newGatedTransport(t *raft.NetworkTransport, gate *voteGate, localID raft.ServerID, lo leftOut, logger *slog.Logger) *gatedTransport {
+func newGatedTransport(t *raft.NetworkTransport, gate *voteGate, localID raft.ServerID) *gatedTransport {
 	g := &gatedTransport{NetworkTransport: t, gate: gate, localID: localID,
-		rpcs: make(chan raft.RPC), done: make(chan struct{}), acks: newPeerAcks(), leftOut: lo, logger: logger}
+		rpcs: make(chan raft.RPC), done: make(chan struct{}), acks: newPeerAcks()}
 	go g.filter()
 	return g
 }
@@ -267,7 +257,7 @@ func (g *gatedTransport) filter() {
 			if !g.wait(&g.stallIn) {
 				return
 			}
-			if g.refuseLeftOut(rpc) || g.gate.closed.Load() && g.refuse(rpc) {
+			if g.gate.closed.Load() && g.refuse(rpc) {
 				continue
 			}
 			select {
@@ -315,11 +305,8 @@ func (g *gatedTransport) wait(p *atomic.Pointer[stall]) bool {
 // these), records whether the peer accepted it, and hands raft the answer
 // once any stall is over.
 func (g *gatedTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
-	if err := g.sending(); err != nil {
-		return err
-	}
 	seq := g.acks.next()
-	err := g.answered(id, g.NetworkTransport.AppendEntries(id, target, args, resp))
+	err := g.NetworkTransport.AppendEntries(id, target, args, resp)
 	if !g.wait(&g.stallOut) {
 		return raft.ErrTransportShutdown
 	}
@@ -339,7 +326,7 @@ func (g *gatedTransport) SetHeartbeatHandler(cb func(rpc raft.RPC)) {
 		return
 	}
 	g.NetworkTransport.SetHeartbeatHandler(func(rpc raft.RPC) {
-		if g.wait(&g.stallIn) && !g.refuseLeftOut(rpc) {
+		if g.wait(&g.stallIn) {
 			cb(rpc)
 		}
 	})
@@ -353,10 +340,7 @@ func (g *gatedTransport) RequestVote(id raft.ServerID, target raft.ServerAddress
 	if g.gate.closed.Load() {
 		return errVoteGated
 	}
-	if err := g.sending(); err != nil {
-		return err
-	}
-	return g.answered(id, g.NetworkTransport.RequestVote(id, target, args, resp))
+	return g.NetworkTransport.RequestVote(id, target, args, resp)
 }
 
 // RequestPreVote sends a pre-vote request unless the gate is closed.
@@ -364,26 +348,7 @@ func (g *gatedTransport) RequestPreVote(id raft.ServerID, target raft.ServerAddr
 	if g.gate.closed.Load() {
 		return errVoteGated
 	}
-	if err := g.sending(); err != nil {
-		return err
-	}
-	return g.answered(id, g.NetworkTransport.RequestPreVote(id, target, args, resp))
-}
-
-// InstallSnapshot sends a snapshot unless this node was left out.
-func (g *gatedTransport) InstallSnapshot(id raft.ServerID, target raft.ServerAddress, args *raft.InstallSnapshotRequest, resp *raft.InstallSnapshotResponse, data io.Reader) error {
-	if err := g.sending(); err != nil {
-		return err
-	}
-	return g.answered(id, g.NetworkTransport.InstallSnapshot(id, target, args, resp, data))
-}
-
-// TimeoutNow hands leadership over unless this node was left out.
-func (g *gatedTransport) TimeoutNow(id raft.ServerID, target raft.ServerAddress, args *raft.TimeoutNowRequest, resp *raft.TimeoutNowResponse) error {
-	if err := g.sending(); err != nil {
-		return err
-	}
-	return g.answered(id, g.NetworkTransport.TimeoutNow(id, target, args, resp))
+	return g.NetworkTransport.RequestPreVote(id, target, args, resp)
 }
 
 // Close stops the filter and the transport.

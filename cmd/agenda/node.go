@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/cluster"
 	"github.com/agendahq/agenda/commands"
 	"github.com/agendahq/agenda/consensus"
@@ -198,22 +197,6 @@ func (s nodeStatus) ClusterStatus() agendahttp.ClusterStatus {
 	return cs
 }
 
-// fence refuses every API request while this node must not serve: the
-// cluster refuses its history (cluster.Agent.Fence), or it learned that its
-// cluster was recovered without it (consensus.Node.LeftOut).
-func (n *Node) fence() error {
-	if by := n.raft.LeftOut(); by != "" {
-		return agenda.Errorf(agenda.EUNAVAILABLE, "%s", leftOutReason(by))
-	}
-	return n.agent.Fence()
-}
-
-// leftOutReason says why a node left out by a recover serves nothing.
-func leftOutReason(by string) string {
-	return "this node's cluster was recovered without it (agenda cluster recover on " + by +
-		"): its data is a history the cluster no longer follows; move its data dir aside and start it again to join as a new node"
-}
-
 // strongReads adapts the cluster agent to the HTTP layer's linearizable
 // reads: read index from the leader, local apply, then projection.
 type strongReads struct{ n *Node }
@@ -233,8 +216,6 @@ func (s nodeStatus) strictReadiness() agendahttp.Readiness {
 	switch {
 	case s.n.raft.IsShutdown():
 		r.Reason = "raft has stopped (removed from the cluster?)"
-	case s.n.raft.LeftOut() != "":
-		r.Reason = leftOutReason(s.n.raft.LeftOut())
 	case s.n.agent.Removed():
 		r.Reason = "removed from the cluster (agenda cluster remove-node) while it ran: it serves nothing; restart it to join again, or stop it"
 	case leader == "":

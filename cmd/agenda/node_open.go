@@ -289,7 +289,7 @@ func (n *Node) serveAPI(runCtx context.Context, c *Config) (err error) {
 		Internal: n.agent.Handler(),
 		Reads:    strongReads{n},
 		Limits:   cmp.Or(c.Limits, agendahttp.DefaultLimits(runtime.NumCPU())),
-		Fence:    n.fence,
+		Fence:    n.agent.Fence,
 		// The audit trail and the admin API (node-local: see ops.go).
 		Audit:      n.ops.httpAudit(),
 		Admin:      adminAPI{n},

@@ -269,8 +269,8 @@ func recoverCluster(args []string) error {
 		fmt.Fprintln(fs.Output(), "usage: agenda cluster recover [-data-dir dir] [-node-id id] -voter id=host:port [-voter ...]\n\n"+
 			"With the node stopped, make the given voters the whole cluster. Run it on every surviving\n"+
 			"node with the same voters, then start them. Entries in this node's log that the lost\n"+
-			"nodes never acknowledged count as committed. The nodes left out are refused from then on:\n"+
-			"bring one back only with its data dir moved aside, and it joins as a new node. -node-id is\n"+
+			"nodes never acknowledged count as committed. The nodes left out must not start again with\n"+
+			"their data: move their data dirs aside first, and they join as new nodes. -node-id is\n"+
 			"needed where the data dir does not hold the ID (a stack's volumes: the slot's NODE_ID).")
 		fs.PrintDefaults()
 	}
@@ -305,18 +305,10 @@ func recoverCluster(args []string) error {
 		return classify(fmt.Errorf("open event store: %w", err))
 	}
 	defer store.Close()
-	res, err := consensus.Recover(filepath.Join(*dataDir, "raft"), *nodeID, voters, store, nil)
-	if err != nil {
+	if err := consensus.Recover(filepath.Join(*dataDir, "raft"), *nodeID, voters, store, nil); err != nil {
 		return exitWith(exitFailed, err)
 	}
 	fmt.Printf("recovered %s: the cluster's voters are now %v; start the node\n", *nodeID, []consensus.Server(voters))
-	if len(res.LeftOut) > 0 {
-		fmt.Printf("left out: %s. Their Raft requests are refused from now on: should one come back with its data,\n"+
-			"it serves nothing and says so; move its data dir aside first, and it joins as a new node\n", strings.Join(res.LeftOut, ", "))
-	}
-	if len(res.Previous) > 0 && !slices.Contains(res.Previous, *nodeID) {
-		fmt.Fprintf(os.Stderr, "warning: %s was not in this data's last configuration (%s): is -node-id the one this data dir's node ran as?\n",
-			*nodeID, strings.Join(res.Previous, ", "))
-	}
+	fmt.Println("the nodes left out must not start again with their data: move their data dirs aside first, and they join as new nodes")
 	return nil
 }
