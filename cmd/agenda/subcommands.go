@@ -127,7 +127,7 @@ func removeNode(args []string) error {
 	// Say what is left: an operations review removed a running node by
 	// mistake and was left with two voters without a word.
 	if voters, err := votersAt(ctx, *addr, tlsCfg); err == nil {
-		fmt.Printf("the cluster's voters are now %s\n", strings.Join(voters, ", "))
+		fmt.Printf("the cluster's voters are now %s (as %s sees them)\n", strings.Join(voters, ", "), *addr)
 		switch len(voters) {
 		case 1:
 			fmt.Fprintln(os.Stderr, "warning: one voter left: the cluster stops with it; add nodes to make three or more")
