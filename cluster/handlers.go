@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/agendahq/agenda"
@@ -405,20 +407,56 @@ func callVia(ctx context.Context, addr string, secret []byte, tlsConfig *tls.Con
 
 // nodeIDAt reads the ID of the node at addr from its /cluster/status.
 func (a *Agent) nodeIDAt(ctx context.Context, addr string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.scheme()+"://"+addr+"/cluster/status", nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := a.client.Do(req)
+	st, err := a.statusAt(ctx, addr)
 	if err != nil {
 		return "", fmt.Errorf("read the node ID at %s: %w", addr, err)
 	}
-	defer resp.Body.Close()
-	var st struct {
-		NodeID string `json:"node_id"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st); err != nil || resp.StatusCode != http.StatusOK || st.NodeID == "" {
-		return "", fmt.Errorf("read the node ID at %s: status %d, %v", addr, resp.StatusCode, err)
-	}
 	return st.NodeID, nil
+}
+
+// publicStatus is what the CLI reads of a node's /cluster/status.
+type publicStatus struct {
+	NodeID string `json:"node_id"`
+	Nodes  []struct {
+		ID       string `json:"id"`
+		Suffrage string `json:"suffrage"`
+	} `json:"nodes"`
+}
+
+// statusAt reads the public /cluster/status of the node at addr.
+func (a *Agent) statusAt(ctx context.Context, addr string) (publicStatus, error) {
+	var st publicStatus
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.scheme()+"://"+addr+"/cluster/status", nil)
+	if err != nil {
+		return st, err
+	}
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st); err != nil || resp.StatusCode != http.StatusOK || st.NodeID == "" {
+		return st, fmt.Errorf("status %d, %v", resp.StatusCode, err)
+	}
+	return st, nil
+}
+
+// VotersVia returns the sorted IDs of the voters the node at addr sees in
+// its configuration, read from its public /cluster/status (what
+// `agenda cluster remove-node` reports after a removal).
+func VotersVia(ctx context.Context, addr string, tlsConfig *tls.Config) ([]string, error) {
+	a := &Agent{cfg: Config{TLS: tlsConfig}, client: newClient(tlsConfig)}
+	defer a.client.CloseIdleConnections()
+	st, err := a.statusAt(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	var voters []string
+	for _, n := range st.Nodes {
+		if strings.EqualFold(n.Suffrage, "voter") {
+			voters = append(voters, n.ID)
+		}
+	}
+	slices.Sort(voters)
+	return voters, nil
 }

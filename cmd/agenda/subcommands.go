@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -22,7 +21,6 @@ import (
 	"github.com/agendahq/agenda/cluster"
 	"github.com/agendahq/agenda/consensus"
 	"github.com/agendahq/agenda/eventstore"
-	agendahttp "github.com/agendahq/agenda/http"
 	"github.com/agendahq/agenda/internal/datadir"
 )
 
@@ -126,7 +124,7 @@ func removeNode(args []string) error {
 	fmt.Printf("removed %s\n", id)
 	// Say what is left: an operations review removed a running node by
 	// mistake and was left with two voters without a word.
-	if voters, err := votersAt(ctx, *addr, tlsCfg); err == nil {
+	if voters, err := cluster.VotersVia(ctx, *addr, tlsCfg); err == nil {
 		fmt.Printf("the cluster's voters are now %s (as %s sees them)\n", strings.Join(voters, ", "), *addr)
 		switch len(voters) {
 		case 1:
@@ -136,38 +134,6 @@ func removeNode(args []string) error {
 		}
 	}
 	return nil
-}
-
-// votersAt reads the voters of the cluster from the node at addr's public
-// /cluster/status.
-func votersAt(ctx context.Context, addr string, tlsCfg *tls.Config) ([]string, error) {
-	scheme := "http"
-	client := &http.Client{Timeout: 5 * time.Second}
-	if tlsCfg != nil {
-		scheme = "https"
-		client.Transport = &http.Transport{TLSClientConfig: tlsCfg}
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+addr+"/cluster/status", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var st agendahttp.ClusterStatus
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		return nil, err
-	}
-	var voters []string
-	for _, n := range st.Nodes {
-		if strings.EqualFold(n.Suffrage, "voter") {
-			voters = append(voters, n.ID)
-		}
-	}
-	slices.Sort(voters)
-	return voters, nil
 }
 
 // healthcheck exits 0 if a local endpoint answers 200: the Docker
