@@ -27,8 +27,9 @@ type FeedEntry struct {
 }
 
 // MaxFeedPageBytes bounds a page of one user's feed (GET /api/events) by
-// the bytes of its entries' data and notifications, beside its count: an entry of a 200-member
-// group's appointment holds some 5 KB, and a review's 96 concurrent pages
+// the bytes of its entries' data and notifications, beside its count: an
+// entry of a 200-member group's appointment holds some 5 KB, and a
+// review's 96 concurrent pages
 // of 1,000 of them (5.4 MB each) took a node from 830 MB to 2.7 GB. A page
 // holds at least one entry, and stops after the one that reaches the
 // bound; the next page goes on from it.

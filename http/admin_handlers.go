@@ -96,9 +96,9 @@ func (s *Server) handleAuditLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	// Every parameter here filters: one it does not know (a typo, "result")
 	// would answer every entry as if it had filtered them (a review). But
-	// min_position and consistency, which every route takes (minPosition).
+	// the parameters every route takes (minPosition).
 	for k := range r.URL.Query() {
-		if !slices.Contains(auditFilters, k) && k != "min_position" && k != "consistency" {
+		if !slices.Contains(auditFilters, k) && !slices.Contains(waitParams, k) {
 			s.Error(w, r, agenda.Errorf(agenda.EINVALID, "unknown filter %q: the audit logs filter by %s", k, strings.Join(auditFilters, ", ")).
 				WithDetails(map[string]any{"field": k}))
 			return

@@ -172,13 +172,8 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	// min_position and consistency=strong, as on every read: the history
 	// then holds what they ask for (an outside review's stream opened on a
 	// follower just behind, with the position of a write acknowledged
-	// elsewhere, did not show it, and took any value of either). After a
-	// wait, the token is checked again on the state it reached.
-	waited, err := s.awaitRequested(r)
-	if err == nil && waited {
-		err = s.checkToken(r.Context(), claims)
-	}
-	if err != nil {
+	// elsewhere, did not show it, and took any value of either).
+	if err := s.awaitRequested(r, claims, true); err != nil {
 		s.Error(w, r, err)
 		return
 	}

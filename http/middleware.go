@@ -208,59 +208,63 @@ func (s *Server) queryOnce(next http.Handler) http.Handler {
 // and 20 creates of 20).
 func (s *Server) minPosition(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		waited, err := s.awaitRequested(r)
-		if err != nil {
+		c, ok := r.Context().Value(claimsKey).(Claims)
+		if err := s.awaitRequested(r, c, ok); err != nil {
 			s.Error(w, r, err)
 			return
-		}
-		if c, ok := r.Context().Value(claimsKey).(Claims); ok && waited {
-			if err := s.checkToken(r.Context(), c); err != nil {
-				s.Error(w, r, err)
-				return
-			}
 		}
 		w.Header().Set("X-Agenda-Position", strconv.FormatInt(s.Queries.Position(), 10))
 		next.ServeHTTP(w, r)
 	})
 }
 
+// waitParams are the query parameters every route takes to say what to
+// wait for before it answers (awaitRequested); each may come as a header
+// too.
+var waitParams = []string{"min_position", "consistency"}
+
 // awaitRequested parses the request's min_position and consistency (query
-// or header) and waits as they ask; it reports whether it waited at all.
-// minPosition runs it before every API route; the live stream, which
-// authenticates itself, runs it once the token is known.
-func (s *Server) awaitRequested(r *http.Request) (waited bool, err error) {
+// or header) and waits as they ask; after a wait, the token (claims, if
+// authed) is checked again on the state reached. minPosition runs it
+// before every API route; the live stream, which authenticates itself,
+// runs it once the token is known.
+func (s *Server) awaitRequested(r *http.Request, claims Claims, authed bool) error {
+	waited := false
 	raw, err := queryOrHeader(r, "min_position", "X-Agenda-Min-Position")
 	if err != nil {
-		return false, err
+		return err
 	}
 	if raw != "" {
 		p, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil || p < 0 {
-			return false, agenda.Errorf(agenda.EINVALID, "min_position must be a non-negative integer").
+			return agenda.Errorf(agenda.EINVALID, "min_position must be a non-negative integer").
 				WithDetails(map[string]any{"field": "min_position"})
 		}
 		if err := s.plausiblePosition("min_position", p); err != nil {
-			return false, err
+			return err
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.readWait())
 		err = s.Queries.WaitFor(ctx, p)
 		cancel()
 		if err != nil {
-			return false, err
+			return err
 		}
 		waited = true
 	}
 	strong, err := strongConsistency(r)
 	if err != nil {
-		return false, err
+		return err
 	}
 	if strong && s.Reads != nil {
 		if err := s.readBarrier(r.Context()); err != nil {
-			return false, err
+			return err
 		}
 		waited = true
 	}
-	return waited, nil
+	if waited && authed {
+		return s.checkToken(r.Context(), claims)
+	}
+	return nil
 }
 
 // readBarrier waits, up to the read wait, until the local read model
