@@ -29,10 +29,9 @@ type FeedEntry struct {
 // MaxFeedPageBytes bounds a page of one user's feed (GET /api/events) by
 // the bytes of its entries' data and notifications, beside its count: an
 // entry of a 200-member group's appointment holds some 5 KB, and a
-// review's 96 concurrent pages
-// of 1,000 of them (5.4 MB each) took a node from 830 MB to 2.7 GB. A page
-// holds at least one entry, and stops after the one that reaches the
-// bound; the next page goes on from it.
+// review's 96 concurrent pages of 1,000 of them (5.4 MB each) took a node
+// from 830 MB to 2.7 GB. A page holds at least one entry, and stops after
+// the one that reaches the bound; the next page goes on from it.
 const MaxFeedPageBytes = 1 << 20
 
 // MaxStreamPageBytes bounds, the same way, each page a live stream's
