@@ -220,16 +220,27 @@ func (a *Agent) remove(id string) error {
 		return errUnknownNode
 	}
 	a.logger.Warn("removing node on request", "action", "cluster.node_removed", "removed", id)
-	if err := a.raft.RemoveServer(id); err != nil {
-		return err
-	}
+	// Recorded before the removal commits: the node, seeing itself gone,
+	// asks to join at once, and a join that came in before the record was
+	// admitted (a full CI run saw the removed node a voter again at once).
 	m, _ := a.members.Get(id)
 	a.mu.Lock()
 	if a.removed == nil {
 		a.removed = map[string]int64{}
 	}
+	before, had := a.removed[id]
 	a.removed[id] = m.Incarnation
 	a.mu.Unlock()
+	if err := a.raft.RemoveServer(id); err != nil {
+		a.mu.Lock()
+		if had {
+			a.removed[id] = before
+		} else {
+			delete(a.removed, id)
+		}
+		a.mu.Unlock()
+		return err
+	}
 	a.members.Forget(id)
 	return nil
 }
