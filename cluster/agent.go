@@ -38,6 +38,7 @@ type Raft interface {
 	StoreApplied() uint64
 	Unreachable() map[string]time.Time
 	VoteGated() bool
+	Superseded() *consensus.Superseded
 	OpenVoteGate(target uint64) (bool, error)
 	AllowVoting(why string) error
 	TransferLeadership() error

@@ -9,6 +9,12 @@ import (
 )
 
 func (a *Agent) act(ctx context.Context) {
+	// A node a recover left out (consensus/era.go) asks nobody to join or
+	// found anything: admitted with its history, it would count in the
+	// survivors' quorums while its handshakes with them fail.
+	if a.raft.Superseded() != nil {
+		return
+	}
 	leaderID, _ := a.raft.Leader()
 	now := time.Now()
 	if leaderID != "" || a.leaderlessSince.IsZero() {

@@ -225,16 +225,27 @@ func (a *Agent) ReadIndex(ctx context.Context) (uint64, error) {
 var errRefusedHistory = agenda.Errorf(agenda.EUNAVAILABLE, "this node's data is not the cluster's history as its leader sees it; it serves nothing until a leader admits it (if it holds another cluster's data, move its data dir aside)")
 
 // Fence returns errRefusedHistory while the cluster refuses this node's
-// history, errRemovedServing while it was removed on request, nil
-// otherwise.
+// history, a superseded error once a later era left it out,
+// errRemovedServing while it was removed on request, nil otherwise.
 func (a *Agent) Fence() error {
 	if a.Refused() {
 		return errRefusedHistory
+	}
+	if s := a.raft.Superseded(); s != nil {
+		return SupersededError(s)
 	}
 	if a.Removed() {
 		return errRemovedServing
 	}
 	return nil
+}
+
+// SupersededError answers every API request on a node a later era of its
+// cluster left out (consensus/era.go): its data is a history the cluster
+// no longer follows.
+func SupersededError(s *consensus.Superseded) error {
+	return agenda.Errorf(agenda.EUNAVAILABLE, "this node was left out of its cluster by a cluster recover or a restore (node %s proved the later era %s): "+
+		"its data is a history the cluster no longer follows, and it serves nothing; move its data dir aside and start it again to join as a new node", s.Peer, s.Era)
 }
 
 // errRemovedServing answers every API request on a node removed on

@@ -104,6 +104,7 @@ func (f *fakeRaft) WaitApplied(context.Context, uint64) error { return nil }
 func (f *fakeRaft) StoreApplied() uint64                      { return 42 }
 func (f *fakeRaft) ReadIndex(context.Context) (uint64, error) { return 42, nil }
 func (f *fakeRaft) VoteGated() bool                           { return false }
+func (f *fakeRaft) Superseded() *consensus.Superseded         { return nil }
 func (f *fakeRaft) TransferLeadership() error                 { f.transfers++; return nil }
 func (f *fakeRaft) OpenVoteGate(uint64) (bool, error)         { return true, nil }
 func (f *fakeRaft) AllowVoting(string) error                  { return nil }

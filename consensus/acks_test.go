@@ -39,7 +39,7 @@ func TestAcksCountOnlyTheServerMeantAcceptingInTerm(t *testing.T) {
 						Term: c.term, Success: c.success}, nil)
 				}
 			}()
-			g := newGatedTransport(mustTCPTransport(t), &voteGate{}, "n1")
+			g := newGatedTransport(mustTCPTransport(t), &voteGate{}, "n1", nil)
 			t.Cleanup(func() { g.Close() })
 			start := g.acks.sent()
 			var resp raft.AppendEntriesResponse

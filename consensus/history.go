@@ -16,10 +16,18 @@ import (
 // the same history when they were applied from another log, as after a
 // restore, which founds a new cluster numbering its entries from 1 again.
 // Older builds send none (0, the lineage of a store never restored).
+//
+// Era (Era.Token) and RaftState say which era's Raft state the node holds,
+// if any (era.go): a node holding another era's is refused, whatever its
+// store, since admitted it would count in quorums while its handshakes
+// with the cluster fail. Older builds send neither, as a node without
+// Raft state does.
 type History struct {
-	Position int64  `json:"position"`
-	EventID  string `json:"event_id"`
-	Lineage  int64  `json:"lineage,omitempty"`
+	Position  int64  `json:"position"`
+	EventID   string `json:"event_id"`
+	Lineage   int64  `json:"lineage,omitempty"`
+	Era       string `json:"era,omitempty"`
+	RaftState bool   `json:"raft_state,omitempty"`
 }
 
 // ErrForeignHistory means a node's event store is not a prefix of this
@@ -28,9 +36,10 @@ var ErrForeignHistory = errors.New("its event store holds another cluster's hist
 
 // History returns where this node's event store stands (zero if empty).
 func (n *Node) History(ctx context.Context) (History, error) {
+	h := History{Era: n.era.Era().Token(), RaftState: n.era.hasState()}
 	head := n.store.Head()
 	if head == 0 {
-		return History{}, nil
+		return h, nil
 	}
 	lineage, err := n.store.Lineage(ctx)
 	if err != nil {
@@ -43,11 +52,13 @@ func (n *Node) History(ctx context.Context) (History, error) {
 	if len(evs) == 0 {
 		return History{}, fmt.Errorf("event %d missing from the store", head)
 	}
-	return History{Position: evs[0].Position, EventID: evs[0].ID, Lineage: lineage}, nil
+	h.Position, h.EventID, h.Lineage = evs[0].Position, evs[0].ID, lineage
+	return h, nil
 }
 
 // CheckHistory returns nil if h (another node's) is a prefix of this
-// node's history, of the same lineage, and ErrForeignHistory if it is not.
+// node's history, of the same lineage, with no Raft state of another era,
+// and ErrForeignHistory if it is not.
 //
 // It matters for a node that joins with an event store but no Raft state
 // (its raft directory was lost, or the data dir came from elsewhere): the
@@ -56,6 +67,9 @@ func (n *Node) History(ctx context.Context) (History, error) {
 // goes further than this node's may be this node lagging its own log, so
 // it first catches up with everything committed.
 func (n *Node) CheckHistory(ctx context.Context, h History) error {
+	if own := n.era.Era().Token(); h.RaftState && h.Era != own {
+		return fmt.Errorf("%w: it holds Raft state of era %s, the cluster's is %s: a node a cluster recover left out, or one of a cluster restored since", ErrForeignHistory, eraName(h.Era), eraName(own))
+	}
 	if h.Position <= 0 {
 		return nil
 	}
@@ -86,4 +100,12 @@ func (n *Node) CheckHistory(ctx context.Context, h History) error {
 		return fmt.Errorf("%w: its event %d is %s, the cluster's is not", ErrForeignHistory, h.Position, h.EventID)
 	}
 	return nil
+}
+
+// eraName is an era token as a message shows it.
+func eraName(token string) string {
+	if token == "" {
+		return "0"
+	}
+	return token
 }

@@ -30,6 +30,7 @@ type Node struct {
 	transport *gatedTransport
 	store     *eventstore.Store
 	gate      *voteGate
+	era       *eraBook
 
 	// readTerm is the term in which this node, as leader, last saw its own
 	// barrier applied: from then on its commit index is safe for reads.
@@ -98,6 +99,11 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		return nil, err
 	}
 
+	era, err := openEra(cfg, logStore, snaps, store)
+	if err != nil {
+		logStore.Close()
+		return nil, err
+	}
 	layer, err := NewStreamLayer(StreamConfig{
 		BindAddr:      cfg.BindAddr,
 		AdvertiseAddr: cfg.AdvertiseAddr,
@@ -106,6 +112,7 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		NodeID:        cfg.NodeID,
 		OnReject:      cfg.OnReject,
 		Logger:        cfg.Logger,
+		era:           era,
 	})
 	if err != nil {
 		logStore.Close()
@@ -223,7 +230,7 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 			}
 		}
 	}
-	gated := newGatedTransport(transport, gate, rc.LocalID)
+	gated := newGatedTransport(transport, gate, rc.LocalID, era)
 	r, err := raft.NewRaft(rc, f, cached, logStore, snaps, gated)
 	if err != nil {
 		gated.Close()
@@ -256,7 +263,7 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 			"naming them, or after losing its data dir it would found a new cluster alone instead of rejoining")
 	}
 	layer.SetKnownPeers(ConfiguredPeers(r)) // handshake slots kept for them
-	n := &Node{cfg: cfg, raft: r, fsm: f, logStore: logStore, logs: cached, transport: gated, store: store, gate: gate}
+	n := &Node{cfg: cfg, raft: r, fsm: f, logStore: logStore, logs: cached, transport: gated, store: store, gate: gate, era: era}
 	n.publisher.barrier = n.publishBarrier
 	n.startObserver()
 	if _, err := os.Stat(restored); err == nil {

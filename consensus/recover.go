@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
@@ -27,12 +28,18 @@ import (
 // log counts as committed, including any the lost majority never
 // acknowledged. Run it with the node stopped: it opens the Raft log
 // exclusively.
-func Recover(dir, nodeID string, servers []Server, store *eventstore.Store, logger *slog.Logger) error {
+//
+// A recover starts a new era (era.go), the same on every survivor
+// recovered with the same servers, so that the nodes it leaves out, if
+// they start again with their data, are told so and stop instead of
+// leading the survivors back into the old history. Run again with the
+// same servers, it keeps the era it started. It returns the era.
+func Recover(dir, nodeID string, servers []Server, store *eventstore.Store, logger *slog.Logger) (Era, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
 	if len(servers) == 0 {
-		return errors.New("consensus: recover with no servers")
+		return Era{}, errors.New("consensus: recover with no servers")
 	}
 	self := false
 	conf := raft.Configuration{}
@@ -41,26 +48,34 @@ func Recover(dir, nodeID string, servers []Server, store *eventstore.Store, logg
 		conf.Servers = append(conf.Servers, raft.Server{ID: raft.ServerID(s.ID), Address: raft.ServerAddress(s.Address), Suffrage: raft.Voter})
 	}
 	if !self {
-		return fmt.Errorf("consensus: recover: this node (%s) is not among the servers", nodeID)
+		return Era{}, fmt.Errorf("consensus: recover: this node (%s) is not among the servers", nodeID)
 	}
 	if !hasLog(dir) {
-		return fmt.Errorf("consensus: recover: no Raft log in %s", dir)
+		return Era{}, fmt.Errorf("consensus: recover: no Raft log in %s", dir)
 	}
 	if _, err := os.Stat(filepath.Join(dir, voteGateFile)); err == nil {
-		return ErrVoteGated
+		return Era{}, ErrVoteGated
 	}
 	// The caller holds the data dir's lock, which a running node holds.
 	logStore, err := openLogStore(dir)
 	if err != nil {
-		return fmt.Errorf("open raft log: %w", err)
+		return Era{}, fmt.Errorf("open raft log: %w", err)
 	}
 	defer logStore.Close()
 	snaps, err := raft.NewFileSnapshotStore(dir, 2, io.Discard)
 	if err != nil {
-		return fmt.Errorf("open snapshot store: %w", err)
+		return Era{}, fmt.Errorf("open snapshot store: %w", err)
+	}
+	rec, current, err := readEra(dir)
+	if err != nil {
+		return Era{}, err
+	}
+	previous, err := lastConfiguration(logStore, snaps)
+	if err != nil {
+		return Era{}, fmt.Errorf("read the last configuration: %w", err)
 	}
 	if err := catchUpFromSnapshot(snaps, store, logger); err != nil {
-		return err
+		return Era{}, err
 	}
 	// Built as Open builds it, so that it applies the log with the same
 	// checks.
@@ -74,7 +89,65 @@ func Recover(dir, nodeID string, servers []Server, store *eventstore.Store, logg
 	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Error, Output: os.Stderr})
 	_, trans := raft.NewInmemTransport(raft.ServerAddress(servers[0].Address))
 	if err := raft.RecoverCluster(rc, f, logStore, logStore, snaps, trans, conf); err != nil {
-		return fmt.Errorf("recover cluster: %w", err)
+		return Era{}, fmt.Errorf("recover cluster: %w", err)
 	}
-	return nil
+	// Written once the configuration is: a recover that fails leaves the
+	// node in its era, with its peers. One that dies in between leaves it
+	// unprotected until it is run again.
+	//
+	// A recover run again before anyone joined (the last configuration
+	// lists none but the servers it made the cluster) starts from the
+	// same parent: a survivor whose list is corrected takes the era the
+	// others took with that list, not one recovered from theirs.
+	parent := current
+	if rec.Made == "recover" && within(previous, rec.Servers) {
+		parent = rec.parentEra()
+	}
+	next := nextEra(parent, servers)
+	if next == current {
+		return next, nil
+	}
+	r := recordOf(next, "recover", nodeID)
+	r.Servers = serverIDs(servers)
+	if err := writeEra(dir, r); err != nil {
+		return Era{}, fmt.Errorf("record the recovered cluster's era: %w", err)
+	}
+	return next, nil
+}
+
+// within reports whether every server of conf is among ids.
+func within(conf raft.Configuration, ids []string) bool {
+	for _, s := range conf.Servers {
+		if !slices.Contains(ids, string(s.ID)) {
+			return false
+		}
+	}
+	return true
+}
+
+// lastConfiguration returns the newest configuration a stopped node's Raft
+// log or snapshots hold (empty if none).
+func lastConfiguration(logs raft.LogStore, snaps raft.SnapshotStore) (raft.Configuration, error) {
+	first, err := logs.FirstIndex()
+	if err != nil {
+		return raft.Configuration{}, err
+	}
+	last, err := logs.LastIndex()
+	if err != nil {
+		return raft.Configuration{}, err
+	}
+	for i := last; i >= first && i > 0; i-- {
+		var l raft.Log
+		if err := logs.GetLog(i, &l); err != nil {
+			return raft.Configuration{}, fmt.Errorf("read raft log entry %d: %w", i, err)
+		}
+		if l.Type == raft.LogConfiguration {
+			return raft.DecodeConfiguration(l.Data), nil
+		}
+	}
+	metas, err := snaps.List()
+	if err != nil || len(metas) == 0 {
+		return raft.Configuration{}, err
+	}
+	return metas[0].Configuration, nil
 }

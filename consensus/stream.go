@@ -54,6 +54,10 @@ type StreamConfig struct {
 	OnReject func(remote string, reason string)
 	// Logger receives the layer's warnings.
 	Logger *slog.Logger
+
+	// era is the node's era, which every handshake carries and decides on
+	// (era.go); nil means era 0, as older builds.
+	era *eraBook
 }
 
 // StreamLayer is a raft.StreamLayer over TCP that advertises a host name
@@ -230,13 +234,34 @@ func (s *StreamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 		return nil, fmt.Errorf("dial raft peer %s: %w", address, err)
 	}
 	s.peers.prove(hostOf(raw.RemoteAddr()), time.Now())
-	return &PeerConn{Conn: conn, peerID: peerID}, nil
+	return s.peerConn(conn, peerID), nil
 }
 
 // PeerConn is a connection that passed the handshake.
 type PeerConn struct {
 	net.Conn
 	peerID string
+	era    *eraBook
+	stamp  [16]byte // the node's era when the handshake ended
+}
+
+func (s *StreamLayer) peerConn(conn net.Conn, peerID string) *PeerConn {
+	return &PeerConn{Conn: conn, peerID: peerID, era: s.cfg.era, stamp: s.cfg.era.Era().ID}
+}
+
+// errEraChanged ends a connection opened in another era than the node's
+// (it took another since, or was superseded).
+var errEraChanged = errors.New("raft connection of another era than this node's")
+
+// Read reads from the connection while the node is still in the era the
+// handshake was made in: a node without Raft state that took another era
+// since must hear nothing more from the first (era.go), nor a superseded
+// node from anyone.
+func (c *PeerConn) Read(p []byte) (int, error) {
+	if c.era != nil && (c.era.Superseded() != nil || c.era.Era().ID != c.stamp) {
+		return 0, errEraChanged
+	}
+	return c.Conn.Read(p)
 }
 
 // PeerNodeID returns the node ID the peer proved in the handshake.
@@ -256,7 +281,7 @@ func (s *StreamLayer) handshake(conn net.Conn, role byte, deadline time.Time) (s
 			return "", &handshakeError{reason: "tls handshake", err: err}
 		}
 	}
-	peerID, err := handshake(conn, handshakeParams{secret: s.secret, nodeID: s.cfg.NodeID, role: role})
+	peerID, err := handshake(conn, handshakeParams{secret: s.secret, nodeID: s.cfg.NodeID, role: role, era: s.cfg.era})
 	if err != nil {
 		return "", err
 	}
@@ -368,7 +393,7 @@ func (s *StreamLayer) serve(raw net.Conn, host string, known bool) {
 	}
 	s.peers.prove(host, time.Now())
 	select {
-	case s.conns <- &PeerConn{Conn: conn, peerID: peerID}:
+	case s.conns <- s.peerConn(conn, peerID):
 	case <-s.closed:
 		conn.Close()
 	}

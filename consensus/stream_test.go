@@ -116,7 +116,7 @@ func TestStreamSilentClientDoesNotBlockAccept(t *testing.T) {
 }
 
 func TestStreamRejectsMalformedHandshakes(t *testing.T) {
-	validHello := append(append(handshakeMagic[:], handshakeVersion), bytes.Repeat([]byte{7}, handshakeNonceLen)...)
+	validHello := append(append(handshakeMagic[:], handshakeV1), bytes.Repeat([]byte{7}, handshakeNonceLen)...)
 	for _, tc := range []struct {
 		name   string
 		send   []byte
@@ -290,8 +290,8 @@ func TestStreamReflectionRejected(t *testing.T) {
 		// nonces would also be a valid listener proof.
 		var n [handshakeNonceLen]byte
 		rand.Read(n[:])
-		asDialer := handshakeMAC(streamSecret, roleDialer, n, n, "x", nil)
-		asListener := handshakeMAC(streamSecret, roleListener, n, n, "x", nil)
+		asDialer := handshakeMAC(streamSecret, roleDialer, n, n, "x", nil, nil)
+		asListener := handshakeMAC(streamSecret, roleListener, n, n, "x", nil, nil)
 		if bytes.Equal(asDialer, asListener) {
 			t.Fatal("dialer and listener proofs over the same nonces are equal")
 		}

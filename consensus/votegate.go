@@ -3,6 +3,7 @@ package consensus
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -208,6 +209,7 @@ func (g *voteGate) open(why string, attrs ...any) error {
 // the gate is closed, vote and pre-vote requests are answered "not granted"
 // without reaching Raft, and this node's own are not sent. It also records
 // which AppendEntries requests the peers accepted (acks, for ReadIndex).
+// Once the node is superseded (era.go), nothing passes either way.
 // Everything else passes through untouched.
 type gatedTransport struct {
 	*raft.NetworkTransport
@@ -217,6 +219,7 @@ type gatedTransport struct {
 	done    chan struct{}
 	once    sync.Once
 	acks    *peerAcks
+	era     *eraBook
 
 	// stallOut and stallIn, when set, hold this node's view of the network
 	// until released: answers to its AppendEntries (heartbeats included)
@@ -238,9 +241,9 @@ var (
 	_ raft.WithClose   = (*gatedTransport)(nil)
 )
 
-func newGatedTransport(t *raft.NetworkTransport, gate *voteGate, localID raft.ServerID) *gatedTransport {
+func newGatedTransport(t *raft.NetworkTransport, gate *voteGate, localID raft.ServerID, era *eraBook) *gatedTransport {
 	g := &gatedTransport{NetworkTransport: t, gate: gate, localID: localID,
-		rpcs: make(chan raft.RPC), done: make(chan struct{}), acks: newPeerAcks()}
+		rpcs: make(chan raft.RPC), done: make(chan struct{}), acks: newPeerAcks(), era: era}
 	go g.filter()
 	return g
 }
@@ -256,6 +259,10 @@ func (g *gatedTransport) filter() {
 		case rpc := <-in:
 			if !g.wait(&g.stallIn) {
 				return
+			}
+			if g.superseded() {
+				g.refuseAll(rpc)
+				continue
 			}
 			if g.gate.closed.Load() && g.refuse(rpc) {
 				continue
@@ -285,6 +292,20 @@ func (g *gatedTransport) refuse(rpc raft.RPC) bool {
 	return false
 }
 
+// superseded reports whether this node was left out of a later era: it
+// then takes no part in Raft, so that its old peers elect without it and
+// meet the new era themselves.
+func (g *gatedTransport) superseded() bool { return g.era.Superseded() != nil }
+
+// refuseAll answers rpc with errSuperseded, having read a snapshot's data
+// so that the connection stays in step.
+func (g *gatedTransport) refuseAll(rpc raft.RPC) {
+	if rpc.Reader != nil {
+		_, _ = io.Copy(io.Discard, rpc.Reader)
+	}
+	rpc.Respond(nil, errSuperseded)
+}
+
 // wait blocks while a stall is set; false if the transport closed
 // meanwhile.
 func (g *gatedTransport) wait(p *atomic.Pointer[stall]) bool {
@@ -305,6 +326,9 @@ func (g *gatedTransport) wait(p *atomic.Pointer[stall]) bool {
 // these), records whether the peer accepted it, and hands raft the answer
 // once any stall is over.
 func (g *gatedTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
+	if g.superseded() {
+		return errSuperseded
+	}
 	seq := g.acks.next()
 	err := g.NetworkTransport.AppendEntries(id, target, args, resp)
 	if !g.wait(&g.stallOut) {
@@ -326,9 +350,14 @@ func (g *gatedTransport) SetHeartbeatHandler(cb func(rpc raft.RPC)) {
 		return
 	}
 	g.NetworkTransport.SetHeartbeatHandler(func(rpc raft.RPC) {
-		if g.wait(&g.stallIn) {
-			cb(rpc)
+		if !g.wait(&g.stallIn) {
+			return
 		}
+		if g.superseded() {
+			g.refuseAll(rpc)
+			return
+		}
+		cb(rpc)
 	})
 }
 
@@ -337,6 +366,9 @@ func (g *gatedTransport) Consumer() <-chan raft.RPC { return g.rpcs }
 
 // RequestVote sends a vote request unless the gate is closed.
 func (g *gatedTransport) RequestVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestVoteRequest, resp *raft.RequestVoteResponse) error {
+	if g.superseded() {
+		return errSuperseded
+	}
 	if g.gate.closed.Load() {
 		return errVoteGated
 	}
@@ -345,10 +377,38 @@ func (g *gatedTransport) RequestVote(id raft.ServerID, target raft.ServerAddress
 
 // RequestPreVote sends a pre-vote request unless the gate is closed.
 func (g *gatedTransport) RequestPreVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestPreVoteRequest, resp *raft.RequestPreVoteResponse) error {
+	if g.superseded() {
+		return errSuperseded
+	}
 	if g.gate.closed.Load() {
 		return errVoteGated
 	}
 	return g.NetworkTransport.RequestPreVote(id, target, args, resp)
+}
+
+// InstallSnapshot sends a snapshot unless this node is superseded.
+func (g *gatedTransport) InstallSnapshot(id raft.ServerID, target raft.ServerAddress, args *raft.InstallSnapshotRequest, resp *raft.InstallSnapshotResponse, data io.Reader) error {
+	if g.superseded() {
+		return errSuperseded
+	}
+	return g.NetworkTransport.InstallSnapshot(id, target, args, resp, data)
+}
+
+// TimeoutNow hands leadership over unless this node is superseded.
+func (g *gatedTransport) TimeoutNow(id raft.ServerID, target raft.ServerAddress, args *raft.TimeoutNowRequest, resp *raft.TimeoutNowResponse) error {
+	if g.superseded() {
+		return errSuperseded
+	}
+	return g.NetworkTransport.TimeoutNow(id, target, args, resp)
+}
+
+// AppendEntriesPipeline is refused once this node is superseded (raft then
+// sends each AppendEntries alone, through AppendEntries).
+func (g *gatedTransport) AppendEntriesPipeline(id raft.ServerID, target raft.ServerAddress) (raft.AppendPipeline, error) {
+	if g.superseded() {
+		return nil, errSuperseded
+	}
+	return g.NetworkTransport.AppendEntriesPipeline(id, target)
 }
 
 // Close stops the filter and the transport.

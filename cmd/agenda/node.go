@@ -216,6 +216,8 @@ func (s nodeStatus) strictReadiness() agendahttp.Readiness {
 	switch {
 	case s.n.raft.IsShutdown():
 		r.Reason = "raft has stopped (removed from the cluster?)"
+	case s.n.raft.Superseded() != nil:
+		r.Reason = cluster.SupersededError(s.n.raft.Superseded()).Error()
 	case s.n.agent.Removed():
 		r.Reason = "removed from the cluster (agenda cluster remove-node) while it ran: it serves nothing; restart it to join again, or stop it"
 	case leader == "":

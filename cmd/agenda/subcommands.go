@@ -233,11 +233,13 @@ func recoverCluster(args []string) error {
 	fs.Var(&voters, "voter", "a voter of the recovered cluster, as id=raft-host:port; repeat for each survivor, this node included")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: agenda cluster recover [-data-dir dir] [-node-id id] -voter id=host:port [-voter ...]\n\n"+
-			"With the node stopped, make the given voters the whole cluster. Run it on every surviving\n"+
-			"node with the same voters, then start them. Entries in this node's log that the lost\n"+
-			"nodes never acknowledged count as committed. The nodes left out must not start again with\n"+
-			"their data: move their data dirs aside first, and they join as new nodes. -node-id is\n"+
-			"needed where the data dir does not hold the ID (a stack's volumes: the slot's NODE_ID).")
+			"With the node stopped, make the given voters the whole cluster, in a new era. Run it on\n"+
+			"every surviving node with the same voters (they take the same era), then start them.\n"+
+			"Entries in this node's log that the lost nodes never acknowledged count as committed. The\n"+
+			"nodes left out must not start again with their data: move their data dirs aside first, and\n"+
+			"they join as new nodes (one that starts with its data stops once it reaches a survivor,\n"+
+			"saying it was left out). -node-id is needed where the data dir does not hold the ID (a\n"+
+			"stack's volumes: the slot's NODE_ID).")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -271,10 +273,12 @@ func recoverCluster(args []string) error {
 		return classify(fmt.Errorf("open event store: %w", err))
 	}
 	defer store.Close()
-	if err := consensus.Recover(filepath.Join(*dataDir, "raft"), *nodeID, voters, store, nil); err != nil {
+	era, err := consensus.Recover(filepath.Join(*dataDir, "raft"), *nodeID, voters, store, nil)
+	if err != nil {
 		return exitWith(exitFailed, err)
 	}
-	fmt.Printf("recovered %s: the cluster's voters are now %v; start the node\n", *nodeID, []consensus.Server(voters))
-	fmt.Println("the nodes left out must not start again with their data: move their data dirs aside first, and they join as new nodes")
+	fmt.Printf("recovered %s: the cluster's voters are now %v, in era %s; start the node\n", *nodeID, []consensus.Server(voters), era)
+	fmt.Println("recover every other survivor with the same voters; the nodes left out must not start again with their data:\n" +
+		"move their data dirs aside first, and they join as new nodes (one that starts with its data is told by the survivors it was left out, and stops)")
 	return nil
 }
