@@ -19,6 +19,10 @@ type ClusterStatus struct {
 	CommitIndex  uint64 `json:"commit_index"`
 	AppliedIndex uint64 `json:"applied_index"`
 	Position     int64  `json:"position"`
+	// Era is the node's era (consensus/era.go), absent for a cluster
+	// founded as usual: what an operator compares across nodes after a
+	// recover.
+	Era string `json:"era,omitempty"`
 	// EventLevel is the cluster's event level as this node counts it:
 	// the lowest its servers announce. Commands write no event form
 	// above it.

@@ -114,6 +114,11 @@ func TestClusterRecoverThenTheLeftOutComeBack(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(back.dataDir, "raft", "era")); err != nil || !strings.Contains(string(b), `"joined"`) {
 		t.Errorf("the rejoined node's era file: %s, %v", b, err)
 	}
+	sst, err1 := survivor.status()
+	bst, err2 := back.status()
+	if err1 != nil || err2 != nil || sst.Era == "" || bst.Era != sst.Era {
+		t.Errorf("eras in /cluster/status: survivor %q (%v), rejoined %q (%v); want the same, not empty", sst.Era, err1, bst.Era, err2)
+	}
 }
 
 // TestRestoredNodeRefusesTheOldCluster: a backup is restored into one

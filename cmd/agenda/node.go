@@ -151,7 +151,7 @@ func (s nodeStatus) ClusterStatus() agendahttp.ClusterStatus {
 	cs := agendahttp.ClusterStatus{
 		NodeID: st.NodeID, State: st.State, LeaderID: st.LeaderID, LeaderAddr: st.LeaderAddr,
 		Term: st.Term, CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex,
-		Position: s.n.rm.Position(), EventLevel: s.n.agent.EventLevel(), Nodes: []agendahttp.ClusterNode{},
+		Position: s.n.rm.Position(), Era: s.n.raft.Era().Token(), EventLevel: s.n.agent.EventLevel(), Nodes: []agendahttp.ClusterNode{},
 	}
 	members := s.n.agent.Members()
 	inConfig := map[string]bool{}
