@@ -144,8 +144,12 @@ func (r eraRecord) era() (Era, error) {
 	return e, nil
 }
 
-// recordOf is the record of era e, made as made by by.
+// recordOf is the record of era e, made as made by by; the zero era's has
+// no ID, and writeEra removes the file for it.
 func recordOf(e Era, made, by string) eraRecord {
+	if e.IsZero() {
+		return eraRecord{Made: made, By: by}
+	}
 	r := eraRecord{Gen: e.Gen, ID: hex.EncodeToString(e.ID[:]), Made: made, By: by, At: time.Now().UTC(), Recovered: e.Recovered}
 	if e.Parent != ([16]byte{}) {
 		r.Parent = hex.EncodeToString(e.Parent[:])

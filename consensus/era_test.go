@@ -282,6 +282,18 @@ func TestPeerConnEndsWithItsEra(t *testing.T) {
 		t.Fatalf("read after the node took another era: %v, want errEraChanged", err)
 	}
 
+	// Reached by a node of the zero era before any state came, it takes
+	// that era back: no file, as a node of a cluster founded as usual.
+	if err := fresh.book.meet("other", Era{}, true); err != nil || !fresh.book.Era().IsZero() {
+		t.Fatalf("taking the zero era: %v, era %v", err, fresh.book.Era())
+	}
+	if _, e, err := readEra(fresh.dir); err != nil || !e.IsZero() {
+		t.Fatalf("the era file after taking the zero era: %v, %v", e, err)
+	}
+	if _, err := os.Stat(filepath.Join(fresh.dir, eraFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("an era file is left for the zero era: %v", err)
+	}
+
 	stale := newEraSide(t, "stale", Era{}, true)
 	conn = &PeerConn{Conn: a, peerID: "old", era: stale.book, stamp: stale.book.Era().ID}
 	if err := stale.book.meet("survivor", x, true); !errors.Is(err, errSuperseded) {
