@@ -31,14 +31,14 @@ import (
 // Version 2 carries each side's era (era.go) in its hello, after the
 // nonce: generation (8 bytes, big-endian), ID (16), parent (16), and a
 // flags byte: bit 0 says the node holds Raft state, bit 1 that a recover
-// started the era. A node of era 0 dials with
-// version 1, as older builds do and accept; a node of a later era dials
-// with version 2, and a listener answers with version 2 when the dialer did
-// or its own era is not 0 (a version 1 dialer then counts as era 0 with
-// state). In a version 2 handshake both proofs also cover both eras,
-// dialer's first, so that neither can be claimed without the secret; and
-// the listener sends its proof even when it will refuse the dialer's era,
-// so that a node left out of a later era learns it (era.go).
+// started the era. A node of the zero era dials with version 1, as older
+// builds do and accept; a node of another era dials with version 2, and a
+// listener answers with version 2 when the dialer did or its own era is
+// not zero (a version 1 dialer then counts as the zero era with state). In
+// a version 2 handshake both proofs also cover both eras, dialer's first,
+// so that neither can be claimed without the secret; and the listener
+// sends its proof even when it will refuse the dialer's era, so that a
+// node a recover left out learns it (era.go).
 const (
 	handshakeV1       = 1
 	handshakeV2       = 2
