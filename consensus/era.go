@@ -38,8 +38,9 @@ import (
 // one node failed on the others, and no log said a word).
 //
 // So a recover, and a cluster founded on a restore, start a new era, kept
-// in the Raft directory (eraFile): an ID, and for a recover the era it was
-// recovered from (its parent). Every Raft connection's handshake carries
+// in the Raft directory (eraFile): an ID, and for a recover the eras it
+// descends from (its ancestors: the era it recovered, that one's, and so
+// on). Every Raft connection's handshake carries
 // both sides' eras, covered by the proofs so that neither can be claimed
 // without the cluster secret, and whether each side holds Raft state; each
 // side decides on what the other proved (decideEra):
@@ -48,20 +49,20 @@ import (
 //   - a node without Raft state (a new node, or one that lost its Raft
 //     directory) takes the era of whoever reaches it, as it takes that
 //     node's log, and its connections of another era are closed (PeerConn);
-//   - a node with Raft state meeting an era recovered from its own was left
-//     out of that recover: it is superseded. It refuses the connection,
+//   - a node with Raft state meeting an era that descends from its own was
+//     left out of a recover: it is superseded. It refuses the connection,
 //     takes no further part in Raft, asks to join nobody, and serves
 //     nothing, saying why, until it is restarted (as a new node, its data
 //     dir moved aside; or recovered with the others, if it was meant to be
 //     a survivor);
 //   - any other two eras refuse each other, and neither gives way: the node
-//     of the recovered era refuses its parent's nodes, a restored cluster
+//     of the recovered era refuses its ancestors' nodes, a restored cluster
 //     and its old nodes refuse each other, as do two recovers run with
 //     different servers, or a copy restored for a drill beside the cluster
 //     it came from.
 //
 // Nothing is relayed: a node is superseded only by what a peer proved to it
-// in a handshake, and only by an era recovered from its own, so a mistake
+// in a handshake, and only by an era descending from its own, so a mistake
 // cannot spread beyond the nodes that met the new era. The nodes of the old
 // history find it one by one: the first to dial the new era stops, its
 // former followers elect without it and dial the new era in turn. A leader
@@ -77,17 +78,49 @@ import (
 const eraFile = "era"
 
 // Era names one history of a cluster. The zero Era is the history of a
-// cluster founded as usual.
+// cluster founded as usual. Eras compare with ==.
 type Era struct {
 	// Gen counts the recovers since the cluster was founded or restored,
 	// plus one; it is only shown.
 	Gen uint64
 	ID  [16]byte
-	// Parent is, for an era a recover started, the era it recovered.
-	Parent [16]byte
 	// Recovered says a recover started it: its nodes supersede those of
-	// its parent.
+	// the eras it descends from.
 	Recovered bool
+	// Ancestors are, for an era a recover started, the IDs of the eras it
+	// descends from, nearest first, 16 bytes each and at most
+	// maxAncestors: the era it recovered, that one's, and so on back to
+	// the zero era or a restore's.
+	Ancestors string
+}
+
+// maxAncestors bounds the ancestors an era keeps: a node left out more
+// recovers ago than that is refused, not told.
+const maxAncestors = 16
+
+// descends reports whether e is an era a recover started from id, or from
+// an era that did, and so on.
+func (e Era) descends(id [16]byte) bool {
+	if !e.Recovered {
+		return false
+	}
+	for i := 0; i+16 <= len(e.Ancestors); i += 16 {
+		if e.Ancestors[i:i+16] == string(id[:]) {
+			return true
+		}
+	}
+	return false
+}
+
+// parent is the era e was recovered from, as far as e knows it (its
+// generation, ID and own ancestors; zero if e has none).
+func (e Era) parent() Era {
+	if len(e.Ancestors) < 16 {
+		return Era{}
+	}
+	p := Era{Gen: max(e.Gen, 1) - 1, ID: [16]byte([]byte(e.Ancestors[:16])), Ancestors: e.Ancestors[16:]}
+	p.Recovered = p.Ancestors != ""
+	return p
 }
 
 // IsZero reports whether e is the era of a cluster founded as usual.
@@ -119,13 +152,15 @@ type eraRecord struct {
 	By string    `json:"by"`
 	At time.Time `json:"at"`
 	// Recovered is set for an era a recover started, kept when another
-	// node takes it.
-	Recovered bool `json:"recovered,omitempty"`
-	// Parent is the era a recover recovered ("" for the zero era), and
-	// Servers the IDs of the servers it made the cluster, sorted: run
-	// again before anyone joined, a recover starts from the same parent.
-	Parent  string   `json:"parent,omitempty"`
+	// node takes it, and Ancestors are its ancestors' IDs (Era.Ancestors).
+	Recovered bool     `json:"recovered,omitempty"`
+	Ancestors []string `json:"ancestors,omitempty"`
+	// Servers are, for a recover, the IDs of the servers it made the
+	// cluster, sorted, and Index the last index of the Raft log it left:
+	// run again before anyone joined and before the node started, a
+	// recover starts from the same parent.
 	Servers []string `json:"servers,omitempty"`
+	Index   uint64   `json:"index,omitempty"`
 }
 
 func (r eraRecord) era() (Era, error) {
@@ -134,13 +169,18 @@ func (r eraRecord) era() (Era, error) {
 		return Era{}, fmt.Errorf("%s: not an era (gen %d, id %q)", eraFile, r.Gen, r.ID)
 	}
 	e := Era{Gen: r.Gen, ID: [16]byte(id), Recovered: r.Made == "recover" || r.Recovered}
-	if r.Parent != "" {
-		p, err := hex.DecodeString(r.Parent)
-		if err != nil || len(p) != 16 {
-			return Era{}, fmt.Errorf("%s: not an era's parent (%q)", eraFile, r.Parent)
-		}
-		e.Parent = [16]byte(p)
+	if len(r.Ancestors) > maxAncestors {
+		return Era{}, fmt.Errorf("%s: %d ancestors, at most %d", eraFile, len(r.Ancestors), maxAncestors)
 	}
+	var anc []byte
+	for _, a := range r.Ancestors {
+		b, err := hex.DecodeString(a)
+		if err != nil || len(b) != 16 {
+			return Era{}, fmt.Errorf("%s: not an era's ancestor (%q)", eraFile, a)
+		}
+		anc = append(anc, b...)
+	}
+	e.Ancestors = string(anc)
 	return e, nil
 }
 
@@ -151,19 +191,10 @@ func recordOf(e Era, made, by string) eraRecord {
 		return eraRecord{Made: made, By: by}
 	}
 	r := eraRecord{Gen: e.Gen, ID: hex.EncodeToString(e.ID[:]), Made: made, By: by, At: time.Now().UTC(), Recovered: e.Recovered}
-	if e.Parent != ([16]byte{}) {
-		r.Parent = hex.EncodeToString(e.Parent[:])
+	for i := 0; i+16 <= len(e.Ancestors); i += 16 {
+		r.Ancestors = append(r.Ancestors, hex.EncodeToString([]byte(e.Ancestors[i:i+16])))
 	}
 	return r
-}
-
-// parentEra is the era a recover record says it recovered.
-func (r eraRecord) parentEra() Era {
-	p, err := hex.DecodeString(r.Parent)
-	if err != nil || len(p) != 16 || [16]byte(p) == [16]byte{} {
-		return Era{}
-	}
-	return Era{Gen: max(r.Gen, 1) - 1, ID: [16]byte(p)}
 }
 
 // readEra reads dir's era record (zero if there is none).
@@ -208,7 +239,8 @@ func nextEra(prev Era, servers []Server) Era {
 		h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(id))))
 		h.Write([]byte(id))
 	}
-	return Era{Gen: prev.Gen + 1, ID: [16]byte(h.Sum(nil)), Parent: prev.ID, Recovered: true}
+	anc := string(prev.ID[:]) + prev.Ancestors
+	return Era{Gen: prev.Gen + 1, ID: [16]byte(h.Sum(nil)), Recovered: true, Ancestors: anc[:min(len(anc), maxAncestors*16)]}
 }
 
 // serverIDs returns the servers' IDs, sorted.
@@ -239,8 +271,8 @@ type eraVerdict int
 const (
 	eraAccept     eraVerdict = iota // the same era, or a peer that takes ours
 	eraAdopt                        // we have no Raft state: take the peer's era
-	eraSuperseded                   // the peer's era was recovered from ours, without us
-	eraOlder                        // our era was recovered from the peer's
+	eraSuperseded                   // the peer's era descends from ours by recovers, without us
+	eraOlder                        // our era descends from the peer's
 	eraForeign                      // unrelated eras
 )
 
@@ -255,15 +287,15 @@ func decideEra(own Era, ownState bool, theirs Era, theirState bool) eraVerdict {
 		return eraAdopt
 	case !theirState:
 		return eraAccept
-	case theirs.Recovered && theirs.Parent == own.ID:
+	case theirs.descends(own.ID):
 		return eraSuperseded
-	case own.Recovered && own.Parent == theirs.ID:
+	case own.descends(theirs.ID):
 		return eraOlder
 	}
 	return eraForeign
 }
 
-// Superseded says which era, recovered from this node's, left it out.
+// Superseded says which era, descending from this node's, left it out.
 type Superseded struct {
 	// Peer is the node that proved the later era.
 	Peer string
@@ -350,7 +382,7 @@ func (b *eraBook) meet(peer string, theirs Era, theirState bool) error {
 			"If it was meant to be one of the survivors, stop it and run cluster recover on it with the same -voter list as on the others; "+
 			"otherwise move its data dir aside and start it again to join as a new node",
 			"action", "raft.superseded", "own_era", own.String(), "era", theirs.String(), "proved_by", peer)
-		return &handshakeError{reason: fmt.Sprintf("node %q is of era %s, recovered from this node's (%s) without it", peer, theirs, own), err: errSuperseded}
+		return &handshakeError{reason: fmt.Sprintf("node %q is of era %s, recovered from this node's (%s) without it, directly or by later recovers", peer, theirs, own), err: errSuperseded}
 	case eraOlder:
 		return &handshakeError{reason: fmt.Sprintf("node %q holds the history of era %s, which this cluster's (%s) was recovered from: a node the recover left out", peer, theirs, own)}
 	}

@@ -14,10 +14,11 @@ import (
 )
 
 func TestDecideEra(t *testing.T) {
-	x := Era{Gen: 1, ID: [16]byte{1}, Recovered: true}
-	y := Era{Gen: 2, ID: [16]byte{2}, Parent: x.ID, Recovered: true}
-	twin := Era{Gen: 1, ID: [16]byte{9}, Recovered: true}
+	x := nextEra(Era{}, []Server{{ID: "n1"}})
+	y := nextEra(x, []Server{{ID: "n1"}})
+	twin := nextEra(Era{}, []Server{{ID: "n2"}})
 	restored := Era{Gen: 1, ID: [16]byte{5}}
+	afterRestore := nextEra(restored, []Server{{ID: "n1"}})
 	for _, tc := range []struct {
 		name       string
 		own        Era
@@ -40,7 +41,10 @@ func TestDecideEra(t *testing.T) {
 		{"a node of era 0 meets a restored era", Era{}, true, restored, true, eraForeign},
 		{"a restored era meets a node of era 0", restored, true, Era{}, true, eraForeign},
 		{"two recovers with different servers", x, true, twin, true, eraForeign},
-		{"a grandparent's node meets a recovered era", Era{}, true, y, true, eraForeign},
+		{"a node two recovers back meets a recovered era", Era{}, true, y, true, eraSuperseded},
+		{"a recovered era meets a node two recovers back", y, true, Era{}, true, eraOlder},
+		{"a node of a restored era meets a recover of it", restored, true, afterRestore, true, eraSuperseded},
+		{"a node of era 0 meets a recover of a restored era", Era{}, true, afterRestore, true, eraForeign},
 	} {
 		if got := decideEra(tc.own, tc.ownState, tc.theirs, tc.theirState); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
@@ -51,14 +55,27 @@ func TestDecideEra(t *testing.T) {
 func TestNextEraIsTheSameOnEverySurvivor(t *testing.T) {
 	a := nextEra(Era{}, []Server{{ID: "n1", Address: "h1:1"}, {ID: "n3", Address: "h3:1"}})
 	b := nextEra(Era{}, []Server{{ID: "n3", Address: "other:2"}, {ID: "n1", Address: "h1:1"}})
-	if a != b || a.Gen != 1 || a.IsZero() || !a.Recovered || a.Parent != ([16]byte{}) {
+	if a != b || a.Gen != 1 || a.IsZero() || !a.Recovered || !a.descends([16]byte{}) || a.parent() != (Era{}) {
 		t.Fatalf("eras of two survivors recovered with the same servers: %v and %v", a, b)
 	}
 	if c := nextEra(Era{}, []Server{{ID: "n1"}}); c == a {
 		t.Errorf("another list of servers gave the same era %v", c)
 	}
-	if d := nextEra(a, []Server{{ID: "n1"}, {ID: "n3"}}); d.Gen != 2 || d == a || d.Parent != a.ID {
-		t.Errorf("a recover after a recover: %v, want generation 2", d)
+	d := nextEra(a, []Server{{ID: "n1"}, {ID: "n3"}})
+	if d.Gen != 2 || d == a || !d.descends(a.ID) || !d.descends([16]byte{}) || d.parent().ID != a.ID {
+		t.Errorf("a recover after a recover: %v, want generation 2, descending from the first and from era 0", d)
+	}
+	if again := nextEra(d.parent(), []Server{{ID: "n3"}, {ID: "n1"}}); again != d {
+		t.Errorf("the same recover from the parent an era knows of: %v, want %v", again, d)
+	}
+	// The ancestors are bounded: a node left out more recovers ago is
+	// refused, not told.
+	e := a
+	for range maxAncestors + 3 {
+		e = nextEra(e, []Server{{ID: "n1"}})
+	}
+	if len(e.Ancestors) != maxAncestors*16 || e.descends([16]byte{}) || !e.descends(e.parent().ID) {
+		t.Errorf("after %d recovers: %d bytes of ancestors, descends from era 0: %v", maxAncestors+4, len(e.Ancestors), e.descends([16]byte{}))
 	}
 }
 
@@ -147,8 +164,8 @@ func pump(src, dst net.Conn, f func([]byte) []byte) {
 }
 
 func TestHandshakeEras(t *testing.T) {
-	x := Era{Gen: 1, ID: [16]byte{1, 2, 3}, Recovered: true}
-	later := Era{Gen: 2, ID: [16]byte{4}, Parent: x.ID, Recovered: true}
+	x := nextEra(Era{}, []Server{{ID: "survivor"}})
+	later := nextEra(x, []Server{{ID: "survivor"}})
 
 	t.Run("era 0 on both sides", func(t *testing.T) {
 		d, l := newEraSide(t, "d", Era{}, true), newEraSide(t, "l", Era{}, true)
@@ -215,31 +232,35 @@ func TestHandshakeEras(t *testing.T) {
 		}
 	})
 	t.Run("two recovers with different servers", func(t *testing.T) {
-		d, l := newEraSide(t, "a", x, true), newEraSide(t, "b", Era{Gen: 1, ID: [16]byte{7}, Recovered: true}, true)
+		d, l := newEraSide(t, "a", x, true), newEraSide(t, "b", nextEra(Era{}, []Server{{ID: "b"}}), true)
 		dErr, lErr := shake(t, d, l, nil)
 		if dErr == nil || lErr == nil || d.book.Superseded() != nil || l.book.Superseded() != nil {
 			t.Fatalf("dialer %v, listener %v; want both refused, neither superseded", dErr, lErr)
 		}
 	})
 	t.Run("an era claimed without the secret", func(t *testing.T) {
-		// A relay rewrites the listener's era in its hello to a later one:
-		// the proofs cover both eras, so the dialer refuses the
-		// listener's proof instead of taking itself for left out.
-		d, l := newEraSide(t, "stale", Era{}, true), newEraSide(t, "l", Era{}, true)
-		var helloSeen atomic.Bool
+		// A relay rewrites the era in the listener's proof (of a restore,
+		// unrelated to the dialer's) to one recovered from the dialer's:
+		// the proof covers it, so the dialer refuses the proof instead of
+		// taking itself for left out.
+		d := newEraSide(t, "stale", Era{}, true)
+		l := newEraSide(t, "l", Era{Gen: 1, ID: [16]byte{5}}, true)
+		var chunks atomic.Int32
 		relay := func(toListener bool, b []byte) []byte {
-			if toListener || helloSeen.Load() || len(b) < 4+1+handshakeNonceLen {
+			if toListener || chunks.Add(1) != 2 { // the listener's hello, then its proof
 				return b
 			}
-			helloSeen.Store(true)
-			forged := append([]byte(nil), b[:4]...)
-			forged = append(forged, handshakeV2)
-			forged = append(forged, b[5:5+handshakeNonceLen]...)
-			return eraHello{era: later, state: true}.append(forged)
+			head := 1 + int(b[0])
+			mac := b[len(b)-handshakeMACLen:]
+			forged := append(append([]byte(nil), b[:head]...), eraHello{era: x, state: true}.block()...)
+			return append(forged, mac...)
 		}
-		dErr, lErr := shake(t, d, l, relay)
-		if dErr == nil || lErr == nil || d.book.Superseded() != nil {
-			t.Fatalf("dialer %v, listener %v, superseded %+v; want the handshake refused, nobody superseded", dErr, lErr, d.book.Superseded())
+		dErr, _ := shake(t, d, l, relay)
+		if dErr == nil || !strings.Contains(dErr.Error(), "invalid proof") || d.book.Superseded() != nil {
+			t.Fatalf("dialer %v, superseded %+v; want the forged proof refused, nobody superseded", dErr, d.book.Superseded())
+		}
+		if chunks.Load() < 2 {
+			t.Fatal("the relay saw no proof from the listener")
 		}
 	})
 }
@@ -252,7 +273,7 @@ func TestEraFileSurvivesAsWritten(t *testing.T) {
 	if _, _, err := readEra(dir); err == nil {
 		t.Fatal("a malformed era file was read as an era")
 	}
-	e := Era{Gen: 3, ID: [16]byte{0xab}, Parent: [16]byte{0xcd}, Recovered: true}
+	e := nextEra(nextEra(Era{}, []Server{{ID: "n1"}}), []Server{{ID: "n1"}})
 	if err := writeEra(dir, recordOf(e, "recover", "n1")); err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +295,7 @@ func TestPeerConnEndsWithItsEra(t *testing.T) {
 	if _, err := conn.Read(make([]byte, 1)); err != nil {
 		t.Fatalf("read in the connection's era: %v", err)
 	}
-	x := Era{Gen: 1, ID: [16]byte{1}, Recovered: true}
+	x := nextEra(Era{}, []Server{{ID: "leader"}})
 	if err := fresh.book.meet("leader", x, true); err != nil {
 		t.Fatal(err)
 	}

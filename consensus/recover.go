@@ -74,6 +74,10 @@ func Recover(dir, nodeID string, servers []Server, store *eventstore.Store, logg
 	if err != nil {
 		return Era{}, fmt.Errorf("read the last configuration: %w", err)
 	}
+	before, err := lastRaftIndex(logStore, snaps)
+	if err != nil {
+		return Era{}, err
+	}
 	if err := catchUpFromSnapshot(snaps, store, logger); err != nil {
 		return Era{}, err
 	}
@@ -95,24 +99,43 @@ func Recover(dir, nodeID string, servers []Server, store *eventstore.Store, logg
 	// node in its era, with its peers. One that dies in between leaves it
 	// unprotected until it is run again.
 	//
-	// A recover run again before anyone joined (the last configuration
-	// lists none but the servers it made the cluster) starts from the
-	// same parent: a survivor whose list is corrected takes the era the
-	// others took with that list, not one recovered from theirs.
+	// A recover run again before the node started (its log where the
+	// last recover left it, and the configuration that one's) starts from
+	// the same parent: a survivor whose list is corrected takes the era
+	// the others took with that list, not one recovered from theirs. Any
+	// later recover starts from the node's era, which then supersedes
+	// every node of that era it leaves out.
 	parent := current
-	if rec.Made == "recover" && within(previous, rec.Servers) {
-		parent = rec.parentEra()
+	if rec.Made == "recover" && rec.Index == before && within(previous, rec.Servers) {
+		parent = current.parent()
 	}
 	next := nextEra(parent, servers)
-	if next == current {
-		return next, nil
+	after, err := lastRaftIndex(logStore, snaps)
+	if err != nil {
+		return Era{}, err
 	}
 	r := recordOf(next, "recover", nodeID)
-	r.Servers = serverIDs(servers)
+	r.Servers, r.Index = serverIDs(servers), after
 	if err := writeEra(dir, r); err != nil {
 		return Era{}, fmt.Errorf("record the recovered cluster's era: %w", err)
 	}
 	return next, nil
+}
+
+// lastRaftIndex is the last index a stopped node's log or snapshots hold.
+func lastRaftIndex(logs raft.LogStore, snaps raft.SnapshotStore) (uint64, error) {
+	last, err := logs.LastIndex()
+	if err != nil {
+		return 0, fmt.Errorf("read the raft log's last index: %w", err)
+	}
+	metas, err := snaps.List()
+	if err != nil {
+		return 0, fmt.Errorf("list snapshots: %w", err)
+	}
+	if len(metas) > 0 {
+		last = max(last, metas[0].Index)
+	}
+	return last, nil
 }
 
 // within reports whether every server of conf is among ids.

@@ -28,21 +28,24 @@ import (
 // echoing our own nonce is refused. The listener proves nothing until the
 // dialer has, so a scanner learns nothing but the magic.
 //
-// Version 2 carries each side's era (era.go) in its hello, after the
-// nonce: generation (8 bytes, big-endian), ID (16), parent (16), and a
-// flags byte: bit 0 says the node holds Raft state, bit 1 that a recover
-// started the era. A node of the zero era dials with version 1, as older
-// builds do and accept; a node of another era dials with version 2, and a
-// listener answers with version 2 when the dialer did or its own era is
-// not zero (a version 1 dialer then counts as the zero era with state). In
-// a version 2 handshake both proofs also cover both eras, dialer's first,
-// so that neither can be claimed without the secret; and the listener
-// sends its proof even when it will refuse the dialer's era, so that a
-// node a recover left out learns it (era.go).
+// Version 2 adds each side's era (era.go) after its proof: generation (8
+// bytes, big-endian), ID (16), a flags byte (bit 0: the node holds Raft
+// state; bit 1: a recover started the era), a count and that many
+// ancestor IDs (16 bytes each, nearest first, at most maxAncestors). The
+// dialer's proof covers its era, the listener's both: neither can be
+// claimed without the secret, and the listener, which proves nothing until
+// the dialer has, tells a stranger no more than that it has an era. A
+// node of the zero era dials with version 1, as older builds do and
+// accept; a node of another era dials with version 2, and a listener
+// answers with version 2 when the dialer did or its own era is not zero
+// (a dialer of this build then follows; an older one gives up, as it must).
+// The listener sends its proof and era even when it will refuse the
+// dialer's, so that a node a recover left out learns it (era.go).
 const (
-	handshakeV1       = 1
-	handshakeV2       = 2
-	eraHelloLen       = 8 + 16 + 16 + 1
+	handshakeV1 = 1
+	handshakeV2 = 2
+	// eraBlockHead is an era block's length without its ancestors.
+	eraBlockHead      = 8 + 16 + 1 + 1
 	handshakeLabel    = "agenda-raft-v1"
 	handshakeNonceLen = 32
 	handshakeMACLen   = sha256.Size
@@ -107,16 +110,16 @@ type handshakeParams struct {
 	era *eraBook
 }
 
-// eraHello is the era part of a version 2 hello.
+// eraHello is what a version 2 handshake says of a side's era.
 type eraHello struct {
 	era   Era
 	state bool
 }
 
-func (h eraHello) append(b []byte) []byte {
-	b = binary.BigEndian.AppendUint64(b, h.era.Gen)
+// block is h as its proof carries it.
+func (h eraHello) block() []byte {
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, eraBlockHead+len(h.era.Ancestors)), h.era.Gen)
 	b = append(b, h.era.ID[:]...)
-	b = append(b, h.era.Parent[:]...)
 	var flags byte
 	if h.state {
 		flags |= 1
@@ -124,11 +127,38 @@ func (h eraHello) append(b []byte) []byte {
 	if h.era.Recovered {
 		flags |= 2
 	}
-	return append(b, flags)
+	b = append(b, flags, byte(len(h.era.Ancestors)/16))
+	return append(b, h.era.Ancestors...)
 }
 
-// v1Hello is what a version 1 hello counts as: era 0, with Raft state.
+// v1Hello is what a version 1 handshake says of the peer: the zero era,
+// with Raft state (as every older build's).
 var v1Hello = eraHello{state: true}
+
+// readEraBlock reads an era block, returning it as read and decoded.
+func readEraBlock(conn net.Conn) ([]byte, eraHello, error) {
+	head := make([]byte, eraBlockHead, eraBlockHead+maxAncestors*16)
+	if _, err := io.ReadFull(conn, head); err != nil {
+		return nil, eraHello{}, ioFailure("reading era", err)
+	}
+	flags, n := head[24], int(head[25])
+	if flags&^3 != 0 {
+		return nil, eraHello{}, &handshakeError{reason: fmt.Sprintf("unknown era flags %#x", flags)}
+	}
+	if n > maxAncestors {
+		return nil, eraHello{}, &handshakeError{reason: fmt.Sprintf("%d ancestor eras, at most %d", n, maxAncestors)}
+	}
+	b := head[:eraBlockHead+16*n]
+	if _, err := io.ReadFull(conn, b[eraBlockHead:]); err != nil {
+		return nil, eraHello{}, ioFailure("reading era", err)
+	}
+	h := eraHello{state: flags&1 != 0, era: Era{Gen: binary.BigEndian.Uint64(b[:8]), ID: [16]byte(b[8:24]),
+		Recovered: flags&2 != 0, Ancestors: string(b[eraBlockHead:])}}
+	if h.era.IsZero() && (h.era.Gen != 0 || h.era.Recovered || n > 0) {
+		return nil, eraHello{}, &handshakeError{reason: "the zero era with a generation, ancestors or flags"}
+	}
+	return b, h, nil
+}
 
 // handshake runs the protocol on conn, whose deadline the caller has set,
 // and returns the peer's authenticated node ID.
@@ -142,111 +172,120 @@ func handshake(conn net.Conn, p handshakeParams) (peerID string, err error) {
 		return "", &handshakeError{reason: "generate nonce", err: err}
 	}
 	ownEra, ownState := p.era.hello()
-	mine := eraHello{era: ownEra, state: ownState}
 
 	var peer [handshakeNonceLen]byte
-	var theirs eraHello
 	version := byte(handshakeV1)
-	var dialerHello, listenerHello eraHello
+	if !ownEra.IsZero() {
+		version = handshakeV2
+	}
 	if p.role == roleDialer {
-		sent := byte(handshakeV1)
-		if !ownEra.IsZero() {
-			sent = handshakeV2
-		}
-		if err := writeHello(conn, sent, own, mine); err != nil {
+		if err := writeHello(conn, version, own); err != nil {
 			return "", err
 		}
-		if version, peer, theirs, err = readHello(conn); err != nil {
+		sent := version
+		if version, peer, err = readHello(conn); err != nil {
 			return "", err
 		}
 		if version < sent {
 			return "", &handshakeError{reason: fmt.Sprintf("peer answered protocol version %d to version %d", version, sent)}
 		}
-		dialerHello, listenerHello = v1Hello, theirs
-		if sent == handshakeV2 {
-			dialerHello = mine
-		}
 	} else {
 		var asked byte
-		if asked, peer, theirs, err = readHello(conn); err != nil {
+		if asked, peer, err = readHello(conn); err != nil {
 			return "", err
 		}
-		if asked == handshakeV2 || !ownEra.IsZero() {
-			version = handshakeV2
-		}
-		if err := writeHello(conn, version, own, mine); err != nil {
+		version = max(version, asked)
+		if err := writeHello(conn, version, own); err != nil {
 			return "", err
 		}
-		dialerHello, listenerHello = theirs, mine
 	}
 	if hmac.Equal(own[:], peer[:]) {
 		return "", &handshakeError{reason: "peer echoed our nonce (reflection attempt)"}
 	}
-	var eras []byte
+	var mine []byte // this side's era block, version 2 only
 	if version == handshakeV2 {
-		eras = listenerHello.append(dialerHello.append(nil))
+		mine = eraHello{era: ownEra, state: ownState}.block()
 	}
 
 	peerRole := roleListener
 	if p.role == roleListener {
 		peerRole = roleDialer
 	}
-	sendProof := func() error {
+	// covered is what a proof covers beyond the version 1 fields: in
+	// version 2, the version and the dialer's era, and for the
+	// listener's proof its own era too.
+	covered := func(dialer, listener []byte) []byte {
+		if version == handshakeV1 {
+			return nil
+		}
+		return append(append([]byte{handshakeV2}, dialer...), listener...)
+	}
+	sendProof := func(eras []byte) error {
 		mac := handshakeMAC(p.secret, p.role, own, peer, p.nodeID, cb, eras)
-		msg := make([]byte, 0, 1+len(p.nodeID)+len(mac))
+		msg := make([]byte, 0, 1+len(p.nodeID)+len(mine)+len(mac))
 		msg = append(msg, byte(len(p.nodeID)))
 		msg = append(msg, p.nodeID...)
+		msg = append(msg, mine...)
 		msg = append(msg, mac...)
 		if _, err := conn.Write(msg); err != nil {
 			return ioFailure("sending proof", err)
 		}
 		return nil
 	}
-	checkProof := func() (string, error) {
-		id, mac, err := readProof(conn)
+	// checkProof reads the peer's proof and era, and checks the proof
+	// over what eras returns for the era block read.
+	checkProof := func(eras func(theirs []byte) []byte) (string, eraHello, []byte, error) {
+		id, err := readProofID(conn)
 		if err != nil {
-			return "", err
+			return "", eraHello{}, nil, err
 		}
-		want := handshakeMAC(p.secret, peerRole, peer, own, id, cb, eras)
+		theirs, h := []byte(nil), v1Hello
+		if version == handshakeV2 {
+			if theirs, h, err = readEraBlock(conn); err != nil {
+				return "", eraHello{}, nil, err
+			}
+		}
+		mac, err := readProofMAC(conn)
+		if err != nil {
+			return "", eraHello{}, nil, err
+		}
+		want := handshakeMAC(p.secret, peerRole, peer, own, id, cb, eras(theirs))
 		if !hmac.Equal(mac, want) {
-			return "", &handshakeError{reason: fmt.Sprintf("invalid proof from node %q (wrong secret, replay or reflection)", id)}
+			return "", eraHello{}, nil, &handshakeError{reason: fmt.Sprintf("invalid proof from node %q (wrong secret, replay or reflection)", id)}
 		}
-		return id, nil
+		return id, h, theirs, nil
 	}
 
 	// The dialer proves first; the listener answers only a valid proof,
 	// and both then decide on the other's era.
-	peerEra := theirs
-	if version == handshakeV1 {
-		peerEra = v1Hello
-	}
 	if p.role == roleDialer {
-		if err := sendProof(); err != nil {
+		if err := sendProof(covered(mine, nil)); err != nil {
 			return "", err
 		}
-		peerID, err = checkProof()
+		id, theirs, _, err := checkProof(func(b []byte) []byte { return covered(mine, b) })
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return "", &handshakeError{reason: "peer closed the connection after our proof (did it refuse our secret?)", err: err}
 		}
 		if err != nil {
 			return "", err
 		}
-		return peerID, p.era.meet(peerID, peerEra.era, peerEra.state)
+		return id, p.era.meet(id, theirs.era, theirs.state)
 	}
-	if peerID, err = checkProof(); err != nil {
+	id, theirs, block, err := checkProof(func(b []byte) []byte { return covered(b, nil) })
+	if err != nil {
 		return "", err
 	}
-	if err := sendProof(); err != nil {
+	if err := sendProof(covered(block, mine)); err != nil {
 		return "", err
 	}
-	return peerID, p.era.meet(peerID, peerEra.era, peerEra.state)
+	return id, p.era.meet(id, theirs.era, theirs.state)
 }
 
 // handshakeMAC is HMAC-SHA256(secret, label || role || own nonce || peer
 // nonce || len(id) || id || eras || channel binding), eras being empty in
-// version 1 and both sides' era hellos (fixed length) in version 2. Every
-// field but the last has a fixed or prefixed length, and the version is
-// fixed by the hellos, so no two inputs share an encoding.
+// version 1 and, in version 2, the version byte and the era blocks the
+// proof covers (each says its own length). Every field but the last has a
+// fixed or prefixed length, so no two inputs share an encoding.
 func handshakeMAC(secret []byte, role byte, own, peer [handshakeNonceLen]byte, nodeID string, cb, eras []byte) []byte {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte(handshakeLabel))
@@ -275,14 +314,11 @@ func channelBinding(conn net.Conn) ([]byte, error) {
 	return cb, nil
 }
 
-func writeHello(conn net.Conn, version byte, nonce [handshakeNonceLen]byte, h eraHello) error {
-	msg := make([]byte, 0, len(handshakeMagic)+1+handshakeNonceLen+eraHelloLen)
+func writeHello(conn net.Conn, version byte, nonce [handshakeNonceLen]byte) error {
+	msg := make([]byte, 0, len(handshakeMagic)+1+handshakeNonceLen)
 	msg = append(msg, handshakeMagic[:]...)
 	msg = append(msg, version)
 	msg = append(msg, nonce[:]...)
-	if version == handshakeV2 {
-		msg = h.append(msg)
-	}
 	if _, err := conn.Write(msg); err != nil {
 		return ioFailure("sending hello", err)
 	}
@@ -291,53 +327,48 @@ func writeHello(conn net.Conn, version byte, nonce [handshakeNonceLen]byte, h er
 
 // readHello reads the magic and version first, so that garbage is refused
 // before anything else is read.
-func readHello(conn net.Conn) (version byte, nonce [handshakeNonceLen]byte, h eraHello, err error) {
+func readHello(conn net.Conn) (version byte, nonce [handshakeNonceLen]byte, err error) {
 	var head [len(handshakeMagic) + 1]byte
 	if _, err := io.ReadFull(conn, head[:]); err != nil {
-		return 0, nonce, h, ioFailure("reading hello", err)
+		return 0, nonce, ioFailure("reading hello", err)
 	}
 	if [4]byte(head[:4]) != handshakeMagic {
 		if head[0] == 0x16 && head[1] == 0x03 {
-			return 0, nonce, h, &handshakeError{reason: "peer started a TLS handshake; is TLS enabled on one side only?"}
+			return 0, nonce, &handshakeError{reason: "peer started a TLS handshake; is TLS enabled on one side only?"}
 		}
-		return 0, nonce, h, &handshakeError{reason: fmt.Sprintf("bad protocol magic %q", head[:4])}
+		return 0, nonce, &handshakeError{reason: fmt.Sprintf("bad protocol magic %q", head[:4])}
 	}
 	version = head[4]
 	if version != handshakeV1 && version != handshakeV2 {
-		return 0, nonce, h, &handshakeError{reason: fmt.Sprintf("unsupported protocol version %d (want %d or %d)", version, handshakeV1, handshakeV2)}
+		return 0, nonce, &handshakeError{reason: fmt.Sprintf("unsupported protocol version %d (want %d or %d)", version, handshakeV1, handshakeV2)}
 	}
 	if _, err := io.ReadFull(conn, nonce[:]); err != nil {
-		return 0, nonce, h, ioFailure("reading hello", err)
+		return 0, nonce, ioFailure("reading hello", err)
 	}
-	if version == handshakeV1 {
-		return version, nonce, v1Hello, nil
-	}
-	var b [eraHelloLen]byte
-	if _, err := io.ReadFull(conn, b[:]); err != nil {
-		return 0, nonce, h, ioFailure("reading hello", err)
-	}
-	flags := b[40]
-	if flags&^3 != 0 {
-		return 0, nonce, h, &handshakeError{reason: fmt.Sprintf("unknown hello flags %#x", flags)}
-	}
-	h = eraHello{era: Era{Gen: binary.BigEndian.Uint64(b[:8]), ID: [16]byte(b[8:24]), Parent: [16]byte(b[24:40]), Recovered: flags&2 != 0}, state: flags&1 != 0}
-	if h.era.IsZero() && h.era != (Era{}) {
-		return 0, nonce, h, &handshakeError{reason: "the zero era with a generation, a parent or flags"}
-	}
-	return version, nonce, h, nil
+	return version, nonce, nil
 }
 
-func readProof(conn net.Conn) (nodeID string, mac []byte, err error) {
+// readProofID reads the node ID that opens a proof.
+func readProofID(conn net.Conn) (string, error) {
 	var n [1]byte
 	if _, err := io.ReadFull(conn, n[:]); err != nil {
-		return "", nil, ioFailure("reading proof", err)
+		return "", ioFailure("reading proof", err)
 	}
 	if n[0] == 0 || n[0] > maxNodeIDLen {
-		return "", nil, &handshakeError{reason: fmt.Sprintf("node ID length %d out of range 1..%d", n[0], maxNodeIDLen)}
+		return "", &handshakeError{reason: fmt.Sprintf("node ID length %d out of range 1..%d", n[0], maxNodeIDLen)}
 	}
-	buf := make([]byte, int(n[0])+handshakeMACLen)
-	if _, err := io.ReadFull(conn, buf); err != nil {
-		return "", nil, ioFailure("reading proof", err)
+	id := make([]byte, n[0])
+	if _, err := io.ReadFull(conn, id); err != nil {
+		return "", ioFailure("reading proof", err)
 	}
-	return string(buf[:n[0]]), buf[n[0]:], nil
+	return string(id), nil
+}
+
+// readProofMAC reads the MAC that ends a proof.
+func readProofMAC(conn net.Conn) ([]byte, error) {
+	mac := make([]byte, handshakeMACLen)
+	if _, err := io.ReadFull(conn, mac); err != nil {
+		return nil, ioFailure("reading proof", err)
+	}
+	return mac, nil
 }

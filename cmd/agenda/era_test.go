@@ -191,3 +191,64 @@ func TestRestoredNodeRefusesTheOldCluster(t *testing.T) {
 		t.Error("no log line says the eras differ")
 	}
 }
+
+// TestClusterRecoveredTwice: two survivors of three are recovered together
+// and take writes; later the cluster loses them again but one, recovered
+// alone. A review saw the second recover, its membership unchanged since
+// the first, start an era beside the first rather than after it, and the
+// node it left out (of the first era) and the one left out the first time
+// (of the zero era) elect each other and take writes without being told.
+// Now both learn from the survivor that they were left out.
+func TestClusterRecoveredTwice(t *testing.T) {
+	tc := newDirectCluster(t, 3)
+	tc.start()
+	tc.waitStable(clusterTimeout, nil, false)
+	n1, n2, n3 := tc.nodes[0], tc.nodes[1], tc.nodes[2]
+	u := tc.registerOn(n1, "twice")
+	knownEverywhere(tc, u)
+	acked := []written{mustCreateSlot(t, u.as(n2), 1)}
+	tc.expectVisibleEverywhere(u, tc.nodes, acked)
+	for _, n := range tc.nodes {
+		n.kill()
+	}
+	recoverWith := func(n *clusterNode, voters ...*clusterNode) {
+		t.Helper()
+		args := []string{"cluster", "recover", "-data-dir", n.dataDir, "-node-id", n.id}
+		for _, v := range voters {
+			args = append(args, "-voter", v.id+"="+v.raftAddr)
+		}
+		if err := run(args); err != nil {
+			t.Fatalf("recover %s: %v", n.id, err)
+		}
+	}
+	recoverWith(n1, n1, n2)
+	recoverWith(n2, n1, n2)
+	n1.start()
+	n2.start()
+	tc.waitStable(clusterTimeout, []*clusterNode{n1, n2}, false)
+	acked = append(acked, mustCreateSlot(t, u.as(n2), 2))
+	tc.expectVisibleEverywhere(u, []*clusterNode{n1, n2}, acked)
+	first, err := n1.status()
+	if err != nil || first.Era == "" {
+		t.Fatalf("n1's era after the first recover: %+v, %v", first, err)
+	}
+
+	n1.kill()
+	n2.kill()
+	recoverWith(n1, n1)
+	n1.start()
+	tc.waitStable(clusterTimeout, []*clusterNode{n1}, false)
+	acked = append(acked, mustCreateSlot(t, u.as(n1), 3))
+	second, err := n1.status()
+	if err != nil || second.Era == "" || second.Era == first.Era {
+		t.Fatalf("n1's era after the second recover: %q (%v), the first's %q", second.Era, err, first.Era)
+	}
+	// n3, of the zero era, left out by the first recover, meets only the
+	// survivor; then n2, of the first era, left out by the second.
+	n3.start()
+	expectLeftOut(tc, n3, u)
+	n2.start()
+	expectLeftOut(tc, n2, u)
+	expectLeadingAlone(t, n1)
+	tc.expectVisibleEverywhere(u, []*clusterNode{n1}, append(acked, mustCreateSlot(t, u.as(n1), 4)))
+}
