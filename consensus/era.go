@@ -161,9 +161,24 @@ type eraRecord struct {
 	// recover starts from the same parent.
 	Servers []string `json:"servers,omitempty"`
 	Index   uint64   `json:"index,omitempty"`
+	// SupersededBy records the era that left this node out (meet), so
+	// that it stays out across restarts, and a recover run on it with
+	// the survivors' list takes their era.
+	SupersededBy *supersededRecord `json:"superseded_by,omitempty"`
+}
+
+// supersededRecord is a Superseded as the era file keeps it.
+type supersededRecord struct {
+	Era  string    `json:"era"` // Era.Token
+	ID   string    `json:"id"`
+	Peer string    `json:"peer"`
+	At   time.Time `json:"at"`
 }
 
 func (r eraRecord) era() (Era, error) {
+	if r.ID == "" && r.Gen == 0 {
+		return Era{}, nil // the zero era, kept for what else the record says
+	}
 	id, err := hex.DecodeString(r.ID)
 	if err != nil || len(id) != 16 || r.Gen == 0 || [16]byte(id) == [16]byte{} {
 		return Era{}, fmt.Errorf("%s: not an era (gen %d, id %q)", eraFile, r.Gen, r.ID)
@@ -216,7 +231,7 @@ func readEra(dir string) (eraRecord, Era, error) {
 
 // writeEra replaces dir's era record, durably; the zero era's is none.
 func writeEra(dir string, r eraRecord) error {
-	if r.ID == "" {
+	if r.ID == "" && r.SupersededBy == nil {
 		return removeSynced(filepath.Join(dir, eraFile))
 	}
 	b, err := json.Marshal(r)
@@ -299,8 +314,10 @@ func decideEra(own Era, ownState bool, theirs Era, theirState bool) eraVerdict {
 type Superseded struct {
 	// Peer is the node that proved the later era.
 	Peer string
-	Era  Era
-	At   time.Time
+	// Token is that era (Era.Token), ID its ID.
+	Token string
+	ID    [16]byte
+	At    time.Time
 }
 
 // eraBook is a node's era as its Raft connections see it: what its
@@ -313,6 +330,12 @@ type eraBook struct {
 
 	mu  sync.Mutex // serializes meet, so that two peers never both adopt
 	own atomic.Pointer[Era]
+	rec eraRecord // what the era file holds (under mu)
+	// open counts the connections accepted or dialed in each era that are
+	// not closed yet (under mu): a node without state takes another era
+	// only when none of its current one is open, so that no request read
+	// on one before can reach Raft after.
+	open map[[16]byte]int
 
 	superseded atomic.Pointer[Superseded]
 }
@@ -320,13 +343,28 @@ type eraBook struct {
 // newEraBook reads dir's era. hasState reports whether the node holds any
 // Raft state (a log entry or a snapshot) at the moment it is asked.
 func newEraBook(dir, nodeID string, hasState func() bool, logger *slog.Logger) (*eraBook, error) {
-	_, e, err := readEra(dir)
+	rec, e, err := readEra(dir)
 	if err != nil {
 		return nil, err
 	}
-	b := &eraBook{dir: dir, nodeID: nodeID, hasState: hasState, logger: logger}
+	b := &eraBook{dir: dir, nodeID: nodeID, hasState: hasState, logger: logger, rec: rec, open: map[[16]byte]int{}}
 	b.own.Store(&e)
+	if sb := rec.SupersededBy; sb != nil {
+		id, _ := hex.DecodeString(sb.ID)
+		b.superseded.Store(&Superseded{Peer: sb.Peer, Token: sb.Era, ID: [16]byte(append(id, make([]byte, 16)...)[:16]), At: sb.At})
+		logger.Error("this node was left out of its cluster by a cluster recover, as it found before it last stopped: it takes no part in Raft and serves nothing. "+
+			"If it was meant to be one of the survivors, stop it and run cluster recover on it with the same -voter list as on the others; "+
+			"otherwise move its data dir aside and start it again to join as a new node",
+			"action", "raft.superseded", "own_era", e.String(), "era", sb.Era, "proved_by", sb.Peer, "at", sb.At)
+	}
 	return b, nil
+}
+
+// state reports whether the node counts as holding Raft state: it does,
+// or it made its era itself (a recover, or a restore about to found its
+// cluster), which no peer's may replace.
+func (b *eraBook) state() bool {
+	return b.rec.Made == "recover" || b.rec.Made == "restore" || b.hasState()
 }
 
 // hello is what this node's handshakes send: its era, and whether it holds
@@ -335,7 +373,9 @@ func (b *eraBook) hello() (Era, bool) {
 	if b == nil {
 		return Era{}, true
 	}
-	return *b.own.Load(), b.hasState()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return *b.own.Load(), b.state()
 }
 
 // Era returns the node's era.
@@ -350,43 +390,72 @@ func (b *eraBook) Era() Era {
 // superseded node.
 var errSuperseded = errors.New("this node was left out of its cluster by a cluster recover")
 
-// meet decides on a peer's proved era and hello, and returns nil if the
-// connection may go ahead.
-func (b *eraBook) meet(peer string, theirs Era, theirState bool) error {
+// meet decides on a peer's proved era and hello, and returns the era the
+// connection is of if it may go ahead (counted open until released).
+func (b *eraBook) meet(peer string, theirs Era, theirState bool) (Era, error) {
 	if b == nil {
 		if theirs.IsZero() {
-			return nil
+			return Era{}, nil
 		}
-		return &handshakeError{reason: fmt.Sprintf("node %q is of era %s; this node keeps none", peer, theirs)}
+		return Era{}, &handshakeError{reason: fmt.Sprintf("node %q is of era %s; this node keeps none", peer, theirs)}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if s := b.superseded.Load(); s != nil {
-		return &handshakeError{reason: "superseded", err: errSuperseded}
+		return Era{}, &handshakeError{reason: "superseded", err: errSuperseded}
 	}
 	own := *b.own.Load()
-	switch decideEra(own, b.hasState(), theirs, theirState) {
+	switch decideEra(own, b.state(), theirs, theirState) {
 	case eraAccept:
-		return nil
+		b.open[own.ID]++
+		return own, nil
 	case eraAdopt:
-		if err := writeEra(b.dir, recordOf(theirs, "joined", peer)); err != nil {
-			return &handshakeError{reason: "record the era of node " + peer, err: err}
+		if n := b.open[own.ID]; n > 0 {
+			return Era{}, &handshakeError{reason: fmt.Sprintf("node %q is of era %s; this node, without Raft state yet, still has %d connections of era %s open", peer, theirs, n, own)}
+		}
+		rec := recordOf(theirs, "joined", peer)
+		if err := writeEra(b.dir, rec); err != nil {
+			return Era{}, &handshakeError{reason: "record the era of node " + peer, err: err}
 		}
 		b.own.Store(&theirs)
+		b.rec = rec
+		b.open[theirs.ID]++
 		b.logger.Info("this node, without Raft state yet, takes the era of the node that reached it", "action", "raft.era_joined", "era", theirs.String(), "was", own.String(), "from", peer)
-		return nil
+		return theirs, nil
 	case eraSuperseded:
-		s := &Superseded{Peer: peer, Era: theirs, At: time.Now().UTC()}
+		s := &Superseded{Peer: peer, Token: theirs.Token(), ID: theirs.ID, At: time.Now().UTC()}
 		b.superseded.Store(s)
+		rec := b.rec
+		rec.SupersededBy = &supersededRecord{Era: s.Token, ID: hex.EncodeToString(s.ID[:]), Peer: peer, At: s.At}
+		if own.IsZero() {
+			rec.Made, rec.By, rec.At = "superseded", peer, s.At // a file for the zero era, read back as the zero era
+		}
+		if err := writeEra(b.dir, rec); err != nil {
+			b.logger.Warn("cannot record that this node was left out: a restart will take part in Raft until it meets the survivors again", "err", err)
+		} else {
+			b.rec = rec
+		}
 		b.logger.Error("this node was left out of its cluster by a cluster recover: it takes no further part in Raft and serves nothing. "+
 			"If it was meant to be one of the survivors, stop it and run cluster recover on it with the same -voter list as on the others; "+
 			"otherwise move its data dir aside and start it again to join as a new node",
 			"action", "raft.superseded", "own_era", own.String(), "era", theirs.String(), "proved_by", peer)
-		return &handshakeError{reason: fmt.Sprintf("node %q is of era %s, recovered from this node's (%s) without it, directly or by later recovers", peer, theirs, own), err: errSuperseded}
+		return Era{}, &handshakeError{reason: fmt.Sprintf("node %q is of era %s, recovered from this node's (%s) without it, directly or by later recovers", peer, theirs, own), err: errSuperseded}
 	case eraOlder:
-		return &handshakeError{reason: fmt.Sprintf("node %q holds the history of era %s, which this cluster's (%s) was recovered from: a node the recover left out", peer, theirs, own)}
+		return Era{}, &handshakeError{reason: fmt.Sprintf("node %q holds the history of era %s, which this cluster's (%s) was recovered from: a node the recover left out", peer, theirs, own)}
 	}
-	return &handshakeError{reason: fmt.Sprintf("node %q is of another era (%s, this node's %s): a cluster restored beside it, or recovered with other servers", peer, theirs, own)}
+	return Era{}, &handshakeError{reason: fmt.Sprintf("node %q is of another era (%s, this node's %s): a cluster restored beside it, or recovered with other servers", peer, theirs, own)}
+}
+
+// release counts a connection of era id closed.
+func (b *eraBook) release(id [16]byte) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.open[id]--; b.open[id] <= 0 {
+		delete(b.open, id)
+	}
 }
 
 // Superseded reports the era that left this node out, if one did.
@@ -440,10 +509,14 @@ func openEra(cfg Config, logs walLog, snaps raft.SnapshotStore, store *eventstor
 	if err != nil {
 		return nil, err
 	}
-	if err := writeEra(cfg.Dir, recordOf(e, "restore", cfg.NodeID)); err != nil {
+	rec := recordOf(e, "restore", cfg.NodeID)
+	if err := writeEra(cfg.Dir, rec); err != nil {
 		return nil, fmt.Errorf("record the era of the restored cluster: %w", err)
 	}
+	b.mu.Lock()
 	b.own.Store(&e)
+	b.rec = rec
+	b.mu.Unlock()
 	cfg.Logger.Info("this node founds a cluster of a new era on a restored backup: it and the nodes of the history before it refuse each other",
 		"action", "raft.era_started", "era", e.String())
 	return b, nil

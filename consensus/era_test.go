@@ -129,13 +129,13 @@ func shake(t *testing.T, dialer, listener *eraSide, relay func(toListener bool, 
 	_ = lc.SetDeadline(deadline)
 	done := make(chan error, 1)
 	go func() {
-		_, err := handshake(lc, handshakeParams{secret: streamSecret, nodeID: listener.id, role: roleListener, era: listener.book})
+		_, _, err := handshake(lc, handshakeParams{secret: streamSecret, nodeID: listener.id, role: roleListener, era: listener.book})
 		if err != nil {
 			lc.Close()
 		}
 		done <- err
 	}()
-	_, dErr = handshake(dc, handshakeParams{secret: streamSecret, nodeID: dialer.id, role: roleDialer, era: dialer.book})
+	_, _, dErr = handshake(dc, handshakeParams{secret: streamSecret, nodeID: dialer.id, role: roleDialer, era: dialer.book})
 	if dErr != nil {
 		dc.Close()
 	}
@@ -200,7 +200,7 @@ func TestHandshakeEras(t *testing.T) {
 			t.Fatalf("dialer %v, listener %v; want the dialer superseded, the listener refusing an earlier era", dErr, lErr)
 		}
 		s := d.book.Superseded()
-		if s == nil || s.Peer != "survivor" || s.Era != x {
+		if s == nil || s.Peer != "survivor" || s.ID != x.ID || s.Token != x.Token() {
 			t.Fatalf("the left-out node's record: %+v", s)
 		}
 		if l.book.Superseded() != nil {
@@ -229,6 +229,15 @@ func TestHandshakeEras(t *testing.T) {
 		dErr, lErr := shake(t, d, l, nil)
 		if dErr == nil || lErr == nil || d.book.Superseded() != nil || l.book.Superseded() != nil {
 			t.Fatalf("dialer %v, listener %v; want both refused, neither superseded", dErr, lErr)
+		}
+	})
+	t.Run("a node about to found a cluster on a restore", func(t *testing.T) {
+		// No Raft state yet (it has not bootstrapped), but the era is its
+		// own: an old node's dial does not replace it.
+		d, l := newEraSide(t, "old", Era{}, true), newEraSide(t, "restored", Era{Gen: 1, ID: [16]byte{6}}, false)
+		dErr, lErr := shake(t, d, l, nil)
+		if dErr == nil || lErr == nil || l.book.Era() != (Era{Gen: 1, ID: [16]byte{6}}) {
+			t.Fatalf("dialer %v, listener %v, era %v; want both refused, the restored era kept", dErr, lErr, l.book.Era())
 		}
 	})
 	t.Run("two recovers with different servers", func(t *testing.T) {
@@ -296,16 +305,22 @@ func TestPeerConnEndsWithItsEra(t *testing.T) {
 		t.Fatalf("read in the connection's era: %v", err)
 	}
 	x := nextEra(Era{}, []Server{{ID: "leader"}})
-	if err := fresh.book.meet("leader", x, true); err != nil {
+	if _, err := fresh.book.meet("leader", x, true); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := conn.Read(make([]byte, 1)); !errors.Is(err, errEraChanged) {
 		t.Fatalf("read after the node took another era: %v, want errEraChanged", err)
 	}
 
-	// Reached by a node of the zero era before any state came, it takes
-	// that era back: no file, as a node of a cluster founded as usual.
-	if err := fresh.book.meet("other", Era{}, true); err != nil || !fresh.book.Era().IsZero() {
+	// Reached by a node of the zero era before any state came, it does
+	// not take that era back while a connection of its own is open (a
+	// request read on it could still reach Raft); once that one is
+	// closed, it does: no file, as a node of a cluster founded as usual.
+	if _, err := fresh.book.meet("other", Era{}, true); err == nil || !strings.Contains(err.Error(), "connections of era") || fresh.book.Era() != x {
+		t.Fatalf("taking the zero era with a connection of its own open: %v, era %v", err, fresh.book.Era())
+	}
+	fresh.book.release(x.ID)
+	if e, err := fresh.book.meet("other", Era{}, true); err != nil || !e.IsZero() || !fresh.book.Era().IsZero() {
 		t.Fatalf("taking the zero era: %v, era %v", err, fresh.book.Era())
 	}
 	if _, e, err := readEra(fresh.dir); err != nil || !e.IsZero() {
@@ -317,10 +332,16 @@ func TestPeerConnEndsWithItsEra(t *testing.T) {
 
 	stale := newEraSide(t, "stale", Era{}, true)
 	conn = &PeerConn{Conn: a, peerID: "old", era: stale.book, stamp: stale.book.Era().ID}
-	if err := stale.book.meet("survivor", x, true); !errors.Is(err, errSuperseded) {
+	if _, err := stale.book.meet("survivor", x, true); !errors.Is(err, errSuperseded) {
 		t.Fatalf("meeting an era recovered from its own: %v", err)
 	}
 	if _, err := conn.Read(make([]byte, 1)); !errors.Is(err, errEraChanged) {
 		t.Fatalf("read on a superseded node: %v, want errEraChanged", err)
+	}
+	// It stays superseded across a restart, until a recover or a new
+	// data dir.
+	again, err := newEraBook(stale.dir, "stale", func() bool { return true }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil || again.Superseded() == nil || again.Superseded().ID != x.ID || !again.Era().IsZero() {
+		t.Fatalf("the left-out node restarted: %+v, era %v, %v", again.Superseded(), again.Era(), err)
 	}
 }

@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -99,17 +100,24 @@ func Recover(dir, nodeID string, servers []Server, store *eventstore.Store, logg
 	// node in its era, with its peers. One that dies in between leaves it
 	// unprotected until it is run again.
 	//
-	// A recover run again before the node started (its log where the
-	// last recover left it, and the configuration that one's) starts from
-	// the same parent: a survivor whose list is corrected takes the era
-	// the others took with that list, not one recovered from theirs. Any
-	// later recover starts from the node's era, which then supersedes
-	// every node of that era it leaves out.
-	parent := current
+	// A recover starts from the node's era, so that its era supersedes
+	// every node of that one it leaves out. Run again before the node
+	// started (its log where the last recover left it, and the
+	// configuration that one's), it starts from the same parent instead:
+	// a survivor whose list is corrected takes the era the others took
+	// with that list. The era it replaces counts among its ancestors then,
+	// so that nodes that took that era meanwhile are left out by it too.
+	// A node that learned it was left out takes the era that left it out,
+	// if this recover makes that one (its list is the survivors').
+	next := nextEra(current, servers)
 	if rec.Made == "recover" && rec.Index == before && within(previous, rec.Servers) {
-		parent = current.parent()
+		sib := nextEra(current.parent(), servers)
+		anc := string(current.ID[:]) + sib.Ancestors
+		sib.Ancestors = anc[:min(len(anc), maxAncestors*16)]
+		if sb := rec.SupersededBy; sb == nil || sb.ID != hex.EncodeToString(next.ID[:]) {
+			next = sib
+		}
 	}
-	next := nextEra(parent, servers)
 	after, err := lastRaftIndex(logStore, snaps)
 	if err != nil {
 		return Era{}, err

@@ -223,7 +223,7 @@ func (s *StreamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 		}
 		conn = tls.Client(raw, tc)
 	}
-	peerID, err := s.handshake(conn, roleDialer, deadline)
+	pc, err := s.handshake(conn, roleDialer, deadline)
 	if err != nil {
 		conn.Close()
 		if !isIOFailure(err) {
@@ -234,7 +234,7 @@ func (s *StreamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 		return nil, fmt.Errorf("dial raft peer %s: %w", address, err)
 	}
 	s.peers.prove(hostOf(raw.RemoteAddr()), time.Now())
-	return s.peerConn(conn, peerID), nil
+	return pc, nil
 }
 
 // PeerConn is a connection that passed the handshake.
@@ -242,11 +242,14 @@ type PeerConn struct {
 	net.Conn
 	peerID string
 	era    *eraBook
-	stamp  [16]byte // the node's era when the handshake ended
+	stamp  [16]byte // the era the handshake decided, counted open in era
+	once   sync.Once
 }
 
-func (s *StreamLayer) peerConn(conn net.Conn, peerID string) *PeerConn {
-	return &PeerConn{Conn: conn, peerID: peerID, era: s.cfg.era, stamp: s.cfg.era.Era().ID}
+// Close closes the connection and counts it closed in its era.
+func (c *PeerConn) Close() error {
+	c.once.Do(func() { c.era.release(c.stamp) })
+	return c.Conn.Close()
 }
 
 // errEraChanged ends a connection opened in another era than the node's
@@ -269,26 +272,28 @@ func (c *PeerConn) PeerNodeID() string { return c.peerID }
 
 // handshake runs TLS (if configured and conn is TLS) and the HMAC handshake
 // under deadline, then clears the deadline.
-func (s *StreamLayer) handshake(conn net.Conn, role byte, deadline time.Time) (string, error) {
+func (s *StreamLayer) handshake(conn net.Conn, role byte, deadline time.Time) (*PeerConn, error) {
 	if err := conn.SetDeadline(deadline); err != nil {
-		return "", ioFailure("setting deadline", err)
+		return nil, ioFailure("setting deadline", err)
 	}
 	if tc, ok := conn.(*tls.Conn); ok {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		err := tc.HandshakeContext(ctx)
 		cancel()
 		if err != nil {
-			return "", &handshakeError{reason: "tls handshake", err: err}
+			return nil, &handshakeError{reason: "tls handshake", err: err}
 		}
 	}
-	peerID, err := handshake(conn, handshakeParams{secret: s.secret, nodeID: s.cfg.NodeID, role: role, era: s.cfg.era})
+	peerID, era, err := handshake(conn, handshakeParams{secret: s.secret, nodeID: s.cfg.NodeID, role: role, era: s.cfg.era})
 	if err != nil {
-		return "", err
+		return nil, err
 	}
+	pc := &PeerConn{Conn: conn, peerID: peerID, era: s.cfg.era, stamp: era.ID}
 	if err := conn.SetDeadline(time.Time{}); err != nil {
-		return "", ioFailure("clearing deadline", err)
+		pc.Close()
+		return nil, ioFailure("clearing deadline", err)
 	}
-	return peerID, nil
+	return pc, nil
 }
 
 // acceptLoop accepts raw connections and hands each to its own handshake
@@ -370,7 +375,7 @@ func (s *StreamLayer) serve(raw net.Conn, host string, known bool) {
 	if !known {
 		timeout = min(timeout, s.cfg.StrangerHandshakeTimeout)
 	}
-	peerID, err := s.handshake(conn, roleListener, time.Now().Add(timeout))
+	pc, err := s.handshake(conn, roleListener, time.Now().Add(timeout))
 	s.untrack(raw)
 	s.admission.done(host, known)
 	if err != nil {
@@ -393,9 +398,9 @@ func (s *StreamLayer) serve(raw net.Conn, host string, known bool) {
 	}
 	s.peers.prove(host, time.Now())
 	select {
-	case s.conns <- s.peerConn(conn, peerID):
+	case s.conns <- pc:
 	case <-s.closed:
-		conn.Close()
+		pc.Close()
 	}
 }
 

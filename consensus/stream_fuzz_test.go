@@ -36,14 +36,14 @@ func FuzzStreamHandshake(f *testing.F) {
 		if asDialer {
 			role = roleDialer
 		}
-		book := &eraBook{hasState: func() bool { return true }, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		book := &eraBook{hasState: func() bool { return true }, logger: slog.New(slog.NewTextHandler(io.Discard, nil)), open: map[[16]byte]int{}}
 		own := Era{}
 		if withEra {
 			own = recovered
 		}
 		book.own.Store(&own)
 		conn := &scriptedConn{in: bytes.NewReader(peer)}
-		if _, err := handshake(conn, handshakeParams{secret: streamSecret, nodeID: "fuzz", role: role, era: book}); err == nil {
+		if _, _, err := handshake(conn, handshakeParams{secret: streamSecret, nodeID: "fuzz", role: role, era: book}); err == nil {
 			t.Fatalf("a peer without the secret passed the handshake with %x", peer)
 		}
 		if !asDialer && conn.out.Len() > len(hello) {

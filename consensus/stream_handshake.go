@@ -161,15 +161,16 @@ func readEraBlock(conn net.Conn) ([]byte, eraHello, error) {
 }
 
 // handshake runs the protocol on conn, whose deadline the caller has set,
-// and returns the peer's authenticated node ID.
-func handshake(conn net.Conn, p handshakeParams) (peerID string, err error) {
+// and returns the peer's authenticated node ID and the era the connection
+// is of (counted open in p.era until released).
+func handshake(conn net.Conn, p handshakeParams) (peerID string, era Era, err error) {
 	cb, err := channelBinding(conn)
 	if err != nil {
-		return "", err
+		return "", Era{}, err
 	}
 	var own [handshakeNonceLen]byte
 	if _, err := rand.Read(own[:]); err != nil {
-		return "", &handshakeError{reason: "generate nonce", err: err}
+		return "", Era{}, &handshakeError{reason: "generate nonce", err: err}
 	}
 	ownEra, ownState := p.era.hello()
 
@@ -180,27 +181,27 @@ func handshake(conn net.Conn, p handshakeParams) (peerID string, err error) {
 	}
 	if p.role == roleDialer {
 		if err := writeHello(conn, version, own); err != nil {
-			return "", err
+			return "", Era{}, err
 		}
 		sent := version
 		if version, peer, err = readHello(conn); err != nil {
-			return "", err
+			return "", Era{}, err
 		}
 		if version < sent {
-			return "", &handshakeError{reason: fmt.Sprintf("peer answered protocol version %d to version %d", version, sent)}
+			return "", Era{}, &handshakeError{reason: fmt.Sprintf("peer answered protocol version %d to version %d", version, sent)}
 		}
 	} else {
 		var asked byte
 		if asked, peer, err = readHello(conn); err != nil {
-			return "", err
+			return "", Era{}, err
 		}
 		version = max(version, asked)
 		if err := writeHello(conn, version, own); err != nil {
-			return "", err
+			return "", Era{}, err
 		}
 	}
 	if hmac.Equal(own[:], peer[:]) {
-		return "", &handshakeError{reason: "peer echoed our nonce (reflection attempt)"}
+		return "", Era{}, &handshakeError{reason: "peer echoed our nonce (reflection attempt)"}
 	}
 	var mine []byte // this side's era block, version 2 only
 	if version == handshakeV2 {
@@ -260,25 +261,27 @@ func handshake(conn net.Conn, p handshakeParams) (peerID string, err error) {
 	// and both then decide on the other's era.
 	if p.role == roleDialer {
 		if err := sendProof(covered(mine, nil)); err != nil {
-			return "", err
+			return "", Era{}, err
 		}
 		id, theirs, _, err := checkProof(func(b []byte) []byte { return covered(mine, b) })
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return "", &handshakeError{reason: "peer closed the connection after our proof (did it refuse our secret?)", err: err}
+			return "", Era{}, &handshakeError{reason: "peer closed the connection after our proof (did it refuse our secret?)", err: err}
 		}
 		if err != nil {
-			return "", err
+			return "", Era{}, err
 		}
-		return id, p.era.meet(id, theirs.era, theirs.state)
+		era, err := p.era.meet(id, theirs.era, theirs.state)
+		return id, era, err
 	}
 	id, theirs, block, err := checkProof(func(b []byte) []byte { return covered(b, nil) })
 	if err != nil {
-		return "", err
+		return "", Era{}, err
 	}
 	if err := sendProof(covered(block, mine)); err != nil {
-		return "", err
+		return "", Era{}, err
 	}
-	return id, p.era.meet(id, theirs.era, theirs.state)
+	era, err = p.era.meet(id, theirs.era, theirs.state)
+	return id, era, err
 }
 
 // handshakeMAC is HMAC-SHA256(secret, label || role || own nonce || peer
