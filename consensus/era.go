@@ -161,10 +161,38 @@ type eraRecord struct {
 	// recover starts from the same parent.
 	Servers []string `json:"servers,omitempty"`
 	Index   uint64   `json:"index,omitempty"`
+	// Bases are, for a recover run again before the node started, the
+	// eras it could have started from: the era the node last ran in, then
+	// each one a recover made since (Recover). Alts are the IDs of the
+	// eras it would have made from each but the first: the node takes one
+	// of them from a peer that proves it while its log is still at Index.
+	Bases []baseRecord `json:"bases,omitempty"`
+	Alts  []string     `json:"alts,omitempty"`
 	// SupersededBy records the era that left this node out (meet), so
 	// that it stays out across restarts, and a recover run on it with
 	// the survivors' list takes their era.
 	SupersededBy *supersededRecord `json:"superseded_by,omitempty"`
+}
+
+// baseRecord is an era as eraRecord.Bases keeps it.
+type baseRecord struct {
+	Gen       uint64 `json:"gen"`
+	ID        string `json:"id"`
+	Recovered bool   `json:"recovered,omitempty"`
+	Ancestors string `json:"ancestors,omitempty"` // hex of Era.Ancestors
+}
+
+func baseOf(e Era) baseRecord {
+	return baseRecord{Gen: e.Gen, ID: hex.EncodeToString(e.ID[:]), Recovered: e.Recovered, Ancestors: hex.EncodeToString([]byte(e.Ancestors))}
+}
+
+func (b baseRecord) era() Era {
+	id, err1 := hex.DecodeString(b.ID)
+	anc, err2 := hex.DecodeString(b.Ancestors)
+	if err1 != nil || err2 != nil || len(id) != 16 || len(anc)%16 != 0 {
+		return Era{}
+	}
+	return Era{Gen: b.Gen, ID: [16]byte(id), Recovered: b.Recovered, Ancestors: string(anc)}
 }
 
 // supersededRecord is a Superseded as the era file keeps it.
@@ -326,7 +354,10 @@ type eraBook struct {
 	dir      string
 	nodeID   string
 	hasState func() bool
-	logger   *slog.Logger
+	// lastIndex, if set, returns the last index of the node's Raft log
+	// or snapshots (for Alts, after a recover).
+	lastIndex func() uint64
+	logger    *slog.Logger
 
 	mu  sync.Mutex // serializes meet, so that two peers never both adopt
 	own atomic.Pointer[Era]
@@ -353,7 +384,7 @@ func newEraBook(dir, nodeID string, hasState func() bool, logger *slog.Logger) (
 		id, _ := hex.DecodeString(sb.ID)
 		b.superseded.Store(&Superseded{Peer: sb.Peer, Token: sb.Era, ID: [16]byte(append(id, make([]byte, 16)...)[:16]), At: sb.At})
 		logger.Error("this node was left out of its cluster by a cluster recover, as it found before it last stopped: it takes no part in Raft and serves nothing. "+
-			"If it was meant to be one of the survivors, stop it and run cluster recover on it with the same -voter list as on the others; "+
+			"If it was meant to be one of the survivors and has not run since they were recovered, stop it and run cluster recover on it with the same -voter list as on the others; "+
 			"otherwise move its data dir aside and start it again to join as a new node",
 			"action", "raft.superseded", "own_era", e.String(), "era", sb.Era, "proved_by", sb.Peer, "at", sb.At)
 	}
@@ -405,6 +436,18 @@ func (b *eraBook) meet(peer string, theirs Era, theirState bool) (Era, error) {
 		return Era{}, &handshakeError{reason: "superseded", err: errSuperseded}
 	}
 	own := *b.own.Load()
+	if b.takesAlt(theirs) {
+		rec := recordOf(theirs, "recover", b.nodeID)
+		rec.Servers, rec.Index = b.rec.Servers, b.rec.Index
+		if err := writeEra(b.dir, rec); err != nil {
+			return Era{}, &handshakeError{reason: "record the era of node " + peer, err: err}
+		}
+		b.own.Store(&theirs)
+		b.rec = rec
+		b.logger.Info("this node, recovered again before it started, takes the era its peer was recovered into from the era it replaced",
+			"action", "raft.era_joined", "era", theirs.String(), "was", own.String(), "from", peer)
+		own = theirs
+	}
 	switch decideEra(own, b.state(), theirs, theirState) {
 	case eraAccept:
 		b.open[own.ID]++
@@ -436,7 +479,7 @@ func (b *eraBook) meet(peer string, theirs Era, theirState bool) (Era, error) {
 			b.rec = rec
 		}
 		b.logger.Error("this node was left out of its cluster by a cluster recover: it takes no further part in Raft and serves nothing. "+
-			"If it was meant to be one of the survivors, stop it and run cluster recover on it with the same -voter list as on the others; "+
+			"If it was meant to be one of the survivors and has not run since they were recovered, stop it and run cluster recover on it with the same -voter list as on the others; "+
 			"otherwise move its data dir aside and start it again to join as a new node",
 			"action", "raft.superseded", "own_era", own.String(), "era", theirs.String(), "proved_by", peer)
 		return Era{}, &handshakeError{reason: fmt.Sprintf("node %q is of era %s, recovered from this node's (%s) without it, directly or by later recovers", peer, theirs, own), err: errSuperseded}
@@ -444,6 +487,17 @@ func (b *eraBook) meet(peer string, theirs Era, theirState bool) (Era, error) {
 		return Era{}, &handshakeError{reason: fmt.Sprintf("node %q holds the history of era %s, which this cluster's (%s) was recovered from: a node the recover left out", peer, theirs, own)}
 	}
 	return Era{}, &handshakeError{reason: fmt.Sprintf("node %q is of another era (%s, this node's %s): a cluster restored beside it, or recovered with other servers", peer, theirs, own)}
+}
+
+// takesAlt reports whether the node, recovered again before it started,
+// is to take era theirs, one it would have made from another base
+// (eraRecord.Alts): its log is still where that recover left it, so each
+// fits its data.
+func (b *eraBook) takesAlt(theirs Era) bool {
+	if !slices.Contains(b.rec.Alts, hex.EncodeToString(theirs.ID[:])) || b.lastIndex == nil || b.open[b.own.Load().ID] > 0 {
+		return false
+	}
+	return b.lastIndex() == b.rec.Index
 }
 
 // release counts a connection of era id closed.
@@ -497,6 +551,10 @@ func openEra(cfg Config, logs walLog, snaps raft.SnapshotStore, store *eventstor
 	b, err := newEraBook(cfg.Dir, cfg.NodeID, hasState, cfg.Logger)
 	if err != nil {
 		return nil, err
+	}
+	b.lastIndex = func() uint64 {
+		last, _ := lastRaftIndex(logs, snaps)
+		return last
 	}
 	if !cfg.Bootstrap || hasState() || store.Head() == 0 || !b.Era().IsZero() {
 		return b, nil

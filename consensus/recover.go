@@ -103,19 +103,48 @@ func Recover(dir, nodeID string, servers []Server, store *eventstore.Store, logg
 	// A recover starts from the node's era, so that its era supersedes
 	// every node of that one it leaves out. Run again before the node
 	// started (its log where the last recover left it, and the
-	// configuration that one's), it starts from the same parent instead:
-	// a survivor whose list is corrected takes the era the others took
-	// with that list. The era it replaces counts among its ancestors then,
-	// so that nodes that took that era meanwhile are left out by it too.
-	// A node that learned it was left out takes the era that left it out,
-	// if this recover makes that one (its list is the survivors').
-	next := nextEra(current, servers)
-	if rec.Made == "recover" && rec.Index == before && within(previous, rec.Servers) {
-		sib := nextEra(current.parent(), servers)
-		anc := string(current.ID[:]) + sib.Ancestors
-		sib.Ancestors = anc[:min(len(anc), maxAncestors*16)]
-		if sb := rec.SupersededBy; sb == nil || sb.ID != hex.EncodeToString(next.ID[:]) {
-			next = sib
+	// configuration that one's), it cannot tell whether it corrects the
+	// last run's list or recovers anew after the others moved on (as
+	// "Losing a majority" run a second time, this node never started in
+	// between). It then starts from the era the node last ran in, as a
+	// correction, so that a corrected list gives the era the other
+	// survivors took with it; counts every era a run made since among the
+	// new one's ancestors, so that nodes that took one meanwhile are left
+	// out too; and keeps the eras it would have made from each of those as
+	// alternatives, one of which the node takes if a peer proves it while
+	// its log is still here (eraBook.takesAlt). A node that learned it was
+	// left out takes the era that left it out, if this recover makes that
+	// one (its list is the survivors').
+	next, bases, alts := nextEra(current, servers), []Era{current}, []string(nil)
+	if rec.Made == "recover" && rec.Index == before && within(previous, rec.Servers) && len(rec.Bases) > 0 {
+		bases = nil
+		for _, b := range rec.Bases {
+			bases = append(bases, b.era())
+		}
+		if !slices.ContainsFunc(bases, func(b Era) bool { return b.ID == current.ID }) {
+			bases = append(bases, current)
+		}
+		if len(bases) > maxAncestors/2 {
+			bases = append(bases[:1], bases[len(bases)-maxAncestors/2+1:]...)
+		}
+		next = nextEra(bases[0], servers)
+		anc := string(bases[0].ID[:])
+		for _, b := range bases[1:] {
+			if b.ID != next.ID {
+				anc += string(b.ID[:])
+			}
+			if alt := nextEra(b, servers); alt.ID != next.ID {
+				alts = append(alts, hex.EncodeToString(alt.ID[:]))
+			}
+		}
+		anc += bases[0].Ancestors
+		next.Ancestors = anc[:min(len(anc), maxAncestors*16)]
+		if sb := rec.SupersededBy; sb != nil && slices.Contains(alts, sb.ID) {
+			for _, b := range bases[1:] {
+				if alt := nextEra(b, servers); hex.EncodeToString(alt.ID[:]) == sb.ID {
+					next, alts = alt, nil
+				}
+			}
 		}
 	}
 	after, err := lastRaftIndex(logStore, snaps)
@@ -123,7 +152,10 @@ func Recover(dir, nodeID string, servers []Server, store *eventstore.Store, logg
 		return Era{}, err
 	}
 	r := recordOf(next, "recover", nodeID)
-	r.Servers, r.Index = serverIDs(servers), after
+	r.Servers, r.Index, r.Alts = serverIDs(servers), after, alts
+	for _, b := range bases {
+		r.Bases = append(r.Bases, baseOf(b))
+	}
 	if err := writeEra(dir, r); err != nil {
 		return Era{}, fmt.Errorf("record the recovered cluster's era: %w", err)
 	}
