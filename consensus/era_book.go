@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,10 +31,7 @@ type eraBook struct {
 	dir      string
 	nodeID   string
 	hasState func() bool
-	// lastIndex, if set, returns the last index of the node's Raft log
-	// or snapshots (for Alts, after a recover).
-	lastIndex func() uint64
-	logger    *slog.Logger
+	logger   *slog.Logger
 
 	mu  sync.Mutex // serializes meet, so that two peers never both adopt
 	own atomic.Pointer[Era]
@@ -114,18 +110,6 @@ func (b *eraBook) meet(peer string, theirs Era, theirState bool) (Era, error) {
 		return Era{}, &handshakeError{reason: "superseded", err: errSuperseded}
 	}
 	own := *b.own.Load()
-	if b.takesAlt(theirs) {
-		rec := recordOf(theirs, "recover", b.nodeID)
-		rec.Servers, rec.Index = b.rec.Servers, b.rec.Index
-		if err := writeEra(b.dir, rec); err != nil {
-			return Era{}, &handshakeError{reason: "record the era of node " + peer, err: err}
-		}
-		b.own.Store(&theirs)
-		b.rec = rec
-		b.logger.Info("this node, recovered again before it started, takes the era its peer was recovered into from the era it replaced",
-			"action", "raft.era_joined", "era", theirs.String(), "was", own.String(), "from", peer)
-		own = theirs
-	}
 	switch decideEra(own, b.state(), theirs, theirState) {
 	case eraAccept:
 		b.open[own.ID]++
@@ -167,17 +151,6 @@ func (b *eraBook) meet(peer string, theirs Era, theirState bool) (Era, error) {
 	return Era{}, &handshakeError{reason: fmt.Sprintf("node %q is of another era (%s, this node's %s): a cluster restored beside it, or recovered with other servers", peer, theirs, own)}
 }
 
-// takesAlt reports whether the node, recovered again before it started,
-// is to take era theirs, one it would have made from another base
-// (eraRecord.Alts): its log is still where that recover left it, so each
-// fits its data.
-func (b *eraBook) takesAlt(theirs Era) bool {
-	if !slices.Contains(b.rec.Alts, hex.EncodeToString(theirs.ID[:])) || b.lastIndex == nil || b.open[b.own.Load().ID] > 0 {
-		return false
-	}
-	return b.lastIndex() == b.rec.Index
-}
-
 // release counts a connection of era id closed.
 func (b *eraBook) release(id [16]byte) {
 	if b == nil {
@@ -213,10 +186,6 @@ func openEra(cfg Config, logs walLog, snaps raft.SnapshotStore, store *eventstor
 	b, err := newEraBook(cfg.Dir, cfg.NodeID, hasState, cfg.Logger)
 	if err != nil {
 		return nil, err
-	}
-	b.lastIndex = func() uint64 {
-		last, _ := lastRaftIndex(logs, snaps)
-		return last
 	}
 	if !cfg.Bootstrap || hasState() || store.Head() == 0 || !b.Era().IsZero() {
 		return b, nil

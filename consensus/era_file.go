@@ -33,38 +33,10 @@ type eraRecord struct {
 	// recover starts from the same parent.
 	Servers []string `json:"servers,omitempty"`
 	Index   uint64   `json:"index,omitempty"`
-	// Bases are, for a recover run again before the node started, the
-	// eras it could have started from: the era the node last ran in, then
-	// each one a recover made since (Recover). Alts are the IDs of the
-	// eras it would have made from each but the first: the node takes one
-	// of them from a peer that proves it while its log is still at Index.
-	Bases []baseRecord `json:"bases,omitempty"`
-	Alts  []string     `json:"alts,omitempty"`
 	// SupersededBy records the era that left this node out (meet), so
 	// that it stays out across restarts, and a recover run on it with
 	// the survivors' list takes their era.
 	SupersededBy *supersededRecord `json:"superseded_by,omitempty"`
-}
-
-// baseRecord is an era as eraRecord.Bases keeps it.
-type baseRecord struct {
-	Gen       uint64 `json:"gen"`
-	ID        string `json:"id"`
-	Recovered bool   `json:"recovered,omitempty"`
-	Ancestors string `json:"ancestors,omitempty"` // hex of Era.Ancestors
-}
-
-func baseOf(e Era) baseRecord {
-	return baseRecord{Gen: e.Gen, ID: hex.EncodeToString(e.ID[:]), Recovered: e.Recovered, Ancestors: hex.EncodeToString([]byte(e.Ancestors))}
-}
-
-func (b baseRecord) era() Era {
-	id, err1 := hex.DecodeString(b.ID)
-	anc, err2 := hex.DecodeString(b.Ancestors)
-	if err1 != nil || err2 != nil || len(id) != 16 || len(anc)%16 != 0 {
-		return Era{}
-	}
-	return Era{Gen: b.Gen, ID: [16]byte(id), Recovered: b.Recovered, Ancestors: string(anc)}
 }
 
 // supersededRecord is a Superseded as the era file keeps it.

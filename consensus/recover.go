@@ -2,7 +2,6 @@ package consensus
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -30,12 +29,14 @@ import (
 // acknowledged. Run it with the node stopped: it opens the Raft log
 // exclusively.
 //
-// A recover starts a new era (era.go), the same on every survivor
-// recovered with the same servers, so that the nodes it leaves out, if
+// A recover starts a new era (era.go), the same on every survivor of one
+// era recovered with the same servers, so that the nodes it leaves out, if
 // they start again with their data, are told so and stop instead of
-// leading the survivors back into the old history. Run again with the
-// same servers, it keeps the era it started. It returns the era.
-func Recover(dir, nodeID string, servers []Server, store *eventstore.Store, logger *slog.Logger) (Era, error) {
+// leading the survivors back into the old history. Run again with the same
+// servers before the node started, it keeps the era it started; with
+// correct, it replaces that run (whose list was wrong) instead of
+// following it. It returns the era.
+func Recover(dir, nodeID string, servers []Server, correct bool, store *eventstore.Store, logger *slog.Logger) (Era, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -79,6 +80,12 @@ func Recover(dir, nodeID string, servers []Server, store *eventstore.Store, logg
 	if err != nil {
 		return Era{}, err
 	}
+	// A node that has not run since its last recover: its log is where
+	// that recover left it, and its configuration that one's.
+	unmoved := rec.Made == "recover" && rec.Index == before && within(previous, rec.Servers)
+	if correct && !unmoved {
+		return Era{}, errors.New("consensus: recover: -correct corrects the last recover run on this node before it started, and it has run since (or was never recovered): run it without -correct")
+	}
 	if err := catchUpFromSnapshot(snaps, store, logger); err != nil {
 		return Era{}, err
 	}
@@ -101,61 +108,25 @@ func Recover(dir, nodeID string, servers []Server, store *eventstore.Store, logg
 	// unprotected until it is run again.
 	//
 	// A recover starts from the node's era, so that its era supersedes
-	// every node of that one it leaves out. Run again before the node
-	// started (its log where the last recover left it, and the
-	// configuration that one's), it cannot tell whether it corrects the
-	// last run's list or recovers anew after the others moved on (as
-	// "Losing a majority" run a second time, this node never started in
-	// between). It then starts from the era the node last ran in, as a
-	// correction, so that a corrected list gives the era the other
-	// survivors took with it; counts every era a run made since among the
-	// new one's ancestors, so that nodes that took one meanwhile are left
-	// out too; and keeps the eras it would have made from each of those as
-	// alternatives, one of which the node takes if a peer proves it while
-	// its log is still here (eraBook.takesAlt). A node that learned it was
-	// left out takes the era that left it out, if this recover makes that
-	// one (its list is the survivors').
-	next, bases, alts := nextEra(current, servers), []Era{current}, []string(nil)
-	if rec.Made == "recover" && rec.Index == before && within(previous, rec.Servers) && len(rec.Bases) > 0 {
-		bases = nil
-		for _, b := range rec.Bases {
-			bases = append(bases, b.era())
-		}
-		if !slices.ContainsFunc(bases, func(b Era) bool { return b.ID == current.ID }) {
-			bases = append(bases, current)
-		}
-		if len(bases) > maxAncestors/2 {
-			bases = append(bases[:1], bases[len(bases)-maxAncestors/2+1:]...)
-		}
-		next = nextEra(bases[0], servers)
-		anc := string(bases[0].ID[:])
-		for _, b := range bases[1:] {
-			if b.ID != next.ID {
-				anc += string(b.ID[:])
-			}
-			if alt := nextEra(b, servers); alt.ID != next.ID {
-				alts = append(alts, hex.EncodeToString(alt.ID[:]))
-			}
-		}
-		anc += bases[0].Ancestors
-		next.Ancestors = anc[:min(len(anc), maxAncestors*16)]
-		if sb := rec.SupersededBy; sb != nil && slices.Contains(alts, sb.ID) {
-			for _, b := range bases[1:] {
-				if alt := nextEra(b, servers); hex.EncodeToString(alt.ID[:]) == sb.ID {
-					next, alts = alt, nil
-				}
-			}
-		}
+	// every node of that one it leaves out, and every survivor of one era
+	// recovered with the same list takes the same era, whether or not it
+	// ran in it. The same recover run again on a node that has not run
+	// since (a retried script) keeps its era; one that corrects the last
+	// run's list (correct) starts from the era that run started from, so
+	// that it takes the era the other survivors took with that list.
+	next := nextEra(current, servers)
+	switch {
+	case correct:
+		next = nextEra(current.parent(), servers)
+	case unmoved && slices.Equal(rec.Servers, serverIDs(servers)):
+		next = current
 	}
 	after, err := lastRaftIndex(logStore, snaps)
 	if err != nil {
 		return Era{}, err
 	}
 	r := recordOf(next, "recover", nodeID)
-	r.Servers, r.Index, r.Alts = serverIDs(servers), after, alts
-	for _, b := range bases {
-		r.Bases = append(r.Bases, baseOf(b))
-	}
+	r.Servers, r.Index = serverIDs(servers), after
 	if err := writeEra(dir, r); err != nil {
 		return Era{}, fmt.Errorf("record the recovered cluster's era: %w", err)
 	}

@@ -41,13 +41,18 @@ func expectLeftOut(tc *testCluster, n *clusterNode, u *client) {
 // recoverWith runs `cluster recover` on n's data dir with voters.
 func recoverWith(t *testing.T, n *clusterNode, voters ...*clusterNode) {
 	t.Helper()
+	if err := run(recoverArgs(n, voters...)); err != nil {
+		t.Fatalf("recover %s: %v", n.id, err)
+	}
+}
+
+// recoverArgs is the command line of `cluster recover` on n with voters.
+func recoverArgs(n *clusterNode, voters ...*clusterNode) []string {
 	args := []string{"cluster", "recover", "-data-dir", n.dataDir, "-node-id", n.id}
 	for _, v := range voters {
 		args = append(args, "-voter", v.id+"="+v.raftAddr)
 	}
-	if err := run(args); err != nil {
-		t.Fatalf("recover %s: %v", n.id, err)
-	}
+	return args
 }
 
 // waitLedAmong waits until every node of ns is ready under a leader among
@@ -358,11 +363,12 @@ func TestLeftOutSurvivorRecoveredAgain(t *testing.T) {
 // TestSecondMajorityLossInTheDocumentedOrder: all three nodes are
 // recovered together, but only two start; then one of those is lost too,
 // and "Losing a majority" is followed again for the two left, one of which
-// never started since the first recover: its recover cannot tell a new
-// recovery from a corrected list. A review found the two then in eras that
-// refused each other for good. Here the one that never started is even
-// recovered with a wrong list first, then the right one twice (a retried
-// script): it takes its peer's era when it meets it, and the two elect.
+// never started since the first recover. A review found the two then in
+// eras that refused each other for good, when a re-run before a start was
+// taken for a correction. Here the one that never started is even
+// recovered with a wrong list first, corrected (-correct), then retried
+// with the right one: the two take the same era and elect. -correct is
+// refused on a node that has run since its last recover.
 func TestSecondMajorityLossInTheDocumentedOrder(t *testing.T) {
 	tc := newDirectCluster(t, 3)
 	tc.start()
@@ -382,9 +388,14 @@ func TestSecondMajorityLossInTheDocumentedOrder(t *testing.T) {
 	acked := []written{mustCreateSlot(t, u.as(n1), 1)}
 	n1.kill()
 	n3.kill() // lost for good; n2 never started since its recover
+	if err := run(append(recoverArgs(n1, n1, n2), "-correct")); err == nil || !strings.Contains(err.Error(), "has run since") {
+		t.Fatalf("recover -correct on a node that ran since its last recover: %v, want a refusal saying so", err)
+	}
 	recoverWith(t, n1, n1, n2)
 	recoverWith(t, n2, n2) // a wrong list
-	recoverWith(t, n2, n1, n2)
+	if err := run(append(recoverArgs(n2, n1, n2), "-correct")); err != nil {
+		t.Fatalf("recover -correct: %v", err)
+	}
 	recoverWith(t, n2, n1, n2) // retried
 	n1.start()
 	n2.start()

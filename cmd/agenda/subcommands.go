@@ -231,6 +231,7 @@ func recoverCluster(args []string) error {
 	nodeID := fs.String("node-id", envOr("NODE_ID", ""), "this node's ID (NODE_ID; default: the one kept in the data dir)")
 	var voters voterFlags
 	fs.Var(&voters, "voter", "a voter of the recovered cluster, as id=raft-host:port; repeat for each survivor, this node included")
+	correct := fs.Bool("correct", false, "correct the last recover run on this node, whose -voter list was wrong, before the node started")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: agenda cluster recover [-data-dir dir] [-node-id id] -voter id=host:port [-voter ...]\n\n"+
 			"With the node stopped, make the given voters the whole cluster, in a new era. Run it on\n"+
@@ -238,8 +239,9 @@ func recoverCluster(args []string) error {
 			"Entries in this node's log that the lost nodes never acknowledged count as committed. The\n"+
 			"nodes left out must not start again with their data: move their data dirs aside first, and\n"+
 			"they join as new nodes (one that starts with its data stops once it reaches a survivor,\n"+
-			"saying it was left out). -node-id is needed where the data dir does not hold the ID (a\n"+
-			"stack's volumes: the slot's NODE_ID).")
+			"saying it was left out). A wrong -voter list is corrected before the node starts by running\n"+
+			"it again with the right one and -correct. -node-id is needed where the data dir does not\n"+
+			"hold the ID (a stack's volumes: the slot's NODE_ID).")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -273,7 +275,7 @@ func recoverCluster(args []string) error {
 		return classify(fmt.Errorf("open event store: %w", err))
 	}
 	defer store.Close()
-	era, err := consensus.Recover(filepath.Join(*dataDir, "raft"), *nodeID, voters, store, nil)
+	era, err := consensus.Recover(filepath.Join(*dataDir, "raft"), *nodeID, voters, *correct, store, nil)
 	if err != nil {
 		return exitWith(exitFailed, err)
 	}
