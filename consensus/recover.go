@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -34,9 +35,11 @@ import (
 // they start again with their data, are told so and stop instead of
 // leading the survivors back into the old history. Run again with the same
 // servers before the node started, it keeps the era it started; with
-// correct, it replaces that run (whose list was wrong) instead of
-// following it. It returns the era.
-func Recover(dir, nodeID string, servers []Server, correct bool, store *eventstore.Store, logger *slog.Logger) (Era, error) {
+// opts.Correct, it replaces that run (whose list was wrong) instead of
+// following it; with opts.Restored (a node restored from a copy of a
+// volume), it starts an era of its own, as a restore does, which
+// supersedes nobody. It returns the era.
+func Recover(dir, nodeID string, servers []Server, opts RecoverOptions, store *eventstore.Store, logger *slog.Logger) (Era, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -83,8 +86,12 @@ func Recover(dir, nodeID string, servers []Server, correct bool, store *eventsto
 	// A node that has not run since its last recover: its log is where
 	// that recover left it, and its configuration that one's.
 	unmoved := rec.Made == "recover" && rec.Index == before && within(previous, rec.Servers)
-	if correct && !unmoved {
-		return Era{}, errors.New("consensus: recover: -correct corrects the last recover run on this node before it started, and it has run since (or was never recovered): run it without -correct")
+	if opts.Correct && opts.Restored {
+		return Era{}, errors.New("consensus: recover: -correct and -restored do not go together")
+	}
+	if opts.Correct && !unmoved {
+		return Era{}, errors.New("consensus: recover: -correct corrects the last recover run on this node before it started, and it has run since (or was never recovered). " +
+			"Its era now follows that run's: make this node the survivor, and let the others join it with their data dirs moved aside")
 	}
 	if err := catchUpFromSnapshot(snaps, store, logger); err != nil {
 		return Era{}, err
@@ -112,25 +119,57 @@ func Recover(dir, nodeID string, servers []Server, correct bool, store *eventsto
 	// recovered with the same list takes the same era, whether or not it
 	// ran in it. The same recover run again on a node that has not run
 	// since (a retried script) keeps its era; one that corrects the last
-	// run's list (correct) starts from the era that run started from, so
+	// run's list (opts.Correct) makes what that run should have made, so
 	// that it takes the era the other survivors took with that list.
 	next := nextEra(current, servers)
+	retried := unmoved && slices.Equal(rec.Servers, serverIDs(servers)) &&
+		(rec.SupersededBy == nil || rec.SupersededBy.ID != hex.EncodeToString(next.ID[:]))
 	switch {
-	case correct:
-		next = nextEra(current.parent(), servers)
-	case unmoved && slices.Equal(rec.Servers, serverIDs(servers)):
+	case opts.Restored:
+		if next, err = restoredEra(); err != nil {
+			return Era{}, err
+		}
+	case opts.Correct:
+		// The era the corrected run started from, or its sibling with the
+		// right list; if that era was itself made with the right list, it
+		// is the era (the corrected run should have been a retry).
+		p := current.parent()
+		if pp := p.parent(); !p.IsZero() && nextEra(pp, servers).ID == p.ID {
+			next = p
+		} else {
+			next = nextEra(p, servers)
+		}
+	case retried:
+		// (Unless a peer proved this node was left out by the very era
+		// this run makes: the others ran it, as after a whole procedure
+		// re-run once one of them had moved.)
 		next = current
 	}
 	after, err := lastRaftIndex(logStore, snaps)
 	if err != nil {
 		return Era{}, err
 	}
-	r := recordOf(next, "recover", nodeID)
+	made := "recover"
+	if opts.Restored {
+		made = "restore"
+	}
+	r := recordOf(next, made, nodeID)
 	r.Servers, r.Index = serverIDs(servers), after
 	if err := writeEra(dir, r); err != nil {
 		return Era{}, fmt.Errorf("record the recovered cluster's era: %w", err)
 	}
 	return next, nil
+}
+
+// RecoverOptions are Recover's choices beyond the servers.
+type RecoverOptions struct {
+	// Correct replaces the last recover run on the node, whose list was
+	// wrong, before it started.
+	Correct bool
+	// Restored starts an era of its own, for a node restored from a copy
+	// of a volume: like a restore's, it supersedes nobody, so that a
+	// drill beside the cluster the copy came from cannot stop it.
+	Restored bool
 }
 
 // lastRaftIndex is the last index a stopped node's log or snapshots hold.

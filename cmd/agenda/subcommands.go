@@ -232,6 +232,7 @@ func recoverCluster(args []string) error {
 	var voters voterFlags
 	fs.Var(&voters, "voter", "a voter of the recovered cluster, as id=raft-host:port; repeat for each survivor, this node included")
 	correct := fs.Bool("correct", false, "correct the last recover run on this node, whose -voter list was wrong, before the node started")
+	restored := fs.Bool("restored", false, "the data dir was restored from a copy of a volume: start an era of its own, which stops no node of the cluster the copy came from")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: agenda cluster recover [-data-dir dir] [-node-id id] -voter id=host:port [-voter ...]\n\n"+
 			"With the node stopped, make the given voters the whole cluster, in a new era. Run it on\n"+
@@ -240,8 +241,9 @@ func recoverCluster(args []string) error {
 			"nodes left out must not start again with their data: move their data dirs aside first, and\n"+
 			"they join as new nodes (one that starts with its data stops once it reaches a survivor,\n"+
 			"saying it was left out). A wrong -voter list is corrected before the node starts by running\n"+
-			"it again with the right one and -correct. -node-id is needed where the data dir does not\n"+
-			"hold the ID (a stack's volumes: the slot's NODE_ID).")
+			"it again with the right one and -correct. A data dir restored from a copy of a volume takes\n"+
+			"-restored. -node-id is needed where the data dir does not hold the ID (a stack's volumes:\n"+
+			"the slot's NODE_ID).")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -275,7 +277,7 @@ func recoverCluster(args []string) error {
 		return classify(fmt.Errorf("open event store: %w", err))
 	}
 	defer store.Close()
-	era, err := consensus.Recover(filepath.Join(*dataDir, "raft"), *nodeID, voters, *correct, store, nil)
+	era, err := consensus.Recover(filepath.Join(*dataDir, "raft"), *nodeID, voters, consensus.RecoverOptions{Correct: *correct, Restored: *restored}, store, nil)
 	if err != nil {
 		return exitWith(exitFailed, err)
 	}
