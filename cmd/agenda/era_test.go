@@ -55,6 +55,24 @@ func recoverArgs(n *clusterNode, voters ...*clusterNode) []string {
 	return args
 }
 
+// recoveredTogether starts three nodes, registers a user, then stops them
+// all and recovers each with all three (a first disaster, none lost).
+func recoveredTogether(t *testing.T, name string) (*testCluster, *client) {
+	t.Helper()
+	tc := newDirectCluster(t, 3)
+	tc.start()
+	tc.waitStable(clusterTimeout, nil, false)
+	u := tc.registerOn(tc.nodes[0], name)
+	knownEverywhere(tc, u)
+	for _, n := range tc.nodes {
+		n.kill()
+	}
+	for _, n := range tc.nodes {
+		recoverWith(t, n, tc.nodes...)
+	}
+	return tc, u
+}
+
 // waitLedAmong waits until every node of ns is ready under a leader among
 // them (a majority of a larger configuration).
 func waitLedAmong(tc *testCluster, ns ...*clusterNode) {
@@ -281,23 +299,14 @@ func TestClusterRecoveredTwice(t *testing.T) {
 // TestClusterRecoverAfterARecoverNeverStarted: all three nodes are
 // recovered together, but only two start and take writes; then those two
 // are lost, and the third, whose log has not moved since its recover, is
-// recovered alone. A review saw that recover start an era beside the
-// first (as for a corrected list), so that the two, back with their data,
-// were refused but not told, and elected each other beside it. The era it
-// replaces now counts among its ancestors: they learn they were left out.
+// recovered alone. A review saw that recover, taken for a corrected list,
+// start an era beside the first, so that the two, back with their data,
+// were refused but not told, and elected each other beside it. A recover
+// now always follows the node's era (a correction is asked for with
+// -correct): they learn they were left out.
 func TestClusterRecoverAfterARecoverNeverStarted(t *testing.T) {
-	tc := newDirectCluster(t, 3)
-	tc.start()
-	tc.waitStable(clusterTimeout, nil, false)
+	tc, u := recoveredTogether(t, "never")
 	n1, n2, n3 := tc.nodes[0], tc.nodes[1], tc.nodes[2]
-	u := tc.registerOn(n1, "never")
-	knownEverywhere(tc, u)
-	for _, n := range tc.nodes {
-		n.kill()
-	}
-	for _, n := range tc.nodes {
-		recoverWith(t, n, n1, n2, n3)
-	}
 	n1.start()
 	n2.start()
 	waitLedAmong(tc, n1, n2)
@@ -321,20 +330,11 @@ func TestClusterRecoverAfterARecoverNeverStarted(t *testing.T) {
 // peer was recovered with both of them, it was not), and is told so. A
 // review found the documented way out, recovering it with the same list,
 // then gave it an era beside its peer's, and the two refused each other
-// for good. It now takes the era that left it out, and they elect.
+// for good. It now takes its peer's era (the one that left it out), and
+// they elect.
 func TestLeftOutSurvivorRecoveredAgain(t *testing.T) {
-	tc := newDirectCluster(t, 3)
-	tc.start()
-	tc.waitStable(clusterTimeout, nil, false)
+	tc, u := recoveredTogether(t, "again")
 	n1, n2, n3 := tc.nodes[0], tc.nodes[1], tc.nodes[2]
-	u := tc.registerOn(n1, "again")
-	knownEverywhere(tc, u)
-	for _, n := range tc.nodes {
-		n.kill()
-	}
-	for _, n := range tc.nodes {
-		recoverWith(t, n, n1, n2, n3)
-	}
 	n1.start()
 	n3.start()
 	waitLedAmong(tc, n1, n3)
@@ -370,18 +370,8 @@ func TestLeftOutSurvivorRecoveredAgain(t *testing.T) {
 // with the right one: the two take the same era and elect. -correct is
 // refused on a node that has run since its last recover.
 func TestSecondMajorityLossInTheDocumentedOrder(t *testing.T) {
-	tc := newDirectCluster(t, 3)
-	tc.start()
-	tc.waitStable(clusterTimeout, nil, false)
+	tc, u := recoveredTogether(t, "order")
 	n1, n2, n3 := tc.nodes[0], tc.nodes[1], tc.nodes[2]
-	u := tc.registerOn(n1, "order")
-	knownEverywhere(tc, u)
-	for _, n := range tc.nodes {
-		n.kill()
-	}
-	for _, n := range tc.nodes {
-		recoverWith(t, n, n1, n2, n3)
-	}
 	n1.start()
 	n3.start()
 	waitLedAmong(tc, n1, n3)
