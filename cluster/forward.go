@@ -245,8 +245,7 @@ func (a *Agent) Fence() error {
 // no longer follows.
 func SupersededError(s *consensus.Superseded) error {
 	return agenda.Errorf(agenda.EUNAVAILABLE, "this node was left out of its cluster by a cluster recover (node %s proved era %s): "+
-		"its data is a history the cluster no longer follows, and it serves nothing. If it was meant to be one of the survivors and has not run since "+
-		"they were recovered, stop it and run cluster recover on it with the same -voter list as on the others; otherwise move its data dir aside and start it again to join as a new node", s.Peer, s.Token)
+		"its data is a history the cluster no longer follows, and it serves nothing. %s", s.Peer, s.Token, consensus.SupersededAdvice)
 }
 
 // errRemovedServing answers every API request on a node removed on

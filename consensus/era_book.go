@@ -57,9 +57,7 @@ func newEraBook(dir, nodeID string, hasState func() bool, logger *slog.Logger) (
 	if sb := rec.SupersededBy; sb != nil {
 		id, _ := hex.DecodeString(sb.ID)
 		b.superseded.Store(&Superseded{Peer: sb.Peer, Token: sb.Era, ID: [16]byte(append(id, make([]byte, 16)...)[:16]), At: sb.At})
-		logger.Error("this node was left out of its cluster by a cluster recover, as it found before it last stopped: it takes no part in Raft and serves nothing. "+
-			"If it was meant to be one of the survivors and has not run since they were recovered, stop it and run cluster recover on it with the same -voter list as on the others; "+
-			"otherwise move its data dir aside and start it again to join as a new node",
+		logger.Error("this node was left out of its cluster by a cluster recover, as it found before it last stopped: it takes no part in Raft and serves nothing. "+SupersededAdvice,
 			"action", "raft.superseded", "own_era", e.String(), "era", sb.Era, "proved_by", sb.Peer, "at", sb.At)
 	}
 	return b, nil
@@ -90,6 +88,10 @@ func (b *eraBook) Era() Era {
 	}
 	return *b.own.Load()
 }
+
+// SupersededAdvice is what a node a recover left out tells its operator.
+const SupersededAdvice = "If it was meant to be one of the survivors and has not run since they were recovered, stop it and run " +
+	"cluster recover on it with the same -voter list as on the others; otherwise move its data dir aside and start it again to join as a new node"
 
 // errSuperseded is the error of every Raft connection and request of a
 // superseded node.
@@ -140,9 +142,7 @@ func (b *eraBook) meet(peer string, theirs Era, theirState bool) (Era, error) {
 		} else {
 			b.rec = rec
 		}
-		b.logger.Error("this node was left out of its cluster by a cluster recover: it takes no further part in Raft and serves nothing. "+
-			"If it was meant to be one of the survivors and has not run since they were recovered, stop it and run cluster recover on it with the same -voter list as on the others; "+
-			"otherwise move its data dir aside and start it again to join as a new node",
+		b.logger.Error("this node was left out of its cluster by a cluster recover: it takes no further part in Raft and serves nothing. "+SupersededAdvice,
 			"action", "raft.superseded", "own_era", own.String(), "era", theirs.String(), "proved_by", peer)
 		return Era{}, &handshakeError{reason: fmt.Sprintf("node %q is of era %s, recovered from this node's (%s) without it, directly or by later recovers", peer, theirs, own), err: errSuperseded}
 	case eraOlder:
