@@ -235,8 +235,10 @@ func recoverCluster(args []string) error {
 	restored := fs.Bool("restored", false, "the data dir was restored from a copy of a volume: start an era of its own, which stops no node of the cluster the copy came from")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: agenda cluster recover [-data-dir dir] [-node-id id] -voter id=host:port [-voter ...]\n\n"+
-			"With the node stopped, make the given voters the whole cluster, in a new era. Run it on\n"+
-			"every surviving node with the same voters (they take the same era), then start them.\n"+
+			"With the node stopped, make the given voters the whole cluster, in a new era. Recover one\n"+
+			"survivor, the one whose log goes furthest, and let the others join it empty (recovered\n"+
+			"together with logs of different lengths, survivors can lose or mix writes); several are\n"+
+			"recovered with the same voters and take the same era.\n"+
 			"Entries in this node's log that the lost nodes never acknowledged count as committed. The\n"+
 			"nodes left out must not start again with their data: move their data dirs aside first, and\n"+
 			"they join as new nodes (one that starts with its data stops once it reaches a survivor,\n"+
@@ -282,7 +284,8 @@ func recoverCluster(args []string) error {
 		return exitWith(exitFailed, err)
 	}
 	fmt.Printf("recovered %s: the cluster's voters are now %v, in era %s; start the node\n", *nodeID, []consensus.Server(voters), era)
-	fmt.Println("recover every other survivor with the same voters; the nodes left out must not start again with their data:\n" +
-		"move their data dirs aside first, and they join as new nodes (one that starts with its data is told by the survivors it was left out, and stops)")
+	fmt.Println("other survivors: move their data dirs aside so that they join this node empty (or recover each with the same voters, if their logs end where this one's does);\n" +
+		"the nodes left out must not start again with their data: move their data dirs aside first, and they join as new nodes\n" +
+		"(one that starts with its data is told by the survivors it was left out, and stops)")
 	return nil
 }
