@@ -23,6 +23,9 @@ type ClusterStatus struct {
 	// founded as usual: what an operator compares across nodes after a
 	// recover.
 	Era string `json:"era,omitempty"`
+	// LeftOut, when set, says a cluster recover left this node out
+	// (consensus/era.go): it serves nothing and takes no part in Raft.
+	LeftOut string `json:"left_out,omitempty"`
 	// EventLevel is the cluster's event level as this node counts it:
 	// the lowest its servers announce. Commands write no event form
 	// above it.

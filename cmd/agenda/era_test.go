@@ -36,6 +36,9 @@ func expectLeftOut(tc *testCluster, n *clusterNode, u *client) {
 	if err != nil || r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), leftOutSays) {
 		tc.t.Errorf("GET /api/me on %s, left out: %v %d %s; want 503 saying why", n.id, err, r.Status, r.Body)
 	}
+	if st, err := n.status(); err != nil || !strings.Contains(st.LeftOut, leftOutSays) {
+		tc.t.Errorf("/cluster/status on %s, left out: left_out %q, %v; want it saying so", n.id, st.LeftOut, err)
+	}
 }
 
 // recoverWith runs `cluster recover` on n's data dir with voters.

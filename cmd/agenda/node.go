@@ -153,6 +153,9 @@ func (s nodeStatus) ClusterStatus() agendahttp.ClusterStatus {
 		Term: st.Term, CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex,
 		Position: s.n.rm.Position(), Era: s.n.raft.Era().Token(), EventLevel: s.n.agent.EventLevel(), Nodes: []agendahttp.ClusterNode{},
 	}
+	if sup := s.n.raft.Superseded(); sup != nil {
+		cs.LeftOut = cluster.SupersededError(sup).Error()
+	}
 	members := s.n.agent.Members()
 	inConfig := map[string]bool{}
 	unreachable := s.n.raft.Unreachable()
