@@ -176,7 +176,7 @@ func (b *eraBook) Superseded() *Superseded {
 // held) before any peer can reach it: the old nodes beside it, of the
 // history the backup came from, then meet a later era.
 func openEra(cfg Config, logs walLog, snaps raft.SnapshotStore, store *eventstore.Store) (*eraBook, error) {
-	hasState := func() bool {
+	hasState := func() bool { // the log first: a snapshot is listed from disk
 		if last, err := logs.LastIndex(); err != nil || last > 0 {
 			return true
 		}

@@ -99,3 +99,20 @@ func openWAL(path string) (*wal.WAL, error) {
 func hasLog(dir string) bool {
 	return fileExists(filepath.Join(dir, walDir, walMeta)) || fileExists(filepath.Join(dir, boltLog))
 }
+
+// lastRaftIndex is the last index a node's log or snapshots hold (0 for
+// none).
+func lastRaftIndex(logs raft.LogStore, snaps raft.SnapshotStore) (uint64, error) {
+	last, err := logs.LastIndex()
+	if err != nil {
+		return 0, fmt.Errorf("read the raft log's last index: %w", err)
+	}
+	metas, err := snaps.List()
+	if err != nil {
+		return 0, fmt.Errorf("list snapshots: %w", err)
+	}
+	if len(metas) > 0 {
+		last = max(last, metas[0].Index)
+	}
+	return last, nil
+}

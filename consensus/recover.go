@@ -145,16 +145,14 @@ func Recover(dir, nodeID string, servers []Server, opts RecoverOptions, store *e
 		// re-run once one of them had moved.)
 		next = current
 	}
-	after, err := lastRaftIndex(logStore, snaps)
-	if err != nil {
-		return Era{}, err
-	}
 	made := "recover"
 	if opts.Restored {
 		made = "restore"
 	}
 	r := recordOf(next, made, nodeID)
-	r.Servers, r.Index = serverIDs(servers), after
+	// RecoverCluster snapshots at the log's last index and empties the
+	// log: the node's last index is still before.
+	r.Servers, r.Index = serverIDs(servers), before
 	if err := writeEra(dir, r); err != nil {
 		return Era{}, fmt.Errorf("record the recovered cluster's era: %w", err)
 	}
@@ -170,22 +168,6 @@ type RecoverOptions struct {
 	// of a volume: like a restore's, it supersedes nobody, so that a
 	// drill beside the cluster the copy came from cannot stop it.
 	Restored bool
-}
-
-// lastRaftIndex is the last index a stopped node's log or snapshots hold.
-func lastRaftIndex(logs raft.LogStore, snaps raft.SnapshotStore) (uint64, error) {
-	last, err := logs.LastIndex()
-	if err != nil {
-		return 0, fmt.Errorf("read the raft log's last index: %w", err)
-	}
-	metas, err := snaps.List()
-	if err != nil {
-		return 0, fmt.Errorf("list snapshots: %w", err)
-	}
-	if len(metas) > 0 {
-		last = max(last, metas[0].Index)
-	}
-	return last, nil
 }
 
 // within reports whether every server of conf is among ids.

@@ -173,16 +173,9 @@ func forgotten(has bool, logs raft.LogStore, stable raft.StableStore, snaps raft
 	if term, err := stable.GetUint64(keyCurrentTerm); err != nil || term == 0 {
 		return "no current term beside its raft log or snapshots: its log and last vote were lost", nil
 	}
-	last, err := logs.LastIndex()
+	last, err := lastRaftIndex(logs, snaps)
 	if err != nil {
-		return "", fmt.Errorf("read the raft log's last index: %w", err)
-	}
-	list, err := snaps.List()
-	if err != nil {
-		return "", fmt.Errorf("list raft snapshots: %w", err)
-	}
-	if len(list) > 0 && list[0].Index > last {
-		last = list[0].Index
+		return "", err
 	}
 	if applied > last {
 		return fmt.Sprintf("its event store applied entry %d, beyond the end of its raft log and snapshots (%d)", applied, last), nil
@@ -400,15 +393,6 @@ func (g *gatedTransport) TimeoutNow(id raft.ServerID, target raft.ServerAddress,
 		return errSuperseded
 	}
 	return g.NetworkTransport.TimeoutNow(id, target, args, resp)
-}
-
-// AppendEntriesPipeline is refused once this node is superseded (raft then
-// sends each AppendEntries alone, through AppendEntries).
-func (g *gatedTransport) AppendEntriesPipeline(id raft.ServerID, target raft.ServerAddress) (raft.AppendPipeline, error) {
-	if g.superseded() {
-		return nil, errSuperseded
-	}
-	return g.NetworkTransport.AppendEntriesPipeline(id, target)
 }
 
 // Close stops the filter and the transport.
