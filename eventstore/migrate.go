@@ -26,6 +26,9 @@ func upgrade(ctx context.Context, db *sqlite.DB) error {
 	case 2:
 		return migrateFrom2(ctx, db)
 	case schemaVersion:
+		if err := db.WithTx(ctx, func(tx *sql.Tx) error { return reconcileTerms(ctx, tx) }); err != nil {
+			return err
+		}
 		return compactAfterMigration(ctx, db)
 	default:
 		_, err := db.Init(ctx, schemaVersion, schema)
@@ -140,9 +143,12 @@ func migrateFrom2(ctx context.Context, db *sqlite.DB) error {
 }
 
 // finishMigration ends a migration from schema version from inside its
-// transaction: it runs drops, marks the store for compaction
+// transaction: it starts the term trail (terms.go), runs drops, marks the store for compaction
 // (compactPending) and sets this build's schema version.
 func finishMigration(ctx context.Context, sqlTx *sql.Tx, from int, drops ...string) error {
+	if err := reconcileTerms(ctx, sqlTx); err != nil {
+		return err
+	}
 	// The mark may be there already: a store whose migration from schema
 	// 1 to 2 was stopped during its vacuum.
 	for _, q := range append(drops, "INSERT INTO meta (key, value) VALUES ('"+compactPending+"', 1) ON CONFLICT (key) DO UPDATE SET value = 1",

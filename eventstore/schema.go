@@ -8,9 +8,9 @@ const schemaVersion = 3
 // schema: positions are dense and start at 1; streams holds each stream's
 // version and the position of its last event (derivable from events, kept
 // for O(1) expectation checks, and since schema 3 what keeps a stream's
-// versions unique, see eventsSchema); meta holds the applied Raft index
-// and term.
-const schema = eventsSchema + streamsSchema + `
+// versions unique, see eventsSchema); terms holds the term trail
+// (terms.go); meta holds the applied Raft index and term.
+const schema = eventsSchema + streamsSchema + termsSchema + `
 CREATE TABLE meta (
 	key   TEXT    PRIMARY KEY,
 	value INTEGER NOT NULL

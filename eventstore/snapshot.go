@@ -274,8 +274,11 @@ func (s *Store) Restore(ctx context.Context, r io.Reader) error {
 		}
 	}
 	if h.AppliedIndex <= applied {
-		// Nothing new: the store is already at or past the snapshot.
-		return nil
+		// Nothing new: the store is already at or past the snapshot. But
+		// a snapshot is the leader's word on what the cluster committed:
+		// the store may only keep entries past it that the leader's log
+		// then shows (see Unproven).
+		return tx.keepAhead(h)
 	}
 	var ourHeadID string
 	if tx.head > 0 {
@@ -289,7 +292,7 @@ func (s *Store) Restore(ctx context.Context, r io.Reader) error {
 		}
 	}
 	if h.Head < tx.head {
-		return fmt.Errorf("snapshot ends at position %d, before this store's head %d: histories diverged", h.Head, tx.head)
+		return fmt.Errorf("snapshot ends at position %d, before this store's head %d: %w", h.Head, tx.head, ErrDiverged)
 	}
 	matched := tx.head == 0
 	var want int64 = 1
@@ -312,13 +315,13 @@ func (s *Store) Restore(ctx context.Context, r io.Reader) error {
 			continue
 		case e.Position == tx.head:
 			if e.ID != ourHeadID {
-				return fmt.Errorf("event at position %d is %s here and %s in the snapshot: histories diverged", e.Position, ourHeadID, e.ID)
+				return fmt.Errorf("event at position %d is %s here and %s in the snapshot: %w", e.Position, ourHeadID, e.ID, ErrDiverged)
 			}
 			matched = true
 			continue
 		}
 		if !matched {
-			return fmt.Errorf("snapshot never showed this store's head event %d", tx.head)
+			return fmt.Errorf("snapshot never showed this store's head event %d: %w", tx.head, ErrDiverged)
 		}
 		if err := e.Validate(); err != nil {
 			return fmt.Errorf("snapshot event %d: %w", e.Position, err)
@@ -335,7 +338,7 @@ func (s *Store) Restore(ctx context.Context, r io.Reader) error {
 		return err
 	}
 	if !matched {
-		return fmt.Errorf("snapshot never showed this store's head event %d", tx.head)
+		return fmt.Errorf("snapshot never showed this store's head event %d: %w", tx.head, ErrDiverged)
 	}
 	if tx.head != h.Head {
 		return fmt.Errorf("snapshot truncated: header says head %d, events end at %d", h.Head, tx.head)
@@ -343,7 +346,38 @@ func (s *Store) Restore(ctx context.Context, r io.Reader) error {
 	if err := tx.SetApplied(h.AppliedIndex, h.AppliedTerm); err != nil {
 		return err
 	}
+	if err := resetTerms(ctx, tx.tx, h.AppliedIndex, h.AppliedTerm); err != nil {
+		return err
+	}
+	if err := tx.SetProven(); err != nil {
+		return err
+	}
 	return tx.Commit()
+}
+
+// keepAhead keeps the store as it is for a snapshot that applied no more
+// than it did, if the snapshot's last entry is the one the store applied
+// at that index (ErrDiverged otherwise). One that applied less leaves the
+// store's last entries unproven (Store.Unproven) until the leader's log
+// shows them.
+func (t *Tx) keepAhead(h snapshotHeader) error {
+	terms, err := t.Terms()
+	if err != nil {
+		return err
+	}
+	if want, ok := terms.At(h.AppliedIndex); ok && h.AppliedTerm != 0 && h.AppliedTerm != want {
+		return fmt.Errorf("the snapshot applied entry %d of term %d, this store one of term %d: %w", h.AppliedIndex, h.AppliedTerm, want, ErrDiverged)
+	}
+	if h.AppliedIndex == t.applied {
+		if err := t.SetProven(); err != nil {
+			return err
+		}
+		return t.Commit()
+	}
+	if _, err := t.tx.ExecContext(t.ctx, "INSERT INTO meta (key, value) VALUES ('unproven', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value", int64(t.applied)); err != nil {
+		return fmt.Errorf("record the applied index unproven: %w", err)
+	}
+	return t.Commit()
 }
 
 // insertRestored inserts es, events of a snapshot being restored, after

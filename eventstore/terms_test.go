@@ -1,0 +1,162 @@
+package eventstore_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/agendahq/agenda/eventstore"
+)
+
+func TestTermsAt(t *testing.T) {
+	ts := eventstore.Terms{{Index: 5, Term: 2}, {Index: 9, Term: 4}, {Index: 10, Term: 7}}
+	for _, c := range []struct {
+		index, want uint64
+		ok          bool
+	}{{1, 0, false}, {4, 0, false}, {5, 2, true}, {8, 2, true}, {9, 4, true}, {10, 7, true}, {99, 7, true}} {
+		if got, ok := ts.At(c.index); got != c.want || ok != c.ok {
+			t.Errorf("At(%d) = %d, %v; want %d, %v", c.index, got, ok, c.want, c.ok)
+		}
+	}
+	if _, ok := eventstore.Terms(nil).At(3); ok {
+		t.Error("an empty trail knows a term")
+	}
+}
+
+// applyAt applies one batch at index and term, starting the term as the
+// state machine does when it changes.
+func applyAt(t *testing.T, s *eventstore.Store, index, term uint64, start bool) {
+	t.Helper()
+	tx := mustBegin(t, s)
+	mustAppend(t, tx, streamBatchIDs(t, "", "s", int64(index-1), 1))
+	if start {
+		if err := tx.StartTerm(index, term); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.SetApplied(index, term); err != nil {
+		t.Fatal(err)
+	}
+	mustCommit(t, tx)
+}
+
+func trailOf(t *testing.T, s *eventstore.Store) eventstore.Terms {
+	t.Helper()
+	tx := mustBegin(t, s)
+	defer tx.Rollback()
+	ts, err := tx.Terms()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+// The trail is kept across restarts, started again where an older build
+// (which keeps none) applied entries of a later term since, and reset by
+// a restore.
+func TestTermTrail(t *testing.T) {
+	s, path := mustOpenStoreFile(t)
+	applyAt(t, s, 1, 2, true)
+	applyAt(t, s, 2, 2, false)
+	applyAt(t, s, 3, 5, true)
+	want := eventstore.Terms{{Index: 1, Term: 2}, {Index: 3, Term: 5}}
+	if got := trailOf(t, s); !reflect.DeepEqual(got, want) {
+		t.Fatalf("trail: %v, want %v", got, want)
+	}
+	s.Close()
+	s = mustOpenStoreAt(t, path)
+	if got := trailOf(t, s); !reflect.DeepEqual(got, want) {
+		t.Fatalf("trail after a restart: %v, want %v", got, want)
+	}
+
+	// An older build applies entry 4 of term 6 and records no start.
+	tx := mustBegin(t, s)
+	mustAppend(t, tx, streamBatchIDs(t, "", "s", 3, 1))
+	if err := tx.SetApplied(4, 6); err != nil {
+		t.Fatal(err)
+	}
+	mustCommit(t, tx)
+	s.Close()
+	s = mustOpenStoreAt(t, path)
+	if got, want := trailOf(t, s), (eventstore.Terms{{Index: 4, Term: 6}}); !reflect.DeepEqual(got, want) {
+		t.Fatalf("trail after an older build applied a later term: %v, want %v", got, want)
+	}
+
+	// A snapshot restored into an empty store starts the trail at its
+	// last entry.
+	dst := mustOpenStore(t)
+	if err := dst.Restore(context.Background(), bytes.NewReader(mustSnapshot(t, s))); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := trailOf(t, dst), (eventstore.Terms{{Index: 4, Term: 6}}); !reflect.DeepEqual(got, want) {
+		t.Fatalf("trail after a restore: %v, want %v", got, want)
+	}
+	s.Close()
+
+	// A backup restored founds a new log: no trail.
+	restored := filepath.Join(t.TempDir(), "events.db")
+	if _, err := eventstore.PrepareRestore(context.Background(), path, restored); err != nil {
+		t.Fatal(err)
+	}
+	if n := countRaw(t, restored, "SELECT COUNT(*) FROM terms"); n != 0 {
+		t.Fatalf("a restored backup keeps %d term starts", n)
+	}
+}
+
+// A store written before the trail existed starts it at its applied entry.
+func TestTermTrailOfAnOlderStore(t *testing.T) {
+	s, path := mustOpenStoreFile(t)
+	applyAt(t, s, 1, 3, true)
+	applyAt(t, s, 2, 3, false)
+	s.Close()
+	raw, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec("DROP TABLE terms"); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	s = mustOpenStoreAt(t, path)
+	if got, want := trailOf(t, s), (eventstore.Terms{{Index: 2, Term: 3}}); !reflect.DeepEqual(got, want) {
+		t.Fatalf("trail of an older store: %v, want %v", got, want)
+	}
+}
+
+// A snapshot that applied less than the store keeps the store, unproven,
+// if its last entry is the store's there; of another term, it is another
+// history.
+func TestRestoreBehindTheStore(t *testing.T) {
+	ctx := context.Background()
+	leader, node := mustOpenStore(t), mustOpenStore(t)
+	for _, s := range []*eventstore.Store{leader, node} {
+		applyAt(t, s, 1, 2, true)
+	}
+	applyAt(t, node, 2, 2, false)
+	before := mustReadAll(t, node)
+	if err := node.Restore(ctx, bytes.NewReader(mustSnapshot(t, leader))); err != nil {
+		t.Fatalf("Restore of a snapshot behind the store: %v", err)
+	}
+	if u, err := node.Unproven(ctx); err != nil || u != 2 {
+		t.Fatalf("unproven: %d, %v; want 2", u, err)
+	}
+	requireSameEvents(t, mustReadAll(t, node), before)
+	// A snapshot at the store's applied entry proves it.
+	if err := node.Restore(ctx, bytes.NewReader(mustSnapshot(t, node))); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := node.Unproven(ctx); u != 0 {
+		t.Fatalf("unproven after a snapshot at the store's last entry: %d", u)
+	}
+
+	other := mustOpenStore(t)
+	applyAt(t, other, 1, 3, true)
+	if err := node.Restore(ctx, bytes.NewReader(mustSnapshot(t, other))); !errors.Is(err, eventstore.ErrDiverged) {
+		t.Fatalf("Restore of a snapshot whose entry 1 is of another term: %v, want ErrDiverged", err)
+	}
+	requireSameEvents(t, mustReadAll(t, node), before)
+}
