@@ -11,9 +11,18 @@ import (
 )
 
 // WaitApplied waits until the local FSM has applied every entry up to
-// index, so that the event store shows them.
+// index, and this node has heard that index committed, so that the event
+// store shows the cluster's entries up to it.
+//
+// Applied alone is not enough for a node that has just started: its store
+// may be ahead of anything it has heard from the leader, and after survivors
+// with different logs were recovered together (against the advice) that
+// store may hold entries the cluster did not keep, which the state machine
+// finds out only once the leader's entries arrive (fsm.checkHistory). A
+// node learns a commit index only from a leader whose log its own matched,
+// so reads wait for that.
 func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
-	if n.appliedThrough(index) {
+	if n.servable(index) {
 		return nil
 	}
 	t := time.NewTicker(2 * time.Millisecond)
@@ -23,11 +32,17 @@ func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.C:
-			if n.appliedThrough(index) {
+			if n.servable(index) {
 				return nil
 			}
 		}
 	}
+}
+
+// servable reports whether reads at index may be served here: heard
+// committed, and applied.
+func (n *Node) servable(index uint64) bool {
+	return n.raft.CommitIndex() >= index && n.appliedThrough(index)
 }
 
 // StoreApplied is the Raft index the event store has applied: its last

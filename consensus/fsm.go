@@ -38,6 +38,11 @@ type fsm struct {
 	// memory so that every batch can check the log still holds that entry
 	// (see checkHistory).
 	term atomic.Uint64
+	// unproven is the store's applied index while a snapshot the leader
+	// installed left the store ahead of it (eventstore.Store.Unproven), 0
+	// otherwise: the leader's entries up to that index must show the
+	// store's before anything past it is applied.
+	unproven atomic.Uint64
 	// logs is the Raft log (nil in tests of the FSM alone).
 	logs raft.LogStore
 }
@@ -54,7 +59,11 @@ func (f *fsm) Apply(l *raft.Log) any {
 // recording the index of the last one with them. Entries at or below the
 // recorded index were applied before a restart and are skipped, which is
 // what makes application exactly-once (raft replays the log from its last
-// snapshot because NoSnapshotRestoreOnStart is set).
+// snapshot because NoSnapshotRestoreOnStart is set). Each one skipped must
+// be the entry the store applied at its index (same term, by the store's
+// term trail), and the first entry applied past the store's last must
+// follow it (checkHistory): otherwise the node halts, as its store holds
+// entries the cluster did not keep.
 //
 // A storage failure or an entry this build cannot understand panics: the
 // replica must stop rather than skip an entry and diverge.
@@ -68,28 +77,33 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	defer tx.Rollback()
 	applied := tx.Applied()
 	defer f.advance(logs[len(logs)-1].Index)
-	if logs[0].Index > applied {
-		f.checkHistory(applied)
+	var terms eventstore.Terms
+	if logs[0].Index <= applied {
+		// Only replays get here, so the hot path never pays this read.
+		if terms, err = tx.Terms(); err != nil {
+			f.halt("read the term trail", err)
+		}
 	}
 	var last *raft.Log
+	seen := false // whether this batch replayed the store's last entry
 	// Decode every new command first, so that the store can look up what
 	// all of them need in two statements (Prefetch) instead of per command.
 	decoded := make([]decodedEntry, len(logs))
 	var batches []events.Batch
 	for i, l := range logs {
-		if l.Index == applied {
-			// Only replays after a restart get here, so the hot path never
-			// pays this read. A committed entry never changes: another term
-			// means the log and the store tell two histories (the data dir
-			// was written by another cluster, or its Raft log replaced), and
-			// skipping on would serve the other one as this cluster's.
-			if term := f.appliedTerm(tx); term != 0 && l.Term != term {
-				f.halt(fmt.Sprintf("replay entry %d", l.Index), fmt.Errorf(
-					"the log has it at term %d but the event store applied it at term %d: this data dir holds another cluster's history; move it aside to join as a new node",
-					l.Term, term))
-			}
-		}
 		if l.Index <= applied {
+			// A committed entry never changes: another term than the one
+			// the store applied at this index means the log and the store
+			// tell two histories (survivors with different logs recovered
+			// together, the data dir written by another cluster, or its
+			// Raft log replaced), and skipping on would serve the other one
+			// as this cluster's.
+			if want, ok := terms.At(l.Index); ok && want != 0 && l.Term != want {
+				f.halt(fmt.Sprintf("replay entry %d", l.Index), fmt.Errorf(
+					"the log has it at term %d but the event store applied it at term %d: %s",
+					l.Term, want, moveAside))
+			}
+			seen = seen || l.Index == applied
 			// No proposer waits for an entry applied before a restart,
 			// but in a store of another history (one that slipped past
 			// CheckHistory) the leader's own may: it committed, and this
@@ -97,6 +111,9 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			// (a fault review saw it answered as a 500).
 			out[i] = applyResult{Err: fmt.Errorf("entry %d applied before restart: %w", l.Index, events.ErrOutcomeUnknown)}
 			continue
+		}
+		if last == nil && !seen {
+			f.checkHistory(applied)
 		}
 		last = l
 		if l.Type != raft.LogCommand {
@@ -118,18 +135,45 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		}
 		out[i] = f.applyCommand(tx, l, decoded[i])
 	}
-	if last == nil {
+	proven := seen && f.unproven.Load() != 0
+	if proven {
+		if err := tx.SetProven(); err != nil {
+			f.halt("record the store proven", err)
+		}
+	}
+	if last == nil && !proven {
 		return out
 	}
-	if err := tx.SetApplied(last.Index, last.Term); err != nil {
-		f.halt("record applied index", err)
+	if last != nil {
+		term := f.term.Load()
+		for _, l := range logs {
+			if l.Index > applied && l.Term != term {
+				// The first entry of a term the store applies.
+				if err := tx.StartTerm(l.Index, l.Term); err != nil {
+					f.halt("record applied term", err)
+				}
+				term = l.Term
+			}
+		}
+		if err := tx.SetApplied(last.Index, last.Term); err != nil {
+			f.halt("record applied index", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		f.halt("commit applied entries", err)
 	}
-	f.term.Store(last.Term)
+	if proven {
+		f.unproven.Store(0)
+	}
+	if last != nil {
+		f.term.Store(last.Term)
+	}
 	return out
 }
+
+// moveAside is what a node whose store holds entries the cluster did not
+// keep says to do.
+const moveAside = "this node applied entries the cluster did not keep (survivors with different logs recovered together, or a data dir of another cluster); move this data dir aside so that the node rejoins as a new one"
 
 // checkHistory halts the node if the Raft log no longer holds, at the
 // store's applied index, the entry the store applied there. A committed
@@ -138,7 +182,18 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 // does not (a voter elsewhere lost acknowledged state). Applying on would
 // serve a mixture of two histories as if it were one; stopping makes the
 // node unready and its reads refused until an operator moves its data aside.
+//
+// While the store is unproven (a snapshot installed behind it), only the
+// leader's entries can prove it, and this batch did not hold the store's
+// last one: the leader's entry there is one the state machine never sees
+// (a no-op or a barrier) where this store applied a command, or the
+// snapshot covers it while applying less than the store did. Either way
+// the cluster's history is not the store's.
 func (f *fsm) checkHistory(applied uint64) {
+	if u := f.unproven.Load(); u != 0 {
+		f.halt(fmt.Sprintf("apply after entry %d", applied), fmt.Errorf(
+			"the leader's snapshot and log do not hold entry %d as this node applied it: %s", u, moveAside))
+	}
 	want := f.term.Load()
 	if f.logs == nil || applied == 0 || want == 0 {
 		return
@@ -149,8 +204,8 @@ func (f *fsm) checkHistory(applied uint64) {
 	}
 	if l.Term != want {
 		f.halt(fmt.Sprintf("apply after entry %d", applied), fmt.Errorf(
-			"the log now has entry %d at term %d but this node applied it at term %d: the cluster kept another history than the one this node applied; move this data dir aside so that the node rejoins as a new one",
-			applied, l.Term, want))
+			"the log now has entry %d at term %d but this node applied it at term %d: %s",
+			applied, l.Term, want, moveAside))
 	}
 }
 
@@ -212,15 +267,6 @@ func (f *fsm) applyCommand(tx *eventstore.Tx, l *raft.Log, d decodedEntry) apply
 	return applyResult{Committed: c}
 }
 
-// appliedTerm reads the term the store recorded with its applied index.
-func (f *fsm) appliedTerm(tx *eventstore.Tx) uint64 {
-	term, err := tx.AppliedTerm()
-	if err != nil {
-		f.halt("read applied term", err)
-	}
-	return term
-}
-
 // halt stops the node: continuing past an entry it cannot apply would make
 // this replica diverge from the others.
 func (f *fsm) halt(what string, err error) {
@@ -239,15 +285,36 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 }
 
 // Restore brings the event store to a snapshot received from the leader.
+//
+// A snapshot of another history halts the node: it can never take in the
+// cluster's, and raft would offer it again and again while the node sat
+// unready without a word (an operations review saw it retry every 10 s).
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	if err := f.store.Restore(context.Background(), rc); err != nil {
+		if errors.Is(err, eventstore.ErrDiverged) || errors.Is(err, eventstore.ErrForeignLineage) {
+			f.halt("restore the leader's snapshot", fmt.Errorf("%w: %s", err, moveAside))
+		}
 		return err
 	}
-	if idx, term, err := f.store.Applied(context.Background()); err == nil {
-		f.advance(idx)
-		f.term.Store(term)
+	return f.load()
+}
+
+// load reads what the FSM keeps in memory of the store: its applied index
+// and term, and whether a snapshot left it unproven.
+func (f *fsm) load() error {
+	ctx := context.Background()
+	idx, term, err := f.store.Applied(ctx)
+	if err != nil {
+		return err
 	}
+	unproven, err := f.store.Unproven(ctx)
+	if err != nil {
+		return err
+	}
+	f.advance(idx)
+	f.term.Store(term)
+	f.unproven.Store(unproven)
 	return nil
 }
 

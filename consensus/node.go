@@ -150,14 +150,12 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 	}
 
 	f := &fsm{store: store, logger: cfg.Logger, logs: cached, onSnapshot: cfg.Hooks.Snapshot}
-	applied, term, err := store.Applied(context.Background())
-	if err != nil {
+	if err := f.load(); err != nil {
 		transport.Close()
 		logStore.Close()
 		return nil, fmt.Errorf("read the event store's applied index: %w", err)
 	}
-	f.advance(applied)
-	f.term.Store(term)
+	applied := f.index.Load()
 	has, err := raft.HasExistingState(cached, logStore, snaps)
 	if err != nil {
 		transport.Close()

@@ -1,7 +1,6 @@
 package consensus
 
 import (
-	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -99,9 +98,8 @@ func Recover(dir, nodeID string, servers []Server, opts RecoverOptions, store *e
 	// Built as Open builds it, so that it applies the log with the same
 	// checks.
 	f := &fsm{store: store, logger: logger, logs: logStore}
-	if applied, term, err := store.Applied(context.Background()); err == nil {
-		f.advance(applied)
-		f.term.Store(term)
+	if err := f.load(); err != nil {
+		return Era{}, err
 	}
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(nodeID)
