@@ -66,3 +66,21 @@ func TestRecoverEras(t *testing.T) {
 		t.Fatalf("-correct after the node ran: %v, want a refusal saying so", err)
 	}
 }
+
+// TestLogEndBeyond: Raft's order, the one votes go by.
+func TestLogEndBeyond(t *testing.T) {
+	for _, c := range []struct {
+		a, b consensus.LogEnd
+		want bool
+	}{
+		{consensus.LogEnd{Index: 10, Term: 3}, consensus.LogEnd{Index: 9, Term: 3}, true},
+		{consensus.LogEnd{Index: 9, Term: 3}, consensus.LogEnd{Index: 10, Term: 3}, false},
+		{consensus.LogEnd{Index: 5, Term: 4}, consensus.LogEnd{Index: 10, Term: 3}, true},
+		{consensus.LogEnd{Index: 10, Term: 3}, consensus.LogEnd{Index: 5, Term: 4}, false},
+		{consensus.LogEnd{Index: 7, Term: 3}, consensus.LogEnd{Index: 7, Term: 3}, false},
+	} {
+		if got := c.a.Beyond(c.b); got != c.want {
+			t.Errorf("%+v beyond %+v: %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/agendahq/agenda/consensus"
 )
 
 // leftOutSays is what a node left out of a later era answers (its
@@ -399,4 +401,150 @@ func TestSecondMajorityLossInTheDocumentedOrder(t *testing.T) {
 	if err1 != nil || err2 != nil || s1.Era == "" || s1.Era != s2.Era {
 		t.Errorf("eras: n1 %q (%v), n2 %q (%v); want the same", s1.Era, err1, s2.Era, err2)
 	}
+}
+
+// TestSurvivorsRecoveredWithDifferentLogs: two of five nodes lag while a
+// write is acknowledged by the three others; those three are lost, and the
+// two laggards and one of the three (whose log holds the write) are each
+// recovered with the three of them, against deploy/README.md's advice to
+// recover one survivor. The laggards start first, elect, and take a write;
+// the longer survivor starts later. An operations review saw it ready, in
+// the same era, serving its own history: the write it held and not the one
+// the cluster took since (a strong read of that one answered 404). Its
+// store had applied entries the cluster did not keep, and the entries the
+// cluster sent it in their place were skipped as applied before. Now every
+// entry skipped that way is checked against the terms the store applied
+// (eventstore's term trail): the node halts, saying why, and serves no
+// read of the other history meanwhile; its data dir moved aside, it joins
+// the cluster as a new node.
+func TestSurvivorsRecoveredWithDifferentLogs(t *testing.T) {
+	testSurvivorsRecoveredWithDifferentLogs(t, false)
+}
+
+// TestSurvivorsRecoveredWithDifferentLogsAfterASnapshot: the same, but the
+// laggards snapshot often and compact their logs, so that the longer
+// survivor is sent a snapshot. Its store, which holds the write the
+// cluster did not keep, refused it (histories diverged), and raft offered
+// it again every 10 s: the node ran, unready, and never said what to do.
+// Now it halts saying so, as above.
+func TestSurvivorsRecoveredWithDifferentLogsAfterASnapshot(t *testing.T) {
+	testSurvivorsRecoveredWithDifferentLogs(t, true)
+}
+
+func testSurvivorsRecoveredWithDifferentLogs(t *testing.T, snapshotFirst bool) {
+	tc := newDirectCluster(t, 5)
+	tc.start()
+	tc.waitStable(clusterTimeout, nil, false)
+	n1, n2, n3, n4, n5 := tc.nodes[0], tc.nodes[1], tc.nodes[2], tc.nodes[3], tc.nodes[4]
+	u := tc.registerOn(n1, "laggards")
+	knownEverywhere(tc, u)
+	n3.kill()
+	n4.kill()
+	wa := mustCreateSlot(t, u.as(n1), 1) // on n1, n2 and n5: a majority of five
+	n1.kill()
+	n2.kill()
+	n5.kill()
+
+	// What `agenda cluster log-end` reads says which survivor to recover
+	// alone: n2, whose log holds the write.
+	ends := map[string]consensus.LogEnd{}
+	for _, n := range []*clusterNode{n2, n3, n4} {
+		if err := run([]string{"cluster", "log-end", "-data-dir", n.dataDir}); err != nil {
+			t.Fatalf("log-end on %s: %v", n.id, err)
+		}
+		end, err := consensus.InspectLog(filepath.Join(n.dataDir, "raft"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ends[n.id] = end
+	}
+	if !ends["n2"].Beyond(ends["n3"]) || !ends["n2"].Beyond(ends["n4"]) || ends["n3"].Beyond(ends["n2"]) {
+		t.Errorf("log ends: %+v; want n2's beyond the others'", ends)
+	}
+
+	recoverWith(t, n3, n2, n3, n4)
+	recoverWith(t, n4, n2, n3, n4)
+	recovered := latestSnapshotIndex(t, n3)
+	if snapshotFirst {
+		for _, n := range []*clusterNode{n3, n4} {
+			n.snapshotOften(2, 0, "100ms")
+		}
+	}
+	n3.start()
+	n4.start()
+	waitLedAmong(tc, n3, n4)
+	if snapshotFirst {
+		tc.eventually(clusterTimeout, "a snapshot on n3 past its recover's", func() string {
+			if i := latestSnapshotIndex(t, n3); i <= recovered {
+				return fmt.Sprintf("latest at %d, the recover's at %d", i, recovered)
+			}
+			return ""
+		})
+	}
+	wb := mustCreateSlot(t, u.as(n3), 2)
+	tc.expectVisibleEverywhere(u, []*clusterNode{n3, n4}, []written{wb})
+
+	recoverWith(t, n2, n2, n3, n4)
+	n2.start()
+	n2.mu.Lock()
+	exited := n2.exited
+	n2.mu.Unlock()
+	deadline := time.After(clusterTimeout)
+	c := u.as(n2)
+	c.http = &http.Client{Timeout: 2 * time.Second}
+	served := 0
+watch:
+	for {
+		select {
+		case <-exited:
+			break watch
+		case <-deadline:
+			t.Fatalf("n2 still runs %v after it started, holding a history the cluster did not keep (its strong reads of the cluster's write answered %d times)", clusterTimeout, served)
+		case <-time.After(20 * time.Millisecond):
+		}
+		r, err := c.send("GET", "/api/appointments/"+wb.ID+"?consistency=strong", nil)
+		if err == nil && r.Status == http.StatusNotFound {
+			t.Errorf("n2 answered a strong read of the cluster's write with 404: it serves another history")
+			served++
+		}
+	}
+	n2.mu.Lock()
+	n2.expectExit, n2.cmd = true, nil
+	n2.mu.Unlock()
+	if !n2.logContains("move this data dir aside") {
+		t.Errorf("n2 halted without saying what to do; last lines of its log:\n%s", tailFile(n2.logPath, 20))
+	}
+
+	// The cluster goes on; n2, its data dir moved aside, joins it empty and
+	// holds its history, without the write the cluster never kept.
+	if err := os.Rename(n2.dataDir, n2.dataDir+".old"); err != nil {
+		t.Fatal(err)
+	}
+	n2.env["DISCOVERY_SEEDS"] = n3.env["ADVERTISE_ADDR"]
+	n2.start()
+	waitLedAmong(tc, n2, n3, n4)
+	tc.expectVisibleEverywhere(u, []*clusterNode{n2, n3, n4}, []written{wb, mustCreateSlot(t, u.as(n4), 3)})
+	for _, n := range []*clusterNode{n2, n3, n4} {
+		if r, err := u.as(n).send("GET", "/api/appointments/"+wa.ID+"?consistency=strong", nil); err != nil || r.Status != http.StatusNotFound {
+			t.Errorf("the write the cluster did not keep, on %s: %v %v; want 404", n.id, r, err)
+		}
+	}
+}
+
+// latestSnapshotIndex is the Raft index of n's newest snapshot on disk (0
+// if none); the snapshot store names each <term>-<index>-<milliseconds>.
+func latestSnapshotIndex(t *testing.T, n *clusterNode) uint64 {
+	t.Helper()
+	des, err := os.ReadDir(filepath.Join(n.dataDir, "raft", "snapshots"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var latest uint64
+	for _, de := range des {
+		var term, index, ms uint64
+		if _, err := fmt.Sscanf(de.Name(), "%d-%d-%d", &term, &index, &ms); err == nil && !strings.HasSuffix(de.Name(), ".tmp") {
+			latest = max(latest, index)
+		}
+	}
+	return latest
 }

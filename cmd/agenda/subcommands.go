@@ -26,7 +26,7 @@ import (
 
 // clusterCmd runs `agenda cluster <subcommand>`.
 func clusterCmd(args []string) error {
-	const usage = "usage: agenda cluster remove-node [-addr host:port] <node-id> | agenda cluster recover -data-dir dir [-node-id id] -voter id=host:port [-voter ...]"
+	const usage = "usage: agenda cluster remove-node [-addr host:port] <node-id> | agenda cluster log-end [-data-dir dir] | agenda cluster recover -data-dir dir [-node-id id] -voter id=host:port [-voter ...]"
 	if len(args) == 0 {
 		return errors.New(usage)
 	}
@@ -38,8 +38,10 @@ func clusterCmd(args []string) error {
 		return removeNode(args[1:])
 	case "recover":
 		return recoverCluster(args[1:])
+	case "log-end":
+		return logEnd(args[1:])
 	}
-	return fmt.Errorf("unknown cluster subcommand %q (try: agenda cluster remove-node, agenda cluster recover)", args[0])
+	return fmt.Errorf("unknown cluster subcommand %q (try: agenda cluster remove-node, agenda cluster log-end, agenda cluster recover)", args[0])
 }
 
 // clusterAccess returns what a command needs to sign requests to a node of
@@ -236,9 +238,10 @@ func recoverCluster(args []string) error {
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: agenda cluster recover [-data-dir dir] [-node-id id] -voter id=host:port [-voter ...]\n\n"+
 			"With the node stopped, make the given voters the whole cluster, in a new era. Recover one\n"+
-			"survivor, the one whose log goes furthest, and let the others join it empty (recovered\n"+
-			"together with logs of different lengths, survivors can lose or mix writes); several are\n"+
-			"recovered with the same voters and take the same era.\n"+
+			"survivor, the one whose log goes furthest (agenda cluster log-end on each), and let the\n"+
+			"others join it empty: recovered together with logs that end at different entries, the\n"+
+			"longer ones stop at start, their last writes lost. Several recovered with the same voters\n"+
+			"take the same era.\n"+
 			"Entries in this node's log that the lost nodes never acknowledged count as committed. The\n"+
 			"nodes left out must not start again with their data: move their data dirs aside first, and\n"+
 			"they join as new nodes (one that starts with its data stops once it reaches a survivor,\n"+
@@ -266,12 +269,9 @@ func recoverCluster(args []string) error {
 		*nodeID = id
 	}
 	ctx := context.Background()
-	// The node must be stopped: take its data dir's lock as serve does.
-	lock, err := datadir.Acquire(*dataDir)
-	if errors.Is(err, datadir.ErrInUse) {
-		return exitWith(exitInUse, fmt.Errorf("the node is still running? stop it first: %w", err))
-	} else if err != nil {
-		return exitWith(exitFailed, err)
+	lock, err := lockStopped(*dataDir)
+	if err != nil {
+		return err
 	}
 	defer lock.Unlock()
 	store, err := eventstore.Open(ctx, filepath.Join(*dataDir, "events.db"))
@@ -279,13 +279,79 @@ func recoverCluster(args []string) error {
 		return classify(fmt.Errorf("open event store: %w", err))
 	}
 	defer store.Close()
+	end, err := consensus.InspectLog(filepath.Join(*dataDir, "raft"))
+	if err != nil {
+		return exitWith(exitFailed, err)
+	}
 	era, err := consensus.Recover(filepath.Join(*dataDir, "raft"), *nodeID, voters, consensus.RecoverOptions{Correct: *correct, Restored: *restored}, store, nil)
 	if err != nil {
 		return exitWith(exitFailed, err)
 	}
-	fmt.Printf("recovered %s: the cluster's voters are now %v, in era %s; start the node\n", *nodeID, []consensus.Server(voters), era)
-	fmt.Println("other survivors: move their data dirs aside so that they join this node empty (or recover each with the same voters, if their logs end where this one's does);\n" +
+	fmt.Printf("recovered %s (its log ended at entry %d of term %d): the cluster's voters are now %v, in era %s; start the node\n",
+		*nodeID, end.Index, end.Term, []consensus.Server(voters), era)
+	fmt.Println("other survivors: move their data dirs aside so that they join this node empty (or recover each with the same voters, if agenda cluster log-end shows their logs end where this one's did);\n" +
 		"the nodes left out must not start again with their data: move their data dirs aside first, and they join as new nodes\n" +
 		"(one that starts with its data is told by the survivors it was left out, and stops)")
+	return nil
+}
+
+// lockStopped takes the data dir's lock as serve does: the node must be
+// stopped.
+func lockStopped(dataDir string) (*datadir.Lock, error) {
+	lock, err := datadir.Acquire(dataDir)
+	if errors.Is(err, datadir.ErrInUse) {
+		return nil, exitWith(exitInUse, fmt.Errorf("the node is still running? stop it first: %w", err))
+	} else if err != nil {
+		return nil, exitWith(exitFailed, err)
+	}
+	return lock, nil
+}
+
+// logEnd runs `agenda cluster log-end`: how far a stopped node's Raft log
+// goes, so that after losing a majority the operator recovers the survivor
+// whose log goes furthest and lets the others join it empty.
+func logEnd(args []string) error {
+	fs := flag.NewFlagSet("cluster log-end", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", envOr("DATA_DIR", "./data"), "data directory of the stopped node (DATA_DIR)")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: agenda cluster log-end [-data-dir dir] [-json]\n\n"+
+			"With the node stopped, print the last entry its Raft log holds (index and term), the voters of\n"+
+			"its last configuration and its era; it changes nothing. After losing a majority, run it on\n"+
+			"every survivor and recover the one whose log goes furthest: the highest term, then, among\n"+
+			"those, the highest index (agenda cluster recover -h).")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return exitWith(exitUsage, errors.New("log-end takes no arguments"))
+	}
+	raftDir := filepath.Join(*dataDir, "raft")
+	if _, err := os.Stat(raftDir); err != nil {
+		return exitWith(exitNoStore, fmt.Errorf("no Raft directory in %s: %w", *dataDir, err))
+	}
+	lock, err := lockStopped(*dataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	end, err := consensus.InspectLog(raftDir)
+	if err != nil {
+		return exitWith(exitFailed, err)
+	}
+	id, _ := keptNodeID(*dataDir)
+	if *asJSON {
+		return json.NewEncoder(os.Stdout).Encode(struct {
+			NodeID string   `json:"node_id,omitempty"`
+			Index  uint64   `json:"index"`
+			Term   uint64   `json:"term"`
+			Voters []string `json:"voters"`
+			Era    string   `json:"era"`
+		}{id, end.Index, end.Term, end.Voters, end.Era.String()})
+	}
+	fmt.Printf("%s: the log ends at entry %d of term %d; voters %v; era %s\n", cmp.Or(id, *dataDir), end.Index, end.Term, end.Voters, end.Era)
 	return nil
 }
