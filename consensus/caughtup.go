@@ -40,9 +40,10 @@ func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 }
 
 // servable reports whether reads at index may be served here: heard
-// committed, and applied.
+// committed, and applied, by a store not left unproven by a snapshot
+// (its last entries may be ones the cluster did not keep).
 func (n *Node) servable(index uint64) bool {
-	return n.raft.CommitIndex() >= index && n.appliedThrough(index)
+	return n.fsm.unproven.Load() == 0 && n.raft.CommitIndex() >= index && n.appliedThrough(index)
 }
 
 // StoreApplied is the Raft index the event store has applied: its last
@@ -63,9 +64,9 @@ func (n *Node) StoreApplied() uint64 { return n.fsm.index.Load() }
 // committed without its knowing. So a leader is caught up only after a
 // barrier of its term has been applied (the same proof ReadIndex uses), and
 // any node only once it has heard a commit index at least as high as what
-// its store holds.
+// its store holds, and its store is not left unproven by a snapshot.
 func (n *Node) CaughtUp() bool {
-	if n.IsLeader() && !n.termApplied() {
+	if n.IsLeader() && !n.termApplied() || n.fsm.unproven.Load() != 0 {
 		return false
 	}
 	// The applied index first: read after it, the commit index is at
