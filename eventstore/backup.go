@@ -107,7 +107,10 @@ func PrepareRestore(ctx context.Context, src, dst string) (Info, error) {
 			if _, err := tx.ExecContext(ctx, "UPDATE meta SET value = 0 WHERE key IN ('applied_index', 'applied_term')"); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, "DELETE FROM meta WHERE key IN (?, 'unproven')", digestKey); err != nil {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM meta WHERE key = ?", digestKey); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, deleteUnproven); err != nil {
 				return err
 			}
 			if err := resetTerms(ctx, tx, 0, 0); err != nil {

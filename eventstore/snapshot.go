@@ -235,8 +235,23 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // the snapshot (the event at its head has the same ID) and appends the rest.
 // The store therefore stays append-only, and read models built from it stay
 // valid. A disagreement means the replica's history diverged: Restore fails
-// and leaves the store untouched.
+// (ErrDiverged, or ErrForeignLineage) and leaves the store untouched.
+//
+// A store already at or past the snapshot is left as it is. Restore is for
+// the node's own snapshots; a leader's goes to Install.
 func (s *Store) Restore(ctx context.Context, r io.Reader) error {
+	return s.restore(ctx, r, false)
+}
+
+// Install is Restore for a snapshot the leader sent: it is the leader's
+// word on what the cluster committed, so a store it leaves ahead of it is
+// marked unproven (see Unproven) until the leader's entries show the
+// store's last one.
+func (s *Store) Install(ctx context.Context, r io.Reader) error {
+	return s.restore(ctx, r, true)
+}
+
+func (s *Store) restore(ctx context.Context, r io.Reader, leaders bool) error {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
 		return fmt.Errorf("open snapshot: %w", err)
@@ -274,11 +289,11 @@ func (s *Store) Restore(ctx context.Context, r io.Reader) error {
 		}
 	}
 	if h.AppliedIndex <= applied {
-		// Nothing new: the store is already at or past the snapshot. But
-		// a snapshot is the leader's word on what the cluster committed:
-		// the store may only keep entries past it that the leader's log
-		// then shows (see Unproven).
-		return tx.keepAhead(h)
+		// Nothing new: the store is already at or past the snapshot.
+		if err := tx.keepAhead(h, leaders); err != nil {
+			return err
+		}
+		return tx.Commit()
 	}
 	var ourHeadID string
 	if tx.head > 0 {
@@ -355,29 +370,26 @@ func (s *Store) Restore(ctx context.Context, r io.Reader) error {
 	return tx.Commit()
 }
 
-// keepAhead keeps the store as it is for a snapshot that applied no more
-// than it did, if the snapshot's last entry is the one the store applied
-// at that index (ErrDiverged otherwise). One that applied less leaves the
-// store's last entries unproven (Store.Unproven) until the leader's log
-// shows them.
-func (t *Tx) keepAhead(h snapshotHeader) error {
+// keepAhead checks a snapshot that applied no more than the store did:
+// its last entry must be the one the store applied at that index
+// (ErrDiverged otherwise). One from the leader (leaders) that applied less
+// leaves the store's last entries unproven until the leader's entries show
+// them; one at the store's last entry proves it.
+func (t *Tx) keepAhead(h snapshotHeader, leaders bool) error {
 	terms, err := t.Terms()
 	if err != nil {
 		return err
 	}
 	if want, ok := terms.At(h.AppliedIndex); ok && h.AppliedTerm != 0 && h.AppliedTerm != want {
-		return fmt.Errorf("the snapshot applied entry %d of term %d, this store one of term %d: %w", h.AppliedIndex, h.AppliedTerm, want, ErrDiverged)
+		return fmt.Errorf("the snapshot applied entry %d of term %d, where this store's history is at term %d: %w", h.AppliedIndex, h.AppliedTerm, want, ErrDiverged)
 	}
-	if h.AppliedIndex == t.applied {
-		if err := t.SetProven(); err != nil {
-			return err
-		}
-		return t.Commit()
+	switch {
+	case h.AppliedIndex == t.applied:
+		return t.SetProven()
+	case leaders:
+		return t.setUnproven()
 	}
-	if _, err := t.tx.ExecContext(t.ctx, "INSERT INTO meta (key, value) VALUES ('unproven', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value", int64(t.applied)); err != nil {
-		return fmt.Errorf("record the applied index unproven: %w", err)
-	}
-	return t.Commit()
+	return nil
 }
 
 // insertRestored inserts es, events of a snapshot being restored, after

@@ -103,15 +103,23 @@ func resetTerms(ctx context.Context, tx *sql.Tx, index, term uint64) error {
 // a trail whose last term is the applied entry's still holds for every
 // entry since its last start. It writes nothing to a store whose trail
 // holds.
+//
+// It also drops an unproven mark that is not at the applied index: an older
+// build, which ignores the mark, applied past it since.
 func reconcileTerms(ctx context.Context, tx *sql.Tx) error {
 	if _, err := tx.ExecContext(ctx, termsSchema); err != nil {
 		return fmt.Errorf("create the term trail: %w", err)
 	}
-	var applied, term int64
+	var applied, term, unproven int64
 	if err := tx.QueryRowContext(ctx, `SELECT
 		(SELECT value FROM meta WHERE key = 'applied_index'),
-		(SELECT value FROM meta WHERE key = 'applied_term')`).Scan(&applied, &term); err != nil {
+		(SELECT value FROM meta WHERE key = 'applied_term'), `+selectUnproven[len("SELECT "):]).Scan(&applied, &term, &unproven); err != nil {
 		return fmt.Errorf("read applied index: %w", err)
+	}
+	if unproven != 0 && unproven != applied {
+		if _, err := tx.ExecContext(ctx, deleteUnproven); err != nil {
+			return fmt.Errorf("drop a stale unproven mark: %w", err)
+		}
 	}
 	var lastIndex, lastTerm int64
 	err := tx.QueryRowContext(ctx, "SELECT first_index, term FROM terms ORDER BY first_index DESC LIMIT 1").Scan(&lastIndex, &lastTerm)
@@ -128,9 +136,12 @@ func reconcileTerms(ctx context.Context, tx *sql.Tx) error {
 	return resetTerms(ctx, tx, uint64(applied), uint64(term))
 }
 
-// selectUnproven reads the applied index a restore left unproven (0 if
-// none).
-const selectUnproven = "SELECT COALESCE((SELECT value FROM meta WHERE key = 'unproven'), 0)"
+// The unproven mark is the meta row 'unproven': the applied index an
+// installed snapshot left unproven.
+const (
+	selectUnproven = "SELECT COALESCE((SELECT value FROM meta WHERE key = 'unproven'), 0)"
+	deleteUnproven = "DELETE FROM meta WHERE key = 'unproven'"
+)
 
 // Unproven returns the store's applied index while it is not yet known to
 // be in the cluster's history, 0 otherwise. A snapshot the leader installs
@@ -148,8 +159,25 @@ func (s *Store) Unproven(ctx context.Context) (uint64, error) {
 
 // SetProven records that the store's applied entries are the cluster's.
 func (t *Tx) SetProven() error {
-	if _, err := t.tx.ExecContext(t.ctx, "DELETE FROM meta WHERE key = 'unproven'"); err != nil {
+	if _, err := t.tx.ExecContext(t.ctx, deleteUnproven); err != nil {
 		return fmt.Errorf("record the applied index proven: %w", err)
+	}
+	return nil
+}
+
+// setUnproven marks the store's applied index unproven.
+func (t *Tx) setUnproven() error {
+	if _, err := t.tx.ExecContext(t.ctx, "INSERT INTO meta (key, value) VALUES ('unproven', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value", int64(t.applied)); err != nil {
+		return fmt.Errorf("record the applied index unproven: %w", err)
+	}
+	return nil
+}
+
+// ClearUnproven forgets the unproven mark: a recover makes the node's own
+// store and log the cluster's history.
+func (s *Store) ClearUnproven(ctx context.Context) error {
+	if _, err := s.db.Write.ExecContext(ctx, deleteUnproven); err != nil {
+		return fmt.Errorf("clear the unproven mark: %w", err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"io"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -138,15 +139,25 @@ func TestRestoreBehindTheStore(t *testing.T) {
 	}
 	applyAt(t, node, 2, 2, false)
 	before := mustReadAll(t, node)
-	if err := node.Restore(ctx, bytes.NewReader(mustSnapshot(t, leader))); err != nil {
+	behind := mustSnapshot(t, leader)
+	// The node's own snapshot behind its store (a recover restores one)
+	// leaves it as it is.
+	if err := node.Restore(ctx, bytes.NewReader(behind)); err != nil {
 		t.Fatalf("Restore of a snapshot behind the store: %v", err)
+	}
+	if u, err := node.Unproven(ctx); err != nil || u != 0 {
+		t.Fatalf("unproven after the node's own snapshot: %d, %v; want 0", u, err)
+	}
+	// The leader's leaves it unproven.
+	if err := node.Install(ctx, bytes.NewReader(behind)); err != nil {
+		t.Fatalf("Install of a snapshot behind the store: %v", err)
 	}
 	if u, err := node.Unproven(ctx); err != nil || u != 2 {
 		t.Fatalf("unproven: %d, %v; want 2", u, err)
 	}
 	requireSameEvents(t, mustReadAll(t, node), before)
 	// A snapshot at the store's applied entry proves it.
-	if err := node.Restore(ctx, bytes.NewReader(mustSnapshot(t, node))); err != nil {
+	if err := node.Install(ctx, bytes.NewReader(mustSnapshot(t, node))); err != nil {
 		t.Fatal(err)
 	}
 	if u, _ := node.Unproven(ctx); u != 0 {
@@ -155,8 +166,36 @@ func TestRestoreBehindTheStore(t *testing.T) {
 
 	other := mustOpenStore(t)
 	applyAt(t, other, 1, 3, true)
-	if err := node.Restore(ctx, bytes.NewReader(mustSnapshot(t, other))); !errors.Is(err, eventstore.ErrDiverged) {
-		t.Fatalf("Restore of a snapshot whose entry 1 is of another term: %v, want ErrDiverged", err)
+	for _, restore := range []func(context.Context, io.Reader) error{node.Restore, node.Install} {
+		if err := restore(ctx, bytes.NewReader(mustSnapshot(t, other))); !errors.Is(err, eventstore.ErrDiverged) {
+			t.Fatalf("a snapshot whose entry 1 is of another term: %v, want ErrDiverged", err)
+		}
 	}
 	requireSameEvents(t, mustReadAll(t, node), before)
+}
+
+// An unproven mark below the applied index is stale (an older build, which
+// ignores it, applied past it): dropped at open, where it would halt a
+// healthy node.
+func TestStaleUnprovenMarkDropped(t *testing.T) {
+	ctx := context.Background()
+	leader := mustOpenStore(t)
+	applyAt(t, leader, 1, 2, true)
+	node, path := mustOpenStoreFile(t)
+	applyAt(t, node, 1, 2, true)
+	applyAt(t, node, 2, 2, false)
+	if err := node.Install(ctx, bytes.NewReader(mustSnapshot(t, leader))); err != nil {
+		t.Fatal(err)
+	}
+	node.Close()
+	node = mustOpenStoreAt(t, path)
+	if u, _ := node.Unproven(ctx); u != 2 {
+		t.Fatalf("unproven after a restart: %d, want 2 (kept)", u)
+	}
+	applyAt(t, node, 3, 2, false) // an older build, past the mark
+	node.Close()
+	node = mustOpenStoreAt(t, path)
+	if u, _ := node.Unproven(ctx); u != 0 {
+		t.Fatalf("unproven after an older build applied past it: %d, want 0", u)
+	}
 }
