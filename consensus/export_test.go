@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/agendahq/agenda/events"
 )
 
 // Stall holds this node's view of the network, as a paused process has it
@@ -59,3 +61,53 @@ func LogFirstIndex(dir string) (uint64, error) {
 	defer s.Close()
 	return s.FirstIndex()
 }
+
+// AppendCommand appends b to the Raft log in dir (its node closed) as a
+// command of the last entry's term, which the node never heard committed.
+func AppendCommand(dir string, b events.Batch) (uint64, error) {
+	data, err := encodeBatch(b)
+	if err != nil {
+		return 0, err
+	}
+	return appendEntry(dir, raft.LogCommand, data)
+}
+
+// AppendConfiguration appends, the same way, a configuration of voters.
+func AppendConfiguration(dir string, voters ...string) (uint64, error) {
+	var c raft.Configuration
+	for _, v := range voters {
+		c.Servers = append(c.Servers, raft.Server{ID: raft.ServerID(v), Address: raft.ServerAddress("127.0.0.1:1"), Suffrage: raft.Voter})
+	}
+	return appendEntry(dir, raft.LogConfiguration, raft.EncodeConfiguration(c))
+}
+
+func appendEntry(dir string, typ raft.LogType, data []byte) (uint64, error) {
+	s, err := openLogStore(dir)
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	last, err := s.LastIndex()
+	if err != nil {
+		return 0, err
+	}
+	var l raft.Log
+	if err := s.GetLog(last, &l); err != nil {
+		return 0, err
+	}
+	return last + 1, s.StoreLog(&raft.Log{Index: last + 1, Term: l.Term, Type: typ, Data: data})
+}
+
+// CurrentTerm reads the current term kept in dir (its node closed).
+func CurrentTerm(dir string) (uint64, error) {
+	s, err := openLogStore(dir)
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	return s.GetUint64(keyCurrentTerm)
+}
+
+// MarkUnproven sets the FSM's unproven index in memory, as an installed
+// snapshot behind the store does.
+func (n *Node) MarkUnproven(index uint64) { n.fsm.unproven.Store(index) }

@@ -1,6 +1,7 @@
 package consensus
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -95,9 +96,14 @@ func Recover(dir, nodeID string, servers []Server, opts RecoverOptions, store *e
 	if err := catchUpFromSnapshot(snaps, store, logger); err != nil {
 		return Era{}, err
 	}
+	// A recover makes this node's store and log the cluster's history: a
+	// mark a leader's snapshot left on the store is void.
+	if err := store.ClearUnproven(context.Background()); err != nil {
+		return Era{}, err
+	}
 	// Built as Open builds it, so that it applies the log with the same
-	// checks.
-	f := &fsm{store: store, logger: logger, logs: logStore}
+	// checks, but handed the node's own snapshots.
+	f := &fsm{store: store, logger: logger, logs: logStore, own: true}
 	if err := f.load(); err != nil {
 		return Era{}, err
 	}
@@ -105,7 +111,10 @@ func Recover(dir, nodeID string, servers []Server, opts RecoverOptions, store *e
 	rc.LocalID = raft.ServerID(nodeID)
 	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Error, Output: os.Stderr})
 	_, trans := raft.NewInmemTransport(raft.ServerAddress(servers[0].Address))
-	if err := raft.RecoverCluster(rc, f, logStore, logStore, snaps, trans, conf); err != nil {
+	if err := halted(func() error { return applyLogTail(f, logStore) }); err != nil {
+		return Era{}, fmt.Errorf("apply the log: %w", err)
+	}
+	if err := halted(func() error { return raft.RecoverCluster(rc, f, logStore, logStore, snaps, trans, conf) }); err != nil {
 		return Era{}, fmt.Errorf("recover cluster: %w", err)
 	}
 	// Written once the configuration is: a recover that fails leaves the
@@ -143,6 +152,9 @@ func Recover(dir, nodeID string, servers []Server, opts RecoverOptions, store *e
 		// re-run once one of them had moved.)
 		next = current
 	}
+	if err := raiseTerm(logStore, termFloor(next)); err != nil {
+		return Era{}, err
+	}
 	made := "recover"
 	if opts.Restored {
 		made = "restore"
@@ -155,6 +167,84 @@ func Recover(dir, nodeID string, servers []Server, opts RecoverOptions, store *e
 		return Era{}, fmt.Errorf("record the recovered cluster's era: %w", err)
 	}
 	return next, nil
+}
+
+// applyLogTail applies the log past what the store applied, configuration
+// entries included. RecoverCluster hands the FSM commands only, and the
+// snapshot it then takes, which the node sends to every node that joins it,
+// must say the store applied every entry the FSM sees: a node whose store
+// applied a configuration entry the snapshot covers but did not apply would
+// take it for another history (fsm.go, unproven stores).
+func applyLogTail(f *fsm, logs raft.LogStore) error {
+	first, err := logs.FirstIndex()
+	if err != nil {
+		return err
+	}
+	last, err := logs.LastIndex()
+	if err != nil {
+		return err
+	}
+	const chunk = 256
+	var batch []*raft.Log
+	for i := max(first, f.index.Load()+1); i > 0 && i <= last; i++ {
+		l := new(raft.Log)
+		if err := logs.GetLog(i, l); err != nil {
+			return fmt.Errorf("read raft log entry %d: %w", i, err)
+		}
+		if l.Type != raft.LogCommand && l.Type != raft.LogConfiguration {
+			continue
+		}
+		if batch = append(batch, l); len(batch) == chunk {
+			f.ApplyBatch(batch)
+			batch = nil
+		}
+	}
+	if len(batch) > 0 {
+		f.ApplyBatch(batch)
+	}
+	return nil
+}
+
+// halted runs fn, turning a halt of the state machine (a panic) into an
+// error: in a recover, the operator's command fails saying why.
+func halted(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return fn()
+}
+
+// termFloor is the term a recover into era e raises the node's current term
+// to: e's generation above bit 40. Survivors recovered with different logs
+// each hold terms their old cluster gave, and without it the first leader of
+// the new era could be elected in a term one of them already holds entries
+// of (pre-vote keeps a minority's term where it was): an index and a term
+// would then no longer name one entry, the log-matching property every
+// check of the history relies on (a fault review saw a node skip the other
+// side's entries of the same term as its own, and serve a mix). Above the
+// floor, the new era's entries are of terms no older log holds, and a log
+// of the old era can no longer win an election against one that holds a
+// new era's entry.
+func termFloor(e Era) uint64 {
+	return min(e.Gen, 1<<23) << 40
+}
+
+// raiseTerm raises the node's current term to floor (never lowers it):
+// Raft allows a node's term to grow at any time.
+func raiseTerm(stable raft.StableStore, floor uint64) error {
+	cur, err := stable.GetUint64(keyCurrentTerm) // 0 if unset
+	if err != nil {
+		return fmt.Errorf("read the current term: %w", err)
+	}
+	if cur >= floor {
+		return nil
+	}
+	if err := stable.SetUint64(keyCurrentTerm, floor); err != nil {
+		return fmt.Errorf("raise the current term: %w", err)
+	}
+	return nil
 }
 
 // RecoverOptions are Recover's choices beyond the servers.

@@ -1,6 +1,8 @@
 package consensus_test
 
 import (
+	"cmp"
+	"context"
 	"strings"
 	"testing"
 
@@ -82,5 +84,70 @@ func TestLogEndBeyond(t *testing.T) {
 		if got := c.a.Beyond(c.b); got != c.want {
 			t.Errorf("%+v beyond %+v: %v, want %v", c.a, c.b, got, c.want)
 		}
+	}
+}
+
+// TestRecoverAfterAConfigurationEntry: the survivor's store last applied a
+// configuration entry (a membership change), after its last snapshot.
+// RecoverCluster restores the node's own snapshot, behind the store, and
+// hands the FSM the log's commands only: a code review saw the store left
+// marked unproven, and the recovered node halt at its first write, telling
+// the operator to move aside the only copy; with a command after the
+// configuration entry that was never committed, the recover itself
+// panicked, every time. Now a recover applies the whole log itself, and
+// the node's own snapshots mark nothing. The snapshot the recover takes
+// says the store applied the log's last configuration entry too, committed
+// or not (RecoverCluster applies commands only): the node sends it to every
+// node that joins, and one whose store applied that entry would otherwise
+// take it for another history.
+func TestRecoverAfterAConfigurationEntry(t *testing.T) {
+	for _, tail := range []string{"", "command", "configuration"} {
+		t.Run("uncommitted "+cmp.Or(tail, "nothing"), func(t *testing.T) {
+			n := mustStartNode(t)
+			mustPropose(t, n, streamBatch(t, "s", 0, 2))
+			if err := n.Snapshot(); err != nil {
+				t.Fatal(err)
+			}
+			mustPropose(t, n, streamBatch(t, "s", 2, 1))
+			if err := n.AddNonvoter("node-9", "127.0.0.1:9"); err != nil {
+				t.Fatal(err)
+			}
+			dir, store, cfg := n.cfg.Dir, n.store, n.cfg
+			if err := n.Close(); err != nil {
+				t.Fatal(err)
+			}
+			next, last := int64(3), uint64(0)
+			var err error
+			switch tail {
+			case "command":
+				last, err = consensus.AppendCommand(dir, streamBatch(t, "s", 3, 1))
+				next = 4
+			case "configuration":
+				last, err = consensus.AppendConfiguration(dir, "node-1", "node-8")
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			era, err := consensus.Recover(dir, "node-1", []consensus.Server{{ID: "node-1", Address: "127.0.0.1:1"}}, consensus.RecoverOptions{}, store, quietLogger)
+			if err != nil {
+				t.Fatalf("recover: %v", err)
+			}
+			if u, err := store.Unproven(context.Background()); err != nil || u != 0 {
+				t.Fatalf("unproven after the recover: %d, %v; want 0", u, err)
+			}
+			if applied, _, err := store.Applied(context.Background()); err != nil || applied < last {
+				t.Fatalf("the store applied %d after the recover (%v); want the log's last entry, %d", applied, err, last)
+			}
+			// The new era's terms are above any its survivors' logs hold.
+			if term, err := consensus.CurrentTerm(dir); err != nil || term < era.Gen<<40 {
+				t.Fatalf("current term after the recover: %d, %v; want at least %d", term, err, era.Gen<<40)
+			}
+			cfg.Bootstrap = false
+			n = startNode(t, cfg, store)
+			mustPropose(t, n, streamBatch(t, "s", next, 1))
+			if st := n.Status(); st.Term <= era.Gen<<40 {
+				t.Errorf("the recovered node leads in term %d, want above %d", st.Term, era.Gen<<40)
+			}
+		})
 	}
 }
