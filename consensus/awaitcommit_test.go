@@ -1,6 +1,7 @@
 package consensus_test
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -36,6 +37,15 @@ func TestRestartedFollowerAwaitsTheCommitIndex(t *testing.T) {
 	if awaiting, caughtUp := f.AwaitingCommitIndex(), f.CaughtUp(); !awaiting || caughtUp {
 		t.Fatalf("just restarted: awaiting the commit index %v, caught up %v; want awaiting, not caught up", awaiting, caughtUp)
 	}
+	// Nor does it serve a linearizable read at what its store holds:
+	// that store may hold entries the cluster did not keep, which only the
+	// leader's entries can tell (DESIGN.md, "Entries applied before").
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	err := f.WaitApplied(ctx, f.StoreApplied())
+	cancel()
+	if f.AwaitingCommitIndex() && err == nil {
+		t.Fatal("a follower that has heard no commit index waited for nothing to serve a read at its store's index")
+	}
 	deadline := time.Now().Add(15 * time.Second)
 	for f.AwaitingCommitIndex() || !f.CaughtUp() {
 		if time.Now().After(deadline) {
@@ -45,5 +55,31 @@ func TestRestartedFollowerAwaitsTheCommitIndex(t *testing.T) {
 	}
 	if leader.AwaitingCommitIndex() {
 		t.Error("the leader says it awaits a commit index")
+	}
+	if err := f.WaitApplied(context.Background(), f.StoreApplied()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUnprovenStoreServesNothing: while a leader's snapshot leaves the
+// store unproven, the node is not caught up and serves no linearizable
+// read; proven, it does.
+func TestUnprovenStoreServesNothing(t *testing.T) {
+	n := mustStartNode(t)
+	mustPropose(t, n, streamBatch(t, "s", 0, 1))
+	for deadline := time.Now().Add(10 * time.Second); !n.CaughtUp(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("not caught up 10 s after a write")
+		}
+	}
+	n.MarkUnproven(n.StoreApplied())
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if n.CaughtUp() || n.WaitApplied(ctx, 1) == nil {
+		t.Fatal("an unproven store is caught up, or serves a read")
+	}
+	n.MarkUnproven(0)
+	if !n.CaughtUp() || n.WaitApplied(context.Background(), 1) != nil {
+		t.Fatal("a proven store is not caught up, or serves no read")
 	}
 }

@@ -66,7 +66,7 @@ func (n *Node) StoreApplied() uint64 { return n.fsm.index.Load() }
 // any node only once it has heard a commit index at least as high as what
 // its store holds, and its store is not left unproven by a snapshot.
 func (n *Node) CaughtUp() bool {
-	if n.IsLeader() && !n.termApplied() || n.fsm.unproven.Load() != 0 {
+	if (n.IsLeader() && !n.termApplied()) || n.fsm.unproven.Load() != 0 {
 		return false
 	}
 	// The applied index first: read after it, the commit index is at

@@ -45,6 +45,9 @@ type fsm struct {
 	unproven atomic.Uint64
 	// logs is the Raft log (nil in tests of the FSM alone).
 	logs raft.LogStore
+	// own says Restore is handed the node's own snapshots (by Recover),
+	// not a leader's: they prove nothing about the store (see Restore).
+	own bool
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
@@ -100,7 +103,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			// as this cluster's.
 			if want, ok := terms.At(l.Index); ok && want != 0 && l.Term != want {
 				f.halt(fmt.Sprintf("replay entry %d", l.Index), fmt.Errorf(
-					"the log has it at term %d but the event store applied it at term %d: %s",
+					"the log has it at term %d, where the history this node's event store applied is at term %d: %s",
 					l.Term, want, moveAside))
 			}
 			seen = seen || l.Index == applied
@@ -172,8 +175,13 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 }
 
 // moveAside is what a node whose store holds entries the cluster did not
-// keep says to do.
-const moveAside = "this node applied entries the cluster did not keep (survivors with different logs recovered together, or a data dir of another cluster); move this data dir aside so that the node rejoins as a new one"
+// keep says: what happened, and what to do. Those entries may include
+// writes acknowledged before a majority was lost, when the survivors with
+// the shorter logs were recovered and went on without this one: keeping
+// them instead means recovering this node alone (losing the cluster's
+// since), an operator's choice.
+const moveAside = "this node applied entries the cluster's history does not hold (survivors with different logs recovered together, or a data dir of another cluster), and cannot follow it: " +
+	"move this data dir aside so that the node rejoins as a new one (the entries only it held are then lost; to keep them instead, stop the cluster and recover the survivor whose log goes furthest, see agenda cluster log-end)"
 
 // checkHistory halts the node if the Raft log no longer holds, at the
 // store's applied index, the entry the store applied there. A committed
@@ -284,15 +292,21 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	return &fsmSnapshot{sn: sn, hook: f.onSnapshot, began: time.Now()}, nil
 }
 
-// Restore brings the event store to a snapshot received from the leader.
+// Restore brings the event store to a snapshot received from the leader
+// (eventstore.Store.Install), or, in a recover, to the node's own.
 //
-// A snapshot of another history halts the node: it can never take in the
-// cluster's, and raft would offer it again and again while the node sat
-// unready without a word (an operations review saw it retry every 10 s).
+// A leader's snapshot of another history halts the node: it can never take
+// in the cluster's, and raft would offer it again and again while the node
+// sat unready without a word (an operations review saw it retry every
+// 10 s).
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	if err := f.store.Restore(context.Background(), rc); err != nil {
-		if errors.Is(err, eventstore.ErrDiverged) || errors.Is(err, eventstore.ErrForeignLineage) {
+	restore := f.store.Install
+	if f.own {
+		restore = f.store.Restore
+	}
+	if err := restore(context.Background(), rc); err != nil {
+		if !f.own && (errors.Is(err, eventstore.ErrDiverged) || errors.Is(err, eventstore.ErrForeignLineage)) {
 			f.halt("restore the leader's snapshot", fmt.Errorf("%w: %s", err, moveAside))
 		}
 		return err

@@ -64,7 +64,7 @@ func TestFSMHaltsOnAnotherTermBelowItsLast(t *testing.T) {
 		f.ApplyBatch(replay)
 	}
 	// Another: entry 3 of term 4, its entry 4 a no-op the FSM never sees.
-	requirePanic(t, "did not keep", func() {
+	requirePanic(t, "history does not hold", func() {
 		f.ApplyBatch([]*raft.Log{termLog(t, 3, 4, "z", 0), termLog(t, 5, 4, "z", 1)})
 	})
 	if got := storeEvents(t, f); !reflect.DeepEqual(got, before) {
@@ -80,7 +80,7 @@ func TestFSMTermTrailAcrossARestart(t *testing.T) {
 	f.ApplyBatch([]*raft.Log{termLog(t, 2, 5, "a", 1), termLog(t, 3, 5, "a", 2)})
 	f.store.Close()
 	f = openFSMAt(t, path)
-	requirePanic(t, "applied it at term 5", func() { f.ApplyBatch([]*raft.Log{termLog(t, 2, 4, "z", 0)}) })
+	requirePanic(t, "applied is at term 5", func() { f.ApplyBatch([]*raft.Log{termLog(t, 2, 4, "z", 0)}) })
 }
 
 func openFSMAt(t *testing.T, path string) *fsm {
@@ -118,9 +118,7 @@ func TestFSMSnapshotBehindTheStore(t *testing.T) {
 		// The leader's snapshot was taken at a later index (its entry 3 a
 		// no-op) and applied 2: raft hands over entries from 4 on.
 		_, node, snap := leaderAndNode(t)
-		if err := restore(node, snap); err != nil {
-			t.Fatalf("Restore: %v", err)
-		}
+		mustRestore(t, node, snap)
 		before := storeEvents(t, node)
 		requirePanic(t, "do not hold entry 3", func() { node.ApplyBatch([]*raft.Log{termLog(t, 4, 3, "theirs", 0)}) })
 		if got := storeEvents(t, node); !reflect.DeepEqual(got, before) {
@@ -129,8 +127,8 @@ func TestFSMSnapshotBehindTheStore(t *testing.T) {
 	})
 	t.Run("its entry there another", func(t *testing.T) {
 		_, node, snap := leaderAndNode(t)
-		restore(node, snap)
-		requirePanic(t, "applied it at term 2", func() {
+		mustRestore(t, node, snap)
+		requirePanic(t, "applied is at term 2", func() {
 			node.ApplyBatch([]*raft.Log{termLog(t, 3, 3, "theirs", 0), termLog(t, 4, 3, "theirs", 1)})
 		})
 	})
@@ -140,7 +138,7 @@ func TestFSMSnapshotBehindTheStore(t *testing.T) {
 		_, node, _ := leaderAndNode(t)
 		early := mustOpenFSM(t)
 		early.ApplyBatch([]*raft.Log{termLog(t, 1, 2, "a", 0)})
-		restore(node, snapshotOf(t, early))
+		mustRestore(t, node, snapshotOf(t, early))
 		requirePanic(t, "do not hold entry 3", func() {
 			node.ApplyBatch([]*raft.Log{termLog(t, 2, 2, "a", 1), termLog(t, 4, 3, "theirs", 0)})
 		})
@@ -151,7 +149,7 @@ func TestFSMSnapshotBehindTheStore(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "events.db")
 		node := openFSMAt(t, path)
 		node.ApplyBatch([]*raft.Log{termLog(t, 1, 2, "a", 0), termLog(t, 2, 2, "mine", 0)})
-		restore(node, snapshotOf(t, leader))
+		mustRestore(t, node, snapshotOf(t, leader))
 		node.store.Close()
 		node = openFSMAt(t, path)
 		requirePanic(t, "do not hold entry 2", func() { node.ApplyBatch([]*raft.Log{termLog(t, 3, 3, "theirs", 0)}) })
@@ -159,7 +157,7 @@ func TestFSMSnapshotBehindTheStore(t *testing.T) {
 	t.Run("proven by the leader's entries", func(t *testing.T) {
 		// The same history: the leader had entry 3 too, and sends it.
 		leader, node, snap := leaderAndNode(t)
-		restore(node, snap)
+		mustRestore(t, node, snap)
 		leader.ApplyBatch([]*raft.Log{termLog(t, 3, 2, "mine", 0)})
 		out := node.ApplyBatch([]*raft.Log{termLog(t, 3, 2, "mine", 0), termLog(t, 4, 3, "b", 0)})
 		if r := resultAt(t, out, 1); r.Err != nil {
@@ -179,7 +177,7 @@ func TestFSMSnapshotBehindTheStore(t *testing.T) {
 	})
 	t.Run("proven in a batch of its own", func(t *testing.T) {
 		_, node, snap := leaderAndNode(t)
-		restore(node, snap)
+		mustRestore(t, node, snap)
 		node.ApplyBatch([]*raft.Log{termLog(t, 3, 2, "mine", 0)})
 		if node.unproven.Load() != 0 {
 			t.Fatal("still unproven after the leader sent the store's last entry")
@@ -197,13 +195,13 @@ func TestFSMRestoreOfAnotherHistoryHalts(t *testing.T) {
 		leader, node := mustOpenFSM(t), mustOpenFSM(t)
 		leader.ApplyBatch([]*raft.Log{termLog(t, 1, 2, "a", 0), termLog(t, 2, 3, "theirs", 0), termLog(t, 3, 3, "theirs", 1)})
 		node.ApplyBatch([]*raft.Log{termLog(t, 1, 2, "a", 0), termLog(t, 2, 2, "mine", 0)})
-		requirePanic(t, "did not keep", func() { restore(node, snapshotOf(t, leader)) })
+		requirePanic(t, "history does not hold", func() { restore(node, snapshotOf(t, leader)) })
 	})
 	t.Run("applied less, of another term", func(t *testing.T) {
 		leader, node := mustOpenFSM(t), mustOpenFSM(t)
 		leader.ApplyBatch([]*raft.Log{termLog(t, 1, 2, "a", 0), termLog(t, 2, 3, "theirs", 0)})
 		node.ApplyBatch([]*raft.Log{termLog(t, 1, 2, "a", 0), termLog(t, 2, 2, "mine", 0), termLog(t, 3, 2, "mine", 1)})
-		requirePanic(t, "did not keep", func() { restore(node, snapshotOf(t, leader)) })
+		requirePanic(t, "history does not hold", func() { restore(node, snapshotOf(t, leader)) })
 	})
 	t.Run("a storage failure is an error", func(t *testing.T) {
 		node := mustOpenFSM(t)
@@ -212,4 +210,11 @@ func TestFSMRestoreOfAnotherHistoryHalts(t *testing.T) {
 			t.Fatalf("Restore of garbage: %v, want an error, not a halt", err)
 		}
 	})
+}
+
+func mustRestore(t *testing.T, f *fsm, snap []byte) {
+	t.Helper()
+	if err := restore(f, snap); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
 }

@@ -219,7 +219,7 @@ func TestFSMHaltsOnAnotherHistory(t *testing.T) {
 
 	foreign := commandLog(t, 2, fsmBatch(t, "z", 0, 1))
 	foreign.Term = 3
-	requirePanic(t, "did not keep", func() { f.ApplyBatch([]*raft.Log{commandLog(t, 1, b1), foreign}) })
+	requirePanic(t, "history does not hold", func() { f.ApplyBatch([]*raft.Log{commandLog(t, 1, b1), foreign}) })
 	if got := storeEvents(t, f); !reflect.DeepEqual(got, before) {
 		t.Fatalf("events after halt: got %d, want the %d before", len(got), len(before))
 	}
@@ -442,7 +442,7 @@ func TestFSMHaltsWhenTheLogRewritesWhatItApplied(t *testing.T) {
 		replaced = append(replaced, l)
 	}
 	logs.StoreLogs(replaced)
-	requirePanic(t, "did not keep", func() { f.ApplyBatch(replaced[2:]) })
+	requirePanic(t, "history does not hold", func() { f.ApplyBatch(replaced[2:]) })
 	if got := storeEvents(t, f); !reflect.DeepEqual(got, before) {
 		t.Fatalf("events after halt: got %d, want the %d before", len(got), len(before))
 	}

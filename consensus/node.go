@@ -440,6 +440,11 @@ func catchUpFromSnapshot(snaps raft.SnapshotStore, store *eventstore.Store, logg
 	}
 	defer rc.Close()
 	if err := store.Restore(context.Background(), rc); err != nil {
+		if errors.Is(err, eventstore.ErrDiverged) || errors.Is(err, eventstore.ErrForeignLineage) {
+			// A leader's snapshot of another history, kept by raft
+			// before the node halted on it (fsm.Restore).
+			return fmt.Errorf("restore snapshot %s: %w: %s", latest.ID, err, moveAside)
+		}
 		return fmt.Errorf("restore snapshot %s: %w", latest.ID, err)
 	}
 	return nil
