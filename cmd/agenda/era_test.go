@@ -486,34 +486,7 @@ func testSurvivorsRecoveredWithDifferentLogs(t *testing.T, snapshotFirst bool) {
 
 	recoverWith(t, n2, n2, n3, n4)
 	n2.start()
-	n2.mu.Lock()
-	exited := n2.exited
-	n2.mu.Unlock()
-	deadline := time.After(clusterTimeout)
-	c := u.as(n2)
-	c.http = &http.Client{Timeout: 2 * time.Second}
-	served := 0
-watch:
-	for {
-		select {
-		case <-exited:
-			break watch
-		case <-deadline:
-			t.Fatalf("n2 still runs %v after it started, holding a history the cluster did not keep (its strong reads of the cluster's write answered %d times)", clusterTimeout, served)
-		case <-time.After(20 * time.Millisecond):
-		}
-		r, err := c.send("GET", "/api/appointments/"+wb.ID+"?consistency=strong", nil)
-		if err == nil && r.Status == http.StatusNotFound {
-			t.Errorf("n2 answered a strong read of the cluster's write with 404: it serves another history")
-			served++
-		}
-	}
-	n2.mu.Lock()
-	n2.expectExit, n2.cmd = true, nil
-	n2.mu.Unlock()
-	if !n2.logContains("move this data dir aside") {
-		t.Errorf("n2 halted without saying what to do; last lines of its log:\n%s", tailFile(n2.logPath, 20))
-	}
+	expectHalted(t, n2, u, wb)
 
 	// The cluster goes on; n2, its data dir moved aside, joins it empty and
 	// holds its history, without the write the cluster never kept.
@@ -547,4 +520,92 @@ func latestSnapshotIndex(t *testing.T, n *clusterNode) uint64 {
 		}
 	}
 	return latest
+}
+
+// expectHalted waits until n, started with a store holding entries the
+// cluster did not keep, halts saying what to do, and checks that it never
+// answers a strong read of w, a write of the cluster's, with 404 meanwhile.
+func expectHalted(t *testing.T, n *clusterNode, u *client, w written) {
+	t.Helper()
+	n.mu.Lock()
+	exited := n.exited
+	n.mu.Unlock()
+	deadline := time.After(clusterTimeout)
+	c := u.as(n)
+	c.http = &http.Client{Timeout: 2 * time.Second}
+	served := 0
+	for done := false; !done; {
+		select {
+		case <-exited:
+			done = true
+			continue
+		case <-deadline:
+			t.Fatalf("%s still runs %v after it started, holding a history the cluster did not keep (it answered a strong read of the cluster's write with 404 %d times)", n.id, clusterTimeout, served)
+		case <-time.After(20 * time.Millisecond):
+		}
+		r, err := c.send("GET", "/api/appointments/"+w.ID+"?consistency=strong", nil)
+		if err == nil && r.Status == http.StatusNotFound {
+			if served == 0 {
+				t.Errorf("%s answered a strong read of the cluster's write with 404: it serves another history", n.id)
+			}
+			served++
+		}
+	}
+	n.mu.Lock()
+	n.expectExit, n.cmd = true, nil
+	n.mu.Unlock()
+	if !n.logContains("move this data dir aside") {
+		t.Errorf("%s halted without saying what to do; last lines of its log:\n%s", n.id, tailFile(n.logPath, 20))
+	}
+}
+
+// TestSurvivorsRecoveredWithDifferentLogsOfOneTerm: the leader and one
+// more node are lost first; the other three elect a leader in the next
+// term and take a write; two of them are lost, then the third. The two
+// first lost and the third are recovered together; the first two start,
+// elect, and take a write. A fault review saw them elect in the very term
+// the third's write was of, pre-vote keeping their term where it was, and
+// the third, started later, ready and serving a mix for good: the same
+// index and term named different entries on each side, so every check of
+// the history passed. Now a recover raises the node's term above any of
+// the era it recovered (termFloor): the third halts.
+func TestSurvivorsRecoveredWithDifferentLogsOfOneTerm(t *testing.T) {
+	tc := newDirectCluster(t, 5)
+	tc.start()
+	leader := tc.waitStable(clusterTimeout, nil, false)
+	u := tc.registerOn(leader, "oneterm")
+	knownEverywhere(tc, u)
+	var others []*clusterNode
+	for _, n := range tc.nodes {
+		if n != leader {
+			others = append(others, n)
+		}
+	}
+	short, long, lost := []*clusterNode{leader, others[0]}, others[1], others[2:]
+	for _, n := range short {
+		n.kill()
+	}
+	waitLedAmong(tc, others[1:]...)
+	wa := mustCreateSlot(t, u.as(long), 1) // on the three: a majority of five
+	for _, n := range append(lost, long) {
+		n.kill()
+	}
+
+	survivors := append(append([]*clusterNode{}, short...), long)
+	for _, n := range survivors {
+		recoverWith(t, n, survivors...)
+	}
+	for _, n := range short {
+		n.start()
+	}
+	waitLedAmong(tc, short...)
+	wb := mustCreateSlot(t, u.as(short[0]), 2)
+	long.start()
+	expectHalted(t, long, u, wb)
+	for _, n := range short {
+		if r, err := u.as(n).send("GET", "/api/appointments/"+wa.ID+"?consistency=strong", nil); err != nil || r.Status != http.StatusNotFound {
+			t.Errorf("the write the cluster did not keep, on %s: %v %v; want 404", n.id, r, err)
+		}
+	}
+	tc.expectVisibleEverywhere(u, short, []written{wb, mustCreateSlot(t, u.as(short[1]), 3)})
 }

@@ -313,12 +313,14 @@ func lockStopped(dataDir string) (*datadir.Lock, error) {
 func logEnd(args []string) error {
 	fs := flag.NewFlagSet("cluster log-end", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", envOr("DATA_DIR", "./data"), "data directory of the stopped node (DATA_DIR)")
+	nodeID := fs.String("node-id", envOr("NODE_ID", ""), "this node's ID, for the output (NODE_ID; default: the one kept in the data dir)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: agenda cluster log-end [-data-dir dir] [-json]\n\n"+
+		fmt.Fprintln(fs.Output(), "usage: agenda cluster log-end [-data-dir dir] [-node-id id] [-json]\n\n"+
 			"With the node stopped, print the last entry its Raft log holds (index and term), the voters of\n"+
-			"its last configuration and its era; it changes nothing. After losing a majority, run it on\n"+
-			"every survivor and recover the one whose log goes furthest: the highest term, then, among\n"+
+			"its last configuration and its era; it changes nothing (but moves a log an older build kept in\n"+
+			"raft.db into the current format, as the node's start would). After losing a majority, run it\n"+
+			"on every survivor and recover the one whose log goes furthest: the highest term, then, among\n"+
 			"those, the highest index (agenda cluster recover -h).")
 		fs.PrintDefaults()
 	}
@@ -342,7 +344,10 @@ func logEnd(args []string) error {
 	if err != nil {
 		return exitWith(exitFailed, err)
 	}
-	id, _ := keptNodeID(*dataDir)
+	id := *nodeID
+	if id == "" {
+		id, _ = keptNodeID(*dataDir)
+	}
 	if *asJSON {
 		return json.NewEncoder(os.Stdout).Encode(struct {
 			NodeID string   `json:"node_id,omitempty"`
