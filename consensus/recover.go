@@ -107,20 +107,6 @@ func Recover(dir, nodeID string, servers []Server, opts RecoverOptions, store *e
 	if err := f.load(); err != nil {
 		return Era{}, err
 	}
-	rc := raft.DefaultConfig()
-	rc.LocalID = raft.ServerID(nodeID)
-	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Error, Output: os.Stderr})
-	_, trans := raft.NewInmemTransport(raft.ServerAddress(servers[0].Address))
-	if err := halted(func() error { return applyLogTail(f, logStore) }); err != nil {
-		return Era{}, fmt.Errorf("apply the log: %w", err)
-	}
-	if err := halted(func() error { return raft.RecoverCluster(rc, f, logStore, logStore, snaps, trans, conf) }); err != nil {
-		return Era{}, fmt.Errorf("recover cluster: %w", err)
-	}
-	// Written once the configuration is: a recover that fails leaves the
-	// node in its era, with its peers. One that dies in between leaves it
-	// unprotected until it is run again.
-	//
 	// A recover starts from the node's era, so that its era supersedes
 	// every node of that one it leaves out, and every survivor of one era
 	// recovered with the same list takes the same era, whether or not it
@@ -152,6 +138,21 @@ func Recover(dir, nodeID string, servers []Server, opts RecoverOptions, store *e
 		// re-run once one of them had moved.)
 		next = current
 	}
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(nodeID)
+	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Error, Output: os.Stderr})
+	_, trans := raft.NewInmemTransport(raft.ServerAddress(servers[0].Address))
+	if err := halted(func() error { return applyLogTail(f, logStore) }); err != nil {
+		return Era{}, fmt.Errorf("apply the log: %w", err)
+	}
+	if err := halted(func() error { return raft.RecoverCluster(rc, f, logStore, logStore, snaps, trans, conf) }); err != nil {
+		return Era{}, fmt.Errorf("recover cluster: %w", err)
+	}
+	// The term and the era are written once the configuration is: a
+	// recover that fails leaves the node in its era, with its peers, and
+	// its term where it was (a node of the old cluster with the floor's
+	// term would carry that cluster's terms up to it). One that dies in
+	// between leaves it unprotected until it is run again.
 	if err := raiseTerm(logStore, termFloor(next)); err != nil {
 		return Era{}, err
 	}
