@@ -43,7 +43,7 @@ func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 // committed, and applied, by a store not left unproven by a snapshot
 // (its last entries may be ones the cluster did not keep).
 func (n *Node) servable(index uint64) bool {
-	return n.fsm.unproven.Load() == 0 && n.raft.CommitIndex() >= index && n.appliedThrough(index)
+	return !n.Unproven() && n.raft.CommitIndex() >= index && n.appliedThrough(index)
 }
 
 // StoreApplied is the Raft index the event store has applied: its last
@@ -66,7 +66,7 @@ func (n *Node) StoreApplied() uint64 { return n.fsm.index.Load() }
 // any node only once it has heard a commit index at least as high as what
 // its store holds, and its store is not left unproven by a snapshot.
 func (n *Node) CaughtUp() bool {
-	if (n.IsLeader() && !n.termApplied()) || n.fsm.unproven.Load() != 0 {
+	if (n.IsLeader() && !n.termApplied()) || n.Unproven() {
 		return false
 	}
 	// The applied index first: read after it, the commit index is at
@@ -80,6 +80,11 @@ func (n *Node) CaughtUp() bool {
 	}
 	return n.appliedThrough(commit)
 }
+
+// Unproven reports whether a leader's snapshot left the store ahead of it,
+// and the leader's entries have not yet shown that the store's last ones
+// are the cluster's (fsm.unproven): not caught up, and not a lag either.
+func (n *Node) Unproven() bool { return n.fsm.unproven.Load() != 0 }
 
 // AwaitingCommitIndex reports whether this follower, since it started,
 // has heard no commit index while its store holds applied entries. It

@@ -67,7 +67,8 @@ const eraFile = "era"
 // cluster founded as usual. Eras compare with ==.
 type Era struct {
 	// Gen counts the recovers since the cluster was founded or restored,
-	// plus one; it is only shown.
+	// plus one: shown, and a floor of the terms a recover moves to
+	// (termFloor).
 	Gen uint64
 	ID  [16]byte
 	// Recovered says a recover started it: its nodes supersede those of

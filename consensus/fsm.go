@@ -177,11 +177,18 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 // moveAside is what a node whose store holds entries the cluster did not
 // keep says: what happened, and what to do. Those entries may include
 // writes acknowledged before a majority was lost, when the survivors with
-// the shorter logs were recovered and went on without this one: keeping
-// them instead means recovering this node alone (losing the cluster's
-// since), an operator's choice.
+// the shorter logs were recovered and went on without this one; by now
+// this node's Raft log holds the cluster's entries, so it cannot be
+// recovered to keep them: its event store, kept aside, still holds them.
 const moveAside = "this node applied entries the cluster's history does not hold (survivors with different logs recovered together, or a data dir of another cluster), and cannot follow it: " +
-	"move this data dir aside so that the node rejoins as a new one (the entries only it held are then lost; to keep them instead, stop the cluster and recover the survivor whose log goes furthest, see agenda cluster log-end)"
+	"move this data dir aside, and keep it (its event store holds the entries only this node had), so that the node rejoins as a new one. " +
+	"After losing a majority, recover only the survivor whose log goes furthest (agenda cluster log-end) and let the others join it empty"
+
+// diverged reports whether err says a snapshot tells another history
+// than the store's.
+func diverged(err error) bool {
+	return errors.Is(err, eventstore.ErrDiverged) || errors.Is(err, eventstore.ErrForeignLineage)
+}
 
 // checkHistory halts the node if the Raft log no longer holds, at the
 // store's applied index, the entry the store applied there. A committed
@@ -306,7 +313,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		restore = f.store.Restore
 	}
 	if err := restore(context.Background(), rc); err != nil {
-		if !f.own && (errors.Is(err, eventstore.ErrDiverged) || errors.Is(err, eventstore.ErrForeignLineage)) {
+		if !f.own && diverged(err) {
 			f.halt("restore the leader's snapshot", fmt.Errorf("%w: %s", err, moveAside))
 		}
 		return err

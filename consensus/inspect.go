@@ -51,23 +51,8 @@ func InspectLog(dir string) (LogEnd, error) {
 	if _, end.Era, err = readEra(dir); err != nil {
 		return LogEnd{}, err
 	}
-	last, err := logs.LastIndex()
-	if err != nil {
-		return LogEnd{}, fmt.Errorf("read the raft log's last index: %w", err)
-	}
-	if last > 0 {
-		var l raft.Log
-		if err := logs.GetLog(last, &l); err != nil {
-			return LogEnd{}, fmt.Errorf("read raft log entry %d: %w", last, err)
-		}
-		end.Index, end.Term = l.Index, l.Term
-	}
-	metas, err := snaps.List()
-	if err != nil {
-		return LogEnd{}, fmt.Errorf("list snapshots: %w", err)
-	}
-	if len(metas) > 0 && metas[0].Index > end.Index {
-		end.Index, end.Term = metas[0].Index, metas[0].Term
+	if end.Index, end.Term, err = lastRaftEntry(logs, snaps); err != nil {
+		return LogEnd{}, err
 	}
 	conf, err := lastConfiguration(logs, snaps)
 	if err != nil {

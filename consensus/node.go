@@ -439,10 +439,12 @@ func catchUpFromSnapshot(snaps raft.SnapshotStore, store *eventstore.Store, logg
 		return fmt.Errorf("open snapshot %s: %w", latest.ID, err)
 	}
 	defer rc.Close()
-	if err := store.Restore(context.Background(), rc); err != nil {
-		if errors.Is(err, eventstore.ErrDiverged) || errors.Is(err, eventstore.ErrForeignLineage) {
-			// A leader's snapshot of another history, kept by raft
-			// before the node halted on it (fsm.Restore).
+	// Installed as a leader's: raft keeps a leader's snapshot before it
+	// hands it to the FSM, and a node stopped in between finds it here.
+	// One of the node's own never applied less than the store while
+	// covering its last entry, so it marks nothing.
+	if err := store.Install(context.Background(), rc); err != nil {
+		if diverged(err) {
 			return fmt.Errorf("restore snapshot %s: %w: %s", latest.ID, err, moveAside)
 		}
 		return fmt.Errorf("restore snapshot %s: %w", latest.ID, err)

@@ -93,20 +93,22 @@ func Recover(dir, nodeID string, servers []Server, opts RecoverOptions, store *e
 		return Era{}, errors.New("consensus: recover: -correct corrects the last recover run on this node before it started, and it has run since (or was never recovered). " +
 			"Its era now follows that run's: make this node the survivor, and let the others join it with their data dirs moved aside")
 	}
+	if err := logCovered(dir, logStore, snaps); err != nil {
+		return Era{}, err
+	}
 	if err := catchUpFromSnapshot(snaps, store, logger); err != nil {
 		return Era{}, err
 	}
-	// A recover makes this node's store and log the cluster's history: a
-	// mark a leader's snapshot left on the store is void.
-	if err := store.ClearUnproven(context.Background()); err != nil {
-		return Era{}, err
-	}
 	// Built as Open builds it, so that it applies the log with the same
-	// checks, but handed the node's own snapshots.
+	// checks, but handed the node's own snapshots. A recover makes this
+	// node's store and log the cluster's history: a mark a leader's
+	// snapshot left on the store is void (cleared on disk once the recover
+	// has succeeded).
 	f := &fsm{store: store, logger: logger, logs: logStore, own: true}
 	if err := f.load(); err != nil {
 		return Era{}, err
 	}
+	f.unproven.Store(0)
 	// A recover starts from the node's era, so that its era supersedes
 	// every node of that one it leaves out, and every survivor of one era
 	// recovered with the same list takes the same era, whether or not it
@@ -148,12 +150,15 @@ func Recover(dir, nodeID string, servers []Server, opts RecoverOptions, store *e
 	if err := halted(func() error { return raft.RecoverCluster(rc, f, logStore, logStore, snaps, trans, conf) }); err != nil {
 		return Era{}, fmt.Errorf("recover cluster: %w", err)
 	}
+	if err := store.ClearUnproven(context.Background()); err != nil {
+		return Era{}, err
+	}
 	// The term and the era are written once the configuration is: a
 	// recover that fails leaves the node in its era, with its peers, and
 	// its term where it was (a node of the old cluster with the floor's
 	// term would carry that cluster's terms up to it). One that dies in
 	// between leaves it unprotected until it is run again.
-	if err := raiseTerm(logStore, termFloor(next)); err != nil {
+	if err := raiseTerm(logStore, next); err != nil {
 		return Era{}, err
 	}
 	made := "recover"
@@ -187,6 +192,9 @@ func applyLogTail(f *fsm, logs raft.LogStore) error {
 	}
 	const chunk = 256
 	var batch []*raft.Log
+	// Entries before the log's first are in the snapshot the store was
+	// brought to (catchUpFromSnapshot; Recover checks the log begins
+	// after it, as Open does).
 	for i := max(first, f.index.Load()+1); i > 0 && i <= last; i++ {
 		l := new(raft.Log)
 		if err := logs.GetLog(i, l); err != nil {
@@ -217,28 +225,44 @@ func halted(fn func() error) (err error) {
 	return fn()
 }
 
+// termBand is the width of the band of terms a recover moves an era to.
+const termBand = 1 << 40
+
 // termFloor is the term a recover into era e raises the node's current term
-// to: e's generation above bit 40. Survivors recovered with different logs
-// each hold terms their old cluster gave, and without it the first leader of
-// the new era could be elected in a term one of them already holds entries
-// of (pre-vote keeps a minority's term where it was): an index and a term
-// would then no longer name one entry, the log-matching property every
-// check of the history relies on (a fault review saw a node skip the other
-// side's entries of the same term as its own, and serve a mix). Above the
-// floor, the new era's entries are of terms no older log holds, and a log
-// of the old era can no longer win an election against one that holds a
-// new era's entry.
-func termFloor(e Era) uint64 {
-	return min(e.Gen, 1<<23) << 40
+// to: the start of the next band of 2⁴⁰ terms above the node's current term
+// cur, and at least e's generation times 2⁴⁰ (survivors of one era, whose
+// terms lie in one band, take the same floor).
+//
+// Survivors recovered with different logs each hold terms their old
+// cluster gave, and without the floor the first leader of the new era could
+// be elected in a term one of them already holds entries of (pre-vote keeps
+// a minority's term where it was): an index and a term would then no
+// longer name one entry, the log-matching property every check of the
+// history relies on (a fault review saw a node skip the other side's
+// entries of the same term as its own, and serve a mix). Above it, the new
+// era's entries are of terms no survivor's log holds, and a log of the old
+// era can no longer win an election against one holding an entry of the
+// new era. It follows the current term rather than the generation alone,
+// since a -restored era starts its generations again and a -correct run
+// goes back one, while the node keeps the terms its runs reached (a code
+// review saw the floor fall below them).
+//
+// Terms stay below 2⁶², which SQLite's signed integers (the store's applied
+// term) hold: 4 million recovers.
+func termFloor(e Era, cur uint64) uint64 {
+	band := max(e.Gen, cur/termBand+1)
+	return min(band, 1<<22) * termBand
 }
 
-// raiseTerm raises the node's current term to floor (never lowers it):
-// Raft allows a node's term to grow at any time.
-func raiseTerm(stable raft.StableStore, floor uint64) error {
+// raiseTerm raises the node's current term to the floor of era e (never
+// lowers it): Raft allows a node's term to grow at any time, and no vote
+// was cast in a term above the current one.
+func raiseTerm(stable raft.StableStore, e Era) error {
 	cur, err := stable.GetUint64(keyCurrentTerm) // 0 if unset
 	if err != nil {
 		return fmt.Errorf("read the current term: %w", err)
 	}
+	floor := termFloor(e, cur)
 	if cur >= floor {
 		return nil
 	}

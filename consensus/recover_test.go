@@ -151,3 +151,43 @@ func TestRecoverAfterAConfigurationEntry(t *testing.T) {
 		})
 	}
 }
+
+// TestRecoverRaisesTheTermPastEveryEra: every recover moves the node's
+// term to a band of 2⁴⁰ terms above any it reached, -restored and -correct
+// included, whose eras start their generations again or go back one (a
+// code review saw the floor fall below the terms the node had reached, and
+// the new era's first leader elected in a term a survivor held entries of).
+func TestRecoverRaisesTheTermPastEveryEra(t *testing.T) {
+	n := mustStartNode(t)
+	mustPropose(t, n, streamBatch(t, "s", 0, 1))
+	dir, store := n.cfg.Dir, n.store
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	self := []consensus.Server{{ID: "node-1", Address: "127.0.0.1:1"}}
+	both := append(self, consensus.Server{ID: "node-2", Address: "127.0.0.1:2"})
+	term, err := consensus.CurrentTerm(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		name    string
+		servers []consensus.Server
+		opts    consensus.RecoverOptions
+	}{
+		{"recover", self, consensus.RecoverOptions{}},
+		{"restored", self, consensus.RecoverOptions{Restored: true}},
+		{"recover after a restored era", self, consensus.RecoverOptions{}},
+		{"another list", both, consensus.RecoverOptions{}},
+		{"corrected", self, consensus.RecoverOptions{Correct: true}},
+	} {
+		if _, err := consensus.Recover(dir, "node-1", step.servers, step.opts, store, quietLogger); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		next, err := consensus.CurrentTerm(dir)
+		if want := (term>>40 + 1) << 40; err != nil || next < want {
+			t.Fatalf("%s: current term %d (%v), want at least %d, the band above %d", step.name, next, err, want, term)
+		}
+		term = next
+	}
+}

@@ -374,7 +374,8 @@ func (s *Store) restore(ctx context.Context, r io.Reader, leaders bool) error {
 // its last entry must be the one the store applied at that index
 // (ErrDiverged otherwise). One from the leader (leaders) that applied less
 // leaves the store's last entries unproven until the leader's entries show
-// them; one at the store's last entry proves it.
+// them; one at the store's last entry proves it. The node's own prove or
+// mark nothing.
 func (t *Tx) keepAhead(h snapshotHeader, leaders bool) error {
 	terms, err := t.Terms()
 	if err != nil {
@@ -384,12 +385,12 @@ func (t *Tx) keepAhead(h snapshotHeader, leaders bool) error {
 		return fmt.Errorf("the snapshot applied entry %d of term %d, where this store's history is at term %d: %w", h.AppliedIndex, h.AppliedTerm, want, ErrDiverged)
 	}
 	switch {
+	case !leaders:
+		return nil
 	case h.AppliedIndex == t.applied:
 		return t.SetProven()
-	case leaders:
-		return t.setUnproven()
 	}
-	return nil
+	return t.setUnproven()
 }
 
 // insertRestored inserts es, events of a snapshot being restored, after

@@ -72,10 +72,10 @@ func (t *Tx) Terms() (Terms, error) {
 }
 
 // StartTerm records that the entries from index on are of term: the state
-// machine calls it for the first entry it applies of each term.
+// machine calls it for the first entry it applies of each term, so a row
+// at index already there is a bug, and fails.
 func (t *Tx) StartTerm(index, term uint64) error {
-	if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO terms (first_index, term) VALUES (?, ?)
-		ON CONFLICT (first_index) DO UPDATE SET term = excluded.term`, int64(index), int64(term)); err != nil {
+	if _, err := t.tx.ExecContext(t.ctx, "INSERT INTO terms (first_index, term) VALUES (?, ?)", int64(index), int64(term)); err != nil {
 		return fmt.Errorf("record the term of entry %d: %w", index, err)
 	}
 	return nil
@@ -113,7 +113,8 @@ func reconcileTerms(ctx context.Context, tx *sql.Tx) error {
 	var applied, term, unproven int64
 	if err := tx.QueryRowContext(ctx, `SELECT
 		(SELECT value FROM meta WHERE key = 'applied_index'),
-		(SELECT value FROM meta WHERE key = 'applied_term'), `+selectUnproven[len("SELECT "):]).Scan(&applied, &term, &unproven); err != nil {
+		(SELECT value FROM meta WHERE key = 'applied_term'),
+		COALESCE((SELECT value FROM meta WHERE key = 'unproven'), 0)`).Scan(&applied, &term, &unproven); err != nil {
 		return fmt.Errorf("read applied index: %w", err)
 	}
 	if unproven != 0 && unproven != applied {

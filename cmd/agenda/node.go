@@ -241,6 +241,8 @@ func (s nodeStatus) strictReadiness() agendahttp.Readiness {
 				break
 			}
 		}
+	case s.n.raft.Unproven():
+		r.Reason = reasonUnproven
 	case s.n.raft.AwaitingCommitIndex():
 		r.Reason = reasonAwaitingCommit
 	case !s.n.raft.CaughtUp():
