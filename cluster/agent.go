@@ -39,6 +39,7 @@ type Raft interface {
 	Unreachable() map[string]time.Time
 	VoteGated() bool
 	Superseded() *consensus.Superseded
+	Unproven() bool
 	OpenVoteGate(target uint64) (bool, error)
 	AllowVoting(why string) error
 	TransferLeadership() error

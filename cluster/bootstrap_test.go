@@ -24,6 +24,7 @@ func (f *emptiedRaft) IsLeader() bool                    { return false }
 func (f *emptiedRaft) Leader() (string, string)          { return "", "" }
 func (f *emptiedRaft) Unreachable() map[string]time.Time { return nil }
 func (f *emptiedRaft) Superseded() *consensus.Superseded { return nil }
+func (f *emptiedRaft) Unproven() bool                    { return false }
 func (f *emptiedRaft) HasState() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -3,12 +3,14 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/consensus"
 )
 
@@ -91,5 +93,21 @@ func TestRefusalEndsOnlyByAJoinThatPasses(t *testing.T) {
 	// Leading, it hands leadership on, to be judged by the next leader.
 	if raft.transfers == 0 {
 		t.Error("a refused node that leads kept the leadership")
+	}
+}
+
+// TestFenceWhileUnproven: a node whose store a leader's snapshot left ahead
+// of it serves nothing, plain reads included, until the leader's entries
+// prove it (a fault review read writes the cluster did not keep through
+// plain reads on such a node).
+func TestFenceWhileUnproven(t *testing.T) {
+	r := &fakeRaft{id: "f", leader: "l", unproven: true}
+	a := NewAgent(Config{Self: Member{ID: "f"}, Secret: testSecret, Logger: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))}, r)
+	if err := a.Fence(); agenda.ErrorCode(err) != agenda.EUNAVAILABLE || !strings.Contains(fmt.Sprint(err), "checking that the entries it applied") {
+		t.Fatalf("Fence while unproven: %v, want unavailable saying why", err)
+	}
+	r.unproven = false
+	if err := a.Fence(); err != nil {
+		t.Fatalf("Fence once proven: %v", err)
 	}
 }

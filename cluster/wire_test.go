@@ -84,6 +84,8 @@ type fakeRaft struct {
 	servers []consensus.Server
 	// transfers counts TransferLeadership calls.
 	transfers int
+	// unproven is what Unproven says.
+	unproven bool
 }
 
 func (f *fakeRaft) ID() string                     { return f.id }
@@ -105,6 +107,7 @@ func (f *fakeRaft) StoreApplied() uint64                      { return 42 }
 func (f *fakeRaft) ReadIndex(context.Context) (uint64, error) { return 42, nil }
 func (f *fakeRaft) VoteGated() bool                           { return false }
 func (f *fakeRaft) Superseded() *consensus.Superseded         { return nil }
+func (f *fakeRaft) Unproven() bool                            { return f.unproven }
 func (f *fakeRaft) TransferLeadership() error                 { f.transfers++; return nil }
 func (f *fakeRaft) OpenVoteGate(uint64) (bool, error)         { return true, nil }
 func (f *fakeRaft) AllowVoting(string) error                  { return nil }

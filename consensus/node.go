@@ -439,11 +439,11 @@ func catchUpFromSnapshot(snaps raft.SnapshotStore, store *eventstore.Store, logg
 		return fmt.Errorf("open snapshot %s: %w", latest.ID, err)
 	}
 	defer rc.Close()
-	// Installed as a leader's: raft keeps a leader's snapshot before it
-	// hands it to the FSM, and a node stopped in between finds it here.
-	// One of the node's own never applied less than the store while
-	// covering its last entry, so it marks nothing.
-	if err := store.Install(context.Background(), rc); err != nil {
+	// It may be a leader's, which raft keeps before it hands it to the FSM
+	// (a node stopped in between finds it here), or the node's own, which
+	// never applied less than the store while covering its last entry, so
+	// it marks nothing (eventstore.Store.CatchUp).
+	if err := store.CatchUp(context.Background(), rc); err != nil {
 		if diverged(err) {
 			return fmt.Errorf("restore snapshot %s: %w: %s", latest.ID, err, moveAside)
 		}

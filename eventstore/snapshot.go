@@ -238,20 +238,42 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // (ErrDiverged, or ErrForeignLineage) and leaves the store untouched.
 //
 // A store already at or past the snapshot is left as it is. Restore is for
-// the node's own snapshots; a leader's goes to Install.
+// the node's own snapshots (a recover); a leader's goes to Install, and
+// raft's latest at a start to CatchUp.
 func (s *Store) Restore(ctx context.Context, r io.Reader) error {
-	return s.restore(ctx, r, false)
+	return s.restore(ctx, r, fromSelf)
 }
 
 // Install is Restore for a snapshot the leader sent: it is the leader's
 // word on what the cluster committed, so a store it leaves ahead of it is
 // marked unproven (see Unproven) until the leader's entries show the
-// store's last one.
+// store's last one, and one whose last entry is the store's proves it.
 func (s *Store) Install(ctx context.Context, r io.Reader) error {
-	return s.restore(ctx, r, true)
+	return s.restore(ctx, r, fromLeader)
 }
 
-func (s *Store) restore(ctx context.Context, r io.Reader, leaders bool) error {
+// CatchUp is Restore for raft's latest snapshot at a node's start, which
+// may be a leader's that raft kept before the node could hand it to the
+// state machine, or the node's own: it marks a store it leaves ahead, as
+// Install does, but proves nothing, since the node's own snapshot at the
+// store's last entry says nothing of the cluster's history (a fault review
+// saw a restart clear the mark that way, and the node serve the other
+// history).
+func (s *Store) CatchUp(ctx context.Context, r io.Reader) error {
+	return s.restore(ctx, r, fromDisk)
+}
+
+// snapshotFrom says whose snapshot a restore takes in, which decides what
+// it proves of the store.
+type snapshotFrom int
+
+const (
+	fromSelf   snapshotFrom = iota // the node's own: proves and marks nothing
+	fromDisk                       // raft's latest at a start: marks, never proves
+	fromLeader                     // the leader's: marks, and proves
+)
+
+func (s *Store) restore(ctx context.Context, r io.Reader, from snapshotFrom) error {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
 		return fmt.Errorf("open snapshot: %w", err)
@@ -290,7 +312,7 @@ func (s *Store) restore(ctx context.Context, r io.Reader, leaders bool) error {
 	}
 	if h.AppliedIndex <= applied {
 		// Nothing new: the store is already at or past the snapshot.
-		if err := tx.keepAhead(h, leaders); err != nil {
+		if err := tx.keepAhead(h, from); err != nil {
 			return err
 		}
 		return tx.Commit()
@@ -364,19 +386,21 @@ func (s *Store) restore(ctx context.Context, r io.Reader, leaders bool) error {
 	if err := resetTerms(ctx, tx.tx, h.AppliedIndex, h.AppliedTerm); err != nil {
 		return err
 	}
-	if err := tx.SetProven(); err != nil {
-		return err
+	if from == fromLeader {
+		// The store now holds the leader's history up to the snapshot.
+		if err := tx.SetProven(); err != nil {
+			return err
+		}
 	}
 	return tx.Commit()
 }
 
 // keepAhead checks a snapshot that applied no more than the store did:
 // its last entry must be the one the store applied at that index
-// (ErrDiverged otherwise). One from the leader (leaders) that applied less
-// leaves the store's last entries unproven until the leader's entries show
-// them; one at the store's last entry proves it. The node's own prove or
-// mark nothing.
-func (t *Tx) keepAhead(h snapshotHeader, leaders bool) error {
+// (ErrDiverged otherwise). One that applied less, from the leader or found
+// at a start, leaves the store's last entries unproven until the leader's
+// entries show them; the leader's at the store's last entry proves it.
+func (t *Tx) keepAhead(h snapshotHeader, from snapshotFrom) error {
 	terms, err := t.Terms()
 	if err != nil {
 		return err
@@ -385,12 +409,14 @@ func (t *Tx) keepAhead(h snapshotHeader, leaders bool) error {
 		return fmt.Errorf("the snapshot applied entry %d of term %d, where this store's history is at term %d: %w", h.AppliedIndex, h.AppliedTerm, want, ErrDiverged)
 	}
 	switch {
-	case !leaders:
+	case from == fromSelf:
 		return nil
-	case h.AppliedIndex == t.applied:
+	case h.AppliedIndex < t.applied:
+		return t.setUnproven()
+	case from == fromLeader:
 		return t.SetProven()
 	}
-	return t.setUnproven()
+	return nil
 }
 
 // insertRestored inserts es, events of a snapshot being restored, after
