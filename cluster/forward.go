@@ -243,13 +243,13 @@ func (a *Agent) Fence() error {
 	return nil
 }
 
-// errUnprovenServing answers every API request on a node whose event store
-// a leader's snapshot left ahead of it (consensus.Node.Unproven): its last
-// entries may be a history the cluster did not keep, which only the
-// leader's next entries can tell, so it serves none of them, strong or not
-// (a fault review read such writes through plain reads).
+// errUnprovenServing answers every API request on a node that cannot yet
+// tell its store from a history the cluster did not keep
+// (consensus.Node.Unproven): only the leader's next entries can, so it
+// serves none of them, strong or not (a fault review read such writes
+// through plain reads).
 var errUnprovenServing = agenda.Errorf(agenda.EUNAVAILABLE, "this node is checking that the entries it applied are the cluster's "+
-	"(its store is ahead of the leader's snapshot): it serves nothing until the leader's next entries show it, or it stops saying why; retry on another node")
+	"(after a recover, or with a store ahead of the leader's snapshot): it serves nothing until the leader's next entries show it, or it stops saying why; retry on another node")
 
 // SupersededError answers every API request on a node a later era of its
 // cluster left out (consensus/era.go): its data is a history the cluster

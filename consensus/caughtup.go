@@ -81,10 +81,15 @@ func (n *Node) CaughtUp() bool {
 	return n.appliedThrough(commit)
 }
 
-// Unproven reports whether a leader's snapshot left the store ahead of it,
-// and the leader's entries have not yet shown that the store's last ones
-// are the cluster's (fsm.unproven): not caught up, and not a lag either.
-func (n *Node) Unproven() bool { return n.fsm.unproven.Load() != 0 }
+// Unproven reports whether the node cannot yet tell its store's last
+// entries from a history the cluster did not keep: a leader's snapshot left
+// the store ahead of it and the leader's entries have not yet shown them
+// (fsm.unproven), or the node has heard no commit index since it started
+// from a recover (its survivors may have logs that end elsewhere). Not
+// caught up, not a lag, and every API request is refused meanwhile.
+func (n *Node) Unproven() bool {
+	return n.fsm.unproven.Load() != 0 || (n.sinceRecover && n.raft.CommitIndex() == 0)
+}
 
 // AwaitingCommitIndex reports whether this follower, since it started,
 // has heard no commit index while its store holds applied entries. It

@@ -22,6 +22,10 @@ import (
 
 // Node is one replica of the Raft log and its event store.
 type Node struct {
+	// sinceRecover says the node has run no Raft since a recover (see
+	// Open and Unproven).
+	sinceRecover bool
+
 	cfg       Config
 	raft      *raft.Raft
 	fsm       *fsm
@@ -103,6 +107,16 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 	if err != nil {
 		logStore.Close()
 		return nil, err
+	}
+	// A node that has run no Raft since its recover (its log ends where
+	// the recover left it) cannot tell its store from a history the
+	// other survivors did not keep until a leader's entries reach it
+	// (Unproven): a fault review read such writes through plain reads
+	// on a survivor that could not even take the leader's snapshot.
+	sinceRecover := false
+	if r := era.rec; (r.Made == "recover" || r.Made == "restore") && r.Index > 0 {
+		last, err := lastRaftIndex(logStore, snaps)
+		sinceRecover = err == nil && last == r.Index
 	}
 	layer, err := NewStreamLayer(StreamConfig{
 		BindAddr:      cfg.BindAddr,
@@ -261,7 +275,7 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 			"naming them, or after losing its data dir it would found a new cluster alone instead of rejoining")
 	}
 	layer.SetKnownPeers(ConfiguredPeers(r)) // handshake slots kept for them
-	n := &Node{cfg: cfg, raft: r, fsm: f, logStore: logStore, logs: cached, transport: gated, store: store, gate: gate, era: era}
+	n := &Node{cfg: cfg, raft: r, fsm: f, logStore: logStore, logs: cached, transport: gated, store: store, gate: gate, era: era, sinceRecover: sinceRecover}
 	n.publisher.barrier = n.publishBarrier
 	n.startObserver()
 	if _, err := os.Stat(restored); err == nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agendahq/agenda/consensus"
 )
@@ -189,5 +190,47 @@ func TestRecoverRaisesTheTermPastEveryEra(t *testing.T) {
 			t.Fatalf("%s: current term %d (%v), want at least %d, the band above %d", step.name, next, err, want, term)
 		}
 		term = next
+	}
+}
+
+// TestRecoveredNodeUnprovenUntilItHearsALeader: a node started from a
+// recover, its log where the recover left it, serves nothing until a
+// leader's entries reach it (its fellow survivors may hold another
+// history): a fault review read such a survivor's writes through plain
+// reads while it could not even take the leader's snapshot. Recovered
+// alone, it leads and serves.
+func TestRecoveredNodeUnprovenUntilItHearsALeader(t *testing.T) {
+	for _, alone := range []bool{false, true} {
+		n := mustStartNode(t)
+		mustPropose(t, n, streamBatch(t, "s", 0, 1))
+		dir, store, cfg := n.cfg.Dir, n.store, n.cfg
+		if err := n.Close(); err != nil {
+			t.Fatal(err)
+		}
+		servers := []consensus.Server{{ID: "node-1", Address: "127.0.0.1:1"}}
+		if !alone {
+			servers = append(servers, consensus.Server{ID: "node-2", Address: "127.0.0.1:2"})
+		}
+		if _, err := consensus.Recover(dir, "node-1", servers, consensus.RecoverOptions{}, store, quietLogger); err != nil {
+			t.Fatal(err)
+		}
+		cfg.Bootstrap = false
+		r, err := consensus.Open(cfg, store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !alone {
+			time.Sleep(500 * time.Millisecond)
+			if !r.Unproven() || r.CaughtUp() {
+				t.Errorf("a survivor recovered with another, before any leader: unproven %v, caught up %v; want unproven", r.Unproven(), r.CaughtUp())
+			}
+		} else {
+			for deadline := time.Now().Add(10 * time.Second); r.Unproven(); time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("a survivor recovered alone still unproven 10 s after it started")
+				}
+			}
+		}
+		r.Close()
 	}
 }

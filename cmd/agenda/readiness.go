@@ -38,7 +38,7 @@ const (
 	reasonAwaitingCommit = "waiting for the leader's next replication to say what is committed (after a restart; usually seconds)"
 	// reasonUnproven is a node's whose store a leader's snapshot left
 	// ahead of it (consensus.Node.Unproven): not a lag, never forgiven.
-	reasonUnproven = "checking that the entries this node applied are the cluster's: its store is ahead of the leader's snapshot, and only the leader's next entries can show it holds no other history"
+	reasonUnproven = "checking that the entries this node applied are the cluster's (after a recover, or with a store ahead of the leader's snapshot): only the leader's next entries can show it holds no other history"
 )
 
 // readyClock remembers when a node was last caught up, on a monotonic
