@@ -2,7 +2,6 @@ package consensus
 
 import (
 	"fmt"
-	"io"
 
 	"github.com/hashicorp/raft"
 )
@@ -35,18 +34,11 @@ func (e LogEnd) Beyond(o LogEnd) bool {
 // directory) goes. Like Recover, it opens the log exclusively: the caller
 // holds the data dir's lock.
 func InspectLog(dir string) (LogEnd, error) {
-	if !hasLog(dir) {
-		return LogEnd{}, fmt.Errorf("consensus: no Raft log in %s", dir)
-	}
-	logs, err := openLogStore(dir)
+	logs, snaps, err := openStopped(dir)
 	if err != nil {
-		return LogEnd{}, fmt.Errorf("open raft log: %w", err)
+		return LogEnd{}, fmt.Errorf("consensus: %w", err)
 	}
 	defer logs.Close()
-	snaps, err := raft.NewFileSnapshotStore(dir, 2, io.Discard)
-	if err != nil {
-		return LogEnd{}, fmt.Errorf("open snapshot store: %w", err)
-	}
 	var end LogEnd
 	if _, end.Era, err = readEra(dir); err != nil {
 		return LogEnd{}, err

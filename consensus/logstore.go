@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -93,6 +94,25 @@ func fileExists(path string) bool {
 func openWAL(path string) (*wal.WAL, error) {
 	return wal.Open(path, wal.WithSegmentSize(walSegmentSize),
 		wal.WithLogger(hclog.New(&hclog.LoggerOptions{Name: "raft-wal", Level: hclog.Warn, Output: os.Stderr})))
+}
+
+// openStopped opens the Raft log and snapshots of a stopped node's Raft
+// directory (the caller holds the data dir's lock), for the commands that
+// read or rewrite them offline; it fails on a directory without a log.
+func openStopped(dir string) (walLog, raft.SnapshotStore, error) {
+	if !hasLog(dir) {
+		return walLog{}, nil, fmt.Errorf("no Raft log in %s", dir)
+	}
+	logs, err := openLogStore(dir)
+	if err != nil {
+		return walLog{}, nil, fmt.Errorf("open raft log: %w", err)
+	}
+	snaps, err := raft.NewFileSnapshotStore(dir, 2, io.Discard)
+	if err != nil {
+		logs.Close()
+		return walLog{}, nil, fmt.Errorf("open snapshot store: %w", err)
+	}
+	return logs, snaps, nil
 }
 
 // hasLog reports whether dir holds a Raft log, in either format.

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -55,22 +54,15 @@ func Recover(dir, nodeID string, servers []Server, opts RecoverOptions, store *e
 	if !self {
 		return Era{}, fmt.Errorf("consensus: recover: this node (%s) is not among the servers", nodeID)
 	}
-	if !hasLog(dir) {
-		return Era{}, fmt.Errorf("consensus: recover: no Raft log in %s", dir)
-	}
 	if _, err := os.Stat(filepath.Join(dir, voteGateFile)); err == nil {
 		return Era{}, ErrVoteGated
 	}
 	// The caller holds the data dir's lock, which a running node holds.
-	logStore, err := openLogStore(dir)
+	logStore, snaps, err := openStopped(dir)
 	if err != nil {
-		return Era{}, fmt.Errorf("open raft log: %w", err)
+		return Era{}, fmt.Errorf("consensus: recover: %w", err)
 	}
 	defer logStore.Close()
-	snaps, err := raft.NewFileSnapshotStore(dir, 2, io.Discard)
-	if err != nil {
-		return Era{}, fmt.Errorf("open snapshot store: %w", err)
-	}
 	rec, current, err := readEra(dir)
 	if err != nil {
 		return Era{}, err

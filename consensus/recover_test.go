@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agendahq/agenda/consensus"
+	"github.com/agendahq/agenda/eventstore"
 )
 
 // TestRecoverEras: which era each way of running `cluster recover` starts
@@ -15,12 +16,7 @@ import (
 // that changed the era, and a copy of a volume recovered for a drill whose
 // era would have stopped the cluster the copy came from.
 func TestRecoverEras(t *testing.T) {
-	n := mustStartNode(t)
-	mustPropose(t, n, streamBatch(t, "stream-1", 0, 2))
-	dir, store := n.cfg.Dir, n.store
-	if err := n.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dir, store, cfg := stoppedNode(t)
 	self := []consensus.Server{{ID: "node-1", Address: "127.0.0.1:1"}}
 	both := append(self, consensus.Server{ID: "node-2", Address: "127.0.0.1:2"})
 	recoverAs := func(servers []consensus.Server, opts consensus.RecoverOptions) (consensus.Era, error) {
@@ -60,7 +56,7 @@ func TestRecoverEras(t *testing.T) {
 	}
 
 	// Once the node has run, -correct is refused and changes nothing.
-	n2 := startNode(t, n.cfg, store)
+	n2 := startNode(t, cfg, store)
 	mustPropose(t, n2, streamBatch(t, "stream-2", 0, 1))
 	if err := n2.Close(); err != nil {
 		t.Fatal(err)
@@ -159,12 +155,7 @@ func TestRecoverAfterAConfigurationEntry(t *testing.T) {
 // code review saw the floor fall below the terms the node had reached, and
 // the new era's first leader elected in a term a survivor held entries of).
 func TestRecoverRaisesTheTermPastEveryEra(t *testing.T) {
-	n := mustStartNode(t)
-	mustPropose(t, n, streamBatch(t, "s", 0, 1))
-	dir, store := n.cfg.Dir, n.store
-	if err := n.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dir, store, _ := stoppedNode(t)
 	self := []consensus.Server{{ID: "node-1", Address: "127.0.0.1:1"}}
 	both := append(self, consensus.Server{ID: "node-2", Address: "127.0.0.1:2"})
 	term, err := consensus.CurrentTerm(dir)
@@ -201,12 +192,7 @@ func TestRecoverRaisesTheTermPastEveryEra(t *testing.T) {
 // alone, it leads and serves.
 func TestRecoveredNodeUnprovenUntilItHearsALeader(t *testing.T) {
 	for _, alone := range []bool{false, true} {
-		n := mustStartNode(t)
-		mustPropose(t, n, streamBatch(t, "s", 0, 1))
-		dir, store, cfg := n.cfg.Dir, n.store, n.cfg
-		if err := n.Close(); err != nil {
-			t.Fatal(err)
-		}
+		dir, store, cfg := stoppedNode(t)
 		servers := []consensus.Server{{ID: "node-1", Address: "127.0.0.1:1"}}
 		if !alone {
 			servers = append(servers, consensus.Server{ID: "node-2", Address: "127.0.0.1:2"})
@@ -233,4 +219,16 @@ func TestRecoveredNodeUnprovenUntilItHearsALeader(t *testing.T) {
 		}
 		r.Close()
 	}
+}
+
+// stoppedNode is a single node that took a write and was stopped: its Raft
+// directory, its event store and its configuration.
+func stoppedNode(t *testing.T) (dir string, store *eventstore.Store, cfg consensus.Config) {
+	t.Helper()
+	n := mustStartNode(t)
+	mustPropose(t, n, streamBatch(t, "s", 0, 1))
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return n.cfg.Dir, n.store, n.cfg
 }

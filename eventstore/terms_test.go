@@ -140,48 +140,35 @@ func TestRestoreBehindTheStore(t *testing.T) {
 	applyAt(t, node, 2, 2, false)
 	before := mustReadAll(t, node)
 	behind := mustSnapshot(t, leader)
-	// The node's own snapshot behind its store (a recover restores one)
-	// leaves it as it is.
-	if err := node.Restore(ctx, bytes.NewReader(behind)); err != nil {
-		t.Fatalf("Restore of a snapshot behind the store: %v", err)
-	}
-	if u, err := node.Unproven(ctx); err != nil || u != 0 {
-		t.Fatalf("unproven after the node's own snapshot: %d, %v; want 0", u, err)
-	}
-	// The leader's leaves it unproven.
-	if err := node.Install(ctx, bytes.NewReader(behind)); err != nil {
-		t.Fatalf("Install of a snapshot behind the store: %v", err)
-	}
-	if u, err := node.Unproven(ctx); err != nil || u != 2 {
-		t.Fatalf("unproven: %d, %v; want 2", u, err)
+	own := mustSnapshot(t, node)
+	// Each step restores a snapshot into the node's store and leaves it
+	// unproven at want (0: proven). The node's own snapshot (Restore, as a
+	// recover does) marks nothing; the leader's behind the store (Install)
+	// marks it; at a start (CatchUp) a snapshot at the store's applied
+	// entry may be the node's own and proves nothing (a fault review saw a
+	// restart clear the mark so), while one behind marks, as the leader's
+	// does; the leader's at the store's applied entry proves it.
+	for _, step := range []struct {
+		what    string
+		restore func(context.Context, io.Reader) error
+		snap    []byte
+		want    uint64
+	}{
+		{"the node's own, behind", node.Restore, behind, 0},
+		{"the leader's, behind", node.Install, behind, 2},
+		{"at a start, at the store's last entry", node.CatchUp, own, 2},
+		{"the leader's, at the store's last entry", node.Install, own, 0},
+		{"at a start, behind", node.CatchUp, behind, 2},
+		{"the leader's again, at the store's last entry", node.Install, own, 0},
+	} {
+		if err := step.restore(ctx, bytes.NewReader(step.snap)); err != nil {
+			t.Fatalf("%s: %v", step.what, err)
+		}
+		if u, err := node.Unproven(ctx); err != nil || u != step.want {
+			t.Fatalf("unproven after %s: %d, %v; want %d", step.what, u, err, step.want)
+		}
 	}
 	requireSameEvents(t, mustReadAll(t, node), before)
-	// At a start, a snapshot at the store's applied entry may be the
-	// node's own: it proves nothing (a fault review saw a restart clear the
-	// mark so). One behind marks, as the leader's does.
-	own := mustSnapshot(t, node)
-	if err := node.CatchUp(ctx, bytes.NewReader(own)); err != nil {
-		t.Fatal(err)
-	}
-	if u, _ := node.Unproven(ctx); u != 2 {
-		t.Fatalf("unproven after catching up with a snapshot at the store's last entry: %d, want 2 (kept)", u)
-	}
-	// The leader's snapshot at the store's applied entry proves it.
-	if err := node.Install(ctx, bytes.NewReader(own)); err != nil {
-		t.Fatal(err)
-	}
-	if u, _ := node.Unproven(ctx); u != 0 {
-		t.Fatalf("unproven after a snapshot at the store's last entry: %d", u)
-	}
-	if err := node.CatchUp(ctx, bytes.NewReader(behind)); err != nil {
-		t.Fatal(err)
-	}
-	if u, _ := node.Unproven(ctx); u != 2 {
-		t.Fatalf("unproven after catching up with a snapshot behind the store: %d, want 2", u)
-	}
-	if err := node.Install(ctx, bytes.NewReader(own)); err != nil {
-		t.Fatal(err)
-	}
 
 	other := mustOpenStore(t)
 	applyAt(t, other, 1, 3, true)

@@ -96,6 +96,17 @@ func waitLedAmong(tc *testCluster, ns ...*clusterNode) {
 	})
 }
 
+// expectSameEra checks that a and b show the same era in /cluster/status,
+// not the zero one.
+func expectSameEra(t *testing.T, a, b *clusterNode) {
+	t.Helper()
+	sa, errA := a.status()
+	sb, errB := b.status()
+	if errA != nil || errB != nil || sa.Era == "" || sa.Era != sb.Era {
+		t.Errorf("eras in /cluster/status: %s %q (%v), %s %q (%v); want the same, not empty", a.id, sa.Era, errA, b.id, sb.Era, errB)
+	}
+}
+
 // expectLeadingAlone checks that n leads a configuration of itself alone.
 func expectLeadingAlone(t *testing.T, n *clusterNode) {
 	t.Helper()
@@ -172,11 +183,7 @@ func TestClusterRecoverThenTheLeftOutComeBack(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(back.dataDir, "raft", "era")); err != nil || !strings.Contains(string(b), `"joined"`) {
 		t.Errorf("the rejoined node's era file: %s, %v", b, err)
 	}
-	sst, err1 := survivor.status()
-	bst, err2 := back.status()
-	if err1 != nil || err2 != nil || sst.Era == "" || bst.Era != sst.Era {
-		t.Errorf("eras in /cluster/status: survivor %q (%v), rejoined %q (%v); want the same, not empty", sst.Era, err1, bst.Era, err2)
-	}
+	expectSameEra(t, survivor, back)
 }
 
 // TestRestoredNodeRefusesTheOldCluster: a backup is restored into one
@@ -358,11 +365,7 @@ func TestLeftOutSurvivorRecoveredAgain(t *testing.T) {
 	n2.start()
 	tc.waitStable(clusterTimeout, []*clusterNode{n1, n2}, false)
 	tc.expectVisibleEverywhere(u, []*clusterNode{n1, n2}, append(acked, mustCreateSlot(t, u.as(n2), 2)))
-	s1, err1 := n1.status()
-	s2, err2 := n2.status()
-	if err1 != nil || err2 != nil || s1.Era == "" || s1.Era != s2.Era {
-		t.Errorf("eras: n1 %q (%v), n2 %q (%v); want the same", s1.Era, err1, s2.Era, err2)
-	}
+	expectSameEra(t, n1, n2)
 }
 
 // TestSecondMajorityLossInTheDocumentedOrder: all three nodes are
@@ -396,11 +399,7 @@ func TestSecondMajorityLossInTheDocumentedOrder(t *testing.T) {
 	n2.start()
 	waitLedAmong(tc, n1, n2)
 	tc.expectVisibleEverywhere(u, []*clusterNode{n1, n2}, append(acked, mustCreateSlot(t, u.as(n2), 2)))
-	s1, err1 := n1.status()
-	s2, err2 := n2.status()
-	if err1 != nil || err2 != nil || s1.Era == "" || s1.Era != s2.Era {
-		t.Errorf("eras: n1 %q (%v), n2 %q (%v); want the same", s1.Era, err1, s2.Era, err2)
-	}
+	expectSameEra(t, n1, n2)
 }
 
 // TestSurvivorsRecoveredWithDifferentLogs: two of five nodes lag while a
@@ -497,11 +496,7 @@ func testSurvivorsRecoveredWithDifferentLogs(t *testing.T, snapshotFirst bool) {
 	n2.start()
 	waitLedAmong(tc, n2, n3, n4)
 	tc.expectVisibleEverywhere(u, []*clusterNode{n2, n3, n4}, []written{wb, mustCreateSlot(t, u.as(n4), 3)})
-	for _, n := range []*clusterNode{n2, n3, n4} {
-		if r, err := u.as(n).send("GET", "/api/appointments/"+wa.ID+"?consistency=strong", nil); err != nil || r.Status != http.StatusNotFound {
-			t.Errorf("the write the cluster did not keep, on %s: %v %v; want 404", n.id, r, err)
-		}
-	}
+	expectNotKept(t, u, wa, n2, n3, n4)
 }
 
 // latestSnapshotIndex is the Raft index of n's newest snapshot on disk (0
@@ -520,6 +515,17 @@ func latestSnapshotIndex(t *testing.T, n *clusterNode) uint64 {
 		}
 	}
 	return latest
+}
+
+// expectNotKept checks that w, a write the cluster did not keep, is not
+// found on any of ns (a strong read).
+func expectNotKept(t *testing.T, u *client, w written, ns ...*clusterNode) {
+	t.Helper()
+	for _, n := range ns {
+		if r, err := u.as(n).send("GET", "/api/appointments/"+w.ID+"?consistency=strong", nil); err != nil || r.Status != http.StatusNotFound {
+			t.Errorf("the write the cluster did not keep, on %s: %v %v; want 404", n.id, r, err)
+		}
+	}
 }
 
 // expectHalted waits until n, started with a store holding entries the
@@ -602,10 +608,6 @@ func TestSurvivorsRecoveredWithDifferentLogsOfOneTerm(t *testing.T) {
 	wb := mustCreateSlot(t, u.as(short[0]), 2)
 	long.start()
 	expectHalted(t, long, u, wb)
-	for _, n := range short {
-		if r, err := u.as(n).send("GET", "/api/appointments/"+wa.ID+"?consistency=strong", nil); err != nil || r.Status != http.StatusNotFound {
-			t.Errorf("the write the cluster did not keep, on %s: %v %v; want 404", n.id, r, err)
-		}
-	}
+	expectNotKept(t, u, wa, short...)
 	tc.expectVisibleEverywhere(u, short, []written{wb, mustCreateSlot(t, u.as(short[1]), 3)})
 }
