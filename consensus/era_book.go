@@ -67,7 +67,7 @@ func newEraBook(dir, nodeID string, hasState func() bool, logger *slog.Logger) (
 // or it made its era itself (a recover, or a restore about to found its
 // cluster), which no peer's may replace.
 func (b *eraBook) state() bool {
-	return b.rec.Made == "recover" || b.rec.Made == "restore" || b.hasState()
+	return b.rec.madeHere() || b.hasState()
 }
 
 // hello is what this node's handshakes send: its era, and whether it holds

@@ -84,6 +84,10 @@ func recordOf(e Era, made, by string) eraRecord {
 	return r
 }
 
+// madeHere reports whether the node made its era itself, by a recover or a
+// restore, rather than taking a peer's.
+func (r eraRecord) madeHere() bool { return r.Made == "recover" || r.Made == "restore" }
+
 // readEra reads dir's era record (zero if there is none).
 func readEra(dir string) (eraRecord, Era, error) {
 	b, err := os.ReadFile(filepath.Join(dir, eraFile))

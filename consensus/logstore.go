@@ -123,30 +123,32 @@ func hasLog(dir string) bool {
 // lastRaftIndex is the last index a node's log or snapshots hold (0 for
 // none).
 func lastRaftIndex(logs raft.LogStore, snaps raft.SnapshotStore) (uint64, error) {
-	index, _, err := lastRaftEntry(logs, snaps)
-	return index, err
-}
-
-// lastRaftEntry is the index and term of the last entry a node's log or
-// snapshots hold (0, 0 for none).
-func lastRaftEntry(logs raft.LogStore, snaps raft.SnapshotStore) (index, term uint64, err error) {
 	last, err := logs.LastIndex()
 	if err != nil {
-		return 0, 0, fmt.Errorf("read the raft log's last index: %w", err)
-	}
-	if last > 0 {
-		var l raft.Log
-		if err := logs.GetLog(last, &l); err != nil {
-			return 0, 0, fmt.Errorf("read raft log entry %d: %w", last, err)
-		}
-		index, term = l.Index, l.Term
+		return 0, fmt.Errorf("read the raft log's last index: %w", err)
 	}
 	metas, err := snaps.List()
 	if err != nil {
-		return 0, 0, fmt.Errorf("list snapshots: %w", err)
+		return 0, fmt.Errorf("list snapshots: %w", err)
 	}
-	if len(metas) > 0 && metas[0].Index > index {
-		index, term = metas[0].Index, metas[0].Term
+	if len(metas) > 0 {
+		last = max(last, metas[0].Index)
 	}
-	return index, term, nil
+	return last, nil
+}
+
+// lastRaftEntry is the index and term of the last entry a stopped node's
+// log or snapshots hold (0, 0 for none), for `cluster log-end`.
+func lastRaftEntry(logs raft.LogStore, snaps raft.SnapshotStore) (index, term uint64, err error) {
+	if index, err = lastRaftIndex(logs, snaps); err != nil || index == 0 {
+		return index, 0, err
+	}
+	if metas, err := snaps.List(); err == nil && len(metas) > 0 && metas[0].Index == index {
+		return index, metas[0].Term, nil
+	}
+	var l raft.Log
+	if err := logs.GetLog(index, &l); err != nil {
+		return 0, 0, fmt.Errorf("read raft log entry %d: %w", index, err)
+	}
+	return index, l.Term, nil
 }

@@ -114,7 +114,7 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 	// (Unproven): a fault review read such writes through plain reads
 	// on a survivor that could not even take the leader's snapshot.
 	sinceRecover := false
-	if r := era.rec; (r.Made == "recover" || r.Made == "restore") && r.Index > 0 {
+	if r := era.rec; r.madeHere() && r.Index > 0 {
 		last, err := lastRaftIndex(logStore, snaps)
 		sinceRecover = err == nil && last == r.Index
 	}
