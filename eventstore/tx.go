@@ -277,15 +277,6 @@ func (t *Tx) query(scan func(*sql.Rows) error, q string, args ...any) error {
 // Begin, or set by SetApplied).
 func (t *Tx) Applied() uint64 { return t.applied }
 
-// AppliedTerm returns the term of the last Raft entry applied (0 before any).
-func (t *Tx) AppliedTerm() (uint64, error) {
-	var v int64
-	if err := t.tx.QueryRowContext(t.ctx, "SELECT value FROM meta WHERE key = 'applied_term'").Scan(&v); err != nil {
-		return 0, fmt.Errorf("read applied term: %w", err)
-	}
-	return uint64(v), nil
-}
-
 // SetApplied records the last Raft index and term applied.
 func (t *Tx) SetApplied(index, term uint64) error {
 	if _, err := t.tx.ExecContext(t.ctx, `UPDATE meta SET value = CASE key WHEN 'applied_index' THEN ? ELSE ? END
