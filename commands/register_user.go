@@ -40,6 +40,9 @@ func (h *Handlers) RegisterUser(ctx context.Context, cmd RegisterUser) (Result, 
 	if err := validateEmail(cmd.Email); err != nil {
 		return Result{}, err
 	}
+	if err := validateName("email", cmd.Email); err != nil {
+		return Result{}, err
+	}
 	hash, err := h.hash(cmd.Password)
 	if err != nil {
 		return Result{}, err

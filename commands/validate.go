@@ -69,7 +69,16 @@ func validateText(field, s string, max int) error {
 // line breaks, U+0085, the terminal escapes U+009B…), nor a line or
 // paragraph separator (U+2028, U+2029). A review stored titles holding
 // them, which lists then broke or hid.
+//
+// A name given is also one that shows something: not only blanks (blank)
+// and the characters Unicode says to render as nothing where they are not
+// supported (Default_Ignorable_Code_Point: the grapheme joiner U+034F, the
+// variation selectors, tags…). A review set a display name of one U+034F,
+// which read as no name at all.
 func validateName(field, s string) error {
+	if s != "" && !strings.ContainsFunc(s, func(r rune) bool { return !invisible(r) && !ignorable(r) }) {
+		return invalid(field, "%s shows nothing: it holds only blanks and invisible characters", field)
+	}
 	if strings.ContainsFunc(s, func(r rune) bool { return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 }) {
 		return invalid(field, "%s contains a bidirectional control character (U+202A–U+202E, U+2066–U+2069)", field)
 	}
@@ -94,15 +103,27 @@ func validateNewText(field, s string) error {
 // fillers that render as blank. A review found a title of one zero-width
 // space accepted where one of spaces was refused.
 func blank(s string) bool {
-	for _, r := range s {
-		switch {
-		case unicode.IsSpace(r), unicode.Is(unicode.Cf, r):
-		case r == '\u115F', r == '\u1160', r == '\u3164', r == '\uFFA0', r == '\u2800':
-		default:
-			return false
-		}
+	return !strings.ContainsFunc(s, func(r rune) bool { return !invisible(r) })
+}
+
+// invisible reports whether r is one of the characters blank counts as
+// showing nothing.
+func invisible(r rune) bool {
+	switch {
+	case unicode.IsSpace(r), unicode.Is(unicode.Cf, r):
+	case r == '\u115F', r == '\u1160', r == '\u3164', r == '\uFFA0', r == '\u2800':
+	default:
+		return false
 	}
 	return true
+}
+
+// ignorable reports whether Unicode makes r a default ignorable code point
+// beyond the format characters invisible already counts: rendered as
+// nothing by a system that does not support it. Checked only on names that
+// are new (validateName), as the rule is newer than some stored names.
+func ignorable(r rune) bool {
+	return unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) || unicode.Is(unicode.Variation_Selector, r)
 }
 
 func validateEmail(e string) error {

@@ -61,6 +61,11 @@ func TestRegisterUserValidation(t *testing.T) {
 		{name: "email with a display name", field: "email", run: reg(func(c *commands.RegisterUser) { c.Email = "Carla <carla@example.com>" })},
 		{name: "email with surrounding space", field: "email", run: reg(func(c *commands.RegisterUser) { c.Email = " carla@example.com" })},
 		{name: "email too long", field: "email", run: reg(func(c *commands.RegisterUser) { c.Email = strings.Repeat("a", 250) + "@example.com" })},
+		// Default ignorable characters show nothing either (an attacker's
+		// review set a display name of one grapheme joiner).
+		{name: "display name of a grapheme joiner", field: "display_name", run: reg(func(c *commands.RegisterUser) { c.DisplayName = "\u034f" })},
+		{name: "display name of variation selectors", field: "display_name", run: reg(func(c *commands.RegisterUser) { c.DisplayName = "\ufe0f\U000e0100 " })},
+		{name: "email with a right-to-left override", field: "email", run: reg(func(c *commands.RegisterUser) { c.Email = "\u202ecarla@example.com" })},
 	})
 
 	t.Run("valid edge cases are accepted", func(t *testing.T) {
@@ -97,6 +102,9 @@ func TestChangeProfileValidation(t *testing.T) {
 		{name: "display name of blanks", field: "display_name", run: change(ptr("   "), nil)},
 		{name: "malformed email", field: "email", run: change(nil, ptr("ana@"))},
 		{name: "email with a name", field: "email", run: change(nil, ptr("Ana <ana@example.com>"))},
+		{name: "display name of a grapheme joiner", field: "display_name", run: change(ptr("\u034f"), nil)},
+		{name: "display name of a Hangul filler and a Mongolian variation selector", field: "display_name", run: change(ptr("\u3164\u180b"), nil)},
+		{name: "email with a right-to-left override", field: "email", run: change(nil, ptr("\u202eevil@x.com"))},
 	})
 	// A display name is stored without the blanks around it, as titles and
 	// group names are (a review found "  Ana  " kept whole).
@@ -109,7 +117,7 @@ func TestChangeProfileValidation(t *testing.T) {
 	}
 	// What scripts and emoji need stays allowed: right-to-left text, its
 	// implicit marks, joiners.
-	for _, name := range []string{"مريم", "مريم\u200f (Maryam)", "می\u200cخواهم", "👩\u200d💻 Ana"} {
+	for _, name := range []string{"مريم", "مريم\u200f (Maryam)", "می\u200cخواهم", "👩\u200d💻 Ana", "❤\ufe0f Ana", "e\u0301"} {
 		if err := change(ptr(name), nil)(newHandlers(&fakeLog{}, world(t))); err != nil {
 			t.Errorf("display name %q refused: %v", name, err)
 		}
@@ -345,4 +353,18 @@ func TestNamesKeptAsStoredAreNotCheckedAgain(t *testing.T) {
 	}
 	_, err = newHandlers(&fakeLog{}, g).UpdateGroup(ctx, commands.UpdateGroup{ActorID: "ana", GroupID: "f", Name: ptr("Renamed\u2066")})
 	wantCode(t, err, agenda.EINVALID, "name")
+
+	// A display name and an email stored before the rules that refuse
+	// them may be sent back as they are (the web UI sends both with every
+	// change of either), not set anew.
+	u := world(t)
+	ana := u.users["ana"]
+	ana.DisplayName, ana.Email = "\u034f", "\u202eana@example.com"
+	u.users["ana"] = ana
+	if _, err := newHandlers(&fakeLog{}, u).ChangeProfile(ctx, commands.ChangeProfile{UserID: "ana",
+		DisplayName: ptr("\u034f"), Email: ptr("\u202eana@example.com")}); err != nil {
+		t.Errorf("sending back a display name and an email as stored: %v", err)
+	}
+	_, err = newHandlers(&fakeLog{}, u).ChangeProfile(ctx, commands.ChangeProfile{UserID: "ana", Email: ptr("\u202eana@example.org")})
+	wantCode(t, err, agenda.EINVALID, "email")
 }
