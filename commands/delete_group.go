@@ -17,9 +17,10 @@ type DeleteGroup struct {
 
 // DeleteGroup deletes a group. ENOTFOUND for non-members, EFORBIDDEN unless
 // the caller created it, ECONFLICT while appointments of the group still
-// wait for answers — a flat group's not yet accepted by all, or one that has
-// not ended with an invitation unanswered (cancel them first: deleting the
-// group would leave them pending forever). Appointments already confirmed
+// wait for answers — a flat group's not yet accepted by all (unless it has
+// ended and its organiser is gone: readmodel.PendingGroupAppointments), or
+// one that has not ended with an invitation unanswered (cancel them first:
+// deleting the group would leave them pending forever). Appointments already confirmed
 // stay in the agendas.
 func (h *Handlers) DeleteGroup(ctx context.Context, cmd DeleteGroup) (Result, error) {
 	return h.execute(ctx, cmd.GroupID, func() (*batch, error) {

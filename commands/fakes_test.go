@@ -250,12 +250,12 @@ func (r *fakeRead) PendingGroupAppointments(ctx context.Context, groupID string,
 	return n, r.err
 }
 
-func (r *fakeRead) PendingInvitations(ctx context.Context, groupID, userID string, now time.Time, limit int) (int, error) {
+func (r *fakeRead) PendingInvitations(ctx context.Context, groupID, userID string, limit int) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 0
 	for _, a := range r.appointments {
-		if a.GroupID == nil || *a.GroupID != groupID || a.Status == agenda.StatusCancelled || !a.End.After(now) {
+		if a.GroupID == nil || *a.GroupID != groupID || a.Status == agenda.StatusCancelled {
 			continue
 		}
 		for _, p := range a.Participants {

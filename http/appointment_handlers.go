@@ -228,7 +228,7 @@ func (s *Server) answerInvitation(w http.ResponseWriter, r *http.Request,
 }
 
 func (s *Server) handleInvitations(w http.ResponseWriter, r *http.Request) {
-	list, err := s.Queries.Invitations(r.Context(), userID(r))
+	list, err := s.Queries.Invitations(r.Context(), userID(r), time.Now())
 	if err != nil {
 		s.Error(w, r, err)
 		return

@@ -307,7 +307,7 @@ func (q *fakeQueries) Appointment(context.Context, string, string) (agenda.Appoi
 func (q *fakeQueries) EachAgendaEntry(context.Context, string, time.Time, time.Time, func(*agenda.Entry) error) error {
 	return q.err
 }
-func (q *fakeQueries) Invitations(context.Context, string) ([]agenda.Appointment, error) {
+func (q *fakeQueries) Invitations(context.Context, string, time.Time) ([]agenda.Appointment, error) {
 	return []agenda.Appointment{}, q.err
 }
 func (q *fakeQueries) Group(context.Context, string, string) (agenda.Group, error) {

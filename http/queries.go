@@ -26,7 +26,7 @@ type AppointmentQueries interface {
 	// [from, to), by start time, reusing one entry (fn copies what it
 	// keeps), and stops at fn's first error.
 	EachAgendaEntry(ctx context.Context, userID string, from, to time.Time, fn func(*agenda.Entry) error) error
-	Invitations(ctx context.Context, userID string) ([]agenda.Appointment, error)
+	Invitations(ctx context.Context, userID string, now time.Time) ([]agenda.Appointment, error)
 }
 
 // GroupQueries read groups, a user's groups and group invitations, and a

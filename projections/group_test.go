@@ -285,7 +285,7 @@ func TestHierarchicalGroupFlow(t *testing.T) {
 				t.Errorf("%s's agenda = %+v, want g1 as %s at %s", user, entries, role, moved)
 			}
 		}
-		if inv, _ := f.rm.Invitations(ctx, "boss"); len(inv) != 0 {
+		if inv, _ := f.rm.Invitations(ctx, "boss", time.Now()); len(inv) != 0 {
 			t.Errorf("boss's invitations = %v, want none after accepting", inv)
 		}
 	})
@@ -426,7 +426,7 @@ func TestFlatGroupFlow(t *testing.T) {
 			if len(entries) != 0 {
 				t.Errorf("%s's agenda still holds %+v", u, entries)
 			}
-			if inv, _ := f.rm.Invitations(ctx, u); len(inv) != 0 {
+			if inv, _ := f.rm.Invitations(ctx, u, time.Now()); len(inv) != 0 {
 				t.Errorf("%s's invitations = %v, want none", u, inv)
 			}
 		}
@@ -512,7 +512,7 @@ func TestDeletedGroupAppointmentIsCancelledForItsParticipants(t *testing.T) {
 			t.Errorf("%s's agenda still holds %+v", u, entries)
 		}
 	}
-	if inv, _ := f.rm.Invitations(ctx, "sup"); len(inv) != 0 {
+	if inv, _ := f.rm.Invitations(ctx, "sup", time.Now()); len(inv) != 0 {
 		t.Errorf("sup's invitations = %v, want none: g is cancelled", inv)
 	}
 	v, err := f.rm.GroupAgenda(ctx, "h", "sup", start, end)

@@ -82,20 +82,26 @@ func scanAppointment(r interface{ Scan(...any) error }, a *agenda.Appointment, e
 }
 
 // invitationsQuery selects the appointments user ?1 is invited to and has
-// not answered, not of status ?2. The conditions are written out, not
-// bound: participants_by_user holds only pending participants of
-// appointments not cancelled, and SQLite uses a partial index only for a
-// query that names its condition. The appointment's own status is still
-// what decides; the participant's copy only keeps the index small.
+// not answered, not of status ?2: those that have not ended at ?4 first.
+// The conditions are written out, not bound: participants_by_user holds
+// only pending participants of appointments not cancelled, and SQLite uses
+// a partial index only for a query that names its condition. The
+// appointment's own status is still what decides; the participant's copy
+// only keeps the index small.
 const invitationsQuery = `SELECT a.id
 	FROM participants p JOIN appointments a ON a.id = p.appointment_id
 	WHERE p.user_id = ?1 AND p.status = '` + agenda.RolePending + `' AND p.cancelled = 0 AND a.status <> ?2
-	ORDER BY a.start_ns, a.id LIMIT ?3`
+	ORDER BY a.end_ns <= ?4, a.start_ns, a.id LIMIT ?3`
 
 // Invitations returns the first ListCap appointments userID is invited to
-// and has not answered, by start time; cancelled ones are left out.
-func (db *DB) Invitations(ctx context.Context, userID string) ([]agenda.Appointment, error) {
-	list, err := db.appointmentsOf(ctx, userID, invitationsQuery, userID, agenda.StatusCancelled, ListCap)
+// and has not answered, cancelled ones left out: those that have not ended
+// at now, by start time, then those that have, by start time. Open ones
+// come first because only they can still be taken part in, and invitations
+// to ended appointments are bounded by nothing: an attacker's review filled
+// a member's list with 1,000 of 2020, oldest first, and a real invitation
+// no longer appeared in it.
+func (db *DB) Invitations(ctx context.Context, userID string, now time.Time) ([]agenda.Appointment, error) {
+	list, err := db.appointmentsOf(ctx, userID, invitationsQuery, userID, agenda.StatusCancelled, ListCap, now.UnixNano())
 	if err != nil {
 		return nil, fmt.Errorf("read invitations of %s: %w", userID, err)
 	}

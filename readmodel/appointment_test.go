@@ -261,7 +261,7 @@ func BenchmarkInvitations(b *testing.B) {
 		return nil
 	})
 	for b.Loop() {
-		if got, err := db.Invitations(ctx, "me"); err != nil || len(got) != open {
+		if got, err := db.Invitations(ctx, "me", time.Now()); err != nil || len(got) != open {
 			b.Fatalf("Invitations = %d, %v; want %d", len(got), err, open)
 		}
 	}
@@ -305,7 +305,7 @@ func TestParticipantsKnowTheirAppointmentIsCancelled(t *testing.T) {
 			t.Errorf("after status %s: %d participants marked cancelled, want %d", c.status, got, c.want)
 		}
 	}
-	if got, err := db.Invitations(context.Background(), "me"); err != nil || len(got) != 0 {
+	if got, err := db.Invitations(context.Background(), "me", time.Now()); err != nil || len(got) != 0 {
 		t.Errorf("Invitations after the cancellation = %v, %v; want none", got, err)
 	}
 }

@@ -93,24 +93,32 @@ func (db *DB) GroupsOf(ctx context.Context, userID string) ([]agenda.Group, erro
 
 // pendingGroupAppointmentsQuery counts a group's appointments, in
 // appointments_by_group (which holds only group appointments), of status
-// ?2, or, unless of status ?3, ending after ?5 with a participant of status
-// ?4 whose appointment is not cancelled for them.
+// ?2 that end after ?5 or whose owner is a member of status ?6, or, unless
+// of status ?3, ending after ?5 with a participant of status ?4 whose
+// appointment is not cancelled for them.
 const pendingGroupAppointmentsQuery = `SELECT COUNT(*) FROM appointments a
-	WHERE a.group_id = ?1 AND a.group_id <> '' AND (a.status = ?2 OR a.status <> ?3 AND a.end_ns > ?5 AND EXISTS
+	WHERE a.group_id = ?1 AND a.group_id <> '' AND (a.status = ?2 AND (a.end_ns > ?5 OR EXISTS
+		(SELECT 1 FROM group_members m WHERE m.group_id = a.group_id AND m.user_id = a.owner_id AND m.status = ?6))
+	OR a.status <> ?3 AND a.end_ns > ?5 AND EXISTS
 		(SELECT 1 FROM participants p WHERE p.appointment_id = a.id AND p.status = ?4 AND p.cancelled = 0))`
 
 // PendingGroupAppointments counts the appointments of a group that still
 // wait for answers at now: a flat group's until everyone accepted (status
-// pending, as the API has always counted them), and any other with an
-// invitation not yet answered that has not ended (an appointment set in a
-// hierarchical group by a member for those ranked above them is confirmed
-// at once, and waits for their answers all the same; once it has ended,
-// answers to it change no one's time, and only its organiser could cancel
-// it).
+// pending, as the API has always counted them), unless it has ended and its
+// organiser is no longer a member, and any other with an invitation not yet
+// answered that has not ended (an appointment set in a hierarchical group
+// by a member for those ranked above them is confirmed at once, and waits
+// for their answers all the same; once it has ended, answers to it change
+// no one's time, and only its organiser could cancel it). A flat group's
+// pending appointment that has ended is not cancelled when its organiser
+// leaves (only those still to come are), and nobody else may cancel it
+// then: an attacker's review
+// removed a member whose flat appointments of 2021 were pending, and the
+// group could not be deleted until its creator declined each.
 func (db *DB) PendingGroupAppointments(ctx context.Context, groupID string, now time.Time) (int, error) {
 	var n int
 	err := db.queryRow(ctx, pendingGroupAppointmentsQuery, groupID, agenda.StatusPending, agenda.StatusCancelled,
-		agenda.RolePending, now.UnixNano()).Scan(&n)
+		agenda.RolePending, now.UnixNano(), agenda.MemberActive).Scan(&n)
 	return n, err
 }
 
@@ -286,19 +294,19 @@ func (t *Tx) GroupInfo(id string) (GroupInfo, error) {
 	return g, rows.Err()
 }
 
-// pendingInvitationsQuery counts, up to ?5, the invitations user ?1 has not
-// answered to appointments of group ?2 that are not cancelled (?3) and end
-// after ?4. The participant's conditions are written out for
-// participants_by_user (see invitationsQuery).
+// pendingInvitationsQuery counts, up to ?4, the invitations user ?1 has not
+// answered to appointments of group ?2 that are not cancelled (?3). The
+// participant's conditions are written out for participants_by_user (see
+// invitationsQuery).
 const pendingInvitationsQuery = `SELECT COUNT(*) FROM (SELECT 1
 	FROM participants p JOIN appointments a ON a.id = p.appointment_id
 	WHERE p.user_id = ?1 AND p.status = '` + agenda.RolePending + `' AND p.cancelled = 0
-		AND a.group_id = ?2 AND a.status <> ?3 AND a.end_ns > ?4
-	LIMIT ?5)`
+		AND a.group_id = ?2 AND a.status <> ?3
+	LIMIT ?4)`
 
 // PendingInvitations counts the invitations userID has not answered to
-// appointments of groupID that have not ended at now (and are not
-// cancelled), stopping at limit: what agenda.MaxPendingInvitations bounds.
+// appointments of groupID that are not cancelled, ended or not, stopping at
+// limit: what agenda.MaxPendingInvitations bounds.
 // It reads the user's open invitations, of every group, once each, so its
 // cost grows with them, and the bound bounds it too: on the development
 // machine (2026-12-06, a throwaway benchmark of proposals to the 49 other
@@ -306,9 +314,9 @@ const pendingInvitationsQuery = `SELECT COUNT(*) FROM (SELECT 1
 // without the count and 29.0 with it, averaged while the invitees' open
 // invitations grew from 0 to 999; where invitations are answered it is
 // within the noise (BenchmarkGroupAnswer50).
-func (db *DB) PendingInvitations(ctx context.Context, groupID, userID string, now time.Time, limit int) (int, error) {
+func (db *DB) PendingInvitations(ctx context.Context, groupID, userID string, limit int) (int, error) {
 	var n int
-	err := db.queryRow(ctx, pendingInvitationsQuery, userID, groupID, agenda.StatusCancelled, now.UnixNano(), limit).Scan(&n)
+	err := db.queryRow(ctx, pendingInvitationsQuery, userID, groupID, agenda.StatusCancelled, limit).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count pending invitations of %s in %s: %w", userID, groupID, err)
 	}

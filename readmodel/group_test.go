@@ -533,6 +533,18 @@ func TestPendingGroupAppointments(t *testing.T) {
 			t.Errorf("PendingGroupAppointments(%s) once they ended = %d, want %d", group, n, want)
 		}
 	}
+	// Unless its organiser is no longer a member: leaving cancels only the
+	// appointments still to come, and nobody else may cancel an ended one.
+	// An attacker's review removed a member whose flat appointments of 2021
+	// were pending, and the group could not be deleted until its creator
+	// declined each.
+	mustApply(t, db, readmodel.ProjectionPlanning, func(tx *readmodel.Tx) error { return tx.RemoveMember("f", "low") })
+	if n, _ := db.PendingGroupAppointments(ctx, "f", t0.Add(time.Hour)); n != 0 {
+		t.Errorf("PendingGroupAppointments(f) once ended, its organiser gone = %d, want 0", n)
+	}
+	if n, _ := db.PendingGroupAppointments(ctx, "f", at); n != 1 {
+		t.Errorf("PendingGroupAppointments(f) before it ends, its organiser gone = %d, want 1", n)
+	}
 }
 
 func TestInvitations(t *testing.T) {
@@ -552,7 +564,7 @@ func TestInvitations(t *testing.T) {
 		mk("accepted", 4, agenda.StatusPending, agenda.RoleAccepted),
 		mk("declined", 6, agenda.StatusPending, agenda.RoleDeclined),
 	)
-	inv, err := db.Invitations(ctx, "mid")
+	inv, err := db.Invitations(ctx, "mid", at)
 	if err != nil {
 		t.Fatalf("Invitations(mid): %v", err)
 	}
@@ -568,8 +580,15 @@ func TestInvitations(t *testing.T) {
 	if a := inv[0]; !a.NeedsAll || a.Version != 1 || a.OriginNode != "node-a" {
 		t.Errorf("sooner: needs_all %v version %d origin %q, want true/1/node-a", a.NeedsAll, a.Version, a.OriginNode)
 	}
+	// Those that have not ended come first: an attacker's review filled a
+	// member's list with 1,000 invitations of 2020, oldest first, and a
+	// real one no longer appeared in it.
+	inv, _ = db.Invitations(ctx, "mid", t0.Add(3*time.Hour+30*time.Minute))
+	if got, want := ids(inv, func(a agenda.Appointment) string { return a.ID }), []string{"confirmed", "later", "sooner"}; !equalStrings(got, want) {
+		t.Errorf("invitations once sooner has ended and confirmed is under way = %v, want %v", got, want)
+	}
 	for _, u := range []string{"low", "out"} {
-		inv, err := db.Invitations(ctx, u)
+		inv, err := db.Invitations(ctx, u, at)
 		if err != nil || inv == nil || len(inv) != 0 {
 			t.Errorf("Invitations(%s) = %v, %v; want an empty list", u, inv, err)
 		}
@@ -588,7 +607,7 @@ func TestInvitations(t *testing.T) {
 	if a.MyStatus != agenda.RoleAccepted || a.Version != 7 || a.OriginNode != "node-z" {
 		t.Errorf("sooner after answering: %s v%d %s, want accepted v7 node-z", a.MyStatus, a.Version, a.OriginNode)
 	}
-	inv, _ = db.Invitations(ctx, "mid")
+	inv, _ = db.Invitations(ctx, "mid", at)
 	if got := ids(inv, func(a agenda.Appointment) string { return a.ID }); !equalStrings(got, []string{"confirmed", "later"}) {
 		t.Errorf("invitations after accepting sooner = %v, want [confirmed later]", got)
 	}
@@ -654,5 +673,28 @@ func TestAgendaReadsAreBounded(t *testing.T) {
 	// A shorter window reads as ever.
 	if got, err := db.Agenda(ctx, "low", from, from.Add(24*time.Hour)); err != nil || len(got) != 720 {
 		t.Errorf("one day of low's agenda: %d entries (%v), want 720", len(got), err)
+	}
+}
+
+// The bound on invitations waiting for one member counts those to
+// appointments that have ended too: an attacker's review set 1,010 of 2020
+// on a member, past a bound that counted only those still to come.
+func TestPendingInvitationsCountEndedOnes(t *testing.T) {
+	ctx := context.Background()
+	db := groupFixture(t)
+	past := time.Date(2020, 1, 1, 9, 0, 0, 0, time.UTC)
+	mk := func(id, status string, start time.Time) groupBooking {
+		return groupBooking{groupAppt(id, "low", "f", agenda.PrivacyFull, status, start, start.Add(time.Hour)),
+			map[string]string{"low": agenda.RoleOwner, "mid": agenda.RolePending, "boss": agenda.RoleAccepted}}
+	}
+	bookGroup(t, db, mk("ended", agenda.StatusPending, past), mk("ended2", agenda.StatusPending, past.Add(2*time.Hour)),
+		mk("to-come", agenda.StatusPending, at.Add(24*time.Hour)), mk("cancelled", agenda.StatusCancelled, past.Add(4*time.Hour)))
+	for _, c := range []struct {
+		user, group string
+		limit, want int
+	}{{"mid", "f", 10, 3}, {"mid", "f", 2, 2}, {"boss", "f", 10, 0}, {"mid", "h", 10, 0}} {
+		if n, err := db.PendingInvitations(ctx, c.group, c.user, c.limit); err != nil || n != c.want {
+			t.Errorf("PendingInvitations(%s, %s, %d) = %d, %v; want %d", c.group, c.user, c.limit, n, err, c.want)
+		}
 	}
 }

@@ -12,8 +12,11 @@ import (
 // member of a flat group with 10,001 one-minute appointments, each an
 // invitation waiting for an answer, until the member's week could not be
 // read. Now a member holds at most agenda.MaxPendingInvitations (1,000)
-// invitations of one group still to come: the next appointment is refused
-// whole, naming who, and answering one makes room.
+// invitations of one group waiting for an answer: the next appointment is
+// refused whole, naming who, and answering one makes room. Invitations to
+// appointments that have ended count too: a later review set 1,010 of 2020
+// past a bound that counted only those still to come, and the flood pushed a
+// real invitation out of the member's list (which now shows open ones first).
 func TestE2EGroupPendingInvitationsBounded(t *testing.T) {
 	g := newGroupPlay(t)
 	ana := g.user(t, "ana")
@@ -27,11 +30,11 @@ func TestE2EGroupPendingInvitationsBounded(t *testing.T) {
 		start := base.Add(time.Duration(i) * time.Minute)
 		return slot(fmt.Sprintf("Flood %d", i), start, start.Add(time.Minute))
 	}
-	// One that has ended does not count.
+	// One that has ended counts.
 	g.groupAppointment(t, ana, grp, slot("Long ago", base.Add(-96*time.Hour), base.Add(-95*time.Hour)))
 	const bound = 1000
 	var first string
-	for i := range bound {
+	for i := range bound - 1 {
 		r := ana.withT(t).do("POST", path, minute(i))
 		if r.Status != http.StatusCreated {
 			t.Fatalf("appointment %d: %d %s", i, r.Status, r.Body)
@@ -44,6 +47,19 @@ func TestE2EGroupPendingInvitationsBounded(t *testing.T) {
 		}
 	}
 	e, _ := g.refuse(t, ana, "POST", path, minute(bound), http.StatusConflict, "conflict")
+	// An invitation from another group still shows in bob's list, which
+	// holds the first 1,000: the open ones by start, the ended one after
+	// them (here past the cap), not first.
+	other := g.createGroup(t, bob, "Real", false)
+	g.addMember(t, bob, other, ana, map[string]any{"user_id": ana.userID}, 0)
+	meeting := g.groupAppointment(t, ana, other, slot("Real meeting", base.Add(24*time.Hour), base.Add(25*time.Hour)))
+	var inv []struct {
+		ID string `json:"id"`
+	}
+	g.read(t, bob, "/api/invitations", &inv)
+	if len(inv) != bound || inv[0].ID != first || inv[bound-1].ID != meeting.ID {
+		t.Fatalf("bob's %d invitations run from %v to %v, want %d from %s to %s", len(inv), inv[0], inv[len(inv)-1], bound, first, meeting.ID)
+	}
 	if got := e.Details["user_ids"]; !reflect.DeepEqual(got, []any{bob.userID}) || e.Details["max_pending_invitations"] != float64(bound) {
 		t.Fatalf("details = %v, want user_ids [bob] and max_pending_invitations %d", e.Details, bound)
 	}
@@ -51,4 +67,28 @@ func TestE2EGroupPendingInvitationsBounded(t *testing.T) {
 	g.answer(t, bob, first, "accept")
 	g.groupAppointment(t, ana, grp, minute(bound))
 	g.refuse(t, ana, "POST", path, minute(bound+1), http.StatusConflict, "conflict")
+}
+
+// An attacker's review had a member of a flat group set appointments in
+// 2021, each pending for the others' answers, and be removed: leaving
+// cancels only the appointments still to come, nobody else may cancel an
+// ended one, and the group could not be deleted until its creator declined
+// each. A flat group's pending appointment that has ended no longer keeps
+// the group once its organiser is gone; while they stay, it does.
+func TestE2EGroupDeletableOnceThePastOrganiserIsGone(t *testing.T) {
+	g := newGroupPlay(t)
+	cr := g.user(t, "cre")
+	mal := g.user(t, "mal")
+	grp := g.createGroup(t, cr, "Study", false)
+	g.addMember(t, cr, grp, mal, map[string]any{"user_id": mal.userID}, 0)
+	gp := "/api/groups/" + grp.ID
+	for i := range 3 {
+		start := time.Date(2021, 1, 4+i, 10, 0, 0, 0, time.UTC)
+		g.groupAppointment(t, mal, grp, slot(fmt.Sprintf("Old %d", i), start, start.Add(time.Hour)))
+	}
+	if e, _ := g.refuse(t, cr, "DELETE", gp, nil, http.StatusConflict, "conflict"); e.Details["pending_appointments"] != float64(3) {
+		t.Fatalf("details = %v, want pending_appointments 3 while their organiser is a member", e.Details)
+	}
+	g.write(t, cr, "DELETE", gp+"/members/"+mal.userID, nil, http.StatusNoContent)
+	g.write(t, cr, "DELETE", gp, nil, http.StatusNoContent)
 }
