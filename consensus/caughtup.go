@@ -66,7 +66,7 @@ func (n *Node) StoreApplied() uint64 { return n.fsm.index.Load() }
 // any node only once it has heard a commit index at least as high as what
 // its store holds, and its store is not left unproven by a snapshot.
 func (n *Node) CaughtUp() bool {
-	if (n.IsLeader() && !n.termApplied()) || n.Unproven() {
+	if (n.IsLeader() && !n.termApplied()) || n.Unproven() || n.AwaitingCommitIndex() {
 		return false
 	}
 	// The applied index first: read after it, the commit index is at
@@ -92,15 +92,19 @@ func (n *Node) Unproven() bool {
 }
 
 // AwaitingCommitIndex reports whether this follower, since it started,
-// has heard no commit index while its store holds applied entries. It
-// learns one with the leader's next replication, and hashicorp/raft spaces
-// those for a peer it could not reach (doubling up to 10.24 s), or sends
-// a snapshot first. Not caught up then, but not applying anything either:
-// /readyz says which. (A commit index once heard is never 0 again; a
-// follower that installs a snapshot later has one, though for a moment
-// below what the snapshot applied: that is CaughtUp's to judge, as a lag.)
+// has heard no commit index while its store holds applied entries or its
+// Raft log holds entries (a store lost beside a kept log applies nothing
+// until then, and then replays the log: a fault review saw such a node
+// count itself caught up, with nothing applied and nothing heard, and
+// /readyz forgive the replay as a lag). It learns one with the leader's
+// next replication, and hashicorp/raft spaces those for a peer it could
+// not reach (doubling up to 10.24 s), or sends a snapshot first. Not
+// caught up then, but not applying anything either: /readyz says which.
+// (A commit index once heard is never 0 again; a follower that installs a
+// snapshot later has one, though for a moment below what the snapshot
+// applied: that is CaughtUp's to judge, as a lag.)
 func (n *Node) AwaitingCommitIndex() bool {
-	return !n.IsLeader() && n.fsm.index.Load() > 0 && n.raft.CommitIndex() == 0
+	return !n.IsLeader() && n.raft.CommitIndex() == 0 && (n.fsm.index.Load() > 0 || n.raft.LastIndex() > 0)
 }
 
 // termApplied reports whether this leader has seen a barrier of its current
