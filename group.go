@@ -209,13 +209,9 @@ type Interval struct {
 }
 
 // MaxPendingInvitations bounds the invitations one member may have waiting
-// for an answer in one group, counting appointments that are not cancelled,
-// whether or not they have ended: a group appointment that would invite
-// someone beyond it is refused (TooManyPendingInvitations). Counting only
-// those still to come let an attacker's review set 1,010 appointments of
-// 2020 on a member (a group appointment may be set in the past, as any
-// other), which pushed a real invitation out of their list and stayed
-// after they left (leaving withdraws the invitations still to come only). Any member of a group may invite those of
+// for an answer in one group, counting appointments that have not ended: a
+// group appointment that would invite someone beyond it is refused
+// (TooManyPendingInvitations). Any member of a group may invite those of
 // equal or higher rank, or everyone in a flat group, and nothing else held
 // them back: an attacker's review set 10,001 one-minute appointments in a
 // week, which made the victim's week unreadable (past MaxAgendaEntries) and

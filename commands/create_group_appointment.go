@@ -74,7 +74,7 @@ func (h *Handlers) CreateGroupAppointment(ctx context.Context, cmd CreateGroupAp
 			if role == agenda.RolePending {
 				// Expecting the member's agenda stream (below) also
 				// vouches for this count: every invitation adds an entry.
-				n, err := h.Read.PendingInvitations(ctx, g.ID, m.UserID, agenda.MaxPendingInvitations)
+				n, err := h.Read.PendingInvitations(ctx, g.ID, m.UserID, h.now(), agenda.MaxPendingInvitations)
 				if err != nil {
 					return nil, err
 				}

@@ -239,7 +239,10 @@ func (r *fakeRead) PendingGroupAppointments(ctx context.Context, groupID string,
 		if a.GroupID == nil || *a.GroupID != groupID || a.Status == agenda.StatusCancelled {
 			continue
 		}
-		waits := a.Status == agenda.StatusPending
+		// A flat group's pending appointment waits, unless it has ended
+		// and its organiser is no longer a member.
+		waits := a.Status == agenda.StatusPending && (a.End.After(now) || slices.ContainsFunc(r.groups[groupID].Members,
+			func(m agenda.Member) bool { return m.UserID == a.OwnerID && m.Status != agenda.MemberInvited }))
 		for _, p := range a.Participants {
 			waits = waits || p.Status == agenda.RolePending && a.End.After(now)
 		}
@@ -250,12 +253,12 @@ func (r *fakeRead) PendingGroupAppointments(ctx context.Context, groupID string,
 	return n, r.err
 }
 
-func (r *fakeRead) PendingInvitations(ctx context.Context, groupID, userID string, limit int) (int, error) {
+func (r *fakeRead) PendingInvitations(ctx context.Context, groupID, userID string, now time.Time, limit int) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 0
 	for _, a := range r.appointments {
-		if a.GroupID == nil || *a.GroupID != groupID || a.Status == agenda.StatusCancelled {
+		if a.GroupID == nil || *a.GroupID != groupID || a.Status == agenda.StatusCancelled || !a.End.After(now) {
 			continue
 		}
 		for _, p := range a.Participants {

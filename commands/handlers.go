@@ -28,7 +28,7 @@ type ReadModel interface {
 	EndedMembershipVersion(ctx context.Context, groupID, userID string) (int64, error)
 	GroupParticipations(ctx context.Context, groupID, userID string, after time.Time) ([]agenda.Appointment, error)
 	PendingGroupAppointments(ctx context.Context, groupID string, now time.Time) (int, error)
-	PendingInvitations(ctx context.Context, groupID, userID string, limit int) (int, error)
+	PendingInvitations(ctx context.Context, groupID, userID string, now time.Time, limit int) (int, error)
 	NotificationState(ctx context.Context, userID, id string) (agenda.NotificationState, error)
 	WaitFor(ctx context.Context, position int64) error
 }

@@ -55,13 +55,15 @@ func TestQueryPlans(t *testing.T) {
 		{"feed pruned", readmodel.PruneFeedQuery, []any{10},
 			[]string{"SEARCH feed USING COVERING INDEX feed_by_position (position<?)"}},
 		{"PendingGroupAppointments counts in the index", readmodel.PendingGroupAppointmentsQuery,
-			[]any{"g", agenda.StatusPending, agenda.StatusCancelled, agenda.RolePending, 0, agenda.MemberActive},
-			[]string{"SEARCH a USING INDEX appointments_by_group (group_id=?)",
-				"SEARCH m USING PRIMARY KEY (group_id=? AND user_id=?)", "SEARCH p USING PRIMARY KEY (appointment_id=?)"}},
+			[]any{"g", agenda.StatusPending, agenda.StatusConfirmed, agenda.RolePending, 0, agenda.MemberActive},
+			[]string{"SEARCH a USING INDEX appointments_by_group (group_id=? AND status=?)",
+				"SEARCH m USING PRIMARY KEY (group_id=? AND user_id=?)",
+				"SEARCH a USING COVERING INDEX appointments_by_group (group_id=? AND status=? AND end_ns>?)",
+				"SEARCH p EXISTS USING PRIMARY KEY (appointment_id=?)"}},
 		// By the invitee's open invitations, not by the group's
 		// appointments: those a superior imposes have no bound.
 		{"PendingInvitations reads the invitee's open invitations", readmodel.PendingInvitationsQuery,
-			[]any{"u", "g", agenda.StatusCancelled, agenda.MaxPendingInvitations},
+			[]any{"u", "g", agenda.StatusCancelled, 0, agenda.MaxPendingInvitations},
 			[]string{"SEARCH p USING COVERING INDEX participants_by_user (user_id=?)", "SEARCH a USING PRIMARY KEY (id=?)"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
