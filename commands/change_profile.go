@@ -54,7 +54,7 @@ func (h *Handlers) ChangeProfile(ctx context.Context, cmd ChangeProfile) (Result
 		if cmd.Email != nil && *cmd.Email != u.Email {
 			// Shown to its owner only, but as a name is: a review stored
 			// one that began with U+202E, which reversed it on the page.
-			if err := validateName("email", *cmd.Email); err != nil {
+			if err := validateNewEmail(*cmd.Email); err != nil {
 				return nil, err
 			}
 			e.Email = *cmd.Email

@@ -40,7 +40,7 @@ func (h *Handlers) RegisterUser(ctx context.Context, cmd RegisterUser) (Result, 
 	if err := validateEmail(cmd.Email); err != nil {
 		return Result{}, err
 	}
-	if err := validateName("email", cmd.Email); err != nil {
+	if err := validateNewEmail(cmd.Email); err != nil {
 		return Result{}, err
 	}
 	hash, err := h.hash(cmd.Password)

@@ -70,13 +70,14 @@ func validateText(field, s string, max int) error {
 // paragraph separator (U+2028, U+2029). A review stored titles holding
 // them, which lists then broke or hid.
 //
-// A name given is also one that shows something: not only blanks (blank)
-// and the characters Unicode says to render as nothing where they are not
-// supported (Default_Ignorable_Code_Point: the grapheme joiner U+034F, the
-// variation selectors, tags…). A review set a display name of one U+034F,
-// which read as no name at all.
+// A name given is also one that shows something, if it is not blank (a
+// location of blanks is no location): not only the characters Unicode says
+// to render as nothing where they are not supported
+// (Default_Ignorable_Code_Point: the grapheme joiner U+034F, the variation
+// selectors, tags…) besides blanks. A review set a display name of one
+// U+034F, which read as no name at all.
 func validateName(field, s string) error {
-	if s != "" && !strings.ContainsFunc(s, func(r rune) bool { return !invisible(r) && !ignorable(r) }) {
+	if !blank(s) && !strings.ContainsFunc(s, func(r rune) bool { return !invisible(r) && !ignorable(r) }) {
 		return invalid(field, "%s shows nothing: it holds only blanks and invisible characters", field)
 	}
 	if strings.ContainsFunc(s, func(r rune) bool { return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 }) {
@@ -124,6 +125,19 @@ func invisible(r rune) bool {
 // are new (validateName), as the rule is newer than some stored names.
 func ignorable(r rune) bool {
 	return unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) || unicode.Is(unicode.Variation_Selector, r)
+}
+
+// validateNewEmail checks what an e-mail address set anew must be beyond
+// validateEmail: no format character (Unicode Cf: bidirectional controls,
+// marks, zero-width spaces and joiners), which no address needs and which
+// net/mail lets through. An attacker's review stored one that began with
+// U+202E, which reversed it on the page.
+func validateNewEmail(e string) error {
+	if i := strings.IndexFunc(e, func(r rune) bool { return unicode.Is(unicode.Cf, r) }); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(e[i:])
+		return invalid("email", "email contains an invisible formatting character (U+%04X)", r)
+	}
+	return nil
 }
 
 func validateEmail(e string) error {

@@ -105,6 +105,8 @@ func TestChangeProfileValidation(t *testing.T) {
 		{name: "display name of a grapheme joiner", field: "display_name", run: change(ptr("\u034f"), nil)},
 		{name: "display name of a Hangul filler and a Mongolian variation selector", field: "display_name", run: change(ptr("\u3164\u180b"), nil)},
 		{name: "email with a right-to-left override", field: "email", run: change(nil, ptr("\u202eevil@x.com"))},
+		{name: "email with a zero-width space", field: "email", run: change(nil, ptr("ana\u200b@example.com"))},
+		{name: "email with an Arabic letter mark", field: "email", run: change(nil, ptr("ana@exa\u061cmple.com"))},
 	})
 	// A display name is stored without the blanks around it, as titles and
 	// group names are (a review found "  Ana  " kept whole).
@@ -175,6 +177,8 @@ var badAppointmentFields = []struct {
 	{name: "title with a line separator", field: "title", fields: appointmentFields{title: ptr("a\u2028b")}},
 	{name: "title with a tab", field: "title", fields: appointmentFields{title: ptr("a\tb")}},
 	{name: "location on two lines", field: "location", fields: appointmentFields{location: ptr("Room 1\nFloor 2")}},
+	{name: "location of a grapheme joiner", field: "location", fields: appointmentFields{location: ptr("\u034f")}},
+	{name: "title of variation selectors", field: "title", fields: appointmentFields{title: ptr("\ufe0e\ufe0f")}},
 	{name: "description with a C1 control", field: "description", fields: appointmentFields{description: ptr("a\u009bb")}},
 	{name: "description too long", field: "description", fields: appointmentFields{description: ptr(strings.Repeat("d", 2001))}},
 	{name: "description with DEL", field: "description", fields: appointmentFields{description: ptr("a\x7fb")}},
@@ -211,6 +215,13 @@ func TestCreateAppointmentValidation(t *testing.T) {
 	}
 	runValidationCases(t, cases)
 
+	t.Run("a location of blanks is allowed", func(t *testing.T) {
+		h := newHandlers(&fakeLog{}, world(t))
+		if _, err := h.CreateAppointment(ctx, commands.CreateAppointment{OwnerID: "ana", Title: "Call", Location: " ",
+			Start: apptFrom, End: apptTo}); err != nil {
+			t.Errorf("CreateAppointment: %v", err)
+		}
+	})
 	t.Run("exactly a minute is allowed", func(t *testing.T) {
 		h := newHandlers(&fakeLog{}, world(t))
 		if _, err := h.CreateAppointment(ctx, commands.CreateAppointment{OwnerID: "ana", Title: "Call",
