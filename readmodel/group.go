@@ -118,9 +118,9 @@ const pendingGroupAppointmentsQuery = `SELECT
 // no one's time, and only its organiser could cancel it). A flat group's
 // pending appointment that has ended is not cancelled when its organiser
 // leaves (only those still to come are), and nobody else may cancel it
-// then: an attacker's review
-// removed a member whose flat appointments of 2021 were pending, and the
-// group could not be deleted until its creator declined each.
+// then: an attacker's review removed a member whose flat appointments of
+// 2021 were pending, and the group could not be deleted until its creator
+// declined each.
 func (db *DB) PendingGroupAppointments(ctx context.Context, groupID string, now time.Time) (int, error) {
 	var n int
 	err := db.queryRow(ctx, pendingGroupAppointmentsQuery, groupID, agenda.StatusPending, agenda.StatusConfirmed,
