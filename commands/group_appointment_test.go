@@ -365,6 +365,34 @@ func TestCreateGroupAppointmentBoundsPendingInvitations(t *testing.T) {
 			t.Fatalf("CreateGroupAppointment: %v", err)
 		}
 	})
+	// An ended appointment moved to a time still to come counts again: a
+	// review set 10,400 in 2016 and moved them all into one week of 2027,
+	// which the invitee could no longer read.
+	revive := func(r *fakeRead) error {
+		groupAppointment(r, "old", "f", agenda.StatusPending, 2, map[string]string{"bob": agenda.RoleOwner, "cat": agenda.RolePending, "ana": agenda.RoleAccepted})
+		a := r.appointments["old"]
+		a.Start, a.End = now.Add(-2*time.Hour), now.Add(-time.Hour)
+		r.appointments["old"] = a
+		start, end := apptFrom.Add(48*time.Hour), apptTo.Add(48*time.Hour)
+		_, err := newHandlers(&fakeLog{}, r).UpdateAppointment(ctx, commands.UpdateAppointment{ActorID: "bob", AppointmentID: "old", Start: &start, End: &end})
+		return err
+	}
+	t.Run("an ended one moved to a time to come, at the bound", func(t *testing.T) {
+		r := groupWorld(t)
+		flood(r, "f", "ana", "cat", agenda.MaxPendingInvitations)
+		err := revive(r)
+		var e *agenda.Error
+		if !errors.As(err, &e) || e.Code != agenda.ECONFLICT || !reflect.DeepEqual(e.Details["user_ids"], []string{"cat"}) {
+			t.Fatalf("err = %v, want conflict naming cat", err)
+		}
+	})
+	t.Run("an ended one moved to a time to come, below the bound", func(t *testing.T) {
+		r := groupWorld(t)
+		flood(r, "f", "ana", "cat", agenda.MaxPendingInvitations-1)
+		if err := revive(r); err != nil {
+			t.Fatalf("UpdateAppointment: %v", err)
+		}
+	})
 	t.Run("imposed is not invited", func(t *testing.T) {
 		log := &fakeLog{}
 		r := groupWorld(t)

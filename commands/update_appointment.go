@@ -30,7 +30,9 @@ type UpdateAppointment struct {
 // ESCHEDULECONFLICT if a new time overlaps an appointment of the owner's or
 // of a participant it blocks. A new time reaches every participant's agenda;
 // EFORBIDDEN if it would be imposed on a member the organiser no longer
-// ranks above.
+// ranks above; ECONFLICT (agenda.TooManyPendingInvitations) if it moves an
+// ended group appointment to a time still to come for an invitee who
+// already has agenda.MaxPendingInvitations invitations of the group waiting.
 // Any change to a group appointment first ends the part of those no longer
 // in the group (it had ended when they left): they learn nothing of it.
 func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment) (Result, error) {
@@ -128,7 +130,16 @@ func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment)
 					"a new time cannot be imposed on members you no longer rank above (%d of them): "+
 						"they may decline it as it stands; to move it, cancel it and set a new one, which invites them", len(unbound)).WithDetails(map[string]any{"user_ids": unbound})
 			}
+			// A group appointment that had ended and is moved to a time
+			// still to come makes its unanswered invitations count in the
+			// bound again (agenda.MaxPendingInvitations), which counts only
+			// appointments that have not ended: a review set 10,400 in
+			// 2016 and moved them all into one week of 2027, which the
+			// invitee could no longer read.
+			now := h.now()
+			revives := g.ID != "" && !a.End.After(now) && f.End.After(now)
 			var clashes []clash
+			var flooded []string
 			for _, p := range a.Participants {
 				if p.Status == agenda.RoleDeclined || slices.Contains(gone, p.UserID) {
 					continue
@@ -140,6 +151,17 @@ func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment)
 				if agenda.Blocks(p.Status) && len(s.Conflicts) > 0 {
 					clashes = append(clashes, clash{p.UserID, s.Conflicts})
 				}
+				if revives && p.Status == agenda.RolePending {
+					// The entry rescheduled below expects the invitee's
+					// agenda stream, which vouches for this count too.
+					n, err := h.Read.PendingInvitations(ctx, g.ID, p.UserID, now, agenda.MaxPendingInvitations)
+					if err != nil {
+						return nil, err
+					}
+					if n >= agenda.MaxPendingInvitations {
+						flooded = append(flooded, p.UserID)
+					}
+				}
 				b.expect(events.ScheduleStream(p.UserID), s.Version)
 				b.add(events.ScheduleStream(p.UserID), events.AgendaEntryRescheduled{
 					UserID: p.UserID, AppointmentID: a.ID, Start: f.Start, End: f.End,
@@ -147,6 +169,9 @@ func (h *Handlers) UpdateAppointment(ctx context.Context, cmd UpdateAppointment)
 			}
 			if len(clashes) > 0 {
 				return nil, scheduleConflict(cmd.ActorID, clashes...)
+			}
+			if len(flooded) > 0 {
+				return nil, agenda.TooManyPendingInvitations(flooded)
 			}
 		}
 		if len(gone) > 0 && a.Status == agenda.StatusPending && allAcceptedBut(a, gone...) {

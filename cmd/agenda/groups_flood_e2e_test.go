@@ -60,6 +60,9 @@ func TestE2EGroupPendingInvitationsBounded(t *testing.T) {
 	if got := e.Details["user_ids"]; !reflect.DeepEqual(got, []any{bob.userID}) || e.Details["max_pending_invitations"] != float64(bound) {
 		t.Fatalf("details = %v, want user_ids [bob] and max_pending_invitations %d", e.Details, bound)
 	}
+	// Nor may the ended one be moved to a time still to come past the bound
+	// (a review moved 10,400 of 2016 into one week of 2027).
+	g.refuse(t, ana, "PATCH", "/api/appointments/"+longAgo.ID, minute(bound+2), http.StatusConflict, "conflict")
 	// Bob answers one, which makes room for one more.
 	g.answer(t, bob, first, "accept")
 	g.groupAppointment(t, ana, grp, minute(bound))
