@@ -128,14 +128,15 @@ func ignorable(r rune) bool {
 }
 
 // validateNewEmail checks what an e-mail address set anew must be beyond
-// validateEmail: no format character (Unicode Cf: bidirectional controls,
-// marks, zero-width spaces and joiners), which no address needs and which
-// net/mail lets through. An attacker's review stored one that began with
-// U+202E, which reversed it on the page.
+// validateEmail: no character that shows nothing (format characters such
+// as bidirectional controls, marks, zero-width spaces and joiners; default
+// ignorable ones; the blank fillers) and no control character (C1), which
+// no address needs and net/mail lets through. An attacker's review stored
+// one that began with U+202E, which reversed it on the page.
 func validateNewEmail(e string) error {
-	if i := strings.IndexFunc(e, func(r rune) bool { return unicode.Is(unicode.Cf, r) }); i >= 0 {
+	if i := strings.IndexFunc(e, func(r rune) bool { return invisible(r) || ignorable(r) || unicode.IsControl(r) }); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(e[i:])
-		return invalid("email", "email contains an invisible formatting character (U+%04X)", r)
+		return invalid("email", "email contains an invisible or control character (U+%04X)", r)
 	}
 	return nil
 }

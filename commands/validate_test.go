@@ -107,6 +107,9 @@ func TestChangeProfileValidation(t *testing.T) {
 		{name: "email with a right-to-left override", field: "email", run: change(nil, ptr("\u202eevil@x.com"))},
 		{name: "email with a zero-width space", field: "email", run: change(nil, ptr("ana\u200b@example.com"))},
 		{name: "email with an Arabic letter mark", field: "email", run: change(nil, ptr("ana@exa\u061cmple.com"))},
+		{name: "email with a grapheme joiner", field: "email", run: change(nil, ptr("ana\u034f@example.com"))},
+		{name: "email with a C1 control", field: "email", run: change(nil, ptr("ana\u0085@example.com"))},
+		{name: "email with a Hangul filler", field: "email", run: change(nil, ptr("ana\u3164@example.com"))},
 	})
 	// A display name is stored without the blanks around it, as titles and
 	// group names are (a review found "  Ana  " kept whole).
