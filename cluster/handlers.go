@@ -393,6 +393,14 @@ func Unavailable(err error) bool {
 		errors.Is(err, consensus.ErrShutdown) || agenda.ErrorCode(err) == agenda.EUNAVAILABLE
 }
 
+// NoLeader reports whether err, from BarrierVia, says that no leader could
+// answer: the node is cut off from the cluster's majority, or the cluster
+// has lost it. (ErrNotLeader is what a leader that lost its quorum answers
+// as it steps down.)
+func NoLeader(err error) bool {
+	return errors.Is(err, consensus.ErrNoLeader) || errors.Is(err, consensus.ErrNotLeader)
+}
+
 // RemoveVia asks the node at addr (HTTP host:port) to remove node id from
 // the cluster; the node forwards the request to the leader. It is what
 // `agenda cluster remove-node` runs, signed with the cluster secret for the

@@ -66,10 +66,10 @@ func backupCmd(args []string) error {
 		case err == nil:
 			confirmed = b
 		case cluster.Unavailable(err) && *allowStale:
-			fmt.Fprintf(os.Stderr, "agenda backup: warning: the node could not confirm it holds every acknowledged write (%s); copying what it holds (-allow-stale)\n", agenda.ErrorMessage(err))
+			fmt.Fprintf(os.Stderr, "agenda backup: warning: the node could not confirm it holds every acknowledged write (%s); copying what it holds (-allow-stale)\n", unconfirmed(err))
 		case cluster.Unavailable(err):
 			return exitWith(exitBehind, fmt.Errorf("backup: the node running on %s could not confirm it holds every write the cluster acknowledged: %s; "+
-				"take the backup on a node whose /readyz answers 200, or pass -allow-stale to copy what this one holds (it may lack the latest writes)", *dir, agenda.ErrorMessage(err)))
+				"take the backup on a node whose /readyz answers 200, or pass -allow-stale to copy what this one holds (it may lack the latest writes)", *dir, unconfirmed(err)))
 		default:
 			// Not the node's answer: the question did not reach it, or was
 			// refused (an address, a secret), or another node answered.
@@ -113,6 +113,17 @@ func backupCmd(args []string) error {
 		fmt.Printf("every write the cluster had acknowledged is in it (commit index %d, confirmed through the leader by %s)\n", confirmed.Commit, confirmed.NodeID)
 	}
 	return nil
+}
+
+// unconfirmed says why the node could not confirm it holds every
+// acknowledged write. Without a leader the node's own answer is raft's
+// "this node is not the leader; retry shortly", which told an operator
+// whose cluster had lost its majority nothing (a review).
+func unconfirmed(err error) string {
+	if cluster.NoLeader(err) {
+		return "no leader answered: the node is cut off from the cluster's majority, or the cluster has lost it"
+	}
+	return agenda.ErrorMessage(err)
 }
 
 // confirmComplete asks the node running on dataDir, at addr (default: its
