@@ -74,8 +74,7 @@ func (a *Agent) leaderHTTP() (id, addr string, err error) {
 // the request was not handled and may be sent again.
 func retryable(err error) bool {
 	var ue *url.Error
-	return errors.Is(err, consensus.ErrNotLeader) || errors.Is(err, consensus.ErrNoLeader) ||
-		errors.Is(err, errNoLeaderAddr) || errors.As(err, &ue) || isBusy(err)
+	return NoLeader(err) || errors.Is(err, errNoLeaderAddr) || errors.As(err, &ue) || isBusy(err)
 }
 
 // isBusy reports whether err is the leader refusing a request for want of
@@ -130,7 +129,7 @@ func (a *Agent) Propose(ctx context.Context, b events.Batch) (events.Committed, 
 		if a.raft.IsLeader() {
 			var err error
 			c, err = a.proposeHere(ctx, b)
-			return errors.Is(err, consensus.ErrNotLeader) || errors.Is(err, consensus.ErrNoLeader), err
+			return NoLeader(err), err
 		}
 		dest, addr, err := a.leaderHTTP()
 		if err != nil {

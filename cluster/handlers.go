@@ -389,14 +389,14 @@ func BarrierVia(ctx context.Context, addr string, secret []byte, tlsConfig *tls.
 // answer that the node cannot confirm now (no leader, not caught up, its
 // history refused), rather than a failure to ask (an address, a secret).
 func Unavailable(err error) bool {
-	return errors.Is(err, consensus.ErrNoLeader) || errors.Is(err, consensus.ErrNotLeader) ||
-		errors.Is(err, consensus.ErrShutdown) || agenda.ErrorCode(err) == agenda.EUNAVAILABLE
+	return NoLeader(err) || errors.Is(err, consensus.ErrShutdown) || agenda.ErrorCode(err) == agenda.EUNAVAILABLE
 }
 
-// NoLeader reports whether err, from BarrierVia, says that no leader could
-// answer: the node is cut off from the cluster's majority, or the cluster
-// has lost it. (ErrNotLeader is what a leader that lost its quorum answers
-// as it steps down.)
+// NoLeader reports whether err says that no leader could answer: none is
+// known, or the node asked is not (or no longer) the leader. From
+// BarrierVia: the node is cut off from the cluster's majority, or the
+// cluster has lost it (ErrNotLeader is what a leader that lost its quorum
+// answers as it steps down).
 func NoLeader(err error) bool {
 	return errors.Is(err, consensus.ErrNoLeader) || errors.Is(err, consensus.ErrNotLeader)
 }
