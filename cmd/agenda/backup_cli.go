@@ -115,13 +115,18 @@ func backupCmd(args []string) error {
 	return nil
 }
 
+// noLeaderAnswered is what an operator's command that needs the leader says
+// when none answered. The node's own words would be raft's "this node is
+// not the leader; retry shortly" or "no leader is known; retry shortly",
+// which tell an operator whose cluster lost its majority that waiting
+// helps (a review).
+const noLeaderAnswered = "no leader answered: the node is cut off from the cluster's majority, or the cluster has lost it"
+
 // unconfirmed says why the node could not confirm it holds every
-// acknowledged write. Without a leader the node's own answer is raft's
-// "this node is not the leader; retry shortly", which told an operator
-// whose cluster had lost its majority nothing (a review).
+// acknowledged write.
 func unconfirmed(err error) string {
 	if cluster.NoLeader(err) {
-		return "no leader answered: the node is cut off from the cluster's majority, or the cluster has lost it"
+		return noLeaderAnswered
 	}
 	return agenda.ErrorMessage(err)
 }

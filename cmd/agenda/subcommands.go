@@ -115,13 +115,7 @@ func removeNode(args []string) error {
 	defer cancel()
 	id := ids[0]
 	if err := cluster.RemoveVia(ctx, *addr, key, tlsCfg, id); err != nil {
-		// The cluster's refusal, in its own words; anything else (an
-		// unreachable address, a wrong secret) as it is: an operations
-		// review found both printed as "internal error".
-		if e := (*agenda.Error)(nil); errors.As(err, &e) && e.Code != agenda.EINTERNAL && e.Message != "" {
-			return exitWith(exitFailed, fmt.Errorf("remove %s: %s", id, e.Message))
-		}
-		return exitWith(exitFailed, fmt.Errorf("remove %s: %w", id, err))
+		return exitWith(exitFailed, removeRefusal(id, err))
 	}
 	fmt.Printf("removed %s\n", id)
 	// Say what is left: an operations review removed a running node by
@@ -305,6 +299,20 @@ func lockStopped(dataDir string) (*datadir.Lock, error) {
 		return nil, exitWith(exitFailed, err)
 	}
 	return lock, nil
+}
+
+// removeRefusal says why a removal failed: without a leader, that no
+// leader answered; the cluster's other refusals in their own words;
+// anything else (an unreachable address, a wrong secret) as it is, since
+// an operations review found both printed as "internal error".
+func removeRefusal(id string, err error) error {
+	if cluster.NoLeader(err) {
+		return fmt.Errorf("remove %s: %s (a removal needs a leader: after losing a majority, see agenda cluster recover -h)", id, noLeaderAnswered)
+	}
+	if e := (*agenda.Error)(nil); errors.As(err, &e) && e.Code != agenda.EINTERNAL && e.Message != "" {
+		return fmt.Errorf("remove %s: %s", id, e.Message)
+	}
+	return fmt.Errorf("remove %s: %w", id, err)
 }
 
 // logEnd runs `agenda cluster log-end`: how far a stopped node's Raft log
