@@ -6,7 +6,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 
@@ -48,6 +47,9 @@ type DB struct {
 	// scratch read model builds only once loaded (see OpenScratch).
 	deferred []string
 
+	// discarded is why Open started over (see Discarded).
+	discarded string
+
 	// side writes a scratch read model's feed and notifications until
 	// joinSide (side.go); nil otherwise. Set and cleared with writeMu held,
 	// as is sideErr, set if joining them failed.
@@ -55,27 +57,45 @@ type DB struct {
 	sideErr error
 }
 
-// Open opens the read model at path. A file written with another schema
-// version is deleted and recreated empty, so the projectors rebuild it;
-// scratch files a crashed rebuild left beside it are deleted.
+// Open opens the read model at path, discarding the file and recreating it
+// empty, so that the projectors rebuild it from the event store, when it
+// cannot be trusted: written with another schema version, or being written
+// when the machine stopped (it is written without fsync, see
+// sqlite.Unsynced). Discarded says which. Scratch files a crashed rebuild
+// left beside it are deleted.
 func Open(ctx context.Context, path string) (*DB, error) {
 	if err := removeScratch(path); err != nil {
 		return nil, err
 	}
 	db, err := open(ctx, path)
-	if errors.Is(err, sqlite.ErrSchemaMismatch) {
-		for _, suffix := range []string{"", "-wal", "-shm"} {
-			if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return nil, fmt.Errorf("discard outdated read model: %w", err)
-			}
-		}
-		db, err = open(ctx, path)
+	var why string
+	switch {
+	case errors.Is(err, sqlite.ErrSchemaMismatch):
+		why = "it was written with another schema version"
+	case errors.Is(err, sqlite.ErrUnsyncedAtCrash):
+		why = "the machine stopped while it was being written"
+	default:
+		return db, err
 	}
-	return db, err
+	if err := RemoveFile(path); err != nil {
+		return nil, fmt.Errorf("discard the read model (%s): %w", why, err)
+	}
+	if db, err = open(ctx, path); err != nil {
+		return nil, err
+	}
+	db.discarded = why
+	return db, nil
 }
 
+// Discarded says why Open found the file it was given unfit and started an
+// empty one, which the projectors then fill from the event store; "" if it
+// did not.
+func (db *DB) Discarded() string { return db.discarded }
+
+// open opens the live read model without fsync: it is built again from the
+// event store whenever a crash of the machine may have damaged it.
 func open(ctx context.Context, path string) (*DB, error) {
-	return openDurability(ctx, path, sqlite.Normal)
+	return openDurability(ctx, path, sqlite.Unsynced)
 }
 
 func openDurability(ctx context.Context, path string, d sqlite.Durability) (*DB, error) {

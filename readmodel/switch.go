@@ -133,15 +133,9 @@ func (db *DB) CreateDeferredIndexes(ctx context.Context) error {
 	return nil
 }
 
-// RemoveFile deletes a read model file and its WAL and shared-memory files.
-func RemoveFile(path string) error {
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("remove %s: %w", path+suffix, err)
-		}
-	}
-	return nil
-}
+// RemoveFile deletes a read model file and the files SQLite keeps beside
+// it (sqlite.RemoveFiles).
+func RemoveFile(path string) error { return sqlite.RemoveFiles(path) }
 
 // Path returns the file the read model lives in.
 func (db *DB) Path() string { return db.db.Path }
@@ -328,9 +322,9 @@ func (db *DB) FlushInBackground(interval time.Duration) (stop func() error) {
 // the read model at path, which no process may have open (the node is
 // stopped: the data dir lock says so). The scratch file is flushed to disk
 // first and the switch is a rename, so whatever happens the file at path is
-// either the old read model or the whole new one; the old one's WAL and
-// shared-memory files go first, since they must not be applied to the new
-// file.
+// either the old read model or the whole new one; the old one's WAL,
+// shared-memory and marker files go first, since they must not be applied
+// to the new file.
 func (db *DB) InstallAt(path string) error {
 	if err := db.finishSide(context.Background()); err != nil {
 		return err
@@ -354,10 +348,8 @@ func (db *DB) InstallAt(path string) error {
 	if err := sameOwner(scratch, path); err != nil {
 		return err
 	}
-	for _, suffix := range []string{"-wal", "-shm"} {
-		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("remove %s: %w", path+suffix, err)
-		}
+	if err := sqlite.RemoveBeside(path); err != nil {
+		return err
 	}
 	if err := os.Rename(scratch, path); err != nil {
 		return fmt.Errorf("install the rebuilt read model: %w", err)

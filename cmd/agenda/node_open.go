@@ -174,6 +174,9 @@ func (n *Node) openStores(ctx context.Context, c *Config) (err error) {
 	if n.rm, err = readmodel.Open(ctx, filepath.Join(c.DataDir, "readmodel.db")); err != nil {
 		return fmt.Errorf("open read model: %w", err)
 	}
+	if why := n.rm.Discarded(); why != "" {
+		n.Logger.Warn("read model discarded; the projectors rebuild it from the event store before the node is ready", "reason", why)
+	}
 	if n.ops, err = newNodeOps(ctx, n); err != nil {
 		return err
 	}

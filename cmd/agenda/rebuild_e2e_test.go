@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -168,6 +169,49 @@ type nopT struct{ testing.TB }
 func (n *nopT) Helper()                   {}
 func (n *nopT) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
 func (n *nopT) Fatal(a ...any)            { panic(fmt.Sprint(a...)) }
+
+// A read model the machine stopped under, while the node wrote it without
+// fsync (sqlite.Unsynced), may be damaged in ways nothing detects: the node
+// discards it at start and rebuilds it from the event store. Played here by
+// a marker of another boot left beside a file whose header is garbage, which
+// a node that trusted it could not even open.
+func TestReadModelUnsyncedAtAMachineCrashRebuildsAtStart(t *testing.T) {
+	if _, err := os.ReadFile("/proc/sys/kernel/random/boot_id"); err != nil {
+		t.Skip("no boot ID on this kernel: the read model is synced as before")
+	}
+	cfg := testConfig(t, t.TempDir())
+	n := startNode(t, cfg)
+	cs := populate(t, n, 3, 3)
+	want := views(t, cs)
+	n.Close()
+
+	path := filepath.Join(cfg.DataDir, "readmodel.db")
+	if _, err := os.Stat(path + "-unsynced"); !os.IsNotExist(err) {
+		t.Fatalf("after a clean stop the read model's marker is still there (%v)", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte(strings.Repeat("torn page ", 10)), 0); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := os.WriteFile(path+"-unsynced", []byte("a boot before this one"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	n = startNode(t, cfg)
+	for _, c := range cs {
+		c.base = "http://" + n.HTTPAddr()
+	}
+	got := views(t, cs)
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("after the rebuild at start, %s:\n got %s\nwant %s", k, got[k], w)
+		}
+	}
+}
 
 // A read model written with another schema version (a changed projection)
 // is rebuilt by the node at start: `projections status` says so before,

@@ -25,8 +25,10 @@ const (
 	// Full fsyncs on every commit: for state that must survive power loss.
 	Full Durability = "FULL"
 	// Normal fsyncs at WAL checkpoints only: a committed transaction survives
-	// a process crash but may be lost on power loss. For state that can be
-	// rebuilt (read models).
+	// a process crash but may be lost on power loss, and the file stays
+	// whole. For state whose latest transactions something else holds (the
+	// event store, which Raft's log holds) or may lose (the audit trail).
+	// A store that can be rebuilt whole is opened Unsynced (unsynced.go).
 	Normal Durability = "NORMAL"
 	// Bulk is for a scratch file loaded once and thrown away after a crash
 	// or a failure (a read model being rebuilt beside the live one): no
@@ -46,6 +48,9 @@ type DB struct {
 	// checkpoints copies the WAL back in the background (checkpoint.go);
 	// nil without a WAL.
 	checkpoints *checkpointer
+	// unsynced is set when the database was opened Unsynced and a marker
+	// was written: Close then syncs the files and removes it.
+	unsynced bool
 }
 
 // Option tunes one database.
@@ -67,6 +72,16 @@ func Open(path string, d Durability, opts ...Option) (*DB, error) {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
+	}
+	unsynced := false
+	if d == Unsynced {
+		if boot := bootID(); boot == "" || path == "" || strings.HasPrefix(path, ":") {
+			d = Normal // no way to tell a machine's crash from the process's
+		} else if err := claimUnsynced(path, boot); err != nil {
+			return nil, err
+		} else {
+			unsynced = true
+		}
 	}
 	// Readers mostly wait on the SQLite mutex-free WAL read path; a pool
 	// larger than the core count keeps concurrent requests from queueing
@@ -150,7 +165,7 @@ func Open(path string, d Durability, opts ...Option) (*DB, error) {
 	rdb.SetMaxOpenConns(readers)
 	rdb.SetMaxIdleConns(readers)
 	rdb.SetConnMaxIdleTime(0)
-	db := &DB{Path: path, Write: wdb, Read: rdb}
+	db := &DB{Path: path, Write: wdb, Read: rdb, unsynced: unsynced}
 	if journal == "WAL" {
 		if db.checkpoints, err = startCheckpointer(wdb, readDSN); err != nil {
 			rdb.Close()
@@ -161,13 +176,18 @@ func Open(path string, d Durability, opts ...Option) (*DB, error) {
 	return db, nil
 }
 
-// Close closes both pools.
+// Close closes both pools; a database opened Unsynced is then synced to
+// disk and its marker removed.
 func (db *DB) Close() error {
 	err0 := db.checkpoints.close()
 	db.held.release(db)
 	err1 := db.Read.Close()
 	err2 := db.Write.Close()
-	return errors.Join(err0, err1, err2)
+	var err3 error
+	if db.unsynced {
+		err3 = settle(db.Path)
+	}
+	return errors.Join(err0, err1, err2, err3)
 }
 
 // WithTx runs fn in a write transaction, committing if fn returns nil.
