@@ -115,6 +115,17 @@ func openStopped(dir string) (walLog, raft.SnapshotStore, error) {
 	return logs, snaps, nil
 }
 
+// HoldsHistory reports whether dir, a stopped node's Raft directory, holds
+// every entry its event store applied (a log, beginning where its latest
+// snapshot ends), so that the store may be discarded and built again from
+// them (eventstore.Open says when). Not when there is no log (the store
+// may hold a restored history, or the log was lost), nor while a restored
+// history waits to be compacted into a snapshot (restoredFile): that
+// history is in the store alone.
+func HoldsHistory(dir string) bool {
+	return hasLog(dir) && !fileExists(filepath.Join(dir, restoredFile))
+}
+
 // hasLog reports whether dir holds a Raft log, in either format.
 func hasLog(dir string) bool {
 	return fileExists(filepath.Join(dir, walDir, walMeta)) || fileExists(filepath.Join(dir, boltLog))

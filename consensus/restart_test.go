@@ -267,3 +267,22 @@ func TestOpenRefusesStoreThatDivergedFromSnapshot(t *testing.T) {
 	fresh := mustOpenStoreAt(t, filepath.Join(t.TempDir(), "fresh.db"))
 	startNode(t, cfg, fresh)
 }
+
+// HoldsHistory: a stopped node's Raft directory holds every entry its store
+// applied once it has a log, and not while a restored history waits for its
+// snapshot (the store alone holds it then), nor without a log.
+func TestHoldsHistory(t *testing.T) {
+	if consensus.HoldsHistory(filepath.Join(t.TempDir(), "raft")) {
+		t.Error("a directory with no Raft log holds the history")
+	}
+	cfg, _, _, _ := crashSetup(t, func(*consensus.Config) {}, true)
+	if !consensus.HoldsHistory(cfg.Dir) {
+		t.Error("the Raft directory of a node that ran does not hold its history")
+	}
+	if err := os.WriteFile(filepath.Join(cfg.Dir, "restored-history"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if consensus.HoldsHistory(cfg.Dir) {
+		t.Error("a Raft directory whose restored history awaits its snapshot holds the history")
+	}
+}

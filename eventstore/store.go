@@ -42,16 +42,29 @@ const tailSize = 2048
 
 // Open opens or creates the event store at path.
 //
-// The store commits without fsync (SQLite synchronous=NORMAL in WAL mode): a
-// process crash loses nothing, and what a power loss could take (the tail of
-// the WAL) is still in the Raft log, which is fsynced before any write is
-// acknowledged. On start, consensus re-applies that tail, or restores the
-// latest snapshot if the store fell behind it, so the fsync here would buy
-// nothing but latency.
-func Open(ctx context.Context, path string) (*Store, error) {
+// The store never calls fsync (sqlite.Unsynced): a process crash loses
+// nothing, the kernel holds every write. Every event in it is also in the
+// node's Raft snapshot and log, which are fsynced before any write is
+// acknowledged, and consensus rebuilds the store from them: it re-applies
+// the log after what the store recorded, and first restores the latest
+// snapshot into a store behind it (an empty one included). So after a crash
+// of the machine, which may leave a file written without fsync damaged,
+// Open fails with ErrUnsyncedAtCrash and the caller, if the Raft directory
+// holds the history (consensus.HoldsHistory), discards the store (Discard)
+// and opens an empty one. Where the store holds history no Raft entry does
+// (a restored store not yet compacted into a snapshot), open it Synced.
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	durability := sqlite.Unsynced
+	if o.synced {
+		durability = sqlite.Normal
+	}
 	// It appends: the ends of its indexes and the streams it checks are
 	// what it keeps hot.
-	db, err := sqlite.Open(path, sqlite.Normal, sqlite.WriterCache(8))
+	db, err := sqlite.Open(path, durability, sqlite.WriterCache(8))
 	if err != nil {
 		return nil, err
 	}
@@ -66,6 +79,25 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	return s, nil
 }
+
+// ErrUnsyncedAtCrash means the machine stopped while the store was written
+// without fsync: the file may be damaged (see Open).
+var ErrUnsyncedAtCrash = sqlite.ErrUnsyncedAtCrash
+
+// Option adjusts Open.
+type Option func(*options)
+
+type options struct{ synced bool }
+
+// Synced opens the store with its checkpoints fsynced (SQLite
+// synchronous=NORMAL), for a store whose history is in no Raft entry: a
+// crash of the machine may then lose the last transactions, never the file.
+func Synced() Option { return func(o *options) { o.synced = true } }
+
+// Discard deletes the store at path and the files kept beside it, but for
+// the snapshot cache, which checks itself against the store it serves
+// (snapcache.go).
+func Discard(path string) error { return sqlite.RemoveFiles(path) }
 
 // Close closes the store.
 func (s *Store) Close() error { return s.db.Close() }

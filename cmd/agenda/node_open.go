@@ -19,7 +19,6 @@ import (
 	"github.com/agendahq/agenda/cluster"
 	"github.com/agendahq/agenda/commands"
 	"github.com/agendahq/agenda/consensus"
-	"github.com/agendahq/agenda/eventstore"
 	agendahttp "github.com/agendahq/agenda/http"
 	"github.com/agendahq/agenda/internal/datadir"
 	"github.com/agendahq/agenda/projections"
@@ -168,10 +167,18 @@ func (n *Node) advertiseAddrs(ctx context.Context, c *Config) (string, string, e
 // openStores opens the event store, the read model and the node's
 // operational state.
 func (n *Node) openStores(ctx context.Context, c *Config) (err error) {
-	if n.store, err = eventstore.Open(ctx, filepath.Join(c.DataDir, "events.db")); err != nil {
+	var discarded bool
+	if n.store, discarded, err = openEventStore(ctx, c.DataDir, n.Logger); err != nil {
 		return fmt.Errorf("open event store: %w", err)
 	}
-	if n.rm, err = readmodel.Open(ctx, filepath.Join(c.DataDir, "readmodel.db")); err != nil {
+	rmPath := filepath.Join(c.DataDir, "readmodel.db")
+	if discarded {
+		// Built from the discarded store: built again from the new one.
+		if err := readmodel.RemoveFile(rmPath); err != nil {
+			return fmt.Errorf("discard the read model: %w", err)
+		}
+	}
+	if n.rm, err = readmodel.Open(ctx, rmPath); err != nil {
 		return fmt.Errorf("open read model: %w", err)
 	}
 	if why := n.rm.Discarded(); why != "" {

@@ -64,6 +64,15 @@ func classify(err error) error {
 	return exitWith(exitFailed, err)
 }
 
+// startFirst says what to do about a store the machine stopped under while
+// it was written without fsync: only a node rebuilds it (openEventStore).
+func startFirst(err error) error {
+	if errors.Is(err, eventstore.ErrUnsyncedAtCrash) {
+		return fmt.Errorf("%w: start the node once, which rebuilds the event store from its Raft snapshot and log, then stop it and run this again", err)
+	}
+	return err
+}
+
 // dataDirFlag adds -data-dir (DATA_DIR, default ./data), as serve reads it.
 func dataDirFlag(fs *flag.FlagSet) *string {
 	return fs.String("data-dir", envOr("DATA_DIR", "./data"), "data directory of the node (DATA_DIR)")
@@ -138,14 +147,14 @@ func projectionsCmd(args []string) error {
 	defer lock.Unlock()
 	info, err := eventstore.Inspect(ctx, storePath)
 	if err != nil {
-		return classify(fmt.Errorf("event store: %w", err))
+		return classify(startFirst(fmt.Errorf("event store: %w", err)))
 	}
 	if sub == "status" {
 		return classify(projectionStatus(ctx, os.Stdout, *dir, info, all))
 	}
 	store, err := eventstore.Open(ctx, storePath)
 	if err != nil {
-		return classify(err)
+		return classify(startFirst(err))
 	}
 	defer store.Close()
 	tty := isTerminal(os.Stdout)

@@ -4,15 +4,63 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
 
-// TestEventStoreRebuiltFromSnapshotAndLog removes a stopped node's event
-// store and read model: on restart the node restores the latest Raft
+// TestEventStoreRebuiltFromSnapshotAndLog takes a stopped node's event
+// store and read model away: on restart the node restores the latest Raft
 // snapshot, replays the log after it, rebuilds the read model from the
-// event store, and serves everything it had acknowledged.
+// event store, and serves everything it had acknowledged. Taken away as a
+// lost disk would (the files removed), or as a crash of the machine would
+// leave stores written without fsync (sqlite.Unsynced): files whose header
+// is garbage, each beside the marker of another boot.
 func TestEventStoreRebuiltFromSnapshotAndLog(t *testing.T) {
+	t.Run("files removed", func(t *testing.T) {
+		testStoresRebuilt(t, func(t *testing.T, dir string) {
+			for _, f := range []string{"events.db", "events.db-wal", "events.db-shm", "readmodel.db", "readmodel.db-wal", "readmodel.db-shm"} {
+				if err := os.Remove(filepath.Join(dir, f)); err != nil && !os.IsNotExist(err) {
+					t.Fatal(err)
+				}
+			}
+		})
+	})
+	t.Run("the machine stopped under stores written unsynced", func(t *testing.T) {
+		if _, err := os.ReadFile("/proc/sys/kernel/random/boot_id"); err != nil {
+			t.Skip("no boot ID on this kernel: the stores are synced as before")
+		}
+		testStoresRebuilt(t, func(t *testing.T, dir string) {
+			for _, f := range []string{"events.db", "readmodel.db"} {
+				path := filepath.Join(dir, f)
+				if _, err := os.Stat(path + "-unsynced"); !os.IsNotExist(err) {
+					t.Fatalf("%s's marker is still there after a clean stop (%v)", f, err)
+				}
+				tear(t, path)
+				if err := os.WriteFile(path+"-unsynced", []byte("a boot before this one"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	})
+}
+
+// tear writes garbage over the header of the SQLite file at path.
+func tear(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte(strings.Repeat("torn page ", 10)), 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testStoresRebuilt runs TestEventStoreRebuiltFromSnapshotAndLog with lose
+// taking the stores of the stopped node in dir away.
+func testStoresRebuilt(t *testing.T, lose func(t *testing.T, dir string)) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
 	n := startNode(t, cfg)
@@ -41,11 +89,7 @@ func TestEventStoreRebuiltFromSnapshotAndLog(t *testing.T) {
 	if err := n.Close(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
-	for _, f := range []string{"events.db", "events.db-wal", "events.db-shm", "readmodel.db", "readmodel.db-wal", "readmodel.db-shm"} {
-		if err := os.Remove(filepath.Join(dir, f)); err != nil && !os.IsNotExist(err) {
-			t.Fatal(err)
-		}
-	}
+	lose(t, dir)
 
 	n2 := startNode(t, cfg)
 	if got := n2.store.Head(); got != headBefore {

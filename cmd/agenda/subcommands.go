@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -20,7 +21,6 @@ import (
 	"github.com/agendahq/agenda"
 	"github.com/agendahq/agenda/cluster"
 	"github.com/agendahq/agenda/consensus"
-	"github.com/agendahq/agenda/eventstore"
 	"github.com/agendahq/agenda/internal/datadir"
 )
 
@@ -268,7 +268,9 @@ func recoverCluster(args []string) error {
 		return err
 	}
 	defer lock.Unlock()
-	store, err := eventstore.Open(ctx, filepath.Join(*dataDir, "events.db"))
+	// A store the machine stopped under is discarded; Recover restores the
+	// latest snapshot into it and applies the log.
+	store, _, err := openEventStore(ctx, *dataDir, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	if err != nil {
 		return classify(fmt.Errorf("open event store: %w", err))
 	}

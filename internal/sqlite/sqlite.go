@@ -26,9 +26,10 @@ const (
 	Full Durability = "FULL"
 	// Normal fsyncs at WAL checkpoints only: a committed transaction survives
 	// a process crash but may be lost on power loss, and the file stays
-	// whole. For state whose latest transactions something else holds (the
-	// event store, which Raft's log holds) or may lose (the audit trail).
-	// A store that can be rebuilt whole is opened Unsynced (unsynced.go).
+	// whole. For state that may lose its latest transactions but not the
+	// rest (the audit trail, an event store that holds history no Raft
+	// entry does). A store that can be rebuilt whole is opened Unsynced
+	// (unsynced.go).
 	Normal Durability = "NORMAL"
 	// Bulk is for a scratch file loaded once and thrown away after a crash
 	// or a failure (a read model being rebuilt beside the live one): no
@@ -74,13 +75,20 @@ func Open(path string, d Durability, opts ...Option) (*DB, error) {
 		opt(&o)
 	}
 	unsynced := false
-	if d == Unsynced {
-		if boot := bootID(); boot == "" || path == "" || strings.HasPrefix(path, ":") {
+	if boot := bootID(); boot == "" || path == "" || strings.HasPrefix(path, ":") {
+		if d == Unsynced {
 			d = Normal // no way to tell a machine's crash from the process's
-		} else if err := claimUnsynced(path, boot); err != nil {
+		}
+	} else if d == Unsynced {
+		if err := claimUnsynced(path, boot); err != nil {
 			return nil, err
-		} else {
-			unsynced = true
+		}
+		unsynced = true
+	} else if d != Bulk {
+		// Opened synced now, written unsynced before: whether the file is
+		// whole is still the marker's to say (it stays where it is).
+		if err := checkMarker(path, boot); err != nil {
+			return nil, err
 		}
 	}
 	// Readers mostly wait on the SQLite mutex-free WAL read path; a pool

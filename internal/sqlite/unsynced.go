@@ -15,7 +15,8 @@ import (
 // matter: the kernel writes dirty pages back in any order, so a checkpoint
 // copied into the file without fsync may survive in part, and the file be
 // damaged in ways nothing detects. Only a store that can be thrown away and
-// built again may be opened so (the read model, from the event store).
+// built again may be opened so (the read model, from the event store; the
+// event store, from the Raft snapshot and log: consensus/DESIGN.md).
 //
 // Telling the two crashes apart is what the marker does. Open writes, and
 // syncs, a file beside the database holding the kernel's boot ID before
@@ -32,11 +33,13 @@ import (
 //
 // A marker that could not be read whole counts as another boot's, so every
 // doubt ends in a rebuild. Where the kernel gives no boot ID (not Linux, no
-// /proc), Unsynced falls back to Normal.
+// /proc), Unsynced falls back to Normal. A database opened Normal or Full
+// over another boot's marker fails too (it was written unsynced before);
+// one of this boot's it leaves in place.
 //
 // Why: on the write path of one node at 64 clients, the read model's
 // checkpoints' fsyncs and the writeback they force cost about a tenth of a
-// create. Interleaved, 10 s each on fresh nodes (2026-12-07): one node
+// create (the event store's a few per cent more, and more on three nodes). Interleaved, 10 s each on fresh nodes (2026-12-07): one node
 // 4,895–5,072 against 4,225–4,424 creates/s, p99 26–29 against 33–35 ms,
 // 0.263–0.277 against 0.293–0.308 CPU-ms a create; three nodes at 64
 // clients over all, 1,954–2,042 against 1,743–1,808 creates/s.
@@ -84,20 +87,37 @@ func remove(path string, suffixes ...string) error {
 	return syncDir(filepath.Dir(path))
 }
 
-// claimUnsynced checks the marker beside path (see Unsynced) and then
-// writes this boot's, synced, before anything is written unsynced.
-func claimUnsynced(path, boot string) error {
+// checkMarker fails with ErrUnsyncedAtCrash if the marker beside path is
+// another boot's (or not readable whole).
+func checkMarker(path, boot string) error {
+	_, err := readMarker(path, boot)
+	return err
+}
+
+// readMarker reports whether path has a marker of this boot, and fails with
+// ErrUnsyncedAtCrash if it has another boot's.
+func readMarker(path, boot string) (bool, error) {
 	marker := path + markerSuffix
 	prev, err := os.ReadFile(marker)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
+		return false, nil
 	case err != nil:
-		return fmt.Errorf("read %s: %w", marker, err)
+		return false, fmt.Errorf("read %s: %w", marker, err)
 	case string(prev) != boot:
-		return fmt.Errorf("%s: %w", path, ErrUnsyncedAtCrash)
+		return false, fmt.Errorf("%s: %w", path, ErrUnsyncedAtCrash)
 	default:
-		return nil // this boot's: the process stopped, the machine did not
+		return true, nil // this boot's: the process stopped, the machine did not
 	}
+}
+
+// claimUnsynced checks the marker beside path (see Unsynced) and then
+// writes this boot's, synced, before anything is written unsynced.
+func claimUnsynced(path, boot string) error {
+	if ours, err := readMarker(path, boot); err != nil || ours {
+		return err
+	}
+	marker := path + markerSuffix
 	f, err := os.OpenFile(marker, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", marker, err)

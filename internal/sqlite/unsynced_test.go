@@ -143,6 +143,27 @@ func TestUnsynced(t *testing.T) {
 			t.Fatalf("Open with a torn marker = %v, want ErrUnsyncedAtCrash", err)
 		}
 	})
+	t.Run("opened synced over a marker", func(t *testing.T) {
+		f := boot(t, "boot-1")
+		path := filepath.Join(t.TempDir(), "x.db")
+		crashed := openAndWrite(t, path)
+		defer crashed.Close()
+		db, err := sqlite.Open(path, sqlite.Normal)
+		if err != nil {
+			t.Fatalf("Open Normal over this boot's marker: %v", err)
+		}
+		db.Close()
+		if !exists(path + "-unsynced") {
+			t.Error("a synced open and close removed the marker of the unsynced writer")
+		}
+		reboot(t, f, "boot-2")
+		if db, err := sqlite.Open(path, sqlite.Normal); !errors.Is(err, sqlite.ErrUnsyncedAtCrash) {
+			if db != nil {
+				db.Close()
+			}
+			t.Fatalf("Open Normal over another boot's marker = %v, want ErrUnsyncedAtCrash", err)
+		}
+	})
 	t.Run("no boot ID: synced as Normal, no marker", func(t *testing.T) {
 		sqlite.PlayBoot(t, filepath.Join(t.TempDir(), "none"))
 		path := filepath.Join(t.TempDir(), "x.db")

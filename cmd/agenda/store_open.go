@@ -1,0 +1,46 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/agendahq/agenda/consensus"
+	"github.com/agendahq/agenda/eventstore"
+)
+
+// openEventStore opens the event store in the data dir dir, as a node or an
+// offline command that may apply entries to it (cluster recover) does.
+//
+// The store is written without fsync (eventstore.Open). After a crash of the
+// machine it may be damaged, and it is discarded (discarded true) if the
+// Raft directory holds its whole history (consensus.HoldsHistory), which
+// consensus then applies to the empty store again. A store that may hold
+// history no Raft entry does (one restored and not yet compacted into a
+// snapshot, or one whose Raft directory is gone) is opened synced instead,
+// and if it was written unsynced when the machine stopped, the error says
+// to restore a backup. A new store (no file yet) holds nothing to lose.
+func openEventStore(ctx context.Context, dir string, logger *slog.Logger) (store *eventstore.Store, discarded bool, err error) {
+	path := filepath.Join(dir, "events.db")
+	raftDir := filepath.Join(dir, "raft")
+	if _, err := os.Stat(path); err == nil && !consensus.HoldsHistory(raftDir) {
+		store, err := eventstore.Open(ctx, path, eventstore.Synced())
+		if errors.Is(err, eventstore.ErrUnsyncedAtCrash) {
+			err = fmt.Errorf("%w, and %s holds no Raft log to rebuild it from: restore the node from a backup (agenda restore)", err, raftDir)
+		}
+		return store, false, err
+	}
+	store, err = eventstore.Open(ctx, path)
+	if !errors.Is(err, eventstore.ErrUnsyncedAtCrash) {
+		return store, false, err
+	}
+	if err := eventstore.Discard(path); err != nil {
+		return nil, false, fmt.Errorf("discard the event store: %w", err)
+	}
+	logger.Warn("event store discarded: the machine stopped while it was written without fsync; it is rebuilt from the Raft snapshot and log", "path", path)
+	store, err = eventstore.Open(ctx, path)
+	return store, true, err
+}
