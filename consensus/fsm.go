@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -48,6 +49,9 @@ type fsm struct {
 	// own says Restore is handed the node's own snapshots (by Recover),
 	// not a leader's: they prove nothing about the store (see Restore).
 	own bool
+	// haltMark is where halt records that the node stopped on an entry it
+	// could not apply ("" in tests of the FSM alone): see HoldsHistory.
+	haltMark string
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
@@ -284,8 +288,18 @@ func (f *fsm) applyCommand(tx *eventstore.Tx, l *raft.Log, d decodedEntry) apply
 
 // halt stops the node: continuing past an entry it cannot apply would make
 // this replica diverge from the others.
+//
+// It first records the halt beside the Raft log (haltMark): the store may
+// hold entries the log does not (a diverged node, whose store the message
+// asks to keep), so it must never be discarded as the Raft log's copy
+// (HoldsHistory) until the node has applied an entry again.
 func (f *fsm) halt(what string, err error) {
 	f.logger.Error("FATAL: raft state machine cannot continue", "step", what, "err", err)
+	if f.haltMark != "" {
+		if werr := writeSynced(f.haltMark, []byte(fmt.Sprintf("%s: %v\n", what, err))); werr != nil && !errors.Is(werr, fs.ErrExist) {
+			f.logger.Error("could not record the halt", "path", f.haltMark, "err", werr)
+		}
+	}
 	panic(fmt.Sprintf("consensus: %s: %v", what, err))
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -445,5 +446,28 @@ func TestFSMHaltsWhenTheLogRewritesWhatItApplied(t *testing.T) {
 	requirePanic(t, "history does not hold", func() { f.ApplyBatch(replaced[2:]) })
 	if got := storeEvents(t, f); !reflect.DeepEqual(got, before) {
 		t.Fatalf("events after halt: got %d, want the %d before", len(got), len(before))
+	}
+}
+
+// A halt is recorded beside the Raft log before the node stops, so that its
+// store, which may hold what the cluster did not keep, is never discarded
+// as the log's copy (HoldsHistory).
+func TestHaltIsRecorded(t *testing.T) {
+	mark := filepath.Join(t.TempDir(), haltedFile)
+	f := &fsm{logger: slog.New(slog.NewTextHandler(io.Discard, nil)), haltMark: mark}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("halt did not stop the state machine")
+			}
+		}()
+		f.halt("apply entry 7", errors.New("diverged"))
+	}()
+	b, err := os.ReadFile(mark)
+	if err != nil {
+		t.Fatalf("no record of the halt: %v", err)
+	}
+	if !strings.Contains(string(b), "apply entry 7: diverged") {
+		t.Errorf("the record says %q", b)
 	}
 }

@@ -118,13 +118,34 @@ func openStopped(dir string) (walLog, raft.SnapshotStore, error) {
 // HoldsHistory reports whether dir, a stopped node's Raft directory, holds
 // every entry its event store applied (a log, beginning where its latest
 // snapshot ends), so that the store may be discarded and built again from
-// them (eventstore.Open says when). Not when there is no log (the store
-// may hold a restored history, or the log was lost), nor while a restored
-// history waits to be compacted into a snapshot (restoredFile): that
-// history is in the store alone.
+// them (eventstore.Open says when). Not without a log holding at least one
+// entry or a snapshot (the store may hold a restored history, or the log
+// was lost, or a start failed after creating an empty one); nor while a
+// restored history waits to be compacted into a snapshot (restoredFile),
+// the vote gate is closed (the store may have applied more than the log
+// holds: votegate.go), or the node halted on an entry it could not apply
+// (haltedFile: its store may hold entries the cluster did not keep).
 func HoldsHistory(dir string) bool {
-	return hasLog(dir) && !fileExists(filepath.Join(dir, restoredFile))
+	if !hasLog(dir) {
+		return false
+	}
+	for _, f := range []string{restoredFile, voteGateFile, haltedFile} {
+		if fileExists(filepath.Join(dir, f)) {
+			return false
+		}
+	}
+	logs, snaps, err := openStopped(dir)
+	if err != nil {
+		return false
+	}
+	defer logs.Close()
+	last, err := lastRaftIndex(logs, snaps)
+	return err == nil && last > 0
 }
+
+// haltedFile records, beside the Raft log, that the state machine halted on
+// an entry (fsm.halt), until a clean stop after it applied entries again.
+const haltedFile = "halted"
 
 // hasLog reports whether dir holds a Raft log, in either format.
 func hasLog(dir string) bool {

@@ -324,3 +324,16 @@ func processCPU() time.Duration {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// A log opened and closed without an entry (a start that failed after
+// creating it) holds no history: the store beside it is no copy of it.
+func TestHoldsHistoryNotInAnEmptyLog(t *testing.T) {
+	dir := t.TempDir()
+	mustOpenLogStore(t, dir).Close()
+	if !hasLog(dir) {
+		t.Fatal("no log after opening one")
+	}
+	if HoldsHistory(dir) {
+		t.Error("an empty Raft log holds the store's history")
+	}
+}

@@ -36,6 +36,10 @@ type Node struct {
 	gate      *voteGate
 	era       *eraBook
 
+	// appliedAtOpen is the store's applied index when the node started
+	// (Close clears an earlier halt's record once the FSM went past it).
+	appliedAtOpen uint64
+
 	// readTerm is the term in which this node, as leader, last saw its own
 	// barrier applied: from then on its commit index is safe for reads.
 	readTerm  atomic.Uint64
@@ -163,7 +167,7 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		return nil, err
 	}
 
-	f := &fsm{store: store, logger: cfg.Logger, logs: cached, onSnapshot: cfg.Hooks.Snapshot}
+	f := &fsm{store: store, logger: cfg.Logger, logs: cached, onSnapshot: cfg.Hooks.Snapshot, haltMark: filepath.Join(cfg.Dir, haltedFile)}
 	if err := f.load(); err != nil {
 		transport.Close()
 		logStore.Close()
@@ -275,7 +279,7 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 			"naming them, or after losing its data dir it would found a new cluster alone instead of rejoining")
 	}
 	layer.SetKnownPeers(ConfiguredPeers(r)) // handshake slots kept for them
-	n := &Node{cfg: cfg, raft: r, fsm: f, logStore: logStore, logs: cached, transport: gated, store: store, gate: gate, era: era, sinceRecover: sinceRecover}
+	n := &Node{cfg: cfg, raft: r, fsm: f, appliedAtOpen: applied, logStore: logStore, logs: cached, transport: gated, store: store, gate: gate, era: era, sinceRecover: sinceRecover}
 	n.publisher.barrier = n.publishBarrier
 	n.startObserver()
 	if _, err := os.Stat(restored); err == nil {
@@ -314,6 +318,13 @@ func (n *Node) Close() error {
 	n.publisher.close()
 	err := n.raft.Shutdown().Error()
 	n.stopObserver()
+	if err == nil && n.fsm.index.Load() > n.appliedAtOpen {
+		// It applied entries again since it started: whatever halted it
+		// before (haltedFile) is behind it.
+		if rerr := removeSynced(n.fsm.haltMark); rerr != nil {
+			n.cfg.Logger.Warn("could not clear the record of an earlier halt", "err", rerr)
+		}
+	}
 	if cerr := n.transport.Close(); err == nil {
 		err = cerr
 	}

@@ -279,10 +279,16 @@ func TestHoldsHistory(t *testing.T) {
 	if !consensus.HoldsHistory(cfg.Dir) {
 		t.Error("the Raft directory of a node that ran does not hold its history")
 	}
-	if err := os.WriteFile(filepath.Join(cfg.Dir, "restored-history"), nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if consensus.HoldsHistory(cfg.Dir) {
-		t.Error("a Raft directory whose restored history awaits its snapshot holds the history")
+	for _, mark := range []string{"restored-history", "vote-gate", "halted"} {
+		t.Run(mark, func(t *testing.T) {
+			path := filepath.Join(cfg.Dir, mark)
+			if err := os.WriteFile(path, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			defer os.Remove(path)
+			if consensus.HoldsHistory(cfg.Dir) {
+				t.Errorf("a Raft directory beside %s holds the history", mark)
+			}
+		})
 	}
 }

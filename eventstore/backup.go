@@ -274,6 +274,9 @@ func openExisting(ctx context.Context, path string) (*sqlite.DB, error) {
 		return nil, fmt.Errorf("%w: %v", ErrNotEventStore, err)
 	}
 	db, err := sqlite.Open(path, sqlite.Normal)
+	if errors.Is(err, ErrUnsyncedAtCrash) {
+		return nil, err // an event store, which the machine stopped under
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrNotEventStore, path, err)
 	}

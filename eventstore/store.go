@@ -2,7 +2,9 @@ package eventstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -51,8 +53,10 @@ const tailSize = 2048
 // of the machine, which may leave a file written without fsync damaged,
 // Open fails with ErrUnsyncedAtCrash and the caller, if the Raft directory
 // holds the history (consensus.HoldsHistory), discards the store (Discard)
-// and opens an empty one. Where the store holds history no Raft entry does
-// (a restored store not yet compacted into a snapshot), open it Synced.
+// and opens an empty one. Where the store may hold history no Raft entry
+// does (a restored store not yet compacted into a snapshot, one beside a
+// lost log), and for commands that only read it, open it Synced. The
+// caller holds the data dir (sqlite.Owner).
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	var o options
 	for _, opt := range opts {
@@ -63,8 +67,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		durability = sqlite.Normal
 	}
 	// It appends: the ends of its indexes and the streams it checks are
-	// what it keeps hot.
-	db, err := sqlite.Open(path, durability, sqlite.WriterCache(8))
+	// what it keeps hot. Its caller holds the data dir (sqlite.Owner).
+	db, err := sqlite.Open(path, durability, sqlite.WriterCache(8), sqlite.Owner())
 	if err != nil {
 		return nil, err
 	}
@@ -94,10 +98,24 @@ type options struct{ synced bool }
 // crash of the machine may then lose the last transactions, never the file.
 func Synced() Option { return func(o *options) { o.synced = true } }
 
-// Discard deletes the store at path and the files kept beside it, but for
-// the snapshot cache, which checks itself against the store it serves
-// (snapcache.go).
-func Discard(path string) error { return sqlite.RemoveFiles(path) }
+// Discard puts the store at path aside, as path+".discarded" (with its WAL
+// as path+".discarded-wal"), in place of any store discarded before, and
+// removes the other files SQLite and Open keep beside it. The copy is for
+// an operator: the machine stopped under it, so it may be damaged, but it
+// is what the node held. The snapshot cache stays: it checks itself
+// against the store it serves (snapcache.go).
+func Discard(path string) error {
+	aside := path + ".discarded"
+	for _, f := range [][2]string{{path + "-wal", aside + "-wal"}, {path, aside}} {
+		if err := os.Remove(f[1]); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("discard %s: %w", path, err)
+		}
+		if err := os.Rename(f[0], f[1]); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("discard %s: %w", path, err)
+		}
+	}
+	return sqlite.RemoveFiles(path)
+}
 
 // Close closes the store.
 func (s *Store) Close() error { return s.db.Close() }

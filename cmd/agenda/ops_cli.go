@@ -152,7 +152,9 @@ func projectionsCmd(args []string) error {
 	if sub == "status" {
 		return classify(projectionStatus(ctx, os.Stdout, *dir, info, all))
 	}
-	store, err := eventstore.Open(ctx, storePath)
+	// Read only: synced, so that a crash of the machine meanwhile leaves no
+	// doubt about a store that may be the only copy of its history.
+	store, err := eventstore.Open(ctx, storePath, eventstore.Synced())
 	if err != nil {
 		return classify(startFirst(err))
 	}

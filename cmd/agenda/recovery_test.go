@@ -24,7 +24,7 @@ func TestEventStoreRebuiltFromSnapshotAndLog(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-		})
+		}, nil)
 	})
 	t.Run("the machine stopped under stores written unsynced", func(t *testing.T) {
 		if _, err := os.ReadFile("/proc/sys/kernel/random/boot_id"); err != nil {
@@ -40,6 +40,12 @@ func TestEventStoreRebuiltFromSnapshotAndLog(t *testing.T) {
 				if err := os.WriteFile(path+"-unsynced", []byte("a boot before this one"), 0o600); err != nil {
 					t.Fatal(err)
 				}
+			}
+		}, func(t *testing.T, dir string) {
+			// The discarded store is kept aside for an operator.
+			b, err := os.ReadFile(filepath.Join(dir, "events.db.discarded"))
+			if err != nil || !strings.HasPrefix(string(b), "torn page") {
+				t.Errorf("the discarded event store was not kept aside as it was (%v)", err)
 			}
 		})
 	})
@@ -60,7 +66,8 @@ func tear(t *testing.T, path string) {
 
 // testStoresRebuilt runs TestEventStoreRebuiltFromSnapshotAndLog with lose
 // taking the stores of the stopped node in dir away.
-func testStoresRebuilt(t *testing.T, lose func(t *testing.T, dir string)) {
+// kept, if not nil, then checks what the data dir holds.
+func testStoresRebuilt(t *testing.T, lose, kept func(t *testing.T, dir string)) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
 	n := startNode(t, cfg)
@@ -100,4 +107,7 @@ func testStoresRebuilt(t *testing.T, lose func(t *testing.T, dir string)) {
 		ana.do("GET", "/api/appointments/"+id, nil).expect(t, http.StatusOK)
 	}
 	ana.do("POST", "/api/appointments", appointmentBody("after", start.Add(100*time.Hour), time.Hour)).expect(t, http.StatusCreated)
+	if kept != nil {
+		kept(t, dir)
+	}
 }

@@ -18,11 +18,12 @@ import (
 // The store is written without fsync (eventstore.Open). After a crash of the
 // machine it may be damaged, and it is discarded (discarded true) if the
 // Raft directory holds its whole history (consensus.HoldsHistory), which
-// consensus then applies to the empty store again. A store that may hold
-// history no Raft entry does (one restored and not yet compacted into a
-// snapshot, or one whose Raft directory is gone) is opened synced instead,
-// and if it was written unsynced when the machine stopped, the error says
-// to restore a backup. A new store (no file yet) holds nothing to lose.
+// consensus then applies to the empty store again; it is kept aside as
+// events.db.discarded. A store that may hold history no Raft entry does
+// (see HoldsHistory: just restored, beside a lost or empty log, a closed
+// vote gate, a halt) is opened synced instead, and if it was written
+// unsynced when the machine stopped, the error says to restore a backup. A
+// new store (no file yet) holds nothing to lose.
 func openEventStore(ctx context.Context, dir string, logger *slog.Logger) (store *eventstore.Store, discarded bool, err error) {
 	path := filepath.Join(dir, "events.db")
 	raftDir := filepath.Join(dir, "raft")

@@ -57,7 +57,17 @@ type DB struct {
 // Option tunes one database.
 type Option func(*options)
 
-type options struct{ writerCacheKB int }
+type options struct {
+	writerCacheKB int
+	owner         bool
+}
+
+// Owner says the caller holds the data dir (a node, an offline command),
+// so that a database opened Normal or Full over a marker of this boot (left
+// by an Unsynced writer that was killed) is its to settle: Close syncs the
+// files and removes it. Without it the marker stays, since another process
+// may be writing the file unsynced beside this one (a backup beside a node).
+func Owner() Option { return func(o *options) { o.owner = true } }
 
 // WriterCache sets the writer connection's page cache (default 8 MB). A
 // store that only appends (the audit trail) keeps its hot pages, the ends of
@@ -75,21 +85,31 @@ func Open(path string, d Durability, opts ...Option) (*DB, error) {
 		opt(&o)
 	}
 	unsynced := false
-	if boot := bootID(); boot == "" || path == "" || strings.HasPrefix(path, ":") {
+	switch boot := bootID(); {
+	case path == "" || strings.HasPrefix(path, ":"): // in memory
+	case d == Bulk: // a scratch file, discarded after any failure
+	case boot == "":
+		// No way to tell a machine's crash from the process's: synced, and
+		// a marker an earlier boot left (the kernel changed) is doubt.
 		if d == Unsynced {
-			d = Normal // no way to tell a machine's crash from the process's
+			d = Normal
 		}
-	} else if d == Unsynced {
+		if _, err := os.Stat(path + markerSuffix); err == nil {
+			return nil, fmt.Errorf("%s: %w (the kernel gives no boot ID to tell)", path, ErrUnsyncedAtCrash)
+		}
+	case d == Unsynced:
 		if err := claimUnsynced(path, boot); err != nil {
 			return nil, err
 		}
 		unsynced = true
-	} else if d != Bulk {
+	default:
 		// Opened synced now, written unsynced before: whether the file is
-		// whole is still the marker's to say (it stays where it is).
-		if err := checkMarker(path, boot); err != nil {
+		// whole is still the marker's to say.
+		ours, err := readMarker(path, boot)
+		if err != nil {
 			return nil, err
 		}
+		unsynced = ours && o.owner
 	}
 	// Readers mostly wait on the SQLite mutex-free WAL read path; a pool
 	// larger than the core count keeps concurrent requests from queueing
@@ -184,15 +204,17 @@ func Open(path string, d Durability, opts ...Option) (*DB, error) {
 	return db, nil
 }
 
-// Close closes both pools; a database opened Unsynced is then synced to
-// disk and its marker removed.
+// Close closes both pools; a database opened Unsynced (or by its Owner over
+// its own boot's marker) is then synced to disk and its marker removed.
 func (db *DB) Close() error {
 	err0 := db.checkpoints.close()
 	db.held.release(db)
 	err1 := db.Read.Close()
 	err2 := db.Write.Close()
 	var err3 error
-	if db.unsynced {
+	if db.unsynced && err0 == nil && err1 == nil && err2 == nil {
+		// Only after every connection closed without error: one still
+		// open could write (checkpoint) after the files were synced.
 		err3 = settle(db.Path)
 	}
 	return errors.Join(err0, err1, err2, err3)

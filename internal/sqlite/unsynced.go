@@ -33,9 +33,10 @@ import (
 //
 // A marker that could not be read whole counts as another boot's, so every
 // doubt ends in a rebuild. Where the kernel gives no boot ID (not Linux, no
-// /proc), Unsynced falls back to Normal. A database opened Normal or Full
-// over another boot's marker fails too (it was written unsynced before);
-// one of this boot's it leaves in place.
+// /proc), Unsynced falls back to Normal, and any marker left beside the
+// file is doubt. A database opened Normal or Full over another boot's
+// marker fails too (it was written unsynced before); one of this boot's it
+// leaves in place, unless its Owner opened it (see Owner).
 //
 // Why: on the write path of one node at 64 clients, the read model's
 // checkpoints' fsyncs and the writeback they force cost about a tenth of a
@@ -87,13 +88,6 @@ func remove(path string, suffixes ...string) error {
 	return syncDir(filepath.Dir(path))
 }
 
-// checkMarker fails with ErrUnsyncedAtCrash if the marker beside path is
-// another boot's (or not readable whole).
-func checkMarker(path, boot string) error {
-	_, err := readMarker(path, boot)
-	return err
-}
-
 // readMarker reports whether path has a marker of this boot, and fails with
 // ErrUnsyncedAtCrash if it has another boot's.
 func readMarker(path, boot string) (bool, error) {
@@ -114,9 +108,11 @@ func readMarker(path, boot string) (bool, error) {
 // claimUnsynced checks the marker beside path (see Unsynced) and then
 // writes this boot's, synced, before anything is written unsynced.
 func claimUnsynced(path, boot string) error {
-	if ours, err := readMarker(path, boot); err != nil || ours {
+	if _, err := readMarker(path, boot); err != nil {
 		return err
 	}
+	// Written again even if this boot's is there: the claim that wrote it
+	// may have failed before its fsync.
 	marker := path + markerSuffix
 	f, err := os.OpenFile(marker, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {

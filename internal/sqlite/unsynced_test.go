@@ -157,12 +157,31 @@ func TestUnsynced(t *testing.T) {
 			t.Error("a synced open and close removed the marker of the unsynced writer")
 		}
 		reboot(t, f, "boot-2")
-		if db, err := sqlite.Open(path, sqlite.Normal); !errors.Is(err, sqlite.ErrUnsyncedAtCrash) {
+		if db, err := sqlite.Open(path, sqlite.Normal, sqlite.Owner()); !errors.Is(err, sqlite.ErrUnsyncedAtCrash) {
 			if db != nil {
 				db.Close()
 			}
-			t.Fatalf("Open Normal over another boot's marker = %v, want ErrUnsyncedAtCrash", err)
+			t.Fatalf("Open Normal by the owner over another boot's marker = %v, want ErrUnsyncedAtCrash", err)
 		}
+		reboot(t, f, "boot-1")
+		crashed.Close() // as if killed: the marker stays
+		os.WriteFile(path+"-unsynced", []byte("boot-1"), 0o600)
+		db, err = sqlite.Open(path, sqlite.Normal, sqlite.Owner())
+		if err != nil {
+			t.Fatalf("Open Normal by the owner over this boot's marker: %v", err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if exists(path + "-unsynced") {
+			t.Error("the owner's synced open and close left the marker of its own boot: a reboot would doubt a synced file")
+		}
+		reboot(t, f, "boot-2")
+		db, err = sqlite.Open(path, sqlite.Normal)
+		if err != nil {
+			t.Fatalf("Open after the owner settled the file and the machine restarted: %v", err)
+		}
+		db.Close()
 	})
 	t.Run("no boot ID: synced as Normal, no marker", func(t *testing.T) {
 		sqlite.PlayBoot(t, filepath.Join(t.TempDir(), "none"))
@@ -174,6 +193,19 @@ func TestUnsynced(t *testing.T) {
 		}
 		if exists(path + "-unsynced") {
 			t.Error("a marker without a boot ID to put in it")
+		}
+	})
+	t.Run("no boot ID, and a marker an earlier kernel left", func(t *testing.T) {
+		sqlite.PlayBoot(t, filepath.Join(t.TempDir(), "none"))
+		path := filepath.Join(t.TempDir(), "x.db")
+		if err := os.WriteFile(path+"-unsynced", []byte("boot-1"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if db, err := sqlite.Open(path, sqlite.Unsynced); !errors.Is(err, sqlite.ErrUnsyncedAtCrash) {
+			if db != nil {
+				db.Close()
+			}
+			t.Fatalf("Open without a boot ID over a marker = %v, want ErrUnsyncedAtCrash", err)
 		}
 	})
 }
