@@ -116,31 +116,46 @@ func openStopped(dir string) (walLog, raft.SnapshotStore, error) {
 }
 
 // HoldsHistory reports whether dir, a stopped node's Raft directory, holds
-// every entry its event store applied (a log, beginning where its latest
-// snapshot ends), so that the store may be discarded and built again from
-// them (eventstore.Open says when). Not without a log holding at least one
-// entry or a snapshot (the store may hold a restored history, or the log
-// was lost, or a start failed after creating an empty one); nor while a
+// every entry its event store applied (a log that begins where its latest
+// snapshot ends, or earlier), so that the store may be discarded and built
+// again from them (eventstore.Open says when); if not, why says why. Not
+// without a log holding at least one entry or a snapshot (the store may hold
+// a restored history, or the log was lost, or a start failed after creating
+// an empty one), nor with snapshots lost behind the log; nor while a
 // restored history waits to be compacted into a snapshot (restoredFile),
 // the vote gate is closed (the store may have applied more than the log
 // holds: votegate.go), or the node halted on an entry it could not apply
-// (haltedFile: its store may hold entries the cluster did not keep).
-func HoldsHistory(dir string) bool {
+// (haltedFile: its store may hold entries the cluster did not keep). It
+// fails if the log cannot be opened: the node cannot start then either.
+func HoldsHistory(dir string) (ok bool, why string, err error) {
 	if !hasLog(dir) {
-		return false
+		return false, "no Raft log", nil
 	}
-	for _, f := range []string{restoredFile, voteGateFile, haltedFile} {
+	for f, why := range map[string]string{
+		restoredFile: "a restored history not yet in a snapshot",
+		voteGateFile: "a vote gate still closed (the node had not caught up)",
+		haltedFile:   "a record that the node halted on an entry it could not apply",
+	} {
 		if fileExists(filepath.Join(dir, f)) {
-			return false
+			return false, why, nil
 		}
 	}
 	logs, snaps, err := openStopped(dir)
 	if err != nil {
-		return false
+		return false, "", err
 	}
 	defer logs.Close()
+	if logCovered(dir, logs, snaps) != nil {
+		return false, "snapshots lost behind the Raft log", nil
+	}
 	last, err := lastRaftIndex(logs, snaps)
-	return err == nil && last > 0
+	if err != nil {
+		return false, "", err
+	}
+	if last == 0 {
+		return false, "a Raft log without an entry", nil
+	}
+	return true, "", nil
 }
 
 // haltedFile records, beside the Raft log, that the state machine halted on

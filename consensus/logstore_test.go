@@ -333,7 +333,7 @@ func TestHoldsHistoryNotInAnEmptyLog(t *testing.T) {
 	if !hasLog(dir) {
 		t.Fatal("no log after opening one")
 	}
-	if HoldsHistory(dir) {
-		t.Error("an empty Raft log holds the store's history")
+	if ok, why, err := HoldsHistory(dir); ok || err != nil {
+		t.Errorf("an empty Raft log holds the store's history (%q, %v)", why, err)
 	}
 }

@@ -272,12 +272,12 @@ func TestOpenRefusesStoreThatDivergedFromSnapshot(t *testing.T) {
 // applied once it has a log, and not while a restored history waits for its
 // snapshot (the store alone holds it then), nor without a log.
 func TestHoldsHistory(t *testing.T) {
-	if consensus.HoldsHistory(filepath.Join(t.TempDir(), "raft")) {
-		t.Error("a directory with no Raft log holds the history")
+	if ok, why, err := consensus.HoldsHistory(filepath.Join(t.TempDir(), "raft")); ok || err != nil {
+		t.Errorf("a directory with no Raft log holds the history (%q, %v)", why, err)
 	}
 	cfg, _, _, _ := crashSetup(t, func(*consensus.Config) {}, true)
-	if !consensus.HoldsHistory(cfg.Dir) {
-		t.Error("the Raft directory of a node that ran does not hold its history")
+	if ok, why, err := consensus.HoldsHistory(cfg.Dir); !ok || err != nil {
+		t.Errorf("the Raft directory of a node that ran does not hold its history (%q, %v)", why, err)
 	}
 	for _, mark := range []string{"restored-history", "vote-gate", "halted"} {
 		t.Run(mark, func(t *testing.T) {
@@ -286,9 +286,24 @@ func TestHoldsHistory(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer os.Remove(path)
-			if consensus.HoldsHistory(cfg.Dir) {
-				t.Errorf("a Raft directory beside %s holds the history", mark)
+			if ok, why, err := consensus.HoldsHistory(cfg.Dir); ok || why == "" || err != nil {
+				t.Errorf("a Raft directory beside %s holds the history (%q, %v)", mark, why, err)
 			}
 		})
+	}
+}
+
+// Nor when the snapshots behind a compacted log were lost: the store holds
+// entries neither the log nor any snapshot does.
+func TestHoldsHistoryNotWithSnapshotsLost(t *testing.T) {
+	cfg, _, _, _ := crashSetup(t, func(c *consensus.Config) { c.TrailingLogs = 1 }, true)
+	if ok, why, err := consensus.HoldsHistory(cfg.Dir); !ok || err != nil {
+		t.Fatalf("before: not held (%q, %v)", why, err)
+	}
+	if err := os.RemoveAll(filepath.Join(cfg.Dir, "snapshots")); err != nil {
+		t.Fatal(err)
+	}
+	if ok, why, err := consensus.HoldsHistory(cfg.Dir); ok || err != nil || !strings.Contains(why, "snapshots lost") {
+		t.Errorf("with its snapshots lost, held = %v (%q, %v)", ok, why, err)
 	}
 }

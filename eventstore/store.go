@@ -106,12 +106,16 @@ func Synced() Option { return func(o *options) { o.synced = true } }
 // against the store it serves (snapcache.go).
 func Discard(path string) error {
 	aside := path + ".discarded"
-	for _, f := range [][2]string{{path + "-wal", aside + "-wal"}, {path, aside}} {
-		if err := os.Remove(f[1]); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("discard %s: %w", path, err)
-		}
-		if err := os.Rename(f[0], f[1]); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("discard %s: %w", path, err)
+	if _, err := os.Stat(path); err == nil {
+		// A new pair replaces the old one whole; a discard interrupted
+		// after the file went aside finds no file here and keeps both.
+		for _, f := range [][2]string{{path + "-wal", aside + "-wal"}, {path, aside}} {
+			if err := os.Remove(f[1]); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("discard %s: %w", path, err)
+			}
+			if err := os.Rename(f[0], f[1]); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("discard %s: %w", path, err)
+			}
 		}
 	}
 	return sqlite.RemoveFiles(path)

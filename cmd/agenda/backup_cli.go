@@ -103,7 +103,7 @@ func backupCmd(args []string) error {
 		appendCLIAudit(ctx, *dir, e)
 	}
 	if err != nil {
-		return classify(fmt.Errorf("backup: %w", err))
+		return classify(fmt.Errorf("backup: %w", startFirst(err)))
 	}
 	fmt.Printf("backed up %d events (head %d, %d streams) to %s in %s\n", info.Events, info.Head, info.Streams, *out, time.Since(began).Round(time.Millisecond))
 	switch {

@@ -27,12 +27,20 @@ import (
 func openEventStore(ctx context.Context, dir string, logger *slog.Logger) (store *eventstore.Store, discarded bool, err error) {
 	path := filepath.Join(dir, "events.db")
 	raftDir := filepath.Join(dir, "raft")
-	if _, err := os.Stat(path); err == nil && !consensus.HoldsHistory(raftDir) {
-		store, err := eventstore.Open(ctx, path, eventstore.Synced())
-		if errors.Is(err, eventstore.ErrUnsyncedAtCrash) {
-			err = fmt.Errorf("%w, and %s holds no Raft log to rebuild it from: restore the node from a backup (agenda restore)", err, raftDir)
+	if _, err := os.Stat(path); err == nil {
+		holds, why, err := consensus.HoldsHistory(raftDir)
+		if err != nil {
+			return nil, false, fmt.Errorf("read the Raft log in %s: %w", raftDir, err)
 		}
-		return store, false, err
+		if !holds {
+			store, err := eventstore.Open(ctx, path, eventstore.Synced())
+			if errors.Is(err, eventstore.ErrUnsyncedAtCrash) {
+				err = fmt.Errorf("%w, and it may hold history the Raft directory %s does not (%s), so it is not discarded: "+
+					"if other nodes of its cluster hold that history, move the data dir aside and start the node empty, with seeds, to rejoin; "+
+					"if not, restore the node from a backup (agenda restore)", err, raftDir, why)
+			}
+			return store, false, err
+		}
 	}
 	store, err = eventstore.Open(ctx, path)
 	if !errors.Is(err, eventstore.ErrUnsyncedAtCrash) {

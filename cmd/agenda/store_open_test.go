@@ -71,8 +71,8 @@ func TestOpenEventStoreDiscardsOnlyWhatRaftHolds(t *testing.T) {
 			s.Close()
 			t.Fatal("opened a store the machine stopped under, with no Raft log to rebuild it from")
 		}
-		if !errors.Is(err, eventstore.ErrUnsyncedAtCrash) || !strings.Contains(err.Error(), "agenda restore") {
-			t.Errorf("error = %v, want ErrUnsyncedAtCrash saying to restore a backup", err)
+		if !errors.Is(err, eventstore.ErrUnsyncedAtCrash) || !strings.Contains(err.Error(), "no Raft log") || !strings.Contains(err.Error(), "agenda restore") {
+			t.Errorf("error = %v, want ErrUnsyncedAtCrash saying why it is kept, and to rejoin or restore a backup", err)
 		}
 		if _, err := os.Stat(filepath.Join(dir, "events.db")); err != nil {
 			t.Errorf("the store is gone: %v", err)

@@ -64,9 +64,10 @@ type options struct {
 
 // Owner says the caller holds the data dir (a node, an offline command),
 // so that a database opened Normal or Full over a marker of this boot (left
-// by an Unsynced writer that was killed) is its to settle: Close syncs the
-// files and removes it. Without it the marker stays, since another process
-// may be writing the file unsynced beside this one (a backup beside a node).
+// by an Unsynced writer that was killed) is its to settle: Open syncs the
+// files and removes it first. Without it the marker stays, since another
+// process may be writing the file unsynced beside this one (a backup beside
+// a node).
 func Owner() Option { return func(o *options) { o.owner = true } }
 
 // WriterCache sets the writer connection's page cache (default 8 MB). A
@@ -104,12 +105,18 @@ func Open(path string, d Durability, opts ...Option) (*DB, error) {
 		unsynced = true
 	default:
 		// Opened synced now, written unsynced before: whether the file is
-		// whole is still the marker's to say.
+		// whole is still the marker's to say. If it says so, the owner
+		// makes it durable now and the marker goes: a crash of the
+		// machine from here on is one the file is synced for.
 		ours, err := readMarker(path, boot)
 		if err != nil {
 			return nil, err
 		}
-		unsynced = ours && o.owner
+		if ours && o.owner {
+			if err := settle(path); err != nil {
+				return nil, err
+			}
+		}
 	}
 	// Readers mostly wait on the SQLite mutex-free WAL read path; a pool
 	// larger than the core count keeps concurrent requests from queueing
@@ -204,17 +211,19 @@ func Open(path string, d Durability, opts ...Option) (*DB, error) {
 	return db, nil
 }
 
-// Close closes both pools; a database opened Unsynced (or by its Owner over
-// its own boot's marker) is then synced to disk and its marker removed.
+// Close closes both pools; a database opened Unsynced is then synced to
+// disk and its marker removed.
 func (db *DB) Close() error {
 	err0 := db.checkpoints.close()
 	db.held.release(db)
 	err1 := db.Read.Close()
 	err2 := db.Write.Close()
 	var err3 error
-	if db.unsynced && err0 == nil && err1 == nil && err2 == nil {
-		// Only after every connection closed without error: one still
-		// open could write (checkpoint) after the files were synced.
+	if db.unsynced && err0 == nil && err1 == nil && err2 == nil &&
+		db.Read.Stats().OpenConnections == 0 && db.Write.Stats().OpenConnections == 0 {
+		// Only once every connection has closed without error (Close
+		// does not wait for one in use): one still open could write, a
+		// checkpoint, after the files were synced.
 		err3 = settle(db.Path)
 	}
 	return errors.Join(err0, err1, err2, err3)

@@ -29,10 +29,12 @@ import (
 //     written every page: the file is whole;
 //   - a marker of another boot: the machine stopped while the database was
 //     being written without fsync. Open fails with ErrUnsyncedAtCrash, and
-//     the caller discards the files (RemoveFiles) and builds them again.
+//     the caller discards the files (RemoveFiles, or puts them aside) and
+//     builds them again.
 //
-// A marker that could not be read whole counts as another boot's, so every
-// doubt ends in a rebuild. Where the kernel gives no boot ID (not Linux, no
+// A marker whose content is not this boot's ID whole (a torn write) counts
+// as another boot's, so every doubt ends in a rebuild; one that cannot be
+// read at all (permissions, I/O) fails Open with that error. Where the kernel gives no boot ID (not Linux, no
 // /proc), Unsynced falls back to Normal, and any marker left beside the
 // file is doubt. A database opened Normal or Full over another boot's
 // marker fails too (it was written unsynced before); one of this boot's it
