@@ -189,19 +189,19 @@ func TestReadModelUnsyncedAtAMachineCrashRebuildsAtStart(t *testing.T) {
 	if _, err := os.Stat(path + "-unsynced"); !os.IsNotExist(err) {
 		t.Fatalf("after a clean stop the read model's marker is still there (%v)", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteAt([]byte(strings.Repeat("torn page ", 10)), 0); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	tear(t, path)
 	if err := os.WriteFile(path+"-unsynced", []byte("a boot before this one"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
-	n = startNode(t, cfg)
+	expectViewsAfterStart(t, cfg, cs, want)
+}
+
+// expectViewsAfterStart starts the node of cfg again and checks that each
+// client sees there what want says it saw.
+func expectViewsAfterStart(t *testing.T, cfg Config, cs []*client, want map[string]string) {
+	t.Helper()
+	n := startNode(t, cfg)
 	for _, c := range cs {
 		c.base = "http://" + n.HTTPAddr()
 	}
@@ -237,14 +237,5 @@ func TestOutdatedReadModelRebuildsAtStart(t *testing.T) {
 		t.Fatalf("Inspect of an outdated read model = %+v, %v; want it to exist with the wrong schema", st, err)
 	}
 
-	n = startNode(t, cfg)
-	for _, c := range cs {
-		c.base = "http://" + n.HTTPAddr()
-	}
-	got := views(t, cs)
-	for k, w := range want {
-		if got[k] != w {
-			t.Errorf("after the rebuild at start, %s:\n got %s\nwant %s", k, got[k], w)
-		}
-	}
+	expectViewsAfterStart(t, cfg, cs, want)
 }
