@@ -51,6 +51,13 @@ type Node struct {
 
 	ready *readyClock // when it was last caught up (Readiness)
 
+	// rebuilding is set while the node rebuilds stores it discarded at
+	// start (rebuild.go): it serves no API request until caught up.
+	rebuilding atomic.Bool
+	// rebuilt reports whether it has caught up (nil: strict readiness);
+	// a test may stand in for it.
+	rebuilt func() bool
+
 	projectorDone chan error
 	cancel        context.CancelFunc
 	closeOnce     sync.Once

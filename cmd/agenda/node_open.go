@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -167,8 +168,8 @@ func (n *Node) advertiseAddrs(ctx context.Context, c *Config) (string, string, e
 // openStores opens the event store, the read model and the node's
 // operational state.
 func (n *Node) openStores(ctx context.Context, c *Config) (err error) {
-	var discarded bool
-	if n.store, discarded, err = openEventStore(ctx, c.DataDir, n.Logger); err != nil {
+	var discarded, lost bool
+	if n.store, discarded, lost, err = openEventStore(ctx, c.DataDir, n.Logger); err != nil {
 		return fmt.Errorf("open event store: %w", err)
 	}
 	rmPath := filepath.Join(c.DataDir, "readmodel.db")
@@ -178,12 +179,19 @@ func (n *Node) openStores(ctx context.Context, c *Config) (err error) {
 			return fmt.Errorf("discard the read model: %w", err)
 		}
 	}
+	if _, err := os.Stat(rmPath); errors.Is(err, os.ErrNotExist) && n.store.Head() > 0 {
+		lost = true // built anew from the event store
+	}
 	if n.rm, err = readmodel.Open(ctx, rmPath); err != nil {
 		return fmt.Errorf("open read model: %w", err)
 	}
 	if why := n.rm.Discarded(); why != "" {
 		n.Logger.Warn("read model discarded; the projectors rebuild it from the event store before the node is ready", "reason", why)
+		lost = true
 	}
+	// Until caught up, its read model holds only part of what it
+	// acknowledged: it serves nothing (fence).
+	n.rebuilding.Store(discarded || lost)
 	if n.ops, err = newNodeOps(ctx, n); err != nil {
 		return err
 	}
@@ -299,7 +307,7 @@ func (n *Node) serveAPI(runCtx context.Context, c *Config) (err error) {
 		Internal: n.agent.Handler(),
 		Reads:    strongReads{n},
 		Limits:   cmp.Or(c.Limits, agendahttp.DefaultLimits(runtime.NumCPU())),
-		Fence:    n.agent.Fence,
+		Fence:    n.fence,
 		// The audit trail and the admin API (node-local: see ops.go).
 		Audit:      n.ops.httpAudit(),
 		Admin:      adminAPI{n},

@@ -99,6 +99,9 @@ func testStoresRebuilt(t *testing.T, lose, kept func(t *testing.T, dir string)) 
 	lose(t, dir)
 
 	n2 := startNode(t, cfg)
+	if !n2.rebuilding.Load() {
+		t.Error("the node serves the API while it rebuilds its stores (not fenced)")
+	}
 	if got := n2.store.Head(); got != headBefore {
 		t.Fatalf("event store head after recovery = %d, want %d", got, headBefore)
 	}

@@ -23,14 +23,24 @@ import (
 // (see HoldsHistory: just restored, beside a lost or empty log, a closed
 // vote gate, a halt) is opened synced instead, and if it was written
 // unsynced when the machine stopped, the error says to restore a backup. A
-// new store (no file yet) holds nothing to lose.
-func openEventStore(ctx context.Context, dir string, logger *slog.Logger) (store *eventstore.Store, discarded bool, err error) {
+// missing store beside a Raft log that holds a history is rebuilt too
+// (lost true); a new one holds nothing to lose.
+func openEventStore(ctx context.Context, dir string, logger *slog.Logger) (store *eventstore.Store, discarded, lost bool, err error) {
 	path := filepath.Join(dir, "events.db")
 	raftDir := filepath.Join(dir, "raft")
-	if _, err := os.Stat(path); err == nil {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		// Lost (or never there): rebuilt from the Raft log if it holds a
+		// history, as if discarded.
+		if holds, _, err := consensus.HoldsHistory(raftDir); err != nil {
+			return nil, false, false, fmt.Errorf("read the Raft log in %s: %w", raftDir, err)
+		} else if holds {
+			logger.Warn("no event store: it is rebuilt from the Raft snapshot and log", "path", path)
+			lost = true
+		}
+	} else if err == nil {
 		holds, why, err := consensus.HoldsHistory(raftDir)
 		if err != nil {
-			return nil, false, fmt.Errorf("read the Raft log in %s: %w", raftDir, err)
+			return nil, false, false, fmt.Errorf("read the Raft log in %s: %w", raftDir, err)
 		}
 		if !holds {
 			store, err := eventstore.Open(ctx, path, eventstore.Synced())
@@ -39,17 +49,17 @@ func openEventStore(ctx context.Context, dir string, logger *slog.Logger) (store
 					"if other nodes of its cluster hold that history, move the data dir aside and start the node empty, with seeds, to rejoin; "+
 					"if not, restore the node from a backup (agenda restore)", err, raftDir, why)
 			}
-			return store, false, err
+			return store, false, false, err
 		}
 	}
 	store, err = eventstore.Open(ctx, path)
 	if !errors.Is(err, eventstore.ErrUnsyncedAtCrash) {
-		return store, false, err
+		return store, false, lost, err
 	}
 	if err := eventstore.Discard(path); err != nil {
-		return nil, false, fmt.Errorf("discard the event store: %w", err)
+		return nil, false, false, fmt.Errorf("discard the event store: %w", err)
 	}
 	logger.Warn("event store discarded: the machine stopped while it was written without fsync; it is rebuilt from the Raft snapshot and log", "path", path)
 	store, err = eventstore.Open(ctx, path)
-	return store, true, err
+	return store, true, false, err
 }

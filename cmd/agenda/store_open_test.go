@@ -29,9 +29,9 @@ func TestOpenEventStoreDiscardsOnlyWhatRaftHolds(t *testing.T) {
 
 	t.Run("a new store is written unsynced", func(t *testing.T) {
 		dir := t.TempDir()
-		s, discarded, err := openEventStore(ctx, dir, quiet)
-		if err != nil || discarded {
-			t.Fatalf("openEventStore = %v, discarded %v", err, discarded)
+		s, discarded, lost, err := openEventStore(ctx, dir, quiet)
+		if err != nil || discarded || lost {
+			t.Fatalf("openEventStore = %v, discarded %v, lost %v", err, discarded, lost)
 		}
 		defer s.Close()
 		if !marked(dir) {
@@ -52,9 +52,9 @@ func TestOpenEventStoreDiscardsOnlyWhatRaftHolds(t *testing.T) {
 	}
 	t.Run("a store that holds history no Raft log does is synced", func(t *testing.T) {
 		dir := alone(t)
-		s, discarded, err := openEventStore(ctx, dir, quiet)
-		if err != nil || discarded {
-			t.Fatalf("openEventStore = %v, discarded %v", err, discarded)
+		s, discarded, lost, err := openEventStore(ctx, dir, quiet)
+		if err != nil || discarded || lost {
+			t.Fatalf("openEventStore = %v, discarded %v, lost %v", err, discarded, lost)
 		}
 		defer s.Close()
 		if marked(dir) {
@@ -66,7 +66,7 @@ func TestOpenEventStoreDiscardsOnlyWhatRaftHolds(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "events.db-unsynced"), []byte("a boot before this one"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		s, _, err := openEventStore(ctx, dir, quiet)
+		s, _, _, err := openEventStore(ctx, dir, quiet)
 		if err == nil {
 			s.Close()
 			t.Fatal("opened a store the machine stopped under, with no Raft log to rebuild it from")

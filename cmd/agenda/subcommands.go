@@ -270,7 +270,7 @@ func recoverCluster(args []string) error {
 	defer lock.Unlock()
 	// A store the machine stopped under is discarded; Recover restores the
 	// latest snapshot into it and applies the log.
-	store, _, err := openEventStore(ctx, *dataDir, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	store, _, _, err := openEventStore(ctx, *dataDir, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	if err != nil {
 		return classify(fmt.Errorf("open event store: %w", err))
 	}
