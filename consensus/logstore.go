@@ -131,13 +131,13 @@ func HoldsHistory(dir string) (ok bool, why string, err error) {
 	if !hasLog(dir) {
 		return false, "no Raft log", nil
 	}
-	for f, why := range map[string]string{
-		restoredFile: "a restored history not yet in a snapshot",
-		voteGateFile: "a vote gate still closed (the node had not caught up)",
-		haltedFile:   "a record that the node halted on an entry it could not apply",
+	for _, m := range []struct{ file, why string }{
+		{restoredFile, "a restored history not yet in a snapshot"},
+		{voteGateFile, "a vote gate still closed (the node had not caught up)"},
+		{haltedFile, "a record that the node halted on an entry it could not apply"},
 	} {
-		if fileExists(filepath.Join(dir, f)) {
-			return false, why, nil
+		if fileExists(filepath.Join(dir, m.file)) {
+			return false, m.why, nil
 		}
 	}
 	logs, snaps, err := openStopped(dir)

@@ -318,7 +318,7 @@ func (n *Node) Close() error {
 	n.publisher.close()
 	err := n.raft.Shutdown().Error()
 	n.stopObserver()
-	if err == nil && n.fsm.index.Load() > n.appliedAtOpen {
+	if err == nil && n.fsm.index.Load() > n.appliedAtOpen && fileExists(n.fsm.haltMark) {
 		// It applied entries again since it started: whatever halted it
 		// before (haltedFile) is behind it.
 		if rerr := removeSynced(n.fsm.haltMark); rerr != nil {

@@ -28,29 +28,23 @@ import (
 func openEventStore(ctx context.Context, dir string, logger *slog.Logger) (store *eventstore.Store, discarded, lost bool, err error) {
 	path := filepath.Join(dir, "events.db")
 	raftDir := filepath.Join(dir, "raft")
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		// Lost (or never there): rebuilt from the Raft log if it holds a
-		// history, as if discarded.
-		if holds, _, err := consensus.HoldsHistory(raftDir); err != nil {
-			return nil, false, false, fmt.Errorf("read the Raft log in %s: %w", raftDir, err)
-		} else if holds {
-			logger.Warn("no event store: it is rebuilt from the Raft snapshot and log", "path", path)
-			lost = true
+	_, statErr := os.Stat(path)
+	holds, why, err := consensus.HoldsHistory(raftDir)
+	if err != nil {
+		return nil, false, false, fmt.Errorf("read the Raft log in %s: %w", raftDir, err)
+	}
+	switch {
+	case errors.Is(statErr, os.ErrNotExist) && holds:
+		logger.Warn("no event store: it is rebuilt from the Raft snapshot and log", "path", path)
+		lost = true
+	case statErr == nil && !holds:
+		store, err := eventstore.Open(ctx, path, eventstore.Synced())
+		if errors.Is(err, eventstore.ErrUnsyncedAtCrash) {
+			err = fmt.Errorf("%w, and it may hold history the Raft directory %s does not (%s), so it is not discarded: "+
+				"if other nodes of its cluster hold that history, move the data dir aside and start the node empty, with seeds, to rejoin; "+
+				"if not, restore the node from a backup (agenda restore)", err, raftDir, why)
 		}
-	} else if err == nil {
-		holds, why, err := consensus.HoldsHistory(raftDir)
-		if err != nil {
-			return nil, false, false, fmt.Errorf("read the Raft log in %s: %w", raftDir, err)
-		}
-		if !holds {
-			store, err := eventstore.Open(ctx, path, eventstore.Synced())
-			if errors.Is(err, eventstore.ErrUnsyncedAtCrash) {
-				err = fmt.Errorf("%w, and it may hold history the Raft directory %s does not (%s), so it is not discarded: "+
-					"if other nodes of its cluster hold that history, move the data dir aside and start the node empty, with seeds, to rejoin; "+
-					"if not, restore the node from a backup (agenda restore)", err, raftDir, why)
-			}
-			return store, false, false, err
-		}
+		return store, false, false, err
 	}
 	store, err = eventstore.Open(ctx, path)
 	if !errors.Is(err, eventstore.ErrUnsyncedAtCrash) {
