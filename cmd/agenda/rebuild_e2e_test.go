@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -176,24 +175,14 @@ func (n *nopT) Fatal(a ...any)            { panic(fmt.Sprint(a...)) }
 // a marker of another boot left beside a file whose header is garbage, which
 // a node that trusted it could not even open.
 func TestReadModelUnsyncedAtAMachineCrashRebuildsAtStart(t *testing.T) {
-	if _, err := os.ReadFile("/proc/sys/kernel/random/boot_id"); err != nil {
-		t.Skip("no boot ID on this kernel: the read model is synced as before")
-	}
+	needBootID(t)
 	cfg := testConfig(t, t.TempDir())
 	n := startNode(t, cfg)
 	cs := populate(t, n, 3, 3)
 	want := views(t, cs)
 	n.Close()
 
-	path := filepath.Join(cfg.DataDir, "readmodel.db")
-	if _, err := os.Stat(path + "-unsynced"); !os.IsNotExist(err) {
-		t.Fatalf("after a clean stop the read model's marker is still there (%v)", err)
-	}
-	tear(t, path)
-	if err := os.WriteFile(path+"-unsynced", []byte("a boot before this one"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
+	crashMachineUnder(t, filepath.Join(cfg.DataDir, "readmodel.db"))
 	expectViewsAfterStart(t, cfg, cs, want)
 }
 

@@ -27,20 +27,10 @@ func TestEventStoreRebuiltFromSnapshotAndLog(t *testing.T) {
 		}, nil)
 	})
 	t.Run("the machine stopped under stores written unsynced", func(t *testing.T) {
-		if _, err := os.ReadFile("/proc/sys/kernel/random/boot_id"); err != nil {
-			t.Skip("no boot ID on this kernel: the stores are synced as before")
-		}
+		needBootID(t)
 		testStoresRebuilt(t, func(t *testing.T, dir string) {
-			for _, f := range []string{"events.db", "readmodel.db"} {
-				path := filepath.Join(dir, f)
-				if _, err := os.Stat(path + "-unsynced"); !os.IsNotExist(err) {
-					t.Fatalf("%s's marker is still there after a clean stop (%v)", f, err)
-				}
-				tear(t, path)
-				if err := os.WriteFile(path+"-unsynced", []byte("a boot before this one"), 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
+			crashMachineUnder(t, filepath.Join(dir, "events.db"))
+			crashMachineUnder(t, filepath.Join(dir, "readmodel.db"))
 		}, func(t *testing.T, dir string) {
 			// The discarded store is kept aside for an operator.
 			b, err := os.ReadFile(filepath.Join(dir, "events.db.discarded"))
@@ -49,19 +39,6 @@ func TestEventStoreRebuiltFromSnapshotAndLog(t *testing.T) {
 			}
 		})
 	})
-}
-
-// tear writes garbage over the header of the SQLite file at path.
-func tear(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt([]byte(strings.Repeat("torn page ", 10)), 0); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // testStoresRebuilt runs TestEventStoreRebuiltFromSnapshotAndLog with lose

@@ -17,9 +17,7 @@ import (
 // it again, or where it holds nothing yet; otherwise it is the only copy of
 // its history: synced, and never discarded.
 func TestOpenEventStoreDiscardsOnlyWhatRaftHolds(t *testing.T) {
-	if _, err := os.ReadFile("/proc/sys/kernel/random/boot_id"); err != nil {
-		t.Skip("no boot ID on this kernel: every store is synced")
-	}
+	needBootID(t)
 	ctx := context.Background()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	marked := func(dir string) bool {

@@ -50,6 +50,19 @@ func rows(tb testing.TB, db *sqlite.DB) int {
 	return n
 }
 
+// wantRefused fails the test unless opening path as d (with opts) fails
+// with ErrUnsyncedAtCrash; what says which open it is.
+func wantRefused(t *testing.T, what, path string, d sqlite.Durability, opts ...sqlite.Option) {
+	t.Helper()
+	db, err := sqlite.Open(path, d, opts...)
+	if db != nil {
+		db.Close()
+	}
+	if !errors.Is(err, sqlite.ErrUnsyncedAtCrash) {
+		t.Fatalf("Open %s = %v, want ErrUnsyncedAtCrash", what, err)
+	}
+}
+
 func exists(path string) bool { _, err := os.Stat(path); return err == nil }
 
 // TestUnsynced: a database opened Unsynced never fsyncs, and Open tells a
@@ -109,13 +122,7 @@ func TestUnsynced(t *testing.T) {
 		crashed := openAndWrite(t, path)
 		defer crashed.Close()
 		reboot(t, f, "boot-2")
-		db, err := sqlite.Open(path, sqlite.Unsynced)
-		if !errors.Is(err, sqlite.ErrUnsyncedAtCrash) {
-			if db != nil {
-				db.Close()
-			}
-			t.Fatalf("Open after a reboot with the marker left = %v, want ErrUnsyncedAtCrash", err)
-		}
+		wantRefused(t, "after a reboot with the marker left", path, sqlite.Unsynced)
 		if err := sqlite.RemoveFiles(path); err != nil {
 			t.Fatal(err)
 		}
@@ -124,7 +131,7 @@ func TestUnsynced(t *testing.T) {
 				t.Errorf("RemoveFiles left %s", path+s)
 			}
 		}
-		db = openAndWrite(t, path)
+		db := openAndWrite(t, path)
 		defer db.Close()
 		if got := rows(t, db); got != 1 {
 			t.Errorf("rows in the database started over = %d, want 1", got)
@@ -136,12 +143,7 @@ func TestUnsynced(t *testing.T) {
 		if err := os.WriteFile(path+"-unsynced", []byte("boo"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if db, err := sqlite.Open(path, sqlite.Unsynced); !errors.Is(err, sqlite.ErrUnsyncedAtCrash) {
-			if db != nil {
-				db.Close()
-			}
-			t.Fatalf("Open with a torn marker = %v, want ErrUnsyncedAtCrash", err)
-		}
+		wantRefused(t, "with a torn marker", path, sqlite.Unsynced)
 	})
 	t.Run("opened synced over a marker", func(t *testing.T) {
 		f := boot(t, "boot-1")
@@ -157,12 +159,7 @@ func TestUnsynced(t *testing.T) {
 			t.Error("a synced open and close removed the marker of the unsynced writer")
 		}
 		reboot(t, f, "boot-2")
-		if db, err := sqlite.Open(path, sqlite.Normal, sqlite.Owner()); !errors.Is(err, sqlite.ErrUnsyncedAtCrash) {
-			if db != nil {
-				db.Close()
-			}
-			t.Fatalf("Open Normal by the owner over another boot's marker = %v, want ErrUnsyncedAtCrash", err)
-		}
+		wantRefused(t, "Normal by the owner over another boot's marker", path, sqlite.Normal, sqlite.Owner())
 		reboot(t, f, "boot-1")
 		crashed.Close() // as if killed: the marker stays
 		os.WriteFile(path+"-unsynced", []byte("boot-1"), 0o600)
@@ -201,11 +198,6 @@ func TestUnsynced(t *testing.T) {
 		if err := os.WriteFile(path+"-unsynced", []byte("boot-1"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if db, err := sqlite.Open(path, sqlite.Unsynced); !errors.Is(err, sqlite.ErrUnsyncedAtCrash) {
-			if db != nil {
-				db.Close()
-			}
-			t.Fatalf("Open without a boot ID over a marker = %v, want ErrUnsyncedAtCrash", err)
-		}
+		wantRefused(t, "without a boot ID over a marker", path, sqlite.Unsynced)
 	})
 }
