@@ -189,9 +189,10 @@ func (n *Node) openStores(ctx context.Context, c *Config) (err error) {
 		n.Logger.Warn("read model discarded; the projectors rebuild it from the event store before the node is ready", "reason", why)
 		lost = true
 	}
-	// Until caught up, its read model holds only part of what it
+	// Until caught up, its read model holds only part of what it (or, for
+	// a node that starts empty to join a cluster, the cluster)
 	// acknowledged: it serves nothing (fence).
-	n.rebuilding.Store(discarded || lost)
+	n.rebuilding.Store(discarded || lost || (n.store.Head() == 0 && c.MultiNode()))
 	if n.ops, err = newNodeOps(ctx, n); err != nil {
 		return err
 	}

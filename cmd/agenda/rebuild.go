@@ -4,13 +4,14 @@ import "github.com/agendahq/agenda"
 
 // errRebuilding answers API requests on a node that discarded a store at
 // start and has not caught up yet.
-var errRebuilding = agenda.Errorf(agenda.EUNAVAILABLE, "this node is rebuilding the stores it discarded at start "+
-	"(its machine stopped while they were written, or its read model's schema changed): "+
+var errRebuilding = agenda.Errorf(agenda.EUNAVAILABLE, "this node is rebuilding its stores from the cluster's history "+
+	"(it started empty, lost them, or discarded them: its machine stopped while they were written, or its read model's schema changed): "+
 	"it serves nothing until it has caught up; retry shortly or on another node")
 
 // fence is the API's fence (agendahttp.Server.Fence): the cluster agent's
 // (a node the cluster refused, left out or removed, or one not yet proven),
-// and, while the node rebuilds stores it discarded at start, errRebuilding.
+// and, while the node rebuilds stores it discarded or lost at start, or
+// fills empty ones to join a cluster, errRebuilding.
 //
 // A rebuilding node's read model holds only part of what it acknowledged:
 // a plain read there answered 404 for an acknowledged appointment, and an
