@@ -47,8 +47,10 @@ type DB struct {
 	// scratch read model builds only once loaded (see OpenScratch).
 	deferred []string
 
-	// discarded is why Open started over (see Discarded).
+	// discarded is why Open started over (see Discarded); reset names the
+	// projections whose tables it recreated (see ProjectionsReset).
 	discarded string
+	reset     []string
 
 	// side writes a scratch read model's feed and notifications until
 	// joinSide (side.go); nil otherwise. Set and cleared with writeMu held,
@@ -92,6 +94,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // did not.
 func (db *DB) Discarded() string { return db.discarded }
 
+// ProjectionsReset names the projections whose tables Open recreated empty
+// because their schema changed (or the file was new): the projector builds
+// them again from the event store.
+func (db *DB) ProjectionsReset() []string { return db.reset }
+
 // open opens the live read model without fsync: it is built again from the
 // event store whenever a crash of the machine may have damaged it.
 func open(ctx context.Context, path string) (*DB, error) {
@@ -113,11 +120,12 @@ func openOn(ctx context.Context, sdb *sqlite.DB) (*DB, error) {
 		sdb.Close()
 		return nil, err
 	}
-	if _, err := migrateProjections(ctx, sdb); err != nil {
+	reset, err := migrateProjections(ctx, sdb)
+	if err != nil {
 		sdb.Close()
 		return nil, err
 	}
-	db := &DB{db: sdb, checkpoints: map[string]int64{}, stored: map[string]int64{}}
+	db := &DB{db: sdb, checkpoints: map[string]int64{}, stored: map[string]int64{}, reset: reset}
 	for _, p := range Projections {
 		db.checkpoints[p] = 0
 	}

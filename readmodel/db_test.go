@@ -254,6 +254,9 @@ func TestOpenRebuildsOnlyTheProjectionOfAnotherVersion(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer db.Close()
+			if got := db.ProjectionsReset(); len(got) != 1 || got[0] != readmodel.ProjectionUsers {
+				t.Errorf("ProjectionsReset() = %v, want [users]", got)
+			}
 			if got := db.Checkpoint(readmodel.ProjectionUsers); got != 0 {
 				t.Errorf("Checkpoint(users) = %d, want 0", got)
 			}

@@ -189,6 +189,9 @@ func (n *Node) openStores(ctx context.Context, c *Config) (err error) {
 		n.Logger.Warn("read model discarded; the projectors rebuild it from the event store before the node is ready", "reason", why)
 		lost = true
 	}
+	if len(n.rm.ProjectionsReset()) > 0 && n.store.Head() > 0 {
+		lost = true // a projection's schema changed: built again
+	}
 	// Until caught up, its read model holds only part of what it (or, for
 	// a node that starts empty to join a cluster, the cluster)
 	// acknowledged: it serves nothing (fence).

@@ -190,7 +190,12 @@ func TestReadModelUnsyncedAtAMachineCrashRebuildsAtStart(t *testing.T) {
 // client sees there what want says it saw.
 func expectViewsAfterStart(t *testing.T, cfg Config, cs []*client, want map[string]string) {
 	t.Helper()
-	n := startNode(t, cfg)
+	expectViews(t, startNode(t, cfg), cs, want)
+}
+
+// expectViews checks that each client sees on n what want says it saw.
+func expectViews(t *testing.T, n *Node, cs []*client, want map[string]string) {
+	t.Helper()
 	for _, c := range cs {
 		c.base = "http://" + n.HTTPAddr()
 	}
@@ -227,4 +232,30 @@ func TestOutdatedReadModelRebuildsAtStart(t *testing.T) {
 	}
 
 	expectViewsAfterStart(t, cfg, cs, want)
+}
+
+// A projection whose schema changed is projected again at start, the
+// others kept: until it has caught up the node serves nothing, as when the
+// whole file is rebuilt (its reads would miss what that projection shows).
+func TestChangedProjectionFencedWhileRebuiltAtStart(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n := startNode(t, cfg)
+	cs := populate(t, n, 2, 3)
+	want := views(t, cs)
+	n.Close()
+
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(cfg.DataDir, "readmodel.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("UPDATE projection_schemas SET version = version - 1 WHERE projection = 'planning'"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	n = startNode(t, cfg)
+	if !n.rebuilding.Load() {
+		t.Error("the node serves the API while it projects a changed projection again (not fenced)")
+	}
+	expectViews(t, n, cs, want)
 }
