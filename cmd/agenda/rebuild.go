@@ -27,7 +27,9 @@ func (n *Node) fence() error {
 	if n.rebuilding.Load() {
 		done := n.rebuilt
 		if done == nil {
-			done = func() bool { return nodeStatus{n}.strictReadiness().Ready }
+			// Caught up once since start (as /readyz or its sampler saw
+			// it), or now: a lag after that is a lag, as readiness has it.
+			done = func() bool { return n.ready.caughtUp.Load() != 0 || nodeStatus{n}.strictReadiness().Ready }
 		}
 		if !done() {
 			return errRebuilding
