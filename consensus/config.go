@@ -48,9 +48,13 @@ type Config struct {
 	// holds about TrailingLogs + SnapshotThreshold entries at most, plus
 	// what is written between two checks and while a snapshot runs (a
 	// failed snapshot compacts nothing; the next check tries again).
+	// Zero paces snapshots with the history instead: a sixteenth of the
+	// last snapshot's index, at least 16,384 (snapshot_pacing.go).
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
+	// snapshotFloor is the least paced threshold (tests lower it).
+	snapshotFloor uint64
 	// Hooks observe proposals and snapshots (hooks.go).
 	Hooks Hooks
 
@@ -67,8 +71,8 @@ func (c *Config) setDefaults() {
 	if c.LeaderLeaseTimeout == 0 {
 		c.LeaderLeaseTimeout = 200 * time.Millisecond
 	}
-	if c.SnapshotThreshold == 0 {
-		c.SnapshotThreshold = 16384
+	if c.SnapshotThreshold == 0 && c.snapshotFloor == 0 {
+		c.snapshotFloor = defaultSnapshotThreshold
 	}
 	if c.SnapshotInterval == 0 {
 		// A check is one read of the log's last index. Checked every 30–60

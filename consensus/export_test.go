@@ -1,6 +1,7 @@
 package consensus
 
 import (
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,9 +36,9 @@ func (n *Node) Stall() (heldOut func() int64, releaseOut, releaseIn func()) {
 // runs; a follower checks its leader's silence against the new heartbeat
 // timeout at once.
 func (n *Node) SetTimeouts(heartbeat, election time.Duration) error {
-	rc := n.raft.ReloadableConfig()
-	rc.HeartbeatTimeout, rc.ElectionTimeout = heartbeat, election
-	return n.raft.ReloadConfig(rc)
+	return n.pacer.reload(func(rc *raft.ReloadableConfig) {
+		rc.HeartbeatTimeout, rc.ElectionTimeout = heartbeat, election
+	})
 }
 
 // TransferLeadershipTo hands this leader's leadership to server id.
@@ -111,3 +112,16 @@ func CurrentTerm(dir string) (uint64, error) {
 // MarkUnproven sets the FSM's unproven index in memory, as an installed
 // snapshot behind the store does.
 func (n *Node) MarkUnproven(index uint64) { n.fsm.unproven.Store(index) }
+
+// SetSnapshotFloor lowers the least paced snapshot threshold, so that a
+// test sees pacing after a few hundred entries instead of 262,144.
+func SetSnapshotFloor(c *Config, floor uint64) { c.snapshotFloor = floor }
+
+// SnapshotThreshold is Raft's snapshot threshold now.
+func (n *Node) SnapshotThreshold() uint64 { return n.raft.ReloadableConfig().SnapshotThreshold }
+
+// LastSnapshotIndex is the index of the newest snapshot Raft knows of.
+func (n *Node) LastSnapshotIndex() uint64 {
+	i, _ := strconv.ParseUint(n.raft.Stats()["last_snapshot_index"], 10, 64)
+	return i
+}

@@ -35,6 +35,9 @@ type Node struct {
 	store     *eventstore.Store
 	gate      *voteGate
 	era       *eraBook
+	// pacer sets the snapshot threshold and makes every change to Raft's
+	// reloadable configuration (snapshot_pacing.go).
+	pacer *snapshotPacer
 
 	// appliedAtOpen is the store's applied index when the node started
 	// (Close clears an earlier halt's record once the FSM went past it).
@@ -68,6 +71,7 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 	rc.ElectionTimeout = cfg.ElectionTimeout
 	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
 	rc.CommitTimeout = 5 * time.Millisecond
+	// A paced threshold is set below, from the latest snapshot's index.
 	rc.SnapshotThreshold = cfg.SnapshotThreshold
 	rc.SnapshotInterval = cfg.SnapshotInterval
 	rc.TrailingLogs = cfg.TrailingLogs
@@ -167,7 +171,17 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		return nil, err
 	}
 
-	f := &fsm{store: store, logger: cfg.Logger, logs: cached, onSnapshot: cfg.Hooks.Snapshot, haltMark: filepath.Join(cfg.Dir, haltedFile)}
+	pacer := &snapshotPacer{}
+	if cfg.SnapshotThreshold == 0 {
+		pacer.floor = cfg.snapshotFloor
+		rc.SnapshotThreshold = pacer.floor
+		// A list that cannot be read leaves the floor: the next snapshot
+		// paces again.
+		if metas, err := snaps.List(); err == nil && len(metas) > 0 {
+			rc.SnapshotThreshold = pacedThreshold(pacer.floor, metas[0].Index)
+		}
+	}
+	f := &fsm{store: store, logger: cfg.Logger, logs: cached, onSnapshot: pacer.wrap(cfg.Hooks.Snapshot), haltMark: filepath.Join(cfg.Dir, haltedFile)}
 	if err := f.load(); err != nil {
 		transport.Close()
 		logStore.Close()
@@ -253,6 +267,7 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 		logStore.Close()
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
+	pacer.start(r)
 	// The only voter of its cluster can mislead nobody, and nobody could
 	// ever open its gate: it votes, unless it forgot entries it applied,
 	// which no one else holds and new entries would be numbered over.
@@ -279,7 +294,7 @@ func Open(cfg Config, store *eventstore.Store) (*Node, error) {
 			"naming them, or after losing its data dir it would found a new cluster alone instead of rejoining")
 	}
 	layer.SetKnownPeers(ConfiguredPeers(r)) // handshake slots kept for them
-	n := &Node{cfg: cfg, raft: r, fsm: f, appliedAtOpen: applied, logStore: logStore, logs: cached, transport: gated, store: store, gate: gate, era: era, sinceRecover: sinceRecover}
+	n := &Node{cfg: cfg, raft: r, fsm: f, appliedAtOpen: applied, logStore: logStore, logs: cached, transport: gated, store: store, gate: gate, era: era, pacer: pacer, sinceRecover: sinceRecover}
 	n.publisher.barrier = n.publishBarrier
 	n.startObserver()
 	if _, err := os.Stat(restored); err == nil {

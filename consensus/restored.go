@@ -32,15 +32,13 @@ func (n *Node) compactRestoredHistory(marker string) error {
 	if err := n.raft.Barrier(10 * time.Second).Error(); err != nil {
 		return fmt.Errorf("compact the restored history: %w", err)
 	}
-	rc := n.raft.ReloadableConfig()
-	keep := rc.TrailingLogs
-	rc.TrailingLogs = 0
-	if err := n.raft.ReloadConfig(rc); err != nil {
+	keep := n.raft.ReloadableConfig().TrailingLogs
+	if err := n.pacer.reload(func(rc *raft.ReloadableConfig) { rc.TrailingLogs = 0 }); err != nil {
 		return fmt.Errorf("compact the restored history: %w", err)
 	}
 	err := n.raft.Snapshot().Error()
-	rc.TrailingLogs = keep
-	if rerr := n.raft.ReloadConfig(rc); err == nil || errors.Is(err, raft.ErrNothingNewToSnapshot) {
+	rerr := n.pacer.reload(func(rc *raft.ReloadableConfig) { rc.TrailingLogs = keep })
+	if err == nil || errors.Is(err, raft.ErrNothingNewToSnapshot) {
 		err = rerr
 	}
 	if err != nil {

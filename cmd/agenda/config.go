@@ -189,7 +189,7 @@ func parseServeFlags(args []string) (Config, error) {
 	seeds := fs.String("discovery-seeds", envOr("DISCOVERY_SEEDS", ""), "comma-separated HTTP host:port of other nodes (DISCOVERY_SEEDS)")
 	fs.StringVar(&c.DiscoveryDNSName, "discovery-dns-name", envOr("DISCOVERY_DNS_NAME", ""), "DNS name whose A records are the other nodes, reached on this node's HTTP port (DISCOVERY_DNS_NAME)")
 	fs.DurationVar(&c.DeadNodeTimeout, "dead-node-timeout", envDuration("DEAD_NODE_TIMEOUT", 2*time.Minute), "the leader removes a voter it cannot reach for this long, never going below BOOTSTRAP_EXPECT or 3 voters (DEAD_NODE_TIMEOUT; 0 disables)")
-	fs.Uint64Var(&c.SnapshotThreshold, "snapshot-threshold", envUint("SNAPSHOT_THRESHOLD", 0), "Raft entries between snapshots (SNAPSHOT_THRESHOLD; 0: 16384)")
+	fs.Uint64Var(&c.SnapshotThreshold, "snapshot-threshold", envUint("SNAPSHOT_THRESHOLD", 0), "Raft entries between snapshots (SNAPSHOT_THRESHOLD; 0: a sixteenth of the last snapshot's index, at least 16384)")
 	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", envDuration("SNAPSHOT_INTERVAL", 0), "how often Raft checks whether to snapshot (SNAPSHOT_INTERVAL; 0: 1s)")
 	fs.Uint64Var(&c.TrailingLogs, "trailing-logs", envUint("TRAILING_LOGS", 0), "Raft entries kept behind a snapshot for slow followers (TRAILING_LOGS; 0: 10240)")
 	fs.StringVar(&c.TLSCertFile, "tls-cert-file", envOr("TLS_CERT_FILE", ""), "PEM certificate (chain) to serve HTTPS with, public API and node-to-node; Raft is encrypted with it too (TLS_CERT_FILE; default: plain HTTP)")

@@ -212,7 +212,7 @@ var (
 	descRaftTerm     = prometheus.NewDesc("agenda_raft_term", "Current Raft term.", nil, nil)
 	descCommitIndex  = prometheus.NewDesc("agenda_raft_commit_index", "Raft commit index.", nil, nil)
 	descAppliedIndex = prometheus.NewDesc("agenda_raft_applied_index", "Raft applied index.", nil, nil)
-	descLogEntries   = prometheus.NewDesc("agenda_raft_log_entries", "Indexes this node's Raft log spans, first to last: between TRAILING_LOGS and about TRAILING_LOGS + SNAPSHOT_THRESHOLD while snapshots keep up (after installing a snapshot, a follower counts the gap below it until its next compaction).", nil, nil)
+	descLogEntries   = prometheus.NewDesc("agenda_raft_log_entries", "Indexes this node's Raft log spans, first to last: between TRAILING_LOGS and about TRAILING_LOGS + the snapshot threshold while snapshots keep up (paced by default: a sixteenth of the last snapshot's index, at least 16384) (after installing a snapshot, a follower counts the gap below it until its next compaction).", nil, nil)
 	descHead         = prometheus.NewDesc("agenda_event_store_head", "Position of the last event in this node's event store.", nil, nil)
 	descProjPos      = prometheus.NewDesc("agenda_projection_position", "Position a projection has applied up to.", []string{"projection"}, nil)
 	descProjLag      = prometheus.NewDesc("agenda_projection_lag", "Events a projection is behind the event store's head.", []string{"projection"}, nil)
