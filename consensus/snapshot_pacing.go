@@ -21,8 +21,8 @@ import (
 // copied every 16,384 creates, 3–9 % of a create's CPU, and a node ten
 // times larger would have spent more on copies than on the creates.
 // Spacing snapshots in proportion to the history bounds what each entry
-// pays for copies (about a sixteenth of a history's bytes per entry, some
-// 2.7 KB for a create). The price is a log that grows with the history
+// pays for copies: sixteen times what an entry adds to the history, some
+// 2.7 KB for a create. The price is a log that grows with the history
 // too: at most TrailingLogs + index/16 entries between two compactions,
 // about 73,000 entries (95 MB, 0.1 KB an appointment) at 10⁶ creates.
 // hashicorp/raft-wal reads the log through the kernel's page cache, so a
