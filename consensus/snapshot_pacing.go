@@ -27,6 +27,13 @@ import (
 // about 73,000 entries (95 MB, 0.1 KB an appointment) at 10⁶ creates.
 // hashicorp/raft-wal reads the log through the kernel's page cache, so a
 // longer log costs disk, not resident memory.
+//
+// The Raft index stands for the history's size, which it is but for a
+// cluster founded on a restored event store: that starts near index 0
+// with the whole history, and is paced from the floor, as every node was
+// before, until its index catches up. The hook paces from the store's
+// applied index, which trails Raft's snapshot index by the barriers
+// between them: a few entries, nothing that matters here.
 const (
 	defaultSnapshotThreshold = 16384
 	snapshotHistoryShare     = 16

@@ -11,8 +11,9 @@ import (
 // BenchmarkSnapshot measures a Raft snapshot of a store of 1,000,000 events
 // (AGENDA_BENCH_SNAPSHOT_EVENTS overrides it) shaped like appointment
 // creations. "full" encodes every event, as the first snapshot does or one
-// without a usable cache; "incremental" follows 16,384 new events, as the
-// FSM takes one every SnapshotThreshold entries, and copies the rest from
+// without a usable cache; "incremental" follows 16,384 new events (the
+// least spacing of the FSM's snapshots; paced, they grow further apart with
+// the history, see consensus/snapshot_pacing.go) and copies the rest from
 // the cache. One op is one snapshot.
 func BenchmarkSnapshot(b *testing.B) {
 	s, path := mustOpenStoreFile(b)

@@ -81,8 +81,10 @@ func benchCreateAppointment(b *testing.B, clients int) {
 // BenchmarkCreateSequentialStored is BenchmarkCreateAppointment1 on the
 // node BenchmarkAgendaWeek seeds (AGENDA_BENCH_STORED appointments, 100,000
 // by default): how a write's cost grows with what is stored. Run it for more
-// than 16,384 creates to include the Raft snapshots a node takes meanwhile
-// (every SnapshotThreshold entries, checked every SnapshotInterval).
+// creates than the snapshot threshold to include the Raft snapshots a node
+// takes meanwhile: 16,384 up to 262,144 stored, a sixteenth of the Raft
+// index beyond (consensus/snapshot_pacing.go), checked every
+// SnapshotInterval.
 func BenchmarkCreateSequentialStored(b *testing.B) {
 	n, _, _ := seededAgendaNode(b)
 	driveCreates(b, n, 1, fmt.Sprintf("stored%d", b.N))
