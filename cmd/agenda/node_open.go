@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -179,19 +178,15 @@ func (n *Node) openStores(ctx context.Context, c *Config) (err error) {
 			return fmt.Errorf("discard the read model: %w", err)
 		}
 	}
-	if _, err := os.Stat(rmPath); errors.Is(err, os.ErrNotExist) && n.store.Head() > 0 {
-		lost = true // built anew from the event store
-	}
 	if n.rm, err = readmodel.Open(ctx, rmPath); err != nil {
 		return fmt.Errorf("open read model: %w", err)
 	}
 	if why := n.rm.Discarded(); why != "" {
 		n.Logger.Warn("read model discarded; the projectors rebuild it from the event store before the node is ready", "reason", why)
-		lost = true
 	}
-	if len(n.rm.ProjectionsReset()) > 0 && n.store.Head() > 0 {
-		lost = true // a projection's schema changed: built again
-	}
+	// Projections Open created empty (a new or discarded file, a changed
+	// schema) are built again from a store that holds events.
+	lost = lost || (len(n.rm.ProjectionsReset()) > 0 && n.store.Head() > 0)
 	// Until caught up, its read model holds only part of what it (or, for
 	// a node that starts empty to join a cluster, the cluster)
 	// acknowledged: it serves nothing (fence).
