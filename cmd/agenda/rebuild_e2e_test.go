@@ -217,15 +217,7 @@ func TestOutdatedReadModelRebuildsAtStart(t *testing.T) {
 	want := views(t, cs)
 	n.Close()
 
-	path := filepath.Join(cfg.DataDir, "readmodel.db")
-	db, err := sql.Open("sqlite3", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(fmt.Sprintf("PRAGMA user_version = %d", readmodel.SchemaVersion-1)); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	path := alterReadModel(t, cfg.DataDir, fmt.Sprintf("PRAGMA user_version = %d", readmodel.SchemaVersion-1))
 	st, err := readmodel.Inspect(context.Background(), path)
 	if err != nil || st.SchemaOK || !st.Exists {
 		t.Fatalf("Inspect of an outdated read model = %+v, %v; want it to exist with the wrong schema", st, err)
@@ -244,18 +236,28 @@ func TestChangedProjectionFencedWhileRebuiltAtStart(t *testing.T) {
 	want := views(t, cs)
 	n.Close()
 
-	db, err := sql.Open("sqlite3", "file:"+filepath.Join(cfg.DataDir, "readmodel.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec("UPDATE projection_schemas SET version = version - 1 WHERE projection = 'planning'"); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	alterReadModel(t, cfg.DataDir, "UPDATE projection_schemas SET version = version - 1 WHERE projection = 'planning'")
 
 	n = startNode(t, cfg)
 	if !n.rebuilding.Load() {
 		t.Error("the node serves the API while it projects a changed projection again (not fenced)")
 	}
 	expectViews(t, n, cs, want)
+}
+
+// alterReadModel runs stmt on the read model of a stopped node's data dir,
+// as an older build or a changed projection would have left it, and
+// returns the file's path.
+func alterReadModel(t *testing.T, dataDir, stmt string) string {
+	t.Helper()
+	path := filepath.Join(dataDir, "readmodel.db")
+	db, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(stmt); err != nil {
+		t.Fatalf("%s: %v", stmt, err)
+	}
+	return path
 }
