@@ -176,14 +176,24 @@ func (n *nopT) Fatal(a ...any)            { panic(fmt.Sprint(a...)) }
 // a node that trusted it could not even open.
 func TestReadModelUnsyncedAtAMachineCrashRebuildsAtStart(t *testing.T) {
 	needBootID(t)
-	cfg := testConfig(t, t.TempDir())
-	n := startNode(t, cfg)
-	cs := populate(t, n, 3, 3)
-	want := views(t, cs)
-	n.Close()
+	cfg, cs, want := stoppedAfterPopulate(t, 3, 3)
 
 	crashMachineUnder(t, filepath.Join(cfg.DataDir, "readmodel.db"))
 	expectViewsAfterStart(t, cfg, cs, want)
+}
+
+// stoppedAfterPopulate starts a node on a fresh data dir, has users users
+// make perUser appointments each on it, and stops it: it returns the
+// node's config, the users' clients, and what each saw (views), to compare
+// after a restart.
+func stoppedAfterPopulate(t *testing.T, users, perUser int) (Config, []*client, map[string]string) {
+	t.Helper()
+	cfg := testConfig(t, t.TempDir())
+	n := startNode(t, cfg)
+	cs := populate(t, n, users, perUser)
+	want := views(t, cs)
+	n.Close()
+	return cfg, cs, want
 }
 
 // expectViewsAfterStart starts the node of cfg again and checks that each
@@ -211,11 +221,7 @@ func expectViews(t *testing.T, n *Node, cs []*client, want map[string]string) {
 // is rebuilt by the node at start: `projections status` says so before,
 // and afterwards every user sees what they saw.
 func TestOutdatedReadModelRebuildsAtStart(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
-	n := startNode(t, cfg)
-	cs := populate(t, n, 3, 3)
-	want := views(t, cs)
-	n.Close()
+	cfg, cs, want := stoppedAfterPopulate(t, 3, 3)
 
 	path := alterReadModel(t, cfg.DataDir, fmt.Sprintf("PRAGMA user_version = %d", readmodel.SchemaVersion-1))
 	st, err := readmodel.Inspect(context.Background(), path)
@@ -230,15 +236,11 @@ func TestOutdatedReadModelRebuildsAtStart(t *testing.T) {
 // others kept: until it has caught up the node serves nothing, as when the
 // whole file is rebuilt (its reads would miss what that projection shows).
 func TestChangedProjectionFencedWhileRebuiltAtStart(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
-	n := startNode(t, cfg)
-	cs := populate(t, n, 2, 3)
-	want := views(t, cs)
-	n.Close()
+	cfg, cs, want := stoppedAfterPopulate(t, 2, 3)
 
 	alterReadModel(t, cfg.DataDir, "UPDATE projection_schemas SET version = version - 1 WHERE projection = 'planning'")
 
-	n = startNode(t, cfg)
+	n := startNode(t, cfg)
 	if !n.rebuilding.Load() {
 		t.Error("the node serves the API while it projects a changed projection again (not fenced)")
 	}
